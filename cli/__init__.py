@@ -1,0 +1,1 @@
+"""The attnsim command line: a thin click shell over the library."""

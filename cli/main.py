@@ -1,0 +1,94 @@
+"""Entry point of the ``attnsim`` command.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``attnsim --help`` never pays for numba, matplotlib or sympy. Every user error
+ends the same way: one line on stderr, exit status 2, no traceback.
+"""
+
+import importlib
+import sys
+
+import click
+
+from einsum_cascades.errors import UserError
+
+# name -> (module, attribute, one-line help shown by `attnsim --help`)
+_COMMANDS = {
+    "simulate": ("cli.simulate_cmd", "simulate", "Predict time, bound and speedup of an attention kernel on a machine."),
+    "sweep": ("cli.sweep_cmd", "sweep", "Evaluate the cartesian product of workload lists and ranges to CSV/JSON."),
+    "plot": ("cli.plot_cmd", "plot", "Draw speedup, sparsity, roofline, breakdown or validation figures."),
+    "cascade": ("cli.cascade_cmd", "cascade", "List, show, draw and check Einsum cascades."),
+    "pattern": ("cli.pattern_cmd", "pattern", "Show densities and tile counts of a sparsity pattern."),
+    "hw": ("cli.hw_cmd", "hw", "List and show hardware models (GPUs and accelerators)."),
+    "validate": ("cli.validate_cmd", "validate", "Run GPU microkernels, or report predicted vs measured times."),
+    "calibrate": ("cli.calibrate_cmd", "calibrate", "Fit achieved rates from GPU measurements into a hardware TOML."),
+}
+
+_FRONT_PAGE = """\
+attnsim: how fast will attention algorithm X run on hardware Y at sequence
+length N and sparsity s, what bounds it, and how much faster than the baseline?
+
+Attention algorithms are Einsum cascades (3-pass, 2-pass, 1-pass softmax,
+FlashAttention, split-KV decode, block-sparse masks) compiled to an IO/roofline
+model of GPUs (A100, H100, H200, B200) and FuseMax-style accelerators, and
+checked against real GPU runs.
+
+\b
+Examples:
+  attnsim simulate --hw h100 --algo flash2 --seq-len 32k --sparsity 0.9
+  attnsim simulate --hw fusemax --model bert --seq-len 1k,16k,256k
+  attnsim cascade show attention-1pass
+  attnsim pattern show 'causal&window(4k)|sinks(128)' --seq-len 64k
+  attnsim hw list
+
+Sizes accept 4096, 4k, 64K, 1m (k = 1024); list options accept commas.
+"""
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(_COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in _COMMANDS:
+            return None
+        module, attr, _ = _COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in _COMMANDS.items()])
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the command; turn every user error into one stderr line and exit 2."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except UserError as err:
+            _fail(str(err))
+        except click.exceptions.NoArgsIsHelpError as err:
+            click.echo(err.ctx.get_help(), err=True)
+            sys.exit(2)
+        except click.ClickException as err:
+            _fail(err.format_message(), err.exit_code)
+        except click.exceptions.Abort:
+            click.echo("attnsim: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    one_line = " ".join(message.split())
+    click.echo(f"attnsim: error: {one_line}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_LazyGroup, help=_FRONT_PAGE, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="attnsim", prog_name="attnsim")
+def cli():
+    pass
+
+
+def main():
+    cli.main(prog_name="attnsim")

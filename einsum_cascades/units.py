@@ -1,0 +1,34 @@
+"""Sizes as users write them: ``4096``, ``4k``, ``64K``, ``1m`` (k = 1024)."""
+
+import re
+
+from einsum_cascades.errors import UserError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kKmMgG]?)\s*$")
+_SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(text: str | int, what: str = "size") -> int:
+    """Parse a positive size with an optional k/m/g suffix (powers of 1024).
+
+    >>> parse_size("4k"), parse_size("64K"), parse_size("1m"), parse_size(4096)
+    (4096, 65536, 1048576, 4096)
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _SIZE.match(str(text))
+        if not match:
+            raise UserError(f"bad {what} {str(text)!r}: use a positive integer with an optional k/m/g suffix, e.g. 4096, 4k, 1m")
+        value = int(match.group(1)) * _SCALE[match.group(2).lower()]
+    if value <= 0:
+        raise UserError(f"bad {what} {text!r}: must be positive")
+    return value
+
+
+def format_size(n: int) -> str:
+    """Shortest exact spelling of a size: 4096 -> '4k', 1048576 -> '1m', 1000 -> '1000'."""
+    for suffix, scale in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{suffix}"
+    return str(n)
