@@ -1,0 +1,15 @@
+"""Print ``simulate --explain`` for one result row."""
+
+from dataclasses import fields
+
+
+def explain_point(row: dict) -> str:
+    from simulator.api import evaluate, hardware
+    from simulator.explain import explain_accel, explain_gpu
+    from simulator.workload import Workload
+
+    hw = hardware(row["hardware"])
+    wl = Workload(**{f.name: row[f.name] for f in fields(Workload) if f.name in row})
+    result = evaluate(hw, row["algorithm"], wl)
+    text = explain_gpu(hw, row["algorithm"], wl, result) if hw.kind == "gpu" else explain_accel(hw, row["algorithm"], wl, result)
+    return text + f"\nbaseline {row['baseline']}: {row['baseline_time_s'] * 1e3:.4f} ms -> speedup {row['speedup']:.2f}x"

@@ -1,0 +1,97 @@
+"""Printing results: human units for people, JSON / CSV for scripts."""
+
+import csv
+import io
+import json
+import sys
+
+import click
+
+COLUMNS = ("hardware", "algorithm", "baseline", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len",
+           "causal", "dtype", "pattern", "sparsity", "block_size", "block_density", "time_s", "baseline_time_s", "speedup",
+           "bound", "flops", "tflops", "hbm_bytes", "onchip_bytes", "energy_j", "baseline_energy_j", "utilization")
+
+
+def human_time(s: float) -> str:
+    """1.5e-6 -> '1.50 us', 0.0123 -> '12.3 ms'."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if s >= scale or unit == "ns":
+            v = s / scale
+            return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return str(s)
+
+
+def human_bytes(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def human_size(n: int) -> str:
+    from einsum_cascades.units import format_size
+
+    return format_size(int(n))
+
+
+def csv_cell(value):
+    """Flatten a value for CSV: dicts as unit=fraction pairs, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v:.4g}" for k, v in value.items())
+    return value
+
+
+def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
+    """Write rows as json, csv or a rich table."""
+    stream = stream or sys.stdout
+    if fmt == "json":
+        stream.write(json.dumps(rows, indent=2, default=_json_default) + "\n")
+    elif fmt == "csv":
+        stream.write(rows_to_csv(rows))
+    else:
+        print_table(rows)
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    keys = list(rows[0]) if rows else list(COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: csv_cell(row.get(k)) for k in keys})
+    return buf.getvalue()
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_table(rows: list[dict]) -> None:
+    """A rich table, one row per point, the bound highlighted."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(header_style="bold", show_lines=False)
+    for title in ("hw", "algorithm", "B", "H/Hkv", "d", "Nq", "Nkv", "mask", "density", "time", "TFLOP/s",
+                  "bound", "vs baseline", "speedup"):
+        table.add_column(title, justify="right" if title not in ("hw", "algorithm", "mask", "bound", "vs baseline") else "left")
+    for r in rows:
+        table.add_row(
+            r["hardware"], r["algorithm"], str(r["batch"]), f"{r['heads']}/{r['kv_heads']}", str(r["head_dim"]),
+            human_size(r["seq_len"]), human_size(r["kv_len"]), _mask(r), f"{r['block_density']:.3f}",
+            human_time(r["time_s"]), f"{r['tflops']:.1f}", f"[bold yellow]{r['bound']}[/]",
+            f"{r['baseline']} {human_time(r['baseline_time_s'])}", f"[bold]{r['speedup']:.2f}x[/]")
+    Console().print(table)
+
+
+def _mask(r: dict) -> str:
+    parts = ["causal"] if r["causal"] else []
+    if r["pattern"]:
+        parts.append(r["pattern"])
+    if r["sparsity"]:
+        parts.append(f"s={r['sparsity']:g}")
+    return " ".join(parts) or "dense"

@@ -1,0 +1,75 @@
+"""The workload options shared by ``simulate`` and ``sweep`` and their cartesian product."""
+
+import itertools
+
+import click
+
+from cli._params import FLOAT_LIST, NAME_LIST, SIZE, SIZE_LIST
+
+# option name -> (list-capable, help)
+_OPTIONS = [
+    click.option("--hw", "hardware", type=NAME_LIST, default="h100", show_default=True,
+                 help="Machine: bundled name (attnsim hw list) or path to a TOML; comma list allowed."),
+    click.option("--algo", "algorithm", type=NAME_LIST, default=None,
+                 help="Kernel family / accelerator configuration. Default: the machine's best "
+                      "(flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
+    click.option("--seq-len", type=SIZE_LIST, default="4k", show_default=True,
+                 help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
+    click.option("--kv-len", type=SIZE_LIST, default=None, help="Key/value length (default: --seq-len)."),
+    click.option("--sparsity", type=FLOAT_LIST, default="0", show_default=True,
+                 help="Fraction of empty tiles in [0, 1): alone, random empty tiles at the kernel's tile "
+                      "size; with --pattern, the pattern's size is solved to reach it."),
+    click.option("--pattern", default=None,
+                 help="Mask expression: causal, window(w), sinks(n), strided(s), global(n), "
+                      "random_blocks(d), vertical_slash(v,s) joined with & and |."),
+    click.option("--block-size", type=SIZE, default=None,
+                 help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
+    click.option("--batch", type=SIZE_LIST, default=None, help="Batch size (default 1, or the --model's)."),
+    click.option("--heads", type=SIZE_LIST, default=None, help="Query heads (default 32, or the --model's)."),
+    click.option("--kv-heads", type=SIZE_LIST, default=None, help="KV heads for GQA/MQA (default: --heads)."),
+    click.option("--head-dim", type=SIZE_LIST, default=None, help="Head dimension (default 128, or the --model's)."),
+    click.option("--causal", is_flag=True, help="Causal mask (intersected with --pattern)."),
+    click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default="fp16", show_default=True),
+    click.option("--model", default=None,
+                 help="Shape preset: bert, trxl, t5, xlm (FuseMax paper, batch 64), llama3-8b, llama3-70b, ..."),
+    click.option("--baseline", default=None,
+                 help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
+                      "workload is sparse, else naive (GPU) / unfused (accelerator)."),
+]
+
+_DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128)
+_LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim")
+
+
+def workload_options(func):
+    """Decorate a click command with every workload option."""
+    for option in reversed(_OPTIONS):
+        func = option(func)
+    return func
+
+
+def expand_points(opts: dict) -> list[dict]:
+    """The cartesian product of the list options, with --model and defaults filled in."""
+    from simulator.presets import model_preset
+
+    shape = model_preset(opts["model"]) if opts.get("model") else {}
+    fixed = {"causal": opts["causal"], "dtype": opts["dtype"], "pattern": opts["pattern"],
+             "block_size": opts["block_size"], "baseline": opts["baseline"]}
+    lists = {}
+    for key in _LIST_KEYS:
+        value = opts.get(key)
+        if value is None:
+            value = [shape.get(key, _DEFAULT_SHAPE.get(key))]
+        lists[key] = value
+    points = []
+    for combo in itertools.product(*lists.values()):
+        point = dict(zip(lists, combo), **fixed)
+        if point["kv_heads"] is None and "kv_heads" in shape and point["heads"] == shape.get("heads"):
+            point["kv_heads"] = shape["kv_heads"]
+        points.append(point)
+    return points
+
+
+def default_point(opts: dict) -> dict:
+    """Single values from the command line for --from rows: first of each list."""
+    return {k: v for k, v in expand_points(opts)[0].items() if v is not None}

@@ -1,0 +1,59 @@
+"""``attnsim simulate``: predict time, bound and speedup for one or many points."""
+
+import sys
+
+import click
+
+from cli._workload_opts import default_point, expand_points, workload_options
+from einsum_cascades.errors import UserError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@workload_options
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
+              help="CSV or JSON with one point per row (columns as the JSON keys); missing columns take "
+                   "the command-line values. Results come back in input order.")
+@click.option("--explain", is_flag=True, help="For one point: the cost formulas with numbers and the binding roof.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table on a terminal, json otherwise).")
+def simulate(from_file, explain, fmt, **opts):
+    """Predict how fast an attention algorithm runs on a machine, what bounds it, and the speedup.
+
+    \b
+    Examples:
+      attnsim simulate --hw h100 --algo flash2 --seq-len 32k --sparsity 0.9
+      attnsim simulate --hw a100,h100 --seq-len 1k,8k,64k --causal
+      attnsim simulate --hw fusemax --model bert --seq-len 1k..1m --format csv
+      attnsim simulate --hw h100 --model llama3-8b --seq-len 1 --kv-len 128k --algo flash-decoding
+    """
+    from simulator.api import run_points
+
+    if from_file:
+        from cli._points_file import read_points
+
+        points, defaults = read_points(from_file), default_point(opts)
+        rows = _run_rows(points, defaults, from_file)
+    else:
+        rows = run_points(expand_points(opts))
+    if explain:
+        if len(rows) != 1:
+            raise UserError(f"--explain takes one point; this call has {len(rows)}")
+        from cli._explain import explain_point
+
+        click.echo(explain_point(rows[0]))
+        return
+    from cli._output import write_rows
+
+    write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
+
+
+def _run_rows(points, defaults, path) -> list[dict]:
+    from simulator.api import run_points
+
+    rows = []
+    for i, point in enumerate(points, start=1):
+        try:
+            rows.extend(run_points([point], **defaults))
+        except UserError as err:
+            raise UserError(f"{path} row {i}: {err}") from None
+    return rows

@@ -1,0 +1,97 @@
+"""``--explain``: the cost formulas of one point, symbolic and with numbers plugged in.
+
+The formulas are the model's own (same constants, same combination rules),
+written in sympy so they print; a test checks that the numbers they give equal
+the model's.
+"""
+
+import sympy as sp
+
+from simulator import gpu_model as gm
+from simulator.gpu_kernels import kernel_config
+
+Br, Bc, d, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers = sp.symbols(
+    "Br Bc d b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers", positive=True)
+
+
+def tile_formulas() -> dict[str, sp.Expr]:
+    """Per-tile SM cycles of a fused kernel, by unit (see gpu_model._tile_cycles)."""
+    kv_tile = 2 * Bc * d * b
+    return {
+        "tensor": 4 * d * Br * Bc / (R_tc * eff),
+        "smem": ((readers + 1) * kv_tile + Br * d * b) / B_smem,
+        "exp": (Br * Bc + Br * gm.CORRECTION_EXP_PER_ROW) / R_sfu,
+        "fma": (sp.Rational(gm.SOFTMAX_FP32_PER_SCORE).limit_denominator() * Br * Bc
+                + gm.RESCALE_FP32_PER_OUTPUT * Br * d) / R_fp32,
+        "l2": kv_tile / B_l2,
+    }
+
+
+def tile_values(hw, algo: str, wl) -> dict:
+    """Numbers for the tile formula symbols, for a dense, unpacked tile."""
+    cfg = kernel_config(algo, hw, wl)
+    if wl.block_size:
+        cfg = gm._with_block(cfg, wl.block_size)
+    eff_value = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else gm._mma_sync_efficiency(hw)
+    return {Br: gm._rows(cfg, wl), Bc: cfg.block_kv, d: wl.head_dim, b: wl.dtype_bytes,
+            R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
+            B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
+            R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers}, cfg
+
+
+def explain_gpu(hw, algo: str, wl, result) -> str:
+    """Tile formulas, schedule, grid and roofs of one fused-kernel point."""
+    lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim} "
+             f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}"]
+    if algo == "naive":
+        return "\n".join(lines + _naive_lines(result))
+    values, cfg = tile_values(hw, algo, wl)
+    det = result.detail
+    lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
+                 f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    lines.append("per-tile SM cycles:")
+    tile = {}
+    for unit, expr in tile_formulas().items():
+        tile[unit] = float(expr.subs(values))
+        lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
+    rule = "max(tensor, smem, exp, fma, l2)" if cfg.overlap else "max(max(tensor, smem) + max(exp, fma), l2)"
+    lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}): "
+                 f"tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
+    lines += _roof_lines(result)
+    return "\n".join(lines)
+
+
+def _naive_lines(result) -> list[str]:
+    det = result.detail
+    out = ["three kernels, each max(tensor, hbm, exp) + launch; score matrix in HBM"
+           f" (softmax row on chip: {det['softmax_row_on_chip']}):"]
+    for name, t in det["kernel_seconds"].items():
+        out.append(f"  {name:<8} {t * 1e3:10.4f} ms  [{det['kernel_bounds'][name]}]")
+    return out + _roof_lines(result)
+
+
+def _roof_lines(result) -> list[str]:
+    out = ["roofs (seconds if that unit alone bound the whole call):"]
+    for unit, t in result.times.items():
+        out.append(f"  {unit:<8} {t * 1e3:12.4f} ms")
+    out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
+               f"{result.tflops:.1f} TFLOP/s")
+    return out
+
+
+def explain_accel(hw, algo: str, wl, result) -> str:
+    """Per-Einsum op-count formulas of the cascade, their cycles, and the combination."""
+    from einsum_cascades import load_cascade
+    from simulator.accel_model import ONE_PASS, THREE_PASS
+
+    cascade = load_cascade(THREE_PASS if algo in ("flat", "unfused") else ONE_PASS)
+    lines = [f"{hw.display_name}: {algo} ({cascade.name}), B*H={wl.batch * wl.heads} P={wl.seq_len} "
+             f"M={wl.kv_len} E=F={wl.head_dim}, M0={hw.pe2d_cols}",
+             "op counts per head (cascade IR) and cycles for all heads on the bound array:"]
+    cycles = result.detail.get("einsum_cycles", {})
+    for einsum, ops in cascade.op_counts().items():
+        if ops:
+            formula = ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items())
+            c = cycles.get(einsum)
+            lines.append(f"  {einsum:<5} {formula:<48} {'' if c is None else f'{c:,.0f} cycles'}")
+    return "\n".join(lines + _roof_lines(result))

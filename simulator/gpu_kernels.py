@@ -1,0 +1,127 @@
+"""Kernel families as the real kernels configure them: tiles, warps, smem, schedule.
+
+Each family is a named, explicit model (STYLE 10). Tile shapes come from the
+kernels' own launch code; occupancy follows from shared memory, registers and
+threads against the GPU's per-SM limits.
+"""
+
+import math
+from dataclasses import dataclass
+
+from einsum_cascades.errors import UserError
+
+GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash-decoding")
+WARP_THREADS = 32
+MMA_SYNC_ROWS = 16  # mma.sync.m16n8k16: 16 query rows per warp instruction (PTX ISA, "Warp-level matrix multiply")
+WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA, "Asynchronous warpgroup-level MMA")
+MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against it (launch_bounds)
+# FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3),
+# producer 24 (flash-attention hopper/flash_fwd_kernel_sm90.h, warpgroup_reg_alloc / _dealloc).
+CONSUMER_REGS = {2: 240, 3: 160}
+PRODUCER_REGS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class KernelConfig:
+    """How one kernel family lays out a forward attention call on a GPU."""
+
+    family: str
+    block_q: int  # Br: query rows per CTA tile
+    block_kv: int  # Bc: keys per inner-loop tile
+    warps: int  # warps per CTA (consumer warps; FA3's producer warp is extra, see smem/regs)
+    readers: int  # consumers that each read the whole K and V tile from smem per tile
+    producer_warps: int  # FA3's TMA producer warpgroup (4 warps, few registers); 0 elsewhere
+    tensor_path: str  # "mma_sync" (Ampere-style) or "wgmma" (Hopper warpgroup MMA)
+    overlap: bool  # softmax of one tile overlaps GEMMs of another (FA3 ping-pong) or not (FA2)
+    q_from_smem: bool  # Q operand re-read from smem for every tile
+    smem_bytes: int
+    regs_per_thread: int
+    longest_first: bool  # scheduler issues the longest (most tiles) query blocks first
+    pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode)
+
+    @property
+    def mma_rows(self) -> int:
+        return WGMMA_ROWS if self.tensor_path == "wgmma" else MMA_SYNC_ROWS
+
+    def ctas_per_sm(self, hw) -> int:
+        """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""
+        threads = (self.warps + self.producer_warps) * WARP_THREADS
+        regs = (self.warps * self.regs_per_thread + self.producer_warps * PRODUCER_REGS) * WARP_THREADS
+        by_smem = hw.smem_per_sm_bytes // max(self.smem_bytes, 1)
+        by_regs = hw.regs_per_sm // regs
+        by_threads = hw.max_threads_per_sm // threads
+        k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm)
+        if k < 1:
+            raise UserError(f"{self.family} tile {self.block_q}x{self.block_kv} needs {self.smem_bytes} B of shared memory; {hw.name} allows {hw.smem_per_block_bytes} per CTA")
+        return k
+
+
+def _fa2_tiles(d: int) -> tuple[int, int, int]:
+    """(Br, Bc, warps) of FlashAttention-2's forward on sm80/sm90, by head dim.
+
+    Source: flash-attention v2.x csrc/flash_attn/src/flash_fwd_launch_template.h
+    (run_mha_fwd_hdim{32..256}, the non-dropout, non-sm86 branches).
+    """
+    if d <= 64:
+        return 128, 128, 4
+    if d <= 160:
+        return 128, 64, 4
+    return 128, 64, 8
+
+
+def _fa3_tiles(d: int, causal: bool) -> tuple[int, int]:
+    """(Br, Bc) of FlashAttention-3's Hopper forward (fp16/bf16), by head dim.
+
+    Source: flash-attention hopper/tile_size.h (tile_size_fwd_sm90).
+    """
+    if d <= 64:
+        return 192, 128
+    if d <= 96:
+        return 192, 144
+    if d <= 128:
+        return 128, 128 if causal else 176
+    if d <= 192:
+        return 128, 112
+    return 128, 80
+
+
+def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
+    """FA1 paper, Algorithm 1: Bc = ceil(M / 4d), Br = min(Bc, d), M = SRAM size in elements."""
+    m = smem_bytes // dtype_bytes
+    bc = math.ceil(m / (4 * d))
+    return min(bc, d), bc
+
+
+def kernel_config(family: str, hw, wl) -> KernelConfig:
+    """The tile configuration the named kernel family picks for this workload."""
+    d, b = wl.head_dim, wl.dtype_bytes
+    if family in ("flash2", "flash-decoding"):
+        br, bc, warps = _fa2_tiles(d)
+        smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
+        return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
+                            False, family == "flash-decoding")
+    if family == "flash3":
+        _require_hopper(hw, family)
+        br, bc = _fa3_tiles(d, wl.causal)
+        stages = 2  # K/V pipeline stages (FA3 kStages)
+        smem = (br * d + stages * 2 * bc * d) * b
+        wgs = br // WGMMA_ROWS
+        return KernelConfig(family, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
+                            True, wl.seq_len < br)
+    if family == "flash1":
+        br, bc = _fa1_tiles(d, hw.smem_per_block_bytes, b)
+        smem = (br * d + 2 * bc * d + br * bc) * b
+        while smem > hw.smem_per_block_bytes and bc > 16:
+            bc //= 2
+            br = min(br, bc)
+            smem = (br * d + 2 * bc * d + br * bc) * b
+        warps = max(1, br // MMA_SYNC_ROWS) if br >= MMA_SYNC_ROWS else 1
+        return KernelConfig(family, br, bc, min(warps, 8), min(warps, 8), 0, "mma_sync", False, True, smem,
+                            MAX_REGS_PER_THREAD, False, False)
+    raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
+
+
+def _require_hopper(hw, family: str) -> None:
+    arch = getattr(hw, "arch", "")
+    if not arch.startswith("sm_") or int(arch[3:5]) < 90:
+        raise UserError(f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw.name} is {arch}: use flash2")

@@ -1,0 +1,279 @@
+"""GPU attention kernels as IO/roofline models with a kernel schedule.
+
+A fused kernel (flash1/2/3, flash-decoding) is priced tile by tile: each
+(query block, key block) tile needs tensor-core FLOPs, shared-memory reads,
+special-function exponentials and FP32 softmax instructions; the family's
+schedule combines them (FA2 runs softmax after the GEMMs inside a warp, FA3
+overlaps them); CTAs are dispatched onto SMs in waves; and the whole kernel is
+held under the HBM and L2 roofs, with K/V re-reads served by L2 while the
+heads in flight fit in it. ``naive`` is three kernels with the score matrix in
+HBM. Every constant below names the instruction or datasheet figure it is.
+"""
+
+import math
+
+import numpy as np
+
+from einsum_cascades.errors import UserError
+from simulator import tiles as tile_source
+from simulator.cost import Cost
+from simulator.gpu_kernels import GPU_FAMILIES, kernel_config
+from simulator.result import Result
+from simulator.schedule import makespan, uniform_makespan
+
+# FP32 instructions per score element in the online softmax (FA2 softmax.h /
+# FA3 softmax.h): one FFMA for scale-and-subtract-max, one FMNMX for the row
+# max, one FADD for the row sum, and half an F2FP that packs two scores to fp16.
+SOFTMAX_FP32_PER_SCORE = 3.5
+MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h)
+RESCALE_FP32_PER_OUTPUT = 1.0  # O accumulator *= exp(m_old - m_new) once per row per tile
+CORRECTION_EXP_PER_ROW = 1  # that exp(m_old - m_new), on the SFU
+SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
+MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
+SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
+FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
+
+
+def simulate_gpu(hw, algo: str, wl) -> Result:
+    """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``."""
+    if algo not in GPU_FAMILIES:
+        raise UserError(f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}")
+    if algo == "naive":
+        return _naive(hw, wl)
+    return _fused(hw, algo, wl)
+
+
+# ---------------------------------------------------------------- fused kernels
+
+def _fused(hw, algo, wl) -> Result:
+    cfg = kernel_config(algo, hw, wl)
+    if wl.block_size:
+        cfg = _with_block(cfg, wl.block_size)
+    clock = hw.sustained_clock_hz
+    k = cfg.ctas_per_sm(hw)
+    slots = hw.sms * k
+    rows = _rows(cfg, wl)
+    tiles = tile_source.tile_rows(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv)
+    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
+    part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True)
+    pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
+    heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
+    splits = _num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks) if algo == "flash-decoding" else 1
+    row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
+    compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
+    visited = float(tiles.row_full.sum() + tiles.row_partial.sum()) * heads
+    cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
+    hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
+    cost = Cost(hbm, cost.l2_bytes, cost.onchip_bytes, cost.tensor_flops, cost.fma_ops, cost.exp_ops, cost.launches)
+    times = _roof_times(hw, wl, cost, cfg.tensor_path)
+    times["compute"] = compute_cycles / clock
+    if splits > 1:
+        times["combine"] = _combine_seconds(hw, wl, splits)
+    detail = dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=splits,
+                  tile_cycles=full_t, partial_tile_cycles=part_t, tile_bound=full_dom, clock_hz=clock)
+    return _finish(hw, algo, wl, cost, times, full_dom, tiles, detail)
+
+
+def _rows(cfg, wl) -> int:
+    """Real query rows in one CTA tile (decode fills a tile with packed query heads)."""
+    per_head = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
+    return min(cfg.block_q, per_head)
+
+
+def _with_block(cfg, block: int):
+    from dataclasses import replace
+
+    return replace(cfg, block_q=block, block_kv=block)
+
+
+def _tile_cycles(cfg, hw, wl, rows: int, partial: bool) -> tuple[float, str]:
+    """SM cycles for one (query block, key block) tile with all of the SM's units, and what bounds it."""
+    d, bc, b = wl.head_dim, cfg.block_kv, wl.dtype_bytes
+    padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
+    eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
+    rate = hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff
+    tensor = wl.flops_per_score() * padded * bc / rate
+    kv_tile = 2 * bc * d * b
+    smem_read = cfg.readers * kv_tile + (rows * d * b if cfg.q_from_smem else 0)
+    smem = (smem_read + kv_tile) / hw.smem_bytes_per_clk_sm  # reads by the MMAs + the tile's fill
+    load = kv_tile / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    scores = rows * bc
+    sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / hw.sfu_ops_per_clk_sm
+    fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + (MASK_FP32_PER_SCORE if partial else 0))
+    fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / hw.fp32_fma_per_clk_sm
+    gemm, softmax = max(tensor, smem), max(sfu, fp32)
+    parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
+    if cfg.overlap:
+        cycles = max(gemm, softmax, load)
+        dominant = max(parts, key=parts.get)
+    else:
+        cycles = max(gemm + softmax, load)
+        dominant = "l2" if load >= gemm + softmax else max(("tensor", "smem", "exp", "fma"), key=parts.get)
+    return cycles, dominant
+
+
+def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
+    """Per-CTA cost outside the tile loop: load Q, write O, and fill/drain of an overlapped pipeline."""
+    io = 2 * rows * wl.head_dim * wl.dtype_bytes / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    return io + (tile if cfg.overlap else 0.0)
+
+
+def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
+    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
+    n = row_work.size * heads * splits
+    if row_work.min() == row_work.max():
+        return uniform_makespan(n, slots, float(row_work[0]))
+    works = np.repeat(np.tile(row_work, heads), splits)
+    if longest_first:
+        works = np.sort(works)[::-1]
+    return makespan(works, slots)
+
+
+def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
+    """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
+    d, b, bc = wl.head_dim, wl.dtype_bytes, cfg.block_kv
+    heads = visited / max(float(tiles.row_full.sum() + tiles.row_partial.sum()), 1.0)
+    ctas = heads * tiles.n_rows
+    kv_tile = 2 * bc * d * b
+    q_o = 2 * rows * d * b * ctas
+    partial_o = (SPLIT_PARTIAL_BYTES * rows * (d + 1) * ctas * splits) if splits > 1 else 0.0
+    scores = visited * rows * bc
+    return Cost(
+        l2_bytes=visited * kv_tile + q_o + partial_o,
+        onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
+        tensor_flops=scores * wl.flops_per_score(),
+        fma_ops=scores * SOFTMAX_FP32_PER_SCORE + visited * rows * d * RESCALE_FP32_PER_OUTPUT,
+        exp_ops=scores + visited * rows,
+        launches=2 if splits > 1 else 1,
+    )
+
+
+def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, splits: int) -> float:
+    """HBM bytes: compulsory Q, K, V, O plus the K/V re-reads that L2 does not catch.
+
+    CTAs are dispatched head by head; the KV heads of the CTAs in flight form
+    L2's working set. While it fits, each KV head comes from HBM once.
+    """
+    d, b = wl.head_dim, wl.dtype_bytes
+    kv_head_bytes = 2 * wl.kv_len * d * b
+    compulsory = 2 * wl.batch * wl.heads * wl.seq_len * d * b + wl.batch * wl.kv_heads * kv_head_bytes
+    ctas_per_head = max(tiles.n_rows * splits, 1)
+    heads_in_flight = min(heads, math.ceil(slots / ctas_per_head) + 1)
+    group = 1 if cfg.pack_gqa else wl.group
+    working_set = math.ceil(heads_in_flight / group) * kv_head_bytes
+    hit = min(1.0, hw.l2_bytes / working_set)
+    rereads = max(l2_bytes - compulsory, 0.0)
+    return compulsory + (1.0 - hit) * rereads
+
+
+def _num_splits(hw, ctas: int, n_kv_blocks: int) -> int:
+    """Flash-Decoding's split count (flash-attention flash_api.cpp, num_splits_heuristic)."""
+    if ctas >= FULL_WAVE_FRACTION * hw.sms:
+        return 1
+    limit = min(MAX_SPLITS, hw.sms, n_kv_blocks)
+    eff = {}
+    for s in range(1, limit + 1):
+        if s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
+            continue
+        waves = ctas * s / hw.sms
+        eff[s] = waves / math.ceil(waves)
+    best = max(eff.values())
+    return min(s for s, e in eff.items() if e >= SPLIT_EFFICIENCY_SLACK * best)
+
+
+def _combine_seconds(hw, wl, splits: int) -> float:
+    """The log-sum-exp combine kernel: read every split's partial O and LSE, write O."""
+    rows = wl.batch * wl.heads * wl.seq_len
+    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.head_dim + 1) + wl.head_dim * wl.dtype_bytes)
+    return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency) + hw.launch_overhead_s
+
+
+# ---------------------------------------------------------------- naive
+
+def _naive(hw, wl) -> Result:
+    """Three kernels (GEMM, softmax, GEMM) with the N x N score matrix in HBM.
+
+    The softmax kernel is the 3-pass cascade: its passes over m re-read a score
+    row; they are served on chip when the row fits in one CTA's shared memory,
+    else they go back to memory. A mask (causal or pattern) is one more
+    element-wise kernel over the score matrix; cuBLAS GEMMs stay dense.
+    """
+    b, d = wl.dtype_bytes, wl.head_dim
+    heads = wl.batch * wl.heads
+    scores = float(wl.seq_len) * wl.kv_len * heads
+    s_bytes = scores * b
+    qkvo = heads * (2 * wl.seq_len + 2 * wl.kv_len) * d * b
+    passes = tile_source.softmax_passes()
+    row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
+    softmax_bytes = s_bytes * (1 + (1 if row_on_chip else passes - 1)) + s_bytes  # read(s) + write P
+    mask_bytes = 2 * s_bytes + s_bytes if wl.mask_expr else 0.0  # read S and the mask, write S
+    gemm_flops = 2 * scores * 2 * d / 2  # each GEMM: 2*d FLOPs per score element
+    kernels = [
+        ("gemm_qk", gemm_flops, qkvo / 2 + s_bytes, 0.0),
+        ("softmax", 0.0, softmax_bytes, scores),
+        ("gemm_pv", gemm_flops, s_bytes + qkvo / 2, 0.0),
+    ] + ([("mask", 0.0, mask_bytes, 0.0)] if mask_bytes else [])
+    hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    tensor_rate = hw.tensor_peak_flops(_tensor_dtype(hw, wl)) * hw.gemm_efficiency
+    sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * hw.sustained_clock_hz
+    total, per_kernel, bounds = 0.0, {}, {}
+    for name, flops, moved, exps in kernels:
+        parts = {"tensor": flops / tensor_rate, "hbm": moved / hbm_bw, "exp": exps / sfu_rate}
+        t = max(parts.values()) + hw.launch_overhead_s
+        per_kernel[name], bounds[name] = t, max(parts, key=parts.get)
+        total += t
+    cost = Cost(hbm_bytes=sum(m for _, _, m, _ in kernels), l2_bytes=sum(m for _, _, m, _ in kernels),
+                tensor_flops=2 * gemm_flops, fma_ops=scores * SOFTMAX_FP32_PER_SCORE, exp_ops=scores,
+                launches=len(kernels))
+    times = _roof_times(hw, wl, cost, "wgmma")
+    times["compute"] = total
+    slowest = max(per_kernel, key=per_kernel.get)
+    tiles = tile_source.dense_counts(wl)
+    return _finish(hw, "naive", wl, cost, times, bounds[slowest], tiles,
+                   dict(kernel_seconds=per_kernel, kernel_bounds=bounds, softmax_row_on_chip=row_on_chip),
+                   serial=True)
+
+
+# ---------------------------------------------------------------- shared
+
+def _tensor_dtype(hw, wl) -> str:
+    if wl.dtype not in hw.tensor_flops_per_clk_sm:
+        raise UserError(f"dtype {wl.dtype!r} has no tensor-core rate on {hw.name}: allowed {', '.join(hw.tensor_flops_per_clk_sm)}")
+    return wl.dtype
+
+
+def _mma_sync_efficiency(hw) -> float:
+    return getattr(hw, "mma_sync_efficiency", None) or hw.gemm_efficiency
+
+
+def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
+    """Seconds each unit needs for the whole call at its own achievable peak."""
+    clock = hw.sustained_clock_hz
+    eff = hw.gemm_efficiency if path == "wgmma" else _mma_sync_efficiency(hw)
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * eff
+    return {
+        "tensor": cost.tensor_flops / tensor_rate,
+        "exp": cost.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),
+        "fma": cost.fma_ops / (hw.sms * hw.fp32_fma_per_clk_sm * clock),
+        "smem": cost.onchip_bytes / (hw.sms * hw.smem_bytes_per_clk_sm * clock),
+        "l2": cost.l2_bytes / hw.l2_bw_bytes_s,
+        "hbm": cost.hbm_bytes / (hw.hbm_bw_bytes_s * hw.hbm_efficiency),
+        "launch": cost.launches * hw.launch_overhead_s,
+    }
+
+
+def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=False) -> Result:
+    """Combine roofs into the kernel time, name the bound, and compute utilisation."""
+    launch = times["launch"]
+    if serial:  # naive: kernel times already include their own roofs and launches
+        time_s = times["compute"]
+        bound = compute_bound if launch < 0.5 * time_s else "launch"
+    else:
+        candidates = {compute_bound: times["compute"], "hbm": times["hbm"], "l2": times["l2"]}
+        body = max(candidates.values())
+        time_s = body + launch + times.get("combine", 0.0)
+        bound = max(candidates, key=candidates.get) if body >= launch else "launch"
+    util = {unit: min(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
+    flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads
+    return Result(hw.name, algo, wl, time_s, bound, cost, times, util, flops, tiles.block_density,
+                  None, detail)

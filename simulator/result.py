@@ -1,0 +1,33 @@
+"""The outcome of one simulated call: time, what bounds it, traffic and work."""
+
+from dataclasses import dataclass, field
+
+from simulator.cost import Cost
+from simulator.workload import Workload
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Predicted time of one algorithm on one machine for one workload.
+
+    ``times`` holds the seconds each resource would need on its own (its roof);
+    ``time_s`` is what the model's schedule makes of them; ``bound`` names the
+    resource that decides it.
+    """
+
+    hardware: str
+    algorithm: str
+    workload: Workload
+    time_s: float
+    bound: str
+    cost: Cost
+    times: dict[str, float]
+    utilization: dict[str, float]
+    flops: float  # useful forward FLOPs: 4*d per attended score element
+    block_density: float
+    energy_j: float | None = None
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def tflops(self) -> float:
+        return self.flops / self.time_s / 1e12

@@ -1,0 +1,77 @@
+"""Where the simulator gets its tiles: the workload's mask lowered to block counts.
+
+Dense attention takes a closed form (no pattern machinery, the hot path of
+sweeps); anything masked goes through ``einsum_cascades.sparsity`` and is
+cached, since sweeps revisit the same (mask, sizes, tile) many times.
+"""
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
+
+
+@dataclass(frozen=True, slots=True)
+class TileRows:
+    """Per query-block row: how many key tiles are full and partial; plus totals."""
+
+    row_full: np.ndarray
+    row_partial: np.ndarray
+    n_kv_blocks: int
+    attended: float  # attended score elements per head
+    block_density: float
+    pattern: str | None  # the expression actually lowered (after fitting), None when dense
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_full.size)
+
+
+def tile_rows(wl, block_q: int, block_kv: int) -> TileRows:
+    """Lower the workload's mask (and sparsity target) at the kernel's tile shape."""
+    if not wl.mask_expr and wl.sparsity == 0:
+        return _dense(wl.seq_len, wl.kv_len, block_q, block_kv)
+    return _masked(wl.mask_expr, wl.pattern, wl.causal, wl.sparsity, wl.seq_len, wl.kv_len, block_q, block_kv)
+
+
+def dense_counts(wl) -> TileRows:
+    """Element-level view for kernels that do not tile (naive): attended elements only."""
+    if not wl.mask_expr and wl.sparsity == 0:
+        return _dense(wl.seq_len, wl.kv_len, wl.seq_len, wl.kv_len)
+    return _masked(wl.mask_expr, wl.pattern, wl.causal, wl.sparsity, wl.seq_len, wl.kv_len, 128, 128)
+
+
+@lru_cache(maxsize=4096)
+def _dense(nq: int, nkv: int, bq: int, bkv: int) -> TileRows:
+    n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
+    full = np.full(n_rows, n_kv, dtype=np.int64)
+    return TileRows(full, np.zeros(n_rows, dtype=np.int64), n_kv, float(nq) * nkv, 1.0, None)
+
+
+@lru_cache(maxsize=4096)
+def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
+    from einsum_cascades.sparsity import element_density, fit_pattern, parse_pattern, tile_counts
+
+    if sparsity > 0 and pattern:
+        pat, tc = fit_pattern(mask_expr, sparsity, nq, nkv, bq, bkv)
+    else:
+        expr = mask_expr
+        if sparsity > 0:
+            expr = f"random_blocks({1.0 - sparsity!r},{RANDOM_SEED})" + ("&causal" if causal else "")
+        pat = parse_pattern(expr)
+        tc = tile_counts(pat, nq, nkv, bq, bkv)
+    attended = element_density(pat, nq, nkv) * nq * nkv
+    n_kv = math.ceil(nkv / bkv)
+    return TileRows(np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64),
+                    n_kv, attended, tc.block_density, str(pat))
+
+
+@lru_cache(maxsize=1)
+def softmax_passes() -> int:
+    """Passes over m of the 3-pass cascade that a standalone softmax kernel runs."""
+    from einsum_cascades import load_cascade
+
+    return load_cascade("attention-3pass").passes()["m"]

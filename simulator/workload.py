@@ -1,0 +1,76 @@
+"""What the user asks about: one attention call's shape, dtype and mask."""
+
+from dataclasses import dataclass
+
+from einsum_cascades.errors import UserError
+
+DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
+FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
+GEMMS_PER_ATTENTION = 2  # S = Q K^T and O = P V, each 2*d FLOPs per score element
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One forward attention call: B x H heads, Nq queries against Nkv keys of head dim d.
+
+    ``kv_heads`` < ``heads`` is GQA/MQA; ``kv_len`` defaults to ``seq_len``.
+    ``pattern`` is a sparsity expression (``None`` = dense); ``causal`` is
+    intersected with it. ``sparsity`` > 0 asks for that fraction of empty tiles.
+    """
+
+    batch: int = 1
+    heads: int = 32
+    kv_heads: int | None = None
+    head_dim: int = 128
+    seq_len: int = 4096
+    kv_len: int | None = None
+    causal: bool = False
+    dtype: str = "fp16"
+    pattern: str | None = None
+    sparsity: float = 0.0
+    block_size: int | None = None
+
+    def __post_init__(self):
+        if self.kv_heads is None:
+            object.__setattr__(self, "kv_heads", self.heads)
+        if self.kv_len is None:
+            object.__setattr__(self, "kv_len", self.seq_len)
+        if self.pattern in ("", "none", "dense", "full"):
+            object.__setattr__(self, "pattern", None)
+        for name in ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"bad {name.replace('_', '-')} {value!r}: must be a positive integer")
+        if self.block_size is not None and (not isinstance(self.block_size, int) or self.block_size <= 0):
+            raise UserError(f"bad block-size {self.block_size!r}: must be a positive integer")
+        if self.heads % self.kv_heads:
+            raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
+        if self.dtype not in DTYPE_BYTES:
+            raise UserError(f"bad dtype {self.dtype!r}: allowed {', '.join(DTYPE_BYTES)}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise UserError(f"bad sparsity {self.sparsity!r}: must be in [0, 1)")
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def group(self) -> int:
+        """Query heads per KV head (1 = MHA, heads = MQA)."""
+        return self.heads // self.kv_heads
+
+    @property
+    def is_sparse(self) -> bool:
+        """Anything beyond plain dense or plain causal attention."""
+        return self.sparsity > 0 or self.pattern is not None
+
+    @property
+    def mask_expr(self) -> str | None:
+        """The full mask expression: the pattern, intersected with causal when asked."""
+        if self.causal and self.pattern:
+            return f"causal&({self.pattern})"
+        return "causal" if self.causal else self.pattern
+
+    def flops_per_score(self) -> int:
+        """Tensor FLOPs per attended score element: two GEMMs of 2*d FLOPs each."""
+        return GEMMS_PER_ATTENTION * FMA_FLOPS * self.head_dim

@@ -1,0 +1,97 @@
+"""`attnsim simulate` through click's test runner: formats, lists, --from, errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+DESIGN_KEYS = {"hardware", "algorithm", "baseline", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len",
+               "causal", "pattern", "sparsity", "block_density", "time_s", "baseline_time_s", "speedup", "bound",
+               "flops", "hbm_bytes", "onchip_bytes", "energy_j", "utilization"}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_json_has_the_design_keys_and_the_default_baseline():
+    r = run("simulate", "--hw", "h100", "--algo", "flash2", "--seq-len", "32k", "--sparsity", "0.9", "--format", "json")
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.output)
+    assert DESIGN_KEYS <= set(row)
+    assert row["baseline"] == "flash2"  # sparse: the dense run of the same algorithm
+    assert 1 < row["speedup"] < 1 / row["block_density"]
+    assert 0.05 < row["block_density"] < 0.15
+
+
+def test_dense_default_baseline_is_naive_and_default_algo_is_flash3_on_h100():
+    (row,) = json.loads(run("simulate", "--seq-len", "8k", "--format", "json").output)
+    assert (row["algorithm"], row["baseline"]) == ("flash3", "naive")
+    assert row["speedup"] > 1
+
+
+def test_lists_give_the_cartesian_product_in_order():
+    r = run("simulate", "--hw", "a100,h100", "--seq-len", "1k,4k,16k", "--algo", "flash2", "--format", "json")
+    rows = json.loads(r.output)
+    assert [(x["hardware"], x["seq_len"]) for x in rows] == [
+        (h, n) for h in ("a100", "h100") for n in (1024, 4096, 16384)]
+
+
+def test_model_preset_sets_the_shape():
+    (row,) = json.loads(run("simulate", "--hw", "fusemax", "--model", "bert", "--seq-len", "16k", "--format", "json").output)
+    assert (row["batch"], row["heads"], row["head_dim"], row["algorithm"]) == (64, 12, 64, "fusemax")
+    assert row["energy_j"] > 0
+
+
+def test_llama_preset_is_gqa():
+    (row,) = json.loads(run("simulate", "--model", "llama3-8b", "--format", "json").output)
+    assert (row["heads"], row["kv_heads"]) == (32, 8)
+
+
+def test_csv_output_has_a_header_and_one_line_per_point():
+    r = run("simulate", "--seq-len", "1k,2k", "--format", "csv")
+    lines = r.output.strip().splitlines()
+    assert lines[0].startswith("hardware,algorithm,baseline") and len(lines) == 3
+
+
+def test_from_csv_keeps_input_order_and_fills_missing_columns(tmp_path):
+    f = tmp_path / "points.csv"
+    f.write_text("hardware,seq_len,causal\nh100,16k,true\na100,1k,false\nh200,4096,\n")
+    rows = json.loads(run("simulate", "--from", str(f), "--head-dim", "64", "--format", "json").output)
+    assert [(r["hardware"], r["seq_len"], r["causal"], r["head_dim"]) for r in rows] == [
+        ("h100", 16384, True, 64), ("a100", 1024, False, 64), ("h200", 4096, False, 64)]
+
+
+def test_explain_prints_formulas_and_the_bound():
+    r = run("simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "8k", "--explain")
+    assert r.exit_code == 0, r.output
+    assert "4*Bc*Br*d/(R_tc*eff)" in r.output and "bound:" in r.output
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--hw", "h999"), "h999"),
+    (("--algo", "flash9"), "flash9"),
+    (("--hw", "a100", "--algo", "flash3"), "flash3"),
+    (("--hw", "h100", "--algo", "fusemax"), "fusemax"),
+    (("--sparsity", "1.0"), "sparsity"),
+    (("--sparsity", "-0.1"), "sparsity"),
+    (("--seq-len", "0"), "seq-len"),
+    (("--seq-len", "12q"), "12q"),
+    (("--heads", "32", "--kv-heads", "5"), "kv-heads"),
+    (("--model", "gpt9"), "gpt9"),
+    (("--pattern", "window(4k"), "window"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", *args])
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.output
+
+
+def test_bad_csv_row_names_the_row(tmp_path):
+    f = tmp_path / "points.csv"
+    f.write_text("seq_len\n4k\nlots\n")
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(f)])
+    assert r.exit_code == 2 and "row 2" in r.output and "lots" in r.output

@@ -1,0 +1,112 @@
+"""Invariants every GPU prediction must satisfy, as property tests."""
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator import Workload, evaluate, hardware, simulate
+
+GPUS = ("a100", "h100", "h200", "b200")
+FUSED = ("flash1", "flash2", "flash3", "flash-decoding")
+sizes = st.sampled_from([256, 512, 1000, 1024, 2048, 4096, 8192, 16384, 65536])
+heads = st.sampled_from([(8, 8), (16, 16), (32, 8), (32, 32), (64, 8)])
+dims = st.sampled_from([64, 128, 256])
+fast = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _algos(hw_name):
+    return ("naive", "flash1", "flash2", "flash-decoding") + (("flash3",) if hw_name != "a100" else ())
+
+
+@fast
+@given(hw_name=st.sampled_from(GPUS), n=sizes, hk=heads, d=dims, causal=st.booleans(), batch=st.sampled_from([1, 2, 8]))
+def test_time_never_beats_a_roof(hw_name, n, hk, d, causal, batch):
+    hw = hardware(hw_name)
+    wl = Workload(batch=batch, heads=hk[0], kv_heads=hk[1], head_dim=d, seq_len=n, causal=causal)
+    for algo in _algos(hw_name):
+        r = evaluate(hw, algo, wl)
+        for unit in ("tensor", "exp", "fma", "hbm", "l2", "launch"):
+            assert r.time_s >= r.times[unit] * (1 - 1e-9), (algo, unit)
+
+
+@fast
+@given(hw_name=st.sampled_from(GPUS), n=st.sampled_from([1024, 4096, 16384]), s=st.floats(0.05, 0.95),
+       d=dims, causal=st.booleans())
+def test_sparse_speedup_never_exceeds_inverse_density(hw_name, n, s, d, causal):
+    algo = "flash3" if hw_name != "a100" else "flash2"
+    row = simulate(hw_name, algo, seq_len=n, head_dim=d, sparsity=s, causal=causal)
+    assert row["baseline"] == algo
+    dense_blocks = evaluate(hardware(hw_name), algo, Workload(seq_len=n, head_dim=d, causal=causal)).block_density
+    assert row["speedup"] <= dense_blocks / row["block_density"] * (1 + 1e-9)
+
+
+@fast
+@given(hw_name=st.sampled_from(GPUS), hk=heads, d=dims, causal=st.booleans())
+def test_time_grows_with_sequence_length(hw_name, hk, d, causal):
+    hw = hardware(hw_name)
+    for algo in _algos(hw_name):
+        times = [evaluate(hw, algo, Workload(heads=hk[0], kv_heads=hk[1], head_dim=d, seq_len=n, causal=causal)).time_s
+                 for n in (512, 1024, 2048, 4096, 8192, 16384)]
+        assert times == sorted(times), algo
+
+
+def test_naive_moves_the_score_matrix_through_hbm():
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    r = evaluate(hardware("h100"), "naive", wl)
+    score_matrix = wl.batch * wl.heads * wl.seq_len * wl.kv_len * wl.dtype_bytes
+    # GEMM writes S, softmax reads S and writes P, GEMM reads P
+    assert r.cost.hbm_bytes >= 4 * score_matrix
+
+
+@pytest.mark.parametrize("n", [16384, 32768])
+def test_standard_attention_hbm_is_theta_nd_plus_n_squared(n):
+    hw, d = hardware("h100"), 64
+    hbm = [evaluate(hw, "naive", Workload(heads=8, head_dim=d, seq_len=m)).cost.hbm_bytes for m in (n, 2 * n)]
+    assert hbm[1] / hbm[0] == pytest.approx(4, rel=0.01)  # the N^2 term dominates
+
+
+def test_flash1_hbm_is_theta_n2_d2_over_m():
+    """FA1 re-reads Q and O once per K/V block: HBM ~ N^2 d^2 / M (FA1 paper, Theorem 2)."""
+    hw = hardware("h100")
+    small_l2 = replace(hw, l2_bytes=1 << 20)  # so the re-reads go to HBM as in the paper's analysis
+
+    def hbm(n, d, smem):
+        spec = replace(small_l2, smem_per_block_bytes=smem)
+        return evaluate(spec, "flash1", Workload(heads=8, head_dim=d, seq_len=n)).cost.hbm_bytes
+
+    assert hbm(32768, 64, 96 * 1024) / hbm(16384, 64, 96 * 1024) == pytest.approx(4, rel=0.1)
+    assert hbm(16384, 128, 96 * 1024) / hbm(16384, 64, 96 * 1024) == pytest.approx(4, rel=0.2)
+    assert hbm(16384, 64, 48 * 1024) / hbm(16384, 64, 96 * 1024) == pytest.approx(2, rel=0.2)
+
+
+def test_fused_kernels_read_kv_from_l2_when_heads_in_flight_fit():
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=32, head_dim=128, seq_len=8192)
+    r = evaluate(hw, "flash2", wl)
+    compulsory = 4 * wl.heads * wl.seq_len * wl.head_dim * wl.dtype_bytes  # Q, K, V, O once
+    assert r.cost.hbm_bytes == pytest.approx(compulsory)
+    assert r.cost.l2_bytes > 10 * compulsory  # K/V re-read per query block, served by L2
+
+
+def test_split_kv_decode_beats_unsplit_for_few_heads():
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=131072)
+    split = evaluate(hw, "flash-decoding", wl)
+    plain = evaluate(hw, "flash2", wl)
+    assert split.detail["splits"] > 1
+    assert split.time_s < plain.time_s / 2
+
+
+def test_fa3_is_faster_than_fa2_on_hopper_at_long_sequences():
+    hw = hardware("h100")
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    assert evaluate(hw, "flash3", wl).time_s < evaluate(hw, "flash2", wl).time_s
+
+
+def test_flash3_is_refused_on_ampere():
+    from einsum_cascades.errors import UserError
+
+    with pytest.raises(UserError, match="Hopper"):
+        evaluate(hardware("a100"), "flash3", Workload())
