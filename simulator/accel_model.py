@@ -208,9 +208,12 @@ def _unfused(hw, wl, s):
     scores, passes = _score_bytes(s), _passes(THREE_PASS)
     qo = s.heads * s.P * s.E * s.w
     softmax_1d = sum(s.heads * _cycles_per_point(o, n1d) for e, o in ops.items() if o and e not in FLAT_2D)
+    # The softmax phase keeps a row block on chip for its passes when the block fits (as FLAT does);
+    # otherwise every pass re-reads the scores and all but the last write an intermediate.
+    softmax_dram = 2 * scores if not _row_block_spills(hw, s) else passes * scores + (passes - 1) * scores
     phases = [  # (compute cycles, dram bytes)
         (s.heads * _cycles_per_op(hw, ops["QK"], n2d), qo + kv_stream + scores),
-        (softmax_1d, passes * scores + (passes - 1) * scores),
+        (softmax_1d, softmax_dram),
         (s.heads * _cycles_per_op(hw, ops["AV"], n2d), scores + kv_stream + qo),
     ]
     dram_s = [b / hw.dram_bw_bytes_s for _, b in phases]

@@ -1,0 +1,135 @@
+"""``attnsim sweep``: the cartesian product of workload lists and ranges, streamed to CSV or JSON.
+
+Rows go to a temporary file beside the target and are moved into place only
+when the sweep finishes, so an interrupted sweep never leaves a half-written
+target; it says where the rows it did finish are.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from cli._workload_opts import expand_points, workload_options
+from einsum_cascades.errors import UserError
+
+PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@workload_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the rows: FILE.csv or FILE.json (columns as simulate --format json keys).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep(output, quiet, **opts):
+    """Evaluate every combination of the workload options, one row per point.
+
+    Every workload option takes a single value, a comma list, or a range:
+    sizes 1k..1m (powers of two), floats 0..0.99 (10 even steps) or 0..0.99:n.
+
+    \b
+    Examples:
+      attnsim sweep --hw a100,h100,h200,b200 --seq-len 1k..1m -o scaling.csv
+      attnsim sweep --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:20 -o sparsity.json
+      attnsim sweep --hw fusemax,flat --model bert --seq-len 1k..1m --baseline unfused@flat -o fusemax.csv
+    """
+    target = _check_target(output)
+    points = expand_points(opts)
+    writer = _CsvStream if target.suffix == ".csv" else _JsonStream
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    done = 0
+    with os.fdopen(fd, "w", newline="") as fh:
+        stream = writer(fh)
+        try:
+            for _ in _evaluate(points, stream, quiet):
+                done += 1
+        except KeyboardInterrupt:
+            stream.close()
+            click.echo(f"attnsim: interrupted after {done} of {len(points)} points; finished rows are in {tmp}", err=True)
+            sys.exit(130)
+        except UserError:
+            stream.close()
+            os.unlink(tmp)
+            raise
+        stream.close()
+    os.replace(tmp, target)
+    click.echo(f"wrote {len(points)} rows to {target}", err=True)
+
+
+def _check_target(output: str) -> Path:
+    target = Path(output)
+    if target.suffix.lower() not in (".csv", ".json"):
+        raise UserError(f"bad output {output!r}: the file name must end in .csv or .json")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {output!r}: directory {str(parent)!r} does not exist or is not writable")
+    return target
+
+
+def _evaluate(points, stream, quiet):
+    """Yield once per evaluated point; a progress bar appears if the sweep outlasts PROGRESS_AFTER_S."""
+    from simulator.api import run_points
+
+    start, bar, task = time.perf_counter(), None, None
+    show = not quiet and sys.stderr.isatty()
+    try:
+        for i, point in enumerate(points):
+            stream.write(run_points([point])[0])
+            if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S:
+                bar, task = _start_bar(len(points))
+            if bar is not None:
+                bar.update(task, completed=i + 1)
+            yield
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _start_bar(total: int):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    bar.start()
+    return bar, bar.add_task("sweep", total=total)
+
+
+class _CsvStream:
+    def __init__(self, fh):
+        self.fh, self.writer = fh, None
+
+    def write(self, row: dict) -> None:
+        import csv
+
+        from cli._output import csv_cell
+
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.fh, fieldnames=list(row), lineterminator="\n")
+            self.writer.writeheader()
+        self.writer.writerow({k: csv_cell(v) for k, v in row.items()})
+
+    def close(self) -> None:
+        self.fh.flush()
+
+
+class _JsonStream:
+    """A JSON list written row by row; ``close`` ends the list so partial files still parse."""
+
+    def __init__(self, fh):
+        self.fh, self.first, self.closed = fh, True, False
+        fh.write("[")
+
+    def write(self, row: dict) -> None:
+        self.fh.write(("\n" if self.first else ",\n") + json.dumps(row))
+        self.first = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.fh.write("\n]\n")
+            self.fh.flush()
+            self.closed = True

@@ -1,0 +1,72 @@
+"""``attnsim validate report``: predicted vs measured, on any machine."""
+
+import json
+import sys
+
+import click
+
+
+@click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--hw", default=None, help="Hardware model (name or TOML) to predict with; default: the file's device.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="table (default on a terminal) or json.")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Also draw the predicted-vs-measured scatter to this PNG/SVG/PDF.")
+def report(results, hw, fmt, output):
+    """Predict every measured attention point and report the error.
+
+    Per point and per algorithm (median and max |predicted/measured - 1|), and
+    for predicted speedups (fused vs naive, sparse vs dense).
+
+    \b
+    Examples:
+      attnsim validate report validation/results/h100-2026-11-22.json
+      attnsim validate report validation/published/fa3-paper-h100.json --format json
+      attnsim validate report run.json --hw my-gpu.toml -o validation.png
+    """
+    from validation.report import report as build
+
+    data = build(results, hw)
+    if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        _print(data)
+    if output:
+        from cli.plots import validation_figure
+
+        validation_figure(results, hw, output)
+        click.echo(f"wrote {output}", err=True)
+
+
+def _print(data: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cli._output import human_time
+
+    console = Console()
+    console.print(f"[bold]{data['device'].get('name')}[/] predicted with hardware model [bold]{data['hardware']}[/]")
+    table = Table("kernel", "algorithm", "B", "H", "d", "N", "causal", "mask", "measured", "predicted", "error")
+    for p in data["points"]:
+        mask = p.get("pattern") or (f"s={p['sparsity']:g}" if p.get("sparsity") else "")
+        table.add_row(str(p["kernel"]), p["algorithm"], str(p["batch"]), f"{p['heads']}/{p['kv_heads']}",
+                      str(p["head_dim"]), f"{p['seq_len']}/{p['kv_len']}", "y" if p["causal"] else "", mask,
+                      human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"]))
+    console.print(table)
+    summary = Table("group", "n", "median |error|", "max |error|", title="summary")
+    s = data["summary"]
+    rows = [("all points", s["overall"])] + list(s["per_algorithm"].items()) + [
+        (f"speedup {k}", v) for k, v in s["speedups"].items()]
+    for name, st in rows:
+        summary.add_row(name, str(st["n"]), _pct(st["median_abs_error"]), _pct(st["max_abs_error"]))
+    console.print(summary)
+
+
+def _err(e: float) -> str:
+    colour = "green" if abs(e) <= 0.10 else "yellow" if abs(e) <= 0.25 else "red"
+    return f"[{colour}]{e:+.1%}[/]"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"

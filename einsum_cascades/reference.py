@@ -1,0 +1,42 @@
+"""Plain reference implementations the cascades are checked against (the oracle's oracle)."""
+
+import numpy as np
+
+from einsum_cascades.errors import UserError
+
+
+def softmax_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """AV[f,p] = sum_m softmax_m(Q^T K)[m,p] V[f,m], inputs Q[e,p], K[e,m], V[f,m]; scale folded into Q."""
+    s = q.T @ k  # [p, m]
+    s = np.exp(s - s.max(axis=1, keepdims=True))
+    return (v @ (s / s.sum(axis=1, keepdims=True)).T)  # [f, p]
+
+
+def _elu1(x):
+    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+
+
+def linear_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Katharopoulos et al. Eq. 6: phi(q)^T sum_m phi(k_m) v_m^T / phi(q)^T sum_m phi(k_m)."""
+    fq, fk = _elu1(q), _elu1(k)
+    return (v @ fk.T @ fq) / (fk.sum(axis=1) @ fq)
+
+
+REFERENCES = {"softmax": softmax_attention, "linear": linear_attention}
+
+
+def reference_for(cascade):
+    if cascade.reference not in REFERENCES:
+        raise UserError(f"{cascade.name}: unknown or missing '# reference:' header {cascade.reference!r}: "
+                        f"allowed {', '.join(REFERENCES)}")
+    return REFERENCES[cascade.reference]
+
+
+def check(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -> float:
+    """Max |cascade - reference| on random inputs (float64)."""
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((head_dim, seq_len))
+    k = rng.standard_normal((head_dim, kv_len))
+    v = rng.standard_normal((head_dim, kv_len))
+    out = cascade.run({"Q": q, "K": k, "V": v})
+    return float(np.max(np.abs(out[cascade.outputs[0]] - reference_for(cascade)(q, k, v))))

@@ -1,0 +1,119 @@
+"""Predicted vs measured: run the simulator on every measured attention point.
+
+Works on any machine (no GPU, no CuPy): it reads a results file (FORMAT.md),
+predicts each point with the simulator on the chosen hardware model and
+reports per-point and per-algorithm error, plus the error of predicted
+speedups (fused vs naive, sparse vs dense), which is what users act on.
+"""
+
+import json
+import statistics
+from pathlib import Path
+
+from einsum_cascades.errors import UserError
+
+WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "pattern", "sparsity")
+_DEVICE_HW = (("H200", "h200"), ("H100", "h100"), ("A100", "a100"), ("B200", "b200"))
+
+
+def load_results(path: str) -> dict:
+    """A validation results file; UserError if it is missing or not the documented format."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"no such results file {path!r}")
+    try:
+        doc = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list) or "device" not in doc:
+        raise UserError(f"{path}: not an attnsim validation file (needs 'device' and a 'points' list; see validation/FORMAT.md)")
+    return doc
+
+
+def hardware_for(doc: dict, hw: str | None) -> str:
+    """The hardware model to predict with: --hw, else the file's attnsim_hw, else from the device name."""
+    if hw:
+        return hw
+    device = doc.get("device") or {}
+    if device.get("attnsim_hw"):
+        return device["attnsim_hw"]
+    name = str(device.get("name", ""))
+    for needle, hw_name in _DEVICE_HW:
+        if needle in name:
+            return hw_name
+    raise UserError(f"cannot tell which hardware model fits device {name!r}: pass --hw NAME or a TOML path")
+
+
+def predict(doc: dict, hw: str) -> list[dict]:
+    """Every usable point with its prediction and relative error (predicted / measured - 1)."""
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    spec = hardware(hw)
+    out = []
+    for i, p in enumerate(doc["points"]):
+        if not p.get("ok", True) or not p.get("measured_s"):
+            continue
+        fields = {k: p[k] for k in WORKLOAD_KEYS if p.get(k) is not None}
+        if p.get("block_q") and p.get("block_q") == p.get("block_kv") and p.get("kernel", "").startswith("attnsim"):
+            fields["block_size"] = p["block_q"]  # our own kernels: model the tile they really use
+        try:
+            predicted = evaluate(spec, p["algorithm"], Workload(dtype=p.get("dtype", "fp16"), **fields)).time_s
+        except UserError as err:
+            raise UserError(f"point {i}: {err}") from None
+        out.append({**{k: p.get(k) for k in ("kernel", "algorithm", *WORKLOAD_KEYS)},
+                    "measured_s": p["measured_s"], "predicted_s": predicted,
+                    "error": predicted / p["measured_s"] - 1.0})
+    return out
+
+
+def speedup_errors(points: list[dict]) -> list[dict]:
+    """Predicted vs measured speedups: each fused point over naive, each sparse point over its dense twin."""
+    def key(p, **override):
+        q = {**{k: p.get(k) for k in WORKLOAD_KEYS}, **override}
+        return tuple(q[k] for k in WORKLOAD_KEYS)
+
+    naive = {key(p): p for p in points if p["algorithm"] == "naive"}
+    dense = {(p["kernel"], key(p)): p for p in points if not p.get("sparsity") and not p.get("pattern")}
+    out = []
+    for p in points:
+        if p["algorithm"] != "naive" and key(p) in naive:
+            out.append(_pair("fused_vs_naive", p, naive[key(p)]))
+        twin = dense.get((p["kernel"], key(p, sparsity=0.0, pattern=None)))
+        if (p.get("sparsity") or p.get("pattern")) and twin:
+            out.append(_pair("sparse_vs_dense", p, twin))
+    return out
+
+
+def _pair(kind, fast, slow) -> dict:
+    measured = slow["measured_s"] / fast["measured_s"]
+    predicted = slow["predicted_s"] / fast["predicted_s"]
+    return {"kind": kind, "kernel": fast["kernel"], "baseline_kernel": slow["kernel"], "seq_len": fast["seq_len"],
+            "measured": measured, "predicted": predicted, "error": predicted / measured - 1.0}
+
+
+def summarize(points: list[dict], speedups: list[dict]) -> dict:
+    """Median and max |error| per algorithm, overall, and for each kind of speedup."""
+    def stats(errors):
+        a = [abs(e) for e in errors]
+        return {"n": len(a), "median_abs_error": statistics.median(a) if a else None, "max_abs_error": max(a, default=None)}
+
+    by_algo = {}
+    for p in points:
+        by_algo.setdefault(p["algorithm"], []).append(p["error"])
+    by_kind = {}
+    for s in speedups:
+        by_kind.setdefault(s["kind"], []).append(s["error"])
+    return {"overall": stats([p["error"] for p in points]),
+            "per_algorithm": {a: stats(e) for a, e in by_algo.items()},
+            "speedups": {k: stats(e) for k, e in by_kind.items()}}
+
+
+def report(path: str, hw: str | None = None) -> dict:
+    """The whole report as JSON-ready data: device, hardware model, points, speedups, summary."""
+    doc = load_results(path)
+    hw_name = hardware_for(doc, hw)
+    points = predict(doc, hw_name)
+    speedups = speedup_errors(points)
+    return {"device": doc["device"], "source": doc.get("source"), "hardware": hw_name, "points": points,
+            "speedups": speedups, "summary": summarize(points, speedups)}
