@@ -113,8 +113,10 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool) -> tuple[float, str]:
 
 
 def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
-    """Per-CTA cost outside the tile loop: load Q, write O, and fill/drain of an overlapped pipeline."""
-    io = 2 * rows * wl.head_dim * wl.dtype_bytes / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    """Per-CTA cost outside the tile loop: load Q and the first K/V tile before any compute can start
+    (nothing to overlap them with), write O, and the fill/drain of an overlapped pipeline."""
+    first_kv = 2 * cfg.block_kv * wl.head_dim * wl.dtype_bytes
+    io = (2 * rows * wl.head_dim * wl.dtype_bytes + first_kv) / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     return io + (tile if cfg.overlap else 0.0)
 
 
