@@ -32,7 +32,7 @@ def default_algorithm(hw) -> str:
     """The best kernel family for the machine (DESIGN: flash3 on Hopper+, flash2 before; fusemax / flat)."""
     if hw.kind == "accelerator":
         return "fusemax" if "max" in hw.pe2d_ops else "flat"
-    return "flash3" if int(hw.arch[3:5]) >= 90 else "flash2"
+    return "flash3" if int(hw.arch[3:]) >= 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:

@@ -123,5 +123,5 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 
 def _require_hopper(hw, family: str) -> None:
     arch = getattr(hw, "arch", "")
-    if not arch.startswith("sm_") or int(arch[3:5]) < 90:
+    if not arch.startswith("sm_") or int(arch[3:]) < 90:
         raise UserError(f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw.name} is {arch}: use flash2")

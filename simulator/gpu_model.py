@@ -46,6 +46,8 @@ def simulate_gpu(hw, algo: str, wl) -> Result:
 # ---------------------------------------------------------------- fused kernels
 
 def _fused(hw, algo, wl) -> Result:
+    if algo == "flash1":
+        return _flash1(hw, wl)
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
@@ -74,6 +76,44 @@ def _fused(hw, algo, wl) -> Result:
     return _finish(hw, algo, wl, cost, times, full_dom, tiles, detail)
 
 
+STATS_BYTES = 4  # FA1 keeps the running max m and sum l per query row in fp32 in HBM
+
+
+def _flash1(hw, wl) -> Result:
+    """FlashAttention-1 (paper Algorithm 1): one CTA per head, K/V blocks in the outer loop.
+
+    For every K/V block the inner loop reads each Q block, reads and rewrites
+    its O block and its l, m statistics: HBM traffic Theta(N^2 d^2 / M) once
+    those re-reads miss L2 (FA1 paper, Theorem 2).
+    """
+    cfg = kernel_config("flash1", hw, wl)
+    if wl.block_size:
+        cfg = _with_block(cfg, wl.block_size)
+    d, b, clock = wl.head_dim, wl.dtype_bytes, hw.sustained_clock_hz
+    rows = _rows(cfg, wl)
+    tiles = tile_source.tile_rows(wl, cfg.block_q, cfg.block_kv)
+    per_tile_io = 3 * rows * d * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
+    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False, extra_load=per_tile_io)
+    part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True, extra_load=per_tile_io)
+    head_work = float((tiles.row_full * full_t + tiles.row_partial * part_t).sum())
+    heads = wl.batch * wl.heads
+    k = cfg.ctas_per_sm(hw)
+    compute_cycles = uniform_makespan(heads, hw.sms * k, head_work) * k
+    visited = float(tiles.row_full.sum() + tiles.row_partial.sum()) * heads
+    kv_once = heads * tiles.n_kv_blocks * 2 * cfg.block_kv * d * b
+    cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
+    l2 = visited * per_tile_io + kv_once
+    compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * wl.kv_len * d * b
+    working_set = min(heads, hw.sms * k) * (2 * wl.seq_len * d * b + 2 * wl.seq_len * STATS_BYTES)
+    hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
+    cost = Cost(hbm, l2, cost.onchip_bytes, cost.tensor_flops, cost.fma_ops, cost.exp_ops, 1)
+    times = _roof_times(hw, wl, cost, cfg.tensor_path)
+    times["compute"] = compute_cycles / clock
+    detail = dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=1, tile_cycles=full_t,
+                  partial_tile_cycles=part_t, tile_bound=full_dom, clock_hz=clock)
+    return _finish(hw, "flash1", wl, cost, times, full_dom, tiles, detail)
+
+
 def _rows(cfg, wl) -> int:
     """Real query rows in one CTA tile (decode fills a tile with packed query heads)."""
     per_head = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
@@ -86,8 +126,11 @@ def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
 
 
-def _tile_cycles(cfg, hw, wl, rows: int, partial: bool) -> tuple[float, str]:
-    """SM cycles for one (query block, key block) tile with all of the SM's units, and what bounds it."""
+def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0) -> tuple[float, str]:
+    """SM cycles for one (query block, key block) tile with all of the SM's units, and what bounds it.
+
+    ``extra_load``: bytes the tile moves besides its K/V tile (FA1's Q, O, l, m round trip).
+    """
     d, bc, b = wl.head_dim, cfg.block_kv, wl.dtype_bytes
     padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
     eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
@@ -96,7 +139,7 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool) -> tuple[float, str]:
     kv_tile = 2 * bc * d * b
     smem_read = cfg.readers * kv_tile + (rows * d * b if cfg.q_from_smem else 0)
     smem = (smem_read + kv_tile) / hw.smem_bytes_per_clk_sm  # reads by the MMAs + the tile's fill
-    load = kv_tile / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    load = (kv_tile + extra_load) / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     scores = rows * bc
     sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / hw.sfu_ops_per_clk_sm
     fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + (MASK_FP32_PER_SCORE if partial else 0))

@@ -32,13 +32,15 @@ def test_time_never_beats_a_roof(hw_name, n, hk, d, causal, batch):
 
 
 @fast
-@given(hw_name=st.sampled_from(GPUS), n=st.sampled_from([1024, 4096, 16384]), s=st.floats(0.05, 0.95),
+@given(hw_name=st.sampled_from(GPUS), n=st.sampled_from([4096, 16384, 65536]), s=st.floats(0.05, 0.95),
        d=dims, causal=st.booleans())
 def test_sparse_speedup_never_exceeds_inverse_density(hw_name, n, s, d, causal):
+    """Over grids of many CTA waves (batch 8 x 32 heads). On a grid of one or two waves a sparse run
+    can fill the dense run's ragged last wave better and beat 1/density slightly, as a GPU would."""
     algo = "flash3" if hw_name != "a100" else "flash2"
-    row = simulate(hw_name, algo, seq_len=n, head_dim=d, sparsity=s, causal=causal)
+    row = simulate(hw_name, algo, batch=8, seq_len=n, head_dim=d, sparsity=s, causal=causal)
     assert row["baseline"] == algo
-    dense_blocks = evaluate(hardware(hw_name), algo, Workload(seq_len=n, head_dim=d, causal=causal)).block_density
+    dense_blocks = evaluate(hardware(hw_name), algo, Workload(batch=8, seq_len=n, head_dim=d, causal=causal)).block_density
     assert row["speedup"] <= dense_blocks / row["block_density"] * (1 + 1e-9)
 
 

@@ -1,0 +1,135 @@
+"""``attnsim plot``: speedup, sparsity, roofline, breakdown and validation figures.
+
+A thin shell: expand the workload options into points, simulate them, hand
+the rows to ``cli.plots``; the format follows the output's extension.
+"""
+
+import click
+
+from cli._workload_opts import expand_points, workload_options
+from einsum_cascades.errors import UserError
+
+_CTX = {"help_option_names": ["-h", "--help"]}
+
+
+def _output_option(func):
+    return click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                        help="Figure file: FILE.png (150 dpi), FILE.svg or FILE.pdf.")(func)
+
+
+def _rows(opts: dict, output: str, **overrides) -> list[dict]:
+    """Check the output path, then simulate every point of the options."""
+    from cli.plots.style import check_output
+    from simulator.api import run_points
+
+    check_output(output)
+    return run_points([{**p, **overrides} for p in expand_points(opts)])
+
+
+def _done(output: str) -> None:
+    click.echo(f"wrote {output}", err=True)
+
+
+@click.group(context_settings=_CTX)
+def plot():
+    """Draw speedup, sparsity, roofline, breakdown or validation figures (PNG, SVG or PDF)."""
+
+
+@plot.command(context_settings=_CTX)
+@workload_options
+@_output_option
+def speedup(output, **opts):
+    """Speedup over the baseline vs sequence length, a line per hardware x algorithm.
+
+    \b
+    Examples:
+      attnsim plot speedup --hw a100,h100,b200 --seq-len 1k..128k -o speedup.png
+      attnsim plot speedup --hw h100 --algo flash2,flash3 --seq-len 1k..64k --sparsity 0,0.9 -o sparse.svg
+    """
+    from cli.plots import speedup_figure
+
+    speedup_figure(_rows(opts, output), output)
+    _done(output)
+
+
+@plot.command(context_settings=_CTX)
+@workload_options
+@_output_option
+def sparsity(output, **opts):
+    """Speedup over the dense run vs sparsity, with the ideal 1 / block density dashed.
+
+    The baseline is the dense run of the same algorithm unless --baseline says otherwise.
+
+    \b
+    Example:
+      attnsim plot sparsity --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:12 -o sparsity.png
+    """
+    from cli.plots import sparsity_figure
+    from cli.plots.style import check_output
+    from simulator.api import default_algorithm, hardware, run_points
+
+    check_output(output)
+    points = expand_points(opts)
+    for p in points:
+        p["algorithm"] = p["algorithm"] or default_algorithm(hardware(p["hardware"]))
+        p["baseline"] = p["baseline"] or p["algorithm"]
+    sparsity_figure(run_points(points), output)
+    _done(output)
+
+
+@plot.command(context_settings=_CTX)
+@workload_options
+@_output_option
+def roofline(output, **opts):
+    """One machine's roofs with each algorithm x sequence length placed on them.
+
+    \b
+    Examples:
+      attnsim plot roofline --hw h100 --algo naive,flash2,flash3 --seq-len 1k,8k,64k -o roofline.png
+      attnsim plot roofline --hw fusemax --algo unfused,flat,fusemax --model bert --seq-len 1k,16k -o fm.pdf
+    """
+    from cli.plots import roofline_figure
+    from simulator.api import hardware
+
+    if len(opts["hardware"]) != 1:
+        raise UserError(f"roofline draws one machine: got --hw {','.join(opts['hardware'])}")
+    spec = hardware(opts["hardware"][0])
+    roofline_figure(spec, _rows(opts, output), output)
+    _done(output)
+
+
+@plot.command(context_settings=_CTX)
+@workload_options
+@_output_option
+def breakdown(output, **opts):
+    """Time per resource (GPUs) or per-Einsum cycles on each array (accelerators), per algorithm.
+
+    \b
+    Examples:
+      attnsim plot breakdown --hw h100 --algo naive,flash2,flash3 --seq-len 16k -o breakdown.png
+      attnsim plot breakdown --hw fusemax --algo flat,fusemax-cascade,fusemax-arch,fusemax --model bert \\
+          --seq-len 64k -o breakdown_fm.png
+    """
+    from cli.plots import breakdown_figure, evaluate_points
+    from cli.plots.style import check_output
+
+    check_output(output)
+    breakdown_figure(evaluate_points(expand_points(opts)), output)
+    _done(output)
+
+
+@plot.command(context_settings=_CTX)
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--hw", default=None, help="Hardware model (name or TOML) to predict with; default: the file's device.")
+@_output_option
+def validation(results, hw, output):
+    """Predicted vs measured times of a validation results file, log-log, with a ±10 % band.
+
+    \b
+    Example:
+      attnsim plot validation validation/published/fa3-paper-h100.json -o validation.png
+    """
+    from cli.plots import validation_figure
+
+    validation_figure(results, hw, output)
+    _done(output)

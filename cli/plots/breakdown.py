@@ -1,0 +1,177 @@
+"""Where the time goes, per algorithm.
+
+GPUs: the seconds each resource would need if it alone bounded the call
+(``Result.times``), grouped per algorithm, with the predicted time marked.
+Accelerators: per-Einsum cycles stacked on the array each Einsum is bound to,
+beside the DRAM time in cycles, with the predicted latency marked.
+"""
+
+from dataclasses import dataclass
+
+from cli.plots import style
+from cli.plots.series import variant_text, varying_keys
+from einsum_cascades.errors import UserError
+
+WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype", "pattern",
+                   "sparsity", "block_size")
+GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
+                 "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
+                 "combine": "split-KV combine"}
+RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
+                   "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b"}
+GIGA = 1e9
+WHOLE_ARRAY = "whole array (no per-Einsum split)"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One evaluated point: its label, the result and the machine it ran on."""
+
+    label: str
+    result: object
+    spec: object
+
+
+def evaluate_points(points: list[dict]) -> list[Group]:
+    """Evaluate each point (as ``expand_points`` gives them); label them by what varies among them."""
+    from simulator.api import default_algorithm, evaluate, hardware
+    from simulator.workload import Workload
+
+    groups = []
+    for p in points:
+        spec = hardware(p["hardware"])
+        algo = p["algorithm"] or default_algorithm(spec)
+        wl = Workload(**{k: p[k] for k in WORKLOAD_FIELDS if p.get(k) is not None})
+        groups.append(Group("", evaluate(spec, algo, wl), spec))
+    if len({g.spec.kind for g in groups}) > 1:
+        raise UserError("breakdown compares one kind of machine: give GPUs or accelerators in --hw, not both")
+    rows = [_fields(g) for g in groups]
+    split = varying_keys(rows, exclude="")
+    many_hw = len({r["hardware"] for r in rows}) > 1
+    return [Group(_label(r, split, many_hw), g.result, g.spec) for r, g in zip(rows, groups)]
+
+
+def _fields(g: Group) -> dict:
+    wl = g.result.workload
+    return {"hardware": g.result.hardware, "algorithm": g.result.algorithm,
+            **{k: getattr(wl, k) for k in WORKLOAD_FIELDS}}
+
+
+def _label(row: dict, split: list[str], many_hw: bool) -> str:
+    head = (f"{style.hw_label(row['hardware'])} " if many_hw else "") + row["algorithm"]
+    rest = variant_text(tuple((k, row[k]) for k in split))
+    return f"{head}\n{rest}" if rest else head
+
+
+def gpu_bars(groups: list[Group]) -> list[str]:
+    """The resources to draw, in GPU_RESOURCES order (any others after), present in some result."""
+    present = dict.fromkeys(k for g in groups for k in g.result.times)
+    return [k for k in GPU_RESOURCES if k in present] + [k for k in present if k not in GPU_RESOURCES]
+
+
+def accel_stacks(group: Group) -> dict[str, list[tuple[str, float]]]:
+    """'2D array' / '1D array' -> [(Einsum, cycles)], 'DRAM' -> [('DRAM', cycles at the array clock)]."""
+    r, clock = group.result, group.spec.clock_hz
+    cycles = r.detail.get("einsum_cycles")
+    if cycles:
+        on_2d = _bound_to_2d(r.algorithm)
+        two = [(e, c) for e, c in cycles.items() if e in on_2d]
+        one = [(e, c) for e, c in cycles.items() if e not in on_2d]
+    else:
+        two, one = [(WHOLE_ARRAY, r.times["array2d"] * clock)], [(WHOLE_ARRAY, r.times["array1d"] * clock)]
+    return {"2D array": two, "1D array": one, "DRAM": [("DRAM", r.times["dram"] * clock)]}
+
+
+def _bound_to_2d(algo: str) -> tuple:
+    """The Einsums each accelerator configuration binds to the 2D array (the rest run on the 1D array)."""
+    from simulator.accel_model import CASCADE_ON_FLAT_2D, FLAT_2D, FUSEMAX_2D
+
+    return {"fusemax": FUSEMAX_2D, "fusemax-arch": FUSEMAX_2D, "fusemax-cascade": CASCADE_ON_FLAT_2D}.get(algo, FLAT_2D)
+
+
+def breakdown_figure(groups: list[Group], output: str) -> None:
+    """GPU resource bars or accelerator Einsum stacks, whichever kind the groups ran on."""
+    plt = style.pyplot()
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.9 * len(groups) + 3.5), 5.0))
+    rows = [_fields(g) for g in groups]
+    machines = ", ".join(dict.fromkeys(g.spec.display_name for g in groups))
+    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask")
+    if groups[0].spec.kind == "gpu":
+        _gpu(ax, groups)
+        what = "time each resource alone would need (bars) vs predicted time (black)"
+    else:
+        _accel(ax, groups)
+        what = "cycles per Einsum stacked on the array it is bound to, DRAM time in cycles"
+    ax.set_title(f"Time breakdown on {machines}: {what}\n{style.caption(rows, keys)}")
+    fig.tight_layout()
+    style.save(fig, output)
+
+
+def _gpu(ax, groups: list[Group]) -> None:
+    resources = gpu_bars(groups)
+    width = 0.84 / len(resources)
+    for i, g in enumerate(groups):
+        for j, res in enumerate(resources):
+            t = g.result.times.get(res)
+            if t:
+                ax.bar(i - 0.42 + (j + 0.5) * width, t, width, color=RESOURCE_COLORS.get(res, "0.6"),
+                       label=GPU_RESOURCES.get(res, res) if i == 0 else None)
+        _mark_predicted(ax, i, g.result.time_s, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
+                        label="predicted time" if i == 0 else None)
+    ax.set_yscale("log")
+    style.seconds_axis(ax.yaxis)
+    ax.set_ylabel("time (log scale)")
+    ax.set_xticks(range(len(groups)), [g.label for g in groups])
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.set_ylim(top=ax.get_ylim()[1] * 3)
+
+
+def _accel(ax, groups: list[Group]) -> None:
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"].colors
+    colours: dict[str, object] = {}
+    ticks, names = [], []
+    for i, g in enumerate(groups):
+        for j, (bar, parts) in enumerate(accel_stacks(g).items()):
+            x, bottom = i + (j - 1) * 0.27, 0.0
+            for name, cycles in parts:
+                colour, hatch = _part_style(name, colours, palette)
+                ax.bar(x, cycles / GIGA, 0.25, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
+                       linewidth=0.5, label=name if name not in ax.get_legend_handles_labels()[1] else None)
+                bottom += cycles / GIGA
+            ticks.append(x)
+            names.append(bar.split()[0])
+        clock = g.spec.clock_hz
+        _mark_predicted(ax, i, g.result.time_s * clock / GIGA, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
+                        label="predicted latency" if i == 0 else None)
+    ax.set_xticks(ticks, names, fontsize=8)
+    ax.grid(axis="x", visible=False)
+    for i, g in enumerate(groups):
+        ax.annotate(g.label, (i, 0), xycoords=("data", "axes fraction"), xytext=(0, -18), textcoords="offset points",
+                    ha="center", va="top", fontweight="bold")
+    ax.set_ylabel(f"cycles (×10⁹) at {groups[0].spec.clock_hz / 1e6:.0f} MHz")
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title="Einsum")
+
+
+def _part_style(name: str, colours: dict, palette) -> tuple:
+    if name == "DRAM":
+        return "0.55", "//"
+    if name == WHOLE_ARRAY:
+        return "0.8", ".."
+    if name not in colours:
+        colours[name] = palette[len(colours) % len(palette)]
+    return colours[name], None
+
+
+def _mark_predicted(ax, x: float, y: float, text: str, label) -> None:
+    ax.plot([x - 0.44, x + 0.44], [y, y], color="black", linewidth=2.0, label=label, zorder=4)
+    ax.annotate(text, (x, y), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8)
+
+
+def _human(seconds: float) -> str:
+    from cli._output import human_time
+
+    return human_time(seconds)

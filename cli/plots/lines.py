@@ -1,0 +1,91 @@
+"""The speedup-vs-sequence-length and speedup-vs-sparsity figures."""
+
+from cli.plots import style
+from cli.plots.series import Series, baseline_text, line_series
+
+LINESTYLES = ("-", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))  # one per variant (e.g. per sparsity); "--" is the ideal
+LOG_Y_ABOVE = 10  # use a log speedup axis when the largest speedup is this many times the smallest
+
+
+def speedup_figure(rows: list[dict], output: str) -> None:
+    """Speedup over each row's baseline vs sequence length, a line per hardware x algorithm (x variant)."""
+    series = line_series(rows, "seq_len")
+    fig, ax = _lines(series, ideal=False)
+    style.log2_size_axis(ax, [x for s in series for x in s.x])
+    ax.set_xlabel("sequence length N (tokens)")
+    ax.set_title(f"Speedup over {baseline_text(series)} vs sequence length: {_machines(rows)}\n{style.caption(rows)}")
+    style.save(fig, output)
+
+
+def sparsity_figure(rows: list[dict], output: str) -> None:
+    """Speedup over the dense run vs sparsity, with the ideal 1 / block density dashed."""
+    series = line_series(rows, "sparsity")
+    fig, ax = _lines(series, ideal=True)
+    ax.set_xlabel("sparsity (fraction of empty tiles)")
+    ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
+    keys = ("batch", "heads", "head_dim", "seq_len", "dtype")
+    ax.set_title(f"Speedup over {baseline_text(series)} vs sparsity: {_machines(rows)}\n"
+                 f"{style.caption(rows, keys)}  {_sparse_mask(rows)}")
+    style.save(fig, output)
+
+
+def _sparse_mask(rows) -> str:
+    """How the empty tiles are chosen: at random, or by sizing the --pattern to each sparsity."""
+    masks = {style.mask_label({**r, "sparsity": 0}) for r in rows}
+    if len(masks) > 1:
+        return ""
+    mask = masks.pop()
+    if any(r.get("pattern") for r in rows):
+        return f"mask {mask}, sized to each sparsity"
+    return "causal & random empty tiles" if mask == "causal" else "random empty tiles"
+
+
+def _machines(rows) -> str:
+    return ", ".join(style.hw_label(h) for h in dict.fromkeys(r["hardware"] for r in rows))
+
+
+def _lines(series: list[Series], ideal: bool):
+    """Draw every series (and its ideal line) on fresh axes with the speedup y axis set up."""
+    plt = style.pyplot()
+    fig, ax = plt.subplots()
+    by_hw = len({s.hardware for s in series}) > 1
+    variants = list(dict.fromkeys(s.variant for s in series))
+    ys = []
+    for s in series:
+        color = style.hw_color(s.hardware) if by_hw else style.algo_color(s.algorithm)
+        label = f"{style.hw_label(s.hardware)} {s.algorithm}" + (f", {s.variant_text()}" if s.variant else "")
+        ax.plot(s.x, s.speedup, color=color, marker=style.algo_marker(s.algorithm),
+                linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label)
+        ys.extend(s.speedup)
+        if ideal:
+            ax.plot(s.x, s.ideal, color=color, linestyle="--", linewidth=1.0, alpha=0.7)
+            ys.extend(s.ideal)
+    if ideal:
+        ax.plot([], [], color="0.4", linestyle="--", linewidth=1.0, label="ideal: 1 / block density")
+    ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
+    _speedup_axis(ax, ys)
+    ax.legend(**_legend_place(len(series) + ideal))
+    fig.tight_layout()
+    return fig, ax
+
+
+def _speedup_axis(ax, ys) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    positive = [y for y in ys if y > 0]
+    if positive and max(positive) / min(positive) > LOG_Y_ABOVE:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs="auto"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.set_ylabel("speedup (×)")
+
+
+def _legend_place(entries: int) -> dict:
+    """Inside the axes for a few lines; outside on the right for many."""
+    if entries <= 6:
+        return {"loc": "best"}
+    return {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}

@@ -1,0 +1,137 @@
+"""The roofline of one machine with each simulated kernel placed on it.
+
+x is arithmetic intensity (useful attention FLOPs per HBM / DRAM byte), y the
+attention FLOP/s the model predicts. Compute roofs are horizontal, bandwidth
+roofs are slopes y = bandwidth * x.
+"""
+
+import math
+from dataclasses import dataclass
+
+from cli.plots import style
+from simulator.workload import FMA_FLOPS, GEMMS_PER_ATTENTION
+
+TERA = 1e12
+MARGIN = 4.0  # how far the x axis reaches beyond the outermost point or ridge
+
+
+@dataclass(frozen=True, slots=True)
+class Roof:
+    """A compute roof (``flops``, FLOP/s) or a bandwidth roof (``bytes_s``, B/s)."""
+
+    label: str
+    flops: float | None = None
+    bytes_s: float | None = None
+
+
+def flops_per_score(head_dim: int) -> int:
+    """Attention FLOPs per score element (QK^T and PV, one FMA each per d): 4 * d."""
+    return GEMMS_PER_ATTENTION * FMA_FLOPS * head_dim
+
+
+def roofs(spec, dtype: str, head_dims) -> list[Roof]:
+    """The machine's roofs; the exp / 1D-array roof as attention FLOP/s at each head dim (one op per score)."""
+    if spec.kind == "gpu":
+        tensor = spec.tensor_peak_flops(dtype, spec.sustained_clock_hz) * spec.gemm_efficiency
+        out = [Roof(f"tensor {dtype}, achievable ({spec.gemm_efficiency:.0%} of peak)", flops=tensor)]
+        out += [Roof(f"exp on SFUs, d={d} (4·d FLOP per exp)", flops=spec.sfu_peak_ops() * flops_per_score(d))
+                for d in head_dims]
+        return out + [Roof(f"HBM, achievable {spec.hbm_achievable_bw / TERA:.2f} TB/s", bytes_s=spec.hbm_achievable_bw),
+                      Roof(f"L2 {spec.l2_bw_bytes_s / TERA:.0f} TB/s", bytes_s=spec.l2_bw_bytes_s)]
+    out = [Roof(f"2D array {spec.pe2d_rows}×{spec.pe2d_cols} MACs", flops=spec.peak_2d_macs * FMA_FLOPS)]
+    out += [Roof(f"1D array {spec.pe1d_count} PEs, d={d} (1 op per score)", flops=spec.peak_1d_ops * flops_per_score(d))
+            for d in head_dims]
+    return out + [Roof(f"DRAM {spec.dram_bw_bytes_s / 1e9:.0f} GB/s", bytes_s=spec.dram_bw_bytes_s)]
+
+
+def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
+    """algorithm -> [(seq_len, FLOP per byte, FLOP/s)] in seq_len order."""
+    out: dict[str, list[tuple]] = {}
+    for r in rows:
+        out.setdefault(r["algorithm"], []).append((r["seq_len"], r["flops"] / r["hbm_bytes"], r["flops"] / r["time_s"]))
+    return {a: sorted(p) for a, p in out.items()}
+
+
+def roofline_figure(spec, rows: list[dict], output: str) -> None:
+    """Roofs of ``spec`` on log-log axes with each (algorithm, seq len) point labelled."""
+    plt = style.pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    the_roofs = roofs(spec, rows[0]["dtype"], sorted({r["head_dim"] for r in rows}))
+    points = kernel_points(rows)
+    x_lo, x_hi = _x_range(the_roofs, points)
+    slopes = _draw_roofs(ax, the_roofs, x_lo, x_hi)
+    for i, (algo, pts) in enumerate(points.items()):
+        _draw_kernel(ax, algo, pts, i)
+    memory = "HBM" if spec.kind == "gpu" else "DRAM"
+    ax.set_xlabel(f"arithmetic intensity (attention FLOP per {memory} byte)")
+    ax.set_ylabel("attention throughput (TFLOP/s)")
+    ax.set_xlim(x_lo, x_hi)
+    ys = [y / TERA for pts in points.values() for _, _, y in pts]
+    top = max(r.flops for r in the_roofs if r.flops) / TERA
+    ax.set_ylim(min(ys + [top]) / MARGIN, top * 2.5)
+    keys = ("batch", "heads", "head_dim", "dtype", "mask")
+    ax.set_title(f"Roofline: {spec.display_name}\n{style.caption(rows, keys)}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    _label_slopes(ax, slopes)
+    style.save(fig, output)
+
+
+def _x_range(the_roofs, points) -> tuple[float, float]:
+    top = max(r.flops for r in the_roofs if r.flops)
+    ridges = [top / r.bytes_s for r in the_roofs if r.bytes_s]
+    xs = [x for pts in points.values() for _, x, _ in pts] + ridges
+    return _decade_floor(min(xs) / MARGIN), _decade_ceil(max(xs) * MARGIN)
+
+
+def _decade_floor(v: float) -> float:
+    return 10.0 ** math.floor(math.log10(v))
+
+
+def _decade_ceil(v: float) -> float:
+    return 10.0 ** math.ceil(math.log10(v))
+
+
+def _draw_roofs(ax, the_roofs, x_lo, x_hi) -> list[tuple]:
+    """Compute roofs from their ridge with the slowest memory to the right edge; slopes up to the top roof."""
+    top = max(r.flops for r in the_roofs if r.flops)
+    slowest = min(r.bytes_s for r in the_roofs if r.bytes_s)
+    slopes = []
+    for i, r in enumerate(the_roofs):
+        if r.flops:
+            x0 = max(x_lo, r.flops / slowest)
+            ax.plot([x0, x_hi], [r.flops / TERA] * 2, color="black" if i == 0 else "0.45",
+                    linestyle="-" if i == 0 else "-.", linewidth=1.4)
+            ax.annotate(f"{r.label}: {r.flops / TERA:,.0f} TFLOP/s", (x_hi, r.flops / TERA), xytext=(-4, 3),
+                        textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.2")
+        else:
+            x1 = top / r.bytes_s
+            line = ax.plot([x_lo, x1], [x_lo * r.bytes_s / TERA, top / TERA], color="0.3",
+                           linestyle="--" if r.bytes_s == slowest else ":", linewidth=1.3)[0]
+            slopes.append((r, line))
+    return slopes
+
+
+def _label_slopes(ax, slopes) -> None:
+    """Write each bandwidth roof's name along its line, rotated to the line's on-screen angle."""
+    for r, line in slopes:
+        (xa, xb), (ya, yb) = line.get_data()
+        x = xa * (xb / xa) ** 0.12
+        y = x * r.bytes_s / TERA
+        (px0, py0), (px1, py1) = ax.transData.transform([(x, y), (x * 10, y * 10)])
+        angle = math.degrees(math.atan2(py1 - py0, px1 - px0))
+        ax.annotate(r.label, (x, y), xytext=(0, 4), textcoords="offset points", rotation=angle,
+                    rotation_mode="anchor", fontsize=8, color="0.2")
+
+
+def _draw_kernel(ax, algo: str, pts: list[tuple], index: int) -> None:
+    """One algorithm's points joined in seq-len order, each labelled with its length."""
+    xs = [x for _, x, _ in pts]
+    ys = [y / TERA for _, _, y in pts]
+    color = style.algo_color(algo)
+    ax.plot(xs, ys, color=color, marker=style.algo_marker(algo), linewidth=0.8, markersize=7, label=algo, zorder=3)
+    offset = (6, -11) if index % 2 else (6, 4)
+    for (n, x, _), y in zip(pts, ys):
+        ax.annotate(style.size_label(n), (x, y), xytext=offset, textcoords="offset points", fontsize=7.5, color=color)

@@ -1,0 +1,80 @@
+"""Simulated rows grouped into plot lines: the data side of the speedup and sparsity plots.
+
+No matplotlib here, so the numbers behind a figure can be tested on their own.
+"""
+
+from dataclasses import dataclass
+
+# Workload fields that may vary across the rows of one figure; each one that does splits the lines.
+SPLIT_KEYS = ("seq_len", "sparsity", "batch", "heads", "kv_heads", "head_dim", "kv_len", "causal", "pattern")
+_SHORT = {"seq_len": "N", "sparsity": "s", "batch": "B", "heads": "H", "kv_heads": "Hkv", "head_dim": "d",
+          "kv_len": "Nkv", "causal": "causal", "pattern": "mask"}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line: a machine, an algorithm and fixed values of the split fields, over ``x``."""
+
+    hardware: str
+    algorithm: str
+    variant: tuple  # ((field, value), ...) of the split fields, in SPLIT_KEYS order
+    baselines: tuple  # distinct baseline names of the points, in order
+    x: tuple
+    speedup: tuple
+    block_density: tuple
+
+    @property
+    def ideal(self) -> tuple:
+        """Speedup of a kernel whose time falls exactly with the tiles it skips: 1 / block density."""
+        return tuple(1.0 / d for d in self.block_density)
+
+    def variant_text(self) -> str:
+        return variant_text(self.variant)
+
+
+def variant_text(variant) -> str:
+    """((seq_len, 32768), (sparsity, 0.9)) -> 'N=32k, s=0.9'."""
+    from cli.plots.style import size_label
+
+    def show(key, value):
+        if key in ("seq_len", "kv_len"):
+            return size_label(value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return ", ".join(f"{_SHORT[k]}={show(k, v)}" for k, v in variant)
+
+
+def line_series(rows: list[dict], x_key: str) -> list[Series]:
+    """Group rows into lines by hardware, algorithm and every other field that varies; sort each by ``x_key``."""
+    split = varying_keys(rows, exclude=x_key)
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        key = (row["hardware"], row["algorithm"], tuple((k, row[k]) for k in split))
+        groups.setdefault(key, []).append(row)
+    out = []
+    for (hw, algo, variant), members in groups.items():
+        members.sort(key=lambda r: r[x_key])
+        out.append(Series(hw, algo, variant, tuple(dict.fromkeys(r["baseline"] for r in members)),
+                          tuple(r[x_key] for r in members), tuple(r["speedup"] for r in members),
+                          tuple(r["block_density"] for r in members)))
+    return out
+
+
+def varying_keys(rows: list[dict], exclude: str) -> list[str]:
+    """Split fields with more than one value among the rows (kv_len only where it is not seq_len)."""
+    keys = []
+    for key in SPLIT_KEYS:
+        if key == exclude or (key == "kv_len" and all(r["kv_len"] == r["seq_len"] for r in rows)):
+            continue
+        if key == "kv_heads" and all(r["kv_heads"] == r["heads"] for r in rows):
+            continue
+        if len({r[key] for r in rows}) > 1:
+            keys.append(key)
+    return keys
+
+
+def baseline_text(series: list[Series]) -> str:
+    """'naive', or 'dense flash2 / dense flash3' when the baseline is each algorithm's dense run."""
+    names = dict.fromkeys(b for s in series for b in s.baselines)
+    dense_self = all(set(s.baselines) == {s.algorithm} for s in series)
+    return " / ".join(f"dense {n}" if dense_self else n for n in names)

@@ -1,0 +1,147 @@
+"""One look for every attnsim figure: fonts, grid, colours, size ticks, captions and saving.
+
+Colours are fixed per hardware and per algorithm so the same machine or kernel
+looks the same in every plot. A figure whose lines differ by hardware colours
+them by hardware (markers tell the algorithms apart); otherwise by algorithm.
+"""
+
+import os
+import zlib
+from pathlib import Path
+
+from einsum_cascades.errors import UserError
+
+FORMATS = (".png", ".svg", ".pdf")
+PNG_DPI = 150
+FIGSIZE = (7.5, 4.8)
+
+HW_COLORS = {"a100": "#1f77b4", "h100": "#2ca02c", "h200": "#9467bd", "b200": "#d62728",
+             "fusemax": "#ff7f0e", "flat": "#8c564b"}
+ALGO_COLORS = {"naive": "#7f7f7f", "flash1": "#17becf", "flash2": "#1f77b4", "flash3": "#d62728",
+               "flash-decoding": "#9467bd", "unfused": "#7f7f7f", "flat": "#8c564b",
+               "fusemax-cascade": "#bcbd22", "fusemax-arch": "#e377c2", "fusemax": "#ff7f0e"}
+ALGO_MARKERS = {"naive": "x", "flash1": "v", "flash2": "o", "flash3": "s", "flash-decoding": "D",
+                "unfused": "x", "flat": "v", "fusemax-cascade": "^", "fusemax-arch": "D", "fusemax": "s"}
+_FALLBACK = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+_HW_LABELS = {"fusemax": "FuseMax", "flat": "FLAT"}
+
+_RC = {
+    "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
+    "legend.fontsize": 8.5, "legend.framealpha": 0.9, "axes.grid": True, "axes.grid.which": "major",
+    "grid.alpha": 0.35, "grid.linestyle": ":", "lines.linewidth": 1.6, "lines.markersize": 5.5,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.figsize": FIGSIZE, "svg.fonttype": "none",
+}
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend with the attnsim style applied."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(_RC)
+    return plt
+
+
+def check_output(path: str) -> Path:
+    """The output path, if its extension is a figure format and its directory is writable."""
+    target = Path(path)
+    if target.suffix.lower() not in FORMATS:
+        raise UserError(f"bad output {path!r}: the file name must end in {', '.join(FORMATS)}")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {path!r}: directory {str(parent)!r} does not exist or is not writable")
+    return target
+
+
+def save(fig, path: str) -> None:
+    """Lay the figure out tightly and write it in the format its extension names."""
+    import matplotlib.pyplot as plt
+
+    target = check_output(path)
+    fmt = target.suffix.lower()[1:]
+    try:
+        fig.savefig(target, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
+    except OSError as err:
+        raise UserError(f"cannot write {path!r}: {err.strerror or err}") from None
+    finally:
+        plt.close(fig)
+
+
+def hw_color(name: str) -> str:
+    return HW_COLORS.get(name, _fallback(name))
+
+
+def algo_color(name: str) -> str:
+    return ALGO_COLORS.get(name, _fallback(name))
+
+
+def algo_marker(name: str) -> str:
+    return ALGO_MARKERS.get(name, "o")
+
+
+def _fallback(name: str) -> str:
+    """A stable colour for names without one (a user's TOML machine, a new kernel)."""
+    return _FALLBACK[zlib.crc32(name.encode()) % len(_FALLBACK)]
+
+
+def hw_label(name: str) -> str:
+    """'h100' -> 'H100', 'fusemax' -> 'FuseMax'; a path-named machine keeps its name."""
+    return _HW_LABELS.get(name, name.upper() if name.isalnum() else name)
+
+
+def size_label(n: int) -> str:
+    """Sequence-length tick text: 1024 -> '1k', 1048576 -> '1M'."""
+    from einsum_cascades.units import format_size
+
+    return format_size(int(n)).replace("m", "M").replace("g", "G")
+
+
+def log2_size_axis(ax, sizes) -> None:
+    """A log2 x axis with one '1k', '4k', ... tick per size plotted (every other one past 12)."""
+    ticks = sorted(set(sizes))
+    if len(ticks) > 12:
+        ticks = ticks[::2]
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ticks, [size_label(t) for t in ticks])
+    ax.minorticks_off()
+
+
+def seconds_axis(axis) -> None:
+    """Tick labels in human time units (1 ms, 10 us) on a log axis of seconds."""
+    from matplotlib.ticker import FuncFormatter
+
+    from cli._output import human_time
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: human_time(v) if v > 0 else "0"))
+
+
+def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask")) -> str:
+    """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense'."""
+    parts = []
+    for key in keys:
+        values = {_caption_value(r, key) for r in rows}
+        if len(values) == 1:
+            parts.append(values.pop())
+    return "  ".join(p for p in parts if p)
+
+
+def _caption_value(row: dict, key: str) -> str:
+    if key == "heads":
+        kv = row.get("kv_heads") or row["heads"]
+        return f"H={row['heads']}" + (f"/{kv} KV" if kv != row["heads"] else "")
+    if key == "mask":
+        return mask_label(row)
+    return {"batch": "B={}", "head_dim": "d={}", "dtype": "{}"}.get(key, "N={}").format(
+        size_label(row[key]) if key == "seq_len" else row[key])
+
+
+def mask_label(row: dict) -> str:
+    """'dense', 'causal', 'causal & window(4k)', 'sparsity 0.9'."""
+    parts = ["causal"] if row.get("causal") else []
+    if row.get("pattern"):
+        parts.append(str(row["pattern"]))
+    if row.get("sparsity"):
+        parts.append(f"sparsity {row['sparsity']:g}")
+    return " & ".join(parts) or "dense"
