@@ -269,3 +269,17 @@ def _union_length(lo, hi):
             count += hi[t] - start + 1
             reach = hi[t]
     return count
+
+
+@numba.njit(cache=True)
+def states(nq, nkv, bq, bkv, T, S, dens, rows, cols):
+    """Tile states on a grid of chosen block rows and columns (for pictures)."""
+    off = nkv - nq
+    out = np.zeros((rows.size, cols.size), dtype=np.int8)
+    for a in range(rows.size):
+        i = rows[a]
+        q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
+        for b in range(cols.size):
+            j = cols[b]
+            out[a, b] = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
+    return out

@@ -119,17 +119,27 @@ def brute_force_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int
 
 
 EXACT_ELEMENT_LIMIT = 1 << 26  # above this, patterns with sparse sets estimate density from sampled rows
-DENSITY_SAMPLE_ROWS = 4096
+DENSITY_SAMPLE_ROWS = 64
 
 
 def element_density(p, seq_len: int, kv_len: int) -> float:
     """Fraction of True elements: exact (unit tiles) for interval patterns at any size and for
-    everything up to 2**26 elements; beyond that, sparse sets are counted on 4096 evenly spaced rows."""
+    everything up to 2**26 elements; beyond that, sparse sets are counted on 64 evenly spaced rows."""
     terms, _, _ = compile_terms(p, seq_len, kv_len)
     if not terms[:, 6].any() or seq_len * kv_len <= EXACT_ELEMENT_LIMIT:
         return tile_counts(p, seq_len, kv_len, 1, 1).full / (float(seq_len) * kv_len)
-    rows = np.linspace(0, seq_len - 1, DENSITY_SAMPLE_ROWS).astype(np.int64)[:, None]
-    return float(p.mask(rows, np.arange(kv_len)[None, :], seq_len, kv_len).mean())
+    keys = np.arange(kv_len)
+    rows = np.linspace(0, seq_len - 1, DENSITY_SAMPLE_ROWS).astype(np.int64)
+    return float(np.mean([p.mask(q, keys, seq_len, kv_len).mean() for q in rows]))
+
+
+def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, rows, cols) -> np.ndarray:
+    """States (0 empty, 1 partial, 2 full) of the tiles at block rows x block columns given."""
+    from einsum_cascades._tile_kernels import states
+
+    terms, sparse, density = compile_terms(p, seq_len, kv_len)
+    return states(seq_len, kv_len, block_q, block_kv, terms, sparse, density,
+                  np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
 
 
 def _kernel():

@@ -63,10 +63,23 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
             expr = f"random_blocks({1.0 - sparsity!r},{RANDOM_SEED})" + ("&causal" if causal else "")
         pat = parse_pattern(expr)
         tc = tile_counts(pat, nq, nkv, bq, bkv)
-    attended = element_density(pat, nq, nkv) * nq * nkv
     n_kv = math.ceil(nkv / bkv)
+    if tc.partial == 0:  # every visited tile is whole: attended elements follow from the full tiles
+        attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
+    else:
+        attended = element_density(pat, nq, nkv) * nq * nkv
     return TileRows(np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64),
                     n_kv, attended, tc.block_density, str(pat))
+
+
+def _full_area(row_full, nq, nkv, bq, bkv) -> float:
+    """Elements of the full tiles, counting ragged last rows/columns by their real size.
+
+    Approximates a full ragged last column tile as a whole one when a row's full tiles include it.
+    """
+    heights = np.full(row_full.size, bq, dtype=np.float64)
+    heights[-1] = nq - bq * (row_full.size - 1)
+    return float((heights * np.minimum(row_full * bkv, nkv)).sum())
 
 
 @lru_cache(maxsize=1)

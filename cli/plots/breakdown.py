@@ -6,6 +6,7 @@ Accelerators: per-Einsum cycles stacked on the array each Einsum is bound to,
 beside the DRAM time in cycles, with the predicted latency marked.
 """
 
+import math
 from dataclasses import dataclass
 
 from cli.plots import style
@@ -98,27 +99,30 @@ def breakdown_figure(groups: list[Group], output: str) -> None:
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask")
     if groups[0].spec.kind == "gpu":
         _gpu(ax, groups)
-        what = "time each resource alone would need (bars) vs predicted time (black)"
+        what = "bars: time each resource alone would need; black: predicted time"
     else:
         _accel(ax, groups)
-        what = "cycles per Einsum stacked on the array it is bound to, DRAM time in cycles"
-    ax.set_title(f"Time breakdown on {machines}: {what}\n{style.caption(rows, keys)}")
-    fig.tight_layout()
+        what = "bars: per-Einsum cycles on the array each is bound to, and DRAM time; black: predicted latency"
+    ax.set_title(f"Time breakdown on {machines}\n{what}\n{style.caption(rows, keys)}")
     style.save(fig, output)
 
 
 def _gpu(ax, groups: list[Group]) -> None:
     resources = gpu_bars(groups)
     width = 0.84 / len(resources)
+    shown = set()  # label each resource once, where it first has a bar
     for i, g in enumerate(groups):
         for j, res in enumerate(resources):
             t = g.result.times.get(res)
             if t:
                 ax.bar(i - 0.42 + (j + 0.5) * width, t, width, color=RESOURCE_COLORS.get(res, "0.6"),
-                       label=GPU_RESOURCES.get(res, res) if i == 0 else None)
+                       label=None if res in shown else GPU_RESOURCES.get(res, res))
+                shown.add(res)
         _mark_predicted(ax, i, g.result.time_s, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
                         label="predicted time" if i == 0 else None)
     ax.set_yscale("log")
+    shortest = min(t for g in groups for t in g.result.times.values() if t > 0)
+    ax.set_ylim(bottom=10.0 ** math.floor(math.log10(shortest)))
     style.seconds_axis(ax.yaxis)
     ax.set_ylabel("time (log scale)")
     ax.set_xticks(range(len(groups)), [g.label for g in groups])
@@ -142,18 +146,18 @@ def _accel(ax, groups: list[Group]) -> None:
                        linewidth=0.5, label=name if name not in ax.get_legend_handles_labels()[1] else None)
                 bottom += cycles / GIGA
             ticks.append(x)
-            names.append(bar.split()[0])
+            names.append(f"{bar.split()[0]}\n{_human(bottom * GIGA / g.spec.clock_hz)}")
         clock = g.spec.clock_hz
         _mark_predicted(ax, i, g.result.time_s * clock / GIGA, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
                         label="predicted latency" if i == 0 else None)
     ax.set_xticks(ticks, names, fontsize=8)
     ax.grid(axis="x", visible=False)
     for i, g in enumerate(groups):
-        ax.annotate(g.label, (i, 0), xycoords=("data", "axes fraction"), xytext=(0, -18), textcoords="offset points",
+        ax.annotate(g.label, (i, 0), xycoords=("data", "axes fraction"), xytext=(0, -30), textcoords="offset points",
                     ha="center", va="top", fontweight="bold")
     ax.set_ylabel(f"cycles (×10⁹) at {groups[0].spec.clock_hz / 1e6:.0f} MHz")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title="Einsum")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _part_style(name: str, colours: dict, palette) -> tuple:

@@ -65,7 +65,6 @@ def _lines(series: list[Series], ideal: bool):
     ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
     _speedup_axis(ax, ys)
     ax.legend(**_legend_place(len(series) + ideal))
-    fig.tight_layout()
     return fig, ax
 
 

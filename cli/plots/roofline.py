@@ -13,6 +13,9 @@ from simulator.workload import FMA_FLOPS, GEMMS_PER_ATTENTION
 
 TERA = 1e12
 MARGIN = 4.0  # how far the x axis reaches beyond the outermost point or ridge
+MARKER_PT = 7
+LABEL_OFFSETS = ((7, 5), (7, -6), (-7, 5), (-7, -6), (0, 11), (0, -12), (14, 0), (-14, 0))  # points from the marker
+SLOPE_LABEL_AT = 0.62  # where along each bandwidth roof (in log x) its name is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +65,22 @@ def roofline_figure(spec, rows: list[dict], output: str) -> None:
     points = kernel_points(rows)
     x_lo, x_hi = _x_range(the_roofs, points)
     slopes = _draw_roofs(ax, the_roofs, x_lo, x_hi)
-    for i, (algo, pts) in enumerate(points.items()):
-        _draw_kernel(ax, algo, pts, i)
+    for algo, pts in points.items():
+        ax.plot([x for _, x, _ in pts], [y / TERA for _, _, y in pts], linestyle="none", color=style.algo_color(algo),
+                marker=style.algo_marker(algo), markersize=MARKER_PT, label=algo, zorder=3)
     memory = "HBM" if spec.kind == "gpu" else "DRAM"
     ax.set_xlabel(f"arithmetic intensity (attention FLOP per {memory} byte)")
     ax.set_ylabel("attention throughput (TFLOP/s)")
     ax.set_xlim(x_lo, x_hi)
     ys = [y / TERA for pts in points.values() for _, _, y in pts]
     top = max(r.flops for r in the_roofs if r.flops) / TERA
-    ax.set_ylim(min(ys + [top]) / MARGIN, top * 2.5)
+    ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask")
     ax.set_title(f"Roofline: {spec.display_name}\n{style.caption(rows, keys)}")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
+    ax.legend(loc="lower right", title="kernel (labels: N)")
+    fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
+    _label_points(ax, points)
     style.save(fig, output)
 
 
@@ -118,7 +123,7 @@ def _label_slopes(ax, slopes) -> None:
     """Write each bandwidth roof's name along its line, rotated to the line's on-screen angle."""
     for r, line in slopes:
         (xa, xb), (ya, yb) = line.get_data()
-        x = xa * (xb / xa) ** 0.12
+        x = xa * (xb / xa) ** SLOPE_LABEL_AT
         y = x * r.bytes_s / TERA
         (px0, py0), (px1, py1) = ax.transData.transform([(x, y), (x * 10, y * 10)])
         angle = math.degrees(math.atan2(py1 - py0, px1 - px0))
@@ -126,12 +131,36 @@ def _label_slopes(ax, slopes) -> None:
                     rotation_mode="anchor", fontsize=8, color="0.2")
 
 
-def _draw_kernel(ax, algo: str, pts: list[tuple], index: int) -> None:
-    """One algorithm's points joined in seq-len order, each labelled with its length."""
-    xs = [x for _, x, _ in pts]
-    ys = [y / TERA for _, _, y in pts]
-    color = style.algo_color(algo)
-    ax.plot(xs, ys, color=color, marker=style.algo_marker(algo), linewidth=0.8, markersize=7, label=algo, zorder=3)
-    offset = (6, -11) if index % 2 else (6, 4)
-    for (n, x, _), y in zip(pts, ys):
-        ax.annotate(style.size_label(n), (x, y), xytext=offset, textcoords="offset points", fontsize=7.5, color=color)
+def _label_points(ax, points) -> None:
+    """Label each point with its sequence length at the first nearby spot that overlaps no other text or marker."""
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    px = MARKER_PT * ax.figure.dpi / 72
+    taken = [t.get_window_extent(renderer) for t in ax.texts]
+    for pts in points.values():
+        for _, x, y in pts:
+            cx, cy = ax.transData.transform((x, y / TERA))
+            taken.append(Bbox.from_bounds(cx - px / 2, cy - px / 2, px, px))
+    for algo, pts in points.items():
+        for n, x, y in pts:
+            taken.append(_place(ax, renderer, style.size_label(n), (x, y / TERA), style.algo_color(algo), taken))
+
+
+def _place(ax, renderer, text, xy, colour, taken):
+    """Try LABEL_OFFSETS in turn; keep the first free one (or the least crowded); return its box."""
+    best = None
+    for dx, dy in LABEL_OFFSETS:
+        ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", fontsize=7.5, color=colour,
+                          ha="left" if dx >= 0 else "right", va="center")
+        box = ann.get_window_extent(renderer)
+        hits = sum(box.overlaps(b) for b in taken)
+        if best is None or hits < best[0]:
+            if best:
+                best[1].remove()
+            best = (hits, ann, box)
+        else:
+            ann.remove()
+        if hits == 0:
+            break
+    return best[2]

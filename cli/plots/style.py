@@ -61,6 +61,7 @@ def save(fig, path: str) -> None:
 
     target = check_output(path)
     fmt = target.suffix.lower()[1:]
+    fig.tight_layout()
     try:
         fig.savefig(target, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
     except OSError as err:

@@ -55,7 +55,6 @@ def validation_figure(results: str, hw: str | None, output: str) -> None:
     ax.set_title(f"Predicted vs measured: {data['device'].get('name', '?')}\n"
                  f"median |error| {median_abs_error(points):.1%} over {n} points, max {data['summary']['overall']['max_abs_error']:.0%}")
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
     style.save(fig, output)
 
 

@@ -1,0 +1,103 @@
+"""``attnsim cascade``: list, show, draw and check Einsum cascades."""
+
+import json
+
+import click
+
+from cli._params import SIZE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cascade():
+    """Attention algorithms as cascades of Einsums (FuseMax notation).
+
+    \b
+    Examples:
+      attnsim cascade list
+      attnsim cascade show attention-1pass
+      attnsim cascade show attention-3pass --json
+      attnsim cascade show attention-1pass --graph cascade.png
+      attnsim cascade check my-attention.cascade --seq-len 64
+    """
+
+
+@cascade.command("list")
+def list_():
+    """Bundled cascades with their passes over the key rank."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from einsum_cascades import list_cascades, load_cascade
+
+    table = Table("name", "passes over m", "summary")
+    for name, summary in list_cascades():
+        table.add_row(name, str(load_cascade(name).passes().get("m", "-")), summary)
+    Console().print(table)
+
+
+@cascade.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="name, einsums, passes, ops, inputs, outputs as JSON.")
+@click.option("--graph", type=click.Path(dir_okay=False), default=None, help="Draw the DAG, coloured by pass, to a PNG/SVG/PDF.")
+def show(name, as_json, graph):
+    """Einsums, passes, op counts and live footprint of NAME (bundled name or file)."""
+    from einsum_cascades import load_cascade
+    from einsum_cascades.passes import families, _levels
+
+    c = load_cascade(name)
+    ops = c.op_counts()
+    if graph:
+        from cli.cascade_graph import draw
+
+        draw(c, graph)
+        click.echo(f"wrote {graph}", err=True)
+    if as_json:
+        click.echo(json.dumps({
+            "name": c.name, "summary": c.summary,
+            "einsums": [{"output": e.output, "text": e.text, "init": e.init.text if e.init else None} for e in c.einsums],
+            "passes": c.passes(), "ops": {k: {cls: str(v) for cls, v in o.items()} for k, o in ops.items()},
+            "total_ops": {cls: str(v) for cls, v in c.total_ops().items()},
+            "footprint_per_query": {k: str(v) for k, v in c.footprint().items()},
+            "inputs": list(c.inputs), "outputs": list(c.outputs)}, indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    fam_of = families(c)
+    level = _levels(c, "m", fam_of) if "m" in set(fam_of.values()) else {}
+    table = Table("pass", "einsum", "ops", title=escape(f"{c.name}: {c.summary}"))
+    for e in c.einsums:
+        text = e.text if not e.init else f"{e.init.text}\n{e.text}"
+        table.add_row(str(level.get(e.output) or "-"), escape(text), ", ".join(f"{k}={v}" for k, v in ops[e.output].items()))
+    console = Console()
+    console.print(table)
+    console.print(f"passes: {c.passes()}")
+    console.print(f"total ops: { {k: str(v) for k, v in c.total_ops().items()} }")
+    console.print(f"live footprint per query: { {k: str(v) for k, v in c.footprint().items()} }")
+    console.print(f"inputs: {', '.join(c.inputs)}   outputs: {', '.join(c.outputs)}")
+
+
+@cascade.command("check")
+@click.argument("name")
+@click.option("--seq-len", type=SIZE, default="64", show_default=True, help="Query positions P.")
+@click.option("--kv-len", type=SIZE, default=None, help="Key positions M (default: --seq-len).")
+@click.option("--head-dim", type=SIZE, default="16", show_default=True, help="E = F.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tolerance", type=float, default=1e-9, show_default=True)
+def check(name, seq_len, kv_len, head_dim, seed, tolerance):
+    """Run NAME on random inputs with the numpy oracle; compare with its reference.
+
+    Exit status 1 when the max error is above the tolerance, so a cascade you
+    wrote can be checked in a script.
+    """
+    from einsum_cascades import load_cascade
+    from einsum_cascades.reference import check as run_check
+
+    c = load_cascade(name)
+    err = run_check(c, seq_len, kv_len or seq_len, head_dim, seed)
+    ok = err <= tolerance
+    click.echo(f"{c.name}: reference {c.reference}, P={seq_len} M={kv_len or seq_len} E=F={head_dim}: "
+               f"max |error| = {err:.3g} ({'ok' if ok else 'FAIL'}, tolerance {tolerance:g})")
+    if not ok:
+        raise SystemExit(1)

@@ -1,0 +1,65 @@
+"""``attnsim pattern``: densities and tile counts of a sparsity pattern, and a picture of its tiles."""
+
+import json
+
+import click
+
+from cli._params import SIZE
+
+MAX_CELLS = 512  # the picture shows at most 512 x 512 cells; each cell shows the densest tile state inside it
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def pattern():
+    """Sparsity patterns: composable mask predicates lowered to tiles.
+
+    \b
+    Primitives: causal, window(w), sinks(n), global(n), strided(s),
+    vertical_slash(v,s), random_blocks(density[,seed]), full; join with & and |.
+    """
+
+
+@pattern.command("show")
+@click.argument("expr")
+@click.option("--seq-len", type=SIZE, required=True, help="Query length (4k, 1m, ...).")
+@click.option("--kv-len", type=SIZE, default=None, help="Key length (default: --seq-len).")
+@click.option("--block-size", type=SIZE, default="128", show_default=True, help="Tile size (square).")
+@click.option("--json", "as_json", is_flag=True, help="Counts and densities as JSON.")
+@click.option("--png", type=click.Path(dir_okay=False), default=None, help="Draw the tile mask (full / partial / empty).")
+def show(expr, seq_len, kv_len, block_size, as_json, png):
+    """Element and block density, and full / partial / empty tiles of EXPR.
+
+    \b
+    Examples:
+      attnsim pattern show 'causal&window(4k)|sinks(128)' --seq-len 64k
+      attnsim pattern show 'random_blocks(0.1)' --seq-len 1m --block-size 64 --json
+      attnsim pattern show 'causal&vertical_slash(16,8)' --seq-len 32k --png mask.png
+    """
+    from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts
+
+    p = parse_pattern(expr)
+    kv_len = kv_len or seq_len
+    tc = tile_counts(p, seq_len, kv_len, block_size, block_size)
+    data = {"pattern": str(p), "seq_len": seq_len, "kv_len": kv_len, "block_size": block_size,
+            "element_density": element_density(p, seq_len, kv_len), "block_density": tc.block_density,
+            "full_blocks": tc.full, "partial_blocks": tc.partial, "empty_blocks": tc.empty,
+            "tiles": tc.total}
+    if png:
+        from cli.pattern_plot import draw
+
+        draw(p, tc, png, MAX_CELLS)
+        click.echo(f"wrote {png}", err=True)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("", "value", title=f"{p} at {seq_len} x {kv_len}, {block_size}x{block_size} tiles")
+    table.add_row("element density", f"{data['element_density']:.6f}")
+    table.add_row("block density", f"{tc.block_density:.6f}")
+    for key in ("full", "partial", "empty"):
+        n = getattr(tc, key)
+        table.add_row(f"{key} tiles", f"{n:,} ({n / tc.total:.2%})")
+    table.add_row("tiles", f"{tc.total:,} ({tc.n_q_blocks:,} x {tc.n_kv_blocks:,})")
+    Console().print(table)
