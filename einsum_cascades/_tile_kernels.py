@@ -59,7 +59,10 @@ def _term_state(t, S, dens, off, i, j, q0, q1, k0, k1):
         return UNDECIDED
     kind, a, b = S[first, 0], S[first, 1], S[first, 2]
     if kind == RANDOM:
-        return (FULL if box_full else PARTIAL) if _keep(i, j, a, dens[first]) else EMPTY
+        rq, rk = S[first, 3], S[first, 4]
+        if q0 // rq != q1 // rq or k0 // rk != k1 // rk:
+            return UNDECIDED  # the tile spans several random blocks
+        return (FULL if box_full else PARTIAL) if _keep(q0 // rq, k0 // rk, a, dens[first]) else EMPTY
     if not _sparse_any(kind, a, b, off, qc0, qc1, kc0, kc1, dmin, dmax):
         return EMPTY
     if q0 == q1 and k0 == k1:
@@ -84,7 +87,7 @@ def _element(T, S, dens, off, q, k, i, j):
                 back = off - d
                 ok = back >= 0 and back % a == 0 and back // a < b
             else:
-                ok = _keep(i, j, a, dens[s])
+                ok = _keep(q // S[s, 3], k // S[s, 4], a, dens[s])
             if not ok:
                 break
         if ok:
@@ -167,7 +170,6 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
         flo = (kf0 + bkv - 1) // bkv
         fhi = n_cols - 1 if kf1 >= nkv - 1 else (kf1 + 1) // bkv - 1
     kind = S[first, 0] if ns == 1 else 0
-    single = q0 == q1 and bkv == 1
     for j in range(nlo, nhi + 1):
         if state[j] == FULL or state[j] == 3:
             continue
@@ -176,12 +178,16 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
         elif ns == 0:
             state[j] = FULL
         elif kind == RANDOM:
-            if _keep(i, j, S[first, 1], dens[first]):
+            k0 = j * bkv
+            rq, rk = S[first, 3], S[first, 4]
+            if q0 // rq != q1 // rq or k0 // rk != (min(nkv, k0 + bkv) - 1) // rk:
+                state[j] = 3
+            elif _keep(q0 // rq, k0 // rk, S[first, 1], dens[first]):
                 state[j] = FULL
         else:
             k0, k1 = j * bkv, min(nkv, (j + 1) * bkv) - 1
             if _sparse_any(kind, S[first, 1], S[first, 2], off, q0, q1, k0, k1, k0 - q1, k1 - q0):
-                if single:
+                if q0 == q1 and k0 == k1:  # a one-element tile (ragged tiles included)
                     state[j] = FULL
                 elif state[j] == PARTIAL or S[first, 1] == 1:
                     state[j] = 3  # two partial terms, or a dense sparse set: settle by elements
@@ -199,7 +205,7 @@ def _lower_boxes(nq, nkv, bq, bkv, T, S, dens):
     row_partial = np.zeros(n_rows, dtype=np.int64)
     flo, fhi = np.empty(n_terms, dtype=np.int64), np.empty(n_terms, dtype=np.int64)
     edge_lo, edge_hi = np.empty(2 * n_terms, dtype=np.int64), np.empty(2 * n_terms, dtype=np.int64)
-    seen = np.full(4 * n_terms, -1, dtype=np.int64)
+    stamp = np.full(n_cols, -1, dtype=np.int64)  # stamp[j] == i: tile j already counted in row i
     for i in range(n_rows):
         q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
         n_edges = 0
@@ -225,14 +231,11 @@ def _lower_boxes(nq, nkv, bq, bkv, T, S, dens):
                 edge_lo[n_edges + 1], edge_hi[n_edges + 1] = fhi[t] + 1, nhi
                 n_edges += 2
         row_full[i] = _union_length(flo, fhi)
-        n_seen = 0
         for e in range(n_edges):
             for j in range(edge_lo[e], edge_hi[e] + 1):
-                if _in_ranges(j, flo, fhi) or _contains(seen, n_seen, j):
+                if _in_ranges(j, flo, fhi) or stamp[j] == i:
                     continue
-                if n_seen < seen.size:
-                    seen[n_seen] = j
-                    n_seen += 1
+                stamp[j] = i
                 st = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
                 if st == FULL:
                     row_full[i] += 1
@@ -245,14 +248,6 @@ def _lower_boxes(nq, nkv, bq, bkv, T, S, dens):
 def _in_ranges(j, lo, hi):
     for t in range(lo.size):
         if lo[t] <= j <= hi[t]:
-            return True
-    return False
-
-
-@numba.njit(cache=True)
-def _contains(arr, n, j):
-    for x in range(n):
-        if arr[x] == j:
             return True
     return False
 

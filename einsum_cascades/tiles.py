@@ -63,8 +63,9 @@ def _dnf(p) -> list[list]:
     return [[(p.name, *p.args)]]
 
 
-def compile_terms(p, seq_len: int, kv_len: int):
-    """DNF terms as arrays: T[t] = (dlo, dhi, klo, khi, qlo, qhi, n_sparse, first_sparse); S[i] = (kind, a, b)."""
+def compile_terms(p, seq_len: int, kv_len: int, random_block=(128, 128)):
+    """DNF terms as arrays: T[t] = (dlo, dhi, klo, khi, qlo, qhi, n_sparse, first_sparse);
+    S[i] = (kind, a, b, rows, cols) where random tiles flip one coin per ``random_block``."""
     off = kv_len - seq_len
     terms, sparse, density = [], [], []
     for conj in _dnf(p):
@@ -81,21 +82,21 @@ def compile_terms(p, seq_len: int, kv_len: int):
             elif name == "q<":
                 box[5] = min(box[5], args[0] - 1)
             elif name == "strided":
-                sparse.append((STRIDED, args[0], 0)), density.append(0.0)
+                sparse.append((STRIDED, args[0], 0, 1, 1)), density.append(0.0)
             elif name == "vertical":
-                sparse.append((VERTICAL, max(kv_len // args[0], 1), args[0])), density.append(0.0)
+                sparse.append((VERTICAL, max(kv_len // args[0], 1), args[0], 1, 1)), density.append(0.0)
             elif name == "slash":
-                sparse.append((SLASH, max(seq_len // args[0], 1), args[0])), density.append(0.0)
+                sparse.append((SLASH, max(seq_len // args[0], 1), args[0], 1, 1)), density.append(0.0)
             elif name == "random_blocks":
-                sparse.append((RANDOM, args[1] if len(args) > 1 else 0, 0)), density.append(args[0])
+                sparse.append((RANDOM, args[1] if len(args) > 1 else 0, 0, *random_block)), density.append(args[0])
         terms.append(box + [len(sparse) - first, first])
-    s = np.array(sparse, dtype=np.int64).reshape(-1, 3)
+    s = np.array(sparse, dtype=np.int64).reshape(-1, 5)
     return np.array(terms, dtype=np.int64), s, np.array(density, dtype=np.float64)
 
 
 def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
     """Full / partial / empty tiles of pattern ``p`` at tile shape (block_q, block_kv)."""
-    terms, sparse, density = compile_terms(p, seq_len, kv_len)
+    terms, sparse, density = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     row_full, row_partial = _kernel()(seq_len, kv_len, block_q, block_kv, terms, sparse, density)
     n_kv = math.ceil(kv_len / block_kv)
     full, partial = int(row_full.sum()), int(row_partial.sum())
@@ -125,9 +126,10 @@ DENSITY_SAMPLE_ROWS = 64
 def element_density(p, seq_len: int, kv_len: int) -> float:
     """Fraction of True elements: exact (unit tiles) for interval patterns at any size and for
     everything up to 2**26 elements; beyond that, sparse sets are counted on 64 evenly spaced rows."""
-    terms, _, _ = compile_terms(p, seq_len, kv_len)
+    terms, sparse, density = compile_terms(p, seq_len, kv_len)
     if not terms[:, 6].any() or seq_len * kv_len <= EXACT_ELEMENT_LIMIT:
-        return tile_counts(p, seq_len, kv_len, 1, 1).full / (float(seq_len) * kv_len)
+        row_full, _ = _kernel()(seq_len, kv_len, 1, 1, terms, sparse, density)
+        return row_full.sum() / (float(seq_len) * kv_len)
     keys = np.arange(kv_len)
     rows = np.linspace(0, seq_len - 1, DENSITY_SAMPLE_ROWS).astype(np.int64)
     return float(np.mean([p.mask(q, keys, seq_len, kv_len).mean() for q in rows]))
@@ -137,7 +139,7 @@ def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, rows, c
     """States (0 empty, 1 partial, 2 full) of the tiles at block rows x block columns given."""
     from einsum_cascades._tile_kernels import states
 
-    terms, sparse, density = compile_terms(p, seq_len, kv_len)
+    terms, sparse, density = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     return states(seq_len, kv_len, block_q, block_kv, terms, sparse, density,
                   np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
 

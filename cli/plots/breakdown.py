@@ -21,6 +21,7 @@ GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA"
 RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
                    "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b"}
 GIGA = 1e9
+INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
 WHOLE_ARRAY = "whole array (no per-Einsum split)"
 
 
@@ -59,14 +60,14 @@ def _fields(g: Group) -> dict:
 
 
 def _label(row: dict, split: list[str], many_hw: bool) -> str:
-    head = (f"{style.hw_label(row['hardware'])} " if many_hw else "") + row["algorithm"]
+    head = (f"{style.hw_label(row['hardware'])}\n" if many_hw else "") + row["algorithm"]
     rest = variant_text(tuple((k, row[k]) for k in split))
     return f"{head}\n{rest}" if rest else head
 
 
 def gpu_bars(groups: list[Group]) -> list[str]:
-    """The resources to draw, in GPU_RESOURCES order (any others after), present in some result."""
-    present = dict.fromkeys(k for g in groups for k in g.result.times)
+    """The resources to draw, in GPU_RESOURCES order (any others after), with time in some result."""
+    present = dict.fromkeys(k for g in groups for k, t in g.result.times.items() if t > 0)
     return [k for k in GPU_RESOURCES if k in present] + [k for k in present if k not in GPU_RESOURCES]
 
 
@@ -93,7 +94,7 @@ def _bound_to_2d(algo: str) -> tuple:
 def breakdown_figure(groups: list[Group], output: str) -> None:
     """GPU resource bars or accelerator Einsum stacks, whichever kind the groups ran on."""
     plt = style.pyplot()
-    fig, ax = plt.subplots(figsize=(max(7.5, 1.9 * len(groups) + 3.5), 5.0))
+    fig, ax = plt.subplots(figsize=(max(7.5, INCHES_PER_GROUP * len(groups) + 3.5), 5.2))
     rows = [_fields(g) for g in groups]
     machines = ", ".join(dict.fromkeys(g.spec.display_name for g in groups))
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask")
@@ -109,17 +110,16 @@ def breakdown_figure(groups: list[Group], output: str) -> None:
 
 def _gpu(ax, groups: list[Group]) -> None:
     resources = gpu_bars(groups)
+    from matplotlib.patches import Patch
+
     width = 0.84 / len(resources)
-    shown = set()  # label each resource once, where it first has a bar
     for i, g in enumerate(groups):
         for j, res in enumerate(resources):
             t = g.result.times.get(res)
             if t:
-                ax.bar(i - 0.42 + (j + 0.5) * width, t, width, color=RESOURCE_COLORS.get(res, "0.6"),
-                       label=None if res in shown else GPU_RESOURCES.get(res, res))
-                shown.add(res)
-        _mark_predicted(ax, i, g.result.time_s, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
-                        label="predicted time" if i == 0 else None)
+                ax.bar(i - 0.42 + (j + 0.5) * width, t, width, color=RESOURCE_COLORS.get(res, "0.6"))
+        line = _mark_predicted(ax, i, g.result.time_s, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
+                               label="predicted time")
     ax.set_yscale("log")
     shortest = min(t for g in groups for t in g.result.times.values() if t > 0)
     ax.set_ylim(bottom=10.0 ** math.floor(math.log10(shortest)))
@@ -127,52 +127,56 @@ def _gpu(ax, groups: list[Group]) -> None:
     ax.set_ylabel("time (log scale)")
     ax.set_xticks(range(len(groups)), [g.label for g in groups])
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    handles = [Patch(color=RESOURCE_COLORS.get(r, "0.6"), label=GPU_RESOURCES.get(r, r)) for r in resources]
+    ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_ylim(top=ax.get_ylim()[1] * 3)
 
 
 def _accel(ax, groups: list[Group]) -> None:
     import matplotlib
 
+    clocks = {g.spec.clock_hz for g in groups}
+    if len(clocks) > 1:
+        raise UserError("breakdown counts cycles, so the accelerators in --hw must share one clock; plot them one at a time")
     palette = matplotlib.colormaps["tab20"].colors
-    colours: dict[str, object] = {}
+    colours: dict[str, object] = {}  # Einsum -> colour, in order of first appearance; also marks what is labelled
     ticks, names = [], []
     for i, g in enumerate(groups):
         for j, (bar, parts) in enumerate(accel_stacks(g).items()):
             x, bottom = i + (j - 1) * 0.27, 0.0
             for name, cycles in parts:
+                first = name not in colours
                 colour, hatch = _part_style(name, colours, palette)
                 ax.bar(x, cycles / GIGA, 0.25, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
-                       linewidth=0.5, label=name if name not in ax.get_legend_handles_labels()[1] else None)
+                       linewidth=0.5, label=name if first else None)
                 bottom += cycles / GIGA
             ticks.append(x)
             names.append(f"{bar.split()[0]}\n{_human(bottom * GIGA / g.spec.clock_hz)}")
-        clock = g.spec.clock_hz
-        _mark_predicted(ax, i, g.result.time_s * clock / GIGA, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
+        _mark_predicted(ax, i, g.result.time_s * g.spec.clock_hz / GIGA, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
                         label="predicted latency" if i == 0 else None)
     ax.set_xticks(ticks, names, fontsize=8)
     ax.grid(axis="x", visible=False)
     for i, g in enumerate(groups):
         ax.annotate(g.label, (i, 0), xycoords=("data", "axes fraction"), xytext=(0, -30), textcoords="offset points",
-                    ha="center", va="top", fontweight="bold")
+                    ha="center", va="top", fontweight="bold", fontsize=8.5)
     ax.set_ylabel(f"cycles (×10⁹) at {groups[0].spec.clock_hz / 1e6:.0f} MHz")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _part_style(name: str, colours: dict, palette) -> tuple:
-    if name == "DRAM":
-        return "0.55", "//"
-    if name == WHOLE_ARRAY:
-        return "0.8", ".."
+    """(colour, hatch) of one stacked part: DRAM and whole-array totals hatched grey, Einsums from the palette."""
     if name not in colours:
-        colours[name] = palette[len(colours) % len(palette)]
-    return colours[name], None
+        fixed = {"DRAM": ("0.55", "//"), WHOLE_ARRAY: ("0.8", "..")}
+        colours[name] = fixed.get(name, (palette[sum(n not in (WHOLE_ARRAY, "DRAM") for n in colours) % len(palette)], None))
+    return colours[name]
 
 
-def _mark_predicted(ax, x: float, y: float, text: str, label) -> None:
-    ax.plot([x - 0.44, x + 0.44], [y, y], color="black", linewidth=2.0, label=label, zorder=4)
+def _mark_predicted(ax, x: float, y: float, text: str, label):
+    """A black bar across the group at the predicted time, with the time written above; returns the line."""
+    line = ax.plot([x - 0.44, x + 0.44], [y, y], color="black", linewidth=2.0, label=label, zorder=4)[0]
     ax.annotate(text, (x, y), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8)
+    return line
 
 
 def _human(seconds: float) -> str:
