@@ -1,7 +1,7 @@
 """The speedup-vs-sequence-length and speedup-vs-sparsity figures."""
 
 from cli.plots import style
-from cli.plots.series import Series, baseline_text, line_series
+from cli.plots.series import Series, baseline_text, line_series, series_baseline
 
 LINESTYLES = ("-", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))  # one per variant (e.g. per sparsity); "--" is the ideal
 LOG_Y_ABOVE = 10  # use a log speedup axis when the largest speedup is this many times the smallest
@@ -13,7 +13,7 @@ def speedup_figure(rows: list[dict], output: str) -> None:
     fig, ax = _lines(series, ideal=False)
     style.log2_size_axis(ax, [x for s in series for x in s.x])
     ax.set_xlabel("sequence length N (tokens)")
-    ax.set_title(f"Speedup over {baseline_text(series)} vs sequence length: {_machines(rows)}\n{style.caption(rows)}")
+    ax.set_title(f"{_over(series)} vs sequence length: {_machines(rows)}\n{style.caption(rows)}")
     style.save(fig, output)
 
 
@@ -24,7 +24,7 @@ def sparsity_figure(rows: list[dict], output: str) -> None:
     ax.set_xlabel("sparsity (fraction of empty tiles)")
     ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype")
-    ax.set_title(f"Speedup over {baseline_text(series)} vs sparsity: {_machines(rows)}\n"
+    ax.set_title(f"{_over(series)} vs sparsity: {_machines(rows)}\n"
                  f"{style.caption(rows, keys)}  {_sparse_mask(rows)}")
     style.save(fig, output)
 
@@ -40,6 +40,11 @@ def _sparse_mask(rows) -> str:
     return "causal & random empty tiles" if mask == "causal" else "random empty tiles"
 
 
+def _over(series) -> str:
+    text = baseline_text(series)
+    return f"Speedup over {text}" if text else "Speedup over each line's baseline"
+
+
 def _machines(rows) -> str:
     return ", ".join(style.hw_label(h) for h in dict.fromkeys(r["hardware"] for r in rows))
 
@@ -50,10 +55,13 @@ def _lines(series: list[Series], ideal: bool):
     fig, ax = plt.subplots()
     by_hw = len({s.hardware for s in series}) > 1
     variants = list(dict.fromkeys(s.variant for s in series))
+    shared_baseline = baseline_text(series) is not None
     ys = []
     for s in series:
         color = style.hw_color(s.hardware) if by_hw else style.algo_color(s.algorithm)
         label = f"{style.hw_label(s.hardware)} {s.algorithm}" + (f", {s.variant_text()}" if s.variant else "")
+        if not shared_baseline:
+            label += f" (vs {series_baseline(s)})"
         ax.plot(s.x, s.speedup, color=color, marker=style.algo_marker(s.algorithm),
                 linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label)
         ys.extend(s.speedup)

@@ -77,10 +77,10 @@ def roofline_figure(spec, rows: list[dict], output: str) -> None:
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask")
     ax.set_title(f"Roofline: {spec.display_name}\n{style.caption(rows, keys)}")
-    ax.legend(loc="lower right", title="kernel (labels: N)")
+    legend = ax.legend(loc="best", title="kernel (labels: N)")
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
-    _label_points(ax, points)
+    _label_points(ax, points, avoid=legend)
     style.save(fig, output)
 
 
@@ -131,13 +131,13 @@ def _label_slopes(ax, slopes) -> None:
                     rotation_mode="anchor", fontsize=8, color="0.2")
 
 
-def _label_points(ax, points) -> None:
-    """Label each point with its sequence length at the first nearby spot that overlaps no other text or marker."""
+def _label_points(ax, points, avoid) -> None:
+    """Label each point with its sequence length at the first nearby spot free of text, markers and ``avoid``."""
     from matplotlib.transforms import Bbox
 
     renderer = ax.figure.canvas.get_renderer()
     px = MARKER_PT * ax.figure.dpi / 72
-    taken = [t.get_window_extent(renderer) for t in ax.texts]
+    taken = [t.get_window_extent(renderer) for t in ax.texts] + [avoid.get_window_extent(renderer)]
     for pts in points.values():
         for _, x, y in pts:
             cx, cy = ax.transData.transform((x, y / TERA))

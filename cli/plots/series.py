@@ -73,8 +73,14 @@ def varying_keys(rows: list[dict], exclude: str) -> list[str]:
     return keys
 
 
-def baseline_text(series: list[Series]) -> str:
-    """'naive', or 'dense flash2 / dense flash3' when the baseline is each algorithm's dense run."""
-    names = dict.fromkeys(b for s in series for b in s.baselines)
-    dense_self = all(set(s.baselines) == {s.algorithm} for s in series)
-    return " / ".join(f"dense {n}" if dense_self else n for n in names)
+def baseline_text(series: list[Series]) -> str | None:
+    """The one baseline all lines share ('naive', 'dense flash2 / dense flash3'), or None when they differ in kind."""
+    texts = dict.fromkeys(series_baseline(s) for s in series)
+    if len(texts) == 1 or all(t.startswith("dense ") for t in texts):
+        return " / ".join(texts)
+    return None
+
+
+def series_baseline(s: Series) -> str:
+    """'naive', 'unfused@flat', or 'dense flash2' when the line is compared with its own dense run."""
+    return " / ".join(f"dense {b}" if b == s.algorithm else b for b in s.baselines)

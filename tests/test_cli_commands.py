@@ -1,0 +1,129 @@
+"""The other commands through click's test runner: cascade, pattern, hw, sweep, validate report, calibrate."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+FIXTURE = str(Path(__file__).parent / "data" / "synthetic-h100-results.json")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_help_reads_like_a_front_page():
+    r = run("--help")
+    assert r.exit_code == 0 and "attnsim simulate" in r.output and "Commands" in r.output
+
+
+def test_cascade_show_json_has_the_documented_keys():
+    data = json.loads(run("cascade", "show", "attention-1pass", "--json").output)
+    assert {"name", "einsums", "passes", "ops", "inputs", "outputs"} <= set(data)
+    assert data["passes"]["m"] == 1 and data["ops"]["AV"] == {"div": "F*P"}
+
+
+def test_cascade_check_passes_and_fails(tmp_path):
+    assert run("cascade", "check", "attention-3pass").exit_code == 0
+    wrong = tmp_path / "wrong.cascade"
+    wrong.write_text("# reference: softmax\nQK[m,p] = Q[e,p] * K[e,m]\nAV[f,p] = QK[m,p] * V[f,m]\n")
+    r = run("cascade", "check", str(wrong))
+    assert r.exit_code == 1 and "FAIL" in r.output
+
+
+def test_cascade_graph_writes_a_png(tmp_path):
+    out = tmp_path / "g.png"
+    assert run("cascade", "show", "attention-3pass", "--graph", str(out)).exit_code == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pattern_show_json_and_png(tmp_path):
+    r = run("pattern", "show", "causal&window(1k)|sinks(64)", "--seq-len", "8k", "--json")
+    data = json.loads(r.output)
+    assert {"seq_len", "kv_len", "block_size", "element_density", "block_density", "full_blocks",
+            "partial_blocks", "empty_blocks"} <= set(data)
+    assert data["full_blocks"] + data["partial_blocks"] + data["empty_blocks"] == 64 * 64
+    out = tmp_path / "m.png"
+    assert run("pattern", "show", "causal", "--seq-len", "4k", "--png", str(out)).exit_code == 0
+    assert out.stat().st_size > 1000
+
+
+def test_hw_list_and_show():
+    assert "h100" in run("hw", "list").output
+    data = json.loads(run("hw", "show", "h100", "--json").output)
+    assert data["sms"] == 132 and "sms" in data["sources"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("cascade", "show", "nope"), "nope"),
+    (("pattern", "show", "windw(3)", "--seq-len", "1k"), "windw"),
+    (("pattern", "show", "causal", "--seq-len", "1q"), "1q"),
+    (("hw", "show", "z80"), "z80"),
+    (("sweep", "--seq-len", "8k..1k", "-o", "x.csv"), "8k..1k"),
+    (("sweep", "--seq-len", "1k", "-o", "x.txt"), "x.txt"),
+    (("sweep", "--seq-len", "1k", "-o", "/nonexistent-dir/x.csv"), "nonexistent"),
+    (("sweep", "--sparsity", "0..0.9:1", "-o", "x.csv"), "0..0.9:1"),
+    (("validate", "report", "missing.json"), "missing.json"),
+    (("calibrate", FIXTURE, "-o", "out.txt"), "out.txt"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_sweep_writes_the_cartesian_product(tmp_path):
+    out = tmp_path / "s.csv"
+    r = run("sweep", "--hw", "a100,h100", "--algo", "flash2", "--seq-len", "1k..8k", "--sparsity", "0..0.5:3",
+            "-o", str(out))
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * 4 * 3
+    assert [int(r["seq_len"]) for r in rows[:4 * 3:3]] == [1024, 2048, 4096, 8192]
+    assert not list(tmp_path.glob(".*partial"))  # the temporary file was moved into place
+
+
+def test_sweep_json(tmp_path):
+    out = tmp_path / "s.json"
+    assert run("sweep", "--hw", "fusemax", "--model", "bert", "--seq-len", "1k,4k", "-o", str(out)).exit_code == 0
+    rows = json.loads(out.read_text())
+    assert [r["seq_len"] for r in rows] == [1024, 4096] and rows[0]["energy_j"] > 0
+
+
+def test_validate_report_on_the_synthetic_fixture():
+    data = json.loads(run("validate", "report", FIXTURE, "--format", "json").output)
+    assert data["hardware"] == "h100" and len(data["points"]) == 3  # the failed point is left out
+    p = data["points"][0]
+    assert {"algorithm", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "pattern",
+            "sparsity", "measured_s", "predicted_s"} <= set(p)
+    assert p["error"] == pytest.approx(p["predicted_s"] / p["measured_s"] - 1)
+    kinds = {s["kind"] for s in data["speedups"]}
+    assert kinds == {"fused_vs_naive", "sparse_vs_dense"}
+    assert set(data["summary"]["per_algorithm"]) == {"naive", "flash2"}
+
+
+def test_validate_report_on_the_published_fa3_table():
+    r = run("validate", "report", "validation/published/fa3-paper-h100.json", "--format", "json")
+    data = json.loads(r.output)
+    assert len(data["points"]) == 86 and data["summary"]["overall"]["n"] == 86
+
+
+def test_calibrate_writes_a_loadable_toml_citing_the_measurements(tmp_path):
+    out = tmp_path / "my-h100.toml"
+    r = run("calibrate", FIXTURE, "-o", str(out))
+    assert r.exit_code == 0, r.output
+    from gpu_models import load_hardware
+
+    spec = load_hardware(str(out))
+    assert spec.hbm_efficiency == pytest.approx(3.0e12 / 3.35e12)
+    assert spec.gemm_efficiency == pytest.approx(7.0e14 / (132 * 4096 * 1830e6))
+    assert spec.sustained_clock_hz == 1755e6
+    assert spec.launch_overhead_s == pytest.approx(2.5e-6)
+    assert "synthetic-h100-results.json" in spec.sources["gemm_efficiency"]
+    sim = json.loads(run("simulate", "--hw", str(out), "--seq-len", "8k", "--format", "json").output)
+    assert sim[0]["hardware"] == "h100-calibrated"
