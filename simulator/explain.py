@@ -94,4 +94,18 @@ def explain_accel(hw, algo: str, wl, result) -> str:
             formula = ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items())
             c = cycles.get(einsum)
             lines.append(f"  {einsum:<5} {formula:<48} {'' if c is None else f'{c:,.0f} cycles'}")
+    lines.append(f"combination ({algo}): {_ACCEL_RULES[algo]}")
+    if result.energy_j is not None:
+        parts = ", ".join(f"{k} {v:.3g} J" for k, v in result.detail["energy_breakdown_j"].items())
+        lines.append(f"energy {result.energy_j:.3g} J ({parts})")
     return "\n".join(lines + _roof_lines(result))
+
+
+_ACCEL_RULES = {
+    "fusemax": "max(compute, dram); compute = max(BQK+LM, RD+RNV+AV) + RM + max(SLN+SLD, PRM+SPD) + max(SLNV, SPNV)",
+    "fusemax-arch": "max(compute, dram); compute = max(BQK+LM, RD+AV) + RM + max(SLN+SLD, PRM+SPD) + SLNV + SPNV + RNV "
+                    "+ tiles x array-dimension fill/drain",
+    "fusemax-cascade": "max(dram, sum of 2D Einsums (BQK, SLNV), sum of 1D Einsums)",
+    "flat": "max(dram, 2D (QK, AV), 1D softmax at one cycle per element); scores spill when a row block does not fit",
+    "unfused": "sum over phases (QK, softmax, AV) of max(phase dram, phase compute)",
+}
