@@ -7,6 +7,7 @@ threads against the GPU's per-SM limits.
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 
@@ -93,25 +94,30 @@ def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
 
 
 def kernel_config(family: str, hw, wl) -> KernelConfig:
-    """The tile configuration the named kernel family picks for this workload."""
-    d, b = wl.head_dim, wl.dtype_bytes
+    """The tile configuration the named kernel family picks for this workload (cached per shape)."""
+    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal,
+                          wl.seq_len < 256, hw.name)
+
+
+@lru_cache(maxsize=1024)
+def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         br, bc, warps = _fa2_tiles(d)
         smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
         return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                             False, family == "flash-decoding")
     if family == "flash3":
-        _require_hopper(hw, family)
-        br, bc = _fa3_tiles(d, wl.causal)
+        _require_hopper(arch, hw_name, family)
+        br, bc = _fa3_tiles(d, causal)
         stages = 2  # K/V pipeline stages (FA3 kStages)
         smem = (br * d + stages * 2 * bc * d) * b
         wgs = br // WGMMA_ROWS
         return KernelConfig(family, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                            True, wl.seq_len < br)
+                            True, short_q)
     if family == "flash1":
-        br, bc = _fa1_tiles(d, hw.smem_per_block_bytes, b)
+        br, bc = _fa1_tiles(d, smem_per_block, b)
         smem = (br * d + 2 * bc * d + br * bc) * b
-        while smem > hw.smem_per_block_bytes and bc > 16:
+        while smem > smem_per_block and bc > 16:
             bc //= 2
             br = min(br, bc)
             smem = (br * d + 2 * bc * d + br * bc) * b
@@ -121,7 +127,6 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
 
 
-def _require_hopper(hw, family: str) -> None:
-    arch = getattr(hw, "arch", "")
+def _require_hopper(arch: str, hw_name: str, family: str) -> None:
     if not arch.startswith("sm_") or int(arch[3:]) < 90:
-        raise UserError(f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw.name} is {arch}: use flash2")
+        raise UserError(f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw_name} is {arch}: use flash2")

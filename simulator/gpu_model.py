@@ -61,9 +61,13 @@ def _fused(hw, algo, wl) -> Result:
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     splits = _num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks) if algo == "flash-decoding" else 1
-    row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
-    compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
-    visited = float(tiles.row_full.sum() + tiles.row_partial.sum()) * heads
+    if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
+        work = pro_t + int(tiles.row_full[0]) * full_t / splits
+        compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
+    else:
+        row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
+        compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
+    visited = float(tiles.visited) * heads
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
     hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
     cost = Cost(hbm, cost.l2_bytes, cost.onchip_bytes, cost.tensor_flops, cost.fma_ops, cost.exp_ops, cost.launches)
@@ -95,11 +99,12 @@ def _flash1(hw, wl) -> Result:
     per_tile_io = 3 * rows * d * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
     full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False, extra_load=per_tile_io)
     part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True, extra_load=per_tile_io)
-    head_work = float((tiles.row_full * full_t + tiles.row_partial * part_t).sum())
+    head_work = float(tiles.visited * full_t) if tiles.uniform else float(
+        (tiles.row_full * full_t + tiles.row_partial * part_t).sum())
     heads = wl.batch * wl.heads
     k = cfg.ctas_per_sm(hw)
     compute_cycles = uniform_makespan(heads, hw.sms * k, head_work) * k
-    visited = float(tiles.row_full.sum() + tiles.row_partial.sum()) * heads
+    visited = float(tiles.visited) * heads
     kv_once = heads * tiles.n_kv_blocks * 2 * cfg.block_kv * d * b
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
     l2 = visited * per_tile_io + kv_once
@@ -177,7 +182,7 @@ def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, lo
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
     d, b, bc = wl.head_dim, wl.dtype_bytes, cfg.block_kv
-    heads = visited / max(float(tiles.row_full.sum() + tiles.row_partial.sum()), 1.0)
+    heads = visited / max(float(tiles.visited), 1.0)
     ctas = heads * tiles.n_rows
     kv_tile = 2 * bc * d * b
     q_o = 2 * rows * d * b * ctas

@@ -24,10 +24,9 @@ class TileRows:
     attended: float  # attended score elements per head
     block_density: float
     pattern: str | None  # the expression actually lowered (after fitting), None when dense
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.row_full.size)
+    n_rows: int = 0
+    visited: int = 0  # tiles visited per head (full + partial)
+    uniform: bool = False  # every row has the same full count and no partial tiles (dense)
 
 
 def tile_rows(wl, block_q: int, block_kv: int) -> TileRows:
@@ -48,7 +47,8 @@ def dense_counts(wl) -> TileRows:
 def _dense(nq: int, nkv: int, bq: int, bkv: int) -> TileRows:
     n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
     full = np.full(n_rows, n_kv, dtype=np.int64)
-    return TileRows(full, np.zeros(n_rows, dtype=np.int64), n_kv, float(nq) * nkv, 1.0, None)
+    return TileRows(full, np.zeros(n_rows, dtype=np.int64), n_kv, float(nq) * nkv, 1.0, None,
+                    n_rows, n_rows * n_kv, True)
 
 
 @lru_cache(maxsize=4096)
@@ -68,8 +68,10 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
     else:
         attended = element_density(pat, nq, nkv) * nq * nkv
-    return TileRows(np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64),
-                    n_kv, attended, tc.block_density, str(pat))
+    row_full, row_partial = np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64)
+    uniform = bool(row_partial.max() == 0 and row_full.min() == row_full.max())
+    return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),
+                    int(row_full.size), int(row_full.sum() + row_partial.sum()), uniform)
 
 
 def _full_area(row_full, nq, nkv, bq, bkv) -> float:
