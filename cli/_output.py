@@ -71,20 +71,22 @@ def _json_default(value):
 
 
 def print_table(rows: list[dict]) -> None:
-    """A rich table, one row per point, the bound highlighted."""
+    """A rich table, one row per point, the bound highlighted (full records: --format json/csv)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(header_style="bold", show_lines=False)
-    for title in ("hw", "algorithm", "B", "H/Hkv", "d", "Nq", "Nkv", "mask", "density", "time", "TFLOP/s",
-                  "bound", "vs baseline", "speedup"):
-        table.add_column(title, justify="right" if title not in ("hw", "algorithm", "mask", "bound", "vs baseline") else "left")
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
+    for title in ("hw", "algo", "shape", "N", "mask", "blocks", "time", "TFLOP/s", "bound",
+                  "baseline", "speedup"):
+        left = title in ("hw", "algo", "mask", "bound", "baseline")
+        table.add_column(title, justify="left" if left else "right", no_wrap=True)
     for r in rows:
+        n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}")
         table.add_row(
-            r["hardware"], r["algorithm"], str(r["batch"]), f"{r['heads']}/{r['kv_heads']}", str(r["head_dim"]),
-            human_size(r["seq_len"]), human_size(r["kv_len"]), _mask(r), f"{r['block_density']:.3f}",
-            human_time(r["time_s"]), f"{r['tflops']:.1f}", f"[bold yellow]{r['bound']}[/]",
-            f"{r['baseline']} {human_time(r['baseline_time_s'])}", f"[bold]{r['speedup']:.2f}x[/]")
+            r["hardware"], r["algorithm"], f"{r['batch']}x{r['heads']}/{r['kv_heads']}x{r['head_dim']}", n,
+            _mask(r), f"{r['block_density']:.3f}", human_time(r["time_s"]), f"{r['tflops']:.1f}",
+            f"[bold yellow]{r['bound']}[/]", r["baseline"], f"[bold]{r['speedup']:.2f}x[/]")
     Console().print(table)
 
 
