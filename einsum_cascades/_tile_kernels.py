@@ -170,6 +170,7 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
         flo = (kf0 + bkv - 1) // bkv
         fhi = n_cols - 1 if kf1 >= nkv - 1 else (kf1 + 1) // bkv - 1
     kind = S[first, 0] if ns == 1 else 0
+    aligned = ns == 1 and S[first, 3] == q1 - q0 + 1 and S[first, 4] == bkv and q0 % S[first, 3] == 0
     for j in range(nlo, nhi + 1):
         if state[j] == FULL or state[j] == 3:
             continue
@@ -178,12 +179,11 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
         elif ns == 0:
             state[j] = FULL
         elif kind == RANDOM:
-            k0 = j * bkv
-            rq, rk = S[first, 3], S[first, 4]
-            if q0 // rq != q1 // rq or k0 // rk != (min(nkv, k0 + bkv) - 1) // rk:
+            if aligned:  # coins flipped per lowering tile: the coin index is the tile index
+                if _keep(i, j, S[first, 1], dens[first]):
+                    state[j] = FULL
+            else:
                 state[j] = 3
-            elif _keep(q0 // rq, k0 // rk, S[first, 1], dens[first]):
-                state[j] = FULL
         else:
             k0, k1 = j * bkv, min(nkv, (j + 1) * bkv) - 1
             if _sparse_any(kind, S[first, 1], S[first, 2], off, q0, q1, k0, k1, k0 - q1, k1 - q0):

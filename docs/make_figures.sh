@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerates every figure in README.md (run from the repository root after `pip install -e .`).
+set -euo pipefail
+out=docs/figures
+mkdir -p "$out"
+attnsim plot speedup --hw a100,h100,h200,b200 --seq-len 1k..128k --batch 1 --heads 32 --head-dim 128 -o "$out/speedup-gpus.png"
+attnsim plot sparsity --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:12 -o "$out/sparsity-h100.png"
+attnsim plot roofline --hw h100 --algo naive,flash2,flash3 --seq-len 1k,8k,64k -o "$out/roofline-h100.png"
+attnsim plot breakdown --hw h100 --algo naive,flash2,flash3 --seq-len 16k -o "$out/breakdown-h100.png"
+attnsim plot speedup --hw fusemax --algo fusemax,fusemax-arch --model bert --seq-len 1k..1m --baseline unfused@flat -o "$out/fusemax-bert.png"
+attnsim plot validation validation/published/fa3-paper-h100.json -o "$out/validation-fa3-paper.png"
+attnsim pattern show 'causal&window(8k)|sinks(2k)' --seq-len 128k --png "$out/pattern-window-sinks.png" > /dev/null
+attnsim cascade show attention-1pass --graph "$out/cascade-1pass.png" > /dev/null
+echo "figures written to $out"
