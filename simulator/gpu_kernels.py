@@ -70,6 +70,15 @@ def _fa2_tiles(d: int) -> tuple[int, int, int]:
     return 128, 64, 8
 
 
+def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
+    """(Br, Bc, warps) of FlashAttention-2's split-KV (decode) forward, by head dim.
+
+    Source: flash-attention v2.x csrc/flash_attn/src/flash_fwd_launch_template.h
+    (run_mha_fwd_splitkv_dispatch: kBlockM = 64, kBlockN = 256 / 128 / 64 for d <= 64 / 128 / more).
+    """
+    return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
+
+
 def _fa3_tiles(d: int, causal: bool) -> tuple[int, int]:
     """(Br, Bc) of FlashAttention-3's Hopper forward (fp16/bf16), by head dim.
 
@@ -102,7 +111,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 @lru_cache(maxsize=1024)
 def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
-        br, bc, warps = _fa2_tiles(d)
+        br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d)
         smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
         return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                             False, family == "flash-decoding")
