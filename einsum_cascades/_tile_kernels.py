@@ -144,31 +144,50 @@ def lower(nq, nkv, bq, bkv, T, S, dens):
         for t in range(T.shape[0]):
             _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state)
         for j in range(n_cols):
-            st = state[j]
-            if st == 3:
-                st = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
-            if st == FULL:
+            if state[j] == 3:
+                _tally(T, S, dens, off, i, j, q0, q1, nkv, bkv, row_full, row_partial)
+            elif state[j] == FULL:
                 row_full[i] += 1
-            elif st == PARTIAL:
+            elif state[j] == PARTIAL:
                 row_partial[i] += 1
     return row_full, row_partial
 
 
 @numba.njit(cache=True)
-def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
-    dlo, dhi, klo, khi, qlo, qhi, ns, first = T[t, 0], T[t, 1], T[t, 2], T[t, 3], T[t, 4], T[t, 5], T[t, 6], T[t, 7]
+def _tally(T, S, dens, off, i, j, q0, q1, nkv, bkv, row_full, row_partial):
+    """Settle tile (i, j) by the general path and count it."""
+    st = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
+    if st == FULL:
+        row_full[i] += 1
+    elif st == PARTIAL:
+        row_partial[i] += 1
+
+
+@numba.njit(cache=True)
+def _term_ranges(T, t, q0, q1, nkv, bkv, n_cols):
+    """Key-block ranges of term t over query rows q0..q1: (non-empty lo, hi) and (full lo, hi).
+
+    A range with lo > hi is empty; the full range exists only for rows the term does not clip.
+    """
+    dlo, dhi, klo, khi, qlo, qhi = T[t, 0], T[t, 1], T[t, 2], T[t, 3], T[t, 4], T[t, 5]
     qc0, qc1 = max(q0, qlo), min(q1, qhi)
-    if qc0 > qc1:
-        return
     kmin, kmax = max(klo, qc0 + dlo, 0), min(khi, qc1 + dhi, nkv - 1)
-    if kmin > kmax:
-        return
-    nlo, nhi = kmin // bkv, kmax // bkv
+    if qc0 > qc1 or kmin > kmax:
+        return 1, 0, 1, 0
     flo, fhi = 1, 0
-    if qc0 == q0 and qc1 == q1 and ns <= 1:
+    if qc0 == q0 and qc1 == q1:
         kf0, kf1 = max(klo, q1 + dlo, 0), min(khi, q0 + dhi, nkv - 1)
         flo = (kf0 + bkv - 1) // bkv
         fhi = n_cols - 1 if kf1 >= nkv - 1 else (kf1 + 1) // bkv - 1
+    return kmin // bkv, kmax // bkv, flo, fhi
+
+
+@numba.njit(cache=True)
+def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
+    ns, first = T[t, 6], T[t, 7]
+    nlo, nhi, flo, fhi = _term_ranges(T, t, q0, q1, nkv, bkv, n_cols)
+    if ns > 1:
+        flo, fhi = 1, 0
     kind = S[first, 0] if ns == 1 else 0
     aligned = ns == 1 and S[first, 3] == q1 - q0 + 1 and S[first, 4] == bkv and q0 % S[first, 3] == 0
     for j in range(nlo, nhi + 1):
@@ -210,19 +229,9 @@ def _lower_boxes(nq, nkv, bq, bkv, T, S, dens):
         q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
         n_edges = 0
         for t in range(n_terms):
-            flo[t], fhi[t] = 1, 0
-            dlo, dhi, klo, khi, qlo, qhi = T[t, 0], T[t, 1], T[t, 2], T[t, 3], T[t, 4], T[t, 5]
-            qc0, qc1 = max(q0, qlo), min(q1, qhi)
-            if qc0 > qc1:
+            nlo, nhi, flo[t], fhi[t] = _term_ranges(T, t, q0, q1, nkv, bkv, n_cols)
+            if nlo > nhi:
                 continue
-            kmin, kmax = max(klo, qc0 + dlo, 0), min(khi, qc1 + dhi, nkv - 1)
-            if kmin > kmax:
-                continue
-            nlo, nhi = kmin // bkv, kmax // bkv
-            if qc0 == q0 and qc1 == q1:
-                kf0, kf1 = max(klo, q1 + dlo, 0), min(khi, q0 + dhi, nkv - 1)
-                flo[t] = (kf0 + bkv - 1) // bkv
-                fhi[t] = n_cols - 1 if kf1 >= nkv - 1 else (kf1 + 1) // bkv - 1
             if flo[t] > fhi[t]:
                 edge_lo[n_edges], edge_hi[n_edges] = nlo, nhi
                 n_edges += 1
@@ -236,11 +245,7 @@ def _lower_boxes(nq, nkv, bq, bkv, T, S, dens):
                 if _in_ranges(j, flo, fhi) or stamp[j] == i:
                     continue
                 stamp[j] = i
-                st = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
-                if st == FULL:
-                    row_full[i] += 1
-                elif st == PARTIAL:
-                    row_partial[i] += 1
+                _tally(T, S, dens, off, i, j, q0, q1, nkv, bkv, row_full, row_partial)
     return row_full, row_partial
 
 
