@@ -65,9 +65,9 @@ def _term_state(t, S, dens, off, i, j, q0, q1, k0, k1):
         return (FULL if box_full else PARTIAL) if _keep(q0 // rq, k0 // rk, a, dens[first]) else EMPTY
     if not _sparse_any(kind, a, b, off, qc0, qc1, kc0, kc1, dmin, dmax):
         return EMPTY
-    if q0 == q1 and k0 == k1:
-        return FULL
-    return UNDECIDED if box_full and a == 1 else PARTIAL
+    if q0 == q1 or k0 == k1 or a == 1:  # a line of a tile may lie wholly on the set: count elements
+        return UNDECIDED
+    return PARTIAL
 
 
 @numba.njit(cache=True)
@@ -206,10 +206,8 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
         else:
             k0, k1 = j * bkv, min(nkv, (j + 1) * bkv) - 1
             if _sparse_any(kind, S[first, 1], S[first, 2], off, q0, q1, k0, k1, k0 - q1, k1 - q0):
-                if q0 == q1 and k0 == k1:  # a one-element tile (ragged tiles included)
-                    state[j] = FULL
-                elif state[j] == PARTIAL or S[first, 1] == 1:
-                    state[j] = 3  # two partial terms, or a dense sparse set: settle by elements
+                if state[j] == PARTIAL or q0 == q1 or k0 == k1 or S[first, 1] == 1:
+                    state[j] = 3  # two partial terms, a one-line tile or a dense set: settle by elements
                 else:
                     state[j] = PARTIAL
 
