@@ -5,6 +5,8 @@ from dataclasses import fields
 
 import click
 
+_HIDDEN = ("name", "display_name", "description", "energy", "sources")  # shown in the title or not at all
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def hw():
@@ -26,61 +28,100 @@ def list_():
 
     from gpu_models import list_hardware, load_hardware
 
-    table = Table("name", "kind", "machine", "compute peak", "memory", "units")
+    table = Table(caption="peak: dense fp16 tensor FLOP/s (GPU), 2 x MAC/s of the 2D array (accelerator)")
+    for column in ("name", "kind", "machine", "peak", "memory", "units"):
+        table.add_column(column, no_wrap=column in ("name", "kind", "peak"))
     for name in list_hardware():
-        spec = load_hardware(name)
-        if spec.kind == "gpu":
-            table.add_row(name, "gpu", spec.display_name, f"{spec.tensor_peak_flops('fp16') / 1e12:.0f} TFLOP/s fp16",
-                          f"{spec.hbm_bw_bytes_s / 1e12:.2f} TB/s HBM", f"{spec.sms} SMs")
-        else:
-            table.add_row(name, "accelerator", spec.display_name, f"{2 * spec.peak_2d_macs / 1e12:.0f} TFLOP/s 2D",
-                          f"{spec.dram_bw_bytes_s / 2**30:.0f} GiB/s DRAM",
-                          f"{spec.pe2d_rows}x{spec.pe2d_cols} + {spec.pe1d_count} PEs")
+        table.add_row(name, *_headline(load_hardware(name)))
     Console().print(table)
 
 
 @hw.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Every field in SI units, plus `sources`.")
+@click.option("--json", "as_json", is_flag=True, help="Every field in SI units, plus `derived` peaks and `sources`.")
 def show(name, as_json):
-    """Every figure of NAME (bundled name or TOML path) with its unit and source."""
+    """Every figure of NAME (a bundled name or a TOML path) with its unit and source."""
     from gpu_models import load_hardware
 
     spec = load_hardware(name)
     data = {f.name: _plain(getattr(spec, f.name)) for f in fields(spec) if f.name != "sources"}
     if as_json:
-        click.echo(json.dumps({**data, "sources": spec.sources}, indent=2))
+        derived = {key: v for key, (v, _, _) in _derived(spec).items()}
+        click.echo(json.dumps({**data, "derived": derived, "sources": spec.sources}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("field", "value", "source", title=f"{spec.display_name} ({spec.name})", show_lines=False)
+    from gpu_models.schema import dimension
+
+    table = Table("field", "value", "source", title=f"{spec.display_name} ({spec.name})", caption=spec.description)
     for key, value in data.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                table.add_row(f"{key}.{sub}", _human(key, v), spec.sources.get(f"{key}.{sub}", ""))
-        elif key not in ("name", "display_name", "energy"):
-            table.add_row(key, _human(key, value), spec.sources.get(key, ""))
+        if key in _HIDDEN:
+            continue
+        dim = dimension(spec.kind, key)
+        for label, v in (value.items() if isinstance(value, dict) else [(None, value)]):
+            row = f"{key}.{label}" if label else key
+            table.add_row(row, _human(dim, v), spec.sources.get(row, ""))
+    for key, (v, unit, formula) in _derived(spec).items():
+        table.add_row(key, _si_prefixed(v, unit), f"derived: {formula}")
     Console().print(table)
+
+
+def _headline(spec) -> tuple[str, ...]:
+    """kind, machine, compute peak, memory, units: one row of ``hw list``."""
+    if spec.kind == "gpu":
+        return ("gpu", spec.display_name, f"{spec.tensor_peak_flops('fp16') / 1e12:.1f} TFLOP/s",
+                f"{spec.hbm_bw_bytes_s / 1e12:.2f} TB/s HBM", f"{spec.sms} SMs")
+    from gpu_models.spec import FMA_FLOPS
+
+    return ("accelerator", spec.display_name, f"{FMA_FLOPS * spec.peak_2d_macs / 1e12:.1f} TFLOP/s",
+            f"{spec.dram_bw_bytes_s / 2**30:g} GiB/s DRAM", f"{spec.pe2d_rows}x{spec.pe2d_cols}+{spec.pe1d_count} PEs")
+
+
+def _derived(spec) -> dict[str, tuple[float, str, str]]:
+    """Peaks computed from the figures at each method's default clock: name -> (SI value, unit, formula)."""
+    if spec.kind != "gpu":
+        return {"peak_2d_macs": (spec.peak_2d_macs, "MAC/s", "pe2d_rows x pe2d_cols x clock_hz"),
+                "peak_1d_ops": (spec.peak_1d_ops, "op/s", "pe1d_count x clock_hz")}
+    out = {f"tensor_peak_flops.{dtype}": (spec.tensor_peak_flops(dtype), "FLOP/s",
+                                          f"sms x tensor_flops_per_clk_sm.{dtype} x tensor_clock_hz")
+           for dtype in spec.tensor_flops_per_clk_sm}
+    out["fp32_peak_flops"] = (spec.fp32_peak_flops(), "FLOP/s", "2 x sms x fp32_fma_per_clk_sm x boost_clock_hz")
+    out["sfu_peak_ops"] = (spec.sfu_peak_ops(), "op/s", "sms x sfu_ops_per_clk_sm x sustained_clock_hz")
+    out["hbm_achievable_bw"] = (spec.hbm_achievable_bw, "B/s", "hbm_bw_bytes_s x hbm_efficiency")
+    return out
+
+
+def _si_prefixed(v: float, unit: str) -> str:
+    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6)):
+        if v >= scale:
+            return f"{v / scale:.4g} {prefix}{unit}"
+    return f"{v:.4g} {unit}"
 
 
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def _human(key: str, v) -> str:
-    if isinstance(v, list):
-        return ", ".join(v)
-    if not isinstance(v, (int, float)):
-        return str(v)
-    if key.endswith("_hz"):
-        return f"{v / 1e6:.0f} MHz"
-    if key.endswith("_bytes_s"):
-        return f"{v / 1e12:.3g} TB/s" if v >= 1e12 else f"{v / 2**30:.0f} GiB/s"
-    if key.endswith("_bytes"):
-        return f"{v / 2**20:.4g} MiB" if v >= 2**20 else f"{v / 2**10:.4g} KiB"
-    if key.endswith("_s"):
-        return f"{v * 1e6:.3g} us"
-    if key == "energy_pj":
+def _human(dim: str, v) -> str:
+    """A stored value in the unit a person reads it in."""
+    if isinstance(v, (list, str)):
+        return ", ".join(v) if isinstance(v, list) else v
+    if dim == "frequency":
+        return f"{v / 1e6:g} MHz"
+    if dim == "bytes":
+        return _bytes(v)
+    if dim == "bandwidth":
+        return f"{v / 2**30:g} GiB/s" if v % 2**30 == 0 else f"{v / 1e12:.4g} TB/s"
+    if dim == "time":
+        return f"{v * 1e6:g} us"
+    if dim == "energy":
         return f"{v:g} pJ"
-    return f"{v:g}"
+    return f"{v:g}" if dim in ("count", "fraction") else f"{v:g} {dim}"
+
+
+def _bytes(v) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if v >= size and (v / size * 10) % 1 == 0:  # exact to one decimal, e.g. 126.5 MiB
+            return f"{v / size:g} {unit}"
+    return f"{v / 1e9:g} GB" if v >= 1e9 else f"{v:g} B"

@@ -39,7 +39,9 @@ def plot():
 @workload_options
 @_output_option
 def speedup(output, **opts):
-    """Speedup over the baseline vs sequence length, a line per hardware x algorithm.
+    """Speedup over the baseline vs sequence length.
+
+    A line per hardware x algorithm (x any other list option, e.g. --sparsity 0,0.9).
 
     \b
     Examples:
@@ -56,24 +58,21 @@ def speedup(output, **opts):
 @workload_options
 @_output_option
 def sparsity(output, **opts):
-    """Speedup over the dense run vs sparsity, with the ideal 1 / block density dashed.
+    """Speedup vs sparsity, with the ideal dashed.
 
-    The baseline is the dense run of the same algorithm unless --baseline says otherwise.
+    The ideal is 1 / block density (relative to the dense run). The baseline is the dense run of the same algorithm unless --baseline says otherwise.
 
     \b
     Example:
       attnsim plot sparsity --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:12 -o sparsity.png
     """
     from cli.plots import sparsity_figure
+    from cli.plots.series import sparsity_rows
     from cli.plots.style import check_output
-    from simulator.api import default_algorithm, hardware, run_points
 
     check_output(output)
-    points = expand_points(opts)
-    for p in points:
-        p["algorithm"] = p["algorithm"] or default_algorithm(hardware(p["hardware"]))
-        p["baseline"] = p["baseline"] or p["algorithm"]
-    sparsity_figure(run_points(points), output)
+    rows = sparsity_rows(expand_points(opts))
+    sparsity_figure(rows, output)
     _done(output)
 
 
@@ -81,7 +80,10 @@ def sparsity(output, **opts):
 @workload_options
 @_output_option
 def roofline(output, **opts):
-    """One machine's roofs with each algorithm x sequence length placed on them.
+    """One machine's roofline with kernels on it.
+
+    GPU roofs: achievable tensor peak, exp (SFU) at the head dim, HBM and L2 slopes; accelerator
+    roofs: 2D and 1D arrays, DRAM. One point per algorithm x sequence length, labelled with N.
 
     \b
     Examples:
@@ -102,7 +104,10 @@ def roofline(output, **opts):
 @workload_options
 @_output_option
 def breakdown(output, **opts):
-    """Time per resource (GPUs) or per-Einsum cycles on each array (accelerators), per algorithm.
+    """Where the time goes, per algorithm.
+
+    GPUs: the time each resource alone would need, with the predicted time marked. Accelerators:
+    per-Einsum cycles stacked on the 2D and 1D arrays, beside DRAM time, with the predicted latency.
 
     \b
     Examples:
@@ -123,7 +128,9 @@ def breakdown(output, **opts):
 @click.option("--hw", default=None, help="Hardware model (name or TOML) to predict with; default: the file's device.")
 @_output_option
 def validation(results, hw, output):
-    """Predicted vs measured times of a validation results file, log-log, with a ±10 % band.
+    """Predicted vs measured times of a results file.
+
+    Log-log scatter with y = x and a ±10 % band; the title gives the median |error|.
 
     \b
     Example:

@@ -119,20 +119,21 @@ def brute_force_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int
     return TileCounts(seq_len, kv_len, block_q, block_kv, full, partial, nq * nk - full - partial, row_full, row_partial)
 
 
-EXACT_ELEMENT_LIMIT = 1 << 26  # above this, patterns with sparse sets estimate density from sampled rows
+EXACT_ELEMENT_LIMIT = 1 << 20  # above this, patterns with sparse sets estimate density from sampled rows
 DENSITY_SAMPLE_ROWS = 64
 
 
-def element_density(p, seq_len: int, kv_len: int) -> float:
-    """Fraction of True elements: exact (unit tiles) for interval patterns at any size and for
-    everything up to 2**26 elements; beyond that, sparse sets are counted on 64 evenly spaced rows."""
-    terms, sparse, density = compile_terms(p, seq_len, kv_len)
+def element_density(p, seq_len: int, kv_len: int, random_block=(128, 128)) -> float:
+    """Fraction of True elements: exact for interval patterns at any size (closed form per row) and for
+    everything up to 2**20 elements; beyond that, patterns with sparse sets (strided, vertical/slash,
+    random tiles with coins per ``random_block``) are counted on 64 evenly spaced query rows."""
+    terms, sparse, density = compile_terms(p, seq_len, kv_len, random_block)
     if not terms[:, 6].any() or seq_len * kv_len <= EXACT_ELEMENT_LIMIT:
         row_full, _ = _kernel()(seq_len, kv_len, 1, 1, terms, sparse, density)
         return row_full.sum() / (float(seq_len) * kv_len)
     keys = np.arange(kv_len)
     rows = np.linspace(0, seq_len - 1, DENSITY_SAMPLE_ROWS).astype(np.int64)
-    return float(np.mean([p.mask(q, keys, seq_len, kv_len).mean() for q in rows]))
+    return float(np.mean([p.mask(q, keys, seq_len, kv_len, block=random_block).mean() for q in rows]))
 
 
 def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, rows, cols) -> np.ndarray:

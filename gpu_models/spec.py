@@ -1,87 +1,102 @@
-"""Hardware as frozen data (STYLE 5): GPUs and spatial accelerators, SI units.
+"""Hardware as frozen data (STYLE 5): GPUs and spatial accelerators, in SI units.
 
-Each figure's source lives beside it in the TOML and in ``sources``;
-``__post_init__`` checks the invariants so a ``dataclasses.replace`` variant
-is checked too.
+Each figure's source lives beside it in the TOML and in ``sources``.
+``__post_init__`` checks the invariants, so a ``dataclasses.replace`` variant is
+checked as strictly as a loaded file.
 """
 
-from dataclasses import dataclass, field, fields
+import math
+import re
+from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
 
+FMA_FLOPS = 2  # one fused multiply-add counts as two FLOPs
+TENSOR_DTYPES = ("fp16", "bf16", "fp8", "tf32")
+OP_CLASSES = ("mac", "add", "max", "exp", "div")  # the operator classes of einsum_cascades.ops
+ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_per_4096bit",
+                  "gb_write_per_4096bit", "rf_read", "rf_write")
+_ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit",
+                    "rf_read", "rf_write")
+_ARCH = re.compile(r"sm_\d+a?")
+
 
 class HardwareError(UserError):
-    """A hardware file that does not load: the message names the file and the key."""
-
-
-def _check_positive(spec, names) -> None:
-    for name in names:
-        value = getattr(spec, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise HardwareError(f"{spec.name}: {name} must be a positive number, got {value!r}")
+    """A hardware spec that does not hold together: the message names the file or machine and the key."""
 
 
 @dataclass(frozen=True, slots=True)
 class GPUSpec:
-    """A GPU: per-SM rates per clock, memory levels, and achievable fractions."""
+    """A GPU: per-SM rates per clock, the clocks they run at, memory levels, achievable fractions."""
 
     name: str
     display_name: str
-    kind: str
+    kind: str  # "gpu"
     arch: str  # "sm_80", "sm_90", "sm_100"
     sms: int
     boost_clock_hz: float  # the clock the FP32 peak is quoted at
     tensor_clock_hz: float  # the clock the tensor peak is quoted at
-    sustained_clock_hz: float  # clock under sustained attention load; all cycle counts convert with it
-    tensor_flops_per_clk_sm: dict  # dtype -> dense FLOP/clk/SM
-    fp32_fma_per_clk_sm: int  # FP32 lanes (one FMA each per clock)
-    sfu_ops_per_clk_sm: int  # MUFU (ex2, rsqrt, ...) results per clock
+    sustained_clock_hz: float  # SM clock under sustained attention load; the simulator's cycle clock
+    tensor_flops_per_clk_sm: dict  # dtype -> dense (no 2:4 sparsity) FLOP/clk/SM
+    fp32_fma_per_clk_sm: float  # FP32 lanes: one FMA each per clock
+    sfu_ops_per_clk_sm: float  # MUFU results (ex2, rsqrt, ...) per clock
     smem_per_sm_bytes: int
-    smem_per_block_bytes: int
-    regs_per_sm: int
+    smem_per_block_bytes: int  # max dynamic shared memory one CTA may opt in to
+    regs_per_sm: int  # 32-bit registers
     max_threads_per_sm: int
     max_ctas_per_sm: int
-    smem_bytes_per_clk_sm: int
+    smem_bytes_per_clk_sm: float
     l2_bytes: float
-    l2_bw_bytes_s: float  # achievable
+    l2_bw_bytes_s: float  # achievable, measured
     hbm_bytes: float
     hbm_bw_bytes_s: float  # datasheet
     hbm_efficiency: float  # achievable fraction of hbm_bw_bytes_s
-    gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the per-clock tensor rate
-    mma_sync_efficiency: float  # hand kernels on mma.sync (FA2-style): fraction of the tensor rate
+    gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the tensor peak
+    mma_sync_efficiency: float  # kernels on mma.sync (FA2-style; no wgmma): fraction of the tensor peak
     launch_overhead_s: float
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
-    sources: dict = field(default_factory=dict, compare=False)
+    sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
 
     def __post_init__(self):
-        _check_positive(self, [f.name for f in fields(self) if f.type in (int, float)])
-        for frac in ("hbm_efficiency", "gemm_efficiency", "mma_sync_efficiency"):
-            if not 0 < getattr(self, frac) <= 1:
-                raise HardwareError(f"{self.name}: {frac} must be a fraction in (0, 1], got {getattr(self, frac)!r}")
-        if not self.tensor_flops_per_clk_sm or any(v <= 0 for v in self.tensor_flops_per_clk_sm.values()):
-            raise HardwareError(f"{self.name}: tensor_flops_per_clk_sm needs positive rates per dtype")
+        _check_text(self, "gpu", ("name", "display_name"))
+        if not isinstance(self.arch, str) or not _ARCH.fullmatch(self.arch):
+            raise HardwareError(f"{self.name}: arch must look like 'sm_90', got {self.arch!r}")
+        _check_positive(self, ("boost_clock_hz", "tensor_clock_hz", "sustained_clock_hz", "fp32_fma_per_clk_sm",
+                               "sfu_ops_per_clk_sm", "smem_bytes_per_clk_sm", "l2_bytes", "l2_bw_bytes_s", "hbm_bytes",
+                               "hbm_bw_bytes_s", "launch_overhead_s"))
+        _check_positive(self, ("sms", "smem_per_sm_bytes", "smem_per_block_bytes", "regs_per_sm", "max_threads_per_sm",
+                               "max_ctas_per_sm"), integer=True)
+        for name in ("hbm_efficiency", "gemm_efficiency", "mma_sync_efficiency"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value <= 1:
+                raise HardwareError(f"{self.name}: {name} must be a fraction in (0, 1], got {value!r}")
+        _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))
         if self.smem_per_block_bytes > self.smem_per_sm_bytes:
-            raise HardwareError(f"{self.name}: smem_per_block_bytes exceeds smem_per_sm_bytes")
+            raise HardwareError(f"{self.name}: smem_per_block_bytes ({self.smem_per_block_bytes}) exceeds "
+                                f"smem_per_sm_bytes ({self.smem_per_sm_bytes})")
+        if self.energy is not None:
+            raise HardwareError(f"{self.name}: energy must be None: GPUs carry no per-action energies")
 
     def tensor_peak_flops(self, dtype: str = "fp16", clock_hz: float | None = None) -> float:
-        """Dense tensor FLOP/s at ``clock_hz`` (default: the clock the datasheet quotes it at)."""
+        """Dense tensor FLOP/s; ``clock_hz`` defaults to the clock the datasheet quotes the peak at."""
         if dtype not in self.tensor_flops_per_clk_sm:
-            raise UserError(f"dtype {dtype!r} has no tensor rate on {self.name}: allowed {', '.join(self.tensor_flops_per_clk_sm)}")
-        return self.sms * self.tensor_flops_per_clk_sm[dtype] * (clock_hz or self.tensor_clock_hz)
-
-    def sfu_peak_ops(self, clock_hz: float | None = None) -> float:
-        return self.sms * self.sfu_ops_per_clk_sm * (clock_hz or self.sustained_clock_hz)
+            raise UserError(f"dtype {dtype!r} has no tensor rate on {self.name}: "
+                            f"allowed {', '.join(self.tensor_flops_per_clk_sm)}")
+        return self.sms * self.tensor_flops_per_clk_sm[dtype] * _clock(clock_hz, self.tensor_clock_hz)
 
     def fp32_peak_flops(self, clock_hz: float | None = None) -> float:
-        return 2 * self.sms * self.fp32_fma_per_clk_sm * (clock_hz or self.boost_clock_hz)
+        """FP32 FMA FLOP/s; ``clock_hz`` defaults to the boost clock the datasheet quotes it at."""
+        return FMA_FLOPS * self.sms * self.fp32_fma_per_clk_sm * _clock(clock_hz, self.boost_clock_hz)
+
+    def sfu_peak_ops(self, clock_hz: float | None = None) -> float:
+        """MUFU ops/s; no datasheet quotes it, so ``clock_hz`` defaults to the simulator's sustained clock."""
+        return self.sms * self.sfu_ops_per_clk_sm * _clock(clock_hz, self.sustained_clock_hz)
 
     @property
     def hbm_achievable_bw(self) -> float:
+        """HBM B/s a well-fed streaming kernel reaches."""
         return self.hbm_bw_bytes_s * self.hbm_efficiency
-
-
-OP_CLASSES = ("mac", "add", "max", "exp", "div")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,37 +105,88 @@ class AcceleratorSpec:
 
     name: str
     display_name: str
-    kind: str
+    kind: str  # "accelerator"
     clock_hz: float
     pe2d_rows: int
     pe2d_cols: int
     pe1d_count: int
-    pe2d_ops: tuple  # op classes the 2D PEs execute
+    pe2d_ops: tuple  # op classes (OP_CLASSES) the 2D PEs execute
     pe1d_ops: tuple
     global_buffer_bytes: float
     dram_bw_bytes_s: float
     word_bytes: int
-    exp_cost: dict  # op class -> count per exponential (FuseMax: 6 MACs; FLAT: 1 exp-unit op)
-    energy_pj: dict  # per-action energies (pJ)
+    exp_cost: dict  # op class -> PE ops per exp(a - b), the subtraction not included (the cascade counts it)
+    energy_pj: dict  # action (ENERGY_ACTIONS) -> pJ
     description: str = ""
     sources: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
-        _check_positive(self, ("clock_hz", "pe2d_rows", "pe2d_cols", "pe1d_count", "global_buffer_bytes",
-                               "dram_bw_bytes_s", "word_bytes"))
-        for attr in ("pe2d_ops", "pe1d_ops", "exp_cost"):
-            bad = [op for op in getattr(self, attr) if op not in OP_CLASSES]
-            if bad:
-                raise HardwareError(f"{self.name}: {attr} has unknown op class {bad[0]!r}: allowed {', '.join(OP_CLASSES)}")
-        for key in ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit",
-                    "rf_read", "rf_write", *self.exp_cost):
-            if key not in self.energy_pj:
-                raise HardwareError(f"{self.name}: energy_pj needs {key!r}")
+        _check_text(self, "accelerator", ("name", "display_name"))
+        _check_positive(self, ("clock_hz", "global_buffer_bytes", "dram_bw_bytes_s"))
+        _check_positive(self, ("pe2d_rows", "pe2d_cols", "pe1d_count", "word_bytes"), integer=True)
+        for name in ("pe2d_ops", "pe1d_ops"):
+            ops = getattr(self, name)
+            bad = [op for op in ops if op not in OP_CLASSES]
+            if not isinstance(ops, tuple) or not ops or bad:
+                raise HardwareError(f"{self.name}: {name} must be a non-empty tuple of op classes "
+                                    f"({', '.join(OP_CLASSES)}), got {ops!r}")
+        _check_table(self, "exp_cost", OP_CLASSES, integer=True)
+        _check_table(self, "energy_pj", ENERGY_ACTIONS, required=_ENERGY_REQUIRED + tuple(self.exp_cost))
+        executable = set(self.pe2d_ops) | set(self.pe1d_ops)
+        for op in ("mac", "add", "max", "div", *self.exp_cost):
+            if op not in executable:
+                raise HardwareError(f"{self.name}: no PE array executes {op!r} (pe2d_ops, pe1d_ops, exp_cost)")
 
     @property
     def peak_2d_macs(self) -> float:
+        """MAC/s of the 2D array."""
         return self.pe2d_rows * self.pe2d_cols * self.clock_hz
 
     @property
     def peak_1d_ops(self) -> float:
+        """Ops/s of the 1D array."""
         return self.pe1d_count * self.clock_hz
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clock(clock_hz: float | None, default: float) -> float:
+    if clock_hz is None:
+        return default
+    if not _is_number(clock_hz) or clock_hz <= 0:
+        raise UserError(f"clock_hz must be a positive number of Hz, got {clock_hz!r}")
+    return clock_hz
+
+
+def _check_text(spec, kind: str, names: tuple) -> None:
+    for name in names:
+        if not isinstance(getattr(spec, name), str) or not getattr(spec, name).strip():
+            raise HardwareError(f"{spec.name!r}: {name} must be a non-empty string")
+    if spec.kind != kind:
+        raise HardwareError(f"{spec.name}: kind must be {kind!r} for a {type(spec).__name__}, got {spec.kind!r}")
+
+
+def _check_positive(spec, names: tuple, integer: bool = False) -> None:
+    for name in names:
+        _require_positive(spec, name, getattr(spec, name), integer)
+
+
+def _require_positive(spec, label: str, value, integer: bool) -> None:
+    if not _is_number(value) or value <= 0 or (integer and not isinstance(value, int)):
+        raise HardwareError(f"{spec.name}: {label} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+def _check_table(spec, name: str, allowed: tuple, required: tuple = (), integer: bool = False) -> None:
+    """A dict field: known keys only, the required ones present, every value positive."""
+    table = getattr(spec, name)
+    if not isinstance(table, dict) or not table:
+        raise HardwareError(f"{spec.name}: {name} must be a non-empty table, got {table!r}")
+    for key, value in table.items():
+        if key not in allowed:
+            raise HardwareError(f"{spec.name}: unknown key {name}.{key}; allowed: {', '.join(allowed)}")
+        _require_positive(spec, f"{name}.{key}", value, integer)
+    missing = [key for key in required if key not in table]
+    if missing:
+        raise HardwareError(f"{spec.name}: {name} needs {', '.join(missing)}")

@@ -67,7 +67,7 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     if tc.partial == 0:  # every visited tile is whole: attended elements follow from the full tiles
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
     else:
-        attended = element_density(pat, nq, nkv) * nq * nkv
+        attended = element_density(pat, nq, nkv, (bq, bkv)) * nq * nkv
     row_full, row_partial = np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64)
     uniform = bool(row_partial.max() == 0 and row_full.min() == row_full.max())
     return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),

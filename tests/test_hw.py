@@ -1,64 +1,185 @@
-"""Hardware specs: bundled figures against datasheets, strict loading."""
+"""Hardware specs: bundled figures against datasheets as closed forms, exact units, strict loading."""
 
+import dataclasses
 from dataclasses import replace
 
 import pytest
 
-from gpu_models import HardwareError, list_hardware, load_hardware
+from einsum_cascades.errors import UserError
+from gpu_models import GPUSpec, HardwareError, list_hardware, load_hardware, spec_path
+from gpu_models.schema import SCHEMAS, TABLES
+from gpu_models.spec import OP_CLASSES
+from gpu_models.units import to_stored
+
+MHz, KiB, MiB, GiB = 1e6, 2**10, 2**20, 2**30
 
 
 def test_every_bundled_machine_loads_with_a_source_for_every_figure():
     assert set(list_hardware()) >= {"a100", "h100", "h200", "b200", "fusemax", "flat"}
     for name in list_hardware():
         spec = load_hardware(name)
-        assert spec.sources and all(s.strip() for s in spec.sources.values())
+        assert spec.name == name
+        _, schema = SCHEMAS[spec.kind]
+        for key, dim in schema.items():
+            if dim == "text":
+                continue
+            keys = [f"{key}.{sub}" for sub in getattr(spec, key)] if key in TABLES else [key]
+            assert all(spec.sources.get(k, "").strip() for k in keys), (name, key)
 
 
-@pytest.mark.parametrize("name, tflops", [("a100", 312), ("h100", 989.4), ("h200", 989.4), ("b200", 2250)])
-def test_fp16_tensor_peaks_match_the_datasheets(name, tflops):
-    assert load_hardware(name).tensor_peak_flops("fp16") == pytest.approx(tflops * 1e12, rel=2e-3)
-
-
-def test_h100_peak_is_sms_times_rate_times_clock():
-    h = load_hardware("h100")
-    assert h.tensor_peak_flops("fp16") == 132 * 4096 * 1830e6
-    assert h.fp32_peak_flops() == pytest.approx(66.9e12, rel=1e-3)  # 132 x 128 x 2 x 1980 MHz
-
-
-def test_fusemax_figures():
-    fm = load_hardware("fusemax")
-    assert (fm.pe2d_rows, fm.pe2d_cols, fm.pe1d_count, fm.clock_hz) == (256, 256, 256, 940e6)
-    assert fm.dram_bw_bytes_s == 400 * 2**30 and fm.global_buffer_bytes == 16 * 2**20
-    assert fm.exp_cost == {"mac": 6}
-
-
-def _write(tmp_path, text):
-    base = (load_hardware.__globals__["spec_path"]("h100")).read_text()
-    f = tmp_path / "gpu.toml"
-    f.write_text(text(base))
-    return str(f)
-
-
-@pytest.mark.parametrize("edit, needle", [
-    (lambda t: t + 'bogus = { value = 1, source = "x" }\n', "bogus"),
-    (lambda t: t.replace('sms = { value = 132', 'smz = { value = 132'), "smz"),
-    (lambda t: t.replace('unit = "TB/s", source = "NVIDIA H100 datasheet', 'unit = "furlongs", source = "NVIDIA H100 datasheet'), "hbm_bw_bytes_s"),
-    (lambda t: t.replace('sms = { value = 132', 'sms = { value = -132'), "sms"),
-    (lambda t: t.replace('launch_overhead_s = { value = 2, unit = "us", source = "shared/reference/gpu.md: kernel launch about 2 us (about 1.3 us in a CUDA graph)" }\n', ''), "launch_overhead_s"),
+@pytest.mark.parametrize("name, dtype, per_clk_sm, datasheet", [
+    ("a100", "fp16", 108 * 2048 * 1410 * MHz, 312e12),  # A100 whitepaper: 312 TFLOP/s dense fp16
+    ("a100", "tf32", 108 * 1024 * 1410 * MHz, 156e12),
+    ("h100", "fp16", 132 * 4096 * 1830 * MHz, 989.4e12),  # H100 whitepaper: 989.4 at 1830 MHz
+    ("h100", "fp8", 132 * 8192 * 1830 * MHz, 1978.9e12),
+    ("h100", "tf32", 132 * 2048 * 1830 * MHz, 494.7e12),
+    ("h200", "fp16", 132 * 4096 * 1830 * MHz, 989.4e12),
+    ("b200", "fp16", 148 * 8192 * 1855.8 * MHz, 2250e12),
+    ("b200", "fp8", 148 * 16384 * 1855.8 * MHz, 4500e12),
 ])
-def test_strict_loading_names_file_and_key(tmp_path, edit, needle):
+def test_tensor_peaks_are_sms_times_rate_times_clock_and_match_the_datasheets(name, dtype, per_clk_sm, datasheet):
+    peak = load_hardware(name).tensor_peak_flops(dtype)
+    assert peak == pytest.approx(per_clk_sm, rel=1e-12)
+    assert peak == pytest.approx(datasheet, rel=1e-3)
+
+
+def test_other_gpu_peaks_keep_their_own_clocks():
+    a100, h100 = load_hardware("a100"), load_hardware("h100")
+    assert h100.fp32_peak_flops() == pytest.approx(66.9e12, rel=1e-3)  # 2 x 132 x 128 x 1980 MHz
+    assert a100.fp32_peak_flops() == pytest.approx(19.5e12, rel=1e-3)  # 2 x 108 x 64 x 1410 MHz
+    assert h100.sfu_peak_ops(h100.tensor_clock_hz) == pytest.approx(3.9e12, rel=0.01)  # FA3 paper: 3.9 TFLOP/s
+    assert a100.sfu_peak_ops() == 108 * 16 * 1200 * MHz  # default: the sustained clock
+    assert a100.tensor_peak_flops("fp16", clock_hz=1200 * MHz) == 108 * 2048 * 1200 * MHz
+    assert h100.hbm_achievable_bw == pytest.approx(3.35e12 * 0.90)
+
+
+def test_units_convert_exactly_to_si():
+    a100, h200 = load_hardware("a100"), load_hardware("h200")
+    assert a100.hbm_bw_bytes_s == 2039 * 10**9 and isinstance(a100.hbm_bw_bytes_s, int)
+    assert (a100.smem_per_sm_bytes, a100.smem_per_block_bytes) == (164 * KiB, 163 * KiB)
+    assert (a100.l2_bytes, h200.l2_bytes, a100.launch_overhead_s) == (40 * MiB, 60 * MiB, 2e-6)
+    assert load_hardware("b200").l2_bytes == 126.5 * MiB
+    assert to_stored(2.039, "TB/s") == 2_039_000_000_000
+    assert (to_stored(1, "J"), to_stored(2, "nJ"), to_stored(1.5, "GHz")) == (10**12, 2000, 1_500_000_000)
+
+
+def test_accelerators_match_the_fusemax_paper():
+    fm, flat = load_hardware("fusemax"), load_hardware("flat")
+    for spec in (fm, flat):
+        assert (spec.pe2d_rows, spec.pe2d_cols, spec.pe1d_count, spec.clock_hz) == (256, 256, 256, 940 * MHz)
+        assert spec.dram_bw_bytes_s == 400 * GiB and spec.word_bytes == 2
+        assert spec.peak_2d_macs == 256 * 256 * 940 * MHz and spec.peak_1d_ops == 256 * 940 * MHz
+    assert (fm.global_buffer_bytes, flat.global_buffer_bytes) == (16 * MiB, 32 * MiB)
+    assert fm.pe2d_ops == ("mac", "add", "max") and flat.pe2d_ops == ("mac",)
+    assert "exp" in flat.pe1d_ops and "exp" not in fm.pe1d_ops + fm.pe2d_ops
+    assert fm.exp_cost == {"mac": 6} and flat.exp_cost == {"exp": 1}  # the subtraction is the cascade's own add
+    assert (fm.energy_pj["rf_read"], flat.energy_pj["rf_read"], flat.energy_pj["exp"]) == (0.65, 0.29, 94.65)
+
+
+def test_op_classes_are_the_cascade_ir_ones():
+    from einsum_cascades.ops import OP_CLASSES as IR_CLASSES
+
+    assert OP_CLASSES == IR_CLASSES
+
+
+def test_unsupported_dtype_names_the_allowed_ones():
+    with pytest.raises(UserError, match="fp8.*allowed fp16, bf16, tf32"):
+        load_hardware("a100").tensor_peak_flops("fp8")
+
+
+def test_variants_via_replace_keep_sources_and_rescale_peaks():
+    h100 = load_hardware("h100")
+    half = replace(h100, sms=66)
+    assert half.tensor_peak_flops() == pytest.approx(h100.tensor_peak_flops() / 2) and half.sources == h100.sources
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        h100.sms = 1
+
+
+@pytest.mark.parametrize("name, change, needle", [
+    ("h100", dict(hbm_efficiency=1.5), "hbm_efficiency must be a fraction"),
+    ("h100", dict(sms=0), "sms must be a positive"),
+    ("h100", dict(sms=131.5), "sms must be a positive integer"),
+    ("h100", dict(smem_per_block_bytes=229 * KiB), "smem_per_block_bytes .* exceeds"),
+    ("h100", dict(tensor_flops_per_clk_sm={"fp64": 1}), "tensor_flops_per_clk_sm.fp64"),
+    ("h100", dict(tensor_flops_per_clk_sm={"bf16": 4096}), "tensor_flops_per_clk_sm needs fp16"),
+    ("h100", dict(arch="hopper"), "arch must look like"),
+    ("h100", dict(kind="accelerator"), "kind must be 'gpu'"),
+    ("fusemax", dict(exp_cost={"exp": 1}), "exp"),  # FuseMax has no exp unit to spend an exp op on
+    ("fusemax", dict(pe2d_ops=("mac", "fma")), "pe2d_ops"),
+    ("flat", dict(pe1d_ops=("max", "add", "mac", "exp")), "no PE array executes 'div'"),
+])
+def test_variants_via_replace_are_checked_again(name, change, needle):
+    with pytest.raises(HardwareError, match=needle):
+        replace(load_hardware(name), **change)
+
+
+def _edit(tmp_path, name: str, edits: dict) -> str:
+    """A copy of a bundled TOML with the line of each key (``sms``, ``energy_pj.exp``) replaced by
+    ``edits[key]`` (None deletes it)."""
+    lines = spec_path(name).read_text().splitlines()
+    for key, new in edits.items():
+        section, _, sub = key.rpartition(".")
+        start = lines.index(f"[{section}]") if section else 0
+        i = next(i for i in range(start, len(lines)) if lines[i].startswith(f"{sub} = "))
+        lines[i:i + 1] = [] if new is None else [new]
+    path = tmp_path / "mine.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("key, new, needle", [
+    ("name", 'name = "h100"\nbogus = { value = 1, source = "x" }', "unknown key 'bogus'"),
+    ("tensor_flops_per_clk_sm.tf32", 'fp64 = { value = 1, unit = "flop/clk/SM", source = "x" }', "tensor_flops_per_clk_sm.fp64"),
+    ("launch_overhead_s", None, "missing key launch_overhead_s"),
+    ("sms", 'sms = { value = 132, unit = "count" }', "sms needs a source"),
+    ("sms", 'sms = { value = 132, unit = "count", source = "x", note = "y" }', "sms has unknown field 'note'"),
+    ("hbm_bw_bytes_s", 'hbm_bw_bytes_s = { value = 3.35, source = "x" }', "hbm_bw_bytes_s needs a unit"),
+    ("hbm_bw_bytes_s", 'hbm_bw_bytes_s = { value = 3.35, unit = "furlongs", source = "x" }', "hbm_bw_bytes_s has bad unit"),
+    ("hbm_bw_bytes_s", 'hbm_bw_bytes_s = { value = 3.35, unit = "GHz", source = "x" }', "hbm_bw_bytes_s has bad unit 'GHz'"),
+    ("sms", 'sms = { value = -132, unit = "count", source = "x" }', "sms must be a positive number"),
+    ("sms", 'sms = { value = 0, unit = "count", source = "x" }', "sms must be a positive number"),
+    ("sms", 'sms = { value = "many", unit = "count", source = "x" }', "sms must be a positive number"),
+    ("sms", 'sms = { value = nan, unit = "count", source = "x" }', "sms must be a positive number"),
+    ("sms", 'sms = { value = 132.5, unit = "count", source = "x" }', "sms must be a positive integer"),
+    ("sms", "sms = 132", "sms must be an inline table"),
+    ("hbm_efficiency", 'hbm_efficiency = { value = 1.5, unit = "fraction", source = "x" }', "hbm_efficiency must be a fraction"),
+    ("kind", 'kind = "tpu"', "kind must be 'gpu' or 'accelerator'"),
+    ("arch", "arch = 90", "arch must be a non-empty string"),
+])
+def test_strict_gpu_loading_names_file_and_key(tmp_path, key, new, needle):
     with pytest.raises(HardwareError, match=needle) as err:
-        load_hardware(_write(tmp_path, edit))
-    assert "gpu.toml" in str(err.value)
+        load_hardware(_edit(tmp_path, "h100", {key: new}))
+    assert str(err.value).startswith("mine.toml: ") and "\n" not in str(err.value)
 
 
-def test_variants_are_checked_again():
-    h = load_hardware("h100")
-    assert replace(h, sms=66).tensor_peak_flops() == pytest.approx(h.tensor_peak_flops() / 2)
-    with pytest.raises(HardwareError):
-        replace(h, hbm_efficiency=1.5)
+@pytest.mark.parametrize("key, new, needle", [
+    ("pe2d_ops", 'pe2d_ops = { value = ["mac", "fma"], source = "x" }', "pe2d_ops"),
+    ("pe2d_ops", 'pe2d_ops = { value = "mac", source = "x" }', "pe2d_ops must be"),
+    ("energy_pj.exp", None, "energy_pj needs exp"),
+    ("rf_read", 'rf_read = { value = 0.29, unit = "furlongs", source = "x" }', "energy_pj.rf_read has bad unit"),
+    ("word_bytes", 'word_bytes = { value = 2, unit = "count", source = "x" }', "word_bytes has bad unit"),
+])
+def test_strict_accelerator_loading_names_file_and_key(tmp_path, key, new, needle):
+    with pytest.raises(HardwareError, match=needle) as err:
+        load_hardware(_edit(tmp_path, "flat", {key: new}))
+    assert str(err.value).startswith("mine.toml: ")
 
 
-def test_unknown_name_lists_the_bundled_ones():
-    with pytest.raises(HardwareError, match="h100"):
+def test_a_users_toml_loads_by_path(tmp_path):
+    path = _edit(tmp_path, "h100", {"name": 'name = "h100-1500"',
+                                    "tensor_clock_hz": 'tensor_clock_hz = { value = 1.5, unit = "GHz", source = "mine" }'})
+    spec = load_hardware(path)
+    assert isinstance(spec, GPUSpec) and spec.name == "h100-1500"
+    assert spec.tensor_peak_flops() == 132 * 4096 * 1.5e9 and spec.sources["tensor_clock_hz"] == "mine"
+
+
+def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("sms = { value = 132\n")
+    with pytest.raises(HardwareError, match="broken.toml: not valid TOML"):
+        load_hardware(str(broken))
+    with pytest.raises(HardwareError, match="no such hardware file"):
+        load_hardware(str(tmp_path / "absent.toml"))
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, b200, flat, fusemax, h100, h200"):
         load_hardware("h1000")
+    assert load_hardware("H100").name == "h100"

@@ -20,10 +20,11 @@ def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]
     rules = {
         "hbm_read": ("hbm_efficiency", lambda v: v / hw.hbm_bw_bytes_s, "fraction", "HBM read B/s / spec"),
         "l2_read": ("l2_bw_bytes_s", lambda v: v, "B/s", "L2 read B/s"),
-        "tensor_cublas_fp16": ("gemm_efficiency", lambda v: v / hw.tensor_peak_flops("fp16"), "fraction",
-                               "cuBLAS fp16 GEMM FLOP/s / fp16 tensor peak"),
-        "tensor_mma_sync_fp16": ("mma_sync_efficiency", lambda v: v / hw.tensor_peak_flops("fp16"), "fraction",
-                                 "mma.sync m16n8k16 FLOP/s / fp16 tensor peak"),
+        # per-clock fractions at the measured clock: the model applies them at sustained_clock_hz
+        "tensor_cublas_fp16": ("gemm_efficiency", lambda v: v / hw.tensor_peak_flops("fp16", clock_hz), "fraction",
+                               "cuBLAS fp16 GEMM FLOP/s / fp16 tensor rate at the measured clock"),
+        "tensor_mma_sync_fp16": ("mma_sync_efficiency", lambda v: v / hw.tensor_peak_flops("fp16", clock_hz),
+                                 "fraction", "mma.sync m16n8k16 FLOP/s / fp16 tensor rate at the measured clock"),
         "sfu_exp2": ("sfu_ops_per_clk_sm", lambda v: v / per_sm_clock, "ops/clk/SM", "ex2.approx ops/s / (SMs x clock)"),
         "smem_read": ("smem_bytes_per_clk_sm", lambda v: v / per_sm_clock, "B/clk/SM", "shared-memory B/s / (SMs x clock)"),
         "fp32_fma": ("fp32_fma_per_clk_sm", lambda v: v / FMA_FLOPS / per_sm_clock, "ops/clk/SM", "FP32 FLOP/s / 2 / (SMs x clock)"),

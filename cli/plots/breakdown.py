@@ -104,7 +104,7 @@ def breakdown_figure(groups: list[Group], output: str) -> None:
     else:
         _accel(ax, groups)
         what = "bars: per-Einsum cycles on the array each is bound to, and DRAM time; black: predicted latency"
-    ax.set_title(f"Time breakdown on {machines}\n{what}\n{style.caption(rows, keys)}")
+    style.set_title(ax, f"Time breakdown on {machines}", what, style.caption(rows, keys))
     style.save(fig, output)
 
 

@@ -4,7 +4,10 @@ from cli.plots import style
 from cli.plots.series import Series, baseline_text, line_series, series_baseline
 
 LINESTYLES = ("-", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))  # one per variant (e.g. per sparsity); "--" is the ideal
-LOG_Y_ABOVE = 10  # use a log speedup axis when the largest speedup is this many times the smallest
+IDEAL_COLOR = "black"
+LOG_Y_ABOVE = 10  # a speedup-vs-length axis turns log when the largest speedup is this many times the smallest
+LOG_Y_ABOVE_IF_ASKED = 3  # below this span a log axis would show a single tick
+LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
 
 
 def speedup_figure(rows: list[dict], output: str) -> None:
@@ -13,7 +16,7 @@ def speedup_figure(rows: list[dict], output: str) -> None:
     fig, ax = _lines(series, ideal=False)
     style.log2_size_axis(ax, [x for s in series for x in s.x])
     ax.set_xlabel("sequence length N (tokens)")
-    ax.set_title(f"{_over(series)} vs sequence length: {_machines(rows)}\n{style.caption(rows)}")
+    style.set_title(ax, f"{_over(series)} vs sequence length: {_machines(rows)}", style.caption(rows))
     style.save(fig, output)
 
 
@@ -24,8 +27,8 @@ def sparsity_figure(rows: list[dict], output: str) -> None:
     ax.set_xlabel("sparsity (fraction of empty tiles)")
     ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype")
-    ax.set_title(f"{_over(series)} vs sparsity: {_machines(rows)}\n"
-                 f"{style.caption(rows, keys)}  {_sparse_mask(rows)}")
+    style.set_title(ax, f"{_over(series)} vs sparsity: {_machines(rows)}",
+                    f"{style.caption(rows, keys)}  {_sparse_mask(rows)}")
     style.save(fig, output)
 
 
@@ -66,21 +69,23 @@ def _lines(series: list[Series], ideal: bool):
                 linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label)
         ys.extend(s.speedup)
         if ideal:
-            ax.plot(s.x, s.ideal, color=color, linestyle="--", linewidth=1.0, alpha=0.7)
+            ax.plot(s.x, s.ideal, color=IDEAL_COLOR, linestyle="--", linewidth=1.0, zorder=4)  # on top: often on the data
             ys.extend(s.ideal)
     if ideal:
-        ax.plot([], [], color="0.4", linestyle="--", linewidth=1.0, label="ideal: 1 / block density")
+        ax.plot([], [], color=IDEAL_COLOR, linestyle="--", linewidth=1.0, label="ideal: 1 / block density")
     ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
-    _speedup_axis(ax, ys)
+    _speedup_axis(ax, ys, log=ideal)
     ax.legend(**_legend_place(len(series) + ideal))
     return fig, ax
 
 
-def _speedup_axis(ax, ys) -> None:
+def _speedup_axis(ax, ys, log: bool) -> None:
+    """Speedup ticks as '2×'; a log scale for wide ranges, sooner when ``log`` asks (the 1 / (1 - s) curves)."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     positive = [y for y in ys if y > 0]
-    if positive and max(positive) / min(positive) > LOG_Y_ABOVE:
+    span = max(positive) / min(positive) if positive else 1.0
+    if span > (LOG_Y_ABOVE_IF_ASKED if log else LOG_Y_ABOVE):
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_minor_locator(LogLocator(base=10, subs="auto"))
@@ -93,6 +98,6 @@ def _speedup_axis(ax, ys) -> None:
 
 def _legend_place(entries: int) -> dict:
     """Inside the axes for a few lines; outside on the right for many."""
-    if entries <= 6:
+    if entries <= LEGEND_INSIDE_MAX:
         return {"loc": "best"}
     return {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}

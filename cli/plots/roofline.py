@@ -9,12 +9,15 @@ import math
 from dataclasses import dataclass
 
 from cli.plots import style
+from cli.plots.series import SHORT_NAMES, variant_text, varying_keys
 from simulator.workload import FMA_FLOPS, GEMMS_PER_ATTENTION
 
 TERA = 1e12
 MARGIN = 4.0  # how far the x axis reaches beyond the outermost point or ridge
 MARKER_PT = 7
-LABEL_OFFSETS = ((7, 5), (7, -6), (-7, 5), (-7, -6), (0, 11), (0, -12), (14, 0), (-14, 0))  # points from the marker
+# Where a point's label may go, in points from the marker: close first, then farther out.
+LABEL_OFFSETS = ((7, 5), (7, -6), (-7, 5), (-7, -6), (0, 11), (0, -12), (7, 15), (7, -16), (-7, 15), (-7, -16),
+                 (0, 22), (0, -23), (18, 0), (-18, 0))
 SLOPE_LABEL_AT = 0.62  # where along each bandwidth roof (in log x) its name is written
 
 
@@ -48,11 +51,13 @@ def roofs(spec, dtype: str, head_dims) -> list[Roof]:
 
 
 def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
-    """algorithm -> [(seq_len, FLOP per byte, FLOP/s)] in seq_len order."""
+    """algorithm -> [(label, FLOP per byte, FLOP/s)] in input order; the label is N plus any other field that varies."""
+    others = varying_keys(rows, exclude="seq_len")
     out: dict[str, list[tuple]] = {}
     for r in rows:
-        out.setdefault(r["algorithm"], []).append((r["seq_len"], r["flops"] / r["hbm_bytes"], r["flops"] / r["time_s"]))
-    return {a: sorted(p) for a, p in out.items()}
+        label = ", ".join([style.size_label(r["seq_len"]), variant_text(tuple((k, r[k]) for k in others))]).rstrip(", ")
+        out.setdefault(r["algorithm"], []).append((label, r["flops"] / r["hbm_bytes"], r["flops"] / r["time_s"]))
+    return out
 
 
 def roofline_figure(spec, rows: list[dict], output: str) -> None:
@@ -76,8 +81,9 @@ def roofline_figure(spec, rows: list[dict], output: str) -> None:
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask")
-    ax.set_title(f"Roofline: {spec.display_name}\n{style.caption(rows, keys)}")
-    legend = ax.legend(loc="best", title="kernel (labels: N)")
+    style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys))
+    named = ", ".join(["N", *(SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len"))])
+    legend = ax.legend(loc="best", title=f"kernel (labels: {named})")
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
     _label_points(ax, points, avoid=legend)
@@ -137,14 +143,27 @@ def _label_points(ax, points, avoid) -> None:
 
     renderer = ax.figure.canvas.get_renderer()
     px = MARKER_PT * ax.figure.dpi / 72
-    taken = [t.get_window_extent(renderer) for t in ax.texts] + [avoid.get_window_extent(renderer)]
+    taken = [avoid.get_window_extent(renderer)]
+    for t in ax.texts:
+        box = t.get_window_extent(renderer)
+        taken += _diagonal_boxes(box, len(t.get_text())) if t.get_rotation() else [box]
     for pts in points.values():
         for _, x, y in pts:
             cx, cy = ax.transData.transform((x, y / TERA))
             taken.append(Bbox.from_bounds(cx - px / 2, cy - px / 2, px, px))
     for algo, pts in points.items():
-        for n, x, y in pts:
-            taken.append(_place(ax, renderer, style.size_label(n), (x, y / TERA), style.algo_color(algo), taken))
+        for label, x, y in pts:
+            taken.append(_place(ax, renderer, label, (x, y / TERA), style.algo_color(algo), taken))
+
+
+def _diagonal_boxes(box, n: int) -> list:
+    """A rotated label (rising left to right) as ``n`` small boxes along its diagonal, not its whole bounding box."""
+    from matplotlib.transforms import Bbox
+
+    w, h = box.width / n, box.height / n
+    side = max(w, h) * 0.9
+    return [Bbox.from_bounds(box.x0 + (i + 0.5) * w - side / 2, box.y0 + (i + 0.5) * h - side / 2, side, side)
+            for i in range(n)]
 
 
 def _place(ax, renderer, text, xy, colour, taken):

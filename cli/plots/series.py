@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 # Workload fields that may vary across the rows of one figure; each one that does splits the lines.
 SPLIT_KEYS = ("seq_len", "sparsity", "batch", "heads", "kv_heads", "head_dim", "kv_len", "causal", "pattern")
-_SHORT = {"seq_len": "N", "sparsity": "s", "batch": "B", "heads": "H", "kv_heads": "Hkv", "head_dim": "d",
+SHORT_NAMES = {"seq_len": "N", "sparsity": "s", "batch": "B", "heads": "H", "kv_heads": "Hkv", "head_dim": "d",
           "kv_len": "Nkv", "causal": "causal", "pattern": "mask"}
 
 
@@ -21,7 +21,7 @@ class Series:
     baselines: tuple  # distinct baseline names of the points, in order
     x: tuple
     speedup: tuple
-    block_density: tuple
+    block_density: tuple  # fraction of tiles computed, relative to the dense run (1 / the ideal speedup)
 
     @property
     def ideal(self) -> tuple:
@@ -41,11 +41,15 @@ def variant_text(variant) -> str:
             return size_label(value)
         return f"{value:g}" if isinstance(value, float) else str(value)
 
-    return ", ".join(f"{_SHORT[k]}={show(k, v)}" for k, v in variant)
+    return ", ".join(f"{SHORT_NAMES[k]}={show(k, v)}" for k, v in variant)
 
 
 def line_series(rows: list[dict], x_key: str) -> list[Series]:
-    """Group rows into lines by hardware, algorithm and every other field that varies; sort each by ``x_key``."""
+    """Group rows into lines by hardware, algorithm and every other field that varies; sort each by ``x_key``.
+
+    A row's ``dense_block_density`` (the block density of its run without pattern or sparsity; 1 unless
+    causal) makes ``block_density`` relative to that dense run, so the ideal speedup stays 1 at sparsity 0.
+    """
     split = varying_keys(rows, exclude=x_key)
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
@@ -56,8 +60,31 @@ def line_series(rows: list[dict], x_key: str) -> list[Series]:
         members.sort(key=lambda r: r[x_key])
         out.append(Series(hw, algo, variant, tuple(dict.fromkeys(r["baseline"] for r in members)),
                           tuple(r[x_key] for r in members), tuple(r["speedup"] for r in members),
-                          tuple(r["block_density"] for r in members)))
+                          tuple(r["block_density"] / r.get("dense_block_density", 1.0) for r in members)))
     return out
+
+
+def sparsity_rows(points: list[dict]) -> list[dict]:
+    """Simulate points against the dense run of their own algorithm (unless a baseline is given).
+
+    Each row also gets ``dense_block_density``: the block density of the same point without pattern or
+    sparsity (causal kept), which ``line_series`` divides by so the ideal speedup is 1 at sparsity 0.
+    """
+    from simulator.api import default_algorithm, hardware, run_points
+
+    points = [dict(p) for p in points]
+    for p in points:
+        p["algorithm"] = p["algorithm"] or default_algorithm(hardware(p["hardware"]))
+        p["baseline"] = p["baseline"] or p["algorithm"]
+    rows = run_points(points)
+    dense: dict[tuple, float] = {}
+    for p, row in zip(points, rows):
+        twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None}
+        key = tuple(sorted(twin.items()))
+        if key not in dense:
+            dense[key] = run_points([twin])[0]["block_density"]
+        row["dense_block_density"] = dense[key]
+    return rows
 
 
 def varying_keys(rows: list[dict], exclude: str) -> list[str]:

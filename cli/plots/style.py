@@ -14,6 +14,7 @@ from einsum_cascades.errors import UserError
 FORMATS = (".png", ".svg", ".pdf")
 PNG_DPI = 150
 FIGSIZE = (7.5, 4.8)
+TITLE_CHARS_PER_INCH = 11  # characters of the 10.5 pt title font per inch of figure width
 
 HW_COLORS = {"a100": "#1f77b4", "h100": "#2ca02c", "h200": "#9467bd", "b200": "#d62728",
              "fusemax": "#ff7f0e", "flat": "#8c564b"}
@@ -68,6 +69,14 @@ def save(fig, path: str) -> None:
         raise UserError(f"cannot write {path!r}: {err.strerror or err}") from None
     finally:
         plt.close(fig)
+
+
+def set_title(ax, *lines: str) -> None:
+    """Title the axes with ``lines``, each wrapped to the figure's width so none is cut off."""
+    import textwrap
+
+    width = int(ax.figure.get_figwidth() * TITLE_CHARS_PER_INCH)
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in lines if line))
 
 
 def hw_color(name: str) -> str:

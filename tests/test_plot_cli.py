@@ -1,0 +1,88 @@
+"""`attnsim plot` through click's runner: every kind writes a real figure; bad paths and kinds exit 2."""
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+FA3_PUBLISHED = "validation/published/fa3-paper-h100.json"
+MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF", ".svg": b"<?xml"}
+
+KINDS = {
+    "speedup": ["--hw", "a100,h100", "--seq-len", "1k..8k"],
+    "sparsity": ["--hw", "h100", "--algo", "flash2,flash3", "--seq-len", "4k", "--sparsity", "0,0.5,0.9"],
+    "roofline": ["--hw", "h100", "--algo", "naive,flash2,flash3", "--seq-len", "1k,8k"],
+    "breakdown": ["--hw", "h100", "--algo", "naive,flash2,flash3", "--seq-len", "4k"],
+    "validation": [FA3_PUBLISHED],
+}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["plot", *args])
+
+
+def _figure(tmp_path, kind, args, suffix=".png"):
+    out = tmp_path / f"{kind}{suffix}"
+    r = run(kind, *args, "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().splitlines() == [f"wrote {out}"]  # the one line on stderr
+    data = out.read_bytes()
+    assert data.startswith(MAGIC[suffix]) and len(data) > 5_000
+    return data
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_writes_a_png(tmp_path, kind):
+    _figure(tmp_path, kind, KINDS[kind])
+
+
+def test_accelerator_breakdown_and_roofline(tmp_path):
+    bert = ["--hw", "fusemax", "--algo", "unfused,flat,fusemax", "--model", "bert", "--seq-len", "4k"]
+    _figure(tmp_path, "breakdown", bert)
+    _figure(tmp_path, "roofline", bert)
+
+
+def test_svg_carries_the_titles_workload_and_units(tmp_path):
+    svg = _figure(tmp_path, "speedup", KINDS["speedup"], ".svg").decode()
+    for text in ("Speedup over naive", "A100", "H100", "B=1", "d=128", "sequence length N (tokens)", "speedup (×)"):
+        assert text in svg
+
+
+def test_validation_svg_reports_the_median_error(tmp_path):
+    svg = _figure(tmp_path, "validation", KINDS["validation"], ".svg").decode()
+    assert "median |error|" in svg and "±10%" in svg
+
+
+def test_pdf(tmp_path):
+    _figure(tmp_path, "roofline", KINDS["roofline"], ".pdf")
+
+
+@pytest.mark.parametrize("output, needle", [
+    ("figure.jpg", ".png, .svg, .pdf"),
+    ("/no/such/dir/figure.png", "/no/such/dir"),
+])
+def test_bad_output_is_one_line_exit_2(output, needle):
+    r = run("speedup", "--seq-len", "1k", "-o", output)
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.output
+
+
+def test_unknown_kind_exits_2():
+    r = run("pie", "-o", "x.png")
+    assert r.exit_code == 2 and "pie" in r.output
+
+
+def test_roofline_needs_one_machine(tmp_path):
+    r = run("roofline", "--hw", "a100,h100", "-o", str(tmp_path / "r.png"))
+    assert r.exit_code == 2 and "one machine" in r.output
+
+
+def test_breakdown_refuses_gpus_and_accelerators_together(tmp_path):
+    r = run("breakdown", "--hw", "h100,fusemax", "-o", str(tmp_path / "b.png"))
+    assert r.exit_code == 2 and "one kind of machine" in r.output
+
+
+def test_missing_validation_file_exits_2(tmp_path):
+    r = run("validation", str(tmp_path / "nope.json"), "-o", str(tmp_path / "v.png"))
+    assert r.exit_code == 2 and "nope.json" in r.output

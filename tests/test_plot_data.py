@@ -1,0 +1,131 @@
+"""The numbers behind the figures, checked without drawing: series, ideal lines, roofs, stacks."""
+
+import pytest
+
+from cli.plots.breakdown import Group, accel_stacks, evaluate_points, gpu_bars
+from cli.plots.roofline import kernel_points, roofs
+from cli.plots.series import baseline_text, line_series, sparsity_rows
+from cli.plots.style import caption, check_output, size_label
+from cli.plots.validation import kernel_colours, median_abs_error
+from einsum_cascades.errors import UserError
+from simulator import hardware
+
+
+def _row(hw="h100", algo="flash2", n=4096, s=0.0, speedup=1.0, density=1.0, baseline="naive", **extra):
+    return dict(hardware=hw, algorithm=algo, baseline=baseline, batch=1, heads=32, kv_heads=32, head_dim=128,
+                seq_len=n, kv_len=n, causal=False, dtype="fp16", pattern=None, sparsity=s, speedup=speedup,
+                block_density=density, **extra)
+
+
+def _point(**kw):
+    base = dict(hardware="h100", algorithm=None, seq_len=8192, kv_len=None, sparsity=0.0, batch=1, heads=32,
+                kv_heads=None, head_dim=128, causal=False, dtype="fp16", pattern=None, block_size=None, baseline=None)
+    return {**base, **kw}
+
+
+def test_line_series_groups_by_machine_and_algorithm_and_sorts_x():
+    rows = [_row(n=8192, speedup=3.0), _row(n=1024, speedup=2.0), _row(hw="a100", n=1024, speedup=1.5)]
+    a, b = line_series(rows, "seq_len")
+    assert (a.hardware, a.x, a.speedup, a.variant) == ("h100", (1024, 8192), (2.0, 3.0), ())
+    assert (b.hardware, b.x, b.speedup) == ("a100", (1024,), (1.5,))
+
+
+def test_a_second_varying_field_splits_the_lines():
+    rows = [_row(n=n, s=s) for s in (0.0, 0.9) for n in (1024, 2048)]
+    series = line_series(rows, "seq_len")
+    assert [s.variant for s in series] == [(("sparsity", 0.0),), (("sparsity", 0.9),)]
+    assert series[1].variant_text() == "s=0.9"
+
+
+def test_ideal_is_one_over_block_density():
+    densities = (1.0, 0.5, 0.1)
+    rows = [_row(s=1 - d, density=d, baseline="flash2") for d in densities]
+    (series,) = line_series(rows, "sparsity")
+    assert series.ideal == pytest.approx([1 / d for d in densities])
+    assert baseline_text([series]) == "dense flash2"
+
+
+def test_mixed_baselines_have_no_shared_text():
+    rows = [_row(s=0.0), _row(n=8192, s=0.9, baseline="flash2")]
+    assert baseline_text(line_series(rows, "seq_len")) is None
+
+
+def test_sparsity_rows_compare_with_the_dense_run_and_make_causal_density_relative():
+    rows = sparsity_rows([_point(algorithm="flash2", seq_len=1024, causal=True, sparsity=s) for s in (0.0, 0.5)])
+    assert [r["baseline"] for r in rows] == ["flash2", "flash2"]
+    assert rows[0]["speedup"] == pytest.approx(1.0)
+    assert 0.5 < rows[0]["dense_block_density"] < 0.6  # causal keeps about half the tiles (plus the diagonal)
+    (series,) = line_series(rows, "sparsity")
+    assert series.ideal[0] == pytest.approx(1.0)
+    assert series.ideal[1] == pytest.approx(rows[0]["block_density"] / rows[1]["block_density"])
+
+
+def test_h100_roofs_closed_form():
+    h = hardware("h100")
+    tensor, exp, hbm, l2 = roofs(h, "fp16", [128])
+    assert tensor.flops == pytest.approx(132 * 4096 * 1.83e9 * 0.78)  # SMs x FLOP/clk/SM x clock x GEMM efficiency
+    assert exp.flops == pytest.approx(132 * 16 * 1.83e9 * 4 * 128)  # exp/s x 4*d FLOPs per score
+    assert hbm.bytes_s == pytest.approx(3.35e12 * 0.9)
+    assert l2.bytes_s == h.l2_bw_bytes_s
+
+
+def test_accelerator_roofs_closed_form():
+    fm = hardware("fusemax")
+    array2d, array1d, dram = roofs(fm, "fp16", [64])
+    assert array2d.flops == pytest.approx(256 * 256 * 2 * 940e6)  # one MAC = 2 FLOPs per PE per cycle
+    assert array1d.flops == pytest.approx(256 * 940e6 * 4 * 64)
+    assert dram.bytes_s == fm.dram_bw_bytes_s
+
+
+def test_kernel_points_are_intensity_and_throughput():
+    rows = [_row(n=8192, flops=8e12, hbm_bytes=2e9, time_s=0.01), _row(n=1024, flops=1e11, hbm_bytes=1e8, time_s=1e-3)]
+    assert kernel_points(rows) == {"flash2": [("8k", 8e12 / 2e9, 8e12 / 0.01), ("1k", 1e11 / 1e8, 1e11 / 1e-3)]}
+    rows[1]["head_dim"] = 64
+    assert [label for label, _, _ in kernel_points(rows)["flash2"]] == ["8k, d=128", "1k, d=64"]
+
+
+def test_gpu_bars_keep_resource_order_and_drop_zero_resources():
+    groups = evaluate_points([_point(algorithm=a) for a in ("naive", "flash2")])
+    assert [g.label for g in groups] == ["naive", "flash2"]
+    assert gpu_bars(groups)[:6] == ["tensor", "exp", "fma", "smem", "l2", "hbm"]
+    assert gpu_bars(groups[:1]).count("smem") == 0  # naive has no shared-memory time
+
+
+@pytest.mark.parametrize("algo", ["flat", "fusemax-cascade", "fusemax"])
+def test_accel_stacks_add_up_to_the_array_times(algo):
+    (group,) = evaluate_points([_point(hardware="fusemax", algorithm=algo, batch=64, heads=12, head_dim=64, seq_len=4096)])
+    stacks, clock, times = accel_stacks(group), group.spec.clock_hz, group.result.times
+    assert sum(c for _, c in stacks["2D array"]) == pytest.approx(times["array2d"] * clock)
+    assert sum(c for _, c in stacks["1D array"]) == pytest.approx(times["array1d"] * clock)
+    assert stacks["DRAM"] == [("DRAM", pytest.approx(times["dram"] * clock))]
+
+
+def test_unfused_stacks_fall_back_to_whole_arrays():
+    (group,) = evaluate_points([_point(hardware="fusemax", algorithm="unfused", batch=64, heads=12, head_dim=64)])
+    assert [name for name, _ in accel_stacks(group)["2D array"]] == ["whole array (no per-Einsum split)"]
+
+
+def test_breakdown_labels_name_what_varies():
+    groups = evaluate_points([_point(hardware=h, algorithm="flash2", seq_len=n) for h in ("a100", "h100")
+                              for n in (1024, 4096)])
+    assert groups[0].label == "A100\nflash2\nN=1k" and isinstance(groups[0], Group)
+
+
+def test_validation_colours_and_median():
+    points = [{"kernel": "fa2", "algorithm": "flash2", "error": e} for e in (0.1, -0.3, 0.05)]
+    points.append({"kernel": "mine", "algorithm": "flash2", "error": 0.0})
+    colours = kernel_colours(points)
+    assert colours["fa2"] != colours["mine"]
+    assert median_abs_error(points) == pytest.approx((0.05 + 0.1) / 2)
+
+
+def test_captions_and_sizes():
+    assert caption([_row(), _row(n=8192)]) == "B=1  H=32  d=128  fp16  dense"  # N varies: left out
+    assert caption([{**_row(), "causal": True, "kv_heads": 8}]) == "B=1  H=32/8 KV  d=128  N=4k  fp16  causal"
+    assert [size_label(n) for n in (1024, 65536, 1 << 20)] == ["1k", "64k", "1M"]
+
+
+@pytest.mark.parametrize("name", ["plot.jpg", "plot", "/no/such/dir/plot.png"])
+def test_check_output_rejects(name):
+    with pytest.raises(UserError):
+        check_output(name)
