@@ -202,7 +202,8 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     """HBM bytes: compulsory Q, K, V, O plus the K/V re-reads that L2 does not catch.
 
     CTAs are dispatched head by head; the KV heads of the CTAs in flight form
-    L2's working set. While it fits, each KV head comes from HBM once.
+    L2's working set. While it fits, each KV head comes from HBM once; beyond,
+    once per wave of that head's CTAs (or the L2 hit-rate estimate, if lower).
     """
     d, b = wl.head_dim, wl.dtype_bytes
     kv_head_bytes = 2 * wl.kv_len * d * b
@@ -211,9 +212,14 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     heads_in_flight = min(heads, math.ceil(slots / ctas_per_head) + 1)
     group = 1 if cfg.pack_gqa else wl.group
     working_set = math.ceil(heads_in_flight / group) * kv_head_bytes
-    hit = min(1.0, hw.l2_bytes / working_set)
-    rereads = max(l2_bytes - compulsory, 0.0)
-    return compulsory + (1.0 - hit) * rereads
+    if working_set <= hw.l2_bytes:
+        return compulsory
+    # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
+    # tiles at the same pace, so each wave streams that head's K/V from HBM once at most.
+    waves_per_head = math.ceil(ctas_per_head / slots)
+    wave_bound = compulsory + (waves_per_head - 1) * wl.batch * wl.kv_heads * kv_head_bytes
+    all_miss = compulsory + (1.0 - hw.l2_bytes / working_set) * max(l2_bytes - compulsory, 0.0)
+    return min(wave_bound, all_miss)
 
 
 def _num_splits(hw, ctas: int, n_kv_blocks: int) -> int:
