@@ -5,7 +5,6 @@ import io
 import json
 import sys
 
-import click
 
 COLUMNS = ("hardware", "algorithm", "baseline", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len",
            "causal", "dtype", "pattern", "sparsity", "block_size", "block_density", "time_s", "baseline_time_s", "speedup",

@@ -42,7 +42,7 @@ def list_():
 def show(name, as_json, graph):
     """Einsums, passes, op counts and live footprint of NAME (bundled name or file)."""
     from einsum_cascades import load_cascade
-    from einsum_cascades.passes import families, _levels
+    from einsum_cascades.passes import families, pass_levels
 
     c = load_cascade(name)
     ops = c.op_counts()
@@ -65,7 +65,7 @@ def show(name, as_json, graph):
     from rich.table import Table
 
     fam_of = families(c)
-    level = _levels(c, "m", fam_of) if "m" in set(fam_of.values()) else {}
+    level = pass_levels(c, "m", fam_of) if "m" in set(fam_of.values()) else {}
     table = Table("pass", "einsum", "ops", title=escape(f"{c.name}: {c.summary}"))
     for e in c.einsums:
         text = e.text if not e.init else f"{e.init.text}\n{e.text}"

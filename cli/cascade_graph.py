@@ -2,17 +2,15 @@
 
 
 def draw(cascade, path: str) -> None:
-    import matplotlib
+    from cli.plots.style import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import networkx as nx
 
-    from einsum_cascades.errors import UserError
-    from einsum_cascades.passes import _levels, families
+    from einsum_cascades.passes import pass_levels, families
 
     fam_of = families(cascade)
-    level = _levels(cascade, "m", fam_of) if "m" in set(fam_of.values()) else {}
+    level = pass_levels(cascade, "m", fam_of) if "m" in set(fam_of.values()) else {}
     g = cascade.graph.copy()
     for t in cascade.inputs:
         g.add_node(t)
@@ -40,10 +38,4 @@ def draw(cascade, path: str) -> None:
     ax.legend(handles=handles, loc="lower right", frameon=True)
     ax.set_title(f"{cascade.name}: {cascade.passes().get('m', 1)} pass(es) over m\n{cascade.summary}", fontsize=10)
     ax.axis("off")
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=150)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot write {path!r}: {err}") from None
-    finally:
-        plt.close(fig)
+    save(fig, path)

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 
-from einsum_cascades.errors import UserError
 
 POOL_LIMIT = 1 << 22  # up to 4M tiles every tile is examined; above, one tile row and column per cell
 
@@ -29,10 +28,9 @@ def tile_states(p, tc, max_cells: int) -> tuple[np.ndarray, int]:
 
 
 def draw(p, tc, path: str, max_cells: int) -> None:
-    import matplotlib
+    from cli.plots.style import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -47,10 +45,4 @@ def draw(p, tc, path: str, max_cells: int) -> None:
     ax.legend(handles=[Patch(color=c, label=l) for c, l in zip(colours[::-1], (
         f"full ({tc.full:,})", f"partial ({tc.partial:,})", f"empty ({tc.empty:,})"))],
         loc="upper right", fontsize=8, framealpha=0.9)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=130)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot write {path!r}: {err}") from None
-    finally:
-        plt.close(fig)
+    save(fig, path)

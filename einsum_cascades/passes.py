@@ -56,7 +56,7 @@ def _finest(cascade, members: set[str]) -> str:
     return sorted(members, key=len)[0]
 
 
-def _levels(cascade, fam: str, fam_of: dict) -> dict[str, int]:
+def pass_levels(cascade, fam: str, fam_of: dict) -> dict[str, int]:
     """Pass level of every Einsum over family ``fam`` (0 if it does not walk the family)."""
     level, done = {}, {}
     for e in cascade.einsums:
@@ -84,7 +84,7 @@ def count_passes(cascade) -> dict[str, int]:
     out = {}
     for fam in sorted(set(fam_of.values())):
         members = {v for v, f in fam_of.items() if f == fam}
-        level = _levels(cascade, fam, fam_of)
+        level = pass_levels(cascade, fam, fam_of)
         per_rank = {v: max((level[e.output] for e in cascade.einsums if v in e.vars), default=1) or 1 for v in members}
         out.update(per_rank)
         out[fam] = per_rank[_finest(cascade, members)]
@@ -102,7 +102,7 @@ def live_footprint(cascade) -> dict[str, sp.Expr]:
     for fam in sorted(set(fam_of.values())):
         if fam in ("p",):
             continue
-        level = _levels(cascade, fam, fam_of)
+        level = pass_levels(cascade, fam, fam_of)
         crossing = [_per_query(cascade.einsum(t), step=True) for e in cascade.einsums for t in
                     (a.tensor for a in e.reads if a.tensor in level)
                     if 0 < level[t] < level[e.output] and _carries(cascade, t, fam, fam_of)

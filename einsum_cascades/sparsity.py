@@ -20,7 +20,6 @@ Expressions join them with ``&`` (binds tighter) and ``|`` and parentheses, e.g.
 ``causal&window(4k)|sinks(128)``. Sizes take k/m suffixes. Parsed, never evaluated.
 """
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -28,6 +27,9 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import parse_size
+
+__all__ = ["PATTERN_NAMES", "Pattern", "PatternError", "TileCounts", "brute_force_counts", "element_density",
+           "fit_pattern", "parse_pattern", "tile_counts"]
 
 PATTERN_NAMES = ("causal", "window", "sinks", "global", "strided", "vertical_slash", "random_blocks", "full")
 _ARITY = {"causal": (0, 0), "full": (0, 0), "window": (1, 1), "sinks": (1, 1), "global": (1, 1), "strided": (1, 1),

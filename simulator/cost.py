@@ -21,6 +21,3 @@ class Cost:
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
-
-    def scale(self, k: float) -> "Cost":
-        return Cost(*(getattr(self, f.name) * k for f in fields(Cost)))

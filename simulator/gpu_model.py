@@ -262,25 +262,26 @@ def _naive(hw, wl) -> Result:
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * (1 + (1 if row_on_chip else passes - 1)) + s_bytes  # read(s) + write P
-    mask_bytes = 2 * s_bytes + s_bytes if wl.mask_expr else 0.0  # read S and the mask, write S
-    gemm_flops = 2 * scores * 2 * d / 2  # each GEMM: 2*d FLOPs per score element
-    kernels = [
-        ("gemm_qk", gemm_flops, qkvo / 2 + s_bytes, 0.0),
-        ("softmax", 0.0, softmax_bytes, scores),
-        ("gemm_pv", gemm_flops, s_bytes + qkvo / 2, 0.0),
-    ] + ([("mask", 0.0, mask_bytes, 0.0)] if mask_bytes else [])
+    gemm_flops = 2 * d * scores  # each GEMM: 2*d FLOPs per score element
+    kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
+        "gemm_qk": Cost(hbm_bytes=qkvo / 2 + s_bytes, l2_bytes=qkvo / 2 + s_bytes, tensor_flops=gemm_flops, launches=1),
+        "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores,
+                        fma_ops=scores * SOFTMAX_FP32_PER_SCORE, launches=1),
+        "gemm_pv": Cost(hbm_bytes=s_bytes + qkvo / 2, l2_bytes=s_bytes + qkvo / 2, tensor_flops=gemm_flops, launches=1),
+    }
+    if wl.mask_expr:  # read S and the mask, write S
+        kernels["mask"] = Cost(hbm_bytes=3 * s_bytes, l2_bytes=3 * s_bytes, launches=1)
+    clock = hw.sustained_clock_hz
     hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    tensor_rate = hw.tensor_peak_flops(_tensor_dtype(hw, wl)) * hw.gemm_efficiency
-    sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * hw.sustained_clock_hz
-    total, per_kernel, bounds = 0.0, {}, {}
-    for name, flops, moved, exps in kernels:
-        parts = {"tensor": flops / tensor_rate, "hbm": moved / hbm_bw, "exp": exps / sfu_rate}
-        t = max(parts.values()) + hw.launch_overhead_s
-        per_kernel[name], bounds[name] = t, max(parts, key=parts.get)
-        total += t
-    cost = Cost(hbm_bytes=sum(m for _, _, m, _ in kernels), l2_bytes=sum(m for _, _, m, _ in kernels),
-                tensor_flops=2 * gemm_flops, fma_ops=scores * SOFTMAX_FP32_PER_SCORE, exp_ops=scores,
-                launches=len(kernels))
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
+    sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * clock
+    per_kernel, bounds = {}, {}
+    for name, c in kernels.items():
+        parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": c.hbm_bytes / hbm_bw, "exp": c.exp_ops / sfu_rate}
+        per_kernel[name] = max(parts.values()) + hw.launch_overhead_s
+        bounds[name] = max(parts, key=parts.get)
+    total = sum(per_kernel.values())
+    cost = sum(kernels.values(), Cost())
     times = _roof_times(hw, wl, cost, "wgmma")
     times["compute"] = total
     slowest = max(per_kernel, key=per_kernel.get)

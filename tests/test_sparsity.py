@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.sparsity import (PatternError, brute_force_counts, element_density, fit_pattern,
+from einsum_cascades.sparsity import (brute_force_counts, element_density, fit_pattern,
                                       parse_pattern, tile_counts)
 
 PRIMITIVES = ["causal", "window(7)", "window(40)", "sinks(5)", "global(6)", "strided(3)", "strided(9)",
