@@ -11,6 +11,7 @@ HBM. Every constant below names the instruction or datasheet figure it is.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _fused(hw, algo, wl) -> Result:
     rows = _rows(cfg, wl)
     tiles = tile_source.tile_rows(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv)
     full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
-    part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True)
+    part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     splits = _num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks) if algo == "flash-decoding" else 1
@@ -136,28 +137,34 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0)
 
     ``extra_load``: bytes the tile moves besides its K/V tile (FA1's Q, O, l, m round trip).
     """
-    d, bc, b = wl.head_dim, cfg.block_kv, wl.dtype_bytes
-    padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
     eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
-    rate = hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff
-    tensor = wl.flops_per_score() * padded * bc / rate
+    rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
+             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm)
+    return _tile_cost(cfg, rates, wl.head_dim, wl.dtype_bytes, wl.flops_per_score(), rows, partial, extra_load)
+
+
+@lru_cache(maxsize=4096)
+def _tile_cost(cfg, rates, d, b, flops_per_score, rows, partial, extra_load) -> tuple[float, str]:
+    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes)."""
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate = rates
+    bc = cfg.block_kv
+    padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
+    tensor = flops_per_score * padded * bc / tensor_rate
     kv_tile = 2 * bc * d * b
     smem_read = cfg.readers * kv_tile + (rows * d * b if cfg.q_from_smem else 0)
-    smem = (smem_read + kv_tile) / hw.smem_bytes_per_clk_sm  # reads by the MMAs + the tile's fill
-    load = (kv_tile + extra_load) / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    smem = (smem_read + kv_tile) / smem_bw  # reads by the MMAs + the tile's fill
+    load = (kv_tile + extra_load) / l2_bw
     scores = rows * bc
-    sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / hw.sfu_ops_per_clk_sm
+    sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / sfu_rate
     fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + (MASK_FP32_PER_SCORE if partial else 0))
-    fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / hw.fp32_fma_per_clk_sm
+    fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
     if cfg.overlap:
-        cycles = max(gemm, softmax, load)
-        dominant = max(parts, key=parts.get)
-    else:
-        cycles = max(gemm + softmax, load)
-        dominant = "l2" if load >= gemm + softmax else max(("tensor", "smem", "exp", "fma"), key=parts.get)
-    return cycles, dominant
+        return max(gemm, softmax, load), max(parts, key=parts.get)
+    if load >= gemm + softmax:
+        return load, "l2"
+    return gemm + softmax, max(("tensor", "smem", "exp", "fma"), key=parts.get)
 
 
 def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
