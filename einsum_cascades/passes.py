@@ -11,8 +11,6 @@ of its finest rank (the one that walks the original elements).
 
 import re
 
-import sympy as sp
-
 
 def families(cascade) -> dict[str, str]:
     """rank -> family name; partition ranks share a family (m1, m0 -> m)."""
@@ -91,12 +89,14 @@ def count_passes(cascade) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def live_footprint(cascade) -> dict[str, sp.Expr]:
+def live_footprint(cascade) -> dict:
     """Per query position: values that must stay live for each family.
 
     Multi-pass: the largest tensor crossing a pass boundary (O(M) per query);
-    one pass: the loop-carried running state (e.g. RM, RD, RNV: F + 2).
+    one pass: the loop-carried running state (e.g. RM, RD, RNV: F + 2). Values are sympy expressions.
     """
+    import sympy as sp
+
     fam_of = families(cascade)
     out = {}
     for fam in sorted(set(fam_of.values())):
@@ -115,7 +115,9 @@ def live_footprint(cascade) -> dict[str, sp.Expr]:
     return out
 
 
-def _per_query(e, step=False) -> sp.Expr:
+def _per_query(e, step=False):
+    import sympy as sp
+
     from einsum_cascades.ops import extent
 
     dims = [v for v in e.out_vars if v != "p" and not (step and v == e.step_rank)]
