@@ -11,6 +11,7 @@ HBM. Every constant below names the instruction or datasheet figure it is.
 """
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -71,14 +72,18 @@ def _fused(hw, algo, wl) -> Result:
     visited = float(tiles.visited) * heads
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
     hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
-    cost = Cost(hbm, cost.l2_bytes, cost.onchip_bytes, cost.tensor_flops, cost.fma_ops, cost.exp_ops, cost.launches)
+    cost = replace(cost, hbm_bytes=hbm)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     if splits > 1:
         times["combine"] = _combine_seconds(hw, wl, splits)
-    detail = dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=splits,
-                  tile_cycles=full_t, partial_tile_cycles=part_t, tile_bound=full_dom, clock_hz=clock)
-    return _finish(hw, algo, wl, cost, times, full_dom, tiles, detail)
+    return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
+
+
+def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:
+    """What ``--explain`` and the plots show of a fused kernel's schedule."""
+    return dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=splits, tile_cycles=full_t,
+                partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock)
 
 
 STATS_BYTES = 4  # FA1 keeps the running max m and sum l per query row in fp32 in HBM
@@ -112,12 +117,10 @@ def _flash1(hw, wl) -> Result:
     compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * wl.kv_len * d * b
     working_set = min(heads, hw.sms * k) * (2 * wl.seq_len * d * b + 2 * wl.seq_len * STATS_BYTES)
     hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
-    cost = Cost(hbm, l2, cost.onchip_bytes, cost.tensor_flops, cost.fma_ops, cost.exp_ops, 1)
+    cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, launches=1)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
-    detail = dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=1, tile_cycles=full_t,
-                  partial_tile_cycles=part_t, tile_bound=full_dom, clock_hz=clock)
-    return _finish(hw, "flash1", wl, cost, times, full_dom, tiles, detail)
+    return _finish(hw, "flash1", wl, cost, times, full_dom, tiles, _detail(cfg, k, 1, full_t, part_t, full_dom, clock))
 
 
 def _rows(cfg, wl) -> int:
@@ -127,8 +130,6 @@ def _rows(cfg, wl) -> int:
 
 
 def _with_block(cfg, block: int):
-    from dataclasses import replace
-
     return replace(cfg, block_q=block, block_kv=block)
 
 
