@@ -189,6 +189,14 @@ def _mark_term(T, S, dens, t, off, i, q0, q1, nkv, bkv, n_cols, state):
     if ns > 1:
         flo, fhi = 1, 0
     kind = S[first, 0] if ns == 1 else 0
+    if kind == VERTICAL or kind == SLASH:  # only blocks holding a column / a diagonal can be hit
+        for j in range(nlo, nhi + 1):
+            if j < flo or j > fhi:
+                if state[j] != FULL:
+                    state[j] = 3
+        if flo <= fhi:
+            _mark_lines(S, first, kind, off, q0, q1, nkv, bkv, flo, fhi, state)
+        return
     aligned = ns == 1 and S[first, 3] == q1 - q0 + 1 and S[first, 4] == bkv and q0 % S[first, 3] == 0
     for j in range(nlo, nhi + 1):
         if state[j] == FULL or state[j] == 3:
@@ -281,3 +289,35 @@ def states(nq, nkv, bq, bkv, T, S, dens, rows, cols):
             j = cols[b]
             out[a, b] = _tile_state(T, S, dens, off, i, j, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
     return out
+
+
+@numba.njit(cache=True)
+def _mark_lines(S, first, kind, off, q0, q1, nkv, bkv, flo, fhi, state):
+    """Mark the box-full blocks flo..fhi that a vertical or slash set hits, visiting only those blocks."""
+    a, b = S[first, 1], S[first, 2]
+    if kind == VERTICAL:  # columns k = i*a, i < b
+        i_lo, i_hi = (flo * bkv + a - 1) // a, min(b - 1, (min(nkv, (fhi + 1) * bkv) - 1) // a)
+        last = -1
+        for i in range(i_lo, i_hi + 1):
+            j = i * a // bkv
+            if j != last:
+                _mark_hit(S, first, kind, off, q0, q1, nkv, bkv, j, state)
+                last = j
+        return
+    for jd in range(b):  # SLASH: diagonals k - q = off - jd*a
+        d = off - jd * a
+        lo, hi = max(flo, (q0 + d) // bkv if q0 + d >= 0 else 0), min(fhi, (q1 + d) // bkv if q1 + d >= 0 else -1)
+        for j in range(lo, hi + 1):
+            _mark_hit(S, first, kind, off, q0, q1, nkv, bkv, j, state)
+
+
+@numba.njit(cache=True)
+def _mark_hit(S, first, kind, off, q0, q1, nkv, bkv, j, state):
+    if state[j] == FULL or state[j] == 3:
+        return
+    k0, k1 = j * bkv, min(nkv, (j + 1) * bkv) - 1
+    if _sparse_any(kind, S[first, 1], S[first, 2], off, q0, q1, k0, k1, k0 - q1, k1 - q0):
+        if state[j] == PARTIAL or q0 == q1 or k0 == k1 or S[first, 1] == 1:
+            state[j] = 3  # two partial terms, a one-line tile or a dense set: settle by elements
+        else:
+            state[j] = PARTIAL
