@@ -42,39 +42,63 @@ def list_():
 def show(name, as_json, graph):
     """Einsums, passes, op counts and live footprint of NAME (bundled name or file)."""
     from einsum_cascades import load_cascade
-    from einsum_cascades.passes import families, pass_levels
 
     c = load_cascade(name)
-    ops = c.op_counts()
     if graph:
         from cli.cascade_graph import draw
 
         draw(c, graph)
         click.echo(f"wrote {graph}", err=True)
     if as_json:
-        click.echo(json.dumps({
-            "name": c.name, "summary": c.summary,
-            "einsums": [{"output": e.output, "text": e.text, "init": e.init.text if e.init else None} for e in c.einsums],
-            "passes": c.passes(), "ops": {k: {cls: str(v) for cls, v in o.items()} for k, o in ops.items()},
-            "total_ops": {cls: str(v) for cls, v in c.total_ops().items()},
-            "footprint_per_query": {k: str(v) for k, v in c.footprint().items()},
-            "inputs": list(c.inputs), "outputs": list(c.outputs)}, indent=2))
-        return
+        click.echo(json.dumps(_as_dict(c), indent=2))
+    else:
+        _print(c)
+
+
+def _footprint(c) -> str | None:
+    """The live footprint over m as text, None for a cascade without a key rank m."""
+    from einsum_cascades.errors import UserError
+
+    try:
+        return str(c.footprint("m"))
+    except UserError:
+        return None
+
+
+def _as_dict(c) -> dict:
+    return {
+        "name": c.name, "summary": c.summary, "reference": c.reference,
+        "einsums": [{"output": e.output, "text": e.text, "init": e.init.text if e.init else None} for e in c.einsums],
+        "passes": c.passes(), "ops": {k: {cls: str(v) for cls, v in o.items()} for k, o in c.op_counts().items()},
+        "total_ops": {cls: str(v) for cls, v in c.total_ops().items()},
+        "footprint_per_query": _footprint(c), "inputs": list(c.inputs), "outputs": list(c.outputs)}
+
+
+def _print(c) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    fam_of = families(c)
-    level = pass_levels(c, "m", fam_of) if "m" in set(fam_of.values()) else {}
-    table = Table("pass", "einsum", "ops", title=escape(f"{c.name}: {c.summary}"))
+    from einsum_cascades.passes import einsum_passes, pass_label
+
+    level, ops, passes = einsum_passes(c, "m"), c.op_counts(), c.passes()
+    table = Table(title=escape(f"{c.name}: {c.summary}"))
+    table.add_column("pass", justify="center")
+    table.add_column("einsum", ratio=3)
+    table.add_column("ops", ratio=1, overflow="fold")
     for e in c.einsums:
-        text = e.text if not e.init else f"{e.init.text}\n{e.text}"
-        table.add_row(str(level.get(e.output) or "-"), escape(text), ", ".join(f"{k}={v}" for k, v in ops[e.output].items()))
+        if e.init:
+            table.add_row("init", escape(e.init.text), "")
+        table.add_row(pass_label(c, level[e.output]) if level[e.output] else "-", escape(e.text),
+                      "\n".join(f"{k}={v}" for k, v in ops[e.output].items()))
     console = Console()
     console.print(table)
-    console.print(f"passes: {c.passes()}")
-    console.print(f"total ops: { {k: str(v) for k, v in c.total_ops().items()} }")
-    console.print(f"live footprint per query: { {k: str(v) for k, v in c.footprint().items()} }")
+    console.print("passes: " + ", ".join(f"{rank}={n}" for rank, n in passes.items()))
+    console.print("total ops:")
+    for cls, n in c.total_ops().items():
+        console.print(f"  {cls:4s}{n}")
+    if "m" in passes:
+        console.print(f"live footprint per query row over m: {_footprint(c)}")
     console.print(f"inputs: {', '.join(c.inputs)}   outputs: {', '.join(c.outputs)}")
 
 

@@ -1,9 +1,12 @@
 """The bundled cascades (``library/*.cascade``) and loading by name or path."""
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
+
+SUFFIX = ".cascade"
 
 
 def _library_dir():
@@ -11,30 +14,32 @@ def _library_dir():
 
 
 def cascade_names() -> list[str]:
-    return sorted(p.name[: -len(".cascade")] for p in _library_dir().iterdir() if p.name.endswith(".cascade"))
+    """Names of the bundled cascades, sorted."""
+    return sorted(p.name[: -len(SUFFIX)] for p in _library_dir().iterdir() if p.name.endswith(SUFFIX))
 
 
 def load_cascade(name_or_path: str):
-    """A bundled cascade by name, or a user's file by path."""
-    from einsum_cascades.cascade import parse_cascade
-
+    """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else."""
     if name_or_path in cascade_names():
         return _bundled(name_or_path)
     path = Path(name_or_path)
-    if path.is_file():
-        return parse_cascade(path.read_text(), path.name)
-    raise UserError(f"unknown cascade {name_or_path!r}: allowed {', '.join(cascade_names())} or a path to a file")
+    if not path.is_file():
+        raise UserError(f"unknown cascade {name_or_path!r}: allowed {', '.join(cascade_names())}, "
+                        f"or a path to a {SUFFIX} file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read cascade file {name_or_path!r}: {err}") from None
+    from einsum_cascades.cascade import parse_cascade
+
+    return parse_cascade(text, path.stem, source=name_or_path)
 
 
-_CACHE: dict = {}
-
-
+@lru_cache(maxsize=None)
 def _bundled(name: str):
     from einsum_cascades.cascade import parse_cascade
 
-    if name not in _CACHE:
-        _CACHE[name] = parse_cascade(_library_dir().joinpath(f"{name}.cascade").read_text(), name)
-    return _CACHE[name]
+    return parse_cascade(_library_dir().joinpath(f"{name}{SUFFIX}").read_text(encoding="utf-8"), name)
 
 
 def list_cascades() -> list[tuple[str, str]]:

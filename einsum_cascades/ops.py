@@ -1,10 +1,28 @@
-"""Symbolic op counts per Einsum and op class (see cascade.py for the convention)."""
+"""Symbolic op counts per Einsum and op class.
 
-import ast
+Convention: one op per point of the Einsum's iteration space (output ranks times
+reduced ranks, each extent the upper-case rank name as a sympy symbol) per operator:
+- ``*`` is a ``mac`` (with or without a reduction: ``Q*K`` summed over e, or the
+  element-wise ``RD*PRM``), ``+`` and ``-`` an ``add``, ``/`` a ``div``,
+  ``exp`` an ``exp``, two-argument ``max`` a ``max``; ``elu1`` (elu(x)+1) is an
+  ``exp`` and an ``add``; unary minus and constants are free;
+- a reduction adds one ``max`` per point under ``max(x)``, and one ``add`` per point
+  for a sum, except a sum of a product, whose accumulate is part of the ``mac``;
+- a pure copy or partition (``BK[e,m1,m0] = K[e, m1*M0 + m0]``) costs nothing, and
+  initialisation lines (``RM[0,p] = -inf``) are not counted.
+
+>>> from einsum_cascades import load_cascade
+>>> load_cascade("attention-1pass").op_counts()["SLN"]
+{'add': M0*M1*P, 'exp': M0*M1*P}
+"""
 
 import sympy as sp
 
+from einsum_cascades.parser import Op
+
 OP_CLASSES = ("mac", "add", "max", "exp", "div")
+_OPERATOR_CLASSES = {"*": ("mac",), "+": ("add",), "-": ("add",), "/": ("div",), "exp": ("exp",),
+                     "elu1": ("exp", "add"), "max": ("max",), "neg": ()}
 
 
 def extent(rank: str) -> sp.Symbol:
@@ -12,48 +30,34 @@ def extent(rank: str) -> sp.Symbol:
     return sp.Symbol(rank.upper(), positive=True, integer=True)
 
 
-def _operators(node: ast.AST, counts: dict) -> None:
-    """Count operators in an expression tree (one each per iteration point)."""
-    if isinstance(node, ast.BinOp):
-        cls = {ast.Mult: "mac", ast.Add: "add", ast.Sub: "add", ast.Div: "div"}[type(node.op)]
-        counts[cls] = counts.get(cls, 0) + 1
-        _operators(node.left, counts)
-        _operators(node.right, counts)
-    elif isinstance(node, ast.UnaryOp):
-        _operators(node.operand, counts)
-    elif isinstance(node, ast.Call):
-        name = node.func.id
-        extra = {"exp": ("exp",), "elu1": ("exp", "add")}.get(name, ())
-        if name == "max" and len(node.args) == 2:
-            extra = ("max",)
-        for cls in extra:
+def _per_point(node, counts: dict[str, int]) -> None:
+    """Add the ops one evaluation of ``node`` performs to ``counts``."""
+    if isinstance(node, Op):
+        for cls in _OPERATOR_CLASSES[node.name]:
             counts[cls] = counts.get(cls, 0) + 1
         for arg in node.args:
-            _operators(arg, counts)
+            _per_point(arg, counts)
 
 
 def einsum_ops(e) -> dict[str, sp.Expr]:
     """Op counts of one Einsum: operators per point plus its reduction, times the iteration space."""
     counts: dict[str, int] = {}
-    expr = e.line.expr
-    top = expr.func.id if isinstance(expr, ast.Call) and len(expr.args) == 1 and expr.func.id in ("max", "sum") else None
-    inner = expr.args[0] if top else expr
-    _operators(inner, counts)
-    if e.reduced:
-        if top == "max":
-            counts["max"] = counts.get("max", 0) + 1
-        elif not (isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mult)):
-            counts["add"] = counts.get("add", 0) + 1  # sum(x), or the default sum of a non-product
+    _per_point(e.line.expr, counts)
+    if e.reduction == "max":
+        counts["max"] = counts.get("max", 0) + 1
+    elif e.reduction == "sum" and not (isinstance(e.line.expr, Op) and e.line.expr.name == "*"):
+        counts["add"] = counts.get("add", 0) + 1
     points = sp.Mul(*(extent(v) for v in e.vars))
-    return {cls: n * points for cls, n in sorted(counts.items(), key=lambda kv: OP_CLASSES.index(kv[0]))}
+    return {cls: counts[cls] * points for cls in OP_CLASSES if cls in counts}
 
 
 def op_counts(cascade) -> dict[str, dict[str, sp.Expr]]:
-    """Einsum output -> {op class: count}, only classes that occur."""
+    """Einsum output -> {op class: count}, only classes that occur (a copy maps to {})."""
     return {e.output: einsum_ops(e) for e in cascade.einsums}
 
 
 def total_ops(cascade) -> dict[str, sp.Expr]:
+    """op class -> count summed over every Einsum, expanded."""
     total: dict[str, sp.Expr] = {}
     for ops in op_counts(cascade).values():
         for cls, n in ops.items():

@@ -1,20 +1,35 @@
 """The cascade text notation, parsed with Python's ``ast`` module and a whitelist — never eval.
 
-One Einsum per line, ``#`` comments, header directives ``# reference: softmax`` and
-``# extents: M0=4, S=2`` (defaults for ranks no input fixes). Index forms:
-``m`` a rank; ``m1+1`` the next step of an iterative rank (left side) or a read of
-it (right side); ``m1*M0 + m0`` a partitioned rank; ``M1`` the final step; ``0``
-an initialisation step.
+One Einsum per line, ``#`` comments. Full-line comments are the header: the first
+one that is not a directive is the cascade's summary; the directives are
+``# reference: softmax`` (what ``cascade check`` compares with) and
+``# extents: M0=4, M2=2`` (defaults for ranks no input fixes).
+
+A right-hand side uses tensors, numbers, ``inf``, ``+ - * /``, unary ``-`` and
+the functions ``exp``, ``elu1`` (elu(x) + 1), two-argument ``max(a, b)``
+(element-wise), and, wrapping the whole right side only, the reductions
+``max(x)`` and ``sum(x)``. Index forms: ``m`` a rank; ``m1+1`` the next step of an
+iterative rank; ``m1*M0 + m0`` a partitioned rank (right side); ``M1`` the final
+step of an iterative rank (right side); ``0`` the initial step (left side of an
+initialisation line such as ``RM[0,p] = -inf``).
+
+The parser checks syntax only; ``validate`` checks that the lines make sense together.
 """
 
 import ast
-import re
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
 
-FUNCTIONS = {"max": (1, 2), "sum": (1, 1), "exp": (1, 1), "elu1": (1, 1)}  # name -> (min, max) arguments
-CONSTANT_NAMES = {"inf"}
+FUNCTIONS = {"exp": 1, "elu1": 1, "max": 2}  # element-wise functions -> number of arguments
+REDUCTIONS = ("max", "sum")  # one-argument calls that may wrap a whole right-hand side
+_USAGE = {"exp": "one argument", "elu1": "one argument",
+          "max": "two arguments (element-wise), or one around the whole right side (a reduction)",
+          "sum": "one argument, around the whole right side (a reduction)"}
+MAX_DEPTH = 64  # deeper syntax trees are rejected, so no later recursion can hit Python's limit
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_ECHO = 60  # characters of source text quoted in an error message
 
 
 class CascadeParseError(UserError):
@@ -23,12 +38,14 @@ class CascadeParseError(UserError):
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """One index position: ('var', m) | ('next', m1) | ('final', 'M1') | ('const', 0) | ('affine', ((var, stride-extents), ...))."""
+    """One index position: ('var', 'm') | ('next', 'm1') | ('final', 'M1') | ('const', 0)
+    | ('affine', (('m1', ('M0',)), ('m0', ()))) — a partition, outer rank first."""
 
     kind: str
     value: object
 
     def vars(self) -> tuple[str, ...]:
+        """The ranks this index walks."""
         if self.kind in ("var", "next"):
             return (self.value,)
         if self.kind == "affine":
@@ -45,19 +62,48 @@ class Index:
 
 @dataclass(frozen=True, slots=True)
 class Access:
+    """A tensor read or written at some indices, e.g. ``RM[m1+1,p]``; ``col`` is where it starts."""
+
     tensor: str
     indices: tuple[Index, ...]
+    col: int = field(default=0, compare=False)
 
     def __str__(self):
         return f"{self.tensor}[{','.join(map(str, self.indices))}]"
 
 
 @dataclass(frozen=True, slots=True)
+class Num:
+    """A constant (``inf`` included)."""
+
+    value: float
+
+    def __str__(self):
+        return "inf" if self.value == math.inf else repr(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1`` or two-argument ``max``."""
+
+    name: str
+    args: tuple
+
+    def __str__(self):
+        if self.name in _BINOPS.values():
+            return f"({self.args[0]} {self.name} {self.args[1]})"
+        if self.name == "neg":
+            return f"-{self.args[0]}"
+        return f"{self.name}({', '.join(map(str, self.args))})"
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One parsed line: ``output = expr`` where expr is a whitelisted ast node."""
+    """One parsed line: ``output = reduce(expr)``; ``reduce`` is 'max', 'sum' or None (implicit sum)."""
 
     output: Access
-    expr: ast.AST
+    reduce: str | None
+    expr: object
     text: str
     lineno: int
 
@@ -65,125 +111,192 @@ class Line:
     def is_init(self) -> bool:
         return any(i.kind == "const" for i in self.output.indices)
 
+    def accesses(self):
+        """Every tensor read on the right side, left to right."""
+        stack = [self.expr]
+        out = []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Access):
+                out.append(node)
+            elif isinstance(node, Op):
+                stack.extend(reversed(node.args))
+        return out
 
-def parse_lines(text: str, source: str = "<string>") -> tuple[list[Line], dict]:
-    """Parse cascade text into lines and header directives ({'reference': ..., 'extents': {...}})."""
-    lines, header = [], {"reference": None, "extents": {}, "summary": None}
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What the full-line comments declare."""
+
+    summary: str = ""
+    reference: str | None = None
+    extents: tuple[tuple[str, int], ...] = ()
+
+
+def parse_lines(text: str, source: str = "<string>") -> tuple[list[Line], Header]:
+    """Parse cascade text into lines and its header; ``CascadeParseError`` on any syntax problem."""
+    lines, comments = [], []
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        code, _, comment = raw.partition("#")
-        _directive(comment.strip(), header, source, lineno, raw.find("#") + 1, code.strip())
+        code, hash_, comment = raw.partition("#")
         if code.strip():
             lines.append(_parse_line(code.rstrip(), source, lineno))
+        elif hash_ and comment.strip():
+            comments.append((lineno, raw.index("#") + 1, comment.strip()))
     if not lines:
-        raise CascadeParseError(f"{source}: no Einsums found")
-    return lines, header
+        raise CascadeParseError(f"{source}: no Einsums found (write one per line, e.g. QK[m,p] = Q[e,p] * K[e,m])")
+    return lines, _header(comments, source)
 
 
-def _directive(comment: str, header: dict, source: str, lineno: int, col: int, code: str) -> None:
-    if not comment or code:
-        return
-    if header["summary"] is None:
-        header["summary"] = comment
-    key, sep, value = comment.partition(":")
-    key = key.strip().lower()
-    if not sep or key not in ("reference", "extents"):
-        return
-    if key == "reference":
-        header["reference"] = value.strip()
-        return
+def _header(comments: list, source: str) -> Header:
+    """Summary (the first comment that is not a directive), reference and default extents."""
+    summary, reference, extents = "", None, {}
+    for lineno, col, comment in comments:
+        key, sep, value = comment.partition(":")
+        key = key.strip().lower()
+        if sep and key == "reference":
+            reference = value.strip()
+        elif sep and key == "extents":
+            extents.update(_extents(value, f"{source}:{lineno}:{col}"))
+        elif not summary:
+            summary = comment
+    return Header(summary, reference, tuple(extents.items()))
+
+
+def _extents(value: str, where: str) -> dict[str, int]:
+    """``M0=4, M2=2`` -> {'M0': 4, 'M2': 2}."""
+    out = {}
     for part in filter(None, (p.strip() for p in value.split(","))):
-        m = re.fullmatch(r"([A-Z][A-Z0-9]*)\s*=\s*(\d+)", part)
-        if not m:
-            raise CascadeParseError(f"{source}:{lineno}:{col}: bad extent {part!r}: write NAME=integer, e.g. M0=4")
-        header["extents"][m.group(1)] = int(m.group(2))
+        name, sep, number = (s.strip() for s in part.partition("="))
+        if not (sep and name.isidentifier() and name.isascii() and name[0].isupper() and number.isdigit()
+                and int(number) > 0):
+            raise CascadeParseError(f"{where}: bad extent {part[:_ECHO]!r}: write NAME=positive integer, e.g. M0=4")
+        out[name] = int(number)
+    return out
+
+
+class _At:
+    """Where a piece of text sits: source, line, and the column its first character has."""
+
+    def __init__(self, source: str, lineno: int, col0: int):
+        self.source, self.lineno, self.col0 = source, lineno, col0
+
+    def col(self, node) -> int:
+        return self.col0 + getattr(node, "col_offset", 0)
+
+    def error(self, node, message: str) -> CascadeParseError:
+        return CascadeParseError(f"{self.source}:{self.lineno}:{self.col(node)}: {message}")
 
 
 def _parse_line(code: str, source: str, lineno: int) -> Line:
+    bad = next((i for i, ch in enumerate(code) if not (ch.isascii() and (ch.isprintable() or ch == "\t"))), None)
+    if bad is not None:
+        raise CascadeParseError(f"{source}:{lineno}:{bad + 1}: character {code[bad]!r} not allowed: "
+                                f"cascades are plain ASCII")
     if code.count("=") != 1:
-        raise CascadeParseError(f"{source}:{lineno}:1: expected one '=' in {code.strip()!r}")
+        raise CascadeParseError(f"{source}:{lineno}:1: expected one '=' in {code.strip()[:_ECHO]!r} "
+                                f"(an Einsum is OUT[ranks] = expression)")
     lhs_text, rhs_text = code.split("=")
-    rhs_col = len(lhs_text) + 2
-    where = _Where(source, lineno)
-    lhs = _parse_expr(lhs_text.strip(), where, 1)
+    lhs_at = _At(source, lineno, len(lhs_text) - len(lhs_text.lstrip()) + 1)
+    lhs = _parse_expr(lhs_text.strip(), lhs_at)
     if not isinstance(lhs, ast.Subscript):
-        raise CascadeParseError(f"{where}:1: the left side must be a tensor like QK[m,p], got {lhs_text.strip()!r}")
-    output = _access(lhs, where, left=True)
-    rhs = _parse_expr(rhs_text.strip(), where, rhs_col)
-    _check_rhs(rhs, where, rhs_col)
-    return Line(output, rhs, code.strip(), lineno)
+        raise lhs_at.error(lhs, f"the left side must be a tensor like QK[m,p], got {lhs_text.strip()[:_ECHO]!r}")
+    rhs_at = _At(source, lineno, len(lhs_text) + 2 + len(rhs_text) - len(rhs_text.lstrip()))
+    reduce, expr = _rhs(_parse_expr(rhs_text.strip(), rhs_at), rhs_at)
+    return Line(_access(lhs, lhs_at, left=True), reduce, expr, code.strip(), lineno)
 
 
-class _Where:
-    def __init__(self, source, lineno):
-        self.source, self.lineno = source, lineno
-
-    def __str__(self):
-        return f"{self.source}:{self.lineno}"
-
-
-def _parse_expr(text: str, where, col0: int) -> ast.AST:
+def _parse_expr(text: str, at: _At) -> ast.AST:
     try:
-        return ast.parse(text, mode="eval").body
+        node = ast.parse(text, mode="eval").body
     except SyntaxError as err:
-        col = col0 + max((err.offset or 1) - 1, 0)
-        raise CascadeParseError(f"{where}:{col}: syntax error in {text!r}: {err.msg}") from None
+        col = at.col0 + max((err.offset or 1) - 1, 0)
+        raise CascadeParseError(f"{at.source}:{at.lineno}:{col}: syntax error in {text[:_ECHO]!r}: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise CascadeParseError(f"{at.source}:{at.lineno}:{at.col0}: expression nested too deeply") from None
+    if _depth(node) > MAX_DEPTH:
+        raise at.error(node, f"expression nested more than {MAX_DEPTH} levels deep")
+    return node
 
 
-def _check_rhs(node: ast.AST, where, col0: int) -> None:
-    col = col0 + getattr(node, "col_offset", 0)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
-        _check_rhs(node.left, where, col0)
-        _check_rhs(node.right, where, col0)
-    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        _check_rhs(node.operand, where, col0)
-    elif isinstance(node, ast.Call):
-        name = node.func.id if isinstance(node.func, ast.Name) else None
-        if name not in FUNCTIONS or node.keywords:
-            raise CascadeParseError(f"{where}:{col}: unknown function {ast.unparse(node.func)!r}: allowed {', '.join(FUNCTIONS)}")
-        lo, hi = FUNCTIONS[name]
-        if not lo <= len(node.args) <= hi:
-            raise CascadeParseError(f"{where}:{col}: {name}() takes {lo if lo == hi else f'{lo} or {hi}'} argument(s)")
-        for arg in node.args:
-            _check_rhs(arg, where, col0)
-    elif isinstance(node, ast.Subscript):
-        _access(node, where, left=False)
-    elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        pass
-    elif isinstance(node, ast.Name) and node.id in CONSTANT_NAMES:
-        pass
-    else:
-        raise CascadeParseError(f"{where}:{col}: not allowed here: {ast.unparse(node)!r} (use tensors, numbers, inf, "
-                                f"+ - * /, and {', '.join(FUNCTIONS)})")
+def _depth(root: ast.AST) -> int:
+    """Nesting depth of a syntax tree, found without recursion (the tree may be very deep)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
-def _access(node: ast.Subscript, where, left: bool) -> Access:
-    col = node.col_offset + 1
-    if not isinstance(node.value, ast.Name):
-        raise CascadeParseError(f"{where}:{col}: a tensor name must come before '[', got {ast.unparse(node.value)!r}")
-    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    indices = tuple(_index(item, where, left) for item in items)
-    return Access(node.value.id, indices)
+def _rhs(node: ast.AST, at: _At) -> tuple[str | None, object]:
+    """Split off a reduction wrapping the whole right side: ``max(x)`` or ``sum(x)``."""
+    if _call_name(node) in REDUCTIONS and len(node.args) == 1 and not node.keywords:
+        return node.func.id, _expr(node.args[0], at)
+    return None, _expr(node, at)
 
 
-def _index(node: ast.AST, where, left: bool) -> Index:
-    col = getattr(node, "col_offset", 0) + 1
+def _call_name(node: ast.AST) -> str | None:
+    return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+
+
+def _expr(node: ast.AST, at: _At):
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return Op(_BINOPS[type(node.op)], (_expr(node.left, at), _expr(node.right, at)))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return Op("neg", (_expr(node.operand, at),))
+    if isinstance(node, ast.Call):
+        return Op(_function(node, at), tuple(_expr(a, at) for a in node.args))
+    if isinstance(node, ast.Subscript):
+        return _access(node, at, left=False)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return Num(float(node.value))
+    if isinstance(node, ast.Name) and node.id == "inf":
+        return Num(math.inf)
     if isinstance(node, ast.Name):
-        name = node.id
-        if name.islower() or name[0].islower():
-            return Index("var", name)
-        if not left:
-            return Index("final", name)
-    elif isinstance(node, ast.Constant) and isinstance(node.value, int) and node.value == 0:
+        raise at.error(node, f"bare name {node.id!r}: write a tensor with its indices, e.g. {node.id}[m,p]")
+    raise at.error(node, f"not allowed here: {_unparse(node)!r} (use tensors, numbers, inf, + - * /, "
+                         f"{', '.join(FUNCTIONS)}, and max(x) or sum(x) around a whole right side)")
+
+
+def _function(node: ast.Call, at: _At) -> str:
+    name = _call_name(node)
+    if name not in _USAGE or node.keywords:
+        raise at.error(node, f"unknown function {_unparse(node.func)!r}: allowed {', '.join(FUNCTIONS)} "
+                             f"(and the reductions {', '.join(REDUCTIONS)})")
+    starred = next((a for a in node.args if isinstance(a, ast.Starred)), None)
+    if starred:
+        raise at.error(starred, f"not allowed here: {_unparse(starred)!r}")
+    if name in REDUCTIONS and len(node.args) == 1:
+        raise at.error(node, f"{name}(x) is a reduction: it may only wrap the whole right side")
+    if len(node.args) != FUNCTIONS.get(name):
+        raise at.error(node, f"{name}() takes {_USAGE[name]}, got {len(node.args)}")
+    return name
+
+
+def _access(node: ast.Subscript, at: _At, left: bool) -> Access:
+    if not isinstance(node.value, ast.Name):
+        raise at.error(node, f"a tensor name must come before '[', got {_unparse(node.value)!r}")
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    return Access(node.value.id, tuple(_index(item, at, left) for item in items), at.col(node))
+
+
+def _index(node: ast.AST, at: _At, left: bool) -> Index:
+    if isinstance(node, ast.Name) and node.id[0].islower():
+        return Index("var", node.id)
+    if isinstance(node, ast.Name) and not left:
+        return Index("final", node.id)
+    if left and isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0:
         return Index("const", 0)
-    elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Name)
-          and isinstance(node.right, ast.Constant) and node.right.value == 1 and node.left.id[0].islower()):
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Name)
+            and node.left.id[0].islower() and isinstance(node.right, ast.Constant)
+            and type(node.right.value) is int and node.right.value == 1):
         return Index("next", node.left.id)
-    elif not left and isinstance(node, ast.BinOp):
-        terms = _affine_terms(node)
-        if terms:
-            return Index("affine", tuple(terms))
-    raise CascadeParseError(f"{where}:{col}: bad index {ast.unparse(node)!r}: use a rank (m), its next step (m1+1), "
-                            f"a final step (M1), 0 for initialisation, or a partition (m1*M0 + m0)")
+    terms = None if left else _affine_terms(node)
+    if terms:
+        return Index("affine", tuple(terms))
+    side = "a rank (m), its next step (m1+1) or 0 (initial step)" if left else \
+        "a rank (m), a step (m1+1), a final step (M1) or a partition (m1*M0 + m0)"
+    raise at.error(node, f"bad index {_unparse(node)!r} on the {'left' if left else 'right'}: use {side}")
 
 
 def _affine_terms(node: ast.AST):
@@ -206,3 +319,7 @@ def _product_names(node: ast.AST):
         left, right = _product_names(node.left), _product_names(node.right)
         return left + right if left is not None and right is not None else None
     return None
+
+
+def _unparse(node: ast.AST) -> str:
+    return ast.unparse(node)[:_ECHO]

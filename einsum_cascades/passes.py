@@ -11,6 +11,8 @@ of its finest rank (the one that walks the original elements).
 
 import re
 
+from einsum_cascades.errors import UserError
+
 
 def families(cascade) -> dict[str, str]:
     """rank -> family name; partition ranks share a family (m1, m0 -> m)."""
@@ -66,10 +68,13 @@ def pass_levels(cascade, fam: str, fam_of: dict) -> dict[str, int]:
             level[e.output] = max(1, same, after + 1 if after else 0)
         else:
             level[e.output] = 0
-        full = walks and any(fam_of.get(v) == fam for v in e.reduced) and not any(
-            fam_of.get(v) == fam for v in e.out_vars)
-        done[e.output] = max(level[e.output] if full else 0, after)
+        done[e.output] = max(level[e.output] if _fully_reduces(e, fam, fam_of) else 0, after)
     return level
+
+
+def _fully_reduces(e, fam: str, fam_of: dict) -> bool:
+    """Reduces over a rank of the family and keeps none of its ranks (GM[p] = max(QK[m,p]))."""
+    return any(fam_of[v] == fam for v in e.reduced) and not any(fam_of[v] == fam for v in e.out_vars)
 
 
 def _carries(cascade, tensor: str, fam: str, fam_of: dict) -> bool:
@@ -89,36 +94,67 @@ def count_passes(cascade) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def live_footprint(cascade) -> dict:
-    """Per query position: values that must stay live for each family.
+def _family(fam_of: dict, rank: str) -> str | None:
+    """The family a rank or family name belongs to (m1 -> m, m -> m), None if the cascade lacks it."""
+    return fam_of.get(rank, rank if rank in fam_of.values() else None)
 
-    Multi-pass: the largest tensor crossing a pass boundary (O(M) per query);
-    one pass: the loop-carried running state (e.g. RM, RD, RNV: F + 2). Values are sympy expressions.
+
+def einsum_passes(cascade, rank: str = "m") -> dict[str, int]:
+    """Einsum output -> the pass over ``rank``'s family it belongs to (0: it does not walk that family)."""
+    fam_of = families(cascade)
+    fam = _family(fam_of, rank)
+    if fam is None:
+        return {e.output: 0 for e in cascade.einsums}
+    return pass_levels(cascade, fam, fam_of)
+
+
+def pass_label(cascade, level: int, rank: str = "m") -> str:
+    """'2' for a pass within ``rank``'s count, else the family ranks it walks: '2 (m2)' for split-KV's combine."""
+    passes = count_passes(cascade)
+    if level <= passes.get(rank, 0):
+        return str(level)
+    fam_of = families(cascade)
+    fam = _family(fam_of, rank)
+    return f"{level} ({','.join(v for v, f in fam_of.items() if f == fam and passes[v] >= level)})"
+
+
+def live_footprint(cascade, rank: str = "m"):
+    """Values that must stay live per query row while walking the family of ``rank``.
+
+    Multi-pass: the largest query-dependent tensor crossing a pass boundary (e.g.
+    M for Cascade 4: a whole fiber per query, or it spills and is re-read); K/V
+    copies do not count, they can be re-read. One pass: the running state, i.e.
+    the loop-carried tensors without their step rank (RM, RD, RNV: F + 2) plus the
+    results of full reductions over the family (linear attention: E*F + E).
+    Returns a sympy expression (sympy is imported here, so pass counting stays light).
     """
     import sympy as sp
 
     fam_of = families(cascade)
-    out = {}
-    for fam in sorted(set(fam_of.values())):
-        if fam in ("p",):
-            continue
-        level = pass_levels(cascade, fam, fam_of)
-        crossing = [_per_query(cascade.einsum(t), step=True) for e in cascade.einsums for t in
-                    (a.tensor for a in e.reads if a.tensor in level)
-                    if 0 < level[t] < level[e.output] and _carries(cascade, t, fam, fam_of)
-                    and "p" in cascade.einsum(t).out_vars]
-        state = [_per_query(e, step=True) for e in cascade.einsums if e.step_rank and fam_of.get(e.step_rank) == fam]
-        if crossing:
-            out[fam] = max(crossing, key=lambda x: sp.Poly(x).total_degree() if x.free_symbols else 0)
-        elif state:
-            out[fam] = sp.Add(*state)
-    return out
+    fam = _family(fam_of, rank)
+    if fam is None:
+        raise UserError(f"{cascade.name}: no rank {rank!r}: its ranks are {', '.join(sorted(fam_of))}")
+    level = pass_levels(cascade, fam, fam_of)
+    crossing = [_per_query(cascade.einsum(a.tensor)) for e in cascade.einsums for a in e.reads
+                if 0 < level.get(a.tensor, 0) < level[e.output] and _carries(cascade, a.tensor, fam, fam_of)
+                and "p" in cascade.einsum(a.tensor).out_vars]
+    if crossing:
+        return max(crossing, key=_degree)
+    state = [_per_query(e) for e in cascade.einsums
+             if (e.step_rank and fam_of[e.step_rank] == fam) or _fully_reduces(e, fam, fam_of)]
+    return sp.Add(*state)
 
 
-def _per_query(e, step=False):
+def _degree(expr) -> int:
+    import sympy as sp
+
+    return sp.Poly(expr).total_degree() if expr.free_symbols else 0
+
+
+def _per_query(e):
+    """Size of one query row of an Einsum's output (p dropped, and the step rank of an iterative tensor)."""
     import sympy as sp
 
     from einsum_cascades.ops import extent
 
-    dims = [v for v in e.out_vars if v != "p" and not (step and v == e.step_rank)]
-    return sp.Mul(*(extent(v) for v in dims)) if dims else sp.Integer(1)
+    return sp.Mul(*(extent(v) for v in e.out_vars if v not in ("p", e.step_rank)))

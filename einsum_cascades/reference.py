@@ -26,6 +26,7 @@ REFERENCES = {"softmax": softmax_attention, "linear": linear_attention}
 
 
 def reference_for(cascade):
+    """The reference function the cascade's ``# reference:`` header names."""
     if cascade.reference not in REFERENCES:
         raise UserError(f"{cascade.name}: unknown or missing '# reference:' header {cascade.reference!r}: "
                         f"allowed {', '.join(REFERENCES)}")
@@ -33,10 +34,17 @@ def reference_for(cascade):
 
 
 def check(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -> float:
-    """Max |cascade - reference| on random inputs (float64)."""
+    """Max |cascade - reference| on random standard-normal Q[e,p], K[e,m], V[f,m] (float64, E = F)."""
+    reference = reference_for(cascade)
+    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
+        raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
+                        f"{', '.join(cascade.inputs)} and writes {', '.join(cascade.outputs)}")
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((head_dim, seq_len))
     k = rng.standard_normal((head_dim, kv_len))
     v = rng.standard_normal((head_dim, kv_len))
-    out = cascade.run({"Q": q, "K": k, "V": v})
-    return float(np.max(np.abs(out[cascade.outputs[0]] - reference_for(cascade)(q, k, v))))
+    out = cascade.run({"Q": q, "K": k, "V": v})[cascade.outputs[0]]
+    if out.shape != (head_dim, seq_len):
+        raise UserError(f"{cascade.name}: output {cascade.outputs[0]} has shape {out.shape}, the reference "
+                        f"gives AV[f,p] of shape {(head_dim, seq_len)}")
+    return float(np.max(np.abs(out - reference(q, k, v))))

@@ -1,18 +1,55 @@
-"""The cascade IR: pass counts, closed-form op counts, the oracle, the parser's errors."""
+"""The cascade IR: pass counts, closed-form op counts, footprints, the DAG and the library."""
 
-import numpy as np
+import doctest
+
 import pytest
 import sympy as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from einsum_cascades import CascadeParseError, cascade_names, load_cascade, parse_cascade
-from einsum_cascades.reference import check
+import einsum_cascades.ops
+from einsum_cascades import Cascade, Einsum, cascade_names, list_cascades, load_cascade, parse_cascade
+from einsum_cascades.errors import UserError
 
-M, P, E, F, M0, M1 = sp.symbols("M P E F M0 M1", positive=True, integer=True)
+M, P, E, F, M0, M1, M2 = sp.symbols("M P E F M0 M1 M2", positive=True, integer=True)
 
 PASSES_OVER_M = {"attention-3pass": 3, "attention-3pass-deferred": 2, "attention-2pass": 2, "attention-1pass": 1,
                  "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1}
+
+# Every Einsum of every bundled cascade: one op per point of its iteration space per operator.
+OPS = {
+    "attention-3pass": {
+        "QK": {"mac": M * P * E}, "GM": {"max": M * P}, "SN": {"add": M * P, "exp": M * P},
+        "SD": {"add": M * P}, "A": {"div": M * P}, "AV": {"mac": F * M * P}},
+    "attention-3pass-deferred": {
+        "QK": {"mac": M * P * E}, "GM": {"max": M * P}, "SN": {"add": M * P, "exp": M * P},
+        "SD": {"add": M * P}, "SNV": {"mac": F * M * P}, "AV": {"div": F * P}},
+    "attention-naive": {
+        "QK": {"mac": M * P * E}, "SN": {"exp": M * P}, "SD": {"add": M * P}, "A": {"div": M * P},
+        "AV": {"mac": F * M * P}},
+    "attention-2pass": {
+        "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "LM": {"max": M1 * M0 * P},
+        "SLN": {"add": M1 * M0 * P, "exp": M1 * M0 * P}, "SLD": {"add": M1 * M0 * P}, "GM": {"max": M1 * P},
+        "CF": {"add": M1 * P, "exp": M1 * P}, "SD": {"mac": M1 * P}, "SN": {"mac": M1 * M0 * P},
+        "SNV": {"mac": F * M1 * M0 * P}, "AV": {"div": F * P}},
+    "attention-1pass": {
+        "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "LM": {"max": M1 * M0 * P}, "RM": {"max": M1 * P},
+        "SLN": {"add": M1 * M0 * P, "exp": M1 * M0 * P}, "SLD": {"add": M1 * M0 * P},
+        "SLNV": {"mac": F * M1 * M0 * P}, "PRM": {"add": M1 * P, "exp": M1 * P}, "SPD": {"mac": M1 * P},
+        "RD": {"add": M1 * P}, "SPNV": {"mac": F * M1 * P}, "RNV": {"add": F * M1 * P}, "AV": {"div": F * P}},
+    "attention-decode-splitkv": {
+        "BK": {}, "BV": {}, "BQK": {"mac": M2 * M1 * M0 * P * E}, "LM": {"max": M2 * M1 * M0 * P},
+        "RM": {"max": M2 * M1 * P}, "SLN": {"add": M2 * M1 * M0 * P, "exp": M2 * M1 * M0 * P},
+        "SLD": {"add": M2 * M1 * M0 * P}, "SLNV": {"mac": F * M2 * M1 * M0 * P},
+        "PRM": {"add": M2 * M1 * P, "exp": M2 * M1 * P}, "SPD": {"mac": M2 * M1 * P}, "RD": {"add": M2 * M1 * P},
+        "SPNV": {"mac": F * M2 * M1 * P}, "RNV": {"add": F * M2 * M1 * P}, "GM": {"max": M2 * P},
+        "W": {"add": M2 * P, "exp": M2 * P}, "D": {"mac": M2 * P}, "NV": {"mac": F * M2 * P}, "AV": {"div": F * P}},
+    "attention-linear": {
+        "FK": {"add": E * M, "exp": E * M}, "FQ": {"add": E * P, "exp": E * P}, "KV": {"mac": E * F * M},
+        "KS": {"add": E * M}, "NUM": {"mac": F * P * E}, "DEN": {"mac": E * P}, "AV": {"div": F * P}},
+}
+
+
+def test_every_bundled_cascade_is_covered():
+    assert set(cascade_names()) == set(PASSES_OVER_M) == set(OPS)
 
 
 @pytest.mark.parametrize("name, passes", PASSES_OVER_M.items())
@@ -20,81 +57,122 @@ def test_passes_over_m(name, passes):
     assert load_cascade(name).passes()["m"] == passes
 
 
-def test_every_bundled_cascade_has_an_expected_pass_count():
-    assert set(cascade_names()) == set(PASSES_OVER_M)
+def test_passes_cover_every_rank_walked():
+    assert load_cascade("attention-3pass").passes() == {"e": 1, "f": 1, "m": 3, "p": 1}
+    assert load_cascade("attention-1pass").passes() == {"e": 1, "f": 1, "m": 1, "m0": 1, "m1": 1, "p": 1}
 
 
 def test_split_kv_combine_is_a_second_pass_over_the_split_rank_only():
+    # The log-sum-exp combine re-reads M2 per-split results per query after the full reduction GM over m2,
+    # never a key: one pass over the keys (m0, m1), two over the split rank.
     passes = load_cascade("attention-decode-splitkv").passes()
-    assert (passes["m0"], passes["m1"], passes["m2"]) == (1, 1, 2)
+    assert (passes["m"], passes["m0"], passes["m1"], passes["m2"]) == (1, 1, 1, 2)
 
 
-def test_cascade5_op_counts_closed_form():
-    ops = load_cascade("attention-1pass").op_counts()
-    assert ops["BQK"] == {"mac": M1 * M0 * P * E}
-    assert ops["LM"] == {"max": M1 * M0 * P}
-    assert ops["RM"] == {"max": M1 * P}
-    assert ops["SLN"] == {"add": M1 * M0 * P, "exp": M1 * M0 * P}  # subtract, then exp
-    assert ops["SLNV"] == {"mac": F * M1 * M0 * P}
-    assert ops["PRM"] == {"add": M1 * P, "exp": M1 * P}  # the per-step rescale work
-    assert ops["SPD"] == {"mac": M1 * P}
-    assert ops["RNV"] == {"add": F * M1 * P}
-    assert ops["AV"] == {"div": F * P}  # deferred division: once per output
-    assert ops["BK"] == {}  # partitions are free
+@pytest.mark.parametrize("name", OPS)
+def test_op_counts_closed_form(name):
+    assert load_cascade(name).op_counts() == OPS[name]
 
 
-def test_cascade4_op_counts_closed_form():
-    ops = load_cascade("attention-3pass").op_counts()
-    assert ops["QK"] == {"mac": M * P * E}
-    assert ops["GM"] == {"max": M * P}
-    assert ops["SD"] == {"add": M * P}
-    assert ops["A"] == {"div": M * P}  # M*P divisions without deferral
-    assert ops["AV"] == {"mac": F * M * P}
+def test_op_counts_are_keyed_in_topological_order_and_use_only_the_five_classes():
+    c = load_cascade("attention-1pass")
+    assert list(c.op_counts()) == [e.output for e in c.einsums]
+    assert {cls for ops in c.op_counts().values() for cls in ops} <= {"mac", "add", "max", "exp", "div"}
 
 
-def test_division_deferral_needs_f_p_divisions():
+def test_division_deferral_trades_m_p_divisions_for_f_p():
+    assert load_cascade("attention-3pass").total_ops()["div"] == M * P
     assert load_cascade("attention-3pass-deferred").total_ops()["div"] == F * P
 
 
-def test_footprints():
-    assert load_cascade("attention-3pass").footprint()["m"] == M  # a whole M fiber per query
-    assert load_cascade("attention-1pass").footprint()["m"] == F + 2  # RNV, RM, RD
+def test_cascade5_pays_rescale_work_per_tile_over_deferred_cascade4():
+    one = load_cascade("attention-1pass").total_ops()
+    three = {k: v.subs(M, M1 * M0) for k, v in load_cascade("attention-3pass-deferred").total_ops().items()}
+    extra = {k: sp.expand(one[k] - three[k]) for k in one}
+    # PRM (exp + subtract), SPD (mac), RD (add), SPNV (mac), RNV (add), RM (max) once per M1 step
+    assert extra == {"mac": F * M1 * P + M1 * P, "add": F * M1 * P + 2 * M1 * P, "max": M1 * P,
+                     "exp": M1 * P, "div": 0}
 
 
-@settings(max_examples=25, deadline=None)
-@given(name=st.sampled_from(sorted(PASSES_OVER_M)), p=st.integers(1, 24), m_tiles=st.integers(1, 6),
-       d=st.integers(1, 12), seed=st.integers(0, 1000))
-def test_every_cascade_reproduces_its_reference(name, p, m_tiles, d, seed):
-    # keys: a multiple of the largest default partition (decode: M2*M0 = 4; others M0 = 4)
-    assert check(load_cascade(name), p, 4 * m_tiles, d, seed) < 1e-9
+def test_op_count_conventions_on_small_cascades():
+    ops = parse_cascade("S[p] = sum(X[m,p] * Y[m,p])\nT[m,p] = max(X[m,p], Y[m,p]) / 2\nU[p] = -X[m,p]\n"
+                        "N[p] = max(X[m,p] - Y[m,p])\nC[m,p] = X[m,p]\n").op_counts()
+    assert ops["S"] == {"mac": M * P}  # a sum of products: the accumulate is part of the MAC
+    assert ops["T"] == {"max": M * P, "div": M * P}  # two-argument max is element-wise
+    assert ops["U"] == {"add": M * P}  # negation is free; the implicit sum over m is an add per point
+    assert ops["N"] == {"add": M * P, "max": M * P}
+    assert ops["C"] == {}  # a copy costs nothing
 
 
-def test_user_cascade_from_text_runs():
-    c = parse_cascade("QK[m,p] = Q[e,p] * K[e,m]\nAV[f,p] = QK[m,p] * V[f,m]\n", "bilinear")
-    rng = np.random.default_rng(0)
-    q, k, v = rng.normal(size=(3, 5)), rng.normal(size=(3, 7)), rng.normal(size=(2, 7))
-    assert np.allclose(c.run({"Q": q, "K": k, "V": v})["AV"], v @ (q.T @ k).T)
-    assert c.inputs == ("Q", "K", "V") and c.outputs == ("AV",)
+def test_ops_doctest():
+    assert doctest.testmod(einsum_cascades.ops).failed == 0
 
 
-@pytest.mark.parametrize("text, where", [
-    ("QK[m,p] = Q[e,p] * * K[e,m]", ":1:"),
-    ("QK[m,p] = foo(Q[e,p])", "foo"),
-    ("QK = Q[e,p]", "left side"),
-    ("QK[m,p] = Q[e,p]\nQK[m,p] = K[e,m]", "defined twice"),
-    ("X[p] = __import__('os')", "__import__"),
-    ("X[p] = Q[e,p] ** 2", "not allowed"),
-    ("X[m,p] = Q[e, m*2]", "bad index"),
+@pytest.mark.parametrize("name, footprint", [
+    ("attention-3pass", M), ("attention-3pass-deferred", M), ("attention-naive", M),
+    ("attention-2pass", M1 * M0),  # the local numerators SLN of every chunk wait for the global max
+    ("attention-1pass", F + 2),  # RNV[f], RM, RD per query row
+    ("attention-linear", E * F + E),  # KV and KS, shared by every query
+    ("attention-decode-splitkv", F * M2),  # per-split RNV rows wait for the combine
 ])
-def test_parse_errors_name_the_line(text, where):
-    with pytest.raises(CascadeParseError, match=where):
-        parse_cascade(text, "t.cascade")
+def test_live_footprint_per_query_row(name, footprint):
+    assert load_cascade(name).footprint("m") == footprint
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="QKVABmpe01[],=+-*/()# maxsumexp\n.", max_size=60))
-def test_parser_fuzz_only_ever_raises_the_parse_error(text):
-    try:
-        parse_cascade(text, "fuzz")
-    except CascadeParseError:
-        pass
+def test_footprint_of_a_missing_rank_is_a_user_error():
+    with pytest.raises(UserError, match="no rank 'z'"):
+        load_cascade("attention-3pass").footprint("z")
+
+
+def test_graph_inputs_outputs_and_order():
+    c = load_cascade("attention-1pass")
+    assert isinstance(c, Cascade) and all(isinstance(e, Einsum) for e in c.einsums)
+    assert set(c.inputs) == {"Q", "K", "V"} and c.outputs == ("AV",)
+    order = [e.output for e in c.einsums]
+    assert all(order.index(a) < order.index(b) for a, b in c.graph.edges if a in order)
+    assert c.graph.nodes["Q"]["kind"] == "input" and c.graph.nodes["RM"]["einsum"].step_rank == "m1"
+    assert ("RD", "SPD") in c.loop_carried() and ("RD", "SPD") not in c.graph.edges  # previous step, not an edge
+    assert c.einsum("AV").text == "AV[f,p]       = RNV[f,M1,p] / RD[M1,p]"
+
+
+def test_einsum_properties():
+    e = load_cascade("attention-1pass").einsum("SLNV")
+    assert (e.output, e.out_vars, e.reduced, e.reduction) == ("SLNV", ("f", "m1", "p"), ("m0",), "sum")
+    assert load_cascade("attention-1pass").einsum("LM").reduction == "max"
+    assert load_cascade("attention-1pass").einsum("RM").init.text == "RM[0,p]       = -inf"
+
+
+@pytest.mark.parametrize("name", PASSES_OVER_M)
+def test_str_is_one_einsum_per_line_and_parses_back(name):
+    c = load_cascade(name)
+    text = str(c)
+    assert all(e.text in text.splitlines() for e in c.einsums)
+    again = parse_cascade(text, name)
+    assert [e.text for e in again.einsums] == [e.text for e in c.einsums]
+    assert again.passes() == c.passes() and again.op_counts() == c.op_counts()
+    assert (again.reference, again.default_extents) == (c.reference, c.default_extents)
+    assert repr(c).startswith(f"Cascade({name!r}, {len(c.einsums)} einsums")
+
+
+def test_list_cascades_gives_the_first_comment_line_as_summary():
+    listed = dict(list_cascades())
+    assert set(listed) == set(PASSES_OVER_M)
+    assert listed["attention-1pass"].startswith("Cascade 5")
+    assert all(summary and "\n" not in summary for summary in listed.values())
+
+
+def test_cascade5_is_exactly_the_paper_einsums():
+    names = [e.output for e in load_cascade("attention-1pass").einsums]
+    assert sorted(names) == sorted(["BK", "BV", "BQK", "LM", "RM", "SLN", "SLD", "SLNV", "PRM", "SPD", "RD",
+                                    "SPNV", "RNV", "AV"])
+
+
+def test_load_by_path_and_unknown_name(tmp_path):
+    f = tmp_path / "mine.cascade"
+    f.write_text("# my bilinear\n# reference: softmax\nQK[m,p] = Q[e,p] * K[e,m]\n")
+    c = load_cascade(str(f))
+    assert (c.name, c.summary, c.reference) == ("mine", "my bilinear", "softmax")
+    with pytest.raises(UserError, match="unknown cascade 'nope': allowed attention-1pass"):
+        load_cascade("nope")
+    with pytest.raises(UserError, match="unknown cascade"):
+        load_cascade(str(tmp_path))  # a directory is not a cascade file

@@ -1,0 +1,140 @@
+"""Checks that parsed lines form a cascade: the rules the syntax alone cannot enforce.
+
+Every failure is a ``CascadeParseError`` naming file, line and column, so a user's
+file is rejected up front instead of failing later inside the executor.
+
+- a tensor is computed once, and has the same number of indices everywhere;
+- an output names each rank once and advances at most one iterative step (``m1+1``);
+- an iterative tensor (``RM[m1+1,p] = ...``) has exactly one initialisation line
+  (``RM[0,p] = -inf``, a constant) and is read at that position only as ``m1``
+  (previous step), ``m1+1`` (this step) or ``M1`` (the final step); other tensors are
+  never read with ``+1``, a final step or a constant index;
+- a tensor reads itself only as the previous step of its iterative rank;
+- a partition is mixed-radix: in ``m2*M1*M0 + m1*M0 + m0`` each rank's stride is the
+  product of the extents of the ranks after it.
+"""
+
+from dataclasses import dataclass
+
+from einsum_cascades.parser import Access, CascadeParseError, Line
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Where an iterative tensor advances: index position and rank (``RM[m1+1,p]`` -> 0, 'm1')."""
+
+    pos: int
+    rank: str
+
+
+def pair_lines(lines: list[Line], source: str) -> list[tuple[Line, Line | None]]:
+    """Compute lines in file order, each with its initialisation line (or None), all rules checked."""
+    computes, inits = _split(lines, source)
+    steps = {line.output.tensor: _step(line, source) for line in computes}
+    pairs = [(line, inits.pop(line.output.tensor, None)) for line in computes]
+    if inits:
+        init = next(iter(inits.values()))
+        raise _error(source, init, init.output, f"{init.output.tensor} is initialised but never computed")
+    for line, init in pairs:
+        _check_init(line, init, steps[line.output.tensor], source)
+        for acc in line.accesses():
+            _check_read(line, acc, steps, source)
+    _check_arity(lines, source)
+    return pairs
+
+
+def _error(source: str, line: Line, acc: Access, message: str) -> CascadeParseError:
+    return CascadeParseError(f"{source}:{line.lineno}:{acc.col or 1}: {message}")
+
+
+def _split(lines: list[Line], source: str) -> tuple[list[Line], dict[str, Line]]:
+    computes, inits, seen = [], {}, set()
+    for line in lines:
+        out = line.output
+        if line.is_init:
+            if sum(i.kind == "const" for i in out.indices) > 1 or any(i.kind == "next" for i in out.indices):
+                raise _error(source, line, out, f"an initialisation line sets one step: write e.g. {out.tensor}[0,p]")
+            if out.tensor in inits:
+                raise _error(source, line, out, f"{out.tensor} is initialised twice")
+            inits[out.tensor] = line
+        else:
+            if out.tensor in seen:
+                raise _error(source, line, out, f"{out.tensor} is defined twice")
+            seen.add(out.tensor)
+            computes.append(line)
+    return computes, inits
+
+
+def _step(line: Line, source: str) -> Step | None:
+    out = line.output
+    ranks = [v for idx in out.indices for v in idx.vars()]
+    repeated = next((v for v in ranks if ranks.count(v) > 1), None)
+    if repeated:
+        raise _error(source, line, out, f"rank {repeated!r} appears twice in {out}: name each output rank once")
+    steps = [Step(i, idx.value) for i, idx in enumerate(out.indices) if idx.kind == "next"]
+    if len(steps) > 1:
+        raise _error(source, line, out, f"{out} advances more than one step: at most one index may be rank+1")
+    return steps[0] if steps else None
+
+
+def _check_init(line: Line, init: Line | None, step: Step | None, source: str) -> None:
+    tensor = line.output.tensor
+    if init is None:
+        if step:
+            expected = _init_form(line.output, step)
+            raise _error(source, line, line.output, f"{line.output} needs an initial value: add a line {expected} = ...")
+        return
+    if step is None:
+        raise _error(source, init, init.output, f"{init.output} initialises {tensor}, which is not iterative "
+                                                f"(an iterative tensor is written as {tensor}[m1+1,...])")
+    expected = _init_form(line.output, step)
+    if str(init.output) != expected:
+        raise _error(source, init, init.output, f"{init.output} does not match {line.output}: write {expected}")
+    if init.accesses() or init.reduce:
+        raise _error(source, init, init.output, "an initial value must be a constant such as 0 or -inf")
+
+
+def _init_form(out: Access, step: Step) -> str:
+    indices = [str(idx) if i != step.pos else "0" for i, idx in enumerate(out.indices)]
+    return f"{out.tensor}[{','.join(indices)}]"
+
+
+def _check_read(line: Line, acc: Access, steps: dict, source: str) -> None:
+    step = steps.get(acc.tensor)
+    for pos, idx in enumerate(acc.indices):
+        if step and pos == step.pos:
+            allowed = {("var", step.rank), ("next", step.rank), ("final", step.rank.upper())}
+            if (idx.kind, idx.value) not in allowed:
+                raise _error(source, line, acc, f"{acc.tensor} is iterative over {step.rank}: read index {pos + 1} "
+                                                f"as {step.rank} (previous step), {step.rank}+1 or {step.rank.upper()} "
+                                                f"(final), not {idx}")
+        elif idx.kind not in ("var", "affine"):
+            raise _error(source, line, acc, f"bad index {idx} in {acc}: a step ({idx.kind}) only indexes the "
+                                            f"iterative position of a tensor written as T[m1+1,...]")
+        elif idx.kind == "affine":
+            _check_partition(line, acc, idx, source)
+    if acc.tensor == line.output.tensor and not (step and acc.indices[step.pos].kind == "var"):
+        raise _error(source, line, acc, f"{acc.tensor} reads itself: only an iterative tensor may, "
+                                        f"and only its previous step")
+
+
+def _check_partition(line: Line, acc: Access, idx, source: str) -> None:
+    ranks = [v for v, _ in idx.value]
+    if len(set(ranks)) != len(ranks):
+        raise _error(source, line, acc, f"partition {idx} names a rank twice")
+    for k, (rank, strides) in enumerate(idx.value):
+        expected = sorted(v.upper() for v in ranks[k + 1:])
+        if sorted(strides) != expected:
+            want = "*".join(expected) or "1 (no stride)"
+            raise _error(source, line, acc, f"partition {idx}: the stride of {rank} must be {want}, "
+                                            f"the extents of the ranks after it")
+
+
+def _check_arity(lines: list[Line], source: str) -> None:
+    first: dict[str, Access] = {}
+    for line in lines:
+        for acc in (line.output, *line.accesses()):
+            seen = first.setdefault(acc.tensor, acc)
+            if len(seen.indices) != len(acc.indices):
+                raise _error(source, line, acc, f"{acc} has {len(acc.indices)} indices but {seen} has "
+                                                f"{len(seen.indices)}: a tensor keeps its rank count")
