@@ -6,7 +6,7 @@ import click
 
 from cli._params import SIZE
 
-MAX_CELLS = 512  # the picture shows at most 512 x 512 cells; each cell shows the densest tile state inside it
+MAX_CELLS = 512  # the picture has at most 512 x 512 cells; a cell over many tiles shows the densest one
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +15,8 @@ def pattern():
 
     \b
     Primitives: causal, window(w), sinks(n), global(n), strided(s),
-    vertical_slash(v,s), random_blocks(density[,seed]), full; join with & and |.
+    vertical_slash(v,s), random_blocks(density[,seed]), full (or dense);
+    join them with & (binds tighter) and |, group with ( ).
     """
 
 
@@ -23,7 +24,8 @@ def pattern():
 @click.argument("expr")
 @click.option("--seq-len", type=SIZE, required=True, help="Query length (4k, 1m, ...).")
 @click.option("--kv-len", type=SIZE, default=None, help="Key length (default: --seq-len).")
-@click.option("--block-size", type=SIZE, default="128", show_default=True, help="Tile size (square).")
+@click.option("--block-size", type=SIZE, default="128", show_default=True,
+              help="Tile size (square); random_blocks flips one coin per tile.")
 @click.option("--json", "as_json", is_flag=True, help="Counts and densities as JSON.")
 @click.option("--png", type=click.Path(dir_okay=False), default=None, help="Draw the tile mask (full / partial / empty).")
 def show(expr, seq_len, kv_len, block_size, as_json, png):
@@ -41,9 +43,9 @@ def show(expr, seq_len, kv_len, block_size, as_json, png):
     kv_len = kv_len or seq_len
     tc = tile_counts(p, seq_len, kv_len, block_size, block_size)
     data = {"pattern": str(p), "seq_len": seq_len, "kv_len": kv_len, "block_size": block_size,
-            "element_density": element_density(p, seq_len, kv_len), "block_density": tc.block_density,
-            "full_blocks": tc.full, "partial_blocks": tc.partial, "empty_blocks": tc.empty,
-            "tiles": tc.total}
+            "element_density": element_density(p, seq_len, kv_len, (block_size, block_size)),
+            "block_density": tc.block_density, "full_blocks": tc.full, "partial_blocks": tc.partial,
+            "empty_blocks": tc.empty, "q_blocks": tc.n_q_blocks, "kv_blocks": tc.n_kv_blocks}
     if png:
         from cli.pattern_plot import draw
 
@@ -51,15 +53,20 @@ def show(expr, seq_len, kv_len, block_size, as_json, png):
         click.echo(f"wrote {png}", err=True)
     if as_json:
         click.echo(json.dumps(data, indent=2))
-        return
+    else:
+        _print_table(data, tc)
+
+
+def _print_table(data: dict, tc) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("", "value", title=f"{p} at {seq_len} x {kv_len}, {block_size}x{block_size} tiles")
+    table = Table("", "value", title=f"{data['pattern']}: {tc.seq_len:,} queries x {tc.kv_len:,} keys, "
+                                     f"{tc.block_q}x{tc.block_kv} tiles")
     table.add_row("element density", f"{data['element_density']:.6f}")
-    table.add_row("block density", f"{tc.block_density:.6f}")
-    for key in ("full", "partial", "empty"):
-        n = getattr(tc, key)
-        table.add_row(f"{key} tiles", f"{n:,} ({n / tc.total:.2%})")
+    table.add_row("block density", f"{tc.block_density:.6f}  (sparsity {1 - tc.block_density:.4f})")
+    for state in ("full", "partial", "empty"):
+        n = getattr(tc, state)
+        table.add_row(f"{state} tiles", f"{n:,} ({n / tc.total:.2%})")
     table.add_row("tiles", f"{tc.total:,} ({tc.n_q_blocks:,} x {tc.n_kv_blocks:,})")
     Console().print(table)

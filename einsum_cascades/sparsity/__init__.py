@@ -1,0 +1,34 @@
+"""Sparsity patterns: small mask predicates that compose (STYLE 6), lowered to full / partial / empty tiles.
+
+A mask is True where query q (0 <= q < seq_len) may attend key k (0 <= k < kv_len).
+Masks are bottom-right aligned like FlashAttention >= 2.1: with off = kv_len - seq_len,
+query q sits on key q + off, and ``back = q + off - k`` is how far key k lies behind it.
+
+- ``causal``: back >= 0 (square: k <= q; decode, seq_len 1: every key)
+- ``window(w)``: 0 <= back < w, a local band of the last w keys up to and including the
+  aligned diagonal; it is already causal (``causal&window(w)`` == ``window(w)``)
+- ``sinks(n)``: k < n, the first n keys for every query (attention sinks)
+- ``global(n)``: q < n or k < n (global tokens, Longformer / BigBird)
+- ``strided(s)``: back % s == 0, both sides of the diagonal (Sparse Transformer strided
+  heads); ``causal&strided(s)`` for the causal one
+- ``vertical_slash(v, s)``: MInference-style synthetic pattern, not causal by itself:
+  v vertical key columns spread evenly from key 0 (k = i * (kv_len // v), i < v) plus
+  s slash diagonals behind the aligned one, spread evenly (back = j * (seq_len // s),
+  j < s; j = 0 is the diagonal itself); write ``causal&vertical_slash(v, s)`` for MInference
+- ``random_blocks(density[, seed])``: whole blocks kept with probability ``density`` by a
+  deterministic hash of (block row, block column, seed). The block is the tile the
+  pattern is lowered at: ``tile_counts(p, ..., 128, 64)`` flips one coin per 128x64 tile;
+  element-level ``mask`` and ``element_density`` take the block as an argument
+  (default 128x128), so both can be bound to the same tile
+- ``full`` (alias ``dense``): everything
+
+Expressions join them with ``&`` (binds tighter) and ``|``, with parentheses:
+``causal&window(4k)|sinks(128)``. Sizes take k/m suffixes (k = 1024). Parsed, never evaluated.
+"""
+
+from einsum_cascades.sparsity._expr import PATTERN_NAMES, Pattern, PatternError, parse_pattern
+from einsum_cascades.sparsity._fit import fit_pattern
+from einsum_cascades.sparsity._lowering import TileCounts, brute_force_counts, element_density, tile_counts, tile_states
+
+__all__ = ["PATTERN_NAMES", "Pattern", "PatternError", "TileCounts", "brute_force_counts", "element_density",
+           "fit_pattern", "parse_pattern", "tile_counts", "tile_states"]

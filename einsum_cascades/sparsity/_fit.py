@@ -1,0 +1,59 @@
+"""Solving an expression's size parameters for a target block sparsity."""
+
+from einsum_cascades.errors import UserError
+from einsum_cascades.sparsity._expr import Pattern, parse_pattern
+from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
+
+LOG2_SCALE_RANGE = 20.0  # sizes are scaled by 2**-20 .. 2**20
+FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile's worth away)
+
+
+def scaled(p: Pattern, alpha: float) -> Pattern:
+    """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1."""
+    if p.name in ("&", "|"):
+        return Pattern(p.name, parts=tuple(scaled(x, alpha) for x in p.parts))
+    if p.name == "random_blocks":
+        return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
+    if p.name == "strided":
+        return Pattern(p.name, (max(1, round(p.args[0] / alpha)),))
+    return Pattern(p.name, tuple(max(1, round(a * alpha)) for a in p.args))
+
+
+def _has_size(p: Pattern) -> bool:
+    return any(_has_size(x) for x in p.parts) if p.parts else bool(p.args)
+
+
+def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: int,
+                block_kv: int) -> tuple[Pattern, TileCounts]:
+    """Scale every size in ``text`` by one factor so the block sparsity (1 - block density) gets as
+    close as it can to ``sparsity``; bisection on the factor (block density grows with it).
+
+    UserError if the expression has no size, or the target lies outside the reachable range (named).
+    """
+    base = parse_pattern(text)
+    if not _has_size(base):
+        raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
+                        f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
+    target, memo = 1.0 - sparsity, {}
+
+    def lowered(log2_alpha):
+        p = scaled(base, 2.0 ** log2_alpha)
+        if p not in memo:
+            memo[p] = tile_counts(p, seq_len, kv_len, block_q, block_kv)
+        return p, memo[p]
+
+    lo, hi = -LOG2_SCALE_RANGE, LOG2_SCALE_RANGE
+    d_lo, d_hi = lowered(lo)[1].block_density, lowered(hi)[1].block_density
+    tile = 1.0 / lowered(lo)[1].total
+    if not d_lo - tile / 2 <= target <= d_hi + tile / 2:
+        raise UserError(f"pattern {text!r} cannot reach sparsity {sparsity} at seq-len {seq_len}, kv-len {kv_len}, "
+                        f"{block_q}x{block_kv} tiles: its block sparsity ranges over [{1 - d_hi:.4f}, {1 - d_lo:.4f}]")
+    for _ in range(FIT_STEPS):
+        mid = (lo + hi) / 2
+        if lowered(mid)[1].block_density < target:
+            lo = mid
+        else:
+            hi = mid
+        if min(abs(lowered(x)[1].block_density - target) for x in (lo, hi)) <= tile / 2:
+            break
+    return min((lowered(lo), lowered(hi)), key=lambda pt: abs(pt[1].block_density - target))

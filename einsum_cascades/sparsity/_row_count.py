@@ -1,0 +1,179 @@
+"""Exact attended-key counts of one query row, in closed form (used for element density)."""
+
+import numba
+import numpy as np
+
+from einsum_cascades.sparsity._tile_state import AD, AK, CLS, DHI, DLO, KHI, KLO, QHI, QLO, element
+
+
+@numba.njit(cache=True)
+def _inverse(a, m):
+    """a^-1 modulo m (a and m coprime)."""
+    r0, r1, s0, s1 = m, a % m, 0, 1
+    while r1:
+        quot = r0 // r1
+        r0, r1, s0, s1 = r1, r0 - quot * r1, s1, s0 - quot * s1
+    return s0 % m
+
+
+@numba.njit(cache=True)
+def _crt(r1, m1, r2, m2):
+    """x == r1 (mod m1) and x == r2 (mod m2) as (solvable, r, lcm)."""
+    g = np.gcd(m1, m2)
+    if (r2 - r1) % g:
+        return False, 0, 1
+    m2g = m2 // g
+    step = ((r2 - r1) // g % m2g) * _inverse(m1 // g % m2g, m2g) % m2g
+    return True, (r1 + m1 * step) % (m1 * m2g), m1 * m2g
+
+
+MAX_CLASSES = 10  # beyond this many distinct periodic sets in one row, its keys are counted one by one
+
+
+@numba.njit(cache=True)
+def count_scratch(n_terms, n_cls):
+    """Scratch of ``count_row``: per class its intervals, their number, its residue and period, the classes
+    present; per depth of the search its intervals, their number, residue, period and next class."""
+    z = np.zeros
+    return (z((n_cls, n_terms, 2), np.int64), z(n_cls, np.int64), z((n_cls, 2), np.int64), z(n_cls, np.int64),
+            z((n_cls + 1, n_terms, 2), np.int64), z(n_cls + 1, np.int64), z((n_cls + 1, 3), np.int64))
+
+
+@numba.njit(cache=True)
+def _add_interval(ivs, n, lo, hi):
+    """Insert [lo, hi] into the sorted disjoint list ivs[:n], merging what it touches; return the new length."""
+    pos = 0
+    while pos < n and ivs[pos, 1] < lo - 1:
+        pos += 1
+    end = pos
+    while end < n and ivs[end, 0] <= hi + 1:
+        lo, hi = min(lo, ivs[end, 0]), max(hi, ivs[end, 1])
+        end += 1
+    shift = 1 - (end - pos)
+    if shift > 0:
+        for x in range(n - 1, end - 1, -1):
+            ivs[x + shift] = ivs[x]
+    elif shift < 0:
+        for x in range(end, n):
+            ivs[x + shift] = ivs[x]
+    ivs[pos, 0], ivs[pos, 1] = lo, hi
+    return n + shift
+
+
+@numba.njit(cache=True)
+def _intersect(a, na, b, nb, out):
+    """Intersection of two sorted disjoint interval lists into out; return its length."""
+    x, y, n = 0, 0, 0
+    while x < na and y < nb:
+        lo, hi = max(a[x, 0], b[y, 0]), min(a[x, 1], b[y, 1])
+        if lo <= hi:
+            out[n, 0], out[n, 1] = lo, hi
+            n += 1
+        if a[x, 1] < b[y, 1]:
+            x += 1
+        else:
+            y += 1
+    return n
+
+
+@numba.njit(cache=True)
+def _ap_count(ivs, n, r, m):
+    """Points congruent to r modulo m in the intervals ivs[:n]; the last one found."""
+    total, last = 0, -1
+    for x in range(n):
+        first = ivs[x, 0] + (r - ivs[x, 0]) % m
+        if first <= ivs[x, 1]:
+            total += (ivs[x, 1] - first) // m + 1
+            last = first
+    return total, last
+
+
+@numba.njit(cache=True)
+def count_row(T, C, off, act, na, q, k_lo, k_hi, cs):
+    """Keys in [k_lo, k_hi] that query q attends under the union of terms act[:na] (their coins keep it).
+
+    Terms with the same periods form a class: a set of key intervals and one residue class.
+    Inclusion-exclusion runs over classes, depth first, cutting branches that hold no key; the
+    periods of a branch combine by the Chinese remainder theorem. ``cs`` is ``count_scratch``.
+    """
+    ivs, n_iv, ap, present, dfs_ivs, dfs_n, frame = cs
+    n_cls = n_iv.size
+    n_iv[:] = 0
+    for a in range(na):
+        t = act[a]
+        lo, hi = max(k_lo, T[t, KLO], q + T[t, DLO]), min(k_hi, T[t, KHI], q + T[t, DHI])
+        if T[t, QLO] <= q <= T[t, QHI] and lo <= hi:
+            c = T[t, CLS]
+            n_iv[c] = _add_interval(ivs[c], n_iv[c], lo, hi)
+    n_present = 0
+    for c in range(n_cls):
+        if n_iv[c] == 0:
+            continue
+        t = _class_term(T, act, na, c)
+        ok, ap[c, 0], ap[c, 1] = True, 0, 1
+        if T[t, AD] > 1 or T[t, AK] > 1:
+            ok, ap[c, 0], ap[c, 1] = _crt((q + off) % T[t, AD], T[t, AD], 0, T[t, AK])
+        if ok:
+            present[n_present] = c
+            n_present += 1
+    if n_present == 1:  # one class: no inclusion-exclusion
+        c = present[0]
+        return _ap_count(ivs[c], n_iv[c], ap[c, 0], ap[c, 1])[0]
+    if n_present > MAX_CLASSES:
+        total = 0
+        for k in range(k_lo, k_hi + 1):
+            for a in range(na):
+                if element(T, C, off, act[a], q, k):
+                    total += 1
+                    break
+        return total
+    total, depth = 0, 0
+    dfs_ivs[0, 0, 0], dfs_ivs[0, 0, 1], dfs_n[0] = k_lo, k_hi, 1
+    frame[0, 0], frame[0, 1], frame[0, 2] = 0, 1, 0  # residue, period, next class
+    while depth >= 0:
+        x = frame[depth, 2]
+        if x >= n_present:
+            depth -= 1
+            continue
+        frame[depth, 2] += 1
+        c = present[x]
+        ok, r, m = _crt(frame[depth, 0], frame[depth, 1], ap[c, 0], ap[c, 1])
+        if not ok:
+            continue
+        n = _intersect(dfs_ivs[depth], dfs_n[depth], ivs[c], n_iv[c], dfs_ivs[depth + 1])
+        count, last = _ap_count(dfs_ivs[depth + 1], n, r, m)
+        if count == 0:
+            continue
+        total += count if depth % 2 == 0 else -count
+        depth += 1
+        if m > k_hi - k_lo:  # one key left: keep the period small so products never overflow
+            dfs_ivs[depth, 0, 0], dfs_ivs[depth, 0, 1], n, r, m = last, last, 1, 0, 1
+        dfs_n[depth], frame[depth, 0], frame[depth, 1], frame[depth, 2] = n, r, m, x + 1
+    return total
+
+
+@numba.njit(cache=True)
+def _class_term(T, act, na, c):
+    """A term of class c among act[:na] (every term of a class has the same periods)."""
+    for a in range(na):
+        if T[act[a], CLS] == c:
+            return act[a]
+    return -1
+
+
+@numba.njit(cache=True)
+def rows_elements(T, C, off, q0, q1, k_lo, k_hi, act, na, cs):
+    """Attended elements of rows q0..q1 in keys k_lo..k_hi under terms act[:na] (no coins)."""
+    total, t = 0, act[0]
+    if na > 1 or (T[t, AD] > 1 and T[t, AK] > 1):
+        for q in range(q0, q1 + 1):
+            total += count_row(T, C, off, act, na, q, k_lo, k_hi, cs)
+        return total
+    period = max(T[t, AD], T[t, AK])  # one term: each row is an interval and at most one residue class
+    for q in range(max(q0, T[t, QLO]), min(q1, T[t, QHI]) + 1):
+        lo, hi = max(k_lo, T[t, KLO], q + T[t, DLO]), min(k_hi, T[t, KHI], q + T[t, DHI])
+        if lo <= hi:
+            r = (q + off) % period if T[t, AD] > 1 else 0
+            first = lo + (r - lo) % period
+            total += (hi - first) // period + 1 if first <= hi else 0
+    return total

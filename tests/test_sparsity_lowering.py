@@ -1,0 +1,123 @@
+"""The fast lowering (closed-form runs + numba) equals brute force: the whole element mask reduced per tile."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from einsum_cascades.sparsity import (brute_force_counts, element_density, parse_pattern, tile_counts,
+                                      tile_states)
+
+# Sizes are drawn small so that every kernel path (interior runs, edges, sparse hits, coins, settling
+# by elements, ragged last tiles) shows up inside 80 x 80 masks.
+PRIMITIVES = st.one_of(
+    st.sampled_from(["causal", "full", "dense"]),
+    st.builds("window({})".format, st.integers(1, 50)),
+    st.builds("sinks({})".format, st.integers(1, 30)),
+    st.builds("global({})".format, st.integers(1, 30)),
+    st.builds("strided({})".format, st.integers(1, 40)),
+    st.builds("vertical_slash({},{})".format, st.integers(1, 12), st.integers(1, 12)),
+    st.builds("random_blocks({},{})".format, st.sampled_from([0.2, 0.5, 0.9, 1.0]), st.integers(0, 3)),
+)
+
+
+def expressions(depth=3):
+    return st.recursive(PRIMITIVES, lambda inner: st.builds("({}){}({})".format, inner, st.sampled_from("&|"), inner),
+                        max_leaves=2 ** depth)
+
+
+SIZES = dict(nq=st.integers(1, 80), nkv=st.integers(1, 80), bq=st.integers(1, 24), bkv=st.integers(1, 24))
+QUICK = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def mask_of(p, nq, nkv, block):
+    return p.mask(np.arange(nq)[:, None], np.arange(nkv)[None, :], nq, nkv, block)
+
+
+@QUICK
+@given(expr=expressions(), **SIZES)
+def test_tile_counts_equal_brute_force(expr, nq, nkv, bq, bkv):
+    p = parse_pattern(expr)
+    fast, slow = tile_counts(p, nq, nkv, bq, bkv), brute_force_counts(p, nq, nkv, bq, bkv)
+    assert fast.row_full.tolist() == slow.row_full.tolist(), expr
+    assert fast.row_partial.tolist() == slow.row_partial.tolist(), expr
+    assert fast.full + fast.partial + fast.empty == fast.total == fast.n_q_blocks * fast.n_kv_blocks
+
+
+@QUICK
+@given(expr=expressions(), **SIZES)
+def test_element_density_is_exact(expr, nq, nkv, bq, bkv):
+    p = parse_pattern(expr)
+    assert element_density(p, nq, nkv, (bq, bkv)) == mask_of(p, nq, nkv, (bq, bkv)).mean(), expr
+
+
+@settings(max_examples=80, deadline=None)
+@given(expr=expressions(), pool=st.integers(1, 4), **SIZES)
+def test_tile_states_equal_brute_force_pooled_by_max(expr, pool, nq, nkv, bq, bkv):
+    p = parse_pattern(expr)
+    m = mask_of(p, nq, nkv, (bq, bkv))
+    rows, cols = np.arange(0, nq, bq), np.arange(0, nkv, bkv)
+    true = np.add.reduceat(np.add.reduceat(m.astype(int), rows, axis=0), cols, axis=1)
+    area = np.add.reduceat(np.add.reduceat(np.ones_like(m, int), rows, axis=0), cols, axis=1)
+    tiles = np.where(true == area, 2, np.where(true > 0, 1, 0))
+    pad = np.zeros((-(-tiles.shape[0] // pool) * pool, -(-tiles.shape[1] // pool) * pool), int)
+    pad[:tiles.shape[0], :tiles.shape[1]] = tiles
+    expected = pad.reshape(pad.shape[0] // pool, pool, -1, pool).max(axis=(1, 3))
+    assert (tile_states(p, nq, nkv, bq, bkv, pool) == expected).all(), expr
+
+
+@pytest.mark.parametrize("expr", [
+    "causal&window(100)|sinks(40)", "strided(64)", "strided(200)", "causal&strided(7)|window(33)",
+    "causal&vertical_slash(8,4)", "vertical_slash(3,50)|global(20)", "strided(2)|vertical_slash(16,16)",
+    "strided(3)&vertical_slash(40,1)", "random_blocks(0.3)&causal|sinks(50)", "random_blocks(0.5)&strided(9)",
+    "(window(64)|strided(128))&(sinks(100)|causal)", "strided(1m)", "vertical_slash(1m,1m)",
+])
+@pytest.mark.parametrize("nq, nkv, bq, bkv", [(700, 700, 64, 64), (300, 1000, 32, 48), (513, 257, 128, 16)])
+def test_medium_sizes_equal_brute_force(expr, nq, nkv, bq, bkv):
+    p = parse_pattern(expr)
+    fast, slow = tile_counts(p, nq, nkv, bq, bkv), brute_force_counts(p, nq, nkv, bq, bkv)
+    assert (fast.row_full == slow.row_full).all() and (fast.row_partial == slow.row_partial).all()
+    assert element_density(p, nq, nkv, (bq, bkv)) == mask_of(p, nq, nkv, (bq, bkv)).mean()
+
+
+def test_random_blocks_flip_one_coin_per_lowered_tile():
+    """The block of random_blocks is the tile it is lowered at: kept tiles are whole, the rest empty."""
+    p = parse_pattern("random_blocks(0.25,7)")
+    for bq, bkv in [(64, 64), (128, 32)]:
+        tc = tile_counts(p, 1024, 1024, bq, bkv)
+        assert tc.partial == 0 and 0.15 < tc.block_density < 0.35
+        assert element_density(p, 1024, 1024, (bq, bkv)) == tc.full / tc.total
+    assert tile_counts(p, 1024, 1024, 64, 64).row_full.tolist() != tile_counts(p, 1024, 1024, 128, 32).row_full.tolist()
+
+
+N, B = 1 << 20, 64  # one million tokens, 64-wide tiles: 16384 x 16384 tiles
+NB = N // B
+
+
+def test_causal_at_one_million_tokens_in_closed_form():
+    tc = tile_counts(parse_pattern("causal"), N, N, B, B)
+    assert (tc.full, tc.partial) == (NB * (NB - 1) // 2, NB)  # below the diagonal; the diagonal itself
+    assert element_density(parse_pattern("causal"), N, N) == (N * (N + 1) // 2) / N ** 2
+
+
+def test_window_and_sinks_at_one_million_tokens_in_closed_form():
+    w, n = 4096, 128
+    tc = tile_counts(parse_pattern("causal&window(4k)|sinks(128)"), N, N, B, B)
+    band = w // B  # tiles a window row spans past its first rows: the diagonal tile, w/B - 1 full, one partial
+    assert tc.row_full[-1] == (band - 1) + n // B and tc.row_partial[-1] == 2
+    q = np.arange(N)
+    band_lo = np.maximum(0, q - w + 1)  # row q's window is keys band_lo..q
+    sinks_in_band = np.maximum(0, np.minimum(n - 1, q) - band_lo + 1)
+    attended = (q - band_lo + 1).sum() + (n - sinks_in_band).sum()
+    assert element_density(parse_pattern("causal&window(4k)|sinks(128)"), N, N) == attended / N ** 2
+
+
+def test_strided_at_one_million_tokens_hits_every_tile():
+    tc = tile_counts(parse_pattern("strided(64)"), N, N, B, B)
+    assert tc.partial == NB * NB  # 127 diagonals cross a 64x64 tile: one is on the stride, none covers it
+    assert element_density(parse_pattern("strided(64)"), N, N) == 1 / 64  # N keys per row, every 64th
+
+
+def test_decode_attends_every_key_causally():
+    tc = tile_counts(parse_pattern("causal"), 1, N, 1, B)
+    assert (tc.full, tc.partial, tc.empty) == (NB, 0, 0)

@@ -1,0 +1,91 @@
+"""The CUDA sources compile for Ampere and Hopper, with nvcc and (where CuPy is installed) with NVRTC
+the way CuPy compiles them on the GPU; and every kernel the Python side launches exists."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from validation import gpu
+
+ARCHS = ("sm_80", "sm_90")
+NVCC = shutil.which("nvcc")
+
+
+def _entry_points(name: str, tmp_path) -> set[str]:
+    """The kernels of a source as compiled (entry points are macro-generated): the PTX's .entry names."""
+    ptx = tmp_path / f"{name}.ptx"
+    subprocess.run([NVCC, "-arch=sm_90", "--ptx", str(gpu.KERNEL_DIR / f"{name}.cu"), "-o", str(ptx)], check=True)
+    return set(re.findall(r"\.entry\s+(\w+)\(", ptx.read_text()))
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", gpu.KERNEL_FILES)
+def test_nvcc_compiles_each_source(name, arch, tmp_path):
+    src = gpu.KERNEL_DIR / f"{name}.cu"
+    out = subprocess.run([NVCC, f"-arch={arch}", "-std=c++17", "-c", str(src), "-o", str(tmp_path / f"{name}.o")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "warning" not in out.stderr.lower(), out.stderr
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
+@pytest.mark.parametrize("arch", ARCHS)
+def test_nvcc_compiles_the_fp16_and_bf16_headers_too(arch, tmp_path):
+    """The kernels need no half headers, but they are the ones NVRTC offers: nvcc must take them as well."""
+    src = tmp_path / "headers.cu"
+    src.write_text('#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n'
+                   + gpu.kernel_source("fa2") + '\nextern "C" __global__ void h(__half* x) { x[0] = __float2half(1.f); }\n')
+    out = subprocess.run([NVCC, f"-arch={arch}", "-c", str(src), "-o", str(tmp_path / "h.o")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def _nvrtc():
+    try:
+        from cupy.cuda import compiler, nvrtc
+
+        nvrtc.getVersion()
+        return compiler
+    except Exception:  # CuPy or its NVRTC library absent
+        return None
+
+
+@pytest.mark.skipif(_nvrtc() is None, reason="CuPy with an NVRTC library is not installed")
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", gpu.KERNEL_FILES)
+def test_nvrtc_compiles_each_source_like_cupy(name, arch):
+    """The options CuPy's RawModule adds (-ftz, default device space, pch) on top of ours."""
+    compiler = _nvrtc()
+    options = gpu.NVRTC_OPTIONS + ("-ftz=true", f"-arch={arch}", "--device-as-default-execution-space")
+    prog = compiler._NVRTCProgram(gpu.kernel_source(name), f"{name}.cu", (), (), method="cubin")
+    binary, _ = prog.compile(options)
+    assert len(binary) > 0
+
+
+def test_sources_are_self_contained_after_pasting_common():
+    for name in gpu.KERNEL_FILES:
+        src = gpu.kernel_source(name)
+        assert not re.search(r"^\s*#\s*include", src, re.M), f"{name}.cu includes a header NVRTC may not have"
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
+def test_every_kernel_python_launches_exists(tmp_path):
+    names = {f: _entry_points(f, tmp_path) for f in gpu.KERNEL_FILES}
+    micro = {"hbm_read", "hbm_write", "hbm_copy", "l2_read", "smem_read", "mma_sync_fp16", "sfu_exp2", "fp32_fma",
+             "empty_kernel"}
+    fa2 = {f"fa2_{kind}_d{d}_{dt}" for kind in ("dense", "sparse") for d in (64, 128) for dt in gpu.DTYPES}
+    decode = {f"decode_split_d{d}_{dt}" for d in (64, 128) for dt in gpu.DTYPES} | {
+        f"decode_combine_{dt}" for dt in gpu.DTYPES}
+    assert micro <= names["micro"]
+    assert fa2 <= names["fa2"]
+    assert decode <= names["decode"]
+    assert {f"softmax_rows_{dt}" for dt in gpu.DTYPES} <= names["naive"]
+
+
+def test_fa2_shared_memory_needs_the_opt_in_only_for_d128():
+    from validation.attention import fa2_smem_bytes
+
+    assert fa2_smem_bytes(64) == 2 * 2 * 64 * (64 + 8) * 2 <= gpu.DEFAULT_SMEM_LIMIT
+    assert gpu.DEFAULT_SMEM_LIMIT < fa2_smem_bytes(128) == 2 * 2 * 64 * (128 + 8) * 2 <= 227 * 1024

@@ -1,0 +1,165 @@
+"""Microbenchmarks: one achieved rate per roof of the GPU model (kernels/micro.cu, cuBLAS).
+
+Each function returns one ``micro`` entry of a results file (validation/FORMAT.md): the best
+rate over its launch configurations as ``value`` in SI units, the timing of that configuration,
+and the whole sweep in ``config``. ``calibrate`` turns these into a hardware TOML.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from validation import gpu
+from validation.harness import Timing
+
+THREADS = 256
+FLAG = 0x9E3779B9  # a kernel writes its result only when it equals this, which the data never gives
+MMA_FLOPS = 2 * 16 * 8 * 16  # one mma.sync m16n8k16
+MMA_CHAINS = EXP_CHAINS = FMA_CHAINS = 8  # independent chains per thread/warp in micro.cu
+SMEM_UNROLL, SMEM_VEC = 8, 16  # loads per iteration and bytes per load in smem_read
+FMA_FLOPS = 2
+GEMM_N = 8192  # cuBLAS anchor: an 8192^3 fp16 GEMM
+LAUNCHES, LAUNCH_SAMPLES = 200, 10  # empty kernels per timed sample, samples
+SPIN_ITERS = 1 << 21  # one block of fp32_fma this long (~10-20 ms) keeps the GPU busy while launches queue
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the benchmarks size themselves by."""
+
+    sms: int
+    l2_bytes: int
+    quick: bool
+
+
+def _entry(name, value, unit, timing, config) -> dict:
+    return {"name": name, "value": value, "unit": unit, "config": config, **timing.fields()}
+
+
+def _sweep(timer, name, unit, work, run, blocks_per_sm, dev, flush=True, **config) -> dict:
+    """Time ``run(grid)`` for each occupancy; the entry of the fastest, with the sweep in config."""
+    runs = []
+    for bps in blocks_per_sm:
+        t = timer.time(lambda: run(dev.sms * bps), flush=flush)
+        runs.append((work / t.median_s, bps, t))
+    value, bps, t = max(runs, key=lambda r: r[0])
+    sweep = [{"blocks_per_sm": b, "value": v} for v, b, _ in runs]
+    return _entry(name, value, unit, t, {"threads": THREADS, "blocks_per_sm": bps, "sweep": sweep, **config})
+
+
+def _occupancies(dev) -> tuple:
+    return (2, 8) if dev.quick else (1, 2, 4, 8, 16)
+
+
+def _hbm_bytes(dev) -> int:
+    return (1 << 30) if dev.quick else (2 << 30)  # >= 1 GB, far beyond any L2
+
+
+def hbm_read(cp, timer, dev) -> dict:
+    n = _hbm_bytes(dev) // 16
+    src, sink = cp.full(n * 4, 0x5A5A5A5A, dtype=cp.uint32), cp.zeros(1, dtype=cp.uint32)
+    fn = gpu.kernel("micro", "hbm_read")
+    return _sweep(timer, "hbm_read", "B/s", n * 16.0,
+                  lambda grid: fn((grid,), (THREADS,), (src, np.int64(n), sink, np.uint32(FLAG))),
+                  _occupancies(dev), dev, bytes=n * 16)
+
+
+def hbm_write(cp, timer, dev) -> dict:
+    n = _hbm_bytes(dev) // 16
+    dst = cp.empty(n * 4, dtype=cp.uint32)
+    fn = gpu.kernel("micro", "hbm_write")
+    return _sweep(timer, "hbm_write", "B/s", n * 16.0,
+                  lambda grid: fn((grid,), (THREADS,), (dst, np.int64(n), np.uint32(7))), _occupancies(dev), dev,
+                  bytes=n * 16)
+
+
+def hbm_copy(cp, timer, dev) -> dict:
+    n = _hbm_bytes(dev) // 32  # source and destination together span the HBM buffer size
+    src, dst = cp.full(n * 4, 0x5A5A5A5A, dtype=cp.uint32), cp.empty(n * 4, dtype=cp.uint32)
+    fn = gpu.kernel("micro", "hbm_copy")
+    return _sweep(timer, "hbm_copy", "B/s", 2 * n * 16.0,
+                  lambda grid: fn((grid,), (THREADS,), (src, dst, np.int64(n))), _occupancies(dev), dev,
+                  bytes_read=n * 16, bytes_written=n * 16)
+
+
+def l2_read(cp, timer, dev) -> dict:
+    n = dev.l2_bytes // 4 // 16  # a quarter of the L2: resident after the warm-up call
+    reps = max(1, (2 << 30) // (n * 16))
+    src, sink = cp.full(n * 4, 0x5A5A5A5A, dtype=cp.uint32), cp.zeros(1, dtype=cp.uint32)
+    fn = gpu.kernel("micro", "l2_read")
+    return _sweep(timer, "l2_read", "B/s", reps * n * 16.0,
+                  lambda grid: fn((grid,), (THREADS,), (src, np.int64(n), np.int32(reps), sink, np.uint32(FLAG))),
+                  (2, 4, 8), dev, flush=False, bytes=n * 16, passes=reps)
+
+
+def smem_read(cp, timer, dev) -> dict:
+    iters, bps = (1024 if dev.quick else 2048), 4  # 4 x 32 KB of static shared memory per SM
+    sink = cp.zeros(1, dtype=cp.uint32)
+    fn = gpu.kernel("micro", "smem_read")
+    work = dev.sms * bps * THREADS * iters * SMEM_UNROLL * SMEM_VEC
+    return _sweep(timer, "smem_read", "B/s", float(work),
+                  lambda grid: fn((grid,), (THREADS,), (sink, np.int32(iters), np.uint32(FLAG))), (bps,), dev,
+                  flush=False, iters=iters, bytes_per_load=SMEM_VEC)
+
+
+def tensor_mma_sync_fp16(cp, timer, dev) -> dict:
+    iters, bps = 512, 4
+    sink = cp.zeros(1, dtype=cp.float32)
+    fn = gpu.kernel("micro", "mma_sync_fp16")
+    warps = dev.sms * bps * THREADS // 32
+    work = float(warps) * iters * MMA_CHAINS * MMA_FLOPS
+    half_pair = np.uint32(0x2C002C00)  # two fp16 0.0625s
+    return _sweep(timer, "tensor_mma_sync_fp16", "FLOP/s", work,
+                  lambda grid: fn((grid,), (THREADS,), (sink, np.int32(iters), half_pair, half_pair, np.float32(-1))),
+                  (bps,), dev, flush=False, iters=iters, chains=MMA_CHAINS, instruction="mma.sync.m16n8k16.f32.f16")
+
+
+def tensor_cublas_fp16(cp, timer, dev) -> dict:
+    a, b = (gpu.random16(cp, (GEMM_N, GEMM_N), "fp16", seed) for seed in (1, 2))
+    c = cp.empty((GEMM_N, GEMM_N), dtype=cp.float16)
+    t = timer.time(lambda: cp.matmul(a, b, out=c))
+    return _entry("tensor_cublas_fp16", 2.0 * GEMM_N ** 3 / t.median_s, "FLOP/s", t,
+                  {"m": GEMM_N, "n": GEMM_N, "k": GEMM_N, "dtype": "fp16", "call": "cupy.matmul (2-D)"})
+
+
+def sfu_exp2(cp, timer, dev) -> dict:
+    iters, bps = 256, 8
+    sink = cp.zeros(1, dtype=cp.float32)
+    fn = gpu.kernel("micro", "sfu_exp2")
+    work = float(dev.sms * bps * THREADS) * iters * EXP_CHAINS
+    return _sweep(timer, "sfu_exp2", "ops/s", work,
+                  lambda grid: fn((grid,), (THREADS,), (sink, np.int32(iters), np.float32(0.5), np.float32(-1))),
+                  (bps,), dev, flush=False, iters=iters, chains=EXP_CHAINS, instruction="ex2.approx.ftz.f32")
+
+
+def fp32_fma(cp, timer, dev) -> dict:
+    iters, bps = 1024, 8
+    sink = cp.zeros(1, dtype=cp.float32)
+    fn = gpu.kernel("micro", "fp32_fma")
+    work = float(dev.sms * bps * THREADS) * iters * FMA_CHAINS * FMA_FLOPS
+    return _sweep(timer, "fp32_fma", "FLOP/s", work,
+                  lambda grid: fn((grid,), (THREADS,), (sink, np.int32(iters), np.float32(0.999), np.float32(1e-3),
+                                                       np.float32(-1))),
+                  (bps,), dev, flush=False, iters=iters, chains=FMA_CHAINS)
+
+
+def launch(cp, timer, dev) -> dict:
+    """Seconds per kernel launch, back to back: the launches are queued behind a busy kernel, so the
+    GPU's launch interval is measured, not Python's (CuPy takes microseconds to issue each)."""
+    empty, spin = gpu.kernel("micro", "empty_kernel"), gpu.kernel("micro", "fp32_fma")
+    sink = cp.zeros(1, dtype=cp.float32)
+    spin_args = (sink, np.int32(SPIN_ITERS), np.float32(0.999), np.float32(1e-3), np.float32(-1))
+
+    def burst():
+        for _ in range(LAUNCHES):
+            empty((1,), (1,), ())
+
+    samples = [timer.once(burst, flush=False, before=lambda: spin((1,), (THREADS,), spin_args))
+               for _ in range(LAUNCH_SAMPLES + 1)][1:]  # the first sample loads the module
+    t = Timing.of([s / LAUNCHES for s in samples])
+    return _entry("launch", t.median_s, "s", t, {"launches_per_sample": LAUNCHES, "grid": 1, "threads": 1,
+                                               "queued_behind": f"fp32_fma, 1 block, {SPIN_ITERS} iterations"})
+
+
+BENCHMARKS = {f.__name__: f for f in (hbm_read, hbm_write, hbm_copy, l2_read, smem_read, tensor_cublas_fp16,
+                                     tensor_mma_sync_fp16, sfu_exp2, fp32_fma, launch)}

@@ -1,0 +1,137 @@
+"""``attnsim validate run``: microbenchmarks and attention points on the GPU, into a results file.
+
+The file (validation/FORMAT.md) is rewritten after every benchmark and point, with
+``"complete": false`` until the end, so a run that is cut short still leaves its measurements.
+A failing benchmark or point is recorded (an ``errors`` entry, or ``"ok": false`` with the reason)
+and the run goes on. A point's time is taken only after its output matched the float64 oracle.
+"""
+
+import contextlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from validation import attention, gpu, harness, micro, reference, suite, torch_ref
+
+FORMAT = "attnsim-validation/1"
+
+
+def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=None) -> dict:
+    """Run the quick or full suite on the current CUDA device and write ``output``; returns the document.
+
+    ``progress(done, total, label)`` is called before each step (the CLI draws a bar with it).
+    """
+    cp = gpu.require_gpu()
+    points = suite.quick_points() if quick else suite.full_points()
+    have_torch = torch_ref.available()
+    skipped = [p for p in points if p.kernel in suite.TORCH_KERNELS and not have_torch]
+    points = [p for p in points if p not in skipped]
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    dev = micro.Device(sms=props["multiProcessorCount"], l2_bytes=props["l2CacheSize"], quick=quick)
+    bus = harness.smi_bus_id(cp)
+    monitor = harness.ClockMonitor(bus)
+    doc = {"format": FORMAT, "source": _source(quick, len(skipped)), "complete": False,
+           "device": harness.device_record(cp, bus, monitor.summary(), attnsim_hw), "micro": [], "points": [],
+           "errors": []}
+    steps = len(micro.BENCHMARKS) + len(points)
+    try:
+        timer = harness.Timer(cp)
+        for i, (name, bench) in enumerate(micro.BENCHMARKS.items()):
+            _tick(progress, i, steps, name)
+            monitor.stage(name)
+            try:
+                doc["micro"].append(bench(cp, timer, dev))
+            except Exception as err:  # recorded in the file; the suite goes on
+                doc["errors"].append({"stage": name, "error": describe(err)})
+            _free(cp)
+            _write(output, doc, monitor)
+        for j, point in enumerate(points):
+            _tick(progress, len(micro.BENCHMARKS) + j, steps, label(point))
+            monitor.stage(point.kernel)
+            doc["points"].append(measure(cp, point, timer))
+            _free(cp)
+            _write(output, doc, monitor)
+        _tick(progress, steps, steps, "done")
+        doc["complete"] = True
+    finally:
+        monitor.stop()
+        _write(output, doc, monitor)
+    return doc
+
+
+def measure(cp, point: suite.Point, timer=None) -> dict:
+    """One point's record: built, run once, checked against the oracle, then timed with ``timer``
+    (only if it passed; without a timer the check alone is recorded)."""
+    rec = {**point.record(), "block_density": None, "mask": None, "flops": None, "measured_s": None,
+           "p20_s": None, "p80_s": None, "iters": 0, "max_abs_err": None, "rel_err": None, "ok": False}
+    try:
+        torch_kernel = point.kernel in suite.TORCH_KERNELS
+        pattern = point.mask_pattern() if point.kernel in ("attnsim-fa2-sparse", "torch-flex") else None
+        case = torch_ref.build(point, pattern) if torch_kernel else attention.build(cp, point, pattern)
+        rec.update(block_density=case.block_density, mask=case.mask, flops=case.flops)
+        with torch_ref.stream_of_torch(cp) if torch_kernel else contextlib.nullcontext():
+            case.run()
+            cp.cuda.get_current_stream().synchronize()
+            max_abs, rel = case.check()
+            rec.update(max_abs_err=_finite(max_abs), rel_err=_finite(rel))
+            if not reference.passes(max_abs, point.dtype):
+                rec["error"] = (f"output differs from the float64 reference: max |error| {max_abs:.3g} > "
+                                f"{reference.TOLERANCE[point.dtype]:g} (or not finite); not timed")
+                return rec
+            if timer is None:
+                rec["ok"] = True
+                return rec
+            t = timer.time(case.run)
+        rec.update(measured_s=t.median_s, p20_s=t.p20_s, p80_s=t.p80_s, iters=t.n, ok=True,
+                   tflops=case.flops / t.median_s / 1e12)
+    except Exception as err:  # a point that cannot run is recorded as failed, with the reason
+        rec["error"] = describe(err)
+    return rec
+
+
+def _source(quick: bool, skipped_torch: int) -> str:
+    note = f"; {skipped_torch} PyTorch reference points skipped (no torch with CUDA)" if skipped_torch else ""
+    return f"attnsim validate run{' --quick' if quick else ''}: measured with CuPy{note}"
+
+
+def label(p: suite.Point) -> str:
+    mask = p.pattern or (f"s={p.sparsity:g}" if p.sparsity else "")
+    return f"{p.kernel} d{p.head_dim} N{p.seq_len}/{p.kv_len}{' causal' if p.causal else ''} {mask}".strip()
+
+
+def _tick(progress, done, total, label) -> None:
+    if progress is not None:
+        progress(done, total, label)
+
+
+def describe(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:500]}"
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None  # JSON has no inf: a non-finite error is written as null
+
+
+def _free(cp) -> None:
+    """Return cached device memory between points (CuPy's pool, and PyTorch's when it is loaded)."""
+    cp.get_default_memory_pool().free_all_blocks()
+    if "torch" in sys.modules:
+        sys.modules["torch"].cuda.empty_cache()
+
+
+def _write(output: str, doc: dict, monitor) -> None:
+    """Refresh the clock and power figures (samples so far) and replace the file atomically."""
+    doc["device"].update(harness.clock_fields(monitor.summary()))
+    path = Path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(x):
+    if hasattr(x, "item"):  # numpy scalars
+        return x.item()
+    raise TypeError(f"cannot write {type(x).__name__} to JSON")

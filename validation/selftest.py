@@ -1,0 +1,109 @@
+"""Quick triage on a GPU: ``python -m validation.selftest``.
+
+Compiles every kernel file, checks the memory microbenchmarks' outputs, runs every other
+microbenchmark once, and runs each attention kernel at tiny, awkward sizes (ragged lengths,
+causal with more queries than keys, GQA, both dtypes, sparse lists with partial tiles, decode
+splits that leave some splits empty) against the float64 oracle. One PASS/FAIL line each;
+exit status 1 if anything failed, 2 without a GPU.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from einsum_cascades.errors import UserError
+from validation import gpu, harness, micro, runner, suite, torch_ref
+from validation.suite import Point
+
+
+def attention_points() -> list[Point]:
+    """Tiny points covering each kernel's edge cases."""
+    pts = []
+    for dtype in gpu.DTYPES:
+        pts += [Point("attnsim-naive", 1, 2, 2, 64, 128, 136, causal=c, dtype=dtype) for c in (False, True)]
+        for d in (64, 128):
+            pts += [Point("attnsim-fa2", 1, 4, 2, d, 100, 130, causal=c, dtype=dtype) for c in (False, True)]
+            pts.append(Point("attnsim-fa2", 2, 2, 2, d, 130, 100, causal=True, dtype=dtype))  # rows with no key
+            pts += [Point("attnsim-fa2-sparse", 1, 2, 2, d, 200, 260, causal=c, pattern=expr, dtype=dtype)
+                    for expr, c in (("random_blocks(0.5,3)", False), ("window(40)", True), ("sinks(8)|window(20)", True))]
+            pts += [Point("attnsim-decode-splitkv", 2, 4, 2, d, q, 1000, causal=q > 1, num_splits=s, dtype=dtype)
+                    for q, s in ((1, 1), (1, 3), (4, 7), (1, 64))]
+    pts += [Point("attnsim-fa2-sparse", 1, 2, 2, 128, 256, 256, sparsity=0.5)]  # the suite's fitted random tiles
+    if torch_ref.available():
+        pts += [Point("torch-sdpa", 1, 2, 2, 64, 256, 256, causal=c) for c in (False, True)]
+        pts += [Point("torch-flex", 1, 2, 2, 64, 256, 256, causal=True, pattern="window(64)")]
+    return pts
+
+
+def _line(ok: bool, what: str, detail: str = "") -> bool:
+    print(f"{'PASS' if ok else 'FAIL'}  {what:<58} {detail}", flush=True)
+    return ok
+
+
+def _compile_all() -> bool:
+    ok = True
+    for name in gpu.KERNEL_FILES:
+        start = time.perf_counter()
+        try:
+            gpu.module(name).get_function({"micro": "empty_kernel", "naive": "softmax_rows_fp16",
+                                            "fa2": "fa2_dense_d64_fp16", "decode": "decode_combine_fp16"}[name])
+            ok &= _line(True, f"compile {name}.cu", f"{time.perf_counter() - start:.1f} s")
+        except Exception as err:
+            ok &= _line(False, f"compile {name}.cu", runner.describe(err))
+    return ok
+
+
+def _memory_kernels(cp) -> bool:
+    """hbm_write and hbm_copy on a small buffer: every word as expected."""
+    n = (1 << 20) + 3  # not a multiple of the grid stride: the tail loop runs too
+    dst = cp.zeros(n * 4, dtype=cp.uint32)
+    gpu.kernel("micro", "hbm_write")((7,), (micro.THREADS,), (dst, np.int64(n), np.uint32(5)))
+    i = cp.arange(n, dtype=cp.uint32)
+    want = cp.stack([cp.full(n, 5, cp.uint32), i, i ^ cp.uint32(5), i + cp.uint32(5)], axis=1).ravel()
+    ok = _line(bool((dst == want).all()), "hbm_write writes every word")
+    src = cp.arange(n * 4, dtype=cp.uint32)
+    gpu.kernel("micro", "hbm_copy")((7,), (micro.THREADS,), (src, dst, np.int64(n)))
+    return _line(bool((dst == src).all()), "hbm_copy copies every word") and ok
+
+
+def _microbenchmarks(cp, timer) -> bool:
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    dev = micro.Device(sms=props["multiProcessorCount"], l2_bytes=props["l2CacheSize"], quick=True)
+    ok = True
+    for name, bench in micro.BENCHMARKS.items():
+        try:
+            entry = bench(cp, timer, dev)
+            good = np.isfinite(entry["value"]) and entry["value"] > 0
+            ok &= _line(good, f"micro {name}", f"{entry['value']:.4g} {entry['unit']}")
+        except Exception as err:
+            ok &= _line(False, f"micro {name}", runner.describe(err))
+        cp.get_default_memory_pool().free_all_blocks()
+    return ok
+
+
+def main() -> int:
+    try:
+        cp = gpu.require_gpu()
+    except UserError as err:
+        print(f"selftest: {err}", file=sys.stderr)
+        return 2
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    print(f"device: {props['name'].decode() if isinstance(props['name'], bytes) else props['name']}, "
+          f"CuPy {cp.__version__}, torch: {'yes' if torch_ref.available() else 'no'}", flush=True)
+    ok = _compile_all()
+    timer = harness.Timer(cp)
+    ok &= _memory_kernels(cp)
+    for p in attention_points():
+        rec = runner.measure(cp, p)
+        what = runner.label(p) + f" {p.dtype} H{p.heads}/{p.kv_heads}" + (f" splits {p.num_splits}" if p.num_splits else "")
+        err = rec["max_abs_err"]
+        detail = (f"max|err| {err:.2e}" if err is not None else "") + (f"  {rec['error']}" if rec.get("error") else "")
+        ok &= _line(rec["ok"], what, detail)
+    ok &= _microbenchmarks(cp, timer)
+    print("selftest:", "all passed" if ok else "FAILURES above", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
