@@ -31,8 +31,9 @@ def run(quick, hw, output):
     kernels (naive, fused FlashAttention-2-style, block-sparse, split-KV decode), plus PyTorch
     SDPA and FlexAttention where PyTorch is installed. Every attention output is checked against
     a float64 reference before it is timed. The full sweep (seq len 512..16k, head dims 64/128,
-    causal, sparsity 0/0.5/0.9, decode up to 128k) takes about 5-10 minutes on an H100; the file
-    is rewritten after every point. Clocks and device settings are never changed.
+    causal, sparsity 0/0.5/0.9, decode up to 128k) takes several minutes; the file is rewritten
+    after every point, so an interrupted run keeps what it measured. Clocks and device settings
+    are never changed.
 
     \b
     Examples:

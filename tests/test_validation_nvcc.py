@@ -34,10 +34,11 @@ def test_nvcc_compiles_each_source(name, arch, tmp_path):
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
 @pytest.mark.parametrize("arch", ARCHS)
 def test_nvcc_compiles_the_fp16_and_bf16_headers_too(arch, tmp_path):
-    """The kernels need no half headers, but they are the ones NVRTC offers: nvcc must take them as well."""
+    """The kernels need no half headers, but they are the ones NVRTC offers: common.cuh must not clash with them."""
     src = tmp_path / "headers.cu"
-    src.write_text('#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n'
-                   + gpu.kernel_source("fa2") + '\nextern "C" __global__ void h(__half* x) { x[0] = __float2half(1.f); }\n')
+    src.write_text('#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n' + gpu.kernel_source("naive")
+                   + '\nextern "C" __global__ void h(__half* x, __nv_bfloat16* y) {\n'
+                   '    x[0] = __float2half(to_float<true>(1)); y[0] = __float2bfloat16(1.f); }\n')
     out = subprocess.run([NVCC, f"-arch={arch}", "-c", str(src), "-o", str(tmp_path / "h.o")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 

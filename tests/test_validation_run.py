@@ -126,3 +126,9 @@ def test_a_file_in_the_runners_shape_feeds_report_and_calibrate(tmp_path):
     assert len(json.loads(r.output)["points"]) == len(points) - 1
     r = CliRunner().invoke(cli, ["calibrate", str(path), "-o", str(tmp_path / "cal.toml")])
     assert r.exit_code == 0, r.output
+
+
+def test_runner_orders_every_kernel():
+    from validation.runner import KERNEL_ORDER
+
+    assert sorted(KERNEL_ORDER) == sorted(suite.KERNELS)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from validation import gpu, reference
-from validation.blocks import BlockList, block_list, element_mask_rows
+from validation.blocks import FULL, BlockList, block_list, element_mask_rows
 
 LOG2E = math.log2(math.e)
 FA_BLOCK_Q = 64  # 4 warps x 16 rows (fa2.cu)
@@ -89,7 +89,7 @@ def attended(p, mask, blocks: BlockList | None) -> float:
     if blocks is not None:
         rows = np.minimum(blocks.block_q, blocks.seq_len - np.arange(blocks.n_q_blocks) * blocks.block_q)
         cols = np.minimum(blocks.block_kv, blocks.kv_len - np.arange(blocks.n_kv_blocks) * blocks.block_kv)
-        full = blocks.mask_idx == -1
+        full = blocks.mask_idx == FULL
         qb = np.repeat(np.arange(blocks.n_q_blocks), np.diff(blocks.row_ptr))
         return float((rows[qb[full]] * cols[blocks.col_idx[full]]).sum() + blocks.masks.sum(dtype=np.int64))
     if mask is None:

@@ -16,6 +16,10 @@ from pathlib import Path
 from validation import attention, gpu, harness, micro, reference, suite, torch_ref
 
 FORMAT = "attnsim-validation/1"
+# Points run kernel by kernel in this order: a kernel that faults (an illegal address ends the CUDA
+# context for the rest of the process) then costs only the kernels after it.
+KERNEL_ORDER = ("torch-sdpa", "torch-flex", "attnsim-naive", "attnsim-decode-splitkv", "attnsim-fa2",
+                "attnsim-fa2-sparse")
 
 
 def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=None) -> dict:
@@ -27,7 +31,7 @@ def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=
     points = suite.quick_points() if quick else suite.full_points()
     have_torch = torch_ref.available()
     skipped = [p for p in points if p.kernel in suite.TORCH_KERNELS and not have_torch]
-    points = [p for p in points if p not in skipped]
+    points = sorted((p for p in points if p not in skipped), key=lambda p: KERNEL_ORDER.index(p.kernel))
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     dev = micro.Device(sms=props["multiProcessorCount"], l2_bytes=props["l2CacheSize"], quick=quick)
     bus = harness.smi_bus_id(cp)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from validation import gpu, harness, micro, runner, suite, torch_ref
+from validation import gpu, harness, micro, runner, torch_ref
 from validation.suite import Point
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from validation import attention
 
-FLEX_BLOCK = 128  # FlexAttention's default block-mask tile
+DEVICE = "cuda"
 
 
 def available() -> bool:
@@ -38,10 +38,10 @@ def build(point, pattern=None) -> attention.Case:
     import torch
 
     dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[point.dtype]
-    gen = torch.Generator(device="cuda").manual_seed(point.seq_len * 7 + point.head_dim)
-    q = torch.randn(point.batch, point.heads, point.seq_len, point.head_dim, device="cuda", dtype=dt, generator=gen)
-    k = torch.randn(point.batch, point.kv_heads, point.kv_len, point.head_dim, device="cuda", dtype=dt, generator=gen)
-    v = torch.randn_like(k)
+    gen = torch.Generator(device=DEVICE).manual_seed(point.seq_len * 7 + point.head_dim)
+    q = torch.randn(point.batch, point.heads, point.seq_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
+    k = torch.randn(point.batch, point.kv_heads, point.kv_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
+    v = torch.randn(k.shape, device=DEVICE, dtype=dt, generator=gen)
     scale = 1.0 / math.sqrt(point.head_dim)
     out = {}
     if point.kernel == "torch-sdpa":
@@ -54,7 +54,8 @@ def build(point, pattern=None) -> attention.Case:
         raise ValueError(f"not a torch kernel: {point.kernel}")
     heads = TorchHeads(q, k, v, out)
     return attention.Case(run, lambda: attention.check(heads, point, mask),
-                          4.0 * point.batch * point.heads * point.head_dim * attended, 1.0, str(mask) if mask else None)
+                          4.0 * point.batch * point.heads * point.head_dim * attended, 1.0,
+                          str(mask) if mask is not None else None)
 
 
 def _sdpa(torch, p, q, k, v, scale, out):
@@ -84,7 +85,7 @@ def _flex(torch, p, q, k, v, scale, pattern, out):
     from torch.nn.attention.flex_attention import create_block_mask
 
     mask_mod = torch_mask_mod(torch, pattern, p.seq_len, p.kv_len)
-    block_mask = create_block_mask(mask_mod, None, None, p.seq_len, p.kv_len, device="cuda")
+    block_mask = create_block_mask(mask_mod, None, None, p.seq_len, p.kv_len, device=DEVICE)
     flex = _compiled_flex()
 
     def run():
@@ -112,7 +113,7 @@ def torch_mask_mod(torch, pattern, seq_len: int, kv_len: int):
             bq, bkv = attention.FA_BLOCK_Q, attention.FA_BLOCK_KV
             qb = np.arange(math.ceil(seq_len / bq))[:, None] * bq
             kb = np.arange(math.ceil(kv_len / bkv))[None, :] * bkv
-            table = torch.as_tensor(np.asarray(p.mask(qb, kb, seq_len, kv_len, block=(bq, bkv))), device="cuda")
+            table = torch.tensor(np.array(p.mask(qb, kb, seq_len, kv_len, block=(bq, bkv))), device=DEVICE)
             return lambda q, k: table[q // bq, k // bkv]
         raise ValueError(f"no FlexAttention mask for pattern {p.name!r}")
 
