@@ -9,13 +9,15 @@ coins are flipped per tile; a few periodic sets together are enumerated hit by
 hit. Only edge tiles and tiles two terms may jointly cover are examined one by
 one, and a tile is read element by element only when its terms cannot settle
 it (stopping at its first True and False).
+
+Counters handed to other kernels start as ``np.int64(0)``: a literal 0 would compile a second copy.
 """
 
 import numba
 import numpy as np
 
-from einsum_cascades.sparsity._row_count import count_row, count_scratch, rows_elements
-from einsum_cascades.sparsity._tile_state import (AD, AK, C0, CLS, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL,
+from einsum_cascades.sparsity._row_count import count_row, rows_elements, term_elements
+from einsum_cascades.sparsity._tile_state import (AD, AK, C0, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL,
                                                   QHI, QLO, UNDECIDED, coin_state, keep, keep_in_row, row_key,
                                                   term_state, tile_state)
 
@@ -90,18 +92,19 @@ def _row_runs(T, C, q0, q1, nkv, bkv, n_cols, runs):
 
 @numba.njit(cache=True)
 def _breakpoints(runs, n, points):
-    """Sorted distinct run starts and ends + 1 in points[:m]; return m."""
+    """Sorted distinct run starts and ends + 1 in points[:m]; return m (insertion: a row has few runs)."""
     m = 0
-    for r in range(n):
-        for x in (runs[r, 0], runs[r, 1] + 1):
-            pos = m
-            while pos > 0 and points[pos - 1] > x:
-                pos -= 1
-            if pos > 0 and points[pos - 1] == x:
-                continue
-            points[pos + 1:m + 1] = points[pos:m].copy()
-            points[pos] = x
-            m += 1
+    for x in range(2 * n):
+        v = runs[x // 2, x % 2] + x % 2
+        pos = m
+        while pos > 0 and points[pos - 1] > v:
+            pos -= 1
+        if pos > 0 and points[pos - 1] == v:
+            continue
+        for y in range(m, pos, -1):
+            points[y] = points[y - 1]
+        points[pos] = v
+        m += 1
     return m
 
 
@@ -133,16 +136,6 @@ def _enum_hits(T, off, t, q0, q1, s, e, nkv, bkv, out_j, out_st):
 
 
 # ---------------------------------------------------------------- segments of one query-block row
-
-@numba.njit(cache=True)
-def _workspace(n_terms, n_cls, n_cols):
-    """Scratch reused by every row: runs, breakpoints, active terms and kinds, settle list, counting
-    scratch, enumerated hits and their states, distinct hit tiles, their stamps and first states, coin terms."""
-    z = np.zeros
-    return (z((3 * n_terms, 4), np.int64), z(6 * n_terms + 1, np.int64), z(n_terms, np.int64), z(n_terms, np.int64),
-            z(n_terms, np.int64), count_scratch(n_terms, n_cls), z(n_cols, np.int64), z(n_cols, np.int64),
-            z(n_cols, np.int64), np.full(n_cols, -1, np.int64), z(n_cols, np.int64), z(n_terms, np.int64))
-
 
 @numba.njit(cache=True)
 def _coin_run(T, C, t, q0, s, e, nkv, bkv):
@@ -249,13 +242,14 @@ def _periodic_run(T, C, off, t, q0, q1, s, e, nkv, bkv):
 
 
 @numba.njit(cache=True)
-def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen):
+def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     """Segment covered only by enumerable sets and at most one set hitting every tile: (full, partial).
 
     Tiles hit by one set take that set's state; tiles two sets meet on are settled.
     """
-    _, _, _, _, scratch, _, hit_j, hit_st, uniq, stamp, first_st, _ = ws
-    n_uniq, n_const = 0, 0
+    _, _, _, _, scratch, _, hit_j, hit_st, uniq, stamp, first_st, _, generation = ws
+    generation[0] += 1  # a new stamp: tiles stamped with it were hit in this segment
+    gen, n_uniq, n_const = generation[0], 0, 0
     for a in range(na):
         if kinds[a] == K_CONST:
             n_const += 1
@@ -279,7 +273,7 @@ def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen):
 
 
 @numba.njit(cache=True)
-def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen):
+def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     """(full, partial) tiles among key blocks s..e, covered by the runs of terms act[:na]."""
     kind = kinds[0]
     if na == 1 and (kind == K_CONST or kind == K_ENUM):
@@ -304,7 +298,7 @@ def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen):
         n_sparse += kinds[a] == K_ENUM
         n_const += kinds[a] == K_CONST
     if n_sparse > 0 and n_sparse + n_const == na and n_const <= 1:
-        return _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen)
+        return _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
     full, partial, scratch = 0, 0, ws[4]
     for j in range(s, e + 1):
         st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch)
@@ -316,17 +310,14 @@ def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen):
 @numba.njit(cache=True)
 def _other_in_kept(T, C, off, t, kind, coin_terms, n_coin, q0, q1, s, e, nkv, bkv, ws):
     """Elements of periodic term t inside tiles s..e that a coin keeps (only its hit tiles can hold any)."""
-    scratch, cs, hit_j, hit_st = ws[4], ws[5], ws[6], ws[7]
-    scratch[0], total = t, 0
+    hit_j, hit_st = ws[6], ws[7]
+    total, n = 0, e - s + 1
     if kind == K_ENUM:
         n = _enum_hits(T, off, t, q0, q1, s, e, nkv, bkv, hit_j, hit_st)
-    else:
-        n = e - s + 1
-        hit_j[:n] = np.arange(s, e + 1)
     for x in range(n):
-        j = hit_j[x]
+        j = hit_j[x] if kind == K_ENUM else s + x
         if _kept(T, C, coin_terms, n_coin, q0, j, bkv):
-            total += rows_elements(T, C, off, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch, 1, cs)
+            total += term_elements(T, off, t, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1)
     return total
 
 
@@ -338,8 +329,7 @@ def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     if n_coin > 0 and n_other <= 1 and other_kind != K_TILE:  # kept tiles are whole; the rest is the other's
         total = (q1 - q0 + 1) * _kept_run(T, C, coin_terms, n_coin, q0, s, e, nkv, bkv)[1]
         if n_other == 1:  # the other's elements, less those in kept tiles
-            scratch[0] = other
-            total += rows_elements(T, C, off, q0, q1, s * bkv, min(nkv, (e + 1) * bkv) - 1, scratch, 1, cs)
+            total += term_elements(T, off, other, q0, q1, s * bkv, min(nkv, (e + 1) * bkv) - 1)
             total -= _other_in_kept(T, C, off, other, other_kind, coin_terms, n_coin, q0, q1, s, e, nkv, bkv, ws)
         return total
     total = 0
@@ -349,7 +339,7 @@ def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
         if st == FULL:
             total += (q1 - q0 + 1) * (k1 - k0 + 1)
         elif st == PARTIAL:  # the terms whose coins keep this tile (a tile is one coin block here)
-            kept = 0
+            kept = np.int64(0)
             for a in range(na):
                 if coin_state(T, C, act[a], q0, q1, k0, k1) == 1:
                     scratch[kept] = act[a]
@@ -372,8 +362,8 @@ def _segment_terms(runs, n, s, act, kinds):
 
 
 @numba.njit(cache=True)
-def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws, gen):
-    """Full and partial tiles of query-block row i, and the next stamp for ``_sparse_union``."""
+def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws):
+    """Full and partial tiles of query-block row i."""
     runs, points, act, kinds = ws[0], ws[1], ws[2], ws[3]
     n_cols, off = (nkv + bkv - 1) // bkv, nkv - nq
     q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
@@ -386,32 +376,32 @@ def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws, gen):
         if whole:
             full += e - s + 1
         elif na > 0:
-            gen += 1
-            f, p = _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, gen)
+            f, p = _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
             full += f
             partial += p
-    return full, partial, gen
+    return full, partial
 
 
 @numba.njit(cache=True)
-def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, pending):
+def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending):
     """Attended elements of query-block row i. Whole segments count by area; neighbouring coin-free
-    segments are merged (their terms gathered in ``pending``) and counted once per query row."""
+    segments are merged (their terms flagged in ``flags``) and counted once per query row."""
     runs, points, act, kinds, cs = ws[0], ws[1], ws[2], ws[3], ws[5]
     n_cols, off = (nkv + bkv - 1) // bkv, nkv - nq
     q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
     n = _row_runs(T, C, q0, q1, nkv, bkv, n_cols, runs)
     m = _breakpoints(runs, n, points)
-    total, n_pending, start = 0, 0, 0
+    total, start, merging = 0, 0, False
     for x in range(m):
         s, na, whole, coins = points[x], 0, False, False
         if x < m - 1:
             na, whole = _segment_terms(runs, n, s, act, kinds)
             for a in range(na):
                 coins |= T[act[a], NC] > 0
-        if n_pending > 0 and (whole or coins or x == m - 1):  # count the merged segments before block s
-            total += rows_elements(T, C, off, q0, q1, start * bkv, min(nkv, s * bkv) - 1, pending, n_pending, cs)
-            n_pending = 0
+        if merging and (whole or coins or x == m - 1):  # count the merged segments before block s
+            total += rows_elements(T, C, off, q0, q1, start * bkv, min(nkv, s * bkv) - 1, pending,
+                                   _take_flagged(flags, pending), cs)
+            merging = False
         if na == 0:
             continue
         e = points[x + 1] - 1
@@ -420,59 +410,52 @@ def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, pending):
         elif coins:
             total += _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
         else:
-            start = s if n_pending == 0 else start
+            start, merging = start if merging else s, True
             for a in range(na):
-                if not _contains(pending, n_pending, act[a]):
-                    pending[n_pending] = act[a]
-                    n_pending += 1
+                flags[act[a]] = 1
     return total
 
 
 @numba.njit(cache=True)
-def _contains(arr, n, v):
-    for x in range(n):
-        if arr[x] == v:
-            return True
-    return False
+def _take_flagged(flags, out):
+    """Move the flagged indices to out[:n], clearing the flags; return n."""
+    n = 0
+    for t in range(flags.size):
+        if flags[t]:
+            out[n], flags[t] = t, 0
+            n += 1
+    return n
 
 
 # ---------------------------------------------------------------- entry points
 
 @numba.njit(cache=True)
-def _n_classes(T):
-    return T[:, CLS].max() + 1 if T.shape[0] else 0
-
-
-@numba.njit(cache=True)
-def lower(nq, nkv, bq, bkv, T, C):
-    """Full and partial tiles of every query-block row at tile shape (bq, bkv)."""
-    n_rows, n_cols = (nq + bq - 1) // bq, (nkv + bkv - 1) // bkv
+def lower(nq, nkv, bq, bkv, T, C, ws):
+    """Full and partial tiles of every query-block row at tile shape (bq, bkv); ``ws`` from ``workspace``."""
+    n_rows = (nq + bq - 1) // bq
     row_full, row_partial = np.zeros(n_rows, np.int64), np.zeros(n_rows, np.int64)
-    ws, gen = _workspace(T.shape[0], _n_classes(T), n_cols), 0
     for i in range(n_rows):
-        row_full[i], row_partial[i], gen = _row_tiles(T, C, nq, nkv, bq, bkv, i, ws, gen)
+        row_full[i], row_partial[i] = _row_tiles(T, C, nq, nkv, bq, bkv, i, ws)
     return row_full, row_partial
 
 
 @numba.njit(cache=True)
-def count_elements(nq, nkv, bq, bkv, T, C):
+def count_elements(nq, nkv, bq, bkv, T, C, ws):
     """Attended elements, exactly; (bq, bkv) must be the coin block of every coin in C."""
-    n_rows, n_cols = (nq + bq - 1) // bq, (nkv + bkv - 1) // bkv
-    ws, pending, total = _workspace(T.shape[0], _n_classes(T), n_cols), np.zeros(T.shape[0], np.int64), 0
-    for i in range(n_rows):
-        total += _row_elements(T, C, nq, nkv, bq, bkv, i, ws, pending)
+    flags, pending, total = np.zeros(T.shape[0], np.int64), np.zeros(T.shape[0], np.int64), 0
+    for i in range((nq + bq - 1) // bq):
+        total += _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending)
     return total
 
 
 @numba.njit(cache=True)
-def pooled_states(nq, nkv, bq, bkv, T, C, pool):
+def pooled_states(nq, nkv, bq, bkv, T, C, ws, pool):
     """The highest tile state (EMPTY < PARTIAL < FULL) in each pool x pool group of tiles (pool 1: every tile).
 
     Each segment of a row is cut at group edges and each piece counted like ``lower`` does.
     """
     n_rows, n_cols, off = (nq + bq - 1) // bq, (nkv + bkv - 1) // bkv, nkv - nq
     out = np.zeros(((n_rows + pool - 1) // pool, (n_cols + pool - 1) // pool), np.int8)
-    ws, gen = _workspace(T.shape[0], _n_classes(T), n_cols), 0
     runs, points, act, kinds = ws[0], ws[1], ws[2], ws[3]
     for i in range(n_rows):
         q0, q1, cells = i * bq, min(nq, (i + 1) * bq) - 1, out[i // pool]
@@ -487,8 +470,7 @@ def pooled_states(nq, nkv, bq, bkv, T, C, pool):
                 if whole:
                     cells[c] = FULL
                     continue
-                gen += 1
                 f, p = _segment_tiles(T, C, off, q0, q1, max(s, c * pool), min(e, (c + 1) * pool - 1), nkv, bkv,
-                                      act, kinds, na, ws, gen)
+                                      act, kinds, na, ws)
                 cells[c] = FULL if f else max(cells[c], PARTIAL if p else 0)
     return out

@@ -120,6 +120,26 @@ def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK)
             np.array(coins, dtype=np.int64).reshape(-1, 4) if coins else _NO_COINS)
 
 
+def count_scratch(n_terms: int, n_classes: int) -> tuple:
+    """Scratch of ``_row_count.count_row``: per class its intervals, their number, its residue and period,
+    the classes present; per depth of the search its intervals, their number, residue, period and next class."""
+    z = np.zeros
+    return (z((n_classes, n_terms, 2), np.int64), z(n_classes, np.int64), z((n_classes, 2), np.int64),
+            z(n_classes, np.int64), z((n_classes + 1, n_terms, 2), np.int64), z(n_classes + 1, np.int64),
+            z((n_classes + 1, 3), np.int64))
+
+
+def workspace(terms: np.ndarray, n_cols: int) -> tuple:
+    """Scratch the kernels reuse for every row: runs, breakpoints, active terms and kinds, settle list, counting
+    scratch, enumerated hits and their states, distinct hit tiles, their stamps and first states, coin terms,
+    the last stamp."""
+    n, z = terms.shape[0], np.zeros
+    n_classes = int(terms[:, 10].max()) + 1 if n else 0
+    return (z((3 * n, 4), np.int64), z(6 * n + 1, np.int64), z(n, np.int64), z(n, np.int64), z(n, np.int64),
+            count_scratch(n, n_classes), z(n_cols, np.int64), z(n_cols, np.int64), z(n_cols, np.int64),
+            np.full(n_cols, -1, np.int64), z(n_cols, np.int64), z(n, np.int64), z(1, np.int64))
+
+
 def _kernels():
     from einsum_cascades.sparsity import _kernels
 
@@ -130,7 +150,8 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips
     one coin per tile of this shape."""
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
-    row_full, row_partial = _kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins)
+    ws = workspace(terms, math.ceil(kv_len / block_kv))
+    row_full, row_partial = _kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
 
 
@@ -162,11 +183,13 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     counted row by row, so strided&random_blocks at 1M tokens takes seconds.
     """
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
-    return _kernels().count_elements(seq_len, kv_len, *random_block, terms, coins) / (float(seq_len) * kv_len)
+    ws = workspace(terms, math.ceil(kv_len / random_block[1]))
+    return _kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
 
 
 def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool: int = 1) -> np.ndarray:
     """Tile states (0 empty, 1 partial, 2 full) as a query-block x key-block grid; with ``pool`` > 1,
     each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences)."""
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
-    return _kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, pool)
+    ws = workspace(terms, math.ceil(kv_len / block_kv))
+    return _kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)

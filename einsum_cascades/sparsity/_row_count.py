@@ -31,15 +31,6 @@ MAX_CLASSES = 10  # beyond this many distinct periodic sets in one row, its keys
 
 
 @numba.njit(cache=True)
-def count_scratch(n_terms, n_cls):
-    """Scratch of ``count_row``: per class its intervals, their number, its residue and period, the classes
-    present; per depth of the search its intervals, their number, residue, period and next class."""
-    z = np.zeros
-    return (z((n_cls, n_terms, 2), np.int64), z(n_cls, np.int64), z((n_cls, 2), np.int64), z(n_cls, np.int64),
-            z((n_cls + 1, n_terms, 2), np.int64), z(n_cls + 1, np.int64), z((n_cls + 1, 3), np.int64))
-
-
-@numba.njit(cache=True)
 def _add_interval(ivs, n, lo, hi):
     """Insert [lo, hi] into the sorted disjoint list ivs[:n], merging what it touches; return the new length."""
     pos = 0
@@ -52,10 +43,10 @@ def _add_interval(ivs, n, lo, hi):
     shift = 1 - (end - pos)
     if shift > 0:
         for x in range(n - 1, end - 1, -1):
-            ivs[x + shift] = ivs[x]
+            ivs[x + 1, 0], ivs[x + 1, 1] = ivs[x, 0], ivs[x, 1]
     elif shift < 0:
         for x in range(end, n):
-            ivs[x + shift] = ivs[x]
+            ivs[x + shift, 0], ivs[x + shift, 1] = ivs[x, 0], ivs[x, 1]
     ivs[pos, 0], ivs[pos, 1] = lo, hi
     return n + shift
 
@@ -94,7 +85,7 @@ def count_row(T, C, off, act, na, q, k_lo, k_hi, cs):
 
     Terms with the same periods form a class: a set of key intervals and one residue class.
     Inclusion-exclusion runs over classes, depth first, cutting branches that hold no key; the
-    periods of a branch combine by the Chinese remainder theorem. ``cs`` is ``count_scratch``.
+    periods of a branch combine by the Chinese remainder theorem. ``cs`` is ``_lowering.count_scratch``.
     """
     ivs, n_iv, ap, present, dfs_ivs, dfs_n, frame = cs
     n_cls = n_iv.size
@@ -112,7 +103,7 @@ def count_row(T, C, off, act, na, q, k_lo, k_hi, cs):
         t = _class_term(T, act, na, c)
         ok, ap[c, 0], ap[c, 1] = True, 0, 1
         if T[t, AD] > 1 or T[t, AK] > 1:
-            ok, ap[c, 0], ap[c, 1] = _crt((q + off) % T[t, AD], T[t, AD], 0, T[t, AK])
+            ok, ap[c, 0], ap[c, 1] = _crt((q + off) % T[t, AD], T[t, AD], np.int64(0), T[t, AK])
         if ok:
             present[n_present] = c
             n_present += 1
@@ -164,16 +155,22 @@ def _class_term(T, act, na, c):
 @numba.njit(cache=True)
 def rows_elements(T, C, off, q0, q1, k_lo, k_hi, act, na, cs):
     """Attended elements of rows q0..q1 in keys k_lo..k_hi under terms act[:na] (no coins)."""
-    total, t = 0, act[0]
-    if na > 1 or (T[t, AD] > 1 and T[t, AK] > 1):
-        for q in range(q0, q1 + 1):
-            total += count_row(T, C, off, act, na, q, k_lo, k_hi, cs)
-        return total
-    period = max(T[t, AD], T[t, AK])  # one term: each row is an interval and at most one residue class
+    if na == 1 and (T[act[0], AD] == 1 or T[act[0], AK] == 1):
+        return term_elements(T, off, act[0], q0, q1, k_lo, k_hi)
+    total = 0
+    for q in range(q0, q1 + 1):
+        total += count_row(T, C, off, act, na, q, k_lo, k_hi, cs)
+    return total
+
+
+@numba.njit(cache=True)
+def term_elements(T, off, t, q0, q1, k_lo, k_hi):
+    """Elements of term t (at most one period, no coins) in rows q0..q1, keys k_lo..k_hi: one interval and
+    one residue class per row."""
+    total, period = 0, max(T[t, AD], T[t, AK])
     for q in range(max(q0, T[t, QLO]), min(q1, T[t, QHI]) + 1):
         lo, hi = max(k_lo, T[t, KLO], q + T[t, DLO]), min(k_hi, T[t, KHI], q + T[t, DHI])
         if lo <= hi:
-            r = (q + off) % period if T[t, AD] > 1 else 0
-            first = lo + (r - lo) % period
+            first = lo + (((q + off) % period if T[t, AD] > 1 else 0) - lo) % period
             total += (hi - first) // period + 1 if first <= hi else 0
     return total

@@ -70,7 +70,7 @@ def term_state(T, C, off, t, q0, q1, k0, k1):
     ad, ak = T[t, AD], T[t, AK]
     if coins == 0 or (ad > 1 and not _ap_hits(dmin, dmax, off, ad)):
         return EMPTY
-    if ak > 1 and not _ap_hits(max(ka, qc0 + T[t, DLO]), min(kb, qc1 + T[t, DHI]), 0, ak):
+    if ak > 1 and not _ap_hits(max(ka, qc0 + T[t, DLO]), min(kb, qc1 + T[t, DHI]), np.int64(0), ak):
         return EMPTY
     if coins == 2 or (ad > 1 and ak > 1):
         return UNDECIDED
@@ -118,7 +118,7 @@ def _settle(T, C, off, act, na, q0, q1, k0, k1):
 @numba.njit(cache=True)
 def tile_state(T, C, off, act, na, q0, q1, k0, k1, scratch):
     """State of a tile under the union of terms act[:na]; several partial terms are settled by elements."""
-    n_live, undecided = 0, False
+    n_live, undecided = np.int64(0), False
     for a in range(na):
         st = term_state(T, C, off, act[a], q0, q1, k0, k1)
         if st == FULL:
