@@ -38,15 +38,21 @@ def csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, dict):
-        return ";".join(f"{k}={v:.4g}" for k, v in value.items())
+        return ";".join([f"{k}={v:.4g}" for k, v in value.items()])
     return value
+
+
+INDENT_ROWS = 20  # JSON up to this many rows is indented for reading; longer output has one row per line
 
 
 def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
     """Write rows as json, csv or a rich table."""
     stream = stream or sys.stdout
     if fmt == "json":
-        stream.write(json.dumps(rows, indent=2, default=_json_default) + "\n")
+        if len(rows) <= INDENT_ROWS:
+            stream.write(json.dumps(rows, indent=2, default=_json_default) + "\n")
+        else:  # the indenting encoder is pure Python: slow for sweeps of many rows
+            stream.write("[\n" + ",\n".join(json.dumps(r, default=_json_default) for r in rows) + "\n]\n")
     elif fmt == "csv":
         stream.write(rows_to_csv(rows))
     else:
@@ -56,11 +62,26 @@ def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
 def rows_to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     keys = list(rows[0]) if rows else list(COLUMNS)
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: csv_cell(row.get(k)) for k in keys})
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(keys)
+    if rows:
+        writer.writerows(map(CsvCells(keys, rows[0]).cells, rows))
     return buf.getvalue()
+
+
+class CsvCells:
+    """A row's cells in header order: the csv module writes None as an empty cell; dict columns
+    (utilization) are flattened by ``csv_cell``. Rows of one output share their columns."""
+
+    def __init__(self, keys: list, first_row: dict):
+        self.keys = keys
+        self.flatten = [i for i, k in enumerate(keys) if isinstance(first_row.get(k), dict)]
+
+    def cells(self, row: dict) -> list:
+        values = list(map(row.get, self.keys))
+        for i in self.flatten:
+            values[i] = csv_cell(values[i])
+        return values
 
 
 def _json_default(value):

@@ -61,12 +61,12 @@ def expand_points(opts: dict) -> list[dict]:
         if value is None:
             value = [shape.get(key, _DEFAULT_SHAPE.get(key))]
         lists[key] = value
-    points = []
-    for combo in itertools.product(*lists.values()):
-        point = dict(zip(lists, combo), **fixed)
-        if point["kv_heads"] is None and "kv_heads" in shape and point["heads"] == shape.get("heads"):
-            point["kv_heads"] = shape["kv_heads"]
-        points.append(point)
+    keys = tuple(lists) + tuple(fixed)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*lists.values(), *([v] for v in fixed.values()))]
+    if "kv_heads" in shape:  # the preset's GQA applies where the preset's head count is kept
+        for point in points:
+            if point["kv_heads"] is None and point["heads"] == shape.get("heads"):
+                point["kv_heads"] = shape["kv_heads"]
     return points
 
 

@@ -18,6 +18,7 @@ from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
 PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
+CHUNK = 4096  # points evaluated together (dense GPU points share one columns evaluation); then rows are written
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,13 +78,14 @@ def _evaluate(points, stream, quiet):
     start, bar, task = time.perf_counter(), None, None
     show = not quiet and sys.stderr.isatty()
     try:
-        for i, point in enumerate(points):
-            stream.write(run_points([point])[0])
+        for first in range(0, len(points), CHUNK):
+            for row in run_points(points[first:first + CHUNK]):
+                stream.write(row)
+                yield
             if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S:
                 bar, task = _start_bar(len(points))
             if bar is not None:
-                bar.update(task, completed=i + 1)
-            yield
+                bar.update(task, completed=min(first + CHUNK, len(points)))
     finally:
         if bar is not None:
             bar.stop()
@@ -101,17 +103,17 @@ def _start_bar(total: int):
 
 class _CsvStream:
     def __init__(self, fh):
-        self.fh, self.writer = fh, None
+        self.fh, self.writer, self.cells = fh, None, None
 
     def write(self, row: dict) -> None:
         import csv
 
-        from cli._output import csv_cell
+        from cli._output import CsvCells
 
         if self.writer is None:
-            self.writer = csv.DictWriter(self.fh, fieldnames=list(row), lineterminator="\n")
-            self.writer.writeheader()
-        self.writer.writerow({k: csv_cell(v) for k, v in row.items()})
+            self.writer, self.cells = csv.writer(self.fh, lineterminator="\n"), CsvCells(list(row), row)
+            self.writer.writerow(self.cells.keys)
+        self.writer.writerow(self.cells.cells(row))
 
     def close(self) -> None:
         self.fh.flush()

@@ -16,6 +16,8 @@ def parse_size(text: str | int, what: str = "size") -> int:
     """
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
+    elif isinstance(text, str) and text.isdigit() and text.isascii():
+        value = int(text)
     else:
         match = _SIZE.match(str(text))
         if not match:

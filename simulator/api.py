@@ -5,19 +5,24 @@
 >>> row["speedup"], row["bound"]                                             # doctest: +SKIP
 """
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import lru_cache
+
+import numpy as np
 
 from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
-from simulator.gpu_kernels import GPU_FAMILIES
-from simulator.gpu_model import simulate_gpu
+from simulator.columns import SIZE_FIELDS, workload_columns
+from simulator.gpu_kernels import GPU_FAMILIES, SHORT_QUERY
+from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.result import Result
 from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype", "pattern",
                    "sparsity", "block_size")
+DEFAULTS = {f.name: f.default for f in fields(Workload)}
+DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 
 
 @lru_cache(maxsize=64)
@@ -67,15 +72,85 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
 
 
 def run_points(points, **defaults) -> list[dict]:
-    """Evaluate many points (dicts of DESIGN column names) in input order."""
-    rows = []
-    for point in points:
+    """Evaluate many points (dicts of DESIGN column names) in input order.
+
+    Dense GPU points that share hardware, algorithm, baseline, head dim and
+    dtype are evaluated together over columns of sizes (the same model code,
+    see ``simulator.columns``); every other point one at a time. On bad input
+    the error is the one a point-by-point run raises, though not necessarily
+    for the first bad point (callers that must name the row re-run one by one).
+    """
+    rows = [None] * len(points)
+    groups: dict[tuple, list] = {}
+    for i, point in enumerate(points):
         merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
-        hw_name = merged.pop("hardware", "h100")
-        algo = merged.pop("algorithm", None)
-        baseline = merged.pop("baseline", None)
-        rows.append(simulate(hw_name, algo, baseline, **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged}))
+        key = _column_key(merged)
+        if key is None:
+            rows[i] = _simulate_point(merged)
+        else:
+            groups.setdefault(key, []).append(i)
+            rows[i] = merged
+    for key, members in groups.items():
+        merged = [rows[i] for i in members]
+        out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]
+        for i, row in zip(members, out):
+            rows[i] = row
     return rows
+
+
+def _simulate_point(merged: dict) -> dict:
+    return simulate(merged.get("hardware", "h100"), merged.get("algorithm"), merged.get("baseline"),
+                    **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
+
+
+def _column_key(p: dict) -> tuple | None:
+    """What a dense GPU point shares with the points it can be evaluated with; None if it must go alone."""
+    if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS:
+        return None
+    seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
+    if not (type(seq_len) is int and type(head_dim) is int and type(p.get("batch", 1)) is int
+            and type(p.get("heads", 1)) is int and type(p.get("kv_heads", 1)) is int and type(p.get("kv_len", 1)) is int
+            and (block is None or type(block) is int)):
+        return None
+    hw_name, baseline = p.get("hardware", "h100"), p.get("baseline")
+    algo = _column_algorithm(hw_name, p.get("algorithm"), baseline)
+    if algo is None:
+        return None
+    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, seq_len < SHORT_QUERY
+
+
+@lru_cache(maxsize=256)
+def _column_algorithm(hw_name, algo, baseline) -> str | None:
+    """The algorithm a point runs, if it and its baseline run on columns; None otherwise (or on bad input)."""
+    try:
+        spec = hardware(hw_name)
+        algo = algo or default_algorithm(spec)
+        if baseline:
+            base_algo, _, base_hw = baseline.partition("@")
+            if hardware(base_hw or hw_name).kind != "gpu" or base_algo not in COLUMN_FAMILIES:
+                return None
+    except (UserError, TypeError):
+        return None
+    return algo if spec.kind == "gpu" and algo in COLUMN_FAMILIES else None
+
+
+def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
+    """Rows for points of one column key; None if a value is invalid (the caller then runs them one by one)."""
+    hw_name, algo, baseline, head_dim, dtype, block, _ = key
+    sizes = {k: [m.get(k, DEFAULTS[k]) for m in merged] for k in ("batch", "heads", "seq_len")}
+    sizes["kv_heads"] = [m.get("kv_heads") or h for m, h in zip(merged, sizes["heads"])]
+    sizes["kv_len"] = [m.get("kv_len") or n for m, n in zip(merged, sizes["seq_len"])]
+    wl = workload_columns(head_dim, dtype, block, **sizes)
+    if wl is None:
+        return None
+    spec = hardware(hw_name)
+    result = evaluate(spec, algo, wl)
+    if baseline:
+        base_algo, _, base_hw = baseline.partition("@")
+        base = evaluate(hardware(base_hw) if base_hw else spec, base_algo, wl)
+    else:
+        base = evaluate(spec, *default_baseline(spec, algo, wl))
+    return to_rows(result, base)
 
 
 def to_row(r: Result, base: Result) -> dict:
@@ -93,3 +168,20 @@ def to_row(r: Result, base: Result) -> dict:
         "onchip_bytes": r.cost.onchip_bytes, "energy_j": r.energy_j,
         "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization),
     }
+
+
+def to_rows(r: Result, base: Result) -> list[dict]:
+    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only."""
+    record = to_row(r, base)
+    util = record.pop("utilization")
+    n = len(r.time_s)
+
+    def columns(d: dict) -> tuple[list, list]:
+        return list(d), [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in d.values()]
+
+    keys, values = columns(record)
+    unit_keys, unit_values = columns(util)
+    rows = [dict(zip(keys, row)) for row in zip(*values)]
+    for row, units in zip(rows, zip(*unit_values)):
+        row["utilization"] = dict(zip(unit_keys, units))
+    return rows

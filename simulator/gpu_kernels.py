@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from einsum_cascades.errors import UserError
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash-decoding")
@@ -19,6 +21,7 @@ MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against
 # FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3),
 # producer 24 (flash-attention hopper/flash_fwd_kernel_sm90.h, warpgroup_reg_alloc / _dealloc).
 CONSUMER_REGS = {2: 240, 3: 160}
+SHORT_QUERY = 256  # assumed: below this many queries per head FA3 packs GQA heads into a tile (stands in for its PackGQA efficiency heuristic)
 PRODUCER_REGS = 24
 
 
@@ -105,7 +108,16 @@ def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
 def kernel_config(family: str, hw, wl) -> KernelConfig:
     """The tile configuration the named kernel family picks for this workload (cached per shape)."""
     return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal,
-                          wl.seq_len < 256, hw.name)
+                          short_query(wl.seq_len), hw.name)
+
+
+def short_query(seq_len) -> bool:
+    """Few queries per head: FA3 then packs the query heads of a KV head into one tile (decode).
+    For a column of sizes, all must agree (callers group points by this)."""
+    short = np.asarray(seq_len) < SHORT_QUERY
+    if short.min() != short.max():
+        raise ValueError("a column of sequence lengths mixes short and long queries")
+    return bool(short.min())
 
 
 @lru_cache(maxsize=1024)

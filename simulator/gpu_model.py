@@ -18,6 +18,7 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
+from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import GPU_FAMILIES, kernel_config
 from simulator.result import Result
@@ -37,12 +38,19 @@ FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >=
 
 
 def simulate_gpu(hw, algo: str, wl) -> Result:
-    """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``."""
+    """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``.
+
+    ``wl`` may hold columns of sizes (``columns.workload_columns``, dense only,
+    families in ``COLUMN_FAMILIES``): the result's fields are then columns too.
+    """
     if algo not in GPU_FAMILIES:
         raise UserError(f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}")
     if algo == "naive":
         return _naive(hw, wl)
     return _fused(hw, algo, wl)
+
+
+COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash-decoding")  # families whose dense path takes columns
 
 
 # ---------------------------------------------------------------- fused kernels
@@ -57,26 +65,26 @@ def _fused(hw, algo, wl) -> Result:
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
     rows = _rows(cfg, wl)
-    tiles = tile_source.tile_rows(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv)
+    tiles = _tiles(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv)
     full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
     part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     splits = _num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks) if algo == "flash-decoding" else 1
     if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
-        work = pro_t + int(tiles.row_full[0]) * full_t / splits
+        work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
         compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
     else:
         row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
         compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
-    visited = float(tiles.visited) * heads
+    visited = tiles.visited * 1.0 * heads
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
     hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
     cost = replace(cost, hbm_bytes=hbm)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
-    if splits > 1:
-        times["combine"] = _combine_seconds(hw, wl, splits)
+    if algo == "flash-decoding" and (is_columns(splits) or splits > 1):
+        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
 
 
@@ -126,7 +134,14 @@ def _flash1(hw, wl) -> Result:
 def _rows(cfg, wl) -> int:
     """Real query rows in one CTA tile (decode fills a tile with packed query heads)."""
     per_head = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
-    return min(cfg.block_q, per_head)
+    return vmin(cfg.block_q, per_head)
+
+
+def _tiles(wl, block_q, block_kv):
+    """The mask lowered at the tile shape; closed-form counts for columns of dense sizes."""
+    if is_columns(wl.seq_len):
+        return dense_tiles(wl.seq_len, wl.kv_len, block_q, block_kv)
+    return tile_source.tile_rows(wl, block_q, block_kv)
 
 
 def _with_block(cfg, block: int):
@@ -141,7 +156,12 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0)
     eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
     rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
              hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm)
-    return _tile_cost(cfg, rates, wl.head_dim, wl.dtype_bytes, wl.flops_per_score(), rows, partial, extra_load)
+    shape = (wl.head_dim, wl.dtype_bytes, wl.flops_per_score())
+    if not is_columns(rows):
+        return _tile_cost(cfg, rates, *shape, rows, partial, extra_load)
+    distinct, index = np.unique(rows, return_inverse=True)  # a column: one tile cost per distinct row count
+    costs = [_tile_cost(cfg, rates, *shape, int(r), partial, extra_load) for r in distinct]
+    return (np.array([c[0] for c in costs])[index], np.array([c[1] for c in costs], dtype=object)[index])
 
 
 @lru_cache(maxsize=4096)
@@ -190,11 +210,11 @@ def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, lo
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
     d, b, bc = wl.head_dim, wl.dtype_bytes, cfg.block_kv
-    heads = visited / max(float(tiles.visited), 1.0)
+    heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
     kv_tile = 2 * bc * d * b
     q_o = 2 * rows * d * b * ctas
-    partial_o = (SPLIT_PARTIAL_BYTES * rows * (d + 1) * ctas * splits) if splits > 1 else 0.0
+    partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (d + 1) * ctas * splits, 0.0)
     scores = visited * rows * bc
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
@@ -202,7 +222,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
         tensor_flops=scores * wl.flops_per_score(),
         fma_ops=scores * SOFTMAX_FP32_PER_SCORE + visited * rows * d * RESCALE_FP32_PER_OUTPUT,
         exp_ops=scores + visited * rows,
-        launches=2 if splits > 1 else 1,
+        launches=where(splits > 1, 2, 1),
     )
 
 
@@ -215,23 +235,24 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     """
     d, b = wl.head_dim, wl.dtype_bytes
     kv_head_bytes = 2 * wl.kv_len * d * b
-    compulsory = 2 * wl.batch * wl.heads * wl.seq_len * d * b + wl.batch * wl.kv_heads * kv_head_bytes
-    ctas_per_head = max(tiles.n_rows * splits, 1)
-    heads_in_flight = min(heads, math.ceil(slots / ctas_per_head) + 1)
+    compulsory = 2.0 * wl.batch * wl.heads * wl.seq_len * d * b + wl.batch * wl.kv_heads * kv_head_bytes
+    ctas_per_head = vmax(tiles.n_rows * splits, 1)
+    heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = 1 if cfg.pack_gqa else wl.group
-    working_set = math.ceil(heads_in_flight / group) * kv_head_bytes
-    if working_set <= hw.l2_bytes:
-        return compulsory
+    working_set = vceil(heads_in_flight / group) * kv_head_bytes
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams that head's K/V from HBM once at most.
-    waves_per_head = math.ceil(ctas_per_head / slots)
+    waves_per_head = vceil(ctas_per_head / slots)
     wave_bound = compulsory + (waves_per_head - 1) * wl.batch * wl.kv_heads * kv_head_bytes
-    all_miss = compulsory + (1.0 - hw.l2_bytes / working_set) * max(l2_bytes - compulsory, 0.0)
-    return min(wave_bound, all_miss)
+    all_miss = compulsory + (1.0 - hw.l2_bytes / working_set) * vmax(l2_bytes - compulsory, 0.0)
+    return where(working_set <= hw.l2_bytes, compulsory, vmin(wave_bound, all_miss))
 
 
 def _num_splits(hw, ctas: int, n_kv_blocks: int) -> int:
     """Flash-Decoding's split count (flash-attention flash_api.cpp, num_splits_heuristic)."""
+    if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
+        pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
+        return np.array([_num_splits(hw, int(c), int(n)) for c, n in pairs.T])[index.reshape(-1)]
     if ctas >= FULL_WAVE_FRACTION * hw.sms:
         return 1
     limit = min(MAX_SPLITS, hw.sms, n_kv_blocks)
@@ -264,12 +285,12 @@ def _naive(hw, wl) -> Result:
     """
     b, d = wl.dtype_bytes, wl.head_dim
     heads = wl.batch * wl.heads
-    scores = float(wl.seq_len) * wl.kv_len * heads
+    scores = wl.seq_len * 1.0 * wl.kv_len * heads
     s_bytes = scores * b
     qkvo = heads * (2 * wl.seq_len + 2 * wl.kv_len) * d * b
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
-    softmax_bytes = s_bytes * (1 + (1 if row_on_chip else passes - 1)) + s_bytes  # read(s) + write P
+    softmax_bytes = s_bytes * (1 + where(row_on_chip, 1, passes - 1)) + s_bytes  # read(s) + write P
     gemm_flops = 2 * d * scores  # each GEMM: 2*d FLOPs per score element
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
         "gemm_qk": Cost(hbm_bytes=qkvo / 2 + s_bytes, l2_bytes=qkvo / 2 + s_bytes, tensor_flops=gemm_flops, launches=1),
@@ -286,15 +307,14 @@ def _naive(hw, wl) -> Result:
     per_kernel, bounds = {}, {}
     for name, c in kernels.items():
         parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": c.hbm_bytes / hbm_bw, "exp": c.exp_ops / sfu_rate}
-        per_kernel[name] = max(parts.values()) + hw.launch_overhead_s
-        bounds[name] = max(parts, key=parts.get)
+        per_kernel[name] = vmax(*parts.values()) + hw.launch_overhead_s
+        bounds[name] = argname(parts)
     total = sum(per_kernel.values())
     cost = sum(kernels.values(), Cost())
     times = _roof_times(hw, wl, cost, "wgmma")
     times["compute"] = total
-    slowest = max(per_kernel, key=per_kernel.get)
-    tiles = tile_source.dense_counts(wl)
-    return _finish(hw, "naive", wl, cost, times, bounds[slowest], tiles,
+    tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else tile_source.dense_counts(wl)
+    return _finish(hw, "naive", wl, cost, times, pick(bounds, argname(per_kernel)), tiles,
                    dict(kernel_seconds=per_kernel, kernel_bounds=bounds, softmax_row_on_chip=row_on_chip),
                    serial=True)
 
@@ -332,13 +352,13 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
     launch = times["launch"]
     if serial:  # naive: kernel times already include their own roofs and launches
         time_s = times["compute"]
-        bound = compute_bound if launch < 0.5 * time_s else "launch"
+        bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
-        candidates = {compute_bound: times["compute"], "hbm": times["hbm"], "l2": times["l2"]}
-        body = max(candidates.values())
+        body = vmax(times["compute"], times["hbm"], times["l2"])
         time_s = body + launch + times.get("combine", 0.0)
-        bound = max(candidates, key=candidates.get) if body >= launch else "launch"
-    util = {unit: min(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
+        memory = where(times["hbm"] >= times["l2"], "hbm", "l2")
+        bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
+    util = {unit: vmin(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
     flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads
     return Result(hw.name, algo, wl, time_s, bound, cost, times, util, flops, tiles.block_density,
                   None, detail)

@@ -7,10 +7,11 @@ the closed form; ragged grids (causal, sparse) run greedy list scheduling in
 numba, which handles hundreds of thousands of CTAs in milliseconds.
 """
 
-import math
 from functools import lru_cache
 
 import numpy as np
+
+from simulator.columns import vceil
 
 
 def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
@@ -19,7 +20,7 @@ def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
     >>> uniform_makespan(264, 132, 1.0), uniform_makespan(265, 132, 1.0)
     (2.0, 3.0)
     """
-    return math.ceil(n_ctas / slots) * work
+    return vceil(n_ctas / slots) * work
 
 
 def makespan(works: np.ndarray, slots: int) -> float:

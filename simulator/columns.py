@@ -1,0 +1,96 @@
+"""Many dense points at once: the same model formulas over numpy columns.
+
+Sweeps evaluate tens of thousands of dense points that differ only in their
+sizes. Instead of a second, vectorised copy of the model, the model's formulas
+are written with the few helpers below, which act on Python scalars (one point,
+the scalar path) and on numpy arrays (a column per workload field) alike. A
+``Workload`` whose size fields are arrays is built by ``workload_columns``; the
+GPU model then returns one ``Result`` whose fields are columns.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.workload import DTYPE_BYTES, Workload
+
+SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len")
+
+
+def is_columns(x) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def vmax(*xs):
+    """Element-wise max; Python ``max`` when every argument is a scalar (first maximum wins either way)."""
+    if any(isinstance(x, np.ndarray) for x in xs):
+        return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.maximum(*xs)
+    return max(xs)
+
+
+def vmin(*xs):
+    if any(isinstance(x, np.ndarray) for x in xs):
+        return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.minimum(*xs)
+    return min(xs)
+
+
+def vceil(x):
+    return np.ceil(x) if isinstance(x, np.ndarray) else math.ceil(x)
+
+
+def where(cond, a, b):
+    """``a if cond else b``, element-wise when ``cond`` is a column."""
+    if isinstance(cond, np.ndarray):
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
+def argname(values: dict):
+    """The key of the largest value (the first on ties), per element when the values are columns."""
+    if not any(isinstance(v, np.ndarray) for v in values.values()):
+        return max(values, key=values.get)
+    stacked = np.stack(np.broadcast_arrays(*values.values()))
+    return np.array(list(values), dtype=object)[np.argmax(stacked, axis=0)]
+
+
+def pick(choices: dict, key):
+    """``choices[key]``, per element when ``key`` is a column of names."""
+    if not isinstance(key, np.ndarray):
+        return choices[key]
+    out = np.empty(key.shape, dtype=object)
+    for name, value in choices.items():
+        mask = key == name
+        out[mask] = value[mask] if isinstance(value, np.ndarray) else value
+    return out
+
+
+def workload_columns(head_dim: int, dtype: str, block_size, **sizes) -> Workload | None:
+    """A dense, non-causal ``Workload`` whose size fields are int64 columns; None if any value is invalid
+    (the caller then evaluates point by point, which names the bad value)."""
+    cols = {k: np.asarray(sizes[k], dtype=np.int64) for k in SIZE_FIELDS}
+    if dtype not in DTYPE_BYTES or any((c <= 0).any() for c in cols.values()) or (cols["heads"] % cols["kv_heads"]).any():
+        return None
+    wl = object.__new__(Workload)
+    for name, value in dict(cols, head_dim=head_dim, causal=False, dtype=dtype, pattern=None, sparsity=0.0,
+                            block_size=block_size).items():
+        object.__setattr__(wl, name, value)
+    return wl
+
+
+@dataclass(frozen=True, slots=True)
+class DenseTiles:
+    """Tile counts of dense attention for columns of sizes (the fields ``TileRows`` has for uniform grids)."""
+
+    n_rows: np.ndarray
+    n_kv_blocks: np.ndarray
+    visited: np.ndarray
+    attended: np.ndarray
+    block_density: float = 1.0
+    pattern: None = None
+    uniform: bool = True
+
+
+def dense_tiles(nq, nkv, bq, bkv) -> DenseTiles:
+    n_rows, n_kv = -(-nq // bq), -(-nkv // bkv)
+    return DenseTiles(n_rows, n_kv, n_rows * n_kv, nq.astype(np.float64) * nkv)
