@@ -1,6 +1,6 @@
 """Throughput of the simulator: prints figures, asserts nothing (run: python bench/bench_simulate.py).
 
-- dense GPU points per second through the Python API and through `attnsim simulate --from`;
+- dense GPU points per second through the Python API, `attnsim simulate --from` and `attnsim sweep`;
 - one 1M-token sparse point (pattern lowering + CTA scheduling);
 - the whole FuseMax reproduction (5 configurations x 4 models x 6 lengths).
 """
@@ -17,29 +17,49 @@ from simulator.presets import MODELS, PAPER_MODELS
 
 
 def dense_points(n):
+    """n distinct dense GPU points: four GPUs, two head dims, varied lengths, batches and heads."""
     hws, dims = ("a100", "h100", "h200", "b200"), (64, 128)
-    return [dict(hardware=hws[i % 4], seq_len=512 << (i % 8), head_dim=dims[i % 2], batch=1 + i % 4) for i in range(n)]
+    return [dict(hardware=hws[i % 4], head_dim=dims[i // 4 % 2], seq_len=512 + 64 * (i // 8 % 1000),
+                 batch=1 + i // 8000 % 8, heads=8 * (1 + i // 64000 % 4)) for i in range(n)]
 
 
 def bench_api(n=20000):
     points = dense_points(n)
-    run_points(points[:100])  # warm caches and imports
+    run_points(points[:100])  # warm imports and the bundled hardware files
     t = time.perf_counter()
     run_points(points)
     return n / (time.perf_counter() - t)
 
 
-def bench_cli(n=20000):
+def _cli_seconds(args):
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cli", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_cli(n=100000):
+    """(points/s, seconds for one point) through `attnsim simulate --from FILE.csv --format csv`, start-up included."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "points.csv")
-        with open(path, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["hardware", "seq_len", "head_dim", "batch"])
-            w.writeheader()
-            w.writerows(dense_points(n))
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cli", "simulate", "--from", path, "--format", "csv"],
-                       check=True, stdout=subprocess.DEVNULL)
-        return n / (time.perf_counter() - t)
+        for name, rows in (("points.csv", dense_points(n)), ("one.csv", dense_points(1))):
+            with open(os.path.join(tmp, name), "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=["hardware", "seq_len", "head_dim", "batch", "heads"])
+                w.writeheader()
+                w.writerows(rows)
+        many = _cli_seconds(["simulate", "--from", path, "--format", "csv"])
+        one = _cli_seconds(["simulate", "--from", os.path.join(tmp, "one.csv"), "--format", "csv"])
+        return n / many, one
+
+
+SWEEP = ["--hw", "a100,h100,h200,b200", "--seq-len", "128..1m", "--batch", "1..128", "--heads", "8,16,32,64",
+         "--head-dim", "64,96,128,256", "--kv-len", "1k..64k", "--kv-heads", "1,8"]  # 100,352 dense points
+
+
+def bench_sweep():
+    """Points/s of a 100,352-point `attnsim sweep` to CSV, start-up included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = _cli_seconds(["sweep", *SWEEP, "-o", os.path.join(tmp, "sweep.csv")])
+        return 100352 / seconds
 
 
 def bench_sparse_1m():
@@ -64,8 +84,11 @@ def bench_fusemax():
 
 
 if __name__ == "__main__":
-    print(f"dense points/s via run_points: {bench_api():,.0f}")
-    print(f"dense points/s via `attnsim simulate --from` (incl. start-up): {bench_cli():,.0f}")
+    print(f"dense points/s via run_points (20,000 distinct points): {bench_api():,.0f}")
+    rate, one = bench_cli()
+    print(f"dense points/s via `attnsim simulate --from` (100,000 points, incl. start-up): {rate:,.0f}; "
+          f"one point: {one:.2f} s")
+    print(f"dense points/s via `attnsim sweep` to CSV (100,352 points, incl. start-up): {bench_sweep():,.0f}")
     pattern_s, random_s = bench_sparse_1m()
     print(f"1M-token sparse point: causal&(window(64k)|sinks(128)) {pattern_s:.3f} s, random 90% {random_s:.3f} s")
     print(f"FuseMax reproduction (120 points incl. baselines): {bench_fusemax():.3f} s")

@@ -44,30 +44,39 @@ def _read_json(p: Path) -> list[dict]:
 def _convert(row: dict, where: str) -> dict:
     out = {}
     for key, value in row.items():
-        key = (key or "").strip()
-        if key in _OUTPUT_ONLY:
-            continue
-        if value is None or (isinstance(value, str) and value.strip() == "" and key not in _BOOL):
+        convert = _CONVERTERS.get(key)
+        if convert is None:  # a padded or unknown header, or a results column fed back
+            key = (key or "").strip()
+            if key in _OUTPUT_ONLY:
+                continue
+            convert = _CONVERTERS.get(key, _unknown)
+        if value is None or (type(value) is str and key not in _BOOL and not value.strip()):
             continue
         try:
-            out[key] = _value(key, value)
+            out[key] = convert(key, value)
         except UserError as err:
             raise UserError(f"{where}: {err}") from None
     return out
 
 
-def _value(key: str, value):
-    if key in _INT:
-        return parse_size(value if isinstance(value, int) else str(value).strip(), key)
-    if key in _FLOAT:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise UserError(f"bad {key} {value!r}: use a number in [0, 1)") from None
-    if key in _BOOL:
-        return _bool(key, value)
-    if key in _TEXT:
-        return str(value).strip()
+def _size(key: str, value):
+    if type(value) is str and value.isdigit() and value.isascii() and value[0] != "0":
+        return int(value)  # the common case, checked by parse_size's rules (positive, plain digits)
+    return parse_size(value if isinstance(value, int) else str(value).strip(), key)
+
+
+def _float(key: str, value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"bad {key} {value!r}: use a number in [0, 1)") from None
+
+
+def _text(key: str, value):
+    return str(value).strip()
+
+
+def _unknown(key: str, value):
     allowed = ", ".join(_TEXT + _INT + _FLOAT + _BOOL)
     raise UserError(f"unknown column {key!r}: allowed {allowed}")
 
@@ -81,3 +90,7 @@ def _bool(key: str, value) -> bool:
     if text in _FALSE:
         return False
     raise UserError(f"bad {key} {value!r}: use true or false")
+
+
+_CONVERTERS = {**dict.fromkeys(_INT, _size), **dict.fromkeys(_FLOAT, _float), **dict.fromkeys(_BOOL, _bool),
+               **dict.fromkeys(_TEXT, _text)}
