@@ -20,7 +20,9 @@ ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax
 ONE_PASS = "attention-1pass"  # Cascade 5
 THREE_PASS = "attention-3pass"  # Cascade 4
 RUNNING_STATE_WORDS = 2  # RM and RD per query row, beside Q (E words) and RNV (F words)
-RF_READS_PER_OP, RF_WRITES_PER_OP = 2, 1  # each PE op reads two operands and writes one in its register file
+# Register-file accesses per PE op: assumed two operand reads and one result write (fusemax.md gives
+# the per-access energies, not access counts); the 2D-PE rates are assumed for 1D-PE ops too.
+RF_READS_PER_OP, RF_WRITES_PER_OP = 2, 1
 DRAM_ACCESS_BITS, GB_ACCESS_BITS = 64, 4096  # access widths the per-action energies are quoted for
 PJ = 1e-12
 
@@ -241,28 +243,40 @@ def _accel_result(hw, wl, s, algo, ops, on_2d, compute, dram, gb, units, detail,
         times["compute"] = compute / hw.clock_hz
         latency_s = max(times["compute"], times["dram"])
     bound = max(("array2d", "array1d", "dram"), key=times.get)
-    hw_ops = {}
-    for e, o in ops.items():
-        for cls, n in _hw_ops(hw, o).items():
-            hw_ops[cls] = hw_ops.get(cls, 0.0) + n * s.heads
-    macs_2d = sum(_hw_ops(hw, o).get("mac", 0.0) for e, o in ops.items() if e in on_2d) * s.heads
-    cost = Cost(hbm_bytes=dram, onchip_bytes=gb, tensor_flops=2 * macs_2d,
-                fma_ops=sum(hw_ops.values()) - macs_2d, exp_ops=hw_ops.get("exp", 0.0))
+    by_array = _ops_by_array(hw, s, ops, on_2d)
+    all_ops = sum(n for a in by_array.values() for n in a.values())
+    macs_2d = by_array["array2d"].get("mac", 0.0)
+    cost = Cost(hbm_bytes=dram, onchip_bytes=gb, tensor_flops=2 * macs_2d, fma_ops=all_ops - macs_2d,
+                exp_ops=sum(a.get("exp", 0.0) for a in by_array.values()))
     util = {"array2d": min(1.0, times["array2d"] / latency_s), "array1d": min(1.0, times["array1d"] / latency_s),
             "dram": min(1.0, times["dram"] / latency_s)}
-    energy = _energy_j(hw, hw_ops, dram, gb)
+    energy = _energy_j(hw, by_array, dram, gb)
     flops = 4 * s.E * float(s.P) * s.M * s.heads
     detail = dict(detail, energy_breakdown_j=energy)
     return Result(hw.name, algo, wl, latency_s, bound, cost, times, util, flops, 1.0, sum(energy.values()), detail)
 
 
-def _energy_j(hw, hw_ops: dict[str, float], dram: float, gb: float) -> dict[str, float]:
-    """Per-action energies (Accelergy 45 nm, fusemax.md): compute, register files, buffer, DRAM."""
+def _ops_by_array(hw, s, ops, on_2d) -> dict[str, dict[str, float]]:
+    """Ops for all heads as the hardware executes them, per array (2D or 1D) and op class."""
+    out = {"array2d": {}, "array1d": {}}
+    for einsum, o in ops.items():
+        arr = out["array2d" if einsum in on_2d else "array1d"]
+        for cls, n in _hw_ops(hw, o).items():
+            if n:
+                arr[cls] = arr.get(cls, 0.0) + n * s.heads
+    return out
+
+
+def _energy_j(hw, by_array: dict[str, dict[str, float]], dram: float, gb: float) -> dict[str, float]:
+    """Energy per action (Accelergy 45 nm per-action energies, fusemax.md): each array's op classes
+    and register files, the global buffer, DRAM."""
     e = hw.energy_pj
-    compute = sum(n * e[cls] for cls, n in hw_ops.items())
-    n_ops = sum(hw_ops.values())
-    rf = n_ops * (RF_READS_PER_OP * e["rf_read"] + RF_WRITES_PER_OP * e["rf_write"])
+    rf_per_op = RF_READS_PER_OP * e["rf_read"] + RF_WRITES_PER_OP * e["rf_write"]
+    out = {}
+    for arr, ops in by_array.items():
+        out |= {f"{arr}_{cls}": n * e[cls] * PJ for cls, n in ops.items()}
+        out[f"{arr}_register_file"] = sum(ops.values()) * rf_per_op * PJ
     gb_accesses = gb * 8 / GB_ACCESS_BITS
-    buffer = gb_accesses * (e["gb_read_per_4096bit"] + e["gb_write_per_4096bit"]) / 2
-    return {"compute": compute * PJ, "register_file": rf * PJ, "global_buffer": buffer * PJ,
-            "dram": dram * 8 / DRAM_ACCESS_BITS * e["dram_per_64bit"] * PJ}
+    out["global_buffer"] = gb_accesses * (e["gb_read_per_4096bit"] + e["gb_write_per_4096bit"]) / 2 * PJ
+    out["dram"] = dram * 8 / DRAM_ACCESS_BITS * e["dram_per_64bit"] * PJ
+    return out
