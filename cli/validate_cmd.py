@@ -23,8 +23,10 @@ def validate():
 @validate.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quick", is_flag=True, help="A few minutes: the microbenchmarks and one shape of every kernel.")
 @click.option("--hw", default=None, help="Hardware model to record for `validate report` (name or TOML).")
+@click.option("--only", default=None, metavar="PARTS",
+              help="Run only these parts (comma-separated): micro, attention, decode, torch. Join the files with `validate merge`.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The results JSON to write.")
-def run(quick, hw, output):
+def run(quick, hw, only, output):
     """Run microbenchmarks and attention kernels on this machine's CUDA GPU (needs CuPy).
 
     Microbenchmarks (HBM, L2, shared memory, tensor cores, exp, FP32, launch) and attnsim's
@@ -39,10 +41,13 @@ def run(quick, hw, output):
     Examples:
       attnsim validate run --quick -o h100-quick.json
       attnsim validate run --hw h100 -o h100.json
+      attnsim validate run --hw h100 --only micro,decode -o part1.json   # in parts (validation/RUNNING.md)
       python -m validation.selftest        # each kernel once, tiny sizes: quick triage
     """
     from validation.gpu import require_gpu
+    from validation.runner import parse_parts
 
+    parts = parse_parts(only)
     require_gpu()
     target = Path(output)
     if target.suffix != ".json":
@@ -55,11 +60,35 @@ def run(quick, hw, output):
         hardware(hw)  # an unknown name fails now, not after the run
     from validation.runner import run_suite
 
-    doc = _with_progress(lambda progress: run_suite(output, quick, hw, progress))
+    doc = _with_progress(lambda progress: run_suite(output, quick, hw, progress, parts))
     ok = sum(p["ok"] for p in doc["points"])
     click.echo(f"wrote {output}: {len(doc['micro'])} microbenchmarks, {ok}/{len(doc['points'])} attention points "
                f"passed the reference check and were timed"
                + (f"; {len(doc['errors'])} errors recorded" if doc["errors"] else ""), err=True)
+
+
+@validate.command("merge", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The joined results JSON.")
+def merge(results, output):
+    """Join results files of one device written by `validate run --only PART` into one file.
+
+    \b
+    Example:
+      attnsim validate merge micro.json attention.json decode.json torch.json -o h100.json
+    """
+    from validation.merge import merge as join
+    from validation.runner import save
+
+    if Path(output).suffix != ".json":
+        raise UserError(f"bad output {output!r}: the results file name must end in .json")
+    doc = join(list(results))
+    try:
+        save(output, doc)
+    except OSError as err:
+        raise UserError(f"cannot write {output!r}: {err.strerror}") from None
+    click.echo(f"wrote {output}: {len(doc['micro'])} microbenchmarks, {len(doc['points'])} attention points "
+               f"from {len(results)} files", err=True)
 
 
 def _with_progress(work):

@@ -235,3 +235,74 @@ def test_validate_run_writes_a_complete_file_that_report_reads(fake_gpu, monkeyp
     assert "1 PyTorch reference points skipped" in doc["source"]
     r = CliRunner().invoke(cli, ["validate", "report", str(out), "--format", "json"])
     assert r.exit_code == 0 and len(json.loads(r.output)["points"]) == len(TINY)
+
+
+def _run(args):
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_a_run_in_parts_merges_into_the_file_of_a_whole_run(fake_gpu, monkeypatch, tmp_path):
+    """--only splits the suite by part; merge gives back one file that report and calibrate read."""
+    from validation import merge
+
+    monkeypatch.setattr(suite, "quick_points", lambda: TINY)
+    files = {}
+    for part in ("micro", "attention", "decode"):
+        files[part] = tmp_path / f"{part}.json"
+        runner.run_suite(str(files[part]), True, "h100", parts=(part,))
+    docs = {k: json.loads(f.read_text()) for k, f in files.items()}
+    assert [len(docs[k]["micro"]) for k in files] == [len(micro.BENCHMARKS), 0, 0]
+    assert [len(docs[k]["points"]) for k in files] == [0, 4, 1]  # naive, fa2, 2 sparse; 1 decode
+    assert docs["micro"]["parts"] == ["micro"] and "--only micro" in docs["micro"]["source"]
+    whole = merge.merge([str(f) for f in files.values()])
+    assert whole["complete"] and whole["parts"] == ["micro", "attention", "decode"]
+    assert sorted(p["kernel"] for p in whole["points"]) == sorted(p.kernel for p in TINY)
+    out = tmp_path / "whole.json"
+    runner.save(str(out), whole)
+    assert len(json.loads(_run(["validate", "report", str(out), "--format", "json"]).output)["points"]) == len(TINY)
+    _run(["calibrate", str(out), "-o", str(tmp_path / "cal.toml")])
+
+
+def test_merge_refuses_a_part_twice_and_another_device(fake_gpu, tmp_path):
+    from einsum_cascades.errors import UserError
+    from validation import merge
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    runner.run_suite(str(a), True, parts=("micro",))
+    runner.run_suite(str(b), True, parts=("micro",))
+    with pytest.raises(UserError, match="more than one file"):
+        merge.merge([str(a), str(b)])
+    doc = json.loads(b.read_text())
+    doc["micro"], doc["device"]["name"] = [], "Other GPU"
+    b.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="another device"):
+        merge.merge([str(a), str(b)])
+
+
+def test_selftest_groups_pass_and_a_wrong_kernel_fails_its_group(fake_gpu, monkeypatch, capsys):
+    from validation import selftest
+
+    small = [p for p in selftest.attention_points() if p.kv_len <= 260 and p.head_dim == 64][:6]
+    monkeypatch.setattr(selftest, "attention_points", lambda: small)
+    assert {p.kernel for p in small} >= {"attnsim-naive", "attnsim-fa2"}
+    assert selftest.run_groups(fake_gpu, ["naive", "fa2"])
+    monkeypatch.setattr(Kernel, "_fa2", lambda self, a, grid, dt: a["O"].fill(0))
+    assert not selftest.run_groups(fake_gpu, ["fa2"])
+    assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, floor_s", [("tensor_mma_sync_fp16", 5e-4), ("sfu_exp2", 5e-4), ("fp32_fma", 5e-4),
+                                           ("l2_read", 5e-4), ("smem_read", 2e-4)])
+def test_compute_benchmarks_run_far_longer_than_a_launch_at_h100_peak(fake_gpu, name, floor_s):
+    """Work per call / H100 peak rate >= floor: launch overhead (~2-5 us) stays below 1% of a call."""
+    from simulator.api import hardware
+
+    h100 = hardware("h100")
+    dev = micro.Device(sms=h100.sms, l2_bytes=50 << 20, quick=True)
+    work = micro.BENCHMARKS[name](fake_gpu, harness.Timer(fake_gpu), dev)["value"] * 0.25e-3  # fake calls take 0.25 ms
+    clock = 1.98e9
+    peak = {"tensor_mma_sync_fp16": h100.sms * 4096 * clock, "sfu_exp2": h100.sms * 16 * clock,
+            "fp32_fma": h100.sms * 128 * 2 * clock, "l2_read": 12e12, "smem_read": h100.sms * 128 * clock}[name]
+    assert work / peak >= floor_s

@@ -50,7 +50,7 @@ def test_selftest_without_a_gpu_exits_2(monkeypatch, capsys):
     from validation import selftest
 
     monkeypatch.setitem(sys.modules, "cupy", None)
-    assert selftest.main() == 2
+    assert selftest.main([]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
 
 
@@ -132,3 +132,80 @@ def test_runner_orders_every_kernel():
     from validation.runner import KERNEL_ORDER
 
     assert sorted(KERNEL_ORDER) == sorted(suite.KERNELS)
+
+
+def test_a_small_output_that_is_all_zero_fails_the_check():
+    """Decode over 128k keys averages N(0, 1) values into |o| < 0.02: zeros pass max-abs, not the relative test."""
+    import numpy as np
+
+    from validation import reference
+
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((1, 128)), rng.standard_normal((1 << 17, 128)), rng.standard_normal((1 << 17, 128))
+    ref = reference.attention(q, k, v, 128 ** -0.5)
+    max_abs, rel = reference.errors(np.zeros_like(ref), ref)
+    assert max_abs <= reference.TOLERANCE["bf16"] and rel == 1.0
+    assert not reference.passes(max_abs, rel, "bf16")
+    assert reference.passes(*reference.errors(ref * (1 + 1e-3), ref), "fp16")  # a correct kernel: ~3e-4
+
+
+def test_only_picks_parts_in_order_and_rejects_unknown_names():
+    from einsum_cascades.errors import UserError
+    from validation import runner
+
+    assert runner.parse_parts(None) == tuple(runner.PARTS)
+    assert runner.parse_parts("torch, micro") == ("micro", "torch")
+    with pytest.raises(UserError, match="choose from micro, attention, decode, torch"):
+        runner.parse_parts("micro,fa3")
+    kernels = {part: {p.kernel for p in runner.select_points(suite.full_points(), (part,))} for part in runner.PARTS}
+    assert kernels["micro"] == set() and kernels["decode"] == {"attnsim-decode-splitkv"}
+    assert set().union(*kernels.values()) == set(suite.KERNELS)  # every point belongs to a part
+
+
+def test_the_gpu_extra_installs_cupy_for_cuda_13():
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["optional-dependencies"]["gpu"] == ["cupy-cuda13x>=14"]
+
+
+def test_selftest_reports_a_crashed_or_hung_group_as_failed(monkeypatch, capsys):
+    import subprocess
+
+    from validation import selftest
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=-11))
+    assert not selftest._child("fa2")
+    assert "exit status -11 (crashed)" in capsys.readouterr().out
+
+    def hang(*a, **k):
+        raise subprocess.TimeoutExpired(a[0], k["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", hang)
+    assert not selftest._child("decode")
+    assert f"stopped after {selftest.GROUP_TIMEOUT_S} s" in capsys.readouterr().out
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=0))
+    assert selftest._child("naive")
+
+
+def test_validate_run_only_rejects_an_unknown_part_before_looking_for_a_gpu(tmp_path):
+    r = CliRunner().invoke(cli, ["validate", "run", "--only", "fa3", "-o", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "bad --only 'fa3'" in r.output and not (tmp_path / "x.json").exists()
+
+
+def test_validate_merge_joins_parts_and_refuses_other_devices(tmp_path):
+    fixture = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    micro = {**fixture, "format": "attnsim-validation/1", "points": [], "parts": ["micro"]}
+    points = {**fixture, "format": "attnsim-validation/1", "micro": [], "parts": ["attention"]}
+    (tmp_path / "m.json").write_text(json.dumps(micro))
+    (tmp_path / "p.json").write_text(json.dumps(points))
+    out = tmp_path / "all.json"
+    r = CliRunner().invoke(cli, ["validate", "merge", str(tmp_path / "m.json"), str(tmp_path / "p.json"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["parts"] == ["micro", "attention"] and len(doc["points"]) == len(fixture["points"])
+    assert len(doc["micro"]) == len(fixture["micro"])
+    points["device"] = {**points["device"], "name": "NVIDIA A100-SXM4-80GB"}
+    (tmp_path / "p.json").write_text(json.dumps(points))
+    r = CliRunner().invoke(cli, ["validate", "merge", str(tmp_path / "m.json"), str(tmp_path / "p.json"), "-o", str(out)])
+    assert r.exit_code == 2 and "another device" in r.output

@@ -17,7 +17,7 @@ NVRTC_OPTIONS = ("-std=c++17",)  # no --use_fast_math: every exp is an explicit 
 DEFAULT_SMEM_LIMIT = 48 * 1024  # dynamic shared memory above this needs an explicit opt-in
 DTYPES = ("fp16", "bf16")
 KERNEL_FILES = ("micro", "naive", "fa2", "decode")
-NEEDS_GPU = "validate run needs a CUDA GPU and CuPy (pip install 'attnsim[gpu]', or cupy-cuda13x on CUDA 13)"
+NEEDS_GPU = "validate run needs a CUDA GPU and CuPy (pip install 'attnsim[gpu]': cupy-cuda13x, for CUDA 13)"
 
 
 def require_gpu():

@@ -19,6 +19,9 @@ MMA_CHAINS = EXP_CHAINS = FMA_CHAINS = 8  # independent chains per thread/warp i
 SMEM_UNROLL, SMEM_VEC = 8, 16  # loads per iteration and bytes per load in smem_read
 FMA_FLOPS = 2
 GEMM_N = 8192  # cuBLAS anchor: an 8192^3 fp16 GEMM
+# loop trips of the compute benchmarks: about 1 ms per call on an H100, far above launch overhead
+MMA_ITERS, EXP_ITERS, FMA_ITERS = 4096, 4096, 16384
+L2_READ_BYTES = 8 << 30  # bytes read per l2_read call, over repeated passes
 LAUNCHES, LAUNCH_SAMPLES = 200, 10  # empty kernels per timed sample, samples
 SPIN_ITERS = 1 << 21  # one block of fp32_fma this long (~10-20 ms) keeps the GPU busy while launches queue
 
@@ -84,7 +87,7 @@ def hbm_copy(cp, timer, dev) -> dict:
 
 def l2_read(cp, timer, dev) -> dict:
     n = dev.l2_bytes // 4 // 16  # a quarter of the L2: resident after the warm-up call
-    reps = max(1, (2 << 30) // (n * 16))
+    reps = max(1, L2_READ_BYTES // (n * 16))
     src, sink = cp.full(n * 4, 0x5A5A5A5A, dtype=cp.uint32), cp.zeros(1, dtype=cp.uint32)
     fn = gpu.kernel("micro", "l2_read")
     return _sweep(timer, "l2_read", "B/s", reps * n * 16.0,
@@ -103,7 +106,7 @@ def smem_read(cp, timer, dev) -> dict:
 
 
 def tensor_mma_sync_fp16(cp, timer, dev) -> dict:
-    iters, bps = 512, 4
+    iters, bps = MMA_ITERS, 4
     sink = cp.zeros(1, dtype=cp.float32)
     fn = gpu.kernel("micro", "mma_sync_fp16")
     warps = dev.sms * bps * THREADS // 32
@@ -123,7 +126,7 @@ def tensor_cublas_fp16(cp, timer, dev) -> dict:
 
 
 def sfu_exp2(cp, timer, dev) -> dict:
-    iters, bps = 256, 8
+    iters, bps = EXP_ITERS, 8
     sink = cp.zeros(1, dtype=cp.float32)
     fn = gpu.kernel("micro", "sfu_exp2")
     work = float(dev.sms * bps * THREADS) * iters * EXP_CHAINS
@@ -133,7 +136,7 @@ def sfu_exp2(cp, timer, dev) -> dict:
 
 
 def fp32_fma(cp, timer, dev) -> dict:
-    iters, bps = 1024, 8
+    iters, bps = FMA_ITERS, 8
     sink = cp.zeros(1, dtype=cp.float32)
     fn = gpu.kernel("micro", "fp32_fma")
     work = float(dev.sms * bps * THREADS) * iters * FMA_CHAINS * FMA_FLOPS

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from einsum_cascades.errors import UserError
 from validation import attention, gpu, harness, micro, reference, suite, torch_ref
 
 FORMAT = "attnsim-validation/1"
@@ -20,29 +21,54 @@ FORMAT = "attnsim-validation/1"
 # context for the rest of the process) then costs only the kernels after it.
 KERNEL_ORDER = ("torch-sdpa", "torch-flex", "attnsim-naive", "attnsim-decode-splitkv", "attnsim-fa2",
                 "attnsim-fa2-sparse")
+# What `validate run --only` can pick: the microbenchmarks, or the points of these kernels. A run split
+# over several processes (or device calls) writes one file per part; `merge` joins them.
+PARTS = {"micro": (), "attention": ("attnsim-naive", "attnsim-fa2", "attnsim-fa2-sparse"),
+         "decode": ("attnsim-decode-splitkv",), "torch": suite.TORCH_KERNELS}
 
 
-def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=None) -> dict:
-    """Run the quick or full suite on the current CUDA device and write ``output``; returns the document.
+def parse_parts(text: str | None) -> tuple[str, ...]:
+    """``--only`` (comma-separated part names; None = every part) as a tuple in PARTS order."""
+    if not text:
+        return tuple(PARTS)
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    bad = sorted(names - set(PARTS))
+    if bad or not names:
+        raise UserError(f"bad --only {text!r}: choose from {', '.join(PARTS)} (comma-separated)")
+    return tuple(n for n in PARTS if n in names)
+
+
+def select_points(points, parts) -> list[suite.Point]:
+    """The points of ``parts``, kernel by kernel in KERNEL_ORDER."""
+    kernels = {k for part in parts for k in PARTS[part]}
+    return sorted((p for p in points if p.kernel in kernels), key=lambda p: KERNEL_ORDER.index(p.kernel))
+
+
+def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=None,
+              parts: tuple[str, ...] = tuple(PARTS)) -> dict:
+    """Run the quick or full suite (only ``parts`` of it) on the current CUDA device and write ``output``;
+    returns the document.
 
     ``progress(done, total, label)`` is called before each step (the CLI draws a bar with it).
     """
     cp = gpu.require_gpu()
-    points = suite.quick_points() if quick else suite.full_points()
-    have_torch = torch_ref.available()
+    points = select_points(suite.quick_points() if quick else suite.full_points(), parts)
+    have_torch = "torch" not in parts or torch_ref.available()
     skipped = [p for p in points if p.kernel in suite.TORCH_KERNELS and not have_torch]
-    points = sorted((p for p in points if p not in skipped), key=lambda p: KERNEL_ORDER.index(p.kernel))
+    points = [p for p in points if p not in skipped]
+    benchmarks = micro.BENCHMARKS if "micro" in parts else {}
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     dev = micro.Device(sms=props["multiProcessorCount"], l2_bytes=props["l2CacheSize"], quick=quick)
     bus = harness.smi_bus_id(cp)
     monitor = harness.ClockMonitor(bus)
-    doc = {"format": FORMAT, "source": _source(quick, len(skipped)), "complete": False,
+    doc = {"format": FORMAT, "source": _source(quick, len(skipped), parts), "complete": False, "parts": list(parts),
            "device": harness.device_record(cp, bus, monitor.summary(), attnsim_hw), "micro": [], "points": [],
            "errors": []}
-    steps = len(micro.BENCHMARKS) + len(points)
+    steps = len(benchmarks) + len(points)
     try:
         timer = harness.Timer(cp)
-        for i, (name, bench) in enumerate(micro.BENCHMARKS.items()):
+        _write(output, doc, monitor)  # the file exists (complete: false) from the start
+        for i, (name, bench) in enumerate(benchmarks.items()):
             _tick(progress, i, steps, name)
             monitor.stage(name)
             try:
@@ -52,7 +78,7 @@ def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=
             _free(cp)
             _write(output, doc, monitor)
         for j, point in enumerate(points):
-            _tick(progress, len(micro.BENCHMARKS) + j, steps, label(point))
+            _tick(progress, len(benchmarks) + j, steps, label(point))
             monitor.stage(point.kernel)
             doc["points"].append(measure(cp, point, timer))
             _free(cp)
@@ -80,9 +106,8 @@ def measure(cp, point: suite.Point, timer=None) -> dict:
             cp.cuda.get_current_stream().synchronize()
             max_abs, rel = case.check()
             rec.update(max_abs_err=_finite(max_abs), rel_err=_finite(rel))
-            if not reference.passes(max_abs, point.dtype):
-                rec["error"] = (f"output differs from the float64 reference: max |error| {max_abs:.3g} > "
-                                f"{reference.TOLERANCE[point.dtype]:g} (or not finite); not timed")
+            if not reference.passes(max_abs, rel, point.dtype):
+                rec["error"] = reference.failure(max_abs, rel, point.dtype) + "; not timed"
                 return rec
             if timer is None:
                 rec["ok"] = True
@@ -95,9 +120,10 @@ def measure(cp, point: suite.Point, timer=None) -> dict:
     return rec
 
 
-def _source(quick: bool, skipped_torch: int) -> str:
+def _source(quick: bool, skipped_torch: int, parts: tuple[str, ...]) -> str:
     note = f"; {skipped_torch} PyTorch reference points skipped (no torch with CUDA)" if skipped_torch else ""
-    return f"attnsim validate run{' --quick' if quick else ''}: measured with CuPy{note}"
+    only = f" --only {','.join(parts)}" if tuple(parts) != tuple(PARTS) else ""
+    return f"attnsim validate run{' --quick' if quick else ''}{only}: measured with CuPy{note}"
 
 
 def label(p: suite.Point) -> str:
@@ -129,6 +155,11 @@ def _free(cp) -> None:
 def _write(output: str, doc: dict, monitor) -> None:
     """Refresh the clock and power figures (samples so far) and replace the file atomically."""
     doc["device"].update(harness.clock_fields(monitor.summary()))
+    save(output, doc)
+
+
+def save(output: str, doc: dict) -> None:
+    """Write a results document (JSON, no NaN or infinity), replacing ``output`` atomically."""
     path = Path(output)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1, allow_nan=False, default=_json_default) + "\n")

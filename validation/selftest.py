@@ -3,10 +3,16 @@
 Compiles every kernel file, checks the memory microbenchmarks' outputs, runs every other
 microbenchmark once, and runs each attention kernel at tiny, awkward sizes (ragged lengths,
 causal with more queries than keys, GQA, both dtypes, sparse lists with partial tiles, decode
-splits that leave some splits empty) against the float64 oracle. One PASS/FAIL line each;
-exit status 1 if anything failed, 2 without a GPU.
+splits that leave some splits empty) against the float64 oracle. One PASS/FAIL line each.
+
+Each group (GROUPS) runs in its own Python process, so a kernel that faults (an illegal address
+ends the CUDA context for the rest of its process) or hangs fails its own group only; a group's
+lines are followed by a ``group NAME: ...`` line. ``--only GROUP[,GROUP]`` runs those groups in
+this process. Exit status 0 if everything passed, 1 if anything failed, 2 without a GPU.
 """
 
+import argparse
+import subprocess
 import sys
 import time
 
@@ -82,25 +88,86 @@ def _microbenchmarks(cp, timer) -> bool:
     return ok
 
 
-def main() -> int:
+def _attention(cp, kernels) -> bool:
+    ok = True
+    for p in attention_points():
+        if p.kernel not in kernels:
+            continue
+        rec = runner.measure(cp, p)
+        what = runner.label(p) + f" {p.dtype} H{p.heads}/{p.kv_heads}" + (f" splits {p.num_splits}" if p.num_splits else "")
+        err, rel = rec["max_abs_err"], rec["rel_err"]
+        detail = (f"max|err| {err:.2e} rel {rel:.2e}" if err is not None and rel is not None else "") + (
+            f"  {rec['error']}" if rec.get("error") else "")
+        ok &= _line(rec["ok"], what, detail)
+    return ok
+
+
+def _torch(cp) -> bool:
+    if not torch_ref.available():
+        print("SKIP  torch-sdpa, torch-flex: PyTorch with CUDA is not importable", flush=True)
+        return True
+    return _attention(cp, set(runner.PARTS["torch"]))
+
+
+def _micro_group(cp) -> bool:
+    ok = _compile_all()
+    ok &= _memory_kernels(cp)
+    return _microbenchmarks(cp, harness.Timer(cp)) and ok
+
+
+# group -> what it runs; each group is one child process
+GROUPS = {"micro": _micro_group,
+          "naive": lambda cp: _attention(cp, {"attnsim-naive"}),
+          "fa2": lambda cp: _attention(cp, {"attnsim-fa2"}),
+          "sparse": lambda cp: _attention(cp, {"attnsim-fa2-sparse"}),
+          "decode": lambda cp: _attention(cp, {"attnsim-decode-splitkv"}),
+          "torch": _torch}
+GROUP_TIMEOUT_S = 300  # a group that takes longer is stopped and fails (a hung kernel)
+
+
+def run_groups(cp, names) -> bool:
+    """Run ``names`` in this process (after one group faults the context, the others fail too)."""
+    ok = True
+    for name in names:
+        try:
+            ok &= GROUPS[name](cp)
+        except Exception as err:  # a group that cannot even start fails, with the reason
+            ok &= _line(False, f"group {name}", runner.describe(err))
+    return ok
+
+
+def _child(name: str) -> bool:
+    """Run one group in a child process; its lines pass through, then one line for the group."""
+    start = time.perf_counter()
+    try:
+        rc = subprocess.run([sys.executable, "-m", "validation.selftest", "--only", name],
+                            timeout=GROUP_TIMEOUT_S).returncode
+    except subprocess.TimeoutExpired:
+        return _line(False, f"group {name}", f"stopped after {GROUP_TIMEOUT_S} s")
+    why = "" if rc in (0, 1) else f"  exit status {rc} (crashed)"
+    return _line(rc == 0, f"group {name}", f"{time.perf_counter() - start:.0f} s{why}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m validation.selftest", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated groups to run in this process: {', '.join(GROUPS)}")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",")] if args.only else None
+    if names and not set(names) <= set(GROUPS):
+        parser.error(f"bad --only {args.only!r}: choose from {', '.join(GROUPS)}")
     try:
         cp = gpu.require_gpu()
     except UserError as err:
         print(f"selftest: {err}", file=sys.stderr)
         return 2
+    if names:
+        return 0 if run_groups(cp, names) else 1
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     print(f"device: {props['name'].decode() if isinstance(props['name'], bytes) else props['name']}, "
           f"CuPy {cp.__version__}, torch: {'yes' if torch_ref.available() else 'no'}", flush=True)
-    ok = _compile_all()
-    timer = harness.Timer(cp)
-    ok &= _memory_kernels(cp)
-    for p in attention_points():
-        rec = runner.measure(cp, p)
-        what = runner.label(p) + f" {p.dtype} H{p.heads}/{p.kv_heads}" + (f" splits {p.num_splits}" if p.num_splits else "")
-        err = rec["max_abs_err"]
-        detail = (f"max|err| {err:.2e}" if err is not None else "") + (f"  {rec['error']}" if rec.get("error") else "")
-        ok &= _line(rec["ok"], what, detail)
-    ok &= _microbenchmarks(cp, timer)
+    ok = True
+    for name in GROUPS:
+        ok &= _child(name)
     print("selftest:", "all passed" if ok else "FAILURES above", flush=True)
     return 0 if ok else 1
 

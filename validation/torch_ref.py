@@ -29,8 +29,13 @@ def stream_of_torch(cp):
     """A CuPy stream context on PyTorch's current stream, so events and L2 flushes share its order."""
     import torch
 
-    ptr = torch.cuda.current_stream().cuda_stream
-    return cp.cuda.Stream.null if ptr == 0 else cp.cuda.ExternalStream(ptr)
+    stream = torch.cuda.current_stream()
+    if stream.cuda_stream == 0:  # PyTorch's default stream is the legacy default stream, CuPy's too
+        return cp.cuda.Stream.null
+    try:
+        return cp.cuda.Stream.from_external(stream)  # CuPy >= 14 (ExternalStream is deprecated there)
+    except (AttributeError, TypeError):  # older CuPy, or a torch stream without __cuda_stream__
+        return cp.cuda.ExternalStream(stream.cuda_stream)
 
 
 def build(point, pattern=None) -> attention.Case:
