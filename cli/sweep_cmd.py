@@ -18,7 +18,10 @@ from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
 PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
-CHUNK = 4096  # points evaluated together (dense GPU points share one columns evaluation); then rows are written
+# Points are evaluated in chunks (dense GPU points of a chunk share one columns evaluation), then written.
+# Chunks start small and double while a chunk takes under CHUNK_SECONDS, so slow (sparse, causal)
+# sweeps still write rows and move the progress bar often.
+FIRST_CHUNK, MAX_CHUNK, CHUNK_SECONDS = 16, 4096, 0.1
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,15 +80,20 @@ def _evaluate(points, stream, quiet):
 
     start, bar, task = time.perf_counter(), None, None
     show = not quiet and sys.stderr.isatty()
+    first, chunk = 0, FIRST_CHUNK
     try:
-        for first in range(0, len(points), CHUNK):
-            for row in run_points(points[first:first + CHUNK]):
+        while first < len(points):
+            began = time.perf_counter()
+            for row in run_points(points[first:first + chunk]):
                 stream.write(row)
                 yield
+            first += chunk
+            if time.perf_counter() - began < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
+                chunk = min(2 * chunk, MAX_CHUNK)
             if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S:
                 bar, task = _start_bar(len(points))
             if bar is not None:
-                bar.update(task, completed=min(first + CHUNK, len(points)))
+                bar.update(task, completed=min(first, len(points)))
     finally:
         if bar is not None:
             bar.stop()
