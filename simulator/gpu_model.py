@@ -201,9 +201,10 @@ def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, lo
     n = row_work.size * heads * splits
     if row_work.min() == row_work.max():
         return uniform_makespan(n, slots, float(row_work[0]))
-    works = np.repeat(np.tile(row_work, heads), splits)
-    if longest_first:
-        works = np.sort(works)[::-1]
+    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
+        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
+    else:
+        works = np.repeat(np.tile(row_work, heads), splits)
     return makespan(works, slots)
 
 

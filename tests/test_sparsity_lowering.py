@@ -51,6 +51,20 @@ def test_element_density_is_exact(expr, nq, nkv, bq, bkv):
     assert element_density(p, nq, nkv, (bq, bkv)) == mask_of(p, nq, nkv, (bq, bkv)).mean(), expr
 
 
+BOXES = st.one_of(st.sampled_from(["causal", "full"]), st.builds("window({})".format, st.integers(1, 300)),
+                  st.builds("sinks({})".format, st.integers(1, 200)),
+                  st.builds("global({})".format, st.integers(1, 200)))
+
+
+@QUICK
+@given(expr=st.recursive(BOXES, lambda inner: st.builds("({}){}({})".format, inner, st.sampled_from("&|"), inner),
+                         max_leaves=8), nq=st.integers(1, 300), nkv=st.integers(1, 300))
+def test_element_density_of_boxes_alone_is_exact(expr, nq, nkv):
+    """Boxes alone are summed over all rows at once, piece by piece where a row's count is linear."""
+    p = parse_pattern(expr)
+    assert element_density(p, nq, nkv) == mask_of(p, nq, nkv, (128, 128)).mean(), expr
+
+
 @settings(max_examples=80, deadline=None)
 @given(expr=expressions(), pool=st.integers(1, 4), **SIZES)
 def test_tile_states_equal_brute_force_pooled_by_max(expr, pool, nq, nkv, bq, bkv):

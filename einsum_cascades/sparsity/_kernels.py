@@ -11,12 +11,14 @@ one, and a tile is read element by element only when its terms cannot settle
 it (stopping at its first True and False).
 
 Counters handed to other kernels start as ``np.int64(0)``: a literal 0 would compile a second copy.
+Kernels that take the workspace tuple and run once per row or segment are inlined (``inline="always"``,
+one or two call sites each): a numba call carrying the whole tuple costs more than a typical row's work.
 """
 
 import numba
 import numpy as np
 
-from einsum_cascades.sparsity._row_count import count_row, rows_elements, term_elements
+from einsum_cascades.sparsity._row_count import box_rows, box_scratch, count_row, rows_elements, term_elements
 from einsum_cascades.sparsity._tile_state import (AD, AK, C0, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL,
                                                   QHI, QLO, UNDECIDED, coin_state, keep, keep_in_row, row_key,
                                                   term_state, tile_state)
@@ -241,7 +243,7 @@ def _periodic_run(T, C, off, t, q0, q1, s, e, nkv, bkv):
     return full, partial
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     """Segment covered only by enumerable sets and at most one set hitting every tile: (full, partial).
 
@@ -272,7 +274,7 @@ def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     return full, partial
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     """(full, partial) tiles among key blocks s..e, covered by the runs of terms act[:na]."""
     kind = kinds[0]
@@ -307,7 +309,7 @@ def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     return full, partial
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _other_in_kept(T, C, off, t, kind, coin_terms, n_coin, q0, q1, s, e, nkv, bkv, ws):
     """Elements of periodic term t inside tiles s..e that a coin keeps (only its hit tiles can hold any)."""
     hit_j, hit_st = ws[6], ws[7]
@@ -321,7 +323,7 @@ def _other_in_kept(T, C, off, t, kind, coin_terms, n_coin, q0, q1, s, e, nkv, bk
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     """Attended elements in key blocks s..e where some term has coins: tile by tile."""
     scratch, cs, coin_terms = ws[4], ws[5], ws[11]
@@ -361,10 +363,10 @@ def _segment_terms(runs, n, s, act, kinds):
     return na, whole
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws):
     """Full and partial tiles of query-block row i."""
-    runs, points, act, kinds = ws[0], ws[1], ws[2], ws[3]
+    runs, points, act, kinds, scratch = ws[0], ws[1], ws[2], ws[3], ws[4]
     n_cols, off = (nkv + bkv - 1) // bkv, nkv - nq
     q0, q1 = i * bq, min(nq, (i + 1) * bq) - 1
     n = _row_runs(T, C, q0, q1, nkv, bkv, n_cols, runs)
@@ -375,6 +377,11 @@ def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws):
         na, whole = _segment_terms(runs, n, s, act, kinds)
         if whole:
             full += e - s + 1
+        elif na == 1 and kinds[0] == K_TILE:  # one term's edge tiles, the common case: settled directly
+            for j in range(s, e + 1):
+                st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch)
+                full += st == FULL
+                partial += st == PARTIAL
         elif na > 0:
             f, p = _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
             full += f
@@ -382,8 +389,8 @@ def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws):
     return full, partial
 
 
-@numba.njit(cache=True)
-def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending):
+@numba.njit(cache=True, inline="always")
+def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending, cuts, spans):
     """Attended elements of query-block row i. Whole segments count by area; neighbouring coin-free
     segments are merged (their terms flagged in ``flags``) and counted once per query row."""
     runs, points, act, kinds, cs = ws[0], ws[1], ws[2], ws[3], ws[5]
@@ -400,7 +407,7 @@ def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending):
                 coins |= T[act[a], NC] > 0
         if merging and (whole or coins or x == m - 1):  # count the merged segments before block s
             total += rows_elements(T, C, off, q0, q1, start * bkv, min(nkv, s * bkv) - 1, pending,
-                                   _take_flagged(flags, pending), cs)
+                                   _take_flagged(flags, pending), cs, cuts, spans)
             merging = False
         if na == 0:
             continue
@@ -441,10 +448,21 @@ def lower(nq, nkv, bq, bkv, T, C, ws):
 
 @numba.njit(cache=True)
 def count_elements(nq, nkv, bq, bkv, T, C, ws):
-    """Attended elements, exactly; (bq, bkv) must be the coin block of every coin in C."""
-    flags, pending, total = np.zeros(T.shape[0], np.int64), np.zeros(T.shape[0], np.int64), 0
+    """Attended elements, exactly; (bq, bkv) must be the coin block of every coin in C.
+
+    Boxes alone (no period, no coin in any term) are counted over all rows at once in closed form.
+    """
+    n = T.shape[0]
+    flags, pending, total = np.zeros(n, np.int64), np.zeros(n, np.int64), 0
+    cuts, spans = box_scratch(n)
+    boxes = n > 0  # no term has a period or a coin: sum every term's box (pending: all terms) in one go
+    for t in range(n):
+        pending[t] = t
+        boxes &= T[t, AD] == 1 and T[t, AK] == 1 and T[t, NC] == 0
+    if boxes:
+        return box_rows(T, 0, nq - 1, 0, nkv - 1, pending, n, cuts, spans)
     for i in range((nq + bq - 1) // bq):
-        total += _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending)
+        total += _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending, cuts, spans)
     return total
 
 

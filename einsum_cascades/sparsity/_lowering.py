@@ -178,9 +178,11 @@ def brute_force_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int
 def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BLOCK) -> float:
     """Exact fraction of attended elements, with random_blocks coins flipped per ``random_block`` tile.
 
-    Query row by query row in closed form (inclusion-exclusion over the terms): O(seq_len x terms)
-    for structured patterns; with random_blocks, coin blocks the terms cover only in part are
-    counted row by row, so strided&random_blocks at 1M tokens takes seconds.
+    Boxes alone (causal, window, sinks, global) are summed over all rows at once: a row's count is
+    piecewise linear in the row. Periodic terms (strided, vertical_slash) are counted query row by
+    query row in closed form (inclusion-exclusion over the terms): O(seq_len x terms); with
+    random_blocks, coin blocks the terms cover only in part are counted row by row, so
+    strided&random_blocks at 1M tokens takes seconds.
     """
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
     ws = workspace(terms, math.ceil(kv_len / random_block[1]))

@@ -1,4 +1,5 @@
-"""Exact attended-key counts of one query row, in closed form (used for element density)."""
+"""Exact attended-key counts of one query row, in closed form, and of runs of rows under boxes alone
+(used for element density)."""
 
 import numba
 import numpy as np
@@ -153,8 +154,19 @@ def _class_term(T, act, na, c):
 
 
 @numba.njit(cache=True)
-def rows_elements(T, C, off, q0, q1, k_lo, k_hi, act, na, cs):
+def box_scratch(n_terms):
+    """Scratch of ``box_rows``: room for every row where a box-only row count may bend, and for a row's spans."""
+    return np.zeros(1 + 2 * n_terms + 4 * n_terms * (n_terms + 1), np.int64), np.zeros((n_terms, 2), np.int64)
+
+
+@numba.njit(cache=True)
+def rows_elements(T, C, off, q0, q1, k_lo, k_hi, act, na, cs, cuts, spans):
     """Attended elements of rows q0..q1 in keys k_lo..k_hi under terms act[:na] (no coins)."""
+    periodic = False
+    for a in range(na):
+        periodic |= T[act[a], AD] > 1 or T[act[a], AK] > 1
+    if not periodic:
+        return box_rows(T, q0, q1, k_lo, k_hi, act, na, cuts, spans)
     if na == 1 and (T[act[0], AD] == 1 or T[act[0], AK] == 1):
         return term_elements(T, off, act[0], q0, q1, k_lo, k_hi)
     total = 0
@@ -173,4 +185,75 @@ def term_elements(T, off, t, q0, q1, k_lo, k_hi):
         if lo <= hi:
             first = lo + (((q + off) % period if T[t, AD] > 1 else 0) - lo) % period
             total += (hi - first) // period + 1 if first <= hi else 0
+    return total
+
+
+@numba.njit(cache=True)
+def _add_cut(cuts, n, c, q0, q1):
+    """Insert row c into the sorted distinct list cuts[:n] if q0 < c <= q1; return the new length."""
+    if c <= q0 or c > q1:
+        return n
+    pos = n
+    while pos > 0 and cuts[pos - 1] > c:
+        pos -= 1
+    if pos > 0 and cuts[pos - 1] == c:
+        return n
+    for x in range(n, pos, -1):
+        cuts[x] = cuts[x - 1]
+    cuts[pos] = c
+    return n + 1
+
+
+@numba.njit(cache=True)
+def box_rows(T, q0, q1, k_lo, k_hi, act, na, cuts, spans):
+    """Attended elements of rows q0..q1 in keys k_lo..k_hi under box-only terms act[:na] (no periods, no coins).
+
+    A row's count is the length of a union of key intervals [lo, hi + 1) whose ends are constants (k_lo,
+    k_hi + 1, key bounds) or q + a diagonal bound, so it is linear in q between the rows where a diagonal
+    end meets a constant end or a term's query range starts or stops. Each such piece of rows is an
+    arithmetic series: (first + last) x rows / 2.
+    """
+    n = 0
+    for a in range(na):
+        t = act[a]
+        n = _add_cut(cuts, n, T[t, QLO], q0, q1)
+        n = _add_cut(cuts, n, T[t, QHI] + 1, q0, q1)
+        for end in range(2):
+            d = T[t, DLO] if end == 0 else T[t, DHI] + 1
+            n = _add_cut(cuts, n, k_lo - d, q0, q1)
+            n = _add_cut(cuts, n, k_hi + 1 - d, q0, q1)
+            for b in range(na):
+                n = _add_cut(cuts, n, T[act[b], KLO] - d, q0, q1)
+                n = _add_cut(cuts, n, T[act[b], KHI] + 1 - d, q0, q1)
+    n = _add_cut(cuts, n, q1 + 1, q0, q1 + 1)
+    total, first = 0, q0
+    for x in range(n):
+        last = cuts[x] - 1
+        at_first = _union_length(T, act, na, first, k_lo, k_hi, spans)
+        at_last = at_first if last == first else _union_length(T, act, na, last, k_lo, k_hi, spans)
+        total += (at_first + at_last) * (last - first + 1) // 2
+        first = last + 1
+    return total
+
+
+@numba.njit(cache=True)
+def _union_length(T, act, na, q, k_lo, k_hi, spans):
+    """Keys in [k_lo, k_hi] that the boxes of terms act[:na] give query q (spans: scratch, sorted by start)."""
+    n = 0
+    for a in range(na):
+        t = act[a]
+        lo, hi = max(k_lo, T[t, KLO], q + T[t, DLO]), min(k_hi, T[t, KHI], q + T[t, DHI])
+        if T[t, QLO] <= q <= T[t, QHI] and lo <= hi:
+            pos = n
+            while pos > 0 and spans[pos - 1, 0] > lo:
+                spans[pos, 0], spans[pos, 1] = spans[pos - 1, 0], spans[pos - 1, 1]
+                pos -= 1
+            spans[pos, 0], spans[pos, 1] = lo, hi
+            n += 1
+    total, reach = 0, k_lo - 1  # keys up to reach are counted
+    for x in range(n):
+        lo, hi = max(spans[x, 0], reach + 1), spans[x, 1]
+        if hi >= lo:
+            total += hi - lo + 1
+            reach = hi
     return total
