@@ -5,6 +5,7 @@ import itertools
 import click
 
 from cli._params import FLOAT_LIST, NAME_LIST, SIZE, SIZE_LIST
+from einsum_cascades.errors import UserError
 
 # option name -> (list-capable, help)
 _OPTIONS = [
@@ -61,13 +62,34 @@ def expand_points(opts: dict) -> list[dict]:
         if value is None:
             value = [shape.get(key, _DEFAULT_SHAPE.get(key))]
         lists[key] = value
-    keys = tuple(lists) + tuple(fixed)
-    points = [dict(zip(keys, combo)) for combo in itertools.product(*lists.values(), *([v] for v in fixed.values()))]
+    pairs = _runnable_pairs(lists.pop("hardware"), lists.pop("algorithm"))
+    keys = ("hardware", "algorithm") + tuple(lists) + tuple(fixed)
+    rest = itertools.product(*lists.values(), *([v] for v in fixed.values()))
+    points = [dict(zip(keys, pair + combo)) for pair, combo in itertools.product(pairs, rest)]
     if "kv_heads" in shape:  # the preset's GQA applies where the preset's head count is kept
         for point in points:
             if point["kv_heads"] is None and point["heads"] == shape.get("heads"):
                 point["kv_heads"] = shape["kv_heads"]
     return points
+
+
+def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
+    """The (hardware, algorithm) pairs that can run, machine by machine.
+
+    A list of machines crossed with a list of algorithms often pairs a kernel with a machine it does
+    not run on (flash3 on an A100, fusemax on a GPU): those pairs are left out with a note on stderr.
+    If no pair can run, the first reason is the error.
+    """
+    from simulator.api import hardware as load, unsupported
+
+    reasons = {(h, a): unsupported(load(h), a) for h in hardware for a in algorithms}
+    runnable = [pair for pair, why in reasons.items() if why is None]
+    if not runnable:
+        raise UserError(next(iter(reasons.values())))
+    for (h, a), why in reasons.items():
+        if why:
+            click.echo(f"attnsim: skipping {a} on {h}: {why}", err=True)
+    return runnable
 
 
 def default_point(opts: dict) -> dict:

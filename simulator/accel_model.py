@@ -44,19 +44,26 @@ class _Shape:
 
 def simulate_accel(hw, algo: str, wl) -> Result:
     """Predict one attention call of configuration ``algo`` on accelerator ``hw``."""
-    if algo not in ACCEL_FAMILIES:
-        raise UserError(f"algorithm {algo!r} does not run on accelerator {hw.name}: allowed {', '.join(ACCEL_FAMILIES)}")
+    if reason := family_error(hw, algo):
+        raise UserError(reason)
     if wl.is_sparse or wl.causal:
         raise UserError(f"{hw.name} models dense encoder attention (as the FuseMax paper does); drop --causal/--pattern/--sparsity")
     if wl.kv_heads != wl.heads:
         raise UserError(f"{hw.name} models multi-head attention; --kv-heads must equal --heads ({wl.heads})")
-    if algo in ("fusemax", "fusemax-arch") and not {"max", "add"} <= set(hw.pe2d_ops):
-        raise UserError(f"algorithm {algo!r} binds max/add Einsums to the 2D array, which {hw.name} cannot do "
-                        f"(2D ops: {', '.join(hw.pe2d_ops)}): use flat, unfused or fusemax-cascade")
     shape = _Shape(wl.batch * wl.heads, wl.seq_len, wl.kv_len, wl.head_dim, wl.head_dim, hw.word_bytes)
     model = {"fusemax": _fusemax, "fusemax-arch": _fusemax_arch, "fusemax-cascade": _cascade_on_flat,
              "flat": _flat, "unfused": _unfused}[algo]
     return model(hw, wl, shape)
+
+
+def family_error(hw, algo: str) -> str | None:
+    """Why configuration ``algo`` cannot run on accelerator ``hw`` at all (None if it can)."""
+    if algo not in ACCEL_FAMILIES:
+        return f"algorithm {algo!r} does not run on accelerator {hw.name}: allowed {', '.join(ACCEL_FAMILIES)}"
+    if algo in ("fusemax", "fusemax-arch") and not {"max", "add"} <= set(hw.pe2d_ops):
+        return (f"algorithm {algo!r} binds max/add Einsums to the 2D array, which {hw.name} cannot do "
+                f"(2D ops: {', '.join(hw.pe2d_ops)}): use flat, unfused or fusemax-cascade")
+    return None
 
 
 # ---------------------------------------------------------------- per-Einsum cycles

@@ -12,9 +12,11 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
+from simulator.accel_model import family_error as accel_family_error
 from simulator.columns import SIZE_FIELDS, workload_columns
 from simulator.gpu_kernels import GPU_FAMILIES, SHORT_QUERY
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
+from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
 from simulator.workload import Workload
 
@@ -45,6 +47,15 @@ def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
     if wl.is_sparse:
         return algo, replace(wl, pattern=None, sparsity=0.0)
     return ("naive" if hw.kind == "gpu" else "unfused"), wl
+
+
+def unsupported(hw, algo: str | None) -> str | None:
+    """Why ``algo`` cannot run on machine ``hw`` whatever the workload (None if it can; None = default)."""
+    if algo is None:
+        return None
+    if algo not in ALGORITHMS:
+        return f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}"
+    return gpu_family_error(hw, algo) if hw.kind == "gpu" else accel_family_error(hw, algo)
 
 
 def evaluate(hw, algo: str, wl: Workload) -> Result:

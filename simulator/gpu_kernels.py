@@ -128,7 +128,8 @@ def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name)
         return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                             False, family == "flash-decoding")
     if family == "flash3":
-        _require_hopper(arch, hw_name, family)
+        if reason := hopper_error(arch, hw_name, family):
+            raise UserError(reason)
         br, bc = _fa3_tiles(d, causal)
         stages = 2  # K/V pipeline stages (FA3 kStages)
         smem = (br * d + stages * 2 * bc * d) * b
@@ -148,6 +149,8 @@ def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name)
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
 
 
-def _require_hopper(arch: str, hw_name: str, family: str) -> None:
+def hopper_error(arch: str, hw_name: str, family: str) -> str | None:
+    """Why a Hopper-only family cannot run on ``arch`` (None if it can)."""
     if not arch.startswith("sm_") or int(arch[3:]) < 90:
-        raise UserError(f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw_name} is {arch}: use flash2")
+        return f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw_name} is {arch}: use flash2"
+    return None

@@ -20,7 +20,7 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, hopper_error, kernel_config
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
 
@@ -43,11 +43,18 @@ def simulate_gpu(hw, algo: str, wl) -> Result:
     ``wl`` may hold columns of sizes (``columns.workload_columns``, dense only,
     families in ``COLUMN_FAMILIES``): the result's fields are then columns too.
     """
-    if algo not in GPU_FAMILIES:
-        raise UserError(f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}")
+    if reason := family_error(hw, algo):
+        raise UserError(reason)
     if algo == "naive":
         return _naive(hw, wl)
     return _fused(hw, algo, wl)
+
+
+def family_error(hw, algo: str) -> str | None:
+    """Why kernel family ``algo`` cannot run on GPU ``hw`` at all (None if it can)."""
+    if algo not in GPU_FAMILIES:
+        return f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}"
+    return hopper_error(hw.arch, hw.name, algo) if algo == "flash3" else None
 
 
 COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash-decoding")  # families whose dense path takes columns

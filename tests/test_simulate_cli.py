@@ -95,3 +95,19 @@ def test_bad_csv_row_names_the_row(tmp_path):
     f.write_text("seq_len\n4k\nlots\n")
     r = CliRunner().invoke(cli, ["simulate", "--from", str(f)])
     assert r.exit_code == 2 and "row 2" in r.output and "lots" in r.output
+
+
+def test_lists_of_machines_and_algorithms_skip_the_pairs_that_cannot_run(tmp_path):
+    r = CliRunner().invoke(cli, ["sweep", "--hw", "a100,h100,fusemax", "--algo", "flash2,flash3,fusemax",
+                                 "--seq-len", "1k,4k", "-o", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    rows = json.loads((tmp_path / "s.json").read_text())
+    pairs = [(row["hardware"], row["algorithm"]) for row in rows]
+    assert pairs == [("a100", "flash2")] * 2 + [("h100", "flash2")] * 2 + [("h100", "flash3")] * 2 + [("fusemax", "fusemax")] * 2
+    assert "skipping flash3 on a100: algorithm 'flash3' needs a Hopper-class GPU" in r.output
+    assert r.output.count("skipping") == 5
+
+
+def test_a_single_pair_that_cannot_run_is_an_error():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", "flash3"])
+    assert r.exit_code == 2 and "needs a Hopper-class GPU" in r.output
