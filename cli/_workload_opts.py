@@ -76,16 +76,18 @@ def expand_points(opts: dict) -> list[dict]:
 def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
     """The (hardware, algorithm) pairs that can run, machine by machine.
 
-    A list of machines crossed with a list of algorithms often pairs a kernel with a machine it does
-    not run on (flash3 on an A100, fusemax on a GPU): those pairs are left out with a note on stderr.
-    If no pair can run, the first reason is the error.
+    An algorithm that cannot run on a machine it was asked for is an error (DESIGN), except in a
+    matrix: a list of machines crossed with a list of algorithms often pairs a kernel with a machine
+    it does not run on (flash3 on an A100, fusemax on a GPU); those cells are left out with a note
+    on stderr, and it is an error only if no cell can run.
     """
     from simulator.api import hardware as load, unsupported
 
     reasons = {(h, a): unsupported(load(h), a) for h in hardware for a in algorithms}
     runnable = [pair for pair, why in reasons.items() if why is None]
-    if not runnable:
-        raise UserError(next(iter(reasons.values())))
+    matrix = len(hardware) > 1 and len(algorithms) > 1
+    if not runnable or (not matrix and len(runnable) < len(reasons)):
+        raise UserError(next(why for why in reasons.values() if why))
     for (h, a), why in reasons.items():
         if why:
             click.echo(f"attnsim: skipping {a} on {h}: {why}", err=True)

@@ -108,6 +108,7 @@ def test_lists_of_machines_and_algorithms_skip_the_pairs_that_cannot_run(tmp_pat
     assert r.output.count("skipping") == 5
 
 
-def test_a_single_pair_that_cannot_run_is_an_error():
-    r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", "flash3"])
-    assert r.exit_code == 2 and "needs a Hopper-class GPU" in r.output
+@pytest.mark.parametrize("hw, algo", [("a100", "flash3"), ("a100,h100", "flash3"), ("h100", "flash2,fusemax")])
+def test_an_algorithm_that_cannot_run_on_a_machine_asked_for_is_an_error(hw, algo):
+    r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo])
+    assert r.exit_code == 2 and "attnsim: error: algorithm" in r.output and "Traceback" not in r.output
