@@ -135,3 +135,22 @@ def test_strided_at_one_million_tokens_hits_every_tile():
 def test_decode_attends_every_key_causally():
     tc = tile_counts(parse_pattern("causal"), 1, N, 1, B)
     assert (tc.full, tc.partial, tc.empty) == (NB, 0, 0)
+
+
+def test_numba_cache_is_dropped_when_any_jitted_source_changes(tmp_path):
+    """numba checks only a function's own file; an edit to a module compiled into it must drop the cache."""
+    from einsum_cascades.sparsity._numba_cache import JITTED_MODULES, drop_stale_cache
+
+    for m in JITTED_MODULES:
+        (tmp_path / f"{m}.py").write_text(f"# {m}\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    entries = [cache / "_kernels.lower-439.py311.nbi", cache / "_kernels.lower-439.py311.1.nbc"]
+    for f in entries:
+        f.write_text("compiled")
+    assert drop_stale_cache(tmp_path)  # first sight: no stamp yet
+    for f in entries:
+        f.write_text("compiled")
+    assert not drop_stale_cache(tmp_path) and all(f.exists() for f in entries)  # sources unchanged: kept
+    (tmp_path / "_row_count.py").write_text("# edited\n")  # a callee, not _kernels itself
+    assert drop_stale_cache(tmp_path) and not any(f.exists() for f in entries)

@@ -11,6 +11,7 @@ patterns cost a few operations per row, not per tile.
 
 import math
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -140,7 +141,11 @@ def workspace(terms: np.ndarray, n_cols: int) -> tuple:
             np.full(n_cols, -1, np.int64), z(n_cols, np.int64), z(n, np.int64), z(1, np.int64))
 
 
+@lru_cache(maxsize=1)
 def _kernels():
+    from einsum_cascades.sparsity._numba_cache import drop_stale_cache
+
+    drop_stale_cache()  # before numba loads anything from its cache
     from einsum_cascades.sparsity import _kernels
 
     return _kernels
