@@ -253,7 +253,7 @@ def _accel_result(hw, wl, s, algo, ops, on_2d, compute, dram, gb, units, detail,
     by_array = _ops_by_array(hw, s, ops, on_2d)
     all_ops = sum(n for a in by_array.values() for n in a.values())
     macs_2d = by_array["array2d"].get("mac", 0.0)
-    cost = Cost(hbm_bytes=dram, onchip_bytes=gb, tensor_flops=2 * macs_2d, fma_ops=all_ops - macs_2d,
+    cost = Cost(hbm_bytes=float(dram), onchip_bytes=float(gb), tensor_flops=2 * macs_2d, fma_ops=all_ops - macs_2d,
                 exp_ops=sum(a.get("exp", 0.0) for a in by_array.values()))
     util = {"array2d": min(1.0, times["array2d"] / latency_s), "array1d": min(1.0, times["array1d"] / latency_s),
             "dram": min(1.0, times["dram"] / latency_s)}
