@@ -306,3 +306,31 @@ def test_compute_benchmarks_run_far_longer_than_a_launch_at_h100_peak(fake_gpu, 
     peak = {"tensor_mma_sync_fp16": h100.sms * 4096 * clock, "sfu_exp2": h100.sms * 16 * clock,
             "fp32_fma": h100.sms * 128 * 2 * clock, "l2_read": 12e12, "smem_read": h100.sms * 128 * clock}[name]
     assert work / peak >= floor_s
+
+
+def test_mma_exp_overlap_records_every_mode_and_runs_long_enough_at_h100_peak(fake_gpu):
+    """The record's shape (FORMAT.md), the overlap from its medians, and each mode's work >= 0.5 ms at the peaks."""
+    from simulator.api import hardware
+    from validation import selftest
+
+    h100 = hardware("h100")
+    dev = micro.Device(sms=h100.sms, l2_bytes=50 << 20, quick=True)
+    entry = micro.mma_exp_overlap(fake_gpu, harness.Timer(fake_gpu), dev)
+    json.dumps(entry, allow_nan=False)
+    cfg, modes = entry["config"], entry["config"]["modes"]
+    assert entry["name"] == "mma_exp_overlap" and entry["unit"] == "fraction"
+    assert list(modes) == ["tensor", "exp", "both", "mixed_tensor", "mixed_exp", "mixed_both"]
+    assert entry["median_s"] == modes["both"]["median_s"] == 0.25e-3  # every fake call takes 0.25 ms
+    assert entry["value"] == micro.overlap(*(modes[m]["median_s"] for m in ("tensor", "exp", "both"))) == 1.0
+    assert cfg["overlap_same_warp"] == 1.0 and cfg["overlap_cycles"] is None  # the fake writes no cycles
+    assert modes["tensor"]["ex2"] == modes["exp"]["mma"] == 0 and "exp_per_s" not in modes["tensor"]
+    assert modes["both"]["mma"] == modes["tensor"]["mma"] and modes["both"]["ex2"] == modes["exp"]["ex2"]
+    assert modes["mixed_both"]["mma"] == 2 * modes["mixed_both"]["ex2"] / 32  # 2 mma per warp-wide ex2
+    assert cfg["split"]["exp_iters"] == micro.OVL_EXP_ITERS  # equal fake times: no resizing
+    clock = 1.98e9
+    for name, m in modes.items():
+        t_peak = max(m["mma"] / (h100.sms * clock), m["ex2"] / (h100.sms * 16 * clock))  # 1 mma, 16 ex2 /clk/SM
+        assert t_peak >= 5e-4, name
+    assert micro.sane(entry) and "same warp 1.000" in selftest._detail(entry)
+    modes["exp"]["median_s"] = 0.0
+    assert not micro.sane(entry)

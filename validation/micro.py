@@ -5,11 +5,12 @@ rate over its launch configurations as ``value`` in SI units, the timing of that
 and the whole sweep in ``config``. ``calibrate`` turns these into a hardware TOML.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from validation import gpu
+from validation import gpu, harness
 from validation.harness import Timing
 
 THREADS = 256
@@ -24,6 +25,14 @@ MMA_ITERS, EXP_ITERS, FMA_ITERS = 4096, 4096, 16384
 L2_READ_BYTES = 8 << 30  # bytes read per l2_read call, over repeated passes
 LAUNCHES, LAUNCH_SAMPLES = 200, 10  # empty kernels per timed sample, samples
 SPIN_ITERS = 1 << 21  # one block of fp32_fma this long (~10-20 ms) keeps the GPU busy while launches queue
+# mma_exp_overlap (micro.cu: mma_exp_split, mma_exp_mixed): 8 warps per block, 4 blocks per SM
+OVL_THREADS, OVL_BLOCKS_PER_SM = 256, 4
+OVL_MMA_CHAINS, OVL_EXP_CHAINS = 8, 8  # split: mma per tensor warp, ex2 per exp-warp thread, per iteration
+MIX_MMA, MIX_EXP = 8, 4  # mixed: mma per warp and ex2 per thread, per iteration (2 mma per warp-wide ex2: d = 64)
+# about 1 ms per single mode on an H100 (>= 0.5 ms even at the peak rates); each half alone takes about as long:
+# 2^20 mma (1 clk/SM each at peak) vs 2^19 warp-wide ex2 (2 clk/SM each) per SM
+OVL_MMA_ITERS, OVL_EXP_ITERS, MIX_ITERS = 8192, 4096, 4096
+OVL_EXP_ITERS_RANGE = (256, 65536)  # the exp half is resized to the tensor half's measured time within these
 
 
 @dataclass(frozen=True)
@@ -164,5 +173,104 @@ def launch(cp, timer, dev) -> dict:
                                                "queued_behind": f"fp32_fma, 1 block, {SPIN_ITERS} iterations"})
 
 
+def overlap(t_tensor: float, t_exp: float, t_both: float) -> float | None:
+    """(t_tensor + t_exp - t_both) / min(t_tensor, t_exp): 1 when the two run concurrently (t_both =
+    max), 0 when their times add, below 0 when together they are slower still. None without two
+    positive single times."""
+    if not (t_tensor > 0 and t_exp > 0 and math.isfinite(t_both)):
+        return None
+    return (t_tensor + t_exp - t_both) / min(t_tensor, t_exp)
+
+
+def balanced_exp_iters(exp_iters: int, t_tensor: float, t_exp: float) -> int:
+    """The exp half's trip count that makes it take as long as the tensor half (a multiple of 16)."""
+    want = exp_iters * t_tensor / t_exp if t_exp > 0 and t_tensor > 0 else exp_iters
+    lo, hi = OVL_EXP_ITERS_RANGE
+    return int(min(max(round(want / 16) * 16, lo), hi))
+
+
+def _interleaved(timer, fns: dict) -> dict:
+    """Timing per mode, the modes' calls interleaved (A B C A B C ...) so that clock and power drift
+    falls on all of them alike; ~TARGET_S of GPU time in all."""
+    for fn in fns.values():
+        fn(), fn()  # warm-up: load the module, settle the clocks
+    samples = {k: [timer.once(fn, flush=False)] for k, fn in fns.items()}
+    n = int(np.clip(harness.TARGET_S / max(sum(s[0] for s in samples.values()), 1e-7),
+                    harness.MIN_ITERS, harness.MAX_ITERS))
+    for _ in range(n - 1):
+        for k, fn in fns.items():
+            samples[k].append(timer.once(fn, flush=False))
+    return {k: Timing.of(v) for k, v in samples.items()}
+
+
+def mma_exp_overlap(cp, timer, dev) -> dict:
+    """Do tensor-core mma.sync and MUFU ex2.approx run concurrently on an SM, or do their times add?
+
+    ``value`` is the overlap of different warps (half the warps of each block run mma, half ex2,
+    launched together), ``config.overlap_same_warp`` that of one warp interleaving both, each from
+    the medians of its single modes and of both together; ``overlap_cycles`` is the same from SM
+    cycles (clock64 per block), immune to the clock dropping when both units draw power."""
+    sink, grid = cp.zeros(1, dtype=cp.float32), dev.sms * OVL_BLOCKS_PER_SM
+    cycles = cp.zeros(grid, dtype=cp.int64)
+    split, mixed = gpu.kernel("micro", "mma_exp_split"), gpu.kernel("micro", "mma_exp_mixed")
+    half_pair, seed, flag = np.uint32(0x2C002C00), np.float32(0.5), np.float32(-1)
+    warps = OVL_THREADS // 32
+    block_cycles = {}
+
+    def launcher(name, fn, *args):
+        def run():
+            fn((grid,), (OVL_THREADS,), (sink, cycles, *(np.int32(a) for a in args), half_pair, half_pair, seed, flag))
+        return name, run
+
+    def run_modes(launches):
+        times = _interleaved(timer, dict(launches))
+        for k, fn in launches:  # one more call each for its blocks' SM cycles (read outside any timed window)
+            fn()
+            c = cp.asnumpy(cycles)
+            block_cycles[k] = float(np.median(c)) if len(c) else 0.0
+        return times
+
+    # split: size the exp half to the tensor half's time on this GPU, then time all three modes
+    mma_iters, exp_iters = OVL_MMA_ITERS, OVL_EXP_ITERS
+    probe = _interleaved(timer, dict([launcher("tensor", split, mma_iters, 0), launcher("exp", split, 0, exp_iters)]))
+    exp_iters = balanced_exp_iters(exp_iters, probe["tensor"].median_s, probe["exp"].median_s)
+    times = run_modes([launcher("tensor", split, mma_iters, 0), launcher("exp", split, 0, exp_iters),
+                       launcher("both", split, mma_iters, exp_iters)])
+    times.update(run_modes([launcher("mixed_tensor", mixed, MIX_ITERS, 1), launcher("mixed_exp", mixed, MIX_ITERS, 2),
+                            launcher("mixed_both", mixed, MIX_ITERS, 3)]))
+
+    mma_split = float(grid * (warps // 2)) * mma_iters * OVL_MMA_CHAINS
+    exp_split = float(grid * (OVL_THREADS // 2)) * exp_iters * OVL_EXP_CHAINS
+    mma_mixed, exp_mixed = float(grid * warps) * MIX_ITERS * MIX_MMA, float(grid * OVL_THREADS) * MIX_ITERS * MIX_EXP
+    work = {"tensor": (mma_split, 0.0), "exp": (0.0, exp_split), "both": (mma_split, exp_split),
+            "mixed_tensor": (mma_mixed, 0.0), "mixed_exp": (0.0, exp_mixed), "mixed_both": (mma_mixed, exp_mixed)}
+    modes = {}
+    for k, t in times.items():
+        mma, ex2 = work[k]
+        modes[k] = {**t.fields(), "block_cycles": block_cycles[k], "mma": mma, "ex2": ex2,
+                    **({"tensor_flop_s": mma * MMA_FLOPS / t.median_s} if mma else {}),
+                    **({"exp_per_s": ex2 / t.median_s} if ex2 else {})}
+
+    def ov(prefix, key):
+        return overlap(*(modes[f"{prefix}{m}"][key] for m in ("tensor", "exp", "both")))
+
+    config = {"threads": OVL_THREADS, "blocks_per_sm": OVL_BLOCKS_PER_SM,
+              "overlap_same_warp": ov("mixed_", "median_s"),
+              "overlap_cycles": ov("", "block_cycles"), "overlap_same_warp_cycles": ov("mixed_", "block_cycles"),
+              "instructions": "mma.sync.m16n8k16.f32.f16 (HMMA), ex2.approx.ftz.f32 (MUFU.EX2)",
+              "split": {"tensor_warps": warps // 2, "exp_warps": warps // 2, "mma_iters": mma_iters,
+                        "mma_chains": OVL_MMA_CHAINS, "exp_iters": exp_iters, "exp_chains": OVL_EXP_CHAINS},
+              "mixed": {"warps": warps, "iters": MIX_ITERS, "mma_per_iter": MIX_MMA, "ex2_per_iter": MIX_EXP},
+              "modes": modes}
+    return _entry("mma_exp_overlap", ov("", "median_s"), "fraction", times["both"], config)
+
+
+def sane(entry: dict) -> bool:
+    """A plausible entry: a positive finite rate; for mma_exp_overlap every mode's time positive and finite."""
+    if entry["name"] == "mma_exp_overlap":
+        return all(math.isfinite(m["median_s"]) and m["median_s"] > 0 for m in entry["config"]["modes"].values())
+    return entry["value"] is not None and math.isfinite(entry["value"]) and entry["value"] > 0
+
+
 BENCHMARKS = {f.__name__: f for f in (hbm_read, hbm_write, hbm_copy, l2_read, smem_read, tensor_cublas_fp16,
-                                     tensor_mma_sync_fp16, sfu_exp2, fp32_fma, launch)}
+                                     tensor_mma_sync_fp16, sfu_exp2, fp32_fma, launch, mma_exp_overlap)}

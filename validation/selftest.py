@@ -80,12 +80,23 @@ def _microbenchmarks(cp, timer) -> bool:
     for name, bench in micro.BENCHMARKS.items():
         try:
             entry = bench(cp, timer, dev)
-            good = np.isfinite(entry["value"]) and entry["value"] > 0
-            ok &= _line(good, f"micro {name}", f"{entry['value']:.4g} {entry['unit']}")
+            ok &= _line(micro.sane(entry), f"micro {name}", _detail(entry))
         except Exception as err:
             ok &= _line(False, f"micro {name}", runner.describe(err))
         cp.get_default_memory_pool().free_all_blocks()
     return ok
+
+
+def _detail(entry: dict) -> str:
+    if entry["name"] == "mma_exp_overlap":  # its value is a fraction that may be 0 or below: show the times too
+        cfg = entry["config"]
+        ms = " ".join(f"{k} {m['median_s'] * 1e3:.3g}" for k, m in cfg["modes"].items())
+        return f"overlap {_num(entry['value'])}, same warp {_num(cfg['overlap_same_warp'])}; ms: {ms}"
+    return f"{entry['value']:.4g} {entry['unit']}"
+
+
+def _num(x) -> str:
+    return "null" if x is None else f"{x:.3f}"
 
 
 def _attention(cp, kernels) -> bool:

@@ -144,5 +144,103 @@ extern "C" __global__ void fp32_fma(float* sink, int iters, float a, float b, fl
     if (s == flag) sink[0] = s;
 }
 
+// Tensor cores and the special-function unit at once (validation/micro.py: mma_exp_overlap).
+// Question: does an SM run mma.sync (HMMA) and ex2.approx (MUFU.EX2) concurrently, or do their times add?
+// Every benchmark kernel below has the same registers and 8 warps per block, so the modes differ only
+// in what the warps do. Warp w of a block runs on sub-partition (SMSP) w % 4, so warps 0-3 and 4-7
+// each put one warp on every SMSP.
+#define OVL_THREADS 256
+#define OVL_BOUNDS OVL_THREADS, 4  // 4 blocks per SM resident (<= 64 registers per thread)
+#define OVL_MMA_CHAINS 8           // split: independent accumulators per tensor warp
+#define OVL_EXP_CHAINS 8           // split: independent ex2 chains per thread of an exp warp
+#define MIX_MMA 8                  // mixed: mma per warp per iteration ...
+#define MIX_EXP 4                  // ... and ex2 per thread: 2 mma per warp-wide ex2, FA forward at d = 64
+
+__device__ __forceinline__ void ovl_a(unsigned (&a)[4], unsigned a_bits) {
+    a[0] = a_bits; a[1] = a_bits ^ 0x00010001u; a[2] = a_bits ^ 0x00020002u; a[3] = a_bits ^ 0x00030003u;
+}
+
+// SM cycles of this block (thread 0, from before the loops to after every warp is done): clock-independent.
+__device__ __forceinline__ void ovl_cycles(long long* cycles, long long start) {
+    __syncthreads();
+    if (threadIdx.x == 0) cycles[blockIdx.x] = clock64() - start;
+}
+
+// Different warps: warps [0, W/2) run `mma_iters` x OVL_MMA_CHAINS mma.sync, warps [W/2, W) run
+// `exp_iters` x OVL_EXP_CHAINS ex2 per thread. Zero iterations = that half idles (single modes).
+extern "C" __global__ void __launch_bounds__(OVL_BOUNDS) mma_exp_split(float* sink, long long* cycles, int mma_iters,
+                                                                        int exp_iters, unsigned a_bits,
+                                                                        unsigned b_bits, float seed, float flag) {
+    const long long start = clock64();
+    float s = 0.f;
+    if (threadIdx.x < blockDim.x / 2) {  // warp-uniform: blockDim.x is a multiple of 64
+        unsigned a[4];
+        ovl_a(a, a_bits);
+        const unsigned b0 = b_bits, b1 = b_bits ^ 0x00010001u;
+        float c[OVL_MMA_CHAINS][4];
+#pragma unroll
+        for (int j = 0; j < OVL_MMA_CHAINS; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = (float)j;
+        for (int it = 0; it < mma_iters; ++it) {
+#pragma unroll
+            for (int j = 0; j < OVL_MMA_CHAINS; ++j) mma16816<false>(c[j], a, b0, b1);
+        }
+#pragma unroll
+        for (int j = 0; j < OVL_MMA_CHAINS; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+    } else {
+        float x[OVL_EXP_CHAINS];
+#pragma unroll
+        for (int j = 0; j < OVL_EXP_CHAINS; ++j) x[j] = seed + 0.01f * j + 1e-6f * threadIdx.x;
+        for (int it = 0; it < exp_iters; ++it) {
+#pragma unroll
+            for (int j = 0; j < OVL_EXP_CHAINS; ++j) x[j] = ex2(-x[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < OVL_EXP_CHAINS; ++j) s += x[j];
+    }
+    ovl_cycles(cycles, start);
+    if (s == flag) sink[0] = s;
+}
+
+// Same warp: every warp runs `iters` iterations of MIX_MMA mma.sync and MIX_EXP ex2 per thread,
+// interleaved in its own instruction stream as a softmax warp's are (what ptxas makes of the order
+// is in the SASS). MMA / EXP = false drop that half: the single modes with the same warps.
+template <bool MMA, bool EXP>
+__device__ __forceinline__ float mixed_loop(int iters, unsigned a_bits, unsigned b_bits, float seed) {
+    unsigned a[4];
+    ovl_a(a, a_bits);
+    const unsigned b0 = b_bits, b1 = b_bits ^ 0x00010001u;
+    float c[MIX_MMA][4], x[MIX_EXP];
+#pragma unroll
+    for (int j = 0; j < MIX_MMA; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = (float)j;
+#pragma unroll
+    for (int j = 0; j < MIX_EXP; ++j) x[j] = seed + 0.01f * j + 1e-6f * threadIdx.x;
+    for (int it = 0; it < iters; ++it) {
+#pragma unroll
+        for (int j = 0; j < MIX_EXP; ++j) {
+            if (MMA) mma16816<false>(c[2 * j], a, b0, b1);
+            if (EXP) x[j] = ex2(-x[j]);
+            if (MMA) mma16816<false>(c[2 * j + 1], a, b0, b1);
+        }
+    }
+    float s = 0.f;
+#pragma unroll
+    for (int j = 0; j < MIX_MMA; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+#pragma unroll
+    for (int j = 0; j < MIX_EXP; ++j) s += x[j];
+    return s;
+}
+
+// mode 1: mma only, 2: ex2 only, 3: both (interleaved).
+extern "C" __global__ void __launch_bounds__(OVL_BOUNDS) mma_exp_mixed(float* sink, long long* cycles, int iters,
+                                                                        int mode, unsigned a_bits, unsigned b_bits,
+                                                                        float seed, float flag) {
+    const long long start = clock64();
+    const float s = mode == 3 ? mixed_loop<true, true>(iters, a_bits, b_bits, seed)
+                  : mode == 1 ? mixed_loop<true, false>(iters, a_bits, b_bits, seed)
+                              : mixed_loop<false, true>(iters, a_bits, b_bits, seed);
+    ovl_cycles(cycles, start);
+    if (s == flag) sink[0] = s;
+}
+
 // Launch overhead: nothing to do.
 extern "C" __global__ void empty_kernel() {}
