@@ -94,19 +94,26 @@ extern "C" __global__ void smem_read(unsigned* sink, int iters, unsigned flag) {
 
 // Tensor cores through mma.sync m16n8k16 (fp16 in, fp32 accumulate): MMA_CHAINS independent
 // accumulators per warp; 2*16*8*16 = 4096 FLOPs per instruction.
-extern "C" __global__ void mma_sync_fp16(float* sink, int iters, unsigned a_bits, unsigned b_bits, float flag) {
+// CHAINS independent accumulators, `iters` rounds of one mma.sync each; returns their sum (to sink).
+template <int CHAINS>
+__device__ __forceinline__ float mma_chains(int iters, unsigned a_bits, unsigned b_bits) {
     const unsigned a[4] = {a_bits, a_bits ^ 0x00010001u, a_bits ^ 0x00020002u, a_bits ^ 0x00030003u};
     const unsigned b0 = b_bits, b1 = b_bits ^ 0x00010001u;
-    float c[MMA_CHAINS][4];
+    float c[CHAINS][4];
 #pragma unroll
-    for (int j = 0; j < MMA_CHAINS; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = (float)j;
+    for (int j = 0; j < CHAINS; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = (float)j;
     for (int it = 0; it < iters; ++it) {
 #pragma unroll
-        for (int j = 0; j < MMA_CHAINS; ++j) mma16816<false>(c[j], a, b0, b1);
+        for (int j = 0; j < CHAINS; ++j) mma16816<false>(c[j], a, b0, b1);
     }
     float s = 0.f;
 #pragma unroll
-    for (int j = 0; j < MMA_CHAINS; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+    for (int j = 0; j < CHAINS; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+    return s;
+}
+
+extern "C" __global__ void mma_sync_fp16(float* sink, int iters, unsigned a_bits, unsigned b_bits, float flag) {
+    const float s = mma_chains<MMA_CHAINS>(iters, a_bits, b_bits);
     if (s == flag) sink[0] = s;
 }
 
@@ -174,18 +181,7 @@ extern "C" __global__ void __launch_bounds__(OVL_BOUNDS) mma_exp_split(float* si
     const long long start = clock64();
     float s = 0.f;
     if (threadIdx.x < blockDim.x / 2) {  // warp-uniform: blockDim.x is a multiple of 64
-        unsigned a[4];
-        ovl_a(a, a_bits);
-        const unsigned b0 = b_bits, b1 = b_bits ^ 0x00010001u;
-        float c[OVL_MMA_CHAINS][4];
-#pragma unroll
-        for (int j = 0; j < OVL_MMA_CHAINS; ++j) c[j][0] = c[j][1] = c[j][2] = c[j][3] = (float)j;
-        for (int it = 0; it < mma_iters; ++it) {
-#pragma unroll
-            for (int j = 0; j < OVL_MMA_CHAINS; ++j) mma16816<false>(c[j], a, b0, b1);
-        }
-#pragma unroll
-        for (int j = 0; j < OVL_MMA_CHAINS; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+        s = mma_chains<OVL_MMA_CHAINS>(mma_iters, a_bits, b_bits);
     } else {
         float x[OVL_EXP_CHAINS];
 #pragma unroll
