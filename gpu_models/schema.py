@@ -15,7 +15,7 @@ _GPU = {
     "max_threads_per_sm": "count", "max_ctas_per_sm": "count", "smem_bytes_per_clk_sm": "B/clk/SM",
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
     "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
-    "launch_overhead_s": "time",
+    "tensor_sfu_overlap": "fraction", "launch_overhead_s": "time",
 }
 _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",

@@ -53,6 +53,7 @@ class GPUSpec:
     hbm_efficiency: float  # achievable fraction of hbm_bw_bytes_s
     gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the tensor peak
     mma_sync_efficiency: float  # kernels on mma.sync (FA2-style; no wgmma): fraction of the tensor peak
+    tensor_sfu_overlap: float  # 1: tensor-core and SFU work of different warps run concurrently; 0: times add
     launch_overhead_s: float
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
@@ -71,6 +72,9 @@ class GPUSpec:
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value <= 1:
                 raise HardwareError(f"{self.name}: {name} must be a fraction in (0, 1], got {value!r}")
+        if not _is_number(self.tensor_sfu_overlap) or not 0 <= self.tensor_sfu_overlap <= 1:
+            raise HardwareError(f"{self.name}: tensor_sfu_overlap must be a fraction in [0, 1], "
+                                f"got {self.tensor_sfu_overlap!r}")
         _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))
         if self.smem_per_block_bytes > self.smem_per_sm_bytes:
             raise HardwareError(f"{self.name}: smem_per_block_bytes ({self.smem_per_block_bytes}) exceeds "

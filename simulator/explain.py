@@ -54,7 +54,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     for unit, expr in tile_formulas().items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
-    rule = "max(tensor, smem, exp, fma, l2)" if cfg.overlap else "max(max(tensor, smem) + max(exp, fma), l2)"
+    rule = "max(max(tensor, smem) + max(exp, fma), l2)"
+    if cfg.overlap:  # overlap f: G and S run side by side for f of the shorter one (hardware: tensor_sfu_overlap)
+        f = hw.tensor_sfu_overlap
+        rule = "max(tensor, smem, exp, fma, l2)" if f == 1 else \
+            f"max(max(G, S) + {1 - f:.3g}*min(G, S), l2), G = max(tensor, smem), S = max(exp, fma)"
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}): "
                  f"tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     lines += _roof_lines(result)

@@ -162,7 +162,8 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0)
     """
     eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
     rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
-             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm)
+             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
+             hw.tensor_sfu_overlap)
     shape = (wl.head_dim, wl.dtype_bytes, wl.flops_per_score())
     if not is_columns(rows):
         return _tile_cost(cfg, rates, *shape, rows, partial, extra_load)
@@ -174,7 +175,7 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0)
 @lru_cache(maxsize=4096)
 def _tile_cost(cfg, rates, d, b, flops_per_score, rows, partial, extra_load) -> tuple[float, str]:
     """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes)."""
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate = rates
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, overlap = rates
     bc = cfg.block_kv
     padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
     tensor = flops_per_score * padded * bc / tensor_rate
@@ -188,8 +189,8 @@ def _tile_cost(cfg, rates, d, b, flops_per_score, rows, partial, extra_load) -> 
     fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
-    if cfg.overlap:
-        return max(gemm, softmax, load), max(parts, key=parts.get)
+    if cfg.overlap:  # GEMMs of one warpgroup beside the softmax of another, as far as the SM lets them
+        return max(max(gemm, softmax) + (1 - overlap) * min(gemm, softmax), load), max(parts, key=parts.get)
     if load >= gemm + softmax:
         return load, "l2"
     return gemm + softmax, max(("tensor", "smem", "exp", "fma"), key=parts.get)

@@ -118,3 +118,24 @@ def test_flash3_is_refused_on_ampere():
 
     with pytest.raises(UserError, match="Hopper"):
         evaluate(hardware("a100"), "flash3", Workload())
+
+
+def test_tensor_sfu_overlap_moves_fa3_from_max_to_sum_of_gemm_and_softmax():
+    """tensor_sfu_overlap = 1: a tile costs max(GEMMs, softmax); 0: their sum; FA2 (serial by design) ignores it."""
+    from dataclasses import replace as with_field
+
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=32, head_dim=64, seq_len=16384)
+    full, none = (evaluate(with_field(hw, tensor_sfu_overlap=f), "flash3", wl) for f in (1.0, 0.0))
+    half = evaluate(with_field(hw, tensor_sfu_overlap=0.5), "flash3", wl)
+    from simulator.explain import tile_formulas, tile_values
+
+    values, _ = tile_values(hw, "flash3", wl)
+    t = {unit: float(expr.subs(values)) for unit, expr in tile_formulas().items()}
+    gemm, softmax = max(t["tensor"], t["smem"]), max(t["exp"], t["fma"])
+    assert full.detail["tile_cycles"] == pytest.approx(max(gemm, softmax, t["l2"]))
+    assert none.detail["tile_cycles"] == pytest.approx(gemm + softmax)
+    assert half.detail["tile_cycles"] == pytest.approx(max(gemm, softmax) + 0.5 * min(gemm, softmax))
+    assert full.time_s < half.time_s < none.time_s
+    fa2 = [evaluate(with_field(hw, tensor_sfu_overlap=f), "flash2", wl).time_s for f in (1.0, 0.0)]
+    assert fa2[0] == fa2[1]

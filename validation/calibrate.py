@@ -12,6 +12,7 @@ from einsum_cascades.errors import UserError
 from validation.report import hardware_for, load_results
 
 FMA_FLOPS = 2  # an FP32 FMA counts as 2 FLOPs in the fp32_fma microbenchmark
+ZERO_ALLOWED = ("mma_exp_overlap",)  # 0 (or below, clipped) is a measurement here: the times add
 
 
 def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]:
@@ -29,6 +30,9 @@ def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]
         "smem_read": ("smem_bytes_per_clk_sm", lambda v: v / per_sm_clock, "B/clk/SM", "shared-memory B/s / (SMs x clock)"),
         "fp32_fma": ("fp32_fma_per_clk_sm", lambda v: v / FMA_FLOPS / per_sm_clock, "ops/clk/SM", "FP32 FLOP/s / 2 / (SMs x clock)"),
         "launch": ("launch_overhead_s", lambda v: v, "s", "empty-kernel launch interval"),
+        "mma_exp_overlap": ("tensor_sfu_overlap", lambda v: min(max(v, 0.0), 1.0), "fraction",
+                            "(t_mma + t_exp - t_both) / min(t_mma, t_exp) of mma.sync and ex2 warps on one SM, "
+                            "clipped to [0, 1]"),
     }
     out = {}
     for name, (field, fit, unit, how) in rules.items():
@@ -46,7 +50,8 @@ def calibrate(results_path: str, hw_name: str | None = None) -> tuple[dict, list
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate fits GPUs; {hw.name} is an {hw.kind}")
-    micro = {m["name"]: float(m["value"]) for m in doc.get("micro", []) if m.get("value")}
+    micro = {m["name"]: float(m["value"]) for m in doc.get("micro", [])
+             if m.get("value") is not None and (m["value"] > 0 or m["name"] in ZERO_ALLOWED)}
     if not micro:
         raise UserError(f"{results_path}: no microbenchmarks to fit (the 'micro' list is empty)")
     device = doc["device"]
