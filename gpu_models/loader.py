@@ -10,7 +10,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from gpu_models.schema import OPTIONAL, SCHEMAS, TABLES
+from gpu_models.schema import OPTIONAL, SCHEMAS, TABLES, ZERO_ALLOWED
 from gpu_models.spec import HardwareError
 from gpu_models.units import UNITLESS, UNITS, to_stored, units_of
 
@@ -118,8 +118,10 @@ def _figure(fname: str, key: str, entry, dim: str, sources: dict) -> int | float
         raise HardwareError(f"{fname}: {key} needs a unit: one of {', '.join(units_of(dim))}")
     if unit not in UNITS or UNITS[unit][0] != dim:
         raise HardwareError(f"{fname}: {key} has bad unit {unit!r}; allowed: {', '.join(units_of(dim))}")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise HardwareError(f"{fname}: {key} must be a positive number, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0 \
+            or (value == 0 and key not in ZERO_ALLOWED):
+        allowed = "a number >= 0" if key in ZERO_ALLOWED else "a positive number"
+        raise HardwareError(f"{fname}: {key} must be {allowed}, got {value!r}")
     return to_stored(value, unit)
 
 

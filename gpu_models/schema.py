@@ -26,6 +26,7 @@ _ACCELERATOR = {
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description",)
+ZERO_ALLOWED = ("tensor_sfu_overlap",)  # 0 is a real value (no overlap), not a missing one
 
 
 def dimension(kind: str, key: str) -> str:

@@ -143,6 +143,9 @@ def _edit(tmp_path, name: str, edits: dict) -> str:
     ("sms", 'sms = { value = 132.5, unit = "count", source = "x" }', "sms must be a positive integer"),
     ("sms", "sms = 132", "sms must be an inline table"),
     ("hbm_efficiency", 'hbm_efficiency = { value = 1.5, unit = "fraction", source = "x" }', "hbm_efficiency must be a fraction"),
+    ("gemm_efficiency", 'gemm_efficiency = { value = 0, unit = "fraction", source = "x" }', "gemm_efficiency must be a positive"),
+    ("tensor_sfu_overlap", 'tensor_sfu_overlap = { value = -0.1, unit = "fraction", source = "x" }', "tensor_sfu_overlap must be a number >= 0"),
+    ("tensor_sfu_overlap", 'tensor_sfu_overlap = { value = 1.2, unit = "fraction", source = "x" }', "tensor_sfu_overlap must be a fraction in"),
     ("kind", 'kind = "tpu"', "kind must be 'gpu' or 'accelerator'"),
     ("arch", "arch = 90", "arch must be a non-empty string"),
 ])
@@ -183,3 +186,8 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
     with pytest.raises(HardwareError, match="'h1000': allowed a100, b200, flat, fusemax, h100, h200"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
+
+
+def test_no_overlap_is_a_value_not_a_missing_one(tmp_path):
+    hw = load_hardware(_edit(tmp_path, "h100", {"tensor_sfu_overlap": 'tensor_sfu_overlap = { value = 0, unit = "fraction", source = "measured: x" }'}))
+    assert hw.tensor_sfu_overlap == 0
