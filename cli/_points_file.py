@@ -60,9 +60,7 @@ def _convert(row: dict, where: str) -> dict:
 
 
 def _size(key: str, value):
-    if type(value) is str and value.isdigit() and value.isascii() and value[0] != "0":
-        return int(value)  # the common case, checked by parse_size's rules (positive, plain digits)
-    return parse_size(value if isinstance(value, int) else str(value).strip(), key)
+    return parse_size(value if isinstance(value, (int, str)) else str(value), key)
 
 
 def _float(key: str, value):

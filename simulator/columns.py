@@ -87,7 +87,6 @@ class DenseTiles:
     visited: np.ndarray
     attended: np.ndarray
     block_density: float = 1.0
-    pattern: None = None
     uniform: bool = True
 
 

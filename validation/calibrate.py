@@ -9,10 +9,10 @@ import tomllib
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
+from gpu_models.schema import ZERO_ALLOWED
 from validation.report import hardware_for, load_results
 
 FMA_FLOPS = 2  # an FP32 FMA counts as 2 FLOPs in the fp32_fma microbenchmark
-ZERO_ALLOWED = ("mma_exp_overlap",)  # 0 (or below, clipped) is a measurement here: the times add
 
 
 def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]:
@@ -36,7 +36,7 @@ def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]
     }
     out = {}
     for name, (field, fit, unit, how) in rules.items():
-        if name in micro:
+        if name in micro and (micro[name] > 0 or field in ZERO_ALLOWED):  # 0 is a measurement only there
             out[field] = (fit(micro[name]), unit, how)
     return out
 
@@ -50,8 +50,7 @@ def calibrate(results_path: str, hw_name: str | None = None) -> tuple[dict, list
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate fits GPUs; {hw.name} is an {hw.kind}")
-    micro = {m["name"]: float(m["value"]) for m in doc.get("micro", [])
-             if m.get("value") is not None and (m["value"] > 0 or m["name"] in ZERO_ALLOWED)}
+    micro = {m["name"]: float(m["value"]) for m in doc.get("micro", []) if m.get("value") is not None}
     if not micro:
         raise UserError(f"{results_path}: no microbenchmarks to fit (the 'micro' list is empty)")
     device = doc["device"]

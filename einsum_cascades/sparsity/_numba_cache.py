@@ -3,25 +3,24 @@
 numba re-uses a cached compiled function while its own source file is unchanged; it does not
 notice an edit to another module whose jitted functions were compiled into it (``_kernels``
 calls ``_row_count`` and ``_tile_state``). After a ``git pull`` into an editable install that
-would run the old code without a word. So the first lowering of a process hashes the sources
-of the jitted modules and, if they changed since the cache was written, drops that cache.
+would run the old code without a word. So the first lowering of a process hashes the package's
+sources and, if they changed since the cache was written, drops the package's numba cache.
 """
 
 import hashlib
 from pathlib import Path
 
-JITTED_MODULES = ("_kernels", "_row_count", "_tile_state")
 STAMP = "numba-sources.sha1"
 
 
 def drop_stale_cache(package: Path = Path(__file__).parent) -> bool:
-    """Delete the in-tree numba cache of ``JITTED_MODULES`` if their sources changed; True if it did.
+    """Delete the package's in-tree numba cache if any of its sources changed; True if it did.
 
     Only numba's in-tree cache (``__pycache__`` beside the sources) is handled: a read-only
     install uses a user-wide cache, but its sources cannot change without a reinstall, which
     gives every file a new time stamp and so invalidates that cache anyway.
     """
-    digest = hashlib.sha1(b"".join((package / f"{m}.py").read_bytes() for m in JITTED_MODULES)).hexdigest()
+    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(package.glob("*.py")))).hexdigest()
     cache = package / "__pycache__"
     try:
         if (cache / STAMP).read_text() == digest:
@@ -29,9 +28,8 @@ def drop_stale_cache(package: Path = Path(__file__).parent) -> bool:
     except OSError:
         pass
     try:
-        for module in JITTED_MODULES:
-            for stale in (*cache.glob(f"{module}.*.nbi"), *cache.glob(f"{module}.*.nbc")):
-                stale.unlink()
+        for stale in (*cache.glob("*.nbi"), *cache.glob("*.nbc")):
+            stale.unlink()
         cache.mkdir(exist_ok=True)
         (cache / STAMP).write_text(digest)
     except OSError:

@@ -5,11 +5,11 @@
 // nothing is written in practice. Global buffers are arrays of 16-byte words (uint4).
 #include "common.cuh"
 
-// HBM read: grid-stride, four independent 16-byte loads in flight per thread per step.
-extern "C" __global__ void hbm_read(const uint4* src, long long n, unsigned* sink, unsigned flag) {
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+// One grid-stride pass over src from `first`, four independent 16-byte loads (ld.cg: L2, not L1)
+// in flight per thread per step; returns the XOR of everything loaded.
+__device__ __forceinline__ unsigned xor_pass(const uint4* src, long long n, long long first, long long stride) {
     unsigned acc = 0;
+    long long i = first;
     for (; i + 3 * stride < n; i += 4 * stride) {
         uint4 a = ld_cg16(src + i), b = ld_cg16(src + i + stride);
         uint4 c = ld_cg16(src + i + 2 * stride), d = ld_cg16(src + i + 3 * stride);
@@ -19,6 +19,13 @@ extern "C" __global__ void hbm_read(const uint4* src, long long n, unsigned* sin
         uint4 a = ld_cg16(src + i);
         acc ^= a.x ^ a.y ^ a.z ^ a.w;
     }
+    return acc;
+}
+
+// HBM read: one grid-stride pass.
+extern "C" __global__ void hbm_read(const uint4* src, long long n, unsigned* sink, unsigned flag) {
+    const unsigned acc = xor_pass(src, n, (long long)blockIdx.x * blockDim.x + threadIdx.x,
+                                  (long long)gridDim.x * blockDim.x);
     if (acc == flag) sink[0] = acc;
 }
 
@@ -51,16 +58,7 @@ extern "C" __global__ void l2_read(const uint4* src, long long n, int reps, unsi
     const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     unsigned acc = 0;
     for (int r = 0; r < reps; ++r) {
-        long long i = first;
-        for (; i + 3 * stride < n; i += 4 * stride) {
-            uint4 a = ld_cg16(src + i), b = ld_cg16(src + i + stride);
-            uint4 c = ld_cg16(src + i + 2 * stride), d = ld_cg16(src + i + 3 * stride);
-            acc ^= a.x ^ a.y ^ a.z ^ a.w ^ b.x ^ b.y ^ b.z ^ b.w ^ c.x ^ c.y ^ c.z ^ c.w ^ d.x ^ d.y ^ d.z ^ d.w;
-        }
-        for (; i < n; i += stride) {
-            uint4 a = ld_cg16(src + i);
-            acc ^= a.x ^ a.y ^ a.z ^ a.w;
-        }
+        acc ^= xor_pass(src, n, first, stride);
         acc = (acc << 1) | (acc >> 31);  // passes differ, so no pass can be skipped
     }
     if (acc == flag) sink[0] = acc;
