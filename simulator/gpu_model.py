@@ -290,7 +290,11 @@ def _naive(hw, wl) -> Result:
     The softmax kernel is the 3-pass cascade: its passes over m re-read a score
     row; they are served on chip when the row fits in one CTA's shared memory,
     else they go back to memory. A mask (causal or pattern) is one more
-    element-wise kernel over the score matrix; cuBLAS GEMMs stay dense.
+    element-wise kernel, as standard attention runs it (FA1 paper, arXiv
+    2205.14135, Algorithm 0 with MASK; PyTorch's ``scores + mask``): it reads S
+    and the Nq x Nkv additive mask and writes S back. Every (batch, head) reads
+    the same mask; the re-reads hit L2 while the mask and one head's streamed S
+    (read and written) fit there. cuBLAS GEMMs stay dense.
     """
     b, d = wl.dtype_bytes, wl.head_dim
     heads = wl.batch * wl.heads
@@ -299,7 +303,7 @@ def _naive(hw, wl) -> Result:
     qkvo = heads * (2 * wl.seq_len + 2 * wl.kv_len) * d * b
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
-    softmax_bytes = s_bytes * (1 + where(row_on_chip, 1, passes - 1)) + s_bytes  # read(s) + write P
+    softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
     gemm_flops = 2 * d * scores  # each GEMM: 2*d FLOPs per score element
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
         "gemm_qk": Cost(hbm_bytes=qkvo / 2 + s_bytes, l2_bytes=qkvo / 2 + s_bytes, tensor_flops=gemm_flops, launches=1),
@@ -308,7 +312,9 @@ def _naive(hw, wl) -> Result:
         "gemm_pv": Cost(hbm_bytes=s_bytes + qkvo / 2, l2_bytes=s_bytes + qkvo / 2, tensor_flops=gemm_flops, launches=1),
     }
     if wl.mask_expr:  # read S and the mask, write S
-        kernels["mask"] = Cost(hbm_bytes=3 * s_bytes, l2_bytes=3 * s_bytes, launches=1)
+        mask_bytes = wl.seq_len * 1.0 * wl.kv_len * b
+        mask_hbm = where(3 * mask_bytes <= hw.l2_bytes, mask_bytes, heads * mask_bytes)
+        kernels["mask"] = Cost(hbm_bytes=2 * s_bytes + mask_hbm, l2_bytes=3 * s_bytes, launches=1)
     clock = hw.sustained_clock_hz
     hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency

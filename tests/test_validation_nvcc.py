@@ -85,7 +85,7 @@ def test_every_kernel_python_launches_exists(tmp_path):
     assert micro <= names["micro"]
     assert fa2 <= names["fa2"]
     assert decode <= names["decode"]
-    assert {f"softmax_rows_{dt}" for dt in gpu.DTYPES} <= names["naive"]
+    assert {f"{k}_{dt}" for k in ("softmax_rows", "mask_add") for dt in gpu.DTYPES} <= names["naive"]
 
 
 def test_fa2_shared_memory_needs_the_opt_in_only_for_d128():

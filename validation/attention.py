@@ -21,6 +21,9 @@ FA_BLOCK_Q = 64  # 4 warps x 16 rows (fa2.cu)
 FA_BLOCK_KV = 64
 FA_HEAD_DIMS = (64, 128)
 DEC_THREADS = 128
+MASK_THREADS = 256
+MASK_MAX_BLOCKS = 1 << 16  # mask_add is grid-stride: enough blocks to fill any GPU, fewer index wraps
+NEG_INF_BITS = {"fp16": 0xFC00, "bf16": 0xFF80}
 SAMPLE_ROWS = 48  # query rows checked per sampled head: the first and last 8 and 32 at random
 
 # cuBLAS / CUDA enum values (cublas_api.h, library_types.h)
@@ -123,14 +126,34 @@ def _naive(cp, p, q, k, v, o):
     qk, pv = naive_gemms(p)
     softmax = gpu.kernel("naive", f"softmax_rows_{p.dtype}")
     dtype = CUDA_R_16F if p.dtype == "fp16" else CUDA_R_16BF
-    args = (np.int32(p.seq_len), np.int32(p.kv_len), np.float32(LOG2E / math.sqrt(p.head_dim)), np.int32(p.causal))
+    args = (s, np.int32(p.kv_len), np.float32(LOG2E / math.sqrt(p.head_dim)))
+    mask_add = _mask_add(cp, p, s) if p.causal else None
 
     def run():
         _gemm(cp, qk, arrays, dtype)
-        softmax((s.shape[0],), (256,), (s,) + args)
+        if mask_add:
+            mask_add()
+        softmax((s.shape[0],), (256,), args)
         _gemm(cp, pv, arrays, dtype)
 
     return run
+
+
+def additive_causal_mask(p) -> np.ndarray:
+    """The [seq_len, kv_len] additive mask as 16-bit words: 0 where a key is visible, -inf where it is not
+    (bottom-right aligned: key k is visible to query q iff k <= q + kv_len - seq_len)."""
+    visible = np.arange(p.kv_len) <= (np.arange(p.seq_len) + p.kv_len - p.seq_len)[:, None]
+    return np.where(visible, 0, NEG_INF_BITS[p.dtype]).astype(np.uint16)
+
+
+def _mask_add(cp, p, s):
+    """S += mask on the GPU: standard attention's element-wise mask kernel (validation/kernels/naive.cu)."""
+    mask = cp.asarray(additive_causal_mask(p))
+    fn = gpu.kernel("naive", f"mask_add_{p.dtype}")
+    n_vec, mask_vec = s.size // 8, mask.size // 8
+    grid = (min(math.ceil(n_vec / MASK_THREADS), MASK_MAX_BLOCKS),)
+    args = (s, mask, np.int64(n_vec), np.int64(mask_vec))
+    return lambda: fn(grid, (MASK_THREADS,), args)
 
 
 def _gemm(cp, g: dict, arrays: dict, dtype: int) -> None:

@@ -19,7 +19,7 @@ from validation import attention, gpu, harness, micro, reference, suite, torch_r
 FORMAT = "attnsim-validation/1"
 # Points run kernel by kernel in this order: a kernel that faults (an illegal address ends the CUDA
 # context for the rest of the process) then costs only the kernels after it.
-KERNEL_ORDER = ("torch-sdpa", "torch-flex", "attnsim-naive", "attnsim-decode-splitkv", "attnsim-fa2",
+KERNEL_ORDER = ("torch-sdpa", "torch-flex", "torch-standard", "attnsim-naive", "attnsim-decode-splitkv", "attnsim-fa2",
                 "attnsim-fa2-sparse")
 # What `validate run --only` can pick: the microbenchmarks, or the points of these kernels. A run split
 # over several processes (or device calls) writes one file per part; `merge` joins them.

@@ -39,6 +39,7 @@ def attention_points() -> list[Point]:
     if torch_ref.available():
         pts += [Point("torch-sdpa", 1, 2, 2, 64, 256, 256, causal=c) for c in (False, True)]
         pts += [Point("torch-flex", 1, 2, 2, 64, 256, 256, causal=True, pattern="window(64)")]
+        pts += [Point("torch-standard", 1, 2, 2, 64, 256, 256, causal=c) for c in (False, True)]
     return pts
 
 
@@ -115,7 +116,7 @@ def _attention(cp, kernels) -> bool:
 
 def _torch(cp) -> bool:
     if not torch_ref.available():
-        print("SKIP  torch-sdpa, torch-flex: PyTorch with CUDA is not importable", flush=True)
+        print("SKIP  torch-sdpa, torch-flex, torch-standard: PyTorch with CUDA is not importable", flush=True)
         return True
     return _attention(cp, set(runner.PARTS["torch"]))
 

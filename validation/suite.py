@@ -22,8 +22,9 @@ KERNELS = {
     "attnsim-decode-splitkv": ("flash-decoding", None, None),
     "torch-sdpa": ("flash2", None, None),
     "torch-flex": ("flash2", 128, 128),
+    "torch-standard": ("naive", None, None),
 }
-TORCH_KERNELS = ("torch-sdpa", "torch-flex")
+TORCH_KERNELS = ("torch-sdpa", "torch-flex", "torch-standard")
 FA_HIDDEN, FA_TOKENS = 2048, 16384  # FlashAttention benchmark shapes (FA2 / FA3 papers)
 RANDOM_SEED = 0  # the seed of --sparsity's random tiles in simulator/tiles.py
 WINDOW_PATTERN = "window(1k)"  # a causal sliding window; its width is fitted to each sparsity target
@@ -109,7 +110,7 @@ def _decode(kv_lens, splits, batches) -> list[Point]:
 def quick_points() -> list[Point]:
     """A few minutes on an H100, compile time included: one shape of every kernel and mask kind."""
     n = 2048
-    return (_prefill(("attnsim-naive", "attnsim-fa2", "torch-sdpa"), (n,), (128,), (False, True))
+    return (_prefill(("attnsim-naive", "attnsim-fa2", "torch-sdpa", "torch-standard"), (n,), (128,), (False, True))
             + _prefill(("attnsim-fa2",), (n,), (64,), (False,))
             + _prefill(("attnsim-fa2",), (n,), (128,), (False,), dtype="bf16")
             + [Point("attnsim-fa2", batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=n, kv_len=n, causal=True)]
@@ -121,7 +122,7 @@ def quick_points() -> list[Point]:
 def full_points() -> list[Point]:
     """The sweep: seq len 512..16k, d 64/128, causal on/off, sparsity 0/0.5/0.9, decode 4k..128k."""
     lens = (512, 1024, 2048, 4096, 8192, 16384)
-    return (_prefill(("attnsim-naive", "attnsim-fa2", "torch-sdpa"), lens, (64, 128), (False, True))
+    return (_prefill(("attnsim-naive", "attnsim-fa2", "torch-sdpa", "torch-standard"), lens, (64, 128), (False, True))
             + _prefill(("attnsim-fa2",), (1024, 4096, 16384), (128,), (False,), dtype="bf16")
             + [Point("attnsim-fa2", batch=4, heads=32, kv_heads=8, head_dim=128, seq_len=4096, kv_len=4096, causal=c)
                for c in (False, True)]

@@ -1,9 +1,13 @@
-"""External references where PyTorch is installed: SDPA (flash backend) and FlexAttention.
+"""External references where PyTorch is installed: SDPA (flash backend), FlexAttention, and the
+"standard attention" of the FlashAttention benchmarks.
 
 Same contract as ``attention.build``: a Case whose ``run`` enqueues one call on PyTorch's current
 stream (the runner times it on that stream) and whose ``check`` compares sampled rows with the
 float64 oracle. PyTorch's ``is_causal`` is top-left aligned, so causal SDPA points need
 seq_len == kv_len; FlexAttention gets the point's mask as a ``mask_mod`` and a block mask.
+``torch-standard`` is ``attention_pytorch`` of flash-attention's benchmarks/benchmark_flash_attention.py
+(the "standard" rows of the FA2 and FA3 papers' plots), eager PyTorch on a packed QKV tensor: it times
+what published standard-attention numbers include, layout copies and the separate mask add too.
 """
 
 import functools
@@ -44,11 +48,22 @@ def build(point, pattern=None) -> attention.Case:
 
     dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[point.dtype]
     gen = torch.Generator(device=DEVICE).manual_seed(point.seq_len * 7 + point.head_dim)
+    scale = 1.0 / math.sqrt(point.head_dim)
+    out = {}
+    if point.kernel == "torch-standard":
+        _check_packed(point)
+        qkv = torch.randn(point.batch, point.seq_len, 3, point.heads, point.head_dim, device=DEVICE, dtype=dt,
+                          generator=gen)
+        q, k, v = (x.transpose(1, 2) for x in qkv.unbind(dim=2))  # [batch, heads, seq, d] views for the check
+        mask = attention.causal_pattern() if point.causal else None
+        run, attended = _standard(torch, point, qkv, out), attention.attended(point, mask, None)
+        heads = TorchHeads(q, k, v, out)
+        return attention.Case(run, lambda: attention.check(heads, point, mask),
+                              4.0 * point.batch * point.heads * point.head_dim * attended, 1.0,
+                              str(mask) if mask is not None else None)
     q = torch.randn(point.batch, point.heads, point.seq_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
     k = torch.randn(point.batch, point.kv_heads, point.kv_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
     v = torch.randn(k.shape, device=DEVICE, dtype=dt, generator=gen)
-    scale = 1.0 / math.sqrt(point.head_dim)
-    out = {}
     if point.kernel == "torch-sdpa":
         mask = attention.causal_pattern() if point.causal else None
         run, attended = _sdpa(torch, point, q, k, v, scale, out), attention.attended(point, mask, None)
@@ -74,6 +89,32 @@ def _sdpa(torch, p, q, k, v, scale, out):
     def run():
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
             out["o"] = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=p.causal, scale=scale)
+
+    return run
+
+
+def _check_packed(p):
+    if p.seq_len != p.kv_len or p.heads != p.kv_heads:
+        raise ValueError("torch-standard takes one packed QKV tensor: seq_len == kv_len and kv_heads == heads")
+
+
+def _standard(torch, p, qkv, out):
+    """flash-attention benchmarks/benchmark_flash_attention.py, attention_pytorch (dropout 0: no kernel),
+    with einops' rearranges written as the reshapes they are."""
+    b, n, _, h, d = qkv.shape
+    scale = 1.0 / math.sqrt(d)
+
+    def run():
+        q, k, v = qkv.unbind(dim=2)
+        q = q.transpose(1, 2).reshape(b * h, n, d)  # 'b t h d -> (b h) t d': a copy
+        k = k.permute(0, 2, 3, 1).reshape(b * h, d, n)  # 'b s h d -> (b h) d s': a copy
+        scores = torch.empty(b * h, n, n, dtype=qkv.dtype, device=qkv.device)
+        scores = torch.baddbmm(scores, q, k, beta=0, alpha=scale).view(b, h, n, n)
+        if p.causal:
+            causal_mask = torch.triu(torch.full((n, n), -10000.0, device=scores.device), 1)
+            scores = scores + causal_mask.to(dtype=scores.dtype)
+        attn = torch.softmax(scores, dim=-1)
+        out["o"] = torch.einsum("bhts,bshd->bthd", attn, v).transpose(1, 2)  # viewed [batch, heads, seq, d]
 
     return run
 
