@@ -56,8 +56,9 @@ def _print(data: dict) -> None:
     console.print(table)
     summary = Table("group", "n", "median |error|", "max |error|", title="summary")
     s = data["summary"]
+    kernels = s["per_kernel"] if len(s["per_kernel"]) > len(s["per_algorithm"]) else {}  # several kernels per model
     rows = [("all points", s["overall"])] + list(s["per_algorithm"].items()) + [
-        (f"speedup {k}", v) for k, v in s["speedups"].items()]
+        (f"kernel {k}", v) for k, v in kernels.items()] + [(f"speedup {k}", v) for k, v in s["speedups"].items()]
     for name, st in rows:
         summary.add_row(name, str(st["n"]), _pct(st["median_abs_error"]), _pct(st["max_abs_error"]))
     console.print(summary)

@@ -107,6 +107,23 @@ def test_validate_report_on_the_synthetic_fixture():
     assert set(data["summary"]["per_algorithm"]) == {"naive", "flash2"}
 
 
+def test_validate_report_pairs_fused_points_with_every_naive_kernel_of_their_shape(tmp_path):
+    """attnsim's naive and PyTorch's standard attention both ran: one speedup pair each, one summary row each."""
+    doc = json.loads(Path(FIXTURE).read_text())
+    torch_standard = {**doc["points"][0], "kernel": "torch-standard", "measured_s": 0.006}
+    doc["points"].insert(1, torch_standard)
+    path = tmp_path / "two-naive-kernels-synthetic.json"
+    path.write_text(json.dumps(doc))
+    data = json.loads(run("validate", "report", str(path), "--format", "json").output)
+    pairs = [s for s in data["speedups"] if s["kind"] == "fused_vs_naive"]
+    assert sorted((s["baseline_kernel"], round(s["measured"], 6)) for s in pairs) == [
+        ("attnsim-naive", round(0.004 / 0.0012, 6)), ("torch-standard", round(0.006 / 0.0012, 6))]
+    assert set(data["summary"]["per_kernel"]) == {"attnsim-naive", "torch-standard", "attnsim-fa2"}
+    assert data["summary"]["per_kernel"]["torch-standard"]["n"] == 1
+    table = run("validate", "report", str(path), "--format", "table").output
+    assert "kernel torch-standard" in table and "kernel attnsim-fa2" in table
+
+
 def test_validate_report_on_the_published_fa3_table():
     r = run("validate", "report", "validation/published/fa3-paper-h100.json", "--format", "json")
     data = json.loads(r.output)

@@ -68,17 +68,21 @@ def predict(doc: dict, hw: str) -> list[dict]:
 
 
 def speedup_errors(points: list[dict]) -> list[dict]:
-    """Predicted vs measured speedups: each fused point over naive, each sparse point over its dense twin."""
+    """Predicted vs measured speedups: each fused point over each naive kernel of its shape (attnsim's own
+    and PyTorch's standard attention, where both ran), each sparse point over its dense twin."""
     def key(p, **override):
         q = {**{k: p.get(k) for k in WORKLOAD_KEYS}, **override}
         return tuple(q[k] for k in WORKLOAD_KEYS)
 
-    naive = {key(p): p for p in points if p["algorithm"] == "naive"}
+    naive = {}
+    for p in points:
+        if p["algorithm"] == "naive":
+            naive.setdefault(key(p), []).append(p)
     dense = {(p["kernel"], key(p)): p for p in points if not p.get("sparsity") and not p.get("pattern")}
     out = []
     for p in points:
-        if p["algorithm"] != "naive" and key(p) in naive:
-            out.append(_pair("fused_vs_naive", p, naive[key(p)]))
+        if p["algorithm"] != "naive":
+            out += [_pair("fused_vs_naive", p, base) for base in naive.get(key(p), ())]
         twin = dense.get((p["kernel"], key(p, sparsity=0.0, pattern=None)))
         if (p.get("sparsity") or p.get("pattern")) and twin:
             out.append(_pair("sparse_vs_dense", p, twin))
@@ -93,19 +97,21 @@ def _pair(kind, fast, slow) -> dict:
 
 
 def summarize(points: list[dict], speedups: list[dict]) -> dict:
-    """Median and max |error| per algorithm, overall, and for each kind of speedup."""
+    """Median and max |error| overall, per algorithm, per kernel, and for each kind of speedup."""
     def stats(errors):
         a = [abs(e) for e in errors]
         return {"n": len(a), "median_abs_error": statistics.median(a) if a else None, "max_abs_error": max(a, default=None)}
 
-    by_algo = {}
+    by_algo, by_kernel = {}, {}
     for p in points:
         by_algo.setdefault(p["algorithm"], []).append(p["error"])
+        by_kernel.setdefault(p["kernel"], []).append(p["error"])
     by_kind = {}
     for s in speedups:
         by_kind.setdefault(s["kind"], []).append(s["error"])
     return {"overall": stats([p["error"] for p in points]),
             "per_algorithm": {a: stats(e) for a, e in by_algo.items()},
+            "per_kernel": {k: stats(e) for k, e in by_kernel.items()},
             "speedups": {k: stats(e) for k, e in by_kind.items()}}
 
 
