@@ -2,7 +2,7 @@
 
 numba re-uses a cached compiled function while its own source file is unchanged; it does not
 notice an edit to another module whose jitted functions were compiled into it (``_kernels``
-calls ``_row_count`` and ``_tile_state``). After a ``git pull`` into an editable install that
+calls ``_runs``, ``_row_count`` and ``_tile_state``). After a ``git pull`` into an editable install that
 would run the old code without a word. So the first lowering of a process hashes the package's
 sources and, if they changed since the cache was written, drops the package's numba cache.
 """
