@@ -1,8 +1,8 @@
 """Pattern lowering at one million tokens: seconds per expression (run: python bench/bench_patterns.py).
 
-Tiles: ``tile_counts`` at 64x64 tiles (16384 x 16384 tiles). Element density: ``element_density``,
-exact, with random_blocks coins per 64x64 tile. Kernels are compiled (or loaded from numba's cache)
-before timing.
+Tiles: ``tile_counts`` at 64x64 tiles (16384 x 16384 tiles), and at FA2's 128x64 (d = 128) and FA3's
+192x128 (d = 64) tiles. Element density: ``element_density``, exact, with random_blocks coins per 64x64
+tile. Kernels are compiled (or loaded from numba's cache) before timing.
 """
 
 import time
@@ -10,6 +10,7 @@ import time
 from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts
 
 N, BLOCK = 1 << 20, 64
+FA_TILES = ((128, 64), (192, 128))
 EXPRESSIONS = ["causal", "causal&window(4k)|sinks(128)", "strided(64)", "random_blocks(0.1)",
                "global(1k)|window(8k)", "causal&vertical_slash(64,32)", "causal&(strided(256)|window(1k))"]
 
@@ -27,6 +28,8 @@ if __name__ == "__main__":
     for expr in EXPRESSIONS:
         p = parse_pattern(expr)
         lower_s, tc = _seconds(lambda: tile_counts(p, N, N, BLOCK, BLOCK))
+        fa_s = [_seconds(lambda: tile_counts(p, N, N, bq, bkv))[0] for bq, bkv in FA_TILES]
         density_s, density = _seconds(lambda: element_density(p, N, N, (BLOCK, BLOCK)))
-        print(f"{expr:<34} tiles {lower_s:6.3f} s   element density {density_s:6.3f} s   "
-              f"block density {tc.block_density:.4f}   element density {density:.6f}")
+        print(f"{expr:<34} tiles {lower_s:6.3f} s ({' / '.join(f'{s:.3f}' for s in fa_s)} s at 128x64 / 192x128)"
+              f"   element density {density_s:6.3f} s   block density {tc.block_density:.4f}"
+              f"   element density {density:.6f}")

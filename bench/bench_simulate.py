@@ -69,7 +69,10 @@ def bench_sparse_1m():
     first = time.perf_counter() - t
     t = time.perf_counter()
     simulate("h100", "flash3", seq_len=1 << 20, sparsity=0.9, heads=8)
-    return first, time.perf_counter() - t
+    random = time.perf_counter() - t
+    t = time.perf_counter()  # a periodic set and a box on FA2's 128 x 64 tiles (d = 128)
+    simulate("h100", "flash2", seq_len=1 << 20, pattern="causal&(strided(256)|window(1k))")
+    return first, random, time.perf_counter() - t
 
 
 def bench_fusemax():
@@ -89,6 +92,7 @@ if __name__ == "__main__":
     print(f"dense points/s via `attnsim simulate --from` (100,000 points, incl. start-up): {rate:,.0f}; "
           f"one point: {one:.2f} s")
     print(f"dense points/s via `attnsim sweep` to CSV (100,352 points, incl. start-up): {bench_sweep():,.0f}")
-    pattern_s, random_s = bench_sparse_1m()
-    print(f"1M-token sparse point: causal&(window(64k)|sinks(128)) {pattern_s:.3f} s, random 90% {random_s:.3f} s")
+    pattern_s, random_s, periodic_s = bench_sparse_1m()
+    print(f"1M-token sparse point: causal&(window(64k)|sinks(128)) {pattern_s:.3f} s, random 90% {random_s:.3f} s, "
+          f"flash2 causal&(strided(256)|window(1k)) {periodic_s:.3f} s")
     print(f"FuseMax reproduction (120 points incl. baselines): {bench_fusemax():.3f} s")

@@ -18,10 +18,11 @@ one or two call sites each): a numba call carrying the whole tuple costs more th
 import numba
 import numpy as np
 
-from einsum_cascades.sparsity._row_count import box_rows, box_scratch, count_row, rows_elements, term_elements
+from einsum_cascades.sparsity._row_count import (box_rows, box_scratch, count_row, rows_elements, term_elements,
+                                                  tile_state)
 from einsum_cascades.sparsity._runs import (K_CONST, K_ENUM, K_FULL, K_TILE, breakpoints, enum_hits, kept_run,
                                             periodic_run, row_runs, split_coins, tile_kept)
-from einsum_cascades.sparsity._tile_state import AD, AK, FULL, NC, PARTIAL, UNDECIDED, coin_state, tile_state
+from einsum_cascades.sparsity._tile_state import AD, AK, FULL, NC, PARTIAL, UNDECIDED, coin_state
 
 
 @numba.njit(cache=True, inline="always")
@@ -49,7 +50,7 @@ def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
         j = uniq[x]
         st = first_st[j] if n_const == 0 else UNDECIDED
         if st == UNDECIDED:
-            st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch)
+            st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch, ws[5])
         full += st == FULL
         partial += st == PARTIAL
     return full, partial
@@ -84,7 +85,7 @@ def _segment_tiles(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
         return _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
     full, partial, scratch = 0, 0, ws[4]
     for j in range(s, e + 1):
-        st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch)
+        st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch, ws[5])
         full += st == FULL
         partial += st == PARTIAL
     return full, partial
@@ -118,7 +119,7 @@ def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
     total = 0
     for j in range(s, e + 1):
         k0, k1 = j * bkv, min(nkv, (j + 1) * bkv) - 1
-        st = tile_state(T, C, off, act, na, q0, q1, k0, k1, scratch)
+        st = tile_state(T, C, off, act, na, q0, q1, k0, k1, scratch, ws[5])
         if st == FULL:
             total += (q1 - q0 + 1) * (k1 - k0 + 1)
         elif st == PARTIAL:  # the terms whose coins keep this tile (a tile is one coin block here)
@@ -160,7 +161,7 @@ def _row_tiles(T, C, nq, nkv, bq, bkv, i, ws):
             full += e - s + 1
         elif na == 1 and kinds[0] == K_TILE:  # one term's edge tiles, the common case: settled directly
             for j in range(s, e + 1):
-                st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch)
+                st = tile_state(T, C, off, act, na, q0, q1, j * bkv, min(nkv, (j + 1) * bkv) - 1, scratch, ws[5])
                 full += st == FULL
                 partial += st == PARTIAL
         elif na > 0:

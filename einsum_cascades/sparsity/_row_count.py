@@ -4,7 +4,8 @@
 import numba
 import numpy as np
 
-from einsum_cascades.sparsity._tile_state import AD, AK, CLS, DHI, DLO, KHI, KLO, QHI, QLO, element
+from einsum_cascades.sparsity._tile_state import (AD, AK, CLS, DHI, DLO, EMPTY, FULL, KHI, KLO, PARTIAL, QHI, QLO,
+                                                  UNDECIDED, coin_state, element, live_state, settle_elements)
 
 
 @numba.njit(cache=True)
@@ -257,3 +258,26 @@ def _union_length(T, act, na, q, k_lo, k_hi, spans):
             total += hi - lo + 1
             reach = hi
     return total
+
+
+@numba.njit(cache=True)
+def tile_state(T, C, off, act, na, q0, q1, k0, k1, scratch, cs):
+    """State of a tile under the union of terms act[:na]. Terms that must be settled together are counted
+    a query row at a time (``count_row``), the tile's first and last rows first (where a mask edge
+    crossing the tile shows): the first row neither empty nor whole, or an empty row and a whole one,
+    make the tile partial. Only coins that split the tile need its elements one by one."""
+    st, n_live = live_state(T, C, off, act, na, q0, q1, k0, k1, scratch)
+    if st != UNDECIDED:
+        return st
+    for a in range(n_live):
+        if coin_state(T, C, scratch[a], q0, q1, k0, k1) == 2:
+            return settle_elements(T, C, off, scratch, n_live, q0, q1, k0, k1)
+    width, seen_full, seen_empty = k1 - k0 + 1, False, False
+    for x in range(q1 - q0 + 1):
+        q = q0 if x == 0 else q1 if x == 1 else q0 + x - 1
+        n = count_row(T, C, off, scratch, n_live, q, k0, k1, cs)
+        seen_full |= n == width
+        seen_empty |= n == 0
+        if (0 < n < width) or (seen_full and seen_empty):
+            return PARTIAL
+    return FULL if seen_full else EMPTY

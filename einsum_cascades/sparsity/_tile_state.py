@@ -98,7 +98,7 @@ def element(T, C, off, t, q, k):
 
 
 @numba.njit(cache=True)
-def _settle(T, C, off, act, na, q0, q1, k0, k1):
+def settle_elements(T, C, off, act, na, q0, q1, k0, k1):
     """A tile's state from its elements under the union of terms act[:na]; stops once it has seen both."""
     seen_true, seen_false = False, False
     for q in range(q0, q1 + 1):
@@ -116,17 +116,19 @@ def _settle(T, C, off, act, na, q0, q1, k0, k1):
 
 
 @numba.njit(cache=True)
-def tile_state(T, C, off, act, na, q0, q1, k0, k1, scratch):
-    """State of a tile under the union of terms act[:na]; several partial terms are settled by elements."""
+def live_state(T, C, off, act, na, q0, q1, k0, k1, scratch):
+    """State of a tile under the union of terms act[:na] as far as each term alone tells: (state, n) with
+    state FULL, PARTIAL or EMPTY, or UNDECIDED when the n terms left in scratch[:n] must be settled
+    together (several partial terms, or one that only its elements can tell)."""
     n_live, undecided = np.int64(0), False
     for a in range(na):
         st = term_state(T, C, off, act[a], q0, q1, k0, k1)
         if st == FULL:
-            return FULL
+            return FULL, n_live
         if st != EMPTY:
             scratch[n_live] = act[a]
             n_live += 1
             undecided |= st == UNDECIDED
     if undecided or n_live > 1:
-        return _settle(T, C, off, scratch, n_live, q0, q1, k0, k1)
-    return PARTIAL if n_live == 1 else EMPTY
+        return UNDECIDED, n_live
+    return (PARTIAL if n_live == 1 else EMPTY), n_live
