@@ -13,9 +13,9 @@ import numpy as np
 from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
 from simulator.accel_model import family_error as accel_family_error
-from simulator.columns import SIZE_FIELDS, workload_columns
-from simulator.gpu_kernels import GPU_FAMILIES, SHORT_QUERY
-from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
+from simulator.columns import workload_columns
+from simulator.gpu_kernels import GPU_FAMILIES
+from simulator.gpu_model import COLUMN_FAMILIES, fa3_column_pack, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
 from simulator.workload import Workload
@@ -127,7 +127,16 @@ def _column_key(p: dict) -> tuple | None:
     algo = _column_algorithm(hw_name, p.get("algorithm"), baseline)
     if algo is None:
         return None
-    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, seq_len < SHORT_QUERY
+    pack = None
+    if algo == "flash3":  # FA3 points group by their GQA packing; a point that may split goes alone
+        heads = p.get("heads", DEFAULTS["heads"])
+        kv_heads = p.get("kv_heads") or heads
+        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0:
+            return None
+        pack = fa3_column_pack(head_dim, block, seq_len, heads, kv_heads)
+        if pack is None:
+            return None
+    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack
 
 
 @lru_cache(maxsize=256)

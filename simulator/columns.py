@@ -86,10 +86,11 @@ class DenseTiles:
     n_kv_blocks: np.ndarray
     visited: np.ndarray
     attended: np.ndarray
+    kv_blocks_read: np.ndarray
     block_density: float = 1.0
     uniform: bool = True
 
 
 def dense_tiles(nq, nkv, bq, bkv) -> DenseTiles:
     n_rows, n_kv = -(-nq // bq), -(-nkv // bkv)
-    return DenseTiles(n_rows, n_kv, n_rows * n_kv, nq.astype(np.float64) * nkv)
+    return DenseTiles(n_rows, n_kv, n_rows * n_kv, nq.astype(np.float64) * nkv, n_kv)

@@ -21,7 +21,7 @@ MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against
 # FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3),
 # producer 24 (flash-attention hopper/flash_fwd_kernel_sm90.h, warpgroup_reg_alloc / _dealloc).
 CONSUMER_REGS = {2: 240, 3: 160}
-SHORT_QUERY = 256  # assumed: below this many queries per head FA3 packs GQA heads into a tile (stands in for its PackGQA efficiency heuristic)
+PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
 PRODUCER_REGS = 24
 
 
@@ -41,7 +41,7 @@ class KernelConfig:
     smem_bytes: int
     regs_per_thread: int
     longest_first: bool  # scheduler issues the longest (most tiles) query blocks first
-    pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode)
+    pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode; FA3 by its heuristic)
 
     @property
     def mma_rows(self) -> int:
@@ -106,22 +106,34 @@ def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
 
 
 def kernel_config(family: str, hw, wl) -> KernelConfig:
-    """The tile configuration the named kernel family picks for this workload (cached per shape)."""
-    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal,
-                          short_query(wl.seq_len), hw.name)
+    """The tile configuration the named kernel family picks for this workload's shape (cached per shape).
+    FA3's GQA packing depends on the lengths too: ``with_pack_gqa`` decides it."""
+    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal, hw.name)
 
 
-def short_query(seq_len) -> bool:
-    """Few queries per head: FA3 then packs the query heads of a KV head into one tile (decode).
-    For a column of sizes, all must agree (callers group points by this)."""
-    short = np.asarray(seq_len) < SHORT_QUERY
-    if short.min() != short.max():
-        raise ValueError("a column of sequence lengths mixes short and long queries")
-    return bool(short.min())
+def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
+    """FA3's PackGQA choice (hopper/heuristics.h, should_pack_gqa): pack the ``group`` query heads of a KV
+    head into one tile's rows when unpacked tiles are under 90% as full as packed ones. For a column of
+    sizes, all must agree (callers group points by this)."""
+    if type(seq_len) is int and type(group) is int:  # one point: plain arithmetic (run_points keys every point)
+        fill = seq_len / (-(-seq_len // block_q) * block_q)
+        return group > 1 and fill < PACK_GQA_FILL * seq_len * group / (-(-(seq_len * group) // block_q) * block_q)
+    n, g = np.asarray(seq_len), np.asarray(group)
+    fill = n / (-(-n // block_q) * block_q)
+    packed = n * g / (-(-(n * g) // block_q) * block_q)
+    pack = (g > 1) & (fill < PACK_GQA_FILL * packed)
+    if pack.min() != pack.max():
+        raise ValueError("a column of sequence lengths mixes packed and unpacked GQA tiles")
+    return bool(pack.min())
+
+
+def fa3_block_q(head_dim: int, causal: bool) -> int:
+    """FA3's query tile rows at this head dim (``_fa3_tiles``)."""
+    return _fa3_tiles(head_dim, causal)[0]
 
 
 @lru_cache(maxsize=1024)
-def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name) -> KernelConfig:
+def _kernel_config(family, arch, smem_per_block, d, b, causal, hw_name) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d)
         smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
@@ -135,7 +147,7 @@ def _kernel_config(family, arch, smem_per_block, d, b, causal, short_q, hw_name)
         smem = (br * d + stages * 2 * bc * d) * b
         wgs = br // WGMMA_ROWS
         return KernelConfig(family, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                            True, short_q)
+                            True, False)
     if family == "flash1":
         br, bc = _fa1_tiles(d, smem_per_block, b)
         smem = (br * d + 2 * bc * d + br * bc) * b

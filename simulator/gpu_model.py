@@ -20,7 +20,7 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, hopper_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, fa3_block_q, hopper_error, kernel_config, should_pack_gqa
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
 
@@ -35,6 +35,8 @@ SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
 FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
+FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
+FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer
 
 
 def simulate_gpu(hw, algo: str, wl) -> Result:
@@ -68,6 +70,9 @@ def _fused(hw, algo, wl) -> Result:
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
+    splits = 1
+    if algo == "flash3":
+        splits, cfg = _fa3_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
@@ -77,7 +82,8 @@ def _fused(hw, algo, wl) -> Result:
     part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
-    splits = _num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks) if algo == "flash-decoding" else 1
+    if algo == "flash-decoding":
+        splits = _num_splits(FA2_SPLIT_SMS * hw.sms, heads * tiles.n_rows, tiles.n_kv_blocks)
     if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
         work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
         compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
@@ -90,7 +96,7 @@ def _fused(hw, algo, wl) -> Result:
     cost = replace(cost, hbm_bytes=hbm)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
-    if algo == "flash-decoding" and (is_columns(splits) or splits > 1):
+    if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
 
@@ -129,7 +135,7 @@ def _flash1(hw, wl) -> Result:
     kv_once = heads * tiles.n_kv_blocks * 2 * cfg.block_kv * d * b
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
     l2 = visited * per_tile_io + kv_once
-    compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * wl.kv_len * d * b
+    compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * d * b
     working_set = min(heads, hw.sms * k) * (2 * wl.seq_len * d * b + 2 * wl.seq_len * STATS_BYTES)
     hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
     cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, launches=1)
@@ -238,38 +244,90 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
 def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, splits: int) -> float:
     """HBM bytes: compulsory Q, K, V, O plus the K/V re-reads that L2 does not catch.
 
-    CTAs are dispatched head by head; the KV heads of the CTAs in flight form
-    L2's working set. While it fits, each KV head comes from HBM once; beyond,
-    once per wave of that head's CTAs (or the L2 hit-rate estimate, if lower).
+    CTAs are dispatched head by head, a head's query blocks in order; the K/V
+    that the CTAs in flight reach form L2's working set (a whole KV head when
+    dense, a window's span under a sliding window). While it fits, each K/V
+    block comes from HBM once; beyond, once per wave of that head's CTAs (or
+    the L2 hit-rate estimate, if lower).
     """
     d, b = wl.head_dim, wl.dtype_bytes
-    kv_head_bytes = 2 * wl.kv_len * d * b
-    compulsory = 2.0 * wl.batch * wl.heads * wl.seq_len * d * b + wl.batch * wl.kv_heads * kv_head_bytes
+    kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
+    kv_head_bytes = 2 * kv_read * d * b
+    q_o = 2.0 * wl.batch * wl.heads * wl.seq_len * d * b
+    compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
-    group = 1 if cfg.pack_gqa else wl.group
-    working_set = vceil(heads_in_flight / group) * kv_head_bytes
+    group = wl.group if cfg.pack_gqa else 1  # query heads per tile
+    rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
+    reach_bytes = 2 * vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * d * b
+    working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
-    # tiles at the same pace, so each wave streams that head's K/V from HBM once at most.
+    # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
     waves_per_head = vceil(ctas_per_head / slots)
-    wave_bound = compulsory + (waves_per_head - 1) * wl.batch * wl.kv_heads * kv_head_bytes
+    wave_bound = q_o + wl.batch * wl.kv_heads * vmax(kv_head_bytes, waves_per_head * reach_bytes)
     all_miss = compulsory + (1.0 - hw.l2_bytes / working_set) * vmax(l2_bytes - compulsory, 0.0)
     return where(working_set <= hw.l2_bytes, compulsory, vmin(wave_bound, all_miss))
 
 
-def _num_splits(hw, ctas: int, n_kv_blocks: int) -> int:
-    """Flash-Decoding's split count (flash-attention flash_api.cpp, num_splits_heuristic)."""
+def _kv_keys_reached(wl, tiles, block_kv: int, last_queries):
+    """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense)."""
+    pattern = getattr(tiles, "pattern", None)
+    if pattern is None:
+        return wl.kv_len
+    return min(tile_source.key_blocks_reached(pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries))
+               * block_kv, wl.kv_len)
+
+
+def _kv_keys_read(wl, tiles, block_kv: int):
+    """Keys of one KV head that the kernel loads: those in key blocks some query row visits (all of them
+    when dense); a block-sparse kernel never loads a block no query visits (a sliding window in decode)."""
+    return vmin(tiles.kv_blocks_read * block_kv, wl.kv_len)
+
+
+def _fa3_layout(hw, wl, cfg):
+    """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
+    tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
+    (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
+    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa.
+    Columns of sizes hold no decode calls (run_points sends those one by one)."""
+    decode = wl.seq_len * wl.group <= cfg.block_q
+    if is_columns(decode):
+        if decode.any():
+            raise ValueError("a column of FA3 points holds decode calls")
+        splits = 1
+    else:
+        splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
+                             FA3_MIN_SPLIT_BLOCKS) if decode else 1
+    pack = wl.group > 1 if splits > 1 else should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
+    return splits, replace(cfg, pack_gqa=bool(pack))
+
+
+def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
+    """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
+    split its KV range): those are evaluated one by one."""
+    block_q = block_size or fa3_block_q(head_dim, False)
+    group = heads // kv_heads
+    if seq_len * group <= block_q:
+        return None
+    return should_pack_gqa(seq_len, group, block_q)
+
+
+def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0) -> int:
+    """The split-KV count of FlashAttention's num_splits_heuristic (FA2 flash_api.cpp, FA3 hopper/heuristics.h):
+    none when the CTAs nearly fill ``num_sms``, else the fewest splits within 85% of the best wave efficiency.
+    FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
     if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
         pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
-        return np.array([_num_splits(hw, int(c), int(n)) for c, n in pairs.T])[index.reshape(-1)]
-    if ctas >= FULL_WAVE_FRACTION * hw.sms:
+        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks)
+                         for c, n in pairs.T])[index.reshape(-1)]
+    if ctas >= FULL_WAVE_FRACTION * num_sms or n_kv_blocks <= min_blocks:
         return 1
-    limit = min(MAX_SPLITS, hw.sms, n_kv_blocks)
+    limit = min(MAX_SPLITS, num_sms, n_kv_blocks)
     eff = {}
     for s in range(1, limit + 1):
         if s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
             continue
-        waves = ctas * s / hw.sms
+        waves = ctas * s / num_sms
         eff[s] = waves / math.ceil(waves)
     best = max(eff.values())
     return min(s for s, e in eff.items() if e >= SPLIT_EFFICIENCY_SLACK * best)

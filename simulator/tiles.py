@@ -27,6 +27,7 @@ class TileRows:
     n_rows: int = 0
     visited: int = 0  # tiles visited per head (full + partial)
     uniform: bool = False  # every row has the same full count and no partial tiles (dense)
+    kv_blocks_read: int = 0  # key blocks some query row visits: the K/V a block-sparse kernel loads at all
 
 
 def tile_rows(wl, block_q: int, block_kv: int) -> TileRows:
@@ -48,7 +49,7 @@ def _dense(nq: int, nkv: int, bq: int, bkv: int) -> TileRows:
     n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
     full = np.full(n_rows, n_kv, dtype=np.int64)
     return TileRows(full, np.zeros(n_rows, dtype=np.int64), n_kv, float(nq) * nkv, 1.0, None,
-                    n_rows, n_rows * n_kv, True)
+                    n_rows, n_rows * n_kv, True, n_kv)
 
 
 @lru_cache(maxsize=4096)
@@ -70,8 +71,31 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
         attended = element_density(pat, nq, nkv, (bq, bkv)) * nq * nkv
     row_full, row_partial = np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64)
     uniform = bool(row_partial.max() == 0 and row_full.min() == row_full.max())
+    visited = int(row_full.sum() + row_partial.sum())
     return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),
-                    int(row_full.size), int(row_full.sum() + row_partial.sum()), uniform)
+                    int(row_full.size), visited, uniform, _kv_blocks_read(pat, nq, nkv, bq, bkv, visited))
+
+
+@lru_cache(maxsize=4096)
+def key_blocks_reached(pattern: str | None, nq: int, nkv: int, bkv: int, last_queries: int) -> int:
+    """Key blocks the last ``last_queries`` query rows can reach under the lowered ``pattern`` (None: dense,
+    all of them): the K/V that the CTAs in flight together at the end of a head's grid read."""
+    if pattern is None:
+        return math.ceil(nkv / bkv)
+    from einsum_cascades.sparsity import key_blocks_reached as reached, parse_pattern
+
+    return reached(parse_pattern(pattern), nq, nkv, bkv, max(0, nq - last_queries))
+
+
+def _kv_blocks_read(pat, nq, nkv, bq, bkv, visited: int) -> int:
+    """Key blocks that some query row visits: with one query-block row (decode), its visited tiles; else
+    the key blocks the mask can reach at all (exact for boxes such as windows and sinks, at most that for
+    periodic sets and coins), and never more than the tiles visited."""
+    from einsum_cascades.sparsity import key_blocks_reached
+
+    if math.ceil(nq / bq) == 1:
+        return visited
+    return min(visited, key_blocks_reached(pat, nq, nkv, bkv))
 
 
 def _full_area(row_full, nq, nkv, bq, bkv) -> float:

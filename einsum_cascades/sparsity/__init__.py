@@ -28,7 +28,8 @@ Expressions join them with ``&`` (binds tighter) and ``|``, with parentheses:
 
 from einsum_cascades.sparsity._expr import PATTERN_NAMES, Pattern, PatternError, parse_pattern
 from einsum_cascades.sparsity._fit import fit_pattern
-from einsum_cascades.sparsity._lowering import TileCounts, brute_force_counts, element_density, tile_counts, tile_states
+from einsum_cascades.sparsity._lowering import (TileCounts, brute_force_counts, element_density, key_blocks_reached,
+                                               tile_counts, tile_states)
 
 __all__ = ["PATTERN_NAMES", "Pattern", "PatternError", "TileCounts", "brute_force_counts", "element_density",
-           "fit_pattern", "parse_pattern", "tile_counts", "tile_states"]
+           "fit_pattern", "key_blocks_reached", "parse_pattern", "tile_counts", "tile_states"]

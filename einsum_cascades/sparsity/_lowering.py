@@ -121,6 +121,25 @@ def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK)
             np.array(coins, dtype=np.int64).reshape(-1, 4) if coins else _NO_COINS)
 
 
+def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query: int = 0) -> int:
+    """Key blocks holding a key that some query from ``first_query`` on may attend: every term's reachable
+    keys (those k with a query q in its rows and k - q in its diagonal band), united. Exact for boxes
+    (causal, window, sinks, global and their combinations); a periodic set or coins may leave a reached
+    block without an attended key, so with those it is an upper bound."""
+    terms, _ = compile_terms(p, seq_len, kv_len)
+    spans = []
+    for dlo, dhi, klo, khi, qlo, qhi, *_ in terms.tolist():
+        q0, q1 = max(qlo, first_query, 0), min(qhi, seq_len - 1)
+        k0, k1 = max(klo, q0 + dlo, 0), min(khi, q1 + dhi, kv_len - 1)
+        if q0 <= q1 and k0 <= k1:
+            spans.append((k0 // block_kv, k1 // block_kv))
+    blocks, end = 0, -1
+    for first, last in sorted(spans):
+        blocks += max(0, last - max(first, end + 1) + 1)
+        end = max(end, last)
+    return blocks
+
+
 def count_scratch(n_terms: int, n_classes: int) -> tuple:
     """Scratch of ``_row_count.count_row``: per class its intervals, their number, its residue and period,
     the classes present; per depth of the search its intervals, their number, residue, period and next class."""

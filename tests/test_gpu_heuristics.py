@@ -1,0 +1,72 @@
+"""The launch heuristics of the real kernels (split-KV counts, GQA packing) and what block-sparse kernels load."""
+
+import pytest
+
+from simulator import Workload, evaluate, hardware, simulate
+from simulator.gpu_kernels import should_pack_gqa
+
+LLAMA_DECODE = dict(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=131072)
+
+
+def test_flash_decoding_splits_for_twice_the_sms():
+    """FA2 passes 2 x SMs (264 on an H100) to its heuristic. 8 CTAs (32 query heads packed per KV head),
+    1024 key blocks of 128: the best eligible efficiency is 32 splits (256/264 = 0.97); the fewest within
+    85% of it is 28 (224/264 = 0.848 >= 0.85 * 0.97)."""
+    r = evaluate(hardware("h100"), "flash-decoding", Workload(**LLAMA_DECODE))
+    assert r.detail["splits"] == 28
+
+
+def test_flash_decoding_time_never_drops_as_the_batch_grows():
+    """Helper-11's case: splitting for only 148 slots left half of B200's 296 CTA slots idle at batch 24."""
+    hw = hardware("b200")
+    times = [evaluate(hw, "flash-decoding", Workload(batch=b, heads=8, kv_heads=1, head_dim=256, seq_len=1,
+                                                     kv_len=131072)).time_s for b in range(1, 65)]
+    assert times == sorted(times)
+
+
+def test_flash3_decode_splits_the_kv_range_and_prefill_does_not():
+    """A decode call goes through FA3's KV-cache entry point (num_splits = 0: its heuristic, over the SMs):
+    8 packed CTAs on 132 SMs, 745 key blocks of 176 -> 15 splits (120/132 >= 0.85). Prefill is
+    flash_attn_func's num_splits = 1, even where the grid is small."""
+    hw = hardware("h100")
+    decode = evaluate(hw, "flash3", Workload(**LLAMA_DECODE))
+    assert decode.detail["splits"] == 15
+    assert decode.time_s < evaluate(hw, "naive", Workload(**LLAMA_DECODE)).time_s
+    prefill = evaluate(hw, "flash3", Workload(heads=16, head_dim=64, seq_len=1024, causal=True))
+    assert prefill.detail["splits"] == 1
+
+
+@pytest.mark.parametrize("seq_len, group, block_q, packed", [
+    (1, 4, 128, True),  # 1/128 of a tile unpacked, 4/128 packed
+    (255, 8, 192, True),  # 255/384 = 0.66 < 0.9 * 2040/2112
+    (256, 8, 192, True),  # 256/384 = 0.67 < 0.9 * 2048/2112
+    (4096, 8, 192, False),  # 4096/4224 = 0.97 >= 0.9 * 32768/32832
+    (16, 1, 128, False),  # MHA: nothing to pack
+])
+def test_fa3_packs_gqa_heads_when_tiles_fill_better(seq_len, group, block_q, packed):
+    assert should_pack_gqa(seq_len, group, block_q) is packed
+
+
+def test_no_step_where_a_fixed_short_query_threshold_used_to_be():
+    hw, shape = hardware("h100"), dict(batch=8, heads=64, kv_heads=8, head_dim=64, kv_len=131072)
+    t255, t256 = (evaluate(hw, "flash3", Workload(seq_len=n, **shape)).time_s for n in (255, 256))
+    assert t255 <= t256 <= t255 * 1.02
+
+
+@pytest.mark.parametrize("algo", ["flash-decoding", "flash2", "flash3"])
+def test_sparse_decode_loads_only_the_key_blocks_it_visits(algo):
+    """A 4k window and 128 sinks over a 1M KV cache: a block-sparse kernel never loads the other blocks."""
+    shape = dict(heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=1 << 20)
+    sparse = simulate("h100", algo, pattern="window(4k)|sinks(128)", **shape)
+    dense_kv = 2 * 8 * (1 << 20) * 128 * 2
+    assert sparse["hbm_bytes"] < 0.01 * dense_kv
+    assert sparse["speedup"] > 50  # over the dense run of the same kernel
+
+
+def test_sliding_window_prefill_reads_each_kv_block_once():
+    """The CTAs in flight reach a window's span of K/V, which L2 holds: HBM traffic is compulsory only."""
+    wl = Workload(heads=32, head_dim=128, seq_len=1 << 20, pattern="causal&window(4k)")
+    r = evaluate(hardware("h100"), "flash2", wl)
+    compulsory = 4 * wl.heads * wl.seq_len * wl.head_dim * wl.dtype_bytes  # Q, O, K, V once
+    assert r.cost.hbm_bytes == pytest.approx(compulsory, rel=1e-3)
+    assert r.bound == "tensor"
