@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from einsum_cascades.sparsity import (brute_force_counts, element_density, parse_pattern, tile_counts,
-                                      tile_states)
+from einsum_cascades.sparsity import (brute_force_counts, element_density, key_blocks_reached, parse_pattern,
+                                      tile_counts, tile_states)
 
 # Sizes are drawn small so that every kernel path (interior runs, edges, sparse hits, coins, settling
 # by elements, ragged last tiles) shows up inside 80 x 80 masks.
@@ -63,6 +63,18 @@ def test_element_density_of_boxes_alone_is_exact(expr, nq, nkv):
     """Boxes alone are summed over all rows at once, piece by piece where a row's count is linear."""
     p = parse_pattern(expr)
     assert element_density(p, nq, nkv) == mask_of(p, nq, nkv, (128, 128)).mean(), expr
+
+
+@QUICK
+@given(expr=expressions(), first=st.integers(0, 80), **SIZES)
+def test_key_blocks_reached_bounds_the_attended_columns(expr, first, nq, nkv, bq, bkv):
+    """Exact for boxes alone; with periodic sets or coins an upper bound (never fewer than attended)."""
+    p = parse_pattern(expr)
+    cols = mask_of(p, nq, nkv, (bq, bkv))[min(first, nq):].any(axis=0)
+    attended = int(np.add.reduceat(cols, np.arange(0, nkv, bkv)).astype(bool).sum())
+    reached = key_blocks_reached(p, nq, nkv, bkv, first)
+    boxes_only = not any(name in expr for name in ("strided", "vertical_slash", "random_blocks"))
+    assert reached == attended if boxes_only else reached >= attended, expr
 
 
 @settings(max_examples=80, deadline=None)
