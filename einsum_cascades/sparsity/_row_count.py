@@ -170,22 +170,79 @@ def rows_elements(T, C, off, q0, q1, k_lo, k_hi, act, na, cs, cuts, spans):
         return box_rows(T, q0, q1, k_lo, k_hi, act, na, cuts, spans)
     if na == 1 and (T[act[0], AD] == 1 or T[act[0], AK] == 1):
         return term_elements(T, off, act[0], q0, q1, k_lo, k_hi)
+    if na <= MAX_UNION_TERMS:
+        ok, total = _union_elements(T, off, q0, q1, k_lo, k_hi, act, na)
+        if ok:
+            return total
     total = 0
     for q in range(q0, q1 + 1):
         total += count_row(T, C, off, act, na, q, k_lo, k_hi, cs)
     return total
 
 
+MAX_UNION_TERMS = 4  # inclusion-exclusion over at most 15 intersections
+MAX_PERIOD = 1 << 40  # a combined period beyond this falls back to row counts (no int64 overflow)
+
+
+@numba.njit(cache=True)
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@numba.njit(cache=True)
+def _union_elements(T, off, q0, q1, k_lo, k_hi, act, na):
+    """(ok, elements of the union of terms act[:na]) by inclusion-exclusion over their intersections, each
+    one term (its box the boxes' intersection, its periods their least common multiples) counted by
+    ``term_elements``; not ok if a combined period grows past MAX_PERIOD."""
+    meet = np.empty((1, T.shape[1]), np.int64)
+    total = 0
+    for subset in range(1, 1 << na):
+        meet[0, DLO], meet[0, KLO], meet[0, QLO] = -(1 << 62), 0, 0
+        meet[0, DHI], meet[0, KHI], meet[0, QHI] = 1 << 62, 1 << 62, 1 << 62
+        meet[0, AD], meet[0, AK] = 1, 1
+        sign = -1
+        for a in range(na):
+            if subset >> a & 1:
+                t, sign = act[a], -sign
+                for lo in (DLO, KLO, QLO):
+                    meet[0, lo] = max(meet[0, lo], T[t, lo])
+                for hi in (DHI, KHI, QHI):
+                    meet[0, hi] = min(meet[0, hi], T[t, hi])
+                for p in (AD, AK):
+                    meet[0, p] = meet[0, p] // _gcd(meet[0, p], T[t, p]) * T[t, p]
+                    if meet[0, p] > MAX_PERIOD:
+                        return False, 0
+        if meet[0, DLO] <= meet[0, DHI] and meet[0, KLO] <= meet[0, KHI] and meet[0, QLO] <= meet[0, QHI]:
+            total += sign * term_elements(meet, off, 0, q0, q1, k_lo, k_hi)
+    return True, total
+
+
 @numba.njit(cache=True)
 def term_elements(T, off, t, q0, q1, k_lo, k_hi):
-    """Elements of term t (at most one period, no coins) in rows q0..q1, keys k_lo..k_hi: one interval and
-    one residue class per row."""
-    total, period = 0, max(T[t, AD], T[t, AK])
+    """Elements of term t (no coins) in rows q0..q1, keys k_lo..k_hi: one interval and one residue class per
+    row; a diagonal and a column period combine by the Chinese remainder theorem (the inverse once per call)."""
+    ad, ak = T[t, AD], T[t, AK]
+    both = ad > 1 and ak > 1
+    g, m2g, inv, period = 1, 1, 0, max(ad, ak)
+    if both:  # k = q + off (mod ad) and k = 0 (mod ak): solvable iff g | q + off, then one class mod ad * ak / g
+        g = np.gcd(ad, ak)
+        m2g = ak // g
+        inv = _inverse(ad // g % m2g, m2g)
+        period = ad * m2g
+    total = 0
     for q in range(max(q0, T[t, QLO]), min(q1, T[t, QHI]) + 1):
         lo, hi = max(k_lo, T[t, KLO], q + T[t, DLO]), min(k_hi, T[t, KHI], q + T[t, DHI])
-        if lo <= hi:
-            first = lo + (((q + off) % period if T[t, AD] > 1 else 0) - lo) % period
-            total += (hi - first) // period + 1 if first <= hi else 0
+        if lo > hi:
+            continue
+        r = (q + off) % ad if ad > 1 else 0
+        if both:
+            if r % g:
+                continue
+            r = (r + ad * ((-r // g) % m2g * inv % m2g)) % period
+        first = lo + (r - lo) % period
+        total += (hi - first) // period + 1 if first <= hi else 0
     return total
 
 
