@@ -114,17 +114,22 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
     """FA3's PackGQA choice (hopper/heuristics.h, should_pack_gqa): pack the ``group`` query heads of a KV
     head into one tile's rows when unpacked tiles are under 90% as full as packed ones. For a column of
-    sizes, all must agree (callers group points by this)."""
-    if type(seq_len) is int and type(group) is int:  # one point: plain arithmetic (run_points keys every point)
-        fill = seq_len / (-(-seq_len // block_q) * block_q)
-        return group > 1 and fill < PACK_GQA_FILL * seq_len * group / (-(-(seq_len * group) // block_q) * block_q)
-    n, g = np.asarray(seq_len), np.asarray(group)
-    fill = n / (-(-n // block_q) * block_q)
-    packed = n * g / (-(-(n * g) // block_q) * block_q)
-    pack = (g > 1) & (fill < PACK_GQA_FILL * packed)
+    sizes, all must agree (callers group points by this). As in FA3's C++, the two fills are float32 and
+    the comparison with 0.9 is in double, so that ties (259/320 against 0.9 * 518/576) go the same way."""
+    if type(seq_len) is int and type(group) is int:  # one point (run_points keys every point): cached
+        return _packs(seq_len, group, block_q)
+    n, g = np.asarray(seq_len, dtype=np.int64), np.asarray(group, dtype=np.int64)
+    fill = np.float32(n) / np.float32(-(-n // block_q) * block_q)
+    packed = np.float32(n * g) / np.float32(-(-(n * g) // block_q) * block_q)
+    pack = (g > 1) & (np.float64(fill) < PACK_GQA_FILL * np.float64(packed))
     if pack.min() != pack.max():
         raise ValueError("a column of sequence lengths mixes packed and unpacked GQA tiles")
     return bool(pack.min())
+
+
+@lru_cache(maxsize=1 << 16)
+def _packs(seq_len: int, group: int, block_q: int) -> bool:
+    return should_pack_gqa(np.int64(seq_len), np.int64(group), block_q)
 
 
 def fa3_block_q(head_dim: int, causal: bool) -> int:

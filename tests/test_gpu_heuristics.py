@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator import Workload, evaluate, hardware, simulate
+from simulator import Workload, evaluate, hardware, run_points, simulate
 from simulator.gpu_kernels import should_pack_gqa
 
 LLAMA_DECODE = dict(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=131072)
@@ -42,9 +42,19 @@ def test_flash3_decode_splits_the_kv_range_and_prefill_does_not():
     (256, 8, 192, True),  # 256/384 = 0.67 < 0.9 * 2048/2112
     (4096, 8, 192, False),  # 4096/4224 = 0.97 >= 0.9 * 32768/32832
     (16, 1, 128, False),  # MHA: nothing to pack
+    (259, 2, 64, True),  # a tie, 259/320 = 0.9 * 518/576 exactly: float32 fills compared in double, as FA3 does
+    (262, 2, 64, False),
 ])
 def test_fa3_packs_gqa_heads_when_tiles_fill_better(seq_len, group, block_q, packed):
     assert should_pack_gqa(seq_len, group, block_q) is packed
+
+
+def test_gqa_packing_groups_columns_the_way_single_points_decide_it():
+    """run_points groups FA3 points by their packing; a column must never mix packed and unpacked points."""
+    points = [dict(hardware=hw, algorithm="flash3", heads=32, kv_heads=8, head_dim=d, kv_len=1000, seq_len=n)
+              for hw in ("h100", "b200") for d in (64, 128, 256) for n in range(1, 600, 3)]
+    assert run_points(points) == [simulate(**{"hw" if k == "hardware" else "algo" if k == "algorithm" else k: v
+                                              for k, v in p.items()}) for p in points]
 
 
 def test_no_step_where_a_fixed_short_query_threshold_used_to_be():
