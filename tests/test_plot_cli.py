@@ -48,6 +48,14 @@ def test_svg_carries_the_titles_workload_and_units(tmp_path):
         assert text in svg
 
 
+def test_decode_speedup_runs_along_the_kv_length(tmp_path):
+    """One query length and a range of KV lengths (decode): the x axis is Nkv, one line per algorithm."""
+    args = ["--hw", "h100", "--algo", "flash3,flash-decoding", "--model", "llama3-8b", "--seq-len", "1",
+            "--kv-len", "1k..64k"]
+    svg = _figure(tmp_path, "speedup", args, ".svg").decode()
+    assert "vs KV length" in svg and "KV length Nkv (tokens)" in svg and "Nkv=" not in svg
+
+
 def test_validation_svg_reports_the_median_error(tmp_path):
     svg = _figure(tmp_path, "validation", KINDS["validation"], ".svg").decode()
     assert "median |error|" in svg and "±10%" in svg

@@ -11,12 +11,16 @@ LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on t
 
 
 def speedup_figure(rows: list[dict], output: str) -> None:
-    """Speedup over each row's baseline vs sequence length, a line per hardware x algorithm (x variant)."""
-    series = line_series(rows, "seq_len")
+    """Speedup over each row's baseline vs sequence length, a line per hardware x algorithm (x variant).
+    With one query length and several KV lengths (decode: --seq-len 1 --kv-len 1k..1m) the x axis is the
+    KV length instead."""
+    x_key = "kv_len" if len({r["seq_len"] for r in rows}) == 1 and len({r["kv_len"] for r in rows}) > 1 else "seq_len"
+    series = line_series(rows, x_key)
     fig, ax = _lines(series, ideal=False)
     style.log2_size_axis(ax, [x for s in series for x in s.x])
-    ax.set_xlabel("sequence length N (tokens)")
-    style.set_title(ax, f"{_over(series)} vs sequence length: {_machines(rows)}", style.caption(rows))
+    what = "KV length" if x_key == "kv_len" else "sequence length"
+    ax.set_xlabel("KV length Nkv (tokens)" if x_key == "kv_len" else "sequence length N (tokens)")
+    style.set_title(ax, f"{_over(series)} vs {what}: {_machines(rows)}", style.caption(rows))
     style.save(fig, output)
 
 
