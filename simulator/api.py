@@ -15,9 +15,10 @@ from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
 from simulator.accel_model import family_error as accel_family_error
 from simulator.columns import workload_columns
 from simulator.gpu_kernels import GPU_FAMILIES
-from simulator.gpu_model import COLUMN_FAMILIES, fa3_column_pack, simulate_gpu
+from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
+from simulator.splits import fa3_column_pack
 from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES

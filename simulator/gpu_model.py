@@ -20,9 +20,10 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, fa3_block_q, hopper_error, kernel_config, should_pack_gqa
+from simulator.gpu_kernels import GPU_FAMILIES, hopper_error, kernel_config
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
+from simulator.splits import fa2_num_splits, fa3_layout
 
 # FP32 instructions per score element in the online softmax (FA2 softmax.h /
 # FA3 softmax.h): one FFMA for scale-and-subtract-max, one FMNMX for the row
@@ -32,11 +33,6 @@ MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 
 RESCALE_FP32_PER_OUTPUT = 1.0  # O accumulator *= exp(m_old - m_new) once per row per tile
 CORRECTION_EXP_PER_ROW = 1  # that exp(m_old - m_new), on the SFU
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
-MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
-SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
-FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
-FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
-FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer
 
 
 def simulate_gpu(hw, algo: str, wl) -> Result:
@@ -72,7 +68,7 @@ def _fused(hw, algo, wl) -> Result:
         cfg = _with_block(cfg, wl.block_size)
     splits = 1
     if algo == "flash3":
-        splits, cfg = _fa3_layout(hw, wl, cfg)
+        splits, cfg = fa3_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
@@ -83,7 +79,7 @@ def _fused(hw, algo, wl) -> Result:
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     if algo == "flash-decoding":
-        splits = _num_splits(FA2_SPLIT_SMS * hw.sms, heads * tiles.n_rows, tiles.n_kv_blocks)
+        splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
     if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
         work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
         compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
@@ -282,55 +278,6 @@ def _kv_keys_read(wl, tiles, block_kv: int):
     """Keys of one KV head that the kernel loads: those in key blocks some query row visits (all of them
     when dense); a block-sparse kernel never loads a block no query visits (a sliding window in decode)."""
     return vmin(tiles.kv_blocks_read * block_kv, wl.kv_len)
-
-
-def _fa3_layout(hw, wl, cfg):
-    """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
-    tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
-    (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
-    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa.
-    Columns of sizes hold no decode calls (run_points sends those one by one)."""
-    decode = wl.seq_len * wl.group <= cfg.block_q
-    if is_columns(decode):
-        if decode.any():
-            raise ValueError("a column of FA3 points holds decode calls")
-        splits = 1
-    else:
-        splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
-                             FA3_MIN_SPLIT_BLOCKS) if decode else 1
-    pack = wl.group > 1 if splits > 1 else should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
-    return splits, replace(cfg, pack_gqa=bool(pack))
-
-
-def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
-    """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
-    split its KV range): those are evaluated one by one."""
-    block_q = block_size or fa3_block_q(head_dim, False)
-    group = heads // kv_heads
-    if seq_len * group <= block_q:
-        return None
-    return should_pack_gqa(seq_len, group, block_q)
-
-
-def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0) -> int:
-    """The split-KV count of FlashAttention's num_splits_heuristic (FA2 flash_api.cpp, FA3 hopper/heuristics.h):
-    none when the CTAs nearly fill ``num_sms``, else the fewest splits within 85% of the best wave efficiency.
-    FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
-    if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
-        pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
-        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks)
-                         for c, n in pairs.T])[index.reshape(-1)]
-    if ctas >= FULL_WAVE_FRACTION * num_sms or n_kv_blocks <= min_blocks:
-        return 1
-    limit = min(MAX_SPLITS, num_sms, n_kv_blocks)
-    eff = {}
-    for s in range(1, limit + 1):
-        if s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
-            continue
-        waves = ctas * s / num_sms
-        eff[s] = waves / math.ceil(waves)
-    best = max(eff.values())
-    return min(s for s, e in eff.items() if e >= SPLIT_EFFICIENCY_SLACK * best)
 
 
 def _combine_seconds(hw, wl, splits: int) -> float:

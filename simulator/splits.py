@@ -1,0 +1,71 @@
+"""How the kernels split the KV range of a call (split-KV) and pack GQA heads into tiles, by their own
+launch heuristics: FA2's flash_api.cpp (num_splits_heuristic) and FA3's hopper/heuristics.h
+(num_splits_heuristic, should_pack_gqa)."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from simulator.columns import is_columns
+from simulator.gpu_kernels import fa3_block_q, should_pack_gqa
+
+MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
+SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
+FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
+FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
+FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer
+
+
+def fa2_num_splits(hw, ctas, n_kv_blocks):
+    """Flash-Decoding's split count: FA2's heuristic over twice the SMs."""
+    return _num_splits(FA2_SPLIT_SMS * hw.sms, ctas, n_kv_blocks)
+
+
+def fa3_layout(hw, wl, cfg):
+    """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
+    tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
+    (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
+    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa.
+    Columns of sizes hold no decode calls (run_points sends those one by one)."""
+    decode = wl.seq_len * wl.group <= cfg.block_q
+    if is_columns(decode):
+        if decode.any():
+            raise ValueError("a column of FA3 points holds decode calls")
+        splits = 1
+    else:
+        splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
+                             FA3_MIN_SPLIT_BLOCKS) if decode else 1
+    pack = wl.group > 1 if splits > 1 else should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
+    return splits, replace(cfg, pack_gqa=bool(pack))
+
+
+def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
+    """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
+    split its KV range): those are evaluated one by one."""
+    block_q = block_size or fa3_block_q(head_dim, False)
+    group = heads // kv_heads
+    if seq_len * group <= block_q:
+        return None
+    return should_pack_gqa(seq_len, group, block_q)
+
+
+def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0) -> int:
+    """The split-KV count of FlashAttention's num_splits_heuristic (FA2 flash_api.cpp, FA3 hopper/heuristics.h):
+    none when the CTAs nearly fill ``num_sms``, else the fewest splits within 85% of the best wave efficiency.
+    FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
+    if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
+        pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
+        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks)
+                         for c, n in pairs.T])[index.reshape(-1)]
+    if ctas >= FULL_WAVE_FRACTION * num_sms or n_kv_blocks <= min_blocks:
+        return 1
+    limit = min(MAX_SPLITS, num_sms, n_kv_blocks)
+    eff = {}
+    for s in range(1, limit + 1):
+        if s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
+            continue
+        waves = ctas * s / num_sms
+        eff[s] = waves / math.ceil(waves)
+    best = max(eff.values())
+    return min(s for s, e in eff.items() if e >= SPLIT_EFFICIENCY_SLACK * best)
