@@ -6,6 +6,7 @@ threads against the GPU's per-SM limits.
 """
 
 import math
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,6 +22,7 @@ MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against
 # FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3),
 # producer 24 (flash-attention hopper/flash_fwd_kernel_sm90.h, warpgroup_reg_alloc / _dealloc).
 CONSUMER_REGS = {2: 240, 3: 160}
+_FLOAT32 = struct.Struct("f")
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
 PRODUCER_REGS = 24
 
@@ -116,8 +118,12 @@ def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
     head into one tile's rows when unpacked tiles are under 90% as full as packed ones. For a column of
     sizes, all must agree (callers group points by this). As in FA3's C++, the two fills are float32 and
     the comparison with 0.9 is in double, so that ties (259/320 against 0.9 * 518/576) go the same way."""
-    if type(seq_len) is int and type(group) is int:  # one point (run_points keys every point): cached
-        return _packs(seq_len, group, block_q)
+    if type(seq_len) is int and type(group) is int:  # one point (run_points keys every point): no numpy
+        if group == 1:
+            return False
+        fill = _f32(_f32(seq_len) / _f32(-(-seq_len // block_q) * block_q))
+        rows = seq_len * group
+        return fill < PACK_GQA_FILL * _f32(_f32(rows) / _f32(-(-rows // block_q) * block_q))
     n, g = np.asarray(seq_len, dtype=np.int64), np.asarray(group, dtype=np.int64)
     fill = np.float32(n) / np.float32(-(-n // block_q) * block_q)
     packed = np.float32(n * g) / np.float32(-(-(n * g) // block_q) * block_q)
@@ -127,9 +133,9 @@ def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
     return bool(pack.min())
 
 
-@lru_cache(maxsize=1 << 16)
-def _packs(seq_len: int, group: int, block_q: int) -> bool:
-    return should_pack_gqa(np.int64(seq_len), np.int64(group), block_q)
+def _f32(x: float) -> float:
+    """x rounded to float32 (a float32 quotient of float32 operands, computed in double and rounded, is exact)."""
+    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
 
 
 def fa3_block_q(head_dim: int, causal: bool) -> int:
