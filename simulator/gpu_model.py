@@ -73,14 +73,21 @@ def _fused(hw, algo, wl) -> Result:
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
     rows = _rows(cfg, wl)
-    tiles = _tiles(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv)
+    block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
+    tiles = _tiles(wl, block_q, cfg.block_kv)
     full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
     part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
     pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     if algo == "flash-decoding":
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
-    if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
+    per_split = None  # a masked split call: each split does the tiles of its own key range
+    if not is_columns(splits) and splits > 1 and getattr(tiles, "pattern", None):
+        per_split = tile_source.split_counts(tiles.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
+    if per_split is not None:
+        works = np.tile((pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel(), heads)
+        compute_cycles = makespan(np.sort(works)[::-1] if cfg.longest_first else works, slots) * k
+    elif tiles.uniform:  # dense: every CTA has the same work, closed-form waves
         work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
         compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
     else:

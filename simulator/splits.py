@@ -19,7 +19,7 @@ FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or 
 
 def fa2_num_splits(hw, ctas, n_kv_blocks):
     """Flash-Decoding's split count: FA2's heuristic over twice the SMs."""
-    return _num_splits(FA2_SPLIT_SMS * hw.sms, ctas, n_kv_blocks)
+    return _num_splits(FA2_SPLIT_SMS * hw.sms, ctas, n_kv_blocks, skip_same_blocks=True)
 
 
 def fa3_layout(hw, wl, cfg):
@@ -50,20 +50,21 @@ def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_head
     return should_pack_gqa(seq_len, group, block_q)
 
 
-def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0) -> int:
+def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0, skip_same_blocks=False) -> int:
     """The split-KV count of FlashAttention's num_splits_heuristic (FA2 flash_api.cpp, FA3 hopper/heuristics.h):
     none when the CTAs nearly fill ``num_sms``, else the fewest splits within 85% of the best wave efficiency.
-    FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
+    FA2 skips a count that leaves as many blocks per split as the count before (``skip_same_blocks``);
+    FA3's version has no such rule. FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
     if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
         pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
-        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks)
+        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks, skip_same_blocks)
                          for c, n in pairs.T])[index.reshape(-1)]
     if ctas >= FULL_WAVE_FRACTION * num_sms or n_kv_blocks <= min_blocks:
         return 1
     limit = min(MAX_SPLITS, num_sms, n_kv_blocks)
     eff = {}
     for s in range(1, limit + 1):
-        if s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
+        if skip_same_blocks and s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
             continue
         waves = ctas * s / num_sms
         eff[s] = waves / math.ceil(waves)

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+PARTIAL_STATE, FULL_STATE = 1, 2  # einsum_cascades.sparsity.tile_states' codes
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
 
 
@@ -85,6 +86,27 @@ def key_blocks_reached(pattern: str | None, nq: int, nkv: int, bkv: int, last_qu
     from einsum_cascades.sparsity import key_blocks_reached as reached, parse_pattern
 
     return reached(parse_pattern(pattern), nq, nkv, bkv, max(0, nq - last_queries))
+
+
+SPLIT_MAP_CELLS = 1 << 22  # beyond this many tiles the per-split counts are not mapped (splits spread evenly)
+
+
+@lru_cache(maxsize=1024)
+def split_counts(pattern: str, nq: int, nkv: int, bq: int, bkv: int, splits: int):
+    """(full, partial) tiles per query-block row and KV split, each [rows, splits]: split s takes key blocks
+    s*ceil(n/splits) on, as FlashAttention's split-KV kernels do, so a window's tiles fall in the few splits
+    its keys lie in. None when the tile map would be too large."""
+    from einsum_cascades.sparsity import parse_pattern, tile_states
+
+    n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
+    if n_rows * n_kv > SPLIT_MAP_CELLS:
+        return None
+    states = np.asarray(tile_states(parse_pattern(pattern), nq, nkv, bq, bkv))
+    edges = np.arange(0, n_kv, math.ceil(n_kv / splits))
+    full = np.add.reduceat(states == FULL_STATE, edges, axis=1)
+    partial = np.add.reduceat(states == PARTIAL_STATE, edges, axis=1)
+    pad = splits - full.shape[1]  # splits past the last key block have nothing to do
+    return np.pad(full, ((0, 0), (0, pad))), np.pad(partial, ((0, 0), (0, pad)))
 
 
 def _kv_blocks_read(pat, nq, nkv, bq, bkv, visited: int) -> int:
