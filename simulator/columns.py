@@ -88,6 +88,7 @@ class DenseTiles:
     attended: np.ndarray
     kv_blocks_read: np.ndarray
     block_density: float = 1.0
+    pattern: None = None  # dense: no mask
     uniform: bool = True
 
 

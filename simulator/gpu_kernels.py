@@ -109,7 +109,7 @@ def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
 
 def kernel_config(family: str, hw, wl) -> KernelConfig:
     """The tile configuration the named kernel family picks for this workload's shape (cached per shape).
-    FA3's GQA packing depends on the lengths too: ``with_pack_gqa`` decides it."""
+    FA3's GQA packing depends on the lengths too: ``simulator.splits.fa3_layout`` decides it."""
     return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal, hw.name)
 
 

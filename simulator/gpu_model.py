@@ -82,7 +82,7 @@ def _fused(hw, algo, wl) -> Result:
     if algo == "flash-decoding":
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
     per_split = None  # a masked split call: each split does the tiles of its own key range
-    if not is_columns(splits) and splits > 1 and getattr(tiles, "pattern", None):
+    if not is_columns(splits) and splits > 1 and tiles.pattern:
         per_split = tile_source.split_counts(tiles.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
     if per_split is not None:
         works = np.tile((pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel(), heads)
@@ -274,10 +274,9 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
 
 def _kv_keys_reached(wl, tiles, block_kv: int, last_queries):
     """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense)."""
-    pattern = getattr(tiles, "pattern", None)
-    if pattern is None:
+    if tiles.pattern is None:
         return wl.kv_len
-    return min(tile_source.key_blocks_reached(pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries))
+    return min(tile_source.key_blocks_reached(tiles.pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries))
                * block_kv, wl.kv_len)
 
 

@@ -28,7 +28,7 @@ def fa3_layout(hw, wl, cfg):
     (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
     them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa.
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
-    decode = wl.seq_len * wl.group <= cfg.block_q
+    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA3 points holds decode calls")
@@ -45,9 +45,14 @@ def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_head
     split its KV range): those are evaluated one by one."""
     block_q = block_size or fa3_block_q(head_dim, False)
     group = heads // kv_heads
-    if seq_len * group <= block_q:
+    if _fa3_decode(seq_len, group, block_q):
         return None
     return should_pack_gqa(seq_len, group, block_q)
+
+
+def _fa3_decode(seq_len, group, block_q):
+    """A decode call for FA3: all the queries of a KV head, packed, fit one query tile."""
+    return seq_len * group <= block_q
 
 
 def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0, skip_same_blocks=False) -> int:

@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 
-PARTIAL_STATE, FULL_STATE = 1, 2  # einsum_cascades.sparsity.tile_states' codes
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
 
 
@@ -78,11 +77,9 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
 
 
 @lru_cache(maxsize=4096)
-def key_blocks_reached(pattern: str | None, nq: int, nkv: int, bkv: int, last_queries: int) -> int:
-    """Key blocks the last ``last_queries`` query rows can reach under the lowered ``pattern`` (None: dense,
-    all of them): the K/V that the CTAs in flight together at the end of a head's grid read."""
-    if pattern is None:
-        return math.ceil(nkv / bkv)
+def key_blocks_reached(pattern: str, nq: int, nkv: int, bkv: int, last_queries: int) -> int:
+    """Key blocks the last ``last_queries`` query rows can reach under the lowered ``pattern``: the K/V
+    that the CTAs in flight together at the end of a head's grid read."""
     from einsum_cascades.sparsity import key_blocks_reached as reached, parse_pattern
 
     return reached(parse_pattern(pattern), nq, nkv, bkv, max(0, nq - last_queries))
@@ -97,14 +94,15 @@ def split_counts(pattern: str, nq: int, nkv: int, bq: int, bkv: int, splits: int
     s*ceil(n/splits) on, as FlashAttention's split-KV kernels do, so a window's tiles fall in the few splits
     its keys lie in. None when the tile map would be too large."""
     from einsum_cascades.sparsity import parse_pattern, tile_states
+    from einsum_cascades.sparsity._tile_state import FULL, PARTIAL
 
     n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
     if n_rows * n_kv > SPLIT_MAP_CELLS:
         return None
     states = np.asarray(tile_states(parse_pattern(pattern), nq, nkv, bq, bkv))
     edges = np.arange(0, n_kv, math.ceil(n_kv / splits))
-    full = np.add.reduceat(states == FULL_STATE, edges, axis=1)
-    partial = np.add.reduceat(states == PARTIAL_STATE, edges, axis=1)
+    full = np.add.reduceat(states == FULL, edges, axis=1)
+    partial = np.add.reduceat(states == PARTIAL, edges, axis=1)
     pad = splits - full.shape[1]  # splits past the last key block have nothing to do
     return np.pad(full, ((0, 0), (0, pad))), np.pad(partial, ((0, 0), (0, pad)))
 

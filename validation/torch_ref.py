@@ -43,7 +43,8 @@ def stream_of_torch(cp):
 
 
 def build(point, pattern=None) -> attention.Case:
-    """The Case of a ``torch-sdpa`` or ``torch-flex`` Point; ``pattern`` is the flex mask Pattern."""
+    """The Case of a ``torch-sdpa``, ``torch-flex`` or ``torch-standard`` Point; ``pattern`` is the flex mask
+    Pattern."""
     import torch
 
     dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[point.dtype]
@@ -55,16 +56,16 @@ def build(point, pattern=None) -> attention.Case:
         qkv = torch.randn(point.batch, point.seq_len, 3, point.heads, point.head_dim, device=DEVICE, dtype=dt,
                           generator=gen)
         q, k, v = (x.transpose(1, 2) for x in qkv.unbind(dim=2))  # [batch, heads, seq, d] views for the check
+    else:
+        q = torch.randn(point.batch, point.heads, point.seq_len, point.head_dim, device=DEVICE, dtype=dt,
+                        generator=gen)
+        k = torch.randn(point.batch, point.kv_heads, point.kv_len, point.head_dim, device=DEVICE, dtype=dt,
+                        generator=gen)
+        v = torch.randn(k.shape, device=DEVICE, dtype=dt, generator=gen)
+    if point.kernel == "torch-standard":
         mask = attention.causal_pattern() if point.causal else None
         run, attended = _standard(torch, point, qkv, out), attention.attended(point, mask, None)
-        heads = TorchHeads(q, k, v, out)
-        return attention.Case(run, lambda: attention.check(heads, point, mask),
-                              4.0 * point.batch * point.heads * point.head_dim * attended, 1.0,
-                              str(mask) if mask is not None else None)
-    q = torch.randn(point.batch, point.heads, point.seq_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
-    k = torch.randn(point.batch, point.kv_heads, point.kv_len, point.head_dim, device=DEVICE, dtype=dt, generator=gen)
-    v = torch.randn(k.shape, device=DEVICE, dtype=dt, generator=gen)
-    if point.kernel == "torch-sdpa":
+    elif point.kernel == "torch-sdpa":
         mask = attention.causal_pattern() if point.causal else None
         run, attended = _sdpa(torch, point, q, k, v, scale, out), attention.attended(point, mask, None)
     elif point.kernel == "torch-flex":

@@ -185,13 +185,6 @@ MAX_PERIOD = 1 << 40  # a combined period beyond this falls back to row counts (
 
 
 @numba.njit(cache=True)
-def _gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
-@numba.njit(cache=True)
 def _union_elements(T, off, q0, q1, k_lo, k_hi, act, na):
     """(ok, elements of the union of terms act[:na]) by inclusion-exclusion over their intersections, each
     one term (its box the boxes' intersection, its periods their least common multiples) counted by
@@ -211,7 +204,7 @@ def _union_elements(T, off, q0, q1, k_lo, k_hi, act, na):
                 for hi in (DHI, KHI, QHI):
                     meet[0, hi] = min(meet[0, hi], T[t, hi])
                 for p in (AD, AK):
-                    meet[0, p] = meet[0, p] // _gcd(meet[0, p], T[t, p]) * T[t, p]
+                    meet[0, p] = meet[0, p] // np.gcd(meet[0, p], T[t, p]) * T[t, p]
                     if meet[0, p] > MAX_PERIOD:
                         return False, 0
         if meet[0, DLO] <= meet[0, DHI] and meet[0, KLO] <= meet[0, KHI] and meet[0, QLO] <= meet[0, QHI]:

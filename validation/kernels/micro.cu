@@ -117,18 +117,25 @@ extern "C" __global__ void mma_sync_fp16(float* sink, int iters, unsigned a_bits
 
 #define EXP_CHAINS 8
 
-// Special-function unit: EXP_CHAINS independent chains x <- 2^(-x) per thread (bounded in (0, 1]).
-extern "C" __global__ void sfu_exp2(float* sink, int iters, float seed, float flag) {
-    float x[EXP_CHAINS];
+// N independent chains x <- 2^(-x) per thread (bounded in (0, 1]), `iters` times; their sum.
+template <int N>
+__device__ __forceinline__ float exp_chains(int iters, float seed) {
+    float x[N];
 #pragma unroll
-    for (int j = 0; j < EXP_CHAINS; ++j) x[j] = seed + 0.01f * j + 1e-6f * threadIdx.x;
+    for (int j = 0; j < N; ++j) x[j] = seed + 0.01f * j + 1e-6f * threadIdx.x;
     for (int it = 0; it < iters; ++it) {
 #pragma unroll
-        for (int j = 0; j < EXP_CHAINS; ++j) x[j] = ex2(-x[j]);
+        for (int j = 0; j < N; ++j) x[j] = ex2(-x[j]);
     }
     float s = 0.f;
 #pragma unroll
-    for (int j = 0; j < EXP_CHAINS; ++j) s += x[j];
+    for (int j = 0; j < N; ++j) s += x[j];
+    return s;
+}
+
+// Special-function unit: EXP_CHAINS independent ex2 chains per thread.
+extern "C" __global__ void sfu_exp2(float* sink, int iters, float seed, float flag) {
+    const float s = exp_chains<EXP_CHAINS>(iters, seed);
     if (s == flag) sink[0] = s;
 }
 
@@ -181,15 +188,7 @@ extern "C" __global__ void __launch_bounds__(OVL_BOUNDS) mma_exp_split(float* si
     if (threadIdx.x < blockDim.x / 2) {  // warp-uniform: blockDim.x is a multiple of 64
         s = mma_chains<OVL_MMA_CHAINS>(mma_iters, a_bits, b_bits);
     } else {
-        float x[OVL_EXP_CHAINS];
-#pragma unroll
-        for (int j = 0; j < OVL_EXP_CHAINS; ++j) x[j] = seed + 0.01f * j + 1e-6f * threadIdx.x;
-        for (int it = 0; it < exp_iters; ++it) {
-#pragma unroll
-            for (int j = 0; j < OVL_EXP_CHAINS; ++j) x[j] = ex2(-x[j]);
-        }
-#pragma unroll
-        for (int j = 0; j < OVL_EXP_CHAINS; ++j) s += x[j];
+        s = exp_chains<OVL_EXP_CHAINS>(exp_iters, seed);
     }
     ovl_cycles(cycles, start);
     if (s == flag) sink[0] = s;
