@@ -6,7 +6,7 @@ Conversion errors are ``UserError`` so they end as one line and exit 2.
 import click
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.units import parse_size
+from einsum_cascades.units import format_size, parse_size, short_repr
 
 
 class SizeType(click.ParamType):
@@ -21,6 +21,7 @@ class SizeType(click.ParamType):
 
 
 DEFAULT_RANGE_POINTS = 10  # `0..0.99` without `:n` gives 10 evenly spaced values
+MAX_VALUES = 10_000  # values one list option may hold (a sweep multiplies them, see _workload_opts.MAX_POINTS)
 
 
 class SizeListType(click.ParamType):
@@ -28,13 +29,19 @@ class SizeListType(click.ParamType):
 
     name = "SIZES"
 
+    def __init__(self, limit: int | None = None):
+        self.limit = limit  # the largest size allowed, if below parse_size's
+
     def convert(self, value, param, ctx):
         if isinstance(value, list):
             return value
         out = []
         for part in str(value).split(","):
             out.extend(_size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))])
-        return out
+        too_big = [v for v in out if self.limit and v > self.limit]
+        if too_big:
+            raise UserError(f"bad {_label(param)} {format_size(too_big[0])}: at most {format_size(self.limit)} ({self.limit})")
+        return _capped(out, value, param)
 
 
 class FloatListType(click.ParamType):
@@ -48,7 +55,13 @@ class FloatListType(click.ParamType):
         out = []
         for part in str(value).split(","):
             out.extend(_float_range(part, _label(param)) if ".." in part else [_float(part, _label(param))])
-        return out
+        return _capped(out, value, param)
+
+
+def _capped(values: list, text, param) -> list:
+    if len(values) > MAX_VALUES:
+        raise UserError(f"bad {_label(param)} {short_repr(text)}: {len(values):,} values; at most {MAX_VALUES:,}")
+    return values
 
 
 def _size_range(text: str, label: str) -> list[int]:
@@ -56,7 +69,7 @@ def _size_range(text: str, label: str) -> list[int]:
     lo_text, hi_text = text.split("..", 1)
     lo, hi = parse_size(lo_text, label), parse_size(hi_text, label)
     if lo > hi or lo & (lo - 1):
-        raise UserError(f"bad {label} range {text!r}: use LOW..HIGH with LOW a power of two <= HIGH, e.g. 1k..1m")
+        raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH with LOW a power of two <= HIGH, e.g. 1k..1m")
     out = []
     while lo <= hi:
         out.append(lo)
@@ -69,12 +82,11 @@ def _float_range(text: str, label: str) -> list[float]:
     span, _, count = text.partition(":")
     lo_text, hi_text = span.split("..", 1)
     lo, hi = _float(lo_text, label), _float(hi_text, label)
-    try:
-        n = int(count) if count else DEFAULT_RANGE_POINTS
-    except ValueError:
-        n = 0
-    if n < 2 or lo > hi:
-        raise UserError(f"bad {label} range {text!r}: use LOW..HIGH or LOW..HIGH:N with LOW <= HIGH and N >= 2")
+    n = DEFAULT_RANGE_POINTS if not count else int(count) if count.strip().isdigit() and len(count) <= 20 else 0
+    if n < 2 or not lo <= hi:
+        raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH or LOW..HIGH:N with LOW <= HIGH and N >= 2")
+    if n > MAX_VALUES:
+        raise UserError(f"bad {label} range {short_repr(text)}: {n:,} values; at most {MAX_VALUES:,}")
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
@@ -82,7 +94,7 @@ def _float(text: str, label: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise UserError(f"bad {label} {text!r}: use a number, a comma list (0,0.5,0.9) or a range (0..0.99:10)") from None
+        raise UserError(f"bad {label} {short_repr(text)}: use a number, a comma list (0,0.5,0.9) or a range (0..0.99:10)") from None
 
 
 class NameListType(click.ParamType):
@@ -93,11 +105,17 @@ class NameListType(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, list):
             return value
-        return [part.strip() for part in str(value).split(",") if part.strip()]
+        parts = [part.strip() for part in str(value).split(",")]
+        if not all(parts):
+            raise UserError(f"bad {_label(param)} {short_repr(value)}: empty name; give a name or a comma list of names")
+        return _capped(parts, value, param)
 
 
 def _label(param) -> str:
-    return f"--{param.name.replace('_', '-')}" if param is not None else "value"
+    """The option as the user wrote it (``--hw``, not the parameter's name ``hardware``)."""
+    if param is None:
+        return "value"
+    return max(param.opts, key=len) if param.opts else param.name
 
 
 SIZE = SizeType()

@@ -1,11 +1,13 @@
 """The workload options shared by ``simulate`` and ``sweep`` and their cartesian product."""
 
 import itertools
+import math
 
 import click
 
-from cli._params import FLOAT_LIST, NAME_LIST, SIZE, SIZE_LIST
+from cli._params import FLOAT_LIST, NAME_LIST, SIZE, SizeListType
 from einsum_cascades.errors import UserError
+from simulator.workload import MAX_SIZES
 
 # option name -> (list-capable, help)
 _OPTIONS = [
@@ -14,9 +16,9 @@ _OPTIONS = [
     click.option("--algo", "algorithm", type=NAME_LIST, default=None,
                  help="Kernel family / accelerator configuration. Default: the machine's best "
                       "(flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
-    click.option("--seq-len", type=SIZE_LIST, default="4k", show_default=True,
+    click.option("--seq-len", type=SizeListType(MAX_SIZES["seq_len"]), default="4k", show_default=True,
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
-    click.option("--kv-len", type=SIZE_LIST, default=None, help="Key/value length (default: --seq-len)."),
+    click.option("--kv-len", type=SizeListType(MAX_SIZES["kv_len"]), default=None, help="Key/value length (default: --seq-len)."),
     click.option("--sparsity", type=FLOAT_LIST, default="0", show_default=True,
                  help="Fraction of empty tiles in [0, 1): alone, random empty tiles at the kernel's tile "
                       "size; with --pattern, the pattern's size is solved to reach it."),
@@ -25,10 +27,10 @@ _OPTIONS = [
                       "random_blocks(d), vertical_slash(v,s) joined with & and |."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
-    click.option("--batch", type=SIZE_LIST, default=None, help="Batch size (default 1, or the --model's)."),
-    click.option("--heads", type=SIZE_LIST, default=None, help="Query heads (default 32, or the --model's)."),
-    click.option("--kv-heads", type=SIZE_LIST, default=None, help="KV heads for GQA/MQA (default: --heads)."),
-    click.option("--head-dim", type=SIZE_LIST, default=None, help="Head dimension (default 128, or the --model's)."),
+    click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None, help="Batch size (default 1, or the --model's)."),
+    click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None, help="Query heads (default 32, or the --model's)."),
+    click.option("--kv-heads", type=SizeListType(MAX_SIZES["kv_heads"]), default=None, help="KV heads for GQA/MQA (default: --heads)."),
+    click.option("--head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None, help="Head dimension (default 128, or the --model's)."),
     click.option("--causal", is_flag=True, help="Causal mask (intersected with --pattern)."),
     click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default="fp16", show_default=True),
     click.option("--model", default=None,
@@ -38,6 +40,7 @@ _OPTIONS = [
                       "workload is sparse, else naive (GPU) / unfused (accelerator)."),
 ]
 
+MAX_POINTS = 1_000_000  # points one call may expand to (about 10 minutes of dense points)
 _DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128)
 _LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim")
 
@@ -53,6 +56,9 @@ def expand_points(opts: dict) -> list[dict]:
     """The cartesian product of the list options, with --model and defaults filled in."""
     from simulator.presets import model_preset
 
+    for key in ("model", "baseline", "pattern"):
+        if opts.get(key) is not None and not opts[key].strip():
+            raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
     fixed = {"causal": opts["causal"], "dtype": opts["dtype"], "pattern": opts["pattern"],
              "block_size": opts["block_size"], "baseline": opts["baseline"]}
@@ -62,6 +68,9 @@ def expand_points(opts: dict) -> list[dict]:
         if value is None:
             value = [shape.get(key, _DEFAULT_SHAPE.get(key))]
         lists[key] = value
+    count = math.prod(len(v) for v in lists.values())
+    if count > MAX_POINTS:
+        raise UserError(f"the options expand to {count:,} points; at most {MAX_POINTS:,}: shorten a list or range")
     pairs = _runnable_pairs(lists.pop("hardware"), lists.pop("algorithm"))
     keys = ("hardware", "algorithm") + tuple(lists) + tuple(fixed)
     rest = itertools.product(*lists.values(), *([v] for v in fixed.values()))

@@ -6,6 +6,8 @@ from einsum_cascades.errors import UserError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kKmMgG]?)\s*$")
 _SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MAX_SIZE = 1 << 40  # 1024g: far beyond any sequence, batch or head count, and safe in int64 products
+MAX_DIGITS = 20  # longer digit strings are refused before int() (Python caps int() at 4300 digits)
 
 
 def parse_size(text: str | int, what: str = "size") -> int:
@@ -16,16 +18,26 @@ def parse_size(text: str | int, what: str = "size") -> int:
     """
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
-    elif isinstance(text, str) and text.isdigit() and text.isascii():
+    elif isinstance(text, str) and text.isdigit() and text.isascii() and len(text) <= MAX_DIGITS:
         value = int(text)
     else:
         match = _SIZE.match(str(text))
         if not match:
-            raise UserError(f"bad {what} {str(text)!r}: use a positive integer with an optional k/m/g suffix, e.g. 4096, 4k, 1m")
+            raise UserError(f"bad {what} {short_repr(text)}: use a positive integer with an optional k/m/g suffix, e.g. 4096, 4k, 1m")
+        if len(match.group(1)) > MAX_DIGITS:
+            raise UserError(f"bad {what} {short_repr(text)}: at most {format_size(MAX_SIZE)} ({MAX_SIZE})")
         value = int(match.group(1)) * _SCALE[match.group(2).lower()]
     if value <= 0:
-        raise UserError(f"bad {what} {text!r}: must be positive")
+        raise UserError(f"bad {what} {short_repr(text)}: must be positive")
+    if value > MAX_SIZE:
+        raise UserError(f"bad {what} {short_repr(text)}: at most {format_size(MAX_SIZE)} ({MAX_SIZE})")
     return value
+
+
+def short_repr(text, limit: int = 40) -> str:
+    """``repr`` of a user's value, cut to ``limit`` characters so an error stays one short line."""
+    shown = repr(str(text) if not isinstance(text, int) else text)
+    return shown if len(shown) <= limit else shown[:limit - 5] + "...'"
 
 
 def format_size(n: int) -> str:

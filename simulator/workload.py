@@ -7,6 +7,11 @@ from einsum_cascades.errors import UserError
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
 GEMMS_PER_ATTENTION = 2  # S = Q K^T and O = P V, each 2*d FLOPs per score element
+# Upper bounds on each size, far past any model or machine, so that every product the model forms stays
+# exact in int64 and float64 (a tensor of at most MAX_TENSOR_BYTES, a score count of at most 2**90).
+MAX_SIZES = {"batch": 1 << 20, "heads": 1 << 16, "kv_heads": 1 << 16, "head_dim": 1 << 16, "seq_len": 1 << 30,
+             "kv_len": 1 << 30, "block_size": 1 << 30}
+MAX_TENSOR_BYTES = 1 << 60  # one Q, K, V or O tensor: an exbibyte
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +43,19 @@ class Workload:
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
         for name in ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise UserError(f"bad {name.replace('_', '-')} {value!r}: must be a positive integer")
-        if self.block_size is not None and (not isinstance(self.block_size, int) or self.block_size <= 0):
-            raise UserError(f"bad block-size {self.block_size!r}: must be a positive integer")
+            _check_size(name, getattr(self, name))
+        if self.block_size is not None:
+            _check_size("block_size", self.block_size)
         if self.heads % self.kv_heads:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:
             raise UserError(f"bad dtype {self.dtype!r}: allowed {', '.join(DTYPE_BYTES)}")
-        if not 0.0 <= self.sparsity < 1.0:
+        if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
             raise UserError(f"bad sparsity {self.sparsity!r}: must be in [0, 1)")
+        tensor = self.batch * self.heads * max(self.seq_len, self.kv_len) * self.head_dim * self.dtype_bytes
+        if tensor > MAX_TENSOR_BYTES:
+            raise UserError(f"bad shape: batch x heads x length x head-dim x {self.dtype_bytes} B = {tensor:.3g} B "
+                            f"for one tensor; at most 2**60 B (an exbibyte)")
 
     @property
     def dtype_bytes(self) -> int:
@@ -74,3 +81,13 @@ class Workload:
     def flops_per_score(self) -> int:
         """Tensor FLOPs per attended score element: two GEMMs of 2*d FLOPs each."""
         return GEMMS_PER_ATTENTION * FMA_FLOPS * self.head_dim
+
+
+def _check_size(name: str, value) -> None:
+    from einsum_cascades.units import format_size
+
+    label = name.replace("_", "-")
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise UserError(f"bad {label} {value!r}: must be a positive integer")
+    if value > MAX_SIZES[name]:
+        raise UserError(f"bad {label} {value}: at most {format_size(MAX_SIZES[name])} ({MAX_SIZES[name]})")
