@@ -107,15 +107,23 @@ def _print(c) -> None:
 @click.option("--seq-len", type=SIZE, default="64", show_default=True, help="Query positions P.")
 @click.option("--kv-len", type=SIZE, default=None, help="Key positions M (default: --seq-len).")
 @click.option("--head-dim", type=SIZE, default="16", show_default=True, help="E = F.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--tolerance", type=float, default=1e-9, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
+              help="Seed of the random inputs (0 .. 2**64 - 1).")
+@click.option("--tolerance", type=float, default=1e-9, show_default=True, help="Largest max |error| that passes (>= 0).")
 def check(name, seq_len, kv_len, head_dim, seed, tolerance):
     """Run NAME on random inputs with the numpy oracle; compare with its reference.
 
     Exit status 1 when the max error is above the tolerance, so a cascade you
-    wrote can be checked in a script.
+    wrote can be checked in a script. The oracle evaluates each Einsum over its whole
+    iteration space, so sizes are small: at most 2**24 elements per Einsum (e.g. P = M = 1k, E = 16).
     """
+    import math
+
     from einsum_cascades import load_cascade
+    from einsum_cascades.errors import UserError
+
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise UserError(f"bad --tolerance {tolerance!r}: use a finite number >= 0, e.g. 1e-9")
     from einsum_cascades.reference import check as run_check
 
     c = load_cascade(name)

@@ -14,6 +14,11 @@ import numpy as np
 from einsum_cascades.errors import UserError
 from einsum_cascades.parser import Access, Num
 
+# The oracle evaluates an Einsum over its whole iteration space at once: bound that space (memory: 8 bytes an
+# element, a few arrays of it live at once) and the elements evaluated over every step (time).
+MAX_SPACE = 1 << 24  # elements of one Einsum's iteration space or one tensor: 128 MiB of float64
+MAX_WORK = 1 << 28  # elements evaluated over the whole run (tens of seconds of numpy)
+
 _ELEMENTWISE = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "max": np.maximum,
                 "neg": np.negative, "exp": np.exp}
 
@@ -25,6 +30,7 @@ def run(cascade, inputs: dict, extents: dict) -> dict:
         raise UserError(f"{cascade.name}: missing input {missing[0]!r}: the cascade reads {', '.join(cascade.inputs)}")
     env = {k: np.asarray(inputs[k], dtype=np.float64) for k in cascade.inputs}
     ext = _extents(cascade, env, extents)
+    _check_size(cascade, ext)
     for e in cascade.einsums:  # every output exists up front: loop-carried reads precede their producer
         env[e.output] = _allocate(e, ext)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf/nan are results, not errors
@@ -34,6 +40,23 @@ def run(cascade, inputs: dict, extents: dict) -> dict:
                 for e in phase:
                     _evaluate(e, env, ext, (step_rank, step) if step_rank else None)
     return env
+
+
+def _check_size(cascade, ext: dict) -> None:
+    """UserError when one Einsum's iteration space (or the run's total) is past what the oracle can hold."""
+    step = {r.upper() for r in cascade.step_ranks()}
+    work = 0
+    for e in cascade.einsums:
+        ranks = {v.upper() for v in e.vars}
+        space = math.prod(ext[r] for r in ranks - step)
+        work += space * math.prod(ext[r] for r in ranks & step)
+        if space > MAX_SPACE:
+            sizes = ", ".join(f"{r}={ext[r]}" for r in sorted(ranks - step))
+            raise UserError(f"{cascade.name}: Einsum {e.output} spans {space:,} elements ({sizes}); the numpy oracle "
+                            f"holds at most {MAX_SPACE:,} (2**24): use smaller sizes")
+    if work > MAX_WORK:
+        raise UserError(f"{cascade.name}: the run evaluates {work:,} elements; the numpy oracle does at most "
+                        f"{MAX_WORK:,} (2**28): use smaller sizes")
 
 
 def _schedule(cascade) -> list[tuple[str | None, list]]:

@@ -39,3 +39,14 @@ def test_ranges_and_lists_are_capped(tmp_path):
     assert "1,000,000,000 values; at most 10,000" in fails("simulate", "--sparsity", "0..0.9:1000000000")
     assert "3,570,000 points; at most 1,000,000" in fails(
         "sweep", "--sparsity", "0..0.9:10000", "--batch", "1..1m", "--heads", "1..64k", "-o", str(tmp_path / "x.csv"))
+
+
+def test_cascade_check_refuses_sizes_the_oracle_cannot_hold():
+    line = fails("cascade", "check", "attention-3pass", "--seq-len", "64k")
+    assert "at most 16,777,216" in line or "at most 268,435,456" in line
+
+
+@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--tolerance", "nan"), ("--tolerance", "-1"),
+                                           ("--tolerance", "inf")])
+def test_cascade_check_refuses_a_bad_seed_or_tolerance(option, value):
+    assert option in fails("cascade", "check", "attention-3pass", option, value)
