@@ -1,11 +1,12 @@
 """``--from FILE.csv|FILE.json``: many points in one call, one row per point."""
 
 import csv
+import io
 import json
 from pathlib import Path
 
-from einsum_cascades.errors import UserError
-from einsum_cascades.units import parse_size
+from einsum_cascades.errors import UserError, read_user_text
+from einsum_cascades.units import parse_size, short_repr
 
 _INT = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "block_size")
 _FLOAT = ("sparsity",)
@@ -18,26 +19,40 @@ _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", "
 
 
 def read_points(path: str) -> list[dict]:
-    """Rows of a CSV or JSON file as point dicts; a bad row is a UserError naming it."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--from {path!r}: no such file")
-    raw = _read_json(p) if p.suffix.lower() == ".json" else _read_csv(p)
+    """Rows of a CSV or JSON file as point dicts; a bad row is a UserError naming it; no rows is an error too."""
+    text = read_user_text(path, "--from")
+    raw = _read_json(path, text) if Path(path).suffix.lower() == ".json" else _read_csv(path, text)
+    if not raw:
+        raise UserError(f"--from {path}: no points (a header line and one row per point, or a JSON list of objects)")
     return [_convert(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
 
 
-def _read_csv(p: Path) -> list[dict]:
-    with p.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _read_json(p: Path) -> list[dict]:
+def _read_csv(path: str, text: str) -> list[dict]:
+    """Rows as dicts; a row with fewer or more cells than the header is an error, never filled in or cut."""
     try:
-        data = json.loads(p.read_text())
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:
+        raise UserError(f"--from {path}: not a CSV file ({err})") from None
+    rows = [r for r in rows if r]  # blank lines
+    if not rows:
+        return []
+    header, out = rows[0], []
+    for i, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header):
+            raise UserError(f"--from {path} row {i}: {len(row)} cells, the header has {len(header)} columns")
+        out.append(dict(zip(header, row)))
+    return out
+
+
+def _read_json(path: str, text: str) -> list[dict]:
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise UserError(f"--from {p}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        raise UserError(f"--from {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise UserError(f"--from {path}: JSON nested too deeply") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise UserError(f"--from {p}: expected a JSON list of objects, one per point")
+        raise UserError(f"--from {path}: expected a JSON list of objects, one per point")
     return data
 
 
@@ -76,7 +91,7 @@ def _text(key: str, value):
 
 def _unknown(key: str, value):
     allowed = ", ".join(_TEXT + _INT + _FLOAT + _BOOL)
-    raise UserError(f"unknown column {key!r}: allowed {allowed}")
+    raise UserError(f"unknown column {short_repr(key)}: allowed {allowed}")
 
 
 def _bool(key: str, value) -> bool:

@@ -8,3 +8,23 @@ The CLI prints that line and exits with status 2; library callers catch it.
 
 class UserError(ValueError):
     """Bad input from a user; ``str(err)`` is a complete one-line explanation."""
+
+
+MAX_INPUT_BYTES = 256 << 20  # a points, results or cascade file past 256 MiB is refused before it is read
+
+
+def read_user_text(path, what: str) -> str:
+    """The UTF-8 text of a file the user named; ``UserError`` (naming ``what`` and why) if it cannot be read."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        if not p.is_file():
+            raise UserError(f"{what} {str(path)!r}: no such file")
+        if p.stat().st_size > MAX_INPUT_BYTES:
+            raise UserError(f"{what} {str(path)!r}: {p.stat().st_size:,} bytes; at most {MAX_INPUT_BYTES:,}")
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{what} {str(path)!r}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})") from None
+    except OSError as err:
+        raise UserError(f"{what} {str(path)!r}: cannot read it ({err.strerror or err})") from None

@@ -1,6 +1,8 @@
 """Bad input ends as one line on stderr and exit status 2 (DESIGN), for each case found by trying the CLI
 with hostile values: empty names, sizes and lists past their stated bounds, broken files."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -50,3 +52,40 @@ def test_cascade_check_refuses_sizes_the_oracle_cannot_hold():
                                            ("--tolerance", "inf")])
 def test_cascade_check_refuses_a_bad_seed_or_tolerance(option, value):
     assert option in fails("cascade", "check", "attention-3pass", option, value)
+
+
+def _results(tmp_path, **change) -> str:
+    import json
+
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({**doc, **change}))
+    return str(path)
+
+
+@pytest.mark.parametrize("command", [("simulate", "--from"), ("validate", "report"), ("validate", "merge"),
+                                     ("plot", "validation"), ("calibrate",)])
+def test_a_file_that_is_not_utf8_is_refused(tmp_path, command):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'\xff\xfe{"points": []}')
+    suffix = {"simulate": None, "calibrate": ".toml", "plot": ".png"}.get(command[0], ".json")
+    out = ["-o", str(tmp_path / f"out{suffix}")] if suffix else []
+    assert "not UTF-8 text (byte 0xff at offset 0)" in fails(*command, str(bad), *out)
+
+
+@pytest.mark.parametrize("change, says", [({"points": [1, 2]}, "point 0 is int, not an object"),
+                                          ({"device": "h100"}, "needs a 'device' object"),
+                                          ({"micro": [{"name": "hbm_read", "value": "fast"}]}, "micro entry 0")])
+def test_a_results_file_of_the_wrong_shape_is_refused(tmp_path, change, says):
+    path = _results(tmp_path, **change)
+    assert says in fails("validate", "report", path)
+    assert says in fails("calibrate", path, "-o", str(tmp_path / "out.toml"))
+
+
+@pytest.mark.parametrize("text, says", [("seq_len,heads,batch\n4k,32\n", "row 1: 2 cells, the header has 3 columns"),
+                                        ("seq_len,heads\n4k,32,1\n", "row 1: 3 cells, the header has 2 columns"),
+                                        ("", "no points"), ("seq_len,heads\n", "no points")])
+def test_a_points_csv_row_is_never_filled_in_and_an_empty_file_is_an_error(tmp_path, text, says):
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    assert says in fails("simulate", "--from", str(path))

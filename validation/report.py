@@ -7,10 +7,11 @@ speedups (fused vs naive, sparse vs dense), which is what users act on.
 """
 
 import json
+import math
 import statistics
 from pathlib import Path
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, read_user_text
 
 WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "pattern", "sparsity")
 _DEVICE_HW = (("H200", "h200"), ("H100", "h100"), ("A100", "a100"), ("B200", "b200"))
@@ -18,16 +19,44 @@ _DEVICE_HW = (("H200", "h200"), ("H100", "h100"), ("A100", "a100"), ("B200", "b2
 
 def load_results(path: str) -> dict:
     """A validation results file; UserError if it is missing or not the documented format."""
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise UserError(f"no such results file {path!r}")
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_user_text(path, "results file"))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list) or "device" not in doc:
-        raise UserError(f"{path}: not an attnsim validation file (needs 'device' and a 'points' list; see validation/FORMAT.md)")
+    except RecursionError:
+        raise UserError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list) or not isinstance(doc.get("device"), dict):
+        raise UserError(f"{path}: not an attnsim validation file (needs a 'device' object and a 'points' list; "
+                        "see validation/FORMAT.md)")
+    _check_entries(path, doc)
     return doc
+
+
+def _check_entries(path: str, doc: dict) -> None:
+    """Every point and microbenchmark an object with the fields report and calibrate read, of their types."""
+    micro = doc.get("micro", [])
+    if not isinstance(micro, list) or not isinstance(doc.get("errors", []), list):
+        raise UserError(f"{path}: 'micro' and 'errors' must be lists (validation/FORMAT.md)")
+    for i, m in enumerate(micro):
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not _number_or_none(m.get("value")):
+            raise UserError(f"{path}: micro entry {i} must be an object with a 'name' and a numeric 'value'")
+    for i, p in enumerate(doc["points"]):
+        if not isinstance(p, dict):
+            raise UserError(f"{path}: point {i} is {type(p).__name__}, not an object (validation/FORMAT.md)")
+        if not isinstance(p.get("algorithm"), str) or not isinstance(p.get("kernel", ""), str):
+            raise UserError(f"{path}: point {i} needs 'kernel' and 'algorithm' strings")
+        measured = p.get("measured_s")
+        if not _number_or_none(measured) or (measured or 0) < 0 or not all(_number_or_none(p.get(k)) for k in _NUMBERS):
+            raise UserError(f"{path}: point {i}: measured_s (>= 0) and the sizes must be numbers")
+
+
+_NUMBERS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "sparsity", "block_q", "block_kv")
+
+
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
 def hardware_for(doc: dict, hw: str | None) -> str:
