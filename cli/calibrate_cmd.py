@@ -1,10 +1,7 @@
 """``attnsim calibrate``: microbenchmark results -> a hardware TOML of your own GPU."""
 
-from pathlib import Path
-
 import click
 
-from einsum_cascades.errors import UserError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,12 +22,9 @@ def calibrate(results, output, hw):
     """
     from validation.calibrate import calibrate as fit, to_toml
 
-    target = Path(output)
-    if target.suffix != ".toml":
-        raise UserError(f"bad output {output!r}: the file name must end in .toml")
+    from cli._files import check_target, write_text
+
+    check_target(output, (".toml",))
     data, replaced = fit(results, hw)
-    try:
-        target.write_text(to_toml(data))
-    except OSError as err:
-        raise UserError(f"cannot write {output!r}: {err.strerror}") from None
+    write_text(output, to_toml(data), (".toml",))
     click.echo(f"wrote {output}: replaced {', '.join(replaced)}", err=True)

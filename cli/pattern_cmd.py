@@ -39,6 +39,10 @@ def show(expr, seq_len, kv_len, block_size, as_json, png):
     """
     from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts
 
+    if png:
+        from cli.plots.style import check_output
+
+        check_output(png)
     p = parse_pattern(expr)
     kv_len = kv_len or seq_len
     tc = tile_counts(p, seq_len, kv_len, block_size, block_size)

@@ -137,6 +137,8 @@ def validation(results, hw, output):
       attnsim plot validation validation/published/fa3-paper-h100.json -o validation.png
     """
     from cli.plots import validation_figure
+    from cli.plots.style import check_output
 
+    check_output(output)
     validation_figure(results, hw, output)
     _done(output)

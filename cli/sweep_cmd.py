@@ -8,12 +8,11 @@ target; it says where the rows it did finish are.
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import click
 
+from cli._files import check_target, finish, temp_beside, user_mode
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
@@ -41,10 +40,10 @@ def sweep(output, quiet, **opts):
       attnsim sweep --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:20 -o sparsity.json
       attnsim sweep --hw fusemax,flat --model bert --seq-len 1k..1m --baseline unfused@flat -o fusemax.csv
     """
-    target = _check_target(output)
+    target = check_target(output, (".csv", ".json"))
     points = expand_points(opts)
-    writer = _CsvStream if target.suffix == ".csv" else _JsonStream
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    writer = _CsvStream if target.suffix.lower() == ".csv" else _JsonStream
+    fd, tmp = temp_beside(target)
     done = 0
     with os.fdopen(fd, "w", newline="") as fh:
         stream = writer(fh)
@@ -53,25 +52,16 @@ def sweep(output, quiet, **opts):
                 done += 1
         except KeyboardInterrupt:
             stream.close()
+            user_mode(tmp)
             click.echo(f"attnsim: interrupted after {done} of {len(points)} points; finished rows are in {tmp}", err=True)
             sys.exit(130)
-        except UserError:
+        except BaseException:
             stream.close()
             os.unlink(tmp)
             raise
         stream.close()
-    os.replace(tmp, target)
+    finish(tmp, target)
     click.echo(f"wrote {len(points)} rows to {target}", err=True)
-
-
-def _check_target(output: str) -> Path:
-    target = Path(output)
-    if target.suffix.lower() not in (".csv", ".json"):
-        raise UserError(f"bad output {output!r}: the file name must end in .csv or .json")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write {output!r}: directory {str(parent)!r} does not exist or is not writable")
-    return target
 
 
 def _evaluate(points, stream, quiet):

@@ -1,9 +1,8 @@
 """``attnsim validate``: measure on a GPU (``run``), compare the model with measurements (``report``)."""
 
-from pathlib import Path
-
 import click
 
+from cli._files import check_target
 from cli.validate_report import report
 from einsum_cascades.errors import UserError
 
@@ -49,11 +48,7 @@ def run(quick, hw, only, output):
 
     parts = parse_parts(only)
     require_gpu()
-    target = Path(output)
-    if target.suffix != ".json":
-        raise UserError(f"bad output {output!r}: the results file name must end in .json")
-    if not target.parent.is_dir():
-        raise UserError(f"cannot write {output!r}: no such directory {str(target.parent)!r}")
+    check_target(output, (".json",))
     if hw:
         from simulator.api import hardware
 
@@ -80,8 +75,7 @@ def merge(results, output):
     from validation.merge import merge as join
     from validation.runner import save
 
-    if Path(output).suffix != ".json":
-        raise UserError(f"bad output {output!r}: the results file name must end in .json")
+    check_target(output, (".json",))
     doc = join(list(results))
     try:
         save(output, doc)

@@ -27,6 +27,10 @@ def report(results, hw, fmt, output):
     """
     from validation.report import report as build
 
+    if output:
+        from cli.plots.style import check_output
+
+        check_output(output)
     data = build(results, hw)
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(data, indent=2))

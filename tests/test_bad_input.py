@@ -63,13 +63,13 @@ def _results(tmp_path, **change) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("command", [("simulate", "--from"), ("validate", "report"), ("validate", "merge"),
-                                     ("plot", "validation"), ("calibrate",)])
-def test_a_file_that_is_not_utf8_is_refused(tmp_path, command):
+@pytest.mark.parametrize("command, out", [(("simulate", "--from"), None), (("validate", "report"), None),
+                                          (("validate", "merge"), "out.json"), (("plot", "validation"), "out.png"),
+                                          (("calibrate",), "out.toml")])
+def test_a_file_that_is_not_utf8_is_refused(tmp_path, command, out):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'\xff\xfe{"points": []}')
-    suffix = {"simulate": None, "calibrate": ".toml", "plot": ".png"}.get(command[0], ".json")
-    out = ["-o", str(tmp_path / f"out{suffix}")] if suffix else []
+    out = ["-o", str(tmp_path / out)] if out else []
     assert "not UTF-8 text (byte 0xff at offset 0)" in fails(*command, str(bad), *out)
 
 
@@ -89,3 +89,16 @@ def test_a_points_csv_row_is_never_filled_in_and_an_empty_file_is_an_error(tmp_p
     path = tmp_path / "points.csv"
     path.write_text(text)
     assert says in fails("simulate", "--from", str(path))
+
+
+@pytest.mark.parametrize("args", [("sweep", "-o", "/proc/out.csv"), ("plot", "speedup", "-o", "/proc/out.png"),
+                                  ("pattern", "show", "causal", "--seq-len", "4k", "--png", "/proc/out.png"),
+                                  ("cascade", "show", "attention-1pass", "--graph", "/proc/out.png")])
+def test_an_unwritable_output_is_found_by_trying_not_by_os_access(args):
+    """/proc accepts os.access(W_OK) for root, yet no file can be created there."""
+    assert "cannot write '/proc/out." in fails(*args)
+
+
+def test_calibrate_cannot_write_into_proc():
+    assert "cannot write '/proc/out.toml'" in fails("calibrate", str(Path(__file__).parent / "data" /
+                                                                      "synthetic-h100-results.json"), "-o", "/proc/out.toml")

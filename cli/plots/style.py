@@ -5,7 +5,6 @@ looks the same in every plot. A figure whose lines differ by hardware colours
 them by hardware (markers tell the algorithms apart); otherwise by algorithm.
 """
 
-import os
 import zlib
 from pathlib import Path
 
@@ -46,25 +45,23 @@ def pyplot():
 
 
 def check_output(path: str) -> Path:
-    """The output path, if its extension is a figure format and its directory is writable."""
-    target = Path(path)
-    if target.suffix.lower() not in FORMATS:
-        raise UserError(f"bad output {path!r}: the file name must end in {', '.join(FORMATS)}")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write {path!r}: directory {str(parent)!r} does not exist or is not writable")
-    return target
+    """The output path, if its extension is a figure format and a file can be written beside it."""
+    from cli._files import check_target
+
+    return check_target(path, FORMATS)
 
 
 def save(fig, path: str) -> None:
-    """Lay the figure out tightly and write it in the format its extension names."""
+    """Lay the figure out tightly and write it, atomically, in the format its extension names."""
     import matplotlib.pyplot as plt
 
-    target = check_output(path)
-    fmt = target.suffix.lower()[1:]
+    from cli._files import atomic_path
+
+    fmt = Path(path).suffix.lower()[1:]
     fig.tight_layout()
     try:
-        fig.savefig(target, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
+        with atomic_path(path, FORMATS) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
     except OSError as err:
         raise UserError(f"cannot write {path!r}: {err.strerror or err}") from None
     finally:
