@@ -5,8 +5,9 @@ Subcommands live in their own modules and are imported only when invoked, so
 ends the same way: one line on stderr, exit status 2, no traceback.
 """
 
-import importlib
 import gc
+import importlib
+import signal
 import sys
 
 import click
@@ -94,10 +95,18 @@ def cli():
 GC_THRESHOLD = 100_000  # allocations between young-generation collections (CPython's default: 700)
 
 
+CATCHES_INTERRUPT = ("sweep", "validate")  # commands that save their work on Ctrl-C (KeyboardInterrupt)
+
+
 def main():
     # A sweep builds hundreds of thousands of small dicts and no reference cycles to speak of; at the
     # default threshold the cyclic collector rescans them over and over (half the run time at 100k rows).
     gc.set_threshold(GC_THRESHOLD)
+    # Python defers Ctrl-C until a numba loop returns; every other command has nothing to save, so the
+    # default action (end the process at once, status 130 in the shell) makes any of its loops interruptible.
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command not in CATCHES_INTERRUPT:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     cli.main(prog_name="attnsim")
 
 

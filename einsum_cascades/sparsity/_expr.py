@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.units import format_size, parse_size
+from einsum_cascades.units import format_size, parse_size, short_repr
 
 PATTERN_NAMES = ("causal", "window", "sinks", "global", "strided", "vertical_slash", "random_blocks", "full", "dense")
 _ARITY = {"causal": (0, 0), "full": (0, 0), "window": (1, 1), "sinks": (1, 1), "global": (1, 1), "strided": (1, 1),
@@ -112,6 +112,11 @@ def keep_blocks(bi, bj, seed: int, density: float) -> np.ndarray:
 # ---------------------------------------------------------------- parsing
 
 _TOKEN = re.compile(r"(?P<name>[A-Za-z_]\w*)|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[kKmMgG]?)|(?P<op>[&|(),])")
+# Bounds on an expression, far past any real mask, so parsing and lowering never recurse deeply or blow up.
+MAX_CHARS = 4096
+MAX_TERMS = 64  # primitives (names) in one expression
+MAX_DEPTH = 16  # nested parentheses (a name's own argument list counts one)
+MAX_SEED = (1 << 63) - 1  # random_blocks seeds are int64 in the lowering kernels
 _ALLOWED = f"allowed: {', '.join(PATTERN_NAMES)}, joined with & and |, grouped with ( )"
 
 
@@ -123,11 +128,27 @@ def parse_pattern(text: str) -> Pattern:
     """
     if not isinstance(text, str) or not text.strip():
         raise PatternError(f"empty pattern expression; {_ALLOWED}")
+    if len(text) > MAX_CHARS:
+        raise PatternError(f"bad pattern {short_repr(text)}: {len(text):,} characters; at most {MAX_CHARS:,}")
     tokens = _tokenize(text)
+    _check_size(tokens, text)
     pattern, pos = _or(tokens, 0, text)
     if pos != len(tokens):
         _fail(text, tokens[pos], "expected & or | between patterns")
     return pattern
+
+
+def _check_size(tokens, text) -> None:
+    """Refuse expressions past MAX_TERMS primitives or MAX_DEPTH nested parentheses (before parsing recurses)."""
+    terms = sum(kind == "name" for kind, _, _ in tokens)
+    if terms > MAX_TERMS:
+        raise PatternError(f"bad pattern {short_repr(text)}: {terms} primitives; at most {MAX_TERMS}")
+    depth = deepest = 0
+    for _, value, _ in tokens:
+        depth += (value == "(") - (value == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise PatternError(f"bad pattern {short_repr(text)}: parentheses nested {deepest} deep; at most {MAX_DEPTH}")
 
 
 def _tokenize(text: str) -> list:
@@ -221,6 +242,6 @@ def _check_args(name, args, text):
         density = -1.0
     if not 0 < density <= 1:
         raise PatternError(f"bad pattern {text!r}: random_blocks density {args[0]} must be a number in (0, 1]")
-    if len(args) > 1 and not args[1].isdigit():
-        raise PatternError(f"bad pattern {text!r}: random_blocks seed {args[1]} must be a non-negative integer")
+    if len(args) > 1 and not (args[1].isdigit() and len(args[1]) <= 19 and int(args[1]) <= MAX_SEED):
+        raise PatternError(f"bad pattern {text!r}: random_blocks seed {args[1]} must be an integer in 0 .. 2**63-1")
     return (density,) + ((int(args[1]),) if len(args) > 1 else ())

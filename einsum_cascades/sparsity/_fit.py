@@ -2,10 +2,12 @@
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import Pattern, parse_pattern
-from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
+from einsum_cascades.sparsity._limits import check_work
+from einsum_cascades.sparsity._lowering import TileCounts, compile_terms, tile_counts
 
 LOG2_SCALE_RANGE = 20.0  # sizes are scaled by 2**-20 .. 2**20
 FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile's worth away)
+FIT_CALLS = 32  # lowerings a fit takes, for its work bound (24 to 37 measured on typical masks)
 
 
 def scaled(p: Pattern, alpha: float) -> Pattern:
@@ -34,6 +36,8 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
     if not _has_size(base):
         raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
                         f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
+    widest, _ = compile_terms(scaled(base, 2.0 ** LOG2_SCALE_RANGE), seq_len, kv_len, (block_q, block_kv))
+    check_work(widest, seq_len, kv_len, block_q, block_kv, text, calls=FIT_CALLS)
     target, memo = 1.0 - sparsity, {}
 
     def lowered(log2_alpha):

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, coin_threshold, slash_spacing, vertical_spacing
+from einsum_cascades.sparsity._limits import check_terms, check_work
 
 _UNBOUNDED = 1 << 60
 _NO_COINS = np.zeros((0, 4), dtype=np.int64)
@@ -59,10 +60,10 @@ class TileCounts:
 
 def _dnf(p) -> list[list[tuple]]:
     """The expression as a list of conjunctions of atoms (global and vertical_slash split in two)."""
-    if p.name == "|":
-        return _dnf(p.parts[0]) + _dnf(p.parts[1])
-    if p.name == "&":
-        return [a + b for a in _dnf(p.parts[0]) for b in _dnf(p.parts[1])]
+    if p.name in ("&", "|"):
+        left, right = _dnf(p.parts[0]), _dnf(p.parts[1])
+        check_terms(len(left) * len(right) if p.name == "&" else len(left) + len(right), p)
+        return [a + b for a in left for b in right] if p.name == "&" else left + right
     if p.name == "global":
         return [[("q<", p.args[0])], [("k<", p.args[0])]]
     if p.name == "vertical_slash":
@@ -174,6 +175,7 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips
     one coin per tile of this shape."""
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
+    check_work(terms, seq_len, kv_len, block_q, block_kv, p)
     ws = workspace(terms, math.ceil(kv_len / block_kv))
     row_full, row_partial = _kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
@@ -209,6 +211,7 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     strided&random_blocks at 1M tokens takes seconds.
     """
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
+    check_work(terms, seq_len, kv_len, *random_block, p, elements=True)
     ws = workspace(terms, math.ceil(kv_len / random_block[1]))
     return _kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
 
@@ -217,5 +220,6 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
     """Tile states (0 empty, 1 partial, 2 full) as a query-block x key-block grid; with ``pool`` > 1,
     each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences)."""
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
+    check_work(terms, seq_len, kv_len, block_q, block_kv, p)
     ws = workspace(terms, math.ceil(kv_len / block_kv))
     return _kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
