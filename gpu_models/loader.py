@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gpu_models.schema import OPTIONAL, SCHEMAS, TABLES, ZERO_ALLOWED
 from gpu_models.spec import HardwareError
-from gpu_models.units import UNITLESS, UNITS, to_stored, units_of
+from gpu_models.units import MAX_STORED, MIN_STORED, UNITLESS, UNITS, to_stored, units_of
 
 _FIGURE_FIELDS = ("value", "unit", "source")
 
@@ -122,7 +122,17 @@ def _figure(fname: str, key: str, entry, dim: str, sources: dict) -> int | float
             or (value == 0 and key not in ZERO_ALLOWED):
         allowed = "a number >= 0" if key in ZERO_ALLOWED else "a positive number"
         raise HardwareError(f"{fname}: {key} must be {allowed}, got {value!r}")
-    return to_stored(value, unit)
+    stored = to_stored(value, unit)
+    top = MAX_STORED.get(dim, math.inf)  # fractions: the spec checks (0, 1]
+    if stored > top or 0 < stored < MIN_STORED:
+        raise HardwareError(f"{fname}: {key} = {value!r} {unit} is out of range: between {MIN_STORED:g} and "
+                            f"{top:.4g} {_stored_unit(dim)}")
+    return stored
+
+
+def _stored_unit(dim: str) -> str:
+    """The unit values of ``dim`` are stored in (its factor-1 unit)."""
+    return next((u for u, (d, factor) in UNITS.items() if d == dim and str(factor) == "1"), dim)
 
 
 def _ops(fname: str, key: str, entry, sources: dict) -> list[str]:

@@ -1,6 +1,7 @@
 """Hardware specs: bundled figures against datasheets as closed forms, exact units, strict loading."""
 
 import dataclasses
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -191,3 +192,17 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
 def test_no_overlap_is_a_value_not_a_missing_one(tmp_path):
     hw = load_hardware(_edit(tmp_path, "h100", {"tensor_sfu_overlap": 'tensor_sfu_overlap = { value = 0, unit = "fraction", source = "measured: x" }'}))
     assert hw.tensor_sfu_overlap == 0
+
+
+@pytest.mark.parametrize("key, value, unit", [("sms", "1e300", "count"), ("hbm_bw_bytes_s", "1e300", "TB/s"),
+                                              ("sustained_clock_hz", "1e-300", "MHz"), ("hbm_bytes", "2e9", "GiB")])
+def test_a_figure_past_its_dimension_s_sane_range_is_refused(tmp_path, key, value, unit):
+    """1e300 SMs overflowed a C long in the model; every figure now has a stated range."""
+    import re
+
+    text = Path(spec_path("h100")).read_text()
+    text = re.sub(rf'(?m)^{key} = \{{ value = [^,]+, unit = "[^"]+"', f'{key} = {{ value = {value}, unit = "{unit}"', text)
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(HardwareError, match=f"mine.toml: {key} = .* is out of range"):
+        load_hardware(str(path))
