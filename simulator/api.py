@@ -13,10 +13,13 @@ import numpy as np
 from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
 from simulator.accel_model import family_error as accel_family_error
+from simulator.capacity import mark_rows
 from simulator.columns import workload_columns
+from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
+from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.splits import fa3_column_pack
 from simulator.workload import Workload
@@ -63,6 +66,7 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
     """One algorithm on one machine for one workload."""
     if algo not in ALGORITHMS:
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}")
+    check_kernel(hw, algo, wl)
     if hw.kind == "gpu":
         return simulate_gpu(hw, algo, wl)
     return simulate_accel(hw, algo, wl)
@@ -77,10 +81,20 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
     if baseline:
         base_algo, _, base_hw = baseline.partition("@")
         base_spec = hardware(base_hw) if base_hw else spec
-        base = evaluate(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
+        base, why = _baseline(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
     else:
-        base = evaluate(spec, *default_baseline(spec, algo, wl))
-    return to_row(result, base)
+        base_spec = spec
+        base, why = _baseline(spec, *default_baseline(spec, algo, wl))
+    row = {**to_row(result, base, why), **decisions(spec, result)}
+    return mark_rows([row], spec, result, base_spec, base)[0]
+
+
+def _baseline(spec, algo: str, wl) -> tuple[Result | None, str | None]:
+    """The baseline's result, or None and why when that kernel cannot run the workload (no speedup then)."""
+    try:
+        return evaluate(spec, algo, wl), None
+    except Unsupported as err:
+        return None, f"no baseline: {err}"
 
 
 def run_points(points, **defaults) -> list[dict]:
@@ -168,15 +182,22 @@ def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
     result = evaluate(spec, algo, wl)
     if baseline:
         base_algo, _, base_hw = baseline.partition("@")
-        base = evaluate(hardware(base_hw) if base_hw else spec, base_algo, wl)
+        base_spec = hardware(base_hw) if base_hw else spec
+        base, why = _baseline(base_spec, base_algo, wl)
     else:
-        base = evaluate(spec, *default_baseline(spec, algo, wl))
-    return to_rows(result, base)
+        base_spec = spec
+        base, why = _baseline(spec, *default_baseline(spec, algo, wl))
+    tile = decisions(spec, result)
+    return mark_rows([{**row, **tile} for row in to_rows(result, base, why)], spec, result, base_spec, base)
 
 
-def to_row(r: Result, base: Result) -> dict:
-    """The JSON/CSV record of one point (keys as DESIGN.md lists them, plus a few more)."""
+def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
+    """The JSON/CSV record of one point (keys as DESIGN.md lists them, plus a few more); ``base`` None: the
+    baseline cannot run, ``note`` says why, and the speedup is empty."""
     wl = r.workload
+    if base is None:
+        return {**to_row(r, r), "baseline": None, "baseline_time_s": None, "speedup": None,
+                "baseline_energy_j": None, "note": note}
     return {
         "hardware": r.hardware, "algorithm": r.algorithm,
         "baseline": base.algorithm if base.hardware == r.hardware else f"{base.algorithm}@{base.hardware}",
@@ -187,13 +208,13 @@ def to_row(r: Result, base: Result) -> dict:
         "time_s": r.time_s, "baseline_time_s": base.time_s, "speedup": base.time_s / r.time_s,
         "bound": r.bound, "flops": r.flops, "tflops": r.tflops, "hbm_bytes": r.cost.hbm_bytes,
         "onchip_bytes": r.cost.onchip_bytes, "energy_j": r.energy_j,
-        "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization),
+        "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization), "note": note,
     }
 
 
-def to_rows(r: Result, base: Result) -> list[dict]:
+def to_rows(r: Result, base: Result | None, note: str | None = None) -> list[dict]:
     """``to_row`` for a result whose fields are columns: one record per point, Python scalars only."""
-    record = to_row(r, base)
+    record = to_row(r, base, note)
     util = record.pop("utilization")
     n = len(r.time_s)
 

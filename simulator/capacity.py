@@ -1,0 +1,97 @@
+"""Whether a point's tensors fit the machine's memory, and the rows of points that do not.
+
+A GPU holds Q, K, V and O in HBM, plus what the kernel allocates around them: the fused kernels'
+fp32 log-sum-exp per query row and, when they split the KV range, every split's fp32 partial
+output; standard attention (``naive``) its score and probability matrices. A point that does not
+fit has no time: its row keeps its shape with ``fits: false`` and a note saying what it needs.
+The accelerator TOMLs give no DRAM capacity (the FuseMax paper states none), so there is no
+check there (``fits`` is None).
+"""
+
+import numpy as np
+
+from simulator.workload import DTYPE_BYTES
+
+FP32_BYTES = 4
+# FlashAttention allocates softmax_lse (batch, heads, seqlen_q) in fp32, and with num_splits > 1
+# softmax_lse_accum (splits, batch, heads, seqlen_q) and out_accum (splits, batch, heads, seqlen_q,
+# head_dim) in fp32 (flash-attention csrc/flash_attn/flash_api.cpp: mha_fwd, set_params_splitkv;
+# hopper/flash_api.cpp: mha_fwd). FA3's fp8 path writes its output in bf16 (hopper/flash_api.cpp, out_type).
+FUSED = ("flash1", "flash2", "flash3", "flash-decoding")
+# Standard attention writes S = QK^T and P = softmax(S) to HBM (FA1 paper, arXiv 2205.14135, Algorithm 0),
+# and a mask is one more Nq x Nkv tensor added to S.
+NAIVE = "naive"
+TIME_FIELDS = ("time_s", "tflops", "speedup", "bound", "energy_j")  # emptied when a point does not fit
+BASELINE_FIELDS = ("baseline_time_s", "speedup", "baseline_energy_j")
+
+
+def footprint(algo: str, wl, splits=1) -> dict[str, object]:
+    """Bytes each tensor of one call holds in memory (floats, or columns for a columns workload)."""
+    b = wl.dtype_bytes
+    rows = wl.batch * 1.0 * wl.heads * wl.seq_len  # query rows over all heads
+    kv = wl.batch * 1.0 * wl.kv_heads * wl.kv_len * wl.head_dim * b
+    out_b = DTYPE_BYTES["bf16"] if algo == "flash3" and wl.dtype == "fp8" else b
+    parts = {"Q": rows * wl.head_dim * b, "K": kv, "V": kv, "O": rows * wl.head_dim * out_b}
+    if algo == NAIVE:
+        scores = rows * wl.kv_len * b
+        parts.update(S=scores, P=scores)
+        if wl.mask_expr:
+            parts["mask"] = wl.seq_len * 1.0 * wl.kv_len * b
+    elif algo in FUSED:
+        parts["LSE"] = rows * FP32_BYTES
+        splits = np.asarray(splits)
+        partials = np.where(splits > 1, splits * rows * (wl.head_dim + 1) * FP32_BYTES, 0.0)
+        parts["split partials"] = partials if partials.ndim else float(partials)
+    return parts
+
+
+def capacity_bytes(hw) -> float | None:
+    """The memory a point's tensors must fit in: HBM on a GPU; None where the spec gives no capacity."""
+    return hw.hbm_bytes if hw.kind == "gpu" else None
+
+
+def need(hw, result):
+    """(bytes needed, bytes available or None) for one result (or columns of them)."""
+    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    return sum(parts.values()), capacity_bytes(hw)
+
+
+def describe(hw, result, index=None) -> str:
+    """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns)."""
+    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    if index is not None:
+        parts = {k: np.broadcast_to(v, np.shape(result.time_s))[index] for k, v in parts.items()}
+    shown = ", ".join(f"{k} {_gb(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
+    return (f"{result.algorithm} needs {_gb(sum(parts.values()))} of HBM ({shown}); "
+            f"{hw.display_name} has {_gb(capacity_bytes(hw))}")
+
+
+def _gb(n: float) -> str:
+    """Decimal units, as the datasheets write HBM: 2.2 TB, 85.9 GB, 134 MB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n / 1e3:.3g} KB"
+
+
+def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
+    """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
+    the times of a point that does not fit and the speedup of one whose baseline does not, with a note."""
+    needed, have = need(hw, result)
+    needed = np.broadcast_to(needed, (len(rows),))
+    base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
+    for i, (row, fits, base_fits) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit)):
+        row.update(fits=fits, memory_bytes=float(needed[i]), baseline_fits=base_fits)
+        row.setdefault("note", None)
+        index = i if len(rows) > 1 or np.ndim(result.time_s) else None
+        if fits is False:
+            row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {describe(hw, result, index)}")
+        elif base_fits is False:
+            row.update(dict.fromkeys(BASELINE_FIELDS), note=f"baseline does not fit: {describe(base_hw, base, index)}")
+    return rows
+
+
+def _fits(needed, have, n: int) -> list:
+    if have is None:
+        return [None] * n
+    return [bool(f) for f in np.broadcast_to(np.asarray(needed) <= have, (n,))]

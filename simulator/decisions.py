@@ -1,0 +1,39 @@
+"""What the model decided for a point, for people to see: the kernel's tile and the solved mask.
+
+``--pattern EXPR --sparsity s`` scales EXPR's sizes until its block sparsity is s at the kernel's
+tile; the expression that was lowered (``causal&window(3.2k)``) is what the time is for.
+"""
+
+from dataclasses import replace
+
+from simulator import tiles as tile_source
+from simulator.gpu_kernels import kernel_config
+from simulator.splits import fa3_layout
+
+
+def decisions(hw, result) -> dict:
+    """``tile`` ('128x176': query rows x keys of the kernel's tile, None where the kernel does not tile) and
+    ``lowered_pattern`` (the mask expression after solving for --sparsity, None unless one was solved)."""
+    det, wl = result.detail, result.workload
+    tile = f"{det['block_q']}x{det['block_kv']}" if "block_q" in det else None
+    lowered = None
+    if hw.kind == "gpu" and wl.pattern and wl.sparsity and not _is_columns(wl):
+        lowered = _lowered(hw, result.algorithm, wl)
+    return {"tile": tile, "lowered_pattern": lowered}
+
+
+def _lowered(hw, algo: str, wl) -> str | None:
+    """The pattern the model lowered for ``wl``: at the fused kernel's tile in query positions (a packed GQA
+    tile holds block_q / group positions), or at naive's element view, as ``gpu_model`` lowers it."""
+    if algo == "naive":
+        return tile_source.dense_counts(wl).pattern
+    cfg = kernel_config(algo, hw, wl)
+    if wl.block_size:
+        cfg = replace(cfg, block_q=wl.block_size, block_kv=wl.block_size)
+    if algo == "flash3":
+        cfg = fa3_layout(hw, wl, cfg)[1]
+    return tile_source.tile_rows(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv).pattern
+
+
+def _is_columns(wl) -> bool:
+    return not isinstance(wl.seq_len, int)

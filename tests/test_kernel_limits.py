@@ -1,0 +1,51 @@
+"""The kernels' own limits (flash-attention flash_api.cpp checks, shared memory, MMA shapes) are errors,
+never silent answers."""
+
+import pytest
+
+from einsum_cascades.errors import UserError
+from simulator import Workload, evaluate, hardware, simulate
+from simulator.limits import block_smem_bytes, kernel_error
+
+
+@pytest.mark.parametrize("algo, d, ok", [("flash2", 256, True), ("flash2", 264, False), ("flash2", 7, False),
+                                         ("flash3", 8, True), ("flash1", 128, True), ("flash1", 136, False),
+                                         ("naive", 7, True)])
+def test_head_dims_follow_the_kernels_checks(algo, d, ok):
+    assert (kernel_error(hardware("h100"), algo, Workload(head_dim=d)) is None) == ok
+
+
+def test_fp8_runs_on_flash3_only_and_needs_head_dims_in_16s():
+    h100 = hardware("h100")
+    assert kernel_error(h100, "flash3", Workload(dtype="fp8", head_dim=128)) is None
+    assert "multiples of 16" in kernel_error(h100, "flash3", Workload(dtype="fp8", head_dim=72))
+    for algo in ("flash2", "flash-decoding", "naive"):
+        assert "no fp8 kernel" in kernel_error(h100, algo, Workload(dtype="fp8"))
+
+
+def test_accelerators_refuse_a_dtype_of_another_word_size():
+    assert "16-bit words" in kernel_error(hardware("fusemax"), "fusemax", Workload(dtype="fp8"))
+    assert kernel_error(hardware("fusemax"), "fusemax", Workload(dtype="bf16")) is None
+
+
+def test_a_block_must_split_into_the_warps_mma_rows():
+    """FA2 at d=128: 4 warps of 16-row mma.sync -> multiples of 64; FA3: 2 warpgroups of 64 rows -> 128."""
+    h100 = hardware("h100")
+    assert kernel_error(h100, "flash2", Workload(block_size=64)) is None
+    assert "multiple of 64" in kernel_error(h100, "flash2", Workload(block_size=3))
+    assert "multiple of 128" in kernel_error(h100, "flash3", Workload(block_size=64))
+
+
+def test_a_block_must_fit_shared_memory():
+    h100 = hardware("h100")
+    assert block_smem_bytes("flash2", 256, 128, 2) == (256 * 128 + 2 * 256 * 128) * 2
+    assert block_smem_bytes("flash3", 128, 128, 2) == (128 * 128 + 2 * 2 * 128 * 128) * 2
+    why = kernel_error(h100, "flash2", Workload(block_size=1 << 20))
+    assert "needs 805,306,368 B of shared memory" in why and "232,448 B per CTA" in why
+
+
+def test_the_main_kernel_is_an_error_and_a_baseline_that_cannot_run_leaves_no_speedup():
+    with pytest.raises(UserError, match="flash2 has no fp8 kernel"):
+        evaluate(hardware("h100"), "flash2", Workload(dtype="fp8"))
+    row = simulate("h100", "flash3", dtype="fp8")
+    assert row["time_s"] > 0 and row["speedup"] is None and row["note"].startswith("no baseline: naive has no fp8")
