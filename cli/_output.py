@@ -8,11 +8,14 @@ import sys
 
 COLUMNS = ("hardware", "algorithm", "baseline", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len",
            "causal", "dtype", "pattern", "sparsity", "block_size", "block_density", "time_s", "baseline_time_s", "speedup",
-           "bound", "flops", "tflops", "hbm_bytes", "onchip_bytes", "energy_j", "baseline_energy_j", "utilization")
+           "bound", "flops", "tflops", "hbm_bytes", "onchip_bytes", "energy_j", "baseline_energy_j", "utilization",
+           "note", "tile", "lowered_pattern", "fits", "memory_bytes", "baseline_fits")
 
 
-def human_time(s: float) -> str:
-    """1.5e-6 -> '1.50 us', 0.0123 -> '12.3 ms'."""
+def human_time(s: float | None) -> str:
+    """1.5e-6 -> '1.50 us', 0.0123 -> '12.3 ms'; None (no time: the point does not fit) -> '-'."""
+    if s is None:
+        return "-"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
         if s >= scale or unit == "ns":
             v = s / scale
@@ -42,6 +45,33 @@ def csv_cell(value):
     return value
 
 
+NOTE_KINDS = {"does not fit": "no time", "baseline does not fit": "no speedup", "no baseline": "no speedup"}
+
+
+def report_unfit(rows: list[dict]) -> None:
+    """One point that does not fit the machine's memory is an error; in a list, a note on stderr per kind of
+    missing number (the rows stay, with ``fits: false`` or an empty speedup)."""
+    from einsum_cascades.errors import UserError
+
+    if len(rows) == 1 and rows[0].get("fits") is False:
+        raise UserError(rows[0]["note"])
+    echo_notes([r["note"] for r in rows if r.get("note")], len(rows))
+
+
+def echo_notes(notes: list[str], total: int) -> None:
+    """One stderr line per kind of note ('does not fit', 'baseline does not fit', 'no baseline'), with a count."""
+    import click
+
+    by_kind: dict[str, list[str]] = {}
+    for note in notes:
+        by_kind.setdefault(note.split(":", 1)[0], []).append(note)
+    for kind, same in by_kind.items():
+        what = NOTE_KINDS.get(kind, "see its note")
+        count = "this point" if total == 1 else f"{len(same)} of {total} points"
+        click.echo(f"attnsim: note: {count} ({what}): {same[0]}" + (" (and others)" if len(set(same)) > 1 else ""),
+                   err=True)
+
+
 INDENT_ROWS = 20  # JSON up to this many rows is indented for reading; longer output has one row per line
 
 
@@ -56,6 +86,8 @@ def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
     elif fmt == "csv":
         stream.write(rows_to_csv(rows))
     else:
+        from cli._table import print_table
+
         print_table(rows)
 
 
@@ -88,32 +120,3 @@ def _json_default(value):
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def print_table(rows: list[dict]) -> None:
-    """A rich table, one row per point, the bound highlighted (full records: --format json/csv)."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
-    for title in ("hw", "algo", "shape", "N", "mask", "blocks", "time", "TFLOP/s", "bound",
-                  "baseline", "speedup"):
-        left = title in ("hw", "algo", "mask", "bound", "baseline")
-        table.add_column(title, justify="left" if left else "right", no_wrap=True)
-    for r in rows:
-        n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}")
-        table.add_row(
-            r["hardware"], r["algorithm"], f"{r['batch']}x{r['heads']}/{r['kv_heads']}x{r['head_dim']}", n,
-            _mask(r), f"{r['block_density']:.3f}", human_time(r["time_s"]), f"{r['tflops']:.1f}",
-            f"[bold yellow]{r['bound']}[/]", r["baseline"], f"[bold]{r['speedup']:.2f}x[/]")
-    Console().print(table)
-
-
-def _mask(r: dict) -> str:
-    parts = ["causal"] if r["causal"] else []
-    if r["pattern"]:
-        parts.append(r["pattern"])
-    if r["sparsity"]:
-        parts.append(f"s={r['sparsity']:g}")
-    return " ".join(parts) or "dense"

@@ -14,7 +14,8 @@ _BOOL = ("causal",)
 _TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern")
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.
 _OUTPUT_ONLY = {"block_density", "time_s", "baseline_time_s", "speedup", "bound", "flops", "tflops", "hbm_bytes",
-                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization"}
+                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization", "note", "tile", "lowered_pattern", "fits",
+                "memory_bytes", "baseline_fits"}
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 
 

@@ -17,13 +17,25 @@ def _output_option(func):
                         help="Figure file: FILE.png (150 dpi), FILE.svg or FILE.pdf.")(func)
 
 
-def _rows(opts: dict, output: str, **overrides) -> list[dict]:
-    """Check the output path, then simulate every point of the options."""
+def _rows(opts: dict, output: str, field: str) -> tuple[list[dict], str]:
+    """Check the output path, simulate every point of the options; the rows with ``field`` and a note
+    (also on stderr) on the points left out because they, or their baselines, do not fit in memory."""
     from cli.plots.style import check_output
     from simulator.api import run_points
 
     check_output(output)
-    return run_points([{**p, **overrides} for p in expand_points(opts)])
+    return _usable(run_points(expand_points(opts)), field)
+
+
+def _usable(rows: list[dict], field: str) -> tuple[list[dict], str]:
+    from cli.plots.series import plottable
+
+    kept, note = plottable(rows, field)
+    if not kept:
+        raise UserError(f"nothing to plot: {note}")
+    if note:
+        click.echo(f"attnsim: note: {note}", err=True)
+    return kept, note
 
 
 def _done(output: str) -> None:
@@ -50,7 +62,7 @@ def speedup(output, **opts):
     """
     from cli.plots import speedup_figure
 
-    speedup_figure(_rows(opts, output), output)
+    speedup_figure(*_rows(opts, output, "speedup"), output)
     _done(output)
 
 
@@ -71,8 +83,7 @@ def sparsity(output, **opts):
     from cli.plots.style import check_output
 
     check_output(output)
-    rows = sparsity_rows(expand_points(opts))
-    sparsity_figure(rows, output)
+    sparsity_figure(*_usable(sparsity_rows(expand_points(opts)), "speedup"), output)
     _done(output)
 
 
@@ -96,7 +107,7 @@ def roofline(output, **opts):
     if len(opts["hardware"]) != 1:
         raise UserError(f"roofline draws one machine: got --hw {','.join(opts['hardware'])}")
     spec = hardware(opts["hardware"][0])
-    roofline_figure(spec, _rows(opts, output), output)
+    roofline_figure(spec, *_rows(opts, output, "time_s"), output)
     _done(output)
 
 
@@ -116,10 +127,16 @@ def breakdown(output, **opts):
           --seq-len 64k -o breakdown_fm.png
     """
     from cli.plots import breakdown_figure, evaluate_points
+    from cli.plots.breakdown import fitting
     from cli.plots.style import check_output
 
     check_output(output)
-    breakdown_figure(evaluate_points(expand_points(opts)), output)
+    groups, note = fitting(evaluate_points(expand_points(opts)))
+    if not groups:
+        raise UserError(f"nothing to plot: {note}")
+    if note:
+        click.echo(f"attnsim: note: {note}", err=True)
+    breakdown_figure(groups, output, note)
     _done(output)
 
 

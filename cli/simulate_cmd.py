@@ -35,6 +35,9 @@ def simulate(from_file, explain, fmt, **opts):
         rows = _run_rows(points, defaults, from_file)
     else:
         rows = run_points(expand_points(opts))
+    from cli._output import report_unfit, write_rows
+
+    report_unfit(rows)
     if explain:
         if len(rows) != 1:
             raise UserError(f"--explain takes one point; this call has {len(rows)}")
@@ -42,8 +45,6 @@ def simulate(from_file, explain, fmt, **opts):
 
         click.echo(explain_point(rows[0]))
         return
-    from cli._output import write_rows
-
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
 
 

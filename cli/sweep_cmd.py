@@ -13,6 +13,7 @@ import time
 import click
 
 from cli._files import check_target, finish, temp_beside, user_mode
+from cli._output import echo_notes
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
@@ -44,12 +45,14 @@ def sweep(output, quiet, **opts):
     points = expand_points(opts)
     writer = _CsvStream if target.suffix.lower() == ".csv" else _JsonStream
     fd, tmp = temp_beside(target)
-    done = 0
+    done, notes = 0, []
     with os.fdopen(fd, "w", newline="") as fh:
         stream = writer(fh)
         try:
-            for _ in _evaluate(points, stream, quiet):
+            for note in _evaluate(points, stream, quiet):
                 done += 1
+                if note:
+                    notes.append(note)
         except KeyboardInterrupt:
             stream.close()
             user_mode(tmp)
@@ -61,11 +64,13 @@ def sweep(output, quiet, **opts):
             raise
         stream.close()
     finish(tmp, target)
+    echo_notes(notes, len(points))
     click.echo(f"wrote {len(points)} rows to {target}", err=True)
 
 
 def _evaluate(points, stream, quiet):
-    """Yield once per evaluated point; a progress bar appears if the sweep outlasts PROGRESS_AFTER_S."""
+    """Yield each evaluated point's note (None for most); a progress bar appears if the sweep outlasts
+    PROGRESS_AFTER_S."""
     from simulator.api import run_points
 
     start, bar, task = time.perf_counter(), None, None
@@ -76,7 +81,7 @@ def _evaluate(points, stream, quiet):
             began = time.perf_counter()
             for row in run_points(points[first:first + chunk]):
                 stream.write(row)
-                yield
+                yield row["note"]
             first += chunk
             if time.perf_counter() - began < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
                 chunk = min(2 * chunk, MAX_CHUNK)

@@ -53,6 +53,17 @@ def evaluate_points(points: list[dict]) -> list[Group]:
     return [Group(_label(r, split, many_hw), g.result, g.spec) for r, g in zip(rows, groups)]
 
 
+def fitting(groups: list[Group]) -> tuple[list[Group], str]:
+    """The groups whose tensors fit their machine's memory, and a note on those left out ('' when none)."""
+    from simulator.capacity import need
+
+    fits = [g for g in groups if (lambda n, have: have is None or n <= have)(*need(g.spec, g.result))]
+    if len(fits) == len(groups):
+        return groups, ""
+    left = ", ".join(dict.fromkeys(f"{g.result.algorithm} on {g.spec.display_name}" for g in groups if g not in fits))
+    return fits, f"{len(groups) - len(fits)} of {len(groups)} points left out ({left}: does not fit in memory)"
+
+
 def _fields(g: Group) -> dict:
     wl = g.result.workload
     return {"hardware": g.result.hardware, "algorithm": g.result.algorithm,
@@ -91,7 +102,7 @@ def _bound_to_2d(algo: str) -> tuple:
     return {"fusemax": FUSEMAX_2D, "fusemax-arch": FUSEMAX_2D, "fusemax-cascade": CASCADE_ON_FLAT_2D}.get(algo, FLAT_2D)
 
 
-def breakdown_figure(groups: list[Group], output: str) -> None:
+def breakdown_figure(groups: list[Group], output: str, note: str = "") -> None:
     """GPU resource bars or accelerator Einsum stacks, whichever kind the groups ran on."""
     plt = style.pyplot()
     fig, ax = plt.subplots(figsize=(max(7.5, INCHES_PER_GROUP * len(groups) + 3.5), 5.2))
@@ -104,7 +115,7 @@ def breakdown_figure(groups: list[Group], output: str) -> None:
     else:
         _accel(ax, groups)
         what = "bars: per-Einsum cycles on the array each is bound to, and DRAM time; black: predicted latency"
-    style.set_title(ax, f"Time breakdown on {machines}", what, style.caption(rows, keys))
+    style.set_title(ax, f"Time breakdown on {machines}", what, style.caption(rows, keys), note)
     style.save(fig, output)
 
 

@@ -10,7 +10,7 @@ LOG_Y_ABOVE_IF_ASKED = 3  # below this span a log axis would show a single tick
 LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
 
 
-def speedup_figure(rows: list[dict], output: str) -> None:
+def speedup_figure(rows: list[dict], note: str, output: str) -> None:
     """Speedup over each row's baseline vs sequence length, a line per hardware x algorithm (x variant).
     With one query length and several KV lengths (decode: --seq-len 1 --kv-len 1k..1m) the x axis is the
     KV length instead."""
@@ -20,11 +20,11 @@ def speedup_figure(rows: list[dict], output: str) -> None:
     style.log2_size_axis(ax, [x for s in series for x in s.x])
     what = "KV length" if x_key == "kv_len" else "sequence length"
     ax.set_xlabel("KV length Nkv (tokens)" if x_key == "kv_len" else "sequence length N (tokens)")
-    style.set_title(ax, f"{_over(series)} vs {what}: {_machines(rows)}", style.caption(rows))
+    style.set_title(ax, f"{_over(series)} vs {what}: {_machines(rows)}", style.caption(rows), note)
     style.save(fig, output)
 
 
-def sparsity_figure(rows: list[dict], output: str) -> None:
+def sparsity_figure(rows: list[dict], note: str, output: str) -> None:
     """Speedup over the dense run vs sparsity, with the ideal 1 / block density dashed."""
     series = line_series(rows, "sparsity")
     fig, ax = _lines(series, ideal=True)
@@ -32,7 +32,7 @@ def sparsity_figure(rows: list[dict], output: str) -> None:
     ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype")
     style.set_title(ax, f"{_over(series)} vs sparsity: {_machines(rows)}",
-                    f"{style.caption(rows, keys)}  {_sparse_mask(rows)}")
+                    f"{style.caption(rows, keys)}  {_sparse_mask(rows)}", note)
     style.save(fig, output)
 
 

@@ -60,7 +60,7 @@ def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
     return out
 
 
-def roofline_figure(spec, rows: list[dict], output: str) -> None:
+def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     """Roofs of ``spec`` on log-log axes with each (algorithm, seq len) point labelled."""
     plt = style.pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
@@ -81,7 +81,7 @@ def roofline_figure(spec, rows: list[dict], output: str) -> None:
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask")
-    style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys))
+    style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), note)
     named = ", ".join(["N", *(SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len"))])
     legend = ax.legend(loc="best", title=f"kernel (labels: {named})")
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout

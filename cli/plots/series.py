@@ -87,6 +87,26 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     return rows
 
 
+def plottable(rows: list[dict], field: str) -> tuple[list[dict], str]:
+    """The rows that have ``field`` (time_s or speedup), and a note naming the points left out: those whose
+    tensors, or whose baseline's, do not fit the machine's memory ('' when none)."""
+    kept = [r for r in rows if r.get(field) is not None]
+    left = [r for r in rows if r.get(field) is None]
+    if not left:
+        return kept, ""
+    reasons = ", ".join(dict.fromkeys(map(_why_missing, left)))
+    return kept, f"{len(left)} of {len(rows)} points left out ({reasons})"
+
+
+def _why_missing(r: dict) -> str:
+    machine = r["hardware"].upper() if r["hardware"].isalnum() else r["hardware"]
+    if r.get("fits") is False:
+        return f"{r['algorithm']} does not fit in {machine} memory"
+    if r.get("baseline_fits") is False:
+        return f"baseline {r['baseline']} does not fit in {machine} memory"
+    return (r.get("note") or "no baseline").split(":", 1)[-1].strip()
+
+
 def varying_keys(rows: list[dict], exclude: str) -> list[str]:
     """Split fields with more than one value among the rows (kv_len only where it is not seq_len)."""
     keys = []

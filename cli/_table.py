@@ -1,0 +1,118 @@
+"""The ``simulate`` table: whole values at any terminal width.
+
+Values are never cut. When the table is wider than the terminal, columns whose value is the same
+in every row move to a line above it, then the least useful columns are left out (and named); a
+table that still does not fit is printed as one block of ``key: value`` lines per point.
+"""
+
+from dataclasses import dataclass
+
+from cli._output import human_bytes, human_size, human_time
+
+GAP = 2  # spaces between columns
+EDGES = 2  # rich's table pads the first and last column by one space
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    left: bool  # left-aligned (names) or right-aligned (numbers)
+    drop: int  # 0: never left out; higher numbers are left out first
+
+
+COLUMNS = (Column("hw", True, 0), Column("algo", True, 0), Column("shape", False, 4), Column("N", False, 0),
+           Column("mask", True, 0), Column("tile", False, 5), Column("blocks", False, 6), Column("time", False, 0),
+           Column("TFLOP/s", False, 7), Column("bound", True, 0), Column("baseline", True, 3),
+           Column("speedup", False, 0))
+
+
+def cells(r: dict) -> list[str]:
+    """One row's cells, as plain text, in COLUMNS order."""
+    n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}")
+    fits = r.get("fits") is not False
+    return [r["hardware"], r["algorithm"], f"{r['batch']}x{r['heads']}/{r['kv_heads']}x{r['head_dim']}", n, mask(r),
+            r.get("tile") or "-", f"{r['block_density']:.3f}", human_time(r["time_s"]) if fits else "-",
+            f"{r['tflops']:.1f}" if fits else "-",
+            r["bound"] if fits else f"memory: needs {human_bytes(r['memory_bytes'])}",
+            r["baseline"] or "-", f"{r['speedup']:.2f}x" if r.get("speedup") is not None else "-"]
+
+
+def mask(r: dict) -> str:
+    parts = ["causal"] if r["causal"] else []
+    if r.get("lowered_pattern"):
+        parts.append(r["lowered_pattern"])
+    elif r["pattern"]:
+        parts.append(r["pattern"])
+    if r["sparsity"]:
+        parts.append(f"s={r['sparsity']:g}")
+    return " ".join(parts) or "dense"
+
+
+def layout(rows: list[dict], width: int) -> tuple[list[int], list[int], str]:
+    """(columns shown, columns left out, the line of values shared by every row) for ``width``."""
+    table = [cells(r) for r in rows]
+    shown = list(range(len(COLUMNS)))
+    shared = ""
+    if _width(table, shown) > width and len(rows) > 1:
+        same = [i for i in shown if len({row[i] for row in table}) == 1]
+        shared = "  ".join(f"{COLUMNS[i].title}={table[0][i]}" for i in same)
+        shown = [i for i in shown if i not in same]
+    dropped = []
+    for i in sorted(shown, key=lambda i: -COLUMNS[i].drop):
+        if _width(table, shown) <= width or not COLUMNS[i].drop:
+            break
+        shown.remove(i)
+        dropped.append(i)
+    return shown, sorted(dropped), shared
+
+
+def _width(table: list[list[str]], shown: list[int]) -> int:
+    widths = [max(len(COLUMNS[i].title), *(len(row[i]) for row in table)) for i in shown]
+    return sum(widths) + GAP * (len(widths) - 1) + EDGES
+
+
+def print_table(rows: list[dict]) -> None:
+    """The rows as a table that fits the terminal, or as blocks of lines where no table fits."""
+    from rich.console import Console
+
+    console = Console()
+    shown, dropped, shared = layout(rows, console.width)
+    table = [cells(r) for r in rows]
+    if _width(table, shown) > console.width or len(shown) < 4:
+        _print_blocks(console, table)
+        return
+    if shared:
+        console.print(shared, highlight=False)
+    _print_grid(console, table, shown)
+    if dropped:
+        console.print(f"(left out at {console.width} columns: {', '.join(COLUMNS[i].title for i in dropped)}; "
+                      "--format json has every field)", style="dim", highlight=False)
+
+
+def _print_grid(console, table, shown) -> None:
+    from rich import box
+    from rich.table import Table
+
+    grid = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
+    for i in shown:
+        grid.add_column(COLUMNS[i].title, justify="left" if COLUMNS[i].left else "right", no_wrap=True)
+    bound, speedup = COLUMNS.index(_col("bound")), COLUMNS.index(_col("speedup"))
+    for row in table:
+        styled = [f"[bold yellow]{row[i]}[/]" if i == bound else f"[bold]{row[i]}[/]" if i == speedup else row[i]
+                  for i in shown]
+        grid.add_row(*styled)
+    console.print(grid, highlight=False)
+
+
+def _print_blocks(console, table) -> None:
+    """One ``key: value`` line per column and a blank line between points: any width fits."""
+    pad = max(len(c.title) for c in COLUMNS)
+    for n, row in enumerate(table):
+        if n:
+            console.print()
+        for column, value in zip(COLUMNS, row):
+            console.print(f"{column.title:>{pad}}: {value}", highlight=False)
+
+
+def _col(title: str) -> Column:
+    return next(c for c in COLUMNS if c.title == title)
