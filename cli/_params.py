@@ -98,9 +98,19 @@ def _float(text: str, label: str) -> float:
 
 
 class NameListType(click.ParamType):
-    """A comma list of names: ``h100,a100``."""
+    """A comma list of names: ``h100,a100``; ``names`` (a callable) lists them for shell completion."""
 
     name = "NAMES"
+
+    def __init__(self, names=tuple):
+        self.names = names
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        done, _, last = incomplete.rpartition(",")
+        prefix = f"{done}," if done else ""
+        return [CompletionItem(prefix + n) for n in self.names() if n.startswith(last)]
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):

@@ -5,17 +5,20 @@ import math
 
 import click
 
-from cli._params import FLOAT_LIST, NAME_LIST, SIZE, SizeListType
+from cli._params import FLOAT_LIST, SIZE, NameListType, SizeListType
 from einsum_cascades.errors import UserError
+from gpu_models.loader import bundled_names
+from simulator.api import ALGORITHMS
+from simulator.presets import MODELS
 from simulator.workload import MAX_SIZES
 
 # option name -> (list-capable, help)
 _OPTIONS = [
-    click.option("--hw", "hardware", type=NAME_LIST, default="h100", show_default=True,
-                 help="Machine: bundled name (attnsim hw list) or path to a TOML; comma list allowed."),
-    click.option("--algo", "algorithm", type=NAME_LIST, default=None,
-                 help="Kernel family / accelerator configuration. Default: the machine's best "
-                      "(flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
+    click.option("--hw", "hardware", type=NameListType(bundled_names), default="h100", show_default=True,
+                 help=f"Machine: {', '.join(bundled_names())} (attnsim hw list) or a path to a TOML; comma list allowed."),
+    click.option("--algo", "algorithm", type=NameListType(lambda: ALGORITHMS), default=None,
+                 help=f"Kernel family / accelerator configuration: {', '.join(ALGORITHMS)}. Default: the machine's "
+                      "best (flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
     click.option("--seq-len", type=SizeListType(MAX_SIZES["seq_len"]), default="4k", show_default=True,
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
     click.option("--kv-len", type=SizeListType(MAX_SIZES["kv_len"]), default=None, help="Key/value length (default: --seq-len)."),
@@ -31,10 +34,15 @@ _OPTIONS = [
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None, help="Query heads (default 32, or the --model's)."),
     click.option("--kv-heads", type=SizeListType(MAX_SIZES["kv_heads"]), default=None, help="KV heads for GQA/MQA (default: --heads)."),
     click.option("--head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None, help="Head dimension (default 128, or the --model's)."),
-    click.option("--causal", is_flag=True, help="Causal mask (intersected with --pattern)."),
-    click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default="fp16", show_default=True),
-    click.option("--model", default=None,
-                 help="Shape preset: bert, trxl, t5, xlm (FuseMax paper, batch 64), llama3-8b, llama3-70b, ..."),
+    click.option("--causal/--no-causal", default=None,
+                 help="Causal mask, intersected with --pattern (default: non-causal, or the --model's: LLMs are causal)."),
+    click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default=None,
+                 help="Element type (default: fp16, or the --model's)."),
+    click.option("--model", default=None, shell_complete=lambda ctx, param, incomplete: [
+                     m for m in MODELS if m.startswith(incomplete)],
+                 help=f"Preset: {', '.join(MODELS)} (attnsim model list), or a HuggingFace config.json. Sets "
+                      "batch, heads, KV heads and head dim; LLMs also causal, their dtype and sliding window "
+                      "(used when --pattern is not given). Options given explicitly win."),
     click.option("--baseline", default=None,
                  help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
                       "workload is sparse, else naive (GPU) / unfused (accelerator)."),
@@ -60,8 +68,9 @@ def expand_points(opts: dict) -> list[dict]:
         if opts.get(key) is not None and not opts[key].strip():
             raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
-    fixed = {"causal": opts["causal"], "dtype": opts["dtype"], "pattern": opts["pattern"],
-             "block_size": opts["block_size"], "baseline": opts["baseline"]}
+    fixed = {"causal": _given(opts, shape, "causal", False), "dtype": _given(opts, shape, "dtype", "fp16"),
+             "pattern": _given(opts, shape, "pattern", None), "block_size": opts["block_size"],
+             "baseline": opts["baseline"]}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)
@@ -80,6 +89,12 @@ def expand_points(opts: dict) -> list[dict]:
             if point["kv_heads"] is None and point["heads"] == shape.get("heads"):
                 point["kv_heads"] = shape["kv_heads"]
     return points
+
+
+def _given(opts: dict, preset: dict, key: str, default):
+    """The command line's value, else the --model preset's, else the default."""
+    value = opts.get(key)
+    return value if value is not None else preset.get(key, default)
 
 
 def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:

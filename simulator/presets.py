@@ -1,6 +1,13 @@
-"""``--model`` presets: batch, heads, KV heads and head dim of well-known models."""
+"""``--model`` presets: the shape of well-known models' attention, and how their calls run.
 
-from einsum_cascades.errors import UserError
+``MODELS`` holds the shape (batch, heads, KV heads, head dim). ``CALLS`` holds the rest of a
+model's attention call: LLM decoders are causal, carry their sliding window and the dtype of
+their published weights. ``--model ./config.json`` reads the same from a HuggingFace-style config.
+"""
+
+import json
+
+from einsum_cascades.errors import UserError, read_user_text
 
 # FuseMax paper workloads (Nayak et al., MICRO 2024, Sec. 6 "Workloads"): batch 64, encoder attention.
 # LLM shapes from the models' published configs (num_attention_heads, num_key_value_heads, head_dim).
@@ -16,11 +23,81 @@ MODELS = {
     "gpt3-175b": dict(batch=1, heads=96, kv_heads=96, head_dim=128),
 }
 PAPER_MODELS = ("bert", "trxl", "t5", "xlm")
+SOURCES = {**dict.fromkeys(PAPER_MODELS, "FuseMax paper workload"), "gpt3-175b": "GPT-3 paper, Table 2.1"}
+# The decoders' calls: causal; torch_dtype and sliding_window of their HuggingFace configs
+# (meta-llama/Llama-2-7b-hf: float16; Meta-Llama-3-8B and -70B: bfloat16; mistralai/Mistral-7B-v0.1:
+# bfloat16, sliding_window 4096). GPT-3 (Brown et al. 2020) is a decoder; its paper gives no dtype.
+CALLS = {
+    "llama2-7b": dict(causal=True, dtype="fp16"),
+    "llama3-8b": dict(causal=True, dtype="bf16"),
+    "llama3-70b": dict(causal=True, dtype="bf16"),
+    "mistral-7b": dict(causal=True, dtype="bf16", pattern="window(4096)"),
+    "gpt3-175b": dict(causal=True),
+}
+HF_DTYPES = {"float16": "fp16", "bfloat16": "bf16"}  # other torch_dtypes (float32) say how weights are stored
+DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 def model_preset(name: str) -> dict:
-    """Shape fields of a named model; UserError naming the allowed names."""
+    """Shape and call fields of a named model or a HuggingFace-style ``config.json``; UserError naming the
+    allowed names."""
+    if name.endswith(".json") or "/" in name:
+        return hf_config(name)
+    key = name.lower()
+    if key not in MODELS:
+        raise UserError(f"unknown model {name!r}: allowed {', '.join(MODELS)} or a path to a config.json")
+    return {**MODELS[key], **CALLS.get(key, {})}
+
+
+def hf_config(path: str) -> dict:
+    """The attention of a HuggingFace ``config.json``: heads (num_attention_heads), KV heads
+    (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads), causal for
+    decoder architectures, a sliding window (sliding_window, unless use_sliding_window is false) and the
+    dtype (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present."""
     try:
-        return dict(MODELS[name.lower()])
-    except KeyError:
-        raise UserError(f"unknown model {name!r}: allowed {', '.join(MODELS)}") from None
+        config = json.loads(read_user_text(path, "--model"))
+    except (json.JSONDecodeError, RecursionError):
+        raise UserError(f"--model {path!r}: not valid JSON") from None
+    if not isinstance(config, dict):
+        raise UserError(f"--model {path!r}: expected a JSON object (a HuggingFace config.json)")
+    text = config.get("text_config")
+    attn = {**config, **text} if isinstance(text, dict) else config
+    heads = _count(attn, "num_attention_heads", path)
+    kv_heads = _count(attn, "num_key_value_heads", path) if attn.get("num_key_value_heads") is not None else heads
+    head_dim = _count(attn, "head_dim", path) if attn.get("head_dim") is not None else None
+    if head_dim is None:
+        hidden = _count(attn, "hidden_size", path)
+        if hidden % heads:
+            raise UserError(f"--model {path!r}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}; "
+                            "give head_dim")
+        head_dim = hidden // heads
+    out = dict(batch=1, heads=heads, kv_heads=kv_heads, head_dim=head_dim, causal=_is_decoder(config))
+    if HF_DTYPES.get(attn.get("torch_dtype")):
+        out["dtype"] = HF_DTYPES[attn["torch_dtype"]]
+    window = attn.get("sliding_window")
+    if window is not None and attn.get("use_sliding_window", True) is not False:
+        out["pattern"] = f"window({_count(attn, 'sliding_window', path)})"
+    return out
+
+
+def _count(config: dict, key: str, path: str) -> int:
+    value = config.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise UserError(f"--model {path!r}: {key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _is_decoder(config: dict) -> bool:
+    archs = config.get("architectures") or []
+    if config.get("is_encoder_decoder"):  # T5-style: the encoder's self-attention is not causal
+        return False
+    return bool(config.get("is_decoder")) or any(isinstance(a, str) and a.endswith(DECODER_SUFFIXES) for a in archs)
+
+
+def describe(name: str) -> str:
+    """One line for ``attnsim model list``: 'B=1 H=32/8 d=128 causal bf16 window(4096)'."""
+    p = model_preset(name)
+    heads = f"{p['heads']}" + (f"/{p['kv_heads']}" if p["kv_heads"] != p["heads"] else "")
+    parts = [f"B={p['batch']}", f"H={heads}", f"d={p['head_dim']}", "causal" if p.get("causal") else "non-causal",
+             p.get("dtype", "fp16"), p.get("pattern", "")]
+    return " ".join(x for x in parts if x)

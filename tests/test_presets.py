@@ -1,0 +1,78 @@
+"""--model presets: LLM decoders are causal and carry their dtype and sliding window; a HuggingFace
+config.json is read the same way; explicit options win; help and completion list the names."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli._workload_opts import expand_points
+from cli.main import cli
+from simulator.presets import MODELS, hf_config, model_preset
+
+
+def _opts(**given):
+    base = dict(hardware=["h100"], algorithm=None, seq_len=[4096], kv_len=None, sparsity=[0.0], batch=None,
+                heads=None, kv_heads=None, head_dim=None, causal=None, dtype=None, pattern=None, block_size=None,
+                model=None, baseline=None)
+    return {**base, **given}
+
+
+def test_llm_presets_are_causal_with_their_dtype_and_window():
+    (p,) = expand_points(_opts(model="mistral-7b"))
+    assert (p["heads"], p["kv_heads"], p["head_dim"]) == (32, 8, 128)
+    assert p["causal"] is True and p["dtype"] == "bf16" and p["pattern"] == "window(4096)"
+    (p,) = expand_points(_opts(model="bert"))
+    assert p["causal"] is False and p["dtype"] == "fp16" and p["pattern"] is None
+
+
+def test_options_given_explicitly_win_over_the_preset():
+    (p,) = expand_points(_opts(model="mistral-7b", causal=False, dtype="fp16", pattern="sinks(64)"))
+    assert (p["causal"], p["dtype"], p["pattern"]) == (False, "fp16", "sinks(64)")
+
+
+def test_a_huggingface_config_gives_heads_kv_heads_head_dim_window_and_dtype(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"architectures": ["MistralForCausalLM"], "hidden_size": 4096,
+                                "num_attention_heads": 32, "num_key_value_heads": 8, "sliding_window": 4096,
+                                "torch_dtype": "bfloat16"}))
+    assert hf_config(str(path)) == dict(batch=1, heads=32, kv_heads=8, head_dim=128, causal=True, dtype="bf16",
+                                        pattern="window(4096)")
+    assert model_preset(str(path)) == {**MODELS["mistral-7b"], "causal": True, "dtype": "bf16",
+                                       "pattern": "window(4096)"}
+
+
+def test_a_disabled_sliding_window_and_a_float32_checkpoint_set_nothing(tmp_path):
+    path = tmp_path / "qwen.json"
+    path.write_text(json.dumps({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 3584, "num_attention_heads": 28,
+                                "num_key_value_heads": 4, "sliding_window": 131072, "use_sliding_window": False,
+                                "torch_dtype": "float32"}))
+    assert hf_config(str(path)) == dict(batch=1, heads=28, kv_heads=4, head_dim=128, causal=True)
+
+
+@pytest.mark.parametrize("text, says", [("[1]", "expected a JSON object"), ("{}", "num_attention_heads must be"),
+                                        ('{"num_attention_heads": 3, "hidden_size": 100}', "give head_dim")])
+def test_a_bad_config_is_a_one_line_error(tmp_path, text, says):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    r = CliRunner().invoke(cli, ["simulate", "--model", str(path)])
+    assert r.exit_code == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_model_list_names_every_preset():
+    out = CliRunner().invoke(cli, ["model", "list"]).stdout
+    assert all(name in out for name in MODELS) and "window(4096)" in out
+
+
+def test_help_lists_hardware_algorithms_and_models():
+    out = " ".join(CliRunner().invoke(cli, ["simulate", "--help"]).stdout.split())
+    assert "a100, b200, flat, fusemax, h100, h200" in out and "flash-decoding" in out and "mistral-7b" in out
+
+
+def test_shell_completion_lists_names_after_a_comma():
+    r = CliRunner().invoke(cli, [], env={"_ATTNSIM_COMPLETE": "bash_complete", "COMP_WORDS": "attnsim simulate --hw h100,a",
+                                         "COMP_CWORD": "3"}, prog_name="attnsim")
+    assert "h100,a100" in r.output
+    r = CliRunner().invoke(cli, [], env={"_ATTNSIM_COMPLETE": "bash_complete", "COMP_WORDS": "attnsim simulate --model ll",
+                                         "COMP_CWORD": "3"}, prog_name="attnsim")
+    assert "llama3-8b" in r.output
