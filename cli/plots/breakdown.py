@@ -23,6 +23,8 @@ RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "sme
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
 WHOLE_ARRAY = "whole array (no per-Einsum split)"
+HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them
+GREY_PAIR = 14  # tab20's grey pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +146,10 @@ def _gpu(ax, groups: list[Group]) -> None:
 
 
 def _accel(ax, groups: list[Group]) -> None:
-    import matplotlib
-
     clocks = {g.spec.clock_hz for g in groups}
     if len(clocks) > 1:
         raise UserError("breakdown counts cycles, so the accelerators in --hw must share one clock; plot them one at a time")
-    palette = matplotlib.colormaps["tab20"].colors
+    palette = einsum_palette()
     colours: dict[str, object] = {}  # Einsum -> colour, in order of first appearance; also marks what is labelled
     ticks, names = [], []
     for i, g in enumerate(groups):
@@ -175,11 +175,22 @@ def _accel(ax, groups: list[Group]) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
+def einsum_palette() -> list:
+    """tab20 pairs each hue dark and light: every dark first, then every light; grey is left to DRAM."""
+    import matplotlib
+
+    pairs = matplotlib.colormaps["tab20"].colors
+    hues = [i for i in range(0, len(pairs), 2) if i != GREY_PAIR]
+    return [pairs[i] for i in hues] + [pairs[i + 1] for i in hues]
+
+
 def _part_style(name: str, colours: dict, palette) -> tuple:
-    """(colour, hatch) of one stacked part: DRAM and whole-array totals hatched grey, Einsums from the palette."""
+    """(colour, hatch) of one stacked part: DRAM and whole-array totals hatched grey; Einsums take the palette's
+    nine distinct hues first, then their light shades cross-hatched, so no two legend entries look alike."""
     if name not in colours:
         fixed = {"DRAM": ("0.55", "//"), WHOLE_ARRAY: ("0.8", "..")}
-        colours[name] = fixed.get(name, (palette[sum(n not in (WHOLE_ARRAY, "DRAM") for n in colours) % len(palette)], None))
+        i = sum(n not in (WHOLE_ARRAY, "DRAM") for n in colours)
+        colours[name] = fixed.get(name, (palette[i % len(palette)], "xx" if i % len(palette) >= HUES else None))
     return colours[name]
 
 

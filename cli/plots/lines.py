@@ -7,6 +7,9 @@ LINESTYLES = ("-", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))  # one per variant (e.g. 
 IDEAL_COLOR = "black"
 LOG_Y_ABOVE = 10  # a speedup-vs-length axis turns log when the largest speedup is this many times the smallest
 LOG_Y_ABOVE_IF_ASKED = 3  # below this span a log axis would show a single tick
+LOG_TICKS = (1.0, 2.0, 5.0)  # labelled ticks per decade on a log speedup axis
+LOG_TICKS_NARROW = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # ... on an axis spanning under NARROW_SPAN (about 2 decades),
+NARROW_SPAN = 100  # so that every curve has labelled ticks beside it (the decode plot spans 0.2x to 5x)
 LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
 
 
@@ -91,7 +94,7 @@ def _speedup_axis(ax, ys, log: bool) -> None:
     span = max(positive) / min(positive) if positive else 1.0
     if span > (LOG_Y_ABOVE_IF_ASKED if log else LOG_Y_ABOVE):
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=LOG_TICKS_NARROW if span < NARROW_SPAN else LOG_TICKS))
         ax.yaxis.set_minor_locator(LogLocator(base=10, subs="auto"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     else:

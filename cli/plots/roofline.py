@@ -67,12 +67,16 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     the_roofs = roofs(spec, rows[0]["dtype"], sorted({r["head_dim"] for r in rows}))
+    if spec.kind == "accelerator":  # each configuration runs its own 1D ops per score: its roofs are marked per point
+        the_roofs = [r for r in the_roofs if not r.label.startswith("1D")]
     points = kernel_points(rows)
     x_lo, x_hi = _x_range(the_roofs, points)
     slopes = _draw_roofs(ax, the_roofs, x_lo, x_hi)
     for algo, pts in points.items():
         ax.plot([x for _, x, _ in pts], [y / TERA for _, _, y in pts], linestyle="none", color=style.algo_color(algo),
                 marker=style.algo_marker(algo), markersize=MARKER_PT, label=algo, zorder=3)
+    if spec.kind == "accelerator":
+        _mark_binding_roofs(ax, rows)
     memory = "HBM" if spec.kind == "gpu" else "DRAM"
     ax.set_xlabel(f"arithmetic intensity (attention FLOP per {memory} byte)")
     ax.set_ylabel("attention throughput (TFLOP/s)")
@@ -81,13 +85,36 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask")
-    style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), note)
+    marks = "bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score)" \
+        if spec.kind == "accelerator" else ""
+    style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), marks, note)
     named = ", ".join(["N", *(SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len"))])
     legend = ax.legend(loc="best", title=f"kernel (labels: {named})")
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
     _label_points(ax, points, avoid=legend)
     style.save(fig, output)
+
+
+def binding_roofs(rows: list[dict]) -> dict[str, list[tuple]]:
+    """algorithm -> [(FLOP per byte, FLOP/s)]: the throughput each point would reach if the unit that binds it
+    were all there was (its attention FLOPs over that unit's time alone). A point sits on or under it."""
+    out: dict[str, list[tuple]] = {}
+    for r in rows:
+        busy = r["utilization"].get(r["bound"])  # the bound unit's time alone / the point's time
+        if busy:
+            out.setdefault(r["algorithm"], []).append((r["flops"] / r["hbm_bytes"], r["flops"] / (busy * r["time_s"])))
+    return out
+
+
+def _mark_binding_roofs(ax, rows) -> None:
+    """A short bar in each point's colour on the roof of the unit that binds it (the 2D or 1D array at that
+    configuration's ops per score, or DRAM)."""
+    for algo, marks in binding_roofs(rows).items():
+        ax.plot([x for x, _ in marks], [y / TERA for _, y in marks], linestyle="none", marker="_", markersize=22,
+                markeredgewidth=2.2, color=style.algo_color(algo), zorder=2)
+    ax.plot([], [], linestyle="none", marker="_", markersize=14, markeredgewidth=2.2, color="0.3",
+            label="roof of the unit binding the point")
 
 
 def _x_range(the_roofs, points) -> tuple[float, float]:
