@@ -17,7 +17,8 @@ def calibrate(results, output, hw):
 
     \b
     Example:
-      attnsim calibrate validation/results/h100-2026-11-22.json -o my-h100.toml
+      attnsim validate run -o h100.json                 # on the GPU (or validate merge of its parts)
+      attnsim calibrate h100.json -o my-h100.toml
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml

@@ -21,7 +21,6 @@ def report(results, hw, fmt, output):
 
     \b
     Examples:
-      attnsim validate report validation/results/h100-2026-11-22.json
       attnsim validate report validation/published/fa3-paper-h100.json --format json
       attnsim validate report run.json --hw my-gpu.toml -o validation.png
     """

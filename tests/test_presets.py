@@ -76,3 +76,19 @@ def test_shell_completion_lists_names_after_a_comma():
     r = CliRunner().invoke(cli, [], env={"_ATTNSIM_COMPLETE": "bash_complete", "COMP_WORDS": "attnsim simulate --model ll",
                                          "COMP_CWORD": "3"}, prog_name="attnsim")
     assert "llama3-8b" in r.output
+
+
+def test_help_examples_name_only_files_that_exist():
+    """A help text's example file under the repository (validation/..., docs/...) must be there."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    runner = CliRunner()
+    helps = []
+    for group in ("simulate", "sweep", "plot", "cascade", "pattern", "hw", "model", "validate", "calibrate"):
+        helps.append(runner.invoke(cli, [group, "--help"]).output)
+        for sub in ("run", "report", "merge", "validation", "speedup", "show", "check", "list"):
+            helps.append(runner.invoke(cli, [group, sub, "--help"]).output)
+    paths = set(re.findall(r"\b((?:validation|docs|tests)/[\w./-]+\.(?:json|cascade|toml))", " ".join(helps)))
+    assert paths and all((root / p).is_file() for p in paths), [p for p in paths if not (root / p).is_file()]
