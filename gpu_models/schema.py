@@ -15,7 +15,9 @@ _GPU = {
     "max_threads_per_sm": "count", "max_ctas_per_sm": "count", "smem_bytes_per_clk_sm": "B/clk/SM",
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
     "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
-    "tensor_sfu_overlap": "fraction", "launch_overhead_s": "time",
+    "mma_sync_softmax_exposed": "fraction", "wgmma_efficiency": "fraction", "wgmma_softmax_exposed": "fraction",
+    "tcgen05_efficiency": "fraction", "tcgen05_softmax_exposed": "fraction", "hbm_latency_s": "time",
+    "launch_overhead_s": "time", "graph_launch_s": "time",
 }
 _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",
@@ -25,8 +27,9 @@ _ACCELERATOR = {
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
-OPTIONAL = ("description",)
-ZERO_ALLOWED = ("tensor_sfu_overlap",)  # 0 is a real value (no overlap), not a missing one
+OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
+            "tcgen05_softmax_exposed")  # the MMA paths an architecture lacks (GPUSpec checks which)
+ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed")  # 0: fully hidden
 
 
 def dimension(kind: str, key: str) -> str:

@@ -37,10 +37,12 @@ def hardware(name: str):
 
 
 def default_algorithm(hw) -> str:
-    """The best kernel family for the machine (DESIGN: flash3 on Hopper+, flash2 before; fusemax / flat)."""
+    """The best kernel family for the machine (DESIGN: flash4 on Blackwell, flash3 on Hopper, flash2 before;
+    fusemax / flat)."""
     if hw.kind == "accelerator":
         return "fusemax" if "max" in hw.pe2d_ops else "flat"
-    return "flash3" if int(hw.arch[3:]) >= 90 else "flash2"
+    arch = int(hw.arch[3:].rstrip("a"))
+    return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
@@ -134,7 +136,7 @@ def _column_key(p: dict) -> tuple | None:
         kv_heads = p.get("kv_heads") or heads
         if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0:
             return None
-        pack = fa3_column_pack(head_dim, block, seq_len, heads, kv_heads)
+        pack = fa3_column_pack(hardware(hw_name).arch, head_dim, block, seq_len, heads, kv_heads)
         if pack is None:
             return None
     return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack

@@ -10,19 +10,19 @@ import sympy as sp
 from simulator import gpu_model as gm
 from simulator.gpu_kernels import kernel_config
 
-Br, Bc, d, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers = sp.symbols(
-    "Br Bc d b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers", positive=True)
+Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers = sp.symbols(
+    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers", positive=True)
 
 
 def tile_formulas() -> dict[str, sp.Expr]:
-    """Per-tile SM cycles of a fused kernel, by unit (see gpu_model._tile_cycles)."""
-    kv_tile = 2 * Bc * d * b
+    """Per-tile SM cycles of a fused kernel, by unit (see gpu_model._tile_cost): whole Br x Bc tiles."""
+    kv_tile = Bc * (d + dv) * b
     return {
-        "tensor": 4 * d * Br * Bc / (R_tc * eff),
+        "tensor": 2 * (d + dv) * Br * Bc / (R_tc * eff),
         "smem": ((readers + 1) * kv_tile + Br * d * b) / B_smem,
         "exp": (Br * Bc + Br * gm.CORRECTION_EXP_PER_ROW) / R_sfu,
         "fma": (sp.Rational(gm.SOFTMAX_FP32_PER_SCORE).limit_denominator() * Br * Bc
-                + gm.RESCALE_FP32_PER_OUTPUT * Br * d) / R_fp32,
+                + gm.RESCALE_FP32_PER_OUTPUT * Br * dv) / R_fp32,
         "l2": kv_tile / B_l2,
     }
 
@@ -32,11 +32,15 @@ def tile_values(hw, algo: str, wl) -> dict:
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         cfg = gm._with_block(cfg, wl.block_size)
-    eff_value = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else gm._mma_sync_efficiency(hw)
-    return {Br: gm._rows(cfg, wl), Bc: cfg.block_kv, d: wl.head_dim, b: wl.dtype_bytes,
+    eff_value = hw.mma_path(cfg.tensor_path)[0]
+    return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers}, cfg
+
+
+def eff_of(hw, cfg) -> float:
+    return hw.mma_path(cfg.tensor_path)[0]
 
 
 def explain_gpu(hw, algo: str, wl, result) -> str:
@@ -54,13 +58,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     for unit, expr in tile_formulas().items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
-    rule = "max(max(tensor, smem) + max(exp, fma), l2)"
-    if cfg.overlap:  # overlap f: G and S run side by side for f of the shorter one (hardware: tensor_sfu_overlap)
-        f = hw.tensor_sfu_overlap
-        rule = "max(tensor, smem, exp, fma, l2)" if f == 1 else \
-            f"max(max(G, S) + {1 - f:.3g}*min(G, S), l2), G = max(tensor, smem), S = max(exp, fma)"
-    lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}): "
-                 f"tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
+    exposed = hw.mma_path(cfg.tensor_path)[1]
+    rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2), G = max(tensor, smem), S = max(exp, fma)"
+    lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
+                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
+    lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     lines += _roof_lines(result)
     return "\n".join(lines)
 

@@ -14,7 +14,11 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 
-GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash-decoding")
+GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding")
+# The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
+# FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); not sm_100.
+# FA4: flash_attn/cute/flash_fwd_sm100.py, tcgen05 and tensor memory: Blackwell datacenter parts.
+FAMILY_ARCHS = {"flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
 MMA_SYNC_ROWS = 16  # mma.sync.m16n8k16: 16 query rows per warp instruction (PTX ISA, "Warp-level matrix multiply")
 WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA, "Asynchronous warpgroup-level MMA")
@@ -37,17 +41,14 @@ class KernelConfig:
     warps: int  # warps per CTA (consumer warps; FA3's producer warp is extra, see smem/regs)
     readers: int  # consumers that each read the whole K and V tile from smem per tile
     producer_warps: int  # FA3's TMA producer warpgroup (4 warps, few registers); 0 elsewhere
-    tensor_path: str  # "mma_sync" (Ampere-style) or "wgmma" (Hopper warpgroup MMA)
+    tensor_path: str  # "mma_sync" (Ampere-style), "wgmma" (Hopper warpgroup MMA) or "tcgen05" (Blackwell)
     overlap: bool  # softmax of one tile overlaps GEMMs of another (FA3 ping-pong) or not (FA2)
     q_from_smem: bool  # Q operand re-read from smem for every tile
     smem_bytes: int
     regs_per_thread: int
     longest_first: bool  # scheduler issues the longest (most tiles) query blocks first
     pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode; FA3 by its heuristic)
-
-    @property
-    def mma_rows(self) -> int:
-        return WGMMA_ROWS if self.tensor_path == "wgmma" else MMA_SYNC_ROWS
+    exp_poly_fraction: float = 0.0  # share of the exponentials computed as an FMA polynomial instead of on MUFU (FA4)
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""
@@ -100,6 +101,23 @@ def _fa3_tiles(d: int, causal: bool) -> tuple[int, int]:
     return 128, 80
 
 
+# FA4 computes part of its exponentials as a polynomial on the FP32 FMA pipes to relieve the MUFU
+# (FlashAttention-4 paper, arXiv 2603.05451, Sec. 3; flash-attention flash_attn/cute/flash_fwd_sm100.py).
+FA4_EXP_POLY_FRACTION = 0.25  # provisional: replaced from the kernel's own split once read
+FA4_Q_STAGES = 2  # two 128-row query tiles per CTA, ping-ponged by two softmax warpgroups
+FA4_KV_STAGES = 3
+
+
+def _fa4_config(d: int, dv: int, b: int) -> KernelConfig:
+    """FlashAttention-4's Blackwell forward: 2 x 128 query rows per CTA against 128-key tiles, tcgen05 MMAs
+    that read Q, K, V through shared-memory descriptors (no LSU reads: readers = 0) with S, P and O in
+    tensor memory; one CTA per SM (its tensor memory holds both tiles' S and O)."""
+    br, bc, stages = (128 * FA4_Q_STAGES, 128, FA4_KV_STAGES) if d <= 128 else (128 * FA4_Q_STAGES, 64, 2)
+    smem = (br * d + stages * bc * max(d, dv)) * b
+    return KernelConfig("flash4", br, bc, 16, 0, 0, "tcgen05", True, False, smem, 128, True, False,
+                        FA4_EXP_POLY_FRACTION)
+
+
 def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
     """FA1 paper, Algorithm 1: Bc = ceil(M / 4d), Br = min(Bc, d), M = SRAM size in elements."""
     m = smem_bytes // dtype_bytes
@@ -110,7 +128,8 @@ def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
 def kernel_config(family: str, hw, wl) -> KernelConfig:
     """The tile configuration the named kernel family picks for this workload's shape (cached per shape).
     FA3's GQA packing depends on the lengths too: ``simulator.splits.fa3_layout`` decides it."""
-    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal, hw.name)
+    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.v_head_dim, wl.dtype_bytes,
+                          wl.causal, hw.name)
 
 
 def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
@@ -138,42 +157,81 @@ def _f32(x: float) -> float:
     return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
 
 
-def fa3_block_q(head_dim: int, causal: bool) -> int:
-    """FA3's query tile rows at this head dim (``_fa3_tiles``)."""
-    return _fa3_tiles(head_dim, causal)[0]
+def fa3_block_q(arch: str, head_dim: int, causal: bool) -> int:
+    """FA3's query tile rows at this head dim on ``arch`` (``_fa3_tiles``; 128 on its SM80 path)."""
+    return _fa3_tiles(head_dim, causal)[0] if _sm(arch) >= 90 else FA3_SM80_BLOCK_Q
+
+
+def fa3_always_packs(arch: str) -> bool:
+    """FA3 packs GQA heads into every tile below sm_90 (hopper/flash_api.cpp, get_pack_gqa: arch < 90)."""
+    return _sm(arch) < 90
+
+
+def _sm(arch: str) -> int:
+    return int(arch[3:].rstrip("a"))
+
+
+FA3_SM80_BLOCK_Q = 128
+
+
+def _fa3_sm80_tiles(d: int) -> tuple[int, int, int]:
+    """(Br, Bc, warps) of FlashAttention-3's SM80 path on an A100 (fp16/bf16, not sm86/89, no varlen split).
+
+    Source: flash-attention hopper/tile_size.h (tile_size_fwd_sm8x). Provisional transcription.
+    """
+    if d <= 64:
+        return FA3_SM80_BLOCK_Q, 112, 4
+    if d <= 128:
+        return FA3_SM80_BLOCK_Q, 64, 4
+    if d <= 192:
+        return FA3_SM80_BLOCK_Q, 80, 8
+    return FA3_SM80_BLOCK_Q, 64, 8
 
 
 @lru_cache(maxsize=1024)
-def _kernel_config(family, arch, smem_per_block, d, b, causal, hw_name) -> KernelConfig:
+def _kernel_config(family, arch, smem_per_block, d, dv, b, causal, hw_name) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d)
-        smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
+        smem = (br * d + bc * (d + dv)) * b  # Q tile + one K and one V tile (kSmemSize)
         return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                             False, family == "flash-decoding")
+    if reason := arch_error(arch, hw_name, family):
+        raise UserError(reason)
+    if family == "flash4":
+        return _fa4_config(d, dv, b)
+    if family == "flash3" and _sm(arch) < 90:  # FA3's SM80 path: mma.sync, no warp specialisation
+        br, bc, warps = _fa3_sm80_tiles(d)
+        smem = (br * d + bc * (d + dv)) * b
+        return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
+                            False, True)
     if family == "flash3":
-        if reason := hopper_error(arch, hw_name, family):
-            raise UserError(reason)
         br, bc = _fa3_tiles(d, causal)
         stages = 2  # K/V pipeline stages (FA3 kStages)
-        smem = (br * d + stages * 2 * bc * d) * b
+        smem = (br * d + stages * bc * (d + dv)) * b
         wgs = br // WGMMA_ROWS
         return KernelConfig(family, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                             True, False)
     if family == "flash1":
         br, bc = _fa1_tiles(d, smem_per_block, b)
-        smem = (br * d + 2 * bc * d + br * bc) * b
+        smem = (br * d + bc * (d + dv) + br * bc) * b
         while smem > smem_per_block and bc > 16:
             bc //= 2
             br = min(br, bc)
-            smem = (br * d + 2 * bc * d + br * bc) * b
+            smem = (br * d + bc * (d + dv) + br * bc) * b
         warps = max(1, br // MMA_SYNC_ROWS) if br >= MMA_SYNC_ROWS else 1
         return KernelConfig(family, br, bc, min(warps, 8), min(warps, 8), 0, "mma_sync", False, True, smem,
                             MAX_REGS_PER_THREAD, False, False)
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
 
 
-def hopper_error(arch: str, hw_name: str, family: str) -> str | None:
-    """Why a Hopper-only family cannot run on ``arch`` (None if it can)."""
-    if not arch.startswith("sm_") or int(arch[3:]) < 90:
-        return f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw_name} is {arch}: use flash2"
-    return None
+def arch_error(arch: str, hw_name: str, family: str) -> str | None:
+    """Why ``family``'s kernels do not build for ``arch`` (None if they do)."""
+    if family not in FAMILY_ARCHS:
+        return None
+    low, high = FAMILY_ARCHS[family]
+    n = _sm(arch)
+    if low <= n <= high:
+        return None
+    runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi] or ["flash2"]
+    return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
+            f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")

@@ -20,10 +20,11 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, hopper_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, arch_error, kernel_config
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout
+from simulator.workload import FMA_FLOPS
 
 # FP32 instructions per score element in the online softmax (FA2 softmax.h /
 # FA3 softmax.h): one FFMA for scale-and-subtract-max, one FMNMX for the row
@@ -31,6 +32,11 @@ from simulator.splits import fa2_num_splits, fa3_layout
 SOFTMAX_FP32_PER_SCORE = 3.5
 MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h)
 RESCALE_FP32_PER_OUTPUT = 1.0  # O accumulator *= exp(m_old - m_new) once per row per tile
+# An exponential as a polynomial on the FMA pipes (FA4): 2^x = 2^floor(x) * p(x - floor(x)) with a cubic
+# p in Horner form (3 FFMA), the floor (1 FRND), the fraction (1 FADD) and the exponent shift-and-add
+# of 2^floor(x) into p's bits (2 integer ops on the FP32-rate pipes). Provisional count, checked against
+# flash-attention flash_attn/cute/ (exp2 emulation) once read.
+EXP_POLY_FP32_OPS = 7
 CORRECTION_EXP_PER_ROW = 1  # that exp(m_old - m_new), on the SFU
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 
@@ -52,10 +58,10 @@ def family_error(hw, algo: str) -> str | None:
     """Why kernel family ``algo`` cannot run on GPU ``hw`` at all (None if it can)."""
     if algo not in GPU_FAMILIES:
         return f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}"
-    return hopper_error(hw.arch, hw.name, algo) if algo == "flash3" else None
+    return arch_error(hw.arch, hw.name, algo)
 
 
-COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash-decoding")  # families whose dense path takes columns
+COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # families whose dense path takes columns
 
 
 # ---------------------------------------------------------------- fused kernels
@@ -106,7 +112,8 @@ def _fused(hw, algo, wl) -> Result:
 
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:
     """What ``--explain`` and the plots show of a fused kernel's schedule."""
-    return dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=splits, tile_cycles=full_t,
+    return dict(block_q=cfg.block_q, block_kv=cfg.block_kv, packed_gqa=cfg.pack_gqa, ctas_per_sm=k, splits=splits,
+                tile_cycles=full_t,
                 partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock)
 
 
@@ -123,10 +130,10 @@ def _flash1(hw, wl) -> Result:
     cfg = kernel_config("flash1", hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
-    d, b, clock = wl.head_dim, wl.dtype_bytes, hw.sustained_clock_hz
+    d, dv, b, clock = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, hw.sustained_clock_hz
     rows = _rows(cfg, wl)
     tiles = tile_source.tile_rows(wl, cfg.block_q, cfg.block_kv)
-    per_tile_io = 3 * rows * d * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
+    per_tile_io = rows * (d + 2 * dv) * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
     full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False, extra_load=per_tile_io)
     part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True, extra_load=per_tile_io)
     head_work = float(tiles.visited * full_t) if tiles.uniform else float(
@@ -135,11 +142,11 @@ def _flash1(hw, wl) -> Result:
     k = cfg.ctas_per_sm(hw)
     compute_cycles = uniform_makespan(heads, hw.sms * k, head_work) * k
     visited = float(tiles.visited) * heads
-    kv_once = heads * tiles.n_kv_blocks * 2 * cfg.block_kv * d * b
+    kv_once = heads * tiles.n_kv_blocks * cfg.block_kv * (d + dv) * b
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
     l2 = visited * per_tile_io + kv_once
-    compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * d * b
-    working_set = min(heads, hw.sms * k) * (2 * wl.seq_len * d * b + 2 * wl.seq_len * STATS_BYTES)
+    compulsory = heads * wl.seq_len * (d + dv) * b + wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * (d + dv) * b
+    working_set = min(heads, hw.sms * k) * (wl.seq_len * (d + dv) * b + 2 * wl.seq_len * STATS_BYTES)
     hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
     cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, launches=1)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
@@ -169,47 +176,51 @@ def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0)
 
     ``extra_load``: bytes the tile moves besides its K/V tile (FA1's Q, O, l, m round trip).
     """
-    eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
+    eff, exposed = hw.mma_path(cfg.tensor_path)
     rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
              hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
-             hw.tensor_sfu_overlap)
-    shape = (wl.head_dim, wl.dtype_bytes, wl.flops_per_score())
+             exposed)
+    shape = (wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     if not is_columns(rows):
-        return _tile_cost(cfg, rates, *shape, rows, partial, extra_load)
-    distinct, index = np.unique(rows, return_inverse=True)  # a column: one tile cost per distinct row count
-    costs = [_tile_cost(cfg, rates, *shape, int(r), partial, extra_load) for r in distinct]
-    return (np.array([c[0] for c in costs])[index], np.array([c[1] for c in costs], dtype=object)[index])
+        return _tile_cost(cfg, rates, *shape, partial, extra_load)
+    cost = _tile_cost(cfg, rates, *shape, partial, extra_load)  # whole tiles: the same for every row count
+    return np.full(rows.shape, cost[0]), np.full(rows.shape, cost[1], dtype=object)
 
 
 @lru_cache(maxsize=4096)
-def _tile_cost(cfg, rates, d, b, flops_per_score, rows, partial, extra_load) -> tuple[float, str]:
-    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes)."""
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, overlap = rates
-    bc = cfg.block_kv
-    padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
-    tensor = flops_per_score * padded * bc / tensor_rate
-    kv_tile = 2 * bc * d * b
-    smem_read = cfg.readers * kv_tile + (rows * d * b if cfg.q_from_smem else 0)
+def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> tuple[float, str]:
+    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes).
+
+    The kernels compute whole tiles: their MMAs, exponentials and FP32 softmax cover all ``block_q`` rows
+    of the query tile whether or not those rows hold queries (flash-attention csrc/flash_attn/src/
+    flash_fwd_kernel.h, compute_attn_1rowblock: out-of-range rows are zero-filled, not skipped). The
+    GEMMs G and the softmax S of a tile then take max(G, S) + exposed * min(G, S): exposed = 1 is a
+    softmax after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them.
+    """
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed = rates
+    br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
+    tensor = FMA_FLOPS * (d + dv) * br * bc / tensor_rate  # S = Q K^T (2*d per score) and O += P V (2*dv)
+    kv_tile = bc * (d + dv) * b
+    smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
     smem = (smem_read + kv_tile) / smem_bw  # reads by the MMAs + the tile's fill
     load = (kv_tile + extra_load) / l2_bw
-    scores = rows * bc
-    sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / sfu_rate
-    fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + (MASK_FP32_PER_SCORE if partial else 0))
-    fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / fp32_rate
+    scores = br * bc
+    sfu = (scores * (1 - poly) + br * CORRECTION_EXP_PER_ROW) / sfu_rate
+    fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + poly * EXP_POLY_FP32_OPS + (MASK_FP32_PER_SCORE if partial else 0))
+    fp32 = (fp32_ops + br * dv * RESCALE_FP32_PER_OUTPUT) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
+    core = max(gemm, softmax) + exposed * min(gemm, softmax)
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
-    if cfg.overlap:  # GEMMs of one warpgroup beside the softmax of another, as far as the SM lets them
-        return max(max(gemm, softmax) + (1 - overlap) * min(gemm, softmax), load), max(parts, key=parts.get)
-    if load >= gemm + softmax:
+    if load >= core:
         return load, "l2"
-    return gemm + softmax, max(("tensor", "smem", "exp", "fma"), key=parts.get)
+    return core, max(("tensor", "smem", "exp", "fma"), key=parts.get)
 
 
 def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
     """Per-CTA cost outside the tile loop: load Q and the first K/V tile before any compute can start
     (nothing to overlap them with), write O, and the fill/drain of an overlapped pipeline."""
-    first_kv = 2 * cfg.block_kv * wl.head_dim * wl.dtype_bytes
-    io = (2 * rows * wl.head_dim * wl.dtype_bytes + first_kv) / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # bytes of one row of Q and O, or of K and V
+    io = (rows + cfg.block_kv) * width / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     return io + (tile if cfg.overlap else 0.0)
 
 
@@ -227,19 +238,20 @@ def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, lo
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
-    d, b, bc = wl.head_dim, wl.dtype_bytes, cfg.block_kv
+    d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
-    kv_tile = 2 * bc * d * b
-    q_o = 2 * rows * d * b * ctas
-    partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (d + 1) * ctas * splits, 0.0)
-    scores = visited * rows * bc
+    kv_tile = bc * (d + dv) * b
+    q_o = rows * (d + dv) * b * ctas
+    partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
+    scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
         onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
         tensor_flops=scores * wl.flops_per_score(),
-        fma_ops=scores * SOFTMAX_FP32_PER_SCORE + visited * rows * d * RESCALE_FP32_PER_OUTPUT,
-        exp_ops=scores + visited * rows,
+        fma_ops=scores * (SOFTMAX_FP32_PER_SCORE + cfg.exp_poly_fraction * EXP_POLY_FP32_OPS)
+        + visited * cfg.block_q * dv * RESCALE_FP32_PER_OUTPUT,
+        exp_ops=scores * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q,  # on the MUFU
         launches=where(splits > 1, 2, 1),
     )
 
@@ -253,16 +265,16 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     block comes from HBM once; beyond, once per wave of that head's CTAs (or
     the L2 hit-rate estimate, if lower).
     """
-    d, b = wl.head_dim, wl.dtype_bytes
+    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # one row of K and V (or of Q and O)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
-    kv_head_bytes = 2 * kv_read * d * b
-    q_o = 2.0 * wl.batch * wl.heads * wl.seq_len * d * b
+    kv_head_bytes = kv_read * width
+    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * width
     compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
-    reach_bytes = 2 * vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * d * b
+    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
@@ -289,7 +301,7 @@ def _kv_keys_read(wl, tiles, block_kv: int):
 def _combine_seconds(hw, wl, splits: int) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O."""
     rows = wl.batch * wl.heads * wl.seq_len
-    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.head_dim + 1) + wl.head_dim * wl.dtype_bytes)
+    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * wl.dtype_bytes)
     return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency) + hw.launch_overhead_s
 
 
@@ -307,20 +319,20 @@ def _naive(hw, wl) -> Result:
     the same mask; the re-reads hit L2 while the mask and one head's streamed S
     (read and written) fit there. cuBLAS GEMMs stay dense.
     """
-    b, d = wl.dtype_bytes, wl.head_dim
+    b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     heads = wl.batch * wl.heads
     scores = wl.seq_len * 1.0 * wl.kv_len * heads
     s_bytes = scores * b
-    qkvo = heads * (2 * wl.seq_len + 2 * wl.kv_len) * d * b
+    qk = heads * (wl.seq_len + wl.kv_len) * d * b  # the first GEMM's inputs; the second reads V, writes O
+    vo = heads * (wl.kv_len + wl.seq_len) * dv * b
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
-    gemm_flops = 2 * d * scores  # each GEMM: 2*d FLOPs per score element
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
-        "gemm_qk": Cost(hbm_bytes=qkvo / 2 + s_bytes, l2_bytes=qkvo / 2 + s_bytes, tensor_flops=gemm_flops, launches=1),
+        "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),
         "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores,
                         fma_ops=scores * SOFTMAX_FP32_PER_SCORE, launches=1),
-        "gemm_pv": Cost(hbm_bytes=s_bytes + qkvo / 2, l2_bytes=s_bytes + qkvo / 2, tensor_flops=gemm_flops, launches=1),
+        "gemm_pv": Cost(hbm_bytes=s_bytes + vo, l2_bytes=s_bytes + vo, tensor_flops=FMA_FLOPS * dv * scores, launches=1),
     }
     if wl.mask_expr:  # read S and the mask, write S
         mask_bytes = wl.seq_len * 1.0 * wl.kv_len * b
@@ -337,7 +349,7 @@ def _naive(hw, wl) -> Result:
         bounds[name] = argname(parts)
     total = sum(per_kernel.values())
     cost = sum(kernels.values(), Cost())
-    times = _roof_times(hw, wl, cost, "wgmma")
+    times = _roof_times(hw, wl, cost, "cublas")
     times["compute"] = total
     tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else tile_source.dense_counts(wl)
     return _finish(hw, "naive", wl, cost, times, pick(bounds, argname(per_kernel)), tiles,
@@ -353,14 +365,10 @@ def _tensor_dtype(hw, wl) -> str:
     return wl.dtype
 
 
-def _mma_sync_efficiency(hw) -> float:
-    return getattr(hw, "mma_sync_efficiency", None) or hw.gemm_efficiency
-
-
 def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
     """Seconds each unit needs for the whole call at its own achievable peak."""
     clock = hw.sustained_clock_hz
-    eff = hw.gemm_efficiency if path == "wgmma" else _mma_sync_efficiency(hw)
+    eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
     tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * eff
     return {
         "tensor": cost.tensor_flops / tensor_rate,

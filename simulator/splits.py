@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_block_q, should_pack_gqa
+from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
@@ -36,18 +36,21 @@ def fa3_layout(hw, wl, cfg):
     else:
         splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
                              FA3_MIN_SPLIT_BLOCKS) if decode else 1
-    pack = wl.group > 1 if splits > 1 else should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
+    if splits > 1 or fa3_always_packs(hw.arch):
+        pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
+    else:
+        pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
     return splits, replace(cfg, pack_gqa=bool(pack))
 
 
-def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one."""
-    block_q = block_size or fa3_block_q(head_dim, False)
+    block_q = block_size or fa3_block_q(arch, head_dim, False)
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
-    return should_pack_gqa(seq_len, group, block_q)
+    return group > 1 if fa3_always_packs(arch) else should_pack_gqa(seq_len, group, block_q)
 
 
 def _fa3_decode(seq_len, group, block_q):

@@ -6,7 +6,7 @@ from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
-GEMMS_PER_ATTENTION = 2  # S = Q K^T and O = P V, each 2*d FLOPs per score element
+HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte vector loads of fp16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +29,23 @@ class Workload:
     pattern: str | None = None
     sparsity: float = 0.0
     block_size: int | None = None
+    v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
 
     def __post_init__(self):
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
+        if self.v_head_dim is None:
+            object.__setattr__(self, "v_head_dim", self.head_dim)
         if self.kv_len is None:
             object.__setattr__(self, "kv_len", self.seq_len)
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
-        for name in ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len"):
+        for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"bad {name.replace('_', '-')} {value!r}: must be a positive integer")
+        if self.v_head_dim % HEAD_DIM_MULTIPLE:
+            raise UserError(f"bad v-head-dim {self.v_head_dim}: must be a multiple of {HEAD_DIM_MULTIPLE}")
         if self.block_size is not None and (not isinstance(self.block_size, int) or self.block_size <= 0):
             raise UserError(f"bad block-size {self.block_size!r}: must be a positive integer")
         if self.heads % self.kv_heads:
@@ -72,5 +77,5 @@ class Workload:
         return "causal" if self.causal else self.pattern
 
     def flops_per_score(self) -> int:
-        """Tensor FLOPs per attended score element: two GEMMs of 2*d FLOPs each."""
-        return GEMMS_PER_ATTENTION * FMA_FLOPS * self.head_dim
+        """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
+        return FMA_FLOPS * (self.head_dim + self.v_head_dim)
