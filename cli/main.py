@@ -99,3 +99,7 @@ def main():
     # default threshold the cyclic collector rescans them over and over (half the run time at 100k rows).
     gc.set_threshold(GC_THRESHOLD)
     cli.main(prog_name="attnsim")
+
+
+if __name__ == "__main__":
+    main()
