@@ -1,6 +1,7 @@
 """``--from FILE.csv|FILE.json``: many points in one call, one row per point."""
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ _INT = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "block_si
 _FLOAT = ("sparsity",)
 _BOOL = ("causal",)
 _TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern")
+COLUMNS = _TEXT + _INT + _FLOAT + _BOOL  # every column a point may name
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.
 _OUTPUT_ONLY = {"block_density", "time_s", "baseline_time_s", "speedup", "bound", "flops", "tflops", "hbm_bytes",
                 "onchip_bytes", "energy_j", "baseline_energy_j", "utilization"}
@@ -22,18 +24,29 @@ def read_points(path: str) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"--from {path!r}: no such file")
-    raw = _read_json(p) if p.suffix.lower() == ".json" else _read_csv(p)
-    return [_convert(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
+    raw = _read_json(p) if p.suffix.lower() == ".json" else read_csv(p, "--from ")
+    return [convert_row(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
 
 
-def _read_csv(p: Path) -> list[dict]:
-    with p.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+def read_text(p: Path, label: str = "") -> str:
+    """The file as UTF-8 text (a leading byte-order mark dropped); anything else is a UserError."""
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{label}{p}: not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+                        "save it as UTF-8") from None
+    except OSError as err:
+        raise UserError(f"{label}{p}: cannot read it ({err.strerror})") from None
+
+
+def read_csv(p: Path, label: str = "") -> list[dict]:
+    """Rows of a CSV file with a header line, as dicts of text."""
+    return list(csv.DictReader(io.StringIO(read_text(p, label), newline="")))
 
 
 def _read_json(p: Path) -> list[dict]:
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(read_text(p, "--from "))
     except json.JSONDecodeError as err:
         raise UserError(f"--from {p}: not valid JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -41,17 +54,19 @@ def _read_json(p: Path) -> list[dict]:
     return data
 
 
-def _convert(row: dict, where: str) -> dict:
+def convert_row(row: dict, where: str, extra: tuple = ()) -> dict:
+    """One point's columns converted to Python values; ``extra`` names the caller's own columns, which
+    it has taken out already (they only appear in the list of allowed columns of an error)."""
     out = {}
     for key, value in row.items():
-        convert = _CONVERTERS.get(key)
-        if convert is None:  # a padded or unknown header, or a results column fed back
-            key = (key or "").strip()
-            if key in _OUTPUT_ONLY:
-                continue
-            convert = _CONVERTERS.get(key, _unknown)
-        if value is None or (type(value) is str and key not in _BOOL and not value.strip()):
-            continue
+        if key is None:  # csv.DictReader's key for the values beyond the header
+            raise UserError(f"{where}: more values than the header has columns")
+        key = key if key in _CONVERTERS else key.strip()  # a padded header
+        if key in _OUTPUT_ONLY or value is None or (type(value) is str and key not in _BOOL and not value.strip()):
+            continue  # a results column fed back, or an empty cell
+        if key not in _CONVERTERS:
+            raise UserError(f"{where}: unknown column {key!r}: allowed {', '.join(COLUMNS + tuple(extra))}")
+        convert = _CONVERTERS[key]
         try:
             out[key] = convert(key, value)
         except UserError as err:
@@ -72,11 +87,6 @@ def _float(key: str, value):
 
 def _text(key: str, value):
     return str(value).strip()
-
-
-def _unknown(key: str, value):
-    allowed = ", ".join(_TEXT + _INT + _FLOAT + _BOOL)
-    raise UserError(f"unknown column {key!r}: allowed {allowed}")
 
 
 def _bool(key: str, value) -> bool:
