@@ -18,14 +18,16 @@ from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
+from simulator.gpu_kernels import fa4_layout_key
 from simulator.splits import fa3_column_pack
 from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
-WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype", "pattern",
-                   "sparsity", "block_size")
+WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
+                   "pattern", "sparsity", "block_size")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
+FA4_DECODE_ROWS = 128  # FA4 calls whose packed queries fit one 128-row tile may split (splits.fa4_layout)
 
 
 @lru_cache(maxsize=64)
@@ -122,7 +124,8 @@ def _column_key(p: dict) -> tuple | None:
     if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS:
         return None
     seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
-    if not (type(seq_len) is int and type(head_dim) is int and type(p.get("batch", 1)) is int
+    v_head_dim = p.get("v_head_dim") or head_dim
+    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(p.get("batch", 1)) is int
             and type(p.get("heads", 1)) is int and type(p.get("kv_heads", 1)) is int and type(p.get("kv_len", 1)) is int
             and (block is None or type(block) is int)):
         return None
@@ -131,15 +134,19 @@ def _column_key(p: dict) -> tuple | None:
     if algo is None:
         return None
     pack = None
-    if algo == "flash3":  # FA3 points group by their GQA packing; a point that may split goes alone
+    if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
         heads = p.get("heads", DEFAULTS["heads"])
         kv_heads = p.get("kv_heads") or heads
-        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0:
+        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0 or head_dim <= 0 \
+                or v_head_dim <= 0:
             return None
-        pack = fa3_column_pack(hardware(hw_name).arch, head_dim, block, seq_len, heads, kv_heads)
+        if algo == "flash3":
+            pack = fa3_column_pack(hardware(hw_name).arch, head_dim, block, seq_len, heads, kv_heads)
+        elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
+            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
-    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack
+    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim
 
 
 @lru_cache(maxsize=256)
@@ -159,11 +166,11 @@ def _column_algorithm(hw_name, algo, baseline) -> str | None:
 
 def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
     """Rows for points of one column key; None if a value is invalid (the caller then runs them one by one)."""
-    hw_name, algo, baseline, head_dim, dtype, block, _ = key
+    hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim = key
     sizes = {k: [m.get(k, DEFAULTS[k]) for m in merged] for k in ("batch", "heads", "seq_len")}
     sizes["kv_heads"] = [m.get("kv_heads") or h for m, h in zip(merged, sizes["heads"])]
     sizes["kv_len"] = [m.get("kv_len") or n for m, n in zip(merged, sizes["seq_len"])]
-    wl = workload_columns(head_dim, dtype, block, **sizes)
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, **sizes)
     if wl is None:
         return None
     spec = hardware(hw_name)
@@ -183,6 +190,7 @@ def to_row(r: Result, base: Result) -> dict:
         "hardware": r.hardware, "algorithm": r.algorithm,
         "baseline": base.algorithm if base.hardware == r.hardware else f"{base.algorithm}@{base.hardware}",
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
+        "v_head_dim": wl.v_head_dim,
         "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype,
         "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size,
         "block_density": r.block_density,

@@ -8,22 +8,29 @@ the model's.
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator import tile_cost as tc
 from simulator.gpu_kernels import kernel_config
 
-Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers = sp.symbols(
-    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers", positive=True)
+Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
+    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
 
 
-def tile_formulas() -> dict[str, sp.Expr]:
-    """Per-tile SM cycles of a fused kernel, by unit (see gpu_model._tile_cost): whole Br x Bc tiles."""
-    kv_tile = Bc * (d + dv) * b
+def tile_formulas(cfg) -> dict[str, sp.Expr]:
+    """Per-tile SM cycles of the fused kernel ``cfg``, by unit (see tile_cost._tile_cost): whole Br x Bc
+    tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials)."""
+    kv_tile = Bc * (d + dv) * b / cfg.kv_share
+    smem_terms = (readers + 1) * kv_tile + (Br * d * b if cfg.q_from_smem else 0) + \
+        (2 * Br * Bc * b if cfg.p_through_smem else 0)
+    poly = f_poly if cfg.exp_poly_fraction else 0
+    per_score = sp.Rational(cfg.softmax_fp32_per_score).limit_denominator()
     return {
         "tensor": 2 * (d + dv) * Br * Bc / (R_tc * eff),
-        "smem": ((readers + 1) * kv_tile + Br * d * b) / B_smem,
-        "exp": (Br * Bc + Br * gm.CORRECTION_EXP_PER_ROW) / R_sfu,
-        "fma": (sp.Rational(gm.SOFTMAX_FP32_PER_SCORE).limit_denominator() * Br * Bc
-                + gm.RESCALE_FP32_PER_OUTPUT * Br * dv) / R_fp32,
+        "smem": smem_terms / B_smem,
+        "exp": (Br * Bc * (1 - poly) + Br * tc.CORRECTION_EXP_PER_ROW) / R_sfu,
+        "fma": ((per_score + poly * tc.EXP_POLY_FP32_OPS) * Br * Bc
+                + sp.Rational(cfg.rescale_per_output).limit_denominator() * Br * dv) / R_fp32,
         "l2": kv_tile / B_l2,
+        "latency": L / stages,
     }
 
 
@@ -36,7 +43,8 @@ def tile_values(hw, algo: str, wl) -> dict:
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
-            R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers}, cfg
+            R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
+            stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction}, cfg
 
 
 def eff_of(hw, cfg) -> float:
@@ -55,11 +63,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
     lines.append("per-tile SM cycles:")
     tile = {}
-    for unit, expr in tile_formulas().items():
+    for unit, expr in tile_formulas(cfg).items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
     exposed = hw.mma_path(cfg.tensor_path)[1]
-    rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2), G = max(tensor, smem), S = max(exp, fma)"
+    rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")

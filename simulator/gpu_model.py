@@ -20,24 +20,13 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, arch_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
-from simulator.splits import fa2_num_splits, fa3_layout
+from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
+from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
 from simulator.workload import FMA_FLOPS
 
-# FP32 instructions per score element in the online softmax (FA2 softmax.h /
-# FA3 softmax.h): one FFMA for scale-and-subtract-max, one FMNMX for the row
-# max, one FADD for the row sum, and half an F2FP that packs two scores to fp16.
-SOFTMAX_FP32_PER_SCORE = 3.5
-MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h)
-RESCALE_FP32_PER_OUTPUT = 1.0  # O accumulator *= exp(m_old - m_new) once per row per tile
-# An exponential as a polynomial on the FMA pipes (FA4): 2^x = 2^floor(x) * p(x - floor(x)) with a cubic
-# p in Horner form (3 FFMA), the floor (1 FRND), the fraction (1 FADD) and the exponent shift-and-add
-# of 2^floor(x) into p's bits (2 integer ops on the FP32-rate pipes). Provisional count, checked against
-# flash-attention flash_attn/cute/ (exp2 emulation) once read.
-EXP_POLY_FP32_OPS = 7
-CORRECTION_EXP_PER_ROW = 1  # that exp(m_old - m_new), on the SFU
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 
 
@@ -75,15 +64,18 @@ def _fused(hw, algo, wl) -> Result:
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
+    elif algo == "flash4":
+        splits = fa4_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
     tiles = _tiles(wl, block_q, cfg.block_kv)
-    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
-    part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
-    pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
+    full = tile_cycles(cfg, hw, wl, partial=False)
+    full_t, full_dom = column_tile(full, rows)
+    part_t = full_t if tiles.uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
+    pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     if algo == "flash-decoding":
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
@@ -134,8 +126,8 @@ def _flash1(hw, wl) -> Result:
     rows = _rows(cfg, wl)
     tiles = tile_source.tile_rows(wl, cfg.block_q, cfg.block_kv)
     per_tile_io = rows * (d + 2 * dv) * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
-    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False, extra_load=per_tile_io)
-    part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True, extra_load=per_tile_io)
+    full_t, full_dom = tile_cycles(cfg, hw, wl, partial=False, extra_load=per_tile_io)[:2]
+    part_t = tile_cycles(cfg, hw, wl, partial=True, extra_load=per_tile_io).cycles
     head_work = float(tiles.visited * full_t) if tiles.uniform else float(
         (tiles.row_full * full_t + tiles.row_partial * part_t).sum())
     heads = wl.batch * wl.heads
@@ -171,59 +163,6 @@ def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
 
 
-def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0) -> tuple[float, str]:
-    """SM cycles for one (query block, key block) tile with all of the SM's units, and what bounds it.
-
-    ``extra_load``: bytes the tile moves besides its K/V tile (FA1's Q, O, l, m round trip).
-    """
-    eff, exposed = hw.mma_path(cfg.tensor_path)
-    rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
-             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
-             exposed)
-    shape = (wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
-    if not is_columns(rows):
-        return _tile_cost(cfg, rates, *shape, partial, extra_load)
-    cost = _tile_cost(cfg, rates, *shape, partial, extra_load)  # whole tiles: the same for every row count
-    return np.full(rows.shape, cost[0]), np.full(rows.shape, cost[1], dtype=object)
-
-
-@lru_cache(maxsize=4096)
-def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> tuple[float, str]:
-    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes).
-
-    The kernels compute whole tiles: their MMAs, exponentials and FP32 softmax cover all ``block_q`` rows
-    of the query tile whether or not those rows hold queries (flash-attention csrc/flash_attn/src/
-    flash_fwd_kernel.h, compute_attn_1rowblock: out-of-range rows are zero-filled, not skipped). The
-    GEMMs G and the softmax S of a tile then take max(G, S) + exposed * min(G, S): exposed = 1 is a
-    softmax after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them.
-    """
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed = rates
-    br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
-    tensor = FMA_FLOPS * (d + dv) * br * bc / tensor_rate  # S = Q K^T (2*d per score) and O += P V (2*dv)
-    kv_tile = bc * (d + dv) * b
-    smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
-    smem = (smem_read + kv_tile) / smem_bw  # reads by the MMAs + the tile's fill
-    load = (kv_tile + extra_load) / l2_bw
-    scores = br * bc
-    sfu = (scores * (1 - poly) + br * CORRECTION_EXP_PER_ROW) / sfu_rate
-    fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + poly * EXP_POLY_FP32_OPS + (MASK_FP32_PER_SCORE if partial else 0))
-    fp32 = (fp32_ops + br * dv * RESCALE_FP32_PER_OUTPUT) / fp32_rate
-    gemm, softmax = max(tensor, smem), max(sfu, fp32)
-    core = max(gemm, softmax) + exposed * min(gemm, softmax)
-    parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
-    if load >= core:
-        return load, "l2"
-    return core, max(("tensor", "smem", "exp", "fma"), key=parts.get)
-
-
-def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
-    """Per-CTA cost outside the tile loop: load Q and the first K/V tile before any compute can start
-    (nothing to overlap them with), write O, and the fill/drain of an overlapped pipeline."""
-    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # bytes of one row of Q and O, or of K and V
-    io = (rows + cfg.block_kv) * width / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
-    return io + (tile if cfg.overlap else 0.0)
-
-
 def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
     """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
     n = row_work.size * heads * splits
@@ -241,7 +180,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
-    kv_tile = bc * (d + dv) * b
+    kv_tile = bc * (d + dv) * b / cfg.kv_share
     q_o = rows * (d + dv) * b * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
@@ -249,8 +188,8 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
         l2_bytes=visited * kv_tile + q_o + partial_o,
         onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
         tensor_flops=scores * wl.flops_per_score(),
-        fma_ops=scores * (SOFTMAX_FP32_PER_SCORE + cfg.exp_poly_fraction * EXP_POLY_FP32_OPS)
-        + visited * cfg.block_q * dv * RESCALE_FP32_PER_OUTPUT,
+        fma_ops=scores * (cfg.softmax_fp32_per_score + cfg.exp_poly_fraction * EXP_POLY_FP32_OPS)
+        + visited * cfg.block_q * dv * cfg.rescale_per_output,
         exp_ops=scores * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q,  # on the MUFU
         launches=where(splits > 1, 2, 1),
     )
@@ -340,7 +279,7 @@ def _naive(hw, wl) -> Result:
         kernels["mask"] = Cost(hbm_bytes=2 * s_bytes + mask_hbm, l2_bytes=3 * s_bytes, launches=1)
     clock = hw.sustained_clock_hz
     hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
     sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * clock
     per_kernel, bounds = {}, {}
     for name, c in kernels.items():
@@ -359,17 +298,11 @@ def _naive(hw, wl) -> Result:
 
 # ---------------------------------------------------------------- shared
 
-def _tensor_dtype(hw, wl) -> str:
-    if wl.dtype not in hw.tensor_flops_per_clk_sm:
-        raise UserError(f"dtype {wl.dtype!r} has no tensor-core rate on {hw.name}: allowed {', '.join(hw.tensor_flops_per_clk_sm)}")
-    return wl.dtype
-
-
 def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
     """Seconds each unit needs for the whole call at its own achievable peak."""
     clock = hw.sustained_clock_hz
     eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
-    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * eff
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * eff
     return {
         "tensor": cost.tensor_flops / tensor_rate,
         "exp": cost.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),

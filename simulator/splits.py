@@ -46,11 +46,27 @@ def fa3_layout(hw, wl, cfg):
 def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one."""
-    block_q = block_size or fa3_block_q(arch, head_dim, False)
+    block_q = block_size or fa3_block_q(arch, head_dim)
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
     return group > 1 if fa3_always_packs(arch) else should_pack_gqa(seq_len, group, block_q)
+
+
+def fa4_layout(hw, wl, cfg):
+    """FA4's split count. Its flash_attn_func defaults to one split; as for FA3, a decode call (all the
+    queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
+    asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
+    fewer, else min(SMs // m-blocks, 128, key blocks))."""
+    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    if is_columns(decode):
+        if decode.any():
+            raise ValueError("a column of FA4 points holds decode calls")
+        return 1
+    if not decode:
+        return 1
+    n_blocks, m_blocks = math.ceil(wl.kv_len / cfg.block_kv), wl.batch * wl.kv_heads
+    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
 
 
 def _fa3_decode(seq_len, group, block_q):

@@ -55,7 +55,7 @@ def calibrate(results_path: str, hw_name: str | None = None) -> tuple[dict, list
     clock_mhz = device.get("sm_clock_mhz")
     clock_hz = float(clock_mhz) * 1e6 if clock_mhz else hw.sustained_clock_hz
     cite = f"measured: {Path(results_path).name} ({device.get('name')}, {device.get('date')})"
-    toml = tomllib.loads(_bundled_toml_text(hw_ref))
+    toml = bundled_toml(hw_ref)
     replaced = []
     if clock_mhz:
         toml["sustained_clock_hz"] = _figure(clock_hz, "Hz", f"{cite}: SM clock under the benchmark load", toml.get("sustained_clock_hz"))
@@ -75,10 +75,11 @@ def _figure(value, unit, source, old):
     return fig
 
 
-def _bundled_toml_text(hw_ref: str) -> str:
+def bundled_toml(hw_ref: str) -> dict:
+    """The parsed TOML of a bundled machine or a user's file, to derive a calibrated one from."""
     from gpu_models import spec_path
 
-    return Path(spec_path(hw_ref)).read_text()
+    return tomllib.loads(Path(spec_path(hw_ref)).read_text(encoding="utf-8"))
 
 
 def to_toml(data: dict) -> str:

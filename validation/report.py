@@ -68,6 +68,11 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
     for i, p in enumerate(doc["points"]):
         if not p.get("ok", True) or not p.get("measured_s"):
             continue
+        if not p.get("algorithm") and doc.get("format") != MEASURED_FORMAT:  # a kernel attnsim has no family for
+            if skipped is not None:
+                skipped.append({"point": f"point {i}", "kernel": p.get("kernel"), "algorithm": None,
+                                "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
+            continue
         try:
             out.append(_predict_point(p, model_of(p)))
         except UserError as err:

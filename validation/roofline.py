@@ -6,7 +6,7 @@ with the peaks straight from the hardware TOML. ``validate report`` and
 ``bench/accuracy.py`` print its median |error| beside the model's.
 """
 
-from simulator.workload import FMA_FLOPS, GEMMS_PER_ATTENTION, Workload
+from simulator.workload import Workload
 
 TENSOR_FRACTION = 0.6  # of the datasheet tensor peak (the baseline's definition, not a measurement)
 HBM_FRACTION = 0.9  # of the datasheet HBM bandwidth (likewise)
@@ -14,19 +14,20 @@ CAUSAL_FLOP_FRACTION = 0.5  # causal: half the score elements, the FA benchmarks
 
 
 def roofline_flops(wl: Workload) -> float:
-    """Forward FLOPs as flash-attention's benchmarks count them: 4 x B x H x Nq x Nkv x d, halved if causal.
+    """Forward FLOPs as flash-attention's benchmarks count them: 4 x B x H x Nq x Nkv x d, halved if causal
+    (2 x (d + dv) with a value head dim of its own).
 
     Source: flash-attention benchmarks/benchmark_flash_attention.py, ``flops()``. Masks other than
     causal are ignored: the one-liner knows only dense and causal.
     """
-    dense = GEMMS_PER_ATTENTION * FMA_FLOPS * wl.batch * wl.heads * wl.seq_len * wl.kv_len * wl.head_dim
+    dense = wl.flops_per_score() * wl.batch * wl.heads * wl.seq_len * wl.kv_len
     return dense * (CAUSAL_FLOP_FRACTION if wl.causal else 1.0)
 
 
 def roofline_bytes(wl: Workload) -> float:
-    """Compulsory HBM bytes: Q and O (B x H x Nq x d each), K and V (B x Hkv x Nkv x d each), once."""
-    q = o = wl.batch * wl.heads * wl.seq_len * wl.head_dim
-    k = v = wl.batch * wl.kv_heads * wl.kv_len * wl.head_dim
+    """Compulsory HBM bytes: Q and O (B x H x Nq x d, dv), K and V (B x Hkv x Nkv x d, dv), once."""
+    q, o = (wl.batch * wl.heads * wl.seq_len * dim for dim in (wl.head_dim, wl.v_head_dim))
+    k, v = (wl.batch * wl.kv_heads * wl.kv_len * dim for dim in (wl.head_dim, wl.v_head_dim))
     return (q + k + v + o) * wl.dtype_bytes
 
 
