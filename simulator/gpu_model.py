@@ -97,9 +97,16 @@ def _fused(hw, algo, wl) -> Result:
     cost = replace(cost, hbm_bytes=hbm)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
+    times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
+
+
+def _stream_fill(hw, tile_cycles) -> float:
+    """What an HBM-bound kernel pays beyond bytes / bandwidth: the first load's latency before data flows,
+    and the compute of the last tile after its data has arrived (latency + size / bandwidth + drain)."""
+    return hw.hbm_latency_s + tile_cycles / hw.sustained_clock_hz
 
 
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:
@@ -321,9 +328,10 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         time_s = times["compute"]
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
-        body = vmax(times["compute"], times["hbm"], times["l2"])
+        stream = times["hbm"] + times.get("stream_fill", 0.0)  # the HBM stream's first byte and last tile
+        body = vmax(times["compute"], stream, times["l2"])
         time_s = body + launch + times.get("combine", 0.0)
-        memory = where(times["hbm"] >= times["l2"], "hbm", "l2")
+        memory = where(stream >= times["l2"], "hbm", "l2")
         bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
     util = {unit: vmin(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
     flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads
