@@ -21,12 +21,12 @@ _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",
     "clock_hz": "frequency", "pe2d_rows": "count", "pe2d_cols": "count", "pe1d_count": "count",
     "pe2d_ops": "ops", "pe1d_ops": "ops", "global_buffer_bytes": "bytes", "dram_bw_bytes_s": "bandwidth",
-    "word_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
+    "word_bytes": "bytes", "staging_buffer_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description",)
-ZERO_ALLOWED = ("tensor_sfu_overlap",)  # 0 is a real value (no overlap), not a missing one
+ZERO_ALLOWED = ("tensor_sfu_overlap", "staging_buffer_bytes")  # 0 is a real value (no overlap, none), not a missing one
 
 
 def dimension(kind: str, key: str) -> str:
