@@ -223,3 +223,17 @@ def test_headline_speedups_and_energy_are_those_of_the_paper():
     # 5%: a FuseMax that saved nothing on FLAT would score 1.0, and the model before the buffer energies
     # were sized per machine scored 0.99.
     assert h["energy_flat"] == pytest.approx(0.787, rel=0.05)
+
+
+@pytest.mark.parametrize("algo, hw", [("fusemax", "fusemax"), ("flat", "flat"), ("unfused", "flat")])
+def test_explain_prints_energy_per_component_beside_the_latency_terms(algo, hw):
+    from simulator.explain import explain_accel
+
+    wl = _bert(1 << 14)
+    r = evaluate(hardware(hw), algo, wl)
+    text = explain_accel(hardware(hw), algo, wl, r)
+    energy_line = next(line for line in text.splitlines() if line.startswith("energy "))
+    assert energy_line.startswith(f"energy {r.energy_j:.4g} J: ")
+    for component, joules in r.detail["energy_breakdown_j"].items():
+        assert f"{component} {joules:.4g} J" in energy_line
+    assert f"{r.detail['einsum_cycles']['AV']:,.0f} cycles" in text and "combination" in text and "traffic" in text
