@@ -23,13 +23,14 @@ _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",
     "clock_hz": "frequency", "pe2d_rows": "count", "pe2d_cols": "count", "pe1d_count": "count",
     "pe2d_ops": "ops", "pe1d_ops": "ops", "global_buffer_bytes": "bytes", "dram_bw_bytes_s": "bandwidth",
-    "word_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
+    "word_bytes": "bytes", "staging_buffer_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
             "tcgen05_softmax_exposed")  # the MMA paths an architecture lacks (GPUSpec checks which)
-ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed")  # 0: fully hidden
+# 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
+ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes")
 
 
 def dimension(kind: str, key: str) -> str:

@@ -19,9 +19,9 @@ MMA_PATH_LAST = {"wgmma": 90}  # wgmma exists on sm_90 alone (Blackwell drops it
 TENSOR_DTYPES = ("fp16", "bf16", "fp8", "tf32")
 OP_CLASSES = ("mac", "add", "max", "exp", "div")  # the operator classes of einsum_cascades.ops
 ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_per_4096bit",
-                  "gb_write_per_4096bit", "rf_read", "rf_write")
-_ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit",
-                    "rf_read", "rf_write")
+                  "gb_write_per_4096bit", "staging_read", "staging_write")
+_ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit")
+_STAGING_ENERGY = ("staging_read", "staging_write")  # per 16-bit access; required iff the machine has one
 _ARCH = re.compile(r"sm_\d+a?")
 
 
@@ -136,6 +136,7 @@ class AcceleratorSpec:
     global_buffer_bytes: float
     dram_bw_bytes_s: float
     word_bytes: int
+    staging_buffer_bytes: float  # between the global buffer and the 2D array (FuseMax); 0: none
     exp_cost: dict  # op class -> PE ops per exp(a - b), the subtraction not included (the cascade counts it)
     energy_pj: dict  # action (ENERGY_ACTIONS) -> pJ
     description: str = ""
@@ -152,7 +153,12 @@ class AcceleratorSpec:
                 raise HardwareError(f"{self.name}: {name} must be a non-empty tuple of op classes "
                                     f"({', '.join(OP_CLASSES)}), got {ops!r}")
         _check_table(self, "exp_cost", OP_CLASSES, integer=True)
-        _check_table(self, "energy_pj", ENERGY_ACTIONS, required=_ENERGY_REQUIRED + tuple(self.exp_cost))
+        staging = _STAGING_ENERGY if self.staging_buffer_bytes else ()
+        _check_table(self, "energy_pj", ENERGY_ACTIONS, required=_ENERGY_REQUIRED + staging + tuple(self.exp_cost))
+        if not _is_number(self.staging_buffer_bytes) or self.staging_buffer_bytes < 0:
+            raise HardwareError(f"{self.name}: staging_buffer_bytes must be a number >= 0, got {self.staging_buffer_bytes!r}")
+        if not staging and set(_STAGING_ENERGY) & set(self.energy_pj):
+            raise HardwareError(f"{self.name}: energy_pj gives staging-buffer energies but staging_buffer_bytes is 0")
         executable = set(self.pe2d_ops) | set(self.pe1d_ops)
         for op in ("mac", "add", "max", "div", *self.exp_cost):
             if op not in executable:

@@ -73,7 +73,12 @@ def test_accelerators_match_the_fusemax_paper():
     assert fm.pe2d_ops == ("mac", "add", "max") and flat.pe2d_ops == ("mac",)
     assert "exp" in flat.pe1d_ops and "exp" not in fm.pe1d_ops + fm.pe2d_ops
     assert fm.exp_cost == {"mac": 6} and flat.exp_cost == {"exp": 1}  # the subtraction is the cascade's own add
-    assert (fm.energy_pj["rf_read"], flat.energy_pj["rf_read"], flat.energy_pj["exp"]) == (0.65, 0.29, 94.65)
+    # The buffer's per-access energy grows with its size (CACTI: 16 MiB vs 32 MiB, 4096-bit rows);
+    # FLAT's exp unit is 5 fp MACs and a multiply; only FuseMax has a staging buffer.
+    assert (fm.energy_pj["gb_read_per_4096bit"], flat.energy_pj["gb_read_per_4096bit"]) == (12512.8, 23854.7)
+    assert flat.energy_pj["exp"] == pytest.approx(5 * 17.1645 + (17.1645 - 8.3395), rel=1e-12)
+    assert (fm.staging_buffer_bytes, flat.staging_buffer_bytes) == (8192 * 2, 0)
+    assert "staging_read" in fm.energy_pj and "staging_read" not in flat.energy_pj
 
 
 def test_op_classes_are_the_cascade_ir_ones():
@@ -107,6 +112,9 @@ def test_variants_via_replace_keep_sources_and_rescale_peaks():
     ("fusemax", dict(exp_cost={"exp": 1}), "exp"),  # FuseMax has no exp unit to spend an exp op on
     ("fusemax", dict(pe2d_ops=("mac", "fma")), "pe2d_ops"),
     ("flat", dict(pe1d_ops=("max", "add", "mac", "exp")), "no PE array executes 'div'"),
+    ("flat", dict(staging_buffer_bytes=16384), "energy_pj needs staging_read, staging_write"),
+    ("fusemax", dict(staging_buffer_bytes=0), "staging-buffer energies but staging_buffer_bytes is 0"),
+    ("fusemax", dict(staging_buffer_bytes=-1), "staging_buffer_bytes must be a number >= 0"),
 ])
 def test_variants_via_replace_are_checked_again(name, change, needle):
     with pytest.raises(HardwareError, match=needle):
@@ -161,7 +169,9 @@ def test_strict_gpu_loading_names_file_and_key(tmp_path, key, new, needle):
     ("pe2d_ops", 'pe2d_ops = { value = ["mac", "fma"], source = "x" }', "pe2d_ops"),
     ("pe2d_ops", 'pe2d_ops = { value = "mac", source = "x" }', "pe2d_ops must be"),
     ("energy_pj.exp", None, "energy_pj needs exp"),
-    ("rf_read", 'rf_read = { value = 0.29, unit = "furlongs", source = "x" }', "energy_pj.rf_read has bad unit"),
+    ("gb_read_per_4096bit", 'gb_read_per_4096bit = { value = 1, unit = "furlongs", source = "x" }',
+     "energy_pj.gb_read_per_4096bit has bad unit"),
+    ("staging_buffer_bytes", None, "missing key staging_buffer_bytes"),
     ("word_bytes", 'word_bytes = { value = 2, unit = "count", source = "x" }', "word_bytes has bad unit"),
 ])
 def test_strict_accelerator_loading_names_file_and_key(tmp_path, key, new, needle):
