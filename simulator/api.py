@@ -19,7 +19,7 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
 from simulator.gpu_kernels import fa4_layout_key
-from simulator.splits import fa3_column_pack
+from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
 from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
@@ -27,7 +27,6 @@ WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_
                    "pattern", "sparsity", "block_size")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
-FA4_DECODE_ROWS = 128  # FA4 calls whose packed queries fit one 128-row tile may split (splits.fa4_layout)
 
 
 @lru_cache(maxsize=64)

@@ -14,7 +14,8 @@ MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
 FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
 FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
-FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer
+FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer (FA4's heuristic likewise)
+FA4_DECODE_ROWS = 128  # FA4 calls whose packed queries fit one 128-row query tile (q_stage 1)
 
 
 def fa2_num_splits(hw, ctas, n_kv_blocks):
@@ -58,7 +59,7 @@ def fa4_layout(hw, wl, cfg):
     queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
     asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
     fewer, else min(SMs // m-blocks, 128, key blocks))."""
-    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    decode = _fa3_decode(wl.seq_len, wl.group, FA4_DECODE_ROWS)
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
