@@ -8,19 +8,29 @@ from einsum_cascades.errors import UserError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The TOML to write.")
 @click.option("--hw", default=None, help="Bundled model to start from (default: from the file's device name).")
-def calibrate(results, output, hw):
-    """Fit achieved rates (HBM, L2, tensor for cuBLAS and mma.sync, exp, launch, clock) from the
-    microbenchmarks in RESULTS into a hardware TOML derived from the bundled one.
+@click.option("--kernels", is_flag=True,
+              help="Fit the attention-tile figures (per tensor-core path: achieved MMA efficiency and the softmax "
+                   "share left exposed) from the fused-kernel timings in RESULTS, pooled over the files, instead of "
+                   "the hardware rates from microbenchmarks. Prints each fit with its leave-one-out error.")
+def calibrate(results, output, hw, kernels):
+    """Fit a hardware TOML, derived from the bundled one, to measurements.
 
-    Attention-kernel timings are never used, so `attnsim validate report RESULTS --hw OUTPUT`
-    stays an honest test of the model.
+    Without --kernels: the achieved rates (HBM, L2, cuBLAS GEMM, exp, smem, FP32, launch, clock) from
+    the microbenchmarks of ONE results file. Attention-kernel timings are never used there, so
+    `attnsim validate report RESULTS --hw OUTPUT` stays an honest test of the model.
+
+    With --kernels: the two figures per tensor-core path that no datasheet gives (mma_sync, wgmma,
+    tcgen05: `<path>_efficiency`, `<path>_softmax_exposed`), by least squares on log time over the
+    fused-kernel points (flash1/2/3/4, flash-decoding) of one or more files of one GPU; everything
+    else stays. Judge the result on other data than the files it was fitted to.
 
     \b
-    Example:
+    Examples:
       attnsim calibrate validation/results/h100-2026-11-22.json -o my-h100.toml
+      attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml
@@ -28,7 +38,17 @@ def calibrate(results, output, hw):
     target = Path(output)
     if target.suffix != ".toml":
         raise UserError(f"bad output {output!r}: the file name must end in .toml")
-    data, replaced = fit(results, hw)
+    if kernels:
+        from validation.kernel_fit import calibrate_kernels, fit_table
+
+        data, fits = calibrate_kernels(list(results), hw)
+        click.echo(fit_table(fits))
+        replaced = [f"{f.path}_efficiency, {f.path}_softmax_exposed" for f in fits]
+    elif len(results) > 1:
+        raise UserError(f"calibrate takes one results file for microbenchmarks (got {len(results)}); "
+                        "--kernels pools several")
+    else:
+        data, replaced = fit(results[0], hw)
     try:
         target.write_text(to_toml(data))
     except OSError as err:

@@ -57,7 +57,7 @@ def test_units_convert_exactly_to_si():
     a100, h200 = load_hardware("a100"), load_hardware("h200")
     assert a100.hbm_bw_bytes_s == 2039 * 10**9 and isinstance(a100.hbm_bw_bytes_s, int)
     assert (a100.smem_per_sm_bytes, a100.smem_per_block_bytes) == (164 * KiB, 163 * KiB)
-    assert (a100.l2_bytes, h200.l2_bytes, a100.launch_overhead_s) == (40 * MiB, 60 * MiB, 2e-6)
+    assert (a100.l2_bytes, h200.l2_bytes, a100.launch_overhead_s) == (40 * MiB, 60 * MiB, pytest.approx(2.62e-6))
     assert load_hardware("b200").l2_bytes == 126.5 * MiB
     assert to_stored(2.039, "TB/s") == 2_039_000_000_000
     assert (to_stored(1, "J"), to_stored(2, "nJ"), to_stored(1.5, "GHz")) == (10**12, 2000, 1_500_000_000)

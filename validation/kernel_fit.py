@@ -125,26 +125,31 @@ def _around(center: float, step: float, bounds: tuple[float, float]) -> list[flo
     return sorted({min(max(center + k * step / 2, bounds[0]), bounds[1]) for k in (-2, -1, 0, 1, 2)})
 
 
-def calibrate_kernels(results_path: str, hw_name: str | None = None) -> tuple[dict, list[PathFit]]:
-    """The bundled TOML of the file's GPU with every fitted path's two figures replaced, and the fits."""
+def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> tuple[dict, list[PathFit]]:
+    """The bundled TOML of the files' GPU with every fitted path's two figures replaced, and the fits.
+    The files' points are pooled; they must all be of one hardware model."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
     from validation.report import hardware_for, load_results
 
-    doc = load_results(results_path)
-    hw_ref = hardware_for(doc, hw_name)
+    docs = [load_results(path) for path in results_paths]
+    refs = {hardware_for(doc, hw_name) for doc in docs}
+    if len(refs) > 1:
+        raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(refs))}")
+    hw_ref = refs.pop()
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
-    fits = fit_kernels(doc, hw)
+    fits = fit_kernels({"points": [p for doc in docs for p in doc["points"]]}, hw)
     if not fits:
-        raise UserError(f"{results_path}: fewer than {MIN_POINTS} fused-kernel points ({', '.join(FIT_FAMILIES)}) "
+        names = ", ".join(Path(path).name for path in results_paths)
+        raise UserError(f"{names}: fewer than {MIN_POINTS} fused-kernel points ({', '.join(FIT_FAMILIES)}) "
                         f"that run on {hw.name}: nothing to fit")
     toml = bundled_toml(hw_ref)
-    command = f"attnsim calibrate --kernels {results_path}"
+    command = "attnsim calibrate --kernels " + " ".join(results_paths)
     for fit in fits:
-        how = (f"fitted by `{command}` from {Path(results_path).name} ({fit.n} {'/'.join(fit.families)} points; "
-               f"leave-one-out median |error| {fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
+        how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
+               f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
         toml[f"{fit.path}_efficiency"] = {"value": round(fit.efficiency, 4), "unit": "fraction",
                                           "source": f"{how}: achieved MMA rate of attention tiles"}
         toml[f"{fit.path}_softmax_exposed"] = {"value": round(fit.exposed, 4), "unit": "fraction",
