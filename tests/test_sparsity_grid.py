@@ -170,3 +170,19 @@ def test_full_simplifies_around_a_grid():
     grid = tile_counts(parse_pattern("window2d(8,8,3,3)"), n, n, 16, 16)
     assert tile_counts(parse_pattern("full&window2d(8,8,3,3)"), n, n, 16, 16) == grid
     assert tile_counts(parse_pattern("full|window2d(8,8,3,3)"), n, n, 16, 16).layout is None  # dense
+
+
+def test_simulator_tiles_carry_the_grid_tiling():
+    """The simulator's tiles of a grid pattern: patch tiles, the permutation hook, exact attended elements."""
+    from simulator import simulate
+    from simulator.tiles import tile_rows
+    from simulator.workload import Workload
+
+    wl = Workload(seq_len=128 * 128, pattern="window2d(128,128,13,13)")
+    tiles = tile_rows(wl, 128, 128)
+    assert tiles.layout.q_tile == (16, 8) and tiles.layout.needs_permute
+    assert (tiles.n_rows, tiles.n_kv_blocks) == (128, 128)
+    assert tiles.attended == 128 * 128 * 13 * 13
+    assert tiles.kv_blocks_read == 128  # every key patch is some query patch's neighbour
+    row = simulate(hw="h100", algo="flash3", seq_len=128 * 128, pattern="window2d(128,128,13,13)")
+    assert row["speedup"] > 1 and row["block_density"] == tiles.block_density
