@@ -32,24 +32,35 @@ from einsum_cascades.sparsity._expr import GRIDS, Pattern, PatternError
 # (natten/backends/configs/cutlass_hopper/__init__.py HOPPER_FORWARD_CONFIGS, first entry per head dim:
 # 2-D 64 -> (8, 8), 128 -> (16, 8); 3-D 64 -> (4, 4, 4), 128 -> (4, 4, 8); and
 # cutlass_blackwell/__init__.py _get_default_tile_shapes_forward: 2-D 256 -> (16, 16), 3-D 256 -> (8, 4, 8)).
-# They double one axis at a time in this order, which ``tile_shape`` follows for other sizes.
+# They double one axis at a time in this order, which ``tile_shape`` follows for other powers of two.
 NATTEN_TILES = {2: {64: (8, 8), 128: (16, 8), 256: (16, 16)}, 3: {64: (4, 4, 4), 128: (4, 4, 8), 256: (8, 4, 8)}}
 _DOUBLING = {2: (0, 1), 3: (2, 0, 1)}  # the axis each doubling grows, in turn (64 -> 128 -> 256 above)
 
 
 def tile_shape(rank: int, tokens: int) -> tuple:
-    """The grid patch of a ``tokens``-token tile: NATTEN's shape where it has one; otherwise a power of two
-    grows from all-ones by doubling the axes in NATTEN's order, and an odd factor multiplies the first axis."""
+    """The grid patch of a ``tokens``-token tile: NATTEN's shape where it has one; another power of two grows
+    from all-ones by doubling the axes in NATTEN's order; any other size (no NATTEN kernel has one) takes
+    the squarest factorisation, larger factors first (attnsim's choice)."""
     if tokens in NATTEN_TILES[rank]:
         return NATTEN_TILES[rank][tokens]
-    odd, twos = tokens, 0
-    while odd % 2 == 0:
-        odd, twos = odd // 2, twos + 1
-    shape = [1] * rank
-    for n in range(twos):
-        shape[_DOUBLING[rank][n % rank]] *= 2
-    shape[0] *= odd
-    return tuple(shape)
+    if tokens & (tokens - 1) == 0:
+        shape = [1] * rank
+        for n in range(tokens.bit_length() - 1):
+            shape[_DOUBLING[rank][n % rank]] *= 2
+        return tuple(shape)
+    return max(_factorisations(tokens, rank), key=lambda f: sorted(f))
+
+
+def _factorisations(n: int, rank: int):
+    """Every way to write n as ``rank`` factors, in non-increasing order."""
+    if rank == 1:
+        yield (n,)
+        return
+    for f in range(n, 0, -1):
+        if n % f == 0 and f ** rank >= n:
+            for rest in _factorisations(n // f, rank - 1):
+                if rest[0] <= f:
+                    yield (f,) + rest
 
 
 @dataclass(frozen=True)

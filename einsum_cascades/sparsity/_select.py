@@ -34,7 +34,7 @@ def check_selectors(p, conjs=None) -> None:
         raise PatternError(f"pattern {p}: one budget per expression; allowed e.g. sinks(64)|window(1k)|budget(4k)")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=16)  # a table holds up to k key blocks per row: a few MB at 1M tokens
 def tables(p, seq_len: int, kv_len: int, block: tuple) -> dict:
     """Selector index (preorder) -> (row starts, kept key blocks) at tile shape ``block``; topk draws first,
     then the budget (whose candidates leave out what the rest, topk included, attends whole)."""
