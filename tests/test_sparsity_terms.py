@@ -171,6 +171,15 @@ def test_budget_after_topk_and_a_topk_over_a_union(other, k, n, nq, nkv, bq, bkv
     assert kept == _brute_force_table(f"sinks(3)|({other})", None, k, 1, nq, nkv, bq, bkv, False)
 
 
+@QUICK
+@given(base=BASES, other=BASES, k=st.integers(1, 5), first=st.integers(0, 70), **SIZES)
+def test_key_blocks_reached_bounds_what_selectors_keep(base, other, k, first, nq, nkv, bq, bkv):
+    for expr in (f"({base})&topk({k})|({other})&causal", f"({other})|({base})&budget({k * 3})"):
+        cols = mask_of(expr, nq, nkv, (bq, bkv))[min(first, nq):].any(axis=0)
+        attended = int(np.add.reduceat(cols, np.arange(0, nkv, bkv)).astype(bool).sum())
+        assert key_blocks_reached(parse_pattern(expr), nq, nkv, bkv, first) >= attended, expr
+
+
 def test_topk_keeps_k_tiles_per_row_in_closed_form():
     """causal&topk(k) at n / b block rows: row i has i + 1 candidates (i full, the diagonal partial)."""
     n, b, k = 1 << 16, 128, 8
