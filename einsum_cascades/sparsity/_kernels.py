@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from einsum_cascades.sparsity._chunks import expand_chunks
-from einsum_cascades.sparsity._row_count import (box_rows, box_scratch, count_row, rows_elements, term_elements,
+from einsum_cascades.sparsity._row_count import (box_rows, box_scratch, rows_elements, term_elements,
                                                   tile_state)
 from einsum_cascades.sparsity._runs import (K_CONST, K_ENUM, K_FULL, K_TILE, breakpoints, enum_hits, kept_run,
                                             periodic_run, row_runs, split_coins, tile_kept)

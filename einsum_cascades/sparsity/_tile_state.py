@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from einsum_cascades.sparsity._fields import (  # noqa: F401  (the kernels import the fields from here)
-    AD, AK, C0, CLS, CW, DHI, DLO, EMPTY, FULL, KHI, KLO, N_FIELDS, NC, PARTIAL, QHI, QLO, TABLE, UNDECIDED)
+    AD, AK, C0, CLS, CW, DHI, DLO, EMPTY, FULL, KHI, KLO, NC, PARTIAL, QHI, QLO, TABLE, UNDECIDED)
 
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
