@@ -1,7 +1,8 @@
 """Solving an expression's size parameters for a target block sparsity."""
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.sparsity._expr import Pattern, parse_pattern
+from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern
+from einsum_cascades.sparsity._parse import parse_pattern
 from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
 
 LOG2_SCALE_RANGE = 20.0  # sizes are scaled by 2**-20 .. 2**20
@@ -9,14 +10,22 @@ FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile'
 
 
 def scaled(p: Pattern, alpha: float) -> Pattern:
-    """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1."""
+    """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1;
+    a window side of 0 stays 0, seeds and grids stay."""
     if p.name in ("&", "|"):
         return Pattern(p.name, parts=tuple(scaled(x, alpha) for x in p.parts))
     if p.name == "random_blocks":
         return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
     if p.name == "strided":
         return Pattern(p.name, (max(1, round(p.args[0] / alpha)),))
-    return Pattern(p.name, tuple(max(1, round(a * alpha)) for a in p.args))
+    if p.name in SELECTORS:  # the count grows, the seed stays
+        return Pattern(p.name, (max(1, round(p.args[0] * alpha)),) + p.args[1:])
+    if p.name in GRIDS:  # the kernel grows up to the grid; the grid stays, the stride stays within the kernel
+        rank = GRIDS[p.name]
+        grid = p.args[:rank]
+        kernel = tuple(min(g, max(1, round(k * alpha))) for g, k in zip(grid, p.args[rank:2 * rank]))
+        return Pattern(p.name, grid + kernel + tuple(min(s, k) for s, k in zip(p.args[2 * rank:], kernel)))
+    return Pattern(p.name, tuple(0 if a == 0 else max(1, round(a * alpha)) for a in p.args))
 
 
 def _has_size(p: Pattern) -> bool:
