@@ -20,19 +20,17 @@ sys.path.insert(0, str(ROOT))
 from gpu_models import load_hardware  # noqa: E402
 from validation.kernel_fit import calibrate_kernels, fit_table  # noqa: E402
 
-FIGURES = ("efficiency", "softmax_exposed")
 COMMAND = re.compile(r"`attnsim calibrate --kernels ([^`]+)`")
 TOLERANCE = 5e-4  # the TOML keeps 4 decimals
 
 
 def cited_commands(name: str) -> dict[str, list[str]]:
-    """MMA path -> the files its fitted figures cite."""
+    """Fitted figure -> the files its source cites."""
     spec = load_hardware(name)
     out = {}
-    for path in ("mma_sync", "wgmma", "tcgen05"):
-        source = spec.sources.get(f"{path}_efficiency", "")
+    for key, source in spec.sources.items():
         if match := COMMAND.search(source):
-            out[path] = match.group(1).split()
+            out[key] = match.group(1).split()
     return out
 
 
@@ -48,9 +46,8 @@ def main(argv: list[str]) -> int:
             print(f"{name}: attnsim calibrate --kernels {' '.join(files)}  ({time.perf_counter() - start:.1f} s)")
             print(fit_table(fits))
             for fit in fits:
-                for fig in FIGURES:
-                    key, fresh = f"{fit.path}_{fig}", toml[f"{fit.path}_{fig}"]["value"]
-                    bundled = getattr(spec, key)
+                for key in fit.values:
+                    fresh, bundled = toml[key]["value"], getattr(spec, key)
                     ok = abs(fresh - bundled) <= TOLERANCE
                     print(f"  {key:<26} bundled {bundled:.4f}  fresh {fresh:.4f}  {'ok' if ok else 'DIFFERS'}")
                     if write and not ok:

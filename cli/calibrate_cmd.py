@@ -12,9 +12,10 @@ from einsum_cascades.errors import UserError
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The TOML to write.")
 @click.option("--hw", default=None, help="Bundled model to start from (default: from the file's device name).")
 @click.option("--kernels", is_flag=True,
-              help="Fit the attention-tile figures (per tensor-core path: achieved MMA efficiency and the softmax "
-                   "share left exposed) from the fused-kernel timings in RESULTS, pooled over the files, instead of "
-                   "the hardware rates from microbenchmarks. Prints each fit with its leave-one-out error.")
+              help="Fit the kernel figures (per tensor-core path: achieved MMA efficiency and the softmax share left "
+                   "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "
+                   "over the files, instead of the hardware rates from microbenchmarks. Prints each fit with its "
+                   "leave-one-out error.")
 def calibrate(results, output, hw, kernels):
     """Fit a hardware TOML, derived from the bundled one, to measurements.
 
@@ -22,10 +23,11 @@ def calibrate(results, output, hw, kernels):
     the microbenchmarks of ONE results file. Attention-kernel timings are never used there, so
     `attnsim validate report RESULTS --hw OUTPUT` stays an honest test of the model.
 
-    With --kernels: the two figures per tensor-core path that no datasheet gives (mma_sync, wgmma,
-    tcgen05: `<path>_efficiency`, `<path>_softmax_exposed`), by least squares on log time over the
-    fused-kernel points (flash1/2/3/4, flash-decoding) of one or more files of one GPU; everything
-    else stays. Judge the result on other data than the files it was fitted to.
+    With --kernels: the figures no datasheet gives: per tensor-core path (mma_sync, wgmma, tcgen05)
+    `<path>_efficiency` and `<path>_softmax_exposed` from the fused-kernel points (flash1/2/3/4,
+    flash-decoding), and `unfused_hbm_efficiency` from the naive (standard attention) points, by least
+    squares on log time over one or more files of one GPU; everything else stays. Judge the result on
+    other data than the files it was fitted to.
 
     \b
     Examples:
@@ -43,7 +45,7 @@ def calibrate(results, output, hw, kernels):
 
         data, fits = calibrate_kernels(list(results), hw)
         click.echo(fit_table(fits))
-        replaced = [f"{f.path}_efficiency, {f.path}_softmax_exposed" for f in fits]
+        replaced = [name for f in fits for name in f.values]
     elif len(results) > 1:
         raise UserError(f"calibrate takes one results file for microbenchmarks (got {len(results)}); "
                         "--kernels pools several")

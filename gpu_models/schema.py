@@ -14,7 +14,7 @@ _GPU = {
     "smem_per_sm_bytes": "bytes", "smem_per_block_bytes": "bytes", "regs_per_sm": "count",
     "max_threads_per_sm": "count", "max_ctas_per_sm": "count", "smem_bytes_per_clk_sm": "B/clk/SM",
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
-    "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
+    "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "unfused_hbm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
     "mma_sync_softmax_exposed": "fraction", "wgmma_efficiency": "fraction", "wgmma_softmax_exposed": "fraction",
     "tcgen05_efficiency": "fraction", "tcgen05_softmax_exposed": "fraction", "hbm_latency_s": "time",
     "launch_overhead_s": "time", "graph_launch_s": "time",

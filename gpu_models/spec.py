@@ -56,6 +56,7 @@ class GPUSpec:
     hbm_bw_bytes_s: float  # datasheet
     hbm_efficiency: float  # achievable fraction of hbm_bw_bytes_s
     gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the tensor peak (the unfused kernels' GEMMs)
+    unfused_hbm_efficiency: float  # HBM fraction PyTorch's standard-attention kernels (GEMMs, mask, softmax) reach
     # Attention tiles on each MMA path (MMA_PATHS): the achieved MMA rate (fraction of the tensor peak at
     # tensor_clock_hz) and the fraction of the softmax's time that the kernel's schedule leaves exposed
     # (1: softmax after the GEMMs; 0: hidden behind them). Hardware datasheets publish neither.
@@ -81,8 +82,11 @@ class GPUSpec:
                                "hbm_bw_bytes_s", "hbm_latency_s", "launch_overhead_s", "graph_launch_s"))
         _check_positive(self, ("sms", "smem_per_sm_bytes", "smem_per_block_bytes", "regs_per_sm", "max_threads_per_sm",
                                "max_ctas_per_sm"), integer=True)
-        for name in ("hbm_efficiency", "gemm_efficiency"):
+        for name in ("hbm_efficiency", "gemm_efficiency", "unfused_hbm_efficiency"):
             _check_fraction(self, name, getattr(self, name))
+        if self.unfused_hbm_efficiency > self.hbm_efficiency:
+            raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
+                                f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")
         for path in MMA_PATHS:
             _check_mma_path(self, path)
         _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))

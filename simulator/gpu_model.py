@@ -28,6 +28,9 @@ from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles,
 from simulator.workload import FMA_FLOPS
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
+# Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
+# write 4 B, read and write 4 + 4 B, read 4 B and write 2 B per element.
+MASK_BUILD_BYTES = 4 + 8 + 6
 
 
 def simulate_gpu(hw, algo: str, wl) -> Result:
@@ -254,16 +257,17 @@ def _combine_seconds(hw, wl, splits: int) -> float:
 # ---------------------------------------------------------------- naive
 
 def _naive(hw, wl) -> Result:
-    """Three kernels (GEMM, softmax, GEMM) with the N x N score matrix in HBM.
+    """Standard attention as PyTorch runs it (flash-attention benchmarks/benchmark_flash_attention.py,
+    ``attention_pytorch``, the "standard" rows of the FA papers): layout copies of Q, K and V into
+    per-head batches (rearrange, and einsum's permute of V; K and V expanded to every query head as
+    GQA's repeat_kv does), the QK^T GEMM writing the N x M score matrix S to HBM, under a mask the mask's
+    construction (an fp32 full, triu and cast to 16 bits: 18 bytes per element, once per call) and its
+    addition (read S and the mask, write S), the softmax, and the PV GEMM reading P.
 
-    The softmax kernel is the 3-pass cascade: its passes over m re-read a score
-    row; they are served on chip when the row fits in one CTA's shared memory,
-    else they go back to memory. A mask (causal or pattern) is one more
-    element-wise kernel, as standard attention runs it (FA1 paper, arXiv
-    2205.14135, Algorithm 0 with MASK; PyTorch's ``scores + mask``): it reads S
-    and the Nq x Nkv additive mask and writes S back. Every (batch, head) reads
-    the same mask; the re-reads hit L2 while the mask and one head's streamed S
-    (read and written) fit there. cuBLAS GEMMs stay dense.
+    The softmax kernel is the 3-pass cascade: its passes over m re-read a score row; they are served on
+    chip when the row fits in one CTA's shared memory, else they go back to memory. Every (batch, head)
+    reads the same mask; the re-reads hit L2 while the mask and one head's streamed S (read and written)
+    fit there. cuBLAS GEMMs stay dense. The kernels stream at ``unfused_hbm_efficiency`` of the HBM spec.
     """
     b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     heads = wl.batch * wl.heads
@@ -274,24 +278,28 @@ def _naive(hw, wl) -> Result:
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
+    copies = 2 * heads * (wl.seq_len * d + wl.kv_len * (d + dv)) * b  # read and write Q, K, V per query head
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
+        "layout": Cost(hbm_bytes=copies, l2_bytes=copies, launches=3),
         "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),
         "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores,
                         fma_ops=scores * SOFTMAX_FP32_PER_SCORE, launches=1),
         "gemm_pv": Cost(hbm_bytes=s_bytes + vo, l2_bytes=s_bytes + vo, tensor_flops=FMA_FLOPS * dv * scores, launches=1),
     }
-    if wl.mask_expr:  # read S and the mask, write S
+    if wl.mask_expr:  # build the additive mask once; then read S and the mask, write S
         mask_bytes = wl.seq_len * 1.0 * wl.kv_len * b
+        build = wl.seq_len * 1.0 * wl.kv_len * MASK_BUILD_BYTES
+        kernels["mask_build"] = Cost(hbm_bytes=build, l2_bytes=build, launches=3)
         mask_hbm = where(3 * mask_bytes <= hw.l2_bytes, mask_bytes, heads * mask_bytes)
         kernels["mask"] = Cost(hbm_bytes=2 * s_bytes + mask_hbm, l2_bytes=3 * s_bytes, launches=1)
     clock = hw.sustained_clock_hz
-    hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    hbm_bw = hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency
     tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
     sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * clock
     per_kernel, bounds = {}, {}
     for name, c in kernels.items():
         parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": c.hbm_bytes / hbm_bw, "exp": c.exp_ops / sfu_rate}
-        per_kernel[name] = vmax(*parts.values()) + hw.launch_overhead_s
+        per_kernel[name] = vmax(*parts.values()) + c.launches * hw.launch_overhead_s
         bounds[name] = argname(parts)
     total = sum(per_kernel.values())
     cost = sum(kernels.values(), Cost())

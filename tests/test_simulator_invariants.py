@@ -79,10 +79,13 @@ def test_naive_hbm_bytes_kernel_by_kernel(n, causal, extra_s):
     hw, wl = hardware("h100"), Workload(batch=1, heads=4, head_dim=64, seq_len=n, causal=causal)
     s_bytes = wl.batch * wl.heads * n * n * wl.dtype_bytes
     qkvo = 4 * wl.batch * wl.heads * n * wl.head_dim * wl.dtype_bytes
+    layout = 2 * 3 * wl.batch * wl.heads * n * wl.head_dim * wl.dtype_bytes  # Q, K, V copied per head: read + write
     mask = n * n * wl.dtype_bytes
     mask_hbm = (mask if 3 * mask <= hw.l2_bytes else wl.batch * wl.heads * mask) if causal else 0
+    build = n * n * (4 + 8 + 6) if causal else 0  # fp32 full, triu, cast to fp16: once per call
     gemms, softmax, mask_kernel = 2 * s_bytes, (2 + extra_s) * s_bytes, (2 * s_bytes + mask_hbm) if causal else 0
-    assert evaluate(hw, "naive", wl).cost.hbm_bytes == pytest.approx(qkvo + gemms + softmax + mask_kernel)
+    assert evaluate(hw, "naive", wl).cost.hbm_bytes == pytest.approx(
+        qkvo + layout + gemms + softmax + mask_kernel + build)
 
 
 @pytest.mark.parametrize("n", [16384, 32768])

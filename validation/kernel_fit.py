@@ -1,38 +1,41 @@
-"""Fit a GPU's attention-tile figures from published kernel timings (``attnsim calibrate --kernels``).
+"""Fit a GPU's kernel figures from published kernel timings (``attnsim calibrate --kernels``).
 
-Two figures per tensor-core path (``mma_sync``, ``wgmma``, ``tcgen05``) that no datasheet publishes:
-the MMA rate attention tiles achieve (``<path>_efficiency``) and the share of the softmax's time the
-kernel's schedule leaves exposed (``<path>_softmax_exposed``). Both are fitted by least squares on
-log(predicted / measured) over every point of the file whose kernel family runs on that path, with
-everything else in the model left as it is. Each fit is printed with its leave-one-out error (each
-point predicted by a fit made without it), and the TOML it writes cites the file and the command.
-No per-shape constant and no factor on the result: the figures go into the per-tile cost only.
+Figures no datasheet publishes, per architecture, never per shape:
+- per tensor-core path (``mma_sync``, ``wgmma``, ``tcgen05``) the MMA rate attention tiles achieve
+  (``<path>_efficiency``) and the share of the softmax's time the kernel's schedule leaves exposed
+  (``<path>_softmax_exposed``), from the fused kernels' points (flash1/2/3/4, flash-decoding);
+- the HBM fraction PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``), from the
+  ``naive`` points.
+Each is fitted by least squares on log(predicted / measured) over every point of its kind, with everything
+else in the model left as it is, and printed with its leave-one-out error (each point predicted by a fit
+made without it); the TOML it writes cites the command. No factor on the result: the figures enter the
+per-tile cost and the unfused kernels' bandwidth only.
 """
 
 import math
 import statistics
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from einsum_cascades.errors import UserError
 from simulator.workload import Workload
 
-FIT_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # fused kernels: per-tile costs
-MIN_POINTS = 3  # a path with fewer points is not fitted (two figures need more than two numbers)
-EFF_RANGE = (0.05, 1.0)
-EXPOSED_RANGE = (0.0, 1.0)
-_COARSE = (20, 11)  # grid points over efficiency and exposure before refining
+FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # per-tile costs
+UNFUSED = "unfused"  # the fit target of the naive family's kernels
+MIN_POINTS = 3  # a target with fewer points is not fitted
+_COARSE = 20  # grid points per figure before refining
 _REFINE_ROUNDS = 5
 _LOO_ROUNDS = 3
+_WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
+                  "pattern", "sparsity")
 
 
 @dataclass(frozen=True, slots=True)
-class PathFit:
-    """The fitted figures of one MMA path and how well they explain the points."""
+class Fit:
+    """The fitted figures of one target (an MMA path, or the unfused kernels) and how well they explain
+    the points."""
 
-    path: str
-    efficiency: float
-    exposed: float
+    target: str
+    values: dict  # figure name -> fitted value
     n: int
     median_abs_error: float  # of the fitted model on the fitting points
     loo_median_abs_error: float  # each point predicted by a fit that did not see it
@@ -40,81 +43,87 @@ class PathFit:
     families: tuple[str, ...]
 
 
-def fit_kernels(doc: dict, hw) -> list[PathFit]:
-    """One ``PathFit`` per MMA path of ``hw`` with at least MIN_POINTS fused-kernel points in ``doc``."""
-    by_path: dict[str, list] = {}
+def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
+    """Fit target -> {figure: allowed range}; the unfused kernels cannot beat a tuned stream."""
+    mma = {path: {f"{path}_efficiency": (0.05, 1.0), f"{path}_softmax_exposed": (0.0, 1.0)}
+           for path in ("mma_sync", "wgmma", "tcgen05")}
+    return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency)}}
+
+
+def fit_kernels(doc: dict, hw) -> list[Fit]:
+    """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``."""
+    by_target: dict[str, list] = {}
     for point in _points(doc, hw):
-        by_path.setdefault(point[3], []).append(point)
-    fits = []
-    for path, points in by_path.items():
-        if len(points) >= MIN_POINTS:
-            fits.append(_fit_path(hw, path, points))
-    return fits
+        by_target.setdefault(point[3], []).append(point)
+    ranges = targets(hw)
+    return [_fit(hw, target, ranges[target], points) for target, points in by_target.items()
+            if len(points) >= MIN_POINTS]
 
 
 def _points(doc: dict, hw) -> list[tuple]:
-    """(workload, family, measured seconds, MMA path) of every fused-kernel point ``hw`` can run."""
+    """(workload, family, measured seconds, target) of every point ``hw`` can run whose figures are fitted."""
     from simulator.gpu_kernels import kernel_config
     from simulator.gpu_model import family_error
 
     out = []
     for p in doc.get("points", []):
         algo = p.get("algorithm")
-        if algo not in FIT_FAMILIES or not p.get("measured_s") or not p.get("ok", True) or family_error(hw, algo):
+        if algo not in (*FUSED_FAMILIES, "naive") or not p.get("measured_s") or not p.get("ok", True) \
+                or family_error(hw, algo):
             continue
-        wl = Workload(**{k: p[k] for k in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len",
-                                           "kv_len", "causal", "dtype", "pattern", "sparsity") if p.get(k) is not None})
-        out.append((wl, algo, float(p["measured_s"]), kernel_config(algo, hw, wl).tensor_path))
+        wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
+        target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
+        out.append((wl, algo, float(p["measured_s"]), target))
     return out
 
 
-def _fit_path(hw, path: str, points: list) -> PathFit:
-    eff, exposed = _minimise(hw, path, points, _grid_start(), _REFINE_ROUNDS)
-    errors = _errors(hw, path, points, eff, exposed)
+def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
+    best = _minimise(hw, ranges, points, {k: _span(*r, _COARSE) for k, r in ranges.items()}, _REFINE_ROUNDS)
+    errors = _errors(hw, points, best)
     loo = []
     for i in range(len(points)):
         rest = points[:i] + points[i + 1:]
-        e, x = _minimise(hw, path, rest, _local_start(eff, exposed), _LOO_ROUNDS)
-        loo.append(_errors(hw, path, [points[i]], e, x)[0])
-    return PathFit(path, eff, exposed, len(points), statistics.median(map(abs, errors)),
-                   statistics.median(map(abs, loo)), max(map(abs, loo)), tuple(sorted({p[1] for p in points})))
+        local = {k: _around(v, 0.02 * (r[1] - r[0]), r) for (k, v), r in zip(best.items(), ranges.values())}
+        loo.append(_errors(hw, [points[i]], _minimise(hw, ranges, rest, local, _LOO_ROUNDS))[0])
+    return Fit(target, best, len(points), statistics.median(map(abs, errors)), statistics.median(map(abs, loo)),
+               max(map(abs, loo)), tuple(sorted({p[1] for p in points})))
 
 
-def _errors(hw, path: str, points: list, eff: float, exposed: float) -> list[float]:
-    """predicted / measured - 1 of each point with the path's figures set to (eff, exposed)."""
+def _errors(hw, points: list, values: dict) -> list[float]:
+    """predicted / measured - 1 of each point with the figures set to ``values``."""
     from simulator.api import evaluate
 
-    spec = replace(hw, **{f"{path}_efficiency": eff, f"{path}_softmax_exposed": exposed})
+    spec = replace(hw, **values)
     return [evaluate(spec, algo, wl).time_s / measured - 1.0 for wl, algo, measured, _ in points]
 
 
-def _loss(hw, path, points, eff, exposed) -> float:
-    return sum(math.log1p(e) ** 2 for e in _errors(hw, path, points, eff, exposed))
+def _loss(hw, points, values: dict) -> float:
+    return sum(math.log1p(e) ** 2 for e in _errors(hw, points, values))
 
 
-def _grid_start() -> tuple[list[float], list[float]]:
-    return _span(*EFF_RANGE, _COARSE[0]), _span(*EXPOSED_RANGE, _COARSE[1])
-
-
-def _local_start(eff: float, exposed: float) -> tuple[list[float], list[float]]:
-    return _around(eff, 0.02, EFF_RANGE), _around(exposed, 0.04, EXPOSED_RANGE)
-
-
-def _minimise(hw, path, points, grid, rounds: int) -> tuple[float, float]:
-    """Grid search, then ``rounds`` finer 5 x 5 grids around the best point (the loss is smooth and has
-    one valley in the two figures; a grid never leaves the allowed ranges)."""
-    effs, exps = grid
-    best = min(((e, x) for e in effs for x in exps), key=lambda ex: _loss(hw, path, points, *ex))
-    step_e, step_x = _step(effs), _step(exps)
-    for _ in range(rounds):
-        effs, exps = _around(best[0], step_e, EFF_RANGE), _around(best[1], step_x, EXPOSED_RANGE)
-        best = min(((e, x) for e in effs for x in exps), key=lambda ex: _loss(hw, path, points, *ex))
-        step_e, step_x = step_e / 2, step_x / 2
+def _minimise(hw, ranges: dict, points: list, grid: dict, rounds: int) -> dict:
+    """Grid search over every combination of the figures' grids, then ``rounds`` finer 5-point grids
+    around the best (the loss is smooth with one valley; a grid never leaves the allowed ranges)."""
+    names = list(grid)
+    steps = {k: _step(v) for k, v in grid.items()}
+    best = None
+    for _ in range(rounds + 1):
+        combos = [dict(zip(names, vals)) for vals in _product([grid[k] for k in names])]
+        best = min(combos, key=lambda values: _loss(hw, points, values))
+        grid = {k: _around(best[k], steps[k], ranges[k]) for k in names}
+        steps = {k: s / 2 for k, s in steps.items()}
     return best
 
 
+def _product(lists: list[list]) -> list[tuple]:
+    out = [()]
+    for values in lists:
+        out = [prefix + (v,) for prefix in out for v in values]
+    return out
+
+
 def _span(low: float, high: float, n: int) -> list[float]:
-    return [low + (high - low) * i / (n - 1) for i in range(n)]
+    return [low + (high - low) * i / (n - 1) for i in range(n - 1)] + [high]
 
 
 def _step(values: list[float]) -> float:
@@ -125,8 +134,8 @@ def _around(center: float, step: float, bounds: tuple[float, float]) -> list[flo
     return sorted({min(max(center + k * step / 2, bounds[0]), bounds[1]) for k in (-2, -1, 0, 1, 2)})
 
 
-def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> tuple[dict, list[PathFit]]:
-    """The bundled TOML of the files' GPU with every fitted path's two figures replaced, and the fits.
+def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> tuple[dict, list[Fit]]:
+    """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
     The files' points are pooled; they must all be of one hardware model."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
@@ -142,26 +151,33 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
     fits = fit_kernels({"points": [p for doc in docs for p in doc["points"]]}, hw)
     if not fits:
-        names = ", ".join(Path(path).name for path in results_paths)
-        raise UserError(f"{names}: fewer than {MIN_POINTS} fused-kernel points ({', '.join(FIT_FAMILIES)}) "
-                        f"that run on {hw.name}: nothing to fit")
+        raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
+                        f"run on {hw.name} in {', '.join(results_paths)}: nothing to fit")
     toml = bundled_toml(hw_ref)
     command = "attnsim calibrate --kernels " + " ".join(results_paths)
     for fit in fits:
         how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
                f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
-        toml[f"{fit.path}_efficiency"] = {"value": round(fit.efficiency, 4), "unit": "fraction",
-                                          "source": f"{how}: achieved MMA rate of attention tiles"}
-        toml[f"{fit.path}_softmax_exposed"] = {"value": round(fit.exposed, 4), "unit": "fraction",
-                                               "source": f"{how}: share of the softmax's time left exposed"}
+        for name, value in fit.values.items():
+            toml[name] = {"value": round(value, 4), "unit": "fraction", "source": f"{how}: {_meaning(name)}"}
     return toml, fits
 
 
-def fit_table(fits: list[PathFit]) -> str:
-    """The fits as a plain table for the terminal."""
-    lines = ["path      families                      n  efficiency  exposed  median|err|  LOO median  LOO max"]
-    for f in fits:
-        lines.append(f"{f.path:<9} {','.join(f.families):<28} {f.n:>3}  {f.efficiency:10.4f}  {f.exposed:7.4f}  "
-                     f"{f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  {f.loo_max_abs_error:7.1%}")
-    return "\n".join(lines)
+def _meaning(name: str) -> str:
+    if name == "unfused_hbm_efficiency":
+        return "HBM fraction the standard-attention kernels reach"
+    if name.endswith("_softmax_exposed"):
+        return "share of the softmax's time left exposed"
+    return "achieved MMA rate of attention tiles"
 
+
+def fit_table(fits: list[Fit]) -> str:
+    """The fits as a plain table for the terminal."""
+    lines = ["target    families                  n  figure                      value  median|err|  LOO median  LOO max"]
+    for f in fits:
+        for i, (name, value) in enumerate(f.values.items()):
+            head = f"{f.target:<9} {','.join(f.families):<24} {f.n:>3}" if i == 0 else " " * 38
+            tail = (f"  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  {f.loo_max_abs_error:7.1%}"
+                    if i == 0 else "")
+            lines.append(f"{head}  {name:<26} {value:6.4f}{tail}")
+    return "\n".join(lines)
