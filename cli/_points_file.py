@@ -8,14 +8,14 @@ from pathlib import Path
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import parse_size
 
-_INT = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "block_size")
+_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size")
 _FLOAT = ("sparsity",)
 _BOOL = ("causal",)
-_TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern")
+_TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern", "scope")
 COLUMNS = _TEXT + _INT + _FLOAT + _BOOL  # every column a point may name
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.
 _OUTPUT_ONLY = {"block_density", "time_s", "baseline_time_s", "speedup", "bound", "flops", "tflops", "hbm_bytes",
-                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization"}
+                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization", "tensor_flops", "exp_ops", "fma_ops"}
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 
 

@@ -13,7 +13,7 @@ _OPTIONS = [
                  help="Machine: bundled name (attnsim hw list) or path to a TOML; comma list allowed."),
     click.option("--algo", "algorithm", type=NAME_LIST, default=None,
                  help="Kernel family / accelerator configuration. Default: the machine's best "
-                      "(flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
+                      "(flash4 on B200, flash3 on H100/H200, flash2 on A100, fusemax, flat)."),
     click.option("--seq-len", type=SIZE_LIST, default="4k", show_default=True,
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
     click.option("--kv-len", type=SIZE_LIST, default=None, help="Key/value length (default: --seq-len)."),
@@ -21,15 +21,23 @@ _OPTIONS = [
                  help="Fraction of empty tiles in [0, 1): alone, random empty tiles at the kernel's tile "
                       "size; with --pattern, the pattern's size is solved to reach it."),
     click.option("--pattern", default=None,
-                 help="Mask expression: causal, window(w), sinks(n), strided(s), global(n), "
-                      "random_blocks(d), vertical_slash(v,s) joined with & and |."),
+                 help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
+                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s), "
+                      "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
     click.option("--batch", type=SIZE_LIST, default=None, help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SIZE_LIST, default=None, help="Query heads (default 32, or the --model's)."),
     click.option("--kv-heads", type=SIZE_LIST, default=None, help="KV heads for GQA/MQA (default: --heads)."),
     click.option("--head-dim", type=SIZE_LIST, default=None, help="Head dimension (default 128, or the --model's)."),
+    click.option("--v-head-dim", type=SIZE_LIST, default=None,
+                 help="Value (and output) head dimension, when it differs from --head-dim (MLA prefill: "
+                      "--head-dim 192 --v-head-dim 128). Default: --head-dim."),
     click.option("--causal", is_flag=True, help="Causal mask (intersected with --pattern)."),
+    click.option("--scope", type=click.Choice(["kernel", "layer"]), default="kernel", show_default=True,
+                 help="What is timed: the kernel family's kernels, or a serving engine's attention layer call "
+                      "(adds the KV-cache append, FA3's scheduler kernel and CUDA-graph launches; --explain "
+                      "lists them)."),
     click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default="fp16", show_default=True),
     click.option("--model", default=None,
                  help="Shape preset: bert, trxl, t5, xlm (FuseMax paper, batch 64), llama3-8b, llama3-70b, ..."),
@@ -39,7 +47,8 @@ _OPTIONS = [
 ]
 
 _DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128)
-_LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim")
+_LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim",
+              "v_head_dim")
 
 
 def workload_options(func):
@@ -55,7 +64,7 @@ def expand_points(opts: dict) -> list[dict]:
 
     shape = model_preset(opts["model"]) if opts.get("model") else {}
     fixed = {"causal": opts["causal"], "dtype": opts["dtype"], "pattern": opts["pattern"],
-             "block_size": opts["block_size"], "baseline": opts["baseline"]}
+             "block_size": opts["block_size"], "baseline": opts["baseline"], "scope": opts.get("scope", "kernel")}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

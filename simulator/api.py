@@ -19,12 +19,13 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.result import Result
 from simulator.gpu_kernels import fa4_layout_key
+from simulator.layer import layer_kernels, with_layer
 from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
-from simulator.workload import Workload
+from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size")
+                   "pattern", "sparsity", "block_size", "scope")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 
@@ -67,7 +68,9 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
     if algo not in ALGORITHMS:
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}")
     if hw.kind == "gpu":
-        return simulate_gpu(hw, algo, wl)
+        return with_layer(hw, algo, wl, simulate_gpu(hw, algo, wl))
+    if wl.scope != "kernel":
+        layer_kernels(hw, algo, wl, None)  # the one-line error
     return simulate_accel(hw, algo, wl)
 
 
@@ -124,6 +127,8 @@ def _column_key(p: dict) -> tuple | None:
         return None
     seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
     v_head_dim = p.get("v_head_dim") or head_dim
+    if type(v_head_dim) is int and v_head_dim % HEAD_DIM_MULTIPLE:
+        return None  # evaluated alone, so Workload names the bad value
     if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(p.get("batch", 1)) is int
             and type(p.get("heads", 1)) is int and type(p.get("kv_heads", 1)) is int and type(p.get("kv_len", 1)) is int
             and (block is None or type(block) is int)):
@@ -145,7 +150,8 @@ def _column_key(p: dict) -> tuple | None:
             pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
-    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim
+    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim, \
+        p.get("scope", DEFAULTS["scope"])
 
 
 @lru_cache(maxsize=256)
@@ -165,11 +171,11 @@ def _column_algorithm(hw_name, algo, baseline) -> str | None:
 
 def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
     """Rows for points of one column key; None if a value is invalid (the caller then runs them one by one)."""
-    hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim = key
+    hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim, scope = key
     sizes = {k: [m.get(k, DEFAULTS[k]) for m in merged] for k in ("batch", "heads", "seq_len")}
     sizes["kv_heads"] = [m.get("kv_heads") or h for m, h in zip(merged, sizes["heads"])]
     sizes["kv_len"] = [m.get("kv_len") or n for m, n in zip(merged, sizes["seq_len"])]
-    wl = workload_columns(head_dim, dtype, block, v_head_dim, **sizes)
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
         return None
     spec = hardware(hw_name)
@@ -190,12 +196,13 @@ def to_row(r: Result, base: Result) -> dict:
         "baseline": base.algorithm if base.hardware == r.hardware else f"{base.algorithm}@{base.hardware}",
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
         "v_head_dim": wl.v_head_dim,
-        "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype,
+        "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
         "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size,
         "block_density": r.block_density,
         "time_s": r.time_s, "baseline_time_s": base.time_s, "speedup": base.time_s / r.time_s,
         "bound": r.bound, "flops": r.flops, "tflops": r.tflops, "hbm_bytes": r.cost.hbm_bytes,
-        "onchip_bytes": r.cost.onchip_bytes, "energy_j": r.energy_j,
+        "onchip_bytes": r.cost.onchip_bytes, "tensor_flops": r.cost.tensor_flops, "exp_ops": r.cost.exp_ops,
+        "fma_ops": r.cost.fma_ops, "energy_j": r.energy_j,
         "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization),
     }
 

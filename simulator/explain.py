@@ -85,9 +85,14 @@ def _naive_lines(result) -> list[str]:
 
 
 def _roof_lines(result) -> list[str]:
-    out = ["roofs (seconds if that unit alone bound the whole call):"]
+    out = []
+    if layer := result.detail.get("layer_kernels"):
+        out.append("scope layer: the serving engine's call adds (seconds; graph_launches replaces each stream "
+                   "launch by a CUDA-graph launch):")
+        out += [f"  {name:<15} {t * 1e3:+10.4f} ms" for name, t in layer.items()]
+    out.append("roofs (seconds if that unit alone bound the whole call):")
     for unit, t in result.times.items():
-        out.append(f"  {unit:<8} {t * 1e3:12.4f} ms")
+        out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
     return out

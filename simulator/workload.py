@@ -6,6 +6,7 @@ from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
+SCOPES = ("kernel", "layer")  # simulator.layer: what a serving engine's attention layer adds
 HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte vector loads of fp16)
 
 
@@ -30,6 +31,7 @@ class Workload:
     sparsity: float = 0.0
     block_size: int | None = None
     v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
+    scope: str = "kernel"  # what is timed: the kernel family's kernels, or a serving engine's whole layer call
 
     def __post_init__(self):
         if self.kv_heads is None:
@@ -52,6 +54,8 @@ class Workload:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:
             raise UserError(f"bad dtype {self.dtype!r}: allowed {', '.join(DTYPE_BYTES)}")
+        if self.scope not in SCOPES:
+            raise UserError(f"bad scope {self.scope!r}: allowed {', '.join(SCOPES)}")
         if not 0.0 <= self.sparsity < 1.0:
             raise UserError(f"bad sparsity {self.sparsity!r}: must be in [0, 1)")
 
