@@ -5,69 +5,82 @@ import io
 import json
 from pathlib import Path
 
-from einsum_cascades.errors import UserError, read_user_text
+from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
 from einsum_cascades.units import parse_size, short_repr
 
-_INT = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "block_size")
+_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size")
 _FLOAT = ("sparsity",)
 _BOOL = ("causal",)
-_TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern")
+_TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern", "scope")
+COLUMNS = _TEXT + _INT + _FLOAT + _BOOL  # every column a point may name
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.
 _OUTPUT_ONLY = {"block_density", "time_s", "baseline_time_s", "speedup", "bound", "flops", "tflops", "hbm_bytes",
-                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization", "note", "tile", "lowered_pattern", "fits",
-                "memory_bytes", "baseline_fits"}
+                "onchip_bytes", "energy_j", "baseline_energy_j", "utilization", "tensor_flops", "exp_ops", "fma_ops",
+                "note", "tile", "lowered_pattern", "fits", "memory_bytes", "baseline_fits"}
+SHORT_ROW = object()  # csv.DictReader's value for a header column the row has no value for
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 
 
 def read_points(path: str) -> list[dict]:
-    """Rows of a CSV or JSON file as point dicts; a bad row is a UserError naming it; no rows is an error too."""
-    text = read_user_text(path, "--from")
-    raw = _read_json(path, text) if Path(path).suffix.lower() == ".json" else _read_csv(path, text)
+    """Rows of a CSV or JSON file as point dicts; a bad row is a UserError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--from {path!r}: no such file")
+    raw = _read_json(p) if p.suffix.lower() == ".json" else read_csv(p, "--from ")
     if not raw:
         raise UserError(f"--from {path}: no points (a header line and one row per point, or a JSON list of objects)")
-    return [_convert(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
+    return [convert_row(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
 
 
-def _read_csv(path: str, text: str) -> list[dict]:
-    """Rows as dicts; a row with fewer or more cells than the header is an error, never filled in or cut."""
+def read_text(p: Path, label: str = "") -> str:
+    """The file as UTF-8 text (a leading byte-order mark dropped); anything else is a UserError."""
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        if p.stat().st_size > MAX_INPUT_BYTES:
+            raise UserError(f"{label}{p}: {p.stat().st_size:,} bytes; at most {MAX_INPUT_BYTES:,}")
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{label}{p}: not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+                        "save it as UTF-8") from None
+    except OSError as err:
+        raise UserError(f"{label}{p}: cannot read it ({err.strerror})") from None
+
+
+def read_csv(p: Path, label: str = "") -> list[dict]:
+    """Rows of a CSV file with a header line, as dicts of text; a row short of the header's columns holds
+    SHORT_ROW for those (``convert_row`` refuses it: a missing cell is never filled in)."""
+    try:
+        return list(csv.DictReader(io.StringIO(read_text(p, label), newline=""), restval=SHORT_ROW))
     except csv.Error as err:
-        raise UserError(f"--from {path}: not a CSV file ({err})") from None
-    rows = [r for r in rows if r]  # blank lines
-    if not rows:
-        return []
-    header, out = rows[0], []
-    for i, row in enumerate(rows[1:], start=1):
-        if len(row) != len(header):
-            raise UserError(f"--from {path} row {i}: {len(row)} cells, the header has {len(header)} columns")
-        out.append(dict(zip(header, row)))
-    return out
+        raise UserError(f"{label}{p}: not a CSV file ({err})") from None
 
 
-def _read_json(path: str, text: str) -> list[dict]:
+def _read_json(p: Path) -> list[dict]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise UserError(f"--from {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        data = json.loads(read_text(p, "--from "))
     except RecursionError:
-        raise UserError(f"--from {path}: JSON nested too deeply") from None
+        raise UserError(f"--from {p}: JSON nested too deeply") from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"--from {p}: not valid JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise UserError(f"--from {path}: expected a JSON list of objects, one per point")
+        raise UserError(f"--from {p}: expected a JSON list of objects, one per point")
     return data
 
 
-def _convert(row: dict, where: str) -> dict:
+def convert_row(row: dict, where: str, extra: tuple = ()) -> dict:
+    """One point's columns converted to Python values; ``extra`` names the caller's own columns, which
+    it has taken out already (they only appear in the list of allowed columns of an error)."""
     out = {}
     for key, value in row.items():
-        convert = _CONVERTERS.get(key)
-        if convert is None:  # a padded or unknown header, or a results column fed back
-            key = (key or "").strip()
-            if key in _OUTPUT_ONLY:
-                continue
-            convert = _CONVERTERS.get(key, _unknown)
-        if value is None or (type(value) is str and key not in _BOOL and not value.strip()):
-            continue
+        if key is None:  # csv.DictReader's key for the values beyond the header
+            raise UserError(f"{where}: more values than the header has columns")
+        if value is SHORT_ROW:
+            raise UserError(f"{where}: fewer values than the header has columns (no value for {key!r})")
+        key = key if key in _CONVERTERS else key.strip()  # a padded header
+        if key in _OUTPUT_ONLY or value is None or (type(value) is str and key not in _BOOL and not value.strip()):
+            continue  # a results column fed back, or an empty cell
+        if key not in _CONVERTERS:
+            raise UserError(f"{where}: unknown column {short_repr(key)}: allowed {', '.join(COLUMNS + tuple(extra))}")
+        convert = _CONVERTERS[key]
         try:
             out[key] = convert(key, value)
         except UserError as err:
@@ -88,11 +101,6 @@ def _float(key: str, value):
 
 def _text(key: str, value):
     return str(value).strip()
-
-
-def _unknown(key: str, value):
-    allowed = ", ".join(_TEXT + _INT + _FLOAT + _BOOL)
-    raise UserError(f"unknown column {short_repr(key)}: allowed {allowed}")
 
 
 def _bool(key: str, value) -> bool:

@@ -18,7 +18,7 @@ _OPTIONS = [
                  help=f"Machine: {', '.join(bundled_names())} (attnsim hw list) or a path to a TOML; comma list allowed."),
     click.option("--algo", "algorithm", type=NameListType(lambda: ALGORITHMS), default=None,
                  help=f"Kernel family / accelerator configuration: {', '.join(ALGORITHMS)}. Default: the machine's "
-                      "best (flash3 on H100/H200/B200, flash2 on A100, fusemax, flat)."),
+                      "best (flash4 on B200, flash3 on H100/H200, flash2 on A100, fusemax, flat)."),
     click.option("--seq-len", type=SizeListType(MAX_SIZES["seq_len"]), default="4k", show_default=True,
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
     click.option("--kv-len", type=SizeListType(MAX_SIZES["kv_len"]), default=None, help="Key/value length (default: --seq-len)."),
@@ -26,16 +26,24 @@ _OPTIONS = [
                  help="Fraction of empty tiles in [0, 1): alone, random empty tiles at the kernel's tile "
                       "size; with --pattern, the pattern's size is solved to reach it."),
     click.option("--pattern", default=None,
-                 help="Mask expression: causal, window(w), sinks(n), strided(s), global(n), "
-                      "random_blocks(d), vertical_slash(v,s) joined with & and |."),
+                 help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
+                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s), "
+                      "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None, help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None, help="Query heads (default 32, or the --model's)."),
     click.option("--kv-heads", type=SizeListType(MAX_SIZES["kv_heads"]), default=None, help="KV heads for GQA/MQA (default: --heads)."),
     click.option("--head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None, help="Head dimension (default 128, or the --model's)."),
+    click.option("--v-head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None,
+                 help="Value (and output) head dimension, when it differs from --head-dim (MLA prefill: "
+                      "--head-dim 192 --v-head-dim 128). Default: --head-dim."),
     click.option("--causal/--no-causal", default=None,
                  help="Causal mask, intersected with --pattern (default: non-causal, or the --model's: LLMs are causal)."),
+    click.option("--scope", type=click.Choice(["kernel", "layer"]), default="kernel", show_default=True,
+                 help="What is timed: the kernel family's kernels, or a serving engine's attention layer call "
+                      "(adds the KV-cache append, FA3's scheduler kernel and CUDA-graph launches; --explain "
+                      "lists them)."),
     click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default=None,
                  help="Element type (default: fp16, or the --model's)."),
     click.option("--model", default=None, shell_complete=lambda ctx, param, incomplete: [
@@ -50,7 +58,8 @@ _OPTIONS = [
 
 MAX_POINTS = 1_000_000  # points one call may expand to (about 10 minutes of dense points)
 _DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128)
-_LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim")
+_LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim",
+              "v_head_dim")
 
 
 def workload_options(func):
@@ -70,7 +79,7 @@ def expand_points(opts: dict) -> list[dict]:
     shape = model_preset(opts["model"]) if opts.get("model") else {}
     fixed = {"causal": _given(opts, shape, "causal", False), "dtype": _given(opts, shape, "dtype", "fp16"),
              "pattern": _given(opts, shape, "pattern", None), "block_size": opts["block_size"],
-             "baseline": opts["baseline"]}
+             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel")}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

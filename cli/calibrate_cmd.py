@@ -2,23 +2,36 @@
 
 import click
 
+from einsum_cascades.errors import UserError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The TOML to write.")
 @click.option("--hw", default=None, help="Bundled model to start from (default: from the file's device name).")
-def calibrate(results, output, hw):
-    """Fit achieved rates (HBM, L2, tensor for cuBLAS and mma.sync, exp, launch, clock) from the
-    microbenchmarks in RESULTS into a hardware TOML derived from the bundled one.
+@click.option("--kernels", is_flag=True,
+              help="Fit the kernel figures (per tensor-core path: achieved MMA efficiency and the softmax share left "
+                   "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "
+                   "over the files, instead of the hardware rates from microbenchmarks. Prints each fit with its "
+                   "leave-one-out error.")
+def calibrate(results, output, hw, kernels):
+    """Fit a hardware TOML, derived from the bundled one, to measurements.
 
-    Attention-kernel timings are never used, so `attnsim validate report RESULTS --hw OUTPUT`
-    stays an honest test of the model.
+    Without --kernels: the achieved rates (HBM, L2, cuBLAS GEMM, exp, smem, FP32, launch, clock) from
+    the microbenchmarks of ONE results file. Attention-kernel timings are never used there, so
+    `attnsim validate report RESULTS --hw OUTPUT` stays an honest test of the model.
+
+    With --kernels: the figures no datasheet gives: per tensor-core path (mma_sync, wgmma, tcgen05)
+    `<path>_efficiency` and `<path>_softmax_exposed` from the fused-kernel points (flash1/2/3/4,
+    flash-decoding), and `unfused_hbm_efficiency` from the naive (standard attention) points, by least
+    squares on log time over one or more files of one GPU; everything else stays. Judge the result on
+    other data than the files it was fitted to.
 
     \b
-    Example:
+    Examples:
       attnsim validate run -o h100.json                 # on the GPU (or validate merge of its parts)
       attnsim calibrate h100.json -o my-h100.toml
+      attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml
@@ -26,6 +39,16 @@ def calibrate(results, output, hw):
     from cli._files import check_target, write_text
 
     check_target(output, (".toml",))
-    data, replaced = fit(results, hw)
+    if kernels:
+        from validation.kernel_fit import calibrate_kernels, fit_table
+
+        data, fits = calibrate_kernels(list(results), hw)
+        click.echo(fit_table(fits))
+        replaced = [name for f in fits for name in f.values]
+    elif len(results) > 1:
+        raise UserError(f"calibrate takes one results file for microbenchmarks (got {len(results)}); "
+                        "--kernels pools several")
+    else:
+        data, replaced = fit(results[0], hw)
     write_text(output, to_toml(data), (".toml",))
     click.echo(f"wrote {output}: replaced {', '.join(replaced)}", err=True)

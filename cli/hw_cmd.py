@@ -56,7 +56,7 @@ def show(name, as_json):
 
     table = Table("field", "value", "source", title=f"{spec.display_name} ({spec.name})", caption=spec.description)
     for key, value in data.items():
-        if key in _HIDDEN:
+        if key in _HIDDEN or value is None:  # None: an MMA path the architecture lacks
             continue
         dim = dimension(spec.kind, key)
         for label, v in (value.items() if isinstance(value, dict) else [(None, value)]):

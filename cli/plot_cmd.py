@@ -145,7 +145,10 @@ def breakdown(output, **opts):
 @click.option("--hw", default=None, help="Hardware model (name or TOML) to predict with; default: the file's device.")
 @_output_option
 def validation(results, hw, output):
-    """Predicted vs measured times of a results file.
+    """Predicted vs measured times of a results file or of your own measured points.
+
+    RESULTS is read as by `attnsim validate report` (see its --help for the columns of a
+    CSV or JSON of your own measurements).
 
     Log-log scatter with y = x and a ±10 % band; the title gives the median |error|.
 

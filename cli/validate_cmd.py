@@ -9,13 +9,15 @@ from einsum_cascades.errors import UserError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def validate():
-    """Measure attention on a GPU and compare the model with it (results format: validation/FORMAT.md).
+    """Measure attention on a GPU and compare the model with it (results format: validation/FORMAT.md),
+    or with your own measurements from any benchmark (a CSV or JSON: see `validate report --help`).
 
     \b
     Examples:
       attnsim validate run --quick -o h100-quick.json
       attnsim validate report validation/published/fa3-paper-h100.json
       attnsim validate report results.json --hw my-h100.toml --format json
+      attnsim validate report my-benchmark.csv
     """
 
 

@@ -23,8 +23,9 @@ def read_user_text(path, what: str) -> str:
             raise UserError(f"{what} {str(path)!r}: no such file")
         if p.stat().st_size > MAX_INPUT_BYTES:
             raise UserError(f"{what} {str(path)!r}: {p.stat().st_size:,} bytes; at most {MAX_INPUT_BYTES:,}")
-        return p.read_text(encoding="utf-8")
+        return p.read_bytes().decode("utf-8-sig")  # a leading byte-order mark dropped
     except UnicodeDecodeError as err:
-        raise UserError(f"{what} {str(path)!r}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})") from None
+        raise UserError(f"{what} {str(path)!r}: not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+                        "save it as UTF-8") from None
     except OSError as err:
         raise UserError(f"{what} {str(path)!r}: cannot read it ({err.strerror or err})") from None

@@ -14,19 +14,23 @@ _GPU = {
     "smem_per_sm_bytes": "bytes", "smem_per_block_bytes": "bytes", "regs_per_sm": "count",
     "max_threads_per_sm": "count", "max_ctas_per_sm": "count", "smem_bytes_per_clk_sm": "B/clk/SM",
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
-    "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
-    "tensor_sfu_overlap": "fraction", "launch_overhead_s": "time",
+    "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "unfused_hbm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
+    "mma_sync_softmax_exposed": "fraction", "wgmma_efficiency": "fraction", "wgmma_softmax_exposed": "fraction",
+    "tcgen05_efficiency": "fraction", "tcgen05_softmax_exposed": "fraction", "hbm_latency_s": "time",
+    "launch_overhead_s": "time", "graph_launch_s": "time",
 }
 _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",
     "clock_hz": "frequency", "pe2d_rows": "count", "pe2d_cols": "count", "pe1d_count": "count",
     "pe2d_ops": "ops", "pe1d_ops": "ops", "global_buffer_bytes": "bytes", "dram_bw_bytes_s": "bandwidth",
-    "word_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
+    "word_bytes": "bytes", "staging_buffer_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
-OPTIONAL = ("description",)
-ZERO_ALLOWED = ("tensor_sfu_overlap",)  # 0 is a real value (no overlap), not a missing one
+OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
+            "tcgen05_softmax_exposed")  # the MMA paths an architecture lacks (GPUSpec checks which)
+# 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
+ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes")
 
 
 def dimension(kind: str, key: str) -> str:

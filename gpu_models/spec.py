@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from einsum_cascades.errors import UserError
 
 FMA_FLOPS = 2  # one fused multiply-add counts as two FLOPs
+# Tensor-core instruction families and the first architecture that has each (PTX ISA: mma.sync from
+# sm_80 here; wgmma.mma_async sm_90a only; tcgen05.mma sm_100a and later).
+MMA_PATHS = {"mma_sync": 80, "wgmma": 90, "tcgen05": 100}
+MMA_PATH_LAST = {"wgmma": 90}  # wgmma exists on sm_90 alone (Blackwell drops it for tcgen05)
 TENSOR_DTYPES = ("fp16", "bf16", "fp8", "tf32")
 OP_CLASSES = ("mac", "add", "max", "exp", "div")  # the operator classes of einsum_cascades.ops
 ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_per_4096bit",
-                  "gb_write_per_4096bit", "rf_read", "rf_write")
-_ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit",
-                    "rf_read", "rf_write")
+                  "gb_write_per_4096bit", "staging_read", "staging_write")
+_ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit")
+_STAGING_ENERGY = ("staging_read", "staging_write")  # per 16-bit access; required iff the machine has one
 _ARCH = re.compile(r"sm_\d+a?")
 
 
@@ -51,10 +55,20 @@ class GPUSpec:
     hbm_bytes: float
     hbm_bw_bytes_s: float  # datasheet
     hbm_efficiency: float  # achievable fraction of hbm_bw_bytes_s
-    gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the tensor peak
-    mma_sync_efficiency: float  # kernels on mma.sync (FA2-style; no wgmma): fraction of the tensor peak
-    tensor_sfu_overlap: float  # 1: tensor-core and SFU work of different warps run concurrently; 0: times add
-    launch_overhead_s: float
+    gemm_efficiency: float  # large cuBLAS fp16 GEMM: fraction of the tensor peak (the unfused kernels' GEMMs)
+    unfused_hbm_efficiency: float  # HBM fraction PyTorch's standard-attention kernels (GEMMs, mask, softmax) reach
+    # Attention tiles on each MMA path (MMA_PATHS): the achieved MMA rate (fraction of the tensor peak at
+    # tensor_clock_hz) and the fraction of the softmax's time that the kernel's schedule leaves exposed
+    # (1: softmax after the GEMMs; 0: hidden behind them). Hardware datasheets publish neither.
+    mma_sync_efficiency: float
+    mma_sync_softmax_exposed: float
+    hbm_latency_s: float  # loaded DRAM latency: bytes in flight / this bound a stream's bandwidth (Little's law)
+    launch_overhead_s: float  # back-to-back kernel launches
+    graph_launch_s: float  # per kernel inside a CUDA graph (what a serving engine's layer pays)
+    wgmma_efficiency: float | None = None  # sm_90 only
+    wgmma_softmax_exposed: float | None = None
+    tcgen05_efficiency: float | None = None  # sm_100 only
+    tcgen05_softmax_exposed: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -65,16 +79,16 @@ class GPUSpec:
             raise HardwareError(f"{self.name}: arch must look like 'sm_90', got {self.arch!r}")
         _check_positive(self, ("boost_clock_hz", "tensor_clock_hz", "sustained_clock_hz", "fp32_fma_per_clk_sm",
                                "sfu_ops_per_clk_sm", "smem_bytes_per_clk_sm", "l2_bytes", "l2_bw_bytes_s", "hbm_bytes",
-                               "hbm_bw_bytes_s", "launch_overhead_s"))
+                               "hbm_bw_bytes_s", "hbm_latency_s", "launch_overhead_s", "graph_launch_s"))
         _check_positive(self, ("sms", "smem_per_sm_bytes", "smem_per_block_bytes", "regs_per_sm", "max_threads_per_sm",
                                "max_ctas_per_sm"), integer=True)
-        for name in ("hbm_efficiency", "gemm_efficiency", "mma_sync_efficiency"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 < value <= 1:
-                raise HardwareError(f"{self.name}: {name} must be a fraction in (0, 1], got {value!r}")
-        if not _is_number(self.tensor_sfu_overlap) or not 0 <= self.tensor_sfu_overlap <= 1:
-            raise HardwareError(f"{self.name}: tensor_sfu_overlap must be a fraction in [0, 1], "
-                                f"got {self.tensor_sfu_overlap!r}")
+        for name in ("hbm_efficiency", "gemm_efficiency", "unfused_hbm_efficiency"):
+            _check_fraction(self, name, getattr(self, name))
+        if self.unfused_hbm_efficiency > self.hbm_efficiency:
+            raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
+                                f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")
+        for path in MMA_PATHS:
+            _check_mma_path(self, path)
         _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))
         if self.smem_per_block_bytes > self.smem_per_sm_bytes:
             raise HardwareError(f"{self.name}: smem_per_block_bytes ({self.smem_per_block_bytes}) exceeds "
@@ -96,6 +110,13 @@ class GPUSpec:
     def sfu_peak_ops(self, clock_hz: float | None = None) -> float:
         """MUFU ops/s; no datasheet quotes it, so ``clock_hz`` defaults to the simulator's sustained clock."""
         return self.sms * self.sfu_ops_per_clk_sm * _clock(clock_hz, self.sustained_clock_hz)
+
+    def mma_path(self, path: str) -> tuple[float, float]:
+        """(achieved MMA efficiency, softmax fraction exposed) of attention tiles on MMA path ``path``."""
+        eff, exposed = getattr(self, f"{path}_efficiency"), getattr(self, f"{path}_softmax_exposed")
+        if eff is None:
+            raise UserError(f"{self.name} ({self.arch}) has no {path} tensor-core path")
+        return eff, exposed
 
     @property
     def hbm_achievable_bw(self) -> float:
@@ -119,6 +140,7 @@ class AcceleratorSpec:
     global_buffer_bytes: float
     dram_bw_bytes_s: float
     word_bytes: int
+    staging_buffer_bytes: float  # between the global buffer and the 2D array (FuseMax); 0: none
     exp_cost: dict  # op class -> PE ops per exp(a - b), the subtraction not included (the cascade counts it)
     energy_pj: dict  # action (ENERGY_ACTIONS) -> pJ
     description: str = ""
@@ -135,7 +157,12 @@ class AcceleratorSpec:
                 raise HardwareError(f"{self.name}: {name} must be a non-empty tuple of op classes "
                                     f"({', '.join(OP_CLASSES)}), got {ops!r}")
         _check_table(self, "exp_cost", OP_CLASSES, integer=True)
-        _check_table(self, "energy_pj", ENERGY_ACTIONS, required=_ENERGY_REQUIRED + tuple(self.exp_cost))
+        staging = _STAGING_ENERGY if self.staging_buffer_bytes else ()
+        _check_table(self, "energy_pj", ENERGY_ACTIONS, required=_ENERGY_REQUIRED + staging + tuple(self.exp_cost))
+        if not _is_number(self.staging_buffer_bytes) or self.staging_buffer_bytes < 0:
+            raise HardwareError(f"{self.name}: staging_buffer_bytes must be a number >= 0, got {self.staging_buffer_bytes!r}")
+        if not staging and set(_STAGING_ENERGY) & set(self.energy_pj):
+            raise HardwareError(f"{self.name}: energy_pj gives staging-buffer energies but staging_buffer_bytes is 0")
         executable = set(self.pe2d_ops) | set(self.pe1d_ops)
         for op in ("mac", "add", "max", "div", *self.exp_cost):
             if op not in executable:
@@ -150,6 +177,36 @@ class AcceleratorSpec:
     def peak_1d_ops(self) -> float:
         """Ops/s of the 1D array."""
         return self.pe1d_count * self.clock_hz
+
+
+def arch_number(arch: str) -> int:
+    """``sm_90a`` -> 90."""
+    return int(arch[3:].rstrip("a"))
+
+
+def has_mma_path(arch: str, path: str) -> bool:
+    """Whether GPUs of ``arch`` have the tensor-core instruction family ``path``."""
+    n = arch_number(arch)
+    return MMA_PATHS[path] <= n <= MMA_PATH_LAST.get(path, n)
+
+
+def _check_fraction(spec, name: str, value, zero_ok: bool = False) -> None:
+    if not _is_number(value) or not (0 <= value <= 1 if zero_ok else 0 < value <= 1):
+        raise HardwareError(f"{spec.name}: {name} must be a fraction in {'[0' if zero_ok else '(0'}, 1], got {value!r}")
+
+
+def _check_mma_path(spec, path: str) -> None:
+    """The path's two figures: both present on an architecture that has the path, both absent otherwise."""
+    eff, exposed = f"{path}_efficiency", f"{path}_softmax_exposed"
+    present = [getattr(spec, eff) is not None, getattr(spec, exposed) is not None]
+    if not has_mma_path(spec.arch, path):
+        if any(present):
+            raise HardwareError(f"{spec.name}: {eff} / {exposed} given, but {spec.arch} has no {path} path")
+        return
+    if not all(present):
+        raise HardwareError(f"{spec.name}: {spec.arch} needs {eff} and {exposed} (its {path} attention tiles)")
+    _check_fraction(spec, eff, getattr(spec, eff))
+    _check_fraction(spec, exposed, getattr(spec, exposed), zero_ok=True)
 
 
 def _is_number(value) -> bool:

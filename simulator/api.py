@@ -21,12 +21,14 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
-from simulator.splits import fa3_column_pack
-from simulator.workload import Workload
+from simulator.gpu_kernels import fa4_layout_key
+from simulator.layer import layer_kernels, with_layer
+from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
+from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
-WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype", "pattern",
-                   "sparsity", "block_size")
+WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
+                   "pattern", "sparsity", "block_size", "scope")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 
@@ -40,10 +42,12 @@ def hardware(name: str):
 
 
 def default_algorithm(hw) -> str:
-    """The best kernel family for the machine (DESIGN: flash3 on Hopper+, flash2 before; fusemax / flat)."""
+    """The best kernel family for the machine (DESIGN: flash4 on Blackwell, flash3 on Hopper, flash2 before;
+    fusemax / flat)."""
     if hw.kind == "accelerator":
         return "fusemax" if "max" in hw.pe2d_ops else "flat"
-    return "flash3" if int(hw.arch[3:]) >= 90 else "flash2"
+    arch = int(hw.arch[3:].rstrip("a"))
+    return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
@@ -68,7 +72,9 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}")
     check_kernel(hw, algo, wl)
     if hw.kind == "gpu":
-        return simulate_gpu(hw, algo, wl)
+        return with_layer(hw, algo, wl, simulate_gpu(hw, algo, wl))
+    if wl.scope != "kernel":
+        layer_kernels(hw, algo, wl, None)  # the one-line error
     return simulate_accel(hw, algo, wl)
 
 
@@ -134,7 +140,10 @@ def _column_key(p: dict) -> tuple | None:
     if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS:
         return None
     seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
-    if not (type(seq_len) is int and type(head_dim) is int and type(p.get("batch", 1)) is int
+    v_head_dim = p.get("v_head_dim") or head_dim
+    if type(v_head_dim) is int and v_head_dim % HEAD_DIM_MULTIPLE:
+        return None  # evaluated alone, so Workload names the bad value
+    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(p.get("batch", 1)) is int
             and type(p.get("heads", 1)) is int and type(p.get("kv_heads", 1)) is int and type(p.get("kv_len", 1)) is int
             and (block is None or type(block) is int)):
         return None
@@ -143,15 +152,20 @@ def _column_key(p: dict) -> tuple | None:
     if algo is None:
         return None
     pack = None
-    if algo == "flash3":  # FA3 points group by their GQA packing; a point that may split goes alone
+    if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
         heads = p.get("heads", DEFAULTS["heads"])
         kv_heads = p.get("kv_heads") or heads
-        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0:
+        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0 or head_dim <= 0 \
+                or v_head_dim <= 0:
             return None
-        pack = fa3_column_pack(head_dim, block, seq_len, heads, kv_heads)
+        if algo == "flash3":
+            pack = fa3_column_pack(hardware(hw_name).arch, head_dim, block, seq_len, heads, kv_heads)
+        elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
+            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
-    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack
+    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim, \
+        p.get("scope", DEFAULTS["scope"])
 
 
 @lru_cache(maxsize=256)
@@ -171,11 +185,11 @@ def _column_algorithm(hw_name, algo, baseline) -> str | None:
 
 def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
     """Rows for points of one column key; None if a value is invalid (the caller then runs them one by one)."""
-    hw_name, algo, baseline, head_dim, dtype, block, _ = key
+    hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim, scope = key
     sizes = {k: [m.get(k, DEFAULTS[k]) for m in merged] for k in ("batch", "heads", "seq_len")}
     sizes["kv_heads"] = [m.get("kv_heads") or h for m, h in zip(merged, sizes["heads"])]
     sizes["kv_len"] = [m.get("kv_len") or n for m, n in zip(merged, sizes["seq_len"])]
-    wl = workload_columns(head_dim, dtype, block, **sizes)
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
         return None
     spec = hardware(hw_name)
@@ -202,12 +216,14 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "hardware": r.hardware, "algorithm": r.algorithm,
         "baseline": base.algorithm if base.hardware == r.hardware else f"{base.algorithm}@{base.hardware}",
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
-        "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype,
+        "v_head_dim": wl.v_head_dim,
+        "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
         "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size,
         "block_density": r.block_density,
         "time_s": r.time_s, "baseline_time_s": base.time_s, "speedup": base.time_s / r.time_s,
         "bound": r.bound, "flops": r.flops, "tflops": r.tflops, "hbm_bytes": r.cost.hbm_bytes,
-        "onchip_bytes": r.cost.onchip_bytes, "energy_j": r.energy_j,
+        "onchip_bytes": r.cost.onchip_bytes, "tensor_flops": r.cost.tensor_flops, "exp_ops": r.cost.exp_ops,
+        "fma_ops": r.cost.fma_ops, "energy_j": r.energy_j,
         "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization), "note": note,
     }
 

@@ -17,7 +17,7 @@ FP32_BYTES = 4
 # softmax_lse_accum (splits, batch, heads, seqlen_q) and out_accum (splits, batch, heads, seqlen_q,
 # head_dim) in fp32 (flash-attention csrc/flash_attn/flash_api.cpp: mha_fwd, set_params_splitkv;
 # hopper/flash_api.cpp: mha_fwd). FA3's fp8 path writes its output in bf16 (hopper/flash_api.cpp, out_type).
-FUSED = ("flash1", "flash2", "flash3", "flash-decoding")
+FUSED = ("flash1", "flash2", "flash3", "flash4", "flash-decoding")
 # Standard attention writes S = QK^T and P = softmax(S) to HBM (FA1 paper, arXiv 2205.14135, Algorithm 0),
 # and a mask is one more Nq x Nkv tensor added to S.
 NAIVE = "naive"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.workload import DTYPE_BYTES, MAX_SIZES, MAX_TENSOR_BYTES, Workload
+from simulator.workload import DTYPE_BYTES, MAX_SIZES, MAX_TENSOR_BYTES, SCOPES, Workload
 
 SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len")
 
@@ -65,17 +65,20 @@ def pick(choices: dict, key):
     return out
 
 
-def workload_columns(head_dim: int, dtype: str, block_size, **sizes) -> Workload | None:
+def workload_columns(head_dim: int, dtype: str, block_size, v_head_dim=None, scope="kernel", **sizes) -> Workload | None:
     """A dense, non-causal ``Workload`` whose size fields are int64 columns; None if any value is invalid
     (the caller then evaluates point by point, which names the bad value)."""
     cols = {k: np.asarray(sizes[k], dtype=np.int64) for k in SIZE_FIELDS}
-    if dtype not in DTYPE_BYTES or any((c <= 0).any() for c in cols.values()) or (cols["heads"] % cols["kv_heads"]).any():
+    if dtype not in DTYPE_BYTES or scope not in SCOPES or any((c <= 0).any() for c in cols.values()) \
+            or (cols["heads"] % cols["kv_heads"]).any():
         return None
-    if head_dim > MAX_SIZES["head_dim"] or any((c > MAX_SIZES[k]).any() for k, c in cols.items()) or (cols["batch"] * 1.0 * cols["heads"] * head_dim
-            * np.maximum(cols["seq_len"], cols["kv_len"]) * DTYPE_BYTES[dtype] > MAX_TENSOR_BYTES).any():
+    dim = max(head_dim, v_head_dim or head_dim)
+    tensor = cols["batch"] * 1.0 * cols["heads"] * np.maximum(cols["seq_len"], cols["kv_len"]) * dim * DTYPE_BYTES[dtype]
+    if dim > MAX_SIZES["head_dim"] or any((c > MAX_SIZES[k]).any() for k, c in cols.items()) \
+            or (tensor > MAX_TENSOR_BYTES).any():
         return None
     wl = object.__new__(Workload)
-    for name, value in dict(cols, head_dim=head_dim, causal=False, dtype=dtype, pattern=None, sparsity=0.0,
+    for name, value in dict(cols, head_dim=head_dim, v_head_dim=v_head_dim or head_dim, scope=scope, causal=False, dtype=dtype, pattern=None, sparsity=0.0,
                             block_size=block_size).items():
         object.__setattr__(wl, name, value)
     return wl

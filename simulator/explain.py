@@ -8,22 +8,29 @@ the model's.
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator import tile_cost as tc
 from simulator.gpu_kernels import kernel_config
 
-Br, Bc, d, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers = sp.symbols(
-    "Br Bc d b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers", positive=True)
+Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
+    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
 
 
-def tile_formulas() -> dict[str, sp.Expr]:
-    """Per-tile SM cycles of a fused kernel, by unit (see gpu_model._tile_cycles)."""
-    kv_tile = 2 * Bc * d * b
+def tile_formulas(cfg) -> dict[str, sp.Expr]:
+    """Per-tile SM cycles of the fused kernel ``cfg``, by unit (see tile_cost._tile_cost): whole Br x Bc
+    tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials)."""
+    kv_tile = Bc * (d + dv) * b / cfg.kv_share
+    smem_terms = (readers + 1) * kv_tile + (Br * d * b if cfg.q_from_smem else 0) + \
+        (2 * Br * Bc * b if cfg.p_through_smem else 0)
+    poly = f_poly if cfg.exp_poly_fraction else 0
+    per_score = sp.Rational(cfg.softmax_fp32_per_score).limit_denominator()
     return {
-        "tensor": 4 * d * Br * Bc / (R_tc * eff),
-        "smem": ((readers + 1) * kv_tile + Br * d * b) / B_smem,
-        "exp": (Br * Bc + Br * gm.CORRECTION_EXP_PER_ROW) / R_sfu,
-        "fma": (sp.Rational(gm.SOFTMAX_FP32_PER_SCORE).limit_denominator() * Br * Bc
-                + gm.RESCALE_FP32_PER_OUTPUT * Br * d) / R_fp32,
+        "tensor": 2 * (d + dv) * Br * Bc / (R_tc * eff),
+        "smem": smem_terms / B_smem,
+        "exp": (Br * Bc * (1 - poly) + Br * tc.CORRECTION_EXP_PER_ROW) / R_sfu,
+        "fma": ((per_score + poly * tc.EXP_POLY_FP32_OPS) * Br * Bc
+                + sp.Rational(cfg.rescale_per_output).limit_denominator() * Br * dv) / R_fp32,
         "l2": kv_tile / B_l2,
+        "latency": L / stages,
     }
 
 
@@ -32,11 +39,16 @@ def tile_values(hw, algo: str, wl) -> dict:
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         cfg = gm._with_block(cfg, wl.block_size)
-    eff_value = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else gm._mma_sync_efficiency(hw)
-    return {Br: gm._rows(cfg, wl), Bc: cfg.block_kv, d: wl.head_dim, b: wl.dtype_bytes,
+    eff_value = hw.mma_path(cfg.tensor_path)[0]
+    return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
-            R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers}, cfg
+            R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
+            stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction}, cfg
+
+
+def eff_of(hw, cfg) -> float:
+    return hw.mma_path(cfg.tensor_path)[0]
 
 
 def explain_gpu(hw, algo: str, wl, result) -> str:
@@ -51,16 +63,14 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
     lines.append("per-tile SM cycles:")
     tile = {}
-    for unit, expr in tile_formulas().items():
+    for unit, expr in tile_formulas(cfg).items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
-    rule = "max(max(tensor, smem) + max(exp, fma), l2)"
-    if cfg.overlap:  # overlap f: G and S run side by side for f of the shorter one (hardware: tensor_sfu_overlap)
-        f = hw.tensor_sfu_overlap
-        rule = "max(tensor, smem, exp, fma, l2)" if f == 1 else \
-            f"max(max(G, S) + {1 - f:.3g}*min(G, S), l2), G = max(tensor, smem), S = max(exp, fma)"
-    lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}): "
-                 f"tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
+    exposed = hw.mma_path(cfg.tensor_path)[1]
+    rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
+    lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
+                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
+    lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     lines += _roof_lines(result)
     return "\n".join(lines)
 
@@ -75,41 +85,68 @@ def _naive_lines(result) -> list[str]:
 
 
 def _roof_lines(result) -> list[str]:
-    out = ["roofs (seconds if that unit alone bound the whole call):"]
+    out = []
+    if layer := result.detail.get("layer_kernels"):
+        out.append("scope layer: the serving engine's call adds (seconds; graph_launches replaces each stream "
+                   "launch by a CUDA-graph launch):")
+        out += [f"  {name:<15} {t * 1e3:+10.4f} ms" for name, t in layer.items()]
+    out.append("roofs (seconds if that unit alone bound the whole call):")
     for unit, t in result.times.items():
-        out.append(f"  {unit:<8} {t * 1e3:12.4f} ms")
+        out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
     return out
 
 
 def explain_accel(hw, algo: str, wl, result) -> str:
-    """Per-Einsum op-count formulas of the cascade, their cycles, and the combination."""
+    """Per-Einsum op counts (cascade IR), arrays and cycles, the combination rule with its terms,
+    traffic per storage level and energy per component."""
     from einsum_cascades import load_cascade
-    from simulator.accel_model import ONE_PASS, THREE_PASS
+    from simulator.accel_dataflows import ONE_PASS, THREE_PASS
 
     cascade = load_cascade(THREE_PASS if algo in ("flat", "unfused") else ONE_PASS)
+    det = result.detail
     lines = [f"{hw.display_name}: {algo} ({cascade.name}), B*H={wl.batch * wl.heads} P={wl.seq_len} "
-             f"M={wl.kv_len} E=F={wl.head_dim}, M0={hw.pe2d_cols}",
-             "op counts per head (cascade IR) and cycles for all heads on the bound array:"]
-    cycles = result.detail.get("einsum_cycles", {})
+             f"M={wl.kv_len} E=F={wl.head_dim}, M0={hw.pe2d_cols}; {_accel_mapping(det)}",
+             "op counts per head (cascade IR) and cycles for all heads on the array each is bound to:"]
+    arrays = _accel_arrays(algo)
     for einsum, ops in cascade.op_counts().items():
-        if ops:
+        if ops and einsum in det["einsum_cycles"]:
             formula = ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items())
-            c = cycles.get(einsum)
-            lines.append(f"  {einsum:<5} {formula:<48} {'' if c is None else f'{c:,.0f} cycles'}")
+            where = "2D" if einsum in arrays else "1D"
+            lines.append(f"  {einsum:<5} {formula:<44} {where} {det['einsum_cycles'][einsum]:>18,.0f} cycles")
     lines.append(f"combination ({algo}): {_ACCEL_RULES[algo]}")
-    if result.energy_j is not None:
-        parts = ", ".join(f"{k} {v:.3g} J" for k, v in result.detail["energy_breakdown_j"].items())
-        lines.append(f"energy {result.energy_j:.3g} J ({parts})")
+    if "phase_seconds" in det:
+        lines.append("  " + ", ".join(f"{k} {v * 1e3:.4f} ms" for k, v in det["phase_seconds"].items()))
+    acc = det["accesses_words"]
+    lines.append("traffic (words): " + ", ".join(f"{lv} {acc['reads'].get(lv, 0):.4g} read / "
+                                                  f"{acc['writes'].get(lv, 0):.4g} written" for lv in acc["reads"]))
+    total = result.energy_j
+    parts = ", ".join(f"{k} {v:.4g} J ({100 * v / total:.1f}%)" for k, v in det["energy_breakdown_j"].items())
+    lines.append(f"energy {total:.4g} J: {parts}")
     return "\n".join(lines + _roof_lines(result))
+
+
+def _accel_arrays(algo: str) -> tuple:
+    from simulator.accel_model import CASCADE_ON_FLAT_2D, FLAT_2D, FUSEMAX_2D
+
+    return {"fusemax": FUSEMAX_2D, "fusemax-arch": FUSEMAX_2D, "fusemax-cascade": CASCADE_ON_FLAT_2D}.get(algo, FLAT_2D)
+
+
+def _accel_mapping(det: dict) -> str:
+    if "scores" in det:
+        return (f"scores {det['scores']} in {det['row_block']}-row blocks, "
+                f"{100 * det['spilled_fraction']:.3g}% of the buffer's traffic spilled")
+    chunks = det["query_chunks"]
+    return f"query chunks {chunks}" if isinstance(chunks, int) else \
+        "query chunks " + ", ".join(f"{k} {v}" for k, v in chunks.items())
 
 
 _ACCEL_RULES = {
     "fusemax": "max(compute, dram); compute = max(BQK+LM, RD+RNV+AV) + RM + max(SLN+SLD, PRM+SPD) + max(SLNV, SPNV)",
-    "fusemax-arch": "max(compute, dram); compute = max(BQK+LM, RD+AV) + RM + max(SLN+SLD, PRM+SPD) + SLNV + SPNV + RNV "
-                    "+ tiles x array-dimension fill/drain",
+    "fusemax-arch": "max(compute, dram); compute = max(BQK+LM, RD+AV) + LM x 256 (fill/drain per tile) + RM "
+                    "+ max(SLN+SLD, PRM+SPD) + max(SLNV, SPNV+RNV)",
     "fusemax-cascade": "max(dram, sum of 2D Einsums (BQK, SLNV), sum of 1D Einsums)",
-    "flat": "max(dram, 2D (QK, AV), 1D softmax at one cycle per element); scores spill when a row block does not fit",
+    "flat": "max(dram, 2D (QK, AV), 1D softmax at one cycle per element)",
     "unfused": "sum over phases (QK, softmax, AV) of max(phase dram, phase compute)",
 }

@@ -1,30 +1,31 @@
-"""Kernel families as the real kernels configure them: tiles, warps, smem, schedule.
+"""Kernel families: which exist, where they build, how a call is configured, and FA3's GQA packing.
 
-Each family is a named, explicit model (STYLE 10). Tile shapes come from the
-kernels' own launch code; occupancy follows from shared memory, registers and
-threads against the GPU's per-SM limits.
+Each family is a named, explicit model (STYLE 10). Tile shapes come from the kernels' own launch code
+(``kernel_configs``); occupancy follows from shared memory, registers and threads against the GPU's
+per-SM limits.
 """
 
-import math
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from einsum_cascades.errors import UserError
 
-GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash-decoding")
+GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding")
+# The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
+# FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
+# it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py
+# (tcgen05 and tensor memory): Blackwell datacenter parts.
+FAMILY_ARCHS = {"flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
-MMA_SYNC_ROWS = 16  # mma.sync.m16n8k16: 16 query rows per warp instruction (PTX ISA, "Warp-level matrix multiply")
-WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA, "Asynchronous warpgroup-level MMA")
-MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against it (launch_bounds)
-# FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3),
-# producer 24 (flash-attention hopper/flash_fwd_kernel_sm90.h, warpgroup_reg_alloc / _dealloc).
-CONSUMER_REGS = {2: 240, 3: 160}
-_FLOAT32 = struct.Struct("f")
+PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
+# FP32 instructions per score element in the online softmax (FA2 softmax.h, FA3 hopper/softmax.h): one
+# FFMA for scale-and-subtract-max, one FMNMX for the row max, one FADD for the row sum, and half an F2FP
+# that packs two scores to 16 bits.
+SOFTMAX_FP32_PER_SCORE = 3.5
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
-PRODUCER_REGS = 24
+_FLOAT32 = struct.Struct("f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +38,21 @@ class KernelConfig:
     warps: int  # warps per CTA (consumer warps; FA3's producer warp is extra, see smem/regs)
     readers: int  # consumers that each read the whole K and V tile from smem per tile
     producer_warps: int  # FA3's TMA producer warpgroup (4 warps, few registers); 0 elsewhere
-    tensor_path: str  # "mma_sync" (Ampere-style) or "wgmma" (Hopper warpgroup MMA)
+    tensor_path: str  # "mma_sync" (Ampere-style), "wgmma" (Hopper warpgroup MMA) or "tcgen05" (Blackwell)
     overlap: bool  # softmax of one tile overlaps GEMMs of another (FA3 ping-pong) or not (FA2)
     q_from_smem: bool  # Q operand re-read from smem for every tile
     smem_bytes: int
     regs_per_thread: int
     longest_first: bool  # scheduler issues the longest (most tiles) query blocks first
     pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode; FA3 by its heuristic)
-
-    @property
-    def mma_rows(self) -> int:
-        return WGMMA_ROWS if self.tensor_path == "wgmma" else MMA_SYNC_ROWS
+    exp_poly_fraction: float = 0.0  # share of the exponentials computed as an FMA polynomial instead of on MUFU (FA4)
+    softmax_fp32_per_score: float = SOFTMAX_FP32_PER_SCORE
+    rescale_per_output: float = 1.0  # FMULs per O element per tile: O *= exp(m_old - m_new)
+    p_through_smem: bool = False  # FA3's SS PV MMA: P stored to smem and read back by the MMA
+    kv_stages: float = 1.0  # K/V tile pairs a CTA keeps in flight (its loads' pipeline depth)
+    persistent: bool = False  # CTAs loop over work tiles (the next tile's loads overlap this one's end)
+    kv_share: int = 1  # CTAs that split each K/V tile's load (2 with FA4's 2-CTA MMA)
+    max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""
@@ -56,61 +61,67 @@ class KernelConfig:
         by_smem = hw.smem_per_sm_bytes // max(self.smem_bytes, 1)
         by_regs = hw.regs_per_sm // regs
         by_threads = hw.max_threads_per_sm // threads
-        k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm)
+        k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm, self.max_ctas_per_sm)
         if k < 1:
             raise UserError(f"{self.family} tile {self.block_q}x{self.block_kv} needs {self.smem_bytes} B of shared memory; {hw.name} allows {hw.smem_per_block_bytes} per CTA")
         return k
 
 
-def _fa2_tiles(d: int) -> tuple[int, int, int]:
-    """(Br, Bc, warps) of FlashAttention-2's forward on sm80/sm90, by head dim.
-
-    Source: flash-attention v2.x csrc/flash_attn/src/flash_fwd_launch_template.h
-    (run_mha_fwd_hdim{32..256}, the non-dropout, non-sm86 branches).
-    """
-    if d <= 64:
-        return 128, 128, 4
-    if d <= 160:
-        return 128, 64, 4
-    return 128, 64, 8
-
-
-def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
-    """(Br, Bc, warps) of FlashAttention-2's split-KV (decode) forward, by head dim.
-
-    Source: flash-attention v2.x csrc/flash_attn/src/flash_fwd_launch_template.h
-    (run_mha_fwd_splitkv_dispatch: kBlockM = 64, kBlockN = 256 / 128 / 64 for d <= 64 / 128 / more).
-    """
-    return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
-
-
-def _fa3_tiles(d: int, causal: bool) -> tuple[int, int]:
-    """(Br, Bc) of FlashAttention-3's Hopper forward (fp16/bf16), by head dim.
-
-    Source: flash-attention hopper/tile_size.h (tile_size_fwd_sm90).
-    """
-    if d <= 64:
-        return 192, 128
-    if d <= 96:
-        return 192, 144
-    if d <= 128:
-        return 128, 128 if causal else 176
-    if d <= 192:
-        return 128, 112
-    return 128, 80
-
-
-def _fa1_tiles(d: int, smem_bytes: int, dtype_bytes: int) -> tuple[int, int]:
-    """FA1 paper, Algorithm 1: Bc = ceil(M / 4d), Br = min(Bc, d), M = SRAM size in elements."""
-    m = smem_bytes // dtype_bytes
-    bc = math.ceil(m / (4 * d))
-    return min(bc, d), bc
-
 
 def kernel_config(family: str, hw, wl) -> KernelConfig:
-    """The tile configuration the named kernel family picks for this workload's shape (cached per shape).
-    FA3's GQA packing depends on the lengths too: ``simulator.splits.fa3_layout`` decides it."""
-    return _kernel_config(family, hw.arch, hw.smem_per_block_bytes, wl.head_dim, wl.dtype_bytes, wl.causal, hw.name)
+    """The tile configuration the named kernel family picks for this workload's shape. FA3's GQA packing
+    depends on the lengths too: ``simulator.splits.fa3_layout`` decides it."""
+    from simulator import kernel_configs as kc
+
+    if reason := arch_error(hw.arch, hw.name, family):
+        raise UserError(reason)
+    d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
+    if family in ("flash2", "flash-decoding"):
+        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes)
+    if family == "flash3":
+        return (kc.fa3_sm90 if sm_number(hw.arch) >= 90 else kc.fa3_sm80)(d, dv, b, bool(wl.causal))
+    if family == "flash4":
+        group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
+        return kc.fa4(d, dv, b, bool(wl.causal), not wl.is_sparse, int(np.max(wl.seq_len)) * group, group)
+    if family == "flash1":
+        return kc.fa1(d, dv, b, hw.smem_per_block_bytes)
+    raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
+
+
+def arch_error(arch: str, hw_name: str, family: str) -> str | None:
+    """Why ``family``'s kernels do not build for ``arch`` (None if they do)."""
+    if family not in FAMILY_ARCHS:
+        return None
+    low, high = FAMILY_ARCHS[family]
+    n = sm_number(arch)
+    if low <= n <= high:
+        return None
+    runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi] or ["flash2"]
+    return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
+            f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
+
+
+def sm_number(arch: str) -> int:
+    """``sm_90a`` -> 90."""
+    return int(arch[3:].rstrip("a"))
+
+
+def fa3_block_q(arch: str, head_dim: int) -> int:
+    """FA3's query tile rows: 192 up to head dim 96 on Hopper, else 128 (tile_size_fwd_sm90); 128 on sm80."""
+    return 192 if sm_number(arch) >= 90 and head_dim <= 96 else 128
+
+
+def fa3_always_packs(arch: str) -> bool:
+    """FA3 packs GQA heads into every tile below sm_90 (hopper/flash_api.cpp, get_pack_gqa: arch < 90)."""
+    return sm_number(arch) < 90
+
+
+def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, bool]:
+    """What an FA4 dense point's configuration depends on besides its head dims: (q_stage, 2-CTA)."""
+    from simulator import kernel_configs as kc
+
+    cfg = kc.fa4(head_dim, v_head_dim, 2, False, True, seq_len * group, group)
+    return cfg.block_q, cfg.kv_share
 
 
 def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
@@ -138,42 +149,3 @@ def _f32(x: float) -> float:
     return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
 
 
-def fa3_block_q(head_dim: int, causal: bool) -> int:
-    """FA3's query tile rows at this head dim (``_fa3_tiles``)."""
-    return _fa3_tiles(head_dim, causal)[0]
-
-
-@lru_cache(maxsize=1024)
-def _kernel_config(family, arch, smem_per_block, d, b, causal, hw_name) -> KernelConfig:
-    if family in ("flash2", "flash-decoding"):
-        br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d)
-        smem = (br * d + 2 * bc * d) * b  # Q tile + one K and one V tile (kSmemSize)
-        return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                            False, family == "flash-decoding")
-    if family == "flash3":
-        if reason := hopper_error(arch, hw_name, family):
-            raise UserError(reason)
-        br, bc = _fa3_tiles(d, causal)
-        stages = 2  # K/V pipeline stages (FA3 kStages)
-        smem = (br * d + stages * 2 * bc * d) * b
-        wgs = br // WGMMA_ROWS
-        return KernelConfig(family, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                            True, False)
-    if family == "flash1":
-        br, bc = _fa1_tiles(d, smem_per_block, b)
-        smem = (br * d + 2 * bc * d + br * bc) * b
-        while smem > smem_per_block and bc > 16:
-            bc //= 2
-            br = min(br, bc)
-            smem = (br * d + 2 * bc * d + br * bc) * b
-        warps = max(1, br // MMA_SYNC_ROWS) if br >= MMA_SYNC_ROWS else 1
-        return KernelConfig(family, br, bc, min(warps, 8), min(warps, 8), 0, "mma_sync", False, True, smem,
-                            MAX_REGS_PER_THREAD, False, False)
-    raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
-
-
-def hopper_error(arch: str, hw_name: str, family: str) -> str | None:
-    """Why a Hopper-only family cannot run on ``arch`` (None if it can)."""
-    if not arch.startswith("sm_") or int(arch[3:]) < 90:
-        return f"algorithm {family!r} needs a Hopper-class GPU (wgmma, TMA); {hw_name} is {arch}: use flash2"
-    return None

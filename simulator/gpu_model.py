@@ -20,19 +20,17 @@ from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, hopper_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
 from simulator.result import Result
 from simulator.schedule import makespan, uniform_makespan
-from simulator.splits import fa2_num_splits, fa3_layout
+from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
+from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
+from simulator.workload import FMA_FLOPS
 
-# FP32 instructions per score element in the online softmax (FA2 softmax.h /
-# FA3 softmax.h): one FFMA for scale-and-subtract-max, one FMNMX for the row
-# max, one FADD for the row sum, and half an F2FP that packs two scores to fp16.
-SOFTMAX_FP32_PER_SCORE = 3.5
-MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h)
-RESCALE_FP32_PER_OUTPUT = 1.0  # O accumulator *= exp(m_old - m_new) once per row per tile
-CORRECTION_EXP_PER_ROW = 1  # that exp(m_old - m_new), on the SFU
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
+# Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
+# write 4 B, read and write 4 + 4 B, read 4 B and write 2 B per element.
+MASK_BUILD_BYTES = 4 + 8 + 6
 
 
 def simulate_gpu(hw, algo: str, wl) -> Result:
@@ -52,10 +50,10 @@ def family_error(hw, algo: str) -> str | None:
     """Why kernel family ``algo`` cannot run on GPU ``hw`` at all (None if it can)."""
     if algo not in GPU_FAMILIES:
         return f"algorithm {algo!r} does not run on GPU {hw.name}: allowed {', '.join(GPU_FAMILIES)}"
-    return hopper_error(hw.arch, hw.name, algo) if algo == "flash3" else None
+    return arch_error(hw.arch, hw.name, algo)
 
 
-COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash-decoding")  # families whose dense path takes columns
+COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # families whose dense path takes columns
 
 
 # ---------------------------------------------------------------- fused kernels
@@ -69,15 +67,18 @@ def _fused(hw, algo, wl) -> Result:
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
+    elif algo == "flash4":
+        splits = fa4_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
     tiles = _tiles(wl, block_q, cfg.block_kv)
-    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False)
-    part_t = full_t if tiles.uniform else _tile_cycles(cfg, hw, wl, rows, partial=True)[0]
-    pro_t = _prologue_cycles(cfg, hw, wl, rows, full_t)
+    full = tile_cycles(cfg, hw, wl, partial=False)
+    full_t, full_dom = column_tile(full, rows)
+    part_t = full_t if tiles.uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
+    pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
     if algo == "flash-decoding":
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
@@ -99,14 +100,22 @@ def _fused(hw, algo, wl) -> Result:
     cost = replace(cost, hbm_bytes=hbm)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
+    times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
 
 
+def _stream_fill(hw, tile_cycles) -> float:
+    """What an HBM-bound kernel pays beyond bytes / bandwidth: the first load's latency before data flows,
+    and the compute of the last tile after its data has arrived (latency + size / bandwidth + drain)."""
+    return hw.hbm_latency_s + tile_cycles / hw.sustained_clock_hz
+
+
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:
     """What ``--explain`` and the plots show of a fused kernel's schedule."""
-    return dict(block_q=cfg.block_q, block_kv=cfg.block_kv, ctas_per_sm=k, splits=splits, tile_cycles=full_t,
+    return dict(block_q=cfg.block_q, block_kv=cfg.block_kv, packed_gqa=cfg.pack_gqa, ctas_per_sm=k, splits=splits,
+                tile_cycles=full_t,
                 partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock)
 
 
@@ -123,23 +132,23 @@ def _flash1(hw, wl) -> Result:
     cfg = kernel_config("flash1", hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
-    d, b, clock = wl.head_dim, wl.dtype_bytes, hw.sustained_clock_hz
+    d, dv, b, clock = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, hw.sustained_clock_hz
     rows = _rows(cfg, wl)
     tiles = tile_source.tile_rows(wl, cfg.block_q, cfg.block_kv)
-    per_tile_io = 3 * rows * d * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
-    full_t, full_dom = _tile_cycles(cfg, hw, wl, rows, partial=False, extra_load=per_tile_io)
-    part_t, _ = _tile_cycles(cfg, hw, wl, rows, partial=True, extra_load=per_tile_io)
+    per_tile_io = rows * (d + 2 * dv) * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
+    full_t, full_dom = tile_cycles(cfg, hw, wl, partial=False, extra_load=per_tile_io)[:2]
+    part_t = tile_cycles(cfg, hw, wl, partial=True, extra_load=per_tile_io).cycles
     head_work = float(tiles.visited * full_t) if tiles.uniform else float(
         (tiles.row_full * full_t + tiles.row_partial * part_t).sum())
     heads = wl.batch * wl.heads
     k = cfg.ctas_per_sm(hw)
     compute_cycles = uniform_makespan(heads, hw.sms * k, head_work) * k
     visited = float(tiles.visited) * heads
-    kv_once = heads * tiles.n_kv_blocks * 2 * cfg.block_kv * d * b
+    kv_once = heads * tiles.n_kv_blocks * cfg.block_kv * (d + dv) * b
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
     l2 = visited * per_tile_io + kv_once
-    compulsory = 2 * heads * wl.seq_len * d * b + 2 * wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * d * b
-    working_set = min(heads, hw.sms * k) * (2 * wl.seq_len * d * b + 2 * wl.seq_len * STATS_BYTES)
+    compulsory = heads * wl.seq_len * (d + dv) * b + wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * (d + dv) * b
+    working_set = min(heads, hw.sms * k) * (wl.seq_len * (d + dv) * b + 2 * wl.seq_len * STATS_BYTES)
     hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
     cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, launches=1)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
@@ -164,55 +173,6 @@ def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
 
 
-def _tile_cycles(cfg, hw, wl, rows: int, partial: bool, extra_load: float = 0.0) -> tuple[float, str]:
-    """SM cycles for one (query block, key block) tile with all of the SM's units, and what bounds it.
-
-    ``extra_load``: bytes the tile moves besides its K/V tile (FA1's Q, O, l, m round trip).
-    """
-    eff = hw.gemm_efficiency if cfg.tensor_path == "wgmma" else _mma_sync_efficiency(hw)
-    rates = (hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
-             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
-             hw.tensor_sfu_overlap)
-    shape = (wl.head_dim, wl.dtype_bytes, wl.flops_per_score())
-    if not is_columns(rows):
-        return _tile_cost(cfg, rates, *shape, rows, partial, extra_load)
-    distinct, index = np.unique(rows, return_inverse=True)  # a column: one tile cost per distinct row count
-    costs = [_tile_cost(cfg, rates, *shape, int(r), partial, extra_load) for r in distinct]
-    return (np.array([c[0] for c in costs])[index], np.array([c[1] for c in costs], dtype=object)[index])
-
-
-@lru_cache(maxsize=4096)
-def _tile_cost(cfg, rates, d, b, flops_per_score, rows, partial, extra_load) -> tuple[float, str]:
-    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes)."""
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, overlap = rates
-    bc = cfg.block_kv
-    padded = math.ceil(rows / cfg.mma_rows) * cfg.mma_rows  # MMA instructions cover whole row groups
-    tensor = flops_per_score * padded * bc / tensor_rate
-    kv_tile = 2 * bc * d * b
-    smem_read = cfg.readers * kv_tile + (rows * d * b if cfg.q_from_smem else 0)
-    smem = (smem_read + kv_tile) / smem_bw  # reads by the MMAs + the tile's fill
-    load = (kv_tile + extra_load) / l2_bw
-    scores = rows * bc
-    sfu = (scores + rows * CORRECTION_EXP_PER_ROW) / sfu_rate
-    fp32_ops = scores * (SOFTMAX_FP32_PER_SCORE + (MASK_FP32_PER_SCORE if partial else 0))
-    fp32 = (fp32_ops + rows * d * RESCALE_FP32_PER_OUTPUT) / fp32_rate
-    gemm, softmax = max(tensor, smem), max(sfu, fp32)
-    parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32, "l2": load}
-    if cfg.overlap:  # GEMMs of one warpgroup beside the softmax of another, as far as the SM lets them
-        return max(max(gemm, softmax) + (1 - overlap) * min(gemm, softmax), load), max(parts, key=parts.get)
-    if load >= gemm + softmax:
-        return load, "l2"
-    return gemm + softmax, max(("tensor", "smem", "exp", "fma"), key=parts.get)
-
-
-def _prologue_cycles(cfg, hw, wl, rows: int, tile: float) -> float:
-    """Per-CTA cost outside the tile loop: load Q and the first K/V tile before any compute can start
-    (nothing to overlap them with), write O, and the fill/drain of an overlapped pipeline."""
-    first_kv = 2 * cfg.block_kv * wl.head_dim * wl.dtype_bytes
-    io = (2 * rows * wl.head_dim * wl.dtype_bytes + first_kv) / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
-    return io + (tile if cfg.overlap else 0.0)
-
-
 def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
     """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
     n = row_work.size * heads * splits
@@ -227,19 +187,20 @@ def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, lo
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
-    d, b, bc = wl.head_dim, wl.dtype_bytes, cfg.block_kv
+    d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
-    kv_tile = 2 * bc * d * b
-    q_o = 2 * rows * d * b * ctas
-    partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (d + 1) * ctas * splits, 0.0)
-    scores = visited * rows * bc
+    kv_tile = bc * (d + dv) * b / cfg.kv_share
+    q_o = rows * (d + dv) * b * ctas
+    partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
+    scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
         onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
         tensor_flops=scores * wl.flops_per_score(),
-        fma_ops=scores * SOFTMAX_FP32_PER_SCORE + visited * rows * d * RESCALE_FP32_PER_OUTPUT,
-        exp_ops=scores + visited * rows,
+        fma_ops=scores * (cfg.softmax_fp32_per_score + cfg.exp_poly_fraction * EXP_POLY_FP32_OPS)
+        + visited * cfg.block_q * dv * cfg.rescale_per_output,
+        exp_ops=scores * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q,  # on the MUFU
         launches=where(splits > 1, 2, 1),
     )
 
@@ -253,16 +214,16 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     block comes from HBM once; beyond, once per wave of that head's CTAs (or
     the L2 hit-rate estimate, if lower).
     """
-    d, b = wl.head_dim, wl.dtype_bytes
+    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # one row of K and V (or of Q and O)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
-    kv_head_bytes = 2 * kv_read * d * b
-    q_o = 2.0 * wl.batch * wl.heads * wl.seq_len * d * b
+    kv_head_bytes = kv_read * width
+    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * width
     compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
-    reach_bytes = 2 * vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * d * b
+    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
@@ -289,55 +250,60 @@ def _kv_keys_read(wl, tiles, block_kv: int):
 def _combine_seconds(hw, wl, splits: int) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O."""
     rows = wl.batch * wl.heads * wl.seq_len
-    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.head_dim + 1) + wl.head_dim * wl.dtype_bytes)
+    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * wl.dtype_bytes)
     return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency) + hw.launch_overhead_s
 
 
 # ---------------------------------------------------------------- naive
 
 def _naive(hw, wl) -> Result:
-    """Three kernels (GEMM, softmax, GEMM) with the N x N score matrix in HBM.
+    """Standard attention as PyTorch runs it (flash-attention benchmarks/benchmark_flash_attention.py,
+    ``attention_pytorch``, the "standard" rows of the FA papers): layout copies of Q, K and V into
+    per-head batches (rearrange, and einsum's permute of V; K and V expanded to every query head as
+    GQA's repeat_kv does), the QK^T GEMM writing the N x M score matrix S to HBM, under a mask the mask's
+    construction (an fp32 full, triu and cast to 16 bits: 18 bytes per element, once per call) and its
+    addition (read S and the mask, write S), the softmax, and the PV GEMM reading P.
 
-    The softmax kernel is the 3-pass cascade: its passes over m re-read a score
-    row; they are served on chip when the row fits in one CTA's shared memory,
-    else they go back to memory. A mask (causal or pattern) is one more
-    element-wise kernel, as standard attention runs it (FA1 paper, arXiv
-    2205.14135, Algorithm 0 with MASK; PyTorch's ``scores + mask``): it reads S
-    and the Nq x Nkv additive mask and writes S back. Every (batch, head) reads
-    the same mask; the re-reads hit L2 while the mask and one head's streamed S
-    (read and written) fit there. cuBLAS GEMMs stay dense.
+    The softmax kernel is the 3-pass cascade: its passes over m re-read a score row; they are served on
+    chip when the row fits in one CTA's shared memory, else they go back to memory. Every (batch, head)
+    reads the same mask; the re-reads hit L2 while the mask and one head's streamed S (read and written)
+    fit there. cuBLAS GEMMs stay dense. The kernels stream at ``unfused_hbm_efficiency`` of the HBM spec.
     """
-    b, d = wl.dtype_bytes, wl.head_dim
+    b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     heads = wl.batch * wl.heads
     scores = wl.seq_len * 1.0 * wl.kv_len * heads
     s_bytes = scores * b
-    qkvo = heads * (2 * wl.seq_len + 2 * wl.kv_len) * d * b
+    qk = heads * (wl.seq_len + wl.kv_len) * d * b  # the first GEMM's inputs; the second reads V, writes O
+    vo = heads * (wl.kv_len + wl.seq_len) * dv * b
     passes = tile_source.softmax_passes()
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
-    gemm_flops = 2 * d * scores  # each GEMM: 2*d FLOPs per score element
+    copies = 2 * heads * (wl.seq_len * d + wl.kv_len * (d + dv)) * b  # read and write Q, K, V per query head
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
-        "gemm_qk": Cost(hbm_bytes=qkvo / 2 + s_bytes, l2_bytes=qkvo / 2 + s_bytes, tensor_flops=gemm_flops, launches=1),
+        "layout": Cost(hbm_bytes=copies, l2_bytes=copies, launches=3),
+        "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),
         "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores,
                         fma_ops=scores * SOFTMAX_FP32_PER_SCORE, launches=1),
-        "gemm_pv": Cost(hbm_bytes=s_bytes + qkvo / 2, l2_bytes=s_bytes + qkvo / 2, tensor_flops=gemm_flops, launches=1),
+        "gemm_pv": Cost(hbm_bytes=s_bytes + vo, l2_bytes=s_bytes + vo, tensor_flops=FMA_FLOPS * dv * scores, launches=1),
     }
-    if wl.mask_expr:  # read S and the mask, write S
+    if wl.mask_expr:  # build the additive mask once; then read S and the mask, write S
         mask_bytes = wl.seq_len * 1.0 * wl.kv_len * b
+        build = wl.seq_len * 1.0 * wl.kv_len * MASK_BUILD_BYTES
+        kernels["mask_build"] = Cost(hbm_bytes=build, l2_bytes=build, launches=3)
         mask_hbm = where(3 * mask_bytes <= hw.l2_bytes, mask_bytes, heads * mask_bytes)
         kernels["mask"] = Cost(hbm_bytes=2 * s_bytes + mask_hbm, l2_bytes=3 * s_bytes, launches=1)
     clock = hw.sustained_clock_hz
-    hbm_bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
+    hbm_bw = hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
     sfu_rate = hw.sms * hw.sfu_ops_per_clk_sm * clock
     per_kernel, bounds = {}, {}
     for name, c in kernels.items():
         parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": c.hbm_bytes / hbm_bw, "exp": c.exp_ops / sfu_rate}
-        per_kernel[name] = vmax(*parts.values()) + hw.launch_overhead_s
+        per_kernel[name] = vmax(*parts.values()) + c.launches * hw.launch_overhead_s
         bounds[name] = argname(parts)
     total = sum(per_kernel.values())
     cost = sum(kernels.values(), Cost())
-    times = _roof_times(hw, wl, cost, "wgmma")
+    times = _roof_times(hw, wl, cost, "cublas")
     times["compute"] = total
     tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else tile_source.dense_counts(wl)
     return _finish(hw, "naive", wl, cost, times, pick(bounds, argname(per_kernel)), tiles,
@@ -347,21 +313,11 @@ def _naive(hw, wl) -> Result:
 
 # ---------------------------------------------------------------- shared
 
-def _tensor_dtype(hw, wl) -> str:
-    if wl.dtype not in hw.tensor_flops_per_clk_sm:
-        raise UserError(f"dtype {wl.dtype!r} has no tensor-core rate on {hw.name}: allowed {', '.join(hw.tensor_flops_per_clk_sm)}")
-    return wl.dtype
-
-
-def _mma_sync_efficiency(hw) -> float:
-    return getattr(hw, "mma_sync_efficiency", None) or hw.gemm_efficiency
-
-
 def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
     """Seconds each unit needs for the whole call at its own achievable peak."""
     clock = hw.sustained_clock_hz
-    eff = hw.gemm_efficiency if path == "wgmma" else _mma_sync_efficiency(hw)
-    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[_tensor_dtype(hw, wl)] * clock * eff
+    eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
+    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * eff
     return {
         "tensor": cost.tensor_flops / tensor_rate,
         "exp": cost.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),
@@ -380,9 +336,10 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         time_s = times["compute"]
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
-        body = vmax(times["compute"], times["hbm"], times["l2"])
+        stream = times["hbm"] + times.get("stream_fill", 0.0)  # the HBM stream's first byte and last tile
+        body = vmax(times["compute"], stream, times["l2"])
         time_s = body + launch + times.get("combine", 0.0)
-        memory = where(times["hbm"] >= times["l2"], "hbm", "l2")
+        memory = where(stream >= times["l2"], "hbm", "l2")
         bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
     util = {unit: vmin(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
     flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads

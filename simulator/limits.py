@@ -4,6 +4,7 @@ A workload outside them has no time to predict (the real kernel refuses it, or w
 something else), so it is an error naming the limit and its source, never a silent answer.
 """
 
+import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
@@ -11,6 +12,7 @@ from einsum_cascades.errors import UserError
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
 FA3_API = "flash-attention hopper/flash_api.cpp, mha_fwd"
 FA1_API = "flash-attention v1 csrc/flash_attn/fmha_api.cpp, mha_fwd"
+FA4_API = "flash-attention flash_attn/cute/interface.py, _validate_head_dims"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +35,16 @@ LIMITS = {
     "flash3": FamilyLimits(("fp16", "bf16", "fp8"), 256, {"fp16": 8, "bf16": 8, "fp8": 16}, FA3_API),
     # TORCH_CHECK(q_dtype == kFloat16 || kBFloat16); (head_size % 8 == 0) && (head_size <= 128)
     "flash1": FamilyLimits(("fp16", "bf16"), 128, {"fp16": 8, "bf16": 8}, FA1_API),
+    # fp16, bf16 or fp8; on sm100 head dims 8..128 divisible by 16 / element size, or the dedicated (192, 128),
+    # (256, 256) and (64 or d, 512) shapes (FA4_SHAPES)
+    "flash4": FamilyLimits(("fp16", "bf16", "fp8"), 128, {"fp16": 8, "bf16": 8, "fp8": 16}, FA4_API),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
 }
+
+
+FA4_SHAPES = ((192, 128), (256, 256), (64, 512))  # (head dim, value head dim) FA4 runs beyond 128, and (d, 512)
 
 
 def kernel_error(hw, algo: str, wl) -> str | None:
@@ -49,9 +57,12 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     if wl.dtype not in limits.dtypes:
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
     multiple = limits.head_dim_multiple.get(wl.dtype, 1)
-    if wl.head_dim % multiple or (limits.max_head_dim and wl.head_dim > limits.max_head_dim):
-        return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim} "
-                f"({limits.source}); got --head-dim {wl.head_dim}")
+    for option, d in (("--head-dim", wl.head_dim), ("--v-head-dim", wl.v_head_dim)):
+        special = algo == "flash4" and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)
+        if d % multiple or (limits.max_head_dim and d > limits.max_head_dim and not special):
+            return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
+                    f"{' (and (192, 128), (256, 256), (64, 512))' if algo == 'flash4' else ''} ({limits.source}); "
+                    f"got {option} {d}")
     if wl.block_size and algo != "naive":
         return _block_error(hw, algo, wl)
     return None
@@ -67,16 +78,23 @@ def check_kernel(hw, algo: str, wl) -> None:
         raise Unsupported(why)
 
 
-STAGES = {"flash3": 2}  # K/V pipeline stages in shared memory (FA3 kStages); one elsewhere
+MMA_ROWS = {"mma_sync": 16, "wgmma": 64, "tcgen05": 128}  # PTX ISA: mma.sync.m16n8k16, wgmma.m64nNk16, tcgen05 M=128
 
 
-def block_smem_bytes(algo: str, block: int, head_dim: int, dtype_bytes: int) -> int:
-    """Shared memory of a square ``block`` tile: the Q tile, K and V tiles per stage (and FA1's score tile),
-    as ``gpu_kernels`` sizes the kernels' own tiles."""
-    elements = block * head_dim + STAGES.get(algo, 1) * 2 * block * head_dim
-    if algo == "flash1":
+def block_smem_bytes(cfg, block: int, head_dim: int, v_head_dim: int, dtype_bytes: int) -> int:
+    """Shared memory of a square ``block`` tile: the Q tile and the kernel's K/V stages (and FA1's score tile),
+    as ``kernel_configs`` sizes the kernels' own tiles."""
+    elements = block * head_dim + max(1, math.ceil(cfg.kv_stages)) * block * (head_dim + v_head_dim)
+    if cfg.family == "flash1":
         elements += block * block  # FA1 keeps the tile's scores in shared memory
     return elements * dtype_bytes
+
+
+def row_multiple(cfg) -> int:
+    """Query rows a tile must come in: the MMA's rows times the warps (or warpgroups) stacked along them."""
+    if cfg.tensor_path == "tcgen05":
+        return MMA_ROWS["tcgen05"]
+    return MMA_ROWS[cfg.tensor_path] * max(cfg.readers, 1)
 
 
 def _block_error(hw, algo: str, wl) -> str | None:
@@ -84,12 +102,12 @@ def _block_error(hw, algo: str, wl) -> str | None:
     from simulator.gpu_kernels import kernel_config
 
     cfg = kernel_config(algo, hw, wl)
-    rows = cfg.readers * cfg.mma_rows  # query rows the kernel's warps (warpgroups) take per MMA step
+    rows = row_multiple(cfg)
     if wl.block_size % rows:
-        return (f"bad block-size {wl.block_size}: {algo} splits a tile's query rows among {cfg.readers} "
-                f"{'warpgroups' if cfg.tensor_path == 'wgmma' else 'warps'} of {cfg.mma_rows}-row "
-                f"{'wgmma' if cfg.tensor_path == 'wgmma' else 'mma.sync'} steps: use a multiple of {rows}")
-    smem = block_smem_bytes(algo, wl.block_size, wl.head_dim, wl.dtype_bytes)
+        who = {"wgmma": f"{cfg.readers} warpgroups of 64-row wgmma steps", "tcgen05": "128-row tcgen05 MMAs"}.get(
+            cfg.tensor_path, f"{cfg.readers} warps of 16-row mma.sync steps")
+        return f"bad block-size {wl.block_size}: {algo} splits a tile's query rows among {who}: use a multiple of {rows}"
+    smem = block_smem_bytes(cfg, wl.block_size, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     if smem > hw.smem_per_block_bytes:
         return (f"bad block-size {wl.block_size}: a {algo} tile of {wl.block_size} rows at head dim {wl.head_dim} "
                 f"needs {smem:,} B of shared memory; {hw.name} allows {hw.smem_per_block_bytes:,} B per CTA")

@@ -8,13 +8,14 @@ from dataclasses import replace
 import numpy as np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_block_q, should_pack_gqa
+from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
 FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
 FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
-FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer
+FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer (FA4's heuristic likewise)
+FA4_DECODE_ROWS = 128  # FA4 calls whose packed queries fit one 128-row query tile (q_stage 1)
 
 
 def fa2_num_splits(hw, ctas, n_kv_blocks):
@@ -36,18 +37,37 @@ def fa3_layout(hw, wl, cfg):
     else:
         splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
                              FA3_MIN_SPLIT_BLOCKS) if decode else 1
-    pack = wl.group > 1 if splits > 1 else should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
+    if splits > 1 or fa3_always_packs(hw.arch):
+        pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
+    else:
+        pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
     return splits, replace(cfg, pack_gqa=bool(pack))
 
 
-def fa3_column_pack(head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one."""
-    block_q = block_size or fa3_block_q(head_dim, False)
+    block_q = block_size or fa3_block_q(arch, head_dim)
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
-    return should_pack_gqa(seq_len, group, block_q)
+    return group > 1 if fa3_always_packs(arch) else should_pack_gqa(seq_len, group, block_q)
+
+
+def fa4_layout(hw, wl, cfg):
+    """FA4's split count. Its flash_attn_func defaults to one split; as for FA3, a decode call (all the
+    queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
+    asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
+    fewer, else min(SMs // m-blocks, 128, key blocks))."""
+    decode = _fa3_decode(wl.seq_len, wl.group, FA4_DECODE_ROWS)
+    if is_columns(decode):
+        if decode.any():
+            raise ValueError("a column of FA4 points holds decode calls")
+        return 1
+    if not decode:
+        return 1
+    n_blocks, m_blocks = math.ceil(wl.kv_len / cfg.block_kv), wl.batch * wl.kv_heads
+    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
 
 
 def _fa3_decode(seq_len, group, block_q):

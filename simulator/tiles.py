@@ -28,6 +28,9 @@ class TileRows:
     visited: int = 0  # tiles visited per head (full + partial)
     uniform: bool = False  # every row has the same full count and no partial tiles (dense)
     kv_blocks_read: int = 0  # key blocks some query row visits: the K/V a block-sparse kernel loads at all
+    # window2d / window3d: tiles are grid patches (einsum_cascades.sparsity.GridTiling); the kernel runs on
+    # tokens permuted into tile order (Q, K, V in; O and its LSE back out), padded to whole patches
+    layout: object = None
 
 
 def tile_rows(wl, block_q: int, block_kv: int) -> TileRows:
@@ -64,8 +67,8 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
             expr = f"random_blocks({1.0 - sparsity!r},{RANDOM_SEED})" + ("&causal" if causal else "")
         pat = parse_pattern(expr)
         tc = tile_counts(pat, nq, nkv, bq, bkv)
-    n_kv = math.ceil(nkv / bkv)
-    if tc.partial == 0:  # every visited tile is whole: attended elements follow from the full tiles
+    n_kv = tc.n_kv_blocks
+    if tc.partial == 0 and tc.layout is None:  # every visited tile is whole: elements follow from the full tiles
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
     else:
         attended = element_density(pat, nq, nkv, (bq, bkv)) * nq * nkv
@@ -73,16 +76,17 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     uniform = bool(row_partial.max() == 0 and row_full.min() == row_full.max())
     visited = int(row_full.sum() + row_partial.sum())
     return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),
-                    int(row_full.size), visited, uniform, _kv_blocks_read(pat, nq, nkv, bq, bkv, visited))
+                    int(row_full.size), visited, uniform, _kv_blocks_read(pat, tc, visited), tc.layout)
 
 
 @lru_cache(maxsize=4096)
-def key_blocks_reached(pattern: str, nq: int, nkv: int, bkv: int, last_queries: int) -> int:
+def key_blocks_reached(pattern: str, nq: int, nkv: int, bkv: int, last_queries: int, bq: int | None = None) -> int:
     """Key blocks the last ``last_queries`` query rows can reach under the lowered ``pattern``: the K/V
-    that the CTAs in flight together at the end of a head's grid read."""
+    that the CTAs in flight together at the end of a head's grid read. On a grid pattern the rows are
+    counted in the kernel's tile order, in query tiles of ``bq`` tokens (default ``bkv``)."""
     from einsum_cascades.sparsity import key_blocks_reached as reached, parse_pattern
 
-    return reached(parse_pattern(pattern), nq, nkv, bkv, max(0, nq - last_queries))
+    return reached(parse_pattern(pattern), nq, nkv, bkv, max(0, nq - last_queries), bq)
 
 
 SPLIT_MAP_CELLS = 1 << 22  # beyond this many tiles the per-split counts are not mapped (splits spread evenly)
@@ -93,13 +97,14 @@ def split_counts(pattern: str, nq: int, nkv: int, bq: int, bkv: int, splits: int
     """(full, partial) tiles per query-block row and KV split, each [rows, splits]: split s takes key blocks
     s*ceil(n/splits) on, as FlashAttention's split-KV kernels do, so a window's tiles fall in the few splits
     its keys lie in. None when the tile map would be too large."""
-    from einsum_cascades.sparsity import parse_pattern, tile_states
+    from einsum_cascades.sparsity import parse_pattern, tile_grid, tile_states
     from einsum_cascades.sparsity._tile_state import FULL, PARTIAL
 
-    n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
+    p = parse_pattern(pattern)
+    n_rows, n_kv, _ = tile_grid(p, nq, nkv, bq, bkv)
     if n_rows * n_kv > SPLIT_MAP_CELLS:
         return None
-    states = np.asarray(tile_states(parse_pattern(pattern), nq, nkv, bq, bkv))
+    states = np.asarray(tile_states(p, nq, nkv, bq, bkv))
     edges = np.arange(0, n_kv, math.ceil(n_kv / splits))
     full = np.add.reduceat(states == FULL, edges, axis=1)
     partial = np.add.reduceat(states == PARTIAL, edges, axis=1)
@@ -107,15 +112,15 @@ def split_counts(pattern: str, nq: int, nkv: int, bq: int, bkv: int, splits: int
     return np.pad(full, ((0, 0), (0, pad))), np.pad(partial, ((0, 0), (0, pad)))
 
 
-def _kv_blocks_read(pat, nq, nkv, bq, bkv, visited: int) -> int:
+def _kv_blocks_read(pat, tc, visited: int) -> int:
     """Key blocks that some query row visits: with one query-block row (decode), its visited tiles; else
-    the key blocks the mask can reach at all (exact for boxes such as windows and sinks, at most that for
-    periodic sets and coins), and never more than the tiles visited."""
+    the key blocks the mask can reach at all (exact for boxes such as windows and sinks, and for grids; at
+    most that for periodic sets, coins and selectors), and never more than the tiles visited."""
     from einsum_cascades.sparsity import key_blocks_reached
 
-    if math.ceil(nq / bq) == 1:
+    if tc.n_q_blocks == 1:
         return visited
-    return min(visited, key_blocks_reached(pat, nq, nkv, bkv))
+    return min(visited, key_blocks_reached(pat, tc.seq_len, tc.kv_len, tc.block_kv, 0, tc.block_q))
 
 
 def _full_area(row_full, nq, nkv, bq, bkv) -> float:

@@ -6,11 +6,12 @@ from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
-GEMMS_PER_ATTENTION = 2  # S = Q K^T and O = P V, each 2*d FLOPs per score element
+SCOPES = ("kernel", "layer")  # simulator.layer: what a serving engine's attention layer adds
+HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte vector loads of fp16)
 # Upper bounds on each size, far past any model or machine, so that every product the model forms stays
 # exact in int64 and float64 (a tensor of at most MAX_TENSOR_BYTES, a score count of at most 2**90).
-MAX_SIZES = {"batch": 1 << 20, "heads": 1 << 16, "kv_heads": 1 << 16, "head_dim": 1 << 16, "seq_len": 1 << 30,
-             "kv_len": 1 << 30, "block_size": 1 << 30}
+MAX_SIZES = {"batch": 1 << 20, "heads": 1 << 16, "kv_heads": 1 << 16, "head_dim": 1 << 16, "v_head_dim": 1 << 16,
+             "seq_len": 1 << 30, "kv_len": 1 << 30, "block_size": 1 << 30}
 MAX_TENSOR_BYTES = 1 << 60  # one Q, K, V or O tensor: an exbibyte
 
 
@@ -34,25 +35,35 @@ class Workload:
     pattern: str | None = None
     sparsity: float = 0.0
     block_size: int | None = None
+    v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
+    scope: str = "kernel"  # what is timed: the kernel family's kernels, or a serving engine's whole layer call
 
     def __post_init__(self):
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
+        if self.v_head_dim is None:
+            object.__setattr__(self, "v_head_dim", self.head_dim)
         if self.kv_len is None:
             object.__setattr__(self, "kv_len", self.seq_len)
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
-        for name in ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len"):
+        for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
             _check_size(name, getattr(self, name))
+        if self.v_head_dim % HEAD_DIM_MULTIPLE:
+            which = "head-dim" if self.v_head_dim == self.head_dim else "v-head-dim"  # the value head dim defaults to it
+            raise UserError(f"bad {which} {self.v_head_dim}: must be a multiple of {HEAD_DIM_MULTIPLE}")
         if self.block_size is not None:
             _check_size("block_size", self.block_size)
         if self.heads % self.kv_heads:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:
             raise UserError(f"bad dtype {self.dtype!r}: allowed {', '.join(DTYPE_BYTES)}")
+        if self.scope not in SCOPES:
+            raise UserError(f"bad scope {self.scope!r}: allowed {', '.join(SCOPES)}")
         if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
             raise UserError(f"bad sparsity {self.sparsity!r}: must be in [0, 1)")
-        tensor = self.batch * self.heads * max(self.seq_len, self.kv_len) * self.head_dim * self.dtype_bytes
+        dim = max(self.head_dim, self.v_head_dim)
+        tensor = self.batch * self.heads * max(self.seq_len, self.kv_len) * dim * self.dtype_bytes
         if tensor > MAX_TENSOR_BYTES:
             raise UserError(f"bad shape: batch x heads x length x head-dim x {self.dtype_bytes} B = {tensor:.3g} B "
                             f"for one tensor; at most 2**60 B (an exbibyte)")
@@ -79,8 +90,8 @@ class Workload:
         return "causal" if self.causal else self.pattern
 
     def flops_per_score(self) -> int:
-        """Tensor FLOPs per attended score element: two GEMMs of 2*d FLOPs each."""
-        return GEMMS_PER_ATTENTION * FMA_FLOPS * self.head_dim
+        """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
+        return FMA_FLOPS * (self.head_dim + self.v_head_dim)
 
 
 def _check_size(name: str, value) -> None:

@@ -70,7 +70,7 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path, command, out):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'\xff\xfe{"points": []}')
     out = ["-o", str(tmp_path / out)] if out else []
-    assert "not UTF-8 text (byte 0xff at offset 0)" in fails(*command, str(bad), *out)
+    assert "not UTF-8 text (byte 0 is 0xff)" in fails(*command, str(bad), *out)
 
 
 @pytest.mark.parametrize("change, says", [({"points": [1, 2]}, "point 0 is int, not an object"),
@@ -82,8 +82,8 @@ def test_a_results_file_of_the_wrong_shape_is_refused(tmp_path, change, says):
     assert says in fails("calibrate", path, "-o", str(tmp_path / "out.toml"))
 
 
-@pytest.mark.parametrize("text, says", [("seq_len,heads,batch\n4k,32\n", "row 1: 2 cells, the header has 3 columns"),
-                                        ("seq_len,heads\n4k,32,1\n", "row 1: 3 cells, the header has 2 columns"),
+@pytest.mark.parametrize("text, says", [("seq_len,heads,batch\n4k,32\n", "row 1: fewer values than the header"),
+                                        ("seq_len,heads\n4k,32,1\n", "row 1: more values than the header"),
                                         ("", "no points"), ("seq_len,heads\n", "no points")])
 def test_a_points_csv_row_is_never_filled_in_and_an_empty_file_is_an_error(tmp_path, text, says):
     path = tmp_path / "points.csv"

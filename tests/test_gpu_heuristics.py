@@ -52,7 +52,7 @@ def test_fa3_packs_gqa_heads_when_tiles_fill_better(seq_len, group, block_q, pac
 def test_gqa_packing_groups_columns_the_way_single_points_decide_it():
     """run_points groups FA3 points by their packing; a column must never mix packed and unpacked points."""
     points = [dict(hardware=hw, algorithm="flash3", heads=32, kv_heads=8, head_dim=d, kv_len=1000, seq_len=n)
-              for hw in ("h100", "b200") for d in (64, 128, 256) for n in range(1, 600, 3)]
+              for hw in ("h100", "a100") for d in (64, 128, 256) for n in range(1, 600, 3)]
     assert run_points(points) == [simulate(**{"hw" if k == "hardware" else "algo" if k == "algorithm" else k: v
                                               for k, v in p.items()}) for p in points]
 

@@ -5,14 +5,26 @@ import pytest
 
 from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware, simulate
+from simulator.gpu_kernels import kernel_config
 from simulator.limits import block_smem_bytes, kernel_error
 
 
-@pytest.mark.parametrize("algo, d, ok", [("flash2", 256, True), ("flash2", 264, False), ("flash2", 7, False),
-                                         ("flash3", 8, True), ("flash1", 128, True), ("flash1", 136, False),
-                                         ("naive", 7, True)])
+@pytest.mark.parametrize("algo, d, ok", [("flash2", 256, True), ("flash2", 264, False), ("flash3", 8, True),
+                                         ("flash1", 128, True), ("flash1", 136, False), ("naive", 1024, True)])
 def test_head_dims_follow_the_kernels_checks(algo, d, ok):
     assert (kernel_error(hardware("h100"), algo, Workload(head_dim=d)) is None) == ok
+
+
+def test_fa4_runs_up_to_128_and_its_dedicated_shapes():
+    b200 = hardware("b200")
+    assert kernel_error(b200, "flash4", Workload(head_dim=128)) is None
+    assert kernel_error(b200, "flash4", Workload(head_dim=192, v_head_dim=128)) is None
+    assert "(192, 128), (256, 256)" in kernel_error(b200, "flash4", Workload(head_dim=160))
+
+
+def test_a_head_dim_not_a_multiple_of_8_is_refused_before_any_kernel():
+    with pytest.raises(UserError, match="bad head-dim 7: must be a multiple of 8"):
+        Workload(head_dim=7)
 
 
 def test_fp8_runs_on_flash3_only_and_needs_head_dims_in_16s():
@@ -38,8 +50,9 @@ def test_a_block_must_split_into_the_warps_mma_rows():
 
 def test_a_block_must_fit_shared_memory():
     h100 = hardware("h100")
-    assert block_smem_bytes("flash2", 256, 128, 2) == (256 * 128 + 2 * 256 * 128) * 2
-    assert block_smem_bytes("flash3", 128, 128, 2) == (128 * 128 + 2 * 2 * 128 * 128) * 2
+    fa2, fa3 = (kernel_config(a, h100, Workload()) for a in ("flash2", "flash3"))
+    assert block_smem_bytes(fa2, 256, 128, 128, 2) == (256 * 128 + 256 * (128 + 128)) * 2  # Q, one K and V tile
+    assert block_smem_bytes(fa3, 128, 128, 128, 2) == (128 * 128 + 2 * 128 * (128 + 128)) * 2  # two K/V stages
     why = kernel_error(h100, "flash2", Workload(block_size=1 << 20))
     assert "needs 805,306,368 B of shared memory" in why and "232,448 B per CTA" in why
 

@@ -54,7 +54,28 @@ def test_png_draws_the_tile_mask(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
 
 
+def test_new_terms_show_their_closed_form_counts():
+    chunks = show_json("causal&chunked(2k)", "--seq-len", "8k", "--block-size", "1k")  # 4 chunks of 2x2 tiles
+    assert (chunks["full_blocks"], chunks["partial_blocks"]) == (4 * 1, 4 * 2)
+    window = show_json("window(1k,1k)", "--seq-len", "8k", "--block-size", "1k")  # tridiagonal, diagonal full
+    assert (window["full_blocks"], window["partial_blocks"]) == (8, 2 * 7)
+    topk = show_json("causal&topk(4)", "--seq-len", "8k", "--block-size", "1k")  # row i keeps min(4, i + 1)
+    assert topk["full_blocks"] + topk["partial_blocks"] == sum(min(4, i + 1) for i in range(8))
+    budget = show_json("sinks(128)|window(1k)|budget(4k)", "--seq-len", "1", "--kv-len", "128k")
+    assert (budget["full_blocks"], budget["partial_blocks"]) == (1 + 1024 // 128 + 4096 // 128, 0)
+    grid = show_json("window2d(64,64,8,8)", "--seq-len", "4k")  # 16x8 patches: 4 x 8 query tiles
+    assert (grid["q_blocks"], grid["kv_blocks"]) == (32, 32) and grid["element_density"] == 64 / 4096
+    assert show_json("full|sinks(4)", "--seq-len", "1k")["block_density"] == 1.0
+
+
 @pytest.mark.parametrize("args, needle", [
+    (("topk(0)", "--seq-len", "1k"), "topk takes k >= 1"),
+    (("chunked(0)", "--seq-len", "1k"), "chunked takes positive sizes"),
+    (("chunked(-4)", "--seq-len", "1k"), "got -4"),
+    (("window2d(64,64,8,8)", "--seq-len", "8k"), "holds 4096 tokens"),
+    (("window2d(8,8,9,3)", "--seq-len", "64"), "kh=9 is larger than the grid"),
+    (("causal&window2d(8,8,3,3)", "--seq-len", "64"), "nothing but full"),
+    (("budget(8)|budget(9)", "--seq-len", "1k"), "one budget"),
     (("causal&windw(4k)", "--seq-len", "1k"), "windw"),
     (("causal&", "--seq-len", "1k"), "ends early"),
     (("window(4k", "--seq-len", "1k"), "ends early"),

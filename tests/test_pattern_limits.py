@@ -7,7 +7,7 @@ import pytest
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity import element_density, fit_pattern, parse_pattern, tile_counts
-from einsum_cascades.sparsity._expr import MAX_CHARS, MAX_DEPTH, MAX_TERMS
+from einsum_cascades.sparsity._parse import MAX_CHARS, MAX_DEPTH, MAX_TERMS
 from einsum_cascades.sparsity._limits import MAX_DNF_TERMS, MAX_STEPS
 
 

@@ -1,5 +1,6 @@
 """Invariants every GPU prediction must satisfy, as property tests."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -18,7 +19,7 @@ fast = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def _algos(hw_name):
-    return ("naive", "flash1", "flash2", "flash-decoding") + (("flash3",) if hw_name != "a100" else ())
+    return ("naive", "flash1", "flash2", "flash-decoding", "flash4" if hw_name == "b200" else "flash3")
 
 
 @fast
@@ -44,7 +45,7 @@ def test_sparse_speedup_never_exceeds_inverse_density(hw_name, n, s, d, causal):
     perfect packing (Graham's bound), so speedup <= (dense/sparse blocks) * (1 + 2 / waves). A
     sparse run can fill the dense run's ragged waves better and beat 1/density by that much, as a
     GPU would; by more, the model would be wrong."""
-    algo = "flash3" if hw_name != "a100" else "flash2"
+    algo = {"a100": "flash2", "b200": "flash4"}.get(hw_name, "flash3")
     row = simulate(hw_name, algo, batch=8, seq_len=n, head_dim=d, sparsity=s, causal=causal)
     assert row["baseline"] == algo
     hw = hardware(hw_name)
@@ -83,10 +84,13 @@ def test_naive_hbm_bytes_kernel_by_kernel(n, causal, extra_s):
     hw, wl = hardware("h100"), Workload(batch=1, heads=4, head_dim=64, seq_len=n, causal=causal)
     s_bytes = wl.batch * wl.heads * n * n * wl.dtype_bytes
     qkvo = 4 * wl.batch * wl.heads * n * wl.head_dim * wl.dtype_bytes
+    layout = 2 * 3 * wl.batch * wl.heads * n * wl.head_dim * wl.dtype_bytes  # Q, K, V copied per head: read + write
     mask = n * n * wl.dtype_bytes
     mask_hbm = (mask if 3 * mask <= hw.l2_bytes else wl.batch * wl.heads * mask) if causal else 0
+    build = n * n * (4 + 8 + 6) if causal else 0  # fp32 full, triu, cast to fp16: once per call
     gemms, softmax, mask_kernel = 2 * s_bytes, (2 + extra_s) * s_bytes, (2 * s_bytes + mask_hbm) if causal else 0
-    assert evaluate(hw, "naive", wl).cost.hbm_bytes == pytest.approx(qkvo + gemms + softmax + mask_kernel)
+    assert evaluate(hw, "naive", wl).cost.hbm_bytes == pytest.approx(
+        qkvo + layout + gemms + softmax + mask_kernel + build)
 
 
 @pytest.mark.parametrize("n", [16384, 32768])
@@ -134,29 +138,38 @@ def test_fa3_is_faster_than_fa2_on_hopper_at_long_sequences():
     assert evaluate(hw, "flash3", wl).time_s < evaluate(hw, "flash2", wl).time_s
 
 
-def test_flash3_is_refused_on_ampere():
+@pytest.mark.parametrize("hw_name, algo, needle", [("b200", "flash3", "sm_80..sm_90; use flash4"),
+                                                   ("h100", "flash4", "sm_100..sm_103; use flash3"),
+                                                   ("a100", "flash4", "use flash3")])
+def test_a_family_is_refused_where_its_kernels_do_not_build(hw_name, algo, needle):
     from einsum_cascades.errors import UserError
 
-    with pytest.raises(UserError, match="Hopper"):
-        evaluate(hardware("a100"), "flash3", Workload())
+    with pytest.raises(UserError, match=re.escape(needle)):
+        evaluate(hardware(hw_name), algo, Workload())
 
 
-def test_tensor_sfu_overlap_moves_fa3_from_max_to_sum_of_gemm_and_softmax():
-    """tensor_sfu_overlap = 1: a tile costs max(GEMMs, softmax); 0: their sum; FA2 (serial by design) ignores it."""
+def test_flash3_on_ampere_is_its_sm80_path():
+    """FA3's SM80 path: mma.sync tiles of 128 query rows, GQA always packed (hopper/flash_api.cpp get_pack_gqa)."""
+    r = evaluate(hardware("a100"), "flash3", Workload(heads=32, kv_heads=8, seq_len=4096))
+    assert r.detail["block_q"] == 128
+    assert r.detail["packed_gqa"] is True
+
+
+def test_softmax_exposure_moves_a_tile_from_max_to_sum_of_gemm_and_softmax():
+    """exposed = 0: a tile costs max(GEMMs, softmax); 1: their sum; in between, max + exposed * min."""
     from dataclasses import replace as with_field
 
     hw = hardware("h100")
     wl = Workload(batch=1, heads=32, head_dim=64, seq_len=16384)
-    full, none = (evaluate(with_field(hw, tensor_sfu_overlap=f), "flash3", wl) for f in (1.0, 0.0))
-    half = evaluate(with_field(hw, tensor_sfu_overlap=0.5), "flash3", wl)
+    hidden, serial, half = (evaluate(with_field(hw, wgmma_softmax_exposed=x), "flash3", wl) for x in (0.0, 1.0, 0.5))
     from simulator.explain import tile_formulas, tile_values
 
-    values, _ = tile_values(hw, "flash3", wl)
-    t = {unit: float(expr.subs(values)) for unit, expr in tile_formulas().items()}
+    values, cfg = tile_values(hw, "flash3", wl)
+    t = {unit: float(expr.subs(values)) for unit, expr in tile_formulas(cfg).items()}
     gemm, softmax = max(t["tensor"], t["smem"]), max(t["exp"], t["fma"])
-    assert full.detail["tile_cycles"] == pytest.approx(max(gemm, softmax, t["l2"]))
-    assert none.detail["tile_cycles"] == pytest.approx(gemm + softmax)
+    assert hidden.detail["tile_cycles"] == pytest.approx(max(gemm, softmax, t["l2"], t["latency"]))
+    assert serial.detail["tile_cycles"] == pytest.approx(gemm + softmax)
     assert half.detail["tile_cycles"] == pytest.approx(max(gemm, softmax) + 0.5 * min(gemm, softmax))
-    assert full.time_s < half.time_s < none.time_s
-    fa2 = [evaluate(with_field(hw, tensor_sfu_overlap=f), "flash2", wl).time_s for f in (1.0, 0.0)]
-    assert fa2[0] == fa2[1]
+    assert hidden.time_s < half.time_s < serial.time_s
+    fa2 = [evaluate(with_field(hw, wgmma_softmax_exposed=x), "flash2", wl).time_s for x in (0.0, 1.0)]
+    assert fa2[0] == fa2[1]  # FA2 runs on mma.sync: the wgmma figures do not touch it

@@ -59,7 +59,9 @@ def test_sizes_take_suffixes_and_str_round_trips():
 
 @settings(max_examples=100, deadline=None)
 @given(st.recursive(st.sampled_from(["causal", "window(4096)", "sinks(7)", "strided(3)", "vertical_slash(2,5)",
-                                     "random_blocks(0.5,3)", "global(1m)", "full"]),
+                                     "random_blocks(0.5,3)", "global(1m)", "full", "window(3,0)", "chunked(8k)",
+                                     "topk(8,3)", "budget(4k)", "window2d(64,64,7,7,stride=(2,3))",
+                                     "window3d(4,8,8,3,3,3)"]),
                     lambda inner: st.builds("({}){}({})".format, inner, st.sampled_from("&|"), inner), max_leaves=6))
 def test_canonical_text_parses_back_to_the_same_pattern(expr):
     p = parse_pattern(expr)
@@ -75,7 +77,7 @@ def test_combinators_build_the_same_tree_as_the_parser():
 @pytest.mark.parametrize("text, needle", [
     ("", "empty"), ("causal&", "ends early"), ("window(", "ends early"), ("window(4k", "ends early"),
     ("windw(3)", "'windw' at column 1"), ("causal|(sinks(3)", "ends early"), ("strided(x)", "'x' at column 9"),
-    ("random_blocks(2)", "density 2"), ("window(1,2)", "takes 1 argument"), ("causal$", "'$' at column 7"),
+    ("random_blocks(2)", "density 2"), ("window(1,2,3)", "takes 1 or 2 argument"), ("causal$", "'$' at column 7"),
     ("causal sinks(3)", "'sinks' at column 8"), ("window(0)", "takes positive sizes"), ("random_blocks(0.5,x)", "'x'"),
 ])
 def test_bad_expressions_name_the_bad_token(text, needle):
@@ -83,7 +85,7 @@ def test_bad_expressions_name_the_bad_token(text, needle):
         parse_pattern(text)
     message = str(err.value)
     assert needle in message and "\n" not in message
-    if needle not in ("density 2", "takes 1 argument", "takes positive sizes"):
+    if needle not in ("density 2", "takes 1 or 2 argument", "takes positive sizes"):
         assert all(name in message for name in PATTERN_NAMES)  # says what is allowed
 
 
@@ -96,13 +98,35 @@ def test_parser_fuzz_only_ever_raises_user_errors(text):
         pass
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="window2d3()=,stride0123456789 topkbudgetchunked&|-", max_size=50))
+def test_parser_fuzz_on_the_new_syntax_only_ever_raises_user_errors(text):
+    try:
+        parse_pattern(text)
+    except UserError:
+        pass
+
+
 @pytest.mark.parametrize("text, sparsity", [("causal&window(1k)", 0.9), ("window(1k)|sinks(64)", 0.95),
-                                            ("random_blocks(0.5)", 0.8), ("strided(8)", 0.5)])
+                                            ("random_blocks(0.5)", 0.8), ("strided(8)", 0.5),
+                                            ("causal&topk(8)", 0.9), ("window(100,100)", 0.9),
+                                            ("causal&chunked(1k)", 0.95)])
 def test_fit_pattern_reaches_the_target_block_sparsity(text, sparsity):
     n, b = 32768, 128
     p, tc = fit_pattern(text, sparsity, n, n, b, b)
     assert tc == tile_counts(p, n, n, b, b)
     assert abs((1 - tc.block_density) - sparsity) < 0.01, (p, tc.block_density)
+
+
+def test_fit_pattern_keeps_seeds_grids_and_zero_sides():
+    assert str(fit_pattern("causal&topk(8,5)", 0.9, 32768, 32768, 128, 128)[0]).endswith(",5)")
+    assert str(fit_pattern("window(100,0)", 0.9, 32768, 32768, 128, 128)[0]).endswith(",0)")
+    grid = fit_pattern("window2d(128,256,7,7,stride=(7,7))", 0.9, 32768, 32768, 128, 128)[0]
+    assert grid.args[:2] == (128, 256) and all(s <= k for s, k in zip(grid.args[4:], grid.args[2:4]))
+    square, tc = fit_pattern("window2d(128,256,7,7)", 0.9, 32768, 32768, 128, 128)  # the closest square kernel
+    best = min(abs(0.1 - tile_counts(parse_pattern(f"window2d(128,256,{k},{k})"), 32768, 32768, 128, 128)
+                   .block_density) for k in range(1, 129))
+    assert abs(0.1 - tc.block_density) == best and square.args[2] == square.args[3]
 
 
 def test_fit_pattern_scales_every_size_together():

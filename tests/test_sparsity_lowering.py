@@ -13,6 +13,8 @@ from einsum_cascades.sparsity import (brute_force_counts, element_density, key_b
 PRIMITIVES = st.one_of(
     st.sampled_from(["causal", "full", "dense"]),
     st.builds("window({})".format, st.integers(1, 50)),
+    st.builds("window({},{})".format, st.integers(0, 40), st.integers(0, 40)),
+    st.builds("chunked({})".format, st.sampled_from([1, 2, 4, 8, 16, 32])),  # nested widths: chunked(a)&chunked(b)
     st.builds("sinks({})".format, st.integers(1, 30)),
     st.builds("global({})".format, st.integers(1, 30)),
     st.builds("strided({})".format, st.integers(1, 40)),
@@ -52,6 +54,7 @@ def test_element_density_is_exact(expr, nq, nkv, bq, bkv):
 
 
 BOXES = st.one_of(st.sampled_from(["causal", "full"]), st.builds("window({})".format, st.integers(1, 300)),
+                  st.builds("window({},{})".format, st.integers(0, 300), st.integers(0, 300)),
                   st.builds("sinks({})".format, st.integers(1, 200)),
                   st.builds("global({})".format, st.integers(1, 200)))
 
@@ -97,6 +100,7 @@ def test_tile_states_equal_brute_force_pooled_by_max(expr, pool, nq, nkv, bq, bk
     "causal&vertical_slash(8,4)", "vertical_slash(3,50)|global(20)", "strided(2)|vertical_slash(16,16)",
     "strided(3)&vertical_slash(40,1)", "random_blocks(0.3)&causal|sinks(50)", "random_blocks(0.5)&strided(9)",
     "(window(64)|strided(128))&(sinks(100)|causal)", "strided(1m)", "vertical_slash(1m,1m)",
+    "causal&chunked(100)|sinks(30)", "chunked(7)&strided(3)", "window(90,40)|random_blocks(0.2)", "chunked(3)",
 ])
 @pytest.mark.parametrize("nq, nkv, bq, bkv", [(700, 700, 64, 64), (300, 1000, 32, 48), (513, 257, 128, 16)])
 def test_medium_sizes_equal_brute_force(expr, nq, nkv, bq, bkv):

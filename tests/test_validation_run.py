@@ -88,14 +88,15 @@ def test_micro_names_are_the_ones_calibrate_reads():
     assert all(f"`{name}`" in FORMAT_MD for name in documented)
 
 
-@pytest.mark.parametrize("value, fitted", [(0.97, 0.97), (-0.2, 0.0), (0.0, 0.0), (1.1, 1.0)])
-def test_calibrate_takes_the_overlap_clipped_to_a_fraction(value, fitted):
+def test_calibrate_fits_hardware_rates_not_attention_tile_figures():
+    """Register-loop rates (mma.sync, the mma/ex2 overlap) bound but do not measure what attention tiles
+    achieve; those figures come from kernel timings (calibrate --kernels), never from the microbenchmarks."""
     from simulator.api import hardware
     from validation import calibrate
 
-    fits = calibrate._fits({"sfu_exp2": 3.4e12, "mma_exp_overlap": value}, hardware("h100"), 1.755e9)
-    assert set(fits) == {"sfu_ops_per_clk_sm", "tensor_sfu_overlap"}
-    assert fits["tensor_sfu_overlap"][0] == fitted
+    fits = calibrate._fits({"sfu_exp2": 3.4e12, "mma_exp_overlap": 0.9, "tensor_mma_sync_fp16": 6.0e14},
+                           hardware("h100"), 1.755e9)
+    assert set(fits) == {"sfu_ops_per_clk_sm"}
 
 
 def test_overlap_figure_and_exp_sizing():

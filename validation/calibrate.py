@@ -2,7 +2,10 @@
 
 Only the ``micro`` section of a results file is used — never the attention
 kernels, so the model's attention predictions stay an honest test. Each fitted
-figure replaces the bundled one and cites the measurement file.
+figure replaces the bundled one and cites the measurement file. The register-loop
+rates (``tensor_mma_sync_fp16``, ``mma_exp_overlap``) only bound what attention
+tiles achieve, so they set no figure: ``validation.kernel_fit`` fits those from
+kernel timings.
 """
 
 import tomllib
@@ -24,15 +27,10 @@ def _fits(micro: dict, hw, clock_hz: float) -> dict[str, tuple[float, str, str]]
         # per-clock fractions at the measured clock: the model applies them at sustained_clock_hz
         "tensor_cublas_fp16": ("gemm_efficiency", lambda v: v / hw.tensor_peak_flops("fp16", clock_hz), "fraction",
                                "cuBLAS fp16 GEMM FLOP/s / fp16 tensor rate at the measured clock"),
-        "tensor_mma_sync_fp16": ("mma_sync_efficiency", lambda v: v / hw.tensor_peak_flops("fp16", clock_hz),
-                                 "fraction", "mma.sync m16n8k16 FLOP/s / fp16 tensor rate at the measured clock"),
         "sfu_exp2": ("sfu_ops_per_clk_sm", lambda v: v / per_sm_clock, "ops/clk/SM", "ex2.approx ops/s / (SMs x clock)"),
         "smem_read": ("smem_bytes_per_clk_sm", lambda v: v / per_sm_clock, "B/clk/SM", "shared-memory B/s / (SMs x clock)"),
         "fp32_fma": ("fp32_fma_per_clk_sm", lambda v: v / FMA_FLOPS / per_sm_clock, "ops/clk/SM", "FP32 FLOP/s / 2 / (SMs x clock)"),
         "launch": ("launch_overhead_s", lambda v: v, "s", "empty-kernel launch interval"),
-        "mma_exp_overlap": ("tensor_sfu_overlap", lambda v: min(max(v, 0.0), 1.0), "fraction",
-                            "(t_mma + t_exp - t_both) / min(t_mma, t_exp) of mma.sync and ex2 warps on one SM, "
-                            "clipped to [0, 1]"),
     }
     out = {}
     for name, (field, fit, unit, how) in rules.items():
@@ -57,7 +55,7 @@ def calibrate(results_path: str, hw_name: str | None = None) -> tuple[dict, list
     clock_mhz = device.get("sm_clock_mhz")
     clock_hz = float(clock_mhz) * 1e6 if clock_mhz else hw.sustained_clock_hz
     cite = f"measured: {Path(results_path).name} ({device.get('name')}, {device.get('date')})"
-    toml = tomllib.loads(_bundled_toml_text(hw_ref))
+    toml = bundled_toml(hw_ref)
     replaced = []
     if clock_mhz:
         toml["sustained_clock_hz"] = _figure(clock_hz, "Hz", f"{cite}: SM clock under the benchmark load", toml.get("sustained_clock_hz"))
@@ -77,10 +75,11 @@ def _figure(value, unit, source, old):
     return fig
 
 
-def _bundled_toml_text(hw_ref: str) -> str:
+def bundled_toml(hw_ref: str) -> dict:
+    """The parsed TOML of a bundled machine or a user's file, to derive a calibrated one from."""
     from gpu_models import spec_path
 
-    return Path(spec_path(hw_ref)).read_text()
+    return tomllib.loads(Path(spec_path(hw_ref)).read_text(encoding="utf-8"))
 
 
 def to_toml(data: dict) -> str:

@@ -9,11 +9,18 @@ speedups (fused vs naive, sparse vs dense), which is what users act on.
 import json
 import math
 import statistics
+from dataclasses import fields
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
+from simulator.workload import Workload
+from validation.roofline import roofline_time_s
 
 WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "pattern", "sparsity")
+SAME_CALL = ("hardware", *WORKLOAD_KEYS, "dtype")  # points that agree on these timed the same call
+MEASURED_FORMAT = "attnsim-measured-points"  # a user's own CSV/JSON, read by cli/_measured_file.py
+DEFAULT_HARDWARE = "h100"  # attnsim simulate's default (DESIGN.md), for measured points without one
+_WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 _DEVICE_HW = (("H200", "h200"), ("H100", "h100"), ("A100", "a100"), ("B200", "b200"))
 
 
@@ -27,6 +34,11 @@ def load_results(path: str) -> dict:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
+    return check_results(doc, path)
+
+
+def check_results(doc, path: str) -> dict:
+    """``doc`` if it is a validation results file (FORMAT.md), else a UserError naming ``path``."""
     if not isinstance(doc, dict) or not isinstance(doc.get("points"), list) or not isinstance(doc.get("device"), dict):
         raise UserError(f"{path}: not an attnsim validation file (needs a 'device' object and a 'points' list; "
                         "see validation/FORMAT.md)")
@@ -73,35 +85,64 @@ def hardware_for(doc: dict, hw: str | None) -> str:
     raise UserError(f"cannot tell which hardware model fits device {name!r}: pass --hw NAME or a TOML path")
 
 
-def predict(doc: dict, hw: str) -> list[dict]:
-    """Every usable point with its prediction and relative error (predicted / measured - 1)."""
-    from simulator.api import evaluate, hardware
-    from simulator.workload import Workload
-
-    spec = hardware(hw)
+def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict]:
+    """Every usable point with its prediction, the one-line roofline's, and their relative errors
+    (predicted / measured - 1). A point the simulator cannot run is a UserError naming it, or, given a
+    ``skipped`` list, goes there with the reason."""
+    model_of = _model_chooser(doc, hw)
     out = []
     for i, p in enumerate(doc["points"]):
         if not p.get("ok", True) or not p.get("measured_s"):
             continue
-        fields = {k: p[k] for k in WORKLOAD_KEYS if p.get(k) is not None}
-        if p.get("block_q") and p.get("block_q") == p.get("block_kv") and p.get("kernel", "").startswith("attnsim"):
-            fields["block_size"] = p["block_q"]  # our own kernels: model the tile they really use
+        if not p.get("algorithm") and doc.get("format") != MEASURED_FORMAT:  # a kernel attnsim has no family for
+            if skipped is not None:
+                skipped.append({"point": f"point {i}", "kernel": p.get("kernel"), "algorithm": None,
+                                "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
+            continue
         try:
-            predicted = evaluate(spec, p["algorithm"], Workload(dtype=p.get("dtype", "fp16"), **fields)).time_s
+            out.append(_predict_point(p, model_of(p)))
         except UserError as err:
-            raise UserError(f"point {i}: {err}") from None
-        out.append({**{k: p.get(k) for k in ("kernel", "algorithm", *WORKLOAD_KEYS)},
-                    "measured_s": p["measured_s"], "predicted_s": predicted,
-                    "error": predicted / p["measured_s"] - 1.0})
+            where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"
+            if skipped is None:
+                raise UserError(f"{where}: {err}") from None
+            skipped.append({"point": where, "kernel": p.get("kernel"), "algorithm": p.get("algorithm"),
+                            "reason": str(err)})
     return out
+
+
+def _model_chooser(doc: dict, hw: str | None):
+    """point -> hardware model name: --hw, else the row's own (measured points) or the file's device."""
+    if hw or doc.get("format") != MEASURED_FORMAT:
+        name = hardware_for(doc, hw)
+        return lambda p: name
+    return lambda p: p.get("hardware") or DEFAULT_HARDWARE
+
+
+def _predict_point(p: dict, hw_name: str) -> dict:
+    from simulator.api import default_algorithm, evaluate, hardware
+
+    spec = hardware(hw_name)
+    algo = p.get("algorithm") or default_algorithm(spec)
+    given = {k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}
+    if p.get("block_q") and p.get("block_q") == p.get("block_kv") and (p.get("kernel") or "").startswith("attnsim"):
+        given["block_size"] = p["block_q"]  # our own kernels: model the tile they really use
+    wl = Workload(**given)
+    predicted = evaluate(spec, algo, wl).time_s
+    roofline = roofline_time_s(spec, wl) if spec.kind == "gpu" else None
+    measured = p["measured_s"]
+    labels = {k: p[k] for k in ("device", "row") if k in p}
+    return {"kernel": p.get("kernel") or algo, "algorithm": algo, "hardware": hw_name,
+            **{k: getattr(wl, k) for k in (*WORKLOAD_KEYS, "dtype")}, **labels,
+            "measured_s": measured, "predicted_s": predicted, "error": predicted / measured - 1.0,
+            "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0}
 
 
 def speedup_errors(points: list[dict]) -> list[dict]:
     """Predicted vs measured speedups: each fused point over each naive kernel of its shape (attnsim's own
     and PyTorch's standard attention, where both ran), each sparse point over its dense twin."""
     def key(p, **override):
-        q = {**{k: p.get(k) for k in WORKLOAD_KEYS}, **override}
-        return tuple(q[k] for k in WORKLOAD_KEYS)
+        q = {**{k: p.get(k) for k in SAME_CALL}, **override}
+        return tuple(q[k] for k in SAME_CALL)
 
     naive = {}
     for p in points:
@@ -126,29 +167,51 @@ def _pair(kind, fast, slow) -> dict:
 
 
 def summarize(points: list[dict], speedups: list[dict]) -> dict:
-    """Median and max |error| overall, per algorithm, per kernel, and for each kind of speedup."""
-    def stats(errors):
-        a = [abs(e) for e in errors]
-        return {"n": len(a), "median_abs_error": statistics.median(a) if a else None, "max_abs_error": max(a, default=None)}
-
+    """Median and max |error| overall, per algorithm, per kernel, and for each kind of speedup; beside
+    each group of points the one-line roofline's median |error| on the same points."""
     by_algo, by_kernel = {}, {}
     for p in points:
-        by_algo.setdefault(p["algorithm"], []).append(p["error"])
-        by_kernel.setdefault(p["kernel"], []).append(p["error"])
+        by_algo.setdefault(p["algorithm"], []).append(p)
+        by_kernel.setdefault(p["kernel"], []).append(p)
     by_kind = {}
     for s in speedups:
         by_kind.setdefault(s["kind"], []).append(s["error"])
-    return {"overall": stats([p["error"] for p in points]),
-            "per_algorithm": {a: stats(e) for a, e in by_algo.items()},
-            "per_kernel": {k: stats(e) for k, e in by_kernel.items()},
-            "speedups": {k: stats(e) for k, e in by_kind.items()}}
+    return {"overall": point_stats(points),
+            "per_algorithm": {a: point_stats(ps) for a, ps in by_algo.items()},
+            "per_kernel": {k: point_stats(ps) for k, ps in by_kernel.items()},
+            "speedups": {k: _stats(e) for k, e in by_kind.items()}}
+
+
+def point_stats(points: list[dict]) -> dict:
+    """n, the model's median and max |error|, and the roofline's median |error| (None unless every
+    point has a roofline time, so that both medians are over the same points)."""
+    roofline = [p["roofline_error"] for p in points]
+    return {**_stats([p["error"] for p in points]),
+            "roofline_median_abs_error": _median_abs(roofline) if None not in roofline else None}
+
+
+def _stats(errors: list[float]) -> dict:
+    return {"n": len(errors), "median_abs_error": _median_abs(errors),
+            "max_abs_error": max((abs(e) for e in errors), default=None)}
+
+
+def _median_abs(errors: list[float]) -> float | None:
+    return statistics.median(abs(e) for e in errors) if errors else None
 
 
 def report(path: str, hw: str | None = None) -> dict:
-    """The whole report as JSON-ready data: device, hardware model, points, speedups, summary."""
-    doc = load_results(path)
-    hw_name = hardware_for(doc, hw)
-    points = predict(doc, hw_name)
+    """The whole report of a validation results file (FORMAT.md) as JSON-ready data."""
+    return report_doc(load_results(path), hw)
+
+
+def report_doc(doc: dict, hw: str | None = None) -> dict:
+    """The report of a results file or of a user's measured points (already read): device, hardware
+    model(s), points, speedups, summary."""
+    points = predict(doc, hw)
     speedups = speedup_errors(points)
+    if hw or doc.get("format") != MEASURED_FORMAT:
+        hw_name = hardware_for(doc, hw)
+    else:
+        hw_name = ", ".join(dict.fromkeys(p["hardware"] for p in points))
     return {"device": doc["device"], "source": doc.get("source"), "hardware": hw_name, "points": points,
             "speedups": speedups, "summary": summarize(points, speedups)}

@@ -142,7 +142,8 @@ def _flex(torch, p, q, k, v, scale, pattern, out):
 
 
 def torch_mask_mod(torch, pattern, seq_len: int, kv_len: int):
-    """``pattern`` (causal, window, full, random_blocks with 64x64 coins, & and |) as a FlexAttention mask_mod."""
+    """``pattern`` (causal, window, chunked, full, random_blocks with 64x64 coins, & and |) as a FlexAttention
+    mask_mod."""
     off = kv_len - seq_len
 
     def build(p):
@@ -151,9 +152,15 @@ def torch_mask_mod(torch, pattern, seq_len: int, kv_len: int):
             return (lambda q, k: left(q, k) & right(q, k)) if p.name == "&" else (lambda q, k: left(q, k) | right(q, k))
         if p.name == "causal":
             return lambda q, k: k <= q + off
+        if p.name == "window" and len(p.args) == 2:  # l keys before the aligned diagonal, r after it
+            before, after = p.args
+            return lambda q, k: (k >= q + off - before) & (k <= q + off + after)
         if p.name == "window":
             w = p.args[0]
             return lambda q, k: (k <= q + off) & (k > q + off - w)
+        if p.name == "chunked":
+            w = p.args[0]
+            return lambda q, k: k // w == (q + off) // w
         if p.name == "full":
             return lambda q, k: k >= 0
         if p.name == "random_blocks":

@@ -22,7 +22,6 @@ RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "sme
                    "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b"}
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
-WHOLE_ARRAY = "whole array (no per-Einsum split)"
 HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them
 GREY_PAIR = 14  # tab20's grey pair
 
@@ -87,13 +86,9 @@ def gpu_bars(groups: list[Group]) -> list[str]:
 def accel_stacks(group: Group) -> dict[str, list[tuple[str, float]]]:
     """'2D array' / '1D array' -> [(Einsum, cycles)], 'DRAM' -> [('DRAM', cycles at the array clock)]."""
     r, clock = group.result, group.spec.clock_hz
-    cycles = r.detail.get("einsum_cycles")
-    if cycles:
-        on_2d = _bound_to_2d(r.algorithm)
-        two = [(e, c) for e, c in cycles.items() if e in on_2d]
-        one = [(e, c) for e, c in cycles.items() if e not in on_2d]
-    else:
-        two, one = [(WHOLE_ARRAY, r.times["array2d"] * clock)], [(WHOLE_ARRAY, r.times["array1d"] * clock)]
+    cycles, on_2d = r.detail["einsum_cycles"], _bound_to_2d(r.algorithm)
+    two = [(e, c) for e, c in cycles.items() if e in on_2d]
+    one = [(e, c) for e, c in cycles.items() if e not in on_2d]
     return {"2D array": two, "1D array": one, "DRAM": [("DRAM", r.times["dram"] * clock)]}
 
 
@@ -185,11 +180,11 @@ def einsum_palette() -> list:
 
 
 def _part_style(name: str, colours: dict, palette) -> tuple:
-    """(colour, hatch) of one stacked part: DRAM and whole-array totals hatched grey; Einsums take the palette's
-    nine distinct hues first, then their light shades cross-hatched, so no two legend entries look alike."""
+    """(colour, hatch) of one stacked part: DRAM hatched grey; Einsums take the palette's nine distinct hues
+    first, then their light shades cross-hatched, so no two legend entries look alike."""
     if name not in colours:
-        fixed = {"DRAM": ("0.55", "//"), WHOLE_ARRAY: ("0.8", "..")}
-        i = sum(n not in (WHOLE_ARRAY, "DRAM") for n in colours)
+        fixed = {"DRAM": ("0.55", "//")}
+        i = sum(n != "DRAM" for n in colours)
         colours[name] = fixed.get(name, (palette[i % len(palette)], "xx" if i % len(palette) >= HUES else None))
     return colours[name]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from cli.plots import style
 from cli.plots.series import SHORT_NAMES, variant_text, varying_keys
-from simulator.workload import FMA_FLOPS, GEMMS_PER_ATTENTION
+from simulator.workload import FMA_FLOPS
 
 TERA = 1e12
 MARGIN = 4.0  # how far the x axis reaches beyond the outermost point or ridge
@@ -32,7 +32,7 @@ class Roof:
 
 def flops_per_score(head_dim: int) -> int:
     """Attention FLOPs per score element (QK^T and PV, one FMA each per d): 4 * d."""
-    return GEMMS_PER_ATTENTION * FMA_FLOPS * head_dim
+    return 2 * FMA_FLOPS * head_dim
 
 
 def roofs(spec, dtype: str, head_dims) -> list[Roof]:

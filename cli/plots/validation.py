@@ -25,11 +25,18 @@ def median_abs_error(points: list[dict]) -> float:
 
 
 def validation_figure(results: str, hw: str | None, output: str) -> None:
-    """Scatter every usable point of ``results`` (predicted with ``hw``, else the file's device model)."""
-    from validation.report import report
+    """Scatter every usable point of ``results`` (predicted with ``hw``, else the file's device model);
+    ``results`` is a validation file or a user's measured points (cli/_measured_file.py)."""
+    from cli._measured_file import load
+    from validation.report import report_doc
 
     style.check_output(output)
-    data = report(results, hw)
+    validation_scatter(report_doc(load(results), hw), results, output)
+
+
+def validation_scatter(data: dict, results: str, output: str) -> None:
+    """Scatter the points of a report (``validation.report``) of file ``results``."""
+    style.check_output(output)
     points = data["points"]
     if not points:
         raise UserError(f"{results}: no usable points (every point has ok = false or no measured_s)")

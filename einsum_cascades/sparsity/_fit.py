@@ -1,9 +1,11 @@
 """Solving an expression's size parameters for a target block sparsity."""
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.sparsity._expr import Pattern, parse_pattern
+from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern
 from einsum_cascades.sparsity._limits import check_work
-from einsum_cascades.sparsity._lowering import TileCounts, compile_terms, tile_counts
+from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
+from einsum_cascades.sparsity._parse import parse_pattern
+from einsum_cascades.sparsity._terms import conj_terms, dnf
 
 LOG2_SCALE_RANGE = 20.0  # sizes are scaled by 2**-20 .. 2**20
 FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile's worth away)
@@ -11,14 +13,22 @@ FIT_CALLS = 32  # lowerings a fit takes, for its work bound (24 to 37 measured o
 
 
 def scaled(p: Pattern, alpha: float) -> Pattern:
-    """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1."""
+    """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1;
+    a window side of 0 stays 0, seeds and grids stay."""
     if p.name in ("&", "|"):
         return Pattern(p.name, parts=tuple(scaled(x, alpha) for x in p.parts))
     if p.name == "random_blocks":
         return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
     if p.name == "strided":
         return Pattern(p.name, (max(1, round(p.args[0] / alpha)),))
-    return Pattern(p.name, tuple(max(1, round(a * alpha)) for a in p.args))
+    if p.name in SELECTORS:  # the count grows, the seed stays
+        return Pattern(p.name, (max(1, round(p.args[0] * alpha)),) + p.args[1:])
+    if p.name in GRIDS:  # the kernel grows up to the grid; the grid stays, the stride stays within the kernel
+        rank = GRIDS[p.name]
+        grid = p.args[:rank]
+        kernel = tuple(min(g, max(1, round(k * alpha))) for g, k in zip(grid, p.args[rank:2 * rank]))
+        return Pattern(p.name, grid + kernel + tuple(min(s, k) for s, k in zip(p.args[2 * rank:], kernel)))
+    return Pattern(p.name, tuple(0 if a == 0 else max(1, round(a * alpha)) for a in p.args))
 
 
 def _has_size(p: Pattern) -> bool:
@@ -36,7 +46,7 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
     if not _has_size(base):
         raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
                         f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
-    widest, _ = compile_terms(scaled(base, 2.0 ** LOG2_SCALE_RANGE), seq_len, kv_len, (block_q, block_kv))
+    widest, _ = conj_terms(dnf(scaled(base, 2.0 ** LOG2_SCALE_RANGE)), seq_len, kv_len, (block_q, block_kv))
     check_work(widest, seq_len, kv_len, block_q, block_kv, text, calls=FIT_CALLS)
     target, memo = 1.0 - sparsity, {}
 

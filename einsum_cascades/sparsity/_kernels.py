@@ -10,6 +10,9 @@ hit. Only edge tiles and tiles two terms may jointly cover are examined one by
 one, and a tile is read element by element only when its terms cannot settle
 it (stopping at its first True and False).
 
+Every row is lowered from its own terms (``_chunks.expand_chunks``: chunked terms become boxes),
+kept in the workspace's last entry.
+
 Counters handed to other kernels start as ``np.int64(0)``: a literal 0 would compile a second copy.
 Kernels that take the workspace tuple and run once per row or segment are inlined (``inline="always"``,
 one or two call sites each): a numba call carrying the whole tuple costs more than a typical row's work.
@@ -18,11 +21,12 @@ one or two call sites each): a numba call carrying the whole tuple costs more th
 import numba
 import numpy as np
 
-from einsum_cascades.sparsity._row_count import (box_rows, box_scratch, count_row, rows_elements, term_elements,
+from einsum_cascades.sparsity._chunks import expand_chunks
+from einsum_cascades.sparsity._row_count import (box_rows, box_scratch, rows_elements, term_elements,
                                                   tile_state)
 from einsum_cascades.sparsity._runs import (K_CONST, K_ENUM, K_FULL, K_TILE, breakpoints, enum_hits, kept_run,
                                             periodic_run, row_runs, split_coins, tile_kept)
-from einsum_cascades.sparsity._tile_state import AD, AK, FULL, NC, PARTIAL, UNDECIDED, coin_state
+from einsum_cascades.sparsity._tile_state import AD, AK, CW, FULL, NC, PARTIAL, UNDECIDED, coin_state
 
 
 @numba.njit(cache=True, inline="always")
@@ -31,7 +35,7 @@ def _sparse_union(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
 
     Tiles hit by one set take that set's state; tiles two sets meet on are settled.
     """
-    _, _, _, _, scratch, _, hit_j, hit_st, uniq, stamp, first_st, _, generation = ws
+    _, _, _, _, scratch, _, hit_j, hit_st, uniq, stamp, first_st, _, generation, _ = ws
     generation[0] += 1  # a new stamp: tiles stamped with it were hit in this segment
     gen, n_uniq, n_const = generation[0], 0, 0
     for a in range(na):
@@ -106,7 +110,7 @@ def _other_in_kept(T, C, off, t, kind, coin_terms, n_coin, q0, q1, s, e, nkv, bk
 
 
 @numba.njit(cache=True, inline="always")
-def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
+def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, cuts, spans):
     """Attended elements in key blocks s..e where some term has coins: tile by tile."""
     scratch, cs, coin_terms = ws[4], ws[5], ws[11]
     n_coin, other, other_kind, n_other = split_coins(act, kinds, na, coin_terms)
@@ -128,8 +132,7 @@ def _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws):
                 if coin_state(T, C, act[a], q0, q1, k0, k1) == 1:
                     scratch[kept] = act[a]
                     kept += 1
-            for q in range(q0, q1 + 1):
-                total += count_row(T, C, off, scratch, kept, q, k0, k1, cs)
+            total += rows_elements(T, C, off, q0, q1, k0, k1, scratch, kept, cs, cuts, spans)
     return total
 
 
@@ -197,7 +200,7 @@ def _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending, cuts, spans):
         if whole:
             total += (q1 - q0 + 1) * (min(nkv, (e + 1) * bkv) - s * bkv)
         elif coins:
-            total += _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws)
+            total += _segment_elements(T, C, off, q0, q1, s, e, nkv, bkv, act, kinds, na, ws, cuts, spans)
         else:
             start, merging = start if merging else s, True
             for a in range(na):
@@ -219,12 +222,19 @@ def _take_flagged(flags, out):
 # ---------------------------------------------------------------- entry points
 
 @numba.njit(cache=True)
+def row_terms(T, nq, nkv, bq, i, ws):
+    """The terms of query-block row i (chunked terms expanded), a view of the workspace's buffer."""
+    buf = ws[13]
+    return buf[:expand_chunks(T, nkv - nq, i * bq, min(nq, (i + 1) * bq) - 1, buf)]
+
+
+@numba.njit(cache=True)
 def lower(nq, nkv, bq, bkv, T, C, ws):
     """Full and partial tiles of every query-block row at tile shape (bq, bkv); ``ws`` from ``workspace``."""
     n_rows = (nq + bq - 1) // bq
     row_full, row_partial = np.zeros(n_rows, np.int64), np.zeros(n_rows, np.int64)
     for i in range(n_rows):
-        row_full[i], row_partial[i] = _row_tiles(T, C, nq, nkv, bq, bkv, i, ws)
+        row_full[i], row_partial[i] = _row_tiles(row_terms(T, nq, nkv, bq, i, ws), C, nq, nkv, bq, bkv, i, ws)
     return row_full, row_partial
 
 
@@ -232,19 +242,20 @@ def lower(nq, nkv, bq, bkv, T, C, ws):
 def count_elements(nq, nkv, bq, bkv, T, C, ws):
     """Attended elements, exactly; (bq, bkv) must be the coin block of every coin in C.
 
-    Boxes alone (no period, no coin in any term) are counted over all rows at once in closed form.
+    Boxes alone (no period, no coin, no chunk in any term) are counted over all rows at once in closed form.
     """
-    n = T.shape[0]
+    n = ws[13].shape[0]
     flags, pending, total = np.zeros(n, np.int64), np.zeros(n, np.int64), 0
     cuts, spans = box_scratch(n)
-    boxes = n > 0  # no term has a period or a coin: sum every term's box (pending: all terms) in one go
-    for t in range(n):
+    boxes = T.shape[0] > 0  # no term has a period or a coin: sum every term's box (pending: all terms) in one go
+    for t in range(T.shape[0]):
         pending[t] = t
-        boxes &= T[t, AD] == 1 and T[t, AK] == 1 and T[t, NC] == 0
+        boxes &= T[t, AD] == 1 and T[t, AK] == 1 and T[t, NC] == 0 and T[t, CW] == 0
     if boxes:
-        return box_rows(T, 0, nq - 1, 0, nkv - 1, pending, n, cuts, spans)
+        return box_rows(T, 0, nq - 1, 0, nkv - 1, pending, T.shape[0], cuts, spans)
     for i in range((nq + bq - 1) // bq):
-        total += _row_elements(T, C, nq, nkv, bq, bkv, i, ws, flags, pending, cuts, spans)
+        total += _row_elements(row_terms(T, nq, nkv, bq, i, ws), C, nq, nkv, bq, bkv, i, ws, flags, pending, cuts,
+                               spans)
     return total
 
 
@@ -259,7 +270,8 @@ def pooled_states(nq, nkv, bq, bkv, T, C, ws, pool):
     runs, points, act, kinds = ws[0], ws[1], ws[2], ws[3]
     for i in range(n_rows):
         q0, q1, cells = i * bq, min(nq, (i + 1) * bq) - 1, out[i // pool]
-        n = row_runs(T, C, q0, q1, nkv, bkv, n_cols, runs)
+        Ti = row_terms(T, nq, nkv, bq, i, ws)
+        n = row_runs(Ti, C, q0, q1, nkv, bkv, n_cols, runs)
         m = breakpoints(runs, n, points)
         for x in range(m - 1):
             s, e = points[x], points[x + 1] - 1
@@ -270,7 +282,7 @@ def pooled_states(nq, nkv, bq, bkv, T, C, ws, pool):
                 if whole:
                     cells[c] = FULL
                     continue
-                f, p = _segment_tiles(T, C, off, q0, q1, max(s, c * pool), min(e, (c + 1) * pool - 1), nkv, bkv,
+                f, p = _segment_tiles(Ti, C, off, q0, q1, max(s, c * pool), min(e, (c + 1) * pool - 1), nkv, bkv,
                                       act, kinds, na, ws)
                 cells[c] = FULL if f else max(cells[c], PARTIAL if p else 0)
     return out

@@ -12,6 +12,7 @@ since then each tile is settled element row by element row.
 import math
 
 from einsum_cascades.errors import UserError
+from einsum_cascades.sparsity._fields import AD, AK, CW, DHI, DLO, KHI, KLO, NC
 
 MAX_DNF_TERMS = 256  # conjunctions after expanding & over | (each is a kernel term)
 MAX_STEPS = 1 << 28  # about 3 s of kernel time
@@ -31,20 +32,21 @@ def check_terms(count: int, pattern) -> None:
 
 
 def lowering_steps(terms, seq_len: int, kv_len: int, block_q: int, block_kv: int, elements: bool = False) -> float:
-    """Estimated steps to sweep every query-block row of ``terms`` (``_lowering.compile_terms``); ``elements``:
+    """Estimated steps to sweep every query-block row of ``terms`` (``_terms.conj_terms``); ``elements``:
     an exact element count (``element_density``) rather than tile states."""
     rows, cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
-    table = terms.tolist()
-    slash = any(t[6] > 1 and -_UNBOUNDED < t[0] and t[1] < _UNBOUNDED for t in table)  # a bounded diagonal period
+    slash = any(t[AD] > 1 and -_UNBOUNDED < t[DLO] and t[DHI] < _UNBOUNDED for t in terms)  # a bounded diagonal period
     per_row = 0.0
-    for _, _, klo, khi, _, _, ad, ak, n_coins, *_ in table:
-        per_row += ROW_STEPS
-        if slash and ak > block_kv:  # the columns k = 0 mod ak in [klo, khi], one run each
-            per_row += COLUMN_HIT_STEPS * min(cols, (min(khi, kv_len - 1) - max(klo, 0)) // ak + 1)
-        if n_coins and (ad > 1 or ak > 1):
-            per_row += cols * (PERIODIC_COIN_ELEMENT_ROW_STEPS * block_q if elements else PERIODIC_COIN_TILE_STEPS)
-        elif n_coins:
-            per_row += cols / COIN_TILES_PER_STEP
+    for t in terms:
+        copies = 1 if t[CW] == 0 else -(-block_q // int(t[CW])) + 1  # a chunked term: one per chunk the row meets
+        cost = ROW_STEPS
+        if slash and t[AK] > block_kv:  # the columns k = 0 mod ak in [klo, khi], one run each
+            cost += COLUMN_HIT_STEPS * min(cols, (min(int(t[KHI]), kv_len - 1) - max(int(t[KLO]), 0)) // int(t[AK]) + 1)
+        if t[NC] and (t[AD] > 1 or t[AK] > 1):
+            cost += cols * (PERIODIC_COIN_ELEMENT_ROW_STEPS * block_q if elements else PERIODIC_COIN_TILE_STEPS)
+        elif t[NC]:
+            cost += cols / COIN_TILES_PER_STEP
+        per_row += copies * cost
     return rows * per_row
 
 

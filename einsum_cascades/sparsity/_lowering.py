@@ -1,30 +1,33 @@
 """Lowering a pattern to tiles (full / partial / empty per query-block row) and exact element counts.
 
-The expression is put in disjunctive normal form. Each conjunction becomes a
-*term*: a box of intervals on d = k - q, on k and on q (causal, window, sinks,
-global and the bounds of vertical_slash are such intervals), at most one
-diagonal period (strided and slash: d = off mod p), at most one column period
-(vertical: k = 0 mod p) and the coins of random_blocks. The numba kernels in
-``_kernels`` sweep each query-block row as runs of key blocks, so structured
-patterns cost a few operations per row, not per tile.
+The expression becomes kernel terms (``_terms``: one per conjunction of its disjunctive normal form),
+with its selectors' draws (``_select``) as tables. The numba kernels in ``_kernels`` sweep each
+query-block row as runs of key blocks, so structured patterns cost a few operations per row, not per
+tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
+closed form (``_grid``).
 """
 
+import importlib
 import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
 
-from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, coin_threshold, slash_spacing, vertical_spacing
-from einsum_cascades.sparsity._limits import check_terms, check_work
-
-_UNBOUNDED = 1 << 60
-_NO_COINS = np.zeros((0, 4), dtype=np.int64)
+from einsum_cascades.sparsity import _grid as grid
+from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
+from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
+from einsum_cascades.sparsity._limits import check_work
+from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 
 @dataclass(frozen=True, eq=False)
 class TileCounts:
-    """Tile states of a mask lowered at (block_q, block_kv); ragged edge tiles count by their real elements."""
+    """Tile states of a mask lowered at (block_q, block_kv); ragged edge tiles count by their real elements.
+
+    ``layout`` is the grid tiling of window2d / window3d (``_grid.GridTiling``: tiles are grid patches,
+    in the kernel's token order), None for the usual 1-D tiles of consecutive tokens.
+    """
 
     seq_len: int
     kv_len: int
@@ -35,17 +38,21 @@ class TileCounts:
     empty: int
     row_full: np.ndarray
     row_partial: np.ndarray
+    layout: object = None
 
     def __eq__(self, other):
         return isinstance(other, TileCounts) and all(
-            np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+            np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.name != "layout"
+        ) and self.layout == other.layout
 
     @property
     def n_q_blocks(self) -> int:
-        return math.ceil(self.seq_len / self.block_q)
+        return int(self.row_full.size)
 
     @property
     def n_kv_blocks(self) -> int:
+        if self.layout is not None:
+            return math.prod(self.layout.kv_tiles_per_axis)
         return math.ceil(self.kv_len / self.block_kv)
 
     @property
@@ -58,168 +65,172 @@ class TileCounts:
         return (self.full + self.partial) / self.total
 
 
-def _dnf(p) -> list[list[tuple]]:
-    """The expression as a list of conjunctions of atoms (global and vertical_slash split in two)."""
-    if p.name in ("&", "|"):
-        left, right = _dnf(p.parts[0]), _dnf(p.parts[1])
-        check_terms(len(left) * len(right) if p.name == "&" else len(left) + len(right), p)
-        return [a + b for a in left for b in right] if p.name == "&" else left + right
-    if p.name == "global":
-        return [[("q<", p.args[0])], [("k<", p.args[0])]]
-    if p.name == "vertical_slash":
-        return [[("vertical", p.args[0])], [("slash", p.args[1])]]
-    return [[(p.name, *p.args)]]
-
-
-def _term(conj, seq_len, kv_len, coin_block, coins) -> list[int] | None:
-    """One conjunction as a kernel term row (appending its coins to ``coins``); None if it is empty."""
-    off = kv_len - seq_len
-    lo = {"d": -_UNBOUNDED, "k": 0, "q": 0}
-    hi = {"d": _UNBOUNDED, "k": _UNBOUNDED, "q": _UNBOUNDED}
-    period = {"d": 1, "k": 1}
-    first_coin = len(coins)
-
-    def bound(axis, a, b):
-        lo[axis], hi[axis] = max(lo[axis], a), min(hi[axis], b)
-
-    for name, *args in conj:
-        if name == "causal":
-            bound("d", -_UNBOUNDED, off)
-        elif name == "window":
-            bound("d", off - args[0] + 1, off)
-        elif name in ("sinks", "k<"):
-            bound("k", 0, args[0] - 1)
-        elif name == "q<":
-            bound("q", 0, args[0] - 1)
-        elif name == "strided":
-            period["d"] = math.lcm(period["d"], args[0])
-        elif name == "vertical":
-            col = vertical_spacing(kv_len, args[0])
-            bound("k", 0, (args[0] - 1) * col)
-            period["k"] = math.lcm(period["k"], col)
-        elif name == "slash":
-            diag = slash_spacing(seq_len, args[0])
-            bound("d", off - (args[0] - 1) * diag, off)
-            period["d"] = math.lcm(period["d"], diag)
-        elif name == "random_blocks":
-            coins.append((args[1] if len(args) > 1 else 0, coin_threshold(args[0]), *coin_block))
-    if any(lo[a] > hi[a] for a in lo):
-        del coins[first_coin:]
-        return None
-    # A period beyond every reachable distance leaves one residue: shrink it so the kernels' products stay small.
-    ad = period["d"] if period["d"] <= max(seq_len, kv_len) else max(seq_len, kv_len) + 1
-    ak = min(period["k"], kv_len)
-    return [lo["d"], hi["d"], lo["k"], hi["k"], lo["q"], hi["q"], ad, ak, len(coins) - first_coin, first_coin]
-
-
-def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel arrays of pattern ``p``: terms (n x 11) and coins (m x 4: seed, threshold, block rows, block cols)."""
-    coins: list[tuple] = []
-    terms = [t for conj in _dnf(p) if (t := _term(conj, seq_len, kv_len, coin_block, coins)) is not None]
-    classes: dict[tuple, int] = {}  # terms with the same (diagonal, column) periods share a class
-    terms = [t + [classes.setdefault((t[6], t[7]), len(classes))] for t in terms]
-    return (np.array(terms, dtype=np.int64).reshape(-1, 11),
-            np.array(coins, dtype=np.int64).reshape(-1, 4) if coins else _NO_COINS)
-
-
-def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query: int = 0) -> int:
-    """Key blocks holding a key that some query from ``first_query`` on may attend: every term's reachable
-    keys (those k with a query q in its rows and k - q in its diagonal band), united. Exact for boxes
-    (causal, window, sinks, global and their combinations); a periodic set or coins may leave a reached
-    block without an attended key, so with those it is an upper bound."""
-    terms, _ = compile_terms(p, seq_len, kv_len)
-    spans = []
-    for dlo, dhi, klo, khi, qlo, qhi, *_ in terms.tolist():
-        q0, q1 = max(qlo, first_query, 0), min(qhi, seq_len - 1)
-        k0, k1 = max(klo, q0 + dlo, 0), min(khi, q1 + dhi, kv_len - 1)
-        if q0 <= q1 and k0 <= k1:
-            spans.append((k0 // block_kv, k1 // block_kv))
-    blocks, end = 0, -1
-    for first, last in sorted(spans):
-        blocks += max(0, last - max(first, end + 1) + 1)
-        end = max(end, last)
-    return blocks
-
-
-def count_scratch(n_terms: int, n_classes: int) -> tuple:
-    """Scratch of ``_row_count.count_row``: per class its intervals, their number, its residue and period,
-    the classes present; per depth of the search its intervals, their number, residue, period and next class."""
-    z = np.zeros
-    return (z((n_classes, n_terms, 2), np.int64), z(n_classes, np.int64), z((n_classes, 2), np.int64),
-            z(n_classes, np.int64), z((n_classes + 1, n_terms, 2), np.int64), z(n_classes + 1, np.int64),
-            z((n_classes + 1, 3), np.int64))
-
-
-def workspace(terms: np.ndarray, n_cols: int) -> tuple:
-    """Scratch the kernels reuse for every row: runs, breakpoints, active terms and kinds, settle list, counting
-    scratch, enumerated hits and their states, distinct hit tiles, their stamps and first states, coin terms,
-    the last stamp."""
-    n, z = terms.shape[0], np.zeros
-    n_classes = int(terms[:, 10].max()) + 1 if n else 0
-    return (z((3 * n, 4), np.int64), z(6 * n + 1, np.int64), z(n, np.int64), z(n, np.int64), z(n, np.int64),
-            count_scratch(n, n_classes), z(n_cols, np.int64), z(n_cols, np.int64), z(n_cols, np.int64),
-            np.full(n_cols, -1, np.int64), z(n_cols, np.int64), z(n, np.int64), z(1, np.int64))
+@lru_cache(maxsize=None)
+def kernels(name: str = "kernels"):
+    """A numba kernel module of this package (``_kernels``, ``_select_kernels``, ``_grid_kernels``), imported after
+    the numba cache is checked against the sources."""
+    _stale_checked()
+    return importlib.import_module(f"einsum_cascades.sparsity._{name}")
 
 
 @lru_cache(maxsize=1)
-def _kernels():
+def _stale_checked():
     from einsum_cascades.sparsity._numba_cache import drop_stale_cache
 
     drop_stale_cache()  # before numba loads anything from its cache
-    from einsum_cascades.sparsity import _kernels
 
-    return _kernels
+
+def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel arrays of pattern ``p``: terms (n x N_FIELDS) and coins, with its selectors' tables at the
+    coin block."""
+    drawn = None
+    if any(leaf.name in SELECTORS for leaf in p.leaves()):
+        from einsum_cascades.sparsity._select import tables
+
+        drawn = tables(p, seq_len, kv_len, tuple(coin_block))
+    return conj_terms(dnf(p), seq_len, kv_len, coin_block, drawn)
+
+
+def _plan(p, seq_len, kv_len, block_q, block_kv):
+    """(expression to lower on 1-D tiles, None), or (None, grid tiling) for window2d / window3d (alone, or
+    with full around it)."""
+    p = grid.resolve(p)
+    if p.name in GRIDS:
+        return None, grid.tiling(p, seq_len, kv_len, block_q, block_kv)
+    return p, None
+
+
+def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query: int = 0,
+                       block_q: int | None = None) -> int:
+    """Key blocks holding a key that some query from ``first_query`` on may attend: every term's reachable
+    keys (those k with a query q in its rows and k - q in its diagonal band, within its chunk), united.
+    Exact for boxes (causal, window, chunked, sinks, global and their combinations); a periodic set, coins
+    or a selector may leave a reached block without an attended key, so with those it is an upper bound.
+    On a grid (window2d / window3d) ``first_query`` counts in the kernel's token order, whose query tiles
+    hold ``block_q`` tokens (default ``block_kv``); exact."""
+    p, layout = _plan(p, seq_len, kv_len, block_q or block_kv, block_kv)
+    if layout is not None:
+        return grid.reached(layout, first_query // math.prod(layout.q_tile))
+    terms, _ = conj_terms(dnf(p), seq_len, kv_len)
+    firsts, lasts = [], []
+    for t in terms:
+        q0, q1 = max(t[QLO], first_query, 0), min(t[QHI], seq_len - 1)
+        if q0 > q1:
+            continue
+        q_lo, q_hi, k_lo, k_hi = np.array([q0]), np.array([q1]), t[KLO], t[KHI]
+        if t[CW]:  # one box per chunk the rows meet
+            w, off = int(t[CW]), kv_len - seq_len
+            chunk = np.arange((q0 + off) // w, (q1 + off) // w + 1, dtype=np.int64)
+            q_lo, q_hi = np.maximum(q0, chunk * w - off), np.minimum(q1, chunk * w + w - 1 - off)
+            k_lo, k_hi = np.maximum(k_lo, chunk * w), np.minimum(k_hi, chunk * w + w - 1)
+        k0 = np.maximum(np.maximum(k_lo, q_lo + t[DLO]), 0)
+        k1 = np.minimum(np.minimum(k_hi, q_hi + t[DHI]), kv_len - 1)
+        keep = (q_lo <= q_hi) & (k0 <= k1)
+        firsts.append(k0[keep] // block_kv)
+        lasts.append(k1[keep] // block_kv)
+    return _union_size(np.concatenate(firsts or [[]]), np.concatenate(lasts or [[]]))
+
+
+def _union_size(first: np.ndarray, last: np.ndarray) -> int:
+    """Integers in the union of the ranges first[i]..last[i]."""
+    if first.size == 0:
+        return 0
+    order = np.argsort(first, kind="stable")
+    first, last = first[order].astype(np.int64), last[order].astype(np.int64)
+    reach = np.concatenate([[-1], np.maximum.accumulate(last)[:-1]])  # highest block counted before range i
+    return int(np.maximum(0, last - np.maximum(first, reach + 1) + 1).sum())
 
 
 def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
-    """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips
-    one coin per tile of this shape."""
+    """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips one coin
+    and a selector draws per tile of this shape; a grid pattern is tiled in grid patches of as many tokens."""
+    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    if layout is not None:
+        row_full, row_partial = grid.row_counts(layout)
+        return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     check_work(terms, seq_len, kv_len, block_q, block_kv, p)
-    ws = workspace(terms, math.ceil(kv_len / block_kv))
-    row_full, row_partial = _kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
+    ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
+    row_full, row_partial = kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
 
 
-def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial) -> TileCounts:
+def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout=None) -> TileCounts:
     full, partial = int(row_full.sum()), int(row_partial.sum())
-    empty = row_full.size * math.ceil(kv_len / block_kv) - full - partial
-    return TileCounts(seq_len, kv_len, block_q, block_kv, full, partial, empty, row_full, row_partial)
+    n_kv = math.prod(layout.kv_tiles_per_axis) if layout else math.ceil(kv_len / block_kv)
+    empty = row_full.size * n_kv - full - partial
+    return TileCounts(seq_len, kv_len, block_q, block_kv, full, partial, empty, row_full, row_partial, layout)
 
 
 def brute_force_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
-    """The same counts from the whole element mask: the reference every fast path is tested against."""
+    """The same counts from the whole element mask: the reference every fast path is tested against.
+    A grid pattern's mask is reduced over grid patches (each token's tile in the kernel's order)."""
     mask = p.mask(np.arange(seq_len)[:, None], np.arange(kv_len)[None, :], seq_len, kv_len, (block_q, block_kv))
-    rows, cols = np.arange(0, seq_len, block_q), np.arange(0, kv_len, block_kv)
+    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    if layout is not None:
+        q_tile, kv_tile = _patch_of_tokens(layout, layout.q_tile), _patch_of_tokens(layout, layout.kv_tile)
+        n_q, n_kv = math.prod(layout.q_tiles_per_axis), math.prod(layout.kv_tiles_per_axis)
+        true, area = np.zeros((n_q, n_kv), np.int64), np.zeros((n_q, n_kv), np.int64)
+        np.add.at(true, (q_tile[:, None], kv_tile[None, :]), mask.astype(np.int64))
+        np.add.at(area, (q_tile[:, None], kv_tile[None, :]), 1)
+    else:
+        rows, cols = np.arange(0, seq_len, block_q), np.arange(0, kv_len, block_kv)
 
-    def per_tile(a):
-        return np.add.reduceat(np.add.reduceat(a.astype(np.int64), rows, axis=0), cols, axis=1)
+        def per_tile(a):
+            return np.add.reduceat(np.add.reduceat(a.astype(np.int64), rows, axis=0), cols, axis=1)
 
-    true, area = per_tile(mask), per_tile(np.ones_like(mask))
+        true, area = per_tile(mask), per_tile(np.ones_like(mask))
     row_full = (true == area).sum(axis=1)
     row_partial = ((true > 0) & (true < area)).sum(axis=1)
-    return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
+    return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
+
+
+def _patch_of_tokens(layout, tile) -> np.ndarray:
+    """The tile (in the kernel's order: first axis fastest) of every row-major token of the grid."""
+    coords = np.unravel_index(np.arange(math.prod(layout.grid)), layout.grid)
+    counts = [-(-g // t) for g, t in zip(layout.grid, tile)]
+    index, scale = np.zeros(math.prod(layout.grid), np.int64), 1
+    for c, t, n in zip(coords, tile, counts):
+        index += (c // t) * scale
+        scale *= n
+    return index
 
 
 def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BLOCK) -> float:
-    """Exact fraction of attended elements, with random_blocks coins flipped per ``random_block`` tile.
+    """Exact fraction of attended elements, with random_blocks coins flipped and selectors drawn per
+    ``random_block`` tile.
 
     Boxes alone (causal, window, sinks, global) are summed over all rows at once: a row's count is
-    piecewise linear in the row. Periodic terms (strided, vertical_slash) are counted query row by
-    query row in closed form (inclusion-exclusion over the terms): O(seq_len x terms); with
+    piecewise linear in the row. Periodic terms (strided, vertical_slash) and chunks are counted query
+    block by query block in closed form (inclusion-exclusion over the terms): O(seq_len x terms); with
     random_blocks, coin blocks the terms cover only in part are counted row by row, so
-    strided&random_blocks at 1M tokens takes seconds.
+    strided&random_blocks at 1M tokens takes seconds. A grid pattern: every query sees prod(kernel) keys.
     """
+    p, layout = _plan(p, seq_len, kv_len, *random_block)
+    if layout is not None:
+        return grid.element_count(layout) / (float(seq_len) * kv_len)
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
     check_work(terms, seq_len, kv_len, *random_block, p, elements=True)
-    ws = workspace(terms, math.ceil(kv_len / random_block[1]))
-    return _kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
+    ws = workspace(terms, math.ceil(kv_len / random_block[1]), random_block[0])
+    return kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
 
 
 def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool: int = 1) -> np.ndarray:
     """Tile states (0 empty, 1 partial, 2 full) as a query-block x key-block grid; with ``pool`` > 1,
-    each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences)."""
+    each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences).
+    A grid pattern's tiles are in the kernel's order."""
+    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    if layout is not None:
+        return grid.pooled_states(layout, pool, kernels("grid_kernels").pool_states)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     check_work(terms, seq_len, kv_len, block_q, block_kv, p)
-    ws = workspace(terms, math.ceil(kv_len / block_kv))
-    return _kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
+    ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
+    return kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
+
+
+def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> tuple:
+    """(query tiles, key tiles, grid tiling or None) of ``p`` lowered at (block_q, block_kv), without lowering."""
+    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    if layout is not None:
+        return math.prod(layout.q_tiles_per_axis), math.prod(layout.kv_tiles_per_axis), layout
+    return math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv), None

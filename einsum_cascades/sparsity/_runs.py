@@ -9,8 +9,9 @@ Terms and their fields are those of ``_tile_state``; ``_kernels`` walks the segm
 
 import numba
 
-from einsum_cascades.sparsity._tile_state import (AD, AK, C0, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL, QHI, QLO,
-                                                  keep, keep_in_row, row_key, term_state)
+from einsum_cascades.sparsity._tile_state import (AD, AK, C0, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL, QHI, QLO, TABLE,
+                                                  coin_keeps, flat, keep_in_row, row_key, table_bounds, table_rank,
+                                                  term_state)
 
 # how a term's run covers a segment of key blocks
 K_FULL, K_CONST, K_ENUM, K_COIN, K_TILE = 0, 1, 2, 3, 4
@@ -132,6 +133,12 @@ def enum_hits(T, off, t, q0, q1, s, e, nkv, bkv, out_j, out_st):
 def _coin_run(T, C, t, q0, s, e, nkv, bkv):
     """Tiles s..e of a coin-only interior that every coin keeps: (tiles, their keys)."""
     c0, nc = T[t, C0], T[t, NC]
+    if nc == 1 and C[c0, 3] == bkv and C[c0, 1] == TABLE:  # one table per tile: count its entries in s..e
+        lo, hi = table_bounds(C, C[c0, 0], q0 // C[c0, 2])
+        kept = table_rank(C, lo, hi, e + 1) - table_rank(C, lo, hi, s)
+        last = lo + table_rank(C, lo, hi, e)
+        ragged = e == (nkv - 1) // bkv and last < hi and flat(C, last) == e
+        return kept, kept * bkv - ragged * ((e + 1) * bkv - nkv)
     if nc == 1 and C[c0, 3] == bkv:  # one coin per tile: the hot loop of random_blocks
         key, thr, kept = row_key(q0 // C[c0, 2], C[c0, 0]), C[c0, 1], 0
         for j in range(s, e + 1):
@@ -142,7 +149,7 @@ def _coin_run(T, C, t, q0, s, e, nkv, bkv):
     for j in range(s, e + 1):
         every = True
         for c in range(c0, c0 + nc):
-            every &= keep(q0 // C[c, 2], j * bkv // C[c, 3], C[c, 0], C[c, 1])
+            every &= coin_keeps(C, c, q0 // C[c, 2], j * bkv // C[c, 3])
         if every:
             kept += 1
             keys += min(nkv, (j + 1) * bkv) - j * bkv
@@ -169,7 +176,7 @@ def tile_kept(T, C, coin_terms, n_coin, q0, j, bkv):
     for a in range(n_coin):
         t, every = coin_terms[a], True
         for c in range(T[t, C0], T[t, C0] + T[t, NC]):
-            every &= keep(q0 // C[c, 2], j * bkv // C[c, 3], C[c, 0], C[c, 1])
+            every &= coin_keeps(C, c, q0 // C[c, 2], j * bkv // C[c, 3])
         if every:
             return True
     return False

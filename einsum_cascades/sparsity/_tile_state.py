@@ -1,18 +1,24 @@
 """One term, or a union of terms, on one tile: the states every lowering path agrees with.
 
-A term (one conjunction of the expression's DNF, built by ``_lowering.compile_terms``)
+A term (one conjunction of the expression's DNF, built by ``_terms.conj_terms``)
 is a row of ``T``: a *box* (``DLO <= k - q <= DHI``, ``KLO <= k <= KHI``,
 ``QLO <= q <= QHI``), a diagonal period ``AD`` (``k - q == off (mod AD)``, off =
 kv_len - seq_len), a column period ``AK`` (``k == 0 (mod AK)``), ``NC`` coins
-from row ``C0`` of ``C`` = (seed, threshold, block rows, block cols), and its class ``CLS``
-(terms with the same two periods share a class).
+from row ``C0`` of ``C`` = (seed, threshold, block rows, block cols), its class ``CLS``
+(terms with the same two periods share a class) and a chunk width ``CW`` (0: none; else
+``k // CW == (q + off) // CW``, which ``_chunks.expand_chunks`` turns into one box per chunk
+before a row is lowered, so the kernels here never see CW > 0).
+
+A coin with threshold ``TABLE`` is a selection table (topk, budget): its seed is the flat offset in ``C``
+of a per-block-row list of kept key blocks, stored in ``C``'s rows after the coins (see ``table_has``).
 """
 
 import numba
 import numpy as np
 
-DLO, DHI, KLO, KHI, QLO, QHI, AD, AK, NC, C0, CLS = range(11)
-EMPTY, PARTIAL, FULL, UNDECIDED = 0, 1, 2, 3
+from einsum_cascades.sparsity._fields import (  # noqa: F401  (the kernels import the fields from here)
+    AD, AK, C0, CLS, CW, DHI, DLO, EMPTY, FULL, KHI, KLO, NC, PARTIAL, QHI, QLO, TABLE, UNDECIDED)
+
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
@@ -24,19 +30,72 @@ def row_key(bi, seed):
 
 
 @numba.njit(cache=True)
-def keep_in_row(key, bj, thr):
-    """Coin of column bj in the block row with hash part ``key`` (splitmix64 finaliser)."""
+def hash53(key, bj):
+    """53 random bits for column bj in the block row with hash part ``key`` (splitmix64 finaliser)."""
     x = key ^ (np.uint64(bj) * _MIX1)
     x = (x ^ (x >> _S30)) * _MIX1
     x = (x ^ (x >> _S27)) * _MIX2
     x = x ^ (x >> _S31)
-    return (x >> _S11) < np.uint64(thr)
+    return x >> _S11
+
+
+@numba.njit(cache=True)
+def keep_in_row(key, bj, thr):
+    """Coin of column bj in the block row with hash part ``key``."""
+    return hash53(key, bj) < np.uint64(thr)
 
 
 @numba.njit(cache=True)
 def keep(bi, bj, seed, thr):
     """The random_blocks coin of block (bi, bj); same splitmix64 as ``_expr.keep_blocks``."""
     return keep_in_row(row_key(bi, seed), bj, thr)
+
+
+@numba.njit(cache=True)
+def flat(C, i):
+    """Entry i of C read as one flat array (C has 4 columns)."""
+    return C[i >> 2, i & 3]
+
+
+@numba.njit(cache=True)
+def table_bounds(C, base, bi):
+    """Flat offsets [lo, hi) of block row bi's kept key blocks in the table at ``base``.
+
+    Layout from ``base``: the number of block rows n, then n + 1 row starts (flat offsets), then the
+    kept key blocks of each row in increasing order.
+    """
+    if bi >= flat(C, base):
+        return 0, 0
+    return flat(C, base + 1 + bi), flat(C, base + 2 + bi)
+
+
+@numba.njit(cache=True)
+def table_rank(C, lo, hi, bj):
+    """How many of the kept key blocks in flat offsets [lo, hi) are below bj (binary search)."""
+    a, b = lo, hi
+    while a < b:
+        mid = (a + b) >> 1
+        if flat(C, mid) < bj:
+            a = mid + 1
+        else:
+            b = mid
+    return a - lo
+
+
+@numba.njit(cache=True)
+def table_has(C, base, bi, bj):
+    """Does the selection table at ``base`` keep key block bj in block row bi?"""
+    lo, hi = table_bounds(C, base, bi)
+    r = lo + table_rank(C, lo, hi, bj)
+    return r < hi and flat(C, r) == bj
+
+
+@numba.njit(cache=True)
+def coin_keeps(C, c, bi, bj):
+    """Does coin c keep block (bi, bj): a hash below its threshold, or a table that lists it."""
+    if C[c, 1] == TABLE:
+        return table_has(C, C[c, 0], bi, bj)
+    return keep(bi, bj, C[c, 0], C[c, 1])
 
 
 @numba.njit(cache=True)
@@ -47,7 +106,7 @@ def coin_state(T, C, t, q0, q1, k0, k1):
         rq, rk = C[c, 2], C[c, 3]
         if q0 // rq != q1 // rq or k0 // rk != k1 // rk:
             split = True
-        elif not keep(q0 // rq, k0 // rk, C[c, 0], C[c, 1]):
+        elif not coin_keeps(C, c, q0 // rq, k0 // rk):
             return 0
     return 2 if split else 1
 
@@ -92,7 +151,7 @@ def element(T, C, off, t, q, k):
     if (off - d) % T[t, AD] != 0 or k % T[t, AK] != 0:
         return False
     for c in range(T[t, C0], T[t, C0] + T[t, NC]):
-        if not keep(q // C[c, 2], k // C[c, 3], C[c, 0], C[c, 1]):
+        if not coin_keeps(C, c, q // C[c, 2], k // C[c, 3]):
             return False
     return True
 

@@ -1,0 +1,87 @@
+"""What ``attnsim validate report FILE`` reads: a validation results file, or a user's own measurements.
+
+A user's file holds measured points from any benchmark: a CSV with a header line, a JSON list of
+objects, or ``{"points": [...]}``. Columns are ``attnsim simulate --from``'s (read by the same code,
+``cli._points_file``) plus exactly one of ``measured_ms`` / ``measured_s`` and, optionally, ``device``
+and ``kernel`` (free text). It is read into the results file's shape (validation/FORMAT.md), marked
+``MEASURED_FORMAT`` so that each row is predicted on its own ``hardware``.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from cli._points_file import convert_row, read_csv, read_text
+from einsum_cascades.errors import UserError
+from validation.report import MEASURED_FORMAT, check_results
+
+SECONDS_PER = {"measured_ms": 1e-3, "measured_s": 1.0}  # the two spellings of the measured time
+LABELS = ("device", "kernel")  # free text, carried into the report
+COLUMNS = (*SECONDS_PER, *LABELS)  # the columns a measured file adds to simulate --from's
+_TOP_LEVEL = ("points", "source")
+
+
+def load(path: str) -> dict:
+    """The file as a results document; a bad file or row is a one-line UserError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"no such results file {path!r}")
+    if p.suffix.lower() == ".csv":
+        return _measured(path, read_csv(p), None)
+    try:
+        doc = json.loads(read_text(p))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); "
+                        "a CSV of measured points must end in .csv") from None
+    if isinstance(doc, dict) and ("format" in doc or isinstance(doc.get("device"), dict)):
+        return check_results(doc, path)
+    if isinstance(doc, list):
+        return _measured(path, doc, None)
+    if isinstance(doc, dict) and isinstance(doc.get("points"), list):
+        unknown = [k for k in doc if k not in _TOP_LEVEL]
+        if unknown:
+            raise UserError(f"{path}: unknown top-level key {unknown[0]!r}: a measured-points JSON allows "
+                            f"{', '.join(_TOP_LEVEL)} (a results file needs 'format'; see validation/FORMAT.md)")
+        return _measured(path, doc["points"], doc.get("source"))
+    raise UserError(f"{path}: expected a JSON list of measured points, {{\"points\": [...]}}, or an attnsim "
+                    "validation file (see validation/FORMAT.md)")
+
+
+def _measured(path: str, rows: list, source) -> dict:
+    points = [_point(row, f"{path} row {i}", i) for i, row in enumerate(rows, start=1)]
+    if not points:
+        raise UserError(f"{path}: no measured points (one row or object per point)")
+    devices = ", ".join(dict.fromkeys(p["device"] for p in points if p.get("device")))
+    return {"format": MEASURED_FORMAT, "file": path, "source": source or f"measured points from {path}",
+            "device": {"name": devices or f"{Path(path).name} (no device column)"}, "points": points}
+
+
+def _point(row, where: str, number: int) -> dict:
+    """One row: its simulate columns converted, the time in seconds, the labels; the row number kept."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: a point must be an object of column: value pairs, got {json.dumps(row)[:40]}")
+    row = {key.strip() if isinstance(key, str) else key: value for key, value in row.items()}
+    given = [k for k in SECONDS_PER if not _blank(row.get(k))]
+    if len(given) != 1:
+        raise UserError(f"{where}: give exactly one of the columns measured_ms, measured_s "
+                        f"(this row has {'both' if given else 'neither'})")
+    seconds = _time(given[0], row[given[0]], where) * SECONDS_PER[given[0]]
+    labels = {k: str(row[k]).strip() for k in LABELS if not _blank(row.get(k))}
+    rest = {k: v for k, v in row.items() if k not in COLUMNS}
+    return {**convert_row(rest, where, extra=COLUMNS), **labels, "measured_s": seconds, "row": number}
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _time(key: str, value, where: str) -> float:
+    """A positive, finite time."""
+    try:
+        t = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (math.isfinite(t) and t > 0):
+        unit = "milliseconds" if key == "measured_ms" else "seconds"
+        raise UserError(f"{where}: bad {key} {value!r}: use a positive number of {unit}")
+    return t

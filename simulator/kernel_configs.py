@@ -1,0 +1,164 @@
+"""Each kernel family's tiles, warps, stages and schedule, as the kernels' own launch code picks them.
+
+Sources are the kernels' code at flash-attention commit 0251105a (docs/kernels.md quotes the lines):
+FA2 csrc/flash_attn/src/flash_fwd_launch_template.h, FA3 hopper/tile_size.h and
+mainloop_fwd_sm90_tma_gmma_ws.hpp, FA3's SM80 path hopper/mainloop_fwd_sm80.hpp, FA4
+flash_attn/cute/interface.py and flash_fwd_sm100.py.
+"""
+
+import math
+
+from simulator.gpu_kernels import KernelConfig
+
+MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against it (launch_bounds)
+WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA); FA3: one consumer WG per 64 rows
+# FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3)
+# (hopper/flash_fwd_kernel_sm90.h, MmaRegisterRequirement); the producer's 24 are in gpu_kernels.
+CONSUMER_REGS = {2: 240, 3: 160}
+FA3_STAGES = 2  # K and V pipelines of 2 stages each (flash_fwd_launch_template.h, kStages = 2 on sm90)
+FA4_TILE = 128  # m_block_size = n_block_size = 128 on sm100 for every head dim (interface.py, FwdConfig)
+FA4_SMEM = 224 * 1024  # the smem budget FA4 sizes its K/V ring against (flash_fwd_sm100.py, _setup_attributes)
+FA4_MAX_KV_STAGES = 32
+FA4_WARPS = 16  # softmax0, softmax1, correction warpgroups; MMA, epilogue, load and a spare warp
+FA4_REGS = 128  # 65536 registers over 512 threads (softmax 192, correction 80, others 48)
+# FA4 softmax per score element (softmax.py, SoftmaxSm100): packed FFMA2 scale-and-subtract, 3-input FMNMX
+# row max and packed FADD2 row sum over two elements each, and half a convert: 2 FP32-pipe slots.
+FA4_SOFTMAX_FP32_PER_SCORE = 2.0
+# Share of exponentials FA4 emulates on the FP32 pipes (SoftmaxSm100.apply_exp2_convert with the
+# _TUNING_CONFIG ex2 frequency: 2-CTA 10 -> 18.75%, causal and default 16 -> 12.5%; d = 192 one-CTA
+# causal 32 -> 6.25%, non-causal off).
+FA4_EXP_POLY = {("2cta", 128): 0.1875, ("2cta", 192): 0.1875, ("causal", 192): 0.0625, ("dense", 192): 0.0}
+FA4_EXP_POLY_DEFAULT = 0.125
+
+
+def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int) -> KernelConfig:
+    """FlashAttention-2 (and its split-KV kernel, ``flash-decoding``): 4 or 8 warps stacked along the query
+    rows, mma.sync with K, V (and Q, re-read every tile) through ldmatrix, one K and one V buffer, the
+    softmax in the same warps after the QK GEMM (compute_attn_1rowblock). Not persistent."""
+    br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d, smem_per_sm, smem_per_block)
+    smem = (br * d + bc * (d + dv)) * b  # Q tile + one K and one V tile (kSmemSize)
+    return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
+                        False, family == "flash-decoding")
+
+
+def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
+    """(Br, Bc, warps), run_mha_fwd_hdim{32..256}, non-dropout, not sm86/89."""
+    if d <= 64:
+        return 128, 128, 4
+    if d <= 128:
+        return 128, 64, 4
+    if d <= 192:
+        return 128, 64, 8
+    # hdim256: "For A100, we want to run with 128 x 64 (128KB smem). For H100 we want to run with 64 x 64
+    # (96KB smem) since then we can get 2 CTAs per SM."
+    if smem_per_block >= 2 * 256 * (128 + 2 * 64) and smem_per_sm < 4 * 256 * (64 + 2 * 64):
+        return 128, 64, 8
+    return 64, 64, 4
+
+
+def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
+    """run_mha_fwd_splitkv_dispatch: kBlockM = 64, kBlockN = 256 / 128 / 64 for d <= 64 / 128 / more, 4 warps."""
+    return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
+
+
+def fa3_sm90(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
+    """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
+    descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
+    pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
+    Persistent over the SMs (causal: longest first)."""
+    br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1)
+    smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
+    wgs = br // WGMMA_ROWS
+    return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
+                        causal, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
+
+
+def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool) -> tuple[int, int, bool]:
+    """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90, non-local, TMA K/V (head dims rounded up
+    to 64, 96, 128, 192, 256 as flash_api.cpp round_up_headdim does)."""
+    if fp8:
+        if d <= 64:
+            return 192, 160, False
+        if d <= 96:
+            return 192, 128, False
+        if d <= 128:
+            return 128, 224, False
+        return (128, 160, False) if d <= 192 else (128, 128, False)
+    if d <= 64:
+        return (192, 128, False) if causal else (192, 192, True)
+    if d <= 96:
+        return 192, 144, True
+    if d <= 128:
+        return 128, 128 if causal else 176, False
+    if d <= 192:
+        return 128, 128 if dv <= 128 else 112, False
+    return 128, 80, False
+
+
+FA3_SM80_BLOCK_Q = 128
+
+
+def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
+    """FlashAttention-3's SM80 path (hopper/ built for sm_80; flash_attn_func on an A100 runs it):
+    mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
+    same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed; persistent only when causal."""
+    bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d)
+    q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * d  # Share_QV_Smem = Q_in_regs
+    smem = (q_smem + stages * bc * (d + dv)) * b
+    return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
+                        MAX_REGS_PER_THREAD, causal, True, kv_stages=stages, persistent=causal,
+                        max_ctas_per_sm=2 if warps == 4 else 1)
+
+
+def _fa3_sm80_tiles(d: int) -> tuple[int, int, int, bool]:
+    """(kBlockN, warps, stages, Q in registers) of tile_size_fwd_sm8x on sm80 (kBlockM 128), non-local,
+    no varlen split, no append."""
+    if d <= 64:
+        return 112, 4, 1, False
+    if d <= 128:
+        return 64, 4, 1, False
+    if d <= 192:
+        return 96, 8, 2, True
+    return 96, 8, 1, False
+
+
+def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group: int) -> KernelConfig:
+    """FlashAttention-4 on Blackwell (flash_fwd_sm100.py): 128 x 128 tiles, two 128-row query tiles per CTA
+    when the packed query length exceeds 128 (q_stage), tcgen05 MMAs reading Q, K and V through smem
+    descriptors (no LSU reads) into S, P and O in tensor memory, the softmax of one query tile beside the
+    MMAs of the other, part of exp2 as an FMA polynomial, O rescaled only when a row max grows by more than
+    2^8 (so the per-tile rescale is dropped). K and V share one ring of stages filling 224 KiB; a 2-CTA MMA
+    (dense non-causal d in {128, 192}, dv = 128, packed queries over 256; always at d = 256) splits each
+    K/V tile over a CTA pair. Dense non-causal calls run persistent; causal ones longest first."""
+    d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
+    q_stage = 2 if packed_q > FA4_TILE else 1
+    if d16 == 256 and dv16 == 256:
+        q_stage = 1  # the dedicated 2-CTA hd256 kernel: its Q and O alone would not fit twice
+    two_cta = (d16 == 256 and dv16 == 256) or (dense and not causal and d16 in (128, 192) and dv16 == 128
+                                               and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
+    cta_group = 2 if two_cta else 1
+    q_o = q_stage * FA4_TILE * (max(d, dv) if d16 == 192 else d + dv) * b
+    stage = FA4_TILE * max(d, dv) * b // cta_group
+    kv_stages = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES))
+    kind = "2cta" if two_cta else "causal" if causal else "dense"
+    poly = FA4_EXP_POLY.get((kind, d16), FA4_EXP_POLY_DEFAULT)
+    return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
+                        q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
+                        softmax_fp32_per_score=FA4_SOFTMAX_FP32_PER_SCORE, rescale_per_output=0.0,
+                        kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group)
+
+
+def fa1(d: int, dv: int, b: int, smem_per_block: int) -> KernelConfig:
+    """FlashAttention-1 (paper Algorithm 1): Bc = ceil(M / 4d), Br = min(Bc, d) for an SRAM of M elements,
+    halved until the Q, K, V tiles and the score tile fit."""
+    m = smem_per_block // b
+    bc = math.ceil(m / (4 * d))
+    br = min(bc, d)
+    smem = (br * d + bc * (d + dv) + br * bc) * b
+    while smem > smem_per_block and bc > 16:
+        bc //= 2
+        br = min(br, bc)
+        smem = (br * d + bc * (d + dv) + br * bc) * b
+    warps = min(max(1, br // 16), 8)  # mma.sync m16n8k16: 16 rows per warp
+    return KernelConfig("flash1", br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
+                        False, False)

@@ -1,0 +1,41 @@
+"""``--scope layer``: what a serving engine's attention layer runs per call around the attention kernel.
+
+Per call, beside the kernel family's own kernels (and its split-KV combine), a serving engine writes the
+call's new K and V into the KV cache (vLLM csrc/cache_kernels.cu ``reshape_and_cache_flash``: one CTA per
+new token reads its K and V and writes them into the paged pool), FA3's varlen path runs its scheduler
+kernel first (hopper/flash_prepare_scheduler.cu ``prepare_varlen_num_blocks``), and every kernel is
+replayed from a CUDA graph, so each costs a graph launch instead of a stream launch. docs/kernels.md
+(section E) has the sources.
+"""
+
+from dataclasses import replace
+
+from einsum_cascades.errors import UserError
+from simulator.columns import vmax
+
+SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a scheduler kernel first
+APPEND_PASSES = 2  # the new K and V are read once and written once into the cache
+
+
+def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
+    """Seconds of each kernel the layer adds, and the change in launch cost of the family's own kernels."""
+    if hw.kind != "gpu":
+        raise UserError(f"scope 'layer' models a GPU serving engine's attention layer; {hw.name} is an accelerator: "
+                        "use --scope kernel")
+    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
+    appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
+    small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
+    out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
+    if algo in SCHEDULER_FAMILIES:
+        out["scheduler"] = small_kernel
+    out["graph_launches"] = result.cost.launches * (hw.graph_launch_s - hw.launch_overhead_s)
+    return out
+
+
+def with_layer(hw, algo: str, wl, result):
+    """``result`` with the layer's kernels added to its time (``--scope layer``); unchanged for 'kernel'."""
+    if wl.scope == "kernel":
+        return result
+    extra = layer_kernels(hw, algo, wl, result)
+    time_s = vmax(result.time_s + sum(extra.values()), 0.0)
+    return replace(result, time_s=time_s, detail={**result.detail, "layer_kernels": extra})

@@ -1,0 +1,108 @@
+"""What one (query block, key block) tile of a fused attention kernel costs an SM, and its per-CTA extras.
+
+A tile is priced unit by unit (tensor cores, shared memory, MUFU, FP32 pipes, the L2 feed and the
+memory latency its pipeline stages must cover) from the kernel's configuration (``gpu_kernels``) and
+the SM's per-clock rates; the schedule combines them. See docs/kernels.md for what each kernel does.
+"""
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from einsum_cascades.errors import UserError
+from simulator.columns import is_columns
+from simulator.workload import FMA_FLOPS
+
+MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h, FA3 mask.h Mask::apply)
+CORRECTION_EXP_PER_ROW = 1  # exp2(m_old - m_new) per row per tile, on the MUFU (softmax.h max_get_scale)
+# An exponential as a polynomial on the FP32 pipes (FA4, flash_attn/cute/utils.py ex2_emulation_2 and
+# combine_int_frac_ex2): per element 1 FMNMX (clamp), 1.5 FADD2 slots (round down, subtract), 1.5 FFMA2
+# slots (degree-3 Horner, POLY_EX2) and 2 integer ops (shift and add the exponent) instead of one MUFU.EX2.
+EXP_POLY_FP32_OPS = 6
+
+
+class TileCost(NamedTuple):
+    """SM cycles of one tile, what bounds it, and its GEMM and softmax parts (for the pipeline's fill)."""
+
+    cycles: float
+    bound: str
+    gemm: float
+    softmax: float
+
+
+def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost:
+    """SM cycles for one tile with all of the SM's units. ``extra_load``: bytes the tile moves besides its
+    K/V tile (FA1's Q, O, l, m round trip)."""
+    eff, exposed = hw.mma_path(cfg.tensor_path)
+    latency = hw.hbm_latency_s * hw.sustained_clock_hz
+    rates = (hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
+             hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
+             exposed, latency)
+    return _tile_cost(cfg, rates, wl.head_dim, wl.v_head_dim, wl.dtype_bytes, partial, extra_load)
+
+
+@lru_cache(maxsize=4096)
+def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
+    """The tile's cost from the kernel's shape and the SM's per-clock rates (cached: sweeps repeat shapes).
+
+    The kernels compute whole tiles: their MMAs, exponentials and FP32 softmax cover all ``block_q`` rows
+    of the query tile whether or not those rows hold queries (flash-attention csrc/flash_attn/src/
+    flash_fwd_kernel.h, compute_attn_1rowblock: out-of-range rows are zero-filled, not skipped). The
+    GEMMs G and the softmax S of a tile take max(G, S) + exposed * min(G, S): exposed = 1 is a softmax
+    after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them. The tile is also held to its
+    L2 feed and to the memory latency its ``kv_stages`` K/V loads in flight must cover (Little's law).
+    """
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency = rates
+    br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
+    tensor = FMA_FLOPS * (d + dv) * br * bc / tensor_rate  # S = Q K^T (2*d per score) and O += P V (2*dv)
+    kv_tile = bc * (d + dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
+    smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
+    p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
+    smem = (smem_read + kv_tile + p_round_trip) / smem_bw  # reads by the MMAs + the tile's fill
+    load = (kv_tile + extra_load) / l2_bw
+    scores = br * bc
+    sfu = (scores * (1 - poly) + br * CORRECTION_EXP_PER_ROW) / sfu_rate
+    fp32_ops = scores * (cfg.softmax_fp32_per_score + poly * EXP_POLY_FP32_OPS
+                         + (MASK_FP32_PER_SCORE if partial else 0))
+    fp32 = (fp32_ops + br * dv * cfg.rescale_per_output) / fp32_rate
+    gemm, softmax = max(tensor, smem), max(sfu, fp32)
+    core = max(gemm, softmax) + exposed * min(gemm, softmax)
+    waits = {"l2": load, "latency": latency / cfg.kv_stages}
+    parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
+    wait = max(waits, key=waits.get)
+    if waits[wait] >= core:
+        return TileCost(waits[wait], wait, gemm, softmax)
+    return TileCost(core, max(parts, key=parts.get), gemm, softmax)
+
+
+def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> float:
+    """SM cycles a CTA's work tile costs outside the steady tile loop.
+
+    Q in and O out through L2; the first key block's softmax, which no GEMM overlaps in a pipelined
+    kernel (FA3 mainloop prologue: QK GEMM, wait, softmax; FA4 likewise), costing the share of min(G, S)
+    the steady state hides; and in a kernel that is not persistent, the memory latency before the first
+    K/V tile arrives, hidden by the SM's other resident CTAs but for 1/ctas_per_sm of it (a persistent
+    kernel prefetches the next work tile during the epilogue).
+    """
+    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # bytes of one row of Q and O, or of K and V
+    io = (rows + cfg.block_kv) * width / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    fill = 0.0
+    if cfg.overlap:
+        exposed = hw.mma_path(cfg.tensor_path)[1]
+        fill = (1 - exposed) * min(tile.gemm, tile.softmax)
+    latency = 0.0 if cfg.persistent else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
+    return io + fill + latency
+
+
+def column_tile(cost: TileCost, rows) -> tuple:
+    """(cycles, bound) as columns shaped like ``rows`` (whole tiles cost the same for every row count)."""
+    if not is_columns(rows):
+        return cost.cycles, cost.bound
+    return np.full(rows.shape, cost.cycles), np.full(rows.shape, cost.bound, dtype=object)
+
+
+def tensor_dtype(hw, wl) -> str:
+    if wl.dtype not in hw.tensor_flops_per_clk_sm:
+        raise UserError(f"dtype {wl.dtype!r} has no tensor-core rate on {hw.name}: allowed {', '.join(hw.tensor_flops_per_clk_sm)}")
+    return wl.dtype

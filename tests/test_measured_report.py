@@ -1,0 +1,265 @@
+"""`validate report` on users' own measurements (CSV / JSON), the one-line roofline beside the model,
+and bench/accuracy.py."""
+
+import json
+import statistics
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator.api import evaluate, hardware
+from simulator.workload import Workload
+from validation.roofline import roofline_bytes, roofline_flops, roofline_time_s
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,causal,measured_ms,device,kernel\n"
+ROWS = ("h100,flash3,2,32,8,128,4k,true,0.45,H100 SXM (mine),fa3-hopper\n"
+        "h100,flash2,1,16,16,64,8k,false,2.5,H100 SXM (mine),fa2-cutlass\n"
+        "a100,,1,32,32,128,16k,,21.0,A100 80GB,\n")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def report_json(path, *extra) -> dict:
+    r = run("validate", "report", str(path), "--format", "json", *extra)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def one_line_error(path, *extra) -> str:
+    r = run("validate", "report", str(path), *extra)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.output, r.output
+    return lines[0]
+
+
+# ---------------------------------------------------------------- the one-line roofline
+
+ROUND = replace(hardware("h100"), sms=100, tensor_clock_hz=1e9, tensor_flops_per_clk_sm={"fp16": 1000, "bf16": 1000},
+                hbm_bw_bytes_s=1e12)  # tensor peak 1e14 FLOP/s, HBM 1e12 B/s
+
+
+def test_roofline_compute_bound_prefill_is_flops_over_60_percent_of_the_tensor_peak():
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    flops = 4 * 2 * 16 * 8192 * 8192 * 128
+    assert roofline_flops(wl) == flops
+    assert roofline_time_s(ROUND, wl) == pytest.approx(flops / (0.6 * 100 * 1000 * 1e9))
+
+
+def test_roofline_causal_halves_the_flops_and_not_the_bytes():
+    dense, causal = Workload(seq_len=8192), Workload(seq_len=8192, causal=True)
+    assert roofline_flops(causal) == roofline_flops(dense) / 2
+    assert roofline_bytes(causal) == roofline_bytes(dense)
+    assert roofline_time_s(ROUND, causal) == pytest.approx(roofline_time_s(ROUND, dense) / 2)
+
+
+def test_roofline_memory_bound_decode_is_the_compulsory_bytes_over_90_percent_of_hbm():
+    wl = Workload(batch=4, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536, dtype="bf16")
+    q_and_o, k_and_v = 2 * 4 * 32 * 1 * 128, 2 * 4 * 8 * 65536 * 128
+    assert roofline_bytes(wl) == 2 * (q_and_o + k_and_v)
+    assert roofline_time_s(ROUND, wl) == pytest.approx(2 * (q_and_o + k_and_v) / (0.9 * 1e12))
+
+
+def test_roofline_reads_the_peaks_of_the_hardware_toml():
+    h100, wl = hardware("h100"), Workload(seq_len=16384)
+    peak = h100.sms * h100.tensor_flops_per_clk_sm["fp16"] * h100.tensor_clock_hz
+    assert roofline_time_s(h100, wl) == pytest.approx(max(roofline_flops(wl) / (0.6 * peak),
+                                                          roofline_bytes(wl) / (0.9 * h100.hbm_bw_bytes_s)))
+
+
+def test_roofline_of_a_dtype_without_a_tensor_rate_is_a_user_error():
+    from einsum_cascades.errors import UserError
+
+    with pytest.raises(UserError, match="fp8"):
+        roofline_time_s(hardware("a100"), Workload(dtype="fp8"))
+
+
+# ---------------------------------------------------------------- users' own files
+
+def test_a_csv_of_measured_points_is_predicted_row_by_row(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(HEADER + ROWS)
+    data = report_json(path)
+    assert [p["row"] for p in data["points"]] == [1, 2, 3]
+    first, _, third = data["points"]
+    wl = Workload(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=4096, causal=True)
+    assert first["measured_s"] == pytest.approx(0.45e-3)
+    assert first["predicted_s"] == pytest.approx(evaluate(hardware("h100"), "flash3", wl).time_s)
+    assert first["roofline_s"] == pytest.approx(roofline_time_s(hardware("h100"), wl))
+    assert first["roofline_error"] == pytest.approx(first["roofline_s"] / 0.45e-3 - 1)
+    assert (first["kernel"], first["device"], first["hardware"]) == ("fa3-hopper", "H100 SXM (mine)", "h100")
+    # empty algorithm, causal and kernel cells take simulate's defaults: A100's family, non-causal
+    assert (third["hardware"], third["algorithm"], third["kernel"], third["causal"]) == ("a100", "flash2", "flash2", False)
+    assert data["device"]["name"] == "H100 SXM (mine), A100 80GB" and data["hardware"] == "h100, a100"
+
+
+def test_json_lists_and_points_objects_read_like_the_csv(tmp_path):
+    csv_path = tmp_path / "mine.csv"
+    csv_path.write_text(HEADER + ROWS)
+    keys = HEADER.strip().split(",")
+    rows = [{k: v for k, v in zip(keys, line.split(",")) if v} for line in ROWS.splitlines()]
+    listed, wrapped = tmp_path / "list.json", tmp_path / "wrapped.json"
+    listed.write_text(json.dumps(rows))
+    wrapped.write_text(json.dumps({"source": "my benchmark", "points": rows}))
+    expected = report_json(csv_path)["points"]
+    assert report_json(listed)["points"] == expected
+    data = report_json(wrapped)
+    assert data["points"] == expected and data["source"] == "my benchmark"
+
+
+def test_missing_columns_take_the_simulate_defaults_and_seconds_are_seconds(tmp_path):
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps([{"measured_s": 0.002}]))
+    p = report_json(path)["points"][0]
+    assert (p["hardware"], p["algorithm"], p["batch"], p["heads"], p["head_dim"], p["seq_len"]) == (
+        "h100", "flash3", 1, 32, 128, 4096)
+    assert p["measured_s"] == 0.002
+    assert p["predicted_s"] == pytest.approx(evaluate(hardware("h100"), "flash3", Workload()).time_s)
+
+
+def test_hw_option_predicts_every_row_on_that_model(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(HEADER + "h100,flash2,1,32,32,128,4k,false,1.0,,\n")
+    p = report_json(path, "--hw", "h200")["points"][0]
+    assert p["hardware"] == "h200"
+    assert p["predicted_s"] == pytest.approx(evaluate(hardware("h200"), "flash2", Workload()).time_s)
+
+
+def test_speedups_pair_points_of_one_hardware_only(tmp_path):
+    """A naive row on the A100 is no baseline for a fused row of the same shape on the H100."""
+    path = tmp_path / "mine.csv"
+    path.write_text("hardware,algorithm,seq_len,measured_ms\n"
+                    "a100,naive,4k,9.0\nh100,flash2,4k,1.0\nh100,naive,4k,5.0\n")
+    pairs = [s for s in report_json(path)["speedups"] if s["kind"] == "fused_vs_naive"]
+    assert len(pairs) == 1 and pairs[0]["measured"] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("name, text, needles", [
+    ("unknown.csv", "seq_len,measured_ms,tflops_mine\n4k,1,300\n", ("row 1", "unknown column 'tflops_mine'",
+                                                                     "measured_ms", "kernel")),
+    ("both.csv", "seq_len,measured_ms,measured_s\n4k,1,2\n2k,1,\n", ("row 1", "exactly one of", "both")),
+    ("neither.csv", "seq_len,measured_ms,measured_s\n4k,1,\n2k,,\n", ("row 2", "exactly one of", "neither")),
+    ("negative.csv", "seq_len,measured_ms\n4k,1\n8k,-3\n", ("row 2", "measured_ms", "-3", "positive")),
+    ("zero.json", '[{"measured_s": 0}]', ("row 1", "measured_s", "positive")),
+    ("text.json", '[{"measured_s": "fast"}]', ("row 1", "fast", "positive number of seconds")),
+    ("hardware.csv", "hardware,measured_ms\nh100,1\nz80,1\n", ("row 2", "unknown hardware 'z80'", "h100")),
+    ("algorithm.csv", "algorithm,measured_ms\nflash9,1\n", ("row 1", "unknown algorithm 'flash9'", "flash2")),
+    ("cannot-run.csv", "hardware,algorithm,measured_ms\nh100,fusemax,1\n", ("row 1", "'fusemax'", "h100")),
+    ("size.csv", "seq_len,measured_ms\n4q,1\n", ("row 1", "seq_len", "4q", "4k")),
+    ("shape.csv", "heads,kv_heads,measured_ms\n32,5,1\n", ("row 1", "kv-heads", "divide")),
+    ("wide.csv", "seq_len,measured_ms\n4k,1,7\n", ("row 1", "more values than the header")),
+    ("scalars.json", "[1, 2]", ("row 1", "object")),
+    ("nested.json", '{"points": [{"measured_s": 1}, [4096]]}', ("row 2", "object")),
+    ("extra.json", '{"points": [], "gpu": "x"}', ("unknown top-level key 'gpu'", "points, source")),
+    ("empty.json", "[]", ("no measured points",)),
+    ("broken.json", "[{", ("not valid JSON", ".csv")),
+])
+def test_every_bad_file_or_row_is_one_line_and_exit_2(tmp_path, name, text, needles):
+    path = tmp_path / name
+    path.write_text(text)
+    line = one_line_error(path)
+    assert str(path) in line or name in line
+    for needle in needles:
+        assert needle in line, line
+
+
+def test_a_file_that_is_not_utf8_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("seq_len,measured_ms,device\n4k,1,Gerät\n".encode("latin-1"))
+    line = one_line_error(path)
+    assert "latin1.csv" in line and "UTF-8" in line
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffseq_len,measured_ms\n4k,1\n".encode("utf-8"))
+    assert report_json(path)["points"][0]["seq_len"] == 4096
+
+
+def test_simulate_from_reads_the_same_way(tmp_path):
+    """The measured-file reader reuses --from's: same errors for a non-UTF-8 file and a foreign column."""
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("pattern\nwindow(1k)\xe9\n".encode("latin-1"))
+    r = run("simulate", "--from", str(latin))
+    assert r.exit_code == 2 and "UTF-8" in r.output and len(r.output.strip().splitlines()) == 1
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("seq_len,measured_ms\n4k,1\n")
+    r = run("simulate", "--from", str(foreign))
+    assert r.exit_code == 2 and "unknown column 'measured_ms'" in r.output
+
+
+def test_the_plot_of_a_measured_csv(tmp_path):
+    path, png = tmp_path / "mine.csv", tmp_path / "mine.png"
+    path.write_text(HEADER + ROWS)
+    r = run("validate", "report", str(path), "--format", "json", "-o", str(png))
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------- the report's roofline column
+
+def test_summary_gives_the_roofline_median_on_the_same_points(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(HEADER + ROWS)
+    data = report_json(path)
+    for algo in ("flash3", "flash2"):
+        mine = [p for p in data["points"] if p["algorithm"] == algo]
+        expected = statistics.median(abs(p["roofline_s"] / p["measured_s"] - 1) for p in mine)
+        assert data["summary"]["per_algorithm"][algo]["roofline_median_abs_error"] == pytest.approx(expected)
+    assert data["summary"]["per_kernel"]["fa3-hopper"]["roofline_median_abs_error"] == pytest.approx(
+        abs(data["points"][0]["roofline_error"]))
+    table = run("validate", "report", str(path), "--format", "table").output
+    assert "roofline" in table and f"{data['summary']['overall']['roofline_median_abs_error']:.1%}" in table
+
+
+def test_the_published_fa3_table_reports_both_medians():
+    data = report_json(ROOT / "validation" / "published" / "fa3-paper-h100.json")
+    for stats in data["summary"]["per_algorithm"].values():
+        assert stats["median_abs_error"] is not None and stats["roofline_median_abs_error"] is not None
+
+
+def test_no_roofline_median_where_a_point_has_no_roofline(tmp_path):
+    """An accelerator row has no roofline time; the overall roofline median is then not over the same points."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("hardware,seq_len,measured_ms\nh100,4k,1\nfusemax,4k,1\n")
+    data = report_json(path)
+    assert data["points"][1]["roofline_s"] is None
+    assert data["summary"]["overall"]["roofline_median_abs_error"] is None
+    assert data["summary"]["per_algorithm"]["flash3"]["roofline_median_abs_error"] is not None
+
+
+# ---------------------------------------------------------------- bench/accuracy.py
+
+def bench(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "accuracy.py"), *args], capture_output=True,
+                          text=True, timeout=300, check=True)
+
+
+def test_accuracy_bench_covers_every_published_file():
+    results = json.loads(bench("--json").stdout)
+    published = sorted(p.name for p in (ROOT / "validation" / "published").iterdir() if p.suffix in (".json", ".csv"))
+    assert [r["file"] for r in results] == published
+    for r in results:
+        assert r["rows"] or r["skipped"]  # every file is reported on, or skipped with a reason
+        for row in r["rows"]:
+            model, roof = row["model_median_abs_error"], row["roofline_median_abs_error"]
+            assert row["wins"] == ("tie" if abs(model - roof) < 0.0005 else "model" if model < roof else "roofline")
+
+
+def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
+    doc = json.loads((ROOT / "validation" / "published" / "fa3-paper-h100.json").read_text())
+    doc["points"] = doc["points"][:3]
+    doc["points"][0] = {**doc["points"][0], "algorithm": "flash9", "kernel": "fa9-future"}
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    out = bench(str(path)).stdout
+    assert "future.json  naive" in out and " 2 " in out
+    assert "skipped future.json, 1 point of kernel fa9-future: unknown algorithm 'flash9'" in out

@@ -1,0 +1,183 @@
+"""Fit a GPU's kernel figures from published kernel timings (``attnsim calibrate --kernels``).
+
+Figures no datasheet publishes, per architecture, never per shape:
+- per tensor-core path (``mma_sync``, ``wgmma``, ``tcgen05``) the MMA rate attention tiles achieve
+  (``<path>_efficiency``) and the share of the softmax's time the kernel's schedule leaves exposed
+  (``<path>_softmax_exposed``), from the fused kernels' points (flash1/2/3/4, flash-decoding);
+- the HBM fraction PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``), from the
+  ``naive`` points.
+Each is fitted by least squares on log(predicted / measured) over every point of its kind, with everything
+else in the model left as it is, and printed with its leave-one-out error (each point predicted by a fit
+made without it); the TOML it writes cites the command. No factor on the result: the figures enter the
+per-tile cost and the unfused kernels' bandwidth only.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass, replace
+
+from einsum_cascades.errors import UserError
+from simulator.workload import Workload
+
+FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # per-tile costs
+UNFUSED = "unfused"  # the fit target of the naive family's kernels
+MIN_POINTS = 3  # a target with fewer points is not fitted
+_COARSE = 20  # grid points per figure before refining
+_REFINE_ROUNDS = 5
+_LOO_ROUNDS = 3
+_WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
+                  "pattern", "sparsity")
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """The fitted figures of one target (an MMA path, or the unfused kernels) and how well they explain
+    the points."""
+
+    target: str
+    values: dict  # figure name -> fitted value
+    n: int
+    median_abs_error: float  # of the fitted model on the fitting points
+    loo_median_abs_error: float  # each point predicted by a fit that did not see it
+    loo_max_abs_error: float
+    families: tuple[str, ...]
+
+
+def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
+    """Fit target -> {figure: allowed range}; the unfused kernels cannot beat a tuned stream."""
+    mma = {path: {f"{path}_efficiency": (0.05, 1.0), f"{path}_softmax_exposed": (0.0, 1.0)}
+           for path in ("mma_sync", "wgmma", "tcgen05")}
+    return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency)}}
+
+
+def fit_kernels(doc: dict, hw) -> list[Fit]:
+    """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``."""
+    by_target: dict[str, list] = {}
+    for point in _points(doc, hw):
+        by_target.setdefault(point[3], []).append(point)
+    ranges = targets(hw)
+    return [_fit(hw, target, ranges[target], points) for target, points in by_target.items()
+            if len(points) >= MIN_POINTS]
+
+
+def _points(doc: dict, hw) -> list[tuple]:
+    """(workload, family, measured seconds, target) of every point ``hw`` can run whose figures are fitted."""
+    from simulator.gpu_kernels import kernel_config
+    from simulator.gpu_model import family_error
+
+    out = []
+    for p in doc.get("points", []):
+        algo = p.get("algorithm")
+        if algo not in (*FUSED_FAMILIES, "naive") or not p.get("measured_s") or not p.get("ok", True) \
+                or family_error(hw, algo):
+            continue
+        wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
+        target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
+        out.append((wl, algo, float(p["measured_s"]), target))
+    return out
+
+
+def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
+    best = _minimise(hw, ranges, points, {k: _span(*r, _COARSE) for k, r in ranges.items()}, _REFINE_ROUNDS)
+    errors = _errors(hw, points, best)
+    loo = []
+    for i in range(len(points)):
+        rest = points[:i] + points[i + 1:]
+        local = {k: _around(v, 0.02 * (r[1] - r[0]), r) for (k, v), r in zip(best.items(), ranges.values())}
+        loo.append(_errors(hw, [points[i]], _minimise(hw, ranges, rest, local, _LOO_ROUNDS))[0])
+    return Fit(target, best, len(points), statistics.median(map(abs, errors)), statistics.median(map(abs, loo)),
+               max(map(abs, loo)), tuple(sorted({p[1] for p in points})))
+
+
+def _errors(hw, points: list, values: dict) -> list[float]:
+    """predicted / measured - 1 of each point with the figures set to ``values``."""
+    from simulator.api import evaluate
+
+    spec = replace(hw, **values)
+    return [evaluate(spec, algo, wl).time_s / measured - 1.0 for wl, algo, measured, _ in points]
+
+
+def _loss(hw, points, values: dict) -> float:
+    return sum(math.log1p(e) ** 2 for e in _errors(hw, points, values))
+
+
+def _minimise(hw, ranges: dict, points: list, grid: dict, rounds: int) -> dict:
+    """Grid search over every combination of the figures' grids, then ``rounds`` finer 5-point grids
+    around the best (the loss is smooth with one valley; a grid never leaves the allowed ranges)."""
+    names = list(grid)
+    steps = {k: _step(v) for k, v in grid.items()}
+    best = None
+    for _ in range(rounds + 1):
+        combos = [dict(zip(names, vals)) for vals in _product([grid[k] for k in names])]
+        best = min(combos, key=lambda values: _loss(hw, points, values))
+        grid = {k: _around(best[k], steps[k], ranges[k]) for k in names}
+        steps = {k: s / 2 for k, s in steps.items()}
+    return best
+
+
+def _product(lists: list[list]) -> list[tuple]:
+    out = [()]
+    for values in lists:
+        out = [prefix + (v,) for prefix in out for v in values]
+    return out
+
+
+def _span(low: float, high: float, n: int) -> list[float]:
+    return [low + (high - low) * i / (n - 1) for i in range(n - 1)] + [high]
+
+
+def _step(values: list[float]) -> float:
+    return (values[-1] - values[0]) / max(len(values) - 1, 1)
+
+
+def _around(center: float, step: float, bounds: tuple[float, float]) -> list[float]:
+    return sorted({min(max(center + k * step / 2, bounds[0]), bounds[1]) for k in (-2, -1, 0, 1, 2)})
+
+
+def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> tuple[dict, list[Fit]]:
+    """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
+    The files' points are pooled; they must all be of one hardware model."""
+    from simulator.api import hardware
+    from validation.calibrate import bundled_toml
+    from validation.report import hardware_for, load_results
+
+    docs = [load_results(path) for path in results_paths]
+    refs = {hardware_for(doc, hw_name) for doc in docs}
+    if len(refs) > 1:
+        raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(refs))}")
+    hw_ref = refs.pop()
+    hw = hardware(hw_ref)
+    if hw.kind != "gpu":
+        raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
+    fits = fit_kernels({"points": [p for doc in docs for p in doc["points"]]}, hw)
+    if not fits:
+        raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
+                        f"run on {hw.name} in {', '.join(results_paths)}: nothing to fit")
+    toml = bundled_toml(hw_ref)
+    command = "attnsim calibrate --kernels " + " ".join(results_paths)
+    for fit in fits:
+        how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
+               f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
+        for name, value in fit.values.items():
+            toml[name] = {"value": round(value, 4), "unit": "fraction", "source": f"{how}: {_meaning(name)}"}
+    return toml, fits
+
+
+def _meaning(name: str) -> str:
+    if name == "unfused_hbm_efficiency":
+        return "HBM fraction the standard-attention kernels reach"
+    if name.endswith("_softmax_exposed"):
+        return "share of the softmax's time left exposed"
+    return "achieved MMA rate of attention tiles"
+
+
+def fit_table(fits: list[Fit]) -> str:
+    """The fits as a plain table for the terminal."""
+    lines = ["target    families                  n  figure                      value  median|err|  LOO median  LOO max"]
+    for f in fits:
+        for i, (name, value) in enumerate(f.values.items()):
+            head = f"{f.target:<9} {','.join(f.families):<24} {f.n:>3}" if i == 0 else " " * 38
+            tail = (f"  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  {f.loo_max_abs_error:7.1%}"
+                    if i == 0 else "")
+            lines.append(f"{head}  {name:<26} {value:6.4f}{tail}")
+    return "\n".join(lines)
