@@ -30,6 +30,8 @@ def load(path: str) -> dict:
         return _measured(path, read_csv(p), None)
     try:
         doc = json.loads(read_text(p))
+    except RecursionError:
+        raise UserError(f"{path}: JSON nested too deeply") from None
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); "
                         "a CSV of measured points must end in .csv") from None

@@ -132,3 +132,10 @@ SIZE = SizeType()
 SIZE_LIST = SizeListType()
 FLOAT_LIST = FloatListType()
 NAME_LIST = NameListType()
+
+
+def not_empty(ctx, param, value):
+    """Click callback: an option or argument given as an empty string is an error, not its default."""
+    if isinstance(value, str) and not value.strip():
+        raise UserError(f"bad {_label(param)} {value!r}: empty; leave it out for the default or give a value")
+    return value

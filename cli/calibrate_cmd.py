@@ -2,13 +2,14 @@
 
 import click
 
+from cli._params import not_empty
 from einsum_cascades.errors import UserError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The TOML to write.")
-@click.option("--hw", default=None, help="Bundled model to start from (default: from the file's device name).")
+@click.option("--hw", default=None, callback=not_empty, help="Bundled model to start from (default: from the file's device name).")
 @click.option("--kernels", is_flag=True,
               help="Fit the kernel figures (per tensor-core path: achieved MMA efficiency and the softmax share left "
                    "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "

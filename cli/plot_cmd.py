@@ -6,6 +6,7 @@ the rows to ``cli.plots``; the format follows the output's extension.
 
 import click
 
+from cli._params import not_empty
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
@@ -142,7 +143,7 @@ def breakdown(output, **opts):
 
 @plot.command(context_settings=_CTX)
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--hw", default=None, help="Hardware model (name or TOML) to predict with; default: the file's device.")
+@click.option("--hw", default=None, callback=not_empty, help="Hardware model (name or TOML) to predict with; default: the file's device.")
 @_output_option
 def validation(results, hw, output):
     """Predicted vs measured times of a results file or of your own measured points.

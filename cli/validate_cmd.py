@@ -3,6 +3,7 @@
 import click
 
 from cli._files import check_target
+from cli._params import not_empty
 from cli.validate_report import report
 from einsum_cascades.errors import UserError
 
@@ -23,7 +24,7 @@ def validate():
 
 @validate.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quick", is_flag=True, help="A few minutes: the microbenchmarks and one shape of every kernel.")
-@click.option("--hw", default=None, help="Hardware model to record for `validate report` (name or TOML).")
+@click.option("--hw", default=None, callback=not_empty, help="Hardware model to record for `validate report` (name or TOML).")
 @click.option("--only", default=None, metavar="PARTS",
               help="Run only these parts (comma-separated): micro, attention, decode, torch. Join the files with `validate merge`.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The results JSON to write.")

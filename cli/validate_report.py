@@ -5,10 +5,12 @@ import sys
 
 import click
 
+from cli._params import not_empty
+
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--hw", default=None,
+@click.option("--hw", default=None, callback=not_empty,
               help="Hardware model (name or TOML) to predict every point with; default: the file's device, "
                    "or each row's hardware column (h100 where it has none).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,

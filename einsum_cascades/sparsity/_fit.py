@@ -2,10 +2,9 @@
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern
-from einsum_cascades.sparsity._limits import check_work
+from einsum_cascades.sparsity._limits import check_pattern
 from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
 from einsum_cascades.sparsity._parse import parse_pattern
-from einsum_cascades.sparsity._terms import conj_terms, dnf
 
 LOG2_SCALE_RANGE = 20.0  # sizes are scaled by 2**-20 .. 2**20
 FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile's worth away)
@@ -46,8 +45,7 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
     if not _has_size(base):
         raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
                         f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
-    widest, _ = conj_terms(dnf(scaled(base, 2.0 ** LOG2_SCALE_RANGE)), seq_len, kv_len, (block_q, block_kv))
-    check_work(widest, seq_len, kv_len, block_q, block_kv, text, calls=FIT_CALLS)
+    check_pattern(scaled(base, 2.0 ** LOG2_SCALE_RANGE), seq_len, kv_len, block_q, block_kv, calls=FIT_CALLS)
     target, memo = 1.0 - sparsity, {}
 
     def lowered(log2_alpha):

@@ -21,6 +21,7 @@ COLUMN_HIT_STEPS = 4  # a vertical column crossing a row beside slash diagonals 
 COIN_TILES_PER_STEP = 64  # a coin tile of a term without a period (2**30 of them take about 0.2 s)
 PERIODIC_COIN_TILE_STEPS = 25  # lowering a coin tile of a term with a period (strided&random_blocks: ~300 ns)
 PERIODIC_COIN_ELEMENT_ROW_STEPS = 8  # counting one element row of such a tile (~100 ns)
+MIXED_COIN_TILE_STEPS = 8  # a coin tile of one of several coin terms of a union, settled tile by tile (~60 ns)
 _UNBOUNDED = 1 << 59  # half of _lowering's open interval end: a d bound past it is open
 
 
@@ -31,11 +32,14 @@ def check_terms(count: int, pattern) -> None:
                         f"{MAX_DNF_TERMS}")
 
 
-def lowering_steps(terms, seq_len: int, kv_len: int, block_q: int, block_kv: int, elements: bool = False) -> float:
+def lowering_steps(terms, seq_len: int, kv_len: int, block_q: int, block_kv: int, elements: bool = False,
+                   coin_terms: int | None = None) -> float:
     """Estimated steps to sweep every query-block row of ``terms`` (``_terms.conj_terms``); ``elements``:
-    an exact element count (``element_density``) rather than tile states."""
+    an exact element count (``element_density``) rather than tile states; ``coin_terms``: terms drawing
+    coins or selections (default: those of ``terms``), two or more of which settle their tiles one by one."""
     rows, cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
     slash = any(t[AD] > 1 and -_UNBOUNDED < t[DLO] and t[DHI] < _UNBOUNDED for t in terms)  # a bounded diagonal period
+    mixed = (sum(t[NC] > 0 for t in terms) if coin_terms is None else coin_terms) >= 2
     per_row = 0.0
     for t in terms:
         copies = 1 if t[CW] == 0 else -(-block_q // int(t[CW])) + 1  # a chunked term: one per chunk the row meets
@@ -45,17 +49,39 @@ def lowering_steps(terms, seq_len: int, kv_len: int, block_q: int, block_kv: int
         if t[NC] and (t[AD] > 1 or t[AK] > 1):
             cost += cols * (PERIODIC_COIN_ELEMENT_ROW_STEPS * block_q if elements else PERIODIC_COIN_TILE_STEPS)
         elif t[NC]:
-            cost += cols / COIN_TILES_PER_STEP
+            cost += cols * MIXED_COIN_TILE_STEPS if mixed else cols / COIN_TILES_PER_STEP
         per_row += copies * cost
     return rows * per_row
 
 
-def check_work(terms, seq_len: int, kv_len: int, block_q: int, block_kv: int, pattern, calls: int = 1,
-               elements: bool = False) -> None:
-    """Refuse a lowering (``calls`` of them, for a fit) estimated past MAX_STEPS; name what would fit."""
-    steps = lowering_steps(terms, seq_len, kv_len, block_q, block_kv, elements) * calls
+def selector_steps(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, mixed: bool = False) -> float:
+    """Steps of topk and budget: each draws its key blocks row by row (its k, or its n keys in blocks) and
+    is read like coins in every tile of the row (tile by tile beside other coin terms: ``mixed``)."""
+    rows, cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
+    steps = 0.0
+    for leaf in _selectors(p):
+        drawn = leaf.args[0] if leaf.name == "topk" else math.ceil(leaf.args[0] / block_kv)
+        steps += rows * (ROW_STEPS + min(drawn, cols) + cols * (MIXED_COIN_TILE_STEPS if mixed
+                                                                else 1 / COIN_TILES_PER_STEP))
+    return steps
+
+
+def _selectors(p) -> list:
+    return [leaf for leaf in p.leaves() if leaf.name in ("topk", "budget")]
+
+
+def check_pattern(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, calls: int = 1,
+                  elements: bool = False) -> None:
+    """Refuse lowering ``p`` (``calls`` times, for a fit) when its estimated steps pass MAX_STEPS; checked
+    before anything is drawn or allocated, and naming what would fit."""
+    from einsum_cascades.sparsity._terms import conj_terms, dnf
+
+    terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))  # selectors left out: counted apart
+    coin_terms = sum(t[NC] > 0 for t in terms) + len(_selectors(p))
+    steps = (lowering_steps(terms, seq_len, kv_len, block_q, block_kv, elements, coin_terms)
+             + selector_steps(p, seq_len, kv_len, block_q, block_kv, coin_terms >= 2)) * calls
     if steps > MAX_STEPS:
-        raise UserError(f"pattern {_short(pattern)} at {seq_len:,} x {kv_len:,} tokens in {block_q}x{block_kv} tiles "
+        raise UserError(f"pattern {_short(p)} at {seq_len:,} x {kv_len:,} tokens in {block_q}x{block_kv} tiles "
                         f"needs about {steps:.2g} lowering steps; at most {MAX_STEPS:.2g} (2**28, a few seconds): "
                         f"use larger tiles or shorter sequences")
 

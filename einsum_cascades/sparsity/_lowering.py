@@ -17,7 +17,7 @@ import numpy as np
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
-from einsum_cascades.sparsity._limits import check_work
+from einsum_cascades.sparsity._limits import check_pattern
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 
@@ -148,8 +148,8 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if layout is not None:
         row_full, row_partial = grid.row_counts(layout)
         return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
-    check_work(terms, seq_len, kv_len, block_q, block_kv, p)
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
     row_full, row_partial = kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
@@ -209,8 +209,8 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     p, layout = _plan(p, seq_len, kv_len, *random_block)
     if layout is not None:
         return grid.element_count(layout) / (float(seq_len) * kv_len)
+    check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
-    check_work(terms, seq_len, kv_len, *random_block, p, elements=True)
     ws = workspace(terms, math.ceil(kv_len / random_block[1]), random_block[0])
     return kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
 
@@ -222,8 +222,8 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
     p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         return grid.pooled_states(layout, pool, kernels("grid_kernels").pool_states)
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
-    check_work(terms, seq_len, kv_len, block_q, block_kv, p)
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
     return kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
 
