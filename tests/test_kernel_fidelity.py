@@ -66,6 +66,14 @@ def test_fa3_on_hopper_uses_its_tile_table():
                      (128, True): (128, 128, False), (256, False): (128, 80, False), (256, True): (128, 80, False)}
 
 
+def test_fa3_uses_its_local_tiles_under_a_sliding_window():
+    """tile_size_fwd_sm90's is_local column: 128 x 128 at d=128 (not 176), 128 x 64 at d=256."""
+    h100 = hardware("h100")
+    for d, tile in ((128, (128, 128)), (256, (128, 64)), (64, (192, 128))):
+        cfg = kernel_config("flash3", h100, Workload(head_dim=d, pattern="window(4k)"))
+        assert (cfg.block_q, cfg.block_kv) == tile
+
+
 def test_fa2_hdim256_tile_depends_on_the_smem_per_sm():
     """flash_fwd_launch_template.h: 128 x 64 with 8 warps on an A100, 64 x 64 with 4 warps on an H100."""
     a100, h100 = (kernel_config("flash2", hardware(n), Workload(head_dim=256)) for n in ("a100", "h100"))
@@ -77,12 +85,12 @@ def test_few_ctas_are_held_to_the_memory_latency_of_their_loads_in_flight():
     stages per loaded-memory latency, whatever the HBM roof says."""
     hw = replace(hardware("h100"), hbm_latency_s=5e-6)  # a memory slow enough that its latency binds
     wl = Workload(heads=8, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536)
-    r = evaluate(hw, "flash2", wl)  # no split: 8 CTAs on 132 SMs
-    cfg = kernel_config("flash2", hw, wl)
-    tiles_per_cta = 65536 // cfg.block_kv
+    r = evaluate(hw, "flash-decoding", wl)
+    cfg = kernel_config("flash-decoding", hw, wl)
+    tiles_per_cta = math.ceil(65536 // cfg.block_kv / r.detail["splits"])
     latency_bound = tiles_per_cta * hw.hbm_latency_s / cfg.kv_stages
     assert r.time_s >= latency_bound
-    faster = evaluate(replace(hw, hbm_latency_s=hw.hbm_latency_s / 2), "flash2", wl)
+    faster = evaluate(replace(hw, hbm_latency_s=hw.hbm_latency_s / 2), "flash-decoding", wl)
     assert faster.time_s < 0.75 * r.time_s  # the latency binds, so halving it nearly halves the time
 
 
