@@ -9,6 +9,7 @@ are relative to the repository root. A GPU whose source names another GPU's fit 
 is checked against that fit.
 """
 
+import os
 import re
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)  # the cited commands name their files relative to the repository root
 
 from gpu_models import load_hardware  # noqa: E402
 from validation.kernel_fit import calibrate_kernels, fit_table  # noqa: E402
@@ -36,17 +38,19 @@ def cited_commands(name: str) -> dict[str, list[str]]:
 
 def main(argv: list[str]) -> int:
     write = "--write" in argv
-    names = [a for a in argv if not a.startswith("--")] or ["a100", "h100", "h200", "b200"]
+    names = [a for a in argv if not a.startswith("--")] or ["a100", "a100-40gb", "h100", "h200", "b200"]
     status = 0
     for name in names:
         spec = load_hardware(name)
-        for files in {tuple(f) for f in cited_commands(name).values()}:
+        cited = cited_commands(name)
+        for files in {tuple(f) for f in cited.values()}:
+            keys = [k for k, f in cited.items() if tuple(f) == files]  # the figures this command fits
             start = time.perf_counter()
-            toml, fits = calibrate_kernels([str(ROOT / f) for f in files], spec.name if name != "h200" else None)
+            toml, fits = calibrate_kernels(list(files))  # each file names its own GPU
             print(f"{name}: attnsim calibrate --kernels {' '.join(files)}  ({time.perf_counter() - start:.1f} s)")
             print(fit_table(fits))
             for fit in fits:
-                for key in fit.values:
+                for key in (k for k in fit.values if k in keys):
                     fresh, bundled = toml[key]["value"], getattr(spec, key)
                     ok = abs(fresh - bundled) <= TOLERANCE
                     print(f"  {key:<26} bundled {bundled:.4f}  fresh {fresh:.4f}  {'ok' if ok else 'DIFFERS'}")
@@ -62,7 +66,10 @@ def _rewrite(name: str, key: str, figure: dict) -> None:
     path = ROOT / "gpu_models" / "specs" / f"{name}.toml"
     lines = path.read_text().splitlines()
     i = next(i for i, line in enumerate(lines) if line.startswith(f"{key} = "))
-    lines[i] = f"{key} = {_value(figure)}"
+    prefix = lines[i].split('source = "', 1)[1].split("fitted by", 1)[0]  # "the H100 SXM5's fit (...): "
+    if "fitted by" not in lines[i]:
+        raise SystemExit(f"{name}.{key}: its source cites no fit to rewrite")
+    lines[i] = f"{key} = {_value({**figure, 'source': prefix + figure['source']})}"
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -23,7 +23,7 @@ from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.layer import layer_kernels, with_layer
-from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
+from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
@@ -152,6 +152,10 @@ def _column_key(p: dict) -> tuple | None:
     if algo is None:
         return None
     pack = None
+    base_algo, _, base_hw = (baseline or "").partition("@")
+    for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name)):
+        if family in ("flash2", "flash-decoding") and (seq_len == 1 or _fa2_may_split(machine, p, seq_len)):
+            return None  # FA2's one-query GQA layout and its split-KV choice are decided point by point
     if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
         heads = p.get("heads", DEFAULTS["heads"])
         kv_heads = p.get("kv_heads") or heads
@@ -166,6 +170,14 @@ def _column_key(p: dict) -> tuple | None:
             return None
     return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim, \
         p.get("scope", DEFAULTS["scope"])
+
+
+def _fa2_may_split(hw_name, p: dict, seq_len: int) -> bool:
+    """Whether FA2's split heuristic may split this point: fewer 64-row CTAs than 0.8 x twice the SMs
+    (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS); such points go one by one."""
+    heads = p.get("heads", DEFAULTS["heads"])
+    ctas = p.get("batch", DEFAULTS["batch"]) * heads * -(-seq_len // 64)
+    return ctas < FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(hw_name).sms
 
 
 @lru_cache(maxsize=256)

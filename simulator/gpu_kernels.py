@@ -52,6 +52,7 @@ class KernelConfig:
     kv_stages: float = 1.0  # K/V tile pairs a CTA keeps in flight (its loads' pipeline depth)
     persistent: bool = False  # CTAs loop over work tiles (the next tile's loads overlap this one's end)
     kv_share: int = 1  # CTAs that split each K/V tile's load (2 with FA4's 2-CTA MMA)
+    split_kernel: bool = False  # FA2's split-KV kernel (flash-decoding; flash2 when its heuristic splits)
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
 
     def ctas_per_sm(self, hw) -> int:
@@ -77,15 +78,45 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         raise UserError(reason)
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
     if family in ("flash2", "flash-decoding"):
-        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes)
+        split = family == "flash-decoding" or bool(np.any(fa2_splits(hw, wl) > 1))  # api keeps columns unsplit
+        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
-        return (kc.fa3_sm90 if sm_number(hw.arch) >= 90 else kc.fa3_sm80)(d, dv, b, bool(wl.causal))
+        if sm_number(hw.arch) >= 90:
+            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl))
+        return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
         return kc.fa4(d, dv, b, bool(wl.causal), not wl.is_sparse, int(np.max(wl.seq_len)) * group, group)
     if family == "flash1":
         return kc.fa1(d, dv, b, hw.smem_per_block_bytes)
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
+
+
+def fa2_swapped(wl) -> bool:
+    """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
+    seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window)."""
+    return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not _windowed(wl))
+
+
+def _windowed(wl) -> bool:
+    return bool(wl.pattern) and ("window" in wl.pattern or "chunked" in wl.pattern)
+
+
+def fa2_splits(hw, wl):
+    """The split count FA2's flash_attn_func asks its heuristic for (mha_fwd calls set_params_splitkv with
+    num_splits = 0): batch x heads x 64-row query blocks over twice the SMs, key blocks of the split-KV
+    kernel's tile. One split runs the regular kernel; more run the split-KV kernel and a combine."""
+    from simulator.kernel_configs import fa2_split_block_n
+    from simulator.splits import fa2_num_splits
+
+    swapped = fa2_swapped(wl)
+    rows, heads = (wl.group, wl.kv_heads) if swapped else (wl.seq_len, wl.heads)
+    m_blocks = -(-rows // FA2_SPLIT_BLOCK_M)
+    n_blocks = -(-wl.kv_len // fa2_split_block_n(wl.head_dim))
+    return fa2_num_splits(hw, wl.batch * heads * m_blocks, n_blocks)
+
+
+FA2_SPLIT_BLOCK_M = 64  # set_params_splitkv counts 64-row query blocks ("kBlockM = 64 only for the splitKV kernels")
 
 
 def arch_error(arch: str, hw_name: str, family: str) -> str | None:

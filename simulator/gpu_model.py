@@ -80,7 +80,7 @@ def _fused(hw, algo, wl) -> Result:
     part_t = full_t if tiles.uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
     pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
     heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
-    if algo == "flash-decoding":
+    if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
     per_split = None  # a masked split call: each split does the tiles of its own key range
     if not is_columns(splits) and splits > 1 and tiles.pattern:

@@ -31,14 +31,17 @@ FA4_EXP_POLY = {("2cta", 128): 0.1875, ("2cta", 192): 0.1875, ("causal", 192): 0
 FA4_EXP_POLY_DEFAULT = 0.125
 
 
-def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int) -> KernelConfig:
-    """FlashAttention-2 (and its split-KV kernel, ``flash-decoding``): 4 or 8 warps stacked along the query
-    rows, mma.sync with K, V (and Q, re-read every tile) through ldmatrix, one K and one V buffer, the
-    softmax in the same warps after the QK GEMM (compute_attn_1rowblock). Not persistent."""
-    br, bc, warps = _fa2_splitkv_tiles(d) if family == "flash-decoding" else _fa2_tiles(d, smem_per_sm, smem_per_block)
+def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int, split: bool,
+        swapped: bool) -> KernelConfig:
+    """FlashAttention-2: 4 or 8 warps stacked along the query rows, mma.sync with K, V (and Q, re-read
+    every tile) through ldmatrix, one K and one V buffer, the softmax in the same warps after the QK GEMM
+    (compute_attn_1rowblock). Not persistent. ``split``: its split-KV kernel (``flash-decoding``, and
+    ``flash2`` calls its heuristic splits); ``swapped``: a one-query GQA call whose query heads of a KV
+    head are the tile's rows (flash_api.cpp, seqlenq_ngroups_swapped)."""
+    br, bc, warps = _fa2_splitkv_tiles(d) if split else _fa2_tiles(d, smem_per_sm, smem_per_block)
     smem = (br * d + bc * (d + dv)) * b  # Q tile + one K and one V tile (kSmemSize)
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, family == "flash-decoding")
+                        False, swapped, split_kernel=split)
 
 
 def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
@@ -56,26 +59,33 @@ def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int,
     return 64, 64, 4
 
 
+def fa2_split_block_n(d: int) -> int:
+    """The split-KV kernel's key tile, which FA2's split heuristic counts blocks of (set_params_splitkv)."""
+    return _fa2_splitkv_tiles(d)[1]
+
+
 def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
     """run_mha_fwd_splitkv_dispatch: kBlockM = 64, kBlockN = 256 / 128 / 64 for d <= 64 / 128 / more, 4 warps."""
     return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
 
 
-def fa3_sm90(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
+def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False) -> KernelConfig:
     """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
     descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
     Persistent over the SMs (causal: longest first)."""
-    br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1)
+    br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local)
     smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
     wgs = br // WGMMA_ROWS
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         causal, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
 
 
-def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool) -> tuple[int, int, bool]:
-    """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90, non-local, TMA K/V (head dims rounded up
-    to 64, 96, 128, 192, 256 as flash_api.cpp round_up_headdim does)."""
+def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False) -> tuple[int, int, bool]:
+    """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90 with TMA K/V (head dims rounded up to 64,
+    96, 128, 192, 256 as flash_api.cpp round_up_headdim does); ``local``: a sliding window or chunk."""
+    if local and not fp8:
+        return _FA3_LOCAL_TILES[next(k for k in _FA3_LOCAL_TILES if d <= k)]
     if fp8:
         if d <= 64:
             return 192, 160, False
@@ -95,6 +105,10 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool) -> tuple[int, int, bool
     return 128, 80, False
 
 
+# tile_size_fwd_sm90's is_local column (16-bit): d=64 192 x 128 (P in registers), 96: 192 x 128 (P
+# through smem), 128: 128 x 128, 192: 128 x 96, 256: 128 x 64.
+_FA3_LOCAL_TILES = {64: (192, 128, False), 96: (192, 128, True), 128: (128, 128, False), 192: (128, 96, False),
+                    256: (128, 64, False)}
 FA3_SM80_BLOCK_Q = 128
 
 

@@ -24,7 +24,8 @@ UNFUSED = "unfused"  # the fit target of the naive family's kernels
 MIN_POINTS = 3  # a target with fewer points is not fitted
 _COARSE = 20  # grid points per figure before refining
 _REFINE_ROUNDS = 5
-_LOO_ROUNDS = 3
+_LOO_ROUNDS = 2
+_LOO_POLISH = 12  # Nelder-Mead iterations of each leave-one-out refit (it starts at the full fit)
 _WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
                   "pattern", "sparsity")
 
@@ -56,8 +57,17 @@ def fit_kernels(doc: dict, hw) -> list[Fit]:
     for point in _points(doc, hw):
         by_target.setdefault(point[3], []).append(point)
     ranges = targets(hw)
-    return [_fit(hw, target, ranges[target], points) for target, points in by_target.items()
+    return [_fit(hw, target, _identifiable(ranges[target], points), points) for target, points in by_target.items()
             if len(points) >= MIN_POINTS]
+
+
+def _identifiable(ranges: dict, points: list) -> dict:
+    """The figures the points can tell apart. A tile costs G/efficiency + exposed * S (G >= S), and S/G falls
+    as 1/(d + dv): points of a single head dim pin only that sum, so the exposure is then held at 1 (the
+    softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted."""
+    if len({(wl.head_dim, wl.v_head_dim) for wl, *_ in points}) > 1:
+        return ranges
+    return {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in ranges.items()}
 
 
 def _points(doc: dict, hw) -> list[tuple]:
@@ -84,7 +94,7 @@ def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
     for i in range(len(points)):
         rest = points[:i] + points[i + 1:]
         local = {k: _around(v, 0.02 * (r[1] - r[0]), r) for (k, v), r in zip(best.items(), ranges.values())}
-        loo.append(_errors(hw, [points[i]], _minimise(hw, ranges, rest, local, _LOO_ROUNDS))[0])
+        loo.append(_errors(hw, [points[i]], _minimise(hw, ranges, rest, local, _LOO_ROUNDS, _LOO_POLISH))[0])
     return Fit(target, best, len(points), statistics.median(map(abs, errors)), statistics.median(map(abs, loo)),
                max(map(abs, loo)), tuple(sorted({p[1] for p in points})))
 
@@ -101,9 +111,10 @@ def _loss(hw, points, values: dict) -> float:
     return sum(math.log1p(e) ** 2 for e in _errors(hw, points, values))
 
 
-def _minimise(hw, ranges: dict, points: list, grid: dict, rounds: int) -> dict:
-    """Grid search over every combination of the figures' grids, then ``rounds`` finer 5-point grids
-    around the best (the loss is smooth with one valley; a grid never leaves the allowed ranges)."""
+def _minimise(hw, ranges: dict, points: list, grid: dict, rounds: int, polish: int = 60) -> dict:
+    """Grid search over every combination of the figures' grids, ``rounds`` finer 5-point grids around
+    the best, then a bounded Nelder-Mead polish (efficiency and exposure trade off along a diagonal
+    valley that axis-aligned grids walk slowly)."""
     names = list(grid)
     steps = {k: _step(v) for k, v in grid.items()}
     best = None
@@ -112,7 +123,45 @@ def _minimise(hw, ranges: dict, points: list, grid: dict, rounds: int) -> dict:
         best = min(combos, key=lambda values: _loss(hw, points, values))
         grid = {k: _around(best[k], steps[k], ranges[k]) for k in names}
         steps = {k: s / 2 for k, s in steps.items()}
-    return best
+    return _nelder_mead(lambda v: _loss(hw, points, v), best, steps, ranges, polish)
+
+
+def _nelder_mead(loss, start: dict, steps: dict, ranges: dict, iterations: int) -> dict:
+    """A few Nelder-Mead iterations from ``start`` (simplex edges ``steps``), every vertex clipped to
+    ``ranges``; returns the best vertex found."""
+    names = list(start)
+
+    def clip(x):
+        return [min(max(v, ranges[k][0]), ranges[k][1]) for k, v in zip(names, x)]
+
+    def f(x):
+        return loss(dict(zip(names, x)))
+
+    x0 = [start[k] for k in names]
+    simplex = [x0] + [clip([v + (steps[k] if i == j else 0.0) for j, (k, v) in enumerate(zip(names, x0))])
+                      for i in range(len(names))]
+    scored = sorted((f(x), x) for x in simplex)
+    for _ in range(iterations):
+        (f_best, best), (f_worst, worst) = scored[0], scored[-1]
+        centroid = [sum(x[i] for _, x in scored[:-1]) / (len(scored) - 1) for i in range(len(names))]
+        trial = clip([c + (c - w) for c, w in zip(centroid, worst)])  # reflect
+        f_trial = f(trial)
+        if f_trial < f_best:
+            expanded = clip([c + 2 * (c - w) for c, w in zip(centroid, worst)])
+            f_exp = f(expanded)
+            scored[-1] = (f_exp, expanded) if f_exp < f_trial else (f_trial, trial)
+        elif f_trial < scored[-2][0]:
+            scored[-1] = (f_trial, trial)
+        else:
+            contracted = clip([c + 0.5 * (w - c) for c, w in zip(centroid, worst)])
+            f_con = f(contracted)
+            if f_con < f_worst:
+                scored[-1] = (f_con, contracted)
+            else:  # shrink toward the best
+                scored = [scored[0]] + [(f(x), x) for x in (clip([b + 0.5 * (v - b) for b, v in zip(best, x)])
+                                                            for _, x in scored[1:])]
+        scored.sort(key=lambda item: item[0])
+    return dict(zip(names, scored[0][1]))
 
 
 def _product(lists: list[list]) -> list[tuple]:
@@ -123,6 +172,8 @@ def _product(lists: list[list]) -> list[tuple]:
 
 
 def _span(low: float, high: float, n: int) -> list[float]:
+    if low == high:  # a figure held fixed
+        return [low]
     return [low + (high - low) * i / (n - 1) for i in range(n - 1)] + [high]
 
 

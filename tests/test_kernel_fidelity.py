@@ -1,0 +1,177 @@
+"""The GPU model's kernel mechanisms (issue 10), each as a closed form or a property that can fail."""
+
+import json
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator import Workload, evaluate, hardware
+from simulator.gpu_kernels import kernel_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GPUS = ("a100", "a100-40gb", "h100", "h200", "b200")
+
+
+@pytest.mark.parametrize("name", GPUS)
+def test_the_cycle_clock_is_the_clock_the_efficiencies_are_quoted_at(name):
+    """Published efficiencies are fractions of the datasheet peak and already include throttling: the
+    model applies them at the tensor peak's clock, once (A100: 1410 MHz, not 1200 x 0.85)."""
+    hw = hardware(name)
+    assert hw.sustained_clock_hz == hw.tensor_clock_hz
+
+
+def test_decode_computes_whole_query_tiles():
+    """One query in FA2's split-KV kernel still runs its 64-row MMAs and softmax over whole tiles."""
+    hw, wl = hardware("h100"), Workload(heads=8, head_dim=128, seq_len=1, kv_len=4096)
+    r = evaluate(hw, "flash-decoding", wl)
+    block_q, block_kv = r.detail["block_q"], r.detail["block_kv"]
+    tiles = 8 * 4096 // block_kv
+    assert r.cost.tensor_flops == tiles * block_q * block_kv * 2 * 2 * 128
+    assert r.cost.exp_ops == tiles * block_q * block_kv + tiles * block_q  # + one correction exp per row
+
+
+def test_a_value_head_dim_of_its_own_sets_the_pv_flops_and_the_v_and_o_bytes():
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=8, head_dim=192, v_head_dim=128, seq_len=4096)
+    r = evaluate(hw, "flash3", wl)
+    assert r.flops == 2 * (192 + 128) * 8 * 4096 * 4096
+    width = (192 + 128) * 2  # a row of Q and O, or of K and V
+    assert r.cost.hbm_bytes == pytest.approx(8 * 4096 * width * 2)  # Q, O and K, V once (L2 holds a head)
+    same = evaluate(hw, "flash3", replace(wl, v_head_dim=192))
+    assert same.flops > r.flops and same.cost.hbm_bytes > r.cost.hbm_bytes
+
+
+@pytest.mark.parametrize("seq_len, causal, block_q, share, poly", [
+    (4096, False, 256, 2, 0.1875),  # two 128-row tiles per CTA, 2-CTA MMA, the 2-CTA ex2 split
+    (4096, True, 256, 1, 0.125),  # causal: no 2-CTA MMA
+    (200, False, 256, 1, 0.125),  # packed queries over 128 but not over 256: q_stage 2, no 2-CTA
+    (100, False, 128, 1, 0.125),  # one 128-row tile (q_stage 1)
+])
+def test_fa4_configuration_follows_its_interface(seq_len, causal, block_q, share, poly):
+    cfg = kernel_config("flash4", hardware("b200"), Workload(heads=16, head_dim=128, seq_len=seq_len, causal=causal))
+    assert (cfg.block_q, cfg.block_kv, cfg.kv_share, cfg.exp_poly_fraction) == (block_q, 128, share, poly)
+    assert cfg.tensor_path == "tcgen05" and cfg.readers == 0
+
+
+def test_fa3_on_hopper_uses_its_tile_table():
+    h100 = hardware("h100")
+    tiles = {(d, c): (cfg.block_q, cfg.block_kv, cfg.p_through_smem) for d in (64, 128, 256) for c in (False, True)
+             for cfg in [kernel_config("flash3", h100, Workload(head_dim=d, causal=c))]}
+    assert tiles == {(64, False): (192, 192, True), (64, True): (192, 128, False), (128, False): (128, 176, False),
+                     (128, True): (128, 128, False), (256, False): (128, 80, False), (256, True): (128, 80, False)}
+
+
+def test_fa3_uses_its_local_tiles_under_a_sliding_window():
+    """tile_size_fwd_sm90's is_local column: 128 x 128 at d=128 (not 176), 128 x 64 at d=256."""
+    h100 = hardware("h100")
+    for d, tile in ((128, (128, 128)), (256, (128, 64)), (64, (192, 128))):
+        cfg = kernel_config("flash3", h100, Workload(head_dim=d, pattern="window(4k)"))
+        assert (cfg.block_q, cfg.block_kv) == tile
+
+
+def test_fa2_hdim256_tile_depends_on_the_smem_per_sm():
+    """flash_fwd_launch_template.h: 128 x 64 with 8 warps on an A100, 64 x 64 with 4 warps on an H100."""
+    a100, h100 = (kernel_config("flash2", hardware(n), Workload(head_dim=256)) for n in ("a100", "h100"))
+    assert (a100.block_q, a100.warps) == (128, 8) and (h100.block_q, h100.warps) == (64, 4)
+
+
+def test_few_ctas_are_held_to_the_memory_latency_of_their_loads_in_flight():
+    """Little's law per CTA: a call with one CTA per KV head streams no faster than its pipeline's K/V
+    stages per loaded-memory latency, whatever the HBM roof says."""
+    hw = replace(hardware("h100"), hbm_latency_s=5e-6)  # a memory slow enough that its latency binds
+    wl = Workload(heads=8, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536)
+    r = evaluate(hw, "flash-decoding", wl)
+    cfg = kernel_config("flash-decoding", hw, wl)
+    tiles_per_cta = math.ceil(65536 // cfg.block_kv / r.detail["splits"])
+    latency_bound = tiles_per_cta * hw.hbm_latency_s / cfg.kv_stages
+    assert r.time_s >= latency_bound
+    faster = evaluate(replace(hw, hbm_latency_s=hw.hbm_latency_s / 2), "flash-decoding", wl)
+    assert faster.time_s < 0.75 * r.time_s  # the latency binds, so halving it nearly halves the time
+
+
+def test_layer_scope_adds_the_serving_engines_kernels():
+    hw = hardware("h100")
+    wl = Workload(heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768, batch=4)
+    kernel, layer = (evaluate(hw, "flash3", replace(wl, scope=s)) for s in ("kernel", "layer"))
+    appended = 2 * 4 * 8 * 1 * (128 + 128) * 2  # read and write the new K and V
+    append = hw.graph_launch_s + hw.hbm_latency_s + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    launches = kernel.cost.launches * (hw.graph_launch_s - hw.launch_overhead_s)
+    scheduler = hw.graph_launch_s + hw.hbm_latency_s
+    assert layer.time_s == pytest.approx(kernel.time_s + append + scheduler + launches)
+    assert set(layer.detail["layer_kernels"]) == {"kv_append", "scheduler", "graph_launches"}
+
+
+def test_unfused_kernels_never_stream_faster_than_the_measured_stream():
+    from gpu_models.spec import HardwareError
+
+    hw = hardware("h100")
+    with pytest.raises(HardwareError, match="unfused_hbm_efficiency"):
+        replace(hw, unfused_hbm_efficiency=hw.hbm_efficiency + 0.01)
+
+
+def _synthetic_file(tmp_path, spec, points) -> str:
+    doc = {"format": "attnsim-validation/1", "source": "synthetic: the model's own predictions",
+           "device": {"name": "synthetic", "attnsim_hw": "h100"}, "micro": [], "points": []}
+    for algo, wl in points:
+        doc["points"].append({"kernel": algo, "algorithm": algo, **{k: getattr(wl, k) for k in (
+            "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype")},
+            "measured_s": evaluate(spec, algo, wl).time_s, "ok": True})
+    path = tmp_path / "synthetic.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_calibrate_kernels_recovers_the_figures_that_made_the_timings(tmp_path):
+    """Timings made by the model with known wgmma figures are fitted back to them, with ~0 LOO error."""
+    truth = replace(hardware("h100"), wgmma_efficiency=0.62, wgmma_softmax_exposed=0.35)
+    points = [("flash3", Workload(batch=2, heads=16, head_dim=d, seq_len=n, causal=c))
+              for d in (64, 128, 256) for n in (2048, 8192) for c in (False, True)]
+    from validation.kernel_fit import calibrate_kernels
+
+    toml, fits = calibrate_kernels([_synthetic_file(tmp_path, truth, points)])
+    (fit,) = fits
+    assert fit.target == "wgmma" and fit.n == len(points)
+    assert fit.values["wgmma_efficiency"] == pytest.approx(0.62, abs=0.01)
+    assert fit.values["wgmma_softmax_exposed"] == pytest.approx(0.35, abs=0.03)
+    assert fit.loo_max_abs_error < 0.01
+    assert "attnsim calibrate --kernels" in toml["wgmma_efficiency"]["source"]
+
+
+def test_calibrate_kernels_cli_prints_the_fit_and_writes_a_loadable_toml(tmp_path):
+    truth = replace(hardware("h100"), mma_sync_efficiency=0.5, mma_sync_softmax_exposed=0.8)
+    points = [("flash2", Workload(batch=2, heads=16, head_dim=d, seq_len=n)) for d in (64, 128) for n in (1024, 4096)]
+    out = tmp_path / "fit.toml"
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", _synthetic_file(tmp_path, truth, points), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "mma_sync_efficiency" in r.output and "LOO" in r.output
+    from gpu_models import load_hardware
+
+    assert load_hardware(str(out)).mma_sync_efficiency == pytest.approx(0.5, abs=0.02)
+
+
+def test_calibrate_kernels_without_usable_points_is_one_line_exit_2(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"device": {"attnsim_hw": "h100"}, "points": []}))
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(empty), "-o", str(tmp_path / "x.toml")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "nothing to fit" in r.output
+
+
+@pytest.mark.parametrize("name", GPUS)
+def test_every_fitted_figure_cites_a_command_whose_files_exist(name):
+    """The calibration rule: each fitted figure is reproduced by one command (bench/check_calibration.py
+    re-runs them); its files must be in the repository."""
+    hw = hardware(name)
+    fitted = {k: v for k, v in hw.sources.items() if "calibrate --kernels" in v}
+    assert fitted, f"{name} has no fitted figure"
+    for key, source in fitted.items():
+        command = re.search(r"`attnsim calibrate --kernels ([^`]+)`", source)
+        assert command, (key, source)
+        for path in command.group(1).split():
+            assert (ROOT / path).is_file(), (key, path)
+            assert json.loads((ROOT / path).read_text())["source"], path  # a published set names its origin
+    assert math.isfinite(hw.mma_sync_efficiency)
