@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from cli._table import COLUMNS, cells, layout
 from cli.main import cli
-from simulator import run_points, simulate
+from simulator import Workload, evaluate, hardware, run_points, simulate
 
 
 def _table(width: int, *args) -> str:
@@ -45,6 +45,7 @@ def test_columns_all_rows_share_move_above_the_table_before_any_is_dropped():
 
 def test_the_table_reports_the_tile_and_the_solved_pattern():
     row = simulate("h100", "flash3", seq_len=32768, pattern="causal&window(1k)", sparsity=0.9)
-    assert row["tile"] == "128x176"
+    det = evaluate(hardware("h100"), "flash3", Workload(seq_len=32768, pattern="causal&window(1k)", sparsity=0.9)).detail
+    assert row["tile"] == f"{det['block_q']}x{det['block_kv']}"
     assert row["lowered_pattern"].startswith("causal&window(") and row["lowered_pattern"] != "causal&window(1k)"
     assert row["lowered_pattern"] in _table(80, "--seq-len", "32k", "--pattern", "causal&window(1k)", "--sparsity", "0.9")
