@@ -38,11 +38,11 @@ def cells(r: dict) -> list[str]:
 
 
 def mask(r: dict) -> str:
-    parts = ["causal"] if r["causal"] else []
+    """The mask as the model lowered it: the solved expression (causal already in it) or the pattern given."""
     if r.get("lowered_pattern"):
-        parts.append(r["lowered_pattern"])
-    elif r["pattern"]:
-        parts.append(r["pattern"])
+        parts = [r["lowered_pattern"]]
+    else:
+        parts = (["causal"] if r["causal"] else []) + ([r["pattern"]] if r["pattern"] else [])
     if r["sparsity"]:
         parts.append(f"s={r['sparsity']:g}")
     return " ".join(parts) or "dense"
