@@ -4,8 +4,9 @@ A GPU holds Q, K, V and O in HBM, plus what the kernel allocates around them: th
 fp32 log-sum-exp per query row and, when they split the KV range, every split's fp32 partial
 output; standard attention (``naive``) its score and probability matrices. A point that does not
 fit has no time: its row keeps its shape with ``fits: false`` and a note saying what it needs.
-The accelerator TOMLs give no DRAM capacity (the FuseMax paper states none), so there is no
-check there (``fits`` is None).
+The accelerator TOMLs give no DRAM capacity: the FuseMax paper states none, and its artifact's Timeloop
+architecture gives DRAM no depth (FPSG-UIUC/micro24-fusemax-artifact, accel_fusemax/arch.yaml), so there
+is no check there (``fits`` is None).
 """
 
 import numpy as np
