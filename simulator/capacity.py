@@ -30,9 +30,10 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     """Bytes each tensor of one call holds in memory (floats, or columns for a columns workload)."""
     b = wl.dtype_bytes
     rows = wl.batch * 1.0 * wl.heads * wl.seq_len  # query rows over all heads
-    kv = wl.batch * 1.0 * wl.kv_heads * wl.kv_len * wl.head_dim * b
+    keys = wl.batch * 1.0 * wl.kv_heads * wl.kv_len
     out_b = DTYPE_BYTES["bf16"] if algo == "flash3" and wl.dtype == "fp8" else b
-    parts = {"Q": rows * wl.head_dim * b, "K": kv, "V": kv, "O": rows * wl.head_dim * out_b}
+    parts = {"Q": rows * wl.head_dim * b, "K": keys * wl.head_dim * b, "V": keys * wl.v_head_dim * b,
+             "O": rows * wl.v_head_dim * out_b}
     if algo == NAIVE:
         scores = rows * wl.kv_len * b
         parts.update(S=scores, P=scores)
@@ -41,7 +42,7 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     elif algo in FUSED:
         parts["LSE"] = rows * FP32_BYTES
         splits = np.asarray(splits)
-        partials = np.where(splits > 1, splits * rows * (wl.head_dim + 1) * FP32_BYTES, 0.0)
+        partials = np.where(splits > 1, splits * rows * (wl.v_head_dim + 1) * FP32_BYTES, 0.0)
         parts["split partials"] = partials if partials.ndim else float(partials)
     return parts
 
@@ -57,11 +58,13 @@ def need(hw, result):
     return sum(parts.values()), capacity_bytes(hw)
 
 
-def describe(hw, result, index=None) -> str:
-    """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns)."""
-    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+def describe(hw, result, index=None, parts=None) -> str:
+    """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns;
+    ``parts``: the result's footprint, broadcast to the columns, when the caller has it already)."""
+    if parts is None:
+        parts = _columns(result)
     if index is not None:
-        parts = {k: np.broadcast_to(v, np.shape(result.time_s))[index] for k, v in parts.items()}
+        parts = {k: v[index] for k, v in parts.items()}
     shown = ", ".join(f"{k} {_gb(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
     return (f"{result.algorithm} needs {_gb(sum(parts.values()))} of HBM ({shown}); "
             f"{hw.display_name} has {_gb(capacity_bytes(hw))}")
@@ -81,15 +84,25 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     needed, have = need(hw, result)
     needed = np.broadcast_to(needed, (len(rows),))
     base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
+    parts, base_parts = {}, {}  # footprints as columns, computed on the first row that needs one
     for i, (row, fits, base_fits) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit)):
         row.update(fits=fits, memory_bytes=float(needed[i]), baseline_fits=base_fits)
         row.setdefault("note", None)
         index = i if len(rows) > 1 or np.ndim(result.time_s) else None
         if fits is False:
-            row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {describe(hw, result, index)}")
+            parts = parts or _columns(result)
+            row.update(dict.fromkeys(TIME_FIELDS), utilization={},
+                       note=f"does not fit: {describe(hw, result, index, parts)}")
         elif base_fits is False:
-            row.update(dict.fromkeys(BASELINE_FIELDS), note=f"baseline does not fit: {describe(base_hw, base, index)}")
+            base_parts = base_parts or _columns(base)
+            row.update(dict.fromkeys(BASELINE_FIELDS),
+                       note=f"baseline does not fit: {describe(base_hw, base, index, base_parts)}")
     return rows
+
+
+def _columns(result) -> dict:
+    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    return {k: np.broadcast_to(v, np.shape(result.time_s)) for k, v in parts.items()}
 
 
 def _fits(needed, have, n: int) -> list:

@@ -7,6 +7,7 @@ per-SM limits.
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -148,10 +149,19 @@ def fa3_always_packs(arch: str) -> bool:
 
 
 def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, bool]:
-    """What an FA4 dense point's configuration depends on besides its head dims: (q_stage, 2-CTA)."""
+    """What an FA4 dense point's configuration depends on besides its head dims: (q_stage, 2-CTA). The
+    packed query length matters only past 128 and 256 rows (kernel_configs.fa4), so it is clipped there."""
+    return _fa4_layout_key(head_dim, v_head_dim, min(seq_len * group, FA4_PACKED_CLIP), group)
+
+
+FA4_PACKED_CLIP = 2 * 128 + 1  # kernel_configs.fa4 compares the packed query length with 128 and 256 only
+
+
+@lru_cache(maxsize=1024)
+def _fa4_layout_key(head_dim: int, v_head_dim: int, packed: int, group: int) -> tuple[int, bool]:
     from simulator import kernel_configs as kc
 
-    cfg = kc.fa4(head_dim, v_head_dim, 2, False, True, seq_len * group, group)
+    cfg = kc.fa4(head_dim, v_head_dim, 2, False, True, packed, group)
     return cfg.block_q, cfg.kv_share
 
 

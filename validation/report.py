@@ -57,8 +57,9 @@ def _check_entries(path: str, doc: dict) -> None:
     for i, p in enumerate(doc["points"]):
         if not isinstance(p, dict):
             raise UserError(f"{path}: point {i} is {type(p).__name__}, not an object (validation/FORMAT.md)")
-        if not isinstance(p.get("algorithm"), str) or not isinstance(p.get("kernel", ""), str):
-            raise UserError(f"{path}: point {i} needs 'kernel' and 'algorithm' strings")
+        if not isinstance(p.get("algorithm"), (str, type(None))) or not isinstance(p.get("kernel", ""), str):
+            raise UserError(f"{path}: point {i} needs a 'kernel' string and an 'algorithm' string (or null: a "
+                            "kernel attnsim has no family for)")
         measured = p.get("measured_s")
         if not _number_or_none(measured) or (measured or 0) < 0 or not all(_number_or_none(p.get(k)) for k in _NUMBERS):
             raise UserError(f"{path}: point {i}: measured_s (>= 0) and the sizes must be numbers")
