@@ -65,7 +65,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     tile = {}
     for unit, expr in tile_formulas(cfg).items():
         tile[unit] = float(expr.subs(values))
-        lines.append(f"  {unit:<6} = {sp.sstr(expr):<42} = {tile[unit]:,.0f}")
+        lines.append(f"  {unit:<7} = {sp.sstr(expr):<48} = {tile[unit]:,.0f}")
     exposed = hw.mma_path(cfg.tensor_path)[1]
     rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "

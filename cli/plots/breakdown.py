@@ -13,11 +13,11 @@ from cli.plots import style
 from cli.plots.series import variant_text, varying_keys
 from einsum_cascades.errors import UserError
 
-WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype", "pattern",
-                   "sparsity", "block_size")
+WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
+                   "pattern", "sparsity", "block_size", "scope")
 GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
                  "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
-                 "combine": "split-KV combine"}
+                 "combine": "split-KV combine", "stream_fill": "HBM first byte + last tile"}
 RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
                    "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b"}
 GIGA = 1e9
