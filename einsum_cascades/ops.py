@@ -4,7 +4,8 @@ Convention: one op per point of the Einsum's iteration space (output ranks times
 reduced ranks, each extent the upper-case rank name as a sympy symbol) per operator:
 - ``*`` is a ``mac`` (with or without a reduction: ``Q*K`` summed over e, or the
   element-wise ``RD*PRM``), ``+`` and ``-`` an ``add``, ``/`` a ``div``,
-  ``exp`` an ``exp``, two-argument ``max`` a ``max``; ``elu1`` (elu(x)+1) is an
+  ``exp`` an ``exp``, two-argument ``max`` a ``max``; ``sigmoid`` (1 / (1 + exp(-x))) an ``exp``, an
+  ``add`` and a ``div``; ``elu1`` (elu(x)+1) is an
   ``exp`` and an ``add``; unary minus and constants are free;
 - a reduction adds one ``max`` per point under ``max(x)``, and one ``add`` per point
   for a sum, except a sum of a product, whose accumulate is part of the ``mac``;
@@ -22,7 +23,7 @@ from einsum_cascades.parser import Op
 
 OP_CLASSES = ("mac", "add", "max", "exp", "div")
 _OPERATOR_CLASSES = {"*": ("mac",), "+": ("add",), "-": ("add",), "/": ("div",), "exp": ("exp",),
-                     "elu1": ("exp", "add"), "max": ("max",), "neg": ()}
+                     "elu1": ("exp", "add"), "sigmoid": ("exp", "add", "div"), "max": ("max",), "neg": ()}
 
 
 def extent(rank: str) -> sp.Symbol:

@@ -6,7 +6,7 @@ one that is not a directive is the cascade's summary; the directives are
 ``# extents: M0=4, M2=2`` (defaults for ranks no input fixes).
 
 A right-hand side uses tensors, numbers, ``inf``, ``+ - * /``, unary ``-`` and
-the functions ``exp``, ``elu1`` (elu(x) + 1), two-argument ``max(a, b)``
+the functions ``exp``, ``elu1`` (elu(x) + 1), ``sigmoid``, two-argument ``max(a, b)``
 (element-wise), and, wrapping the whole right side only, the reductions
 ``max(x)`` and ``sum(x)``. Index forms: ``m`` a rank; ``m1+1`` the next step of an
 iterative rank; ``m1*M0 + m0`` a partitioned rank (right side); ``M1`` the final
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
 
-FUNCTIONS = {"exp": 1, "elu1": 1, "max": 2}  # element-wise functions -> number of arguments
+FUNCTIONS = {"exp": 1, "elu1": 1, "sigmoid": 1, "max": 2}  # element-wise functions -> number of arguments
 REDUCTIONS = ("max", "sum")  # one-argument calls that may wrap a whole right-hand side
-_USAGE = {"exp": "one argument", "elu1": "one argument",
+_USAGE = {"exp": "one argument", "elu1": "one argument", "sigmoid": "one argument",
           "max": "two arguments (element-wise), or one around the whole right side (a reduction)",
           "sum": "one argument, around the whole right side (a reduction)"}
 MAX_DEPTH = 64  # deeper syntax trees are rejected, so no later recursion can hit Python's limit
@@ -84,7 +84,8 @@ class Num:
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1`` or two-argument ``max``."""
+    """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1``, ``sigmoid`` or two-argument
+    ``max``."""
 
     name: str
     args: tuple

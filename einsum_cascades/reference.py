@@ -22,7 +22,14 @@ def linear_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (v @ fk.T @ fq) / (fk.sum(axis=1) @ fq)
 
 
-REFERENCES = {"softmax": softmax_attention, "linear": linear_attention}
+def sigmoid_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Sigmoid attention (Ramapuram et al., "Theory, Analysis, and Best Practices for Sigmoid Self-Attention",
+    arXiv 2409.04431, Eq. 1), bias b = 0: AV[f,p] = sum_m sigma(Q^T K)[m,p] V[f,m]."""
+    s = q.T @ k  # [p, m]
+    return v @ (1.0 / (1.0 + np.exp(-s))).T
+
+
+REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention}
 
 
 def reference_for(cascade):

@@ -1,0 +1,207 @@
+"""The walker: a cascade's work per pass over the keys, by unit, from its Einsums and a lowering table.
+
+Ranks have roles: ``p`` is the query position, the family of ``m`` the key position (``m1`` the key
+tile and ``m0`` a key within it when the cascade partitions m), ``e`` and ``f`` the feature ranks of
+Q/K and V. Each Einsum's ops (einsum_cascades.ops: operators per point and its reduction) are placed by
+the ranks of its iteration space:
+- score: a query and a single key (``p`` with ``m`` or ``m0``): per score element of a tile;
+- row_tile: a query and a key tile (``p``, ``m1``): per query row per key tile; its ops over ``f``
+  are kept apart (``output_tile``: per element of O per key tile, the accumulator rescale);
+- row: a query only, after the key loop (the final division);
+- key: a key without a query (linear attention's K^T V).
+Feature extents multiply a class's counts symbolically (E, F). The pass over the keys each Einsum
+belongs to comes from the cascade's pass analysis.
+"""
+
+from dataclasses import dataclass, field
+import sympy as sp
+
+from einsum_cascades.ops import extent
+from einsum_cascades.parser import Access, Op
+from einsum_cascades.passes import einsum_passes, families
+from simulator.lowering import GPU, Lowering, OpCost
+
+CLASSES = ("score", "row_tile", "output_tile", "row", "key")
+UNITS = ("tensor", "sfu", "fp32", "cvt")
+E, F = extent("e"), extent("f")
+
+
+@dataclass(frozen=True, slots=True)
+class PassWork:
+    """One pass over the keys: unit -> sympy count per point of each class (in E and F)."""
+
+    level: int
+    work: dict = field(default_factory=dict)  # (class, unit) -> sympy expression
+    reads_v: bool = False  # the pass streams V as well as K
+
+    def count(self, cls: str, unit: str, e: int, f: int) -> float:
+        expr = self.work.get((cls, unit), 0)
+        return float(expr.subs({E: e, F: f})) if isinstance(expr, sp.Expr) else float(expr)
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeWork:
+    """A cascade's work per pass, the tensors later passes read from earlier ones (score-class ones have
+    to be recomputed or materialised by a fused mapping), and where each Einsum went."""
+
+    name: str
+    passes: tuple[PassWork, ...]
+    crossing: tuple[tuple[str, int, int], ...]  # (tensor, produced in pass, read in pass), score-class only
+    placement: dict  # Einsum output -> (class, pass)
+
+
+_CACHE: dict = {}
+
+
+def cascade_work(cascade, lowering: Lowering = GPU) -> CascadeWork:
+    """Walk ``cascade`` with ``lowering`` (cached per cascade text and table: a plan is made once)."""
+    key = (cascade.name, str(cascade), lowering.name)
+    if key not in _CACHE:
+        _CACHE[key] = _walk(cascade, lowering)
+    return _CACHE[key]
+
+
+def _walk(cascade, lowering: Lowering) -> CascadeWork:
+    fam_of = families(cascade)
+    key_ranks = {v for v, f in fam_of.items() if f == fam_of.get("m", "m")}
+    level = einsum_passes(cascade, "m")
+    classes = {e.output: _class(e, key_ranks) for e in cascade.einsums}
+    contraction = {e.output for e in cascade.einsums if _is_contraction(e)}
+    n_passes = max([lv for lv in level.values()] + [1])
+    work = {k: {} for k in range(1, n_passes + 1)}
+    reads_v = {k: False for k in work}
+    for e in cascade.einsums:
+        if _is_copy(e):
+            continue
+        cls, lv = classes[e.output], max(level[e.output], 1)
+        if cls is None:
+            continue
+        for (c, unit), n in _einsum_work(e, cls, lowering, contraction, key_ranks, cascade).items():
+            work[lv][(c, unit)] = work[lv].get((c, unit), 0) + n
+        reads_v[lv] |= any(_source(cascade, a.tensor) == "V" for a in e.reads)
+    crossing = _crossing(cascade, level, key_ranks)
+    passes = tuple(PassWork(k, {key: sp.expand(v) for key, v in work[k].items()}, reads_v[k]) for k in work)
+    return CascadeWork(cascade.name, passes, crossing, {e.output: (classes[e.output], level[e.output])
+                                                       for e in cascade.einsums})
+
+
+def _class(e, key_ranks: set) -> str | None:
+    """Where an Einsum's points sit: per score, per row and key tile, per row, per key (None: neither)."""
+    ranks = set(e.vars)
+    fine = ranks & (key_ranks - _tile_ranks(key_ranks))
+    if "p" in ranks:
+        if fine:
+            return "score"
+        return "row_tile" if ranks & key_ranks else "row"
+    return "key" if ranks & key_ranks else None
+
+
+def _tile_ranks(key_ranks: set) -> set:
+    """The key-tile rank of a partitioned key family (m1 of m1, m0), none for a plain m."""
+    numbered = sorted(r for r in key_ranks if r[-1:].isdigit())
+    return {numbered[-1]} if len(numbered) >= 2 else set()
+
+
+def _is_copy(e) -> bool:
+    return isinstance(e.line.expr, Access) and not e.reduced
+
+
+def _is_contraction(e) -> bool:
+    return bool(e.reduced) and isinstance(e.line.expr, Op) and e.line.expr.name == "*"
+
+
+def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: set, cascade) -> dict:
+    """(class, unit) -> count per point of the Einsum's class."""
+    per_point = _per_class_extent(e, key_ranks)
+    costs: list[tuple[OpCost, object, str | None]] = []  # (cost, count per point of the class, class if other)
+    if e.output in contraction:
+        costs.append((lowering.contraction, per_point, None))
+        for a in e.line.expr.args:
+            producer = _producer(cascade, a)
+            if producer is not None and producer.output not in contraction and not _is_copy(producer):
+                costs.append((lowering.convert, _per_class_extent(producer, key_ranks), None))
+    else:
+        _expr_costs(e.line.expr, lowering, contraction, cascade, e, per_point, key_ranks, costs)
+        if e.reduction:
+            costs.append((lowering.ops["reduce_max" if e.reduction == "max" else "reduce_sum"], per_point, None))
+    out = {}
+    for cost, n, other in costs:
+        target = other or ("output_tile" if cls == "row_tile" and "f" in e.vars else cls)
+        for unit in UNITS:
+            c = getattr(cost, unit)
+            if c:
+                out[(target, unit)] = out.get((target, unit), 0) + c * n
+    return out
+
+
+def _expr_costs(node, lowering, contraction, cascade, e, per_point, key_ranks, costs) -> None:
+    if not isinstance(node, Op):
+        return
+    if node.name == "+" and any(_producer_is(cascade, a, contraction) for a in node.args):
+        costs.append((lowering.accumulate, per_point, None))  # O += P V: the MMA accumulates
+    elif node.name == "/":
+        costs.append((lowering.ops["/"], per_point, None))
+        divisor = node.args[1]
+        ranks = {v for a in _accesses(divisor) for idx in a.indices for v in idx.vars()}
+        hoisted = "row" if "p" in ranks and not ranks & key_ranks and set(e.vars) & key_ranks else None
+        costs.append((lowering.rcp, per_point / _extent_missing(e, divisor, key_ranks), hoisted))
+    else:
+        costs.append((lowering.ops[node.name], per_point, None))
+    for a in node.args:
+        _expr_costs(a, lowering, contraction, cascade, e, per_point, key_ranks, costs)
+
+
+def _per_class_extent(e, key_ranks: set):
+    """Points of the Einsum per point of its class: the extents of its feature ranks (E, F, ...)."""
+    ranks = [v for v in e.vars if v != "p" and v not in key_ranks]
+    return sp.Mul(*(extent(v) for v in ranks))
+
+
+def _extent_missing(e, node, key_ranks: set):
+    """Extent of the feature ranks of ``e`` that ``node`` does not index (a divisor's values repeat over them)."""
+    present = {v for a in _accesses(node) for idx in a.indices for v in idx.vars()}
+    return sp.Mul(*(extent(v) for v in e.vars if v != "p" and v not in key_ranks and v not in present))
+
+
+def _accesses(node):
+    if isinstance(node, Access):
+        yield node
+    elif isinstance(node, Op):
+        for a in node.args:
+            yield from _accesses(a)
+
+
+def _producer(cascade, node):
+    if isinstance(node, Access) and node.tensor in cascade.graph.nodes and "einsum" in cascade.graph.nodes[node.tensor]:
+        return cascade.einsum(node.tensor)
+    return None
+
+
+def _producer_is(cascade, node, outputs: set) -> bool:
+    producer = _producer(cascade, node)
+    return producer is not None and producer.output in outputs
+
+
+def _source(cascade, tensor: str) -> str:
+    """The input a tensor copies (BV -> V), or itself."""
+    producer = _producer(cascade, Access(tensor, ()))
+    if producer is not None and _is_copy(producer):
+        return producer.line.expr.tensor
+    return tensor
+
+
+def _crossing(cascade, level: dict, key_ranks: set) -> tuple:
+    """Score tensors (a value per query and key) a later pass reads from an earlier one: a fused mapping
+    recomputes or stores them. Per-row values (a max, a sum) cross passes in registers."""
+    fine = key_ranks - _tile_ranks(key_ranks)
+    out = []
+    for e in cascade.einsums:
+        for a in e.reads:
+            lv_a = level.get(a.tensor, 0)
+            producer = _producer(cascade, a)
+            if producer is None or not 0 < lv_a < level[e.output]:
+                continue
+            if "p" in producer.out_vars and set(producer.out_vars) & fine:
+                out.append((a.tensor, lv_a, level[e.output]))
+    return tuple(dict.fromkeys(out))
+

@@ -1,0 +1,65 @@
+"""The walker places each Einsum's ops by the ranks it iterates and lowers them with a per-op table."""
+
+import pytest
+
+from einsum_cascades import load_cascade
+from einsum_cascades.cascade import parse_cascade
+from simulator.cascade_work import E, F, cascade_work
+
+
+def _work(name):
+    return cascade_work(load_cascade(name))
+
+
+def test_the_one_pass_cascade_is_the_fused_kernels_softmax():
+    """Cascade 5 on a GPU: per score two GEMM terms, one MUFU exp, FMNMX + FFMA + FADD and half a convert
+    (flash-attention softmax.h); per row and key tile the correction exp and four scalar ops; per O element
+    and key tile one FMUL (the rescale); the PV accumulate is the MMA's."""
+    (p,) = _work("attention-1pass").passes
+    assert p.work[("score", "tensor")] == 2 * E + 2 * F
+    assert p.work[("score", "sfu")] == 1
+    assert p.work[("score", "fp32")] == 3  # max, the subtraction's FFMA, the row sum
+    assert p.work[("score", "cvt")] == 0.5
+    assert (p.work[("row_tile", "sfu")], p.work[("row_tile", "fp32")]) == (1, 4)  # PRM; RM, PRM's sub, SPD, RD
+    assert p.work[("output_tile", "fp32")] == F and ("output_tile", "tensor") not in p.work
+    assert p.reads_v
+
+
+def test_the_three_pass_cascade_splits_its_work_over_three_passes():
+    passes = _work("attention-3pass").passes
+    assert [p.level for p in passes] == [1, 2, 3]
+    assert passes[0].work == {("score", "tensor"): 2 * E, ("score", "fp32"): 1}  # QK and the global max
+    assert passes[1].work == {("score", "sfu"): 1, ("score", "fp32"): 2}  # exp(QK - GM) and the sum
+    # the division: an FMUL per score and one reciprocal per row; the PV GEMM reads the converted A
+    assert passes[2].work[("score", "fp32")] == 1 and passes[2].work[("row", "sfu")] == 1
+    assert passes[2].work[("score", "tensor")] == 2 * F and [p.reads_v for p in passes] == [False, False, True]
+    assert cascade_work(load_cascade("attention-3pass")).crossing == (("QK", 1, 2), ("SN", 2, 3))
+
+
+def test_sigmoid_attention_has_no_max_no_sum_and_one_mufu_op_per_score():
+    (p,) = _work("attention-sigmoid").passes
+    assert p.work[("score", "sfu")] == 1 and p.work[("score", "fp32")] == 1  # tanh and its FFMA
+    assert ("row_tile", "fp32") not in p.work and ("output_tile", "fp32") not in p.work
+
+
+def test_a_second_exp_per_score_doubles_the_mufu_work():
+    text = load_cascade("attention-1pass").source
+    base = load_cascade("attention-1pass")
+    doubled = parse_cascade(str(base).replace("SLN[m1,m0,p]  = exp(BQK[m1,m0,p] - RM[m1+1,p])",
+                                              "SLN[m1,m0,p]  = exp(exp(BQK[m1,m0,p] - RM[m1+1,p]))"), "double-exp")
+    assert text and cascade_work(doubled).passes[0].work[("score", "sfu")] == 2
+
+
+def test_linear_attention_works_per_key_and_per_query_not_per_score():
+    (p,) = _work("attention-linear").passes
+    assert not any(cls == "score" for cls, _ in p.work)
+    assert p.work[("key", "tensor")] == 2 * E * F  # phi(K) V^T accumulated per key
+    assert p.work[("row", "tensor")] == 2 * E * F + 2 * E  # phi(Q) against the E x F state and the E sums
+
+
+@pytest.mark.parametrize("name", ["attention-1pass", "attention-3pass", "attention-2pass", "attention-naive",
+                                  "attention-3pass-deferred", "attention-sigmoid", "attention-linear"])
+def test_every_bundled_cascade_walks(name):
+    work = cascade_work(load_cascade(name))
+    assert work.passes and all(p.work for p in work.passes)
+    assert len(work.passes) == max(1, load_cascade(name).passes().get("m", 1))
