@@ -71,8 +71,22 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
+    lines += _mask_lines(det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _mask_lines(det: dict) -> list[str]:
+    """The mask's tiles per head group (one group without a heads(...) mix), as the kernel visits them."""
+    groups = det.get("head_groups")
+    if not groups:
+        return []
+    out = [f"mask tiles per head ({det['block_q']} x {det['block_kv']} tiles; each group lowered once):"]
+    for i, g in enumerate(groups):
+        total = g["rows"] * g["kv_blocks"]
+        out.append(f"  group {i + 1}: {g['heads']} query heads, {g['mask']}: {g['visited']:,} of {total:,} tiles visited "
+                   f"({g['full']:,} full, {g['partial']:,} partial), block density {g['block_density']:.4f}")
+    return out
 
 
 def _naive_lines(result) -> list[str]:

@@ -17,12 +17,13 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
+from simulator import cta_work
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
 from simulator.result import Result
-from simulator.schedule import makespan, uniform_makespan
+from simulator.schedule import uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
 from simulator.workload import FMA_FLOPS
@@ -74,36 +75,44 @@ def _fused(hw, algo, wl) -> Result:
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
-    tiles = _tiles(wl, block_q, cfg.block_kv)
+    parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles)
+    tiles = parts[0].tiles
     full = tile_cycles(cfg, hw, wl, partial=False)
     full_t, full_dom = column_tile(full, rows)
-    part_t = full_t if tiles.uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
+    uniform = all(p.tiles.uniform for p in parts)
+    part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
     pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
-    heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
+    heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
-    per_split = None  # a masked split call: each split does the tiles of its own key range
-    if not is_columns(splits) and splits > 1 and tiles.pattern:
-        per_split = tile_source.split_counts(tiles.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
-    if per_split is not None:
-        works = np.tile((pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel(), heads)
-        compute_cycles = makespan(np.sort(works)[::-1] if cfg.longest_first else works, slots) * k
-    elif tiles.uniform:  # dense: every CTA has the same work, closed-form waves
-        work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
-        compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
-    else:
-        row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
-        compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
-    visited = tiles.visited * 1.0 * heads
-    cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
-    hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
-    cost = replace(cost, hbm_bytes=hbm)
+
+    def per_split(t):  # a masked split call: each split does the tiles of its own key range
+        return tile_source.split_counts(t.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
+
+    compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
+                                             per_split, lambda n: 0.0) * k
+    cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
+               _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
+    if len(parts) == 1:
+        hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, parts[0].heads, splits)
+    else:  # K/V per run of KV heads with the same needs, each as if alone in L2 while its CTAs run
+        hbm = sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
+                             slots, t, h, splits)
+                  for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
+    cost = replace(cost, hbm_bytes=hbm, launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
+    detail = _detail(cfg, k, splits, full_t, part_t, full_dom, clock)
+    if len(parts) > 1 or tiles.pattern:
+        detail["head_groups"] = [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
+                                      full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
+                                      rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
+                                      block_density=p.tiles.block_density) for p in parts]
+    mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
+    return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
 
 
 def _stream_fill(hw, tile_cycles) -> float:
@@ -129,6 +138,9 @@ def _flash1(hw, wl) -> Result:
     its O block and its l, m statistics: HBM traffic Theta(N^2 d^2 / M) once
     those re-reads miss L2 (FA1 paper, Theorem 2).
     """
+    if tile_source.head_groups(wl):
+        raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs one mask for every head; a heads(...) mix runs "
+                        "on flash2, flash3, flash4 or flash-decoding")
     cfg = kernel_config("flash1", hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
@@ -171,18 +183,6 @@ def _tiles(wl, block_q, block_kv):
 
 def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
-
-
-def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
-    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
-    n = row_work.size * heads * splits
-    if row_work.min() == row_work.max():
-        return uniform_makespan(n, slots, float(row_work[0]))
-    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
-        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
-    else:
-        works = np.repeat(np.tile(row_work, heads), splits)
-    return makespan(works, slots)
 
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
@@ -305,7 +305,7 @@ def _naive(hw, wl) -> Result:
     cost = sum(kernels.values(), Cost())
     times = _roof_times(hw, wl, cost, "cublas")
     times["compute"] = total
-    tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else tile_source.dense_counts(wl)
+    tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else cta_work.element_counts(wl)
     return _finish(hw, "naive", wl, cost, times, pick(bounds, argname(per_kernel)), tiles,
                    dict(kernel_seconds=per_kernel, kernel_bounds=bounds, softmax_row_on_chip=row_on_chip),
                    serial=True)

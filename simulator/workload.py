@@ -58,6 +58,17 @@ class Workload:
             raise UserError(f"bad scope {self.scope!r}: allowed {', '.join(SCOPES)}")
         if not 0.0 <= self.sparsity < 1.0:
             raise UserError(f"bad sparsity {self.sparsity!r}: must be in [0, 1)")
+        if self.pattern and "heads" in self.pattern:
+            self._check_head_mix()
+
+    def _check_head_mix(self):
+        """A heads(...) mix's counts sum to --heads; its groups' sizes are its own (no --sparsity to solve)."""
+        from einsum_cascades.sparsity import head_groups_text
+
+        head_groups_text(self.mask_expr, self.heads)
+        if self.sparsity > 0:
+            raise UserError(f"bad sparsity {self.sparsity!r} with pattern {self.pattern!r}: --sparsity solves one "
+                            f"pattern's size, and a heads(...) mix gives each group its own; drop --sparsity")
 
     @property
     def dtype_bytes(self) -> int:
