@@ -9,7 +9,6 @@ import sympy as sp
 
 from simulator import gpu_model as gm
 from simulator import tile_cost as tc
-from simulator.gpu_kernels import kernel_config
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
     "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
@@ -36,9 +35,7 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
 
 def tile_values(hw, algo: str, wl) -> dict:
     """Numbers for the tile formula symbols, for a dense, unpacked tile."""
-    cfg = kernel_config(algo, hw, wl)
-    if wl.block_size:
-        cfg = gm._with_block(cfg, wl.block_size)
+    cfg = gm.fused_config(hw, algo, wl)
     eff_value = hw.mma_path(cfg.tensor_path)[0]
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
@@ -72,8 +69,22 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     lines += _mask_lines(det)
+    lines += _permute_lines(hw, det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _permute_lines(hw, det: dict) -> list[str]:
+    """NATTEN's token permutation copies around a grid call: bytes and seconds of each kernel."""
+    from simulator.permute import copy_seconds
+
+    copies = det.get("permute_bytes")
+    if not copies:
+        return []
+    out = ["token permutation (NATTEN hopper/blackwell_fna.py: copy kernels before and after the call; bytes read + "
+           "written / (HBM x unfused_hbm_efficiency) + HBM latency, launches counted with the call's):"]
+    out += [f"  {name:<13} {moved / 1e6:12.3f} MB {copy_seconds(hw, moved) * 1e3:10.4f} ms" for name, moved in copies.items()]
+    return out
 
 
 def _mask_lines(det: dict) -> list[str]:

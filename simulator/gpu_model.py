@@ -17,11 +17,12 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from simulator import cta_work
+from simulator import cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config, sm_number
+from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.schedule import uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
@@ -62,9 +63,7 @@ COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # f
 def _fused(hw, algo, wl) -> Result:
     if algo == "flash1":
         return _flash1(hw, wl)
-    cfg = kernel_config(algo, hw, wl)
-    if wl.block_size:
-        cfg = _with_block(cfg, wl.block_size)
+    cfg = fused_config(hw, algo, wl)
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
@@ -102,10 +101,19 @@ def _fused(hw, algo, wl) -> Result:
     cost = replace(cost, hbm_bytes=hbm, launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
+    detail_extra = {}
+    layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
+    if permute.permutes(algo, sm_number(hw.arch), layout):  # NATTEN's token permutation kernels around the call
+        copies = permute.copy_bytes(wl, layout)
+        times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
+        moved = sum(copies.values())
+        cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))
+        times["launch"] = cost.launches * hw.launch_overhead_s
+        detail_extra["permute_bytes"] = copies
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    detail = _detail(cfg, k, splits, full_t, part_t, full_dom, clock)
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), **detail_extra}
     if len(parts) > 1 or tiles.pattern:
         detail["head_groups"] = [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
                                       full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
@@ -113,6 +121,17 @@ def _fused(hw, algo, wl) -> Result:
                                       block_density=p.tiles.block_density) for p in parts]
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+
+
+def fused_config(hw, algo, wl):
+    """The family's kernel configuration for the call: its own tiles, or ``--block-size``; a grid pattern
+    (window2d / window3d) on Hopper runs at NATTEN's Hopper FNA tile (FA4's tile is NATTEN's Blackwell one)."""
+    cfg = kernel_config(algo, hw, wl)
+    if wl.block_size:
+        return _with_block(cfg, wl.block_size)
+    if algo == "flash3" and sm_number(hw.arch) >= 90 and tile_source.grid_call(wl):
+        return natten_sm90(cfg, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
+    return cfg
 
 
 def _stream_fill(hw, tile_cycles) -> float:
@@ -223,7 +242,7 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
-    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * width
+    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_q // group, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
@@ -233,12 +252,13 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     return where(working_set <= hw.l2_bytes, compulsory, vmin(wave_bound, all_miss))
 
 
-def _kv_keys_reached(wl, tiles, block_kv: int, last_queries):
-    """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense)."""
+def _kv_keys_reached(wl, tiles, block_q: int, block_kv: int, last_queries):
+    """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense); a grid
+    pattern counts rows in its query tiles of ``block_q`` tokens."""
     if tiles.pattern is None:
         return wl.kv_len
-    return min(tile_source.key_blocks_reached(tiles.pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries))
-               * block_kv, wl.kv_len)
+    return min(tile_source.key_blocks_reached(tiles.pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries),
+                                              block_q) * block_kv, wl.kv_len)
 
 
 def _kv_keys_read(wl, tiles, block_kv: int):
@@ -338,9 +358,11 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
     else:
         stream = times["hbm"] + times.get("stream_fill", 0.0)  # the HBM stream's first byte and last tile
         body = vmax(times["compute"], stream, times["l2"])
-        time_s = body + launch + times.get("combine", 0.0)
+        time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0)
         memory = where(stream >= times["l2"], "hbm", "l2")
         bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
+        if "permute" in times and times["permute"] > body:  # the token permutation's copies outlast the kernel
+            bound = "hbm"
     util = {unit: vmin(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
     flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads
     return Result(hw.name, algo, wl, time_s, bound, cost, times, util, flops, tiles.block_density,

@@ -48,6 +48,11 @@ def dense_counts(wl) -> TileRows:
     return _masked(wl.mask_expr, wl.pattern, wl.causal, wl.sparsity, wl.seq_len, wl.kv_len, *ELEMENT_TILE)
 
 
+def grid_call(wl) -> bool:
+    """Whether the call's mask holds neighborhood attention on a token grid (window2d / window3d)."""
+    return bool(wl.pattern) and ("window2d" in wl.pattern or "window3d" in wl.pattern)
+
+
 def head_groups(wl) -> tuple[tuple[int, str], ...] | None:
     """The (query heads, mask) groups of a heads(...) mix, ``--causal`` distributed over them; None without one."""
     if not wl.pattern or "heads" not in wl.pattern:
