@@ -25,22 +25,25 @@ class Part:
     heads: int
     q_heads: int
     mask: str | None = None
+    indexed: bool = False  # the kernel walks a block index for this group's rows (simulator.block_sparse)
 
 
-def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower) -> list[Part]:
+def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower, indexed) -> list[Part]:
     """The call's head groups at the kernel's tile (``block_q`` query positions x ``block_kv`` keys); ``lower`` is
-    the one-mask lowering (the workload's own tiles). A packed tile holds every query head of its KV head, so
-    when a KV head's query heads fall in different groups, its tiles are those of the union of their masks
-    (the kernel visits every tile some of its rows attend; the mask makes the others' elements partial)."""
+    the one-mask lowering (the workload's own tiles), ``indexed(mask, sparsity)`` whether the kernel reads a
+    block index for a mask. A packed tile holds every query head of its KV head, so when a KV head's query
+    heads fall in different groups, its tiles are those of the union of their masks (the kernel visits every
+    tile some of its rows attend; the mask makes the others' elements partial)."""
     groups = tile_source.head_groups(wl)
     if groups is None:
         heads = wl.batch * (wl.kv_heads if pack_gqa else wl.heads)
-        return [Part(lower(wl, block_q, block_kv), heads, wl.batch * wl.heads, wl.mask_expr)]
+        return [Part(lower(wl, block_q, block_kv), heads, wl.batch * wl.heads, wl.mask_expr,
+                     indexed(wl.mask_expr, wl.sparsity))]
     if pack_gqa:
         return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n_kv,
-                     wl.batch * n_kv * wl.group, mask) for n_kv, mask in kv_units(wl)]
+                     wl.batch * n_kv * wl.group, mask, indexed(mask, 0.0)) for n_kv, mask in kv_units(wl)]
     return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n, wl.batch * n,
-                 mask) for n, mask in groups]
+                 mask, indexed(mask, 0.0)) for n, mask in groups]
 
 
 def kv_units(wl) -> list[tuple[int, str]]:
@@ -76,13 +79,21 @@ def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, 
                    row_extra) -> float:
     """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
 
-    ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(n)``:
-    the fixed cycles a row that visits n tiles pays besides them (block-sparse index reads; 0 when dense)."""
+    ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
+    partial)``: the fixed cycles a row of an indexed part pays besides its tiles (its block index reads)."""
+    def extra(part):
+        return row_extra if part.indexed else _no_extra
+
     if len(parts_) == 1:
-        return _one_part(parts_[0], splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra)
-    works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, row_extra),
+        part = parts_[0]
+        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part))
+    works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
                                     p.heads) for p in parts_])
     return makespan(np.sort(works)[::-1] if longest_first else works, slots)
+
+
+def _no_extra(full, partial):
+    return 0.0
 
 
 def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np.ndarray:
@@ -90,9 +101,9 @@ def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np
     split_tiles = per_split(tiles) if splits > 1 and tiles.pattern else None
     if split_tiles is not None:
         full, partial = split_tiles
-        return (pro_t + row_extra(full + partial) + full * full_t + partial * part_t).ravel()
-    n = tiles.row_full + tiles.row_partial
-    work = pro_t + row_extra(n) + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
+        return (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
+    work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
+                                                                   + tiles.row_partial * part_t) / splits
     return np.repeat(work, splits)
 
 
@@ -103,14 +114,14 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     split_tiles = None if is_columns(splits) or splits <= 1 or not tiles.pattern else per_split(tiles)
     if split_tiles is not None:
         full, partial = split_tiles
-        works = np.tile((pro_t + row_extra(full + partial) + full * full_t + partial * part_t).ravel(), heads)
+        works = np.tile((pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel(), heads)
         return makespan(np.sort(works)[::-1] if longest_first else works, slots)
     if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
         per_row = tiles.visited // tiles.n_rows
-        work = pro_t + row_extra(per_row) + per_row * full_t / splits
+        work = pro_t + row_extra(per_row, 0) + per_row * full_t / splits
         return uniform_makespan(tiles.n_rows * heads * splits, slots, work)
-    n = tiles.row_full + tiles.row_partial
-    row_work = pro_t + row_extra(n) + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
+    row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
+                                                                       + tiles.row_partial * part_t) / splits
     return _grid_makespan(row_work, heads, splits, slots, longest_first)
 
 

@@ -69,9 +69,27 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     lines += _mask_lines(det)
+    lines += _index_lines(det)
     lines += _permute_lines(hw, det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _index_lines(det: dict) -> list[str]:
+    """The block index's fixed costs of a row (simulator.block_sparse), for the groups that read one."""
+    index = det.get("index")
+    if not index:
+        return []
+    c = index["cost"]
+    how = ("producer warp: counts, then the first index, before the first K load" if index["style"] == "ws"
+           else "Block-Sparse-Attention: binary search before Q, one read per tile")
+    out = [f"block index ({how}; L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
+           f"{index['bytes'] / 1e6:.3f} MB read",
+           f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
+    if c.masking_steps:
+        out.append(f"  + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
+                   f"{'on the diagonal' if c.causal else 'on the last key block'}: V load + softmax of a cleared tile)")
+    return out
 
 
 def _permute_lines(hw, det: dict) -> list[str]:
@@ -96,7 +114,8 @@ def _mask_lines(det: dict) -> list[str]:
     for i, g in enumerate(groups):
         total = g["rows"] * g["kv_blocks"]
         out.append(f"  group {i + 1}: {g['heads']} query heads, {g['mask']}: {g['visited']:,} of {total:,} tiles visited "
-                   f"({g['full']:,} full, {g['partial']:,} partial), block density {g['block_density']:.4f}")
+                   f"({g['full']:,} full, {g['partial']:,} partial), block density {g['block_density']:.4f}"
+                   + (", reads a block index" if g["indexed"] else ""))
     return out
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from simulator import cta_work, permute
+from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
@@ -74,7 +74,8 @@ def _fused(hw, algo, wl) -> Result:
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
-    parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles)
+    parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles,
+                           lambda mask, sparsity: block_sparse.reads_index(cfg, hw.arch, mask, sparsity))
     tiles = parts[0].tiles
     full = tile_cycles(cfg, hw, wl, partial=False)
     full_t, full_dom = column_tile(full, rows)
@@ -88,8 +89,11 @@ def _fused(hw, algo, wl) -> Result:
     def per_split(t):  # a masked split call: each split does the tiles of its own key range
         return tile_source.split_counts(t.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
 
+    row_index = None  # the fixed cycles of a row that walks a block index (simulator.block_sparse)
+    if any(p.indexed for p in parts):
+        row_index = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q)
     compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
-                                             per_split, lambda n: 0.0) * k
+                                             per_split, row_index) * k
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     if len(parts) == 1:
@@ -98,7 +102,8 @@ def _fused(hw, algo, wl) -> Result:
         hbm = sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
                              slots, t, h, splits)
                   for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
-    cost = replace(cost, hbm_bytes=hbm, launches=where(splits > 1, 2, 1))
+    index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
+    cost = replace(cost, hbm_bytes=hbm + index, l2_bytes=cost.l2_bytes + index, launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     detail_extra = {}
@@ -113,14 +118,24 @@ def _fused(hw, algo, wl) -> Result:
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), **detail_extra}
-    if len(parts) > 1 or tiles.pattern:
-        detail["head_groups"] = [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
-                                      full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
-                                      rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
-                                      block_density=p.tiles.block_density) for p in parts]
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), **detail_extra,
+              **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+
+
+def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
+    """What ``--explain`` shows of a masked call: each head group's tiles, and the block index's fixed costs."""
+    if len(parts) == 1 and not parts[0].tiles.pattern:
+        return {}
+    out = {"head_groups": [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
+                                full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
+                                rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
+                                block_density=p.tiles.block_density, indexed=p.indexed) for p in parts]}
+    if row_index is not None:
+        out["index"] = dict(style=block_sparse.style(cfg), l2_hit_cycles=block_sparse.l2_hit_cycles(hw.arch),
+                            cost=row_index, bytes=index_bytes)
+    return out
 
 
 def fused_config(hw, algo, wl):
