@@ -109,7 +109,7 @@ def _fused(hw, algo, wl) -> Result:
     detail_extra = {}
     layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
     if permute.permutes(algo, sm_number(hw.arch), layout):  # NATTEN's token permutation kernels around the call
-        copies = permute.copy_bytes(wl, layout)
+        copies = permute.copy_bytes(wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
         times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
         moved = sum(copies.values())
         cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))

@@ -22,11 +22,13 @@ def permutes(algo: str, sm: int, layout) -> bool:
     return layout is not None and algo in PERMUTING_FAMILIES and sm >= PERMUTING_FAMILIES[algo]
 
 
-def copy_bytes(wl, layout) -> dict[str, float]:
-    """Bytes each copy kernel moves (read + write) for a call over ``wl`` on grid tiles ``layout``."""
+def copy_bytes(wl, layout, q_heads: float | None = None) -> dict[str, float]:
+    """Bytes each copy kernel moves (read + write) for a call over ``wl`` on grid tiles ``layout``: every head,
+    or the ``q_heads`` (batch x) query heads of a mix's grid groups and their share of the KV heads."""
     b, n = wl.dtype_bytes, wl.seq_len
     pad_q, pad_kv = layout.padded_q_tokens, layout.padded_kv_tokens
-    q_heads, kv_heads = wl.batch * wl.heads, wl.batch * wl.kv_heads
+    q_heads = wl.batch * wl.heads if q_heads is None else q_heads
+    kv_heads = q_heads / wl.group
     return {
         "permute_q": q_heads * (n + pad_q) * wl.head_dim * b,
         "permute_k": kv_heads * (wl.kv_len + pad_kv) * wl.head_dim * b,

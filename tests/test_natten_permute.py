@@ -60,3 +60,9 @@ def test_explain_names_the_permutation_kernels():
                                       "window2d(128,128,13,13)", "--explain"])
     assert result.exit_code == 0, result.output
     assert "permute_q" in result.output and "unpermute_lse" in result.output
+
+
+def test_a_mix_permutes_only_its_grid_groups_heads():
+    whole = run("h100", "flash3", seq_len=4096, pattern="window2d(64,64,7,7)")
+    half = run("h100", "flash3", seq_len=4096, pattern="heads(16: window2d(64,64,7,7), 16: full)")
+    assert {k: v / 2 for k, v in whole.detail["permute_bytes"].items()} == half.detail["permute_bytes"]
