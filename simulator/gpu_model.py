@@ -96,25 +96,12 @@ def _fused(hw, algo, wl) -> Result:
                                              per_split, row_index) * k
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
-    if len(parts) == 1:
-        hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, parts[0].heads, splits)
-    else:  # K/V per run of KV heads with the same needs, each as if alone in L2 while its CTAs run
-        hbm = sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
-                             slots, t, h, splits)
-                  for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
+    hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
     index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
     cost = replace(cost, hbm_bytes=hbm + index, l2_bytes=cost.l2_bytes + index, launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
-    detail_extra = {}
-    layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
-    if permute.permutes(algo, sm_number(hw.arch), layout):  # NATTEN's token permutation kernels around the call
-        copies = permute.copy_bytes(wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
-        times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
-        moved = sum(copies.values())
-        cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))
-        times["launch"] = cost.launches * hw.launch_overhead_s
-        detail_extra["permute_bytes"] = copies
+    cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
@@ -122,6 +109,30 @@ def _fused(hw, algo, wl) -> Result:
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+
+
+def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes) -> float:
+    """HBM bytes of the call; under a heads(...) mix, K/V per run of KV heads with the same needs, each run as if
+    alone in L2 while its CTAs run."""
+    if len(parts) == 1:
+        return _fused_hbm(cfg, hw, wl, l2_bytes, slots, parts[0].tiles, parts[0].heads, splits)
+    return sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
+                          slots, t, h, splits)
+               for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
+
+
+def _permutation(hw, algo, wl, parts, cost, times) -> tuple:
+    """NATTEN's token permutation copies around a grid call, where the family stands for a kernel that permutes:
+    their seconds go to ``times``, their bytes and launches to the cost (returned with the detail)."""
+    layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
+    if not permute.permutes(algo, sm_number(hw.arch), layout):
+        return cost, {}
+    copies = permute.copy_bytes(wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
+    times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
+    moved = sum(copies.values())
+    cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))
+    times["launch"] = cost.launches * hw.launch_overhead_s
+    return cost, {"permute_bytes": copies}
 
 
 def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
