@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator import tiles as tile_source
 from simulator.gpu_kernels import sm_number
 
 # L2 hit latency in SM cycles: the plateau of a pointer chase whose footprint fits L2 (RRZE-HPC/gpu-benches
@@ -75,21 +76,24 @@ def l2_hit_cycles(arch: str) -> float:
 class RowIndexCost:
     """SM cycles a row of an index-reading call pays besides its tiles, given its full and partial tiles:
     ``fixed`` (index reads before its first load), ``per_tile`` (each tile's read, beyond what hides it), and
-    ``skip_step`` for each of the FA2-style loop's ``masking_steps`` the row's mask leaves out."""
+    ``skip_step`` for each masked step of the FA2-style loop the row's mask leaves out: under causal, its
+    ``diagonal`` tiles (each row's partial tiles under plain causal) less those it keeps (kept diagonal tiles
+    stay partial); else the one step on the row's last key block, kept as often as the row keeps any block."""
 
     fixed: float
     per_tile: float
     skip_step: float = 0.0
     masking_steps: int = 0
-    causal: bool = False
+    diagonal: object = None
     n_kv_blocks: int = 1
 
     def __call__(self, full, partial):
         n = full + partial
-        if self.causal:  # the steps are the row's diagonal tiles, which a causal mask leaves partial
-            skipped = np.maximum(self.masking_steps - partial, 0)
-        else:  # one step, on the row's last key block: kept as often as the row keeps any block
-            skipped = self.masking_steps * (1.0 - np.minimum(n / self.n_kv_blocks, 1.0))
+        if self.diagonal is not None:
+            diagonal = self.diagonal if np.ndim(partial) < 2 else self.diagonal[:, None]  # [rows, splits]
+            skipped = np.maximum(diagonal - partial, 0)
+        else:
+            skipped = min(self.masking_steps, self.n_kv_blocks) * (1.0 - np.minimum(n / self.n_kv_blocks, 1.0))
         return self.fixed + n * self.per_tile + skipped * self.skip_step
 
 
@@ -104,9 +108,12 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
         return RowIndexCost(chain / ctas_per_sm, 0.0)
     search = (math.ceil(math.log2(max(n_kv_blocks, 1))) + 1) * lat  # max_no_larger, then the first mask_val
     per_tile = max(0.0, lat - tile.gemm * wl.head_dim / (wl.head_dim + wl.v_head_dim))  # beyond the QK GEMM
+    diagonal = None
+    if wl.causal:
+        diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv).row_partial
     return RowIndexCost(search / ctas_per_sm, per_tile / ctas_per_sm,
                         tile.softmax + hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm,
-                        masking_steps(cfg, wl, block_q), bool(wl.causal), max(n_kv_blocks, 1))
+                        masking_steps(cfg, wl, block_q), diagonal, max(n_kv_blocks, 1))
 
 
 def masking_steps(cfg, wl, block_q: int) -> int:

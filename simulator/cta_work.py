@@ -116,9 +116,9 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         full, partial = split_tiles
         works = np.tile((pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel(), heads)
         return makespan(np.sort(works)[::-1] if longest_first else works, slots)
-    if tiles.uniform:  # dense: every CTA has the same work, closed-form waves
+    if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
         per_row = tiles.visited // tiles.n_rows
-        work = pro_t + row_extra(per_row, 0) + per_row * full_t / splits
+        work = pro_t + per_row * full_t / splits
         return uniform_makespan(tiles.n_rows * heads * splits, slots, work)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits

@@ -88,7 +88,8 @@ def _index_lines(det: dict) -> list[str]:
            f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
     if c.masking_steps:
         out.append(f"  + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
-                   f"{'on the diagonal' if c.causal else 'on the last key block'}: V load + softmax of a cleared tile)")
+                   f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax of "
+                   f"a cleared tile)")
     return out
 
 

@@ -4,6 +4,7 @@ nothing."""
 
 import math
 
+import numpy as np
 import pytest
 
 from simulator import Workload, evaluate, hardware
@@ -47,9 +48,10 @@ def test_an_fa2_style_row_pays_the_binary_search_and_its_skipped_diagonal_steps(
     k = r.detail["ctas_per_sm"]
     assert cost.fixed == pytest.approx(8 * L2_HIT_CYCLES[80] / k, rel=1e-12)
     assert cost.per_tile == 0.0
-    assert cost.masking_steps == 2 and cost.causal  # ceil(128 / 64), both lengths whole tiles
-    assert float(cost(10, 2)) == cost.fixed  # both diagonal tiles kept: nothing skipped
-    assert float(cost(10, 0)) == pytest.approx(cost.fixed + 2 * cost.skip_step, rel=1e-12)
+    assert cost.masking_steps == 2  # ceil(128 / 64), both lengths whole tiles
+    assert list(cost.diagonal) == [2] * 64  # every 128-row query tile has two partial 64-key tiles under causal
+    assert list(cost(np.full(64, 10), np.full(64, 2))) == [cost.fixed] * 64  # both diagonal tiles kept
+    assert cost(np.full(64, 10), np.zeros(64))[5] == pytest.approx(cost.fixed + 2 * cost.skip_step, rel=1e-12)
     softmax = tile_cycles(fused_config(hw, "flash2", wl), hw, wl, partial=False).softmax  # a cleared tile's softmax
     assert cost.skip_step == pytest.approx(softmax + hw.hbm_latency_s * hw.sustained_clock_hz / k, rel=1e-12)
 
