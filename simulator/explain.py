@@ -9,7 +9,6 @@ import sympy as sp
 
 from simulator import gpu_model as gm
 from simulator import tile_cost as tc
-from simulator.gpu_kernels import kernel_config
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
     "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
@@ -36,9 +35,7 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
 
 def tile_values(hw, algo: str, wl) -> dict:
     """Numbers for the tile formula symbols, for a dense, unpacked tile."""
-    cfg = kernel_config(algo, hw, wl)
-    if wl.block_size:
-        cfg = gm._with_block(cfg, wl.block_size)
+    cfg = gm.fused_config(hw, algo, wl)
     eff_value = hw.mma_path(cfg.tensor_path)[0]
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
@@ -71,8 +68,56 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
+    lines += _mask_lines(det)
+    lines += _index_lines(det)
+    lines += _permute_lines(hw, det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _index_lines(det: dict) -> list[str]:
+    """The block index's fixed costs of a row (simulator.block_sparse), for the groups that read one."""
+    index = det.get("index")
+    if not index:
+        return []
+    c = index["cost"]
+    how = ("producer warp: counts, then the first index, before the first K load" if index["style"] == "ws"
+           else "Block-Sparse-Attention: binary search before Q, one read per tile")
+    out = [f"block index ({how}; L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
+           f"{index['bytes'] / 1e6:.3f} MB read",
+           f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
+    if c.masking_steps:
+        out.append(f"  + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
+                   f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax of "
+                   f"a cleared tile)")
+    return out
+
+
+def _permute_lines(hw, det: dict) -> list[str]:
+    """NATTEN's token permutation copies around a grid call: bytes and seconds of each kernel."""
+    from simulator.permute import copy_seconds
+
+    copies = det.get("permute_bytes")
+    if not copies:
+        return []
+    out = ["token permutation (NATTEN hopper/blackwell_fna.py: copy kernels before and after the call; bytes read + "
+           "written / (HBM x unfused_hbm_efficiency) + HBM latency, launches counted with the call's):"]
+    out += [f"  {name:<13} {moved / 1e6:12.3f} MB {copy_seconds(hw, moved) * 1e3:10.4f} ms" for name, moved in copies.items()]
+    return out
+
+
+def _mask_lines(det: dict) -> list[str]:
+    """The mask's tiles per head group (one group without a heads(...) mix), as the kernel visits them."""
+    groups = det.get("head_groups")
+    if not groups:
+        return []
+    out = [f"mask tiles per head ({det['block_q']} x {det['block_kv']} tiles; each group lowered once):"]
+    for i, g in enumerate(groups):
+        total = g["rows"] * g["kv_blocks"]
+        out.append(f"  group {i + 1}: {g['heads']} query heads, {g['mask']}: {g['visited']:,} of {total:,} tiles visited "
+                   f"({g['full']:,} full, {g['partial']:,} partial), block density {g['block_density']:.4f}"
+                   + (", reads a block index" if g["indexed"] else ""))
+    return out
 
 
 def _naive_lines(result) -> list[str]:

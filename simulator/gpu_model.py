@@ -17,12 +17,14 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
+from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
+from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config, sm_number
+from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
-from simulator.schedule import makespan, uniform_makespan
+from simulator.schedule import uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
 from simulator.workload import FMA_FLOPS
@@ -61,9 +63,7 @@ COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # f
 def _fused(hw, algo, wl) -> Result:
     if algo == "flash1":
         return _flash1(hw, wl)
-    cfg = kernel_config(algo, hw, wl)
-    if wl.block_size:
-        cfg = _with_block(cfg, wl.block_size)
+    cfg = fused_config(hw, algo, wl)
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
@@ -74,36 +74,90 @@ def _fused(hw, algo, wl) -> Result:
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
-    tiles = _tiles(wl, block_q, cfg.block_kv)
+    parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles,
+                           lambda mask, sparsity: block_sparse.reads_index(cfg, hw.arch, mask, sparsity))
+    tiles = parts[0].tiles
     full = tile_cycles(cfg, hw, wl, partial=False)
     full_t, full_dom = column_tile(full, rows)
-    part_t = full_t if tiles.uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
+    uniform = all(p.tiles.uniform for p in parts)
+    part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
     pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
-    heads = wl.batch * (wl.kv_heads if cfg.pack_gqa else wl.heads)
+    heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
-    per_split = None  # a masked split call: each split does the tiles of its own key range
-    if not is_columns(splits) and splits > 1 and tiles.pattern:
-        per_split = tile_source.split_counts(tiles.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
-    if per_split is not None:
-        works = np.tile((pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel(), heads)
-        compute_cycles = makespan(np.sort(works)[::-1] if cfg.longest_first else works, slots) * k
-    elif tiles.uniform:  # dense: every CTA has the same work, closed-form waves
-        work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
-        compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
-    else:
-        row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
-        compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
-    visited = tiles.visited * 1.0 * heads
-    cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
-    hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
-    cost = replace(cost, hbm_bytes=hbm)
+
+    def per_split(t):  # a masked split call: each split does the tiles of its own key range
+        return tile_source.split_counts(t.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
+
+    row_index = None  # the fixed cycles of a row that walks a block index (simulator.block_sparse)
+    if any(p.indexed for p in parts):
+        row_index = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q)
+    compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
+                                             per_split, row_index) * k
+    cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
+               _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
+    hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
+    index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
+    cost = replace(cost, hbm_bytes=hbm + index, l2_bytes=cost.l2_bytes + index, launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
+    cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    return _finish(hw, algo, wl, cost, times, full_dom, tiles, _detail(cfg, k, splits, full_t, part_t, full_dom, clock))
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), **detail_extra,
+              **_mask_detail(cfg, hw, wl, parts, row_index, index)}
+    mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
+    return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+
+
+def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes) -> float:
+    """HBM bytes of the call; under a heads(...) mix, K/V per run of KV heads with the same needs, each run as if
+    alone in L2 while its CTAs run."""
+    if len(parts) == 1:
+        return _fused_hbm(cfg, hw, wl, l2_bytes, slots, parts[0].tiles, parts[0].heads, splits)
+    return sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
+                          slots, t, h, splits)
+               for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
+
+
+def _permutation(hw, algo, wl, parts, cost, times) -> tuple:
+    """NATTEN's token permutation copies around a grid call, where the family stands for a kernel that permutes:
+    their seconds go to ``times``, their bytes and launches to the cost (returned with the detail)."""
+    layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
+    if not permute.permutes(algo, sm_number(hw.arch), layout):
+        return cost, {}
+    copies = permute.copy_bytes(wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
+    times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
+    moved = sum(copies.values())
+    cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))
+    times["launch"] = cost.launches * hw.launch_overhead_s
+    return cost, {"permute_bytes": copies}
+
+
+def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
+    """What ``--explain`` shows of a masked call: each head group's tiles, and the block index's fixed costs."""
+    if len(parts) == 1 and not parts[0].tiles.pattern:
+        return {}
+    out = {"head_groups": [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
+                                full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
+                                rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
+                                block_density=p.tiles.block_density, indexed=p.indexed) for p in parts]}
+    if row_index is not None:
+        out["index"] = dict(style=block_sparse.style(cfg), l2_hit_cycles=block_sparse.l2_hit_cycles(hw.arch),
+                            cost=row_index, bytes=index_bytes)
+    return out
+
+
+def fused_config(hw, algo, wl):
+    """The family's kernel configuration for the call: its own tiles, or ``--block-size``; a grid pattern
+    (window2d / window3d) on Hopper runs at NATTEN's Hopper FNA tile (FA4's tile is NATTEN's Blackwell one)."""
+    cfg = kernel_config(algo, hw, wl)
+    if wl.block_size:
+        return _with_block(cfg, wl.block_size)
+    if algo == "flash3" and sm_number(hw.arch) >= 90 and tile_source.grid_call(wl):
+        return natten_sm90(cfg, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
+    return cfg
 
 
 def _stream_fill(hw, tile_cycles) -> float:
@@ -129,6 +183,9 @@ def _flash1(hw, wl) -> Result:
     its O block and its l, m statistics: HBM traffic Theta(N^2 d^2 / M) once
     those re-reads miss L2 (FA1 paper, Theorem 2).
     """
+    if tile_source.head_groups(wl):
+        raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs one mask for every head; a heads(...) mix runs "
+                        "on flash2, flash3, flash4 or flash-decoding")
     cfg = kernel_config("flash1", hw, wl)
     if wl.block_size:
         cfg = _with_block(cfg, wl.block_size)
@@ -173,18 +230,6 @@ def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
 
 
-def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
-    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
-    n = row_work.size * heads * splits
-    if row_work.min() == row_work.max():
-        return uniform_makespan(n, slots, float(row_work[0]))
-    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
-        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
-    else:
-        works = np.repeat(np.tile(row_work, heads), splits)
-    return makespan(works, slots)
-
-
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     """Work and L2/smem traffic of all visited tiles, plus Q/O per CTA."""
     d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
@@ -223,7 +268,7 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
-    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_kv, rows_in_flight), kv_read) * width
+    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_q // group, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
@@ -233,12 +278,13 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     return where(working_set <= hw.l2_bytes, compulsory, vmin(wave_bound, all_miss))
 
 
-def _kv_keys_reached(wl, tiles, block_kv: int, last_queries):
-    """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense)."""
+def _kv_keys_reached(wl, tiles, block_q: int, block_kv: int, last_queries):
+    """Keys of one KV head that the last ``last_queries`` query rows can reach (all of them when dense); a grid
+    pattern counts rows in its query tiles of ``block_q`` tokens."""
     if tiles.pattern is None:
         return wl.kv_len
-    return min(tile_source.key_blocks_reached(tiles.pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries))
-               * block_kv, wl.kv_len)
+    return min(tile_source.key_blocks_reached(tiles.pattern, wl.seq_len, wl.kv_len, block_kv, int(last_queries),
+                                              block_q) * block_kv, wl.kv_len)
 
 
 def _kv_keys_read(wl, tiles, block_kv: int):
@@ -305,7 +351,7 @@ def _naive(hw, wl) -> Result:
     cost = sum(kernels.values(), Cost())
     times = _roof_times(hw, wl, cost, "cublas")
     times["compute"] = total
-    tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else tile_source.dense_counts(wl)
+    tiles = _tiles(wl, wl.seq_len, wl.kv_len) if is_columns(wl.seq_len) else cta_work.element_counts(wl)
     return _finish(hw, "naive", wl, cost, times, pick(bounds, argname(per_kernel)), tiles,
                    dict(kernel_seconds=per_kernel, kernel_bounds=bounds, softmax_row_on_chip=row_on_chip),
                    serial=True)
@@ -338,9 +384,11 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
     else:
         stream = times["hbm"] + times.get("stream_fill", 0.0)  # the HBM stream's first byte and last tile
         body = vmax(times["compute"], stream, times["l2"])
-        time_s = body + launch + times.get("combine", 0.0)
+        time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0)
         memory = where(stream >= times["l2"], "hbm", "l2")
         bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
+        if "permute" in times and times["permute"] > body:  # the token permutation's copies outlast the kernel
+            bound = "hbm"
     util = {unit: vmin(1.0, times[unit] / time_s) for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm")}
     flops = wl.flops_per_score() * tiles.attended * wl.batch * wl.heads
     return Result(hw.name, algo, wl, time_s, bound, cost, times, util, flops, tiles.block_density,

@@ -7,14 +7,15 @@ flash_attn/cute/interface.py and flash_fwd_sm100.py.
 """
 
 import math
+from dataclasses import replace
 
 from simulator.gpu_kernels import KernelConfig
 
 MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against it (launch_bounds)
 WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA); FA3: one consumer WG per 64 rows
-# FA3 rebalances registers with setmaxnreg: consumers 240 (2 consumer warpgroups) or 160 (3)
+# FA3 rebalances registers with setmaxnreg: consumers 256 (1 consumer warpgroup), 240 (2) or 160 (3)
 # (hopper/flash_fwd_kernel_sm90.h, MmaRegisterRequirement); the producer's 24 are in gpu_kernels.
-CONSUMER_REGS = {2: 240, 3: 160}
+CONSUMER_REGS = {1: 256, 2: 240, 3: 160}
 FA3_STAGES = 2  # K and V pipelines of 2 stages each (flash_fwd_launch_template.h, kStages = 2 on sm90)
 FA4_TILE = 128  # m_block_size = n_block_size = 128 on sm100 for every head dim (interface.py, FwdConfig)
 FA4_SMEM = 224 * 1024  # the smem budget FA4 sizes its K/V ring against (flash_fwd_sm100.py, _setup_attributes)
@@ -103,6 +104,24 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False) ->
     if d <= 192:
         return 128, 128 if dv <= 128 else 112, False
     return 128, 80, False
+
+
+# NATTEN's Hopper FNA forward tiles (query x key tokens) and whether the kernel is persistent, per head dim: the
+# first (default) entry of HOPPER_FORWARD_CONFIGS (SHI-Labs/NATTEN src/natten/backends/configs/cutlass_hopper/
+# __init__.py @ 8c8729f4): d = 32, 64: 64 x 128 NonPersistent; 128: 128 x 128 WarpSpecializedCooperative;
+# 256: 128 x 64 WarpSpecializedCooperative. A head dim NATTEN has no kernel for takes the next larger one's.
+NATTEN_SM90_TILES = {32: (64, 128, False), 64: (64, 128, False), 128: (128, 128, True), 256: (128, 64, True)}
+
+
+def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:
+    """FA3's Hopper schedule (wgmma warpgroups of 64 rows, a TMA producer, two K/V stages, softmax beside the
+    GEMMs) at NATTEN's Hopper FNA tile for the head dim: the kernel a window2d / window3d call runs there
+    (natten/backends/hopper_fna.py runs CUTLASS's Hopper FMHA on tokens permuted into tile order)."""
+    br, bc, persistent = NATTEN_SM90_TILES[next((k for k in NATTEN_SM90_TILES if max(d, dv) <= k), 256)]
+    wgs = br // WGMMA_ROWS
+    smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if cfg.p_through_smem else 0)) * b
+    return replace(cfg, block_q=br, block_kv=bc, warps=wgs * 4, readers=wgs, smem_bytes=smem,
+                   regs_per_thread=CONSUMER_REGS[wgs], persistent=persistent)
 
 
 # tile_size_fwd_sm90's is_local column (16-bit): d=64 192 x 128 (P in registers), 96: 192 x 128 (P

@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
+ELEMENT_TILE = (128, 128)  # coin and selector block of a kernel that does not tile (naive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,28 @@ def dense_counts(wl) -> TileRows:
     """Element-level view for kernels that do not tile (naive): attended elements only."""
     if not wl.mask_expr and wl.sparsity == 0:
         return _dense(wl.seq_len, wl.kv_len, wl.seq_len, wl.kv_len)
-    return _masked(wl.mask_expr, wl.pattern, wl.causal, wl.sparsity, wl.seq_len, wl.kv_len, 128, 128)
+    return _masked(wl.mask_expr, wl.pattern, wl.causal, wl.sparsity, wl.seq_len, wl.kv_len, *ELEMENT_TILE)
+
+
+def grid_call(wl) -> bool:
+    """Whether the call's mask holds neighborhood attention on a token grid (window2d / window3d)."""
+    return bool(wl.pattern) and ("window2d" in wl.pattern or "window3d" in wl.pattern)
+
+
+def head_groups(wl) -> tuple[tuple[int, str], ...] | None:
+    """The (query heads, mask) groups of a heads(...) mix, ``--causal`` distributed over them; None without one."""
+    if not wl.pattern or "heads" not in wl.pattern:
+        return None
+    from einsum_cascades.sparsity import head_groups_text
+
+    return head_groups_text(wl.mask_expr, wl.heads)
+
+
+def group_rows(mask: str, nq: int, nkv: int, block_q: int, block_kv: int) -> TileRows:
+    """One head group's mask lowered at the kernel's tile shape (dense in closed form)."""
+    if mask in ("full", "dense"):
+        return _dense(nq, nkv, block_q, block_kv)
+    return _masked(mask, mask, False, 0.0, nq, nkv, block_q, block_kv)
 
 
 @lru_cache(maxsize=4096)

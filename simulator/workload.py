@@ -67,6 +67,17 @@ class Workload:
         if tensor > MAX_TENSOR_BYTES:
             raise UserError(f"bad shape: batch x heads x length x head-dim x {self.dtype_bytes} B = {tensor:.3g} B "
                             f"for one tensor; at most 2**60 B (an exbibyte)")
+        if self.pattern and "heads" in self.pattern:
+            self._check_head_mix()
+
+    def _check_head_mix(self):
+        """A heads(...) mix's counts sum to --heads; its groups' sizes are its own (no --sparsity to solve)."""
+        from einsum_cascades.sparsity import head_groups_text
+
+        head_groups_text(self.mask_expr, self.heads)
+        if self.sparsity > 0:
+            raise UserError(f"bad sparsity {self.sparsity!r} with pattern {self.pattern!r}: --sparsity solves one "
+                            f"pattern's size, and a heads(...) mix gives each group its own; drop --sparsity")
 
     @property
     def dtype_bytes(self) -> int:

@@ -185,4 +185,4 @@ def test_simulator_tiles_carry_the_grid_tiling():
     assert tiles.attended == 128 * 128 * 13 * 13
     assert tiles.kv_blocks_read == 128  # every key patch is some query patch's neighbour
     row = simulate(hw="h100", algo="flash3", seq_len=128 * 128, pattern="window2d(128,128,13,13)")
-    assert row["speedup"] > 1 and row["block_density"] < 0.1  # at FA3's own tile (128 x 176 at d = 128)
+    assert row["speedup"] > 1 and row["block_density"] < 0.1  # at NATTEN's Hopper tile (128 x 128 at d = 128)

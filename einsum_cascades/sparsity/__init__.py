@@ -34,6 +34,9 @@ query q sits on key q + off, and ``back = q + off - k`` is how far key k lies be
   borders, GNA stride), lowered on grid patches as NATTEN's kernels tile it; it stands alone
   (``_grid``; ``TileCounts.layout`` says how the tokens are permuted into tiles)
 - ``full`` (alias ``dense``): everything
+- ``heads(n1: P1, n2: P2, ...)``: per-head groups, the first n1 query heads use P1, the next n2 P2, ...
+  (DuoAttention's full and streaming heads); not one mask: ``head_groups`` splits it into groups, ``&`` and
+  ``|`` distributing over them, and each group is lowered on its own (``_heads``)
 
 Expressions join them with ``&`` (binds tighter) and ``|``, with parentheses:
 ``causal&window(4k)|sinks(128)``. Sizes take k/m suffixes (k = 1024). Parsed, never evaluated.
@@ -43,9 +46,10 @@ from einsum_cascades.sparsity._expr import PATTERN_NAMES, Pattern, PatternError
 from einsum_cascades.sparsity._parse import parse_pattern
 from einsum_cascades.sparsity._fit import fit_pattern
 from einsum_cascades.sparsity._grid import GridTiling
+from einsum_cascades.sparsity._heads import declared_heads, head_groups, head_groups_text, is_mix
 from einsum_cascades.sparsity._lowering import (TileCounts, brute_force_counts, element_density, key_blocks_reached,
                                                tile_counts, tile_grid, tile_states)
 
 __all__ = ["PATTERN_NAMES", "GridTiling", "Pattern", "PatternError", "TileCounts", "brute_force_counts",
-           "element_density", "fit_pattern", "key_blocks_reached", "parse_pattern", "tile_counts", "tile_grid",
-           "tile_states"]
+           "declared_heads", "element_density", "fit_pattern", "head_groups", "head_groups_text", "is_mix",
+           "key_blocks_reached", "parse_pattern", "tile_counts", "tile_grid", "tile_states"]

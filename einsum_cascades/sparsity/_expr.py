@@ -38,6 +38,8 @@ class Pattern:
             left_text = f"({left})" if left.name == "|" and self.name == "&" else str(left)
             return f"{left_text}{self.name}({right})" if right.name in ("&", "|") and (
                 right.name == self.name or self.name == "&") else f"{left_text}{self.name}{right}"
+        if self.name == "heads":  # per-head groups: count, then the group's pattern
+            return f"heads({','.join(f'{n}:{part}' for n, part in zip(self.args, self.parts))})"
         if self.name == "random_blocks":  # density and seed print as plain numbers
             return f"{self.name}({','.join(repr(a) for a in self.args)})"
         if self.name in SELECTORS:  # the seed prints as a plain number
@@ -50,11 +52,16 @@ class Pattern:
 
     def leaves(self):
         """The primitives of the expression, left to right (preorder)."""
-        if self.name in ("&", "|"):
+        if self.name in ("&", "|", "heads"):
             for part in self.parts:
                 yield from part.leaves()
         else:
             yield self
+
+    def _nodes(self):
+        yield self
+        for part in self.parts:
+            yield from part._nodes()
 
     def mask(self, q, k, seq_len: int, kv_len: int, block=DEFAULT_RANDOM_BLOCK) -> np.ndarray:
         """Element mask (True = attended) on broadcasting query / key index arrays.
@@ -62,6 +69,9 @@ class Pattern:
         ``block`` binds the coin block of ``random_blocks`` and the key blocks topk and budget keep:
         one coin or choice per ``block[0] x block[1]`` tile; lowering passes its own tile shape.
         """
+        if any(node.name == "heads" for node in self._nodes()):
+            raise PatternError(f"pattern {self}: heads(...) gives each head group its own mask; take the mask of a "
+                               f"group (head_groups), not of the mix")
         q, k = np.asarray(q, dtype=np.int64), np.asarray(k, dtype=np.int64)
         picks = iter(())
         if any(leaf.name in SELECTORS for leaf in self.leaves()):

@@ -16,7 +16,9 @@ import numpy as np
 
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
+from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
+from einsum_cascades.sparsity._heads import is_mix
 from einsum_cascades.sparsity._limits import check_pattern
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
@@ -93,11 +95,18 @@ def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK)
 
 def _plan(p, seq_len, kv_len, block_q, block_kv):
     """(expression to lower on 1-D tiles, None), or (None, grid tiling) for window2d / window3d (alone, or
-    with full around it)."""
+    with full around it). A heads(...) mix is lowered group by group (``head_groups``), never whole."""
+    _not_a_mix(p)
     p = grid.resolve(p)
     if p.name in GRIDS:
         return None, grid.tiling(p, seq_len, kv_len, block_q, block_kv)
     return p, None
+
+
+def _not_a_mix(p):
+    if is_mix(p):
+        raise PatternError(f"pattern {p}: heads(...) gives each head group its own pattern; lower the groups one by "
+                           f"one (head_groups), not the mix as one mask")
 
 
 def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query: int = 0,

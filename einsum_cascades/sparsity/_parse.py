@@ -4,6 +4,7 @@ import re
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import GRIDS, PATTERN_NAMES, SELECTORS, Pattern, PatternError
+from einsum_cascades.sparsity._heads import MIX
 from einsum_cascades.units import parse_size, short_repr
 
 _ARITY = {"causal": (0, 0), "full": (0, 0), "window": (1, 2), "chunked": (1, 1), "sinks": (1, 1), "global": (1, 1),
@@ -11,8 +12,9 @@ _ARITY = {"causal": (0, 0), "full": (0, 0), "window": (1, 2), "chunked": (1, 1),
           "window2d": (4, 4), "window3d": (6, 6)}
 _ALIASES = {"dense": "full"}
 _TOKEN = re.compile(r"(?P<name>[A-Za-z_]\w*)|(?P<num>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[kKmMgG]?)"
-                    r"|(?P<op>[&|(),=])")
-_ALLOWED = f"allowed: {', '.join(PATTERN_NAMES)}, joined with & and |, grouped with ( )"
+                    r"|(?P<op>[&|(),=:])")
+_ALLOWED = (f"allowed: {', '.join(PATTERN_NAMES)}, joined with & and |, grouped with ( ), per-head groups "
+            f"heads(n1: P1, n2: P2, ...)")
 # Bounds on an expression, far past any real mask, so parsing and lowering never recurse deeply or blow up.
 MAX_CHARS = 4096
 MAX_TERMS = 64  # primitives (names) in one expression
@@ -101,8 +103,10 @@ def _and(tokens, pos, text):
 
 def _atom(tokens, pos, text):
     token = _at(tokens, pos)
-    if token is None or token[1] not in _ARITY and token[1] not in _ALIASES and token[1] != "(":
+    if token is None or token[1] not in _ARITY and token[1] not in _ALIASES and token[1] not in ("(", MIX):
         _fail(text, token, "expected a pattern name or '('")
+    if token[1] == MIX:
+        return _mix(tokens, pos + 1, text)
     if token[1] == "(":
         inner, pos = _or(tokens, pos + 1, text)
         if not _at(tokens, pos) or tokens[pos][1] != ")":
@@ -118,6 +122,27 @@ def _atom(tokens, pos, text):
     if name in GRIDS:
         return Pattern(name, _check_grid(name, args, stride, text)), pos
     return Pattern(name, _check_args(name, args, text)), pos
+
+
+def _mix(tokens, pos, text):
+    """``heads(n1: P1, n2: P2, ...)`` after its name: counts >= 1, each with the pattern of its heads."""
+    token = _at(tokens, pos)
+    if token is None or token[1] != "(":
+        _fail(text, token, "heads takes (n1: P1, n2: P2, ...)")
+    counts, parts = [], []
+    while True:
+        token = _at(tokens, pos + 1)
+        if token is None or token[0] != "num" or _at(tokens, pos + 2) is None or tokens[pos + 2][1] != ":":
+            _fail(text, token, "heads( expects a head count and ':' before each pattern, as in heads(16: full, 16: "
+                               "window(1k))")
+        counts.append(_sizes("heads", [token[1]], text, "head counts >= 1 before each ':'")[0])
+        part, pos = _or(tokens, pos + 3, text)
+        parts.append(part)
+        token = _at(tokens, pos)
+        if token is None or token[1] not in ",)":
+            _fail(text, token, "expected ',' or ')' in heads(...)")
+        if token[1] == ")":
+            return Pattern(MIX, tuple(counts), tuple(parts)), pos + 1
 
 
 def _args(tokens, pos, text, name):

@@ -1,0 +1,134 @@
+"""What a block-sparse kernel pays beyond its tiles: reading the block index of every row it runs.
+
+Which masks read an index. A kernel derives the key blocks of causal and sliding-window rows from the row
+number (FlashAttention's n_block_min / n_block_max; FA3's attention_chunk for chunks), of sink + local
+"streaming" rows likewise (mit-han-lab/Block-Sparse-Attention @ 49d6c39e, csrc/block_sparse_attn/src/
+flash_blockmask.h, ``fwdStreaming::mask_val`` computes each block from sink and local counts), and of
+neighborhood attention from the tile's coordinates (NATTEN). Every other mask (top-k, budget, random
+blocks, strided, vertical-slash, global tokens, ``--sparsity``) is a list of block indices in memory the
+kernel walks: Block-Sparse-Attention's ``fwdBlockmask`` for the FA2-style families, FlashAttention's CuTe
+block sparsity (flash_attn/cute/block_sparse_utils.py, ``BlockSparseTensors``: per row a block count and
+an int32 index list) for FA3 and FA4, which have no sink or streaming mode.
+
+What reading it costs (L2 hits: the index of a head is small and every CTA of the head reads its own row):
+- FA2-style kernels (Block-Sparse-Attention, flash_fwd_kernel.h ``compute_block_attn_1rowblock``, built on
+  FA2 2.4.2): before loading Q the row runs ``max_no_larger``, a binary search over its index entries
+  (``flash_blockmask.h``): ceil(log2 N) + 1 dependent reads for N key blocks; in the loop each tile reads the
+  next index (``blockmask.mask_val(mask_block_idx)`` at the top of the iteration) and needs it only after
+  the QK GEMM, for the next K address, so only the latency beyond that GEMM shows. Its causal loop runs
+  the ``n_masking_steps`` diagonal iterations whether or not the row keeps their blocks; a skipped one still
+  loads a V tile, waits for it and runs the softmax over a cleared tile (the ``is_skip`` branch).
+- Warp-specialized kernels (CuTe ``produce_block_sparse_loads`` / ``_sm100``): the producer warp reads the
+  row's counts, then its first index, before the row's first K load (two dependent reads); later indices
+  are read while it waits for a free pipeline stage, hidden. A persistent kernel issues them while the
+  previous row's last stages still compute.
+Each stall is hidden by the SM's other resident CTAs but for 1/(CTAs per SM) of it, as the prologue's
+first-load latency is (tile_cost.prologue_cycles): that first load, now behind the index chain, is the
+pipeline fill a row pays however few tiles it keeps.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator import tiles as tile_source
+from simulator.gpu_kernels import sm_number
+
+# L2 hit latency in SM cycles: the plateau of a pointer chase whose footprint fits L2 (RRZE-HPC/gpu-benches
+# @ 1038c5d0, gpu-latency/a100_80.txt: 205.7 cycles from 0.5 to 16 MB at 1410 MHz; gh200.txt, the 132-SM
+# GH100: 280.4 cycles from 0.5 to 25 MB at 1980 MHz). That suite publishes no Blackwell chase: sm_100 takes
+# Hopper's (an assumption). Keyed by the lowest sm each applies to.
+L2_HIT_CYCLES = {80: 205.7, 90: 280.4}
+INDEX_BYTES = 4  # int32 block indices and counts (Block-Sparse-Attention's row_blockmask, CuTe's mask_block_idx)
+WS_ROW_READS = 2  # warp-specialized producer: the row's counts, then its first index, before its first K load
+# Masks each kind of kernel derives from the row number, never reading an index (see the module docstring).
+COMPUTED = {"fa2": {"full", "causal", "window", "sinks", "window2d", "window3d"},
+            "ws": {"full", "causal", "window", "window2d", "window3d"}}
+FA3_CHUNK = "chunked"  # FA3 sm90's attention_chunk bounds a chunk's blocks arithmetically too
+
+
+def style(cfg) -> str:
+    """'ws' for warp-specialized kernels (a producer warp loads K/V: FA3 on Hopper, FA4), else 'fa2'."""
+    return "ws" if cfg.overlap else "fa2"
+
+
+def reads_index(cfg, arch: str, mask: str | None, sparsity: float) -> bool:
+    """Whether a call of this kernel walks a block index for ``mask`` (random blocks when ``sparsity`` > 0)."""
+    if sparsity > 0:
+        return True
+    if not mask:
+        return False
+    from einsum_cascades.sparsity import parse_pattern
+
+    computed = set(COMPUTED[style(cfg)])
+    if cfg.family == "flash3" and sm_number(arch) >= 90:
+        computed.add(FA3_CHUNK)
+    return not {leaf.name for leaf in parse_pattern(mask).leaves()} <= computed
+
+
+def l2_hit_cycles(arch: str) -> float:
+    sm = sm_number(arch)
+    return L2_HIT_CYCLES[max((k for k in L2_HIT_CYCLES if k <= sm), default=min(L2_HIT_CYCLES))]
+
+
+@dataclass(frozen=True)
+class RowIndexCost:
+    """SM cycles a row of an index-reading call pays besides its tiles, given its full and partial tiles:
+    ``fixed`` (index reads before its first load), ``per_tile`` (each tile's read, beyond what hides it), and
+    ``skip_step`` for each masked step of the FA2-style loop the row's mask leaves out: under causal, its
+    ``diagonal`` tiles (each row's partial tiles under plain causal) less those it keeps (kept diagonal tiles
+    stay partial); else the one step on the row's last key block, kept as often as the row keeps any block."""
+
+    fixed: float
+    per_tile: float
+    skip_step: float = 0.0
+    masking_steps: int = 0
+    diagonal: object = None
+    n_kv_blocks: int = 1
+
+    def __call__(self, full, partial):
+        n = full + partial
+        if self.diagonal is not None:
+            diagonal = self.diagonal if np.ndim(partial) < 2 else self.diagonal[:, None]  # [rows, splits]
+            skipped = np.maximum(diagonal - partial, 0)
+        else:
+            skipped = min(self.masking_steps, self.n_kv_blocks) * (1.0 - np.minimum(n / self.n_kv_blocks, 1.0))
+        return self.fixed + n * self.per_tile + skipped * self.skip_step
+
+
+def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int) -> RowIndexCost:
+    """The fixed SM cycles of a row of an index-reading call (stalls count 1/ctas_per_sm: the SM's other CTAs
+    fill them; a skipped step's softmax does not hide)."""
+    lat = l2_hit_cycles(hw.arch)
+    if style(cfg) == "ws":
+        chain = WS_ROW_READS * lat
+        if cfg.persistent:  # the producer reads it while the previous row's last stages compute
+            chain = max(0.0, chain - cfg.kv_stages * tile.cycles)
+        return RowIndexCost(chain / ctas_per_sm, 0.0)
+    search = (math.ceil(math.log2(max(n_kv_blocks, 1))) + 1) * lat  # max_no_larger, then the first mask_val
+    per_tile = max(0.0, lat - tile.gemm * wl.head_dim / (wl.head_dim + wl.v_head_dim))  # beyond the QK GEMM
+    diagonal = None
+    if wl.causal:
+        diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv).row_partial
+    return RowIndexCost(search / ctas_per_sm, per_tile / ctas_per_sm,
+                        tile.softmax + hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm,
+                        masking_steps(cfg, wl, block_q), diagonal, max(n_kv_blocks, 1))
+
+
+def masking_steps(cfg, wl, block_q: int) -> int:
+    """Iterations of the FA2-style loop's masked part, run whether or not the mask keeps their blocks
+    (compute_block_attn_1rowblock: ``n_masking_steps``; a skipped one still loads its V, waits for it and runs
+    the softmax over a cleared tile): 1 without causal, else ceil(kBlockM / kBlockN), one more unless both
+    lengths are whole tiles (Is_even_MN)."""
+    if not wl.causal:
+        return 1
+    even = wl.seq_len % block_q == 0 and wl.kv_len % cfg.block_kv == 0
+    return -(-cfg.block_q // cfg.block_kv) + (0 if even else 1)
+
+
+def index_bytes(cfg, tiles, heads: int) -> float:
+    """Index bytes the call reads: every row's visited entries and its end mark (FA2-style) or its two counts
+    (warp-specialized), per head. The binary search's reads land on the same rows' entries."""
+    per_row = 1 if style(cfg) == "fa2" else WS_ROW_READS
+    return INDEX_BYTES * heads * (tiles.visited + per_row * tiles.n_rows)

@@ -1,0 +1,167 @@
+"""The CTAs of a fused kernel and their work: one grid of query-block rows per head, each head with its own
+tiles (a heads(...) mix gives head groups different masks), dispatched onto the SMs' slots.
+
+A call is a list of ``Part``: the tiles of one head group and how many (batch x head) grids of them run.
+Without a mix there is one part, and its makespan takes the closed forms (dense) or the sorted rows the
+model has always used; a mix concatenates its groups' CTAs in head order (the hardware's dispatch order,
+head outermost: FA2's grid (m_block, b, h)), or sorts them all for a longest-first scheduler.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from simulator import tiles as tile_source
+from simulator.columns import is_columns
+from simulator.schedule import makespan, uniform_makespan
+
+
+@dataclass(frozen=True)
+class Part:
+    """One head group's CTAs: its tiles, its CTA grids (batch x query heads, or x KV heads when the kernel packs
+    a KV head's query heads into one tile), its query heads (batch x), and the group's mask expression."""
+
+    tiles: object
+    heads: int
+    q_heads: int
+    mask: str | None = None
+    indexed: bool = False  # the kernel walks a block index for this group's rows (simulator.block_sparse)
+
+
+def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower, indexed) -> list[Part]:
+    """The call's head groups at the kernel's tile (``block_q`` query positions x ``block_kv`` keys); ``lower`` is
+    the one-mask lowering (the workload's own tiles), ``indexed(mask, sparsity)`` whether the kernel reads a
+    block index for a mask. A packed tile holds every query head of its KV head, so when a KV head's query
+    heads fall in different groups, its tiles are those of the union of their masks (the kernel visits every
+    tile some of its rows attend; the mask makes the others' elements partial)."""
+    groups = tile_source.head_groups(wl)
+    if groups is None:
+        heads = wl.batch * (wl.kv_heads if pack_gqa else wl.heads)
+        return [Part(lower(wl, block_q, block_kv), heads, wl.batch * wl.heads, wl.mask_expr,
+                     indexed(wl.mask_expr, wl.sparsity))]
+    if pack_gqa:
+        return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n_kv,
+                     wl.batch * n_kv * wl.group, mask, indexed(mask, 0.0)) for n_kv, mask in kv_units(wl)]
+    return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n, wl.batch * n,
+                 mask, indexed(mask, 0.0)) for n, mask in groups]
+
+
+def kv_units(wl) -> list[tuple[int, str]]:
+    """(KV heads, mask) runs over the KV heads: each KV head's K/V is what its query heads need together, the
+    union of their groups' masks (one group's mask when all of them are in one group)."""
+    groups, group = tile_source.head_groups(wl), wl.group
+    owner = [mask for n, mask in groups for _ in range(n)]  # the mask of every query head
+    units = []
+    for kv in range(wl.kv_heads):
+        masks = list(dict.fromkeys(owner[kv * group:(kv + 1) * group]))
+        mask = masks[0] if len(masks) == 1 else "|".join(f"({m})" for m in masks)
+        if units and units[-1][1] == mask:
+            units[-1] = (units[-1][0] + 1, mask)
+        else:
+            units.append((1, mask))
+    return units
+
+
+def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: list[Part]) -> list[tuple]:
+    """(workload of its heads, tiles, CTA grids) per run of KV heads with the same needs, for the HBM traffic:
+    the call itself without a mix."""
+    if tile_source.head_groups(wl) is None:
+        return [(wl, compute_parts[0].tiles, compute_parts[0].heads)]
+    out = []
+    for n_kv, mask in kv_units(wl):
+        sub = replace(wl, heads=n_kv * wl.group, kv_heads=n_kv, pattern=None, causal=False)
+        tiles = tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv)
+        out.append((sub, tiles, wl.batch * n_kv * (1 if pack_gqa else wl.group)))
+    return out
+
+
+def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, full_t, part_t, pro_t, per_split,
+                   row_extra) -> float:
+    """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
+
+    ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
+    partial)``: the fixed cycles a row of an indexed part pays besides its tiles (its block index reads)."""
+    def extra(part):
+        return row_extra if part.indexed else _no_extra
+
+    if len(parts_) == 1:
+        part = parts_[0]
+        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part))
+    works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
+                                    p.heads) for p in parts_])
+    return makespan(np.sort(works)[::-1] if longest_first else works, slots)
+
+
+def _no_extra(full, partial):
+    return 0.0
+
+
+def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np.ndarray:
+    """Work of each CTA of one head's grid: rows in order, each row's splits together."""
+    split_tiles = per_split(tiles) if splits > 1 and tiles.pattern else None
+    if split_tiles is not None:
+        full, partial = split_tiles
+        return (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
+    work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
+                                                                   + tiles.row_partial * part_t) / splits
+    return np.repeat(work, splits)
+
+
+def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra) -> float:
+    """One mask for every head: the closed form when every CTA has the same work, else the rows once (sorted
+    once when longest first, since every head repeats them)."""
+    tiles, heads = part.tiles, part.heads
+    split_tiles = None if is_columns(splits) or splits <= 1 or not tiles.pattern else per_split(tiles)
+    if split_tiles is not None:
+        full, partial = split_tiles
+        works = np.tile((pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel(), heads)
+        return makespan(np.sort(works)[::-1] if longest_first else works, slots)
+    if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
+        per_row = tiles.visited // tiles.n_rows
+        work = pro_t + per_row * full_t / splits
+        return uniform_makespan(tiles.n_rows * heads * splits, slots, work)
+    row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
+                                                                       + tiles.row_partial * part_t) / splits
+    return _grid_makespan(row_work, heads, splits, slots, longest_first)
+
+
+def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
+    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
+    n = row_work.size * heads * splits
+    if row_work.min() == row_work.max():
+        return uniform_makespan(n, slots, float(row_work[0]))
+    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
+        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
+    else:
+        works = np.repeat(np.tile(row_work, heads), splits)
+    return makespan(works, slots)
+
+
+def weighted(wl, parts_: list[Part], block_q: int, block_kv: int):
+    """The call's attended elements and block density per query head: the query head groups' own (not the unions
+    a packed tile visits), weighted by their heads; the one part's tiles without a mix."""
+    groups = tile_source.head_groups(wl)
+    if groups is None:
+        return parts_[0].tiles
+    return _weighted(wl, groups, block_q, block_kv)
+
+
+def _weighted(wl, groups, block_q, block_kv):
+    lowered = [(n, tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv)) for n, mask in groups]
+    return _Mix(sum(n * t.attended for n, t in lowered) / wl.heads,
+                sum(n * t.block_density for n, t in lowered) / wl.heads)
+
+
+@dataclass(frozen=True)
+class _Mix:
+    attended: float
+    block_density: float
+
+
+def element_counts(wl):
+    """Attended elements and block density for a kernel that does not tile (naive): the groups' own, weighted by
+    their heads, under a mix."""
+    groups = tile_source.head_groups(wl)
+    if groups is None:
+        return tile_source.dense_counts(wl)
+    return _weighted(wl, groups, *tile_source.ELEMENT_TILE)

@@ -1,0 +1,68 @@
+"""window2d / window3d on the GPU model: NATTEN's tile sizes where the family stands for NATTEN's Hopper or
+Blackwell kernel, and the token permutation copies around the call (closed-form bytes and seconds)."""
+
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator import Workload, evaluate, hardware
+
+GRID = "window2d(100,60,7,7)"  # 6000 tokens: pads to 112 x 64 on (16, 8) query patches, 112 x 64 on (16, 8) keys
+
+
+def run(hw, algo, **kw):
+    return evaluate(hardware(hw), algo, Workload(**kw))
+
+
+@pytest.mark.parametrize("d, tile", [(64, (64, 128)), (128, (128, 128)), (256, (128, 64))])
+def test_flash3_on_hopper_lowers_a_grid_at_nattens_tile_for_the_head_dim(d, tile):
+    r = run("h100", "flash3", seq_len=6000, head_dim=d, pattern=GRID)
+    assert (r.detail["block_q"], r.detail["block_kv"]) == tile
+    one_d = run("h100", "flash3", seq_len=6000, head_dim=d, pattern="window(64,64)")  # FA3's own local tile
+    assert (one_d.detail["block_q"], one_d.detail["block_kv"]) == {64: (192, 128), 128: (128, 128),
+                                                                   256: (128, 64)}[d]
+
+
+def test_the_permutation_copies_have_closed_form_bytes_and_seconds():
+    """At d = 128 on H100 (128 x 128 tiles: (16, 8) patches), 6000 real tokens pad to 112 x 64 = 7168 per tensor:
+    permute Q, K, V read the real tokens and write the padded ones; O and its fp32 LSE come back real tokens only."""
+    hw = hardware("h100")
+    wl = dict(seq_len=6000, heads=8, kv_heads=2, head_dim=128, pattern=GRID)
+    r = run("h100", "flash3", **wl)
+    n, pad, b = 6000, 112 * 64, 2
+    copies = [8 * (n + pad) * 128 * b, 2 * (n + pad) * 128 * b, 2 * (n + pad) * 128 * b, 8 * 2 * n * 128 * b,
+              8 * 2 * n * 4]
+    rate = hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency
+    assert r.times["permute"] == pytest.approx(sum(c / rate + hw.hbm_latency_s for c in copies), rel=1e-12)
+    assert r.cost.launches == 1 + 5
+    plain = evaluate(hw, "flash2", Workload(**wl))  # NATTEN's Ampere-style kernel addresses the grid: no copies
+    assert "permute" not in plain.times and plain.cost.launches == 1
+
+
+def test_time_adds_the_copies_to_the_attention_kernel():
+    r = run("b200", "flash4", seq_len=128 * 128, pattern="window2d(128,128,13,13)")
+    body = max(r.times["compute"], r.times["hbm"] + r.times["stream_fill"], r.times["l2"])
+    assert r.time_s == pytest.approx(body + r.times["launch"] + r.times["permute"], rel=1e-12)
+    assert (r.detail["block_q"], r.detail["block_kv"]) == (256, 128)  # FA4's tile is NATTEN's Blackwell tile
+
+
+def test_a_grid_as_large_as_its_kernel_attends_everything_and_still_pays_the_copies():
+    grid = run("h100", "flash3", seq_len=4096, head_dim=64, pattern="window2d(64,64,64,64)")
+    dense = run("h100", "flash3", seq_len=4096, head_dim=64)
+    assert grid.block_density == 1.0 and math.isclose(grid.flops, dense.flops, rel_tol=1e-12)
+    assert grid.times["permute"] > 0 and grid.time_s > dense.time_s
+
+
+def test_explain_names_the_permutation_kernels():
+    result = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--seq-len", "16k", "--pattern",
+                                      "window2d(128,128,13,13)", "--explain"])
+    assert result.exit_code == 0, result.output
+    assert "permute_q" in result.output and "unpermute_lse" in result.output
+
+
+def test_a_mix_permutes_only_its_grid_groups_heads():
+    whole = run("h100", "flash3", seq_len=4096, pattern="window2d(64,64,7,7)")
+    half = run("h100", "flash3", seq_len=4096, pattern="heads(16: window2d(64,64,7,7), 16: full)")
+    assert {k: v / 2 for k, v in whole.detail["permute_bytes"].items()} == half.detail["permute_bytes"]
