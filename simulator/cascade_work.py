@@ -33,6 +33,9 @@ class PassWork:
     level: int
     work: dict = field(default_factory=dict)  # (class, unit) -> sympy expression
     reads_v: bool = False  # the pass streams V as well as K
+    recompute: dict = field(default_factory=dict)  # (class, unit) -> work to recompute earlier passes' scores
+    stored_reads: int = 0  # score tensors of earlier passes it reads (from HBM, if they are stored)
+    stored_writes: int = 0  # score tensors it writes for later passes (if they are stored, not recomputed)
 
     def count(self, cls: str, unit: str, e: int, f: int) -> float:
         expr = self.work.get((cls, unit), 0)
@@ -70,19 +73,52 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
     n_passes = max([lv for lv in level.values()] + [1])
     work = {k: {} for k in range(1, n_passes + 1)}
     reads_v = {k: False for k in work}
+    per_einsum = {}
     for e in cascade.einsums:
-        if _is_copy(e):
+        if _is_copy(e) or classes[e.output] is None:
             continue
-        cls, lv = classes[e.output], max(level[e.output], 1)
-        if cls is None:
-            continue
-        for (c, unit), n in _einsum_work(e, cls, lowering, contraction, key_ranks, cascade).items():
-            work[lv][(c, unit)] = work[lv].get((c, unit), 0) + n
+        lv = max(level[e.output], 1)
+        per_einsum[e.output] = _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade)
+        _add(work[lv], per_einsum[e.output])
         reads_v[lv] |= any(_source(cascade, a.tensor) == "V" for a in e.reads)
     crossing = _crossing(cascade, level, key_ranks)
-    passes = tuple(PassWork(k, {key: sp.expand(v) for key, v in work[k].items()}, reads_v[k]) for k in work)
+    passes = tuple(PassWork(k, _expand(work[k]), reads_v[k], _expand(_recompute(cascade, crossing, k, per_einsum,
+                                                                                   level, key_ranks)),
+                            len({t for t, _, read in crossing if read == k}),
+                            len({t for t, made, _ in crossing if made == k})) for k in work)
     return CascadeWork(cascade.name, passes, crossing, {e.output: (classes[e.output], level[e.output])
                                                        for e in cascade.einsums})
+
+
+def _add(into: dict, work: dict) -> None:
+    for key, n in work.items():
+        into[key] = into.get(key, 0) + n
+
+
+def _expand(work: dict) -> dict:
+    return {key: sp.expand(v) for key, v in work.items()}
+
+
+def _recompute(cascade, crossing: tuple, k: int, per_einsum: dict, level: dict, key_ranks: set) -> dict:
+    """The score work pass ``k`` redoes to rebuild the earlier passes' score tensors it reads: their producers
+    and, back through score tensors of earlier passes, theirs (a per-row value such as a max is kept)."""
+    fine = key_ranks - _tile_ranks(key_ranks)
+    todo = [t for t, _, read in crossing if read == k]
+    needed = set()
+    while todo:
+        e = cascade.einsum(todo.pop())
+        if e.output in needed or not 0 < level.get(e.output, 0) < k:
+            continue
+        needed.add(e.output)
+        for a in e.reads:
+            producer = _producer(cascade, a)
+            if producer is not None and not _is_copy(producer) and set(producer.out_vars) & fine \
+                    and "p" in producer.out_vars:
+                todo.append(producer.output)
+    out = {}
+    for name in needed:
+        _add(out, {key: n for key, n in per_einsum.get(name, {}).items() if key[0] == "score"})
+    return out
 
 
 def _class(e, key_ranks: set) -> str | None:

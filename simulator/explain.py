@@ -12,6 +12,8 @@ from simulator import tile_cost as tc
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
     "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
+# The cascade's work (simulator.tile_ops): per score element and per query row per key tile, by unit.
+T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative=True)
 
 
 def tile_formulas(cfg) -> dict[str, sp.Expr]:
@@ -21,13 +23,11 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
     smem_terms = (readers + 1) * kv_tile + (Br * d * b if cfg.q_from_smem else 0) + \
         (2 * Br * Bc * b if cfg.p_through_smem else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
-    per_score = sp.Rational(cfg.softmax_fp32_per_score).limit_denominator()
     return {
-        "tensor": 2 * (d + dv) * Br * Bc / (R_tc * eff),
+        "tensor": (T_s * Br * Bc + T_r * Br) / (R_tc * eff),
         "smem": smem_terms / B_smem,
-        "exp": (Br * Bc * (1 - poly) + Br * tc.CORRECTION_EXP_PER_ROW) / R_sfu,
-        "fma": ((per_score + poly * tc.EXP_POLY_FP32_OPS) * Br * Bc
-                + sp.Rational(cfg.rescale_per_output).limit_denominator() * Br * dv) / R_fp32,
+        "exp": (X_s * Br * Bc * (1 - poly) + X_r * Br) / R_sfu,
+        "fma": ((P_s + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
         "l2": kv_tile / B_l2,
         "latency": L / stages,
     }
@@ -37,11 +37,29 @@ def tile_values(hw, algo: str, wl) -> dict:
     """Numbers for the tile formula symbols, for a dense, unpacked tile."""
     cfg = gm.fused_config(hw, algo, wl)
     eff_value = hw.mma_path(cfg.tensor_path)[0]
+    ops = tc.ops_of(cfg, wl.head_dim, wl.v_head_dim)
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
             R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
-            stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction}, cfg
+            stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
+            X_s: ops.sfu_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row, X_r: ops.sfu_per_row,
+            P_r: ops.fp32_per_row}, cfg
+
+
+def _cascade_lines(cfg, values) -> list[str]:
+    """The cascade the kernel computes and its work per score (T_s, X_s, P_s) and per row per key tile (T_r, X_r,
+    P_r): symbolic in E and F from the walker, and with the head dims plugged in."""
+    from einsum_cascades import load_cascade
+    from simulator.cascade_work import cascade_work
+
+    work = cascade_work(load_cascade(cfg.cascade)).passes[cfg.pass_level - 1].work
+    sym = {unit: sp.sstr(sp.nsimplify(work.get(("score", unit), 0))) for unit in ("tensor", "sfu", "fp32", "cvt")}
+    packing = f" x {cfg.fp32_packing:g} packed" if cfg.fp32_packing != 1 else ""
+    return [f"cascade {cfg.cascade} (pass {cfg.pass_level}{', scores recomputed' if cfg.recompute else ''}): per score "
+            f"tensor {sym['tensor']} FLOP, MUFU {sym['sfu']}, FP32 {sym['fp32']}{packing} + convert {sym['cvt']}",
+            f"  T_s={values[T_s]:g} X_s={values[X_s]:g} P_s={values[P_s]:g}; per row per key tile "
+            f"T_r={values[T_r]:g} X_r={values[X_r]:g} P_r={values[P_r]:g}"]
 
 
 def eff_of(hw, cfg) -> float:
@@ -58,6 +76,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    lines += _cascade_lines(cfg, values)
     lines.append("per-tile SM cycles:")
     tile = {}
     for unit, expr in tile_formulas(cfg).items():

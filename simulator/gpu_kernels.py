@@ -21,10 +21,7 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
 FAMILY_ARCHS = {"flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
-# FP32 instructions per score element in the online softmax (FA2 softmax.h, FA3 hopper/softmax.h): one
-# FFMA for scale-and-subtract-max, one FMNMX for the row max, one FADD for the row sum, and half an F2FP
-# that packs two scores to 16 bits.
-SOFTMAX_FP32_PER_SCORE = 3.5
+FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
 _FLOAT32 = struct.Struct("f")
 
@@ -47,8 +44,11 @@ class KernelConfig:
     longest_first: bool  # scheduler issues the longest (most tiles) query blocks first
     pack_gqa: bool  # query heads of one KV head packed into the tile's rows (decode; FA3 by its heuristic)
     exp_poly_fraction: float = 0.0  # share of the exponentials computed as an FMA polynomial instead of on MUFU (FA4)
-    softmax_fp32_per_score: float = SOFTMAX_FP32_PER_SCORE
-    rescale_per_output: float = 1.0  # FMULs per O element per tile: O *= exp(m_old - m_new)
+    cascade: str = FUSED_CASCADE  # the cascade the kernel computes (its per-tile work: simulator.tile_ops)
+    pass_level: int = 1  # the pass over the keys this launch makes (a multi-pass cascade runs one per pass)
+    recompute: bool = False  # this pass rebuilds the earlier passes' score tensors it reads (else they are stored)
+    fp32_packing: float = 1.0  # FP32 instructions per element-wise op (FA4's FFMA2/FADD2/FMNMX3: 0.5)
+    rescale_fraction: float = 1.0  # share of key tiles after which O is rescaled (FA4: only on a large max jump)
     p_through_smem: bool = False  # FA3's SS PV MMA: P stored to smem and read back by the MMA
     kv_stages: float = 1.0  # K/V tile pairs a CTA keeps in flight (its loads' pipeline depth)
     persistent: bool = False  # CTAs loop over work tiles (the next tile's loads overlap this one's end)

@@ -21,12 +21,13 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config, sm_number
+from simulator.gpu_kernels import GPU_FAMILIES, arch_error, kernel_config, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.schedule import uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
-from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
+from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_cycles, tensor_dtype, tile_cycles
+from simulator.tile_ops import softmax_ops
 from simulator.workload import FMA_FLOPS
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
@@ -239,13 +240,14 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     q_o = rows * (d + dv) * b * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
+    ops = ops_of(cfg, d, dv)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
         onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
-        tensor_flops=scores * wl.flops_per_score(),
-        fma_ops=scores * (cfg.softmax_fp32_per_score + cfg.exp_poly_fraction * EXP_POLY_FP32_OPS)
-        + visited * cfg.block_q * dv * cfg.rescale_per_output,
-        exp_ops=scores * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q,  # on the MUFU
+        tensor_flops=scores * ops.tensor_per_score + visited * cfg.block_q * ops.tensor_per_row,
+        fma_ops=scores * ops.fp32_poly(cfg.exp_poly_fraction, EXP_POLY_FP32_OPS)
+        + visited * cfg.block_q * ops.fp32_per_row,
+        exp_ops=scores * ops.sfu_per_score * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q * ops.sfu_per_row,
         launches=where(splits > 1, 2, 1),
     )
 
@@ -322,14 +324,15 @@ def _naive(hw, wl) -> Result:
     qk = heads * (wl.seq_len + wl.kv_len) * d * b  # the first GEMM's inputs; the second reads V, writes O
     vo = heads * (wl.kv_len + wl.seq_len) * dv * b
     passes = tile_source.softmax_passes()
+    softmax = softmax_ops(d, dv)  # MUFU and FP32 per score of the 3-pass cascade's element-wise Einsums
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
     copies = 2 * heads * (wl.seq_len * d + wl.kv_len * (d + dv)) * b  # read and write Q, K, V per query head
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
         "layout": Cost(hbm_bytes=copies, l2_bytes=copies, launches=3),
         "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),
-        "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores,
-                        fma_ops=scores * SOFTMAX_FP32_PER_SCORE, launches=1),
+        "softmax": Cost(hbm_bytes=softmax_bytes, l2_bytes=softmax_bytes, exp_ops=scores * softmax[0],
+                        fma_ops=scores * softmax[1], launches=1),
         "gemm_pv": Cost(hbm_bytes=s_bytes + vo, l2_bytes=s_bytes + vo, tensor_flops=FMA_FLOPS * dv * scores, launches=1),
     }
     if wl.mask_expr:  # build the additive mask once; then read S and the mask, write S

@@ -22,9 +22,9 @@ FA4_SMEM = 224 * 1024  # the smem budget FA4 sizes its K/V ring against (flash_f
 FA4_MAX_KV_STAGES = 32
 FA4_WARPS = 16  # softmax0, softmax1, correction warpgroups; MMA, epilogue, load and a spare warp
 FA4_REGS = 128  # 65536 registers over 512 threads (softmax 192, correction 80, others 48)
-# FA4 softmax per score element (softmax.py, SoftmaxSm100): packed FFMA2 scale-and-subtract, 3-input FMNMX
-# row max and packed FADD2 row sum over two elements each, and half a convert: 2 FP32-pipe slots.
-FA4_SOFTMAX_FP32_PER_SCORE = 2.0
+# FA4's softmax (softmax.py, SoftmaxSm100) does its element-wise FP32 ops two at a time: packed FFMA2
+# scale-and-subtract, 3-input FMNMX row max and packed FADD2 row sum (the 16-bit conversion is per pair anyway).
+FA4_FP32_PACKING = 0.5
 # Share of exponentials FA4 emulates on the FP32 pipes (SoftmaxSm100.apply_exp2_convert with the
 # _TUNING_CONFIG ex2 frequency: 2-CTA 10 -> 18.75%, causal and default 16 -> 12.5%; d = 192 one-CTA
 # causal 32 -> 6.25%, non-causal off).
@@ -177,7 +177,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     poly = FA4_EXP_POLY.get((kind, d16), FA4_EXP_POLY_DEFAULT)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
                         q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
-                        softmax_fp32_per_score=FA4_SOFTMAX_FP32_PER_SCORE, rescale_per_output=0.0,
+                        fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
                         kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group)
 
 

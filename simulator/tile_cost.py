@@ -12,10 +12,9 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 from simulator.columns import is_columns
-from simulator.workload import FMA_FLOPS
+from simulator.tile_ops import tile_ops
 
 MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h, FA3 mask.h Mask::apply)
-CORRECTION_EXP_PER_ROW = 1  # exp2(m_old - m_new) per row per tile, on the MUFU (softmax.h max_get_scale)
 # An exponential as a polynomial on the FP32 pipes (FA4, flash_attn/cute/utils.py ex2_emulation_2 and
 # combine_int_frac_ex2): per element 1 FMNMX (clamp), 1.5 FADD2 slots (round down, subtract), 1.5 FFMA2
 # slots (degree-3 Horner, POLY_EX2) and 2 integer ops (shift and add the exponent) instead of one MUFU.EX2.
@@ -55,17 +54,17 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     """
     tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency = rates
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
-    tensor = FMA_FLOPS * (d + dv) * br * bc / tensor_rate  # S = Q K^T (2*d per score) and O += P V (2*dv)
+    ops = ops_of(cfg, d, dv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
+    tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
     kv_tile = bc * (d + dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
     smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
     p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
     smem = (smem_read + kv_tile + p_round_trip) / smem_bw  # reads by the MMAs + the tile's fill
     load = (kv_tile + extra_load) / l2_bw
     scores = br * bc
-    sfu = (scores * (1 - poly) + br * CORRECTION_EXP_PER_ROW) / sfu_rate
-    fp32_ops = scores * (cfg.softmax_fp32_per_score + poly * EXP_POLY_FP32_OPS
-                         + (MASK_FP32_PER_SCORE if partial else 0))
-    fp32 = (fp32_ops + br * dv * cfg.rescale_per_output) / fp32_rate
+    sfu = (scores * ops.sfu_per_score * (1 - poly) + br * ops.sfu_per_row) / sfu_rate
+    fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + (MASK_FP32_PER_SCORE if partial else 0))
+    fp32 = (fp32_ops + br * ops.fp32_per_row) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
     core = max(gemm, softmax) + exposed * min(gemm, softmax)
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
@@ -74,6 +73,11 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     if waits[wait] >= core:
         return TileCost(waits[wait], wait, gemm, softmax)
     return TileCost(core, max(parts, key=parts.get), gemm, softmax)
+
+
+def ops_of(cfg, d: int, dv: int):
+    """The tile work of the kernel's cascade and pass, under its FP32 packing and rescale habit."""
+    return tile_ops(cfg.cascade, cfg.pass_level, d, dv, cfg.fp32_packing, cfg.rescale_fraction, cfg.recompute)
 
 
 def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> float:

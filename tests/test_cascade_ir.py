@@ -12,7 +12,7 @@ from einsum_cascades.errors import UserError
 M, P, E, F, M0, M1, M2 = sp.symbols("M P E F M0 M1 M2", positive=True, integer=True)
 
 PASSES_OVER_M = {"attention-3pass": 3, "attention-3pass-deferred": 2, "attention-2pass": 2, "attention-1pass": 1,
-                 "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1}
+                 "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1, "attention-sigmoid": 1}
 
 # Every Einsum of every bundled cascade: one op per point of its iteration space per operator.
 OPS = {
@@ -42,6 +42,10 @@ OPS = {
         "PRM": {"add": M2 * M1 * P, "exp": M2 * M1 * P}, "SPD": {"mac": M2 * M1 * P}, "RD": {"add": M2 * M1 * P},
         "SPNV": {"mac": F * M2 * M1 * P}, "RNV": {"add": F * M2 * M1 * P}, "GM": {"max": M2 * P},
         "W": {"add": M2 * P, "exp": M2 * P}, "D": {"mac": M2 * P}, "NV": {"mac": F * M2 * P}, "AV": {"div": F * P}},
+    "attention-sigmoid": {  # sigmoid = 1 / (1 + exp(-x)): an exp, an add and a div per point
+        "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "SG": {"exp": M1 * M0 * P, "add": M1 * M0 * P,
+                                                                    "div": M1 * M0 * P},
+        "SLNV": {"mac": F * M1 * M0 * P}, "RNV": {"add": F * M1 * P}, "AV": {}},
     "attention-linear": {
         "FK": {"add": E * M, "exp": E * M}, "FQ": {"add": E * P, "exp": E * P}, "KV": {"mac": E * F * M},
         "KS": {"add": E * M}, "NUM": {"mac": F * P * E}, "DEN": {"mac": E * P}, "AV": {"div": F * P}},

@@ -67,7 +67,7 @@ def test_from_csv_keeps_input_order_and_fills_missing_columns(tmp_path):
 def test_explain_prints_formulas_and_the_bound():
     r = run("simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "8k", "--explain")
     assert r.exit_code == 0, r.output
-    assert "Bc*Br*(2*d + 2*dv)/(R_tc*eff)" in r.output and "bound:" in r.output
+    assert "(Bc*Br*T_s + Br*T_r)/(R_tc*eff)" in r.output and "cascade attention-1pass" in r.output and "bound:" in r.output
 
 
 @pytest.mark.parametrize("args, needle", [
