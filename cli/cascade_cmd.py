@@ -114,7 +114,9 @@ def _print(c) -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
               help="Seed of the random inputs (0 .. 2**64 - 1).")
 @click.option("--tolerance", type=float, default=1e-9, show_default=True, help="Largest max |error| that passes (>= 0).")
-def check(name, seq_len, kv_len, head_dim, seed, tolerance):
+@click.option("--reference", type=click.Choice(["softmax", "sigmoid", "linear", "none"]), default=None,
+              help="What to compare with (default: the file's '# reference:' line, else softmax); none only runs it.")
+def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
     """Run NAME on random inputs with the numpy oracle; compare with its reference.
 
     Exit status 1 when the max error is above the tolerance, so a cascade you
@@ -128,12 +130,21 @@ def check(name, seq_len, kv_len, head_dim, seed, tolerance):
 
     if not math.isfinite(tolerance) or tolerance < 0:
         raise UserError(f"bad --tolerance {tolerance!r}: use a finite number >= 0, e.g. 1e-9")
-    from einsum_cascades.reference import check as run_check
+    from einsum_cascades.reference import check as run_check, reference_name
 
     c = load_cascade(name)
-    err = run_check(c, seq_len, kv_len or seq_len, head_dim, seed)
+    sizes = f"P={seq_len} M={kv_len or seq_len} E=F={head_dim}"
+    if reference == "none":
+        from einsum_cascades.reference import run_only
+
+        run_only(c, seq_len, kv_len or seq_len, head_dim, seed)
+        click.echo(f"{c.name}: ran on random inputs, {sizes}; no reference compared (--reference none)")
+        return
+    used = reference_name(c, reference)
+    why = "" if reference or c.reference else " (no '# reference:' line: softmax assumed; --reference chooses)"
+    err = run_check(c, seq_len, kv_len or seq_len, head_dim, seed, used)
     ok = err <= tolerance
-    click.echo(f"{c.name}: reference {c.reference}, P={seq_len} M={kv_len or seq_len} E=F={head_dim}: "
+    click.echo(f"{c.name}: reference {used}{why}, {sizes}: "
                f"max |error| = {err:.3g} ({'ok' if ok else 'FAIL'}, tolerance {tolerance:g})")
     if not ok:
         raise SystemExit(1)

@@ -15,7 +15,6 @@ import click
 from cli._files import check_target, finish, temp_beside, user_mode
 from cli._output import echo_notes
 from cli._workload_opts import expand_points, workload_options
-from einsum_cascades.errors import UserError
 
 PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
 # Points are evaluated in chunks (dense GPU points of a chunk share one columns evaluation), then written.

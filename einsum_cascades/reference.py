@@ -32,17 +32,30 @@ def sigmoid_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray
 REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention}
 
 
-def reference_for(cascade):
-    """The reference function the cascade's ``# reference:`` header names."""
-    if cascade.reference not in REFERENCES:
-        raise UserError(f"{cascade.name}: unknown or missing '# reference:' header {cascade.reference!r}: "
-                        f"allowed {', '.join(REFERENCES)}")
-    return REFERENCES[cascade.reference]
+DEFAULT_REFERENCE = "softmax"  # what a cascade without a '# reference:' line is checked against
 
 
-def check(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -> float:
+def reference_name(cascade, override: str | None = None) -> str:
+    """The reference a check uses: ``override``, else the cascade's ``# reference:`` header, else softmax."""
+    name = override or cascade.reference or DEFAULT_REFERENCE
+    if name not in REFERENCES:
+        raise UserError(f"{cascade.name}: unknown reference {name!r}: allowed {', '.join(REFERENCES)}")
+    return name
+
+
+def check(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0, reference: str | None = None) -> float:
     """Max |cascade - reference| on random standard-normal Q[e,p], K[e,m], V[f,m] (float64, E = F)."""
-    reference = reference_for(cascade)
+    reference = REFERENCES[reference_name(cascade, reference)]
+    q, k, v, out = _run(cascade, seq_len, kv_len, head_dim, seed)
+    return float(np.max(np.abs(out - reference(q, k, v))))
+
+
+def run_only(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -> np.ndarray:
+    """The cascade's output on random inputs, with no reference (``cascade check --reference none``)."""
+    return _run(cascade, seq_len, kv_len, head_dim, seed)[3]
+
+
+def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
                         f"{', '.join(cascade.inputs)} and writes {', '.join(cascade.outputs)}")
@@ -54,4 +67,4 @@ def check(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -> f
     if out.shape != (head_dim, seq_len):
         raise UserError(f"{cascade.name}: output {cascade.outputs[0]} has shape {out.shape}, the reference "
                         f"gives AV[f,p] of shape {(head_dim, seq_len)}")
-    return float(np.max(np.abs(out - reference(q, k, v))))
+    return q, k, v, out

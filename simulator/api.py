@@ -21,6 +21,7 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
+from simulator.algorithms import Algorithm, resolve
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.layer import layer_kernels, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
@@ -61,18 +62,39 @@ def unsupported(hw, algo: str | None) -> str | None:
     """Why ``algo`` cannot run on machine ``hw`` whatever the workload (None if it can; None = default)."""
     if algo is None:
         return None
-    if algo not in ALGORITHMS:
-        return f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}"
-    return gpu_family_error(hw, algo) if hw.kind == "gpu" else accel_family_error(hw, algo)
+    try:
+        family = resolve_algorithm(hw, algo).family
+    except UserError as err:
+        return str(err)
+    return gpu_family_error(hw, family) if hw.kind == "gpu" else accel_family_error(hw, family)
+
+
+def split_baseline(text: str) -> tuple[str, str]:
+    """``--baseline ALGO[@MACHINE]`` as (algorithm, machine or ''): the part after the last '@' is a machine only
+    when it names one (``unfused@flat``); else the '@' is the algorithm's mapping (``attention-3pass@unfused``)."""
+    from gpu_models.loader import bundled_names
+
+    algo, at, machine = text.rpartition("@")
+    if at and (machine.lower() in bundled_names() or machine.endswith(".toml")):
+        return algo, machine
+    return text, ""
+
+
+def resolve_algorithm(hw, algo: str) -> Algorithm:
+    """``algo`` as the family that runs and the cascade it runs (simulator.algorithms)."""
+    return resolve(hw, algo, ALGORITHMS, default_algorithm(hw))
 
 
 def evaluate(hw, algo: str, wl: Workload) -> Result:
-    """One algorithm on one machine for one workload."""
-    if algo not in ALGORITHMS:
-        raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(ALGORITHMS)}")
-    check_kernel(hw, algo, wl)
+    """One algorithm (a family, or a cascade @ a mapping) on one machine for one workload."""
+    if algo in ALGORITHMS:
+        spec = Algorithm(algo, None, algo)
+    else:
+        spec = resolve_algorithm(hw, algo)
+    check_kernel(hw, spec.family, wl)
     if hw.kind == "gpu":
-        return with_layer(hw, algo, wl, simulate_gpu(hw, algo, wl))
+        result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade))
+        return result if spec.text == spec.family else replace(result, algorithm=spec.text)
     if wl.scope != "kernel":
         layer_kernels(hw, algo, wl, None)  # the one-line error
     return simulate_accel(hw, algo, wl)
@@ -85,7 +107,7 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
     algo = algo or default_algorithm(spec)
     result = evaluate(spec, algo, wl)
     if baseline:
-        base_algo, _, base_hw = baseline.partition("@")
+        base_algo, base_hw = split_baseline(baseline)
         base_spec = hardware(base_hw) if base_hw else spec
         base, why = _baseline(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
     else:
@@ -152,7 +174,7 @@ def _column_key(p: dict) -> tuple | None:
     if algo is None:
         return None
     pack = None
-    base_algo, _, base_hw = (baseline or "").partition("@")
+    base_algo, base_hw = split_baseline(baseline or "")
     for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name)):
         if family in ("flash2", "flash-decoding") and (seq_len == 1 or _fa2_may_split(machine, p, seq_len)):
             return None  # FA2's one-query GQA layout and its split-KV choice are decided point by point
@@ -187,7 +209,7 @@ def _column_algorithm(hw_name, algo, baseline) -> str | None:
         spec = hardware(hw_name)
         algo = algo or default_algorithm(spec)
         if baseline:
-            base_algo, _, base_hw = baseline.partition("@")
+            base_algo, base_hw = split_baseline(baseline)
             if hardware(base_hw or hw_name).kind != "gpu" or base_algo not in COLUMN_FAMILIES:
                 return None
     except (UserError, TypeError):
@@ -207,7 +229,7 @@ def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
     spec = hardware(hw_name)
     result = evaluate(spec, algo, wl)
     if baseline:
-        base_algo, _, base_hw = baseline.partition("@")
+        base_algo, base_hw = split_baseline(baseline)
         base_spec = hardware(base_hw) if base_hw else spec
         base, why = _baseline(base_spec, base_algo, wl)
     else:

@@ -51,6 +51,7 @@ class CascadeWork:
     passes: tuple[PassWork, ...]
     crossing: tuple[tuple[str, int, int], ...]  # (tensor, produced in pass, read in pass), score-class only
     placement: dict  # Einsum output -> (class, pass)
+    einsums: dict = field(default_factory=dict)  # Einsum output -> {(class, unit): count per point of the class}
 
 
 _CACHE: dict = {}
@@ -87,12 +88,16 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
                             len({t for t, _, read in crossing if read == k}),
                             len({t for t, made, _ in crossing if made == k})) for k in work)
     return CascadeWork(cascade.name, passes, crossing, {e.output: (classes[e.output], level[e.output])
-                                                       for e in cascade.einsums})
+                                                       for e in cascade.einsums}, _expand_all(per_einsum))
 
 
 def _add(into: dict, work: dict) -> None:
     for key, n in work.items():
         into[key] = into.get(key, 0) + n
+
+
+def _expand_all(per_einsum: dict) -> dict:
+    return {name: _expand(work) for name, work in per_einsum.items()}
 
 
 def _expand(work: dict) -> dict:

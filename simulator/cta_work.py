@@ -8,6 +8,7 @@ head outermost: FA2's grid (m_block, b, h)), or sorts them all for a longest-fir
 """
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -165,3 +166,10 @@ def element_counts(wl):
     if groups is None:
         return tile_source.dense_counts(wl)
     return _weighted(wl, groups, *tile_source.ELEMENT_TILE)
+
+
+class DenseCall(NamedTuple):
+    """A call's attended elements and block density when no mask is lowered (a state kernel's)."""
+
+    attended: float
+    block_density: float

@@ -5,6 +5,8 @@ written in sympy so they print; a test checks that the numbers they give equal
 the model's.
 """
 
+from dataclasses import replace
+
 import sympy as sp
 
 from simulator import gpu_model as gm
@@ -33,9 +35,11 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
     }
 
 
-def tile_values(hw, algo: str, wl) -> dict:
-    """Numbers for the tile formula symbols, for a dense, unpacked tile."""
+def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) -> dict:
+    """Numbers for the tile formula symbols, for a dense, unpacked tile (of ``cascade``'s pass, if given)."""
     cfg = gm.fused_config(hw, algo, wl)
+    if cascade:
+        cfg = replace(cfg, cascade=cascade, **pass_fields)
     eff_value = hw.mma_path(cfg.tensor_path)[0]
     ops = tc.ops_of(cfg, wl.head_dim, wl.v_head_dim)
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
@@ -45,6 +49,39 @@ def tile_values(hw, algo: str, wl) -> dict:
             stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
             X_s: ops.sfu_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row, X_r: ops.sfu_per_row,
             P_r: ops.fp32_per_row}, cfg
+
+
+def _einsum_lines(cascade: str, wl) -> list[str]:
+    """Each Einsum of the cascade: where its points sit, its pass over the keys, and its units' work per point
+    of that class (symbolic in E and F, then at the head dims)."""
+    from einsum_cascades import load_cascade
+    from simulator.cascade_work import E, F, cascade_work
+
+    work = cascade_work(load_cascade(cascade))
+    out = [f"cascade {cascade}: Einsum, per-point class, pass over the keys, work per point (GPU lowering)"]
+    for name, (cls, level) in work.placement.items():
+        units = work.einsums.get(name)
+        if not units:
+            continue
+        text = ", ".join(f"{unit} {sp.sstr(sp.nsimplify(n))} = {float(sp.sympify(n).subs({E: wl.head_dim, F: wl.v_head_dim})):g}"
+                         + (f" per {where.replace('_', ' ')}" if where != cls else "")
+                         for (where, unit), n in units.items())
+        out.append(f"  {name:<6} {cls:<11} pass {level or '-'}  {text}")
+    return out
+
+
+def _multipass_lines(hw, spec, wl, result) -> list[str]:
+    """A multi-pass cascade: each pass's tile cycles and bound, and the recompute-or-store choice."""
+    det = result.detail
+    out = [f"{det['passes']} passes over the keys, one launch each; score tensors a later pass reads: "
+           + ", ".join(f"{o} {t * 1e3:.4f} ms" for o, t in det["multipass_seconds"].items())
+           + f" -> {det['multipass']}"]
+    for level, seconds in enumerate(det["pass_seconds"], start=1):
+        values, cfg = tile_values(hw, spec.family, wl, spec.cascade, pass_level=level,
+                                  recompute=det["multipass"] == "recompute")
+        out.append(f"  pass {level}: {seconds * 1e3:.4f} ms; per score T_s={values[T_s]:g} X_s={values[X_s]:g} "
+                   f"P_s={values[P_s]:g}")
+    return out
 
 
 def _cascade_lines(cfg, values) -> list[str]:
@@ -67,12 +104,24 @@ def eff_of(hw, cfg) -> float:
 
 
 def explain_gpu(hw, algo: str, wl, result) -> str:
-    """Tile formulas, schedule, grid and roofs of one fused-kernel point."""
+    """Tile formulas, schedule, grid and roofs of one fused-kernel point (a cascade mapped onto a family:
+    its Einsums' units first, then each pass's tile)."""
+    from simulator.api import resolve_algorithm
+
     lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim} "
              f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}"]
-    if algo == "naive":
+    spec = resolve_algorithm(hw, algo)
+    if spec.family == "naive":
         return "\n".join(lines + _naive_lines(result))
-    values, cfg = tile_values(hw, algo, wl)
+    if spec.cascade:
+        lines += _einsum_lines(spec.cascade, wl)
+    if result.detail.get("state_kernel"):
+        return "\n".join(lines + ["no score element: per key and per query work on every SM, the state on chip"]
+                         + _roof_lines(result))
+    if result.detail.get("passes", 1) > 1:
+        lines += _multipass_lines(hw, spec, wl, result)
+        return "\n".join(lines + _roof_lines(result))
+    values, cfg = tile_values(hw, spec.family, wl, spec.cascade)
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")

@@ -47,6 +47,8 @@ class KernelConfig:
     cascade: str = FUSED_CASCADE  # the cascade the kernel computes (its per-tile work: simulator.tile_ops)
     pass_level: int = 1  # the pass over the keys this launch makes (a multi-pass cascade runs one per pass)
     recompute: bool = False  # this pass rebuilds the earlier passes' score tensors it reads (else they are stored)
+    loads_v: bool = True  # this pass streams V beside K (a multi-pass cascade reads V in its last pass only)
+    writes_o: bool = True  # this pass writes O (the last one)
     fp32_packing: float = 1.0  # FP32 instructions per element-wise op (FA4's FFMA2/FADD2/FMNMX3: 0.5)
     rescale_fraction: float = 1.0  # share of key tiles after which O is rescaled (FA4: only on a large max jump)
     p_through_smem: bool = False  # FA3's SS PV MMA: P stored to smem and read back by the MMA
@@ -55,6 +57,14 @@ class KernelConfig:
     kv_share: int = 1  # CTAs that split each K/V tile's load (2 with FA4's 2-CTA MMA)
     split_kernel: bool = False  # FA2's split-KV kernel (flash-decoding; flash2 when its heuristic splits)
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
+
+    def kv_width(self, d: int, dv: int) -> int:
+        """Elements of one key row the pass loads: its K row, and its V row when it reads V."""
+        return d + (dv if self.loads_v else 0)
+
+    def qo_width(self, d: int, dv: int) -> int:
+        """Elements of one query row the pass moves: its Q row in, and its O row out when it writes O."""
+        return d + (dv if self.writes_o else 0)
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""

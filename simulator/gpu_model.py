@@ -10,9 +10,7 @@ heads in flight fit in it. ``naive`` is three kernels with the score matrix in
 HBM. Every constant below names the instruction or datasheet figure it is.
 """
 
-import math
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 
@@ -21,13 +19,14 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import GPU_FAMILIES, arch_error, kernel_config, sm_number
+from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
-from simulator.schedule import uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_cycles, tensor_dtype, tile_cycles
-from simulator.tile_ops import softmax_ops
+from simulator.multipass import fused_passes
+from simulator.state_kernel import has_scores, state_cost
+from simulator.tile_ops import n_passes, softmax_ops
 from simulator.workload import FMA_FLOPS
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
@@ -36,8 +35,9 @@ SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written 
 MASK_BUILD_BYTES = 4 + 8 + 6
 
 
-def simulate_gpu(hw, algo: str, wl) -> Result:
-    """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``.
+def simulate_gpu(hw, algo: str, wl, cascade: str | None = None) -> Result:
+    """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``; ``cascade``: what a fused
+    family computes (default its own: attention-1pass).
 
     ``wl`` may hold columns of sizes (``columns.workload_columns``, dense only,
     families in ``COLUMN_FAMILIES``): the result's fields are then columns too.
@@ -46,7 +46,10 @@ def simulate_gpu(hw, algo: str, wl) -> Result:
         raise UserError(reason)
     if algo == "naive":
         return _naive(hw, wl)
-    return _fused(hw, algo, wl)
+    if cascade and algo == "flash1":
+        raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
+                        "flash2, flash3, flash4 or flash-decoding")
+    return _fused(hw, algo, wl, cascade or FUSED_CASCADE)
 
 
 def family_error(hw, algo: str) -> str | None:
@@ -61,10 +64,33 @@ COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # f
 
 # ---------------------------------------------------------------- fused kernels
 
-def _fused(hw, algo, wl) -> Result:
+def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE) -> Result:
     if algo == "flash1":
-        return _flash1(hw, wl)
-    cfg = fused_config(hw, algo, wl)
+        from simulator.flash1 import flash1
+
+        return flash1(hw, wl)
+    cfg = replace(fused_config(hw, algo, wl), cascade=cascade)
+    if not has_scores(cascade):
+        return _state(hw, algo, wl, cfg)
+    if n_passes(cascade) > 1:
+        return fused_passes(hw, algo, wl, cfg, _fused_pass)
+    return _fused_pass(hw, algo, wl, cfg)
+
+
+def _state(hw, algo, wl, cfg) -> Result:
+    """A cascade with no score element (linear attention): simulator.state_kernel."""
+    cost = state_cost(cfg.cascade, wl)
+    times = _roof_times(hw, wl, cost, cfg.tensor_path)
+    times["compute"] = max(times["tensor"], times["exp"], times["fma"])
+    bound = max(("tensor", "exp", "fma"), key=times.get)
+    tiles = cta_work.DenseCall(attended=wl.seq_len * 1.0 * wl.kv_len, block_density=1.0)
+    result = _finish(hw, algo, wl, cost, times, bound, tiles, {"cascade": cfg.cascade, "state_kernel": True})
+    return replace(result, flops=cost.tensor_flops)
+
+
+def _fused_pass(hw, algo, wl, cfg, stored: int = 0) -> Result:
+    """One launch of the fused kernel ``cfg`` over the keys; ``stored``: score tensors of this cascade pass that
+    go through HBM (written for, or read from, another pass)."""
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
@@ -99,7 +125,10 @@ def _fused(hw, algo, wl) -> Result:
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
     index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
-    cost = replace(cost, hbm_bytes=hbm + index, l2_bytes=cost.l2_bytes + index, launches=where(splits > 1, 2, 1))
+    scores_stored = stored * wl.batch * wl.heads * cta_work.weighted(wl, parts, block_q, cfg.block_kv).attended \
+        * wl.dtype_bytes
+    cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
+                   launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
@@ -174,46 +203,6 @@ def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:
                 partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock)
 
 
-STATS_BYTES = 4  # FA1 keeps the running max m and sum l per query row in fp32 in HBM
-
-
-def _flash1(hw, wl) -> Result:
-    """FlashAttention-1 (paper Algorithm 1): one CTA per head, K/V blocks in the outer loop.
-
-    For every K/V block the inner loop reads each Q block, reads and rewrites
-    its O block and its l, m statistics: HBM traffic Theta(N^2 d^2 / M) once
-    those re-reads miss L2 (FA1 paper, Theorem 2).
-    """
-    if tile_source.head_groups(wl):
-        raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs one mask for every head; a heads(...) mix runs "
-                        "on flash2, flash3, flash4 or flash-decoding")
-    cfg = kernel_config("flash1", hw, wl)
-    if wl.block_size:
-        cfg = _with_block(cfg, wl.block_size)
-    d, dv, b, clock = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, hw.sustained_clock_hz
-    rows = _rows(cfg, wl)
-    tiles = tile_source.tile_rows(wl, cfg.block_q, cfg.block_kv)
-    per_tile_io = rows * (d + 2 * dv) * b + 2 * 2 * rows * STATS_BYTES  # read Q_i, O_i; write O_i; read+write l_i, m_i
-    full_t, full_dom = tile_cycles(cfg, hw, wl, partial=False, extra_load=per_tile_io)[:2]
-    part_t = tile_cycles(cfg, hw, wl, partial=True, extra_load=per_tile_io).cycles
-    head_work = float(tiles.visited * full_t) if tiles.uniform else float(
-        (tiles.row_full * full_t + tiles.row_partial * part_t).sum())
-    heads = wl.batch * wl.heads
-    k = cfg.ctas_per_sm(hw)
-    compute_cycles = uniform_makespan(heads, hw.sms * k, head_work) * k
-    visited = float(tiles.visited) * heads
-    kv_once = heads * tiles.n_kv_blocks * cfg.block_kv * (d + dv) * b
-    cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, 1)
-    l2 = visited * per_tile_io + kv_once
-    compulsory = heads * wl.seq_len * (d + dv) * b + wl.batch * wl.kv_heads * _kv_keys_read(wl, tiles, cfg.block_kv) * (d + dv) * b
-    working_set = min(heads, hw.sms * k) * (wl.seq_len * (d + dv) * b + 2 * wl.seq_len * STATS_BYTES)
-    hbm = compulsory + (1.0 - min(1.0, hw.l2_bytes / working_set)) * max(l2 - compulsory, 0.0)
-    cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, launches=1)
-    times = _roof_times(hw, wl, cost, cfg.tensor_path)
-    times["compute"] = compute_cycles / clock
-    return _finish(hw, "flash1", wl, cost, times, full_dom, tiles, _detail(cfg, k, 1, full_t, part_t, full_dom, clock))
-
-
 def _rows(cfg, wl) -> int:
     """Real query rows in one CTA tile (decode fills a tile with packed query heads)."""
     per_head = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
@@ -236,8 +225,8 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
-    kv_tile = bc * (d + dv) * b / cfg.kv_share
-    q_o = rows * (d + dv) * b * ctas
+    kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share
+    q_o = rows * cfg.qo_width(d, dv) * b * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
     ops = ops_of(cfg, d, dv)
@@ -261,10 +250,10 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     block comes from HBM once; beyond, once per wave of that head's CTAs (or
     the L2 hit-rate estimate, if lower).
     """
-    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # one row of K and V (or of Q and O)
+    width = cfg.kv_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes  # one row of K (and V)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
     kv_head_bytes = kv_read * width
-    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * width
+    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * cfg.qo_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes
     compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)

@@ -56,7 +56,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
     ops = ops_of(cfg, d, dv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
     tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
-    kv_tile = bc * (d + dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
+    kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
     smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
     p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
     smem = (smem_read + kv_tile + p_round_trip) / smem_bw  # reads by the MMAs + the tile's fill
@@ -89,8 +89,9 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
     K/V tile arrives, hidden by the SM's other resident CTAs but for 1/ctas_per_sm of it (a persistent
     kernel prefetches the next work tile during the epilogue).
     """
-    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes  # bytes of one row of Q and O, or of K and V
-    io = (rows + cfg.block_kv) * width / (hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
+    d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
+    io = (rows * cfg.qo_width(d, dv) + cfg.block_kv * cfg.kv_width(d, dv)) * b / (
+        hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     fill = 0.0
     if cfg.overlap:
         exposed = hw.mma_path(cfg.tensor_path)[1]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from einsum_cascades import cascade_names, load_cascade, parse_cascade
 from einsum_cascades.errors import UserError
-from einsum_cascades.reference import check, linear_attention, reference_for, softmax_attention
+from einsum_cascades.reference import REFERENCES, check, linear_attention, reference_name, softmax_attention
 
 TOLERANCE = 1e-9
 
@@ -28,7 +28,7 @@ def test_every_cascade_reproduces_its_reference(name, p, e, f, m0, m1, m2, seed)
     q, k, v = _qkv(np.random.default_rng(seed), e, f, p, m)
     out = c.run({"Q": q, "K": k, "V": v}, extents)[c.outputs[0]]
     assert out.shape == (f, p)
-    assert np.max(np.abs(out - reference_for(c)(q, k, v))) < TOLERANCE
+    assert np.max(np.abs(out - REFERENCES[reference_name(c)](q, k, v))) < TOLERANCE
 
 
 @pytest.mark.parametrize("name", cascade_names())
@@ -98,8 +98,10 @@ def test_open_extents_and_two_iterative_ranks_are_user_errors():
         two.run({"X": np.ones((2, 2))})
 
 
-def test_check_needs_a_reference_and_q_k_v(tmp_path):
-    with pytest.raises(UserError, match="reference"):
-        check(parse_cascade("AV[f,p] = Q[e,p] * K[e,m] * V[f,m]"), 4, 4, 2)
+def test_check_without_a_reference_line_compares_with_softmax_and_needs_q_k_v(tmp_path):
+    unnormalised = parse_cascade("AV[f,p] = Q[e,p] * K[e,m] * V[f,m]")  # no reference line: softmax assumed
+    assert reference_name(unnormalised) == "softmax" and check(unnormalised, 4, 4, 2) > 1e-3
+    with pytest.raises(UserError, match="unknown reference 'gelu'"):
+        check(unnormalised, 4, 4, 2, reference="gelu")
     with pytest.raises(UserError, match="reads Q, K, V"):
         check(parse_cascade("# reference: softmax\nAV[f,p] = Q[f,p] * 2"), 4, 4, 2)

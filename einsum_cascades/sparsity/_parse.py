@@ -185,7 +185,7 @@ def _stride(tokens, pos, text, name):
         values.append(token[1])
         token = _at(tokens, pos + 1)
         if token is None or token[1] not in ",)":
-            _fail(text, token, f"expected ',' or ')' in stride=(...)")
+            _fail(text, token, "expected ',' or ')' in stride=(...)")
         pos += 2
         if token[1] == ")":
             return values, pos

@@ -1,0 +1,77 @@
+"""What ``--algo`` names: a kernel family or accelerator configuration, or a cascade (bundled name or a
+``.cascade`` file) with an optional ``@MAPPING`` (``attention-3pass@flash3``, ``./mine.cascade@flash2``).
+
+A cascade runs on a mapping of the machine: a GPU's fused kernel families (``flash2``, ``flash3``,
+``flash4``, ``flash-decoding``) or ``unfused``; without ``@MAPPING`` the machine's default family. The
+built-in families are themselves mappings of library cascades: ``flash3`` is ``attention-1pass@flash3``,
+``naive`` is ``attention-3pass@unfused``.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from einsum_cascades.errors import UserError
+
+FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
+GPU_MAPPINGS = FUSED_MAPPINGS + ("unfused",)
+NAIVE_CASCADE = "attention-3pass"  # what standard attention computes, kernel by kernel
+
+
+@dataclass(frozen=True, slots=True)
+class Algorithm:
+    """A resolved ``--algo``: the family or configuration that runs, and the cascade it runs (None: its own)."""
+
+    family: str
+    cascade: str | None = None
+    text: str = ""
+
+
+def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
+    """``algo`` as a family and cascade on machine ``hw``; ``families``: every family and configuration name;
+    ``default``: the machine's default family."""
+    if algo in families:
+        return Algorithm(algo, None, algo)
+    name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
+    if not _is_cascade(name):
+        raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(families)}, a bundled cascade "
+                        f"({', '.join(_cascade_names())}) or a .cascade file, optionally @MAPPING")
+    _check_attention(name)
+    mapping = mapping or default
+    if hw.kind != "gpu":
+        raise UserError(f"cascade {name!r} on {hw.name}: the accelerator model maps its own configurations only "
+                        f"({', '.join(f for f in families if f not in GPU_MAPPINGS + ('naive', 'flash1'))}); "
+                        "a cascade binds to a GPU mapping for now")
+    if mapping not in GPU_MAPPINGS:
+        kind = "an accelerator configuration" if mapping in families else "not a mapping"
+        raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is a GPU: allowed "
+                        f"{', '.join(GPU_MAPPINGS)}")
+    if mapping == "unfused":
+        if Path(name).stem != NAIVE_CASCADE and name != NAIVE_CASCADE:
+            raise UserError(f"{algo!r}: the unfused GPU mapping runs standard attention's kernels, the "
+                            f"{NAIVE_CASCADE} cascade (naive); map {name!r} onto {', '.join(FUSED_MAPPINGS)}")
+        return Algorithm("naive", None, algo)
+    return Algorithm(mapping, name, algo)
+
+
+def _cascade_names() -> list[str]:
+    from einsum_cascades.library import cascade_names
+
+    return cascade_names()
+
+
+def _is_cascade(name: str) -> bool:
+    return name in _cascade_names() or (name.endswith(".cascade") and Path(name).is_file())
+
+
+def _check_attention(name: str) -> None:
+    """A cascade must compute one attention output from Q, K and V over query rank p and key rank m."""
+    from einsum_cascades import load_cascade
+    from einsum_cascades.passes import families
+
+    cascade = load_cascade(name)
+    ranks = set(families(cascade))
+    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or "p" not in ranks \
+            or not ranks & {"m", "m0", "m1"}:
+        raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "
+                        f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)} over ranks "
+                        f"{', '.join(sorted(ranks))} (attnsim maps query rank p and key rank m)")
