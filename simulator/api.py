@@ -69,6 +69,7 @@ def unsupported(hw, algo: str | None) -> str | None:
     return gpu_family_error(hw, family) if hw.kind == "gpu" else accel_family_error(hw, family)
 
 
+@lru_cache(maxsize=256)
 def split_baseline(text: str) -> tuple[str, str]:
     """``--baseline ALGO[@MACHINE]`` as (algorithm, machine or ''): the part after the last '@' is a machine only
     when it names one (``unfused@flat``); else the '@' is the algorithm's mapping (``attention-3pass@unfused``)."""
@@ -185,13 +186,18 @@ def _column_key(p: dict) -> tuple | None:
                 or v_head_dim <= 0:
             return None
         if algo == "flash3":
-            pack = fa3_column_pack(hardware(hw_name).arch, head_dim, block, seq_len, heads, kv_heads)
+            pack = fa3_column_pack(_arch(hw_name), head_dim, block, seq_len, heads, kv_heads)
         elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
             pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
     return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim, \
         p.get("scope", DEFAULTS["scope"])
+
+
+@lru_cache(maxsize=64)
+def _arch(hw_name: str) -> str:
+    return hardware(hw_name).arch
 
 
 def _fa2_may_split(hw_name, p: dict, seq_len: int) -> bool:

@@ -143,6 +143,7 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 
 
+@lru_cache(maxsize=64)
 def sm_number(arch: str) -> int:
     """``sm_90a`` -> 90."""
     return int(arch[3:].rstrip("a"))
