@@ -8,9 +8,8 @@ and the call takes the longest of those and the HBM stream (the state stays on c
 
 from dataclasses import dataclass
 
-from einsum_cascades import load_cascade
-from simulator.cascade_work import cascade_work
 from simulator.cost import Cost
+from simulator.plans import plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +23,7 @@ class StateWork:
 
 def has_scores(cascade: str) -> bool:
     """Whether the cascade computes a value per (query, key) pair (else it keeps a state per query head)."""
-    return any(cls in ("score", "row_tile", "output_tile") for p in cascade_work(load_cascade(cascade)).passes
-               for cls, _ in p.work)
+    return plan(cascade).has_scores
 
 
 def state_work(cascade: str, wl) -> StateWork:
@@ -33,7 +31,7 @@ def state_work(cascade: str, wl) -> StateWork:
     keys = wl.batch * wl.kv_heads * wl.kv_len * 1.0
     rows = wl.batch * wl.heads * wl.seq_len * 1.0
     total = {"tensor": 0.0, "sfu": 0.0, "fp32": 0.0}
-    for p in cascade_work(load_cascade(cascade)).passes:
+    for p in plan(cascade).passes:
         for unit in total:
             per = [p.count(cls, unit, wl.head_dim, wl.v_head_dim) for cls in ("key", "row")]
             cvt = [p.count(cls, "cvt", wl.head_dim, wl.v_head_dim) if unit == "fp32" else 0.0 for cls in ("key", "row")]
