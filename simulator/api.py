@@ -85,8 +85,16 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
         base_spec = hardware(base_hw) if base_hw else spec
         base = evaluate(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
     else:
-        base = evaluate(spec, *default_baseline(spec, algo, wl))
+        base_algo, base_wl = default_baseline(spec, algo, wl)
+        base = _named_evaluate(hw, base_algo, base_wl) if isinstance(hw, str) else evaluate(spec, base_algo, base_wl)
     return to_row(result, base)
+
+
+@lru_cache(maxsize=4096)
+def _named_evaluate(hw_name: str, algo: str, wl: Workload) -> Result:
+    """``evaluate`` on a bundled or file machine named ``hw_name``, cached: the sparse points of a sweep share
+    their dense baseline."""
+    return evaluate(hardware(hw_name), algo, wl)
 
 
 def run_points(points, **defaults) -> list[dict]:

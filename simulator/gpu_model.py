@@ -14,15 +14,13 @@ import math
 from dataclasses import replace
 from functools import lru_cache
 
-import numpy as np
-
 from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import GPU_FAMILIES, SOFTMAX_FP32_PER_SCORE, arch_error, kernel_config
 from simulator.result import Result
-from simulator.schedule import makespan, uniform_makespan
+from simulator.schedule import grid_makespan, uniform_makespan
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, column_tile, prologue_cycles, tensor_dtype, tile_cycles
 from simulator.workload import FMA_FLOPS
@@ -86,14 +84,14 @@ def _fused(hw, algo, wl) -> Result:
     if not is_columns(splits) and splits > 1 and tiles.pattern:
         per_split = tile_source.split_counts(tiles.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
     if per_split is not None:
-        works = np.tile((pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel(), heads)
-        compute_cycles = makespan(np.sort(works)[::-1] if cfg.longest_first else works, slots) * k
+        works = (pro_t + per_split[0] * full_t + per_split[1] * part_t).ravel()
+        compute_cycles = grid_makespan(works, heads, slots, longest_first=cfg.longest_first) * k
     elif tiles.uniform:  # dense: every CTA has the same work, closed-form waves
         work = pro_t + (tiles.visited // tiles.n_rows) * full_t / splits
         compute_cycles = uniform_makespan(tiles.n_rows * heads * splits, slots, work) * k
     else:
         row_work = pro_t + (tiles.row_full * full_t + tiles.row_partial * part_t) / splits
-        compute_cycles = _grid_makespan(row_work, heads, splits, slots, cfg.longest_first) * k
+        compute_cycles = grid_makespan(row_work, heads, slots, splits, cfg.longest_first) * k
     visited = tiles.visited * 1.0 * heads
     cost = _fused_cost(cfg, hw, wl, rows, visited, tiles, splits)
     hbm = _fused_hbm(cfg, hw, wl, cost.l2_bytes, slots, tiles, heads, splits)
@@ -171,18 +169,6 @@ def _tiles(wl, block_q, block_kv):
 
 def _with_block(cfg, block: int):
     return replace(cfg, block_q=block, block_kv=block)
-
-
-def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
-    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
-    n = row_work.size * heads * splits
-    if row_work.min() == row_work.max():
-        return uniform_makespan(n, slots, float(row_work[0]))
-    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
-        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
-    else:
-        works = np.repeat(np.tile(row_work, heads), splits)
-    return makespan(works, slots)
 
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:

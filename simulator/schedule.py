@@ -3,15 +3,30 @@
 The hardware hands each new CTA to the first free slot (SMs x CTAs per SM).
 Every slot runs its CTA at 1/k of the SM's throughput (k resident CTAs share
 the SM's units); a slot left idle at the tail is lost time. Uniform grids use
-the closed form; ragged grids (causal, sparse) run greedy list scheduling in
-numba, which handles hundreds of thousands of CTAs in milliseconds.
+the closed form; ragged grids (causal, sparse) run greedy list scheduling.
+
+A grid is never built CTA by CTA: it is a *period* of works (one per query-block
+row, or per row and KV split) dispatched ``repeats`` times (once per head), in
+order or longest first. Greedy dispatch only ever pops the earliest finish time
+and pushes it plus the next CTA's work, so the slots' finish times are a multiset
+that evolves the same whatever ties are broken: the scheduling here pushes and
+pops exactly the floats a binary heap over the whole CTA list would, and returns
+the same makespan, bit for bit (tests/test_schedule.py checks it against that heap).
+Small grids run on ``heapq``; large ones in numba (``_schedule_kernels``), where
+in-order grids keep their state per period, so a larger batch continues a smaller
+one's schedule, and longest-first grids dispatch a run of equal works at once.
 """
 
+import heapq
+import sys
 from functools import lru_cache
 
 import numpy as np
 
 from simulator.columns import vceil
+
+NUMBA_MIN_CTAS = 1 << 17  # below this many CTAs heapq (about 0.3 us a CTA) beats importing numba (about 0.4 s)
+PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
 
 
 def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
@@ -23,43 +38,92 @@ def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
     return vceil(n_ctas / slots) * work
 
 
-def makespan(works: np.ndarray, slots: int) -> float:
-    """Greedy in-order dispatch of CTAs with the given work onto ``slots`` slots."""
-    works = np.ascontiguousarray(works, dtype=np.float64)
-    if works.size == 0:
+def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, longest_first: bool = False) -> float:
+    """Makespan of greedy dispatch onto ``slots`` slots of ``repeats`` copies of ``period``, each work
+    dispatched ``each`` times in a row (KV splits), in that order or longest first.
+
+    >>> grid_makespan(np.array([2.0, 1.0]), repeats=2, slots=2)  # CTAs 2, 1, 2, 1: slots end at 3 and 3
+    3.0
+    >>> grid_makespan(np.array([1.0, 2.0]), repeats=2, slots=3)  # CTAs 1, 2, 1, 2: the fourth waits for 1
+    3.0
+    >>> grid_makespan(np.array([1.0, 2.0]), repeats=2, slots=3, longest_first=True)  # CTAs 2, 2, 1, 1
+    2.0
+    """
+    period = np.ascontiguousarray(period, dtype=np.float64)
+    n = period.size * repeats * each
+    if n == 0:
         return 0.0
-    if works.size <= slots:
-        return float(works.max())
-    if works.min() == works.max():
-        return uniform_makespan(works.size, slots, float(works[0]))
-    return float(_compiled_greedy()(works, slots))
+    low, high = period.min(), period.max()
+    if low == high:
+        return uniform_makespan(n, slots, float(period[0]))
+    if n <= slots:
+        return float(high)
+    if longest_first:
+        values, counts = np.unique(period, return_counts=True)
+        return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
+    if not _use_numba(n):
+        return _heap_dispatch(_in_order(period, repeats, each), slots)
+    return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
-def _greedy_py(works, slots):
-    """List scheduling with a binary min-heap of slot finish times (numba-compiled below)."""
-    heap = np.zeros(slots)
+def _use_numba(n_ctas: int) -> bool:
+    """numba for large grids, and for any grid once a process has imported it (its kernels load from disk)."""
+    return n_ctas >= NUMBA_MIN_CTAS or "numba" in sys.modules
+
+
+def _in_order(period, repeats: int, each: int):
+    for _ in range(repeats):
+        for w in period.tolist():
+            for _ in range(each):
+                yield w
+
+
+def _heap_dispatch(works, slots: int) -> float:
+    """Greedy dispatch with heapq: each CTA replaces the earliest finish time by it plus its work."""
+    heap, top = [0.0] * slots, 0.0
     for w in works:
-        t = heap[0] + w  # earliest-free slot takes the next CTA
-        # sift the new finish time down from the root
-        i = 0
-        while True:
-            left = 2 * i + 1
-            if left >= slots:
-                break
-            child = left
-            if left + 1 < slots and heap[left + 1] < heap[left]:
-                child = left + 1
-            if heap[child] >= t:
-                break
-            heap[i] = heap[child]
-            i = child
-        heap[i] = t
-    return heap.max()
+        t = heap[0] + w
+        heapq.heapreplace(heap, t)
+        top = max(top, t)
+    return top
+
+
+@lru_cache(maxsize=1024)
+def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
+    """Longest first: runs of equal works (descending ``values``, each ``counts`` times)."""
+    values, counts = np.frombuffer(values), np.frombuffer(counts, dtype=np.int64)
+    if not _use_numba(n):
+        return _heap_dispatch((w for w, c in zip(values.tolist(), counts.tolist()) for _ in range(c)), slots)
+    return float(_kernels().dispatch_runs(np.zeros(slots), values, counts))
+
+
+class _PeriodicState:
+    """In-order dispatch of one period, repeated: the slots' finish times (a sorted ring) after ``done``
+    repeats, and the makespan after each repeat so far."""
+
+    def __init__(self, period: np.ndarray, each: int, slots: int):
+        self.period, self.each = period, each
+        self.ring, self.head, self.done = np.zeros(slots), 0, 0
+        self.maxes = np.zeros(0)
+
+    def makespan(self, repeats: int) -> float:
+        if repeats > self.done:
+            more = repeats - self.done
+            self.maxes = np.concatenate([self.maxes, np.zeros(more)])
+            self.head = _kernels().dispatch_periods(self.ring, self.head, self.period, self.each, more, self.maxes,
+                                                    self.done)
+            self.done = repeats
+        return float(self.maxes[repeats - 1])
+
+
+@lru_cache(maxsize=PERIOD_STATES)
+def _periodic_state(period: bytes, each: int, slots: int) -> _PeriodicState:
+    return _PeriodicState(np.frombuffer(period), each, slots)
 
 
 @lru_cache(maxsize=1)
-def _compiled_greedy():
-    """numba-compile the scheduler on first use (cached on disk), so dense-only runs never import numba."""
-    import numba
+def _kernels():
+    """The numba kernels, imported on first use (cached on disk), so small and dense runs never load numba."""
+    from simulator import _schedule_kernels
 
-    return numba.njit(cache=True, nogil=True)(_greedy_py)
+    return _schedule_kernels
