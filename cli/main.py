@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from einsum_cascades import compiling
 from einsum_cascades.errors import UserError
 
 # name -> (module, attribute, one-line help shown by `attnsim --help`)
@@ -98,7 +99,13 @@ def main():
     # A sweep builds hundreds of thousands of small dicts and no reference cycles to speak of; at the
     # default threshold the cyclic collector rescans them over and over (half the run time at 100k rows).
     gc.set_threshold(GC_THRESHOLD)
+    compiling.listen(_say_compiling)
     cli.main(prog_name="attnsim")
+
+
+def _say_compiling(what: str) -> None:
+    click.echo(f"attnsim: compiling (first run only): numba kernels for {what}; later runs load them from "
+               f"numba's cache", err=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.columns import vceil
 
-NUMBA_MIN_CTAS = 1 << 17  # below this many CTAs heapq (about 0.3 us a CTA) beats importing numba (about 0.4 s)
+NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.3 us a CTA) for this many CTAs costs about what loading numba does
 PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
 
 
@@ -66,9 +66,17 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
+KERNELS = "simulator._schedule_kernels"
+
+
+_heap_ctas = [0]  # CTAs this process has dispatched with heapq
+
+
 def _use_numba(n_ctas: int) -> bool:
-    """numba for large grids, and for any grid once a process has imported it (its kernels load from disk)."""
-    return n_ctas >= NUMBA_MIN_CTAS or "numba" in sys.modules
+    """numba once a process has dispatched NUMBA_MIN_CTAS CTAs (this grid's included), and for any grid
+    once it has loaded the kernels; heapq until then."""
+    _heap_ctas[0] += n_ctas
+    return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules
 
 
 def _in_order(period, repeats: int, each: int):
@@ -94,7 +102,7 @@ def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
     values, counts = np.frombuffer(values), np.frombuffer(counts, dtype=np.int64)
     if not _use_numba(n):
         return _heap_dispatch((w for w, c in zip(values.tolist(), counts.tolist()) for _ in range(c)), slots)
-    return float(_kernels().dispatch_runs(np.zeros(slots), values, counts))
+    return float(_kernel("dispatch_runs")(np.zeros(slots), values, counts))
 
 
 class _PeriodicState:
@@ -110,7 +118,7 @@ class _PeriodicState:
         if repeats > self.done:
             more = repeats - self.done
             self.maxes = np.concatenate([self.maxes, np.zeros(more)])
-            self.head = _kernels().dispatch_periods(self.ring, self.head, self.period, self.each, more, self.maxes,
+            self.head = _kernel("dispatch_periods")(self.ring, self.head, self.period, self.each, more, self.maxes,
                                                     self.done)
             self.done = repeats
         return float(self.maxes[repeats - 1])
@@ -127,3 +135,12 @@ def _kernels():
     from simulator import _schedule_kernels
 
     return _schedule_kernels
+
+
+def _kernel(name: str):
+    """A jitted dispatch kernel, saying first if numba must compile it."""
+    from einsum_cascades.compiling import notify_if_cold
+
+    jitted = getattr(_kernels(), name)
+    notify_if_cold(jitted, "CTA scheduling")
+    return jitted

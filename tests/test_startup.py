@@ -1,8 +1,12 @@
-"""What a single point loads: a dense point neither networkx nor numba."""
+"""What a single point loads: a dense point neither networkx nor numba, a small masked point not numba."""
 
 import subprocess
 import sys
-from einsum_cascades import load_cascade
+from types import SimpleNamespace
+
+import pytest
+
+from einsum_cascades import compiling, load_cascade
 from simulator import tiles
 
 
@@ -17,5 +21,31 @@ def test_a_dense_point_loads_neither_the_cascade_ir_nor_numba():
     assert loaded_after("from simulator import simulate; simulate('h100', 'flash2', seq_len=32768)") == set()
 
 
+@pytest.mark.parametrize("workload", ["seq_len=4096, causal=True", "seq_len=32768, sparsity=0.9",
+                                      "seq_len=1 << 20, pattern='causal&window(64k)|sinks(128)', heads=4"])
+def test_masked_points_of_boxes_and_coins_do_not_load_numba(workload):
+    """Boxes (any size) and coins (up to a few million tiles) lower in numpy, and their few CTAs schedule
+    on heapq: loading numba would cost more than the work."""
+    assert "numba" not in loaded_after(f"from simulator import simulate; simulate('h100', 'flash3', {workload})")
+
+
 def test_the_softmax_kernel_runs_the_passes_of_the_3pass_cascade():
     assert tiles.softmax_passes() == load_cascade("attention-3pass").passes()["m"]
+
+
+def test_a_cold_kernel_is_announced_once_per_process(tmp_path, monkeypatch):
+    """The listener hears about a kernel with no cache index on disk, once per kind of kernel; a cached
+    kernel says nothing."""
+    heard = []
+    monkeypatch.setattr(compiling, "_listeners", [heard.append])
+    monkeypatch.setattr(compiling, "_told", set())
+
+    def jitted(index):
+        return SimpleNamespace(_cache=SimpleNamespace(_cache_file=SimpleNamespace(_index_path=str(index))))
+
+    (tmp_path / "warm.nbi").write_text("")
+    compiling.notify_if_cold(jitted(tmp_path / "warm.nbi"), "mask lowering")
+    assert heard == []
+    compiling.notify_if_cold(jitted(tmp_path / "cold.nbi"), "mask lowering")
+    compiling.notify_if_cold(jitted(tmp_path / "cold2.nbi"), "mask lowering")
+    assert heard == ["mask lowering"]
