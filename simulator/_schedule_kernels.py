@@ -9,47 +9,21 @@ import numba
 
 
 @numba.njit(cache=True, nogil=True)
-def dispatch_periods(ring, head, period, each, repeats, maxes, start):
-    """Dispatch ``repeats`` copies of ``period`` (each work ``each`` times in a row) onto the sorted ring
-    ``ring`` (earliest at ``head``); maxes[start + r] = latest finish time after copy r. Returns the head."""
-    slots = ring.size
+def dispatch_periods(ring, head, period, repeats, maxes, start):
+    """Dispatch ``repeats`` copies of ``period`` onto the sorted ring ``ring`` (earliest at ``head``);
+    maxes[start + r] = latest finish time after copy r. Returns the new head."""
+    last = ring.size - 1
     for r in range(repeats):
         for i in range(period.size):
-            w = period[i]
-            for _ in range(each):
-                _insert(ring, head, ring[head] + w)
-                head = head + 1 if head + 1 < slots else 0
-        maxes[start + r] = ring[head - 1 if head > 0 else slots - 1]
-    return head
-
-
-SCAN = 8  # finish times compared one by one from the tail before a binary search finds t's place
-
-
-@numba.njit(cache=True, nogil=True)
-def _insert(ring, head, t):
-    """Put t into the sorted ring whose earliest cell ``head`` was just popped: later times move up a cell."""
-    slots = ring.size
-    j, prev = head, (head - 1 if head > 0 else slots - 1)
-    moves = 0
-    while moves < slots - 1 and ring[prev] > t:
-        if moves == SCAN:  # far from the tail: the cells to move, by binary search over distance from it
-            lo, hi = moves + 1, slots - 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                cell = head - 1 - mid
-                if ring[cell if cell >= 0 else cell + slots] > t:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            for _ in range(lo - moves):
+            t = ring[head] + period[i]
+            j, prev = head, (head - 1 if head > 0 else last)
+            while prev != head and ring[prev] > t:  # later times move up a cell, into the popped one's
                 ring[j] = ring[prev]
-                j, prev = prev, (prev - 1 if prev > 0 else slots - 1)
-            break
-        ring[j] = ring[prev]
-        j, prev = prev, (prev - 1 if prev > 0 else slots - 1)
-        moves += 1
-    ring[j] = t
+                j, prev = prev, (prev - 1 if prev > 0 else last)
+            ring[j] = t
+            head = head + 1 if head < last else 0
+        maxes[start + r] = ring[head - 1 if head > 0 else last]
+    return head
 
 
 @numba.njit(cache=True, nogil=True)

@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.columns import vceil
 
-NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.3 us a CTA) for this many CTAs costs about what loading numba does
+NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.15 us a CTA) for this many CTAs costs about what loading numba does
 PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
 
 
@@ -62,7 +62,7 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
         values, counts = np.unique(period, return_counts=True)
         return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
     if not _use_numba(n):
-        return _heap_dispatch(_in_order(period, repeats, each), slots)
+        return _heap_dispatch(np.repeat(period, each).tolist() * repeats, slots)
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
@@ -79,21 +79,12 @@ def _use_numba(n_ctas: int) -> bool:
     return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules
 
 
-def _in_order(period, repeats: int, each: int):
-    for _ in range(repeats):
-        for w in period.tolist():
-            for _ in range(each):
-                yield w
-
-
-def _heap_dispatch(works, slots: int) -> float:
+def _heap_dispatch(works: list, slots: int) -> float:
     """Greedy dispatch with heapq: each CTA replaces the earliest finish time by it plus its work."""
-    heap, top = [0.0] * slots, 0.0
+    heap = [0.0] * slots
     for w in works:
-        t = heap[0] + w
-        heapq.heapreplace(heap, t)
-        top = max(top, t)
-    return top
+        heapq.heapreplace(heap, heap[0] + w)
+    return max(heap)
 
 
 @lru_cache(maxsize=1024)
@@ -101,7 +92,7 @@ def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
     """Longest first: runs of equal works (descending ``values``, each ``counts`` times)."""
     values, counts = np.frombuffer(values), np.frombuffer(counts, dtype=np.int64)
     if not _use_numba(n):
-        return _heap_dispatch((w for w, c in zip(values.tolist(), counts.tolist()) for _ in range(c)), slots)
+        return _heap_dispatch(np.repeat(values, counts).tolist(), slots)
     return float(_kernel("dispatch_runs")(np.zeros(slots), values, counts))
 
 
@@ -110,7 +101,7 @@ class _PeriodicState:
     repeats, and the makespan after each repeat so far."""
 
     def __init__(self, period: np.ndarray, each: int, slots: int):
-        self.period, self.each = period, each
+        self.period = np.repeat(period, each)  # the CTAs of one copy, in order
         self.ring, self.head, self.done = np.zeros(slots), 0, 0
         self.maxes = np.zeros(0)
 
@@ -118,8 +109,7 @@ class _PeriodicState:
         if repeats > self.done:
             more = repeats - self.done
             self.maxes = np.concatenate([self.maxes, np.zeros(more)])
-            self.head = _kernel("dispatch_periods")(self.ring, self.head, self.period, self.each, more, self.maxes,
-                                                    self.done)
+            self.head = _kernel("dispatch_periods")(self.ring, self.head, self.period, more, self.maxes, self.done)
             self.done = repeats
         return float(self.maxes[repeats - 1])
 

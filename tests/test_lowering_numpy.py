@@ -28,7 +28,7 @@ def boxes(draw, chunks=False):
               small.map("global({})".format),
               st.tuples(st.integers(1, 9), st.integers(0, 5)).map(lambda a: f"random_blocks(0.{a[0]},{a[1]})")]
     if chunks:
-        leaves.append(st.sampled_from([3, 16, 64]).map("chunked({})".format))
+        leaves.append(st.sampled_from([4, 16, 64]).map("chunked({})".format))  # nesting widths
     leaf = st.one_of(leaves)
     tree = st.recursive(leaf, lambda kids: st.tuples(kids, st.sampled_from("&|"), kids).map(
         lambda t: f"({t[0]}){t[1]}({t[2]})"), max_leaves=4)
@@ -105,8 +105,10 @@ def test_random_blocks_past_the_coin_limit_is_refused():
 
 
 def test_the_lowering_entry_points_take_the_numpy_paths_before_numba_is_loaded(monkeypatch):
-    """tile_counts goes through ``_by_numpy`` while the kernels are not loaded, and gives the brute force's."""
+    """tile_counts goes through ``_by_numpy`` while the kernels are not loaded (and the process has not spent
+    its numpy budget), and gives the brute force's."""
     monkeypatch.delitem(__import__("sys").modules, lowering.KERNELS, raising=False)
+    monkeypatch.setattr(lowering, "_numpy_seconds", [0.0])
     lowering._by_numpy.cache_clear()
     p = parse_pattern("causal&window(100)|sinks(7)")
     assert lowering._by_numpy(p, 300, 300, 64, 32) is not None

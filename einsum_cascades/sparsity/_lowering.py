@@ -12,6 +12,7 @@ then neither loads numba nor, on a fresh install, compiles its kernels.
 import importlib
 import math
 import sys
+import time
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -71,6 +72,8 @@ class TileCounts:
 
 
 KERNELS = "einsum_cascades.sparsity._kernels"  # the numba lowering kernels' module
+NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernels instead (about their load time)
+_numpy_seconds = [0.0]
 # random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
 COIN_TILE_LIMIT = 1 << 32
 
@@ -183,11 +186,20 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
 
 @lru_cache(maxsize=64)
 def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
-    """The mask lowered by numpy until a process has loaded the numba kernels (about 0.4 s to load, and a
-    one-off compile of some 20 s): box terms as runs (``_box_runs``), anything else without periods or
-    selectors tile by tile on small grids (``_interval_tiles``); None where the kernels lower it."""
-    if KERNELS in sys.modules or any(leaf.name in SELECTORS for leaf in p.leaves()):
+    """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it or loaded the numba kernels
+    (about 0.4 s to load, and a one-off compile of some 20 s): box terms as runs (``_box_runs``), anything
+    else without periods or selectors tile by tile on small grids (``_interval_tiles``); None where the
+    kernels lower it."""
+    if KERNELS in sys.modules or _numpy_seconds[0] > NUMPY_SECONDS or any(leaf.name in SELECTORS for leaf in p.leaves()):
         return None
+    start = time.perf_counter()
+    try:
+        return _numpy_lowering(p, seq_len, kv_len, block_q, block_kv)
+    finally:
+        _numpy_seconds[0] += time.perf_counter() - start
+
+
+def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
     terms, coins = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
     if box_runs.supported(terms, coins, block_q, block_kv):
         runs = box_runs.lower(terms, coins, seq_len, kv_len, block_q, block_kv)
