@@ -12,9 +12,10 @@ and pushes it plus the next CTA's work, so the slots' finish times are a multise
 that evolves the same whatever ties are broken: the scheduling here pushes and
 pops exactly the floats a binary heap over the whole CTA list would, and returns
 the same makespan, bit for bit (tests/test_schedule.py checks it against that heap).
-Small grids run on ``heapq``; large ones in numba (``_schedule_kernels``), where
-in-order grids keep their state per period, so a larger batch continues a smaller
-one's schedule, and longest-first grids dispatch a run of equal works at once.
+A process dispatches its first million CTAs on ``heapq``, the rest in numba
+(``_schedule_kernels``), where in-order grids keep their state per period, so a
+larger batch continues a smaller one's schedule whatever order they come in, and
+longest-first grids dispatch a run of equal works at once.
 """
 
 import heapq
@@ -62,13 +63,11 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
         values, counts = np.unique(period, return_counts=True)
         return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
     if not _use_numba(n):
-        return _heap_dispatch(np.repeat(period, each).tolist() * repeats, slots)
+        return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
 KERNELS = "simulator._schedule_kernels"
-
-
 _heap_ctas = [0]  # CTAs this process has dispatched with heapq
 
 
@@ -79,11 +78,13 @@ def _use_numba(n_ctas: int) -> bool:
     return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules
 
 
-def _heap_dispatch(works: list, slots: int) -> float:
-    """Greedy dispatch with heapq: each CTA replaces the earliest finish time by it plus its work."""
+def _heap_dispatch(works: list, repeats: int, slots: int) -> float:
+    """Greedy dispatch of ``repeats`` copies of ``works`` with heapq: each CTA replaces the earliest finish
+    time by it plus its work."""
     heap = [0.0] * slots
-    for w in works:
-        heapq.heapreplace(heap, heap[0] + w)
+    for _ in range(repeats):
+        for w in works:
+            heapq.heapreplace(heap, heap[0] + w)
     return max(heap)
 
 
@@ -92,7 +93,7 @@ def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
     """Longest first: runs of equal works (descending ``values``, each ``counts`` times)."""
     values, counts = np.frombuffer(values), np.frombuffer(counts, dtype=np.int64)
     if not _use_numba(n):
-        return _heap_dispatch(np.repeat(values, counts).tolist(), slots)
+        return _heap_dispatch(np.repeat(values, counts).tolist(), 1, slots)  # fewer than a million CTAs
     return float(_kernel("dispatch_runs")(np.zeros(slots), values, counts))
 
 

@@ -5,13 +5,14 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.sparsity import brute_force_counts, parse_pattern, tile_counts
 from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _interval_tiles as intervals
 from einsum_cascades.sparsity import _lowering as lowering
+from einsum_cascades.sparsity import brute_force_counts, parse_pattern, tile_counts
 from einsum_cascades.sparsity._fields import EMPTY, FULL, PARTIAL
 from einsum_cascades.sparsity._terms import conj_terms, dnf
 
