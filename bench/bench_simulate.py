@@ -1,19 +1,28 @@
 """Throughput of the simulator: prints figures, asserts nothing (run: python bench/bench_simulate.py).
 
-- dense GPU points per second through the Python API, `attnsim simulate --from` and `attnsim sweep`;
+- dense and masked GPU points per second through the Python API, `attnsim simulate --from` and `attnsim sweep`;
+- a 7,260-point sparse sweep (`SPARSE_SWEEP`);
+- single-point latency of a whole `attnsim simulate` process: warm (caches on disk), and cold, from a fresh
+  copy of the sources without numba's cache, as on a fresh install;
 - one 1M-token sparse point (pattern lowering + CTA scheduling);
 - the whole FuseMax reproduction (5 configurations x 4 models x 6 lengths).
 """
 
 import csv
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from simulator import run_points, simulate
-from simulator.presets import MODELS, PAPER_MODELS
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
+
+from simulator import run_points, simulate  # noqa: E402  (after the path set-up above)
+from simulator.presets import MODELS, PAPER_MODELS  # noqa: E402
 
 
 def dense_points(n):
@@ -21,6 +30,24 @@ def dense_points(n):
     hws, dims = ("a100", "h100", "h200", "b200"), (64, 128)
     return [dict(hardware=hws[i % 4], head_dim=dims[i // 4 % 2], seq_len=512 + 64 * (i // 8 % 1000),
                  batch=1 + i // 8000 % 8, heads=8 * (1 + i // 64000 % 4)) for i in range(n)]
+
+
+def masked_points(n, extra=0):
+    """n distinct masked GPU points: causal or a pattern, 1k..64k tokens (plus ``extra``), varied batches and heads."""
+    hws, patterns = ("a100", "h100", "h200", "b200"), (None, "window(1k)", "causal&window(4k)|sinks(64)", None)
+    return [dict(hardware=hws[i % 4], causal=i % 3 == 0, pattern=patterns[i // 4 % 4],
+                 seq_len=1024 * (1 + i // 16 % 64) + extra, batch=1 + i // 1024 % 4, heads=8 * (1 + i // 4096 % 4))
+            for i in range(n)]
+
+
+def bench_masked(n=2000):
+    """Steady state: other masked points first load the numba kernels (a process lowers its first masks and
+    schedules its first CTAs in numpy and heapq, and loads numba once that work would pay for it)."""
+    points = masked_points(n)
+    run_points(masked_points(1000, extra=512))  # other sizes: nothing lowered here is reused below
+    t = time.perf_counter()
+    run_points(points)
+    return n / (time.perf_counter() - t)
 
 
 def bench_api(n=20000):
@@ -31,9 +58,10 @@ def bench_api(n=20000):
     return n / (time.perf_counter() - t)
 
 
-def _cli_seconds(args):
+def _cli_seconds(args, cwd=ROOT):
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cli", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "cli", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=cwd)
     return time.perf_counter() - t
 
 
@@ -62,8 +90,42 @@ def bench_sweep():
         return 100352 / seconds
 
 
+SPARSE_SWEEP = ["--hw", "h100,h200", "--algo", "flash2,flash3", "--seq-len", "1k..1m", "--sparsity", "0.5..0.95:11",
+                "--batch", "64,1,8,2,32", "--heads", "16,8,4"]  # 2 x 2 x 11 x 11 x 5 x 3 = 7,260 sparse points
+
+
+def bench_sparse_sweep():
+    """Points/s of the 7,260-point sparse `attnsim sweep` to CSV, start-up included (numba's cache warm)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = _cli_seconds(["sweep", *SPARSE_SWEEP, "-o", os.path.join(tmp, "sparse.csv")])
+        return 7260 / seconds
+
+
+DENSE_POINT = ["simulate", "--hw", "h100", "--seq-len", "32k"]
+MASKED_POINT = ["simulate", "--hw", "h100", "--algo", "flash2", "--seq-len", "32k", "--sparsity", "0.9"]  # README's
+PERIODIC_POINT = ["simulate", "--hw", "h100", "--seq-len", "32k", "--pattern", "causal&strided(64)"]  # numba lowers it
+PACKAGES = ("cli", "einsum_cascades", "gpu_models", "simulator", "validation")
+
+
+def bench_latency(runs=5):
+    """Median seconds of a whole process for one warm dense and masked point (numba's cache on disk)."""
+    return tuple(statistics.median(_cli_seconds(args) for _ in range(runs)) for args in (DENSE_POINT, MASKED_POINT))
+
+
+def bench_cold():
+    """Seconds of the first masked points from a fresh copy of the sources (no numba cache, no bytecode): the
+    README's first command, then a periodic pattern that only the numba kernels lower (they compile once)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in PACKAGES:
+            shutil.copytree(ROOT / name, Path(tmp) / name, ignore=shutil.ignore_patterns("__pycache__"))
+        return tuple(_cli_seconds(args, cwd=tmp) for args in (MASKED_POINT, PERIODIC_POINT, PERIODIC_POINT))
+
+
 def bench_sparse_1m():
-    simulate("h100", "flash3", seq_len=4096, sparsity=0.5, causal=True)  # compile numba once
+    """Seconds of three 1M-token points in a process that has loaded the numba kernels (a process lowers its
+    first masks in numpy and dispatches its first CTAs on heapq: see the whole-process latencies)."""
+    simulate("h100", "flash3", seq_len=4096, pattern="causal&strided(64)")  # load (or compile) the lowering kernels
+    simulate("h100", "flash3", seq_len=1 << 18, batch=64, causal=True)  # and the dispatch kernels (2M CTAs)
     t = time.perf_counter()
     simulate("h100", "flash3", seq_len=1 << 20, pattern="window(64k)|sinks(128)", causal=True)
     first = time.perf_counter() - t
@@ -88,11 +150,18 @@ def bench_fusemax():
 
 if __name__ == "__main__":
     print(f"dense points/s via run_points (20,000 distinct points): {bench_api():,.0f}")
+    print(f"masked points/s via run_points (2,000 distinct causal / windowed points): {bench_masked():,.0f}")
+    print(f"sparse points/s via `attnsim sweep` to CSV (7,260 points, incl. start-up): {bench_sparse_sweep():,.0f}")
+    dense_s, masked_s = bench_latency()
+    print(f"one point, whole process, warm: dense {dense_s:.2f} s, masked (README's first command) {masked_s:.2f} s")
+    readme_s, periodic_s, periodic_again_s = bench_cold()
+    print(f"one point, whole process, fresh copy: README's masked command {readme_s:.2f} s; "
+          f"causal&strided(64) {periodic_s:.2f} s (numba compiles its kernels), then {periodic_again_s:.2f} s")
     rate, one = bench_cli()
     print(f"dense points/s via `attnsim simulate --from` (100,000 points, incl. start-up): {rate:,.0f}; "
           f"one point: {one:.2f} s")
     print(f"dense points/s via `attnsim sweep` to CSV (100,352 points, incl. start-up): {bench_sweep():,.0f}")
     pattern_s, random_s, periodic_s = bench_sparse_1m()
-    print(f"1M-token sparse point: causal&(window(64k)|sinks(128)) {pattern_s:.3f} s, random 90% {random_s:.3f} s, "
+    print(f"1M-token sparse point, numba kernels loaded: causal&(window(64k)|sinks(128)) {pattern_s:.3f} s, random 90% {random_s:.3f} s, "
           f"flash2 causal&(strided(256)|window(1k)) {periodic_s:.3f} s")
     print(f"FuseMax reproduction (120 points incl. baselines): {bench_fusemax():.3f} s")

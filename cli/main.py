@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from einsum_cascades import compiling
 from einsum_cascades.errors import UserError
 
 # name -> (module, attribute, one-line help shown by `attnsim --help`)
@@ -108,7 +109,13 @@ def main():
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if command not in CATCHES_INTERRUPT:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    compiling.listen(_say_compiling)
     cli.main(prog_name="attnsim")
+
+
+def _say_compiling(what: str) -> None:
+    click.echo(f"attnsim: compiling (first run only): numba kernels for {what}; later runs load them from "
+               f"numba's cache", err=True)
 
 
 if __name__ == "__main__":

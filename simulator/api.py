@@ -113,17 +113,25 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
         base, why = _baseline(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
     else:
         base_spec = spec
-        base, why = _baseline(spec, *default_baseline(spec, algo, wl))
+        base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
     return mark_rows([row], spec, result, base_spec, base)[0]
 
 
-def _baseline(spec, algo: str, wl) -> tuple[Result | None, str | None]:
-    """The baseline's result, or None and why when that kernel cannot run the workload (no speedup then)."""
+def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | None, str | None]:
+    """The baseline's result, or None and why when that kernel cannot run the workload (no speedup then);
+    ``name``: the machine's name, so the sparse points of a sweep share their cached dense baseline."""
     try:
-        return evaluate(spec, algo, wl), None
+        return (_named_evaluate(name, algo, wl) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:
         return None, f"no baseline: {err}"
+
+
+@lru_cache(maxsize=4096)
+def _named_evaluate(hw_name: str, algo: str, wl: Workload) -> Result:
+    """``evaluate`` on a bundled or file machine named ``hw_name``, cached: the sparse points of a sweep share
+    their dense baseline."""
+    return evaluate(hardware(hw_name), algo, wl)
 
 
 def run_points(points, **defaults) -> list[dict]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from simulator import tiles as tile_source
 from simulator.columns import is_columns
-from simulator.schedule import makespan, uniform_makespan
+from simulator.schedule import grid_makespan, uniform_makespan
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, 
         return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part))
     works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
                                     p.heads) for p in parts_])
-    return makespan(np.sort(works)[::-1] if longest_first else works, slots)
+    return grid_makespan(works, 1, slots, longest_first=longest_first)
 
 
 def _no_extra(full, partial):
@@ -115,8 +115,8 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     split_tiles = None if is_columns(splits) or splits <= 1 or not tiles.pattern else per_split(tiles)
     if split_tiles is not None:
         full, partial = split_tiles
-        works = np.tile((pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel(), heads)
-        return makespan(np.sort(works)[::-1] if longest_first else works, slots)
+        works = (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
+        return grid_makespan(works, heads, slots, longest_first=longest_first)
     if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
         per_row = tiles.visited // tiles.n_rows
         work = pro_t + per_row * full_t / splits
@@ -127,15 +127,8 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
 
 
 def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
-    """Makespan in slot-cycles of heads x query-block rows x splits CTAs."""
-    n = row_work.size * heads * splits
-    if row_work.min() == row_work.max():
-        return uniform_makespan(n, slots, float(row_work[0]))
-    if longest_first:  # the same list as sorting every CTA's work, from one sort of the rows
-        works = np.repeat(np.sort(row_work)[::-1], heads * splits)
-    else:
-        works = np.repeat(np.tile(row_work, heads), splits)
-    return makespan(works, slots)
+    """Makespan in slot-cycles of heads x query-block rows x splits CTAs (simulator.schedule: no CTA list)."""
+    return grid_makespan(row_work, heads, slots, splits, longest_first)
 
 
 def weighted(wl, parts_: list[Part], block_q: int, block_kv: int):

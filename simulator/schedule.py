@@ -3,15 +3,31 @@
 The hardware hands each new CTA to the first free slot (SMs x CTAs per SM).
 Every slot runs its CTA at 1/k of the SM's throughput (k resident CTAs share
 the SM's units); a slot left idle at the tail is lost time. Uniform grids use
-the closed form; ragged grids (causal, sparse) run greedy list scheduling in
-numba, which handles hundreds of thousands of CTAs in milliseconds.
+the closed form; ragged grids (causal, sparse) run greedy list scheduling.
+
+A grid is never built CTA by CTA: it is a *period* of works (one per query-block
+row, or per row and KV split) dispatched ``repeats`` times (once per head), in
+order or longest first. Greedy dispatch only ever pops the earliest finish time
+and pushes it plus the next CTA's work, so the slots' finish times are a multiset
+that evolves the same whatever ties are broken: the scheduling here pushes and
+pops exactly the floats a binary heap over the whole CTA list would, and returns
+the same makespan, bit for bit (tests/test_schedule.py checks it against that heap).
+A process dispatches its first million CTAs on ``heapq``, the rest in numba
+(``_schedule_kernels``), where in-order grids keep their state per period, so a
+larger batch continues a smaller one's schedule whatever order they come in, and
+longest-first grids dispatch a run of equal works at once.
 """
 
+import heapq
+import sys
 from functools import lru_cache
 
 import numpy as np
 
 from simulator.columns import vceil
+
+NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.15 us a CTA) for this many CTAs costs about what loading numba does
+PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
 
 
 def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
@@ -23,43 +39,99 @@ def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
     return vceil(n_ctas / slots) * work
 
 
-def makespan(works: np.ndarray, slots: int) -> float:
-    """Greedy in-order dispatch of CTAs with the given work onto ``slots`` slots."""
-    works = np.ascontiguousarray(works, dtype=np.float64)
-    if works.size == 0:
+def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, longest_first: bool = False) -> float:
+    """Makespan of greedy dispatch onto ``slots`` slots of ``repeats`` copies of ``period``, each work
+    dispatched ``each`` times in a row (KV splits), in that order or longest first.
+
+    >>> grid_makespan(np.array([2.0, 1.0]), repeats=2, slots=2)  # CTAs 2, 1, 2, 1: slots end at 3 and 3
+    3.0
+    >>> grid_makespan(np.array([1.0, 2.0]), repeats=2, slots=3)  # CTAs 1, 2, 1, 2: the fourth waits for 1
+    3.0
+    >>> grid_makespan(np.array([1.0, 2.0]), repeats=2, slots=3, longest_first=True)  # CTAs 2, 2, 1, 1
+    2.0
+    """
+    period = np.ascontiguousarray(period, dtype=np.float64)
+    n = period.size * repeats * each
+    if n == 0:
         return 0.0
-    if works.size <= slots:
-        return float(works.max())
-    if works.min() == works.max():
-        return uniform_makespan(works.size, slots, float(works[0]))
-    return float(_compiled_greedy()(works, slots))
+    low, high = period.min(), period.max()
+    if low == high:
+        return uniform_makespan(n, slots, float(period[0]))
+    if n <= slots:
+        return float(high)
+    if longest_first:
+        values, counts = np.unique(period, return_counts=True)
+        return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
+    if not _use_numba(n):
+        return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
+    return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
-def _greedy_py(works, slots):
-    """List scheduling with a binary min-heap of slot finish times (numba-compiled below)."""
-    heap = np.zeros(slots)
-    for w in works:
-        t = heap[0] + w  # earliest-free slot takes the next CTA
-        # sift the new finish time down from the root
-        i = 0
-        while True:
-            left = 2 * i + 1
-            if left >= slots:
-                break
-            child = left
-            if left + 1 < slots and heap[left + 1] < heap[left]:
-                child = left + 1
-            if heap[child] >= t:
-                break
-            heap[i] = heap[child]
-            i = child
-        heap[i] = t
-    return heap.max()
+KERNELS = "simulator._schedule_kernels"
+_heap_ctas = [0]  # CTAs this process has dispatched with heapq
+
+
+def _use_numba(n_ctas: int) -> bool:
+    """numba once a process has dispatched NUMBA_MIN_CTAS CTAs (this grid's included), and for any grid
+    once it has loaded the kernels; heapq until then."""
+    _heap_ctas[0] += n_ctas
+    return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules
+
+
+def _heap_dispatch(works: list, repeats: int, slots: int) -> float:
+    """Greedy dispatch of ``repeats`` copies of ``works`` with heapq: each CTA replaces the earliest finish
+    time by it plus its work."""
+    heap = [0.0] * slots
+    for _ in range(repeats):
+        for w in works:
+            heapq.heapreplace(heap, heap[0] + w)
+    return max(heap)
+
+
+@lru_cache(maxsize=1024)
+def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
+    """Longest first: runs of equal works (descending ``values``, each ``counts`` times)."""
+    values, counts = np.frombuffer(values), np.frombuffer(counts, dtype=np.int64)
+    if not _use_numba(n):
+        return _heap_dispatch(np.repeat(values, counts).tolist(), 1, slots)  # fewer than a million CTAs
+    return float(_kernel("dispatch_runs")(np.zeros(slots), values, counts))
+
+
+class _PeriodicState:
+    """In-order dispatch of one period, repeated: the slots' finish times (a sorted ring) after ``done``
+    repeats, and the makespan after each repeat so far."""
+
+    def __init__(self, period: np.ndarray, each: int, slots: int):
+        self.period = np.repeat(period, each)  # the CTAs of one copy, in order
+        self.ring, self.head, self.done = np.zeros(slots), 0, 0
+        self.maxes = np.zeros(0)
+
+    def makespan(self, repeats: int) -> float:
+        if repeats > self.done:
+            more = repeats - self.done
+            self.maxes = np.concatenate([self.maxes, np.zeros(more)])
+            self.head = _kernel("dispatch_periods")(self.ring, self.head, self.period, more, self.maxes, self.done)
+            self.done = repeats
+        return float(self.maxes[repeats - 1])
+
+
+@lru_cache(maxsize=PERIOD_STATES)
+def _periodic_state(period: bytes, each: int, slots: int) -> _PeriodicState:
+    return _PeriodicState(np.frombuffer(period), each, slots)
 
 
 @lru_cache(maxsize=1)
-def _compiled_greedy():
-    """numba-compile the scheduler on first use (cached on disk), so dense-only runs never import numba."""
-    import numba
+def _kernels():
+    """The numba kernels, imported on first use (cached on disk), so small and dense runs never load numba."""
+    from simulator import _schedule_kernels
 
-    return numba.njit(cache=True, nogil=True)(_greedy_py)
+    return _schedule_kernels
+
+
+def _kernel(name: str):
+    """A jitted dispatch kernel, saying first if numba must compile it."""
+    from einsum_cascades.compiling import notify_if_cold
+
+    jitted = getattr(_kernels(), name)
+    notify_if_cold(jitted, "CTA scheduling")
+    return jitted

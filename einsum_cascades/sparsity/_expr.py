@@ -140,6 +140,11 @@ def coin_threshold(density: float) -> int:
 
 def keep_blocks(bi, bj, seed: int, density: float) -> np.ndarray:
     """The random_blocks coin of block (bi, bj): a splitmix64 hash of (bi, bj, seed) below ``density``."""
+    return keep_below(bi, bj, seed, coin_threshold(density))
+
+
+def keep_below(bi, bj, seed: int, threshold: int) -> np.ndarray:
+    """The coin of block (bi, bj) whose 53-bit hash must be below ``threshold`` (see ``coin_threshold``)."""
     u = np.uint64
     with np.errstate(over="ignore"):
         bi, bj = np.asarray(bi).astype(u), np.asarray(bj).astype(u)
@@ -147,4 +152,4 @@ def keep_blocks(bi, bj, seed: int, density: float) -> np.ndarray:
         x = (x ^ (x >> u(30))) * u(_MIX1)
         x = (x ^ (x >> u(27))) * u(_MIX2)
         x = x ^ (x >> u(31))
-    return (x >> u(11)) < u(coin_threshold(density))
+    return (x >> u(11)) < u(threshold)

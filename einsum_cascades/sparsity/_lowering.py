@@ -4,17 +4,24 @@ The expression becomes kernel terms (``_terms``: one per conjunction of its disj
 with its selectors' draws (``_select``) as tables. The numba kernels in ``_kernels`` sweep each
 query-block row as runs of key blocks, so structured patterns cost a few operations per row, not per
 tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
-closed form (``_grid``).
+closed form (``_grid``). Until a process has loaded those kernels, masks of boxes and coins are lowered
+in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), with the same counts: a one-off point
+then neither loads numba nor, on a fresh install, compiles its kernels.
 """
 
 import importlib
 import math
+import sys
+import time
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
 
+from einsum_cascades.errors import UserError
+from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _grid as grid
+from einsum_cascades.sparsity import _interval_tiles as intervals
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
 from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
@@ -67,12 +74,28 @@ class TileCounts:
         return (self.full + self.partial) / self.total
 
 
+KERNELS = "einsum_cascades.sparsity._kernels"  # the numba lowering kernels' module
+NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernels instead (about their load time)
+_numpy_seconds = [0.0]
+# random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
+COIN_TILE_LIMIT = 1 << 32
+
+
 @lru_cache(maxsize=None)
 def kernels(name: str = "kernels"):
     """A numba kernel module of this package (``_kernels``, ``_select_kernels``, ``_grid_kernels``), imported after
     the numba cache is checked against the sources."""
     _stale_checked()
     return importlib.import_module(f"einsum_cascades.sparsity._{name}")
+
+
+def kernel(name: str, module: str = "kernels"):
+    """The jitted function ``name`` of a kernel module (``kernels``), saying first if numba must compile it."""
+    from einsum_cascades.compiling import notify_if_cold
+
+    jitted = getattr(kernels(module), name)
+    notify_if_cold(jitted, "mask lowering")
+    return jitted
 
 
 @lru_cache(maxsize=1)
@@ -95,11 +118,17 @@ def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK)
 
 def _plan(p, seq_len, kv_len, block_q, block_kv):
     """(expression to lower on 1-D tiles, None), or (None, grid tiling) for window2d / window3d (alone, or
-    with full around it). A heads(...) mix is lowered group by group (``head_groups``), never whole."""
+    with full around it). A heads(...) mix is lowered group by group (``head_groups``), never whole. UserError if
+    random_blocks would flip more than COIN_TILE_LIMIT coins, or the numba lowering would take too long."""
     _not_a_mix(p)
     p = grid.resolve(p)
     if p.name in GRIDS:
         return None, grid.tiling(p, seq_len, kv_len, block_q, block_kv)
+    tiles = math.ceil(seq_len / block_q) * math.ceil(kv_len / block_kv)
+    if tiles > COIN_TILE_LIMIT and any(leaf.name == "random_blocks" for leaf in p.leaves()):
+        raise UserError(f"random_blocks at seq-len {seq_len}, kv-len {kv_len} flips one coin per {block_q}x{block_kv} "
+                        f"tile: {tiles:,} tiles is over the limit of {COIN_TILE_LIMIT:,}; use larger tiles "
+                        f"(--block-size) or a shorter sequence")
     return p, None
 
 
@@ -157,11 +186,42 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if layout is not None:
         row_full, row_partial = grid.row_counts(layout)
         return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
+    lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
+    if lowered is not None:
+        return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
     check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
-    row_full, row_partial = kernels().lower(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
+    row_full, row_partial = kernel("lower")(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
+
+
+@lru_cache(maxsize=64)
+def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
+    """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it or loaded the numba kernels
+    (about 0.4 s to load, and a one-off compile of some 20 s): box terms as runs (``_box_runs``), anything
+    else without periods or selectors tile by tile on small grids (``_interval_tiles``); None where the
+    kernels lower it."""
+    if KERNELS in sys.modules or _numpy_seconds[0] > NUMPY_SECONDS or any(leaf.name in SELECTORS for leaf in p.leaves()):
+        return None
+    start = time.perf_counter()
+    try:
+        return _numpy_lowering(p, seq_len, kv_len, block_q, block_kv)
+    finally:
+        _numpy_seconds[0] += time.perf_counter() - start
+
+
+def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
+    terms, coins = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
+    if box_runs.supported(terms, coins, block_q, block_kv):
+        runs = box_runs.lower(terms, coins, seq_len, kv_len, block_q, block_kv)
+        if runs is not None:
+            return runs
+    if intervals.supported(terms, coins, block_q, block_kv) and \
+            intervals.cells(terms, seq_len, kv_len, block_kv) <= intervals.MAX_CELLS:
+        elements = intervals.tile_elements(terms, coins, seq_len, kv_len, block_q, block_kv)
+        return box_runs.Runs.from_elements(elements, seq_len, kv_len, block_q, block_kv)
+    return None
 
 
 def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout=None) -> TileCounts:
@@ -218,10 +278,13 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     p, layout = _plan(p, seq_len, kv_len, *random_block)
     if layout is not None:
         return grid.element_count(layout) / (float(seq_len) * kv_len)
+    lowered = _by_numpy(p, seq_len, kv_len, *random_block)
+    if lowered is not None:
+        return lowered.elements() / (float(seq_len) * kv_len)
     check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
     ws = workspace(terms, math.ceil(kv_len / random_block[1]), random_block[0])
-    return kernels().count_elements(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
+    return kernel("count_elements")(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
 
 
 def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool: int = 1) -> np.ndarray:
@@ -230,11 +293,22 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
     A grid pattern's tiles are in the kernel's order."""
     p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
-        return grid.pooled_states(layout, pool, kernels("grid_kernels").pool_states)
+        return grid.pooled_states(layout, pool, kernel("pool_states", "grid_kernels"))
+    lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
+    if lowered is not None and lowered.full.size * lowered.n_cols <= intervals.MAX_CELLS:
+        return _pooled(lowered.states(), pool)
     check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
-    return kernels().pooled_states(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
+    return kernel("pooled_states")(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
+
+
+def _pooled(states: np.ndarray, pool: int) -> np.ndarray:
+    """The highest state in each pool x pool group of tiles."""
+    rows, cols = -(-states.shape[0] // pool), -(-states.shape[1] // pool)
+    padded = np.zeros((rows * pool, cols * pool), dtype=np.int8)
+    padded[:states.shape[0], :states.shape[1]] = states
+    return padded.reshape(rows, pool, cols, pool).max(axis=(1, 3))
 
 
 def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> tuple:

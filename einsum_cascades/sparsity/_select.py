@@ -58,12 +58,12 @@ def tables(p, seq_len: int, kv_len: int, block: tuple) -> dict:
 
 
 def _draw(candidates, exclude, m, seed, seq_len, kv_len, block, drawn):
-    from einsum_cascades.sparsity._lowering import kernels
+    from einsum_cascades.sparsity._lowering import kernel
 
     t1, c1 = conj_terms(candidates, seq_len, kv_len, block)
     t2, c2 = conj_terms(exclude, seq_len, kv_len, block, drawn)
     n_cols = math.ceil(kv_len / block[1])
-    return kernels("select_kernels").select_rows(t1, c1, t2, c2, seq_len, kv_len, *block, m, seed,
+    return kernel("select_rows", "select_kernels")(t1, c1, t2, c2, seq_len, kv_len, *block, m, seed,
                                          workspace(t1, n_cols, block[0]), workspace(t2, n_cols, block[0]))
 
 

@@ -1,0 +1,81 @@
+"""numba kernels of greedy CTA dispatch (``schedule``): the slots' finish times as one sorted array.
+
+Each CTA pops the earliest finish time m and pushes t = m + w. Kept sorted, the pop is the array's head
+and t usually belongs at or near its tail: in a ring buffer the popped head's cell becomes the tail's, so
+a CTA costs an add, a compare and a store, plus one move per finish time later than t.
+"""
+
+import numba
+
+
+@numba.njit(cache=True, nogil=True)
+def dispatch_periods(ring, head, period, repeats, maxes, start):
+    """Dispatch ``repeats`` copies of ``period`` onto the sorted ring ``ring`` (earliest at ``head``);
+    maxes[start + r] = latest finish time after copy r. Returns the new head."""
+    last = ring.size - 1
+    for r in range(repeats):
+        for i in range(period.size):
+            t = ring[head] + period[i]
+            j, prev = head, (head - 1 if head > 0 else last)
+            while prev != head and ring[prev] > t:  # later times move up a cell, into the popped one's
+                ring[j] = ring[prev]
+                j, prev = prev, (prev - 1 if prev > 0 else last)
+            ring[j] = t
+            head = head + 1 if head < last else 0
+        maxes[start + r] = ring[head - 1 if head > 0 else last]
+    return head
+
+
+@numba.njit(cache=True, nogil=True)
+def dispatch_runs(state, values, counts):
+    """Dispatch runs of equal works (counts[i] CTAs of values[i]) onto sorted finish times ``state`` (in
+    place); returns the latest finish time.
+
+    Within a run the pushed times m + w come in order, so they queue behind each other (FIFO ``queue``),
+    and each pop takes the earlier of the untouched times' head and the queue's head. Once every untouched
+    time is gone, each further CTA adds w to the queue's head and moves it to the back: whole rounds add w
+    to every cell in turn.
+    """
+    slots = state.size
+    queue = state.copy()
+    for i in range(values.size):
+        w, left = values[i], counts[i]
+        a, qh, ql = 0, 0, 0  # untouched times state[a:], queue cells queue[qh : qh + ql] (mod slots)
+        while left > 0 and a < slots:
+            if ql == 0 or state[a] <= queue[qh]:
+                x = state[a]
+                a += 1
+            else:
+                x = queue[qh]
+                qh = qh + 1 if qh + 1 < slots else 0
+                ql -= 1
+            tail = qh + ql if qh + ql < slots else qh + ql - slots
+            queue[tail] = x + w
+            ql += 1
+            left -= 1
+        if a == slots:  # the queue holds every slot: rounds of one CTA per slot, from the queue's head
+            for _ in range(left // slots):
+                for c in range(slots):
+                    queue[c] += w
+            for c in range(left % slots):
+                cell = qh + c if qh + c < slots else qh + c - slots
+                queue[cell] += w
+            qh = (qh + left % slots) % slots
+        _merge(state, a, queue, qh, ql)
+    return state[slots - 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge(state, a, queue, qh, ql):
+    """state <- sorted merge of state[a:] and the queue's ql cells from qh (both sorted)."""
+    slots = state.size
+    rest = state[a:].copy()
+    x, y = 0, 0
+    for out in range(slots):
+        cell = qh + y if qh + y < slots else qh + y - slots
+        if y >= ql or (x < rest.size and rest[x] <= queue[cell]):
+            state[out] = rest[x]
+            x += 1
+        else:
+            state[out] = queue[cell]
+            y += 1

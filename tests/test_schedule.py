@@ -1,0 +1,98 @@
+"""CTA dispatch: the run/period scheduler returns exactly what a binary heap over the whole CTA list does."""
+
+from unittest.mock import patch
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator import schedule
+
+
+def reference_makespan(period, repeats, slots, each=1, longest_first=False):
+    """The CTA list built in full and dispatched one CTA at a time through a binary min-heap of slot finish
+    times (the scheduler as it was before the period/run rework): the oracle."""
+    works = np.repeat(np.tile(np.asarray(period, dtype=np.float64), repeats), each)
+    if longest_first:
+        works = np.sort(works)[::-1]
+    if works.size == 0:
+        return 0.0
+    if works.size <= slots:
+        return float(works.max())
+    if works.min() == works.max():
+        return schedule.uniform_makespan(works.size, slots, float(works[0]))
+    heap = [0.0] * slots
+    for w in works.tolist():
+        t = heap[0] + w
+        i = 0
+        while True:  # sift t down from the root
+            left = 2 * i + 1
+            if left >= slots:
+                break
+            child = left + 1 if left + 1 < slots and heap[left + 1] < heap[left] else left
+            if heap[child] >= t:
+                break
+            heap[i] = heap[child]
+            i = child
+        heap[i] = t
+    return max(heap)
+
+
+# works as a kernel's rows give them: a prologue plus tiles of two costs, often repeated, sometimes tiny
+works = st.one_of(
+    st.floats(0.0, 1e4, allow_nan=False, allow_infinity=False),
+    st.builds(lambda f, p: 37.25 + f * 911.3 + p * 1003.7, st.integers(0, 64), st.integers(0, 2)),
+    st.sampled_from([1.0, 2.0, 3.5, 1e-3, 1e7]),
+)
+grids = dict(period=st.lists(works, min_size=1, max_size=40), repeats=st.integers(1, 60), slots=st.integers(1, 40),
+             each=st.integers(1, 4), longest_first=st.booleans())
+
+
+PATHS = pytest.mark.parametrize("numba", [False, True], ids=["heapq", "numba"])
+
+
+def on_path(numba):
+    """Run on one path: heapq (small grids before numba is loaded) or the numba kernels (forced for any size)."""
+    return patch.object(schedule, "_use_numba", lambda n: numba)
+
+
+@PATHS
+@settings(max_examples=300, deadline=None)
+@given(**grids)
+def test_grid_makespan_is_the_heap_schedule_bit_for_bit(numba, period, repeats, slots, each, longest_first):
+    with on_path(numba):
+        got = schedule.grid_makespan(np.array(period), repeats, slots, each, longest_first)
+    assert got == reference_makespan(period, repeats, slots, each, longest_first)
+
+
+@PATHS
+@settings(max_examples=100, deadline=None)
+@given(period=grids["period"], counts=st.lists(st.integers(1, 50), min_size=2, max_size=6), slots=st.integers(1, 20),
+       each=st.integers(1, 3))
+def test_a_kept_schedule_continues_whatever_order_repeats_are_asked_in(numba, period, counts, slots, each):
+    """In-order grids keep their schedule per period: asking for 50 repeats then 3 then 20 must give what
+    three fresh schedules give."""
+    for repeats in counts:
+        with on_path(numba):
+            got = schedule.grid_makespan(np.array(period), repeats, slots, each)
+        assert got == reference_makespan(period, repeats, slots, each)
+
+
+@PATHS
+def test_descending_and_causal_rows_in_order(numba):
+    """Rows whose work falls (or climbs, as causal rows do) push finish times far from the tail."""
+    rows = 17.0 + 3.3 * np.arange(300)
+    for period in (rows, rows[::-1], np.concatenate([rows[::7], rows[::-5]])):
+        for slots in (1, 2, 132, 264):
+            for longest_first in (False, True):
+                with on_path(numba):
+                    got = schedule.grid_makespan(period, 9, slots, longest_first=longest_first)
+                assert got == reference_makespan(period, 9, slots, longest_first=longest_first)
+
+
+def test_closed_forms():
+    """A grid of equal works takes whole waves; a grid no larger than the slots takes its longest CTA."""
+    assert schedule.grid_makespan(np.full(10, 2.5), 27, 132) == 3 * 2.5  # 270 CTAs: 3 waves of 132
+    assert schedule.grid_makespan(np.array([1.0, 4.0]), 3, 6) == 4.0
+    assert schedule.grid_makespan(np.zeros(0), 5, 132) == 0.0

@@ -1,0 +1,51 @@
+"""What a single point loads: a dense point neither networkx nor numba, a small masked point not numba."""
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from einsum_cascades import compiling, load_cascade
+from simulator import tiles
+
+
+def loaded_after(code: str) -> set:
+    """The heavy modules a fresh interpreter has imported after running ``code``."""
+    probe = f"import sys\n{code}\nprint(' '.join(m for m in ('networkx', 'numba', 'sympy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_a_dense_point_loads_neither_the_cascade_ir_nor_numba():
+    assert loaded_after("from simulator import simulate; simulate('h100', 'flash2', seq_len=32768)") == set()
+
+
+@pytest.mark.parametrize("workload", ["seq_len=4096, causal=True", "seq_len=32768, sparsity=0.9",
+                                      "seq_len=1 << 20, pattern='causal&window(64k)|sinks(128)', heads=4"])
+def test_masked_points_of_boxes_and_coins_do_not_load_numba(workload):
+    """Boxes (any size) and coins (up to a few million tiles) lower in numpy, and their few CTAs schedule
+    on heapq: loading numba would cost more than the work."""
+    assert "numba" not in loaded_after(f"from simulator import simulate; simulate('h100', 'flash3', {workload})")
+
+
+def test_the_softmax_kernel_runs_the_passes_of_the_3pass_cascade():
+    assert tiles.softmax_passes() == load_cascade("attention-3pass").passes()["m"]
+
+
+def test_a_cold_kernel_is_announced_once_per_process(tmp_path, monkeypatch):
+    """The listener hears about a kernel with no cache index on disk, once per kind of kernel; a cached
+    kernel says nothing."""
+    heard = []
+    monkeypatch.setattr(compiling, "_listeners", [heard.append])
+    monkeypatch.setattr(compiling, "_told", set())
+
+    def jitted(index):
+        return SimpleNamespace(_cache=SimpleNamespace(_cache_file=SimpleNamespace(_index_path=str(index))))
+
+    (tmp_path / "warm.nbi").write_text("")
+    compiling.notify_if_cold(jitted(tmp_path / "warm.nbi"), "mask lowering")
+    assert heard == []
+    compiling.notify_if_cold(jitted(tmp_path / "cold.nbi"), "mask lowering")
+    compiling.notify_if_cold(jitted(tmp_path / "cold2.nbi"), "mask lowering")
+    assert heard == ["mask lowering"]
