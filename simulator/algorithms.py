@@ -2,15 +2,18 @@
 ``.cascade`` file) with an optional ``@MAPPING`` (``attention-3pass@flash3``, ``./mine.cascade@flash2``).
 
 A cascade runs on a mapping of the machine: a GPU's fused kernel families (``flash2``, ``flash3``,
-``flash4``, ``flash-decoding``) or ``unfused``; without ``@MAPPING`` the machine's default family. The
-built-in families are themselves mappings of library cascades: ``flash3`` is ``attention-1pass@flash3``,
-``naive`` is ``attention-3pass@unfused``.
+``flash4``, ``flash-decoding``) or ``unfused``; an accelerator's configurations (``fusemax``,
+``fusemax-arch``, ``fusemax-cascade``, ``flat``, ``unfused``); without ``@MAPPING`` the machine's default.
+The built-in families are themselves mappings of library cascades: ``flash3`` is ``attention-1pass@flash3``,
+``naive`` is ``attention-3pass@unfused`` on a GPU, ``fusemax`` is ``attention-1pass@fusemax`` and ``flat``
+``attention-3pass@flat`` on an accelerator.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
+from simulator.accel_model import ACCEL_FAMILIES
 
 FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
 GPU_MAPPINGS = FUSED_MAPPINGS + ("unfused",)
@@ -38,9 +41,11 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
     _check_attention(name)
     mapping = mapping or default
     if hw.kind != "gpu":
-        raise UserError(f"cascade {name!r} on {hw.name}: the accelerator model maps its own configurations only "
-                        f"({', '.join(f for f in families if f not in GPU_MAPPINGS + ('naive', 'flash1'))}); "
-                        "a cascade binds to a GPU mapping for now")
+        if mapping not in ACCEL_FAMILIES:
+            kind = "a GPU mapping" if mapping in families or mapping in GPU_MAPPINGS else "not a mapping"
+            raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is an accelerator: allowed "
+                            f"{', '.join(ACCEL_FAMILIES)}")
+        return Algorithm(mapping, name, algo)
     if mapping not in GPU_MAPPINGS:
         kind = "an accelerator configuration" if mapping in families else "not a mapping"
         raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is a GPU: allowed "
