@@ -12,7 +12,8 @@ per-row work on the 1D array, one PE per query row; +Cascade, FLAT and Unfused p
 their MAC-only 2D array.
 
 Homes (levels outer to inner, "" = the PEs' registers), by style:
-- ``fusemax`` (a staging buffer between the arrays): attention inputs staged through the buffer; running
+- ``fusemax`` (a staging buffer between the arrays): attention inputs staged through the buffer (once a pass:
+  a second reader finds them there); running
   state (an iterative tensor: RM, RD, RNV) in the buffer, read from it by the first 1D Einsum of a tile to
   touch it and through the staging buffer by the 2D array; vectors between the arrays through the staging
   buffer; the rest stays in the PEs; the output goes to DRAM (accumulated in the buffer first when it sums
@@ -64,6 +65,7 @@ class Roles:
     family: dict  # rank -> p (queries), m (keys) or its own feature family
     ancestors: dict  # Einsum -> the Einsums it depends on (loop-carried reads not counted)
     reduction: dict  # Einsum -> True when it reduces ranks
+    tile: frozenset  # Einsums over a query and a key of the tile (a score element: BQK, SLN, ...)
 
     def producer(self, tensor: str) -> str | None:
         return tensor if tensor in self.cls else None
@@ -103,7 +105,15 @@ def roles(cascade_name: str) -> Roles:
         crossing=frozenset(t for t, _, _ in work.crossing), final=cascade.outputs[0], family=families(cascade),
         ancestors={n: frozenset(nx.ancestors(graph, n)) & set(names) for n in names},
         reduction={e.output: bool(e.reduced) for e in computing},
+        tile=frozenset(e.output for e in computing if _over_tile(e.vars, families(cascade))),
     )
+
+
+def _over_tile(ranks, fam: dict) -> bool:
+    """Over a query (p, or a query of a chunk: p0) and a single key (m, or a key of a tile: m0)."""
+    keys = sorted((v for v, f in fam.items() if f == "m"), key=len)
+    fine = [v for v in keys if not v[-1:].isdigit() or v.endswith("0")]
+    return any(fam.get(v) == "p" for v in ranks) and bool(set(ranks) & set(fine))
 
 
 # ---------------------------------------------------------------- arrays
@@ -113,7 +123,7 @@ def arrays(hw, r: Roles, config: str) -> dict:
     other array."""
     out = {}
     for n in r.names:
-        wants_2d = n in r.contraction or (config in ("fusemax", "fusemax-arch") and r.cls[n] == "score")
+        wants_2d = n in r.contraction or (config in ("fusemax", "fusemax-arch") and n in r.tile)
         order = ("array2d", "array1d") if wants_2d else ("array1d", "array2d")
         runs = [a for a in order if accel_actions(hw, dict.fromkeys(r.ops[n], 1.0), _ops(hw, a)) is not None]
         if not runs:
@@ -142,8 +152,11 @@ def homes(r: Roles, on: dict, style: str, held: bool = True) -> dict:
 def _read_home(r: Roles, on: dict, style: str, n: str, t: str, held: bool) -> str:
     if style in ("offchip", "unfused"):
         return _phase_read(r, on, style, n, t)
-    if t in r.inputs:
-        return "dram" if style == "flat" else IO
+    if t in r.inputs:  # staged once a pass: a later reader in the pass finds it in the buffer
+        if style == "flat":
+            return "dram"
+        earlier = r.names[:r.names.index(n)]
+        return "gb" if any(t in r.reads[o] and r.level[o] == r.level[n] for o in earlier) else IO
     if style == "flat":
         return "" if _fused(r, on, n, t) else "gb"
     if t in r.crossing and r.level[t] < r.level[n]:

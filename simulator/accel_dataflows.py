@@ -142,6 +142,11 @@ def _features(s: Shape, ranks) -> list:
     return [r for r in ranks if r not in (*s.key, *s.query)]
 
 
+def _widest(s: Shape, ranks) -> list:
+    """The feature ranks, the longest first (the one an array dimension takes: e0 of 64 before g of 2)."""
+    return sorted(_features(s, ranks), key=lambda r: -s.x[r])
+
+
 def tiled(hw, s: Shape, chunks: int, tiles: int):
     """K and V stream in M0-key tiles under chunks of ``tiles`` x rows queries (FuseMax's mapping, Unfused's
     GEMMs): DRAM walks chunks then key tiles; the buffer the query tiles then the feature ranks; the 2D array
@@ -155,7 +160,7 @@ def tiled(hw, s: Shape, chunks: int, tiles: int):
             return spread(hw, s)(name, ranks, array, out)
         p_pes = rows if array == "array2d" else min(rows, hw.pe1d_count)
         features = _features(s, ranks)
-        across = features[0] if array == "array2d" and mi not in ranks and features else None
+        across = _widest(s, ranks)[0] if array == "array2d" and mi not in ranks and features else None
         loops = [Loop("p", chunks, "dram")]
         if mo in ranks:
             loops.append(Loop(mo, math.ceil(s.M / cols), "dram"))
@@ -178,7 +183,7 @@ def spread(hw, s: Shape):
     rank, in that order of preference. Tiles of the query and key ranks stream at DRAM (linear attention's
     per-key state, chunked queries); the rest walks in time at the buffer."""
     def nest(name, ranks, array, out):
-        features = _features(s, ranks)
+        features = _widest(s, ranks)
         queries = [r for r in ranks if r == s.query[1]]
         keys = [r for r in ranks if r == s.key[1]]
         if array == "array2d":
@@ -233,7 +238,8 @@ def flat_gemms(hw, s: Shape, block: int, stationary: str):
         if "p" not in ranks or mi not in ranks or not features:
             return spread(hw, s)(name, ranks, array, out)
         qk = not set(features) & out  # QK[m,p] sums over E; AV[f,p] sums over the keys
-        other, rest = features[0], [Loop(r, s.x[r], "gb") for r in features[1:]]
+        other = _widest(s, ranks)[0]
+        rest = [Loop(r, s.x[r], "gb") for r in features if r != other]
         depth = s.x[other]
         keys = [Loop(mo, s.x[mo], "gb"), Loop(mi, s.x[mi], "gb")] if mo != mi else [Loop("m", s.M, "gb")]
         if stationary == "weight":  # spatial: the weight's ranks; the block's queries innermost in time

@@ -74,9 +74,9 @@ def _check_attention(name: str) -> None:
     from einsum_cascades.passes import families
 
     cascade = load_cascade(name)
-    ranks = set(families(cascade))
-    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or "p" not in ranks \
-            or not ranks & {"m", "m0", "m1"}:
+    fam = families(cascade)
+    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "
                         f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)} over ranks "
-                        f"{', '.join(sorted(ranks))} (attnsim maps query rank p and key rank m)")
+                        f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
+                        "partitions p1, p0 and m1, m0)")
