@@ -58,6 +58,20 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
     return Algorithm(mapping, name, algo)
 
 
+def mappings(kind: str) -> tuple:
+    """The mappings a cascade takes on a machine of ``kind`` ("gpu" or "accelerator")."""
+    return GPU_MAPPINGS if kind == "gpu" else ACCEL_FAMILIES
+
+
+def completions(families: tuple, incomplete: str) -> list[str]:
+    """``--algo`` values starting with ``incomplete``: families, bundled cascades, and after a cascade's '@'
+    (a bundled one or a file) its mappings on either kind of machine."""
+    name, at, mapping = incomplete.rpartition("@")
+    if at:
+        return [f"{name}@{m}" for m in dict.fromkeys(GPU_MAPPINGS + ACCEL_FAMILIES) if m.startswith(mapping)]
+    return [n for n in (*families, *_cascade_names()) if n.startswith(incomplete)]
+
+
 def _cascade_names() -> list[str]:
     from einsum_cascades.library import cascade_names
 

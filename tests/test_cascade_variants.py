@@ -81,3 +81,56 @@ def test_a_split_feature_rank_needs_its_extent():
     with pytest.raises(UserError, match="extent of rank e0 is unknown"):
         feature_extents(c)
 
+
+
+def test_from_files_take_cascade_algorithms(tmp_path):
+    """A --from row may name a cascade, with or without a mapping, on either kind of machine; each row gives
+    what the same point alone gives."""
+    rows = [("h100", "attention-sigmoid"), ("fusemax", "attention-3pass@fusemax"), ("h100", "attention-linear"),
+            ("fusemax", "attention-lightning")]
+    points = tmp_path / "points.csv"
+    points.write_text("hardware,algorithm,seq_len\n" + "".join(f"{h},{a},4096\n" for h, a in rows))
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(points), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    got = json.loads(r.output)
+    for (hw, algo), row in zip(rows, got):
+        assert (row["hardware"], row["algorithm"]) == (hw, algo)
+        assert row["time_s"] == evaluate(hardware(hw), algo, Workload(seq_len=4096)).time_s
+
+
+def test_sweeps_cross_cascades_with_gpus_and_accelerators(tmp_path):
+    out = tmp_path / "sweep.csv"
+    r = CliRunner().invoke(cli, ["sweep", "--algo", "attention-1pass,attention-sigmoid", "--hw", "h100,fusemax",
+                                 "--seq-len", "1k,4k", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 + 2 * 2 * 2
+    assert {tuple(line.split(",")[:2]) for line in lines[1:]} == {
+        (h, a) for h in ("h100", "fusemax") for a in ("attention-1pass", "attention-sigmoid")}
+
+
+def test_help_lists_the_families_the_bundled_cascades_and_the_mappings():
+    from einsum_cascades import cascade_names
+
+    r = CliRunner().invoke(cli, ["simulate", "--help"])
+    text = " ".join(r.output.split()).replace("- ", "-")  # help wraps after a hyphen
+    for name in ("flash3", "naive", "fusemax-arch", "flat", *cascade_names()):
+        assert name in text
+    assert "@MAPPING (GPU: flash2, flash3, flash4, flash-decoding, unfused; accelerator: unfused, flat, " \
+           "fusemax-cascade, fusemax-arch, fusemax)" in text
+
+
+@pytest.mark.parametrize("typed, offered", [
+    ("attention-sig", {"attention-sigmoid"}),
+    ("attention-3pass@fu", {"attention-3pass@fusemax", "attention-3pass@fusemax-arch",
+                            "attention-3pass@fusemax-cascade"}),
+    ("flash1,attention-1pass@flash", {"flash1,attention-1pass@flash2", "flash1,attention-1pass@flash3",
+                                      "flash1,attention-1pass@flash4", "flash1,attention-1pass@flash-decoding"}),
+])
+def test_shell_completion_of_algo_offers_cascades_and_their_mappings(typed, offered):
+    r = CliRunner().invoke(cli, [], env={"_ATTNSIM_COMPLETE": "bash_complete",
+                                         "COMP_WORDS": f"attnsim simulate --algo {typed}", "COMP_CWORD": "3"},
+                           prog_name="attnsim")
+    assert {line.split(",", 1)[1] for line in r.output.splitlines()} == offered
