@@ -37,6 +37,7 @@ import networkx as nx
 
 from einsum_cascades import load_cascade
 from einsum_cascades.errors import UserError
+from einsum_cascades.library import cascade_version
 from einsum_cascades.passes import families
 from simulator.cascade_work import _is_contraction, _is_copy, cascade_work
 from simulator.lowering import accel_actions
@@ -50,6 +51,7 @@ class Roles:
     """What the bindings read of a cascade: its computing Einsums in order and their structure."""
 
     name: str
+    version: object  # the cascade file's version (None: bundled); plans key on (name, version)
     names: tuple  # computing Einsums (copies and partitions left out), cascade order
     cls: dict  # Einsum -> score | row_tile | output_tile | row | key | None (simulator.cascade_work)
     level: dict  # Einsum -> pass over the keys
@@ -78,9 +80,14 @@ class Roles:
         return any(self.family.get(r) == self.family.get("f", "f") for r in self.ranks[name])
 
 
-@lru_cache(maxsize=64)
 def roles(cascade_name: str) -> Roles:
-    """The structure of a bundled cascade or cascade file (cached per name: a plan is made once)."""
+    """The structure of a bundled cascade or cascade file (cached per name and file version: a plan is made
+    once)."""
+    return _roles(cascade_name, cascade_version(cascade_name))
+
+
+@lru_cache(maxsize=64)
+def _roles(cascade_name: str, version) -> Roles:
     cascade = load_cascade(cascade_name)
     work = cascade_work(cascade)
     copies = {e.output for e in cascade.einsums if _is_copy(e)} - set(cascade.outputs)
@@ -94,7 +101,7 @@ def roles(cascade_name: str) -> Roles:
     names = tuple(e.output for e in computing)
     graph = cascade.graph
     return Roles(
-        name=cascade_name, names=names,
+        name=cascade_name, version=version, names=names,
         cls={n: work.placement[n][0] for n in names}, level={n: max(work.placement[n][1], 1) for n in names},
         reads=reads, ranks={e.output: tuple(e.vars) for e in computing},
         out_ranks={e.output: frozenset(e.out_vars) for e in computing},
@@ -135,6 +142,38 @@ def arrays(hw, r: Roles, config: str) -> dict:
 
 def _ops(hw, array: str) -> tuple:
     return hw.pe2d_ops if array == "array2d" else hw.pe1d_ops
+
+
+# ---------------------------------------------------------------- the plan of one mapping
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A cascade bound by one configuration on one machine: planned once, used for every point."""
+
+    on: dict  # Einsum -> array
+    table: dict  # Einsum -> ({tensor: levels}, output levels)
+    operands: dict  # Einsum -> (Operand, ...) its reads and its output, with their homes
+    actions: dict  # Einsum -> {op class: ((PE action, per op), ...)} on its array (simulator.lowering)
+
+
+_BINDINGS: dict = {}
+
+
+def binding(hw, r: Roles, config: str, style: str, held: bool = True) -> Binding:
+    """The arrays, homes, operands and PE actions of ``r`` under ``config`` (cached per cascade, machine's PE
+    ops and style)."""
+    key = (r.name, r.version, config, style, held, hw.pe2d_ops, hw.pe1d_ops, tuple(sorted(hw.exp_cost.items())))
+    if key not in _BINDINGS:
+        from simulator.accel_mapping import Operand
+
+        on = arrays(hw, r, config)
+        table = homes(r, on, style, held)
+        operands = {n: tuple(Operand(t, ranks, tuple(table[n][0].get(t, "").split())) for t, ranks in r.reads[n].items())
+                    + (Operand(n, r.out_ranks[n], tuple(table[n][1].split()), output=True),) for n in r.names}
+        actions = {n: {cls: tuple(accel_actions(hw, {cls: 1.0}, _ops(hw, on[n])).items()) for cls in r.ops[n]}
+                   for n in r.names}
+        _BINDINGS[key] = Binding(on, table, operands, actions)
+    return _BINDINGS[key]
 
 
 # ---------------------------------------------------------------- homes

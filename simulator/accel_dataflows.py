@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from einsum_cascades.errors import UserError
-from simulator.accel_mapping import Accesses, Loop, Operand, accesses, pes, tile
+from simulator.accel_mapping import Accesses, Loop, accesses, pes, tile
 from simulator.rank_extents import feature_extents, substitutions
 
 # FLAT fuses its row-granularity blocks up to 1024 query rows; its scores-off-chip mapping uses
@@ -56,7 +56,7 @@ class MappedEinsum:
 # ---------------------------------------------------------------- the cascade's Einsums
 
 @lru_cache(maxsize=64)
-def _einsums(cascade_name: str):
+def _einsums(cascade_name: str, _version):
     """(name, ranks, out ranks, op functions) of every Einsum that computes, and the cascade's rank families."""
     from einsum_cascades import load_cascade
     from einsum_cascades.passes import families
@@ -83,10 +83,12 @@ def _lambdified(expr) -> tuple:
     return tuple(sym.name for sym in syms), sympy.lambdify(syms, expr, "math")
 
 
-def shape(hw, cascade_name: str, heads: int, P: int, M: int, E: int, F: int, w: int) -> Shape:
-    """The extents of every rank of the cascade on ``hw``: queries and keys tiled by the array's dimensions."""
-    _, fam, features = _einsums(cascade_name)
-    x = {r: _integer(r, f(*({"E": E, "F": F}[n] for n in names)), cascade_name) for r, (names, f) in features}
+def shape(hw, r, heads: int, P: int, M: int, E: int, F: int, w: int) -> Shape:
+    """The extents of every rank of cascade ``r`` (its roles) on ``hw``: queries and keys tiled by the array's
+    dimensions."""
+    cascade_name = r.name
+    _, fam, features = _einsums(r.name, r.version)
+    x = {rank: _integer(rank, f(*({"E": E, "F": F}[n] for n in names)), cascade_name) for rank, (names, f) in features}
     key, query = _split(fam, "m", cascade_name), _split(fam, "p", cascade_name)
     for (coarse, fine), n, dim in ((key, M, hw.pe2d_cols), (query, P, hw.pe2d_rows)):
         x[coarse], x[fine] = (math.ceil(n / dim), dim) if coarse != fine else (n, n)
@@ -114,26 +116,14 @@ def _symbols(s: Shape) -> dict:
     return {**{r.upper(): n for r, n in s.x.items()}, "M": s.M, "P": s.P, "E": s.E, "F": s.F}
 
 
-def mapped(cascade_name, hw, s, on, homes, nest) -> list[MappedEinsum]:
-    """Every computing Einsum with its array (``on``), operands' homes and loop nest
+def mapped(r, hw, s, b, nest) -> list[MappedEinsum]:
+    """Every computing Einsum of cascade ``r`` (its roles) with its array, operands (binding ``b``) and loop nest
     (``nest(name, ranks, array, out_ranks)``)."""
-    einsums, _, _ = _einsums(cascade_name)
+    einsums, _, _ = _einsums(r.name, r.version)
     x = _symbols(s)
-    out = []
-    for name, ranks, out_ranks, fns in einsums:
-        ins, out_home = homes.get(name, ({}, ""))
-        reads = _reads(cascade_name, name)
-        operands = tuple(Operand(t, r, tuple(ins.get(t, "").split())) for t, r in reads.items()) + \
-            (Operand(name, out_ranks, tuple(out_home.split()), output=True),)
-        ops = {cls: float(f(*(x[n] for n in names))) for cls, (names, f) in fns.items()}
-        out.append(MappedEinsum(name, on[name], tuple(nest(name, ranks, on[name], out_ranks)), operands, ops))
-    return out
-
-
-def _reads(cascade_name: str, name: str) -> dict:
-    from simulator.accel_binding import roles
-
-    return roles(cascade_name).reads[name]
+    return [MappedEinsum(name, b.on[name], tuple(nest(name, ranks, b.on[name], out_ranks)), b.operands[name],
+                         {cls: float(f(*(x[n] for n in names))) for cls, (names, f) in fns.items()})
+            for name, ranks, out_ranks, fns in einsums]
 
 
 # ---------------------------------------------------------------- loop nests

@@ -14,14 +14,13 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
-from simulator.accel_binding import STYLES, arrays, homes, phases, roles
+from simulator.accel_binding import STYLES, binding, phases, roles
 from simulator.accel_dataflows import (FLAT_ROW_BLOCK, chunked, flat_gemms, mapped, per_einsum, shape,
                                        softmax_rows, tiled)
 from simulator.accel_energy import energy_j
 from simulator.accel_mapping import Accesses
-from simulator.accel_schedule import fusemax_cycles, rule, stall_cycles
+from simulator.accel_schedule import fusemax_cycles, plan, stall_cycles
 from simulator.cost import Cost
-from simulator.lowering import accel_actions
 from simulator.result import Result
 
 ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax")
@@ -56,7 +55,7 @@ def simulate_accel(hw, algo: str, wl, cascade: str | None = None) -> Result:
     if wl.kv_heads != wl.heads:
         raise UserError(f"{hw.name} models multi-head attention; --kv-heads must equal --heads ({wl.heads})")
     r = roles(cascade or CASCADES[algo])
-    s = shape(hw, r.name, wl.batch * wl.heads, wl.seq_len, wl.kv_len, wl.head_dim, wl.v_head_dim, hw.word_bytes)
+    s = shape(hw, r, wl.batch * wl.heads, wl.seq_len, wl.kv_len, wl.head_dim, wl.v_head_dim, hw.word_bytes)
     model = {"fusemax": _fusemax, "fusemax-arch": _fusemax_arch, "fusemax-cascade": _cascade_on_flat,
              "flat": _flat, "unfused": _unfused}[algo]
     return model(hw, wl, s, r)
@@ -77,14 +76,13 @@ def family_error(hw, algo: str) -> str | None:
 
 # ---------------------------------------------------------------- mapping and cycles
 
-def _run(hw, s, maps, per_point: bool = False, spilled: float = 0.0) -> _Run:
-    """Cycles per Einsum (its PE actions / busy PEs) and traffic, for all heads. ``per_point``: one cycle per
-    element whatever the operator (FLAT's 1D rule: the artifact's src/accel/stable_softmax.py pipelines exp and
-    divide); else each action takes a PE-cycle."""
+def _run(s, b, maps, per_point: bool = False, spilled: float = 0.0) -> _Run:
+    """Cycles per Einsum (its PE actions under binding ``b`` / busy PEs) and traffic, for all heads.
+    ``per_point``: one cycle per element whatever the operator (FLAT's 1D rule: the artifact's
+    src/accel/stable_softmax.py pipelines exp and divide); else each action takes a PE-cycle."""
     cycles, actions = {}, {}
     for m in maps:
-        actions[m.name] = accel_actions(hw, m.ops, hw.pe2d_ops if m.array == "array2d" else hw.pe1d_ops)
-        ops = actions[m.name]
+        actions[m.name] = ops = _actions(b.actions[m.name], m.ops)
         per_pe = (max(ops.values(), default=0.0) if per_point and m.array == "array1d" else sum(ops.values())) / m.pes
         cycles[m.name] = s.heads * per_pe
     traffic = sum((m.accesses() for m in maps), Accesses()).scaled(s.heads)
@@ -92,20 +90,28 @@ def _run(hw, s, maps, per_point: bool = False, spilled: float = 0.0) -> _Run:
     return _Run(list(maps), cycles, actions, traffic + spill, spilled)
 
 
+def _actions(per_op: dict, ops: dict) -> dict:
+    """PE actions of an Einsum's ops (simulator.lowering's table, as the binding planned it)."""
+    out = {}
+    for cls, n in ops.items():
+        for action, k in per_op[cls]:
+            out[action] = out.get(action, 0.0) + n * k
+    return out
+
+
 def _tiled(hw, s, r, config: str) -> tuple[_Run, int, bool]:
     """The cascade in M0-key tiles under query chunks that fit the buffer, the score tensors later passes read
     held in the buffer for the chunk if one row tile's fit, else spilled to DRAM."""
-    on = arrays(hw, r, config)
     for held in (True, False):
-        table = homes(r, on, STYLES[config], held)
+        b = binding(hw, r, config, STYLES[config], held)
         try:
-            maps, chunks = chunked(hw, s, lambda c, t: mapped(r.name, hw, s, on, table, tiled(hw, s, c, t)),
+            maps, chunks = chunked(hw, s, lambda c, t: mapped(r, hw, s, b, tiled(hw, s, c, t)),
                                    r.crossing if held else frozenset())
         except UserError:
             if held and r.crossing:
                 continue
             raise
-        return _run(hw, s, maps), chunks, held
+        return _run(s, b, maps), chunks, held
     raise AssertionError("unreachable")
 
 
@@ -132,9 +138,9 @@ def _fusemax(hw, wl, s, r):
     """+Binding: the 2D and 1D arrays overlapped tile by tile, pipelined across tiles; latency = max(compute,
     memory) (artifact src/accel/proposal.py, Proposal.eval; simulator.accel_schedule)."""
     run, chunks, held = _tiled(hw, s, r, "fusemax")
-    on = {m.name: m.array for m in run.maps}
-    return _result(hw, wl, s, r, "fusemax", run, fusemax_cycles(r, on, run.cycles),
-                   dict(query_chunks=chunks, rule=f"max(compute, dram); compute = {rule(r, on)}", **_held(r, held)))
+    passes, text = plan(r, {m.name: m.array for m in run.maps})
+    return _result(hw, wl, s, r, "fusemax", run, fusemax_cycles(passes, run.cycles),
+                   dict(query_chunks=chunks, rule=f"max(compute, dram); compute = {text}", **_held(r, held)))
 
 
 def _fusemax_arch(hw, wl, s, r):
@@ -142,11 +148,11 @@ def _fusemax_arch(hw, wl, s, r):
     next, a fill/drain stall of the array dimension per tile, the output updates in series on the 1D array
     (artifact src/accel/stall_proposal.py, StallProposal.eval)."""
     run, chunks, held = _tiled(hw, s, r, "fusemax-arch")
-    on = {m.name: m.array for m in run.maps}
+    passes, text = plan(r, {m.name: m.array for m in run.maps}, arch=True)
     stall = stall_cycles(hw, s, r, run.maps)
-    return _result(hw, wl, s, r, "fusemax-arch", run, fusemax_cycles(r, on, run.cycles, arch=True, stall=stall),
-                   dict(query_chunks=chunks, stall_cycles=stall,
-                        rule=f"max(compute, dram); compute = {rule(r, on, arch=True)}", **_held(r, held)))
+    return _result(hw, wl, s, r, "fusemax-arch", run, fusemax_cycles(passes, run.cycles, stall),
+                   dict(query_chunks=chunks, stall_cycles=sum(stall.values()),
+                        rule=f"max(compute, dram); compute = {text}", **_held(r, held)))
 
 
 def _cascade_on_flat(hw, wl, s, r):
@@ -168,16 +174,15 @@ def _flat(hw, wl, s, r):
     """FLAT (artifact src/accel/flat.py): the cascade fused at row granularity, scores on chip in the largest
     row block that fits (the whole head when it does), spilling only the part that does not; or scores off
     chip in 1024-row blocks, whichever moves fewer DRAM bytes. Latency = max(memory, 2D, 1D) (Flat.eval)."""
-    on = arrays(hw, r, "flat")
     words = hw.global_buffer_bytes // s.w
     rows = hw.pe2d_rows
     block = s.P if s.P * s.M <= words else min(FLAT_ROW_BLOCK, max(rows, words // s.M // rows * rows))
     candidates = []
     for scores, style, b, stationary, spill_rows in (("on chip", "flat", block, "output", block),
                                                      ("off chip", "offchip", FLAT_ROW_BLOCK, "weight", 1)):
-        gemms, table = flat_gemms(hw, s, b, stationary), homes(r, on, style)
-        maps = mapped(r.name, hw, s, on, table, per_einsum(softmax_rows(hw, s), **dict.fromkeys(r.contraction, gemms)))
-        run = _run(hw, s, maps, per_point=True, spilled=_row_spill(hw, s, r, table, spill_rows))
+        gemms, plan = flat_gemms(hw, s, b, stationary), binding(hw, r, "flat", style)
+        maps = mapped(r, hw, s, plan, per_einsum(softmax_rows(hw, s), **dict.fromkeys(r.contraction, gemms)))
+        run = _run(s, plan, maps, per_point=True, spilled=_row_spill(hw, s, r, plan.table, spill_rows))
         candidates.append((_dram_bytes(s, run), scores, b, run))
     _, scores, block, run = min(candidates, key=lambda c: c[0])
     two_d, one_d = _array_cycles(run)
@@ -190,19 +195,18 @@ def _unfused(hw, wl, s, r):
     """Each contraction and each run of Einsums between contractions a phase, with DRAM between them;
     latency = sum over phases of max(phase memory, phase compute) (artifact src/accel/unfused.py,
     Unfused.eval)."""
-    on = arrays(hw, r, "unfused")
-    table = homes(r, on, "unfused")
+    b = binding(hw, r, "unfused", "unfused")
     gemms, chunks = {}, {}
     for gemm in sorted(r.contraction, key=r.names.index):  # each GEMM phase sizes its own query chunks
         _, chunks[gemm] = chunked(hw, s, lambda c, t, g=gemm: [
-            m for m in mapped(r.name, hw, s, on, table, tiled(hw, s, c, t)) if m.name == g])
+            m for m in mapped(r, hw, s, b, tiled(hw, s, c, t)) if m.name == g])
         gemms[gemm] = tiled(hw, s, chunks[gemm], math.ceil(s.P / hw.pe2d_rows) // chunks[gemm])
-    maps = mapped(r.name, hw, s, on, table, per_einsum(softmax_rows(hw, s), **gemms))
+    maps = mapped(r, hw, s, b, per_einsum(softmax_rows(hw, s), **gemms))
     runs, seconds = [], {}
     for names in phases(r):  # a row-wise phase holds one query row: no spill below 16M keys in 32 MiB
         rowwise = names[0] not in r.contraction
-        runs.append(_run(hw, s, [m for m in maps if m.name in names], per_point=True,
-                         spilled=_row_spill(hw, s, r, table, 1) if rowwise else 0.0))
+        runs.append(_run(s, b, [m for m in maps if m.name in names], per_point=True,
+                         spilled=_row_spill(hw, s, r, b.table, 1) if rowwise else 0.0))
         label = "softmax" if rowwise and r.name == THREE_PASS else "+".join(names)
         seconds[label] = max(sum(runs[-1].cycles.values()) / hw.clock_hz, _dram_bytes(s, runs[-1]) / hw.dram_bw_bytes_s)
     run = sum(runs[1:], runs[0])

@@ -52,51 +52,56 @@ def levels(r) -> list[int]:
     return sorted(set(r.level.values()))
 
 
-def fusemax_cycles(r, on: dict, c: dict, arch: bool = False, stall: float = 0.0) -> float:
-    """Compute cycles of the whole call: the passes one after another; ``stall``: +Architecture's fill/drain
-    cycles per pass."""
-    total = 0.0
-    for level in levels(r):
-        st = stages(r, on, level)
-
-        def t(names, f=None):
-            return sum(c[n] for n in names if f is None or r.has_f(n) == f)
-        if arch:
-            total += (max(t(st.head), t(st.tail, False) + t(st.after)) + stall + t(st.sync)
-                      + max(t(st.post, False), t(st.mid, False)) + max(t(st.post, True), t(st.mid, True) + t(st.tail, True)))
-        else:
-            total += (max(t(st.head), t(st.tail) + t(st.after)) + t(st.sync)
-                      + max(t(st.post, False), t(st.mid, False)) + max(t(st.post, True), t(st.mid, True)))
-    return total
+_PLANS: dict = {}
 
 
-def rule(r, on: dict, arch: bool = False) -> str:
-    """The combination rule with the cascade's Einsum names, pass by pass (empty terms left out)."""
-    def f(names, with_f):
-        return [n for n in names if r.has_f(n) == with_f]
-    parts = []
-    for level in levels(r):
-        st = stages(r, on, level)
-        tail = f(st.tail, False) if arch else list(st.tail)
-        last_1d = f(st.mid, True) + (f(st.tail, True) if arch else [])
-        terms = [_max(st.head, tail + list(st.after)), "stall" if arch else "", _max(st.sync),
-                 _max(f(st.post, False), f(st.mid, False)), _max(f(st.post, True), last_1d)]
-        parts.append(" + ".join(t for t in terms if t))
-    return ", then ".join(parts)
+def plan(r, on: dict, arch: bool = False) -> tuple[tuple, str]:
+    """Per pass, the terms of the rule, each a tuple of groups of Einsums (the term is the longest group's sum;
+    "stall" stands for +Architecture's fill/drain), and the rule as text. Cached per cascade and binding."""
+    key = (r.name, r.version, tuple(sorted(on.items())), arch)
+    if key not in _PLANS:
+        def f(names, with_f):
+            return tuple(n for n in names if r.has_f(n) == with_f)
+        passes = []
+        for level in levels(r):
+            st = stages(r, on, level)
+            tail = f(st.tail, False) if arch else st.tail
+            last_1d = f(st.mid, True) + (f(st.tail, True) if arch else ())
+            terms = [(st.head, tail + st.after), "stall" if arch else None, (st.sync,),
+                     (f(st.post, False), f(st.mid, False)), (f(st.post, True), last_1d)]
+            passes.append((level, tuple(t for t in terms if t is not None)))
+        text = ", then ".join(" + ".join(x for x in (_text(t) for t in terms) if x) for _, terms in passes)
+        _PLANS[key] = (tuple(passes), text)
+    return _PLANS[key]
 
 
-def _max(*groups) -> str:
-    sums = ["+".join(g) for g in groups if g]
+def _text(term) -> str:
+    if term == "stall":
+        return "stall"
+    sums = ["+".join(g) for g in term if g]
     return sums[0] if len(sums) == 1 else f"max({', '.join(sums)})" if sums else ""
 
 
-def stall_cycles(hw, s, r, maps) -> float:
-    """+Architecture's fill/drain: the array dimension in cycles for every tile the 2D array takes, per pass
-    the tiles of its most tiled 2D Einsum over the query and key ranks (Cascade 5: every query tile x key tile)."""
+def fusemax_cycles(passes: tuple, c: dict, stall: dict | None = None) -> float:
+    """Compute cycles of the whole call under a ``plan``: the passes one after another; ``stall``: +Architecture's
+    fill/drain cycles per pass."""
+    total = 0.0
+    for level, terms in passes:
+        cycles = [stall[level] if t == "stall" else max(sum(c[n] for n in g) for g in t) for t in terms]
+        level_sum = cycles[0]
+        for x in cycles[1:]:
+            level_sum += x
+        total += level_sum
+    return total
+
+
+def stall_cycles(hw, s, r, maps) -> dict:
+    """+Architecture's fill/drain per pass: the array dimension in cycles for every tile the 2D array takes, the
+    tiles of the pass's most tiled 2D Einsum over the query and key ranks (Cascade 5: query tile x key tile)."""
     positions = {*s.key, *s.query}
-    total = 0
+    out = {}
     for level in levels(r):
         tiles = [math.prod(lp.extent for lp in m.loops if lp.level != "array" and lp.rank in positions)
                  for m in maps if m.array == "array2d" and r.level[m.name] == level]
-        total += max(tiles, default=0) * hw.pe2d_rows
-    return s.heads * total
+        out[level] = s.heads * max(tiles, default=0) * hw.pe2d_rows
+    return out

@@ -10,9 +10,11 @@ The built-in families are themselves mappings of library cascades: ``flash3`` is
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
+from einsum_cascades.library import file_version
 from simulator.accel_model import ACCEL_FAMILIES
 
 FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
@@ -31,24 +33,30 @@ class Algorithm:
 
 def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
     """``algo`` as a family and cascade on machine ``hw``; ``families``: every family and configuration name;
-    ``default``: the machine's default family."""
+    ``default``: the machine's default family. Cached per machine, name and cascade file version."""
     if algo in families:
         return Algorithm(algo, None, algo)
+    name = algo.rpartition("@")[0] if "@" in algo else algo
+    return _resolve(hw.kind, hw.name, algo, families, default, None if name in _cascade_names() else file_version(name))
+
+
+@lru_cache(maxsize=256)
+def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, _version) -> Algorithm:
     name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
     if not _is_cascade(name):
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(families)}, a bundled cascade "
                         f"({', '.join(_cascade_names())}) or a .cascade file, optionally @MAPPING")
     _check_attention(name)
     mapping = mapping or default
-    if hw.kind != "gpu":
+    if kind != "gpu":
         if mapping not in ACCEL_FAMILIES:
-            kind = "a GPU mapping" if mapping in families or mapping in GPU_MAPPINGS else "not a mapping"
-            raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is an accelerator: allowed "
+            what = "a GPU mapping" if mapping in families or mapping in GPU_MAPPINGS else "not a mapping"
+            raise UserError(f"bad mapping {mapping!r} in {algo!r}: {what}; {hw_name} is an accelerator: allowed "
                             f"{', '.join(ACCEL_FAMILIES)}")
         return Algorithm(mapping, name, algo)
     if mapping not in GPU_MAPPINGS:
-        kind = "an accelerator configuration" if mapping in families else "not a mapping"
-        raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is a GPU: allowed "
+        what = "an accelerator configuration" if mapping in families else "not a mapping"
+        raise UserError(f"bad mapping {mapping!r} in {algo!r}: {what}; {hw_name} is a GPU: allowed "
                         f"{', '.join(GPU_MAPPINGS)}")
     if mapping == "unfused":
         if Path(name).stem != NAIVE_CASCADE and name != NAIVE_CASCADE:
@@ -72,10 +80,10 @@ def completions(families: tuple, incomplete: str) -> list[str]:
     return [n for n in (*families, *_cascade_names()) if n.startswith(incomplete)]
 
 
-def _cascade_names() -> list[str]:
-    from einsum_cascades.library import cascade_names
+def _cascade_names() -> tuple[str, ...]:
+    from einsum_cascades.library import _names
 
-    return cascade_names()
+    return _names()
 
 
 def _is_cascade(name: str) -> bool:

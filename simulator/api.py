@@ -95,11 +95,11 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
     check_kernel(hw, spec.family, wl)
     if hw.kind == "gpu":
         result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade))
-        return result if spec.text == spec.family else replace(result, algorithm=spec.text)
+        return result if spec.text == spec.family else result.named(spec.text)
     if wl.scope != "kernel":
         layer_kernels(hw, spec.family, wl, None)  # the one-line error
     result = simulate_accel(hw, spec.family, wl, spec.cascade)
-    return result if spec.text == spec.family else replace(result, algorithm=spec.text)
+    return result if spec.text == spec.family else result.named(spec.text)
 
 
 def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **workload) -> dict:

@@ -60,11 +60,19 @@ _CACHE: dict = {}
 
 
 def cascade_work(cascade, lowering: Lowering = GPU) -> CascadeWork:
-    """Walk ``cascade`` with ``lowering`` (cached per cascade text and table: a plan is made once)."""
+    """Walk ``cascade`` with ``lowering`` (cached per cascade object, then per text and table: a plan is made once;
+    einsum_cascades.load_cascade hands out one object per cascade while its file is unchanged)."""
+    known = _BY_OBJECT.get((id(cascade), lowering.name))
+    if known is not None and known[0] is cascade:
+        return known[1]
     key = (cascade.name, str(cascade), lowering.name)
     if key not in _CACHE:
         _CACHE[key] = _walk(cascade, lowering)
+    _BY_OBJECT[(id(cascade), lowering.name)] = (cascade, _CACHE[key])  # the object is kept: its id stays its own
     return _CACHE[key]
+
+
+_BY_OBJECT: dict = {}
 
 
 def _walk(cascade, lowering: Lowering) -> CascadeWork:

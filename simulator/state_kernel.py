@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from einsum_cascades import load_cascade
+from einsum_cascades.library import cascade_version
 from einsum_cascades.passes import families
 from simulator.cascade_work import E, F, cascade_work
 from simulator.cost import Cost
@@ -43,7 +44,7 @@ def has_scores(cascade: str) -> bool:
 def state_work(cascade: str, wl) -> StateWork:
     """Each Einsum's work per point times its points, over the query heads' or the KV heads' positions."""
     total = dict.fromkeys(UNITS, 0.0)
-    for heads_of, ranks, work in _plan(cascade):
+    for heads_of, ranks, work in _plan(cascade, cascade_version(cascade)):
         heads = wl.batch * (wl.heads if heads_of == "query" else wl.kv_heads)
         points = heads * math.prod(_extent(r, wl) for r in ranks)
         for unit, expr in work:
@@ -52,7 +53,7 @@ def state_work(cascade: str, wl) -> StateWork:
 
 
 @lru_cache(maxsize=64)
-def _plan(cascade: str) -> tuple:
+def _plan(cascade: str, _version) -> tuple:
     """Per Einsum: whose heads it runs for, its position ranks ((rank, role) pairs), its work per point by unit."""
     c = load_cascade(cascade)
     fam, work = families(c), cascade_work(c)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from einsum_cascades import load_cascade
+from einsum_cascades.library import cascade_version
 from simulator.cascade_work import E, F, cascade_work
 
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5
@@ -34,11 +35,12 @@ def tile_ops(cascade: str, level: int, d: int, dv: int, packing: float = 1.0, re
     """Pass ``level``'s tile work of ``cascade`` (a bundled name or a file) at head dims (d, dv), under a
     kernel that does ``1/packing`` element-wise ops per FP32 instruction and rescales O a share ``rescale``
     of its key tiles; ``recompute``: the pass also rebuilds the earlier passes' score tensors it reads."""
-    return _tile_ops(cascade, level, d, dv, packing, rescale, recompute)
+    return _tile_ops(cascade, cascade_version(cascade), level, d, dv, packing, rescale, recompute)
 
 
 @lru_cache(maxsize=1024)
-def _tile_ops(cascade: str, level: int, d: int, dv: int, packing: float, rescale: float, recompute: bool) -> TileOps:
+def _tile_ops(cascade: str, _version, level: int, d: int, dv: int, packing: float, rescale: float,
+              recompute: bool) -> TileOps:
     work = cascade_work(load_cascade(cascade)).passes[level - 1]
 
     def n(cls, unit):

@@ -134,3 +134,18 @@ def test_shell_completion_of_algo_offers_cascades_and_their_mappings(typed, offe
                                          "COMP_WORDS": f"attnsim simulate --algo {typed}", "COMP_CWORD": "3"},
                            prog_name="attnsim")
     assert {line.split(",", 1)[1] for line in r.output.splitlines()} == offered
+
+
+def test_a_cascade_file_is_planned_once_and_again_when_it_changes(tmp_path):
+    """The plan is cached per cascade file version: the same object while the file is unchanged, a new plan
+    (here: a second exp per score, so more exp work) once it is edited."""
+    base = load_cascade("attention-1pass")
+    mine = tmp_path / "mine.cascade"
+    mine.write_text(str(base))
+    wl = Workload(heads=8, head_dim=64, seq_len=8192)
+    assert load_cascade(str(mine)) is load_cascade(str(mine))
+    before = [evaluate(hardware(hw), str(mine), wl) for hw in ("h100", "fusemax")]
+    mine.write_text(str(base).replace("exp(BQK[m1,m0,p] - RM[m1+1,p])", "exp(exp(BQK[m1,m0,p] - RM[m1+1,p]))"))
+    after = [evaluate(hardware(hw), str(mine), wl) for hw in ("h100", "fusemax")]
+    for one, two in zip(before, after):
+        assert two.cost.exp_ops == pytest.approx(2 * one.cost.exp_ops, rel=0.01) and two.time_s >= one.time_s
