@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.library import file_version
+from einsum_cascades.library import cascade_version, file_version
 from simulator.accel_model import ACCEL_FAMILIES
 
 FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
@@ -102,3 +102,26 @@ def _check_attention(name: str) -> None:
                         f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)} over ranks "
                         f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
                         "partitions p1, p0 and m1, m0)")
+
+
+def chunk_error(cascade_name: str, wl) -> str | None:
+    """Why a cascade that takes its queries' chunks from the keys' (lightning attention: S[m1,m0,p0] reads the
+    queries of key chunk m1) cannot run a workload whose query and key lengths differ (None if it can)."""
+    if wl.seq_len != wl.kv_len and _aligned_chunks(cascade_name, cascade_version(cascade_name)):
+        return (f"{cascade_name} chunks the queries with the keys (an Einsum over a query of a chunk takes the "
+                f"chunk from the keys): it needs --kv-len equal to --seq-len ({wl.seq_len}), got {wl.kv_len}")
+    return None
+
+
+@lru_cache(maxsize=64)
+def _aligned_chunks(cascade_name: str, _version) -> bool:
+    from einsum_cascades import load_cascade
+    from einsum_cascades.passes import families
+
+    cascade = load_cascade(cascade_name)
+    fam = families(cascade)
+    parts = [v for v, f in fam.items() if f == "p" and v != "p"]
+    coarse = [v for v in parts if not v.endswith("0")]
+    key_coarse = [v for v, f in fam.items() if f == "m" and v[-1:].isdigit() and not v.endswith("0")]
+    return any(set(e.vars) & set(parts) and not set(e.vars) & set(coarse) and set(e.vars) & set(key_coarse)
+               for e in cascade.einsums)

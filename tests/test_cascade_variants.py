@@ -164,3 +164,11 @@ def test_the_readme_sigmoid_cascade_runs_on_a_gpu_and_on_fusemax_at_16k(hw):
     wl = Workload(seq_len=16384)
     if hw == "h100":
         assert evaluate(hardware(hw), example, wl).time_s <= evaluate(hardware(hw), "attention-1pass", wl).time_s
+
+
+def test_lightning_attention_needs_queries_as_long_as_keys():
+    """Its queries take their chunk from the keys' (S[m1,m0,p0]): a decode step (1 query, 4k keys) is refused."""
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "attention-lightning", "--seq-len", "1",
+                                 "--kv-len", "4k"])
+    assert r.exit_code == 2 and "needs --kv-len equal to --seq-len" in r.output
+    assert len(r.output.strip().splitlines()) == 1
