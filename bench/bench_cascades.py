@@ -3,9 +3,10 @@
 Run: python3 bench/bench_cascades.py
 
 Each line times ``evaluate`` over the same dense workloads (lengths 1k-64k; 2,000 on a GPU, 300 on an
-accelerator) for a built-in family and for cascades mapped onto it: the bundled cascade by name, and the same cascade from a user's .cascade file
-(a copy of the library file). A cascade's plan (its walk, binding and schedule) is made once per cascade and
-reused; a file is parsed once while it is unchanged, so a point pays a stat of the file.
+accelerator) for a built-in family and for cascades mapped onto it: the bundled cascade by name, and the same
+cascade from a user's .cascade file (a copy of the library file). A cascade's plan (its walk, binding and
+schedule) is made once per cascade and reused; a file is parsed once while it is unchanged, so a point pays a
+few stats of the file to know that.
 """
 
 import shutil

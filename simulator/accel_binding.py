@@ -168,7 +168,8 @@ def binding(hw, r: Roles, config: str, style: str, held: bool = True) -> Binding
 
         on = arrays(hw, r, config)
         table = homes(r, on, style, held)
-        operands = {n: tuple(Operand(t, ranks, tuple(table[n][0].get(t, "").split())) for t, ranks in r.reads[n].items())
+        operands = {n: tuple(Operand(t, ranks, tuple(table[n][0].get(t, "").split()))
+                             for t, ranks in r.reads[n].items())
                     + (Operand(n, r.out_ranks[n], tuple(table[n][1].split()), output=True),) for n in r.names}
         actions = {n: {cls: tuple(accel_actions(hw, {cls: 1.0}, _ops(hw, on[n])).items()) for cls in r.ops[n]}
                    for n in r.names}

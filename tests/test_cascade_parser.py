@@ -148,8 +148,9 @@ def test_a_fixed_position_past_the_rank_is_a_user_error():
 
 def test_a_bare_rank_is_its_index_value_and_a_bare_extent_its_extent():
     """Decay tables from positions: DM[i,j] = exp(-(i - j)) below the diagonal (lightning attention's mask)."""
-    c = parse_cascade("# extents: M0=3\nDM[p0,m0] = exp(-0.5 * (p0 - m0)) * max(0, -max(-1, m0 - p0 - 1)) + 0 * Q[p0,m0]"
-                      "\nW[m0] = M0 - m0 + 0 * K[m0]\n", "t")
+    c = parse_cascade("# extents: M0=3\n"
+                      "DM[p0,m0] = exp(-0.5 * (p0 - m0)) * max(0, -max(-1, m0 - p0 - 1)) + 0 * Q[p0,m0]\n"
+                      "W[m0] = M0 - m0 + 0 * K[m0]\n", "t")
     env = c.run({"Q": np.zeros((3, 3)), "K": np.zeros(3)})
     i, j = np.arange(3)[:, None], np.arange(3)[None, :]
     assert np.allclose(env["DM"], np.where(i >= j, np.exp(-0.5 * (i - j)), 0.0))
