@@ -9,9 +9,8 @@ and read back by the later one. Both are priced; the cheaper is chosen and ``--e
 
 from dataclasses import replace
 
-from einsum_cascades import load_cascade
-from simulator.cascade_work import cascade_work
 from simulator.cost import Cost
+from simulator.plans import plan
 from simulator.result import Result
 
 OPTIONS = ("recompute", "store")
@@ -20,7 +19,7 @@ OPTIONS = ("recompute", "store")
 def fused_passes(hw, algo: str, wl, cfg, run_pass) -> Result:
     """The cheaper of recomputing and storing the crossing score tensors; ``run_pass(hw, algo, wl, cfg, stored)``
     prices one pass."""
-    work = cascade_work(load_cascade(cfg.cascade))
+    work = plan(cfg.cascade)
     last = len(work.passes)
     totals = {}
     for option in OPTIONS:

@@ -14,11 +14,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from einsum_cascades import load_cascade
 from einsum_cascades.library import cascade_version
-from einsum_cascades.passes import families
-from simulator.cascade_work import E, F, cascade_work
 from simulator.cost import Cost
+from simulator.plans import evaluate, monomials, plan
 
 # A chunked cascade's chunk on a GPU: Lightning Attention-2's block of 64 positions (OpenNLPLab/
 # lightning-attention, lightning_attn/ops/triton/lightning_attn2.py, LightningAttention2.forward: BLOCK = 64).
@@ -37,42 +35,44 @@ class StateWork:
 
 def has_scores(cascade: str) -> bool:
     """Whether the cascade computes a value per (query, key) pair (else it keeps a state per query head)."""
-    return any(cls in ("score", "row_tile", "output_tile") for p in cascade_work(load_cascade(cascade)).passes
-               for cls, _ in p.work)
+    return plan(cascade).has_scores
 
 
 def state_work(cascade: str, wl) -> StateWork:
     """Each Einsum's work per point times its points, over the query heads' or the KV heads' positions."""
     total = dict.fromkeys(UNITS, 0.0)
-    for heads_of, ranks, work in _plan(cascade, cascade_version(cascade)):
+    for heads_of, ranks, work in _einsum_plan(cascade, cascade_version(cascade)):
         heads = wl.batch * (wl.heads if heads_of == "query" else wl.kv_heads)
         points = heads * math.prod(_extent(r, wl) for r in ranks)
-        for unit, expr in work:
-            total[unit] += points * float(expr.subs({E: wl.head_dim, F: wl.v_head_dim}))
+        for unit, terms in work.items():
+            total[unit] += points * evaluate(terms, wl.head_dim, wl.v_head_dim)
     return StateWork(**total)
 
 
 @lru_cache(maxsize=64)
-def _plan(cascade: str, _version) -> tuple:
-    """Per Einsum: whose heads it runs for, its position ranks ((rank, role) pairs), its work per point by unit."""
+def _einsum_plan(cascade: str, _version) -> tuple:
+    """Per Einsum: whose heads it runs for (query or kv), its position ranks ((rank, role) pairs), and its work
+    per point by unit as monomials in E and F (simulator.plans); walked once per cascade (file version)."""
+    from einsum_cascades import load_cascade
+    from einsum_cascades.passes import families
+    from simulator.cascade_work import cascade_work
+
     c = load_cascade(cascade)
     fam, work = families(c), cascade_work(c)
     out = []
     for name, by_class in work.einsums.items():
         own = work.placement[name][0]
-        ranks = [v for v in c.einsum(name).vars if fam[v] in ("p", "m")]
-        per_unit = {}
-        for (cls, unit), expr in by_class.items():
-            if cls != own:  # a reciprocal hoisted to one per query row
-                continue
-            unit = "fp32" if unit == "cvt" else unit
-            per_unit[unit] = per_unit.get(unit, 0) + expr
-        hoisted = {unit: expr for (cls, unit), expr in by_class.items() if cls != own}
-        heads_of = "query" if any(fam[v] == "p" for v in ranks) else "kv"
-        out.append((heads_of, tuple((r, fam[r]) for r in ranks), tuple(per_unit.items())))
-        if hoisted:
-            rows = tuple((r, fam[r]) for r in ranks if fam[r] == "p")
-            out.append(("query", rows, tuple(("fp32" if u == "cvt" else u, x) for u, x in hoisted.items())))
+        ranks = tuple((v, fam[v]) for v in c.einsum(name).vars if fam[v] in ("p", "m"))
+        heads_of = "query" if any(role == "p" for _, role in ranks) else "kv"
+        for rows_only in (False, True):  # the Einsum's own points; a reciprocal hoisted to one per query row
+            per_unit = {}
+            for (cls, unit), expr in by_class.items():
+                if (cls != own) == rows_only:
+                    key = "fp32" if unit == "cvt" else unit
+                    per_unit[key] = per_unit.get(key, 0) + expr
+            if per_unit:
+                where = tuple(r for r in ranks if r[1] == "p") if rows_only else ranks
+                out.append(("query" if rows_only else heads_of, where, monomials(per_unit)))
     return tuple(out)
 
 

@@ -7,9 +7,8 @@ more than 2^8: flash_attn/cute/softmax.py, SoftmaxSm100.update_row_max).
 from dataclasses import dataclass
 from functools import lru_cache
 
-from einsum_cascades import load_cascade
 from einsum_cascades.library import cascade_version
-from simulator.cascade_work import E, F, cascade_work
+from simulator.plans import plan
 
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5
 
@@ -41,13 +40,10 @@ def tile_ops(cascade: str, level: int, d: int, dv: int, packing: float = 1.0, re
 @lru_cache(maxsize=1024)
 def _tile_ops(cascade: str, _version, level: int, d: int, dv: int, packing: float, rescale: float,
               recompute: bool) -> TileOps:
-    work = cascade_work(load_cascade(cascade)).passes[level - 1]
+    work = plan(cascade).passes[level - 1]
 
     def n(cls, unit):
-        done = work.count(cls, unit, d, dv)
-        if recompute and work.recompute:
-            done += float(work.recompute.get((cls, unit), 0).subs({E: d, F: dv})) if (cls, unit) in work.recompute else 0.0
-        return done
+        return work.count(cls, unit, d, dv, recompute)
 
     return TileOps(
         tensor_per_score=n("score", "tensor"),
@@ -62,7 +58,7 @@ def _tile_ops(cascade: str, _version, level: int, d: int, dv: int, packing: floa
 
 def n_passes(cascade: str) -> int:
     """Passes over the keys a fused kernel of ``cascade`` makes."""
-    return len(cascade_work(load_cascade(cascade)).passes)
+    return len(plan(cascade).passes)
 
 
 UNFUSED_CASCADE = "attention-3pass"  # what standard attention computes: FuseMax's Cascade 4, kernel by kernel
@@ -74,7 +70,7 @@ def softmax_ops(d: int, dv: int, cascade: str = UNFUSED_CASCADE) -> tuple[float,
     passes: standard attention's softmax kernel (the contractions are cuBLAS GEMMs; their operands' 16-bit
     conversion is the softmax kernel's output write, so it counts here)."""
     sfu = fp32 = 0.0
-    for p in cascade_work(load_cascade(cascade)).passes:
+    for p in plan(cascade).passes:
         sfu += p.count("score", "sfu", d, dv)
         fp32 += p.count("score", "fp32", d, dv) + p.count("score", "cvt", d, dv)
     return sfu, fp32

@@ -63,3 +63,22 @@ def test_every_bundled_cascade_walks(name):
     work = cascade_work(load_cascade(name))
     assert work.passes and all(p.work for p in work.passes)
     assert len(work.passes) == max(1, load_cascade(name).passes().get("m", 1))
+
+
+def test_the_bundled_plans_are_what_the_walker_gives_now():
+    """simulator/_plans.py is generated (python3 -m simulator.plans): regenerated, it must not change."""
+    from pathlib import Path
+
+    import simulator.plans as plans
+
+    assert Path(plans.__file__).with_name("_plans.py").read_text() == plans.generate()
+
+
+def test_a_plan_evaluates_the_walked_counts_at_a_head_dim():
+    from simulator.plans import from_work, plan
+
+    work = cascade_work(load_cascade("attention-3pass"))
+    fresh, bundled = from_work(work), plan("attention-3pass")
+    assert fresh == bundled
+    assert bundled.passes[2].count("score", "tensor", 192, 128) == 2 * 128
+    assert bundled.passes[2].count("score", "tensor", 192, 128, recompute=True) == 2 * 128 + 2 * 192
