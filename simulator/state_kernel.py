@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from einsum_cascades.library import cascade_version
 from simulator.cost import Cost
-from simulator.plans import evaluate, monomials, plan
+from simulator.plans import evaluate, monomials
 
 # A chunked cascade's chunk on a GPU: Lightning Attention-2's block of 64 positions (OpenNLPLab/
 # lightning-attention, lightning_attn/ops/triton/lightning_attn2.py, LightningAttention2.forward: BLOCK = 64).
@@ -31,11 +31,6 @@ class StateWork:
     tensor: float
     sfu: float
     fp32: float
-
-
-def has_scores(cascade: str) -> bool:
-    """Whether the cascade computes a value per (query, key) pair (else it keeps a state per query head)."""
-    return plan(cascade).has_scores
 
 
 def state_work(cascade: str, wl) -> StateWork:

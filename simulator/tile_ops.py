@@ -56,11 +56,6 @@ def _tile_ops(cascade: str, _version, level: int, d: int, dv: int, packing: floa
     )
 
 
-def n_passes(cascade: str) -> int:
-    """Passes over the keys a fused kernel of ``cascade`` makes."""
-    return len(plan(cascade).passes)
-
-
 UNFUSED_CASCADE = "attention-3pass"  # what standard attention computes: FuseMax's Cascade 4, kernel by kernel
 
 
