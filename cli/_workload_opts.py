@@ -6,19 +6,39 @@ import math
 import click
 
 from cli._params import FLOAT_LIST, SIZE, NameListType, SizeListType
+from einsum_cascades import cascade_names
 from einsum_cascades.errors import UserError
 from gpu_models.loader import bundled_names
+from simulator.accel_model import ACCEL_FAMILIES
+from simulator.algorithms import completions, mappings
 from simulator.api import ALGORITHMS
+from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.presets import MODELS
 from simulator.workload import MAX_SIZES
+
+class AlgoListType(NameListType):
+    """``--algo``: names as NameListType, completed with the families, the bundled cascades and, after a
+    cascade's '@', its mappings."""
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        done, _, last = incomplete.rpartition(",")
+        prefix = f"{done}," if done else ""
+        return [CompletionItem(prefix + n) for n in completions(ALGORITHMS, last)]
+
 
 # option name -> (list-capable, help)
 _OPTIONS = [
     click.option("--hw", "hardware", type=NameListType(bundled_names), default="h100", show_default=True,
                  help=f"Machine: {', '.join(bundled_names())} (attnsim hw list) or a path to a TOML; comma list allowed."),
-    click.option("--algo", "algorithm", type=NameListType(lambda: ALGORITHMS), default=None,
-                 help=f"Kernel family / accelerator configuration: {', '.join(ALGORITHMS)}. Default: the machine's "
-                      "best (flash4 on B200, flash3 on H100/H200, flash2 on A100, fusemax, flat)."),
+    click.option("--algo", "algorithm", type=AlgoListType(), default=None,
+                 help=f"Kernel family (GPU: {', '.join(GPU_FAMILIES)}; accelerator: {', '.join(ACCEL_FAMILIES)}), or "
+                      f"a cascade: bundled ({', '.join(cascade_names())}; attnsim cascade list) or a .cascade file, "
+                      f"optionally @MAPPING (GPU: {', '.join(mappings('gpu'))}; accelerator: "
+                      f"{', '.join(mappings('accelerator'))}), e.g. attention-3pass@flash3. Comma list allowed. "
+                      "Default: the machine's best (flash4 on B200, flash3 on H100/H200, flash2 on A100, fusemax, "
+                      "flat); a cascade without @MAPPING runs on that mapping."),
     click.option("--seq-len", type=SizeListType(MAX_SIZES["seq_len"]), default="4k", show_default=True,
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
     click.option("--kv-len", type=SizeListType(MAX_SIZES["kv_len"]), default=None,
@@ -58,6 +78,7 @@ _OPTIONS = [
                       "batch, heads, KV heads and head dim; LLMs also causal, their dtype and sliding window "
                       "(used when --pattern is not given). Options given explicitly win."),
     click.option("--baseline", default=None,
+                 shell_complete=lambda ctx, param, incomplete: completions(ALGORITHMS, incomplete),
                  help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
                       "workload is sparse, else naive (GPU) / unfused (accelerator)."),
 ]

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.parser import Access, Num
+from einsum_cascades.parser import Access, Num, Rank
 
 # The oracle evaluates an Einsum over its whole iteration space at once: bound that space (memory: 8 bytes an
 # element, a few arrays of it live at once) and the elements evaluated over every step (time).
@@ -86,7 +86,8 @@ def _extents(cascade, env: dict, given: dict) -> dict:
         if len(shape) != len(acc.indices):
             raise UserError(f"{cascade.name}: input {acc.tensor} has {len(shape)} dimensions, the cascade reads {acc}")
         for size, idx in zip(shape, acc.indices):
-            _fix(cascade, acc.tensor, idx, size, ext, origin)
+            if idx.kind != "const":
+                _fix(cascade, acc.tensor, idx, size, ext, origin)
     missing = sorted(ranks - set(ext))
     if missing:
         raise UserError(f"{cascade.name}: extent of rank {missing[0]} is unknown: pass it, e.g. {missing[0]}=4")
@@ -142,16 +143,22 @@ def _index_arrays(acc: Access, grid: dict, ext: dict) -> tuple:
 def _evaluate(e, env: dict, ext: dict, fixed) -> None:
     """Compute one Einsum over its iteration space (the step rank pinned to one value when ``fixed``)."""
     grid = _grid(e.vars, ext, fixed)
-    value = np.broadcast_to(_value(e.line.expr, env, grid, ext), tuple(g.size for g in grid.values()))
+    try:
+        value = np.broadcast_to(_value(e.line.expr, env, grid, ext), tuple(g.size for g in grid.values()))
+    except IndexError:  # a fixed position past a rank's extent (A[2,m,p] of two maps)
+        raise UserError(f"{e.output}: an index is past the extent of its rank in {e.text!r}") from None
     axes = tuple(i for i, v in enumerate(e.vars) if v in e.reduced)
     if axes:
         value = (np.max if e.reduction == "max" else np.sum)(value, axis=axes, keepdims=True)
-    env[e.output][_index_arrays(e.line.output, grid, ext)] = value
+    try:
+        env[e.output][_index_arrays(e.line.output, grid, ext)] = value
+    except IndexError:  # a fixed position past a rank's extent (A[2,m,p] of two maps)
+        raise UserError(f"{e.output}: an index is past the extent of its rank in {e.text!r}") from None
 
 
 def _allocate(e, ext: dict) -> np.ndarray:
     """The output array (one extra step along an iterative rank), with its initial step filled."""
-    shape = [ext[idx.value.upper()] + (idx.kind == "next") for idx in e.line.output.indices]
+    shape = [math.prod(ext[v.upper()] for v in idx.vars()) + (idx.kind == "next") for idx in e.line.output.indices]
     arr = np.zeros(shape)
     if e.init is not None:  # RM[0,p] = -inf: fill step 0 of the iterative rank
         step0 = tuple(0 if idx.kind == "const" else slice(None) for idx in e.init.output.indices)
@@ -162,6 +169,8 @@ def _allocate(e, ext: dict) -> np.ndarray:
 def _value(node, env: dict, grid: dict, ext: dict):
     if isinstance(node, Num):
         return node.value
+    if isinstance(node, Rank):
+        return float(ext[node.name]) if node.is_extent else grid[node.name].astype(np.float64)
     if isinstance(node, Access):
         return env[node.tensor][_index_arrays(node, grid, ext)]
     args = [_value(a, env, grid, ext) for a in node.args]

@@ -1,5 +1,7 @@
 """The bundled cascades (``library/*.cascade``) and loading by name or path."""
 
+import os
+import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,17 +17,44 @@ def _library_dir():
 
 def cascade_names() -> list[str]:
     """Names of the bundled cascades, sorted."""
-    return sorted(p.name[: -len(SUFFIX)] for p in _library_dir().iterdir() if p.name.endswith(SUFFIX))
+    return list(_names())
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[str, ...]:
+    return tuple(sorted(p.name[: -len(SUFFIX)] for p in _library_dir().iterdir() if p.name.endswith(SUFFIX)))
 
 
 def load_cascade(name_or_path: str):
-    """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else."""
-    if name_or_path in cascade_names():
+    """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else. A file is
+    parsed once while it is unchanged (same modification time and size): a plan is made once per cascade."""
+    if name_or_path in _names():
         return _bundled(name_or_path)
-    path = Path(name_or_path)
-    if not path.is_file():
+    version = file_version(name_or_path)
+    if version is None:
         raise UserError(f"unknown cascade {name_or_path!r}: allowed {', '.join(cascade_names())}, "
                         f"or a path to a {SUFFIX} file")
+    return _file(name_or_path, *version)
+
+
+def cascade_version(name_or_path: str) -> tuple[int, int] | None:
+    """What a plan made from this cascade is valid for: None for a bundled cascade, a file's version (its
+    modification time and size) for a cascade file; caches of plans key on (name, version)."""
+    return None if name_or_path in _names() else file_version(name_or_path)
+
+
+def file_version(path: str) -> tuple[int, int] | None:
+    """(modification time, size) of a regular file; None if ``path`` is not one."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
+
+
+@lru_cache(maxsize=64)
+def _file(name_or_path: str, mtime_ns: int, size: int):
+    path = Path(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

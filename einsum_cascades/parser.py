@@ -8,10 +8,13 @@ one that is not a directive is the cascade's summary; the directives are
 A right-hand side uses tensors, numbers, ``inf``, ``+ - * /``, unary ``-`` and
 the functions ``exp``, ``elu1`` (elu(x) + 1), ``sigmoid``, two-argument ``max(a, b)``
 (element-wise), and, wrapping the whole right side only, the reductions
-``max(x)`` and ``sum(x)``. Index forms: ``m`` a rank; ``m1+1`` the next step of an
-iterative rank; ``m1*M0 + m0`` a partitioned rank (right side); ``M1`` the final
-step of an iterative rank (right side); ``0`` the initial step (left side of an
-initialisation line such as ``RM[0,p] = -inf``).
+``max(x)`` and ``sum(x)``; a bare rank name is its index value at the point (``p0``:
+a position in a chunk, for decay masks) and a bare extent name its extent (``M0``).
+Index forms: ``m`` a rank; ``m1+1`` the next step of an iterative rank;
+``m1*M0 + m0`` a partitioned rank (right side, or a left side written back over the
+whole rank); ``M1`` the final step of an iterative rank (right side); ``0`` the
+initial step (left side of an initialisation line such as ``RM[0,p] = -inf``), and on
+the right a fixed position of a rank (``A[0,m,p]``: the first of two maps).
 
 The parser checks syntax only; ``validate`` checks that the lines make sense together.
 """
@@ -83,6 +86,21 @@ class Num:
 
 
 @dataclass(frozen=True, slots=True)
+class Rank:
+    """A rank's index value at the point (``p0``) or a rank's extent (``M0``), as a number."""
+
+    name: str
+    col: int = field(default=0, compare=False)
+
+    @property
+    def is_extent(self) -> bool:
+        return self.name[0].isupper()
+
+    def __str__(self):
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Op:
     """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1``, ``sigmoid`` or two-argument
     ``max``."""
@@ -111,6 +129,17 @@ class Line:
     @property
     def is_init(self) -> bool:
         return any(i.kind == "const" for i in self.output.indices)
+
+    def values(self):
+        """Every bare rank or extent name on the right side (``p0``, ``M0``)."""
+        stack, out = [self.expr], []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Rank):
+                out.append(node)
+            elif isinstance(node, Op):
+                stack.extend(node.args)
+        return out
 
     def accesses(self):
         """Every tensor read on the right side, left to right."""
@@ -253,8 +282,8 @@ def _expr(node: ast.AST, at: _At):
         return Num(float(node.value))
     if isinstance(node, ast.Name) and node.id == "inf":
         return Num(math.inf)
-    if isinstance(node, ast.Name):
-        raise at.error(node, f"bare name {node.id!r}: write a tensor with its indices, e.g. {node.id}[m,p]")
+    if isinstance(node, ast.Name) and node.id.isidentifier() and node.id[0].isalpha():
+        return Rank(node.id, at.col(node))  # validate checks it names a rank (or an extent) of the cascade
     raise at.error(node, f"not allowed here: {_unparse(node)!r} (use tensors, numbers, inf, + - * /, "
                          f"{', '.join(FUNCTIONS)}, and max(x) or sum(x) around a whole right side)")
 
@@ -288,15 +317,17 @@ def _index(node: ast.AST, at: _At, left: bool) -> Index:
         return Index("final", node.id)
     if left and isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0:
         return Index("const", 0)
+    if not left and isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
+        return Index("const", node.value)
     if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Name)
             and node.left.id[0].islower() and isinstance(node.right, ast.Constant)
             and type(node.right.value) is int and node.right.value == 1):
         return Index("next", node.left.id)
-    terms = None if left else _affine_terms(node)
-    if terms:
+    terms = _affine_terms(node)
+    if terms and len(terms) > 1 or (terms and not left):
         return Index("affine", tuple(terms))
-    side = "a rank (m), its next step (m1+1) or 0 (initial step)" if left else \
-        "a rank (m), a step (m1+1), a final step (M1) or a partition (m1*M0 + m0)"
+    side = "a rank (m), its next step (m1+1), 0 (initial step) or a partition (p1*P0 + p0)" if left else \
+        "a rank (m), a step (m1+1), a final step (M1), a partition (m1*M0 + m0) or a position (0, 1, ...)"
     raise at.error(node, f"bad index {_unparse(node)!r} on the {'left' if left else 'right'}: use {side}")
 
 

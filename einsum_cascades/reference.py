@@ -29,7 +29,30 @@ def sigmoid_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray
     return v @ (1.0 / (1.0 + np.exp(-s))).T
 
 
-REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention}
+DIFFERENTIAL_LAMBDA = 0.8  # attention-differential.cascade's lambda
+
+
+def differential_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Differential attention (Ye et al., "Differential Transformer", arXiv 2410.05258, Eq. 1), lambda = 0.8:
+    (softmax(Q1^T K1) - lambda softmax(Q2^T K2)) V^T with [Q1; Q2] = Q, [K1; K2] = K split along the features."""
+    half = q.shape[0] // 2
+    return softmax_attention(q[:half], k[:half], v) - DIFFERENTIAL_LAMBDA * softmax_attention(q[half:], k[half:], v)
+
+
+LIGHTNING_DECAY = 0.1  # attention-lightning.cascade's decay rate s: lambda = exp(-s)
+
+
+def lightning_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Linear attention with decay as Lightning Attention-2 computes it (Qin et al., arXiv 2401.04658, Eq. 1 and
+    Algorithm 1; TransNormerLLM's unnormalised form): O[f,p] = sum over m <= p of lambda^(p-m) (q_p . k_m) v_m[f],
+    lambda = exp(-0.1). Causal: query p sees keys m <= p (self-attention, P = M)."""
+    p, m = np.arange(q.shape[1])[:, None], np.arange(k.shape[1])[None, :]
+    decay = np.where(p >= m, np.exp(-LIGHTNING_DECAY * (p - m)), 0.0)
+    return v @ ((q.T @ k) * decay).T
+
+
+REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention,
+              "differential": differential_attention, "lightning": lightning_attention}
 
 
 DEFAULT_REFERENCE = "softmax"  # what a cascade without a '# reference:' line is checked against

@@ -8,7 +8,9 @@ file is rejected up front instead of failing later inside the executor.
 - an iterative tensor (``RM[m1+1,p] = ...``) has exactly one initialisation line
   (``RM[0,p] = -inf``, a constant) and is read at that position only as ``m1``
   (previous step), ``m1+1`` (this step) or ``M1`` (the final step); other tensors are
-  never read with ``+1``, a final step or a constant index;
+  never read with ``+1`` or a final step (a constant index picks one position of a rank: ``A[0,m,p]``);
+- a bare name on a right side is a rank of that Einsum (its index value) or the extent of a rank of the
+  cascade (``M0``);
 - a tensor reads itself only as the previous step of its iterative rank;
 - a partition is mixed-radix: in ``m2*M1*M0 + m1*M0 + m0`` each rank's stride is the
   product of the extents of the ranks after it.
@@ -35,10 +37,12 @@ def pair_lines(lines: list[Line], source: str) -> list[tuple[Line, Line | None]]
     if inits:
         init = next(iter(inits.values()))
         raise _error(source, init, init.output, f"{init.output.tensor} is initialised but never computed")
+    ranks = {v for line in lines for acc in (line.output, *line.accesses()) for idx in acc.indices for v in idx.vars()}
     for line, init in pairs:
         _check_init(line, init, steps[line.output.tensor], source)
         for acc in line.accesses():
             _check_read(line, acc, steps, source)
+        _check_values(line, ranks, source)
     _check_arity(lines, source)
     return pairs
 
@@ -108,7 +112,7 @@ def _check_read(line: Line, acc: Access, steps: dict, source: str) -> None:
                 raise _error(source, line, acc, f"{acc.tensor} is iterative over {step.rank}: read index {pos + 1} "
                                                 f"as {step.rank} (previous step), {step.rank}+1 or {step.rank.upper()} "
                                                 f"(final), not {idx}")
-        elif idx.kind not in ("var", "affine"):
+        elif idx.kind not in ("var", "affine", "const"):
             raise _error(source, line, acc, f"bad index {idx} in {acc}: a step ({idx.kind}) only indexes the "
                                             f"iterative position of a tensor written as T[m1+1,...]")
         elif idx.kind == "affine":
@@ -116,6 +120,18 @@ def _check_read(line: Line, acc: Access, steps: dict, source: str) -> None:
     if acc.tensor == line.output.tensor and not (step and acc.indices[step.pos].kind == "var"):
         raise _error(source, line, acc, f"{acc.tensor} reads itself: only an iterative tensor may, "
                                         f"and only its previous step")
+
+
+def _check_values(line: Line, ranks: set, source: str) -> None:
+    own = {v for acc in (line.output, *line.accesses()) for idx in acc.indices for v in idx.vars()}
+    for value in line.values():
+        known = own if not value.is_extent else {r.upper() for r in ranks}
+        if value.name not in known:
+            what = "ranks" if not value.is_extent else "rank extents"
+            raise CascadeParseError(f"{source}:{line.lineno}:{value.col or 1}: bare name {value.name!r}: not one of "
+                                    f"the {what} here ({', '.join(sorted(known)) or 'none'}); write a tensor with "
+                                    f"its indices, e.g. {value.name}[m,p], a rank of this Einsum (its index value) "
+                                    f"or an extent such as M0")
 
 
 def _check_partition(line: Line, acc: Access, idx, source: str) -> None:

@@ -4,7 +4,7 @@ The counting follows the FuseMax artifact (FPSG-UIUC/micro24-fusemax-artifact,
 workspace/src/accel/cascade.py, build_accelergy_buf_counts and build_accelergy_stats_general):
 no leakage; a storage level is charged per access of its width (DRAM 64 bits, the global buffer
 4096 bits, the staging buffer one 16-bit word), reads as reads and fills plus updates as writes;
-a functional unit per op, with an exponential expanded by the machine's exp cost. The PEs'
+a functional unit per action (an Einsum's ops lowered to PE actions by simulator.lowering). The PEs'
 register files are not charged: the artifact attaches Timeloop's per-PE counts to a single PE
 instance, so they come to about 1/65,536 (2D) and 1/256 (1D) of their traffic.
 """
@@ -14,14 +14,6 @@ from simulator.accel_mapping import Accesses
 PJ = 1e-12
 DRAM_ACCESS_BITS, GB_ACCESS_BITS, STAGING_ACCESS_BITS = 64, 4096, 16  # widths the per-action energies are quoted for
 COMPONENTS = ("dram", "global_buffer", "staging_buffer", "array2d", "array1d")
-
-
-def hw_ops(hw, ops: dict[str, float]) -> dict[str, float]:
-    """Ops as the hardware executes them: exp expanded by the machine's exp cost table."""
-    out = {c: n for c, n in ops.items() if c != "exp"}
-    for cls, per in hw.exp_cost.items():
-        out[cls] = out.get(cls, 0.0) + ops.get("exp", 0.0) * per
-    return out
 
 
 def energy_j(hw, word_bytes: int, traffic: Accesses, ops_by_array: dict[str, dict[str, float]]) -> dict[str, float]:

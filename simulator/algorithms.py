@@ -2,15 +2,20 @@
 ``.cascade`` file) with an optional ``@MAPPING`` (``attention-3pass@flash3``, ``./mine.cascade@flash2``).
 
 A cascade runs on a mapping of the machine: a GPU's fused kernel families (``flash2``, ``flash3``,
-``flash4``, ``flash-decoding``) or ``unfused``; without ``@MAPPING`` the machine's default family. The
-built-in families are themselves mappings of library cascades: ``flash3`` is ``attention-1pass@flash3``,
-``naive`` is ``attention-3pass@unfused``.
+``flash4``, ``flash-decoding``) or ``unfused``; an accelerator's configurations (``fusemax``,
+``fusemax-arch``, ``fusemax-cascade``, ``flat``, ``unfused``); without ``@MAPPING`` the machine's default.
+The built-in families are themselves mappings of library cascades: ``flash3`` is ``attention-1pass@flash3``,
+``naive`` is ``attention-3pass@unfused`` on a GPU, ``fusemax`` is ``attention-1pass@fusemax`` and ``flat``
+``attention-3pass@flat`` on an accelerator.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from einsum_cascades.errors import UserError
+from einsum_cascades.library import cascade_version, file_version
+from simulator.accel_model import ACCEL_FAMILIES
 
 FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
 GPU_MAPPINGS = FUSED_MAPPINGS + ("unfused",)
@@ -28,22 +33,30 @@ class Algorithm:
 
 def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
     """``algo`` as a family and cascade on machine ``hw``; ``families``: every family and configuration name;
-    ``default``: the machine's default family."""
+    ``default``: the machine's default family. Cached per machine, name and cascade file version."""
     if algo in families:
         return Algorithm(algo, None, algo)
+    name = algo.rpartition("@")[0] if "@" in algo else algo
+    return _resolve(hw.kind, hw.name, algo, families, default, None if name in _cascade_names() else file_version(name))
+
+
+@lru_cache(maxsize=256)
+def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, _version) -> Algorithm:
     name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
     if not _is_cascade(name):
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(families)}, a bundled cascade "
                         f"({', '.join(_cascade_names())}) or a .cascade file, optionally @MAPPING")
     _check_attention(name)
     mapping = mapping or default
-    if hw.kind != "gpu":
-        raise UserError(f"cascade {name!r} on {hw.name}: the accelerator model maps its own configurations only "
-                        f"({', '.join(f for f in families if f not in GPU_MAPPINGS + ('naive', 'flash1'))}); "
-                        "a cascade binds to a GPU mapping for now")
+    if kind != "gpu":
+        if mapping not in ACCEL_FAMILIES:
+            what = "a GPU mapping" if mapping in families or mapping in GPU_MAPPINGS else "not a mapping"
+            raise UserError(f"bad mapping {mapping!r} in {algo!r}: {what}; {hw_name} is an accelerator: allowed "
+                            f"{', '.join(ACCEL_FAMILIES)}")
+        return Algorithm(mapping, name, algo)
     if mapping not in GPU_MAPPINGS:
-        kind = "an accelerator configuration" if mapping in families else "not a mapping"
-        raise UserError(f"bad mapping {mapping!r} in {algo!r}: {kind}; {hw.name} is a GPU: allowed "
+        what = "an accelerator configuration" if mapping in families else "not a mapping"
+        raise UserError(f"bad mapping {mapping!r} in {algo!r}: {what}; {hw_name} is a GPU: allowed "
                         f"{', '.join(GPU_MAPPINGS)}")
     if mapping == "unfused":
         if Path(name).stem != NAIVE_CASCADE and name != NAIVE_CASCADE:
@@ -53,10 +66,24 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
     return Algorithm(mapping, name, algo)
 
 
-def _cascade_names() -> list[str]:
-    from einsum_cascades.library import cascade_names
+def mappings(kind: str) -> tuple:
+    """The mappings a cascade takes on a machine of ``kind`` ("gpu" or "accelerator")."""
+    return GPU_MAPPINGS if kind == "gpu" else ACCEL_FAMILIES
 
-    return cascade_names()
+
+def completions(families: tuple, incomplete: str) -> list[str]:
+    """``--algo`` values starting with ``incomplete``: families, bundled cascades, and after a cascade's '@'
+    (a bundled one or a file) its mappings on either kind of machine."""
+    name, at, mapping = incomplete.rpartition("@")
+    if at:
+        return [f"{name}@{m}" for m in dict.fromkeys(GPU_MAPPINGS + ACCEL_FAMILIES) if m.startswith(mapping)]
+    return [n for n in (*families, *_cascade_names()) if n.startswith(incomplete)]
+
+
+def _cascade_names() -> tuple[str, ...]:
+    from einsum_cascades.library import _names
+
+    return _names()
 
 
 def _is_cascade(name: str) -> bool:
@@ -69,9 +96,32 @@ def _check_attention(name: str) -> None:
     from einsum_cascades.passes import families
 
     cascade = load_cascade(name)
-    ranks = set(families(cascade))
-    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or "p" not in ranks \
-            or not ranks & {"m", "m0", "m1"}:
+    fam = families(cascade)
+    if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "
                         f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)} over ranks "
-                        f"{', '.join(sorted(ranks))} (attnsim maps query rank p and key rank m)")
+                        f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
+                        "partitions p1, p0 and m1, m0)")
+
+
+def chunk_error(cascade_name: str, wl) -> str | None:
+    """Why a cascade that takes its queries' chunks from the keys' (lightning attention: S[m1,m0,p0] reads the
+    queries of key chunk m1) cannot run a workload whose query and key lengths differ (None if it can)."""
+    if wl.seq_len != wl.kv_len and _aligned_chunks(cascade_name, cascade_version(cascade_name)):
+        return (f"{cascade_name} chunks the queries with the keys (an Einsum over a query of a chunk takes the "
+                f"chunk from the keys): it needs --kv-len equal to --seq-len ({wl.seq_len}), got {wl.kv_len}")
+    return None
+
+
+@lru_cache(maxsize=64)
+def _aligned_chunks(cascade_name: str, _version) -> bool:
+    from einsum_cascades import load_cascade
+    from einsum_cascades.passes import families
+
+    cascade = load_cascade(cascade_name)
+    fam = families(cascade)
+    parts = [v for v, f in fam.items() if f == "p" and v != "p"]
+    coarse = [v for v in parts if not v.endswith("0")]
+    key_coarse = [v for v, f in fam.items() if f == "m" and v[-1:].isdigit() and not v.endswith("0")]
+    return any(set(e.vars) & set(parts) and not set(e.vars) & set(coarse) and set(e.vars) & set(key_coarse)
+               for e in cascade.einsums)

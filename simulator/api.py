@@ -21,7 +21,7 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
-from simulator.algorithms import Algorithm, resolve
+from simulator.algorithms import Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.layer import layer_kernels, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
@@ -93,12 +93,15 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
     else:
         spec = resolve_algorithm(hw, algo)
     check_kernel(hw, spec.family, wl)
+    if spec.cascade and (why := chunk_error(spec.cascade, wl)):
+        raise UserError(why)
     if hw.kind == "gpu":
         result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade))
-        return result if spec.text == spec.family else replace(result, algorithm=spec.text)
+        return result if spec.text == spec.family else result.named(spec.text)
     if wl.scope != "kernel":
-        layer_kernels(hw, algo, wl, None)  # the one-line error
-    return simulate_accel(hw, algo, wl)
+        layer_kernels(hw, spec.family, wl, None)  # the one-line error
+    result = simulate_accel(hw, spec.family, wl, spec.cascade)
+    return result if spec.text == spec.family else result.named(spec.text)
 
 
 def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **workload) -> dict:

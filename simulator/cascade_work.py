@@ -9,7 +9,8 @@ the ranks of its iteration space:
   are kept apart (``output_tile``: per element of O per key tile, the accumulator rescale);
 - row: a query only, after the key loop (the final division);
 - key: a key without a query (linear attention's K^T V).
-Feature extents multiply a class's counts symbolically (E, F). The pass over the keys each Einsum
+Feature extents multiply a class's counts symbolically (E, F; a split feature rank in terms of them: E0 = E/2
+when ``# extents: G=2`` splits e in two). The pass over the keys each Einsum
 belongs to comes from the cascade's pass analysis.
 """
 
@@ -20,6 +21,7 @@ from einsum_cascades.ops import extent
 from einsum_cascades.parser import Access, Op
 from einsum_cascades.passes import einsum_passes, families
 from simulator.lowering import GPU, Lowering, OpCost
+from simulator.rank_extents import substitutions
 
 CLASSES = ("score", "row_tile", "output_tile", "row", "key")
 UNITS = ("tensor", "sfu", "fp32", "cvt")
@@ -58,15 +60,24 @@ _CACHE: dict = {}
 
 
 def cascade_work(cascade, lowering: Lowering = GPU) -> CascadeWork:
-    """Walk ``cascade`` with ``lowering`` (cached per cascade text and table: a plan is made once)."""
+    """Walk ``cascade`` with ``lowering`` (cached per cascade object, then per text and table: a plan is made once;
+    einsum_cascades.load_cascade hands out one object per cascade while its file is unchanged)."""
+    known = _BY_OBJECT.get((id(cascade), lowering.name))
+    if known is not None and known[0] is cascade:
+        return known[1]
     key = (cascade.name, str(cascade), lowering.name)
     if key not in _CACHE:
         _CACHE[key] = _walk(cascade, lowering)
+    _BY_OBJECT[(id(cascade), lowering.name)] = (cascade, _CACHE[key])  # the object is kept: its id stays its own
     return _CACHE[key]
+
+
+_BY_OBJECT: dict = {}
 
 
 def _walk(cascade, lowering: Lowering) -> CascadeWork:
     fam_of = families(cascade)
+    subs = substitutions(cascade)  # split feature ranks in E and F (differential attention: E0 = E/2)
     key_ranks = {v for v, f in fam_of.items() if f == fam_of.get("m", "m")}
     level = einsum_passes(cascade, "m")
     classes = {e.output: _class(e, key_ranks) for e in cascade.einsums}
@@ -79,7 +90,8 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
         if _is_copy(e) or classes[e.output] is None:
             continue
         lv = max(level[e.output], 1)
-        per_einsum[e.output] = _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade)
+        per_einsum[e.output] = {k: sp.sympify(n).subs(subs) for k, n in
+                                _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade).items()}
         _add(work[lv], per_einsum[e.output])
         reads_v[lv] |= any(_source(cascade, a.tensor) == "V" for a in e.reads)
     crossing = _crossing(cascade, level, key_ranks)
@@ -194,14 +206,19 @@ def _expr_costs(node, lowering, contraction, cascade, e, per_point, key_ranks, c
 
 def _per_class_extent(e, key_ranks: set):
     """Points of the Einsum per point of its class: the extents of its feature ranks (E, F, ...)."""
-    ranks = [v for v in e.vars if v != "p" and v not in key_ranks]
+    ranks = [v for v in e.vars if not _is_query(v) and v not in key_ranks]
     return sp.Mul(*(extent(v) for v in ranks))
+
+
+def _is_query(rank: str) -> bool:
+    """The query position p, or a part of it in a chunked cascade (p1, p0)."""
+    return rank == "p" or (rank[:1] == "p" and rank[1:].isdigit())
 
 
 def _extent_missing(e, node, key_ranks: set):
     """Extent of the feature ranks of ``e`` that ``node`` does not index (a divisor's values repeat over them)."""
     present = {v for a in _accesses(node) for idx in a.indices for v in idx.vars()}
-    return sp.Mul(*(extent(v) for v in e.vars if v != "p" and v not in key_ranks and v not in present))
+    return sp.Mul(*(extent(v) for v in e.vars if not _is_query(v) and v not in key_ranks and v not in present))
 
 
 def _accesses(node):

@@ -215,20 +215,20 @@ def explain_accel(hw, algo: str, wl, result) -> str:
     """Per-Einsum op counts (cascade IR), arrays and cycles, the combination rule with its terms,
     traffic per storage level and energy per component."""
     from einsum_cascades import load_cascade
-    from simulator.accel_dataflows import ONE_PASS, THREE_PASS
 
-    cascade = load_cascade(THREE_PASS if algo in ("flat", "unfused") else ONE_PASS)
     det = result.detail
+    cascade = load_cascade(det["cascade"])
     lines = [f"{hw.display_name}: {algo} ({cascade.name}), B*H={wl.batch * wl.heads} P={wl.seq_len} "
-             f"M={wl.kv_len} E=F={wl.head_dim}, M0={hw.pe2d_cols}; {_accel_mapping(det)}",
+             f"M={wl.kv_len} E={wl.head_dim} F={wl.v_head_dim}, M0={hw.pe2d_cols}; {_accel_mapping(det)}",
              "op counts per head (cascade IR) and cycles for all heads on the array each is bound to:"]
-    arrays = _accel_arrays(algo)
     for einsum, ops in cascade.op_counts().items():
         if ops and einsum in det["einsum_cycles"]:
             formula = ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items())
-            where = "2D" if einsum in arrays else "1D"
+            where = "2D" if det["arrays"][einsum] == "array2d" else "1D"
             lines.append(f"  {einsum:<5} {formula:<44} {where} {det['einsum_cycles'][einsum]:>18,.0f} cycles")
-    lines.append(f"combination ({algo}): {_ACCEL_RULES[algo]}")
+    lines.append(f"combination ({algo}): {det['rule']}")
+    if "crossing" in det:
+        lines.append(f"  score tensors a later pass reads: {det['crossing']}")
     if "phase_seconds" in det:
         lines.append("  " + ", ".join(f"{k} {v * 1e3:.4f} ms" for k, v in det["phase_seconds"].items()))
     acc = det["accesses_words"]
@@ -240,12 +240,6 @@ def explain_accel(hw, algo: str, wl, result) -> str:
     return "\n".join(lines + _roof_lines(result))
 
 
-def _accel_arrays(algo: str) -> tuple:
-    from simulator.accel_model import CASCADE_ON_FLAT_2D, FLAT_2D, FUSEMAX_2D
-
-    return {"fusemax": FUSEMAX_2D, "fusemax-arch": FUSEMAX_2D, "fusemax-cascade": CASCADE_ON_FLAT_2D}.get(algo, FLAT_2D)
-
-
 def _accel_mapping(det: dict) -> str:
     if "scores" in det:
         return (f"scores {det['scores']} in {det['row_block']}-row blocks, "
@@ -253,13 +247,3 @@ def _accel_mapping(det: dict) -> str:
     chunks = det["query_chunks"]
     return f"query chunks {chunks}" if isinstance(chunks, int) else \
         "query chunks " + ", ".join(f"{k} {v}" for k, v in chunks.items())
-
-
-_ACCEL_RULES = {
-    "fusemax": "max(compute, dram); compute = max(BQK+LM, RD+RNV+AV) + RM + max(SLN+SLD, PRM+SPD) + max(SLNV, SPNV)",
-    "fusemax-arch": "max(compute, dram); compute = max(BQK+LM, RD+AV) + LM x 256 (fill/drain per tile) + RM "
-                    "+ max(SLN+SLD, PRM+SPD) + max(SLNV, SPNV+RNV)",
-    "fusemax-cascade": "max(dram, sum of 2D Einsums (BQK, SLNV), sum of 1D Einsums)",
-    "flat": "max(dram, 2D (QK, AV), 1D softmax at one cycle per element)",
-    "unfused": "sum over phases (QK, softmax, AV) of max(phase dram, phase compute)",
-}

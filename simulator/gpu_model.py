@@ -25,8 +25,9 @@ from simulator.result import Result
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_cycles, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
-from simulator.state_kernel import has_scores, state_cost
-from simulator.tile_ops import n_passes, softmax_ops
+from simulator.plans import plan
+from simulator.state_kernel import state_cost
+from simulator.tile_ops import softmax_ops
 from simulator.workload import FMA_FLOPS
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
@@ -70,9 +71,10 @@ def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE) -> Result:
 
         return flash1(hw, wl)
     cfg = replace(fused_config(hw, algo, wl), cascade=cascade)
-    if not has_scores(cascade):
+    walked = plan(cascade)  # once: a cascade file's version is checked once a point
+    if not walked.has_scores:
         return _state(hw, algo, wl, cfg)
-    if n_passes(cascade) > 1:
+    if len(walked.passes) > 1:
         return fused_passes(hw, algo, wl, cfg, _fused_pass)
     return _fused_pass(hw, algo, wl, cfg)
 

@@ -57,3 +57,45 @@ GPU = Lowering(
     convert=OpCost(cvt=0.5),
     rcp=OpCost(sfu=1),
 )
+
+
+# ---------------------------------------------------------------- accelerators
+
+# Per op class of the cascade's op counts (einsum_cascades.ops: mac, add, max, exp, div), the actions of a
+# FuseMax-style PE that run one op (Nayak et al., "FuseMax", MICRO 2024; artifact FPSG-UIUC/
+# micro24-fusemax-artifact, workspace/src/accel/proposal.py and flat_pe_proposal.py, compute_cost):
+# - mac, add, max: one action of the PE's own unit (a contraction's accumulate is part of its mac);
+# - exp: the machine's exp_cost (its TOML, cited there): 6 MACs on FuseMax's PEs, which have no exp unit, 1
+#   exp-unit op on FLAT's 1D PEs; the subtraction of exp(a - b) is the cascade's own add;
+# - div: one divider action where the array has a divider (the 1D arrays of both papers' machines); an array
+#   without one (FuseMax's 2D array: MAC, add and max units) divides by Newton-Raphson on its MACs: a linear
+#   first estimate of the reciprocal (1 MAC), two iterations x_{i+1} = x_i (2 - d x_i) of 2 MACs each (each
+#   doubles the correct bits: 4 bits from the estimate, 16 after two, past fp16's 11), and the product with
+#   the numerator (Flynn, "On division by functional iteration", IEEE Trans. Computers C-19(8), 1970).
+ACCEL_NATIVE = {"mac": {"mac": 1}, "add": {"add": 1}, "max": {"max": 1}, "div": {"div": 1}}
+DIV_BY_MACS = {"mac": 1 + 2 * 2 + 1}
+
+
+def accel_op(hw, cls: str, array_ops) -> dict | None:
+    """The actions that run one op of class ``cls`` on an array of ``array_ops`` (None: it cannot)."""
+    if cls == "exp":
+        actions = dict(hw.exp_cost)
+    elif cls in array_ops:
+        actions = ACCEL_NATIVE[cls]
+    elif cls == "div":
+        actions = DIV_BY_MACS
+    else:
+        return None
+    return actions if set(actions) <= set(array_ops) else None
+
+
+def accel_actions(hw, ops: dict, array_ops) -> dict | None:
+    """An Einsum's op counts (class -> ops) as PE actions on an array of ``array_ops`` (None: it cannot run there)."""
+    out = {}
+    for cls, n in ops.items():
+        actions = accel_op(hw, cls, array_ops)
+        if actions is None:
+            return None
+        for action, k in actions.items():
+            out[action] = out.get(action, 0.0) + n * k
+    return out

@@ -46,13 +46,30 @@ def _eval(monomials: Monomials, e: int, f: int) -> float:
     return float(sum(c * e ** a * f ** b for a, b, c in monomials))
 
 
-@lru_cache(maxsize=64)
+def evaluate(terms: Monomials, e: int, f: int) -> float:
+    """Monomials (E power, F power, coefficient) at E = e, F = f."""
+    return _eval(terms, e, f)
+
+
+def monomials(work: dict) -> dict:
+    """key -> a sympy count in E and F, as key -> monomials (no sympy needed to evaluate them)."""
+    return _monomials(work)
+
+
 def plan(cascade: str) -> Plan:
-    """The plan of a bundled cascade (generated) or of any cascade file (walked now, then cached)."""
+    """The plan of a bundled cascade (generated) or of any cascade file (walked now, then cached per file
+    version: an edited file is walked again)."""
     from simulator._plans import PLANS
 
     if cascade in PLANS:
         return PLANS[cascade]
+    from einsum_cascades.library import cascade_version
+
+    return _walked(cascade, cascade_version(cascade))
+
+
+@lru_cache(maxsize=64)
+def _walked(cascade: str, _version) -> Plan:
     from einsum_cascades import load_cascade
     from simulator.cascade_work import cascade_work
 

@@ -31,3 +31,8 @@ class Result:
     @property
     def tflops(self) -> float:
         return self.flops / self.time_s / 1e12
+
+    def named(self, algorithm: str) -> "Result":
+        """The same result under another algorithm name (a cascade's ``--algo`` text for the family that ran it)."""
+        return Result(self.hardware, algorithm, self.workload, self.time_s, self.bound, self.cost, self.times,
+                      self.utilization, self.flops, self.block_density, self.energy_j, self.detail)

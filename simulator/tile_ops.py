@@ -7,6 +7,7 @@ more than 2^8: flash_attn/cute/softmax.py, SoftmaxSm100.update_row_max).
 from dataclasses import dataclass
 from functools import lru_cache
 
+from einsum_cascades.library import cascade_version
 from simulator.plans import plan
 
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5
@@ -33,11 +34,12 @@ def tile_ops(cascade: str, level: int, d: int, dv: int, packing: float = 1.0, re
     """Pass ``level``'s tile work of ``cascade`` (a bundled name or a file) at head dims (d, dv), under a
     kernel that does ``1/packing`` element-wise ops per FP32 instruction and rescales O a share ``rescale``
     of its key tiles; ``recompute``: the pass also rebuilds the earlier passes' score tensors it reads."""
-    return _tile_ops(cascade, level, d, dv, packing, rescale, recompute)
+    return _tile_ops(cascade, cascade_version(cascade), level, d, dv, packing, rescale, recompute)
 
 
 @lru_cache(maxsize=1024)
-def _tile_ops(cascade: str, level: int, d: int, dv: int, packing: float, rescale: float, recompute: bool) -> TileOps:
+def _tile_ops(cascade: str, _version, level: int, d: int, dv: int, packing: float, rescale: float,
+              recompute: bool) -> TileOps:
     work = plan(cascade).passes[level - 1]
 
     def n(cls, unit):
@@ -52,11 +54,6 @@ def _tile_ops(cascade: str, level: int, d: int, dv: int, packing: float, rescale
         fp32_per_row=n("row_tile", "fp32") + n("output_tile", "fp32") * rescale * packing
         + n("row_tile", "cvt") + n("output_tile", "cvt") * rescale,
     )
-
-
-def n_passes(cascade: str) -> int:
-    """Passes over the keys a fused kernel of ``cascade`` makes."""
-    return len(plan(cascade).passes)
 
 
 UNFUSED_CASCADE = "attention-3pass"  # what standard attention computes: FuseMax's Cascade 4, kernel by kernel

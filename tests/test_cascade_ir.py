@@ -9,10 +9,11 @@ import einsum_cascades.ops
 from einsum_cascades import Cascade, Einsum, cascade_names, list_cascades, load_cascade, parse_cascade
 from einsum_cascades.errors import UserError
 
-M, P, E, F, M0, M1, M2 = sp.symbols("M P E F M0 M1 M2", positive=True, integer=True)
+M, P, E, F, M0, M1, M2, P0, G, E0 = sp.symbols("M P E F M0 M1 M2 P0 G E0", positive=True, integer=True)
 
 PASSES_OVER_M = {"attention-3pass": 3, "attention-3pass-deferred": 2, "attention-2pass": 2, "attention-1pass": 1,
-                 "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1, "attention-sigmoid": 1}
+                 "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1, "attention-sigmoid": 1,
+                 "attention-differential": 1, "attention-lightning": 1}
 
 # Every Einsum of every bundled cascade: one op per point of its iteration space per operator.
 OPS = {
@@ -49,6 +50,20 @@ OPS = {
     "attention-linear": {
         "FK": {"add": E * M, "exp": E * M}, "FQ": {"add": E * P, "exp": E * P}, "KV": {"mac": E * F * M},
         "KS": {"add": E * M}, "NUM": {"mac": F * P * E}, "DEN": {"mac": E * P}, "AV": {"div": F * P}},
+    "attention-differential": {  # attention-1pass batched over the two halves g; AV: two divisions, x lambda, a -
+        "QG": {}, "BK": {}, "BV": {}, "BQK": {"mac": G * M1 * M0 * P * E0}, "LM": {"max": G * M1 * M0 * P},
+        "RM": {"max": G * M1 * P}, "SLN": {"add": G * M1 * M0 * P, "exp": G * M1 * M0 * P},
+        "SLD": {"add": G * M1 * M0 * P}, "SLNV": {"mac": F * G * M1 * M0 * P},
+        "PRM": {"add": G * M1 * P, "exp": G * M1 * P}, "SPD": {"mac": G * M1 * P}, "RD": {"add": G * M1 * P},
+        "SPNV": {"mac": F * G * M1 * P}, "RNV": {"add": F * G * M1 * P},
+        "AV": {"mac": F * P, "add": F * P, "div": 2 * F * P}},
+    "attention-lightning": {  # chunks of M0 = P0 positions; the decay tables cost per chunk position only
+        "QC": {}, "BK": {}, "BV": {},
+        "DM": {"mac": 2 * M0 * P0, "add": 3 * M0 * P0, "max": 2 * M0 * P0, "exp": M0 * P0},
+        "QD": {"mac": P0, "exp": P0}, "KD": {"mac": M0, "add": M0, "exp": M0}, "CD": {"mac": M1, "exp": M1},
+        "S": {"mac": E * M1 * M0 * P0}, "SM": {"mac": M1 * M0 * P0}, "OI": {"mac": F * M1 * M0 * P0},
+        "OX": {"mac": E * F * M1 * P0}, "ON": {"mac": F * M1 * P0, "add": F * M1 * P0}, "KS": {"mac": E * M1 * M0},
+        "KC": {"mac": E * F * M1 * M0}, "KV": {"mac": E * F * M1, "add": E * F * M1}, "AV": {}},
 }
 
 

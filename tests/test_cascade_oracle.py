@@ -23,8 +23,10 @@ def _qkv(rng, e, f, p, m, scale=1.0):
 def test_every_cascade_reproduces_its_reference(name, p, e, f, m0, m1, m2, seed):
     c = load_cascade(name)
     ranks = {v.upper() for ein in c.einsums for v in ein.vars}
-    extents = {k: v for k, v in {"M0": m0, "M2": m2}.items() if k in ranks}
+    extents = {k: v for k, v in {"M0": m0, "M2": m2, "P0": m0}.items() if k in ranks}
     m = m0 * m1 * (m2 if "M2" in ranks else 1)  # a partitioned M must divide exactly
+    e *= 2 if "G" in ranks else 1  # differential attention splits the features in two halves
+    p = m if "P0" in ranks else p  # lightning attention: queries and keys in the same chunks (P = M)
     q, k, v = _qkv(np.random.default_rng(seed), e, f, p, m)
     out = c.run({"Q": q, "K": k, "V": v}, extents)[c.outputs[0]]
     assert out.shape == (f, p)

@@ -42,7 +42,7 @@ def test_notation_of_the_issue_parses_to_structured_lines():
     ("X[p] = sum(Q[p], K[p])", "t:1:8", "sum() takes one argument"),
     ("X[p] = exp(Q[p], K[p])", "t:1:8", "exp() takes one argument"),
     ("X[p] =   Q[1.5]", "t:1:12", "bad index '1.5'"),
-    ("X[m1*M0 + m0] = Q[m]", "t:1:3", "bad index"),
+    ("X[m1*M0] = Q[m]", "t:1:3", "bad index"),  # a left side may write a whole partition back, not a stride
     ("X[p] = Q[p] == 1", "t:1:1", "expected one '='"),
     ("Xé[p] = Q[p]", "t:1:2", "plain ASCII"),
     ("X[p] = Q[m+1,p]", "t:1:8", "bad index m+1"),
@@ -129,3 +129,41 @@ def _parse_and_maybe_run(text: str) -> None:
         c.run(inputs, {r: 2 for r in ranks if r not in c.default_extents})
     except UserError:
         pass
+
+
+def test_a_fixed_position_picks_one_slice_of_a_rank():
+    """A[0,m,p] on the right reads the first of two maps (differential attention's halves)."""
+    c = parse_cascade("# extents: G=2\nQG[g,e0,p] = Q[g*E0 + e0, p]\nS[g,m,p] = QG[g,e0,p] * K[e0,m]\n"
+                      "D[m,p] = S[0,m,p] - S[1,m,p]\n", "t")
+    q, k = np.arange(8.0).reshape(4, 2), np.ones((2, 3))
+    out = c.run({"Q": q, "K": k})["D"]
+    assert np.allclose(out, k.T @ (q[:2] - q[2:]))  # [m, p]: both halves' scores, subtracted
+
+
+def test_a_fixed_position_past_the_rank_is_a_user_error():
+    c = parse_cascade("S[g,m,p] = Q[g,p] * K[g,m]\nD[m,p] = S[2,m,p]\n", "t")
+    with pytest.raises(UserError, match="past the extent"):
+        c.run({"Q": np.ones((2, 3)), "K": np.ones((2, 3))})
+
+
+def test_a_bare_rank_is_its_index_value_and_a_bare_extent_its_extent():
+    """Decay tables from positions: DM[i,j] = exp(-(i - j)) below the diagonal (lightning attention's mask)."""
+    c = parse_cascade("# extents: M0=3\n"
+                      "DM[p0,m0] = exp(-0.5 * (p0 - m0)) * max(0, -max(-1, m0 - p0 - 1)) + 0 * Q[p0,m0]\n"
+                      "W[m0] = M0 - m0 + 0 * K[m0]\n", "t")
+    env = c.run({"Q": np.zeros((3, 3)), "K": np.zeros(3)})
+    i, j = np.arange(3)[:, None], np.arange(3)[None, :]
+    assert np.allclose(env["DM"], np.where(i >= j, np.exp(-0.5 * (i - j)), 0.0))
+    assert np.allclose(env["W"], [3, 2, 1])
+
+
+def test_a_bare_name_that_is_no_rank_of_the_einsum_is_refused():
+    with pytest.raises(CascadeParseError, match="bare name 'q0'"):
+        parse_cascade("X[p] = Q[p] * q0", "t")
+    with pytest.raises(CascadeParseError, match="bare name 'P0'"):
+        parse_cascade("X[p] = Q[p] * P0", "t")
+
+
+def test_a_left_side_partition_writes_a_chunked_result_back_over_the_whole_rank():
+    c = parse_cascade("# extents: P0=2\nQC[p1,p0] = Q[p1*P0 + p0]\nY[p1*P0 + p0] = QC[p1,p0] * 2\n", "t")
+    assert np.allclose(c.run({"Q": np.arange(6.0)})["Y"], 2 * np.arange(6.0))

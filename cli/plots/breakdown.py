@@ -86,17 +86,10 @@ def gpu_bars(groups: list[Group]) -> list[str]:
 def accel_stacks(group: Group) -> dict[str, list[tuple[str, float]]]:
     """'2D array' / '1D array' -> [(Einsum, cycles)], 'DRAM' -> [('DRAM', cycles at the array clock)]."""
     r, clock = group.result, group.spec.clock_hz
-    cycles, on_2d = r.detail["einsum_cycles"], _bound_to_2d(r.algorithm)
-    two = [(e, c) for e, c in cycles.items() if e in on_2d]
-    one = [(e, c) for e, c in cycles.items() if e not in on_2d]
+    cycles, arrays = r.detail["einsum_cycles"], r.detail["arrays"]
+    two = [(e, c) for e, c in cycles.items() if arrays[e] == "array2d"]
+    one = [(e, c) for e, c in cycles.items() if arrays[e] == "array1d"]
     return {"2D array": two, "1D array": one, "DRAM": [("DRAM", r.times["dram"] * clock)]}
-
-
-def _bound_to_2d(algo: str) -> tuple:
-    """The Einsums each accelerator configuration binds to the 2D array (the rest run on the 1D array)."""
-    from simulator.accel_model import CASCADE_ON_FLAT_2D, FLAT_2D, FUSEMAX_2D
-
-    return {"fusemax": FUSEMAX_2D, "fusemax-arch": FUSEMAX_2D, "fusemax-cascade": CASCADE_ON_FLAT_2D}.get(algo, FLAT_2D)
 
 
 def breakdown_figure(groups: list[Group], output: str, note: str = "") -> None:

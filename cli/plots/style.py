@@ -21,7 +21,12 @@ ALGO_COLORS = {"naive": "#7f7f7f", "flash1": "#17becf", "flash2": "#1f77b4", "fl
                "flash-decoding": "#9467bd", "unfused": "#7f7f7f", "flat": "#8c564b",
                "fusemax-cascade": "#bcbd22", "fusemax-arch": "#e377c2", "fusemax": "#ff7f0e"}
 ALGO_MARKERS = {"naive": "x", "flash1": "v", "flash2": "o", "flash3": "s", "flash-decoding": "D",
-                "unfused": "x", "flat": "v", "fusemax-cascade": "^", "fusemax-arch": "D", "fusemax": "s"}
+                "unfused": "x", "flat": "v", "fusemax-cascade": "^", "fusemax-arch": "D", "fusemax": "s",
+                # the bundled cascades (a cascade @MAPPING takes its cascade's marker)
+                "attention-1pass": "s", "attention-2pass": "<", "attention-3pass": "x", "attention-3pass-deferred": ">",
+                "attention-naive": "X", "attention-decode-splitkv": "h", "attention-sigmoid": "^",
+                "attention-differential": "D", "attention-linear": "v", "attention-lightning": "P"}
+_FALLBACK_MARKERS = ("o", "*", "p", "d", "8", "H")
 _FALLBACK = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 _HW_LABELS = {"fusemax": "FuseMax", "flat": "FLAT"}
 
@@ -85,7 +90,9 @@ def algo_color(name: str) -> str:
 
 
 def algo_marker(name: str) -> str:
-    return ALGO_MARKERS.get(name, "o")
+    """A marker per algorithm; a cascade with a mapping takes its cascade's, a user's file a stable one."""
+    base = name if name in ALGO_MARKERS else name.rpartition("@")[0] or name
+    return ALGO_MARKERS.get(base, _FALLBACK_MARKERS[zlib.crc32(base.encode()) % len(_FALLBACK_MARKERS)])
 
 
 def _fallback(name: str) -> str:
