@@ -28,7 +28,7 @@ _OPTIONS = [
                       "size; with --pattern, the pattern's size is solved to reach it."),
     click.option("--pattern", default=None,
                  help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
-                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s), "
+                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s[,place=log|even]), "
                       "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |; per-head groups "
                       "heads(n1: P1, n2: P2, ...) with counts summing to --heads."),
     click.option("--block-size", type=SIZE, default=None,

@@ -149,8 +149,9 @@ def _index_lines(det: dict) -> list[str]:
     if not index:
         return []
     c = index["cost"]
-    how = ("producer warp: counts, then the first index, before the first K load" if index["style"] == "ws"
-           else "Block-Sparse-Attention: binary search before Q, one read per tile")
+    how = {"ws": "producer warp: counts, then the first index, before the first K load",
+           "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
+           }.get(index["style"], "Block-Sparse-Attention: binary search before Q, one read per tile")
     out = [f"block index ({how}; L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
            f"{index['bytes'] / 1e6:.3f} MB read",
            f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
