@@ -9,6 +9,7 @@ from cli._params import FLOAT_LIST, SIZE, NameListType, SizeListType
 from einsum_cascades.errors import UserError
 from gpu_models.loader import bundled_names
 from simulator.api import ALGORITHMS
+from simulator.estimate import ESTIMATES
 from simulator.presets import MODELS
 from simulator.workload import MAX_SIZES
 
@@ -31,6 +32,10 @@ _OPTIONS = [
                       "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s[,place=log|even]), "
                       "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |; per-head groups "
                       "heads(n1: P1, n2: P2, ...) with counts summing to --heads."),
+    click.option("--estimate", default=None, shell_complete=lambda ctx, param, incomplete: [
+                     e for e in ESTIMATES if e.startswith(incomplete)],
+                 help=f"A dynamic sparse method's index-building step, timed with the call (estimate_s, part of "
+                      f"time_s and the speedup): {', '.join(ESTIMATES)}."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
@@ -79,13 +84,13 @@ def expand_points(opts: dict) -> list[dict]:
     """The cartesian product of the list options, with --model and defaults filled in."""
     from simulator.presets import model_preset
 
-    for key in ("model", "baseline", "pattern"):
+    for key in ("model", "baseline", "pattern", "estimate"):
         if opts.get(key) is not None and not opts[key].strip():
             raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
     fixed = {"causal": _given(opts, shape, "causal", False), "dtype": _given(opts, shape, "dtype", "fp16"),
              "pattern": _given(opts, shape, "pattern", None), "block_size": opts["block_size"],
-             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel")}
+             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "estimate": opts.get("estimate")}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

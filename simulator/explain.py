@@ -139,8 +139,21 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines += _mask_lines(det)
     lines += _index_lines(det)
     lines += _permute_lines(hw, det)
+    lines += estimate_lines(det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def estimate_lines(det: dict) -> list[str]:
+    """The estimate's kernels (simulator.estimate): each one's seconds over all its runs and its bound."""
+    est = det.get("estimate")
+    if not est:
+        return []
+    total = sum(t for _, _, t, _ in est["kernels"])
+    out = [f"estimate {est['name']} ({est['source']}): {total * 1e3:.4f} ms before the sparse kernel, each kernel "
+           f"max(units) + launches, times its runs:"]
+    out += [f"  {name:<24} x{runs:<4} {t * 1e3:10.4f} ms  [{bound}]" for name, runs, t, bound in est["kernels"]]
+    return out
 
 
 def _index_lines(det: dict) -> list[str]:
