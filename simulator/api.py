@@ -54,6 +54,8 @@ def default_algorithm(hw) -> str:
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
     """Dense run of the same algorithm for sparse workloads (no estimate), else the machine's unfused baseline."""
+    if algo.startswith("nsa-select"):  # a selection kernel has no dense run: dense FlashAttention at its own tiles
+        return default_algorithm(hw), dense(wl, block_size=False)
     if wl.is_sparse:
         return algo, dense(wl)
     return ("naive" if hw.kind == "gpu" else "unfused"), wl

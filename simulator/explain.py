@@ -113,6 +113,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     spec = resolve_algorithm(hw, algo)
     if spec.family == "naive":
         return "\n".join(lines + _naive_lines(result))
+    if spec.family.startswith("nsa-select"):
+        return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
     if spec.cascade:
         lines += _einsum_lines(spec.cascade, wl)
     if result.detail.get("state_kernel"):
@@ -142,6 +144,19 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines += estimate_lines(det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _nsa_lines(det: dict) -> list[str]:
+    """NSA's selected attention: the loop order, the tile, and the kernels after the main one."""
+    how = ("per (token, KV head): the query group's heads as rows, the token's own blocks streamed from L2"
+           if det["loop"] == "q-outer" else "per (block, query head): the tokens that chose it gathered as rows, "
+           "fp32 partial outputs merged after")
+    out = [f"selection: each token keeps topk({det['selected_blocks']}) blocks of {det['select_block']} keys "
+           f"(its own and the rest drawn among its earlier blocks); loop {det['loop']}: {how}",
+           f"tile {det['block_q']} x {det['block_kv']} (mma.sync), {det['ctas_per_sm']} CTA(s) per SM, "
+           f"{det['tile_cycles']:,.0f} cycles per tile [{det['tile_bound']}]"]
+    out += [f"  then {name}: {t * 1e3:.4f} ms" for name, t in det["extra_kernels"].items()]
+    return out
 
 
 def estimate_lines(det: dict) -> list[str]:

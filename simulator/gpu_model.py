@@ -46,6 +46,10 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None) -> Result:
         raise UserError(reason)
     if algo == "naive":
         return _naive(hw, wl)
+    if algo.startswith("nsa-select"):
+        from simulator.nsa_select import simulate
+
+        return simulate(hw, algo, wl)
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
