@@ -130,8 +130,8 @@ def _q_outer(hw, wl, kept, selectors, block):
     tile = tile_cycles(cfg, hw, wl, partial=True)
     pro = prologue_cycles(cfg, hw, wl, wl.group, tile, slots_per_sm)
     programs = wl.batch * wl.kv_heads
-    works = np.tile(pro + kept * tile.cycles, programs)  # grid (T, NV, B x Hkv): tokens fastest
-    cycles = makespan(works, hw.sms * slots_per_sm) * slots_per_sm
+    # grid (T, NV, B x Hkv): tokens fastest, every KV head's tokens alike
+    cycles = _schedule(pro + kept * tile.cycles, programs, hw.sms * slots_per_sm) * slots_per_sm
     pairs = float(np.sum(kept)) * programs  # (token, KV head, block) loads
     kv_tile = block * (d + dv) * b
     l2 = pairs * kv_tile + programs * wl.seq_len * wl.group * (d + dv) * b
@@ -161,8 +161,7 @@ def _kv_outer(hw, wl, kept, selectors, block):
     heads = wl.batch * wl.heads
     rem = q_tiles % per_cta  # a block's CTAs hold per_cta query tiles each, the last one what is left
     work = np.concatenate([np.repeat(np.full(q_tiles.size, per_cta), q_tiles // per_cta), rem[rem > 0]])
-    works = np.tile(pro + work * kv_tiles * tile.cycles, heads)
-    cycles = makespan(works, hw.sms * slots_per_sm) * slots_per_sm
+    cycles = _schedule(pro + work * kv_tiles * tile.cycles, heads, hw.sms * slots_per_sm) * slots_per_sm
     pairs = float(np.sum(kept)) * heads  # (token, head, block) partial outputs
     n_tiles = float(np.sum(q_tiles)) * heads * kv_tiles
     kv_loads = float(np.sum(ctas)) * heads * (1 if fsa else kv_tiles) * kv * (d + dv) * b
@@ -182,6 +181,19 @@ def _kv_outer(hw, wl, kept, selectors, block):
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
+
+
+EXACT_CTAS = 1 << 20  # past this many CTAs the grid is scheduled in waves of its longest CTA
+
+
+def _schedule(works: np.ndarray, repeats: int, slots: int) -> float:
+    """Slot-cycles of ``repeats`` copies of the CTA works in order: greedy in-order dispatch (schedule.makespan), or
+    past EXACT_CTAS, waves of the longest CTA holding the total work (the same when the works are equal, and within
+    a wave of it when only a few are shorter, as here: the first tokens' and the last blocks' CTAs)."""
+    if works.size * repeats <= EXACT_CTAS:
+        return makespan(np.tile(works, repeats), slots)
+    longest = float(works.max())
+    return max(longest, math.ceil(repeats * float(works.sum()) / (slots * longest)) * longest)
 
 
 def _work(cfg, wl, scores, tiles, rows, l2, hbm) -> Cost:
