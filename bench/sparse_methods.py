@@ -4,8 +4,8 @@ Every method runs as ``attnsim simulate --method NAME`` would (its pattern, esti
 the machine's best dense FlashAttention family at its own tiles) at a few lengths on A100, H100 and B200, with
 the shape its paper uses where it depends on one (NSA: GQA groups of 16) and Llama-3-8B's otherwise. Each point
 is timed alone in CPU seconds of this process (other processes' load left out), lowering included (after one
-warm-up point per method, which compiles numba's kernels); the script fails if any point takes 0.2 s or more. The papers' published speedups are held out: nothing here is
-fitted to them.
+warm-up point per method, which compiles numba's kernels); the script fails if any point takes 0.2 s or more.
+The papers' published speedups are held out: nothing here is fitted to them.
 """
 
 import sys

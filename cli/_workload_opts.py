@@ -130,6 +130,7 @@ def _fill_method(name: str, points: list[dict], opts: dict) -> None:
     from simulator.methods import fill_pattern
 
     for point in points:
+        point["method"] = name
         if point["pattern"] and opts.get("pattern") is None:
             point["pattern"] = fill_pattern(name, point["pattern"], point)
         if point["baseline"] is None:

@@ -151,8 +151,14 @@ def run_points(points, **defaults) -> list[dict]:
     """
     rows = [None] * len(points)
     groups: dict[tuple, list] = {}
+    methods = [None] * len(points)
     for i, point in enumerate(points):
         merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
+        if merged.get("method"):  # a row's method fills what the row leaves out, before the command line's values
+            from simulator.methods import with_method
+
+            methods[i] = merged["method"]
+            merged = with_method(merged["method"], defaults, point)
         key = _column_key(merged)
         if key is None:
             rows[i] = _simulate_point(merged)
@@ -164,6 +170,9 @@ def run_points(points, **defaults) -> list[dict]:
         out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]
         for i, row in zip(members, out):
             rows[i] = row
+    for row, name in zip(rows, methods):
+        if name:
+            row["method"] = name
     return rows
 
 
@@ -272,7 +281,8 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
         "v_head_dim": wl.v_head_dim,
         "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
-        "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size, "estimate": wl.estimate,
+        "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size, "method": None,
+        "estimate": wl.estimate,
         "estimate_s": r.times.get("estimate"),
         "block_density": r.block_density,
         "time_s": r.time_s, "baseline_time_s": base.time_s, "speedup": base.time_s / r.time_s,

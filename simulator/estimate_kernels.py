@@ -153,10 +153,9 @@ def nsa_compress(wl, block: int, count: int) -> list[Kernel]:
     rows = max(wl.group, MMA_MIN_ROWS)
     nc = math.ceil(wl.kv_len / block)
     chunk = block  # BC = BS
-    t = _token_blocks(wl.seq_len, wl.kv_len, block)
-    cmp_keys = batch * hkv * chunk * _chunks(t, chunk)  # compressed keys each program reads, in whole chunks
-    sel_keys = batch * hkv * chunk * _chunks(t + 1, chunk)  # the top-k pass also scores the token's own block
-    bitonic = batch * hkv * _chunks(t + 1, chunk) * chunk * math.log2(chunk) ** 2
+    cmp_keys = batch * hkv * chunk * _chunks(wl, block, chunk, 0)  # compressed keys each program reads, whole chunks
+    sel_keys = batch * hkv * chunk * _chunks(wl, block, chunk, 1)  # the top-k pass also scores the token's own block
+    bitonic = batch * hkv * _chunks(wl, block, chunk, 1) * chunk * math.log2(chunk) ** 2
     return [
         Kernel("mean-pool K, V", bytes=batch * hkv * (wl.kv_len + nc) * (d + dv) * b, launches=2),
         Kernel("compressed attention", tensor_flops=FMA_FLOPS * rows * cmp_keys * (d + dv), exp_ops=rows * cmp_keys,
@@ -167,16 +166,15 @@ def nsa_compress(wl, block: int, count: int) -> list[Kernel]:
     ]
 
 
-def _token_blocks(seq_len: int, kv_len: int, block: int) -> "object":
-    """Whole key blocks before each query token (NC = (t + 1) // BS at key position t), as an array."""
+def _chunks(wl, block: int, chunk: int, extra: int) -> float:
+    """Sum over query tokens of ceil((NC + extra) / chunk), NC = (p + 1) // block the whole blocks up to the token
+    at key p (``parallel_nsa_compression_fwd_kernel``: NC = (i_t + 1) // BS), tokens counted by their NC."""
     import numpy as np
 
-    return (np.arange(seq_len, dtype=np.int64) + (kv_len - seq_len) + 1) // block
-
-
-def _chunks(blocks, chunk: int) -> float:
-    """Sum over tokens of their blocks rounded up to whole chunks."""
-    return float((-(-blocks // chunk)).sum())
+    first, last = wl.kv_len - wl.seq_len + 1, wl.kv_len  # p + 1 over the query tokens
+    nc = np.arange(first // block, last // block + 1, dtype=np.int64)
+    tokens = np.maximum(0, np.minimum((nc + 1) * block - 1, last) - np.maximum(nc * block, first) + 1)
+    return float(np.dot(tokens, -(-(nc + extra) // chunk)))
 
 
 def quest(wl, budget: int) -> list[Kernel]:

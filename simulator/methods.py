@@ -88,6 +88,20 @@ def preset_fields(name: str) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def with_method(name: str, defaults: dict, point: dict) -> dict:
+    """A point of method ``name``: its own values, then the preset's, then ``defaults``; the preset's pattern filled
+    for the point, and dense FlashAttention as the baseline unless one is named."""
+    from simulator.api import default_algorithm, hardware
+
+    merged = {**defaults, **preset_fields(name), **{k: v for k, v in point.items() if v is not None}}
+    merged.setdefault("heads", 32)
+    if merged.get("pattern") and not point.get("pattern"):
+        merged["pattern"] = fill_pattern(name, merged["pattern"], {"seq_len": 4096, **merged})
+    if not merged.get("baseline"):
+        merged["baseline"] = default_algorithm(hardware(merged.get("hardware", "h100")))
+    return merged
+
+
 def fill_pattern(name: str, pattern: str, point: dict) -> str:
     """A preset's pattern for one point: head counts and grid sides filled in."""
     if "{" not in pattern:

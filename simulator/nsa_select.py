@@ -55,25 +55,31 @@ def selection(wl) -> tuple[int, int]:
     leaves = [leaf for leaf in parse_pattern(wl.mask_expr).leaves()] if wl.mask_expr else []
     names = sorted(leaf.name for leaf in leaves)
     if names != ["causal", "topk"] or "|" in wl.mask_expr or "heads" in wl.mask_expr:
-        raise UserError(f"bad pattern {wl.mask_expr!r} for nsa-select: each token attends the topk(k) blocks it "
-                        f"selects, causally; use --causal --pattern 'topk(16)' (NSA: 16 blocks of 64)")
+        raise UserError(f"bad pattern {wl.mask_expr or '(none)'} for nsa-select: each token attends the topk(k) "
+                        f"blocks it selects, causally; use --causal --pattern 'topk(16)' (NSA: 16 blocks of 64)")
     block = wl.block_size or NSA_BLOCK
     if block < MMA_MIN_ROWS or block & (block - 1):
         raise UserError(f"bad block-size {block} for nsa-select: Triton blocks are powers of two of at least 16")
     return next(leaf for leaf in leaves if leaf.name == "topk").args[0], block
 
 
-def counts(wl, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(blocks each query token attends, the expected tokens selecting each key block): the token at key p sees
-    n = p // block + 1 blocks and keeps min(k, n), its own and min(k, n) - 1 of the n - 1 earlier ones evenly."""
-    p = np.arange(wl.seq_len, dtype=np.int64) + (wl.kv_len - wl.seq_len)
-    own = p // block
-    kept = np.minimum(k, own + 1)
+MAX_BLOCKS = 1 << 24  # key blocks a call may have (its per-block counts are arrays of that many)
+
+
+def counts(wl, k: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per key block J: (query tokens whose own block it is, the blocks each of them keeps, the expected tokens
+    selecting block J). The token at key p sees n = p // block + 1 blocks and keeps min(k, n): its own and
+    min(k, n) - 1 of the n - 1 earlier ones, evenly."""
     n_blocks = math.ceil(wl.kv_len / block)
-    share = np.where(own > 0, (kept - 1) / np.maximum(own, 1), 0.0)  # chance of each earlier block
-    per_block = np.bincount(own, weights=share, minlength=n_blocks)
-    later = np.concatenate([np.cumsum(per_block[::-1])[::-1][1:], [0.0]])  # sum over tokens of later blocks
-    return kept, np.bincount(own, minlength=n_blocks) + later
+    if n_blocks > MAX_BLOCKS:
+        raise UserError(f"nsa-select at kv-len {wl.kv_len:,} in blocks of {block} has {n_blocks:,} blocks; at most "
+                        f"{MAX_BLOCKS:,} (2**24): use larger blocks or a shorter call")
+    first, start = wl.kv_len - wl.seq_len, np.arange(n_blocks, dtype=np.int64) * block
+    tokens = np.maximum(0, np.minimum(start + block, wl.kv_len) - np.maximum(start, first))
+    kept = np.minimum(k, np.arange(n_blocks) + 1)
+    share = tokens * np.where(start > 0, (kept - 1) / np.maximum(np.arange(n_blocks), 1), 0.0)  # per earlier block
+    later = np.concatenate([np.cumsum(share[::-1])[::-1][1:], [0.0]])  # summed over the tokens of later blocks
+    return tokens, kept, tokens + later
 
 
 def config(hw, wl, rows: int, kv: int) -> KernelConfig:
@@ -101,18 +107,20 @@ def simulate(hw, algo: str, wl):
 
     check(hw, wl)
     k, block = selection(wl)
-    kept, selectors = counts(wl, k, block)
+    tokens, kept, selectors = counts(wl, k, block)
     kv_outer = algo.endswith("kv-outer")
-    main, extra, detail = (_kv_outer if kv_outer else _q_outer)(hw, wl, kept, selectors, block)
+    main, extra, detail = (_kv_outer if kv_outer else _q_outer)(hw, wl, tokens, kept, selectors, block)
     times = _roof_times(hw, wl, main["cost"], "mma_sync")
     times["compute"] = main["cycles"] / hw.sustained_clock_hz
     times["stream_fill"] = _stream_fill(hw, main["tile"])
     times["combine"] = sum(extra.values())
     cost = main["cost"] + Cost(launches=len(extra))
     times["launch"] = cost.launches * hw.launch_overhead_s
-    attended = float(np.sum(kept)) * block - wl.seq_len * (block - 1) / 2  # the own block is causal
-    tiles = _Tiles(attended, float(np.sum(kept)) / (wl.seq_len * math.ceil(wl.kv_len / block)))
-    detail.update(selected_blocks=k, select_block=block, extra_kernels=extra, loop="kv-outer" if kv_outer else "q-outer")
+    pairs = float(np.dot(tokens, kept))  # (token, block) pairs of one head
+    attended = pairs * block - wl.seq_len * (block - 1) / 2  # the own block is causal
+    tiles = _Tiles(attended, pairs / (wl.seq_len * math.ceil(wl.kv_len / block)))
+    detail.update(selected_blocks=k, select_block=block, extra_kernels=extra,
+                  loop="kv-outer" if kv_outer else "q-outer")
     return _finish(hw, algo, wl, cost, times, main["bound"], tiles, detail)
 
 
@@ -121,7 +129,7 @@ class _Tiles:
         self.attended, self.block_density = attended, density
 
 
-def _q_outer(hw, wl, kept, selectors, block):
+def _q_outer(hw, wl, tokens, kept, selectors, block):
     """NSA's loop: a program per (token, KV head), its group's rows, its own blocks one after another."""
     b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     rows = max(MMA_MIN_ROWS, 1 << (wl.group - 1).bit_length())
@@ -131,8 +139,8 @@ def _q_outer(hw, wl, kept, selectors, block):
     pro = prologue_cycles(cfg, hw, wl, wl.group, tile, slots_per_sm)
     programs = wl.batch * wl.kv_heads
     # grid (T, NV, B x Hkv): tokens fastest, every KV head's tokens alike
-    cycles = _schedule(pro + kept * tile.cycles, programs, hw.sms * slots_per_sm) * slots_per_sm
-    pairs = float(np.sum(kept)) * programs  # (token, KV head, block) loads
+    cycles = _schedule(pro + kept * tile.cycles, tokens, programs, hw.sms * slots_per_sm) * slots_per_sm
+    pairs = float(np.dot(tokens, kept)) * programs  # (token, KV head, block) loads
     kv_tile = block * (d + dv) * b
     l2 = pairs * kv_tile + programs * wl.seq_len * wl.group * (d + dv) * b
     compulsory = wl.batch * (wl.heads * wl.seq_len * (d + dv) + wl.kv_heads * wl.kv_len * (d + dv)) * b
@@ -145,7 +153,7 @@ def _q_outer(hw, wl, kept, selectors, block):
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=hw.sustained_clock_hz, packed_gqa=True)
 
 
-def _kv_outer(hw, wl, kept, selectors, block):
+def _kv_outer(hw, wl, tokens, kept, selectors, block):
     """FSA's loop (or MoBA's varlen call past 128-key blocks): per (block, query head) the tokens that chose it."""
     b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
     fsa = block <= 128
@@ -161,8 +169,8 @@ def _kv_outer(hw, wl, kept, selectors, block):
     heads = wl.batch * wl.heads
     rem = q_tiles % per_cta  # a block's CTAs hold per_cta query tiles each, the last one what is left
     work = np.concatenate([np.repeat(np.full(q_tiles.size, per_cta), q_tiles // per_cta), rem[rem > 0]])
-    cycles = _schedule(pro + work * kv_tiles * tile.cycles, heads, hw.sms * slots_per_sm) * slots_per_sm
-    pairs = float(np.sum(kept)) * heads  # (token, head, block) partial outputs
+    cycles = _schedule(pro + work * kv_tiles * tile.cycles, None, heads, hw.sms * slots_per_sm) * slots_per_sm
+    pairs = float(np.dot(tokens, kept)) * heads  # (token, head, block) partial outputs
     n_tiles = float(np.sum(q_tiles)) * heads * kv_tiles
     kv_loads = float(np.sum(ctas)) * heads * (1 if fsa else kv_tiles) * kv * (d + dv) * b
     q_loads = pairs * d * b
@@ -176,8 +184,10 @@ def _kv_outer(hw, wl, kept, selectors, block):
     if fsa:  # qk_kernel: each tile's row maxima before the main pass
         flops = n_tiles * q_tile * kv * 2 * d
         rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.mma_path("mma_sync")[0]
-        extra["row maxima (qk_kernel)"] = max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s) + hw.launch_overhead_s
-        extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * float(np.max(kept)) * 8)
+        extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
+                                           + hw.launch_overhead_s)
+        most = float(np.max(kept[tokens > 0]))
+        extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
@@ -186,21 +196,25 @@ def _kv_outer(hw, wl, kept, selectors, block):
 EXACT_CTAS = 1 << 20  # past this many CTAs the grid is scheduled in waves of its longest CTA
 
 
-def _schedule(works: np.ndarray, repeats: int, slots: int) -> float:
-    """Slot-cycles of ``repeats`` copies of the CTA works in order: greedy in-order dispatch (schedule.makespan), or
-    past EXACT_CTAS, waves of the longest CTA holding the total work (the same when the works are equal, and within
-    a wave of it when only a few are shorter, as here: the first tokens' and the last blocks' CTAs)."""
-    if works.size * repeats <= EXACT_CTAS:
-        return makespan(np.tile(works, repeats), slots)
-    longest = float(works.max())
-    return max(longest, math.ceil(repeats * float(works.sum()) / (slots * longest)) * longest)
+def _schedule(works: np.ndarray, counts, repeats: int, slots: int) -> float:
+    """Slot-cycles of ``repeats`` copies of the CTA works in order (``works[i]`` repeated ``counts[i]`` times, or once):
+    greedy in-order dispatch (schedule.makespan), or past EXACT_CTAS, waves of the longest CTA holding the total work
+    (the same when the works are equal, and within a wave of it when only a few are shorter, as here: the first
+    tokens' and the last blocks' CTAs)."""
+    counts = np.ones(works.size, np.int64) if counts is None else counts
+    n = int(counts.sum()) * repeats
+    if n <= EXACT_CTAS:
+        return makespan(np.tile(np.repeat(works, counts), repeats), slots)
+    longest = float(works[counts > 0].max())
+    return max(longest, math.ceil(repeats * float(np.dot(works, counts)) / (slots * longest)) * longest)
 
 
 def _work(cfg, wl, scores, tiles, rows, l2, hbm) -> Cost:
     from simulator.tile_cost import EXP_POLY_FP32_OPS, MASK_FP32_PER_SCORE, ops_of
 
     ops = ops_of(cfg, wl.head_dim, wl.v_head_dim)
-    return Cost(hbm_bytes=hbm, l2_bytes=l2, onchip_bytes=tiles * 2 * cfg.block_kv * (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes,
+    kv_tile = cfg.block_kv * (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
+    return Cost(hbm_bytes=hbm, l2_bytes=l2, onchip_bytes=tiles * 2 * kv_tile,
                 tensor_flops=scores * ops.tensor_per_score + tiles * rows * ops.tensor_per_row,
                 exp_ops=scores * ops.sfu_per_score + tiles * rows * ops.sfu_per_row,
                 fma_ops=scores * (ops.fp32_poly(0.0, EXP_POLY_FP32_OPS) + MASK_FP32_PER_SCORE)

@@ -37,7 +37,7 @@ class Workload:
     block_size: int | None = None
     v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
     scope: str = "kernel"  # what is timed: the kernel family's kernels, or a serving engine's whole layer call
-    estimate: str | None = None  # a dynamic sparse method's index-building step, timed with the call (simulator.estimate)
+    estimate: str | None = None  # a sparse method's index-building step, timed with the call (simulator.estimate)
 
     def __post_init__(self):
         if self.kv_heads is None:

@@ -89,3 +89,17 @@ def test_method_list_names_every_method_and_its_source():
         assert name in result.output and (paper.group() if paper else "SHI-Labs/NATTEN") in result.output
     shown = json.loads(CliRunner().invoke(cli, ["method", "show", "nsa", "--json"]).output)
     assert shown["algorithm"] == "nsa-select" and "2502.11089" in shown["source"]
+
+
+def test_a_from_file_row_may_name_its_method(tmp_path):
+    """A row's method fills what the row leaves out (its own values win); the JSON row names the method."""
+    path = tmp_path / "points.csv"
+    path.write_text("method,seq_len,hardware,estimate\nminference,65536,a100,\nminference,65536,a100,minference-block\n"
+                    ",4096,h100,\n")
+    result = CliRunner().invoke(cli, ["simulate", "--from", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    first, second, plain = json.loads(result.output)
+    assert (first["method"], first["pattern"], first["causal"], first["estimate"], first["baseline"]) == (
+        "minference", "vertical_slash(1000,6096)", True, "minference-vs", "flash2")
+    assert second["estimate"] == "minference-block"
+    assert plain["method"] is None and plain["estimate"] is None

@@ -18,19 +18,21 @@ NSA = dict(causal=True, pattern="topk(16)", heads=64, kv_heads=4, head_dim=128) 
 
 
 def test_each_token_keeps_min_k_blocks_and_every_selection_lands_on_a_block():
-    wl = Workload(seq_len=4096, kv_len=4096 + 128, **NSA)
-    kept, selectors = counts(wl, 16, 64)
-    p = np.arange(4096) + 128
-    assert (kept == np.minimum(16, p // 64 + 1)).all()  # its own block and the earlier ones, at most k
-    assert selectors.sum() == pytest.approx(kept.sum())  # conservation
-    assert selectors[-1] == (4096 + 128) % 64 or selectors[-1] == 64  # the last block: only its own tokens
+    wl = Workload(seq_len=4096, kv_len=4096 + 100, **NSA)
+    tokens, kept, selectors = counts(wl, 16, 64)
+    p = np.arange(4096) + 100  # each query token's key position
+    assert (tokens == np.bincount(p // 64, minlength=tokens.size)).all()  # tokens per own block
+    assert (kept == np.minimum(16, np.arange(tokens.size) + 1)).all()  # its own block and earlier ones, at most k
+    assert np.dot(tokens, kept) == np.minimum(16, p // 64 + 1).sum()
+    assert selectors.sum() == pytest.approx(np.dot(tokens, kept))  # conservation
+    assert selectors[-1] == tokens[-1]  # the last block: only its own tokens choose it
 
 
 def test_query_outer_work_follows_the_selected_blocks():
     hw = hardware("h100")
     t8, t16 = (evaluate(hw, "nsa-select", Workload(seq_len=1 << 17, **{**NSA, "pattern": f"topk({k})"}))
                for k in (8, 16))
-    pairs = [counts(t.workload, k, 64)[0].sum() * 4 for t, k in ((t8, 8), (t16, 16))]  # x 4 KV heads
+    pairs = [np.dot(*counts(t.workload, k, 64)[:2]) * 4 for t, k in ((t8, 8), (t16, 16))]  # x 4 KV heads
     tile_s = t16.detail["tile_cycles"] / hw.sustained_clock_hz
     # every added (token, block) pair costs one tile on one of the SMs (the work is spread evenly over them)
     added = (t16.times["compute"] - t8.times["compute"]) / ((pairs[1] - pairs[0]) * tile_s / hw.sms)
