@@ -176,17 +176,17 @@ def _index_lines(det: dict) -> list[str]:
     index = det.get("index")
     if not index:
         return []
-    c = index["cost"]
-    how = {"ws": "producer warp: counts, then the first index, before the first K load",
-           "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
-           }.get(index["style"], "Block-Sparse-Attention: binary search before Q, one read per tile")
-    out = [f"block index ({how}; L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
-           f"{index['bytes'] / 1e6:.3f} MB read",
-           f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
-    if c.masking_steps:
-        out.append(f"  + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
-                   f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax of "
-                   f"a cleared tile)")
+    out = [f"block index (L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
+           f"{index['bytes'] / 1e6:.3f} MB read"]
+    for style, c in {index["style"]: index["cost"], **index.get("others", {})}.items():
+        how = {"ws": "producer warp: counts, then the first index, before the first K load",
+               "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
+               }.get(style, "Block-Sparse-Attention: binary search before Q, one read per tile")
+        out.append(f"  {how}: per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}")
+        if c.masking_steps:
+            out.append(f"    + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
+                       f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax "
+                       f"of a cleared tile)")
     return out
 
 

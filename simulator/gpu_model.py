@@ -181,7 +181,8 @@ def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
     if row_index:
         kind = next(iter(sorted(row_index)))
         out["index"] = dict(style=kind, l2_hit_cycles=block_sparse.l2_hit_cycles(hw.arch),
-                            cost=row_index[kind], bytes=index_bytes)
+                            cost=row_index[kind], bytes=index_bytes, others={k: row_index[k] for k in row_index
+                                                                             if k != kind})
     return out
 
 
