@@ -151,14 +151,11 @@ def run_points(points, **defaults) -> list[dict]:
     """
     rows = [None] * len(points)
     groups: dict[tuple, list] = {}
-    methods = [None] * len(points)
+    methods = {}
+    if defaults.get("method") or any(p.get("method") for p in points):
+        points, methods = _with_methods(points, defaults)
     for i, point in enumerate(points):
         merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
-        if merged.get("method"):  # a row's method fills what the row leaves out, before the command line's values
-            from simulator.methods import with_method
-
-            methods[i] = merged["method"]
-            merged = with_method(merged["method"], defaults, point)
         key = _column_key(merged)
         if key is None:
             rows[i] = _simulate_point(merged)
@@ -170,10 +167,24 @@ def run_points(points, **defaults) -> list[dict]:
         out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]
         for i, row in zip(members, out):
             rows[i] = row
-    for row, name in zip(rows, methods):
-        if name:
-            row["method"] = name
+    for i, name in methods.items():
+        rows[i]["method"] = name
     return rows
+
+
+def _with_methods(points, defaults) -> tuple[list, dict]:
+    """Points whose method (their own or the command line's) fills what they leave out, before the command line's
+    values; and each such point's method by index."""
+    from simulator.methods import with_method
+
+    out, methods = [], {}
+    for i, point in enumerate(points):
+        name = point.get("method") or defaults.get("method")
+        if name:
+            methods[i] = name
+            point = with_method(name, defaults, point)
+        out.append(point)
+    return out, methods
 
 
 def _simulate_point(merged: dict) -> dict:
@@ -298,13 +309,14 @@ def to_rows(r: Result, base: Result | None, note: str | None = None) -> list[dic
     record = to_row(r, base, note)
     util = record.pop("utilization")
     n = len(r.time_s)
-
-    def columns(d: dict) -> tuple[list, list]:
-        return list(d), [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in d.values()]
-
-    keys, values = columns(record)
-    unit_keys, unit_values = columns(util)
-    rows = [dict(zip(keys, row)) for row in zip(*values)]
-    for row, units in zip(rows, zip(*unit_values)):
+    # every row copies one template in the record's key order (the shared values set once) and puts its columns in
+    varying = {k: v.tolist() for k, v in record.items() if isinstance(v, np.ndarray)}
+    unit_keys = list(util)
+    unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
+    rows = []
+    for values, units in zip(zip(*varying.values()) if varying else [()] * n, zip(*unit_values)):
+        row = record.copy()
+        row.update(zip(varying, values))
         row["utilization"] = dict(zip(unit_keys, units))
+        rows.append(row)
     return rows
