@@ -14,7 +14,7 @@ from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts
 N, BLOCK = 1 << 20, 64
 FA_TILES = ((128, 64), (192, 128))
 EXPRESSIONS = ["causal", "causal&window(4k)|sinks(128)", "strided(64)", "random_blocks(0.1)",
-               "global(1k)|window(8k)", "causal&vertical_slash(64,32)", "causal&(strided(256)|window(1k))",
+               "global(1k)|window(8k)", "causal&vertical_slash(64,32,place=even)", "causal&(strided(256)|window(1k))",
                "window(2k,2k)", "causal&chunked(8k)", "causal&chunked(100)", "causal&topk(64)|sinks(128)",
                "sinks(64)|window(1k)|budget(4k)", "window2d(1k,1k,63,63)", "window2d(1k,1k,64,64,stride=(16,16))",
                "window3d(16,256,256,7,15,15)"]

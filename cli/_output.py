@@ -7,7 +7,9 @@ import sys
 
 
 COLUMNS = ("hardware", "algorithm", "baseline", "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len",
-           "causal", "dtype", "pattern", "sparsity", "block_size", "block_density", "time_s", "baseline_time_s", "speedup",
+           "causal", "dtype", "pattern", "sparsity", "block_size", "method", "estimate", "estimate_s", "block_density",
+           "time_s",
+           "baseline_time_s", "speedup",
            "bound", "flops", "tflops", "hbm_bytes", "onchip_bytes", "energy_j", "baseline_energy_j", "utilization",
            "note", "tile", "lowered_pattern", "fits", "memory_bytes", "baseline_fits")
 

@@ -22,8 +22,8 @@ class Column:
 
 COLUMNS = (Column("hw", True, 0), Column("algo", True, 0), Column("shape", False, 4), Column("N", False, 0),
            Column("mask", True, 0), Column("tile", False, 5), Column("blocks", False, 6), Column("time", False, 0),
-           Column("TFLOP/s", False, 7), Column("bound", True, 0), Column("baseline", True, 3),
-           Column("speedup", False, 0))
+           Column("TFLOP/s", False, 7), Column("bound", True, 0), Column("estimate", True, 2),
+           Column("baseline", True, 3), Column("speedup", False, 0))
 
 
 def cells(r: dict) -> list[str]:
@@ -34,7 +34,7 @@ def cells(r: dict) -> list[str]:
             r.get("tile") or "-", f"{r['block_density']:.3f}", human_time(r["time_s"]) if fits else "-",
             f"{r['tflops']:.1f}" if fits else "-",
             r["bound"] if fits else f"memory: needs {human_bytes(r['memory_bytes'])}",
-            r["baseline"] or "-", f"{r['speedup']:.2f}x" if r.get("speedup") is not None else "-"]
+            f"{r['estimate']} {human_time(r['estimate_s'])}" if r.get("estimate") else "-", r["baseline"] or "-", f"{r['speedup']:.2f}x" if r.get("speedup") is not None else "-"]
 
 
 def mask(r: dict) -> str:

@@ -13,6 +13,8 @@ from simulator.accel_model import ACCEL_FAMILIES
 from simulator.algorithms import completions, mappings
 from simulator.api import ALGORITHMS
 from simulator.gpu_kernels import GPU_FAMILIES
+from simulator.estimate import ESTIMATES
+from simulator.methods import METHODS
 from simulator.presets import MODELS
 from simulator.workload import MAX_SIZES
 
@@ -43,14 +45,18 @@ _OPTIONS = [
                  help="Query length: 4096, 4k, 1m; lists 1k,4k or power-of-two ranges 1k..1m."),
     click.option("--kv-len", type=SizeListType(MAX_SIZES["kv_len"]), default=None,
                  help="Key/value length (default: --seq-len)."),
-    click.option("--sparsity", type=FLOAT_LIST, default="0", show_default=True,
-                 help="Fraction of empty tiles in [0, 1): alone, random empty tiles at the kernel's tile "
-                      "size; with --pattern, the pattern's size is solved to reach it."),
+    click.option("--sparsity", type=FLOAT_LIST, default=None,
+                 help="Fraction of empty tiles in [0, 1) (default 0): alone, random empty tiles at the kernel's "
+                      "tile size; with --pattern, the pattern's size is solved to reach it."),
     click.option("--pattern", default=None,
                  help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
-                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s), "
+                      "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s[,place=log|even]), "
                       "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |; per-head groups "
                       "heads(n1: P1, n2: P2, ...) with counts summing to --heads."),
+    click.option("--estimate", default=None, shell_complete=lambda ctx, param, incomplete: [
+                     e for e in ESTIMATES if e.startswith(incomplete)],
+                 help=f"A dynamic sparse method's index-building step, timed with the call (estimate_s, part of "
+                      f"time_s and the speedup): {', '.join(ESTIMATES)}."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
@@ -77,6 +83,10 @@ _OPTIONS = [
                  help=f"Preset: {', '.join(MODELS)} (attnsim model list), or a HuggingFace config.json. Sets "
                       "batch, heads, KV heads and head dim; LLMs also causal, their dtype and sliding window "
                       "(used when --pattern is not given). Options given explicitly win."),
+    click.option("--method", default=None, shell_complete=lambda ctx, param, incomplete: [
+                     m for m in METHODS if m.startswith(incomplete)],
+                 help=f"A published sparse method: {', '.join(METHODS)} (attnsim method list). Sets its pattern, "
+                      "estimate and kernel, and dense FlashAttention as the baseline; options given explicitly win."),
     click.option("--baseline", default=None,
                  shell_complete=lambda ctx, param, incomplete: completions(ALGORITHMS, incomplete),
                  help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
@@ -84,7 +94,7 @@ _OPTIONS = [
 ]
 
 MAX_POINTS = 1_000_000  # points one call may expand to (about 10 minutes of dense points)
-_DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128)
+_DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128, sparsity=0.0)
 _LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim",
               "v_head_dim")
 
@@ -97,21 +107,26 @@ def workload_options(func):
 
 
 def expand_points(opts: dict) -> list[dict]:
-    """The cartesian product of the list options, with --model and defaults filled in."""
+    """The cartesian product of the list options, with --method, --model and defaults filled in (explicit options
+    win, then the method, then the model)."""
+    from simulator.methods import preset_fields
     from simulator.presets import model_preset
 
-    for key in ("model", "baseline", "pattern"):
+    for key in ("model", "baseline", "pattern", "estimate", "method"):
         if opts.get(key) is not None and not opts[key].strip():
             raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
-    fixed = {"causal": _given(opts, shape, "causal", False), "dtype": _given(opts, shape, "dtype", "fp16"),
-             "pattern": _given(opts, shape, "pattern", None), "block_size": opts["block_size"],
-             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel")}
+    method = opts.get("method")
+    preset = {**shape, **(preset_fields(method) if method else {})}
+    fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),
+             "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
+             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"),
+             "estimate": _given(opts, preset, "estimate", None)}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)
         if value is None:
-            value = [shape.get(key, _DEFAULT_SHAPE.get(key))]
+            value = [preset.get(key, _DEFAULT_SHAPE.get(key))]
         lists[key] = value
     count = math.prod(len(v) for v in lists.values())
     if count > MAX_POINTS:
@@ -124,7 +139,23 @@ def expand_points(opts: dict) -> list[dict]:
         for point in points:
             if point["kv_heads"] is None and point["heads"] == shape.get("heads"):
                 point["kv_heads"] = shape["kv_heads"]
+    if method:
+        _fill_method(method, points, opts)
     return points
+
+
+def _fill_method(name: str, points: list[dict], opts: dict) -> None:
+    """Per point: the preset's pattern for its heads or length, and dense FlashAttention (the machine's best family,
+    at its own tiles) as the baseline unless --baseline names one."""
+    from simulator.api import default_algorithm, hardware
+    from simulator.methods import fill_pattern
+
+    for point in points:
+        point["method"] = name
+        if point["pattern"] and opts.get("pattern") is None:
+            point["pattern"] = fill_pattern(name, point["pattern"], point)
+        if point["baseline"] is None:
+            point["baseline"] = default_algorithm(hardware(point["hardware"]))
 
 
 def _given(opts: dict, preset: dict, key: str, default):

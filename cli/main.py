@@ -24,6 +24,7 @@ _COMMANDS = {
     "pattern": ("cli.pattern_cmd", "pattern", "Show densities and tile counts of a sparsity pattern."),
     "hw": ("cli.hw_cmd", "hw", "List and show hardware models (GPUs and accelerators)."),
     "model": ("cli.model_cmd", "model", "List and show the --model presets (or read a HuggingFace config.json)."),
+    "method": ("cli.method_cmd", "method", "List and show the --method presets of published sparse-attention methods."),
     "validate": ("cli.validate_cmd", "validate", "Run the GPU suite (CUDA + CuPy), or report predicted vs measured times."),
     "calibrate": ("cli.calibrate_cmd", "calibrate", "Fit achieved rates from GPU measurements into a hardware TOML."),
 }

@@ -16,7 +16,7 @@ def pattern():
 
     \b
     Primitives: causal, window(w), window(l,r), chunked(w), sinks(n),
-    global(n), strided(s), vertical_slash(v,s), random_blocks(density[,seed]),
+    global(n), strided(s), vertical_slash(v,s[,place=log|even]), random_blocks(density[,seed]),
     topk(k[,seed]), budget(n[,seed]), full (or dense);
     window2d(H,W,kh,kw[,stride=(sh,sw)]) and
     window3d(T,H,W,kt,kh,kw[,stride=(st,sh,sw)]) alone (a grid of seq-len tokens);
@@ -42,7 +42,7 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
     Examples:
       attnsim pattern show 'causal&window(4k)|sinks(128)' --seq-len 64k
       attnsim pattern show 'random_blocks(0.1)' --seq-len 1m --block-size 64 --json
-      attnsim pattern show 'causal&vertical_slash(16,8)' --seq-len 32k --png mask.png
+      attnsim pattern show 'causal&vertical_slash(1000,6096)' --seq-len 1m --block-size 64
       attnsim pattern show 'causal&topk(16)|sinks(128)' --seq-len 128k
       attnsim pattern show 'window2d(128,128,13,13)' --seq-len 16k
       attnsim pattern show 'causal&heads(16: full, 16: sinks(128)|window(384))' --seq-len 32k

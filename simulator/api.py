@@ -23,13 +23,14 @@ from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.algorithms import Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
+from simulator.estimate import with_estimate
 from simulator.layer import layer_kernels, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope")
+                   "pattern", "sparsity", "block_size", "scope", "estimate")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 
@@ -52,10 +53,17 @@ def default_algorithm(hw) -> str:
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
-    """Dense run of the same algorithm for sparse workloads, else the machine's unfused baseline."""
+    """Dense run of the same algorithm for sparse workloads (no estimate), else the machine's unfused baseline."""
+    if algo.startswith("nsa-select"):  # a selection kernel has no dense run: dense FlashAttention at its own tiles
+        return default_algorithm(hw), dense(wl, block_size=False)
     if wl.is_sparse:
-        return algo, replace(wl, pattern=None, sparsity=0.0)
+        return algo, dense(wl)
     return ("naive" if hw.kind == "gpu" else "unfused"), wl
+
+
+def dense(wl, block_size=True) -> Workload:
+    """The call without its mask, sparsity target and estimate (and its tile when ``block_size`` is False)."""
+    return replace(wl, pattern=None, sparsity=0.0, estimate=None, block_size=wl.block_size if block_size else None)
 
 
 def unsupported(hw, algo: str | None) -> str | None:
@@ -97,7 +105,11 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
         raise UserError(why)
     if hw.kind == "gpu":
         result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade))
+        if wl.estimate:
+            result = with_estimate(hw, wl, result)
         return result if spec.text == spec.family else result.named(spec.text)
+    if wl.estimate:
+        with_estimate(hw, wl, None)  # the one-line error
     if wl.scope != "kernel":
         layer_kernels(hw, spec.family, wl, None)  # the one-line error
     result = simulate_accel(hw, spec.family, wl, spec.cascade)
@@ -113,7 +125,9 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
     if baseline:
         base_algo, base_hw = split_baseline(baseline)
         base_spec = hardware(base_hw) if base_hw else spec
-        base, why = _baseline(base_spec, base_algo, replace(wl, pattern=None, sparsity=0.0) if wl.is_sparse else wl)
+        # a sparse call's named baseline runs dense at its own tiles (--block-size is the sparse kernel's)
+        base_wl = dense(wl, block_size=False) if wl.is_sparse else wl
+        base, why = _baseline(base_spec, base_algo, base_wl)
     else:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
@@ -148,6 +162,9 @@ def run_points(points, **defaults) -> list[dict]:
     """
     rows = [None] * len(points)
     groups: dict[tuple, list] = {}
+    methods = {}
+    if defaults.get("method") or any(p.get("method") for p in points):
+        points, methods = _with_methods(points, defaults)
     for i, point in enumerate(points):
         merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
         key = _column_key(merged)
@@ -161,7 +178,24 @@ def run_points(points, **defaults) -> list[dict]:
         out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]
         for i, row in zip(members, out):
             rows[i] = row
+    for i, name in methods.items():
+        rows[i]["method"] = name
     return rows
+
+
+def _with_methods(points, defaults) -> tuple[list, dict]:
+    """Points whose method (their own or the command line's) fills what they leave out, before the command line's
+    values; and each such point's method by index."""
+    from simulator.methods import with_method
+
+    out, methods = [], {}
+    for i, point in enumerate(points):
+        name = point.get("method") or defaults.get("method")
+        if name:
+            methods[i] = name
+            point = with_method(name, defaults, point)
+        out.append(point)
+    return out, methods
 
 
 def _simulate_point(merged: dict) -> dict:
@@ -171,7 +205,7 @@ def _simulate_point(merged: dict) -> dict:
 
 def _column_key(p: dict) -> tuple | None:
     """What a dense GPU point shares with the points it can be evaluated with; None if it must go alone."""
-    if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS:
+    if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS or p.get("estimate"):
         return None
     seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
     v_head_dim = p.get("v_head_dim") or head_dim
@@ -269,7 +303,9 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
         "v_head_dim": wl.v_head_dim,
         "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
-        "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size,
+        "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size, "method": None,
+        "estimate": wl.estimate,
+        "estimate_s": r.times.get("estimate"),
         "block_density": r.block_density,
         "time_s": r.time_s, "baseline_time_s": base.time_s, "speedup": base.time_s / r.time_s,
         "bound": r.bound, "flops": r.flops, "tflops": r.tflops, "hbm_bytes": r.cost.hbm_bytes,
@@ -284,13 +320,14 @@ def to_rows(r: Result, base: Result | None, note: str | None = None) -> list[dic
     record = to_row(r, base, note)
     util = record.pop("utilization")
     n = len(r.time_s)
-
-    def columns(d: dict) -> tuple[list, list]:
-        return list(d), [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in d.values()]
-
-    keys, values = columns(record)
-    unit_keys, unit_values = columns(util)
-    rows = [dict(zip(keys, row)) for row in zip(*values)]
-    for row, units in zip(rows, zip(*unit_values)):
+    # every row copies one template in the record's key order (the shared values set once) and puts its columns in
+    varying = {k: v.tolist() for k, v in record.items() if isinstance(v, np.ndarray)}
+    unit_keys = list(util)
+    unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
+    rows = []
+    for values, units in zip(zip(*varying.values()) if varying else [()] * n, zip(*unit_values)):
+        row = record.copy()
+        row.update(zip(varying, values))
         row["utilization"] = dict(zip(unit_keys, units))
+        rows.append(row)
     return rows

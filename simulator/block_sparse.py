@@ -22,6 +22,11 @@ What reading it costs (L2 hits: the index of a head is small and every CTA of th
   row's counts, then its first index, before the row's first K load (two dependent reads); later indices
   are read while it waits for a free pipeline stage, hidden. A persistent kernel issues them while the
   previous row's last stages still compute.
+- MInference's vertical-slash kernel (vllm-project/flash-attention csrc/flash_attn/src/flash_fwd_sparse_kernel.h,
+  ``sparse_attn_1rowblock``, FA2-style): the row reads its block and column counts, then its first block offset,
+  before its first K load; each next offset (``blks_ptr[block_index - 1]``) and each strip's 64 column indices
+  are read after the tile's QK GEMM and ``__syncthreads``, right before the next K load is issued, so their
+  latency shows; the row's list is consecutive ints, so after the first line they are L1 hits.
 Each stall is hidden by the SM's other resident CTAs but for 1/(CTAs per SM) of it, as the prologue's
 first-load latency is (tile_cost.prologue_cycles): that first load, now behind the index chain, is the
 pipeline fill a row pays however few tiles it keeps.
@@ -40,6 +45,9 @@ from simulator.gpu_kernels import sm_number
 # GH100: 280.4 cycles from 0.5 to 25 MB at 1980 MHz). That suite publishes no Blackwell chase: sm_100 takes
 # Hopper's (an assumption). Keyed by the lowest sm each applies to.
 L2_HIT_CYCLES = {80: 205.7, 90: 280.4}
+# L1 hit latency, the same chases' plateau below the L1 size (a100_80.txt: 33.0 cycles; gh200.txt: 32.0 cycles).
+L1_HIT_CYCLES = {80: 33.0, 90: 32.0}
+VS_ROW_READS = 2  # the vertical-slash kernel: the row's counts (read together), then its first block offset
 INDEX_BYTES = 4  # int32 block indices and counts (Block-Sparse-Attention's row_blockmask, CuTe's mask_block_idx)
 WS_ROW_READS = 2  # warp-specialized producer: the row's counts, then its first index, before its first K load
 # Masks each kind of kernel derives from the row number, never reading an index (see the module docstring).
@@ -51,6 +59,18 @@ FA3_CHUNK = "chunked"  # FA3 sm90's attention_chunk bounds a chunk's blocks arit
 def style(cfg) -> str:
     """'ws' for warp-specialized kernels (a producer warp loads K/V: FA3 on Hopper, FA4), else 'fa2'."""
     return "ws" if cfg.overlap else "fa2"
+
+
+def index_style(cfg, mask: str | None) -> str:
+    """How a call walks its index: 'vs' for MInference's vertical-slash kernel (causal&vertical_slash alone), else
+    the kernel's style."""
+    if mask and "vertical_slash" in mask:
+        from einsum_cascades.sparsity import parse_pattern
+        from einsum_cascades.sparsity._vslash import resolve
+
+        if resolve(parse_pattern(mask)) is not None:
+            return "vs"
+    return style(cfg)
 
 
 def reads_index(cfg, arch: str, mask: str | None, sparsity: float) -> bool:
@@ -67,9 +87,9 @@ def reads_index(cfg, arch: str, mask: str | None, sparsity: float) -> bool:
     return not {leaf.name for leaf in parse_pattern(mask).leaves()} <= computed
 
 
-def l2_hit_cycles(arch: str) -> float:
+def l2_hit_cycles(arch: str, table: dict = L2_HIT_CYCLES) -> float:
     sm = sm_number(arch)
-    return L2_HIT_CYCLES[max((k for k in L2_HIT_CYCLES if k <= sm), default=min(L2_HIT_CYCLES))]
+    return table[max((k for k in table if k <= sm), default=min(table))]
 
 
 @dataclass(frozen=True)
@@ -97,10 +117,12 @@ class RowIndexCost:
         return self.fixed + n * self.per_tile + skipped * self.skip_step
 
 
-def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int) -> RowIndexCost:
+def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int, kind: str = "") -> RowIndexCost:
     """The fixed SM cycles of a row of an index-reading call (stalls count 1/ctas_per_sm: the SM's other CTAs
-    fill them; a skipped step's softmax does not hide)."""
+    fill them; a skipped step's softmax does not hide); ``kind`` 'vs': MInference's vertical-slash kernel."""
     lat = l2_hit_cycles(hw.arch)
+    if kind == "vs":  # counts and first offset before the first load; each next index after the QK GEMM
+        return RowIndexCost(VS_ROW_READS * lat / ctas_per_sm, l2_hit_cycles(hw.arch, L1_HIT_CYCLES) / ctas_per_sm)
     if style(cfg) == "ws":
         chain = WS_ROW_READS * lat
         if cfg.persistent:  # the producer reads it while the previous row's last stages compute

@@ -26,7 +26,8 @@ class Part:
     heads: int
     q_heads: int
     mask: str | None = None
-    indexed: bool = False  # the kernel walks a block index for this group's rows (simulator.block_sparse)
+    indexed: str | None = None  # how the kernel walks a block index for this group's rows, if it does
+    # (simulator.block_sparse: 'fa2', 'ws', 'vs')
 
 
 def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower, indexed) -> list[Part]:
@@ -81,9 +82,10 @@ def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, 
     """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
 
     ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
-    partial)``: the fixed cycles a row of an indexed part pays besides its tiles (its block index reads)."""
+    partial)`` per index style: the fixed cycles a row of an indexed part pays besides its tiles (its block index
+    reads)."""
     def extra(part):
-        return row_extra if part.indexed else _no_extra
+        return row_extra[part.indexed] if part.indexed else _no_extra
 
     if len(parts_) == 1:
         part = parts_[0]

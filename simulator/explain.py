@@ -113,6 +113,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     spec = resolve_algorithm(hw, algo)
     if spec.family == "naive":
         return "\n".join(lines + _naive_lines(result))
+    if spec.family.startswith("nsa-select"):
+        return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
     if spec.cascade:
         lines += _einsum_lines(spec.cascade, wl)
     if result.detail.get("state_kernel"):
@@ -139,8 +141,34 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines += _mask_lines(det)
     lines += _index_lines(det)
     lines += _permute_lines(hw, det)
+    lines += estimate_lines(det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _nsa_lines(det: dict) -> list[str]:
+    """NSA's selected attention: the loop order, the tile, and the kernels after the main one."""
+    how = ("per (token, KV head): the query group's heads as rows, the token's own blocks streamed from L2"
+           if det["loop"] == "q-outer" else "per (block, query head): the tokens that chose it gathered as rows, "
+           "fp32 partial outputs merged after")
+    out = [f"selection: each token keeps topk({det['selected_blocks']}) blocks of {det['select_block']} keys "
+           f"(its own and the rest drawn among its earlier blocks); loop {det['loop']}: {how}",
+           f"tile {det['block_q']} x {det['block_kv']} (mma.sync), {det['ctas_per_sm']} CTA(s) per SM, "
+           f"{det['tile_cycles']:,.0f} cycles per tile [{det['tile_bound']}]"]
+    out += [f"  then {name}: {t * 1e3:.4f} ms" for name, t in det["extra_kernels"].items()]
+    return out
+
+
+def estimate_lines(det: dict) -> list[str]:
+    """The estimate's kernels (simulator.estimate): each one's seconds over all its runs and its bound."""
+    est = det.get("estimate")
+    if not est:
+        return []
+    total = sum(t for _, _, t, _ in est["kernels"])
+    out = [f"estimate {est['name']} ({est['source']}): {total * 1e3:.4f} ms before the sparse kernel, each kernel "
+           f"max(units) + launches, times its runs:"]
+    out += [f"  {name:<24} x{runs:<4} {t * 1e3:10.4f} ms  [{bound}]" for name, runs, t, bound in est["kernels"]]
+    return out
 
 
 def _index_lines(det: dict) -> list[str]:
@@ -148,16 +176,17 @@ def _index_lines(det: dict) -> list[str]:
     index = det.get("index")
     if not index:
         return []
-    c = index["cost"]
-    how = ("producer warp: counts, then the first index, before the first K load" if index["style"] == "ws"
-           else "Block-Sparse-Attention: binary search before Q, one read per tile")
-    out = [f"block index ({how}; L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
-           f"{index['bytes'] / 1e6:.3f} MB read",
-           f"  per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}"]
-    if c.masking_steps:
-        out.append(f"  + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
-                   f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax of "
-                   f"a cleared tile)")
+    out = [f"block index (L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
+           f"{index['bytes'] / 1e6:.3f} MB read"]
+    for style, c in {index["style"]: index["cost"], **index.get("others", {})}.items():
+        how = {"ws": "producer warp: counts, then the first index, before the first K load",
+               "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
+               }.get(style, "Block-Sparse-Attention: binary search before Q, one read per tile")
+        out.append(f"  {how}: per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}")
+        if c.masking_steps:
+            out.append(f"    + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "
+                       f"{'on the diagonal' if c.diagonal is not None else 'on the last key block'}: V load + softmax "
+                       f"of a cleared tile)")
     return out
 
 

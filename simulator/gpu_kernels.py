@@ -13,7 +13,8 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 
-GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding")
+GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
+                "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
 # it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py

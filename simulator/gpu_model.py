@@ -47,6 +47,10 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None) -> Result:
         raise UserError(reason)
     if algo == "naive":
         return _naive(hw, wl)
+    if algo.startswith("nsa-select"):
+        from simulator.nsa_select import simulate
+
+        return simulate(hw, algo, wl)
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
@@ -104,7 +108,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0) -> Result:
     rows = _rows(cfg, wl)
     block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
     parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles,
-                           lambda mask, sparsity: block_sparse.reads_index(cfg, hw.arch, mask, sparsity))
+                           lambda mask, sparsity: block_sparse.index_style(cfg, mask)
+                           if block_sparse.reads_index(cfg, hw.arch, mask, sparsity) else None)
     tiles = parts[0].tiles
     full = tile_cycles(cfg, hw, wl, partial=False)
     full_t, full_dom = column_tile(full, rows)
@@ -118,9 +123,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0) -> Result:
     def per_split(t):  # a masked split call: each split does the tiles of its own key range
         return tile_source.split_counts(t.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
 
-    row_index = None  # the fixed cycles of a row that walks a block index (simulator.block_sparse)
-    if any(p.indexed for p in parts):
-        row_index = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q)
+    row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)
+    for kind in {p.indexed for p in parts if p.indexed}:
+        row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q, kind)
     compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
                                              per_split, row_index) * k
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
@@ -175,9 +180,11 @@ def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
                                 full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
                                 rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
                                 block_density=p.tiles.block_density, indexed=p.indexed) for p in parts]}
-    if row_index is not None:
-        out["index"] = dict(style=block_sparse.style(cfg), l2_hit_cycles=block_sparse.l2_hit_cycles(hw.arch),
-                            cost=row_index, bytes=index_bytes)
+    if row_index:
+        kind = next(iter(sorted(row_index)))
+        out["index"] = dict(style=kind, l2_hit_cycles=block_sparse.l2_hit_cycles(hw.arch),
+                            cost=row_index[kind], bytes=index_bytes, others={k: row_index[k] for k in row_index
+                                                                             if k != kind})
     return out
 
 

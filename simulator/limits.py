@@ -41,6 +41,9 @@ LIMITS = {
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
+    # Triton kernels in fp16/bf16; one K tile of at most 256 channels (checked per machine in nsa_select)
+    **dict.fromkeys(("nsa-select", "nsa-select@kv-outer"), FamilyLimits(
+        ("fp16", "bf16"), 256, {}, "fla-org native-sparse-attention ops/parallel.py, parallel_nsa_fwd")),
 }
 
 
@@ -63,7 +66,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
                     f"{' (and (192, 128), (256, 256), (64, 512))' if algo == 'flash4' else ''} ({limits.source}); "
                     f"got {option} {d}")
-    if wl.block_size and algo != "naive":
+    if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
     return None
 

@@ -37,6 +37,7 @@ class Workload:
     block_size: int | None = None
     v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
     scope: str = "kernel"  # what is timed: the kernel family's kernels, or a serving engine's whole layer call
+    estimate: str | None = None  # a sparse method's index-building step, timed with the call (simulator.estimate)
 
     def __post_init__(self):
         if self.kv_heads is None:
@@ -69,6 +70,10 @@ class Workload:
                             f"for one tensor; at most 2**60 B (an exbibyte)")
         if self.pattern and "heads" in self.pattern:
             self._check_head_mix()
+        if self.estimate is not None:
+            from simulator.estimate import check_estimate
+
+            check_estimate(self.estimate, self)
 
     def _check_head_mix(self):
         """A heads(...) mix's counts sum to --heads; its groups' sizes are its own (no --sparsity to solve)."""
@@ -91,7 +96,7 @@ class Workload:
     @property
     def is_sparse(self) -> bool:
         """Anything beyond plain dense or plain causal attention."""
-        return self.sparsity > 0 or self.pattern is not None
+        return self.sparsity > 0 or self.pattern is not None or self.estimate is not None
 
     @property
     def mask_expr(self) -> str | None:

@@ -39,7 +39,7 @@ def test_an_expression_whose_expansion_explodes_is_refused():
 
 
 @pytest.mark.parametrize("expr, n, block", [("random_blocks(0.5)", 1 << 30, 128), ("causal", 1 << 30, 128),
-                                            ("vertical_slash(1k,1k)", 1 << 20, 1),
+                                            ("vertical_slash(1k,1k,place=even)", 1 << 20, 1),
                                             ("strided(5)&random_blocks(0.5)", 1 << 16, 16)])
 def test_a_lowering_past_the_budget_is_refused_at_once(expr, n, block):
     start = time.perf_counter()

@@ -34,10 +34,10 @@ def test_sinks_global_and_strided():
     assert keys_of("strided(3)", 1, 10, 10) == [1, 4, 7]  # ... and above it
 
 
-def test_vertical_slash_spreads_columns_and_diagonals_evenly():
+def test_vertical_slash_place_even_spreads_columns_and_diagonals_evenly():
     # 16 keys, 4 columns every 16 // 4 = 4 keys; 2 diagonals every 16 // 2 = 8 queries behind the diagonal
-    assert keys_of("vertical_slash(4,2)", 10, 16, 16) == [0, 2, 4, 8, 10, 12]
-    assert keys_of("causal&vertical_slash(4,2)", 1, 16, 16) == [0, 1]
+    assert keys_of("vertical_slash(4,2,place=even)", 10, 16, 16) == [0, 2, 4, 8, 10, 12]
+    assert keys_of("causal&vertical_slash(4,2,place=even)", 1, 16, 16) == [0, 1]
 
 
 def test_dense_is_full():
@@ -58,7 +58,7 @@ def test_sizes_take_suffixes_and_str_round_trips():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.recursive(st.sampled_from(["causal", "window(4096)", "sinks(7)", "strided(3)", "vertical_slash(2,5)",
+@given(st.recursive(st.sampled_from(["causal", "window(4096)", "sinks(7)", "strided(3)", "vertical_slash(2,5,place=even)",
                                      "random_blocks(0.5,3)", "global(1m)", "full", "window(3,0)", "chunked(8k)",
                                      "topk(8,3)", "budget(4k)", "window2d(64,64,7,7,stride=(2,3))",
                                      "window3d(4,8,8,3,3,3)"]),

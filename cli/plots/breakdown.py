@@ -14,12 +14,14 @@ from cli.plots.series import variant_text, varying_keys
 from einsum_cascades.errors import UserError
 
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope")
+                   "pattern", "sparsity", "block_size", "scope", "estimate")
 GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
                  "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
-                 "combine": "split-KV combine", "stream_fill": "HBM first byte + last tile"}
+                 "combine": "combine (split-KV, partials)", "stream_fill": "HBM first byte + last tile",
+                 "estimate": "index estimate (--estimate)"}
 RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
-                   "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b"}
+                   "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b",
+                   "estimate": "#e377c2"}
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
 HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them

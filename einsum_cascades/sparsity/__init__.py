@@ -15,10 +15,12 @@ query q sits on key q + off, and ``back = q + off - k`` is how far key k lies be
 - ``global(n)``: q < n or k < n (global tokens, Longformer / BigBird)
 - ``strided(s)``: back % s == 0, both sides of the diagonal (Sparse Transformer strided
   heads); ``causal&strided(s)`` for the causal one
-- ``vertical_slash(v, s)``: MInference-style synthetic pattern, not causal by itself:
-  v vertical key columns spread evenly from key 0 (k = i * (kv_len // v), i < v) plus
-  s slash diagonals behind the aligned one, spread evenly (back = j * (seq_len // s),
-  j < s; j = 0 is the diagonal itself); write ``causal&vertical_slash(v, s)`` for MInference
+- ``vertical_slash(v, s[, place=log|even])``: MInference's vertical-slash heads: v key columns and s slash
+  diagonals behind the aligned one (j = 0 is the diagonal itself). ``place=log`` (default) clusters them as
+  MInference's estimate finds them in real models: its forced first 30 columns and 100 nearest diagonals, then
+  equal numbers per doubling of distance; ``causal&vertical_slash(v, s)`` stands alone and is lowered as
+  MInference's kernel runs it (slash ranges in 64x64 blocks, columns gathered in strips: ``_vslash``).
+  ``place=even`` spreads them evenly (k = i * (kv_len // v), back = j * (seq_len // s)) and combines freely
 - ``random_blocks(density[, seed])``: whole blocks kept with probability ``density`` by a
   deterministic hash of (block row, block column, seed). The block is the tile the
   pattern is lowered at: ``tile_counts(p, ..., 128, 64)`` flips one coin per 128x64 tile;

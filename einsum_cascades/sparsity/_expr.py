@@ -42,6 +42,9 @@ class Pattern:
             return f"heads({','.join(f'{n}:{part}' for n, part in zip(self.args, self.parts))})"
         if self.name == "random_blocks":  # density and seed print as plain numbers
             return f"{self.name}({','.join(repr(a) for a in self.args)})"
+        if self.name == "vertical_slash":  # sizes, then the placement when it is not the default
+            sizes = ",".join(format_size(a) for a in self.args[:2])
+            return f"{self.name}({sizes}" + (f",place={self.args[2]})" if self.args[2] != "log" else ")")
         if self.name in SELECTORS:  # the seed prints as a plain number
             return f"{self.name}({','.join([format_size(self.args[0])] + [str(a) for a in self.args[1:]])})"
         if self.name in GRIDS:  # sizes, then the stride when it is not all ones
@@ -114,18 +117,19 @@ def _primitive_mask(name, a, q, k, seq_len, kv_len, block):
     if name == "strided":
         return back % a[0] == 0
     if name == "vertical_slash":
-        col, diag = vertical_spacing(kv_len, a[0]), slash_spacing(seq_len, a[1])
-        return ((k % col == 0) & (k // col < a[0])) | ((back >= 0) & (back % diag == 0) & (back // diag < a[1]))
+        from einsum_cascades.sparsity._vslash import mask
+
+        return mask(a, q, k, seq_len, kv_len)
     return keep_blocks(q // block[0], k // block[1], a[1] if len(a) > 1 else 0, a[0])
 
 
 def vertical_spacing(kv_len: int, v: int) -> int:
-    """Key distance between the v vertical columns of vertical_slash: evenly spread from key 0."""
+    """Key distance between the v vertical columns of vertical_slash(v, s, place=even): evenly spread from key 0."""
     return max(kv_len // v, 1)
 
 
 def slash_spacing(seq_len: int, s: int) -> int:
-    """Distance between the s slash diagonals of vertical_slash, behind the aligned diagonal."""
+    """Distance between the s slash diagonals of vertical_slash(v, s, place=even), behind the aligned diagonal."""
     return max(seq_len // s, 1)
 
 

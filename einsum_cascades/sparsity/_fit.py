@@ -20,6 +20,8 @@ def scaled(p: Pattern, alpha: float) -> Pattern:
         return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
     if p.name == "strided":
         return Pattern(p.name, (max(1, round(p.args[0] / alpha)),))
+    if p.name == "vertical_slash":  # the line counts grow, the placement stays
+        return Pattern(p.name, tuple(max(1, round(a * alpha)) for a in p.args[:2]) + p.args[2:])
     if p.name in SELECTORS:  # the count grows, the seed stays
         return Pattern(p.name, (max(1, round(p.args[0] * alpha)),) + p.args[1:])
     if p.name in GRIDS:  # the kernel grows up to the grid; the grid stays, the stride stays within the kernel

@@ -22,6 +22,7 @@ from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity import _interval_tiles as intervals
+from einsum_cascades.sparsity import _vslash as vslash
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
 from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
@@ -117,19 +118,23 @@ def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK)
 
 
 def _plan(p, seq_len, kv_len, block_q, block_kv):
-    """(expression to lower on 1-D tiles, None), or (None, grid tiling) for window2d / window3d (alone, or
-    with full around it). A heads(...) mix is lowered group by group (``head_groups``), never whole. UserError if
-    random_blocks would flip more than COIN_TILE_LIMIT coins, or the numba lowering would take too long."""
+    """(expression to lower on 1-D tiles, None, None), (None, grid tiling, None) for window2d / window3d (alone, or
+    with full around it), or (None, None, vertical-slash call) for causal&vertical_slash(...) alone, lowered as
+    MInference's index (``_vslash``). A heads(...) mix is lowered group by group (``head_groups``), never whole.
+    UserError if random_blocks would flip more than COIN_TILE_LIMIT coins."""
     _not_a_mix(p)
     p = grid.resolve(p)
     if p.name in GRIDS:
-        return None, grid.tiling(p, seq_len, kv_len, block_q, block_kv)
+        return None, grid.tiling(p, seq_len, kv_len, block_q, block_kv), None
+    vs = vslash.resolve(p)
+    if vs is not None:
+        return None, None, vs
     tiles = math.ceil(seq_len / block_q) * math.ceil(kv_len / block_kv)
     if tiles > COIN_TILE_LIMIT and any(leaf.name == "random_blocks" for leaf in p.leaves()):
         raise UserError(f"random_blocks at seq-len {seq_len}, kv-len {kv_len} flips one coin per {block_q}x{block_kv} "
                         f"tile: {tiles:,} tiles is over the limit of {COIN_TILE_LIMIT:,}; use larger tiles "
                         f"(--block-size) or a shorter sequence")
-    return p, None
+    return p, None, None
 
 
 def _not_a_mix(p):
@@ -146,9 +151,11 @@ def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query:
     or a selector may leave a reached block without an attended key, so with those it is an upper bound.
     On a grid (window2d / window3d) ``first_query`` counts in the kernel's token order, whose query tiles
     hold ``block_q`` tokens (default ``block_kv``); exact."""
-    p, layout = _plan(p, seq_len, kv_len, block_q or block_kv, block_kv)
+    p, layout, vs = _plan(p, seq_len, kv_len, block_q or block_kv, block_kv)
     if layout is not None:
         return grid.reached(layout, first_query // math.prod(layout.q_tile))
+    if vs is not None:
+        return vslash.reached(vs, seq_len, kv_len, block_kv, first_query, block_q or block_kv)
     terms, _ = conj_terms(dnf(p), seq_len, kv_len)
     firsts, lasts = [], []
     for t in terms:
@@ -182,10 +189,12 @@ def _union_size(first: np.ndarray, last: np.ndarray) -> int:
 def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
     """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips one coin
     and a selector draws per tile of this shape; a grid pattern is tiled in grid patches of as many tokens."""
-    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    p, layout, vs = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         row_full, row_partial = grid.row_counts(layout)
         return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
+    if vs is not None:
+        return _counts(seq_len, kv_len, block_q, block_kv, *vslash.row_tiles(vs, seq_len, kv_len, block_q, block_kv))
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
@@ -233,9 +242,15 @@ def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout=No
 
 def brute_force_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
     """The same counts from the whole element mask: the reference every fast path is tested against.
-    A grid pattern's mask is reduced over grid patches (each token's tile in the kernel's order)."""
+    A grid pattern's mask is reduced over grid patches (each token's tile in the kernel's order); a vertical-slash
+    call's tiles are its kernel's index built row by row by the kernel's own loop."""
     mask = p.mask(np.arange(seq_len)[:, None], np.arange(kv_len)[None, :], seq_len, kv_len, (block_q, block_kv))
-    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    p, layout, vs = _plan(p, seq_len, kv_len, block_q, block_kv)
+    if vs is not None:
+        blocks, cols = vslash.brute_force_rows(vs, seq_len, kv_len, block_q, block_kv)
+        strips, steps = -(-cols // block_kv), vslash.masking_steps(block_q, block_kv)
+        partial = np.minimum(blocks, steps) + np.minimum(strips, steps)
+        return _counts(seq_len, kv_len, block_q, block_kv, blocks + strips - partial, partial)
     if layout is not None:
         q_tile, kv_tile = _patch_of_tokens(layout, layout.q_tile), _patch_of_tokens(layout, layout.kv_tile)
         n_q, n_kv = math.prod(layout.q_tiles_per_axis), math.prod(layout.kv_tiles_per_axis)
@@ -275,9 +290,11 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     random_blocks, coin blocks the terms cover only in part are counted row by row, so
     strided&random_blocks at 1M tokens takes seconds. A grid pattern: every query sees prod(kernel) keys.
     """
-    p, layout = _plan(p, seq_len, kv_len, *random_block)
+    p, layout, vs = _plan(p, seq_len, kv_len, *random_block)
     if layout is not None:
         return grid.element_count(layout) / (float(seq_len) * kv_len)
+    if vs is not None:
+        return vslash.element_count(vs, seq_len, kv_len) / (float(seq_len) * kv_len)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
@@ -291,9 +308,11 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
     """Tile states (0 empty, 1 partial, 2 full) as a query-block x key-block grid; with ``pool`` > 1,
     each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences).
     A grid pattern's tiles are in the kernel's order."""
-    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    p, layout, vs = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         return grid.pooled_states(layout, pool, kernel("pool_states", "grid_kernels"))
+    if vs is not None:
+        return vslash.tile_states(vs, seq_len, kv_len, block_q, block_kv, pool)
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None and lowered.full.size * lowered.n_cols <= intervals.MAX_CELLS:
         return _pooled(lowered.states(), pool)
@@ -313,7 +332,7 @@ def _pooled(states: np.ndarray, pool: int) -> np.ndarray:
 
 def tile_grid(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> tuple:
     """(query tiles, key tiles, grid tiling or None) of ``p`` lowered at (block_q, block_kv), without lowering."""
-    p, layout = _plan(p, seq_len, kv_len, block_q, block_kv)
+    p, layout, _ = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         return math.prod(layout.q_tiles_per_axis), math.prod(layout.kv_tiles_per_axis), layout
     return math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv), None

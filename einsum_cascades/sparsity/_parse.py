@@ -5,6 +5,7 @@ import re
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import GRIDS, PATTERN_NAMES, SELECTORS, Pattern, PatternError
 from einsum_cascades.sparsity._heads import MIX
+from einsum_cascades.sparsity._vslash import DEFAULT_PLACE, NAME as VSLASH, PLACES
 from einsum_cascades.units import parse_size, short_repr
 
 _ARITY = {"causal": (0, 0), "full": (0, 0), "window": (1, 2), "chunked": (1, 1), "sinks": (1, 1), "global": (1, 1),
@@ -42,7 +43,7 @@ def parse_pattern(text: str) -> Pattern:
 
 def _check_size(tokens, text) -> None:
     """Refuse expressions past MAX_TERMS primitives or MAX_DEPTH nested parentheses (before parsing recurses)."""
-    terms = sum(kind == "name" and value != "stride" for kind, value, _ in tokens)
+    terms = sum(kind == "name" and value not in ("stride", "place", *PLACES) for kind, value, _ in tokens)
     if terms > MAX_TERMS:
         raise PatternError(f"bad pattern {short_repr(text)}: {terms} primitives; at most {MAX_TERMS}")
     depth = deepest = 0
@@ -114,6 +115,8 @@ def _atom(tokens, pos, text):
         return inner, pos + 1
     name = _ALIASES.get(token[1], token[1])
     args, stride, pos = _args(tokens, pos + 1, text, name)
+    if name == VSLASH:
+        args, place = _place(args, stride, text)
     lo, hi = _ARITY[name]
     if not lo <= len(args) <= hi:
         need = str(lo) if lo == hi else f"{lo} or {hi}"
@@ -121,7 +124,19 @@ def _atom(tokens, pos, text):
                            f"got {len(args)}")
     if name in GRIDS:
         return Pattern(name, _check_grid(name, args, stride, text)), pos
+    if name == VSLASH:
+        return Pattern(name, _check_args(name, args, text) + (place,)), pos
     return Pattern(name, _check_args(name, args, text)), pos
+
+
+def _place(args, keyword, text):
+    """vertical_slash's sizes and its placement (``place=log`` or ``place=even``; default log)."""
+    if keyword is None:
+        return args, DEFAULT_PLACE
+    if len(keyword) != 1 or keyword[0] not in PLACES:
+        raise PatternError(f"bad pattern {text!r}: vertical_slash place={','.join(keyword)}; allowed "
+                           f"place={' or place='.join(PLACES)}")
+    return args, keyword[0]
 
 
 def _mix(tokens, pos, text):
@@ -146,8 +161,8 @@ def _mix(tokens, pos, text):
 
 
 def _args(tokens, pos, text, name):
-    """The numbers inside ``name(...)`` and, for a grid, the numbers of a last ``stride=(...)``; none when no
-    '(' follows."""
+    """The numbers inside ``name(...)`` and, for a grid, the numbers of a last ``stride=(...)`` (for vertical_slash,
+    the name of a last ``place=...``); none when no '(' follows."""
     if not _at(tokens, pos) or tokens[pos][1] != "(":
         return [], None, pos
     args, pos = [], pos + 1
@@ -159,8 +174,16 @@ def _args(tokens, pos, text, name):
             if token is None or token[1] != ")":
                 _fail(text, token, f"expected ')' after stride=(...) in {name}(...)")
             return args, stride, pos + 1
+        if name == VSLASH and token is not None and token[1] == "place":
+            value = _at(tokens, pos + 2)
+            if _at(tokens, pos + 1) is None or tokens[pos + 1][1] != "=" or value is None or value[0] != "name":
+                _fail(text, value, f"expected place={' or place='.join(PLACES)} in {name}(...)")
+            if _at(tokens, pos + 3) is None or tokens[pos + 3][1] != ")":
+                _fail(text, _at(tokens, pos + 3), f"expected ')' after place=... in {name}(...)")
+            return args, [value[1]], pos + 4
         if token is None or token[0] != "num":
-            _fail(text, token, f"{name}( expects a number" + (" or stride=(...)" if name in GRIDS else ""))
+            _fail(text, token, f"{name}( expects a number" + (" or stride=(...)" if name in GRIDS else "")
+                  + (" or place=..." if name == VSLASH else ""))
         args.append(token[1])
         token = _at(tokens, pos + 1)
         if token is None or token[1] not in ",)":

@@ -35,7 +35,10 @@ def dnf(p) -> list[list[tuple]]:
             return [a + b for a in left for b in right] if node.name == "&" else left + right
         if node.name == "global":
             return [[("q<", node.args[0])], [("k<", node.args[0])]]
-        if node.name == "vertical_slash":
+        if node.name == "vertical_slash":  # only evenly placed lines are periodic terms (_vslash.resolve)
+            if node.args[2] != "even":
+                raise PatternError(f"pattern {node}: clustered vertical_slash lines are no periodic mask; "
+                                   f"write causal&{node} alone, or place=even")
             return [[("vertical", node.args[0])], [("slash", node.args[1])]]
         if node.name in SELECTORS:
             counter[0] += 1

@@ -1,0 +1,58 @@
+"""``attnsim method``: the --method presets of published sparse-attention methods, with their sources."""
+
+import json
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def method():
+    """Sparse-attention method presets for --method: pattern, estimate and kernel of each, and where from.
+
+    \b
+    Examples:
+      attnsim method list
+      attnsim method show minference --json
+      attnsim simulate --method minference --hw a100 --seq-len 1m
+    """
+
+
+@method.command("list")
+def list_():
+    """Every preset: its mask, index-building step (--estimate), kernel (--algo) and source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.methods import METHODS
+
+    table = Table("method", "mask", "estimate", "kernel", "source", show_lines=True)
+    for name, m in METHODS.items():
+        table.add_row(name, _mask(m), m.estimate or "-", _kernel(m), m.source + (f" ({m.note})" if m.note else ""))
+    Console().print(table)
+
+
+@method.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The fields --method sets, as JSON.")
+def show(name, as_json):
+    """The fields --method NAME sets, and its source."""
+    from simulator.methods import method as get, preset_fields
+
+    m = get(name)
+    fields = {**preset_fields(name), "source": m.source, "note": m.note}
+    if as_json:
+        click.echo(json.dumps(fields, indent=2))
+    else:
+        click.echo(f"{name}: {_mask(m)}, estimate {m.estimate or '-'}, kernel {_kernel(m)}\n  {m.source}"
+                   + (f"\n  {m.note}" if m.note else ""))
+
+
+def _mask(m) -> str:
+    parts = (["causal"] if m.causal else []) + ([m.pattern] if m.pattern else [])
+    if m.sparsity:
+        parts.append(f"s={m.sparsity:g}")
+    return " ".join(parts) + (f", {m.block_size}-key blocks" if m.block_size else "")
+
+
+def _kernel(m) -> str:
+    return m.algorithm or "the machine's FlashAttention"

@@ -1,0 +1,122 @@
+"""``--method NAME``: published sparse-attention methods as presets of pattern, estimate and kernel.
+
+Each entry is data with its source. A preset fills what the command line leaves out (explicit options win,
+then the preset, then a ``--model``'s call); its baseline is dense FlashAttention, the machine's best family at
+its own tiles, unless ``--baseline`` names another. Patterns in braces are filled per point: ``{full}`` and
+``{stream}`` are head counts (DuoAttention's retrieval and streaming heads, whole KV heads each), ``{side}`` the
+side of a square token grid of ``--seq-len`` tokens.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from einsum_cascades.errors import UserError
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method's call: its mask (``pattern``, causal, a block sparsity to reach), index-building step, kernel."""
+
+    pattern: str | None
+    source: str
+    causal: bool = True
+    estimate: str | None = None
+    algorithm: str | None = None  # None: the machine's best FlashAttention family
+    block_size: int | None = None
+    sparsity: float | None = None
+    note: str = ""
+    params: dict = field(default_factory=dict)
+
+
+METHODS = {
+    "minference": Method(
+        "vertical_slash(1000,6096)", estimate="minference-vs", algorithm="flash2", block_size=64,
+        source="MInference, Jiang et al. arXiv 2407.02490; microsoft/MInference minference_forward.py (default head: "
+               "vertical_and_slash 1000, 6096), the vertical-slash kernel of vllm-project/flash-attention "
+               "(flash_fwd_sparse_kernel.h, FA2 64x64)",
+        note="every head vertical-slash (the default of heads the offline search did not assign); MInference loops "
+             "over heads, its kernels launch per head (here one launch for all heads)"),
+    "nsa": Method(
+        "topk(16)", estimate="nsa-compress", algorithm="nsa-select", block_size=64,
+        source="Native Sparse Attention, Yuan et al. arXiv 2502.11089 (selection block 64, 16 blocks); "
+               "fla-org/native-sparse-attention parallel_nsa (block_size=64, block_counts=16)",
+        note="compression and selection branches; the sliding-window branch (a FlashAttention call, window 512) "
+             "is not included"),
+    "duoattention": Method(
+        "heads({full}: full, {stream}: sinks(64)|window(256))", algorithm="flash2",
+        params=dict(streaming=0.5, streaming_pattern="sinks(64)|window(256)"),
+        source="DuoAttention, Xiao et al. arXiv 2410.10819; mit-han-lab/duo-attention README (sink_size=64, "
+               "recent_size=256, sparsity=0.5: half the KV heads streaming), streaming heads on Block-Sparse-"
+               "Attention (streaming_attn_implementation 'blocksparse', FA2-based)"),
+    "seerattention": Method(
+        None, estimate="seer-gate", algorithm="flash2", block_size=64, sparsity=0.9,
+        source="SeerAttention, Gao et al. arXiv 2410.13276 (64-token gate blocks; its speedups at 90% block "
+               "sparsity); microsoft/SeerAttention attn_gate.py, block_sparse_attention (FA2-based, 64x64)",
+        note="90% of the causal 64x64 blocks empty, the kept ones drawn at random"),
+    "streamingllm": Method(
+        "sinks(4)|window(2000)",
+        source="StreamingLLM, Xiao et al. arXiv 2309.17453; mit-han-lab/streaming-llm run_streaming_llama.py "
+               "(start_size=4, recent_size=2000)"),
+    "natten": Method(
+        "window2d({side},{side},7,7)", causal=False,
+        source="Neighborhood Attention, Hassani et al. (NAT, CVPR 2023: 7x7 kernels); SHI-Labs/NATTEN fused kernels "
+               "(Hopper/Blackwell FNA tiles and token permutation)",
+        note="a square grid of seq-len tokens"),
+    "moba": Method(
+        "topk(3)", estimate="moba-gate", algorithm="nsa-select@kv-outer", block_size=4096,
+        source="MoBA, Lu et al. arXiv 2502.13189 (chunks of 4096, top-3 including the current); MoonshotAI/MoBA "
+               "moba_efficient.py (gate, then FlashAttention varlen per chunk over its gathered queries, merged)"),
+    "quest": Method(
+        "budget(4k)", causal=False, estimate="quest", algorithm="flash-decoding",
+        source="Quest, Tang et al. arXiv 2406.10774; mit-han-lab/Quest estimate.cu, topk.cu (a 4096-token budget, "
+               "the largest of its evaluation)",
+        note="decode: --seq-len 1 --kv-len N"),
+}
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise UserError(f"bad method {name!r}: allowed {', '.join(METHODS)} (attnsim method list)")
+    return METHODS[name]
+
+
+def preset_fields(name: str) -> dict:
+    """What a preset sets besides its per-point pattern: causal, estimate, block size, sparsity, algorithm."""
+    m = method(name)
+    out = {"causal": m.causal, "estimate": m.estimate, "block_size": m.block_size, "sparsity": m.sparsity,
+           "algorithm": m.algorithm, "pattern": m.pattern}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def with_method(name: str, defaults: dict, point: dict) -> dict:
+    """A point of method ``name``: its own values, then the preset's, then ``defaults``; the preset's pattern filled
+    for the point, and dense FlashAttention as the baseline unless one is named."""
+    from simulator.api import default_algorithm, hardware
+
+    merged = {**defaults, **preset_fields(name), **{k: v for k, v in point.items() if v is not None}}
+    merged.setdefault("heads", 32)
+    if merged.get("pattern") and not point.get("pattern"):
+        merged["pattern"] = fill_pattern(name, merged["pattern"], {"seq_len": 4096, **merged})
+    if not merged.get("baseline"):
+        merged["baseline"] = default_algorithm(hardware(merged.get("hardware", "h100")))
+    return merged
+
+
+def fill_pattern(name: str, pattern: str, point: dict) -> str:
+    """A preset's pattern for one point: head counts and grid sides filled in."""
+    if "{" not in pattern:
+        return pattern
+    m = method(name)
+    if "{side}" in pattern:
+        n = point["seq_len"]
+        side = math.isqrt(n)
+        if side * side != n:
+            raise UserError(f"bad seq-len {n} for --method {name}: its window2d needs a square grid of seq-len tokens; "
+                            f"use a square such as 16k (128^2), 64k, 256k or 1m")
+        return pattern.format(side=side)
+    heads, kv = point["heads"], point.get("kv_heads") or point["heads"]
+    stream_kv = round(m.params["streaming"] * kv)
+    group = heads // kv if heads % kv == 0 else 1
+    if stream_kv == 0 or stream_kv == kv:  # one kind of head only
+        return "full" if stream_kv == 0 else m.params["streaming_pattern"]
+    return pattern.format(full=(kv - stream_kv) * group, stream=stream_kv * group)

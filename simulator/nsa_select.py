@@ -1,0 +1,225 @@
+"""NSA's selected-attention kernel (``--algo nsa-select``) and its KV-outer loop order (``nsa-select@kv-outer``).
+
+Each query token attends the ``topk(k)`` key blocks it selects itself (blocks of ``--block-size`` keys, default
+64, at or before the token; its own block always, as NSA's top-k forces it: ``parallel_nsa_kernel_topk`` gives
+the current block score 1). Not a tile mask: tokens of one query tile select different blocks.
+
+- ``nsa-select`` (NSA, Yuan et al., arXiv 2502.11089, Sec. 3.4; fla-org/native-sparse-attention @ bd67af59,
+  native_sparse_attention/ops/parallel.py, ``parallel_nsa_fwd_kernel``): one program per (token, KV head), its
+  query group's G heads as the MMA rows ([G, BK] Q kept on chip), looping over the token's own selected blocks:
+  each loads that block's K and V ([BK, BS], [BS, BV]) and computes [G, BS] scores. No K/V is shared across a
+  query tile, so every (token, block) pair streams its block from L2. tl.dot needs 16 rows and powers of two:
+  the rows are padded to max(16, next power of two of G).
+- ``nsa-select@kv-outer`` (Flash Sparse Attention, Yan et al., arXiv 2508.18224; Relaxed-System-Lab/
+  Flash-Sparse-Attention fsa/ops/FSA_topk_sparse_attention.py): per (selected block, query head) the tokens that
+  chose it are gathered into tiles of 32 rows, 8 tiles per CTA sharing one load of the block's K/V
+  (``qkv_kernel_cuda``: BLOCK_SIZE_Q 32, num_q_blocks 8); ``qk_kernel`` first computes every tile's row maxima
+  (a QK pass); each (token, block, head) writes an fp32 partial output with its max and sum, and ``reduce_kernel``
+  merges a token's k partials. With blocks past 128 keys (MoBA's 4096-key chunks) the kernel is a FlashAttention
+  varlen call over each chunk's gathered queries (MoBA @ 61e456bc, moba/moba_efficient.py,
+  ``_flash_attn_varlen_forward``: 128-row query tiles streaming the chunk in 64-key tiles) and the partials are
+  merged by the same log-sum-exp combine.
+
+A token's k - 1 other blocks are drawn evenly among its earlier blocks (attnsim draws; a model's scores pick
+them): a block's expected selectors give the KV-outer tiles, and tokens in flight miss L2 as their union of
+blocks (a KV head's keys so far) exceeds it.
+"""
+
+import math
+
+import numpy as np
+
+from einsum_cascades.errors import UserError
+from simulator.cost import Cost
+from simulator.gpu_kernels import KernelConfig
+from simulator.schedule import grid_makespan
+from simulator.tile_cost import prologue_cycles, tensor_dtype, tile_cycles
+
+FAMILIES = ("nsa-select", "nsa-select@kv-outer")
+NSA_BLOCK = 64  # parallel_nsa: block_size = 64
+MMA_MIN_ROWS = 16  # mma.sync m16n8k16, the smallest tl.dot
+WARPS = 4  # the autotuner's largest num_warps (1, 2, 4)
+STAGES = 3  # triton.Config's default num_stages
+REGS = 128  # registers per thread a small Triton attention kernel takes
+FSA_Q_TILE, FSA_Q_TILES_PER_CTA = 32, 8  # FSA qkv_kernel_cuda: BLOCK_SIZE_Q, num_q_blocks
+VARLEN_Q_TILE, KV_TILE = 128, 64  # FlashAttention-2's d <= 128 tile for a chunk's gathered queries (MoBA)
+PARTIAL_BYTES = 4  # fp32 partial outputs, maxima and sums
+TRITON_LIMIT = {80: 128, 90: 256}  # BK = min(128, next_pow2(K)) below sm90, 256 from it; one K tile (NK == 1)
+
+
+def selection(wl) -> tuple[int, int]:
+    """(k, block) of the call: its pattern must be causal&topk(k) (NSA's selection is causal)."""
+    from einsum_cascades.sparsity import parse_pattern
+
+    leaves = [leaf for leaf in parse_pattern(wl.mask_expr).leaves()] if wl.mask_expr else []
+    names = sorted(leaf.name for leaf in leaves)
+    if names != ["causal", "topk"] or "|" in wl.mask_expr or "heads" in wl.mask_expr:
+        raise UserError(f"bad pattern {wl.mask_expr or '(none)'} for nsa-select: each token attends the topk(k) "
+                        f"blocks it selects, causally; use --causal --pattern 'topk(16)' (NSA: 16 blocks of 64)")
+    block = wl.block_size or NSA_BLOCK
+    if block < MMA_MIN_ROWS or block & (block - 1):
+        raise UserError(f"bad block-size {block} for nsa-select: Triton blocks are powers of two of at least 16")
+    return next(leaf for leaf in leaves if leaf.name == "topk").args[0], block
+
+
+MAX_BLOCKS = 1 << 24  # key blocks a call may have (its per-block counts are arrays of that many)
+
+
+def counts(wl, k: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per key block J: (query tokens whose own block it is, the blocks each of them keeps, the expected tokens
+    selecting block J). The token at key p sees n = p // block + 1 blocks and keeps min(k, n): its own and
+    min(k, n) - 1 of the n - 1 earlier ones, evenly."""
+    n_blocks = math.ceil(wl.kv_len / block)
+    if n_blocks > MAX_BLOCKS:
+        raise UserError(f"nsa-select at kv-len {wl.kv_len:,} in blocks of {block} has {n_blocks:,} blocks; at most "
+                        f"{MAX_BLOCKS:,} (2**24): use larger blocks or a shorter call")
+    first, start = wl.kv_len - wl.seq_len, np.arange(n_blocks, dtype=np.int64) * block
+    tokens = np.maximum(0, np.minimum(start + block, wl.kv_len) - np.maximum(start, first))
+    kept = np.minimum(k, np.arange(n_blocks) + 1)
+    share = tokens * np.where(start > 0, (kept - 1) / np.maximum(np.arange(n_blocks), 1), 0.0)  # per earlier block
+    later = np.concatenate([np.cumsum(share[::-1])[::-1][1:], [0.0]])  # summed over the tokens of later blocks
+    return tokens, kept, tokens + later
+
+
+def config(hw, wl, rows: int, kv: int) -> KernelConfig:
+    """A Triton tile of ``rows`` x ``kv``: mma.sync (no wgmma or tcgen05 at 16 rows), no warp specialisation,
+    STAGES K/V loads in flight."""
+    smem = (rows * wl.head_dim + STAGES * kv * (wl.head_dim + wl.v_head_dim)) * wl.dtype_bytes
+    return KernelConfig("nsa-select", rows, kv, WARPS, 1, 0, "mma_sync", False, True, smem, REGS, False, False,
+                        kv_stages=STAGES)
+
+
+def check(hw, wl) -> None:
+    from simulator.gpu_kernels import sm_number
+
+    limit = TRITON_LIMIT[90 if sm_number(hw.arch) >= 90 else 80]
+    if max(wl.head_dim, wl.v_head_dim) > limit:
+        raise UserError(f"nsa-select's Triton kernel loads one K tile of at most {limit} channels on {hw.name} "
+                        f"(parallel_nsa_fwd: NK == 1); got head dims {wl.head_dim}/{wl.v_head_dim}")
+    if wl.dtype not in ("fp16", "bf16"):
+        raise UserError(f"nsa-select has no {wl.dtype} kernel: use fp16 or bf16")
+
+
+def simulate(hw, algo: str, wl):
+    """The call's Result (``gpu_model._finish``): the main kernel under its roofs, the extra kernels after it."""
+    from simulator.gpu_model import _finish, _roof_times, _stream_fill
+
+    check(hw, wl)
+    k, block = selection(wl)
+    tokens, kept, selectors = counts(wl, k, block)
+    kv_outer = algo.endswith("kv-outer")
+    main, extra, detail = (_kv_outer if kv_outer else _q_outer)(hw, wl, tokens, kept, selectors, block)
+    times = _roof_times(hw, wl, main["cost"], "mma_sync")
+    times["compute"] = main["cycles"] / hw.sustained_clock_hz
+    times["stream_fill"] = _stream_fill(hw, main["tile"])
+    times["combine"] = sum(extra.values())
+    cost = main["cost"] + Cost(launches=len(extra))
+    times["launch"] = cost.launches * hw.launch_overhead_s
+    pairs = float(np.dot(tokens, kept))  # (token, block) pairs of one head
+    attended = pairs * block - wl.seq_len * (block - 1) / 2  # the own block is causal
+    tiles = _Tiles(attended, pairs / (wl.seq_len * math.ceil(wl.kv_len / block)))
+    detail.update(selected_blocks=k, select_block=block, extra_kernels=extra,
+                  loop="kv-outer" if kv_outer else "q-outer")
+    return _finish(hw, algo, wl, cost, times, main["bound"], tiles, detail)
+
+
+class _Tiles:
+    def __init__(self, attended, density):
+        self.attended, self.block_density = attended, density
+
+
+def _q_outer(hw, wl, tokens, kept, selectors, block):
+    """NSA's loop: a program per (token, KV head), its group's rows, its own blocks one after another."""
+    b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
+    rows = max(MMA_MIN_ROWS, 1 << (wl.group - 1).bit_length())
+    cfg = config(hw, wl, rows, block)
+    slots_per_sm = cfg.ctas_per_sm(hw)
+    tile = tile_cycles(cfg, hw, wl, partial=True)
+    pro = prologue_cycles(cfg, hw, wl, wl.group, tile, slots_per_sm)
+    programs = wl.batch * wl.kv_heads
+    # grid (T, NV, B x Hkv): tokens fastest, every KV head's tokens alike
+    cycles = _schedule(pro + kept * tile.cycles, tokens, programs, hw.sms * slots_per_sm) * slots_per_sm
+    pairs = float(np.dot(tokens, kept)) * programs  # (token, KV head, block) loads
+    kv_tile = block * (d + dv) * b
+    l2 = pairs * kv_tile + programs * wl.seq_len * wl.group * (d + dv) * b
+    compulsory = wl.batch * (wl.heads * wl.seq_len * (d + dv) + wl.kv_heads * wl.kv_len * (d + dv)) * b
+    working_set = wl.kv_len * (d + dv) * b  # tokens in flight are consecutive tokens of one KV head
+    hbm = compulsory + max(0.0, 1.0 - hw.l2_bytes / working_set) * max(l2 - compulsory, 0.0)
+    scores = pairs * rows * block
+    cost = _work(cfg, wl, scores, pairs, rows, l2, hbm)
+    return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), {}, dict(
+        block_q=rows, block_kv=block, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
+        partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=hw.sustained_clock_hz, packed_gqa=True)
+
+
+def _kv_outer(hw, wl, tokens, kept, selectors, block):
+    """FSA's loop (or MoBA's varlen call past 128-key blocks): per (block, query head) the tokens that chose it."""
+    b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
+    fsa = block <= 128
+    q_tile, per_cta = (FSA_Q_TILE, FSA_Q_TILES_PER_CTA) if fsa else (VARLEN_Q_TILE, 1)
+    kv = block if fsa else KV_TILE
+    cfg = config(hw, wl, q_tile, kv)
+    slots_per_sm = cfg.ctas_per_sm(hw)
+    tile = tile_cycles(cfg, hw, wl, partial=True)
+    pro = prologue_cycles(cfg, hw, wl, q_tile, tile, slots_per_sm)
+    q_tiles = np.ceil(selectors / q_tile).astype(np.int64)
+    ctas = -(-q_tiles // per_cta)
+    kv_tiles = block // kv
+    heads = wl.batch * wl.heads
+    rem = q_tiles % per_cta  # a block's CTAs hold per_cta query tiles each, the last one what is left
+    work = np.concatenate([np.repeat(np.full(q_tiles.size, per_cta), q_tiles // per_cta), rem[rem > 0]])
+    cycles = _schedule(pro + work * kv_tiles * tile.cycles, None, heads, hw.sms * slots_per_sm) * slots_per_sm
+    pairs = float(np.dot(tokens, kept)) * heads  # (token, head, block) partial outputs
+    n_tiles = float(np.sum(q_tiles)) * heads * kv_tiles
+    kv_loads = float(np.sum(ctas)) * heads * (1 if fsa else kv_tiles) * kv * (d + dv) * b
+    q_loads = pairs * d * b
+    partial = pairs * (dv + 2) * PARTIAL_BYTES
+    l2 = kv_loads + q_loads + partial
+    compulsory = wl.batch * wl.kv_heads * wl.kv_len * (d + dv) * b
+    hbm = compulsory + q_loads + partial  # gathered Q and the partials have no reuse L2 can hold
+    scores = n_tiles * q_tile * kv
+    cost = _work(cfg, wl, scores, n_tiles, q_tile, l2, hbm)
+    extra = {"merge partials": _stream(hw, 2 * partial + heads * wl.seq_len * dv * b)}
+    if fsa:  # qk_kernel: each tile's row maxima before the main pass
+        flops = n_tiles * q_tile * kv * 2 * d
+        rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.mma_path("mma_sync")[0]
+        extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
+                                           + hw.launch_overhead_s)
+        most = float(np.max(kept[tokens > 0]))
+        extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
+    return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
+        block_q=q_tile, block_kv=kv, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
+        partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
+
+
+EXACT_CTAS = 1 << 20  # past this many CTAs the grid is scheduled in waves of its longest CTA
+
+
+def _schedule(works: np.ndarray, counts, repeats: int, slots: int) -> float:
+    """Slot-cycles of ``repeats`` copies of the CTA works in order (``works[i]`` repeated ``counts[i]`` times, or once):
+    greedy in-order dispatch (schedule.grid_makespan), or past EXACT_CTAS, waves of the longest CTA holding the total work
+    (the same when the works are equal, and within a wave of it when only a few are shorter, as here: the first
+    tokens' and the last blocks' CTAs)."""
+    counts = np.ones(works.size, np.int64) if counts is None else counts
+    n = int(counts.sum()) * repeats
+    if n <= EXACT_CTAS:
+        return grid_makespan(np.repeat(works, counts), repeats, slots)
+    longest = float(works[counts > 0].max())
+    return max(longest, math.ceil(repeats * float(np.dot(works, counts)) / (slots * longest)) * longest)
+
+
+def _work(cfg, wl, scores, tiles, rows, l2, hbm) -> Cost:
+    from simulator.tile_cost import EXP_POLY_FP32_OPS, MASK_FP32_PER_SCORE, ops_of
+
+    ops = ops_of(cfg, wl.head_dim, wl.v_head_dim)
+    kv_tile = cfg.block_kv * (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
+    return Cost(hbm_bytes=hbm, l2_bytes=l2, onchip_bytes=tiles * 2 * kv_tile,
+                tensor_flops=scores * ops.tensor_per_score + tiles * rows * ops.tensor_per_row,
+                exp_ops=scores * ops.sfu_per_score + tiles * rows * ops.sfu_per_row,
+                fma_ops=scores * (ops.fp32_poly(0.0, EXP_POLY_FP32_OPS) + MASK_FP32_PER_SCORE)
+                + tiles * rows * ops.fp32_per_row, launches=1)
+
+
+def _stream(hw, moved: float) -> float:
+    """A memory-bound PyTorch or Triton kernel: its bytes at the element-wise streaming rate, plus a launch."""
+    return moved / (hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency) + hw.launch_overhead_s

@@ -1,0 +1,105 @@
+"""--method presets: published methods as data with sources (simulator.methods), one command each.
+
+What is proved: a preset sets pattern, estimate and kernel, and dense FlashAttention as the baseline; explicit
+options win over it; per-point patterns (DuoAttention's head split over whole KV heads, NATTEN's square grid)
+are filled from the point; every method runs on A100, H100 and B200; unknown names and impossible lengths exit 2
+with one line; ``attnsim method list`` shows every method with its source.
+"""
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from cli._workload_opts import expand_points
+from cli.main import cli
+from simulator.methods import METHODS, fill_pattern
+
+
+def _opts(**given):
+    base = dict(hardware=["h100"], algorithm=None, seq_len=[65536], kv_len=None, sparsity=None, batch=None,
+                heads=None, kv_heads=None, head_dim=None, causal=None, dtype=None, pattern=None, block_size=None,
+                model=None, baseline=None, estimate=None, method=None)
+    return {**base, **given}
+
+
+def test_a_preset_sets_pattern_estimate_kernel_and_a_dense_flashattention_baseline():
+    (p,) = expand_points(_opts(method="minference"))
+    assert (p["pattern"], p["estimate"], p["algorithm"], p["block_size"], p["causal"]) == (
+        "vertical_slash(1000,6096)", "minference-vs", "flash2", 64, True)
+    assert p["baseline"] == "flash3"  # the machine's best dense family
+    (p,) = expand_points(_opts(method="seerattention", hardware=["b200"]))
+    assert (p["sparsity"], p["estimate"], p["baseline"]) == (0.9, "seer-gate", "flash4")
+
+
+def test_explicit_options_win_over_the_preset():
+    (p,) = expand_points(_opts(method="minference", pattern="vertical_slash(500,2000)", algorithm=["flash3"],
+                               estimate="minference-block", block_size=128, causal=False, baseline="naive"))
+    assert (p["pattern"], p["algorithm"], p["estimate"], p["block_size"], p["causal"], p["baseline"]) == (
+        "vertical_slash(500,2000)", "flash3", "minference-block", 128, False, "naive")
+    (p,) = expand_points(_opts(method="seerattention", sparsity=[0.5]))
+    assert p["sparsity"] == 0.5
+
+
+@pytest.mark.parametrize("heads, kv_heads, expected", [
+    (32, 32, "heads(16: full, 16: sinks(64)|window(256))"),
+    (32, 8, "heads(16: full, 16: sinks(64)|window(256))"),  # 4 of 8 KV heads streaming, 4 query heads each
+    (64, 2, "heads(32: full, 32: sinks(64)|window(256))"),
+    (8, 1, "full"),  # half of one KV head rounds to none
+])
+def test_duoattention_streams_half_the_kv_heads(heads, kv_heads, expected):
+    assert fill_pattern("duoattention", METHODS["duoattention"].pattern,
+                        dict(heads=heads, kv_heads=kv_heads)) == expected
+
+
+def test_natten_lays_the_tokens_on_a_square_grid():
+    assert fill_pattern("natten", METHODS["natten"].pattern, dict(seq_len=1 << 20)) == "window2d(1024,1024,7,7)"
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--method", "bogus"], "bad method 'bogus': allowed " + ", ".join(METHODS)),
+    (["--method", "natten", "--seq-len", "128k"], "bad seq-len 131072 for --method natten"),
+    (["--method", "quest", "--seq-len", "4k"], "Quest estimates each decode step"),
+    (["--method", "minference", "--estimate", "bogus"], "bad estimate 'bogus'"),
+])
+def test_bad_methods_exit_2_with_one_line(args, match):
+    result = CliRunner().invoke(cli, ["simulate", *args])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and match in result.output
+
+
+@pytest.mark.parametrize("hw", ["a100", "h100", "b200"])
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_runs_on_every_gpu(hw, name):
+    lengths = ["--seq-len", "1", "--kv-len", "64k"] if name == "quest" else ["--seq-len", "64k"]
+    shape = ["--heads", "64", "--kv-heads", "4"] if name == "nsa" else ["--model", "llama3-8b"]
+    result = CliRunner().invoke(cli, ["simulate", "--method", name, "--hw", hw, *lengths, *shape, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["speedup"] > 0 and row["baseline"] == {"a100": "flash2", "h100": "flash3", "b200": "flash4"}[hw]
+    assert (row["estimate_s"] is not None) == (METHODS[name].estimate is not None)
+
+
+def test_method_list_names_every_method_and_its_source():
+    result = CliRunner().invoke(cli, ["method", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name, m in METHODS.items():
+        paper = re.search(r"\d{4}\.\d{5}", m.source)  # its arXiv id (NAT's is a CVPR paper: its kernels' repository)
+        assert name in result.output and (paper.group() if paper else "SHI-Labs/NATTEN") in result.output
+    shown = json.loads(CliRunner().invoke(cli, ["method", "show", "nsa", "--json"]).output)
+    assert shown["algorithm"] == "nsa-select" and "2502.11089" in shown["source"]
+
+
+def test_a_from_file_row_may_name_its_method(tmp_path):
+    """A row's method fills what the row leaves out (its own values win); the JSON row names the method."""
+    path = tmp_path / "points.csv"
+    path.write_text("method,seq_len,hardware,estimate\nminference,65536,a100,\nminference,65536,a100,minference-block\n"
+                    ",4096,h100,\n")
+    result = CliRunner().invoke(cli, ["simulate", "--from", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    first, second, plain = json.loads(result.output)
+    assert (first["method"], first["pattern"], first["causal"], first["estimate"], first["baseline"]) == (
+        "minference", "vertical_slash(1000,6096)", True, "minference-vs", "flash2")
+    assert second["estimate"] == "minference-block"
+    assert plain["method"] is None and plain["estimate"] is None
