@@ -73,9 +73,10 @@ _heap_ctas = [0]  # CTAs this process has dispatched with heapq
 
 def _use_numba(n_ctas: int) -> bool:
     """numba once a process has dispatched NUMBA_MIN_CTAS CTAs (this grid's included), and for any grid
-    once it has loaded the kernels; heapq until then."""
+    once it has loaded numba (for these kernels or a mask's lowering: loading ours from the cache is then a
+    few ms); heapq until then."""
     _heap_ctas[0] += n_ctas
-    return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules
+    return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules or "numba" in sys.modules
 
 
 def _heap_dispatch(works: list, repeats: int, slots: int) -> float:
