@@ -51,7 +51,7 @@ def mask(r: dict) -> str:
 def layout(rows: list[dict], width: int) -> tuple[list[int], list[int], str]:
     """(columns shown, columns left out, the line of values shared by every row) for ``width``."""
     table = [cells(r) for r in rows]
-    shown = list(range(len(COLUMNS)))
+    shown = present(rows)
     shared = ""
     if _width(table, shown) > width and len(rows) > 1:
         same = [i for i in shown if len({row[i] for row in table}) == 1]
@@ -64,6 +64,11 @@ def layout(rows: list[dict], width: int) -> tuple[list[int], list[int], str]:
         shown.remove(i)
         dropped.append(i)
     return shown, sorted(dropped), shared
+
+
+def present(rows: list[dict]) -> list[int]:
+    """The columns these rows have values in: every column but ``estimate`` when no row estimates an index."""
+    return [i for i, c in enumerate(COLUMNS) if c.title != "estimate" or any(r.get("estimate") for r in rows)]
 
 
 def _width(table: list[list[str]], shown: list[int]) -> int:
@@ -79,7 +84,7 @@ def print_table(rows: list[dict]) -> None:
     shown, dropped, shared = layout(rows, console.width)
     table = [cells(r) for r in rows]
     if _width(table, shown) > console.width or len(shown) < 4:
-        _print_blocks(console, table)
+        _print_blocks(console, table, present(rows))
         return
     if shared:
         console.print(shared, highlight=False)
@@ -104,14 +109,14 @@ def _print_grid(console, table, shown) -> None:
     console.print(grid, highlight=False)
 
 
-def _print_blocks(console, table) -> None:
+def _print_blocks(console, table, shown) -> None:
     """One ``key: value`` line per column and a blank line between points: any width fits."""
-    pad = max(len(c.title) for c in COLUMNS)
+    pad = max(len(COLUMNS[i].title) for i in shown)
     for n, row in enumerate(table):
         if n:
             console.print()
-        for column, value in zip(COLUMNS, row):
-            console.print(f"{column.title:>{pad}}: {value}", highlight=False)
+        for i in shown:
+            console.print(f"{COLUMNS[i].title:>{pad}}: {row[i]}", highlight=False)
 
 
 def _col(title: str) -> Column:

@@ -49,3 +49,9 @@ def test_the_table_reports_the_tile_and_the_solved_pattern():
     assert row["tile"] == f"{det['block_q']}x{det['block_kv']}"
     assert row["lowered_pattern"].startswith("causal&window(") and row["lowered_pattern"] != "causal&window(1k)"
     assert row["lowered_pattern"] in _table(80, "--seq-len", "32k", "--pattern", "causal&window(1k)", "--sparsity", "0.9")
+
+
+def test_the_estimate_column_shows_only_when_a_point_estimates_its_index():
+    assert "estimate" not in _table(200, *README)
+    out = _table(200, "--method", "minference", "--hw", "h100", "--seq-len", "32k")
+    assert "estimate" in out and "minference-vs" in out
