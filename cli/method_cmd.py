@@ -19,16 +19,23 @@ def method():
 
 @method.command("list")
 def list_():
-    """Every preset: its mask, index-building step (--estimate), kernel (--algo) and source."""
+    """Every preset: its mask, index-building step (--estimate), kernel (--algo) and paper; `attnsim method
+    show NAME` gives its whole source (code, settings) and notes."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from simulator.methods import METHODS
 
-    table = Table("method", "mask", "estimate", "kernel", "source", show_lines=True)
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for title in ("method", "mask", "estimate", "kernel", "paper"):
+        table.add_column(title, overflow="fold")  # wrapped at a narrow terminal, never cut
     for name, m in METHODS.items():
-        table.add_row(name, _mask(m), m.estimate or "-", _kernel(m), m.source + (f" ({m.note})" if m.note else ""))
-    Console().print(table)
+        table.add_row(name, _mask(m), m.estimate or "-", _kernel(m), m.source.split(";")[0])
+    console = Console()
+    console.print(table, highlight=False)
+    console.print("attnsim method show NAME: the code and settings each preset is taken from", style="dim",
+                  highlight=False)
 
 
 @method.command("show")
