@@ -12,4 +12,7 @@ def explain_point(row: dict) -> str:
     wl = Workload(**{f.name: row[f.name] for f in fields(Workload) if f.name in row})
     result = evaluate(hw, row["algorithm"], wl)
     text = explain_gpu(hw, row["algorithm"], wl, result) if hw.kind == "gpu" else explain_accel(hw, row["algorithm"], wl, result)
+    if row.get("baseline_time_s") is None or row.get("speedup") is None:  # no baseline, or it does not fit: the note says
+        return text + f"\nbaseline {row.get('baseline') or '-'}: no time, so no speedup" + (
+            " (it does not fit in memory)" if row.get("baseline_fits") is False else "")
     return text + f"\nbaseline {row['baseline']}: {row['baseline_time_s'] * 1e3:.4f} ms -> speedup {row['speedup']:.2f}x"

@@ -69,6 +69,8 @@ class GPUSpec:
     wgmma_softmax_exposed: float | None = None
     tcgen05_efficiency: float | None = None  # sm_100 only
     tcgen05_softmax_exposed: float | None = None
+    # one dependent DRAM load on an otherwise idle memory system (pointer chase); None where none is published
+    dram_latency_s: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -95,6 +97,8 @@ class GPUSpec:
                                 f"smem_per_sm_bytes ({self.smem_per_sm_bytes})")
         if self.energy is not None:
             raise HardwareError(f"{self.name}: energy must be None: GPUs carry no per-action energies")
+        if self.dram_latency_s is not None:
+            _check_positive(self, ("dram_latency_s",))
 
     def tensor_peak_flops(self, dtype: str = "fp16", clock_hz: float | None = None) -> float:
         """Dense tensor FLOP/s; ``clock_hz`` defaults to the clock the datasheet quotes the peak at."""

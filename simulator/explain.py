@@ -115,6 +115,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
+    if spec.family == "flash1":
+        return "\n".join(lines + _fa1_lines(hw, wl, result.detail) + _mask_lines(result.detail) + _roof_lines(result))
     if spec.cascade:
         lines += _einsum_lines(spec.cascade, wl)
     if result.detail.get("state_kernel"):
@@ -144,6 +146,27 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines += estimate_lines(det)
     lines += _roof_lines(result)
     return "\n".join(lines)
+
+
+def _fa1_lines(hw, wl, det: dict) -> list[str]:
+    """FlashAttention-1's step: its phases in turn, the Q load it waits for, and the per-key-block fill."""
+    from simulator.flash1 import _phases, step_smem_bytes
+    from simulator.gpu_kernels import kernel_config
+
+    cfg = kernel_config("flash1", hw, wl)
+    parts, softmax, stats = _phases(cfg, hw, wl, partial=False)
+    where = "registers" if cfg.k_in_regs else "smem, every step"
+    return [f"step {det['block_q']} query rows x {det['block_kv']} keys (4 warps split the keys; K from {where}), "
+            f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz",
+            "per-step SM cycles, phases one after another (__syncthreads between them):",
+            f"  GEMMs   = 16*Bc*(2*d + 2*dv)/(R_tc*eff)      = {parts['tensor']:,.0f}  (eff {eff_of(hw, cfg):.3g})",
+            f"  smem    = {step_smem_bytes(cfg, wl):,.0f} B/B_smem (Q fragments, O partials, max/sum)  = {parts['smem']:,.0f}",
+            f"  softmax = max(exp {parts['exp']:,.0f}, fma {parts['fma']:,.0f})          = {softmax:,.0f}",
+            f"  step = GEMMs + smem + softmax = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]",
+            f"  + next Q's DRAM wait max(0, L_dram - softmax - reductions), on re-reads that miss L2: "
+            f"{det['q_wait_cycles']:,.0f} per step, shared by an SM's CTAs",
+            f"  + per key block: K/V load and latency {det['key_block_cycles']:,.0f}; {det['ctas_per_sm']} resident "
+            f"CTA(s) share each phase's unit"]
 
 
 def _nsa_lines(det: dict) -> list[str]:

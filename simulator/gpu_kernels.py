@@ -19,7 +19,8 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
 # it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py
 # (tcgen05 and tensor memory): Blackwell datacenter parts.
-FAMILY_ARCHS = {"flash3": (80, 90), "flash4": (100, 103)}
+# FA1 (flash-attention 1.x, last at 4f285b35^, setup.py): SASS for sm_80, and sm_90 with CUDA 11.8+; nothing newer.
+FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
@@ -58,6 +59,7 @@ class KernelConfig:
     kv_share: int = 1  # CTAs that split each K/V tile's load (2 with FA4's 2-CTA MMA)
     split_kernel: bool = False  # FA2's split-KV kernel (flash-decoding; flash2 when its heuristic splits)
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
+    k_in_regs: bool = False  # FA1: each warp keeps its K fragments in registers for a whole key block
 
     def kv_width(self, d: int, dv: int) -> int:
         """Elements of one key row the pass loads: its K row, and its V row when it reads V."""
@@ -100,7 +102,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
         return kc.fa4(d, dv, b, bool(wl.causal), not wl.is_sparse, int(np.max(wl.seq_len)) * group, group)
     if family == "flash1":
-        return kc.fa1(d, dv, b, hw.smem_per_block_bytes)
+        return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
 
 
@@ -139,7 +141,7 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
     n = sm_number(arch)
     if low <= n <= high:
         return None
-    runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi] or ["flash2"]
+    runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi and f != "flash1"] or ["flash2"]
     return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 

@@ -181,17 +181,23 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
                         kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group)
 
 
-def fa1(d: int, dv: int, b: int, smem_per_block: int) -> KernelConfig:
-    """FlashAttention-1 (paper Algorithm 1): Bc = ceil(M / 4d), Br = min(Bc, d) for an SRAM of M elements,
-    halved until the Q, K, V tiles and the score tile fit."""
-    m = smem_per_block // b
-    bc = math.ceil(m / (4 * d))
-    br = min(bc, d)
-    smem = (br * d + bc * (d + dv) + br * bc) * b
-    while smem > smem_per_block and bc > 16:
-        bc //= 2
-        br = min(br, bc)
-        smem = (br * d + bc * (d + dv) + br * bc) * b
-    warps = min(max(1, br // 16), 8)  # mma.sync m16n8k16: 16 rows per warp
-    return KernelConfig("flash1", br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, False)
+# FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:
+# csrc/flash_attn/src/fmha_fprop_fp16_kernel.sm80.cu, run_fmha_fp16_sm80; fmha/kernel_traits.h,
+# FMHA_kernel_traits<S, D, STEP=16, WARPS_M=1, WARPS_N=4, FLAGS>): a CTA of 4 warps per (head, batch) computes
+# 16 query rows (STEP) against S keys per step, the keys split over the 4 warps (WARPS_N); S = 128 when the
+# keys are exactly 128, else 256. FLAGS 0x08 (head dims up to 64) share one smem buffer for K and V and keep both
+# in registers; head dim 128 uses 0x18: K's fragments are read from smem every step.
+FA1_STEP = 16
+FA1_WARPS = 4
+FA1_HEAD_DIMS = (16, 32, 64, 128)  # run_fmha_fp16_sm80 has kernels for these head dims only
+
+
+def fa1(d: int, dv: int, b: int, kv_len: int) -> KernelConfig:
+    """FlashAttention-1's kernel traits for head dim ``d`` (rounded up to a compiled one) and ``kv_len`` keys.
+    Shared memory (fmha_fprop_kernel_1xN.h, Gemm_Q_K::SMEM_BYTES): Q in two buffers, one K/V buffer of S keys
+    or the O-reduction tile (16 rows x D fp32 per warp) where larger, and the cross-warp max and sum."""
+    dk = next((h for h in FA1_HEAD_DIMS if h >= max(d, dv)), FA1_HEAD_DIMS[-1])
+    bc = 128 if kv_len == 128 else 256
+    smem = 2 * FA1_STEP * dk * b + max(bc * dk * b, FA1_STEP * dk * 4 * FA1_WARPS) + FA1_STEP * FA1_WARPS * 4 * 2
+    return KernelConfig("flash1", FA1_STEP, bc, FA1_WARPS, 0, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
+                        False, False, k_in_regs=dk <= 64)

@@ -66,6 +66,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
                     f"{' (and (192, 128), (256, 256), (64, 512))' if algo == 'flash4' else ''} ({limits.source}); "
                     f"got {option} {d}")
+    if wl.block_size and algo == "flash1":
+        return (f"--block-size {wl.block_size}: flash1 runs FlashAttention-1's fixed steps (16 query rows x 256 keys, "
+                f"fmha kernel_traits); use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
     return None
@@ -85,11 +88,9 @@ MMA_ROWS = {"mma_sync": 16, "wgmma": 64, "tcgen05": 128}  # PTX ISA: mma.sync.m1
 
 
 def block_smem_bytes(cfg, block: int, head_dim: int, v_head_dim: int, dtype_bytes: int) -> int:
-    """Shared memory of a square ``block`` tile: the Q tile and the kernel's K/V stages (and FA1's score tile),
-    as ``kernel_configs`` sizes the kernels' own tiles."""
+    """Shared memory of a square ``block`` tile: the Q tile and the kernel's K/V stages, as ``kernel_configs``
+    sizes the kernels' own tiles."""
     elements = block * head_dim + max(1, math.ceil(cfg.kv_stages)) * block * (head_dim + v_head_dim)
-    if cfg.family == "flash1":
-        elements += block * block  # FA1 keeps the tile's scores in shared memory
     return elements * dtype_bytes
 
 

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware
 from simulator.gpu_kernels import kernel_config
 
@@ -175,3 +176,42 @@ def test_every_fitted_figure_cites_a_command_whose_files_exist(name):
             assert (ROOT / path).is_file(), (key, path)
             assert json.loads((ROOT / path).read_text())["source"], path  # a published set names its origin
     assert math.isfinite(hw.mma_sync_efficiency)
+
+
+def test_flash1_runs_fa1s_kernel_traits():
+    """FA1 (fmha_fprop_fp16_kernel.sm80.cu @ 765741c): 16 query rows x 256 keys per step (128 keys when the call
+    has exactly 128), 4 warps splitting the keys, K kept in registers up to head dim 64."""
+    from simulator.gpu_kernels import kernel_config
+
+    a100 = hardware("a100-40gb")
+    cfg = kernel_config("flash1", a100, Workload(batch=16, heads=8, head_dim=64, seq_len=4096))
+    assert (cfg.block_q, cfg.block_kv, cfg.warps, cfg.k_in_regs) == (16, 256, 4, True)
+    assert cfg.ctas_per_sm(a100) == 2  # 128 threads at up to 255 registers: two CTAs fill the register file
+    assert not kernel_config("flash1", a100, Workload(head_dim=128, seq_len=4096)).k_in_regs
+    assert kernel_config("flash1", a100, Workload(head_dim=64, seq_len=128)).block_kv == 128
+
+
+def test_flash1_steps_run_their_phases_in_turn():
+    """A step's GEMMs, shared-memory reductions and softmax are separated by barriers: the step costs their sum,
+    and more shared memory per step (K re-read at head dim 128) lengthens it by exactly its bytes."""
+    from simulator.flash1 import _phases, step_cycles, step_smem_bytes
+    from simulator.gpu_kernels import kernel_config
+
+    a100 = hardware("a100-40gb")
+    wl = Workload(batch=16, heads=8, head_dim=64, seq_len=4096)
+    cfg = kernel_config("flash1", a100, wl)
+    parts, softmax, _ = _phases(cfg, a100, wl, partial=False)
+    assert step_cycles(cfg, a100, wl, partial=False)[0] == pytest.approx(parts["tensor"] + parts["smem"] + softmax)
+    assert softmax == max(parts["exp"], parts["fma"])
+    k_from_smem = replace(cfg, k_in_regs=False)
+    extra = step_smem_bytes(k_from_smem, wl) - step_smem_bytes(cfg, wl)
+    assert extra == cfg.block_kv * 64 * 2
+    assert step_cycles(k_from_smem, a100, wl, False)[0] - step_cycles(cfg, a100, wl, False)[0] == pytest.approx(
+        extra / a100.smem_bytes_per_clk_sm)
+
+
+def test_flash1_refuses_a_block_size_and_blackwell():
+    with pytest.raises(UserError, match="flash1 runs FlashAttention-1's fixed steps"):
+        evaluate(hardware("a100"), "flash1", Workload(seq_len=4096, block_size=64))
+    with pytest.raises(UserError, match="does not build for b200"):
+        evaluate(hardware("b200"), "flash1", Workload(seq_len=4096))
