@@ -12,7 +12,7 @@ flight per CTA while it waits. The dot products, the online softmax and the V up
 GPU the KV range is split into chunks (each kernel's own heuristic) and a second kernel merges the chunks'
 partial outputs by their log-sum-exp.
 
-Time: the dependent loads before K/V can stream (Q; the page table for the paged kernel), then the stream,
+Time: the dependent loads before K/V can stream (the paged kernel's indptr and page indices), then the stream,
 wave by wave, at the lower of HBM bandwidth and what the waves' CTAs keep in flight over the loaded latency
 (Little's law), or the CUDA cores' instruction time where that is longer (a large GQA group), then the last
 tile's compute; one launch, plus the merge kernel when split. FlashInfer times its kernels with nvbench's
@@ -113,11 +113,10 @@ def check(family: str, hw, wl) -> None:
         raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
                         f"(FlashInfer 0.0.1 utils.cuh, SWITCH_HEAD_DIM): got --head-dim {wl.head_dim} "
                         f"--v-head-dim {wl.v_head_dim}")
-    if wl.mask_expr or wl.sparsity:
-        raise UserError(f"{family} attends every cached key (FlashInfer 0.0.1 decode takes no mask): drop --pattern, "
-                        "--causal and --sparsity")
-    if wl.block_size:
-        raise UserError(f"--block-size {wl.block_size}: {family} runs FlashInfer's own thread blocks; drop it")
+    if wl.sparsity or (wl.pattern and wl.pattern != "full"):  # causal: one query sees every cached key
+        given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
+        raise UserError(f"{family} attends every cached key (FlashInfer 0.0.1 decode takes no mask): got {given}; "
+                        "drop it")
     if family == SINGLE and wl.batch != 1:
         raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
                         f"{BATCH} for a batch")
@@ -193,7 +192,9 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     per_row = row_cycles(cfg, hw) * cfg.bdy
     resident = min(k, math.ceil(ctas / hw.sms))  # CTAs an SM holds at once, sharing its pipes
     cuda = uniform_makespan(ctas, hw.sms * resident, chunk * per_row) * resident / clock
-    dependent = 2 if family == BATCH else 1  # Q (and the page indices) before the first K/V load is issued
+    # the paged kernel reads indptr, then the page indices into smem, before it can issue its first K/V load (the
+    # Q load overlaps them; the single-request kernel issues its K/V right away); then the first K/V round trip
+    dependent = 2 if family == BATCH else 0
     startup = (dependent + 1) * hw.dram_latency_s
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = max(stream, cuda)

@@ -73,6 +73,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     if wl.block_size and algo == "flash1":
         return (f"--block-size {wl.block_size}: flash1 runs FlashAttention-1's fixed steps (16 query rows x 256 keys, "
                 f"fmha kernel_traits); use flash2, flash3 or flash4 to set a tile")
+    if wl.block_size and algo.startswith("flashinfer"):
+        return (f"--block-size {wl.block_size}: {algo} runs FlashInfer's own thread blocks (decode.cuh); drop it, or "
+                f"use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
     return None
