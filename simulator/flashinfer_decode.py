@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
+from simulator.cta_work import DenseCall
 from simulator.gpu_model import _finish, _roof_times
 from simulator.result import Result
 from simulator.schedule import uniform_makespan
@@ -187,8 +188,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     writeback = min(hw.l2_bytes, reads) if wl.scope == "kernel" else 0.0  # nvbench cold: the flush's dirty lines
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
-    stream, bound = _stream_seconds(ctas, slots, chunk * row_bytes, in_flight, hw.hbm_latency_s, bw,
-                                    1.0 + writeback / reads)
+    cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
+    stream, bound = _stream_seconds(ctas, slots, cta_bytes, in_flight, hw.hbm_latency_s, bw, 1.0 + writeback / reads)
     per_row = row_cycles(cfg, hw) * cfg.bdy
     resident = min(k, math.ceil(ctas / hw.sms))  # CTAs an SM holds at once, sharing its pipes
     cuda = uniform_makespan(ctas, hw.sms * resident, chunk * per_row) * resident / clock
@@ -199,10 +200,11 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = max(stream, cuda)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
     cost = Cost(hbm_bytes=reads + q_o / 2 + partial + writeback, l2_bytes=reads + q_o / 2 + 2 * partial,
-                onchip_bytes=2.0 * kv * cfg.bdy, fma_ops=wl.batch * wl.heads * wl.kv_len * cfg.bdx * (
-                    cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW),
-                exp_ops=wl.batch * wl.heads * wl.kv_len * cfg.bdx, launches=2 if split else 1)
+                onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
+                fma_ops=lane_rows * (cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW),
+                exp_ops=lane_rows, launches=2 if split else 1)
     times = _roof_times(hw, wl, cost, "mma_sync")
     times["launch"] = hw.launch_overhead_s
     times["compute"] = startup + body + tail
@@ -215,8 +217,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback,
                   page_size=PAGE_SIZE if family == BATCH else None, clock_hz=clock)
-    tiles = _Dense(attended=float(wl.kv_len), block_density=1.0)
-    return _finish(hw, family, wl, cost, times, compute_bound, tiles, detail)
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
 
 
 def _stream_seconds(ctas: int, slots: int, cta_bytes: float, in_flight: float, latency: float, bw: float,
@@ -242,9 +243,3 @@ def _merge_seconds(hw, wl, partial_bytes: float) -> float:
     and log-sum-exp (one dependent round trip) and writes O."""
     moved = partial_bytes + wl.batch * wl.heads * wl.head_dim * wl.dtype_bytes
     return hw.launch_overhead_s + hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
-
-
-@dataclass(frozen=True)
-class _Dense:
-    attended: float
-    block_density: float
