@@ -55,7 +55,8 @@ def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, 
                             f"{', '.join(ACCEL_FAMILIES)}")
         return Algorithm(mapping, name, algo)
     if mapping not in GPU_MAPPINGS:
-        what = "an accelerator configuration" if mapping in families else "not a mapping"
+        what = ("an accelerator configuration" if mapping in ACCEL_FAMILIES
+                else "a kernel family that runs its own attention" if mapping in families else "not a mapping")
         raise UserError(f"bad mapping {mapping!r} in {algo!r}: {what}; {hw_name} is a GPU: allowed "
                         f"{', '.join(GPU_MAPPINGS)}")
     if mapping == "unfused":

@@ -39,6 +39,10 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
         parts.update(S=scores, P=scores)
         if wl.mask_expr:
             parts["mask"] = wl.seq_len * 1.0 * wl.kv_len * b
+    elif algo.startswith("flashinfer") and np.any(np.asarray(splits) > 1):
+        # FlashInfer's tmp: per chunk and query head, O in the output type and the log-sum-exp in fp32
+        # (decode.cuh, SingleDecodeWithKVCacheWorkEstimation / BatchDecodeWithPagedKVCacheWorkEstimation tmp_size)
+        parts["split partials"] = splits * rows * (wl.v_head_dim * out_b + FP32_BYTES)
     elif algo in FUSED:
         parts["LSE"] = rows * FP32_BYTES
         splits = np.asarray(splits)

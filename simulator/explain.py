@@ -115,6 +115,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
+    if spec.family.startswith("flashinfer"):
+        return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
     if spec.family == "flash1":
         return "\n".join(lines + _fa1_lines(hw, wl, result.detail) + _mask_lines(result.detail) + _roof_lines(result))
     if spec.cascade:
@@ -167,6 +169,26 @@ def _fa1_lines(hw, wl, det: dict) -> list[str]:
             f"{det['q_wait_cycles']:,.0f} per step, shared by an SM's CTAs",
             f"  + per key block: K/V load and latency {det['key_block_cycles']:,.0f}; {det['ctas_per_sm']} resident "
             f"CTA(s) share each phase's unit"]
+
+
+def _flashinfer_lines(hw, det: dict) -> list[str]:
+    """FlashInfer's CUDA-core decode (simulator.flashinfer_decode): its thread block, split, stream and tail."""
+    bdx, bdy, bdz = det["block"]
+    us = 1e6
+    lines = [f"thread block (bdx, bdy, bdz) = ({bdx}, {bdy}, {bdz}), vec_size {det['vec_size']}, tile_size_per_bdx "
+             f"{det['tile_size_per_bdx']}: {det['rows_per_stage']} K/V rows per stage, {det['smem_bytes']:,} B smem, "
+             f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
+             f"grid: {det['ctas']} CTAs = requests x KV heads x {det['splits']} chunk(s) of {det['chunk_keys']} keys, "
+             f"{det['waves']} wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else ""),
+             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
+             f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
+             f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) x rows x group, resident CTAs "
+             f"sharing an SM: {det['cuda_core_s'] * us:.2f} us",
+             f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
+             + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
+             f"nvbench cold timing: {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB of the L2 flush's dirty lines "
+             f"written back"]
+    return lines
 
 
 def _nsa_lines(det: dict) -> list[str]:

@@ -14,6 +14,7 @@ import numpy as np
 from einsum_cascades.errors import UserError
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
+                "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
                 "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100

@@ -38,6 +38,10 @@ LIMITS = {
     # fp16, bf16 or fp8; on sm100 head dims 8..128 divisible by 16 / element size, or the dedicated (192, 128),
     # (256, 256) and (64 or d, 512) shapes (FA4_SHAPES)
     "flash4": FamilyLimits(("fp16", "bf16", "fp8"), 128, {"fp16": 8, "bf16": 8, "fp8": 16}, FA4_API),
+    # FlashInfer 0.0.1 decode: DTypeIn half, nv_bfloat16 or fp8 (bench_single_decode.cu benchmarks half and
+    # __nv_fp8_e5m2); head dims 64, 128, 256 only (utils.cuh SWITCH_HEAD_DIM, checked in flashinfer_decode)
+    **dict.fromkeys(("flashinfer-decode", "flashinfer-single-decode"), FamilyLimits(
+        ("fp16", "bf16", "fp8"), 256, {}, "flashinfer include/flashinfer/decode.cuh @ 9f49803b")),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
@@ -69,6 +73,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     if wl.block_size and algo == "flash1":
         return (f"--block-size {wl.block_size}: flash1 runs FlashAttention-1's fixed steps (16 query rows x 256 keys, "
                 f"fmha kernel_traits); use flash2, flash3 or flash4 to set a tile")
+    if wl.block_size and algo.startswith("flashinfer"):
+        return (f"--block-size {wl.block_size}: {algo} runs FlashInfer's own thread blocks (decode.cuh); drop it, or "
+                f"use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
     return None

@@ -1,0 +1,245 @@
+"""FlashInfer's CUDA-core decode kernels as FlashInfer 0.0.1 runs and benchmarks them (flashinfer-ai/flashinfer
+@ 9f49803b, 2024-01-24: include/flashinfer/decode.cuh, cascade.cuh; src/bench_single_decode.cu,
+src/bench_batch_decode.cu). docs/kernels.md section D has the source lines.
+
+Two families: ``flashinfer-single-decode`` (``SingleDecodeWithKVCache``: one request, contiguous K/V) and
+``flashinfer-decode`` (``BatchDecodeWithPagedKVCacheWrapper``: a batch on a paged KV cache, the call a serving
+engine makes). Both run one CTA of (bdx, bdy, bdz) threads per (KV chunk, KV head): bdx threads hold one K/V row
+(vec_size elements each), bdy = the GQA group (each K/V row loaded once serves the group's query heads), bdz
+slices of rows; K and V tiles stream through 2 shared-memory stages by cp.async, so 2 stages of K and V are in
+flight per CTA while it waits. The dot products, the online softmax and the V update run on the CUDA cores
+(FMAs, shuffles over bdx lanes, one exp2 per row per lane): no tensor cores. When the grid would not fill the
+GPU the KV range is split into chunks (each kernel's own heuristic) and a second kernel merges the chunks'
+partial outputs by their log-sum-exp.
+
+Time: the dependent loads before K/V can stream (the paged kernel's indptr and page indices), then the stream,
+wave by wave, at the lower of HBM bandwidth and what the waves' CTAs keep in flight over the loaded latency
+(Little's law), or the CUDA cores' instruction time where that is longer (a large GQA group), then the last
+tile's compute; one launch, plus the merge kernel when split. FlashInfer times its kernels with nvbench's
+'cold' measurement, which fills L2 with a memset just before the timed launch, so the kernel's loads also
+evict (write back) up to an L2 of dirty lines: counted under ``--scope kernel``, not in a serving layer.
+"""
+
+import math
+from dataclasses import dataclass
+
+from einsum_cascades.errors import UserError
+from simulator.cost import Cost
+from simulator.cta_work import DenseCall
+from simulator.gpu_model import _finish, _roof_times
+from simulator.result import Result
+from simulator.schedule import uniform_makespan
+
+SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
+FAMILIES = (BATCH, SINGLE)
+GROUP_SIZES = (1, 4, 8)  # utils.cuh SWITCH_GQA_GROUP_SIZE: the GQA group sizes FlashInfer 0.0.1 compiles
+HEAD_DIMS = (64, 128, 256)  # utils.cuh SWITCH_HEAD_DIM
+NUM_STAGES = 2  # num_stages_smem = 2U (SingleDecodeWithKVCache, BatchDecodeWithPagedKVCacheDispatched)
+IN_FLIGHT_GROUPS = 2 * NUM_STAGES  # cp.async groups (K or V of one stage) pending while a CTA waits: wait_group<3>
+CP_ASYNC_BYTES = 16  # vec_size = max(16 / sizeof(DTypeIn), HEAD_DIM / 32): one 16-byte cp.async per lane
+SINGLE_MIN_CHUNK = 256  # SingleDecodeWithKVCache: no split for seq_len <= 256; kv_chunk_size >= 256
+BATCH_MIN_CHUNK_TOKENS = 128  # PartitionPagedKVCacheBinarySearchMinNumPagePerBatch(..., 128 / page_size)
+# The page size of the paged KV cache. Assumed: FlashInfer's blog (Fig. 6) does not state it; 16 is the page size
+# bench_batch_decode.cu's tensor-core variant fixes and the blog's Fig. 12 finds the page size changes little.
+PAGE_SIZE = 16
+PARTIAL_LSE_BYTES = 4  # tmp: per chunk and query head, O in DTypeOut and the log-sum-exp in fp32
+# CUDA C++ Programming Guide, 'Arithmetic Instructions' throughput table: warp shuffle, 32 results per clock per
+# SM for compute capability 5.0 to 9.0.
+SHUFFLES_PER_CLK_SM = 32
+# CUDA-core instructions per element a lane handles, per (K/V row, query head) (decode.cuh): compute_qk converts
+# the K element to fp32 and computes s += q * k * sm_scale (FMUL + FFMA); update_local_state converts the V
+# element and does o += s * v (FFMA).
+OPS_PER_ELEMENT = 1 + 2 + 1 + 1
+# Per row and lane, besides: one FADD per shuffle step, the bound check's select, the running max, s - m and
+# d += s in compute_qk; each lane computes the row's exp2 (MUFU) itself.
+OPS_PER_ROW = 4
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeConfig:
+    """The thread block a FlashInfer decode kernel launches for a head dim, GQA group and element size."""
+
+    family: str
+    vec: int  # elements of a K/V row per lane (one 16-byte cp.async at 16 bits)
+    bdx: int  # lanes per K/V row
+    bdy: int  # query heads per KV head (the GQA group)
+    bdz: int  # slices of rows
+    tile: int  # tile_size_per_bdx: rows per lane and slice per stage
+    smem_bytes: int
+
+    @property
+    def threads(self) -> int:
+        return self.bdx * self.bdy * self.bdz
+
+    @property
+    def rows_per_stage(self) -> int:
+        """K (or V) rows one pipeline stage holds: tile x bdy x bdz."""
+        return self.tile * self.bdy * self.bdz
+
+    def ctas_per_sm(self, hw) -> int:
+        """Resident CTAs per SM (what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns), from shared memory,
+        threads and the CTA cap (the kernels set no register bound)."""
+        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+
+
+def decode_config(family: str, d: int, group: int, b: int) -> DecodeConfig:
+    """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters."""
+    vec = max(CP_ASYNC_BYTES // b, d // 32)
+    bdx, bdy = d // vec, group
+    if family == SINGLE:  # get_heuristic_num_threads: 512 (256 at 8 bits) for group 8, else 128
+        threads = max((256 if b == 1 else 512) if group == 8 else 128, bdx * bdy)
+        tile = (2 if b == 1 else 8) if group == 1 else 1
+    else:
+        threads = max(128, bdx * bdy)
+        tile = (2 if b == 1 else 4) if group == 1 else 1
+    bdz = threads // (bdx * bdy)
+    stages = 2 * NUM_STAGES * tile * bdy * bdz * d * b  # K and V, 2 stages each
+    if family == SINGLE:
+        smem = stages + 2 * bdy * bdz * 4  # smem_md: m and d per (ty, tz)
+    else:
+        smem = stages + max(tile * threads * 8, 2 * bdy * bdz * 4)  # K page pointers, or m/d
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem)
+
+
+def check(family: str, hw, wl) -> None:
+    """What FlashInfer 0.0.1's decode kernels refuse: exit 2 with the allowed values."""
+    if wl.seq_len != 1:
+        raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
+                        "or flash2/flash3 for more queries")
+    if wl.group not in GROUP_SIZES:
+        raise UserError(f"{family} runs GQA groups of {', '.join(map(str, GROUP_SIZES))} query heads per KV head "
+                        f"(FlashInfer 0.0.1 utils.cuh, SWITCH_GQA_GROUP_SIZE): got --heads {wl.heads} "
+                        f"--kv-heads {wl.kv_heads} (group {wl.group})")
+    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
+        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
+                        f"(FlashInfer 0.0.1 utils.cuh, SWITCH_HEAD_DIM): got --head-dim {wl.head_dim} "
+                        f"--v-head-dim {wl.v_head_dim}")
+    if wl.sparsity or (wl.pattern and wl.pattern != "full"):  # causal: one query sees every cached key
+        given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
+        raise UserError(f"{family} attends every cached key (FlashInfer 0.0.1 decode takes no mask): got {given}; "
+                        "drop it")
+    if family == SINGLE and wl.batch != 1:
+        raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
+                        f"{BATCH} for a batch")
+    if hw.dram_latency_s is None:
+        raise UserError(f"{family} needs {hw.name}'s dram_latency_s (one dependent DRAM load) in its hardware TOML")
+
+
+def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:
+    """(KV chunks per request, keys per chunk) by the kernel's own heuristic; 1 chunk: no split, no merge kernel
+    (except the single-request kernel, which merges whenever kv_len > 256)."""
+    max_grid = cfg.ctas_per_sm(hw) * hw.sms
+    n = wl.kv_len
+    if family == SINGLE:  # SingleDecodeWithKVCache
+        if n <= SINGLE_MIN_CHUNK:
+            return 1, n
+        size = max(math.ceil(n / max(max_grid // wl.kv_heads, 1)), SINGLE_MIN_CHUNK)
+        return math.ceil(n / size), size
+    if wl.batch * wl.kv_heads >= max_grid:  # BatchDecodeWithPagedKVCacheWorkEstimation: no split
+        return 1, n
+    pages = math.ceil(n / PAGE_SIZE)
+    per_chunk = _min_pages_per_chunk(pages, wl.batch, wl.kv_heads, max_grid, max(BATCH_MIN_CHUNK_TOKENS // PAGE_SIZE, 1))
+    count = math.ceil(max(pages, 1) / per_chunk)
+    return count, min(per_chunk * PAGE_SIZE, n)
+
+
+def _min_pages_per_chunk(pages: int, batch: int, kv_heads: int, max_grid: int, low: int) -> int:
+    """PartitionPagedKVCacheBinarySearchMinNumPagePerBatch for ``batch`` requests of ``pages`` pages each: the
+    fewest pages per chunk (at least ``low``) whose chunks x KV heads fit ``max_grid``."""
+    high = max(pages, low)
+    while low < high:
+        mid = (low + high) // 2
+        if batch * math.ceil(pages / mid) * kv_heads > max_grid:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+def row_cycles(cfg: DecodeConfig, hw) -> float:
+    """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions at the SM's issue width of
+    FP32 lanes, or its shuffle or MUFU rate if lower."""
+    shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
+    exps = cfg.bdx  # ptx_exp2 per row in every lane
+    fp32 = cfg.bdx * (cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW)
+    return max((fp32 + shuffles + exps) / hw.fp32_fma_per_clk_sm, shuffles / SHUFFLES_PER_CLK_SM,
+               exps / hw.sfu_ops_per_clk_sm)
+
+
+def flashinfer_decode(hw, family: str, wl) -> Result:
+    """Predict one FlashInfer decode call (see the module docstring)."""
+    check(family, hw, wl)
+    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes)
+    k = cfg.ctas_per_sm(hw)
+    if k < 1:
+        raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "
+                        f"{hw.name} has {hw.smem_per_sm_bytes:,} B per SM")
+    n_chunks, chunk = chunks(family, hw, wl, cfg)
+    split = n_chunks > 1 or (family == SINGLE and wl.kv_len > SINGLE_MIN_CHUNK)
+    clock, d, b = hw.sustained_clock_hz, wl.head_dim, wl.dtype_bytes
+    ctas = wl.batch * wl.kv_heads * n_chunks
+    slots = hw.sms * k
+    row_bytes = 2 * d * b  # one K row and one V row
+    kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
+    q_o = 2 * wl.batch * wl.heads * d * b
+    partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
+    page_table = wl.batch * math.ceil(wl.kv_len / PAGE_SIZE) * 4 if family == BATCH else 0  # int32 page indices
+    reads = kv + q_o / 2 + page_table
+    writeback = min(hw.l2_bytes, reads) if wl.scope == "kernel" else 0.0  # nvbench cold: the flush's dirty lines
+    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
+    cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
+    stream, bound = _stream_seconds(ctas, slots, cta_bytes, in_flight, hw.hbm_latency_s, bw, 1.0 + writeback / reads)
+    per_row = row_cycles(cfg, hw) * cfg.bdy
+    resident = min(k, math.ceil(ctas / hw.sms))  # CTAs an SM holds at once, sharing its pipes
+    cuda = uniform_makespan(ctas, hw.sms * resident, chunk * per_row) * resident / clock
+    # the paged kernel reads indptr, then the page indices into smem, before it can issue its first K/V load (the
+    # Q load overlaps them; the single-request kernel issues its K/V right away); then the first K/V round trip
+    dependent = 2 if family == BATCH else 0
+    startup = (dependent + 1) * hw.dram_latency_s
+    tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
+    body = max(stream, cuda)
+    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
+    cost = Cost(hbm_bytes=reads + q_o / 2 + partial + writeback, l2_bytes=reads + q_o / 2 + 2 * partial,
+                onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
+                fma_ops=lane_rows * (cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW),
+                exp_ops=lane_rows, launches=2 if split else 1)
+    times = _roof_times(hw, wl, cost, "mma_sync")
+    times["launch"] = hw.launch_overhead_s
+    times["compute"] = startup + body + tail
+    times["stream_fill"] = startup + tail
+    times["combine"] = merge
+    compute_bound = "fma" if cuda > stream else bound
+    detail = dict(schedule="flashinfer-decode", block=(cfg.bdx, cfg.bdy, cfg.bdz), vec_size=cfg.vec,
+                  tile_size_per_bdx=cfg.tile, rows_per_stage=cfg.rows_per_stage, smem_bytes=cfg.smem_bytes,
+                  ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, waves=math.ceil(ctas / slots),
+                  in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
+                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback,
+                  page_size=PAGE_SIZE if family == BATCH else None, clock_hz=clock)
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
+
+
+def _stream_seconds(ctas: int, slots: int, cta_bytes: float, in_flight: float, latency: float, bw: float,
+                    traffic: float) -> tuple[float, str]:
+    """Seconds to stream every CTA's K/V, wave by wave: a wave of A resident CTAs moves its bytes (times
+    ``traffic``, the write-backs they cause) at the lower of HBM bandwidth and A x ``in_flight`` bytes per loaded
+    ``latency`` (Little's law). Returns the seconds and 'hbm' or 'latency', whichever bounded more of them."""
+    full, last = divmod(ctas, slots)
+    total, limited = 0.0, {"hbm": 0.0, "latency": 0.0}
+    for active, waves in ((slots, full), (last, 1 if last else 0)):
+        if not waves:
+            continue
+        by_bw = active * cta_bytes * traffic / bw
+        by_latency = cta_bytes * latency / in_flight
+        seconds = waves * max(by_bw, by_latency)
+        total += seconds
+        limited["hbm" if by_bw >= by_latency else "latency"] += seconds
+    return total, max(limited, key=limited.get)
+
+
+def _merge_seconds(hw, wl, partial_bytes: float) -> float:
+    """MergeStates / VariableLengthMergeStates (cascade.cuh): a second launch that reads every chunk's partial O
+    and log-sum-exp (one dependent round trip) and writes O."""
+    moved = partial_bytes + wl.batch * wl.heads * wl.head_dim * wl.dtype_bytes
+    return hw.launch_overhead_s + hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)

@@ -1,0 +1,139 @@
+"""FlashInfer 0.0.1's CUDA-core decode kernels (simulator.flashinfer_decode): the launch code's thread blocks and
+split heuristics as closed forms, and the time's mechanisms as properties that can fail."""
+
+import json
+import math
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator import Workload, evaluate, hardware
+from simulator.flashinfer_decode import BATCH, SINGLE, _stream_seconds, decode_config
+
+ROOT = Path(__file__).resolve().parent.parent
+KIB = 1024
+
+
+def _decode(**sizes) -> Workload:
+    return Workload(**{"heads": 32, "kv_heads": 32, "head_dim": 128, "seq_len": 1, **sizes})
+
+
+@pytest.mark.parametrize("family, group, block, tile, smem", [
+    # SingleDecodeWithKVCache: 2 stages x (K + V) x tile*bdy*bdz rows x 128 x 2 B, + m/d per (ty, tz)
+    (SINGLE, 1, (16, 1, 8), 8, 2 * 2 * 64 * 128 * 2 + 2 * 8 * 4),
+    (SINGLE, 8, (16, 8, 4), 1, 2 * 2 * 32 * 128 * 2 + 2 * 32 * 4),  # 512 threads for group 8
+    # BatchDecodeWithPagedKVCacheDispatched: + the K page pointers (tile x threads x 8 B)
+    (BATCH, 1, (16, 1, 8), 4, 2 * 2 * 32 * 128 * 2 + 4 * 128 * 8),
+    (BATCH, 4, (16, 4, 2), 1, 2 * 2 * 8 * 128 * 2 + 1 * 128 * 8),
+    (BATCH, 8, (16, 8, 1), 1, 2 * 2 * 8 * 128 * 2 + 1 * 128 * 8),
+])
+def test_thread_blocks_follow_the_launch_code(family, group, block, tile, smem):
+    cfg = decode_config(family, 128, group, 2)
+    assert (cfg.bdx, cfg.bdy, cfg.bdz) == block and cfg.vec == 8 and cfg.tile == tile and cfg.smem_bytes == smem
+
+
+def test_single_request_split_follows_its_heuristic():
+    """max_grid = 3 CTAs/SM x 132 (64 KiB of stages each); chunks of max(ceil(n / (max_grid // Hkv)), 256) keys;
+    no split (and no merge kernel) at 256 keys or fewer."""
+    hw = hardware("h100")
+    assert decode_config(SINGLE, 128, 1, 2).ctas_per_sm(hw) == 3
+    for kv_len in (1024, 65536):
+        chunk = max(math.ceil(kv_len / (3 * 132 // 32)), 256)
+        r = evaluate(hw, SINGLE, _decode(kv_len=kv_len))
+        assert r.detail["splits"] == math.ceil(kv_len / chunk) and r.detail["ctas"] == 32 * r.detail["splits"]
+        assert r.cost.launches == 2
+    short = evaluate(hw, SINGLE, _decode(kv_len=256))
+    assert short.detail["splits"] == 1 and short.cost.launches == 1 and short.detail["merge_s"] == 0
+
+
+def test_batch_split_changes_the_ctas_only_when_the_grid_is_short():
+    """BatchDecodeWithPagedKVCacheWorkEstimation: no split once batch x Hkv reaches 6 CTAs/SM x 132 = 792; else
+    the fewest pages per chunk whose chunks fit: 4096 pages of 16 keys, at most 792 // 32 = 24 chunks."""
+    hw = hardware("h100")
+    full = evaluate(hw, BATCH, _decode(batch=64, kv_len=1024))
+    assert full.detail["splits"] == 1 and full.detail["ctas"] == 64 * 32 and full.cost.launches == 1
+    short = evaluate(hw, BATCH, _decode(batch=1, kv_len=65536))
+    pages = math.ceil(4096 / 24)  # 171 pages per chunk
+    assert short.detail["splits"] == math.ceil(4096 / pages) == 24 and short.detail["ctas"] == 24 * 32
+    assert short.cost.launches == 2 and short.detail["merge_s"] > 0
+
+
+def test_time_per_byte_falls_as_the_bytes_in_flight_rise_until_hbm_bounds_it():
+    """Little's law: a wave whose CTAs keep few bytes requested waits a loaded latency per in-flight window."""
+    hw = hardware("h100")
+    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    times = [_stream_seconds(64, 792, 1 << 20, in_flight, hw.hbm_latency_s, bw, 1.0)[0]
+             for in_flight in (4 * KIB, 8 * KIB, 16 * KIB, 64 * KIB, 1 << 20)]
+    assert times == sorted(times, reverse=True) and times[0] == pytest.approx(2 * times[1])
+    assert times[-1] == pytest.approx(64 * (1 << 20) / bw)  # enough in flight: HBM bounds it
+
+
+def test_gqa_with_few_kv_heads_is_latency_bound_and_many_requests_stream_at_hbm_bandwidth():
+    """Group 8 with 4 KV heads: 8 rows a stage, 8 KiB in flight per CTA, 64 CTAs; 64 MHA requests fill the GPU."""
+    hw = hardware("h100")
+    few = evaluate(hw, BATCH, _decode(kv_heads=4, kv_len=2048))
+    assert few.bound == "latency" and few.detail["in_flight_bytes_per_cta"] == 4 * 8 * 128 * 2
+    assert evaluate(hw, BATCH, _decode(batch=64, kv_len=1024)).bound == "hbm"
+
+
+def test_a_large_gqa_group_on_one_request_is_cuda_core_bound():
+    """Each K/V row serves the group's 8 query heads with FMAs, shuffles and exps on the CUDA cores."""
+    hw = hardware("h100")
+    r = evaluate(hw, SINGLE, _decode(kv_heads=4, kv_len=2048))
+    assert r.bound == "fma" and r.detail["cuda_core_s"] > r.detail["stream_s"]
+
+
+def test_nvbench_cold_write_back_is_counted_for_the_kernel_not_the_layer():
+    """nvbench's cold timing memsets an L2-sized buffer before the launch: the kernel's reads write back up to an
+    L2 of dirty lines. A serving layer (graph replay) has no such flush."""
+    hw = hardware("h100")
+    small, big = _decode(kv_len=1024), _decode(kv_len=65536)
+    kv_small = 32 * 1024 * 2 * 128 * 2
+    assert evaluate(hw, SINGLE, small).detail["cold_l2_writeback_bytes"] == kv_small + 32 * 128 * 2
+    assert evaluate(hw, SINGLE, big).detail["cold_l2_writeback_bytes"] == hw.l2_bytes
+    layer = evaluate(hw, SINGLE, replace(big, scope="layer"))
+    assert layer.detail["cold_l2_writeback_bytes"] == 0
+
+
+def test_flashinfer_points_of_the_published_set_within_8_percent_median():
+    """FlashInfer's own decode figures (blog Figs. 5 and 6): the published file's FlashInfer points."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    doc = load(str(ROOT / "validation" / "published" / "flashinfer-decode-h100.json"))
+    points = [p for p in predict(doc, None, []) if p["algorithm"] in (SINGLE, BATCH)]
+    assert len(points) == 23
+    assert statistics.median(abs(p["error"]) for p in points) < 0.08
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--algo", BATCH, "--seq-len", "1", "--heads", "32", "--kv-heads", "16"], "group 2"),
+    (["--algo", BATCH, "--seq-len", "1", "--head-dim", "96"], "--head-dim 96"),
+    (["--algo", BATCH, "--seq-len", "8"], "--seq-len 8"),
+    (["--algo", SINGLE, "--seq-len", "1", "--batch", "4"], "--batch 4"),
+    (["--algo", BATCH, "--seq-len", "1", "--pattern", "window(1k)"], "--pattern window(1k)"),
+    (["--algo", BATCH, "--seq-len", "1", "--block-size", "64"], "--block-size 64"),
+    (["--algo", BATCH, "--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
+])
+def test_what_flashinfer_does_not_dispatch_is_one_line_exit_2(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--kv-len", "4k", *args])
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_causal_decode_call_attends_every_key():
+    """One query at the end of the cache sees every key: causal changes nothing (LLM presets set it)."""
+    hw = hardware("h100")
+    assert evaluate(hw, BATCH, _decode(kv_len=4096, causal=True)).time_s == evaluate(hw, BATCH, _decode(kv_len=4096)).time_s
+
+
+def test_explain_shows_the_thread_block_split_and_write_back():
+    r = CliRunner().invoke(cli, ["simulate", "--algo", BATCH, "--seq-len", "1", "--kv-len", "64k", "--explain"])
+    assert r.exit_code == 0, r.output
+    assert "(bdx, bdy, bdz) = (16, 1, 8)" in r.output and "24 chunk(s)" in r.output and "written back" in r.output
+    rows = json.loads(CliRunner().invoke(cli, ["simulate", "--algo", BATCH, "--seq-len", "1", "--kv-len", "64k",
+                                               "--format", "json"]).output)
+    assert rows[0]["algorithm"] == BATCH and rows[0]["time_s"] > 0
