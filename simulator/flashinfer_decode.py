@@ -210,6 +210,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     times["compute"] = startup + body + tail
     times["stream_fill"] = startup + tail
     times["combine"] = merge
+    times["writeback"] = 0.0  # the cold L2's write-backs are in ``stream`` (gpu_model.cold_l2_writeback)
     compute_bound = "fma" if cuda > stream else bound
     detail = dict(schedule="flashinfer-decode", block=(cfg.bdx, cfg.bdy, cfg.bdz), vec_size=cfg.vec,
                   tile_size_per_bdx=cfg.tile, rows_per_stage=cfg.rows_per_stage, smem_bytes=cfg.smem_bytes,

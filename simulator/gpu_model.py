@@ -206,6 +206,19 @@ def fused_config(hw, algo, wl):
     return cfg
 
 
+def cold_l2_writeback(hw, wl, hbm_bytes):
+    """Seconds of write-backs a ``--scope kernel`` call pays for starting with L2 full of dirty lines, as a
+    benchmark leaves it: it flushes L2 by writing a buffer just before the timed launch (nvbench's cold
+    measurement: ``cudaMemsetAsync`` of an L2-sized buffer, NVIDIA/nvbench nvbench/detail/l2flush.cuh; Triton's
+    ``do_bench``: ``cache.zero_()`` of a 256 MB buffer, triton/testing.py; attnsim's own harness:
+    ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
+    evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
+    (``--scope layer``) follows small kernels whose outputs are a sliver of L2: none."""
+    if wl.scope != "kernel":
+        return 0.0
+    return vmin(hw.l2_bytes, hbm_bytes) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+
+
 def _stream_fill(hw, tile_cycles) -> float:
     """What an HBM-bound kernel pays beyond bytes / bandwidth: the first load's latency before data flows,
     and the compute of the last tile after its data has arrived (latency + size / bandwidth + drain)."""
@@ -390,7 +403,10 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         time_s = times["compute"]
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
-        stream = times["hbm"] + times.get("stream_fill", 0.0)  # the HBM stream's first byte and last tile
+        if "writeback" not in times:  # a family that streams its own write-backs sets it (to 0)
+            times["writeback"] = cold_l2_writeback(hw, wl, cost.hbm_bytes)
+        # the HBM stream: its bytes, the first byte and last tile, and the dirty lines its reads evict
+        stream = times["hbm"] + times.get("stream_fill", 0.0) + times["writeback"]
         body = vmax(times["compute"], stream, times["l2"])
         time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0)
         memory = where(stream >= times["l2"], "hbm", "l2")
