@@ -210,7 +210,8 @@ def cold_l2_writeback(hw, wl, hbm_bytes):
     """Seconds of write-backs a ``--scope kernel`` call pays for starting with L2 full of dirty lines, as a
     benchmark leaves it: it flushes L2 by writing a buffer just before the timed launch (nvbench's cold
     measurement: ``cudaMemsetAsync`` of an L2-sized buffer, NVIDIA/nvbench nvbench/detail/l2flush.cuh; Triton's
-    ``do_bench``: ``cache.zero_()`` of a 256 MB buffer, triton/testing.py; attnsim's own harness:
+    ``do_bench``: the driver's ``clear_cache``, ``cache.zero_()`` of a 256 MiB buffer,
+    triton-lang/triton third_party/nvidia/backend/driver.py; attnsim's own harness:
     ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
     evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
     (``--scope layer``) follows small kernels whose outputs are a sliver of L2: none."""
