@@ -42,12 +42,12 @@ def show(name, as_json, graph):
     """Einsums, passes, op counts and live footprint of NAME (bundled name or file)."""
     from einsum_cascades import load_cascade
 
-    if graph:
+    if graph is not None:
         from cli.plots.style import check_output
 
         check_output(graph)
     c = load_cascade(name)
-    if graph:
+    if graph is not None:
         from cli.cascade_graph import draw
 
         draw(c, graph)

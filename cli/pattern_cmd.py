@@ -53,7 +53,7 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
     """
     from einsum_cascades.sparsity import declared_heads, is_mix, parse_pattern
 
-    if png:
+    if png is not None:
         from cli.plots.style import check_output
 
         check_output(png)
@@ -62,10 +62,10 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
     if not is_mix(p):
         data, tc = _counts(p, seq_len, kv_len, block_size)
     else:
-        if png:
+        if png is not None:
             raise UserError("--png draws one mask; a heads(...) mix has one per group: draw a group's pattern")
         data, tc = _mix_counts(p, seq_len, kv_len, block_size, heads or declared_heads(p))
-    if png:
+    if png is not None:
         from cli.pattern_plot import draw
 
         draw(p, tc, png, MAX_CELLS)

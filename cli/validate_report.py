@@ -42,7 +42,7 @@ def report(results, hw, fmt, output):
     from cli._measured_file import load
     from validation.report import report_doc
 
-    if output:
+    if output is not None:
         from cli.plots.style import check_output
 
         check_output(output)
@@ -51,7 +51,7 @@ def report(results, hw, fmt, output):
         click.echo(json.dumps(data, indent=2))
     else:
         _print(data)
-    if output:
+    if output is not None:
         from cli.plots.validation import validation_scatter
 
         validation_scatter(data, results, output)

@@ -1,6 +1,7 @@
 """Bad input ends as one line on stderr and exit status 2 (DESIGN), for each case found by trying the CLI
 with hostile values: empty names, sizes and lists past their stated bounds, broken files."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,6 @@ def test_cascade_check_refuses_a_bad_seed_or_tolerance(option, value):
 
 
 def _results(tmp_path, **change) -> str:
-    import json
-
     doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
     path = tmp_path / "results.json"
     path.write_text(json.dumps({**doc, **change}))
@@ -102,3 +101,43 @@ def test_an_unwritable_output_is_found_by_trying_not_by_os_access(args):
 def test_calibrate_cannot_write_into_proc():
     assert "cannot write '/proc/out.toml'" in fails("calibrate", str(Path(__file__).parent / "data" /
                                                                       "synthetic-h100-results.json"), "-o", "/proc/out.toml")
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "causal": [], "measured_s": 1e-3}]}, "causal must be true or false"),
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "pattern": 0.5, "measured_s": 1e-3}]}, "pattern must be a string"),
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "dtype": ["fp16"], "measured_s": 1e-3}]}, "dtype must be a string"),
+    ({"device": {"name": "H100", "sm_clock_mhz": "fast"}}, "sm_clock_mhz must be a number")])
+def test_a_results_field_of_the_wrong_type_is_refused_not_a_traceback(tmp_path, change, says):
+    """Before: TypeError (unhashable list, float not iterable) and ValueError (float('fast')) tracebacks."""
+    path = _results(tmp_path, **change)
+    assert says in fails("validate", "report", path)
+    assert says in fails("calibrate", path, "-o", str(tmp_path / "out.toml"))
+    assert says in fails("calibrate", "--kernels", path, "-o", str(tmp_path / "out.toml"))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_number_in_a_results_file_is_refused(tmp_path, literal):
+    """Python's json reads NaN and 1e999; merging such a file then failed writing it (ValueError traceback)."""
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    doc["device"]["power_w"] = "HERE"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc).replace('"HERE"', literal))
+    for args in (("validate", "merge", str(path), "-o", str(tmp_path / "out.json")), ("validate", "report", str(path))):
+        assert "results files" in fails(*args) and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("args", [("validate", "report", "tests/data/synthetic-h100-results.json", "-o", ""),
+                                  ("cascade", "show", "attention-1pass", "--graph", ""),
+                                  ("pattern", "show", "causal", "--seq-len", "4k", "--png", ""), ("sweep", "-o", "")])
+def test_an_empty_output_name_is_refused_not_ignored(args):
+    """Before: an empty --png, --graph or -o was taken as 'not given' and the command succeeded silently."""
+    assert "bad output ''" in fails(*args)
+
+
+@pytest.mark.parametrize("args", [("sweep", "-o", "{tmp}/out.csv/"), ("plot", "speedup", "-o", "{tmp}/out.png/"),
+                                  ("calibrate", "tests/data/synthetic-h100-results.json", "-o", "{tmp}/out.toml/")])
+def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path, args):
+    """Before: 'out.csv/' silently wrote the file out.csv."""
+    assert "ends in '/'" in fails(*(a.format(tmp=tmp_path) for a in args))
+    assert list(tmp_path.iterdir()) == []
