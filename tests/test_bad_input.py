@@ -141,3 +141,19 @@ def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path, 
     """Before: 'out.csv/' silently wrote the file out.csv."""
     assert "ends in '/'" in fails(*(a.format(tmp=tmp_path) for a in args))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("figure", ["roofline", "breakdown"])
+def test_a_figure_without_speedups_refuses_a_baseline_rather_than_ignore_it(tmp_path, figure):
+    """Before: plot breakdown accepted any --baseline, even 'x', and drew the same figure."""
+    assert "has no baseline" in fails("plot", figure, "--baseline", "x", "-o", str(tmp_path / "f.png"))
+
+
+def test_an_empty_from_file_is_refused_not_ignored():
+    """Before: --from '' simulated the default point as if --from had not been given."""
+    assert "--from ''" in fails("simulate", "--from", "")
+
+
+def test_a_nul_byte_in_an_argument_is_one_line_not_a_traceback(tmp_path):
+    """No shell can pass one, but a caller of the CLI's main can: open() then raised ValueError."""
+    assert "contains a NUL byte" in fails("sweep", "-o", str(tmp_path / "a\x00.csv"))
