@@ -60,6 +60,9 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
     p = parse_pattern(expr)
     kv_len = kv_len or seq_len
     if not is_mix(p):
+        if heads is not None:  # refused, not ignored: every head has the same counts
+            raise UserError(f"--heads {heads} applies to a heads(...) mix; {expr!r} is one pattern for every head, "
+                            "whose counts do not depend on the head count: leave --heads out")
         data, tc = _counts(p, seq_len, kv_len, block_size)
     else:
         if png is not None:

@@ -157,3 +157,17 @@ def test_an_empty_from_file_is_refused_not_ignored():
 def test_a_nul_byte_in_an_argument_is_one_line_not_a_traceback(tmp_path):
     """No shell can pass one, but a caller of the CLI's main can: open() then raised ValueError."""
     assert "contains a NUL byte" in fails("sweep", "-o", str(tmp_path / "a\x00.csv"))
+
+
+@pytest.mark.parametrize("args, says", [(("--hw", "nosuch", "-o", "{tmp}/r.json"), "unknown hardware 'nosuch'"),
+                                        (("-o", "/proc/r.json"), "cannot write '/proc/r.json'"),
+                                        (("--only", "nosuch", "-o", "{tmp}/r.json"), "bad --only 'nosuch'")])
+def test_validate_run_checks_its_inputs_before_looking_for_a_gpu(tmp_path, args, says):
+    """Before: a machine without CuPy answered every typo with 'needs a CUDA GPU'; one with a GPU found a bad
+    -o only after looking for the device."""
+    assert says in fails("validate", "run", *(a.format(tmp=tmp_path) for a in args))
+
+
+def test_pattern_show_refuses_heads_for_a_single_pattern():
+    """Before: --heads 3 with 'causal' was accepted and ignored (the counts are the same for every head)."""
+    assert "applies to a heads(...) mix" in fails("pattern", "show", "causal", "--seq-len", "4k", "--heads", "3")
