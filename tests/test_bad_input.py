@@ -171,3 +171,43 @@ def test_validate_run_checks_its_inputs_before_looking_for_a_gpu(tmp_path, args,
 def test_pattern_show_refuses_heads_for_a_single_pattern():
     """Before: --heads 3 with 'causal' was accepted and ignored (the counts are the same for every head)."""
     assert "applies to a heads(...) mix" in fails("pattern", "show", "causal", "--seq-len", "4k", "--heads", "3")
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]x", "a,b", "h100@x", "my gpu", "x\ny", ""])
+def test_a_hardware_toml_name_must_be_a_plain_word(tmp_path, name):
+    """Before: '[/]' crashed the simulate table (rich MarkupError), '[bold]x' printed as 'x', a comma or '@' broke
+    --hw lists and baselines (algo@NAME)."""
+    text = (Path(__file__).parent.parent / "gpu_models" / "specs" / "h100.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('name = "h100"', f"name = {json.dumps(name)}", 1))
+    assert "name must be 1-64 letters" in fails("simulate", "--hw", str(path))
+
+
+def test_a_cascade_path_with_markup_prints_as_written(tmp_path):
+    """Before: the simulate table read '[bold]' in a .cascade path as rich markup and printed another name."""
+    path = tmp_path / "[bold]mine.cascade"
+    path.write_text((Path(__file__).parent.parent / "einsum_cascades" / "library" / "attention-1pass.cascade").read_text())
+    for width in ("200", "40"):  # the table, and the key: value blocks
+        r = CliRunner().invoke(cli, ["simulate", "--algo", str(path), "--seq-len", "1k", "--format", "table"],
+                               env={"COLUMNS": width})
+        assert r.exit_code == 0 and "[bold]mine.cascade" in "".join(r.stdout.split()), r.output
+
+
+@pytest.mark.parametrize("figure", ["speedup", "breakdown", "roofline"])
+def test_a_dollar_in_a_name_on_a_figure_is_text_not_a_formula(tmp_path, figure):
+    """Before: a '$' in a .cascade path (or a kernel or device name of a results file) started matplotlib's math
+    mode, and a bad formula ended in a ParseException traceback."""
+    path = tmp_path / "a$\\frac$b.cascade"
+    path.write_text((Path(__file__).parent.parent / "einsum_cascades" / "library" / "attention-1pass.cascade").read_text())
+    r = CliRunner().invoke(cli, ["plot", figure, "--algo", str(path), "--seq-len", "1k,2k", "-o", str(tmp_path / "f.svg")])
+    assert r.exit_code == 0, r.output
+    assert "a$\\frac$b.cascade" in (tmp_path / "f.svg").read_text()
+
+
+def test_a_dollar_in_a_results_file_s_names_is_text(tmp_path):
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    doc["device"]["name"] = "H100 $\\undefined$"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    r = CliRunner().invoke(cli, ["plot", "validation", str(path), "--hw", "h100", "-o", str(tmp_path / "v.png")])
+    assert r.exit_code == 0, r.output

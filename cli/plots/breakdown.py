@@ -128,7 +128,7 @@ def _gpu(ax, groups: list[Group]) -> None:
     ax.set_ylim(bottom=10.0 ** math.floor(math.log10(shortest)))
     style.seconds_axis(ax.yaxis)
     ax.set_ylabel("time (log scale)")
-    ax.set_xticks(range(len(groups)), [g.label for g in groups])
+    ax.set_xticks(range(len(groups)), [style.literal(g.label) for g in groups])
     ax.grid(axis="x", visible=False)
     handles = [Patch(color=RESOURCE_COLORS.get(r, "0.6"), label=GPU_RESOURCES.get(r, r)) for r in resources]
     ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
