@@ -21,6 +21,9 @@ def check_target(path: str, suffixes: tuple[str, ...]) -> Path:
     on read-only and virtual file systems such as /proc.
     """
     target = Path(path)
+    if path.endswith(("/", os.sep)):  # Path() drops the slash: the user named a directory, not a file
+        raise UserError(f"bad output {path!r}: ends in '/', a directory; give a file name ending in "
+                        f"{', '.join(suffixes)}")
     if target.suffix.lower() not in suffixes:
         raise UserError(f"bad output {path!r}: the file name must end in {', '.join(suffixes)}")
     if target.is_dir():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cli._points_file import convert_row, read_csv, read_text
 from einsum_cascades.errors import UserError
-from validation.report import MEASURED_FORMAT, check_results
+from validation.report import MEASURED_FORMAT, check_results, parse_json
 
 SECONDS_PER = {"measured_ms": 1e-3, "measured_s": 1.0}  # the two spellings of the measured time
 LABELS = ("device", "kernel")  # free text, carried into the report
@@ -29,7 +29,7 @@ def load(path: str) -> dict:
     if p.suffix.lower() == ".csv":
         return _measured(path, read_csv(p), None)
     try:
-        doc = json.loads(read_text(p))
+        doc = parse_json(read_text(p))
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
     except json.JSONDecodeError as err:

@@ -26,6 +26,13 @@ COLUMNS = (Column("hw", True, 0), Column("algo", True, 0), Column("shape", False
            Column("baseline", True, 3), Column("speedup", False, 0))
 
 
+def markup_cells(r: dict) -> list[str]:
+    """``cells`` escaped for rich, which would read a '[bold]' in a value (a .cascade path) as markup."""
+    from rich.markup import escape
+
+    return [escape(c) for c in cells(r)]
+
+
 def cells(r: dict) -> list[str]:
     """One row's cells, as plain text, in COLUMNS order."""
     n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}")
@@ -84,10 +91,11 @@ def print_table(rows: list[dict]) -> None:
     shown, dropped, shared = layout(rows, console.width)
     table = [cells(r) for r in rows]
     if _width(table, shown) > console.width or len(shown) < 4:
-        _print_blocks(console, table, present(rows))
+        _print_blocks(console, [markup_cells(r) for r in rows], present(rows))
         return
     if shared:
-        console.print(shared, highlight=False)
+        console.print(shared, highlight=False, markup=False)
+    table = [markup_cells(r) for r in rows]
     _print_grid(console, table, shown)
     if dropped:
         console.print(f"(left out at {console.width} columns: {', '.join(COLUMNS[i].title for i in dropped)}; "

@@ -24,15 +24,14 @@ def cascade():
 @cascade.command("list")
 def list_():
     """Bundled cascades with their passes over the key rank."""
-    from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
+    from cli._fit import print_fitted
     from einsum_cascades import list_cascades, load_cascade
 
-    table = Table("name", "passes over m", "summary")
-    for name, summary in list_cascades():
-        table.add_row(name, str(load_cascade(name).passes().get("m", "-")), summary)
-    Console().print(table)
+    print_fitted(("name", "passes over m", "summary"),
+                 [[escape(name), str(load_cascade(name).passes().get("m", "-")), escape(summary)]
+                  for name, summary in list_cascades()], text=("passes over m", "summary"))
 
 
 @cascade.command("show")
@@ -43,12 +42,12 @@ def show(name, as_json, graph):
     """Einsums, passes, op counts and live footprint of NAME (bundled name or file)."""
     from einsum_cascades import load_cascade
 
-    if graph:
+    if graph is not None:
         from cli.plots.style import check_output
 
         check_output(graph)
     c = load_cascade(name)
-    if graph:
+    if graph is not None:
         from cli.cascade_graph import draw
 
         draw(c, graph)
@@ -81,22 +80,20 @@ def _as_dict(c) -> dict:
 def _print(c) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
+    from cli._fit import print_fitted
     from einsum_cascades.passes import einsum_passes, pass_label
 
     level, ops, passes = einsum_passes(c, "m"), c.op_counts(), c.passes()
-    table = Table(title=escape(f"{c.name}: {c.summary}"))
-    table.add_column("pass", justify="center")
-    table.add_column("einsum", ratio=3)
-    table.add_column("ops", ratio=1, overflow="fold")
+    rows = []
     for e in c.einsums:
         if e.init:
-            table.add_row("init", escape(e.init.text), "")
-        table.add_row(pass_label(c, level[e.output]) if level[e.output] else "-", escape(e.text),
-                      "\n".join(f"{k}={v}" for k, v in ops[e.output].items()))
+            rows.append(["init", escape(e.init.text), ""])
+        rows.append([pass_label(c, level[e.output]) if level[e.output] else "-", escape(e.text),
+                     escape("\n".join(f"{k}={v}" for k, v in ops[e.output].items()))])
     console = Console()
-    console.print(table)
+    print_fitted(("pass", "einsum", "ops"), rows, text=("pass", "einsum", "ops"), console=console,
+                 title=escape(f"{c.name}: {c.summary}"))
     console.print("passes: " + ", ".join(f"{rank}={n}" for rank, n in passes.items()))
     console.print("total ops:")
     for cls, n in c.total_ops().items():

@@ -23,17 +23,16 @@ def hw():
 @hw.command("list")
 def list_():
     """Bundled machines with their headline figures."""
-    from rich.console import Console
-    from rich.table import Table
+    from rich import box
 
+    from cli._fit import print_fitted
     from gpu_models import list_hardware, load_hardware
 
-    table = Table(caption="peak: dense fp16 tensor FLOP/s (GPU), 2 x MAC/s of the 2D array (accelerator)")
-    for column in ("name", "kind", "machine", "peak", "memory", "units"):
-        table.add_column(column, no_wrap=column in ("name", "kind", "peak"))
-    for name in list_hardware():
-        table.add_row(name, *_headline(load_hardware(name)))
-    Console().print(table)
+    print_fitted(("name", "kind", "machine", "peak", "memory", "units"),
+                 [(name, *_headline(load_hardware(name))) for name in list_hardware()], text=("machine",),
+                 drop=("kind",), dropped_hint="`attnsim hw show NAME` has every figure", box=box.SIMPLE_HEAD,
+                 pad_edge=False, collapse_padding=True, header_style="bold", right=("peak",),
+                 caption="peak: dense fp16 tensor FLOP/s (GPU), 2 x MAC/s of the 2D array (accelerator)")
 
 
 @hw.command("show")
@@ -49,22 +48,22 @@ def show(name, as_json):
         derived = {key: v for key, (v, _, _) in _derived(spec).items()}
         click.echo(json.dumps({**data, "derived": derived, "sources": spec.sources}, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
+    from cli._fit import print_fitted
     from gpu_models.schema import dimension
 
-    table = Table("field", "value", "source", title=f"{spec.display_name} ({spec.name})", caption=spec.description)
+    rows = []
     for key, value in data.items():
         if key in _HIDDEN or value is None:  # None: an MMA path the architecture lacks
             continue
         dim = dimension(spec.kind, key)
         for label, v in (value.items() if isinstance(value, dict) else [(None, value)]):
             row = f"{key}.{label}" if label else key
-            table.add_row(row, _human(dim, v), spec.sources.get(row, ""))
-    for key, (v, unit, formula) in _derived(spec).items():
-        table.add_row(key, _si_prefixed(v, unit), f"derived: {formula}")
-    Console().print(table)
+            rows.append((row, _human(dim, v), spec.sources.get(row, "")))
+    rows += [(key, _si_prefixed(v, unit), f"derived: {formula}") for key, (v, unit, formula) in _derived(spec).items()]
+    print_fitted(("field", "value", "source"), [[escape(c) for c in row] for row in rows], text=("source",),
+                 title=escape(f"{spec.display_name} ({spec.name})"), caption=escape(spec.description))
 
 
 def _headline(spec) -> tuple[str, ...]:

@@ -23,17 +23,16 @@ def list_():
     show NAME` gives its whole source (code, settings) and notes."""
     from rich import box
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
+    from cli._fit import print_fitted
     from simulator.methods import METHODS
 
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for title in ("method", "mask", "estimate", "kernel", "paper"):
-        table.add_column(title, overflow="fold")  # wrapped at a narrow terminal, never cut
-    for name, m in METHODS.items():
-        table.add_row(name, _mask(m), m.estimate or "-", _kernel(m), m.source.split(";")[0])
     console = Console()
-    console.print(table, highlight=False)
+    rows = [[escape(c) for c in (name, _mask(m), m.estimate or "-", _kernel(m), paper(m.source))]
+            for name, m in METHODS.items()]
+    print_fitted(("method", "mask", "estimate", "kernel", "paper"), rows, text=("mask", "kernel", "paper"),
+                 console=console, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
     console.print("attnsim method show NAME: the code and settings each preset is taken from", style="dim",
                   highlight=False)
 
@@ -63,3 +62,13 @@ def _mask(m) -> str:
 
 def _kernel(m) -> str:
     return m.algorithm or "the machine's FlashAttention"
+
+
+def paper(source: str) -> str:
+    """The paper a source names: its text up to the first ';' outside parentheses (the code follows)."""
+    depth = 0
+    for i, ch in enumerate(source):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == ";" and depth == 0:
+            return source[:i]
+    return source

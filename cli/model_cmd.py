@@ -20,15 +20,14 @@ def model():
 @model.command("list")
 def list_():
     """Every preset with its batch, heads (/ KV heads), head dim, mask and dtype."""
-    from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
+    from cli._fit import print_fitted
     from simulator.presets import MODELS, SOURCES, describe
 
-    table = Table("model", "attention call", "from")
-    for name in MODELS:
-        table.add_row(name, describe(name), SOURCES.get(name, "HuggingFace config.json"))
-    Console().print(table)
+    print_fitted(("model", "attention call", "from"),
+                 [[escape(c) for c in (name, describe(name), SOURCES.get(name, "HuggingFace config.json"))]
+                  for name in MODELS], text=("attention call", "from"))
 
 
 @model.command("show")

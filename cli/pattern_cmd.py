@@ -53,19 +53,22 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
     """
     from einsum_cascades.sparsity import declared_heads, is_mix, parse_pattern
 
-    if png:
+    if png is not None:
         from cli.plots.style import check_output
 
         check_output(png)
     p = parse_pattern(expr)
     kv_len = kv_len or seq_len
     if not is_mix(p):
+        if heads is not None:  # refused, not ignored: every head has the same counts
+            raise UserError(f"--heads {heads} applies to a heads(...) mix; {expr!r} is one pattern for every head, "
+                            "whose counts do not depend on the head count: leave --heads out")
         data, tc = _counts(p, seq_len, kv_len, block_size)
     else:
-        if png:
+        if png is not None:
             raise UserError("--png draws one mask; a heads(...) mix has one per group: draw a group's pattern")
         data, tc = _mix_counts(p, seq_len, kv_len, block_size, heads or declared_heads(p))
-    if png:
+    if png is not None:
         from cli.pattern_plot import draw
 
         draw(p, tc, png, MAX_CELLS)

@@ -39,6 +39,13 @@ def _usable(rows: list[dict], field: str) -> tuple[list[dict], str]:
     return kept, note
 
 
+def _no_baseline(opts: dict, figure: str) -> None:
+    """Refuse --baseline where the figure draws no speedup, rather than ignore it."""
+    if opts.get("baseline") is not None:
+        raise UserError(f"bad --baseline {opts['baseline']!r}: plot {figure} draws times, not speedups, so it has no "
+                        "baseline; leave the option out (plot speedup and plot sparsity take one)")
+
+
 def _done(output: str) -> None:
     click.echo(f"wrote {output}", err=True)
 
@@ -105,6 +112,7 @@ def roofline(output, **opts):
     from cli.plots import roofline_figure
     from simulator.api import hardware
 
+    _no_baseline(opts, "roofline")
     if len(opts["hardware"]) != 1:
         raise UserError(f"roofline draws one machine: got --hw {','.join(opts['hardware'])}")
     spec = hardware(opts["hardware"][0])
@@ -131,6 +139,7 @@ def breakdown(output, **opts):
     from cli.plots.breakdown import fitting
     from cli.plots.style import check_output
 
+    _no_baseline(opts, "breakdown")
     check_output(output)
     groups, note = fitting(evaluate_points(expand_points(opts)))
     if not groups:

@@ -28,7 +28,7 @@ def simulate(from_file, explain, fmt, **opts):
     """
     from simulator.api import run_points
 
-    if from_file:
+    if from_file is not None:
         from cli._points_file import read_points
 
         points, defaults = read_points(from_file), default_point(opts)

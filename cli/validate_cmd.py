@@ -49,13 +49,13 @@ def run(quick, hw, only, output):
     from validation.gpu import require_gpu
     from validation.runner import parse_parts
 
-    parts = parse_parts(only)
-    require_gpu()
+    parts = parse_parts(only)  # every input is checked before the GPU is looked for
     check_target(output, (".json",))
     if hw:
         from simulator.api import hardware
 
         hardware(hw)  # an unknown name fails now, not after the run
+    require_gpu()
     from validation.runner import run_suite
 
     doc = _with_progress(lambda progress: run_suite(output, quick, hw, progress, parts))

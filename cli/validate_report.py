@@ -42,7 +42,7 @@ def report(results, hw, fmt, output):
     from cli._measured_file import load
     from validation.report import report_doc
 
-    if output:
+    if output is not None:
         from cli.plots.style import check_output
 
         check_output(output)
@@ -51,7 +51,7 @@ def report(results, hw, fmt, output):
         click.echo(json.dumps(data, indent=2))
     else:
         _print(data)
-    if output:
+    if output is not None:
         from cli.plots.validation import validation_scatter
 
         validation_scatter(data, results, output)
@@ -59,33 +59,39 @@ def report(results, hw, fmt, output):
 
 
 def _print(data: dict) -> None:
+    from rich import box
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    from cli._output import human_time
+    from cli._fit import print_fitted
+    from cli._output import human_size, human_time
 
     console = Console()
-    console.print(f"[bold]{data['device'].get('name')}[/] predicted with hardware model [bold]{data['hardware']}[/]")
+    console.print(f"[bold]{escape(str(data['device'].get('name')))}[/] predicted with hardware model "
+                  f"[bold]{escape(str(data['hardware']))}[/]")
     several_hw = len({p["hardware"] for p in data["points"]}) > 1
-    table = Table("kernel", "algorithm", *(["hw"] if several_hw else []), "B", "H", "d", "N", "causal", "mask",
-                  "measured", "predicted", "error")
+    rows = []
     for p in data["points"]:
-        mask = p.get("pattern") or (f"s={p['sparsity']:g}" if p.get("sparsity") else "")
-        table.add_row(str(p["kernel"]), p["algorithm"], *([p["hardware"]] if several_hw else []), str(p["batch"]),
-                      f"{p['heads']}/{p['kv_heads']}", str(p["head_dim"]), f"{p['seq_len']}/{p['kv_len']}",
-                      "y" if p["causal"] else "", mask, human_time(p["measured_s"]), human_time(p["predicted_s"]),
-                      _err(p["error"]))
-    console.print(table)
-    summary = Table("group", "n", "median |error|", "max |error|", "roofline median", title="summary",
-                    caption="roofline median: the one-line roofline's median |error| on the same points")
+        mask = " ".join((["causal"] if p["causal"] else []) + ([p["pattern"]] if p.get("pattern") else [])
+                        + ([f"s={p['sparsity']:g}"] if p.get("sparsity") else []))
+        n = human_size(p["seq_len"]) + ("" if p["kv_len"] == p["seq_len"] else f"/{human_size(p['kv_len'])}")
+        rows.append([escape(str(p["kernel"])), escape(str(p["algorithm"])), *([p["hardware"]] if several_hw else []),
+                     f"{p['batch']}x{p['heads']}/{p['kv_heads']}x{p['head_dim']}", n, escape(mask or "dense"),
+                     human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"])])
+    print_fitted(("kernel", "algorithm", *(["hw"] if several_hw else []), "shape", "N", "mask", "measured",
+                  "predicted", "error"), rows, text=("kernel", "mask"),
+                 right=("shape", "N", "measured", "predicted", "error"), drop=("algorithm", "shape"),
+                 dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
+                 collapse_padding=True, header_style="bold")
     s = data["summary"]
     kernels = s["per_kernel"] if len(s["per_kernel"]) > len(s["per_algorithm"]) else {}  # several kernels per model
-    rows = [("all points", s["overall"])] + list(s["per_algorithm"].items()) + [
+    groups = [("all points", s["overall"])] + list(s["per_algorithm"].items()) + [
         (f"kernel {k}", v) for k, v in kernels.items()] + [(f"speedup {k}", v) for k, v in s["speedups"].items()]
-    for name, st in rows:
-        summary.add_row(name, str(st["n"]), _pct(st["median_abs_error"]), _pct(st["max_abs_error"]),
-                        _pct(st.get("roofline_median_abs_error")))
-    console.print(summary)
+    print_fitted(("group", "n", "median |error|", "max |error|", "roofline median"),
+                 [[escape(name), str(st["n"]), _pct(st["median_abs_error"]), _pct(st["max_abs_error"]),
+                   _pct(st.get("roofline_median_abs_error"))] for name, st in groups],
+                 text=("group",), right=("n", "median |error|", "max |error|", "roofline median"), console=console, title="summary",
+                 caption="roofline median: the one-line roofline's median |error| on the same points")
 
 
 def _err(e: float) -> str:

@@ -1,6 +1,6 @@
 """``Einsum`` and ``Cascade``: a networkx DAG of Einsums with passes, op counts and an executor.
 
-Conventions (reference/fusemax.md):
+Conventions (the Extended Einsum notation of the FuseMax paper, Nayak et al., MICRO 2024, arXiv 2406.10491):
 - a rank's extent is its upper-case name (m -> M, m1 -> M1);
 - ranks on the right but absent on the left are reduced: by max under ``max(x)``,
   by sum under ``sum(x)`` and by default (so ``A[m,p] * V[f,m]`` sums over m);
@@ -129,7 +129,7 @@ class Cascade:
         return before, inside, [e for e in self.einsums if e.output in later]
 
     def passes(self) -> dict[str, int]:
-        """rank -> number of passes over it (reference/fusemax.md), for every rank the cascade walks."""
+        """rank -> number of passes over it (FuseMax paper, arXiv 2406.10491), for every rank the cascade walks."""
         from einsum_cascades.passes import count_passes
 
         return count_passes(self)

@@ -1,4 +1,4 @@
-"""Pass analysis (reference/fusemax.md, "Passes").
+"""Pass analysis: passes as the FuseMax paper counts them (Nayak et al., MICRO 2024, arXiv 2406.10491).
 
 Ranks form families: the ranks of one partition (``m1*M0 + m0``) belong to the
 same family as the rank they split. An Einsum *fully reduces* a family when it

@@ -6,6 +6,7 @@ the spec it builds.
 """
 
 import math
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -59,7 +60,7 @@ def _build(fname: str, raw: dict):
     for key, entry in raw.items():
         dim = schema[key]
         if dim == "text":
-            values[key] = _text(fname, key, entry)
+            values[key] = _name(fname, entry) if key == "name" else _text(fname, key, entry)
         elif key in TABLES:
             values[key] = {sub: _figure(fname, f"{key}.{sub}", fig, dim, sources) for sub, fig in _table(fname, key, entry)}
         elif dim == "ops":
@@ -84,6 +85,17 @@ def _check_keys(fname: str, raw: dict, schema: dict) -> None:
 def _text(fname: str, key: str, entry) -> str:
     if not isinstance(entry, str) or not entry.strip():
         raise HardwareError(f"{fname}: {key} must be a non-empty string, got {entry!r}")
+    return entry
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # typed in --hw lists, baselines (algo@NAME) and CSV cells
+
+
+def _name(fname: str, entry) -> str:
+    """The machine's short name: no comma, '@', space, newline or markup, which would break lists and tables."""
+    if not isinstance(entry, str) or not NAME.fullmatch(entry):
+        raise HardwareError(f"{fname}: name must be 1-64 letters, digits, '.', '_', '+' or '-' (starting with a letter "
+                            f"or digit), got {entry!r:.50}")
     return entry
 
 

@@ -93,6 +93,8 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
         row.update(fits=fits, memory_bytes=float(needed[i]), baseline_fits=base_fits)
         row.setdefault("note", None)
         index = i if len(rows) > 1 or np.ndim(result.time_s) else None
+        if base_fits is False:  # no baseline time either way, also where the point itself does not fit
+            row.update(dict.fromkeys(BASELINE_FIELDS))
         if fits is False:
             parts = parts or _columns(result)
             row.update(dict.fromkeys(TIME_FIELDS), utilization={},

@@ -256,7 +256,8 @@ def _mask_lines(det: dict) -> list[str]:
     out = [f"mask tiles per head ({det['block_q']} x {det['block_kv']} tiles; each group lowered once):"]
     for i, g in enumerate(groups):
         total = g["rows"] * g["kv_blocks"]
-        out.append(f"  group {i + 1}: {g['heads']} query heads, {g['mask']}: {g['visited']:,} of {total:,} tiles visited "
+        mask = g["mask"] or "seeded random empty tiles (--sparsity alone)"  # no expression: None said nothing
+        out.append(f"  group {i + 1}: {g['heads']} query heads, {mask}: {g['visited']:,} of {total:,} tiles visited "
                    f"({g['full']:,} full, {g['partial']:,} partial), block density {g['block_density']:.4f}"
                    + (", reads a block index" if g["indexed"] else ""))
     return out

@@ -8,6 +8,7 @@ their published weights. ``--model ./config.json`` reads the same from a Hugging
 import json
 
 from einsum_cascades.errors import UserError, read_user_text
+from einsum_cascades.units import MAX_SIZE, short_repr
 
 # FuseMax paper workloads (Nayak et al., MICRO 2024, Sec. 6 "Workloads"): batch 64, encoder attention.
 # LLM shapes from the models' published configs (num_attention_heads, num_key_value_heads, head_dim).
@@ -71,9 +72,10 @@ def hf_config(path: str) -> dict:
             raise UserError(f"--model {path!r}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}; "
                             "give head_dim")
         head_dim = hidden // heads
-    out = dict(batch=1, heads=heads, kv_heads=kv_heads, head_dim=head_dim, causal=_is_decoder(config))
-    if HF_DTYPES.get(attn.get("torch_dtype")):
-        out["dtype"] = HF_DTYPES[attn["torch_dtype"]]
+    out = dict(batch=1, heads=heads, kv_heads=kv_heads, head_dim=head_dim, causal=_is_decoder(config, path))
+    dtype = attn.get("torch_dtype")
+    if isinstance(dtype, str) and HF_DTYPES.get(dtype):
+        out["dtype"] = HF_DTYPES[dtype]
     window = attn.get("sliding_window")
     if window is not None and attn.get("use_sliding_window", True) is not False:
         out["pattern"] = f"window({_count(attn, 'sliding_window', path)})"
@@ -82,13 +84,17 @@ def hf_config(path: str) -> dict:
 
 def _count(config: dict, key: str, path: str) -> int:
     value = config.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise UserError(f"--model {path!r}: {key} must be a positive integer, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_SIZE:
+        raise UserError(f"--model {path!r}: {key} must be a positive integer up to {MAX_SIZE} (1024g), "
+                        f"got {short_repr(value)}")
     return value
 
 
-def _is_decoder(config: dict) -> bool:
+def _is_decoder(config: dict, path: str) -> bool:
     archs = config.get("architectures") or []
+    if not isinstance(archs, list):
+        raise UserError(f"--model {path!r}: architectures must be a list of class names (e.g. [\"LlamaForCausalLM\"]), "
+                        f"got {short_repr(archs)}")
     if config.get("is_encoder_decoder"):  # T5-style: the encoder's self-attention is not causal
         return False
     return bool(config.get("is_decoder")) or any(isinstance(a, str) and a.endswith(DECODER_SUFFIXES) for a in archs)

@@ -1,6 +1,7 @@
 """Bad input ends as one line on stderr and exit status 2 (DESIGN), for each case found by trying the CLI
 with hostile values: empty names, sizes and lists past their stated bounds, broken files."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,6 @@ def test_cascade_check_refuses_a_bad_seed_or_tolerance(option, value):
 
 
 def _results(tmp_path, **change) -> str:
-    import json
-
     doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
     path = tmp_path / "results.json"
     path.write_text(json.dumps({**doc, **change}))
@@ -102,3 +101,113 @@ def test_an_unwritable_output_is_found_by_trying_not_by_os_access(args):
 def test_calibrate_cannot_write_into_proc():
     assert "cannot write '/proc/out.toml'" in fails("calibrate", str(Path(__file__).parent / "data" /
                                                                       "synthetic-h100-results.json"), "-o", "/proc/out.toml")
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "causal": [], "measured_s": 1e-3}]}, "causal must be true or false"),
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "pattern": 0.5, "measured_s": 1e-3}]}, "pattern must be a string"),
+    ({"points": [{"kernel": "k", "algorithm": "flash2", "dtype": ["fp16"], "measured_s": 1e-3}]}, "dtype must be a string"),
+    ({"device": {"name": "H100", "sm_clock_mhz": "fast"}}, "sm_clock_mhz must be a number")])
+def test_a_results_field_of_the_wrong_type_is_refused_not_a_traceback(tmp_path, change, says):
+    """Before: TypeError (unhashable list, float not iterable) and ValueError (float('fast')) tracebacks."""
+    path = _results(tmp_path, **change)
+    assert says in fails("validate", "report", path)
+    assert says in fails("calibrate", path, "-o", str(tmp_path / "out.toml"))
+    assert says in fails("calibrate", "--kernels", path, "-o", str(tmp_path / "out.toml"))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_number_in_a_results_file_is_refused(tmp_path, literal):
+    """Python's json reads NaN and 1e999; merging such a file then failed writing it (ValueError traceback)."""
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    doc["device"]["power_w"] = "HERE"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc).replace('"HERE"', literal))
+    for args in (("validate", "merge", str(path), "-o", str(tmp_path / "out.json")), ("validate", "report", str(path))):
+        assert "results files" in fails(*args) and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("args", [("validate", "report", "tests/data/synthetic-h100-results.json", "-o", ""),
+                                  ("cascade", "show", "attention-1pass", "--graph", ""),
+                                  ("pattern", "show", "causal", "--seq-len", "4k", "--png", ""), ("sweep", "-o", "")])
+def test_an_empty_output_name_is_refused_not_ignored(args):
+    """Before: an empty --png, --graph or -o was taken as 'not given' and the command succeeded silently."""
+    assert "bad output ''" in fails(*args)
+
+
+@pytest.mark.parametrize("args", [("sweep", "-o", "{tmp}/out.csv/"), ("plot", "speedup", "-o", "{tmp}/out.png/"),
+                                  ("calibrate", "tests/data/synthetic-h100-results.json", "-o", "{tmp}/out.toml/")])
+def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path, args):
+    """Before: 'out.csv/' silently wrote the file out.csv."""
+    assert "ends in '/'" in fails(*(a.format(tmp=tmp_path) for a in args))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("figure", ["roofline", "breakdown"])
+def test_a_figure_without_speedups_refuses_a_baseline_rather_than_ignore_it(tmp_path, figure):
+    """Before: plot breakdown accepted any --baseline, even 'x', and drew the same figure."""
+    assert "has no baseline" in fails("plot", figure, "--baseline", "x", "-o", str(tmp_path / "f.png"))
+
+
+def test_an_empty_from_file_is_refused_not_ignored():
+    """Before: --from '' simulated the default point as if --from had not been given."""
+    assert "--from ''" in fails("simulate", "--from", "")
+
+
+def test_a_nul_byte_in_an_argument_is_one_line_not_a_traceback(tmp_path):
+    """No shell can pass one, but a caller of the CLI's main can: open() then raised ValueError."""
+    assert "contains a NUL byte" in fails("sweep", "-o", str(tmp_path / "a\x00.csv"))
+
+
+@pytest.mark.parametrize("args, says", [(("--hw", "nosuch", "-o", "{tmp}/r.json"), "unknown hardware 'nosuch'"),
+                                        (("-o", "/proc/r.json"), "cannot write '/proc/r.json'"),
+                                        (("--only", "nosuch", "-o", "{tmp}/r.json"), "bad --only 'nosuch'")])
+def test_validate_run_checks_its_inputs_before_looking_for_a_gpu(tmp_path, args, says):
+    """Before: a machine without CuPy answered every typo with 'needs a CUDA GPU'; one with a GPU found a bad
+    -o only after looking for the device."""
+    assert says in fails("validate", "run", *(a.format(tmp=tmp_path) for a in args))
+
+
+def test_pattern_show_refuses_heads_for_a_single_pattern():
+    """Before: --heads 3 with 'causal' was accepted and ignored (the counts are the same for every head)."""
+    assert "applies to a heads(...) mix" in fails("pattern", "show", "causal", "--seq-len", "4k", "--heads", "3")
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]x", "a,b", "h100@x", "my gpu", "x\ny", ""])
+def test_a_hardware_toml_name_must_be_a_plain_word(tmp_path, name):
+    """Before: '[/]' crashed the simulate table (rich MarkupError), '[bold]x' printed as 'x', a comma or '@' broke
+    --hw lists and baselines (algo@NAME)."""
+    text = (Path(__file__).parent.parent / "gpu_models" / "specs" / "h100.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('name = "h100"', f"name = {json.dumps(name)}", 1))
+    assert "name must be 1-64 letters" in fails("simulate", "--hw", str(path))
+
+
+def test_a_cascade_path_with_markup_prints_as_written(tmp_path):
+    """Before: the simulate table read '[bold]' in a .cascade path as rich markup and printed another name."""
+    path = tmp_path / "[bold]mine.cascade"
+    path.write_text((Path(__file__).parent.parent / "einsum_cascades" / "library" / "attention-1pass.cascade").read_text())
+    for width in ("200", "40"):  # the table, and the key: value blocks
+        r = CliRunner().invoke(cli, ["simulate", "--algo", str(path), "--seq-len", "1k", "--format", "table"],
+                               env={"COLUMNS": width})
+        assert r.exit_code == 0 and "[bold]mine.cascade" in "".join(r.stdout.split()), r.output
+
+
+@pytest.mark.parametrize("figure", ["speedup", "breakdown", "roofline"])
+def test_a_dollar_in_a_name_on_a_figure_is_text_not_a_formula(tmp_path, figure):
+    """Before: a '$' in a .cascade path (or a kernel or device name of a results file) started matplotlib's math
+    mode, and a bad formula ended in a ParseException traceback."""
+    path = tmp_path / "a$\\frac$b.cascade"
+    path.write_text((Path(__file__).parent.parent / "einsum_cascades" / "library" / "attention-1pass.cascade").read_text())
+    r = CliRunner().invoke(cli, ["plot", figure, "--algo", str(path), "--seq-len", "1k,2k", "-o", str(tmp_path / "f.svg")])
+    assert r.exit_code == 0, r.output
+    assert "a$\\frac$b.cascade" in (tmp_path / "f.svg").read_text()
+
+
+def test_a_dollar_in_a_results_file_s_names_is_text(tmp_path):
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    doc["device"]["name"] = "H100 $\\undefined$"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    r = CliRunner().invoke(cli, ["plot", "validation", str(path), "--hw", "h100", "-o", str(tmp_path / "v.png")])
+    assert r.exit_code == 0, r.output

@@ -56,6 +56,14 @@ def test_a_baseline_that_does_not_fit_leaves_the_speedup_empty_not_wrong():
     assert row["baseline_fits"] is False and row["speedup"] is None and row["baseline_time_s"] is None
 
 
+def test_a_point_and_its_baseline_that_both_do_not_fit_have_no_time_at_all():
+    """naive over naive at 128k: neither time is believed (before: the baseline's time stayed in the row)."""
+    for row in (simulate("h100", "naive", seq_len=128 * 1024),
+                run_points([dict(hardware="h100", algorithm="naive", seq_len=n) for n in (64 * 1024, 128 * 1024)])[1]):
+        assert row["fits"] is False and row["baseline_fits"] is False
+        assert row["time_s"] is None and row["baseline_time_s"] is None and row["baseline_energy_j"] is None
+
+
 def test_columns_and_points_agree_on_fits():
     points = [dict(hardware="h100", algorithm="naive", seq_len=n) for n in (4096, 32768, 65536)]
     rows = run_points(points)

@@ -43,43 +43,70 @@ def _files(tmp: Path) -> list[str]:
 
 
 # (base call, {option: kind}); the kind picks the bad values. "@" marks the positional argument.
+# test_every_option_of_every_command_is_here keeps this list complete as commands and options are added.
 SIMULATE = ["simulate", "--seq-len", "1k"]
 WORKLOAD = {"--hw": "name", "--algo": "name", "--seq-len": "size", "--kv-len": "size", "--sparsity": "float",
             "--pattern": "pattern", "--batch": "size", "--heads": "size", "--kv-heads": "kv_heads", "--head-dim": "head_dim",
-            "--v-head-dim": "head_dim", "--block-size": "block", "--dtype": "choice", "--model": "name",
-            "--baseline": "name", "--scope": "choice"}
+            "--v-head-dim": "head_dim", "--block-size": "block", "--dtype": "choice", "--model": "model",
+            "--baseline": "name", "--scope": "choice", "--estimate": "name", "--method": "name"}
+FIGURE = {**WORKLOAD, "-o": "output:png"}
+RESULTS = "tests/data/synthetic-h100-results.json"
 COMMANDS = [
     (SIMULATE, {**WORKLOAD, "--from": "file", "--format": "choice"}),
     (["sweep", "--seq-len", "1k", "-o", "{tmp}/s.csv"], {**WORKLOAD, "-o": "output:csv"}),
-    (["plot", "speedup", "--seq-len", "1k,2k", "-o", "{tmp}/p.png"], {"--hw": "name", "--seq-len": "size",
-                                                                       "-o": "output:png"}),
-    (["plot", "roofline", "--seq-len", "1k", "-o", "{tmp}/r.png"], {"--algo": "name", "-o": "output:png"}),
+    (["plot", "speedup", "--seq-len", "1k,2k", "-o", "{tmp}/p.png"], FIGURE),
+    (["plot", "sparsity", "--seq-len", "4k", "--sparsity", "0,0.5", "-o", "{tmp}/p.png"], FIGURE),
+    (["plot", "roofline", "--seq-len", "1k", "-o", "{tmp}/r.png"], FIGURE),
+    (["plot", "breakdown", "--seq-len", "1k", "-o", "{tmp}/b.png"], FIGURE),
+    (["plot", "validation", "{fixture}", "-o", "{tmp}/v.png"], {"@": "file", "--hw": "name", "-o": "output:png"}),
     (["cascade", "check", "attention-3pass"], {"@": "cascade", "--seq-len": "size", "--kv-len": "size",
-                                               "--head-dim": "size", "--seed": "seed", "--tolerance": "tolerance"}),
-    (["cascade", "show", "attention-1pass"], {"@": "cascade"}),
+                                               "--head-dim": "size", "--seed": "seed", "--tolerance": "tolerance",
+                                               "--reference": "choice"}),
+    (["cascade", "show", "attention-1pass"], {"@": "cascade", "--graph": "output:png"}),
     (["pattern", "show", "causal", "--seq-len", "1g"], {"@": "heavy", "--block-size": "size"}),  # past the budget
-    (["pattern", "show", "causal", "--seq-len", "4k"], {"--seq-len": "size", "--kv-len": "size"}),
+    (["pattern", "show", "causal", "--seq-len", "4k"], {"@": "pattern", "--seq-len": "size", "--kv-len": "size",
+                                                        "--block-size": "block_size", "--png": "output:png",
+                                                        "--heads": "pattern_heads"}),
+    (["pattern", "show", "heads(16: causal, 16: full)", "--seq-len", "4k"], {"--heads": "mix_heads"}),
     (["hw", "show", "h100"], {"@": "name"}),
-    (["model", "show", "bert"], {"@": "name"}),
-    (["validate", "report", "{fixture}"], {"@": "file", "--hw": "name"}),
-    (["calibrate", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "-o": "output:toml"}),
+    (["model", "show", "bert"], {"@": "model"}),
+    (["method", "show", "nsa"], {"@": "name"}),
+    (["validate", "report", "{fixture}"], {"@": "file", "--hw": "name", "--format": "choice", "-o": "output:png"}),
+    (["validate", "merge", "{fixture}", "-o", "{tmp}/m.json"], {"@": "file", "-o": "output:json"}),
+    (["validate", "run", "-o", "{tmp}/run.json"], {"--hw": "name", "--only": "parts", "-o": "output:json"}),
+    (["calibrate", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "-o": "output:toml", "--hw": "name"}),
+    (["calibrate", "--kernels", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "--hw": "name"}),
 ]
 KINDS = {"size": BAD_SIZES, "float": BAD_FLOATS, "name": BAD_NAMES, "pattern": BAD_PATTERNS, "heavy": HEAVY_PATTERNS,
          "kv_heads": ["0", "3", "-2", "x"], "head_dim": ["0", "7", "264", "x", "2m"], "block": ["0", "3", "100", "1m"],
+         "block_size": ["0", "-1", "x", "", "1.5"], "mix_heads": ["0", "-1", "x", "3", "33", ""],
          "choice": ["", "fp32", "xml", "int8", "cluster"], "seed": ["-1", "x", "1e3", "99999999999999999999999"],
-         "tolerance": ["nan", "-1", "inf", "x", ""], "cascade": ["", "nosuch", "/etc/passwd", "{tmp}"]}
+         "tolerance": ["nan", "-1", "inf", "x", ""], "cascade": ["", "nosuch", "/etc/passwd", "{tmp}"],
+         "model": BAD_NAMES + ["{tmp}/list.json", "{tmp}/object.json", "{tmp}/binary.json", "{tmp}/deep.json", "{tmp}"],
+         "pattern_heads": ["1", "32", "0", "x"],  # a single pattern takes no --heads
+         "parts": ["", " ", ",", "nosuch", "micro,nosuch", "micro,,decode", "x" * 5000]}
 
 
 def _call(base, options, option, value, tmp: Path, fixture: str) -> list[str]:
     args = [a.format(tmp=tmp, fixture=fixture) for a in base]
-    if option == "@":  # the positional argument: the first one after the (sub)command names
-        at = 2 if base[0] in ("cascade", "pattern", "hw", "model", "validate") else 1
+    if option == "@":  # the positional argument: the first one after the (sub)command names and flags
+        at = len(_path(base))
+        while args[at].startswith("--") and args[at] != "--seq-len":
+            at += 1
         args[at] = value
     elif option in args:
         args[args.index(option) + 1] = value
     else:
         args += [option, value]
     return args
+
+
+def _path(base) -> tuple[str, ...]:
+    """The command's words: ('simulate',) or ('plot', 'speedup')."""
+    return tuple(base[:2]) if base[0] in GROUPS else tuple(base[:1])
+
+
+GROUPS = ("plot", "cascade", "pattern", "hw", "model", "method", "validate")
 
 
 @st.composite
@@ -99,6 +126,39 @@ def hostile_calls(draw, tmp: Path):
 
 
 FIXTURE = str(Path(__file__).parent / "data" / "synthetic-h100-results.json")
+
+
+def _leaf_commands(group=cli, path=()):
+    import click
+
+    for name in group.list_commands(None):
+        command = group.get_command(None, name)
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, path + (name,))
+        else:
+            yield path + (name,), command
+
+
+def test_every_option_of_every_command_is_here():
+    """Each option that takes a value, and each positional argument, of every command has bad values above."""
+    import click
+
+    covered = {}
+    for base, options in COMMANDS:
+        covered.setdefault(_path(base), set()).update(options)
+    missing = []
+    for path, command in _leaf_commands():
+        for param in command.params:
+            if isinstance(param, click.Argument):
+                name = "@"
+            elif isinstance(param, click.Option) and not param.is_flag and "--help" not in param.opts:
+                name = min(param.opts, key=len) if param.opts[0].startswith("-o") else param.opts[0]
+                name = next((o for o in param.opts if o in covered.get(path, ())), name)
+            else:
+                continue
+            if name not in covered.get(path, ()):
+                missing.append((" ".join(path), name))
+    assert not missing, missing
 
 
 @pytest.fixture(scope="module")

@@ -46,3 +46,15 @@ def test_eighteen_einsums_get_eighteen_distinct_looks():
     colours: dict = {}
     looks = [_part_style(f"E{i}", colours, palette) for i in range(18)]
     assert len(set(looks)) == 18 and all(c != _part_style("DRAM", colours, palette)[0] for c, _ in looks)
+
+
+def test_a_latency_above_every_bar_names_the_stall_it_holds():
+    """fusemax-arch's predicted latency is well above its 2D, 1D and DRAM bars: the fill/drain stall (no bar
+    draws it) is written under the latency, in seconds at the array's clock."""
+    from cli.plots.breakdown import _accel_text, evaluate_points
+
+    arch, fused = evaluate_points([dict(hardware="fusemax", algorithm=a, batch=64, heads=12, head_dim=64, seq_len=65536)
+                                   for a in ("fusemax-arch", "fusemax")])
+    stall_s = arch.result.detail["stall_cycles"] / arch.spec.clock_hz
+    assert stall_s > 0.25 * arch.result.time_s and f"incl. {stall_s:.3g} s fill/drain stall" in _accel_text(arch)
+    assert "stall" not in _accel_text(fused)

@@ -51,12 +51,24 @@ def test_a_disabled_sliding_window_and_a_float32_checkpoint_set_nothing(tmp_path
 
 
 @pytest.mark.parametrize("text, says", [("[1]", "expected a JSON object"), ("{}", "num_attention_heads must be"),
-                                        ('{"num_attention_heads": 3, "hidden_size": 100}', "give head_dim")])
+                                        ('{"num_attention_heads": 3, "hidden_size": 100}', "give head_dim"),
+                                        # before: TypeError tracebacks, and a head count past any bound taken as is
+                                        ('{"num_attention_heads": 32, "head_dim": 128, "architectures": 7}',
+                                         "architectures must be a list"),
+                                        ('{"num_attention_heads": 32, "head_dim": 1000000000000000000000}',
+                                         "head_dim must be a positive integer up to")])
 def test_a_bad_config_is_a_one_line_error(tmp_path, text, says):
     path = tmp_path / "config.json"
     path.write_text(text)
     r = CliRunner().invoke(cli, ["simulate", "--model", str(path)])
     assert r.exit_code == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_torch_dtype_that_is_not_a_name_sets_nothing_like_float32(tmp_path):
+    """Before: a list or object there raised TypeError (unhashable) from the dtype lookup."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"num_attention_heads": 32, "head_dim": 128, "torch_dtype": []}))
+    assert hf_config(str(path)) == dict(batch=1, heads=32, kv_heads=32, head_dim=128, causal=False)
 
 
 def test_model_list_names_every_preset():

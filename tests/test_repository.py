@@ -22,3 +22,15 @@ def test_no_tracked_file_holds_a_merge_conflict_marker():
     bad = [f"{p.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}" for p in tracked_text_files() if p.is_file()
            for text in [p.read_text(errors="replace")] for m in [MARKER.search(text)] if m]
     assert not bad, f"conflict markers in {', '.join(bad)}"
+
+
+NOTES = re.compile(r"shared/reference|reference/(gpu|measured|fusemax)\.md")  # the authors' notes: not shipped
+
+
+def test_no_tracked_file_cites_notes_users_do_not_have():
+    """Every figure and convention cites its primary source (paper, datasheet, repository file), never notes
+    a user of a clone does not have."""
+    this = Path(__file__).resolve()
+    bad = [str(p.relative_to(ROOT)) for p in tracked_text_files() if p.is_file() and p.resolve() != this
+           and NOTES.search(p.read_text(errors="replace"))]
+    assert not bad, f"cites shared/reference notes: {', '.join(bad)}"

@@ -70,6 +70,13 @@ def test_explain_prints_formulas_and_the_bound():
     assert "(Bc*Br*T_s + Br*T_r)/(R_tc*eff)" in r.output and "cascade attention-1pass" in r.output and "bound:" in r.output
 
 
+def test_explain_names_the_mask_of_every_head_group_never_none():
+    """--sparsity alone has no mask expression: the group line said 'None' before."""
+    r = run("simulate", "--hw", "h100", "--algo", "flash2", "--seq-len", "32k", "--sparsity", "0.9", "--explain")
+    group = next(line for line in r.output.splitlines() if line.strip().startswith("group 1:"))
+    assert "None" not in group and "random empty tiles" in group
+
+
 @pytest.mark.parametrize("args, needle", [
     (("--hw", "h999"), "h999"),
     (("--algo", "flash9"), "flash9"),

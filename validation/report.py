@@ -29,12 +29,29 @@ def load_results(path: str) -> dict:
     if not Path(path).is_file():
         raise UserError(f"no such results file {path!r}")
     try:
-        doc = json.loads(read_user_text(path, "results file"))
+        doc = parse_json(read_user_text(path, "results file"))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
     return check_results(doc, path)
+
+
+def parse_json(text: str):
+    """JSON as results files hold it: finite numbers only (NaN, Infinity and 1e999 are UserErrors)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str):
+    raise UserError(f"{name} is not a JSON number: results files write null where there is no value "
+                    "(validation/FORMAT.md)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UserError(f"number {text[:30]} is out of range: results files hold finite numbers (validation/FORMAT.md)")
+    return value
 
 
 def check_results(doc, path: str) -> dict:
@@ -54,9 +71,15 @@ def _check_entries(path: str, doc: dict) -> None:
     for i, m in enumerate(micro):
         if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not _number_or_none(m.get("value")):
             raise UserError(f"{path}: micro entry {i} must be an object with a 'name' and a numeric 'value'")
+    clock = doc["device"].get("sm_clock_mhz")
+    if not _number_or_none(clock) or (clock or 0) < 0:
+        raise UserError(f"{path}: device sm_clock_mhz must be a number >= 0 or null, not {clock!r}")
     for i, p in enumerate(doc["points"]):
         if not isinstance(p, dict):
             raise UserError(f"{path}: point {i} is {type(p).__name__}, not an object (validation/FORMAT.md)")
+        wrong = next((k for k, kinds in _TYPES.items() if not isinstance(p.get(k), kinds)), None)
+        if wrong:
+            raise UserError(f"{path}: point {i}: {wrong} must be {_TYPE_NAMES[wrong]} or null, not {p[wrong]!r:.40}")
         if not isinstance(p.get("algorithm"), (str, type(None))) or not isinstance(p.get("kernel", ""), str):
             raise UserError(f"{path}: point {i} needs a 'kernel' string and an 'algorithm' string (or null: a "
                             "kernel attnsim has no family for)")
@@ -65,6 +88,9 @@ def _check_entries(path: str, doc: dict) -> None:
             raise UserError(f"{path}: point {i}: measured_s (>= 0) and the sizes must be numbers")
 
 
+_TYPES = {"causal": (bool, type(None)), **{k: (str, type(None)) for k in ("pattern", "dtype", "hardware", "scope")}}
+_TYPE_NAMES = {"causal": "true or false", "pattern": "a string", "dtype": "a string", "hardware": "a string",
+               "scope": "a string"}
 _NUMBERS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "sparsity", "block_q", "block_kv")
 
 

@@ -129,7 +129,7 @@ def _gpu(ax, groups: list[Group]) -> None:
     ax.set_ylim(bottom=10.0 ** math.floor(math.log10(shortest)))
     style.seconds_axis(ax.yaxis)
     ax.set_ylabel("time (log scale)")
-    ax.set_xticks(range(len(groups)), [g.label for g in groups])
+    ax.set_xticks(range(len(groups)), [style.literal(g.label) for g in groups])
     ax.grid(axis="x", visible=False)
     handles = [Patch(color=RESOURCE_COLORS.get(r, "0.6"), label=GPU_RESOURCES.get(r, r)) for r in resources]
     ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -154,7 +154,7 @@ def _accel(ax, groups: list[Group]) -> None:
                 bottom += cycles / GIGA
             ticks.append(x)
             names.append(f"{bar.split()[0]}\n{_human(bottom * GIGA / g.spec.clock_hz)}")
-        _mark_predicted(ax, i, g.result.time_s * g.spec.clock_hz / GIGA, f"{_human(g.result.time_s)}, {g.result.bound}-bound",
+        _mark_predicted(ax, i, g.result.time_s * g.spec.clock_hz / GIGA, _accel_text(g),
                         label="predicted latency" if i == 0 else None)
     ax.set_xticks(ticks, names, fontsize=8)
     ax.grid(axis="x", visible=False)
@@ -164,6 +164,13 @@ def _accel(ax, groups: list[Group]) -> None:
     ax.set_ylabel(f"cycles (×10⁹) at {groups[0].spec.clock_hz / 1e6:.0f} MHz")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _accel_text(g: Group) -> str:
+    """'24.5 s, array1d-bound', naming the pipeline stall the latency holds and no bar draws (fusemax-arch)."""
+    stall = g.result.detail.get("stall_cycles") or 0
+    return (f"{_human(g.result.time_s)}, {g.result.bound}-bound"
+            + (f"\nincl. {_human(stall / g.spec.clock_hz)} fill/drain stall" if stall else ""))
 
 
 def einsum_palette() -> list:

@@ -90,6 +90,7 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), marks, note)
     named = ", ".join(["N", *(SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len"))])
     legend = ax.legend(loc="best", title=f"kernel (labels: {named})")
+    style.literal_text(fig)
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
     _label_points(ax, points, avoid=legend)

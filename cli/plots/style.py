@@ -56,6 +56,26 @@ def check_output(path: str) -> Path:
     return check_target(path, FORMATS)
 
 
+def literal_text(artist) -> None:
+    """Titles, labels, legends and notes print as written: a '$' in a name the user gave (a .cascade path, a
+    kernel or device in a results file) would start matplotlib's math mode, and a bad formula raised a
+    traceback. Tick labels keep math mode (log axes write 10^x with it); names on ticks go through ``literal``."""
+    from matplotlib.axis import Tick
+    from matplotlib.text import Text
+
+    if isinstance(artist, Tick):
+        return
+    if isinstance(artist, Text):
+        artist.set_parse_math(False)
+    for child in artist.get_children():
+        literal_text(child)
+
+
+def literal(text: str) -> str:
+    """``text`` for a tick label, with '$' escaped so that matplotlib prints it rather than start math mode."""
+    return text.replace("$", r"\$")
+
+
 def save(fig, path: str) -> None:
     """Lay the figure out tightly and write it, atomically, in the format its extension names."""
     import matplotlib.pyplot as plt
@@ -63,6 +83,7 @@ def save(fig, path: str) -> None:
     from cli._files import atomic_path
 
     fmt = Path(path).suffix.lower()[1:]
+    literal_text(fig)
     fig.tight_layout()
     try:
         with atomic_path(path, FORMATS) as tmp:

@@ -1,0 +1,87 @@
+"""Rich tables whose every value is whole at any terminal width (the listing commands' tables).
+
+Name and number columns never wrap; free-text columns wrap at spaces, and fold a word longer than
+``WORD_CAP`` (a path, a URL) onto several lines: nothing is ever cut or ellipsised. When that does
+not fit the terminal, the columns named in ``drop`` are left out in turn (and named below the table);
+a table that still does not fit prints each row as a block of ``title: value`` lines.
+"""
+
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+WORD_CAP = 24  # a free-text column folds words longer than this rather than widen for them
+UNBOUNDED = 10**6  # a width no table reaches: measure what it needs, not what the terminal allows
+
+
+def print_fitted(headers, rows, *, text=(), right=(), drop=(), dropped_hint="", console=None, **table_kw) -> None:
+    """Print ``rows`` (lists of rich-markup strings, one per header) as a table fitting the console.
+
+    ``text``: headers of free-text columns (wrapped at spaces); ``right``: right-aligned (number) columns;
+    ``drop``: headers that may be left out,
+    first named first; ``dropped_hint``: where the left-out values are shown in full (``hw show NAME``).
+    """
+    console = console or Console()
+    plain = [[Text.from_markup(cell).plain for cell in row] for row in rows]
+    shown = list(range(len(headers)))
+    dropped = []
+    for header in (None, *drop):
+        if header is not None:
+            shown.remove(headers.index(header))
+            dropped.append(header)
+        table, needs = _table([headers[i] for i in shown], [[r[i] for i in shown] for r in rows],
+                              [[r[i] for i in shown] for r in plain], text, right, table_kw)
+        if needs + _borders(console, table) <= console.width:
+            console.print(table)
+            if dropped:
+                console.print(f"(left out at {console.width} columns: {', '.join(dropped)}"
+                              + (f"; {dropped_hint}" if dropped_hint else "") + ")", style="dim", highlight=False)
+            return
+    _blocks(console, headers, rows, table_kw.get("title"), table_kw.get("caption"))
+
+
+def _table(headers, rows, plain, text, right, table_kw) -> tuple[Table, int]:
+    """The table, and the narrowest width its columns take with every value whole (borders left out)."""
+    table = Table(**table_kw)
+    needs = 0
+    for j, header in enumerate(headers):
+        lines = [line for cell in [header, *(r[j] for r in plain)] for line in (cell.splitlines() or [""])]
+        if header in text:
+            need = min(WORD_CAP, max(len(word) for line in lines for word in (line.split() or [""])))
+            table.add_column(escape(header), overflow="fold", min_width=need)
+        else:
+            need = max(Text(line).cell_len for line in lines)
+            table.add_column(escape(header), no_wrap=True, overflow="fold", min_width=need,
+                             justify="right" if header in right else "left")
+        needs += need
+    for row in rows:
+        table.add_row(*row)
+    return table, needs
+
+
+def _borders(console, table: Table) -> int:
+    """What the table's borders and padding take, measured on a probe of one-character cells."""
+    n = len(table.columns)
+    probe = Table(*([""] * n), box=table.box, padding=table.padding, pad_edge=table.pad_edge,
+                  collapse_padding=table.collapse_padding, show_edge=table.show_edge, show_lines=table.show_lines)
+    probe.add_row(*(["x"] * n))
+    return Measurement.get(console, console.options.update_width(UNBOUNDED), probe).maximum - n
+
+
+def _blocks(console, headers, rows, title, caption) -> None:
+    """One ``title: value`` line per column and a blank line between rows: any width fits."""
+    if title:
+        console.print(title, style="bold")
+    pad = max(len(h) for h in headers)
+    for n, row in enumerate(rows):
+        if n:
+            console.print()
+        for header, cell in zip(headers, row):
+            if not Text.from_markup(cell).plain:
+                continue
+            indent = "\n" + " " * (pad + 2)
+            console.print(f"{escape(header):>{pad}}: " + indent.join(cell.splitlines()), highlight=False)
+    if caption:
+        console.print(caption, style="dim", highlight=False)
