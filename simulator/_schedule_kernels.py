@@ -5,7 +5,7 @@ and t usually belongs at or near its tail: in a ring buffer the popped head's ce
 a CTA costs an add, a compare and a store, plus one move per finish time later than t.
 """
 
-import numba
+from einsum_cascades._numba import numba
 
 
 @numba.njit(cache=True, nogil=True)

@@ -4,7 +4,7 @@ Alone in its module so that a first run compiles it in well under a second, not 
 (``_kernels``); the hash is ``_tile_state``'s, the one every lowering path flips.
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 from einsum_cascades.sparsity._tile_state import keep_in_row, row_key
