@@ -10,8 +10,9 @@ stays importable afterwards (numba's linear algebra, if some other code uses it,
 
 import sys
 
-import numba
+import numba  # re-exported: the kernel modules import numba from here
 
+__all__ = ["numba"]
 _PROBE = "scipy.linalg.cython_blas"
 
 

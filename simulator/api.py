@@ -14,6 +14,7 @@ from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
 from simulator.accel_model import family_error as accel_family_error
 from simulator.capacity import cannot_fit, mark_rows
+from simulator import tiles as tile_source
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES
@@ -168,14 +169,20 @@ def run_points(points, **defaults) -> list[dict]:
     methods = {}
     if defaults.get("method") or any(p.get("method") for p in points):
         points, methods = _with_methods(points, defaults)
-    for i, point in enumerate(points):
-        merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
-        key = _column_key(merged)
-        if key is None:
-            rows[i] = _simulate_point(merged)
-        else:
-            groups.setdefault(key, []).append(i)
-            rows[i] = merged
+    merged_points = [{**defaults, **{k: v for k, v in point.items() if v is not None}} for point in points]
+    # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
+    tile_source.expect_sparsities(p["sparsity"] for p in merged_points
+                                  if type(p.get("sparsity")) is float and p["sparsity"] > 0 and not p.get("pattern"))
+    try:
+        for i, merged in enumerate(merged_points):
+            key = _column_key(merged)
+            if key is None:
+                rows[i] = _simulate_point(merged)
+            else:
+                groups.setdefault(key, []).append(i)
+                rows[i] = merged
+    finally:
+        tile_source.expect_sparsities(())
     for key, members in groups.items():
         merged = [rows[i] for i in members]
         out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]

@@ -92,7 +92,7 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
     the times of a point that does not fit and the speedup of one whose baseline does not, with a note."""
     needed, have = need(hw, result)
-    if len(rows) == 1 and not np.ndim(needed) and not np.ndim(result.time_s):
+    if _one_point(rows, needed, result):
         return [_mark_one(rows[0], hw, result, needed, have, base_hw, base)]
     needed = np.broadcast_to(needed, (len(rows),))
     base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
@@ -110,6 +110,11 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
             row.update(dict.fromkeys(BASELINE_FIELDS),
                        note=f"baseline does not fit: {describe(base_hw, base, index, base_parts)}")
     return rows
+
+
+def _one_point(rows, needed, result) -> bool:
+    """One row of a one-point result (no columns): ``_mark_one`` marks it."""
+    return len(rows) == 1 and not np.ndim(needed) and not np.ndim(result.time_s)
 
 
 def _mark_one(row: dict, hw, result, needed, have, base_hw, base) -> dict:
