@@ -6,13 +6,17 @@ cached, since sweeps revisit the same (mask, sizes, tile) many times.
 """
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
-FAMILY_MIN_TILES = 1 << 20  # --sparsity alone on a grid this large lowers the points' other sparsities with it
+# --sparsity alone on a grid this large lowers the points' other sparsities with it (numba's coin kernel); on a grid
+# of FAMILY_LOADED_TILES once the process has loaded numba (a sweep's CTA scheduling does), else numpy lowers it
+FAMILY_MIN_TILES, FAMILY_LOADED_TILES = 1 << 20, 1 << 14
+PENDING = 512  # sibling counts kept until asked for (a sweep asks for them in its next chunks of points)
 ELEMENT_TILE = (128, 128)  # coin and selector block of a kernel that does not tile (naive)
 
 
@@ -112,7 +116,6 @@ def expect_sparsities(values) -> None:
     on a large grid, the first of them lowered at a tile shape lowers the others there too, every coin hashed
     once for all of them; each gets the counts it would get alone. ``()``: none expected."""
     _sparsities[0] = tuple(sorted(set(values)))
-    _pending.clear()
 
 
 def _random_counts(pat, sparsity, nq, nkv, bq, bkv):
@@ -122,12 +125,15 @@ def _random_counts(pat, sparsity, nq, nkv, bq, bkv):
     key = (nq, nkv, bq, bkv, sparsity)
     if key in _pending:
         return _pending.pop(key)
-    family = _sparsities[0]
-    if len(family) < 2 or sparsity not in family or math.ceil(nq / bq) * math.ceil(nkv / bkv) < FAMILY_MIN_TILES:
+    family, n_tiles = _sparsities[0], math.ceil(nq / bq) * math.ceil(nkv / bkv)
+    if len(family) < 2 or sparsity not in family or \
+            n_tiles < (FAMILY_LOADED_TILES if "numba" in sys.modules else FAMILY_MIN_TILES):
         return tile_counts(pat, nq, nkv, bq, bkv)
     lowered = random_tile_counts(pat, nq, nkv, bq, bkv, RANDOM_SEED, [1.0 - s for s in family])
-    _pending.update(((nq, nkv, bq, bkv, s), tc) for s, tc in zip(family, lowered))
-    return _pending.pop(key)
+    _pending.update(((nq, nkv, bq, bkv, s), tc) for s, tc in zip(family, lowered) if s != sparsity)
+    while len(_pending) > PENDING:  # the oldest first (dicts keep insertion order)
+        del _pending[next(iter(_pending))]
+    return lowered[family.index(sparsity)]
 
 
 @lru_cache(maxsize=4096)
