@@ -157,7 +157,7 @@ def test_kernels_load_without_importing_scipy_linalg_and_leave_it_importable():
     from simulator import _schedule_kernels  # noqa: F401  (imports numba through einsum_cascades._numba)
 
     assert sys.modules.get("scipy.linalg.cython_blas", 0) is not None  # no blocking entry left behind
-    ring, maxes = np.zeros(2), np.zeros(3)
-    _schedule_kernels.dispatch_periods(ring, 0, np.array([1.0, 2.0]), 3, maxes, 0)
-    assert maxes.tolist() == [2.0, 4.0, 5.0]  # CTAs 1, 2 | 1, 2 | 1, 2 on two slots
+    state, maxes = np.zeros(2), np.zeros(3)
+    _schedule_kernels.dispatch_periods(state, np.array([1.0, 2.0]), 3, maxes, 0)
+    assert maxes.tolist() == [2.0, 4.0, 5.0] and state.tolist() == [4.0, 5.0]  # CTAs 1, 2 | 1, 2 | 1, 2 on 2 slots
     pytest.importorskip("scipy.linalg")
