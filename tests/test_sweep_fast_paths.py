@@ -30,6 +30,7 @@ TOO_BIG = [  # Q, K, V and O alone overflow the GPU's HBM
     dict(hardware="b200", algorithm="flash4", seq_len=1 << 18, causal=True, batch=128, heads=32, scope="layer"),
     dict(hardware="a100", algorithm="flash2", seq_len=1 << 17, sparsity=0.7, batch=64, heads=32, kv_heads=8),
     dict(hardware="h100", algorithm="flash3", seq_len=1 << 20, sparsity=0.6, batch=16, heads=16, dtype="fp8"),
+    dict(hardware="h100", algorithm="flash2", seq_len=1 << 19, sparsity=0.9, batch=32, heads=32, estimate="seer-gate"),
 ]
 
 
