@@ -16,7 +16,7 @@ RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat e
 # --sparsity alone on a grid this large lowers the points' other sparsities with it (numba's coin kernel); on a grid
 # of FAMILY_LOADED_TILES once the process has loaded numba (a sweep's CTA scheduling does), else numpy lowers it
 FAMILY_MIN_TILES, FAMILY_LOADED_TILES = 1 << 20, 1 << 14
-PENDING = 512  # sibling counts kept until asked for (a sweep asks for them in its next chunks of points)
+PENDING = 128  # sibling counts kept until asked for (a sweep asks for them in its next chunks of points)
 ELEMENT_TILE = (128, 128)  # coin and selector block of a kernel that does not tile (naive)
 
 
