@@ -1,29 +1,43 @@
 """numba kernels of greedy CTA dispatch (``schedule``): the slots' finish times as one sorted array.
 
-Each CTA pops the earliest finish time m and pushes t = m + w. Kept sorted, the pop is the array's head
-and t usually belongs at or near its tail: in a ring buffer the popped head's cell becomes the tail's, so
-a CTA costs an add, a compare and a store, plus one move per finish time later than t.
+Each CTA pops the earliest finish time m and pushes t = m + w. Kept sorted in a buffer that the pops walk
+up, the pop is the head and t usually belongs at or near the tail: a CTA costs an add, a compare and a store,
+plus one move per finish time later than t. The time just popped stays below the head and is at most t (works
+are not negative), so the scan for t's place needs no bounds check.
 """
 
-import numba
+import numpy as np
+
+from einsum_cascades._numba import numba
+
+SPARE = 1 << 15  # cells past the slots: the live times move back to the buffer's start once the pops reach them
 
 
 @numba.njit(cache=True, nogil=True)
-def dispatch_periods(ring, head, period, repeats, maxes, start):
-    """Dispatch ``repeats`` copies of ``period`` onto the sorted ring ``ring`` (earliest at ``head``);
-    maxes[start + r] = latest finish time after copy r. Returns the new head."""
-    last = ring.size - 1
+def dispatch_periods(state, period, repeats, maxes, start):
+    """Dispatch ``repeats`` copies of ``period`` (works >= 0) onto the sorted finish times ``state`` (updated in
+    place); maxes[start + r] = latest finish time after copy r."""
+    slots = state.size
+    buf = np.empty(slots + SPARE + 1)
+    buf[0] = -np.inf  # below the first head: what a pop leaves there is the popped time
+    buf[1:slots + 1] = state
+    h = 1  # the earliest finish time is buf[h]; buf[h - 1] <= it
     for r in range(repeats):
         for i in range(period.size):
-            t = ring[head] + period[i]
-            j, prev = head, (head - 1 if head > 0 else last)
-            while prev != head and ring[prev] > t:  # later times move up a cell, into the popped one's
-                ring[j] = ring[prev]
-                j, prev = prev, (prev - 1 if prev > 0 else last)
-            ring[j] = t
-            head = head + 1 if head < last else 0
-        maxes[start + r] = ring[head - 1 if head > 0 else last]
-    return head
+            if h + slots > SPARE + slots:
+                buf[:slots + 1] = buf[h - 1:h + slots].copy()
+                h = 1
+            t = buf[h] + period[i]
+            h += 1
+            j = h + slots - 1  # the cell after the last live time
+            x = buf[j - 1]
+            while x > t:  # later times move up a cell; buf[h - 1] (the time popped) stops the scan
+                buf[j] = x
+                j -= 1
+                x = buf[j - 1]
+            buf[j] = t
+        maxes[start + r] = buf[h + slots - 1]
+    state[:] = buf[h:h + slots]
 
 
 @numba.njit(cache=True, nogil=True)

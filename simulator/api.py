@@ -13,7 +13,8 @@ import numpy as np
 from einsum_cascades.errors import UserError
 from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
 from simulator.accel_model import family_error as accel_family_error
-from simulator.capacity import mark_rows
+from simulator.capacity import cannot_fit, mark_rows
+from simulator import tiles as tile_source
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES
@@ -61,6 +62,7 @@ def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
     return ("naive" if hw.kind == "gpu" else "unfused"), wl
 
 
+@lru_cache(maxsize=4096)
 def dense(wl, block_size=True) -> Workload:
     """The call without its mask, sparsity target and estimate (and its tile when ``block_size`` is False)."""
     return replace(wl, pattern=None, sparsity=0.0, estimate=None, block_size=wl.block_size if block_size else None)
@@ -94,8 +96,10 @@ def resolve_algorithm(hw, algo: str) -> Algorithm:
     return resolve(hw, algo, ALGORITHMS, default_algorithm(hw))
 
 
-def evaluate(hw, algo: str, wl: Workload) -> Result:
-    """One algorithm (a family, or a cascade @ a mapping) on one machine for one workload."""
+def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
+    """One algorithm (a family, or a cascade @ a mapping) on one machine for one workload; ``timed`` False: the
+    caller shows no time (the point cannot fit the machine's memory), so a single-pass fused kernel skips
+    scheduling its CTAs and its time is NaN (every other field as when timed)."""
     if algo in ALGORITHMS:
         spec = Algorithm(algo, None, algo)
     else:
@@ -104,7 +108,7 @@ def evaluate(hw, algo: str, wl: Workload) -> Result:
     if spec.cascade and (why := chunk_error(spec.cascade, wl)):
         raise UserError(why)
     if hw.kind == "gpu":
-        result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade))
+        result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade, timed))
         if wl.estimate:
             result = with_estimate(hw, wl, result)
         return result if spec.text == spec.family else result.named(spec.text)
@@ -121,7 +125,7 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
     spec = hardware(hw) if isinstance(hw, str) else hw
     wl = Workload(**workload)
     algo = algo or default_algorithm(spec)
-    result = evaluate(spec, algo, wl)
+    result = evaluate(spec, algo, wl, timed=not cannot_fit(spec, wl))  # mark_rows empties the time of one that cannot
     if baseline:
         base_algo, base_hw = split_baseline(baseline)
         base_spec = hardware(base_hw) if base_hw else spec
@@ -165,14 +169,20 @@ def run_points(points, **defaults) -> list[dict]:
     methods = {}
     if defaults.get("method") or any(p.get("method") for p in points):
         points, methods = _with_methods(points, defaults)
-    for i, point in enumerate(points):
-        merged = {**defaults, **{k: v for k, v in point.items() if v is not None}}
-        key = _column_key(merged)
-        if key is None:
-            rows[i] = _simulate_point(merged)
-        else:
-            groups.setdefault(key, []).append(i)
-            rows[i] = merged
+    merged_points = [{**defaults, **{k: v for k, v in point.items() if v is not None}} for point in points]
+    # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
+    tile_source.expect_sparsities(p["sparsity"] for p in merged_points
+                                  if type(p.get("sparsity")) is float and p["sparsity"] > 0 and not p.get("pattern"))
+    try:
+        for i, merged in enumerate(merged_points):
+            key = _column_key(merged)
+            if key is None:
+                rows[i] = _simulate_point(merged)
+            else:
+                groups.setdefault(key, []).append(i)
+                rows[i] = merged
+    finally:
+        tile_source.expect_sparsities(())
     for key, members in groups.items():
         merged = [rows[i] for i in members]
         out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]

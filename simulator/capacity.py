@@ -11,6 +11,7 @@ is no check there (``fits`` is None).
 
 import numpy as np
 
+from simulator.columns import is_columns
 from simulator.workload import DTYPE_BYTES
 
 FP32_BYTES = 4
@@ -45,9 +46,10 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
         parts["split partials"] = splits * rows * (wl.v_head_dim * out_b + FP32_BYTES)
     elif algo in FUSED:
         parts["LSE"] = rows * FP32_BYTES
-        splits = np.asarray(splits)
-        partials = np.where(splits > 1, splits * rows * (wl.v_head_dim + 1) * FP32_BYTES, 0.0)
-        parts["split partials"] = partials if partials.ndim else float(partials)
+        if is_columns(splits):
+            parts["split partials"] = np.where(splits > 1, splits * rows * (wl.v_head_dim + 1) * FP32_BYTES, 0.0)
+        else:
+            parts["split partials"] = float(splits * rows * (wl.v_head_dim + 1) * FP32_BYTES) if splits > 1 else 0.0
     return parts
 
 
@@ -82,10 +84,20 @@ def _gb(n: float) -> str:
     return f"{n / 1e3:.3g} KB"
 
 
+def cannot_fit(hw, wl) -> bool:
+    """Whether Q, K, V and O alone (at the workload's dtype) overflow the machine's memory: every kernel's
+    ``footprint`` holds at least these, so ``mark_rows`` then marks the point as not fitting whatever runs it
+    (float sums of non-negative bytes only grow)."""
+    have = capacity_bytes(hw)
+    return have is not None and not is_columns(wl.seq_len) and sum(footprint("", wl).values()) > have
+
+
 def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
     the times of a point that does not fit and the speedup of one whose baseline does not, with a note."""
     needed, have = need(hw, result)
+    if _one_point(rows, needed, result):
+        return [_mark_one(rows[0], hw, result, needed, have, base_hw, base)]
     needed = np.broadcast_to(needed, (len(rows),))
     base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
     parts, base_parts = {}, {}  # footprints as columns, computed on the first row that needs one
@@ -104,6 +116,27 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
             row.update(dict.fromkeys(BASELINE_FIELDS),
                        note=f"baseline does not fit: {describe(base_hw, base, index, base_parts)}")
     return rows
+
+
+def _one_point(rows, needed, result) -> bool:
+    """One row of a one-point result (no columns): ``_mark_one`` marks it."""
+    return len(rows) == 1 and not np.ndim(needed) and not np.ndim(result.time_s)
+
+
+def _mark_one(row: dict, hw, result, needed, have, base_hw, base) -> dict:
+    """``mark_rows`` for one point (no columns): the same fields, without broadcasting."""
+    fits = None if have is None else bool(needed <= have)
+    base_fits = None
+    if base is not None:
+        base_needed, base_have = need(base_hw, base)
+        base_fits = None if base_have is None else bool(base_needed <= base_have)
+    row.update(fits=fits, memory_bytes=float(needed), baseline_fits=base_fits)
+    row.setdefault("note", None)
+    if fits is False:
+        row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {describe(hw, result)}")
+    elif base_fits is False:
+        row.update(dict.fromkeys(BASELINE_FIELDS), note=f"baseline does not fit: {describe(base_hw, base)}")
+    return row
 
 
 def _columns(result) -> dict:

@@ -24,14 +24,16 @@ def is_columns(x) -> bool:
 
 def vmax(*xs):
     """Element-wise max; Python ``max`` when every argument is a scalar (first maximum wins either way)."""
-    if any(isinstance(x, np.ndarray) for x in xs):
-        return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.maximum(*xs)
+    for x in xs:  # a plain loop: the scalar path is the hot one (a generator in any() costs more than max)
+        if isinstance(x, np.ndarray):
+            return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.maximum(*xs)
     return max(xs)
 
 
 def vmin(*xs):
-    if any(isinstance(x, np.ndarray) for x in xs):
-        return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.minimum(*xs)
+    for x in xs:
+        if isinstance(x, np.ndarray):
+            return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.minimum(*xs)
     return min(xs)
 
 

@@ -36,9 +36,9 @@ SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written 
 MASK_BUILD_BYTES = 4 + 8 + 6
 
 
-def simulate_gpu(hw, algo: str, wl, cascade: str | None = None) -> Result:
+def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = True) -> Result:
     """Predict one forward attention call of kernel family ``algo`` on GPU ``hw``; ``cascade``: what a fused
-    family computes (default its own: attention-1pass).
+    family computes (default its own: attention-1pass); ``timed`` False: no time is wanted (api.evaluate).
 
     ``wl`` may hold columns of sizes (``columns.workload_columns``, dense only,
     families in ``COLUMN_FAMILIES``): the result's fields are then columns too.
@@ -61,7 +61,7 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None) -> Result:
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
-    return _fused(hw, algo, wl, cascade or FUSED_CASCADE)
+    return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
 
 
 def family_error(hw, algo: str) -> str | None:
@@ -76,18 +76,20 @@ COLUMN_FAMILIES = ("naive", "flash2", "flash3", "flash4", "flash-decoding")  # f
 
 # ---------------------------------------------------------------- fused kernels
 
-def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE) -> Result:
+def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE, timed: bool = True) -> Result:
     if algo == "flash1":
         from simulator.flash1 import flash1
 
         return flash1(hw, wl)
-    cfg = replace(fused_config(hw, algo, wl), cascade=cascade)
+    cfg = fused_config(hw, algo, wl)
+    if cfg.cascade != cascade:
+        cfg = replace(cfg, cascade=cascade)
     walked = plan(cascade)  # once: a cascade file's version is checked once a point
     if not walked.has_scores:
         return _state(hw, algo, wl, cfg)
     if len(walked.passes) > 1:
-        return fused_passes(hw, algo, wl, cfg, _fused_pass)
-    return _fused_pass(hw, algo, wl, cfg)
+        return fused_passes(hw, algo, wl, cfg, _fused_pass)  # timed: the passes' times choose what is stored
+    return _fused_pass(hw, algo, wl, cfg, timed=timed)
 
 
 def _state(hw, algo, wl, cfg) -> Result:
@@ -101,9 +103,10 @@ def _state(hw, algo, wl, cfg) -> Result:
     return replace(result, flops=cost.tensor_flops)
 
 
-def _fused_pass(hw, algo, wl, cfg, stored: int = 0) -> Result:
+def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Result:
     """One launch of the fused kernel ``cfg`` over the keys; ``stored``: score tensors of this cascade pass that
-    go through HBM (written for, or read from, another pass)."""
+    go through HBM (written for, or read from, another pass); ``timed`` False: the CTAs are not scheduled and the
+    compute time is NaN (nothing else depends on it)."""
     splits = 1
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
@@ -134,7 +137,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0) -> Result:
     for kind in {p.indexed for p in parts if p.indexed}:
         row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q, kind)
     compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
-                                             per_split, row_index) * k
+                                             per_split, row_index) * k if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
@@ -184,7 +187,7 @@ def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
     if len(parts) == 1 and not parts[0].tiles.pattern:
         return {}
     out = {"head_groups": [dict(heads=p.q_heads // wl.batch, mask=p.mask, visited=p.tiles.visited,
-                                full=int(np.sum(p.tiles.row_full)), partial=int(np.sum(p.tiles.row_partial)),
+                                full=int(p.tiles.row_full.sum()), partial=int(p.tiles.row_partial.sum()),
                                 rows=p.tiles.n_rows, kv_blocks=p.tiles.n_kv_blocks,
                                 block_density=p.tiles.block_density, indexed=p.indexed) for p in parts]}
     if row_index:

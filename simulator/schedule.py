@@ -62,7 +62,7 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
     if longest_first:
         values, counts = np.unique(period, return_counts=True)
         return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
-    if not _use_numba(n):
+    if not _use_numba(n) or low < 0:  # the kernel's scan stops at the time just popped: works >= 0
         return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
@@ -99,19 +99,19 @@ def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
 
 
 class _PeriodicState:
-    """In-order dispatch of one period, repeated: the slots' finish times (a sorted ring) after ``done``
-    repeats, and the makespan after each repeat so far."""
+    """In-order dispatch of one period, repeated: the slots' finish times (sorted) after ``done`` repeats, and
+    the makespan after each repeat so far."""
 
     def __init__(self, period: np.ndarray, each: int, slots: int):
         self.period = np.repeat(period, each)  # the CTAs of one copy, in order
-        self.ring, self.head, self.done = np.zeros(slots), 0, 0
+        self.state, self.done = np.zeros(slots), 0
         self.maxes = np.zeros(0)
 
     def makespan(self, repeats: int) -> float:
         if repeats > self.done:
             more = repeats - self.done
             self.maxes = np.concatenate([self.maxes, np.zeros(more)])
-            self.head = _kernel("dispatch_periods")(self.ring, self.head, self.period, more, self.maxes, self.done)
+            _kernel("dispatch_periods")(self.state, self.period, more, self.maxes, self.done)
             self.done = repeats
         return float(self.maxes[repeats - 1])
 

@@ -6,12 +6,17 @@ cached, since sweeps revisit the same (mask, sizes, tile) many times.
 """
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
+# --sparsity alone on a grid this large lowers the points' other sparsities with it (numba's coin kernel); on a grid
+# of FAMILY_LOADED_TILES once the process has loaded numba (a sweep's CTA scheduling does), else numpy lowers it
+FAMILY_MIN_TILES, FAMILY_LOADED_TILES = 1 << 20, 1 << 14
+PENDING = 128  # sibling counts kept until asked for (a sweep asks for them in its next chunks of points)
 ELEMENT_TILE = (128, 128)  # coin and selector block of a kernel that does not tile (naive)
 
 
@@ -88,7 +93,8 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
         if sparsity > 0:
             expr = f"random_blocks({1.0 - sparsity!r},{RANDOM_SEED})" + ("&causal" if causal else "")
         pat = parse_pattern(expr)
-        tc = tile_counts(pat, nq, nkv, bq, bkv)
+        tc = _random_counts(pat, sparsity, nq, nkv, bq, bkv) if sparsity > 0 and not causal else \
+            tile_counts(pat, nq, nkv, bq, bkv)
     n_kv = tc.n_kv_blocks
     if tc.partial == 0 and tc.layout is None:  # every visited tile is whole: elements follow from the full tiles
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
@@ -99,6 +105,35 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     visited = int(row_full.sum() + row_partial.sum())
     return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),
                     int(row_full.size), visited, uniform, _kv_blocks_read(pat, tc, visited), tc.layout)
+
+
+_sparsities: list = [()]  # the --sparsity values (without a pattern) of the points being evaluated
+_pending: dict = {}  # (nq, nkv, bq, bkv, sparsity) -> counts lowered beside another sparsity, not yet asked for
+
+
+def expect_sparsities(values) -> None:
+    """The --sparsity values (without a pattern) that the points about to be evaluated ask for (``run_points``):
+    on a large grid, the first of them lowered at a tile shape lowers the others there too, every coin hashed
+    once for all of them; each gets the counts it would get alone. ``()``: none expected."""
+    _sparsities[0] = tuple(sorted(set(values)))
+
+
+def _random_counts(pat, sparsity, nq, nkv, bq, bkv):
+    """``tile_counts`` of ``random_blocks(1 - sparsity, RANDOM_SEED)`` (``pat``), with the expected sparsities'."""
+    from einsum_cascades.sparsity import random_tile_counts, tile_counts
+
+    key = (nq, nkv, bq, bkv, sparsity)
+    if key in _pending:
+        return _pending.pop(key)
+    family, n_tiles = _sparsities[0], math.ceil(nq / bq) * math.ceil(nkv / bkv)
+    if len(family) < 2 or sparsity not in family or \
+            n_tiles < (FAMILY_LOADED_TILES if "numba" in sys.modules else FAMILY_MIN_TILES):
+        return tile_counts(pat, nq, nkv, bq, bkv)
+    lowered = random_tile_counts(pat, nq, nkv, bq, bkv, RANDOM_SEED, [1.0 - s for s in family])
+    _pending.update(((nq, nkv, bq, bkv, s), tc) for s, tc in zip(family, lowered) if s != sparsity)
+    while len(_pending) > PENDING:  # the oldest first (dicts keep insertion order)
+        del _pending[next(iter(_pending))]
+    return lowered[family.index(sparsity)]
 
 
 @lru_cache(maxsize=4096)

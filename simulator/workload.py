@@ -49,7 +49,9 @@ class Workload:
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
         for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
-            _check_size(name, getattr(self, name))
+            value = getattr(self, name)
+            if type(value) is not int or not 0 < value <= MAX_SIZES[name]:  # the common case needs no message
+                _check_size(name, value)
         if self.v_head_dim % HEAD_DIM_MULTIPLE:
             which = "head-dim" if self.v_head_dim == self.head_dim else "v-head-dim"  # the value head dim defaults to it
             raise UserError(f"bad {which} {self.v_head_dim}: must be a multiple of {HEAD_DIM_MULTIPLE}")

@@ -96,3 +96,27 @@ def test_closed_forms():
     assert schedule.grid_makespan(np.full(10, 2.5), 27, 132) == 3 * 2.5  # 270 CTAs: 3 waves of 132
     assert schedule.grid_makespan(np.array([1.0, 4.0]), 3, 6) == 4.0
     assert schedule.grid_makespan(np.zeros(0), 5, 132) == 0.0
+
+
+@pytest.mark.parametrize("slots", [1, 3, 132, 264])
+def test_long_schedules_that_move_the_buffer_back_to_its_start(slots):
+    """More CTAs than the kernel's spare cells (``_schedule_kernels.SPARE``), asked in pieces."""
+    from simulator import _schedule_kernels
+
+    rng = np.random.default_rng(slots)
+    period = 1e5 + rng.integers(0, 400, 2999) * 733.7
+    total = 0
+    for repeats in (7, 40, 23, 41):  # 41 x 2,999 CTAs: past SPARE several times
+        with on_path(True):
+            got = schedule.grid_makespan(period, repeats, slots)
+        assert got == reference_makespan(period, repeats, slots)
+        total = max(total, repeats * period.size)
+    assert total > 3 * _schedule_kernels.SPARE
+
+
+@PATHS
+def test_negative_works_take_the_heap(numba):
+    """The kernel's scan stops at the time just popped, which needs works >= 0; others go through heapq."""
+    period = np.array([3.0, -1.0, 2.0, 0.5])
+    with on_path(numba):
+        assert schedule.grid_makespan(period, 5, 2) == reference_makespan(period, 5, 2)

@@ -6,7 +6,7 @@ one per chunk those rows meet: queries ``c*w - off .. c*w + w - 1 - off`` agains
 boxes applies inside a chunk (``chunked(8k)`` at 128-row tiles is one box per row).
 """
 
-import numba
+from einsum_cascades._numba import numba
 
 from einsum_cascades.sparsity._fields import CW, KHI, KLO, QHI, QLO
 

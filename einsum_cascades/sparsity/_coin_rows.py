@@ -4,10 +4,10 @@ Alone in its module so that a first run compiles it in well under a second, not 
 (``_kernels``); the hash is ``_tile_state``'s, the one every lowering path flips.
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
-from einsum_cascades.sparsity._tile_state import keep_in_row, row_key
+from einsum_cascades.sparsity._tile_state import hash53, keep_in_row, row_key
 
 
 @numba.njit(cache=True, nogil=True)
@@ -19,4 +19,22 @@ def kept_per_row(first, last, seed, threshold):
         for j in range(first[i], last[i] + 1):
             kept += keep_in_row(key, j, threshold)
         out[i] = kept
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_per_row_thresholds(n_rows, n_cols, seed, thresholds):
+    """Per threshold k and row i, the tiles 0..n_cols-1 of row i whose coin (seed, thresholds[k]) keeps them:
+    every coin is hashed once for all the thresholds (a sweep over --sparsity lowers them all at once)."""
+    out = np.zeros((thresholds.size, n_rows), np.int64)
+    hashes = np.empty(n_cols, np.uint64)
+    for i in range(n_rows):
+        key = row_key(i, seed)
+        for j in range(n_cols):
+            hashes[j] = hash53(key, j)
+        for k in range(thresholds.size):
+            threshold, kept = np.uint64(thresholds[k]), 0
+            for j in range(n_cols):
+                kept += hashes[j] < threshold
+            out[k, i] = kept
     return out

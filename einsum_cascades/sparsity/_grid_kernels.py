@@ -1,6 +1,6 @@
 """numba kernel of the grid lowering (``_grid``): the tile-state map of a grid pattern, pooled."""
 
-import numba
+from einsum_cascades._numba import numba
 
 
 @numba.njit(cache=True)

@@ -18,7 +18,7 @@ Kernels that take the workspace tuple and run once per row or segment are inline
 one or two call sites each): a numba call carrying the whole tuple costs more than a typical row's work.
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 from einsum_cascades.sparsity._chunks import expand_chunks

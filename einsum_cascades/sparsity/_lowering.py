@@ -23,7 +23,7 @@ from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity import _interval_tiles as intervals
 from einsum_cascades.sparsity import _vslash as vslash
-from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS
+from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS, coin_threshold
 from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
 from einsum_cascades.sparsity._heads import is_mix
@@ -203,6 +203,19 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
     row_full, row_partial = kernel("lower")(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
     return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial)
+
+
+def random_tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, seed: int,
+                       densities) -> list[TileCounts]:
+    """``tile_counts`` of ``random_blocks(d, seed)`` alone for each density d, every coin hashed once for all of
+    them (a sweep over --sparsity); ``p`` is one of these patterns, refused as ``tile_counts`` refuses it. Every
+    kept tile is full: a coin keeps a whole tile, ragged edge tiles included."""
+    _plan(p, seq_len, kv_len, block_q, block_kv)
+    n_rows, n_cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
+    thresholds = np.array([coin_threshold(d) for d in densities], dtype=np.int64)
+    kept = kernel("kept_per_row_thresholds", "coin_rows")(n_rows, n_cols, seed, thresholds)
+    none = np.zeros(n_rows, dtype=np.int64)
+    return [_counts(seq_len, kv_len, block_q, block_kv, row, none) for row in kept]
 
 
 @lru_cache(maxsize=64)

@@ -1,7 +1,7 @@
 """Exact attended-key counts of one query row, in closed form, and of runs of rows under boxes alone
 (used for element density)."""
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 from einsum_cascades.sparsity._tile_state import (AD, AK, CLS, DHI, DLO, EMPTY, FULL, KHI, KLO, PARTIAL, QHI, QLO,

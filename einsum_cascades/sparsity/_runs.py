@@ -7,7 +7,7 @@ sets, per-tile coins for random blocks, hit-by-hit enumeration for a few periodi
 Terms and their fields are those of ``_tile_state``; ``_kernels`` walks the segments.
 """
 
-import numba
+from einsum_cascades._numba import numba
 
 from einsum_cascades.sparsity._tile_state import (AD, AK, C0, DHI, DLO, FULL, KHI, KLO, NC, PARTIAL, QHI, QLO, TABLE,
                                                   coin_keeps, flat, keep_in_row, row_key, table_bounds, table_rank,

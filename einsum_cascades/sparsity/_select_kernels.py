@@ -7,7 +7,7 @@ and Floyd, "Programming pearls: a sample of brilliance", CACM 30(9), 1987): m di
 hashes, whatever the number of candidates.
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 from einsum_cascades.sparsity._kernels import _segment_terms, row_terms

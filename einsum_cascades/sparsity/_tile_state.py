@@ -13,7 +13,7 @@ A coin with threshold ``TABLE`` is a selection table (topk, budget): its seed is
 of a per-block-row list of kept key blocks, stored in ``C``'s rows after the coins (see ``table_has``).
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 from einsum_cascades.sparsity._fields import (  # noqa: F401  (the kernels import the fields from here)

@@ -15,7 +15,7 @@ the row's first slash is processed the same in every row and is counted once (``
 a row starts in (where the row's start clips it) is simulated per row (``row_counts``).
 """
 
-import numba
+from einsum_cascades._numba import numba
 import numpy as np
 
 
