@@ -132,6 +132,8 @@ def _mark_one(row: dict, hw, result, needed, have, base_hw, base) -> dict:
         base_fits = None if base_have is None else bool(base_needed <= base_have)
     row.update(fits=fits, memory_bytes=float(needed), baseline_fits=base_fits)
     row.setdefault("note", None)
+    if base_fits is False:  # no baseline time either way, also where the point itself does not fit
+        row.update(dict.fromkeys(BASELINE_FIELDS))
     if fits is False:
         row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {describe(hw, result)}")
     elif base_fits is False:
