@@ -77,6 +77,7 @@ class TileCounts:
 
 KERNELS = "einsum_cascades.sparsity._kernels"  # the numba lowering kernels' module
 NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernels instead (about their load time)
+NUMPY_ROWS = 1 << 18  # query rows from which a process that has imported numba lowers with the kernels
 _numpy_seconds = [0.0]
 # random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
 COIN_TILE_LIMIT = 1 << 32
@@ -193,6 +194,9 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if layout is not None:
         row_full, row_partial = grid.row_counts(layout)
         return _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout)
+    if p is not None and p.name == "causal":  # the commonest mask, in closed form (within the same limits)
+        check_pattern(p, seq_len, kv_len, block_q, block_kv)
+        return _counts(seq_len, kv_len, block_q, block_kv, *causal_rows(seq_len, kv_len, block_q, block_kv))
     if vs is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *vslash.row_tiles(vs, seq_len, kv_len, block_q, block_kv))
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
@@ -218,13 +222,30 @@ def random_tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int
     return [_counts(seq_len, kv_len, block_q, block_kv, row, none) for row in kept]
 
 
+def causal_rows(seq_len: int, kv_len: int, block_q: int, block_kv: int):
+    """(full, partial) tiles per query-block row of ``causal``: query q sees keys k <= q + kv_len - seq_len. A
+    row's tile is full when its last key is within reach of the row's first query, visited when its first key
+    is within reach of the row's last query."""
+    off = kv_len - seq_len
+    n_kv = -(-kv_len // block_kv)
+    q0 = np.arange(0, seq_len, block_q, dtype=np.int64)
+    q1 = np.minimum(q0 + block_q, seq_len) - 1
+    full = np.where(q0 + off >= kv_len - 1, n_kv, np.clip((q0 + off + 1) // block_kv, 0, n_kv))
+    visited = np.where(q1 + off < 0, 0, np.clip((q1 + off) // block_kv + 1, 0, n_kv))
+    return full.astype(np.int64), (visited - full).astype(np.int64)
+
+
 @lru_cache(maxsize=64)
 def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
     """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it or loaded the numba kernels
     (about 0.4 s to load, and a one-off compile of some 20 s): box terms as runs (``_box_runs``), anything
     else without periods or selectors tile by tile on small grids (``_interval_tiles``); None where the
-    kernels lower it."""
+    kernels lower it. Once the process has imported numba (for any kernel), a long sequence goes to the kernels
+    at once: loading them from numba's cache then costs about what numpy spends on NUMPY_ROWS query rows, and
+    each such call afterwards takes milliseconds where numpy takes tenths of a second."""
     if KERNELS in sys.modules or _numpy_seconds[0] > NUMPY_SECONDS or any(leaf.name in SELECTORS for leaf in p.leaves()):
+        return None
+    if seq_len >= NUMPY_ROWS and "numba" in sys.modules:
         return None
     start = time.perf_counter()
     try:
@@ -308,6 +329,10 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
         return grid.element_count(layout) / (float(seq_len) * kv_len)
     if vs is not None:
         return vslash.element_count(vs, seq_len, kv_len) / (float(seq_len) * kv_len)
+    if p.name == "causal":  # query q sees its q + kv_len - seq_len + 1 first keys (none before the first)
+        check_pattern(p, seq_len, kv_len, *random_block, elements=True)
+        behind = max(0, kv_len - seq_len)
+        return (kv_len * (kv_len + 1) // 2 - behind * (behind + 1) // 2) / (float(seq_len) * kv_len)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
