@@ -186,8 +186,8 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"sharing an SM: {det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-             f"nvbench cold timing: {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB of the L2 flush's dirty lines "
-             f"written back"]
+             f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty): "
+             f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
     return lines
 
 
@@ -280,6 +280,8 @@ def _roof_lines(result) -> list[str]:
         out += [f"  {name:<15} {t * 1e3:+10.4f} ms" for name, t in layer.items()]
     out.append("roofs (seconds if that unit alone bound the whole call):")
     for unit, t in result.times.items():
+        if unit == "writeback" and not t:  # none (--scope layer), or a family that streams its own write-backs
+            continue
         out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
