@@ -237,3 +237,17 @@ def test_flash1_refuses_a_block_size_and_blackwell():
         evaluate(hardware("a100"), "flash1", Workload(seq_len=4096, block_size=64))
     with pytest.raises(UserError, match="does not build for b200"):
         evaluate(hardware("b200"), "flash1", Workload(seq_len=4096))
+
+
+def test_fa3_dispatches_causal_tiles_in_order_leaving_a_tail():
+    """FA3 (July 2024, DynamicPersistentTileScheduler: atomicAdd, m ascending) hands the shortest causal query
+    blocks out first, so each head's longest come last: at d=256 (128 x 80 in both modes) the causal / non-causal
+    time exceeds the visited-tile fraction by the tail (about 1.15x); longest-first dispatch would not."""
+    h100 = hardware("h100")
+    assert not kernel_config("flash3", h100, Workload(head_dim=256, causal=True)).longest_first
+    n, bm, bn = 16384, 128, 80
+    visited = sum(min(math.ceil(n / bn), math.ceil((m + 1) * bm / bn)) for m in range(n // bm))
+    fraction = visited / ((n // bm) * math.ceil(n / bn))
+    t = {c: evaluate(h100, "flash3", Workload(batch=1, heads=8, head_dim=256, seq_len=n, causal=c)).time_s
+         for c in (False, True)}
+    assert t[True] / t[False] > 1.08 * fraction
