@@ -239,15 +239,47 @@ def test_flash1_refuses_a_block_size_and_blackwell():
         evaluate(hardware("b200"), "flash1", Workload(seq_len=4096))
 
 
-def test_fa3_dispatches_causal_tiles_in_order_leaving_a_tail():
-    """FA3 (July 2024, DynamicPersistentTileScheduler: atomicAdd, m ascending) hands the shortest causal query
-    blocks out first, so each head's longest come last: at d=256 (128 x 80 in both modes) the causal / non-causal
-    time exceeds the visited-tile fraction by the tail (about 1.15x); longest-first dispatch would not."""
+def test_fa3_dispatches_causal_tiles_by_build():
+    """Today's FA3 hands the longest causal query blocks out first; the builds the FA3 paper benchmarks (July
+    2024, DynamicPersistentTileScheduler: atomicAdd, m ascending) the shortest first, so each head's longest come
+    last: at d=256 (128 x 80 in both modes) their causal / non-causal time exceeds the visited-tile fraction by
+    the tail (about 1.15x), and today's does not."""
+    from simulator.kernel_configs import fa3_causal_dispatch
+
     h100 = hardware("h100")
-    assert not kernel_config("flash3", h100, Workload(head_dim=256, causal=True)).longest_first
+    causal = Workload(head_dim=256, causal=True)
+    assert kernel_config("flash3", h100, causal).longest_first
     n, bm, bn = 16384, 128, 80
     visited = sum(min(math.ceil(n / bn), math.ceil((m + 1) * bm / bn)) for m in range(n // bm))
     fraction = visited / ((n // bm) * math.ceil(n / bn))
-    t = {c: evaluate(h100, "flash3", Workload(batch=1, heads=8, head_dim=256, seq_len=n, causal=c)).time_s
-         for c in (False, True)}
-    assert t[True] / t[False] > 1.08 * fraction
+
+    def ratio():
+        t = {c: evaluate(h100, "flash3", Workload(batch=1, heads=8, head_dim=256, seq_len=n, causal=c)).time_s
+             for c in (False, True)}
+        return t[True] / t[False]
+
+    today = ratio()
+    with fa3_causal_dispatch("in-order"):
+        assert not kernel_config("flash3", h100, causal).longest_first
+        paper = ratio()
+    assert paper > 1.08 * fraction and today < 1.03 * fraction
+    assert kernel_config("flash3", h100, causal).longest_first  # the block restores today's order
+    with pytest.raises(UserError, match="bad fa3_causal_dispatch 'lpt': allowed longest-first, in-order"):
+        with fa3_causal_dispatch("lpt"):
+            pass
+
+
+def test_a_published_file_predicts_with_its_fa3_build(tmp_path):
+    """validate report and calibrate --kernels predict a file's FA3 points with the dispatch order it declares."""
+    from validation.report import load_results, predict
+
+    doc = load_results("validation/published/fa3-paper-h100.json")
+    assert doc["fa3_causal_dispatch"] == "in-order"
+    causal = [p for p in doc["points"] if p["algorithm"] == "flash3" and p["causal"]][:3]
+    declared = predict({**doc, "points": causal}, None)
+    today = predict({**{k: v for k, v in doc.items() if k != "fa3_causal_dispatch"}, "points": causal}, None)
+    assert all(a["predicted_s"] > b["predicted_s"] for a, b in zip(declared, today))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**doc, "fa3_causal_dispatch": "lpt", "points": causal}))
+    with pytest.raises(UserError, match="fa3_causal_dispatch"):
+        predict(load_results(str(bad)), None)

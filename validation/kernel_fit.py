@@ -83,7 +83,7 @@ def _points(doc: dict, hw) -> list[tuple]:
             continue
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
         target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
-        out.append((wl, algo, float(p["measured_s"]), target))
+        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_causal_dispatch")))
     return out
 
 
@@ -101,10 +101,16 @@ def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
 
 def _errors(hw, points: list, values: dict) -> list[float]:
     """predicted / measured - 1 of each point with the figures set to ``values``."""
-    from simulator.api import evaluate
-
     spec = replace(hw, **values)
-    return [evaluate(spec, algo, wl).time_s / measured - 1.0 for wl, algo, measured, _ in points]
+    return [_time(spec, algo, wl, dispatch) / measured - 1.0 for wl, algo, measured, _, dispatch in points]
+
+
+def _time(spec, algo: str, wl, dispatch: str | None) -> float:
+    from simulator.api import evaluate
+    from simulator.kernel_configs import fa3_causal_dispatch
+
+    with fa3_causal_dispatch(dispatch):
+        return evaluate(spec, algo, wl).time_s
 
 
 def _loss(hw, points, values: dict) -> float:
@@ -200,7 +206,8 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
-    fits = fit_kernels({"points": [p for doc in docs for p in doc["points"]]}, hw)
+    fits = fit_kernels({"points": [{**p, "fa3_causal_dispatch": doc.get("fa3_causal_dispatch")}
+                                   for doc in docs for p in doc["points"]]}, hw)
     if not fits:
         raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
                         f"run on {hw.name} in {', '.join(results_paths)}: nothing to fit")
