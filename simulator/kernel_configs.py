@@ -18,30 +18,33 @@ WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA); 
 # FA3 rebalances registers with setmaxnreg: consumers 256 (1 consumer warpgroup), 240 (2) or 160 (3)
 # (hopper/flash_fwd_kernel_sm90.h, MmaRegisterRequirement); the producer's 24 are in gpu_kernels.
 CONSUMER_REGS = {1: 256, 2: 240, 3: 160}
-# How FA3 hands causal tiles to its persistent CTAs, by build (docs/kernels.md A4, "Causal dispatch order"):
-# today's code (since the 2025-01-07 refactor 7a802796) longest query blocks first; the builds the FA3 paper
-# benchmarks (hopper/ July 2024 - Jan 2025: flash_fwd_launch_template.h run_flash_fwd, tile_scheduler.hpp
-# DynamicPersistentTileScheduler) by atomicAdd on a counter, m fastest and ascending: shortest first.
-FA3_DISPATCH = ("longest-first", "in-order")
-_fa3_dispatch: ContextVar[str] = ContextVar("fa3_causal_dispatch", default=FA3_DISPATCH[0])
+# FA3 by build (docs/kernels.md A4, "FA3 by build"). ``current``: today's code. ``2024-07``: the builds the FA3
+# paper benchmarks (hopper/ from 74b0761f, July 2024, to the 2025-01-07 refactor 7a802796), which differ in two
+# ways the model sees: causal tiles handed out in order (flash_fwd_launch_template.h run_flash_fwd,
+# tile_scheduler.hpp DynamicPersistentTileScheduler: atomicAdd on a counter, m fastest and ascending; today
+# longest first), and head dim 64 at 192 x 128 with P in registers for causal and non-causal alike
+# (run_mha_fwd_hdim64: Flash_fwd_kernel_traits<64, 192, 128, 16, 2, false, 1, T>; today 192 x 192 through smem
+# when not causal).
+FA3_BUILDS = ("current", "2024-07")
+_fa3_build: ContextVar[str] = ContextVar("fa3_build", default=FA3_BUILDS[0])
 
 
 @contextmanager
-def fa3_causal_dispatch(order: str | None):
-    """Predict FA3's causal calls with the dispatch order of a given build inside this block (a published
-    file's ``fa3_causal_dispatch``); None keeps today's."""
+def fa3_build(build: str | None):
+    """Predict FA3 as the given build runs inside this block (a published file's ``fa3_build``); None keeps
+    today's code."""
     from einsum_cascades.errors import UserError
 
-    if order is None:
+    if build is None:
         yield
         return
-    if order not in FA3_DISPATCH:
-        raise UserError(f"bad fa3_causal_dispatch {order!r}: allowed {', '.join(FA3_DISPATCH)}")
-    token = _fa3_dispatch.set(order)
+    if build not in FA3_BUILDS:
+        raise UserError(f"bad fa3_build {build!r}: allowed {', '.join(FA3_BUILDS)}")
+    token = _fa3_build.set(build)
     try:
         yield
     finally:
-        _fa3_dispatch.reset(token)
+        _fa3_build.reset(token)
 FA3_STAGES = 2  # K and V pipelines of 2 stages each (flash_fwd_launch_template.h, kStages = 2 on sm90)
 FA4_TILE = 128  # m_block_size = n_block_size = 128 on sm100 for every head dim (interface.py, FwdConfig)
 FA4_SMEM = 224 * 1024  # the smem budget FA4 sizes its K/V ring against (flash_fwd_sm100.py, _setup_attributes)
@@ -100,13 +103,18 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False) -> Kern
     """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
     descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
-    Persistent over the SMs; causal tiles dispatched longest first, as today's code does, or in order (m
-    fastest, ascending) inside ``fa3_causal_dispatch("in-order")``: the builds the FA3 paper benchmarks."""
-    br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local)
+    Persistent over the SMs; causal tiles dispatched longest first, as today's code does; inside
+    ``fa3_build("2024-07")`` as the builds the FA3 paper benchmarks: in order (m fastest, ascending), and d=64
+    at 192 x 128."""
+    paper = _fa3_build.get() == "2024-07"
+    if paper and d <= 64 and b == 2 and not local:
+        br, bc, p_in_smem = 192, 128, False
+    else:
+        br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local)
     smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
     wgs = br // WGMMA_ROWS
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                        causal and _fa3_dispatch.get() == FA3_DISPATCH[0], False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
+                        causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False) -> tuple[int, int, bool]:

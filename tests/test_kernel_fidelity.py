@@ -239,12 +239,12 @@ def test_flash1_refuses_a_block_size_and_blackwell():
         evaluate(hardware("b200"), "flash1", Workload(seq_len=4096))
 
 
-def test_fa3_dispatches_causal_tiles_by_build():
+def test_fa3_by_build_dispatch_order_and_d64_tile():
     """Today's FA3 hands the longest causal query blocks out first; the builds the FA3 paper benchmarks (July
     2024, DynamicPersistentTileScheduler: atomicAdd, m ascending) the shortest first, so each head's longest come
     last: at d=256 (128 x 80 in both modes) their causal / non-causal time exceeds the visited-tile fraction by
     the tail (about 1.15x), and today's does not."""
-    from simulator.kernel_configs import fa3_causal_dispatch
+    from simulator.kernel_configs import fa3_build
 
     h100 = hardware("h100")
     causal = Workload(head_dim=256, causal=True)
@@ -259,27 +259,32 @@ def test_fa3_dispatches_causal_tiles_by_build():
         return t[True] / t[False]
 
     today = ratio()
-    with fa3_causal_dispatch("in-order"):
+    with fa3_build("2024-07"):
         assert not kernel_config("flash3", h100, causal).longest_first
         paper = ratio()
     assert paper > 1.08 * fraction and today < 1.03 * fraction
     assert kernel_config("flash3", h100, causal).longest_first  # the block restores today's order
-    with pytest.raises(UserError, match="bad fa3_causal_dispatch 'lpt': allowed longest-first, in-order"):
-        with fa3_causal_dispatch("lpt"):
+    d64 = Workload(head_dim=64)  # non-causal: today 192 x 192 with P through smem; the paper's build 192 x 128
+    assert (kernel_config("flash3", h100, d64).block_kv, kernel_config("flash3", h100, d64).p_through_smem) == (192, True)
+    with fa3_build("2024-07"):
+        cfg = kernel_config("flash3", h100, d64)
+        assert (cfg.block_q, cfg.block_kv, cfg.p_through_smem) == (192, 128, False)
+    with pytest.raises(UserError, match="bad fa3_build 'lpt': allowed current, 2024-07"):
+        with fa3_build("lpt"):
             pass
 
 
 def test_a_published_file_predicts_with_its_fa3_build(tmp_path):
-    """validate report and calibrate --kernels predict a file's FA3 points with the dispatch order it declares."""
+    """validate report and calibrate --kernels predict a file's FA3 points as the build it declares runs."""
     from validation.report import load_results, predict
 
     doc = load_results("validation/published/fa3-paper-h100.json")
-    assert doc["fa3_causal_dispatch"] == "in-order"
+    assert doc["fa3_build"] == "2024-07"
     causal = [p for p in doc["points"] if p["algorithm"] == "flash3" and p["causal"]][:3]
     declared = predict({**doc, "points": causal}, None)
-    today = predict({**{k: v for k, v in doc.items() if k != "fa3_causal_dispatch"}, "points": causal}, None)
+    today = predict({**{k: v for k, v in doc.items() if k != "fa3_build"}, "points": causal}, None)
     assert all(a["predicted_s"] > b["predicted_s"] for a, b in zip(declared, today))
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**doc, "fa3_causal_dispatch": "lpt", "points": causal}))
-    with pytest.raises(UserError, match="fa3_causal_dispatch"):
+    bad.write_text(json.dumps({**doc, "fa3_build": "lpt", "points": causal}))
+    with pytest.raises(UserError, match="fa3_build"):
         predict(load_results(str(bad)), None)

@@ -83,7 +83,7 @@ def _points(doc: dict, hw) -> list[tuple]:
             continue
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
         target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
-        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_causal_dispatch")))
+        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build")))
     return out
 
 
@@ -107,9 +107,9 @@ def _errors(hw, points: list, values: dict) -> list[float]:
 
 def _time(spec, algo: str, wl, dispatch: str | None) -> float:
     from simulator.api import evaluate
-    from simulator.kernel_configs import fa3_causal_dispatch
+    from simulator.kernel_configs import fa3_build
 
-    with fa3_causal_dispatch(dispatch):
+    with fa3_build(dispatch):
         return evaluate(spec, algo, wl).time_s
 
 
@@ -206,7 +206,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
-    fits = fit_kernels({"points": [{**p, "fa3_causal_dispatch": doc.get("fa3_causal_dispatch")}
+    fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build")}
                                    for doc in docs for p in doc["points"]]}, hw)
     if not fits:
         raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
