@@ -24,6 +24,7 @@ from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.algorithms import Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
+from simulator.kernel_configs import current_fa3_build
 from simulator.estimate import with_estimate
 from simulator.layer import layer_kernels, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
@@ -143,15 +144,15 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     """The baseline's result, or None and why when that kernel cannot run the workload (no speedup then);
     ``name``: the machine's name, so the sparse points of a sweep share their cached dense baseline."""
     try:
-        return (_named_evaluate(name, algo, wl) if name else evaluate(spec, algo, wl)), None
+        return (_named_evaluate(name, algo, wl, current_fa3_build()) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:
         return None, f"no baseline: {err}"
 
 
 @lru_cache(maxsize=4096)
-def _named_evaluate(hw_name: str, algo: str, wl: Workload) -> Result:
+def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Result:
     """``evaluate`` on a bundled or file machine named ``hw_name``, cached: the sparse points of a sweep share
-    their dense baseline."""
+    their dense baseline (``fa3_build``: the build the result was predicted as, kernel_configs.fa3_build)."""
     return evaluate(hardware(hw_name), algo, wl)
 
 

@@ -96,48 +96,46 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
     the times of a point that does not fit and the speedup of one whose baseline does not, with a note."""
     needed, have = need(hw, result)
-    if _one_point(rows, needed, result):
-        return [_mark_one(rows[0], hw, result, needed, have, base_hw, base)]
+    if _one_point(rows, needed, result):  # no columns: nothing to broadcast
+        base_fits = None
+        if base is not None:
+            base_needed, base_have = need(base_hw, base)
+            base_fits = None if base_have is None else bool(base_needed <= base_have)
+        fits = None if have is None else bool(needed <= have)
+        return [_mark(rows[0], fits, needed, base_fits, lambda: describe(hw, result), lambda: describe(base_hw, base))]
     needed = np.broadcast_to(needed, (len(rows),))
     base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
     parts, base_parts = {}, {}  # footprints as columns, computed on the first row that needs one
+
+    def why(index):
+        parts.update(parts or _columns(result))
+        return describe(hw, result, index, parts)
+
+    def base_why(index):
+        base_parts.update(base_parts or _columns(base))
+        return describe(base_hw, base, index, base_parts)
+
     for i, (row, fits, base_fits) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit)):
-        row.update(fits=fits, memory_bytes=float(needed[i]), baseline_fits=base_fits)
-        row.setdefault("note", None)
         index = i if len(rows) > 1 or np.ndim(result.time_s) else None
-        if base_fits is False:  # no baseline time either way, also where the point itself does not fit
-            row.update(dict.fromkeys(BASELINE_FIELDS))
-        if fits is False:
-            parts = parts or _columns(result)
-            row.update(dict.fromkeys(TIME_FIELDS), utilization={},
-                       note=f"does not fit: {describe(hw, result, index, parts)}")
-        elif base_fits is False:
-            base_parts = base_parts or _columns(base)
-            row.update(dict.fromkeys(BASELINE_FIELDS),
-                       note=f"baseline does not fit: {describe(base_hw, base, index, base_parts)}")
+        _mark(row, fits, needed[i], base_fits, lambda: why(index), lambda: base_why(index))
     return rows
 
 
 def _one_point(rows, needed, result) -> bool:
-    """One row of a one-point result (no columns): ``_mark_one`` marks it."""
+    """One row of a one-point result (no columns)."""
     return len(rows) == 1 and not np.ndim(needed) and not np.ndim(result.time_s)
 
 
-def _mark_one(row: dict, hw, result, needed, have, base_hw, base) -> dict:
-    """``mark_rows`` for one point (no columns): the same fields, without broadcasting."""
-    fits = None if have is None else bool(needed <= have)
-    base_fits = None
-    if base is not None:
-        base_needed, base_have = need(base_hw, base)
-        base_fits = None if base_have is None else bool(base_needed <= base_have)
+def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
+    """One row's marks; ``why`` and ``base_why`` describe the footprint that does not fit (called only then)."""
     row.update(fits=fits, memory_bytes=float(needed), baseline_fits=base_fits)
     row.setdefault("note", None)
     if base_fits is False:  # no baseline time either way, also where the point itself does not fit
         row.update(dict.fromkeys(BASELINE_FIELDS))
     if fits is False:
-        row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {describe(hw, result)}")
+        row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {why()}")
     elif base_fits is False:
-        row.update(dict.fromkeys(BASELINE_FIELDS), note=f"baseline does not fit: {describe(base_hw, base)}")
+        row["note"] = f"baseline does not fit: {base_why()}"
     return row
 
 

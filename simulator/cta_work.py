@@ -125,12 +125,7 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         return uniform_makespan(tiles.n_rows * heads * splits, slots, work)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits
-    return _grid_makespan(row_work, heads, splits, slots, longest_first)
-
-
-def _grid_makespan(row_work: np.ndarray, heads: int, splits: int, slots: int, longest_first: bool) -> float:
-    """Makespan in slot-cycles of heads x query-block rows x splits CTAs (simulator.schedule: no CTA list)."""
-    return grid_makespan(row_work, heads, slots, splits, longest_first)
+    return grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
 
 
 def weighted(wl, parts_: list[Part], block_q: int, block_kv: int):

@@ -22,7 +22,7 @@ from dataclasses import replace
 from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.gpu_kernels import kernel_config
-from simulator.gpu_model import _fused_cost, _finish, _kv_keys_read, _roof_times
+from simulator.gpu_model import _fused_cost, _finish, _kv_keys_read, _roof_times, dram_latency
 from simulator.result import Result
 from simulator.schedule import uniform_makespan
 from simulator.tile_cost import MASK_FP32_PER_SCORE, ops_of, tensor_dtype
@@ -40,9 +40,7 @@ def flash1(hw, wl) -> Result:
     d, dv, b, clock = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, hw.sustained_clock_hz
     rows, bc = cfg.block_q, cfg.block_kv
     tiles = tile_source.tile_rows(wl, rows, bc)
-    if hw.dram_latency_s is None:
-        raise UserError(f"flash1 needs {hw.name}'s dram_latency_s (one dependent DRAM load, e.g. a pointer chase) "
-                        f"in its hardware TOML")
+    dram_latency(hw, "flash1")
     k = cfg.ctas_per_sm(hw)
     heads = wl.batch * wl.heads
     visited = float(tiles.visited) * heads

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.gpu_model import _finish, _roof_times
+from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.result import Result
 from simulator.schedule import uniform_makespan
 
@@ -121,8 +121,7 @@ def check(family: str, hw, wl) -> None:
     if family == SINGLE and wl.batch != 1:
         raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
                         f"{BATCH} for a batch")
-    if hw.dram_latency_s is None:
-        raise UserError(f"{family} needs {hw.name}'s dram_latency_s (one dependent DRAM load) in its hardware TOML")
+    dram_latency(hw, family)
 
 
 def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:
@@ -161,9 +160,15 @@ def row_cycles(cfg: DecodeConfig, hw) -> float:
     FP32 lanes, or its shuffle or MUFU rate if lower."""
     shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
     exps = cfg.bdx  # ptx_exp2 per row in every lane
-    fp32 = cfg.bdx * (cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW)
+    fp32 = cfg.bdx * lane_fp32_ops(cfg)
     return max((fp32 + shuffles + exps) / hw.fp32_fma_per_clk_sm, shuffles / SHUFFLES_PER_CLK_SM,
                exps / hw.sfu_ops_per_clk_sm)
+
+
+def lane_fp32_ops(cfg: DecodeConfig) -> float:
+    """FP32-pipe instructions of one lane per (K/V row, query head): its elements' conversions and FMAs, an FADD
+    per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
+    return cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
 def flashinfer_decode(hw, family: str, wl) -> Result:
@@ -185,7 +190,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
     page_table = wl.batch * math.ceil(wl.kv_len / PAGE_SIZE) * 4 if family == BATCH else 0  # int32 page indices
     reads = kv + q_o / 2 + page_table
-    writeback = min(hw.l2_bytes, reads) if wl.scope == "kernel" else 0.0  # nvbench cold: the flush's dirty lines
+    writeback = cold_l2_writeback_bytes(hw, wl, reads)  # the dirty lines nvbench's cold L2 flush leaves
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
     cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
@@ -196,21 +201,21 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     # the paged kernel reads indptr, then the page indices into smem, before it can issue its first K/V load (the
     # Q load overlaps them; the single-request kernel issues its K/V right away); then the first K/V round trip
     dependent = 2 if family == BATCH else 0
-    startup = (dependent + 1) * hw.dram_latency_s
+    startup = (dependent + 1) * dram_latency(hw, family)
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = max(stream, cuda)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
     lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
-    cost = Cost(hbm_bytes=reads + q_o / 2 + partial + writeback, l2_bytes=reads + q_o / 2 + 2 * partial,
+    cost = Cost(hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
-                fma_ops=lane_rows * (cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW),
+                fma_ops=lane_rows * lane_fp32_ops(cfg),
                 exp_ops=lane_rows, launches=2 if split else 1)
     times = _roof_times(hw, wl, cost, "mma_sync")
     times["launch"] = hw.launch_overhead_s
     times["compute"] = startup + body + tail
     times["stream_fill"] = startup + tail
     times["combine"] = merge
-    times["writeback"] = 0.0  # the cold L2's write-backs are in ``stream`` (gpu_model.cold_l2_writeback)
+    times["writeback"] = writeback / bw  # on the K/V it reads (the Little's-law stream above carries them too)
     compute_bound = "fma" if cuda > stream else bound
     detail = dict(schedule="flashinfer-decode", block=(cfg.bdx, cfg.bdy, cfg.bdz), vec_size=cfg.vec,
                   tile_size_per_bdx=cfg.tile, rows_per_stage=cfg.rows_per_stage, smem_bytes=cfg.smem_bytes,

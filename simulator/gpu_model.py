@@ -209,8 +209,8 @@ def fused_config(hw, algo, wl):
     return cfg
 
 
-def cold_l2_writeback(hw, wl, hbm_bytes):
-    """Seconds of write-backs a ``--scope kernel`` call pays for starting with L2 full of dirty lines, as a
+def cold_l2_writeback_bytes(hw, wl, hbm_bytes):
+    """Bytes of write-backs a ``--scope kernel`` call pays for starting with L2 full of dirty lines, as a
     benchmark leaves it: it flushes L2 by writing a buffer just before the timed launch (nvbench's cold
     measurement: ``cudaMemsetAsync`` of an L2-sized buffer, NVIDIA/nvbench nvbench/detail/l2flush.cuh; Triton's
     ``do_bench``: the driver's ``clear_cache``, ``cache.zero_()`` of a 256 MiB buffer,
@@ -218,9 +218,16 @@ def cold_l2_writeback(hw, wl, hbm_bytes):
     ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
     evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
     (``--scope layer``) follows small kernels whose outputs are a sliver of L2: none."""
-    if wl.scope != "kernel":
-        return 0.0
-    return vmin(hw.l2_bytes, hbm_bytes) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    return vmin(hw.l2_bytes, hbm_bytes) if wl.scope == "kernel" else 0.0
+
+
+def dram_latency(hw, family: str) -> float:
+    """The GPU's unloaded DRAM latency (a pointer chase), which ``family``'s dependent loads wait out; exit 2
+    where the hardware file has none."""
+    if hw.dram_latency_s is None:
+        raise UserError(f"{family} needs {hw.name}'s dram_latency_s (one dependent DRAM load, e.g. a pointer "
+                        f"chase) in its hardware TOML")
+    return hw.dram_latency_s
 
 
 def _stream_fill(hw, tile_cycles) -> float:
@@ -407,8 +414,8 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         time_s = times["compute"]
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
-        if "writeback" not in times:  # a family that streams its own write-backs sets it (to 0)
-            times["writeback"] = cold_l2_writeback(hw, wl, cost.hbm_bytes)
+        if "writeback" not in times:  # a family that counts its write-backs on other bytes sets its own
+            times["writeback"] = cold_l2_writeback_bytes(hw, wl, cost.hbm_bytes) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
         # the HBM stream: its bytes, the first byte and last tile, and the dirty lines its reads evict
         stream = times["hbm"] + times.get("stream_fill", 0.0) + times["writeback"]
         body = vmax(times["compute"], stream, times["l2"])

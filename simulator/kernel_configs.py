@@ -29,6 +29,11 @@ FA3_BUILDS = ("current", "2024-07")
 _fa3_build: ContextVar[str] = ContextVar("fa3_build", default=FA3_BUILDS[0])
 
 
+def current_fa3_build() -> str:
+    """The FA3 build predictions run as here (a key for caches of results)."""
+    return _fa3_build.get()
+
+
 @contextmanager
 def fa3_build(build: str | None):
     """Predict FA3 as the given build runs inside this block (a published file's ``fa3_build``); None keeps

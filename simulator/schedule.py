@@ -67,7 +67,6 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
 
-KERNELS = "simulator._schedule_kernels"
 _heap_ctas = [0]  # CTAs this process has dispatched with heapq
 
 
@@ -76,7 +75,7 @@ def _use_numba(n_ctas: int) -> bool:
     once it has loaded numba (for these kernels or a mask's lowering: loading ours from the cache is then a
     few ms); heapq until then."""
     _heap_ctas[0] += n_ctas
-    return _heap_ctas[0] >= NUMBA_MIN_CTAS or KERNELS in sys.modules or "numba" in sys.modules
+    return _heap_ctas[0] >= NUMBA_MIN_CTAS or "numba" in sys.modules
 
 
 def _heap_dispatch(works: list, repeats: int, slots: int) -> float:
