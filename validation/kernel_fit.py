@@ -83,7 +83,7 @@ def _points(doc: dict, hw) -> list[tuple]:
             continue
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
         target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
-        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build")))
+        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build"), p.get("clock_locked_mhz")))
     return out
 
 
@@ -101,8 +101,11 @@ def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
 
 def _errors(hw, points: list, values: dict) -> list[float]:
     """predicted / measured - 1 of each point with the figures set to ``values``."""
+    from validation.report import at_clock
+
     spec = replace(hw, **values)
-    return [_time(spec, algo, wl, dispatch) / measured - 1.0 for wl, algo, measured, _, dispatch in points]
+    return [_time(at_clock(spec, clock), algo, wl, dispatch) / measured - 1.0
+            for wl, algo, measured, _, dispatch, clock in points]
 
 
 def _time(spec, algo: str, wl, dispatch: str | None) -> float:
@@ -196,7 +199,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
     The files' points are pooled; they must all be of one hardware model."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
-    from validation.report import hardware_for, load_results
+    from validation.report import hardware_for, load_results, locked_clock_mhz
 
     docs = [load_results(path) for path in results_paths]
     refs = {hardware_for(doc, hw_name) for doc in docs}
@@ -206,7 +209,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
-    fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build")}
+    fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build"), "clock_locked_mhz": locked_clock_mhz(doc)}
                                    for doc in docs for p in doc["points"]]}, hw)
     if not fits:
         raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "

@@ -9,7 +9,7 @@ speedups (fused vs naive, sparse vs dense), which is what users act on.
 import json
 import math
 import statistics
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
@@ -75,6 +75,9 @@ def _check_entries(path: str, doc: dict) -> None:
     clock = doc["device"].get("sm_clock_mhz")
     if not _number_or_none(clock) or (clock or 0) < 0:
         raise UserError(f"{path}: device sm_clock_mhz must be a number >= 0 or null, not {clock!r}")
+    locked = doc["device"].get("clock_locked_mhz")
+    if not _number_or_none(locked) or (locked is not None and locked <= 0):
+        raise UserError(f"{path}: device clock_locked_mhz must be a number > 0 or null, not {locked!r}")
     for i, p in enumerate(doc["points"]):
         if not isinstance(p, dict):
             raise UserError(f"{path}: point {i} is {type(p).__name__}, not an object (validation/FORMAT.md)")
@@ -118,6 +121,7 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
     (predicted / measured - 1). A point the simulator cannot run is a UserError naming it, or, given a
     ``skipped`` list, goes there with the reason."""
     model_of = _model_chooser(doc, hw)
+    clock_mhz = locked_clock_mhz(doc)
     out = []
     for i, p in enumerate(doc["points"]):
         if not p.get("ok", True) or not p.get("measured_s"):
@@ -129,7 +133,7 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
             continue
         try:
             with fa3_build(doc.get("fa3_build")):
-                out.append(_predict_point(p, model_of(p)))
+                out.append(_predict_point(p, model_of(p), clock_mhz))
         except UserError as err:
             where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"
             if skipped is None:
@@ -147,10 +151,24 @@ def _model_chooser(doc: dict, hw: str | None):
     return lambda p: p.get("hardware") or DEFAULT_HARDWARE
 
 
-def _predict_point(p: dict, hw_name: str) -> dict:
+def locked_clock_mhz(doc: dict) -> float | None:
+    """The SM clock the file's kernels ran at when the benchmark locked it (device ``clock_locked_mhz``,
+    ``nvidia-smi --lock-gpu-clocks``); None: free clocks, predicted at the model's sustained clock."""
+    return (doc.get("device") or {}).get("clock_locked_mhz")
+
+
+def at_clock(spec, clock_mhz: float | None):
+    """``spec`` with its SMs at ``clock_mhz`` (a GPU's cycle counts become times at that clock; HBM keeps
+    its bandwidth); unchanged without a clock or off a GPU."""
+    if not clock_mhz or spec.kind != "gpu":
+        return spec
+    return replace(spec, sustained_clock_hz=float(clock_mhz) * 1e6)
+
+
+def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dict:
     from simulator.api import default_algorithm, evaluate, hardware
 
-    spec = hardware(hw_name)
+    spec = at_clock(hardware(hw_name), clock_mhz)
     algo = p.get("algorithm") or default_algorithm(spec)
     given = {k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}
     if p.get("block_q") and p.get("block_q") == p.get("block_kv") and (p.get("kernel") or "").startswith("attnsim"):
