@@ -19,11 +19,11 @@ reduced ranks, each extent the upper-case rank name as a sympy symbol) per opera
 
 import sympy as sp
 
-from einsum_cascades.parser import Op
+from einsum_cascades.parser import Num, Op
 
-OP_CLASSES = ("mac", "add", "max", "exp", "div")
+OP_CLASSES = ("mac", "add", "max", "exp", "div", "rcp")
 _OPERATOR_CLASSES = {"*": ("mac",), "+": ("add",), "-": ("add",), "/": ("div",), "exp": ("exp",),
-                     "elu1": ("exp", "add"), "sigmoid": ("exp", "add", "div"), "max": ("max",), "neg": ()}
+                     "elu1": ("exp", "add"), "sigmoid": ("exp", "add", "rcp"), "max": ("max",), "neg": ()}
 
 
 def extent(rank: str) -> sp.Symbol:
@@ -34,7 +34,8 @@ def extent(rank: str) -> sp.Symbol:
 def _per_point(node, counts: dict[str, int]) -> None:
     """Add the ops one evaluation of ``node`` performs to ``counts``."""
     if isinstance(node, Op):
-        for cls in _OPERATOR_CLASSES[node.name]:
+        reciprocal = node.name == "/" and node.args[0] == Num(1.0)
+        for cls in ("rcp",) if reciprocal else _OPERATOR_CLASSES[node.name]:
             counts[cls] = counts.get(cls, 0) + 1
         for arg in node.args:
             _per_point(arg, counts)

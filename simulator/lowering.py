@@ -71,15 +71,20 @@ GPU = Lowering(
 #   without one (FuseMax's 2D array: MAC, add and max units) divides by Newton-Raphson on its MACs: a linear
 #   first estimate of the reciprocal (1 MAC), two iterations x_{i+1} = x_i (2 - d x_i) of 2 MACs each (each
 #   doubles the correct bits: 4 bits from the estimate, 16 after two, past fp16's 11), and the product with
-#   the numerator (Flynn, "On division by functional iteration", IEEE Trans. Computers C-19(8), 1970).
+#   the numerator (Flynn, "On division by functional iteration", IEEE Trans. Computers C-19(8), 1970);
+# - rcp (a reciprocal, 1 / x: sigmoid's 1 / (1 + exp(-x))): one divider action where the array has one, else
+#   the same Newton-Raphson without the product with a numerator: 5 MACs.
 ACCEL_NATIVE = {"mac": {"mac": 1}, "add": {"add": 1}, "max": {"max": 1}, "div": {"div": 1}}
-DIV_BY_MACS = {"mac": 1 + 2 * 2 + 1}
+RCP_BY_MACS = {"mac": 1 + 2 * 2}
+DIV_BY_MACS = {"mac": RCP_BY_MACS["mac"] + 1}
 
 
 def accel_op(hw, cls: str, array_ops) -> dict | None:
     """The actions that run one op of class ``cls`` on an array of ``array_ops`` (None: it cannot)."""
     if cls == "exp":
         actions = dict(hw.exp_cost)
+    elif cls == "rcp":
+        actions = ACCEL_NATIVE["div"] if "div" in array_ops else RCP_BY_MACS
     elif cls in array_ops:
         actions = ACCEL_NATIVE[cls]
     elif cls == "div":

@@ -90,14 +90,31 @@ def test_a_cascade_without_a_mapping_runs_on_the_machines_default_configuration(
 
 def test_sigmoid_on_fusemax_pays_a_reciprocal_where_softmax_pays_a_max_and_a_sum():
     """Per score on the 2D array (E = F = 64): softmax E + LM 1 + SLN (6 exp MACs + 1) + SLD 1 + F = 137 cycles
-    of PE work; sigmoid E + SG (6 exp MACs + the add + a 6-MAC Newton-Raphson division) + F = 141. FuseMax's 2D
-    PEs have no divider; both are 2D-bound at 64K, so sigmoid is 141/137 as slow."""
+    of PE work; sigmoid E + SG (6 exp MACs + the add + a 5-MAC Newton-Raphson reciprocal: 1 / (1 + e) has no
+    numerator to multiply by) + F = 140. FuseMax's 2D PEs have no divider; both are 2D-bound at 64K, so sigmoid
+    is 140/137 as slow."""
     heads, n = 64 * 12, 1 << 16
     sig = evaluate(hardware("fusemax"), "attention-sigmoid", _bert(n))
     soft = evaluate(hardware("fusemax"), "fusemax", _bert(n))
-    assert sig.detail["einsum_cycles"]["SG"] == heads * n * n * (6 + 1 + 6) / (256 * 256)
+    assert sig.detail["einsum_cycles"]["SG"] == heads * n * n * (6 + 1 + 5) / (256 * 256)
     assert sig.bound == "array2d"
-    assert sig.time_s == pytest.approx(soft.time_s * 141 / 137, rel=0.01)
+    assert sig.time_s == pytest.approx(soft.time_s * 140 / 137, rel=0.01)
+
+
+def test_a_reciprocal_is_a_division_without_the_numerator_product():
+    """``1 / x`` counts an rcp (sigmoid's 1 / (1 + exp(-x)) too): on an array with a divider one divide, on
+    FuseMax's 2D PEs a Newton-Raphson reciprocal of 5 MACs, one fewer than a division's 6."""
+    from einsum_cascades.ops import _per_point
+    from einsum_cascades.parser import parse_lines
+    from simulator.lowering import accel_op
+
+    for text, expect in (("1 / X[p]", {"rcp": 1}), ("2 / X[p]", {"div": 1}), ("Y[p] / X[p]", {"div": 1})):
+        counts = {}
+        _per_point(parse_lines(f"Z[p] = {text}")[0][0].expr, counts)
+        assert counts == expect
+    fm = hardware("fusemax")
+    assert accel_op(fm, "rcp", fm.pe2d_ops) == {"mac": 5} and accel_op(fm, "div", fm.pe2d_ops) == {"mac": 6}
+    assert accel_op(fm, "rcp", fm.pe1d_ops) == {"div": 1}
 
 
 def test_a_three_pass_cascade_is_slower_than_the_one_pass_cascade_on_fusemax_at_64k():
@@ -148,7 +165,7 @@ def test_explain_names_each_einsums_array_and_the_rule_for_a_cascade():
     r = CliRunner().invoke(cli, ["simulate", "--hw", "fusemax", "--algo", "attention-sigmoid", "--model", "bert",
                                  "--seq-len", "4k", "--explain", "--format", "table"])
     assert r.exit_code == 0, r.output
-    assert "SG    add=M0*M1*P, exp=M0*M1*P, div=M0*M1*P" in r.output and " 2D " in r.output
+    assert "SG    add=M0*M1*P, exp=M0*M1*P, rcp=M0*M1*P" in r.output and " 2D " in r.output
     assert "compute = max(BQK+SG+SLNV, RNV+AV)" in r.output
 
 

@@ -43,9 +43,9 @@ OPS = {
         "PRM": {"add": M2 * M1 * P, "exp": M2 * M1 * P}, "SPD": {"mac": M2 * M1 * P}, "RD": {"add": M2 * M1 * P},
         "SPNV": {"mac": F * M2 * M1 * P}, "RNV": {"add": F * M2 * M1 * P}, "GM": {"max": M2 * P},
         "W": {"add": M2 * P, "exp": M2 * P}, "D": {"mac": M2 * P}, "NV": {"mac": F * M2 * P}, "AV": {"div": F * P}},
-    "attention-sigmoid": {  # sigmoid = 1 / (1 + exp(-x)): an exp, an add and a div per point
+    "attention-sigmoid": {  # sigmoid = 1 / (1 + exp(-x)): an exp, an add and a reciprocal per point
         "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "SG": {"exp": M1 * M0 * P, "add": M1 * M0 * P,
-                                                                    "div": M1 * M0 * P},
+                                                                    "rcp": M1 * M0 * P},
         "SLNV": {"mac": F * M1 * M0 * P}, "RNV": {"add": F * M1 * P}, "AV": {}},
     "attention-linear": {
         "FK": {"add": E * M, "exp": E * M}, "FQ": {"add": E * P, "exp": E * P}, "KV": {"mac": E * F * M},
