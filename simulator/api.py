@@ -298,7 +298,7 @@ def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
     tile = decisions(spec, result)
-    return mark_rows([{**row, **tile} for row in to_rows(result, base, why)], spec, result, base_spec, base)
+    return mark_rows(to_rows(result, base, why, tile), spec, result, base_spec, base)
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
@@ -326,8 +326,9 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
     }
 
 
-def to_rows(r: Result, base: Result | None, note: str | None = None) -> list[dict]:
-    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only."""
+def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict | None = None) -> list[dict]:
+    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, each
+    ending with ``extra``'s keys (the model's decisions) after its utilization."""
     record = to_row(r, base, note)
     util = record.pop("utilization")
     n = len(r.time_s)
@@ -336,9 +337,11 @@ def to_rows(r: Result, base: Result | None, note: str | None = None) -> list[dic
     unit_keys = list(util)
     unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
     rows = []
+    tail = extra or {}
     for values, units in zip(zip(*varying.values()) if varying else [()] * n, zip(*unit_values)):
         row = record.copy()
         row.update(zip(varying, values))
         row["utilization"] = dict(zip(unit_keys, units))
+        row.update(tail)
         rows.append(row)
     return rows

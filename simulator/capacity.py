@@ -108,16 +108,22 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     parts, base_parts = {}, {}  # footprints as columns, computed on the first row that needs one
 
     def why(index):
-        parts.update(parts or _columns(result))
+        parts.update(parts or _column_lists(result))
         return describe(hw, result, index, parts)
 
     def base_why(index):
-        base_parts.update(base_parts or _columns(base))
+        base_parts.update(base_parts or _column_lists(base))
         return describe(base_hw, base, index, base_parts)
 
-    for i, (row, fits, base_fits) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit)):
-        index = i if len(rows) > 1 or np.ndim(result.time_s) else None
-        _mark(row, fits, needed[i], base_fits, lambda: why(index), lambda: base_why(index))
+    columns = len(rows) > 1 or np.ndim(result.time_s)
+    for i, (row, fits, base_fits, row_needs) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit,
+                                                               needed.astype(float).tolist())):
+        if fits is False or base_fits is False:
+            index = i if columns else None
+            _mark(row, fits, row_needs, base_fits, lambda: why(index), lambda: base_why(index))
+        else:  # _mark's marks where both fit (or cannot be told), without its calls
+            row["fits"], row["memory_bytes"], row["baseline_fits"] = fits, row_needs, base_fits
+            row.setdefault("note", None)
     return rows
 
 
@@ -142,6 +148,11 @@ def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
 def _columns(result) -> dict:
     parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
     return {k: np.broadcast_to(v, np.shape(result.time_s)) for k, v in parts.items()}
+
+
+def _column_lists(result) -> dict:
+    """``_columns`` as Python lists: a row's note formats plain floats, not numpy scalars."""
+    return {k: v.tolist() for k, v in _columns(result).items()}
 
 
 def _fits(needed, have, n: int) -> list:

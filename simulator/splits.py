@@ -80,10 +80,15 @@ def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0, 
     none when the CTAs nearly fill ``num_sms``, else the fewest splits within 85% of the best wave efficiency.
     FA2 skips a count that leaves as many blocks per split as the count before (``skip_same_blocks``);
     FA3's version has no such rule. FA3's extra clause for KV heads over 50 MB (long prefill) is left out."""
-    if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair
-        pairs, index = np.unique(np.stack([ctas, n_kv_blocks]), axis=1, return_inverse=True)
-        return np.array([_num_splits(num_sms, int(c), int(n), min_blocks, skip_same_blocks)
-                         for c, n in pairs.T])[index.reshape(-1)]
+    if is_columns(ctas):  # one heuristic run per distinct (CTAs, KV blocks) pair that may split
+        ctas, n_kv_blocks = np.broadcast_arrays(np.asarray(ctas), np.asarray(n_kv_blocks))
+        out = np.ones(ctas.shape, dtype=np.int64)
+        open_ = (ctas < FULL_WAVE_FRACTION * num_sms) & (n_kv_blocks > min_blocks)
+        if open_.any():
+            pairs, index = np.unique(np.stack([ctas[open_], n_kv_blocks[open_]]), axis=1, return_inverse=True)
+            out[open_] = np.array([_num_splits(num_sms, int(c), int(n), min_blocks, skip_same_blocks)
+                                   for c, n in pairs.T])[index.reshape(-1)]
+        return out
     if ctas >= FULL_WAVE_FRACTION * num_sms or n_kv_blocks <= min_blocks:
         return 1
     limit = min(MAX_SPLITS, num_sms, n_kv_blocks)
