@@ -216,28 +216,30 @@ def _simulate_point(merged: dict) -> dict:
 
 def _column_key(p: dict) -> tuple | None:
     """What a dense GPU point shares with the points it can be evaluated with; None if it must go alone."""
-    if p.get("causal") or p.get("sparsity") or p.get("pattern") not in DENSE_PATTERNS or p.get("estimate"):
+    get = p.get
+    if get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"):
         return None
-    seq_len, head_dim, block = p.get("seq_len", DEFAULTS["seq_len"]), p.get("head_dim", DEFAULTS["head_dim"]), p.get("block_size")
-    v_head_dim = p.get("v_head_dim") or head_dim
+    seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
+    v_head_dim = get("v_head_dim") or head_dim
     if type(v_head_dim) is int and v_head_dim % HEAD_DIM_MULTIPLE:
         return None  # evaluated alone, so Workload names the bad value
-    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(p.get("batch", 1)) is int
-            and type(p.get("heads", 1)) is int and type(p.get("kv_heads", 1)) is int and type(p.get("kv_len", 1)) is int
+    batch, heads = get("batch", _BATCH), get("heads", _HEADS)
+    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(batch) is int
+            and type(heads) is int and type(get("kv_heads", 1)) is int and type(get("kv_len", 1)) is int
             and (block is None or type(block) is int)):
         return None
-    hw_name, baseline = p.get("hardware", "h100"), p.get("baseline")
-    algo = _column_algorithm(hw_name, p.get("algorithm"), baseline)
-    if algo is None:
+    hw_name, baseline = get("hardware", "h100"), get("baseline")
+    plan = _column_plan(hw_name, get("algorithm"), baseline)
+    if plan is None:
+        return None
+    algo, fa2_min_ctas = plan
+    # FA2's one-query GQA layout and its split-KV choice are decided point by point: fewer 64-row CTAs than
+    # 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
+    if fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < fa2_min_ctas):
         return None
     pack = None
-    base_algo, base_hw = split_baseline(baseline or "")
-    for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name)):
-        if family in ("flash2", "flash-decoding") and (seq_len == 1 or _fa2_may_split(machine, p, seq_len)):
-            return None  # FA2's one-query GQA layout and its split-KV choice are decided point by point
     if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
-        heads = p.get("heads", DEFAULTS["heads"])
-        kv_heads = p.get("kv_heads") or heads
+        kv_heads = get("kv_heads") or heads
         if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0 or head_dim <= 0 \
                 or v_head_dim <= 0:
             return None
@@ -247,21 +249,30 @@ def _column_key(p: dict) -> tuple | None:
             pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
-    return hw_name, algo, baseline, head_dim, p.get("dtype", DEFAULTS["dtype"]), block, pack, v_head_dim, \
-        p.get("scope", DEFAULTS["scope"])
+    return hw_name, algo, baseline, head_dim, get("dtype", _DTYPE), block, pack, v_head_dim, get("scope", _SCOPE)
+
+
+_SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
+_DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
+
+
+@lru_cache(maxsize=256)
+def _column_plan(hw_name, algo, baseline) -> tuple | None:
+    """(the algorithm the points run, the fewest 64-row CTAs at which neither it nor its baseline may split
+    when either is FA2's, 0 otherwise) for points of these names that run on columns; None otherwise."""
+    algo = _column_algorithm(hw_name, algo, baseline)
+    if algo is None:
+        return None
+    base_algo, base_hw = split_baseline(baseline or "")
+    limits = [FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(machine).sms
+              for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name))
+              if family in ("flash2", "flash-decoding")]
+    return algo, max(limits, default=0)
 
 
 @lru_cache(maxsize=64)
 def _arch(hw_name: str) -> str:
     return hardware(hw_name).arch
-
-
-def _fa2_may_split(hw_name, p: dict, seq_len: int) -> bool:
-    """Whether FA2's split heuristic may split this point: fewer 64-row CTAs than 0.8 x twice the SMs
-    (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS); such points go one by one."""
-    heads = p.get("heads", DEFAULTS["heads"])
-    ctas = p.get("batch", DEFAULTS["batch"]) * heads * -(-seq_len // 64)
-    return ctas < FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(hw_name).sms
 
 
 @lru_cache(maxsize=256)
