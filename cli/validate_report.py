@@ -17,7 +17,11 @@ from cli._params import not_empty
               help="table (default on a terminal) or json.")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Also draw the predicted-vs-measured scatter to this PNG/SVG/PDF.")
-def report(results, hw, fmt, output):
+@click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
+              help="The SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks=MHZ,MHZ): "
+                   "predict with the SMs at it (HBM keeps its bandwidth). Default: the file's device "
+                   "clock_locked_mhz, else free clocks (the model's sustained clock).")
+def report(results, hw, fmt, output, clock_mhz):
     """Predict every measured attention point and report the error.
 
     Per point and per algorithm and kernel (median and max |predicted/measured - 1|, and
@@ -38,6 +42,7 @@ def report(results, hw, fmt, output):
       attnsim validate report validation/published/fa3-paper-h100.json --format json
       attnsim validate report run.json --hw my-gpu.toml -o validation.png
       attnsim validate report my-benchmark.csv     # hardware,algorithm,seq_len,causal,measured_ms
+      attnsim validate report my-benchmark.csv --clock-locked 1755
     """
     from cli._measured_file import load
     from validation.report import report_doc
@@ -46,7 +51,10 @@ def report(results, hw, fmt, output):
         from cli.plots.style import check_output
 
         check_output(output)
-    data = report_doc(load(results), hw)
+    doc = load(results)
+    if clock_mhz is not None:
+        doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}
+    data = report_doc(doc, hw)
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -67,8 +75,9 @@ def _print(data: dict) -> None:
     from cli._output import human_size, human_time
 
     console = Console()
+    clock = data["device"].get("clock_locked_mhz")
     console.print(f"[bold]{escape(str(data['device'].get('name')))}[/] predicted with hardware model "
-                  f"[bold]{escape(str(data['hardware']))}[/]")
+                  f"[bold]{escape(str(data['hardware']))}[/]" + (f", SMs at the locked {clock:g} MHz" if clock else ""))
     several_hw = len({p["hardware"] for p in data["points"]}) > 1
     rows = []
     for p in data["points"]:

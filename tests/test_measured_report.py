@@ -263,3 +263,22 @@ def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
     out = bench(str(path)).stdout
     assert "future.json  naive" in out and " 2 " in out
     assert "skipped future.json, 1 point of kernel fa9-future: unknown algorithm 'flash9'" in out
+
+
+def test_a_locked_clock_option_predicts_the_points_with_the_sms_at_it(tmp_path):
+    """--clock-locked MHZ: a benchmark run under nvidia-smi --lock-gpu-clocks is predicted at that clock, so a
+    compute-bound point takes longer at 1500 MHz than at H100's 1830 MHz by nearly the clock ratio (and an
+    A100 point, above its 1410 MHz, less long); off a GPU model, and outside 100-5000 MHz, it is a one-line
+    error."""
+    path = tmp_path / "mine.csv"
+    path.write_text(HEADER + ROWS)
+    free = report_json(path)["points"]
+    locked = report_json(path, "--clock-locked", "1500")["points"]
+    for f, lk in zip(free, locked):
+        assert lk["measured_s"] == f["measured_s"]
+        ratio, clock_ratio = lk["predicted_s"] / f["predicted_s"], hardware(f["hardware"]).sustained_clock_hz / 1500e6
+        assert min(1.0, clock_ratio) - 1e-9 <= ratio <= max(1.0, clock_ratio) + 1e-9 and ratio != 1.0
+    assert locked[0]["predicted_s"] / free[0]["predicted_s"] > 1.15  # FA3 causal 4k, d=128: tensor-bound
+    assert "0.0 is not in the range" in one_line_error(path, "--clock-locked", "0")
+    assert "applies to a GPU model; fusemax is an accelerator" in one_line_error(path, "--clock-locked", "1500",
+                                                                                 "--hw", "fusemax")

@@ -168,7 +168,11 @@ def at_clock(spec, clock_mhz: float | None):
 def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dict:
     from simulator.api import default_algorithm, evaluate, hardware
 
-    spec = at_clock(hardware(hw_name), clock_mhz)
+    spec = hardware(hw_name)
+    if clock_mhz and spec.kind != "gpu":
+        raise UserError(f"a locked SM clock ({clock_mhz:g} MHz) applies to a GPU model; {spec.name} is an "
+                        f"{spec.kind}")
+    spec = at_clock(spec, clock_mhz)
     algo = p.get("algorithm") or default_algorithm(spec)
     given = {k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}
     if p.get("block_q") and p.get("block_q") == p.get("block_kv") and (p.get("kernel") or "").startswith("attnsim"):
