@@ -347,12 +347,11 @@ def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict
     varying = {k: v.tolist() for k, v in record.items() if isinstance(v, np.ndarray)}
     unit_keys = list(util)
     unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
+    template = {**record, "utilization": None, **(extra or {})}
+    names = (*varying, "utilization")
     rows = []
-    tail = extra or {}
-    for values, units in zip(zip(*varying.values()) if varying else [()] * n, zip(*unit_values)):
-        row = record.copy()
-        row.update(zip(varying, values))
-        row["utilization"] = dict(zip(unit_keys, units))
-        row.update(tail)
+    for values in zip(*varying.values(), [dict(zip(unit_keys, units)) for units in zip(*unit_values)]):
+        row = template.copy()
+        row.update(zip(names, values))
         rows.append(row)
     return rows
