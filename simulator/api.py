@@ -244,7 +244,7 @@ def _column_key(p: dict) -> tuple | None:
                 or v_head_dim <= 0:
             return None
         if algo == "flash3":
-            pack = fa3_column_pack(_arch(hw_name), head_dim, block, seq_len, heads, kv_heads)
+            pack = fa3_column_pack(_arch(hw_name), head_dim, block, seq_len, heads, kv_heads, get("scope", _SCOPE))
         elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
             pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:

@@ -96,8 +96,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         split = family == "flash-decoding" or bool(np.any(fa2_splits(hw, wl) > 1))  # api keeps columns unsplit
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
-        if sm_number(hw.arch) >= 90:
-            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl))
+        if sm_number(hw.arch) >= 90:  # a serving engine's call (--scope layer) reads a paged cache without TMA
+            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl), paged=wl.scope == "layer")
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)

@@ -104,28 +104,33 @@ def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
     return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
 
 
-def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False) -> KernelConfig:
+def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: bool = False) -> KernelConfig:
     """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
     descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
     Persistent over the SMs; causal tiles dispatched longest first, as today's code does; inside
     ``fa3_build("2024-07")`` as the builds the FA3 paper benchmarks: in order (m fastest, ascending), and d=64
-    at 192 x 128."""
+    at 192 x 128. ``paged``: K/V gathered from a paged KV cache whose page size is not a multiple of kBlockN
+    (a serving engine's 16-token blocks or 1-token pages: hopper/flash_api.cpp get_pagedkv_tma false), which
+    loads them with cp.async instead of TMA and takes tile_size_fwd_sm90's paged_kv_non_TMA tiles."""
     paper = _fa3_build.get() == "2024-07"
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
     else:
-        br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local)
+        br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local, paged)
     smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
     wgs = br // WGMMA_ROWS
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
 
 
-def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False) -> tuple[int, int, bool]:
-    """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90 with TMA K/V (head dims rounded up to 64,
-    96, 128, 192, 256 as flash_api.cpp round_up_headdim does); ``local``: a sliding window or chunk."""
-    if local and not fp8:
+def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
+               paged: bool = False) -> tuple[int, int, bool]:
+    """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90 (head dims rounded up to 64, 96, 128, 192,
+    256 as flash_api.cpp round_up_headdim does); ``local``: a sliding window or chunk; ``paged``: K/V without
+    TMA from a paged cache (16-bit: the local column's tiles up to d=192, where tile_size.h tests
+    ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160)."""
+    if not fp8 and (local or (paged and d <= 192)):
         return _FA3_LOCAL_TILES[next(k for k in _FA3_LOCAL_TILES if d <= k)]
     if fp8:
         if d <= 64:
@@ -133,7 +138,7 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False) ->
         if d <= 96:
             return 192, 128, False
         if d <= 128:
-            return 128, 224, False
+            return 128, 160 if paged else 224, False
         return (128, 160, False) if d <= 192 else (128, 128, False)
     if d <= 64:
         return (192, 128, False) if causal else (192, 192, True)

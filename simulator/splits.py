@@ -27,7 +27,9 @@ def fa3_layout(hw, wl, cfg):
     """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
     tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
     (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
-    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa.
+    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa, but a
+    serving engine's call (--scope layer: K/V from a paged cache without TMA) and any call below sm_90 always
+    pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
     decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
     if is_columns(decode):
@@ -37,21 +39,29 @@ def fa3_layout(hw, wl, cfg):
     else:
         splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
                              FA3_MIN_SPLIT_BLOCKS) if decode else 1
-    if splits > 1 or fa3_always_packs(hw.arch):
+    if splits > 1 or fa3_packs_always(hw.arch, wl.scope):
         pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
     else:
         pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
     return splits, replace(cfg, pack_gqa=bool(pack))
 
 
-def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int) -> bool | None:
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int,
+                    scope: str = "kernel") -> bool | None:
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one."""
     block_q = block_size or fa3_block_q(arch, head_dim)
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
-    return group > 1 if fa3_always_packs(arch) else should_pack_gqa(seq_len, group, block_q)
+    return group > 1 if fa3_packs_always(arch, scope) else should_pack_gqa(seq_len, group, block_q)
+
+
+def fa3_packs_always(arch: str, scope: str) -> bool:
+    """FA3 packs every call's GQA heads below sm_90, and on sm_90 when it gathers K/V from a paged cache
+    without TMA (hopper/flash_api.cpp get_pack_gqa: ``arch < 90 || paged_kv_non_TMA || num_splits > 1``),
+    as a serving engine's call does (--scope layer)."""
+    return fa3_always_packs(arch) or scope == "layer"
 
 
 def fa4_layout(hw, wl, cfg):
