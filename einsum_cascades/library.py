@@ -2,6 +2,8 @@
 
 import os
 import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -44,12 +46,37 @@ def cascade_version(name_or_path: str) -> tuple[int, int] | None:
 
 
 def file_version(path: str) -> tuple[int, int] | None:
-    """(modification time, size) of a regular file; None if ``path`` is not one."""
+    """(modification time, size) of a regular file; None if ``path`` is not one. Inside ``pinned_versions``
+    each path is looked at once."""
+    pinned = _pinned.get()
+    if pinned is not None and path in pinned:
+        return pinned[path]
     try:
         st = os.stat(path)
     except (OSError, ValueError, TypeError):
-        return None
-    return (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
+        version = None
+    else:
+        version = (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
+    if pinned is not None:
+        pinned[path] = version
+    return version
+
+
+_pinned: ContextVar[dict | None] = ContextVar("pinned_cascade_versions", default=None)
+
+
+@contextmanager
+def pinned_versions():
+    """One evaluation sees one version of each cascade file: its resolution, walk, binding and plans all ask
+    ``file_version``, which stats the file only the first time (a file edited meanwhile is seen next call)."""
+    if _pinned.get() is not None:  # nested: the outer call's versions hold
+        yield
+        return
+    token = _pinned.set({})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 @lru_cache(maxsize=64)

@@ -102,9 +102,14 @@ def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
     caller shows no time (the point cannot fit the machine's memory), so a single-pass fused kernel skips
     scheduling its CTAs and its time is NaN (every other field as when timed)."""
     if algo in ALGORITHMS:
-        spec = Algorithm(algo, None, algo)
-    else:
-        spec = resolve_algorithm(hw, algo)
+        return _evaluate(hw, Algorithm(algo, None, algo), wl, timed)
+    from einsum_cascades.library import pinned_versions
+
+    with pinned_versions():  # a cascade file is looked at once per evaluation
+        return _evaluate(hw, resolve_algorithm(hw, algo), wl, timed)
+
+
+def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
     check_kernel(hw, spec.family, wl)
     if spec.cascade and (why := chunk_error(spec.cascade, wl)):
         raise UserError(why)
