@@ -153,17 +153,17 @@ def test_a_cascade_file_is_planned_once_and_again_when_it_changes(tmp_path):
 
 @pytest.mark.parametrize("hw", ("h100", "fusemax"))
 def test_the_readme_sigmoid_cascade_runs_on_a_gpu_and_on_fusemax_at_16k(hw):
-    """The issue's first Done-when: attnsim simulate --hw HW --algo ./sigmoid.cascade --seq-len 16k; on H100
-    it is no slower than softmax attention (on FuseMax its per-score division costs 6 MACs more than
-    softmax's max and sum: tests/test_accel_binding.py)."""
+    """The issue's first Done-when: attnsim simulate --hw HW --algo ./sigmoid.cascade --seq-len 16k is no
+    slower than softmax attention on either machine (on FuseMax, d = 128: its 5-MAC reciprocal per score
+    against softmax's max, sum and 1D rescale leaves them equal; at d = 64 it is 2% slower:
+    tests/test_accel_binding.py)."""
     from pathlib import Path
 
     example = str(Path(__file__).resolve().parents[1] / "docs" / "examples" / "sigmoid.cascade")
     r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", example, "--seq-len", "16k", "--format", "json"])
     assert r.exit_code == 0, r.output
     wl = Workload(seq_len=16384)
-    if hw == "h100":
-        assert evaluate(hardware(hw), example, wl).time_s <= evaluate(hardware(hw), "attention-1pass", wl).time_s
+    assert evaluate(hardware(hw), example, wl).time_s <= evaluate(hardware(hw), "attention-1pass", wl).time_s
 
 
 def test_lightning_attention_needs_queries_as_long_as_keys():
