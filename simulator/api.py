@@ -48,10 +48,15 @@ def hardware(name: str):
 def default_algorithm(hw) -> str:
     """The best kernel family for the machine (DESIGN: flash4 on Blackwell, flash3 on Hopper, flash2 before;
     fusemax / flat)."""
-    if hw.kind == "accelerator":
-        return "fusemax" if "max" in hw.pe2d_ops else "flat"
-    arch = int(hw.arch[3:].rstrip("a"))
-    return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
+    return _default_algorithm(hw.kind, hw.arch if hw.kind == "gpu" else "", "max" in getattr(hw, "pe2d_ops", ()))
+
+
+@lru_cache(maxsize=64)
+def _default_algorithm(kind: str, arch: str, max_on_2d: bool) -> str:
+    if kind == "accelerator":
+        return "fusemax" if max_on_2d else "flat"
+    number = int(arch[3:].rstrip("a"))
+    return "flash4" if number >= 100 else "flash3" if number >= 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
@@ -103,10 +108,20 @@ def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
     scheduling its CTAs and its time is NaN (every other field as when timed)."""
     if algo in ALGORITHMS:
         return _evaluate(hw, Algorithm(algo, None, algo), wl, timed)
+    if _bundled_cascade(algo):
+        return _evaluate(hw, resolve_algorithm(hw, algo), wl, timed)
     from einsum_cascades.library import pinned_versions
 
     with pinned_versions():  # a cascade file is looked at once per evaluation
         return _evaluate(hw, resolve_algorithm(hw, algo), wl, timed)
+
+
+@lru_cache(maxsize=256)
+def _bundled_cascade(algo: str) -> bool:
+    """Whether ``algo`` names a bundled cascade (optionally @MAPPING): no file to look at."""
+    from einsum_cascades.library import cascade_names
+
+    return (algo.rpartition("@")[0] if "@" in algo else algo) in cascade_names()
 
 
 def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
