@@ -72,10 +72,12 @@ _OPTIONS = [
                       "--head-dim 192 --v-head-dim 128). Default: --head-dim."),
     click.option("--causal/--no-causal", default=None,
                  help="Causal mask, intersected with --pattern (default: non-causal, or the --model's: LLMs are causal)."),
-    click.option("--scope", type=click.Choice(["kernel", "layer"]), default="kernel", show_default=True,
-                 help="What is timed: the kernel family's kernels, or a serving engine's attention layer call "
-                      "(adds the KV-cache append, FA3's scheduler kernel and CUDA-graph launches; --explain "
-                      "lists them)."),
+    click.option("--scope", type=click.Choice(["kernel", "kernel-warm", "layer"]), default="kernel", show_default=True,
+                 help="What is timed: the kernel family's kernels as a benchmark that flushes L2 before each call "
+                      "times them (kernel: the flush leaves dirty lines the call's reads write back), or as one "
+                      "that repeats the call without a flush (kernel-warm), or a serving engine's attention "
+                      "layer call (layer: adds the KV-cache append, FA3's scheduler kernel and CUDA-graph "
+                      "launches; --explain lists them)."),
     click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default=None,
                  help="Element type (default: fp16, or the --model's)."),
     click.option("--model", default=None, shell_complete=lambda ctx, param, incomplete: [

@@ -135,8 +135,11 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
         return result if spec.text == spec.family else result.named(spec.text)
     if wl.estimate:
         with_estimate(hw, wl, None)  # the one-line error
-    if wl.scope != "kernel":
+    if wl.scope == "layer":
         layer_kernels(hw, spec.family, wl, None)  # the one-line error
+    if wl.scope == "kernel-warm":
+        raise UserError(f"scope 'kernel-warm' (a GPU benchmark without an L2 flush) applies to GPUs; {hw.name} is an "
+                        "accelerator, whose model has no cache to flush: use --scope kernel")
     result = simulate_accel(hw, spec.family, wl, spec.cascade)
     return result if spec.text == spec.family else result.named(spec.text)
 

@@ -186,7 +186,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"sharing an SM: {det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-             f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty): "
+             f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "
              f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
     return lines
 

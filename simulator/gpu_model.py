@@ -217,7 +217,8 @@ def cold_l2_writeback_bytes(hw, wl, hbm_bytes):
     triton-lang/triton third_party/nvidia/backend/driver.py; attnsim's own harness:
     ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
     evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
-    (``--scope layer``) follows small kernels whose outputs are a sliver of L2: none."""
+    (``--scope layer``) follows small kernels whose outputs are a sliver of L2, and a benchmark that repeats the
+    call without a flush (``--scope kernel-warm``) leaves only the previous call's output dirty: none."""
     return vmin(hw.l2_bytes, hbm_bytes) if wl.scope == "kernel" else 0.0
 
 

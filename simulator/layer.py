@@ -33,8 +33,9 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
 
 
 def with_layer(hw, algo: str, wl, result):
-    """``result`` with the layer's kernels added to its time (``--scope layer``); unchanged for 'kernel'."""
-    if wl.scope == "kernel":
+    """``result`` with the layer's kernels added to its time (``--scope layer``); unchanged for the kernel
+    scopes."""
+    if wl.scope != "layer":
         return result
     extra = layer_kernels(hw, algo, wl, result)
     time_s = vmax(result.time_s + sum(extra.values()), 0.0)

@@ -6,7 +6,10 @@ from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
-SCOPES = ("kernel", "layer")  # simulator.layer: what a serving engine's attention layer adds
+# What is timed: the family's kernels as a benchmark that flushes L2 before each call times them ("kernel"), or
+# one that repeats the call without a flush ("kernel-warm": no dirty lines to write back), or a serving engine's
+# attention layer call (simulator.layer)
+SCOPES = ("kernel", "kernel-warm", "layer")
 HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte vector loads of fp16)
 # Upper bounds on each size, far past any model or machine, so that every product the model forms stays
 # exact in int64 and float64 (a tensor of at most MAX_TENSOR_BYTES, a score count of at most 2**90).

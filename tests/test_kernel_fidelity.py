@@ -339,3 +339,27 @@ def test_a_published_file_predicts_with_its_fa3_build(tmp_path):
     bad.write_text(json.dumps({**doc, "fa3_build": "lpt", "points": causal}))
     with pytest.raises(UserError, match="fa3_build"):
         predict(load_results(str(bad)), None)
+
+
+@pytest.mark.parametrize("algo", ["flash2", "flash3", "flash-decoding", "flashinfer-decode"])
+def test_a_benchmark_without_an_l2_flush_pays_no_write_backs(algo):
+    """--scope kernel-warm: a benchmark that repeats the call without flushing L2 (torch.utils.benchmark, a
+    plain CUDA-event loop) leaves no dirty lines for the call's reads to evict: the same kernels as --scope
+    kernel less the write-back, and none of the serving layer's kernels."""
+    hw = hardware("h100")
+    wl = Workload(heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768, batch=4)
+    cold, warm = (evaluate(hw, algo, replace(wl, scope=s)) for s in ("kernel", "kernel-warm"))
+    assert cold.times["writeback"] > 0 and warm.times["writeback"] == 0
+    assert "layer_kernels" not in warm.detail and warm.cost.launches == cold.cost.launches
+    assert warm.time_s < cold.time_s
+    assert warm.cost.hbm_bytes == cold.cost.hbm_bytes  # the call's own bytes: still read from HBM (see docs L)
+    assert warm.detail.get("block_kv") == cold.detail.get("block_kv")  # not the serving layer's paged tiles
+
+
+def test_kernel_warm_is_a_gpu_scope():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "fusemax", "--seq-len", "4k", "--scope", "kernel-warm"])
+    assert r.exit_code == 2 and "applies to GPUs; fusemax is an accelerator" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--seq-len", "1", "--kv-len", "32k", "--heads", "32",
+                                 "--kv-heads", "8", "--scope", "kernel-warm", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)[0]["scope"] == "kernel-warm"
