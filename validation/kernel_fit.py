@@ -27,7 +27,7 @@ _REFINE_ROUNDS = 5
 _LOO_ROUNDS = 2
 _LOO_POLISH = 12  # Nelder-Mead iterations of each leave-one-out refit (it starts at the full fit)
 _WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                  "pattern", "sparsity")
+                  "pattern", "sparsity", "scope")
 
 
 @dataclass(frozen=True, slots=True)

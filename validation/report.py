@@ -183,7 +183,7 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
     measured = p["measured_s"]
     labels = {k: p[k] for k in ("device", "row") if k in p}
     return {"kernel": p.get("kernel") or algo, "algorithm": algo, "hardware": hw_name,
-            **{k: getattr(wl, k) for k in (*WORKLOAD_KEYS, "dtype")}, **labels,
+            **{k: getattr(wl, k) for k in (*WORKLOAD_KEYS, "dtype", "scope")}, **labels,
             "measured_s": measured, "predicted_s": predicted, "error": predicted / measured - 1.0,
             "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0}
 
