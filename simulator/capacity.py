@@ -78,9 +78,12 @@ def describe(hw, result, index=None, parts=None) -> str:
 
 def _gb(n: float) -> str:
     """Decimal units, as the datasheets write HBM: 2.2 TB, 85.9 GB, 134 MB."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
+    if n >= 1e12:
+        return f"{n / 1e12:.3g} TB"
+    if n >= 1e9:
+        return f"{n / 1e9:.3g} GB"
+    if n >= 1e6:
+        return f"{n / 1e6:.3g} MB"
     return f"{n / 1e3:.3g} KB"
 
 
