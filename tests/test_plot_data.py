@@ -131,3 +131,13 @@ def test_captions_and_sizes():
 def test_check_output_rejects(name):
     with pytest.raises(UserError):
         check_output(name)
+
+
+def test_the_caption_names_a_scope_other_than_the_kernel_benchmark():
+    from cli.plots.style import caption
+
+    row = dict(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, dtype="fp16", causal=False, pattern=None,
+               sparsity=0.0)
+    assert "scope" not in caption([{**row, "scope": "kernel"}])
+    assert caption([{**row, "scope": "kernel-warm"}]).endswith("scope kernel-warm")
+    assert "scope" not in caption([{**row, "scope": "kernel"}, {**row, "scope": "layer"}])  # not shared: not shown

@@ -152,8 +152,9 @@ def seconds_axis(axis) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: human_time(v) if v > 0 else "0"))
 
 
-def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask")) -> str:
-    """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense'."""
+def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope")) -> str:
+    """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense' (and the scope when it is not
+    the default kernel: 'scope kernel-warm')."""
     parts = []
     for key in keys:
         values = {_caption_value(r, key) for r in rows}
@@ -168,6 +169,8 @@ def _caption_value(row: dict, key: str) -> str:
         return f"H={row['heads']}" + (f"/{kv} KV" if kv != row["heads"] else "")
     if key == "mask":
         return mask_label(row)
+    if key == "scope":
+        return "" if row.get("scope", "kernel") == "kernel" else f"scope {row['scope']}"
     return {"batch": "B={}", "head_dim": "d={}", "dtype": "{}"}.get(key, "N={}").format(
         size_label(row[key]) if key == "seq_len" else row[key])
 
