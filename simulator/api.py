@@ -26,7 +26,7 @@ from simulator.algorithms import Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.kernel_configs import current_fa3_build
 from simulator.estimate import with_estimate
-from simulator.layer import layer_kernels, with_layer
+from simulator.layer import check_scope, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
@@ -48,15 +48,10 @@ def hardware(name: str):
 def default_algorithm(hw) -> str:
     """The best kernel family for the machine (DESIGN: flash4 on Blackwell, flash3 on Hopper, flash2 before;
     fusemax / flat)."""
-    return _default_algorithm(hw.kind, hw.arch if hw.kind == "gpu" else "", "max" in getattr(hw, "pe2d_ops", ()))
-
-
-@lru_cache(maxsize=64)
-def _default_algorithm(kind: str, arch: str, max_on_2d: bool) -> str:
-    if kind == "accelerator":
-        return "fusemax" if max_on_2d else "flat"
-    number = int(arch[3:].rstrip("a"))
-    return "flash4" if number >= 100 else "flash3" if number >= 90 else "flash2"
+    if hw.kind == "accelerator":
+        return "fusemax" if "max" in hw.pe2d_ops else "flat"
+    arch = int(hw.arch[3:].rstrip("a"))
+    return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
@@ -135,11 +130,7 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
         return result if spec.text == spec.family else result.named(spec.text)
     if wl.estimate:
         with_estimate(hw, wl, None)  # the one-line error
-    if wl.scope == "layer":
-        layer_kernels(hw, spec.family, wl, None)  # the one-line error
-    if wl.scope == "kernel-warm":
-        raise UserError(f"scope 'kernel-warm' (a GPU benchmark without an L2 flush) applies to GPUs; {hw.name} is an "
-                        "accelerator, whose model has no cache to flush: use --scope kernel")
+    check_scope(hw, wl)
     result = simulate_accel(hw, spec.family, wl, spec.cascade)
     return result if spec.text == spec.family else result.named(spec.text)
 
@@ -282,35 +273,27 @@ _DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
 @lru_cache(maxsize=256)
 def _column_plan(hw_name, algo, baseline) -> tuple | None:
     """(the algorithm the points run, the fewest 64-row CTAs at which neither it nor its baseline may split
-    when either is FA2's, 0 otherwise) for points of these names that run on columns; None otherwise."""
-    algo = _column_algorithm(hw_name, algo, baseline)
-    if algo is None:
+    when either is FA2's, 0 otherwise) for points of these names when they and their baseline run on columns;
+    None otherwise (or on bad input)."""
+    try:
+        spec = hardware(hw_name)
+        algo = algo or default_algorithm(spec)
+        base_algo, base_hw = split_baseline(baseline or "")
+        if baseline and (hardware(base_hw or hw_name).kind != "gpu" or base_algo not in COLUMN_FAMILIES):
+            return None
+        if spec.kind != "gpu" or algo not in COLUMN_FAMILIES:
+            return None
+        limits = [FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(machine).sms
+                  for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name))
+                  if family in ("flash2", "flash-decoding")]
+    except (UserError, TypeError):
         return None
-    base_algo, base_hw = split_baseline(baseline or "")
-    limits = [FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(machine).sms
-              for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name))
-              if family in ("flash2", "flash-decoding")]
     return algo, max(limits, default=0)
 
 
 @lru_cache(maxsize=64)
 def _arch(hw_name: str) -> str:
     return hardware(hw_name).arch
-
-
-@lru_cache(maxsize=256)
-def _column_algorithm(hw_name, algo, baseline) -> str | None:
-    """The algorithm a point runs, if it and its baseline run on columns; None otherwise (or on bad input)."""
-    try:
-        spec = hardware(hw_name)
-        algo = algo or default_algorithm(spec)
-        if baseline:
-            base_algo, base_hw = split_baseline(baseline)
-            if hardware(base_hw or hw_name).kind != "gpu" or base_algo not in COLUMN_FAMILIES:
-                return None
-    except (UserError, TypeError):
-        return None
-    return algo if spec.kind == "gpu" and algo in COLUMN_FAMILIES else None
 
 
 def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:

@@ -96,8 +96,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         split = family == "flash-decoding" or bool(np.any(fa2_splits(hw, wl) > 1))  # api keeps columns unsplit
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
-        if sm_number(hw.arch) >= 90:  # a serving engine's call (--scope layer) reads a paged cache without TMA
-            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl), paged=wl.scope == "layer")
+        if sm_number(hw.arch) >= 90:
+            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl), paged=reads_paged_cache(wl.scope))
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
@@ -158,9 +158,16 @@ def fa3_block_q(arch: str, head_dim: int) -> int:
     return 192 if sm_number(arch) >= 90 and head_dim <= 96 else 128
 
 
-def fa3_always_packs(arch: str) -> bool:
-    """FA3 packs GQA heads into every tile below sm_90 (hopper/flash_api.cpp, get_pack_gqa: arch < 90)."""
-    return sm_number(arch) < 90
+def fa3_always_packs(arch: str, scope: str = "kernel") -> bool:
+    """FA3 packs GQA heads into every tile below sm_90, and on sm_90 when it gathers K/V from a paged cache
+    without TMA (hopper/flash_api.cpp get_pack_gqa: ``arch < 90 || paged_kv_non_TMA || num_splits > 1``)."""
+    return sm_number(arch) < 90 or reads_paged_cache(scope)
+
+
+def reads_paged_cache(scope: str) -> bool:
+    """A serving engine's call (--scope layer) reads its paged KV cache, whose pages (16 tokens, or 1) are no
+    multiple of FA3's kBlockN: hopper/flash_api.cpp get_pagedkv_tma is false, K/V come without TMA."""
+    return scope == "layer"
 
 
 def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, bool]:

@@ -17,11 +17,21 @@ SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a schedu
 APPEND_PASSES = 2  # the new K and V are read once and written once into the cache
 
 
+# What each scope other than "kernel" times, for the one-line refusal on an accelerator (no serving engine, no
+# cache to flush in its model)
+_GPU_SCOPES = {"layer": "a GPU serving engine's attention layer", "kernel-warm": "a GPU benchmark without an L2 flush"}
+
+
+def check_scope(hw, wl) -> None:
+    """A scope other than "kernel" is a GPU's: a one-line error on an accelerator."""
+    if hw.kind != "gpu" and wl.scope in _GPU_SCOPES:
+        raise UserError(f"scope {wl.scope!r} ({_GPU_SCOPES[wl.scope]}) applies to GPUs; {hw.name} is an accelerator: "
+                        "use --scope kernel")
+
+
 def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     """Seconds of each kernel the layer adds, and the change in launch cost of the family's own kernels."""
-    if hw.kind != "gpu":
-        raise UserError(f"scope 'layer' models a GPU serving engine's attention layer; {hw.name} is an accelerator: "
-                        "use --scope kernel")
+    check_scope(hw, wl)
     width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
     appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip

@@ -39,7 +39,7 @@ def fa3_layout(hw, wl, cfg):
     else:
         splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
                              FA3_MIN_SPLIT_BLOCKS) if decode else 1
-    if splits > 1 or fa3_packs_always(hw.arch, wl.scope):
+    if splits > 1 or fa3_always_packs(hw.arch, wl.scope):
         pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
     else:
         pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
@@ -54,14 +54,8 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: i
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
-    return group > 1 if fa3_packs_always(arch, scope) else should_pack_gqa(seq_len, group, block_q)
+    return group > 1 if fa3_always_packs(arch, scope) else should_pack_gqa(seq_len, group, block_q)
 
-
-def fa3_packs_always(arch: str, scope: str) -> bool:
-    """FA3 packs every call's GQA heads below sm_90, and on sm_90 when it gathers K/V from a paged cache
-    without TMA (hopper/flash_api.cpp get_pack_gqa: ``arch < 90 || paged_kv_non_TMA || num_splits > 1``),
-    as a serving engine's call does (--scope layer)."""
-    return fa3_always_packs(arch) or scope == "layer"
 
 
 def fa4_layout(hw, wl, cfg):
