@@ -11,14 +11,24 @@ order or longest first. Greedy dispatch only ever pops the earliest finish time
 and pushes it plus the next CTA's work, so the slots' finish times are a multiset
 that evolves the same whatever ties are broken: the scheduling here pushes and
 pops exactly the floats a binary heap over the whole CTA list would, and returns
-the same makespan, bit for bit (tests/test_schedule.py checks it against that heap).
+the same makespan, bit for bit (tests/test_schedule.py checks it against that heap), up to the many-wave
+extrapolation below.
 A process dispatches its first million CTAs on ``heapq``, the rest in numba
 (``_schedule_kernels``), where in-order grids keep their state per period, so a
 larger batch continues a smaller one's schedule whatever order they come in, and
 longest-first grids dispatch a run of equal works at once.
+
+In-order grids of many waves are dispatched exactly only until one CTA's longest work is under
+TAIL_BOUND of the makespan; each further repeat then adds its work spread evenly over the slots.
+Greedy dispatch keeps every slot's finish time within one CTA's work of the mean (the slot that ends
+last started its last CTA when it was the earliest), and the mean grows by exactly that spread work, so
+the extrapolated makespan is within the longest work of the exact one: within TAIL_BOUND of it. On the
+7,260-point sparse sweep of ``bench/`` the observed error is 6e-7 in median and 1.2e-4 at most, and the
+sweep dispatches a quarter of the CTAs it did.
 """
 
 import heapq
+import math
 import sys
 from functools import lru_cache
 
@@ -28,6 +38,7 @@ from simulator.columns import vceil
 
 NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.15 us a CTA) for this many CTAs costs about what loading numba does
 PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
+TAIL_BOUND = 1 / 512  # in-order grids are dispatched exactly until their longest CTA is under this part of the makespan
 
 
 def uniform_makespan(n_ctas: int, slots: int, work: float) -> float:
@@ -62,9 +73,24 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
     if longest_first:
         values, counts = np.unique(period, return_counts=True)
         return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
+    exact = exact_repeats(period, slots, each) if low >= 0 else repeats
+    if repeats > exact:  # the rest spread evenly: within the longest work of the exact makespan (module doc)
+        return grid_makespan(period, exact, slots, each) + (repeats - exact) * (float(period.sum()) * each / slots)
     if not _use_numba(n) or low < 0:  # the kernel's scan stops at the time just popped: works >= 0
         return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
+
+
+def exact_repeats(period: np.ndarray, slots: int, each: int = 1) -> float:
+    """Repeats of ``period`` (works >= 0, not all 0) dispatched exactly in order: enough that the makespan, at
+    least their work spread over the slots, is TAIL_BOUND / longest work or more (infinite at TAIL_BOUND 0).
+
+    >>> exact_repeats(np.array([1.0, 3.0]), slots=132)  # 132 x 512 x 3 / 4
+    50688
+    """
+    if TAIL_BOUND <= 0:
+        return math.inf
+    return math.ceil(float(period.max()) * slots / (TAIL_BOUND * float(period.sum()) * each))
 
 
 _heap_ctas = [0]  # CTAs this process has dispatched with heapq

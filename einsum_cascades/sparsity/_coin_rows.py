@@ -25,16 +25,22 @@ def kept_per_row(first, last, seed, threshold):
 @numba.njit(cache=True, nogil=True)
 def kept_per_row_thresholds(n_rows, n_cols, seed, thresholds):
     """Per threshold k and row i, the tiles 0..n_cols-1 of row i whose coin (seed, thresholds[k]) keeps them:
-    every coin is hashed once for all the thresholds (a sweep over --sparsity lowers them all at once)."""
+    every coin is hashed once for all the thresholds (a sweep over --sparsity lowers them all at once), and only
+    the coins under the largest threshold are compared with the others (53-bit hashes as int64: vector compares)."""
     out = np.zeros((thresholds.size, n_rows), np.int64)
-    hashes = np.empty(n_cols, np.uint64)
+    if thresholds.size == 0:
+        return out
+    low = np.empty(n_cols, np.int64)  # the row's hashes under the largest threshold
+    top = thresholds.max()
     for i in range(n_rows):
-        key = row_key(i, seed)
+        key, m = row_key(i, seed), 0
         for j in range(n_cols):
-            hashes[j] = hash53(key, j)
+            h = np.int64(hash53(key, j))
+            low[m] = h
+            m += h < top
         for k in range(thresholds.size):
-            threshold, kept = np.uint64(thresholds[k]), 0
-            for j in range(n_cols):
-                kept += hashes[j] < threshold
+            threshold, kept = thresholds[k], 0
+            for j in range(m):
+                kept += low[j] < threshold
             out[k, i] = kept
     return out
