@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
+from simulator.algorithms import ACCEL_FAMILIES
 from simulator.accel_binding import STYLES, binding, phases, roles
 from simulator.accel_dataflows import (FLAT_ROW_BLOCK, chunked, flat_gemms, mapped, per_einsum, shape,
                                        softmax_rows, tiled)
@@ -23,7 +24,6 @@ from simulator.accel_schedule import fusemax_cycles, plan, stall_cycles
 from simulator.cost import Cost
 from simulator.result import Result
 
-ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax")
 ONE_PASS = "attention-1pass"  # Cascade 5
 THREE_PASS = "attention-3pass"  # Cascade 4
 CASCADES = {"fusemax": ONE_PASS, "fusemax-arch": ONE_PASS, "fusemax-cascade": ONE_PASS, "flat": THREE_PASS,

@@ -11,8 +11,6 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
-from simulator.accel_model import ACCEL_FAMILIES, simulate_accel
-from simulator.accel_model import family_error as accel_family_error
 from simulator.capacity import cannot_fit, mark_rows
 from simulator import tiles as tile_source
 from simulator.columns import workload_columns
@@ -22,7 +20,7 @@ from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
-from simulator.algorithms import Algorithm, chunk_error, resolve
+from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.kernel_configs import current_fa3_build
 from simulator.estimate import with_estimate
@@ -77,7 +75,11 @@ def unsupported(hw, algo: str | None) -> str | None:
         family = resolve_algorithm(hw, algo).family
     except UserError as err:
         return str(err)
-    return gpu_family_error(hw, family) if hw.kind == "gpu" else accel_family_error(hw, family)
+    if hw.kind == "gpu":
+        return gpu_family_error(hw, family)
+    from simulator.accel_model import family_error as accel_family_error  # accelerators only: not loaded for GPUs
+
+    return accel_family_error(hw, family)
 
 
 @lru_cache(maxsize=256)
@@ -131,6 +133,8 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
     if wl.estimate:
         with_estimate(hw, wl, None)  # the one-line error
     check_scope(hw, wl)
+    from simulator.accel_model import simulate_accel  # accelerators only: not loaded for GPUs
+
     result = simulate_accel(hw, spec.family, wl, spec.cascade)
     return result if spec.text == spec.family else result.named(spec.text)
 

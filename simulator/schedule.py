@@ -88,9 +88,10 @@ def exact_repeats(period: np.ndarray, slots: int, each: int = 1) -> float:
     >>> exact_repeats(np.array([1.0, 3.0]), slots=132)  # 132 x 512 x 3 / 4
     50688
     """
-    if TAIL_BOUND <= 0:
+    total = float(period.sum())
+    if TAIL_BOUND <= 0 or total <= 0:
         return math.inf
-    return math.ceil(float(period.max()) * slots / (TAIL_BOUND * float(period.sum()) * each))
+    return math.ceil(float(period.max()) / total * slots / (TAIL_BOUND * each))  # the ratio first: no underflow
 
 
 _heap_ctas = [0]  # CTAs this process has dispatched with heapq
