@@ -73,10 +73,18 @@ def grid_makespan(period: np.ndarray, repeats: int, slots: int, each: int = 1, l
     if longest_first:
         values, counts = np.unique(period, return_counts=True)
         return _runs_makespan(values[::-1].tobytes(), (counts[::-1] * (repeats * each)).tobytes(), slots, n)
-    exact = exact_repeats(period, slots, each) if low >= 0 else repeats
+    if low < 0:  # the kernel's scan stops at the time just popped: works >= 0
+        return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
+    total = float(period.sum())
+    exact = _exact_repeats(float(high), total, slots, each)
     if repeats > exact:  # the rest spread evenly: within the longest work of the exact makespan (module doc)
-        return grid_makespan(period, exact, slots, each) + (repeats - exact) * (float(period.sum()) * each / slots)
-    if not _use_numba(n) or low < 0:  # the kernel's scan stops at the time just popped: works >= 0
+        return _in_order(period, exact, slots, each) + (repeats - exact) * (total * each / slots)
+    return _in_order(period, repeats, slots, each)
+
+
+def _in_order(period: np.ndarray, repeats: int, slots: int, each: int) -> float:
+    """Exact in-order dispatch (works >= 0): heapq for a process's first CTAs, then the numba kernel."""
+    if not _use_numba(period.size * repeats * each):
         return _heap_dispatch(np.repeat(period, each).tolist(), repeats, slots)
     return _periodic_state(period.tobytes(), each, slots).makespan(repeats)
 
@@ -88,10 +96,13 @@ def exact_repeats(period: np.ndarray, slots: int, each: int = 1) -> float:
     >>> exact_repeats(np.array([1.0, 3.0]), slots=132)  # 132 x 512 x 3 / 4
     50688
     """
-    total = float(period.sum())
+    return _exact_repeats(float(period.max()), float(period.sum()), slots, each)
+
+
+def _exact_repeats(high: float, total: float, slots: int, each: int) -> float:
     if TAIL_BOUND <= 0 or total <= 0:
         return math.inf
-    return math.ceil(float(period.max()) / total * slots / (TAIL_BOUND * each))  # the ratio first: no underflow
+    return math.ceil(high / total * slots / (TAIL_BOUND * each))  # the ratio first: no underflow
 
 
 _heap_ctas = [0]  # CTAs this process has dispatched with heapq

@@ -4,6 +4,7 @@ launch heuristics: FA2's flash_api.cpp (num_splits_heuristic) and FA3's hopper/h
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,7 +44,13 @@ def fa3_layout(hw, wl, cfg):
         pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
     else:
         pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
-    return splits, replace(cfg, pack_gqa=bool(pack))
+    return splits, cfg if cfg.pack_gqa == bool(pack) else _packed(cfg, bool(pack))
+
+
+@lru_cache(maxsize=256)
+def _packed(cfg, pack: bool):
+    """``cfg`` with GQA packing set (a frozen config: one copy per config, not one per point)."""
+    return replace(cfg, pack_gqa=pack)
 
 
 def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int,
