@@ -9,8 +9,7 @@ from cli._params import FLOAT_LIST, SIZE, NameListType, SizeListType
 from einsum_cascades import cascade_names
 from einsum_cascades.errors import UserError
 from gpu_models.loader import bundled_names
-from simulator.algorithms import ACCEL_FAMILIES
-from simulator.algorithms import completions, mappings
+from simulator.algorithms import ACCEL_FAMILIES, completions, mappings
 from simulator.api import ALGORITHMS
 from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.estimate import ESTIMATES

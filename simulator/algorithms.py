@@ -15,6 +15,7 @@ from pathlib import Path
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.library import cascade_version, file_version
+
 ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax")  # simulator.accel_model runs them
 FUSED_MAPPINGS = ("flash2", "flash3", "flash4", "flash-decoding")
 GPU_MAPPINGS = FUSED_MAPPINGS + ("unfused",)
