@@ -1,4 +1,5 @@
-"""What a single point loads: a dense point neither networkx nor numba, a small masked point not numba."""
+"""What a single point loads: a dense point neither networkx nor numba, a small masked point not numba, a GPU
+point not the accelerator model."""
 
 import subprocess
 import sys
@@ -12,13 +13,22 @@ from simulator import tiles
 
 def loaded_after(code: str) -> set:
     """The heavy modules a fresh interpreter has imported after running ``code``."""
-    probe = f"import sys\n{code}\nprint(' '.join(m for m in ('networkx', 'numba', 'sympy') if m in sys.modules))"
+    probe = (f"import sys\n{code}\nprint(' '.join(m for m in ('networkx', 'numba', 'sympy', 'simulator.accel_model') "
+             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return set(out.stdout.split())
 
 
 def test_a_dense_point_loads_neither_the_cascade_ir_nor_numba():
     assert loaded_after("from simulator import simulate; simulate('h100', 'flash2', seq_len=32768)") == set()
+
+
+def test_the_cli_loads_the_accelerator_model_only_for_an_accelerator():
+    run = ("import contextlib, io\nfrom cli.main import main\nsys.argv = ['attnsim', 'simulate', '--hw', '{hw}', "
+           "'--seq-len', '4k', '--format', 'csv']\nwith contextlib.redirect_stdout(io.StringIO()):\n    try:\n"
+           "        main()\n    except SystemExit:\n        pass")
+    assert "simulator.accel_model" not in loaded_after(run.format(hw="h100"))
+    assert "simulator.accel_model" in loaded_after(run.format(hw="fusemax"))
 
 
 @pytest.mark.parametrize("workload", ["seq_len=4096, causal=True", "seq_len=32768, sparsity=0.9",
