@@ -91,9 +91,9 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 
     if reason := arch_error(hw.arch, hw.name, family):
         raise UserError(reason)
-    d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
+    d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
-        split = family == "flash-decoding" or bool(np.any(fa2_splits(hw, wl) > 1))  # api keeps columns unsplit
+        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))  # api keeps columns unsplit
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
         if sm_number(hw.arch) >= 90:
@@ -101,7 +101,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
-        return kc.fa4(d, dv, b, bool(wl.causal), not wl.is_sparse, int(np.max(wl.seq_len)) * group, group)
+        return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), int(np.max(wl.seq_len)) * group, group)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
@@ -110,7 +110,13 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 def fa2_swapped(wl) -> bool:
     """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
     seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window)."""
-    return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not _windowed(wl))
+    if isinstance(wl.seq_len, np.ndarray) or isinstance(wl.group, np.ndarray):
+        return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not _windowed(wl))
+    return bool(wl.seq_len == 1 and wl.group > 1 and not _windowed(wl))  # one point: plain comparisons
+
+
+def _any_above_one(x) -> bool:
+    return bool(np.any(x > 1) if isinstance(x, np.ndarray) else x > 1)
 
 
 def _windowed(wl) -> bool:

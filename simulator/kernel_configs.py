@@ -10,6 +10,7 @@ import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
+from functools import lru_cache
 
 from simulator.gpu_kernels import KernelConfig
 
@@ -66,6 +67,7 @@ FA4_EXP_POLY = {("2cta", 128): 0.1875, ("2cta", 192): 0.1875, ("causal", 192): 0
 FA4_EXP_POLY_DEFAULT = 0.125
 
 
+@lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int, split: bool,
         swapped: bool) -> KernelConfig:
     """FlashAttention-2: 4 or 8 warps stacked along the query rows, mma.sync with K, V (and Q, re-read
@@ -113,7 +115,11 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     at 192 x 128. ``paged``: K/V gathered from a paged KV cache whose page size is not a multiple of kBlockN
     (a serving engine's 16-token blocks or 1-token pages: hopper/flash_api.cpp get_pagedkv_tma false), which
     loads them with cp.async instead of TMA and takes tile_size_fwd_sm90's paged_kv_non_TMA tiles."""
-    paper = _fa3_build.get() == "2024-07"
+    return _fa3_sm90(d, dv, b, bool(causal), bool(local), bool(paged), _fa3_build.get() == "2024-07")
+
+
+@lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
+def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
     else:
@@ -176,6 +182,7 @@ _FA3_LOCAL_TILES = {64: (192, 128, False), 96: (192, 128, True), 128: (128, 128,
 FA3_SM80_BLOCK_Q = 128
 
 
+@lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
     """FlashAttention-3's SM80 path (hopper/ built for sm_80; flash_attn_func on an A100 runs it):
     mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
@@ -200,6 +207,7 @@ def _fa3_sm80_tiles(d: int) -> tuple[int, int, int, bool]:
     return 96, 8, 1, False
 
 
+@lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group: int) -> KernelConfig:
     """FlashAttention-4 on Blackwell (flash_fwd_sm100.py): 128 x 128 tiles, two 128-row query tiles per CTA
     when the packed query length exceeds 128 (q_stage), tcgen05 MMAs reading Q, K and V through smem
