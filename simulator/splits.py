@@ -64,7 +64,6 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: i
     return group > 1 if fa3_always_packs(arch, scope) else should_pack_gqa(seq_len, group, block_q)
 
 
-
 def fa4_layout(hw, wl, cfg):
     """FA4's split count. Its flash_attn_func defaults to one split; as for FA3, a decode call (all the
     queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
