@@ -100,8 +100,9 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
             return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl), paged=reads_paged_cache(wl.scope))
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
-        group = int(np.max(wl.group))  # a column's points share q_stage and the 2-CTA choice (api groups them)
-        return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), int(np.max(wl.seq_len)) * group, group)
+        # a column's points share fa4_layout_key (api groups them by it), so its first point's config is theirs
+        group, seq_len = int(np.ravel(wl.group)[0]), int(np.ravel(wl.seq_len)[0])
+        return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), seq_len * group, group)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
@@ -176,9 +177,10 @@ def reads_paged_cache(scope: str) -> bool:
     return scope == "layer"
 
 
-def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, bool]:
-    """What an FA4 dense point's configuration depends on besides its head dims: (q_stage, 2-CTA). The
-    packed query length matters only past 128 and 256 rows (kernel_configs.fa4), so it is clipped there."""
+def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, int, bool]:
+    """What an FA4 dense point's configuration depends on besides its head dims: (query tile, CTAs sharing a
+    K/V tile, GQA packed). The packed query length matters only past 128 and 256 rows (kernel_configs.fa4), so
+    it is clipped there."""
     return _fa4_layout_key(head_dim, v_head_dim, min(seq_len * group, FA4_PACKED_CLIP), group)
 
 
@@ -186,11 +188,11 @@ FA4_PACKED_CLIP = 2 * 128 + 1  # kernel_configs.fa4 compares the packed query le
 
 
 @lru_cache(maxsize=1024)
-def _fa4_layout_key(head_dim: int, v_head_dim: int, packed: int, group: int) -> tuple[int, bool]:
+def _fa4_layout_key(head_dim: int, v_head_dim: int, packed: int, group: int) -> tuple[int, int, bool]:
     from simulator import kernel_configs as kc
 
     cfg = kc.fa4(head_dim, v_head_dim, 2, False, True, packed, group)
-    return cfg.block_q, cfg.kv_share
+    return cfg.block_q, cfg.kv_share, group > 1
 
 
 def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:

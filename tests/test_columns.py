@@ -18,7 +18,7 @@ def dense_point(draw):
     kv_heads = draw(st.sampled_from([1, 2, 4, 8]))
     point = dict(hardware=hw, algorithm=algo, batch=draw(st.integers(1, 64)), heads=kv_heads * draw(st.integers(1, 8)),
                  kv_heads=draw(st.sampled_from([None, kv_heads])), head_dim=draw(st.sampled_from([32, 64, 96, 128, 256])),
-                 seq_len=draw(st.integers(1, 1 << 20)), kv_len=draw(st.sampled_from([None, 1, 1000, 4096, 1 << 19])),
+                 seq_len=draw(st.one_of(st.integers(1, 1 << 20), st.sampled_from([64, 128, 129, 256, 257, 512]))), kv_len=draw(st.sampled_from([None, 1, 1000, 4096, 1 << 19])),
                  dtype=draw(st.sampled_from(["fp16", "bf16"])),
                  baseline=draw(st.sampled_from([None, None, "flash2@a100", "naive@b200", "flash-decoding"])))
     if point["kv_heads"] is None:
@@ -45,6 +45,15 @@ def test_columns_cover_decode_splits_and_short_queries():
     rows = run_points(points)
     assert rows == _one_by_one(points)
     assert len({r["time_s"] for r in rows}) >= 10  # the columns really differ per point (not one value broadcast)
+
+
+def test_fa4_points_share_a_column_only_with_their_own_layout():
+    """At 128 query rows, 2 heads per KV head pack into one 256-row tile; 256 rows of one head fill it too, but
+    unpacked. Evaluated together they once took the larger packed length (a 2-CTA config) for both."""
+    points = [dict(hardware="b200", algorithm="flash4", seq_len=128, kv_len=1024, heads=16, kv_heads=8),
+              dict(hardware="b200", algorithm="flash4", seq_len=256, kv_len=1024, heads=8, kv_heads=8)]
+    assert run_points(points) == _one_by_one(points)
+    assert run_points(points[::-1]) == _one_by_one(points[::-1])
 
 
 def test_mixed_points_keep_input_order():
