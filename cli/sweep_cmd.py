@@ -2,11 +2,15 @@
 
 Rows go to a temporary file beside the target and are moved into place only
 when the sweep finishes, so an interrupted sweep never leaves a half-written
-target; it says where the rows it did finish are.
+target; it says where the rows it did finish are. A sweep still running after
+PARALLEL_AFTER_S continues on every usable core (forked workers that inherit
+the warm caches and compiled kernels), rows still written in input order.
 """
 
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -21,6 +25,11 @@ PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer th
 # Chunks start small and double while a chunk takes under CHUNK_SECONDS, so slow (sparse, causal)
 # sweeps still write rows and move the progress bar often.
 FIRST_CHUNK, MAX_CHUNK, CHUNK_SECONDS = 16, 4096, 0.1
+PARALLEL_AFTER_S = 1.0  # a sweep still running after this long forks workers for the rest of its points
+TASKS_PER_JOB = 4  # the rest is cut into about this many contiguous tasks per worker (neighbouring points share
+# lowered patterns and schedules; rows come back in order)
+MAX_JOBS = 256
+_POINTS: list = []  # the sweep's points, inherited by forked workers (never pickled)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +37,10 @@ FIRST_CHUNK, MAX_CHUNK, CHUNK_SECONDS = 16, 4096, 0.1
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Where to write the rows: FILE.csv or FILE.json (columns as simulate --format json keys).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep(output, quiet, **opts):
+@click.option("--jobs", "-j", type=click.IntRange(1, MAX_JOBS), default=None,
+              help="Worker processes for a sweep that outlasts a second [default: the usable CPU cores; 1: no "
+                   "workers].")
+def sweep(output, quiet, jobs, **opts):
     """Evaluate every combination of the workload options, one row per point.
 
     Every workload option takes a single value, a comma list, or a range:
@@ -48,7 +60,7 @@ def sweep(output, quiet, **opts):
     with os.fdopen(fd, "w", newline="") as fh:
         stream = writer(fh)
         try:
-            for note in _evaluate(points, stream, quiet):
+            for note in _evaluate(points, stream, quiet, jobs or usable_cores()):
                 done += 1
                 if note:
                     notes.append(note)
@@ -67,16 +79,36 @@ def sweep(output, quiet, **opts):
     click.echo(f"wrote {len(points)} rows to {target}", err=True)
 
 
-def _evaluate(points, stream, quiet):
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _evaluate(points, stream, quiet, jobs=1):
     """Yield each evaluated point's note (None for most); a progress bar appears if the sweep outlasts
-    PROGRESS_AFTER_S."""
+    PROGRESS_AFTER_S, and the rest of the points go to ``jobs`` forked workers if it outlasts PARALLEL_AFTER_S."""
     from simulator.api import run_points
 
-    start, bar, task = time.perf_counter(), None, None
+    start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()
     first, chunk = 0, FIRST_CHUNK
     try:
         while first < len(points):
+            elapsed = time.perf_counter() - start
+            if jobs > 1 and elapsed > PARALLEL_AFTER_S and _can_fork():
+                if show and bar is None:  # the bar's refresh thread starts after the fork
+                    bar, task = _start_bar(len(points), fork_first=True)
+                workers = _parallel(points, first, chunk, jobs, bar)
+                for rows in workers:
+                    for row in rows:
+                        stream.write(row)
+                        yield row["note"]
+                    first += len(rows)
+                    if bar is not None:
+                        bar.update(task, completed=first)
+                break
             began = time.perf_counter()
             for row in run_points(points[first:first + chunk]):
                 stream.write(row)
@@ -84,22 +116,70 @@ def _evaluate(points, stream, quiet):
             first += chunk
             if time.perf_counter() - began < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
                 chunk = min(2 * chunk, MAX_CHUNK)
-            if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S:
+            if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S \
+                    and not (jobs > 1 and _can_fork()):  # else the next round starts it with the workers
                 bar, task = _start_bar(len(points))
             if bar is not None:
                 bar.update(task, completed=min(first, len(points)))
     finally:
+        if workers is not None:  # ends the workers now, wherever the interrupt or error struck
+            workers.close()
         if bar is not None:
             bar.stop()
 
 
-def _start_bar(total: int):
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _parallel(points, first: int, chunk: int, jobs: int, bar):
+    """Yield the rows of points[first:] in order, evaluated by up to ``jobs`` forked workers in contiguous
+    tasks. Workers ignore Ctrl-C; the interrupt reaches this process, which ends them. A worker that dies
+    (killed, out of memory) ends the sweep with one line, never a hang."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _POINTS
+    rest = len(points) - first
+    size = max(chunk, -(-rest // (jobs * TASKS_PER_JOB)))
+    bounds = [(i, min(i + size, len(points))) for i in range(first, len(points), size)]
+    _POINTS = points
+    pool = ProcessPoolExecutor(min(jobs, len(bounds)), mp_context=multiprocessing.get_context("fork"),
+                               initializer=_ignore_interrupts)
+    try:
+        futures = [pool.submit(_run_slice, b) for b in bounds]
+        if bar is not None:
+            bar.start()  # after the fork; a no-op if it already runs
+        for future in futures:
+            yield future.result()
+    except BrokenProcessPool:
+        raise click.ClickException("a sweep worker process ended abruptly (killed, or out of memory?); "
+                                   "run again with --jobs 1") from None
+    finally:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _POINTS = []
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_slice(bounds: tuple[int, int]) -> list[dict]:
+    from simulator.api import run_points
+
+    return run_points(_POINTS[bounds[0]:bounds[1]])
+
+
+def _start_bar(total: int, fork_first: bool = False):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     bar = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=Console(stderr=True), transient=True)
-    bar.start()
+    if not fork_first:  # else started once the workers are forked (no refresh thread across a fork)
+        bar.start()
     return bar, bar.add_task("sweep", total=total)
 
 

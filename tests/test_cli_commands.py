@@ -88,6 +88,34 @@ def test_sweep_writes_the_cartesian_product(tmp_path):
     assert not list(tmp_path.glob(".*partial"))  # the temporary file was moved into place
 
 
+def _parallel_sweep(tmp_path, monkeypatch, name, *extra):
+    import cli.sweep_cmd as sweep_cmd
+
+    monkeypatch.setattr(sweep_cmd, "PARALLEL_AFTER_S", 0.0)  # fork the workers at once
+    out = tmp_path / name
+    r = run("sweep", "--hw", "h100", "--algo", "flash2,flash3", "--seq-len", "1k..16k", "--sparsity", "0,0.5,0.9",
+            "--batch", "1,4", "-o", str(out), *extra)
+    return r, out
+
+
+def test_a_sweep_on_workers_writes_the_rows_a_single_process_writes(tmp_path, monkeypatch):
+    one, one_out = _parallel_sweep(tmp_path, monkeypatch, "one.csv", "--jobs", "1")
+    two, two_out = _parallel_sweep(tmp_path, monkeypatch, "two.csv", "--jobs", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    assert two_out.read_bytes() == one_out.read_bytes() and len(one_out.read_text().splitlines()) == 1 + 2 * 5 * 3 * 2
+
+
+def test_a_sweep_worker_that_dies_ends_the_sweep_with_one_line(tmp_path, monkeypatch):
+    import os
+
+    import simulator.api
+
+    monkeypatch.setattr(simulator.api, "run_points", lambda points: os._exit(9))  # as a SIGKILL leaves it
+    r, out = _parallel_sweep(tmp_path, monkeypatch, "dead.csv", "--jobs", "2")
+    assert r.exit_code == 1 and "worker" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
 def test_sweep_json(tmp_path):
     out = tmp_path / "s.json"
     assert run("sweep", "--hw", "fusemax", "--model", "bert", "--seq-len", "1k,4k", "-o", str(out)).exit_code == 0

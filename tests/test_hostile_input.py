@@ -53,7 +53,7 @@ FIGURE = {**WORKLOAD, "-o": "output:png"}
 RESULTS = "tests/data/synthetic-h100-results.json"
 COMMANDS = [
     (SIMULATE, {**WORKLOAD, "--from": "file", "--format": "choice"}),
-    (["sweep", "--seq-len", "1k", "-o", "{tmp}/s.csv"], {**WORKLOAD, "-o": "output:csv"}),
+    (["sweep", "--seq-len", "1k", "-o", "{tmp}/s.csv"], {**WORKLOAD, "-o": "output:csv", "--jobs": "jobs"}),
     (["plot", "speedup", "--seq-len", "1k,2k", "-o", "{tmp}/p.png"], FIGURE),
     (["plot", "sparsity", "--seq-len", "4k", "--sparsity", "0,0.5", "-o", "{tmp}/p.png"], FIGURE),
     (["plot", "roofline", "--seq-len", "1k", "-o", "{tmp}/r.png"], FIGURE),
@@ -82,6 +82,7 @@ KINDS = {"size": BAD_SIZES, "float": BAD_FLOATS, "name": BAD_NAMES, "pattern": B
          "kv_heads": ["0", "3", "-2", "x"], "head_dim": ["0", "7", "264", "x", "2m"], "block": ["0", "3", "100", "1m"],
          "block_size": ["0", "-1", "x", "", "1.5"], "mix_heads": ["0", "-1", "x", "3", "33", ""],
          "choice": ["", "fp32", "xml", "int8", "cluster"], "seed": ["-1", "x", "1e3", "99999999999999999999999"],
+         "jobs": ["0", "-1", "x", "1.5", "", "257", "99999999999999999999999"],
          "tolerance": ["nan", "-1", "inf", "x", ""], "cascade": ["", "nosuch", "/etc/passwd", "{tmp}"],
          "model": BAD_NAMES + ["{tmp}/list.json", "{tmp}/object.json", "{tmp}/binary.json", "{tmp}/deep.json", "{tmp}"],
          "pattern_heads": ["1", "32", "0", "x"],  # a single pattern takes no --heads
