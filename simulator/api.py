@@ -5,10 +5,13 @@
 >>> row["speedup"], row["bound"]                                             # doctest: +SKIP
 """
 
+from __future__ import annotations
+
 from dataclasses import fields, replace
+import sys
 from functools import lru_cache
 
-import numpy as np
+from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
 from simulator.capacity import cannot_fit, mark_rows
@@ -174,6 +177,9 @@ def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Re
     return evaluate(hardware(hw_name), algo, wl)
 
 
+COLUMNS_FROM = 64  # dense points of one column key from which run_points imports numpy to evaluate them as columns
+
+
 def run_points(points, **defaults) -> list[dict]:
     """Evaluate many points (dicts of DESIGN column names) in input order.
 
@@ -204,7 +210,10 @@ def run_points(points, **defaults) -> list[dict]:
         tile_source.expect_sparsities(())
     for key, members in groups.items():
         merged = [rows[i] for i in members]
-        out = _simulate_columns(key, merged) or [_simulate_point(m) for m in merged]
+        # a small group runs the scalar path (the same numbers) unless numpy is loaded already: importing it costs
+        # more than COLUMNS_FROM points (a dense `attnsim simulate` never imports it)
+        columns = len(merged) >= COLUMNS_FROM or (len(merged) > 1 and "numpy" in sys.modules)
+        out = (_simulate_columns(key, merged) if columns else None) or [_simulate_point(m) for m in merged]
         for i, row in zip(members, out):
             rows[i] = row
     for i, name in methods.items():
@@ -348,16 +357,16 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
 
 
 def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict | None = None) -> list[dict]:
-    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, each
-    ending with ``extra``'s keys (the model's decisions) after its utilization."""
+    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, its keys in
+    ``to_row``'s order (as a point evaluated alone has them), then ``extra``'s (the model's decisions)."""
     record = to_row(r, base, note)
-    util = record.pop("utilization")
+    util = record["utilization"]
     n = len(r.time_s)
     # every row copies one template in the record's key order (the shared values set once) and puts its columns in
     varying = {k: v.tolist() for k, v in record.items() if isinstance(v, np.ndarray)}
     unit_keys = list(util)
     unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
-    template = {**record, "utilization": None, **(extra or {})}
+    template = {**record, **(extra or {})}
     names = (*varying, "utilization")
     rows = []
     for values in zip(*varying.values(), [dict(zip(unit_keys, units)) for units in zip(*unit_values)]):

@@ -35,7 +35,7 @@ pipeline fill a row pays however few tiles it keeps.
 import math
 from dataclasses import dataclass
 
-import numpy as np
+from simulator._numpy import np
 
 from simulator import tiles as tile_source
 from simulator.gpu_kernels import sm_number

@@ -9,9 +9,9 @@ architecture gives DRAM no depth (FPSG-UIUC/micro24-fusemax-artifact, accel_fuse
 is no check there (``fits`` is None).
 """
 
-import numpy as np
+from simulator._numpy import np
 
-from simulator.columns import is_columns
+from simulator.columns import is_columns, ndim
 from simulator.workload import DTYPE_BYTES
 
 FP32_BYTES = 4
@@ -67,7 +67,9 @@ def need(hw, result):
 def describe(hw, result, index=None, parts=None) -> str:
     """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns;
     ``parts``: the result's footprint, broadcast to the columns, when the caller has it already)."""
-    if parts is None:
+    if parts is None and index is None and ndim(result.time_s) == 0:  # one point: its plain numbers
+        parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    elif parts is None:
         parts = _columns(result)
     if index is not None:
         parts = {k: v[index] for k, v in parts.items()}
@@ -118,7 +120,7 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
         base_parts.update(base_parts or _column_lists(base))
         return describe(base_hw, base, index, base_parts)
 
-    columns = len(rows) > 1 or np.ndim(result.time_s)
+    columns = len(rows) > 1 or ndim(result.time_s)
     for i, (row, fits, base_fits, row_needs) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit,
                                                                needed.astype(float).tolist())):
         if fits is False or base_fits is False:
@@ -132,7 +134,7 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
 
 def _one_point(rows, needed, result) -> bool:
     """One row of a one-point result (no columns)."""
-    return len(rows) == 1 and not np.ndim(needed) and not np.ndim(result.time_s)
+    return len(rows) == 1 and not ndim(needed) and not ndim(result.time_s)
 
 
 def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:

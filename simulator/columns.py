@@ -8,49 +8,59 @@ the scalar path) and on numpy arrays (a column per workload field) alike. A
 GPU model then returns one ``Result`` whose fields are columns.
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 
-import numpy as np
+from simulator._numpy import np
 
 from simulator.workload import DTYPE_BYTES, MAX_SIZES, MAX_TENSOR_BYTES, SCOPES, Workload
 
 SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len")
 
 
+_PLAIN = frozenset((int, float, bool, str, type(None)))  # never columns, and told so without importing numpy
+
+
 def is_columns(x) -> bool:
-    return isinstance(x, np.ndarray)
+    return type(x) not in _PLAIN and isinstance(x, np.ndarray)
+
+
+def ndim(x) -> int:
+    """``np.ndim``, without importing numpy for a plain Python value."""
+    return 0 if type(x) in _PLAIN else np.ndim(x)
 
 
 def vmax(*xs):
     """Element-wise max; Python ``max`` when every argument is a scalar (first maximum wins either way)."""
     for x in xs:  # a plain loop: the scalar path is the hot one (a generator in any() costs more than max)
-        if isinstance(x, np.ndarray):
+        if type(x) not in _PLAIN and isinstance(x, np.ndarray):
             return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.maximum(*xs)
     return max(xs)
 
 
 def vmin(*xs):
     for x in xs:
-        if isinstance(x, np.ndarray):
+        if type(x) not in _PLAIN and isinstance(x, np.ndarray):
             return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.minimum(*xs)
     return min(xs)
 
 
 def vceil(x):
-    return np.ceil(x) if isinstance(x, np.ndarray) else math.ceil(x)
+    return np.ceil(x) if is_columns(x) else math.ceil(x)
 
 
 def where(cond, a, b):
     """``a if cond else b``, element-wise when ``cond`` is a column."""
-    if isinstance(cond, np.ndarray):
+    if is_columns(cond):
         return np.where(cond, a, b)
     return a if cond else b
 
 
 def argname(values: dict):
     """The key of the largest value (the first on ties), per element when the values are columns."""
-    if not any(isinstance(v, np.ndarray) for v in values.values()):
+    if not any(is_columns(v) for v in values.values()):
         return max(values, key=values.get)
     stacked = np.stack(np.broadcast_arrays(*values.values()))
     return np.array(list(values), dtype=object)[np.argmax(stacked, axis=0)]
@@ -58,7 +68,7 @@ def argname(values: dict):
 
 def pick(choices: dict, key):
     """``choices[key]``, per element when ``key`` is a column of names."""
-    if not isinstance(key, np.ndarray):
+    if not is_columns(key):
         return choices[key]
     out = np.empty(key.shape, dtype=object)
     for name, value in choices.items():

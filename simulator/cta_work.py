@@ -7,10 +7,12 @@ model has always used; a mix concatenates its groups' CTAs in head order (the ha
 head outermost: FA2's grid (m_block, b, h)), or sorts them all for a longest-first scheduler.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-import numpy as np
+from simulator._numpy import np
 
 from simulator import tiles as tile_source
 from simulator.columns import is_columns

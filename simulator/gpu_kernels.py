@@ -5,11 +5,14 @@ Each family is a named, explicit model (STYLE 10). Tile shapes come from the ker
 per-SM limits.
 """
 
+from __future__ import annotations
+
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
+from simulator._numpy import np
+from simulator.columns import is_columns
 
 from einsum_cascades.errors import UserError
 
@@ -101,7 +104,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         # a column's points share fa4_layout_key (api groups them by it), so its first point's config is theirs
-        group, seq_len = int(np.ravel(wl.group)[0]), int(np.ravel(wl.seq_len)[0])
+        group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
         return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), seq_len * group, group)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
@@ -111,13 +114,13 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 def fa2_swapped(wl) -> bool:
     """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
     seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window)."""
-    if isinstance(wl.seq_len, np.ndarray) or isinstance(wl.group, np.ndarray):
+    if is_columns(wl.seq_len) or is_columns(wl.group):
         return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not _windowed(wl))
     return bool(wl.seq_len == 1 and wl.group > 1 and not _windowed(wl))  # one point: plain comparisons
 
 
 def _any_above_one(x) -> bool:
-    return bool(np.any(x > 1) if isinstance(x, np.ndarray) else x > 1)
+    return bool(np.any(x > 1) if is_columns(x) else x > 1)
 
 
 def _windowed(wl) -> bool:

@@ -12,7 +12,7 @@ HBM. Every constant below names the instruction or datasheet figure it is.
 
 from dataclasses import replace
 
-import numpy as np
+from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
 from simulator import block_sparse, cta_work, permute

@@ -27,12 +27,14 @@ the extrapolated makespan is within the longest work of the exact one: within TA
 sweep dispatches a quarter of the CTAs it did.
 """
 
+from __future__ import annotations
+
 import heapq
 import math
 import sys
 from functools import lru_cache
 
-import numpy as np
+from simulator._numpy import np
 
 from simulator.columns import vceil
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from functools import lru_cache
 
-import numpy as np
+from simulator._numpy import np
 
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa
@@ -41,7 +41,8 @@ def fa3_layout(hw, wl, cfg):
         splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
                              FA3_MIN_SPLIT_BLOCKS) if decode else 1
     if splits > 1 or fa3_always_packs(hw.arch, wl.scope):
-        pack = np.all(wl.group > 1)  # a column's points share their packing (run_points groups them so)
+        # a column's points share their packing (run_points groups them so)
+        pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:
         pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
     return splits, cfg if cfg.pack_gqa == bool(pack) else _packed(cfg, bool(pack))

@@ -8,7 +8,7 @@ the SM's per-clock rates; the schedule combines them. See docs/kernels.md for wh
 from functools import lru_cache
 from typing import NamedTuple
 
-import numpy as np
+from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
 from simulator.columns import is_columns

@@ -5,12 +5,14 @@ sweeps); anything masked goes through ``einsum_cascades.sparsity`` and is
 cached, since sweeps revisit the same (mask, sizes, tile) many times.
 """
 
+from __future__ import annotations
+
 import math
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
+from simulator._numpy import np
 
 RANDOM_SEED = 0  # --sparsity alone: seeded random empty tiles, so runs repeat exactly
 # --sparsity alone on a grid this large lowers the points' other sparsities with it (numba's coin kernel); on a grid
@@ -77,9 +79,52 @@ def group_rows(mask: str, nq: int, nkv: int, block_q: int, block_kv: int) -> Til
 @lru_cache(maxsize=4096)
 def _dense(nq: int, nkv: int, bq: int, bkv: int) -> TileRows:
     n_rows, n_kv = math.ceil(nq / bq), math.ceil(nkv / bkv)
-    full = np.full(n_rows, n_kv, dtype=np.int64)
-    return TileRows(full, np.zeros(n_rows, dtype=np.int64), n_kv, float(nq) * nkv, 1.0, None,
+    return TileRows(Filled(n_rows, n_kv), Filled(n_rows, 0), n_kv, float(nq) * nkv, 1.0, None,
                     n_rows, n_rows * n_kv, True, n_kv)
+
+
+class Filled:
+    """``np.full(n, value, dtype=np.int64)``, built on first use: a dense grid's per-row tile counts, which the
+    closed-form schedule of a uniform grid never reads (so a dense point does not import numpy for them)."""
+
+    __slots__ = ("n", "value", "_array")
+
+    def __init__(self, n: int, value: int):
+        self.n, self.value, self._array = n, value, None
+
+    def __array__(self, dtype=None, copy=None):
+        if self._array is None:
+            self._array = np.full(self.n, self.value, dtype=np.int64)
+        return self._array if dtype is None else self._array.astype(dtype)
+
+    def __getattr__(self, name):
+        return getattr(self.__array__(), name)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        return self.__array__()[index]
+
+    def __iter__(self):
+        return iter(self.__array__())
+
+    def __eq__(self, other):
+        return self.__array__() == other
+
+    __hash__ = None
+
+
+def _delegate(name):
+    def op(self, *args):
+        return getattr(self.__array__(), name)(*(a.__array__() if isinstance(a, Filled) else a for a in args))
+    op.__name__ = name
+    return op
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+              "__floordiv__", "__rfloordiv__", "__neg__", "__lt__", "__le__", "__gt__", "__ge__", "__ne__"):
+    setattr(Filled, _name, _delegate(_name))
 
 
 @lru_cache(maxsize=4096)

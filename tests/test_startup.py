@@ -1,5 +1,5 @@
-"""What a single point loads: a dense point neither networkx nor numba, a small masked point not numba, a GPU
-point not the accelerator model."""
+"""What a single point loads: a dense point neither networkx, numba nor numpy, a small masked point not numba, a
+GPU point not the accelerator model."""
 
 import subprocess
 import sys
@@ -13,14 +13,35 @@ from simulator import tiles
 
 def loaded_after(code: str) -> set:
     """The heavy modules a fresh interpreter has imported after running ``code``."""
-    probe = (f"import sys\n{code}\nprint(' '.join(m for m in ('networkx', 'numba', 'sympy', 'simulator.accel_model') "
+    probe = (f"import sys\n{code}\nprint(' '.join(m for m in ('networkx', 'numba', 'sympy', 'simulator.accel_model', "
+             "'numpy') "
              "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return set(out.stdout.split())
 
 
-def test_a_dense_point_loads_neither_the_cascade_ir_nor_numba():
+def test_a_dense_point_loads_neither_the_cascade_ir_nor_numba_nor_numpy():
     assert loaded_after("from simulator import simulate; simulate('h100', 'flash2', seq_len=32768)") == set()
+
+
+CLI_POINT = ("import contextlib, io\nfrom cli.main import main\nsys.argv = ['attnsim', 'simulate', {args}, '--format', "
+             "'{fmt}']\nwith contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main()\n    except SystemExit:\n"
+             "        pass")
+
+
+@pytest.mark.parametrize("args", ["'--hw', 'h100', '--algo', 'flash2,flash3', '--seq-len', '4k,8k'",
+                                  "'--hw', 'b200', '--seq-len', '1', '--kv-len', '32k', '--kv-heads', '8'",
+                                  "'--hw', 'a100', '--algo', 'flash3', '--seq-len', '2k', '--scope', 'layer'"])
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_dense_points_on_the_command_line_do_not_import_numpy(args, fmt):
+    """numpy's import is a quarter of a dense point's process; a few dense points run the scalar path."""
+    assert "numpy" not in loaded_after(CLI_POINT.format(args=args, fmt=fmt))
+
+
+def test_a_masked_point_and_a_large_dense_list_import_numpy_when_they_need_it():
+    assert "numpy" in loaded_after(CLI_POINT.format(args="'--seq-len', '4k', '--causal'", fmt="json"))
+    assert "numpy" in loaded_after("from simulator import run_points; run_points([dict(seq_len=1024 + 64 * i) "
+                                   "for i in range(64)])")
 
 
 def test_the_cli_loads_the_accelerator_model_only_for_an_accelerator():
