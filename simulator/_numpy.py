@@ -4,6 +4,9 @@ instead of ``import numpy as np``; the first attribute read imports numpy and re
 that is this stand-in to numpy itself, so hot code pays for the indirection once."""
 
 import sys
+from types import ModuleType
+
+_MODULE_DICT = ModuleType.__dict__["__dict__"]
 
 
 class _Numpy:
@@ -13,7 +16,8 @@ class _Numpy:
         import numpy
 
         for module in list(sys.modules.values()):  # once: every `np` that is this stand-in becomes numpy
-            namespace = getattr(module, "__dict__", None)
+            # the module's own namespace, read past any __getattribute__ (a lazily loaded module stays unloaded)
+            namespace = _MODULE_DICT.__get__(module) if isinstance(module, ModuleType) else None
             if isinstance(namespace, dict) and namespace.get("np") is self:
                 namespace["np"] = numpy
         return getattr(numpy, name)

@@ -80,3 +80,9 @@ def test_a_cold_kernel_is_announced_once_per_process(tmp_path, monkeypatch):
     compiling.notify_if_cold(jitted(tmp_path / "cold.nbi"), "mask lowering")
     compiling.notify_if_cold(jitted(tmp_path / "cold2.nbi"), "mask lowering")
     assert heard == ["mask lowering"]
+
+
+def test_the_numpy_stand_in_imports_numpy_on_first_use_and_then_steps_aside():
+    code = ("from simulator import columns, gpu_model\nassert 'numpy' not in sys.modules\n"
+            "assert columns.np.int64(3) == 3\nimport numpy\nassert columns.np is numpy and gpu_model.np is numpy")
+    assert "numpy" in loaded_after(code)
