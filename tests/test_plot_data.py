@@ -141,3 +141,16 @@ def test_the_caption_names_a_scope_other_than_the_kernel_benchmark():
     assert "scope" not in caption([{**row, "scope": "kernel"}])
     assert caption([{**row, "scope": "kernel-warm"}]).endswith("scope kernel-warm")
     assert "scope" not in caption([{**row, "scope": "kernel"}, {**row, "scope": "layer"}])  # not shared: not shown
+
+
+def test_points_left_out_name_each_reason_once_with_its_machines():
+    from cli.plots.series import plottable
+
+    rows = [dict(hardware=h, algorithm="flash2", baseline="naive", fits=True, baseline_fits=False, speedup=None)
+            for h in ("a100", "h100", "a100")]
+    rows += [dict(hardware="b200", algorithm="naive", baseline="x", fits=False, speedup=None),
+             dict(hardware="h100", algorithm="flash2", speedup=2.0)]
+    kept, note = plottable(rows, "speedup")
+    assert len(kept) == 1
+    assert note == ("4 of 5 points left out (baseline naive does not fit in A100, H100 memory, naive does not fit "
+                    "in B200 memory)")

@@ -94,17 +94,27 @@ def plottable(rows: list[dict], field: str) -> tuple[list[dict], str]:
     left = [r for r in rows if r.get(field) is None]
     if not left:
         return kept, ""
-    reasons = ", ".join(dict.fromkeys(map(_why_missing, left)))
+    machines: dict[str, list[str]] = {}  # reason -> the machines it holds on, in order
+    for r in left:
+        what, machine = _why_missing(r)
+        names = machines.setdefault(what, [])
+        if machine and machine not in names:
+            names.append(machine)
+    reasons = ", ".join(what.replace(_MACHINES, ", ".join(names)) for what, names in machines.items())
     return kept, f"{len(left)} of {len(rows)} points left out ({reasons})"
 
 
-def _why_missing(r: dict) -> str:
+_MACHINES = "\x00machines\x00"  # where a reason names its machines (no name or note holds a NUL)
+
+
+def _why_missing(r: dict) -> tuple[str, str | None]:
+    """(the reason, with _MACHINES where it names the machine; the machine, or None)."""
     machine = r["hardware"].upper() if r["hardware"].isalnum() else r["hardware"]
     if r.get("fits") is False:
-        return f"{r['algorithm']} does not fit in {machine} memory"
+        return f"{r['algorithm']} does not fit in {_MACHINES} memory", machine
     if r.get("baseline_fits") is False:
-        return f"baseline {r['baseline']} does not fit in {machine} memory"
-    return (r.get("note") or "no baseline").split(":", 1)[-1].strip()
+        return f"baseline {r['baseline']} does not fit in {_MACHINES} memory", machine
+    return (r.get("note") or "no baseline").split(":", 1)[-1].strip(), None
 
 
 def varying_keys(rows: list[dict], exclude: str) -> list[str]:
