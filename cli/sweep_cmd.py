@@ -129,7 +129,8 @@ def _evaluate(points, stream, quiet, jobs=1):
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Linux only: macOS offers fork, but system frameworks a process has loaded are not safe across it."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _parallel(points, first: int, chunk: int, jobs: int, bar):
