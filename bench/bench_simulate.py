@@ -104,10 +104,11 @@ SPARSE_SWEEP = ["--hw", "h100,h200", "--algo", "flash2,flash3", "--seq-len", "1k
                 "--batch", "64,1,8,2,32", "--heads", "16,8,4"]  # 2 x 2 x 11 x 11 x 5 x 3 = 7,260 sparse points
 
 
-def bench_sparse_sweep():
-    """Points/s of the 7,260-point sparse `attnsim sweep` to CSV, start-up included (numba's cache warm)."""
+def bench_sparse_sweep(*extra):
+    """Points/s of the 7,260-point sparse `attnsim sweep` to CSV, start-up included (numba's cache warm); on every
+    usable core unless ``extra`` says --jobs 1."""
     with tempfile.TemporaryDirectory() as tmp:
-        seconds = _cli_seconds(["sweep", *SPARSE_SWEEP, "-o", os.path.join(tmp, "sparse.csv")])
+        seconds = _cli_seconds(["sweep", *SPARSE_SWEEP, "-o", os.path.join(tmp, "sparse.csv"), *extra])
         return 7260 / seconds
 
 
@@ -166,7 +167,8 @@ if __name__ == "__main__":
     print(f"dense points/s via run_points (20,000 distinct points, 5 runs): median {median_rate:,.0f}, "
           f"best {best_rate:,.0f}")
     print(f"masked points/s via run_points (2,000 distinct causal / windowed points): {bench_masked():,.0f}")
-    print(f"sparse points/s via `attnsim sweep` to CSV (7,260 points, incl. start-up): {bench_sparse_sweep():,.0f}")
+    print(f"sparse points/s via `attnsim sweep` to CSV (7,260 points, incl. start-up): {bench_sparse_sweep():,.0f} "
+          f"(--jobs 1: {bench_sparse_sweep('--jobs', '1'):,.0f})")
     dense_s, masked_s = bench_latency()
     print(f"one point, whole process, warm: dense {dense_s:.2f} s, masked (README's first command) {masked_s:.2f} s")
     readme_s, periodic_s, periodic_again_s = bench_cold()
