@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
 import sys
+from dataclasses import fields, replace
 from functools import lru_cache
 
 from simulator._numpy import np

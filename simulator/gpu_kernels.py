@@ -11,10 +11,9 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
+from einsum_cascades.errors import UserError
 from simulator._numpy import np
 from simulator.columns import is_columns
-
-from einsum_cascades.errors import UserError
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
