@@ -93,11 +93,11 @@ def _evaluate(points, stream, quiet, jobs=1):
 
     start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()
+    parallel = jobs > 1 and _can_fork()
     first, chunk = 0, FIRST_CHUNK
     try:
         while first < len(points):
-            elapsed = time.perf_counter() - start
-            if jobs > 1 and elapsed > PARALLEL_AFTER_S and _can_fork():
+            if parallel and time.perf_counter() - start > PARALLEL_AFTER_S:
                 if show and bar is None:  # the bar's refresh thread starts after the fork
                     bar, task = _start_bar(len(points), fork_first=True)
                 workers = _parallel(points, first, chunk, jobs, bar)
@@ -116,8 +116,8 @@ def _evaluate(points, stream, quiet, jobs=1):
             first += chunk
             if time.perf_counter() - began < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
                 chunk = min(2 * chunk, MAX_CHUNK)
-            if show and bar is None and time.perf_counter() - start > PROGRESS_AFTER_S \
-                    and not (jobs > 1 and _can_fork()):  # else the next round starts it with the workers
+            # a parallel sweep starts its bar with the workers (above)
+            if show and bar is None and not parallel and time.perf_counter() - start > PROGRESS_AFTER_S:
                 bar, task = _start_bar(len(points))
             if bar is not None:
                 bar.update(task, completed=min(first, len(points)))

@@ -177,7 +177,9 @@ def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Re
     return evaluate(hardware(hw_name), algo, wl)
 
 
-COLUMNS_FROM = 64  # dense points of one column key from which run_points imports numpy to evaluate them as columns
+# dense points of one column key from which run_points imports numpy to evaluate them as columns: below it the
+# scalar path (about 0.3-0.5 ms a point on the development machine) costs less than numpy's import (0.1-0.3 s)
+COLUMNS_FROM = 64
 
 
 def run_points(points, **defaults) -> list[dict]:

@@ -60,15 +60,20 @@ def capacity_bytes(hw) -> float | None:
 
 def need(hw, result):
     """(bytes needed, bytes available or None) for one result (or columns of them)."""
-    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    parts = _footprint(result)
     return sum(parts.values()), capacity_bytes(hw)
+
+
+def _footprint(result) -> dict:
+    """The result's tensors and their bytes (columns where the result's sizes are)."""
+    return footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
 
 
 def describe(hw, result, index=None, parts=None) -> str:
     """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns;
     ``parts``: the result's footprint, broadcast to the columns, when the caller has it already)."""
     if parts is None and index is None and ndim(result.time_s) == 0:  # one point: its plain numbers
-        parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+        parts = _footprint(result)
     elif parts is None:
         parts = _columns(result)
     if index is not None:
@@ -151,7 +156,7 @@ def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
 
 
 def _columns(result) -> dict:
-    parts = footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    parts = _footprint(result)
     return {k: np.broadcast_to(v, np.shape(result.time_s)) for k, v in parts.items()}
 
 

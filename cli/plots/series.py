@@ -100,20 +100,17 @@ def plottable(rows: list[dict], field: str) -> tuple[list[dict], str]:
         names = machines.setdefault(what, [])
         if machine and machine not in names:
             names.append(machine)
-    reasons = ", ".join(what.replace(_MACHINES, ", ".join(names)) for what, names in machines.items())
+    reasons = ", ".join(f"{what} in {', '.join(names)} memory" if names else what for what, names in machines.items())
     return kept, f"{len(left)} of {len(rows)} points left out ({reasons})"
 
 
-_MACHINES = "\x00machines\x00"  # where a reason names its machines (no name or note holds a NUL)
-
-
 def _why_missing(r: dict) -> tuple[str, str | None]:
-    """(the reason, with _MACHINES where it names the machine; the machine, or None)."""
+    """(the reason, the machine whose memory it is about, or None)."""
     machine = r["hardware"].upper() if r["hardware"].isalnum() else r["hardware"]
     if r.get("fits") is False:
-        return f"{r['algorithm']} does not fit in {_MACHINES} memory", machine
+        return f"{r['algorithm']} does not fit", machine
     if r.get("baseline_fits") is False:
-        return f"baseline {r['baseline']} does not fit in {_MACHINES} memory", machine
+        return f"baseline {r['baseline']} does not fit", machine
     return (r.get("note") or "no baseline").split(":", 1)[-1].strip(), None
 
 
