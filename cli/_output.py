@@ -1,8 +1,6 @@
 """Printing results: human units for people, JSON / CSV for scripts."""
 
-import csv
 import io
-import json
 import sys
 
 
@@ -81,6 +79,8 @@ def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
     """Write rows as json, csv or a rich table."""
     stream = stream or sys.stdout
     if fmt == "json":
+        import json  # json and csv are imported for their formats only: a table never needs them
+
         if len(rows) <= INDENT_ROWS:
             stream.write(json.dumps(rows, indent=2, default=_json_default) + "\n")
         else:  # the indenting encoder is pure Python: slow for sweeps of many rows
@@ -94,6 +94,8 @@ def write_rows(rows: list[dict], fmt: str, stream=None) -> None:
 
 
 def rows_to_csv(rows: list[dict]) -> str:
+    import csv
+
     buf = io.StringIO()
     keys = list(rows[0]) if rows else list(COLUMNS)
     writer = csv.writer(buf, lineterminator="\n")

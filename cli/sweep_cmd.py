@@ -3,8 +3,9 @@
 Rows go to a temporary file beside the target and are moved into place only
 when the sweep finishes, so an interrupted sweep never leaves a half-written
 target; it says where the rows it did finish are. A sweep still running after
-PARALLEL_AFTER_S continues on every usable core (forked workers that inherit
-the warm caches and compiled kernels), rows still written in input order.
+PARALLEL_AFTER_S (or whose rest would) continues on every usable core: forked
+workers that inherit the warm caches and compiled kernels, each point of one
+lowered grid in the same worker, rows still written in input order.
 """
 
 import json
@@ -25,11 +26,13 @@ PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer th
 # Chunks start small and double while a chunk takes under CHUNK_SECONDS, so slow (sparse, causal)
 # sweeps still write rows and move the progress bar often.
 FIRST_CHUNK, MAX_CHUNK, CHUNK_SECONDS = 16, 4096, 0.1
-PARALLEL_AFTER_S = 1.0  # a sweep still running after this long forks workers for the rest of its points
-TASKS_PER_JOB = 4  # the rest is cut into about this many contiguous tasks per worker (neighbouring points share
-# lowered patterns and schedules; rows come back in order)
+PARALLEL_AFTER_S = 1.0  # a sweep still running after this long, or whose rest would take longer at the rate of its
+# latest chunk, forks workers for the rest of its points
+TASKS_PER_JOB = 4  # the rest is cut into about this many tasks per worker (points that share lowered patterns
+# and schedules go together, see _tasks; rows are still written in input order)
 MAX_JOBS = 256
 _POINTS: list = []  # the sweep's points, inherited by forked workers (never pickled)
+_ENCODE = None  # the output stream's row encoder, inherited by the workers
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,33 +91,35 @@ def usable_cores() -> int:
 
 def _evaluate(points, stream, quiet, jobs=1):
     """Yield each evaluated point's note (None for most); a progress bar appears if the sweep outlasts
-    PROGRESS_AFTER_S, and the rest of the points go to ``jobs`` forked workers if it outlasts PARALLEL_AFTER_S."""
+    PROGRESS_AFTER_S, and the rest of the points go to ``jobs`` forked workers once the sweep has run, or its rest
+    would run, longer than PARALLEL_AFTER_S."""
     from simulator.api import run_points
 
     start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()
     parallel = jobs > 1 and _can_fork()
-    first, chunk = 0, FIRST_CHUNK
+    first, chunk, projected = 0, FIRST_CHUNK, 0.0
     try:
         while first < len(points):
-            if parallel and time.perf_counter() - start > PARALLEL_AFTER_S:
+            if parallel and (time.perf_counter() - start > PARALLEL_AFTER_S or projected > PARALLEL_AFTER_S):
                 if show and bar is None:  # the bar's refresh thread starts after the fork
                     bar, task = _start_bar(len(points), fork_first=True)
-                workers = _parallel(points, first, chunk, jobs, bar)
-                for rows in workers:
-                    for row in rows:
-                        stream.write(row)
-                        yield row["note"]
-                    first += len(rows)
+                workers = _parallel(points, first, chunk, jobs, bar, stream.encode)
+                for rows, done in workers:
+                    for note, encoded in rows:
+                        stream.write_encoded(encoded)
+                        yield note
                     if bar is not None:
-                        bar.update(task, completed=first)
+                        bar.update(task, completed=done)
                 break
             began = time.perf_counter()
             for row in run_points(points[first:first + chunk]):
                 stream.write(row)
                 yield row["note"]
             first += chunk
-            if time.perf_counter() - began < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
+            took = time.perf_counter() - began
+            projected = took / chunk * (len(points) - first)  # the rest at this chunk's rate
+            if took < CHUNK_SECONDS:  # fast (dense) points: evaluate more together
                 chunk = min(2 * chunk, MAX_CHUNK)
             # a parallel sweep starts its bar with the workers (above)
             if show and bar is None and not parallel and time.perf_counter() - start > PROGRESS_AFTER_S:
@@ -133,26 +138,36 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _parallel(points, first: int, chunk: int, jobs: int, bar):
-    """Yield the rows of points[first:] in order, evaluated by up to ``jobs`` forked workers in contiguous
-    tasks. Workers ignore Ctrl-C; the interrupt reaches this process, which ends them. A worker that dies
-    (killed, out of memory) ends the sweep with one line, never a hang."""
-    from concurrent.futures import ProcessPoolExecutor
+def _parallel(points, first: int, chunk: int, jobs: int, bar, encode):
+    """Yield ([(note, encoded row)], points done) as the rows of points[first:] become ready in input order,
+    evaluated by up to ``jobs`` forked workers in tasks (``_tasks``), which encode them (``encode``: the output
+    stream's, so this process only writes them). Workers ignore Ctrl-C; the interrupt reaches this process, which
+    ends them. A worker that dies (killed, out of memory) ends the sweep with one line, never a hang."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    global _POINTS
+    global _POINTS, _ENCODE
     rest = len(points) - first
-    size = max(chunk, -(-rest // (jobs * TASKS_PER_JOB)))
-    bounds = [(i, min(i + size, len(points))) for i in range(first, len(points), size)]
-    _POINTS = points
-    pool = ProcessPoolExecutor(min(jobs, len(bounds)), mp_context=multiprocessing.get_context("fork"),
+    tasks = _tasks(points, first, max(chunk, -(-rest // (jobs * TASKS_PER_JOB))))
+    _POINTS, _ENCODE = points, encode
+    pool = ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("fork"),
                                initializer=_ignore_interrupts)
     try:
-        futures = [pool.submit(_run_slice, b) for b in bounds]
+        pending = {pool.submit(_run_task, members): members for members in tasks}
         if bar is not None:
             bar.start()  # after the fork; a no-op if it already runs
-        for future in futures:
-            yield future.result()
+        ready, done, written = {}, first, first
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: pending[f][0]):  # the earliest task's error first
+                members = pending.pop(future)
+                ready.update(zip(members, future.result()))
+                done += len(members)
+            rows = []
+            while written in ready:
+                rows.append(ready.pop(written))
+                written += 1
+            yield rows, done
     except BrokenProcessPool:
         raise click.ClickException("a sweep worker process ended abruptly (killed, or out of memory?); "
                                    "run again with --jobs 1") from None
@@ -160,17 +175,31 @@ def _parallel(points, first: int, chunk: int, jobs: int, bar):
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
-        _POINTS = []
+        _POINTS, _ENCODE = [], None
+
+
+def _tasks(points, first: int, size: int) -> list[list[int]]:
+    """The indices of points[first:] cut into worker tasks of at most ``size``, in order of first appearance.
+    Points with equal ``share_key`` (the same lowered pattern and tile schedule, whatever the hardware, batch,
+    heads or sparsity) go in the same task, so no two workers lower or schedule the same grid; dense points go in
+    contiguous runs (what they share, a columns evaluation, needs nothing more)."""
+    from simulator.api import share_key
+
+    groups: dict = {}
+    for i in range(first, len(points)):
+        key = share_key(points[i])
+        groups.setdefault(("run", (i - first) // size) if key is None else key, []).append(i)
+    return [members[j:j + size] for members in groups.values() for j in range(0, len(members), size)]
 
 
 def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_slice(bounds: tuple[int, int]) -> list[dict]:
+def _run_task(members: list[int]) -> list[tuple]:
     from simulator.api import run_points
 
-    return run_points(_POINTS[bounds[0]:bounds[1]])
+    return [(row["note"], _ENCODE(row)) for row in run_points([_POINTS[i] for i in members])]
 
 
 def _start_bar(total: int, fork_first: bool = False):
@@ -193,10 +222,20 @@ class _CsvStream:
 
         from cli._output import CsvCells
 
-        if self.writer is None:
+        if self.writer is None:  # the first row names the columns of every row
             self.writer, self.cells = csv.writer(self.fh, lineterminator="\n"), CsvCells(list(row), row)
             self.writer.writerow(self.cells.keys)
         self.writer.writerow(self.cells.cells(row))
+
+    def encode(self, row: dict) -> list | dict:
+        """The row's cells, for ``write_encoded``; the row itself until the first row has named the columns."""
+        return row if self.cells is None else self.cells.cells(row)
+
+    def write_encoded(self, encoded: list | dict) -> None:
+        if type(encoded) is dict:
+            self.write(encoded)
+        else:
+            self.writer.writerow(encoded)
 
     def close(self) -> None:
         self.fh.flush()
@@ -210,7 +249,14 @@ class _JsonStream:
         fh.write("[")
 
     def write(self, row: dict) -> None:
-        self.fh.write(("\n" if self.first else ",\n") + json.dumps(row))
+        self.write_encoded(self.encode(row))
+
+    @staticmethod
+    def encode(row: dict) -> str:
+        return json.dumps(row)
+
+    def write_encoded(self, text: str) -> None:
+        self.fh.write(("\n" if self.first else ",\n") + text)
         self.first = False
 
     def close(self) -> None:

@@ -26,7 +26,6 @@ from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.gpu_kernels import fa4_layout_key
 from simulator.kernel_configs import current_fa3_build
-from simulator.estimate import with_estimate
 from simulator.layer import check_scope, with_layer
 from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
@@ -131,9 +130,13 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
     if hw.kind == "gpu":
         result = with_layer(hw, spec.family, wl, simulate_gpu(hw, spec.family, wl, spec.cascade, timed))
         if wl.estimate:
+            from simulator.estimate import with_estimate
+
             result = with_estimate(hw, wl, result)
         return result if spec.text == spec.family else result.named(spec.text)
     if wl.estimate:
+        from simulator.estimate import with_estimate
+
         with_estimate(hw, wl, None)  # the one-line error
     check_scope(hw, wl)
     from simulator.accel_model import simulate_accel  # accelerators only: not loaded for GPUs
@@ -241,6 +244,20 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
 def _simulate_point(merged: dict) -> dict:
     return simulate(merged.get("hardware", "h100"), merged.get("algorithm"), merged.get("baseline"),
                     **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
+
+
+# what a point's lowered pattern and tile schedule do not depend on: points equal but for these share them
+_SHARE_FREE = frozenset(("hardware", "baseline", "batch", "heads", "kv_heads", "sparsity"))
+
+
+def share_key(point: dict) -> tuple | None:
+    """Points with equal keys are worth evaluating together, in one ``run_points`` call: they lower the same
+    pattern (all their --sparsity values at once) and schedule the same tiles (H100 and H200 give identical
+    makespans; a larger batch continues a smaller one's). None for a dense point evaluated over columns, which
+    shares only that evaluation with its neighbours in input order."""
+    if _column_key(point) is not None:
+        return None
+    return tuple(sorted((k, repr(v)) for k, v in point.items() if k not in _SHARE_FREE))
 
 
 def _column_key(p: dict) -> tuple | None:

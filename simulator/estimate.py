@@ -15,7 +15,6 @@ when the kernel's bytes fit in L2 (torch ops on small tensors hit there), else H
 from dataclasses import replace
 
 from einsum_cascades.errors import UserError
-from simulator import estimate_kernels as ek
 
 ESTIMATES = ("minference-vs", "minference-block", "seer-gate", "nsa-compress", "quest", "moba-gate")
 SOURCES = {
@@ -42,6 +41,7 @@ def check_estimate(name, wl) -> None:
 
 def kernels(hw, wl) -> list:
     """The estimate's kernels for this call (sizes from its pattern where it names them)."""
+    from simulator import estimate_kernels as ek  # loaded by the points that name an estimate only
     from simulator.block_sparse import L1_HIT_CYCLES, l2_hit_cycles
 
     name = wl.estimate

@@ -5,8 +5,6 @@ model's attention call: LLM decoders are causal, carry their sliding window and 
 their published weights. ``--model ./config.json`` reads the same from a HuggingFace-style config.
 """
 
-import json
-
 from einsum_cascades.errors import UserError, read_user_text
 from einsum_cascades.units import MAX_SIZE, short_repr
 
@@ -55,6 +53,8 @@ def hf_config(path: str) -> dict:
     (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads), causal for
     decoder architectures, a sliding window (sliding_window, unless use_sliding_window is false) and the
     dtype (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present."""
+    import json
+
     try:
         config = json.loads(read_user_text(path, "--model"))
     except (json.JSONDecodeError, RecursionError):

@@ -116,6 +116,23 @@ def test_a_sweep_worker_that_dies_ends_the_sweep_with_one_line(tmp_path, monkeyp
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
 
 
+def test_sweep_tasks_keep_points_that_share_a_grid_together():
+    """A worker task holds every point of one lowered grid whatever the hardware, batch or sparsity (so no two
+    workers lower or schedule it), dense points go in contiguous runs, and every point is in one task."""
+    from cli.sweep_cmd import _tasks
+
+    sparse = [dict(hardware=hw, algorithm="flash2", seq_len=n, sparsity=s, batch=b, heads=8, head_dim=128)
+              for hw in ("h100", "h200") for n in (1024, 4096) for s in (0.5, 0.9) for b in (1, 4)]
+    dense = [dict(hardware="h100", algorithm="flash2", seq_len=n, batch=64, heads=32, head_dim=128) for n in (8192, 1024)]
+    points = dense + sparse
+    tasks = _tasks(points, 1, size=100)
+    assert sorted(i for t in tasks for i in t) == list(range(1, len(points)))
+    assert tasks[0] == [1]  # the dense point after `first`, alone in its run
+    by_len = {n: [i for i, p in enumerate(points) if p.get("sparsity") and p["seq_len"] == n] for n in (1024, 4096)}
+    assert sorted(tasks[1:]) == sorted(by_len.values())  # one task per grid, both machines in it
+    assert all(len(t) <= 3 for t in _tasks(points, 0, size=3))  # cut to the task size
+
+
 def test_sweep_json(tmp_path):
     out = tmp_path / "s.json"
     assert run("sweep", "--hw", "fusemax", "--model", "bert", "--seq-len", "1k,4k", "-o", str(out)).exit_code == 0
