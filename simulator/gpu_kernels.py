@@ -59,6 +59,9 @@ class KernelConfig:
     p_through_smem: bool = False  # FA3's SS PV MMA: P stored to smem and read back by the MMA
     kv_stages: float = 1.0  # K/V tile pairs a CTA keeps in flight (its loads' pipeline depth)
     persistent: bool = False  # CTAs loop over work tiles (the next tile's loads overlap this one's end)
+    q_prefetch: bool = True  # a persistent kernel loads the next work tile's Q before this tile's loop ends
+    # (False for FA4: flash_fwd_sm100.py mma() releases Q0/Q1 only after the key loop, and load() acquires the Q
+    # stage before issuing the next tile's Q, so each work tile waits one memory latency for its Q)
     kv_share: int = 1  # CTAs that split each K/V tile's load (2 with FA4's 2-CTA MMA)
     split_kernel: bool = False  # FA2's split-KV kernel (flash-decoding; flash2 when its heuristic splits)
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any

@@ -215,7 +215,8 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     MMAs of the other, part of exp2 as an FMA polynomial, O rescaled only when a row max grows by more than
     2^8 (so the per-tile rescale is dropped). K and V share one ring of stages filling 224 KiB; a 2-CTA MMA
     (dense non-causal d in {128, 192}, dv = 128, packed queries over 256; always at d = 256) splits each
-    K/V tile over a CTA pair. Dense non-causal calls run persistent; causal ones longest first."""
+    K/V tile over a CTA pair. Dense non-causal calls run persistent; causal ones longest first. Q has no second
+    buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     q_stage = 2 if packed_q > FA4_TILE else 1
     if d16 == 256 and dv16 == 256:
@@ -231,7 +232,8 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
                         q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
                         fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
-                        kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group)
+                        kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group,
+                        q_prefetch=False)
 
 
 # FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:

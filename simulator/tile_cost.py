@@ -87,7 +87,8 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
     kernel (FA3 mainloop prologue: QK GEMM, wait, softmax; FA4 likewise), costing the share of min(G, S)
     the steady state hides; and in a kernel that is not persistent, the memory latency before the first
     K/V tile arrives, hidden by the SM's other resident CTAs but for 1/ctas_per_sm of it (a persistent
-    kernel prefetches the next work tile during the epilogue).
+    kernel prefetches the next work tile during the epilogue, unless, like FA4, it cannot load the next
+    tile's Q until this tile's loop has released its Q: ``q_prefetch`` False).
     """
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
     io = (rows * cfg.qo_width(d, dv) + cfg.block_kv * cfg.kv_width(d, dv)) * b / (
@@ -96,7 +97,7 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
     if cfg.overlap:
         exposed = hw.mma_path(cfg.tensor_path)[1]
         fill = (1 - exposed) * min(tile.gemm, tile.softmax)
-    latency = 0.0 if cfg.persistent else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
+    latency = 0.0 if cfg.persistent and cfg.q_prefetch else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
     return io + fill + latency
 
 

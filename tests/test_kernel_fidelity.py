@@ -81,6 +81,22 @@ def test_fa4_configuration_follows_its_interface(seq_len, causal, block_q, share
     assert cfg.tensor_path == "tcgen05" and cfg.readers == 0
 
 
+def test_fa4_persistent_work_tiles_each_wait_a_memory_latency_for_their_q():
+    """FA4 releases a work tile's Q only after its key loop, so even persistent, each work tile waits one memory
+    latency for the next Q; FA3's persistent kernel (q_prefetch) does not."""
+    from simulator.tile_cost import prologue_cycles, tile_cycles
+
+    b200 = hardware("b200")
+    wl = Workload(batch=4, heads=16, head_dim=128, seq_len=8192)
+    cfg = kernel_config("flash4", b200, wl)
+    assert cfg.persistent and not cfg.q_prefetch
+    tile = tile_cycles(cfg, b200, wl, partial=False)
+    waits = prologue_cycles(cfg, b200, wl, cfg.block_q, tile, 1)
+    hidden = prologue_cycles(replace(cfg, q_prefetch=True), b200, wl, cfg.block_q, tile, 1)
+    assert waits - hidden == pytest.approx(b200.hbm_latency_s * b200.sustained_clock_hz)
+    assert kernel_config("flash3", hardware("h100"), Workload(head_dim=128, seq_len=8192)).q_prefetch
+
+
 def test_fa3_on_hopper_uses_its_tile_table():
     h100 = hardware("h100")
     tiles = {(d, c): (cfg.block_q, cfg.block_kv, cfg.p_through_smem) for d in (64, 128, 256) for c in (False, True)
