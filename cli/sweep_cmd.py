@@ -180,8 +180,8 @@ def _parallel(points, first: int, chunk: int, jobs: int, bar, encode):
 
 def _tasks(points, first: int, size: int) -> list[list[int]]:
     """The indices of points[first:] cut into worker tasks of at most ``size``, in order of first appearance.
-    Points with equal ``share_key`` (the same lowered pattern and tile schedule, whatever the hardware, batch,
-    heads or sparsity) go in the same task, so no two workers lower or schedule the same grid; dense points go in
+    Masked points with equal ``share_key`` (the same mask at the same shape, whatever the hardware, batch, heads
+    or sparsity) go in the same task, so no two workers lower or schedule the same grid; dense points go in
     contiguous runs (what they share, a columns evaluation, needs nothing more)."""
     from simulator.api import share_key
 

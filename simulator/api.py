@@ -246,24 +246,31 @@ def _simulate_point(merged: dict) -> dict:
                     **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
 
 
-# what a point's lowered pattern and tile schedule do not depend on: points equal but for these share them
+# fields that masked points may differ in and still share work: the mask lowered for their shape (every --sparsity
+# at once) and, where their tiles agree, its schedules (H100 and H200 give identical makespans; a larger batch
+# continues a smaller one's)
 _SHARE_FREE = frozenset(("hardware", "baseline", "batch", "heads", "kv_heads", "sparsity"))
 
 
 def share_key(point: dict) -> tuple | None:
-    """Points with equal keys are worth evaluating together, in one ``run_points`` call: they lower the same
-    pattern (all their --sparsity values at once) and schedule the same tiles (H100 and H200 give identical
-    makespans; a larger batch continues a smaller one's). None for a dense point evaluated over columns, which
-    shares only that evaluation with its neighbours in input order."""
-    if _column_key(point) is not None:
+    """Points with equal keys are worth evaluating together, in one ``run_points`` call (see _SHARE_FREE). None
+    for a point without a mask or an estimate: it lowers nothing, and shares at most a columns evaluation with
+    its neighbours in input order."""
+    if not _masked(point):
         return None
     return tuple(sorted((k, repr(v)) for k, v in point.items() if k not in _SHARE_FREE))
+
+
+def _masked(p: dict) -> bool:
+    """Whether a point has a mask (causal, a pattern, a sparsity) or an estimate: never evaluated over columns."""
+    get = p.get
+    return bool(get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"))
 
 
 def _column_key(p: dict) -> tuple | None:
     """What a dense GPU point shares with the points it can be evaluated with; None if it must go alone."""
     get = p.get
-    if get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"):
+    if _masked(p):
         return None
     seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
     v_head_dim = get("v_head_dim") or head_dim
