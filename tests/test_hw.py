@@ -16,7 +16,7 @@ MHz, KiB, MiB, GiB = 1e6, 2**10, 2**20, 2**30
 
 
 def test_every_bundled_machine_loads_with_a_source_for_every_figure():
-    assert set(list_hardware()) >= {"a100", "h100", "h200", "b200", "fusemax", "flat"}
+    assert set(list_hardware()) >= {"a100", "h100", "h200", "b200", "gb200", "fusemax", "flat"}
     for name in list_hardware():
         spec = load_hardware(name)
         assert spec.name == name
@@ -37,6 +37,7 @@ def test_every_bundled_machine_loads_with_a_source_for_every_figure():
     ("h200", "fp16", 132 * 4096 * 1830 * MHz, 989.4e12),
     ("b200", "fp16", 148 * 8192 * 1855.8 * MHz, 2250e12),
     ("b200", "fp8", 148 * 16384 * 1855.8 * MHz, 4500e12),
+    ("gb200", "fp16", 152 * 8192 * 2007.75 * MHz, 2500e12),  # GB200 NVL72: 360 PFLOP/s sparse / 72 GPUs / 2
 ])
 def test_tensor_peaks_are_sms_times_rate_times_clock_and_match_the_datasheets(name, dtype, per_clk_sm, datasheet):
     peak = load_hardware(name).tensor_peak_flops(dtype)
@@ -198,7 +199,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, h100, h100-pcie, h200"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h200"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 
@@ -226,3 +227,20 @@ def test_a_figure_past_its_dimension_s_sane_range_is_refused(tmp_path, key, valu
     path.write_text(text)
     with pytest.raises(HardwareError, match=f"mine.toml: {key} = .* is out of range"):
         load_hardware(str(path))
+
+
+def test_gb200_is_the_b200_sm_with_more_sms_at_a_higher_clock():
+    """The GB200's GPU is the B200's sm_100 SM (same per-clock rates, fitted efficiencies and memory) with 152 SMs
+    at 2062 MHz instead of 148 at 1965: a compute-bound call runs faster by about the SM-clock ratio."""
+    from simulator.api import simulate
+
+    b200, gb200 = load_hardware("b200"), load_hardware("gb200")
+    assert gb200.arch == b200.arch
+    same = ("tensor_flops_per_clk_sm", "sfu_ops_per_clk_sm", "fp32_fma_per_clk_sm", "smem_bytes_per_clk_sm",
+            "smem_per_sm_bytes", "tcgen05_efficiency", "tcgen05_softmax_exposed", "hbm_bw_bytes_s")
+    assert all(getattr(gb200, k) == getattr(b200, k) for k in same)
+    ratio = (gb200.sms * gb200.sustained_clock_hz) / (b200.sms * b200.sustained_clock_hz)
+    assert ratio == pytest.approx(1.0778, abs=1e-3)
+    shape = dict(batch=4, heads=16, head_dim=128, seq_len=16384)
+    t_b, t_gb = (simulate(hw, "flash4", **shape)["time_s"] for hw in ("b200", "gb200"))
+    assert t_b / t_gb == pytest.approx(ratio, rel=0.03)
