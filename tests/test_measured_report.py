@@ -125,6 +125,19 @@ def test_missing_columns_take_the_simulate_defaults_and_seconds_are_seconds(tmp_
     assert p["predicted_s"] == pytest.approx(evaluate(hardware("h100"), "flash3", Workload()).time_s)
 
 
+def test_a_row_without_hardware_takes_the_model_its_device_names(tmp_path):
+    path = tmp_path / "devices.csv"
+    path.write_text("device,batch,heads,seq_len,causal,measured_ms\n"
+                    "NVIDIA GB200,4,16,8k,true,0.78\n"   # 'B200' is in the name too: the longer name wins
+                    "NVIDIA H100 PCIe,1,32,4k,false,1.0\n"
+                    "NVIDIA A100-SXM4-40GB,1,32,4k,false,2.0\n"
+                    "NVIDIA B200,1,32,4k,false,0.3\n"
+                    "my lab's box,1,32,4k,false,1.0\n")   # names no model: simulate's default
+    got = [(p["hardware"], p["algorithm"]) for p in report_json(path)["points"]]
+    assert got == [("gb200", "flash4"), ("h100-pcie", "flash3"), ("a100-40gb", "flash2"), ("b200", "flash4"),
+                   ("h100", "flash3")]
+
+
 def test_hw_option_predicts_every_row_on_that_model(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text(HEADER + "h100,flash2,1,32,32,128,4k,false,1.0,,\n")

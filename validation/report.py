@@ -112,10 +112,16 @@ def hardware_for(doc: dict, hw: str | None) -> str:
     if device.get("attnsim_hw"):
         return device["attnsim_hw"]
     name = str(device.get("name", ""))
-    for needle, hw_name in _DEVICE_HW:
-        if needle in name:
-            return hw_name
-    raise UserError(f"cannot tell which hardware model fits device {name!r}: pass --hw NAME or a TOML path")
+    hw_name = device_hardware(name)
+    if hw_name is None:
+        raise UserError(f"cannot tell which hardware model fits device {name!r}: pass --hw NAME or a TOML path")
+    return hw_name
+
+
+def device_hardware(name) -> str | None:
+    """The bundled model of a device name as torch or nvidia-smi print it ('NVIDIA GB200', 'NVIDIA H100 PCIe');
+    None for a device attnsim has no model of."""
+    return next((hw_name for needle, hw_name in _DEVICE_HW if needle in str(name or "")), None)
 
 
 def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict]:
@@ -146,11 +152,12 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
 
 
 def _model_chooser(doc: dict, hw: str | None):
-    """point -> hardware model name: --hw, else the row's own (measured points) or the file's device."""
+    """point -> hardware model name: --hw, else the row's own (measured points: its hardware column, else the
+    model its device column names, else simulate's default) or the file's device."""
     if hw or doc.get("format") != MEASURED_FORMAT:
         name = hardware_for(doc, hw)
         return lambda p: name
-    return lambda p: p.get("hardware") or DEFAULT_HARDWARE
+    return lambda p: p.get("hardware") or device_hardware(p.get("device")) or DEFAULT_HARDWARE
 
 
 def locked_clock_mhz(doc: dict) -> float | None:
