@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from cli._points_file import convert_row, read_csv, read_text
+from cli._points_file import check_ragged, convert_row, read_csv, read_text
 from einsum_cascades.errors import UserError
 from validation.report import MEASURED_FORMAT, check_results, parse_json
 
@@ -62,6 +62,7 @@ def _point(row, where: str, number: int) -> dict:
     """One row: its simulate columns converted, the time in seconds, the labels; the row number kept."""
     if not isinstance(row, dict):
         raise UserError(f"{where}: a point must be an object of column: value pairs, got {json.dumps(row)[:40]}")
+    check_ragged(row, where)
     row = {key.strip() if isinstance(key, str) else key: value for key, value in row.items()}
     given = [k for k in SECONDS_PER if not _blank(row.get(k))]
     if len(given) != 1:

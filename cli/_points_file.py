@@ -49,9 +49,23 @@ def read_csv(p: Path, label: str = "") -> list[dict]:
     """Rows of a CSV file with a header line, as dicts of text; a row short of the header's columns holds
     SHORT_ROW for those (``convert_row`` refuses it: a missing cell is never filled in)."""
     try:
-        return list(csv.DictReader(io.StringIO(read_text(p, label), newline=""), restval=SHORT_ROW))
+        reader = csv.DictReader(io.StringIO(read_text(p, label), newline=""), restval=SHORT_ROW)
+        header = [name.strip() for name in reader.fieldnames or ()]
+        twice = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
+        if twice is not None:  # DictReader would keep the last of them silently
+            raise UserError(f"{label}{p}: column {short_repr(twice)} appears twice in the header; give each column once")
+        return list(reader)
     except csv.Error as err:
         raise UserError(f"{label}{p}: not a CSV file ({err})") from None
+
+
+def check_ragged(row: dict, where: str) -> None:
+    """Refuse a CSV row with more or fewer values than the header has columns."""
+    for key, value in row.items():
+        if key is None:  # csv.DictReader's key for the values beyond the header
+            raise UserError(f"{where}: more values than the header has columns")
+        if value is SHORT_ROW:
+            raise UserError(f"{where}: fewer values than the header has columns (no value for {key!r})")
 
 
 def _read_json(p: Path) -> list[dict]:
@@ -70,11 +84,8 @@ def convert_row(row: dict, where: str, extra: tuple = ()) -> dict:
     """One point's columns converted to Python values; ``extra`` names the caller's own columns, which
     it has taken out already (they only appear in the list of allowed columns of an error)."""
     out = {}
+    check_ragged(row, where)
     for key, value in row.items():
-        if key is None:  # csv.DictReader's key for the values beyond the header
-            raise UserError(f"{where}: more values than the header has columns")
-        if value is SHORT_ROW:
-            raise UserError(f"{where}: fewer values than the header has columns (no value for {key!r})")
         key = key if key in _CONVERTERS else key.strip()  # a padded header
         if key in _OUTPUT_ONLY or value is None or (type(value) is str and key not in _BOOL and not value.strip()):
             continue  # a results column fed back, or an empty cell

@@ -44,7 +44,7 @@ def calibrate(results, output, hw, kernels):
     if kernels:
         from validation.kernel_fit import calibrate_kernels, fit_table
 
-        data, fits = calibrate_kernels(list(results), hw)
+        data, fits = calibrate_kernels(list(results), hw, say=lambda text: click.echo(f"attnsim: {text}", err=True))
         click.echo(fit_table(fits))
         replaced = [name for f in fits for name in f.values]
     elif len(results) > 1:

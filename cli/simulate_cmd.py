@@ -8,6 +8,9 @@ from cli._workload_opts import default_point, expand_points, workload_options
 from einsum_cascades.errors import UserError
 
 
+SAY_POINTS = 20_000  # above this many points (tens of seconds, masked), simulate says what it is doing
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @workload_options
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
@@ -34,7 +37,11 @@ def simulate(from_file, explain, fmt, **opts):
         points, defaults = read_points(from_file), default_point(opts)
         rows = _run_rows(points, defaults, from_file)
     else:
-        rows = run_points(expand_points(opts))
+        points = expand_points(opts)
+        if len(points) > SAY_POINTS:
+            click.echo(f"attnsim: simulating {len(points):,} points; nothing prints until all are done "
+                       "(attnsim sweep ... -o FILE streams rows with progress, on every core)", err=True)
+        rows = run_points(points)
     from cli._output import report_unfit, write_rows
 
     report_unfit(rows)

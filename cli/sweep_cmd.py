@@ -22,6 +22,7 @@ from cli._output import echo_notes
 from cli._workload_opts import expand_points, workload_options
 
 PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
+LOG_EVERY_S = 10.0  # without a terminal, a progress line this often
 # Points are evaluated in chunks (dense GPU points of a chunk share one columns evaluation), then written.
 # Chunks start small and double while a chunk takes under CHUNK_SECONDS, so slow (sparse, causal)
 # sweeps still write rows and move the progress bar often.
@@ -67,7 +68,11 @@ def sweep(output, quiet, jobs, **opts):
                 done += 1
                 if note:
                     notes.append(note)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemError) as err:
+            if not _interrupt(err):
+                stream.close()
+                os.unlink(tmp)
+                raise
             stream.close()
             user_mode(tmp)
             click.echo(f"attnsim: interrupted after {done} of {len(points)} points; finished rows are in {tmp}", err=True)
@@ -80,6 +85,12 @@ def sweep(output, quiet, jobs, **opts):
     finish(tmp, target)
     echo_notes(notes, len(points))
     click.echo(f"wrote {len(points)} rows to {target}", err=True)
+
+
+def _interrupt(err: BaseException) -> bool:
+    """Ctrl-C, also when it lands inside a numba kernel's call, which CPython then reports as a SystemError
+    ('returned a result with an exception set') caused by the KeyboardInterrupt."""
+    return isinstance(err, KeyboardInterrupt) or isinstance(err.__cause__ or err.__context__, KeyboardInterrupt)
 
 
 def usable_cores() -> int:
@@ -97,6 +108,7 @@ def _evaluate(points, stream, quiet, jobs=1):
 
     start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()
+    log = _PlainProgress(len(points), start) if not quiet and not show else None  # stderr to a file or pipe
     parallel = jobs > 1 and _can_fork()
     first, chunk, projected = 0, FIRST_CHUNK, 0.0
     try:
@@ -111,6 +123,8 @@ def _evaluate(points, stream, quiet, jobs=1):
                         yield note
                     if bar is not None:
                         bar.update(task, completed=done)
+                    if log is not None:
+                        log.update(done)
                 break
             began = time.perf_counter()
             for row in run_points(points[first:first + chunk]):
@@ -126,11 +140,27 @@ def _evaluate(points, stream, quiet, jobs=1):
                 bar, task = _start_bar(len(points))
             if bar is not None:
                 bar.update(task, completed=min(first, len(points)))
+            if log is not None:
+                log.update(min(first, len(points)))
     finally:
         if workers is not None:  # ends the workers now, wherever the interrupt or error struck
             workers.close()
         if bar is not None:
             bar.stop()
+
+
+class _PlainProgress:
+    """Progress where no bar can be drawn (stderr is a file or a pipe: CI logs, nohup): a line every LOG_EVERY_S."""
+
+    def __init__(self, total: int, start: float):
+        self.total, self.start, self.last = total, start, start
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.last >= LOG_EVERY_S and done < self.total:
+            self.last = now
+            click.echo(f"attnsim: sweep {done:,} of {self.total:,} points ({done / self.total:.0%}) after "
+                       f"{now - self.start:.0f} s", err=True)
 
 
 def _can_fork() -> bool:

@@ -19,6 +19,7 @@ from cli._params import not_empty
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Also draw the predicted-vs-measured scatter to this PNG/SVG/PDF.")
 @click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
+              callback=lambda ctx, param, value: _finite_clock(value),
               help="The SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks=MHZ,MHZ): "
                    "predict with the SMs at it (HBM keeps its bandwidth). Default: the file's device "
                    "clock_locked_mhz, else free clocks (the model's sustained clock).")
@@ -65,6 +66,13 @@ def report(results, hw, fmt, output, clock_mhz):
 
         validation_scatter(data, results, output)
         click.echo(f"wrote {output}", err=True)
+
+
+def _finite_clock(value):
+    """FloatRange lets nan through (every comparison with it is false)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a clock: give the locked SM clock in MHz, 100 to 5000")
+    return value
 
 
 def _print(data: dict) -> None:

@@ -81,7 +81,7 @@ def run_only(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -
 def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
-                        f"{', '.join(cascade.inputs)} and writes {', '.join(cascade.outputs)}")
+                        f"{', '.join(cascade.inputs) or 'nothing'} and writes {', '.join(cascade.outputs) or 'nothing (every result is read by another Einsum)'}")
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((head_dim, seq_len))
     k = rng.standard_normal((head_dim, kv_len))

@@ -196,7 +196,7 @@ def has_mma_path(arch: str, path: str) -> bool:
 
 def _check_fraction(spec, name: str, value, zero_ok: bool = False) -> None:
     if not _is_number(value) or not (0 <= value <= 1 if zero_ok else 0 < value <= 1):
-        raise HardwareError(f"{spec.name}: {name} must be a fraction in {'[0' if zero_ok else '(0'}, 1], got {value!r}")
+        raise HardwareError(f"{spec.name}: {name} must be a fraction in {'[0' if zero_ok else '(0'}, 1], got {_shown(value)}")
 
 
 def _check_mma_path(spec, path: str) -> None:
@@ -240,7 +240,7 @@ def _check_positive(spec, names: tuple, integer: bool = False) -> None:
 
 def _require_positive(spec, label: str, value, integer: bool) -> None:
     if not _is_number(value) or value <= 0 or (integer and not isinstance(value, int)):
-        raise HardwareError(f"{spec.name}: {label} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+        raise HardwareError(f"{spec.name}: {label} must be a positive {'integer' if integer else 'number'}, got {_shown(value)}")
 
 
 def _check_table(spec, name: str, allowed: tuple, required: tuple = (), integer: bool = False) -> None:
@@ -255,3 +255,14 @@ def _check_table(spec, name: str, allowed: tuple, required: tuple = (), integer:
     missing = [key for key in required if key not in table]
     if missing:
         raise HardwareError(f"{spec.name}: {name} needs {', '.join(missing)}")
+
+
+def _shown(value) -> str:
+    """A figure as an error message shows it: numbers to 6 significant digits (a 300-digit integer is 1e+300)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return f"{float(value):.6g}"
+        except OverflowError:
+            return f"{str(value)[:6]}... ({len(str(value))} digits)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -47,6 +47,9 @@ def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, 
         raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(families)}, a bundled cascade "
                         f"({', '.join(_cascade_names())}) or a .cascade file, optionally @MAPPING")
     _check_attention(name)
+    if at and not mapping:
+        raise UserError(f"bad algorithm {algo!r}: nothing after '@': give a mapping ({', '.join(mappings(kind))}) "
+                        f"or leave out the '@' for {default}")
     mapping = mapping or default
     if kind != "gpu":
         if mapping not in ACCEL_FAMILIES:

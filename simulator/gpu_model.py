@@ -142,8 +142,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
     index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
-    scores_stored = stored * wl.batch * wl.heads * cta_work.weighted(wl, parts, block_q, cfg.block_kv).attended \
-        * wl.dtype_bytes
+    # a stored score tensor is written and read as whole tiles (the kernel stores every visited tile, masked
+    # elements too): the visited tiles' area, block density x Nq x Nkv, not the attended elements
+    visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv).block_density * wl.seq_len * wl.kv_len
+    scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
                    launches=where(splits > 1, 2, 1))
     times = _roof_times(hw, wl, cost, cfg.tensor_path)

@@ -35,6 +35,12 @@ CALLS = {
 }
 HF_DTYPES = {"float16": "fp16", "bfloat16": "bf16"}  # other torch_dtypes (float32) say how weights are stored
 DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+# model_type values of decoder-only families (HuggingFace transformers' model directories), for a config that
+# names no architectures
+DECODER_MODEL_TYPES = frozenset({"llama", "llama4_text", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3",
+                                 "qwen3_moe", "gemma", "gemma2", "gemma3_text", "phi", "phi3", "gpt2", "gpt_neox",
+                                 "gptj", "falcon", "deepseek_v2", "deepseek_v3", "olmo", "olmo2", "starcoder2",
+                                 "opt", "bloom"})
 
 
 def model_preset(name: str) -> dict:
@@ -51,7 +57,7 @@ def model_preset(name: str) -> dict:
 def hf_config(path: str) -> dict:
     """The attention of a HuggingFace ``config.json``: heads (num_attention_heads), KV heads
     (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads), causal for
-    decoder architectures, a sliding window (sliding_window, unless use_sliding_window is false) and the
+    decoder architectures (or, with no architectures, a decoder model_type), a sliding window (sliding_window, unless use_sliding_window is false) and the
     dtype (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present."""
     import json
 
@@ -97,7 +103,8 @@ def _is_decoder(config: dict, path: str) -> bool:
                         f"got {short_repr(archs)}")
     if config.get("is_encoder_decoder"):  # T5-style: the encoder's self-attention is not causal
         return False
-    return bool(config.get("is_decoder")) or any(isinstance(a, str) and a.endswith(DECODER_SUFFIXES) for a in archs)
+    return (bool(config.get("is_decoder")) or any(isinstance(a, str) and a.endswith(DECODER_SUFFIXES) for a in archs)
+            or (not archs and config.get("model_type") in DECODER_MODEL_TYPES))
 
 
 def describe(name: str) -> str:

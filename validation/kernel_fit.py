@@ -57,14 +57,21 @@ def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
     return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency)}}
 
 
-def fit_kernels(doc: dict, hw) -> list[Fit]:
-    """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``."""
+def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
+    """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``; ``say(text)``, if given, hears
+    which fit starts (each takes seconds to a minute: a fit, then one refit per point left out)."""
     by_target: dict[str, list] = {}
     for point in _points(doc, hw):
         by_target.setdefault(point[3], []).append(point)
     ranges = targets(hw)
-    return [_fit(hw, target, _identifiable(ranges[target], points), points) for target, points in by_target.items()
-            if len(points) >= MIN_POINTS]
+    fits = []
+    for target, points in by_target.items():
+        if len(points) < MIN_POINTS:
+            continue
+        if say is not None:
+            say(f"fitting {target} to {len(points)} points, then {len(points)} leave-one-out refits")
+        fits.append(_fit(hw, target, _identifiable(ranges[target], points), points))
+    return fits
 
 
 def _identifiable(ranges: dict, points: list) -> dict:
@@ -205,9 +212,10 @@ def _around(center: float, step: float, bounds: tuple[float, float]) -> list[flo
     return sorted({min(max(center + k * step / 2, bounds[0]), bounds[1]) for k in (-2, -1, 0, 1, 2)})
 
 
-def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> tuple[dict, list[Fit]]:
+def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=None) -> tuple[dict, list[Fit]]:
     """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
-    The files' points are pooled; they must all be of one hardware model."""
+    The files' points are pooled; they must all be of one hardware model, and ``hw_name`` (--hw) of the
+    architecture their devices name. ``say``: as ``fit_kernels``."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
     from validation.report import hardware_for, load_results, locked_clock_mhz
@@ -220,8 +228,17 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None) -> t
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
+    if hw_name:  # per-architecture figures are fitted from that architecture's timings only
+        for path, doc in zip(results_paths, docs):
+            try:
+                own = hardware(hardware_for(doc, None))
+            except UserError:  # a device attnsim has no model of: --hw says what it was
+                continue
+            if own.arch != hw.arch:
+                raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
+                                f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
     fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build"), "clock_locked_mhz": locked_clock_mhz(doc)}
-                                   for doc in docs for p in doc["points"]]}, hw)
+                                   for doc in docs for p in doc["points"]]}, hw, say)
     if not fits:
         raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
                         f"run on {hw.name} in {', '.join(results_paths)}: nothing to fit")

@@ -25,6 +25,19 @@ MIXED_COIN_TILE_STEPS = 8  # a coin tile of one of several coin terms of a union
 _UNBOUNDED = 1 << 59  # half of _lowering's open interval end: a d bound past it is open
 
 
+MAX_ROWS = 1 << 24  # query-block rows lowered at most (1g tokens in 64-row tiles): each path keeps per-row arrays
+
+
+def check_rows(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> None:
+    """Refuse a grid whose query-block rows or key-block columns pass MAX_ROWS, before any path (numpy's closed
+    forms included) allocates its per-row arrays."""
+    rows, cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
+    if max(rows, cols) > MAX_ROWS:
+        raise UserError(f"pattern {_short(p)} at {seq_len:,} x {kv_len:,} tokens in {block_q}x{block_kv} tiles has "
+                        f"{max(rows, cols):,} tile {'rows' if rows >= cols else 'columns'}; at most {MAX_ROWS:,} "
+                        "(2**24): use larger tiles or shorter sequences")
+
+
 def check_terms(count: int, pattern) -> None:
     """Refuse an expression whose disjunctive normal form has more than MAX_DNF_TERMS conjunctions."""
     if count > MAX_DNF_TERMS:

@@ -27,7 +27,7 @@ from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTOR
 from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
 from einsum_cascades.sparsity._heads import is_mix
-from einsum_cascades.sparsity._limits import check_pattern
+from einsum_cascades.sparsity._limits import check_pattern, check_rows
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 
@@ -190,6 +190,7 @@ def _union_size(first: np.ndarray, last: np.ndarray) -> int:
 def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> TileCounts:
     """Full / partial / empty tiles of ``p`` at tile shape (block_q, block_kv); random_blocks flips one coin
     and a selector draws per tile of this shape; a grid pattern is tiled in grid patches of as many tokens."""
+    check_rows(p, seq_len, kv_len, block_q, block_kv)
     p, layout, vs = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         row_full, row_partial = grid.row_counts(layout)
@@ -214,6 +215,7 @@ def random_tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int
     """``tile_counts`` of ``random_blocks(d, seed)`` alone for each density d, every coin hashed once for all of
     them (a sweep over --sparsity); ``p`` is one of these patterns, refused as ``tile_counts`` refuses it. Every
     kept tile is full: a coin keeps a whole tile, ragged edge tiles included."""
+    check_rows(p, seq_len, kv_len, block_q, block_kv)
     _plan(p, seq_len, kv_len, block_q, block_kv)
     n_rows, n_cols = math.ceil(seq_len / block_q), math.ceil(kv_len / block_kv)
     thresholds = np.array([coin_threshold(d) for d in densities], dtype=np.int64)
@@ -324,6 +326,7 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     random_blocks, coin blocks the terms cover only in part are counted row by row, so
     strided&random_blocks at 1M tokens takes seconds. A grid pattern: every query sees prod(kernel) keys.
     """
+    check_rows(p, seq_len, kv_len, *random_block)
     p, layout, vs = _plan(p, seq_len, kv_len, *random_block)
     if layout is not None:
         return grid.element_count(layout) / (float(seq_len) * kv_len)
@@ -346,6 +349,7 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
     """Tile states (0 empty, 1 partial, 2 full) as a query-block x key-block grid; with ``pool`` > 1,
     each cell is the highest state among its pool x pool tiles (exact, for pictures of long sequences).
     A grid pattern's tiles are in the kernel's order."""
+    check_rows(p, seq_len, kv_len, block_q, block_kv)
     p, layout, vs = _plan(p, seq_len, kv_len, block_q, block_kv)
     if layout is not None:
         return grid.pooled_states(layout, pool, kernel("pool_states", "grid_kernels"))
