@@ -49,8 +49,14 @@ def show(name, as_json):
     if as_json:
         click.echo(json.dumps(fields, indent=2))
     else:
-        click.echo(f"{name}: {_mask(m)}, estimate {m.estimate or '-'}, kernel {_kernel(m)}\n  {m.source}"
-                   + (f"\n  {m.note}" if m.note else ""))
+        import shutil
+        import textwrap
+
+        width = min(shutil.get_terminal_size().columns, 100)  # wrapped to the terminal (--json for scripts)
+        wrap = lambda text, first="  ": textwrap.fill(text, width, initial_indent=first, subsequent_indent="  ",
+                                                       break_long_words=False, break_on_hyphens=False)
+        click.echo("\n".join([wrap(f"{name}: {_mask(m)}, estimate {m.estimate or '-'}, kernel {_kernel(m)}", ""),
+                               wrap(m.source), *([wrap(m.note)] if m.note else [])]))
 
 
 def _mask(m) -> str:
