@@ -28,8 +28,11 @@ def spec_path(name_or_path: str) -> Path:
     """The TOML behind a bundled name (any case) or a user's path (ends in .toml or holds a /)."""
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         path = Path(name_or_path).expanduser()
+        if path.is_dir():
+            raise HardwareError(f"hardware file {name_or_path!r} is a directory: give a .toml file")
         if not path.is_file():
-            raise HardwareError(f"no such hardware file {name_or_path!r}")
+            raise HardwareError(f"no such hardware file {name_or_path!r}" + (
+                "" if not path.exists() else ": not a regular file; give a .toml file"))
         return path
     if name_or_path.lower() not in bundled_names():
         raise HardwareError(f"unknown hardware {name_or_path!r}: allowed {', '.join(bundled_names())} "

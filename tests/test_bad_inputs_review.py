@@ -109,3 +109,8 @@ def test_ctrl_c_inside_a_numba_call_counts_as_an_interrupt():
     except SystemError as err:
         assert _interrupt(err)
     assert not _interrupt(SystemError("a real error"))
+
+
+def test_a_directory_or_device_given_as_hardware_says_what_it_is(tmp_path):
+    assert "is a directory" in one_line_error("simulate", "--hw", str(tmp_path))
+    assert "not a regular file" in one_line_error("simulate", "--hw", "/dev/null")
