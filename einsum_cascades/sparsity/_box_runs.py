@@ -8,7 +8,8 @@ inclusion-exclusion over the key intervals of the terms active there (``_interva
 rest are empty. The cost is O(rows x subsets) for the interiors, O(edge tiles x block_q x subsets) for the
 edges and one coin per interior tile of a term with coins, so each part has a limit beyond which the
 numba kernels lower the mask instead; but random_blocks alone (or within a box) flips its coins in one
-small kernel of its own at any size. Chunked, periodic and selector terms are left to the kernels.
+small kernel of its own at any size. Periodic and selector terms, and chunked ones in a union or with coins,
+are left to the kernels (a lone chunked conjunction: ``_chunk_rows``).
 """
 
 import sys

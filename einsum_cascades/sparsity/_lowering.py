@@ -6,7 +6,9 @@ query-block row as runs of key blocks, so structured patterns cost a few operati
 tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
 closed form (``_grid``). Until a process has loaded those kernels, masks of boxes and coins are lowered
 in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), with the same counts: a one-off point
-then neither loads numba nor, on a fresh install, compiles its kernels.
+then neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
+(``chunked(w)``, ``causal&chunked(w)``, a window inside chunks) is always counted in closed form
+(``_chunk_rows``).
 """
 
 import importlib
@@ -20,6 +22,7 @@ import numpy as np
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity import _box_runs as box_runs
+from einsum_cascades.sparsity import _chunk_rows as chunk_rows
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity import _interval_tiles as intervals
 from einsum_cascades.sparsity import _vslash as vslash
@@ -200,6 +203,10 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
         return _counts(seq_len, kv_len, block_q, block_kv, *causal_rows(seq_len, kv_len, block_q, block_kv))
     if vs is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *vslash.row_tiles(vs, seq_len, kv_len, block_q, block_kv))
+    chunked = _lone_chunk(p, seq_len, kv_len, block_q, block_kv)
+    if chunked is not None:
+        return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(chunked, seq_len, kv_len, block_q,
+                                                                                block_kv))
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
@@ -235,6 +242,16 @@ def causal_rows(seq_len: int, kv_len: int, block_q: int, block_kv: int):
     full = np.where(q0 + off >= kv_len - 1, n_kv, np.clip((q0 + off + 1) // block_kv, 0, n_kv))
     visited = np.where(q1 + off < 0, 0, np.clip((q1 + off) // block_kv + 1, 0, n_kv))
     return full.astype(np.int64), (visited - full).astype(np.int64)
+
+
+def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
+    """The term array of a pattern that is one chunked conjunction without periods or coins (``_chunk_rows``
+    counts it in closed form, no kernels to compile), else None."""
+    if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()):
+        return None
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)
+    terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
+    return terms if chunk_rows.supported(terms, seq_len, block_q) else None
 
 
 @lru_cache(maxsize=64)
@@ -336,6 +353,9 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
         check_pattern(p, seq_len, kv_len, *random_block, elements=True)
         behind = max(0, kv_len - seq_len)
         return (kv_len * (kv_len + 1) // 2 - behind * (behind + 1) // 2) / (float(seq_len) * kv_len)
+    chunked = _lone_chunk(p, seq_len, kv_len, *random_block)
+    if chunked is not None:
+        return chunk_rows.elements(chunked, seq_len, kv_len, random_block[0]) / (float(seq_len) * kv_len)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
