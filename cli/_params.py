@@ -70,6 +70,9 @@ def _size_range(text: str, label: str) -> list[int]:
     lo, hi = parse_size(lo_text, label), parse_size(hi_text, label)
     if lo > hi or lo & (lo - 1):
         raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH with LOW a power of two <= HIGH, e.g. 1k..1m")
+    if hi & (hi - 1):  # the range doubles from LOW: a HIGH off its steps would be silently left out
+        raise UserError(f"bad {label} range {short_repr(text)}: it doubles from {lo_text.strip()}, so HIGH must be a "
+                        f"power of two too ({hi:,} is not); list other sizes with commas, e.g. 1k,2k,3k")
     out = []
     while lo <= hi:
         out.append(lo)

@@ -114,3 +114,10 @@ def test_ctrl_c_inside_a_numba_call_counts_as_an_interrupt():
 def test_a_directory_or_device_given_as_hardware_says_what_it_is(tmp_path):
     assert "is a directory" in one_line_error("simulate", "--hw", str(tmp_path))
     assert "not a regular file" in one_line_error("simulate", "--hw", "/dev/null")
+
+
+def test_a_size_range_whose_end_is_off_its_doubling_steps_is_refused():
+    line = one_line_error("simulate", "--seq-len", "1k..3k")
+    assert "'1k..3k'" in line and "power of two" in line
+    r = run("simulate", "--seq-len", "1k..4k", "--format", "json")
+    assert r.exit_code == 0 and [p["seq_len"] for p in json.loads(r.output)] == [1024, 2048, 4096]
