@@ -68,19 +68,14 @@ def sweep(output, quiet, jobs, **opts):
                 done += 1
                 if note:
                     notes.append(note)
-        except (KeyboardInterrupt, SystemError) as err:
+        except BaseException as err:
+            stream.close()
             if not _interrupt(err):
-                stream.close()
                 os.unlink(tmp)
                 raise
-            stream.close()
             user_mode(tmp)
             click.echo(f"attnsim: interrupted after {done} of {len(points)} points; finished rows are in {tmp}", err=True)
             sys.exit(130)
-        except BaseException:
-            stream.close()
-            os.unlink(tmp)
-            raise
         stream.close()
     finish(tmp, target)
     echo_notes(notes, len(points))
@@ -90,7 +85,8 @@ def sweep(output, quiet, jobs, **opts):
 def _interrupt(err: BaseException) -> bool:
     """Ctrl-C, also when it lands inside a numba kernel's call, which CPython then reports as a SystemError
     ('returned a result with an exception set') caused by the KeyboardInterrupt."""
-    return isinstance(err, KeyboardInterrupt) or isinstance(err.__cause__ or err.__context__, KeyboardInterrupt)
+    return isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemError)
+                                                  and isinstance(err.__cause__ or err.__context__, KeyboardInterrupt))
 
 
 def usable_cores() -> int:

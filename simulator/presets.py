@@ -57,8 +57,9 @@ def model_preset(name: str) -> dict:
 def hf_config(path: str) -> dict:
     """The attention of a HuggingFace ``config.json``: heads (num_attention_heads), KV heads
     (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads), causal for
-    decoder architectures (or, with no architectures, a decoder model_type), a sliding window (sliding_window, unless use_sliding_window is false) and the
-    dtype (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present."""
+    decoder architectures (or, with no architectures, a decoder model_type), a sliding window (sliding_window,
+    unless use_sliding_window is false) and the dtype (torch_dtype float16 or bfloat16). A multimodal config's
+    text_config is read when present."""
     import json
 
     try:
