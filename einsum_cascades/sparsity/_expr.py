@@ -149,6 +149,12 @@ def keep_blocks(bi, bj, seed: int, density: float) -> np.ndarray:
 
 def keep_below(bi, bj, seed: int, threshold: int) -> np.ndarray:
     """The coin of block (bi, bj) whose 53-bit hash must be below ``threshold`` (see ``coin_threshold``)."""
+    return hash53(bi, bj, seed) < np.uint64(threshold)
+
+
+def hash53(bi, bj, seed: int) -> np.ndarray:
+    """53 random bits of (bi, bj, seed), broadcast: the splitmix64 finaliser of the numba kernels'
+    ``_tile_state.hash53(row_key(bi, seed), bj)``."""
     u = np.uint64
     with np.errstate(over="ignore"):
         bi, bj = np.asarray(bi).astype(u), np.asarray(bj).astype(u)
@@ -156,4 +162,4 @@ def keep_below(bi, bj, seed: int, threshold: int) -> np.ndarray:
         x = (x ^ (x >> u(30))) * u(_MIX1)
         x = (x ^ (x >> u(27))) * u(_MIX2)
         x = x ^ (x >> u(31))
-    return (x >> u(11)) < u(threshold)
+    return x >> u(11)

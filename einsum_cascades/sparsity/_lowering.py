@@ -5,8 +5,9 @@ with its selectors' draws (``_select``) as tables. The numba kernels in ``_kerne
 query-block row as runs of key blocks, so structured patterns cost a few operations per row, not per
 tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
 closed form (``_grid``). Until a process has loaded those kernels, masks of boxes and coins are lowered
-in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), with the same counts: a one-off point
-then neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
+in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), periodic sets (strided) and selectors
+(topk, budget) tile by tile in closed form (``_tile_sums``), with the same counts: a one-off point then
+neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
 (``chunked(w)``, ``causal&chunked(w)``, a window inside chunks) is always counted in closed form
 (``_chunk_rows``).
 """
@@ -25,6 +26,7 @@ from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _chunk_rows as chunk_rows
 from einsum_cascades.sparsity import _grid as grid
 from einsum_cascades.sparsity import _interval_tiles as intervals
+from einsum_cascades.sparsity import _tile_sums as tile_sums
 from einsum_cascades.sparsity import _vslash as vslash
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS, coin_threshold
 from einsum_cascades.sparsity._expr import PatternError
@@ -80,6 +82,7 @@ class TileCounts:
 
 KERNELS = "einsum_cascades.sparsity._kernels"  # the numba lowering kernels' module
 NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernels instead (about their load time)
+COLD_NUMPY_SECONDS = 15.0  # the same before numba has compiled them (a one-off 30-50 s on a fresh install)
 NUMPY_ROWS = 1 << 18  # query rows from which a process that has imported numba lowers with the kernels
 _numpy_seconds = [0.0]
 # random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
@@ -101,6 +104,13 @@ def kernel(name: str, module: str = "kernels"):
     jitted = getattr(kernels(module), name)
     notify_if_cold(jitted, "mask lowering")
     return jitted
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> bool:
+    from einsum_cascades.sparsity._numba_cache import kernels_compiled
+
+    return kernels_compiled()
 
 
 @lru_cache(maxsize=1)
@@ -256,13 +266,14 @@ def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
 
 @lru_cache(maxsize=64)
 def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
-    """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it or loaded the numba kernels
-    (about 0.4 s to load, and a one-off compile of some 20 s): box terms as runs (``_box_runs``), anything
-    else without periods or selectors tile by tile on small grids (``_interval_tiles``); None where the
-    kernels lower it. Once the process has imported numba (for any kernel), a long sequence goes to the kernels
+    """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it (COLD_NUMPY_SECONDS while numba
+    has not compiled the kernels) or loaded the numba kernels (about 0.4 s to load, and a one-off compile of
+    30-50 s): box terms as runs (``_box_runs``), anything else without periods or selectors tile by tile on small
+    grids (``_interval_tiles``), periodic sets and selectors tile by tile in closed form (``_tile_sums``, the
+    selectors drawn in numpy too); None where the kernels lower it. Once the process has imported numba (for any kernel), a long sequence goes to the kernels
     at once: loading them from numba's cache then costs about what numpy spends on NUMPY_ROWS query rows, and
     each such call afterwards takes milliseconds where numpy takes tenths of a second."""
-    if KERNELS in sys.modules or _numpy_seconds[0] > NUMPY_SECONDS or any(leaf.name in SELECTORS for leaf in p.leaves()):
+    if KERNELS in sys.modules or _numpy_seconds[0] > (NUMPY_SECONDS if _compiled() else COLD_NUMPY_SECONDS):
         return None
     if seq_len >= NUMPY_ROWS and "numba" in sys.modules:
         return None
@@ -274,16 +285,27 @@ def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_
 
 
 def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
-    terms, coins = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
-    if box_runs.supported(terms, coins, block_q, block_kv):
+    block = (block_q, block_kv)
+    terms, coins = conj_terms(dnf(p), seq_len, kv_len, block)  # selectors left out: they bound what is drawn
+    selectors = any(leaf.name in SELECTORS for leaf in p.leaves())
+    if not selectors and box_runs.supported(terms, coins, block_q, block_kv):
         runs = box_runs.lower(terms, coins, seq_len, kv_len, block_q, block_kv)
         if runs is not None:
             return runs
-    if intervals.supported(terms, coins, block_q, block_kv) and \
+    if not selectors and intervals.supported(terms, coins, block_q, block_kv) and \
             intervals.cells(terms, seq_len, kv_len, block_kv) <= intervals.MAX_CELLS:
         elements = intervals.tile_elements(terms, coins, seq_len, kv_len, block_q, block_kv)
         return box_runs.Runs.from_elements(elements, seq_len, kv_len, block_q, block_kv)
-    return None
+    if not tile_sums.supported(terms, coins, *block) or \
+            tile_sums.cells(terms, seq_len, kv_len, *block) > tile_sums.MAX_CELLS:
+        return None
+    if selectors:  # drawn as tables
+        check_pattern(p, seq_len, kv_len, block_q, block_kv)
+        terms, coins = compile_terms(p, seq_len, kv_len, block)
+        if not tile_sums.supported(terms, coins, *block):
+            return None
+    elements = tile_sums.tile_elements(terms, coins, seq_len, kv_len, block_q, block_kv)
+    return box_runs.Runs.from_elements(elements, seq_len, kv_len, block_q, block_kv)
 
 
 def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout=None) -> TileCounts:

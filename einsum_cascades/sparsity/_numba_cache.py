@@ -13,6 +13,21 @@ from pathlib import Path
 STAMP = "numba-sources.sha1"
 
 
+def _digest(package: Path) -> str:
+    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(package.glob("*.py")))).hexdigest()
+
+
+def kernels_compiled(package: Path = Path(__file__).parent) -> bool:
+    """Has numba compiled the lowering kernels into the package's in-tree cache for these sources? (False when
+    it cannot be told: a first lowering then prefers numpy's paths for longer, see ``_lowering``.)"""
+    cache = package / "__pycache__"
+    try:
+        fresh = (cache / STAMP).read_text() == _digest(package)
+    except OSError:
+        return False
+    return fresh and any(cache.glob("_kernels.lower-*.nbi"))
+
+
 def drop_stale_cache(package: Path = Path(__file__).parent) -> bool:
     """Delete the package's in-tree numba cache if any of its sources changed; True if it did.
 
@@ -20,7 +35,7 @@ def drop_stale_cache(package: Path = Path(__file__).parent) -> bool:
     install uses a user-wide cache, but its sources cannot change without a reinstall, which
     gives every file a new time stamp and so invalidates that cache anyway.
     """
-    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(package.glob("*.py")))).hexdigest()
+    digest = _digest(package)
     cache = package / "__pycache__"
     try:
         if (cache / STAMP).read_text() == digest:

@@ -15,12 +15,17 @@ draws (``_select_kernels``) become tables the kernels read like coins, so every 
 """
 
 import math
+import sys
 from functools import lru_cache
 
 import numpy as np
 
-from einsum_cascades.sparsity._expr import SELECTORS, PatternError
+from einsum_cascades.sparsity import _tile_sums as tile_sums
+from einsum_cascades.sparsity._expr import SELECTORS, PatternError, hash53
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
+
+
+SELECT_KERNELS = "einsum_cascades.sparsity._select_kernels"  # once loaded, draws are made there
 
 
 def check_selectors(p, conjs=None) -> None:
@@ -62,9 +67,37 @@ def _draw(candidates, exclude, m, seed, seq_len, kv_len, block, drawn):
 
     t1, c1 = conj_terms(candidates, seq_len, kv_len, block)
     t2, c2 = conj_terms(exclude, seq_len, kv_len, block, drawn)
+    if SELECT_KERNELS not in sys.modules and all(
+            tile_sums.supported(t, c, *block) and tile_sums.cells(t, seq_len, kv_len, *block) <= tile_sums.MAX_CELLS
+            for t, c in ((t1, c1), (t2, c2))):
+        return _draw_numpy(t1, c1, t2, c2, m, seed, seq_len, kv_len, block)
     n_cols = math.ceil(kv_len / block[1])
     return kernel("select_rows", "select_kernels")(t1, c1, t2, c2, seq_len, kv_len, *block, m, seed,
                                          workspace(t1, n_cols, block[0]), workspace(t2, n_cols, block[0]))
+
+
+def _draw_numpy(t1, c1, t2, c2, m, seed, seq_len, kv_len, block):
+    """``_select_kernels.select_rows`` in numpy, the same draw: per row, Floyd's picks among the non-empty
+    tiles of t1 less the tiles t2 covers whole, from the same hashes."""
+    bq, bkv = block
+    candidate = tile_sums.tile_elements(t1, c1, seq_len, kv_len, bq, bkv) > 0
+    if t2.shape[0]:
+        heights = np.minimum(np.arange(1, candidate.shape[0] + 1) * bq, seq_len) - np.arange(candidate.shape[0]) * bq
+        widths = np.minimum(np.arange(1, candidate.shape[1] + 1) * bkv, kv_len) - np.arange(candidate.shape[1]) * bkv
+        candidate &= tile_sums.tile_elements(t2, c2, seq_len, kv_len, bq, bkv) != heights[:, None] * widths[None, :]
+    n = candidate.sum(axis=1)
+    picked = np.arange(candidate.shape[1])[None, :] < np.minimum(n, m)[:, None]  # ranks; all where m >= n
+    rows = np.flatnonzero(m < n)
+    if rows.size:
+        picked[rows] = False
+        for j in range(-m, 0):  # step j draws from [0, n - m + j] with the hash of (row, n - m + j, seed)
+            top = n[rows] + j
+            t = (hash53(rows, top, seed) % (top + 1).astype(np.uint64)).astype(np.int64)
+            picked[rows, np.where(picked[rows, t], top, t)] = True
+    pick_rows, ranks = np.nonzero(picked)
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    cols = np.nonzero(candidate)[1].astype(np.int64)[starts[pick_rows] + ranks]
+    return np.concatenate([[0], np.cumsum(picked.sum(axis=1))]).astype(np.int64), cols
 
 
 def selection_masks(p, q, k, seq_len: int, kv_len: int, block) -> list:
