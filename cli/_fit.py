@@ -2,8 +2,9 @@
 
 Name and number columns never wrap; free-text columns wrap at spaces, and fold a word longer than
 ``WORD_CAP`` (a path, a URL) onto several lines: nothing is ever cut or ellipsised. When that does
-not fit the terminal, the columns named in ``drop`` are left out in turn (and named below the table);
-a table that still does not fit prints each row as a block of ``title: value`` lines.
+not fit the terminal, the columns named in ``shared`` whose value is the same in every row move to a
+line above the table, then the columns named in ``drop`` are left out in turn (and named below the
+table); a table that still does not fit prints each row as a block of ``title: value`` lines.
 """
 
 from rich.console import Console
@@ -14,26 +15,35 @@ from rich.text import Text
 
 WORD_CAP = 24  # a free-text column folds words longer than this rather than widen for them
 UNBOUNDED = 10**6  # a width no table reaches: measure what it needs, not what the terminal allows
+_SHARED = object()  # the step that moves ``shared`` columns above the table
 
 
-def print_fitted(headers, rows, *, text=(), right=(), drop=(), dropped_hint="", console=None, **table_kw) -> None:
+def print_fitted(headers, rows, *, text=(), right=(), shared=(), drop=(), dropped_hint="", console=None,
+                 **table_kw) -> None:
     """Print ``rows`` (lists of rich-markup strings, one per header) as a table fitting the console.
 
     ``text``: headers of free-text columns (wrapped at spaces); ``right``: right-aligned (number) columns;
+    ``shared``: headers that move above the table, where every row has the same value, when it does not fit;
     ``drop``: headers that may be left out,
     first named first; ``dropped_hint``: where the left-out values are shown in full (``hw show NAME``).
     """
     console = console or Console()
     plain = [[Text.from_markup(cell).plain for cell in row] for row in rows]
+    same = [i for i, h in enumerate(headers) if h in shared and len(rows) > 1 and len({r[i] for r in plain}) == 1]
     shown = list(range(len(headers)))
-    dropped = []
-    for header in (None, *drop):
-        if header is not None:
-            shown.remove(headers.index(header))
-            dropped.append(header)
+    dropped, above = [], []
+    for step in (None, _SHARED, *drop):
+        if step is _SHARED:
+            above = [i for i in same if i in shown]
+            shown = [i for i in shown if i not in above]
+        elif step is not None and headers.index(step) in shown:
+            shown.remove(headers.index(step))
+            dropped.append(step)
         table, needs = _table([headers[i] for i in shown], [[r[i] for i in shown] for r in rows],
                               [[r[i] for i in shown] for r in plain], text, right, table_kw)
         if needs + _borders(console, table) <= console.width:
+            if above:
+                console.print("  ".join(f"{escape(headers[i])}={rows[0][i]}" for i in above), highlight=False)
             console.print(table)
             if dropped:
                 console.print(f"(left out at {console.width} columns: {', '.join(dropped)}"

@@ -23,6 +23,13 @@ def human_time(s: float | None) -> str:
     return str(s)
 
 
+def shape(r: dict) -> str:
+    """batch x query heads / KV heads x head dim, and / the value head dim where it differs: '4x16/16x192/128'."""
+    dv = r.get("v_head_dim")
+    value_dim = f"/{dv}" if dv and dv != r["head_dim"] else ""
+    return f"{r['batch']}x{r['heads']}/{r['kv_heads']}x{r['head_dim']}{value_dim}"
+
+
 def human_bytes(n: float) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= scale:

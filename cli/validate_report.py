@@ -81,7 +81,7 @@ def _print(data: dict) -> None:
     from rich.markup import escape
 
     from cli._fit import print_fitted
-    from cli._output import human_size, human_time
+    from cli._output import human_size, human_time, shape
 
     console = Console()
     clock = data["device"].get("clock_locked_mhz")
@@ -94,11 +94,12 @@ def _print(data: dict) -> None:
                         + ([f"s={p['sparsity']:g}"] if p.get("sparsity") else []))
         n = human_size(p["seq_len"]) + ("" if p["kv_len"] == p["seq_len"] else f"/{human_size(p['kv_len'])}")
         rows.append([escape(str(p["kernel"])), escape(str(p["algorithm"])), *([p["hardware"]] if several_hw else []),
-                     f"{p['batch']}x{p['heads']}/{p['kv_heads']}x{p['head_dim']}", n, escape(mask or "dense"),
+                     shape(p), n, escape(mask or "dense"),
                      human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"])])
     print_fitted(("kernel", "algorithm", *(["hw"] if several_hw else []), "shape", "N", "mask", "measured",
                   "predicted", "error"), rows, text=("kernel", "mask"),
-                 right=("shape", "N", "measured", "predicted", "error"), drop=("algorithm", "shape"),
+                 right=("shape", "N", "measured", "predicted", "error"),
+                 shared=("kernel", "algorithm", "shape", "N", "mask"), drop=("algorithm", "shape"),
                  dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
                  collapse_padding=True, header_style="bold")
     s = data["summary"]

@@ -298,11 +298,12 @@ def explain_accel(hw, algo: str, wl, result) -> str:
     lines = [f"{hw.display_name}: {algo} ({cascade.name}), B*H={wl.batch * wl.heads} P={wl.seq_len} "
              f"M={wl.kv_len} E={wl.head_dim} F={wl.v_head_dim}, M0={hw.pe2d_cols}; {_accel_mapping(det)}",
              "op counts per head (cascade IR) and cycles for all heads on the array each is bound to:"]
-    for einsum, ops in cascade.op_counts().items():
-        if ops and einsum in det["einsum_cycles"]:
-            formula = ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items())
-            where = "2D" if det["arrays"][einsum] == "array2d" else "1D"
-            lines.append(f"  {einsum:<5} {formula:<44} {where} {det['einsum_cycles'][einsum]:>18,.0f} cycles")
+    rows = [(einsum, ", ".join(f"{cls}={sp.sstr(expr)}" for cls, expr in ops.items()),
+             "2D" if det["arrays"][einsum] == "array2d" else "1D", f"{det['einsum_cycles'][einsum]:,.0f}")
+            for einsum, ops in cascade.op_counts().items() if ops and einsum in det["einsum_cycles"]]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in (0, 1, 3)]  # columns as wide as their values
+    lines += [f"  {name:<{widths[0]}}  {formula:<{widths[1]}}  {where}  {cycles:>{widths[2]}} cycles"
+              for name, formula, where, cycles in rows]
     lines.append(f"combination ({algo}): {det['rule']}")
     if "crossing" in det:
         lines.append(f"  score tensors a later pass reads: {det['crossing']}")

@@ -21,6 +21,8 @@ WHOLE = {  # command -> values that must each appear unbroken on one line
     ("cascade", "show", "attention-1pass"): ["mac=E*M0*M1*P", "BQK[m1,m0,p]"],
     ("validate", "report", FIXTURE, "--format", "table"): ["attnsim-naive", "-43.2%", "2.27 ms",
                                                           "speedup sparse_vs_dense", "88.4%"],
+    ("validate", "report", "validation/published/flash-attention-fa4-prs-b200.json", "--format", "table"):
+        ["flash-attn-4", "flash4", "+3.5%", "causal"],
 }
 
 
@@ -53,3 +55,23 @@ def test_columns_in_drop_go_first_and_are_named_then_rows_become_blocks():
     assert "left out at 36 columns: y" in _print(36, ("x", "y", "z"), rows, drop=("y",))
     blocks = _print(20, ("x", "y", "z"), rows, drop=("y",))
     assert blocks.split() == ["x:", "a" * 12, "y:", "b" * 12, "z:", "c" * 12]
+
+
+def test_validate_report_shows_the_value_head_dim_and_every_column_at_80():
+    """FA4's d=192, d_v=128 points (MLA prefill) printed as 4x16/16x192, the shape of a d_v=192 call."""
+    r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flash-attention-fa4-prs-b200.json",
+                                 "--format", "table"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80, r.stdout
+    assert "4x16/16x192/128" in r.stdout and "4x16/16x128 " in r.stdout and "left out" not in r.stdout
+    assert "kernel=flash-attn-4  algorithm=flash4" in r.stdout  # the same in every row: above the table
+
+
+def test_columns_with_one_value_in_every_row_move_above_the_table_before_any_is_dropped():
+    rows = [["flash-attn-4", "flash4", "4x16/16x192/128", "+3.5%"], ["flash-attn-4", "flash4", "4x16/16x128", "+9.1%"]]
+    headers = ("kernel", "algorithm", "shape", "error")
+    out = _print(40, headers, rows, shared=("kernel", "algorithm", "shape"), drop=("algorithm",))
+    assert out.splitlines()[0] == "kernel=flash-attn-4  algorithm=flash4" and "left out" not in out
+    assert "4x16/16x192/128" in out and max(len(line) for line in out.splitlines()) <= 40
+    wide = _print(80, headers, rows, shared=("kernel", "algorithm", "shape"))
+    assert "kernel=" not in wide and "flash-attn-4" in wide.splitlines()[-2]  # a table that fits keeps them

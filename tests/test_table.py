@@ -55,3 +55,10 @@ def test_the_estimate_column_shows_only_when_a_point_estimates_its_index():
     assert "estimate" not in _table(200, *README)
     out = _table(200, "--method", "minference", "--hw", "h100", "--seq-len", "32k")
     assert "estimate" in out and "minference-vs" in out
+
+
+def test_the_shape_shows_the_value_head_dim_where_it_differs():
+    """MLA prefill (d=192, d_v=128) printed as 1x32/32x192, the shape of a d=192, d_v=192 call."""
+    out = _table(200, "--hw", "h100", "--head-dim", "192", "--v-head-dim", "128", "--seq-len", "8k")
+    assert "1x32/32x192/128" in out
+    assert "1x32/32x128 " in _table(200, "--hw", "h100", "--seq-len", "8k")  # equal dims: no '/d_v'

@@ -261,12 +261,14 @@ def _meaning(name: str) -> str:
 
 
 def fit_table(fits: list[Fit]) -> str:
-    """The fits as a plain table for the terminal."""
-    lines = ["target    families                  n  figure                      value  median|err|  LOO median  LOO max"]
+    """The fits as a plain table for the terminal, 74 columns wide: a line per target with the families
+    fitted, then its figures, the first with the point count and the errors."""
+    lines = ["target: families", f"  {'figure':<24} {'value':>8}  {'n':>3}  {'median|err|':>11}  {'LOO median':>10}  "
+             f"{'LOO max':>7}"]
     for f in fits:
+        lines.append(f"{f.target}: {','.join(f.families)}")
         for i, (name, value) in enumerate(f.values.items()):
-            head = f"{f.target:<9} {','.join(f.families):<24} {f.n:>3}" if i == 0 else " " * 38
-            tail = (f"  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  {f.loo_max_abs_error:7.1%}"
-                    if i == 0 else "")
-            lines.append(f"{head}  {name:<26} {value:6.4f}{tail}")
+            tail = (f"  {f.n:>3}  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  "
+                    f"{f.loo_max_abs_error:7.1%}" if i == 0 else "")
+            lines.append(f"  {name:<24} {value:8.4f}{tail}")
     return "\n".join(lines)
