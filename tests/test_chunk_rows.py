@@ -30,7 +30,8 @@ def test_chunked_closed_form_matches_the_element_mask(form, w, a, b, g, n, kv, b
 
 
 def test_a_union_or_a_period_with_chunks_is_left_to_the_kernels():
-    for text in ("chunked(64)|window(8)", "chunked(64)&strided(4)", "chunked(64)&random_blocks(0.5)"):
+    for text in ("chunked(64)|window(8)", "chunked(64)&strided(4)", "chunked(64)&random_blocks(0.5)",
+                 "chunked(64)&topk(3)", "causal&chunked(64)&budget(100)"):  # a selector's table is a coin
         assert _lone_chunk(parse_pattern(text), 4096, 4096, 128, 128) is None
 
 

@@ -6,6 +6,7 @@ the mask; a million tokens are no longer lowered dense; bad placements are refus
 """
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts
 from einsum_cascades.sparsity import _vslash as vs
+from einsum_cascades.sparsity import _vslash_rows as vslash_rows
 from einsum_cascades.sparsity._lowering import brute_force_counts, kernels
 
 
@@ -55,6 +57,27 @@ def test_fast_index_equals_the_kernels_loop_row_by_row(nq, extra, v, s, place, m
     call = vs.VSlash(v, s, place)
     fast, slow = vs.index_counts(call, nq, nq + extra, m, n), vs.brute_force_rows(call, nq, nq + extra, m, n)
     assert (fast[0] == slow[0]).all() and (fast[1] == slow[1]).all()
+
+
+@settings(max_examples=120, deadline=None)
+@given(nq=st.integers(1, 2500), extra=st.integers(0, 300), v=st.integers(1, 150), s=st.integers(1, 300),
+       place=st.sampled_from(vs.PLACES), m=st.sampled_from([16, 32, 64, 128]), n=st.sampled_from([16, 64, 128]))
+def test_the_numpy_index_is_the_kernels_row_by_row(nq, extra, v, s, place, m, n):
+    """Before numba's kernels are loaded the index is counted by ``_vslash_rows`` (chains in Python, rows in
+    lockstep): the same blocks and columns as the kernel's own loop, and the same chain ranges as its kernel."""
+    call = vs.VSlash(v, s, place)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delitem(sys.modules, vs.VSLASH_KERNELS, raising=False)
+        vs._chains.cache_clear()
+        fast = vs.index_counts(call, nq, nq + extra, m, n)
+        cols, x, chain_of, chain_start, *_ = vs._chains(call, nq, nq + extra, m, n)
+        assert vs._index_code(x, chain_start, math.ceil(nq / m)) is vslash_rows
+        vs._chains.cache_clear()
+    slow = vs.brute_force_rows(call, nq, nq + extra, m, n)
+    assert (fast[0] == slow[0]).all() and (fast[1] == slow[1]).all()
+    ours = vslash_rows.chain_ranges(x, chain_start, m, n, nq + extra + 2 * m)
+    theirs = kernels("vslash_kernels").chain_ranges(x, chain_start, m, n, nq + extra + 2 * m)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
 
 
 @settings(max_examples=40, deadline=None)

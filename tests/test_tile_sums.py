@@ -24,11 +24,12 @@ small = st.integers(1, 90)
 
 @st.composite
 def periodic(draw, selectors=False):
-    """Expressions of boxes, coins and strided (topk and budget when asked), 1-4 leaves."""
+    """Expressions of boxes, coins, chunks and strided (topk and budget when asked), 1-4 leaves."""
     leaves = [st.just("causal"), small.map("window({})".format),
               st.tuples(small, small).map(lambda a: f"window({a[0]},{a[1]})"), small.map("sinks({})".format),
               small.map("global({})".format), st.integers(1, 40).map("strided({})".format),
-              st.tuples(st.integers(1, 9), st.integers(0, 5)).map(lambda a: f"random_blocks(0.{a[0]},{a[1]})")]
+              st.tuples(st.integers(1, 9), st.integers(0, 5)).map(lambda a: f"random_blocks(0.{a[0]},{a[1]})"),
+              st.sampled_from([3, 12, 48, 96]).map("chunked({})".format)]  # widths that nest
     tree = st.recursive(st.one_of(leaves), lambda kids: st.tuples(kids, st.sampled_from("&|"), kids).map(
         lambda t: f"({t[0]}){t[1]}({t[2]})"), max_leaves=4)
     text = draw(tree)

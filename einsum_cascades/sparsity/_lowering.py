@@ -257,7 +257,8 @@ def causal_rows(seq_len: int, kv_len: int, block_q: int, block_kv: int):
 def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
     """The term array of a pattern that is one chunked conjunction without periods or coins (``_chunk_rows``
     counts it in closed form, no kernels to compile), else None."""
-    if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()):
+    if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()) or \
+            any(leaf.name in SELECTORS for leaf in p.leaves()):  # a selector's table is a coin: not lone
         return None
     check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))

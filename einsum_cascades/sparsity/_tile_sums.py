@@ -7,9 +7,10 @@ is ``floor((hi - off) / P) - floor((lo - 1 - off) / P)``, and over the tile's qu
 form (``_floor_sum``: sum of floor(x / P) over consecutive x) on at most two pieces per end. A union of terms
 is counted by inclusion-exclusion over the non-empty subsets of its terms (an intersection keeps the finest
 box, the least common multiple of the periods, and every coin); coins and selection tables keep or drop a
-whole tile. The cost is O(tiles x subsets), no compile: below ``MAX_CELLS`` a one-off point lowers strided,
-topk, budget and their unions in milliseconds, where the numba kernels would first compile for tens of
-seconds. Chunked terms and column periods (vertical_slash(..., place=even)) are left to the kernels.
+whole tile; a chunk (k // w == (q + off) // w) splits a tile into the boxes of the chunks its queries meet.
+The cost is O(tiles x subsets x chunks met), no compile: below ``MAX_CELLS`` a one-off point lowers strided,
+topk, budget, chunks in unions and their combinations in milliseconds, where the numba kernels would first
+compile for tens of seconds. Column periods (vertical_slash(..., place=even)) are left to the kernels.
 """
 
 import math
@@ -25,8 +26,12 @@ CHUNK_TILES = 1 << 18  # tiles counted at a time (bounds the temporaries to a fe
 
 
 def supported(terms: np.ndarray, coins: np.ndarray, block_q: int, block_kv: int) -> bool:
-    """No chunk, no column period, coins flipped (and tables drawn) per tile."""
-    if terms.shape[0] > MAX_TERMS or np.any(terms[:, CW] != 0) or np.any(terms[:, AK] != 1):
+    """No column period, chunk widths that nest (each divides the next), coins flipped (and tables drawn) per
+    tile."""
+    if terms.shape[0] > MAX_TERMS or np.any(terms[:, AK] != 1):
+        return False
+    widths = sorted({int(w) for w in terms[:, CW] if w})
+    if any(b % a for a, b in zip(widths, widths[1:])):
         return False
     used = np.concatenate([np.arange(t[C0], t[C0] + t[NC]) for t in terms] or [np.zeros(0, np.int64)])
     c = coins[used.astype(np.int64)]
@@ -38,8 +43,13 @@ def cells(terms: np.ndarray, seq_len: int, kv_len: int, block_q: int, block_kv: 
     n_rows = -(-seq_len // block_q)
     q0 = np.arange(n_rows, dtype=np.int64) * block_q
     q1 = np.minimum(q0 + block_q, seq_len) - 1
-    return sum(int(_reach(box, q0, q1, kv_len, block_kv)[2].sum())
+    return sum(int(_reach(box, q0, q1, kv_len, block_kv)[2].sum()) * _slots(box, block_q)
                for _, box, _ in _subsets(terms, seq_len, kv_len) if box is not None)
+
+
+def _slots(box, block_q: int) -> int:
+    """Chunks a tile's queries meet at most (1 without a chunk)."""
+    return -(-block_q // box[7]) + 1 if box[7] else 1
 
 
 def tile_elements(terms, coins, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> np.ndarray:
@@ -58,8 +68,8 @@ def tile_elements(terms, coins, seq_len: int, kv_len: int, block_q: int, block_k
             q1 = np.minimum(q0 + block_q, seq_len) - 1
             bi, bj = _cells(box, q0, q1, r, kv_len, block_kv, None if table is None else tables.entries(table))
             ql, kl = bi * block_q, bj * block_kv
-            count = _box_count(box, ql, np.minimum(ql + block_q, seq_len) - 1, kl,
-                               np.minimum(kl + block_kv, kv_len) - 1, kv_len - seq_len)
+            count = _chunked_count(box, ql, np.minimum(ql + block_q, seq_len) - 1, kl,
+                                   np.minimum(kl + block_kv, kv_len) - 1, kv_len - seq_len, block_q)
             for t in members:
                 count = count * _kept(terms[t], coins, tables, bi, bj)
             out[bi * n_cols + bj] += sign * count  # each tile once per subset
@@ -120,25 +130,40 @@ class _Tables:
 
 
 def _intersection(terms, subset: int, seq_len: int, kv_len: int):
-    """(member terms, box, sign) of a subset of the terms; box (dlo, dhi, klo, khi, qlo, qhi, period) is None
-    when empty. d bounds are clipped just past the reachable d, periods past every distance."""
+    """(member terms, box, sign) of a subset of the terms; box (dlo, dhi, klo, khi, qlo, qhi, period, chunk
+    width or 0) is None when empty. d bounds are clipped just past the reachable d, periods past every distance."""
     members = [t for t in range(terms.shape[0]) if subset >> t & 1]
     rows = terms[members]
     dlo, dhi = max(int(rows[:, DLO].max()), -seq_len), min(int(rows[:, DHI].min()), kv_len)
     klo, khi = int(rows[:, KLO].max()), min(int(rows[:, KHI].min()), kv_len - 1)
     qlo, qhi = int(rows[:, QLO].max()), min(int(rows[:, QHI].min()), seq_len - 1)
-    period = 1
+    period, widths = 1, [int(w) for w in rows[:, CW] if w]
     for t in rows:
         period = min(math.lcm(period, int(t[AD])), seq_len + kv_len)  # past seq+kv only d == off is reachable
     sign = 1 if len(members) % 2 else -1
     if dlo > dhi or klo > khi or qlo > qhi:
         return members, None, sign
-    return members, (dlo, dhi, klo, khi, qlo, qhi, period), sign
+    return members, (dlo, dhi, klo, khi, qlo, qhi, period, min(widths, default=0)), sign  # nested: the finest
+
+
+def _chunked_count(box, q0, q1, k0, k1, off: int, block_q: int) -> np.ndarray:
+    """``_box_count`` of each tile, within the chunks of the box's width w: k // w == (q + off) // w keeps, for
+    the tile's queries in chunk c, the keys [c * w, c * w + w - 1]; a tile's queries meet ``_slots`` chunks."""
+    w = box[7]
+    if not w:
+        return _box_count(box, q0, q1, k0, k1, off)
+    first = np.floor_divide(q0 + off, w)
+    count = 0
+    for c in range(_slots(box, block_q)):
+        start = (first + c) * w
+        count = count + _box_count(box, np.maximum(q0, start - off), np.minimum(q1, start + w - 1 - off),
+                                   np.maximum(k0, start), np.minimum(k1, start + w - 1), off)
+    return count
 
 
 def _box_count(box, q0, q1, k0, k1, off: int) -> np.ndarray:
     """Elements (q, k) of each tile [q0, q1] x [k0, k1] in the box, on its period's residue."""
-    dlo, dhi, klo, khi, qlo, qhi, period = box
+    dlo, dhi, klo, khi, qlo, qhi, period, _ = box
     qa, qb = np.maximum(q0, qlo), np.minimum(q1, qhi)
     ka, kb = np.maximum(k0, klo), np.minimum(k1, khi)
     qs, qe = np.maximum(qa, ka - dhi), np.minimum(qb, kb - dlo)  # queries with some key of the tile in the band

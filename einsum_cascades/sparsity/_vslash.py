@@ -24,11 +24,13 @@ With ``place=even`` the pattern also combines with others (lowered as a mask on 
 """
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from einsum_cascades.sparsity import _vslash_rows as vslash_rows
 from einsum_cascades.sparsity._expr import Pattern, PatternError
 
 NAME = "vertical_slash"
@@ -36,6 +38,7 @@ PLACES = ("log", "even")
 DEFAULT_PLACE = "log"
 FORCED_COLUMNS = 30  # minference_forward.py vertical_and_slash_kernel: vertical[..., :30] = torch.inf
 FORCED_DIAGONALS = 100  # slash[..., -100:] = torch.inf: the 100 diagonals nearest the main one
+VSLASH_KERNELS = "einsum_cascades.sparsity._vslash_kernels"
 
 
 def columns(v: int, kv_len: int, place: str) -> np.ndarray:
@@ -115,28 +118,49 @@ def masking_steps(block_q: int, block_kv: int) -> int:
 def _chains(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int):
     """Slashes descending, their chain (cut at gaps over 2m), the chains' first indices, blocks from each chain on,
     each chain's last range end and the chain covering each distance."""
-    from einsum_cascades.sparsity._lowering import kernel
-
     cols, diags = vs.lines(seq_len, kv_len)
     x = np.ascontiguousarray(diags[::-1])
     cut = np.concatenate([[True], x[:-1] - x[1:] > 2 * m]) if x.size else np.zeros(0, bool)
     chain_of = np.cumsum(cut) - 1
     chain_start = np.flatnonzero(cut).astype(np.int64)
     max_dist = int(kv_len + 2 * m)
-    _, blocks, last_db, cover = kernel("chain_ranges", "vslash_kernels")(x, chain_start, m, n, max_dist)
+    _, blocks, last_db, cover = _index_code(x, chain_start, math.ceil(seq_len / m)).chain_ranges(
+        x, chain_start, m, n, max_dist)
     suffix = np.concatenate([np.cumsum(blocks[::-1])[::-1], [0]]).astype(np.int64)
     return cols, x, chain_of.astype(np.int64), chain_start, suffix, last_db, cover
 
 
 def index_counts(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per block of m query rows: (slash blocks, kept columns) of the kernel's index."""
-    from einsum_cascades.sparsity._lowering import kernel
-
     cols, x, chain_of, chain_start, suffix, last_db, cover = _chains(vs, seq_len, kv_len, m, n)
     _check_work(vs, seq_len, m, chain_start, x.size)
     n_rows = math.ceil(seq_len / m)
-    return kernel("row_counts", "vslash_kernels")(x, chain_of, chain_start, suffix, last_db, cover, cols, n_rows, m, n,
-                                                kv_len - seq_len)
+    return _index_code(x, chain_start, n_rows).row_counts(x, chain_of, chain_start, suffix, last_db, cover, cols,
+                                                          n_rows, m, n, kv_len - seq_len)
+
+
+class _Kernels:
+    """The numba kernels' ``chain_ranges`` and ``row_counts``, said before a first compile."""
+
+    @staticmethod
+    def chain_ranges(*args):
+        from einsum_cascades.sparsity._lowering import kernel
+
+        return kernel("chain_ranges", "vslash_kernels")(*args)
+
+    @staticmethod
+    def row_counts(*args):
+        from einsum_cascades.sparsity._lowering import kernel
+
+        return kernel("row_counts", "vslash_kernels")(*args)
+
+
+def _index_code(x, chain_start, n_rows: int):
+    """Where the index is counted: in Python and numpy (``_vslash_rows``, the same steps) while the numba kernels
+    are not loaded and its loops are short, else in the kernels."""
+    if VSLASH_KERNELS not in sys.modules and vslash_rows.work(x, chain_start, n_rows) <= vslash_rows.WORK_LIMIT:
+        return vslash_rows
+    return _Kernels
 
 
 MAX_STEPS = 1 << 28  # as _limits.MAX_STEPS: a few seconds of kernel time
