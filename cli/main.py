@@ -118,8 +118,7 @@ def main():
 
 
 def _say_compiling(what: str) -> None:
-    click.echo(f"attnsim: compiling (first run only): numba kernels for {what}; later runs load them from "
-               f"numba's cache", err=True)
+    click.echo(f"attnsim: compiling numba kernels for {what} (first run only)", err=True)  # fits 80 columns
 
 
 if __name__ == "__main__":
