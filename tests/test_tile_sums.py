@@ -24,12 +24,14 @@ small = st.integers(1, 90)
 
 @st.composite
 def periodic(draw, selectors=False):
-    """Expressions of boxes, coins, chunks and strided (topk and budget when asked), 1-4 leaves."""
+    """Expressions of boxes, coins, chunks, strided and even vertical-slash lines (topk and budget when asked),
+    1-4 leaves."""
     leaves = [st.just("causal"), small.map("window({})".format),
               st.tuples(small, small).map(lambda a: f"window({a[0]},{a[1]})"), small.map("sinks({})".format),
               small.map("global({})".format), st.integers(1, 40).map("strided({})".format),
               st.tuples(st.integers(1, 9), st.integers(0, 5)).map(lambda a: f"random_blocks(0.{a[0]},{a[1]})"),
-              st.sampled_from([3, 12, 48, 96]).map("chunked({})".format)]  # widths that nest
+              st.sampled_from([3, 12, 48, 96]).map("chunked({})".format),  # widths that nest
+              st.tuples(st.integers(1, 6), st.integers(1, 6)).map(lambda a: f"vertical_slash({a[0]},{a[1]},place=even)")]
     tree = st.recursive(st.one_of(leaves), lambda kids: st.tuples(kids, st.sampled_from("&|"), kids).map(
         lambda t: f"({t[0]}){t[1]}({t[2]})"), max_leaves=4)
     text = draw(tree)
@@ -64,6 +66,13 @@ def test_the_subsets_reached_are_the_cells_counted():
                                                                           window + strided + window)):
         terms, _ = conj_terms(dnf(parse_pattern(text)), 64 * 64, 64 * 64, (64, 64))
         assert tile_sums.cells(terms, 64 * 64, 64 * 64, 64, 64) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 300), m=st.integers(1, 500), a=st.integers(0, 500), b=st.integers(-10**6, 10**6))
+def test_linear_floor_sums_are_the_sums(n, m, a, b):
+    assert int(tile_sums._linear_floor_sum(np.array([n]), m, a, np.array([b]))[0]) == \
+        sum((a * j + b) // m for j in range(n))
 
 
 @settings(max_examples=300, deadline=None)

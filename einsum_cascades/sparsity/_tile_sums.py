@@ -1,16 +1,18 @@
-"""Boxes and diagonal periods without numba: every tile's attended elements in closed form (numpy).
+"""Boxes and periods without numba: every tile's attended elements in closed form (numpy).
 
 A conjunction of boxes (``DLO <= k - q <= DHI``, ``KLO <= k <= KHI``, ``QLO <= q <= QHI``) and a diagonal
-period (strided: ``k - q == off (mod AD)``) attends, for query q of a tile, the distances d = k - q in an
+period (strided, slash: ``k - q == off (mod AD)``) attends, for query q of a tile, the distances d = k - q in an
 interval whose ends are constant or move by one per query, congruent to off modulo the period P. Their number
 is ``floor((hi - off) / P) - floor((lo - 1 - off) / P)``, and over the tile's queries each floor sums in closed
-form (``_floor_sum``: sum of floor(x / P) over consecutive x) on at most two pieces per end. A union of terms
+form (``_floor_sum``: sum of floor(x / P) over consecutive x) on at most two pieces per end. With a column
+period too (vertical: ``k == 0 (mod AK)``) the sum runs over the tile's columns instead, each floor then
+falling by AK / P per column (``_linear_floor_sum``, a Euclid-like reduction). A union of terms
 is counted by inclusion-exclusion over the non-empty subsets of its terms (an intersection keeps the finest
 box, the least common multiple of the periods, and every coin); coins and selection tables keep or drop a
 whole tile; a chunk (k // w == (q + off) // w) splits a tile into the boxes of the chunks its queries meet.
 The cost is O(tiles x subsets x chunks met), no compile: below ``MAX_CELLS`` a one-off point lowers strided,
-topk, budget, chunks in unions and their combinations in milliseconds, where the numba kernels would first
-compile for tens of seconds. Column periods (vertical_slash(..., place=even)) are left to the kernels.
+topk, budget, evenly placed vertical-slash lines, chunks in unions and their combinations in milliseconds, where the numba kernels would first
+compile for tens of seconds.
 """
 
 import math
@@ -26,9 +28,8 @@ CHUNK_TILES = 1 << 18  # tiles counted at a time (bounds the temporaries to a fe
 
 
 def supported(terms: np.ndarray, coins: np.ndarray, block_q: int, block_kv: int) -> bool:
-    """No column period, chunk widths that nest (each divides the next), coins flipped (and tables drawn) per
-    tile."""
-    if terms.shape[0] > MAX_TERMS or np.any(terms[:, AK] != 1):
+    """Chunk widths that nest (each divides the next), coins flipped (and tables drawn) per tile."""
+    if terms.shape[0] > MAX_TERMS:
         return False
     widths = sorted({int(w) for w in terms[:, CW] if w})
     if any(b % a for a, b in zip(widths, widths[1:])):
@@ -131,19 +132,20 @@ class _Tables:
 
 def _intersection(terms, subset: int, seq_len: int, kv_len: int):
     """(member terms, box, sign) of a subset of the terms; box (dlo, dhi, klo, khi, qlo, qhi, period, chunk
-    width or 0) is None when empty. d bounds are clipped just past the reachable d, periods past every distance."""
+    width or 0, column period) is None when empty. d bounds are clipped just past the reachable d, periods past every distance."""
     members = [t for t in range(terms.shape[0]) if subset >> t & 1]
     rows = terms[members]
     dlo, dhi = max(int(rows[:, DLO].max()), -seq_len), min(int(rows[:, DHI].min()), kv_len)
     klo, khi = int(rows[:, KLO].max()), min(int(rows[:, KHI].min()), kv_len - 1)
     qlo, qhi = int(rows[:, QLO].max()), min(int(rows[:, QHI].min()), seq_len - 1)
-    period, widths = 1, [int(w) for w in rows[:, CW] if w]
+    period, column, widths = 1, 1, [int(w) for w in rows[:, CW] if w]
     for t in rows:
         period = min(math.lcm(period, int(t[AD])), seq_len + kv_len)  # past seq+kv only d == off is reachable
+        column = min(math.lcm(column, int(t[AK])), kv_len)  # past kv_len only k == 0 is reachable
     sign = 1 if len(members) % 2 else -1
     if dlo > dhi or klo > khi or qlo > qhi:
         return members, None, sign
-    return members, (dlo, dhi, klo, khi, qlo, qhi, period, min(widths, default=0)), sign  # nested: the finest
+    return members, (dlo, dhi, klo, khi, qlo, qhi, period, min(widths, default=0), column), sign  # nested chunks
 
 
 def _chunked_count(box, q0, q1, k0, k1, off: int, block_q: int) -> np.ndarray:
@@ -163,9 +165,11 @@ def _chunked_count(box, q0, q1, k0, k1, off: int, block_q: int) -> np.ndarray:
 
 def _box_count(box, q0, q1, k0, k1, off: int) -> np.ndarray:
     """Elements (q, k) of each tile [q0, q1] x [k0, k1] in the box, on its period's residue."""
-    dlo, dhi, klo, khi, qlo, qhi, period, _ = box
+    dlo, dhi, klo, khi, qlo, qhi, period, _, column = box
     qa, qb = np.maximum(q0, qlo), np.minimum(q1, qhi)
     ka, kb = np.maximum(k0, klo), np.minimum(k1, khi)
+    if column > 1:
+        return _column_count(dlo, dhi, qa, qb, ka, kb, off, period, column)
     qs, qe = np.maximum(qa, ka - dhi), np.minimum(qb, kb - dlo)  # queries with some key of the tile in the band
     qe = np.where(ka <= kb, qe, qs - 1)
     # x = d in [max(dlo, ka - q), min(dhi, kb - q)], d == off (mod period)
@@ -174,6 +178,50 @@ def _box_count(box, q0, q1, k0, k1, off: int) -> np.ndarray:
     low = _ramp_sum(qs, np.minimum(qe, ka - dlo), ka - 1 - off, -1, period) + \
         _const_sum(np.maximum(qs, ka - dlo + 1), qe, dlo - 1 - off, period)
     return high - low
+
+
+def _column_count(dlo, dhi, qa, qb, ka, kb, off: int, period: int, column: int) -> np.ndarray:
+    """Elements of each tile on the columns k == 0 (mod column) and the diagonals k - q == off (mod period):
+    over the tile's columns k = column * t, the queries in [max(qa, k - dhi), min(qb, k - dlo)] on the residue,
+    floor((hi - k + off) / period) - floor((lo - 1 - k + off) / period), each end constant or falling by
+    column / period per column (``_linear_floor_sum``)."""
+    ks, ke = np.maximum(ka, qa + dlo), np.minimum(kb, qb + dhi)  # columns with a query of the tile in the band
+    t0 = -np.floor_divide(-ks, column)
+    t1 = np.where(qa <= qb, np.floor_divide(ke, column), t0 - 1)
+    bend = np.floor_divide(qb + dlo, column)  # the last column whose band reaches past qb
+    high = np.maximum(np.minimum(t1, bend) - t0 + 1, 0) * ((off - dlo) // period) + \
+        _falling_sum(np.maximum(t0, bend + 1), t1, qb + off, column, period)
+    bend = -np.floor_divide(-(qa + dhi), column)  # the first column whose band starts at or past qa
+    low = _falling_sum(t0, np.minimum(t1, bend - 1), qa - 1 + off, column, period) + \
+        np.maximum(t1 - np.maximum(t0, bend) + 1, 0) * ((off - dhi - 1) // period)
+    return high - low
+
+
+def _falling_sum(a, b, c, column: int, period: int):
+    """Sum over t in [a, b] of floor((c - column * t) / period); 0 where a > b."""
+    n = np.maximum(b - a + 1, 0)
+    return _linear_floor_sum(n, period, column, c - column * np.maximum(b, a - 1))  # t = b - j, j = 0..n-1
+
+
+def _linear_floor_sum(n, m: int, a: int, b):
+    """Sum over j in [0, n) of floor((a * j + b) / m), element-wise over n >= 0 and b, for integers a >= 0 and
+    m >= 1: the Euclid-like reduction of AtCoder Library's floor_sum (math.hpp), on arrays; (a, m) are the same
+    for every element, so every element takes the same O(log m) steps."""
+    n, b = np.asarray(n, np.int64), np.asarray(b, np.int64)
+    q = np.floor_divide(b, m)
+    total, b = n * q, b - q * m
+    while True:
+        if a >= m:
+            total = total + (n * (n - 1) >> 1) * (a // m)
+            a %= m
+        q = b // m
+        total, b = total + n * q, b - q * m
+        y = a * n + b
+        live = y >= m
+        if not live.any():
+            return total
+        n, b = np.where(live, y // m, 0), np.where(live, y % m, 0)
+        m, a = a, m
 
 
 def _const_sum(a, b, x, period: int):
