@@ -173,3 +173,18 @@ def test_numba_cache_is_dropped_when_any_jitted_source_changes(tmp_path):
     assert not drop_stale_cache(tmp_path) and all(f.exists() for f in entries)  # sources unchanged: kept
     (tmp_path / "_row_count.py").write_text("# edited\n")  # a callee, not _kernels itself
     assert drop_stale_cache(tmp_path) and not any(f.exists() for f in entries)
+
+
+def test_kernels_count_as_compiled_only_with_a_fresh_stamp_and_an_index(tmp_path):
+    """``kernels_compiled`` (which lets a process keep to numpy longer while numba has compiled nothing) says yes
+    only when the stamp matches the sources and numba has written the lowering kernel's index."""
+    from einsum_cascades.sparsity._numba_cache import drop_stale_cache, kernels_compiled
+
+    (tmp_path / "_kernels.py").write_text("# kernels\n")
+    assert not kernels_compiled(tmp_path)  # no cache at all
+    drop_stale_cache(tmp_path)  # writes the stamp
+    assert not kernels_compiled(tmp_path)  # stamp, but nothing compiled
+    (tmp_path / "__pycache__" / "_kernels.lower-214.py311.nbi").write_text("index")
+    assert kernels_compiled(tmp_path)
+    (tmp_path / "_kernels.py").write_text("# edited\n")
+    assert not kernels_compiled(tmp_path)  # the sources moved on: the cache is stale

@@ -147,8 +147,10 @@ def test_the_numpy_lowering_of_periods_and_selectors_is_the_brute_force(p, nq, n
 
 
 def test_a_strided_or_selector_point_compiles_no_kernel():
-    """A first strided, topk or budget point (fresh process) is lowered without loading numba's kernels."""
-    code = ("import sys; from simulator.api import simulate; "
+    """A first strided, topk or budget point (fresh process, as on a fresh install: numba has compiled nothing)
+    is lowered without loading numba's kernels."""
+    code = ("import sys; from einsum_cascades.sparsity import _lowering; _lowering._compiled = lambda: False; "
+            "from simulator.api import simulate; "
             "simulate('h100', 'flash2', seq_len=65536, pattern='causal&(window(1k)|strided(128))'); "
             "simulate('h100', 'flash2', seq_len=32768, pattern='causal&topk(16)'); "
             "simulate('h100', 'flash-decoding', seq_len=1, kv_len=131072, pattern='sinks(64)|window(1k)|budget(4k)'); "
