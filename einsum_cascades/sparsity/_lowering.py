@@ -82,7 +82,9 @@ class TileCounts:
 
 KERNELS = "einsum_cascades.sparsity._kernels"  # the numba lowering kernels' module
 NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernels instead (about their load time)
-COLD_NUMPY_SECONDS = 15.0  # the same before numba has compiled them (a one-off 30-50 s on a fresh install)
+# the same before numba has compiled them (a one-off 30-50 s on a fresh install): a point or a short sweep never
+# compiles, a long sweep compiles once and runs on at the kernels' speed (numpy's lowering is 2-4x slower per point)
+COLD_NUMPY_SECONDS = 2.0
 NUMPY_ROWS = 1 << 18  # query rows from which a process that has imported numba lowers with the kernels
 _numpy_seconds = [0.0]
 # random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
