@@ -15,6 +15,7 @@ from einsum_cascades.sparsity import _select as select
 from einsum_cascades.sparsity import _tile_sums as tile_sums
 from einsum_cascades.sparsity import brute_force_counts, parse_pattern, tile_counts
 from einsum_cascades.sparsity._expr import PatternError
+from einsum_cascades.sparsity._select import _draw_numpy
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 sizes = st.integers(1, 260)
@@ -114,9 +115,13 @@ def test_budget_draws_leave_out_what_the_rest_attends_whole():
     """The budget's candidates exclude the tiles the rest covers whole: numpy and the kernel agree with the
     exclusion in play (a window and sinks beside the budget)."""
     p = parse_pattern("sinks(64)|window(300)|budget(900,4)")
+    calls = []
     with pytest.MonkeyPatch.context() as mp:
         mp.delitem(sys.modules, select.SELECT_KERNELS, raising=False)
+        mp.delitem(sys.modules, select.LOWERING_KERNELS, raising=False)
+        mp.setattr(select, "_draw_numpy", lambda *a: calls.append(1) or _draw_numpy(*a))
         numpy_tables = select.tables.__wrapped__(p, 3000, 3000, (64, 32))
+    assert calls  # drawn in numpy
     lowering.kernels("select_kernels")
     kernel_tables = select.tables.__wrapped__(p, 3000, 3000, (64, 32))
     assert all(np.array_equal(numpy_tables[0][i], kernel_tables[0][i]) for i in range(2))

@@ -5,8 +5,9 @@ with its selectors' draws (``_select``) as tables. The numba kernels in ``_kerne
 query-block row as runs of key blocks, so structured patterns cost a few operations per row, not per
 tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
 closed form (``_grid``). Until a process has loaded those kernels, masks of boxes and coins are lowered
-in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), periodic sets (strided) and selectors
-(topk, budget) tile by tile in closed form (``_tile_sums``), with the same counts: a one-off point then
+in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), periodic sets (strided, evenly placed
+vertical-slash lines), chunks in unions and selectors (topk, budget) tile by tile in closed form
+(``_tile_sums``), with the same counts: a one-off point then
 neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
 (``chunked(w)``, ``causal&chunked(w)``, a window inside chunks) is always counted in closed form
 (``_chunk_rows``).
@@ -271,11 +272,12 @@ def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
 def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
     """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it (COLD_NUMPY_SECONDS while numba
     has not compiled the kernels) or loaded the numba kernels (about 0.4 s to load, and a one-off compile of
-    30-50 s): box terms as runs (``_box_runs``), anything else without periods or selectors tile by tile on small
-    grids (``_interval_tiles``), periodic sets and selectors tile by tile in closed form (``_tile_sums``, the
-    selectors drawn in numpy too); None where the kernels lower it. Once the process has imported numba (for any kernel), a long sequence goes to the kernels
-    at once: loading them from numba's cache then costs about what numpy spends on NUMPY_ROWS query rows, and
-    each such call afterwards takes milliseconds where numpy takes tenths of a second."""
+    30-50 s): box terms as runs (``_box_runs``), anything else without periods or selectors tile by tile on
+    small grids (``_interval_tiles``), periodic sets, chunks and selectors tile by tile in closed form
+    (``_tile_sums``, the selectors drawn in numpy too); None where the kernels lower it. Once the process has
+    imported numba (for any kernel), a long sequence goes to the kernels at once: loading them from numba's
+    cache then costs about what numpy spends on NUMPY_ROWS query rows, and each such call afterwards takes
+    milliseconds where numpy takes tenths of a second."""
     if KERNELS in sys.modules or _numpy_seconds[0] > (NUMPY_SECONDS if _compiled() else COLD_NUMPY_SECONDS):
         return None
     if seq_len >= NUMPY_ROWS and "numba" in sys.modules:

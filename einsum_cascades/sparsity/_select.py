@@ -25,7 +25,8 @@ from einsum_cascades.sparsity._expr import SELECTORS, PatternError, hash53
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 
-SELECT_KERNELS = "einsum_cascades.sparsity._select_kernels"  # once loaded, draws are made there
+SELECT_KERNELS = "einsum_cascades.sparsity._select_kernels"  # once it or the lowering kernels are loaded,
+LOWERING_KERNELS = "einsum_cascades.sparsity._kernels"  # draws are made there (milliseconds, not numpy's tenths)
 
 
 def check_selectors(p, conjs=None) -> None:
@@ -67,7 +68,7 @@ def _draw(candidates, exclude, m, seed, seq_len, kv_len, block, drawn):
 
     t1, c1 = conj_terms(candidates, seq_len, kv_len, block)
     t2, c2 = conj_terms(exclude, seq_len, kv_len, block, drawn)
-    if SELECT_KERNELS not in sys.modules and all(
+    if SELECT_KERNELS not in sys.modules and LOWERING_KERNELS not in sys.modules and all(
             tile_sums.supported(t, c, *block) and tile_sums.cells(t, seq_len, kv_len, *block) <= tile_sums.MAX_CELLS
             for t, c in ((t1, c1), (t2, c2))):
         return _draw_numpy(t1, c1, t2, c2, m, seed, seq_len, kv_len, block)
