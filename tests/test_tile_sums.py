@@ -69,6 +69,12 @@ def test_the_subsets_reached_are_the_cells_counted():
         assert tile_sums.cells(terms, 64 * 64, 64 * 64, 64, 64) == want
 
 
+def test_too_many_rows_are_refused_before_any_per_row_array():
+    """2**30 one-token rows would take 8 GiB per row array: ``cells`` says "too many" from the row count alone."""
+    terms, _ = conj_terms(dnf(parse_pattern("strided(3)")), 1 << 30, 1 << 30, (1, 1))
+    assert tile_sums.cells(terms, 1 << 30, 1 << 30, 1, 1) > tile_sums.MAX_CELLS
+
+
 @settings(max_examples=300, deadline=None)
 @given(n=st.integers(0, 300), m=st.integers(1, 500), a=st.integers(0, 500), b=st.integers(-10**6, 10**6))
 def test_linear_floor_sums_are_the_sums(n, m, a, b):

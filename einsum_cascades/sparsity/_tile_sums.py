@@ -40,8 +40,11 @@ def supported(terms: np.ndarray, coins: np.ndarray, block_q: int, block_kv: int)
 
 
 def cells(terms: np.ndarray, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> int:
-    """(tile, subset) cells ``tile_elements`` evaluates at most: each subset's tiles within its box's reach."""
+    """(tile, subset) cells ``tile_elements`` evaluates at most: each subset's tiles within its box's reach (past
+    MAX_CELLS rows, the rows: a per-row count would allocate more than numpy could then count)."""
     n_rows = -(-seq_len // block_q)
+    if n_rows > MAX_CELLS:
+        return n_rows
     q0 = np.arange(n_rows, dtype=np.int64) * block_q
     q1 = np.minimum(q0 + block_q, seq_len) - 1
     return sum(int(_reach(box, q0, q1, kv_len, block_kv)[2].sum()) * _slots(box, block_q)
