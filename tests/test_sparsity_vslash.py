@@ -127,3 +127,9 @@ def test_text_round_trips_with_the_placement():
     for text in ("causal&vertical_slash(1k,6k)", "vertical_slash(4,2,place=even)|sinks(4)"):
         assert str(parse_pattern(text)) == text
         assert parse_pattern(str(parse_pattern(text))) == parse_pattern(text)
+
+
+def test_a_distance_map_past_a_gibibyte_is_refused():
+    """The chains' map holds one int32 per key distance: 512m keys (2 GiB) are refused before it is allocated."""
+    with pytest.raises(UserError, match="268,435,456"):
+        tile_counts(parse_pattern("causal&vertical_slash(1,1)"), 1 << 29, 1 << 29, 64, 64)

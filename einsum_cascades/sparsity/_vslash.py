@@ -118,6 +118,10 @@ def masking_steps(block_q: int, block_kv: int) -> int:
 def _chains(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int):
     """Slashes descending, their chain (cut at gaps over 2m), the chains' first indices, blocks from each chain on,
     each chain's last range end and the chain covering each distance."""
+    if kv_len + 3 * m + 1 > MAX_DISTANCES:  # the chains' distance map (``cover``): 4 bytes per key
+        raise PatternError(f"vertical_slash({vs.v},{vs.s}) at {kv_len:,} keys maps every key distance to its "
+                           f"slash chain, 4 bytes each; at most {MAX_DISTANCES:,} keys (2**28, 1 GiB): use a "
+                           f"shorter sequence")
     cols, diags = vs.lines(seq_len, kv_len)
     x = np.ascontiguousarray(diags[::-1])
     cut = np.concatenate([[True], x[:-1] - x[1:] > 2 * m]) if x.size else np.zeros(0, bool)
@@ -164,6 +168,7 @@ def _index_code(x, chain_start, n_rows: int):
 
 
 MAX_STEPS = 1 << 28  # as _limits.MAX_STEPS: a few seconds of kernel time
+MAX_DISTANCES = 1 << 28  # key distances the chains' map holds at most (1 GiB of int32)
 
 
 def _check_work(vs, seq_len, m, chain_start, n_x) -> None:
