@@ -220,10 +220,10 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if chunked is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(chunked, seq_len, kv_len, block_q,
                                                                                 block_kv))
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)  # before numpy too: its per-row arrays scale alike
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
-    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
     row_full, row_partial = kernel("lower")(seq_len, kv_len, block_q, block_kv, terms, coins, ws)
@@ -383,10 +383,10 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     chunked = _lone_chunk(p, seq_len, kv_len, *random_block)
     if chunked is not None:
         return chunk_rows.elements(chunked, seq_len, kv_len, random_block[0]) / (float(seq_len) * kv_len)
+    check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
-    check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     terms, coins = compile_terms(p, seq_len, kv_len, random_block)
     ws = workspace(terms, math.ceil(kv_len / random_block[1]), random_block[0])
     return kernel("count_elements")(seq_len, kv_len, *random_block, terms, coins, ws) / (float(seq_len) * kv_len)
@@ -402,10 +402,10 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
         return grid.pooled_states(layout, pool, kernel("pool_states", "grid_kernels"))
     if vs is not None:
         return vslash.tile_states(vs, seq_len, kv_len, block_q, block_kv, pool)
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None and lowered.full.size * lowered.n_cols <= intervals.MAX_CELLS:
         return _pooled(lowered.states(), pool)
-    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)
     return kernel("pooled_states")(seq_len, kv_len, block_q, block_kv, terms, coins, ws, pool)
