@@ -25,6 +25,13 @@ def terminal_width() -> int:
     return shutil.get_terminal_size().columns
 
 
+def echo_fitted(text: str) -> None:
+    """``text`` on stdout, its lines folded to the terminal's width."""
+    import click
+
+    click.echo(fit_lines(text, terminal_width()))
+
+
 def fit_lines(text: str, width: int) -> str:
     """``text`` with each line longer than ``width`` broken at its best places (module docstring)."""
     return "\n".join(part for line in text.splitlines() for part in wrap_line(line, width))

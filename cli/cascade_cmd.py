@@ -127,6 +127,7 @@ def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
 
     if not math.isfinite(tolerance) or tolerance < 0:
         raise UserError(f"bad --tolerance {tolerance!r}: use a finite number >= 0, e.g. 1e-9")
+    from cli._wrap import echo_fitted
     from einsum_cascades.reference import check as run_check, reference_name
 
     c = load_cascade(name)
@@ -135,20 +136,14 @@ def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
         from einsum_cascades.reference import run_only
 
         run_only(c, seq_len, kv_len or seq_len, head_dim, seed)
-        _echo_fitted(f"{c.name}: ran on random inputs, {sizes}; no reference compared (--reference none)")
+        echo_fitted(f"{c.name}: ran on random inputs, {sizes}; no reference compared (--reference none)")
         return
     used = reference_name(c, reference)
     why = "" if reference or c.reference else " (no '# reference:' line: softmax assumed; --reference chooses)"
     err = run_check(c, seq_len, kv_len or seq_len, head_dim, seed, used)
     ok = err <= tolerance
-    _echo_fitted(f"{c.name}: reference {used}{why}, {sizes}: "
+    echo_fitted(f"{c.name}: reference {used}{why}, {sizes}: "
                  f"max |error| = {err:.3g} ({'ok' if ok else 'FAIL'}, tolerance {tolerance:g})")
     if not ok:
         raise SystemExit(1)
 
-
-def _echo_fitted(line: str) -> None:
-    """``line`` folded to the terminal's width, never inside a value."""
-    from cli._wrap import fit_lines, terminal_width
-
-    click.echo(fit_lines(line, terminal_width()))

@@ -49,9 +49,9 @@ def simulate(from_file, explain, fmt, **opts):
         if len(rows) != 1:
             raise UserError(f"--explain takes one point; this call has {len(rows)}")
         from cli._explain import explain_point
-        from cli._wrap import fit_lines, terminal_width
+        from cli._wrap import echo_fitted
 
-        click.echo(fit_lines(explain_point(rows[0]), terminal_width()))
+        echo_fitted(explain_point(rows[0]))
         return
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
 

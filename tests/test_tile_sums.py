@@ -124,7 +124,7 @@ def test_budget_draws_leave_out_what_the_rest_attends_whole():
     calls = []
     with pytest.MonkeyPatch.context() as mp:
         mp.delitem(sys.modules, select.SELECT_KERNELS, raising=False)
-        mp.delitem(sys.modules, select.LOWERING_KERNELS, raising=False)
+        mp.delitem(sys.modules, lowering.KERNELS, raising=False)
         mp.setattr(select, "_draw_numpy", lambda *a: calls.append(1) or _draw_numpy(*a))
         numpy_tables = select.tables.__wrapped__(p, 3000, 3000, (64, 32))
     assert calls  # drawn in numpy

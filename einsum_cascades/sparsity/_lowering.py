@@ -5,8 +5,8 @@ with its selectors' draws (``_select``) as tables. The numba kernels in ``_kerne
 query-block row as runs of key blocks, so structured patterns cost a few operations per row, not per
 tile. Neighborhood attention on a grid (window2d, window3d) is lowered apart, on grid patches, in
 closed form (``_grid``). Until a process has loaded those kernels, masks of boxes and coins are lowered
-in numpy (``_box_runs``, and ``_interval_tiles`` on small grids), periodic sets (strided, evenly placed
-vertical-slash lines), chunks in unions and selectors (topk, budget) tile by tile in closed form
+in numpy (``_box_runs``), and everything else on grids of moderate size (periodic sets: strided, evenly
+placed vertical-slash lines; chunks in unions; selectors: topk, budget) tile by tile in closed form
 (``_tile_sums``), with the same counts: a one-off point then
 neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
 (``chunked(w)``, ``causal&chunked(w)``, a window inside chunks) is always counted in closed form
@@ -26,7 +26,6 @@ from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _chunk_rows as chunk_rows
 from einsum_cascades.sparsity import _grid as grid
-from einsum_cascades.sparsity import _interval_tiles as intervals
 from einsum_cascades.sparsity import _tile_sums as tile_sums
 from einsum_cascades.sparsity import _vslash as vslash
 from einsum_cascades.sparsity._expr import DEFAULT_RANDOM_BLOCK, GRIDS, SELECTORS, coin_threshold
@@ -216,11 +215,11 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
         return _counts(seq_len, kv_len, block_q, block_kv, *causal_rows(seq_len, kv_len, block_q, block_kv))
     if vs is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *vslash.row_tiles(vs, seq_len, kv_len, block_q, block_kv))
+    check_pattern(p, seq_len, kv_len, block_q, block_kv)  # before numpy too: its per-row arrays scale alike
     chunked = _lone_chunk(p, seq_len, kv_len, block_q, block_kv)
     if chunked is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(chunked, seq_len, kv_len, block_q,
                                                                                 block_kv))
-    check_pattern(p, seq_len, kv_len, block_q, block_kv)  # before numpy too: its per-row arrays scale alike
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
@@ -259,11 +258,11 @@ def causal_rows(seq_len: int, kv_len: int, block_q: int, block_kv: int):
 
 def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
     """The term array of a pattern that is one chunked conjunction without periods or coins (``_chunk_rows``
-    counts it in closed form, no kernels to compile), else None."""
+    counts it in closed form, no kernels to compile), else None. The caller has checked the work
+    (``check_pattern``)."""
     if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()) or \
             any(leaf.name in SELECTORS for leaf in p.leaves()):  # a selector's table is a coin: not lone
         return None
-    check_pattern(p, seq_len, kv_len, block_q, block_kv)
     terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
     return terms if chunk_rows.supported(terms, seq_len, block_q) else None
 
@@ -272,9 +271,9 @@ def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
 def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
     """The mask lowered by numpy until a process has spent NUMPY_SECONDS on it (COLD_NUMPY_SECONDS while numba
     has not compiled the kernels) or loaded the numba kernels (about 0.4 s to load, and a one-off compile of
-    30-50 s): box terms as runs (``_box_runs``), anything else without periods or selectors tile by tile on
-    small grids (``_interval_tiles``), periodic sets, chunks and selectors tile by tile in closed form
-    (``_tile_sums``, the selectors drawn in numpy too); None where the kernels lower it. Once the process has
+    30-50 s): box terms as runs (``_box_runs``), anything else (periodic sets, chunks, selectors drawn in numpy
+    too) tile by tile in closed form (``_tile_sums``); None where the kernels lower it. The caller has checked
+    the work (``check_pattern``). Once the process has
     imported numba (for any kernel), a long sequence goes to the kernels at once: loading them from numba's
     cache then costs about what numpy spends on NUMPY_ROWS query rows, and each such call afterwards takes
     milliseconds where numpy takes tenths of a second."""
@@ -297,15 +296,10 @@ def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -
         runs = box_runs.lower(terms, coins, seq_len, kv_len, block_q, block_kv)
         if runs is not None:
             return runs
-    if not selectors and intervals.supported(terms, coins, block_q, block_kv) and \
-            intervals.cells(terms, seq_len, kv_len, block_kv) <= intervals.MAX_CELLS:
-        elements = intervals.tile_elements(terms, coins, seq_len, kv_len, block_q, block_kv)
-        return box_runs.Runs.from_elements(elements, seq_len, kv_len, block_q, block_kv)
     if not tile_sums.supported(terms, coins, *block) or \
             tile_sums.cells(terms, seq_len, kv_len, *block) > tile_sums.MAX_CELLS:
         return None
     if selectors:  # drawn as tables
-        check_pattern(p, seq_len, kv_len, block_q, block_kv)
         terms, coins = compile_terms(p, seq_len, kv_len, block)
         if not tile_sums.supported(terms, coins, *block):
             return None
@@ -380,10 +374,10 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
         check_pattern(p, seq_len, kv_len, *random_block, elements=True)
         behind = max(0, kv_len - seq_len)
         return (kv_len * (kv_len + 1) // 2 - behind * (behind + 1) // 2) / (float(seq_len) * kv_len)
+    check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     chunked = _lone_chunk(p, seq_len, kv_len, *random_block)
     if chunked is not None:
         return chunk_rows.elements(chunked, seq_len, kv_len, random_block[0]) / (float(seq_len) * kv_len)
-    check_pattern(p, seq_len, kv_len, *random_block, elements=True)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
@@ -404,7 +398,7 @@ def tile_states(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, pool:
         return vslash.tile_states(vs, seq_len, kv_len, block_q, block_kv, pool)
     check_pattern(p, seq_len, kv_len, block_q, block_kv)
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
-    if lowered is not None and lowered.full.size * lowered.n_cols <= intervals.MAX_CELLS:
+    if lowered is not None and lowered.full.size * lowered.n_cols <= tile_sums.MAX_CELLS:
         return _pooled(lowered.states(), pool)
     terms, coins = compile_terms(p, seq_len, kv_len, (block_q, block_kv))
     ws = workspace(terms, math.ceil(kv_len / block_kv), block_q)

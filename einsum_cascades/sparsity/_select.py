@@ -25,8 +25,8 @@ from einsum_cascades.sparsity._expr import SELECTORS, PatternError, hash53
 from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
 
 
-SELECT_KERNELS = "einsum_cascades.sparsity._select_kernels"  # once it or the lowering kernels are loaded,
-LOWERING_KERNELS = "einsum_cascades.sparsity._kernels"  # draws are made there (milliseconds, not numpy's tenths)
+SELECT_KERNELS = "einsum_cascades.sparsity._select_kernels"  # once it or the lowering kernels are loaded, draws
+# are made there (milliseconds, not numpy's tenths)
 
 
 def check_selectors(p, conjs=None) -> None:
@@ -64,11 +64,11 @@ def tables(p, seq_len: int, kv_len: int, block: tuple) -> dict:
 
 
 def _draw(candidates, exclude, m, seed, seq_len, kv_len, block, drawn):
-    from einsum_cascades.sparsity._lowering import kernel
+    from einsum_cascades.sparsity._lowering import KERNELS, kernel
 
     t1, c1 = conj_terms(candidates, seq_len, kv_len, block)
     t2, c2 = conj_terms(exclude, seq_len, kv_len, block, drawn)
-    if SELECT_KERNELS not in sys.modules and LOWERING_KERNELS not in sys.modules and all(
+    if SELECT_KERNELS not in sys.modules and KERNELS not in sys.modules and all(
             tile_sums.supported(t, c, *block) and tile_sums.cells(t, seq_len, kv_len, *block) <= tile_sums.MAX_CELLS
             for t, c in ((t1, c1), (t2, c2))):
         return _draw_numpy(t1, c1, t2, c2, m, seed, seq_len, kv_len, block)
@@ -116,9 +116,4 @@ def selection_masks(p, q, k, seq_len: int, kv_len: int, block) -> list:
 def _lookup(table, bi, bj) -> np.ndarray:
     """Is block (bi, bj) in the table? Vectorised over broadcasting bi, bj."""
     row_ptr, cols = table
-    keys = (np.repeat(np.arange(len(row_ptr) - 1, dtype=np.int64), np.diff(row_ptr)) << 32) | cols
-    want = (np.asarray(bi, dtype=np.int64) << 32) | np.asarray(bj, dtype=np.int64)
-    if keys.size == 0:
-        return np.zeros(np.shape(want), dtype=bool)
-    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
-    return keys[pos] == want
+    return tile_sums.listed(np.repeat(np.arange(len(row_ptr) - 1, dtype=np.int64), np.diff(row_ptr)), cols, bi, bj)

@@ -21,9 +21,9 @@ import numpy as np
 
 from einsum_cascades.sparsity._expr import keep_below
 from einsum_cascades.sparsity._fields import AD, AK, C0, CW, DHI, DLO, KHI, KLO, NC, QHI, QLO, TABLE
+from einsum_cascades.sparsity._interval_tiles import MAX_TERMS
 
 MAX_CELLS = 1 << 22  # (tile, term subset) cells counted here at most (100-300 ns each)
-MAX_TERMS = 5  # 31 subsets
 CHUNK_TILES = 1 << 18  # tiles counted at a time (bounds the temporaries to a few MB each)
 
 
@@ -124,13 +124,17 @@ class _Tables:
 
     def keeps(self, base: int, bi, bj) -> np.ndarray:
         """Does the table keep tile (bi[x], bj[x])?"""
-        rows, cols = self.entries(base)
-        keys = rows << 32 | cols
-        want = bi << 32 | bj
-        if keys.size == 0:
-            return np.zeros(bi.shape, dtype=bool)
-        pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
-        return keys[pos] == want
+        return listed(*self.entries(base), bi, bj)
+
+
+def listed(rows, cols, bi, bj) -> np.ndarray:
+    """Is tile (bi, bj) among the tiles (rows[i], cols[i]) (in row, then column order)? Broadcast over bi, bj."""
+    keys = rows << 32 | cols
+    want = np.asarray(bi, dtype=np.int64) << 32 | np.asarray(bj, dtype=np.int64)
+    if keys.size == 0:
+        return np.zeros(np.shape(want), dtype=bool)
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    return keys[pos] == want
 
 
 def _intersection(terms, subset: int, seq_len: int, kv_len: int):
