@@ -17,7 +17,7 @@ _GPU = {
     "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "unfused_hbm_efficiency": "fraction", "mma_sync_efficiency": "fraction",
     "mma_sync_softmax_exposed": "fraction", "wgmma_efficiency": "fraction", "wgmma_softmax_exposed": "fraction",
     "tcgen05_efficiency": "fraction", "tcgen05_softmax_exposed": "fraction", "hbm_latency_s": "time",
-    "launch_overhead_s": "time", "graph_launch_s": "time", "dram_latency_s": "time",
+    "launch_overhead_s": "time", "graph_launch_s": "time", "dram_latency_s": "time", "tcgen05_tile_turnaround": "cycles",
 }
 _ACCELERATOR = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text",
@@ -28,9 +28,10 @@ _ACCELERATOR = {
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
-            "tcgen05_softmax_exposed", "dram_latency_s")  # the MMA paths an architecture lacks (GPUSpec checks which)
+            "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround")  # the MMA paths an architecture lacks (GPUSpec checks which)
 # 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
-ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes")
+ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes",
+                "tcgen05_tile_turnaround")
 
 
 def dimension(kind: str, key: str) -> str:

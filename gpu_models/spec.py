@@ -69,6 +69,11 @@ class GPUSpec:
     wgmma_softmax_exposed: float | None = None
     tcgen05_efficiency: float | None = None  # sm_100 only
     tcgen05_softmax_exposed: float | None = None
+    # SM cycles a tcgen05 kernel (FA4) loses at each work tile of a CTA beyond its key tiles, its Q/O traffic, its
+    # pipeline's fill and its first load's latency: the hand-offs between its warp roles at a tile's end and start
+    # (flash_fwd_sm100.py: the next tile's first PV MMA waits until the correction warps have read the last O out
+    # of tensor memory). No datasheet gives it; None: 0.
+    tcgen05_tile_turnaround: float | None = None
     # one dependent DRAM load on an otherwise idle memory system (pointer chase); None where none is published
     dram_latency_s: float | None = None
     description: str = ""
@@ -99,6 +104,12 @@ class GPUSpec:
             raise HardwareError(f"{self.name}: energy must be None: GPUs carry no per-action energies")
         if self.dram_latency_s is not None:
             _check_positive(self, ("dram_latency_s",))
+        if self.tcgen05_tile_turnaround is not None:
+            if not has_mma_path(self.arch, "tcgen05"):
+                raise HardwareError(f"{self.name}: tcgen05_tile_turnaround given, but {self.arch} has no tcgen05 path")
+            if not _is_number(self.tcgen05_tile_turnaround) or self.tcgen05_tile_turnaround < 0:
+                raise HardwareError(f"{self.name}: tcgen05_tile_turnaround must be a number of cycles >= 0, got "
+                                    f"{_shown(self.tcgen05_tile_turnaround)}")
 
     def tensor_peak_flops(self, dtype: str = "fp16", clock_hz: float | None = None) -> float:
         """Dense tensor FLOP/s; ``clock_hz`` defaults to the clock the datasheet quotes the peak at."""
@@ -121,6 +132,11 @@ class GPUSpec:
         if eff is None:
             raise UserError(f"{self.name} ({self.arch}) has no {path} tensor-core path")
         return eff, exposed
+
+    def tile_turnaround(self, path: str) -> float:
+        """SM cycles a kernel on MMA path ``path`` loses per work tile at the hand-offs between its warp roles
+        (fitted for tcgen05 alone; 0 where no figure is given)."""
+        return (self.tcgen05_tile_turnaround or 0.0) if path == "tcgen05" else 0.0
 
     @property
     def hbm_achievable_bw(self) -> float:

@@ -19,13 +19,14 @@ UNITS = {
     "pJ": ("energy", "1"), "nJ": ("energy", "1e3"), "J": ("energy", "1e12"),
     "fraction": ("fraction", "1"), "count": ("count", "1"),
     "flop/clk/SM": ("flop/clk/SM", "1"), "ops/clk/SM": ("ops/clk/SM", "1"), "B/clk/SM": ("B/clk/SM", "1"),
+    "clk": ("cycles", "1"),
 }
 UNITLESS = ("count", "fraction")  # dimensions whose figures may leave `unit` out
 # The largest stored value of each dimension: far past any machine, so that the model's products stay
 # finite floats and exact int64 (a value of 1e300 in a user's TOML is a typo, not a machine).
 MAX_STORED = {
     "frequency": 10**12, "bytes": 2**60, "bandwidth": 10**18, "time": 10**3, "energy": 10**12,
-    "count": 2**31 - 1, "flop/clk/SM": 10**9, "ops/clk/SM": 10**9, "B/clk/SM": 10**9,
+    "count": 2**31 - 1, "flop/clk/SM": 10**9, "ops/clk/SM": 10**9, "B/clk/SM": 10**9, "cycles": 10**9,
 }
 MIN_STORED = 1e-12  # the smallest positive stored value of any dimension (1 ps, 1 pJ, 1e-12 of a clock's work)
 

@@ -154,7 +154,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), **detail_extra,
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_cycles": pro_t, **detail_extra,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)

@@ -88,7 +88,9 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
     the steady state hides; and in a kernel that is not persistent, the memory latency before the first
     K/V tile arrives, hidden by the SM's other resident CTAs but for 1/ctas_per_sm of it (a persistent
     kernel prefetches the next work tile during the epilogue, unless, like FA4, it cannot load the next
-    tile's Q until this tile's loop has released its Q: ``q_prefetch`` False).
+    tile's Q until this tile's loop has released its Q: ``q_prefetch`` False); and the path's fitted
+    turnaround (``GPUSpec.tile_turnaround``: FA4's next tile cannot start its first PV MMA until the
+    correction warps have read this tile's O out of tensor memory and stored it, flash_fwd_sm100.py mma()).
     """
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
     io = (rows * cfg.qo_width(d, dv) + cfg.block_kv * cfg.kv_width(d, dv)) * b / (
@@ -98,7 +100,7 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
         exposed = hw.mma_path(cfg.tensor_path)[1]
         fill = (1 - exposed) * min(tile.gemm, tile.softmax)
     latency = 0.0 if cfg.persistent and cfg.q_prefetch else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
-    return io + fill + latency
+    return io + fill + latency + hw.tile_turnaround(cfg.tensor_path)
 
 
 def column_tile(cost: TileCost, rows) -> tuple:

@@ -209,6 +209,26 @@ def test_a_hidden_softmax_is_a_value_not_a_missing_one(tmp_path):
     assert hw.wgmma_softmax_exposed == 0
 
 
+@pytest.mark.parametrize("name, key, line, needle", [
+    ("h100", "name", 'name = "h100"\ntcgen05_tile_turnaround = { value = 3000, unit = "clk", source = "x" }',
+     "sm_90 has no tcgen05 path"),
+    ("b200", "tcgen05_tile_turnaround", 'tcgen05_tile_turnaround = { value = -1, unit = "clk", source = "x" }',
+     "tcgen05_tile_turnaround must be a number >= 0"),
+    ("b200", "tcgen05_tile_turnaround", 'tcgen05_tile_turnaround = { value = 3, unit = "us", source = "x" }',
+     "tcgen05_tile_turnaround has bad unit 'us'"),
+])
+def test_a_tile_turnaround_is_cycles_on_a_tcgen05_gpu_only(tmp_path, name, key, line, needle):
+    with pytest.raises(HardwareError, match=needle):
+        load_hardware(_edit(tmp_path, name, {key: line}))
+
+
+def test_a_tile_turnaround_may_be_zero_or_absent(tmp_path):
+    zero = load_hardware(_edit(tmp_path, "b200", {"tcgen05_tile_turnaround": 'tcgen05_tile_turnaround = { value = 0, unit = "clk", source = "x" }'}))
+    absent = load_hardware(_edit(tmp_path, "b200", {"tcgen05_tile_turnaround": None}))
+    assert zero.tile_turnaround("tcgen05") == 0 and absent.tcgen05_tile_turnaround is None
+    assert absent.tile_turnaround("tcgen05") == 0 and load_hardware("b200").tile_turnaround("wgmma") == 0
+
+
 def test_an_mma_path_the_architecture_lacks_is_refused(tmp_path):
     extra = 'wgmma_efficiency = { value = 0.8, unit = "fraction", source = "x" }\nwgmma_softmax_exposed = { value = 0.5, unit = "fraction", source = "x" }'
     with pytest.raises(HardwareError, match="sm_80 has no wgmma path"):

@@ -414,3 +414,39 @@ def test_kernel_warm_is_a_gpu_scope():
     r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--seq-len", "1", "--kv-len", "32k", "--heads", "32",
                                  "--kv-heads", "8", "--scope", "kernel-warm", "--format", "json"])
     assert r.exit_code == 0 and json.loads(r.output)[0]["scope"] == "kernel-warm"
+
+
+def test_fa4_pays_its_tile_turnaround_once_per_work_tile():
+    """tcgen05_tile_turnaround: cycles each work tile of a CTA adds (simulator.tile_cost.prologue_cycles); a
+    persistent dense call of 2,048 work tiles on 148 SMs runs 14 of them on its busiest SM. FA2 on the same
+    GPU (mma_sync) does not pay it."""
+    hw = hardware("b200")
+    wl = Workload(batch=4, heads=16, head_dim=128, seq_len=8192)
+    base, more = (evaluate(replace(hw, tcgen05_tile_turnaround=x), "flash4", wl) for x in (0.0, 1000.0))
+    assert base.bound == more.bound == "tensor"
+    assert (more.time_s - base.time_s) * hw.sustained_clock_hz == pytest.approx(14 * 1000.0, rel=0.02)
+    fa2 = [evaluate(replace(hw, tcgen05_tile_turnaround=x), "flash2", wl).time_s for x in (0.0, 1000.0)]
+    assert fa2[0] == fa2[1]
+
+
+def test_calibrate_recovers_a_tile_turnaround_from_timings_at_several_lengths(tmp_path):
+    """FA4 timings made with known tcgen05 figures are fitted back to them: lengths tell a work tile's fixed
+    cycles from its key tiles', head dims the softmax exposure from the MMA rate. One length alone cannot,
+    and holds the turnaround at 0. (A coarser first grid than calibrate's, to keep the test short.)"""
+    import validation.kernel_fit as kernel_fit
+
+    truth = replace(hardware("b200"), tcgen05_efficiency=0.85, tcgen05_softmax_exposed=0.5,
+                    tcgen05_tile_turnaround=2500.0)
+    points = [("flash4", Workload(batch=2, heads=16, head_dim=d, seq_len=n, causal=c))
+              for d in (64, 128) for n in (1024, 4096, 16384) for c in (False, True)]
+    doc = json.loads(open(_synthetic_file(tmp_path, truth, points)).read())
+    hw = hardware("b200")
+    pts = kernel_fit._points(doc, hw)
+    ranges = kernel_fit._identifiable(kernel_fit.targets(hw)["tcgen05"], pts)
+    values = kernel_fit._minimise(hw, ranges, pts, {k: kernel_fit._span(*r, 6) for k, r in ranges.items()},
+                                  kernel_fit._REFINE_ROUNDS)
+    assert values["tcgen05_tile_turnaround"] == pytest.approx(2500.0, abs=250.0)
+    assert values["tcgen05_efficiency"] == pytest.approx(0.85, abs=0.02)
+    assert max(map(abs, kernel_fit._errors(hw, pts, values))) < 0.01
+    one_length = [p for p in pts if p[0].seq_len == 4096]
+    assert kernel_fit._identifiable(kernel_fit.targets(hw)["tcgen05"], one_length)["tcgen05_tile_turnaround"] == (0, 0)

@@ -3,7 +3,9 @@
 Figures no datasheet publishes, per architecture, never per shape:
 - per tensor-core path (``mma_sync``, ``wgmma``, ``tcgen05``) the MMA rate attention tiles achieve
   (``<path>_efficiency``) and the share of the softmax's time the kernel's schedule leaves exposed
-  (``<path>_softmax_exposed``), from the fused kernels' points (flash1/2/3/4, flash-decoding);
+  (``<path>_softmax_exposed``), from the fused kernels' points (flash1/2/3/4, flash-decoding); on tcgen05
+  (FA4) also the SM cycles a CTA loses at each work tile's hand-offs between its warp roles
+  (``tcgen05_tile_turnaround``);
 - the HBM fraction PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``), from the
   ``naive`` points.
 Each is fitted by a robust (soft-L1) loss on log(predicted / measured) over every point of its kind, with
@@ -23,6 +25,8 @@ FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # p
 UNFUSED = "unfused"  # the fit target of the naive family's kernels
 MIN_POINTS = 3  # a target with fewer points is not fitted
 _COARSE = 20  # grid points per figure before refining
+_COARSE_CYCLES = 11  # grid points of a figure in cycles (1,000-cycle steps over its range)
+TURNAROUND_CYCLES = (0.0, 10000.0)  # the turnaround's range: 0 to 5 us at 2 GHz, past any hand-off of a tile
 _REFINE_ROUNDS = 5
 _LOO_ROUNDS = 2
 _LOO_POLISH = 12  # Nelder-Mead iterations of each leave-one-out refit (it starts at the full fit)
@@ -54,12 +58,13 @@ def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
     """Fit target -> {figure: allowed range}; the unfused kernels cannot beat a tuned stream."""
     mma = {path: {f"{path}_efficiency": (0.05, 1.0), f"{path}_softmax_exposed": (0.0, 1.0)}
            for path in ("mma_sync", "wgmma", "tcgen05")}
+    mma["tcgen05"]["tcgen05_tile_turnaround"] = TURNAROUND_CYCLES
     return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency)}}
 
 
 def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
     """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``; ``say(text)``, if given, hears
-    which fit starts (each takes seconds to a minute: a fit, then one refit per point left out)."""
+    which fit starts (each takes seconds to a few minutes: a fit, then one refit per point left out)."""
     by_target: dict[str, list] = {}
     for point in _points(doc, hw):
         by_target.setdefault(point[3], []).append(point)
@@ -77,10 +82,15 @@ def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
 def _identifiable(ranges: dict, points: list) -> dict:
     """The figures the points can tell apart. A tile costs G/efficiency + exposed * S (G >= S), and S/G falls
     as 1/(d + dv): points of a single head dim pin only that sum, so the exposure is then held at 1 (the
-    softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted."""
-    if len({(wl.head_dim, wl.v_head_dim) for wl, *_ in points}) > 1:
-        return ranges
-    return {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in ranges.items()}
+    softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted. A work tile costs its key
+    tiles plus a turnaround: points of a single length cannot tell the two apart, so the turnaround is then
+    held at 0."""
+    out = dict(ranges)
+    if len({(wl.head_dim, wl.v_head_dim) for wl, *_ in points}) == 1:
+        out = {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in out.items()}
+    if len({(wl.seq_len, wl.kv_len) for wl, *_ in points}) == 1:
+        out = {k: ((0.0, 0.0) if k.endswith("_tile_turnaround") else r) for k, r in out.items()}
+    return out
 
 
 def _points(doc: dict, hw) -> list[tuple]:
@@ -101,7 +111,8 @@ def _points(doc: dict, hw) -> list[tuple]:
 
 
 def _fit(hw, target: str, ranges: dict, points: list) -> Fit:
-    best = _minimise(hw, ranges, points, {k: _span(*r, _COARSE) for k, r in ranges.items()}, _REFINE_ROUNDS)
+    coarse = {k: _span(*r, _COARSE_CYCLES if _in_cycles(k) else _COARSE) for k, r in ranges.items()}
+    best = _minimise(hw, ranges, points, coarse, _REFINE_ROUNDS)
     errors = _errors(hw, points, best)
     loo = []
     for i in range(len(points)):
@@ -248,13 +259,22 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
         how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
                f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
         for name, value in fit.values.items():
-            toml[name] = {"value": round(value, 4), "unit": "fraction", "source": f"{how}: {_meaning(name)}"}
+            cycles = _in_cycles(name)
+            toml[name] = {"value": round(value) if cycles else round(value, 4), "unit": "clk" if cycles else "fraction",
+                          "source": f"{how}: {_meaning(name)}"}
     return toml, fits
+
+
+def _in_cycles(name: str) -> bool:
+    return name.endswith("_tile_turnaround")
 
 
 def _meaning(name: str) -> str:
     if name == "unfused_hbm_efficiency":
         return "HBM fraction the standard-attention kernels reach"
+    if _in_cycles(name):
+        return ("SM cycles a CTA loses at each work tile to the hand-offs between its warp roles (the next tile's "
+                "first PV MMA waits for the correction warps to read O out of tensor memory)")
     if name.endswith("_softmax_exposed"):
         return "share of the softmax's time left exposed"
     return "achieved MMA rate of attention tiles"
@@ -270,5 +290,6 @@ def fit_table(fits: list[Fit]) -> str:
         for i, (name, value) in enumerate(f.values.items()):
             tail = (f"  {f.n:>3}  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  "
                     f"{f.loo_max_abs_error:7.1%}" if i == 0 else "")
-            lines.append(f"  {name:<24} {value:8.4f}{tail}")
+            shown = f"{value:8.0f}" if _in_cycles(name) else f"{value:8.4f}"
+            lines.append(f"  {name:<24} {shown}{tail}")
     return "\n".join(lines)
