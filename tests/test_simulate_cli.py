@@ -70,6 +70,18 @@ def test_explain_prints_formulas_and_the_bound():
     assert "(Bc*Br*T_s + Br*T_r)/(R_tc*eff)" in r.output and "cascade attention-1pass" in r.output and "bound:" in r.output
 
 
+def test_explain_shows_what_each_work_tile_adds_and_the_fa4_hand_offs_only_on_b200():
+    """tile_cost.prologue_cycles term by term: FA4 (tcgen05) names its fitted turnaround, FA3 on H100 (Q
+    prefetched by its persistent producer) no latency and no turnaround."""
+    from simulator.api import hardware
+
+    fa4 = " ".join(run("simulate", "--hw", "b200", "--algo", "flash4", "--seq-len", "8k", "--explain").output.split())
+    turnaround = f"the warp roles' hand-offs {hardware('b200').tcgen05_tile_turnaround:,.0f}"
+    assert "per work tile" in fa4 and turnaround in fa4 and "the first load's latency" in fa4
+    fa3 = " ".join(run("simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "8k", "--explain").output.split())
+    assert "per work tile" in fa3 and "hand-offs" not in fa3 and "first load's latency" not in fa3
+
+
 def test_explain_names_the_mask_of_every_head_group_never_none():
     """--sparsity alone has no mask expression: the group line said 'None' before."""
     r = run("simulate", "--hw", "h100", "--algo", "flash2", "--seq-len", "32k", "--sparsity", "0.9", "--explain")
