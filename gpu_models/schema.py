@@ -28,7 +28,8 @@ _ACCELERATOR = {
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
-            "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround")  # the MMA paths an architecture lacks (GPUSpec checks which)
+            "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround")  # the MMA paths an architecture
+# lacks (GPUSpec checks which) and figures with a default (no pointer-chase latency published; no turnaround: 0)
 # 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
 ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes",
                 "tcgen05_tile_turnaround")

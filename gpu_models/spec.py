@@ -136,7 +136,7 @@ class GPUSpec:
     def tile_turnaround(self, path: str) -> float:
         """SM cycles a kernel on MMA path ``path`` loses per work tile at the hand-offs between its warp roles
         (fitted for tcgen05 alone; 0 where no figure is given)."""
-        return (self.tcgen05_tile_turnaround or 0.0) if path == "tcgen05" else 0.0
+        return getattr(self, f"{path}_tile_turnaround", None) or 0.0
 
     @property
     def hbm_achievable_bw(self) -> float:

@@ -142,12 +142,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
-    if "work_tile_cycles" in det:  # tile_cost.prologue_cycles, term by term
-        turnaround = hw.tile_turnaround(cfg.tensor_path)
-        terms = (["Q, O and the first K/V through L2"] + (["the pipeline's fill"] if cfg.overlap else [])
-                 + (["the first load's latency"] if not (cfg.persistent and cfg.q_prefetch) else [])
-                 + ([f"the warp roles' hand-offs {turnaround:,.0f}"] if turnaround else []))
-        lines.append(f"  + per work tile (a CTA's query block): {', '.join(terms)} = {det['work_tile_cycles']:,.0f}")
+    if "work_tile_parts" in det:  # tile_cost.prologue_parts: the terms this kernel pays
+        parts = det["work_tile_parts"]
+        names = {"io": "Q, O and the first K/V through L2", "fill": "the pipeline's fill",
+                 "latency": "the first load's latency", "turnaround": "the warp roles' hand-offs"}
+        terms = [names[k] + (f" {v:,.0f}" if k == "turnaround" else "") for k, v in parts.items() if v or k == "io"]
+        lines.append(f"  + per work tile (a CTA's query block): {', '.join(terms)} = {sum(parts.values()):,.0f}")
     lines += _mask_lines(det)
     lines += _index_lines(det)
     lines += _permute_lines(hw, det)

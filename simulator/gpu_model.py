@@ -23,7 +23,7 @@ from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kerne
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
-from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_cycles, tensor_dtype, tile_cycles
+from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
 from simulator.plans import plan
 from simulator.state_kernel import state_cost
@@ -125,7 +125,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     full_t, full_dom = column_tile(full, rows)
     uniform = all(p.tiles.uniform for p in parts)
     part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
-    pro_t = prologue_cycles(cfg, hw, wl, rows, full, k)
+    pro = prologue_parts(cfg, hw, wl, rows, full, k)
+    pro_t = sum(pro.values())
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
@@ -154,7 +155,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_cycles": pro_t, **detail_extra,
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_parts": pro, **detail_extra,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)

@@ -81,7 +81,12 @@ def ops_of(cfg, d: int, dv: int):
 
 
 def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> float:
-    """SM cycles a CTA's work tile costs outside the steady tile loop.
+    """SM cycles a CTA's work tile costs outside the steady tile loop: the sum of ``prologue_parts``."""
+    return sum(prologue_parts(cfg, hw, wl, rows, tile, ctas_per_sm).values())
+
+
+def prologue_parts(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> dict:
+    """SM cycles a CTA's work tile costs outside the steady tile loop, term by term (``--explain`` names them).
 
     Q in and O out through L2; the first key block's softmax, which no GEMM overlaps in a pipelined
     kernel (FA3 mainloop prologue: QK GEMM, wait, softmax; FA4 likewise), costing the share of min(G, S)
@@ -100,7 +105,7 @@ def prologue_cycles(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> floa
         exposed = hw.mma_path(cfg.tensor_path)[1]
         fill = (1 - exposed) * min(tile.gemm, tile.softmax)
     latency = 0.0 if cfg.persistent and cfg.q_prefetch else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
-    return io + fill + latency + hw.tile_turnaround(cfg.tensor_path)
+    return {"io": io, "fill": fill, "latency": latency, "turnaround": hw.tile_turnaround(cfg.tensor_path)}
 
 
 def column_tile(cost: TileCost, rows) -> tuple:

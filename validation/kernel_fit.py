@@ -89,7 +89,7 @@ def _identifiable(ranges: dict, points: list) -> dict:
     if len({(wl.head_dim, wl.v_head_dim) for wl, *_ in points}) == 1:
         out = {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in out.items()}
     if len({(wl.seq_len, wl.kv_len) for wl, *_ in points}) == 1:
-        out = {k: ((0.0, 0.0) if k.endswith("_tile_turnaround") else r) for k, r in out.items()}
+        out = {k: ((0.0, 0.0) if _in_cycles(k) else r) for k, r in out.items()}
     return out
 
 
@@ -266,7 +266,9 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
 
 
 def _in_cycles(name: str) -> bool:
-    return name.endswith("_tile_turnaround")
+    from gpu_models.schema import dimension
+
+    return dimension("gpu", name) == "cycles"
 
 
 def _meaning(name: str) -> str:
