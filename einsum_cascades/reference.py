@@ -29,6 +29,11 @@ def sigmoid_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray
     return v @ (1.0 / (1.0 + np.exp(-s))).T
 
 
+def unnormalised_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Attention without its softmax: AV[f,p] = sum_m (Q^T K)[m,p] V[f,m] (attention-nosoftmax)."""
+    return v @ (q.T @ k).T
+
+
 DIFFERENTIAL_LAMBDA = 0.8  # attention-differential.cascade's lambda
 
 
@@ -52,6 +57,7 @@ def lightning_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarr
 
 
 REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention,
+              "unnormalised": unnormalised_attention,
               "differential": differential_attention, "lightning": lightning_attention}
 
 

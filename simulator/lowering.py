@@ -15,8 +15,10 @@ hopper/softmax.h for the softmax's instruction mix, docs/kernels.md section A2):
 - two-argument ``max`` and a max reduction: one FMNMX per point; a sum reduction: one FADD per point;
 - an element-wise product: one FMUL;
 - ``/``: one FMUL per point and one MUFU.RCP per value of the divisor (hoisted out of the ranks it lacks);
-- an operand a contraction reads that an FP32 Einsum produced (the probabilities P) is converted to 16 bits
-  first: half an F2FP per element (one converts two).
+- an operand a contraction reads that an FP32 Einsum produced (the probabilities P, or the scores of another
+  contraction's FP32 accumulator, as in (Q K^T) V) is converted to 16 bits first: half an F2FP per element
+  (one converts two). A state a contraction accumulated over the keys (linear attention's K^T V) is not
+  counted: it is converted once per chunk, not per point.
 """
 
 from dataclasses import dataclass

@@ -23,6 +23,7 @@ def test_list_shows_every_cascade_with_its_passes_over_m():
     assert {name: rows[name] for name in cascade_names()} == {
         "attention-1pass": "1", "attention-2pass": "2", "attention-3pass": "3", "attention-3pass-deferred": "2",
         "attention-decode-splitkv": "1", "attention-linear": "1", "attention-naive": "2", "attention-sigmoid": "1",
+        "attention-nosoftmax": "1",
         "attention-differential": "1", "attention-lightning": "1"}
 
 

@@ -13,7 +13,7 @@ M, P, E, F, M0, M1, M2, P0, G, E0 = sp.symbols("M P E F M0 M1 M2 P0 G E0", posit
 
 PASSES_OVER_M = {"attention-3pass": 3, "attention-3pass-deferred": 2, "attention-2pass": 2, "attention-1pass": 1,
                  "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1, "attention-sigmoid": 1,
-                 "attention-differential": 1, "attention-lightning": 1}
+                 "attention-nosoftmax": 1, "attention-differential": 1, "attention-lightning": 1}
 
 # Every Einsum of every bundled cascade: one op per point of its iteration space per operator.
 OPS = {
@@ -47,6 +47,9 @@ OPS = {
         "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "SG": {"exp": M1 * M0 * P, "add": M1 * M0 * P,
                                                                     "rcp": M1 * M0 * P},
         "SLNV": {"mac": F * M1 * M0 * P}, "RNV": {"add": F * M1 * P}, "AV": {}},
+    "attention-nosoftmax": {  # no max, exp, sum or division: the two contractions and O's accumulation
+        "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E}, "SLNV": {"mac": F * M1 * M0 * P},
+        "RNV": {"add": F * M1 * P}, "AV": {}},
     "attention-linear": {
         "FK": {"add": E * M, "exp": E * M}, "FQ": {"add": E * P, "exp": E * P}, "KV": {"mac": E * F * M},
         "KS": {"add": E * M}, "NUM": {"mac": F * P * E}, "DEN": {"mac": E * P}, "AV": {"div": F * P}},

@@ -42,6 +42,14 @@ def test_sigmoid_attention_has_no_max_no_sum_and_one_mufu_op_per_score():
     assert ("row_tile", "fp32") not in p.work and ("output_tile", "fp32") not in p.work
 
 
+def test_scores_a_contraction_produced_are_converted_once_each_before_the_pv_mma():
+    """(Q^T K) V: the FP32 scores go to 16 bits for the PV MMA (half an F2FP each), not once per summed feature."""
+    (p,) = _work("attention-nosoftmax").passes
+    assert p.work == {("score", "tensor"): 2 * E + 2 * F, ("score", "cvt"): 0.5}
+    (softmax,) = _work("attention-1pass").passes
+    assert softmax.work[("score", "cvt")] == 0.5  # P, produced by the exp
+
+
 def test_a_second_exp_per_score_doubles_the_mufu_work():
     text = load_cascade("attention-1pass").source
     base = load_cascade("attention-1pass")
@@ -58,7 +66,8 @@ def test_linear_attention_works_per_key_and_per_query_not_per_score():
 
 
 @pytest.mark.parametrize("name", ["attention-1pass", "attention-3pass", "attention-2pass", "attention-naive",
-                                  "attention-3pass-deferred", "attention-sigmoid", "attention-linear"])
+                                  "attention-3pass-deferred", "attention-sigmoid", "attention-linear",
+                                  "attention-nosoftmax"])
 def test_every_bundled_cascade_walks(name):
     work = cascade_work(load_cascade(name))
     assert work.passes and all(p.work for p in work.passes)

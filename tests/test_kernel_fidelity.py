@@ -450,3 +450,27 @@ def test_calibrate_recovers_a_tile_turnaround_from_timings_at_several_lengths(tm
     assert max(map(abs, kernel_fit._errors(hw, pts, values))) < 0.01
     one_length = [p for p in pts if p[0].seq_len == 4096]
     assert kernel_fit._identifiable(kernel_fit.targets(hw)["tcgen05"], one_length)["tcgen05_tile_turnaround"] == (0, 0)
+
+
+def test_the_kernel_timed_without_its_softmax_tells_the_exposure_at_one_head_dim(tmp_path):
+    """At one head dim a tile's G/efficiency + exposed * S pins only the sum; the same kernel timed with its softmax
+    compiled out (attention-nosoftmax@flash2: S down to the scores' conversion) separates the two figures, as the
+    A100 fit does with GPU_travel's 'No softmax' FA2 columns. Without the ablation the exposure is held at 1."""
+    import validation.kernel_fit as kernel_fit
+
+    truth = replace(hardware("a100"), mma_sync_efficiency=0.7, mma_sync_softmax_exposed=0.6)
+    shapes = [Workload(batch=b, heads=32, head_dim=128, seq_len=n) for b, n in ((16, 1024), (1, 4096))]
+    points = [(algo, wl) for wl in shapes for algo in ("flash2", "attention-nosoftmax@flash2")]
+    doc = json.loads(open(_synthetic_file(tmp_path, truth, points)).read())
+    hw = hardware("a100")
+    pts = kernel_fit._points(doc, hw)
+    assert [p[1] for p in pts] == [a for a, _ in points] and {p[3] for p in pts} == {"mma_sync"}
+    ranges = kernel_fit._identifiable(kernel_fit.targets(hw)["mma_sync"], pts)
+    assert ranges["mma_sync_softmax_exposed"] == (0.0, 1.0)
+    values = kernel_fit._minimise(hw, ranges, pts, {k: kernel_fit._span(*r, 8) for k, r in ranges.items()},
+                                  kernel_fit._REFINE_ROUNDS)
+    assert values["mma_sync_softmax_exposed"] == pytest.approx(0.6, abs=0.03)
+    assert values["mma_sync_efficiency"] == pytest.approx(0.7, abs=0.01)
+    softmax_only = [p for p in pts if p[1] == "flash2"]
+    held = kernel_fit._identifiable(kernel_fit.targets(hw)["mma_sync"], softmax_only)
+    assert held["mma_sync_softmax_exposed"] == (1.0, 1.0)

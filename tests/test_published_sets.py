@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from einsum_cascades.library import cascade_names
+from simulator.algorithms import FUSED_MAPPINGS
 from simulator.api import ALGORITHMS, hardware
 from simulator.workload import DTYPE_BYTES, Workload
 
@@ -62,8 +64,11 @@ def test_points_have_valid_shapes_and_known_families(path):
     for i, p in enumerate(load(path)["points"]):
         assert p["ok"] is True and p["kernel"], f"point {i}"
         Workload(**{k: p[k] for k in SHAPE_KEYS if k in p})  # raises on a shape attnsim cannot state
-        assert p["algorithm"] in ALGORITHMS or (p["algorithm"] is None and "no family" in p.get("note", "")), (
-            f"point {i}: algorithm {p['algorithm']!r} is neither an attnsim family nor null with a note saying why")
+        mapped = (p["algorithm"] or "").rpartition("@")  # a bundled cascade on a fused family's kernel
+        assert p["algorithm"] in ALGORITHMS or (p["algorithm"] is None and "no family" in p.get("note", "")) or (
+            mapped[0] in cascade_names() and mapped[2] in FUSED_MAPPINGS), (
+            f"point {i}: algorithm {p['algorithm']!r} is neither an attnsim family, a bundled cascade@family, nor "
+            "null with a note saying why")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

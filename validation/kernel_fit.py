@@ -19,6 +19,7 @@ import statistics
 from dataclasses import dataclass, replace
 
 from einsum_cascades.errors import UserError
+from simulator.algorithms import FUSED_MAPPINGS
 from simulator.workload import Workload
 
 FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # per-tile costs
@@ -81,12 +82,14 @@ def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
 
 def _identifiable(ranges: dict, points: list) -> dict:
     """The figures the points can tell apart. A tile costs G/efficiency + exposed * S (G >= S), and S/G falls
-    as 1/(d + dv): points of a single head dim pin only that sum, so the exposure is then held at 1 (the
-    softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted. A work tile costs its key
+    as 1/(d + dv): points of a single head dim and cascade pin only that sum, so the exposure is then held at 1
+    (the softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted; a second head dim, or
+    the kernel timed with its softmax removed (``attention-nosoftmax@flash2``: S down to the conversion),
+    separates them. A work tile costs its key
     tiles plus a turnaround: points of a single length cannot tell the two apart, so the turnaround is then
     held at 0."""
     out = dict(ranges)
-    if len({(wl.head_dim, wl.v_head_dim) for wl, *_ in points}) == 1:
+    if len({(wl.head_dim, wl.v_head_dim, algo) for wl, algo, *_ in points}) == 1:
         out = {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in out.items()}
     if len({(wl.seq_len, wl.kv_len) for wl, *_ in points}) == 1:
         out = {k: ((0.0, 0.0) if _in_cycles(k) else r) for k, r in out.items()}
@@ -94,18 +97,20 @@ def _identifiable(ranges: dict, points: list) -> dict:
 
 
 def _points(doc: dict, hw) -> list[tuple]:
-    """(workload, family, measured seconds, target) of every point ``hw`` can run whose figures are fitted."""
+    """(workload, algorithm, measured seconds, target, FA3 build, locked clock) of every point ``hw`` can run whose
+    figures are fitted; the algorithm is a family or a cascade mapped onto a fused one."""
     from simulator.gpu_kernels import kernel_config
     from simulator.gpu_model import family_error
 
     out = []
     for p in doc.get("points", []):
-        algo = p.get("algorithm")
-        if algo not in (*FUSED_FAMILIES, "naive") or not p.get("measured_s") or not p.get("ok", True) \
-                or family_error(hw, algo):
+        algo = p.get("algorithm") or ""
+        family = algo.rpartition("@")[2]  # a cascade mapped onto a fused family (attention-nosoftmax@flash2)
+        allowed = FUSED_MAPPINGS if family != algo else (*FUSED_FAMILIES, "naive")
+        if family not in allowed or not p.get("measured_s") or not p.get("ok", True) or family_error(hw, family):
             continue
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
-        target = UNFUSED if algo == "naive" else kernel_config(algo, hw, wl).tensor_path
+        target = UNFUSED if algo == "naive" else kernel_config(family, hw, wl).tensor_path
         out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build"), p.get("clock_locked_mhz")))
     return out
 
