@@ -41,7 +41,9 @@ def print_fitted(headers, rows, *, text=(), right=(), shared=(), drop=(), droppe
             dropped.append(step)
         table, needs = _table([headers[i] for i in shown], [[r[i] for i in shown] for r in rows],
                               [[r[i] for i in shown] for r in plain], text, right, table_kw)
-        if needs + _borders(console, table) <= console.width:
+        slack = console.width - needs - _borders(console, table)
+        if slack >= 0:
+            _cap_text(table, slack)
             if above:
                 console.print("  ".join(f"{escape(headers[i])}={rows[0][i]}" for i in above), highlight=False)
             console.print(table)
@@ -69,6 +71,16 @@ def _table(headers, rows, plain, text, right, table_kw) -> tuple[Table, int]:
     for row in rows:
         table.add_row(*row)
     return table, needs
+
+
+def _cap_text(table: Table, slack: int) -> None:
+    """Cap each free-text column at its ``min_width`` plus an even share of the ``slack``: rich reduces the
+    widest wrapping column first and then widens a column back to its ``min_width``, so an uncapped text
+    column (one holding a word longer than its ``min_width``, or a long value beside a narrower text column)
+    can keep the width the no-wrap columns were measured to need, and cut them instead."""
+    wrapping = [c for c in table.columns if not c.no_wrap and c.min_width is not None]
+    for column in wrapping:
+        column.max_width = column.min_width + slack // len(wrapping)
 
 
 def _borders(console, table: Table) -> int:

@@ -23,6 +23,9 @@ WHOLE = {  # command -> values that must each appear unbroken on one line
                                                           "speedup sparse_vs_dense", "88.4%"],
     ("validate", "report", "validation/published/flash-attention-fa4-prs-b200.json", "--format", "table"):
         ["flash-attn-4", "flash4", "-1.1%", "causal"],
+    # a kernel name longer than a text column's fold width beside a second text column (the masks)
+    ("validate", "report", "validation/published/tileops-nightly-2026-09-07-h200.json", "--format", "table"):
+        ["flash-attn-3-varlen", "-33.6%", "-30.7%", "+13.4%", "window(1024,0)"],
 }
 
 
@@ -75,3 +78,17 @@ def test_columns_with_one_value_in_every_row_move_above_the_table_before_any_is_
     assert "4x16/16x192/128" in out and max(len(line) for line in out.splitlines()) <= 40
     wide = _print(80, headers, rows, shared=("kernel", "algorithm", "shape"))
     assert "kernel=" not in wide and "flash-attn-4" in wide.splitlines()[-2]  # a table that fits keeps them
+
+
+def test_text_columns_give_way_to_the_number_columns_they_were_measured_beside():
+    """rich narrows the widest wrapping column first, then widens each back to its min_width: without caps a
+    folded long word and a second text column took the width the last number column was measured to need."""
+    from rich import box
+
+    rows = [["flashinfer-batch-decode-paged256", "1/4k", "dense", "44.8 us", "29.8 us", "-30.7%"],
+            ["flash-attn-3-varlen", "512", "causal window(1024,0)", "47.2 us", "27.7 us", "-41.3%"]]
+    for width in (77, 80):  # where the table just fits (validate report's borders)
+        out = _print(width, ("kernel", "N", "mask", "measured", "predicted", "error"), rows, text=("kernel", "mask"),
+                     box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        assert "-30.7%" in out and "-41.3%" in out and "window(1024,0)" in out
+        assert max(len(line) for line in out.splitlines()) <= width
