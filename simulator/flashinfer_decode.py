@@ -48,11 +48,26 @@ PARTIAL_LSE_BYTES = 4  # tmp: per chunk and query head, O in DTypeOut and the lo
 SHUFFLES_PER_CLK_SM = 32
 # CUDA-core instructions per element a lane handles, per (K/V row, query head) (decode.cuh): compute_qk converts
 # the K element to fp32 and computes s += q * k * sm_scale (FMUL + FFMA); update_local_state converts the V
-# element and does o += s * v (FFMA).
+# element and does o += s * v (FFMA). A 16-bit pair converts in one instruction per element (fp16: HADD2.F32); bf16
+# takes 1.5 (__bfloat1622float2 on sm_90: a shift for the low half, a byte permute and a shift for the high
+# half), so bf16 adds half an instruction per K and per V element.
 OPS_PER_ELEMENT = 1 + 2 + 1 + 1
-# Per row and lane, besides: one FADD per shuffle step, the bound check's select, the running max, s - m and
-# d += s in compute_qk; each lane computes the row's exp2 (MUFU) itself.
-OPS_PER_ROW = 4
+BF16_CONVERT_EXTRA = 0.5
+# Per row and lane, besides: one FADD per shuffle step, the bound check's compare and select, the running max,
+# s - m and d += s in compute_qk, and the two LDS.128 that read the row's K and V vectors from shared memory;
+# each lane computes the row's exp2 (MUFU) itself.
+OPS_PER_ROW = 5
+SMEM_LOADS_PER_ROW = 2
+# Per lane and pipeline iteration, whatever the rows it covers (tile_size_per_bdx x bdy): O's rescale (vec FMULs),
+# exp2 of the max's change and d's rescale, 4 __syncthreads, the K and V cp.async with their commits and waits,
+# and the address and loop arithmetic. 48.8 instructions: the difference of the per-row counts at GQA groups 4
+# and 8 (4 and 8 rows per lane and iteration) in the SASS of decode.cuh @ 9f49803b built for sm_90a (nvcc 13.0,
+# cuobjdump: 68.6 and 62.5 instructions per lane and row at fp16, d=128).
+ITERATION_OPS = 48.8
+# Registers per thread of the batch decode kernel at d=128 (ptxas for sm_90a, nvcc 13.0, the same build: 63-70 at
+# fp16 and bf16, groups 4 and 8), allocated per warp in 256-register units: 64 per thread. 128-thread CTAs then
+# fit 8 to an SM, where threads alone would allow 16 (the occupancy FlashInfer's split heuristic asks for).
+REGS_PER_THREAD = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,7 @@ class DecodeConfig:
     bdz: int  # slices of rows
     tile: int  # tile_size_per_bdx: rows per lane and slice per stage
     smem_bytes: int
+    bf16: bool = False  # bf16 K/V (converted to fp32 in more instructions than fp16)
 
     @property
     def threads(self) -> int:
@@ -78,11 +94,12 @@ class DecodeConfig:
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM (what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns), from shared memory,
-        threads and the CTA cap (the kernels set no register bound)."""
-        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+        registers (REGS_PER_THREAD: the kernels set no launch bound), threads and the CTA cap."""
+        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.regs_per_sm // (self.threads * REGS_PER_THREAD),
+                   hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
 
 
-def decode_config(family: str, d: int, group: int, b: int) -> DecodeConfig:
+def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -> DecodeConfig:
     """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters."""
     vec = max(CP_ASYNC_BYTES // b, d // 32)
     bdx, bdy = d // vec, group
@@ -98,7 +115,7 @@ def decode_config(family: str, d: int, group: int, b: int) -> DecodeConfig:
         smem = stages + 2 * bdy * bdz * 4  # smem_md: m and d per (ty, tz)
     else:
         smem = stages + max(tile * threads * 8, 2 * bdy * bdz * 4)  # K page pointers, or m/d
-    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem)
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16)
 
 
 def check(family: str, hw, wl) -> None:
@@ -156,25 +173,28 @@ def _min_pages_per_chunk(pages: int, batch: int, kv_heads: int, max_grid: int, l
 
 
 def row_cycles(cfg: DecodeConfig, hw) -> float:
-    """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions at the SM's issue width of
-    FP32 lanes, or its shuffle or MUFU rate if lower."""
+    """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions (FP32 pipe, shuffles,
+    exp2, shared-memory loads and each iteration's fixed work over the rows a lane covers) at the SM's issue
+    width of one instruction per lane per clock, or its shuffle or MUFU rate if lower."""
     shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
-    return max((fp32 + shuffles + exps) / hw.fp32_fma_per_clk_sm, shuffles / SHUFFLES_PER_CLK_SM,
+    other = cfg.bdx * (SMEM_LOADS_PER_ROW + ITERATION_OPS / (cfg.tile * cfg.bdy))
+    return max((fp32 + shuffles + exps + other) / hw.fp32_fma_per_clk_sm, shuffles / SHUFFLES_PER_CLK_SM,
                exps / hw.sfu_ops_per_clk_sm)
 
 
 def lane_fp32_ops(cfg: DecodeConfig) -> float:
     """FP32-pipe instructions of one lane per (K/V row, query head): its elements' conversions and FMAs, an FADD
     per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
-    return cfg.vec * OPS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW
+    convert = 2 * BF16_CONVERT_EXTRA if cfg.bf16 else 0.0  # per element of K and of V
+    return cfg.vec * (OPS_PER_ELEMENT + convert) + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
 def flashinfer_decode(hw, family: str, wl) -> Result:
     """Predict one FlashInfer decode call (see the module docstring)."""
     check(family, hw, wl)
-    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes)
+    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16")
     k = cfg.ctas_per_sm(hw)
     if k < 1:
         raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "

@@ -137,3 +137,31 @@ def test_explain_shows_the_thread_block_split_and_write_back():
     rows = json.loads(CliRunner().invoke(cli, ["simulate", "--algo", BATCH, "--seq-len", "1", "--kv-len", "64k",
                                                "--format", "json"]).output)
     assert rows[0]["algorithm"] == BATCH and rows[0]["time_s"] > 0
+
+
+@pytest.mark.parametrize("group, bf16, sass", [(8, False, 62.5), (4, False, 68.6), (8, True, 70.5), (4, True, 76.6)])
+def test_cuda_core_instructions_per_lane_and_row_match_the_kernels_sass(group, bf16, sass):
+    """Per (K/V row, query head) and lane at d=128: the per-element conversions and FMAs, the reduction, the row's
+    softmax and shared-memory loads, and each iteration's fixed work over the group's rows, against the SASS of
+    decode.cuh @ 9f49803b for sm_90a (68.6 / 62.5 at fp16, 8 more at bf16, whose conversion takes 1.5
+    instructions per element); 128 lanes issue per clock per SM."""
+    from simulator.flashinfer_decode import lane_fp32_ops, row_cycles
+
+    hw = hardware("h100")
+    cfg = decode_config(BATCH, 128, group, 2, bf16)
+    per_lane_row = row_cycles(cfg, hw) * hw.fp32_fma_per_clk_sm / cfg.bdx
+    assert per_lane_row == pytest.approx(sass, rel=0.02)
+    assert lane_fp32_ops(cfg) - lane_fp32_ops(decode_config(BATCH, 128, group, 2)) == (8 if bf16 else 0)
+
+
+def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_cuda_cores_bind():
+    """64 registers x 128 threads: 8 CTAs per SM (threads alone would allow 16); with the SMs locked at 1500 MHz
+    an H200's group-8 decode is CUDA-core bound, and bf16's conversions make it slower than fp16."""
+    from validation.report import at_clock
+
+    hw = at_clock(hardware("h200"), 1500)
+    assert decode_config(BATCH, 128, 8, 2).ctas_per_sm(hw) == 8
+    wl = Workload(batch=16, heads=64, kv_heads=8, head_dim=128, seq_len=1, kv_len=4096)
+    fp16, bf16 = (evaluate(hw, BATCH, replace(wl, dtype=t)) for t in ("fp16", "bf16"))
+    assert fp16.detail["cuda_core_s"] > fp16.detail["stream_s"]
+    assert bf16.time_s / fp16.time_s == pytest.approx(1.13, abs=0.03)
