@@ -74,13 +74,20 @@ def _table(headers, rows, plain, text, right, table_kw) -> tuple[Table, int]:
 
 
 def _cap_text(table: Table, slack: int) -> None:
-    """Cap each free-text column at its ``min_width`` plus an even share of the ``slack``: rich reduces the
+    """Where the text columns' whole lines do not fit beside the others, cap each at its ``min_width`` plus a
+    share of the ``slack`` (a column that wants less than an even share gets what it wants): rich reduces the
     widest wrapping column first and then widens a column back to its ``min_width``, so an uncapped text
     column (one holding a word longer than its ``min_width``, or a long value beside a narrower text column)
     can keep the width the no-wrap columns were measured to need, and cut them instead."""
     wrapping = [c for c in table.columns if not c.no_wrap and c.min_width is not None]
-    for column in wrapping:
-        column.max_width = column.min_width + slack // len(wrapping)
+    wants = [max(0, max((len(line) for cell in (c.header, *c.cells) for line in str(cell).splitlines()), default=0)
+                 - c.min_width) for c in wrapping]
+    if sum(wants) <= slack:
+        return
+    left = slack  # shared out smallest want first, each taking at most an even share of what is left
+    for n, (want, column) in enumerate(sorted(zip(wants, wrapping), key=lambda wc: wc[0])):
+        give = min(want, left // (len(wrapping) - n))
+        column.max_width, left = column.min_width + give, left - give
 
 
 def _borders(console, table: Table) -> int:
