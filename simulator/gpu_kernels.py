@@ -66,6 +66,7 @@ class KernelConfig:
     split_kernel: bool = False  # FA2's split-KV kernel (flash-decoding; flash2 when its heuristic splits)
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
     k_in_regs: bool = False  # FA1: each warp keeps its K fragments in registers for a whole key block
+    transpose_v: bool = False  # FA3 fp8: the producer re-writes each V tile transposed in smem (LDSM.T, STSM)
 
     def kv_width(self, d: int, dv: int) -> int:
         """Elements of one key row the pass loads: its K row, and its V row when it reads V."""

@@ -126,8 +126,12 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
         br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local, paged)
     smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
     wgs = br // WGMMA_ROWS
+    # fp8: wgmma takes 8-bit B operands K-major only, so V (row-major in HBM) is transposed in smem by the producer
+    # warpgroup before each PV GEMM (mainloop_fwd_sm90_tma_gmma_ws.hpp: Transpose_V = Is_FP8 && !V_colmajor,
+    # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                        causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True)
+                        causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
+                        transpose_v=b == 1)
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,

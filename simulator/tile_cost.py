@@ -59,7 +59,8 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
     smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
     p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
-    smem = (smem_read + kv_tile + p_round_trip) / smem_bw  # reads by the MMAs + the tile's fill
+    v_transpose = 2 * bc * dv * b if cfg.transpose_v else 0  # FA3 fp8: V read (LDSM.T) and written back (STSM)
+    smem = (smem_read + kv_tile + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
     load = (kv_tile + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_per_score * (1 - poly) + br * ops.sfu_per_row) / sfu_rate

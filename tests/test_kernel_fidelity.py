@@ -474,3 +474,21 @@ def test_the_kernel_timed_without_its_softmax_tells_the_exposure_at_one_head_dim
     softmax_only = [p for p in pts if p[1] == "flash2"]
     held = kernel_fit._identifiable(kernel_fit.targets(hw)["mma_sync"], softmax_only)
     assert held["mma_sync_softmax_exposed"] == (1.0, 1.0)
+
+
+def test_fa3_fp8_transposes_v_in_shared_memory_and_16_bit_does_not():
+    """wgmma reads 8-bit B operands K-major only: FA3's producer re-writes each V tile transposed (LDSM.T, STSM),
+    2 x Bc x dv bytes of smem traffic per tile beside the MMAs' reads; at d=256 (128 x 128 tiles) that makes the
+    fp8 tile smem-bound, where fp16 stays tensor-bound."""
+    from simulator.gpu_kernels import kernel_config
+    from simulator.tile_cost import tile_cycles
+
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=8, head_dim=256, seq_len=16384, dtype="fp8")
+    cfg = kernel_config("flash3", hw, wl)
+    assert cfg.transpose_v and not kernel_config("flash3", hw, replace(wl, dtype="fp16")).transpose_v
+    with_t, without = tile_cycles(cfg, hw, wl, False), tile_cycles(replace(cfg, transpose_v=False), hw, wl, False)
+    assert with_t.bound == "smem" and without.bound == "tensor"
+    kv_tile = cfg.block_kv * (256 + 256)  # K and V rows, 1 byte each
+    reads_and_fill = cfg.readers * kv_tile + cfg.block_q * 256 + kv_tile  # 2 consumer WGs, Q, the TMA fill
+    assert with_t.gemm * hw.smem_bytes_per_clk_sm == pytest.approx(reads_and_fill + 2 * cfg.block_kv * 256)
