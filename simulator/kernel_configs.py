@@ -149,7 +149,9 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
             return 192, 128, False
         if d <= 128:
             return 128, 160 if paged else 224, False
-        return (128, 160, False) if d <= 192 else (128, 128, False)
+        if d <= 192:
+            return 128, 128 if paged and local else 160, False
+        return 128, 64 if local else 128, False
     if d <= 64:
         return (192, 128, False) if causal else (192, 192, True)
     if d <= 96:
