@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from dataclasses import fields, replace
 from functools import lru_cache
 
@@ -16,7 +17,7 @@ from simulator._numpy import np
 from einsum_cascades.errors import UserError
 from simulator.capacity import cannot_fit, mark_rows
 from simulator import tiles as tile_source
-from simulator.columns import workload_columns
+from simulator.columns import SIZE_FIELDS, workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
@@ -195,30 +196,34 @@ def run_points(points, **defaults) -> list[dict]:
     for the first bad point (callers that must name the row re-run one by one).
     """
     rows = [None] * len(points)
-    groups: dict[tuple, list] = {}
+    # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
+    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
     methods = {}
     if defaults.get("method") or any(p.get("method") for p in points):
         points, methods = _with_methods(points, defaults)
-    merged_points = [{**defaults, **{k: v for k, v in point.items() if v is not None}} for point in points]
+    merged_points = [{k: v for k, v in point.items() if v is not None} for point in points]  # None: not given
+    if defaults:
+        merged_points = [{**defaults, **point} for point in merged_points]
     # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
-    tile_source.expect_sparsities(p["sparsity"] for p in merged_points
-                                  if type(p.get("sparsity")) is float and p["sparsity"] > 0 and not p.get("pattern"))
+    tile_source.expect_sparsities(p["sparsity"] for p in merged_points if "sparsity" in p
+                                  and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
     try:
         for i, merged in enumerate(merged_points):
-            key = _column_key(merged)
-            if key is None:
+            keyed = _column_key(merged)
+            if keyed is None:
                 rows[i] = _simulate_point(merged)
             else:
-                groups.setdefault(key, []).append(i)
-                rows[i] = merged
+                members, sizes = groups[keyed[0]]
+                members.append(i)
+                sizes.extend(keyed[1])
     finally:
         tile_source.expect_sparsities(())
-    for key, members in groups.items():
-        merged = [rows[i] for i in members]
+    for key, (members, sizes) in groups.items():
         # a small group runs the scalar path (the same numbers) unless numpy is loaded already: importing it costs
         # more than COLUMNS_FROM points (a dense `attnsim simulate` never imports it)
-        columns = len(merged) >= COLUMNS_FROM or (len(merged) > 1 and "numpy" in sys.modules)
-        out = (_simulate_columns(key, merged) if columns else None) or [_simulate_point(m) for m in merged]
+        columns = len(members) >= COLUMNS_FROM or (len(members) > 1 and "numpy" in sys.modules)
+        out = (_simulate_columns(key, sizes) if columns else None) \
+            or [_simulate_point(merged_points[i]) for i in members]
         for i, row in zip(members, out):
             rows[i] = row
     for i, name in methods.items():
@@ -267,8 +272,9 @@ def _masked(p: dict) -> bool:
     return bool(get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"))
 
 
-def _column_key(p: dict) -> tuple | None:
-    """What a dense GPU point shares with the points it can be evaluated with; None if it must go alone."""
+def _column_key(p: dict) -> tuple[tuple, tuple] | None:
+    """(what a dense GPU point shares with the points it can be evaluated with, its sizes in SIZE_FIELDS order);
+    None if it must go alone."""
     get = p.get
     if _masked(p):
         return None
@@ -276,33 +282,34 @@ def _column_key(p: dict) -> tuple | None:
     v_head_dim = get("v_head_dim") or head_dim
     if type(v_head_dim) is int and v_head_dim % HEAD_DIM_MULTIPLE:
         return None  # evaluated alone, so Workload names the bad value
-    batch, heads = get("batch", _BATCH), get("heads", _HEADS)
+    batch, heads, kv_heads, kv_len = get("batch", _BATCH), get("heads", _HEADS), get("kv_heads", 0), get("kv_len", 0)
     if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(batch) is int
-            and type(heads) is int and type(get("kv_heads", 1)) is int and type(get("kv_len", 1)) is int
+            and type(heads) is int and type(kv_heads) is int and type(kv_len) is int
             and (block is None or type(block) is int)):
         return None
-    hw_name, baseline = get("hardware", "h100"), get("baseline")
+    kv_heads, kv_len = kv_heads or heads, kv_len or seq_len  # not given: as many as the query heads, the queries
+    hw_name, baseline, scope = get("hardware", "h100"), get("baseline"), get("scope", _SCOPE)
     plan = _column_plan(hw_name, get("algorithm"), baseline)
     if plan is None:
         return None
-    algo, fa2_min_ctas = plan
+    algo, fa2_min_ctas, arch = plan
     # FA2's one-query GQA layout and its split-KV choice are decided point by point: fewer 64-row CTAs than
     # 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
     if fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < fa2_min_ctas):
         return None
     pack = None
     if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
-        kv_heads = get("kv_heads") or heads
         if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0 or head_dim <= 0 \
                 or v_head_dim <= 0:
             return None
         if algo == "flash3":
-            pack = fa3_column_pack(_arch(hw_name), head_dim, block, seq_len, heads, kv_heads, get("scope", _SCOPE))
+            pack = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, scope)
         elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
             pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
         if pack is None:
             return None
-    return hw_name, algo, baseline, head_dim, get("dtype", _DTYPE), block, pack, v_head_dim, get("scope", _SCOPE)
+    return ((hw_name, algo, baseline, head_dim, get("dtype", _DTYPE), block, pack, v_head_dim, scope),
+            (batch, heads, kv_heads, seq_len, kv_len))
 
 
 _SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
@@ -312,8 +319,8 @@ _DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
 @lru_cache(maxsize=256)
 def _column_plan(hw_name, algo, baseline) -> tuple | None:
     """(the algorithm the points run, the fewest 64-row CTAs at which neither it nor its baseline may split
-    when either is FA2's, 0 otherwise) for points of these names when they and their baseline run on columns;
-    None otherwise (or on bad input)."""
+    when either is FA2's, 0 otherwise, the machine's arch) for points of these names when they and their
+    baseline run on columns; None otherwise (or on bad input)."""
     try:
         spec = hardware(hw_name)
         algo = algo or default_algorithm(spec)
@@ -327,21 +334,16 @@ def _column_plan(hw_name, algo, baseline) -> tuple | None:
                   if family in ("flash2", "flash-decoding")]
     except (UserError, TypeError):
         return None
-    return algo, max(limits, default=0)
+    return algo, max(limits, default=0), spec.arch
 
 
-@lru_cache(maxsize=64)
-def _arch(hw_name: str) -> str:
-    return hardware(hw_name).arch
-
-
-def _simulate_columns(key: tuple, merged: list[dict]) -> list[dict] | None:
-    """Rows for points of one column key; None if a value is invalid (the caller then runs them one by one)."""
+def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
+    """Rows for points of one column key, of these sizes (each point's ``_column_key`` sizes in turn); None if a
+    value is invalid (the caller then runs them one by one)."""
     hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim, scope = key
-    sizes = {k: [m.get(k, DEFAULTS[k]) for m in merged] for k in ("batch", "heads", "seq_len")}
-    sizes["kv_heads"] = [m.get("kv_heads") or h for m, h in zip(merged, sizes["heads"])]
-    sizes["kv_len"] = [m.get("kv_len") or n for m, n in zip(merged, sizes["seq_len"])]
-    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
+    step = len(SIZE_FIELDS)
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope,
+                          **{name: sizes[k::step] for k, name in enumerate(SIZE_FIELDS)})
     if wl is None:
         return None
     spec = hardware(hw_name)
@@ -388,15 +390,16 @@ def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict
     record = to_row(r, base, note)
     util = record["utilization"]
     n = len(r.time_s)
-    # every row copies one template in the record's key order (the shared values set once) and puts its columns in
-    varying = {k: v.tolist() for k, v in record.items() if isinstance(v, np.ndarray)}
+    # every row copies one template in the record's key order (the shared values set once), then takes its
+    # value from each column in turn
+    template = {**record, **(extra or {})}
+    rows = [template.copy() for _ in range(n)]
+    for name, column in record.items():
+        if isinstance(column, np.ndarray):
+            for row, value in zip(rows, column.tolist()):
+                row[name] = value
     unit_keys = list(util)
     unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
-    template = {**record, **(extra or {})}
-    names = (*varying, "utilization")
-    rows = []
-    for values in zip(*varying.values(), [dict(zip(unit_keys, units)) for units in zip(*unit_values)]):
-        row = template.copy()
-        row.update(zip(names, values))
-        rows.append(row)
+    for row, units in zip(rows, zip(*unit_values)):
+        row["utilization"] = dict(zip(unit_keys, units))
     return rows

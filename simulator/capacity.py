@@ -69,18 +69,41 @@ def _footprint(result) -> dict:
     return footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
 
 
-def describe(hw, result, index=None, parts=None) -> str:
-    """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' (``index``: one of columns;
-    ``parts``: the result's footprint, broadcast to the columns, when the caller has it already)."""
-    if parts is None and index is None and ndim(result.time_s) == 0:  # one point: its plain numbers
-        parts = _footprint(result)
-    elif parts is None:
-        parts = _columns(result)
-    if index is not None:
-        parts = {k: v[index] for k, v in parts.items()}
-    shown = ", ".join(f"{k} {_gb(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v)
-    return (f"{result.algorithm} needs {_gb(sum(parts.values()))} of HBM ({shown}); "
-            f"{hw.display_name} has {_gb(capacity_bytes(hw))}")
+def describe(hw, result) -> str:
+    """'naive needs 1.10 TB (S 550 GB, P 550 GB, ...) of HBM; H100 has 85.9 GB' for one point."""
+    parts = _footprint(result)
+    names, values = list(parts), list(parts.values())
+    largest_first = sorted(range(len(values)), key=lambda j: -values[j])
+    return _sentence(hw, result.algorithm, names, values, largest_first, _Decimal())
+
+
+def _column_notes(hw, result, n: int, indices: list[int]) -> dict[int, str]:
+    """``describe`` of the points ``indices`` of a result's ``n`` rows (by index), a column at a time: numpy orders
+    every point's tensors at once, and each byte count is formatted once for all the notes."""
+    if not indices:
+        return {}
+    parts = {k: np.broadcast_to(v, (n,))[indices] for k, v in _footprint(result).items()}
+    names, values = list(parts), np.stack(list(parts.values()), axis=1)  # one row of tensors per point
+    order = np.argsort(-values, axis=1, kind="stable").tolist()  # largest first, ties in the footprint's order
+    gb = _Decimal()
+    return {i: _sentence(hw, result.algorithm, names, point, largest_first, gb)
+            for i, point, largest_first in zip(indices, values.tolist(), order)}
+
+
+def _sentence(hw, algorithm: str, names: list, values: list, largest_first: list, gb) -> str:
+    """describe's sentence for one point's tensors (``names``, their ``values`` in bytes) listed in the order
+    ``largest_first`` (indices), without the empty ones; ``gb``: a ``_Decimal``."""
+    shown = ", ".join([f"{names[j]} {gb[values[j]]}" for j in largest_first if values[j]])
+    return f"{algorithm} needs {gb[sum(values)]} of HBM ({shown}); {hw.display_name} has {gb[capacity_bytes(hw)]}"
+
+
+class _Decimal(dict):
+    """``_gb`` of each byte count asked for, formatted once: the notes of a column of points repeat their
+    machine's capacity and, point by point, Q's bytes in K, V and O (self-attention) and S's in P."""
+
+    def __missing__(self, n: float) -> str:
+        self[n] = text = _gb(n)
+        return text
 
 
 def _gb(n: float) -> str:
@@ -113,27 +136,17 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
             base_fits = None if base_have is None else bool(base_needed <= base_have)
         fits = None if have is None else bool(needed <= have)
         return [_mark(rows[0], fits, needed, base_fits, lambda: describe(hw, result), lambda: describe(base_hw, base))]
-    needed = np.broadcast_to(needed, (len(rows),))
-    base_fit = _fits(*need(base_hw, base), len(rows)) if base is not None else [None] * len(rows)
-    parts, base_parts = {}, {}  # footprints as columns, computed on the first row that needs one
-
-    def why(index):
-        parts.update(parts or _column_lists(result))
-        return describe(hw, result, index, parts)
-
-    def base_why(index):
-        base_parts.update(base_parts or _column_lists(base))
-        return describe(base_hw, base, index, base_parts)
-
-    columns = len(rows) > 1 or ndim(result.time_s)
-    for i, (row, fits, base_fits, row_needs) in enumerate(zip(rows, _fits(needed, have, len(rows)), base_fit,
-                                                               needed.astype(float).tolist())):
-        if fits is False or base_fits is False:
-            index = i if columns else None
-            _mark(row, fits, row_needs, base_fits, lambda: why(index), lambda: base_why(index))
-        else:  # _mark's marks where both fit (or cannot be told), without its calls
-            row["fits"], row["memory_bytes"], row["baseline_fits"] = fits, row_needs, base_fits
-            row.setdefault("note", None)
+    n = len(rows)
+    fits = _fits(needed, have, n)
+    base_fit = _fits(*need(base_hw, base), n) if base is not None else [None] * n
+    memory = np.broadcast_to(needed, (n,)).astype(float).tolist()
+    for row, row_fits, row_needs, base_fits in zip(rows, fits, memory, base_fit):  # to_rows' rows have a note
+        row["fits"], row["memory_bytes"], row["baseline_fits"] = row_fits, row_needs, base_fits
+    unfit = [i for i, row_fits, base_fits in zip(range(n), fits, base_fit) if row_fits is False or base_fits is False]
+    why = _column_notes(hw, result, n, [i for i in unfit if fits[i] is False])
+    base_why = _column_notes(base_hw, base, n, [i for i in unfit if fits[i] is not False])  # _empty's second note
+    for i in unfit:
+        _empty(rows[i], fits[i], base_fit[i], lambda: why[i], lambda: base_why[i])
     return rows
 
 
@@ -146,6 +159,12 @@ def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
     """One row's marks; ``why`` and ``base_why`` describe the footprint that does not fit (called only then)."""
     row.update(fits=fits, memory_bytes=float(needed), baseline_fits=base_fits)
     row.setdefault("note", None)
+    return _empty(row, fits, base_fits, why, base_why)
+
+
+def _empty(row: dict, fits, base_fits, why, base_why) -> dict:
+    """Empty the times of a marked row that does not fit, or its speedup where its baseline does not, and say why
+    (``why`` and ``base_why``, as for ``_mark``)."""
     if base_fits is False:  # no baseline time either way, also where the point itself does not fit
         row.update(dict.fromkeys(BASELINE_FIELDS))
     if fits is False:
@@ -155,17 +174,7 @@ def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
     return row
 
 
-def _columns(result) -> dict:
-    parts = _footprint(result)
-    return {k: np.broadcast_to(v, np.shape(result.time_s)) for k, v in parts.items()}
-
-
-def _column_lists(result) -> dict:
-    """``_columns`` as Python lists: a row's note formats plain floats, not numpy scalars."""
-    return {k: v.tolist() for k, v in _columns(result).items()}
-
-
 def _fits(needed, have, n: int) -> list:
     if have is None:
         return [None] * n
-    return [bool(f) for f in np.broadcast_to(np.asarray(needed) <= have, (n,))]
+    return np.broadcast_to(np.asarray(needed) <= have, (n,)).tolist()

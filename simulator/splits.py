@@ -62,7 +62,9 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: i
     group = heads // kv_heads
     if _fa3_decode(seq_len, group, block_q):
         return None
-    return group > 1 if fa3_always_packs(arch, scope) else should_pack_gqa(seq_len, group, block_q)
+    if group == 1:  # one query head per KV head: nothing to pack, whatever the arch and scope
+        return False
+    return fa3_always_packs(arch, scope) or should_pack_gqa(seq_len, group, block_q)
 
 
 def fa4_layout(hw, wl, cfg):

@@ -71,6 +71,19 @@ def test_columns_and_points_agree_on_fits():
     assert [r["fits"] for r in (run_points([p])[0] for p in points)] == [True, False, False]
 
 
+def test_a_column_of_points_notes_what_does_not_fit_as_each_point_alone_does():
+    """Column notes are made a column at a time (numpy orders every point's tensors, each byte count is formatted
+    once): each reads as the point's own, tensors largest first, ties (Q, K, V, O) in the footprint's order."""
+    points = [dict(hardware="h100", algorithm=algo, seq_len=n, batch=b, heads=h)  # 64 a column: numpy's, imported
+              for algo in ("naive", "flash3") for n in (16384, 32768, 65536, 131072) for b in (1, 2, 3, 5)
+              for h in (8, 16, 24, 32)]
+    rows = run_points(points)
+    assert {r["fits"] for r in rows} == {True, False} and any(r["fits"] and r["baseline_fits"] is False for r in rows)
+    alone = [simulate(p["hardware"], p["algorithm"], seq_len=p["seq_len"], batch=p["batch"], heads=p["heads"])
+             for p in points]
+    assert [r["note"] for r in rows] == [r["note"] for r in alone]
+
+
 def test_accelerators_state_no_capacity():
     assert simulate("fusemax", "fusemax", seq_len=1 << 20, batch=64, heads=16, head_dim=64)["fits"] is None
 
