@@ -1,5 +1,7 @@
 """Dense points evaluated together over columns must equal the point-by-point model exactly."""
 
+import gc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,3 +73,19 @@ def test_a_bad_point_among_good_ones_raises_its_own_error(bad, message):
     points = [dict(hardware="h100", seq_len=1024), {**dict(hardware="h100", seq_len=2048), **bad}]
     with pytest.raises(UserError, match=message):
         run_points(points)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was_also_after_a_bad_point(enabled):
+    """run_points pauses the collector while it builds the columns' rows, then restores it as it found it."""
+    points = [dict(hardware="h100", seq_len=1024 + 64 * i) for i in range(70)]
+    bad = points + [dict(hardware="h100", seq_len=2048, dtype="fp64")]
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run_points(points)
+        assert gc.isenabled() is enabled
+        with pytest.raises(UserError, match="bad dtype 'fp64'"):
+            run_points(bad)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
