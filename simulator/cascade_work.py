@@ -173,7 +173,7 @@ def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: s
             producer = _producer(cascade, a)
             if producer is not None and not _is_copy(producer) and (
                     producer.output not in contraction or _class(producer, key_ranks) == "score"):
-                costs.append((lowering.convert, _outputs_per_class(producer, key_ranks), None))
+                costs.append((lowering.convert, _per_class_extent(producer, key_ranks, written=True), None))
     else:
         _expr_costs(e.line.expr, lowering, contraction, cascade, e, per_point, key_ranks, costs)
         if e.reduction:
@@ -205,16 +205,11 @@ def _expr_costs(node, lowering, contraction, cascade, e, per_point, key_ranks, c
         _expr_costs(a, lowering, contraction, cascade, e, per_point, key_ranks, costs)
 
 
-def _per_class_extent(e, key_ranks: set):
-    """Points of the Einsum per point of its class: the extents of its feature ranks (E, F, ...)."""
-    ranks = [v for v in e.vars if not _is_query(v) and v not in key_ranks]
-    return sp.Mul(*(extent(v) for v in ranks))
-
-
-def _outputs_per_class(e, key_ranks: set):
-    """Elements the Einsum writes per point of its class: its output's feature extents (a contraction's scores
-    are one per score, whatever rank it summed over)."""
-    return sp.Mul(*(extent(v) for v in e.out_vars if not _is_query(v) and v not in key_ranks))
+def _per_class_extent(e, key_ranks: set, written: bool = False):
+    """Points of the Einsum per point of its class: the extents of its feature ranks (E, F, ...); ``written``:
+    the elements it writes instead, its output's feature ranks alone (a contraction's scores are one per score,
+    whatever rank it summed over)."""
+    return sp.Mul(*(extent(v) for v in (e.out_vars if written else e.vars) if not _is_query(v) and v not in key_ranks))
 
 
 def _is_query(rank: str) -> bool:

@@ -66,8 +66,9 @@ SMEM_LOADS_PER_ROW = 2
 ITERATION_OPS = 48.8
 # Registers per thread of the batch decode kernel at d=128 (ptxas for sm_90a, nvcc 13.0, the same build: 63-70 at
 # fp16 and bf16, groups 4 and 8), allocated per warp in 256-register units: 64 per thread. 128-thread CTAs then
-# fit 8 to an SM, where threads alone would allow 16 (the occupancy FlashInfer's split heuristic asks for).
-REGS_PER_THREAD = 64
+# fit 8 to an SM, where threads alone would allow 16 (the occupancy FlashInfer's split heuristic asks for). The
+# single-request kernel was not compiled: it keeps no register bound.
+BATCH_REGS_PER_THREAD = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +95,11 @@ class DecodeConfig:
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM (what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns), from shared memory,
-        registers (REGS_PER_THREAD: the kernels set no launch bound), threads and the CTA cap."""
-        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.regs_per_sm // (self.threads * REGS_PER_THREAD),
-                   hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+        registers (the batch kernel's BATCH_REGS_PER_THREAD: the kernels set no launch bound), threads and the CTA
+        cap."""
+        by_regs = hw.regs_per_sm // (self.threads * BATCH_REGS_PER_THREAD) if self.family == BATCH else hw.max_ctas_per_sm
+        return min(hw.smem_per_sm_bytes // self.smem_bytes, by_regs, hw.max_threads_per_sm // self.threads,
+                   hw.max_ctas_per_sm)
 
 
 def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -> DecodeConfig:

@@ -144,7 +144,8 @@ def test_cuda_core_instructions_per_lane_and_row_match_the_kernels_sass(group, b
     """Per (K/V row, query head) and lane at d=128: the per-element conversions and FMAs, the reduction, the row's
     softmax and shared-memory loads, and each iteration's fixed work over the group's rows, against the SASS of
     decode.cuh @ 9f49803b for sm_90a (68.6 / 62.5 at fp16, 8 more at bf16, whose conversion takes 1.5
-    instructions per element); 128 lanes issue per clock per SM."""
+    instructions per element); 128 lanes issue per clock per SM. ITERATION_OPS is the difference of the two fp16
+    counts; their level, and the bf16 counts, come from the per-element and per-row terms alone."""
     from simulator.flashinfer_decode import lane_fp32_ops, row_cycles
 
     hw = hardware("h100")

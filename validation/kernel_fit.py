@@ -85,9 +85,8 @@ def _identifiable(ranges: dict, points: list) -> dict:
     as 1/(d + dv): points of a single head dim and cascade pin only that sum, so the exposure is then held at 1
     (the softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted; a second head dim, or
     the kernel timed with its softmax removed (``attention-nosoftmax@flash2``: S down to the conversion),
-    separates them. A work tile costs its key
-    tiles plus a turnaround: points of a single length cannot tell the two apart, so the turnaround is then
-    held at 0."""
+    separates them. A work tile costs its key tiles plus a turnaround: points of a single length cannot tell the
+    two apart, so the turnaround is then held at 0."""
     out = dict(ranges)
     if len({(wl.head_dim, wl.v_head_dim, algo) for wl, algo, *_ in points}) == 1:
         out = {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in out.items()}
