@@ -12,13 +12,13 @@ is no check there (``fits`` is None).
 from simulator._numpy import np
 
 from simulator.columns import is_columns, ndim
-from simulator.workload import DTYPE_BYTES
+from simulator.gpu_kernels import out_bytes
 
 FP32_BYTES = 4
 # FlashAttention allocates softmax_lse (batch, heads, seqlen_q) in fp32, and with num_splits > 1
 # softmax_lse_accum (splits, batch, heads, seqlen_q) and out_accum (splits, batch, heads, seqlen_q,
 # head_dim) in fp32 (flash-attention csrc/flash_attn/flash_api.cpp: mha_fwd, set_params_splitkv;
-# hopper/flash_api.cpp: mha_fwd). FA3's fp8 path writes its output in bf16 (hopper/flash_api.cpp, out_type).
+# hopper/flash_api.cpp: mha_fwd). FA3's and FA4's fp8 paths write their output in bf16 (gpu_kernels.out_bytes).
 FUSED = ("flash1", "flash2", "flash3", "flash4", "flash-decoding")
 # Standard attention writes S = QK^T and P = softmax(S) to HBM (FA1 paper, arXiv 2205.14135, Algorithm 0),
 # and a mask is one more Nq x Nkv tensor added to S.
@@ -32,7 +32,7 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     b = wl.dtype_bytes
     rows = wl.batch * 1.0 * wl.heads * wl.seq_len  # query rows over all heads
     keys = wl.batch * 1.0 * wl.kv_heads * wl.kv_len
-    out_b = DTYPE_BYTES["bf16"] if algo == "flash3" and wl.dtype == "fp8" else b
+    out_b = out_bytes(b)  # the fp8 kernels (FA3, FA4) write O in 16 bits
     parts = {"Q": rows * wl.head_dim * b, "K": keys * wl.head_dim * b, "V": keys * wl.v_head_dim * b,
              "O": rows * wl.v_head_dim * out_b}
     if algo == NAIVE:

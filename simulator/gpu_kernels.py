@@ -27,8 +27,17 @@ FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
+OUT_MIN_BYTES = 2  # no kernel writes an 8-bit O (out_bytes)
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
 _FLOAT32 = struct.Struct("f")
+
+
+def out_bytes(b: int) -> int:
+    """Bytes of one output element for inputs of ``b`` bytes: the fp8 kernels write O in 16 bits (FA3:
+    hopper/flash_api.cpp mha_fwd, out_type BFloat16 for Float8_e4m3fn inputs, fp16 in the July 2024 builds,
+    kernel_traits.h Flash_fwd_kernel_traits_fp8 OutputType half_t; FA4: flash_attn/cute/interface.py,
+    out_torch_dtype bfloat16 when is_fp8)."""
+    return max(b, OUT_MIN_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,11 @@ class KernelConfig:
     def qo_width(self, d: int, dv: int) -> int:
         """Elements of one query row the pass moves: its Q row in, and its O row out when it writes O."""
         return d + (dv if self.writes_o else 0)
+
+    def qo_bytes(self, d: int, dv: int, b: int) -> int:
+        """Bytes of one query row the pass moves: its Q row in at ``b`` bytes an element, and its O row out when
+        it writes O, in 16 bits when the inputs are 8-bit (out_bytes)."""
+        return d * b + (dv * out_bytes(b) if self.writes_o else 0)
 
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""

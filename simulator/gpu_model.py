@@ -19,7 +19,7 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, sm_number
+from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, out_bytes, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
@@ -270,7 +270,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
     kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share
-    q_o = rows * cfg.qo_width(d, dv) * b * ctas
+    q_o = rows * cfg.qo_bytes(d, dv, b) * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
     ops = ops_of(cfg, d, dv)
@@ -297,7 +297,7 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     width = cfg.kv_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes  # one row of K (and V)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
     kv_head_bytes = kv_read * width
-    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * cfg.qo_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes
+    q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * cfg.qo_bytes(wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
@@ -331,7 +331,7 @@ def _kv_keys_read(wl, tiles, block_kv: int):
 def _combine_seconds(hw, wl, splits: int) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O."""
     rows = wl.batch * wl.heads * wl.seq_len
-    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * wl.dtype_bytes)
+    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
     return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency) + hw.launch_overhead_s
 
 

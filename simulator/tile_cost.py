@@ -99,7 +99,7 @@ def prologue_parts(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> dict:
     correction warps have read this tile's O out of tensor memory and stored it, flash_fwd_sm100.py mma()).
     """
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
-    io = (rows * cfg.qo_width(d, dv) + cfg.block_kv * cfg.kv_width(d, dv)) * b / (
+    io = (rows * cfg.qo_bytes(d, dv, b) + cfg.block_kv * cfg.kv_width(d, dv) * b) / (
         hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     fill = 0.0
     if cfg.overlap:
