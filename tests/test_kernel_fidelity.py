@@ -492,3 +492,16 @@ def test_fa3_fp8_transposes_v_in_shared_memory_and_16_bit_does_not():
     kv_tile = cfg.block_kv * (256 + 256)  # K and V rows, 1 byte each
     reads_and_fill = cfg.readers * kv_tile + cfg.block_q * 256 + kv_tile  # 2 consumer WGs, Q, the TMA fill
     assert with_t.gemm * hw.smem_bytes_per_clk_sm == pytest.approx(reads_and_fill + 2 * cfg.block_kv * 256)
+
+
+@pytest.mark.parametrize("hw_name,algo", [("h100", "flash3"), ("b200", "flash4")])
+def test_fp8_calls_write_their_output_in_16_bits(hw_name, algo):
+    """FA3 and FA4 write an fp8 call's O in bf16 (hopper/flash_api.cpp out_type; flash_attn/cute/interface.py
+    out_torch_dtype): a call whose K/V fit L2 moves Q, K, V at 1 byte an element and O at 2, and its footprint
+    holds O at 2 bytes."""
+    b, h, n, d = 1, 8, 4096, 128
+    wl = Workload(batch=b, heads=h, head_dim=d, seq_len=n, dtype="fp8")
+    r = evaluate(hardware(hw_name), algo, wl)
+    assert r.cost.hbm_bytes == pytest.approx(b * h * n * d * (3 * 1 + 2))
+    from simulator.capacity import footprint
+    assert footprint(algo, wl)["O"] == b * h * n * d * 2
