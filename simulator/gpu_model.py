@@ -22,7 +22,7 @@ from simulator.cost import Cost
 from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, out_bytes, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
-from simulator.splits import fa2_num_splits, fa3_layout, fa4_layout
+from simulator.splits import fa2_num_splits, fa3_layout, fa3_prepares, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
 from simulator.plans import plan
@@ -107,9 +107,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     """One launch of the fused kernel ``cfg`` over the keys; ``stored``: score tensors of this cascade pass that
     go through HBM (written for, or read from, another pass); ``timed`` False: the CTAs are not scheduled and the
     compute time is NaN (nothing else depends on it)."""
-    splits = 1
+    splits, prepare = 1, False
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
+        prepare = fa3_prepares(wl, cfg)
     elif algo == "flash4":
         splits = fa4_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
@@ -148,9 +149,11 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv).block_density * wl.seq_len * wl.kv_len
     scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
-                   launches=where(splits > 1, 2, 1))
+                   launches=where(splits > 1, 2, 1) + prepare)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
+    if prepare:  # FA3's scheduler kernel: its launch (counted above), then one dependent read of the lengths
+        times["prepare"] = hw.hbm_latency_s
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
@@ -329,10 +332,11 @@ def _kv_keys_read(wl, tiles, block_kv: int):
 
 
 def _combine_seconds(hw, wl, splits: int) -> float:
-    """The log-sum-exp combine kernel: read every split's partial O and LSE, write O."""
+    """The log-sum-exp combine kernel: read every split's partial O and LSE, write O (its launch is the split
+    call's second, in ``Cost.launches``)."""
     rows = wl.batch * wl.heads * wl.seq_len
     moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
-    return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency) + hw.launch_overhead_s
+    return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
 
 
 # ---------------------------------------------------------------- naive
@@ -423,7 +427,7 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         # the HBM stream: its bytes, the first byte and last tile, and the dirty lines its reads evict
         stream = times["hbm"] + times.get("stream_fill", 0.0) + times["writeback"]
         body = vmax(times["compute"], stream, times["l2"])
-        time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0)
+        time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0) + times.get("prepare", 0.0)
         memory = where(stream >= times["l2"], "hbm", "l2")
         bound = where(body >= launch, where(times["compute"] >= body, compute_bound, memory), "launch")
         if "permute" in times and times["permute"] > body:  # the token permutation's copies outlast the kernel

@@ -36,7 +36,7 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
-    if algo in SCHEDULER_FAMILIES:
+    if algo in SCHEDULER_FAMILIES and "prepare" not in result.times:  # a decode call has it at kernel scope already
         out["scheduler"] = small_kernel
     out["graph_launches"] = result.cost.launches * (hw.graph_launch_s - hw.launch_overhead_s)
     return out

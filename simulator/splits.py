@@ -24,6 +24,16 @@ def fa2_num_splits(hw, ctas, n_kv_blocks):
     return _num_splits(FA2_SPLIT_SMS * hw.sms, ctas, n_kv_blocks, skip_same_blocks=True)
 
 
+def fa3_prepares(wl, cfg) -> bool:
+    """Whether an FA3 call launches its scheduler kernel first: a decode call (``fa3_layout``) comes through
+    flash_attn_with_kvcache with per-sequence cache lengths (cache_seqlens, passed to mha_fwd as seqused_k), which
+    makes it varlen (hopper/flash_api.cpp mha_fwd: is_varlen includes seqused_k; use_prepare_varlen = is_varlen),
+    so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
+    sequence's split. Columns of sizes hold no decode calls."""
+    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    return not is_columns(decode) and bool(decode)
+
+
 def fa3_layout(hw, wl, cfg):
     """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
     tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
