@@ -11,13 +11,13 @@ import gc
 import sys
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
-from simulator.capacity import cannot_fit, mark_rows
+from simulator.capacity import cannot_fit, column_marks, mark_rows, mark_unfit
 from simulator import tiles as tile_source
 from simulator.columns import SIZE_FIELDS, workload_columns
 from simulator.decisions import decisions
@@ -38,6 +38,7 @@ WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_
                    "pattern", "sparsity", "block_size", "scope", "estimate")
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
+_NONE = type(None)
 
 
 @lru_cache(maxsize=64)
@@ -198,20 +199,24 @@ def run_points(points, **defaults) -> list[dict]:
     for the first bad point (callers that must name the row re-run one by one).
     """
     rows = [None] * len(points)
-    # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
-    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
     methods = {}
     if defaults.get("method") or any(p.get("method") for p in points):
         points, methods = _with_methods(points, defaults)
-    merged_points = [{k: v for k, v in point.items() if v is not None} for point in points]  # None: not given
+    # None: not given. A point without one is used as it is (nothing changes a point): copying every point costs
+    # more than looking at their values' types (the type, as a value's == may not say whether it is None)
+    merged_points = [point if _NONE not in map(type, point.values()) else {k: v for k, v in point.items()
+                                                                            if v is not None} for point in points]
     if defaults:
         merged_points = [{**defaults, **point} for point in merged_points]
     # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
     tile_source.expect_sparsities(p["sparsity"] for p in merged_points if "sparsity" in p
                                   and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
+    # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
+    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+    layouts = {}  # (plan, sizes) -> the layout FA3's and FA4's points of those sizes share (ColumnPlan.layout)
     try:
         for i, merged in enumerate(merged_points):
-            keyed = _column_key(merged)
+            keyed = _column_key(merged, layouts)
             if keyed is None:
                 rows[i] = _simulate_point(merged)
             else:
@@ -289,55 +294,79 @@ def _masked(p: dict) -> bool:
     return bool(get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"))
 
 
-def _column_key(p: dict) -> tuple[tuple, tuple] | None:
+def _column_key(p: dict, layouts: dict) -> tuple[tuple, tuple] | None:
     """(what a dense GPU point shares with the points it can be evaluated with, its sizes in SIZE_FIELDS order);
-    None if it must go alone."""
-    get = p.get
+    None if it must go alone. What depends on the point's names and head dims only is planned once for all the
+    points that share them (``_column_plan``), and its kernel layout once for all those of its sizes (in
+    ``layouts``, one run's): a point pays for little more than reading its fields."""
     if _masked(p):
         return None
+    get = p.get
     seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
     v_head_dim = get("v_head_dim") or head_dim
-    if type(v_head_dim) is int and v_head_dim % HEAD_DIM_MULTIPLE:
-        return None  # evaluated alone, so Workload names the bad value
     batch, heads, kv_heads, kv_len = get("batch", _BATCH), get("heads", _HEADS), get("kv_heads", 0), get("kv_len", 0)
     if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(batch) is int
             and type(heads) is int and type(kv_heads) is int and type(kv_len) is int
-            and (block is None or type(block) is int)):
+            and (block is None or type(block) is int)) or v_head_dim % HEAD_DIM_MULTIPLE:
+        return None  # evaluated alone, so Workload names the bad value
+    try:
+        plan = _column_plan(get("hardware", "h100"), get("algorithm"), get("baseline"), head_dim, v_head_dim,
+                            get("dtype", _DTYPE), block, get("scope", _SCOPE))
+    except TypeError:  # an unhashable name: evaluated alone, which names it
         return None
-    kv_heads, kv_len = kv_heads or heads, kv_len or seq_len  # not given: as many as the query heads, the queries
-    hw_name, baseline, scope = get("hardware", "h100"), get("baseline"), get("scope", _SCOPE)
-    plan = _column_plan(hw_name, get("algorithm"), baseline)
     if plan is None:
         return None
-    algo, fa2_min_ctas, arch = plan
+    kv_heads, kv_len = kv_heads or heads, kv_len or seq_len  # not given: as many as the query heads, the queries
     # FA2's one-query GQA layout and its split-KV choice are decided point by point: fewer 64-row CTAs than
     # 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
-    if fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < fa2_min_ctas):
+    if plan.fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < plan.fa2_min_ctas):
         return None
-    pack = None
-    if algo in ("flash3", "flash4"):  # points group by their layout; a point that may split goes alone
-        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0 or (block or 1) <= 0 or head_dim <= 0 \
-                or v_head_dim <= 0:
+    layout = None
+    if plan.gqa_layouts:  # FA3's and FA4's points group by their layout; a point that may split goes alone
+        shape = plan, seq_len, heads, kv_heads
+        layout = layouts.get(shape)
+        if layout is None:
+            layout = layouts[shape] = plan.layout(seq_len, heads, kv_heads)
+        if layout is _ALONE:
             return None
-        if algo == "flash3":
-            pack = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, scope)
-        elif seq_len * (heads // kv_heads) > FA4_DECODE_ROWS:
-            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
-        if pack is None:
-            return None
-    return ((hw_name, algo, baseline, head_dim, get("dtype", _DTYPE), block, pack, v_head_dim, scope),
-            (batch, heads, kv_heads, seq_len, kv_len))
+    return (plan.names, layout), (batch, heads, kv_heads, seq_len, kv_len)
 
 
 _SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
 _DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
+_ALONE = "alone"  # the layout of a point that goes alone (None is a layout: that of the families with no choice)
 
 
-@lru_cache(maxsize=256)
-def _column_plan(hw_name, algo, baseline) -> tuple | None:
-    """(the algorithm the points run, the fewest 64-row CTAs at which neither it nor its baseline may split
-    when either is FA2's, 0 otherwise, the machine's arch) for points of these names when they and their
-    baseline run on columns; None otherwise (or on bad input)."""
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: one a run's layouts key
+class ColumnPlan:
+    """What the dense points of one machine, algorithm, baseline, head dims, dtype, tile and scope share:
+    ``names`` (the algorithm resolved), FA2's split limit (the fewest 64-row CTAs at which neither the
+    algorithm nor its baseline may split when either is FA2's, 0 otherwise), the machine's arch and whether
+    the points' layout depends on their sizes (FA3's and FA4's)."""
+
+    names: tuple  # (hardware, algorithm, baseline, head_dim, dtype, block_size, v_head_dim, scope)
+    fa2_min_ctas: float
+    arch: str
+    gqa_layouts: bool
+
+    def layout(self, seq_len: int, heads: int, kv_heads: int):
+        """FA3's GQA packing or FA4's layout key for points of these sizes (whatever their batch), or ``_ALONE``
+        for a decode call (which may split) or bad sizes (evaluated alone, so Workload names the bad value)."""
+        _, algo, _, head_dim, _, block, v_head_dim, scope = self.names
+        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0:
+            return _ALONE
+        group = heads // kv_heads
+        if algo == "flash3":
+            pack = fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
+        else:
+            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, group) if seq_len * group > FA4_DECODE_ROWS else None
+        return _ALONE if pack is None else pack
+
+
+@lru_cache(maxsize=1024)
+def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype, block, scope) -> ColumnPlan | None:
+    """The plan of dense points of these names and head dims when they and their baseline run on columns; None
+    otherwise (or on bad input)."""
     try:
         spec = hardware(hw_name)
         algo = algo or default_algorithm(spec)
@@ -351,13 +380,17 @@ def _column_plan(hw_name, algo, baseline) -> tuple | None:
                   if family in ("flash2", "flash-decoding")]
     except (UserError, TypeError):
         return None
-    return algo, max(limits, default=0), spec.arch
+    gqa_layouts = algo in ("flash3", "flash4")
+    if gqa_layouts and ((block or 1) <= 0 or head_dim <= 0 or v_head_dim <= 0):
+        return None  # evaluated alone, so Workload names the bad value
+    return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), max(limits, default=0),
+                      spec.arch, gqa_layouts)
 
 
 def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
     """Rows for points of one column key, of these sizes (each point's ``_column_key`` sizes in turn); None if a
     value is invalid (the caller then runs them one by one)."""
-    hw_name, algo, baseline, head_dim, dtype, block, _, v_head_dim, scope = key
+    (hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), _ = key
     step = len(SIZE_FIELDS)
     wl = workload_columns(head_dim, dtype, block, v_head_dim, scope,
                           **{name: sizes[k::step] for k, name in enumerate(SIZE_FIELDS)})
@@ -372,8 +405,9 @@ def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
     else:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
-    tile = decisions(spec, result)
-    return mark_rows(to_rows(result, base, why, tile), spec, result, base_spec, base)
+    marks = column_marks(spec, result, base_spec, base, len(result.time_s))
+    rows = to_rows(result, base, why, {**decisions(spec, result), **marks})
+    return mark_unfit(rows, spec, result, base_spec, base, marks)
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
@@ -403,20 +437,41 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
 
 def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict | None = None) -> list[dict]:
     """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, its keys in
-    ``to_row``'s order (as a point evaluated alone has them), then ``extra``'s (the model's decisions)."""
-    record = to_row(r, base, note)
-    util = record["utilization"]
+    ``to_row``'s order (as a point evaluated alone has them), then ``extra``'s (the model's decisions, the
+    capacity marks: columns where they are numpy arrays)."""
+    template = {**to_row(r, base, note), **(extra or {})}
     n = len(r.time_s)
-    # every row copies one template in the record's key order (the shared values set once), then takes its
-    # value from each column in turn
-    template = {**record, **(extra or {})}
-    rows = [template.copy() for _ in range(n)]
-    for name, column in record.items():
-        if isinstance(column, np.ndarray):
-            for row, value in zip(rows, column.tolist()):
-                row[name] = value
-    unit_keys = list(util)
-    unit_values = [v.tolist() if isinstance(v, np.ndarray) else [v] * n for v in util.values()]
-    for row, units in zip(rows, zip(*unit_values)):
-        row["utilization"] = dict(zip(unit_keys, units))
+    # every row copies one template in the record's key order (the shared values set once), then takes its value
+    # from each column in turn; so does its utilization (a dict built by copies and stores costs half what
+    # dict(zip(units, values)) does, which grows its table as it fills)
+    unit_template = dict(template["utilization"])
+    utilization = _filled(unit_template, _columns(unit_template), n)
+    template["utilization"] = None
+    rows = _filled(template, _columns(template), n)
+    for row, used in zip(rows, utilization):
+        row["utilization"] = used
     return rows
+
+
+def _columns(record: dict) -> list[tuple[str, list]]:
+    """The columns (numpy arrays) of ``record`` as (key, values) pairs, each key's value then set to None, or to
+    the value where an integer column holds one for every point (a size the points share): the rows take it
+    with the template, not one by one. Float columns are kept whole (-0.0 == 0.0, but their text differs)."""
+    columns = []
+    for name, column in list(record.items()):
+        if isinstance(column, np.ndarray):
+            if column.dtype.kind in "iub" and column.size and (column == column[0]).all():
+                record[name] = column[0].item()
+            else:
+                record[name] = None
+                columns.append((name, column.tolist()))
+    return columns
+
+
+def _filled(template: dict, columns: list, n: int) -> list[dict]:
+    """``n`` copies of ``template``, each with its value from each of ``columns``."""
+    records = [template.copy() for _ in range(n)]
+    for name, values in columns:
+        for record, value in zip(records, values):
+            record[name] = value
+    return records

@@ -25,6 +25,7 @@ FUSED = ("flash1", "flash2", "flash3", "flash4", "flash-decoding")
 NAIVE = "naive"
 TIME_FIELDS = ("time_s", "tflops", "speedup", "bound", "energy_j")  # emptied when a point does not fit
 BASELINE_FIELDS = ("baseline_time_s", "speedup", "baseline_energy_j")
+_NO_TIME, _NO_BASELINE = dict.fromkeys(TIME_FIELDS), dict.fromkeys(BASELINE_FIELDS)  # what _empty sets
 
 
 def footprint(algo: str, wl, splits=1) -> dict[str, object]:
@@ -74,36 +75,39 @@ def describe(hw, result) -> str:
     parts = _footprint(result)
     names, values = list(parts), list(parts.values())
     largest_first = sorted(range(len(values)), key=lambda j: -values[j])
-    return _sentence(hw, result.algorithm, names, values, largest_first, _Decimal())
+    shown = ", ".join([f"{names[j]} {_gb(values[j])}" for j in largest_first if values[j]])
+    return _sentence(result.algorithm, _gb(sum(values)), shown, _has(hw))
 
 
 def _column_notes(hw, result, n: int, indices: list[int]) -> dict[int, str]:
     """``describe`` of the points ``indices`` of a result's ``n`` rows (by index), a column at a time: numpy orders
-    every point's tensors at once, and each byte count is formatted once for all the notes."""
+    and labels every point's tensors at once ('S 42.9 GB'), each distinct byte count formatted once, so a note
+    costs little more than joining its labels."""
     if not indices:
         return {}
     parts = {k: np.broadcast_to(v, (n,))[indices] for k, v in _footprint(result).items()}
-    names, values = list(parts), np.stack(list(parts.values()), axis=1)  # one row of tensors per point
-    order = np.argsort(-values, axis=1, kind="stable").tolist()  # largest first, ties in the footprint's order
-    gb = _Decimal()
-    return {i: _sentence(hw, result.algorithm, names, point, largest_first, gb)
-            for i, point, largest_first in zip(indices, values.tolist(), order)}
+    values = np.stack(list(parts.values()), axis=1)  # one row of tensors per point
+    order = np.argsort(-values, axis=1, kind="stable")  # largest first, ties in the footprint's order
+    ranked = np.take_along_axis(values, order, axis=1)
+    distinct, inverse = np.unique(ranked, return_inverse=True)
+    text = np.array(_gb_column(distinct), dtype=object)[inverse.reshape(ranked.shape)]
+    labels = (np.array(list(parts), dtype=object)[order] + " " + text).tolist()
+    # describe leaves out the empty tensors: byte counts are never negative (nor NaN), so they come last
+    shown = np.count_nonzero(ranked, axis=1).tolist()
+    points = values.tolist()
+    totals = _gb_column(np.array([sum(point) for point in points]))  # summed in describe's order
+    algorithm, has = result.algorithm, _has(hw)
+    return {i: _sentence(algorithm, total, ", ".join(point_labels[:k]), has)
+            for i, total, point_labels, k in zip(indices, totals, labels, shown)}
 
 
-def _sentence(hw, algorithm: str, names: list, values: list, largest_first: list, gb) -> str:
-    """describe's sentence for one point's tensors (``names``, their ``values`` in bytes) listed in the order
-    ``largest_first`` (indices), without the empty ones; ``gb``: a ``_Decimal``."""
-    shown = ", ".join([f"{names[j]} {gb[values[j]]}" for j in largest_first if values[j]])
-    return f"{algorithm} needs {gb[sum(values)]} of HBM ({shown}); {hw.display_name} has {gb[capacity_bytes(hw)]}"
+def _sentence(algorithm: str, total: str, shown: str, has: str) -> str:
+    """describe's sentence: ``total`` and ``shown`` (the tensors, largest first) formatted, ``has`` from _has."""
+    return f"{algorithm} needs {total} of HBM ({shown}); {has}"
 
 
-class _Decimal(dict):
-    """``_gb`` of each byte count asked for, formatted once: the notes of a column of points repeat their
-    machine's capacity and, point by point, Q's bytes in K, V and O (self-attention) and S's in P."""
-
-    def __missing__(self, n: float) -> str:
-        self[n] = text = _gb(n)
-        return text
+def _has(hw) -> str:
+    return f"{hw.display_name} has {_gb(capacity_bytes(hw))}"
 
 
 def _gb(n: float) -> str:
@@ -117,6 +121,16 @@ def _gb(n: float) -> str:
     return f"{n / 1e3:.3g} KB"
 
 
+_UNITS, _UNIT_NAMES = (1e3, 1e6, 1e9, 1e12), (" KB", " MB", " GB", " TB")  # _gb's, smallest first
+
+
+def _gb_column(n) -> list[str]:
+    """``_gb`` of each of a column of byte counts: numpy picks each one's unit (the count of _gb's thresholds it
+    reaches) and divides, so only the number is formatted one by one (as _gb formats it: the same text)."""
+    unit = (n >= 1e6).astype(int) + (n >= 1e9) + (n >= 1e12)
+    return [f"{x:.3g}{_UNIT_NAMES[u]}" for x, u in zip((n / np.take(_UNITS, unit)).tolist(), unit.tolist())]
+
+
 def cannot_fit(hw, wl) -> bool:
     """Whether Q, K, V and O alone (at the workload's dtype) overflow the machine's memory: every kernel's
     ``footprint`` holds at least these, so ``mark_rows`` then marks the point as not fitting whatever runs it
@@ -127,7 +141,8 @@ def cannot_fit(hw, wl) -> bool:
 
 def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
     """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
-    the times of a point that does not fit and the speedup of one whose baseline does not, with a note."""
+    the times of a point that does not fit and the speedup of one whose baseline does not, with a note.
+    (run_points gives its columns' rows their ``column_marks`` as it builds them, then calls ``mark_unfit``.)"""
     needed, have = need(hw, result)
     if _one_point(rows, needed, result):  # no columns: nothing to broadcast
         base_fits = None
@@ -136,23 +151,37 @@ def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
             base_fits = None if base_have is None else bool(base_needed <= base_have)
         fits = None if have is None else bool(needed <= have)
         return [_mark(rows[0], fits, needed, base_fits, lambda: describe(hw, result), lambda: describe(base_hw, base))]
-    n = len(rows)
-    fits = _fits(needed, have, n)
-    base_fit = _fits(*need(base_hw, base), n) if base is not None else [None] * n
-    memory = np.broadcast_to(needed, (n,)).astype(float).tolist()
-    for row, row_fits, row_needs, base_fits in zip(rows, fits, memory, base_fit):  # to_rows' rows have a note
-        row["fits"], row["memory_bytes"], row["baseline_fits"] = row_fits, row_needs, base_fits
-    unfit = [i for i, row_fits, base_fits in zip(range(n), fits, base_fit) if row_fits is False or base_fits is False]
-    why = _column_notes(hw, result, n, [i for i in unfit if fits[i] is False])
-    base_why = _column_notes(base_hw, base, n, [i for i in unfit if fits[i] is not False])  # _empty's second note
-    for i in unfit:
-        _empty(rows[i], fits[i], base_fit[i], lambda: why[i], lambda: base_why[i])
-    return rows
+    marks = column_marks(hw, result, base_hw, base, len(rows))
+    for name, mark in marks.items():  # to_rows' rows have a note
+        for row, value in zip(rows, mark.tolist() if isinstance(mark, np.ndarray) else [mark] * len(rows)):
+            row[name] = value
+    return mark_unfit(rows, hw, result, base_hw, base, marks)
 
 
 def _one_point(rows, needed, result) -> bool:
     """One row of a one-point result (no columns)."""
     return len(rows) == 1 and not ndim(needed) and not ndim(result.time_s)
+
+
+def column_marks(hw, result, base_hw, base, n: int) -> dict:
+    """``fits``, ``memory_bytes`` and ``baseline_fits`` of a columns result's ``n`` points, in the order mark_rows
+    adds them: each a numpy column, or one value for every point (None: no capacity or no baseline; True: all
+    fit), which the rows then share at no cost a row. ``mark_unfit`` then empties the points that do not fit."""
+    needed, have = need(hw, result)
+    return {"fits": _fits(needed, have, n), "memory_bytes": np.broadcast_to(needed, (n,)).astype(float),
+            "baseline_fits": None if base is None else _fits(*need(base_hw, base), n)}
+
+
+def mark_unfit(rows: list[dict], hw, result, base_hw, base, marks: dict) -> list[dict]:
+    """Empty the times of the points of ``rows`` (a columns result's, with its ``column_marks``) that do not fit,
+    or the speedup of those whose baseline does not, with a note."""
+    n = len(rows)
+    no_room, no_base_room = _false(marks["fits"], n), _false(marks["baseline_fits"], n)
+    why = _column_notes(hw, result, n, np.flatnonzero(no_room).tolist())
+    base_why = _column_notes(base_hw, base, n, np.flatnonzero(no_base_room & ~no_room).tolist())  # _empty's second
+    for i in np.flatnonzero(no_room | no_base_room).tolist():
+        _empty(rows[i], not no_room[i], not no_base_room[i], lambda: why[i], lambda: base_why[i])
+    return rows
 
 
 def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
@@ -166,15 +195,24 @@ def _empty(row: dict, fits, base_fits, why, base_why) -> dict:
     """Empty the times of a marked row that does not fit, or its speedup where its baseline does not, and say why
     (``why`` and ``base_why``, as for ``_mark``)."""
     if base_fits is False:  # no baseline time either way, also where the point itself does not fit
-        row.update(dict.fromkeys(BASELINE_FIELDS))
+        row.update(_NO_BASELINE)
     if fits is False:
-        row.update(dict.fromkeys(TIME_FIELDS), utilization={}, note=f"does not fit: {why()}")
+        row.update(_NO_TIME, utilization={}, note=f"does not fit: {why()}")
     elif base_fits is False:
         row["note"] = f"baseline does not fit: {base_why()}"
     return row
 
 
-def _fits(needed, have, n: int) -> list:
+def _fits(needed, have, n: int):
+    """Whether each of ``n`` points fits (a bool column); None if there is no capacity, True if all fit."""
     if have is None:
-        return [None] * n
-    return np.broadcast_to(np.asarray(needed) <= have, (n,)).tolist()
+        return None
+    fits = np.broadcast_to(np.asarray(needed) <= have, (n,))
+    return True if fits.all() else fits
+
+
+def _false(marks, n: int):
+    """The points (a bool column) whose mark is False: a column's False entries; every point or none otherwise."""
+    if isinstance(marks, np.ndarray):
+        return ~marks
+    return np.full(n, marks is False)
