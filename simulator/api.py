@@ -13,6 +13,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from operator import methodcaller
 
 from simulator._numpy import np
 
@@ -39,6 +40,8 @@ WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_
 DEFAULTS = {f.name: f.default for f in fields(Workload)}
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 _NONE = type(None)
+_METHOD = methodcaller("get", "method")  # a point's method: run_points asks every point (map: no generator)
+_MASKING = frozenset(("causal", "sparsity", "pattern", "estimate"))  # the fields _masked reads
 
 
 @lru_cache(maxsize=64)
@@ -200,7 +203,7 @@ def run_points(points, **defaults) -> list[dict]:
     """
     rows = [None] * len(points)
     methods = {}
-    if defaults.get("method") or any(p.get("method") for p in points):
+    if defaults.get("method") or any(map(_METHOD, points)):
         points, methods = _with_methods(points, defaults)
     # None: not given. A point without one is used as it is (nothing changes a point): copying every point costs
     # more than looking at their values' types (the type, as a value's == may not say whether it is None)
@@ -299,7 +302,7 @@ def _column_key(p: dict, layouts: dict) -> tuple[tuple, tuple] | None:
     None if it must go alone. What depends on the point's names and head dims only is planned once for all the
     points that share them (``_column_plan``), and its kernel layout once for all those of its sizes (in
     ``layouts``, one run's): a point pays for little more than reading its fields."""
-    if _masked(p):
+    if not p.keys().isdisjoint(_MASKING) and _masked(p):  # one lookup a field, in C, for the points without
         return None
     get = p.get
     seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
@@ -445,7 +448,10 @@ def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict
     # from each column in turn; so does its utilization (a dict built by copies and stores costs half what
     # dict(zip(units, values)) does, which grows its table as it fills)
     unit_template = dict(template["utilization"])
-    utilization = _filled(unit_template, _columns(unit_template), n)
+    unit_columns = _columns(unit_template)
+    # rebuilt from its plain values, the template is one the garbage collector does not track, nor its copies:
+    # it never walks the points' utilizations (it still walks the rows that hold them)
+    utilization = _filled({unit: value for unit, value in unit_template.items()}, unit_columns, n)
     template["utilization"] = None
     rows = _filled(template, _columns(template), n)
     for row, used in zip(rows, utilization):

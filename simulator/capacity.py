@@ -107,6 +107,7 @@ def _sentence(algorithm: str, total: str, shown: str, has: str) -> str:
 
 
 def _has(hw) -> str:
+    """The end of describe's sentence: 'NVIDIA H100 SXM5 80GB has 85.9 GB'."""
     return f"{hw.display_name} has {_gb(capacity_bytes(hw))}"
 
 
@@ -166,7 +167,7 @@ def _one_point(rows, needed, result) -> bool:
 def column_marks(hw, result, base_hw, base, n: int) -> dict:
     """``fits``, ``memory_bytes`` and ``baseline_fits`` of a columns result's ``n`` points, in the order mark_rows
     adds them: each a numpy column, or one value for every point (None: no capacity or no baseline; True: all
-    fit), which the rows then share at no cost a row. ``mark_unfit`` then empties the points that do not fit."""
+    fit), which every row then takes with to_rows' template. ``mark_unfit`` then empties the unfit points."""
     needed, have = need(hw, result)
     return {"fits": _fits(needed, have, n), "memory_bytes": np.broadcast_to(needed, (n,)).astype(float),
             "baseline_fits": None if base is None else _fits(*need(base_hw, base), n)}
