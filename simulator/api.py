@@ -211,21 +211,24 @@ def run_points(points, **defaults) -> list[dict]:
                                                                             if v is not None} for point in points]
     if defaults:
         merged_points = [{**defaults, **point} for point in merged_points]
-    # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
-    tile_source.expect_sparsities(p["sparsity"] for p in merged_points if "sparsity" in p
-                                  and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
     # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
     groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
     layouts = {}  # (plan, sizes) -> the layout FA3's and FA4's points of those sizes share (ColumnPlan.layout)
+    alone = {}  # index -> point: those evaluated one at a time, every masked one among them
+    for i, merged in enumerate(merged_points):
+        keyed = _column_key(merged, layouts)
+        if keyed is None:
+            alone[i] = merged
+        else:
+            members, sizes = groups[keyed[0]]
+            members.append(i)
+            sizes.extend(keyed[1])
+    # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
+    tile_source.expect_sparsities(p["sparsity"] for p in alone.values() if "sparsity" in p
+                                  and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
     try:
-        for i, merged in enumerate(merged_points):
-            keyed = _column_key(merged, layouts)
-            if keyed is None:
-                rows[i] = _simulate_point(merged)
-            else:
-                members, sizes = groups[keyed[0]]
-                members.append(i)
-                sizes.extend(keyed[1])
+        for i, merged in alone.items():
+            rows[i] = _simulate_point(merged)
     finally:
         tile_source.expect_sparsities(())
     with _collector_paused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
