@@ -22,7 +22,7 @@ from simulator.cost import Cost
 from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, out_bytes, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
-from simulator.splits import fa2_num_splits, fa3_layout, fa3_prepares, fa4_layout
+from simulator.splits import fa2_num_splits, fa3_layout, fa3_prepares, fa3_zeroes_semaphore, fa4_layout
 from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
 from simulator.plans import plan
@@ -107,10 +107,11 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     """One launch of the fused kernel ``cfg`` over the keys; ``stored``: score tensors of this cascade pass that
     go through HBM (written for, or read from, another pass); ``timed`` False: the CTAs are not scheduled and the
     compute time is NaN (nothing else depends on it)."""
-    splits, prepare = 1, False
+    splits, prepare, fill = 1, False, False
     if algo == "flash3":
         splits, cfg = fa3_layout(hw, wl, cfg)
         prepare = fa3_prepares(wl, cfg)
+        fill = fa3_zeroes_semaphore(hw, wl, splits, prepare)
     elif algo == "flash4":
         splits = fa4_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
@@ -149,7 +150,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv).block_density * wl.seq_len * wl.kv_len
     scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
-                   launches=where(splits > 1, 2, 1) + prepare)
+                   launches=where(splits > 1, 2, 1) + prepare + fill)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     if prepare:  # FA3's scheduler kernel: its launch (counted above), then one dependent read of the lengths

@@ -9,7 +9,7 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa
+from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa, sm_number
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
@@ -32,6 +32,24 @@ def fa3_prepares(wl, cfg) -> bool:
     sequence's split. Columns of sizes hold no decode calls."""
     decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
     return not is_columns(decode) and bool(decode)
+
+
+def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
+    """Whether an FA3 call zeroes its tile scheduler's semaphore with a fill kernel of its own before the attention
+    kernel. The dynamic persistent scheduler hands out work tiles through an atomic counter, which mha_fwd zeroes
+    with ``tile_count_semaphore.zero_()`` when the call needs one and has no scheduler kernel to do it
+    (hopper/flash_api.cpp mha_fwd: ``scheduler_needs_semaphore`` = on sm90 (causal or local) and one split, or
+    varlen; on sm80 causal and not varlen; ``if (scheduler_needs_semaphore && !use_prepare_varlen) zero_()``). The
+    July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd)."""
+    from simulator.gpu_kernels import _windowed
+    from simulator.kernel_configs import current_fa3_build
+    from simulator.tiles import grid_call
+
+    if prepare or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's kernel, not mha_fwd's
+        return False
+    if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":
+        return bool(wl.causal)
+    return bool(wl.causal) or _windowed(wl)
 
 
 def fa3_layout(hw, wl, cfg):

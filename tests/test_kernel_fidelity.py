@@ -523,3 +523,22 @@ def test_fa3_decode_runs_its_scheduler_kernel():
     assert "prepare" not in p.times and p.cost.launches == 1
     extra = evaluate(hw, "flash3", replace(prefill, scope="layer")).detail["layer_kernels"]
     assert extra["scheduler"] == pytest.approx(hw.graph_launch_s + hw.hbm_latency_s)
+
+
+def test_fa3_zeroes_its_tile_counter_with_a_kernel_of_its_own():
+    """The dynamic persistent scheduler's counter is zeroed by a fill kernel before the call when FA3 needs it and no
+    scheduler kernel does it (hopper/flash_api.cpp mha_fwd, scheduler_needs_semaphore): on sm90 causal or local
+    calls of one split, on sm80 causal ones; the July 2024 builds, causal ones (torch::zeros)."""
+    from simulator.kernel_configs import fa3_build
+
+    def launches(hw_name, **kw):
+        return evaluate(hardware(hw_name), "flash3", Workload(heads=16, head_dim=128, seq_len=4096, **kw)).cost.launches
+
+    assert launches("h100") == 1 and launches("h100", causal=True) == 2
+    assert launches("h100", pattern="window(512)") == 2
+    assert launches("a100", causal=True) == 2 and launches("a100", pattern="window(512)") == 1
+    with fa3_build("2024-07"):
+        assert launches("h100", causal=True) == 2 and launches("h100", pattern="window(512)") == 1
+    decode = evaluate(hardware("h100"), "flash3", Workload(heads=32, kv_heads=4, head_dim=128, seq_len=1,
+                                                             kv_len=4096, causal=True))
+    assert decode.cost.launches == 3  # its scheduler kernel zeroes the counter: prepare, attention, combine
