@@ -284,6 +284,8 @@ def _roof_lines(result) -> list[str]:
         out.append("scope layer: the serving engine's call adds (seconds; graph_launches replaces each stream "
                    "launch by a CUDA-graph launch):")
         out += [f"  {name:<15} {t * 1e3:+10.4f} ms" for name, t in layer.items()]
+    if kernels := result.detail.get("kernels"):
+        out.append(f"kernels launched ({len(kernels)}, the launch roof): " + ", ".join(kernels))
     out.append("roofs (seconds if that unit alone bound the whole call):")
     for unit, t in result.times.items():
         if unit == "writeback" and not t:  # none (--scope layer), or a family that streams its own write-backs

@@ -161,6 +161,12 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_parts": pro, **detail_extra,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
+    if not is_columns(splits):  # one point: the kernels its launches count, in order (--explain names them)
+        copies = list(detail_extra.get("permute_bytes", {}))  # NATTEN's: permute_* before, unpermute_* after
+        detail["kernels"] = (["tile counter fill"] * fill + ["scheduler (prepare_varlen_num_blocks)"] * prepare
+                             + [c for c in copies if not c.startswith("un")]
+                             + ["attention" + (" (split-KV)" if splits > 1 else "")] + ["combine"] * (splits > 1)
+                             + [c for c in copies if c.startswith("un")])
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
 
