@@ -43,5 +43,7 @@ def _combined(results: list, choice: str, seconds: dict) -> Result:
     util = {u: min(1.0, times[u] / time_s) for u in first.utilization}
     detail = {**longest.detail, "passes": len(results), "multipass": choice, "multipass_seconds": seconds,
               "pass_seconds": [r.time_s for r in results]}
+    if all("kernels" in r.detail for r in results):  # every pass's launches, in order (one point)
+        detail["kernels"] = [f"pass {i} {k}" for i, r in enumerate(results, 1) for k in r.detail["kernels"]]
     return replace(first, time_s=time_s, bound=longest.bound, cost=cost if isinstance(cost, Cost) else first.cost,
                    times=times, utilization=util, detail=detail)
