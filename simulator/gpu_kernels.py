@@ -81,10 +81,6 @@ class KernelConfig:
         """Elements of one key row the pass loads: its K row, and its V row when it reads V."""
         return d + (dv if self.loads_v else 0)
 
-    def qo_width(self, d: int, dv: int) -> int:
-        """Elements of one query row the pass moves: its Q row in, and its O row out when it writes O."""
-        return d + (dv if self.writes_o else 0)
-
     def qo_bytes(self, d: int, dv: int, b: int) -> int:
         """Bytes of one query row the pass moves: its Q row in at ``b`` bytes an element, and its O row out when
         it writes O, in 16 bits when the inputs are 8-bit (out_bytes)."""
