@@ -113,7 +113,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
         if sm_number(hw.arch) >= 90:
-            return kc.fa3_sm90(d, dv, b, bool(wl.causal), _windowed(wl), paged=reads_paged_cache(wl.scope))
+            return kc.fa3_sm90(d, dv, b, bool(wl.causal), windowed(wl), paged=reads_paged_cache(wl.scope))
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
         # a column's points share fa4_layout_key (api groups them by it), so its first point's config is theirs
@@ -128,15 +128,16 @@ def fa2_swapped(wl) -> bool:
     """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
     seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window)."""
     if is_columns(wl.seq_len) or is_columns(wl.group):
-        return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not _windowed(wl))
-    return bool(wl.seq_len == 1 and wl.group > 1 and not _windowed(wl))  # one point: plain comparisons
+        return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not windowed(wl))
+    return bool(wl.seq_len == 1 and wl.group > 1 and not windowed(wl))  # one point: plain comparisons
 
 
 def _any_above_one(x) -> bool:
     return bool(np.any(x > 1) if is_columns(x) else x > 1)
 
 
-def _windowed(wl) -> bool:
+def windowed(wl) -> bool:
+    """Whether the call's mask is local (a sliding window or a chunk): FA3's is_local (tiles, scheduler)."""
     return bool(wl.pattern) and ("window" in wl.pattern or "chunked" in wl.pattern)
 
 

@@ -9,7 +9,9 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa, sm_number
+from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa, sm_number, windowed
+from simulator.kernel_configs import current_fa3_build
+from simulator.tiles import grid_call
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
@@ -41,15 +43,11 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
     (hopper/flash_api.cpp mha_fwd: ``scheduler_needs_semaphore`` = on sm90 (causal or local) and one split, or
     varlen; on sm80 causal and not varlen; ``if (scheduler_needs_semaphore && !use_prepare_varlen) zero_()``). The
     July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd)."""
-    from simulator.gpu_kernels import _windowed
-    from simulator.kernel_configs import current_fa3_build
-    from simulator.tiles import grid_call
-
     if prepare or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's kernel, not mha_fwd's
         return False
     if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":
         return bool(wl.causal)
-    return bool(wl.causal) or _windowed(wl)
+    return bool(wl.causal) or windowed(wl)
 
 
 def fa3_layout(hw, wl, cfg):
