@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 
 from cli.plots.breakdown import _part_style, einsum_palette  # noqa: E402
 from cli.plots.lines import _speedup_axis  # noqa: E402
@@ -58,3 +59,18 @@ def test_a_latency_above_every_bar_names_the_stall_it_holds():
     stall_s = arch.result.detail["stall_cycles"] / arch.spec.clock_hz
     assert stall_s > 0.25 * arch.result.time_s and f"incl. {stall_s:.3g} s fill/drain stall" in _accel_text(arch)
     assert "stall" not in _accel_text(fused)
+
+
+@pytest.mark.parametrize("algo,kw", [
+    ("flash3", dict(seq_len=1, kv_len=8192, kv_heads=4)), ("flash-decoding", dict(seq_len=1, kv_len=8192)),
+    ("flash3", dict(seq_len=16384, pattern="window2d(128,128,7,7)")), ("flash2", dict(seq_len=4096, causal=True)),
+])
+def test_every_roof_a_breakdown_draws_has_a_name_and_a_colour_of_its_own(algo, kw):
+    """The breakdown names each roof in words and gives it its own colour (no raw key such as 'prepare' in the
+    legend, no two resources sharing a colour)."""
+    from cli.plots.breakdown import GPU_RESOURCES, RESOURCE_COLORS
+    from simulator import Workload, evaluate, hardware
+
+    r = evaluate(hardware("h100"), algo, Workload(heads=32, head_dim=128, **kw))
+    assert set(r.times) <= set(GPU_RESOURCES)
+    assert len(set(RESOURCE_COLORS.values())) == len(RESOURCE_COLORS)

@@ -18,11 +18,12 @@ WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_
 GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
                  "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
                  "combine": "combine (split-KV, partials)", "stream_fill": "HBM first byte + last tile",
-                 "writeback": "cold L2 write-back",
+                 "writeback": "cold L2 write-back", "prepare": "FA3 scheduler kernel (varlen)",
+                 "permute": "token permutation copies",
                  "estimate": "index estimate (--estimate)"}
 RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
                    "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b", "writeback": "#aec7e8",
-                   "estimate": "#e377c2"}
+                   "prepare": "#c49c94", "permute": "#98df8a", "estimate": "#e377c2"}
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
 HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them
