@@ -72,5 +72,5 @@ def test_every_roof_a_breakdown_draws_has_a_name_and_a_colour_of_its_own(algo, k
     from simulator import Workload, evaluate, hardware
 
     r = evaluate(hardware("h100"), algo, Workload(heads=32, head_dim=128, **kw))
-    assert set(r.times) <= set(GPU_RESOURCES)
+    assert set(r.times) <= set(GPU_RESOURCES) and set(GPU_RESOURCES) == set(RESOURCE_COLORS)
     assert len(set(RESOURCE_COLORS.values())) == len(RESOURCE_COLORS)

@@ -23,7 +23,8 @@ GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA"
                  "estimate": "index estimate (--estimate)"}
 RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "smem": "#9467bd", "l2": "#17becf",
                    "hbm": "#1f77b4", "launch": "#7f7f7f", "compute": "#2ca02c", "combine": "#8c564b", "writeback": "#aec7e8",
-                   "prepare": "#c49c94", "permute": "#98df8a", "estimate": "#e377c2"}
+                   "prepare": "#c49c94", "permute": "#98df8a", "estimate": "#e377c2",
+                   "stream_fill": "#7b4173"}
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
 HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them
