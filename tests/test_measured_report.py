@@ -132,10 +132,32 @@ def test_a_row_without_hardware_takes_the_model_its_device_names(tmp_path):
                     "NVIDIA H100 PCIe,1,32,4k,false,1.0\n"
                     "NVIDIA A100-SXM4-40GB,1,32,4k,false,2.0\n"
                     "NVIDIA B200,1,32,4k,false,0.3\n"
-                    "my lab's box,1,32,4k,false,1.0\n")   # names no model: simulate's default
+                    ",1,32,4k,false,1.0\n")   # no device, no hardware: simulate's default
     got = [(p["hardware"], p["algorithm"]) for p in report_json(path)["points"]]
     assert got == [("gb200", "flash4"), ("h100-pcie", "flash3"), ("a100-40gb", "flash2"), ("b200", "flash4"),
                    ("h100", "flash3")]
+
+
+def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(tmp_path):
+    path = tmp_path / "devices.csv"
+    path.write_text("device,batch,heads,seq_len,measured_ms\n"
+                    "NVIDIA H100 80GB HBM3,1,32,4k,1.0\n"
+                    "NVIDIA GeForce RTX 4090,1,32,4k,1.0\n")
+    result = run("validate", "report", str(path))
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and "row 2" in line and "'NVIDIA GeForce RTX 4090'" in line and "--hw" in line
+    # the user says which model to use: per row, or for the whole file
+    path.write_text("device,hardware,batch,heads,seq_len,measured_ms\n"
+                    "NVIDIA H100 80GB HBM3,,1,32,4k,1.0\n"
+                    "NVIDIA GeForce RTX 4090,./my-4090.toml,1,32,4k,1.0\n")
+    assert run("validate", "report", str(path)).exit_code == 2  # the TOML does not exist: still exit 2
+    path.write_text("device,hardware,batch,heads,seq_len,measured_ms\n"
+                    "NVIDIA H100 80GB HBM3,,1,32,4k,1.0\n"
+                    "NVIDIA GeForce RTX 4090,h200,1,32,4k,1.0\n")
+    assert [p["hardware"] for p in report_json(path)["points"]] == ["h100", "h200"]
+    path.write_text("device,batch,heads,seq_len,measured_ms\nNVIDIA GeForce RTX 4090,1,32,4k,1.0\n")
+    assert [p["hardware"] for p in report_json(path, "--hw", "a100")["points"]] == ["a100"]
 
 
 def test_hw_option_predicts_every_row_on_that_model(tmp_path):

@@ -158,7 +158,21 @@ def _model_chooser(doc: dict, hw: str | None):
     if hw or doc.get("format") != MEASURED_FORMAT:
         name = hardware_for(doc, hw)
         return lambda p: name
-    return lambda p: p.get("hardware") or device_hardware(p.get("device")) or DEFAULT_HARDWARE
+    return _row_model
+
+
+def _row_model(p: dict) -> str:
+    """A measured row's model: its hardware column, else the model its device column names (a device attnsim
+    has no model of is an error, never another GPU's prediction), else simulate's default."""
+    if p.get("hardware"):
+        return p["hardware"]
+    if p.get("device"):
+        hw_name = device_hardware(p["device"])
+        if hw_name is None:
+            raise UserError(f"no bundled model of device {p['device']!r} (the bundled models fit names holding {', '.join(n for n, _ in _DEVICE_HW)}):"
+                            f" give the row a hardware column (a model name or a TOML path), or pass --hw")
+        return hw_name
+    return DEFAULT_HARDWARE
 
 
 def locked_clock_mhz(doc: dict) -> float | None:
