@@ -16,7 +16,7 @@ MHz, KiB, MiB, GiB = 1e6, 2**10, 2**20, 2**30
 
 
 def test_every_bundled_machine_loads_with_a_source_for_every_figure():
-    assert set(list_hardware()) >= {"a100", "h100", "h200", "b200", "gb200", "fusemax", "flat"}
+    assert set(list_hardware()) >= {"a100", "h100", "h20", "h200", "b200", "gb200", "fusemax", "flat"}
     for name in list_hardware():
         spec = load_hardware(name)
         assert spec.name == name
@@ -35,6 +35,8 @@ def test_every_bundled_machine_loads_with_a_source_for_every_figure():
     ("h100", "fp8", 132 * 8192 * 1830 * MHz, 1978.9e12),
     ("h100", "tf32", 132 * 2048 * 1830 * MHz, 494.7e12),
     ("h200", "fp16", 132 * 4096 * 1830 * MHz, 989.4e12),
+    ("h20", "fp16", 78 * 1036.85 * 1830 * MHz, 148e12),  # the H20's throttled rate: 148 TFLOP/s at 78 SMs
+    ("h20", "fp8", 78 * 2073.7 * 1830 * MHz, 296e12),
     ("b200", "fp16", 148 * 8192 * 1855.8 * MHz, 2250e12),
     ("b200", "fp8", 148 * 16384 * 1855.8 * MHz, 4500e12),
     ("gb200", "fp16", 152 * 8192 * 2007.75 * MHz, 2500e12),  # GB200 NVL72: 360 PFLOP/s sparse / 72 GPUs / 2
@@ -199,7 +201,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h200"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 
@@ -264,3 +266,16 @@ def test_gb200_is_the_b200_sm_with_more_sms_at_a_higher_clock():
     shape = dict(batch=4, heads=16, head_dim=128, seq_len=16384)
     t_b, t_gb = (simulate(hw, "flash4", **shape)["time_s"] for hw in ("b200", "gb200"))
     assert t_b / t_gb == pytest.approx(ratio, rel=0.03)
+
+
+def test_h20_is_the_h100_sm_with_fewer_sms_and_a_throttled_tensor_rate():
+    """The H20 is a GH100 with 78 SMs whose tensor rate is capped at 148 TFLOP/s dense fp16: per SM and clock it
+    keeps the H100's MUFU, FP32 and shared-memory rates and kernel fits, and runs MMAs at about a quarter of them."""
+    h100, h20 = load_hardware("h100"), load_hardware("h20")
+    assert h20.arch == h100.arch and h20.sms == 78
+    same = ("sustained_clock_hz", "sfu_ops_per_clk_sm", "fp32_fma_per_clk_sm", "smem_bytes_per_clk_sm",
+            "smem_per_sm_bytes", "mma_sync_efficiency", "mma_sync_softmax_exposed", "wgmma_efficiency",
+            "wgmma_softmax_exposed")
+    assert all(getattr(h20, k) == getattr(h100, k) for k in same)
+    assert h20.tensor_flops_per_clk_sm["fp16"] / h100.tensor_flops_per_clk_sm["fp16"] == pytest.approx(
+        (148e12 / 78) / (989.4e12 / 132), rel=1e-3)

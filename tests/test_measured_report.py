@@ -132,10 +132,12 @@ def test_a_row_without_hardware_takes_the_model_its_device_names(tmp_path):
                     "NVIDIA H100 PCIe,1,32,4k,false,1.0\n"
                     "NVIDIA A100-SXM4-40GB,1,32,4k,false,2.0\n"
                     "NVIDIA B200,1,32,4k,false,0.3\n"
+                    "NVIDIA H200,1,32,4k,false,0.5\n"
+                    "NVIDIA H20,1,32,4k,false,3.0\n"   # 'H20' is in 'NVIDIA H200' too: the H200 row stays h200
                     ",1,32,4k,false,1.0\n")   # no device, no hardware: simulate's default
     got = [(p["hardware"], p["algorithm"]) for p in report_json(path)["points"]]
     assert got == [("gb200", "flash4"), ("h100-pcie", "flash3"), ("a100-40gb", "flash2"), ("b200", "flash4"),
-                   ("h100", "flash3")]
+                   ("h200", "flash3"), ("h20", "flash3"), ("h100", "flash3")]
 
 
 def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(tmp_path):

@@ -24,8 +24,9 @@ MEASURED_FORMAT = "attnsim-measured-points"  # a user's own CSV/JSON, read by cl
 DEFAULT_HARDWARE = "h100"  # attnsim simulate's default (DESIGN.md), for measured points without one
 _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # device name (as torch / nvidia-smi print it) -> hardware model; first match wins, so the longer names come first
-_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("H200", "h200"), ("H100 PCIe", "h100-pcie"), ("H100", "h100"),
-              ("A100-SXM4-40GB", "a100-40gb"), ("A100", "a100"))
+# ('H20' is in 'NVIDIA H200' too)
+_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("H200", "h200"), ("H20", "h20"), ("H100 PCIe", "h100-pcie"),
+              ("H100", "h100"), ("A100-SXM4-40GB", "a100-40gb"), ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:
