@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from itertools import count, repeat
 from operator import methodcaller
 
 from simulator._numpy import np
@@ -187,8 +187,9 @@ def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Re
     return evaluate(hardware(hw_name), algo, wl)
 
 
-# dense points of one column key from which run_points imports numpy to evaluate them as columns: below it the
-# scalar path (about 0.3-0.5 ms a point on the development machine) costs less than numpy's import (0.1-0.3 s)
+# points of one call from which run_points imports numpy to group the dense ones and evaluate them as columns:
+# below it the scalar path (about 0.3-0.5 ms a point on the development machine) costs less than numpy's import
+# (0.1-0.3 s), and a dense `attnsim simulate` never imports it
 COLUMNS_FROM = 64
 
 
@@ -205,24 +206,11 @@ def run_points(points, **defaults) -> list[dict]:
     methods = {}
     if defaults.get("method") or any(map(_METHOD, points)):
         points, methods = _with_methods(points, defaults)
-    # None: not given. A point without one is used as it is (nothing changes a point): copying every point costs
-    # more than looking at their values' types (the type, as a value's == may not say whether it is None)
-    merged_points = [point if _NONE not in map(type, point.values()) else {k: v for k, v in point.items()
-                                                                            if v is not None} for point in points]
-    if defaults:
-        merged_points = [{**defaults, **point} for point in merged_points]
-    # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
-    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
-    layouts = {}  # (plan, sizes) -> the layout FA3's and FA4's points of those sizes share (ColumnPlan.layout)
-    alone = {}  # index -> point: those evaluated one at a time, every masked one among them
-    for i, merged in enumerate(merged_points):
-        keyed = _column_key(merged, layouts)
-        if keyed is None:
-            alone[i] = merged
-        else:
-            members, sizes = groups[keyed[0]]
-            members.append(i)
-            sizes.extend(keyed[1])
+    if len(points) >= COLUMNS_FROM or len(points) > 1 and "numpy" in sys.modules:
+        groups, alone = _column_groups(points, defaults)
+    else:  # every point on the scalar path: a few cost less than importing numpy, or than grouping one
+        groups, alone = [], range(len(points))
+    alone = {i: _merged(points[i], defaults) for i in alone}
     # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
     tile_source.expect_sparsities(p["sparsity"] for p in alone.values() if "sparsity" in p
                                   and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
@@ -232,12 +220,9 @@ def run_points(points, **defaults) -> list[dict]:
     finally:
         tile_source.expect_sparsities(())
     with _collector_paused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
-        for key, (members, sizes) in groups.items():
-            # a small group runs the scalar path (the same numbers) unless numpy is loaded already: importing it
-            # costs more than COLUMNS_FROM points (a dense `attnsim simulate` never imports it)
-            columns = len(members) >= COLUMNS_FROM or (len(members) > 1 and "numpy" in sys.modules)
-            out = (_simulate_columns(key, sizes) if columns else None) \
-                or [_simulate_point(merged_points[i]) for i in members]
+        for plan, members, sizes in groups:  # a group of one point runs the scalar path (the same numbers)
+            out = (_simulate_columns(plan.names, sizes) if len(members) > 1 else None) \
+                or [_simulate_point(_merged(points[i], defaults)) for i in members]
             for i, row in zip(members, out):
                 rows[i] = row
     for i, name in methods.items():
@@ -274,6 +259,14 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
     return out, methods
 
 
+def _merged(point: dict, defaults: dict) -> dict:
+    """The point as the model reads it: its values other than None (None: not given) over the call's defaults.
+    A point without a None is used as it is (nothing changes a point): copying every point costs more than
+    looking at their values' types (the type, as a value's == may not say whether it is None)."""
+    given = point if _NONE not in map(type, point.values()) else {k: v for k, v in point.items() if v is not None}
+    return {**defaults, **given} if defaults else given
+
+
 def _simulate_point(merged: dict) -> dict:
     return simulate(merged.get("hardware", "h100"), merged.get("algorithm"), merged.get("baseline"),
                     **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
@@ -297,53 +290,196 @@ def share_key(point: dict) -> tuple | None:
 def _masked(p: dict) -> bool:
     """Whether a point has a mask (causal, a pattern, a sparsity) or an estimate: never evaluated over columns."""
     get = p.get
-    return bool(get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"))
+    return _has_mask(get("causal"), get("sparsity"), get("pattern"), get("estimate"))
 
 
-def _column_key(p: dict, layouts: dict) -> tuple[tuple, tuple] | None:
-    """(what a dense GPU point shares with the points it can be evaluated with, its sizes in SIZE_FIELDS order);
-    None if it must go alone. What depends on the point's names and head dims only is planned once for all the
-    points that share them (``_column_plan``), and its kernel layout once for all those of its sizes (in
-    ``layouts``, one run's): a point pays for little more than reading its fields."""
-    if not p.keys().isdisjoint(_MASKING) and _masked(p):  # one lookup a field, in C, for the points without
-        return None
-    get = p.get
-    seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
-    v_head_dim = get("v_head_dim") or head_dim
-    batch, heads, kv_heads, kv_len = get("batch", _BATCH), get("heads", _HEADS), get("kv_heads", 0), get("kv_len", 0)
-    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(batch) is int
-            and type(heads) is int and type(kv_heads) is int and type(kv_len) is int
-            and (block is None or type(block) is int)) or v_head_dim % HEAD_DIM_MULTIPLE:
-        return None  # evaluated alone, so Workload names the bad value
+def _has_mask(causal, sparsity, pattern, estimate) -> bool:
+    """``_masked`` of a point's four fields."""
+    return bool(causal or sparsity or pattern not in DENSE_PATTERNS or estimate)
+
+
+def _column_groups(points: list[dict], defaults: dict) -> tuple[list[tuple], list[int]]:
+    """The dense GPU points that can be evaluated together: for each group, in order of first appearance, its plan,
+    its points' indices and their size columns (by SIZE_FIELDS name); and the indices of the other points, in
+    input order (evaluated one at a time, every masked one among them). The points are read a field at a time
+    (``_Fields``) and checked a column at a time: each distinct set of names and head dims is planned once
+    (``_column_plan``), and its points are split by kernel layout (``ColumnPlan.split``)."""
+    if not points:
+        return [], []
+    index, alone = list(range(len(points))), []
+    fields = _Fields(points, defaults)
+    for check in (_unmasked, _typed):
+        keep = check(fields)
+        if not all(keep):
+            alone += [i for i, k in zip(index, keep) if not k]
+            index = [i for i, k in zip(index, keep) if k]
+            fields = _Fields([points[i] for i in index], defaults)
+    if not index:
+        return [], sorted(alone)
+    sizes = {name: fields.ints(name) for name in SIZE_FIELDS}
+    sizes["kv_heads"] = np.where(sizes["kv_heads"] == 0, sizes["heads"], sizes["kv_heads"])  # not given: the heads
+    sizes["kv_len"] = np.where(sizes["kv_len"] == 0, sizes["seq_len"], sizes["kv_len"])  # not given: the queries
+    solo = ~_valid(**sizes)  # bad sizes go alone, so Workload names the bad value
+    groups = []
+    for positions in _split_by(fields.codes(_NAME_FIELDS)):
+        plan = _plan(tuple(fields[name][positions[0]] for name in _NAME_FIELDS))
+        if plan is None:
+            solo[positions] = True
+            continue
+        positions = positions[~solo[positions]]
+        split, layouts = plan.split(*(sizes[name][positions] for name in ("batch", "heads", "kv_heads", "seq_len")))
+        solo[positions[split]] = True
+        groups += [(plan, positions[members]) for members in layouts]
+    index = np.array(index, dtype=np.int64)
+    groups.sort(key=lambda group: group[1][0])
+    return ([(plan, index[members].tolist(), {name: column[members] for name, column in sizes.items()})
+             for plan, members in groups], sorted(alone + index[solo].tolist()))
+
+
+class _Fields(dict):
+    """The fields of many points as ``_merged`` has them (the point's value unless it is None, else the call's
+    default, else ``_UNGIVEN``'s), a column (list) a field, read on first use. One field of every point is one
+    pass in C (a map); one that no point gives holds one value for every point, and is not read (not
+    ``varying``)."""
+
+    def __init__(self, points: list[dict], defaults: dict):
+        super().__init__()
+        self.points, self.defaults = points, defaults
+        self.given = set().union(*points)  # the fields some point gives
+        self.varying = set()  # the fields read from the points (or from one that is)
+        self._types, self._ints = {}, {}
+
+    def __missing__(self, name: str) -> list:
+        default = self.defaults.get(name, _UNGIVEN[name])
+        if name in self.given:
+            column = list(map(dict.get, self.points, repeat(name)))
+            self._types[name] = types = set(map(type, column))
+            if _NONE in types:  # not given, or None
+                column = [default if value is None else value for value in column]
+                self._types.pop(name, None)
+            self.varying.add(name)
+        else:
+            column = [default] * len(self.points)
+        if name == "v_head_dim":  # not given (or 0): the head dim
+            if name in self.varying:
+                column = [v or d for v, d in zip(column, self["head_dim"])]
+                self._types.pop(name, None)
+            elif not default:
+                column = self["head_dim"]
+                if "head_dim" in self.varying:
+                    self.varying.add(name)
+        self[name] = column
+        return column
+
+    def types(self, name: str) -> set:
+        """The types of a field's values."""
+        if name not in self._types:
+            column = self[name]
+            self._types[name] = set(map(type, column if name in self.varying else column[:1]))
+        return self._types[name]
+
+    def ints(self, name: str):
+        """A field of ints as an int64 column (OverflowError if one is out of its range)."""
+        if name not in self._ints:
+            column = self[name]
+            self._ints[name] = np.array(column, dtype=np.int64) if name in self.varying \
+                else np.full(len(column), column[0], dtype=np.int64)
+        return self._ints[name]
+
+    def codes(self, names: tuple):
+        """Each point's position of first appearance of its values of these fields (equal values, equal codes: see
+        ``_first_seen``), combined from each field's codes (no tuple of values per point)."""
+        codes = np.zeros(len(self.points), dtype=np.int64)
+        for name, column in [(name, self[name]) for name in names]:  # read first: reading tells which vary
+            if name in self.varying:  # a pair of positions below len(codes)**2, renumbered
+                _, first, index = np.unique(codes * len(codes) + _first_seen(column), return_index=True,
+                                            return_inverse=True)
+                codes = first[index.reshape(-1)]
+        return codes
+
+
+def _unmasked(fields: _Fields) -> list[bool]:
+    """Whether each point has neither a mask nor an estimate (see ``_masked``)."""
+    columns = [fields[name] for name in ("causal", "sparsity", "pattern", "estimate")]
+    if fields.given.isdisjoint(_MASKING):  # the same for every point
+        return [not _has_mask(*(column[0] for column in columns))] * len(fields.points)
+    return [not masked for masked in map(_has_mask, *columns)]
+
+
+def _typed(fields: _Fields) -> list[bool]:
+    """Whether each point's sizes and head dims are ints that numpy takes as they are (int64) and its tile an int or
+    None: one look at each field's types (and its int64 column) when all are."""
+    keep = [True] * len(fields.points)
+    for name in (*SIZE_FIELDS, "head_dim", "v_head_dim"):
+        if not _int64s(fields, name):
+            keep = [k and type(v) is int and v in _INT64 for k, v in zip(keep, fields[name])]
+    if not fields.types("block_size") <= {int, _NONE}:
+        keep = [k and (b is None or type(b) is int) for k, b in zip(keep, fields["block_size"])]
+    return keep
+
+
+def _int64s(fields: _Fields, name: str) -> bool:
+    """Whether a field's values are all ints (not bools) within int64's range."""
+    if fields.types(name) != {int}:
+        return False
     try:
-        plan = _column_plan(get("hardware", "h100"), get("algorithm"), get("baseline"), head_dim, v_head_dim,
-                            get("dtype", _DTYPE), block, get("scope", _SCOPE))
-    except TypeError:  # an unhashable name: evaluated alone, which names it
+        fields.ints(name)
+    except OverflowError:
+        return False
+    return True
+
+
+def _valid(batch, heads, kv_heads, seq_len, kv_len):
+    """Which points (columns of sizes) have positive sizes and heads a multiple of their KV heads."""
+    positive = (batch > 0) & (heads > 0) & (kv_heads > 0) & (seq_len > 0) & (kv_len > 0)
+    return positive & (heads % np.where(positive, kv_heads, 1) == 0)
+
+
+def _plan(names: tuple):
+    """``_column_plan`` of these names, None if its value head dim is no multiple of HEAD_DIM_MULTIPLE or a name
+    is unhashable (such points are evaluated alone, which names the bad value)."""
+    if names[4] % HEAD_DIM_MULTIPLE:
         return None
-    if plan is None:
+    try:
+        return _column_plan(*names)
+    except TypeError:
         return None
-    kv_heads, kv_len = kv_heads or heads, kv_len or seq_len  # not given: as many as the query heads, the queries
-    # FA2's one-query GQA layout and its split-KV choice are decided point by point: fewer 64-row CTAs than
-    # 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
-    if plan.fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < plan.fa2_min_ctas):
-        return None
-    layout = None
-    if plan.gqa_layouts:  # FA3's and FA4's points group by their layout; a point that may split goes alone
-        shape = plan, seq_len, heads, kv_heads
-        layout = layouts.get(shape)
-        if layout is None:
-            layout = layouts[shape] = plan.layout(seq_len, heads, kv_heads)
-        if layout is _ALONE:
-            return None
-    return (plan.names, layout), (batch, heads, kv_heads, seq_len, kv_len)
+
+
+def _first_seen(values: list):
+    """Each value's position of first appearance (equal values, equal codes; as positions, codes sort in order of
+    first appearance); an unhashable value's own position."""
+    first = {}
+    try:
+        return np.fromiter(map(first.setdefault, values, count()), dtype=np.int64, count=len(values))
+    except TypeError:
+        codes = np.arange(len(values))
+        for j, value in enumerate(values):
+            try:
+                codes[j] = first.setdefault(value, j)
+            except TypeError:
+                pass
+        return codes
+
+
+def _split_by(codes) -> list:
+    """The positions of each code, in input order, the codes in increasing order."""
+    order = np.argsort(codes, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else []
 
 
 _SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
 _DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
-_ALONE = "alone"  # the layout of a point that goes alone (None is a layout: that of the families with no choice)
+# the value of each field _column_groups reads where neither a point nor the call gives one (0: no KV heads or
+# KV length given)
+_UNGIVEN = dict(hardware="h100", algorithm=None, baseline=None, head_dim=_HEAD_DIM, v_head_dim=None, dtype=_DTYPE,
+                block_size=None, scope=_SCOPE, batch=_BATCH, heads=_HEADS, kv_heads=0, seq_len=_SEQ_LEN, kv_len=0,
+                causal=None, sparsity=None, pattern=None, estimate=None)
+_INT64 = range(-1 << 63, 1 << 63)
+_NAME_FIELDS = ("hardware", "algorithm", "baseline", "head_dim", "v_head_dim", "dtype", "block_size", "scope")
 
 
-@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: one a run's layouts key
+@dataclass(frozen=True, slots=True)
 class ColumnPlan:
     """What the dense points of one machine, algorithm, baseline, head dims, dtype, tile and scope share:
     ``names`` (the algorithm resolved), FA2's split limit (the fewest 64-row CTAs at which neither the
@@ -355,18 +491,32 @@ class ColumnPlan:
     arch: str
     gqa_layouts: bool
 
-    def layout(self, seq_len: int, heads: int, kv_heads: int):
-        """FA3's GQA packing or FA4's layout key for points of these sizes (whatever their batch), or ``_ALONE``
-        for a decode call (which may split) or bad sizes (evaluated alone, so Workload names the bad value)."""
+    def split(self, batch, heads, kv_heads, seq_len) -> tuple:
+        """Of points of this plan with these size columns (valid ones): which go alone (a bool column), and the
+        positions of the others by kernel layout (FA3's GQA packing, FA4's layout key; whatever their batch)."""
+        alone = np.zeros(len(seq_len), dtype=bool)
+        if self.fa2_min_ctas:  # FA2's one-query GQA layout and its split-KV choice are decided point by point:
+            # fewer 64-row CTAs than 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
+            alone |= (seq_len == 1) | (batch * 1.0 * heads * -(-seq_len // 64) < self.fa2_min_ctas)
+        together = np.flatnonzero(~alone)
+        if not self.gqa_layouts or not len(together):
+            return alone, [together] if len(together) else []
+        layouts = self.layouts(seq_len[together], heads[together], kv_heads[together])
+        alone[together[np.equal(layouts, None)]] = True
+        return alone, [together[members] for members in _split_by(_first_seen(layouts.tolist()))
+                       if layouts[members[0]] is not None]
+
+    def layouts(self, seq_len, heads, kv_heads):
+        """FA3's GQA packing or FA4's layout key of each point of these size columns, None for a decode call
+        (which may split its KV range: evaluated alone)."""
         _, algo, _, head_dim, _, block, v_head_dim, scope = self.names
-        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0:
-            return _ALONE
-        group = heads // kv_heads
         if algo == "flash3":
-            pack = fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
-        else:
-            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, group) if seq_len * group > FA4_DECODE_ROWS else None
-        return _ALONE if pack is None else pack
+            return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
+        group = heads // kv_heads
+        long = seq_len * group > FA4_DECODE_ROWS
+        keys = np.full(len(seq_len), None, dtype=object)
+        keys[long] = fa4_layout_key(head_dim, v_head_dim, seq_len[long], group[long])
+        return keys
 
 
 @lru_cache(maxsize=1024)
@@ -393,13 +543,11 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
                       spec.arch, gqa_layouts)
 
 
-def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
-    """Rows for points of one column key, of these sizes (each point's ``_column_key`` sizes in turn); None if a
-    value is invalid (the caller then runs them one by one)."""
-    (hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), _ = key
-    step = len(SIZE_FIELDS)
-    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope,
-                          **{name: sizes[k::step] for k, name in enumerate(SIZE_FIELDS)})
+def _simulate_columns(names: tuple, sizes: dict) -> list[dict] | None:
+    """Rows for points of one plan's ``names``, of these size columns (by SIZE_FIELDS name); None if a value is
+    invalid (the caller then runs them one by one)."""
+    hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope = names
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
         return None
     spec = hardware(hw_name)

@@ -89,3 +89,42 @@ def test_the_garbage_collector_is_left_as_it_was_also_after_a_bad_point(enabled)
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_fa3_and_fa4_layouts_of_a_column_are_each_points_own():
+    """run_points splits a column by layout with the column forms of fa3_column_pack and fa4_layout_key; each
+    entry must be what the point alone gets (decode calls included: None)."""
+    import numpy as np
+
+    from simulator.gpu_kernels import fa4_layout_key
+    from simulator.splits import fa3_column_pack
+
+    seq_len = np.array([1, 2, 63, 64, 65, 96, 128, 129, 191, 192, 193, 255, 256, 300, 4096, 4097, 8191])
+    for group in (1, 2, 3, 4, 8):
+        heads, kv_heads = np.full(len(seq_len), 8 * group), np.full(len(seq_len), 8)
+        for arch, head_dim, block, scope in (("sm_90", 64, None, "kernel"), ("sm_90", 128, None, "layer"),
+                                             ("sm_80", 128, None, "kernel"), ("sm_90", 128, 64, "kernel")):
+            column = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, scope)
+            assert column.tolist() == [fa3_column_pack(arch, head_dim, block, n, 8 * group, 8, scope)
+                                       for n in seq_len.tolist()]
+        for head_dim, v_head_dim in ((64, 64), (128, 128), (192, 128)):
+            keys = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
+            assert keys.tolist() == [fa4_layout_key(head_dim, v_head_dim, n, group) for n in seq_len.tolist()]
+
+
+def test_points_with_nones_and_the_calls_defaults_equal_point_by_point():
+    """run_points reads the points a field at a time: None is 'not given', and the call's defaults fill in."""
+    points = [dict(hardware=hw, seq_len=n, kv_len=None, head_dim=d, algorithm=None, batch=b)
+              for hw in ("a100", "h100", "b200") for n in (128, 1000, 4096) for d in (64, 128) for b in (1, 3)]
+    defaults = dict(heads=16, kv_heads=4, dtype="bf16", batch=2)
+    merged = [{**defaults, **{k: v for k, v in p.items() if v is not None}} for p in points]
+    assert run_points(points, **defaults) == _one_by_one(merged)
+
+
+def test_a_size_beyond_int64_is_named_as_a_point_alone_names_it():
+    """numpy holds the columns' sizes in int64: a larger int goes alone (it once raised numpy's OverflowError)."""
+    import numpy  # noqa: F401  (loaded: even two points are grouped)
+
+    points = [dict(hardware="h100", seq_len=1024), dict(hardware="h100", seq_len=2048, batch=1 << 70)]
+    with pytest.raises(UserError, match="bad batch 1180591620717411303424"):
+        run_points(points)
