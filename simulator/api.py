@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gc
 import sys
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
-from itertools import count, repeat
+from functools import lru_cache, partial
+from itertools import repeat
 from operator import methodcaller
 
 from simulator._numpy import np
@@ -219,28 +219,36 @@ def run_points(points, **defaults) -> list[dict]:
             rows[i] = _simulate_point(merged)
     finally:
         tile_source.expect_sparsities(())
-    with _collector_paused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
+    with _CollectorPaused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
+        tables = []  # (indices, record, what marks the rows) of each group evaluated over columns
         for plan, members, sizes in groups:  # a group of one point runs the scalar path (the same numbers)
-            out = (_simulate_columns(plan.names, sizes) if len(members) > 1 else None) \
-                or [_simulate_point(_merged(points[i], defaults)) for i in members]
-            for i, row in zip(members, out):
-                rows[i] = row
-    for i, name in methods.items():
-        rows[i]["method"] = name
-    return rows
+            table = _simulate_columns(plan.names, sizes) if len(members) > 1 else None
+            if table is None:
+                for i in members:
+                    rows[i] = _simulate_point(_merged(points[i], defaults))
+            else:
+                tables.append((members, *table))
+        for i, row in zip(*to_rows(tables)):
+            rows[i] = row
+        for i, name in methods.items():
+            rows[i]["method"] = name
+        return rows
 
 
-@contextmanager
-def _collector_paused():
+class _CollectorPaused:
     """The garbage collector paused, then restored as it was (also on error): while the columns' rows are built,
     it would walk the young ones every few hundred dicts and free nothing (they hold no cycles), about a tenth
-    of a dense run's time. The CLI raises its threshold for the same reason (cli.main.GC_THRESHOLD)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+    of a dense run's time. Restored as run_points returns them, it walks them once only if the caller keeps
+    them while it allocates more (not when they are written and dropped, as a sweep does); a generator's
+    context manager would allocate after restoring it (its StopIteration), and so walk them there. The CLI
+    raises its threshold for the same reason (cli.main.GC_THRESHOLD)."""
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *error):
+        if self.enabled:
             gc.enable()
 
 
@@ -348,6 +356,7 @@ class _Fields(dict):
         self.given = set().union(*points)  # the fields some point gives
         self.varying = set()  # the fields read from the points (or from one that is)
         self._types, self._ints = {}, {}
+        self._same = {}  # field -> the field whose column it is (a value head dim not given: the head dim)
 
     def __missing__(self, name: str) -> list:
         default = self.defaults.get(name, _UNGIVEN[name])
@@ -365,14 +374,20 @@ class _Fields(dict):
                 column = [v or d for v, d in zip(column, self["head_dim"])]
                 self._types.pop(name, None)
             elif not default:
-                column = self["head_dim"]
+                column, self._same[name] = self["head_dim"], "head_dim"
                 if "head_dim" in self.varying:
                     self.varying.add(name)
         self[name] = column
         return column
 
+    def source(self, name: str) -> str:
+        """The field whose column is this one's (itself, or the head dim for a value head dim not given)."""
+        self[name]  # read: reading tells
+        return self._same.get(name, name)
+
     def types(self, name: str) -> set:
         """The types of a field's values."""
+        name = self.source(name)
         if name not in self._types:
             column = self[name]
             self._types[name] = set(map(type, column if name in self.varying else column[:1]))
@@ -380,6 +395,7 @@ class _Fields(dict):
 
     def ints(self, name: str):
         """A field of ints as an int64 column (OverflowError if one is out of its range)."""
+        name = self.source(name)
         if name not in self._ints:
             column = self[name]
             self._ints[name] = np.array(column, dtype=np.int64) if name in self.varying \
@@ -387,15 +403,19 @@ class _Fields(dict):
         return self._ints[name]
 
     def codes(self, names: tuple):
-        """Each point's position of first appearance of its values of these fields (equal values, equal codes: see
-        ``_first_seen``), combined from each field's codes (no tuple of values per point)."""
-        codes = np.zeros(len(self.points), dtype=np.int64)
-        for name, column in [(name, self[name]) for name in names]:  # read first: reading tells which vary
-            if name in self.varying:  # a pair of positions below len(codes)**2, renumbered
-                _, first, index = np.unique(codes * len(codes) + _first_seen(column), return_index=True,
-                                            return_inverse=True)
-                codes = first[index.reshape(-1)]
-        return codes
+        """Each point's code by its values of these fields (equal values, equal codes), combined from each field's
+        ``_ids`` (no tuple of values per point)."""
+        codes = None
+        for name in dict.fromkeys(map(self.source, names)):
+            if name in self.varying:
+                # ints already checked and converted (sizes, head dims) sort in numpy
+                ids = np.unique(self._ints[name], return_inverse=True)[1].reshape(-1) if name in self._ints \
+                    else _ids(self[name])
+                if codes is None:
+                    codes = ids
+                else:  # a pair of codes as one, below len(codes) ** 2, then renumbered
+                    codes = np.unique(codes * (int(ids.max()) + 1) + ids, return_inverse=True)[1].reshape(-1)
+        return np.zeros(len(self.points), dtype=np.int64) if codes is None else codes
 
 
 def _unmasked(fields: _Fields) -> list[bool]:
@@ -446,26 +466,33 @@ def _plan(names: tuple):
         return None
 
 
-def _first_seen(values: list):
-    """Each value's position of first appearance (equal values, equal codes; as positions, codes sort in order of
-    first appearance); an unhashable value's own position."""
-    first = {}
+def _ids(values: list):
+    """Each value's id, 0, 1, ... in order of first appearance (equal values, equal ids; an unhashable value one of
+    its own): two passes in C."""
     try:
-        return np.fromiter(map(first.setdefault, values, count()), dtype=np.int64, count=len(values))
+        ids = {value: k for k, value in enumerate(dict.fromkeys(values))}
+        return np.fromiter(map(ids.__getitem__, values), dtype=np.int64, count=len(values))
     except TypeError:
-        codes = np.arange(len(values))
-        for j, value in enumerate(values):
-            try:
-                codes[j] = first.setdefault(value, j)
-            except TypeError:
-                pass
-        return codes
+        ids = {}
+        return np.array([ids.setdefault(value if _hashable(value) else object(), len(ids)) for value in values],
+                        dtype=np.int64)
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _split_by(codes) -> list:
-    """The positions of each code, in input order, the codes in increasing order."""
-    order = np.argsort(codes, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else []
+    """The positions of each code (0, 1, ... each present: ``_ids``), in input order, the codes in increasing order
+    (``_column_groups`` puts the groups back in order of first appearance)."""
+    if not len(codes):
+        return []
+    order = np.argsort(codes.astype(np.min_scalar_type(codes.max())), kind="stable")  # a radix sort below 2**16
+    return np.split(order, np.cumsum(np.bincount(codes))[:-1])
 
 
 _SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
@@ -503,7 +530,7 @@ class ColumnPlan:
             return alone, [together] if len(together) else []
         layouts = self.layouts(seq_len[together], heads[together], kv_heads[together])
         alone[together[np.equal(layouts, None)]] = True
-        return alone, [together[members] for members in _split_by(_first_seen(layouts.tolist()))
+        return alone, [together[members] for members in _split_by(_ids(layouts.tolist()))
                        if layouts[members[0]] is not None]
 
     def layouts(self, seq_len, heads, kv_heads):
@@ -543,9 +570,11 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
                       spec.arch, gqa_layouts)
 
 
-def _simulate_columns(names: tuple, sizes: dict) -> list[dict] | None:
-    """Rows for points of one plan's ``names``, of these size columns (by SIZE_FIELDS name); None if a value is
-    invalid (the caller then runs them one by one)."""
+def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, Callable] | None:
+    """The record of points of one plan's ``names``, of these size columns (by SIZE_FIELDS name): ``to_row``'s, the
+    model's decisions and the capacity marks, each value a column (numpy) or one for every point; and what marks
+    their rows once built (``capacity.mark_unfit``). None if a value is invalid (the caller then runs them one by
+    one)."""
     hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope = names
     wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
@@ -560,8 +589,8 @@ def _simulate_columns(names: tuple, sizes: dict) -> list[dict] | None:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
     marks = column_marks(spec, result, base_spec, base, len(result.time_s))
-    rows = to_rows(result, base, why, {**decisions(spec, result), **marks})
-    return mark_unfit(rows, spec, result, base_spec, base, marks)
+    record = {**to_row(result, base, why), **decisions(spec, result), **marks}
+    return record, partial(mark_unfit, hw=spec, result=result, base_hw=base_spec, base=base, marks=marks)
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
@@ -589,46 +618,81 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
     }
 
 
-def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict | None = None) -> list[dict]:
-    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, its keys in
-    ``to_row``'s order (as a point evaluated alone has them), then ``extra``'s (the model's decisions, the
-    capacity marks: columns where they are numpy arrays)."""
-    template = {**to_row(r, base, note), **(extra or {})}
-    n = len(r.time_s)
-    # every row copies one template in the record's key order (the shared values set once), then takes its value
-    # from each column in turn; so does its utilization (a dict built by copies and stores costs half what
-    # dict(zip(units, values)) does, which grows its table as it fills)
-    unit_template = dict(template["utilization"])
-    unit_columns = _columns(unit_template)
-    # rebuilt from its plain values, the template is one the garbage collector does not track, nor its copies:
-    # it never walks the points' utilizations (it still walks the rows that hold them)
-    utilization = _filled({unit: value for unit, value in unit_template.items()}, unit_columns, n)
-    template["utilization"] = None
-    rows = _filled(template, _columns(template), n)
+def to_rows(tables: list[tuple]) -> tuple[list, list[dict]]:
+    """The rows of groups of points evaluated over columns, as (indices, rows) in index order: ``tables`` holds
+    each group's point indices (increasing), its record (``_simulate_columns``: ``to_row``'s keys, then its
+    extras, values columns or one for every point) and what marks its rows once built. Each row copies its
+    group's record, in its key order and with the values its points share, then takes its other values from the
+    groups' columns joined in index order (so does its utilization): rows and values are made in the order a
+    caller frees them in, which costs a third of freeing them interleaved, group by group."""
+    if not tables:
+        return [], []
+    indices = np.concatenate([members for members, _, _ in tables])
+    order = np.argsort(indices, kind="stable")  # index order -> position among the groups' points
+    counts = [len(members) for members, _, _ in tables]
+    group = np.repeat(np.arange(len(tables)), counts)[order].tolist()
+    records = [dict(record) for _, record, _ in tables]
+    # rebuilt from its plain values, a utilization template is one the garbage collector does not track, nor
+    # its copies: it never walks the points' utilizations (it still walks the rows that hold them)
+    units = [{unit: value for unit, value in record["utilization"].items()} for record in records]
+    for record in records:
+        record["utilization"] = None  # set from ``units`` once built
+    rows, utilization = _filled(records, counts, group, order), _filled(units, counts, group, order)
     for row, used in zip(rows, utilization):
         row["utilization"] = used
+    slots = np.empty(len(order), dtype=np.int64)
+    slots[order] = np.arange(len(order))  # position among the groups' points -> index order
+    for (members, _, mark), first in zip(tables, np.cumsum([0] + counts).tolist()):
+        mark([rows[slot] for slot in slots[first:first + len(members)].tolist()])
+    return indices[order].tolist(), rows
+
+
+# rows a time that _filled builds: their dicts and values stay in the CPU's caches while it stores a key at a time
+# (over all the rows at once, it takes a third longer)
+ROW_CHUNK = 256
+
+
+def _filled(records: list[dict], counts: list[int], group: list[int], order) -> list[dict]:
+    """For each point (``group``: each point's group, in index order) a copy of its group's record, with its value
+    from each column of the records (``_columns``: those of the groups, ``counts`` points each, joined; ``order``
+    puts them in index order). A dict built by copies and stores costs half what dict(zip(keys, values)) does,
+    which grows its table as it fills."""
+    joined = {name: _joined(parts)[order] for name, parts in _columns(records, counts).items()}
+    rows = []
+    for start in range(0, len(group), ROW_CHUNK):
+        chunk = list(map(dict.copy, map(records.__getitem__, group[start:start + ROW_CHUNK])))
+        for name, values in joined.items():
+            for row, value in zip(chunk, values[start:start + ROW_CHUNK].tolist()):
+                row[name] = value
+        rows += chunk
     return rows
 
 
-def _columns(record: dict) -> list[tuple[str, list]]:
-    """The columns (numpy arrays) of ``record`` as (key, values) pairs, each key's value then set to None, or to
-    the value where an integer column holds one for every point (a size the points share): the rows take it
-    with the template, not one by one. Float columns are kept whole (-0.0 == 0.0, but their text differs)."""
-    columns = []
-    for name, column in list(record.items()):
-        if isinstance(column, np.ndarray):
-            if column.dtype.kind in "iub" and column.size and (column == column[0]).all():
-                record[name] = column[0].item()
-            else:
+def _columns(records: list[dict], counts: list[int]) -> dict:
+    """The columns of groups' records (``counts`` points each; the same keys: to_row's, the GPU model's units): for
+    each key whose value is a numpy column in some record, its value in every record as a column (one value for
+    all repeated). Each such key's value in the records is then set to None, except where an integer column holds
+    one value for every point of every group (a size the points share): it then stays, as that value, for the
+    rows to take with their record. Float columns are kept whole (-0.0 == 0.0, but their text differs)."""
+    columns = {}
+    for name in dict.fromkeys(name for record in records for name, value in record.items()
+                              if isinstance(value, np.ndarray)):
+        values = [record[name] for record in records]
+        if all(isinstance(v, np.ndarray) and v.dtype.kind in "iub" and v.size and (v == v.flat[0]).all()
+               for v in values) and len({v.flat[0].item() for v in values}) == 1:
+            for record in records:
+                record[name] = values[0].flat[0].item()
+        else:
+            columns[name] = [value if isinstance(value, np.ndarray) else np.full(count, value, dtype=object)
+                             for value, count in zip(values, counts)]
+            for record in records:
                 record[name] = None
-                columns.append((name, column.tolist()))
     return columns
 
 
-def _filled(template: dict, columns: list, n: int) -> list[dict]:
-    """``n`` copies of ``template``, each with its value from each of ``columns``."""
-    records = [template.copy() for _ in range(n)]
-    for name, values in columns:
-        for record, value in zip(records, values):
-            record[name] = value
-    return records
+def _joined(columns: list):
+    """The groups' columns of one key as one (as objects where their types differ: a float column would turn
+    another's ints into floats)."""
+    if len({column.dtype for column in columns}) > 1:
+        columns = [column.astype(object) for column in columns]
+    return np.concatenate(columns)

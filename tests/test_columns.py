@@ -128,3 +128,20 @@ def test_a_size_beyond_int64_is_named_as_a_point_alone_names_it():
     points = [dict(hardware="h100", seq_len=1024), dict(hardware="h100", seq_len=2048, batch=1 << 70)]
     with pytest.raises(UserError, match="bad batch 1180591620717411303424"):
         run_points(points)
+
+
+def test_rows_of_interleaved_groups_equal_point_by_point():
+    """run_points builds the rows of all its column groups at once, in input order, from their columns joined:
+    groups interleaved point by point, one with a batch shared by its points (kept with its record) and one
+    without, points whose naive baseline does not fit (a note each) and points that do not fit at all."""
+    import numpy  # noqa: F401  (loaded: every group of two or more points runs on columns)
+
+    points = []
+    for i in range(48):
+        points.append(dict(hardware="a100", algorithm="naive", seq_len=4096 * (1 + i % 16), batch=4096 if i % 3 else 2))
+        points.append(dict(hardware="h100", seq_len=1024 * (1 + i), batch=2, heads=16, kv_heads=4))
+        points.append(dict(hardware="b200", seq_len=512 * (1 + i), batch=1 + i % 5, dtype="bf16"))
+    rows = run_points(points)
+    assert rows == _one_by_one(points)
+    assert [list(r) for r in rows] == [list(r) for r in _one_by_one(points)]  # the keys in the same order
+    assert any(r["fits"] is False for r in rows) and any(r["baseline_fits"] is False for r in rows)
