@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import repeat
 from operator import methodcaller
 
 from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
-from simulator.capacity import cannot_fit, column_marks, mark_rows, mark_unfit
+from simulator.capacity import cannot_fit, column_marks, mark_columns, mark_rows
 from simulator import tiles as tile_source
 from simulator.columns import SIZE_FIELDS, workload_columns
 from simulator.decisions import decisions
@@ -220,7 +219,7 @@ def run_points(points, **defaults) -> list[dict]:
     finally:
         tile_source.expect_sparsities(())
     with _CollectorPaused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
-        tables = []  # (indices, record, what marks the rows) of each group evaluated over columns
+        tables = []  # (indices, record, the points that do not fit) of each group evaluated over columns
         for plan, members, sizes in groups:  # a group of one point runs the scalar path (the same numbers)
             table = _simulate_columns(plan.names, sizes) if len(members) > 1 else None
             if table is None:
@@ -570,11 +569,11 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
                       spec.arch, gqa_layouts)
 
 
-def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, Callable] | None:
+def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | None:
     """The record of points of one plan's ``names``, of these size columns (by SIZE_FIELDS name): ``to_row``'s, the
-    model's decisions and the capacity marks, each value a column (numpy) or one for every point; and what marks
-    their rows once built (``capacity.mark_unfit``). None if a value is invalid (the caller then runs them one by
-    one)."""
+    model's decisions and the capacity marks (``capacity.mark_columns``), each value a column (numpy) or one for
+    every point; and the points that do not fit (their rows' utilization is empty). None if a value is invalid
+    (the caller then runs them one by one)."""
     hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope = names
     wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
@@ -588,9 +587,9 @@ def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, Callable] | None
     else:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
-    marks = column_marks(spec, result, base_spec, base, len(result.time_s))
-    record = {**to_row(result, base, why), **decisions(spec, result), **marks}
-    return record, partial(mark_unfit, hw=spec, result=result, base_hw=base_spec, base=base, marks=marks)
+    n = len(result.time_s)
+    record = {**to_row(result, base, why), **decisions(spec, result), **column_marks(spec, result, base_spec, base, n)}
+    return record, mark_columns(record, spec, result, base_spec, base, n)
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
@@ -621,10 +620,10 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
 def to_rows(tables: list[tuple]) -> tuple[list, list[dict]]:
     """The rows of groups of points evaluated over columns, as (indices, rows) in index order: ``tables`` holds
     each group's point indices (increasing), its record (``_simulate_columns``: ``to_row``'s keys, then its
-    extras, values columns or one for every point) and what marks its rows once built. Each row copies its
-    group's record, in its key order and with the values its points share, then takes its other values from the
-    groups' columns joined in index order (so does its utilization): rows and values are made in the order a
-    caller frees them in, which costs a third of freeing them interleaved, group by group."""
+    extras, values columns or one for every point) and the points that do not fit. Each row copies its group's
+    record, in its key order and with the values its points share, then takes its other values from the groups'
+    columns joined in index order (so does its utilization): rows and values are made in the order a caller
+    frees them in, which costs a third of freeing them interleaved, group by group."""
     if not tables:
         return [], []
     indices = np.concatenate([members for members, _, _ in tables])
@@ -638,12 +637,13 @@ def to_rows(tables: list[tuple]) -> tuple[list, list[dict]]:
     for record in records:
         record["utilization"] = None  # set from ``units`` once built
     rows, utilization = _filled(records, counts, group, order), _filled(units, counts, group, order)
-    for row, used in zip(rows, utilization):
-        row["utilization"] = used
     slots = np.empty(len(order), dtype=np.int64)
     slots[order] = np.arange(len(order))  # position among the groups' points -> index order
-    for (members, _, mark), first in zip(tables, np.cumsum([0] + counts).tolist()):
-        mark([rows[slot] for slot in slots[first:first + len(members)].tolist()])
+    for (_, _, unfit), first in zip(tables, np.cumsum([0] + counts).tolist()):
+        for slot in slots[first + np.asarray(unfit, dtype=np.int64)].tolist():
+            utilization[slot] = {}
+    for row, used in zip(rows, utilization):
+        row["utilization"] = used
     return indices[order].tolist(), rows
 
 
