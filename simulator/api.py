@@ -657,7 +657,7 @@ def _filled(records: list[dict], counts: list[int], group: list[int], order) -> 
     from each column of the records (``_columns``: those of the groups, ``counts`` points each, joined; ``order``
     puts them in index order). A dict built by copies and stores costs half what dict(zip(keys, values)) does,
     which grows its table as it fills."""
-    joined = {name: _joined(parts)[order] for name, parts in _columns(records, counts).items()}
+    joined = {name: _unmasked_values(_joined(parts)[order]) for name, parts in _columns(records, counts).items()}
     rows = []
     for start in range(0, len(group), ROW_CHUNK):
         chunk = list(map(dict.copy, map(records.__getitem__, group[start:start + ROW_CHUNK])))
@@ -692,7 +692,19 @@ def _columns(records: list[dict], counts: list[int]) -> dict:
 
 def _joined(columns: list):
     """The groups' columns of one key as one (as objects where their types differ: a float column would turn
-    another's ints into floats)."""
+    another's ints into floats; masked where one is, ``capacity.mark_columns``)."""
     if len({column.dtype for column in columns}) > 1:
         columns = [column.astype(object) for column in columns]
+    if any(isinstance(column, np.ma.MaskedArray) for column in columns):
+        return np.ma.concatenate(columns)
     return np.concatenate(columns)
+
+
+def _unmasked_values(column):
+    """A masked column as objects, None where masked; any other as it is. Its values are made here, in the order
+    of the column (index order: see ``to_rows``)."""
+    if not isinstance(column, np.ma.MaskedArray):
+        return column
+    values = np.array(column.data, dtype=object)
+    values[column.mask] = None
+    return values

@@ -171,27 +171,18 @@ def mark_columns(record: dict, hw, result, base_hw, base, n: int) -> list[int]:
     base_only = no_base_room & ~no_room  # _empty's second note
     if not (no_room.any() or base_only.any()):
         return []
-    for name in BASELINE_FIELDS:  # no baseline time either way, also where the point itself does not fit
-        record[name] = _emptied(record[name], no_base_room)
-    for name in TIME_FIELDS:
-        record[name] = _emptied(record[name], no_room)
-    note = _emptied(record["note"], no_room | base_only)
+    emptied = dict.fromkeys(BASELINE_FIELDS, no_base_room)  # no baseline time either way, also where the point
+    for name in TIME_FIELDS:  # itself does not fit
+        emptied[name] = emptied.get(name, False) | no_room
+    for name, points in emptied.items():
+        if points.any():  # masked: None in the rows (numpy's tolist), the values kept as they are until then
+            record[name] = np.ma.masked_array(np.broadcast_to(record[name], (n,)), mask=points)
     unfit, base_unfit = np.flatnonzero(no_room).tolist(), np.flatnonzero(base_only).tolist()
+    note = np.full(n, record["note"], dtype=object)
     note[unfit] = [f"does not fit: {why}" for why in _column_notes(hw, result, n, unfit)]
     note[base_unfit] = [f"baseline does not fit: {why}" for why in _column_notes(base_hw, base, n, base_unfit)]
     record["note"] = note
     return unfit
-
-
-def _emptied(value, points):
-    """A record's value (a column, or one for every point) as a column of objects, None at ``points`` (a bool
-    column); the value itself where that is none."""
-    if not points.any():
-        return value
-    column = np.empty(len(points), dtype=object)
-    column[:] = value
-    column[points] = None
-    return column
 
 
 def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:
