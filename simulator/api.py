@@ -27,10 +27,10 @@ from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
-from simulator.gpu_kernels import fa4_layout_key
+from simulator.gpu_kernels import fa2_splits, fa4_layout_key
 from simulator.kernel_configs import current_fa3_build
 from simulator.layer import check_scope, with_layer
-from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
+from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
@@ -334,9 +334,9 @@ def _column_groups(points: list[dict], defaults: dict) -> tuple[list[tuple], lis
             solo[positions] = True
             continue
         positions = positions[~solo[positions]]
-        split, layouts = plan.split(*(sizes[name][positions] for name in ("batch", "heads", "kv_heads", "seq_len")))
+        split, kernels = plan.split({name: column[positions] for name, column in sizes.items()})
         solo[positions[split]] = True
-        groups += [(plan, positions[members]) for members in layouts]
+        groups += [(plan, positions[members]) for members in kernels]
     index = np.array(index, dtype=np.int64)
     groups.sort(key=lambda group: group[1][0])
     return ([(plan, index[members].tolist(), {name: column[members] for name, column in sizes.items()})
@@ -402,19 +402,13 @@ class _Fields(dict):
         return self._ints[name]
 
     def codes(self, names: tuple):
-        """Each point's code by its values of these fields (equal values, equal codes), combined from each field's
-        ``_ids`` (no tuple of values per point)."""
-        codes = None
+        """Each point's code by its values of these fields (equal values, equal codes: ``_combined``)."""
+        ids = []
         for name in dict.fromkeys(map(self.source, names)):
-            if name in self.varying:
-                # ints already checked and converted (sizes, head dims) sort in numpy
-                ids = np.unique(self._ints[name], return_inverse=True)[1].reshape(-1) if name in self._ints \
-                    else _ids(self[name])
-                if codes is None:
-                    codes = ids
-                else:  # a pair of codes as one, below len(codes) ** 2, then renumbered
-                    codes = np.unique(codes * (int(ids.max()) + 1) + ids, return_inverse=True)[1].reshape(-1)
-        return np.zeros(len(self.points), dtype=np.int64) if codes is None else codes
+            if name in self.varying:  # ints already checked and converted (sizes, head dims) sort in numpy
+                ids.append(np.unique(self._ints[name], return_inverse=True)[1].reshape(-1) if name in self._ints
+                           else _ids(self[name]))
+        return _combined(ids, len(self.points))
 
 
 def _unmasked(fields: _Fields) -> list[bool]:
@@ -485,6 +479,15 @@ def _hashable(value) -> bool:
     return True
 
 
+def _combined(ids: list, n: int):
+    """One code per point from several columns of ids (``_ids``): equal ids in every column, equal codes; 0, 1, ...
+    (each pair of codes and ids, below n ** 2, renumbered)."""
+    codes = np.zeros(n, dtype=np.int64)
+    for column in ids if n else ():
+        codes = np.unique(codes * (int(column.max()) + 1) + column, return_inverse=True)[1].reshape(-1)
+    return codes
+
+
 def _split_by(codes) -> list:
     """The positions of each code (0, 1, ... each present: ``_ids``), in input order, the codes in increasing order
     (``_column_groups`` puts the groups back in order of first appearance)."""
@@ -508,29 +511,41 @@ _NAME_FIELDS = ("hardware", "algorithm", "baseline", "head_dim", "v_head_dim", "
 @dataclass(frozen=True, slots=True)
 class ColumnPlan:
     """What the dense points of one machine, algorithm, baseline, head dims, dtype, tile and scope share:
-    ``names`` (the algorithm resolved), FA2's split limit (the fewest 64-row CTAs at which neither the
-    algorithm nor its baseline may split when either is FA2's, 0 otherwise), the machine's arch and whether
-    the points' layout depends on their sizes (FA3's and FA4's)."""
+    ``names`` (the algorithm resolved), the machine's arch, whether the points' layout depends on their sizes
+    (FA3's and FA4's), whether the algorithm or its baseline is FA2's or Flash-Decoding's (their one-query GQA
+    layout is decided point by point) and the machines of its ``flash2`` calls (their kernel, split-KV or not,
+    follows FA2's split heuristic point by point)."""
 
     names: tuple  # (hardware, algorithm, baseline, head_dim, dtype, block_size, v_head_dim, scope)
-    fa2_min_ctas: float
     arch: str
     gqa_layouts: bool
+    fa2: bool
+    split_machines: tuple
 
-    def split(self, batch, heads, kv_heads, seq_len) -> tuple:
-        """Of points of this plan with these size columns (valid ones): which go alone (a bool column), and the
-        positions of the others by kernel layout (FA3's GQA packing, FA4's layout key; whatever their batch)."""
-        alone = np.zeros(len(seq_len), dtype=bool)
-        if self.fa2_min_ctas:  # FA2's one-query GQA layout and its split-KV choice are decided point by point:
-            # fewer 64-row CTAs than 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
-            alone |= (seq_len == 1) | (batch * 1.0 * heads * -(-seq_len // 64) < self.fa2_min_ctas)
+    def split(self, sizes: dict) -> tuple:
+        """Of points of this plan with these size columns (valid ones, by SIZE_FIELDS name): which go alone (a bool
+        column: FA2's one-query calls, FA3's and FA4's decode calls), and the positions of the others by the
+        kernel they run (FA2's split-KV kernel or its regular one, FA3's GQA packing, FA4's layout key)."""
+        alone = sizes["seq_len"] == 1 if self.fa2 else np.zeros(len(sizes["seq_len"]), dtype=bool)
         together = np.flatnonzero(~alone)
-        if not self.gqa_layouts or not len(together):
-            return alone, [together] if len(together) else []
-        layouts = self.layouts(seq_len[together], heads[together], kv_heads[together])
-        alone[together[np.equal(layouts, None)]] = True
-        return alone, [together[members] for members in _split_by(_ids(layouts.tolist()))
-                       if layouts[members[0]] is not None]
+        part = {name: column[together] for name, column in sizes.items()}
+        kernels = [self._splits(part, machine) for machine in self.split_machines]
+        if self.gqa_layouts:  # None: a decode call, which may split its KV range
+            kernels.append(self.layouts(part["seq_len"], part["heads"], part["kv_heads"]))
+        groups = []
+        for members in _split_by(_combined([_ids(kernel.tolist()) for kernel in kernels], len(together))):
+            if self.gqa_layouts and kernels[-1][members[0]] is None:
+                alone[together[members]] = True
+            else:
+                groups.append(together[members])
+        return alone, groups
+
+    def _splits(self, sizes: dict, machine: str):
+        """Whether FA2's heuristic splits the KV range of each point of these size columns on ``machine``; none
+        where a size is out of range (the points then run one by one)."""
+        _, _, _, head_dim, dtype, block, v_head_dim, scope = self.names
+        wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
+        return np.zeros(len(sizes["seq_len"]), dtype=bool) if wl is None else fa2_splits(hardware(machine), wl) > 1
 
     def layouts(self, seq_len, heads, kv_heads):
         """FA3's GQA packing or FA4's layout key of each point of these size columns, None for a decode call
@@ -557,16 +572,15 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
             return None
         if spec.kind != "gpu" or algo not in COLUMN_FAMILIES:
             return None
-        limits = [FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(machine).sms
-                  for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name))
-                  if family in ("flash2", "flash-decoding")]
     except (UserError, TypeError):
         return None
     gqa_layouts = algo in ("flash3", "flash4")
     if gqa_layouts and ((block or 1) <= 0 or head_dim <= 0 or v_head_dim <= 0):
         return None  # evaluated alone, so Workload names the bad value
-    return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), max(limits, default=0),
-                      spec.arch, gqa_layouts)
+    calls = ((algo, hw_name), (base_algo, base_hw or hw_name))
+    return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), spec.arch, gqa_layouts,
+                      any(family in ("flash2", "flash-decoding") for family, _ in calls),
+                      tuple(machine for family, machine in calls if family == "flash2"))
 
 
 def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | None:

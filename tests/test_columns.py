@@ -145,3 +145,25 @@ def test_rows_of_interleaved_groups_equal_point_by_point():
     assert rows == _one_by_one(points)
     assert [list(r) for r in rows] == [list(r) for r in _one_by_one(points)]  # the keys in the same order
     assert any(r["fits"] is False for r in rows) and any(r["baseline_fits"] is False for r in rows)
+
+
+def test_fa2_points_that_split_their_kv_range_run_on_columns_as_they_run_alone():
+    """With few CTAs FA2's heuristic splits the KV range (the split-KV kernel and a combine): run_points groups such
+    points by the kernel their split count picks and evaluates them over columns (Flash-Decoding's kernel is the
+    same either way), also as a baseline on another machine; every row is the point's own."""
+    import numpy as np
+
+    from simulator import api
+    from simulator.columns import workload_columns
+    from simulator.gpu_kernels import fa2_splits
+
+    points = [dict(hardware=hw, algorithm=algo, baseline=base, seq_len=n, kv_len=kv, batch=b, heads=8, kv_heads=kvh,
+                   head_dim=d)
+              for hw, algo, base in (("a100", "flash2", None), ("h100", "flash-decoding", None),
+                                     ("h100", "flash3", "flash2@a100"))
+              for n in (300, 700) for kv in (512, 8192, 131072) for b in (1, 16) for kvh in (8, 2) for d in (64, 128)]
+    assert api._column_groups(points, {})[1] == []  # none alone
+    assert run_points(points) == _one_by_one(points)
+    sizes = {k: np.array([p[k] for p in points]) for k in ("batch", "heads", "kv_heads", "seq_len", "kv_len")}
+    splits = fa2_splits(hardware("a100"), workload_columns(64, "fp16", None, 64, **sizes))
+    assert 1 in splits and splits.max() > 1  # the list holds points that split and points that do not
