@@ -650,14 +650,16 @@ def to_rows(tables: list[tuple]) -> tuple[list, list[dict]]:
     units = [{unit: value for unit, value in record["utilization"].items()} for record in records]
     for record in records:
         record["utilization"] = None  # set from ``units`` once built
-    rows, utilization = _filled(records, counts, group, order), _filled(units, counts, group, order)
+    rows = []  # a chunk of rows, then their utilizations: made together, they are freed together
+    for chunk, used_chunk in zip(_filled(records, counts, group, order), _filled(units, counts, group, order)):
+        for row, used in zip(chunk, used_chunk):
+            row["utilization"] = used
+        rows += chunk
     slots = np.empty(len(order), dtype=np.int64)
     slots[order] = np.arange(len(order))  # position among the groups' points -> index order
     for (_, _, unfit), first in zip(tables, np.cumsum([0] + counts).tolist()):
         for slot in slots[first + np.asarray(unfit, dtype=np.int64)].tolist():
-            utilization[slot] = {}
-    for row, used in zip(rows, utilization):
-        row["utilization"] = used
+            rows[slot]["utilization"] = {}  # a point that does not fit has none
     return indices[order].tolist(), rows
 
 
@@ -666,20 +668,18 @@ def to_rows(tables: list[tuple]) -> tuple[list, list[dict]]:
 ROW_CHUNK = 256
 
 
-def _filled(records: list[dict], counts: list[int], group: list[int], order) -> list[dict]:
+def _filled(records: list[dict], counts: list[int], group: list[int], order):
     """For each point (``group``: each point's group, in index order) a copy of its group's record, with its value
     from each column of the records (``_columns``: those of the groups, ``counts`` points each, joined; ``order``
-    puts them in index order). A dict built by copies and stores costs half what dict(zip(keys, values)) does,
-    which grows its table as it fills."""
+    puts them in index order), ROW_CHUNK points at a time (lists). A dict built by copies and stores costs half
+    what dict(zip(keys, values)) does, which grows its table as it fills."""
     joined = {name: _unmasked_values(_joined(parts)[order]) for name, parts in _columns(records, counts).items()}
-    rows = []
     for start in range(0, len(group), ROW_CHUNK):
         chunk = list(map(dict.copy, map(records.__getitem__, group[start:start + ROW_CHUNK])))
         for name, values in joined.items():
             for row, value in zip(chunk, values[start:start + ROW_CHUNK].tolist()):
                 row[name] = value
-        rows += chunk
-    return rows
+        yield chunk
 
 
 def _columns(records: list[dict], counts: list[int]) -> dict:
