@@ -405,9 +405,8 @@ class _Fields(dict):
         """Each point's code by its values of these fields (equal values, equal codes: ``_combined``)."""
         ids = []
         for name in dict.fromkeys(map(self.source, names)):
-            if name in self.varying:  # ints already checked and converted (sizes, head dims) sort in numpy
-                ids.append(np.unique(self._ints[name], return_inverse=True)[1].reshape(-1) if name in self._ints
-                           else _ids(self[name]))
+            if name in self.varying:  # ints already checked and converted (sizes, head dims) are their own ids
+                ids.append(self._ints[name] if name in self._ints and self._ints[name].min() >= 0 else _ids(self[name]))
         return _combined(ids, len(self.points))
 
 
@@ -480,21 +479,26 @@ def _hashable(value) -> bool:
 
 
 def _combined(ids: list, n: int):
-    """One code per point from several columns of ids (``_ids``): equal ids in every column, equal codes; 0, 1, ...
-    (each pair of codes and ids, below n ** 2, renumbered)."""
-    codes = np.zeros(n, dtype=np.int64)
+    """One code per point from several columns of ids (non-negative ints, ``_ids``): equal ids in every column,
+    equal codes; below n (renumbered where the columns' ids together would reach past it)."""
+    codes, span = np.zeros(n, dtype=np.int64), 1
     for column in ids if n else ():
-        codes = np.unique(codes * (int(column.max()) + 1) + column, return_inverse=True)[1].reshape(-1)
+        width = int(column.max()) + 1
+        codes, span = codes * width + column, span * width
+        if span > n:
+            codes = np.unique(codes, return_inverse=True)[1].reshape(-1)
+            span = int(codes.max()) + 1
     return codes
 
 
 def _split_by(codes) -> list:
-    """The positions of each code (0, 1, ... each present: ``_ids``), in input order, the codes in increasing order
+    """The positions of each code (non-negative ints: ``_combined``), in input order, the codes in increasing order
     (``_column_groups`` puts the groups back in order of first appearance)."""
     if not len(codes):
         return []
     order = np.argsort(codes.astype(np.min_scalar_type(codes.max())), kind="stable")  # a radix sort below 2**16
-    return np.split(order, np.cumsum(np.bincount(codes))[:-1])
+    counts = np.bincount(codes)
+    return np.split(order, np.cumsum(counts[counts > 0])[:-1])
 
 
 _SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
@@ -533,7 +537,8 @@ class ColumnPlan:
         if self.gqa_layouts:  # None: a decode call, which may split its KV range
             kernels.append(self.layouts(part["seq_len"], part["heads"], part["kv_heads"]))
         groups = []
-        for members in _split_by(_combined([_ids(kernel.tolist()) for kernel in kernels], len(together))):
+        ids = [kernel.astype(np.int64) if kernel.dtype == bool else _ids(kernel.tolist()) for kernel in kernels]
+        for members in _split_by(_combined(ids, len(together))):
             if self.gqa_layouts and kernels[-1][members[0]] is None:
                 alone[together[members]] = True
             else:
