@@ -227,8 +227,12 @@ def run_points(points, **defaults) -> list[dict]:
                     rows[i] = _simulate_point(_merged(points[i], defaults))
             else:
                 tables.append((members, *table))
-        for i, row in zip(*to_rows(tables)):
-            rows[i] = row
+        indices, dense_rows = to_rows(tables)
+        if len(dense_rows) == len(rows):  # every point evaluated over columns: their rows are all, in input order
+            rows = dense_rows
+        else:
+            for i, row in zip(indices, dense_rows):
+                rows[i] = row
         for i, name in methods.items():
             rows[i]["method"] = name
         return rows
