@@ -694,23 +694,40 @@ def _filled(records: list[dict], counts: list[int], group: list[int], order):
 def _columns(records: list[dict], counts: list[int]) -> dict:
     """The columns of groups' records (``counts`` points each; the same keys: to_row's, the GPU model's units): for
     each key whose value is a numpy column in some record, its value in every record as a column (one value for
-    all repeated). Each such key's value in the records is then set to None, except where an integer column holds
-    one value for every point of every group (a size the points share): it then stays, as that value, for the
-    rows to take with their record. Float columns are kept whole (-0.0 == 0.0, but their text differs)."""
+    all repeated). Each such key's value in the records is then set to None, except where every record holds one
+    int, bool, str or None for all its points (a size its points share, a bound they all have): each record then
+    keeps its value, for the rows to take with it. Floats are never taken as one value (-0.0 == 0.0, but their
+    text differs)."""
     columns = {}
     for name in dict.fromkeys(name for record in records for name, value in record.items()
                               if isinstance(value, np.ndarray)):
         values = [record[name] for record in records]
-        if all(isinstance(v, np.ndarray) and v.dtype.kind in "iub" and v.size and (v == v.flat[0]).all()
-               for v in values) and len({v.flat[0].item() for v in values}) == 1:
-            for record in records:
-                record[name] = values[0].flat[0].item()
+        shared = [_one_value(value) if isinstance(value, np.ndarray) else value for value in values]
+        if all(type(value) in _SHAREABLE for value in shared):
+            for record, value in zip(records, shared):
+                record[name] = value
         else:
             columns[name] = [value if isinstance(value, np.ndarray) else np.full(count, value, dtype=object)
                              for value, count in zip(values, counts)]
             for record in records:
                 record[name] = None
     return columns
+
+
+_SHAREABLE = (int, bool, str, _NONE)  # the values that a record may hold for all its points
+
+
+def _one_value(column):
+    """The one value a column holds for every point, as a Python value: an integer column's, or the one string (or
+    None) of an object column; else ``column`` itself (not one value; a masked one never is)."""
+    if isinstance(column, np.ma.MaskedArray) or not column.size:
+        return column
+    first = column.flat[0]
+    if column.dtype.kind in "iub":
+        return first.item() if (column == first).all() else column
+    if column.dtype == object and type(first) in (str, _NONE) and (column == first).all():  # equal, then alike
+        return first
+    return column
 
 
 def _joined(columns: list):

@@ -175,8 +175,8 @@ def mark_columns(record: dict, hw, result, base_hw, base, n: int) -> list[int]:
     for name in TIME_FIELDS:  # itself does not fit
         emptied[name] = emptied.get(name, False) | no_room
     for name, points in emptied.items():
-        if points.any():  # masked: None in the rows (numpy's tolist), the values kept as they are until then
-            record[name] = np.ma.masked_array(np.broadcast_to(record[name], (n,)), mask=points)
+        if points.any() and record[name] is not None:  # masked: None in the rows (numpy's tolist), the values kept
+            record[name] = np.ma.masked_array(np.broadcast_to(record[name], (n,)), mask=points)  # until then
     unfit, base_unfit = np.flatnonzero(no_room).tolist(), np.flatnonzero(base_only).tolist()
     note = np.full(n, record["note"], dtype=object)
     note[unfit] = [f"does not fit: {why}" for why in _column_notes(hw, result, n, unfit)]
