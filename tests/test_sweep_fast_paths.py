@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import Workload, hardware, run_points, simulate
-from simulator import api, capacity, cta_work
+from simulator import api, capacity, column_rows, cta_work
 from simulator import tiles as tile_source
 
 
@@ -158,7 +158,7 @@ def _marked_as_columns(rows, hw, result, base_hw, base):
     mark_columns, then the row built by to_rows."""
     record = {**rows[0], **capacity.column_marks(hw, result, base_hw, base, 1)}
     unfit = capacity.mark_columns(record, hw, result, base_hw, base, 1)
-    return api.to_rows([([0], record, unfit)])[1]
+    return column_rows.to_rows([([0], record, unfit)])[1]
 
 
 # ---------------------------------------------------------------- numba without its BLAS probe
