@@ -109,14 +109,15 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         raise UserError(reason)
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
-        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))  # api keeps columns unsplit
+        # a column's points agree on splitting (simulator.point_groups groups them by it)
+        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
         if sm_number(hw.arch) >= 90:
             return kc.fa3_sm90(d, dv, b, bool(wl.causal), windowed(wl), paged=reads_paged_cache(wl.scope))
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
-        # a column's points share fa4_layout_key (api groups them by it), so its first point's config is theirs
+        # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
         return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), seq_len * group, group)
     if family == "flash1":
