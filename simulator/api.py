@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections import defaultdict
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from functools import lru_cache
 from operator import methodcaller
 
-from simulator._numpy import np
-
 from einsum_cascades.errors import UserError
-from simulator.capacity import cannot_fit, column_marks, mark_rows, mark_unfit
+from simulator.capacity import cannot_fit, column_marks, mark_columns, mark_rows
 from simulator import tiles as tile_source
-from simulator.columns import SIZE_FIELDS, workload_columns
+from simulator.column_rows import to_rows
+from simulator.columns import workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
@@ -28,20 +25,16 @@ from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
 from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
-from simulator.gpu_kernels import fa4_layout_key
 from simulator.kernel_configs import current_fa3_build
 from simulator.layer import check_scope, with_layer
-from simulator.splits import FA2_SPLIT_SMS, FA4_DECODE_ROWS, FULL_WAVE_FRACTION, fa3_column_pack
-from simulator.workload import HEAD_DIM_MULTIPLE, Workload
+from simulator.point_groups import ColumnPlan, column_groups, has_mask
+from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
                    "pattern", "sparsity", "block_size", "scope", "estimate")
-DEFAULTS = {f.name: f.default for f in fields(Workload)}
-DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
 _NONE = type(None)
 _METHOD = methodcaller("get", "method")  # a point's method: run_points asks every point (map: no generator)
-_MASKING = frozenset(("causal", "sparsity", "pattern", "estimate"))  # the fields _masked reads
 
 
 @lru_cache(maxsize=64)
@@ -187,8 +180,9 @@ def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Re
     return evaluate(hardware(hw_name), algo, wl)
 
 
-# dense points of one column key from which run_points imports numpy to evaluate them as columns: below it the
-# scalar path (about 0.3-0.5 ms a point on the development machine) costs less than numpy's import (0.1-0.3 s)
+# points of one call from which run_points imports numpy to group the dense ones and evaluate them as columns:
+# below it the scalar path (about 0.3-0.5 ms a point on the development machine) costs less than numpy's import
+# (0.1-0.3 s), and a dense `attnsim simulate` never imports it
 COLUMNS_FROM = 64
 
 
@@ -205,24 +199,11 @@ def run_points(points, **defaults) -> list[dict]:
     methods = {}
     if defaults.get("method") or any(map(_METHOD, points)):
         points, methods = _with_methods(points, defaults)
-    # None: not given. A point without one is used as it is (nothing changes a point): copying every point costs
-    # more than looking at their values' types (the type, as a value's == may not say whether it is None)
-    merged_points = [point if _NONE not in map(type, point.values()) else {k: v for k, v in point.items()
-                                                                            if v is not None} for point in points]
-    if defaults:
-        merged_points = [{**defaults, **point} for point in merged_points]
-    # column key -> (its points' indices, their sizes one after another: no tuple per point for the collector)
-    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
-    layouts = {}  # (plan, sizes) -> the layout FA3's and FA4's points of those sizes share (ColumnPlan.layout)
-    alone = {}  # index -> point: those evaluated one at a time, every masked one among them
-    for i, merged in enumerate(merged_points):
-        keyed = _column_key(merged, layouts)
-        if keyed is None:
-            alone[i] = merged
-        else:
-            members, sizes = groups[keyed[0]]
-            members.append(i)
-            sizes.extend(keyed[1])
+    if len(points) >= COLUMNS_FROM or len(points) > 1 and "numpy" in sys.modules:
+        groups, alone = column_groups(points, defaults, _column_plan)
+    else:  # every point on the scalar path: a few cost less than importing numpy, or than grouping one
+        groups, alone = [], range(len(points))
+    alone = {i: _merged(points[i], defaults) for i in alone}
     # the points' plain --sparsity values: a large grid lowers them together (simulator.tiles)
     tile_source.expect_sparsities(p["sparsity"] for p in alone.values() if "sparsity" in p
                                   and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
@@ -231,31 +212,40 @@ def run_points(points, **defaults) -> list[dict]:
             rows[i] = _simulate_point(merged)
     finally:
         tile_source.expect_sparsities(())
-    with _collector_paused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
-        for key, (members, sizes) in groups.items():
-            # a small group runs the scalar path (the same numbers) unless numpy is loaded already: importing it
-            # costs more than COLUMNS_FROM points (a dense `attnsim simulate` never imports it)
-            columns = len(members) >= COLUMNS_FROM or (len(members) > 1 and "numpy" in sys.modules)
-            out = (_simulate_columns(key, sizes) if columns else None) \
-                or [_simulate_point(merged_points[i]) for i in members]
-            for i, row in zip(members, out):
+    with _CollectorPaused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
+        tables = []  # (indices, record, the points that do not fit) of each group evaluated over columns
+        for plan, members, sizes in groups:  # a group of one point runs the scalar path (the same numbers)
+            table = _simulate_columns(plan.names, sizes) if len(members) > 1 else None
+            if table is None:
+                for i in members:
+                    rows[i] = _simulate_point(_merged(points[i], defaults))
+            else:
+                tables.append((members, *table))
+        indices, dense_rows = to_rows(tables)
+        if len(dense_rows) == len(rows):  # every point evaluated over columns: their rows are all, in input order
+            rows = dense_rows
+        else:
+            for i, row in zip(indices, dense_rows):
                 rows[i] = row
-    for i, name in methods.items():
-        rows[i]["method"] = name
-    return rows
+        for i, name in methods.items():
+            rows[i]["method"] = name
+        return rows
 
 
-@contextmanager
-def _collector_paused():
+class _CollectorPaused:
     """The garbage collector paused, then restored as it was (also on error): while the columns' rows are built,
     it would walk the young ones every few hundred dicts and free nothing (they hold no cycles), about a tenth
-    of a dense run's time. The CLI raises its threshold for the same reason (cli.main.GC_THRESHOLD)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+    of a dense run's time. Restored as run_points returns them, it walks them once only if the caller keeps
+    them while it allocates more (not when they are written and dropped, as a sweep does); a generator's
+    context manager would allocate after restoring it (its StopIteration), and so walk them there. The CLI
+    raises its threshold for the same reason (cli.main.GC_THRESHOLD)."""
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *error):
+        if self.enabled:
             gc.enable()
 
 
@@ -272,6 +262,14 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
             point = with_method(name, defaults, point)
         out.append(point)
     return out, methods
+
+
+def _merged(point: dict, defaults: dict) -> dict:
+    """The point as the model reads it: its values other than None (None: not given) over the call's defaults.
+    A point without a None is used as it is (nothing changes a point): copying every point costs more than
+    looking at their values' types (the type, as a value's == may not say whether it is None)."""
+    given = point if _NONE not in map(type, point.values()) else {k: v for k, v in point.items() if v is not None}
+    return {**defaults, **given} if defaults else given
 
 
 def _simulate_point(merged: dict) -> dict:
@@ -297,76 +295,10 @@ def share_key(point: dict) -> tuple | None:
 def _masked(p: dict) -> bool:
     """Whether a point has a mask (causal, a pattern, a sparsity) or an estimate: never evaluated over columns."""
     get = p.get
-    return bool(get("causal") or get("sparsity") or get("pattern") not in DENSE_PATTERNS or get("estimate"))
+    return has_mask(get("causal"), get("sparsity"), get("pattern"), get("estimate"))
 
 
-def _column_key(p: dict, layouts: dict) -> tuple[tuple, tuple] | None:
-    """(what a dense GPU point shares with the points it can be evaluated with, its sizes in SIZE_FIELDS order);
-    None if it must go alone. What depends on the point's names and head dims only is planned once for all the
-    points that share them (``_column_plan``), and its kernel layout once for all those of its sizes (in
-    ``layouts``, one run's): a point pays for little more than reading its fields."""
-    if not p.keys().isdisjoint(_MASKING) and _masked(p):  # one lookup a field, in C, for the points without
-        return None
-    get = p.get
-    seq_len, head_dim, block = get("seq_len", _SEQ_LEN), get("head_dim", _HEAD_DIM), get("block_size")
-    v_head_dim = get("v_head_dim") or head_dim
-    batch, heads, kv_heads, kv_len = get("batch", _BATCH), get("heads", _HEADS), get("kv_heads", 0), get("kv_len", 0)
-    if not (type(seq_len) is int and type(head_dim) is int and type(v_head_dim) is int and type(batch) is int
-            and type(heads) is int and type(kv_heads) is int and type(kv_len) is int
-            and (block is None or type(block) is int)) or v_head_dim % HEAD_DIM_MULTIPLE:
-        return None  # evaluated alone, so Workload names the bad value
-    try:
-        plan = _column_plan(get("hardware", "h100"), get("algorithm"), get("baseline"), head_dim, v_head_dim,
-                            get("dtype", _DTYPE), block, get("scope", _SCOPE))
-    except TypeError:  # an unhashable name: evaluated alone, which names it
-        return None
-    if plan is None:
-        return None
-    kv_heads, kv_len = kv_heads or heads, kv_len or seq_len  # not given: as many as the query heads, the queries
-    # FA2's one-query GQA layout and its split-KV choice are decided point by point: fewer 64-row CTAs than
-    # 0.8 x twice the SMs (splits.FULL_WAVE_FRACTION, FA2_SPLIT_SMS) may split
-    if plan.fa2_min_ctas and (seq_len == 1 or batch * heads * -(-seq_len // 64) < plan.fa2_min_ctas):
-        return None
-    layout = None
-    if plan.gqa_layouts:  # FA3's and FA4's points group by their layout; a point that may split goes alone
-        shape = plan, seq_len, heads, kv_heads
-        layout = layouts.get(shape)
-        if layout is None:
-            layout = layouts[shape] = plan.layout(seq_len, heads, kv_heads)
-        if layout is _ALONE:
-            return None
-    return (plan.names, layout), (batch, heads, kv_heads, seq_len, kv_len)
 
-
-_SEQ_LEN, _HEAD_DIM, _BATCH, _HEADS = DEFAULTS["seq_len"], DEFAULTS["head_dim"], DEFAULTS["batch"], DEFAULTS["heads"]
-_DTYPE, _SCOPE = DEFAULTS["dtype"], DEFAULTS["scope"]
-_ALONE = "alone"  # the layout of a point that goes alone (None is a layout: that of the families with no choice)
-
-
-@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: one a run's layouts key
-class ColumnPlan:
-    """What the dense points of one machine, algorithm, baseline, head dims, dtype, tile and scope share:
-    ``names`` (the algorithm resolved), FA2's split limit (the fewest 64-row CTAs at which neither the
-    algorithm nor its baseline may split when either is FA2's, 0 otherwise), the machine's arch and whether
-    the points' layout depends on their sizes (FA3's and FA4's)."""
-
-    names: tuple  # (hardware, algorithm, baseline, head_dim, dtype, block_size, v_head_dim, scope)
-    fa2_min_ctas: float
-    arch: str
-    gqa_layouts: bool
-
-    def layout(self, seq_len: int, heads: int, kv_heads: int):
-        """FA3's GQA packing or FA4's layout key for points of these sizes (whatever their batch), or ``_ALONE``
-        for a decode call (which may split) or bad sizes (evaluated alone, so Workload names the bad value)."""
-        _, algo, _, head_dim, _, block, v_head_dim, scope = self.names
-        if heads <= 0 or kv_heads <= 0 or heads % kv_heads or seq_len <= 0:
-            return _ALONE
-        group = heads // kv_heads
-        if algo == "flash3":
-            pack = fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
-        else:
-            pack = fa4_layout_key(head_dim, v_head_dim, seq_len, group) if seq_len * group > FA4_DECODE_ROWS else None
-        return _ALONE if pack is None else pack
 
 
 @lru_cache(maxsize=1024)
@@ -381,25 +313,24 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
             return None
         if spec.kind != "gpu" or algo not in COLUMN_FAMILIES:
             return None
-        limits = [FULL_WAVE_FRACTION * FA2_SPLIT_SMS * hardware(machine).sms
-                  for family, machine in ((algo, hw_name), (base_algo, base_hw or hw_name))
-                  if family in ("flash2", "flash-decoding")]
     except (UserError, TypeError):
         return None
     gqa_layouts = algo in ("flash3", "flash4")
     if gqa_layouts and ((block or 1) <= 0 or head_dim <= 0 or v_head_dim <= 0):
         return None  # evaluated alone, so Workload names the bad value
-    return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), max(limits, default=0),
-                      spec.arch, gqa_layouts)
+    calls = ((algo, hw_name), (base_algo, base_hw or hw_name))
+    return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), spec.arch, gqa_layouts,
+                      any(family in ("flash2", "flash-decoding") for family, _ in calls),
+                      tuple(hardware(machine) for family, machine in calls if family == "flash2"))
 
 
-def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
-    """Rows for points of one column key, of these sizes (each point's ``_column_key`` sizes in turn); None if a
-    value is invalid (the caller then runs them one by one)."""
-    (hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), _ = key
-    step = len(SIZE_FIELDS)
-    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope,
-                          **{name: sizes[k::step] for k, name in enumerate(SIZE_FIELDS)})
+def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | None:
+    """The record of points of one plan's ``names``, of these size columns (by SIZE_FIELDS name): ``to_row``'s, the
+    model's decisions and the capacity marks (``capacity.mark_columns``), each value a column (numpy) or one for
+    every point; and the points that do not fit (their rows' utilization is empty). None if a value is invalid
+    (the caller then runs them one by one)."""
+    hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope = names
+    wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
     if wl is None:
         return None
     spec = hardware(hw_name)
@@ -411,9 +342,9 @@ def _simulate_columns(key: tuple, sizes: list) -> list[dict] | None:
     else:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
-    marks = column_marks(spec, result, base_spec, base, len(result.time_s))
-    rows = to_rows(result, base, why, {**decisions(spec, result), **marks})
-    return mark_unfit(rows, spec, result, base_spec, base, marks)
+    n = len(result.time_s)
+    record = {**to_row(result, base, why), **decisions(spec, result), **column_marks(spec, result, base_spec, base, n)}
+    return record, mark_columns(record, spec, result, base_spec, base, n)
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
@@ -439,48 +370,3 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "fma_ops": r.cost.fma_ops, "energy_j": r.energy_j,
         "baseline_energy_j": base.energy_j, "utilization": dict(r.utilization), "note": note,
     }
-
-
-def to_rows(r: Result, base: Result | None, note: str | None = None, extra: dict | None = None) -> list[dict]:
-    """``to_row`` for a result whose fields are columns: one record per point, Python scalars only, its keys in
-    ``to_row``'s order (as a point evaluated alone has them), then ``extra``'s (the model's decisions, the
-    capacity marks: columns where they are numpy arrays)."""
-    template = {**to_row(r, base, note), **(extra or {})}
-    n = len(r.time_s)
-    # every row copies one template in the record's key order (the shared values set once), then takes its value
-    # from each column in turn; so does its utilization (a dict built by copies and stores costs half what
-    # dict(zip(units, values)) does, which grows its table as it fills)
-    unit_template = dict(template["utilization"])
-    unit_columns = _columns(unit_template)
-    # rebuilt from its plain values, the template is one the garbage collector does not track, nor its copies:
-    # it never walks the points' utilizations (it still walks the rows that hold them)
-    utilization = _filled({unit: value for unit, value in unit_template.items()}, unit_columns, n)
-    template["utilization"] = None
-    rows = _filled(template, _columns(template), n)
-    for row, used in zip(rows, utilization):
-        row["utilization"] = used
-    return rows
-
-
-def _columns(record: dict) -> list[tuple[str, list]]:
-    """The columns (numpy arrays) of ``record`` as (key, values) pairs, each key's value then set to None, or to
-    the value where an integer column holds one for every point (a size the points share): the rows take it
-    with the template, not one by one. Float columns are kept whole (-0.0 == 0.0, but their text differs)."""
-    columns = []
-    for name, column in list(record.items()):
-        if isinstance(column, np.ndarray):
-            if column.dtype.kind in "iub" and column.size and (column == column[0]).all():
-                record[name] = column[0].item()
-            else:
-                record[name] = None
-                columns.append((name, column.tolist()))
-    return columns
-
-
-def _filled(template: dict, columns: list, n: int) -> list[dict]:
-    """``n`` copies of ``template``, each with its value from each of ``columns``."""
-    records = [template.copy() for _ in range(n)]
-    for name, values in columns:
-        for record, value in zip(records, values):
-            record[name] = value
-    return records

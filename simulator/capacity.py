@@ -11,7 +11,7 @@ is no check there (``fits`` is None).
 
 from simulator._numpy import np
 
-from simulator.columns import is_columns, ndim
+from simulator.columns import is_columns
 from simulator.gpu_kernels import out_bytes
 
 FP32_BYTES = 4
@@ -79,12 +79,12 @@ def describe(hw, result) -> str:
     return _sentence(result.algorithm, _gb(sum(values)), shown, _has(hw))
 
 
-def _column_notes(hw, result, n: int, indices: list[int]) -> dict[int, str]:
-    """``describe`` of the points ``indices`` of a result's ``n`` rows (by index), a column at a time: numpy orders
-    and labels every point's tensors at once ('S 42.9 GB'), each distinct byte count formatted once, so a note
-    costs little more than joining its labels."""
+def _column_notes(hw, result, n: int, indices: list[int]) -> list[str]:
+    """``describe`` of the points ``indices`` of a result's ``n`` rows, a column at a time: numpy orders and labels
+    every point's tensors at once ('S 42.9 GB'), each distinct byte count formatted once, so a note costs little
+    more than joining its labels."""
     if not indices:
-        return {}
+        return []
     parts = {k: np.broadcast_to(v, (n,))[indices] for k, v in _footprint(result).items()}
     values = np.stack(list(parts.values()), axis=1)  # one row of tensors per point
     order = np.argsort(-values, axis=1, kind="stable")  # largest first, ties in the footprint's order
@@ -97,8 +97,8 @@ def _column_notes(hw, result, n: int, indices: list[int]) -> dict[int, str]:
     points = values.tolist()
     totals = _gb_column(np.array([sum(point) for point in points]))  # summed in describe's order
     algorithm, has = result.algorithm, _has(hw)
-    return {i: _sentence(algorithm, total, ", ".join(point_labels[:k]), has)
-            for i, total, point_labels, k in zip(indices, totals, labels, shown)}
+    return [_sentence(algorithm, total, ", ".join(point_labels[:k]), has)
+            for total, point_labels, k in zip(totals, labels, shown)]
 
 
 def _sentence(algorithm: str, total: str, shown: str, has: str) -> str:
@@ -141,48 +141,48 @@ def cannot_fit(hw, wl) -> bool:
 
 
 def mark_rows(rows: list[dict], hw, result, base_hw, base) -> list[dict]:
-    """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to rows of ``result`` (columns or one point); empty
-    the times of a point that does not fit and the speedup of one whose baseline does not, with a note.
-    (run_points gives its columns' rows their ``column_marks`` as it builds them, then calls ``mark_unfit``.)"""
+    """Add ``fits``, ``memory_bytes`` and ``baseline_fits`` to the row of a one-point result; empty its times if it
+    does not fit and its speedup if its baseline does not, with a note. (run_points gives its columns' records
+    their ``column_marks``, then ``mark_columns``.)"""
     needed, have = need(hw, result)
-    if _one_point(rows, needed, result):  # no columns: nothing to broadcast
-        base_fits = None
-        if base is not None:
-            base_needed, base_have = need(base_hw, base)
-            base_fits = None if base_have is None else bool(base_needed <= base_have)
-        fits = None if have is None else bool(needed <= have)
-        return [_mark(rows[0], fits, needed, base_fits, lambda: describe(hw, result), lambda: describe(base_hw, base))]
-    marks = column_marks(hw, result, base_hw, base, len(rows))
-    for name, mark in marks.items():  # to_rows' rows have a note
-        for row, value in zip(rows, mark.tolist() if isinstance(mark, np.ndarray) else [mark] * len(rows)):
-            row[name] = value
-    return mark_unfit(rows, hw, result, base_hw, base, marks)
-
-
-def _one_point(rows, needed, result) -> bool:
-    """One row of a one-point result (no columns)."""
-    return len(rows) == 1 and not ndim(needed) and not ndim(result.time_s)
+    base_fits = None
+    if base is not None:
+        base_needed, base_have = need(base_hw, base)
+        base_fits = None if base_have is None else bool(base_needed <= base_have)
+    fits = None if have is None else bool(needed <= have)
+    return [_mark(rows[0], fits, needed, base_fits, lambda: describe(hw, result), lambda: describe(base_hw, base))]
 
 
 def column_marks(hw, result, base_hw, base, n: int) -> dict:
     """``fits``, ``memory_bytes`` and ``baseline_fits`` of a columns result's ``n`` points, in the order mark_rows
     adds them: each a numpy column, or one value for every point (None: no capacity or no baseline; True: all
-    fit), which every row then takes with to_rows' template. ``mark_unfit`` then empties the unfit points."""
+    fit), which every row then takes with its record. ``mark_columns`` then empties the unfit points."""
     needed, have = need(hw, result)
     return {"fits": _fits(needed, have, n), "memory_bytes": np.broadcast_to(needed, (n,)).astype(float),
             "baseline_fits": None if base is None else _fits(*need(base_hw, base), n)}
 
 
-def mark_unfit(rows: list[dict], hw, result, base_hw, base, marks: dict) -> list[dict]:
-    """Empty the times of the points of ``rows`` (a columns result's, with its ``column_marks``) that do not fit,
-    or the speedup of those whose baseline does not, with a note."""
-    n = len(rows)
-    no_room, no_base_room = _false(marks["fits"], n), _false(marks["baseline_fits"], n)
-    why = _column_notes(hw, result, n, np.flatnonzero(no_room).tolist())
-    base_why = _column_notes(base_hw, base, n, np.flatnonzero(no_base_room & ~no_room).tolist())  # _empty's second
-    for i in np.flatnonzero(no_room | no_base_room).tolist():
-        _empty(rows[i], not no_room[i], not no_base_room[i], lambda: why[i], lambda: base_why[i])
-    return rows
+def mark_columns(record: dict, hw, result, base_hw, base, n: int) -> list[int]:
+    """Empty, in the record of a columns result's ``n`` points (``to_row``'s with its ``column_marks``, each value a
+    column or one for every point), the times of the points that do not fit and the speedup of those whose
+    baseline does not, with a note, as ``_empty`` does a row's; returns the points that do not fit (their rows'
+    utilization is then empty)."""
+    no_room, no_base_room = _false(record["fits"], n), _false(record["baseline_fits"], n)
+    base_only = no_base_room & ~no_room  # _empty's second note
+    if not (no_room.any() or base_only.any()):
+        return []
+    emptied = dict.fromkeys(BASELINE_FIELDS, no_base_room)  # no baseline time either way, also where the point
+    for name in TIME_FIELDS:  # itself does not fit
+        emptied[name] = emptied.get(name, False) | no_room
+    for name, points in emptied.items():
+        if points.any() and record[name] is not None:  # masked: None in the rows (numpy's tolist), the values kept
+            record[name] = np.ma.masked_array(np.broadcast_to(record[name], (n,)), mask=points)  # until then
+    unfit, base_unfit = np.flatnonzero(no_room).tolist(), np.flatnonzero(base_only).tolist()
+    note = np.full(n, record["note"], dtype=object)
+    note[unfit] = [f"does not fit: {why}" for why in _column_notes(hw, result, n, unfit)]
+    note[base_unfit] = [f"baseline does not fit: {why}" for why in _column_notes(base_hw, base, n, base_unfit)]
+    record["note"] = note
+    return unfit
 
 
 def _mark(row: dict, fits, needed, base_fits, why, base_why) -> dict:

@@ -27,11 +27,6 @@ def is_columns(x) -> bool:
     return type(x) not in _PLAIN and isinstance(x, np.ndarray)
 
 
-def ndim(x) -> int:
-    """``np.ndim``, without importing numpy for a plain Python value."""
-    return 0 if type(x) in _PLAIN else np.ndim(x)
-
-
 def vmax(*xs):
     """Element-wise max; Python ``max`` when every argument is a scalar (first maximum wins either way)."""
     for x in xs:  # a plain loop: the scalar path is the hot one (a generator in any() costs more than max)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 from simulator._numpy import np
-from simulator.columns import is_columns
+from simulator.columns import is_columns, vmin
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
@@ -109,14 +109,15 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         raise UserError(reason)
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
-        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))  # api keeps columns unsplit
+        # a column's points agree on splitting (simulator.point_groups groups them by it)
+        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
         if sm_number(hw.arch) >= 90:
             return kc.fa3_sm90(d, dv, b, bool(wl.causal), windowed(wl), paged=reads_paged_cache(wl.scope))
         return kc.fa3_sm80(d, dv, b, bool(wl.causal))
     if family == "flash4":
-        # a column's points share fa4_layout_key (api groups them by it), so its first point's config is theirs
+        # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
         return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), seq_len * group, group)
     if family == "flash1":
@@ -194,11 +195,18 @@ def reads_paged_cache(scope: str) -> bool:
     return scope == "layer"
 
 
-def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len: int, group: int) -> tuple[int, int, bool]:
+def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len, group):
     """What an FA4 dense point's configuration depends on besides its head dims: (query tile, CTAs sharing a
     K/V tile, GQA packed). The packed query length matters only past 128 and 256 rows (kernel_configs.fa4), so
-    it is clipped there."""
-    return _fa4_layout_key(head_dim, v_head_dim, min(seq_len * group, FA4_PACKED_CLIP), group)
+    it is clipped there. For columns of sizes, a column of keys (one configuration per distinct pair)."""
+    packed = vmin(seq_len * group, FA4_PACKED_CLIP)
+    if not is_columns(packed):
+        return _fa4_layout_key(head_dim, v_head_dim, packed, group)
+    pairs, index = np.unique(np.stack([packed, group]), axis=1, return_inverse=True)
+    keys = np.empty(pairs.shape[1], dtype=object)  # filled one by one: numpy would read the tuples as rows
+    for k, (rows, heads_per_kv) in enumerate(pairs.T.tolist()):
+        keys[k] = _fa4_layout_key(head_dim, v_head_dim, rows, heads_per_kv)
+    return keys[index.reshape(-1)]
 
 
 FA4_PACKED_CLIP = 2 * 128 + 1  # kernel_configs.fa4 compares the packed query length with 128 and 256 only
@@ -223,13 +231,18 @@ def should_pack_gqa(seq_len, group: int, block_q: int) -> bool:
         fill = _f32(_f32(seq_len) / _f32(-(-seq_len // block_q) * block_q))
         rows = seq_len * group
         return fill < PACK_GQA_FILL * _f32(_f32(rows) / _f32(-(-rows // block_q) * block_q))
-    n, g = np.asarray(seq_len, dtype=np.int64), np.asarray(group, dtype=np.int64)
-    fill = np.float32(n) / np.float32(-(-n // block_q) * block_q)
-    packed = np.float32(n * g) / np.float32(-(-(n * g) // block_q) * block_q)
-    pack = (g > 1) & (np.float64(fill) < PACK_GQA_FILL * np.float64(packed))
+    pack = pack_gqa_columns(seq_len, group, block_q)
     if pack.min() != pack.max():
         raise ValueError("a column of sequence lengths mixes packed and unpacked GQA tiles")
     return bool(pack.min())
+
+
+def pack_gqa_columns(seq_len, group, block_q: int):
+    """``should_pack_gqa`` of each point of columns of sizes (a bool column)."""
+    n, g = np.asarray(seq_len, dtype=np.int64), np.asarray(group, dtype=np.int64)
+    fill = np.float32(n) / np.float32(-(-n // block_q) * block_q)
+    packed = np.float32(n * g) / np.float32(-(-(n * g) // block_q) * block_q)
+    return (g > 1) & (np.float64(fill) < PACK_GQA_FILL * np.float64(packed))
 
 
 def _f32(x: float) -> float:

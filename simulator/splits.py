@@ -9,7 +9,8 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_always_packs, fa3_block_q, should_pack_gqa, sm_number, windowed
+from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, pack_gqa_columns, should_pack_gqa, sm_number,
+                                   windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -80,13 +81,16 @@ def _packed(cfg, pack: bool):
     return replace(cfg, pack_gqa=pack)
 
 
-def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len: int, heads: int, kv_heads: int,
-                    scope: str = "kernel") -> bool | None:
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_heads, scope: str = "kernel"):
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
-    split its KV range): those are evaluated one by one."""
+    split its KV range): those are evaluated one by one. For columns of sizes, a column of them."""
     block_q = block_size or fa3_block_q(arch, head_dim)
     group = heads // kv_heads
-    if _fa3_decode(seq_len, group, block_q):
+    decode = _fa3_decode(seq_len, group, block_q)
+    if is_columns(decode):
+        pack = (group > 1) & (fa3_always_packs(arch, scope) | pack_gqa_columns(seq_len, group, block_q))
+        return np.where(decode, None, pack)
+    if decode:
         return None
     if group == 1:  # one query head per KV head: nothing to pack, whatever the arch and scope
         return False

@@ -89,3 +89,82 @@ def test_the_garbage_collector_is_left_as_it_was_also_after_a_bad_point(enabled)
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_fa3_and_fa4_layouts_of_a_column_are_each_points_own():
+    """run_points splits a column by layout with the column forms of fa3_column_pack and fa4_layout_key; each
+    entry must be what the point alone gets (decode calls included: None)."""
+    import numpy as np
+
+    from simulator.gpu_kernels import fa4_layout_key
+    from simulator.splits import fa3_column_pack
+
+    seq_len = np.array([1, 2, 63, 64, 65, 96, 128, 129, 191, 192, 193, 255, 256, 300, 4096, 4097, 8191])
+    for group in (1, 2, 3, 4, 8):
+        heads, kv_heads = np.full(len(seq_len), 8 * group), np.full(len(seq_len), 8)
+        for arch, head_dim, block, scope in (("sm_90", 64, None, "kernel"), ("sm_90", 128, None, "layer"),
+                                             ("sm_80", 128, None, "kernel"), ("sm_90", 128, 64, "kernel")):
+            column = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, scope)
+            assert column.tolist() == [fa3_column_pack(arch, head_dim, block, n, 8 * group, 8, scope)
+                                       for n in seq_len.tolist()]
+        for head_dim, v_head_dim in ((64, 64), (128, 128), (192, 128)):
+            keys = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
+            assert keys.tolist() == [fa4_layout_key(head_dim, v_head_dim, n, group) for n in seq_len.tolist()]
+
+
+def test_points_with_nones_and_the_calls_defaults_equal_point_by_point():
+    """run_points reads the points a field at a time: None is 'not given', and the call's defaults fill in."""
+    points = [dict(hardware=hw, seq_len=n, kv_len=None, head_dim=d, algorithm=None, batch=b)
+              for hw in ("a100", "h100", "b200") for n in (128, 1000, 4096) for d in (64, 128) for b in (1, 3)]
+    defaults = dict(heads=16, kv_heads=4, dtype="bf16", batch=2)
+    merged = [{**defaults, **{k: v for k, v in p.items() if v is not None}} for p in points]
+    assert run_points(points, **defaults) == _one_by_one(merged)
+
+
+def test_a_size_beyond_int64_is_named_as_a_point_alone_names_it():
+    """numpy holds the columns' sizes in int64: a larger int goes alone (it once raised numpy's OverflowError)."""
+    import numpy  # noqa: F401  (loaded: even two points are grouped)
+
+    points = [dict(hardware="h100", seq_len=1024), dict(hardware="h100", seq_len=2048, batch=1 << 70)]
+    with pytest.raises(UserError, match="bad batch 1180591620717411303424"):
+        run_points(points)
+
+
+def test_rows_of_interleaved_groups_equal_point_by_point():
+    """run_points builds the rows of all its column groups at once, in input order, from their columns joined:
+    groups interleaved point by point, one with a batch shared by its points (kept with its record) and one
+    without, points whose naive baseline does not fit (a note each) and points that do not fit at all."""
+    import numpy  # noqa: F401  (loaded: every group of two or more points runs on columns)
+
+    points = []
+    for i in range(48):
+        points.append(dict(hardware="a100", algorithm="naive", seq_len=4096 * (1 + i % 16), batch=4096 if i % 3 else 2))
+        points.append(dict(hardware="h100", seq_len=1024 * (1 + i), batch=2, heads=16, kv_heads=4))
+        points.append(dict(hardware="b200", seq_len=512 * (1 + i), batch=1 + i % 5, dtype="bf16"))
+    rows = run_points(points)
+    assert rows == _one_by_one(points)
+    assert [list(r) for r in rows] == [list(r) for r in _one_by_one(points)]  # the keys in the same order
+    assert any(r["fits"] is False for r in rows) and any(r["baseline_fits"] is False for r in rows)
+
+
+def test_fa2_points_that_split_their_kv_range_run_on_columns_as_they_run_alone():
+    """With few CTAs FA2's heuristic splits the KV range (the split-KV kernel and a combine): run_points groups such
+    points by the kernel their split count picks and evaluates them over columns (Flash-Decoding's kernel is the
+    same either way), also as a baseline on another machine; every row is the point's own."""
+    import numpy as np
+
+    from simulator import api
+    from simulator.columns import workload_columns
+    from simulator.gpu_kernels import fa2_splits
+    from simulator.point_groups import column_groups
+
+    points = [dict(hardware=hw, algorithm=algo, baseline=base, seq_len=n, kv_len=kv, batch=b, heads=8, kv_heads=kvh,
+                   head_dim=d)
+              for hw, algo, base in (("a100", "flash2", None), ("h100", "flash-decoding", None),
+                                     ("h100", "flash3", "flash2@a100"))
+              for n in (300, 700) for kv in (512, 8192, 131072) for b in (1, 16) for kvh in (8, 2) for d in (64, 128)]
+    assert column_groups(points, {}, api._column_plan)[1] == []  # none alone
+    assert run_points(points) == _one_by_one(points)
+    sizes = {k: np.array([p[k] for p in points]) for k in ("batch", "heads", "kv_heads", "seq_len", "kv_len")}
+    splits = fa2_splits(hardware("a100"), workload_columns(64, "fp16", None, 64, **sizes))
+    assert 1 in splits and splits.max() > 1  # the list holds points that split and points that do not

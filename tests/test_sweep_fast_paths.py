@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import Workload, hardware, run_points, simulate
-from simulator import api, capacity, cta_work
+from simulator import api, capacity, column_rows, cta_work
 from simulator import tiles as tile_source
 
 
@@ -147,9 +147,18 @@ def test_run_points_lowers_sparsities_together_and_each_row_is_its_own():
 ], ids=str)
 def test_one_row_is_marked_as_the_general_marking_marks_it(point):
     fast = _row(point)
-    with patch.object(capacity, "_one_point", lambda rows, needed, result: False):
+    with patch.object(api, "mark_rows", _marked_as_columns):
         general = _row(point)
     assert fast == general
+    assert list(fast) == list(general)
+
+
+def _marked_as_columns(rows, hw, result, base_hw, base):
+    """mark_rows' work done as run_points does it for columns, on a record of one point: column_marks, then
+    mark_columns, then the row built by to_rows."""
+    record = {**rows[0], **capacity.column_marks(hw, result, base_hw, base, 1)}
+    unfit = capacity.mark_columns(record, hw, result, base_hw, base, 1)
+    return column_rows.to_rows([([0], record, unfit)])[1]
 
 
 # ---------------------------------------------------------------- numba without its BLAS probe
