@@ -160,6 +160,10 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     assert [p["hardware"] for p in report_json(path)["points"]] == ["h100", "h200"]
     path.write_text("device,batch,heads,seq_len,measured_ms\nNVIDIA GeForce RTX 4090,1,32,4k,1.0\n")
     assert [p["hardware"] for p in report_json(path, "--hw", "a100")["points"]] == ["a100"]
+    # a name that holds a bundled model's but is another part: the H20-3e (HBM3e) is not the H20
+    path.write_text("device,batch,heads,seq_len,measured_ms\nNVIDIA H20-3e,1,32,4k,1.0\n")
+    result = run("validate", "report", str(path))
+    assert result.exit_code == 2 and "'NVIDIA H20-3e'" in result.output and "H20-3e," not in result.output
 
 
 def test_hw_option_predicts_every_row_on_that_model(tmp_path):

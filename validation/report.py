@@ -24,9 +24,10 @@ MEASURED_FORMAT = "attnsim-measured-points"  # a user's own CSV/JSON, read by cl
 DEFAULT_HARDWARE = "h100"  # attnsim simulate's default (DESIGN.md), for measured points without one
 _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # device name (as torch / nvidia-smi print it) -> hardware model; first match wins, so the longer names come first
-# ('H20' is in 'NVIDIA H200' too)
-_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("H200", "h200"), ("H20", "h20"), ("H100 PCIe", "h100-pcie"),
-              ("H100", "h100"), ("A100-SXM4-40GB", "a100-40gb"), ("A100", "a100"))
+# ('H20' is in 'NVIDIA H200' too). None: a device whose name holds a bundled one's but that no model fits (the
+# H20-3e, an HBM3e part whose memory the H20's model, 96 GB of HBM3, does not describe)
+_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("H200", "h200"), ("H20-3e", None), ("H20", "h20"),
+              ("H100 PCIe", "h100-pcie"), ("H100", "h100"), ("A100-SXM4-40GB", "a100-40gb"), ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:
@@ -170,7 +171,7 @@ def _row_model(p: dict) -> str:
     if p.get("device"):
         hw_name = device_hardware(p["device"])
         if hw_name is None:
-            raise UserError(f"no bundled model of device {p['device']!r} (the bundled models fit names holding {', '.join(n for n, _ in _DEVICE_HW)}):"
+            raise UserError(f"no bundled model of device {p['device']!r} (the bundled models fit names holding {', '.join(n for n, m in _DEVICE_HW if m)}):"
                             f" give the row a hardware column (a model name or a TOML path), or pass --hw")
         return hw_name
     return DEFAULT_HARDWARE
