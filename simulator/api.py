@@ -287,18 +287,10 @@ def share_key(point: dict) -> tuple | None:
     """Points with equal keys are worth evaluating together, in one ``run_points`` call (see _SHARE_FREE). None
     for a point without a mask or an estimate: it lowers nothing, and shares at most a columns evaluation with
     its neighbours in input order."""
-    if not _masked(point):
+    get = point.get
+    if not has_mask(get("causal"), get("sparsity"), get("pattern"), get("estimate")):
         return None
     return tuple(sorted((k, repr(v)) for k, v in point.items() if k not in _SHARE_FREE))
-
-
-def _masked(p: dict) -> bool:
-    """Whether a point has a mask (causal, a pattern, a sparsity) or an estimate: never evaluated over columns."""
-    get = p.get
-    return has_mask(get("causal"), get("sparsity"), get("pattern"), get("estimate"))
-
-
-
 
 
 @lru_cache(maxsize=1024)
