@@ -74,6 +74,11 @@ class GPUSpec:
     # (flash_fwd_sm100.py: the next tile's first PV MMA waits until the correction warps have read the last O out
     # of tensor memory). No datasheet gives it; None: 0.
     tcgen05_tile_turnaround: float | None = None
+    # The legacy warp-level mma.sync path's own issue ceiling, flop/clk/SM per dtype, where it is below the tensor
+    # peak (Hopper runs mma.sync at 2/3 of the wgmma rate). The mma.sync path's rate is min(this, the tensor peak):
+    # a part whose whole tensor rate is capped below it (the H20) is held by the cap, not by this. None: the
+    # path's ceiling is the tensor peak (Ampere, where mma.sync is the full path).
+    mma_sync_flops_per_clk_sm: dict | None = None
     # one dependent DRAM load on an otherwise idle memory system (pointer chase); None where none is published
     dram_latency_s: float | None = None
     description: str = ""
@@ -97,6 +102,8 @@ class GPUSpec:
         for path in MMA_PATHS:
             _check_mma_path(self, path)
         _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))
+        if self.mma_sync_flops_per_clk_sm is not None:
+            _check_table(self, "mma_sync_flops_per_clk_sm", TENSOR_DTYPES, required=tuple(self.tensor_flops_per_clk_sm))
         if self.smem_per_block_bytes > self.smem_per_sm_bytes:
             raise HardwareError(f"{self.name}: smem_per_block_bytes ({self.smem_per_block_bytes}) exceeds "
                                 f"smem_per_sm_bytes ({self.smem_per_sm_bytes})")
@@ -125,6 +132,14 @@ class GPUSpec:
     def sfu_peak_ops(self, clock_hz: float | None = None) -> float:
         """MUFU ops/s; no datasheet quotes it, so ``clock_hz`` defaults to the simulator's sustained clock."""
         return self.sms * self.sfu_ops_per_clk_sm * _clock(clock_hz, self.sustained_clock_hz)
+
+    def path_flops_per_clk_sm(self, path: str, dtype: str) -> float:
+        """Flop/clk/SM MMA path ``path`` can issue in ``dtype`` before any kernel's efficiency: the tensor peak,
+        or below it the mma.sync path's own ceiling (``mma_sync_flops_per_clk_sm``), whichever is lower."""
+        rate = self.tensor_flops_per_clk_sm[dtype]
+        if path == "mma_sync" and self.mma_sync_flops_per_clk_sm is not None:
+            return min(rate, self.mma_sync_flops_per_clk_sm[dtype])
+        return rate
 
     def mma_path(self, path: str) -> tuple[float, float]:
         """(achieved MMA efficiency, softmax fraction exposed) of attention tiles on MMA path ``path``."""

@@ -77,7 +77,7 @@ def kernel_seconds(hw, wl, k) -> tuple[float, str]:
     eff = hw.gemm_efficiency if k.path == "cublas" else hw.mma_path(k.path)[0]
     memory_bw = hw.l2_bw_bytes_s if k.bytes <= hw.l2_bytes else hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency
     parts = {
-        "tensor": k.tensor_flops / (hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * eff),
+        "tensor": k.tensor_flops / (hw.sms * hw.path_flops_per_clk_sm(k.path, tensor_dtype(hw, wl)) * clock * eff),
         "fma": k.fp32_ops / (hw.sms * hw.fp32_fma_per_clk_sm * clock),
         "exp": k.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),
         "hbm" if k.bytes > hw.l2_bytes else "l2": k.bytes / memory_bw,

@@ -43,7 +43,7 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
     eff_value = hw.mma_path(cfg.tensor_path)[0]
     ops = tc.ops_of(cfg, wl.head_dim, wl.v_head_dim)
     return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
-            R_tc: hw.tensor_flops_per_clk_sm[wl.dtype], eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
+            R_tc: hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype), eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
             stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
@@ -140,7 +140,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     exposed = hw.mma_path(cfg.tensor_path)[1]
     rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
-                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}, softmax exposed {exposed:.3g}):")
+                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
+                 f"softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     if "work_tile_parts" in det:  # tile_cost.prologue_parts: the terms this kernel pays
         parts = det["work_tile_parts"]

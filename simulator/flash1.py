@@ -99,7 +99,7 @@ def _phases(cfg, hw, wl, partial: bool) -> tuple[dict, float, float]:
     ops = ops_of(cfg, wl.head_dim, wl.v_head_dim)
     rows, scores = cfg.block_q, cfg.block_q * cfg.block_kv
     tensor = (ops.tensor_per_score * scores + ops.tensor_per_row * rows) / (
-        hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * eff)
+        hw.path_flops_per_clk_sm(cfg.tensor_path, tensor_dtype(hw, wl)) * eff)
     smem = step_smem_bytes(cfg, wl) / hw.smem_bytes_per_clk_sm
     exp = (ops.sfu_per_score * scores + ops.sfu_per_row * rows) / hw.sfu_ops_per_clk_sm
     fp32_ops = scores * (ops.fp32_poly(0.0, 0) + (MASK_FP32_PER_SCORE if partial else 0.0))

@@ -410,7 +410,7 @@ def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
     """Seconds each unit needs for the whole call at its own achievable peak."""
     clock = hw.sustained_clock_hz
     eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
-    tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * eff
+    tensor_rate = hw.sms * hw.path_flops_per_clk_sm(path, tensor_dtype(hw, wl)) * clock * eff
     return {
         "tensor": cost.tensor_flops / tensor_rate,
         "exp": cost.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),

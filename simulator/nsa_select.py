@@ -182,7 +182,7 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     extra = {"merge partials": _stream(hw, 2 * partial + heads * wl.seq_len * dv * b)}
     if fsa:  # qk_kernel: each tile's row maxima before the main pass
         flops = n_tiles * q_tile * kv * 2 * d
-        rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.mma_path("mma_sync")[0]
+        rate = hw.sms * hw.path_flops_per_clk_sm("mma_sync", tensor_dtype(hw, wl)) * clock * hw.mma_path("mma_sync")[0]
         extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
                                            + hw.launch_overhead_s)
         most = float(np.max(kept[tokens > 0]))

@@ -35,7 +35,7 @@ def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost
     K/V tile (FA1's Q, O, l, m round trip)."""
     eff, exposed = hw.mma_path(cfg.tensor_path)
     latency = hw.hbm_latency_s * hw.sustained_clock_hz
-    rates = (hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * eff, hw.smem_bytes_per_clk_sm,
+    rates = (hw.path_flops_per_clk_sm(cfg.tensor_path, tensor_dtype(hw, wl)) * eff, hw.smem_bytes_per_clk_sm,
              hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
              exposed, latency)
     return _tile_cost(cfg, rates, wl.head_dim, wl.v_head_dim, wl.dtype_bytes, partial, extra_load)

@@ -1,6 +1,7 @@
 """Hardware specs: bundled figures against datasheets as closed forms, exact units, strict loading."""
 
 import dataclasses
+import re
 from pathlib import Path
 from dataclasses import replace
 
@@ -279,3 +280,25 @@ def test_h20_is_the_h100_sm_with_fewer_sms_and_a_throttled_tensor_rate():
     assert all(getattr(h20, k) == getattr(h100, k) for k in same)
     assert h20.tensor_flops_per_clk_sm["fp16"] / h100.tensor_flops_per_clk_sm["fp16"] == pytest.approx(
         (148e12 / 78) / (989.4e12 / 132), rel=1e-3)
+
+
+def test_hopper_mma_sync_runs_at_its_own_ceiling_below_the_tensor_peak():
+    """Hopper issues the legacy mma.sync at 2/3 of the wgmma rate (2731 of 4096 flop/clk/SM, measured): the
+    mma.sync path's rate is the lower of that ceiling and the tensor peak, so on the H20, whose whole tensor rate
+    is capped below the ceiling, the cap is what holds FA2, and other paths keep the tensor peak."""
+    h100, h20, a100 = load_hardware("h100"), load_hardware("h20"), load_hardware("a100")
+    assert h100.path_flops_per_clk_sm("mma_sync", "fp16") == 2731
+    assert h100.path_flops_per_clk_sm("wgmma", "fp16") == 4096
+    assert h20.path_flops_per_clk_sm("mma_sync", "fp16") == h20.tensor_flops_per_clk_sm["fp16"] < 2731
+    assert a100.mma_sync_flops_per_clk_sm is None
+    assert a100.path_flops_per_clk_sm("mma_sync", "bf16") == a100.tensor_flops_per_clk_sm["bf16"]
+
+
+def test_an_mma_sync_ceiling_needs_every_tensor_dtype(tmp_path):
+    text = spec_path("h100").read_text()
+    cut = re.sub(r"^tf32 = .*\n?\Z", "", text, flags=re.M)
+    assert cut != text
+    path = tmp_path / "cut.toml"
+    path.write_text(cut)
+    with pytest.raises(HardwareError, match="mma_sync_flops_per_clk_sm needs tf32"):
+        load_hardware(str(path))

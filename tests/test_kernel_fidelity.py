@@ -561,3 +561,14 @@ def test_explain_names_every_kernel_the_launch_roof_counts(hw_name, algo, kw):
                                      for k, v in kw.items()]], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert f"kernels launched ({len(kernels)}, the launch roof): {', '.join(kernels)}" in " ".join(out.stdout.split())
+
+
+def test_fa2_on_a_capped_part_is_held_by_the_cap_not_by_the_mma_sync_ceiling():
+    """FA2 on the H20: its mma.sync ceiling (2731 flop/clk/SM) is far above the 1037 cap, so raising the
+    ceiling to the full wgmma rate changes nothing there, while on the H100 FA2 speeds up by the ratio."""
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=2048)
+    for name, moves in (("h20", False), ("h100", True)):
+        hw = hardware(name)
+        lifted = replace(hw, mma_sync_flops_per_clk_sm=dict(hw.tensor_flops_per_clk_sm))
+        before, after = evaluate(hw, "flash2", wl).time_s, evaluate(lifted, "flash2", wl).time_s
+        assert (after < 0.9 * before) if moves else (after == pytest.approx(before, rel=1e-12))

@@ -283,6 +283,9 @@ def _meaning(name: str) -> str:
                 "first PV MMA waits for the correction warps to read O out of tensor memory)")
     if name.endswith("_softmax_exposed"):
         return "share of the softmax's time left exposed"
+    if name == "mma_sync_efficiency":
+        return ("achieved fraction of the mma.sync path's rate in attention tiles (the tensor peak, or "
+                "mma_sync_flops_per_clk_sm where that is lower)")
     return "achieved MMA rate of attention tiles"
 
 
