@@ -79,6 +79,10 @@ class GPUSpec:
     # a part whose whole tensor rate is capped below it (the H20) is held by the cap, not by this. None: the
     # path's ceiling is the tensor peak (Ampere, where mma.sync is the full path).
     mma_sync_flops_per_clk_sm: dict | None = None
+    # The SM's own tensor rate per dtype where a chip-level cap holds the part below it (the H20: a GH100 SM,
+    # 4096 flop/clk/SM, capped at 148 TFLOP/s). The cap stretches the GEMMs, not the instructions the SM issues:
+    # a kernel's exposed softmax share is measured against its GEMMs at this rate. None: no cap.
+    uncapped_tensor_flops_per_clk_sm: dict | None = None
     # one dependent DRAM load on an otherwise idle memory system (pointer chase); None where none is published
     dram_latency_s: float | None = None
     description: str = ""
@@ -102,6 +106,15 @@ class GPUSpec:
         for path in MMA_PATHS:
             _check_mma_path(self, path)
         _check_table(self, "tensor_flops_per_clk_sm", TENSOR_DTYPES, required=("fp16",))
+        if self.uncapped_tensor_flops_per_clk_sm is not None:
+            _check_table(self, "uncapped_tensor_flops_per_clk_sm", TENSOR_DTYPES,
+                         required=tuple(self.tensor_flops_per_clk_sm))
+            below = [k for k, v in self.tensor_flops_per_clk_sm.items() if self.uncapped_tensor_flops_per_clk_sm[k] < v]
+            if below:
+                raise HardwareError(f"{self.name}: uncapped_tensor_flops_per_clk_sm.{below[0]} "
+                                    f"({_shown(self.uncapped_tensor_flops_per_clk_sm[below[0]])}) is below "
+                                    f"tensor_flops_per_clk_sm.{below[0]} ({_shown(self.tensor_flops_per_clk_sm[below[0]])}): "
+                                    "a cap holds a part below its SM's rate, never above it")
         if self.mma_sync_flops_per_clk_sm is not None:
             _check_table(self, "mma_sync_flops_per_clk_sm", TENSOR_DTYPES, required=tuple(self.tensor_flops_per_clk_sm))
         if self.smem_per_block_bytes > self.smem_per_sm_bytes:
@@ -133,10 +146,14 @@ class GPUSpec:
         """MUFU ops/s; no datasheet quotes it, so ``clock_hz`` defaults to the simulator's sustained clock."""
         return self.sms * self.sfu_ops_per_clk_sm * _clock(clock_hz, self.sustained_clock_hz)
 
-    def path_flops_per_clk_sm(self, path: str, dtype: str) -> float:
+    def path_flops_per_clk_sm(self, path: str, dtype: str, uncapped: bool = False) -> float:
         """Flop/clk/SM MMA path ``path`` can issue in ``dtype`` before any kernel's efficiency: the tensor peak,
-        or below it the mma.sync path's own ceiling (``mma_sync_flops_per_clk_sm``), whichever is lower."""
-        rate = self.tensor_flops_per_clk_sm[dtype]
+        or below it the mma.sync path's own ceiling (``mma_sync_flops_per_clk_sm``), whichever is lower.
+        ``uncapped``: at the SM's own tensor rate where a chip-level cap holds the part below it."""
+        table = self.tensor_flops_per_clk_sm
+        if uncapped and self.uncapped_tensor_flops_per_clk_sm is not None:
+            table = self.uncapped_tensor_flops_per_clk_sm
+        rate = table[dtype]
         if path == "mma_sync" and self.mma_sync_flops_per_clk_sm is not None:
             return min(rate, self.mma_sync_flops_per_clk_sm[dtype])
         return rate

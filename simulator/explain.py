@@ -139,6 +139,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         lines.append(f"  {unit:<7} = {sp.sstr(expr):<48} = {tile[unit]:,.0f}")
     exposed = hw.mma_path(cfg.tensor_path)[1]
     rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
+    capped = values[R_tc] / hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype, uncapped=True)
+    if capped < 1:  # tile_cost._tile_cost: the exposure is the SM's, its GEMMs at the SM's own rate
+        rule = (f"max(G, max(G_sm, S) + {exposed:.3g}*min(G_sm, S), l2, latency), G = max(tensor, smem), "
+                f"G_sm = max({capped:.3g}*tensor, smem) (the GEMMs at the SM's uncapped rate), S = max(exp, fma)")
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
                  f"softmax exposed {exposed:.3g}):")

@@ -28,6 +28,7 @@ class TileCost(NamedTuple):
     bound: str
     gemm: float
     softmax: float
+    hidden: float  # softmax cycles the steady tile hides behind GEMMs (what the pipeline's first tile pays)
 
 
 def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost:
@@ -35,9 +36,11 @@ def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost
     K/V tile (FA1's Q, O, l, m round trip)."""
     eff, exposed = hw.mma_path(cfg.tensor_path)
     latency = hw.hbm_latency_s * hw.sustained_clock_hz
-    rates = (hw.path_flops_per_clk_sm(cfg.tensor_path, tensor_dtype(hw, wl)) * eff, hw.smem_bytes_per_clk_sm,
+    dtype = tensor_dtype(hw, wl)
+    rate = hw.path_flops_per_clk_sm(cfg.tensor_path, dtype)
+    rates = (rate * eff, hw.smem_bytes_per_clk_sm,
              hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
-             exposed, latency)
+             exposed, latency, rate / hw.path_flops_per_clk_sm(cfg.tensor_path, dtype, uncapped=True))
     return _tile_cost(cfg, rates, wl.head_dim, wl.v_head_dim, wl.dtype_bytes, partial, extra_load)
 
 
@@ -49,10 +52,13 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     of the query tile whether or not those rows hold queries (flash-attention csrc/flash_attn/src/
     flash_fwd_kernel.h, compute_attn_1rowblock: out-of-range rows are zero-filled, not skipped). The
     GEMMs G and the softmax S of a tile take max(G, S) + exposed * min(G, S): exposed = 1 is a softmax
-    after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them. The tile is also held to its
-    L2 feed and to the memory latency its ``kv_stages`` K/V loads in flight must cover (Little's law).
+    after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them. Where a chip-level cap holds the
+    tensor rate below the SM's own (``capped`` < 1, the H20), the exposure is that of the SM's instruction
+    stream, its GEMMs at the SM's rate (G_sm), and the cap only stretches the GEMMs: max(G, max(G_sm, S) +
+    exposed * min(G_sm, S)). The tile is also held to its L2 feed and to the memory latency its
+    ``kv_stages`` K/V loads in flight must cover (Little's law).
     """
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency = rates
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency, capped = rates
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
     ops = ops_of(cfg, d, dv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
     tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
@@ -68,12 +74,17 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     fp32 = (fp32_ops + br * ops.fp32_per_row) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
     core = max(gemm, softmax) + exposed * min(gemm, softmax)
+    hidden = (1 - exposed) * min(gemm, softmax)
+    if capped < 1:
+        gemm_sm = max(tensor * capped, smem)
+        core = max(gemm, max(gemm_sm, softmax) + exposed * min(gemm_sm, softmax))
+        hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
     wait = max(waits, key=waits.get)
     if waits[wait] >= core:
-        return TileCost(waits[wait], wait, gemm, softmax)
-    return TileCost(core, max(parts, key=parts.get), gemm, softmax)
+        return TileCost(waits[wait], wait, gemm, softmax, hidden)
+    return TileCost(core, max(parts, key=parts.get), gemm, softmax, hidden)
 
 
 def ops_of(cfg, d: int, dv: int):
@@ -90,7 +101,7 @@ def prologue_parts(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> dict:
     """SM cycles a CTA's work tile costs outside the steady tile loop, term by term (``--explain`` names them).
 
     Q in and O out through L2; the first key block's softmax, which no GEMM overlaps in a pipelined
-    kernel (FA3 mainloop prologue: QK GEMM, wait, softmax; FA4 likewise), costing the share of min(G, S)
+    kernel (FA3 mainloop prologue: QK GEMM, wait, softmax; FA4 likewise), costing the softmax
     the steady state hides; and in a kernel that is not persistent, the memory latency before the first
     K/V tile arrives, hidden by the SM's other resident CTAs but for 1/ctas_per_sm of it (a persistent
     kernel prefetches the next work tile during the epilogue, unless, like FA4, it cannot load the next
@@ -101,10 +112,7 @@ def prologue_parts(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> dict:
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
     io = (rows * cfg.qo_bytes(d, dv, b) + cfg.block_kv * cfg.kv_width(d, dv) * b) / (
         hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
-    fill = 0.0
-    if cfg.overlap:
-        exposed = hw.mma_path(cfg.tensor_path)[1]
-        fill = (1 - exposed) * min(tile.gemm, tile.softmax)
+    fill = tile.hidden if cfg.overlap else 0.0
     latency = 0.0 if cfg.persistent and cfg.q_prefetch else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm
     return {"io": io, "fill": fill, "latency": latency, "turnaround": hw.tile_turnaround(cfg.tensor_path)}
 

@@ -302,3 +302,10 @@ def test_an_mma_sync_ceiling_needs_every_tensor_dtype(tmp_path):
     path.write_text(cut)
     with pytest.raises(HardwareError, match="mma_sync_flops_per_clk_sm needs tf32"):
         load_hardware(str(path))
+
+
+def test_an_uncapped_rate_below_the_capped_one_is_an_error():
+    h20 = load_hardware("h20")
+    low = dict(h20.uncapped_tensor_flops_per_clk_sm, fp16=500)
+    with pytest.raises(HardwareError, match=r"uncapped_tensor_flops_per_clk_sm.fp16 \(500\) is below"):
+        replace(h20, uncapped_tensor_flops_per_clk_sm=low)

@@ -565,10 +565,34 @@ def test_explain_names_every_kernel_the_launch_roof_counts(hw_name, algo, kw):
 
 def test_fa2_on_a_capped_part_is_held_by_the_cap_not_by_the_mma_sync_ceiling():
     """FA2 on the H20: its mma.sync ceiling (2731 flop/clk/SM) is far above the 1037 cap, so raising the
-    ceiling to the full wgmma rate changes nothing there, while on the H100 FA2 speeds up by the ratio."""
+    ceiling to the full wgmma rate leaves its GEMM cycles as they are, while on the H100 they shrink by the
+    ratio and the call speeds up."""
+    from simulator.tile_cost import tile_cycles
+
     wl = Workload(batch=2, heads=16, head_dim=128, seq_len=2048)
     for name, moves in (("h20", False), ("h100", True)):
         hw = hardware(name)
         lifted = replace(hw, mma_sync_flops_per_clk_sm=dict(hw.tensor_flops_per_clk_sm))
-        before, after = evaluate(hw, "flash2", wl).time_s, evaluate(lifted, "flash2", wl).time_s
-        assert (after < 0.9 * before) if moves else (after == pytest.approx(before, rel=1e-12))
+        cfg = kernel_config("flash2", hw, wl)
+        before, after = (tile_cycles(cfg, spec, wl, False).gemm for spec in (hw, lifted))
+        assert (after == pytest.approx(before * 2731 / 4096)) if moves else (after == before)
+        if moves:
+            assert evaluate(lifted, "flash2", wl).time_s < 0.9 * evaluate(hw, "flash2", wl).time_s
+
+
+def test_a_chip_level_cap_stretches_the_gemms_not_the_softmax_the_sm_leaves_exposed():
+    """The H20 caps a GH100 SM's tensor rate at the chip: FA3's exposed softmax share is the SM's, set against
+    its GEMMs at the SM's own rate, so at d=128 the capped GEMMs (four times longer) hide the whole softmax and
+    the exposure no longer moves the time; on the H100 it does. A part whose uncapped rate equals its rate is
+    the part without a cap."""
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    for name, moves in (("h20", False), ("h100", True)):
+        hw = hardware(name)
+        serial = replace(hw, wgmma_softmax_exposed=1.0)  # 0.92 -> 1: 0.08 of the softmax more
+        before, after = evaluate(hw, "flash3", wl).time_s, evaluate(serial, "flash3", wl).time_s
+        assert (after > 1.02 * before) if moves else (after == before)
+    h20 = hardware("h20")
+    uncapped = replace(h20, uncapped_tensor_flops_per_clk_sm=None)
+    same = replace(h20, uncapped_tensor_flops_per_clk_sm=dict(h20.tensor_flops_per_clk_sm))
+    assert evaluate(same, "flash3", wl).time_s == evaluate(uncapped, "flash3", wl).time_s
+    assert evaluate(uncapped, "flash3", wl).time_s > 1.05 * evaluate(h20, "flash3", wl).time_s
