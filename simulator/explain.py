@@ -16,13 +16,16 @@ Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_
     "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
 # The cascade's work (simulator.tile_ops): per score element and per query row per key tile, by unit.
 T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative=True)
+# The head dims the kernel is compiled for, where the call's are smaller (its MMAs and smem tiles span them)
+dk, dvk = sp.symbols("d_k dv_k", positive=True)
 
 
 def tile_formulas(cfg) -> dict[str, sp.Expr]:
     """Per-tile SM cycles of the fused kernel ``cfg``, by unit (see tile_cost._tile_cost): whole Br x Bc
     tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials)."""
-    kv_tile = Bc * (d + dv) * b / cfg.kv_share
-    smem_terms = (readers + 1) * kv_tile + (Br * d * b if cfg.q_from_smem else 0) + \
+    kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
+    kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
+    smem_terms = (readers + 1) * kv_smem + (Br * kd * b if cfg.q_from_smem else 0) + \
         (2 * Br * Bc * b if cfg.p_through_smem else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
     return {
@@ -30,7 +33,7 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
         "smem": smem_terms / B_smem,
         "exp": (X_s * Br * Bc * (1 - poly) + X_r * Br) / R_sfu,
         "fma": ((P_s + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
-        "l2": kv_tile / B_l2,
+        "l2": Bc * (d + dv) * b / cfg.kv_share / B_l2,
         "latency": L / stages,
     }
 
@@ -41,8 +44,9 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
     if cascade:
         cfg = replace(cfg, cascade=cascade, **pass_fields)
     eff_value = hw.mma_path(cfg.tensor_path)[0]
-    ops = tc.ops_of(cfg, wl.head_dim, wl.v_head_dim)
-    return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, b: wl.dtype_bytes,
+    kd, kdv = cfg.mma_dims(wl.head_dim, wl.v_head_dim)
+    ops = tc.ops_of(cfg, kd, kdv)
+    return {Br: cfg.block_q, Bc: cfg.block_kv, d: wl.head_dim, dv: wl.v_head_dim, dk: kd, dvk: kdv, b: wl.dtype_bytes,
             R_tc: hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype), eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
@@ -131,6 +135,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    if cfg.head_dims:
+        lines.append(f"head dims {wl.head_dim}/{wl.v_head_dim} run in the kernel compiled for {cfg.head_dims[0]}/"
+                     f"{cfg.head_dims[1]} (d_k/dv_k): its MMAs and smem tiles span those, zero-filled; HBM and L2 "
+                     "bytes do not")
     lines += _cascade_lines(cfg, values)
     lines.append("per-tile SM cycles:")
     tile = {}

@@ -76,6 +76,13 @@ class KernelConfig:
     max_ctas_per_sm: int = 32  # the kernel's own __launch_bounds__ minimum-blocks cap, if any
     k_in_regs: bool = False  # FA1: each warp keeps its K fragments in registers for a whole key block
     transpose_v: bool = False  # FA3 fp8: the producer re-writes each V tile transposed in smem (LDSM.T, STSM)
+    # (kHeadDim, kHeadDimV) the kernel is compiled for, where the call's head dims are smaller (d = 80 runs FA2's
+    # and FA3's 96 kernel): its MMAs, smem tiles and O accumulators span them, zero-filled; HBM and L2 bytes do not
+    head_dims: tuple | None = None
+
+    def mma_dims(self, d: int, dv: int) -> tuple:
+        """The head dims the kernel's MMAs and smem tiles span for a call of head dims ``d``, ``dv``."""
+        return self.head_dims or (d, dv)
 
     def kv_width(self, d: int, dv: int) -> int:
         """Elements of one key row the pass loads: its K row, and its V row when it reads V."""

@@ -283,10 +283,11 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     q_o = rows * cfg.qo_bytes(d, dv, b) * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
-    ops = ops_of(cfg, d, dv)
+    kd, kdv = cfg.mma_dims(d, dv)  # whole compiled head dims in the MMAs and smem tiles
+    ops = ops_of(cfg, kd, kdv)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
-        onchip_bytes=visited * (cfg.readers + 1) * kv_tile,
+        onchip_bytes=visited * (cfg.readers + 1) * bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share,
         tensor_flops=scores * ops.tensor_per_score + visited * cfg.block_q * ops.tensor_per_row,
         fma_ops=scores * ops.fp32_poly(cfg.exp_poly_fraction, EXP_POLY_FP32_OPS)
         + visited * cfg.block_q * ops.fp32_per_row,

@@ -67,6 +67,30 @@ FA4_EXP_POLY = {("2cta", 128): 0.1875, ("2cta", 192): 0.1875, ("causal", 192): 0
 FA4_EXP_POLY_DEFAULT = 0.125
 
 
+# The head dims each family's kernels are compiled for (a call's head dim runs the next one up, zero-filled):
+# FA2 csrc/flash_attn/src/static_switch.h HEADDIM_SWITCH (32, 64, 96, 128, 192, 256); FA3 hopper/flash_api.cpp
+# round_up_headdim (64, 96, 128, 192, 256) and round_up_headdimv (the same, then 512; dv_rounded = d_rounded
+# when dv == d); FA4 flash_attn/cute/interface.py pads to 16 (ceil(head_dim / 16) * 16).
+FA2_HEAD_DIMS = (32, 64, 96, 128, 192, 256)
+FA3_HEAD_DIMS = (64, 96, 128, 192, 256)
+FA3_HEAD_DIMS_V = (64, 96, 128, 192, 256, 512)
+
+
+def _round_up(x: int, compiled: tuple) -> int:
+    return next((h for h in compiled if h >= x), compiled[-1])
+
+
+def _compiled(d: int, dv: int, kd: int, kdv: int) -> tuple | None:
+    """KernelConfig.head_dims: the compiled head dims where they differ from the call's, else None."""
+    return None if (kd, kdv) == (d, dv) else (kd, kdv)
+
+
+def fa3_head_dims(d: int, dv: int) -> tuple[int, int]:
+    """(d_rounded, dv_rounded) of FA3's flash_api.cpp (round_up_headdim, round_up_headdimv)."""
+    kd = _round_up(d, FA3_HEAD_DIMS)
+    return kd, kd if dv == d else _round_up(dv, FA3_HEAD_DIMS_V)
+
+
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int, split: bool,
         swapped: bool) -> KernelConfig:
@@ -76,9 +100,10 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
     ``flash2`` calls its heuristic splits); ``swapped``: a one-query GQA call whose query heads of a KV
     head are the tile's rows (flash_api.cpp, seqlenq_ngroups_swapped)."""
     br, bc, warps = _fa2_splitkv_tiles(d) if split else _fa2_tiles(d, smem_per_sm, smem_per_block)
-    smem = (br * d + bc * (d + dv)) * b  # Q tile + one K and one V tile (kSmemSize)
+    kd, kdv = _round_up(d, FA2_HEAD_DIMS), _round_up(dv, FA2_HEAD_DIMS)
+    smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, swapped, split_kernel=split)
+                        False, swapped, split_kernel=split, head_dims=_compiled(d, dv, kd, kdv))
 
 
 def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
@@ -124,14 +149,15 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
         br, bc, p_in_smem = 192, 128, False
     else:
         br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local, paged)
-    smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if p_in_smem else 0)) * b
+    kd, kdv = fa3_head_dims(d, dv)
+    smem = (br * kd + FA3_STAGES * bc * (kd + kdv) + (br * bc if p_in_smem else 0)) * b
     wgs = br // WGMMA_ROWS
     # fp8: wgmma takes 8-bit B operands K-major only, so V (row-major in HBM) is transposed in smem by the producer
     # warpgroup before each PV GEMM (mainloop_fwd_sm90_tma_gmma_ws.hpp: Transpose_V = Is_FP8 && !V_colmajor,
     # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
-                        transpose_v=b == 1)
+                        transpose_v=b == 1, head_dims=_compiled(d, dv, kd, kdv))
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
@@ -174,11 +200,12 @@ def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:
     """FA3's Hopper schedule (wgmma warpgroups of 64 rows, a TMA producer, two K/V stages, softmax beside the
     GEMMs) at NATTEN's Hopper FNA tile for the head dim: the kernel a window2d / window3d call runs there
     (natten/backends/hopper_fna.py runs CUTLASS's Hopper FMHA on tokens permuted into tile order)."""
-    br, bc, persistent = NATTEN_SM90_TILES[next((k for k in NATTEN_SM90_TILES if max(d, dv) <= k), 256)]
+    k = next((k for k in NATTEN_SM90_TILES if max(d, dv) <= k), 256)
+    br, bc, persistent = NATTEN_SM90_TILES[k]
     wgs = br // WGMMA_ROWS
-    smem = (br * d + FA3_STAGES * bc * (d + dv) + (br * bc if cfg.p_through_smem else 0)) * b
+    smem = (br * k + FA3_STAGES * bc * 2 * k + (br * bc if cfg.p_through_smem else 0)) * b
     return replace(cfg, block_q=br, block_kv=bc, warps=wgs * 4, readers=wgs, smem_bytes=smem,
-                   regs_per_thread=CONSUMER_REGS[wgs], persistent=persistent)
+                   regs_per_thread=CONSUMER_REGS[wgs], persistent=persistent, head_dims=_compiled(d, dv, k, k))
 
 
 # tile_size_fwd_sm90's is_local column (16-bit): d=64 192 x 128 (P in registers), 96: 192 x 128 (P
@@ -194,11 +221,12 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
     mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
     same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed; persistent only when causal."""
     bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d)
-    q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * d  # Share_QV_Smem = Q_in_regs
-    smem = (q_smem + stages * bc * (d + dv)) * b
+    kd, kdv = fa3_head_dims(d, dv)
+    q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * kd  # Share_QV_Smem = Q_in_regs
+    smem = (q_smem + stages * bc * (kd + kdv)) * b
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
                         MAX_REGS_PER_THREAD, causal, True, kv_stages=stages, persistent=causal,
-                        max_ctas_per_sm=2 if warps == 4 else 1)
+                        max_ctas_per_sm=2 if warps == 4 else 1, head_dims=_compiled(d, dv, kd, kdv))
 
 
 def _fa3_sm80_tiles(d: int) -> tuple[int, int, int, bool]:
@@ -230,8 +258,8 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     two_cta = (d16 == 256 and dv16 == 256) or (dense and not causal and d16 in (128, 192) and dv16 == 128
                                                and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
     cta_group = 2 if two_cta else 1
-    q_o = q_stage * FA4_TILE * (max(d, dv) if d16 == 192 else d + dv) * b
-    stage = FA4_TILE * max(d, dv) * b // cta_group
+    q_o = q_stage * FA4_TILE * (max(d16, dv16) if d16 == 192 else d16 + dv16) * b
+    stage = FA4_TILE * max(d16, dv16) * b // cta_group
     kv_stages = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES))
     kind = "2cta" if two_cta else "causal" if causal else "dense"
     poly = FA4_EXP_POLY.get((kind, d16), FA4_EXP_POLY_DEFAULT)
@@ -239,7 +267,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
                         q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
                         fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
                         kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group,
-                        q_prefetch=False)
+                        q_prefetch=False, head_dims=_compiled(d, dv, d16, dv16))
 
 
 # FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:

@@ -60,14 +60,15 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     """
     tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency, capped = rates
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
-    ops = ops_of(cfg, d, dv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
+    kd, kdv = cfg.mma_dims(d, dv)  # the MMAs and smem tiles span the compiled head dims, the loads the call's
+    ops = ops_of(cfg, kd, kdv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
     tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
-    kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
-    smem_read = cfg.readers * kv_tile + (br * d * b if cfg.q_from_smem else 0)
+    kv_tile = bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
+    smem_read = cfg.readers * kv_tile + (br * kd * b if cfg.q_from_smem else 0)
     p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
-    v_transpose = 2 * bc * dv * b if cfg.transpose_v else 0  # FA3 fp8: V read (LDSM.T) and written back (STSM)
+    v_transpose = 2 * bc * kdv * b if cfg.transpose_v else 0  # FA3 fp8: V read (LDSM.T) and written back (STSM)
     smem = (smem_read + kv_tile + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
-    load = (kv_tile + extra_load) / l2_bw
+    load = (bc * cfg.kv_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_per_score * (1 - poly) + br * ops.sfu_per_row) / sfu_rate
     fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + (MASK_FP32_PER_SCORE if partial else 0))

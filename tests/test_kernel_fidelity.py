@@ -596,3 +596,17 @@ def test_a_chip_level_cap_stretches_the_gemms_not_the_softmax_the_sm_leaves_expo
     same = replace(h20, uncapped_tensor_flops_per_clk_sm=dict(h20.tensor_flops_per_clk_sm))
     assert evaluate(same, "flash3", wl).time_s == evaluate(uncapped, "flash3", wl).time_s
     assert evaluate(uncapped, "flash3", wl).time_s > 1.05 * evaluate(h20, "flash3", wl).time_s
+
+
+@pytest.mark.parametrize("name, algo, compiled", [("h100", "flash3", 96), ("a100", "flash2", 96),
+                                                  ("a100", "flash3", 96), ("b200", "flash4", 80)])
+def test_a_head_dim_between_compiled_ones_runs_the_next_kernel_up(name, algo, compiled):
+    """FA2 (static_switch.h HEADDIM_SWITCH) and FA3 (flash_api.cpp round_up_headdim) run head dim 72 in their
+    96 kernel, FA4 pads to 16 (80): the MMAs span the compiled head dim, zero-filled, while HBM holds the call's."""
+    hw = hardware(name)
+    call, kernel = (evaluate(hw, algo, Workload(batch=4, heads=16, head_dim=h, seq_len=8192)) for h in (72, compiled))
+    assert call.cost.tensor_flops == kernel.cost.tensor_flops
+    assert call.cost.hbm_bytes < kernel.cost.hbm_bytes
+    assert call.time_s == pytest.approx(kernel.time_s, rel=0.03)
+    assert kernel_config(algo, hw, Workload(head_dim=72)).head_dims == (compiled, compiled)
+    assert kernel_config(algo, hw, Workload(head_dim=compiled)).head_dims is None
