@@ -38,7 +38,7 @@ def cited_commands(name: str) -> dict[str, list[str]]:
 
 def main(argv: list[str]) -> int:
     write = "--write" in argv
-    names = [a for a in argv if not a.startswith("--")] or ["a100", "a100-40gb", "h100", "h100-pcie", "h20", "h200", "b200", "gb200"]
+    names = [a for a in argv if not a.startswith("--")] or ["a100", "a100-40gb", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200"]
     status = 0
     for name in names:
         spec = load_hardware(name)

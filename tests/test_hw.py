@@ -17,7 +17,7 @@ MHz, KiB, MiB, GiB = 1e6, 2**10, 2**20, 2**30
 
 
 def test_every_bundled_machine_loads_with_a_source_for_every_figure():
-    assert set(list_hardware()) >= {"a100", "h100", "h20", "h200", "b200", "gb200", "fusemax", "flat"}
+    assert set(list_hardware()) >= {"a100", "h100", "h20", "h200", "h800", "b200", "gb200", "fusemax", "flat"}
     for name in list_hardware():
         spec = load_hardware(name)
         assert spec.name == name
@@ -36,6 +36,8 @@ def test_every_bundled_machine_loads_with_a_source_for_every_figure():
     ("h100", "fp8", 132 * 8192 * 1830 * MHz, 1978.9e12),
     ("h100", "tf32", 132 * 2048 * 1830 * MHz, 494.7e12),
     ("h200", "fp16", 132 * 4096 * 1830 * MHz, 989.4e12),
+    ("h800", "fp16", 132 * 4096 * 1830 * MHz, 990e12),  # FlashMLA's deep dive: 990 TFLOP/s on an H800 SXM5
+    ("h800", "fp8", 132 * 8192 * 1830 * MHz, 1978.9e12),
     ("h20", "fp16", 78 * 1036.85 * 1830 * MHz, 148e12),  # the H20's throttled rate: 148 TFLOP/s at 78 SMs
     ("h20", "fp8", 78 * 2073.7 * 1830 * MHz, 296e12),
     ("b200", "fp16", 148 * 8192 * 1855.8 * MHz, 2250e12),
@@ -202,7 +204,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 
@@ -280,6 +282,28 @@ def test_h20_is_the_h100_sm_with_fewer_sms_and_a_throttled_tensor_rate():
     assert all(getattr(h20, k) == getattr(h100, k) for k in same)
     assert h20.tensor_flops_per_clk_sm["fp16"] / h100.tensor_flops_per_clk_sm["fp16"] == pytest.approx(
         (148e12 / 78) / (989.4e12 / 132), rel=1e-3)
+
+
+def test_h800_is_the_h100_sxm5_in_every_figure_the_model_uses():
+    """The H800 SXM5 is the H100 SXM5 cut for export in NVLink, which attnsim does not model: its users print the
+    H100 SXM5's 132 SMs, 1980 MHz, 80 GB and 3.35 TB/s, and it takes the H100 SXM5's per-SM rates and kernel fits,
+    so every figure, and so every prediction, is the H100 SXM5's."""
+    from simulator.api import simulate
+
+    h100, h800 = load_hardware("h100"), load_hardware("h800")
+    figures = [f.name for f in dataclasses.fields(GPUSpec) if f.name not in ("name", "display_name", "description",
+                                                                            "sources")]
+    assert "wgmma_efficiency" in figures and "mma_sync_flops_per_clk_sm" in figures
+    assert {k: getattr(h800, k) for k in figures} == {k: getattr(h100, k) for k in figures}
+    # the fits are the H100 SXM5's, and say so where bench/check_calibration.py finds the command to re-run
+    fitted = ("unfused_hbm_efficiency", "mma_sync_efficiency", "mma_sync_softmax_exposed", "wgmma_efficiency",
+              "wgmma_softmax_exposed")
+    for k in fitted:
+        assert h800.sources[k].startswith("the H100 SXM5's fit")
+        assert h800.sources[k].split("fitted by", 1)[1] == h100.sources[k].split("fitted by", 1)[1]
+    shape = dict(batch=2, heads=16, head_dim=128, seq_len=8192, causal=True)
+    for algo in ("flash2", "flash3"):
+        assert simulate("h800", algo, **shape)["time_s"] == simulate("h100", algo, **shape)["time_s"]
 
 
 def test_hopper_mma_sync_runs_at_its_own_ceiling_below_the_tensor_peak():

@@ -134,10 +134,12 @@ def test_a_row_without_hardware_takes_the_model_its_device_names(tmp_path):
                     "NVIDIA B200,1,32,4k,false,0.3\n"
                     "NVIDIA H200,1,32,4k,false,0.5\n"
                     "NVIDIA H20,1,32,4k,false,3.0\n"   # 'H20' is in 'NVIDIA H200' too: the H200 row stays h200
+                    "NVIDIA H800,1,32,4k,false,1.0\n"   # the H800 SXM5, as torch and nvidia-smi print it
+                    "NVIDIA H800 80GB HBM3,1,32,4k,false,1.0\n"
                     ",1,32,4k,false,1.0\n")   # no device, no hardware: simulate's default
     got = [(p["hardware"], p["algorithm"]) for p in report_json(path)["points"]]
     assert got == [("gb200", "flash4"), ("h100-pcie", "flash3"), ("a100-40gb", "flash2"), ("b200", "flash4"),
-                   ("h200", "flash3"), ("h20", "flash3"), ("h100", "flash3")]
+                   ("h200", "flash3"), ("h20", "flash3"), ("h800", "flash3"), ("h800", "flash3"), ("h100", "flash3")]
 
 
 def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(tmp_path):
@@ -164,6 +166,24 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     path.write_text("device,batch,heads,seq_len,measured_ms\nNVIDIA H20-3e,1,32,4k,1.0\n")
     result = run("validate", "report", str(path))
     assert result.exit_code == 2 and "'NVIDIA H20-3e'" in result.output and "H20-3e," not in result.output
+    # nor is the H800 PCIe (114 SMs, HBM2e) or the H800 NVL the H800 SXM5 that 'NVIDIA H800' names
+    for device in ("NVIDIA H800 PCIe", "NVIDIA H800 NVL"):
+        path.write_text(f"device,batch,heads,seq_len,measured_ms\n{device},1,32,4k,1.0\n")
+        result = run("validate", "report", str(path))
+        assert result.exit_code == 2 and f"'{device}'" in result.output and "H800, A100" in result.output
+        assert "H800 PCIe," not in result.output and "H800 NVL," not in result.output
+
+
+@pytest.mark.parametrize("device, model", [
+    ("NVIDIA H800", "h800"), ("NVIDIA H800 80GB HBM3", "h800"),  # the H800 SXM5
+    ("NVIDIA H800 PCIe", None), ("NVIDIA H800 NVL", None),  # PCIe cards (114 SMs, HBM2e; 94 GB): not the SXM5
+    ("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H100 PCIe", "h100-pcie"), ("NVIDIA H200", "h200"),
+    ("NVIDIA H20", "h20"), ("NVIDIA H20-3e", None), ("NVIDIA A800-SXM4-80GB", None), ("NVIDIA GeForce RTX 4090", None),
+])
+def test_device_names_map_to_the_bundled_model_of_that_part(device, model):
+    from validation.report import device_hardware
+
+    assert device_hardware(device) == model
 
 
 def test_hw_option_predicts_every_row_on_that_model(tmp_path):
