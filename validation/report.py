@@ -26,10 +26,12 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # device name (as torch / nvidia-smi print it) -> hardware model; first match wins, so the longer names come first
 # ('H20' is in 'NVIDIA H200' too). None: a device whose name holds a bundled one's but that no model fits (the
 # H20-3e, an HBM3e part whose memory the H20's model, 96 GB of HBM3, does not describe; the H800 PCIe and the
-# H800 NVL, PCIe cards the H800 SXM5's model, 132 SMs and 80 GB of HBM3 at 3.35 TB/s, does not describe)
-_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("H200", "h200"), ("H20-3e", None), ("H20", "h20"),
-              ("H100 PCIe", "h100-pcie"), ("H100", "h100"), ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"),
-              ("A100-SXM4-40GB", "a100-40gb"), ("A100", "a100"))
+# H800 NVL, PCIe cards the H800 SXM5's model, 132 SMs and 80 GB of HBM3 at 3.35 TB/s, does not describe; the
+# H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own)
+_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
+              ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
+              ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
+              ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:
