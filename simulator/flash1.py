@@ -78,7 +78,7 @@ def step_smem_bytes(cfg, wl) -> float:
     """Shared-memory bytes of one step: each warp's Q fragments (load_q), K's fragments where they are not
     kept in registers (head dim 128), each warp's partial O stored and the four read back (Smem_tile_o), and
     the cross-warp row max and row sum."""
-    d, dv, b, rows, warps = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_q, cfg.warps
+    (d, dv), b, rows, warps = cfg.mma_dims(wl.head_dim, wl.v_head_dim), wl.dtype_bytes, cfg.block_q, cfg.warps
     q = warps * rows * d * b
     k = 0 if cfg.k_in_regs else cfg.block_kv * d * b
     o = 2 * warps * rows * dv * O_TMP_BYTES
@@ -96,7 +96,7 @@ def step_cycles(cfg, hw, wl, partial: bool) -> tuple[float, str]:
 def _phases(cfg, hw, wl, partial: bool) -> tuple[dict, float, float]:
     """(cycles per unit, the softmax phase, the cross-warp reductions' smem cycles) of one step."""
     eff = hw.mma_path(cfg.tensor_path)[0]
-    ops = ops_of(cfg, wl.head_dim, wl.v_head_dim)
+    ops = ops_of(cfg, *cfg.mma_dims(wl.head_dim, wl.v_head_dim))  # the compiled head dim's MMAs
     rows, scores = cfg.block_q, cfg.block_q * cfg.block_kv
     tensor = (ops.tensor_per_score * scores + ops.tensor_per_row * rows) / (
         hw.path_flops_per_clk_sm(cfg.tensor_path, tensor_dtype(hw, wl)) * eff)

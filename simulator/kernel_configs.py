@@ -289,4 +289,4 @@ def fa1(d: int, dv: int, b: int, kv_len: int) -> KernelConfig:
     bc = 128 if kv_len == 128 else 256
     smem = 2 * FA1_STEP * dk * b + max(bc * dk * b, FA1_STEP * dk * 4 * FA1_WARPS) + FA1_STEP * FA1_WARPS * 4 * 2
     return KernelConfig("flash1", FA1_STEP, bc, FA1_WARPS, 0, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, False, k_in_regs=dk <= 64)
+                        False, False, k_in_regs=dk <= 64, head_dims=_compiled(d, dv, dk, dk))

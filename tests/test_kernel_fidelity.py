@@ -599,10 +599,12 @@ def test_a_chip_level_cap_stretches_the_gemms_not_the_softmax_the_sm_leaves_expo
 
 
 @pytest.mark.parametrize("name, algo, compiled", [("h100", "flash3", 96), ("a100", "flash2", 96),
-                                                  ("a100", "flash3", 96), ("b200", "flash4", 80)])
+                                                  ("a100", "flash3", 96), ("b200", "flash4", 80),
+                                                  ("a100-40gb", "flash1", 128)])
 def test_a_head_dim_between_compiled_ones_runs_the_next_kernel_up(name, algo, compiled):
     """FA2 (static_switch.h HEADDIM_SWITCH) and FA3 (flash_api.cpp round_up_headdim) run head dim 72 in their
-    96 kernel, FA4 pads to 16 (80): the MMAs span the compiled head dim, zero-filled, while HBM holds the call's."""
+    96 kernel, FA4 pads to 16 (80), FA1 (run_fmha_fp16_sm80: 16, 32, 64, 128) its 128 kernel: the MMAs span the
+    compiled head dim, zero-filled, while HBM holds the call's."""
     hw = hardware(name)
     call, kernel = (evaluate(hw, algo, Workload(batch=4, heads=16, head_dim=h, seq_len=8192)) for h in (72, compiled))
     assert call.cost.tensor_flops == kernel.cost.tensor_flops
