@@ -30,7 +30,8 @@ TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm":
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
             "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround", "mma_sync_flops_per_clk_sm",
             "uncapped_tensor_flops_per_clk_sm")  # the MMA paths an architecture
-# lacks (GPUSpec checks which) and figures with a default (no pointer-chase latency published; no turnaround: 0)
+# lacks (GPUSpec checks which) and figures with a default (no pointer-chase latency published; no turnaround: 0;
+# no mma.sync ceiling below the tensor peak; no chip-level tensor cap)
 # 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
 ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes",
                 "tcgen05_tile_turnaround")

@@ -129,7 +129,8 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
             chain = max(0.0, chain - cfg.kv_stages * tile.cycles)
         return RowIndexCost(chain / ctas_per_sm, 0.0)
     search = (math.ceil(math.log2(max(n_kv_blocks, 1))) + 1) * lat  # max_no_larger, then the first mask_val
-    per_tile = max(0.0, lat - tile.gemm * wl.head_dim / (wl.head_dim + wl.v_head_dim))  # beyond the QK GEMM
+    kd, kdv = cfg.mma_dims(wl.head_dim, wl.v_head_dim)  # the GEMMs run at the compiled head dims
+    per_tile = max(0.0, lat - tile.gemm * kd / (kd + kdv))  # beyond the QK GEMM
     diagonal = None
     if wl.causal:
         diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv).row_partial

@@ -26,7 +26,7 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
     kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
     kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
     smem_terms = (readers + 1) * kv_smem + (Br * kd * b if cfg.q_from_smem else 0) + \
-        (2 * Br * Bc * b if cfg.p_through_smem else 0)
+        (2 * Br * Bc * b if cfg.p_through_smem else 0) + (2 * Bc * kdv * b if cfg.transpose_v else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
     return {
         "tensor": (T_s * Br * Bc + T_r * Br) / (R_tc * eff),
@@ -177,10 +177,14 @@ def _fa1_lines(hw, wl, det: dict) -> list[str]:
     cfg = kernel_config("flash1", hw, wl)
     parts, softmax, stats = _phases(cfg, hw, wl, partial=False)
     where = "registers" if cfg.k_in_regs else "smem, every step"
+    gemms = "16*Bc*(2*d_k + 2*dv_k)/(R_tc*eff)  " if cfg.head_dims else "16*Bc*(2*d + 2*dv)/(R_tc*eff)      "
+    compiled = ([f"head dims {wl.head_dim}/{wl.v_head_dim} run in the kernel compiled for {cfg.head_dims[0]} (d_k, dv_k): "
+                 "its MMAs and smem fragments span it, zero-filled; HBM and L2 bytes do not"] if cfg.head_dims else [])
     return [f"step {det['block_q']} query rows x {det['block_kv']} keys (4 warps split the keys; K from {where}), "
             f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz",
+            *compiled,
             "per-step SM cycles, phases one after another (__syncthreads between them):",
-            f"  GEMMs   = 16*Bc*(2*d + 2*dv)/(R_tc*eff)      = {parts['tensor']:,.0f}  (eff {eff_of(hw, cfg):.3g})",
+            f"  GEMMs   = {gemms}= {parts['tensor']:,.0f}  (eff {eff_of(hw, cfg):.3g})",
             f"  smem    = {step_smem_bytes(cfg, wl):,.0f} B/B_smem (Q fragments, O partials, max/sum)  = {parts['smem']:,.0f}",
             f"  softmax = max(exp {parts['exp']:,.0f}, fma {parts['fma']:,.0f})          = {softmax:,.0f}",
             f"  step = GEMMs + smem + softmax = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]",

@@ -68,7 +68,8 @@ FA4_EXP_POLY_DEFAULT = 0.125
 
 
 # The head dims each family's kernels are compiled for (a call's head dim runs the next one up, zero-filled):
-# FA2 csrc/flash_attn/src/static_switch.h HEADDIM_SWITCH (32, 64, 96, 128, 192, 256); FA3 hopper/flash_api.cpp
+# FA2 csrc/flash_attn/src/static_switch.h HEADDIM_SWITCH (32, 64, 96, 128, 192, 256 on main and from v2.8.0;
+# up to v2.7.4 also 160, docs/kernels.md section C); FA3 hopper/flash_api.cpp
 # round_up_headdim (64, 96, 128, 192, 256) and round_up_headdimv (the same, then 512; dv_rounded = d_rounded
 # when dv == d); FA4 flash_attn/cute/interface.py pads to 16 (ceil(head_dim / 16) * 16).
 FA2_HEAD_DIMS = (32, 64, 96, 128, 192, 256)

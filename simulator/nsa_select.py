@@ -81,12 +81,18 @@ def counts(wl, k: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tokens, kept, tokens + later
 
 
+def _pow2(x: int) -> int:
+    return 1 << (x - 1).bit_length()
+
+
 def config(hw, wl, rows: int, kv: int) -> KernelConfig:
     """A Triton tile of ``rows`` x ``kv``: mma.sync (no wgmma or tcgen05 at 16 rows), no warp specialisation,
-    STAGES K/V loads in flight."""
-    smem = (rows * wl.head_dim + STAGES * kv * (wl.head_dim + wl.v_head_dim)) * wl.dtype_bytes
+    STAGES K/V loads in flight. Its K and V blocks are BK = next_pow2(K), BV = next_pow2(V) wide (one tile,
+    TRITON_LIMIT), masked beyond the head dims: the MMAs and smem tiles span the padded widths."""
+    kd, kdv = _pow2(wl.head_dim), _pow2(wl.v_head_dim)
+    smem = (rows * kd + STAGES * kv * (kd + kdv)) * wl.dtype_bytes
     return KernelConfig("nsa-select", rows, kv, WARPS, 1, 0, "mma_sync", False, True, smem, REGS, False, False,
-                        kv_stages=STAGES)
+                        kv_stages=STAGES, head_dims=None if (kd, kdv) == (wl.head_dim, wl.v_head_dim) else (kd, kdv))
 
 
 def check(hw, wl) -> None:
@@ -181,7 +187,7 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     cost = _work(cfg, wl, scores, n_tiles, q_tile, l2, hbm)
     extra = {"merge partials": _stream(hw, 2 * partial + heads * wl.seq_len * dv * b)}
     if fsa:  # qk_kernel: each tile's row maxima before the main pass
-        flops = n_tiles * q_tile * kv * 2 * d
+        flops = n_tiles * q_tile * kv * 2 * cfg.mma_dims(d, dv)[0]
         rate = hw.sms * hw.path_flops_per_clk_sm("mma_sync", tensor_dtype(hw, wl)) * clock * hw.mma_path("mma_sync")[0]
         extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
                                            + hw.launch_overhead_s)
@@ -211,8 +217,9 @@ def _schedule(works: np.ndarray, counts, repeats: int, slots: int) -> float:
 def _work(cfg, wl, scores, tiles, rows, l2, hbm) -> Cost:
     from simulator.tile_cost import EXP_POLY_FP32_OPS, MASK_FP32_PER_SCORE, ops_of
 
-    ops = ops_of(cfg, wl.head_dim, wl.v_head_dim)
-    kv_tile = cfg.block_kv * (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
+    kd, kdv = cfg.mma_dims(wl.head_dim, wl.v_head_dim)  # the padded BK / BV blocks
+    ops = ops_of(cfg, kd, kdv)
+    kv_tile = cfg.block_kv * (kd + kdv) * wl.dtype_bytes
     return Cost(hbm_bytes=hbm, l2_bytes=l2, onchip_bytes=tiles * 2 * kv_tile,
                 tensor_flops=scores * ops.tensor_per_score + tiles * rows * ops.tensor_per_row,
                 exp_ops=scores * ops.sfu_per_score + tiles * rows * ops.sfu_per_row,

@@ -572,7 +572,8 @@ def test_fa2_on_a_capped_part_is_held_by_the_cap_not_by_the_mma_sync_ceiling():
     wl = Workload(batch=2, heads=16, head_dim=128, seq_len=2048)
     for name, moves in (("h20", False), ("h100", True)):
         hw = hardware(name)
-        lifted = replace(hw, mma_sync_flops_per_clk_sm=dict(hw.tensor_flops_per_clk_sm))
+        full = hw.uncapped_tensor_flops_per_clk_sm or hw.tensor_flops_per_clk_sm  # the SM's wgmma rate
+        lifted = replace(hw, mma_sync_flops_per_clk_sm=dict(full))
         cfg = kernel_config("flash2", hw, wl)
         before, after = (tile_cycles(cfg, spec, wl, False).gemm for spec in (hw, lifted))
         assert (after == pytest.approx(before * 2731 / 4096)) if moves else (after == before)

@@ -190,3 +190,25 @@ def test_softmax_exposure_moves_a_tile_from_max_to_sum_of_gemm_and_softmax():
     assert hidden.time_s < half.time_s < serial.time_s
     fa2 = [evaluate(with_field(hw, wgmma_softmax_exposed=x), "flash2", wl).time_s for x in (0.0, 1.0)]
     assert fa2[0] == fa2[1]  # FA2 runs on mma.sync: the wgmma figures do not touch it
+
+
+@pytest.mark.parametrize("name, algo, shape", [
+    ("h100", "flash3", dict(dtype="fp8")),  # the producer's V transpose in smem
+    ("h100", "flash3", dict(head_dim=72)),  # the 96 kernel's MMAs and smem tiles
+    ("a100", "flash2", dict(head_dim=80)),
+    ("h20", "flash3", dict()),  # the capped rule: max(G, max(G_sm, S) + e min(G_sm, S))
+    ("h20", "flash2", dict(head_dim=112)),
+    ("b200", "flash4", dict(head_dim=72)),
+])
+def test_explain_formulas_give_the_tile_the_model_prices(name, algo, shape):
+    """--explain's per-unit formulas, at its values, are the tile_cost terms the model combines."""
+    from simulator.explain import tile_formulas, tile_values
+    from simulator.gpu_kernels import kernel_config
+    from simulator.tile_cost import tile_cycles
+
+    hw, wl = hardware(name), Workload(batch=2, heads=16, seq_len=8192, **shape)
+    values, cfg = tile_values(hw, algo, wl)
+    t = {unit: float(expr.subs(values)) for unit, expr in tile_formulas(cfg).items()}
+    tile = tile_cycles(kernel_config(algo, hw, wl), hw, wl, partial=False)
+    assert max(t["tensor"], t["smem"]) == pytest.approx(tile.gemm)
+    assert max(t["exp"], t["fma"]) == pytest.approx(tile.softmax)
