@@ -68,8 +68,11 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         special = algo == "flash4" and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)
         if d % multiple or (limits.max_head_dim and d > limits.max_head_dim and not special):
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
-                    f"{' (and (192, 128), (256, 256), (64, 512))' if algo == 'flash4' else ''} ({limits.source}); "
+                    f"{' (and (192, 128), (256, 256), (64, 512), (512, 512))' if algo == 'flash4' else ''} ({limits.source}); "
                     f"got {option} {d}")
+    if algo == "flash4" and wl.v_head_dim == 512:
+        return ("--v-head-dim 512: flash4 runs (64, 512) and (512, 512) in its MLA kernel (flash_attn/cute/"
+                "flash_fwd_mla_sm100.py, FlashAttentionMLAForwardSm100), which attnsim does not model")
     if wl.block_size and algo == "flash1":
         return (f"--block-size {wl.block_size}: flash1 runs FlashAttention-1's fixed steps (16 query rows x 256 keys, "
                 f"fmha kernel_traits); use flash2, flash3 or flash4 to set a tile")

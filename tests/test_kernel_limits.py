@@ -20,6 +20,9 @@ def test_fa4_runs_up_to_128_and_its_dedicated_shapes():
     assert kernel_error(b200, "flash4", Workload(head_dim=128)) is None
     assert kernel_error(b200, "flash4", Workload(head_dim=192, v_head_dim=128)) is None
     assert "(192, 128), (256, 256)" in kernel_error(b200, "flash4", Workload(head_dim=160))
+    # the MLA-absorbed shapes run another kernel (flash_fwd_mla_sm100.py): named, not priced as the FMHA's tiles
+    for d in (64, 512):
+        assert "MLA kernel" in kernel_error(b200, "flash4", Workload(head_dim=d, v_head_dim=512))
 
 
 def test_a_head_dim_not_a_multiple_of_8_is_refused_before_any_kernel():
