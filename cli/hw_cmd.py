@@ -85,6 +85,12 @@ def _derived(spec) -> dict[str, tuple[float, str, str]]:
     out = {f"tensor_peak_flops.{dtype}": (spec.tensor_peak_flops(dtype), "FLOP/s",
                                           f"sms x tensor_flops_per_clk_sm.{dtype} x tensor_clock_hz")
            for dtype in spec.tensor_flops_per_clk_sm}
+    if spec.mma_sync_flops_per_clk_sm is not None:  # the legacy path's own ceiling (FA2's MMAs on Hopper)
+        out |= {f"mma_sync_peak_flops.{dtype}": (spec.sms * spec.path_flops_per_clk_sm("mma_sync", dtype)
+                                                 * spec.tensor_clock_hz, "FLOP/s",
+                                                 f"sms x min(mma_sync_flops_per_clk_sm.{dtype}, "
+                                                 f"tensor_flops_per_clk_sm.{dtype}) x tensor_clock_hz")
+                for dtype in spec.tensor_flops_per_clk_sm}
     out["fp32_peak_flops"] = (spec.fp32_peak_flops(), "FLOP/s", "2 x sms x fp32_fma_per_clk_sm x boost_clock_hz")
     out["sfu_peak_ops"] = (spec.sfu_peak_ops(), "op/s", "sms x sfu_ops_per_clk_sm x sustained_clock_hz")
     out["hbm_achievable_bw"] = (spec.hbm_achievable_bw, "B/s", "hbm_bw_bytes_s x hbm_efficiency")

@@ -36,7 +36,11 @@ def test_show_json_has_every_field_in_si_with_sources_and_derived_peaks():
     assert data["smem_per_sm_bytes"] == 228 * 1024 and data["tensor_flops_per_clk_sm"]["fp8"] == 8192
     assert data["energy"] is None
     assert data["derived"]["tensor_peak_flops.fp16"] == 132 * 4096 * 1830e6
+    assert data["derived"]["mma_sync_peak_flops.fp16"] == 132 * 2731 * 1830e6  # Hopper's legacy path: 2/3
     assert {"sms", "tensor_flops_per_clk_sm.fp16", "launch_overhead_s"} <= set(data["sources"])
+    h20 = json.loads(run("hw", "show", "h20", "--json").output)["derived"]
+    assert h20["mma_sync_peak_flops.fp16"] == h20["tensor_peak_flops.fp16"]  # the cap, below the ceiling, binds
+    assert "mma_sync_peak_flops.fp16" not in json.loads(run("hw", "show", "a100", "--json").output)["derived"]
 
 
 def test_show_json_of_an_accelerator():
