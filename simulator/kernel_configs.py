@@ -86,10 +86,20 @@ def _compiled(d: int, dv: int, kd: int, kdv: int) -> tuple | None:
     return None if (kd, kdv) == (d, dv) else (kd, kdv)
 
 
-def fa3_head_dims(d: int, dv: int) -> tuple[int, int]:
-    """(d_rounded, dv_rounded) of FA3's flash_api.cpp (round_up_headdim, round_up_headdimv)."""
+def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
+    """(kHeadDim, kHeadDimV) of the FA3 kernel a call runs (hopper/flash_api.cpp, run_mha_fwd_constexpr): d
+    rounded up (round_up_headdim); a value head dim of its own only on sm90, d <= 64 with dv in (64, 256] -> 256,
+    above -> 512, d in (128, 192] with dv <= 128 -> 128; else the kernel's V is as wide as its K (mha_fwd refuses
+    other pairs; a wider dv is priced at its own rounding, never narrower)."""
     kd = _round_up(d, FA3_HEAD_DIMS)
-    return kd, kd if dv == d else _round_up(dv, FA3_HEAD_DIMS_V)
+    if dv == d:
+        return kd, kd
+    kdv = kd
+    if sm90 and kd == 64 and dv > 64:
+        kdv = 256 if dv <= 256 else 512
+    elif sm90 and kd == 192 and dv <= 128:
+        kdv = 128
+    return kd, max(kdv, _round_up(dv, FA3_HEAD_DIMS_V))
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
@@ -166,7 +176,11 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
     """(kBlockM, kBlockN, P through smem) of tile_size_fwd_sm90 (head dims rounded up to 64, 96, 128, 192,
     256 as flash_api.cpp round_up_headdim does); ``local``: a sliding window or chunk; ``paged``: K/V without
     TMA from a paged cache (16-bit: the local column's tiles up to d=192, where tile_size.h tests
-    ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160)."""
+    ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160). A 16-bit head dim up
+    to 64 with a wider value head dim takes its own tile first, whatever the mask: dv_rounded 256 128 x 96 (P in
+    registers), 512 64 x 64 (P through smem)."""
+    if not fp8 and d <= 64 and fa3_head_dims(d, dv)[1] in (256, 512):
+        return (128, 96, False) if fa3_head_dims(d, dv)[1] == 256 else (64, 64, True)
     if not fp8 and (local or (paged and d <= 192)):
         return _FA3_LOCAL_TILES[next(k for k in _FA3_LOCAL_TILES if d <= k)]
     if fp8:
@@ -222,7 +236,7 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
     mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
     same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed; persistent only when causal."""
     bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d)
-    kd, kdv = fa3_head_dims(d, dv)
+    kd, kdv = fa3_head_dims(d, dv, sm90=False)
     q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * kd  # Share_QV_Smem = Q_in_regs
     smem = (q_smem + stages * bc * (kd + kdv)) * b
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,

@@ -613,3 +613,12 @@ def test_a_head_dim_between_compiled_ones_runs_the_next_kernel_up(name, algo, co
     assert call.time_s == pytest.approx(kernel.time_s, rel=0.03)
     assert kernel_config(algo, hw, Workload(head_dim=72)).head_dims == (compiled, compiled)
     assert kernel_config(algo, hw, Workload(head_dim=compiled)).head_dims is None
+
+
+@pytest.mark.parametrize("dv, compiled, tile", [(64, None, (192, 192)), (128, (64, 256), (128, 96)),
+                                                (192, (64, 256), (128, 96)), (256, None, (128, 96))])
+def test_fa3_runs_a_wider_value_head_dim_with_head_dim_64_in_its_64_x_256_kernel(dv, compiled, tile):
+    """hopper/flash_api.cpp run_mha_fwd_constexpr: on sm90, d <= 64 with dv in (64, 256] runs the (64, 256) kernel,
+    whose tile (tile_size_fwd_sm90) is 128 x 96 with P in registers whatever the mask."""
+    cfg = kernel_config("flash3", hardware("h100"), Workload(head_dim=64, v_head_dim=dv, seq_len=4096))
+    assert cfg.head_dims == compiled and (cfg.block_q, cfg.block_kv) == tile
