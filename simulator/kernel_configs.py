@@ -69,9 +69,9 @@ FA4_EXP_POLY_DEFAULT = 0.125
 
 # The head dims each family's kernels are compiled for (a call's head dim runs the next one up, zero-filled):
 # FA2 csrc/flash_attn/src/static_switch.h HEADDIM_SWITCH (32, 64, 96, 128, 192, 256 on main and from v2.8.0;
-# up to v2.7.4 also 160, docs/kernels.md section C); FA3 hopper/flash_api.cpp
-# round_up_headdim (64, 96, 128, 192, 256) and round_up_headdimv (the same, then 512; dv_rounded = d_rounded
-# when dv == d); FA4 flash_attn/cute/interface.py pads to 16 (ceil(head_dim / 16) * 16).
+# up to v2.7.4 also 160, docs/kernels.md section C); FA3 hopper/flash_api.cpp round_up_headdim (64, 96, 128,
+# 192, 256) and the value head dim run_mha_fwd_constexpr dispatches (fa3_head_dims); FA4
+# flash_attn/cute/interface.py pads to 16 (ceil(head_dim / 16) * 16).
 FA2_HEAD_DIMS = (32, 64, 96, 128, 192, 256)
 FA3_HEAD_DIMS = (64, 96, 128, 192, 256)
 FA3_HEAD_DIMS_V = (64, 96, 128, 192, 256, 512)
@@ -81,7 +81,7 @@ def _round_up(x: int, compiled: tuple) -> int:
     return next((h for h in compiled if h >= x), compiled[-1])
 
 
-def _compiled(d: int, dv: int, kd: int, kdv: int) -> tuple | None:
+def compiled_head_dims(d: int, dv: int, kd: int, kdv: int) -> tuple | None:
     """KernelConfig.head_dims: the compiled head dims where they differ from the call's, else None."""
     return None if (kd, kdv) == (d, dv) else (kd, kdv)
 
@@ -114,7 +114,7 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
     kd, kdv = _round_up(d, FA2_HEAD_DIMS), _round_up(dv, FA2_HEAD_DIMS)
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, swapped, split_kernel=split, head_dims=_compiled(d, dv, kd, kdv))
+                        False, swapped, split_kernel=split, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 
 def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
@@ -168,7 +168,7 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
     # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
-                        transpose_v=b == 1, head_dims=_compiled(d, dv, kd, kdv))
+                        transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
@@ -179,8 +179,8 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
     ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160). A 16-bit head dim up
     to 64 with a wider value head dim takes its own tile first, whatever the mask: dv_rounded 256 128 x 96 (P in
     registers), 512 64 x 64 (P through smem)."""
-    if not fp8 and d <= 64 and fa3_head_dims(d, dv)[1] in (256, 512):
-        return (128, 96, False) if fa3_head_dims(d, dv)[1] == 256 else (64, 64, True)
+    if not fp8 and d <= 64 and (kdv := fa3_head_dims(d, dv)[1]) in (256, 512):
+        return (128, 96, False) if kdv == 256 else (64, 64, True)
     if not fp8 and (local or (paged and d <= 192)):
         return _FA3_LOCAL_TILES[next(k for k in _FA3_LOCAL_TILES if d <= k)]
     if fp8:
@@ -220,7 +220,7 @@ def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:
     wgs = br // WGMMA_ROWS
     smem = (br * k + FA3_STAGES * bc * 2 * k + (br * bc if cfg.p_through_smem else 0)) * b
     return replace(cfg, block_q=br, block_kv=bc, warps=wgs * 4, readers=wgs, smem_bytes=smem,
-                   regs_per_thread=CONSUMER_REGS[wgs], persistent=persistent, head_dims=_compiled(d, dv, k, k))
+                   regs_per_thread=CONSUMER_REGS[wgs], persistent=persistent, head_dims=compiled_head_dims(d, dv, k, k))
 
 
 # tile_size_fwd_sm90's is_local column (16-bit): d=64 192 x 128 (P in registers), 96: 192 x 128 (P
@@ -241,7 +241,7 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
     smem = (q_smem + stages * bc * (kd + kdv)) * b
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
                         MAX_REGS_PER_THREAD, causal, True, kv_stages=stages, persistent=causal,
-                        max_ctas_per_sm=2 if warps == 4 else 1, head_dims=_compiled(d, dv, kd, kdv))
+                        max_ctas_per_sm=2 if warps == 4 else 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 
 def _fa3_sm80_tiles(d: int) -> tuple[int, int, int, bool]:
@@ -282,7 +282,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
                         q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
                         fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
                         kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group,
-                        q_prefetch=False, head_dims=_compiled(d, dv, d16, dv16))
+                        q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
 
 
 # FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:
@@ -304,4 +304,4 @@ def fa1(d: int, dv: int, b: int, kv_len: int) -> KernelConfig:
     bc = 128 if kv_len == 128 else 256
     smem = 2 * FA1_STEP * dk * b + max(bc * dk * b, FA1_STEP * dk * 4 * FA1_WARPS) + FA1_STEP * FA1_WARPS * 4 * 2
     return KernelConfig("flash1", FA1_STEP, bc, FA1_WARPS, 0, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, False, k_in_regs=dk <= 64, head_dims=_compiled(d, dv, dk, dk))
+                        False, False, k_in_regs=dk <= 64, head_dims=compiled_head_dims(d, dv, dk, dk))

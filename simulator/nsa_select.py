@@ -32,6 +32,7 @@ import numpy as np
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.gpu_kernels import KernelConfig
+from simulator.kernel_configs import compiled_head_dims
 from simulator.schedule import grid_makespan
 from simulator.tile_cost import prologue_cycles, tensor_dtype, tile_cycles
 
@@ -92,7 +93,7 @@ def config(hw, wl, rows: int, kv: int) -> KernelConfig:
     kd, kdv = _pow2(wl.head_dim), _pow2(wl.v_head_dim)
     smem = (rows * kd + STAGES * kv * (kd + kdv)) * wl.dtype_bytes
     return KernelConfig("nsa-select", rows, kv, WARPS, 1, 0, "mma_sync", False, True, smem, REGS, False, False,
-                        kv_stages=STAGES, head_dims=None if (kd, kdv) == (wl.head_dim, wl.v_head_dim) else (kd, kdv))
+                        kv_stages=STAGES, head_dims=compiled_head_dims(wl.head_dim, wl.v_head_dim, kd, kdv))
 
 
 def check(hw, wl) -> None:
@@ -137,7 +138,7 @@ class _Tiles:
 def _q_outer(hw, wl, tokens, kept, selectors, block):
     """NSA's loop: a program per (token, KV head), its group's rows, its own blocks one after another."""
     b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
-    rows = max(MMA_MIN_ROWS, 1 << (wl.group - 1).bit_length())
+    rows = max(MMA_MIN_ROWS, _pow2(wl.group))
     cfg = config(hw, wl, rows, block)
     slots_per_sm = cfg.ctas_per_sm(hw)
     tile = tile_cycles(cfg, hw, wl, partial=True)
