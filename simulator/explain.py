@@ -18,11 +18,13 @@ Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_
 T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative=True)
 # The head dims the kernel is compiled for, where the call's are smaller (its MMAs and smem tiles span them)
 dk, dvk = sp.symbols("d_k dv_k", positive=True)
+M_s = sp.Symbol("M_s", nonnegative=True)  # FP32 ops per score of a masked tile (index compare + select)
 
 
-def tile_formulas(cfg) -> dict[str, sp.Expr]:
+def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
     """Per-tile SM cycles of the fused kernel ``cfg``, by unit (see tile_cost._tile_cost): whole Br x Bc
-    tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials)."""
+    tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials);
+    ``masked``: every tile applies the mask (FA2's local calls, KernelConfig.masks_local_tiles)."""
     kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
     kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
     smem_terms = (readers + 1) * kv_smem + (Br * kd * b if cfg.q_from_smem else 0) + \
@@ -32,7 +34,7 @@ def tile_formulas(cfg) -> dict[str, sp.Expr]:
         "tensor": (T_s * Br * Bc + T_r * Br) / (R_tc * eff),
         "smem": smem_terms / B_smem,
         "exp": (X_s * Br * Bc * (1 - poly) + X_r * Br) / R_sfu,
-        "fma": ((P_s + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
+        "fma": ((P_s + (M_s if masked else 0) + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
         "l2": Bc * (d + dv) * b / cfg.kv_share / B_l2,
         "latency": L / stages,
     }
@@ -52,7 +54,7 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
             stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
             X_s: ops.sfu_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row, X_r: ops.sfu_per_row,
-            P_r: ops.fp32_per_row}, cfg
+            P_r: ops.fp32_per_row, M_s: tc.MASK_FP32_PER_SCORE}, cfg
 
 
 def _einsum_lines(cascade: str, wl) -> list[str]:
@@ -140,9 +142,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      f"{cfg.head_dims[1]} (d_k/dv_k): its MMAs and smem tiles span those, zero-filled; HBM and L2 "
                      "bytes do not")
     lines += _cascade_lines(cfg, values)
-    lines.append("per-tile SM cycles:")
+    masked = bool(det.get("every_tile_masked"))
+    lines.append("per-tile SM cycles" + (" (a local call: FA2 masks every tile, M_s FP32 ops per score)" if masked
+                                         else "") + ":")
     tile = {}
-    for unit, expr in tile_formulas(cfg).items():
+    for unit, expr in tile_formulas(cfg, masked).items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<7} = {sp.sstr(expr):<48} = {tile[unit]:,.0f}")
     exposed = hw.mma_path(cfg.tensor_path)[1]

@@ -79,6 +79,10 @@ class KernelConfig:
     # (kHeadDim, kHeadDimV) the kernel is compiled for, where the call's head dims are smaller (d = 80 runs FA2's
     # and FA3's 96 kernel): its MMAs, smem tiles and O accumulators span them, zero-filled; HBM and L2 bytes do not
     head_dims: tuple | None = None
+    # a local (sliding-window) call masks every tile, not only those the window's edges cut (FA2: mask.h
+    # Mask::apply_mask's Need_masking includes Is_local, and compute_attn_1rowblock's loop after the masking
+    # steps still calls it; FA3 and FA4 run their middle tiles unmasked)
+    masks_local_tiles: bool = False
 
     def mma_dims(self, d: int, dv: int) -> tuple:
         """The head dims the kernel's MMAs and smem tiles span for a call of head dims ``d``, ``dv``."""
@@ -134,10 +138,14 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 
 def fa2_swapped(wl) -> bool:
     """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
-    seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window)."""
-    if is_columns(wl.seq_len) or is_columns(wl.group):
-        return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not windowed(wl))
-    return bool(wl.seq_len == 1 and wl.group > 1 and not windowed(wl))  # one point: plain comparisons
+    seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window side left after mha_fwd's
+    normalization)."""
+    if is_columns(wl.seq_len) or is_columns(wl.group):  # columns hold no mask (simulator.point_groups)
+        return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not wl.pattern)
+    if not (wl.seq_len == 1 and wl.group > 1):  # one point: plain comparisons
+        return False
+    sides = _fa_window_sides(wl, fa3=False)  # swapped only when no window side is left (left and right < 0)
+    return sides is not None and all(left < 0 and right < 0 for left, right in sides)
 
 
 def _any_above_one(x) -> bool:
@@ -145,8 +153,50 @@ def _any_above_one(x) -> bool:
 
 
 def windowed(wl) -> bool:
-    """Whether the call's mask is local (a sliding window or a chunk): FA3's is_local (tiles, scheduler)."""
-    return bool(wl.pattern) and ("window" in wl.pattern or "chunked" in wl.pattern)
+    """Whether the call's mask is local (a sliding window or a chunk): FA3's is_local (tiles, scheduler), after
+    mha_fwd drops a window no narrower than the sequence (``fa_local``)."""
+    return bool(wl.pattern) and ("window" in wl.pattern or "chunked" in wl.pattern) and fa_local(wl, fa3=True)
+
+
+def fa_local(wl, fa3: bool) -> bool:
+    """Whether FlashAttention runs a windowed call as local (``Is_local``) rather than causal or full: mha_fwd
+    drops each side of a window that reaches past the sequence, then calls it causal when only ``right = 0``
+    is left (FA2 csrc/flash_attn/flash_api.cpp mha_fwd: a side >= seqlen_k becomes -1, a one-query call is not
+    causal, ``is_causal`` sets right = 0, ``Is_local`` = a side >= 0 and not causal; FA3 hopper/flash_api.cpp
+    mha_fwd: left >= seqlen_k - 1 or right >= seqlen_q - 1 becomes -1, and ``attention_chunk`` is always
+    local). A mask of other shapes (a heads(...) mix, a union) counts as local."""
+    sides = _fa_window_sides(wl, fa3)
+    return sides is None or any((left >= 0 or right >= 0) and not (left < 0 and right == 0) for left, right in sides)
+
+
+def _fa_window_sides(wl, fa3: bool) -> list | None:
+    """FA's (window_size_left, window_size_right) of each window in the call's mask after mha_fwd's
+    normalization (``fa_local``); ``window(w)`` is FA's (w - 1, 0), ``window(l, r)`` its (l, r). None for a
+    mask FA cannot take as one window (a chunk, a union, a heads(...) mix)."""
+    if not wl.pattern:
+        return []
+    root, leaves = _pattern_shape(wl.pattern)
+    if root in ("|", "heads") or any(leaf.name == "chunked" for leaf in leaves):
+        return None
+    seq_len, kv_len = int(wl.seq_len), int(wl.kv_len)
+    causal = (bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)) and (fa3 or seq_len > 1)
+    sides = []
+    for leaf in leaves:
+        if leaf.name == "window":
+            left, right = (leaf.args[0], leaf.args[1]) if len(leaf.args) == 2 else (leaf.args[0] - 1, 0)
+            left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
+            right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
+            sides.append((left, 0 if causal else right))
+    return sides
+
+
+@lru_cache(maxsize=256)
+def _pattern_shape(text: str) -> tuple:
+    """(root operator or name, primitives) of a mask expression (cached: a sweep repeats its patterns)."""
+    from einsum_cascades.sparsity import parse_pattern
+
+    tree = parse_pattern(text)
+    return tree.name, tuple(tree.leaves())
 
 
 def fa2_splits(hw, wl):

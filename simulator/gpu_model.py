@@ -19,7 +19,7 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, kernel_config, out_bytes, sm_number
+from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, fa_local, kernel_config, out_bytes, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.splits import fa2_num_splits, fa3_layout, fa3_prepares, fa3_zeroes_semaphore, fa4_layout
@@ -123,7 +123,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                            lambda mask, sparsity: block_sparse.index_style(cfg, mask)
                            if block_sparse.reads_index(cfg, hw.arch, mask, sparsity) else None)
     tiles = parts[0].tiles
-    full = tile_cycles(cfg, hw, wl, partial=False)
+    # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles); a call walking a block index is
+    # another kernel's (simulator.block_sparse)
+    every_tile_masked = cfg.masks_local_tiles and not any(p.indexed for p in parts) and fa_local(wl, fa3=False)
+    full = tile_cycles(cfg, hw, wl, partial=every_tile_masked)
     full_t, full_dom = column_tile(full, rows)
     uniform = all(p.tiles.uniform for p in parts)
     part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
@@ -160,6 +163,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_parts": pro, **detail_extra,
+              "every_tile_masked": every_tile_masked,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     if not is_columns(splits):  # one point: the kernels its launches count, in order (--explain names them)
         copies = list(detail_extra.get("permute_bytes", {}))  # NATTEN's: permute_* before, unpermute_* after

@@ -102,3 +102,51 @@ def test_sliding_window_prefill_reads_each_kv_block_once():
     compulsory = 4 * wl.heads * wl.seq_len * wl.head_dim * wl.dtype_bytes  # Q, O, K, V once
     assert r.cost.hbm_bytes == pytest.approx(compulsory, rel=1e-3)
     assert r.bound == "tensor"
+
+
+def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
+    """FA2's Mask::apply_mask runs on every tile of an Is_local call (mask.h, Need_masking), FA3's and FA4's
+    only on the tiles the window's edges cut: a 4k window on an A100 costs FA2 the mask's FP32 work on every
+    tile, so its tile is the partial one; FA3 (sm80 path) keeps unmasked middle tiles."""
+    hw = hardware("a100")
+    shape = dict(batch=2, heads=32, kv_heads=8, head_dim=64, seq_len=16384, causal=True)
+    local = evaluate(hw, "flash2", Workload(pattern="window(4096)", **shape))
+    assert local.detail["every_tile_masked"]
+    assert local.detail["tile_cycles"] == local.detail["partial_tile_cycles"]
+    causal = evaluate(hw, "flash2", Workload(**shape))
+    assert not causal.detail["every_tile_masked"]
+    assert causal.detail["tile_cycles"] < causal.detail["partial_tile_cycles"]
+    fa3 = evaluate(hw, "flash3", Workload(pattern="window(4096)", **shape))
+    assert not fa3.detail["every_tile_masked"]
+    assert fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
+
+
+@pytest.mark.parametrize("pattern, causal, seq_len, kv_len, fa2, fa3", [
+    ("window(256)", True, 4096, 4096, True, True),
+    # window(w) is FA's (w - 1, 0): FA2 drops a side >= seqlen_k, FA3 one >= seqlen_k - 1, then it is causal
+    ("window(4096)", True, 4096, 4096, True, False),
+    ("window(4097)", True, 4096, 4096, False, False),
+    ("window(128,128)", False, 4096, 4096, True, True),
+    ("window(5000,5000)", False, 4096, 4096, False, False),  # both sides dropped: full attention
+    ("window(100,5000)", False, 4096, 4096, True, True),  # the left side stays
+    ("chunked(8192)", True, 4096, 4096, True, True),  # FA3's attention_chunk is always local
+    ("window(64)", True, 1, 4096, True, True),  # decode: (63, 0) keeps its left side
+])
+def test_flashattention_calls_a_window_local_as_mha_fwd_normalizes_it(pattern, causal, seq_len, kv_len, fa2, fa3):
+    """gpu_kernels.fa_local follows mha_fwd (FA2 csrc/flash_attn/flash_api.cpp, FA3 hopper/flash_api.cpp)."""
+    from simulator.gpu_kernels import fa_local, windowed
+
+    wl = Workload(pattern=pattern, causal=causal, seq_len=seq_len, kv_len=kv_len)
+    assert (fa_local(wl, fa3=False), fa_local(wl, fa3=True), windowed(wl)) == (fa2, fa3, fa3)
+
+
+def test_fa2_swaps_one_query_gqa_only_when_no_window_side_is_left():
+    """seqlenq_ngroups_swapped needs window_size_left < 0 and right < 0 after mha_fwd's normalization: a
+    window(w) keeps right = 0, window(l, r) wider than the cache on both sides is full attention."""
+    from simulator.gpu_kernels import fa2_swapped
+
+    shape = dict(heads=32, kv_heads=8, seq_len=1, kv_len=4096)
+    assert fa2_swapped(Workload(**shape))
+    assert not fa2_swapped(Workload(pattern="window(8192)", **shape))
+    assert fa2_swapped(Workload(pattern="window(5000,5000)", **shape))
+    assert not fa2_swapped(Workload(pattern="window(100,5000)", **shape))

@@ -106,11 +106,15 @@ def test_fa3_on_hopper_uses_its_tile_table():
 
 
 def test_fa3_uses_its_local_tiles_under_a_sliding_window():
-    """tile_size_fwd_sm90's is_local column: 128 x 128 at d=128 (not 176), 128 x 64 at d=256."""
+    """tile_size_fwd_sm90's is_local column: 128 x 128 at d=128 (not 176), 128 x 64 at d=256. A window as
+    long as the keys is no window: mha_fwd calls it causal, and the causal column's tile runs."""
     h100 = hardware("h100")
     for d, tile in ((128, (128, 128)), (256, (128, 64)), (64, (192, 128))):
-        cfg = kernel_config("flash3", h100, Workload(head_dim=d, pattern="window(4k)"))
+        cfg = kernel_config("flash3", h100, Workload(head_dim=d, seq_len=16384, pattern="window(4k)"))
         assert (cfg.block_q, cfg.block_kv) == tile
+    whole = kernel_config("flash3", h100, Workload(head_dim=256, seq_len=4096, causal=True, pattern="window(4k)"))
+    causal = kernel_config("flash3", h100, Workload(head_dim=256, seq_len=4096, causal=True))
+    assert (whole.block_q, whole.block_kv) == (causal.block_q, causal.block_kv) == (128, 80)
 
 
 def test_fa2_hdim256_tile_depends_on_the_smem_per_sm():
