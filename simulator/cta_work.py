@@ -15,7 +15,7 @@ from typing import NamedTuple
 from simulator._numpy import np
 
 from simulator import tiles as tile_source
-from simulator.columns import is_columns
+from simulator.columns import is_columns, where
 from simulator.schedule import grid_makespan, uniform_makespan
 
 
@@ -122,9 +122,13 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         works = (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
         return grid_makespan(works, heads, slots, longest_first=longest_first)
     if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
+        # a split takes ceil(n / splits) of a row's n key blocks (FA2's n_blocks_per_split, FA3's and FA4's
+        # get_n_block_min_max), the last ones fewer: in one wave the longest sets the time, over more waves the
+        # slots even out to the mean
         per_row = tiles.visited // tiles.n_rows
-        work = pro_t + per_row * full_t / splits
-        return uniform_makespan(tiles.n_rows * heads * splits, slots, work)
+        n_ctas = tiles.n_rows * heads * splits
+        blocks = where(n_ctas <= slots, -(-per_row // splits), per_row / splits)
+        return uniform_makespan(n_ctas, slots, pro_t + blocks * full_t)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits
     return grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)

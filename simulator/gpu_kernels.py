@@ -124,9 +124,10 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
     if family == "flash3":
+        causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
-            return kc.fa3_sm90(d, dv, b, bool(wl.causal), windowed(wl), paged=reads_paged_cache(wl.scope))
-        return kc.fa3_sm80(d, dv, b, bool(wl.causal))
+            return kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=reads_paged_cache(wl.scope))
+        return kc.fa3_sm80(d, dv, b, causal)
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
@@ -134,6 +135,18 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
+
+
+def fa3_keeps_causal(wl) -> bool:
+    """Whether FA3 runs a causal call as causal. One query with no window attends every key either way, and
+    mha_fwd then drops causal, so the non-causal tile runs, except at head dims 65-128 over a paged cache
+    ("Special case of hdim 128 where we want causal to have kBlockN=128, better for pagedKV and TMA",
+    hopper/flash_api.cpp mha_fwd)."""
+    if not wl.causal:
+        return False
+    if is_columns(wl.seq_len) or wl.seq_len != 1 or windowed(wl):
+        return True
+    return 64 < wl.head_dim <= 128 and reads_paged_cache(wl.scope)
 
 
 def fa2_swapped(wl) -> bool:
@@ -144,7 +157,7 @@ def fa2_swapped(wl) -> bool:
         return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not wl.pattern)
     if not (wl.seq_len == 1 and wl.group > 1):  # one point: plain comparisons
         return False
-    sides = _fa_window_sides(wl, fa3=False)  # swapped only when no window side is left (left and right < 0)
+    sides = fa_window_sides(wl, fa3=False)  # swapped only when no window side is left (left and right < 0)
     return sides is not None and all(left < 0 and right < 0 for left, right in sides)
 
 
@@ -165,11 +178,11 @@ def fa_local(wl, fa3: bool) -> bool:
     causal, ``is_causal`` sets right = 0, ``Is_local`` = a side >= 0 and not causal; FA3 hopper/flash_api.cpp
     mha_fwd: left >= seqlen_k - 1 or right >= seqlen_q - 1 becomes -1, and ``attention_chunk`` is always
     local). A mask of other shapes (a heads(...) mix, a union) counts as local."""
-    sides = _fa_window_sides(wl, fa3)
+    sides = fa_window_sides(wl, fa3)
     return sides is None or any((left >= 0 or right >= 0) and not (left < 0 and right == 0) for left, right in sides)
 
 
-def _fa_window_sides(wl, fa3: bool) -> list | None:
+def fa_window_sides(wl, fa3: bool) -> list | None:
     """FA's (window_size_left, window_size_right) of each window in the call's mask after mha_fwd's
     normalization (``fa_local``); ``window(w)`` is FA's (w - 1, 0), ``window(l, r)`` its (l, r). None for a
     mask FA cannot take as one window (a chunk, a union, a heads(...) mix)."""
@@ -197,6 +210,11 @@ def _pattern_shape(text: str) -> tuple:
 
     tree = parse_pattern(text)
     return tree.name, tuple(tree.leaves())
+
+
+def pattern_leaves(text: str) -> tuple:
+    """The primitives of a mask expression, left to right."""
+    return _pattern_shape(text)[1]
 
 
 def fa2_splits(hw, wl):

@@ -22,7 +22,8 @@ from simulator.cost import Cost
 from simulator.gpu_kernels import FUSED_CASCADE, GPU_FAMILIES, arch_error, fa_local, kernel_config, out_bytes, sm_number
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
-from simulator.splits import fa2_num_splits, fa3_layout, fa3_prepares, fa3_zeroes_semaphore, fa4_layout
+from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
+                              fa4_layout)
 from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
 from simulator.plans import plan
@@ -136,7 +137,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
 
-    def per_split(t):  # a masked split call: each split does the tiles of its own key range
+    def per_split(t):  # a masked split call: FA2 splits the whole key range, FA3 and FA4 each row's own range
+        if not cfg.split_kernel:
+            return fa3_row_range_splits(t.row_full, t.row_partial, splits)
         return tile_source.split_counts(t.pattern, wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
 
     row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)

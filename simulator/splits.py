@@ -9,8 +9,8 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, pack_gqa_columns, should_pack_gqa, sm_number,
-                                   windowed)
+from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_window_sides, pack_gqa_columns, pattern_leaves,
+                                   should_pack_gqa, sm_number, windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -65,8 +65,7 @@ def fa3_layout(hw, wl, cfg):
             raise ValueError("a column of FA3 points holds decode calls")
         splits = 1
     else:
-        splits = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(wl.kv_len / cfg.block_kv),
-                             FA3_MIN_SPLIT_BLOCKS) if decode else 1
+        splits = _fa3_decode_splits(hw, wl, cfg) if decode else 1
     if splits > 1 or fa3_always_packs(hw.arch, wl.scope):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
@@ -109,8 +108,54 @@ def fa4_layout(hw, wl, cfg):
         return 1
     if not decode:
         return 1
-    n_blocks, m_blocks = math.ceil(wl.kv_len / cfg.block_kv), wl.batch * wl.kv_heads
+    n_blocks, m_blocks = math.ceil(_fa4_loaded(wl) / cfg.block_kv), wl.batch * wl.kv_heads
     return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
+
+
+def _fa4_loaded(wl) -> int:
+    """The keys FA4's split heuristic counts: a local call's ``seqlen_k_loaded`` = min(seqlen_k, (right or
+    seqlen_k) + (left or seqlen_k) + 1 + tile_m) (flash_attn/cute/interface.py _get_fwd_config; Python's ``or``
+    reads a side of 0, such as a causal window's right = 0, as the whole sequence). window(w) is FA's (w - 1, 0);
+    a causal call's right side is 0."""
+    windows = [leaf.args for leaf in pattern_leaves(wl.pattern) if leaf.name == "window"] if wl.pattern else []
+    if len(windows) != 1:
+        return wl.kv_len
+    left, right = (windows[0][0] - 1, 0) if len(windows[0]) == 1 else windows[0]
+    right = 0 if wl.causal or "causal" in wl.pattern else right  # _resolve_causal_local_window: causal sets right = 0
+    return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + FA4_DECODE_ROWS))
+
+
+def _fa3_decode_splits(hw, wl, cfg) -> int:
+    """FA3's split count of a decode call. mha_fwd's get_num_splits runs the heuristic over the key blocks a
+    local call loads, ``seqlen_k_loaded`` = min(seqlen_k, right + left + 1 + kBlockM) (hopper/flash_api.cpp);
+    its result caps the split count prepare_varlen_num_blocks then sets per sequence from all its key blocks
+    (hopper/flash_prepare_scheduler.cu, since 2025-02-24: blocks_per_sm = ceil(total blocks x 1.1 x KV heads
+    / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap)."""
+    n_blocks = math.ceil(wl.kv_len / cfg.block_kv)
+    sides = fa_window_sides(wl, fa3=True) if windowed(wl) else None
+    loaded = wl.kv_len
+    if sides is not None and len(sides) == 1:  # one window (a chunk or a union loads as much as it may)
+        left, right = sides[0]
+        left, right = (wl.kv_len - 1 if left < 0 else left), (wl.seq_len - 1 if right < 0 else right)
+        loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
+    cap = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)
+    if cap == 1 or current_fa3_build() == "2024-07":
+        return cap
+    per_sm = math.ceil(float(np.float32(wl.batch * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)
+                             / np.float32(hw.sms)))
+    return max(min(-(-n_blocks // per_sm), cap), 1)
+
+
+def fa3_row_range_splits(row_full, row_partial, splits: int):
+    """(full, partial) tiles per query-block row and split when FA3 or FA4 splits a call: each row's own key-block
+    range [n_block_min, n_block_max) in pieces of ceil(n / splits) blocks, the last ones short or empty
+    (hopper/block.h and flash_attn/cute/block_info.py, get_n_block_min_max with Split). A row's masked tiles are
+    spread over its pieces in proportion."""
+    n = np.asarray(row_full) + np.asarray(row_partial)
+    piece = -(-n // splits)
+    tiles = np.clip(n[:, None] - np.arange(splits)[None, :] * piece[:, None], 0, piece[:, None])
+    full_share = np.divide(row_full, n, out=np.zeros(n.shape), where=n > 0)[:, None]
+    return tiles * full_share, tiles * (1 - full_share)
 
 
 def _fa3_decode(seq_len, group, block_q):

@@ -1,6 +1,7 @@
 """The launch heuristics of the real kernels (split-KV counts, GQA packing) and what block-sparse kernels load."""
 
 import pytest
+import numpy as np
 
 from simulator import Workload, evaluate, hardware, run_points, simulate
 from simulator.gpu_kernels import should_pack_gqa
@@ -150,3 +151,59 @@ def test_fa2_swaps_one_query_gqa_only_when_no_window_side_is_left():
     assert not fa2_swapped(Workload(pattern="window(8192)", **shape))
     assert fa2_swapped(Workload(pattern="window(5000,5000)", **shape))
     assert not fa2_swapped(Workload(pattern="window(100,5000)", **shape))
+
+
+def test_fa3_splits_each_rows_own_key_range_so_a_windowed_decode_does_not_grow_with_the_cache():
+    """FA3 splits a row's [n_block_min, n_block_max) (hopper/block.h), not the whole key range as FA2 does: a
+    4k window over a 32k or a 128k cache is the same work. get_num_splits counts the blocks a local call loads
+    (min(seqlen_k, left + right + 1 + kBlockM) = 4224 keys, 33 blocks: 15 splits on 132 SMs)."""
+    from simulator.splits import fa3_row_range_splits
+
+    hw = hardware("h100")
+    shape = dict(batch=1, heads=32, kv_heads=8, seq_len=1, head_dim=128, causal=True)
+    short, long_ = (evaluate(hw, "flash3", Workload(kv_len=n, pattern="window(4096)", **shape)) for n in (32768, 131072))
+    assert short.detail["splits"] == long_.detail["splits"] == 15
+    assert short.time_s == pytest.approx(long_.time_s)
+    assert short.time_s < evaluate(hw, "flash3", Workload(kv_len=32768, **shape)).time_s
+    full, partial = fa3_row_range_splits(np.array([30]), np.array([3]), 15)
+    assert (full + partial).tolist() == [[3] * 11 + [0] * 4]
+    assert full.sum() == pytest.approx(30) and partial.sum() == pytest.approx(3)
+
+
+def test_fa3_decode_splits_follow_the_prepare_kernels_dynamic_count():
+    """prepare_varlen_num_blocks (hopper/flash_prepare_scheduler.cu): 8192 keys in 176-key blocks are 47 blocks,
+    blocks_per_sm = ceil(47 x 1.1 x 8 / 132) = 4, so the call runs ceil(47 / 4) = 12 splits, under
+    get_num_splits' 15."""
+    wl = Workload(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=8192, head_dim=128)
+    result = evaluate(hardware("h100"), "flash3", wl)
+    assert (result.detail["block_kv"], result.detail["splits"]) == (176, 12)
+
+
+def test_fa4_split_heuristic_counts_a_causal_windows_whole_cache():
+    """flash_attn/cute/interface.py _get_fwd_config: seqlen_k_loaded adds (right or seqlen_k), so a causal
+    window's right = 0 counts the whole cache; window(l, r) with r > 0 counts l + r + 1 + 128 keys."""
+    from simulator.splits import _fa4_loaded
+
+    shape = dict(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=131072, head_dim=128)
+    assert _fa4_loaded(Workload(pattern="window(4096)", causal=True, **shape)) == 131072
+    assert _fa4_loaded(Workload(pattern="window(2048,16)", **shape)) == 2048 + 16 + 1 + 128
+    assert _fa4_loaded(Workload(pattern="window(2048,16)", causal=True, **shape)) == 131072
+
+
+@pytest.mark.parametrize("head_dim, scope, causal_tile", [(128, "kernel", False), (128, "layer", True),
+                                                         (64, "layer", False), (256, "layer", False)])
+def test_fa3_drops_causal_for_one_query_but_at_hdim_128_over_a_paged_cache(head_dim, scope, causal_tile):
+    """hopper/flash_api.cpp mha_fwd: seqlen_q == 1 with no window is not causal, except at head dims 65-128
+    over a paged cache (kBlockN 128 for paged KV and TMA). A one-query causal call then runs the non-causal
+    tile (d=128: 128 x 176) and costs what the non-causal call does."""
+    from simulator.gpu_kernels import kernel_config
+
+    hw = hardware("h100")
+    shape = dict(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=8000, head_dim=head_dim, scope=scope)
+    causal, plain = (kernel_config("flash3", hw, Workload(causal=c, **shape)) for c in (True, False))
+    assert (causal == plain) != causal_tile
+    if head_dim == 128:
+        assert causal.block_kv == (128 if causal_tile else 176)
+    if not causal_tile:
+        t = [evaluate(hw, "flash3", Workload(causal=c, **shape)).time_s for c in (True, False)]
+        assert t[0] == pytest.approx(t[1])
