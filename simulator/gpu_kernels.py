@@ -138,15 +138,10 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 
 
 def fa3_keeps_causal(wl) -> bool:
-    """Whether FA3 runs a causal call as causal. One query with no window attends every key either way, and
-    mha_fwd then drops causal, so the non-causal tile runs, except at head dims 65-128 over a paged cache
-    ("Special case of hdim 128 where we want causal to have kBlockN=128, better for pagedKV and TMA",
-    hopper/flash_api.cpp mha_fwd)."""
-    if not wl.causal:
-        return False
-    if is_columns(wl.seq_len) or wl.seq_len != 1 or windowed(wl):
-        return True
-    return 64 < wl.head_dim <= 128 and reads_paged_cache(wl.scope)
+    """Whether FA3 runs the call as causal (``fa_mask_mode``): a one-query call with no window is not, but at
+    head dims 65-128 over a paged cache ("Special case of hdim 128 where we want causal to have kBlockN=128,
+    better for pagedKV and TMA", hopper/flash_api.cpp mha_fwd), and a window wider than the keys is."""
+    return fa_mask_mode(wl, fa3=True) == "causal"
 
 
 def fa2_swapped(wl) -> bool:
@@ -155,10 +150,7 @@ def fa2_swapped(wl) -> bool:
     normalization)."""
     if is_columns(wl.seq_len) or is_columns(wl.group):  # columns hold no mask (simulator.point_groups)
         return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not wl.pattern)
-    if not (wl.seq_len == 1 and wl.group > 1):  # one point: plain comparisons
-        return False
-    sides = fa_window_sides(wl, fa3=False)  # swapped only when no window side is left (left and right < 0)
-    return sides is not None and all(left < 0 and right < 0 for left, right in sides)
+    return bool(wl.seq_len == 1 and wl.group > 1) and fa_mask_mode(wl, fa3=False) == "full"
 
 
 def _any_above_one(x) -> bool:
@@ -166,41 +158,57 @@ def _any_above_one(x) -> bool:
 
 
 def windowed(wl) -> bool:
-    """Whether the call's mask is local (a sliding window or a chunk): FA3's is_local (tiles, scheduler), after
-    mha_fwd drops a window no narrower than the sequence (``fa_local``)."""
-    return bool(wl.pattern) and ("window" in wl.pattern or "chunked" in wl.pattern) and fa_local(wl, fa3=True)
+    """Whether FA3 runs the call as local (a sliding window or a chunk): its is_local (tiles, scheduler)."""
+    return fa_mask_mode(wl, fa3=True) == "local"
 
 
 def fa_local(wl, fa3: bool) -> bool:
-    """Whether FlashAttention runs a windowed call as local (``Is_local``) rather than causal or full: mha_fwd
-    drops each side of a window that reaches past the sequence, then calls it causal when only ``right = 0``
-    is left (FA2 csrc/flash_attn/flash_api.cpp mha_fwd: a side >= seqlen_k becomes -1, a one-query call is not
-    causal, ``is_causal`` sets right = 0, ``Is_local`` = a side >= 0 and not causal; FA3 hopper/flash_api.cpp
-    mha_fwd: left >= seqlen_k - 1 or right >= seqlen_q - 1 becomes -1, and ``attention_chunk`` is always
-    local). A mask of other shapes (a heads(...) mix, a union) counts as local."""
+    """Whether FlashAttention runs the call as local (``Is_local``): ``fa_mask_mode``."""
+    return fa_mask_mode(wl, fa3) == "local"
+
+
+def fa_mask_mode(wl, fa3: bool) -> str:
+    """How FlashAttention's mha_fwd runs the call's mask: "causal", "local" or "full". It drops each window side
+    that reaches past the sequence, drops causal from a one-query call, sets right = 0 when causal, and calls
+    the rest causal when only right = 0 is left (FA2 csrc/flash_attn/flash_api.cpp mha_fwd: a side >= seqlen_k
+    becomes -1, seqlen_q == 1 is not causal; FA3 hopper/flash_api.cpp mha_fwd: left >= seqlen_k - 1 or right >=
+    seqlen_q - 1 becomes -1, one query with no window side left is not causal except at head dims 65-128 over
+    a paged cache, and ``attention_chunk`` is always local). ``window(w)`` is FA's (w - 1, 0), ``window(l, r)``
+    its (l, r). A window or chunk FA cannot take as one window (a chunk, in a union or a heads(...) mix) counts
+    as local; a mask with neither is not local (its causal flag decides)."""
     sides = fa_window_sides(wl, fa3)
-    return sides is None or any((left >= 0 or right >= 0) and not (left < 0 and right == 0) for left, right in sides)
+    if sides is None:
+        return "local"
+    left, right = sides
+    if left < 0 and right == 0:
+        return "causal"
+    return "local" if left >= 0 or right >= 0 else "full"
 
 
-def fa_window_sides(wl, fa3: bool) -> list | None:
-    """FA's (window_size_left, window_size_right) of each window in the call's mask after mha_fwd's
-    normalization (``fa_local``); ``window(w)`` is FA's (w - 1, 0), ``window(l, r)`` its (l, r). None for a
-    mask FA cannot take as one window (a chunk, a union, a heads(...) mix)."""
-    if not wl.pattern:
-        return []
-    root, leaves = _pattern_shape(wl.pattern)
-    if root in ("|", "heads") or any(leaf.name == "chunked" for leaf in leaves):
-        return None
+def fa_window_sides(wl, fa3: bool) -> tuple | None:
+    """FA's (window_size_left, window_size_right) for the call after mha_fwd's normalization, -1 for a side that
+    bounds nothing, right = 0 when it stays causal (``fa_mask_mode``); None for a mask FA cannot take as one
+    window."""
+    leaves = ()
+    if wl.pattern:
+        root, leaves = _pattern_shape(wl.pattern)
+        windows = [leaf for leaf in leaves if leaf.name == "window"]
+        chunked = any(leaf.name == "chunked" for leaf in leaves)
+        if (windows or chunked) and (root in ("|", "heads") or len(windows) > 1 or chunked):
+            return None
+    causal = bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)
+    if is_columns(wl.seq_len) or is_columns(wl.kv_len):  # columns hold no pattern (simulator.point_groups)
+        return (-1, 0) if causal else (-1, -1)
     seq_len, kv_len = int(wl.seq_len), int(wl.kv_len)
-    causal = (bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)) and (fa3 or seq_len > 1)
-    sides = []
+    left = right = -1
     for leaf in leaves:
         if leaf.name == "window":
             left, right = (leaf.args[0], leaf.args[1]) if len(leaf.args) == 2 else (leaf.args[0] - 1, 0)
             left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
             right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
-            sides.append((left, 0 if causal else right))
-    return sides
+    if seq_len == 1 and (not fa3 or (left < 0 and right < 0)):
+        causal = causal and fa3 and 64 < wl.head_dim <= 128 and reads_paged_cache(wl.scope)
+    return (left, 0) if causal else (left, right)
 
 
 @lru_cache(maxsize=256)

@@ -147,7 +147,8 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
     descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
-    Persistent over the SMs; causal tiles dispatched longest first, as today's code does; inside
+    Persistent over the SMs; causal and local tiles dispatched longest first (flash_fwd_launch_template.h: LPT =
+    Is_causal || Is_local), as today's code does; inside
     ``fa3_build("2024-07")`` as the builds the FA3 paper benchmarks: in order (m fastest, ascending), and d=64
     at 192 x 128. ``paged``: K/V gathered from a paged KV cache whose page size is not a multiple of kBlockN
     (a serving engine's 16-token blocks or 1-token pages: hopper/flash_api.cpp get_pagedkv_tma false), which
@@ -168,7 +169,7 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
     # warpgroup before each PV GEMM (mainloop_fwd_sm90_tma_gmma_ws.hpp: Transpose_V = Is_FP8 && !V_colmajor,
     # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                        causal and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
+                        (causal or local) and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
                         transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 

@@ -9,8 +9,8 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_window_sides, pack_gqa_columns, pattern_leaves,
-                                   should_pack_gqa, sm_number, windowed)
+from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_mask_mode, fa_window_sides, pack_gqa_columns,
+                                   pattern_leaves, should_pack_gqa, sm_number, windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -46,9 +46,10 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
     July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd)."""
     if prepare or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's kernel, not mha_fwd's
         return False
+    mode = fa_mask_mode(wl, fa3=True)
     if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":
-        return bool(wl.causal)
-    return bool(wl.causal) or windowed(wl)
+        return mode == "causal"
+    return mode != "full"
 
 
 def fa3_layout(hw, wl, cfg):
@@ -134,8 +135,8 @@ def _fa3_decode_splits(hw, wl, cfg) -> int:
     n_blocks = math.ceil(wl.kv_len / cfg.block_kv)
     sides = fa_window_sides(wl, fa3=True) if windowed(wl) else None
     loaded = wl.kv_len
-    if sides is not None and len(sides) == 1:  # one window (a chunk or a union loads as much as it may)
-        left, right = sides[0]
+    if sides is not None:  # one window (a chunk or a union loads as much as it may)
+        left, right = sides
         left, right = (wl.kv_len - 1 if left < 0 else left), (wl.seq_len - 1 if right < 0 else right)
         loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
     cap = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)

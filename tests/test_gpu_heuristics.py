@@ -207,3 +207,37 @@ def test_fa3_drops_causal_for_one_query_but_at_hdim_128_over_a_paged_cache(head_
     if not causal_tile:
         t = [evaluate(hw, "flash3", Workload(causal=c, **shape)).time_s for c in (True, False)]
         assert t[0] == pytest.approx(t[1])
+
+
+@pytest.mark.parametrize("pattern, causal, seq_len, kv_len, fa2, fa3", [
+    ("window(512)", False, 31, 31, "causal", "causal"),  # left 511 dropped, right = 0 left: set_params' is_causal
+    ("window(512)", False, 600, 600, "local", "local"),
+    (None, True, 1, 4096, "full", "full"),  # one query: causal dropped
+    ("window(4097)", True, 1, 4096, "causal", "full"),  # FA2 keeps right = 0 (< seqlen_k); FA3 drops it (>= 0)
+    ("window(5000,5000)", False, 4096, 4096, "full", "full"),
+])
+def test_flashattention_mask_modes_follow_mha_fwd(pattern, causal, seq_len, kv_len, fa2, fa3):
+    """gpu_kernels.fa_mask_mode: what mha_fwd's normalization leaves of a window and a causal flag."""
+    from simulator.gpu_kernels import fa_mask_mode
+
+    wl = Workload(pattern=pattern, causal=causal, seq_len=seq_len, kv_len=kv_len)
+    assert (fa_mask_mode(wl, fa3=False), fa_mask_mode(wl, fa3=True)) == (fa2, fa3)
+
+
+def test_fa3_runs_a_window_wider_than_the_keys_as_causal():
+    """window(512) over 31 keys is FA3's (-1, 0): causal, so the causal column's 128 x 128 tile and the tile
+    counter fill run, not the non-causal 128 x 176 tile."""
+    result = evaluate(hardware("h100"), "flash3", Workload(heads=32, kv_heads=4, seq_len=31, pattern="window(512)"))
+    assert (result.detail["block_q"], result.detail["block_kv"]) == (128, 128)
+    assert result.detail["kernels"][0] == "tile counter fill"
+
+
+def test_fa3_dispatches_local_tiles_longest_first_like_causal_ones():
+    """flash_fwd_launch_template.h: LPT = Is_causal || Is_local (the dynamic persistent scheduler); a local call
+    runs with Is_causal false, so the config must not key its order on causal alone."""
+    from simulator.gpu_kernels import kernel_config
+
+    hw = hardware("h100")
+    local = kernel_config("flash3", hw, Workload(seq_len=4096, causal=True, pattern="window(256,0)"))
+    full = kernel_config("flash3", hw, Workload(seq_len=4096))
+    assert local.longest_first and not full.longest_first
