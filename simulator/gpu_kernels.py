@@ -225,6 +225,11 @@ def pattern_leaves(text: str) -> tuple:
     return _pattern_shape(text)[1]
 
 
+def pattern_shape(text: str) -> tuple:
+    """(root operator or name, primitives) of a mask expression."""
+    return _pattern_shape(text)
+
+
 def fa2_splits(hw, wl):
     """The split count FA2's flash_attn_func asks its heuristic for (mha_fwd calls set_params_splitkv with
     num_splits = 0): batch x heads x 64-row query blocks over twice the SMs, key blocks of the split-KV

@@ -10,7 +10,7 @@ from simulator._numpy import np
 
 from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_mask_mode, fa_window_sides, pack_gqa_columns,
-                                   pattern_leaves, should_pack_gqa, sm_number, windowed)
+                                   pattern_leaves, pattern_shape, should_pack_gqa, sm_number, windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -133,11 +133,9 @@ def _fa3_decode_splits(hw, wl, cfg) -> int:
     (hopper/flash_prepare_scheduler.cu, since 2025-02-24: blocks_per_sm = ceil(total blocks x 1.1 x KV heads
     / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap)."""
     n_blocks = math.ceil(wl.kv_len / cfg.block_kv)
-    sides = fa_window_sides(wl, fa3=True) if windowed(wl) else None
     loaded = wl.kv_len
-    if sides is not None:  # one window (a chunk or a union loads as much as it may)
+    if windowed(wl) and (sides := _fa3_local_sides(wl)) is not None:  # a union loads as much as it may
         left, right = sides
-        left, right = (wl.kv_len - 1 if left < 0 else left), (wl.seq_len - 1 if right < 0 else right)
         loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
     cap = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)
     if cap == 1 or current_fa3_build() == "2024-07":
@@ -145,6 +143,27 @@ def _fa3_decode_splits(hw, wl, cfg) -> int:
     per_sm = math.ceil(float(np.float32(wl.batch * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)
                              / np.float32(hw.sms)))
     return max(min(-(-n_blocks // per_sm), cap), 1)
+
+
+def _fa3_local_sides(wl) -> tuple | None:
+    """FA3's window sides of a local call as the kernel receives them: a dropped side bounds at the sequence
+    (left seqlen_k - 1, right seqlen_q - 1) and ``attention_chunk`` clips both to chunk - 1 (hopper/flash_api.cpp
+    mha_fwd). None for a mask of several windows or chunks, or a union."""
+    sides = fa_window_sides(wl, fa3=True)
+    chunk = None
+    if sides is None:  # a chunk, alone or with causal or one window
+        root, leaves = pattern_shape(wl.pattern)
+        chunks = [leaf.args[0] for leaf in leaves if leaf.name == "chunked"]
+        windows = [leaf for leaf in leaves if leaf.name == "window"]
+        if root in ("|", "heads") or len(chunks) != 1 or windows:
+            return None
+        chunk = chunks[0]
+        causal = bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)
+        sides = (-1, 0 if causal else -1)
+    left, right = (wl.kv_len - 1 if sides[0] < 0 else sides[0]), (wl.seq_len - 1 if sides[1] < 0 else sides[1])
+    if chunk:
+        left, right = min(left, chunk - 1), min(right, chunk - 1)
+    return left, right
 
 
 def fa3_row_range_splits(row_full, row_partial, splits: int):

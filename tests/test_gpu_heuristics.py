@@ -241,3 +241,15 @@ def test_fa3_dispatches_local_tiles_longest_first_like_causal_ones():
     local = kernel_config("flash3", hw, Workload(seq_len=4096, causal=True, pattern="window(256,0)"))
     full = kernel_config("flash3", hw, Workload(seq_len=4096))
     assert local.longest_first and not full.longest_first
+
+
+def test_fa3_chunked_decode_loads_one_chunk_whatever_the_cache():
+    """attention_chunk clips both window sides to chunk - 1 (hopper/flash_api.cpp mha_fwd), so get_num_splits
+    counts 8192 + 128 keys, and each split takes its share of the query's own chunk."""
+    from simulator.splits import _fa3_local_sides
+
+    hw = hardware("h100")
+    shape = dict(batch=1, heads=40, kv_heads=8, seq_len=1, head_dim=128, causal=True, pattern="chunked(8192)")
+    assert _fa3_local_sides(Workload(kv_len=262144, **shape)) == (8191, 0)
+    t = [evaluate(hw, "flash3", Workload(kv_len=n, **shape)).time_s for n in (16384, 262144)]
+    assert t[0] == pytest.approx(t[1])
