@@ -119,6 +119,9 @@ def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
     assert causal.detail["tile_cycles"] < causal.detail["partial_tile_cycles"]
     fa3 = evaluate(hw, "flash3", Workload(pattern="window(4096)", **shape))
     assert not fa3.detail["every_tile_masked"]
+    # a heads(...) mix of full and streaming heads is Block-Sparse-Attention's kernel, not FA2's window_size
+    mix = evaluate(hw, "flash2", Workload(pattern="heads(16: full, 16: sinks(64)|window(256))", **shape))
+    assert not mix.detail["every_tile_masked"]
     assert fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
 
 
