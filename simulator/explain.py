@@ -43,6 +43,10 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
 def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) -> dict:
     """Numbers for the tile formula symbols, for a dense, unpacked tile (of ``cascade``'s pass, if given)."""
     cfg = gm.fused_config(hw, algo, wl)
+    if cfg.family == "flash3":  # its split and packing decisions (an sm80 decode call's tile follows its split)
+        from simulator.splits import fa3_layout
+
+        cfg = fa3_layout(hw, wl, cfg)[1]
     if cascade:
         cfg = replace(cfg, cascade=cascade, **pass_fields)
     eff_value = hw.mma_path(cfg.tensor_path)[0]

@@ -233,29 +233,42 @@ FA3_SM80_BLOCK_Q = 128
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
-def fa3_sm80(d: int, dv: int, b: int, causal: bool) -> KernelConfig:
+def fa3_sm80(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: bool = False, varlen: bool = False,
+             split: bool = False) -> KernelConfig:
     """FlashAttention-3's SM80 path (hopper/ built for sm_80; flash_attn_func on an A100 runs it):
     mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
-    same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed; persistent only when causal."""
-    bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d)
+    same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed. Tiles of tile_size_fwd_sm8x (``local``, a
+    ``paged`` cache, and a ``varlen`` call that ``split``s over its keys, such as a decode call through
+    flash_attn_with_kvcache). Persistent when causal and not varlen, or varlen and split
+    (flash_fwd_launch_template.h UsePersistentScheduler); causal and local tiles longest first (LPT)."""
+    bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d, local, paged, varlen and split)
     kd, kdv = fa3_head_dims(d, dv, sm90=False)
     q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * kd  # Share_QV_Smem = Q_in_regs
     smem = (q_smem + stages * bc * (kd + kdv)) * b
+    persistent = split if varlen else causal
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
-                        MAX_REGS_PER_THREAD, causal, True, kv_stages=stages, persistent=causal,
+                        MAX_REGS_PER_THREAD, causal or local, True, kv_stages=stages, persistent=persistent,
                         max_ctas_per_sm=2 if warps == 4 else 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 
-def _fa3_sm80_tiles(d: int) -> tuple[int, int, int, bool]:
-    """(kBlockN, warps, stages, Q in registers) of tile_size_fwd_sm8x on sm80 (kBlockM 128), non-local,
-    no varlen split, no append."""
+def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False,
+                    varlen_split: bool = False) -> tuple[int, int, int, bool]:
+    """(kBlockN, warps, stages, Q in registers) of tile_size_fwd_sm8x on sm80 (kBlockM 128; not sm86/89, no
+    append): d <= 64 112 keys (local 96, varlen split 80); <= 96 64 (local or varlen split 48); <= 128 64 with 4
+    warps (local 48), 8 warps and 112 keys when a varlen call splits (local 96); <= 192 96 keys, 2 stages, Q in
+    registers (local, paged or varlen split: 64 keys, Q in smem); 256 96 keys (local or varlen split 64)."""
     if d <= 64:
-        return 112, 4, 1, False
+        return (80 if varlen_split else 96 if local else 112), 4, 1, False
+    if d <= 96:
+        return (48 if varlen_split or local else 64), 4, 1, False
     if d <= 128:
-        return 64, 4, 1, False
+        if varlen_split:
+            return (96 if local else 112), 8, 1, True
+        return (48 if local else 64), 4, 1, False
     if d <= 192:
-        return 96, 8, 2, True
-    return 96, 8, 1, False
+        narrow = local or paged or varlen_split
+        return (64 if narrow else 96), 8, 2, not narrow
+    return (64 if varlen_split or local else 96), 8, 1, False
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point

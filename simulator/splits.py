@@ -65,6 +65,9 @@ def fa3_layout(hw, wl, cfg):
         if decode.any():
             raise ValueError("a column of FA3 points holds decode calls")
         splits = 1
+    elif decode and sm_number(hw.arch) < 90:  # the sm80 tiles depend on the split (tile_size_fwd_sm8x)
+        splits = _fa3_decode_splits(hw, wl, _fa3_sm80_varlen(wl, split=True))
+        cfg = _fa3_sm80_varlen(wl, split=splits > 1)
     else:
         splits = _fa3_decode_splits(hw, wl, cfg) if decode else 1
     if splits > 1 or fa3_always_packs(hw.arch, wl.scope):
@@ -124,6 +127,17 @@ def _fa4_loaded(wl) -> int:
     left, right = (windows[0][0] - 1, 0) if len(windows[0]) == 1 else windows[0]
     right = 0 if wl.causal or "causal" in wl.pattern else right  # _resolve_causal_local_window: causal sets right = 0
     return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + FA4_DECODE_ROWS))
+
+
+def _fa3_sm80_varlen(wl, split: bool):
+    """FA3's sm80 config of a decode call (varlen: flash_attn_with_kvcache passes cache_seqlens). get_num_splits
+    sizes its heuristic with the varlen tile (hopper/flash_api.cpp: "we need to pass in (varlen &&
+    params.num_splits > 1) but num_splits has not been set here"); the kernel then runs the split or unsplit one."""
+    from simulator.gpu_kernels import fa3_keeps_causal, reads_paged_cache
+    from simulator.kernel_configs import fa3_sm80
+
+    return fa3_sm80(int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), fa3_keeps_causal(wl), windowed(wl),
+                    reads_paged_cache(wl.scope), varlen=True, split=split)
 
 
 def _fa3_decode_splits(hw, wl, cfg) -> int:

@@ -256,3 +256,26 @@ def test_fa3_chunked_decode_loads_one_chunk_whatever_the_cache():
     assert _fa3_local_sides(Workload(kv_len=262144, **shape)) == (8191, 0)
     t = [evaluate(hw, "flash3", Workload(kv_len=n, **shape)).time_s for n in (16384, 262144)]
     assert t[0] == pytest.approx(t[1])
+
+
+@pytest.mark.parametrize("d, local, tile", [(64, False, 112), (64, True, 96), (128, False, 64), (128, True, 48),
+                                             (192, True, 64), (256, True, 64), (256, False, 96)])
+def test_fa3_sm80_tiles_follow_tile_size_fwd_sm8x(d, local, tile):
+    """hopper/tile_size.h tile_size_fwd_sm8x (sm80): a local call takes the narrower key tile."""
+    from simulator.gpu_kernels import kernel_config
+
+    wl = Workload(seq_len=8192, head_dim=d, causal=True, pattern="window(1024)" if local else None)
+    cfg = kernel_config("flash3", hardware("a100"), wl)
+    assert (cfg.block_q, cfg.block_kv, cfg.longest_first) == (128, tile, True)
+
+
+def test_fa3_sm80_decode_runs_the_varlen_split_tile_when_it_splits():
+    """A decode call is varlen (cache_seqlens); get_num_splits sizes with the varlen tile, and a split call runs
+    tile_size_fwd_sm8x's varlen_and_split tile: d=128, 8 warps, 112 keys, Q in registers, persistent; unsplit
+    (a large batch) it runs the 4-warp 64-key tile, not persistent (UsePersistentScheduler: Varlen && Split)."""
+    hw = hardware("a100")
+    shape = dict(heads=32, kv_heads=8, seq_len=1, kv_len=65536, head_dim=128)
+    split = evaluate(hw, "flash3", Workload(batch=1, **shape))
+    assert split.detail["splits"] > 1 and (split.detail["block_kv"], split.detail["ctas_per_sm"]) == (112, 1)
+    whole = evaluate(hw, "flash3", Workload(batch=16, **shape))
+    assert whole.detail["splits"] == 1 and (whole.detail["block_kv"], whole.detail["ctas_per_sm"]) == (64, 2)
