@@ -272,14 +272,16 @@ def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False,
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
-def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group: int) -> KernelConfig:
+def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group: int,
+        local: bool = False) -> KernelConfig:
     """FlashAttention-4 on Blackwell (flash_fwd_sm100.py): 128 x 128 tiles, two 128-row query tiles per CTA
     when the packed query length exceeds 128 (q_stage), tcgen05 MMAs reading Q, K and V through smem
     descriptors (no LSU reads) into S, P and O in tensor memory, the softmax of one query tile beside the
     MMAs of the other, part of exp2 as an FMA polynomial, O rescaled only when a row max grows by more than
     2^8 (so the per-tile rescale is dropped). K and V share one ring of stages filling 224 KiB; a 2-CTA MMA
     (dense non-causal d in {128, 192}, dv = 128, packed queries over 256; always at d = 256) splits each
-    K/V tile over a CTA pair. Dense non-causal calls run persistent; causal ones longest first. Q has no second
+    K/V tile over a CTA pair. Dense non-causal calls run persistent; causal and ``local`` ones longest first
+    (SingleTileLPTScheduler for is_causal or is_local). Q has no second
     buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     q_stage = 2 if packed_q > FA4_TILE else 1
@@ -294,7 +296,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     kind = "2cta" if two_cta else "causal" if causal else "dense"
     poly = FA4_EXP_POLY.get((kind, d16), FA4_EXP_POLY_DEFAULT)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
-                        q_o + kv_stages * stage, FA4_REGS, causal, group > 1, exp_poly_fraction=poly,
+                        q_o + kv_stages * stage, FA4_REGS, causal or local, group > 1, exp_poly_fraction=poly,
                         fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
                         kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group,
                         q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))

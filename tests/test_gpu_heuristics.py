@@ -244,6 +244,10 @@ def test_fa3_dispatches_local_tiles_longest_first_like_causal_ones():
     local = kernel_config("flash3", hw, Workload(seq_len=4096, causal=True, pattern="window(256,0)"))
     full = kernel_config("flash3", hw, Workload(seq_len=4096))
     assert local.longest_first and not full.longest_first
+    # FA4 (flash_fwd_sm100.py): SingleTileLPTScheduler for is_causal or is_local, a two-sided window too
+    b200 = hardware("b200")
+    assert kernel_config("flash4", b200, Workload(seq_len=4096, pattern="window(256,256)")).longest_first
+    assert not kernel_config("flash4", b200, Workload(seq_len=4096)).longest_first
 
 
 def test_fa3_chunked_decode_loads_one_chunk_whatever_the_cache():
