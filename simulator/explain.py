@@ -147,8 +147,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      "bytes do not")
     lines += _cascade_lines(cfg, values)
     masked = bool(det.get("every_tile_masked"))
-    lines.append("per-tile SM cycles" + (" (a local call: FA2 masks every tile, M_s FP32 ops per score)" if masked
-                                         else "") + ":")
+    lines.append("per-tile SM cycles" + (f" (a local call: FA2 masks every tile, M_s = {tc.MASK_FP32_PER_SCORE:g} "
+                                         "FP32 ops per score)" if masked else "") + ":")
     tile = {}
     for unit, expr in tile_formulas(cfg, masked).items():
         tile[unit] = float(expr.subs(values))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from einsum_cascades.errors import UserError
 from simulator._numpy import np
@@ -122,7 +123,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))
-        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split, fa2_swapped(wl))
+        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
+                      fa2_swapped(wl, kvcache=family == "flash-decoding"))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
@@ -133,7 +135,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
         # FA4 runs any window as local (interface.py _resolve_causal_local_window drops no side)
         local = bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
-        return kc.fa4(d, dv, b, bool(wl.causal), bool(not wl.is_sparse), seq_len * group, group, local)
+        return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
@@ -146,13 +148,17 @@ def fa3_keeps_causal(wl) -> bool:
     return fa_mask_mode(wl, fa3=True) == "causal"
 
 
-def fa2_swapped(wl) -> bool:
+def fa2_swapped(wl, kvcache: bool = False) -> bool:
     """FA2's one-query GQA layout: the query heads of a KV head become the tile's rows (flash_api.cpp,
     seqlenq_ngroups_swapped: seqlen_q == 1, more query than KV heads, no window side left after mha_fwd's
-    normalization)."""
+    normalization; ``kvcache``: flash_attn_with_kvcache's mha_fwd_kvcache, which tests it on the sides as given)."""
     if is_columns(wl.seq_len) or is_columns(wl.group):  # columns hold no mask (simulator.point_groups)
         return bool(np.all(wl.seq_len == 1) and np.all(wl.group > 1) and not wl.pattern)
-    return bool(wl.seq_len == 1 and wl.group > 1) and fa_mask_mode(wl, fa3=False) == "full"
+    if not (wl.seq_len == 1 and wl.group > 1):
+        return False
+    if kvcache:  # mha_fwd_kvcache tests the swap before it drops the sides past the cache: any window stops it
+        return not (wl.pattern and any(leaf.name in ("window", "chunked") for leaf in pattern_leaves(wl.pattern)))
+    return fa_mask_mode(wl, fa3=False) == "full"
 
 
 def _any_above_one(x) -> bool:
@@ -190,20 +196,20 @@ def fa_mask_mode(wl, fa3: bool) -> str:
 def fa_window_sides(wl, fa3: bool) -> tuple | None:
     """FA's (window_size_left, window_size_right) for the call after mha_fwd's normalization, -1 for a side that
     bounds nothing, right = 0 when it stays causal (``fa_mask_mode``); None for a mask FA cannot take as one
-    window."""
-    leaves = ()
-    if wl.pattern:
-        root, leaves = _pattern_shape(wl.pattern)
-        windows = [leaf for leaf in leaves if leaf.name == "window"]
-        chunked = any(leaf.name == "chunked" for leaf in leaves)
-        if (windows or chunked) and (root in ("|", "heads") or len(windows) > 1 or chunked):
+    window: a chunk, a window under a union or a heads(...) mix, several windows, or a window whose size
+    --sparsity rescales (simulator.tiles fits it)."""
+    shape = pattern_shape(wl.pattern) if wl.pattern else None
+    if shape:
+        windows = [leaf for leaf in shape.leaves if leaf.name == "window"]
+        chunked = any(leaf.name == "chunked" for leaf in shape.leaves)
+        if (windows or chunked) and (shape.union or len(windows) > 1 or chunked or wl.sparsity):
             return None
-    causal = bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)
+    causal = pattern_causal(wl)
     if is_columns(wl.seq_len) or is_columns(wl.kv_len):  # columns hold no pattern (simulator.point_groups)
         return (-1, 0) if causal else (-1, -1)
     seq_len, kv_len = int(wl.seq_len), int(wl.kv_len)
     left = right = -1
-    for leaf in leaves:
+    for leaf in shape.leaves if shape else ():
         if leaf.name == "window":
             left, right = (leaf.args[0], leaf.args[1]) if len(leaf.args) == 2 else (leaf.args[0] - 1, 0)
             left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
@@ -213,23 +219,37 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
     return (left, 0) if causal else (left, right)
 
 
+def pattern_causal(wl) -> bool:
+    """Whether the call is causal as FlashAttention is called: ``--causal``, or ``causal`` as the pattern or one of
+    its top-level ``&`` terms (``full|causal`` is full attention, not causal)."""
+    return bool(wl.causal) or bool(wl.pattern and pattern_shape(wl.pattern).causal)
+
+
+class PatternShape(NamedTuple):
+    leaves: tuple  # the primitives, left to right
+    union: bool  # a | or heads(...) anywhere in the expression
+    causal: bool  # causal is the expression or one of its top-level & terms
+
+
 @lru_cache(maxsize=256)
-def _pattern_shape(text: str) -> tuple:
-    """(root operator or name, primitives) of a mask expression (cached: a sweep repeats its patterns)."""
+def pattern_shape(text: str) -> PatternShape:
+    """The parts of a mask expression FlashAttention's window handling reads (cached: a sweep repeats them)."""
     from einsum_cascades.sparsity import parse_pattern
 
     tree = parse_pattern(text)
-    return tree.name, tuple(tree.leaves())
+
+    def conjuncts(node):
+        return [c for part in node.parts for c in conjuncts(part)] if node.name == "&" else [node]
+
+    def unions(node):
+        return node.name in ("|", "heads") or any(unions(part) for part in node.parts)
+
+    return PatternShape(tuple(tree.leaves()), unions(tree), any(c.name == "causal" for c in conjuncts(tree)))
 
 
 def pattern_leaves(text: str) -> tuple:
     """The primitives of a mask expression, left to right."""
-    return _pattern_shape(text)[1]
-
-
-def pattern_shape(text: str) -> tuple:
-    """(root operator or name, primitives) of a mask expression."""
-    return _pattern_shape(text)
+    return pattern_shape(text).leaves
 
 
 def fa2_splits(hw, wl):

@@ -109,9 +109,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     """One launch of the fused kernel ``cfg`` over the keys; ``stored``: score tensors of this cascade pass that
     go through HBM (written for, or read from, another pass); ``timed`` False: the CTAs are not scheduled and the
     compute time is NaN (nothing else depends on it)."""
-    splits, prepare, fill = 1, False, False
+    splits, prepare, fill, split_launch = 1, False, False, False
     if algo == "flash3":
-        splits, cfg = fa3_layout(hw, wl, cfg)
+        splits, cfg, split_launch = fa3_layout(hw, wl, cfg)
         prepare = fa3_prepares(wl, cfg)
         fill = fa3_zeroes_semaphore(hw, wl, splits, prepare)
     elif algo == "flash4":
@@ -158,7 +158,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv).block_density * wl.seq_len * wl.kv_len
     scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
-                   launches=where(splits > 1, 2, 1) + prepare + fill)
+                   launches=where(splits > 1, 2, 1) + (split_launch and splits == 1) + prepare + fill)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
     if prepare:  # FA3's scheduler kernel: its launch (counted above), then one dependent read of the lengths
@@ -174,7 +174,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         copies = list(detail_extra.get("permute_bytes", {}))  # NATTEN's: permute_* before, unpermute_* after
         detail["kernels"] = (["tile counter fill"] * fill + ["scheduler (prepare_varlen_num_blocks)"] * prepare
                              + [c for c in copies if not c.startswith("un")]
-                             + ["attention" + (" (split-KV)" if splits > 1 else "")] + ["combine"] * (splits > 1)
+                             + ["attention" + (" (split-KV)" if splits > 1 or split_launch else "")]
+                             + ["combine"] * (splits > 1 or split_launch)
                              + [c for c in copies if c.startswith("un")])
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)

@@ -240,14 +240,16 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed. Tiles of tile_size_fwd_sm8x (``local``, a
     ``paged`` cache, and a ``varlen`` call that ``split``s over its keys, such as a decode call through
     flash_attn_with_kvcache). Persistent when causal and not varlen, or varlen and split
-    (flash_fwd_launch_template.h UsePersistentScheduler); causal and local tiles longest first (LPT)."""
+    (flash_fwd_launch_template.h UsePersistentScheduler), whose dynamic scheduler takes causal and local tiles
+    longest first (LPT); the single-tile scheduler of the rest runs them in order."""
     bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d, local, paged, varlen and split)
     kd, kdv = fa3_head_dims(d, dv, sm90=False)
     q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * kd  # Share_QV_Smem = Q_in_regs
     smem = (q_smem + stages * bc * (kd + kdv)) * b
     persistent = split if varlen else causal
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
-                        MAX_REGS_PER_THREAD, causal or local, True, kv_stages=stages, persistent=persistent,
+                        MAX_REGS_PER_THREAD, persistent and (causal or local), True, kv_stages=stages,
+                        persistent=persistent,
                         max_ctas_per_sm=2 if warps == 4 else 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 

@@ -10,7 +10,8 @@ from simulator._numpy import np
 
 from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_mask_mode, fa_window_sides, pack_gqa_columns,
-                                   pattern_leaves, pattern_shape, should_pack_gqa, sm_number, windowed)
+                                   pattern_causal, pattern_leaves, pattern_shape, should_pack_gqa, sm_number,
+                                   windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -53,29 +54,45 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
 
 
 def fa3_layout(hw, wl, cfg):
-    """FA3's split count and GQA packing. A decode call (all queries of a KV head, packed, fit one query
+    """FA3's split count, GQA packing and whether it launches its split kernel (and the combine after it):
+    (splits, cfg, split_launch). A decode call (all queries of a KV head, packed, fit one query
     tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
     (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
-    them); any other call is flash_attn_func's, num_splits = 1. Unsplit calls pack by should_pack_gqa, but a
-    serving engine's call (--scope layer: K/V from a paged cache without TMA) and any call below sm_90 always
-    pack (flash_api.cpp get_pack_gqa).
+    them); any other call is flash_attn_func's, num_splits = 1. The heuristic's count picks the kernel (Split)
+    and the combine; the scheduler kernel then splits each sequence by its own count (``_fa3_decode_splits``).
+    Unsplit calls pack by should_pack_gqa, but a serving engine's call (--scope layer: K/V from a paged cache
+    without TMA) and any call below sm_90 always pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
     decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    cap = 1
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA3 points holds decode calls")
         splits = 1
-    elif decode and sm_number(hw.arch) < 90:  # the sm80 tiles depend on the split (tile_size_fwd_sm8x)
-        splits = _fa3_decode_splits(hw, wl, _fa3_sm80_varlen(wl, split=True))
-        cfg = _fa3_sm80_varlen(wl, split=splits > 1)
+    elif decode and sm_number(hw.arch) < 90 and not wl.block_size:  # the sm80 tile follows the Split kernel
+        cap, _ = _fa3_decode_splits(hw, wl, _fa3_sm80_varlen(wl, split=True))  # sized with the varlen tile
+        tile = _fa3_sm80_varlen(wl, split=cap > 1)
+        cfg = _with_tile(cfg, tile)
+        splits = _fa3_decode_splits(hw, wl, cfg)[1] if cap > 1 else 1
+    elif decode:
+        cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
-        splits = _fa3_decode_splits(hw, wl, cfg) if decode else 1
-    if splits > 1 or fa3_always_packs(hw.arch, wl.scope):
+        splits = 1
+    if cap > 1 or fa3_always_packs(hw.arch, wl.scope):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:
         pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
-    return splits, cfg if cfg.pack_gqa == bool(pack) else _packed(cfg, bool(pack))
+    return splits, cfg if cfg.pack_gqa == bool(pack) else _packed(cfg, bool(pack)), cap > 1
+
+
+@lru_cache(maxsize=256)
+def _with_tile(cfg, tile):
+    """``cfg`` (its cascade, pass and family fields kept) at the tile, warps, stages and scheduler of ``tile``."""
+    return replace(cfg, block_q=tile.block_q, block_kv=tile.block_kv, warps=tile.warps, readers=tile.readers,
+                   q_from_smem=tile.q_from_smem, smem_bytes=tile.smem_bytes, kv_stages=tile.kv_stages,
+                   persistent=tile.persistent, longest_first=tile.longest_first,
+                   max_ctas_per_sm=tile.max_ctas_per_sm)
 
 
 @lru_cache(maxsize=256)
@@ -125,7 +142,7 @@ def _fa4_loaded(wl) -> int:
     if len(windows) != 1:
         return wl.kv_len
     left, right = (windows[0][0] - 1, 0) if len(windows[0]) == 1 else windows[0]
-    right = 0 if wl.causal or "causal" in wl.pattern else right  # _resolve_causal_local_window: causal sets right = 0
+    right = 0 if pattern_causal(wl) else right  # _resolve_causal_local_window: causal sets right = 0
     return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + FA4_DECODE_ROWS))
 
 
@@ -140,23 +157,28 @@ def _fa3_sm80_varlen(wl, split: bool):
                     reads_paged_cache(wl.scope), varlen=True, split=split)
 
 
-def _fa3_decode_splits(hw, wl, cfg) -> int:
-    """FA3's split count of a decode call. mha_fwd's get_num_splits runs the heuristic over the key blocks a
-    local call loads, ``seqlen_k_loaded`` = min(seqlen_k, right + left + 1 + kBlockM) (hopper/flash_api.cpp);
-    its result caps the split count prepare_varlen_num_blocks then sets per sequence from all its key blocks
+def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
+    """(the split heuristic's count, each sequence's split count) of an FA3 decode call. mha_fwd's get_num_splits
+    runs the heuristic over the key blocks a local call loads, ``seqlen_k_loaded`` = min(seqlen_k, right + left +
+    1 + kBlockM), with ``total_mblocks`` counted for one sequence when the scheduler kernel splits dynamically
+    (``num_splits_dynamic_ptr ? 1 : b``, hopper/flash_api.cpp); that count picks the Split kernel and the
+    combine, and caps the count prepare_varlen_num_blocks then sets per sequence from all its key blocks
     (hopper/flash_prepare_scheduler.cu, since 2025-02-24: blocks_per_sm = ceil(total blocks x 1.1 x KV heads
-    / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap)."""
+    / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap). The July 2024 builds
+    have neither."""
     n_blocks = math.ceil(wl.kv_len / cfg.block_kv)
     loaded = wl.kv_len
     if windowed(wl) and (sides := _fa3_local_sides(wl)) is not None:  # a union loads as much as it may
         left, right = sides
         loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
-    cap = _num_splits(hw.sms, wl.batch * wl.kv_heads, math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)
-    if cap == 1 or current_fa3_build() == "2024-07":
-        return cap
+    dynamic = current_fa3_build() != "2024-07"
+    cap = _num_splits(hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads, math.ceil(loaded / cfg.block_kv),
+                      FA3_MIN_SPLIT_BLOCKS)
+    if cap == 1 or not dynamic:
+        return cap, cap
     per_sm = math.ceil(float(np.float32(wl.batch * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)
                              / np.float32(hw.sms)))
-    return max(min(-(-n_blocks // per_sm), cap), 1)
+    return cap, max(min(-(-n_blocks // per_sm), cap), 1)
 
 
 def _fa3_local_sides(wl) -> tuple | None:
@@ -165,15 +187,13 @@ def _fa3_local_sides(wl) -> tuple | None:
     mha_fwd). None for a mask of several windows or chunks, or a union."""
     sides = fa_window_sides(wl, fa3=True)
     chunk = None
-    if sides is None:  # a chunk, alone or with causal or one window
-        root, leaves = pattern_shape(wl.pattern)
-        chunks = [leaf.args[0] for leaf in leaves if leaf.name == "chunked"]
-        windows = [leaf for leaf in leaves if leaf.name == "window"]
-        if root in ("|", "heads") or len(chunks) != 1 or windows:
+    if sides is None:  # a chunk, alone or with causal
+        shape = pattern_shape(wl.pattern)
+        chunks = [leaf.args[0] for leaf in shape.leaves if leaf.name == "chunked"]
+        if shape.union or len(chunks) != 1 or wl.sparsity or any(leaf.name == "window" for leaf in shape.leaves):
             return None
         chunk = chunks[0]
-        causal = bool(wl.causal) or any(leaf.name == "causal" for leaf in leaves)
-        sides = (-1, 0 if causal else -1)
+        sides = (-1, 0 if pattern_causal(wl) else -1)
     left, right = (wl.kv_len - 1 if sides[0] < 0 else sides[0]), (wl.seq_len - 1 if sides[1] < 0 else sides[1])
     if chunk:
         left, right = min(left, chunk - 1), min(right, chunk - 1)

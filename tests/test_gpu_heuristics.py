@@ -119,9 +119,13 @@ def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
     assert causal.detail["tile_cycles"] < causal.detail["partial_tile_cycles"]
     fa3 = evaluate(hw, "flash3", Workload(pattern="window(4096)", **shape))
     assert not fa3.detail["every_tile_masked"]
-    # a heads(...) mix of full and streaming heads is Block-Sparse-Attention's kernel, not FA2's window_size
-    mix = evaluate(hw, "flash2", Workload(pattern="heads(16: full, 16: sinks(64)|window(256))", **shape))
-    assert not mix.detail["every_tile_masked"]
+    # sinks beside the window (a union, at any depth) are Block-Sparse-Attention's streaming kernel, not FA2's
+    # window_size, and so is a --sparsity that refits the window's size
+    for pattern in ("sinks(64)|window(256)", "causal&(sinks(64)|window(256))"):
+        streaming = evaluate(hw, "flash2", Workload(**{**shape, "causal": False}, pattern=pattern))
+        assert not streaming.detail["every_tile_masked"]
+    refit = evaluate(hw, "flash2", Workload(pattern="window(1k)", sparsity=0.8, **shape))
+    assert not refit.detail["every_tile_masked"]
     assert fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
 
 
@@ -138,10 +142,10 @@ def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
 ])
 def test_flashattention_calls_a_window_local_as_mha_fwd_normalizes_it(pattern, causal, seq_len, kv_len, fa2, fa3):
     """gpu_kernels.fa_local follows mha_fwd (FA2 csrc/flash_attn/flash_api.cpp, FA3 hopper/flash_api.cpp)."""
-    from simulator.gpu_kernels import fa_local, windowed
+    from simulator.gpu_kernels import fa_local
 
     wl = Workload(pattern=pattern, causal=causal, seq_len=seq_len, kv_len=kv_len)
-    assert (fa_local(wl, fa3=False), fa_local(wl, fa3=True), windowed(wl)) == (fa2, fa3, fa3)
+    assert (fa_local(wl, fa3=False), fa_local(wl, fa3=True)) == (fa2, fa3)
 
 
 def test_fa2_swaps_one_query_gqa_only_when_no_window_side_is_left():
@@ -265,21 +269,59 @@ def test_fa3_chunked_decode_loads_one_chunk_whatever_the_cache():
 @pytest.mark.parametrize("d, local, tile", [(64, False, 112), (64, True, 96), (128, False, 64), (128, True, 48),
                                              (192, True, 64), (256, True, 64), (256, False, 96)])
 def test_fa3_sm80_tiles_follow_tile_size_fwd_sm8x(d, local, tile):
-    """hopper/tile_size.h tile_size_fwd_sm8x (sm80): a local call takes the narrower key tile."""
+    """hopper/tile_size.h tile_size_fwd_sm8x (sm80): a local call takes the narrower key tile. A causal call runs
+    persistent, longest first; a local one (Is_causal false, not varlen) the single-tile scheduler, in order
+    (flash_fwd_launch_template.h: UsePersistentScheduler = (Is_causal && !Varlen) || (Varlen && Split))."""
     from simulator.gpu_kernels import kernel_config
 
     wl = Workload(seq_len=8192, head_dim=d, causal=True, pattern="window(1024)" if local else None)
     cfg = kernel_config("flash3", hardware("a100"), wl)
-    assert (cfg.block_q, cfg.block_kv, cfg.longest_first) == (128, tile, True)
+    assert (cfg.block_q, cfg.block_kv, cfg.longest_first, cfg.persistent) == (128, tile, not local, not local)
 
 
 def test_fa3_sm80_decode_runs_the_varlen_split_tile_when_it_splits():
     """A decode call is varlen (cache_seqlens); get_num_splits sizes with the varlen tile, and a split call runs
-    tile_size_fwd_sm8x's varlen_and_split tile: d=128, 8 warps, 112 keys, Q in registers, persistent; unsplit
-    (a large batch) it runs the 4-warp 64-key tile, not persistent (UsePersistentScheduler: Varlen && Split)."""
+    tile_size_fwd_sm8x's varlen_and_split tile: d=128, 8 warps, 112 keys, Q in registers, persistent. With the
+    scheduler kernel's dynamic splits, get_num_splits counts one sequence (num_splits_dynamic_ptr ? 1 : b), so a
+    batch of 64 still runs the Split kernel and the combine, each sequence unsplit (blocks_per_sm =
+    ceil(64 x 586 x 1.1 x 8 / 108) >= 586 blocks). A 256-key cache (3 blocks) never splits: the plain varlen
+    tile, 4 warps and 64 keys, not persistent, no combine."""
     hw = hardware("a100")
-    shape = dict(heads=32, kv_heads=8, seq_len=1, kv_len=65536, head_dim=128)
-    split = evaluate(hw, "flash3", Workload(batch=1, **shape))
+    shape = dict(heads=32, kv_heads=8, seq_len=1, head_dim=128)
+    split = evaluate(hw, "flash3", Workload(batch=1, kv_len=65536, **shape))
     assert split.detail["splits"] > 1 and (split.detail["block_kv"], split.detail["ctas_per_sm"]) == (112, 1)
-    whole = evaluate(hw, "flash3", Workload(batch=16, **shape))
-    assert whole.detail["splits"] == 1 and (whole.detail["block_kv"], whole.detail["ctas_per_sm"]) == (64, 2)
+    busy = evaluate(hw, "flash3", Workload(batch=64, kv_len=65536, **shape))
+    assert busy.detail["splits"] == 1 and (busy.detail["block_kv"], busy.detail["ctas_per_sm"]) == (112, 1)
+    assert busy.detail["kernels"][-2:] == ["attention (split-KV)", "combine"]
+    short = evaluate(hw, "flash3", Workload(batch=1, kv_len=256, **shape))
+    assert short.detail["splits"] == 1 and (short.detail["block_kv"], short.detail["ctas_per_sm"]) == (64, 2)
+    assert "combine" not in short.detail["kernels"]
+    # a cascade on the family keeps its own work on the split tile (the layout replaces the tile, not the config)
+    sigmoid = evaluate(hw, "attention-sigmoid@flash3", Workload(batch=1, kv_len=65536, **shape))
+    assert sigmoid.detail["block_kv"] == 112 and sigmoid.time_s != pytest.approx(split.time_s)
+
+
+def test_only_a_top_level_causal_makes_flashattention_causal():
+    """``full|causal`` is full attention and ``heads(16: full, 16: causal)`` a mix: FA3 gets no causal tile or
+    tile counter fill for them; ``--pattern causal`` and ``--causal`` are the same call, on FA3 and on FA4."""
+    from simulator.gpu_kernels import kernel_config, pattern_causal
+
+    assert not pattern_causal(Workload(pattern="full|causal"))
+    assert not pattern_causal(Workload(pattern="heads(16: full, 16: causal)"))
+    assert pattern_causal(Workload(pattern="causal&window(256)")) and pattern_causal(Workload(pattern="causal"))
+    h100, b200 = hardware("h100"), hardware("b200")
+    assert kernel_config("flash3", h100, Workload(seq_len=8192, pattern="full|causal")).block_kv == 176
+    for hw, algo in ((h100, "flash3"), (b200, "flash4")):
+        flag, pattern = (evaluate(hw, algo, Workload(seq_len=8192, **kw)) for kw in (dict(causal=True),
+                                                                                    dict(pattern="causal")))
+        assert flag.time_s == pytest.approx(pattern.time_s)
+
+
+def test_flash_decoding_never_swaps_a_windowed_call():
+    """mha_fwd_kvcache tests seqlenq_ngroups_swapped on the window as given, before dropping sides past the
+    cache, where mha_fwd (flash2) drops them first."""
+    from simulator.gpu_kernels import fa2_swapped
+
+    wl = Workload(heads=32, kv_heads=8, seq_len=1, kv_len=4096, pattern="window(5000,5000)")
+    assert fa2_swapped(wl) and not fa2_swapped(wl, kvcache=True)
+    assert not evaluate(hardware("h100"), "flash-decoding", wl).detail["packed_gqa"]
