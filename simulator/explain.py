@@ -10,6 +10,7 @@ from dataclasses import replace
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator.columns import is_columns
 from simulator import tile_cost as tc
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
@@ -141,6 +142,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    if not is_columns(det["splits"]) and det["splits"] > 1:
+        how = ("each takes a 1/splits share of the whole key range (FA2's split-KV kernel), so a window's tiles fall "
+               "in the few splits its keys lie in" if cfg.split_kernel else "each takes ceil(n/splits) of its "
+               "query block's own n key blocks (get_n_block_min_max with Split)")
+        lines.append(f"splits: {how}")
     if cfg.head_dims:
         lines.append(f"head dims {wl.head_dim}/{wl.v_head_dim} run in the kernel compiled for {cfg.head_dims[0]}/"
                      f"{cfg.head_dims[1]} (d_k/dv_k): its MMAs and smem tiles span those, zero-filled; HBM and L2 "

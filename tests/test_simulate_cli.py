@@ -131,3 +131,16 @@ def test_lists_of_machines_and_algorithms_skip_the_pairs_that_cannot_run(tmp_pat
 def test_an_algorithm_that_cannot_run_on_a_machine_asked_for_is_an_error(hw, algo):
     r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo])
     assert r.exit_code == 2 and "attnsim: error: algorithm" in r.output and "Traceback" not in r.output
+
+
+def test_explain_says_how_a_split_call_divides_its_keys():
+    """FA3 splits each query block's own key range; FA2's split-KV kernel (flash-decoding) the whole range."""
+    import subprocess
+
+    args = ["attnsim", "simulate", "--hw", "h100", "--seq-len", "1", "--kv-len", "128k", "--heads", "32",
+            "--kv-heads", "8", "--pattern", "window(4k)", "--explain"]
+    fa3 = subprocess.run(args + ["--algo", "flash3"], capture_output=True, text=True)
+    fa2 = subprocess.run(args + ["--algo", "flash-decoding"], capture_output=True, text=True)
+    assert fa3.returncode == fa2.returncode == 0
+    assert "query block's own n key blocks" in fa3.stdout.replace("\n    ", " ")
+    assert "whole key range" in fa2.stdout.replace("\n    ", " ")
