@@ -164,8 +164,9 @@ def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
     (``num_splits_dynamic_ptr ? 1 : b``, hopper/flash_api.cpp); that count picks the Split kernel and the
     combine, and caps the count prepare_varlen_num_blocks then sets per sequence from all its key blocks
     (hopper/flash_prepare_scheduler.cu, since 2025-02-24: blocks_per_sm = ceil(total blocks x 1.1 x KV heads
-    / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap). The July 2024 builds
-    have neither."""
+    / SMs), splits = ceil(key blocks / blocks_per_sm), at least 1 and at most the cap; past 992 sequences it runs
+    several CTAs and splits none, which the formula gives anyway: blocks_per_sm is then at least the blocks).
+    The July 2024 builds have neither."""
     n_blocks = math.ceil(wl.kv_len / cfg.block_kv)
     loaded = wl.kv_len
     if windowed(wl) and (sides := _fa3_local_sides(wl)) is not None:  # a union loads as much as it may
