@@ -10,7 +10,8 @@ from gpu_models.spec import ENERGY_ACTIONS, OP_CLASSES, TENSOR_DTYPES, Accelerat
 _GPU = {
     "name": "text", "display_name": "text", "kind": "text", "description": "text", "arch": "text",
     "sms": "count", "boost_clock_hz": "frequency", "tensor_clock_hz": "frequency", "sustained_clock_hz": "frequency",
-    "tensor_flops_per_clk_sm": "flop/clk/SM", "mma_sync_flops_per_clk_sm": "flop/clk/SM", "uncapped_tensor_flops_per_clk_sm": "flop/clk/SM", "fp32_fma_per_clk_sm": "ops/clk/SM", "sfu_ops_per_clk_sm": "ops/clk/SM",
+    "tensor_flops_per_clk_sm": "flop/clk/SM", "mma_sync_flops_per_clk_sm": "flop/clk/SM",
+    "uncapped_tensor_flops_per_clk_sm": "flop/clk/SM", "fp32_fma_per_clk_sm": "ops/clk/SM", "sfu_ops_per_clk_sm": "ops/clk/SM",
     "smem_per_sm_bytes": "bytes", "smem_per_block_bytes": "bytes", "regs_per_sm": "count",
     "max_threads_per_sm": "count", "max_ctas_per_sm": "count", "smem_bytes_per_clk_sm": "B/clk/SM",
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
@@ -26,7 +27,8 @@ _ACCELERATOR = {
     "word_bytes": "bytes", "staging_buffer_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
-TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm": TENSOR_DTYPES, "uncapped_tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
+TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm": TENSOR_DTYPES,
+          "uncapped_tensor_flops_per_clk_sm": TENSOR_DTYPES, "exp_cost": OP_CLASSES, "energy_pj": ENERGY_ACTIONS}
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
             "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround", "mma_sync_flops_per_clk_sm",
             "uncapped_tensor_flops_per_clk_sm")  # the MMA paths an architecture

@@ -167,12 +167,21 @@ def _any_above_one(x) -> bool:
 
 def windowed(wl) -> bool:
     """Whether FA3 runs the call as local (a sliding window or a chunk): its is_local (tiles, scheduler)."""
-    return fa_mask_mode(wl, fa3=True) == "local"
+    return fa_local(wl, fa3=True)
 
 
 def fa_local(wl, fa3: bool) -> bool:
     """Whether FlashAttention runs the call as local (``Is_local``): ``fa_mask_mode``."""
     return fa_mask_mode(wl, fa3) == "local"
+
+
+def fa2_window_call(wl) -> bool:
+    """Whether FA2 runs the call with its own ``window_size`` as a local call: one window (``fa_window_sides``),
+    not a union or a heads(...) mix, which Block-Sparse-Attention's kernel runs (simulator.block_sparse)."""
+    if not wl.pattern:
+        return False
+    sides = fa_window_sides(wl, fa3=False)
+    return sides is not None and _mode(sides) == "local"
 
 
 def fa_mask_mode(wl, fa3: bool) -> str:
@@ -185,12 +194,21 @@ def fa_mask_mode(wl, fa3: bool) -> str:
     its (l, r). A window or chunk FA cannot take as one window (a chunk, in a union or a heads(...) mix) counts
     as local; a mask with neither is not local (its causal flag decides)."""
     sides = fa_window_sides(wl, fa3)
-    if sides is None:
-        return "local"
+    return "local" if sides is None else _mode(sides)
+
+
+def _mode(sides: tuple) -> str:
+    """set_params_fprop's reading of normalized window sides: (-1, 0) causal, any side >= 0 local, else full."""
     left, right = sides
     if left < 0 and right == 0:
         return "causal"
     return "local" if left >= 0 or right >= 0 else "full"
+
+
+def window_sides(leaf) -> tuple:
+    """FA's (window_size_left, window_size_right) of a ``window`` primitive as written: ``window(w)`` is (w - 1, 0),
+    ``window(l, r)`` is (l, r)."""
+    return (leaf.args[0], leaf.args[1]) if len(leaf.args) == 2 else (leaf.args[0] - 1, 0)
 
 
 def fa_window_sides(wl, fa3: bool) -> tuple | None:
@@ -211,7 +229,7 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
     left = right = -1
     for leaf in shape.leaves if shape else ():
         if leaf.name == "window":
-            left, right = (leaf.args[0], leaf.args[1]) if len(leaf.args) == 2 else (leaf.args[0] - 1, 0)
+            left, right = window_sides(leaf)
             left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
             right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
     if seq_len == 1 and (not fa3 or (left < 0 and right < 0)):

@@ -19,7 +19,7 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa_local, fa_window_sides, kernel_config,
+from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_window_call, kernel_config,
                                    out_bytes, sm_number)
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
@@ -127,8 +127,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     tiles = parts[0].tiles
     # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a
     # union or a heads(...) mix runs another kernel (simulator.block_sparse), as does a call walking a block index
-    every_tile_masked = (cfg.masks_local_tiles and not any(p.indexed for p in parts)
-                         and fa_window_sides(wl, fa3=False) is not None and fa_local(wl, fa3=False))
+    every_tile_masked = cfg.masks_local_tiles and not any(p.indexed for p in parts) and fa2_window_call(wl)
     full = tile_cycles(cfg, hw, wl, partial=every_tile_masked)
     full_t, full_dom = column_tile(full, rows)
     uniform = all(p.tiles.uniform for p in parts)

@@ -169,8 +169,8 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
     # warpgroup before each PV GEMM (mainloop_fwd_sm90_tma_gmma_ws.hpp: Transpose_V = Is_FP8 && !V_colmajor,
     # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                        (causal or local) and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES, persistent=True,
-                        transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
+                        (causal or local) and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES,
+                        persistent=True, transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,

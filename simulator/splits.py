@@ -11,7 +11,7 @@ from simulator._numpy import np
 from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_mask_mode, fa_window_sides, pack_gqa_columns,
                                    pattern_causal, pattern_leaves, pattern_shape, should_pack_gqa, sm_number,
-                                   windowed)
+                                   window_sides, windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -70,10 +70,9 @@ def fa3_layout(hw, wl, cfg):
             raise ValueError("a column of FA3 points holds decode calls")
         splits = 1
     elif decode and sm_number(hw.arch) < 90 and not wl.block_size:  # the sm80 tile follows the Split kernel
-        cap, _ = _fa3_decode_splits(hw, wl, _fa3_sm80_varlen(wl, split=True))  # sized with the varlen tile
-        tile = _fa3_sm80_varlen(wl, split=cap > 1)
-        cfg = _with_tile(cfg, tile)
-        splits = _fa3_decode_splits(hw, wl, cfg)[1] if cap > 1 else 1
+        split_tile = _fa3_sm80_varlen(wl, split=True)  # get_num_splits sizes with it; a split call runs it
+        cap, splits = _fa3_decode_splits(hw, wl, split_tile)
+        cfg = _with_tile(cfg, split_tile if cap > 1 else _fa3_sm80_varlen(wl, split=False))
     elif decode:
         cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
@@ -138,10 +137,10 @@ def _fa4_loaded(wl) -> int:
     seqlen_k) + (left or seqlen_k) + 1 + tile_m) (flash_attn/cute/interface.py _get_fwd_config; Python's ``or``
     reads a side of 0, such as a causal window's right = 0, as the whole sequence). window(w) is FA's (w - 1, 0);
     a causal call's right side is 0."""
-    windows = [leaf.args for leaf in pattern_leaves(wl.pattern) if leaf.name == "window"] if wl.pattern else []
+    windows = [leaf for leaf in pattern_leaves(wl.pattern) if leaf.name == "window"] if wl.pattern else []
     if len(windows) != 1:
         return wl.kv_len
-    left, right = (windows[0][0] - 1, 0) if len(windows[0]) == 1 else windows[0]
+    left, right = window_sides(windows[0])
     right = 0 if pattern_causal(wl) else right  # _resolve_causal_local_window: causal sets right = 0
     return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + FA4_DECODE_ROWS))
 
