@@ -19,7 +19,7 @@ from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
-from simulator.gpu_kernels import GPU_FAMILIES
+from simulator.gpu_kernels import GPU_FAMILIES, padded_note
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import Unsupported, check_kernel
@@ -343,6 +343,8 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
     """The JSON/CSV record of one point (keys as DESIGN.md lists them, plus a few more); ``base`` None: the
     baseline cannot run, ``note`` says why, and the speedup is empty."""
     wl = r.workload
+    if pad := r.detail.get("padded_head_dim"):
+        note = "; ".join(filter(None, (padded_note(pad, wl), note)))
     if base is None:
         return {**to_row(r, r), "baseline": None, "baseline_time_s": None, "speedup": None,
                 "baseline_energy_j": None, "note": note}

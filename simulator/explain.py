@@ -11,6 +11,7 @@ import sympy as sp
 
 from simulator import gpu_model as gm
 from simulator.columns import is_columns
+from simulator.workload import with_head_dims
 from simulator import tile_cost as tc
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
@@ -119,9 +120,15 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     its Einsums' units first, then each pass's tile)."""
     from simulator.api import resolve_algorithm
 
-    lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim} "
+    dv = f" dv={wl.v_head_dim}" if wl.v_head_dim != wl.head_dim else ""
+    lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim}{dv} "
              f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}"]
     spec = resolve_algorithm(hw, algo)
+    if pad := result.detail.get("padded_head_dim"):
+        lines.append(f"runs as d={pad} dv={pad}: {spec.family} has no V head dim of its own for {wl.head_dim}/"
+                     f"{wl.v_head_dim} (FA1/FA2 one head dim; FA3 other pairs on Hopper only), so Q, K and V are "
+                     f"zero-padded to {pad} and O sliced, as vLLM's MLA prefill calls it; below, the padded call")
+        wl = with_head_dims(wl, pad, pad)
     if spec.family == "naive":
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):

@@ -300,6 +300,33 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 
 
+def padded_head_dim(hw, family: str, wl) -> int | None:
+    """The head dim a call runs at when its value head dim differs from its head dim and ``family``'s kernel
+    cannot take the pair: Q, K and V zero-padded to the wider of the two (zeros change neither Q K^T nor the
+    kept part of O), O as wide and sliced after, as serving engines call such kernels (vLLM's MLA prefill:
+    vllm/v1/attention/backends/mla/common.py @ 00a817ad, ``MLACommonImpl._pad_v`` and
+    ``_flash_attn_varlen_diff_headdims``, ``F.pad(v, [0, q.shape[-1] - v.shape[-1]])``). None where the
+    kernel takes the pair as it is.
+
+    FA1 and FA2 have one head dim for Q, K and V (csrc/flash_attn/flash_api.cpp mha_fwd and mha_fwd_kvcache:
+    ``CHECK_SHAPE(v, ..., head_size)``; FA1 takes Q, K, V packed in one tensor). FA3 takes a V head dim of its
+    own only on Hopper, for head dims (128, 192] with V in (96, 128], and head dims up to 64 with V up to 512
+    (hopper/flash_api.cpp mha_fwd: "Only Hopper supports different V headdim")."""
+    d, dv = int(wl.head_dim), int(wl.v_head_dim)
+    if d == dv or family not in ("flash1", "flash2", "flash-decoding", "flash3"):
+        return None
+    if family == "flash3" and sm_number(hw.arch) >= 90 and ((128 < d <= 192 and 96 < dv <= 128)
+                                                            or (d <= 64 and dv <= 512)):
+        return None
+    return max(d, dv)
+
+
+def padded_note(pad: int, wl) -> str:
+    """The row note of a call ``padded_head_dim`` pads."""
+    return (f"head dims {wl.head_dim}/{wl.v_head_dim} run as {pad}/{pad}: this kernel has no V head dim of its "
+            f"own for them, so Q, K and V are zero-padded to {pad} as serving engines call it (--explain)")
+
+
 @lru_cache(maxsize=64)
 def sm_number(arch: str) -> int:
     """``sm_90a`` -> 90."""

@@ -20,7 +20,7 @@ from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_window_call, kernel_config,
-                                   out_bytes, sm_number)
+                                   out_bytes, padded_head_dim, sm_number)
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -30,7 +30,7 @@ from simulator.multipass import fused_passes
 from simulator.plans import plan
 from simulator.state_kernel import state_cost
 from simulator.tile_ops import softmax_ops
-from simulator.workload import FMA_FLOPS
+from simulator.workload import FMA_FLOPS, with_head_dims
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 # Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
@@ -47,6 +47,8 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
     """
     if reason := family_error(hw, algo):
         raise UserError(reason)
+    if pad := padded_head_dim(hw, algo, wl):
+        return _padded(simulate_gpu(hw, algo, with_head_dims(wl, pad, pad), cascade, timed), wl, pad)
     if algo == "naive":
         return _naive(hw, wl)
     if algo.startswith("nsa-select"):
@@ -64,6 +66,13 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
     return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
+
+
+def _padded(result: Result, wl, pad: int) -> Result:
+    """The call ``wl`` run zero-padded to head dim ``pad`` (``padded_head_dim``): the padded call's time, bytes and
+    work (its tensor FLOPs included), the caller's shape and useful FLOPs."""
+    scale = wl.flops_per_score() / (2 * FMA_FLOPS * pad)
+    return replace(result, workload=wl, flops=result.flops * scale, detail={**result.detail, "padded_head_dim": pad})
 
 
 def family_error(hw, algo: str) -> str | None:

@@ -90,7 +90,7 @@ def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
     """(kHeadDim, kHeadDimV) of the FA3 kernel a call runs (hopper/flash_api.cpp, run_mha_fwd_constexpr): d
     rounded up (round_up_headdim); a value head dim of its own only on sm90, d <= 64 with dv in (64, 256] -> 256,
     above -> 512, d in (128, 192] with dv <= 128 -> 128; else the kernel's V is as wide as its K (mha_fwd refuses
-    other pairs; a wider dv is priced at its own rounding, never narrower)."""
+    the pairs it has no kernel for: those calls arrive zero-padded, gpu_kernels.padded_head_dim)."""
     kd = _round_up(d, FA3_HEAD_DIMS)
     if dv == d:
         return kd, kd

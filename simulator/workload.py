@@ -1,6 +1,6 @@
 """What the user asks about: one attention call's shape, dtype and mask."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from einsum_cascades.errors import UserError
 
@@ -113,6 +113,17 @@ class Workload:
     def flops_per_score(self) -> int:
         """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
         return FMA_FLOPS * (self.head_dim + self.v_head_dim)
+
+
+def with_head_dims(wl: Workload, head_dim: int, v_head_dim: int) -> Workload:
+    """``wl`` with other head dims, copied without checks, so a workload of size columns
+    (``simulator.columns.workload_columns``) stays one."""
+    out = object.__new__(Workload)
+    for f in fields(Workload):
+        object.__setattr__(out, f.name, getattr(wl, f.name))
+    object.__setattr__(out, "head_dim", head_dim)
+    object.__setattr__(out, "v_head_dim", v_head_dim)
+    return out
 
 
 def _check_size(name: str, value) -> None:

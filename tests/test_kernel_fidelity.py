@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from cli.main import cli
 from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware
+from simulator.api import run_points, simulate
+from simulator.explain import explain_gpu as explain
 from simulator.gpu_kernels import kernel_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,49 @@ def test_a_value_head_dim_of_its_own_sets_the_pv_flops_and_the_v_and_o_bytes():
     assert r.cost.hbm_bytes == pytest.approx(8 * 4096 * width * 2)  # Q, O and K, V once (L2 holds a head)
     same = evaluate(hw, "flash3", replace(wl, v_head_dim=192))
     assert same.flops > r.flops and same.cost.hbm_bytes > r.cost.hbm_bytes
+
+
+@pytest.mark.parametrize("hw_name, algo, d, dv", [
+    ("a100", "flash2", 192, 128),  # FA2: one head dim for Q, K and V (flash_api.cpp mha_fwd CHECK_SHAPE(v, ...))
+    ("h100", "flash-decoding", 192, 128),
+    ("a100", "flash3", 192, 128),  # FA3's own V head dim is Hopper-only
+    ("h100", "flash3", 256, 128),  # and only for the pairs it has kernels for
+    ("a100", "flash2", 64, 128),  # a wider V pads Q and K
+    ("a100", "flash1", 64, 128),
+])
+def test_a_kernel_without_a_v_head_dim_of_its_own_runs_the_call_zero_padded(hw_name, algo, d, dv):
+    hw, pad = hardware(hw_name), max(d, dv)
+    seq = 1 if algo == "flash-decoding" else 2048
+    wl = Workload(batch=2, heads=8, head_dim=d, v_head_dim=dv, seq_len=seq, kv_len=2048, causal=seq > 1)
+    r, padded = evaluate(hw, algo, wl), evaluate(hw, algo, replace(wl, head_dim=pad, v_head_dim=pad))
+    assert (r.time_s, r.cost.hbm_bytes, r.cost.tensor_flops) == (padded.time_s, padded.cost.hbm_bytes,
+                                                                 padded.cost.tensor_flops)
+    assert r.flops == padded.flops * (d + dv) / (2 * pad)  # useful FLOPs stay the caller's
+    assert r.workload.v_head_dim == dv and r.detail["padded_head_dim"] == pad
+    row = simulate(hw_name, algo, **{k: getattr(wl, k) for k in ("batch", "heads", "head_dim", "v_head_dim",
+                                                                 "seq_len", "kv_len", "causal")})
+    assert f"run as {pad}/{pad}" in row["note"] and row["v_head_dim"] == dv
+    explained = explain(hw, algo, wl, r)
+    assert f"runs as d={pad} dv={pad}" in explained and f"d={d} dv={dv}" in explained
+
+
+def test_fa3_on_hopper_and_fa4_run_their_own_v_head_dims_unpadded():
+    for hw_name, algo in (("h100", "flash3"), ("b200", "flash4")):
+        wl = Workload(batch=2, heads=8, head_dim=192, v_head_dim=128, seq_len=4096, causal=True)
+        r = evaluate(hardware(hw_name), algo, wl)
+        assert "padded_head_dim" not in r.detail and r.cost.hbm_bytes < 2 * 8 * 4096 * 4 * 192 * 2
+    h100, wl = hardware("h100"), Workload(batch=2, heads=8, head_dim=192, v_head_dim=128, seq_len=4096)
+    assert evaluate(h100, "flash3", wl).time_s < evaluate(h100, "flash3", replace(wl, v_head_dim=192)).time_s
+
+
+def test_padded_calls_price_alike_over_columns_and_one_by_one():
+    points = [dict(hardware="a100", algorithm="flash2", head_dim=192, v_head_dim=128, seq_len=n) for n in (1024, 4096)]
+    together = run_points(points)
+    for point, row in zip(points, together):
+        alone = simulate(point["hardware"], point["algorithm"], **{k: v for k, v in point.items()
+                                                                    if k not in ("hardware", "algorithm")})
+        assert (row["time_s"], row["flops"], row["hbm_bytes"], row["note"]) == (alone["time_s"], alone["flops"],
+                                                                                alone["hbm_bytes"], alone["note"])
 
 
 @pytest.mark.parametrize("seq_len, causal, block_q, share, poly", [
