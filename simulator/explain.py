@@ -49,6 +49,10 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
         from simulator.splits import fa3_layout
 
         cfg = fa3_layout(hw, wl, cfg)[1]
+    elif cfg.family == "flash4":  # a split call with a V head dim of its own narrows its key tile
+        from simulator.splits import fa4_layout
+
+        cfg = fa4_layout(hw, wl, cfg)[1]
     if cascade:
         cfg = replace(cfg, cascade=cascade, **pass_fields)
     eff_value = hw.mma_path(cfg.tensor_path)[0]

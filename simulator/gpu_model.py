@@ -124,7 +124,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         prepare = fa3_prepares(wl, cfg)
         fill = fa3_zeroes_semaphore(hw, wl, splits, prepare)
     elif algo == "flash4":
-        splits = fa4_layout(hw, wl, cfg)
+        splits, cfg = fa4_layout(hw, wl, cfg)
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k

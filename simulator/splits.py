@@ -117,18 +117,33 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_hea
 
 
 def fa4_layout(hw, wl, cfg):
-    """FA4's split count. Its flash_attn_func defaults to one split; as for FA3, a decode call (all the
-    queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
+    """FA4's split count and config. Its flash_attn_func defaults to one split; as for FA3, a decode call (all
+    the queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
     asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
-    fewer, else min(SMs // m-blocks, 128, key blocks))."""
+    fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
+    would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
+    splits again where it has at least 64 key blocks, and does not split otherwise."""
     decode = _fa3_decode(wl.seq_len, wl.group, FA4_DECODE_ROWS)
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
-        return 1
+        return 1, cfg
     if not decode:
-        return 1
-    n_blocks, m_blocks = math.ceil(_fa4_loaded(wl) / cfg.block_kv), wl.batch * wl.kv_heads
+        return 1, cfg
+    splits = _fa4_splits(hw, wl, cfg.block_kv)
+    if splits > 1 and wl.head_dim != wl.v_head_dim:
+        if math.ceil(_fa4_loaded(wl) / cfg.block_kv) < FA4_SPLIT_DIFF_DIM_BLOCKS:
+            return 1, cfg
+        cfg = replace(cfg, block_kv=FA4_SPLIT_DIFF_DIM_TILE)
+        splits = _fa4_splits(hw, wl, cfg.block_kv)
+    return splits, cfg
+
+
+FA4_SPLIT_DIFF_DIM_BLOCKS, FA4_SPLIT_DIFF_DIM_TILE = 64, 64  # _get_fwd_config: "num_n_blocks >= 64", "tile_n = 64"
+
+
+def _fa4_splits(hw, wl, block_kv: int) -> int:
+    n_blocks, m_blocks = math.ceil(_fa4_loaded(wl) / block_kv), wl.batch * wl.kv_heads
     return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
 
 

@@ -104,6 +104,17 @@ def test_fa3_on_hopper_and_fa4_run_their_own_v_head_dims_unpadded():
     assert evaluate(h100, "flash3", wl).time_s < evaluate(h100, "flash3", replace(wl, v_head_dim=192)).time_s
 
 
+def test_fa4_splits_a_call_with_its_own_v_head_dim_only_with_64_key_tiles():
+    """_get_fwd_config: a split (192, 128) call narrows tile_n to 64 where it has >= 64 key blocks, else runs
+    unsplit (its fp32 partial O would overflow shared memory)."""
+    b200 = hardware("b200")
+    for kv_len, splits, block_kv in ((4096, 1, 128), (16384, 9, 64)):
+        r = evaluate(b200, "flash4", Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=1, kv_len=kv_len))
+        assert (r.detail["splits"], r.detail["block_kv"]) == (splits, block_kv)
+    same = evaluate(b200, "flash4", Workload(heads=16, head_dim=128, seq_len=1, kv_len=4096))
+    assert (same.detail["splits"], same.detail["block_kv"]) == (9, 128)
+
+
 def test_padded_calls_price_alike_over_columns_and_one_by_one():
     points = [dict(hardware="a100", algorithm="flash2", head_dim=192, v_head_dim=128, seq_len=n) for n in (1024, 4096)]
     together = run_points(points)
