@@ -7,7 +7,7 @@ tile; the expression that was lowered (``causal&window(3.2k)``) is what the time
 from dataclasses import replace
 
 from simulator import tiles as tile_source
-from simulator.gpu_kernels import kernel_config
+from simulator.gpu_kernels import kernel_config, positions_per_tile
 from simulator.splits import fa3_layout
 
 
@@ -32,7 +32,7 @@ def _lowered(hw, algo: str, wl) -> str | None:
         cfg = replace(cfg, block_q=wl.block_size, block_kv=wl.block_size)
     if algo == "flash3":
         cfg = fa3_layout(hw, wl, cfg)[1]
-    return tile_source.tile_rows(wl, cfg.block_q // (wl.group if cfg.pack_gqa else 1), cfg.block_kv).pattern
+    return tile_source.tile_rows(wl, positions_per_tile(cfg, wl), cfg.block_kv).pattern
 
 
 def _is_columns(wl) -> bool:

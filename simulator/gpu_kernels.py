@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from einsum_cascades.errors import UserError
 from simulator._numpy import np
-from simulator.columns import is_columns, vmin
+from simulator.columns import is_columns, vmax, vmin
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
@@ -298,6 +298,20 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
     runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi and f != "flash1"] or ["flash2"]
     return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
+
+
+def positions_per_tile(cfg, wl):
+    """Query positions one CTA tile holds: its rows over the query heads it packs (a KV head's, when the kernel
+    packs GQA), at least one: where a KV head packs more query heads than a tile has rows (71 per KV head on
+    FA2's 64-row split tile, MQA with 256 heads on FA3's 128), each position takes ``tiles_per_position``."""
+    return vmax(cfg.block_q // (wl.group if cfg.pack_gqa else 1), 1)
+
+
+def tiles_per_position(cfg, wl):
+    """CTA tiles one query position's packed query heads fill: ceil(group / rows), 1 unless the KV head packs
+    more query heads than a tile has rows (FA2's swap, seqlenq_ngroups_swapped, makes the group the query
+    length, ceil(group / kBlockM) blocks; FA3 and FA4 count ceil(seqlen_q x group / kBlockM) m-blocks)."""
+    return vmax(-(-wl.group // cfg.block_q), 1) if cfg.pack_gqa else 1
 
 
 def padded_head_dim(hw, family: str, wl) -> int | None:

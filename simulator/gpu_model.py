@@ -20,7 +20,8 @@ from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_window_call, kernel_config,
-                                   out_bytes, padded_head_dim, sm_number)
+                                   out_bytes, padded_head_dim, positions_per_tile, sm_number,
+                                   tiles_per_position)
 from simulator.kernel_configs import natten_sm90
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -129,10 +130,13 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
     rows = _rows(cfg, wl)
-    block_q = cfg.block_q // (wl.group if cfg.pack_gqa else 1)  # query positions per tile
+    block_q = positions_per_tile(cfg, wl)
     parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles,
                            lambda mask, sparsity: block_sparse.index_style(cfg, mask)
                            if block_sparse.reads_index(cfg, hw.arch, mask, sparsity) else None)
+    stack = tiles_per_position(cfg, wl)
+    if is_columns(stack) or stack > 1:  # a position's packed heads fill more than one tile
+        parts = [replace(p, heads=p.heads * stack) for p in parts]
     tiles = parts[0].tiles
     # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a
     # union or a heads(...) mix runs another kernel (simulator.block_sparse), as does a call walking a block index
@@ -331,8 +335,9 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     ctas_per_head = vmax(tiles.n_rows * splits, 1)
     heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
-    rows_in_flight = vmin(tiles.n_rows, slots) * (cfg.block_q // group)
-    reach_bytes = vmin(_kv_keys_reached(wl, tiles, cfg.block_q // group, cfg.block_kv, rows_in_flight), kv_read) * width
+    per_tile = positions_per_tile(cfg, wl)
+    rows_in_flight = vmin(tiles.n_rows, slots) * per_tile
+    reach_bytes = vmin(_kv_keys_reached(wl, tiles, per_tile, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.

@@ -14,7 +14,7 @@ from simulator._numpy import np
 
 from simulator.columns import SIZE_FIELDS, workload_columns
 from simulator.gpu_kernels import fa2_splits, fa4_layout_key
-from simulator.splits import FA4_DECODE_ROWS, fa3_column_pack
+from simulator.splits import fa3_column_pack, fa4_decode
 from simulator.workload import HEAD_DIM_MULTIPLE, Workload
 
 DENSE_PATTERNS = (None, "", "none", "dense", "full")  # what Workload reads as "no pattern"
@@ -284,7 +284,7 @@ class ColumnPlan:
         if algo == "flash3":
             return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
         group = heads // kv_heads
-        long = seq_len * group > FA4_DECODE_ROWS
+        long = ~fa4_decode(seq_len, group)
         keys = np.full(len(seq_len), None, dtype=object)
         keys[long] = fa4_layout_key(head_dim, v_head_dim, seq_len[long], group[long])
         return keys

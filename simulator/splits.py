@@ -123,7 +123,7 @@ def fa4_layout(hw, wl, cfg):
     fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
     splits again where it has at least 64 key blocks, and does not split otherwise."""
-    decode = _fa3_decode(wl.seq_len, wl.group, FA4_DECODE_ROWS)
+    decode = fa4_decode(wl.seq_len, wl.group)
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
@@ -143,7 +143,10 @@ FA4_SPLIT_DIFF_DIM_BLOCKS, FA4_SPLIT_DIFF_DIM_TILE = 64, 64  # _get_fwd_config: 
 
 
 def _fa4_splits(hw, wl, block_kv: int) -> int:
-    n_blocks, m_blocks = math.ceil(_fa4_loaded(wl) / block_kv), wl.batch * wl.kv_heads
+    """num_splits_heuristic over total_mblocks = batch x KV heads x query blocks of q_stage x 128 packed rows."""
+    packed = wl.seq_len * wl.group
+    n_blocks = math.ceil(_fa4_loaded(wl) / block_kv)
+    m_blocks = wl.batch * wl.kv_heads * _m_blocks(wl, (2 if packed > FA4_DECODE_ROWS else 1) * FA4_DECODE_ROWS)
     return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
 
 
@@ -187,11 +190,12 @@ def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
         left, right = sides
         loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
     dynamic = current_fa3_build() != "2024-07"
-    cap = _num_splits(hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads, math.ceil(loaded / cfg.block_kv),
-                      FA3_MIN_SPLIT_BLOCKS)
+    m_blocks = _m_blocks(wl, cfg.block_q)
+    cap = _num_splits(hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads * m_blocks,
+                      math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)
     if cap == 1 or not dynamic:
         return cap, cap
-    per_sm = math.ceil(float(np.float32(wl.batch * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)
+    per_sm = math.ceil(float(np.float32(wl.batch * m_blocks * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)
                              / np.float32(hw.sms)))
     return cap, max(min(-(-n_blocks // per_sm), cap), 1)
 
@@ -228,8 +232,20 @@ def fa3_row_range_splits(row_full, row_partial, splits: int):
 
 
 def _fa3_decode(seq_len, group, block_q):
-    """A decode call for FA3: all the queries of a KV head, packed, fit one query tile."""
-    return seq_len * group <= block_q
+    """A decode call for FA3 (and FA4): all the queries of a KV head, packed, fit one query tile, or one query
+    whose KV head packs more query heads than a tile holds (MQA with 256 heads: ceil(group / kBlockM) m-blocks
+    of one query)."""
+    return (seq_len * group <= block_q) | (seq_len == 1)
+
+
+def fa4_decode(seq_len, group):
+    """A decode call for FA4 (``_fa3_decode`` at its 128-row tile); a column of them for columns of sizes."""
+    return _fa3_decode(seq_len, group, FA4_DECODE_ROWS)
+
+
+def _m_blocks(wl, block_q: int) -> int:
+    """Query blocks of one packed KV head: ceil(seqlen_q x group / kBlockM) (get_num_splits' num_m_blocks)."""
+    return -(-wl.seq_len * wl.group // block_q)
 
 
 def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0, skip_same_blocks=False) -> int:

@@ -115,6 +115,25 @@ def test_fa4_splits_a_call_with_its_own_v_head_dim_only_with_64_key_tiles():
     assert (same.detail["splits"], same.detail["block_kv"]) == (9, 128)
 
 
+@pytest.mark.parametrize("hw_name, algo", [("a100", "flash2"), ("a100", "flash-decoding"), ("h100", "flash3"),
+                                            ("a100", "flash3"), ("b200", "flash4")])
+def test_a_kv_head_packing_more_query_heads_than_a_tile_runs_several_tiles_per_query(hw_name, algo):
+    """Falcon-7B decode (71 query heads on one KV head) and MQA with 256 or 512 heads: FA2's swap makes the group
+    the query length (ceil(71 / 64) = 2 query blocks), FA3 and FA4 count ceil(group / kBlockM) m-blocks and still
+    split the one query's keys. Was: a division by zero (FA2, FA3) or an unsplit call (FA4 at 256 heads)."""
+    hw = hardware(hw_name)
+    times = [evaluate(hw, algo, Workload(heads=h, kv_heads=1, head_dim=64, seq_len=1, kv_len=32768)).time_s
+             for h in (32, 71, 256, 512)]
+    assert all(math.isfinite(t) for t in times) and times == sorted(times)
+    assert times[-1] < 3 * times[0]  # 16x the query heads: the K/V is read once per KV head, not once a tile
+
+
+def test_fa3_splits_a_one_query_call_whose_heads_fill_two_tiles():
+    h100 = hardware("h100")
+    r = evaluate(h100, "flash3", Workload(heads=256, kv_heads=1, head_dim=128, seq_len=1, kv_len=8192))
+    assert r.detail["splits"] > 1 and r.detail["block_q"] == 128
+
+
 def test_padded_calls_price_alike_over_columns_and_one_by_one():
     points = [dict(hardware="a100", algorithm="flash2", head_dim=192, v_head_dim=128, seq_len=n) for n in (1024, 4096)]
     together = run_points(points)
