@@ -60,11 +60,34 @@ FA4_REGS = 128  # 65536 registers over 512 threads (softmax 192, correction 80, 
 # FA4's softmax (softmax.py, SoftmaxSm100) does its element-wise FP32 ops two at a time: packed FFMA2
 # scale-and-subtract, 3-input FMNMX row max and packed FADD2 row sum (the 16-bit conversion is per pair anyway).
 FA4_FP32_PACKING = 0.5
-# Share of exponentials FA4 emulates on the FP32 pipes (SoftmaxSm100.apply_exp2_convert with the
-# _TUNING_CONFIG ex2 frequency: 2-CTA 10 -> 18.75%, causal and default 16 -> 12.5%; d = 192 one-CTA
-# causal 32 -> 6.25%, non-causal off).
-FA4_EXP_POLY = {("2cta", 128): 0.1875, ("2cta", 192): 0.1875, ("causal", 192): 0.0625, ("dense", 192): 0.0}
-FA4_EXP_POLY_DEFAULT = 0.125
+# FA4's exp2 emulation knobs (flash_fwd_sm100.py _TUNING_CONFIG and _FP8_TUNING_CONFIG, keyed (2-CTA, causal,
+# padded head dim) on sm100): ex2 frequency, emulated pairs per period (res, default 4) and first fragment.
+FA4_EX2_TUNING = {(True, False, 128): (10, 4, 1), (False, True, 128): (16, 4, 1), (True, False, 192): (16, 4, 0),
+                  (False, True, 192): (32, 4, 1), (True, False, 256): (14, 6, 0), (True, True, 256): (14, 6, 0)}
+FA4_EX2_TUNING_FP8 = {(True, False, 128): (10, 4, 1), (False, True, 128): (8, 4, 1)}  # d >= 96 only
+FA4_EX2_FRAGMENT = 32  # SoftmaxSm100.apply_exp2_convert: a row's 128 scores in fragments of 32, pairs within
+
+
+def fa4_exp_poly_fraction(two_cta: bool, causal: bool, local: bool, d16: int, fp8: bool, pack_gqa: bool) -> float:
+    """Share of FA4's exponentials emulated by an FMA polynomial instead of MUFU.EX2 (flash_fwd_sm100.py
+    __call__: the tuning entry, the fp8 override at d >= 96, emulation on by default up to d = 128 and for the
+    2-CTA non-causal d = 192 kernel, frequency 10 for a packed-GQA non-causal non-local call above d = 64;
+    the hd256 kernel sm100_hd256_2cta_fmha_forward.py reads the (2-CTA, causal, 256) entry). In each row of
+    128 scores (fragments j of 32), the pair at k is emulated iff k % freq >= freq - res and start <= j < 3
+    (softmax.py apply_exp2_convert)."""
+    tuned = FA4_EX2_TUNING.get((two_cta, causal, d16))
+    if fp8 and d16 >= 96:
+        tuned = FA4_EX2_TUNING_FP8.get((two_cta, causal, d16), tuned)
+    if tuned is None and not (d16 <= 128 or (d16 == 192 and two_cta and not causal and not local)):
+        return 0.0
+    freq, res, start = tuned or (16, 4, 1)
+    if pack_gqa and d16 > 64 and not causal and not local and d16 != 256:
+        freq = tuned[0] if tuned else 10
+    if freq == 0:
+        return 0.0
+    pairs = sum(k % freq >= freq - res for k in range(0, FA4_EX2_FRAGMENT, 2)) / (FA4_EX2_FRAGMENT // 2)
+    fragments = FA4_TILE // FA4_EX2_FRAGMENT
+    return pairs * max(fragments - 1 - start, 0) / fragments
 
 
 # The head dims each family's kernels are compiled for (a call's head dim runs the next one up, zero-filled):
@@ -286,22 +309,30 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     (SingleTileLPTScheduler for is_causal or is_local). Q has no second
     buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
-    q_stage = 2 if packed_q > FA4_TILE else 1
-    if d16 == 256 and dv16 == 256:
-        q_stage = 1  # the dedicated 2-CTA hd256 kernel: its Q and O alone would not fit twice
-    two_cta = (d16 == 256 and dv16 == 256) or (dense and not causal and d16 in (128, 192) and dv16 == 128
-                                               and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
+    causal = causal and not local  # _resolve_causal_local_window: a causal window is local, not causal
+    hd256 = d16 == 256 and dv16 == 256
+    q_stage = 2 if packed_q > FA4_TILE and not hd256 else 1  # hd256: its Q and O alone would not fit twice
+    two_cta = hd256 or (dense and not causal and d16 in (128, 192) and dv16 == 128
+                        and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
     cta_group = 2 if two_cta else 1
     q_o = q_stage * FA4_TILE * (max(d16, dv16) if d16 == 192 else d16 + dv16) * b
     stage = FA4_TILE * max(d16, dv16) * b // cta_group
-    kv_stages = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES))
-    kind = "2cta" if two_cta else "causal" if causal else "dense"
-    poly = FA4_EXP_POLY.get((kind, d16), FA4_EXP_POLY_DEFAULT)
+    kv_stages = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES)) / 2
+    if hd256:  # one ring of 4 stages of 128 columns; a K or V tile takes two: one pair in flight
+        kv_stages = FA4_HD256_KV_STAGE / 4
+    pack = group > 1 and not hd256  # interface.py: "pack_gqa is an auto-selected optimization; disable it for hd256"
+    poly = fa4_exp_poly_fraction(two_cta, causal, local, d16, b == 1, pack)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
-                        q_o + kv_stages * stage, FA4_REGS, causal or local, group > 1, exp_poly_fraction=poly,
-                        fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
-                        kv_stages=kv_stages / 2, persistent=dense and not causal, kv_share=cta_group,
+                        q_o + int(kv_stages * 2) * stage, FA4_REGS, (causal or local) and not hd256, pack,
+                        exp_poly_fraction=poly, fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
+                        kv_stages=kv_stages, persistent=dense and not causal and not hd256, kv_share=cta_group,
                         q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
+
+
+# FA4's dedicated (256, 256) kernel (flash_attn/cute/sm100_hd256_2cta_fmha_forward.py,
+# BlackwellFusedMultiHeadAttentionForward): kv_stage = 4 stages of 128 columns, ``is_persistent = False`` (its grid
+# runs the query blocks in launch order, shortest causal ones first), no pack_gqa, no split-KV, no local window.
+FA4_HD256_KV_STAGE = 4
 
 
 # FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:

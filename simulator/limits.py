@@ -70,6 +70,12 @@ def kernel_error(hw, algo: str, wl) -> str | None:
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
                     f"{' (and (192, 128), (256, 256), (64, 512), (512, 512))' if algo == 'flash4' else ''} ({limits.source}); "
                     f"got {option} {d}")
+    if algo == "flash4" and wl.head_dim > 240 and wl.v_head_dim > 240 and (
+            wl.sparsity or (wl.pattern or "causal").replace(" ", "") not in ("causal", "full")):
+        what = f"--pattern {wl.pattern!r}" if wl.pattern else f"--sparsity {wl.sparsity:g}"
+        return (f"{what}: flash4 runs head dim 256 in its dedicated kernel (flash_attn/cute/"
+                "sm100_hd256_2cta_fmha_forward.py), which takes full or causal attention only (no window, mask_mod "
+                "or block sparsity); use flash2, or a head dim up to 192")
     if algo == "flash4" and wl.v_head_dim == 512:
         return ("--v-head-dim 512: flash4 runs (64, 512) and (512, 512) in its MLA kernel (flash_attn/cute/"
                 "flash_fwd_mla_sm100.py, FlashAttentionMLAForwardSm100), which attnsim does not model")

@@ -122,13 +122,14 @@ def fa4_layout(hw, wl, cfg):
     asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
     fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
-    splits again where it has at least 64 key blocks, and does not split otherwise."""
+    splits again where it has at least 64 key blocks, and does not split otherwise. The (256, 256) kernel
+    (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split."""
     decode = fa4_decode(wl.seq_len, wl.group)
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
         return 1, cfg
-    if not decode:
+    if not decode or (wl.head_dim > 240 and wl.v_head_dim > 240):  # the hd256 kernel has no split-KV
         return 1, cfg
     splits = _fa4_splits(hw, wl, cfg.block_kv)
     if splits > 1 and wl.head_dim != wl.v_head_dim:

@@ -156,6 +156,49 @@ def test_fa4_configuration_follows_its_interface(seq_len, causal, block_q, share
     assert cfg.tensor_path == "tcgen05" and cfg.readers == 0
 
 
+@pytest.mark.parametrize("two_cta, causal, local, d16, fp8, pack, share", [
+    (True, False, False, 128, False, False, 0.1875),  # _TUNING_CONFIG (True, False, 128): freq 10, start 1
+    (False, True, False, 128, False, False, 0.125),  # (False, True, 128): freq 16
+    (False, False, False, 128, False, False, 0.125),  # no entry: freq 16 by default up to d = 128
+    (False, False, False, 128, False, True, 0.1875),  # packed GQA, non-causal, d > 64: freq 10
+    (False, False, False, 64, False, True, 0.125),  # ... not at d = 64
+    (False, False, True, 128, False, True, 0.125),  # ... nor local
+    (True, False, False, 192, False, False, 0.1875),  # (True, False, 192): freq 16 from fragment 0
+    (False, True, False, 192, False, False, 0.0625),  # (False, True, 192): freq 32
+    (False, False, True, 192, False, False, 0.0),  # one CTA at d = 192 without an entry: emulation off
+    (False, True, False, 128, True, False, 0.25),  # _FP8_TUNING_CONFIG (False, True, 128): freq 8
+    (True, True, False, 256, False, False, 0.28125),  # the hd256 kernel: freq 14, 6 pairs, from fragment 0
+])
+def test_fa4_emulates_the_exponentials_its_tuning_table_says(two_cta, causal, local, d16, fp8, pack, share):
+    from simulator.kernel_configs import fa4_exp_poly_fraction
+
+    assert fa4_exp_poly_fraction(two_cta, causal, local, d16, fp8, pack) == share
+
+
+def test_fa4_runs_head_dim_256_in_its_dedicated_kernel():
+    """sm100_hd256_2cta_fmha_forward.py: no pack_gqa, no split-KV, not persistent (launch order), one K/V pair
+    in flight (kv_stage 4 of 128 columns), and no window, mask_mod or block sparsity."""
+    b200 = hardware("b200")
+    cfg = kernel_config("flash4", b200, Workload(heads=32, kv_heads=8, head_dim=256, seq_len=8192, causal=True))
+    assert (cfg.pack_gqa, cfg.persistent, cfg.longest_first, cfg.kv_stages, cfg.kv_share) == (False, False, False,
+                                                                                              1.0, 2)
+    decode = evaluate(b200, "flash4", Workload(heads=16, head_dim=256, seq_len=1, kv_len=32768))
+    assert decode.detail["splits"] == 1
+    assert evaluate(b200, "flash4", Workload(heads=16, head_dim=128, seq_len=1, kv_len=32768)).detail["splits"] > 1
+    for bad in (dict(pattern="causal&window(1024)"), dict(sparsity=0.5)):
+        with pytest.raises(UserError, match="dedicated kernel"):
+            evaluate(b200, "flash4", Workload(head_dim=256, seq_len=8192, **bad))
+
+
+def test_fa4_runs_a_causal_window_as_local():
+    """_resolve_causal_local_window: causal with a window is local (is_causal False), so at (192, 128) one CTA
+    emulates no exponential; plain causal keeps its 6.25%."""
+    b200 = hardware("b200")
+    wl = Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=8192, causal=True)
+    assert kernel_config("flash4", b200, wl).exp_poly_fraction == 0.0625
+    assert kernel_config("flash4", b200, replace(wl, pattern="window(1024)")).exp_poly_fraction == 0.0
+
+
 def test_fa4_persistent_work_tiles_each_wait_a_memory_latency_for_their_q():
     """FA4 releases a work tile's Q only after its key loop, so even persistent, each work tile waits one memory
     latency for the next Q; FA3's persistent kernel (q_prefetch) does not."""

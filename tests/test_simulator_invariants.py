@@ -57,6 +57,8 @@ def test_sparse_speedup_never_exceeds_inverse_density(hw_name, n, s, d, causal):
     sparse run can fill the dense run's ragged waves better and beat 1/density by that much, as a
     GPU would; by more, the model would be wrong."""
     algo = {"a100": "flash2", "b200": "flash4"}.get(hw_name, "flash3")
+    if algo == "flash4" and d == 256:
+        algo = "flash2"  # FA4's hd256 kernel has no block sparsity (test_kernel_limits)
     row = simulate(hw_name, algo, batch=8, seq_len=n, head_dim=d, sparsity=s, causal=causal)
     assert row["baseline"] == algo
     hw = hardware(hw_name)
