@@ -313,7 +313,8 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
     calls = ((algo, hw_name), (base_algo, base_hw or hw_name))
     return ColumnPlan((hw_name, algo, baseline, head_dim, dtype, block, v_head_dim, scope), spec.arch, gqa_layouts,
                       any(family in ("flash2", "flash-decoding") for family, _ in calls),
-                      tuple(hardware(machine) for family, machine in calls if family == "flash2"))
+                      tuple(hardware(machine) for family, machine in calls
+                            if family == "flash2" or (family == "flash-decoding" and scope != "layer")))
 
 
 def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | None:

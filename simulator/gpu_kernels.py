@@ -122,7 +122,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
-        split = family == "flash-decoding" or _any_above_one(fa2_splits(hw, wl))
+        split = (family == "flash-decoding" and fa2_forces_split(wl)) or _any_above_one(fa2_splits(hw, wl))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
                       fa2_swapped(wl, kvcache=family == "flash-decoding"))
     if family == "flash3":
@@ -146,6 +146,15 @@ def fa3_keeps_causal(wl) -> bool:
     head dims 65-128 over a paged cache ("Special case of hdim 128 where we want causal to have kBlockN=128,
     better for pagedKV and TMA", hopper/flash_api.cpp mha_fwd), and a window wider than the keys is."""
     return fa_mask_mode(wl, fa3=True) == "causal"
+
+
+def fa2_forces_split(wl) -> bool:
+    """Whether FA2's KV-cache entry point runs its split-KV kernel even at one split: mha_fwd_kvcache's
+    ``force_split_kernel = k_.has_value() || cache_batch_idx_.has_value() || paged_KV`` (flash_api.cpp), i.e. a
+    call that appends its new K/V or reads a paged cache: a serving engine's (--scope layer). A benchmark's
+    call on a contiguous cache with nothing to append runs the regular kernel when the heuristic says one
+    split (``run_mha_fwd``: ``num_splits <= 1 && !force_split_kernel``)."""
+    return wl.scope == "layer"
 
 
 def fa2_swapped(wl, kvcache: bool = False) -> bool:
