@@ -129,7 +129,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
             return kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=reads_paged_cache(wl.scope))
-        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), reads_paged_cache(wl.scope))
+        # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
+        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), reads_paged_cache(wl.scope), varlen=wl.scope == "layer")
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))

@@ -44,8 +44,10 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
     with ``tile_count_semaphore.zero_()`` when the call needs one and has no scheduler kernel to do it
     (hopper/flash_api.cpp mha_fwd: ``scheduler_needs_semaphore`` = on sm90 (causal or local) and one split, or
     varlen; on sm80 causal and not varlen; ``if (scheduler_needs_semaphore && !use_prepare_varlen) zero_()``). The
-    July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd)."""
-    if prepare or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's kernel, not mha_fwd's
+    July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd).
+    A serving engine's call (--scope layer) is varlen: its scheduler kernel (simulator.layer) zeroes the counter
+    (flash_prepare_scheduler.cu: ``if (threadIdx.x == 0 && tile_count_semaphore) { *tile_count_semaphore = 0; }``)."""
+    if prepare or wl.scope == "layer" or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
         return False
     mode = fa_mask_mode(wl, fa3=True)
     if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":

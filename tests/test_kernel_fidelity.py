@@ -199,6 +199,21 @@ def test_fa4_runs_a_causal_window_as_local():
     assert kernel_config("flash4", b200, replace(wl, pattern="window(1024)")).exp_poly_fraction == 0.0
 
 
+def test_a_serving_engines_fa3_prefill_is_varlen():
+    """--scope layer: the scheduler kernel zeroes the tile counter (no fill kernel of its own), and on sm80 an
+    unsplit varlen call runs the single-tile scheduler (UsePersistentScheduler = (causal && !Varlen) || (Varlen
+    && Split)): not persistent, query blocks in launch order."""
+    wl = Workload(head_dim=128, seq_len=2048, heads=32, kv_heads=8, causal=True)
+    for hw_name in ("h100", "a100"):
+        kernel, layer = (evaluate(hardware(hw_name), "flash3", replace(wl, scope=s)) for s in ("kernel", "layer"))
+        assert kernel.detail["kernels"] == ["tile counter fill", "attention"]
+        assert layer.detail["kernels"] == ["attention"] and "scheduler" in layer.detail["layer_kernels"]
+    a100 = hardware("a100")
+    assert kernel_config("flash3", a100, wl).persistent
+    cfg = kernel_config("flash3", a100, replace(wl, scope="layer"))
+    assert not cfg.persistent and not cfg.longest_first
+
+
 def test_fa4_persistent_work_tiles_each_wait_a_memory_latency_for_their_q():
     """FA4 releases a work tile's Q only after its key loop, so even persistent, each work tile waits one memory
     latency for the next Q; FA3's persistent kernel (q_prefetch) does not."""
