@@ -64,11 +64,24 @@ SMEM_LOADS_PER_ROW = 2
 # and 8 (4 and 8 rows per lane and iteration) in the SASS of decode.cuh @ 9f49803b built for sm_90a (nvcc 13.0,
 # cuobjdump: 68.6 and 62.5 instructions per lane and row at fp16, d=128).
 ITERATION_OPS = 48.8
-# Registers per thread of the batch decode kernel at d=128 (ptxas for sm_90a, nvcc 13.0, the same build: 63-70 at
-# fp16 and bf16, groups 4 and 8), allocated per warp in 256-register units: 64 per thread. 128-thread CTAs then
-# fit 8 to an SM, where threads alone would allow 16 (the occupancy FlashInfer's split heuristic asks for). The
-# single-request kernel was not compiled: it keeps no register bound.
-BATCH_REGS_PER_THREAD = 64
+# Registers per thread of each decode kernel, fp16 / bf16 / 8-bit K/V (e4m3 with fp16 Q), by (kernel, head dim,
+# GQA group): ptxas -v for sm_90a (nvcc 13.0) of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and
+# SingleDecodeWithKVCacheDispatched (include/flashinfer/attention/decode.cuh, instantiated as its JIT templates
+# csrc/*_decode_kernel_inst.jinja do, DefaultAttention, 2 smem stages on sm90), the FlashInfer a benchmark runs
+# today (the TileOPs H200 set's). The blog's 0.0.1 (decode.cuh @ 9f49803b) differs at a few shapes: batch fp16
+# group 8 at d=128 70, single group 1 88-92. The occupancy query the split heuristics ask
+# (cudaOccupancyMaxActiveBlocksPerMultiprocessor) counts registers as allocated, per warp in 256-register units
+# (8 per thread): batch 8-bit kernels hold 72 (7 CTAs of 128 threads), the 512-thread single kernel at group 8
+# two CTAs.
+DECODE_REGS = {
+    (BATCH, 64, 1): (70, 68, 79), (BATCH, 64, 4): (56, 56, 72), (BATCH, 64, 8): (60, 56, 72),
+    (BATCH, 128, 1): (70, 68, 72), (BATCH, 128, 4): (56, 56, 72), (BATCH, 128, 8): (63, 56, 72),
+    (BATCH, 256, 1): (70, 68, 72), (BATCH, 256, 4): (58, 58, 72), (BATCH, 256, 8): (56, 56, 72),
+    (SINGLE, 64, 1): (90, 90, 70), (SINGLE, 64, 4): (48, 55, 64), (SINGLE, 64, 8): (63, 63, 72),
+    (SINGLE, 128, 1): (90, 91, 70), (SINGLE, 128, 4): (48, 55, 64), (SINGLE, 128, 8): (61, 63, 72),
+    (SINGLE, 256, 1): (89, 91, 70), (SINGLE, 256, 4): (48, 48, 64), (SINGLE, 256, 8): (61, 63, 72),
+}
+REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,7 @@ class DecodeConfig:
     tile: int  # tile_size_per_bdx: rows per lane and slice per stage
     smem_bytes: int
     bf16: bool = False  # bf16 K/V (converted to fp32 in more instructions than fp16)
+    fp8: bool = False  # 8-bit K/V
 
     @property
     def threads(self) -> int:
@@ -93,11 +107,16 @@ class DecodeConfig:
         """K (or V) rows one pipeline stage holds: tile x bdy x bdz."""
         return self.tile * self.bdy * self.bdz
 
+    @property
+    def regs(self) -> int:
+        """Registers per thread as allocated (DECODE_REGS rounded up to REG_ALLOC_PER_THREAD)."""
+        used = DECODE_REGS[(self.family, self.vec * self.bdx, self.bdy)][2 if self.fp8 else 1 if self.bf16 else 0]
+        return -(-used // REG_ALLOC_PER_THREAD) * REG_ALLOC_PER_THREAD
+
     def ctas_per_sm(self, hw) -> int:
         """Resident CTAs per SM (what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns), from shared memory,
-        registers (the batch kernel's BATCH_REGS_PER_THREAD: the kernels set no launch bound), threads and the CTA
-        cap."""
-        by_regs = hw.regs_per_sm // (self.threads * BATCH_REGS_PER_THREAD) if self.family == BATCH else hw.max_ctas_per_sm
+        registers as allocated (the kernels set no launch bound), threads and the CTA cap."""
+        by_regs = hw.regs_per_sm // (self.threads * self.regs)
         return min(hw.smem_per_sm_bytes // self.smem_bytes, by_regs, hw.max_threads_per_sm // self.threads,
                    hw.max_ctas_per_sm)
 
@@ -118,7 +137,7 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -
         smem = stages + 2 * bdy * bdz * 4  # smem_md: m and d per (ty, tz)
     else:
         smem = stages + max(tile * threads * 8, 2 * bdy * bdz * 4)  # K page pointers, or m/d
-    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16)
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1)
 
 
 def check(family: str, hw, wl) -> None:

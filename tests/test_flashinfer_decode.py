@@ -166,3 +166,20 @@ def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_
     fp16, bf16 = (evaluate(hw, BATCH, replace(wl, dtype=t)) for t in ("fp16", "bf16"))
     assert fp16.detail["cuda_core_s"] > fp16.detail["stream_s"]
     assert bf16.time_s / fp16.time_s == pytest.approx(1.13, abs=0.03)
+
+
+@pytest.mark.parametrize("family, d, group, dtype, ctas", [
+    (BATCH, 128, 8, "fp16", 8),  # 63 registers, allocated as 64: 65536 // (128 x 64)
+    (BATCH, 128, 8, "bf16", 9),  # 56
+    (BATCH, 256, 8, "fp16", 4),  # 256 threads x 56
+    (BATCH, 128, 4, "fp16", 9),  # 56
+    (BATCH, 128, 4, "fp8", 7),  # 72
+    (SINGLE, 128, 4, "fp16", 10),  # 48: 65536 // (128 x 48)
+    (SINGLE, 128, 8, "fp16", 2),  # 61 -> 64, 512 threads
+    (SINGLE, 128, 1, "fp16", 3),  # shared memory binds first (90 -> 96 registers would allow 5)
+])
+def test_occupancy_counts_each_kernels_registers_as_allocated(family, d, group, dtype, ctas):
+    """cudaOccupancyMaxActiveBlocksPerMultiprocessor, which the split heuristics ask, counts registers per warp in
+    256-register units; each kernel's count is ptxas's for FlashInfer 0.6.16's decode.cuh (sm_90a)."""
+    cfg = decode_config(family, d, group, 1 if dtype == "fp8" else 2, dtype == "bf16")
+    assert cfg.ctas_per_sm(hardware("h100")) == ctas
