@@ -8,7 +8,7 @@ from pathlib import Path
 from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
 from einsum_cascades.units import parse_size, short_repr
 
-_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size")
+_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size")
 _FLOAT = ("sparsity",)
 _BOOL = ("causal",)
 _TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern", "scope", "estimate", "method")

@@ -58,6 +58,11 @@ _OPTIONS = [
                       f"time_s and the speedup): {', '.join(ESTIMATES)}."),
     click.option("--block-size", type=SIZE, default=None,
                  help="Tile size of the block-sparse kernel (default: the kernel's own tiles)."),
+    click.option("--page-size", type=SIZE, default=None,
+                 help="Tokens per page of a paged KV cache the call reads (a serving engine's block size, e.g. "
+                      "16; FA2 takes multiples of 256, FA4 128). Default: a contiguous cache, or under --scope "
+                      "layer the engine's paged cache. It picks the kernel path: FA2's split-KV kernel, FA3's "
+                      "TMA or cp.async loads, FlashInfer's page reads."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
                  help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None,
@@ -121,7 +126,7 @@ def expand_points(opts: dict) -> list[dict]:
     preset = {**shape, **(preset_fields(method) if method else {})}
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),
              "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
-             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"),
+             "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "page_size": opts.get("page_size"),
              "estimate": _given(opts, preset, "estimate", None)}
     lists = {}
     for key in _LIST_KEYS:

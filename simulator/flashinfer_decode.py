@@ -121,6 +121,11 @@ class DecodeConfig:
                    hw.max_ctas_per_sm)
 
 
+def page_size(wl) -> int:
+    """Tokens per page of the batch kernel's paged cache: --page-size, else PAGE_SIZE."""
+    return wl.page_size or PAGE_SIZE
+
+
 def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -> DecodeConfig:
     """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters."""
     vec = max(CP_ASYNC_BYTES // b, d // 32)
@@ -175,10 +180,11 @@ def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:
         return math.ceil(n / size), size
     if wl.batch * wl.kv_heads >= max_grid:  # BatchDecodeWithPagedKVCacheWorkEstimation: no split
         return 1, n
-    pages = math.ceil(n / PAGE_SIZE)
-    per_chunk = _min_pages_per_chunk(pages, wl.batch, wl.kv_heads, max_grid, max(BATCH_MIN_CHUNK_TOKENS // PAGE_SIZE, 1))
+    page = page_size(wl)
+    pages = math.ceil(n / page)
+    per_chunk = _min_pages_per_chunk(pages, wl.batch, wl.kv_heads, max_grid, max(BATCH_MIN_CHUNK_TOKENS // page, 1))
     count = math.ceil(max(pages, 1) / per_chunk)
-    return count, min(per_chunk * PAGE_SIZE, n)
+    return count, min(per_chunk * page, n)
 
 
 def _min_pages_per_chunk(pages: int, batch: int, kv_heads: int, max_grid: int, low: int) -> int:
@@ -230,7 +236,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
     q_o = 2 * wl.batch * wl.heads * d * b
     partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
-    page_table = wl.batch * math.ceil(wl.kv_len / PAGE_SIZE) * 4 if family == BATCH else 0  # int32 page indices
+    page_table = wl.batch * math.ceil(wl.kv_len / page_size(wl)) * 4 if family == BATCH else 0  # int32 page indices
     reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)  # the dirty lines nvbench's cold L2 flush leaves
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
@@ -264,7 +270,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, waves=math.ceil(ctas / slots),
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback,
-                  page_size=PAGE_SIZE if family == BATCH else None, clock_hz=clock)
+                  page_size=page_size(wl) if family == BATCH else None, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
 
 

@@ -122,15 +122,15 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
-        split = (family == "flash-decoding" and fa2_forces_split(wl)) or _any_above_one(fa2_splits(hw, wl))
+        split = fa2_forces_split(wl, family) or _any_above_one(fa2_splits(hw, wl))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
                       fa2_swapped(wl, kvcache=family == "flash-decoding"))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
-            return kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=reads_paged_cache(wl.scope))
+            return kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=fa3_pages_without_tma(hw, wl))
         # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
-        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), reads_paged_cache(wl.scope), varlen=wl.scope == "layer")
+        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=wl.scope == "layer")
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
@@ -147,15 +147,6 @@ def fa3_keeps_causal(wl) -> bool:
     head dims 65-128 over a paged cache ("Special case of hdim 128 where we want causal to have kBlockN=128,
     better for pagedKV and TMA", hopper/flash_api.cpp mha_fwd), and a window wider than the keys is."""
     return fa_mask_mode(wl, fa3=True) == "causal"
-
-
-def fa2_forces_split(wl) -> bool:
-    """Whether FA2's KV-cache entry point runs its split-KV kernel even at one split: mha_fwd_kvcache's
-    ``force_split_kernel = k_.has_value() || cache_batch_idx_.has_value() || paged_KV`` (flash_api.cpp), i.e. a
-    call that appends its new K/V or reads a paged cache: a serving engine's (--scope layer). A benchmark's
-    call on a contiguous cache with nothing to append runs the regular kernel when the heuristic says one
-    split (``run_mha_fwd``: ``num_splits <= 1 && !force_split_kernel``)."""
-    return wl.scope == "layer"
 
 
 def fa2_swapped(wl, kvcache: bool = False) -> bool:
@@ -243,7 +234,7 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
             left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
             right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
     if seq_len == 1 and (not fa3 or (left < 0 and right < 0)):
-        causal = causal and fa3 and 64 < wl.head_dim <= 128 and reads_paged_cache(wl.scope)
+        causal = causal and fa3 and 64 < wl.head_dim <= 128 and paged_cache(wl)
     return (left, 0) if causal else (left, right)
 
 
@@ -362,16 +353,42 @@ def fa3_block_q(arch: str, head_dim: int) -> int:
     return 192 if sm_number(arch) >= 90 and head_dim <= 96 else 128
 
 
-def fa3_always_packs(arch: str, scope: str = "kernel") -> bool:
+def fa3_always_packs(arch: str, pages_without_tma: bool = False) -> bool:
     """FA3 packs GQA heads into every tile below sm_90, and on sm_90 when it gathers K/V from a paged cache
     without TMA (hopper/flash_api.cpp get_pack_gqa: ``arch < 90 || paged_kv_non_TMA || num_splits > 1``)."""
-    return sm_number(arch) < 90 or reads_paged_cache(scope)
+    return sm_number(arch) < 90 or pages_without_tma
 
 
-def reads_paged_cache(scope: str) -> bool:
-    """A serving engine's call (--scope layer) reads its paged KV cache, whose pages (16 tokens, or 1) are no
-    multiple of FA3's kBlockN: hopper/flash_api.cpp get_pagedkv_tma is false, K/V come without TMA."""
-    return scope == "layer"
+def paged_cache(wl) -> bool:
+    """Whether the call reads K/V through a page table: a --page-size, or a serving engine's call (--scope layer,
+    its paged KV cache)."""
+    return wl.page_size is not None or wl.scope == "layer"
+
+
+def fa3_pages_without_tma(hw, wl) -> bool:
+    """Whether FA3 gathers a paged cache's K/V with cp.async instead of TMA (``paged_kv_non_TMA``, with its own
+    tiles and GQA packing). hopper/flash_api.cpp get_pagedkv_tma: TMA only on sm_90, for pages a multiple of the
+    TMA tile's kBlockN, and only when the packed queries fill more than one query tile ("when seqlen_q <=
+    kBlockM, we're not compute bound, and somehow using TMA is slower"). A serving engine's call with no
+    --page-size is taken on its 16-token (or 1-token) pages: without TMA."""
+    if not paged_cache(wl):
+        return False
+    if wl.page_size is None or sm_number(hw.arch) < 90:
+        return True
+    from simulator import kernel_configs as kc
+
+    d, dv = kc.fa3_head_dims(int(wl.head_dim), int(wl.v_head_dim))
+    block_q, block_kv, _ = kc._fa3_tiles(d, dv, fa3_keeps_causal(wl), wl.dtype_bytes == 1, windowed(wl))
+    return not (wl.page_size % block_kv == 0 and wl.seq_len * wl.group > block_q)
+
+
+def fa2_forces_split(wl, family: str) -> bool:
+    """Whether FA2 runs its split-KV kernel even at one split: a paged call (mha_varlen_fwd: ``run_mha_fwd(params,
+    stream, paged_KV)``; mha_fwd_kvcache: ``force_split_kernel = k_.has_value() || cache_batch_idx_.has_value() ||
+    paged_KV``), i.e. a --page-size, or a serving engine's KV-cache call (--scope layer: it appends the new K/V
+    and reads the paged cache). A benchmark's call on a contiguous cache with nothing to append runs the regular
+    kernel when the heuristic says one split (``run_mha_fwd``: ``num_splits <= 1 && !force_split_kernel``)."""
+    return wl.page_size is not None or (family == "flash-decoding" and wl.scope == "layer")
 
 
 def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len, group):

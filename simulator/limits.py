@@ -56,6 +56,8 @@ FA4_SHAPES = ((192, 128), (256, 256), (64, 512))  # (head dim, value head dim) F
 
 def kernel_error(hw, algo: str, wl) -> str | None:
     """Why kernel family ``algo`` cannot run workload ``wl`` on ``hw`` (None if it can)."""
+    if wl.page_size is not None and (why := _page_error(hw, algo, wl.page_size)):
+        return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
     limits = LIMITS.get(algo)
@@ -90,6 +92,30 @@ def kernel_error(hw, algo: str, wl) -> str | None:
                 f"use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
+    return None
+
+
+# The families that read K/V from a contiguous tensor only (no page table in their entry points)
+CONTIGUOUS_ONLY = {"naive": "PyTorch's standard attention", "flash1": "FlashAttention-1's fmha_api.cpp mha_fwd",
+                   "flashinfer-single-decode": "FlashInfer's SingleDecodeWithKVCache",
+                   "nsa-select": "parallel_nsa_fwd", "nsa-select@kv-outer": "parallel_nsa_fwd"}
+FA2_PAGE_MULTIPLE = 256  # flash_api.cpp: "Paged KV cache block size must be divisible by 256"
+FA4_TMA_PAGE = 128  # interface.py: paged_kv_non_tma = page_size not in [None, tile_n]
+
+
+def _page_error(hw, algo: str, page: int) -> str | None:
+    """Why ``algo`` cannot read a paged KV cache of ``page``-token pages (None if it can)."""
+    if hw.kind == "accelerator":
+        return f"--page-size {page}: a paged KV cache is a GPU serving engine's; {hw.name} is an accelerator: drop it"
+    if algo in CONTIGUOUS_ONLY:
+        return f"--page-size {page}: {algo} reads contiguous K/V ({CONTIGUOUS_ONLY[algo]}); drop it"
+    if algo in ("flash2", "flash-decoding") and page % FA2_PAGE_MULTIPLE:
+        return (f"--page-size {page}: {algo} reads a paged cache in pages of a multiple of {FA2_PAGE_MULTIPLE} tokens "
+                f"(flash-attention csrc/flash_attn/flash_api.cpp: \"Paged KV cache block size must be divisible by "
+                f"256\"); use 256, 512, ..., or flash3 / flashinfer-decode")
+    if algo == "flash4" and page != FA4_TMA_PAGE:
+        return (f"--page-size {page}: flash4 loads pages by TMA at {FA4_TMA_PAGE} tokens; other page sizes take its "
+                "cp.async path (flash_attn/cute/interface.py paged_kv_non_tma), which attnsim does not model")
     return None
 
 

@@ -9,9 +9,9 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa_mask_mode, fa_window_sides, pack_gqa_columns,
-                                   pattern_causal, pattern_leaves, pattern_shape, should_pack_gqa, sm_number,
-                                   window_sides, windowed)
+from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
+                                   fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
+                                   should_pack_gqa, sm_number, window_sides, windowed)
 from simulator.kernel_configs import current_fa3_build
 from simulator.tiles import grid_call
 
@@ -79,7 +79,7 @@ def fa3_layout(hw, wl, cfg):
         cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
         splits = 1
-    if cap > 1 or fa3_always_packs(hw.arch, wl.scope):
+    if cap > 1 or fa3_always_packs(hw.arch, fa3_pages_without_tma(hw, wl)):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:
@@ -109,13 +109,13 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_hea
     group = heads // kv_heads
     decode = _fa3_decode(seq_len, group, block_q)
     if is_columns(decode):
-        pack = (group > 1) & (fa3_always_packs(arch, scope) | pack_gqa_columns(seq_len, group, block_q))
+        pack = (group > 1) & (fa3_always_packs(arch, scope == "layer") | pack_gqa_columns(seq_len, group, block_q))
         return np.where(decode, None, pack)
     if decode:
         return None
     if group == 1:  # one query head per KV head: nothing to pack, whatever the arch and scope
         return False
-    return fa3_always_packs(arch, scope) or should_pack_gqa(seq_len, group, block_q)
+    return fa3_always_packs(arch, scope == "layer") or should_pack_gqa(seq_len, group, block_q)
 
 
 def fa4_layout(hw, wl, cfg):
@@ -170,11 +170,11 @@ def _fa3_sm80_varlen(wl, split: bool):
     """FA3's sm80 config of a decode call (varlen: flash_attn_with_kvcache passes cache_seqlens). get_num_splits
     sizes its heuristic with the varlen tile (hopper/flash_api.cpp: "we need to pass in (varlen &&
     params.num_splits > 1) but num_splits has not been set here"); the kernel then runs the split or unsplit one."""
-    from simulator.gpu_kernels import fa3_keeps_causal, reads_paged_cache
+    from simulator.gpu_kernels import fa3_keeps_causal, paged_cache
     from simulator.kernel_configs import fa3_sm80
 
     return fa3_sm80(int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), fa3_keeps_causal(wl), windowed(wl),
-                    reads_paged_cache(wl.scope), varlen=True, split=split)
+                    paged_cache(wl), varlen=True, split=split)
 
 
 def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:

@@ -14,7 +14,7 @@ HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte 
 # Upper bounds on each size, far past any model or machine, so that every product the model forms stays
 # exact in int64 and float64 (a tensor of at most MAX_TENSOR_BYTES, a score count of at most 2**90).
 MAX_SIZES = {"batch": 1 << 20, "heads": 1 << 16, "kv_heads": 1 << 16, "head_dim": 1 << 16, "v_head_dim": 1 << 16,
-             "seq_len": 1 << 30, "kv_len": 1 << 30, "block_size": 1 << 30}
+             "seq_len": 1 << 30, "kv_len": 1 << 30, "block_size": 1 << 30, "page_size": 1 << 30}
 MAX_TENSOR_BYTES = 1 << 60  # one Q, K, V or O tensor: an exbibyte
 
 
@@ -41,6 +41,9 @@ class Workload:
     v_head_dim: int | None = None  # value (and output) head dim; None = head_dim (MLA prefill: 192 / 128)
     scope: str = "kernel"  # what is timed: the kernel family's kernels, or a serving engine's whole layer call
     estimate: str | None = None  # a sparse method's index-building step, timed with the call (simulator.estimate)
+    # tokens per page of the paged KV cache the call reads (a serving engine's block size); None: a contiguous cache,
+    # except under --scope layer, where the engine's paged cache is assumed (simulator.gpu_kernels.paged_cache)
+    page_size: int | None = None
 
     def __post_init__(self):
         if self.kv_heads is None:
@@ -60,6 +63,8 @@ class Workload:
             raise UserError(f"bad {which} {self.v_head_dim}: must be a multiple of {HEAD_DIM_MULTIPLE}")
         if self.block_size is not None:
             _check_size("block_size", self.block_size)
+        if self.page_size is not None:
+            _check_size("page_size", self.page_size)
         if self.heads % self.kv_heads:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:

@@ -144,3 +144,25 @@ def test_explain_says_how_a_split_call_divides_its_keys():
     assert fa3.returncode == fa2.returncode == 0
     assert "query block's own n key blocks" in fa3.stdout.replace("\n    ", " ")
     assert "whole key range" in fa2.stdout.replace("\n    ", " ")
+
+
+def test_a_paged_cache_picks_the_kernel_path_and_is_a_column(tmp_path):
+    """--page-size: FA2's KV-cache call runs its split-KV kernel even at one split (mha_fwd_kvcache
+    force_split_kernel), FA3 decode gathers pages without TMA (get_pagedkv_tma), and the row says the page size;
+    from a points file too. A family that reads contiguous K/V, or FA2's pages off 256, is one line and exit 2."""
+    base = ["simulate", "--hw", "a100", "--algo", "flash-decoding", "--batch", "64", "--heads", "32", "--seq-len", "1",
+            "--kv-len", "4k", "--format", "json"]
+    plain, paged = (json.loads(run(*base, *extra).output)[0] for extra in ([], ["--page-size", "256"]))
+    assert (plain["page_size"], paged["page_size"]) == (None, 256)
+    assert (plain["tile"], paged["tile"]) == ("128x64", "64x128") and paged["speedup"] is not None
+    points = tmp_path / "p.csv"
+    points.write_text("hardware,algorithm,heads,kv_heads,seq_len,kv_len,page_size\nh100,flash3,32,8,1,8k,16\n"
+                      "h100,flash3,32,8,1,8k,\n")
+    rows = json.loads(run("simulate", "--from", str(points), "--format", "json").output)
+    assert [r["page_size"] for r in rows] == [16, None] and rows[0]["tile"] == "128x128" != rows[1]["tile"]
+    for args, needle in ((["--algo", "flash2", "--page-size", "16"], "multiple of 256"),
+                         (["--algo", "naive", "--page-size", "16"], "contiguous K/V"),
+                         (["--hw", "b200", "--algo", "flash4", "--page-size", "16"], "cp.async"),
+                         (["--hw", "fusemax", "--page-size", "16"], "accelerator")):
+        result = CliRunner().invoke(cli, ["simulate", "--hw", "h100", *args])
+        assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output

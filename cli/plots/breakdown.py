@@ -14,7 +14,7 @@ from cli.plots.series import variant_text, varying_keys
 from einsum_cascades.errors import UserError
 
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope", "estimate")
+                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size")
 GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
                  "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
                  "combine": "combine (split-KV, partials)", "stream_fill": "HBM first byte + last tile",
