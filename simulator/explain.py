@@ -11,6 +11,7 @@ import sympy as sp
 
 from simulator import gpu_model as gm
 from simulator.columns import is_columns
+from simulator.gpu_kernels import fa3_pages_without_tma, paged_cache
 from simulator.workload import with_head_dims
 from simulator import tile_cost as tc
 
@@ -153,6 +154,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    if spec.family in ("flash2", "flash-decoding", "flash3") and paged_cache(wl):
+        pages = f"{wl.page_size}-token pages" if wl.page_size else "the engine's pages"
+        how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
+               "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")
+        lines.append(f"paged KV cache, {pages}: {how}")
     if not is_columns(det["splits"]) and det["splits"] > 1:
         how = ("each takes a 1/splits share of the whole key range (FA2's split-KV kernel), so a window's tiles fall "
                "in the few splits its keys lie in" if cfg.split_kernel else "each takes ceil(n/splits) of its "
