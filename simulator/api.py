@@ -168,7 +168,7 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     """The baseline's result, or None and why when that kernel cannot run the workload (no speedup then);
     ``name``: the machine's name, so the sparse points of a sweep share their cached dense baseline. A kernel that
     reads contiguous K/V only (standard attention) is the baseline of a paged call as it runs: without pages."""
-    if wl.page_size is not None and algo in CONTIGUOUS_ONLY:
+    if wl.page_size is not None and (algo in CONTIGUOUS_ONLY or spec.kind != "gpu"):
         wl = replace(wl, page_size=None)
     try:
         return (_named_evaluate(name, algo, wl, current_fa3_build()) if name else evaluate(spec, algo, wl)), None

@@ -7,8 +7,9 @@ tile; the expression that was lowered (``causal&window(3.2k)``) is what the time
 from dataclasses import replace
 
 from simulator import tiles as tile_source
-from simulator.gpu_kernels import kernel_config, positions_per_tile
-from simulator.splits import fa3_layout
+from simulator.gpu_kernels import kernel_config, padded_head_dim, positions_per_tile
+from simulator.workload import with_head_dims
+from simulator.splits import fa3_layout, fa4_layout
 
 
 def decisions(hw, result) -> dict:
@@ -27,11 +28,15 @@ def _lowered(hw, algo: str, wl) -> str | None:
     tile holds block_q / group positions), or at naive's element view, as ``gpu_model`` lowers it."""
     if algo == "naive":
         return tile_source.dense_counts(wl).pattern
+    if pad := padded_head_dim(hw, algo, wl):  # the call as it runs: zero-padded (gpu_model._padded)
+        wl = with_head_dims(wl, pad, pad)
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         cfg = replace(cfg, block_q=wl.block_size, block_kv=wl.block_size)
     if algo == "flash3":
         cfg = fa3_layout(hw, wl, cfg)[1]
+    elif algo == "flash4":
+        cfg = fa4_layout(hw, wl, cfg)[1]
     return tile_source.tile_rows(wl, positions_per_tile(cfg, wl), cfg.block_kv).pattern
 
 

@@ -11,7 +11,7 @@ import sympy as sp
 
 from simulator import gpu_model as gm
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa3_pages_without_tma, paged_cache
+from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
 from simulator.workload import with_head_dims
 from simulator import tile_cost as tc
 
@@ -154,7 +154,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
-    if spec.family in ("flash2", "flash-decoding", "flash3") and paged_cache(wl):
+    if (spec.family == "flash3" and paged_cache(wl)) or (spec.family in ("flash2", "flash-decoding")
+                                                         and fa2_forces_split(wl, spec.family)):
         pages = f"{wl.page_size}-token pages" if wl.page_size else "the engine's pages"
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")

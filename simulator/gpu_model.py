@@ -19,10 +19,11 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
-from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_window_call, kernel_config,
+from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
                                    out_bytes, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_sm90
+from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
                               fa4_layout)
@@ -126,6 +127,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         fill = fa3_zeroes_semaphore(hw, wl, splits, prepare)
     elif algo == "flash4":
         splits, cfg = fa4_layout(hw, wl, cfg)
+        if wl.page_size is not None and wl.page_size != cfg.block_kv:  # a split (192, 128) call's 64-key tile
+            raise Unsupported(f"--page-size {wl.page_size}: flash4 loads pages by TMA only when they match its key "
+                              f"tile ({cfg.block_kv} keys here); other sizes take its cp.async path "
+                              "(flash_attn/cute/interface.py paged_kv_non_tma), which attnsim does not model")
     clock = hw.sustained_clock_hz
     k = cfg.ctas_per_sm(hw)
     slots = hw.sms * k
@@ -150,6 +155,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
+        if algo == "flash2" and wl.page_size is not None and not fa2_swapped(wl):
+            splits = 1  # mha_varlen_fwd over a block table: "num_splits > 1 is not supported for varlen paged KV"
 
     def per_split(t):  # a masked split call: FA2 splits the whole key range, FA3 and FA4 each row's own range
         if not cfg.split_kernel:
@@ -332,8 +339,9 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     kv_head_bytes = kv_read * width
     q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * cfg.qo_bytes(wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     compulsory = q_o + wl.batch * wl.kv_heads * kv_head_bytes
-    ctas_per_head = vmax(tiles.n_rows * splits, 1)
-    heads_in_flight = vmin(heads, vceil(slots / ctas_per_head) + 1)
+    stack = tiles_per_position(cfg, wl)  # ``heads`` counts a position's stacked tiles as heads of their own
+    ctas_per_head = vmax(tiles.n_rows * splits * stack, 1)
+    heads_in_flight = vmin(heads / stack, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     per_tile = positions_per_tile(cfg, wl)
     rows_in_flight = vmin(tiles.n_rows, slots) * per_tile

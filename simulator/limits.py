@@ -66,7 +66,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     if wl.dtype not in limits.dtypes:
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
     multiple = limits.head_dim_multiple.get(wl.dtype, 1)
-    if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512:
+    if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512 and hw.arch.startswith("sm_9"):
         return (f"--v-head-dim {wl.v_head_dim}: flash3 runs head dims up to 64 with V up to 512 (its MLA decode "
                 "kernel, (64, 512): two warpgroups across V, q_v beside Q) on Hopper, which attnsim does not model")
     for option, d in (("--head-dim", wl.head_dim), ("--v-head-dim", wl.v_head_dim)):

@@ -135,8 +135,15 @@ def test_fa3_splits_a_one_query_call_whose_heads_fill_two_tiles():
 
 
 def test_padded_calls_price_alike_over_columns_and_one_by_one():
-    points = [dict(hardware="a100", algorithm="flash2", head_dim=192, v_head_dim=128, seq_len=n) for n in (1024, 4096)]
-    together = run_points(points)
+    from unittest import mock
+
+    import simulator.api as api
+
+    points = [dict(hardware="a100", algorithm="flash2", head_dim=192, v_head_dim=128, seq_len=512 * (1 + i % 16),
+                   batch=1 + i // 16) for i in range(64)]
+    with mock.patch.object(api, "_simulate_columns", wraps=api._simulate_columns) as columns:
+        together = run_points(points)
+    assert columns.called  # 64 points of one plan: evaluated over columns
     for point, row in zip(points, together):
         alone = simulate(point["hardware"], point["algorithm"], **{k: v for k, v in point.items()
                                                                     if k not in ("hardware", "algorithm")})
@@ -759,3 +766,22 @@ def test_fa3_runs_a_wider_value_head_dim_with_head_dim_64_in_its_64_x_256_kernel
     whose tile (tile_size_fwd_sm90) is 128 x 96 with P in registers whatever the mask."""
     cfg = kernel_config("flash3", hardware("h100"), Workload(head_dim=64, v_head_dim=dv, seq_len=4096))
     assert cfg.head_dims == compiled and (cfg.block_q, cfg.block_kv) == tile
+
+
+def test_review_mends_of_paged_padded_and_stacked_calls():
+    """A paged flash2 call (mha_varlen_fwd over a block table) runs one split unless its GQA heads are swapped;
+    lowered_pattern is the padded call's and FA4's narrowed tile's; --explain's paged line follows the priced
+    kernel; stacked tiles of one KV head read its K/V once; FA4 pages by TMA only at its key tile."""
+    a100, b200 = hardware("a100"), hardware("b200")
+    paged = evaluate(a100, "flash2", Workload(heads=8, seq_len=128, kv_len=32768, page_size=256))
+    assert (paged.detail["block_q"], paged.detail["splits"]) == (64, 1)  # the split-KV kernel's tile, one split
+    mask = dict(seq_len=8192, heads=16, pattern="strided(64)", sparsity=0.6)
+    assert (simulate("a100", "flash2", head_dim=64, v_head_dim=128, **mask)["lowered_pattern"]
+            == simulate("a100", "flash2", head_dim=128, **mask)["lowered_pattern"])
+    layer = Workload(batch=64, seq_len=1, kv_len=4096, scope="layer")
+    assert "paged KV" not in explain(a100, "flash2", layer, evaluate(a100, "flash2", layer))
+    stacked = evaluate(a100, "flash3", Workload(heads=256, kv_heads=1, seq_len=2048, kv_len=65536))
+    assert stacked.cost.hbm_bytes == pytest.approx(2048 * 256 * 128 * 2 * 2 + 65536 * 128 * 2 * 2)
+    with pytest.raises(UserError, match="key tile"):
+        evaluate(b200, "flash4", Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=1, kv_len=16384,
+                                          page_size=128))
