@@ -272,7 +272,8 @@ def _num_splits(num_sms: int, ctas: int, n_kv_blocks: int, min_blocks: int = 0, 
     for s in range(1, limit + 1):
         if skip_same_blocks and s > 1 and math.ceil(n_kv_blocks / s) == math.ceil(n_kv_blocks / (s - 1)):
             continue
-        waves = ctas * s / num_sms
-        eff[s] = waves / math.ceil(waves)
+        # in float as the kernels' C++ computes it (float n_waves, eff and max_efficiency; 0.85 * max in double)
+        waves = np.float32(np.float32(ctas * s) / np.float32(num_sms))
+        eff[s] = float(np.float32(waves / np.float32(math.ceil(waves))))
     best = max(eff.values())
     return min(s for s, e in eff.items() if e >= SPLIT_EFFICIENCY_SLACK * best)

@@ -325,3 +325,11 @@ def test_flash_decoding_never_swaps_a_windowed_call():
     wl = Workload(heads=32, kv_heads=8, seq_len=1, kv_len=4096, pattern="window(5000,5000)")
     assert fa2_swapped(wl) and not fa2_swapped(wl, kvcache=True)
     assert not evaluate(hardware("h100"), "flash-decoding", wl).detail["packed_gqa"]
+
+
+def test_the_split_heuristic_compares_in_float_as_the_kernels_do():
+    """num_splits_heuristic keeps n_waves, eff and max_efficiency in float and compares eff >= 0.85 * max in double:
+    one CTA over 20 key blocks on 132 SMs ties 17/132 against 0.85 x 20/132 and picks 18 (in double, 17)."""
+    from simulator.splits import _num_splits
+
+    assert _num_splits(132, 1, 20, 4) == 18
