@@ -154,3 +154,9 @@ def test_points_left_out_name_each_reason_once_with_its_machines():
     assert len(kept) == 1
     assert note == ("4 of 5 points left out (baseline naive does not fit in A100, H100 memory, naive does not fit "
                     "in B200 memory)")
+
+
+def test_the_caption_names_a_value_head_dim_a_kv_length_and_a_page_size_that_differ():
+    row = {**_row(), "seq_len": 1, "kv_len": 8192, "v_head_dim": 128, "head_dim": 192, "page_size": 16}
+    assert caption([row]) == "B=1  H=32  d=192/128  N=1/8k  fp16  dense  pages of 16"
+    assert caption([_row()]) == "B=1  H=32  d=128  N=4k  fp16  dense"

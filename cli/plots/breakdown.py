@@ -103,7 +103,7 @@ def breakdown_figure(groups: list[Group], output: str, note: str = "") -> None:
     fig, ax = plt.subplots(figsize=(max(7.5, INCHES_PER_GROUP * len(groups) + 3.5), 5.2))
     rows = [_fields(g) for g in groups]
     machines = ", ".join(dict.fromkeys(g.spec.display_name for g in groups))
-    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope")
+    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope", "page_size")
     if groups[0].spec.kind == "gpu":
         _gpu(ax, groups)
         what = "bars: time each resource alone would need; black: predicted time"

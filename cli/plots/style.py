@@ -152,9 +152,11 @@ def seconds_axis(axis) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: human_time(v) if v > 0 else "0"))
 
 
-def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope")) -> str:
-    """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense' (and the scope when it is not
-    the default kernel: 'scope kernel-warm')."""
+def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope",
+                                    "page_size")) -> str:
+    """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense' (the value head dim and the KV
+    length where they differ, 'd=192/128', 'N=1/8k'; the scope when it is not the default kernel, 'scope
+    kernel-warm'; a paged cache's 'pages of 16')."""
     parts = []
     for key in keys:
         values = {_caption_value(r, key) for r in rows}
@@ -171,8 +173,15 @@ def _caption_value(row: dict, key: str) -> str:
         return mask_label(row)
     if key == "scope":
         return "" if row.get("scope", "kernel") == "kernel" else f"scope {row['scope']}"
-    return {"batch": "B={}", "head_dim": "d={}", "dtype": "{}"}.get(key, "N={}").format(
-        size_label(row[key]) if key == "seq_len" else row[key])
+    if key == "page_size":
+        return f"pages of {row['page_size']}" if row.get("page_size") else ""
+    if key == "head_dim":
+        dv = row.get("v_head_dim")
+        return f"d={row['head_dim']}" + (f"/{dv}" if dv and dv != row["head_dim"] else "")
+    if key == "seq_len":
+        kv = row.get("kv_len")
+        return f"N={size_label(row['seq_len'])}" + (f"/{size_label(kv)}" if kv and kv != row["seq_len"] else "")
+    return {"batch": "B={}", "dtype": "{}"}[key].format(row[key])
 
 
 def mask_label(row: dict) -> str:
