@@ -32,7 +32,9 @@ from simulator.schedule import uniform_makespan
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
 FAMILIES = (BATCH, SINGLE)
-GROUP_SIZES = (1, 4, 8)  # utils.cuh SWITCH_GQA_GROUP_SIZE: the GQA group sizes FlashInfer 0.0.1 compiles
+# The GQA group sizes the CUDA-core decode kernels compile: FlashInfer 0.6.16 include/flashinfer/utils.cuh
+# DISPATCH_GQA_GROUP_SIZE (1, 2, 3, 4, 8; 0.0.1's SWITCH_GQA_GROUP_SIZE had 1, 4, 8)
+GROUP_SIZES = (1, 2, 3, 4, 8)
 HEAD_DIMS = (64, 128, 256)  # utils.cuh SWITCH_HEAD_DIM
 NUM_STAGES = 2  # num_stages_smem = 2U (SingleDecodeWithKVCache, BatchDecodeWithPagedKVCacheDispatched)
 IN_FLIGHT_GROUPS = 2 * NUM_STAGES  # cp.async groups (K or V of one stage) pending while a CTA waits: wait_group<3>
@@ -74,12 +76,18 @@ ITERATION_OPS = 48.8
 # (8 per thread): batch 8-bit kernels hold 72 (7 CTAs of 128 threads), the 512-thread single kernel at group 8
 # two CTAs.
 DECODE_REGS = {
-    (BATCH, 64, 1): (70, 68, 79), (BATCH, 64, 4): (56, 56, 72), (BATCH, 64, 8): (60, 56, 72),
-    (BATCH, 128, 1): (70, 68, 72), (BATCH, 128, 4): (56, 56, 72), (BATCH, 128, 8): (63, 56, 72),
-    (BATCH, 256, 1): (70, 68, 72), (BATCH, 256, 4): (58, 58, 72), (BATCH, 256, 8): (56, 56, 72),
-    (SINGLE, 64, 1): (90, 90, 70), (SINGLE, 64, 4): (48, 55, 64), (SINGLE, 64, 8): (63, 63, 72),
-    (SINGLE, 128, 1): (90, 91, 70), (SINGLE, 128, 4): (48, 55, 64), (SINGLE, 128, 8): (61, 63, 72),
-    (SINGLE, 256, 1): (89, 91, 70), (SINGLE, 256, 4): (48, 48, 64), (SINGLE, 256, 8): (61, 63, 72),
+    (BATCH, 64, 1): (70, 68, 79), (BATCH, 64, 2): (50, 52, 72), (BATCH, 64, 3): (56, 56, 72),
+    (BATCH, 64, 4): (56, 56, 72), (BATCH, 64, 8): (60, 56, 72),
+    (BATCH, 128, 1): (70, 68, 72), (BATCH, 128, 2): (50, 52, 72), (BATCH, 128, 3): (56, 56, 72),
+    (BATCH, 128, 4): (56, 56, 72), (BATCH, 128, 8): (63, 56, 72),
+    (BATCH, 256, 1): (70, 68, 72), (BATCH, 256, 2): (50, 52, 72), (BATCH, 256, 3): (54, 48, 72),
+    (BATCH, 256, 4): (58, 58, 72), (BATCH, 256, 8): (56, 56, 72),
+    (SINGLE, 64, 1): (90, 90, 70), (SINGLE, 64, 2): (48, 48, 64), (SINGLE, 64, 3): (48, 48, 64),
+    (SINGLE, 64, 4): (48, 55, 64), (SINGLE, 64, 8): (63, 63, 72),
+    (SINGLE, 128, 1): (90, 91, 70), (SINGLE, 128, 2): (48, 48, 64), (SINGLE, 128, 3): (48, 48, 64),
+    (SINGLE, 128, 4): (48, 55, 64), (SINGLE, 128, 8): (61, 63, 72),
+    (SINGLE, 256, 1): (89, 91, 70), (SINGLE, 256, 2): (48, 48, 71), (SINGLE, 256, 3): (48, 48, 71),
+    (SINGLE, 256, 4): (48, 48, 64), (SINGLE, 256, 8): (61, 63, 72),
 }
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 
@@ -152,11 +160,12 @@ def check(family: str, hw, wl) -> None:
                         "or flash2/flash3 for more queries")
     if wl.group not in GROUP_SIZES:
         raise UserError(f"{family} runs GQA groups of {', '.join(map(str, GROUP_SIZES))} query heads per KV head "
-                        f"(FlashInfer 0.0.1 utils.cuh, SWITCH_GQA_GROUP_SIZE): got --heads {wl.heads} "
+                        f"(FlashInfer 0.6.16 utils.cuh, DISPATCH_GQA_GROUP_SIZE): got --heads {wl.heads} "
                         f"--kv-heads {wl.kv_heads} (group {wl.group})")
     if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
         raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
-                        f"(FlashInfer 0.0.1 utils.cuh, SWITCH_HEAD_DIM): got --head-dim {wl.head_dim} "
+                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim "
+                        f"{wl.head_dim} "
                         f"--v-head-dim {wl.v_head_dim}")
     if wl.sparsity or (wl.pattern and wl.pattern != "full"):  # causal: one query sees every cached key
         given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"

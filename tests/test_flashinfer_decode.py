@@ -111,7 +111,8 @@ def test_flashinfer_points_of_the_published_set_within_8_percent_median():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--algo", BATCH, "--seq-len", "1", "--heads", "32", "--kv-heads", "16"], "group 2"),
+    (["--algo", BATCH, "--seq-len", "1", "--heads", "32", "--kv-heads", "2"], "group 16"),
+    (["--algo", BATCH, "--seq-len", "1", "--heads", "28", "--kv-heads", "4"], "group 7"),
     (["--algo", BATCH, "--seq-len", "1", "--head-dim", "96"], "--head-dim 96"),
     (["--algo", BATCH, "--seq-len", "8"], "--seq-len 8"),
     (["--algo", SINGLE, "--seq-len", "1", "--batch", "4"], "--batch 4"),
@@ -183,3 +184,14 @@ def test_occupancy_counts_each_kernels_registers_as_allocated(family, d, group, 
     256-register units; each kernel's count is ptxas's for FlashInfer 0.6.16's decode.cuh (sm_90a)."""
     cfg = decode_config(family, d, group, 1 if dtype == "fp8" else 2, dtype == "bf16")
     assert cfg.ctas_per_sm(hardware("h100")) == ctas
+
+
+@pytest.mark.parametrize("group", [2, 3])
+def test_groups_2_and_3_run_as_flashinfer_0_6_16_dispatches_them(group):
+    """DISPATCH_GQA_GROUP_SIZE (0.6.16) compiles groups 1, 2, 3, 4 and 8: bdy = group rows of one KV head's query
+    heads, 128 threads (group 3: 120 or 96, bdz = 128 // (bdx x 3)), the registers ptxas gives those kernels."""
+    hw = hardware("h100")
+    cfg = decode_config(BATCH, 128, group, 2)
+    assert (cfg.bdx, cfg.bdy, cfg.bdz, cfg.regs) == (16, group, {2: 4, 3: 2}[group], {2: 56, 3: 56}[group])
+    r = evaluate(hw, BATCH, Workload(batch=16, heads=8 * group, kv_heads=8, seq_len=1, kv_len=4096))
+    assert r.time_s > 0 and r.detail["ctas_per_sm"] == cfg.ctas_per_sm(hw)
