@@ -75,19 +75,13 @@ ITERATION_OPS = 48.8
 # (cudaOccupancyMaxActiveBlocksPerMultiprocessor) counts registers as allocated, per warp in 256-register units
 # (8 per thread): batch 8-bit kernels hold 72 (7 CTAs of 128 threads), the 512-thread single kernel at group 8
 # two CTAs.
-DECODE_REGS = {
-    (BATCH, 64, 1): (70, 68, 79), (BATCH, 64, 2): (50, 52, 72), (BATCH, 64, 3): (56, 56, 72),
-    (BATCH, 64, 4): (56, 56, 72), (BATCH, 64, 8): (60, 56, 72),
-    (BATCH, 128, 1): (70, 68, 72), (BATCH, 128, 2): (50, 52, 72), (BATCH, 128, 3): (56, 56, 72),
-    (BATCH, 128, 4): (56, 56, 72), (BATCH, 128, 8): (63, 56, 72),
-    (BATCH, 256, 1): (70, 68, 72), (BATCH, 256, 2): (50, 52, 72), (BATCH, 256, 3): (54, 48, 72),
-    (BATCH, 256, 4): (58, 58, 72), (BATCH, 256, 8): (56, 56, 72),
-    (SINGLE, 64, 1): (90, 90, 70), (SINGLE, 64, 2): (48, 48, 64), (SINGLE, 64, 3): (48, 48, 64),
-    (SINGLE, 64, 4): (48, 55, 64), (SINGLE, 64, 8): (63, 63, 72),
-    (SINGLE, 128, 1): (90, 91, 70), (SINGLE, 128, 2): (48, 48, 64), (SINGLE, 128, 3): (48, 48, 64),
-    (SINGLE, 128, 4): (48, 55, 64), (SINGLE, 128, 8): (61, 63, 72),
-    (SINGLE, 256, 1): (89, 91, 70), (SINGLE, 256, 2): (48, 48, 71), (SINGLE, 256, 3): (48, 48, 71),
-    (SINGLE, 256, 4): (48, 48, 64), (SINGLE, 256, 8): (61, 63, 72),
+DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA groups 1, 2, 3, 4, 8
+    (BATCH, 64): ((70, 68, 79), (50, 52, 72), (56, 56, 72), (56, 56, 72), (60, 56, 72)),
+    (BATCH, 128): ((70, 68, 72), (50, 52, 72), (56, 56, 72), (56, 56, 72), (63, 56, 72)),
+    (BATCH, 256): ((70, 68, 72), (50, 52, 72), (54, 48, 72), (58, 58, 72), (56, 56, 72)),
+    (SINGLE, 64): ((90, 90, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (63, 63, 72)),
+    (SINGLE, 128): ((90, 91, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (61, 63, 72)),
+    (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
 }
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 
@@ -118,7 +112,8 @@ class DecodeConfig:
     @property
     def regs(self) -> int:
         """Registers per thread as allocated (DECODE_REGS rounded up to REG_ALLOC_PER_THREAD)."""
-        used = DECODE_REGS[(self.family, self.vec * self.bdx, self.bdy)][2 if self.fp8 else 1 if self.bf16 else 0]
+        by_group = DECODE_REGS[(self.family, self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
+        used = by_group[2 if self.fp8 else 1 if self.bf16 else 0]
         return -(-used // REG_ALLOC_PER_THREAD) * REG_ALLOC_PER_THREAD
 
     def ctas_per_sm(self, hw) -> int:
