@@ -310,7 +310,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     causal = causal and not local  # _resolve_causal_local_window: a causal window is local, not causal
-    hd256 = d16 == 256 and dv16 == 256
+    hd256 = fa4_hd256(d, dv)
     q_stage = 2 if packed_q > FA4_TILE and not hd256 else 1  # hd256: its Q and O alone would not fit twice
     two_cta = hd256 or (dense and not causal and d16 in (128, 192) and dv16 == 128
                         and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
@@ -333,6 +333,12 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
 # BlackwellFusedMultiHeadAttentionForward): kv_stage = 4 stages of 128 columns, ``is_persistent = False`` (its grid
 # runs the query blocks in launch order, shortest causal ones first), no pack_gqa, no split-KV, no local window.
 FA4_HD256_KV_STAGE = 4
+
+
+def fa4_hd256(d: int, dv: int) -> bool:
+    """Whether FA4 runs head dims (d, dv) in its dedicated (256, 256) kernel (interface.py
+    ``use_dedicated_hd256_kernel``, after padding to 16)."""
+    return math.ceil(d / 16) * 16 == 256 == math.ceil(dv / 16) * 16
 
 
 # FlashAttention-1's forward kernel as the FA1 paper benchmarks it (flash-attention @ 765741c, June 2022:

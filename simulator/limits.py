@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
+from simulator.kernel_configs import fa4_hd256
 
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
 FA3_API = "flash-attention hopper/flash_api.cpp, mha_fwd"
@@ -75,7 +76,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
                     f"{' (and (192, 128), (256, 256), (64, 512), (512, 512))' if algo == 'flash4' else ''} ({limits.source}); "
                     f"got {option} {d}")
-    if algo == "flash4" and wl.head_dim > 240 and wl.v_head_dim > 240 and (
+    if algo == "flash4" and fa4_hd256(wl.head_dim, wl.v_head_dim) and (
             wl.sparsity or (wl.pattern or "causal").replace(" ", "") not in ("causal", "full")):
         what = f"--pattern {wl.pattern!r}" if wl.pattern else f"--sparsity {wl.sparsity:g}"
         return (f"{what}: flash4 runs head dim 256 in its dedicated kernel (flash_attn/cute/"

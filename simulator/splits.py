@@ -12,7 +12,7 @@ from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
                                    should_pack_gqa, sm_number, window_sides, windowed)
-from simulator.kernel_configs import current_fa3_build
+from simulator.kernel_configs import current_fa3_build, fa4_hd256
 from simulator.tiles import grid_call
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
@@ -131,7 +131,7 @@ def fa4_layout(hw, wl, cfg):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
         return 1, cfg
-    if not decode or (wl.head_dim > 240 and wl.v_head_dim > 240):  # the hd256 kernel has no split-KV
+    if not decode or fa4_hd256(wl.head_dim, wl.v_head_dim):  # the hd256 kernel has no split-KV
         return 1, cfg
     splits = _fa4_splits(hw, wl, cfg.block_kv)
     if splits > 1 and wl.head_dim != wl.v_head_dim:
