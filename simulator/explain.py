@@ -15,8 +15,8 @@ from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged
 from simulator.workload import with_head_dims
 from simulator import tile_cost as tc
 
-Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly = sp.symbols(
-    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly", positive=True)
+Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly, k = sp.symbols(
+    "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly k", positive=True)
 # The cascade's work (simulator.tile_ops): per score element and per query row per key tile, by unit.
 T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative=True)
 # The head dims the kernel is compiled for, where the call's are smaller (its MMAs and smem tiles span them)
@@ -39,7 +39,7 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
         "exp": (X_s * Br * Bc * (1 - poly) + X_r * Br) / R_sfu,
         "fma": ((P_s + (M_s if masked else 0) + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
         "l2": Bc * (d + dv) * b / cfg.kv_share / B_l2,
-        "latency": L / stages,
+        "latency": L / (stages * k),  # k resident CTAs, stages loads in flight each (Little's law)
     }
 
 
@@ -63,7 +63,7 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
             R_tc: hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype), eff: eff_value, B_smem: hw.smem_bytes_per_clk_sm,
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
-            stages: cfg.kv_stages, f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
+            stages: cfg.kv_stages, k: cfg.ctas_per_sm(hw), f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
             X_s: ops.sfu_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row, X_r: ops.sfu_per_row,
             P_r: ops.fp32_per_row, M_s: tc.MASK_FP32_PER_SCORE}, cfg
 

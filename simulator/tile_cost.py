@@ -35,7 +35,9 @@ def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost
     """SM cycles for one tile with all of the SM's units. ``extra_load``: bytes the tile moves besides its
     K/V tile (FA1's Q, O, l, m round trip)."""
     eff, exposed = hw.mma_path(cfg.tensor_path)
-    latency = hw.hbm_latency_s * hw.sustained_clock_hz
+    # the SM's k resident CTAs each keep kv_stages K/V loads in flight: k x stages per latency (Little's law), so
+    # a tile's SM cycles wait L / (stages x k); the makespan (cta_work) multiplies each CTA's by k again
+    latency = hw.hbm_latency_s * hw.sustained_clock_hz / cfg.ctas_per_sm(hw)
     dtype = tensor_dtype(hw, wl)
     rate = hw.path_flops_per_clk_sm(cfg.tensor_path, dtype)
     rates = (rate * eff, hw.smem_bytes_per_clk_sm,
@@ -55,8 +57,9 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     after the GEMMs (FA2), exposed = 0 a softmax wholly hidden behind them. Where a chip-level cap holds the
     tensor rate below the SM's own (``capped`` < 1, the H20), the exposure is that of the SM's instruction
     stream, its GEMMs at the SM's rate (G_sm), and the cap only stretches the GEMMs: max(G, max(G_sm, S) +
-    exposed * min(G_sm, S)). The tile is also held to its L2 feed and to the memory latency its
-    ``kv_stages`` K/V loads in flight must cover (Little's law).
+    exposed * min(G_sm, S)). The tile is also held to its L2 feed and to the memory latency the SM's
+    ``kv_stages`` K/V loads in flight per resident CTA must cover (Little's law; ``latency`` arrives divided by
+    the CTAs per SM).
     """
     tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency, capped = rates
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction

@@ -265,14 +265,16 @@ def test_fa2_hdim256_tile_depends_on_the_smem_per_sm():
 
 def test_few_ctas_are_held_to_the_memory_latency_of_their_loads_in_flight():
     """Little's law per CTA: a call with one CTA per KV head streams no faster than its pipeline's K/V
-    stages per loaded-memory latency, whatever the HBM roof says."""
-    hw = replace(hardware("h100"), hbm_latency_s=5e-6)  # a memory slow enough that its latency binds
+    stages per loaded-memory latency, whatever the HBM roof says; CTAs sharing an SM each have their own."""
+    hw = replace(hardware("h100"), hbm_latency_s=20e-6)  # a memory slow enough that its latency binds
     wl = Workload(heads=8, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536)
     r = evaluate(hw, "flash-decoding", wl)
     cfg = kernel_config("flash-decoding", hw, wl)
     tiles_per_cta = math.ceil(65536 // cfg.block_kv / r.detail["splits"])
     latency_bound = tiles_per_cta * hw.hbm_latency_s / cfg.kv_stages
     assert r.time_s >= latency_bound
+    # two of these CTAs share an SM, each with its own stages in flight: not twice the one CTA's wait
+    assert cfg.ctas_per_sm(hw) == 2 and r.time_s < 1.25 * latency_bound
     faster = evaluate(replace(hw, hbm_latency_s=hw.hbm_latency_s / 2), "flash-decoding", wl)
     assert faster.time_s < 0.75 * r.time_s  # the latency binds, so halving it nearly halves the time
 
