@@ -262,7 +262,7 @@ class ColumnPlan:
         part = {name: column[together] for name, column in sizes.items()}
         kernels = [self._splits(part, machine) for machine in self.split_machines]
         if self.gqa_layouts:  # None: a decode call, which may split its KV range
-            kernels.append(self.layouts(part["seq_len"], part["heads"], part["kv_heads"]))
+            kernels.append(self.layouts(part["seq_len"], part["heads"], part["kv_heads"], part["kv_len"]))
         groups = []
         ids = [kernel.astype(np.int64) if kernel.dtype == bool else _ids(kernel.tolist()) for kernel in kernels]
         for members in _split_by(_combined(ids, len(together))):
@@ -279,14 +279,14 @@ class ColumnPlan:
         wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
         return np.zeros(len(sizes["seq_len"]), dtype=bool) if wl is None else fa2_splits(machine, wl) > 1
 
-    def layouts(self, seq_len, heads, kv_heads):
+    def layouts(self, seq_len, heads, kv_heads, kv_len):
         """FA3's GQA packing or FA4's layout key of each point of these size columns, None for a decode call
         (which may split its KV range: evaluated alone)."""
         _, algo, _, head_dim, _, block, v_head_dim, scope = self.names
         if algo == "flash3":
-            return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, scope)
+            return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, kv_len, scope)
         group = heads // kv_heads
-        long = ~fa4_decode(seq_len, group)
+        long = ~fa4_decode(seq_len, group, kv_len, scope == "layer")  # no --page-size in columns
         keys = np.full(len(seq_len), None, dtype=object)
         keys[long] = fa4_layout_key(head_dim, v_head_dim, seq_len[long], group[long])
         return keys

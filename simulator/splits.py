@@ -11,7 +11,7 @@ from simulator._numpy import np
 from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
-                                   should_pack_gqa, sm_number, window_sides, windowed)
+                                   paged_cache, should_pack_gqa, sm_number, window_sides, windowed)
 from simulator.kernel_configs import current_fa3_build, fa4_hd256
 from simulator.tiles import grid_call
 
@@ -34,7 +34,7 @@ def fa3_prepares(wl, cfg) -> bool:
     makes it varlen (hopper/flash_api.cpp mha_fwd: is_varlen includes seqused_k; use_prepare_varlen = is_varlen),
     so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
     sequence's split. Columns of sizes hold no decode calls."""
-    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q, wl.kv_len, paged_cache(wl))
     return not is_columns(decode) and bool(decode)
 
 
@@ -65,7 +65,7 @@ def fa3_layout(hw, wl, cfg):
     Unsplit calls pack by should_pack_gqa, but a serving engine's call (--scope layer: K/V from a paged cache
     without TMA) and any call below sm_90 always pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
-    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q)
+    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q, wl.kv_len, paged_cache(wl))
     cap = 1
     if is_columns(decode):
         if decode.any():
@@ -102,12 +102,12 @@ def _packed(cfg, pack: bool):
     return replace(cfg, pack_gqa=pack)
 
 
-def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_heads, scope: str = "kernel"):
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_heads, kv_len, scope: str = "kernel"):
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one. For columns of sizes, a column of them."""
     block_q = block_size or fa3_block_q(arch, head_dim)
     group = heads // kv_heads
-    decode = _fa3_decode(seq_len, group, block_q)
+    decode = _fa3_decode(seq_len, group, block_q, kv_len, scope == "layer")  # no --page-size in columns
     if is_columns(decode):
         pack = (group > 1) & (fa3_always_packs(arch, scope == "layer") | pack_gqa_columns(seq_len, group, block_q))
         return np.where(decode, None, pack)
@@ -126,7 +126,7 @@ def fa4_layout(hw, wl, cfg):
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
     splits again where it has at least 64 key blocks, and does not split otherwise. The (256, 256) kernel
     (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split."""
-    decode = fa4_decode(wl.seq_len, wl.group)
+    decode = fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl))
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
@@ -234,16 +234,18 @@ def fa3_row_range_splits(row_full, row_partial, splits: int):
     return tiles * full_share, tiles * (1 - full_share)
 
 
-def _fa3_decode(seq_len, group, block_q):
-    """A decode call for FA3 (and FA4): all the queries of a KV head, packed, fit one query tile, or one query
-    whose KV head packs more query heads than a tile holds (MQA with 256 heads: ceil(group / kBlockM) m-blocks
-    of one query)."""
-    return (seq_len * group <= block_q) | (seq_len == 1)
+def _fa3_decode(seq_len, group, block_q, kv_len, paged: bool = False):
+    """A decode call for FA3 (and FA4): new queries against a longer KV cache (or a paged one), taken to come
+    through the KV-cache entry point, whose queries of a KV head, packed, fit one query tile, or one query whose
+    KV head packs more query heads than a tile holds (MQA with 256 heads: ceil(group / kBlockM) m-blocks of one
+    query). A call whose keys are its own queries (kv_len <= seq_len, no pages) is flash_attn_func's however
+    short: one split and no scheduler kernel, so 16 tokens cost no more than 64."""
+    return ((seq_len * group <= block_q) | (seq_len == 1)) & ((kv_len > seq_len) | paged)
 
 
-def fa4_decode(seq_len, group):
+def fa4_decode(seq_len, group, kv_len, paged: bool = False):
     """A decode call for FA4 (``_fa3_decode`` at its 128-row tile); a column of them for columns of sizes."""
-    return _fa3_decode(seq_len, group, FA4_DECODE_ROWS)
+    return _fa3_decode(seq_len, group, FA4_DECODE_ROWS, kv_len, paged)
 
 
 def _m_blocks(wl, block_q: int) -> int:

@@ -104,9 +104,10 @@ def test_fa3_and_fa4_layouts_of_a_column_are_each_points_own():
         heads, kv_heads = np.full(len(seq_len), 8 * group), np.full(len(seq_len), 8)
         for arch, head_dim, block, scope in (("sm_90", 64, None, "kernel"), ("sm_90", 128, None, "layer"),
                                              ("sm_80", 128, None, "kernel"), ("sm_90", 128, 64, "kernel")):
-            column = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, scope)
-            assert column.tolist() == [fa3_column_pack(arch, head_dim, block, n, 8 * group, 8, scope)
-                                       for n in seq_len.tolist()]
+            for kv_len in (seq_len, seq_len + 4096):  # prefill (flash_attn_func) and the KV-cache entry point
+                column = fa3_column_pack(arch, head_dim, block, seq_len, heads, kv_heads, kv_len, scope)
+                assert column.tolist() == [fa3_column_pack(arch, head_dim, block, n, 8 * group, 8, kv, scope)
+                                           for n, kv in zip(seq_len.tolist(), kv_len.tolist())]
         for head_dim, v_head_dim in ((64, 64), (128, 128), (192, 128)):
             keys = fa4_layout_key(head_dim, v_head_dim, seq_len, heads // kv_heads)
             assert keys.tolist() == [fa4_layout_key(head_dim, v_head_dim, n, group) for n in seq_len.tolist()]
