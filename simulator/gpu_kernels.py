@@ -387,8 +387,9 @@ def fa2_forces_split(wl, family: str) -> bool:
     stream, paged_KV)``; mha_fwd_kvcache: ``force_split_kernel = k_.has_value() || cache_batch_idx_.has_value() ||
     paged_KV``), i.e. a --page-size, or a serving engine's KV-cache call (--scope layer: it appends the new K/V
     and reads the paged cache). A benchmark's call on a contiguous cache with nothing to append runs the regular
-    kernel when the heuristic says one split (``run_mha_fwd``: ``num_splits <= 1 && !force_split_kernel``)."""
-    return wl.page_size is not None or (family == "flash-decoding" and wl.scope == "layer")
+    kernel when the heuristic says one split (``run_mha_fwd``: ``num_splits <= 1 && !force_split_kernel``). A
+    serving engine's ``flash2`` call is mha_varlen_fwd over its block table, paged too (``paged_cache``)."""
+    return paged_cache(wl)
 
 
 def fa4_layout_key(head_dim: int, v_head_dim: int, seq_len, group):

@@ -20,7 +20,7 @@ from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
-                                   out_bytes, padded_head_dim, positions_per_tile, sm_number,
+                                   out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_sm90
 from simulator.limits import Unsupported
@@ -155,7 +155,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
-        if algo == "flash2" and wl.page_size is not None and not fa2_swapped(wl):
+        if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl):
             splits = 1  # mha_varlen_fwd over a block table: "num_splits > 1 is not supported for varlen paged KV"
 
     def per_split(t):  # a masked split call: FA2 splits the whole key range, FA3 and FA4 each row's own range

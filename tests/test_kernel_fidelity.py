@@ -338,8 +338,9 @@ def test_kernel_scope_writes_back_the_dirty_l2_its_reads_evict(algo):
     if algo != "flash-decoding":
         kernel, layer = (evaluate(hw, algo, replace(prefill, scope=s)) for s in ("kernel", "layer"))
         assert kernel.bound == "tensor" or kernel.bound == "smem"
+        # the layer call runs the paged kernel's tiles (FA3's paged_kv_non_TMA ones, FA2's split-KV kernel)
         assert kernel.time_s == pytest.approx(layer.time_s - sum(layer.detail["layer_kernels"].values()),
-                                              rel=0.02 if algo == "flash3" else 1e-6)  # FA3: the paged tiles
+                                              rel=0.02 if algo == "flash3" else 0.1)
 
 
 def test_unfused_kernels_never_stream_faster_than_the_measured_stream():
@@ -780,8 +781,10 @@ def test_review_mends_of_paged_padded_and_stacked_calls():
     mask = dict(seq_len=8192, heads=16, pattern="strided(64)", sparsity=0.6)
     assert (simulate("a100", "flash2", head_dim=64, v_head_dim=128, **mask)["lowered_pattern"]
             == simulate("a100", "flash2", head_dim=128, **mask)["lowered_pattern"])
-    layer = Workload(batch=64, seq_len=1, kv_len=4096, scope="layer")
-    assert "paged KV" not in explain(a100, "flash2", layer, evaluate(a100, "flash2", layer))
+    layer = Workload(batch=64, seq_len=1, kv_len=4096, scope="layer")  # MHA: not swapped
+    engine = evaluate(a100, "flash2", layer)  # a serving engine's flash2 call is mha_varlen_fwd over its pages too
+    assert (engine.detail["block_q"], engine.detail["splits"]) == (64, 1)
+    assert "the split-KV kernel even at one split" in explain(a100, "flash2", layer, engine)
     stacked = evaluate(a100, "flash3", Workload(heads=256, kv_heads=1, seq_len=2048, kv_len=65536))
     assert stacked.cost.hbm_bytes == pytest.approx(2048 * 256 * 128 * 2 * 2 + 65536 * 128 * 2 * 2)
     with pytest.raises(UserError, match="key tile"):
