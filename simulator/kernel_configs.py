@@ -315,18 +315,45 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     two_cta = hd256 or (dense and not causal and d16 in (128, 192) and dv16 == 128
                         and packed_q > 2 * FA4_TILE and FA4_TILE % group == 0)
     cta_group = 2 if two_cta else 1
-    q_o = q_stage * FA4_TILE * (max(d16, dv16) if d16 == 192 else d16 + dv16) * b
-    stage = FA4_TILE * max(d16, dv16) * b // cta_group
-    kv_stages = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES)) / 2
+    q_o, stage, ring, smem = _fa4_ring(q_stage, d16, dv16, b, FA4_TILE, cta_group, split=False)
+    kv_stages = ring / 2
     if hd256:  # one ring of 4 stages of 128 columns; a K or V tile takes two: one pair in flight
         kv_stages = FA4_HD256_KV_STAGE / 4
+        smem = q_o + 2 * stage
     pack = group > 1 and not hd256  # interface.py: "pack_gqa is an auto-selected optimization; disable it for hd256"
     poly = fa4_exp_poly_fraction(two_cta, causal, local, d16, b == 1, pack)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
-                        q_o + int(kv_stages * 2) * stage, FA4_REGS, (causal or local) and not hd256, pack,
+                        smem, FA4_REGS, (causal or local) and not hd256, pack,
                         exp_poly_fraction=poly, fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
                         kv_stages=kv_stages, persistent=dense and not causal and not hd256, kv_share=cta_group,
                         q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
+
+
+FA4_SPLIT_O_BYTES = 4  # a split call's partial O is fp32 (interface.py: "SplitKV uses float32 partial output")
+
+
+def _fa4_ring(q_stage: int, d16: int, dv16: int, b: int, block_kv: int, cta_group: int, split: bool):
+    """(Q and O bytes, bytes of one K/V stage, stages, bytes in all) of FA4's shared memory (flash_fwd_sm100.py,
+    _setup_attributes): Q and O side by side unless they overlap (``overlap_sO_sQ``: d = 192, or a split call
+    with dv >= 128), O in fp32 when split; K and V share one ring of stages filling 224 KiB, at most 32; at
+    (192, 128) a ring of 2 takes a third, smaller middle stage (``uneven_kv_smem``: "we can fit 3 stages")."""
+    q = q_stage * FA4_TILE * d16 * b
+    o = q_stage * FA4_TILE * dv16 * (FA4_SPLIT_O_BYTES if split else b)
+    q_o = max(q, o) if (d16 == 192 and dv16 >= 64) or (split and dv16 >= 128) else q + o
+    stage = block_kv * max(d16, dv16) * b // cta_group
+    ring = max(1, min((FA4_SMEM - q_o) // stage, FA4_MAX_KV_STAGES))
+    smem = q_o + ring * stage
+    if d16 == 192 and dv16 == 128 and ring == 2:  # [192-wide, 128-wide, 192-wide]
+        ring, smem = 3, smem + block_kv * dv16 * b // cta_group
+    return q_o, stage, ring, smem
+
+
+def fa4_split_ring(cfg: KernelConfig, d: int, dv: int, b: int, block_kv: int) -> KernelConfig:
+    """``cfg`` as a split call runs it: its fp32 partial O in shared memory and its (possibly narrowed) key tile
+    re-size the K/V ring (_setup_attributes runs on the split kernel's own tile and O type)."""
+    d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
+    _, _, ring, smem = _fa4_ring(cfg.block_q // FA4_TILE, d16, dv16, b, block_kv, cfg.kv_share, split=True)
+    return replace(cfg, block_kv=block_kv, kv_stages=ring / 2, smem_bytes=smem)
 
 
 # FA4's dedicated (256, 256) kernel (flash_attn/cute/sm100_hd256_2cta_fmha_forward.py,

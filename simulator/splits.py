@@ -12,7 +12,7 @@ from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
                                    paged_cache, should_pack_gqa, sm_number, window_sides, windowed)
-from simulator.kernel_configs import current_fa3_build, fa4_hd256
+from simulator.kernel_configs import current_fa3_build, fa4_hd256, fa4_split_ring
 from simulator.tiles import grid_call
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
@@ -124,8 +124,10 @@ def fa4_layout(hw, wl, cfg):
     asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
     fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
-    splits again where it has at least 64 key blocks, and does not split otherwise. The (256, 256) kernel
-    (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split."""
+    splits again where it has at least 64 key blocks, and does not split otherwise; a split call sizes its K/V
+    ring for its own tile and fp32 O (``fa4_split_ring``). The (256, 256) kernel
+    (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split. FA4's own benchmark asks for
+    the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto")."""
     decode = fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl))
     if is_columns(decode):
         if decode.any():
@@ -134,12 +136,17 @@ def fa4_layout(hw, wl, cfg):
     if not decode or fa4_hd256(wl.head_dim, wl.v_head_dim):  # the hd256 kernel has no split-KV
         return 1, cfg
     splits = _fa4_splits(hw, wl, cfg.block_kv)
+    block_kv = cfg.block_kv
     if splits > 1 and wl.head_dim != wl.v_head_dim:
         if math.ceil(_fa4_loaded(wl) / cfg.block_kv) < FA4_SPLIT_DIFF_DIM_BLOCKS:
             return 1, cfg
-        cfg = replace(cfg, block_kv=FA4_SPLIT_DIFF_DIM_TILE)
-        splits = _fa4_splits(hw, wl, cfg.block_kv)
-    return splits, cfg
+        block_kv = FA4_SPLIT_DIFF_DIM_TILE
+        splits = _fa4_splits(hw, wl, block_kv)
+    if block_kv == cfg.block_kv and splits == 1:
+        return 1, cfg
+    if splits == 1:  # the narrowed tile, unsplit after all: O in the input dtype
+        return 1, replace(cfg, block_kv=block_kv)
+    return splits, fa4_split_ring(cfg, int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), block_kv)
 
 
 FA4_SPLIT_DIFF_DIM_BLOCKS, FA4_SPLIT_DIFF_DIM_TILE = 64, 64  # _get_fwd_config: "num_n_blocks >= 64", "tile_n = 64"

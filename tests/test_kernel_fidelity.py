@@ -115,6 +115,23 @@ def test_fa4_splits_a_call_with_its_own_v_head_dim_only_with_64_key_tiles():
     assert (same.detail["splits"], same.detail["block_kv"]) == (9, 128)
 
 
+def test_fa4_sizes_its_kv_ring_as_setup_attributes_does():
+    """flash_fwd_sm100.py _setup_attributes: (224 KiB - Q and O) // stage stages; at (192, 128) a ring of 2 takes
+    an uneven third stage; a split call's O is fp32 (overlapping Q where dv >= 128) and its ring is sized for its
+    own (narrowed) key tile."""
+    from simulator.splits import fa4_layout
+
+    b200 = hardware("b200")
+    causal = kernel_config("flash4", b200, Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=8192,
+                                                    causal=True))
+    assert (causal.block_q, causal.kv_share, causal.kv_stages) == (256, 1, 1.5)  # 96 KiB of Q: 2 stages, then 3
+    assert causal.smem_bytes <= b200.smem_per_block_bytes
+    for d, dv, kv_len, block_kv, stages in ((192, 128, 65536, 64, 6), (64, 64, 32768, 128, 11)):
+        wl = Workload(heads=32, kv_heads=8, head_dim=d, v_head_dim=dv, seq_len=1, kv_len=kv_len)
+        splits, cfg = fa4_layout(b200, wl, kernel_config("flash4", b200, wl))
+        assert splits > 1 and (cfg.block_kv, cfg.kv_stages) == (block_kv, stages / 2)
+
+
 @pytest.mark.parametrize("hw_name, algo", [("a100", "flash2"), ("a100", "flash-decoding"), ("h100", "flash3"),
                                             ("a100", "flash3"), ("b200", "flash4")])
 def test_a_kv_head_packing_more_query_heads_than_a_tile_runs_several_tiles_per_query(hw_name, algo):
