@@ -21,6 +21,7 @@ The parser checks syntax only; ``validate`` checks that the lines make sense tog
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
@@ -237,7 +238,9 @@ def _parse_line(code: str, source: str, lineno: int) -> Line:
 
 def _parse_expr(text: str, at: _At) -> ast.AST:
     try:
-        node = ast.parse(text, mode="eval").body
+        with warnings.catch_warnings():  # Python only warns of "1if" and "0x1for": a syntax error here, not a stderr line
+            warnings.simplefilter("error", SyntaxWarning)
+            node = ast.parse(text, mode="eval").body
     except SyntaxError as err:
         col = at.col0 + max((err.offset or 1) - 1, 0)
         raise CascadeParseError(f"{at.source}:{at.lineno}:{col}: syntax error in {text[:_ECHO]!r}: {err.msg}") from None

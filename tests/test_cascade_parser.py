@@ -167,3 +167,13 @@ def test_a_bare_name_that_is_no_rank_of_the_einsum_is_refused():
 def test_a_left_side_partition_writes_a_chunked_result_back_over_the_whole_rank():
     c = parse_cascade("# extents: P0=2\nQC[p1,p0] = Q[p1*P0 + p0]\nY[p1*P0 + p0] = QC[p1,p0] * 2\n", "t")
     assert np.allclose(c.run({"Q": np.arange(6.0)})["Y"], 2 * np.arange(6.0))
+
+
+def test_a_sloppy_literal_is_a_syntax_error_not_a_python_warning():
+    """Python parses "1if" with a SyntaxWarning on stderr; the cascade language calls it a syntax error."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CascadeParseError, match="invalid decimal literal"):
+            parse_lines("Z[m] = A[m] * 1if 1else 2", "x.cascade")
