@@ -122,7 +122,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
-        split = fa2_forces_split(wl, family) or _any_above_one(fa2_splits(hw, wl))
+        split = fa2_forces_split(wl, family) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
                       fa2_swapped(wl, kvcache=family == "flash-decoding"))
     if family == "flash3":
@@ -271,14 +271,15 @@ def pattern_leaves(text: str) -> tuple:
     return pattern_shape(text).leaves
 
 
-def fa2_splits(hw, wl):
+def fa2_splits(hw, wl, kvcache: bool = False):
     """The split count FA2's flash_attn_func asks its heuristic for (mha_fwd calls set_params_splitkv with
     num_splits = 0): batch x heads x 64-row query blocks over twice the SMs, key blocks of the split-KV
-    kernel's tile. One split runs the regular kernel; more run the split-KV kernel and a combine."""
+    kernel's tile. One split runs the regular kernel; more run the split-KV kernel and a combine. ``kvcache``:
+    flash_attn_with_kvcache's call (mha_fwd_kvcache), whose GQA swap any window stops (``fa2_swapped``)."""
     from simulator.kernel_configs import fa2_split_block_n
     from simulator.splits import fa2_num_splits
 
-    swapped = fa2_swapped(wl)
+    swapped = fa2_swapped(wl, kvcache)
     rows, heads = (wl.group, wl.kv_heads) if swapped else (wl.seq_len, wl.heads)
     m_blocks = -(-rows // FA2_SPLIT_BLOCK_M)
     n_blocks = -(-wl.kv_len // fa2_split_block_n(wl.head_dim))

@@ -807,3 +807,13 @@ def test_review_mends_of_paged_padded_and_stacked_calls():
     with pytest.raises(UserError, match="key tile"):
         evaluate(b200, "flash4", Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=1, kv_len=16384,
                                           page_size=128))
+
+
+def test_flash_decoding_decides_its_split_by_mha_fwd_kvcaches_swap():
+    """mha_fwd_kvcache tests seqlenq_ngroups_swapped before it drops window sides past the cache, so a window
+    stops the swap there (flash_attn_func's mha_fwd swaps once the sides are gone): the split decision and the
+    kernel it picks follow the kvcache rule."""
+    h100 = hardware("h100")
+    wl = Workload(batch=8, heads=32, kv_heads=8, seq_len=1, kv_len=8192, pattern="window(100000,100000)")
+    r = evaluate(h100, "flash-decoding", wl)
+    assert r.detail["splits"] == 1 and r.detail["block_q"] == 128  # the regular kernel: unswapped, one split
