@@ -3,7 +3,8 @@
 Per call, beside the kernel family's own kernels (and its split-KV combine), a serving engine writes the
 call's new K and V into the KV cache (vLLM csrc/cache_kernels.cu ``reshape_and_cache_flash``: one CTA per
 new token reads its K and V and writes them into the paged pool), FA3's varlen path runs its scheduler
-kernel first (hopper/flash_prepare_scheduler.cu ``prepare_varlen_num_blocks``), and every kernel is
+kernel first (hopper/flash_prepare_scheduler.cu ``prepare_varlen_num_blocks``), as FA4's does when it splits
+(flash_attn/cute/prepare_scheduler.py), and every kernel is
 replayed from a CUDA graph, so each costs a graph launch instead of a stream launch. docs/kernels.md
 (section E) has the sources.
 """
@@ -11,6 +12,7 @@ replayed from a CUDA graph, so each costs a graph launch instead of a stream lau
 from dataclasses import replace
 
 from einsum_cascades.errors import UserError
+from simulator._numpy import np
 from simulator.columns import vmax
 
 SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a scheduler kernel first
@@ -37,6 +39,10 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
     if algo in SCHEDULER_FAMILIES and "prepare" not in result.times:  # a decode call has it at kernel scope already
+        out["scheduler"] = small_kernel
+    elif algo == "flash4" and np.max(result.detail.get("splits", 1)) > 1:  # columns hold no split FA4 call
+        # FA4's varlen call builds scheduler metadata only when it splits (flash_attn/cute/interface.py
+        # _flash_attn_fwd: ``is_split_kv and is_varlen_q`` -> _get_scheduler_metadata, FlashPrepareScheduler)
         out["scheduler"] = small_kernel
     out["graph_launches"] = result.cost.launches * (hw.graph_launch_s - hw.launch_overhead_s)
     return out

@@ -817,3 +817,13 @@ def test_flash_decoding_decides_its_split_by_mha_fwd_kvcaches_swap():
     wl = Workload(batch=8, heads=32, kv_heads=8, seq_len=1, kv_len=8192, pattern="window(100000,100000)")
     r = evaluate(h100, "flash-decoding", wl)
     assert r.detail["splits"] == 1 and r.detail["block_q"] == 128  # the regular kernel: unswapped, one split
+
+
+def test_fa4_layer_call_runs_its_scheduler_kernel_only_when_it_splits():
+    """FA4's varlen call builds scheduler metadata only for a split call (interface.py: is_split_kv and
+    is_varlen_q -> _get_scheduler_metadata)."""
+    b200 = hardware("b200")
+    decode = evaluate(b200, "flash4", Workload(batch=8, heads=32, kv_heads=8, seq_len=1, kv_len=8192, scope="layer"))
+    prefill = evaluate(b200, "flash4", Workload(batch=2, heads=32, kv_heads=8, seq_len=4096, scope="layer"))
+    assert decode.detail["splits"] > 1 and "scheduler" in decode.detail["layer_kernels"]
+    assert prefill.detail["splits"] == 1 and "scheduler" not in prefill.detail["layer_kernels"]
