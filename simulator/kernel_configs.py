@@ -353,7 +353,8 @@ def fa4_split_ring(cfg: KernelConfig, d: int, dv: int, b: int, block_kv: int) ->
     re-size the K/V ring (_setup_attributes runs on the split kernel's own tile and O type)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     _, _, ring, smem = _fa4_ring(cfg.block_q // FA4_TILE, d16, dv16, b, block_kv, cfg.kv_share, split=True)
-    return replace(cfg, block_kv=block_kv, kv_stages=ring / 2, smem_bytes=smem)
+    # and runs one CTA per (split, query block): interface.py is_static_persistent requires ``not is_split_kv``
+    return replace(cfg, block_kv=block_kv, kv_stages=ring / 2, smem_bytes=smem, persistent=False)
 
 
 # FA4's dedicated (256, 256) kernel (flash_attn/cute/sm100_hd256_2cta_fmha_forward.py,
