@@ -403,7 +403,9 @@ def _naive(hw, wl) -> Result:
     softmax = softmax_ops(d, dv)  # MUFU and FP32 per score of the 3-pass cascade's element-wise Einsums
     row_on_chip = wl.kv_len * b <= hw.smem_per_block_bytes
     softmax_bytes = s_bytes * where(row_on_chip, 1, passes) + s_bytes  # read S once per pass off chip, write P
-    copies = 2 * heads * (wl.seq_len * d + wl.kv_len * (d + dv)) * b  # read and write Q, K, V per query head
+    # Q read and written per query head; K and V read once per KV head and written per query head (repeat_kv's
+    # expand-and-copy reads the shared source once: its other query heads' reads of it hit L2)
+    copies = (2 * heads * wl.seq_len * d + (wl.batch * wl.kv_heads + heads) * wl.kv_len * (d + dv)) * b
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
         "layout": Cost(hbm_bytes=copies, l2_bytes=copies, launches=3),
         "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),

@@ -827,3 +827,11 @@ def test_fa4_layer_call_runs_its_scheduler_kernel_only_when_it_splits():
     prefill = evaluate(b200, "flash4", Workload(batch=2, heads=32, kv_heads=8, seq_len=4096, scope="layer"))
     assert decode.detail["splits"] > 1 and "scheduler" in decode.detail["layer_kernels"]
     assert prefill.detail["splits"] == 1 and "scheduler" not in prefill.detail["layer_kernels"]
+
+
+def test_naive_gqa_reads_each_kv_head_once_in_its_repeat_copy():
+    """repeat_kv expands K and V to every query head and copies: the copy writes a query head's worth each but
+    reads the shared KV head's once (the other heads' reads hit L2)."""
+    h100 = hardware("h100")
+    mha, gqa = (evaluate(h100, "naive", Workload(batch=2, heads=32, kv_heads=kv, seq_len=2048)) for kv in (32, 8))
+    assert mha.cost.hbm_bytes - gqa.cost.hbm_bytes == pytest.approx(2 * (32 - 8) * 2048 * (128 + 128) * 2)
