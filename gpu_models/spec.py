@@ -85,6 +85,11 @@ class GPUSpec:
     uncapped_tensor_flops_per_clk_sm: dict | None = None
     # one dependent DRAM load on an otherwise idle memory system (pointer chase); None where none is published
     dram_latency_s: float | None = None
+    # HBM fraction PyTorch's element-wise kernels reach on a strided or broadcast operand (the standard attention's
+    # layout copies of per-head views and its mask add): aten/src/ATen/native/cuda/CUDALoops.cuh
+    # gpu_kernel_impl_nocast vectorizes only when every operand is contiguous, else runs launch_legacy_kernel with
+    # an offset calculator and element-wide loads. None: as unfused_hbm_efficiency.
+    unfused_strided_efficiency: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -100,6 +105,12 @@ class GPUSpec:
                                "max_ctas_per_sm"), integer=True)
         for name in ("hbm_efficiency", "gemm_efficiency", "unfused_hbm_efficiency"):
             _check_fraction(self, name, getattr(self, name))
+        if self.unfused_strided_efficiency is not None:
+            _check_fraction(self, "unfused_strided_efficiency", self.unfused_strided_efficiency)
+            if self.unfused_strided_efficiency > self.hbm_efficiency:
+                raise HardwareError(f"{self.name}: unfused_strided_efficiency ({self.unfused_strided_efficiency}) "
+                                    f"exceeds hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the "
+                                    "measured stream")
         if self.unfused_hbm_efficiency > self.hbm_efficiency:
             raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
                                 f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")
@@ -169,6 +180,11 @@ class GPUSpec:
         """SM cycles a kernel on MMA path ``path`` loses per work tile at the hand-offs between its warp roles
         (fitted for tcgen05 alone; 0 where no figure is given)."""
         return getattr(self, f"{path}_tile_turnaround", None) or 0.0
+
+    @property
+    def strided_efficiency(self) -> float:
+        """HBM fraction of PyTorch's element-wise kernels on strided or broadcast operands."""
+        return self.unfused_hbm_efficiency if self.unfused_strided_efficiency is None else self.unfused_strided_efficiency
 
     @property
     def hbm_achievable_bw(self) -> float:

@@ -835,3 +835,23 @@ def test_naive_gqa_reads_each_kv_head_once_in_its_repeat_copy():
     h100 = hardware("h100")
     mha, gqa = (evaluate(h100, "naive", Workload(batch=2, heads=32, kv_heads=kv, seq_len=2048)) for kv in (32, 8))
     assert mha.cost.hbm_bytes - gqa.cost.hbm_bytes == pytest.approx(2 * (32 - 8) * 2048 * (128 + 128) * 2)
+
+
+def test_naive_strided_kernels_stream_at_their_own_fraction():
+    """PyTorch vectorizes an element-wise kernel only when every operand is contiguous (CUDALoops.cuh
+    gpu_kernel_impl_nocast): the standard attention's layout copies (strided views in) and its mask add (a
+    broadcast mask) stream at unfused_strided_efficiency, the GEMMs and the softmax at unfused_hbm_efficiency;
+    a TOML without the strided figure streams them all at the latter."""
+    from gpu_models.spec import HardwareError
+
+    h100 = hardware("h100")
+    wl = Workload(batch=4, heads=16, head_dim=128, seq_len=2048, causal=True)
+    r = evaluate(h100, "naive", wl)
+    s_bytes = 4 * 16 * 2048 * 2048 * 2
+    mask_add = (2 * s_bytes + 2048 * 2048 * 2) / (h100.hbm_bw_bytes_s * h100.unfused_strided_efficiency)
+    assert r.detail["kernel_seconds"]["mask"] == pytest.approx(mask_add + h100.launch_overhead_s)
+    same = replace(h100, unfused_strided_efficiency=None)
+    assert same.strided_efficiency == same.unfused_hbm_efficiency
+    assert evaluate(same, "naive", wl).time_s < r.time_s  # the strided kernels are the slower streams
+    with pytest.raises(HardwareError, match="unfused_strided_efficiency"):
+        replace(h100, unfused_strided_efficiency=h100.hbm_efficiency + 0.01)

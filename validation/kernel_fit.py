@@ -6,8 +6,9 @@ Figures no datasheet publishes, per architecture, never per shape:
   (``<path>_softmax_exposed``), from the fused kernels' points (flash1/2/3/4, flash-decoding); on tcgen05
   (FA4) also the SM cycles a CTA loses at each work tile's hand-offs between its warp roles
   (``tcgen05_tile_turnaround``);
-- the HBM fraction PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``), from the
-  ``naive`` points.
+- the HBM fractions PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``: GEMMs, softmax;
+  ``unfused_strided_efficiency``: its element-wise kernels on strided or broadcast operands), from the ``naive``
+  points.
 Each is fitted by a robust (soft-L1) loss on log(predicted / measured) over every point of its kind, with
 everything else in the model left as it is, and printed with its leave-one-out error (each point predicted by a fit
 made without it); the TOML it writes cites the command. No factor on the result: the figures enter the
@@ -60,7 +61,8 @@ def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
     mma = {path: {f"{path}_efficiency": (0.05, 1.0), f"{path}_softmax_exposed": (0.0, 1.0)}
            for path in ("mma_sync", "wgmma", "tcgen05")}
     mma["tcgen05"]["tcgen05_tile_turnaround"] = TURNAROUND_CYCLES
-    return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency)}}
+    return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency),
+                             "unfused_strided_efficiency": (0.05, hw.hbm_efficiency)}}
 
 
 def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
@@ -86,12 +88,15 @@ def _identifiable(ranges: dict, points: list) -> dict:
     (the softmax after the GEMMs, no hiding assumed) and the efficiency alone is fitted; a second head dim, or
     the kernel timed with its softmax removed (``attention-nosoftmax@flash2``: S down to the conversion),
     separates them. A work tile costs its key tiles plus a turnaround: points of a single length cannot tell the
-    two apart, so the turnaround is then held at 0."""
+    two apart, so the turnaround is then held at 0. The standard attention's strided kernels are told from its
+    other kernels by the mask add: without masked points their figure is not fitted."""
     out = dict(ranges)
     if len({(wl.head_dim, wl.v_head_dim, algo) for wl, algo, *_ in points}) == 1:
         out = {k: ((1.0, 1.0) if k.endswith("_softmax_exposed") else r) for k, r in out.items()}
     if len({(wl.seq_len, wl.kv_len) for wl, *_ in points}) == 1:
         out = {k: ((0.0, 0.0) if _in_cycles(k) else r) for k, r in out.items()}
+    if not any(wl.mask_expr for wl, *_ in points):  # without a mask add, the strided kernels are only the layout
+        out.pop("unfused_strided_efficiency", None)  # copies, a few % of the bytes: not fitted (None: as the rest)
     return out
 
 
@@ -277,7 +282,10 @@ def _in_cycles(name: str) -> bool:
 
 def _meaning(name: str) -> str:
     if name == "unfused_hbm_efficiency":
-        return "HBM fraction the standard-attention kernels reach"
+        return "HBM fraction the standard-attention kernels reach (GEMMs, softmax, mask build)"
+    if name == "unfused_strided_efficiency":
+        return ("HBM fraction PyTorch's non-vectorized element-wise kernels reach (the layout copies of strided "
+                "views, the add of a broadcast mask: CUDALoops.cuh gpu_kernel_impl_nocast)")
     if _in_cycles(name):
         return ("SM cycles a CTA loses at each work tile to the hand-offs between its warp roles (the next tile's "
                 "first PV MMA waits for the correction warps to read O out of tensor memory)")
@@ -290,9 +298,10 @@ def _meaning(name: str) -> str:
 
 
 def fit_table(fits: list[Fit]) -> str:
-    """The fits as a plain table for the terminal, 74 columns wide: a line per target with the families
+    """The fits as a plain table for the terminal, 74 columns wide (76 with the strided figure): a line per target with the families
     fitted, then its figures, the first with the point count and the errors."""
-    lines = ["target: families", f"  {'figure':<24} {'value':>8}  {'n':>3}  {'median|err|':>11}  {'LOO median':>10}  "
+    width = max([24] + [len(name) for f in fits for name in f.values])
+    lines = ["target: families", f"  {'figure':<{width}} {'value':>8}  {'n':>3}  {'median|err|':>11}  {'LOO median':>10}  "
              f"{'LOO max':>7}"]
     for f in fits:
         lines.append(f"{f.target}: {','.join(f.families)}")
@@ -300,5 +309,5 @@ def fit_table(fits: list[Fit]) -> str:
             tail = (f"  {f.n:>3}  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  "
                     f"{f.loo_max_abs_error:7.1%}" if i == 0 else "")
             shown = f"{value:8.0f}" if _in_cycles(name) else f"{value:8.4f}"
-            lines.append(f"  {name:<24} {shown}{tail}")
+            lines.append(f"  {name:<{width}} {shown}{tail}")
     return "\n".join(lines)
