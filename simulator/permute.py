@@ -39,7 +39,8 @@ def copy_bytes(wl, layout, q_heads: float | None = None) -> dict[str, float]:
 
 
 def copy_seconds(hw, moved: float) -> float:
-    """A memory-bound copy kernel: its bytes at the GPU's copy-kernel streaming rate (``unfused_hbm_efficiency``,
-    fitted from PyTorch's layout copies) plus the first load's latency; its launch is counted with the call's."""
+    """A memory-bound copy kernel: its bytes at the streaming rate of a library's vectorized kernels
+    (``unfused_hbm_efficiency``, fitted to PyTorch's GEMM and softmax streams; NATTEN's CUTLASS permute kernel is
+    no strided element-wise PyTorch op) plus the first load's latency; its launch is counted with the call's."""
     return moved / (hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency) + hw.hbm_latency_s
 
