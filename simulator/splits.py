@@ -57,8 +57,8 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
 
 def fa3_layout(hw, wl, cfg):
     """FA3's split count, GQA packing and whether it launches its split kernel (and the combine after it):
-    (splits, cfg, split_launch). A decode call (all queries of a KV head, packed, fit one query
-    tile) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
+    (splits, cfg, split_launch). A decode call (new queries against a longer or paged KV cache,
+    ``_fa3_decode``) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
     (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
     them); any other call is flash_attn_func's, num_splits = 1. The heuristic's count picks the kernel (Split)
     and the combine; the scheduler kernel then splits each sequence by its own count (``_fa3_decode_splits``).
@@ -119,9 +119,9 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_hea
 
 
 def fa4_layout(hw, wl, cfg):
-    """FA4's split count and config. Its flash_attn_func defaults to one split; as for FA3, a decode call (all
-    the queries of a KV head, packed, fit one query tile) is taken to come through a KV-cache entry point that
-    asks for the heuristic (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
+    """FA4's split count and config. Its flash_attn_func defaults to one split; a decode call (``fa4_decode``: the
+    queries of a KV head, packed, fit one query tile, against a longer or paged cache) is taken to ask for the
+    heuristic, as FA4's own benchmark does (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
     fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
     splits again where it has at least 64 key blocks, and does not split otherwise; a split call sizes its K/V
@@ -242,17 +242,19 @@ def fa3_row_range_splits(row_full, row_partial, splits: int):
 
 
 def _fa3_decode(seq_len, group, block_q, kv_len, paged: bool = False):
-    """A decode call for FA3 (and FA4): new queries against a longer KV cache (or a paged one), taken to come
-    through the KV-cache entry point, whose queries of a KV head, packed, fit one query tile, or one query whose
-    KV head packs more query heads than a tile holds (MQA with 256 heads: ceil(group / kBlockM) m-blocks of one
-    query). A call whose keys are its own queries (kv_len <= seq_len, no pages) is flash_attn_func's however
-    short: one split and no scheduler kernel, so 16 tokens cost no more than 64."""
-    return ((seq_len * group <= block_q) | (seq_len == 1)) & ((kv_len > seq_len) | paged)
+    """A call through FA3's KV-cache entry point: new queries against a longer KV cache, or a paged one
+    (flash_attn_with_kvcache, num_splits = 0: get_num_splits has no condition on the query length, so 9 or 64
+    speculative or chunked queries split as one does; ``block_q`` is not needed). A call whose keys are its own
+    queries (kv_len <= seq_len, no pages) is flash_attn_func's however short: one split and no scheduler kernel,
+    so 16 tokens cost no more than 64."""
+    return (kv_len > seq_len) | paged
 
 
 def fa4_decode(seq_len, group, kv_len, paged: bool = False):
-    """A decode call for FA4 (``_fa3_decode`` at its 128-row tile); a column of them for columns of sizes."""
-    return _fa3_decode(seq_len, group, FA4_DECODE_ROWS, kv_len, paged)
+    """A decode call for FA4, which has no KV-cache entry point: a call whose queries of a KV head, packed, fit
+    its 128-row tile (or one query whose KV head packs more heads than that) against a longer or paged cache,
+    as benchmark_attn.py times it with num_splits = 0; a column of them for columns of sizes."""
+    return ((seq_len * group <= FA4_DECODE_ROWS) | (seq_len == 1)) & ((kv_len > seq_len) | paged)
 
 
 def _m_blocks(wl, block_q: int) -> int:
