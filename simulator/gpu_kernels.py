@@ -349,9 +349,16 @@ def sm_number(arch: str) -> int:
     return int(arch[3:].rstrip("a"))
 
 
-def fa3_block_q(arch: str, head_dim: int) -> int:
-    """FA3's query tile rows: 192 up to head dim 96 on Hopper, else 128 (tile_size_fwd_sm90); 128 on sm80."""
-    return 192 if sm_number(arch) >= 90 and head_dim <= 96 else 128
+def fa3_block_q(arch: str, head_dim: int, v_head_dim: int | None = None) -> int:
+    """FA3's query tile rows as its host heuristics see them (get_pack_gqa and get_num_splits call
+    tile_size_fwd_sm90(d_rounded, dv_rounded), dv_rounded = round_up_headdimv(dv)): 192 up to head dim 96 on
+    Hopper, but 128 at d <= 64 with dv rounded to 256 and 64 with 512; else 128; 128 on sm80. At d <= 64 with dv in
+    (64, 192] the kernel itself runs the (64, 256) template's 128-row tile (kernel_configs), the host still 192."""
+    if sm_number(arch) < 90:
+        return 128
+    if head_dim <= 64 and v_head_dim is not None and v_head_dim > 192:
+        return 128 if v_head_dim <= 256 else 64
+    return 192 if head_dim <= 96 else 128
 
 
 def fa3_always_packs(arch: str, pages_without_tma: bool = False) -> bool:

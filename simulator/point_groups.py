@@ -284,7 +284,7 @@ class ColumnPlan:
         (which may split its KV range: evaluated alone)."""
         _, algo, _, head_dim, _, block, v_head_dim, scope = self.names
         if algo == "flash3":
-            return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, kv_len, scope)
+            return fa3_column_pack(self.arch, head_dim, block, seq_len, heads, kv_heads, kv_len, scope, v_head_dim)
         group = heads // kv_heads
         long = ~fa4_decode(seq_len, group, kv_len, scope == "layer")  # no --page-size in columns
         keys = np.full(len(seq_len), None, dtype=object)

@@ -83,8 +83,14 @@ def fa3_layout(hw, wl, cfg):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:
-        pack = should_pack_gqa(wl.seq_len, wl.group, cfg.block_q)
+        pack = should_pack_gqa(wl.seq_len, wl.group, _host_block_q(hw, wl, cfg))
     return splits, cfg if cfg.pack_gqa == bool(pack) else _packed(cfg, bool(pack)), cap > 1
+
+
+def _host_block_q(hw, wl, cfg) -> int:
+    """The query tile rows FA3's host heuristics (packing, split count) reckon with (``fa3_block_q``); a
+    --block-size sets both."""
+    return cfg.block_q if wl.block_size else fa3_block_q(hw.arch, int(wl.head_dim), int(wl.v_head_dim))
 
 
 @lru_cache(maxsize=256)
@@ -102,10 +108,11 @@ def _packed(cfg, pack: bool):
     return replace(cfg, pack_gqa=pack)
 
 
-def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_heads, kv_len, scope: str = "kernel"):
+def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_heads, kv_len, scope: str = "kernel",
+                    v_head_dim: int | None = None):
     """FA3's GQA packing of a dense point evaluated over columns, or None for a decode call (which may
     split its KV range): those are evaluated one by one. For columns of sizes, a column of them."""
-    block_q = block_size or fa3_block_q(arch, head_dim)
+    block_q = block_size or fa3_block_q(arch, head_dim, v_head_dim)
     group = heads // kv_heads
     decode = _fa3_decode(seq_len, group, block_q, kv_len, scope == "layer")  # no --page-size in columns
     if is_columns(decode):

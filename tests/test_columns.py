@@ -171,3 +171,12 @@ def test_fa2_points_that_split_their_kv_range_run_on_columns_as_they_run_alone()
     sizes = {k: np.array([p[k] for p in points]) for k in ("batch", "heads", "kv_heads", "seq_len", "kv_len")}
     splits = fa2_splits(hardware("a100"), workload_columns(64, "fp16", None, 64, **sizes))
     assert 1 in splits and splits.max() > 1  # the list holds points that split and points that do not
+
+
+def test_fa3_columns_with_a_wider_value_head_dim_pack_as_the_points_alone():
+    """FA3 runs d=64 with dv in (64, 256] in its (64, 256) kernel's 128-row tile, while its host heuristics pack
+    GQA by the tile of (d, dv rounded): a column of lengths must split by that same decision (it once raised
+    "a column of sequence lengths mixes packed and unpacked GQA tiles")."""
+    points = [dict(hardware="h100", algorithm="flash3", head_dim=64, v_head_dim=dv, heads=32, kv_heads=8, seq_len=n)
+              for dv in (128, 256) for n in range(8, 648, 8)]
+    assert run_points(points) == _one_by_one(points)
