@@ -26,7 +26,8 @@ def calibrate(results, output, hw, kernels):
     `<path>_efficiency` and `<path>_softmax_exposed` from the fused-kernel points (flash1/2/3/4,
     flash-decoding, or a cascade mapped onto one, such as the kernel timed with its softmax removed,
     attention-nosoftmax@flash2: at one head dim it is what tells the exposure), on tcgen05 also `tcgen05_tile_turnaround` (cycles per FA4 work tile; points of
-    several lengths needed), and `unfused_hbm_efficiency` from the naive (standard attention) points, by a robust
+    several lengths needed), and `unfused_hbm_efficiency` (and, given causal points, `unfused_strided_efficiency`:
+    PyTorch's unvectorized element-wise kernels) from the naive (standard attention) points, by a robust
     (soft-L1, 10% scale) loss on log time over one or more files of one GPU, so that a few points the model
     does not describe (a small call's host-side gap) do not set a figure; everything else stays. Judge the result on
     other data than the files it was fitted to.

@@ -351,7 +351,8 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     # tiles at the same pace, so each wave streams the K/V its rows reach from HBM once at most.
     waves_per_head = vceil(ctas_per_head / slots)
     wave_bound = q_o + wl.batch * wl.kv_heads * vmax(kv_head_bytes, waves_per_head * reach_bytes)
-    all_miss = compulsory + (1.0 - hw.l2_bytes / working_set) * vmax(l2_bytes - compulsory, 0.0)
+    # (no K/V reached, e.g. a causal call whose one key no visited tile holds: nothing to miss, and no 0 / 0)
+    all_miss = compulsory + (1.0 - hw.l2_bytes / vmax(working_set, 1.0)) * vmax(l2_bytes - compulsory, 0.0)
     return where(working_set <= hw.l2_bytes, compulsory, vmin(wave_bound, all_miss))
 
 

@@ -12,8 +12,7 @@ replayed from a CUDA graph, so each costs a graph launch instead of a stream lau
 from dataclasses import replace
 
 from einsum_cascades.errors import UserError
-from simulator._numpy import np
-from simulator.columns import vmax
+from simulator.columns import is_columns, vmax
 
 SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a scheduler kernel first
 APPEND_PASSES = 2  # the new K and V are read once and written once into the cache
@@ -40,7 +39,8 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
     if algo in SCHEDULER_FAMILIES and "prepare" not in result.times:  # a decode call has it at kernel scope already
         out["scheduler"] = small_kernel
-    elif algo == "flash4" and np.max(result.detail.get("splits", 1)) > 1:  # columns hold no split FA4 call
+    elif algo == "flash4" and not is_columns(splits := result.detail.get("splits", 1)) and splits > 1:
+        # (columns hold no split FA4 call)
         # FA4's varlen call builds scheduler metadata only when it splits (flash_attn/cute/interface.py
         # _flash_attn_fwd: ``is_split_kv and is_varlen_q`` -> _get_scheduler_metadata, FlashPrepareScheduler)
         out["scheduler"] = small_kernel

@@ -276,6 +276,8 @@ class ColumnPlan:
         """Whether FA2's heuristic splits the KV range of each point of these size columns on ``machine``; none
         where a size is out of range (the points then run one by one)."""
         _, _, _, head_dim, dtype, block, v_head_dim, scope = self.names
+        if v_head_dim is not None and v_head_dim != head_dim:  # FA2 runs the pair zero-padded to the wider
+            head_dim = v_head_dim = max(head_dim, v_head_dim)   # (gpu_kernels.padded_head_dim): split as it runs
         wl = workload_columns(head_dim, dtype, block, v_head_dim, scope, **sizes)
         return np.zeros(len(sizes["seq_len"]), dtype=bool) if wl is None else fa2_splits(machine, wl) > 1
 

@@ -88,8 +88,9 @@ def fa3_layout(hw, wl, cfg):
 
 
 def _host_block_q(hw, wl, cfg) -> int:
-    """The query tile rows FA3's host heuristics (packing, split count) reckon with (``fa3_block_q``); a
-    --block-size sets both."""
+    """The query tile rows FA3's GQA-packing heuristic reckons with (``fa3_block_q``); a --block-size sets both.
+    (get_num_splits sees that tile too; attnsim's split count keeps the kernel's, which differs only at d <= 64
+    with dv in (64, 192].)"""
     return cfg.block_q if wl.block_size else fa3_block_q(hw.arch, int(wl.head_dim), int(wl.v_head_dim))
 
 

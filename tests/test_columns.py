@@ -180,3 +180,15 @@ def test_fa3_columns_with_a_wider_value_head_dim_pack_as_the_points_alone():
     points = [dict(hardware="h100", algorithm="flash3", head_dim=64, v_head_dim=dv, heads=32, kv_heads=8, seq_len=n)
               for dv in (128, 256) for n in range(8, 648, 8)]
     assert run_points(points) == _one_by_one(points)
+
+
+def test_fa2_columns_of_a_padded_head_dim_pair_split_as_the_padded_calls_do():
+    """FA2 runs (64, 128) and (64, 256) zero-padded to the wider dim, and splits by the padded call's key
+    blocks: run_points must group the points by that split, not the unpadded one's (a point that split padded
+    once shared a column with one that did not, and took its 64-row split tile)."""
+    for algo in ("flash2", "flash-decoding"):
+        for dv in (128, 256):
+            points = [dict(hardware="h100", algorithm=algo, head_dim=64, v_head_dim=dv, batch=b, heads=h,
+                           kv_heads=kvh, seq_len=n, kv_len=kv)
+                      for b, h, kvh, n, kv in ((1, 16, 2, 128, 129), (16, 8, 8, 4096, 4096))]
+            assert run_points(points) == _one_by_one(points), (algo, dv)

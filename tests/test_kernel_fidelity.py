@@ -860,3 +860,11 @@ def test_naive_strided_kernels_stream_at_their_own_fraction():
     assert evaluate(same, "naive", wl).time_s < r.time_s  # the strided kernels are the slower streams
     with pytest.raises(HardwareError, match="unfused_strided_efficiency"):
         replace(h100, unfused_strided_efficiency=h100.hbm_efficiency + 0.01)
+
+
+@pytest.mark.parametrize("hw_name, algo, kv_len", [("h100", "flash3", 1), ("h100", "flash2", 1), ("b200", "flash4", 64)])
+def test_a_call_whose_visited_tiles_reach_no_key_still_prices(hw_name, algo, kv_len):
+    """Causal over 4k queries and so few keys that random empty tiles leave no K/V to reach: the L2 working set is
+    empty (it once divided by it: ZeroDivisionError)."""
+    r = evaluate(hardware(hw_name), algo, Workload(seq_len=4096, kv_len=kv_len, causal=True, sparsity=0.5))
+    assert math.isfinite(r.time_s) and r.time_s > 0

@@ -96,7 +96,7 @@ def _identifiable(ranges: dict, points: list) -> dict:
     if len({(wl.seq_len, wl.kv_len) for wl, *_ in points}) == 1:
         out = {k: ((0.0, 0.0) if _in_cycles(k) else r) for k, r in out.items()}
     if not any(wl.mask_expr for wl, *_ in points):  # without a mask add, the strided kernels are only the layout
-        out.pop("unfused_strided_efficiency", None)  # copies, a few % of the bytes: not fitted (None: as the rest)
+        out.pop("unfused_strided_efficiency", None)  # copies, a few % of the bytes: not fitted (the TOML's stays)
     return out
 
 
