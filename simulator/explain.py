@@ -155,7 +155,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
     if (spec.family == "flash3" and paged_cache(wl)) or (spec.family in ("flash2", "flash-decoding")
-                                                         and fa2_forces_split(wl, spec.family)):
+                                                         and fa2_forces_split(wl)):
         pages = f"{wl.page_size}-token pages" if wl.page_size else "the engine's pages"
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")

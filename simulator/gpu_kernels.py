@@ -122,7 +122,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
-        split = fa2_forces_split(wl, family) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
+        split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
                       fa2_swapped(wl, kvcache=family == "flash-decoding"))
     if family == "flash3":
@@ -390,7 +390,7 @@ def fa3_pages_without_tma(hw, wl) -> bool:
     return not (wl.page_size % block_kv == 0 and wl.seq_len * wl.group > block_q)
 
 
-def fa2_forces_split(wl, family: str) -> bool:
+def fa2_forces_split(wl) -> bool:
     """Whether FA2 runs its split-KV kernel even at one split: a paged call (mha_varlen_fwd: ``run_mha_fwd(params,
     stream, paged_KV)``; mha_fwd_kvcache: ``force_split_kernel = k_.has_value() || cache_batch_idx_.has_value() ||
     paged_KV``), i.e. a --page-size, or a serving engine's KV-cache call (--scope layer: it appends the new K/V

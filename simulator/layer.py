@@ -40,9 +40,9 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     if algo in SCHEDULER_FAMILIES and "prepare" not in result.times:  # a decode call has it at kernel scope already
         out["scheduler"] = small_kernel
     elif algo == "flash4" and not is_columns(splits := result.detail.get("splits", 1)) and splits > 1:
-        # (columns hold no split FA4 call)
         # FA4's varlen call builds scheduler metadata only when it splits (flash_attn/cute/interface.py
-        # _flash_attn_fwd: ``is_split_kv and is_varlen_q`` -> _get_scheduler_metadata, FlashPrepareScheduler)
+        # _flash_attn_fwd: ``is_split_kv and is_varlen_q`` -> _get_scheduler_metadata, FlashPrepareScheduler);
+        # columns hold no split FA4 call
         out["scheduler"] = small_kernel
     out["graph_launches"] = result.cost.launches * (hw.graph_launch_s - hw.launch_overhead_s)
     return out

@@ -34,7 +34,7 @@ def fa3_prepares(wl, cfg) -> bool:
     makes it varlen (hopper/flash_api.cpp mha_fwd: is_varlen includes seqused_k; use_prepare_varlen = is_varlen),
     so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
     sequence's split. Columns of sizes hold no decode calls."""
-    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q, wl.kv_len, paged_cache(wl))
+    decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
     return not is_columns(decode) and bool(decode)
 
 
@@ -65,7 +65,7 @@ def fa3_layout(hw, wl, cfg):
     Unsplit calls pack by should_pack_gqa, but a serving engine's call (--scope layer: K/V from a paged cache
     without TMA) and any call below sm_90 always pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
-    decode = _fa3_decode(wl.seq_len, wl.group, cfg.block_q, wl.kv_len, paged_cache(wl))
+    decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
     cap = 1
     if is_columns(decode):
         if decode.any():
@@ -115,15 +115,15 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_hea
     split its KV range): those are evaluated one by one. For columns of sizes, a column of them."""
     block_q = block_size or fa3_block_q(arch, head_dim, v_head_dim)
     group = heads // kv_heads
-    decode = _fa3_decode(seq_len, group, block_q, kv_len, scope == "layer")  # no --page-size in columns
+    decode = _fa3_decode(seq_len, kv_len, scope == "layer")  # no --page-size in columns
     if is_columns(decode):
-        pack = (group > 1) & (fa3_always_packs(arch, scope == "layer") | pack_gqa_columns(seq_len, group, block_q))
+        pack = (group > 1) & (fa3_always_packs(arch) | pack_gqa_columns(seq_len, group, block_q))
         return np.where(decode, None, pack)
     if decode:
         return None
     if group == 1:  # one query head per KV head: nothing to pack, whatever the arch and scope
         return False
-    return fa3_always_packs(arch, scope == "layer") or should_pack_gqa(seq_len, group, block_q)
+    return fa3_always_packs(arch) or should_pack_gqa(seq_len, group, block_q)  # (a layer call is a KV-cache one)
 
 
 def fa4_layout(hw, wl, cfg):
@@ -249,10 +249,10 @@ def fa3_row_range_splits(row_full, row_partial, splits: int):
     return tiles * full_share, tiles * (1 - full_share)
 
 
-def _fa3_decode(seq_len, group, block_q, kv_len, paged: bool = False):
+def _fa3_decode(seq_len, kv_len, paged: bool = False):
     """A call through FA3's KV-cache entry point: new queries against a longer KV cache, or a paged one
     (flash_attn_with_kvcache, num_splits = 0: get_num_splits has no condition on the query length, so 9 or 64
-    speculative or chunked queries split as one does; ``block_q`` is not needed). A call whose keys are its own
+    speculative or chunked queries split as one does). A call whose keys are its own
     queries (kv_len <= seq_len, no pages) is flash_attn_func's however short: one split and no scheduler kernel,
     so 16 tokens cost no more than 64."""
     return (kv_len > seq_len) | paged
