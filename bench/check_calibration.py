@@ -46,7 +46,9 @@ def main(argv: list[str]) -> int:
         for files in {tuple(f) for f in cited.values()}:
             keys = [k for k, f in cited.items() if tuple(f) == files]  # the figures this command fits
             start = time.perf_counter()
-            toml, fits = calibrate_kernels(list(files))  # each file names its own GPU
+            only = tuple(files[1].split(",")) if files[0] == "--only" else None  # `--kernels --only T FILE ...`
+            paths = list(files[2:] if only else files)
+            toml, fits = calibrate_kernels(paths, only=only)  # each file names its own GPU
             print(f"{name}: attnsim calibrate --kernels {' '.join(files)}  ({time.perf_counter() - start:.1f} s)")
             print(fit_table(fits))
             for fit in fits:

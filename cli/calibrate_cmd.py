@@ -15,7 +15,10 @@ from einsum_cascades.errors import UserError
                    "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "
                    "over the files, instead of the hardware rates from microbenchmarks. Prints each fit with its "
                    "leave-one-out error.")
-def calibrate(results, output, hw, kernels):
+@click.option("--only", default=None, callback=not_empty, metavar="TARGETS",
+              help="With --kernels: fit only these targets (comma list of mma_sync, wgmma, tcgen05, unfused, "
+                   "cuda_core); the file's other points are left out. Default: every target the points allow.")
+def calibrate(results, output, hw, kernels, only):
     """Fit a hardware TOML, derived from the bundled one, to measurements.
 
     Without --kernels: the achieved rates (HBM, L2, cuBLAS GEMM, exp, smem, FP32, launch, clock) from
@@ -27,7 +30,9 @@ def calibrate(results, output, hw, kernels):
     flash-decoding, or a cascade mapped onto one, such as the kernel timed with its softmax removed,
     attention-nosoftmax@flash2: at one head dim it is what tells the exposure), on tcgen05 also `tcgen05_tile_turnaround` (cycles per FA4 work tile; points of
     several lengths needed), and `unfused_hbm_efficiency` (and, given causal points, `unfused_strided_efficiency`:
-    PyTorch's unvectorized element-wise kernels) from the naive (standard attention) points, by a robust
+    PyTorch's unvectorized element-wise kernels) from the naive (standard attention) points, and
+    `cuda_core_issue_efficiency` (the issue slots FlashInfer's CUDA-core decode loop fills) from the
+    flashinfer-decode / flashinfer-single-decode points whose CUDA-core time outlasts their K/V stream, by a robust
     (soft-L1, 10% scale) loss on log time over one or more files of one GPU, so that a few points the model
     does not describe (a small call's host-side gap) do not set a figure; everything else stays. Judge the result on
     other data than the files it was fitted to.
@@ -37,6 +42,7 @@ def calibrate(results, output, hw, kernels):
       attnsim validate run -o h100.json                 # on the GPU (or validate merge of its parts)
       attnsim calibrate h100.json -o my-h100.toml
       attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
+      attnsim calibrate --kernels --only cuda_core validation/published/tileops-nightly-2026-09-07-h200.json -o h200-fit.toml
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml
@@ -44,10 +50,19 @@ def calibrate(results, output, hw, kernels):
     from cli._files import check_target, write_text
 
     check_target(output, (".toml",))
+    if only is not None and not kernels:
+        raise UserError(f"--only {only}: it picks the targets of a kernel fit; add --kernels")
     if kernels:
-        from validation.kernel_fit import calibrate_kernels, fit_table
+        from validation.kernel_fit import KERNEL_TARGETS, calibrate_kernels, fit_table
 
-        data, fits = calibrate_kernels(list(results), hw, say=lambda text: click.echo(f"attnsim: {text}", err=True))
+        chosen = None
+        if only is not None:
+            chosen = tuple(dict.fromkeys(t.strip() for t in only.split(",")))
+            bad = [t for t in chosen if t not in KERNEL_TARGETS]
+            if bad:
+                raise UserError(f"--only: unknown target {bad[0]!r}: allowed {', '.join(KERNEL_TARGETS)}")
+        data, fits = calibrate_kernels(list(results), hw, say=lambda text: click.echo(f"attnsim: {text}", err=True),
+                                       only=chosen)
         click.echo(fit_table(fits))
         replaced = [name for f in fits for name in f.values]
     elif len(results) > 1:

@@ -90,6 +90,11 @@ class GPUSpec:
     # gpu_kernel_impl_nocast vectorizes only when every operand is contiguous, else runs launch_legacy_kernel with
     # an offset calculator and element-wide loads. None: as unfused_hbm_efficiency.
     unfused_strided_efficiency: float | None = None
+    # Fraction of the SM's instruction issue slots (one instruction per lane per clock) a CUDA-core attention loop
+    # achieves: FlashInfer's decode kernels (decode.cuh), whose per-row instructions are counted from their SASS;
+    # shuffle chains, __syncthreads and cp.async waits leave slots empty. No datasheet gives it; None: every slot
+    # issues (1).
+    cuda_core_issue_efficiency: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -111,6 +116,8 @@ class GPUSpec:
                 raise HardwareError(f"{self.name}: unfused_strided_efficiency ({self.unfused_strided_efficiency}) "
                                     f"exceeds hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the "
                                     "measured stream")
+        if self.cuda_core_issue_efficiency is not None:
+            _check_fraction(self, "cuda_core_issue_efficiency", self.cuda_core_issue_efficiency)
         if self.unfused_hbm_efficiency > self.hbm_efficiency:
             raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
                                 f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")
@@ -185,6 +192,11 @@ class GPUSpec:
     def strided_efficiency(self) -> float:
         """HBM fraction of PyTorch's element-wise kernels on strided or broadcast operands."""
         return self.unfused_hbm_efficiency if self.unfused_strided_efficiency is None else self.unfused_strided_efficiency
+
+    @property
+    def issue_efficiency(self) -> float:
+        """Fraction of the SM's issue slots a CUDA-core attention loop fills (1 where no figure is given)."""
+        return 1.0 if self.cuda_core_issue_efficiency is None else self.cuda_core_issue_efficiency
 
     @property
     def hbm_achievable_bw(self) -> float:

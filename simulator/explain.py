@@ -237,8 +237,9 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['waves']} wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else ""),
              f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
              f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
-             f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) x rows x group, resident CTAs "
-             f"sharing an SM: {det['cuda_core_s'] * us:.2f} us",
+             f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
+             f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group, resident CTAs sharing an SM: "
+             f"{det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
              f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "

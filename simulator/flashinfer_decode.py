@@ -1,6 +1,8 @@
-"""FlashInfer's CUDA-core decode kernels as FlashInfer 0.0.1 runs and benchmarks them (flashinfer-ai/flashinfer
-@ 9f49803b, 2024-01-24: include/flashinfer/decode.cuh, cascade.cuh; src/bench_single_decode.cu,
-src/bench_batch_decode.cu). docs/kernels.md section D has the source lines.
+"""FlashInfer's CUDA-core decode kernels: launch shapes, split rules and benchmark as FlashInfer 0.0.1 has them
+(flashinfer-ai/flashinfer @ 9f49803b, 2024-01-24: include/flashinfer/decode.cuh, cascade.cuh;
+src/bench_single_decode.cu, src/bench_batch_decode.cu), the loop's instructions, registers and dependent loads as
+0.6.16 compiles them (include/flashinfer/attention/decode.cuh @ 8da13a29; the batch kernel's launch shape and split
+rule are unchanged since 0.0.1). docs/kernels.md section D has the source lines.
 
 Two families: ``flashinfer-single-decode`` (``SingleDecodeWithKVCache``: one request, contiguous K/V) and
 ``flashinfer-decode`` (``BatchDecodeWithPagedKVCacheWrapper``: a batch on a paged KV cache, the call a serving
@@ -12,9 +14,10 @@ flight per CTA while it waits. The dot products, the online softmax and the V up
 GPU the KV range is split into chunks (each kernel's own heuristic) and a second kernel merges the chunks'
 partial outputs by their log-sum-exp.
 
-Time: the dependent loads before K/V can stream (the paged kernel's indptr and page indices), then the stream,
-wave by wave, at the lower of HBM bandwidth and what the waves' CTAs keep in flight over the loaded latency
-(Little's law), or the CUDA cores' instruction time where that is longer (a large GQA group), then the last
+Time: the dependent loads before K/V can stream (the paged kernel's request index, indptr and page indices), then
+the stream, wave by wave, at the lower of HBM bandwidth and what the waves' CTAs keep in flight over the loaded
+latency (Little's law), or the CUDA cores' instruction time where that is longer (a large GQA group: the loop's
+instructions at the share of issue slots it fills, ``cuda_core_issue_efficiency``, fitted), then the last
 tile's compute; one launch, plus the merge kernel when split. FlashInfer times its kernels with nvbench's
 'cold' measurement, which fills L2 with a memset just before the timed launch, so the kernel's loads also
 evict (write back) up to an L2 of dirty lines: counted under ``--scope kernel``, not in a serving layer.
@@ -48,24 +51,27 @@ PARTIAL_LSE_BYTES = 4  # tmp: per chunk and query head, O in DTypeOut and the lo
 # CUDA C++ Programming Guide, 'Arithmetic Instructions' throughput table: warp shuffle, 32 results per clock per
 # SM for compute capability 5.0 to 9.0.
 SHUFFLES_PER_CLK_SM = 32
-# CUDA-core instructions per element a lane handles, per (K/V row, query head) (decode.cuh): compute_qk converts
-# the K element to fp32 and computes s += q * k * sm_scale (FMUL + FFMA); update_local_state converts the V
-# element and does o += s * v (FFMA). A 16-bit pair converts in one instruction per element (fp16: HADD2.F32); bf16
-# takes 1.5 (__bfloat1622float2 on sm_90: a shift for the low half, a byte permute and a shift for the high
-# half), so bf16 adds half an instruction per K and per V element.
-OPS_PER_ELEMENT = 1 + 2 + 1 + 1
+# CUDA-core instructions of FlashInfer 0.6.16's decode loop (include/flashinfer/attention/decode.cuh @ 8da13a29,
+# the FlashInfer people run today and the one whose registers DECODE_REGS holds), per element a lane handles, per
+# (K/V row, query head): compute_qk converts the K element to fp32 and computes s += q * k (FFMA); update_local_state
+# converts the V element and does o += s * v (FFMA). A 16-bit pair converts in one instruction per element (fp16:
+# HADD2.F32); bf16 takes 1.5 (__bfloat1622float2 on sm_90: a shift for the low half, a byte permute and a shift for
+# the high half), so bf16 adds half an instruction per K and per V element. (0.0.1 @ 9f49803b, the blog's build,
+# scaled every product by sm_scale: an FMUL more per K element.)
+OPS_PER_ELEMENT = 1 + 1 + 1 + 1
 BF16_CONVERT_EXTRA = 0.5
-# Per row and lane, besides: one FADD per shuffle step, the bound check's compare and select, the running max,
-# s - m and d += s in compute_qk, and the two LDS.128 that read the row's K and V vectors from shared memory;
-# each lane computes the row's exp2 (MUFU) itself.
-OPS_PER_ROW = 5
+# Per row and lane, besides: one FADD per shuffle step, the scale (one FMUL by sm_scale_log2 after the reduction),
+# the bound check's compare and select, the running max, s - m and d += s in compute_qk, and the two LDS.128 that
+# read the row's K and V vectors from shared memory; each lane computes the row's exp2 (MUFU) itself.
+OPS_PER_ROW = 6
 SMEM_LOADS_PER_ROW = 2
 # Per lane and pipeline iteration, whatever the rows it covers (tile_size_per_bdx x bdy): O's rescale (vec FMULs),
 # exp2 of the max's change and d's rescale, 4 __syncthreads, the K and V cp.async with their commits and waits,
-# and the address and loop arithmetic. 48.8 instructions: the difference of the per-row counts at GQA groups 4
-# and 8 (4 and 8 rows per lane and iteration) in the SASS of decode.cuh @ 9f49803b built for sm_90a (nvcc 13.0,
-# cuobjdump: 68.6 and 62.5 instructions per lane and row at fp16, d=128).
-ITERATION_OPS = 48.8
+# the page offsets' refresh (uint_fastdiv) and the address and loop arithmetic. 47.8 instructions: the difference
+# of the per-row counts at GQA groups 4 and 8 (4 and 8 rows per lane and iteration) in the SASS of 0.6.16's
+# decode.cuh built for sm_90a (nvcc 13.0, cuobjdump: 61.83 and 55.85 instructions per lane and row at fp16, d=128;
+# 0.0.1's 68.58 and 62.54 give 48.8).
+ITERATION_OPS = 47.8
 # Registers per thread of each decode kernel, fp16 / bf16 / 8-bit K/V (e4m3 with fp16 Q), by (kernel, head dim,
 # GQA group): ptxas -v for sm_90a (nvcc 13.0) of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and
 # SingleDecodeWithKVCacheDispatched (include/flashinfer/attention/decode.cuh, instantiated as its JIT templates
@@ -207,12 +213,15 @@ def _min_pages_per_chunk(pages: int, batch: int, kv_heads: int, max_grid: int, l
 def row_cycles(cfg: DecodeConfig, hw) -> float:
     """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions (FP32 pipe, shuffles,
     exp2, shared-memory loads and each iteration's fixed work over the rows a lane covers) at the SM's issue
-    width of one instruction per lane per clock, or its shuffle or MUFU rate if lower."""
+    width of one instruction per lane per clock times the share of issue slots the loop fills
+    (``GPUSpec.issue_efficiency``: dependent shuffles, __syncthreads and cp.async waits leave some empty), or its
+    shuffle or MUFU rate if lower."""
     shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
     other = cfg.bdx * (SMEM_LOADS_PER_ROW + ITERATION_OPS / (cfg.tile * cfg.bdy))
-    return max((fp32 + shuffles + exps + other) / hw.fp32_fma_per_clk_sm, shuffles / SHUFFLES_PER_CLK_SM,
+    issue = hw.fp32_fma_per_clk_sm * hw.issue_efficiency
+    return max((fp32 + shuffles + exps + other) / issue, shuffles / SHUFFLES_PER_CLK_SM,
                exps / hw.sfu_ops_per_clk_sm)
 
 
@@ -250,9 +259,10 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     per_row = row_cycles(cfg, hw) * cfg.bdy
     resident = min(k, math.ceil(ctas / hw.sms))  # CTAs an SM holds at once, sharing its pipes
     cuda = uniform_makespan(ctas, hw.sms * resident, chunk * per_row) * resident / clock
-    # the paged kernel reads indptr, then the page indices into smem, before it can issue its first K/V load (the
-    # Q load overlaps them; the single-request kernel issues its K/V right away); then the first K/V round trip
-    dependent = 2 if family == BATCH else 0
+    # the paged kernel reads request_indices, then indptr, then the page indices into smem, before it can issue its
+    # first K/V load (0.6.16; 0.0.1 read no request_indices; the Q load overlaps them; the single-request kernel
+    # issues its K/V right away); then the first K/V round trip
+    dependent = 3 if family == BATCH else 0
     startup = (dependent + 1) * dram_latency(hw, family)
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = max(stream, cuda)

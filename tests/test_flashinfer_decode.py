@@ -140,25 +140,29 @@ def test_explain_shows_the_thread_block_split_and_write_back():
     assert rows[0]["algorithm"] == BATCH and rows[0]["time_s"] > 0
 
 
-@pytest.mark.parametrize("group, bf16, sass", [(8, False, 62.5), (4, False, 68.6), (8, True, 70.5), (4, True, 76.6)])
+@pytest.mark.parametrize("group, bf16, sass", [(8, False, 55.85), (4, False, 61.83), (8, True, 63.98), (4, True, 69.83)])
 def test_cuda_core_instructions_per_lane_and_row_match_the_kernels_sass(group, bf16, sass):
     """Per (K/V row, query head) and lane at d=128: the per-element conversions and FMAs, the reduction, the row's
-    softmax and shared-memory loads, and each iteration's fixed work over the group's rows, against the SASS of
-    decode.cuh @ 9f49803b for sm_90a (68.6 / 62.5 at fp16, 8 more at bf16, whose conversion takes 1.5
-    instructions per element); 128 lanes issue per clock per SM. ITERATION_OPS is the difference of the two fp16
-    counts; their level, and the bf16 counts, come from the per-element and per-row terms alone."""
+    scale, softmax and shared-memory loads, and each iteration's fixed work over the group's rows, against the SASS
+    of FlashInfer 0.6.16's decode.cuh @ 8da13a29 for sm_90a (61.83 / 55.85 at fp16, 8 more at bf16, whose
+    conversion takes 1.5 instructions per element); 128 lanes issue per clock per SM. ITERATION_OPS is the
+    difference of the two fp16 counts; their level, and the bf16 counts, come from the per-element and per-row
+    terms alone."""
     from simulator.flashinfer_decode import lane_fp32_ops, row_cycles
 
-    hw = hardware("h100")
+    hw = replace(hardware("h100"), cuda_core_issue_efficiency=None)  # every issue slot filled
     cfg = decode_config(BATCH, 128, group, 2, bf16)
     per_lane_row = row_cycles(cfg, hw) * hw.fp32_fma_per_clk_sm / cfg.bdx
     assert per_lane_row == pytest.approx(sass, rel=0.02)
+    fitted = hardware("h100")  # the loop fills a fitted share of the slots: its cycles grow by 1 / that share
+    assert row_cycles(cfg, fitted) == pytest.approx(row_cycles(cfg, hw) / fitted.cuda_core_issue_efficiency)
     assert lane_fp32_ops(cfg) - lane_fp32_ops(decode_config(BATCH, 128, group, 2)) == (8 if bf16 else 0)
 
 
 def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_cuda_cores_bind():
     """64 registers x 128 threads: 8 CTAs per SM (threads alone would allow 16); with the SMs locked at 1500 MHz
-    an H200's group-8 decode is CUDA-core bound, and bf16's conversions make it slower than fp16."""
+    an H200's group-8 decode is CUDA-core bound, and bf16's conversions make it slower than fp16 (TileOPs' nightly
+    of 2026-09-07 timed this call at 227.2 us in bf16 and 199.2 us in fp16: 1.14)."""
     from validation.report import at_clock
 
     hw = at_clock(hardware("h200"), 1500)
@@ -166,7 +170,7 @@ def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_
     wl = Workload(batch=16, heads=64, kv_heads=8, head_dim=128, seq_len=1, kv_len=4096)
     fp16, bf16 = (evaluate(hw, BATCH, replace(wl, dtype=t)) for t in ("fp16", "bf16"))
     assert fp16.detail["cuda_core_s"] > fp16.detail["stream_s"]
-    assert bf16.time_s / fp16.time_s == pytest.approx(1.13, abs=0.03)
+    assert bf16.time_s / fp16.time_s == pytest.approx(1.14, abs=0.03)
 
 
 @pytest.mark.parametrize("family, d, group, dtype, ctas", [

@@ -14,7 +14,9 @@ from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware
 from simulator.api import run_points, simulate
 from simulator.explain import explain_gpu as explain
+from gpu_models.spec import HardwareError
 from simulator.gpu_kernels import kernel_config
+from validation.kernel_fit import KERNEL_TARGETS
 
 ROOT = Path(__file__).resolve().parent.parent
 GPUS = ("a100", "a100-40gb", "h100", "h200", "b200")
@@ -452,6 +454,49 @@ def test_calibrate_kernels_without_usable_points_is_one_line_exit_2(tmp_path):
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "nothing to fit" in r.output
 
 
+def test_calibrate_kernels_fits_the_cuda_core_issue_rate_from_the_decode_calls_it_binds(tmp_path):
+    """FlashInfer decode timings made with a known issue efficiency are fitted back to it from the calls whose
+    CUDA-core loop outlasts their K/V stream (GQA group 8); the stream-bound MHA calls cannot tell it and are left
+    out of the fit's points. --only picks the target; the other targets' points are not fitted."""
+    from validation.kernel_fit import calibrate_kernels
+
+    truth = replace(hardware("h100"), cuda_core_issue_efficiency=0.7)
+    bound = [("flashinfer-decode", Workload(batch=b, heads=64, kv_heads=8, head_dim=128, seq_len=1, kv_len=n))
+             for b, n in ((16, 4096), (4, 32768), (8, 8192))]
+    streamed = [("flashinfer-decode", Workload(batch=b, heads=32, head_dim=128, seq_len=1, kv_len=n))
+                for b, n in ((16, 2048), (64, 512))]
+    flash3 = [("flash3", Workload(batch=2, heads=16, head_dim=d, seq_len=4096)) for d in (64, 128, 256)]
+    path = _synthetic_file(tmp_path, truth, bound + streamed + flash3)
+    toml, fits = calibrate_kernels([path], only=("cuda_core",))
+    (fit,) = fits
+    assert fit.target == "cuda_core" and fit.n == len(bound)
+    assert fit.values["cuda_core_issue_efficiency"] == pytest.approx(0.7, abs=0.01)
+    assert fit.loo_max_abs_error < 0.01
+    assert "--only cuda_core" in toml["cuda_core_issue_efficiency"]["source"]
+    assert {f.target for f in calibrate_kernels([path])[1]} == {"cuda_core", "wgmma"}
+    fast = evaluate(replace(truth, cuda_core_issue_efficiency=None), "flashinfer-decode", bound[0][1])
+    assert evaluate(truth, "flashinfer-decode", bound[0][1]).detail["cuda_core_s"] == pytest.approx(
+        fast.detail["cuda_core_s"] / 0.7, rel=1e-9)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--kernels", "--only", "wgmma,cuda"], "--only: unknown target 'cuda': allowed mma_sync, wgmma, tcgen05, unfused, "
+                                           "cuda_core"),
+    (["--only", "wgmma"], "--only wgmma: it picks the targets of a kernel fit; add --kernels"),
+])
+def test_calibrate_only_names_its_bad_value_in_one_line(tmp_path, args, needle):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"device": {"attnsim_hw": "h100"}, "points": []}))
+    r = CliRunner().invoke(cli, ["calibrate", *args, str(path), "-o", str(tmp_path / "x.toml")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and needle in r.output, r.output
+
+
+@pytest.mark.parametrize("value", [0.0, 1.2, "fast"])
+def test_cuda_core_issue_efficiency_must_be_a_fraction(value):
+    with pytest.raises(HardwareError, match="cuda_core_issue_efficiency must be a fraction"):
+        replace(hardware("h200"), cuda_core_issue_efficiency=value)
+
+
 @pytest.mark.parametrize("name", GPUS)
 def test_every_fitted_figure_cites_a_command_whose_files_exist(name):
     """The calibration rule: each fitted figure is reproduced by one command (bench/check_calibration.py
@@ -462,7 +507,11 @@ def test_every_fitted_figure_cites_a_command_whose_files_exist(name):
     for key, source in fitted.items():
         command = re.search(r"`attnsim calibrate --kernels ([^`]+)`", source)
         assert command, (key, source)
-        for path in command.group(1).split():
+        words = command.group(1).split()
+        if words[0] == "--only":  # `--kernels --only TARGETS FILE ...`
+            assert set(words[1].split(",")) <= set(KERNEL_TARGETS), (key, words[1])
+            words = words[2:]
+        for path in words:
             assert (ROOT / path).is_file(), (key, path)
             assert json.loads((ROOT / path).read_text())["source"], path  # a published set names its origin
     assert math.isfinite(hw.mma_sync_efficiency)

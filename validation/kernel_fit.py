@@ -8,7 +8,10 @@ Figures no datasheet publishes, per architecture, never per shape:
   (``tcgen05_tile_turnaround``);
 - the HBM fractions PyTorch's standard-attention kernels reach (``unfused_hbm_efficiency``: GEMMs, softmax;
   ``unfused_strided_efficiency``: its element-wise kernels on strided or broadcast operands), from the ``naive``
-  points.
+  points;
+- the share of the SM's issue slots a CUDA-core attention loop fills (``cuda_core_issue_efficiency``), from the
+  FlashInfer decode points whose CUDA-core time outlasts their K/V stream (a GQA group's worth of dot products
+  per K/V row).
 Each is fitted by a robust (soft-L1) loss on log(predicted / measured) over every point of its kind, with
 everything else in the model left as it is, and printed with its leave-one-out error (each point predicted by a fit
 made without it); the TOML it writes cites the command. No factor on the result: the figures enter the
@@ -25,6 +28,9 @@ from simulator.workload import Workload
 
 FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # per-tile costs
 UNFUSED = "unfused"  # the fit target of the naive family's kernels
+CUDA_CORE = "cuda_core"  # the fit target of FlashInfer's CUDA-core decode kernels
+CUDA_CORE_FAMILIES = ("flashinfer-decode", "flashinfer-single-decode")
+KERNEL_TARGETS = ("mma_sync", "wgmma", "tcgen05", UNFUSED, CUDA_CORE)  # what ``calibrate --kernels --only`` takes
 MIN_POINTS = 3  # a target with fewer points is not fitted
 _COARSE = 20  # grid points per figure before refining
 _COARSE_CYCLES = 11  # grid points of a figure in cycles (1,000-cycle steps over its range)
@@ -62,18 +68,24 @@ def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
            for path in ("mma_sync", "wgmma", "tcgen05")}
     mma["tcgen05"]["tcgen05_tile_turnaround"] = TURNAROUND_CYCLES
     return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency),
-                             "unfused_strided_efficiency": (0.05, hw.hbm_efficiency)}}
+                             "unfused_strided_efficiency": (0.05, hw.hbm_efficiency)},
+            CUDA_CORE: {"cuda_core_issue_efficiency": (0.2, 1.0)}}
 
 
-def fit_kernels(doc: dict, hw, say=None) -> list[Fit]:
-    """One ``Fit`` per target of ``hw`` with at least MIN_POINTS points in ``doc``; ``say(text)``, if given, hears
-    which fit starts (each takes seconds to a few minutes: a fit, then one refit per point left out)."""
+
+def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) -> list[Fit]:
+    """One ``Fit`` per target of ``hw`` (of ``only``, if given) with at least MIN_POINTS points in ``doc`` that can
+    tell its figures; ``say(text)``, if given, hears which fit starts (each takes seconds to a few minutes: a fit,
+    then one refit per point left out)."""
     by_target: dict[str, list] = {}
     for point in _points(doc, hw):
-        by_target.setdefault(point[3], []).append(point)
+        if only is None or point[3] in only:
+            by_target.setdefault(point[3], []).append(point)
     ranges = targets(hw)
     fits = []
     for target, points in by_target.items():
+        if target == CUDA_CORE:  # only calls whose CUDA-core loop outlasts their K/V stream can tell its issue rate
+            points = [p for p in points if _cuda_core_bound(hw, p)]
         if len(points) < MIN_POINTS:
             continue
         if say is not None:
@@ -100,6 +112,16 @@ def _identifiable(ranges: dict, points: list) -> dict:
     return out
 
 
+def _cuda_core_bound(hw, point) -> bool:
+    """Whether a FlashInfer decode point's CUDA-core time outlasts its K/V stream with every issue slot filled."""
+    from simulator.api import evaluate
+    from validation.report import at_clock
+
+    wl, algo, _, _, _, clock = point
+    det = evaluate(at_clock(replace(hw, cuda_core_issue_efficiency=None), clock), algo, wl).detail
+    return det["cuda_core_s"] > det["stream_s"]
+
+
 def _points(doc: dict, hw) -> list[tuple]:
     """(workload, algorithm, measured seconds, target, FA3 build, locked clock) of every point ``hw`` can run whose
     figures are fitted; the algorithm is a family or a cascade mapped onto a fused one."""
@@ -110,11 +132,12 @@ def _points(doc: dict, hw) -> list[tuple]:
     for p in doc.get("points", []):
         algo = p.get("algorithm") or ""
         family = algo.rpartition("@")[2]  # a cascade mapped onto a fused family (attention-nosoftmax@flash2)
-        allowed = FUSED_MAPPINGS if family != algo else (*FUSED_FAMILIES, "naive")
+        allowed = FUSED_MAPPINGS if family != algo else (*FUSED_FAMILIES, *CUDA_CORE_FAMILIES, "naive")
         if family not in allowed or not p.get("measured_s") or not p.get("ok", True) or family_error(hw, family):
             continue
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
-        target = UNFUSED if algo == "naive" else kernel_config(family, hw, wl).tensor_path
+        target = (UNFUSED if algo == "naive" else CUDA_CORE if algo in CUDA_CORE_FAMILIES
+                  else kernel_config(family, hw, wl).tensor_path)
         out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build"), p.get("clock_locked_mhz")))
     return out
 
@@ -232,10 +255,11 @@ def _around(center: float, step: float, bounds: tuple[float, float]) -> list[flo
     return sorted({min(max(center + k * step / 2, bounds[0]), bounds[1]) for k in (-2, -1, 0, 1, 2)})
 
 
-def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=None) -> tuple[dict, list[Fit]]:
+def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=None,
+                      only: tuple[str, ...] | None = None) -> tuple[dict, list[Fit]]:
     """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
     The files' points are pooled; they must all be of one hardware model, and ``hw_name`` (--hw) of the
-    architecture their devices name. ``say``: as ``fit_kernels``."""
+    architecture their devices name. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None)."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
     from validation.report import hardware_for, load_results, locked_clock_mhz
@@ -258,12 +282,14 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
                                 f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
     fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build"), "clock_locked_mhz": locked_clock_mhz(doc)}
-                                   for doc in docs for p in doc["points"]]}, hw, say)
+                                   for doc in docs for p in doc["points"]]}, hw, say, only)
     if not fits:
-        raise UserError(f"fewer than {MIN_POINTS} points of one kind ({', '.join(FUSED_FAMILIES)}, or naive) that "
-                        f"run on {hw.name} in {', '.join(results_paths)}: nothing to fit")
+        kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"
+        raise UserError(f"fewer than {MIN_POINTS} points of one kind ({kinds}) that run on {hw.name} in "
+                        f"{', '.join(results_paths)}" + (f" for --only {','.join(only)}" if only else "")
+                        + ": nothing to fit")
     toml = bundled_toml(hw_ref)
-    command = "attnsim calibrate --kernels " + " ".join(results_paths)
+    command = "attnsim calibrate --kernels " + (f"--only {','.join(only)} " if only else "") + " ".join(results_paths)
     for fit in fits:
         how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
                f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
@@ -283,6 +309,9 @@ def _in_cycles(name: str) -> bool:
 def _meaning(name: str) -> str:
     if name == "unfused_hbm_efficiency":
         return "HBM fraction the standard-attention kernels reach (GEMMs, softmax, mask build)"
+    if name == "cuda_core_issue_efficiency":
+        return ("share of the SM's issue slots (one instruction per lane per clock) FlashInfer's CUDA-core decode loop "
+                "fills (0.6.16's decode.cuh, its instructions counted from its SASS)")
     if name == "unfused_strided_efficiency":
         return ("HBM fraction PyTorch's non-vectorized element-wise kernels reach (the layout copies of strided "
                 "views, the add of a broadcast mask: CUDALoops.cuh gpu_kernel_impl_nocast)")
