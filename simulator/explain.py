@@ -154,6 +154,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    held = det.get("resident_ctas", det["ctas_per_sm"])
+    lone = not cfg.overlap and cfg.warps * held <= tc.SUB_PARTITIONS
+    if not is_columns(held) and held < det["ctas_per_sm"]:
+        values[k] = held
+        lines.append(f"the grid gives each SM at most {held} CTA(s): k = {held} below, the SM's units and loads in "
+                     "flight its own" + (" (one warp per scheduler: no other warp hides the softmax)" if lone else ""))
     if (spec.family == "flash3" and paged_cache(wl)) or (spec.family in ("flash2", "flash-decoding")
                                                          and fa2_forces_split(wl)):
         pages = f"{wl.page_size}-token pages" if wl.page_size else "the engine's pages"
@@ -177,7 +183,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     for unit, expr in tile_formulas(cfg, masked).items():
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<7} = {sp.sstr(expr):<48} = {tile[unit]:,.0f}")
-    exposed = hw.mma_path(cfg.tensor_path)[1]
+    exposed = 1.0 if lone else hw.mma_path(cfg.tensor_path)[1]
     rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
     capped = values[R_tc] / hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype, uncapped=True)
     if capped < 1:  # tile_cost._tile_cost: the exposure is the SM's, its GEMMs at the SM's own rate

@@ -143,20 +143,21 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     if is_columns(stack) or stack > 1:  # a position's packed heads fill more than one tile
         parts = [replace(p, heads=p.heads * stack) for p in parts]
     tiles = parts[0].tiles
-    # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a
-    # union or a heads(...) mix runs another kernel (simulator.block_sparse), as does a call walking a block index
-    every_tile_masked = cfg.masks_local_tiles and not any(p.indexed for p in parts) and fa2_window_call(wl)
-    full = tile_cycles(cfg, hw, wl, partial=every_tile_masked)
-    full_t, full_dom = column_tile(full, rows)
-    uniform = all(p.tiles.uniform for p in parts)
-    part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True).cycles
-    pro = prologue_parts(cfg, hw, wl, rows, full, k)
-    pro_t = sum(pro.values())
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
         if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl):
             splits = 1  # mha_varlen_fwd over a block table: "num_splits > 1 is not supported for varlen paged KV"
+    resident = resident_ctas(hw, k, heads * tiles.n_rows * splits)
+    # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a
+    # union or a heads(...) mix runs another kernel (simulator.block_sparse), as does a call walking a block index
+    every_tile_masked = cfg.masks_local_tiles and not any(p.indexed for p in parts) and fa2_window_call(wl)
+    full = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=None if is_columns(resident) else resident)
+    full_t, full_dom = _resident_tile(cfg, hw, wl, every_tile_masked, resident, full, rows)
+    uniform = all(p.tiles.uniform for p in parts)
+    part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True, resident=resident).cycles
+    pro = prologue_parts(cfg, hw, wl, rows, full, resident)
+    pro_t = sum(pro.values())
 
     def per_split(t):  # a masked split call: FA2 splits the whole key range, FA3 and FA4 each row's own range
         if not cfg.split_kernel:
@@ -165,9 +166,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
 
     row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)
     for kind in {p.indexed for p in parts if p.indexed}:
-        row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, k, tiles.n_kv_blocks, block_q, kind)
-    compute_cycles = cta_work.compute_cycles(parts, splits, slots, cfg.longest_first, full_t, part_t, pro_t,
-                                             per_split, row_index) * k if timed else np.nan
+        row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind)
+    compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
+                                             pro_t, per_split, row_index) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
@@ -186,7 +187,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
-    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "work_tile_parts": pro, **detail_extra,
+    detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
+              "work_tile_parts": pro, **detail_extra,
               "every_tile_masked": every_tile_masked,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     if not is_columns(splits):  # one point: the kernels its launches count, in order (--explain names them)
@@ -277,6 +279,27 @@ def _stream_fill(hw, tile_cycles) -> float:
     """What an HBM-bound kernel pays beyond bytes / bandwidth: the first load's latency before data flows,
     and the compute of the last tile after its data has arrived (latency + size / bandwidth + drain)."""
     return hw.hbm_latency_s + tile_cycles / hw.sustained_clock_hz
+
+
+def resident_ctas(hw, k, n_ctas):
+    """CTAs each SM holds at once: the kernel's occupancy ``k``, or fewer when the launch has fewer CTAs than the
+    SMs' slots: the block scheduler spreads a grid over the SMs before it stacks CTAs on one, so a grid of at most
+    one CTA per SM runs each alone, with the SM's units and its loads in flight to itself."""
+    return vmin(k, vmax(1, vceil(n_ctas / hw.sms))).astype(int) if is_columns(n_ctas) else int(
+        min(k, max(1, -(-int(n_ctas) // hw.sms))))
+
+
+def _resident_tile(cfg, hw, wl, partial, resident, tile, rows) -> tuple:
+    """(cycles, bound) of a tile at the CTAs its SM holds, as columns shaped like ``rows`` (``tile``: the cost at a
+    single ``resident``); a tile's latency floor is shared by the CTAs an SM holds, so the cost can differ by
+    column."""
+    if not is_columns(resident):
+        return column_tile(tile, rows)
+    cycles, bound = np.empty(resident.shape), np.empty(resident.shape, dtype=object)
+    for r in np.unique(resident):
+        cost = tile_cycles(cfg, hw, wl, partial, resident=int(r))
+        cycles[resident == r], bound[resident == r] = cost.cycles, cost.bound
+    return cycles, bound
 
 
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:

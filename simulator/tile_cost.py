@@ -19,6 +19,11 @@ MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 
 # combine_int_frac_ex2): per element 1 FMNMX (clamp), 1.5 FADD2 slots (round down, subtract), 1.5 FFMA2
 # slots (degree-3 Horner, POLY_EX2) and 2 integer ops (shift and add the exponent) instead of one MUFU.EX2.
 EXP_POLY_FP32_OPS = 6
+# Warp schedulers (SM sub-partitions) per SM: 4 on every GPU attnsim models (CUDA C++ Programming Guide, compute
+# capabilities 8.x, 9.0 and 10.0: 4 warp schedulers per SM). A kernel whose softmax waits for its own GEMMs (FA2)
+# hides it only behind another warp's GEMMs on the same scheduler: the fitted exposure holds from 2 warps per
+# scheduler, a lone 4-warp CTA on its SM exposes all of it.
+SUB_PARTITIONS = 4
 
 
 class TileCost(NamedTuple):
@@ -31,13 +36,17 @@ class TileCost(NamedTuple):
     hidden: float  # softmax cycles the steady tile hides behind GEMMs (what the pipeline's first tile pays)
 
 
-def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0) -> TileCost:
+def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0, resident: int | None = None) -> TileCost:
     """SM cycles for one tile with all of the SM's units. ``extra_load``: bytes the tile moves besides its
-    K/V tile (FA1's Q, O, l, m round trip)."""
+    K/V tile (FA1's Q, O, l, m round trip); ``resident``: the CTAs an SM holds at once (default: the kernel's
+    occupancy; fewer where the grid has fewer CTAs than the SMs' slots)."""
     eff, exposed = hw.mma_path(cfg.tensor_path)
+    resident = resident or cfg.ctas_per_sm(hw)
+    if not cfg.overlap and cfg.warps * resident <= SUB_PARTITIONS:
+        exposed = 1.0  # one warp per scheduler: no other warp's GEMMs to hide a softmax behind (FA2 overlaps none)
     # the SM's k resident CTAs each keep kv_stages K/V loads in flight: k x stages per latency (Little's law), so
     # a tile's SM cycles wait L / (stages x k); the makespan (cta_work) multiplies each CTA's by k again
-    latency = hw.hbm_latency_s * hw.sustained_clock_hz / cfg.ctas_per_sm(hw)
+    latency = hw.hbm_latency_s * hw.sustained_clock_hz / resident
     dtype = tensor_dtype(hw, wl)
     rate = hw.path_flops_per_clk_sm(cfg.tensor_path, dtype)
     rates = (rate * eff, hw.smem_bytes_per_clk_sm,

@@ -1,0 +1,63 @@
+"""A grid with fewer CTAs than the SMs' slots: the block scheduler spreads CTAs over the SMs before it stacks them,
+so each SM holds ceil(CTAs / SMs) of them (at most the kernel's occupancy), with its units, its loads in flight
+and, for a kernel without warp specialization, its schedulers to itself (simulator.gpu_model.resident_ctas)."""
+
+import numpy as np
+import pytest
+
+from simulator import Workload, evaluate, hardware
+from simulator.api import run_points, simulate
+from simulator.gpu_kernels import kernel_config
+from simulator.gpu_model import resident_ctas
+from simulator.tile_cost import SUB_PARTITIONS, tile_cycles
+
+
+@pytest.mark.parametrize("k, ctas, held", [(2, 1, 1), (2, 64, 1), (2, 132, 1), (2, 133, 2), (2, 264, 2),
+                                           (2, 10_000, 2), (3, 265, 3), (1, 5, 1)])
+def test_an_sm_holds_no_more_ctas_than_the_grid_gives_it(k, ctas, held):
+    h100 = hardware("h100")  # 132 SMs
+    assert resident_ctas(h100, k, ctas) == held
+    column = resident_ctas(h100, k, np.array([ctas, 1]))
+    assert column.tolist() == [held, 1]
+
+
+def test_a_lone_fa2_cta_has_its_sm_and_exposes_its_whole_softmax():
+    """FA2 at d=128 runs 4 warps, 2 CTAs an SM on an H100: 8 CTAs (1 x 8 heads x 128 tokens) run one an SM, each
+    with one warp per scheduler, so no other warp's GEMMs hide its softmax (the tile is G + S) and its loads wait
+    the whole latency; the SM's units are its own (no x 2 for a sharing neighbour)."""
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=8, head_dim=128, seq_len=128)
+    cfg = kernel_config("flash2", hw, wl)
+    assert cfg.ctas_per_sm(hw) == 2 and cfg.warps * 1 <= SUB_PARTITIONS and not cfg.overlap
+    lone, shared = tile_cycles(cfg, hw, wl, False, resident=1), tile_cycles(cfg, hw, wl, False, resident=2)
+    assert lone.cycles == pytest.approx(max(lone.gemm + lone.softmax, hw.hbm_latency_s * hw.sustained_clock_hz
+                                            / cfg.kv_stages))
+    assert shared.cycles < lone.cycles < 2 * shared.cycles
+    r = evaluate(hw, "flash2", wl)
+    assert r.detail["resident_ctas"] == 1 and r.detail["ctas_per_sm"] == 2
+    crowded = evaluate(hw, "flash2", Workload(batch=1, heads=8 * 33, head_dim=128, seq_len=128))  # 264 CTAs
+    assert crowded.detail["resident_ctas"] == 2
+    assert r.times["compute"] < crowded.times["compute"]
+
+
+def test_warp_specialized_kernels_keep_their_overlap_alone():
+    """FA3 overlaps its softmax with its own GEMMs (ping-pong): a lone CTA keeps the fitted exposure."""
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=4, head_dim=128, seq_len=128)
+    cfg = kernel_config("flash3", hw, wl)
+    tile = tile_cycles(cfg, hw, wl, False, resident=1)
+    _, exposed = hw.mma_path(cfg.tensor_path)
+    assert tile.hidden == pytest.approx((1 - exposed) * min(tile.gemm, tile.softmax))
+
+
+@pytest.mark.parametrize("hw, algo", [("a100", "flash2"), ("h100", "flash2"), ("h100", "flash-decoding"),
+                                      ("a100", "flash3"), ("b200", "flash2")])
+def test_columns_that_straddle_one_cta_per_sm_match_one_by_one(hw, algo):
+    """run_points prices a column group whose points hold one CTA an SM and two as simulate does each point."""
+    points = [dict(batch=b, heads=h, seq_len=n, head_dim=d) for b in (1, 3, 8) for h in (8, 48)
+              for n in (64, 128, 512, 4096) for d in (64, 128)]
+    rows = run_points(points, hardware=hw, algorithm=algo)
+    held = {evaluate(hardware(hw), algo, Workload(**p)).detail["resident_ctas"] for p in points}
+    assert len(held) > 1  # the grid crosses from one CTA an SM to more
+    for p, row in zip(points, rows):
+        assert row["time_s"] == pytest.approx(simulate(hw, algo, **p)["time_s"], rel=1e-9), p
