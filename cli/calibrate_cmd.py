@@ -60,7 +60,8 @@ def calibrate(results, output, hw, kernels, only):
             chosen = tuple(dict.fromkeys(t.strip() for t in only.split(",")))
             bad = [t for t in chosen if t not in KERNEL_TARGETS]
             if bad:
-                raise UserError(f"--only: unknown target {bad[0]!r}: allowed {', '.join(KERNEL_TARGETS)}")
+                what = "an empty target" if not bad[0] else f"unknown target {bad[0]!r}"
+                raise UserError(f"--only {only!r}: {what}: allowed {', '.join(KERNEL_TARGETS)} (comma list)")
         data, fits = calibrate_kernels(list(results), hw, say=lambda text: click.echo(f"attnsim: {text}", err=True),
                                        only=chosen)
         click.echo(fit_table(fits))

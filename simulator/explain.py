@@ -159,7 +159,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     if not is_columns(held) and held < det["ctas_per_sm"]:
         values[k] = held
         lines.append(f"the grid gives each SM at most {held} CTA(s): k = {held} below, the SM's units and loads in "
-                     "flight its own" + (" (one warp per scheduler: no other warp hides the softmax)" if lone else ""))
+                     "flight its own")
+    if lone:
+        lines.append(f"{cfg.warps * held} warp(s) per SM of a kernel without warp specialization: one warp per "
+                     "scheduler, no other warp's GEMMs hide the softmax (exposed 1)")
     if (spec.family == "flash3" and paged_cache(wl)) or (spec.family in ("flash2", "flash-decoding")
                                                          and fa2_forces_split(wl)):
         pages = f"{wl.page_size}-token pages" if wl.page_size else "the engine's pages"

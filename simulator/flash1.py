@@ -24,7 +24,7 @@ from simulator import tiles as tile_source
 from simulator.gpu_kernels import kernel_config
 from simulator.gpu_model import _fused_cost, _finish, _kv_keys_read, _roof_times, dram_latency
 from simulator.result import Result
-from simulator.schedule import uniform_makespan
+from simulator.schedule import resident_ctas, uniform_makespan
 from simulator.tile_cost import MASK_FP32_PER_SCORE, ops_of, tensor_dtype
 
 O_TMP_BYTES = 4  # o_tmp and the log-sum-exp are fp32 (Gmem_tile_o<Cta_tile_o, 4>, Gmem_summary_stats)
@@ -41,8 +41,9 @@ def flash1(hw, wl) -> Result:
     rows, bc = cfg.block_q, cfg.block_kv
     tiles = tile_source.tile_rows(wl, rows, bc)
     dram_latency(hw, "flash1")
-    k = cfg.ctas_per_sm(hw)
     heads = wl.batch * wl.heads
+    occupancy = cfg.ctas_per_sm(hw)
+    k = resident_ctas(hw, occupancy, heads)  # one CTA per (batch, head): a small grid leaves each SM fewer
     visited = float(tiles.visited) * heads
     per_step_io = rows * d * b + 2 * rows * (dv + ROW_STATS) * O_TMP_BYTES  # Q in; o_tmp and lse in and out
     key_blocks = tiles.n_kv_blocks
@@ -68,7 +69,8 @@ def flash1(hw, wl) -> Result:
     cost = replace(cost, hbm_bytes=hbm, l2_bytes=l2, onchip_bytes=visited * step_smem_bytes(cfg, wl), launches=1)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = compute_cycles / clock
-    detail = dict(block_q=rows, block_kv=bc, packed_gqa=False, ctas_per_sm=k, splits=1, tile_cycles=full_t,
+    detail = dict(block_q=rows, block_kv=bc, packed_gqa=False, ctas_per_sm=occupancy, resident_ctas=k, splits=1,
+                  tile_cycles=full_t,
                   partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock, key_block_cycles=block_fill,
                   q_wait_cycles=wait, schedule="fa1")
     return _finish(hw, "flash1", wl, cost, times, dominant, tiles, detail)

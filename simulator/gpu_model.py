@@ -19,6 +19,7 @@ from simulator import block_sparse, cta_work, permute
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
+from simulator.schedule import resident_ctas
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
@@ -155,7 +156,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     full = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=None if is_columns(resident) else resident)
     full_t, full_dom = _resident_tile(cfg, hw, wl, every_tile_masked, resident, full, rows)
     uniform = all(p.tiles.uniform for p in parts)
-    part_t = full_t if uniform else tile_cycles(cfg, hw, wl, partial=True, resident=resident).cycles
+    part_t = full_t if uniform else _resident_tile(cfg, hw, wl, True, resident, None, None)[0]
     pro = prologue_parts(cfg, hw, wl, rows, full, resident)
     pro_t = sum(pro.values())
 
@@ -281,20 +282,13 @@ def _stream_fill(hw, tile_cycles) -> float:
     return hw.hbm_latency_s + tile_cycles / hw.sustained_clock_hz
 
 
-def resident_ctas(hw, k, n_ctas):
-    """CTAs each SM holds at once: the kernel's occupancy ``k``, or fewer when the launch has fewer CTAs than the
-    SMs' slots: the block scheduler spreads a grid over the SMs before it stacks CTAs on one, so a grid of at most
-    one CTA per SM runs each alone, with the SM's units and its loads in flight to itself."""
-    return vmin(k, vmax(1, vceil(n_ctas / hw.sms))).astype(int) if is_columns(n_ctas) else int(
-        min(k, max(1, -(-int(n_ctas) // hw.sms))))
-
-
 def _resident_tile(cfg, hw, wl, partial, resident, tile, rows) -> tuple:
     """(cycles, bound) of a tile at the CTAs its SM holds, as columns shaped like ``rows`` (``tile``: the cost at a
     single ``resident``); a tile's latency floor is shared by the CTAs an SM holds, so the cost can differ by
     column."""
     if not is_columns(resident):
-        return column_tile(tile, rows)
+        tile = tile or tile_cycles(cfg, hw, wl, partial, resident=resident)
+        return column_tile(tile, rows) if rows is not None else (tile.cycles, tile.bound)
     cycles, bound = np.empty(resident.shape), np.empty(resident.shape, dtype=object)
     for r in np.unique(resident):
         cost = tile_cycles(cfg, hw, wl, partial, resident=int(r))

@@ -33,7 +33,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.gpu_kernels import KernelConfig
 from simulator.kernel_configs import compiled_head_dims
-from simulator.schedule import grid_makespan
+from simulator.schedule import grid_makespan, resident_ctas
 from simulator.tile_cost import prologue_cycles, tensor_dtype, tile_cycles
 
 FAMILIES = ("nsa-select", "nsa-select@kv-outer")
@@ -140,10 +140,11 @@ def _q_outer(hw, wl, tokens, kept, selectors, block):
     b, d, dv = wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     rows = max(MMA_MIN_ROWS, _pow2(wl.group))
     cfg = config(hw, wl, rows, block)
-    slots_per_sm = cfg.ctas_per_sm(hw)
-    tile = tile_cycles(cfg, hw, wl, partial=True)
-    pro = prologue_cycles(cfg, hw, wl, wl.group, tile, slots_per_sm)
     programs = wl.batch * wl.kv_heads
+    occupancy = cfg.ctas_per_sm(hw)
+    slots_per_sm = resident_ctas(hw, occupancy, int(np.sum(tokens)) * programs)  # grid (T, NV, B x Hkv)
+    tile = tile_cycles(cfg, hw, wl, partial=True, resident=slots_per_sm)
+    pro = prologue_cycles(cfg, hw, wl, wl.group, tile, slots_per_sm)
     # grid (T, NV, B x Hkv): tokens fastest, every KV head's tokens alike
     cycles = _schedule(pro + kept * tile.cycles, tokens, programs, hw.sms * slots_per_sm) * slots_per_sm
     pairs = float(np.dot(tokens, kept)) * programs  # (token, KV head, block) loads
@@ -155,8 +156,9 @@ def _q_outer(hw, wl, tokens, kept, selectors, block):
     scores = pairs * rows * block
     cost = _work(cfg, wl, scores, pairs, rows, l2, hbm)
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), {}, dict(
-        block_q=rows, block_kv=block, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
-        partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=hw.sustained_clock_hz, packed_gqa=True)
+        block_q=rows, block_kv=block, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1,
+        tile_cycles=tile.cycles, partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=hw.sustained_clock_hz,
+        packed_gqa=True)
 
 
 def _kv_outer(hw, wl, tokens, kept, selectors, block):
@@ -166,13 +168,14 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     q_tile, per_cta = (FSA_Q_TILE, FSA_Q_TILES_PER_CTA) if fsa else (VARLEN_Q_TILE, 1)
     kv = block if fsa else KV_TILE
     cfg = config(hw, wl, q_tile, kv)
-    slots_per_sm = cfg.ctas_per_sm(hw)
-    tile = tile_cycles(cfg, hw, wl, partial=True)
-    pro = prologue_cycles(cfg, hw, wl, q_tile, tile, slots_per_sm)
     q_tiles = np.ceil(selectors / q_tile).astype(np.int64)
     ctas = -(-q_tiles // per_cta)
     kv_tiles = block // kv
     heads = wl.batch * wl.heads
+    occupancy = cfg.ctas_per_sm(hw)
+    slots_per_sm = resident_ctas(hw, occupancy, int(np.sum(ctas)) * heads)
+    tile = tile_cycles(cfg, hw, wl, partial=True, resident=slots_per_sm)
+    pro = prologue_cycles(cfg, hw, wl, q_tile, tile, slots_per_sm)
     rem = q_tiles % per_cta  # a block's CTAs hold per_cta query tiles each, the last one what is left
     work = np.concatenate([np.repeat(np.full(q_tiles.size, per_cta), q_tiles // per_cta), rem[rem > 0]])
     cycles = _schedule(pro + work * kv_tiles * tile.cycles, None, heads, hw.sms * slots_per_sm) * slots_per_sm
@@ -195,7 +198,7 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
         most = float(np.max(kept[tokens > 0]))
         extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
-        block_q=q_tile, block_kv=kv, ctas_per_sm=slots_per_sm, splits=1, tile_cycles=tile.cycles,
+        block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1, tile_cycles=tile.cycles,
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
 
 

@@ -37,7 +37,7 @@ from functools import lru_cache
 
 from simulator._numpy import np
 
-from simulator.columns import vceil
+from simulator.columns import is_columns, vceil, vmax, vmin
 
 NUMBA_MIN_CTAS = 1 << 20  # heapq (about 0.15 us a CTA) for this many CTAs costs about what loading numba does
 PERIOD_STATES = 256  # in-order grids whose schedule state is kept for a later, larger repeat count
@@ -176,3 +176,12 @@ def _kernel(name: str):
     jitted = getattr(_kernels(), name)
     notify_if_cold(jitted, "CTA scheduling")
     return jitted
+
+
+def resident_ctas(hw, k, n_ctas):
+    """CTAs each SM holds at once: the kernel's occupancy ``k``, or fewer when the launch has fewer CTAs than the
+    SMs' slots: the block scheduler spreads a grid over the SMs before it stacks CTAs on one, so a grid of at most
+    one CTA per SM runs each alone, with the SM's units and its loads in flight to itself (columns: per column)."""
+    if is_columns(n_ctas):
+        return vmin(k, vmax(1, vceil(n_ctas / hw.sms))).astype(int)
+    return int(min(k, max(1, -(-int(n_ctas) // hw.sms))))

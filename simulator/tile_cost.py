@@ -41,7 +41,7 @@ def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0, resident: i
     K/V tile (FA1's Q, O, l, m round trip); ``resident``: the CTAs an SM holds at once (default: the kernel's
     occupancy; fewer where the grid has fewer CTAs than the SMs' slots)."""
     eff, exposed = hw.mma_path(cfg.tensor_path)
-    resident = resident or cfg.ctas_per_sm(hw)
+    resident = cfg.ctas_per_sm(hw) if resident is None else int(resident)
     if not cfg.overlap and cfg.warps * resident <= SUB_PARTITIONS:
         exposed = 1.0  # one warp per scheduler: no other warp's GEMMs to hide a softmax behind (FA2 overlaps none)
     # the SM's k resident CTAs each keep kv_stages K/V loads in flight: k x stages per latency (Little's law), so

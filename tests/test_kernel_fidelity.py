@@ -480,8 +480,10 @@ def test_calibrate_kernels_fits_the_cuda_core_issue_rate_from_the_decode_calls_i
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--kernels", "--only", "wgmma,cuda"], "--only: unknown target 'cuda': allowed mma_sync, wgmma, tcgen05, unfused, "
-                                           "cuda_core"),
+    (["--kernels", "--only", "wgmma,cuda"], "--only 'wgmma,cuda': unknown target 'cuda': allowed mma_sync, wgmma, "
+                                           "tcgen05, unfused, cuda_core (comma list)"),
+    (["--kernels", "--only", "wgmma,"], "--only 'wgmma,': an empty target: allowed"),
+    (["--kernels", "--only", "tcgen05"], "--only tcgen05: h100 (sm_90) has no tcgen05 tensor-core path"),
     (["--only", "wgmma"], "--only wgmma: it picks the targets of a kernel fit; add --kernels"),
 ])
 def test_calibrate_only_names_its_bad_value_in_one_line(tmp_path, args, needle):

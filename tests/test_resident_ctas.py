@@ -1,6 +1,6 @@
 """A grid with fewer CTAs than the SMs' slots: the block scheduler spreads CTAs over the SMs before it stacks them,
 so each SM holds ceil(CTAs / SMs) of them (at most the kernel's occupancy), with its units, its loads in flight
-and, for a kernel without warp specialization, its schedulers to itself (simulator.gpu_model.resident_ctas)."""
+and, for a kernel without warp specialization, its schedulers to itself (simulator.schedule.resident_ctas)."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from simulator import Workload, evaluate, hardware
 from simulator.api import run_points, simulate
 from simulator.gpu_kernels import kernel_config
-from simulator.gpu_model import resident_ctas
+from simulator.schedule import resident_ctas
 from simulator.tile_cost import SUB_PARTITIONS, tile_cycles
 
 

@@ -272,6 +272,9 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
+    missing = [t for t in only or () if t in ("mma_sync", "wgmma", "tcgen05") and getattr(hw, f"{t}_efficiency") is None]
+    if missing:
+        raise UserError(f"--only {missing[0]}: {hw.name} ({hw.arch}) has no {missing[0]} tensor-core path")
     if hw_name:  # per-architecture figures are fitted from that architecture's timings only
         for path, doc in zip(results_paths, docs):
             try:
