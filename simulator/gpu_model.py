@@ -36,6 +36,7 @@ from simulator.tile_ops import softmax_ops
 from simulator.workload import FMA_FLOPS, with_head_dims
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
+FA3_COMBINE_STAGES = 4  # hopper/flash_fwd_combine_kernel.h: kStages of partial-O loads (kStages - 1 in flight)
 # Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
 # write 4 B, read and write 4 + 4 B, read 4 B and write 2 B per element.
 MASK_BUILD_BYTES = 4 + 8 + 6
@@ -187,7 +188,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
-        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits), 0.0)
+        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, algo == "flash3"), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra,
               "every_tile_masked": every_tile_masked,
@@ -388,12 +389,19 @@ def _kv_keys_read(wl, tiles, block_kv: int):
     return vmin(tiles.kv_blocks_read * block_kv, wl.kv_len)
 
 
-def _combine_seconds(hw, wl, splits: int) -> float:
+def _combine_seconds(hw, wl, splits, pipelined: bool = False) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O (its launch is the split
-    call's second, in ``Cost.launches``)."""
+    call's second, in ``Cost.launches``). ``pipelined``: FA3's combine (hopper/flash_fwd_combine_kernel.h,
+    kStages = 4) reads the LSEs with the first kStages - 1 splits' partial O, then walks the splits keeping
+    kStages - 1 cp.async loads in flight (cp_async_wait<kStages - 1> each split), so its reads, which hit L2 (the
+    attention kernel has just written them), take 1 + ceil(splits / (kStages - 1)) L2 round trips."""
     rows = wl.batch * wl.heads * wl.seq_len
     moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
-    return moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    seconds = moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    if pipelined:
+        rounds = 1 + vceil(splits / (FA3_COMBINE_STAGES - 1))
+        seconds = vmax(seconds, rounds * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)
+    return seconds
 
 
 # ---------------------------------------------------------------- naive

@@ -61,3 +61,20 @@ def test_columns_that_straddle_one_cta_per_sm_match_one_by_one(hw, algo):
     assert len(held) > 1  # the grid crosses from one CTA an SM to more
     for p, row in zip(points, rows):
         assert row["time_s"] == pytest.approx(simulate(hw, algo, **p)["time_s"], rel=1e-9), p
+
+
+def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
+    """FA3's combine keeps kStages - 1 = 3 partial-O loads in flight (flash_fwd_combine_kernel.h): a decode call of
+    S splits pays 1 + ceil(S / 3) L2 round trips in its combine, more splits more trips; FA2's combine is its
+    bytes alone."""
+    from simulator.block_sparse import l2_hit_cycles
+    from simulator.gpu_model import _combine_seconds
+
+    hw = hardware("h200")
+    wl = Workload(batch=1, heads=32, kv_heads=4, head_dim=128, seq_len=1, kv_len=32768)
+    trip = l2_hit_cycles(hw.arch) / hw.sustained_clock_hz
+    for splits in (2, 6, 29):
+        assert _combine_seconds(hw, wl, splits, pipelined=True) == pytest.approx((1 + -(-splits // 3)) * trip)
+        assert _combine_seconds(hw, wl, splits) < trip
+    r = evaluate(hw, "flash3", wl)
+    assert r.detail["splits"] > 3 and r.times["combine"] == pytest.approx((1 + -(-r.detail["splits"] // 3)) * trip)
