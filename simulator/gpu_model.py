@@ -188,7 +188,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
-        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, algo == "flash3"), 0.0)
+        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, algo in ("flash3", "flash4")), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra,
               "every_tile_masked": every_tile_masked,
@@ -392,7 +392,8 @@ def _kv_keys_read(wl, tiles, block_kv: int):
 def _combine_seconds(hw, wl, splits, pipelined: bool = False) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O (its launch is the split
     call's second, in ``Cost.launches``). ``pipelined``: FA3's combine (hopper/flash_fwd_combine_kernel.h,
-    kStages = 4) reads the LSEs with the first kStages - 1 splits' partial O, then walks the splits keeping
+    kStages = 4; FA4's flash_attn/cute/flash_fwd_combine.py the same, stages = 4) reads the LSEs with the first
+    kStages - 1 splits' partial O, then walks the splits keeping
     kStages - 1 cp.async loads in flight (cp_async_wait<kStages - 1> each split), so its reads, which hit L2 (the
     attention kernel has just written them), take 1 + ceil(splits / (kStages - 1)) L2 round trips."""
     rows = wl.batch * wl.heads * wl.seq_len

@@ -64,7 +64,7 @@ def test_columns_that_straddle_one_cta_per_sm_match_one_by_one(hw, algo):
 
 
 def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
-    """FA3's combine keeps kStages - 1 = 3 partial-O loads in flight (flash_fwd_combine_kernel.h): a decode call of
+    """FA3's (and FA4's) combine keeps kStages - 1 = 3 partial-O loads in flight (flash_fwd_combine_kernel.h): a decode call of
     S splits pays 1 + ceil(S / 3) L2 round trips in its combine, more splits more trips; FA2's combine is its
     bytes alone."""
     from simulator.block_sparse import l2_hit_cycles
@@ -77,4 +77,8 @@ def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
         assert _combine_seconds(hw, wl, splits, pipelined=True) == pytest.approx((1 + -(-splits // 3)) * trip)
         assert _combine_seconds(hw, wl, splits) < trip
     r = evaluate(hw, "flash3", wl)
+    assert r.detail["splits"] > 3 and r.times["combine"] == pytest.approx((1 + -(-r.detail["splits"] // 3)) * trip)
+    b200 = hardware("b200")  # FA4's combine (flash_attn/cute/flash_fwd_combine.py) keeps the same 4 stages
+    r = evaluate(b200, "flash4", wl)
+    trip = l2_hit_cycles(b200.arch) / b200.sustained_clock_hz
     assert r.detail["splits"] > 3 and r.times["combine"] == pytest.approx((1 + -(-r.detail["splits"] // 3)) * trip)
