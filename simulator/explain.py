@@ -174,6 +174,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                "in the few splits its keys lie in" if cfg.split_kernel else "each takes ceil(n/splits) of its "
                "query block's own n key blocks (get_n_block_min_max with Split)")
         lines.append(f"splits: {how}")
+        if "combine" in result.times:
+            flight = gm.COMBINE_IN_FLIGHT.get(cfg.family, 2)
+            trips = 1 + -(-int(det["splits"]) // flight)
+            lines.append(f"combine: {det['splits']} splits' partial O and LSE, {flight} loads in flight: 1 + "
+                         f"ceil(splits/{flight}) = {trips} L2 round trips, max(that, bytes / HBM) = "
+                         f"{result.times['combine'] * 1e6:.2f} us")
     if cfg.head_dims:
         lines.append(f"head dims {wl.head_dim}/{wl.v_head_dim} run in the kernel compiled for {cfg.head_dims[0]}/"
                      f"{cfg.head_dims[1]} (d_k/dv_k): its MMAs and smem tiles span those, zero-filled; HBM and L2 "

@@ -37,6 +37,9 @@ from simulator.workload import FMA_FLOPS, with_head_dims
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 FA3_COMBINE_STAGES = 4  # hopper/flash_fwd_combine_kernel.h: kStages of partial-O loads (kStages - 1 in flight)
+# partial-O loads each family's combine kernel keeps in flight (``_combine_seconds``): FA3's and FA4's kStages - 1,
+# FA2's loop (flash-decoding, and flash2 when it splits) 2
+COMBINE_IN_FLIGHT = {"flash3": FA3_COMBINE_STAGES - 1, "flash4": FA3_COMBINE_STAGES - 1}
 # Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
 # write 4 B, read and write 4 + 4 B, read 4 B and write 2 B per element.
 MASK_BUILD_BYTES = 4 + 8 + 6
@@ -188,7 +191,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
-        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, algo in ("flash3", "flash4")), 0.0)
+        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family, 2)), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra,
               "every_tile_masked": every_tile_masked,
@@ -389,18 +392,20 @@ def _kv_keys_read(wl, tiles, block_kv: int):
     return vmin(tiles.kv_blocks_read * block_kv, wl.kv_len)
 
 
-def _combine_seconds(hw, wl, splits, pipelined: bool = False) -> float:
+def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O (its launch is the split
-    call's second, in ``Cost.launches``). ``pipelined``: FA3's combine (hopper/flash_fwd_combine_kernel.h,
-    kStages = 4; FA4's flash_attn/cute/flash_fwd_combine.py the same, stages = 4) reads the LSEs with the first
-    kStages - 1 splits' partial O, then walks the splits keeping
-    kStages - 1 cp.async loads in flight (cp_async_wait<kStages - 1> each split), so its reads, which hit L2 (the
-    attention kernel has just written them), take 1 + ceil(splits / (kStages - 1)) L2 round trips."""
+    call's second, in ``Cost.launches``): its bytes at HBM bandwidth, or, where longer, its chain of L2 round trips
+    (the attention kernel has just written the partials): the LSEs' read, then the splits' partial O ``in_flight``
+    at a time, 1 + ceil(splits / in_flight) trips. FA3's combine (hopper/flash_fwd_combine_kernel.h, kStages = 4;
+    FA4's flash_attn/cute/flash_fwd_combine.py the same) keeps kStages - 1 = 3 cp.async loads in flight
+    (cp_async_wait<kStages - 1> each split); FA2's (csrc/flash_attn/src/flash_fwd_kernel.h,
+    combine_attn_seqk_parallel) loads each split into the same register fragment it then accumulates from, in a
+    loop of runtime length that nvcc unrolls by 2: 2 in flight. None: the bytes alone."""
     rows = wl.batch * wl.heads * wl.seq_len
     moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
     seconds = moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
-    if pipelined:
-        rounds = 1 + vceil(splits / (FA3_COMBINE_STAGES - 1))
+    if in_flight:
+        rounds = 1 + vceil(splits / in_flight)
         seconds = vmax(seconds, rounds * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)
     return seconds
 

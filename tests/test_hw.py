@@ -57,7 +57,7 @@ def test_other_gpu_peaks_keep_their_own_clocks():
     assert h100.sfu_peak_ops(h100.tensor_clock_hz) == pytest.approx(3.9e12, rel=0.01)  # FA3 paper: 3.9 TFLOP/s
     assert a100.sfu_peak_ops() == 108 * 16 * 1410 * MHz  # default: the sustained clock, the tensor peak's
     assert a100.tensor_peak_flops("fp16", clock_hz=1200 * MHz) == 108 * 2048 * 1200 * MHz
-    assert h100.hbm_achievable_bw == pytest.approx(3.35e12 * 0.90)
+    assert h100.hbm_achievable_bw == pytest.approx(3.35e12 * 0.949)  # BabelStream Dot, the read-only stream
 
 
 def test_units_convert_exactly_to_si():

@@ -140,12 +140,13 @@ def test_a_kv_head_packing_more_query_heads_than_a_tile_runs_several_tiles_per_q
     """Falcon-7B decode (71 query heads on one KV head) and MQA with 256 or 512 heads: FA2's swap makes the group
     the query length (ceil(71 / 64) = 2 query blocks), FA3 and FA4 count ceil(group / kBlockM) m-blocks and still
     split the one query's keys. Was: a division by zero (FA2, FA3) or an unsplit call (FA4 at 256 heads). More heads
-    cost more time up to a few percent: FA3's heuristic splits 256 heads in 57 where 32 take 86, whose combine waits
-    29 L2 round trips against 20."""
+    may cost less: the split heuristics give fewer heads more splits, whose combine waits more L2 round trips (FA2 on
+    A100: 128 splits and 65 trips, 9.5 us, at 32 heads against 64 splits at 71: 27.7 us against 24.2; FA3 on H100:
+    86 splits at 71 heads, 57 at 256; FA4 on B200 from 256 to 512 heads)."""
     hw = hardware(hw_name)
     times = [evaluate(hw, algo, Workload(heads=h, kv_heads=1, head_dim=64, seq_len=1, kv_len=32768)).time_s
              for h in (32, 71, 256, 512)]
-    assert all(math.isfinite(t) for t in times) and all(b >= 0.95 * a for a, b in zip(times, times[1:]))
+    assert all(math.isfinite(t) for t in times) and all(b >= 0.85 * a for a, b in zip(times, times[1:]))
     assert times[-1] > times[0]
     assert times[-1] < 3 * times[0]  # 16x the query heads: the K/V is read once per KV head, not once a tile
 

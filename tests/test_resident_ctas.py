@@ -65,8 +65,8 @@ def test_columns_that_straddle_one_cta_per_sm_match_one_by_one(hw, algo):
 
 def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
     """FA3's (and FA4's) combine keeps kStages - 1 = 3 partial-O loads in flight (flash_fwd_combine_kernel.h): a decode call of
-    S splits pays 1 + ceil(S / 3) L2 round trips in its combine, more splits more trips; FA2's combine is its
-    bytes alone."""
+    S splits pays 1 + ceil(S / 3) L2 round trips in its combine, more splits more trips; FA2's combine loop keeps 2
+    in flight; a combine whose bytes take longer than its trips pays its bytes."""
     from simulator.block_sparse import l2_hit_cycles
     from simulator.gpu_model import _combine_seconds
 
@@ -74,10 +74,14 @@ def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
     wl = Workload(batch=1, heads=32, kv_heads=4, head_dim=128, seq_len=1, kv_len=32768)
     trip = l2_hit_cycles(hw.arch) / hw.sustained_clock_hz
     for splits in (2, 6, 29):
-        assert _combine_seconds(hw, wl, splits, pipelined=True) == pytest.approx((1 + -(-splits // 3)) * trip)
+        assert _combine_seconds(hw, wl, splits, 3) == pytest.approx((1 + -(-splits // 3)) * trip)
         assert _combine_seconds(hw, wl, splits) < trip
     r = evaluate(hw, "flash3", wl)
     assert r.detail["splits"] > 3 and r.times["combine"] == pytest.approx((1 + -(-r.detail["splits"] // 3)) * trip)
+    fa2 = evaluate(hw, "flash-decoding", wl)  # FA2's combine loop keeps 2 loads in flight
+    assert fa2.detail["splits"] > 3 and fa2.times["combine"] == pytest.approx((1 + -(-fa2.detail["splits"] // 2)) * trip)
+    big = Workload(batch=64, heads=64, kv_heads=8, head_dim=128, seq_len=16, kv_len=4096)  # bytes outlast the chain
+    assert _combine_seconds(hw, big, 4, 3) == _combine_seconds(hw, big, 4) > 3 * trip
     b200 = hardware("b200")  # FA4's combine (flash_attn/cute/flash_fwd_combine.py) keeps the same 4 stages
     r = evaluate(b200, "flash4", wl)
     trip = l2_hit_cycles(b200.arch) / b200.sustained_clock_hz
