@@ -98,6 +98,10 @@ def _multipass_lines(hw, spec, wl, result) -> list[str]:
                                   recompute=det["multipass"] == "recompute")
         out.append(f"  pass {level}: {seconds * 1e3:.4f} ms; per score T_s={values[T_s]:g} X_s={values[X_s]:g} "
                    f"P_s={values[P_s]:g}")
+    if result.times.get("combine"):
+        flight = gm.COMBINE_IN_FLIGHT.get(spec.family, 2)
+        out.append(f"  combines (one per split pass): {result.times['combine'] * 1e6:.2f} us in all; each waits 1 + "
+                   f"ceil(splits/{flight}) L2 round trips or its bytes / HBM, whichever is longer")
     return out
 
 

@@ -400,7 +400,8 @@ def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     FA4's flash_attn/cute/flash_fwd_combine.py the same) keeps kStages - 1 = 3 cp.async loads in flight
     (cp_async_wait<kStages - 1> each split); FA2's (csrc/flash_attn/src/flash_fwd_kernel.h,
     combine_attn_seqk_parallel) loads each split into the same register fragment it then accumulates from, in a
-    loop of runtime length that nvcc unrolls by 2: 2 in flight. None: the bytes alone."""
+    loop of runtime length: 2 in flight, what a compile of the same loop shape issued (nvcc 13.0, 2026-12-04; FA2's
+    own SASS not read), and what FlashInfer's FA2 v2.4.2 decode lines agree with. None: the bytes alone."""
     rows = wl.batch * wl.heads * wl.seq_len
     moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
     seconds = moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)

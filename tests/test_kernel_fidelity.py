@@ -141,7 +141,7 @@ def test_a_kv_head_packing_more_query_heads_than_a_tile_runs_several_tiles_per_q
     the query length (ceil(71 / 64) = 2 query blocks), FA3 and FA4 count ceil(group / kBlockM) m-blocks and still
     split the one query's keys. Was: a division by zero (FA2, FA3) or an unsplit call (FA4 at 256 heads). More heads
     may cost less: the split heuristics give fewer heads more splits, whose combine waits more L2 round trips (FA2 on
-    A100: 128 splits and 65 trips, 9.5 us, at 32 heads against 64 splits at 71: 27.7 us against 24.2; FA3 on H100:
+    A100: 128 splits and 65 trips, 9.5 us, at 32 heads against 64 splits at 71: 27.65 us against 24.2; FA3 on H100:
     86 splits at 71 heads, 57 at 256; FA4 on B200 from 256 to 512 heads)."""
     hw = hardware(hw_name)
     times = [evaluate(hw, algo, Workload(heads=h, kv_heads=1, head_dim=64, seq_len=1, kv_len=32768)).time_s
