@@ -98,8 +98,7 @@ def _multipass_lines(hw, spec, wl, result) -> list[str]:
                                   recompute=det["multipass"] == "recompute")
         out.append(f"  pass {level}: {seconds * 1e3:.4f} ms; per score T_s={values[T_s]:g} X_s={values[X_s]:g} "
                    f"P_s={values[P_s]:g}")
-    if result.times.get("combine"):
-        flight = gm.COMBINE_IN_FLIGHT.get(spec.family, 2)
+    if result.times.get("combine") and (flight := gm.COMBINE_IN_FLIGHT.get(spec.family)):
         out.append(f"  combines (one per split pass): {result.times['combine'] * 1e6:.2f} us in all; each waits 1 + "
                    f"ceil(splits/{flight}) L2 round trips or its bytes / HBM, whichever is longer")
     return out
@@ -178,9 +177,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                "in the few splits its keys lie in" if cfg.split_kernel else "each takes ceil(n/splits) of its "
                "query block's own n key blocks (get_n_block_min_max with Split)")
         lines.append(f"splits: {how}")
-        if "combine" in result.times:
-            flight = gm.COMBINE_IN_FLIGHT.get(cfg.family, 2)
-            trips = 1 + -(-int(det["splits"]) // flight)
+        if "combine" in result.times and (flight := gm.COMBINE_IN_FLIGHT.get(cfg.family)):
+            trips = gm.combine_round_trips(int(det["splits"]), flight)
             lines.append(f"combine: {det['splits']} splits' partial O and LSE, {flight} loads in flight: 1 + "
                          f"ceil(splits/{flight}) = {trips} L2 round trips, max(that, bytes / HBM) = "
                          f"{result.times['combine'] * 1e6:.2f} us")

@@ -37,9 +37,10 @@ from simulator.workload import FMA_FLOPS, with_head_dims
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 FA3_COMBINE_STAGES = 4  # hopper/flash_fwd_combine_kernel.h: kStages of partial-O loads (kStages - 1 in flight)
-# partial-O loads each family's combine kernel keeps in flight (``_combine_seconds``): FA3's and FA4's kStages - 1,
-# FA2's loop (flash-decoding, and flash2 when it splits) 2
-COMBINE_IN_FLIGHT = {"flash3": FA3_COMBINE_STAGES - 1, "flash4": FA3_COMBINE_STAGES - 1}
+# partial-O loads each split family's combine kernel keeps in flight (``_combine_seconds``): FA3's and FA4's
+# kStages - 1, FA2's loop (flash-decoding, and flash2 when it splits) 2
+COMBINE_IN_FLIGHT = {"flash2": 2, "flash-decoding": 2, "flash3": FA3_COMBINE_STAGES - 1,
+                     "flash4": FA3_COMBINE_STAGES - 1}
 # Building standard attention's additive mask (attention_pytorch: torch.full fp32, torch.triu, .to(16-bit)):
 # write 4 B, read and write 4 + 4 B, read 4 B and write 2 B per element.
 MASK_BUILD_BYTES = 4 + 8 + 6
@@ -191,7 +192,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     cost, detail_extra = _permutation(hw, algo, wl, parts, cost, times)
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
-        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family, 2)), 0.0)
+        times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family)), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra,
               "every_tile_masked": every_tile_masked,
@@ -291,7 +292,8 @@ def _resident_tile(cfg, hw, wl, partial, resident, tile, rows) -> tuple:
     single ``resident``); a tile's latency floor is shared by the CTAs an SM holds, so the cost can differ by
     column."""
     if not is_columns(resident):
-        tile = tile or tile_cycles(cfg, hw, wl, partial, resident=resident)
+        if tile is None:
+            tile = tile_cycles(cfg, hw, wl, partial, resident=resident)
         return column_tile(tile, rows) if rows is not None else (tile.cycles, tile.bound)
     cycles, bound = np.empty(resident.shape), np.empty(resident.shape, dtype=object)
     for r in np.unique(resident):
@@ -406,9 +408,14 @@ def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
     seconds = moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
     if in_flight:
-        rounds = 1 + vceil(splits / in_flight)
-        seconds = vmax(seconds, rounds * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)
+        trips = combine_round_trips(splits, in_flight)
+        seconds = vmax(seconds, trips * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)
     return seconds
+
+
+def combine_round_trips(splits, in_flight: int):
+    """L2 round trips of a combine kernel: the LSEs' read, then the splits' partial O ``in_flight`` at a time."""
+    return 1 + vceil(splits / in_flight)
 
 
 # ---------------------------------------------------------------- naive

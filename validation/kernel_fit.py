@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass, replace
 
 from einsum_cascades.errors import UserError
+from gpu_models.spec import MMA_PATHS
 from simulator.algorithms import FUSED_MAPPINGS
 from simulator.workload import Workload
 
@@ -30,7 +31,7 @@ FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # p
 UNFUSED = "unfused"  # the fit target of the naive family's kernels
 CUDA_CORE = "cuda_core"  # the fit target of FlashInfer's CUDA-core decode kernels
 CUDA_CORE_FAMILIES = ("flashinfer-decode", "flashinfer-single-decode")
-KERNEL_TARGETS = ("mma_sync", "wgmma", "tcgen05", UNFUSED, CUDA_CORE)  # what ``calibrate --kernels --only`` takes
+KERNEL_TARGETS = (*MMA_PATHS, UNFUSED, CUDA_CORE)  # what ``calibrate --kernels --only`` takes
 MIN_POINTS = 3  # a target with fewer points is not fitted
 _COARSE = 20  # grid points per figure before refining
 _COARSE_CYCLES = 11  # grid points of a figure in cycles (1,000-cycle steps over its range)
@@ -65,12 +66,11 @@ class Fit:
 def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
     """Fit target -> {figure: allowed range}; the unfused kernels cannot beat a tuned stream."""
     mma = {path: {f"{path}_efficiency": (0.05, 1.0), f"{path}_softmax_exposed": (0.0, 1.0)}
-           for path in ("mma_sync", "wgmma", "tcgen05")}
+           for path in MMA_PATHS}
     mma["tcgen05"]["tcgen05_tile_turnaround"] = TURNAROUND_CYCLES
     return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency),
                              "unfused_strided_efficiency": (0.05, hw.hbm_efficiency)},
             CUDA_CORE: {"cuda_core_issue_efficiency": (0.2, 1.0)}}
-
 
 
 def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) -> list[Fit]:
@@ -272,7 +272,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
-    missing = [t for t in only or () if t in ("mma_sync", "wgmma", "tcgen05") and getattr(hw, f"{t}_efficiency") is None]
+    missing = [t for t in only or () if t in MMA_PATHS and getattr(hw, f"{t}_efficiency") is None]
     if missing:
         raise UserError(f"--only {missing[0]}: {hw.name} ({hw.arch}) has no {missing[0]} tensor-core path")
     if hw_name:  # per-architecture figures are fitted from that architecture's timings only
