@@ -35,22 +35,28 @@ def current_fa3_build() -> str:
     return _fa3_build.get()
 
 
-@contextmanager
 def fa3_build(build: str | None):
     """Predict FA3 as the given build runs inside this block (a published file's ``fa3_build``); None keeps
     today's code."""
+    return build_switch(_fa3_build, FA3_BUILDS, "fa3_build", build)
+
+
+@contextmanager
+def build_switch(var: ContextVar, builds: tuple, key: str, build: str | None):
+    """Set ``var`` to ``build``, one of ``builds``, inside this block (a published file's ``key``); None keeps
+    the default."""
     from einsum_cascades.errors import UserError
 
     if build is None:
         yield
         return
-    if build not in FA3_BUILDS:
-        raise UserError(f"bad fa3_build {build!r}: allowed {', '.join(FA3_BUILDS)}")
-    token = _fa3_build.set(build)
+    if build not in builds:
+        raise UserError(f"bad {key} {build!r}: allowed {', '.join(builds)}")
+    token = var.set(build)
     try:
         yield
     finally:
-        _fa3_build.reset(token)
+        var.reset(token)
 FA3_STAGES = 2  # K and V pipelines of 2 stages each (flash_fwd_launch_template.h, kStages = 2 on sm90)
 FA4_TILE = 128  # m_block_size = n_block_size = 128 on sm100 for every head dim (interface.py, FwdConfig)
 FA4_SMEM = 224 * 1024  # the smem budget FA4 sizes its K/V ring against (flash_fwd_sm100.py, _setup_attributes)

@@ -13,6 +13,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
+from simulator.flashinfer_tc import flashinfer_build
 from simulator.kernel_configs import fa3_build
 from simulator.workload import Workload
 from validation.roofline import roofline_time_s
@@ -147,7 +148,7 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
                                 "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
             continue
         try:
-            with fa3_build(doc.get("fa3_build")):
+            with fa3_build(doc.get("fa3_build")), flashinfer_build(doc.get("flashinfer_build")):
                 out.append(_predict_point(p, model_of(p), clock_mhz))
         except UserError as err:
             where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"

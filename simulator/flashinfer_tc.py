@@ -1,0 +1,268 @@
+"""FlashInfer's tensor-core decode: ``single_decode_with_kv_cache(..., use_tensor_cores=True)``, which runs the
+FA2-style prefill kernel on one query per request (flashinfer/decode.py: ``get_single_prefill_module("fa2", ...)``
+with ``q.unsqueeze(0)``, MaskMode.NON_CAUSAL), as FlashInfer 0.6.16 dispatches it
+(include/flashinfer/attention/prefill.cuh ``SinglePrefillWithKVCacheDispatched`` and
+``SinglePrefillWithKVCacheDevice``; include/flashinfer/utils.cuh ``FA2DetermineCtaTileQ``,
+``DISPATCH_NUM_MMA_KV``). docs/kernels.md section D2 has the source lines.
+
+Family ``flashinfer-single-decode-tc``. The query heads of a KV head are packed into the rows of one query tile
+(packed length = query length x GQA group; 16 rows for a decode call of group <= 16), CTA_TILE_Q = 16 runs one
+warp along the queries and four along the keys (get_num_warps_q / get_num_warps_kv), each warp taking
+NUM_MMA_KV x 16 keys of a CTA_TILE_KV = NUM_MMA_KV x 16 x 4 key tile; QK^T and PV are mma.sync (m16n8k16), the
+online softmax on the CUDA cores. NUM_MMA_KV is the largest of 8, 4, 2, 1 whose K and V tiles fit half an SM's
+shared memory beside the Q tile (the kernel sizes for two CTAs per SM) and the register cap 8 / NUM_MMA_Q. The
+loop loads K and V by cp.async, one tile of each ahead: K(i+1) is issued after the softmax of tile i and V(i+1)
+after its PV, so a waiting CTA has one K/V tile pair in flight. When the grid (packed query tiles x KV heads)
+would not fill the SMs' resident CTAs (cudaOccupancyMaxActiveBlocksPerMultiprocessor), the KV range is split
+into chunks of at least 256 keys and MergeStates (cascade.cuh) merges the partial outputs by their log-sum-exp.
+
+Time: the K/V stream, wave by wave, at the lower of HBM bandwidth and one tile pair per CTA per loaded latency
+(Little's law), or the tiles' SM time where that is longer (the fused kernels' tile cost, simulator.tile_cost, at
+this kernel's tile: mma.sync, softmax after its GEMMs); the last tile's compute; one launch, plus the merge
+kernel when split. Under ``--scope kernel`` a benchmark's L2 flush leaves dirty lines the K/V reads write back.
+"""
+
+import math
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+
+from einsum_cascades.errors import UserError
+from simulator.cost import Cost
+from simulator.cta_work import DenseCall
+from simulator.flashinfer_decode import _merge_seconds, _stream_seconds
+from simulator.gpu_kernels import KernelConfig
+from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
+from simulator.kernel_configs import build_switch
+from simulator.result import Result
+from simulator.schedule import resident_ctas, uniform_makespan
+from simulator.tile_cost import tile_cycles
+
+FAMILY = "flashinfer-single-decode-tc"
+HEAD_DIMS = (64, 128, 256)  # utils.cuh DISPATCH_HEAD_DIM (512 runs a VO-split layout not modelled here)
+MAX_GROUP = 64  # packed rows of one decode call up to 64 run the 16- and 64-row tiles (FA2DetermineCtaTileQ)
+MMA_ROWS = 16  # one m16n8k16 MMA's rows (and keys per NUM_MMA_KV / num_frags_z step)
+WARPS = 4  # NUM_WARPS_Q x NUM_WARPS_KV = 4 (0.6.16, heads below 512); num_warps = 4 (0.0.1)
+SIZING_CTAS = 2  # "we expect each sm execute two threadblocks": the K/V tile is sized for half an SM's smem
+PARTIAL_LSE_BYTES = 4  # tmp: each chunk's O in DTypeO and its log-sum-exp in fp32 (tmp_lse)
+REG_ALLOC_PER_THREAD = 8  # the occupancy query counts registers per warp in 256-register units
+
+# FlashInfer by build. ``0.6.16``: today's (include/flashinfer/attention/prefill.cuh
+# SinglePrefillWithKVCacheDispatched): one warp along the queries and four along the keys at 16 packed rows,
+# NUM_MMA_KV the largest of 8, 4, 2, 1 that fits, chunks of at least 256 keys, Q's load overlapping the first K/V
+# loads. ``0.0.1``: the blog's (flashinfer-ai/flashinfer @ 9f49803b, include/flashinfer/prefill.cuh
+# SinglePrefillWithKVCacheDispatched and SinglePrefillWithKVCacheKernel): four warps along the queries
+# (num_frags_x x 64 rows, num_frags_x = 2 above 64 packed rows), all sharing a num_frags_z x 16-key tile
+# (num_frags_z 4 or 2: SWITCH_NUM_FRAGS_Z takes nothing else), chunks min(grid, kv_len / 128), and Q loaded and
+# waited for (cp_async::wait_group<0>) before the first K/V load is issued. A published file's
+# ``flashinfer_build`` says which one it timed.
+FLASHINFER_BUILDS = ("0.6.16", "0.0.1")
+_build: ContextVar[str] = ContextVar("flashinfer_build", default=FLASHINFER_BUILDS[0])
+
+MIN_CHUNK = 256  # 0.6.16: chunk_size = max(ceil_div(kv_len, max_num_kv_chunks), 256)
+MIN_CHUNK_001 = 128  # 0.0.1: num_chunks = min(grid, kv_len / 128)
+MMA_KV_STEPS = (8, 4, 2, 1)  # 0.6.16 DISPATCH_NUM_MMA_KV: the largest of these at most max_mma_kv
+FRAGS_Z_001 = (4, 2)  # 0.0.1 SWITCH_NUM_FRAGS_Z: exactly 4 or 2
+GROUPS_001 = (1, 4, 8)  # 0.0.1 SWITCH_GQA_GROUP_SIZE
+# Registers per thread of SinglePrefillWithKVCacheKernel, fp16 and bf16 alike: ptxas -v for sm_90a (nvcc 13.0).
+# 0.6.16: by (head dim, CTA_TILE_Q, NUM_MMA_KV), instantiated as csrc/single_prefill_kernel_inst.jinja does
+# (MaskMode::kNone, PosEncodingMode::kNone, DefaultAttention, no fp16 QK reduction). 0.0.1: the partition_kv kernel
+# the occupancy query asks about, by (GQA group, head dim, num_frags_z) at num_frags_x = 1 (a decode call's rows),
+# non-causal, NHD, no RoPE, half. Taken for every architecture.
+REGS = {
+    (64, 16, 2): 96, (64, 16, 4): 128, (64, 16, 8): 196, (64, 64, 2): 98, (64, 64, 4): 128, (64, 64, 8): 167,
+    (128, 16, 1): 127, (128, 16, 2): 168, (128, 16, 4): 184, (128, 16, 8): 255,
+    (128, 64, 1): 128, (128, 64, 2): 161, (128, 64, 4): 166, (128, 64, 8): 255,
+    (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
+    (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 248, (256, 64, 8): 255,
+}
+REGS_001 = {
+    (1, 64, 2): 95, (1, 64, 4): 122, (1, 128, 2): 128, (1, 128, 4): 166, (1, 256, 2): 248, (1, 256, 4): 245,
+    (4, 64, 2): 95, (4, 64, 4): 123, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
+    (8, 64, 2): 95, (8, 64, 4): 123, (8, 128, 2): 128, (8, 128, 4): 164, (8, 256, 2): 250, (8, 256, 4): 243,
+}
+
+
+def current_build() -> str:
+    """The FlashInfer build predictions run as here."""
+    return _build.get()
+
+
+def flashinfer_build(build: str | None):
+    """Predict FlashInfer's tensor-core decode as the given build runs inside this block (a published file's
+    ``flashinfer_build``); None keeps today's code."""
+    return build_switch(_build, FLASHINFER_BUILDS, "flashinfer_build", build)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefillTile:
+    """The thread block ``SinglePrefillWithKVCacheDispatched`` launches for a decode call's shape."""
+
+    build: str
+    cta_tile_q: int  # query rows (packed query heads) per CTA
+    cta_tile_kv: int  # keys per loop iteration
+    warps_q: int  # warps splitting the rows (each reads the whole K/V tile)
+    warps_kv: int  # warps splitting the keys
+    smem_bytes: int  # dynamic shared memory per CTA
+    regs: int  # per thread, as allocated
+
+    @property
+    def threads(self) -> int:
+        return WARPS * 32
+
+    def ctas_per_sm(self, hw) -> int:
+        """cudaOccupancyMaxActiveBlocksPerMultiprocessor: shared memory, registers, threads and the CTA cap."""
+        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.regs_per_sm // (self.threads * self.regs),
+                   hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+
+
+def cta_tile_q(packed: int, d: int) -> int:
+    """FA2DetermineCtaTileQ (utils.cuh, 0.6.16) on sm_80 and later, head dims below 512."""
+    if packed > 64 and d < 256:
+        return 128
+    return 64 if packed > 16 else 16
+
+
+def prefill_tile(hw, d: int, group: int, b: int) -> PrefillTile:
+    """SinglePrefillWithKVCacheDispatched's template choice for one query of ``group`` packed heads."""
+    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group, b)
+
+
+def _alloc(regs: int) -> int:
+    return -(-regs // REG_ALLOC_PER_THREAD) * REG_ALLOC_PER_THREAD
+
+
+@lru_cache(maxsize=64)
+def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int,
+                  b: int) -> PrefillTile:
+    if build == "0.0.1":
+        return _prefill_tile_001(name, smem_per_sm, d, group, b)
+    tile_q = cta_tile_q(group, d)
+    warps_q = 1 if tile_q <= 16 else 4  # get_num_warps_q
+    warps_kv = WARPS // warps_q
+    mma_q = 2 if tile_q > 64 else 1  # get_num_mma_q
+    fixed = tile_q * d * b  # the Q tile
+    per_mma_kv = 2 * d * MMA_ROWS * warps_kv * b  # K and V rows of one NUM_MMA_KV step
+    sizing = SIZING_CTAS if smem_per_sm >= SIZING_CTAS * (fixed + per_mma_kv) else 1
+    budget = min(smem_per_sm // sizing, smem_per_block)
+    max_mma_kv = min((budget - fixed) // per_mma_kv, 8 // mma_q)
+    if max_mma_kv < 1:
+        raise UserError(f"{FAMILY} at head dim {d} needs {fixed + per_mma_kv:,} B of shared memory per CTA; "
+                        f"{name} allows {budget:,} B per CTA")
+    mma_kv = next(s for s in MMA_KV_STEPS if s <= max_mma_kv)
+    tile_kv = mma_kv * MMA_ROWS * warps_kv
+    qkv = fixed + 2 * tile_kv * d * b
+    sync = (warps_kv * tile_q * d * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
+    smem = max(qkv, sync, tile_q * d * b)  # SharedStorageQKVO: a union of these
+    return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(REGS[(d, tile_q, mma_kv)]))
+
+
+def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, b: int) -> PrefillTile:
+    """0.0.1: num_frags_x from the packed rows, num_frags_z from half the SM's smem (capped at 4), 4 warps on rows."""
+    if group not in GROUPS_001:
+        raise UserError(f"{FAMILY} as FlashInfer 0.0.1 builds it runs GQA groups of {', '.join(map(str, GROUPS_001))} "
+                        f"(utils.cuh SWITCH_GQA_GROUP_SIZE): got group {group}")
+    frags_x = 2 if group > 64 else 1
+    per_row_block = MMA_ROWS * d * b
+    frags_z = min(((smem_per_sm // SIZING_CTAS) // per_row_block - frags_x * WARPS) // 2, FRAGS_Z_001[0])
+    if frags_z not in FRAGS_Z_001:
+        raise UserError(f"{FAMILY} as FlashInfer 0.0.1 builds it at head dim {d} would take num_frags_z {frags_z} "
+                        f"on {name}, which its SWITCH_NUM_FRAGS_Z does not dispatch (4 or 2 only)")
+    smem = (frags_x * WARPS + frags_z * 2) * per_row_block
+    return PrefillTile("0.0.1", frags_x * WARPS * MMA_ROWS, frags_z * MMA_ROWS, WARPS, 1, smem,
+                       _alloc(REGS_001[(group, d, frags_z)]))
+
+
+def kernel_config(tile: PrefillTile, group: int) -> KernelConfig:
+    """The tile as the fused kernels' tile cost reads it: mma.sync GEMMs with the softmax after them (FA2-style),
+    Q re-read from smem for every key tile (compute_qk's ldmatrix), each K/V row read by the warps that split the
+    rows, one K/V tile pair in flight."""
+    return KernelConfig(family=FAMILY, block_q=tile.cta_tile_q, block_kv=tile.cta_tile_kv, warps=WARPS,
+                        readers=tile.warps_q, producer_warps=0, tensor_path="mma_sync", overlap=False,
+                        q_from_smem=True, smem_bytes=tile.smem_bytes, regs_per_thread=tile.regs, longest_first=False,
+                        pack_gqa=group > 1, kv_stages=1.0)
+
+
+def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
+    """(KV chunks, keys per chunk): the split SinglePrefillWithKVCacheDispatched picks (1: no split, no merge)."""
+    q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    max_chunks = tile.ctas_per_sm(hw) * hw.sms // (wl.kv_heads * q_tiles)
+    if tile.build == "0.0.1":
+        count = min(max_chunks, wl.kv_len // MIN_CHUNK_001)
+        return (count, math.ceil(wl.kv_len / count)) if count > 1 else (1, wl.kv_len)
+    if max_chunks <= 0:
+        return 1, wl.kv_len
+    size = max(math.ceil(wl.kv_len / max_chunks), MIN_CHUNK)
+    count = math.ceil(wl.kv_len / size)
+    return (count, size) if count > 1 else (1, wl.kv_len)
+
+
+def check(hw, wl) -> None:
+    """What the tensor-core decode path refuses or attnsim does not model: exit 2 with the allowed values."""
+    if wl.seq_len != 1:
+        raise UserError(f"{FAMILY} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
+                        "or flash2/flash3 for more queries")
+    if wl.batch != 1:
+        raise UserError(f"{FAMILY} serves one request (single_decode_with_kv_cache): got --batch {wl.batch}")
+    if wl.group > MAX_GROUP:
+        raise UserError(f"{FAMILY} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
+                        f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
+    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
+        raise UserError(f"{FAMILY} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
+                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
+                        f"--v-head-dim {wl.v_head_dim}")
+    if wl.sparsity or (wl.pattern and wl.pattern != "full"):
+        given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
+        raise UserError(f"{FAMILY} is modelled for a decode call that attends every cached key: got {given}; drop it")
+    dram_latency(hw, FAMILY)  # the merge kernel's dependent read (and 0.0.1's Q wait)
+
+
+def flashinfer_tc_decode(hw, wl) -> Result:
+    """Predict one tensor-core FlashInfer decode call (see the module docstring)."""
+    check(hw, wl)
+    d, b, clock = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz
+    tile = prefill_tile(hw, d, int(wl.group), b)
+    cfg = kernel_config(tile, int(wl.group))
+    k = tile.ctas_per_sm(hw)
+    n_chunks, chunk = chunks(hw, wl, tile)
+    split = n_chunks > 1
+    q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    ctas = wl.kv_heads * q_tiles * n_chunks
+    resident = resident_ctas(hw, k, ctas)
+    cost_tile = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
+    iterations = math.ceil(chunk / tile.cta_tile_kv)
+    row_bytes = 2 * d * b  # one K row and one V row
+    kv = wl.kv_heads * wl.kv_len * row_bytes
+    q_o = 2 * wl.heads * d * b
+    partial = wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
+    reads = kv + q_o / 2
+    writeback = cold_l2_writeback_bytes(hw, wl, reads)
+    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    in_flight = tile.cta_tile_kv * row_bytes  # K(i+1) and V(i+1) while the CTA waits
+    cta_bytes = wl.kv_len / n_chunks * row_bytes
+    stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
+                                    1.0 + writeback / reads)
+    sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles) * resident / clock
+    tail = cost_tile.cycles / clock  # the last tile's compute after its data lands
+    # 0.0.1 waits for Q before it issues the first K/V loads: one more dependent DRAM round trip
+    startup = dram_latency(hw, FAMILY) if tile.build == "0.0.1" else 0.0
+    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
+    scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas
+    cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
+                onchip_bytes=kv * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
+                launches=2 if split else 1)
+    times = _roof_times(hw, wl, cost, "mma_sync")
+    times["launch"] = hw.launch_overhead_s
+    times["compute"] = startup + max(stream, sm_time) + tail
+    times["stream_fill"] = startup + tail
+    times["combine"] = merge
+    times["writeback"] = writeback / bw
+    compute_bound = cost_tile.bound if sm_time > stream else bound
+    detail = dict(schedule=FAMILY, build=tile.build, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv,
+                  warps_q=tile.warps_q, warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs,
+                  ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, iterations=iterations,
+                  waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
+                  stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, sm_s=sm_time,
+                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
+    return _finish(hw, FAMILY, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
