@@ -141,7 +141,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
-    if spec.family == "flashinfer-single-decode-tc":
+    if spec.family in ("flashinfer-single-decode-tc", "flashinfer-decode-tc"):
         return "\n".join(lines + _flashinfer_tc_lines(hw, result.detail) + _roof_lines(result))
     if spec.family.startswith("flashinfer"):
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
@@ -274,14 +274,18 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
     return [f"FlashInfer {det['build']} prefill kernel on one query: CTA_TILE_Q {det['cta_tile_q']} packed rows x "
             f"{det['cta_tile_kv']} keys per iteration, {layout}, mma.sync; {det['smem_bytes']:,} B smem, "
             f"{det['regs']} registers, {det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
-            f"grid: {det['ctas']} CTAs = KV heads x query tiles x {det['splits']} chunk(s) of {det['chunk_keys']} keys "
-            f"({det['iterations']} iteration(s)), {det['waves']} wave(s)",
+            f"grid: {det['ctas']} CTAs = " + ("requests x " if det["page_size"] else "") + f"KV heads x query tiles x "
+            f"{det['splits']} chunk(s) of {det['chunk_keys']} keys ({det['iterations']} iteration(s)), {det['waves']} "
+            f"wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else "")
+            + (f"; {det['launched_ctas']} launched (a CUDA graph's padded grid)" if det["launched_ctas"] != det["ctas"]
+               else ""),
             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] x iterations, resident CTAs sharing "
             f"an SM: {det['sm_s'] * us:.2f} us",
-            (f"+ Q waited for before the first K/V load {det['startup_s'] * us:.2f} us " if det["startup_s"] else "+ ")
+            (f"+ {'Q' if det['build'] == '0.0.1' else 'the work item, page range and page indices'} waited for before "
+             f"the first K/V load {det['startup_s'] * us:.2f} us + " if det["startup_s"] else "+ ")
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
             f"cold L2 (--scope kernel): {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
 

@@ -5,7 +5,14 @@ with ``q.unsqueeze(0)``, MaskMode.NON_CAUSAL), as FlashInfer 0.6.16 dispatches i
 ``SinglePrefillWithKVCacheDevice``; include/flashinfer/utils.cuh ``FA2DetermineCtaTileQ``,
 ``DISPATCH_NUM_MMA_KV``). docs/kernels.md section D2 has the source lines.
 
-Family ``flashinfer-single-decode-tc``. The query heads of a KV head are packed into the rows of one query tile
+Two families. ``flashinfer-single-decode-tc``: one request on a contiguous cache. ``flashinfer-decode-tc``: a batch
+on a paged cache, ``BatchDecodeWithPagedKVCacheWrapper(..., use_tensor_cores=True)``, which plans and runs the
+batch prefill kernel (include/flashinfer/attention/scheduler.cuh ``PrefillPlan`` / ``PrefillSplitQOKVIndptr``,
+prefill.cuh ``BatchPrefillWithPagedKVCacheDispatched``): the same tile, each CTA reading its work item's request,
+that request's page range and the page indices (three dependent loads) before its first K/V load, the split
+sized by a binary search for the smallest chunk (in pages, at least 128 tokens) whose CTAs fit 2 per SM, and
+``VariableLengthMergeStates`` after it; a CUDA-graph plan (``--scope layer``: a serving engine replays its decode
+from a graph) always splits, so its merge kernel always runs. The query heads of a KV head are packed into the rows of one query tile
 (packed length = query length x GQA group; 16 rows for a decode call of group <= 16), CTA_TILE_Q = 16 runs one
 warp along the queries and four along the keys (get_num_warps_q / get_num_warps_kv), each warp taking
 NUM_MMA_KV x 16 keys of a CTA_TILE_KV = NUM_MMA_KV x 16 x 4 key tile; QK^T and PV are mma.sync (m16n8k16), the
@@ -30,7 +37,7 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _merge_seconds, _stream_seconds
+from simulator.flashinfer_decode import _merge_seconds, _stream_seconds, page_size
 from simulator.gpu_kernels import KernelConfig
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -39,6 +46,11 @@ from simulator.schedule import resident_ctas, uniform_makespan
 from simulator.tile_cost import tile_cycles
 
 FAMILY = "flashinfer-single-decode-tc"
+BATCH_FAMILY = "flashinfer-decode-tc"
+FAMILIES = (FAMILY, BATCH_FAMILY)
+PLAN_CTAS_PER_SM = 2  # PrefillPlanImpl: num_blocks_per_sm = 2; max_batch_size_if_split = 2 x SMs / KV heads
+PLAN_MIN_CHUNK_TOKENS = 128  # PrefillSplitQOKVIndptr: min_kv_chunk_size = max(128 / page_size, 1) pages
+PLAN_DEPENDENT_LOADS = 3  # work item -> the request's indptr and last page -> page indices, before K(0)
 HEAD_DIMS = (64, 128, 256)  # utils.cuh DISPATCH_HEAD_DIM (512 runs a VO-split layout not modelled here)
 MAX_GROUP = 64  # packed rows of one decode call up to 64 run the 16- and 64-row tiles (FA2DetermineCtaTileQ)
 MMA_ROWS = 16  # one m16n8k16 MMA's rows (and keys per NUM_MMA_KV / num_frags_z step)
@@ -75,6 +87,16 @@ REGS = {
     (128, 64, 1): 128, (128, 64, 2): 161, (128, 64, 4): 166, (128, 64, 8): 255,
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 248, (256, 64, 8): 255,
+}
+# The batch (paged) kernel, BatchPrefillWithPagedKVCacheKernel of the same build and the same way
+# (csrc/batch_prefill_paged_kernel_inst.jinja): it holds more registers than the single one at 16 rows (182 against
+# 168 at d=128), so two CTAs per SM instead of three.
+REGS_BATCH = {
+    (64, 16, 2): 136, (64, 16, 4): 206, (64, 16, 8): 255, (64, 64, 2): 99, (64, 64, 4): 128, (64, 64, 8): 178,
+    (128, 16, 1): 128, (128, 16, 2): 182, (128, 16, 4): 255, (128, 16, 8): 255,
+    (128, 64, 1): 128, (128, 64, 2): 156, (128, 64, 4): 168, (128, 64, 8): 255,
+    (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
+    (256, 64, 1): 239, (256, 64, 2): 240, (256, 64, 4): 244, (256, 64, 8): 255,
 }
 REGS_001 = {
     (1, 64, 2): 95, (1, 64, 4): 122, (1, 128, 2): 128, (1, 128, 4): 166, (1, 256, 2): 248, (1, 256, 4): 245,
@@ -123,9 +145,14 @@ def cta_tile_q(packed: int, d: int) -> int:
     return 64 if packed > 16 else 16
 
 
-def prefill_tile(hw, d: int, group: int, b: int) -> PrefillTile:
-    """SinglePrefillWithKVCacheDispatched's template choice for one query of ``group`` packed heads."""
-    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group, b)
+def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY) -> PrefillTile:
+    """The prefill kernel's template choice for one query of ``group`` packed heads (Single- or
+    BatchPrefillWithPagedKVCacheDispatched: the same rule, their own registers)."""
+    if family == BATCH_FAMILY and current_build() != FLASHINFER_BUILDS[0]:
+        raise UserError(f"{BATCH_FAMILY} is modelled as FlashInfer {FLASHINFER_BUILDS[0]} plans and runs it, not "
+                        f"{current_build()} (flashinfer_build)")
+    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group, b,
+                         family == BATCH_FAMILY)
 
 
 def _alloc(regs: int) -> int:
@@ -134,7 +161,7 @@ def _alloc(regs: int) -> int:
 
 @lru_cache(maxsize=64)
 def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int,
-                  b: int) -> PrefillTile:
+                  b: int, batch: bool) -> PrefillTile:
     if build == "0.0.1":
         return _prefill_tile_001(name, smem_per_sm, d, group, b)
     tile_q = cta_tile_q(group, d)
@@ -154,7 +181,8 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     qkv = fixed + 2 * tile_kv * d * b
     sync = (warps_kv * tile_q * d * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
     smem = max(qkv, sync, tile_q * d * b)  # SharedStorageQKVO: a union of these
-    return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(REGS[(d, tile_q, mma_kv)]))
+    regs = (REGS_BATCH if batch else REGS)[(d, tile_q, mma_kv)]
+    return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 
 def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, b: int) -> PrefillTile:
@@ -183,6 +211,27 @@ def kernel_config(tile: PrefillTile, group: int) -> KernelConfig:
                         pack_gqa=group > 1, kv_stages=1.0)
 
 
+def plan(hw, wl, tile: PrefillTile, graph: bool) -> tuple[int, int, bool, int]:
+    """PrefillSplitQOKVIndptr for ``batch`` requests of one query and ``kv_len`` keys on ``page``-token pages:
+    (KV chunks per request, keys per chunk, split, CTAs launched per KV head). The smallest chunk (in pages, at
+    least 128 tokens' worth) whose work items fit ``max_batch_size_if_split`` = 2 x SMs / KV heads; split when that
+    chunk is shorter than the request, or always under a CUDA graph, whose grid is padded to that size."""
+    page = page_size(wl)
+    pages = max(math.ceil(wl.kv_len / page), 1)
+    q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    fit = PLAN_CTAS_PER_SM * hw.sms // wl.kv_heads
+    low, high = max(PLAN_MIN_CHUNK_TOKENS // page, 1), pages
+    while low < high:  # PrefillBinarySearchKVChunkSize
+        mid = (low + high) // 2
+        if wl.batch * q_tiles * math.ceil(pages / mid) > fit:
+            low = mid + 1
+        else:
+            high = mid
+    count = math.ceil(pages / low)
+    items = wl.batch * q_tiles * count
+    return count, min(low * page, wl.kv_len), graph or low < pages, max(fit, wl.batch * q_tiles) if graph else items
+
+
 def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
     """(KV chunks, keys per chunk): the split SinglePrefillWithKVCacheDispatched picks (1: no split, no merge)."""
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
@@ -197,45 +246,52 @@ def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
     return (count, size) if count > 1 else (1, wl.kv_len)
 
 
-def check(hw, wl) -> None:
+def check(hw, family: str, wl) -> None:
     """What the tensor-core decode path refuses or attnsim does not model: exit 2 with the allowed values."""
     if wl.seq_len != 1:
-        raise UserError(f"{FAMILY} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
+        raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
                         "or flash2/flash3 for more queries")
-    if wl.batch != 1:
-        raise UserError(f"{FAMILY} serves one request (single_decode_with_kv_cache): got --batch {wl.batch}")
+    if family == FAMILY and wl.batch != 1:
+        raise UserError(f"{family} serves one request (single_decode_with_kv_cache): got --batch {wl.batch}; use "
+                        f"{BATCH_FAMILY} for a batch")
     if wl.group > MAX_GROUP:
-        raise UserError(f"{FAMILY} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
+        raise UserError(f"{family} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
                         f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
     if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
-        raise UserError(f"{FAMILY} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
+        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
                         f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
                         f"--v-head-dim {wl.v_head_dim}")
     if wl.sparsity or (wl.pattern and wl.pattern != "full"):
         given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
-        raise UserError(f"{FAMILY} is modelled for a decode call that attends every cached key: got {given}; drop it")
-    dram_latency(hw, FAMILY)  # the merge kernel's dependent read (and 0.0.1's Q wait)
+        raise UserError(f"{family} is modelled for a decode call that attends every cached key: got {given}; drop it")
+    dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
 
 
-def flashinfer_tc_decode(hw, wl) -> Result:
+def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     """Predict one tensor-core FlashInfer decode call (see the module docstring)."""
-    check(hw, wl)
+    check(hw, family, wl)
     d, b, clock = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz
-    tile = prefill_tile(hw, d, int(wl.group), b)
+    tile = prefill_tile(hw, d, int(wl.group), b, family)
     cfg = kernel_config(tile, int(wl.group))
     k = tile.ctas_per_sm(hw)
-    n_chunks, chunk = chunks(hw, wl, tile)
-    split = n_chunks > 1
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
-    ctas = wl.kv_heads * q_tiles * n_chunks
+    if family == BATCH_FAMILY:
+        n_chunks, chunk, split, launched = plan(hw, wl, tile, graph=wl.scope == "layer")
+        ctas = wl.batch * q_tiles * n_chunks * wl.kv_heads  # work items with work (a padded grid's rest exit at once)
+        launched *= wl.kv_heads
+    else:
+        n_chunks, chunk = chunks(hw, wl, tile)
+        split = n_chunks > 1
+        ctas = launched = wl.kv_heads * q_tiles * n_chunks
     resident = resident_ctas(hw, k, ctas)
     cost_tile = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
     iterations = math.ceil(chunk / tile.cta_tile_kv)
     row_bytes = 2 * d * b  # one K row and one V row
-    kv = wl.kv_heads * wl.kv_len * row_bytes
-    q_o = 2 * wl.heads * d * b
-    partial = wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
-    reads = kv + q_o / 2
+    kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
+    q_o = 2 * wl.batch * wl.heads * d * b
+    partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
+    page_table = wl.batch * math.ceil(wl.kv_len / page_size(wl)) * 4 if family == BATCH_FAMILY else 0
+    reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = tile.cta_tile_kv * row_bytes  # K(i+1) and V(i+1) while the CTA waits
@@ -244,8 +300,10 @@ def flashinfer_tc_decode(hw, wl) -> Result:
                                     1.0 + writeback / reads)
     sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles) * resident / clock
     tail = cost_tile.cycles / clock  # the last tile's compute after its data lands
-    # 0.0.1 waits for Q before it issues the first K/V loads: one more dependent DRAM round trip
-    startup = dram_latency(hw, FAMILY) if tile.build == "0.0.1" else 0.0
+    # 0.0.1 waits for Q before it issues the first K/V loads: one more dependent DRAM round trip; the batch kernel
+    # reads its work item, the request's page range and the page indices first
+    dependent = PLAN_DEPENDENT_LOADS if family == BATCH_FAMILY else 1 if tile.build == "0.0.1" else 0
+    startup = dependent * dram_latency(hw, family)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas
@@ -259,10 +317,11 @@ def flashinfer_tc_decode(hw, wl) -> Result:
     times["combine"] = merge
     times["writeback"] = writeback / bw
     compute_bound = cost_tile.bound if sm_time > stream else bound
-    detail = dict(schedule=FAMILY, build=tile.build, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv,
+    detail = dict(schedule=family, build=tile.build, launched_ctas=launched,
+                  page_size=page_size(wl) if family == BATCH_FAMILY else None, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv,
                   warps_q=tile.warps_q, warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs,
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, iterations=iterations,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
-    return _finish(hw, FAMILY, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)

@@ -65,12 +65,12 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         return simulate(hw, algo, wl)
     if algo.startswith("flashinfer"):
         from simulator.flashinfer_decode import flashinfer_decode
-        from simulator.flashinfer_tc import FAMILY as TC_FAMILY, flashinfer_tc_decode
+        from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES, flashinfer_tc_decode
 
         if cascade:
             raise UserError(f"{algo} (FlashInfer's decode kernel) runs its own attention; map a cascade onto "
                             "flash2, flash3, flash4 or flash-decoding")
-        return flashinfer_tc_decode(hw, wl) if algo == TC_FAMILY else flashinfer_decode(hw, algo, wl)
+        return flashinfer_tc_decode(hw, algo, wl) if algo in TC_FAMILIES else flashinfer_decode(hw, algo, wl)
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")

@@ -45,8 +45,8 @@ LIMITS = {
         ("fp16", "bf16", "fp8"), 256, {}, "flashinfer include/flashinfer/decode.cuh @ 9f49803b")),
     # FlashInfer's tensor-core decode (single_decode_with_kv_cache(use_tensor_cores=True): the fa2 prefill module);
     # fp16 and bf16 modelled (its registers were read at those types); head dims checked in flashinfer_tc
-    "flashinfer-single-decode-tc": FamilyLimits(
-        ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)"),
+    **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc"), FamilyLimits(
+        ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)")),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),

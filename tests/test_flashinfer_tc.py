@@ -128,6 +128,17 @@ def test_what_the_tensor_core_path_does_not_run_is_one_line_exit_2(args, needle)
     assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--seq-len", "2"], "--seq-len 2"),
+    (["--seq-len", "1", "--heads", "96", "--kv-heads", "1"], "group 96"),
+    (["--seq-len", "1", "--dtype", "fp8"], "fp8"),
+    (["--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
+])
+def test_what_the_batch_tensor_core_path_does_not_run_is_one_line_exit_2(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--algo", "flashinfer-decode-tc", "--batch", "8", "--kv-len", "8k", *args])
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
 def test_explain_shows_the_tile_split_and_stream():
     r = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["simulate", "--hw", "h200", "--algo", FAMILY, "--heads", "32",
                                                        "--kv-heads", "4", "--seq-len", "1", "--kv-len", "32k",
@@ -144,3 +155,49 @@ def test_the_layer_scope_adds_the_append_and_graph_launches():
     layer = evaluate(hw, FAMILY, replace(_decode(8192), scope="layer"))
     assert set(layer.detail["layer_kernels"]) == {"kv_append", "graph_launches"}
     assert layer.detail["cold_l2_writeback_bytes"] == 0 and kernel.detail["cold_l2_writeback_bytes"] > 0
+
+
+def _batch(batch, kv_len, scope="kernel", page=None):
+    return Workload(batch=batch, heads=64, kv_heads=8, head_dim=128, seq_len=1, kv_len=kv_len, scope=scope,
+                    page_size=page)
+
+
+@pytest.mark.parametrize("batch, kv_len, page, graph, expect", [
+    # fit = 2 x 132 SMs / 8 KV heads = 33 work items per head; the smallest chunk (in pages) that fits
+    (16, 32768, 16, False, (2, 16384, True, 32)),
+    (64, 4096, 16, False, (1, 4096, False, 64)),  # 64 requests already overflow 33: no split
+    (1, 4096, 16, False, (32, 128, True, 32)),  # chunks of at least 128 tokens (8 pages)
+    (1, 4096, 1, False, (32, 128, True, 32)),  # 1-token pages: still 128 pages at least
+    (64, 4096, 16, True, (1, 4096, True, 64)),  # a CUDA graph's plan always splits (and merges)
+    (4, 4096, 16, True, (8, 512, True, 33)),  # ... and pads its grid to the fit
+])
+def test_the_batch_plan_follows_prefill_split_qo_kv_indptr(batch, kv_len, page, graph, expect):
+    from simulator.flashinfer_tc import BATCH_FAMILY, plan
+
+    hw = hardware("h100")
+    wl = _batch(batch, kv_len, page=page)
+    assert plan(hw, wl, prefill_tile(hw, 128, 8, 2, BATCH_FAMILY), graph) == expect
+
+
+def test_the_batch_kernel_holds_two_ctas_per_sm_and_reads_its_pages_first():
+    from simulator.flashinfer_tc import BATCH_FAMILY
+
+    hw = hardware("h100")
+    tile = prefill_tile(hw, 128, 8, 2, BATCH_FAMILY)
+    assert (tile.regs, tile.ctas_per_sm(hw)) == (184, 2)  # ptxas: 182 registers (the single kernel's 168 hold 3)
+    r = evaluate(hw, BATCH_FAMILY, _batch(16, 32768))
+    assert r.detail["startup_s"] == pytest.approx(3 * hw.dram_latency_s)
+    assert r.detail["page_size"] == 16 and r.cost.launches == 2
+    layer = evaluate(hw, BATCH_FAMILY, _batch(64, 4096, scope="layer"))
+    assert layer.detail["merge_s"] > 0 and layer.detail["launched_ctas"] == 64 * 8
+    with flashinfer_build("0.0.1"), pytest.raises(UserError, match="as FlashInfer 0.6.16 plans and runs it"):
+        evaluate(hw, BATCH_FAMILY, _batch(16, 32768))
+
+
+def test_the_batch_tensor_core_kernel_streams_where_the_cuda_core_one_is_bound_by_instructions():
+    hw = hardware("h100")
+    wl = _batch(64, 4096)
+    tc, cuda = evaluate(hw, "flashinfer-decode-tc", wl), evaluate(hw, "flashinfer-decode", wl)
+    assert tc.bound == "hbm" and cuda.bound == "fma" and tc.time_s < 0.7 * cuda.time_s
+    times = [evaluate(hw, "flashinfer-decode-tc", _batch(8, n)).time_s for n in (256, 1024, 4096, 16384, 65536)]
+    assert times == sorted(times)
