@@ -10,7 +10,7 @@ from einsum_cascades.units import parse_size, short_repr
 
 _INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size")
 _FLOAT = ("sparsity",)
-_BOOL = ("causal",)
+_BOOL = ("causal", "varlen")
 _TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern", "scope", "estimate", "method")
 COLUMNS = _TEXT + _INT + _FLOAT + _BOOL  # every column a point may name
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.

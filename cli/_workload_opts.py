@@ -63,6 +63,12 @@ _OPTIONS = [
                       "16; FA2 takes multiples of 256, FA4 128). Default: a contiguous cache, or under --scope "
                       "layer the engine's paged cache. It picks the kernel path: FA2's split-KV kernel, FA3's "
                       "TMA or cp.async loads, FlashInfer's page reads."),
+    click.option("--varlen/--no-varlen", default=False,
+                 help="The call goes through the variable-length entry point (flash_attn_varlen_func: the batch's "
+                      "sequences packed with cu_seqlens, each of --seq-len), as a serving engine's prefill does: "
+                      "FA3's varlen scheduler (today's builds: its scheduler kernel and packed GQA; 2024's: one "
+                      "CTA per tile, not persistent), FA2 without its split-KV kernel. flash2 and flash3 only. "
+                      "Default: off (--scope layer calls are varlen whatever it says)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
                  help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None,
@@ -127,7 +133,7 @@ def expand_points(opts: dict) -> list[dict]:
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),
              "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
              "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "page_size": opts.get("page_size"),
-             "estimate": _given(opts, preset, "estimate", None)}
+             "varlen": bool(opts.get("varlen")), "estimate": _given(opts, preset, "estimate", None)}
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

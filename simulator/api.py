@@ -22,7 +22,7 @@ from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES, padded_note
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
-from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel
+from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_error
 from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.kernel_configs import current_fa3_build
@@ -32,7 +32,7 @@ from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size")
+                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen")
 _NONE = type(None)
 _METHOD = methodcaller("get", "method")  # a point's method: run_points asks every point (map: no generator)
 
@@ -170,6 +170,8 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     reads contiguous K/V only (standard attention) is the baseline of a paged call as it runs: without pages."""
     if wl.page_size is not None and (algo in CONTIGUOUS_ONLY or spec.kind != "gpu"):
         wl = replace(wl, page_size=None)
+    if wl.varlen and varlen_error(spec, algo):  # standard attention runs the batch padded, as the baseline does
+        wl = replace(wl, varlen=False)
     try:
         return (_named_evaluate(name, algo, wl, current_fa3_build()) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:
@@ -358,7 +360,7 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
         "v_head_dim": wl.v_head_dim,
         "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
-        "page_size": wl.page_size,
+        "page_size": wl.page_size, "varlen": wl.varlen,
         "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size, "method": None,
         "estimate": wl.estimate,
         "estimate_s": r.times.get("estimate"),

@@ -130,7 +130,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
 
     dv = f" dv={wl.v_head_dim}" if wl.v_head_dim != wl.head_dim else ""
     lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim}{dv} "
-             f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}"]
+             f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}{' varlen' if wl.varlen else ''}"]
     spec = resolve_algorithm(hw, algo)
     if pad := result.detail.get("padded_head_dim"):
         lines.append(f"runs as d={pad} dv={pad}: {spec.family} has no V head dim of its own for {wl.head_dim}/"

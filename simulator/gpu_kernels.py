@@ -8,7 +8,7 @@ per-SM limits.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -129,9 +129,13 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
-            return kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=fa3_pages_without_tma(hw, wl))
+            cfg = kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=fa3_pages_without_tma(hw, wl))
+            # the 2024 builds run a varlen call on the single-tile scheduler, one CTA per work tile (hopper/
+            # flash_fwd_launch_template.h @ 478ee666: ``Seqlen_traits::UseVarSeqLen ? SingleTileScheduler``); today's
+            # on its persistent varlen scheduler (VarlenDynamicPersistentTileScheduler)
+            return replace(cfg, persistent=False) if wl.varlen and kc.current_fa3_build() == "2024-07" else cfg
         # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
-        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=wl.scope == "layer")
+        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=wl.scope == "layer" or wl.varlen)
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
@@ -281,6 +285,8 @@ def fa2_splits(hw, wl, kvcache: bool = False):
     from simulator.splits import fa2_num_splits
 
     swapped = fa2_swapped(wl, kvcache)
+    if wl.varlen and not swapped:  # mha_varlen_fwd sizes splits only for a swapped (decode) or paged call
+        return 1
     rows, heads = (wl.group, wl.kv_heads) if swapped else (wl.seq_len, wl.heads)
     m_blocks = -(-rows // FA2_SPLIT_BLOCK_M)
     n_blocks = -(-wl.kv_len // fa2_split_block_n(wl.head_dim))

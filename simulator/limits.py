@@ -63,6 +63,8 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     """Why kernel family ``algo`` cannot run workload ``wl`` on ``hw`` (None if it can)."""
     if wl.page_size is not None and (why := _page_error(hw, algo, wl.page_size)):
         return why
+    if wl.varlen and (why := varlen_error(hw, algo)):
+        return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
     limits = LIMITS.get(algo)
@@ -97,6 +99,20 @@ def kernel_error(hw, algo: str, wl) -> str | None:
                 f"use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
         return _block_error(hw, algo, wl)
+    return None
+
+
+# The families whose variable-length entry point (--varlen) attnsim models: FA2's mha_varlen_fwd, FA3's varlen path
+VARLEN_FAMILIES = ("flash2", "flash3")
+
+
+def varlen_error(hw, algo: str) -> str | None:
+    """Why ``algo`` cannot take a --varlen call here (None if it can)."""
+    if hw.kind == "accelerator":
+        return f"--varlen: a GPU kernel's variable-length entry point; {hw.name} is an accelerator: drop it"
+    if algo.rpartition("@")[2] not in VARLEN_FAMILIES:
+        return (f"--varlen: attnsim models the variable-length entry point of {' and '.join(VARLEN_FAMILIES)} only "
+                f"(FA2's mha_varlen_fwd, FA3's varlen scheduler), not {algo}'s; drop it, or use {VARLEN_FAMILIES[1]}")
     return None
 
 

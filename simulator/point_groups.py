@@ -154,6 +154,8 @@ def _typed(fields: _Fields) -> list[bool]:
         keep = [k and (b is None or type(b) is int) for k, b in zip(keep, fields["block_size"])]
     if fields.types("page_size") != {_NONE}:  # a paged cache: evaluated alone (the column plans read none)
         keep = [k and p is None for k, p in zip(keep, fields["page_size"])]
+    if fields.types("varlen") != {bool} or any(fields["varlen"]):  # varlen: evaluated alone (no column plan reads it)
+        keep = [k and v is False for k, v in zip(keep, fields["varlen"])]
     return keep
 
 
@@ -234,7 +236,7 @@ _WORKLOAD = {f.name: f.default for f in fields(Workload)}
 _UNGIVEN = dict(hardware="h100", algorithm=None, baseline=None, head_dim=_WORKLOAD["head_dim"], v_head_dim=None,
                 dtype=_WORKLOAD["dtype"], block_size=None, scope=_WORKLOAD["scope"], batch=_WORKLOAD["batch"],
                 heads=_WORKLOAD["heads"], kv_heads=0, seq_len=_WORKLOAD["seq_len"], kv_len=0, causal=None,
-                sparsity=None, pattern=None, estimate=None, page_size=None)
+                sparsity=None, pattern=None, estimate=None, page_size=None, varlen=False)
 _INT64 = range(-1 << 63, 1 << 63)
 _NAME_FIELDS = ("hardware", "algorithm", "baseline", "head_dim", "v_head_dim", "dtype", "block_size", "scope")
 

@@ -35,7 +35,15 @@ def fa3_prepares(wl, cfg) -> bool:
     so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
     sequence's split. Columns of sizes hold no decode calls."""
     decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
-    return not is_columns(decode) and bool(decode)
+    return (not is_columns(decode) and bool(decode)) or fa3_varlen_today(wl)
+
+
+def fa3_varlen_today(wl) -> bool:
+    """A --varlen call on today's FA3 (flash_attn_varlen_func, cu_seqlens): mha_fwd's ``use_prepare_varlen =
+    is_varlen`` launches the scheduler kernel first, which also zeroes the tile counter, and get_pack_gqa packs the
+    GQA heads (hopper/heuristics.h should_pack_gqa: ``if (varlen_q) return true``). The 2024 builds had neither:
+    their varlen call runs the single-tile scheduler (kernel_config)."""
+    return bool(wl.varlen) and current_fa3_build() != "2024-07"
 
 
 def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
@@ -47,8 +55,8 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
     July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd).
     A serving engine's call (--scope layer) is varlen: its scheduler kernel (simulator.layer) zeroes the counter
     (flash_prepare_scheduler.cu: ``if (threadIdx.x == 0 && tile_count_semaphore) { *tile_count_semaphore = 0; }``)."""
-    if prepare or wl.scope == "layer" or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
-        return False
+    if prepare or wl.scope == "layer" or wl.varlen or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
+        return False  # (a 2024 varlen call: the single-tile scheduler, no counter)
     mode = fa_mask_mode(wl, fa3=True)
     if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":
         return mode == "causal"
@@ -79,7 +87,7 @@ def fa3_layout(hw, wl, cfg):
         cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
         splits = 1
-    if cap > 1 or fa3_always_packs(hw.arch, fa3_pages_without_tma(hw, wl)):
+    if cap > 1 or fa3_always_packs(hw.arch, fa3_pages_without_tma(hw, wl)) or fa3_varlen_today(wl):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:

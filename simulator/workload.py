@@ -44,6 +44,9 @@ class Workload:
     # tokens per page of the paged KV cache the call reads (a serving engine's block size); None: a contiguous cache,
     # except under --scope layer, where the engine's paged cache is assumed (simulator.gpu_kernels.paged_cache)
     page_size: int | None = None
+    # the call goes through the kernels' variable-length entry point (flash_attn_varlen_func: the batch's sequences
+    # packed along one token axis with cu_seqlens; all of seq_len / kv_len here), as a serving engine's prefill does
+    varlen: bool = False
 
     def __post_init__(self):
         if self.kv_heads is None:
@@ -69,6 +72,8 @@ class Workload:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:
             raise UserError(f"bad dtype {self.dtype!r}: allowed {', '.join(DTYPE_BYTES)}")
+        if type(self.varlen) is not bool:
+            raise UserError(f"bad varlen {self.varlen!r}: true or false")
         if self.scope not in SCOPES:
             raise UserError(f"bad scope {self.scope!r}: allowed {', '.join(SCOPES)}")
         if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:

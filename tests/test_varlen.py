@@ -1,0 +1,112 @@
+"""--varlen: a call through the kernels' variable-length entry point (flash_attn_varlen_func, cu_seqlens)."""
+
+import csv
+import io
+import json
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades.errors import UserError
+from simulator.api import evaluate, hardware, run_points
+from simulator.kernel_configs import fa3_build
+from simulator.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _prefill(varlen=True, **kw):
+    return Workload(**{**dict(batch=4, heads=32, kv_heads=8, head_dim=128, seq_len=512, causal=True), **kw},
+                    varlen=varlen)
+
+
+def test_today_s_fa3_runs_its_scheduler_kernel_and_packs_gqa():
+    hw = hardware("h100")
+    plain, varlen = evaluate(hw, "flash3", _prefill(False)), evaluate(hw, "flash3", _prefill())
+    assert plain.detail["kernels"] == ["tile counter fill", "attention"] and not plain.detail["packed_gqa"]
+    assert varlen.detail["kernels"] == ["scheduler (prepare_varlen_num_blocks)", "attention"]
+    assert varlen.detail["packed_gqa"] and "prepare" in varlen.times
+
+
+def test_the_2024_builds_run_a_varlen_call_one_cta_per_work_tile():
+    """hopper/flash_fwd_launch_template.h @ 478ee666: UseVarSeqLen -> SingleTileScheduler (not persistent): each
+    work tile waits for its first loads; no scheduler kernel, no tile counter."""
+    hw = hardware("h20")
+    wl = _prefill(batch=2, heads=16, kv_heads=16, seq_len=2048, causal=False)
+    with fa3_build("2024-07"):
+        plain, varlen = evaluate(hw, "flash3", replace(wl, varlen=False)), evaluate(hw, "flash3", wl)
+    assert varlen.detail["kernels"] == ["attention"]
+    assert varlen.detail["work_tile_parts"]["latency"] > 0 == plain.detail["work_tile_parts"]["latency"]
+    assert 1.0 < varlen.time_s / plain.time_s < 1.05
+
+
+def test_fa2_s_varlen_call_does_not_split():
+    """mha_varlen_fwd sizes splits only for a swapped (decode) or paged call; mha_fwd splits a short one."""
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=8, seq_len=512)
+    assert evaluate(hw, "flash2", wl).detail["splits"] == 4
+    assert evaluate(hw, "flash2", replace(wl, varlen=True)).detail["splits"] == 1
+
+
+def test_the_h20_varlen_points_of_issue_1310_within_5_percent():
+    from cli._measured_file import load
+    from validation.report import predict
+
+    doc = load(str(ROOT / "validation" / "published" / "flash-attention-issue1310-h20.json"))
+    points = [p for p in predict(doc, None, []) if p["kernel"] == "flash-attn-3-varlen"]
+    assert len(points) == 4 and all(p["varlen"] for p in points)
+    assert statistics.median(abs(p["error"]) for p in points) < 0.05
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--algo", "naive"], "naive's"),
+    (["--algo", "flash-decoding"], "flash-decoding's"),
+    (["--algo", "flashinfer-decode", "--seq-len", "1"], "flashinfer-decode's"),
+    (["--hw", "b200", "--algo", "flash4"], "flash4's"),
+    (["--hw", "fusemax"], "accelerator"),
+])
+def test_a_family_without_a_modelled_varlen_entry_is_one_line_exit_2(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--varlen", *args])
+    assert r.exit_code == 2 and "--varlen" in r.output and needle in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_the_row_carries_varlen_and_standard_attention_stays_the_baseline():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "512", "--varlen",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.output)[0]
+    assert row["varlen"] is True and row["baseline"] == "naive" and row["speedup"] > 1
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "512", "--format", "csv"])
+    assert next(csv.DictReader(io.StringIO(r.output)))["varlen"] == "False"
+
+
+def test_run_points_evaluates_varlen_points_alone_and_agrees_with_one_by_one():
+    points = [dict(hardware="h100", algorithm="flash3", seq_len=n, batch=4, heads=32, kv_heads=8, varlen=v)
+              for n in (512, 1024, 2048) for v in (False, True)] * 30  # enough for the column path
+    rows = run_points(points)
+    for p, row in zip(points[:6], rows[:6]):
+        alone = run_points([p])[0]
+        assert row["varlen"] is p["varlen"] and row["time_s"] == alone["time_s"]
+
+
+def test_a_points_file_takes_a_varlen_column(tmp_path):
+    good = tmp_path / "points.csv"
+    good.write_text("hardware,algorithm,seq_len,heads,kv_heads,causal,varlen\nh100,flash3,512,32,8,true,true\n"
+                    "h100,flash3,512,32,8,true,false\n")
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(good), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert [row["varlen"] for row in json.loads(r.output)] == [True, False]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hardware,algorithm,seq_len,varlen\nh100,flash3,512,maybe\n")
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
+    assert r.exit_code == 2 and "varlen" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_workload_s_varlen_is_a_bool():
+    with pytest.raises(UserError, match="bad varlen 'yes'"):
+        Workload(varlen="yes")
