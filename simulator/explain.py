@@ -284,10 +284,15 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] x iterations, resident CTAs sharing "
             f"an SM: {det['sm_s'] * us:.2f} us",
-            (f"+ {'Q' if det['build'] == '0.0.1' else 'the work item, page range and page indices'} waited for before "
-             f"the first K/V load {det['startup_s'] * us:.2f} us + " if det["startup_s"] else "+ ")
+            f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
             f"cold L2 (--scope kernel): {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
+
+
+def _tc_startup(det: dict) -> str:
+    if det["page_size"]:
+        return "the work item, the request's page range, its page indices, then the first K/V"
+    return "Q, then the first K/V (0.0.1 waits for Q first)" if det["build"] == "0.0.1" else "the first K/V"
 
 
 def _nsa_lines(det: dict) -> list[str]:

@@ -229,7 +229,10 @@ def plan(hw, wl, tile: PrefillTile, graph: bool) -> tuple[int, int, bool, int]:
             high = mid
     count = math.ceil(pages / low)
     items = wl.batch * q_tiles * count
-    return count, min(low * page, wl.kv_len), graph or low < pages, max(fit, wl.batch * q_tiles) if graph else items
+    # a graph's plan sizes its grid for any query lengths of the same total (uniform_q_len is 0 for one query a
+    # request: decode.py): total_num_tiles_q = ceil(rows x group / CTA_TILE_Q) + batch - 1
+    graph_tiles = math.ceil(wl.batch * wl.seq_len * wl.group / tile.cta_tile_q) + wl.batch - 1
+    return count, min(low * page, wl.kv_len), graph or low < pages, max(fit, graph_tiles) if graph else items
 
 
 def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
@@ -241,9 +244,9 @@ def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
         return (count, math.ceil(wl.kv_len / count)) if count > 1 else (1, wl.kv_len)
     if max_chunks <= 0:
         return 1, wl.kv_len
-    size = max(math.ceil(wl.kv_len / max_chunks), MIN_CHUNK)
-    count = math.ceil(wl.kv_len / size)
-    return (count, size) if count > 1 else (1, wl.kv_len)
+    count = math.ceil(wl.kv_len / max(math.ceil(wl.kv_len / max_chunks), MIN_CHUNK))
+    # the host counts chunks of at least 256 keys; the kernel then takes max_chunk_size = ceil_div(kv_len, num_chunks)
+    return (count, math.ceil(wl.kv_len / count)) if count > 1 else (1, wl.kv_len)
 
 
 def check(hw, family: str, wl) -> None:
@@ -294,16 +297,17 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    in_flight = tile.cta_tile_kv * row_bytes  # K(i+1) and V(i+1) while the CTA waits
+    in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits (a short chunk: all)
     cta_bytes = wl.kv_len / n_chunks * row_bytes
     stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
                                     1.0 + writeback / reads)
     sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles) * resident / clock
     tail = cost_tile.cycles / clock  # the last tile's compute after its data lands
-    # 0.0.1 waits for Q before it issues the first K/V loads: one more dependent DRAM round trip; the batch kernel
-    # reads its work item, the request's page range and the page indices first
+    # the first K/V round trip (as the CUDA-core kernels count it, flashinfer_decode), after the dependent loads before
+    # it: 0.0.1 waits for Q before it issues them; the batch kernel reads its work item, the request's page range and
+    # the page indices first
     dependent = PLAN_DEPENDENT_LOADS if family == BATCH_FAMILY else 1 if tile.build == "0.0.1" else 0
-    startup = dependent * dram_latency(hw, family)
+    startup = (dependent + 1) * dram_latency(hw, family)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas

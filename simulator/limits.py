@@ -44,7 +44,8 @@ LIMITS = {
     **dict.fromkeys(("flashinfer-decode", "flashinfer-single-decode"), FamilyLimits(
         ("fp16", "bf16", "fp8"), 256, {}, "flashinfer include/flashinfer/decode.cuh @ 9f49803b")),
     # FlashInfer's tensor-core decode (single_decode_with_kv_cache(use_tensor_cores=True): the fa2 prefill module);
-    # fp16 and bf16 modelled (its registers were read at those types); head dims checked in flashinfer_tc
+    # fp16 and bf16 modelled (the single kernel's registers read at both, the batch kernel's at fp16); head dims
+    # checked in flashinfer_tc
     **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc"), FamilyLimits(
         ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)")),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no

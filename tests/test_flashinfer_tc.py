@@ -46,8 +46,8 @@ def test_the_0_0_1_build_runs_four_query_warps_on_64_key_tiles():
         # chunks: min(grid, kv_len / 128), not at least 256 keys
         assert chunks(hw, _decode(2048), tile) == (16, 128)
         assert chunks(hw, _decode(65536), tile) == (99, 662)
-        assert evaluate(hw, FAMILY, _decode(8192)).detail["startup_s"] == hw.dram_latency_s  # Q before K/V
-    assert evaluate(hw, FAMILY, _decode(8192)).detail["startup_s"] == 0.0
+        assert evaluate(hw, FAMILY, _decode(8192)).detail["startup_s"] == 2 * hw.dram_latency_s  # Q, then K/V
+    assert evaluate(hw, FAMILY, _decode(8192)).detail["startup_s"] == hw.dram_latency_s  # Q beside the first K/V
     with pytest.raises(UserError, match="bad flashinfer_build '0.5': allowed 0.6.16, 0.0.1"):
         with flashinfer_build("0.5"):
             pass
@@ -62,6 +62,15 @@ def test_the_kv_split_fills_the_resident_ctas_with_chunks_of_at_least_256_keys()
     one = evaluate(hw, FAMILY, _decode(256))
     assert one.cost.launches == 1 and one.detail["merge_s"] == 0.0
     assert evaluate(hw, FAMILY, _decode(1024)).cost.launches == 2
+
+
+def test_a_chunk_takes_an_even_share_of_the_keys_and_a_short_one_waits_a_whole_round_trip():
+    hw = hardware("h200")
+    tile = prefill_tile(hw, 128, 8, 2)
+    assert chunks(hw, _decode(1000), tile) == (4, 250)  # counted at >= 256 keys, then ceil_div(kv_len, chunks)
+    short = evaluate(hw, FAMILY, _decode(16))
+    assert short.detail["in_flight_bytes_per_cta"] == 16 * 2 * 128 * 2
+    assert short.detail["stream_s"] >= hw.hbm_latency_s
 
 
 def test_a_long_cache_streams_at_hbm_bandwidth_and_beats_the_cuda_core_kernel_at_group_8():
@@ -168,7 +177,9 @@ def _batch(batch, kv_len, scope="kernel", page=None):
     (64, 4096, 16, False, (1, 4096, False, 64)),  # 64 requests already overflow 33: no split
     (1, 4096, 16, False, (32, 128, True, 32)),  # chunks of at least 128 tokens (8 pages)
     (1, 4096, 1, False, (32, 128, True, 32)),  # 1-token pages: still 128 pages at least
-    (64, 4096, 16, True, (1, 4096, True, 64)),  # a CUDA graph's plan always splits (and merges)
+    # a CUDA graph's plan always splits (and merges), its grid sized for any query lengths of the same total:
+    # ceil(64 rows x 8 / 16) + 64 - 1 = 95 tiles
+    (64, 4096, 16, True, (1, 4096, True, 95)),
     (4, 4096, 16, True, (8, 512, True, 33)),  # ... and pads its grid to the fit
 ])
 def test_the_batch_plan_follows_prefill_split_qo_kv_indptr(batch, kv_len, page, graph, expect):
@@ -186,10 +197,10 @@ def test_the_batch_kernel_holds_two_ctas_per_sm_and_reads_its_pages_first():
     tile = prefill_tile(hw, 128, 8, 2, BATCH_FAMILY)
     assert (tile.regs, tile.ctas_per_sm(hw)) == (184, 2)  # ptxas: 182 registers (the single kernel's 168 hold 3)
     r = evaluate(hw, BATCH_FAMILY, _batch(16, 32768))
-    assert r.detail["startup_s"] == pytest.approx(3 * hw.dram_latency_s)
+    assert r.detail["startup_s"] == pytest.approx(4 * hw.dram_latency_s)  # 3 dependent loads, then the first K/V
     assert r.detail["page_size"] == 16 and r.cost.launches == 2
     layer = evaluate(hw, BATCH_FAMILY, _batch(64, 4096, scope="layer"))
-    assert layer.detail["merge_s"] > 0 and layer.detail["launched_ctas"] == 64 * 8
+    assert layer.detail["merge_s"] > 0 and layer.detail["launched_ctas"] == 95 * 8
     with flashinfer_build("0.0.1"), pytest.raises(UserError, match="as FlashInfer 0.6.16 plans and runs it"):
         evaluate(hw, BATCH_FAMILY, _batch(16, 32768))
 
