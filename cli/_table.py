@@ -35,7 +35,8 @@ def markup_cells(r: dict) -> list[str]:
 
 def cells(r: dict) -> list[str]:
     """One row's cells, as plain text, in COLUMNS order."""
-    n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}")
+    n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}") \
+        + (" varlen" if r.get("varlen") else "")
     fits = r.get("fits") is not False
     return [r["hardware"], r["algorithm"], shape(r), n, mask(r),
             r.get("tile") or "-", f"{r['block_density']:.3f}", human_time(r["time_s"]) if fits else "-",

@@ -67,8 +67,9 @@ _OPTIONS = [
                  help="The call goes through the variable-length entry point (flash_attn_varlen_func: the batch's "
                       "sequences packed with cu_seqlens, each of --seq-len), as a serving engine's prefill does: "
                       "FA3's varlen scheduler (today's builds: its scheduler kernel and packed GQA; 2024's: one "
-                      "CTA per tile, not persistent), FA2 without its split-KV kernel. flash2 and flash3 only. "
-                      "Default: off (--scope layer calls are varlen whatever it says)."),
+                      "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
+                      "kernel. flash1, flash2 and flash3 only. Default: off (--scope layer calls are varlen "
+                      "whatever it says)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
                  help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None,

@@ -34,9 +34,9 @@ def report(results, hw, fmt, output, clock_mhz):
     RESULTS is a file of `attnsim validate run` (validation/FORMAT.md) or your own
     measurements from any benchmark: a CSV with a header line, a JSON list of objects or
     {"points": [...]}, one point per row, with the columns of `attnsim simulate --from`
-    (hardware, algorithm, batch, heads, kv_heads, head_dim, seq_len, kv_len, causal, dtype,
-    pattern, sparsity, block_size; sizes like 4k; a missing column takes simulate's
-    default) plus the time per call in exactly one of measured_ms or measured_s, and
+    (hardware, algorithm, batch, heads, kv_heads, head_dim, v_head_dim, seq_len, kv_len,
+    causal, dtype, pattern, sparsity, block_size, scope, page_size, varlen; sizes like 4k; a
+    missing column takes simulate's default) plus the time per call in exactly one of measured_ms or measured_s, and
     optionally device and kernel (free text: what ran, on what).
 
     \b
@@ -92,7 +92,8 @@ def _print(data: dict) -> None:
     for p in data["points"]:
         mask = " ".join((["causal"] if p["causal"] else []) + ([p["pattern"]] if p.get("pattern") else [])
                         + ([f"s={p['sparsity']:g}"] if p.get("sparsity") else []))
-        n = human_size(p["seq_len"]) + ("" if p["kv_len"] == p["seq_len"] else f"/{human_size(p['kv_len'])}")
+        n = human_size(p["seq_len"]) + ("" if p["kv_len"] == p["seq_len"] else f"/{human_size(p['kv_len'])}") \
+            + (" varlen" if p.get("varlen") else "")
         rows.append([escape(str(p["kernel"])), escape(str(p["algorithm"])), *([p["hardware"]] if several_hw else []),
                      shape(p), n, escape(mask or "dense"),
                      human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"])])

@@ -170,8 +170,8 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     reads contiguous K/V only (standard attention) is the baseline of a paged call as it runs: without pages."""
     if wl.page_size is not None and (algo in CONTIGUOUS_ONLY or spec.kind != "gpu"):
         wl = replace(wl, page_size=None)
-    if wl.varlen and varlen_error(spec, algo):  # standard attention runs the batch padded, as the baseline does
-        wl = replace(wl, varlen=False)
+    if wl.varlen and varlen_error(spec, resolve_algorithm(spec, algo).family):  # standard attention runs the batch
+        wl = replace(wl, varlen=False)  # padded, as the baseline does
     try:
         return (_named_evaluate(name, algo, wl, current_fa3_build()) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:

@@ -125,7 +125,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
-                      fa2_swapped(wl, kvcache=family == "flash-decoding"))
+                      fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
@@ -133,7 +133,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
             # the 2024 builds run a varlen call on the single-tile scheduler, one CTA per work tile (hopper/
             # flash_fwd_launch_template.h @ 478ee666: ``Seqlen_traits::UseVarSeqLen ? SingleTileScheduler``); today's
             # on its persistent varlen scheduler (VarlenDynamicPersistentTileScheduler)
-            return replace(cfg, persistent=False) if wl.varlen and kc.current_fa3_build() == "2024-07" else cfg
+            varlen = bool(wl.varlen) or wl.scope == "layer"  # splits.varlen_call
+            return _single_tile(cfg) if varlen and kc.current_fa3_build() == "2024-07" else cfg
         # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
         return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=wl.scope == "layer" or wl.varlen)
     if family == "flash4":
@@ -276,6 +277,12 @@ def pattern_leaves(text: str) -> tuple:
     return pattern_shape(text).leaves
 
 
+@lru_cache(maxsize=64)
+def _single_tile(cfg: KernelConfig) -> KernelConfig:
+    """``cfg`` run one CTA per work tile (FA3's SingleTileScheduler): not persistent."""
+    return replace(cfg, persistent=False)
+
+
 def fa2_splits(hw, wl, kvcache: bool = False):
     """The split count FA2's flash_attn_func asks its heuristic for (mha_fwd calls set_params_splitkv with
     num_splits = 0): batch x heads x 64-row query blocks over twice the SMs, key blocks of the split-KV
@@ -284,7 +291,7 @@ def fa2_splits(hw, wl, kvcache: bool = False):
     from simulator.kernel_configs import fa2_split_block_n
     from simulator.splits import fa2_num_splits
 
-    swapped = fa2_swapped(wl, kvcache)
+    swapped = fa2_swapped(wl, kvcache or bool(wl.varlen))  # mha_varlen_fwd tests the swap before it drops the sides
     if wl.varlen and not swapped:  # mha_varlen_fwd sizes splits only for a swapped (decode) or paged call
         return 1
     rows, heads = (wl.group, wl.kv_heads) if swapped else (wl.seq_len, wl.heads)

@@ -153,7 +153,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
-        if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl):
+        if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl, kvcache=bool(wl.varlen)):
             splits = 1  # mha_varlen_fwd over a block table: "num_splits > 1 is not supported for varlen paged KV"
     resident = resident_ctas(hw, k, heads * tiles.n_rows * splits)
     # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a

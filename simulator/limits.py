@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
 from simulator.kernel_configs import fa4_hd256
+from simulator.tiles import grid_call
 
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
 FA3_API = "flash-attention hopper/flash_api.cpp, mha_fwd"
@@ -64,7 +65,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     """Why kernel family ``algo`` cannot run workload ``wl`` on ``hw`` (None if it can)."""
     if wl.page_size is not None and (why := _page_error(hw, algo, wl.page_size)):
         return why
-    if wl.varlen and (why := varlen_error(hw, algo)):
+    if wl.varlen and (why := varlen_error(hw, algo, wl)):
         return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
@@ -103,17 +104,25 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     return None
 
 
-# The families whose variable-length entry point (--varlen) attnsim models: FA2's mha_varlen_fwd, FA3's varlen path
-VARLEN_FAMILIES = ("flash2", "flash3")
+# The families whose variable-length entry point (--varlen) attnsim models: FA2's mha_varlen_fwd, FA3's varlen path,
+# and FA1, whose only entry point is variable-length (fmha_api.cpp mha_fwd takes cu_seqlens_q / cu_seqlens_k)
+VARLEN_FAMILIES = ("flash1", "flash2", "flash3")
 
 
-def varlen_error(hw, algo: str) -> str | None:
-    """Why ``algo`` cannot take a --varlen call here (None if it can)."""
+def varlen_error(hw, algo: str, wl=None) -> str | None:
+    """Why ``algo`` (a family) cannot take a --varlen call here (None if it can)."""
     if hw.kind == "accelerator":
         return f"--varlen: a GPU kernel's variable-length entry point; {hw.name} is an accelerator: drop it"
     if algo.rpartition("@")[2] not in VARLEN_FAMILIES:
-        return (f"--varlen: attnsim models the variable-length entry point of {' and '.join(VARLEN_FAMILIES)} only "
-                f"(FA2's mha_varlen_fwd, FA3's varlen scheduler), not {algo}'s; drop it, or use {VARLEN_FAMILIES[1]}")
+        from simulator.gpu_kernels import FAMILY_ARCHS, sm_number
+
+        low, high = FAMILY_ARCHS["flash3"]
+        instead = "flash3" if low <= sm_number(hw.arch) <= high else "flash2"
+        return (f"--varlen: attnsim models the variable-length entry point of {', '.join(VARLEN_FAMILIES)} only "
+                f"(FA1's and FA2's mha_varlen_fwd, FA3's varlen scheduler), not {algo}'s; drop it, or use {instead}")
+    if wl is not None and grid_call(wl):
+        return (f"--varlen with {wl.pattern}: NATTEN's neighborhood-attention kernels take a token grid, not "
+                "cu_seqlens (no variable-length entry point); drop --varlen")
     return None
 
 

@@ -35,15 +35,25 @@ def fa3_prepares(wl, cfg) -> bool:
     so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
     sequence's split. Columns of sizes hold no decode calls."""
     decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
+    if current_fa3_build() == "2024-07":  # prepare_varlen_num_blocks came in 6752d62a (2025-02-24)
+        return False
     return (not is_columns(decode) and bool(decode)) or fa3_varlen_today(wl)
 
 
+def varlen_call(wl) -> bool:
+    """Whether the call goes through the variable-length entry point: --varlen, or a serving engine's call (--scope
+    layer), whose prefill is flash_attn_varlen_func's and whose decode passes per-sequence cache lengths."""
+    return bool(wl.varlen) or wl.scope == "layer"
+
+
 def fa3_varlen_today(wl) -> bool:
-    """A --varlen call on today's FA3 (flash_attn_varlen_func, cu_seqlens): mha_fwd's ``use_prepare_varlen =
-    is_varlen`` launches the scheduler kernel first, which also zeroes the tile counter, and get_pack_gqa packs the
-    GQA heads (hopper/heuristics.h should_pack_gqa: ``if (varlen_q) return true``). The 2024 builds had neither:
-    their varlen call runs the single-tile scheduler (kernel_config)."""
-    return bool(wl.varlen) and current_fa3_build() != "2024-07"
+    """A varlen call (``varlen_call``) on today's FA3: mha_fwd's ``use_prepare_varlen = is_varlen`` launches the
+    scheduler kernel first, which also zeroes the tile counter, and get_pack_gqa packs the GQA heads
+    (hopper/heuristics.h should_pack_gqa: ``if (varlen_q) return true``). The 2024 builds had neither: their varlen
+    call runs the single-tile scheduler (kernel_config). (Builds of 7a802796 to 6752d62a, January-February 2025,
+    packed and ran the persistent varlen scheduler but zeroed the counter with torch::zeros: one small kernel
+    either way.) A grid call is NATTEN's kernel, which has no varlen entry point (refused in limits)."""
+    return varlen_call(wl) and current_fa3_build() != "2024-07" and not grid_call(wl)
 
 
 def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
@@ -74,10 +84,15 @@ def fa3_layout(hw, wl, cfg):
     without TMA) and any call below sm_90 always pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
     decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
+    # flash_attn_varlen_func takes no page table and defaults to num_splits = 1; the 2024 builds' varlen call had no
+    # split at all (flash_fwd_launch_template.h @ 478ee666: static_assert(!(Is_split && UseVarSeqLen)))
+    unsplit = bool(wl.varlen) and (not paged_cache(wl) or current_fa3_build() == "2024-07")
     cap = 1
     if is_columns(decode):
         if decode.any():
             raise ValueError("a column of FA3 points holds decode calls")
+        splits = 1
+    elif unsplit:
         splits = 1
     elif decode and sm_number(hw.arch) < 90 and not wl.block_size:  # the sm80 tile follows the Split kernel
         split_tile = _fa3_sm80_varlen(wl, split=True)  # get_num_splits sizes with it; a split call runs it
@@ -87,7 +102,9 @@ def fa3_layout(hw, wl, cfg):
         cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
         splits = 1
-    if cap > 1 or fa3_always_packs(hw.arch, fa3_pages_without_tma(hw, wl)) or fa3_varlen_today(wl):
+    if varlen_call(wl) and current_fa3_build() == "2024-07":  # hopper/seq_len.h @ 478ee666: no GQA packing, VarSeqLen
+        pack = False
+    elif cap > 1 or fa3_always_packs(hw.arch, fa3_pages_without_tma(hw, wl)) or fa3_varlen_today(wl):
         # a column's points share their packing (run_points groups them so)
         pack = np.all(wl.group > 1) if is_columns(wl.group) else wl.group > 1
     else:

@@ -110,3 +110,69 @@ def test_a_points_file_takes_a_varlen_column(tmp_path):
 def test_a_workload_s_varlen_is_a_bool():
     with pytest.raises(UserError, match="bad varlen 'yes'"):
         Workload(varlen="yes")
+
+
+def test_a_varlen_decode_call_does_not_split_on_a_contiguous_cache():
+    """flash_attn_varlen_func takes no page table and num_splits = 1; through a page table (--page-size) the call is
+    flash_attn_with_kvcache's, num_splits = 0: the heuristic."""
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=8192)
+    assert evaluate(hw, "flash3", wl).detail["splits"] > 1
+    varlen = evaluate(hw, "flash3", replace(wl, varlen=True))
+    assert varlen.detail["splits"] == 1 and "combine" not in varlen.detail["kernels"]
+    assert varlen.detail["kernels"][0] == "scheduler (prepare_varlen_num_blocks)"
+    assert evaluate(hw, "flash3", replace(wl, varlen=True, page_size=128)).detail["splits"] > 1
+
+
+def test_the_2024_builds_have_no_scheduler_kernel_and_split_no_varlen_call():
+    hw = hardware("h100")
+    wl = Workload(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=8192)
+    with fa3_build("2024-07"):
+        decode = evaluate(hw, "flash3", wl)  # prepare_varlen_num_blocks came in 2025
+        varlen = evaluate(hw, "flash3", replace(wl, varlen=True))
+    assert "prepare" not in decode.times
+    assert varlen.detail["splits"] == 1 and not varlen.detail["packed_gqa"] and "prepare" not in varlen.times
+
+
+def test_a_serving_engine_call_is_varlen_whatever_the_flag_says():
+    hw = hardware("h100")
+    wl = _prefill(False, seq_len=4000, scope="layer", page_size=128)
+    assert evaluate(hw, "flash3", wl).time_s == evaluate(hw, "flash3", replace(wl, varlen=True)).time_s
+    with fa3_build("2024-07"):
+        assert evaluate(hw, "flash3", wl).time_s == evaluate(hw, "flash3", replace(wl, varlen=True)).time_s
+
+
+def test_natten_grids_refuse_varlen_and_fa1_takes_it_as_it_is():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "4096",
+                                 "--pattern", "window2d(64,64,7,7)", "--varlen"])
+    assert r.exit_code == 2 and "NATTEN" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    hw = hardware("a100")
+    wl = Workload(batch=4, heads=16, head_dim=64, seq_len=1024)
+    assert evaluate(hw, "flash1", wl).time_s == evaluate(hw, "flash1", replace(wl, varlen=True)).time_s
+
+
+def test_a_cascade_baseline_keeps_the_varlen_call_its_family_takes():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash2", "--seq-len", "2k", "--heads", "32",
+                                 "--kv-heads", "8", "--causal", "--varlen", "--baseline", "attention-3pass",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    bare = json.loads(r.output)[0]["baseline_time_s"]
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "attention-3pass@flash3", "--seq-len", "2k",
+                                 "--heads", "32", "--kv-heads", "8", "--causal", "--varlen", "--format", "json"])
+    assert json.loads(r.output)[0]["time_s"] == bare
+
+
+def test_validate_report_pairs_a_varlen_call_with_padded_standard_attention(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("hardware,algorithm,seq_len,heads,kv_heads,causal,varlen,measured_ms\n"
+                    "h100,flash3,2k,32,8,true,true,0.1\nh100,naive,2k,32,8,true,false,1.0\n")
+    r = CliRunner().invoke(cli, ["validate", "report", str(path), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["summary"]["speedups"]["fused_vs_naive"]["n"] == 1
+
+
+def test_the_breakdown_plot_carries_varlen():
+    from cli.plots.breakdown import WORKLOAD_FIELDS
+    from simulator.api import WORKLOAD_FIELDS as API_FIELDS
+
+    assert set(API_FIELDS) <= set(WORKLOAD_FIELDS)

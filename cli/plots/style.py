@@ -153,10 +153,10 @@ def seconds_axis(axis) -> None:
 
 
 def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope",
-                                    "page_size")) -> str:
+                                    "page_size", "varlen")) -> str:
     """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense' (the value head dim and the KV
     length where they differ, 'd=192/128', 'N=1/8k'; the scope when it is not the default kernel, 'scope
-    kernel-warm'; a paged cache's 'pages of 16')."""
+    kernel-warm'; a paged cache's 'pages of 16'; a varlen call's 'varlen')."""
     parts = []
     for key in keys:
         values = {_caption_value(r, key) for r in rows}
@@ -175,6 +175,8 @@ def _caption_value(row: dict, key: str) -> str:
         return "" if row.get("scope", "kernel") == "kernel" else f"scope {row['scope']}"
     if key == "page_size":
         return f"pages of {row['page_size']}" if row.get("page_size") else ""
+    if key == "varlen":
+        return "varlen" if row.get("varlen") else ""
     if key == "head_dim":
         dv = row.get("v_head_dim")
         return f"d={row['head_dim']}" + (f"/{dv}" if dv and dv != row["head_dim"] else "")
