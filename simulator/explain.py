@@ -257,7 +257,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
              f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
              f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
-             f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group, resident CTAs sharing an SM: "
+             f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues: "
              f"{det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),

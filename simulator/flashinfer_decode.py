@@ -31,7 +31,6 @@ from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.result import Result
-from simulator.schedule import resident_ctas, uniform_makespan
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
 FAMILIES = (BATCH, SINGLE)
@@ -257,8 +256,10 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
     stream, bound = _stream_seconds(ctas, slots, cta_bytes, in_flight, hw.hbm_latency_s, bw, 1.0 + writeback / reads)
     per_row = row_cycles(cfg, hw) * cfg.bdy
-    resident = resident_ctas(hw, k, ctas)  # CTAs an SM holds at once, sharing its pipes
-    cuda = uniform_makespan(ctas, hw.sms * resident, chunk * per_row) * resident / clock
+    # the loop's instructions are SM throughput: an SM issues its CTAs' rows at its rate however many it holds at
+    # once, so it takes ceil(CTAs / SMs) CTAs' work; a last partial wave of r CTAs shares each SM among ceil(r / SMs)
+    # of them, not k (counting it as a whole wave of k overcharged a 2.25-wave grid a third)
+    cuda = math.ceil(ctas / hw.sms) * chunk * per_row / clock
     # the paged kernel reads request_indices, then indptr, then the page indices into smem, before it can issue its
     # first K/V load (0.6.16; 0.0.1 read no request_indices; the Q load overlaps them; the single-request kernel
     # issues its K/V right away); then the first K/V round trip

@@ -199,3 +199,15 @@ def test_groups_2_and_3_run_as_flashinfer_0_6_16_dispatches_them(group):
     assert (cfg.bdx, cfg.bdy, cfg.bdz, cfg.regs) == (16, group, {2: 4, 3: 2}[group], {2: 56, 3: 56}[group])
     r = evaluate(hw, BATCH, Workload(batch=16, heads=8 * group, kv_heads=8, seq_len=1, kv_len=4096))
     assert r.time_s > 0 and r.detail["ctas_per_sm"] == cfg.ctas_per_sm(hw)
+
+
+def test_a_last_partial_wave_of_cuda_core_work_shares_each_sm_among_fewer_ctas():
+    """Each SM issues ceil(CTAs / SMs) CTAs' instructions at its rate: 2048 CTAs on 114 SMs holding 8 each is 18
+    CTAs' work per SM (2.25 waves), not 3 whole waves of 8."""
+    hw = hardware("h100-pcie")
+    wl = Workload(batch=128, heads=128, kv_heads=16, head_dim=128, seq_len=1, kv_len=16384, page_size=128,
+                  scope="kernel-warm")
+    r = evaluate(hw, BATCH, wl)
+    assert r.detail["ctas"] == 2048 and r.detail["ctas_per_sm"] == 8 and r.detail["waves"] == 3
+    per_cta = r.detail["chunk_keys"] * r.detail["row_head_cycles"] * wl.group / hw.sustained_clock_hz
+    assert r.detail["cuda_core_s"] == pytest.approx(18 * per_cta)

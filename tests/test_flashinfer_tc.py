@@ -212,3 +212,14 @@ def test_the_batch_tensor_core_kernel_streams_where_the_cuda_core_one_is_bound_b
     assert tc.bound == "hbm" and cuda.bound == "fma" and tc.time_s < 0.7 * cuda.time_s
     times = [evaluate(hw, "flashinfer-decode-tc", _batch(8, n)).time_s for n in (256, 1024, 4096, 16384, 65536)]
     assert times == sorted(times)
+
+
+def test_the_issue_1572_opener_s_decode_benchmark_within_10_percent_for_fa3_and_the_tensor_core_path():
+    """A held-out set (in no fit): FA3 and FlashInfer's tensor-core path on the H100 PCIe and the H20."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    for name in ("attention-tests-decode-h100-pcie.json", "attention-tests-decode-h20.json"):
+        points = predict(load(str(ROOT / "validation" / "published" / name)), None, [])
+        assert len(points) == 6
+        assert all(abs(p["error"]) < 0.10 for p in points if p["algorithm"] in ("flash3", "flashinfer-decode-tc"))
