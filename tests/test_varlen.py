@@ -94,13 +94,19 @@ def test_run_points_evaluates_varlen_points_alone_and_agrees_with_one_by_one():
         assert row["varlen"] is p["varlen"] and row["time_s"] == alone["time_s"]
 
 
+def _run_csv(tmp_path, text: str, *command):
+    """Write ``text`` to a CSV and run ``attnsim COMMAND... FILE --format json``: (exit code, output)."""
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    r = CliRunner().invoke(cli, [*command, str(path), "--format", "json"])
+    return r.exit_code, r.output
+
+
 def test_a_points_file_takes_a_varlen_column(tmp_path):
-    good = tmp_path / "points.csv"
-    good.write_text("hardware,algorithm,seq_len,heads,kv_heads,causal,varlen\nh100,flash3,512,32,8,true,true\n"
-                    "h100,flash3,512,32,8,true,false\n")
-    r = CliRunner().invoke(cli, ["simulate", "--from", str(good), "--format", "json"])
-    assert r.exit_code == 0, r.output
-    assert [row["varlen"] for row in json.loads(r.output)] == [True, False]
+    code, out = _run_csv(tmp_path, "hardware,algorithm,seq_len,heads,kv_heads,causal,varlen\nh100,flash3,512,32,8,true,"
+                         "true\nh100,flash3,512,32,8,true,false\n", "simulate", "--from")
+    assert code == 0, out
+    assert [row["varlen"] for row in json.loads(out)] == [True, False]
     bad = tmp_path / "bad.csv"
     bad.write_text("hardware,algorithm,seq_len,varlen\nh100,flash3,512,maybe\n")
     r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
@@ -163,12 +169,10 @@ def test_a_cascade_baseline_keeps_the_varlen_call_its_family_takes():
 
 
 def test_validate_report_pairs_a_varlen_call_with_padded_standard_attention(tmp_path):
-    path = tmp_path / "m.csv"
-    path.write_text("hardware,algorithm,seq_len,heads,kv_heads,causal,varlen,measured_ms\n"
-                    "h100,flash3,2k,32,8,true,true,0.1\nh100,naive,2k,32,8,true,false,1.0\n")
-    r = CliRunner().invoke(cli, ["validate", "report", str(path), "--format", "json"])
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["summary"]["speedups"]["fused_vs_naive"]["n"] == 1
+    code, out = _run_csv(tmp_path, "hardware,algorithm,seq_len,heads,kv_heads,causal,varlen,measured_ms\n"
+                         "h100,flash3,2k,32,8,true,true,0.1\nh100,naive,2k,32,8,true,false,1.0\n", "validate", "report")
+    assert code == 0, out
+    assert json.loads(out)["summary"]["speedups"]["fused_vs_naive"]["n"] == 1
 
 
 def test_the_breakdown_plot_carries_varlen():
