@@ -31,6 +31,7 @@ from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.result import Result
+from simulator.tile_cost import SUB_PARTITIONS
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
 FAMILIES = (BATCH, SINGLE)
@@ -50,6 +51,10 @@ PARTIAL_LSE_BYTES = 4  # tmp: per chunk and query head, O in DTypeOut and the lo
 # CUDA C++ Programming Guide, 'Arithmetic Instructions' throughput table: warp shuffle, 32 results per clock per
 # SM for compute capability 5.0 to 9.0.
 SHUFFLES_PER_CLK_SM = 32
+# The issue width: 4 warp schedulers per SM, each issuing one warp instruction a clock (CUDA C++ Programming Guide,
+# compute capabilities 8.x, 9.0, 10.0; simulator.tile_cost SUB_PARTITIONS): 128 lane-instructions a clock, whatever the
+# width of the pipe an instruction runs on
+ISSUE_LANES = SUB_PARTITIONS * 32
 # CUDA-core instructions of FlashInfer 0.6.16's decode loop (include/flashinfer/attention/decode.cuh @ 8da13a29,
 # the FlashInfer people run today and the one whose registers DECODE_REGS holds), per element a lane handles, per
 # (K/V row, query head): compute_qk converts the K element to fp32 and computes s += q * k (FFMA); update_local_state
@@ -58,6 +63,7 @@ SHUFFLES_PER_CLK_SM = 32
 # the high half), so bf16 adds half an instruction per K and per V element. (0.0.1 @ 9f49803b, the blog's build,
 # scaled every product by sm_scale: an FMUL more per K element.)
 OPS_PER_ELEMENT = 1 + 1 + 1 + 1
+FMAS_PER_ELEMENT = 2  # of which on the FP32 pipe: the two FFMAs (HADD2.F32 is a 16-bit instruction, bf16's a shift and PRMT)
 BF16_CONVERT_EXTRA = 0.5
 # Per row and lane, besides: one FADD per shuffle step, the scale (one FMUL by sm_scale_log2 after the reduction),
 # the bound check's compare and select, the running max, s - m and d += s in compute_qk, and the two LDS.128 that
@@ -210,18 +216,21 @@ def _min_pages_per_chunk(pages: int, batch: int, kv_heads: int, max_grid: int, l
 
 
 def row_cycles(cfg: DecodeConfig, hw) -> float:
-    """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions (FP32 pipe, shuffles,
-    exp2, shared-memory loads and each iteration's fixed work over the rows a lane covers) at the SM's issue
-    width of one instruction per lane per clock times the share of issue slots the loop fills
-    (``GPUSpec.issue_efficiency``: dependent shuffles, __syncthreads and cp.async waits leave some empty), or its
-    shuffle or MUFU rate if lower."""
+    """SM cycles of CUDA-core work per (K/V row, query head): all lanes' instructions (conversions and FMAs,
+    shuffles, exp2, shared-memory loads and each iteration's fixed work over the rows a lane covers) at the SM's
+    issue width, its 4 warp schedulers' one warp instruction a clock (ISSUE_LANES), times the share of issue
+    slots the loop fills (``GPUSpec.issue_efficiency``: dependent shuffles, __syncthreads and cp.async waits leave
+    some empty); or the FP32 pipe's rate for the instructions it runs (the FFMAs, the reduction's FADDs and the row's
+    bookkeeping), where it is narrower than the issue width (64 lanes a clock on an A100, 128 on Hopper and
+    Blackwell); or the shuffle or MUFU rate, whichever is slowest."""
     shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
     other = cfg.bdx * (SMEM_LOADS_PER_ROW + ITERATION_OPS / (cfg.tile * cfg.bdy))
-    issue = hw.fp32_fma_per_clk_sm * hw.issue_efficiency
-    return max((fp32 + shuffles + exps + other) / issue, shuffles / SHUFFLES_PER_CLK_SM,
-               exps / hw.sfu_ops_per_clk_sm)
+    fp32_pipe = cfg.bdx * (cfg.vec * FMAS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW)
+    issue = ISSUE_LANES * hw.issue_efficiency
+    return max((fp32 + shuffles + exps + other) / issue, fp32_pipe / hw.fp32_fma_per_clk_sm,
+               shuffles / SHUFFLES_PER_CLK_SM, exps / hw.sfu_ops_per_clk_sm)
 
 
 def lane_fp32_ops(cfg: DecodeConfig) -> float:

@@ -211,3 +211,16 @@ def test_a_last_partial_wave_of_cuda_core_work_shares_each_sm_among_fewer_ctas()
     assert r.detail["ctas"] == 2048 and r.detail["ctas_per_sm"] == 8 and r.detail["waves"] == 3
     per_cta = r.detail["chunk_keys"] * r.detail["row_head_cycles"] * wl.group / hw.sustained_clock_hz
     assert r.detail["cuda_core_s"] == pytest.approx(18 * per_cta)
+
+
+def test_the_issue_width_is_the_schedulers_and_only_fp32_instructions_wait_for_an_a100_s_narrower_pipe():
+    """4 warp schedulers issue 128 lane-instructions a clock on every GPU; the A100's FP32 pipe takes 64 a clock,
+    so only its FFMAs and FADDs (not the 16-bit HADD2.F32 conversions) are held to that: at group 8 the loop is
+    issue-bound there as on Hopper, not twice as slow."""
+    from simulator.flashinfer_decode import row_cycles
+
+    cfg = decode_config(BATCH, 128, 8, 2)
+    a100, h100 = hardware("a100"), hardware("h100")
+    assert row_cycles(cfg, a100) == pytest.approx(row_cycles(cfg, h100) * h100.issue_efficiency / a100.issue_efficiency)
+    fp32_only = cfg.bdx * (cfg.vec * 2 + math.log2(cfg.bdx) + 6) / a100.fp32_fma_per_clk_sm
+    assert fp32_only < row_cycles(cfg, a100)
