@@ -16,7 +16,8 @@ def decisions(hw, result) -> dict:
     """``tile`` ('128x176': query rows x keys of the kernel's tile, None where the kernel does not tile) and
     ``lowered_pattern`` (the mask expression after solving for --sparsity, None unless one was solved)."""
     det, wl = result.detail, result.workload
-    tile = f"{det['block_q']}x{det['block_kv']}" if "block_q" in det else None
+    tile = (f"{det['block_q']}x{det['block_kv']}" if "block_q" in det
+            else f"{det['cta_tile_q']}x{det['cta_tile_kv']}" if "cta_tile_q" in det else None)  # FlashInfer's prefill tile
     lowered = None
     if hw.kind == "gpu" and wl.pattern and wl.sparsity and not _is_columns(wl):
         lowered = _lowered(hw, result.algorithm, wl)

@@ -223,3 +223,10 @@ def test_the_issue_1572_opener_s_decode_benchmark_within_10_percent_for_fa3_and_
         points = predict(load(str(ROOT / "validation" / "published" / name)), None, [])
         assert len(points) == 6
         assert all(abs(p["error"]) < 0.10 for p in points if p["algorithm"] in ("flash3", "flashinfer-decode-tc"))
+
+
+def test_the_row_names_the_prefill_kernel_s_tile():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", FAMILY, "--heads", "32", "--kv-heads", "4",
+                                 "--seq-len", "1", "--kv-len", "8k", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["tile"] == "16x128"
