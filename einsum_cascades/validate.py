@@ -105,6 +105,9 @@ def _init_form(out: Access, step: Step) -> str:
 
 def _check_read(line: Line, acc: Access, steps: dict, source: str) -> None:
     step = steps.get(acc.tensor)
+    if step and step.pos >= len(acc.indices):
+        raise _error(source, line, acc, f"{acc.tensor} is iterative over {step.rank} at index {step.pos + 1}: read it "
+                                        f"with that index too, not {acc}")
     for pos, idx in enumerate(acc.indices):
         if step and pos == step.pos:
             allowed = {("var", step.rank), ("next", step.rank), ("final", step.rank.upper())}

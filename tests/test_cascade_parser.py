@@ -58,6 +58,8 @@ def test_notation_of_the_issue_parses_to_structured_lines():
     ("X[0,p] = 0\nX[m,p] = Q[m,p]", "t:1:1", "not iterative"),
     ("R[0,p] = 0\nR[i+1,p] = R[i,p] + X[i,p]\nY[p] = R[i+1,p] + R[J,p]", "t:3:19", "iterative over i"),
     ("R[0,p] = 0\nR[i+1,p] = R[i,p] + X[i,p]\nY[i,p] = R[I,p]", "t:3:10", "reads the final step R[I,p]"),
+    # an iterative tensor read with fewer indices than its step's position (hypothesis found an IndexError here)
+    ("KV[e,f,0] = 0\nKV[e,f,m1+1] = KV[ef,m1] + KC[e,f,m1]", "t:2:16", "read it with that index too"),
     ("BK[e,m1,m0] = K[e, m1*M1 + m0]", "t:1:15", "the stride of m1 must be M0"),
     ("# extents: M0=four\nX[p] = Q[p]", "t:1:1", "bad extent 'M0=four'"),
     ("# only comments", "t", "no Einsums found"),
