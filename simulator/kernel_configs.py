@@ -178,17 +178,25 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
     Persistent over the SMs; causal and local tiles dispatched longest first (flash_fwd_launch_template.h: LPT =
     Is_causal || Is_local), as today's code does; inside
-    ``fa3_build("2024-07")`` as the builds the FA3 paper benchmarks: in order (m fastest, ascending), and d=64
-    at 192 x 128. ``paged``: K/V gathered from a paged KV cache whose page size is not a multiple of kBlockN
+    ``fa3_build("2024-07")`` as the builds the FA3 paper benchmarks: in order (m fastest, ascending), d=64
+    at 192 x 128, and FP8 at the first public FP8 kernel's tiles (5018ac6a). ``paged``: K/V gathered from a
+    paged KV cache whose page size is not a multiple of kBlockN
     (a serving engine's 16-token blocks or 1-token pages: hopper/flash_api.cpp get_pagedkv_tma false), which
     loads them with cp.async instead of TMA and takes tile_size_fwd_sm90's paged_kv_non_TMA tiles."""
     return _fa3_sm90(d, dv, b, bool(causal), bool(local), bool(paged), _fa3_build.get() == "2024-07")
+
+
+# FA3's first public FP8 kernel (flash-attention 5018ac6a, 2024-07-30, hopper/flash_fwd_launch_template.h
+# run_mha_fwd_hdim{64,128,256}_fp8): 192 x 128, 128 x 256 and 128 x 128, P in registers.
+_FA3_FP8_2024_TILES = {64: (192, 128, False), 128: (128, 256, False), 256: (128, 128, False)}
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
 def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
+    elif paper and b == 1 and not local and not paged and max(d, dv) <= 256:
+        br, bc, p_in_smem = _FA3_FP8_2024_TILES[next(k for k in _FA3_FP8_2024_TILES if max(d, dv) <= k)]
     else:
         br, bc, p_in_smem = _fa3_tiles(d, dv, causal, b == 1, local, paged)
     kd, kdv = fa3_head_dims(d, dv)

@@ -592,6 +592,12 @@ def test_fa3_by_build_dispatch_order_and_d64_tile():
     with fa3_build("2024-07"):
         cfg = kernel_config("flash3", h100, d64)
         assert (cfg.block_q, cfg.block_kv, cfg.p_through_smem) == (192, 128, False)
+    # fp8: the first public FP8 kernel's tiles (5018ac6a) in the 2024 build, tile_size_fwd_sm90's today
+    fp8 = {d: Workload(head_dim=d, dtype="fp8") for d in (64, 128, 256)}
+    assert [kernel_config("flash3", h100, w).block_kv for w in fp8.values()] == [160, 224, 128]
+    with fa3_build("2024-07"):
+        assert [(kernel_config("flash3", h100, w).block_q, kernel_config("flash3", h100, w).block_kv)
+                for w in fp8.values()] == [(192, 128), (128, 256), (128, 128)]
     with pytest.raises(UserError, match="bad fa3_build 'lpt': allowed current, 2024-07"):
         with fa3_build("lpt"):
             pass
