@@ -391,6 +391,12 @@ def _roof_lines(result) -> list[str]:
         out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
+    ratio = gm.stream_ratio(result)
+    if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
+            and result.workload.seq_len > 1):
+        out.append(f"note: the HBM stream is {ratio:.2f} of the compute time; the model, which takes the larger "
+                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more 5-35% fast "
+                   f"(the medians of python3 bench/stream_bias.py's bins; docs/kernels.md N)")
     return out
 
 

@@ -273,6 +273,21 @@ def cold_l2_writeback_bytes(hw, wl, hbm_bytes):
     return vmin(hw.l2_bytes, hbm_bytes) if wl.scope == "kernel" else 0.0
 
 
+PREFILL_FAMILIES = ("flash1", "flash2", "flash3", "flash4")  # the fused prefill kernels STREAM_BIAS_RATIO speaks of
+STREAM_BIAS_RATIO = 0.5  # bench/stream_bias.py: published prefill calls at or above this ratio run longer than predicted
+
+
+def stream_ratio(result) -> float | None:
+    """The call's HBM stream (its bytes, the first byte and last tile, the cold L2's write-backs) over its
+    compute time, the two roofs the fused kernels' time takes the larger of; None where the result has no
+    such pair (an accelerator, a serial baseline, a zero compute time)."""
+    times = result.times
+    if "compute" not in times or "hbm" not in times or is_columns(times["compute"]) or not times["compute"]:
+        return None
+    stream = times["hbm"] + times.get("stream_fill", 0.0) + times.get("writeback", 0.0)
+    return float(stream / times["compute"])
+
+
 def dram_latency(hw, family: str) -> float:
     """The GPU's unloaded DRAM latency (a pointer chase), which ``family``'s dependent loads wait out; exit 2
     where the hardware file has none."""

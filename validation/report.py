@@ -198,6 +198,7 @@ def at_clock(spec, clock_mhz: float | None):
 
 def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dict:
     from simulator.api import default_algorithm, evaluate, hardware
+    from simulator.gpu_model import stream_ratio
 
     spec = hardware(hw_name)
     if clock_mhz and spec.kind != "gpu":
@@ -209,14 +210,16 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
     if p.get("block_q") and p.get("block_q") == p.get("block_kv") and (p.get("kernel") or "").startswith("attnsim"):
         given["block_size"] = p["block_q"]  # our own kernels: model the tile they really use
     wl = Workload(**given)
-    predicted = evaluate(spec, algo, wl).time_s
+    result = evaluate(spec, algo, wl)
+    predicted = result.time_s
     roofline = roofline_time_s(spec, wl) if spec.kind == "gpu" else None
     measured = p["measured_s"]
     labels = {k: p[k] for k in ("device", "row") if k in p}
     return {"kernel": p.get("kernel") or algo, "algorithm": algo, "hardware": hw_name,
             **{k: getattr(wl, k) for k in (*WORKLOAD_KEYS, "dtype", "scope")}, **labels,
             "measured_s": measured, "predicted_s": predicted, "error": predicted / measured - 1.0,
-            "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0}
+            "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0,
+            "stream_ratio": stream_ratio(result) if spec.kind == "gpu" else None}
 
 
 def speedup_errors(points: list[dict]) -> list[dict]:

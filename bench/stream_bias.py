@@ -1,0 +1,79 @@
+"""Where is the model biased? The fused prefill kernels' time is max(compute, HBM stream) per call; this
+prints the published prefill points' errors binned by the ratio of the two (run: python bench/stream_bias.py
+[--json] [--bin 0.1]).
+
+Every point of every file in validation/published/ (published figures, not measured by attnsim) that a
+fused prefill family (flash1, flash2, flash3, flash4) runs with more than one query is predicted as
+`attnsim validate report` does; its `stream_ratio` is the call's HBM stream (bytes, first byte and last
+tile, the cold L2's write-backs) over its compute time. Per bin of that ratio: n, the median and mean of
+predicted / measured - 1, and how many points the model predicts fast. The FP8 points (the FA3 paper's
+pre-release FP8 kernel) are binned apart: README, "Where it is still off". Prints figures, asserts
+nothing.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
+
+from cli._measured_file import load  # noqa: E402  (after the path set-up above)
+from einsum_cascades.errors import UserError  # noqa: E402
+from simulator.gpu_model import PREFILL_FAMILIES  # noqa: E402
+from validation.report import predict  # noqa: E402
+
+PUBLISHED = ROOT / "validation" / "published"
+
+
+def prefill_points() -> list[dict]:
+    """Every published prefill point of a fused family, predicted, with its file's name."""
+    out = []
+    for path in sorted(PUBLISHED.glob("*.json")):
+        try:
+            points = predict(load(str(path)), None, [])
+        except UserError:
+            continue
+        out += [{**p, "file": path.name} for p in points
+                if p["algorithm"] in PREFILL_FAMILIES and p["seq_len"] > 1 and p.get("stream_ratio") is not None]
+    return out
+
+
+def bins(points: list[dict], width: float) -> list[dict]:
+    """Per ratio bin [lo, lo + width): n, median and mean error, points predicted fast."""
+    groups = {}
+    for p in points:
+        groups.setdefault(int(p["stream_ratio"] / width), []).append(p["error"])
+    return [{"ratio_from": round(k * width, 6), "ratio_to": round((k + 1) * width, 6), "n": len(errs),
+             "median_error": statistics.median(errs), "mean_error": statistics.fmean(errs),
+             "fast": sum(e < 0 for e in errs)} for k, errs in sorted(groups.items())]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--bin", type=float, default=0.1, help="bin width of the stream / compute ratio")
+    args = parser.parse_args(argv)
+    if not 0 < args.bin <= 10:
+        parser.error(f"--bin {args.bin:g}: must be > 0 and <= 10")
+    points = prefill_points()
+    groups = {"16-bit": [p for p in points if p["dtype"] != "fp8"], "fp8": [p for p in points if p["dtype"] == "fp8"]}
+    result = {name: bins(ps, args.bin) for name, ps in groups.items()}
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+        return 0
+    print("published prefill points (flash1-4, more than one query): predicted / measured - 1 by HBM stream / compute")
+    for name, rows in result.items():
+        print(f"{name} ({sum(r['n'] for r in rows)} points)")
+        print(f"  {'stream/compute':>14}  {'n':>4}  {'median':>7}  {'mean':>7}  {'fast':>5}")
+        for r in rows:
+            span = f"{r['ratio_from']:.2f}-{r['ratio_to']:.2f}"
+            print(f"  {span:>14}  {r['n']:>4}  {r['median_error']:+7.1%}  {r['mean_error']:+7.1%}  {r['fast']:>5}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
