@@ -86,8 +86,7 @@ _OPTIONS = [
     click.option("--scope", type=click.Choice(["kernel", "kernel-warm", "layer"]), default="kernel", show_default=True,
                  help="What is timed: the kernel family's kernels as a benchmark that flushes L2 before each call "
                       "times them (kernel: the flush leaves dirty lines the call's reads write back), or as one "
-                      "that repeats the call without a flush (kernel-warm: only the previous call's O is dirty), "
-                      "or a serving engine's attention "
+                      "that repeats the call without a flush (kernel-warm), or a serving engine's attention "
                       "layer call (layer: adds the KV-cache append, FA3's scheduler kernel and CUDA-graph "
                       "launches; --explain lists them)."),
     click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default=None,

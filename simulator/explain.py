@@ -261,7 +261,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-             f"dirty L2 (--scope kernel: a benchmark's L2 flush; kernel-warm: the previous call's O; layer: none): "
+             f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "
              f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
     return lines
 
@@ -286,8 +286,7 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"an SM: {det['sm_s'] * us:.2f} us",
             f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-            f"dirty L2 (--scope kernel: a benchmark's L2 flush; kernel-warm: the previous call's O; layer: none): "
-            f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
+            f"cold L2 (--scope kernel): {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
 
 
 def _tc_startup(det: dict) -> str:

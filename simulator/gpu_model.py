@@ -267,16 +267,10 @@ def cold_l2_writeback_bytes(hw, wl, hbm_bytes):
     ``do_bench``: the driver's ``clear_cache``, ``cache.zero_()`` of a 256 MiB buffer,
     triton-lang/triton third_party/nvidia/backend/driver.py; attnsim's own harness:
     ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
-    evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A benchmark that
-    repeats the call without a flush (``--scope kernel-warm``) leaves the previous call's output dirty: its O
-    (up to one L2 of it) is written back as this call's lines evict it, a sliver for a decode call. A serving
-    layer (``--scope layer``) follows small kernels whose outputs are a sliver of L2: none."""
-    if wl.scope == "kernel":
-        return vmin(hw.l2_bytes, hbm_bytes)
-    if wl.scope == "kernel-warm":
-        o_bytes = 1.0 * wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * out_bytes(wl.dtype_bytes)
-        return vmin(hw.l2_bytes, o_bytes, hbm_bytes)
-    return 0.0
+    evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
+    (``--scope layer``) follows small kernels whose outputs are a sliver of L2, and a benchmark that repeats the
+    call without a flush (``--scope kernel-warm``) leaves only the previous call's output dirty: none."""
+    return vmin(hw.l2_bytes, hbm_bytes) if wl.scope == "kernel" else 0.0
 
 
 PREFILL_FAMILIES = ("flash1", "flash2", "flash3", "flash4")  # the fused prefill kernels STREAM_BIAS_RATIO speaks of

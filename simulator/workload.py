@@ -7,7 +7,7 @@ from einsum_cascades.errors import UserError
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
 # What is timed: the family's kernels as a benchmark that flushes L2 before each call times them ("kernel"), or
-# one that repeats the call without a flush ("kernel-warm": only the previous call's O to write back), or a serving engine's
+# one that repeats the call without a flush ("kernel-warm": no dirty lines to write back), or a serving engine's
 # attention layer call (simulator.layer)
 SCOPES = ("kernel", "kernel-warm", "layer")
 HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte vector loads of fp16)

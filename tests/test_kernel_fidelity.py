@@ -620,33 +620,18 @@ def test_a_published_file_predicts_with_its_fa3_build(tmp_path):
 
 
 @pytest.mark.parametrize("algo", ["flash2", "flash3", "flash-decoding", "flashinfer-decode"])
-def test_a_benchmark_without_an_l2_flush_pays_only_the_previous_outputs_write_backs(algo):
+def test_a_benchmark_without_an_l2_flush_pays_no_write_backs(algo):
     """--scope kernel-warm: a benchmark that repeats the call without flushing L2 (torch.utils.benchmark, a
-    plain CUDA-event loop) leaves only the previous call's O dirty for the call's lines to evict (a sliver
-    for a decode): the same kernels as --scope kernel with that write-back, and none of the serving layer's
-    kernels."""
+    plain CUDA-event loop) leaves no dirty lines for the call's reads to evict: the same kernels as --scope
+    kernel less the write-back, and none of the serving layer's kernels."""
     hw = hardware("h100")
     wl = Workload(heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768, batch=4)
     cold, warm = (evaluate(hw, algo, replace(wl, scope=s)) for s in ("kernel", "kernel-warm"))
-    o_bytes = 4 * 32 * 1 * 128 * 2
-    if algo == "flashinfer-decode":  # its write-backs share the stream (simulator.flashinfer_decode)
-        assert warm.detail["cold_l2_writeback_bytes"] == o_bytes < cold.detail["cold_l2_writeback_bytes"]
-    else:
-        assert warm.times["writeback"] == pytest.approx(o_bytes / (hw.hbm_bw_bytes_s * hw.hbm_efficiency))
-        assert warm.times["writeback"] < cold.times["writeback"] / 1000
+    assert cold.times["writeback"] > 0 and warm.times["writeback"] == 0
     assert "layer_kernels" not in warm.detail and warm.cost.launches == cold.cost.launches
     assert warm.time_s < cold.time_s
     assert warm.cost.hbm_bytes == cold.cost.hbm_bytes  # the call's own bytes: still read from HBM (see docs L)
     assert warm.detail.get("block_kv") == cold.detail.get("block_kv")  # not the serving layer's paged tiles
-
-
-def test_a_warm_prefill_writes_back_the_previous_output_up_to_one_l2():
-    hw = hardware("h100")
-    big = Workload(batch=16, heads=32, head_dim=128, seq_len=4096, scope="kernel-warm")  # O = 512 MiB > L2
-    small = replace(big, batch=1, seq_len=1024)  # O = 8 MiB
-    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    assert evaluate(hw, "flash3", big).times["writeback"] == pytest.approx(hw.l2_bytes / bw)
-    assert evaluate(hw, "flash3", small).times["writeback"] == pytest.approx(1024 * 32 * 128 * 2 / bw)
 
 
 def test_kernel_warm_is_a_gpu_scope():
