@@ -395,8 +395,8 @@ def _roof_lines(result) -> list[str]:
     if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
             and result.workload.seq_len > 1):
         out.append(f"note: the HBM stream is {ratio:.2f} of the compute time; the model, which takes the larger "
-                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more 5-35% fast "
-                   f"(the medians of python3 bench/stream_bias.py's bins; docs/kernels.md N)")
+                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more 5-44% fast, "
+                   f"FP8 ones 27-41% (the bin medians of python3 bench/stream_bias.py; docs/kernels.md N)")
     return out
 
 

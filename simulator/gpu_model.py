@@ -269,7 +269,8 @@ def cold_l2_writeback_bytes(hw, wl, hbm_bytes):
     ``flush_l2`` fills 256 MiB, validation/harness.py). L2 is write-back, so every line the call brings in
     evicts a dirty one: up to one L2 of writes shares the HBM with the call's own bytes. A serving layer
     (``--scope layer``) follows small kernels whose outputs are a sliver of L2, and a benchmark that repeats the
-    call without a flush (``--scope kernel-warm``) leaves only the previous call's output dirty: none."""
+    call without a flush (``--scope kernel-warm``) leaves only the previous call's output dirty, and writing it
+    back is what the call's own O bytes already stand for (each repeat writes one O): none extra."""
     return vmin(hw.l2_bytes, hbm_bytes) if wl.scope == "kernel" else 0.0
 
 
@@ -279,10 +280,12 @@ STREAM_BIAS_RATIO = 0.5  # bench/stream_bias.py: published prefill calls at or a
 
 def stream_ratio(result) -> float | None:
     """The call's HBM stream (its bytes, the first byte and last tile, the cold L2's write-backs) over its
-    compute time, the two roofs the fused kernels' time takes the larger of; None where the result has no
-    such pair (an accelerator, a serial baseline, a zero compute time)."""
-    times = result.times
-    if "compute" not in times or "hbm" not in times or is_columns(times["compute"]) or not times["compute"]:
+    compute time, the two roofs the fused kernels' time takes the larger of; None for any other result (an
+    accelerator, the serial baseline, FlashInfer's decode kernels, whose compute already holds their stream,
+    columns, a zero compute time)."""
+    times, detail = result.times, result.detail
+    own_stream = "stream_s" in detail or "kernel_seconds" in detail  # FlashInfer's decode; the serial baseline
+    if own_stream or "compute" not in times or "hbm" not in times or is_columns(times["compute"]) or not times["compute"]:
         return None
     stream = times["hbm"] + times.get("stream_fill", 0.0) + times.get("writeback", 0.0)
     return float(stream / times["compute"])

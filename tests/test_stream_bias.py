@@ -22,6 +22,10 @@ def test_the_ratio_is_the_stream_over_the_compute_roof():
     # the stream grows with N, the compute with N^2: eight times the keys, a far smaller ratio
     assert stream_ratio(evaluate(H100, "flash3", LONG_CAUSAL)) < stream_ratio(r) / 4
     assert stream_ratio(evaluate(hardware("fusemax"), "fusemax", Workload(seq_len=4096))) is None
+    # the serial baseline's compute and FlashInfer's decode compute already hold their streams: no such pair
+    assert stream_ratio(evaluate(H100, "naive", SHORT_CAUSAL)) is None
+    assert stream_ratio(evaluate(H100, "flashinfer-decode", Workload(seq_len=1, kv_len=8192))) is None
+    assert stream_ratio(evaluate(hardware("a100"), "flash1", Workload(seq_len=1024))) is not None
 
 
 def test_explain_notes_a_prefill_call_whose_stream_nears_its_compute():
@@ -55,9 +59,15 @@ def test_the_published_prefill_points_are_binned(capsys):
     points = prefill_points()
     assert points and all(p["seq_len"] > 1 and p["algorithm"] in ("flash1", "flash2", "flash3", "flash4")
                           for p in points)
+    assert not any(p["algorithm"] == "naive" or p["seq_len"] == 1 for p in points)
+    # tritonbench PR #1267's causal 1k call: its ratio and error, as validate report gives them, land in its bin
+    (pr1267,) = [p for p in points if p["file"] == "tritonbench-pr1267-h100.json" and p["seq_len"] == 1024]
+    assert 0.7 <= pr1267["stream_ratio"] < 0.8 and pr1267["error"] == pytest.approx(116.4 / 141.6 - 1, abs=0.01)
     assert stream_bias_main(["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert sum(r["n"] for r in out["16-bit"]) + sum(r["n"] for r in out["fp8"]) == len(points)
+    (row,) = [r for r in out["16-bit"] if r["ratio_from"] == 0.7]
+    errors = [p["error"] for p in points if p["dtype"] != "fp8" and 0.7 <= p["stream_ratio"] < 0.8]
+    assert row["n"] == len(errors) and pr1267["error"] in errors
     with pytest.raises(SystemExit) as bad:
         stream_bias_main(["--bin", "0"])
     assert bad.value.code == 2
