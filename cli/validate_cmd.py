@@ -27,8 +27,12 @@ def validate():
 @click.option("--hw", default=None, callback=not_empty, help="Hardware model to record for `validate report` (name or TOML).")
 @click.option("--only", default=None, metavar="PARTS",
               help="Run only these parts (comma-separated): micro, attention, decode, torch. Join the files with `validate merge`.")
+@click.option("--warm", is_flag=True,
+              help="Time the attention points without the L2 flush between calls (recorded as scope kernel-warm; "
+                   "the default flushes L2 before each call, scope kernel). Run both to see what the flush's "
+                   "write-backs cost a short call.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The results JSON to write.")
-def run(quick, hw, only, output):
+def run(quick, hw, only, warm, output):
     """Run microbenchmarks and attention kernels on this machine's CUDA GPU (needs CuPy).
 
     Microbenchmarks (HBM, L2, shared memory, tensor cores, exp, FP32, launch) and attnsim's
@@ -44,6 +48,7 @@ def run(quick, hw, only, output):
       attnsim validate run --quick -o h100-quick.json
       attnsim validate run --hw h100 -o h100.json
       attnsim validate run --hw h100 --only micro,decode -o part1.json   # in parts (validation/RUNNING.md)
+      attnsim validate run --hw h100 --only attention,torch --warm -o warm.json
       python -m validation.selftest        # each kernel once, tiny sizes: quick triage
     """
     from validation.gpu import require_gpu
@@ -58,7 +63,7 @@ def run(quick, hw, only, output):
     require_gpu()
     from validation.runner import run_suite
 
-    doc = _with_progress(lambda progress: run_suite(output, quick, hw, progress, parts))
+    doc = _with_progress(lambda progress: run_suite(output, quick, hw, progress, parts, warm))
     ok = sum(p["ok"] for p in doc["points"])
     click.echo(f"wrote {output}: {len(doc['micro'])} microbenchmarks, {ok}/{len(doc['points'])} attention points "
                f"passed the reference check and were timed"

@@ -246,6 +246,25 @@ def test_validate_run_writes_a_complete_file_that_report_reads(fake_gpu, monkeyp
     assert r.exit_code == 0 and len(json.loads(r.output)["points"]) == len(TINY)
 
 
+def test_a_warm_run_times_without_the_flush_and_records_its_scope(fake_gpu, monkeypatch, tmp_path):
+    """--warm: the attention points are timed with no L2 flush between calls and say so (scope kernel-warm),
+    which `validate report` then predicts without the flush's write-backs."""
+    monkeypatch.setattr(suite, "quick_points", lambda: TINY[:2])
+    flushes = []
+    monkeypatch.setattr(harness.Timer, "flush_l2", lambda self: flushes.append(1))
+    warm, cold = tmp_path / "warm.json", tmp_path / "cold.json"
+    _run(["validate", "run", "--quick", "--hw", "h100", "--only", "attention", "--warm", "-o", str(warm)])
+    assert not flushes
+    _run(["validate", "run", "--quick", "--hw", "h100", "--only", "attention", "-o", str(cold)])
+    assert flushes
+    docs = {k: json.loads(f.read_text()) for k, f in (("warm", warm), ("cold", cold))}
+    assert [p.get("scope") for p in docs["warm"]["points"]] == ["kernel-warm"] * 2
+    assert all("scope" not in p for p in docs["cold"]["points"])
+    assert "--warm" in docs["warm"]["source"] and "--warm" not in docs["cold"]["source"]
+    report = json.loads(_run(["validate", "report", str(warm), "--format", "json"]).output)
+    assert [p["scope"] for p in report["points"]] == ["kernel-warm"] * 2
+
+
 def _run(args):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output

@@ -45,9 +45,10 @@ def select_points(points, parts) -> list[suite.Point]:
 
 
 def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=None,
-              parts: tuple[str, ...] = tuple(PARTS)) -> dict:
+              parts: tuple[str, ...] = tuple(PARTS), warm: bool = False) -> dict:
     """Run the quick or full suite (only ``parts`` of it) on the current CUDA device and write ``output``;
-    returns the document.
+    returns the document. ``warm``: the attention points are timed without the L2 flush between calls (each
+    call still between its own events), and recorded with ``"scope": "kernel-warm"`` (the microbenchmarks keep their own settings).
 
     ``progress(done, total, label)`` is called before each step (the CLI draws a bar with it).
     """
@@ -61,7 +62,7 @@ def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=
     dev = micro.Device(sms=props["multiProcessorCount"], l2_bytes=props["l2CacheSize"], quick=quick)
     bus = harness.smi_bus_id(cp)
     monitor = harness.ClockMonitor(bus)
-    doc = {"format": FORMAT, "source": _source(quick, len(skipped), parts), "complete": False, "parts": list(parts),
+    doc = {"format": FORMAT, "source": _source(quick, len(skipped), parts, warm), "complete": False, "parts": list(parts),
            "device": harness.device_record(cp, bus, monitor.summary(), attnsim_hw), "micro": [], "points": [],
            "errors": []}
     steps = len(benchmarks) + len(points)
@@ -80,7 +81,7 @@ def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=
         for j, point in enumerate(points):
             _tick(progress, len(benchmarks) + j, steps, label(point))
             monitor.stage(point.kernel)
-            doc["points"].append(measure(cp, point, timer))
+            doc["points"].append(measure(cp, point, timer, warm))
             _free(cp)
             _write(output, doc, monitor)
         _tick(progress, steps, steps, "done")
@@ -91,11 +92,14 @@ def run_suite(output: str, quick: bool, attnsim_hw: str | None = None, progress=
     return doc
 
 
-def measure(cp, point: suite.Point, timer=None) -> dict:
+def measure(cp, point: suite.Point, timer=None, warm: bool = False) -> dict:
     """One point's record: built, run once, checked against the oracle, then timed with ``timer``
-    (only if it passed; without a timer the check alone is recorded)."""
+    (only if it passed; without a timer the check alone is recorded): after an L2 flush each call, or,
+    ``warm``, with none between calls (``"scope": "kernel-warm"``)."""
     rec = {**point.record(), "block_density": None, "mask": None, "flops": None, "measured_s": None,
            "p20_s": None, "p80_s": None, "iters": 0, "max_abs_err": None, "rel_err": None, "ok": False}
+    if warm:
+        rec["scope"] = "kernel-warm"
     try:
         torch_kernel = point.kernel in suite.TORCH_KERNELS
         pattern = point.mask_pattern() if point.kernel in ("attnsim-fa2-sparse", "torch-flex") else None
@@ -112,7 +116,7 @@ def measure(cp, point: suite.Point, timer=None) -> dict:
             if timer is None:
                 rec["ok"] = True
                 return rec
-            t = timer.time(case.run)
+            t = timer.time(case.run, flush=not warm)
         rec.update(measured_s=t.median_s, p20_s=t.p20_s, p80_s=t.p80_s, iters=t.n, ok=True,
                    tflops=case.flops / t.median_s / 1e12)
     except Exception as err:  # a point that cannot run is recorded as failed, with the reason
@@ -120,10 +124,12 @@ def measure(cp, point: suite.Point, timer=None) -> dict:
     return rec
 
 
-def _source(quick: bool, skipped_torch: int, parts: tuple[str, ...]) -> str:
+def _source(quick: bool, skipped_torch: int, parts: tuple[str, ...], warm: bool = False) -> str:
     note = f"; {skipped_torch} PyTorch reference points skipped (no torch with CUDA)" if skipped_torch else ""
     only = f" --only {','.join(parts)}" if tuple(parts) != tuple(PARTS) else ""
-    return f"attnsim validate run{' --quick' if quick else ''}{only}: measured with CuPy{note}"
+    how = ("; attention timed without an L2 flush between calls (scope kernel-warm)" if warm
+           else "; attention timed after an L2 flush each call")
+    return f"attnsim validate run{' --quick' if quick else ''}{only}{' --warm' if warm else ''}: measured with CuPy{how}{note}"
 
 
 def label(p: suite.Point) -> str:
