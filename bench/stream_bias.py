@@ -52,7 +52,8 @@ def bins(points: list[dict], width: float) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Bin the published prefill points' errors (predicted / measured - 1) "
+                                                 "by the ratio of their HBM stream to their compute time.")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--bin", type=float, default=0.1, help="bin width of the stream / compute ratio")
     args = parser.parse_args(argv)
