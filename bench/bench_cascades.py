@@ -9,6 +9,7 @@ schedule) is made once per cascade and reused; a file is parsed once while it is
 few stats of the file to know that.
 """
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -55,4 +56,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -7,6 +7,7 @@ in grid patches of as many tokens. Kernels are compiled (or loaded from numba's 
 topk / budget draw per tile shape, timed with the lowering (element density reuses the 64x64 draw).
 """
 
+import argparse
 import time
 
 from einsum_cascades.sparsity import element_density, parse_pattern, tile_counts, tile_states
@@ -27,6 +28,7 @@ def _seconds(fn):
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     for text in ("causal&strided(3)|random_blocks(0.5)|chunked(7)&topk(2)|budget(9)", "window2d(8,8,3,3)"):
         warm = parse_pattern(text)
         tile_counts(warm, 64, 64, 16, 16), tile_states(warm, 64, 64, 16, 16), element_density(warm, 64, 64, (16, 16))

@@ -8,6 +8,7 @@
 - the whole FuseMax reproduction (5 configurations x 4 models x 6 lengths).
 """
 
+import argparse
 import csv
 import os
 import shutil
@@ -170,6 +171,7 @@ def bench_fusemax():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     median_rate, best_rate = bench_api()
     print(f"dense points/s via run_points (20,000 distinct points, 5 runs): median {median_rate:,.0f}, "
           f"best {best_rate:,.0f}")

@@ -9,6 +9,7 @@ are relative to the repository root. A GPU whose source names another GPU's fit 
 is checked against that fit.
 """
 
+import argparse
 import os
 import re
 import sys
@@ -24,6 +25,7 @@ from validation.kernel_fit import calibrate_kernels, fit_table  # noqa: E402
 
 COMMAND = re.compile(r"`attnsim calibrate --kernels ([^`]+)`")
 TOLERANCE = 5e-4  # the TOML keeps 4 decimals
+GPUS = ("a100", "a100-40gb", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200")
 
 
 def cited_commands(name: str) -> dict[str, list[str]]:
@@ -38,7 +40,7 @@ def cited_commands(name: str) -> dict[str, list[str]]:
 
 def main(argv: list[str]) -> int:
     write = "--write" in argv
-    names = [a for a in argv if not a.startswith("--")] or ["a100", "a100-40gb", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200"]
+    names = [a for a in argv if not a.startswith("--")] or list(GPUS)
     status = 0
     for name in names:
         spec = load_hardware(name)
@@ -83,4 +85,11 @@ def _rewrite(name: str, key: str, figure: dict) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("gpus", nargs="*", metavar="GPU",
+                        help=f"bundled GPUs to check (default: all of {', '.join(GPUS)})")
+    parser.add_argument("--write", action="store_true", help="rewrite those TOMLs' fitted lines with the fresh fit")
+    args = parser.parse_args()
+    if bad := [g for g in args.gpus if g not in GPUS]:
+        parser.error(f"unknown GPU {bad[0]!r}: allowed {', '.join(GPUS)}")
+    raise SystemExit(main(args.gpus + (["--write"] if args.write else [])))

@@ -11,6 +11,7 @@ averages beside the artifact's and the paper's (FuseMax, MICRO 2024, abstract: 6
 FLAT on 79% of its energy, 10x faster than Unfused); ``--points`` adds every point.
 """
 
+import argparse
 import csv
 import statistics
 import sys
@@ -107,4 +108,6 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", action="store_true", help="also print every point's latency and energy error")
+    main(["--points"] if parser.parse_args().points else [])

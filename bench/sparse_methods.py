@@ -8,6 +8,7 @@ warm-up points per method, which load or compile the numba kernels it uses); the
 The papers' published speedups are held out: nothing here is fitted to them.
 """
 
+import argparse
 import sys
 import time
 
@@ -61,4 +62,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     sys.exit(main())
