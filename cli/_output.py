@@ -30,6 +30,12 @@ def shape(r: dict) -> str:
     return f"{r['batch']}x{r['heads']}/{r['kv_heads']}x{r['head_dim']}{value_dim}"
 
 
+def lengths(r: dict) -> str:
+    """The query length, / the KV length where it differs, and ' varlen' for a variable-length call: '1/32k'."""
+    kv = "" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}"
+    return human_size(r["seq_len"]) + kv + (" varlen" if r.get("varlen") else "")
+
+
 def human_bytes(n: float) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= scale:

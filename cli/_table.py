@@ -7,7 +7,7 @@ table that still does not fit is printed as one block of ``key: value`` lines pe
 
 from dataclasses import dataclass
 
-from cli._output import human_bytes, human_size, human_time, shape
+from cli._output import human_bytes, human_time, lengths, shape
 
 GAP = 2  # spaces between columns
 EDGES = 2  # rich's table pads the first and last column by one space
@@ -35,10 +35,8 @@ def markup_cells(r: dict) -> list[str]:
 
 def cells(r: dict) -> list[str]:
     """One row's cells, as plain text, in COLUMNS order."""
-    n = human_size(r["seq_len"]) + ("" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}") \
-        + (" varlen" if r.get("varlen") else "")
     fits = r.get("fits") is not False
-    return [r["hardware"], r["algorithm"], shape(r), n, mask(r),
+    return [r["hardware"], r["algorithm"], shape(r), lengths(r), mask(r),
             r.get("tile") or "-", f"{r['block_density']:.3f}", human_time(r["time_s"]) if fits else "-",
             f"{r['tflops']:.1f}" if fits else "-",
             r["bound"] if fits else f"memory: needs {human_bytes(r['memory_bytes'])}",

@@ -81,7 +81,7 @@ def _print(data: dict) -> None:
     from rich.markup import escape
 
     from cli._fit import print_fitted
-    from cli._output import human_size, human_time, shape
+    from cli._output import human_time, lengths, shape
 
     console = Console()
     clock = data["device"].get("clock_locked_mhz")
@@ -92,10 +92,8 @@ def _print(data: dict) -> None:
     for p in data["points"]:
         mask = " ".join((["causal"] if p["causal"] else []) + ([p["pattern"]] if p.get("pattern") else [])
                         + ([f"s={p['sparsity']:g}"] if p.get("sparsity") else []))
-        n = human_size(p["seq_len"]) + ("" if p["kv_len"] == p["seq_len"] else f"/{human_size(p['kv_len'])}") \
-            + (" varlen" if p.get("varlen") else "")
         rows.append([escape(str(p["kernel"])), escape(str(p["algorithm"])), *([p["hardware"]] if several_hw else []),
-                     shape(p), n, escape(mask or "dense"),
+                     shape(p), lengths(p), escape(mask or "dense"),
                      human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"])])
     print_fitted(("kernel", "algorithm", *(["hw"] if several_hw else []), "shape", "N", "mask", "measured",
                   "predicted", "error"), rows, text=("kernel", "mask"),

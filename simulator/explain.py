@@ -10,6 +10,7 @@ from dataclasses import replace
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
 from simulator.workload import with_head_dims
@@ -141,7 +142,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
-    if spec.family in ("flashinfer-single-decode-tc", "flashinfer-decode-tc"):
+    if spec.family in TC_FAMILIES:
         return "\n".join(lines + _flashinfer_tc_lines(hw, result.detail) + _roof_lines(result))
     if spec.family.startswith("flashinfer"):
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
@@ -261,8 +262,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-             f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "
-             f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
+             _writeback_line(det)]
     return lines
 
 
@@ -286,7 +286,13 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"an SM: {det['sm_s'] * us:.2f} us",
             f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-            f"cold L2 (--scope kernel): {det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above"]
+            _writeback_line(det)]
+
+
+def _writeback_line(det: dict) -> str:
+    """FlashInfer's decode kernels count the cold L2's write-backs in their own stream (gpu_model.cold_l2_writeback_bytes)."""
+    return (f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "
+            f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above")
 
 
 def _tc_startup(det: dict) -> str:

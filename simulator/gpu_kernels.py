@@ -133,10 +133,9 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
             # the 2024 builds run a varlen call on the single-tile scheduler, one CTA per work tile (hopper/
             # flash_fwd_launch_template.h @ 478ee666: ``Seqlen_traits::UseVarSeqLen ? SingleTileScheduler``); today's
             # on its persistent varlen scheduler (VarlenDynamicPersistentTileScheduler)
-            varlen = bool(wl.varlen) or wl.scope == "layer"  # splits.varlen_call
-            return _single_tile(cfg) if varlen and kc.current_fa3_build() == "2024-07" else cfg
+            return _single_tile(cfg) if varlen_call(wl) and kc.current_fa3_build() == "2024-07" else cfg
         # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
-        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=wl.scope == "layer" or wl.varlen)
+        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=varlen_call(wl))
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
@@ -379,6 +378,12 @@ def fa3_always_packs(arch: str, pages_without_tma: bool = False) -> bool:
     """FA3 packs GQA heads into every tile below sm_90, and on sm_90 when it gathers K/V from a paged cache
     without TMA (hopper/flash_api.cpp get_pack_gqa: ``arch < 90 || paged_kv_non_TMA || num_splits > 1``)."""
     return sm_number(arch) < 90 or pages_without_tma
+
+
+def varlen_call(wl) -> bool:
+    """Whether the call goes through the variable-length entry point: --varlen, or a serving engine's call (--scope
+    layer), whose prefill is flash_attn_varlen_func's and whose decode passes per-sequence cache lengths."""
+    return bool(wl.varlen) or wl.scope == "layer"
 
 
 def paged_cache(wl) -> bool:

@@ -11,7 +11,7 @@ from simulator._numpy import np
 from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
-                                   paged_cache, should_pack_gqa, sm_number, window_sides, windowed)
+                                   paged_cache, should_pack_gqa, sm_number, varlen_call, window_sides, windowed)
 from simulator.kernel_configs import current_fa3_build, fa4_hd256, fa4_split_ring
 from simulator.tiles import grid_call
 
@@ -40,12 +40,6 @@ def fa3_prepares(wl, cfg) -> bool:
     return (not is_columns(decode) and bool(decode)) or fa3_varlen_today(wl)
 
 
-def varlen_call(wl) -> bool:
-    """Whether the call goes through the variable-length entry point: --varlen, or a serving engine's call (--scope
-    layer), whose prefill is flash_attn_varlen_func's and whose decode passes per-sequence cache lengths."""
-    return bool(wl.varlen) or wl.scope == "layer"
-
-
 def fa3_varlen_today(wl) -> bool:
     """A varlen call (``varlen_call``) on today's FA3: mha_fwd's ``use_prepare_varlen = is_varlen`` launches the
     scheduler kernel first, which also zeroes the tile counter, and get_pack_gqa packs the GQA heads
@@ -65,7 +59,7 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
     July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd).
     A serving engine's call (--scope layer) is varlen: its scheduler kernel (simulator.layer) zeroes the counter
     (flash_prepare_scheduler.cu: ``if (threadIdx.x == 0 && tile_count_semaphore) { *tile_count_semaphore = 0; }``)."""
-    if prepare or wl.scope == "layer" or wl.varlen or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
+    if prepare or varlen_call(wl) or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
         return False  # (a 2024 varlen call: the single-tile scheduler, no counter)
     mode = fa_mask_mode(wl, fa3=True)
     if sm_number(hw.arch) < 90 or current_fa3_build() == "2024-07":
