@@ -1,6 +1,6 @@
 """Where is the model biased? The fused prefill kernels' time is max(compute, HBM stream) per call; this
 prints the published prefill points' errors binned by the ratio of the two (run: python bench/stream_bias.py
-[--json] [--bin 0.1]).
+[--json] [--bin 0.1] [--scope kernel|kernel-warm]).
 
 Every point of every file in validation/published/ (published figures, not measured by attnsim) that a
 fused prefill family (flash1, flash2, flash3, flash4) runs with more than one query is predicted as
@@ -56,17 +56,21 @@ def main(argv=None) -> int:
                                                  "by the ratio of their HBM stream to their compute time.")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--bin", type=float, default=0.1, help="bin width of the stream / compute ratio")
+    parser.add_argument("--scope", choices=("kernel", "kernel-warm"),
+                        help="only the points timed so: kernel (an L2 flush before each call, its dirty lines written "
+                             "back by the call) or kernel-warm (calls repeated without a flush); default both")
     args = parser.parse_args(argv)
     if not 0 < args.bin <= 10:
         parser.error(f"--bin {args.bin:g}: must be > 0 and <= 10")
-    points = prefill_points()
+    points = [p for p in prefill_points() if args.scope in (None, p["scope"])]
     groups = {"16-bit": [p for p in points if p["dtype"] != "fp8"], "fp8": [p for p in points if p["dtype"] == "fp8"]}
     result = {name: bins(ps, args.bin) for name, ps in groups.items()}
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()
         return 0
-    print("published prefill points (flash1-4, more than one query): predicted / measured - 1 by HBM stream / compute")
+    print("published prefill points (flash1-4, more than one query" + (f", scope {args.scope}" if args.scope else "")
+          + "): predicted / measured - 1 by HBM stream / compute")
     for name, rows in result.items():
         print(f"{name} ({sum(r['n'] for r in rows)} points)")
         print(f"  {'stream/compute':>14}  {'n':>4}  {'median':>7}  {'mean':>7}  {'fast':>5}")

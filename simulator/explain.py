@@ -375,10 +375,13 @@ def _mask_lines(det: dict) -> list[str]:
 
 def _naive_lines(result) -> list[str]:
     det = result.detail
-    out = ["three kernels, each max(tensor, hbm, exp) + launch; score matrix in HBM"
+    out = ["PyTorch's kernels in turn, each max(tensor, hbm, exp) + its launches; score matrix in HBM"
            f" (softmax row on chip: {det['softmax_row_on_chip']}):"]
     for name, t in det["kernel_seconds"].items():
-        out.append(f"  {name:<8} {t * 1e3:10.4f} ms  [{det['kernel_bounds'][name]}]")
+        out.append(f"  {name:<10} {t * 1e3:10.4f} ms  [{det['kernel_bounds'][name]}]")
+    if dirty := det.get("cold_l2_writeback_bytes"):
+        out.append(f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty): {dirty / 2**20:.1f} MiB written "
+                   "back by the layout copies' reads")
     return out + _roof_lines(result)
 
 
@@ -400,9 +403,11 @@ def _roof_lines(result) -> list[str]:
     ratio = gm.stream_ratio(result)
     if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
             and result.workload.seq_len > 1):
+        (lo, hi), (lo8, hi8) = gm.STREAM_BIAS_FAST["16-bit"], gm.STREAM_BIAS_FAST["fp8"]
         out.append(f"note: the HBM stream is {ratio:.2f} of the compute time; the model, which takes the larger "
-                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more 5-44% fast, "
-                   f"FP8 ones 27-41% (the bin medians of python3 bench/stream_bias.py; docs/kernels.md N)")
+                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more "
+                   f"{lo * 100:.0f}-{hi:.0%} fast, FP8 ones {lo8 * 100:.0f}-{hi8:.0%} (the bin medians of python3 "
+                   "bench/stream_bias.py; docs/kernels.md N)")
     return out
 
 

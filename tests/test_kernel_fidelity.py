@@ -634,6 +634,32 @@ def test_a_benchmark_without_an_l2_flush_pays_no_write_backs(algo):
     assert warm.detail.get("block_kv") == cold.detail.get("block_kv")  # not the serving layer's paged tiles
 
 
+def test_the_standard_attention_baseline_pays_the_cold_write_backs_once():
+    """--scope kernel on the naive baseline: the flushed L2's dirty lines (one L2 of them) are written back by
+    its first kernel, the layout copies, and no other kernel changes; kernel-warm pays none."""
+    hw = hardware("h100")
+    wl = Workload(heads=16, head_dim=128, seq_len=1024, batch=16, causal=True)
+    cold, warm = (evaluate(hw, "naive", replace(wl, scope=s)) for s in ("kernel", "kernel-warm"))
+    assert cold.detail["cold_l2_writeback_bytes"] == hw.l2_bytes and warm.detail["cold_l2_writeback_bytes"] == 0
+    extra = {k: cold.detail["kernel_seconds"][k] - warm.detail["kernel_seconds"][k] for k in cold.detail["kernel_seconds"]}
+    assert extra.pop("layout") == pytest.approx(hw.l2_bytes / (hw.hbm_bw_bytes_s * hw.strided_efficiency))
+    assert all(v == 0 for v in extra.values())
+    assert list(cold.detail["kernel_seconds"]) == ["layout", "gemm_qk", "mask_build", "mask", "softmax", "gemm_pv"]
+    assert cold.time_s - warm.time_s == pytest.approx(hw.l2_bytes / (hw.hbm_bw_bytes_s * hw.strided_efficiency))
+
+
+def test_published_files_that_time_without_a_flush_are_read_warm():
+    """A published file whose source says its benchmark ran without an L2 flush is predicted as kernel-warm, or
+    says in scope_why why not (cuDNN's script writes fresh inputs just before each call)."""
+    for path in sorted(Path("validation/published").glob("*.json")):
+        doc = json.loads(path.read_text())
+        scopes = {p.get("scope", "kernel") for p in doc["points"]}
+        if "no L2 flush" in doc["source"]:
+            assert scopes == {"kernel-warm"} or "scope_why" in doc, path.name
+        if "scope_why" in doc:
+            assert doc["scope_why"].split(",")[0] in scopes, path.name
+
+
 def test_kernel_warm_is_a_gpu_scope():
     r = CliRunner().invoke(cli, ["simulate", "--hw", "fusemax", "--seq-len", "4k", "--scope", "kernel-warm"])
     assert r.exit_code == 2 and "applies to GPUs; fusemax is an accelerator" in r.output

@@ -7,7 +7,7 @@ import pytest
 from bench.stream_bias import bins, main as stream_bias_main, prefill_points
 from simulator import Workload, evaluate, hardware
 from simulator.explain import explain_gpu
-from simulator.gpu_model import STREAM_BIAS_RATIO, stream_ratio
+from simulator.gpu_model import STREAM_BIAS_FAST, STREAM_BIAS_RATIO, stream_ratio
 from validation.report import report_doc
 
 H100 = hardware("h100")
@@ -71,3 +71,14 @@ def test_the_published_prefill_points_are_binned(capsys):
     with pytest.raises(SystemExit) as bad:
         stream_bias_main(["--bin", "0"])
     assert bad.value.code == 2
+
+
+def test_the_explain_notes_range_is_what_the_published_points_give():
+    """STREAM_BIAS_FAST, which the explain note prints, is the lowest and highest bin median (0.1 wide) of the
+    published prefill points at STREAM_BIAS_RATIO or more, 16-bit and FP8 apart, to a whole percent."""
+    points = prefill_points()
+    for name, group in (("16-bit", [p for p in points if p["dtype"] != "fp8"]),
+                        ("fp8", [p for p in points if p["dtype"] == "fp8"])):
+        medians = [r["median_error"] for r in bins(group, 0.1) if r["ratio_from"] >= STREAM_BIAS_RATIO - 1e-9]
+        assert medians and max(medians) < 0, name  # fast in every bin
+        assert (round(-max(medians), 2), round(-min(medians), 2)) == STREAM_BIAS_FAST[name], (name, medians)
