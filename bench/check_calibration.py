@@ -25,7 +25,7 @@ from validation.kernel_fit import calibrate_kernels, fit_table  # noqa: E402
 
 COMMAND = re.compile(r"`attnsim calibrate --kernels ([^`]+)`")
 TOLERANCE = 5e-4  # the TOML keeps 4 decimals
-GPUS = ("a100", "a100-40gb", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200")
+GPUS = ("a100", "a100-40gb", "a100-pcie", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200")
 
 
 def cited_commands(name: str) -> dict[str, list[str]]:

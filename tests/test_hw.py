@@ -204,7 +204,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, a100-pcie, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 

@@ -180,6 +180,7 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     ("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H100 PCIe", "h100-pcie"), ("NVIDIA H200", "h200"),
     ("NVIDIA H20", "h20"), ("NVIDIA H20-3e", None), ("NVIDIA H100 NVL", None), ("NVIDIA H200 NVL", None),
     ("NVIDIA GH200 480GB", None), ("NVIDIA A800-SXM4-80GB", None), ("NVIDIA GeForce RTX 4090", None),
+    ("NVIDIA A100 80GB PCIe", "a100-pcie"), ("NVIDIA A100-SXM4-80GB", "a100"),
 ])
 def test_device_names_map_to_the_bundled_model_of_that_part(device, model):
     from validation.report import device_hardware

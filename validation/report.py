@@ -32,7 +32,7 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 _DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
               ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
-              ("A100", "a100"))
+              ("A100 80GB PCIe", "a100-pcie"), ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:

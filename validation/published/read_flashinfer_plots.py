@@ -1,0 +1,132 @@
+"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` was read.
+
+The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
+commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
+(Fig. 6), single-gqa-benchmark.png (Fig. 8). Fetch them, then:
+
+    python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
+
+prints, per figure, series and KV length, the bandwidth utilization (%) read at that length, and the height of
+the colour run it was read from (a marker standing clear of the others: 16-21 px for dots and stars, 28-29 px
+for circles; a taller run is two markers merged, a shorter one a marker partly under another line).
+
+How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5 and 8: a
+linear axis with lines every 10k tokens; Fig. 6: a logarithmic one with lines at 100, 1k and 10k; y: lines every
+20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series' colour (matplotlib's
+Set1: red 228,26,28; blue 55,126,184; green 77,175,74) in the three pixel columns at the point's KV length.
+Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run.
+Prints figures, writes nothing.
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+COLOURS = {"red": (228, 26, 28), "blue": (55, 126, 184), "green": (77, 175, 74)}
+GRID, BLACK = (128, 128, 128), (0, 0, 0)
+LENGTHS = [2 ** k for k in range(5, 17)]  # 32 .. 65536, the benchmarks' axes
+# figure -> (file, y gridline step, x scale, series: name -> (colour, batch or None, lengths))
+FIGURES = {
+    "5": ("single-decode-benchmark.png", 25, "linear", {
+        "FlashInfer w/ split-kv": ("red", None, LENGTHS), "FlashAttention 2.4.2": ("green", None, LENGTHS)}),
+    "6": ("batch-decode-benchmark.png", 20, "log", {
+        "FlashInfer batch_size=1": ("green", 1, LENGTHS), "FlashInfer batch_size=16": ("blue", 16, LENGTHS[:8]),
+        "FlashInfer batch_size=64": ("red", 64, LENGTHS[:6])}),
+    "8": ("single-gqa-benchmark.png", 20, "linear", {
+        "FlashInfer Tensor Cores": ("red", None, LENGTHS), "FlashAttention 2.4.2": ("green", None, LENGTHS)}),
+}
+
+
+def _mask(im, colour, tol):
+    return np.abs(im - np.array(colour)).sum(axis=2) <= tol
+
+
+def _runs(idx):
+    out = []
+    for i in idx:
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([int(i), int(i)])
+    return out
+
+
+def _centres(idx):
+    return [(a + b) / 2 for a, b in _runs(idx)]
+
+
+def panels(im):
+    """Axes boxes (x0, x1, y0, y1: inside the spines), top row first, left to right."""
+    black = _mask(im, BLACK, 10)
+    rows = _centres(np.where(black.sum(axis=1) > 400)[0])
+    cols = _centres(np.where(black.sum(axis=0) > 300)[0])
+    boxes = []
+    for top, bottom in zip(rows, rows[1:]):
+        for left, right in zip(cols, cols[1:]):
+            inner = black[int(top) + 3:int(bottom) - 2, int(left) + 3:int(right) - 2]
+            if bottom - top > 300 and right - left > 800 and inner.mean() < 0.05:
+                boxes.append((int(left) + 3, int(right) - 2, int(top) + 3, int(bottom) - 2))
+    return boxes
+
+
+def scales(im, box, y_step, x_kind):
+    """(x pixel of a KV length, utilization of a y pixel) from the panel's gridlines."""
+    x0, x1, y0, y1 = box
+    grid = _mask(im, GRID, 5)[y0:y1, x0:x1]
+    vx = [c + x0 for c in _centres(np.where(grid.sum(axis=0) > (y1 - y0) * 0.3)[0])]
+    hy = [c + y0 for c in _centres(np.where(grid.sum(axis=1) > (x1 - x0) * 0.3)[0])]
+    per_point = (hy[-1] - hy[0]) / (y_step * (len(hy) - 1))  # pixels per utilization point
+    zero = hy[-1] + per_point * y_step  # the bottom spine is 0
+    if x_kind == "linear":  # lines at 0, 10k, 20k, ...
+        per_token = (vx[-1] - vx[0]) / (10_000 * (len(vx) - 1))
+        return (lambda n: vx[0] + n * per_token), (lambda y: (zero - y) / per_point)
+    per_decade = (vx[-1] - vx[0]) / (len(vx) - 1)  # lines at 100, 1k, 10k
+    return (lambda n: vx[0] + (math.log10(n) - 2) * per_decade), (lambda y: (zero - y) / per_point)
+
+
+def read(im, box, colour, x_px, value):
+    """Runs of ``colour`` in the columns at x: (utilization at the run's centre, run height), top first."""
+    x0, x1, y0, y1 = box
+    x = int(round(x_px))
+    if not x0 <= x < x1:
+        return []
+    hit = _mask(im, COLOURS[colour], 12)[y0:y1, x - 1:x + 2].any(axis=1)
+    return [(round(value((a + b) / 2 + y0), 1), b - a + 1) for a, b in _runs(np.where(hit)[0])]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5, 6 and 8 off their PNGs.")
+    parser.add_argument("dir", help="folder holding single-decode-benchmark.png, batch-decode-benchmark.png and "
+                                    "single-gqa-benchmark.png")
+    parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
+                        help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
+    args = parser.parse_args(argv)
+    folder = Path(args.dir)
+    missing = [f for f, *_ in FIGURES.values() if not (folder / f).is_file()]
+    if missing:
+        parser.error(f"{args.dir}: no {', '.join(missing)} there")
+    for fig, (name, y_step, x_kind, series) in FIGURES.items():
+        im = np.array(Image.open(folder / name).convert("RGB")).astype(int)
+        boxes = panels(im)
+        if len(boxes) < 2:
+            print(f"Fig. {fig}: {name} has no two panels side by side", file=sys.stderr)
+            return 1
+        box = boxes[0] if args.panel == "h100" else boxes[1]
+        x_of, value = scales(im, box, y_step, x_kind)
+        print(f"Fig. {fig} ({name}, {args.panel} panel)")
+        for label, (colour, _, lengths) in series.items():
+            cells = []
+            for n in lengths:
+                runs = read(im, box, colour, x_of(n), value)
+                if runs:
+                    cells.append(f"{n}: " + " / ".join(f"{v:.1f} ({h} px)" for v, h in runs))
+            print(f"  {label}: " + "; ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
