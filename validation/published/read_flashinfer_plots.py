@@ -1,8 +1,9 @@
-"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` was read.
+"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` (and the Fig. 9
+points of `flashinfer-decode-h100.json`) were read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
-(Fig. 6), single-gqa-benchmark.png (Fig. 8). Fetch them, then:
+(Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9). Fetch them, then:
 
     python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
 
@@ -11,8 +12,8 @@ the colour run it was read from (a marker standing clear of the others: 16-21 px
 for circles; a taller run is two markers merged, a shorter one a marker partly under another line).
 
 How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5 and 8: a
-linear axis with lines every 10k tokens; Fig. 6: a logarithmic one with lines at 100, 1k and 10k; y: lines every
-20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series' colour (matplotlib's
+linear axis with lines every 10k tokens; Fig. 9: every 1k; Fig. 6: a logarithmic one with lines at 100, 1k and
+10k; y: lines every 20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series' colour (matplotlib's
 Set1: red 228,26,28; blue 55,126,184; green 77,175,74) in the three pixel columns at the point's KV length.
 Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run.
 Prints figures, writes nothing.
@@ -38,6 +39,8 @@ FIGURES = {
         "FlashInfer batch_size=64": ("red", 64, LENGTHS[:6])}),
     "8": ("single-gqa-benchmark.png", 20, "linear", {
         "FlashInfer Tensor Cores": ("red", None, LENGTHS), "FlashAttention 2.4.2": ("green", None, LENGTHS)}),
+    "9": ("batch-gqa-benchmark.png", 20, "linear-1k", {
+        "FlashInfer CUDA Cores batch_size=64": ("blue", 64, LENGTHS[:9])}),
 }
 
 
@@ -81,8 +84,8 @@ def scales(im, box, y_step, x_kind):
     hy = [c + y0 for c in _centres(np.where(grid.sum(axis=1) > (x1 - x0) * 0.3)[0])]
     per_point = (hy[-1] - hy[0]) / (y_step * (len(hy) - 1))  # pixels per utilization point
     zero = hy[-1] + per_point * y_step  # the bottom spine is 0
-    if x_kind == "linear":  # lines at 0, 10k, 20k, ...
-        per_token = (vx[-1] - vx[0]) / (10_000 * (len(vx) - 1))
+    if x_kind.startswith("linear"):  # lines at 0, 10k, 20k, ... (linear-1k: 0, 1k, 2k, ...)
+        per_token = (vx[-1] - vx[0]) / ((1_000 if x_kind == "linear-1k" else 10_000) * (len(vx) - 1))
         return (lambda n: vx[0] + n * per_token), (lambda y: (zero - y) / per_point)
     per_decade = (vx[-1] - vx[0]) / (len(vx) - 1)  # lines at 100, 1k, 10k
     return (lambda n: vx[0] + (math.log10(n) - 2) * per_decade), (lambda y: (zero - y) / per_point)
@@ -99,9 +102,9 @@ def read(im, box, colour, x_px, value):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5, 6 and 8 off their PNGs.")
-    parser.add_argument("dir", help="folder holding single-decode-benchmark.png, batch-decode-benchmark.png and "
-                                    "single-gqa-benchmark.png")
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5, 6, 8 and 9 off their PNGs.")
+    parser.add_argument("dir", help="folder holding single-decode-benchmark.png, batch-decode-benchmark.png, "
+                                    "single-gqa-benchmark.png and batch-gqa-benchmark.png")
     parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
                         help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
     args = parser.parse_args(argv)
