@@ -38,9 +38,7 @@ def cited_commands(name: str) -> dict[str, list[str]]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    write = "--write" in argv
-    names = [a for a in argv if not a.startswith("--")] or list(GPUS)
+def main(names: list[str], write: bool) -> int:
     status = 0
     for name in names:
         spec = load_hardware(name)
@@ -92,4 +90,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if bad := [g for g in args.gpus if g not in GPUS]:
         parser.error(f"unknown GPU {bad[0]!r}: allowed {', '.join(GPUS)}")
-    raise SystemExit(main(args.gpus + (["--write"] if args.write else [])))
+    raise SystemExit(main(args.gpus or list(GPUS), args.write))

@@ -262,7 +262,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-             _writeback_line(det)]
+             _writeback_line(det["cold_l2_writeback_bytes"])]
     return lines
 
 
@@ -286,13 +286,14 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"an SM: {det['sm_s'] * us:.2f} us",
             f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-            _writeback_line(det)]
+            _writeback_line(det["cold_l2_writeback_bytes"])]
 
 
-def _writeback_line(det: dict) -> str:
-    """FlashInfer's decode kernels count the cold L2's write-backs in their own stream (gpu_model.cold_l2_writeback_bytes)."""
+def _writeback_line(dirty: float, where: str = "in the stream above") -> str:
+    """The cold L2's write-backs (gpu_model.cold_l2_writeback_bytes) where a kernel counts them itself: FlashInfer's
+    decode kernels in their own stream, the standard attention in its first kernel."""
     return (f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty; none under kernel-warm and layer): "
-            f"{det['cold_l2_writeback_bytes'] / 2**20:.1f} MiB written back, in the stream above")
+            f"{dirty / 2**20:.1f} MiB written back, {where}")
 
 
 def _tc_startup(det: dict) -> str:
@@ -380,8 +381,7 @@ def _naive_lines(result) -> list[str]:
     for name, t in det["kernel_seconds"].items():
         out.append(f"  {name:<10} {t * 1e3:10.4f} ms  [{det['kernel_bounds'][name]}]")
     if dirty := det.get("cold_l2_writeback_bytes"):
-        out.append(f"cold L2 (--scope kernel: a benchmark's L2 flush leaves it dirty): {dirty / 2**20:.1f} MiB written "
-                   "back by the layout copies' reads")
+        out.append(_writeback_line(dirty, "by the layout copies' reads"))
     return out + _roof_lines(result)
 
 

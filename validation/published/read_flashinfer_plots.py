@@ -1,5 +1,5 @@
-"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` (and the Fig. 9
-points of `flashinfer-decode-h100.json`) were read.
+"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` and
+`flashinfer-batch-gqa-h100.json` were read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
@@ -13,8 +13,9 @@ for circles; a taller run is two markers merged, a shorter one a marker partly u
 
 How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5 and 8: a
 linear axis with lines every 10k tokens; Fig. 9: every 1k; Fig. 6: a logarithmic one with lines at 100, 1k and
-10k; y: lines every 20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series' colour (matplotlib's
-Set1: red 228,26,28; blue 55,126,184; green 77,175,74) in the three pixel columns at the point's KV length.
+10k; y: lines every 20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series'
+colour (matplotlib's Set1: red 228,26,28; blue 55,126,184; green 77,175,74) in the three pixel columns at the
+point's KV length.
 Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run.
 Prints figures, writes nothing.
 """
@@ -30,17 +31,17 @@ from PIL import Image
 COLOURS = {"red": (228, 26, 28), "blue": (55, 126, 184), "green": (77, 175, 74)}
 GRID, BLACK = (128, 128, 128), (0, 0, 0)
 LENGTHS = [2 ** k for k in range(5, 17)]  # 32 .. 65536, the benchmarks' axes
-# figure -> (file, y gridline step, x scale, series: name -> (colour, batch or None, lengths))
+# figure -> (file, y gridline step, x scale, series: name -> (colour, KV lengths read))
 FIGURES = {
     "5": ("single-decode-benchmark.png", 25, "linear", {
-        "FlashInfer w/ split-kv": ("red", None, LENGTHS), "FlashAttention 2.4.2": ("green", None, LENGTHS)}),
+        "FlashInfer w/ split-kv": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS)}),
     "6": ("batch-decode-benchmark.png", 20, "log", {
-        "FlashInfer batch_size=1": ("green", 1, LENGTHS), "FlashInfer batch_size=16": ("blue", 16, LENGTHS[:8]),
-        "FlashInfer batch_size=64": ("red", 64, LENGTHS[:6])}),
+        "FlashInfer batch_size=1": ("green", LENGTHS), "FlashInfer batch_size=16": ("blue", LENGTHS[:8]),
+        "FlashInfer batch_size=64": ("red", LENGTHS[:6])}),
     "8": ("single-gqa-benchmark.png", 20, "linear", {
-        "FlashInfer Tensor Cores": ("red", None, LENGTHS), "FlashAttention 2.4.2": ("green", None, LENGTHS)}),
+        "FlashInfer Tensor Cores": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS)}),
     "9": ("batch-gqa-benchmark.png", 20, "linear-1k", {
-        "FlashInfer CUDA Cores batch_size=64": ("blue", 64, LENGTHS[:9])}),
+        "FlashInfer CUDA Cores batch_size=64": ("blue", LENGTHS[:9])}),
 }
 
 
@@ -97,7 +98,7 @@ def read(im, box, colour, x_px, value):
     x = int(round(x_px))
     if not x0 <= x < x1:
         return []
-    hit = _mask(im, COLOURS[colour], 12)[y0:y1, x - 1:x + 2].any(axis=1)
+    hit = _mask(im[y0:y1, x - 1:x + 2], COLOURS[colour], 12).any(axis=1)  # the three columns only
     return [(round(value((a + b) / 2 + y0), 1), b - a + 1) for a, b in _runs(np.where(hit)[0])]
 
 
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
         box = boxes[0] if args.panel == "h100" else boxes[1]
         x_of, value = scales(im, box, y_step, x_kind)
         print(f"Fig. {fig} ({name}, {args.panel} panel)")
-        for label, (colour, _, lengths) in series.items():
+        for label, (colour, lengths) in series.items():
             cells = []
             for n in lengths:
                 runs = read(im, box, colour, x_of(n), value)
