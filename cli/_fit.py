@@ -1,11 +1,14 @@
 """Rich tables whose every value is whole at any terminal width (the listing commands' tables).
 
 Name and number columns never wrap; free-text columns wrap at spaces, and fold a word longer than
-``WORD_CAP`` (a path, a URL) onto several lines: nothing is ever cut or ellipsised. When that does
-not fit the terminal, the columns named in ``shared`` whose value is the same in every row move to a
+``WORD_CAP`` (a path, a URL) onto several lines: nothing is ever cut or ellipsised. A column of names
+(kernel names in ``validate report``) keeps each name whole where the table fits, and else breaks it at its
+hyphens before any column is left out. When that does not fit the terminal, the columns named in ``shared`` whose value is the same in every row move to a
 line above the table, then the columns named in ``drop`` are left out in turn (and named below the
 table); a table that still does not fit prints each row as a block of ``title: value`` lines.
 """
+
+import re
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,15 +17,17 @@ from rich.table import Table
 from rich.text import Text
 
 WORD_CAP = 24  # a free-text column folds words longer than this rather than widen for them
+NAME_CAP = 40  # ... and a column of names (``names``: kernel names, one word each) those longer than this
 UNBOUNDED = 10**6  # a width no table reaches: measure what it needs, not what the terminal allows
 _SHARED = object()  # the step that moves ``shared`` columns above the table
 
 
-def print_fitted(headers, rows, *, text=(), right=(), shared=(), drop=(), dropped_hint="", console=None,
+def print_fitted(headers, rows, *, text=(), names=(), right=(), shared=(), drop=(), dropped_hint="", console=None,
                  **table_kw) -> None:
     """Print ``rows`` (lists of rich-markup strings, one per header) as a table fitting the console.
 
-    ``text``: headers of free-text columns (wrapped at spaces); ``right``: right-aligned (number) columns;
+    ``text``: headers of free-text columns (wrapped at spaces); ``names``: those of them whose words are names
+    (kept whole up to ``NAME_CAP`` characters, not ``WORD_CAP``); ``right``: right-aligned (number) columns;
     ``shared``: headers that move above the table, where every row has the same value, when it does not fit;
     ``drop``: headers that may be left out,
     first named first; ``dropped_hint``: where the left-out values are shown in full (``hw show NAME``).
@@ -32,15 +37,20 @@ def print_fitted(headers, rows, *, text=(), right=(), shared=(), drop=(), droppe
     same = [i for i, h in enumerate(headers) if h in shared and len(rows) > 1 and len({r[i] for r in plain}) == 1]
     shown = list(range(len(headers)))
     dropped, above = [], []
-    for step in (None, _SHARED, *drop):
-        if step is _SHARED:
+    # names kept whole first; where they do not fit, broken at their hyphens before any column is left out
+    broken = [[_break_name(cell) if h in names else cell for h, cell in zip(headers, row)] for row in rows]
+    broken_plain = [[_break_name(cell) if h in names else cell for h, cell in zip(headers, row)] for row in plain]
+    tries = [(step, whole) for step in (None, _SHARED, *drop) for whole in ((True, False) if names else (True,))]
+    for step, whole in tries:
+        if step is _SHARED and whole:
             above = [i for i in same if i in shown]
             shown = [i for i in shown if i not in above]
-        elif step is not None and headers.index(step) in shown:
+        elif step not in (None, _SHARED) and whole and headers.index(step) in shown:
             shown.remove(headers.index(step))
             dropped.append(step)
-        table, needs = _table([headers[i] for i in shown], [[r[i] for i in shown] for r in rows],
-                              [[r[i] for i in shown] for r in plain], text, right, table_kw)
+        cells, cells_plain = (rows, plain) if whole else (broken, broken_plain)
+        table, needs = _table([headers[i] for i in shown], [[r[i] for i in shown] for r in cells],
+                              [[r[i] for i in shown] for r in cells_plain], text, names, right, table_kw)
         slack = console.width - needs - _borders(console, table)
         if slack >= 0:
             _cap_text(table, slack)
@@ -54,14 +64,26 @@ def print_fitted(headers, rows, *, text=(), right=(), shared=(), drop=(), droppe
     _blocks(console, headers, rows, table_kw.get("title"), table_kw.get("caption"))
 
 
-def _table(headers, rows, plain, text, right, table_kw) -> tuple[Table, int]:
+def _break_name(name: str, width: int = WORD_CAP // 2) -> str:
+    """A name (one word) on several lines, each ending at a hyphen or underscore once it is ``width`` long."""
+    lines, line = [], ""
+    for part in re.split(r"(?<=[-_])", name):
+        if len(line) >= width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join([*lines, line])
+
+
+def _table(headers, rows, plain, text, names, right, table_kw) -> tuple[Table, int]:
     """The table, and the narrowest width its columns take with every value whole (borders left out)."""
     table = Table(**table_kw)
     needs = 0
     for j, header in enumerate(headers):
         lines = [line for cell in [header, *(r[j] for r in plain)] for line in (cell.splitlines() or [""])]
         if header in text:
-            need = min(WORD_CAP, max(len(word) for line in lines for word in (line.split() or [""])))
+            cap = NAME_CAP if header in names else WORD_CAP
+            need = min(cap, max(len(word) for line in lines for word in (line.split() or [""])))
             table.add_column(escape(header), overflow="fold", min_width=need)
         else:
             need = max(Text(line).cell_len for line in lines)

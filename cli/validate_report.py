@@ -96,7 +96,7 @@ def _print(data: dict) -> None:
                      shape(p), lengths(p), escape(mask or "dense"),
                      human_time(p["measured_s"]), human_time(p["predicted_s"]), _err(p["error"])])
     print_fitted(("kernel", "algorithm", *(["hw"] if several_hw else []), "shape", "N", "mask", "measured",
-                  "predicted", "error"), rows, text=("kernel", "mask"),
+                  "predicted", "error"), rows, text=("kernel", "mask"), names=("kernel",),
                  right=("shape", "N", "measured", "predicted", "error"),
                  shared=("kernel", "algorithm", "shape", "N", "mask"), drop=("algorithm", "shape"),
                  dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,

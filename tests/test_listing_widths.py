@@ -92,3 +92,20 @@ def test_text_columns_give_way_to_the_number_columns_they_were_measured_beside()
                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         assert "-30.7%" in out and "-41.3%" in out and "window(1024,0)" in out
         assert max(len(line) for line in out.splitlines()) <= width
+
+
+def test_a_long_kernel_name_stays_whole_where_it_fits_and_else_breaks_at_its_hyphens():
+    rows = [["flashinfer-decode-tensor-cores", "1x32/4x128", "14.9 us"]]
+    wide = _print(60, ("kernel", "shape", "measured"), rows, text=("kernel",), names=("kernel",))
+    assert "flashinfer-decode-tensor-cores" in wide
+    narrow = _print(48, ("kernel", "shape", "measured"), rows, text=("kernel",), names=("kernel",))
+    assert "1x32/4x128" in narrow and "flashinfer-decode-tensor-cores" not in narrow  # shape kept, name broken
+    pieces = [line.split("│")[1].strip() for line in narrow.splitlines() if line.startswith("│")]
+    assert pieces == ["flashinfer-decode-", "tensor-cores"], narrow  # at a hyphen, never inside a word
+
+
+def test_validate_report_keeps_a_shape_beside_a_30_character_kernel_name_at_80_columns():
+    args = ["validate", "report", "validation/published/flashinfer-decode-h100.json", "--format", "table"]
+    out = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).stdout
+    assert "1x32/4x128" in out and "flashinfer-decode-" in out and "tensor-cores" in out
+    assert "tensor-cor\n" not in out and "tensor-cor " not in out.replace("tensor-cores", "")
