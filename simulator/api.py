@@ -25,7 +25,8 @@ from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_error
 from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
-from simulator.kernel_configs import current_fa3_build
+from simulator.flashinfer_tc import current_build as current_flashinfer_build
+from simulator.kernel_configs import current_fa2_build, current_fa3_build
 from simulator.layer import check_scope, with_layer
 from simulator.point_groups import ColumnPlan, column_groups, has_mask
 from simulator.workload import Workload
@@ -173,15 +174,20 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     if wl.varlen and varlen_error(spec, resolve_algorithm(spec, algo).family):  # standard attention runs the batch
         wl = replace(wl, varlen=False)  # padded, as the baseline does
     try:
-        return (_named_evaluate(name, algo, wl, current_fa3_build()) if name else evaluate(spec, algo, wl)), None
+        return (_named_evaluate(name, algo, wl, current_builds()) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:
         return None, f"no baseline: {err}"
 
 
+def current_builds() -> tuple:
+    """The FA3, FA2 and FlashInfer builds predictions run as here (a key for caches of results)."""
+    return current_fa3_build(), current_fa2_build(), current_flashinfer_build()
+
+
 @lru_cache(maxsize=4096)
-def _named_evaluate(hw_name: str, algo: str, wl: Workload, fa3_build: str) -> Result:
+def _named_evaluate(hw_name: str, algo: str, wl: Workload, builds: tuple) -> Result:
     """``evaluate`` on a bundled or file machine named ``hw_name``, cached: the sparse points of a sweep share
-    their dense baseline (``fa3_build``: the build the result was predicted as, kernel_configs.fa3_build)."""
+    their dense baseline (``builds``: the kernel builds the result was predicted as, ``current_builds``)."""
     return evaluate(hardware(hw_name), algo, wl)
 
 

@@ -284,7 +284,8 @@ def _single_tile(cfg: KernelConfig) -> KernelConfig:
 
 def fa2_splits(hw, wl, kvcache: bool = False):
     """The split count FA2's flash_attn_func asks its heuristic for (mha_fwd calls set_params_splitkv with
-    num_splits = 0): batch x heads x 64-row query blocks over twice the SMs, key blocks of the split-KV
+    num_splits = 0): batch x heads x 64-row query blocks over twice the SMs (the SMs before v2.5.7:
+    kernel_configs.fa2_build), key blocks of the split-KV
     kernel's tile. One split runs the regular kernel; more run the split-KV kernel and a combine. ``kvcache``:
     flash_attn_with_kvcache's call (mha_fwd_kvcache), whose GQA swap any window stops (``fa2_swapped``)."""
     from simulator.kernel_configs import fa2_split_block_n

@@ -41,6 +41,25 @@ def fa3_build(build: str | None):
     return build_switch(_fa3_build, FA3_BUILDS, "fa3_build", build)
 
 
+# FA2 by build. ``current``: v2.5.7 (9eb3d099, 2024-04-07) and later, whose split heuristic counts twice the SMs
+# (csrc/flash_attn/flash_api.cpp set_params_splitkv: ``dprops->multiProcessorCount * 2``, "we're using 128 threads
+# per block"). ``2.4.2``: the releases before it, v2.4.2 (2023-12-25) among them, whose mha_fwd and mha_fwd_kvcache
+# pass ``dprops->multiProcessorCount`` (the same num_splits_heuristic, so fewer splits where the call has few CTAs).
+FA2_BUILDS = ("current", "2.4.2")
+_fa2_build: ContextVar[str] = ContextVar("fa2_build", default=FA2_BUILDS[0])
+
+
+def current_fa2_build() -> str:
+    """The FA2 build predictions run as here (a key for caches of results)."""
+    return _fa2_build.get()
+
+
+def fa2_build(build: str | None):
+    """Predict FA2 (``flash2``, ``flash-decoding``) as the given build runs inside this block (a published file's
+    ``fa2_build``); None keeps today's code."""
+    return build_switch(_fa2_build, FA2_BUILDS, "fa2_build", build)
+
+
 @contextmanager
 def build_switch(var: ContextVar, builds: tuple, key: str, build: str | None):
     """Set ``var`` to ``build``, one of ``builds``, inside this block (a published file's ``key``); None keeps

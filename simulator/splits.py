@@ -12,20 +12,21 @@ from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
                                    paged_cache, should_pack_gqa, sm_number, varlen_call, window_sides, windowed)
-from simulator.kernel_configs import current_fa3_build, fa4_hd256, fa4_split_ring
+from simulator.kernel_configs import current_fa2_build, current_fa3_build, fa4_hd256, fa4_split_ring
 from simulator.tiles import grid_call
 
 MAX_SPLITS = 128  # flash_api.cpp: num_splits_heuristic(..., 128)
 SPLIT_EFFICIENCY_SLACK = 0.85  # flash_api.cpp: first split count within 85% of the best wave efficiency
 FULL_WAVE_FRACTION = 0.8  # flash_api.cpp: no split when batch*heads*m_blocks >= 0.8 * SMs
-FA2_SPLIT_SMS = 2  # FA2 flash_api.cpp passes multiProcessorCount * 2 ("we're using 128 threads per block")
+FA2_SPLIT_SMS = {"current": 2, "2.4.2": 1}  # FA2 flash_api.cpp passes multiProcessorCount * 2 from v2.5.7 ("we're
+# using 128 threads per block"), multiProcessorCount before (kernel_configs.FA2_BUILDS)
 FA3_MIN_SPLIT_BLOCKS = 4  # FA3 hopper/heuristics.h: never split 4 KV blocks or fewer (FA4's heuristic likewise)
 FA4_DECODE_ROWS = 128  # FA4 calls whose packed queries fit one 128-row query tile (q_stage 1)
 
 
 def fa2_num_splits(hw, ctas, n_kv_blocks):
-    """Flash-Decoding's split count: FA2's heuristic over twice the SMs."""
-    return _num_splits(FA2_SPLIT_SMS * hw.sms, ctas, n_kv_blocks, skip_same_blocks=True)
+    """Flash-Decoding's split count: FA2's heuristic over twice the SMs (once the SMs before v2.5.7)."""
+    return _num_splits(FA2_SPLIT_SMS[current_fa2_build()] * hw.sms, ctas, n_kv_blocks, skip_same_blocks=True)
 
 
 def fa3_prepares(wl, cfg) -> bool:

@@ -26,6 +26,7 @@ from einsum_cascades.errors import UserError
 from gpu_models.spec import MMA_PATHS
 from simulator.algorithms import FUSED_MAPPINGS
 from simulator.workload import Workload
+from validation.report import BUILD_KEYS
 
 FUSED_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding", "flash1")  # per-tile costs
 UNFUSED = "unfused"  # the fit target of the naive family's kernels
@@ -138,7 +139,8 @@ def _points(doc: dict, hw) -> list[tuple]:
         wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})
         target = (UNFUSED if algo == "naive" else CUDA_CORE if algo in CUDA_CORE_FAMILIES
                   else kernel_config(family, hw, wl).tensor_path)
-        out.append((wl, algo, float(p["measured_s"]), target, p.get("fa3_build"), p.get("clock_locked_mhz")))
+        builds = {k: p[k] for k in BUILD_KEYS if p.get(k)}
+        out.append((wl, algo, float(p["measured_s"]), target, builds, p.get("clock_locked_mhz")))
     return out
 
 
@@ -160,15 +162,15 @@ def _errors(hw, points: list, values: dict) -> list[float]:
     from validation.report import at_clock
 
     spec = replace(hw, **values)
-    return [_time(at_clock(spec, clock), algo, wl, dispatch) / measured - 1.0
-            for wl, algo, measured, _, dispatch, clock in points]
+    return [_time(at_clock(spec, clock), algo, wl, builds) / measured - 1.0
+            for wl, algo, measured, _, builds, clock in points]
 
 
-def _time(spec, algo: str, wl, dispatch: str | None) -> float:
+def _time(spec, algo: str, wl, builds: dict) -> float:
     from simulator.api import evaluate
-    from simulator.kernel_configs import fa3_build
+    from validation.report import as_built
 
-    with fa3_build(dispatch):
+    with as_built(builds):
         return evaluate(spec, algo, wl).time_s
 
 
@@ -284,7 +286,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
             if own.arch != hw.arch:
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
                                 f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
-    fits = fit_kernels({"points": [{**p, "fa3_build": doc.get("fa3_build"), "clock_locked_mhz": locked_clock_mhz(doc)}
+    fits = fit_kernels({"points": [{**p, **{k: doc.get(k) for k in BUILD_KEYS}, "clock_locked_mhz": locked_clock_mhz(doc)}
                                    for doc in docs for p in doc["points"]]}, hw, say, only)
     if not fits:
         kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"

@@ -13,8 +13,10 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
+from contextlib import contextmanager
+
 from simulator.flashinfer_tc import flashinfer_build
-from simulator.kernel_configs import fa3_build
+from simulator.kernel_configs import fa2_build, fa3_build
 from simulator.workload import Workload
 from validation.roofline import roofline_time_s
 
@@ -148,7 +150,7 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
                                 "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
             continue
         try:
-            with fa3_build(doc.get("fa3_build")), flashinfer_build(doc.get("flashinfer_build")):
+            with as_built(doc):
                 out.append(_predict_point(p, model_of(p), clock_mhz))
         except UserError as err:
             where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"
@@ -180,6 +182,18 @@ def _row_model(p: dict) -> str:
                             f" give the row a hardware column (a model name or a TOML path), or pass --hw")
         return hw_name
     return DEFAULT_HARDWARE
+
+
+BUILD_KEYS = ("fa3_build", "fa2_build", "flashinfer_build")  # a published file's kernel builds (FORMAT.md)
+
+
+@contextmanager
+def as_built(builds: dict):
+    """Predict inside this block as the kernels named in ``builds`` (a published file, or a dict of its
+    ``BUILD_KEYS``) were built; a key that is absent keeps today's code."""
+    with fa3_build(builds.get("fa3_build")), fa2_build(builds.get("fa2_build")), \
+            flashinfer_build(builds.get("flashinfer_build")):
+        yield
 
 
 def locked_clock_mhz(doc: dict) -> float | None:

@@ -1,0 +1,53 @@
+"""FA2's split count by build: v2.5.7 and later ask the heuristic over twice the SMs, earlier releases (the
+FlashInfer post's FA 2.4.2) over the SMs; a published file's ``fa2_build`` says which one it timed."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades.errors import UserError
+from simulator.api import evaluate, hardware
+from simulator.gpu_kernels import fa2_splits
+from simulator.kernel_configs import current_fa2_build, fa2_build
+from simulator.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+DECODE = Workload(batch=1, heads=32, kv_heads=32, head_dim=128, seq_len=1, kv_len=32768)
+
+
+def test_fa2_2_4_2_splits_a_few_cta_call_over_the_sms_and_today_over_twice_them():
+    h100 = hardware("h100")
+    # 32 heads x 1 query block, 256 key blocks of 128: the first eligible split count within 85% of the best
+    # wave efficiency, over 264 "SMs" today (7 x 32 = 224 CTAs) and over 132 in 2.4.2 (4 x 32 = 128 of 132)
+    assert fa2_splits(h100, DECODE) == 7
+    with fa2_build("2.4.2"):
+        assert current_fa2_build() == "2.4.2"
+        assert fa2_splits(h100, DECODE) == 4
+        older = evaluate(h100, "flash-decoding", DECODE).time_s
+    assert current_fa2_build() == "current"
+    assert older != evaluate(h100, "flash-decoding", DECODE).time_s
+    full = Workload(batch=4, heads=32, head_dim=128, seq_len=256, kv_len=8192)  # 512 query blocks: no split either way
+    with fa2_build("2.4.2"):
+        assert fa2_splits(h100, full) == 1
+    assert fa2_splits(h100, full) == 1
+
+
+def test_a_bad_fa2_build_names_what_is_allowed(tmp_path):
+    with pytest.raises(UserError, match="bad fa2_build '2.3': allowed current, 2.4.2"):
+        with fa2_build("2.3"):
+            pass
+    path = ROOT / "validation" / "published" / "flashinfer-decode-h100.json"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(path.read_text()), "fa2_build": "2.3"}))
+    r = CliRunner().invoke(cli, ["validate", "report", str(bad)])
+    assert r.exit_code == 2 and "fa2_build" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("name", ["flashinfer-decode-h100.json", "flashinfer-decode-a100-pcie.json"])
+def test_the_flashinfer_post_times_fa2_2_4_2_and_its_files_say_so(name):
+    doc = json.loads((ROOT / "validation" / "published" / name).read_text())
+    assert doc["fa2_build"] == "2.4.2" and "v2.4.2" in doc["fa2_build_why"]
+    assert any(p["kernel"].startswith("flash-attn-2.4.2") for p in doc["points"])
