@@ -198,10 +198,21 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         tile[unit] = float(expr.subs(values))
         lines.append(f"  {unit:<7} = {sp.sstr(expr):<48} = {tile[unit]:,.0f}")
     exposed = 1.0 if lone else hw.mma_path(cfg.tensor_path)[1]
-    rule = f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency), G = max(tensor, smem), S = max(exp, fma)"
+    chain = ""
+    if cfg.gemm_ahead_loads and values[k] == 1:  # tile_cost._tile_cost: a lone CTA's chain of waits
+        kd_v, kdv_v = cfg.mma_dims(wl.head_dim, wl.v_head_dim)
+        g, s_ = max(tile["tensor"], tile["smem"]), max(tile["exp"], tile["fma"])
+        qk = g * kd_v / (kd_v + kdv_v)
+        value = max(qk, values[L]) + max(s_ + g - qk, values[L])
+        lines.append(f"  chain   = max(QK, L) + max(S + PV, L), QK = G*d/(d + dv), PV = G - QK   = {value:,.0f}")
+        lines.append("    (a lone FA2 CTA issues each K/V load one GEMM ahead: V(n) before QK(n), K(n-1) before the "
+                     "softmax and PV(n))")
+        chain = ", chain"
+    rule = (f"max(max(G, S) + {exposed:.3g}*min(G, S), l2, latency{chain}), G = max(tensor, smem), "
+            "S = max(exp, fma)")
     capped = values[R_tc] / hw.path_flops_per_clk_sm(cfg.tensor_path, wl.dtype, uncapped=True)
     if capped < 1:  # tile_cost._tile_cost: the exposure is the SM's, its GEMMs at the SM's own rate
-        rule = (f"max(G, max(G_sm, S) + {exposed:.3g}*min(G_sm, S), l2, latency), G = max(tensor, smem), "
+        rule = (f"max(G, max(G_sm, S) + {exposed:.3g}*min(G_sm, S), l2, latency{chain}), G = max(tensor, smem), "
                 f"G_sm = max({capped:.3g}*tensor, smem) (the GEMMs at the SM's uncapped rate), S = max(exp, fma)")
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "

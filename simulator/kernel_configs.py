@@ -163,7 +163,7 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                         False, swapped, split_kernel=split, head_dims=compiled_head_dims(d, dv, kd, kdv),
-                        masks_local_tiles=True)
+                        masks_local_tiles=True, gemm_ahead_loads=True)
 
 
 def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:

@@ -51,7 +51,7 @@ def tile_cycles(cfg, hw, wl, partial: bool, extra_load: float = 0.0, resident: i
     rate = hw.path_flops_per_clk_sm(cfg.tensor_path, dtype)
     rates = (rate * eff, hw.smem_bytes_per_clk_sm,
              hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, hw.sfu_ops_per_clk_sm, hw.fp32_fma_per_clk_sm,
-             exposed, latency, rate / hw.path_flops_per_clk_sm(cfg.tensor_path, dtype, uncapped=True))
+             exposed, latency, rate / hw.path_flops_per_clk_sm(cfg.tensor_path, dtype, uncapped=True), resident)
     return _tile_cost(cfg, rates, wl.head_dim, wl.v_head_dim, wl.dtype_bytes, partial, extra_load)
 
 
@@ -70,7 +70,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     ``kv_stages`` K/V loads in flight per resident CTA must cover (Little's law; ``latency`` arrives divided by
     the CTAs per SM).
     """
-    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency, capped = rates
+    tensor_rate, smem_bw, l2_bw, sfu_rate, fp32_rate, exposed, latency, capped, resident = rates
     br, bc, poly = cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction
     kd, kdv = cfg.mma_dims(d, dv)  # the MMAs and smem tiles span the compiled head dims, the loads the call's
     ops = ops_of(cfg, kd, kdv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
@@ -93,6 +93,9 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
         core = max(gemm, max(gemm_sm, softmax) + exposed * min(gemm_sm, softmax))
         hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
+    if cfg.gemm_ahead_loads and resident == 1:  # a lone CTA's chain of waits, max(QK, L) + max(S + PV, L)
+        qk = gemm * kd / (kd + kdv)
+        waits["latency"] = max(waits["latency"], max(qk, latency) + max(softmax + gemm - qk, latency))
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
     wait = max(waits, key=waits.get)
     if waits[wait] >= core:

@@ -51,3 +51,18 @@ def test_the_flashinfer_post_times_fa2_2_4_2_and_its_files_say_so(name):
     doc = json.loads((ROOT / "validation" / "published" / name).read_text())
     assert doc["fa2_build"] == "2.4.2" and "v2.4.2" in doc["fa2_build_why"]
     assert any(p["kernel"].startswith("flash-attn-2.4.2") for p in doc["points"])
+
+
+def test_the_post_s_fa2_append_of_256_queries_runs_unsplit_as_2_4_2_does():
+    """Fig. 7's FA 2.4.2 line at 256 queries is flat near 150 TFLOP/s on the H100: 32 heads x 4 query blocks of 64
+    reach 0.8 x 132 SMs, so v2.4.2 does not split, and the call runs 64 CTAs on 64 SMs; today's heuristic (over
+    264) splits it in 2 and would run twice as fast."""
+    from validation.report import predict
+
+    doc = json.loads((ROOT / "validation" / "published" / "flashinfer-append-h100.json").read_text())
+    points = [p for p in doc["points"] if p["algorithm"] == "flash2" and p["seq_len"] == 256 and p["kv_len"] >= 16384]
+    assert len(points) == 3
+    as_built = predict({**doc, "points": points}, None, [])
+    today = predict({**{k: v for k, v in doc.items() if k != "fa2_build"}, "points": points}, None, [])
+    assert all(abs(p["error"]) < 0.12 for p in as_built)
+    assert all(p["error"] < -0.4 for p in today)

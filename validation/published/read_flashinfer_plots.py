@@ -1,22 +1,27 @@
-"""Read the FlashInfer post's decode figures off their PNGs, as `flashinfer-decode-a100-pcie.json` and
-`flashinfer-batch-gqa-h100.json` were read.
+"""Read the FlashInfer post's decode and append figures off their PNGs, as `flashinfer-decode-a100-pcie.json`,
+`flashinfer-batch-gqa-h100.json` and the two `flashinfer-append-*.json` files were read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
-(Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9). Fetch them, then:
+(Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9); single-append-benchmark.png
+(Fig. 7) as first committed (1205f4e). Fetch them, then:
 
     python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
 
-prints, per figure, series and KV length, the bandwidth utilization (%) read at that length, and the height of
-the colour run it was read from (a marker standing clear of the others: 16-21 px for dots and stars, 28-29 px
-for circles; a taller run is two markers merged, a shorter one a marker partly under another line).
+prints, per figure, series and KV length, the value read at that length (bandwidth utilization in %; Fig. 7:
+TFLOP/s, from its TFLOP/s panels), and the height of the colour run it was read from (a marker standing clear of
+the others: 16-21 px for dots and stars, 28-29 px for circles; a taller run is two markers merged, a shorter one a
+marker partly under another line: for Fig. 7's circles the value a whole marker would have from the run's bottom
+edge, "top hidden", follows).
 
-How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5 and 8: a
+How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5, 7 and 8: a
 linear axis with lines every 10k tokens; Fig. 9: every 1k; Fig. 6: a logarithmic one with lines at 100, 1k and
-10k; y: lines every 20 or 25 points from 0 at the bottom spine). A value is the centre of a run of the series'
-colour (matplotlib's Set1: red 228,26,28; blue 55,126,184; green 77,175,74) in the three pixel columns at the
-point's KV length.
-Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run.
+10k; y: lines every 20 or 25 points, or 100 TFLOP/s, from 0 at the bottom spine; a gridline hidden under a flat
+series is skipped, its neighbours' spacing counting it). A value is the centre of a run of the series' colour
+(matplotlib's Set1: red 228,26,28; blue 55,126,184; green 77,175,74; orange 255,127,0; grey 153,153,153) in the
+three pixel columns at the point's KV length.
+Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run. Fig. 7 draws FlashInfer
+with and without split-KV in one colour: with it, the upper run.
 Prints figures, writes nothing.
 """
 
@@ -28,10 +33,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-COLOURS = {"red": (228, 26, 28), "blue": (55, 126, 184), "green": (77, 175, 74)}
+COLOURS = {"red": (228, 26, 28), "blue": (55, 126, 184), "green": (77, 175, 74), "grey": (153, 153, 153),
+           "orange": (255, 127, 0)}
 GRID, BLACK = (128, 128, 128), (0, 0, 0)
 LENGTHS = [2 ** k for k in range(5, 17)]  # 32 .. 65536, the benchmarks' axes
-# figure -> (file, y gridline step, x scale, series: name -> (colour, KV lengths read))
+CIRCLE_PX = 29  # a circle marker's height where nothing covers it (Fig. 7's FA 2.4.2 markers)
+# figure -> (file, y gridline step, x scale, series: name -> (colour, KV lengths read)); the H100 panel is the
+# first, the A100 PCIe one the second, except where PANELS says otherwise
 FIGURES = {
     "5": ("single-decode-benchmark.png", 25, "linear", {
         "FlashInfer w/ split-kv": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS)}),
@@ -42,7 +50,16 @@ FIGURES = {
         "FlashInfer Tensor Cores": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS)}),
     "9": ("batch-gqa-benchmark.png", 20, "linear-1k", {
         "FlashInfer CUDA Cores batch_size=64": ("blue", LENGTHS[:9])}),
+    # Fig. 7 (append: 128 or 256 queries against a KV cache), its TFLOP/s panels (0-500, lines every 100); the
+    # fp32-accumulator FlashInfer lines, solid with split-KV above dotted without it, share a colour
+    "7": ("single-append-benchmark.png", 100, "linear", {
+        "append_len=128, FA 2.4.2": ("green", LENGTHS[6:], CIRCLE_PX),
+        "append_len=256, FA 2.4.2": ("grey", LENGTHS[6:], CIRCLE_PX),
+        "append_len=128, FlashInfer (fp32 qk-accum)": ("blue", LENGTHS[6:]),
+        "append_len=256, FlashInfer (fp32 qk-accum)": ("orange", LENGTHS[6:])}),
 }
+# Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090
+PANELS = {"7": {"h100": 1, "a100": 3}}
 
 
 def _mask(im, colour, tol):
@@ -83,29 +100,43 @@ def scales(im, box, y_step, x_kind):
     grid = _mask(im, GRID, 5)[y0:y1, x0:x1]
     vx = [c + x0 for c in _centres(np.where(grid.sum(axis=0) > (y1 - y0) * 0.3)[0])]
     hy = [c + y0 for c in _centres(np.where(grid.sum(axis=1) > (x1 - x0) * 0.3)[0])]
-    per_point = (hy[-1] - hy[0]) / (y_step * (len(hy) - 1))  # pixels per utilization point
-    zero = hy[-1] + per_point * y_step  # the bottom spine is 0
+    per_line = _spacing(hy)  # pixels between gridlines; a line hidden under a series is skipped, not counted
+    per_point = per_line / y_step  # pixels per utilization point (or TFLOP/s)
+    zero = hy[-1] + per_point * y_step  # the bottom spine is 0, one step below the lowest line
     if x_kind.startswith("linear"):  # lines at 0, 10k, 20k, ... (linear-1k: 0, 1k, 2k, ...)
-        per_token = (vx[-1] - vx[0]) / ((1_000 if x_kind == "linear-1k" else 10_000) * (len(vx) - 1))
+        per_token = _spacing(vx) / (1_000 if x_kind == "linear-1k" else 10_000)
         return (lambda n: vx[0] + n * per_token), (lambda y: (zero - y) / per_point)
-    per_decade = (vx[-1] - vx[0]) / (len(vx) - 1)  # lines at 100, 1k, 10k
+    per_decade = _spacing(vx)  # lines at 100, 1k, 10k
     return (lambda n: vx[0] + (math.log10(n) - 2) * per_decade), (lambda y: (zero - y) / per_point)
 
 
-def read(im, box, colour, x_px, value):
-    """Runs of ``colour`` in the columns at x: (utilization at the run's centre, run height), top first."""
+def _spacing(lines) -> float:
+    """Pixels from one gridline to the next: each line's step count from the first is its distance over the
+    smallest gap, rounded (a line hidden under a flat series leaves a double gap), and the spacing is the
+    distance from the first line to the last over their step count."""
+    steps = round((lines[-1] - lines[0]) / min(b - a for a, b in zip(lines, lines[1:])))
+    return (lines[-1] - lines[0]) / steps
+
+
+def read(im, box, colour, x_px, value, marker_px=None):
+    """Runs of ``colour`` in the columns at x: (utilization at the run's centre, run height), top first; with
+    ``marker_px`` (the marker's whole height), a run shorter than that also gives the value a whole marker whose
+    top edge is hidden would have (its centre half a marker above the run's bottom edge), the run's third item."""
     x0, x1, y0, y1 = box
     x = int(round(x_px))
     if not x0 <= x < x1:
         return []
     hit = _mask(im[y0:y1, x - 1:x + 2], COLOURS[colour], 12).any(axis=1)  # the three columns only
-    return [(round(value((a + b) / 2 + y0), 1), b - a + 1) for a, b in _runs(np.where(hit)[0])]
+    return [(round(value((a + b) / 2 + y0), 1), b - a + 1,
+             *([round(value(b - (marker_px - 1) / 2 + y0), 1)] if marker_px and b - a + 1 < marker_px - 1 else []))
+            for a, b in _runs(np.where(hit)[0])]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5, 6, 8 and 9 off their PNGs.")
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5-9 off their PNGs.")
     parser.add_argument("dir", help="folder holding single-decode-benchmark.png, batch-decode-benchmark.png, "
-                                    "single-gqa-benchmark.png and batch-gqa-benchmark.png")
+                                    "single-append-benchmark.png, single-gqa-benchmark.png and "
+                                    "batch-gqa-benchmark.png")
     parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
                         help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
     args = parser.parse_args(argv)
@@ -119,15 +150,16 @@ def main(argv=None) -> int:
         if len(boxes) < 2:
             print(f"Fig. {fig}: {name} has no two panels side by side", file=sys.stderr)
             return 1
-        box = boxes[0] if args.panel == "h100" else boxes[1]
+        box = boxes[PANELS.get(fig, {"h100": 0, "a100": 1})[args.panel]]
         x_of, value = scales(im, box, y_step, x_kind)
         print(f"Fig. {fig} ({name}, {args.panel} panel)")
-        for label, (colour, lengths) in series.items():
+        for label, (colour, lengths, *marker) in series.items():
             cells = []
             for n in lengths:
-                runs = read(im, box, colour, x_of(n), value)
+                runs = read(im, box, colour, x_of(n), value, *marker)
                 if runs:
-                    cells.append(f"{n}: " + " / ".join(f"{v:.1f} ({h} px)" for v, h in runs))
+                    cells.append(f"{n}: " + " / ".join(f"{v:.1f} ({h} px" + (f"; top hidden: {r[0]:.1f}" if r else "")
+                                                       + ")" for v, h, *r in runs))
             print(f"  {label}: " + "; ".join(cells))
     return 0
 
