@@ -18,7 +18,7 @@ from validation.report import MEASURED_FORMAT, check_results, parse_json
 SECONDS_PER = {"measured_ms": 1e-3, "measured_s": 1.0}  # the two spellings of the measured time
 LABELS = ("device", "kernel")  # free text, carried into the report
 COLUMNS = (*SECONDS_PER, *LABELS)  # the columns a measured file adds to simulate --from's
-_TOP_LEVEL = ("points", "source")
+_TOP_LEVEL = ("points", "source", "fa3_build", "fa2_build", "flashinfer_build")  # the builds: FORMAT.md
 
 
 def load(path: str) -> dict:
@@ -44,7 +44,8 @@ def load(path: str) -> dict:
         if unknown:
             raise UserError(f"{path}: unknown top-level key {unknown[0]!r}: a measured-points JSON allows "
                             f"{', '.join(_TOP_LEVEL)} (a results file needs 'format'; see validation/FORMAT.md)")
-        return _measured(path, doc["points"], doc.get("source"))
+        builds = {k: doc[k] for k in _TOP_LEVEL[2:] if doc.get(k) is not None}
+        return {**_measured(path, doc["points"], doc.get("source")), **builds}
     raise UserError(f"{path}: expected a JSON list of measured points, {{\"points\": [...]}}, or an attnsim "
                     "validation file (see validation/FORMAT.md)")
 

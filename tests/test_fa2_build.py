@@ -66,3 +66,20 @@ def test_the_post_s_fa2_append_of_256_queries_runs_unsplit_as_2_4_2_does():
     today = predict({**{k: v for k, v in doc.items() if k != "fa2_build"}, "points": points}, None, [])
     assert all(abs(p["error"]) < 0.12 for p in as_built)
     assert all(p["error"] < -0.4 for p in today)
+
+
+def test_your_own_measurements_may_name_the_builds_they_timed(tmp_path):
+    point = {"hardware": "h100", "algorithm": "flash2", "heads": 32, "seq_len": 256, "kv_len": 65536,
+             "scope": "kernel-warm", "measured_ms": 1.8}
+    own = tmp_path / "own.json"
+    predicted = {}
+    for build in (None, "2.4.2"):
+        own.write_text(json.dumps({"points": [point], **({"fa2_build": build} if build else {})}))
+        r = CliRunner().invoke(cli, ["validate", "report", str(own), "--format", "json"])
+        assert r.exit_code == 0, r.output
+        predicted[build] = json.loads(r.stdout)["points"][0]["predicted_s"]
+    assert predicted["2.4.2"] > 1.5 * predicted[None]  # unsplit, 64 lone CTAs, against two splits
+    own.write_text(json.dumps({"points": [point], "fa2_build": "2.3"}))
+    r = CliRunner().invoke(cli, ["validate", "report", str(own)])
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    assert "own.json: bad fa2_build '2.3': allowed current, 2.4.2" in r.output and "row" not in r.output

@@ -140,6 +140,11 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
     ``skipped`` list, goes there with the reason."""
     model_of = _model_chooser(doc, hw)
     clock_mhz = locked_clock_mhz(doc)
+    try:
+        with as_built(doc):  # a build the kernels never had is the file's error, not a point's
+            pass
+    except UserError as err:
+        raise UserError(f"{doc.get('file') or 'the results file'}: {err}") from None
     out = []
     for i, p in enumerate(doc["points"]):
         if not p.get("ok", True) or not p.get("measured_s"):
