@@ -2,10 +2,11 @@
 
 Name and number columns never wrap; free-text columns wrap at spaces, and fold a word longer than
 ``WORD_CAP`` (a path, a URL) onto several lines: nothing is ever cut or ellipsised. A column of names
-(kernel names in ``validate report``) keeps each name whole where the table fits, and else breaks it at its
-hyphens before any column is left out. When that does not fit the terminal, the columns named in ``shared`` whose value is the same in every row move to a
-line above the table, then the columns named in ``drop`` are left out in turn (and named below the
-table); a table that still does not fit prints each row as a block of ``title: value`` lines.
+(kernel names in ``validate report``) keeps each name whole where the table fits, and else breaks it at
+its hyphens before any column is left out. When that does not fit the terminal, the columns named in
+``shared`` whose value is the same in every row move to a line above the table, then the columns named
+in ``drop`` are left out in turn (and named below the table); a table that still does not fit prints
+each row as a block of ``title: value`` lines.
 """
 
 import re

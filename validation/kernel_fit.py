@@ -286,7 +286,8 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
             if own.arch != hw.arch:
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
                                 f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
-    fits = fit_kernels({"points": [{**p, **{k: doc.get(k) for k in BUILD_KEYS}, "clock_locked_mhz": locked_clock_mhz(doc)}
+    fits = fit_kernels({"points": [{**p, **{k: doc.get(k) for k in BUILD_KEYS},
+                                    "clock_locked_mhz": locked_clock_mhz(doc)}
                                    for doc in docs for p in doc["points"]]}, hw, say, only)
     if not fits:
         kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"
