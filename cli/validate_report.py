@@ -84,12 +84,17 @@ def _print(data: dict) -> None:
     from rich.markup import escape
 
     from cli._fit import print_fitted
+    from validation.report import BUILD_DEFAULTS, BUILD_LABELS
     from cli._output import human_time, lengths, shape
 
     console = Console()
     clock = data["device"].get("clock_locked_mhz")
     console.print(f"[bold]{escape(str(data['device'].get('name')))}[/] predicted with hardware model "
                   f"[bold]{escape(str(data['hardware']))}[/]" + (f", SMs at the locked {clock:g} MHz" if clock else ""))
+    built = [f"{BUILD_LABELS[key]} as {value}" for key, value in data.get("builds", {}).items()
+             if value != BUILD_DEFAULTS[key]]
+    if built:
+        console.print("kernels predicted as built then: " + ", ".join(built), highlight=False)
     several_hw = len({p["hardware"] for p in data["points"]}) > 1
     rows = []
     for p in data["points"]:

@@ -83,3 +83,13 @@ def test_your_own_measurements_may_name_the_builds_they_timed(tmp_path):
     r = CliRunner().invoke(cli, ["validate", "report", str(own)])
     assert r.exit_code == 2 and r.output.count("\n") == 1
     assert "own.json: bad fa2_build '2.3': allowed current, 2.4.2" in r.output and "row" not in r.output
+
+
+def test_the_report_says_which_builds_it_predicted_as():
+    path = str(ROOT / "validation" / "published" / "flashinfer-append-h100.json")
+    data = json.loads(CliRunner().invoke(cli, ["validate", "report", path, "--format", "json"]).stdout)
+    assert data["builds"] == {"fa3_build": "current", "fa2_build": "2.4.2", "flashinfer_build": "0.0.1"}
+    table = CliRunner().invoke(cli, ["validate", "report", path, "--format", "table"], env={"COLUMNS": "120"}).stdout
+    assert "kernels predicted as built then: FA2 as 2.4.2, FlashInfer as 0.0.1" in table
+    own = CliRunner().invoke(cli, ["validate", "report", "tests/data/synthetic-h100-results.json", "--format", "table"])
+    assert own.exit_code == 0 and "predicted as built then" not in own.stdout  # today's code: nothing to say

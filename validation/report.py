@@ -15,8 +15,8 @@ from pathlib import Path
 from einsum_cascades.errors import UserError, read_user_text
 from contextlib import contextmanager
 
-from simulator.flashinfer_tc import flashinfer_build
-from simulator.kernel_configs import fa2_build, fa3_build
+from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
+from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
 from validation.roofline import roofline_time_s
 
@@ -190,6 +190,8 @@ def _row_model(p: dict) -> str:
 
 
 BUILD_KEYS = ("fa3_build", "fa2_build", "flashinfer_build")  # a published file's kernel builds (FORMAT.md)
+BUILD_LABELS = {"fa3_build": "FA3", "fa2_build": "FA2", "flashinfer_build": "FlashInfer"}
+BUILD_DEFAULTS = {"fa3_build": FA3_BUILDS[0], "fa2_build": FA2_BUILDS[0], "flashinfer_build": FLASHINFER_BUILDS[0]}
 
 
 @contextmanager
@@ -318,5 +320,9 @@ def report_doc(doc: dict, hw: str | None = None) -> dict:
         hw_name = hardware_for(doc, hw)
     else:
         hw_name = ", ".join(dict.fromkeys(p["hardware"] for p in points))
-    return {"device": doc["device"], "source": doc.get("source"), "hardware": hw_name, "points": points,
-            "speedups": speedups, "summary": summarize(points, speedups)}
+    with as_built(doc):
+        from simulator.api import current_builds
+
+        builds = dict(zip(BUILD_KEYS, current_builds()))  # the kernel builds the points were predicted as
+    return {"device": doc["device"], "source": doc.get("source"), "hardware": hw_name, "builds": builds,
+            "points": points, "speedups": speedups, "summary": summarize(points, speedups)}
