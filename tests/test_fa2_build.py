@@ -93,3 +93,17 @@ def test_the_report_says_which_builds_it_predicted_as():
     assert "kernels predicted as built then: FA2 as 2.4.2, FlashInfer as 0.0.1" in table
     own = CliRunner().invoke(cli, ["validate", "report", "tests/data/synthetic-h100-results.json", "--format", "table"])
     assert own.exit_code == 0 and "predicted as built then" not in own.stdout  # today's code: nothing to say
+
+
+def test_calibrate_predicts_a_files_points_as_its_builds_ran():
+    """`attnsim calibrate --kernels` fits from the same predictions `validate report` makes: a file's fa2_build
+    reaches the fit's points."""
+    from validation.kernel_fit import _errors, _points
+    from validation.report import predict
+
+    doc = json.loads((ROOT / "validation" / "published" / "flashinfer-append-h100.json").read_text())
+    hw = hardware("h100")
+    points = _points({"points": [{**p, "fa2_build": doc["fa2_build"]} for p in doc["points"]]}, hw)
+    assert len(points) == 10 and all(p[4] == {"fa2_build": "2.4.2"} for p in points)
+    reported = sorted(p["error"] for p in predict(doc, None, []))
+    assert sorted(_errors(hw, points, {})) == pytest.approx(reported)

@@ -124,7 +124,7 @@ def _cuda_core_bound(hw, point) -> bool:
 
 
 def _points(doc: dict, hw) -> list[tuple]:
-    """(workload, algorithm, measured seconds, target, FA3 build, locked clock) of every point ``hw`` can run whose
+    """(workload, algorithm, measured seconds, target, builds, locked clock) of every point ``hw`` can run whose
     figures are fitted; the algorithm is a family or a cascade mapped onto a fused one."""
     from simulator.gpu_kernels import kernel_config
     from simulator.gpu_model import family_error
