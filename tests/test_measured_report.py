@@ -317,6 +317,21 @@ def test_accuracy_bench_covers_every_published_file():
             assert row["wins"] == ("tie" if abs(model - roof) < 0.0005 else "model" if model < roof else "roofline")
 
 
+def test_accuracy_bench_says_which_points_a_bundled_figure_was_fitted_from():
+    """A row's role comes from the TOML sources' calibrate commands and the points those fits take: the FA3
+    paper's sets are fitted, only the four CUDA-core-bound calls of the A100 PCIe decode file are, the FlashInfer
+    post's H100 file is a development set no figure is fitted from, and the Fig. 7 appends are held out."""
+    rows = {(r["file"], row["algorithm"]): row["role"] for r in json.loads(bench("--json").stdout)
+            for row in r["rows"]}
+    assert rows[("fa3-paper-h100.json", "flash3")] == rows[("fa3-paper-h100.json", "naive")] == "fit"
+    assert rows[("flashinfer-decode-a100-pcie.json", "flashinfer-decode")] == "fit 4/28"
+    assert rows[("flashinfer-decode-a100-pcie.json", "flashinfer-single-decode")] == "held out"
+    assert rows[("tileops-nightly-2026-09-07-h200.json", "flashinfer-decode")] == "fit"
+    assert rows[("tileops-nightly-2026-09-07-h200.json", "flash3")] == "held out"
+    assert rows[("flashinfer-decode-h100.json", "flashinfer-single-decode-tc")] == "dev"
+    assert rows[("flashinfer-append-h100.json", "flash2")] == "held out"
+
+
 def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
     doc = json.loads((ROOT / "validation" / "published" / "fa3-paper-h100.json").read_text())
     doc["points"] = doc["points"][:3]

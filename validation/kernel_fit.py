@@ -78,21 +78,28 @@ def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) ->
     """One ``Fit`` per target of ``hw`` (of ``only``, if given) with at least MIN_POINTS points in ``doc`` that can
     tell its figures; ``say(text)``, if given, hears which fit starts (each takes seconds to a few minutes: a fit,
     then one refit per point left out)."""
-    by_target: dict[str, list] = {}
-    for point in _points(doc, hw):
-        if only is None or point[3] in only:
-            by_target.setdefault(point[3], []).append(point)
     ranges = targets(hw)
     fits = []
-    for target, points in by_target.items():
-        if target == CUDA_CORE:  # only calls whose CUDA-core loop outlasts their K/V stream can tell its issue rate
-            points = [p for p in points if _cuda_core_bound(hw, p)]
+    for target, points in fit_points(doc, hw, only).items():
         if len(points) < MIN_POINTS:
             continue
         if say is not None:
             say(f"fitting {target} to {len(points)} points, then {len(points)} leave-one-out refits")
         fits.append(_fit(hw, target, _identifiable(ranges[target], points), points))
     return fits
+
+
+def fit_points(doc: dict, hw, only: tuple[str, ...] | None = None) -> dict[str, list]:
+    """Fit target -> the points of ``doc`` a fit of it on ``hw`` takes (of the targets in ``only``, if given):
+    (workload, algorithm, measured seconds, target, builds, locked clock)."""
+    by_target: dict[str, list] = {}
+    for point in _points(doc, hw):
+        if only is None or point[3] in only:
+            by_target.setdefault(point[3], []).append(point)
+    # only calls whose CUDA-core loop outlasts their K/V stream can tell its issue rate
+    if CUDA_CORE in by_target:
+        by_target[CUDA_CORE] = [p for p in by_target[CUDA_CORE] if _cuda_core_bound(hw, p)]
+    return by_target
 
 
 def _identifiable(ranges: dict, points: list) -> dict:
