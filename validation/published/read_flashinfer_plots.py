@@ -11,7 +11,7 @@ commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), bat
 prints, per figure, series and KV length, the value read at that length (bandwidth utilization in %; Fig. 7:
 TFLOP/s, from its TFLOP/s panels), and the height of the colour run it was read from (a marker standing clear of
 the others: 16-21 px for dots and stars, 28-29 px for circles; a taller run is two markers merged, a shorter one a
-marker partly under another line: for Fig. 7's circles the value a whole marker would have from the run's bottom
+marker partly under another line: for Fig. 7's markers the value a whole marker would have from the run's bottom
 edge, "top hidden", follows).
 
 How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5, 7 and 8: a
@@ -38,6 +38,7 @@ COLOURS = {"red": (228, 26, 28), "blue": (55, 126, 184), "green": (77, 175, 74),
 GRID, BLACK = (128, 128, 128), (0, 0, 0)
 LENGTHS = [2 ** k for k in range(5, 17)]  # 32 .. 65536, the benchmarks' axes
 CIRCLE_PX = 29  # a circle marker's height where nothing covers it (Fig. 7's FA 2.4.2 markers)
+STAR_PX = 21  # a star marker's (Fig. 7's FlashInfer markers; the split-KV ones lie under the fp16-accumulator line)
 # figure -> (file, y gridline step, x scale, series: name -> (colour, KV lengths read)); the H100 panel is the
 # first, the A100 PCIe one the second, except where PANELS says otherwise
 FIGURES = {
@@ -55,8 +56,8 @@ FIGURES = {
     "7": ("single-append-benchmark.png", 100, "linear", {
         "append_len=128, FA 2.4.2": ("green", LENGTHS[6:], CIRCLE_PX),
         "append_len=256, FA 2.4.2": ("grey", LENGTHS[6:], CIRCLE_PX),
-        "append_len=128, FlashInfer (fp32 qk-accum)": ("blue", LENGTHS[6:]),
-        "append_len=256, FlashInfer (fp32 qk-accum)": ("orange", LENGTHS[6:])}),
+        "append_len=128, FlashInfer (fp32 qk-accum)": ("blue", LENGTHS[6:], STAR_PX),
+        "append_len=256, FlashInfer (fp32 qk-accum)": ("orange", LENGTHS[6:], STAR_PX)}),
 }
 # Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090
 PANELS = {"7": {"h100": 1, "a100": 3}}
