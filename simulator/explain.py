@@ -282,6 +282,8 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
     us = 1e6
     layout = (f"{det['warps_q']} warp(s) on the rows x {det['warps_kv']} on the keys" if det["build"] != "0.0.1"
               else "4 warps on the rows, each reading the whole K/V tile")
+    if det.get("queries", 1) > 1:  # flashinfer-single-prefill
+        return _flashinfer_prefill_lines(hw, det, layout)
     return [f"FlashInfer {det['build']} prefill kernel on one query: CTA_TILE_Q {det['cta_tile_q']} packed rows x "
             f"{det['cta_tile_kv']} keys per iteration, {layout}, mma.sync; {det['smem_bytes']:,} B smem, "
             f"{det['regs']} registers, {det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
@@ -295,6 +297,26 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] x iterations, resident CTAs sharing "
             f"an SM: {det['sm_s'] * us:.2f} us",
+            f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
+            + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
+            _writeback_line(det["cold_l2_writeback_bytes"])]
+
+
+def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
+    """flashinfer-single-prefill (simulator.flashinfer_tc.flashinfer_single_prefill): the same kernel on many queries."""
+    us = 1e6
+    mask = ("causal: each query tile stops at its last query's key (bottom-right) and masks from its first query's"
+            if det["causal"] else "dense")
+    return [f"FlashInfer {det['build']} prefill kernel on {det['queries']:,} queries ({mask}): CTA_TILE_Q "
+            f"{det['cta_tile_q']} packed rows x {det['cta_tile_kv']} keys per iteration, {layout}, mma.sync; "
+            f"{det['smem_bytes']:,} B smem, {det['regs']} registers, {det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
+            f"grid: {det['ctas']} CTAs = KV heads x query tiles x {det['splits']} chunk(s) of {det['chunk_keys']} keys "
+            f"(up to {det['iterations']} iteration(s)), {det['waves']} wave(s)",
+            f"stream = max(bytes x (1 + write-back share) / (B_hbm*eff), the longest CTA's bytes x L_loaded / in "
+            f"flight), in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
+            f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
+            f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] (masked ones at their masked cost), "
+            f"each CTA's dispatched in launch order, resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us",
             f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
             _writeback_line(det["cold_l2_writeback_bytes"])]

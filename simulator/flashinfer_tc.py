@@ -5,7 +5,12 @@ with ``q.unsqueeze(0)``, MaskMode.NON_CAUSAL), as FlashInfer 0.6.16 dispatches i
 ``SinglePrefillWithKVCacheDevice``; include/flashinfer/utils.cuh ``FA2DetermineCtaTileQ``,
 ``DISPATCH_NUM_MMA_KV``). docs/kernels.md section D2 has the source lines.
 
-Two families. ``flashinfer-single-decode-tc``: one request on a contiguous cache. ``flashinfer-decode-tc``: a batch
+Three families. ``flashinfer-single-prefill``: the same kernel on a prefill call of one request
+(``single_prefill_with_kv_cache(q, k, v, causal=..., backend="fa2")``, flashinfer/prefill.py: the fa2 backend,
+FlashInfer's only one before Hopper; on Hopper its "auto" picks the fa3 backend, not modelled), ``seq_len`` x group
+packed rows in 128-row tiles past 64 (FA2DetermineCtaTileQ), a causal call bottom-right aligned (each query tile's
+keys stop at its last query's and are masked from its first query's), each CTA's key tiles dispatched in launch
+order (``flashinfer_single_prefill``). ``flashinfer-single-decode-tc``: one request on a contiguous cache. ``flashinfer-decode-tc``: a batch
 on a paged cache, ``BatchDecodeWithPagedKVCacheWrapper(..., use_tensor_cores=True)``, which plans and runs the
 batch prefill kernel (include/flashinfer/attention/scheduler.cuh ``PrefillPlan`` / ``PrefillSplitQOKVIndptr``,
 prefill.cuh ``BatchPrefillWithPagedKVCacheDispatched``): the same tile, each CTA reading its work item's request,
@@ -42,12 +47,14 @@ from simulator.gpu_kernels import KernelConfig
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
-from simulator.schedule import resident_ctas, uniform_makespan
+from simulator._numpy import np
+from simulator.schedule import grid_makespan, resident_ctas, uniform_makespan
 from simulator.tile_cost import tile_cycles
 
 FAMILY = "flashinfer-single-decode-tc"
 BATCH_FAMILY = "flashinfer-decode-tc"
-FAMILIES = (FAMILY, BATCH_FAMILY)
+PREFILL_FAMILY = "flashinfer-single-prefill"  # single_prefill_with_kv_cache(..., backend="fa2"): the same kernel
+FAMILIES = (FAMILY, BATCH_FAMILY, PREFILL_FAMILY)
 PLAN_CTAS_PER_SM = 2  # PrefillPlanImpl: num_blocks_per_sm = 2; max_batch_size_if_split = 2 x SMs / KV heads
 PLAN_MIN_CHUNK_TOKENS = 128  # PrefillSplitQOKVIndptr: min_kv_chunk_size = max(128 / page_size, 1) pages
 PLAN_DEPENDENT_LOADS = 3  # work item -> the request's indptr and last page -> page indices, before K(0)
@@ -88,6 +95,19 @@ REGS = {
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 248, (256, 64, 8): 255,
 }
+# 128-row tiles (NUM_MMA_Q 2: more than 64 packed rows, a prefill call's), the same kernel and compile, fp16
+REGS.update({(64, 128, 2): 162, (64, 128, 4): 230, (64, 128, 8): 255,
+             (128, 128, 1): 240, (128, 128, 2): 242, (128, 128, 4): 255})
+# MaskMode::kCausal (flashinfer-single-prefill with --causal), the same compile with the mask mode changed
+REGS_CAUSAL = {
+    (64, 16, 2): 96, (64, 16, 4): 144, (64, 16, 8): 198, (64, 64, 2): 96, (64, 64, 4): 128, (64, 64, 8): 168,
+    (64, 128, 2): 166, (64, 128, 4): 230, (64, 128, 8): 255,
+    (128, 16, 1): 128, (128, 16, 2): 178, (128, 16, 4): 184, (128, 16, 8): 255,
+    (128, 64, 1): 126, (128, 64, 2): 161, (128, 64, 4): 164, (128, 64, 8): 255,
+    (128, 128, 1): 240, (128, 128, 2): 244, (128, 128, 4): 255,
+    (256, 16, 1): 248, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
+    (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 251, (256, 64, 8): 255,
+}
 # The batch (paged) kernel, BatchPrefillWithPagedKVCacheKernel of the same build and the same way
 # (csrc/batch_prefill_paged_kernel_inst.jinja): it holds more registers than the single one at 16 rows (182 against
 # 168 at d=128), so two CTAs per SM instead of three.
@@ -102,6 +122,12 @@ REGS_001 = {
     (1, 64, 2): 95, (1, 64, 4): 122, (1, 128, 2): 128, (1, 128, 4): 166, (1, 256, 2): 248, (1, 256, 4): 245,
     (4, 64, 2): 95, (4, 64, 4): 123, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
     (8, 64, 2): 95, (8, 64, 4): 123, (8, 128, 2): 128, (8, 128, 4): 164, (8, 256, 2): 250, (8, 256, 4): 243,
+}
+# ... and at num_frags_x = 2 (more than 64 packed rows: a prefill call's), the same compile
+REGS_001_X2 = {
+    (1, 64, 2): 161, (1, 64, 4): 232, (1, 128, 2): 252, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
+    (4, 64, 2): 168, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
+    (8, 64, 2): 166, (8, 64, 4): 234, (8, 128, 2): 251, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255,
 }
 
 
@@ -145,14 +171,16 @@ def cta_tile_q(packed: int, d: int) -> int:
     return 64 if packed > 16 else 16
 
 
-def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY) -> PrefillTile:
-    """The prefill kernel's template choice for one query of ``group`` packed heads (Single- or
-    BatchPrefillWithPagedKVCacheDispatched: the same rule, their own registers)."""
+def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int | None = None,
+                 causal: bool = False) -> PrefillTile:
+    """The prefill kernel's template choice for ``rows`` packed rows (query length x ``group``; one query's by
+    default) of ``group`` query heads a KV head (Single- or BatchPrefillWithPagedKVCacheDispatched: the same rule,
+    their own registers; ``causal``: the causal mask mode's)."""
     if family == BATCH_FAMILY and current_build() != FLASHINFER_BUILDS[0]:
         raise UserError(f"{BATCH_FAMILY} is modelled as FlashInfer {FLASHINFER_BUILDS[0]} plans and runs it, not "
                         f"{current_build()} (flashinfer_build)")
-    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group, b,
-                         family == BATCH_FAMILY)
+    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group,
+                         group if rows is None else rows, b, family == BATCH_FAMILY, causal)
 
 
 def _alloc(regs: int) -> int:
@@ -160,11 +188,11 @@ def _alloc(regs: int) -> int:
 
 
 @lru_cache(maxsize=64)
-def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int,
-                  b: int, batch: bool) -> PrefillTile:
+def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int, rows: int,
+                  b: int, batch: bool, causal: bool) -> PrefillTile:
     if build == "0.0.1":
-        return _prefill_tile_001(name, smem_per_sm, d, group, b)
-    tile_q = cta_tile_q(group, d)
+        return _prefill_tile_001(name, smem_per_sm, d, group, rows, b)
+    tile_q = cta_tile_q(rows, d)
     warps_q = 1 if tile_q <= 16 else 4  # get_num_warps_q
     warps_kv = WARPS // warps_q
     mma_q = 2 if tile_q > 64 else 1  # get_num_mma_q
@@ -181,24 +209,24 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     qkv = fixed + 2 * tile_kv * d * b
     sync = (warps_kv * tile_q * d * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
     smem = max(qkv, sync, tile_q * d * b)  # SharedStorageQKVO: a union of these
-    regs = (REGS_BATCH if batch else REGS)[(d, tile_q, mma_kv)]
+    regs = (REGS_BATCH if batch else REGS_CAUSAL if causal else REGS)[(d, tile_q, mma_kv)]
     return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 
-def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, b: int) -> PrefillTile:
+def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int, b: int) -> PrefillTile:
     """0.0.1: num_frags_x from the packed rows, num_frags_z from half the SM's smem (capped at 4), 4 warps on rows."""
     if group not in GROUPS_001:
-        raise UserError(f"{FAMILY} as FlashInfer 0.0.1 builds it runs GQA groups of {', '.join(map(str, GROUPS_001))} "
+        raise UserError(f"FlashInfer 0.0.1's prefill kernel runs GQA groups of {', '.join(map(str, GROUPS_001))} "
                         f"(utils.cuh SWITCH_GQA_GROUP_SIZE): got group {group}")
-    frags_x = 2 if group > 64 else 1
+    frags_x = 2 if rows > 64 else 1  # DISPATCH_NUM_FRAGS_X((qo_len * GROUP_SIZE > 64 ? 2 : 1), ...)
     per_row_block = MMA_ROWS * d * b
     frags_z = min(((smem_per_sm // SIZING_CTAS) // per_row_block - frags_x * WARPS) // 2, FRAGS_Z_001[0])
     if frags_z not in FRAGS_Z_001:
-        raise UserError(f"{FAMILY} as FlashInfer 0.0.1 builds it at head dim {d} would take num_frags_z {frags_z} "
+        raise UserError(f"FlashInfer 0.0.1's prefill kernel at head dim {d} would take num_frags_z {frags_z} "
                         f"on {name}, which its SWITCH_NUM_FRAGS_Z does not dispatch (4 or 2 only)")
     smem = (frags_x * WARPS + frags_z * 2) * per_row_block
-    return PrefillTile("0.0.1", frags_x * WARPS * MMA_ROWS, frags_z * MMA_ROWS, WARPS, 1, smem,
-                       _alloc(REGS_001[(group, d, frags_z)]))
+    regs = (REGS_001_X2 if frags_x == 2 else REGS_001)[(group, d, frags_z)]
+    return PrefillTile("0.0.1", frags_x * WARPS * MMA_ROWS, frags_z * MMA_ROWS, WARPS, 1, smem, _alloc(regs))
 
 
 def kernel_config(tile: PrefillTile, group: int) -> KernelConfig:
@@ -270,8 +298,124 @@ def check(hw, family: str, wl) -> None:
     dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
 
 
+def check_prefill(hw, wl) -> bool:
+    """What attnsim models of ``single_prefill_with_kv_cache`` (fa2 backend): one request, dense or causal over a
+    contiguous cache, as the kernel runs it; exit 2 with the allowed values. Returns whether the call is causal."""
+    family = PREFILL_FAMILY
+    causal = bool(wl.causal) or wl.pattern == "causal"
+    if wl.batch != 1:
+        raise UserError(f"{family} serves one request (single_prefill_with_kv_cache): got --batch {wl.batch}; "
+                        "use 1, or flash2/flash3 for a batch")
+    if wl.sparsity or (wl.pattern not in (None, "full", "causal")):
+        given = f"--pattern {wl.pattern}" if wl.pattern not in (None, "full", "causal") else f"--sparsity {wl.sparsity}"
+        raise UserError(f"{family} is modelled for a dense or causal call: got {given}; drop it")
+    if causal and wl.kv_len < wl.seq_len:
+        raise UserError(f"{family} with --causal needs --kv-len >= --seq-len (FlashInfer: 'When causal is true, "
+                        f"kv_len must be greater than or equal to qo_len'): got {wl.seq_len} queries, {wl.kv_len} keys")
+    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
+        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
+                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
+                        f"--v-head-dim {wl.v_head_dim}")
+    if wl.varlen or wl.scope == "layer":
+        raise UserError(f"{family} is one request's kernel call (single_prefill_with_kv_cache): got "
+                        + ("--varlen; drop it" if wl.varlen else "--scope layer; use kernel or kernel-warm, or "
+                           "flash2/flash3 for a serving engine's prefill"))
+    if causal and current_build() == "0.0.1":
+        raise UserError(f"{family} as FlashInfer 0.0.1 builds it is modelled for a non-causal call (its causal "
+                        "kernels' registers were not read): drop --causal")
+    dram_latency(hw, family)
+    return causal
+
+
+def _prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
+    """(key tiles, masked key tiles) of each CTA in launch order (query tile fastest, then chunk): a query tile
+    of a causal call stops at its last query's key, bottom-right aligned (the kernel's num_iterations), and masks
+    the tiles from its first query's (mask_iteration); a non-causal call masks a chunk's partial last tile."""
+    group, rows = int(wl.group), tile.cta_tile_q
+    q_tiles = math.ceil(wl.seq_len * group / rows)
+    out = []
+    for c in range(n_chunks):
+        start, end = c * chunk, min((c + 1) * chunk, wl.kv_len)
+        for j in range(q_tiles):
+            q_lo, q_hi = j * rows // group, min(((j + 1) * rows - 1) // group, wl.seq_len - 1)
+            limit = wl.kv_len - wl.seq_len + q_hi + 1 if causal else wl.kv_len
+            span = max(0, min(end, limit) - start)
+            tiles = math.ceil(span / tile.cta_tile_kv)
+            first = (max(wl.kv_len - wl.seq_len + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
+                else span // tile.cta_tile_kv
+            out.append((tiles, max(0, tiles - first)))
+    return out
+
+
+def flashinfer_single_prefill(hw, wl) -> Result:
+    """Predict ``single_prefill_with_kv_cache(q, k, v, causal=..., backend="fa2")``: the prefill kernel of the
+    tensor-core decode (its tile for ``seq_len`` x group packed rows, its KV split and MergeStates), each CTA's
+    key tiles, those the causal mask cuts at their masked cost, dispatched in launch order."""
+    causal = check_prefill(hw, wl)
+    family = PREFILL_FAMILY
+    d, b, clock, group = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz, int(wl.group)
+    rows = int(wl.seq_len) * group
+    tile = prefill_tile(hw, d, group, b, family, rows=rows, causal=causal)
+    cfg = kernel_config(tile, group)
+    k = tile.ctas_per_sm(hw)
+    n_chunks, chunk = chunks(hw, wl, tile)
+    split = n_chunks > 1
+    work = _prefill_work(wl, tile, n_chunks, chunk, causal)
+    ctas = len(work) * wl.kv_heads
+    resident = resident_ctas(hw, k, ctas)
+    full = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
+    masked = tile_cycles(cfg, hw, wl, partial=True, resident=resident)
+    period = np.array([(n - m) * full.cycles + m * masked.cycles for n, m in work])
+    sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
+    row_bytes = 2 * d * b  # one K row and one V row
+    kv = wl.kv_heads * wl.kv_len * row_bytes
+    q_o = 2 * wl.heads * wl.seq_len * d * b
+    partial = wl.heads * wl.seq_len * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
+    reads = kv + q_o / 2
+    writeback = cold_l2_writeback_bytes(hw, wl, reads)
+    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits
+    longest = max(n for n, _ in work)
+    cta_bytes = longest * tile.cta_tile_kv * row_bytes  # the longest CTA's K/V, one tile pair in flight
+    stream = max(reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight)
+    stream_bound = "hbm" if reads * (1.0 + writeback / reads) / bw >= cta_bytes * hw.hbm_latency_s / in_flight \
+        else "latency"
+    tail = full.cycles / clock
+    startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
+    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    tiles_run = sum(n for n, _ in work) * wl.kv_heads
+    flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * tiles_run  # whole tiles: QK^T and PV
+    scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
+    streamed = tiles_run * tile.cta_tile_kv * row_bytes  # every CTA's K/V tiles through L2 (the first from HBM)
+    cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=streamed + q_o + 2 * partial,
+                onchip_bytes=streamed * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
+                launches=2 if split else 1)
+    times = _roof_times(hw, wl, cost, "mma_sync")
+    times["launch"] = hw.launch_overhead_s
+    times["compute"] = startup + max(stream, sm_time) + tail
+    times["stream_fill"] = startup + tail
+    times["combine"] = merge
+    times["writeback"] = writeback / bw
+    compute_bound = full.bound if sm_time > stream else stream_bound
+    detail = dict(schedule=family, build=tile.build, launched_ctas=ctas, page_size=None, queries=int(wl.seq_len),
+                  causal=causal, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv, warps_q=tile.warps_q,
+                  warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs, ctas_per_sm=k, ctas=ctas,
+                  splits=n_chunks, chunk_keys=chunk, iterations=longest,
+                  waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
+                  stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, sm_s=sm_time,
+                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
+    q_tiles = len(work) // n_chunks
+    density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (q_tiles * wl.kv_len))  # key tiles visited
+    n, kv = int(wl.seq_len), int(wl.kv_len)
+    attended = n * (kv - n) + n * (n + 1) / 2 if causal else float(n * kv)  # bottom-right causal: query q sees kv-n+q+1
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), density), detail)
+
+
 def flashinfer_tc_decode(hw, family: str, wl) -> Result:
-    """Predict one tensor-core FlashInfer decode call (see the module docstring)."""
+    """Predict one tensor-core FlashInfer decode call (see the module docstring); ``flashinfer-single-prefill``
+    is the same kernel on a prefill call (``flashinfer_single_prefill``)."""
+    if family == PREFILL_FAMILY:
+        return flashinfer_single_prefill(hw, wl)
     check(hw, family, wl)
     d, b, clock = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz
     tile = prefill_tile(hw, d, int(wl.group), b, family)

@@ -19,6 +19,7 @@ from simulator.columns import is_columns, vmax, vmin
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
                 "flashinfer-decode-tc", "flashinfer-single-decode-tc",  # FlashInfer's tensor-core decode (flashinfer_tc)
+                "flashinfer-single-prefill",  # ... and its prefill kernel on a prefill call (flashinfer_tc)
                 "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100

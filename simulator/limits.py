@@ -44,10 +44,11 @@ LIMITS = {
     # __nv_fp8_e5m2); head dims 64, 128, 256 only (utils.cuh SWITCH_HEAD_DIM, checked in flashinfer_decode)
     **dict.fromkeys(("flashinfer-decode", "flashinfer-single-decode"), FamilyLimits(
         ("fp16", "bf16", "fp8"), 256, {}, "flashinfer include/flashinfer/decode.cuh @ 9f49803b")),
-    # FlashInfer's tensor-core decode (single_decode_with_kv_cache(use_tensor_cores=True): the fa2 prefill module);
+    # FlashInfer's tensor-core decode (single_decode_with_kv_cache(use_tensor_cores=True): the fa2 prefill module)
+    # and that module on a prefill call (single_prefill_with_kv_cache(..., backend="fa2"));
     # fp16 and bf16 modelled (the single kernel's registers read at both, the batch kernel's at fp16); head dims
     # checked in flashinfer_tc
-    **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc"), FamilyLimits(
+    **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc", "flashinfer-single-prefill"), FamilyLimits(
         ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)")),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
@@ -130,6 +131,7 @@ def varlen_error(hw, algo: str, wl=None) -> str | None:
 CONTIGUOUS_ONLY = {"naive": "PyTorch's standard attention", "flash1": "FlashAttention-1's fmha_api.cpp mha_fwd",
                    "flashinfer-single-decode": "FlashInfer's SingleDecodeWithKVCache",
                    "flashinfer-single-decode-tc": "FlashInfer's single_decode_with_kv_cache",
+                   "flashinfer-single-prefill": "FlashInfer's single_prefill_with_kv_cache",
                    "nsa-select": "parallel_nsa_fwd", "nsa-select@kv-outer": "parallel_nsa_fwd"}
 FA2_PAGE_MULTIPLE = 256  # flash_api.cpp: "Paged KV cache block size must be divisible by 256"
 FA4_TMA_PAGE = 128  # interface.py: paged_kv_non_tma = page_size not in [None, tile_n]

@@ -1,0 +1,103 @@
+"""flashinfer-single-prefill: FlashInfer's single_prefill_with_kv_cache (fa2 backend), the tensor-core decode's
+prefill kernel on a prefill call (simulator.flashinfer_tc.flashinfer_single_prefill)."""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades.errors import UserError
+from simulator.api import evaluate, hardware
+from simulator.flashinfer_tc import (PREFILL_FAMILY, _prefill_work, chunks, flashinfer_build, prefill_tile)
+from simulator.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+H100 = hardware("h100")
+
+
+def test_more_than_64_packed_rows_run_the_128_row_tile_at_two_ctas_an_sm():
+    """FA2DetermineCtaTileQ: 128 rows past 64 packed rows (d < 256); its registers (240-255) leave 2 CTAs an SM."""
+    tile = prefill_tile(H100, 128, 1, 2, PREFILL_FAMILY, rows=4096)
+    assert (tile.cta_tile_q, tile.warps_q, tile.warps_kv) == (128, 4, 1)
+    assert tile.ctas_per_sm(H100) == 2
+    assert prefill_tile(H100, 128, 4, 2, PREFILL_FAMILY, rows=16 * 4).cta_tile_q == 64  # 16 queries x group 4
+    assert prefill_tile(H100, 256, 1, 2, PREFILL_FAMILY, rows=4096).cta_tile_q == 64  # d = 256: 64 at most
+    with flashinfer_build("0.0.1"):  # num_frags_x 2 past 64 packed rows: 4 warps x 2 x 16 = 128 rows
+        assert prefill_tile(H100, 128, 1, 2, PREFILL_FAMILY, rows=256).cta_tile_q == 128
+
+
+def test_a_causal_query_tile_stops_at_its_last_query_and_masks_from_its_first():
+    """Bottom-right causal: query q sees keys up to kv_len - seq_len + q. 256 queries over 1024 keys in 128-row
+    tiles of 64 keys: tile 0 (queries 0-127) runs keys 0..895 (14 tiles), masked from key 769 (tile 12)."""
+    wl = Workload(heads=32, head_dim=128, seq_len=256, kv_len=1024, causal=True)
+    tile = prefill_tile(H100, 128, 1, 2, PREFILL_FAMILY, rows=256, causal=True)
+    work = _prefill_work(wl, tile, 1, 1024, causal=True)
+    assert work == [(14, 2), (16, 2)]
+    dense = _prefill_work(wl, tile, 1, 1024, causal=False)
+    assert dense == [(16, 0), (16, 0)]
+    split = _prefill_work(wl, tile, 2, 512, causal=True)  # chunk 1 (keys 512-1023) holds each tile's diagonal
+    assert split == [(8, 0), (8, 0), (6, 2), (8, 2)]
+
+
+def test_the_split_follows_the_kernels_chunk_rule_and_adds_a_merge():
+    wl = Workload(heads=32, head_dim=128, seq_len=128, kv_len=65536)
+    tile = prefill_tile(H100, 128, 1, 2, PREFILL_FAMILY, rows=128)
+    n_chunks, chunk = chunks(H100, wl, tile)
+    assert n_chunks == 2 * 132 // 32 and chunk == -(-65536 // n_chunks)  # 2 CTAs an SM x 132 SMs over 32 tiles
+    r = evaluate(H100, PREFILL_FAMILY, wl)
+    assert r.detail["splits"] == n_chunks and r.times["combine"] > 0 and r.cost.launches == 2
+    long = evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=8192, kv_len=8192))
+    assert long.detail["splits"] == 1 and long.times["combine"] == 0
+
+
+def test_causal_costs_about_half_and_time_grows_with_the_call():
+    dense = evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=8192))
+    causal = evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=8192, causal=True))
+    assert 0.45 < causal.time_s / dense.time_s < 0.65
+    times = [evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=n, causal=True)).time_s
+             for n in (512, 1024, 2048, 4096)]
+    assert times == sorted(times)
+    assert dense.time_s >= dense.times["tensor"]  # no time beats a roof
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--batch", "2"], "serves one request"),
+    (["--seq-len", "4k", "--kv-len", "1k", "--causal"], "--kv-len >= --seq-len"),
+    (["--pattern", "window(512)"], "dense or causal call"),
+    (["--head-dim", "96"], "runs head dims 64, 128, 256"),
+    (["--scope", "layer"], "one request's kernel call"),
+    (["--varlen"], "--varlen"),
+])
+def test_what_it_does_not_model_is_a_one_line_error(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", PREFILL_FAMILY, *args])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and r.output.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_the_2024_build_is_modelled_dense_only():
+    with flashinfer_build("0.0.1"), pytest.raises(UserError, match="non-causal call"):
+        evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=256, kv_len=4096, causal=True))
+
+
+@pytest.mark.parametrize("name", ["flashinfer-append-h100.json", "flashinfer-append-a100-pcie.json"])
+def test_the_posts_split_kv_appends_are_held_out_within_ten_percent(name):
+    """Fig. 7's FlashInfer 0.0.1 lines with split-KV (held out: no figure is fitted from them)."""
+    from validation.report import predict
+
+    doc = json.loads((ROOT / "validation" / "published" / name).read_text())
+    points = [p for p in doc["points"] if p["algorithm"] == PREFILL_FAMILY]
+    assert len(points) >= 7
+    errors = [p["error"] for p in predict({**doc, "points": points}, None, [])]
+    assert statistics.median(abs(e) for e in errors) < 0.10
+
+
+def test_a_gqa_prefill_reads_each_ctas_key_tiles_through_l2_once():
+    """Query tiles of a KV head each read its K/V through L2, only the key tiles they run (half, causal): a long
+    GQA prefill is tensor-bound, near FA2's time, not held to an L2 read of every tile by every query tile."""
+    wl = Workload(heads=32, kv_heads=8, head_dim=128, seq_len=16384, causal=True)
+    r, fa2 = evaluate(H100, PREFILL_FAMILY, wl), evaluate(H100, "flash2", wl)
+    assert r.bound == "tensor" and r.times["l2"] < 0.5 * r.time_s
+    assert 0.85 < r.time_s / fa2.time_s < 1.15
