@@ -123,7 +123,18 @@ REGS_001 = {
     (4, 64, 2): 95, (4, 64, 4): 123, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
     (8, 64, 2): 95, (8, 64, 4): 123, (8, 128, 2): 128, (8, 128, 4): 164, (8, 256, 2): 250, (8, 256, 4): 243,
 }
-# ... and at num_frags_x = 2 (more than 64 packed rows: a prefill call's), the same compile
+# ... and at num_frags_x = 2 (more than 64 packed rows: a prefill call's), the same compile; then both with CAUSAL
+# true (the causal kernels, flashinfer-single-prefill --causal)
+REGS_001_CAUSAL = {
+    (1, 64, 2): 96, (1, 64, 4): 125, (1, 128, 2): 128, (1, 128, 4): 164, (1, 256, 2): 250, (1, 256, 4): 243,
+    (4, 64, 2): 96, (4, 64, 4): 125, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
+    (8, 64, 2): 96, (8, 64, 4): 126, (8, 128, 2): 128, (8, 128, 4): 166, (8, 256, 2): 246, (8, 256, 4): 243,
+}
+REGS_001_X2_CAUSAL = {
+    (1, 64, 2): 167, (1, 64, 4): 234, (1, 128, 2): 254, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
+    (4, 64, 2): 166, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
+    (8, 64, 2): 165, (8, 64, 4): 236, (8, 128, 2): 255, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255,
+}
 REGS_001_X2 = {
     (1, 64, 2): 161, (1, 64, 4): 232, (1, 128, 2): 252, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
     (4, 64, 2): 168, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
@@ -191,7 +202,7 @@ def _alloc(regs: int) -> int:
 def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int, rows: int,
                   b: int, batch: bool, causal: bool) -> PrefillTile:
     if build == "0.0.1":
-        return _prefill_tile_001(name, smem_per_sm, d, group, rows, b)
+        return _prefill_tile_001(name, smem_per_sm, d, group, rows, b, causal)
     tile_q = cta_tile_q(rows, d)
     warps_q = 1 if tile_q <= 16 else 4  # get_num_warps_q
     warps_kv = WARPS // warps_q
@@ -213,7 +224,8 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 
-def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int, b: int) -> PrefillTile:
+def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int, b: int,
+                      causal: bool = False) -> PrefillTile:
     """0.0.1: num_frags_x from the packed rows, num_frags_z from half the SM's smem (capped at 4), 4 warps on rows."""
     if group not in GROUPS_001:
         raise UserError(f"FlashInfer 0.0.1's prefill kernel runs GQA groups of {', '.join(map(str, GROUPS_001))} "
@@ -225,7 +237,8 @@ def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int
         raise UserError(f"FlashInfer 0.0.1's prefill kernel at head dim {d} would take num_frags_z {frags_z} "
                         f"on {name}, which its SWITCH_NUM_FRAGS_Z does not dispatch (4 or 2 only)")
     smem = (frags_x * WARPS + frags_z * 2) * per_row_block
-    regs = (REGS_001_X2 if frags_x == 2 else REGS_001)[(group, d, frags_z)]
+    table = {(1, False): REGS_001, (2, False): REGS_001_X2, (1, True): REGS_001_CAUSAL, (2, True): REGS_001_X2_CAUSAL}
+    regs = table[(frags_x, causal)][(group, d, frags_z)]
     return PrefillTile("0.0.1", frags_x * WARPS * MMA_ROWS, frags_z * MMA_ROWS, WARPS, 1, smem, _alloc(regs))
 
 
@@ -320,9 +333,6 @@ def check_prefill(hw, wl) -> bool:
         raise UserError(f"{family} is one request's kernel call (single_prefill_with_kv_cache): got "
                         + ("--varlen; drop it" if wl.varlen else "--scope layer; use kernel or kernel-warm, or "
                            "flash2/flash3 for a serving engine's prefill"))
-    if causal and current_build() == "0.0.1":
-        raise UserError(f"{family} as FlashInfer 0.0.1 builds it is modelled for a non-causal call (its causal "
-                        "kernels' registers were not read): drop --causal")
     dram_latency(hw, family)
     return causal
 

@@ -77,9 +77,17 @@ def test_what_it_does_not_model_is_a_one_line_error(args, needle):
     assert needle in r.output and r.output.count("\n") == 1 and "Traceback" not in r.output
 
 
-def test_the_2024_build_is_modelled_dense_only():
-    with flashinfer_build("0.0.1"), pytest.raises(UserError, match="non-causal call"):
-        evaluate(H100, PREFILL_FAMILY, Workload(heads=32, head_dim=128, seq_len=256, kv_len=4096, causal=True))
+def test_the_2024_build_runs_causal_calls_on_its_causal_kernels():
+    """0.0.1 instantiates SinglePrefillWithKVCacheKernel with CAUSAL a template flag: its own registers."""
+    wl = Workload(heads=32, head_dim=64, seq_len=4096, causal=True)
+    with flashinfer_build("0.0.1"):
+        causal = prefill_tile(H100, 64, 1, 2, PREFILL_FAMILY, rows=4096, causal=True)
+        dense = prefill_tile(H100, 64, 1, 2, PREFILL_FAMILY, rows=4096)
+        assert (causal.regs, dense.regs) == (240, 232) and causal.cta_tile_q == 128  # 234 and 232, allocated by 8
+        assert evaluate(H100, PREFILL_FAMILY, wl).time_s < evaluate(H100, PREFILL_FAMILY, wl.__class__(
+            heads=32, head_dim=64, seq_len=4096)).time_s
+    with pytest.raises(UserError, match="GQA groups of 1, 4, 8"), flashinfer_build("0.0.1"):
+        evaluate(H100, PREFILL_FAMILY, Workload(heads=32, kv_heads=16, head_dim=128, seq_len=1024))
 
 
 @pytest.mark.parametrize("name", ["flashinfer-append-h100.json", "flashinfer-append-a100-pcie.json"])

@@ -1,27 +1,29 @@
 """Read the FlashInfer post's decode and append figures off their PNGs, as `flashinfer-decode-a100-pcie.json`,
-`flashinfer-batch-gqa-h100.json` and the two `flashinfer-append-*.json` files were read.
+`flashinfer-batch-gqa-h100.json`, the two `flashinfer-append-*.json` files and `flashinfer-prefill-h100.json` were
+read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
 (Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9); single-append-benchmark.png
-(Fig. 7) as first committed (1205f4e). Fetch them, then:
+(Fig. 7) and single-prefill-benchmark.png (Fig. 4) as first committed (1205f4e). Fetch them, then:
 
     python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
 
 prints, per figure, series and KV length, the value read at that length (bandwidth utilization in %; Fig. 7:
-TFLOP/s, from its TFLOP/s panels), and the height of the colour run it was read from (a marker standing clear of
+and 4: TFLOP/s, from their TFLOP/s panels), and the height of the colour run it was read from (a marker standing clear of
 the others: 16-21 px for dots and stars, 28-29 px for circles; a taller run is two markers merged, a shorter one a
 marker partly under another line: for Fig. 7's markers the value a whole marker would have from the run's bottom
 edge, "top hidden", follows).
 
-How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 5, 7 and 8: a
+How: each panel's axes are the black spines; its x and y scales come from the gray gridlines (Figs. 4, 5, 7, 8: a
 linear axis with lines every 10k tokens; Fig. 9: every 1k; Fig. 6: a logarithmic one with lines at 100, 1k and
 10k; y: lines every 20 or 25 points, or 100 TFLOP/s, from 0 at the bottom spine; a gridline hidden under a flat
 series is skipped, its neighbours' spacing counting it). A value is the centre of a run of the series' colour
 (matplotlib's Set1: red 228,26,28; blue 55,126,184; green 77,175,74; orange 255,127,0; grey 153,153,153) in the
 three pixel columns at the point's KV length.
 Fig. 6 draws FlashInfer solid and vLLM dashed in one colour: FlashInfer's is the upper run. Fig. 7 draws FlashInfer
-with and without split-KV in one colour: with it, the upper run.
+with and without split-KV in one colour: with it, the upper run. Fig. 4 draws each kernel without the causal mask
+(solid) and with it (dotted) in one colour: without it, the upper run.
 Prints figures, writes nothing.
 """
 
@@ -59,7 +61,13 @@ FIGURES = {
         "append_len=128, FlashInfer (fp32 qk-accum)": ("blue", LENGTHS[6:], STAR_PX),
         "append_len=256, FlashInfer (fp32 qk-accum)": ("orange", LENGTHS[6:], STAR_PX)}),
 }
-# Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090
+# Fig. 4 (single prefill: queries = keys), TFLOP/s (0-500, lines every 100): solid lines without the causal mask
+# above dotted ones with it, in one colour per kernel (the f16 qk-accumulator FlashInfer lines, red, left out)
+FIGURES["4"] = ("single-prefill-benchmark.png", 100, "linear", {
+    "FA 2.4.2 (w/o causal above w/ causal)": ("green", LENGTHS[6:], CIRCLE_PX),
+    "FlashInfer f32 qk-accum (w/o causal above w/ causal)": ("blue", LENGTHS[6:], STAR_PX)})
+# Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090; Fig. 4's
+# four TFLOP/s panels H100 | A100 PCIe, then the two Ada cards
 PANELS = {"7": {"h100": 1, "a100": 3}}
 
 
@@ -134,10 +142,10 @@ def read(im, box, colour, x_px, value, marker_px=None):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 5-9 off their PNGs.")
-    parser.add_argument("dir", help="folder holding single-decode-benchmark.png, batch-decode-benchmark.png, "
-                                    "single-append-benchmark.png, single-gqa-benchmark.png and "
-                                    "batch-gqa-benchmark.png")
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 4-9 off their PNGs.")
+    parser.add_argument("dir", help="folder holding single-prefill-benchmark.png, single-decode-benchmark.png, "
+                                    "batch-decode-benchmark.png, single-append-benchmark.png, "
+                                    "single-gqa-benchmark.png and batch-gqa-benchmark.png")
     parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
                         help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
     args = parser.parse_args(argv)
