@@ -296,10 +296,7 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] x iterations, resident CTAs sharing "
-            f"an SM: {det['sm_s'] * us:.2f} us",
-            f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
-            + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
-            _writeback_line(det["cold_l2_writeback_bytes"])]
+            f"an SM: {det['sm_s'] * us:.2f} us", *_tc_end_lines(det)]
 
 
 def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
@@ -317,7 +314,13 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] (masked ones at their masked cost), "
             f"each CTA's dispatched in launch order, resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us",
-            f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
+            *_tc_end_lines(det)]
+
+
+def _tc_end_lines(det: dict) -> list[str]:
+    """The prefill kernel's first loads, last tile and merge kernel, and the cold L2's write-backs."""
+    us = 1e6
+    return [f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
             + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
             _writeback_line(det["cold_l2_writeback_bytes"])]
 

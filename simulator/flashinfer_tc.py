@@ -118,27 +118,25 @@ REGS_BATCH = {
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 239, (256, 64, 2): 240, (256, 64, 4): 244, (256, 64, 8): 255,
 }
+# By (num_frags_x, causal): num_frags_x 2 past 64 packed rows (a prefill call's), and the CAUSAL-true kernels
+# (flashinfer-single-prefill --causal), each compiled the same way
 REGS_001 = {
-    (1, 64, 2): 95, (1, 64, 4): 122, (1, 128, 2): 128, (1, 128, 4): 166, (1, 256, 2): 248, (1, 256, 4): 245,
-    (4, 64, 2): 95, (4, 64, 4): 123, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
-    (8, 64, 2): 95, (8, 64, 4): 123, (8, 128, 2): 128, (8, 128, 4): 164, (8, 256, 2): 250, (8, 256, 4): 243,
-}
-# ... and at num_frags_x = 2 (more than 64 packed rows: a prefill call's), the same compile; then both with CAUSAL
-# true (the causal kernels, flashinfer-single-prefill --causal)
-REGS_001_CAUSAL = {
-    (1, 64, 2): 96, (1, 64, 4): 125, (1, 128, 2): 128, (1, 128, 4): 164, (1, 256, 2): 250, (1, 256, 4): 243,
-    (4, 64, 2): 96, (4, 64, 4): 125, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
-    (8, 64, 2): 96, (8, 64, 4): 126, (8, 128, 2): 128, (8, 128, 4): 166, (8, 256, 2): 246, (8, 256, 4): 243,
-}
-REGS_001_X2_CAUSAL = {
-    (1, 64, 2): 167, (1, 64, 4): 234, (1, 128, 2): 254, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
-    (4, 64, 2): 166, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
-    (8, 64, 2): 165, (8, 64, 4): 236, (8, 128, 2): 255, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255,
-}
-REGS_001_X2 = {
-    (1, 64, 2): 161, (1, 64, 4): 232, (1, 128, 2): 252, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
-    (4, 64, 2): 168, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
-    (8, 64, 2): 166, (8, 64, 4): 234, (8, 128, 2): 251, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255,
+    (1, False): {
+        (1, 64, 2): 95, (1, 64, 4): 122, (1, 128, 2): 128, (1, 128, 4): 166, (1, 256, 2): 248, (1, 256, 4): 245,
+        (4, 64, 2): 95, (4, 64, 4): 123, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
+        (8, 64, 2): 95, (8, 64, 4): 123, (8, 128, 2): 128, (8, 128, 4): 164, (8, 256, 2): 250, (8, 256, 4): 243},
+    (2, False): {
+        (1, 64, 2): 161, (1, 64, 4): 232, (1, 128, 2): 252, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
+        (4, 64, 2): 168, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
+        (8, 64, 2): 166, (8, 64, 4): 234, (8, 128, 2): 251, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255},
+    (1, True): {
+        (1, 64, 2): 96, (1, 64, 4): 125, (1, 128, 2): 128, (1, 128, 4): 164, (1, 256, 2): 250, (1, 256, 4): 243,
+        (4, 64, 2): 96, (4, 64, 4): 125, (4, 128, 2): 159, (4, 128, 4): 166, (4, 256, 2): 248, (4, 256, 4): 245,
+        (8, 64, 2): 96, (8, 64, 4): 126, (8, 128, 2): 128, (8, 128, 4): 166, (8, 256, 2): 246, (8, 256, 4): 243},
+    (2, True): {
+        (1, 64, 2): 167, (1, 64, 4): 234, (1, 128, 2): 254, (1, 128, 4): 255, (1, 256, 2): 255, (1, 256, 4): 255,
+        (4, 64, 2): 166, (4, 64, 4): 239, (4, 128, 2): 255, (4, 128, 4): 255, (4, 256, 2): 255, (4, 256, 4): 255,
+        (8, 64, 2): 165, (8, 64, 4): 236, (8, 128, 2): 255, (8, 128, 4): 255, (8, 256, 2): 255, (8, 256, 4): 255},
 }
 
 
@@ -237,8 +235,7 @@ def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int
         raise UserError(f"FlashInfer 0.0.1's prefill kernel at head dim {d} would take num_frags_z {frags_z} "
                         f"on {name}, which its SWITCH_NUM_FRAGS_Z does not dispatch (4 or 2 only)")
     smem = (frags_x * WARPS + frags_z * 2) * per_row_block
-    table = {(1, False): REGS_001, (2, False): REGS_001_X2, (1, True): REGS_001_CAUSAL, (2, True): REGS_001_X2_CAUSAL}
-    regs = table[(frags_x, causal)][(group, d, frags_z)]
+    regs = REGS_001[(frags_x, causal)][(group, d, frags_z)]
     return PrefillTile("0.0.1", frags_x * WARPS * MMA_ROWS, frags_z * MMA_ROWS, WARPS, 1, smem, _alloc(regs))
 
 
@@ -400,12 +397,7 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=streamed + q_o + 2 * partial,
                 onchip_bytes=streamed * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
                 launches=2 if split else 1)
-    times = _roof_times(hw, wl, cost, "mma_sync")
-    times["launch"] = hw.launch_overhead_s
-    times["compute"] = startup + max(stream, sm_time) + tail
-    times["stream_fill"] = startup + tail
-    times["combine"] = merge
-    times["writeback"] = writeback / bw
+    times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = full.bound if sm_time > stream else stream_bound
     detail = dict(schedule=family, build=tile.build, launched_ctas=ctas, page_size=None, queries=int(wl.seq_len),
                   causal=causal, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv, warps_q=tile.warps_q,
@@ -419,6 +411,14 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     n, kv = int(wl.seq_len), int(wl.kv_len)
     attended = n * (kv - n) + n * (n + 1) / 2 if causal else float(n * kv)  # bottom-right causal: query q sees kv-n+q+1
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), density), detail)
+
+
+def _times(hw, wl, cost, compute: float, fill: float, merge: float, writeback: float) -> dict:
+    """The roofs, one launch, the call's compute (first loads, stream or SM time, last tile), the merge kernel and
+    the cold L2's write-backs, as gpu_model._finish combines them."""
+    times = _roof_times(hw, wl, cost, "mma_sync")
+    times.update(launch=hw.launch_overhead_s, compute=compute, stream_fill=fill, combine=merge, writeback=writeback)
+    return times
 
 
 def flashinfer_tc_decode(hw, family: str, wl) -> Result:
@@ -468,12 +468,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
                 onchip_bytes=kv * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
                 launches=2 if split else 1)
-    times = _roof_times(hw, wl, cost, "mma_sync")
-    times["launch"] = hw.launch_overhead_s
-    times["compute"] = startup + max(stream, sm_time) + tail
-    times["stream_fill"] = startup + tail
-    times["combine"] = merge
-    times["writeback"] = writeback / bw
+    times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = cost_tile.bound if sm_time > stream else bound
     detail = dict(schedule=family, build=tile.build, launched_ctas=launched,
                   page_size=page_size(wl) if family == BATCH_FAMILY else None, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv,
