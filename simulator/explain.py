@@ -314,7 +314,9 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] (masked ones at their masked cost), "
             f"each CTA's dispatched in launch order, resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us",
-            *_tc_end_lines(det)]
+            *_tc_end_lines(det),
+            *(["note: on Hopper FlashInfer's default backend (\"auto\") is its fa3 one (hopper/prefill_sm90.cuh), "
+               "which attnsim does not model; this is the call with backend=\"fa2\""] if hw.arch == "sm_90" else [])]
 
 
 def _tc_end_lines(det: dict) -> list[str]:

@@ -109,3 +109,11 @@ def test_a_gqa_prefill_reads_each_ctas_key_tiles_through_l2_once():
     r, fa2 = evaluate(H100, PREFILL_FAMILY, wl), evaluate(H100, "flash2", wl)
     assert r.bound == "tensor" and r.times["l2"] < 0.5 * r.time_s
     assert 0.85 < r.time_s / fa2.time_s < 1.15
+
+
+def test_explain_says_which_backend_it_is_on_hopper():
+    args = ["simulate", "--algo", PREFILL_FAMILY, "--seq-len", "4k", "--causal", "--explain"]
+    hopper = CliRunner().invoke(cli, [*args, "--hw", "h100"]).output
+    ampere = CliRunner().invoke(cli, [*args, "--hw", "a100"]).output
+    assert "prefill kernel on 4,096 queries (causal" in hopper.replace("\n    ", " ")
+    assert "fa3 one" in hopper and "fa3 one" not in ampere
