@@ -521,9 +521,12 @@ def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
     """Seconds each unit needs for the whole call at its own achievable peak."""
     clock = hw.sustained_clock_hz
     eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
-    tensor_rate = hw.sms * hw.path_flops_per_clk_sm(path, tensor_dtype(hw, wl)) * clock * eff
+    if isinstance(cost.tensor_flops, (int, float)) and cost.tensor_flops == 0:
+        tensor = 0.0  # no MMA (FlashInfer's CUDA-core decode): no tensor roof, whatever the dtype has on this GPU
+    else:
+        tensor = cost.tensor_flops / (hw.sms * hw.path_flops_per_clk_sm(path, tensor_dtype(hw, wl)) * clock * eff)
     return {
-        "tensor": cost.tensor_flops / tensor_rate,
+        "tensor": tensor,
         "exp": cost.exp_ops / (hw.sms * hw.sfu_ops_per_clk_sm * clock),
         "fma": cost.fma_ops / (hw.sms * hw.fp32_fma_per_clk_sm * clock),
         "smem": cost.onchip_bytes / (hw.sms * hw.smem_bytes_per_clk_sm * clock),

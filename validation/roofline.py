@@ -35,9 +35,10 @@ def roofline_time_s(hw, wl: Workload) -> float:
     """max(FLOPs / (0.6 x tensor peak), bytes / (0.9 x HBM bandwidth)) on GPU ``hw``.
 
     The tensor peak is sms x tensor_flops_per_clk_sm[dtype] x tensor_clock_hz (the clock the
-    datasheet quotes it at); the bandwidth is the datasheet ``hbm_bw_bytes_s``. A dtype the GPU has
-    no tensor rate for is a UserError.
+    datasheet quotes it at); the bandwidth is the datasheet ``hbm_bw_bytes_s``. An 8-bit dtype on a GPU
+    without 8-bit MMAs (an A100: FlashInfer's fp8 decode widens its K/V to 16 bits) takes the fp16 peak.
     """
-    compute = roofline_flops(wl) / (TENSOR_FRACTION * hw.tensor_peak_flops(wl.dtype))
+    dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
+    compute = roofline_flops(wl) / (TENSOR_FRACTION * hw.tensor_peak_flops(dtype))
     memory = roofline_bytes(wl) / (HBM_FRACTION * hw.hbm_bw_bytes_s)
     return max(compute, memory)

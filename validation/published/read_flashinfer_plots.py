@@ -1,11 +1,12 @@
 """Read the FlashInfer post's decode and append figures off their PNGs, as `flashinfer-decode-a100-pcie.json`,
-`flashinfer-batch-gqa-h100.json`, the two `flashinfer-append-*.json` files and `flashinfer-prefill-h100.json` were
-read.
+`flashinfer-batch-gqa-h100.json`, the two `flashinfer-append-*.json` files, `flashinfer-prefill-h100.json` and the
+two `flashinfer-decode-fp8-*.json` files were read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
 (Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9); single-append-benchmark.png
-(Fig. 7) and single-prefill-benchmark.png (Fig. 4) as first committed (1205f4e). Fetch them, then:
+(Fig. 7), single-prefill-benchmark.png (Fig. 4) and fp8-attention.png (Fig. 11) as first committed (1205f4e).
+Fetch them, then:
 
     python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
 
@@ -66,6 +67,9 @@ FIGURES = {
 FIGURES["4"] = ("single-prefill-benchmark.png", 100, "linear", {
     "FA 2.4.2 (w/o causal above w/ causal)": ("green", LENGTHS[6:], CIRCLE_PX),
     "FlashInfer f32 qk-accum (w/o causal above w/ causal)": ("blue", LENGTHS[6:], STAR_PX)})
+# Fig. 11 (FP8 decode: FlashInfer's single decode on an 8-bit KV cache), its bandwidth-utilization lines (left axis,
+# lines every 20): FlashInfer fp8's is the upper red run (the dotted red one below is its latency, right axis)
+FIGURES["11"] = ("fp8-attention.png", 20, "linear", {"FlashInfer fp8 BWUtil": ("red", LENGTHS[6:11])})
 # Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090; Fig. 4's
 # four TFLOP/s panels H100 | A100 PCIe, then the two Ada cards
 PANELS = {"7": {"h100": 1, "a100": 3}}
@@ -142,10 +146,10 @@ def read(im, box, colour, x_px, value, marker_px=None):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 4-9 off their PNGs.")
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 4-9 and 11 off their PNGs.")
     parser.add_argument("dir", help="folder holding single-prefill-benchmark.png, single-decode-benchmark.png, "
                                     "batch-decode-benchmark.png, single-append-benchmark.png, "
-                                    "single-gqa-benchmark.png and batch-gqa-benchmark.png")
+                                    "single-gqa-benchmark.png, batch-gqa-benchmark.png and fp8-attention.png")
     parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
                         help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
     args = parser.parse_args(argv)
