@@ -54,8 +54,6 @@ def fitted() -> set:
     return out
 
 
-
-
 def accuracy(path: Path, fits: set = frozenset()) -> dict:
     """One file's rows (per algorithm) and skipped points; a file attnsim cannot read at all is skipped whole."""
     skipped = []

@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)  # the cited commands name their files relative to the repository root
 
 from gpu_models import load_hardware  # noqa: E402
+from gpu_models.loader import bundled_names  # noqa: E402
 from validation.kernel_fit import calibrate_kernels, fit_table  # noqa: E402
 
 COMMAND = re.compile(r"`attnsim calibrate --kernels ([^`]+)`")
 TOLERANCE = 5e-4  # the TOML keeps 4 decimals
-GPUS = ("a100", "a100-40gb", "a100-pcie", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200")
 
 
 def cited_commands(name: str) -> dict[str, list[str]]:
@@ -82,7 +82,13 @@ def _rewrite(name: str, key: str, figure: dict) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def fitted_gpus() -> list[str]:
+    """The bundled GPUs with a figure whose source cites a calibrate command."""
+    return [name for name in bundled_names() if cited_commands(name)]
+
+
 if __name__ == "__main__":
+    GPUS = fitted_gpus()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gpus", nargs="*", metavar="GPU",
                         help=f"bundled GPUs to check (default: all of {', '.join(GPUS)})")

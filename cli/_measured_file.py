@@ -13,12 +13,12 @@ from pathlib import Path
 
 from cli._points_file import check_ragged, convert_row, read_csv, read_text
 from einsum_cascades.errors import UserError
-from validation.report import MEASURED_FORMAT, check_results, parse_json
+from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, parse_json
 
 SECONDS_PER = {"measured_ms": 1e-3, "measured_s": 1.0}  # the two spellings of the measured time
 LABELS = ("device", "kernel")  # free text, carried into the report
 COLUMNS = (*SECONDS_PER, *LABELS)  # the columns a measured file adds to simulate --from's
-_TOP_LEVEL = ("points", "source", "fa3_build", "fa2_build", "flashinfer_build")  # the builds: FORMAT.md
+_TOP_LEVEL = ("points", "source", *BUILD_KEYS)  # the kernel builds it timed: FORMAT.md
 
 
 def load(path: str) -> dict:
@@ -44,7 +44,7 @@ def load(path: str) -> dict:
         if unknown:
             raise UserError(f"{path}: unknown top-level key {unknown[0]!r}: a measured-points JSON allows "
                             f"{', '.join(_TOP_LEVEL)} (a results file needs 'format'; see validation/FORMAT.md)")
-        builds = {k: doc[k] for k in _TOP_LEVEL[2:] if doc.get(k) is not None}
+        builds = {k: doc[k] for k in BUILD_KEYS if doc.get(k) is not None}
         return {**_measured(path, doc["points"], doc.get("source")), **builds}
     raise UserError(f"{path}: expected a JSON list of measured points, {{\"points\": [...]}}, or an attnsim "
                     "validation file (see validation/FORMAT.md)")

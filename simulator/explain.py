@@ -200,10 +200,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     exposed = 1.0 if lone else hw.mma_path(cfg.tensor_path)[1]
     chain = ""
     if cfg.gemm_ahead_loads and values[k] == 1:  # tile_cost._tile_cost: a lone CTA's chain of waits
-        kd_v, kdv_v = cfg.mma_dims(wl.head_dim, wl.v_head_dim)
-        g, s_ = max(tile["tensor"], tile["smem"]), max(tile["exp"], tile["fma"])
-        qk = g * kd_v / (kd_v + kdv_v)
-        value = max(qk, values[L]) + max(s_ + g - qk, values[L])
+        value = tc.lone_chain_cycles(max(tile["tensor"], tile["smem"]), max(tile["exp"], tile["fma"]), values[L],
+                                     *cfg.mma_dims(wl.head_dim, wl.v_head_dim))
         lines.append(f"  chain   = max(QK, L) + max(S + PV, L), QK = G*d/(d + dv), PV = G - QK   = {value:,.0f}")
         lines.append("    (a lone FA2 CTA issues each K/V load one GEMM ahead: V(n) before QK(n), K(n-1) before the "
                      "softmax and PV(n))")

@@ -298,14 +298,18 @@ def check(hw, family: str, wl) -> None:
     if wl.group > MAX_GROUP:
         raise UserError(f"{family} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
                         f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
-    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
-        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
-                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
-                        f"--v-head-dim {wl.v_head_dim}")
+    _check_head_dims(family, wl)
     if wl.sparsity or (wl.pattern and wl.pattern != "full"):
         given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
         raise UserError(f"{family} is modelled for a decode call that attends every cached key: got {given}; drop it")
     dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
+
+
+def _check_head_dims(family: str, wl) -> None:
+    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
+        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
+                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
+                        f"--v-head-dim {wl.v_head_dim}")
 
 
 def check_prefill(hw, wl) -> bool:
@@ -322,10 +326,7 @@ def check_prefill(hw, wl) -> bool:
     if causal and wl.kv_len < wl.seq_len:
         raise UserError(f"{family} with --causal needs --kv-len >= --seq-len (FlashInfer: 'When causal is true, "
                         f"kv_len must be greater than or equal to qo_len'): got {wl.seq_len} queries, {wl.kv_len} keys")
-    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
-        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
-                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
-                        f"--v-head-dim {wl.v_head_dim}")
+    _check_head_dims(family, wl)
     if wl.varlen or wl.scope == "layer":
         raise UserError(f"{family} is one request's kernel call (single_prefill_with_kv_cache): got "
                         + ("--varlen; drop it" if wl.varlen else "--scope layer; use kernel or kernel-warm, or "
@@ -384,9 +385,8 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits
     longest = max(n for n, _ in work)
     cta_bytes = longest * tile.cta_tile_kv * row_bytes  # the longest CTA's K/V, one tile pair in flight
-    stream = max(reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight)
-    stream_bound = "hbm" if reads * (1.0 + writeback / reads) / bw >= cta_bytes * hw.hbm_latency_s / in_flight \
-        else "latency"
+    hbm, little = reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight
+    stream, stream_bound = (hbm, "hbm") if hbm >= little else (little, "latency")
     tail = full.cycles / clock
     startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
@@ -408,8 +408,8 @@ def flashinfer_single_prefill(hw, wl) -> Result:
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
     q_tiles = len(work) // n_chunks
     density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (q_tiles * wl.kv_len))  # key tiles visited
-    n, kv = int(wl.seq_len), int(wl.kv_len)
-    attended = n * (kv - n) + n * (n + 1) / 2 if causal else float(n * kv)  # bottom-right causal: query q sees kv-n+q+1
+    n, keys = int(wl.seq_len), int(wl.kv_len)
+    attended = n * (keys - n) + n * (n + 1) / 2 if causal else float(n * keys)  # bottom-right: query q sees keys-n+q+1
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), density), detail)
 
 

@@ -93,14 +93,20 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
         core = max(gemm, max(gemm_sm, softmax) + exposed * min(gemm_sm, softmax))
         hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
-    if cfg.gemm_ahead_loads and resident == 1:  # a lone CTA's chain of waits, max(QK, L) + max(S + PV, L)
-        qk = gemm * kd / (kd + kdv)
-        waits["latency"] = max(waits["latency"], max(qk, latency) + max(softmax + gemm - qk, latency))
+    if cfg.gemm_ahead_loads and resident == 1:
+        waits["latency"] = max(waits["latency"], lone_chain_cycles(gemm, softmax, latency, kd, kdv))
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
     wait = max(waits, key=waits.get)
     if waits[wait] >= core:
         return TileCost(waits[wait], wait, gemm, softmax, hidden)
     return TileCost(core, max(parts, key=parts.get), gemm, softmax, hidden)
+
+
+def lone_chain_cycles(gemm: float, softmax: float, latency: float, kd: int, kdv: int) -> float:
+    """A lone FA2 CTA's chain of waits a tile, max(QK, L) + max(S + PV, L): it issues each K/V load one GEMM
+    ahead (V(n) before QK(n), K(n-1) before the softmax and PV(n)), the GEMMs split by their head dims."""
+    qk = gemm * kd / (kd + kdv)
+    return max(qk, latency) + max(softmax + gemm - qk, latency)
 
 
 def ops_of(cfg, d: int, dv: int):

@@ -9,12 +9,11 @@ speedups (fused vs naive, sparse vs dense), which is what users act on.
 import json
 import math
 import statistics
+from contextlib import ExitStack, contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
-from contextlib import contextmanager
-
 from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
@@ -140,29 +139,28 @@ def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict
     ``skipped`` list, goes there with the reason."""
     model_of = _model_chooser(doc, hw)
     clock_mhz = locked_clock_mhz(doc)
-    try:
-        with as_built(doc):  # a build the kernels never had is the file's error, not a point's
-            pass
-    except UserError as err:
-        raise UserError(f"{doc.get('file') or 'the results file'}: {err}") from None
     out = []
-    for i, p in enumerate(doc["points"]):
-        if not p.get("ok", True) or not p.get("measured_s"):
-            continue
-        if not p.get("algorithm") and doc.get("format") != MEASURED_FORMAT:  # a kernel attnsim has no family for
-            if skipped is not None:
-                skipped.append({"point": f"point {i}", "kernel": p.get("kernel"), "algorithm": None,
-                                "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
-            continue
+    with ExitStack() as built:
         try:
-            with as_built(doc):
+            built.enter_context(as_built(doc))
+        except UserError as err:  # a build the kernels never had is the file's error, not a point's
+            raise UserError(f"{doc.get('file') or 'the results file'}: {err}") from None
+        for i, p in enumerate(doc["points"]):
+            if not p.get("ok", True) or not p.get("measured_s"):
+                continue
+            if not p.get("algorithm") and doc.get("format") != MEASURED_FORMAT:  # a kernel with no attnsim family
+                if skipped is not None:
+                    skipped.append({"point": f"point {i}", "kernel": p.get("kernel"), "algorithm": None,
+                                    "reason": f"no attnsim family for kernel {p.get('kernel')!r}"})
+                continue
+            try:
                 out.append(_predict_point(p, model_of(p), clock_mhz))
-        except UserError as err:
-            where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"
-            if skipped is None:
-                raise UserError(f"{where}: {err}") from None
-            skipped.append({"point": where, "kernel": p.get("kernel"), "algorithm": p.get("algorithm"),
-                            "reason": str(err)})
+            except UserError as err:
+                where = f"{doc.get('file')} row {p['row']}" if "row" in p else f"point {i}"
+                if skipped is None:
+                    raise UserError(f"{where}: {err}") from None
+                skipped.append({"point": where, "kernel": p.get("kernel"), "algorithm": p.get("algorithm"),
+                                "reason": str(err)})
     return out
 
 
