@@ -5,11 +5,13 @@ written in sympy so they print; a test checks that the numbers they give equal
 the model's.
 """
 
+import math
 from dataclasses import replace
 
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
@@ -144,7 +146,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
     if spec.family in TC_FAMILIES:
         return "\n".join(lines + _flashinfer_tc_lines(hw, result.detail) + _roof_lines(result))
-    if spec.family.startswith("flashinfer"):
+    if spec.family.startswith("flashinfer") and spec.family != FI_PREFILL:
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
     if spec.family == "flash1":
         return "\n".join(lines + _fa1_lines(hw, wl, result.detail) + _mask_lines(result.detail) + _roof_lines(result))
@@ -160,6 +162,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    if spec.family == FI_PREFILL:
+        lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q))
     held = det.get("resident_ctas", det["ctas_per_sm"])
     lone = not cfg.overlap and cfg.warps * held <= tc.SUB_PARTITIONS
     if not is_columns(held) and held < det["ctas_per_sm"]:
@@ -314,7 +318,8 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             f"each CTA's dispatched in launch order, resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us",
             *_tc_end_lines(det),
             *(["note: on Hopper FlashInfer's default backend (\"auto\") is its fa3 one (hopper/prefill_sm90.cuh), "
-               "which attnsim does not model; this is the call with backend=\"fa2\""] if hw.arch == "sm_90" else [])]
+               "whose kernel attnsim models through the batch entry point (flashinfer-prefill, --batch 1 for one "
+               "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" else [])]
 
 
 def _tc_end_lines(det: dict) -> list[str]:

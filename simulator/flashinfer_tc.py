@@ -7,7 +7,8 @@ with ``q.unsqueeze(0)``, MaskMode.NON_CAUSAL), as FlashInfer 0.6.16 dispatches i
 
 Three families. ``flashinfer-single-prefill``: the same kernel on a prefill call of one request
 (``single_prefill_with_kv_cache(q, k, v, causal=..., backend="fa2")``, flashinfer/prefill.py: the fa2 backend,
-FlashInfer's only one before Hopper; on Hopper its "auto" picks the fa3 backend, not modelled), ``seq_len`` x group
+FlashInfer's only one before Hopper; on Hopper its "auto" picks the fa3 backend: ``flashinfer-prefill``, in
+simulator.flashinfer_sm90, models that kernel through the batch entry point), ``seq_len`` x group
 packed rows in 128-row tiles past 64 (FA2DetermineCtaTileQ), a causal call bottom-right aligned (each query tile's
 keys stop at its last query's and are masked from its first query's), each CTA's key tiles dispatched in launch
 order (``flashinfer_single_prefill``). ``flashinfer-single-decode-tc``: one request on a contiguous cache. ``flashinfer-decode-tc``: a batch

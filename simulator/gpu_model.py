@@ -24,6 +24,7 @@ from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_sm90
+from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, window_extra_tiles
 from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -63,7 +64,7 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         from simulator.nsa_select import simulate
 
         return simulate(hw, algo, wl)
-    if algo.startswith("flashinfer"):
+    if algo.startswith("flashinfer") and algo != FI_PREFILL:
         from simulator.flashinfer_decode import flashinfer_decode
         from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES, flashinfer_tc_decode
 
@@ -73,6 +74,9 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         return flashinfer_tc_decode(hw, algo, wl) if algo in TC_FAMILIES else flashinfer_decode(hw, algo, wl)
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
+                        "flash2, flash3, flash4 or flash-decoding")
+    if cascade and algo == FI_PREFILL:
+        raise UserError(f"{algo} (FlashInfer's batch prefill) runs its own attention; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
     return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
 
@@ -149,6 +153,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     stack = tiles_per_position(cfg, wl)
     if is_columns(stack) or stack > 1:  # a position's packed heads fill more than one tile
         parts = [replace(p, heads=p.heads * stack) for p in parts]
+    if cfg.family == FI_PREFILL:  # its sliding window's extra key tile (get_swa_begin_kv_tile_idx's "- 1")
+        parts = [replace(p, tiles=window_extra_tiles(p.tiles, wl, block_q, cfg.block_kv)) for p in parts]
     tiles = parts[0].tiles
     heads = sum(p.heads for p in parts)
     if cfg.split_kernel:

@@ -1,0 +1,135 @@
+"""FlashInfer's batch prefill on Hopper, its ``fa3`` backend (``flashinfer-prefill``): what serving engines call for
+a prefill through FlashInfer on an H100, H200, H800 or H20 (docs/kernels.md D4).
+
+``BatchPrefillWithRaggedKVCacheWrapper`` (and, over a paged cache, ``BatchPrefillWithPagedKVCacheWrapper``) with
+``backend="auto"`` run the sm90 kernel wherever ``determine_attention_backend`` finds sm90a, no custom mask and
+no positional encoding in the kernel (flashinfer/utils.py): ``PrefillWithKVCacheKernel``
+(include/flashinfer/attention/hopper/prefill_sm90.cuh), FlashAttention-3's mainloop ported: one TMA producer
+warpgroup (cp.async over a paged cache, ``SparseCollectiveMainloop``), ``CTA_Q / 64`` consumer warpgroups issuing
+wgmma, 2-stage K and V pipelines, the consumer warpgroups' GEMMs ordered by named barriers (ping-pong) and the
+softmax of one key tile beside the PV GEMM of the next (mainloop_mma.cuh ``mma_f16``). The model runs it on the
+fused-kernel schedule FA3 runs on, with FA3's fitted ``wgmma`` figures, and these differences, read at
+flashinfer-ai/flashinfer tag nightly-v0.6.16-20260730 (4b964ec4):
+
+- tiles: ragged ``getCTATileSize`` (prefill_sm90.cuh): d=64 192 x 128, d=128 128 x 128 causal and 128 x 192
+  otherwise, d=256 128 x 64, (192, 128) 128 x 128; paged (``BatchPrefillWithPagedKVCacheDispatched``): 192 x 96,
+  128 x 96, 128 x 32, and no (192, 128) (``cudaErrorNotSupported``);
+- no GQA packing: a work tile is CTA_Q queries of one query head (scheduler.cuh ``PrefillSM90Plan``: "our current
+  FA3 implementation do not fuse query and group heads"), so K/V of a KV head is streamed once per query head;
+- one persistent CTA per SM running a work list the host balances heaviest first (``PrefillSM90Plan``'s
+  min-heap over CTAs; tile_scheduler.cuh ``BatchPrefillPersistentTileScheduler``);
+- no KV split, no merge kernel, no scheduler kernel: one launch per ``run()``;
+- a sliding window (``window_left``) starts one key tile early: ``get_swa_begin_kv_tile_idx`` (hopper/utils.cuh)
+  takes ``(q_tile * CTA_Q + kv_len - qo_len - window_left) / CTA_KV - 1``, so every query tile whose window
+  starts at a key tile past the first also loads and computes the tile before it, all masked
+  (``window_extra_tiles``; FA3's block.h has no ``- 1``).
+"""
+
+from dataclasses import replace
+
+from simulator._numpy import np
+from simulator.gpu_kernels import FUSED_CASCADE, KernelConfig, fa_window_sides, paged_cache, pattern_causal
+from simulator.kernel_configs import CONSUMER_REGS, FA3_STAGES, WGMMA_ROWS
+
+FAMILY = "flashinfer-prefill"
+SOURCE = "flashinfer include/flashinfer/attention/hopper/prefill_sm90.cuh (0.6.16)"
+# ragged (TMA) tiles, getCTATileSize: head dim -> (CTA_Q, CTA_KV non-causal, CTA_KV causal)
+RAGGED_TILES = {64: (192, 128, 128), 128: (128, 192, 128), 256: (128, 64, 64)}
+MLA_SHAPE = (192, 128)  # (head dim, value head dim): getCTATileSize's "hack for deepseek prefill", 128 x 128
+# paged (cp.async) tiles, BatchPrefillWithPagedKVCacheDispatched: head dim -> (CTA_Q, CTA_KV)
+PAGED_TILES = {64: (192, 96), 128: (128, 96), 256: (128, 32)}
+DTYPES = ("fp16", "bf16")  # the fp8 kernels are hopper/quantization/'s, not modelled
+
+
+def tile(d: int, dv: int, causal: bool, paged: bool) -> tuple[int, int]:
+    """(CTA_Q, CTA_KV) of the kernel a call runs."""
+    if paged:
+        return PAGED_TILES[d]
+    if (d, dv) == MLA_SHAPE:
+        return 128, 128
+    br, bc, bc_causal = RAGGED_TILES[d]
+    return br, bc_causal if causal else bc
+
+
+def config(d: int, dv: int, b: int, causal: bool, paged: bool) -> KernelConfig:
+    """The kernel's layout: CTA_Q / 64 consumer warpgroups and a producer warpgroup; shared memory Q, two K stages
+    and two V stages that the O tile reuses (kernel_traits.cuh SharedStorageQKVO: ``union{smem_v, smem_o}``); the
+    consumers' setmaxnreg 240 (two warpgroups) or 160 (three), as FA3's; QK from smem, P in registers (RS PV)."""
+    br, bc = tile(d, dv, causal, paged)
+    wgs = br // WGMMA_ROWS
+    smem = (br * d + FA3_STAGES * bc * d + max(FA3_STAGES * bc * dv, br * dv)) * b
+    return KernelConfig(FAMILY, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
+                        True, False, cascade=FUSED_CASCADE, kv_stages=FA3_STAGES, persistent=True)
+
+
+def causal(wl) -> bool:
+    """Whether FlashInfer runs the call with ``causal=True``: causal, or a window over past keys only (FA's right
+    side 0: ``window(w)``, ``window(l, 0)``), which FlashInfer takes as ``window_left`` with its causal mask."""
+    if not wl.pattern:
+        return pattern_causal(wl)
+    sides = fa_window_sides(wl, fa3=True)
+    return pattern_causal(wl) or (sides is not None and sides[1] == 0)
+
+
+def kernel_config(hw, wl) -> KernelConfig:
+    return config(int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), causal(wl), paged_cache(wl))
+
+
+def error(hw, wl) -> str | None:
+    """Why the fa3 backend cannot run the call as attnsim models it (None if it can)."""
+    d, dv = int(wl.head_dim), int(wl.v_head_dim)
+    if wl.dtype not in DTYPES:
+        return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
+                f"modelled: got --dtype {wl.dtype}")
+    if paged_cache(wl) and d != dv:
+        paged = f"--page-size {wl.page_size}" if wl.page_size is not None else "--scope layer: the engine's pages"
+        return (f"--v-head-dim {dv}: {FAMILY} over a paged cache ({paged}) takes equal head dims "
+                "(BatchPrefillWithPagedKVCacheDispatched returns cudaErrorNotSupported otherwise); use a ragged "
+                "call or equal head dims")
+    if not ((d == dv and d in RAGGED_TILES) or (d, dv) == MLA_SHAPE):
+        return (f"{FAMILY} runs head dims 64, 128 and 256 (V as wide) and (192, 128) (flashinfer/utils.py "
+                f"is_fa3_prefill_head_dim_supported); got --head-dim {d} --v-head-dim {dv}")
+    if wl.sparsity:
+        return f"--sparsity {wl.sparsity:g}: {FAMILY} attends dense, causal or a left sliding window; drop it"
+    if wl.pattern and wl.pattern not in ("full", "causal"):
+        sides = fa_window_sides(wl, fa3=True)
+        if sides is None or sides[1] > 0:
+            return (f"--pattern {wl.pattern}: {FAMILY} takes dense, causal, or a window over past keys "
+                    "(window_left: window(w) or window(l, 0), with or without --causal); use flash3 for others")
+    return None
+
+
+def extra_tiles(wl, block_q: int, block_kv: int, n_rows: int):
+    """Per query tile, 1 where ``get_swa_begin_kv_tile_idx``'s ``- 1`` adds a key tile before its window: the
+    window (``window_left``) starts at a key tile past the first; None without a window."""
+    sides = fa_window_sides(wl, fa3=True) if wl.pattern else None
+    if sides is None or sides[0] < 0:
+        return None
+    start = np.arange(n_rows) * block_q + int(wl.kv_len) - int(wl.seq_len) - sides[0]
+    return (start >= block_kv).astype(np.int64)
+
+
+def window_extra_tiles(tiles, wl, block_q: int, block_kv: int):
+    """``tiles`` with the masked key tile ``extra_tiles`` adds before each query tile's window; unchanged
+    without a window."""
+    extra = extra_tiles(wl, block_q, block_kv, tiles.n_rows)
+    if extra is None or not extra.any():
+        return tiles
+    visited = int(tiles.visited + extra.sum())
+    return replace(tiles, row_partial=np.asarray(tiles.row_partial) + extra, visited=visited, uniform=False,
+                   block_density=tiles.block_density * visited / max(tiles.visited, 1))
+
+
+def explain_lines(wl, cfg, n_rows: int) -> list[str]:
+    """What ``--explain`` says of the kernel beside the tile formulas."""
+    loads = ("paged KV cache (BatchPrefillWithPagedKVCacheWrapper): K/V by cp.async through the page table "
+             "(SparseCollectiveMainloop), any page size" if paged_cache(wl) else
+             "ragged K/V (BatchPrefillWithRaggedKVCacheWrapper) by TMA (CollectiveMainloop)")
+    lines = [f"FlashInfer's batch prefill, fa3 backend (sm90, {SOURCE}): {loads}; one query head a tile (no GQA "
+             "packing); one persistent CTA per SM over the host's heaviest-first work list; one kernel (no KV split, "
+             "no merge)"]
+    extra = extra_tiles(wl, cfg.block_q, cfg.block_kv, n_rows)
+    if extra is not None and extra.any():
+        lines.append(f"window_left: {int(extra.sum())} of {n_rows} query tiles also load and compute the masked key "
+                     "tile before their window (get_swa_begin_kv_tile_idx's - 1)")
+    return lines

@@ -1,0 +1,100 @@
+"""flashinfer-prefill: FlashInfer's batch prefill on Hopper, its fa3 backend (simulator.flashinfer_sm90)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator import tiles as tile_source
+from simulator.api import evaluate, hardware
+from simulator.flashinfer_sm90 import FAMILY, config, extra_tiles
+from simulator.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+H100, H200 = hardware("h100"), hardware("h200")
+
+# sizeof(SharedStorage) of the kernels compiled at nightly-v0.6.16-20260730 (nvcc 13.0, sm_90a): Q, two K stages,
+# two V stages that O reuses, and 80 B of barriers
+COMPILED_SMEM = {(64, 64, False, False): 90_192, (128, 128, False, False): 229_456, (128, 128, True, False): 163_920,
+                 (256, 256, False, False): 196_688, (64, 64, False, True): 73_808, (128, 128, False, True): 131_152,
+                 (256, 256, False, True): 163_920}
+
+
+@pytest.mark.parametrize("key, tile", [((64, 64, False, False), (192, 128)), ((128, 128, False, False), (128, 192)),
+                                       ((128, 128, True, False), (128, 128)), ((256, 256, False, False), (128, 64)),
+                                       ((192, 128, False, False), (128, 128)), ((64, 64, False, True), (192, 96)),
+                                       ((128, 128, True, True), (128, 96)), ((256, 256, False, True), (128, 32))])
+def test_tiles_and_warpgroups_are_the_kernels(key, tile):
+    """getCTATileSize (ragged, TMA) and BatchPrefillWithPagedKVCacheDispatched (paged, cp.async); CTA_Q / 64
+    consumer warpgroups beside the producer; one CTA an SM (setmaxnreg fills the register file)."""
+    d, dv, causal, paged = key
+    cfg = config(d, dv, 2, causal, paged)
+    assert (cfg.block_q, cfg.block_kv) == tile
+    assert cfg.warps == 4 * tile[0] // 64 and cfg.producer_warps == 4 and cfg.tensor_path == "wgmma"
+    assert not cfg.pack_gqa and cfg.persistent and cfg.ctas_per_sm(H100) == 1
+    if key in COMPILED_SMEM:
+        assert 0 <= COMPILED_SMEM[key] - cfg.smem_bytes <= 128
+
+
+def test_one_kernel_no_split_and_no_gqa_packing():
+    """No KV split, merge or scheduler kernel, even where FA3 splits (a short call over a long cache); a work
+    tile is one query head's CTA_Q queries, so a GQA call runs as many work tiles as an MHA one."""
+    short = Workload(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=128, kv_len=65536, causal=True)
+    r = evaluate(H100, FAMILY, short)
+    assert r.cost.launches == 1 and r.detail["splits"] == 1
+    assert not {"combine", "prepare"} & {k for k, v in r.times.items() if v}
+    assert evaluate(H100, "flash3", short).detail["splits"] > 1
+    gqa = evaluate(H100, FAMILY, Workload(batch=2, heads=32, kv_heads=4, head_dim=128, seq_len=2048))
+    mha = evaluate(H100, FAMILY, Workload(batch=2, heads=32, kv_heads=32, head_dim=128, seq_len=2048))
+    assert gqa.time_s == pytest.approx(mha.time_s, rel=0.05)  # tiles per query head; only HBM bytes differ
+
+
+def test_a_sliding_window_loads_one_masked_tile_before_it():
+    """get_swa_begin_kv_tile_idx: (q_tile * CTA_Q + kv_len - qo_len - window_left) / CTA_KV - 1; at 2k tokens,
+    window_left 1024, 128 x 128 tiles, query tiles 9..15 start their window at key tile >= 1: 7 extra tiles."""
+    wl = Workload(batch=4, heads=32, kv_heads=8, head_dim=128, seq_len=2048, causal=True, pattern="window(1024,0)")
+    assert extra_tiles(wl, 128, 128, 16).tolist() == [0] * 9 + [1] * 7
+    geometric = tile_source.tile_rows(wl, 128, 128).visited
+    r = evaluate(H200, FAMILY, wl)
+    assert r.detail["head_groups"][0]["visited"] == geometric + 7
+    assert extra_tiles(Workload(seq_len=2048, causal=True), 128, 128, 16) is None
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "h200", "--algo", FAMILY, "--batch", "4", "--heads", "32",
+                                   "--kv-heads", "8", "--seq-len", "2k", "--pattern", "window(1024,0)", "--explain"])
+    text = out.output.replace("\n    ", " ")
+    assert "fa3 backend" in text and "7 of 16 query tiles also load and compute the masked key tile" in text
+
+
+def test_layer_scope_reads_the_engines_pages():
+    """A serving engine's call reads a paged cache: BatchPrefillWithPagedKVCacheWrapper's cp.async tiles."""
+    layer = evaluate(H100, FAMILY, Workload(batch=4, heads=32, kv_heads=8, seq_len=2048, scope="layer", causal=True))
+    assert (layer.detail["block_q"], layer.detail["block_kv"]) == (128, 96)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--hw", "a100"], "does not build for a100 (sm_80): it needs sm_90"),
+    (["--hw", "b200"], "does not build for b200"),
+    (["--dtype", "fp8"], "fp8 kernels (hopper/quantization/) are not modelled"),
+    (["--head-dim", "96"], "runs head dims 64, 128 and 256"),
+    (["--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "takes equal head dims"),
+    (["--pattern", "chunked(1k)"], "window over past keys"),
+    (["--pattern", "window(256,16)"], "window over past keys"),
+    (["--sparsity", "0.5"], "--sparsity 0.5"),
+    (["--block-size", "64"], "FlashInfer's own tiles (prefill_sm90.cuh)"),
+])
+def test_what_it_does_not_model_is_a_one_line_error(args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--algo", FAMILY, "--seq-len", "2k", *args])
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_tileops_long_window_calls_are_held_out_within_ten_percent():
+    """TileOPs' H200 nightly (1500 MHz, CUPTI, L2 flushed): FlashInfer's ragged prefill at 2k tokens, windows of
+    1024 keys; the 512-token calls sit where every fused family runs slower than the model (docs/kernels.md N)."""
+    r = CliRunner().invoke(cli, ["validate", "report", "validation/published/tileops-nightly-2026-09-07-h200.json",
+                                 "--format", "json"])
+    points = [p for p in json.loads(r.output)["points"] if p["algorithm"] == FAMILY]
+    assert len(points) == 8
+    long = [p for p in points if p["seq_len"] == 2048]
+    assert len(long) == 4 and all(abs(p["error"]) < 0.10 for p in long)
+    assert all(p["error"] < 0 for p in points if p["seq_len"] == 512)
