@@ -11,7 +11,7 @@ from dataclasses import replace
 import sympy as sp
 
 from simulator import gpu_model as gm
-from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines
+from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, fa3_backend
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
@@ -144,7 +144,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
-    if spec.family in TC_FAMILIES:
+    if spec.family in TC_FAMILIES or (spec.family == FI_PREFILL and not fa3_backend(hw)):
         return "\n".join(lines + _flashinfer_tc_lines(hw, result.detail) + _roof_lines(result))
     if spec.family.startswith("flashinfer") and spec.family != FI_PREFILL:
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
@@ -306,11 +306,18 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
     us = 1e6
     mask = ("causal: each query tile stops at its last query's key (bottom-right) and masks from its first query's"
             if det["causal"] else "dense")
-    return [f"FlashInfer {det['build']} prefill kernel on {det['queries']:,} queries ({mask}): CTA_TILE_Q "
+    batch = det.get("requests")  # flashinfer-prefill off Hopper: the batch kernel of its fa2 backend
+    what = (f"batch prefill, fa2 backend (FlashInfer's \"auto\" off Hopper), {batch} request(s) of "
+            f"{det['queries']:,} queries" if batch else f"prefill kernel on {det['queries']:,} queries")
+    pages = (f"; paged KV, page size {det['page_size']} (BatchPrefillWithPagedKVCacheKernel)" if det.get("page_size")
+             else "; ragged KV (BatchPrefillWithRaggedKVCacheKernel)" if batch else "")
+    return [f"FlashInfer {det['build']} {what} ({mask}): CTA_TILE_Q "
             f"{det['cta_tile_q']} packed rows x {det['cta_tile_kv']} keys per iteration, {layout}, mma.sync; "
             f"{det['smem_bytes']:,} B smem, {det['regs']} registers, {det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
-            f"grid: {det['ctas']} CTAs = KV heads x query tiles x {det['splits']} chunk(s) of {det['chunk_keys']} keys "
-            f"(up to {det['iterations']} iteration(s)), {det['waves']} wave(s)",
+            f"grid: {det['ctas']} CTAs = " + ("work items (request, query tile, KV chunk fastest) x KV heads"
+                                              if batch else "KV heads x query tiles") +
+            f" x {det['splits']} chunk(s) of {det['chunk_keys']} keys (up to {det['iterations']} iteration(s)), "
+            f"{det['waves']} wave(s){pages}",
             f"stream = max(bytes x (1 + write-back share) / (B_hbm*eff), the longest CTA's bytes x L_loaded / in "
             f"flight), in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
@@ -319,7 +326,7 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             *_tc_end_lines(det),
             *(["note: on Hopper FlashInfer's default backend (\"auto\") is its fa3 one (hopper/prefill_sm90.cuh), "
                "whose kernel attnsim models through the batch entry point (flashinfer-prefill, --batch 1 for one "
-               "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" else [])]
+               "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" and not batch else [])]
 
 
 def _tc_end_lines(det: dict) -> list[str]:
@@ -340,6 +347,8 @@ def _writeback_line(dirty: float, where: str = "in the stream above") -> str:
 def _tc_startup(det: dict) -> str:
     if det["page_size"]:
         return "the work item, the request's page range, its page indices, then the first K/V"
+    if det.get("requests"):  # the fa2 batch prefill over a ragged cache
+        return "the work item, the request's ranges, then the first K/V"
     return "Q, then the first K/V (0.0.1 waits for Q first)" if det["build"] == "0.0.1" else "the first K/V"
 
 

@@ -318,6 +318,6 @@ def _stream_seconds(ctas: int, slots: int, cta_bytes: float, in_flight: float, l
 
 def _merge_seconds(hw, wl, partial_bytes: float) -> float:
     """MergeStates / VariableLengthMergeStates (cascade.cuh): a second launch that reads every chunk's partial O
-    and log-sum-exp (one dependent round trip) and writes O."""
-    moved = partial_bytes + wl.batch * wl.heads * wl.head_dim * wl.dtype_bytes
+    and log-sum-exp (one dependent round trip) and writes O (one row per query and head)."""
+    moved = partial_bytes + wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * wl.dtype_bytes
     return hw.launch_overhead_s + hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)

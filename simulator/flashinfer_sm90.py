@@ -28,7 +28,8 @@ flashinfer-ai/flashinfer tag nightly-v0.6.16-20260730 (4b964ec4):
 from dataclasses import replace
 
 from simulator._numpy import np
-from simulator.gpu_kernels import FUSED_CASCADE, KernelConfig, fa_window_sides, paged_cache, pattern_causal
+from simulator.gpu_kernels import (FUSED_CASCADE, KernelConfig, fa_window_sides, paged_cache, pattern_causal,
+                                   sm_number)
 from simulator.kernel_configs import CONSUMER_REGS, FA3_STAGES, WGMMA_ROWS
 
 FAMILY = "flashinfer-prefill"
@@ -75,9 +76,26 @@ def kernel_config(hw, wl) -> KernelConfig:
     return config(int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), causal(wl), paged_cache(wl))
 
 
+def fa3_backend(hw) -> bool:
+    """Whether ``backend="auto"`` runs the fa3 backend here (sm90a; flashinfer/utils.py determine_attention_backend);
+    elsewhere it runs fa2 (simulator.flashinfer_tc.flashinfer_batch_prefill)."""
+    return sm_number(hw.arch) == 90
+
+
 def error(hw, wl) -> str | None:
-    """Why the fa3 backend cannot run the call as attnsim models it (None if it can)."""
+    """Why the backend FlashInfer picks here cannot run the call as attnsim models it (None if it can)."""
     d, dv = int(wl.head_dim), int(wl.v_head_dim)
+    if not fa3_backend(hw):
+        if wl.dtype not in DTYPES:
+            return f"{FAMILY} on {hw.name} (its fa2 backend) is modelled at fp16 and bf16: got --dtype {wl.dtype}"
+        if d != dv or d not in RAGGED_TILES:
+            return (f"{FAMILY} on {hw.name} (its fa2 backend) runs head dims 64, 128 and 256 with V of the same width "
+                    f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
+        if wl.sparsity or (wl.pattern and wl.pattern not in ("full", "causal")):
+            given = f"--pattern {wl.pattern}" if wl.sparsity == 0 else f"--sparsity {wl.sparsity:g}"
+            return (f"{given}: {FAMILY} on {hw.name} (its fa2 backend) is modelled for dense and causal calls; its "
+                    "window is modelled on Hopper (fa3 backend) only")
+        return None
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
                 f"modelled: got --dtype {wl.dtype}")

@@ -44,7 +44,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_decode import _merge_seconds, _stream_seconds, page_size
-from simulator.gpu_kernels import KernelConfig
+from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
@@ -250,12 +250,13 @@ def kernel_config(tile: PrefillTile, group: int) -> KernelConfig:
                         pack_gqa=group > 1, kv_stages=1.0)
 
 
-def plan(hw, wl, tile: PrefillTile, graph: bool) -> tuple[int, int, bool, int]:
-    """PrefillSplitQOKVIndptr for ``batch`` requests of one query and ``kv_len`` keys on ``page``-token pages:
+def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None) -> tuple[int, int, bool, int]:
+    """PrefillSplitQOKVIndptr for ``batch`` requests of ``seq_len`` queries and ``kv_len`` keys on ``page``-token
+    pages (default ``page_size(wl)``; 1 for a ragged cache, as BatchPrefillWithRaggedKVCacheWrapper plans it):
     (KV chunks per request, keys per chunk, split, CTAs launched per KV head). The smallest chunk (in pages, at
     least 128 tokens' worth) whose work items fit ``max_batch_size_if_split`` = 2 x SMs / KV heads; split when that
     chunk is shorter than the request, or always under a CUDA graph, whose grid is padded to that size."""
-    page = page_size(wl)
+    page = page or page_size(wl)
     pages = max(math.ceil(wl.kv_len / page), 1)
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
     fit = PLAN_CTAS_PER_SM * hw.sms // wl.kv_heads
@@ -336,24 +337,44 @@ def check_prefill(hw, wl) -> bool:
     return causal
 
 
-def _prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
-    """(key tiles, masked key tiles) of each CTA in launch order (query tile fastest, then chunk): a query tile
-    of a causal call stops at its last query's key, bottom-right aligned (the kernel's num_iterations), and masks
-    the tiles from its first query's (mask_iteration); a non-causal call masks a chunk's partial last tile."""
+def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int) -> tuple[int, int]:
+    """(key tiles, masked key tiles) of query tile ``j`` over KV chunk ``c``: a query tile of a causal call stops
+    at its last query's key, bottom-right aligned (the kernel's num_iterations), and masks the tiles from its first
+    query's (mask_iteration); a non-causal call masks a chunk's partial last tile."""
     group, rows = int(wl.group), tile.cta_tile_q
-    q_tiles = math.ceil(wl.seq_len * group / rows)
-    out = []
-    for c in range(n_chunks):
-        start, end = c * chunk, min((c + 1) * chunk, wl.kv_len)
-        for j in range(q_tiles):
-            q_lo, q_hi = j * rows // group, min(((j + 1) * rows - 1) // group, wl.seq_len - 1)
-            limit = wl.kv_len - wl.seq_len + q_hi + 1 if causal else wl.kv_len
-            span = max(0, min(end, limit) - start)
-            tiles = math.ceil(span / tile.cta_tile_kv)
-            first = (max(wl.kv_len - wl.seq_len + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
-                else span // tile.cta_tile_kv
-            out.append((tiles, max(0, tiles - first)))
-    return out
+    start, end = c * chunk, min((c + 1) * chunk, wl.kv_len)
+    q_lo, q_hi = j * rows // group, min(((j + 1) * rows - 1) // group, wl.seq_len - 1)
+    limit = wl.kv_len - wl.seq_len + q_hi + 1 if causal else wl.kv_len
+    span = max(0, min(end, limit) - start)
+    tiles = math.ceil(span / tile.cta_tile_kv)
+    first = (max(wl.kv_len - wl.seq_len + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
+        else span // tile.cta_tile_kv
+    return tiles, max(0, tiles - first)
+
+
+def check_batch_prefill(hw, wl) -> bool:
+    """What attnsim models of the fa2 batch prefill beyond ``flashinfer_sm90.error`` (dtypes, head dims, masks):
+    a causal call needs as many keys as queries, as the single prefill's; returns whether the call is causal."""
+    causal = bool(wl.causal) or wl.pattern == "causal"
+    if causal and wl.kv_len < wl.seq_len:
+        raise UserError(f"flashinfer-prefill with --causal needs --kv-len >= --seq-len: got {wl.seq_len} queries, "
+                        f"{wl.kv_len} keys")
+    dram_latency(hw, "flashinfer-prefill")
+    return causal
+
+
+def _prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
+    """(key tiles, masked key tiles) of each CTA of one KV head in launch order (query tile fastest, then chunk:
+    SinglePrefillWithKVCacheDispatched's dim3(num_blocks_x, num_chunks, num_kv_heads))."""
+    q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    return [_tile_work(wl, tile, chunk, causal, c, j) for c in range(n_chunks) for j in range(q_tiles)]
+
+
+def _batch_prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
+    """The same per work item of one KV head in the plan's order (PrefillSplitQOKVIndptr: request, then query
+    tile, KV chunk fastest), the requests alike."""
+    q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    return [_tile_work(wl, tile, chunk, causal, c, j) for j in range(q_tiles) for c in range(n_chunks)] * wl.batch
 
 
 def flashinfer_single_prefill(hw, wl) -> Result:
@@ -362,14 +383,44 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     key tiles, those the causal mask cuts at their masked cost, dispatched in launch order."""
     causal = check_prefill(hw, wl)
     family = PREFILL_FAMILY
+    tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), family,
+                        rows=int(wl.seq_len) * int(wl.group), causal=causal)
+    n_chunks, chunk = chunks(hw, wl, tile)
+    startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
+    return _prefill_call(hw, wl, family, tile, causal, n_chunks, chunk, _prefill_work(wl, tile, n_chunks, chunk, causal),
+                         startup, dict(page_size=None))
+
+
+def flashinfer_batch_prefill(hw, wl) -> Result:
+    """Predict FlashInfer's batch prefill on its fa2 backend (what ``backend="auto"`` runs off Hopper):
+    BatchPrefillWithRaggedKVCacheWrapper (or the paged wrapper: ``--page-size``, ``--scope layer``) plans with
+    PrefillPlan (scheduler.cuh): CTA_TILE_Q by FA2DetermineCtaTileQ of the packed query length, the KV split by
+    PrefillBinarySearchKVChunkSize (``plan``; a prefill of many query tiles does not split), then runs
+    BatchPrefillWith{Ragged,Paged}KVCacheKernel over the work items (request, query tile, KV chunk fastest) x KV
+    heads, the same tile as the single prefill's, each CTA first reading its work item and its request's ranges
+    (and, paged, the page indices); VariableLengthMergeStates after a split."""
+    causal = check_batch_prefill(hw, wl)
+    family = "flashinfer-prefill"
+    tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
+                        rows=int(wl.seq_len) * int(wl.group), causal=causal)
+    paged = paged_cache(wl)
+    n_chunks, chunk, _, _ = plan(hw, wl, tile, graph=False, page=page_size(wl) if paged else 1)
+    dependent = PLAN_DEPENDENT_LOADS if paged else PLAN_DEPENDENT_LOADS - 1  # no page indices in a ragged cache
+    startup = (dependent + 1) * dram_latency(hw, family)
+    work = _batch_prefill_work(wl, tile, n_chunks, chunk, causal)
+    return _prefill_call(hw, wl, family, tile, causal, n_chunks, chunk, work, startup,
+                         dict(page_size=page_size(wl) if paged else None, requests=int(wl.batch), backend="fa2"))
+
+
+def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks: int, chunk: int, work: list,
+                  startup: float, extra: dict) -> Result:
+    """The prefill kernel's call: ``work`` (key tiles, masked ones) per CTA of one KV head in launch order, the KV
+    heads after one another; the K/V stream or the SMs' time, the first loads (``startup``), the last tile, and
+    the merge kernel when split."""
     d, b, clock, group = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz, int(wl.group)
-    rows = int(wl.seq_len) * group
-    tile = prefill_tile(hw, d, group, b, family, rows=rows, causal=causal)
     cfg = kernel_config(tile, group)
     k = tile.ctas_per_sm(hw)
-    n_chunks, chunk = chunks(hw, wl, tile)
     split = n_chunks > 1
-    work = _prefill_work(wl, tile, n_chunks, chunk, causal)
     ctas = len(work) * wl.kv_heads
     resident = resident_ctas(hw, k, ctas)
     full = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
@@ -377,9 +428,9 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     period = np.array([(n - m) * full.cycles + m * masked.cycles for n, m in work])
     sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
     row_bytes = 2 * d * b  # one K row and one V row
-    kv = wl.kv_heads * wl.kv_len * row_bytes
-    q_o = 2 * wl.heads * wl.seq_len * d * b
-    partial = wl.heads * wl.seq_len * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
+    kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
+    q_o = 2 * wl.batch * wl.heads * wl.seq_len * d * b
+    partial = wl.batch * wl.heads * wl.seq_len * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
     reads = kv + q_o / 2
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
@@ -389,7 +440,6 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     hbm, little = reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight
     stream, stream_bound = (hbm, "hbm") if hbm >= little else (little, "latency")
     tail = full.cycles / clock
-    startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
     merge = _merge_seconds(hw, wl, partial) if split else 0.0
     tiles_run = sum(n for n, _ in work) * wl.kv_heads
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * tiles_run  # whole tiles: QK^T and PV
@@ -400,15 +450,16 @@ def flashinfer_single_prefill(hw, wl) -> Result:
                 launches=2 if split else 1)
     times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = full.bound if sm_time > stream else stream_bound
-    detail = dict(schedule=family, build=tile.build, launched_ctas=ctas, page_size=None, queries=int(wl.seq_len),
+    detail = dict(schedule=family, build=tile.build, launched_ctas=ctas, queries=int(wl.seq_len),
                   causal=causal, cta_tile_q=tile.cta_tile_q, cta_tile_kv=tile.cta_tile_kv, warps_q=tile.warps_q,
                   warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs, ctas_per_sm=k, ctas=ctas,
                   splits=n_chunks, chunk_keys=chunk, iterations=longest,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, sm_s=sm_time,
-                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
-    q_tiles = len(work) // n_chunks
-    density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (q_tiles * wl.kv_len))  # key tiles visited
+                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock,
+                  **extra)
+    q_tiles = len(work) // (n_chunks * wl.batch)
+    density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (wl.batch * q_tiles * wl.kv_len))  # key tiles
     n, keys = int(wl.seq_len), int(wl.kv_len)
     attended = n * (keys - n) + n * (n + 1) / 2 if causal else float(n * keys)  # bottom-right: query q sees keys-n+q+1
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), density), detail)

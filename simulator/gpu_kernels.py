@@ -20,16 +20,14 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
                 "flashinfer-decode-tc", "flashinfer-single-decode-tc",  # FlashInfer's tensor-core decode (flashinfer_tc)
                 "flashinfer-single-prefill",  # ... and its prefill kernel on a prefill call (flashinfer_tc)
-                "flashinfer-prefill",  # FlashInfer's batch prefill on Hopper, its fa3 backend (flashinfer_sm90)
+                "flashinfer-prefill",  # FlashInfer's batch prefill: fa3 backend on Hopper (flashinfer_sm90), fa2 else
                 "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
 # it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py
 # (tcgen05 and tensor memory): Blackwell datacenter parts.
 # FA1 (flash-attention 1.x, last at 4f285b35^, setup.py): SASS for sm_80, and sm_90 with CUDA 11.8+; nothing newer.
-# FlashInfer's fa3 backend: flashinfer/jit/core.py sm90a_nvcc_flags (sm_90a only); elsewhere its batch prefill runs
-# the fa2 backend (or, on Blackwell, cutlass / trtllm-gen), which attnsim does not model.
-FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (100, 103), "flashinfer-prefill": (90, 90)}
+FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (100, 103)}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)

@@ -24,7 +24,7 @@ from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_sm90
-from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, window_extra_tiles
+from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, fa3_backend, window_extra_tiles
 from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -78,6 +78,10 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
     if cascade and algo == FI_PREFILL:
         raise UserError(f"{algo} (FlashInfer's batch prefill) runs its own attention; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
+    if algo == FI_PREFILL and not fa3_backend(hw):
+        from simulator.flashinfer_tc import flashinfer_batch_prefill
+
+        return flashinfer_batch_prefill(hw, wl)
     return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
 
 

@@ -1,4 +1,5 @@
-"""flashinfer-prefill: FlashInfer's batch prefill on Hopper, its fa3 backend (simulator.flashinfer_sm90)."""
+"""flashinfer-prefill: FlashInfer's batch prefill, its fa3 backend on Hopper (simulator.flashinfer_sm90) and its fa2
+backend elsewhere (simulator.flashinfer_tc.flashinfer_batch_prefill)."""
 
 import json
 from pathlib import Path
@@ -10,10 +11,11 @@ from cli.main import cli
 from simulator import tiles as tile_source
 from simulator.api import evaluate, hardware
 from simulator.flashinfer_sm90 import FAMILY, config, extra_tiles
+from simulator.flashinfer_tc import PREFILL_FAMILY, _batch_prefill_work, plan, prefill_tile
 from simulator.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]
-H100, H200 = hardware("h100"), hardware("h200")
+H100, H200, A100 = hardware("h100"), hardware("h200"), hardware("a100")
 
 # sizeof(SharedStorage) of the kernels compiled at nightly-v0.6.16-20260730 (nvcc 13.0, sm_90a): Q, two K stages,
 # two V stages that O reuses, and 80 B of barriers
@@ -73,8 +75,9 @@ def test_layer_scope_reads_the_engines_pages():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--hw", "a100"], "does not build for a100 (sm_80): it needs sm_90"),
-    (["--hw", "b200"], "does not build for b200"),
+    (["--hw", "b200"], "needs b200's dram_latency_s"),
+    (["--hw", "a100", "--pattern", "window(256)"], "its window is modelled on Hopper (fa3 backend) only"),
+    (["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128"], "(its fa2 backend) runs head dims 64, 128 and 256"),
     (["--dtype", "fp8"], "fp8 kernels (hopper/quantization/) are not modelled"),
     (["--head-dim", "96"], "runs head dims 64, 128 and 256"),
     (["--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "takes equal head dims"),
@@ -98,3 +101,33 @@ def test_tileops_long_window_calls_are_held_out_within_ten_percent():
     long = [p for p in points if p["seq_len"] == 2048]
     assert len(long) == 4 and all(abs(p["error"]) < 0.10 for p in long)
     assert all(p["error"] < 0 for p in points if p["seq_len"] == 512)
+
+
+def test_off_hopper_it_runs_the_fa2_batch_kernel_the_single_prefills_tile():
+    """backend "auto" off sm90a is fa2: BatchPrefillWithRaggedKVCacheKernel, the single prefill's tile; one request
+    costs what single_prefill_with_kv_cache does (the work item's reads aside)."""
+    for kw in (dict(seq_len=4096, causal=True), dict(seq_len=1024)):
+        wl = Workload(batch=1, heads=32, kv_heads=8, head_dim=128, **kw)
+        batch, single = evaluate(A100, FAMILY, wl), evaluate(A100, PREFILL_FAMILY, wl)
+        assert batch.detail["backend"] == "fa2" and batch.detail["cta_tile_q"] == single.detail["cta_tile_q"]
+        assert batch.time_s == pytest.approx(single.time_s, rel=0.02)
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", FAMILY, "--batch", "4", "--seq-len", "2k",
+                                   "--explain"]).output.replace("\n    ", " ")
+    assert "batch prefill, fa2 backend" in out and "BatchPrefillWithRaggedKVCacheKernel" in out
+
+
+def test_the_fa2_plan_splits_only_what_does_not_fill_the_gpu():
+    """PrefillBinarySearchKVChunkSize: the smallest KV chunk (>= 128 tokens of a ragged cache) whose work items fit
+    2 x SMs / KV heads; split only when that chunk is shorter than the request. 4 x 4k causal queries (64 query
+    tiles each) never split; 2 requests of 16 queries over 64k keys do, and merge."""
+    long = Workload(batch=4, heads=32, kv_heads=8, head_dim=128, seq_len=4096, causal=True)
+    tile = prefill_tile(A100, 128, 4, 2, PREFILL_FAMILY, rows=4096 * 4, causal=True)
+    assert plan(A100, long, tile, graph=False, page=1)[:3] == (1, 4096, False)
+    short = Workload(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=16, kv_len=65536)
+    tile = prefill_tile(A100, 128, 4, 2, PREFILL_FAMILY, rows=64)
+    count, chunk, split, _ = plan(A100, short, tile, graph=False, page=1)
+    assert split and count == 2 * 108 // 8 // 2 and chunk == -(-65536 // count)  # 13 chunks each of 2 requests
+    r = evaluate(A100, FAMILY, short)
+    assert r.detail["splits"] == count and r.cost.launches == 2 and r.times["combine"] > 0
+    work = _batch_prefill_work(short, tile, count, chunk, False)
+    assert len(work) == 2 * count and work[:count] == work[count:]  # request-major, KV chunk fastest
