@@ -1,11 +1,12 @@
 """Read the FlashInfer post's decode and append figures off their PNGs, as `flashinfer-decode-a100-pcie.json`,
 `flashinfer-batch-gqa-h100.json`, the two `flashinfer-append-*.json` files, `flashinfer-prefill-h100.json` and the
-two `flashinfer-decode-fp8-*.json` files were read.
+two `flashinfer-decode-fp8-*.json` files and `flashinfer-page-size-a100-pcie.json` were read.
 
 The PNGs are in github.com/flashinfer-ai/flashinfer-ai.github.io, assets/imgs/, as replaced on 2024-02-05 by
 commit 1543b2e (unchanged at 8e7a2f6): single-decode-benchmark.png (Fig. 5), batch-decode-benchmark.png
 (Fig. 6), single-gqa-benchmark.png (Fig. 8), batch-gqa-benchmark.png (Fig. 9); single-append-benchmark.png
-(Fig. 7), single-prefill-benchmark.png (Fig. 4) and fp8-attention.png (Fig. 11) as first committed (1205f4e).
+(Fig. 7), single-prefill-benchmark.png (Fig. 4), fp8-attention.png (Fig. 11) and page-effect-benchmark.png (Fig. 12, the A100
+PCIe panel only) as first committed (1205f4e).
 Fetch them, then:
 
     python3 validation/published/read_flashinfer_plots.py DIR [--panel a100|h100]
@@ -70,9 +71,15 @@ FIGURES["4"] = ("single-prefill-benchmark.png", 100, "linear", {
 # Fig. 11 (FP8 decode: FlashInfer's single decode on an 8-bit KV cache), its bandwidth-utilization lines (left axis,
 # lines every 20): FlashInfer fp8's is the upper red run (the dotted red one below is its latency, right axis)
 FIGURES["11"] = ("fp8-attention.png", 20, "linear", {"FlashInfer fp8 BWUtil": ("red", LENGTHS[6:11])})
+# Fig. 12 (batch decode at page sizes 1, 4, 8 and 16 and the single decode, batch 1; one panel, the A100 PCIe): the
+# lines lie on one another, page_size=1's red dots drawn last, on top
+FIGURES["12"] = ("page-effect-benchmark.png", 20, "linear", {
+    "FlashInfer batch decode (page_size=1)": ("red", LENGTHS[6:])})
 # Fig. 7's eight panels run bandwidth | TFLOP/s, a row per GPU: H100, A100 PCIe, RTX Ada 6000, RTX 4090; Fig. 4's
 # four TFLOP/s panels H100 | A100 PCIe, then the two Ada cards
-PANELS = {"7": {"h100": 1, "a100": 3}}
+PANELS = {"7": {"h100": 1, "a100": 3}, "12": {"a100": 0}}
+# Fig. 12's legend covers most of its 20-60% gridlines: a line counts from 5% of the width shown
+LINE_FRACTION = {"12": 0.05}
 
 
 def _mask(im, colour, tol):
@@ -98,21 +105,25 @@ def panels(im):
     black = _mask(im, BLACK, 10)
     rows = _centres(np.where(black.sum(axis=1) > 400)[0])
     cols = _centres(np.where(black.sum(axis=0) > 300)[0])
+    spans = [(a, b) for a, b in zip(cols, cols[1:]) if b - a > 800]
+    # a spine runs across a whole panel; a row of legend text (Fig. 12's, inside its one panel) does not
+    rows = [r for r in rows if any(black[int(r), int(a) + 3:int(b) - 2].mean() >= 0.9 for a, b in spans)]
     boxes = []
     for top, bottom in zip(rows, rows[1:]):
         for left, right in zip(cols, cols[1:]):
             inner = black[int(top) + 3:int(bottom) - 2, int(left) + 3:int(right) - 2]
-            if bottom - top > 300 and right - left > 800 and inner.mean() < 0.05:
+            if bottom - top > 300 and right - left > 800 and inner.mean() < 0.08:  # Fig. 12: its legend, 5%
                 boxes.append((int(left) + 3, int(right) - 2, int(top) + 3, int(bottom) - 2))
     return boxes
 
 
-def scales(im, box, y_step, x_kind):
-    """(x pixel of a KV length, utilization of a y pixel) from the panel's gridlines."""
+def scales(im, box, y_step, x_kind, line_fraction=0.3):
+    """(x pixel of a KV length, utilization of a y pixel) from the panel's gridlines (a horizontal one: gridline
+    pixels over ``line_fraction`` of the width)."""
     x0, x1, y0, y1 = box
     grid = _mask(im, GRID, 5)[y0:y1, x0:x1]
     vx = [c + x0 for c in _centres(np.where(grid.sum(axis=0) > (y1 - y0) * 0.3)[0])]
-    hy = [c + y0 for c in _centres(np.where(grid.sum(axis=1) > (x1 - x0) * 0.3)[0])]
+    hy = [c + y0 for c in _centres(np.where(grid.sum(axis=1) > (x1 - x0) * line_fraction)[0])]
     per_line = _spacing(hy)  # pixels between gridlines; a line hidden under a series is skipped, not counted
     per_point = per_line / y_step  # pixels per utilization point (or TFLOP/s)
     zero = hy[-1] + per_point * y_step  # the bottom spine is 0, one step below the lowest line
@@ -146,10 +157,11 @@ def read(im, box, colour, x_px, value, marker_px=None):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 4-9 and 11 off their PNGs.")
+    parser = argparse.ArgumentParser(description="Read the FlashInfer post's Figs. 4-9, 11 and 12 off their PNGs.")
     parser.add_argument("dir", help="folder holding single-prefill-benchmark.png, single-decode-benchmark.png, "
                                     "batch-decode-benchmark.png, single-append-benchmark.png, "
-                                    "single-gqa-benchmark.png, batch-gqa-benchmark.png and fp8-attention.png")
+                                    "single-gqa-benchmark.png, batch-gqa-benchmark.png, fp8-attention.png and "
+                                    "page-effect-benchmark.png")
     parser.add_argument("--panel", choices=("h100", "a100"), default="a100",
                         help="the H100 SXM panel (top left) or the A100 PCIe one (top right); default a100")
     args = parser.parse_args(argv)
@@ -158,13 +170,16 @@ def main(argv=None) -> int:
     if missing:
         parser.error(f"{args.dir}: no {', '.join(missing)} there")
     for fig, (name, y_step, x_kind, series) in FIGURES.items():
+        where = PANELS.get(fig, {"h100": 0, "a100": 1})
+        if args.panel not in where:  # Fig. 12 has the A100 PCIe panel only
+            continue
         im = np.array(Image.open(folder / name).convert("RGB")).astype(int)
         boxes = panels(im)
-        if len(boxes) < 2:
-            print(f"Fig. {fig}: {name} has no two panels side by side", file=sys.stderr)
+        if len(boxes) <= where[args.panel]:
+            print(f"Fig. {fig}: {name} has no panel {where[args.panel] + 1}", file=sys.stderr)
             return 1
-        box = boxes[PANELS.get(fig, {"h100": 0, "a100": 1})[args.panel]]
-        x_of, value = scales(im, box, y_step, x_kind)
+        box = boxes[where[args.panel]]
+        x_of, value = scales(im, box, y_step, x_kind, LINE_FRACTION.get(fig, 0.3))
         print(f"Fig. {fig} ({name}, {args.panel} panel)")
         for label, (colour, lengths, *marker) in series.items():
             cells = []
