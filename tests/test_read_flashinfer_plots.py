@@ -51,3 +51,23 @@ def test_a_folder_without_the_figures_is_one_line_and_exit_2(tmp_path, capsys):
         R.main([str(tmp_path)])
     assert stop.value.code == 2
     assert "no single-decode-benchmark.png" in capsys.readouterr().err
+
+
+def test_one_panel_with_a_legend_over_its_gridlines():
+    """Fig. 12's layout: one panel whose legend box (rows of black text inside the axes) hides most of the 20-60
+    gridlines; the text rows are not spines, and the hidden lines count from 5% of the width."""
+    im = np.full((500, 1300, 3), 255, dtype=int)
+    left, right, top, bottom = 100, 1200, 50, 450
+    im[top - 1:top + 2, left:right + 1] = im[bottom - 1:bottom + 2, left:right + 1] = R.BLACK
+    im[top:bottom + 1, left - 1:left + 2] = im[top:bottom + 1, right - 1:right + 2] = R.BLACK
+    for k in range(7):
+        im[top + 2:bottom - 1, left + 50 + 100 * k] = R.GRID
+    for v in (20, 40, 60, 80):
+        im[bottom - 4 * v, left + 2:right - 1] = R.GRID
+    im[bottom - 4 * 65:bottom - 4 * 15, left + 150:right - 20] = 255  # the legend's white box over the lines
+    for row in range(bottom - 4 * 60, bottom - 4 * 20, 40):  # its lines of text: 600 black pixels each
+        im[row:row + 3, left + 200:left + 800] = R.BLACK
+    (box,) = R.panels(im)
+    assert box[2] < top + 5 and box[3] > bottom - 5
+    x_of, value = R.scales(im, box, 20, "linear", line_fraction=0.05)
+    assert value(bottom) == pytest.approx(0, abs=0.3) and value(bottom - 4 * 40) == pytest.approx(40, abs=0.3)
