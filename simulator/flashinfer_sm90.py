@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from simulator._numpy import np
 from simulator.gpu_kernels import (FUSED_CASCADE, KernelConfig, fa_window_sides, paged_cache, pattern_causal,
-                                   sm_number)
+                                   pattern_shape, sm_number)
 from simulator.kernel_configs import CONSUMER_REGS, FA3_STAGES, WGMMA_ROWS
 
 FAMILY = "flashinfer-prefill"
@@ -93,8 +93,8 @@ def error(hw, wl) -> str | None:
                     f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
         if wl.sparsity or (wl.pattern and wl.pattern not in ("full", "causal")):
             given = f"--pattern {wl.pattern}" if wl.sparsity == 0 else f"--sparsity {wl.sparsity:g}"
-            return (f"{given}: {FAMILY} on {hw.name} (its fa2 backend) is modelled for dense and causal calls; its "
-                    "window is modelled on Hopper (fa3 backend) only")
+            return (f"{given}: {FAMILY} on {hw.name} (its fa2 backend) is modelled for dense and causal calls (a "
+                    "sliding window on Hopper only, its fa3 backend)")
         return None
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
@@ -111,7 +111,8 @@ def error(hw, wl) -> str | None:
         return f"--sparsity {wl.sparsity:g}: {FAMILY} attends dense, causal or a left sliding window; drop it"
     if wl.pattern and wl.pattern not in ("full", "causal"):
         sides = fa_window_sides(wl, fa3=True)
-        if sides is None or sides[1] > 0:
+        other = {leaf.name for leaf in pattern_shape(wl.pattern).leaves} - {"window", "causal", "full"}
+        if sides is None or sides[1] > 0 or other:  # a strided or block mask needs a custom mask: not fa3's
             return (f"--pattern {wl.pattern}: {FAMILY} takes dense, causal, or a window over past keys "
                     "(window_left: window(w) or window(l, 0), with or without --causal); use flash3 for others")
     return None
