@@ -14,25 +14,19 @@ pixel of that colour on its middle row. Prints figures, writes nothing.
 """
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from read_flashinfer_plots import _runs  # noqa: E402  (the sibling reader's runs of adjacent pixel indices)
 
 SERIES = {"FlashInfer FA2 (sparse, page_size=1)": (66, 133, 244), "FlashInfer FA2 (contiguous)": (234, 67, 53),
           "FlashInfer FA3 (sparse, page_size=1)": (251, 188, 4), "FlashInfer FA3 (contiguous)": (52, 168, 83)}
 SETTINGS = ["B=128, L=1024", "B=64, L=2048", "B=32, L=4096", "B=8, L=8192", "B=1, L=32768"]  # the y labels, top first
 GRID = (204, 204, 204)
 GRID_VALUES = (200, 400, 600)
-
-
-def _runs(idx):
-    out = []
-    for i in idx:
-        if out and i == out[-1][1] + 1:
-            out[-1][1] = i
-        else:
-            out.append([int(i), int(i)])
-    return out
 
 
 def scale(im):
