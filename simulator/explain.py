@@ -11,7 +11,7 @@ from dataclasses import replace
 import sympy as sp
 
 from simulator import gpu_model as gm
-from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, fa3_backend
+from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, runs_fa2
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
@@ -144,9 +144,9 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _naive_lines(result))
     if spec.family.startswith("nsa-select"):
         return "\n".join(lines + _nsa_lines(result.detail) + estimate_lines(result.detail) + _roof_lines(result))
-    if spec.family in TC_FAMILIES or (spec.family == FI_PREFILL and not fa3_backend(hw)):
+    if spec.family in TC_FAMILIES or runs_fa2(hw, spec.family):
         return "\n".join(lines + _flashinfer_tc_lines(hw, result.detail) + _roof_lines(result))
-    if spec.family.startswith("flashinfer") and spec.family != FI_PREFILL:
+    if spec.family.startswith("flashinfer") and spec.family not in (FI_PREFILL, FI_PREFILL_FA2):
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
     if spec.family == "flash1":
         return "\n".join(lines + _fa1_lines(hw, wl, result.detail) + _mask_lines(result.detail) + _roof_lines(result))
@@ -307,7 +307,8 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
     mask = ("causal: each query tile stops at its last query's key (bottom-right) and masks from its first query's"
             if det["causal"] else "dense")
     batch = det.get("requests")  # flashinfer-prefill off Hopper: the batch kernel of its fa2 backend
-    what = (f"batch prefill, fa2 backend (FlashInfer's \"auto\" off Hopper), {batch} request(s) of "
+    how = "backend=\"fa2\"" if det["schedule"] == FI_PREFILL_FA2 else "FlashInfer's \"auto\" off Hopper"
+    what = (f"batch prefill, fa2 backend ({how}), {batch} request(s) of "
             f"{det['queries']:,} queries" if batch else f"prefill kernel on {det['queries']:,} queries")
     pages = (f"; paged KV, page size {det['page_size']} (BatchPrefillWithPagedKVCacheKernel)" if det.get("page_size")
              else "; ragged KV (BatchPrefillWithRaggedKVCacheKernel)" if batch else "")

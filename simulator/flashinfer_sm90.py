@@ -33,6 +33,7 @@ from simulator.gpu_kernels import (FUSED_CASCADE, KernelConfig, fa_window_sides,
 from simulator.kernel_configs import CONSUMER_REGS, FA3_STAGES, WGMMA_ROWS
 
 FAMILY = "flashinfer-prefill"
+FA2_FAMILY = "flashinfer-prefill-fa2"  # the same wrappers with backend="fa2", on any GPU (flashinfer_tc)
 SOURCE = "flashinfer include/flashinfer/attention/hopper/prefill_sm90.cuh (0.6.16)"
 # ragged (TMA) tiles, getCTATileSize: head dim -> (CTA_Q, CTA_KV non-causal, CTA_KV causal)
 RAGGED_TILES = {64: (192, 128, 128), 128: (128, 192, 128), 256: (128, 64, 64)}
@@ -82,19 +83,25 @@ def fa3_backend(hw) -> bool:
     return sm_number(hw.arch) == 90
 
 
-def error(hw, wl) -> str | None:
-    """Why the backend FlashInfer picks here cannot run the call as attnsim models it (None if it can)."""
+def runs_fa2(hw, family: str) -> bool:
+    """Whether the call runs FlashInfer's fa2 batch prefill: ``flashinfer-prefill-fa2``, or the default off Hopper."""
+    return family == FA2_FAMILY or (family == FAMILY and not fa3_backend(hw))
+
+
+def error(hw, wl, family: str = FAMILY) -> str | None:
+    """Why the backend the family runs here cannot run the call as attnsim models it (None if it can)."""
     d, dv = int(wl.head_dim), int(wl.v_head_dim)
-    if not fa3_backend(hw):
+    if runs_fa2(hw, family):
+        family_here = f"{family} on {hw.name} (its fa2 backend)" if family == FAMILY else family
         if wl.dtype not in DTYPES:
-            return f"{FAMILY} on {hw.name} (its fa2 backend) is modelled at fp16 and bf16: got --dtype {wl.dtype}"
+            return f"{family_here} is modelled at fp16 and bf16: got --dtype {wl.dtype}"
         if d != dv or d not in RAGGED_TILES:
-            return (f"{FAMILY} on {hw.name} (its fa2 backend) runs head dims 64, 128 and 256 with V of the same width "
-                    f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
+            return (f"{family_here} runs head dims 64, 128 and 256 with V of the same width (FlashInfer utils.cuh "
+                    f"DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
         if wl.sparsity or (wl.pattern and wl.pattern not in ("full", "causal")):
             given = f"--pattern {wl.pattern}" if wl.sparsity == 0 else f"--sparsity {wl.sparsity:g}"
-            return (f"{given}: {FAMILY} on {hw.name} (its fa2 backend) is modelled for dense and causal calls (a "
-                    "sliding window on Hopper only, its fa3 backend)")
+            return (f"{given}: {family_here} is modelled for dense and causal calls (a sliding window on Hopper only, "
+                    f"{FAMILY}'s fa3 backend)")
         return None
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "

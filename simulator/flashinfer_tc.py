@@ -352,14 +352,14 @@ def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int) 
     return tiles, max(0, tiles - first)
 
 
-def check_batch_prefill(hw, wl) -> bool:
+def check_batch_prefill(hw, wl, family: str) -> bool:
     """What attnsim models of the fa2 batch prefill beyond ``flashinfer_sm90.error`` (dtypes, head dims, masks):
     a causal call needs as many keys as queries, as the single prefill's; returns whether the call is causal."""
     causal = bool(wl.causal) or wl.pattern == "causal"
     if causal and wl.kv_len < wl.seq_len:
-        raise UserError(f"flashinfer-prefill with --causal needs --kv-len >= --seq-len: got {wl.seq_len} queries, "
+        raise UserError(f"{family} with --causal needs --kv-len >= --seq-len: got {wl.seq_len} queries, "
                         f"{wl.kv_len} keys")
-    dram_latency(hw, "flashinfer-prefill")
+    dram_latency(hw, family)
     return causal
 
 
@@ -391,7 +391,7 @@ def flashinfer_single_prefill(hw, wl) -> Result:
                          startup, dict(page_size=None))
 
 
-def flashinfer_batch_prefill(hw, wl) -> Result:
+def flashinfer_batch_prefill(hw, wl, family: str = "flashinfer-prefill") -> Result:
     """Predict FlashInfer's batch prefill on its fa2 backend (what ``backend="auto"`` runs off Hopper):
     BatchPrefillWithRaggedKVCacheWrapper (or the paged wrapper: ``--page-size``, ``--scope layer``) plans with
     PrefillPlan (scheduler.cuh): CTA_TILE_Q by FA2DetermineCtaTileQ of the packed query length, the KV split by
@@ -399,8 +399,7 @@ def flashinfer_batch_prefill(hw, wl) -> Result:
     BatchPrefillWith{Ragged,Paged}KVCacheKernel over the work items (request, query tile, KV chunk fastest) x KV
     heads, the same tile as the single prefill's, each CTA first reading its work item and its request's ranges
     (and, paged, the page indices); VariableLengthMergeStates after a split."""
-    causal = check_batch_prefill(hw, wl)
-    family = "flashinfer-prefill"
+    causal = check_batch_prefill(hw, wl, family)
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
                         rows=int(wl.seq_len) * int(wl.group), causal=causal)
     paged = paged_cache(wl)

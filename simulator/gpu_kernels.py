@@ -21,6 +21,7 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
                 "flashinfer-decode-tc", "flashinfer-single-decode-tc",  # FlashInfer's tensor-core decode (flashinfer_tc)
                 "flashinfer-single-prefill",  # ... and its prefill kernel on a prefill call (flashinfer_tc)
                 "flashinfer-prefill",  # FlashInfer's batch prefill: fa3 backend on Hopper (flashinfer_sm90), fa2 else
+                "flashinfer-prefill-fa2",  # ... with backend="fa2" on any GPU (flashinfer_tc)
                 "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100

@@ -24,7 +24,7 @@ from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_sm90
-from simulator.flashinfer_sm90 import FAMILY as FI_PREFILL, fa3_backend, window_extra_tiles
+from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, runs_fa2, window_extra_tiles
 from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -64,7 +64,7 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         from simulator.nsa_select import simulate
 
         return simulate(hw, algo, wl)
-    if algo.startswith("flashinfer") and algo != FI_PREFILL:
+    if algo.startswith("flashinfer") and algo not in (FI_PREFILL, FI_PREFILL_FA2):
         from simulator.flashinfer_decode import flashinfer_decode
         from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES, flashinfer_tc_decode
 
@@ -75,13 +75,13 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
     if cascade and algo == "flash1":
         raise UserError("flash1 (FlashAttention-1's Algorithm 1) runs its own cascade; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
-    if cascade and algo == FI_PREFILL:
+    if cascade and algo in (FI_PREFILL, FI_PREFILL_FA2):
         raise UserError(f"{algo} (FlashInfer's batch prefill) runs its own attention; map a cascade onto "
                         "flash2, flash3, flash4 or flash-decoding")
-    if algo == FI_PREFILL and not fa3_backend(hw):
+    if runs_fa2(hw, algo):
         from simulator.flashinfer_tc import flashinfer_batch_prefill
 
-        return flashinfer_batch_prefill(hw, wl)
+        return flashinfer_batch_prefill(hw, wl, algo)
     return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
 
 

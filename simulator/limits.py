@@ -53,6 +53,8 @@ LIMITS = {
     # FlashInfer's batch prefill on Hopper (fa3 backend): fp16/bf16; head dims checked in flashinfer_sm90.error
     "flashinfer-prefill": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/hopper/"
                                        "prefill_sm90.cuh (0.6.16)"),
+    "flashinfer-prefill-fa2": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/"
+                                           "prefill.cuh (0.6.16)"),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
@@ -76,10 +78,10 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     limits = LIMITS.get(algo)
     if limits is None:
         return None
-    if algo == "flashinfer-prefill":
+    if algo in ("flashinfer-prefill", "flashinfer-prefill-fa2"):
         from simulator.flashinfer_sm90 import error
 
-        if why := error(hw, wl):
+        if why := error(hw, wl, algo):
             return why
     if wl.dtype not in limits.dtypes:
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
@@ -106,7 +108,8 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return (f"--block-size {wl.block_size}: flash1 runs FlashAttention-1's fixed steps (16 query rows x 256 keys, "
                 f"fmha kernel_traits); use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo.startswith("flashinfer"):
-        what = "tiles (prefill_sm90.cuh)" if algo == "flashinfer-prefill" else "thread blocks (decode.cuh)"
+        what = ("tiles (prefill_sm90.cuh)" if algo == "flashinfer-prefill" else "tiles (prefill.cuh)"
+                if algo == "flashinfer-prefill-fa2" else "thread blocks (decode.cuh)")
         return (f"--block-size {wl.block_size}: {algo} runs FlashInfer's own {what}; drop it, or "
                 f"use flash2, flash3 or flash4 to set a tile")
     if wl.block_size and algo != "naive" and not algo.startswith("nsa-select"):  # NSA's block is its selection's
@@ -117,7 +120,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
 # The families whose variable-length entry point (--varlen) attnsim models: FA2's mha_varlen_fwd, FA3's varlen path,
 # and FA1 and FlashInfer's batch prefill, whose entry points are variable-length only (fmha_api.cpp mha_fwd takes
 # cu_seqlens_q / cu_seqlens_k; BatchPrefillWithRaggedKVCacheWrapper.plan takes qo_indptr / kv_indptr)
-VARLEN_FAMILIES = ("flash1", "flash2", "flash3", "flashinfer-prefill")
+VARLEN_FAMILIES = ("flash1", "flash2", "flash3", "flashinfer-prefill", "flashinfer-prefill-fa2")
 
 
 def varlen_error(hw, algo: str, wl=None) -> str | None:

@@ -76,7 +76,7 @@ def test_layer_scope_reads_the_engines_pages():
 
 @pytest.mark.parametrize("args, needle", [
     (["--hw", "b200"], "needs b200's dram_latency_s"),
-    (["--hw", "a100", "--pattern", "window(256)"], "a sliding window on Hopper only, its fa3 backend"),
+    (["--hw", "a100", "--pattern", "window(256)"], "a sliding window on Hopper only, flashinfer-prefill's fa3 backend"),
     (["--pattern", "strided(64)"], "window over past keys"),  # a custom mask: not the fa3 backend's
     (["--pattern", "causal&strided(64)"], "window over past keys"),
     (["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128"], "(its fa2 backend) runs head dims 64, 128 and 256"),
@@ -133,3 +133,23 @@ def test_the_fa2_plan_splits_only_what_does_not_fill_the_gpu():
     assert r.detail["splits"] == count and r.cost.launches == 2 and r.times["combine"] > 0
     work = _batch_prefill_work(short, tile, count, chunk, False)
     assert len(work) == 2 * count and work[:count] == work[count:]  # request-major, KV chunk fastest
+
+
+def test_flashinfer_prefill_fa2_is_the_fa2_backend_on_any_gpu():
+    """backend="fa2" asked for: the fa2 batch kernel on Hopper too; off Hopper it is what "auto" runs."""
+    wl = Workload(batch=8, heads=32, head_dim=128, seq_len=8192, causal=True)
+    hopper = evaluate(H100, "flashinfer-prefill-fa2", wl)
+    assert hopper.detail["backend"] == "fa2" and hopper.detail["schedule"] == "flashinfer-prefill-fa2"
+    assert hopper.time_s > 1.5 * evaluate(H100, FAMILY, wl).time_s  # mma.sync against wgmma
+    assert evaluate(A100, "flashinfer-prefill-fa2", wl).time_s == pytest.approx(evaluate(A100, FAMILY, wl).time_s)
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flashinfer-prefill-fa2", "--seq-len", "4k",
+                                   "--causal", "--explain"]).output.replace("\n    ", " ")
+    assert 'fa2 backend (backend="fa2")' in out
+
+
+def test_the_v02_charts_long_fa2_calls_are_held_out_within_five_percent():
+    """The FlashInfer 0.2 post's H100 chart: the fa2 backend on a ragged cache from 4k tokens (B x L = 128k)."""
+    r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashinfer-v02-prefill-h100.json",
+                                 "--format", "json"])
+    points = [p for p in json.loads(r.output)["points"] if p["kernel"] == "flashinfer-0.2-fa2-ragged"]
+    assert len(points) == 5 and all(abs(p["error"]) < 0.05 for p in points if p["seq_len"] >= 4096)
