@@ -1,5 +1,7 @@
-"""FlashInfer's batch prefill on Hopper, its ``fa3`` backend (``flashinfer-prefill``): what serving engines call for
-a prefill through FlashInfer on an H100, H200, H800 or H20 (docs/kernels.md D4).
+"""FlashInfer's batch prefill (``flashinfer-prefill``): what serving engines call for a prefill through FlashInfer.
+On Hopper (an H100, H200, H800 or H20) its ``fa3`` backend, modelled here; elsewhere, and as
+``flashinfer-prefill-fa2`` anywhere, its ``fa2`` backend (``runs_fa2``: simulator.flashinfer_tc
+``flashinfer_batch_prefill``). ``error`` holds what either refuses (docs/kernels.md D4).
 
 ``BatchPrefillWithRaggedKVCacheWrapper`` (and, over a paged cache, ``BatchPrefillWithPagedKVCacheWrapper``) with
 ``backend="auto"`` run the sm90 kernel wherever ``determine_attention_backend`` finds sm90a, no custom mask and
