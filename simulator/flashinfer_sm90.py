@@ -63,7 +63,8 @@ def config(d: int, dv: int, b: int, causal: bool, paged: bool) -> KernelConfig:
     wgs = br // WGMMA_ROWS
     smem = (br * d + FA3_STAGES * bc * d + max(FA3_STAGES * bc * dv, br * dv)) * b
     return KernelConfig(FAMILY, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
-                        True, False, cascade=FUSED_CASCADE, kv_stages=FA3_STAGES, persistent=True)
+                        True, False, cascade=FUSED_CASCADE, kv_stages=FA3_STAGES, persistent=True,
+                        window_extra_tile=True)
 
 
 def causal(wl) -> bool:
@@ -93,11 +94,11 @@ def runs_fa2(hw, family: str) -> bool:
 def error(hw, wl, family: str = FAMILY) -> str | None:
     """Why the backend the family runs here cannot run the call as attnsim models it (None if it can)."""
     d, dv = int(wl.head_dim), int(wl.v_head_dim)
-    if runs_fa2(hw, family):
+    if runs_fa2(hw, family):  # its dtypes are LIMITS'; the kernel's causal rule is flashinfer_tc's
+        from simulator.flashinfer_tc import HEAD_DIMS
+
         family_here = f"{family} on {hw.name} (its fa2 backend)" if family == FAMILY else family
-        if wl.dtype not in DTYPES:
-            return f"{family_here} is modelled at fp16 and bf16: got --dtype {wl.dtype}"
-        if d != dv or d not in RAGGED_TILES:
+        if d != dv or d not in HEAD_DIMS:
             return (f"{family_here} runs head dims 64, 128 and 256 with V of the same width (FlashInfer utils.cuh "
                     f"DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
         if wl.sparsity or (wl.pattern and wl.pattern not in ("full", "causal")):

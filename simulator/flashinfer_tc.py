@@ -318,16 +318,13 @@ def check_prefill(hw, wl) -> bool:
     """What attnsim models of ``single_prefill_with_kv_cache`` (fa2 backend): one request, dense or causal over a
     contiguous cache, as the kernel runs it; exit 2 with the allowed values. Returns whether the call is causal."""
     family = PREFILL_FAMILY
-    causal = bool(wl.causal) or wl.pattern == "causal"
     if wl.batch != 1:
         raise UserError(f"{family} serves one request (single_prefill_with_kv_cache): got --batch {wl.batch}; "
                         "use 1, or flash2/flash3 for a batch")
     if wl.sparsity or (wl.pattern not in (None, "full", "causal")):
         given = f"--pattern {wl.pattern}" if wl.pattern not in (None, "full", "causal") else f"--sparsity {wl.sparsity}"
         raise UserError(f"{family} is modelled for a dense or causal call: got {given}; drop it")
-    if causal and wl.kv_len < wl.seq_len:
-        raise UserError(f"{family} with --causal needs --kv-len >= --seq-len (FlashInfer: 'When causal is true, "
-                        f"kv_len must be greater than or equal to qo_len'): got {wl.seq_len} queries, {wl.kv_len} keys")
+    causal = _prefill_causal(family, wl)
     _check_head_dims(family, wl)
     if wl.varlen or wl.scope == "layer":
         raise UserError(f"{family} is one request's kernel call (single_prefill_with_kv_cache): got "
@@ -352,14 +349,12 @@ def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int) 
     return tiles, max(0, tiles - first)
 
 
-def check_batch_prefill(hw, wl, family: str) -> bool:
-    """What attnsim models of the fa2 batch prefill beyond ``flashinfer_sm90.error`` (dtypes, head dims, masks):
-    a causal call needs as many keys as queries, as the single prefill's; returns whether the call is causal."""
+def _prefill_causal(family: str, wl) -> bool:
+    """Whether a prefill call is causal; a causal one needs as many keys as queries (FlashInfer's check)."""
     causal = bool(wl.causal) or wl.pattern == "causal"
     if causal and wl.kv_len < wl.seq_len:
-        raise UserError(f"{family} with --causal needs --kv-len >= --seq-len: got {wl.seq_len} queries, "
-                        f"{wl.kv_len} keys")
-    dram_latency(hw, family)
+        raise UserError(f"{family} with --causal needs --kv-len >= --seq-len (FlashInfer: 'When causal is true, "
+                        f"kv_len must be greater than or equal to qo_len'): got {wl.seq_len} queries, {wl.kv_len} keys")
     return causal
 
 
@@ -391,7 +386,7 @@ def flashinfer_single_prefill(hw, wl) -> Result:
                          startup, dict(page_size=None))
 
 
-def flashinfer_batch_prefill(hw, wl, family: str = "flashinfer-prefill") -> Result:
+def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
     """Predict FlashInfer's batch prefill on its fa2 backend (what ``backend="auto"`` runs off Hopper):
     BatchPrefillWithRaggedKVCacheWrapper (or the paged wrapper: ``--page-size``, ``--scope layer``) plans with
     PrefillPlan (scheduler.cuh): CTA_TILE_Q by FA2DetermineCtaTileQ of the packed query length, the KV split by
@@ -399,7 +394,8 @@ def flashinfer_batch_prefill(hw, wl, family: str = "flashinfer-prefill") -> Resu
     BatchPrefillWith{Ragged,Paged}KVCacheKernel over the work items (request, query tile, KV chunk fastest) x KV
     heads, the same tile as the single prefill's, each CTA first reading its work item and its request's ranges
     (and, paged, the page indices); VariableLengthMergeStates after a split."""
-    causal = check_batch_prefill(hw, wl, family)
+    causal = _prefill_causal(family, wl)  # dtypes, head dims and masks: flashinfer_sm90.error
+    dram_latency(hw, family)
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
                         rows=int(wl.seq_len) * int(wl.group), causal=causal)
     paged = paged_cache(wl)

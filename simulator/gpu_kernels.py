@@ -92,6 +92,9 @@ class KernelConfig:
     # its use, V(n) after waiting for K(n) and before QK(n), K(n-1) after waiting for V(n) and before the softmax and
     # PV(n), so a CTA alone on its SM waits max(QK, L) + max(softmax + PV, L) a tile (tile_cost._tile_cost)
     gemm_ahead_loads: bool = False
+    # FlashInfer's fa3 backend (hopper/utils.cuh get_swa_begin_kv_tile_idx's "- 1"): a sliding window starts one key
+    # tile early, a masked tile more for each query tile whose window starts past the first (flashinfer_sm90)
+    window_extra_tile: bool = False
 
     def mma_dims(self, d: int, dv: int) -> tuple:
         """The head dims the kernel's MMAs and smem tiles span for a call of head dims ``d``, ``dv``."""

@@ -157,7 +157,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     stack = tiles_per_position(cfg, wl)
     if is_columns(stack) or stack > 1:  # a position's packed heads fill more than one tile
         parts = [replace(p, heads=p.heads * stack) for p in parts]
-    if cfg.family == FI_PREFILL:  # its sliding window's extra key tile (get_swa_begin_kv_tile_idx's "- 1")
+    if cfg.window_extra_tile:
         parts = [replace(p, tiles=window_extra_tiles(p.tiles, wl, block_q, cfg.block_kv)) for p in parts]
     tiles = parts[0].tiles
     heads = sum(p.heads for p in parts)

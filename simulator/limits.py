@@ -51,8 +51,8 @@ LIMITS = {
     **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc", "flashinfer-single-prefill"), FamilyLimits(
         ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)")),
     # FlashInfer's batch prefill on Hopper (fa3 backend): fp16/bf16; head dims checked in flashinfer_sm90.error
-    "flashinfer-prefill": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/hopper/"
-                                       "prefill_sm90.cuh (0.6.16)"),
+    "flashinfer-prefill": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/"
+                                       "hopper/prefill_sm90.cuh and prefill.cuh (0.6.16)"),
     "flashinfer-prefill-fa2": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/"
                                            "prefill.cuh (0.6.16)"),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
