@@ -50,7 +50,7 @@ from simulator.kernel_configs import build_switch
 from simulator.result import Result
 from simulator._numpy import np
 from simulator.schedule import grid_makespan, resident_ctas, uniform_makespan
-from simulator.tile_cost import tile_cycles
+from simulator.tile_cost import prologue_cycles, tile_cycles
 
 FAMILY = "flashinfer-single-decode-tc"
 BATCH_FAMILY = "flashinfer-decode-tc"
@@ -420,7 +420,10 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     resident = resident_ctas(hw, k, ctas)
     full = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
     masked = tile_cycles(cfg, hw, wl, partial=True, resident=resident)
-    period = np.array([(n - m) * full.cycles + m * masked.cycles for n, m in work])
+    # a CTA is one work item, not a persistent loop: it loads its Q, waits for its first K/V and writes its O
+    # outside the tile loop, as FA2's CTAs do (tile_cost.prologue_parts); its SM's other CTAs compute meanwhile
+    pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * group), full, resident)
+    period = np.array([(n - m) * full.cycles + m * masked.cycles + pro for n, m in work])
     sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
     row_bytes = 2 * d * b  # one K row and one V row
     kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
@@ -450,7 +453,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
                   warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs, ctas_per_sm=k, ctas=ctas,
                   splits=n_chunks, chunk_keys=chunk, iterations=longest,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
-                  stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, sm_s=sm_time,
+                  stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, prologue_cycles=pro,
+                  sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock,
                   **extra)
     q_tiles = len(work) // (n_chunks * wl.batch)
@@ -502,7 +506,8 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     cta_bytes = wl.kv_len / n_chunks * row_bytes
     stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
                                     1.0 + writeback / reads)
-    sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles) * resident / clock
+    pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * int(wl.group)), cost_tile, resident)
+    sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles + pro) * resident / clock
     tail = cost_tile.cycles / clock  # the last tile's compute after its data lands
     # the first K/V round trip (as the CUDA-core kernels count it, flashinfer_decode), after the dependent loads before
     # it: 0.0.1 waits for Q before it issues them; the batch kernel reads its work item, the request's page range and
@@ -522,6 +527,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   warps_q=tile.warps_q, warps_kv=tile.warps_kv, smem_bytes=tile.smem_bytes, regs=tile.regs,
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, iterations=iterations,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
-                  stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, sm_s=sm_time,
+                  stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, prologue_cycles=pro,
+                  sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)

@@ -147,9 +147,17 @@ def test_flashinfer_prefill_fa2_is_the_fa2_backend_on_any_gpu():
     assert 'fa2 backend (backend="fa2")' in out
 
 
-def test_the_v02_charts_long_fa2_calls_are_held_out_within_five_percent():
-    """The FlashInfer 0.2 post's H100 chart: the fa2 backend on a ragged cache from 4k tokens (B x L = 128k)."""
+def test_the_v02_charts_fa2_ragged_calls_are_held_out_within_five_percent():
+    """The FlashInfer 0.2 post's H100 chart: the fa2 backend on a ragged cache, 128 requests of 1k to one of 32k.
+    The short requests' 32,768 CTAs each load Q, wait for their first K/V and write O outside the tile loop (a
+    prologue, as FA2's CTAs pay it): without it the 1k call came out 15% fast, the 32k one right."""
     r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashinfer-v02-prefill-h100.json",
                                  "--format", "json"])
     points = [p for p in json.loads(r.output)["points"] if p["kernel"] == "flashinfer-0.2-fa2-ragged"]
-    assert len(points) == 5 and all(abs(p["error"]) < 0.05 for p in points if p["seq_len"] >= 4096)
+    assert len(points) == 5 and all(abs(p["error"]) < 0.05 for p in points)
+    wl = Workload(batch=128, heads=32, head_dim=128, seq_len=1024, causal=True, varlen=True)
+    det = evaluate(H100, "flashinfer-prefill-fa2", wl).detail
+    assert det["prologue_cycles"] > det["tile_cycles"]  # Q and O (128 rows) and the first K/V through L2
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flashinfer-prefill-fa2", "--batch", "128",
+                                   "--seq-len", "1k", "--causal", "--varlen", "--explain"]).output.replace("\n    ", " ")
+    assert "per CTA outside its loop" in out
