@@ -297,7 +297,8 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
-            f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] x iterations + {_tc_prologue(det)}, "
+            f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} x iterations + "
+            f"{_tc_prologue(det)}, "
             f"resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us", *_tc_end_lines(det)]
 
 
@@ -322,13 +323,21 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             f"stream = max(bytes x (1 + write-back share) / (B_hbm*eff), the longest CTA's bytes x L_loaded / in "
             f"flight), in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
-            f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}] (masked ones at their masked cost) "
+            f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} (masked ones at "
+            f"their masked cost) "
             f"+ {_tc_prologue(det)}, each CTA's dispatched in launch order, resident CTAs sharing an SM: "
             f"{det['sm_s'] * us:.2f} us",
             *_tc_end_lines(det),
             *(["note: on Hopper FlashInfer's default backend (\"auto\") is its fa3 one (hopper/prefill_sm90.cuh), "
                "whose kernel attnsim models through the batch entry point (flashinfer-prefill, --batch 1 for one "
                "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" and not batch else [])]
+
+
+def _tc_paged(det: dict) -> str:
+    """The paged kernel's page arithmetic in each tile (simulator.flashinfer_tc.PAGED_TILE_INSTRUCTIONS)."""
+    paged = det.get("paged_tile_cycles")
+    return (f" (of which {paged:,} the paged kernel's page arithmetic: per K/V row its page, page index and offset, "
+            f"one instruction a cycle per warp)") if paged else ""
 
 
 def _tc_prologue(det: dict) -> str:

@@ -119,6 +119,25 @@ REGS_BATCH = {
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 239, (256, 64, 2): 240, (256, 64, 4): 244, (256, 64, 8): 255,
 }
+# The paged kernels' page arithmetic, SASS instructions a warp issues per key tile beyond the ragged kernel's, by
+# (head dim, CTA_TILE_Q, NUM_MMA_KV): BatchPrefillWithPagedKVCacheKernel's loop (prefill.cuh) recomputes, for each of
+# the NUM_MMA_KV x 4 / NUM_WARPS_Q K/V rows a thread loads next, its page (page_size.divmod), the page index (an
+# LDG of paged_kv.indices) and the row's 64-bit offset (protective_get_kv_offset), and builds each cp.async address
+# from it, where BatchPrefillWithRaggedKVCacheKernel steps one pointer. Counted in the loop bodies (the back edge's
+# span holding the HMMAs) of both kernels at nightly-v0.6.16-20260730, csrc/batch_prefill_{paged,ragged}_kernel_inst
+# .jinja instantiated at fp16, MaskMode::kCausal, nvcc 13.0 -arch=sm_90a -O3, disassembled by nvdisasm (`python3
+# bench/count_paged_sass.py --flashinfer DIR --cccl DIR` prints this table; no GPU needed): e.g. d=128,
+# 128 x 64 tile, 1,255 against 1,095 instructions a warp (4 LDGs of page indices). The page size does not enter:
+# the divmod and the index load run per row for any page size (v0.2.0's loop is the same). The two spilling
+# 16-row tiles of 8 MMA steps (d=128 and 256) have no count; no GPU attnsim models can launch them.
+PAGED_TILE_INSTRUCTIONS = {
+    (64, 16, 2): 239, (64, 16, 4): 516, (64, 16, 8): 1130, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
+    (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 313,
+    (128, 16, 1): 162, (128, 16, 2): 279, (128, 16, 4): 510, (128, 64, 1): 60, (128, 64, 2): 100, (128, 64, 4): 181,
+    (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 113, (128, 128, 4): 160,
+    (256, 16, 1): 177, (256, 16, 2): 300, (256, 16, 4): 543, (256, 64, 1): 81, (256, 64, 2): 116, (256, 64, 4): 183,
+    (256, 64, 8): 348,
+}
 # By (num_frags_x, causal): num_frags_x 2 past 64 packed rows (a prefill call's), and the CAUSAL-true kernels
 # (flashinfer-single-prefill --causal), each compiled the same way
 REGS_001 = {
@@ -191,6 +210,16 @@ def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int
                         f"{current_build()} (flashinfer_build)")
     return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group,
                          group if rows is None else rows, b, family == BATCH_FAMILY, causal)
+
+
+def paged_tile_cycles(tile: PrefillTile, d: int) -> int:
+    """SM cycles the paged kernel adds to each key tile: its page arithmetic (PAGED_TILE_INSTRUCTIONS), issued by each
+    of the CTA's four warps on its own scheduler, one instruction a cycle, beside the tile's GEMMs and softmax."""
+    key = (d, tile.cta_tile_q, tile.cta_tile_kv // (MMA_ROWS * tile.warps_kv))
+    if key not in PAGED_TILE_INSTRUCTIONS:
+        raise UserError(f"FlashInfer's paged prefill kernel at head dim {d}, a {tile.cta_tile_q} x {tile.cta_tile_kv} "
+                        f"tile: attnsim has no instruction count for this tile (it spills registers)")
+    return PAGED_TILE_INSTRUCTIONS[key]
 
 
 def _alloc(regs: int) -> int:
@@ -420,6 +449,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     resident = resident_ctas(hw, k, ctas)
     full = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
     masked = tile_cycles(cfg, hw, wl, partial=True, resident=resident)
+    paged = paged_tile_cycles(tile, d) if extra.get("page_size") else 0
+    full, masked = full._replace(cycles=full.cycles + paged), masked._replace(cycles=masked.cycles + paged)
     # a CTA is one work item, not a persistent loop: it loads its Q, waits for its first K/V and writes its O
     # outside the tile loop, as FA2's CTAs do (tile_cost.prologue_parts); its SM's other CTAs compute meanwhile
     pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * group), full, resident)
@@ -454,7 +485,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
                   splits=n_chunks, chunk_keys=chunk, iterations=longest,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, prologue_cycles=pro,
-                  sm_s=sm_time,
+                  paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock,
                   **extra)
     q_tiles = len(work) // (n_chunks * wl.batch)
@@ -493,6 +524,8 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
         ctas = launched = wl.kv_heads * q_tiles * n_chunks
     resident = resident_ctas(hw, k, ctas)
     cost_tile = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
+    paged = paged_tile_cycles(tile, d) if family == BATCH_FAMILY else 0
+    cost_tile = cost_tile._replace(cycles=cost_tile.cycles + paged)
     iterations = math.ceil(chunk / tile.cta_tile_kv)
     row_bytes = 2 * d * b  # one K row and one V row
     kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
@@ -528,6 +561,6 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, iterations=iterations,
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, prologue_cycles=pro,
-                  sm_s=sm_time,
+                  paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
