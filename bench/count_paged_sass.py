@@ -79,7 +79,7 @@ def loops(sass: str) -> dict:
             if label:
                 labels[label.group(1)] = len(ins)
                 continue
-            m = re.search(r"/\*([0-9a-f]{4})\*/\s+(.*?);", line)
+            m = re.search(r"/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
             if m:
                 ins.append(m.group(2).strip())
         best = None

@@ -128,14 +128,13 @@ REGS_BATCH = {
 # .jinja instantiated at fp16, MaskMode::kCausal, nvcc 13.0 -arch=sm_90a -O3, disassembled by nvdisasm (`python3
 # bench/count_paged_sass.py --flashinfer DIR --cccl DIR` prints this table; no GPU needed): e.g. d=128,
 # 128 x 64 tile, 1,255 against 1,095 instructions a warp (4 LDGs of page indices). The page size does not enter:
-# the divmod and the index load run per row for any page size (v0.2.0's loop is the same). The two spilling
-# 16-row tiles of 8 MMA steps (d=128 and 256) have no count; no GPU attnsim models can launch them.
+# the divmod and the index load run per row for any page size (v0.2.0's loop is the same).
 PAGED_TILE_INSTRUCTIONS = {
     (64, 16, 2): 239, (64, 16, 4): 516, (64, 16, 8): 1130, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
     (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 313,
-    (128, 16, 1): 162, (128, 16, 2): 279, (128, 16, 4): 510, (128, 64, 1): 60, (128, 64, 2): 100, (128, 64, 4): 181,
+    (128, 16, 1): 162, (128, 16, 2): 279, (128, 16, 4): 510, (128, 16, 8): 982, (128, 64, 1): 60, (128, 64, 2): 100, (128, 64, 4): 181,
     (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 113, (128, 128, 4): 160,
-    (256, 16, 1): 177, (256, 16, 2): 300, (256, 16, 4): 543, (256, 64, 1): 81, (256, 64, 2): 116, (256, 64, 4): 183,
+    (256, 16, 1): 177, (256, 16, 2): 300, (256, 16, 4): 543, (256, 16, 8): 1100, (256, 64, 1): 81, (256, 64, 2): 116, (256, 64, 4): 183,
     (256, 64, 8): 348,
 }
 # By (num_frags_x, causal): num_frags_x 2 past 64 packed rows (a prefill call's), and the CAUSAL-true kernels
@@ -215,11 +214,7 @@ def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int
 def paged_tile_cycles(tile: PrefillTile, d: int) -> int:
     """SM cycles the paged kernel adds to each key tile: its page arithmetic (PAGED_TILE_INSTRUCTIONS), issued by each
     of the CTA's four warps on its own scheduler, one instruction a cycle, beside the tile's GEMMs and softmax."""
-    key = (d, tile.cta_tile_q, tile.cta_tile_kv // (MMA_ROWS * tile.warps_kv))
-    if key not in PAGED_TILE_INSTRUCTIONS:
-        raise UserError(f"FlashInfer's paged prefill kernel at head dim {d}, a {tile.cta_tile_q} x {tile.cta_tile_kv} "
-                        f"tile: attnsim has no instruction count for this tile (it spills registers)")
-    return PAGED_TILE_INSTRUCTIONS[key]
+    return PAGED_TILE_INSTRUCTIONS[(d, tile.cta_tile_q, tile.cta_tile_kv // (MMA_ROWS * tile.warps_kv))]
 
 
 def _alloc(regs: int) -> int:

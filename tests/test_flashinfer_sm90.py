@@ -12,8 +12,8 @@ from cli.main import cli
 from simulator import tiles as tile_source
 from simulator.api import evaluate, hardware
 from simulator.flashinfer_sm90 import FAMILY, config, extra_tiles
-from simulator.flashinfer_tc import (PAGED_TILE_INSTRUCTIONS, PREFILL_FAMILY, _batch_prefill_work, plan,
-                                     prefill_tile)
+from simulator.flashinfer_tc import (PAGED_TILE_INSTRUCTIONS, PREFILL_FAMILY, REGS, REGS_BATCH, _batch_prefill_work,
+                                     plan, prefill_tile)
 from simulator.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +175,7 @@ def test_the_paged_fa2_kernel_pays_its_page_arithmetic_each_tile():
     assert ragged.detail["paged_tile_cycles"] == 0 and paged.detail["paged_tile_cycles"] == PAGED_TILE_INSTRUCTIONS[
         (128, 128, 4)] == 160
     assert paged.detail["tile_cycles"] == ragged.detail["tile_cycles"] + 160
+    assert set(REGS) | set(REGS_BATCH) <= set(PAGED_TILE_INSTRUCTIONS)  # every tile the kernels launch is counted
     assert 1.03 < paged.time_s / ragged.time_s < 1.08
     r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashinfer-v02-prefill-h100.json",
                                  "--format", "json"])
