@@ -59,7 +59,8 @@ def sources(work: Path, fi: Path) -> list[Path]:
 
 def compile_and_disassemble(src: Path, fi: Path, cccl: Path, nvdisasm: str) -> str:
     cubin = src.with_suffix(".cubin")
-    subprocess.run(["nvcc", "-std=c++17", "-arch=sm_90a", "-cubin", "-O3", f"-I{cccl}", f"-I{fi / 'include'}",
+    subprocess.run(["nvcc", "-std=c++17", "-arch=sm_90a", "-cubin", "-O3", "-use_fast_math", "-DNDEBUG",
+                    "-DFLASHINFER_ENABLE_F16", "-DFLASHINFER_ENABLE_BF16", f"-I{cccl}", f"-I{fi / 'include'}",
                     f"-I{src.parent}", "--expt-relaxed-constexpr", str(src), "-o", str(cubin)], check=True)
     return subprocess.run([nvdisasm, "-c", str(cubin)], check=True, capture_output=True, text=True).stdout
 

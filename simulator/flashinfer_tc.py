@@ -125,17 +125,18 @@ REGS_BATCH = {
 # LDG of paged_kv.indices) and the row's 64-bit offset (protective_get_kv_offset), and builds each cp.async address
 # from it, where BatchPrefillWithRaggedKVCacheKernel steps one pointer. Counted in the loop bodies (the back edge's
 # span holding the HMMAs) of both kernels at nightly-v0.6.16-20260730, csrc/batch_prefill_{paged,ragged}_kernel_inst
-# .jinja instantiated at fp16, MaskMode::kCausal, nvcc 13.0 -arch=sm_90a -O3, disassembled by nvdisasm (`python3
+# .jinja instantiated at fp16, MaskMode::kCausal, nvcc 13.0 -arch=sm_90a -O3 -use_fast_math -DNDEBUG (the JIT's flags,
+# flashinfer/jit/core.py), disassembled by nvdisasm (`python3
 # bench/count_paged_sass.py --flashinfer DIR --cccl DIR` prints this table; no GPU needed): e.g. d=128,
-# 128 x 64 tile, 1,255 against 1,095 instructions a warp (4 LDGs of page indices). The page size does not enter:
+# 128 x 64 tile, 1,255 against 1,092 instructions a warp (4 LDGs of page indices). The page size does not enter:
 # the divmod and the index load run per row for any page size (v0.2.0's loop is the same).
 PAGED_TILE_INSTRUCTIONS = {
-    (64, 16, 2): 239, (64, 16, 4): 516, (64, 16, 8): 1130, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
-    (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 313,
-    (128, 16, 1): 162, (128, 16, 2): 279, (128, 16, 4): 510, (128, 16, 8): 982, (128, 64, 1): 60, (128, 64, 2): 100, (128, 64, 4): 181,
-    (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 113, (128, 128, 4): 160,
-    (256, 16, 1): 177, (256, 16, 2): 300, (256, 16, 4): 543, (256, 16, 8): 1100, (256, 64, 1): 81, (256, 64, 2): 116, (256, 64, 4): 183,
-    (256, 64, 8): 348,
+    (64, 16, 2): 238, (64, 16, 4): 516, (64, 16, 8): 1119, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
+    (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 315,
+    (128, 16, 1): 162, (128, 16, 2): 278, (128, 16, 4): 510, (128, 16, 8): 982, (128, 64, 1): 61, (128, 64, 2): 100,
+    (128, 64, 4): 181, (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 114, (128, 128, 4): 163,
+    (256, 16, 1): 175, (256, 16, 2): 300, (256, 16, 4): 543, (256, 16, 8): 1100, (256, 64, 1): 81, (256, 64, 2): 115,
+    (256, 64, 4): 181, (256, 64, 8): 347,
 }
 # By (num_frags_x, causal): num_frags_x 2 past 64 packed rows (a prefill call's), and the CAUSAL-true kernels
 # (flashinfer-single-prefill --causal), each compiled the same way

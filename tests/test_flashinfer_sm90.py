@@ -167,14 +167,14 @@ def test_the_v02_charts_fa2_ragged_calls_are_held_out_within_five_percent():
 
 def test_the_paged_fa2_kernel_pays_its_page_arithmetic_each_tile():
     """BatchPrefillWithPagedKVCacheKernel recomputes each K/V row's page, page index and offset every key tile (0.6.16
-    SASS: 160 instructions a warp more than the ragged kernel at d=128 on the 128 x 64 tile). Over 1-token pages the
+    SASS: 163 instructions a warp more than the ragged kernel at d=128 on the 128 x 64 tile). Over 1-token pages the
     v0.2 chart's fa2 bars are then within 8% (3-7% fast; 8-12% without it), the ragged ones within 3%."""
     wl = Workload(batch=32, heads=32, head_dim=128, seq_len=4096, causal=True, varlen=True)
     ragged = evaluate(H100, "flashinfer-prefill-fa2", wl)
     paged = evaluate(H100, "flashinfer-prefill-fa2", replace(wl, varlen=False, page_size=1))
     assert ragged.detail["paged_tile_cycles"] == 0 and paged.detail["paged_tile_cycles"] == PAGED_TILE_INSTRUCTIONS[
-        (128, 128, 4)] == 160
-    assert paged.detail["tile_cycles"] == ragged.detail["tile_cycles"] + 160
+        (128, 128, 4)] == 163
+    assert paged.detail["tile_cycles"] == ragged.detail["tile_cycles"] + 163
     assert set(REGS) | set(REGS_BATCH) <= set(PAGED_TILE_INSTRUCTIONS)  # every tile the kernels launch is counted
     assert 1.03 < paged.time_s / ragged.time_s < 1.08
     r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashinfer-v02-prefill-h100.json",
