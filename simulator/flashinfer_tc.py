@@ -84,15 +84,17 @@ MIN_CHUNK_001 = 128  # 0.0.1: num_chunks = min(grid, kv_len / 128)
 MMA_KV_STEPS = (8, 4, 2, 1)  # 0.6.16 DISPATCH_NUM_MMA_KV: the largest of these at most max_mma_kv
 FRAGS_Z_001 = (4, 2)  # 0.0.1 SWITCH_NUM_FRAGS_Z: exactly 4 or 2
 GROUPS_001 = (1, 4, 8)  # 0.0.1 SWITCH_GQA_GROUP_SIZE
-# Registers per thread of SinglePrefillWithKVCacheKernel, fp16 and bf16 alike: ptxas -v for sm_90a (nvcc 13.0).
+# Registers per thread of SinglePrefillWithKVCacheKernel, fp16 and bf16 alike: ptxas -v for sm_90a (nvcc 13.0, with the
+# JIT's -use_fast_math -DNDEBUG, flashinfer/jit/core.py; five entries of the 0.6.16 tables, REGS_BATCH's included, moved
+# by 1-22 registers when those flags were added on 2026-12-05, none enough to change CTAs per SM at 64K registers).
 # 0.6.16: by (head dim, CTA_TILE_Q, NUM_MMA_KV), instantiated as csrc/single_prefill_kernel_inst.jinja does
 # (MaskMode::kNone, PosEncodingMode::kNone, DefaultAttention, no fp16 QK reduction). 0.0.1: the partition_kv kernel
 # the occupancy query asks about, by (GQA group, head dim, num_frags_z) at num_frags_x = 1 (a decode call's rows),
 # non-causal, NHD, no RoPE, half. Taken for every architecture.
 REGS = {
-    (64, 16, 2): 96, (64, 16, 4): 128, (64, 16, 8): 196, (64, 64, 2): 98, (64, 64, 4): 128, (64, 64, 8): 167,
+    (64, 16, 2): 95, (64, 16, 4): 128, (64, 16, 8): 196, (64, 64, 2): 120, (64, 64, 4): 128, (64, 64, 8): 167,
     (128, 16, 1): 127, (128, 16, 2): 168, (128, 16, 4): 184, (128, 16, 8): 255,
-    (128, 64, 1): 128, (128, 64, 2): 161, (128, 64, 4): 166, (128, 64, 8): 255,
+    (128, 64, 1): 126, (128, 64, 2): 161, (128, 64, 4): 166, (128, 64, 8): 255,
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 248, (256, 64, 8): 255,
 }
@@ -103,7 +105,7 @@ REGS.update({(64, 128, 2): 162, (64, 128, 4): 230, (64, 128, 8): 255,
 REGS_CAUSAL = {
     (64, 16, 2): 96, (64, 16, 4): 144, (64, 16, 8): 198, (64, 64, 2): 96, (64, 64, 4): 128, (64, 64, 8): 168,
     (64, 128, 2): 166, (64, 128, 4): 230, (64, 128, 8): 255,
-    (128, 16, 1): 128, (128, 16, 2): 178, (128, 16, 4): 184, (128, 16, 8): 255,
+    (128, 16, 1): 126, (128, 16, 2): 178, (128, 16, 4): 184, (128, 16, 8): 255,
     (128, 64, 1): 126, (128, 64, 2): 161, (128, 64, 4): 164, (128, 64, 8): 255,
     (128, 128, 1): 240, (128, 128, 2): 244, (128, 128, 4): 255,
     (256, 16, 1): 248, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
@@ -113,7 +115,7 @@ REGS_CAUSAL = {
 # (csrc/batch_prefill_paged_kernel_inst.jinja): it holds more registers than the single one at 16 rows (182 against
 # 168 at d=128), so two CTAs per SM instead of three.
 REGS_BATCH = {
-    (64, 16, 2): 136, (64, 16, 4): 206, (64, 16, 8): 255, (64, 64, 2): 99, (64, 64, 4): 128, (64, 64, 8): 178,
+    (64, 16, 2): 139, (64, 16, 4): 206, (64, 16, 8): 255, (64, 64, 2): 99, (64, 64, 4): 128, (64, 64, 8): 178,
     (128, 16, 1): 128, (128, 16, 2): 182, (128, 16, 4): 255, (128, 16, 8): 255,
     (128, 64, 1): 128, (128, 64, 2): 156, (128, 64, 4): 168, (128, 64, 8): 255,
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
