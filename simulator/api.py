@@ -34,6 +34,8 @@ from simulator.workload import Workload
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
                    "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen")
+# what a point (or run_points' defaults) may name: the workload, the machine, the kernels and a method preset
+POINT_FIELDS = frozenset(WORKLOAD_FIELDS + ("hardware", "algorithm", "baseline", "method"))
 _NONE = type(None)
 _METHOD = methodcaller("get", "method")  # a point's method: run_points asks every point (map: no generator)
 
@@ -149,6 +151,9 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
 def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **workload) -> dict:
     """Predict one point and its speedup over the baseline; returns a row (see ``to_row``)."""
     spec = hardware(hw) if isinstance(hw, str) else hw
+    if unknown := sorted(set(workload).difference(WORKLOAD_FIELDS)):
+        raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
+                        f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
     wl = Workload(**workload)
     algo = algo or default_algorithm(spec)
     result = evaluate(spec, algo, wl, timed=not cannot_fit(spec, wl))  # mark_rows empties the time of one that cannot
@@ -206,6 +211,7 @@ def run_points(points, **defaults) -> list[dict]:
     the error is the one a point-by-point run raises, though not necessarily
     for the first bad point (callers that must name the row re-run one by one).
     """
+    _check_fields(points, defaults)
     rows = [None] * len(points)
     methods = {}
     if defaults.get("method") or any(map(_METHOD, points)):
@@ -258,6 +264,18 @@ class _CollectorPaused:
     def __exit__(self, *error):
         if self.enabled:
             gc.enable()
+
+
+def _check_fields(points, defaults) -> None:
+    """A point or default naming a field the model does not read is a mistake (``hw=`` for ``hardware=``), not a
+    value to drop: a UserError (a ValueError) naming the field and those allowed, rather than a row for the default machine."""
+    if POINT_FIELDS.issuperset(defaults) and all(map(POINT_FIELDS.issuperset, points)):
+        return
+    for where, fields in (("defaults", defaults), *((f"point {i}", p) for i, p in enumerate(points))):
+        unknown = sorted(set(fields) - POINT_FIELDS)
+        if unknown:
+            raise UserError(f"run_points: {where} names {', '.join(map(repr, unknown))}, which attnsim does not "
+                             f"read; allowed: {', '.join(sorted(POINT_FIELDS))}")
 
 
 def _with_methods(points, defaults) -> tuple[list, dict]:

@@ -75,6 +75,14 @@ def test_a_bad_point_among_good_ones_raises_its_own_error(bad, message):
         run_points(points)
 
 
+@pytest.mark.parametrize("point, defaults, where", [(dict(hw="a100", seq_len=1024), {}, "point 1 names 'hw'"),
+                                                     (dict(hardware="a100", seq_len=1024), dict(algo="flash2"), "defaults names 'algo'")])
+def test_a_field_the_model_does_not_read_is_an_error_not_the_default(point, defaults, where):
+    """hw= for hardware= once gave the H100's row for an A100 point; a misspelt field names itself instead."""
+    with pytest.raises(UserError, match=f"{where}, which attnsim does not read; allowed: algorithm, baseline"):
+        run_points([dict(hardware="h100", seq_len=512), point], **defaults)
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_garbage_collector_is_left_as_it_was_also_after_a_bad_point(enabled):
     """run_points pauses the collector while it builds the columns' rows, then restores it as it found it."""
@@ -192,3 +200,9 @@ def test_fa2_columns_of_a_padded_head_dim_pair_split_as_the_padded_calls_do():
                            kv_heads=kvh, seq_len=n, kv_len=kv)
                       for b, h, kvh, n, kv in ((1, 16, 2, 128, 129), (16, 8, 8, 4096, 4096))]
             assert run_points(points) == _one_by_one(points), (algo, dv)
+
+
+def test_simulate_names_a_field_it_does_not_read():
+    """simulate takes the machine as hw= (run_points' points as hardware=): the other spelling names itself."""
+    with pytest.raises(UserError, match="simulate: 'hardware' is not a workload field .*the machine is hw="):
+        simulate(hardware="a100", seq_len=1024)
