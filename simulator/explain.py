@@ -452,7 +452,7 @@ def _naive_lines(result) -> list[str]:
     return out + _roof_lines(result)
 
 
-def _roof_lines(result) -> list[str]:
+def _roof_lines(result, gpu: bool = True) -> list[str]:
     out = []
     if layer := result.detail.get("layer_kernels"):
         out.append("scope layer: the serving engine's call adds (seconds; graph_launches replaces each stream "
@@ -475,6 +475,13 @@ def _roof_lines(result) -> list[str]:
                    f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more "
                    f"{lo * 100:.0f}-{hi:.0%} fast, FP8 ones {lo8 * 100:.0f}-{hi8:.0%} (the bin medians of python3 "
                    "bench/stream_bias.py; docs/kernels.md N)")
+    if gpu and result.workload.scope == "kernel" and result.time_s < gm.SHORT_CALL_S:
+        lo, mid, hi = gm.SHORT_CALL_GAP_US
+        out.append(f"note: a call this short is mostly fixed costs; published timings of calls predicted under "
+                   f"{gm.SHORT_CALL_S * 1e6:g} us, each after an L2 flush, ran {lo:g}-{hi:g} us longer than attnsim "
+                   f"predicts (quartiles, median {mid:g} us: python3 bench/short_call_bias.py), time that an event "
+                   "pair around one call after a flush holds and the model does not; compare with a CUDA graph's "
+                   "or a profiler's per-kernel time where you can")
     return out
 
 
@@ -505,7 +512,7 @@ def explain_accel(hw, algo: str, wl, result) -> str:
     total = result.energy_j
     parts = ", ".join(f"{k} {v:.4g} J ({100 * v / total:.1f}%)" for k, v in det["energy_breakdown_j"].items())
     lines.append(f"energy {total:.4g} J: {parts}")
-    return "\n".join(lines + _roof_lines(result))
+    return "\n".join(lines + _roof_lines(result, gpu=False))
 
 
 def _accel_mapping(det: dict) -> str:

@@ -1,0 +1,90 @@
+"""How much longer do published short calls run than predicted? (run: python bench/short_call_bias.py [--json]
+[--under US])
+
+Every point of every file in validation/published/ (published figures, not measured by attnsim) timed with an
+L2 flush before each call (scope kernel: nvbench's cold measurement, Triton's do_bench, ...) whose predicted
+time is under ``--under`` microseconds (default: simulator.gpu_model.SHORT_CALL_S) is predicted as
+`attnsim validate report` does. Per file and family, and over all of them: the measured minus the predicted time
+in microseconds. A call this short is mostly its fixed costs (launches, first loads, the merge kernel), and
+the gap is what the published timings hold beyond them: an event pair around one call after a flush kernel,
+cold instruction and TLB caches, which attnsim does not model (docs/kernels.md, "What a short call's time
+also holds"). `--explain` quotes the quartiles on such a call. Prints figures, asserts nothing.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
+
+from cli._measured_file import load  # noqa: E402  (after the path set-up above)
+from einsum_cascades.errors import UserError  # noqa: E402
+from simulator.gpu_model import SHORT_CALL_S  # noqa: E402
+from validation.report import predict  # noqa: E402
+
+PUBLISHED = ROOT / "validation" / "published"
+
+
+def short_points(under_s: float = SHORT_CALL_S) -> list[dict]:
+    """Every published flushed (scope kernel) point predicted under ``under_s``, with its file's name and its
+    gap (measured - predicted, seconds)."""
+    out = []
+    for path in sorted(PUBLISHED.glob("*.json")):
+        try:
+            points = predict(load(str(path)), None, [])
+        except UserError:
+            continue
+        out += [{**p, "file": path.name, "gap_s": p["measured_s"] - p["predicted_s"]} for p in points
+                if p.get("predicted_s") is not None and p["scope"] == "kernel" and p["predicted_s"] < under_s]
+    return out
+
+
+def quartiles(gaps: list[float]) -> tuple[float, float, float]:
+    """(lower quartile, median, upper quartile) of the gaps (the 'inclusive' method: within the data's range)."""
+    if len(gaps) == 1:
+        return gaps[0], gaps[0], gaps[0]
+    q1, q2, q3 = statistics.quantiles(gaps, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def summary(points: list[dict]) -> dict:
+    """Per (file, family) and over all points: n, the gaps' quartiles and range, in microseconds."""
+    groups = {}
+    for p in points:
+        groups.setdefault((p["file"], p["algorithm"]), []).append(p["gap_s"] * 1e6)
+    rows = [_row(gaps, file=f, algorithm=a) for (f, a), gaps in sorted(groups.items())]
+    return {"groups": rows, "all": _row([p["gap_s"] * 1e6 for p in points]) if points else None}
+
+
+def _row(gaps: list[float], **key) -> dict:
+    q1, q2, q3 = quartiles(gaps)
+    return {**key, "n": len(gaps), "q1_us": q1, "median_us": q2, "q3_us": q3, "min_us": min(gaps), "max_us": max(gaps)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Measured minus predicted time of the published flushed calls "
+                                                 "predicted under a few tens of microseconds.")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--under", type=float, default=SHORT_CALL_S * 1e6,
+                        help=f"predicted time below which a call counts as short, us (default {SHORT_CALL_S * 1e6:g})")
+    args = parser.parse_args(argv)
+    if not 0 < args.under <= 1e6:
+        parser.error(f"--under {args.under:g}: must be > 0 and <= 1000000 (microseconds)")
+    result = summary(short_points(args.under * 1e-6))
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+        return 0
+    print(f"published flushed calls (scope kernel) predicted under {args.under:g} us: measured - predicted, us")
+    print(f"  {'file':<40} {'algorithm':<28} {'n':>3} {'q1':>6} {'median':>7} {'q3':>6} {'min':>6} {'max':>6}")
+    for r in result["groups"] + ([dict(result["all"], file="all", algorithm="")] if result["all"] else []):
+        print(f"  {r['file']:<40} {r['algorithm']:<28} {r['n']:>3} {r['q1_us']:>6.1f} {r['median_us']:>7.1f} "
+              f"{r['q3_us']:>6.1f} {r['min_us']:>6.1f} {r['max_us']:>6.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
