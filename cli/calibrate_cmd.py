@@ -32,7 +32,7 @@ def calibrate(results, output, hw, kernels, only):
     several lengths needed), and `unfused_hbm_efficiency` (and, given causal points, `unfused_strided_efficiency`:
     PyTorch's unvectorized element-wise kernels) from the naive (standard attention) points, and
     `cuda_core_issue_efficiency` (the issue slots FlashInfer's CUDA-core decode loop fills) from the
-    flashinfer-decode / flashinfer-single-decode points whose CUDA-core time outlasts their K/V stream, by a robust
+    flashinfer-decode (batch) points whose CUDA-core time outlasts their K/V stream, by a robust
     (soft-L1, 10% scale) loss on log time over one or more files of one GPU, so that a few points the model
     does not describe (a small call's host-side gap) do not set a figure; everything else stays. Judge the result on
     other data than the files it was fitted to.

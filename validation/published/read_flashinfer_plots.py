@@ -52,7 +52,8 @@ FIGURES = {
         "FlashInfer batch_size=1": ("green", LENGTHS), "FlashInfer batch_size=16": ("blue", LENGTHS[:8]),
         "FlashInfer batch_size=64": ("red", LENGTHS[:6])}),
     "8": ("single-gqa-benchmark.png", 20, "linear", {
-        "FlashInfer Tensor Cores": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS)}),
+        "FlashInfer Tensor Cores": ("red", LENGTHS), "FlashAttention 2.4.2": ("green", LENGTHS),
+        "FlashInfer CUDA Cores": ("blue", LENGTHS)}),
     "9": ("batch-gqa-benchmark.png", 20, "linear-1k", {
         "FlashInfer CUDA Cores batch_size=64": ("blue", LENGTHS[:9])}),
     # Fig. 7 (append: 128 or 256 queries against a KV cache), its TFLOP/s panels (0-500, lines every 100); the
