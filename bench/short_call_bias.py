@@ -20,26 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
-from cli._measured_file import load  # noqa: E402  (after the path set-up above)
-from einsum_cascades.errors import UserError  # noqa: E402
+from bench._published import predicted_points  # noqa: E402  (after the path set-up above)
 from simulator.gpu_model import SHORT_CALL_S  # noqa: E402
-from validation.report import predict  # noqa: E402
-
-PUBLISHED = ROOT / "validation" / "published"
 
 
 def short_points(under_s: float = SHORT_CALL_S) -> list[dict]:
     """Every published flushed (scope kernel) point predicted under ``under_s``, with its file's name and its
     gap (measured - predicted, seconds)."""
-    out = []
-    for path in sorted(PUBLISHED.glob("*.json")):
-        try:
-            points = predict(load(str(path)), None, [])
-        except UserError:
-            continue
-        out += [{**p, "file": path.name, "gap_s": p["measured_s"] - p["predicted_s"]} for p in points
-                if p.get("predicted_s") is not None and p["scope"] == "kernel" and p["predicted_s"] < under_s]
-    return out
+    return [{**p, "gap_s": p["measured_s"] - p["predicted_s"]} for p in predicted_points()
+            if p.get("predicted_s") is not None and p["scope"] == "kernel" and p["predicted_s"] < under_s]
 
 
 def quartiles(gaps: list[float]) -> tuple[float, float, float]:

@@ -20,25 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
-from cli._measured_file import load  # noqa: E402  (after the path set-up above)
-from einsum_cascades.errors import UserError  # noqa: E402
+from bench._published import predicted_points  # noqa: E402  (after the path set-up above)
 from simulator.gpu_model import PREFILL_FAMILIES  # noqa: E402
-from validation.report import predict  # noqa: E402
-
-PUBLISHED = ROOT / "validation" / "published"
 
 
 def prefill_points() -> list[dict]:
     """Every published prefill point of a fused family, predicted, with its file's name."""
-    out = []
-    for path in sorted(PUBLISHED.glob("*.json")):
-        try:
-            points = predict(load(str(path)), None, [])
-        except UserError:
-            continue
-        out += [{**p, "file": path.name} for p in points
-                if p["algorithm"] in PREFILL_FAMILIES and p["seq_len"] > 1 and p.get("stream_ratio") is not None]
-    return out
+    return [p for p in predicted_points()
+            if p["algorithm"] in PREFILL_FAMILIES and p["seq_len"] > 1 and p.get("stream_ratio") is not None]
 
 
 def bins(points: list[dict], width: float) -> list[dict]:
