@@ -188,7 +188,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                                              pro_t, per_split, row_index) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
-    hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes)
+    hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes) + _split_partials(cfg, hw, wl, splits)
     index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
     # a stored score tensor is written and read as whole tiles (the kernel stores every visited tile, masked
     # elements too): the visited tiles' area, block density x Nq x Nkv, not the attended elements
@@ -428,6 +428,21 @@ def _kv_keys_read(wl, tiles, block_kv: int):
     """Keys of one KV head that the kernel loads: those in key blocks some query row visits (all of them
     when dense); a block-sparse kernel never loads a block no query visits (a sliding window in decode)."""
     return vmin(tiles.kv_blocks_read * block_kv, wl.kv_len)
+
+
+def _split_partials(cfg, hw, wl, splits):
+    """HBM bytes a split call's attention kernel moves beyond the Q, K, V and O it is charged: it writes each
+    split's partial O and log-sum-exp in fp32 (FA2 flash_fwd_kernel.h compute_attn_1rowblock_splitkv: oaccum,
+    lse_accum; FA3 and FA4 the same, Split) and not O, which the combine kernel writes (``_combine_seconds``). The
+    partials stay in L2 for the combine while they fit; the rest spills to HBM. Nothing for a decode call (one row a
+    head: kilobytes); for a split prefill of a few hundred queries the partials outgrow L2 (5 splits of 9,728 rows at
+    d = 256: 50 MB on an A100's 40 MiB)."""
+    if not cfg.writes_o:
+        return 0.0
+    rows = wl.batch * wl.heads * wl.seq_len
+    partials = rows * splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1)
+    spill = vmax(partials - hw.l2_bytes, 0.0) - rows * wl.v_head_dim * out_bytes(wl.dtype_bytes)
+    return where(splits > 1, spill, 0.0)
 
 
 def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:

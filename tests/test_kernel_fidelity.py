@@ -955,3 +955,25 @@ def test_a_call_whose_visited_tiles_reach_no_key_still_prices(hw_name, algo, kv_
     empty (it once divided by it: ZeroDivisionError)."""
     r = evaluate(hardware(hw_name), algo, Workload(seq_len=4096, kv_len=kv_len, causal=True, sparsity=0.5))
     assert math.isfinite(r.time_s) and r.time_s > 0
+
+
+def test_a_split_prefill_writes_its_partials_and_spills_what_l2_cannot_hold():
+    """FA2's split-KV kernel writes each split's partial O and LSE in fp32 instead of O (compute_attn_1rowblock_splitkv:
+    oaccum); the combine writes O. A decode call's partials are kilobytes and stay in L2; a 304-token prefill at d=256
+    splits 5 ways on an A100 (num_splits_heuristic over 2 x 108 SMs) and writes 50 MB of partials, 8 MB past its L2."""
+    from simulator.gpu_model import SPLIT_PARTIAL_BYTES, _split_partials
+    from simulator.gpu_kernels import kernel_config
+
+    a100 = hardware("a100")
+    wl = Workload(heads=32, head_dim=256, seq_len=304)
+    r = evaluate(a100, "flash2", wl)
+    assert r.detail["splits"] == 5
+    rows = 32 * 304
+    partials = rows * 5 * SPLIT_PARTIAL_BYTES * 257
+    extra = _split_partials(kernel_config("flash2", a100, wl), a100, wl, 5)
+    assert extra == pytest.approx(partials - a100.l2_bytes - rows * 256 * 2)
+    decode = Workload(heads=32, head_dim=128, seq_len=1, kv_len=32768)
+    d = evaluate(a100, "flash-decoding", decode)
+    assert d.detail["splits"] > 1
+    assert _split_partials(kernel_config("flash-decoding", a100, decode), a100, decode, d.detail["splits"]) < 0  # O saved
+    assert _split_partials(kernel_config("flash2", a100, wl), a100, wl, 1) == 0.0
