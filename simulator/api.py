@@ -150,10 +150,15 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
 
 def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **workload) -> dict:
     """Predict one point and its speedup over the baseline; returns a row (see ``to_row``)."""
-    spec = hardware(hw) if isinstance(hw, str) else hw
     if unknown := sorted(set(workload).difference(WORKLOAD_FIELDS)):
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
                         f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
+    return _simulate(hw, algo, baseline, workload)
+
+
+def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dict:
+    """``simulate`` for workload fields already checked (run_points checks a call's points once, in _check_fields)."""
+    spec = hardware(hw) if isinstance(hw, str) else hw
     wl = Workload(**workload)
     algo = algo or default_algorithm(spec)
     result = evaluate(spec, algo, wl, timed=not cannot_fit(spec, wl))  # mark_rows empties the time of one that cannot
@@ -302,8 +307,8 @@ def _merged(point: dict, defaults: dict) -> dict:
 
 
 def _simulate_point(merged: dict) -> dict:
-    return simulate(merged.get("hardware", "h100"), merged.get("algorithm"), merged.get("baseline"),
-                    **{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
+    return _simulate(merged.get("hardware", "h100"), merged.get("algorithm"), merged.get("baseline"),
+                     {k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
 
 
 # fields that masked points may differ in and still share work: the mask lowered for their shape (every --sparsity

@@ -277,9 +277,12 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
              _writeback_line(det["cold_l2_writeback_bytes"])]
     if det["block"][1] > 1 and det["page_size"] is None:  # the single-request kernel (no pages) on a GQA group (bdy)
-        lines.append("note: the one published set of this kernel on GQA calls (the FlashInfer post's Fig. 8, 32/4 "
-                     "heads) ran 10-24% longer than predicted on the H100 and the A100 PCIe: the per-key cost the "
-                     "model's, 8-19 us a call more (docs/kernels.md D1; not modelled)")
+        from simulator.flashinfer_decode import SINGLE_GQA_FAST
+
+        lo, hi = SINGLE_GQA_FAST
+        lines.append(f"note: the one published set of this kernel on GQA calls (the FlashInfer post's Fig. 8, 32/4 "
+                     f"heads) ran {lo * 100:.0f}-{hi:.0%} longer than predicted on the H100 and the A100 PCIe: the per-key "
+                     "cost the model's, 8-19 us a call more (docs/kernels.md D1; not modelled)")
     return lines
 
 

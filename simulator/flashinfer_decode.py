@@ -95,6 +95,10 @@ DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA group
     (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
 }
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
+# How much faster than measured the model predicts the single-request kernel on a GQA group: the lowest and highest
+# of the FlashInfer post's Fig. 8 CUDA-core calls (32/4 heads, flashinfer-decode-{h100,a100-pcie}.json), which
+# --explain quotes (tests/test_flashinfer_decode.py recomputes them; docs/kernels.md D1)
+SINGLE_GQA_FAST = (0.10, 0.24)
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,3 +241,16 @@ def test_explain_notes_the_single_kernel_gqa_gap(algo, batch, kv_heads, noted):
                                  "--kv-heads", str(kv_heads), "--seq-len", "1", "--kv-len", "16k", "--explain"])
     assert r.exit_code == 0, r.output
     assert ("Fig. 8, 32/4" in " ".join(r.output.split())) is noted
+
+
+def test_the_quoted_gqa_gap_is_the_published_points_today():
+    """SINGLE_GQA_FAST, which --explain quotes, is the range of the Fig. 8 CUDA-core GQA calls' errors in both files."""
+    from cli._measured_file import load
+    from simulator.flashinfer_decode import SINGLE_GQA_FAST
+    from validation.report import predict
+
+    errors = [p["error"] for name in ("flashinfer-decode-h100.json", "flashinfer-decode-a100-pcie.json")
+              for p in predict(load(str(ROOT / "validation" / "published" / name)), None, [])
+              if p["algorithm"] == SINGLE and p["kv_heads"] == 4]
+    assert len(errors) == 10 and all(e < 0 for e in errors)
+    assert (round(-max(errors), 2), round(-min(errors), 2)) == SINGLE_GQA_FAST, errors
