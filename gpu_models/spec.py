@@ -95,6 +95,12 @@ class GPUSpec:
     # shuffle chains, __syncthreads and cp.async waits leave slots empty. No datasheet gives it; None: every slot
     # issues (1).
     cuda_core_issue_efficiency: float | None = None
+    # How much longer than the larger of the two a fused prefill kernel runs when its compute and its HBM stream
+    # take equal time: 0, the stream hidden wholly behind the SMs' work (the larger of the two); 1, not at all (their
+    # sum). Between, the call takes (C^p + S^p)^(1/p) with 2^(1/p) = 1 + this (simulator.gpu_model.overlapped): an
+    # SM whose next K/V tiles are late idles, and the shared HBM serves the SMs' loads unevenly, so the loss peaks
+    # where neither side dominates. No datasheet gives it; None: 0.
+    stream_overlap_loss: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -118,6 +124,8 @@ class GPUSpec:
                                     "measured stream")
         if self.cuda_core_issue_efficiency is not None:
             _check_fraction(self, "cuda_core_issue_efficiency", self.cuda_core_issue_efficiency)
+        if self.stream_overlap_loss is not None:
+            _check_fraction(self, "stream_overlap_loss", self.stream_overlap_loss, zero_ok=True)
         if self.unfused_hbm_efficiency > self.hbm_efficiency:
             raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
                                 f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")

@@ -472,15 +472,20 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
         if unit == "writeback" and not t:  # none (--scope layer), or a family that streams its own write-backs
             continue
         out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
+    if ov := result.detail.get("overlap"):
+        out.append(f"compute and HBM stream overlap: (C^p + S^p)^(1/p), p = {ov['exponent']:.2f} (stream_overlap_loss "
+                   f"{ov['loss']:g}: +{ov['loss']:.0%} where the two are equal), C = {ov['compute_s'] * 1e3:.4f} ms, "
+                   f"S = hbm + stream_fill + writeback = {ov['stream_s'] * 1e3:.4f} ms: {ov['body_s'] * 1e3:.4f} ms, "
+                   f"{ov['body_s'] / ov['larger_s'] - 1:+.1%} over the larger")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
     ratio = gm.stream_ratio(result)
     if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
             and result.workload.seq_len > 1):
-        (lo, hi), (lo8, hi8) = gm.STREAM_BIAS_FAST["16-bit"], gm.STREAM_BIAS_FAST["fp8"]
-        out.append(f"note: the HBM stream is {ratio:.2f} of the compute time; the model, which takes the larger "
-                   f"of the two, predicts published prefill calls at {gm.STREAM_BIAS_RATIO:g} or more "
-                   f"{lo * 100:.0f}-{hi:.0%} fast, FP8 ones {lo8 * 100:.0f}-{hi8:.0%} (the bin medians of python3 "
+        (lo, hi), (lo8, hi8) = gm.STREAM_BIAS_RANGE["16-bit"], gm.STREAM_BIAS_RANGE["fp8"]
+        out.append(f"note: the HBM stream is {ratio:.2f} of the compute time; at {gm.STREAM_BIAS_RATIO:g} or more the "
+                   f"model's blend of the two puts published prefill calls {lo:+.0%} to {hi:+.0%} off, FP8 ones "
+                   f"{lo8:+.0%} to {hi8:+.0%} (predicted / measured - 1, the bin medians of python3 "
                    "bench/stream_bias.py; docs/kernels.md N)")
     if gpu and result.workload.scope == "kernel" and result.time_s < gm.SHORT_CALL_S:
         lo, mid, hi = gm.SHORT_CALL_GAP_US

@@ -396,8 +396,9 @@ def test_calibrate_kernels_recovers_the_figures_that_made_the_timings(tmp_path):
     from validation.kernel_fit import calibrate_kernels
 
     toml, fits = calibrate_kernels([_synthetic_file(tmp_path, truth, points)])
-    (fit,) = fits
-    assert fit.target == "wgmma" and fit.n == len(points)
+    assert {f.target for f in fits} <= {"wgmma", "overlap"}  # the 2k-token calls can tell the overlap too
+    (fit,) = [f for f in fits if f.target == "wgmma"]
+    assert fit.n == len(points)
     assert fit.values["wgmma_efficiency"] == pytest.approx(0.62, abs=0.01)
     assert fit.values["wgmma_softmax_exposed"] == pytest.approx(0.35, abs=0.03)
     assert fit.loo_max_abs_error < 0.01
@@ -485,7 +486,7 @@ def test_calibrate_kernels_fits_the_cuda_core_issue_rate_from_the_decode_calls_i
 
 @pytest.mark.parametrize("args, needle", [
     (["--kernels", "--only", "wgmma,cuda"], "--only 'wgmma,cuda': unknown target 'cuda': allowed mma_sync, wgmma, "
-                                           "tcgen05, unfused, cuda_core (comma list)"),
+                                           "tcgen05, unfused, cuda_core, overlap (comma list)"),
     (["--kernels", "--only", "wgmma,"], "--only 'wgmma,': an empty target: allowed"),
     (["--kernels", "--only", "tcgen05"], "--only tcgen05: h100 (sm_90) has no tcgen05 tensor-core path"),
     (["--only", "wgmma"], "--only wgmma: it picks the targets of a kernel fit; add --kernels"),

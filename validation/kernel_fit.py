@@ -36,7 +36,11 @@ CUDA_CORE = "cuda_core"  # the fit target of FlashInfer's CUDA-core decode kerne
 # cost the issue share does not describe; fitted to them it would move the batch kernel's figure by their intercept
 # (docs/kernels.md D1)
 CUDA_CORE_FAMILIES = ("flashinfer-decode",)
-KERNEL_TARGETS = (*MMA_PATHS, UNFUSED, CUDA_CORE)  # what ``calibrate --kernels --only`` takes
+OVERLAP = "overlap"  # the fit target of how much of the HBM stream the fused prefill kernels leave exposed
+# the fused kernels' points that tell the overlap: a stream of at least this share of the compute (there a loss of
+# 0.26, p = 3, is 4.0%; at 0.3, 0.9%); without MIN_POINTS of them the figure is not fitted
+OVERLAP_MIN_RATIO = 0.5
+KERNEL_TARGETS = (*MMA_PATHS, UNFUSED, CUDA_CORE, OVERLAP)  # what ``calibrate --kernels --only`` takes
 MIN_POINTS = 3  # a target with fewer points is not fitted
 _COARSE = 20  # grid points per figure before refining
 _COARSE_CYCLES = 11  # grid points of a figure in cycles (1,000-cycle steps over its range)
@@ -75,7 +79,7 @@ def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
     mma["tcgen05"]["tcgen05_tile_turnaround"] = TURNAROUND_CYCLES
     return {**mma, UNFUSED: {"unfused_hbm_efficiency": (0.05, hw.hbm_efficiency),
                              "unfused_strided_efficiency": (0.05, hw.hbm_efficiency)},
-            CUDA_CORE: {"cuda_core_issue_efficiency": (0.2, 1.0)}}
+            CUDA_CORE: {"cuda_core_issue_efficiency": (0.2, 1.0)}, OVERLAP: {"stream_overlap_loss": (0.0, 1.0)}}
 
 
 def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) -> list[Fit]:
@@ -103,6 +107,10 @@ def fit_points(doc: dict, hw, only: tuple[str, ...] | None = None) -> dict[str, 
     # only calls whose CUDA-core loop outlasts their K/V stream can tell its issue rate
     if CUDA_CORE in by_target:
         by_target[CUDA_CORE] = [p for p in by_target[CUDA_CORE] if _cuda_core_bound(hw, p)]
+    if only is None or OVERLAP in only:  # every fused prefill call (more than one query), if enough can tell it
+        prefill = [(*p[:3], OVERLAP, *p[4:]) for p in _points(doc, hw) if p[3] in MMA_PATHS and p[0].seq_len > 1]
+        if sum(_stream_ratio(hw, p) >= OVERLAP_MIN_RATIO for p in prefill) >= MIN_POINTS:
+            by_target[OVERLAP] = prefill
     return by_target
 
 
@@ -132,6 +140,17 @@ def _cuda_core_bound(hw, point) -> bool:
     wl, algo, _, _, _, clock = point
     det = evaluate(at_clock(replace(hw, cuda_core_issue_efficiency=None), clock), algo, wl).detail
     return det["cuda_core_s"] > det["stream_s"]
+
+
+def _stream_ratio(hw, point) -> float:
+    """The point's HBM stream over its compute time (gpu_model.stream_ratio), 0 where the model has none."""
+    from simulator.api import evaluate
+    from simulator.gpu_model import stream_ratio
+    from validation.report import as_built, at_clock
+
+    wl, algo, _, _, builds, clock = point
+    with as_built(builds):
+        return stream_ratio(evaluate(at_clock(hw, clock), algo, wl)) or 0.0
 
 
 def _points(doc: dict, hw) -> list[tuple]:
@@ -326,6 +345,10 @@ def _in_cycles(name: str) -> bool:
 def _meaning(name: str) -> str:
     if name == "unfused_hbm_efficiency":
         return "HBM fraction the standard-attention kernels reach (GEMMs, softmax, mask build)"
+    if name == "stream_overlap_loss":
+        return ("how much longer than the larger of the two a fused prefill kernel runs when its compute and its HBM "
+                "stream take equal time (0: the stream hidden behind the compute; 1: their sum); between, "
+                "(C^p + S^p)^(1/p) with 2^(1/p) = 1 + this")
     if name == "cuda_core_issue_efficiency":
         return ("share of the SM's issue slots (one instruction per lane per clock) FlashInfer's CUDA-core decode loop "
                 "fills (0.6.16's decode.cuh, its instructions counted from its SASS)")

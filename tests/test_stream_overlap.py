@@ -1,0 +1,130 @@
+"""How a fused kernel's compute and HBM stream combine (gpu_model.overlapped, the fitted stream_overlap_loss)."""
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from gpu_models.spec import HardwareError
+from simulator import Workload, evaluate, hardware
+from simulator.explain import explain_gpu
+from simulator.gpu_model import overlap_exponent, overlapped, stream_ratio
+from simulator.workload import Workload as W
+from validation import kernel_fit
+
+H100 = hardware("h100")
+PREFILL = W(seq_len=512)
+DECODE = W(seq_len=1, kv_len=8192)
+# short calls whose stream nears their compute, and long ones where it does not
+SHORT = [("flash3", Workload(batch=b, heads=h, head_dim=d, seq_len=n, causal=c))
+         for b, h, d, n, c in ((32, 16, 128, 512, True), (32, 8, 256, 512, True), (32, 16, 128, 512, False),
+                               (16, 8, 256, 1024, True), (64, 16, 128, 256, False))]
+LONG = [("flash3", Workload(batch=1, heads=16, head_dim=d, seq_len=16384, causal=c))
+        for d in (64, 128, 256) for c in (False, True)]
+
+
+@pytest.mark.parametrize("loss, compute, stream, expected", [
+    (None, 2.0, 1.0, 2.0),  # no figure: the larger of the two
+    (0.0, 2.0, 1.0, 2.0),
+    (1.0, 2.0, 1.0, 3.0),  # nothing overlaps: the sum
+    (0.26, 1.0, 1.0, 1.26),  # equal halves: the loss itself
+    (0.26, 1.0, 0.2, (1 + 0.2 ** overlap_exponent(replace(H100, stream_overlap_loss=0.26))) ** (
+        1 / overlap_exponent(replace(H100, stream_overlap_loss=0.26)))),
+])
+def test_the_blend_runs_from_the_larger_to_the_sum(loss, compute, stream, expected):
+    hw = replace(H100, stream_overlap_loss=loss)
+    assert overlapped(hw, PREFILL, {}, compute, stream) == pytest.approx(expected, rel=1e-12)
+    assert overlapped(hw, PREFILL, {}, stream, compute) == pytest.approx(expected, rel=1e-12)  # symmetric
+
+
+def test_p_is_such_that_equal_halves_cost_one_plus_the_loss():
+    for loss in (0.05, 0.26, 0.5, 0.99):
+        p = overlap_exponent(replace(H100, stream_overlap_loss=loss))
+        assert 2 ** (1 / p) == pytest.approx(1 + loss)
+    assert math.isinf(overlap_exponent(replace(H100, stream_overlap_loss=0.0)))
+
+
+def test_decode_and_families_with_their_own_stream_take_the_larger():
+    """A decode call's SM time is its loads' latency chain; FlashInfer's kernels wait for their bytes in flight
+    inside their compute: neither blends."""
+    hw = replace(H100, stream_overlap_loss=0.5)
+    assert overlapped(hw, DECODE, {}, 1.0, 1.0) == 1.0
+    assert overlapped(hw, PREFILL, {"stream_s": 1.0}, 1.0, 1.0) == 1.0
+    for algo, wl in (("flash3", DECODE), ("flashinfer-single-prefill", W(seq_len=128, kv_len=8192))):
+        assert evaluate(hw, algo, wl).time_s == evaluate(replace(hw, stream_overlap_loss=0.0), algo, wl).time_s
+
+
+def test_a_short_prefill_pays_the_blend_and_a_long_one_hardly():
+    no = replace(H100, stream_overlap_loss=0.0)
+    algo, short = SHORT[0]
+    r, base = evaluate(H100, algo, short), evaluate(no, algo, short)
+    assert stream_ratio(base) > 0.7 and r.time_s > 1.08 * base.time_s
+    assert r.bound == base.bound  # the bound stays the larger roof's
+    text = explain_gpu(H100, algo, short, r)
+    assert "compute and HBM stream overlap: (C^p + S^p)^(1/p)" in " ".join(text.split())
+    algo, long = LONG[1]
+    assert evaluate(H100, algo, long).time_s == pytest.approx(evaluate(no, algo, long).time_s, rel=2e-3)
+
+
+def test_columns_and_single_calls_blend_alike():
+    """run_points evaluates many points of one plan over columns: the blend there (decode rows included) is the
+    single call's."""
+    from unittest import mock
+
+    import simulator.api as api
+
+    points = [dict(hardware="h100", algorithm="flash3", batch=8, heads=16, head_dim=128, seq_len=n, kv_len=max(n, 4096),
+                   causal=False) for n in (1, 2, 64, 256, 512, 1024, 2048, 4096) * 2]
+    with mock.patch.object(api, "_simulate_columns", wraps=api._simulate_columns) as columns:
+        together = api.run_points(points)
+    assert columns.called
+    for point, row in zip(points, together):
+        alone = api.simulate(point["hardware"], point["algorithm"],
+                             **{k: v for k, v in point.items() if k not in ("hardware", "algorithm")})
+        assert row["time_s"] == alone["time_s"], point
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "some"])
+def test_the_loss_must_be_a_fraction(value):
+    with pytest.raises(HardwareError, match="stream_overlap_loss must be a fraction in \\[0, 1\\]"):
+        replace(H100, stream_overlap_loss=value)
+
+
+def test_every_gpu_with_fused_kernels_carries_a_cited_loss():
+    for name in ("a100", "a100-40gb", "a100-pcie", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200"):
+        hw = hardware(name)
+        assert 0 < hw.stream_overlap_loss < 1, name
+        assert "attnsim calibrate --kernels" in hw.sources["stream_overlap_loss"], name
+
+
+def _file(tmp_path, truth, points):
+    doc = {"format": "attnsim-validation/1", "source": "synthetic: the model's own predictions",
+           "device": {"name": "synthetic", "attnsim_hw": "h100"}, "micro": [],
+           "points": [{"kernel": algo, "algorithm": algo, **{k: getattr(wl, k) for k in (
+               "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype")},
+               "measured_s": evaluate(truth, algo, wl).time_s, "ok": True} for algo, wl in points]}
+    path = tmp_path / "synthetic.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_calibrate_recovers_the_loss_that_made_the_timings(tmp_path):
+    """Timings made with a known loss are fitted back to it (--only overlap), from the short calls and the long
+    ones together; the other figures stay as bundled."""
+    truth = replace(H100, stream_overlap_loss=0.45)
+    toml, fits = kernel_fit.calibrate_kernels([_file(tmp_path, truth, SHORT + LONG)], only=("overlap",))
+    (fit,) = fits
+    assert fit.target == "overlap" and fit.n == len(SHORT + LONG)
+    assert fit.values["stream_overlap_loss"] == pytest.approx(0.45, abs=0.01)
+    assert fit.loo_max_abs_error < 0.01
+    assert "--only overlap" in toml["stream_overlap_loss"]["source"]
+
+
+def test_the_loss_is_not_fitted_from_calls_that_cannot_tell_it(tmp_path):
+    """Long calls' streams are a few % of their compute: the loss moves them by well under 1%, so without
+    MIN_POINTS calls at a stream of half their compute or more the target is not fitted at all."""
+    path = _file(tmp_path, H100, LONG + SHORT[:kernel_fit.MIN_POINTS - 1])
+    doc = json.loads(open(path).read())
+    assert "overlap" not in kernel_fit.fit_points(doc, H100, only=("overlap",))
+    assert "overlap" in kernel_fit.fit_points(json.loads(open(_file(tmp_path, H100, LONG + SHORT)).read()), H100)
