@@ -17,7 +17,7 @@ from einsum_cascades.errors import UserError
                    "leave-one-out error.")
 @click.option("--only", default=None, callback=not_empty, metavar="TARGETS",
               help="With --kernels: fit only these targets (comma list of mma_sync, wgmma, tcgen05, unfused, "
-                   "cuda_core); the file's other points are left out. Default: every target the points allow.")
+                   "cuda_core, overlap); the file's other points are left out. Default: every target the points allow.")
 def calibrate(results, output, hw, kernels, only):
     """Fit a hardware TOML, derived from the bundled one, to measurements.
 
@@ -32,7 +32,10 @@ def calibrate(results, output, hw, kernels, only):
     several lengths needed), and `unfused_hbm_efficiency` (and, given causal points, `unfused_strided_efficiency`:
     PyTorch's unvectorized element-wise kernels) from the naive (standard attention) points, and
     `cuda_core_issue_efficiency` (the issue slots FlashInfer's CUDA-core decode loop fills) from the
-    flashinfer-decode (batch) points whose CUDA-core time outlasts their K/V stream, by a robust
+    flashinfer-decode (batch) points whose CUDA-core time outlasts their K/V stream, and `stream_overlap_loss`
+    (how much longer than either a fused prefill call whose compute and HBM stream take equal time runs) from
+    the fused prefill points, where 3 or more have a stream of half their compute or more, each target with
+    the others held as bundled, by a robust
     (soft-L1, 10% scale) loss on log time over one or more files of one GPU, so that a few points the model
     does not describe (a small call's host-side gap) do not set a figure; everything else stays. Judge the result on
     other data than the files it was fitted to.
@@ -43,6 +46,7 @@ def calibrate(results, output, hw, kernels, only):
       attnsim calibrate h100.json -o my-h100.toml
       attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
       attnsim calibrate --kernels --only cuda_core validation/published/tileops-nightly-2026-09-07-h200.json -o h200-fit.toml
+      attnsim calibrate --kernels --only overlap validation/published/fa3-paper-h100.json -o h100-overlap.toml
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml

@@ -11,11 +11,14 @@ Figures no datasheet publishes, per architecture, never per shape:
   points;
 - the share of the SM's issue slots a CUDA-core attention loop fills (``cuda_core_issue_efficiency``), from the
   FlashInfer batch decode points whose CUDA-core time outlasts their K/V stream (a GQA group's worth of dot
-  products per K/V row).
+  products per K/V row);
+- how much longer than either a fused prefill call runs whose compute and HBM stream take equal time
+  (``stream_overlap_loss``; gpu_model.overlapped), from the fused prefill points, where enough of them have a
+  stream near their compute to tell it.
 Each is fitted by a robust (soft-L1) loss on log(predicted / measured) over every point of its kind, with
 everything else in the model left as it is, and printed with its leave-one-out error (each point predicted by a fit
 made without it); the TOML it writes cites the command. No factor on the result: the figures enter the
-per-tile cost and the unfused kernels' bandwidth only.
+per-tile cost, the unfused kernels' bandwidth and how the fused kernels' compute and stream combine only.
 """
 
 import math
