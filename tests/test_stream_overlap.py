@@ -127,4 +127,9 @@ def test_the_loss_is_not_fitted_from_calls_that_cannot_tell_it(tmp_path):
     path = _file(tmp_path, H100, LONG + SHORT[:kernel_fit.MIN_POINTS - 1])
     doc = json.loads(open(path).read())
     assert "overlap" not in kernel_fit.fit_points(doc, H100, only=("overlap",))
+    from einsum_cascades.errors import UserError
+
+    with pytest.raises(UserError, match="for overlap, fused prefill calls whose HBM stream is at least 0.5 of their "
+                                        "compute"):
+        kernel_fit.calibrate_kernels([path], only=("overlap",))
     assert "overlap" in kernel_fit.fit_points(json.loads(open(_file(tmp_path, H100, LONG + SHORT)).read()), H100)

@@ -324,6 +324,9 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
                                    for doc in docs for p in doc["points"]]}, hw, say, only)
     if not fits:
         kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"
+        if only and OVERLAP in only:
+            kinds += (f"; for overlap, fused prefill calls whose HBM stream is at least {OVERLAP_MIN_RATIO:g} of their "
+                      "compute")
         raise UserError(f"fewer than {MIN_POINTS} points of one kind ({kinds}) that run on {hw.name} in "
                         f"{', '.join(results_paths)}" + (f" for --only {','.join(only)}" if only else "")
                         + ": nothing to fit")
