@@ -62,7 +62,8 @@ def test_a_short_prefill_pays_the_blend_and_a_long_one_hardly():
     assert stream_ratio(base) > 0.7 and r.time_s > 1.08 * base.time_s
     assert r.bound == base.bound  # the bound stays the larger roof's
     text = explain_gpu(H100, algo, short, r)
-    assert "compute and HBM stream overlap: (C^p + S^p)^(1/p)" in " ".join(text.split())
+    assert "blended: (C^p + S^p)^(1/p)" in " ".join(text.split())
+    assert "blended" not in explain_gpu(H100, *LONG[1], evaluate(H100, *LONG[1]))  # under 0.1%: no line
     algo, long = LONG[1]
     assert evaluate(H100, algo, long).time_s == pytest.approx(evaluate(no, algo, long).time_s, rel=2e-3)
 
