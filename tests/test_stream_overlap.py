@@ -47,12 +47,28 @@ def test_p_is_such_that_equal_halves_cost_one_plus_the_loss():
 
 def test_decode_and_families_with_their_own_stream_take_the_larger():
     """A decode call's SM time is its loads' latency chain; FlashInfer's kernels wait for their bytes in flight
-    inside their compute: neither blends."""
+    inside their compute: neither blends (a decode call by its tile's share of real rows only)."""
     hw = replace(H100, stream_overlap_loss=0.5)
-    assert overlapped(hw, DECODE, {}, 1.0, 1.0) == 1.0
+    assert overlapped(hw, DECODE, {}, 1.0, 1.0) == 1.0  # one query and no tile_fill: the larger
     assert overlapped(hw, PREFILL, {"stream_s": 1.0}, 1.0, 1.0) == 1.0
-    for algo, wl in (("flash3", DECODE), ("flashinfer-single-prefill", W(seq_len=128, kv_len=8192))):
-        assert evaluate(hw, algo, wl).time_s == evaluate(replace(hw, stream_overlap_loss=0.0), algo, wl).time_s
+    assert overlapped(hw, PREFILL, {"tile_fill": 0.25}, 1.0, 1.0) == pytest.approx(1.0 + 0.25 * 0.5)
+    wl = W(seq_len=128, kv_len=8192)
+    assert evaluate(hw, "flashinfer-single-prefill", wl).time_s == evaluate(
+        replace(hw, stream_overlap_loss=0.0), "flashinfer-single-prefill", wl).time_s
+    r = evaluate(hw, "flash3", DECODE)
+    base = evaluate(replace(hw, stream_overlap_loss=0.0), "flash3", DECODE).time_s
+    assert r.detail["tile_fill"] == pytest.approx(1 / r.detail["block_q"])  # one row of 128 (MHA: no packing)
+    assert base <= r.time_s <= base * (1 + 0.5 * r.detail["tile_fill"])
+
+
+def test_the_blend_rises_with_the_rows_a_tile_holds_not_at_two_queries():
+    """GQA decode on FA3 packs the group's query heads into its tile: 1, 2, 4 ... 32 queries fill 4 to 128 of its
+    128 rows, and the time rises smoothly through them (it stepped by 6.5% from one query to two when the blend
+    switched on at more than one query)."""
+    times = [evaluate(H100, "flash3", Workload(batch=8, heads=32, kv_heads=8, seq_len=n, kv_len=32768)).time_s
+             for n in (1, 2, 4, 8, 16, 32)]
+    steps = [b / a - 1 for a, b in zip(times, times[1:])]
+    assert all(0 <= s < 0.04 for s in steps), steps
 
 
 def test_a_short_prefill_pays_the_blend_and_a_long_one_hardly():
