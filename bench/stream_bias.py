@@ -1,6 +1,7 @@
-"""Where is the model biased? The fused prefill kernels' time is max(compute, HBM stream) per call; this
-prints the published prefill points' errors binned by the ratio of the two (run: python bench/stream_bias.py
-[--json] [--bin 0.1] [--scope kernel|kernel-warm]).
+"""Where is the model biased? The fused prefill kernels' time blends their compute and HBM stream per call
+((C^p + S^p)^(1/p), gpu_model.overlapped; the larger of the two until 2026-12-05); this prints the published
+prefill points' errors binned by the ratio of the two (run: python bench/stream_bias.py [--json] [--bin 0.1]
+[--scope kernel|kernel-warm]).
 
 Every point of every file in validation/published/ (published figures, not measured by attnsim) that a
 fused prefill family (flash1, flash2, flash3, flash4) runs with more than one query is predicted as
