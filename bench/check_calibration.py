@@ -40,6 +40,7 @@ def cited_commands(name: str) -> dict[str, list[str]]:
 
 def main(names: list[str], write: bool) -> int:
     status = 0
+    fitted = {}  # a command's fit, once per run: GPUs that take another's fit (the H100's) cite the same command
     for name in names:
         spec = load_hardware(name)
         cited = cited_commands(name)
@@ -48,7 +49,9 @@ def main(names: list[str], write: bool) -> int:
             start = time.perf_counter()
             only = tuple(files[1].split(",")) if files[0] == "--only" else None  # `--kernels --only T FILE ...`
             paths = list(files[2:] if only else files)
-            toml, fits = calibrate_kernels(paths, only=only)  # each file names its own GPU
+            if files not in fitted:
+                fitted[files] = calibrate_kernels(paths, only=only)  # each file names its own GPU
+            toml, fits = fitted[files]
             print(f"{name}: attnsim calibrate --kernels {' '.join(files)}  ({time.perf_counter() - start:.1f} s)")
             print(fit_table(fits))
             for fit in fits:
