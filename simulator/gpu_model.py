@@ -296,6 +296,12 @@ SHORT_CALL_S = 20e-6  # bench/short_call_bias.py: flushed calls predicted under 
 SHORT_CALL_GAP_US = (1.5, 3.8, 4.9)  # lower quartile, median, upper quartile (21 calls, 2026-12-05)
 
 
+def holds_its_stream(detail) -> bool:
+    """Whether a result's compute already holds its HBM stream: FlashInfer's kernels (``stream_s``: they wait for
+    their bytes in flight inside their compute) and the serial baseline (``kernel_seconds``: each kernel its roofs)."""
+    return "stream_s" in detail or "kernel_seconds" in detail
+
+
 def overlap_exponent(hw) -> float:
     """p of ``overlapped``: 2^(1/p) = 1 + the GPU's ``stream_overlap_loss`` (inf where it is 0 or not given)."""
     loss = hw.stream_overlap_loss
@@ -318,7 +324,7 @@ def overlapped(hw, wl, detail, compute, stream):
     stream (FlashInfer's kernels, ``stream_s``), whose time already waits for its bytes in flight."""
     p = overlap_exponent(hw)
     top = vmax(compute, stream)
-    if math.isinf(p) or "stream_s" in detail:
+    if math.isinf(p) or holds_its_stream(detail):
         return top
     low = vmin(compute, stream)
     fill = detail.get("tile_fill")
@@ -346,8 +352,7 @@ def stream_ratio(result) -> float | None:
     accelerator, the serial baseline, FlashInfer's decode kernels, whose compute already holds their stream,
     columns, a zero compute time)."""
     times, detail = result.times, result.detail
-    own_stream = "stream_s" in detail or "kernel_seconds" in detail  # FlashInfer's decode; the serial baseline
-    if own_stream or "compute" not in times or "hbm" not in times or is_columns(times["compute"]) or not times["compute"]:
+    if holds_its_stream(detail) or "compute" not in times or "hbm" not in times or is_columns(times["compute"]) or not times["compute"]:
         return None
     stream = times["hbm"] + times.get("stream_fill", 0.0) + times.get("writeback", 0.0)
     return float(stream / times["compute"])

@@ -104,14 +104,15 @@ def fit_points(doc: dict, hw, only: tuple[str, ...] | None = None) -> dict[str, 
     """Fit target -> the points of ``doc`` a fit of it on ``hw`` takes (of the targets in ``only``, if given):
     (workload, algorithm, measured seconds, target, builds, locked clock)."""
     by_target: dict[str, list] = {}
-    for point in _points(doc, hw):
+    points = _points(doc, hw)
+    for point in points:
         if only is None or point[3] in only:
             by_target.setdefault(point[3], []).append(point)
     # only calls whose CUDA-core loop outlasts their K/V stream can tell its issue rate
     if CUDA_CORE in by_target:
         by_target[CUDA_CORE] = [p for p in by_target[CUDA_CORE] if _cuda_core_bound(hw, p)]
     if only is None or OVERLAP in only:  # every fused prefill call (more than one query), if enough can tell it
-        prefill = [(*p[:3], OVERLAP, *p[4:]) for p in _points(doc, hw) if p[3] in MMA_PATHS and p[0].seq_len > 1]
+        prefill = [(*p[:3], OVERLAP, *p[4:]) for p in points if p[3] in MMA_PATHS and p[0].seq_len > 1]
         if sum(_stream_ratio(hw, p) >= OVERLAP_MIN_RATIO for p in prefill) >= MIN_POINTS:
             by_target[OVERLAP] = prefill
     return by_target
