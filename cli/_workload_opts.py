@@ -32,7 +32,9 @@ class AlgoListType(NameListType):
 # option name -> (list-capable, help)
 _OPTIONS = [
     click.option("--hw", "hardware", type=NameListType(bundled_names), default="h100", show_default=True,
-                 help=f"Machine: {', '.join(bundled_names())} (attnsim hw list) or a path to a TOML; comma list allowed."),
+                 help=f"Machine: {', '.join(bundled_names())} (attnsim hw list) or a path to a TOML; NAME:MHZ is the GPU with "
+                      "its SMs locked at MHZ (nvidia-smi --lock-gpu-clocks: h100:1500, up to its highest clock); comma "
+                      "list allowed."),
     click.option("--algo", "algorithm", type=AlgoListType(), default=None,
                  help=f"Kernel family (GPU: {', '.join(GPU_FAMILIES)}; accelerator: {', '.join(ACCEL_FAMILIES)}), or "
                       f"a cascade: bundled ({', '.join(cascade_names())}; attnsim cascade list) or a .cascade file, "

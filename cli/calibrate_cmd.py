@@ -9,7 +9,8 @@ from einsum_cascades.errors import UserError
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The TOML to write.")
-@click.option("--hw", default=None, callback=not_empty, help="Bundled model to start from (default: from the file's device name).")
+@click.option("--hw", default=None, callback=not_empty, help="Bundled model or TOML to start from (default: from the file's device name); a "
+                   "benchmark's locked clock is its file's device clock_locked_mhz, not NAME:MHZ here.")
 @click.option("--kernels", is_flag=True,
               help="Fit the kernel figures (per tensor-core path: achieved MMA efficiency and the softmax share left "
                    "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "
@@ -54,6 +55,10 @@ def calibrate(results, output, hw, kernels, only):
     from cli._files import check_target, write_text
 
     check_target(output, (".toml",))
+    if hw is not None:  # the TOML the fit derives from, checked before minutes of fitting (no NAME:MHZ lock here)
+        from gpu_models import spec_path
+
+        spec_path(hw)
     if only is not None and not kernels:
         raise UserError(f"--only {only}: it picks the targets of a kernel fit; add --kernels")
     if kernels:

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from gpu_models.schema import OPTIONAL, SCHEMAS, TABLES, ZERO_ALLOWED
-from gpu_models.spec import HardwareError
+from gpu_models.spec import HardwareError, locked_clock
 from gpu_models.units import MAX_STORED, MIN_STORED, UNITLESS, UNITS, to_stored, units_of
 
 _FIGURE_FIELDS = ("value", "unit", "source")
@@ -24,8 +24,28 @@ def bundled_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in specs.iterdir() if p.name.endswith(".toml"))
 
 
+# NAME:MHZ (or NAME:MHZmhz): the machine with its SMs locked at MHZ; a machine's own name holds no ':' (NAME below)
+_LOCKED = re.compile(r"(?P<machine>.+):(?P<mhz>\d+(?:\.\d+)?)(?:mhz)?", re.IGNORECASE)
+
+
+def split_clock(name_or_path: str) -> tuple[str, float | None]:
+    """``h100:1500`` as ('h100', 1500.0): the machine and the SM clock it is locked at (None: free clocks)."""
+    m = _LOCKED.fullmatch(name_or_path.strip()) if isinstance(name_or_path, str) else None
+    return (m["machine"], float(m["mhz"])) if m else (name_or_path, None)
+
+
+def is_machine(text: str) -> bool:
+    """Whether ``text`` names a machine: a bundled name, a TOML path, either with a locked clock (``:MHZ``)."""
+    machine = split_clock(text)[0]
+    return machine.lower() in bundled_names() or machine.endswith(".toml")
+
+
 def spec_path(name_or_path: str) -> Path:
     """The TOML behind a bundled name (any case) or a user's path (ends in .toml or holds a /)."""
+    machine, mhz = split_clock(name_or_path)
+    if mhz is not None and (machine.lower() in bundled_names() or machine.endswith(".toml")):
+        raise HardwareError(f"{name_or_path!r} is {machine} with its SMs locked at {mhz:g} MHz, a machine to predict "
+                            f"on; here give the machine's own name or TOML ({machine})")
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         path = Path(name_or_path).expanduser()
         if path.is_dir():
@@ -36,12 +56,18 @@ def spec_path(name_or_path: str) -> Path:
         return path
     if name_or_path.lower() not in bundled_names():
         raise HardwareError(f"unknown hardware {name_or_path!r}: allowed {', '.join(bundled_names())} "
-                            "or a path to a .toml file")
+                            "or a path to a .toml file, either with :MHZ for SMs locked at that clock (h100:1500)")
     return Path(str(resources.files("gpu_models").joinpath("specs", f"{name_or_path.lower()}.toml")))
 
 
 def load_hardware(name_or_path: str):
-    """A ``GPUSpec`` or ``AcceleratorSpec`` from a bundled name or a TOML path."""
+    """A ``GPUSpec`` or ``AcceleratorSpec`` from a bundled name or a TOML path; ``NAME:MHZ`` is the GPU with its SMs
+    locked at MHZ (``spec.locked_clock``)."""
+    machine, mhz = split_clock(name_or_path)
+    if mhz is not None:
+        if split_clock(machine)[1] is not None:
+            raise HardwareError(f"bad hardware {name_or_path!r}: one locked clock, NAME:MHZ (h100:1500)")
+        return locked_clock(load_hardware(machine), mhz)
     path = spec_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ checked as strictly as a loaded file.
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from einsum_cascades.errors import UserError
 
@@ -295,6 +295,26 @@ def _check_mma_path(spec, path: str) -> None:
         raise HardwareError(f"{spec.name}: {spec.arch} needs {eff} and {exposed} (its {path} attention tiles)")
     _check_fraction(spec, eff, getattr(spec, eff))
     _check_fraction(spec, exposed, getattr(spec, exposed), zero_ok=True)
+
+
+MIN_LOCKED_CLOCK_MHZ = 100  # below any clock nvidia-smi --lock-gpu-clocks offers on these parts
+
+
+def locked_clock(spec, mhz: float):
+    """``spec`` with its SMs locked at ``mhz`` (``nvidia-smi --lock-gpu-clocks``): every cycle count becomes time at
+    that clock (``sustained_clock_hz``); HBM keeps its bandwidth and the fitted efficiencies their fractions.
+    Named ``<name>:<mhz>``; a lock above the highest clock the machine's figures give is an error."""
+    if spec.kind != "gpu":
+        raise HardwareError(f"{spec.name}:{mhz:g}: a locked SM clock applies to a GPU; {spec.name} is an accelerator "
+                            "(its clock is clock_hz in its TOML)")
+    top = max(spec.boost_clock_hz, spec.tensor_clock_hz, spec.sustained_clock_hz) / 1e6
+    if not (_is_number(mhz) and MIN_LOCKED_CLOCK_MHZ <= mhz <= top):
+        raise HardwareError(f"{spec.name}:{mhz:g}: a locked SM clock on the {spec.display_name} is "
+                            f"{MIN_LOCKED_CLOCK_MHZ} to {top:g} MHz (its highest clock in {spec.name}'s figures)")
+    source = (f"locked by the user ({spec.name}:{mhz:g}, nvidia-smi --lock-gpu-clocks); free-running: "
+              f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
+    return replace(spec, name=f"{spec.name}:{mhz:g}", display_name=f"{spec.display_name}, SMs locked at {mhz:g} MHz",
+                   sustained_clock_hz=mhz * 1e6, sources={**spec.sources, "sustained_clock_hz": source})
 
 
 def _is_number(value) -> bool:

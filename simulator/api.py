@@ -91,10 +91,10 @@ def unsupported(hw, algo: str | None) -> str | None:
 def split_baseline(text: str) -> tuple[str, str]:
     """``--baseline ALGO[@MACHINE]`` as (algorithm, machine or ''): the part after the last '@' is a machine only
     when it names one (``unfused@flat``); else the '@' is the algorithm's mapping (``attention-3pass@unfused``)."""
-    from gpu_models.loader import bundled_names
+    from gpu_models.loader import is_machine
 
     algo, at, machine = text.rpartition("@")
-    if at and (machine.lower() in bundled_names() or machine.endswith(".toml")):
+    if at and is_machine(machine):
         return algo, machine
     return text, ""
 

@@ -10,7 +10,7 @@ import json
 import math
 import statistics
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
@@ -212,7 +212,16 @@ def at_clock(spec, clock_mhz: float | None):
     its bandwidth); unchanged without a clock or off a GPU."""
     if not clock_mhz or spec.kind != "gpu":
         return spec
-    return replace(spec, sustained_clock_hz=float(clock_mhz) * 1e6)
+    from gpu_models.loader import split_clock
+    from gpu_models.spec import locked_clock
+
+    locked = split_clock(spec.name)[1]
+    if locked is None:
+        return locked_clock(spec, float(clock_mhz))
+    if locked != float(clock_mhz):
+        raise UserError(f"hardware {spec.name} locks the SMs at {locked:g} MHz, and the results say "
+                        f"{float(clock_mhz):g} MHz (their device clock_locked_mhz or --clock-locked): give one")
+    return spec
 
 
 def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dict:

@@ -1,0 +1,107 @@
+"""``--hw NAME:MHZ``: a GPU with its SMs locked at a clock (nvidia-smi --lock-gpu-clocks), as benchmarks that lock
+clocks run it. Every cycle count becomes time at that clock; HBM keeps its bandwidth."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades.errors import UserError
+from gpu_models import load_hardware, spec_path
+from simulator.api import run_points, split_baseline
+
+TILEOPS = "validation/published/tileops-nightly-2026-09-07-h200.json"  # its benchmark locked the H200 at 1500 MHz
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
+
+
+def one_line_error(*args) -> str:
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.output, r.output
+    return lines[0]
+
+
+def test_a_locked_machine_is_the_machine_at_that_sm_clock():
+    free, locked = load_hardware("h100"), load_hardware("h100:1500")
+    assert locked.name == "h100:1500" and "locked at 1500 MHz" in locked.display_name
+    assert locked.sustained_clock_hz == 1500e6 and free.sustained_clock_hz == 1830e6
+    assert locked.hbm_bw_bytes_s == free.hbm_bw_bytes_s and locked.wgmma_efficiency == free.wgmma_efficiency
+    assert "locked by the user" in locked.sources["sustained_clock_hz"]
+    assert load_hardware("H100:1500MHz") == locked  # any case, an optional unit
+    assert load_hardware("b200:1965").sustained_clock_hz == 1965e6  # its highest figure is the sustained clock
+
+
+def time_s(hw, **point):
+    return run_points([{"hardware": hw, **point}])[0]["time_s"]
+
+
+def test_compute_bound_calls_slow_by_the_clock_ratio_and_hbm_bound_ones_hardly():
+    prefill = dict(algorithm="flash3", seq_len=8192, causal=True)
+    ratio = time_s("h100:1500", **prefill) / time_s("h100", **prefill)
+    assert 1.15 < ratio <= 1830 / 1500 + 1e-9
+    decode = dict(algorithm="flash-decoding", seq_len=1, kv_len=65536)
+    assert 1.0 <= time_s("h100:1500", **decode) / time_s("h100", **decode) < 1.05
+    assert time_s("h100:1830", **prefill) == time_s("h100", **prefill)  # locked at its own clock: the same
+
+
+def test_the_columns_path_gives_each_point_its_scalar_time():
+    points = [{"hardware": "h100:1500", "algorithm": "flash2", "seq_len": n} for n in (512, 1024, 4096, 16384)] * 20
+    together = run_points(points)
+    for point, row in zip(points[:4], together):
+        assert row["hardware"] == "h100:1500"
+        assert run_points([point])[0]["time_s"] == row["time_s"]
+
+
+def test_the_cli_takes_it_in_lists_baselines_and_point_files(tmp_path):
+    r = run("simulate", "--hw", "h100,h100:1500", "--algo", "flash3", "--seq-len", "8k", "--format", "json")
+    assert r.exit_code == 0, r.output
+    free, locked = json.loads(r.output)
+    assert locked["hardware"] == "h100:1500" and locked["time_s"] > free["time_s"]
+    assert split_baseline("naive@h100:1500") == ("naive", "h100:1500")
+    r = run("simulate", "--hw", "h100", "--seq-len", "4k", "--baseline", "naive@h100:1500", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["baseline"] == "naive@h100:1500"
+    csv = tmp_path / "points.csv"
+    csv.write_text("hardware,algorithm,seq_len\nh100:1500,flash3,8k\n")
+    r = run("simulate", "--from", str(csv), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["time_s"] == locked["time_s"]
+    r = run("hw", "show", "h100:1500")
+    assert r.exit_code == 0 and "1500 MHz" in r.output and "locked by the user" in r.output
+
+
+@pytest.mark.parametrize("name, says", [
+    ("h100:2500", "100 to 1980 MHz"),
+    ("h100:50", "100 to 1980 MHz"),
+    ("a100:1500", "100 to 1410 MHz"),
+    ("fusemax:1000", "applies to a GPU; fusemax is an accelerator"),
+    ("h100:1500:1400", "one locked clock"),
+    ("h100:fast", ":MHZ for SMs locked at that clock"),
+])
+def test_a_bad_lock_is_a_one_line_error(name, says):
+    line = one_line_error("simulate", "--hw", name, "--seq-len", "1k")
+    assert says in line and name.split(":")[0] in line
+
+
+def test_a_locked_name_is_not_a_file_to_calibrate(tmp_path):
+    with pytest.raises(UserError, match="give the machine's own name or TOML \\(h100\\)"):
+        spec_path("h100:1500")
+    line = one_line_error("calibrate", "--kernels", "validation/published/fa3-paper-h100.json", "--hw", "h100:1500",
+                          "-o", str(tmp_path / "fit.toml"))  # at once, not after the fits
+    assert "h100:1500" in line and not (tmp_path / "fit.toml").exists()
+
+
+def test_validate_report_takes_the_lock_from_hw_or_the_file_and_refuses_two():
+    def points(*extra):
+        r = run("validate", "report", TILEOPS, "--format", "json", *extra)
+        assert r.exit_code == 0, r.output
+        return [p["predicted_s"] for p in json.loads(r.output)["points"]]
+
+    assert points("--hw", "h200:1500") == points()  # the file says 1500 MHz: the same clock either way
+    line = one_line_error("validate", "report", TILEOPS, "--hw", "h200:1400")
+    assert "1400 MHz" in line and "1500 MHz" in line and "give one" in line
