@@ -67,7 +67,7 @@ def load_hardware(name_or_path: str):
     if mhz is not None:
         if split_clock(machine)[1] is not None:
             raise HardwareError(f"bad hardware {name_or_path!r}: one locked clock, NAME:MHZ (h100:1500)")
-        return locked_clock(load_hardware(machine), mhz)
+        return locked_clock(load_hardware(machine), mhz, name_or_path.strip())
     path = spec_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

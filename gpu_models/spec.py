@@ -300,16 +300,18 @@ def _check_mma_path(spec, path: str) -> None:
 MIN_LOCKED_CLOCK_MHZ = 100  # below any clock nvidia-smi --lock-gpu-clocks offers on these parts
 
 
-def locked_clock(spec, mhz: float):
+def locked_clock(spec, mhz: float, given: str | None = None):
     """``spec`` with its SMs locked at ``mhz`` (``nvidia-smi --lock-gpu-clocks``): every cycle count becomes time at
     that clock (``sustained_clock_hz``); HBM keeps its bandwidth and the fitted efficiencies their fractions.
-    Named ``<name>:<mhz>``; a lock above the highest clock the machine's figures give is an error."""
+    Named ``<name>:<mhz>``; a lock above the highest clock the machine's figures give is an error (naming
+    ``given``, the text the user wrote, where there is one)."""
+    given = given or f"{spec.name}:{mhz:g}"
     if spec.kind != "gpu":
-        raise HardwareError(f"{spec.name}:{mhz:g}: a locked SM clock applies to a GPU; {spec.name} is an accelerator "
+        raise HardwareError(f"{given}: a locked SM clock applies to a GPU; {spec.name} is an accelerator "
                             "(its clock is clock_hz in its TOML)")
     top = max(spec.boost_clock_hz, spec.tensor_clock_hz, spec.sustained_clock_hz) / 1e6
     if not (_is_number(mhz) and MIN_LOCKED_CLOCK_MHZ <= mhz <= top):
-        raise HardwareError(f"{spec.name}:{mhz:g}: a locked SM clock on the {spec.display_name} is "
+        raise HardwareError(f"{given}: a locked SM clock on the {spec.display_name} is "
                             f"{MIN_LOCKED_CLOCK_MHZ} to {top:g} MHz (its highest clock in {spec.name}'s figures)")
     source = (f"locked by the user ({spec.name}:{mhz:g}, nvidia-smi --lock-gpu-clocks); free-running: "
               f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
