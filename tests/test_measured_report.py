@@ -166,13 +166,18 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     # a name that holds a bundled model's but is another part: the H20-3e (HBM3e) is not the H20
     path.write_text("device,batch,heads,seq_len,measured_ms\nNVIDIA H20-3e,1,32,4k,1.0\n")
     result = run("validate", "report", str(path))
-    assert result.exit_code == 2 and "'NVIDIA H20-3e'" in result.output and "H20-3e," not in result.output
+    assert result.exit_code == 2 and "'NVIDIA H20-3e'" in result.output and "another part than any bundled" in result.output
     # nor is the H800 PCIe (114 SMs, HBM2e) or the H800 NVL the H800 SXM5 that 'NVIDIA H800' names
     for device in ("NVIDIA H800 PCIe", "NVIDIA H800 NVL"):
         path.write_text(f"device,batch,heads,seq_len,measured_ms\n{device},1,32,4k,1.0\n")
         result = run("validate", "report", str(path))
-        assert result.exit_code == 2 and f"'{device}'" in result.output and "H800, A100" in result.output
-        assert "H800 PCIe," not in result.output and "H800 NVL," not in result.output
+        assert result.exit_code == 2 and f"'{device}'" in result.output and "another part than any bundled" in result.output
+    # a MIG slice of a bundled part is not the part; nor is the A100 PCIe 40GB the 80GB SXM4 its name starts like
+    for device, why in (("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "a MIG instance"),
+                        ("NVIDIA A100-PCIE-40GB", "HBM2 at 1,555 GB/s and 250 W")):
+        path.write_text(f"device,batch,heads,seq_len,measured_ms\n{device},1,32,4k,1.0\n")
+        result = run("validate", "report", str(path))
+        assert result.exit_code == 2 and f"'{device}'" in result.output and why in result.output
 
 
 @pytest.mark.parametrize("device, model", [
@@ -181,7 +186,9 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     ("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H100 PCIe", "h100-pcie"), ("NVIDIA H200", "h200"),
     ("NVIDIA H20", "h20"), ("NVIDIA H20-3e", None), ("NVIDIA H100 NVL", None), ("NVIDIA H200 NVL", None),
     ("NVIDIA GH200 480GB", None), ("NVIDIA A800-SXM4-80GB", None), ("NVIDIA GeForce RTX 4090", None),
-    ("NVIDIA A100 80GB PCIe", "a100-pcie"), ("NVIDIA A100-SXM4-80GB", "a100"),
+    ("NVIDIA A100 80GB PCIe", "a100-pcie"), ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA A100-SXM4-40GB", "a100-40gb"),
+    ("NVIDIA A100-PCIE-40GB", None),  # 1,555 GB/s at 250 W: neither the 80GB SXM4 (2,039 GB/s) nor the 40GB SXM4
+    ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", None), ("NVIDIA A100-SXM4-80GB MIG 3g.40gb", None),  # a slice of the SMs
 ])
 def test_device_names_map_to_the_bundled_model_of_that_part(device, model):
     from validation.report import device_hardware

@@ -30,10 +30,13 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # H20-3e, an HBM3e part whose memory the H20's model, 96 GB of HBM3, does not describe; the H800 PCIe and the
 # H800 NVL, PCIe cards the H800 SXM5's model, 132 SMs and 80 GB of HBM3 at 3.35 TB/s, does not describe; the
 # H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own)
-_DEVICE_HW = (("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
+# (needle, model): the first needle the device name holds; None: a part attnsim has no model of (an error, not another
+# part's prediction). MIG: a slice of a GPU's SMs and memory (torch prints 'NVIDIA H100 80GB HBM3 MIG 1g.10gb');
+# A100-PCIE-40GB: HBM2 at 1,555 GB/s like the SXM4 40GB, at 250 W (not the 80GB SXM4's 2,039 GB/s).
+_DEVICE_HW = (("MIG", None), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
               ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
-              ("A100 80GB PCIe", "a100-pcie"), ("A100", "a100"))
+              ("A100 80GB PCIe", "a100-pcie"), ("A100-PCIE", None), ("40GB PCIe", None), ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:
@@ -123,7 +126,7 @@ def hardware_for(doc: dict, hw: str | None) -> str:
     name = str(device.get("name", ""))
     hw_name = device_hardware(name)
     if hw_name is None:
-        raise UserError(f"cannot tell which hardware model fits device {name!r}: pass --hw NAME or a TOML path")
+        raise UserError(f"{no_model_error(name)}: pass --hw NAME or a TOML path")
     return hw_name
 
 
@@ -131,6 +134,20 @@ def device_hardware(name) -> str | None:
     """The bundled model of a device name as torch or nvidia-smi print it ('NVIDIA GB200', 'NVIDIA H100 PCIe');
     None for a device attnsim has no model of."""
     return next((hw_name for needle, hw_name in _DEVICE_HW if needle in str(name or "")), None)
+
+
+_NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
+                 "A100-PCIE": "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike the bundled A100s",
+                 "40GB PCIe": "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike the bundled A100s"}
+
+
+def no_model_error(device: str) -> str:
+    """Why a device name has no bundled model, and what to do, in one line."""
+    needle = next((n for n, m in _DEVICE_HW if n in str(device or "")), None)
+    why = (_NO_MODEL_WHY.get(needle, f"the {needle}, another part than any bundled model: its SMs, clocks or "
+                                     "memory differ")
+           if needle else f"the bundled models fit names holding {', '.join(n for n, m in _DEVICE_HW if m)}")
+    return f"no bundled model of device {device!r} ({why})"
 
 
 def predict(doc: dict, hw: str | None, skipped: list | None = None) -> list[dict]:
@@ -181,8 +198,8 @@ def _row_model(p: dict) -> str:
     if p.get("device"):
         hw_name = device_hardware(p["device"])
         if hw_name is None:
-            raise UserError(f"no bundled model of device {p['device']!r} (the bundled models fit names holding {', '.join(n for n, m in _DEVICE_HW if m)}):"
-                            f" give the row a hardware column (a model name or a TOML path), or pass --hw")
+            raise UserError(f"{no_model_error(p['device'])}: give the row a hardware column (a model name or a TOML "
+                            "path), or pass --hw")
         return hw_name
     return DEFAULT_HARDWARE
 
