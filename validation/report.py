@@ -32,7 +32,8 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own)
 # (needle, model): the first needle the device name holds; None: a part attnsim has no model of (an error, not another
 # part's prediction). MIG: a slice of a GPU's SMs and memory (torch prints 'NVIDIA H100 80GB HBM3 MIG 1g.10gb');
-# A100-PCIE-40GB: HBM2 at 1,555 GB/s like the SXM4 40GB, at 250 W (not the 80GB SXM4's 2,039 GB/s).
+# A100-PCIE-40GB: HBM2 at 1,555 GB/s like the SXM4 40GB, at 250 W (not the 80GB SXM4's 2,039 GB/s; NVIDIA A100
+# Tensor Core GPU datasheet, 2021, the A100 40GB PCIe and 80GB SXM columns).
 _DEVICE_HW = (("MIG", None), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
               ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
