@@ -125,5 +125,19 @@ def _bool(key: str, value) -> bool:
     raise UserError(f"bad {key} {value!r}: use true or false")
 
 
+# dtype cells as benchmarks print them (str(torch.bfloat16), numpy's names) -> attnsim's; any other text is kept, and
+# Workload names it and the allowed ones if it is none of them
+DTYPE_ALIASES = {**dict.fromkeys(("float16", "half", "f16", "torch.float16", "torch.half"), "fp16"),
+                 **dict.fromkeys(("bfloat16", "torch.bfloat16"), "bf16"),
+                 **dict.fromkeys(("float32", "float", "f32", "torch.float32", "torch.float"), "fp32"),
+                 **dict.fromkeys(("e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "float8_e4m3fn", "float8_e5m2",
+                                  "torch.float8_e4m3fn", "torch.float8_e5m2"), "fp8")}
+
+
+def _dtype(key: str, value):
+    text = str(value).strip()
+    return DTYPE_ALIASES.get(text.lower(), text)
+
+
 _CONVERTERS = {**dict.fromkeys(_INT, _size), **dict.fromkeys(_FLOAT, _float), **dict.fromkeys(_BOOL, _bool),
-               **dict.fromkeys(_TEXT, _text)}
+               **dict.fromkeys(_TEXT, _text), "dtype": _dtype}

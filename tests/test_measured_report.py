@@ -370,3 +370,18 @@ def test_a_locked_clock_option_predicts_the_points_with_the_sms_at_it(tmp_path):
                                                                                  "--hw", "fusemax")
     line = one_line_error(path, "--clock-locked", "1500")
     assert "row 3" in line and "A100" in line and "100 to 1410 MHz" in line
+
+
+def test_dtype_cells_as_benchmarks_print_them_are_attnsims(tmp_path):
+    """A benchmark's CSV says torch.bfloat16 or float16: the same dtypes as bf16 and fp16 (predicted alike); a
+    dtype that is none of them is still a one-line error naming it and the allowed ones."""
+    path = tmp_path / "mine.csv"
+    head = "hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,causal,dtype,measured_ms\n"
+    path.write_text(head + "h100,flash3,2,32,8,128,4k,true,torch.bfloat16,0.5\nh100,flash3,2,32,8,128,4k,true,Float16,0.5\n"
+                    "h100,flash3,2,32,8,128,4k,true,bf16,0.5\n")
+    points = report_json(path)["points"]
+    assert [p["dtype"] for p in points] == ["bf16", "fp16", "bf16"]
+    assert points[0]["predicted_s"] == points[2]["predicted_s"]
+    path.write_text(head + "h100,flash3,2,32,8,128,4k,true,int8,0.5\n")
+    line = one_line_error(path)
+    assert "row 1" in line and "'int8'" in line and "fp16, bf16, fp8" in line
