@@ -2,7 +2,7 @@
 
 A user's file holds measured points from any benchmark: a CSV with a header line, a JSON list of
 objects, or ``{"points": [...]}``. Columns are ``attnsim simulate --from``'s (read by the same code,
-``cli._points_file``) plus exactly one of ``measured_ms`` / ``measured_s`` and, optionally, ``device``
+``cli._points_file``) plus exactly one of ``measured_ms`` / ``measured_us`` / ``measured_s`` and, optionally, ``device``
 and ``kernel`` (free text). It is read into the results file's shape (validation/FORMAT.md), marked
 ``MEASURED_FORMAT`` so that each row is predicted on its own ``hardware``.
 """
@@ -15,7 +15,8 @@ from cli._points_file import check_ragged, convert_row, read_csv, read_text
 from einsum_cascades.errors import UserError
 from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, parse_json
 
-SECONDS_PER = {"measured_ms": 1e-3, "measured_s": 1.0}  # the two spellings of the measured time
+SECONDS_PER = {"measured_ms": 1e-3, "measured_us": 1e-6, "measured_s": 1.0}  # the spellings of the measured time
+UNIT_NAMES = {"measured_ms": "milliseconds", "measured_us": "microseconds", "measured_s": "seconds"}
 LABELS = ("device", "kernel")  # free text, carried into the report
 COLUMNS = (*SECONDS_PER, *LABELS)  # the columns a measured file adds to simulate --from's
 _TOP_LEVEL = ("points", "source", *BUILD_KEYS)  # the kernel builds it timed: FORMAT.md
@@ -67,8 +68,8 @@ def _point(row, where: str, number: int) -> dict:
     row = {key.strip() if isinstance(key, str) else key: value for key, value in row.items()}
     given = [k for k in SECONDS_PER if not _blank(row.get(k))]
     if len(given) != 1:
-        raise UserError(f"{where}: give exactly one of the columns measured_ms, measured_s "
-                        f"(this row has {'both' if given else 'neither'})")
+        raise UserError(f"{where}: give exactly one of the columns measured_ms, measured_us, measured_s "
+                        f"(this row has {'none' if not given else ' and '.join(given)})")
     seconds = _time(given[0], row[given[0]], where) * SECONDS_PER[given[0]]
     labels = {k: str(row[k]).strip() for k in LABELS if not _blank(row.get(k))}
     rest = {k: v for k, v in row.items() if k not in COLUMNS}
@@ -86,6 +87,5 @@ def _time(key: str, value, where: str) -> float:
     except (TypeError, ValueError):
         t = math.nan
     if not (math.isfinite(t) and t > 0):
-        unit = "milliseconds" if key == "measured_ms" else "seconds"
-        raise UserError(f"{where}: bad {key} {value!r}: use a positive number of {unit}")
+        raise UserError(f"{where}: bad {key} {value!r}: use a positive number of {UNIT_NAMES[key]}")
     return t

@@ -216,8 +216,8 @@ def test_speedups_pair_points_of_one_hardware_only(tmp_path):
 @pytest.mark.parametrize("name, text, needles", [
     ("unknown.csv", "seq_len,measured_ms,tflops_mine\n4k,1,300\n", ("row 1", "unknown column 'tflops_mine'",
                                                                      "measured_ms", "kernel")),
-    ("both.csv", "seq_len,measured_ms,measured_s\n4k,1,2\n2k,1,\n", ("row 1", "exactly one of", "both")),
-    ("neither.csv", "seq_len,measured_ms,measured_s\n4k,1,\n2k,,\n", ("row 2", "exactly one of", "neither")),
+    ("both.csv", "seq_len,measured_ms,measured_s\n4k,1,2\n2k,1,\n", ("row 1", "exactly one of", "has measured_ms and measured_s")),
+    ("neither.csv", "seq_len,measured_ms,measured_s\n4k,1,\n2k,,\n", ("row 2", "exactly one of", "measured_us", "has none")),
     ("negative.csv", "seq_len,measured_ms\n4k,1\n8k,-3\n", ("row 2", "measured_ms", "-3", "positive")),
     ("zero.json", '[{"measured_s": 0}]', ("row 1", "measured_s", "positive")),
     ("text.json", '[{"measured_s": "fast"}]', ("row 1", "fast", "positive number of seconds")),
@@ -385,3 +385,14 @@ def test_dtype_cells_as_benchmarks_print_them_are_attnsims(tmp_path):
     path.write_text(head + "h100,flash3,2,32,8,128,4k,true,int8,0.5\n")
     line = one_line_error(path)
     assert "row 1" in line and "'int8'" in line and "fp16, bf16, fp8" in line
+
+
+def test_a_time_in_microseconds_is_the_same_time(tmp_path):
+    path = tmp_path / "us.csv"
+    path.write_text("hardware,algorithm,seq_len,measured_us\nh100,flash3,4k,450\n")
+    us = report_json(path)["points"][0]
+    path.write_text("hardware,algorithm,seq_len,measured_ms\nh100,flash3,4k,0.45\n")
+    ms = report_json(path)["points"][0]
+    assert us["measured_s"] == pytest.approx(450e-6) and us["predicted_s"] == ms["predicted_s"]
+    path.write_text("hardware,algorithm,seq_len,measured_us\nh100,flash3,4k,-1\n")
+    assert "positive number of microseconds" in one_line_error(path)
