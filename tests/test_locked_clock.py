@@ -10,20 +10,13 @@ from cli.main import cli
 from einsum_cascades.errors import UserError
 from gpu_models import load_hardware, spec_path
 from simulator.api import run_points, split_baseline
+from test_bad_inputs_review import one_line_error
 
 TILEOPS = "validation/published/tileops-nightly-2026-09-07-h200.json"  # its benchmark locked the H200 at 1500 MHz
 
 
 def run(*args):
     return CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
-
-
-def one_line_error(*args) -> str:
-    r = run(*args)
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in r.output, r.output
-    return lines[0]
 
 
 def test_a_locked_machine_is_the_machine_at_that_sm_clock():
