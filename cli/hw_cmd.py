@@ -16,6 +16,7 @@ def hw():
     Examples:
       attnsim hw list
       attnsim hw show h100
+      attnsim hw show h100:1500          # its SMs locked at 1500 MHz (nvidia-smi --lock-gpu-clocks)
       attnsim hw show ./my-gpu.toml --json
     """
 
@@ -39,7 +40,8 @@ def list_():
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Every field in SI units, plus `derived` peaks and `sources`.")
 def show(name, as_json):
-    """Every figure of NAME (a bundled name or a TOML path) with its unit and source."""
+    """Every figure of NAME (a bundled name or a TOML path, either with :MHZ for SMs locked at that clock) with its
+    unit and source."""
     from gpu_models import load_hardware
 
     spec = load_hardware(name)
