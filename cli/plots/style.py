@@ -144,12 +144,19 @@ def log2_size_axis(ax, sizes) -> None:
 
 
 def seconds_axis(axis) -> None:
-    """Tick labels in human time units (1 ms, 10 us) on a log axis of seconds."""
-    from matplotlib.ticker import FuncFormatter
+    """Tick labels in human time units (1 ms, 10 us) on a log axis of seconds: the decades, and on an axis spanning
+    less than about a decade the minor ticks matplotlib would label (its LogFormatter picks which), so a narrow
+    range reads '400 us', not '4 x 10^-4'."""
+    from matplotlib.ticker import LogFormatter
 
     from cli._output import human_time
 
-    axis.set_major_formatter(FuncFormatter(lambda v, _: human_time(v) if v > 0 else "0"))
+    class HumanTime(LogFormatter):
+        def __call__(self, x, pos=None):
+            return (human_time(x) if x > 0 else "0") if super().__call__(x, pos) else ""
+
+    axis.set_major_formatter(HumanTime())
+    axis.set_minor_formatter(HumanTime(minor_thresholds=(1, 0.4)))
 
 
 def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope",

@@ -60,7 +60,8 @@ def validation_scatter(data: dict, results: str, output: str) -> None:
     ax.set_ylabel(f"predicted time per call (model {data['hardware']})")
     worst = max(abs(p["error"]) for p in points)
     style.set_title(ax, f"Predicted vs measured: {data['device'].get('name', '?')}",
-                    f"median |error| {median_abs_error(points):.1%} over {len(points)} points, max {worst:.0%}")
+                    f"median |error| {median_abs_error(points):.1%} over {len(points)} point{'s' * (len(points) != 1)}, "
+                    f"max {worst:.1%}")
     ax.legend(loc="upper left", fontsize=8)
     style.save(fig, output)
 
