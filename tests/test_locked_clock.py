@@ -98,3 +98,13 @@ def test_validate_report_takes_the_lock_from_hw_or_the_file_and_refuses_two():
     assert points("--hw", "h200:1500") == points()  # the file says 1500 MHz: the same clock either way
     line = one_line_error("validate", "report", TILEOPS, "--hw", "h200:1400")
     assert "1400 MHz" in line and "1500 MHz" in line and "give one" in line
+
+
+def test_plots_label_a_locked_gpu_as_its_part_at_the_clock_in_a_lighter_shade():
+    from cli.plots import style
+
+    assert style.hw_label("h100:1500") == "H100 @1500 MHz" and style.hw_label("h100") == "H100"
+    free, locked, slower = (style.hw_color(n) for n in ("h100", "h100:1500", "h100:1200"))
+    assert len({free, locked, slower}) == 3
+    brightness = [sum(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (free, locked, slower)]
+    assert brightness == sorted(brightness)  # the lower the clock, the lighter

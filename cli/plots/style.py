@@ -103,7 +103,17 @@ def set_title(ax, *lines: str) -> None:
 
 
 def hw_color(name: str) -> str:
-    return HW_COLORS.get(name, _fallback(name))
+    """A machine's colour; a GPU with its SMs locked (``h100:1500``) takes its machine's, lighter the lower the
+    clock, so a free and a locked H100 read as one part."""
+    from gpu_models.loader import split_clock
+
+    machine, mhz = split_clock(name)
+    if mhz is None:
+        return HW_COLORS.get(name, _fallback(name))
+    from matplotlib.colors import to_hex, to_rgb
+
+    t = min(0.7, max(0.25, 1.0 - mhz / 2000.0))  # share of white: 0.25 at 1500 MHz, 0.4 at 1200, 0.5 at 1000
+    return to_hex([c + (1.0 - c) * t for c in to_rgb(hw_color(machine))])
 
 
 def algo_color(name: str) -> str:
@@ -122,7 +132,12 @@ def _fallback(name: str) -> str:
 
 
 def hw_label(name: str) -> str:
-    """'h100' -> 'H100', 'fusemax' -> 'FuseMax'; a path-named machine keeps its name."""
+    """'h100' -> 'H100', 'fusemax' -> 'FuseMax', 'h100:1500' -> 'H100 @1500 MHz'; a path-named machine keeps its name."""
+    from gpu_models.loader import split_clock
+
+    machine, mhz = split_clock(name)
+    if mhz is not None:
+        return f"{hw_label(machine)} @{mhz:g} MHz"
     return _HW_LABELS.get(name, name.upper() if name.isalnum() else name)
 
 
