@@ -106,7 +106,9 @@ def plottable(rows: list[dict], field: str) -> tuple[list[dict], str]:
 
 def _why_missing(r: dict) -> tuple[str, str | None]:
     """(the reason, the machine whose memory it is about, or None)."""
-    machine = r["hardware"].upper() if r["hardware"].isalnum() else r["hardware"]
+    from cli.plots.style import hw_label
+
+    machine = hw_label(r["hardware"])
     if r.get("fits") is False:
         return f"{r['algorithm']} does not fit", machine
     if r.get("baseline_fits") is False:
