@@ -96,8 +96,10 @@ _OPTIONS = [
     click.option("--model", default=None, shell_complete=lambda ctx, param, incomplete: [
                      m for m in MODELS if m.startswith(incomplete)],
                  help=f"Preset: {', '.join(MODELS)} (attnsim model list), or a HuggingFace config.json. Sets "
-                      "batch, heads, KV heads and head dim; LLMs also causal, their dtype and sliding window "
-                      "(used when --pattern is not given). Options given explicitly win."),
+                      "batch, heads, KV heads and head dim (MLA: its prefill form, e.g. 192/128); LLMs also causal, "
+                      "their dtype and a sliding window every layer runs (used when --pattern is not given; where "
+                      "the layers mix windowed and full attention, the full layers' call and a note). Options given "
+                      "explicitly win."),
     click.option("--method", default=None, shell_complete=lambda ctx, param, incomplete: [
                      m for m in METHODS if m.startswith(incomplete)],
                  help=f"A published sparse method: {', '.join(METHODS)} (attnsim method list). Sets its pattern, "
@@ -131,6 +133,11 @@ def expand_points(opts: dict) -> list[dict]:
         if opts.get(key) is not None and not opts[key].strip():
             raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
+    if shape:
+        from simulator.presets import config_notes
+
+        for note in config_notes(opts["model"]):
+            click.echo(f"attnsim: note: --model {opts['model']}: {note}", err=True)
     method = opts.get("method")
     preset = {**shape, **(preset_fields(method) if method else {})}
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),

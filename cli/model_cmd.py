@@ -35,7 +35,9 @@ def list_():
 @click.option("--json", "as_json", is_flag=True, help="The fields --model sets, as JSON.")
 def show(name, as_json):
     """The fields --model NAME sets (NAME: a preset or a HuggingFace config.json)."""
-    from simulator.presets import describe, model_preset
+    from simulator.presets import config_notes, describe, model_preset
 
     preset = model_preset(name)
     click.echo(json.dumps(preset, indent=2) if as_json else f"{name}: {describe(name)}")
+    for note in config_notes(name):
+        click.echo(f"attnsim: note: {note}", err=True)

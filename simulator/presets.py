@@ -56,10 +56,12 @@ def model_preset(name: str) -> dict:
 
 def hf_config(path: str) -> dict:
     """The attention of a HuggingFace ``config.json``: heads (num_attention_heads), KV heads
-    (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads), causal for
-    decoder architectures (or, with no architectures, a decoder model_type), a sliding window (sliding_window,
-    unless use_sliding_window is false) and the dtype (torch_dtype float16 or bfloat16). A multimodal config's
-    text_config is read when present."""
+    (num_key_value_heads, default the heads), head dim (head_dim, else hidden_size / heads; multi-head latent
+    attention's qk_nope_head_dim + qk_rope_head_dim and v_head_dim: ``mla_dims``), causal for decoder
+    architectures (or, with no architectures, a decoder model_type), a sliding window on every layer
+    (sliding_window, unless use_sliding_window is false or the layers mix kinds: ``layer_mix``) and the dtype
+    (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present. ``config_notes``
+    says what such a config's call leaves out."""
     import json
 
     try:
@@ -72,21 +74,95 @@ def hf_config(path: str) -> dict:
     attn = {**config, **text} if isinstance(text, dict) else config
     heads = _count(attn, "num_attention_heads", path)
     kv_heads = _count(attn, "num_key_value_heads", path) if attn.get("num_key_value_heads") is not None else heads
-    head_dim = _count(attn, "head_dim", path) if attn.get("head_dim") is not None else None
-    if head_dim is None:
+    mla = mla_dims(attn, path)
+    head_dim = _count(attn, "head_dim", path) if attn.get("head_dim") is not None and not mla else None
+    if mla:
+        head_dim = mla[0]
+    elif head_dim is None:
         hidden = _count(attn, "hidden_size", path)
         if hidden % heads:
             raise UserError(f"--model {path!r}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}; "
                             "give head_dim")
         head_dim = hidden // heads
     out = dict(batch=1, heads=heads, kv_heads=kv_heads, head_dim=head_dim, causal=_is_decoder(config, path))
+    if mla:
+        out["v_head_dim"] = mla[1]
     dtype = attn.get("torch_dtype")
     if isinstance(dtype, str) and HF_DTYPES.get(dtype):
         out["dtype"] = HF_DTYPES[dtype]
-    window = attn.get("sliding_window")
-    if window is not None and attn.get("use_sliding_window", True) is not False:
-        out["pattern"] = f"window({_count(attn, 'sliding_window', path)})"
+    pattern, _ = layer_mix(attn, path)
+    if pattern:
+        out["pattern"] = pattern
     return out
+
+
+def mla_dims(attn: dict, path: str) -> tuple[int, int] | None:
+    """Multi-head latent attention (DeepSeek-V2/V3 and their kin: qk_nope_head_dim, qk_rope_head_dim, v_head_dim):
+    (the query/key head dim, the value head dim) of its prefill form, K and V expanded per head from the latent
+    (192 and 128 for DeepSeek-V3), as FlashAttention-3 and FlashInfer run MLA prefill; None for other attention."""
+    if attn.get("qk_nope_head_dim") is None or attn.get("qk_rope_head_dim") is None:
+        return None
+    return (_count(attn, "qk_nope_head_dim", path) + _count(attn, "qk_rope_head_dim", path),
+            _count(attn, "v_head_dim", path))
+
+
+# layer_types entries (HuggingFace transformers) of layers that attend within a sliding window
+SLIDING_LAYER_TYPES = ("sliding_attention",)
+
+
+def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
+    """(the call's mask pattern, a note): a sliding window that every layer runs is the call's pattern; where the
+    layers mix kinds (layer_types with sliding and full layers, Gemma 3's sliding_window_pattern, Gemma 2's
+    alternating layers, Llama 4's attention_chunk_size on its RoPE layers) the call is the full-attention
+    layers' and the note says which layers attend locally and how to price them."""
+    chunk = attn.get("attention_chunk_size")
+    if chunk is not None:  # Llama 4: the layers with RoPE attend within chunks, the NoPE ones globally
+        size = _count(attn, "attention_chunk_size", path)
+        rope = attn.get("no_rope_layers")  # per layer: 1 = RoPE (chunked), 0 = NoPE (global)
+        which = (f"{sum(rope)} of {len(rope)} layers" if isinstance(rope, list) and rope
+                 and all(r in (0, 1) and type(r) is int for r in rope) else "the layers with RoPE")
+        return None, (f"{which} attend within chunks of {size} tokens (attention_chunk_size); this is the global "
+                      f"layers' call: add --pattern 'chunked({size})' for the others")
+    window = attn.get("sliding_window")
+    if window is None or attn.get("use_sliding_window", True) is False:
+        return None, None
+    size = _count(attn, "sliding_window", path)
+    types, every = attn.get("layer_types"), attn.get("sliding_window_pattern")
+    if isinstance(types, list) and types:
+        sliding = sum(t in SLIDING_LAYER_TYPES for t in types)
+        if sliding in (0, len(types)):
+            return (f"window({size})" if sliding else None), None
+        which = f"{sliding} of {len(types)} layers (layer_types)"
+    elif type(every) is int and every > 1:  # Gemma 3: every every-th layer global, the rest sliding
+        which = f"{every - 1} of every {every} layers (sliding_window_pattern)"
+    elif attn.get("model_type") == "gemma2":  # Gemma 2: sliding and global layers alternate
+        which = "every other layer (Gemma 2)"
+    else:
+        return f"window({size})", None
+    return None, (f"{which} attend within window({size}) (sliding_window); this is the full-attention layers' "
+                  f"call: add --pattern 'window({size})' for the others")
+
+
+def config_notes(name: str) -> list[str]:
+    """What the call ``--model NAME`` sets leaves out of the model's attention (a HuggingFace config's layer mix,
+    MLA's decode form); none for a bundled preset."""
+    if not (name.endswith(".json") or "/" in name):
+        return []
+    import json
+
+    config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
+    text = config.get("text_config")
+    attn = {**config, **text} if isinstance(text, dict) else config
+    notes = []
+    if mla_dims(attn, name):
+        notes.append(f"multi-head latent attention: its prefill form (K and V expanded per head, head dims "
+                     f"{_count(attn, 'qk_nope_head_dim', name) + _count(attn, 'qk_rope_head_dim', name)}/"
+                     f"{_count(attn, 'v_head_dim', name)}); decode runs the absorbed form (one latent KV head, "
+                     "FlashMLA), which attnsim does not model")
+    note = layer_mix(attn, name)[1]
+    if note:
+        notes.append(note)
+    return notes
 
 
 def _count(config: dict, key: str, path: str) -> int:
@@ -112,6 +188,7 @@ def describe(name: str) -> str:
     """One line for ``attnsim model list``: 'B=1 H=32/8 d=128 causal bf16 window(4096)'."""
     p = model_preset(name)
     heads = f"{p['heads']}" + (f"/{p['kv_heads']}" if p["kv_heads"] != p["heads"] else "")
-    parts = [f"B={p['batch']}", f"H={heads}", f"d={p['head_dim']}", "causal" if p.get("causal") else "non-causal",
+    dims = f"{p['head_dim']}" + (f"/{p['v_head_dim']}" if p.get("v_head_dim", p["head_dim"]) != p["head_dim"] else "")
+    parts = [f"B={p['batch']}", f"H={heads}", f"d={dims}", "causal" if p.get("causal") else "non-causal",
              p.get("dtype", "fp16"), p.get("pattern", "")]
     return " ".join(x for x in parts if x)

@@ -106,3 +106,52 @@ def test_help_examples_name_only_files_that_exist():
             helps.append(runner.invoke(cli, [group, sub, "--help"]).output)
     paths = set(re.findall(r"\b((?:validation|docs|tests)/[\w./-]+\.(?:json|cascade|toml))", " ".join(helps)))
     assert paths and all((root / p).is_file() for p in paths), [p for p in paths if not (root / p).is_file()]
+
+
+def _config(tmp_path, **fields) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"architectures": ["XForCausalLM"], **fields}))
+    return str(path)
+
+
+def test_multi_head_latent_attention_is_read_as_its_prefill_form(tmp_path):
+    """DeepSeek-V3's config has no head_dim: hidden_size / heads (7168 / 128 = 56) is not its attention's head dim
+    (it was read so until 2026-12-05); its prefill runs K and V expanded per head at 192 / 128."""
+    path = _config(tmp_path, model_type="deepseek_v3", hidden_size=7168, num_attention_heads=128,
+                   num_key_value_heads=128, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
+                   kv_lora_rank=512, torch_dtype="bfloat16")
+    assert hf_config(path) == dict(batch=1, heads=128, kv_heads=128, head_dim=192, v_head_dim=128, causal=True,
+                                   dtype="bf16")
+    (p,) = expand_points(_opts(model=path))
+    assert (p["head_dim"], p["v_head_dim"]) == (192, 128)
+    r = CliRunner().invoke(cli, ["model", "show", path])
+    assert "d=192/128" in r.stdout and "absorbed form" in r.stderr and "FlashMLA" in r.stderr
+
+
+@pytest.mark.parametrize("fields, pattern, note", [
+    # every layer slides (Mistral 7B v0.1), or layer_types say so: the call's window
+    (dict(sliding_window=4096), "window(4096)", None),
+    (dict(sliding_window=4096, layer_types=["sliding_attention"] * 4), "window(4096)", None),
+    # a window the layers do not use (Qwen2/3: use_sliding_window false, or layer_types all full)
+    (dict(sliding_window=32768, use_sliding_window=False), None, None),
+    (dict(sliding_window=32768, layer_types=["full_attention"] * 4), None, None),
+    # mixed layers: the full layers' call, and a note on the others
+    (dict(sliding_window=128, layer_types=["sliding_attention", "full_attention"] * 12), None,
+     "12 of 24 layers (layer_types) attend within window(128)"),  # GPT-OSS
+    (dict(sliding_window=1024, sliding_window_pattern=6), None, "5 of every 6 layers"),  # Gemma 3
+    (dict(sliding_window=4096, model_type="gemma2"), None, "every other layer"),  # Gemma 2
+    (dict(attention_chunk_size=8192, no_rope_layers=[1, 1, 1, 0] * 12), None,
+     "36 of 48 layers attend within chunks of 8192 tokens"),  # Llama 4
+    (dict(attention_chunk_size=8192), None, "the layers with RoPE attend within chunks of 8192"),
+])
+def test_a_config_whose_layers_mix_windowed_and_full_attention_gives_the_full_call_and_says_so(
+        tmp_path, fields, pattern, note):
+    path = _config(tmp_path, num_attention_heads=32, num_key_value_heads=8, head_dim=128, **fields)
+    assert hf_config(path).get("pattern") == pattern
+    r = CliRunner().invoke(cli, ["simulate", "--model", path, "--seq-len", "8k", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["pattern"] == pattern
+    if note:
+        assert note in r.stderr and "--pattern" in r.stderr
+    else:
+        assert "note" not in r.stderr
