@@ -108,6 +108,7 @@ def mla_dims(attn: dict, path: str) -> tuple[int, int] | None:
 
 # layer_types entries (HuggingFace transformers) of layers that attend within a sliding window
 SLIDING_LAYER_TYPES = ("sliding_attention",)
+ATTENTION_LAYER_TYPES = ("sliding_attention", "full_attention", "chunked_attention")  # softmax attention layers
 
 
 def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
@@ -162,6 +163,12 @@ def config_notes(name: str) -> list[str]:
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)
+    types = attn.get("layer_types")
+    other = [t for t in types if t not in ATTENTION_LAYER_TYPES] if isinstance(types, list) else []
+    if other:  # a hybrid's other layers (Qwen3-Next's linear_attention, ...): no softmax attention call of theirs
+        kinds = ", ".join(sorted({short_repr(t) for t in other}))
+        notes.append(f"{len(other)} of {len(types)} layers are {kinds} (layer_types): this call is the attention "
+                     "layers' only")
     return notes
 
 

@@ -155,3 +155,11 @@ def test_a_config_whose_layers_mix_windowed_and_full_attention_gives_the_full_ca
         assert note in r.stderr and "--pattern" in r.stderr
     else:
         assert "note" not in r.stderr
+
+
+def test_a_hybrids_other_layers_are_named_as_not_this_call(tmp_path):
+    path = _config(tmp_path, num_attention_heads=16, num_key_value_heads=2, head_dim=256,
+                   layer_types=["linear_attention"] * 3 + ["full_attention"])  # Qwen3-Next-style
+    assert "pattern" not in hf_config(path)
+    r = CliRunner().invoke(cli, ["model", "show", path])
+    assert r.exit_code == 0 and "3 of 4 layers are 'linear_attention'" in r.stderr
