@@ -76,8 +76,8 @@ def hf_config(path: str) -> dict:
     kv_heads = _count(attn, "num_key_value_heads", path) if attn.get("num_key_value_heads") is not None else heads
     mla = mla_dims(attn, path)
     head_dim = _count(attn, "head_dim", path) if attn.get("head_dim") is not None and not mla else None
-    if mla:
-        head_dim = mla[0]
+    if mla:  # expanded from the latent per query head, whatever num_key_value_heads says
+        head_dim, kv_heads = mla[0], heads
     elif head_dim is None:
         hidden = _count(attn, "hidden_size", path)
         if hidden % heads:
@@ -99,7 +99,8 @@ def hf_config(path: str) -> dict:
 def mla_dims(attn: dict, path: str) -> tuple[int, int] | None:
     """Multi-head latent attention (DeepSeek-V2/V3 and their kin: qk_nope_head_dim, qk_rope_head_dim, v_head_dim):
     (the query/key head dim, the value head dim) of its prefill form, K and V expanded per head from the latent
-    (192 and 128 for DeepSeek-V3), as FlashAttention-3 and FlashInfer run MLA prefill; None for other attention."""
+    (192 and 128 for DeepSeek-V3), as FlashAttention-3 and FlashInfer run MLA prefill, one K/V head per query
+    head; None for other attention."""
     if attn.get("qk_nope_head_dim") is None or attn.get("qk_rope_head_dim") is None:
         return None
     return (_count(attn, "qk_nope_head_dim", path) + _count(attn, "qk_rope_head_dim", path),
@@ -163,6 +164,9 @@ def config_notes(name: str) -> list[str]:
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)
+    if attn.get("index_topk") is not None:  # DeepSeek-V3.2's sparse attention: an indexer picks each query's keys
+        notes.append(f"each query attends to the {short_repr(attn['index_topk'])} keys its indexer selects "
+                     "(index_topk: DeepSeek Sparse Attention); this is the dense call")
     types = attn.get("layer_types")
     other = [t for t in types if t not in ATTENTION_LAYER_TYPES] if isinstance(types, list) else []
     if other:  # a hybrid's other layers (Qwen3-Next's linear_attention, ...): no softmax attention call of theirs

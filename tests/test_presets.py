@@ -124,6 +124,12 @@ def test_multi_head_latent_attention_is_read_as_its_prefill_form(tmp_path):
                                    dtype="bf16")
     (p,) = expand_points(_opts(model=path))
     assert (p["head_dim"], p["v_head_dim"]) == (192, 128)
+    # a config that writes one KV head (the latent's) still expands K and V per query head in prefill; V3.2's
+    # indexer is named as left out
+    path = _config(tmp_path, hidden_size=7168, num_attention_heads=128, num_key_value_heads=1, qk_nope_head_dim=128,
+                   qk_rope_head_dim=64, v_head_dim=128, index_topk=2048)
+    assert hf_config(path)["kv_heads"] == 128
+    assert "2048 keys its indexer selects" in CliRunner().invoke(cli, ["model", "show", path]).stderr
     r = CliRunner().invoke(cli, ["model", "show", path])
     assert "d=192/128" in r.stdout and "absorbed form" in r.stderr and "FlashMLA" in r.stderr
 
