@@ -20,6 +20,10 @@ MODELS = {
     "llama3-70b": dict(batch=1, heads=64, kv_heads=8, head_dim=128),
     "mistral-7b": dict(batch=1, heads=32, kv_heads=8, head_dim=128),
     "gpt3-175b": dict(batch=1, heads=96, kv_heads=96, head_dim=128),
+    # multi-head latent attention in its prefill form (mla_dims): qk_nope_head_dim 128 + qk_rope_head_dim 64 over
+    # v_head_dim 128, 128 heads (deepseek-ai/DeepSeek-V3 config.json; AI-Hypercomputer/maxtext
+    # convert_deepseek_family_ckpt.py MODEL_PARAMS_DICT["deepseek3-671b"] repeats them)
+    "deepseek-v3": dict(batch=1, heads=128, kv_heads=128, head_dim=192, v_head_dim=128),
 }
 PAPER_MODELS = ("bert", "trxl", "t5", "xlm")
 SOURCES = {**dict.fromkeys(PAPER_MODELS, "FuseMax paper workload"), "gpt3-175b": "GPT-3 paper, Table 2.1"}
@@ -32,6 +36,7 @@ CALLS = {
     "llama3-70b": dict(causal=True, dtype="bf16"),
     "mistral-7b": dict(causal=True, dtype="bf16", pattern="window(4096)"),
     "gpt3-175b": dict(causal=True),
+    "deepseek-v3": dict(causal=True, dtype="bf16"),  # its config's torch_dtype (the weights are fp8-quantized)
 }
 HF_DTYPES = {"float16": "fp16", "bfloat16": "bf16"}  # other torch_dtypes (float32) say how weights are stored
 DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
@@ -145,22 +150,24 @@ def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
                   f"call: add --pattern 'window({size})' for the others")
 
 
+MLA_NOTE = ("multi-head latent attention: its prefill form (K and V expanded per head, head dims {dims}); decode "
+            "runs the absorbed form (one latent KV head, FlashMLA), which attnsim does not model")
+
+
 def config_notes(name: str) -> list[str]:
     """What the call ``--model NAME`` sets leaves out of the model's attention (a HuggingFace config's layer mix,
     MLA's decode form); none for a bundled preset."""
     if not (name.endswith(".json") or "/" in name):
-        return []
+        return [MLA_NOTE.format(dims="192/128")] if name.lower() == "deepseek-v3" else []
     import json
 
     config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
     text = config.get("text_config")
     attn = {**config, **text} if isinstance(text, dict) else config
     notes = []
-    if mla_dims(attn, name):
-        notes.append(f"multi-head latent attention: its prefill form (K and V expanded per head, head dims "
-                     f"{_count(attn, 'qk_nope_head_dim', name) + _count(attn, 'qk_rope_head_dim', name)}/"
-                     f"{_count(attn, 'v_head_dim', name)}); decode runs the absorbed form (one latent KV head, "
-                     "FlashMLA), which attnsim does not model")
+    mla = mla_dims(attn, name)
+    if mla:
+        notes.append(MLA_NOTE.format(dims=f"{mla[0]}/{mla[1]}"))
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)

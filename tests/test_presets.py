@@ -169,3 +169,12 @@ def test_a_hybrids_other_layers_are_named_as_not_this_call(tmp_path):
     assert "pattern" not in hf_config(path)
     r = CliRunner().invoke(cli, ["model", "show", path])
     assert r.exit_code == 0 and "3 of 4 layers are 'linear_attention'" in r.stderr
+
+
+def test_the_deepseek_v3_preset_is_its_mla_prefill_call_and_says_so():
+    (p,) = expand_points(_opts(model="deepseek-v3"))
+    assert (p["heads"], p["kv_heads"], p["head_dim"], p["v_head_dim"], p["causal"], p["dtype"]) == \
+        (128, 128, 192, 128, True, "bf16")
+    r = CliRunner().invoke(cli, ["simulate", "--model", "deepseek-v3", "--seq-len", "4k", "--format", "json"])
+    assert r.exit_code == 0 and "absorbed form" in r.stderr
+    assert json.loads(r.stdout)[0]["v_head_dim"] == 128
