@@ -68,7 +68,12 @@ def hf_config(path: str) -> dict:
     (torch_dtype float16 or bfloat16). A multimodal config's text_config is read when present. ``config_notes``
     says what such a config's call leaves out."""
     import json
+    from pathlib import Path
 
+    if not path.endswith(".json") and path.count("/") == 1 and not path.startswith((".", "/", "~")) \
+            and not Path(path).exists():  # 'meta-llama/Llama-3.1-8B': a Hub id, not a file
+        raise UserError(f"--model {path!r}: no such file; attnsim does not download from the HuggingFace Hub: save "
+                        "the model's config.json and give its path")
     try:
         config = json.loads(read_user_text(path, "--model"))
     except (json.JSONDecodeError, RecursionError):

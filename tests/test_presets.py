@@ -178,3 +178,8 @@ def test_the_deepseek_v3_preset_is_its_mla_prefill_call_and_says_so():
     r = CliRunner().invoke(cli, ["simulate", "--model", "deepseek-v3", "--seq-len", "4k", "--format", "json"])
     assert r.exit_code == 0 and "absorbed form" in r.stderr
     assert json.loads(r.stdout)[0]["v_head_dim"] == 128
+
+
+def test_a_hub_id_is_an_error_that_says_to_save_the_config():
+    r = CliRunner().invoke(cli, ["simulate", "--model", "meta-llama/Llama-3.1-8B"])
+    assert r.exit_code == 2 and "does not download" in r.stderr and "config.json" in r.stderr
