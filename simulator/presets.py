@@ -145,6 +145,13 @@ def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
         if sliding in (0, len(types)):
             return (f"window({size})" if sliding else None), None
         which = f"{sliding} of {len(types)} layers (layer_types)"
+    elif type(attn.get("max_window_layers")) is int and type(attn.get("num_hidden_layers")) is int:
+        # Qwen2/3: layer i slides iff i >= max_window_layers (transformers' Qwen2Config layer_types)
+        layers = attn["num_hidden_layers"]
+        sliding = min(layers, max(0, layers - attn["max_window_layers"]))
+        if sliding in (0, layers):
+            return (f"window({size})" if sliding else None), None
+        which = f"{sliding} of {layers} layers (max_window_layers)"
     elif type(every) is int and every > 1:  # Gemma 3: every every-th layer global, the rest sliding
         which = f"{every - 1} of every {every} layers (sliding_window_pattern)"
     elif attn.get("model_type") == "gemma2":  # Gemma 2: sliding and global layers alternate

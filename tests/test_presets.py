@@ -141,6 +141,12 @@ def test_multi_head_latent_attention_is_read_as_its_prefill_form(tmp_path):
     # a window the layers do not use (Qwen2/3: use_sliding_window false, or layer_types all full)
     (dict(sliding_window=32768, use_sliding_window=False), None, None),
     (dict(sliding_window=32768, layer_types=["full_attention"] * 4), None, None),
+    # Qwen2 with use_sliding_window on: layers from max_window_layers on slide
+    (dict(sliding_window=4096, use_sliding_window=True, max_window_layers=28, num_hidden_layers=28), None, None),
+    (dict(sliding_window=4096, use_sliding_window=True, max_window_layers=0, num_hidden_layers=28), "window(4096)",
+     None),
+    (dict(sliding_window=4096, use_sliding_window=True, max_window_layers=21, num_hidden_layers=28), None,
+     "7 of 28 layers (max_window_layers) attend within window(4096)"),
     # mixed layers: the full layers' call, and a note on the others
     (dict(sliding_window=128, layer_types=["sliding_attention", "full_attention"] * 12), None,
      "12 of 24 layers (layer_types) attend within window(128)"),  # GPT-OSS
