@@ -134,10 +134,11 @@ def expand_points(opts: dict) -> list[dict]:
             raise UserError(f"bad --{key} {opts[key]!r}: empty; leave the option out for the default")
     shape = model_preset(opts["model"]) if opts.get("model") else {}
     if shape:
+        from cli._notes import later
         from simulator.presets import config_notes
 
         for note in config_notes(opts["model"]):
-            click.echo(f"attnsim: note: --model {opts['model']}: {note}", err=True)
+            later(f"--model {opts['model']}: {note}")  # printed once the command has succeeded
     method = opts.get("method")
     preset = {**shape, **(preset_fields(method) if method else {})}
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),

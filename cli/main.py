@@ -71,9 +71,13 @@ class _LazyGroup(click.Group):
         nul = next((a for a in (sys.argv[1:] if args is None else args) if "\x00" in a), None)
         if nul is not None:  # no shell passes one; a caller that does gets the one line, not open()'s ValueError
             _fail(f"bad argument {nul!r}: contains a NUL byte")
+        from cli import _notes
+
+        _notes.drop()  # a previous command in this process (a test runner's) left none to print here
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except UserError as err:
+            _notes.drop()
             _fail(str(err))
         except click.exceptions.NoArgsIsHelpError as err:
             click.echo(err.ctx.get_help(), err=True)
@@ -83,6 +87,7 @@ class _LazyGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("attnsim: interrupted", err=True)
             sys.exit(130)
+        _notes.flush()
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -183,8 +183,9 @@ def config_notes(name: str) -> list[str]:
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)
-    if attn.get("index_topk") is not None:  # DeepSeek-V3.2's sparse attention: an indexer picks each query's keys
-        notes.append(f"each query attends to the {short_repr(attn['index_topk'])} keys its indexer selects "
+    topk = attn.get("index_topk")
+    if type(topk) is int and topk > 0:  # DeepSeek-V3.2's sparse attention: an indexer picks each query's keys
+        notes.append(f"each query attends to the {topk} keys its indexer selects "
                      "(index_topk: DeepSeek Sparse Attention); this is the dense call")
     types = attn.get("layer_types")
     other = [t for t in types if t not in ATTENTION_LAYER_TYPES] if isinstance(types, list) else []
@@ -211,7 +212,8 @@ def _is_decoder(config: dict, path: str) -> bool:
     if config.get("is_encoder_decoder"):  # T5-style: the encoder's self-attention is not causal
         return False
     return (bool(config.get("is_decoder")) or any(isinstance(a, str) and a.endswith(DECODER_SUFFIXES) for a in archs)
-            or (not archs and config.get("model_type") in DECODER_MODEL_TYPES))
+            or (not archs and isinstance(config.get("model_type"), str)
+                and config["model_type"] in DECODER_MODEL_TYPES))
 
 
 def describe(name: str) -> str:

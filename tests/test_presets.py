@@ -189,3 +189,11 @@ def test_the_deepseek_v3_preset_is_its_mla_prefill_call_and_says_so():
 def test_a_hub_id_is_an_error_that_says_to_save_the_config():
     r = CliRunner().invoke(cli, ["simulate", "--model", "meta-llama/Llama-3.1-8B"])
     assert r.exit_code == 2 and "does not download" in r.stderr and "config.json" in r.stderr
+
+
+def test_a_failing_call_prints_its_one_error_line_without_the_configs_notes(tmp_path):
+    """Notes are printed once the command has succeeded (cli._notes): a config whose call then fails prints the
+    error alone, one line."""
+    path = _config(tmp_path, num_attention_heads=32, head_dim=2, index_topk=2048)
+    r = CliRunner().invoke(cli, ["simulate", "--model", path, "--seq-len", "4k"])
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "head-dim 2" in r.stderr
