@@ -20,7 +20,7 @@ MAX_SPACE = 1 << 24  # elements of one Einsum's iteration space or one tensor: 1
 MAX_WORK = 1 << 28  # elements evaluated over the whole run (tens of seconds of numpy)
 
 _ELEMENTWISE = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "max": np.maximum,
-                "neg": np.negative, "exp": np.exp, "sigmoid": lambda x: 0.5 * np.tanh(0.5 * x) + 0.5}
+                "neg": np.negative, "exp": np.exp, "sigmoid": lambda x: 0.5 * np.tanh(0.5 * x) + 0.5, "tanh": np.tanh}
 
 
 def run(cascade, inputs: dict, extents: dict) -> dict:

@@ -5,7 +5,8 @@ reduced ranks, each extent the upper-case rank name as a sympy symbol) per opera
 - ``*`` is a ``mac`` (with or without a reduction: ``Q*K`` summed over e, or the
   element-wise ``RD*PRM``), ``+`` and ``-`` an ``add``, ``/`` a ``div``,
   ``exp`` an ``exp``, two-argument ``max`` a ``max``; ``sigmoid`` (1 / (1 + exp(-x))) an ``exp``, an
-  ``add`` and a ``div``; ``elu1`` (elu(x)+1) is an
+  ``add`` and a ``div``; ``tanh`` (1 - 2 / (exp(2x) + 1), its factors of 2 folded into the ``exp`` and the
+  numerator) an ``exp``, two ``add`` and a ``div``; ``elu1`` (elu(x)+1) is an
   ``exp`` and an ``add``; unary minus and constants are free;
 - a reduction adds one ``max`` per point under ``max(x)``, and one ``add`` per point
   for a sum, except a sum of a product, whose accumulate is part of the ``mac``;
@@ -23,7 +24,8 @@ from einsum_cascades.parser import Num, Op
 
 OP_CLASSES = ("mac", "add", "max", "exp", "div", "rcp")
 _OPERATOR_CLASSES = {"*": ("mac",), "+": ("add",), "-": ("add",), "/": ("div",), "exp": ("exp",),
-                     "elu1": ("exp", "add"), "sigmoid": ("exp", "add", "rcp"), "max": ("max",), "neg": ()}
+                     "elu1": ("exp", "add"), "sigmoid": ("exp", "add", "rcp"), "tanh": ("exp", "add", "div", "add"),
+                     "max": ("max",), "neg": ()}
 
 
 def extent(rank: str) -> sp.Symbol:

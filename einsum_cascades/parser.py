@@ -6,7 +6,7 @@ one that is not a directive is the cascade's summary; the directives are
 ``# extents: M0=4, M2=2`` (defaults for ranks no input fixes).
 
 A right-hand side uses tensors, numbers, ``inf``, ``+ - * /``, unary ``-`` and
-the functions ``exp``, ``elu1`` (elu(x) + 1), ``sigmoid``, two-argument ``max(a, b)``
+the functions ``exp``, ``elu1`` (elu(x) + 1), ``sigmoid``, ``tanh``, two-argument ``max(a, b)``
 (element-wise), and, wrapping the whole right side only, the reductions
 ``max(x)`` and ``sum(x)``; a bare rank name is its index value at the point (``p0``:
 a position in a chunk, for decay masks) and a bare extent name its extent (``M0``).
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
 
-FUNCTIONS = {"exp": 1, "elu1": 1, "sigmoid": 1, "max": 2}  # element-wise functions -> number of arguments
+FUNCTIONS = {"exp": 1, "elu1": 1, "sigmoid": 1, "tanh": 1, "max": 2}  # element-wise functions -> number of arguments
 REDUCTIONS = ("max", "sum")  # one-argument calls that may wrap a whole right-hand side
-_USAGE = {"exp": "one argument", "elu1": "one argument", "sigmoid": "one argument",
+_USAGE = {"exp": "one argument", "elu1": "one argument", "sigmoid": "one argument", "tanh": "one argument",
           "max": "two arguments (element-wise), or one around the whole right side (a reduction)",
           "sum": "one argument, around the whole right side (a reduction)"}
 MAX_DEPTH = 64  # deeper syntax trees are rejected, so no later recursion can hit Python's limit
@@ -103,7 +103,7 @@ class Rank:
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1``, ``sigmoid`` or two-argument
+    """An operator applied to sub-expressions: ``+ - * /``, ``neg``, ``exp``, ``elu1``, ``sigmoid``, ``tanh`` or two-argument
     ``max``."""
 
     name: str

@@ -29,6 +29,16 @@ def sigmoid_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray
     return v @ (1.0 / (1.0 + np.exp(-s))).T
 
 
+SOFTCAP = 50.0  # attention-softcap.cascade's cap c (Gemma 2's attn_logit_softcapping)
+
+
+def softcap_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Soft-capped softmax attention (Gemma 2, arXiv 2408.00118, Sec. 2): softmax(c tanh(Q^T K / c)) V, c = 50."""
+    s = SOFTCAP * np.tanh(q.T @ k / SOFTCAP)  # [p, m]
+    s = np.exp(s - s.max(axis=1, keepdims=True))
+    return v @ (s / s.sum(axis=1, keepdims=True)).T
+
+
 def unnormalised_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Attention without its softmax: AV[f,p] = sum_m (Q^T K)[m,p] V[f,m] (attention-nosoftmax)."""
     return v @ (q.T @ k).T
@@ -57,6 +67,7 @@ def lightning_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarr
 
 
 REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention,
+              "softcap": softcap_attention,
               "unnormalised": unnormalised_attention,
               "differential": differential_attention, "lightning": lightning_attention}
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from einsum_cascades.ops import extent
-from einsum_cascades.parser import Access, Op
+from einsum_cascades.parser import Access, Num, Op
 from einsum_cascades.passes import einsum_passes, families
 from simulator.lowering import GPU, Lowering, OpCost
 from simulator.rank_extents import substitutions
 
 CLASSES = ("score", "row_tile", "output_tile", "row", "key")
-UNITS = ("tensor", "sfu", "fp32", "cvt")
+UNITS = ("tensor", "sfu", "fp32", "cvt", "mufu")
 E, F = extent("e"), extent("f")
 
 
@@ -199,10 +199,24 @@ def _expr_costs(node, lowering, contraction, cascade, e, per_point, key_ranks, c
         ranks = {v for a in _accesses(divisor) for idx in a.indices for v in idx.vars()}
         hoisted = "row" if "p" in ranks and not ranks & key_ranks and set(e.vars) & key_ranks else None
         costs.append((lowering.rcp, per_point / _extent_missing(e, divisor, key_ranks), hoisted))
-    else:
+    elif not (node.name == "exp" and _scaled_sum(node.args[0])):
         costs.append((lowering.ops[node.name], per_point, None))
+    else:  # exp(c * (x - m)): the scale folds into the subtraction's FFMA (x * c - m * c), as FlashAttention's
+        # softmax scale does (scale_apply_exp2); the product is free, the '-' pays the FFMA
+        costs.append((lowering.ops["exp"], per_point, None))
+        scaled = node.args[0]
+        _expr_costs(scaled.args[1] if isinstance(scaled.args[0], Num) else scaled.args[0], lowering, contraction,
+                    cascade, e, per_point, key_ranks, costs)
+        return
     for a in node.args:
         _expr_costs(a, lowering, contraction, cascade, e, per_point, key_ranks, costs)
+
+
+def _scaled_sum(node) -> bool:
+    """Whether ``node`` is a number times a sum or difference: c * (x - m) or (x - m) * c."""
+    return (isinstance(node, Op) and node.name == "*" and len(node.args) == 2
+            and any(isinstance(a, Num) for a in node.args)
+            and any(isinstance(a, Op) and a.name in ("+", "-") for a in node.args))
 
 
 def _per_class_extent(e, key_ranks: set, written: bool = False):

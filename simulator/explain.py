@@ -17,11 +17,13 @@ from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
 from simulator.workload import with_head_dims
 from simulator import tile_cost as tc
+from simulator.tile_ops import other_mufu
 
 Br, Bc, d, dv, b, R_tc, eff, B_smem, B_l2, R_sfu, R_fp32, readers, L, stages, f_poly, k = sp.symbols(
     "Br Bc d dv b R_tc eff B_smem B_l2sm R_sfu R_fp32 readers L stages f_poly k", positive=True)
 # The cascade's work (simulator.tile_ops): per score element and per query row per key tile, by unit.
 T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative=True)
+X_e = sp.Symbol("X_e", nonnegative=True)  # of the MUFU ops per score, the exponentials (FA4's polynomial takes a share)
 # The head dims the kernel is compiled for, where the call's are smaller (its MMAs and smem tiles span them)
 dk, dvk = sp.symbols("d_k dv_k", positive=True)
 M_s = sp.Symbol("M_s", nonnegative=True)  # FP32 ops per score of a masked tile (index compare + select)
@@ -36,11 +38,14 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
     smem_terms = (readers + 1) * kv_smem + (Br * kd * b if cfg.q_from_smem else 0) + \
         (2 * Br * Bc * b if cfg.p_through_smem else 0) + (2 * Bc * kdv * b if cfg.transpose_v else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
+    # the exponentials a polynomial may run: all MUFU ops of the plain softmax (X_s); of a cascade with other MUFU
+    # ops (a soft-cap's tanh), its exponentials alone (X_e)
+    exps = X_e if poly and other_mufu(cfg.cascade) else X_s
     return {
         "tensor": (T_s * Br * Bc + T_r * Br) / (R_tc * eff),
         "smem": smem_terms / B_smem,
-        "exp": (X_s * Br * Bc * (1 - poly) + X_r * Br) / R_sfu,
-        "fma": ((P_s + (M_s if masked else 0) + poly * X_s * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
+        "exp": ((X_s - poly * exps) * Br * Bc + X_r * Br) / R_sfu,
+        "fma": ((P_s + (M_s if masked else 0) + poly * exps * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
         "l2": Bc * (d + dv) * b / cfg.kv_share / B_l2,
         "latency": L / (stages * k),  # k resident CTAs, stages loads in flight each (Little's law)
     }
@@ -67,8 +72,12 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
             B_l2: hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz, R_sfu: hw.sfu_ops_per_clk_sm,
             R_fp32: hw.fp32_fma_per_clk_sm, readers: cfg.readers, L: hw.hbm_latency_s * hw.sustained_clock_hz,
             stages: cfg.kv_stages, k: cfg.ctas_per_sm(hw), f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
-            X_s: ops.sfu_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row, X_r: ops.sfu_per_row,
+            X_s: ops.sfu_per_score, X_e: ops.exp_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row,
+            X_r: ops.sfu_per_row,
             P_r: ops.fp32_per_row, M_s: tc.MASK_FP32_PER_SCORE}, cfg
+
+
+UNIT_NAMES = {"mufu": "sfu (not exp)"}  # the walker's units as --explain names them: MUFU ops other than exponentials
 
 
 def _einsum_lines(cascade: str, wl) -> list[str]:
@@ -83,7 +92,8 @@ def _einsum_lines(cascade: str, wl) -> list[str]:
         units = work.einsums.get(name)
         if not units:
             continue
-        text = ", ".join(f"{unit} {sp.sstr(sp.nsimplify(n))} = {float(sp.sympify(n).subs({E: wl.head_dim, F: wl.v_head_dim})):g}"
+        text = ", ".join(f"{UNIT_NAMES.get(unit, unit)} {sp.sstr(sp.nsimplify(n))} = "
+                         f"{float(sp.sympify(n).subs({E: wl.head_dim, F: wl.v_head_dim})):g}"
                          + (f" per {where.replace('_', ' ')}" if where != cls else "")
                          for (where, unit), n in units.items())
         out.append(f"  {name:<6} {cls:<11} pass {level or '-'}  {text}")
@@ -114,11 +124,14 @@ def _cascade_lines(cfg, values) -> list[str]:
     from simulator.cascade_work import cascade_work
 
     work = cascade_work(load_cascade(cfg.cascade)).passes[cfg.pass_level - 1].work
-    sym = {unit: sp.sstr(sp.nsimplify(work.get(("score", unit), 0))) for unit in ("tensor", "sfu", "fp32", "cvt")}
+    sym = {unit: sp.sstr(sp.nsimplify(work.get(("score", unit), 0) + (work.get(("score", "mufu"), 0) if unit == "sfu"
+                                                                      else 0))) for unit in ("tensor", "sfu", "fp32", "cvt")}
     packing = f" x {cfg.fp32_packing:g} packed" if cfg.fp32_packing != 1 else ""
+    exps = (f" (X_e={values[X_e]:g} of them exponentials, which alone the polynomial takes)"
+            if values[X_e] != values[X_s] and cfg.exp_poly_fraction else "")
     return [f"cascade {cfg.cascade} (pass {cfg.pass_level}{', scores recomputed' if cfg.recompute else ''}): per score "
             f"tensor {sym['tensor']} FLOP, MUFU {sym['sfu']}, FP32 {sym['fp32']}{packing} + convert {sym['cvt']}",
-            f"  T_s={values[T_s]:g} X_s={values[X_s]:g} P_s={values[P_s]:g}; per row per key tile "
+            f"  T_s={values[T_s]:g} X_s={values[X_s]:g}{exps} P_s={values[P_s]:g}; per row per key tile "
             f"T_r={values[T_r]:g} X_r={values[X_r]:g} P_r={values[P_r]:g}"]
 
 

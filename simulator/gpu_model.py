@@ -429,7 +429,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
         tensor_flops=scores * ops.tensor_per_score + visited * cfg.block_q * ops.tensor_per_row,
         fma_ops=scores * ops.fp32_poly(cfg.exp_poly_fraction, EXP_POLY_FP32_OPS)
         + visited * cfg.block_q * ops.fp32_per_row,
-        exp_ops=scores * ops.sfu_per_score * (1 - cfg.exp_poly_fraction) + visited * cfg.block_q * ops.sfu_per_row,
+        exp_ops=scores * ops.sfu_poly(cfg.exp_poly_fraction) + visited * cfg.block_q * ops.sfu_per_row,
         launches=where(splits > 1, 2, 1),
     )
 

@@ -9,6 +9,8 @@ hopper/softmax.h for the softmax's instruction mix, docs/kernels.md section A2):
   ``-``'s cost);
 - ``sigmoid``: one MUFU.TANH and one FFMA (sigmoid(x) = 0.5 tanh(x / 2) + 0.5, as FlashSigmoid computes it:
   Ramapuram et al., "Theory, Analysis, and Best Practices for Sigmoid Self-Attention", arXiv 2409.04431);
+- ``tanh``: one MUFU.TANH (``tanh.approx.f32``: ``cutlass::fast_tanh``, which FlashAttention's logit soft-cap
+  runs, hopper/utils.h and csrc/flash_attn/src/utils.h ``apply_softcap``);
 - ``elu1`` (elu(x) + 1): one MUFU.EX2 and two FP32 ops (the compare-select and the add);
 - ``+``, ``-``: one FADD or FFMA; but an add into a contraction's accumulator is free (the MMA accumulates
   into its output registers: O += P V);
@@ -28,13 +30,15 @@ FMA_FLOPS = 2
 
 @dataclass(frozen=True, slots=True)
 class OpCost:
-    """One op's cost per point: tensor FLOPs, MUFU ops, FP32-pipe ops, and FP32-pipe conversions (kept
-    apart: a kernel that packs two element-wise ops per instruction, as FA4 does, still converts each pair)."""
+    """One op's cost per point: tensor FLOPs, MUFU exponentials, FP32-pipe ops, FP32-pipe conversions (kept
+    apart: a kernel that packs two element-wise ops per instruction, as FA4 does, still converts each pair), and
+    MUFU ops that are not exponentials (tanh: FA4 emulates a share of its exp2s as FMA polynomials, not these)."""
 
     tensor: float = 0.0
     sfu: float = 0.0
     fp32: float = 0.0
     cvt: float = 0.0
+    mufu: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,8 @@ class Lowering:
 
 GPU = Lowering(
     name="gpu",
-    ops={"exp": OpCost(sfu=1), "sigmoid": OpCost(sfu=1, fp32=1), "elu1": OpCost(sfu=1, fp32=2),
+    ops={"exp": OpCost(sfu=1), "sigmoid": OpCost(mufu=1, fp32=1), "tanh": OpCost(mufu=1),
+         "elu1": OpCost(sfu=1, fp32=2),
          "+": OpCost(fp32=1), "-": OpCost(fp32=1), "max": OpCost(fp32=1), "*": OpCost(fp32=1),
          "/": OpCost(fp32=1), "neg": OpCost(), "reduce_max": OpCost(fp32=1), "reduce_sum": OpCost(fp32=1)},
     contraction=OpCost(tensor=FMA_FLOPS),

@@ -183,6 +183,10 @@ def config_notes(name: str) -> list[str]:
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)
+    cap = attn.get("attn_logit_softcapping")
+    if type(cap) in (int, float) and cap > 0:  # Gemma 2: c tanh(s / c) on every score
+        notes.append(f"its attention logits are soft-capped at {cap:g} (attn_logit_softcapping); this is the "
+                     "uncapped call: --algo attention-softcap@FAMILY prices the cap (at 50)")
     topk = attn.get("index_topk")
     if type(topk) is int and topk > 0:  # DeepSeek-V3.2's sparse attention: an indexer picks each query's keys
         notes.append(f"each query attends to the {topk} keys its indexer selects "

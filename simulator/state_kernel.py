@@ -63,7 +63,7 @@ def _einsum_plan(cascade: str, _version) -> tuple:
             per_unit = {}
             for (cls, unit), expr in by_class.items():
                 if (cls != own) == rows_only:
-                    key = "fp32" if unit == "cvt" else unit
+                    key = {"cvt": "fp32", "mufu": "sfu"}.get(unit, unit)
                     per_unit[key] = per_unit.get(key, 0) + expr
             if per_unit:
                 where = tuple(r for r in ranks if r[1] == "p") if rows_only else ranks

@@ -82,7 +82,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     smem = (smem_read + kv_tile + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
     load = (bc * cfg.kv_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
-    sfu = (scores * ops.sfu_per_score * (1 - poly) + br * ops.sfu_per_row) / sfu_rate
+    sfu = (scores * ops.sfu_poly(poly) + br * ops.sfu_per_row) / sfu_rate
     fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + (MASK_FP32_PER_SCORE if partial else 0))
     fp32 = (fp32_ops + br * ops.fp32_per_row) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)

@@ -24,7 +24,7 @@ def test_list_shows_every_cascade_with_its_passes_over_m():
         "attention-1pass": "1", "attention-2pass": "2", "attention-3pass": "3", "attention-3pass-deferred": "2",
         "attention-decode-splitkv": "1", "attention-linear": "1", "attention-naive": "2", "attention-sigmoid": "1",
         "attention-nosoftmax": "1",
-        "attention-differential": "1", "attention-lightning": "1"}
+        "attention-differential": "1", "attention-lightning": "1", "attention-softcap": "1"}
 
 
 def test_show_text_has_einsums_passes_ops_and_footprint():
@@ -103,7 +103,7 @@ def test_a_malformed_file_is_one_line_naming_file_line_and_column(tmp_path):
     bad.write_text("# reference: softmax\nQK[m,p] = Q[e,p] * K[e,m]\nGM[p] = maximum(QK[m,p])\n")
     r = run("show", str(bad))
     assert r.exit_code == 2
-    assert r.output.strip() == f"attnsim: error: {bad}:3:9: unknown function 'maximum': allowed exp, elu1, sigmoid, max " \
+    assert r.output.strip() == f"attnsim: error: {bad}:3:9: unknown function 'maximum': allowed exp, elu1, sigmoid, tanh, max " \
                                f"(and the reductions max, sum)"
 
 

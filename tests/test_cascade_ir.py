@@ -13,7 +13,8 @@ M, P, E, F, M0, M1, M2, P0, G, E0 = sp.symbols("M P E F M0 M1 M2 P0 G E0", posit
 
 PASSES_OVER_M = {"attention-3pass": 3, "attention-3pass-deferred": 2, "attention-2pass": 2, "attention-1pass": 1,
                  "attention-naive": 2, "attention-decode-splitkv": 1, "attention-linear": 1, "attention-sigmoid": 1,
-                 "attention-nosoftmax": 1, "attention-differential": 1, "attention-lightning": 1}
+                 "attention-nosoftmax": 1, "attention-differential": 1, "attention-lightning": 1,
+                 "attention-softcap": 1}
 
 # Every Einsum of every bundled cascade: one op per point of its iteration space per operator.
 OPS = {
@@ -36,6 +37,14 @@ OPS = {
         "SLN": {"add": M1 * M0 * P, "exp": M1 * M0 * P}, "SLD": {"add": M1 * M0 * P},
         "SLNV": {"mac": F * M1 * M0 * P}, "PRM": {"add": M1 * P, "exp": M1 * P}, "SPD": {"mac": M1 * P},
         "RD": {"add": M1 * P}, "SPNV": {"mac": F * M1 * P}, "RNV": {"add": F * M1 * P}, "AV": {"div": F * P}},
+    "attention-softcap": {  # the 1-pass cascade on tanh-capped scores: tanh = 1 - 2 / (exp(2x) + 1) and its scale
+        "BK": {}, "BV": {}, "BQK": {"mac": M1 * M0 * P * E},
+        "TS": {"mac": M1 * M0 * P, "add": 2 * M1 * M0 * P, "exp": M1 * M0 * P, "div": M1 * M0 * P},
+        "LM": {"max": M1 * M0 * P}, "RM": {"max": M1 * P},
+        "SLN": {"mac": M1 * M0 * P, "add": M1 * M0 * P, "exp": M1 * M0 * P}, "SLD": {"add": M1 * M0 * P},
+        "SLNV": {"mac": F * M1 * M0 * P}, "PRM": {"mac": M1 * P, "add": M1 * P, "exp": M1 * P},
+        "SPD": {"mac": M1 * P}, "RD": {"add": M1 * P}, "SPNV": {"mac": F * M1 * P}, "RNV": {"add": F * M1 * P},
+        "AV": {"div": F * P}},
     "attention-decode-splitkv": {
         "BK": {}, "BV": {}, "BQK": {"mac": M2 * M1 * M0 * P * E}, "LM": {"max": M2 * M1 * M0 * P},
         "RM": {"max": M2 * M1 * P}, "SLN": {"add": M2 * M1 * M0 * P, "exp": M2 * M1 * M0 * P},

@@ -38,7 +38,8 @@ def test_the_three_pass_cascade_splits_its_work_over_three_passes():
 
 def test_sigmoid_attention_has_no_max_no_sum_and_one_mufu_op_per_score():
     (p,) = _work("attention-sigmoid").passes
-    assert p.work[("score", "sfu")] == 1 and p.work[("score", "fp32")] == 1  # tanh and its FFMA
+    assert p.work[("score", "mufu")] == 1 and p.work[("score", "fp32")] == 1  # tanh and its FFMA
+    assert ("score", "sfu") not in p.work  # no exponential: FA4's polynomial would take none of it
     assert ("row_tile", "fp32") not in p.work and ("output_tile", "fp32") not in p.work
 
 
@@ -91,3 +92,28 @@ def test_a_plan_evaluates_the_walked_counts_at_a_head_dim():
     assert fresh == bundled
     assert bundled.passes[2].count("score", "tensor", 192, 128) == 2 * 128
     assert bundled.passes[2].count("score", "tensor", 192, 128, recompute=True) == 2 * 128 + 2 * 192
+
+
+def test_soft_capped_attention_adds_one_fmul_and_one_tanh_a_score_as_flashattention_runs_it():
+    """FlashAttention's soft-cap: tanh(s * scale / c) (one FMUL, one MUFU.TANH), c * log2(e) folded into the softmax's
+    FFMA (hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp): the 1-pass work plus exactly those two; the exp's c * (x - m)
+    is the subtraction's FFMA, not one more FMUL."""
+    (cap,) = _work("attention-softcap").passes
+    (plain,) = _work("attention-1pass").passes
+    assert cap.work[("score", "mufu")] == 1 and cap.work[("score", "sfu")] == plain.work[("score", "sfu")]
+    assert cap.work[("score", "fp32")] == plain.work[("score", "fp32")] + 1
+    assert {k: v for k, v in cap.work.items() if k[0] != "score"} == {k: v for k, v in plain.work.items()
+                                                                      if k[0] != "score"}
+
+
+def test_fa4_polynomial_runs_a_share_of_the_exponentials_only():
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    wl = Workload(seq_len=8192, causal=True)
+    cap = evaluate(hardware("b200"), "attention-softcap@flash4", wl).cost
+    plain = evaluate(hardware("b200"), "flash4", wl).cost
+    # the tanh stays on the MUFU: the soft-capped call runs every one of its tanh there, on top of the plain
+    # call's exponentials left to the MUFU
+    scores = plain.exp_ops and cap.exp_ops - plain.exp_ops
+    assert scores > 0 and cap.fma_ops - plain.fma_ops < scores  # one FMUL a score more, no polynomial for tanh

@@ -197,3 +197,9 @@ def test_a_failing_call_prints_its_one_error_line_without_the_configs_notes(tmp_
     path = _config(tmp_path, num_attention_heads=32, head_dim=2, index_topk=2048)
     r = CliRunner().invoke(cli, ["simulate", "--model", path, "--seq-len", "4k"])
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "head-dim 2" in r.stderr
+
+
+def test_a_soft_capped_config_points_to_the_softcap_cascade(tmp_path):
+    path = _config(tmp_path, num_attention_heads=16, num_key_value_heads=8, head_dim=256, attn_logit_softcapping=50.0)
+    r = CliRunner().invoke(cli, ["model", "show", path])
+    assert r.exit_code == 0 and "soft-capped at 50" in r.stderr and "attention-softcap@" in r.stderr
