@@ -111,7 +111,7 @@ def _print(c) -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
               help="Seed of the random inputs (0 .. 2**64 - 1).")
 @click.option("--tolerance", type=float, default=1e-9, show_default=True, help="Largest max |error| that passes (>= 0).")
-@click.option("--reference", type=click.Choice(["softmax", "sigmoid", "linear", "none"]), default=None,
+@click.option("--reference", type=click.Choice(["softmax", "sigmoid", "linear", "softcap", "none"]), default=None,
               help="What to compare with (default: the file's '# reference:' line, else softmax); none only runs it.")
 def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
     """Run NAME on random inputs with the numpy oracle; compare with its reference.
