@@ -138,8 +138,9 @@ def device_hardware(name) -> str | None:
 
 
 _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
-                 "A100-PCIE": "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike the bundled A100s",
-                 "40GB PCIe": "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike the bundled A100s"}
+                 **dict.fromkeys(("A100-PCIE", "40GB PCIe"), "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike "
+                                                           "the bundled A100s; a100-40gb has its memory, a100-pcie a "
+                                                           "PCIe card's power")}
 
 
 def no_model_error(device: str) -> str:
