@@ -43,7 +43,7 @@ def is_machine(text: str) -> bool:
 def spec_path(name_or_path: str) -> Path:
     """The TOML behind a bundled name (any case) or a user's path (ends in .toml or holds a /)."""
     machine, mhz = split_clock(name_or_path)
-    if mhz is not None and (machine.lower() in bundled_names() or machine.endswith(".toml")):
+    if mhz is not None and is_machine(machine):
         raise HardwareError(f"{name_or_path!r} is {machine} with its SMs locked at {mhz:g} MHz, a machine to predict "
                             f"on; here give the machine's own name or TOML ({machine})")
     if name_or_path.endswith(".toml") or "/" in name_or_path:

@@ -124,8 +124,9 @@ def _cascade_lines(cfg, values) -> list[str]:
     from simulator.cascade_work import cascade_work
 
     work = cascade_work(load_cascade(cfg.cascade)).passes[cfg.pass_level - 1].work
-    sym = {unit: sp.sstr(sp.nsimplify(work.get(("score", unit), 0) + (work.get(("score", "mufu"), 0) if unit == "sfu"
-                                                                      else 0))) for unit in ("tensor", "sfu", "fp32", "cvt")}
+    score = {unit: work.get(("score", unit), 0) for unit in ("tensor", "sfu", "fp32", "cvt", "mufu")}
+    score["sfu"] += score.pop("mufu")  # every MUFU op, exponential or not
+    sym = {unit: sp.sstr(sp.nsimplify(n)) for unit, n in score.items()}
     packing = f" x {cfg.fp32_packing:g} packed" if cfg.fp32_packing != 1 else ""
     exps = (f" (X_e={values[X_e]:g} of them exponentials, which alone the polynomial takes)"
             if values[X_e] != values[X_s] and cfg.exp_poly_fraction else "")

@@ -489,10 +489,18 @@ def _split_partials(cfg, hw, wl, splits):
     d = 256: 50 MB on an A100's 40 MiB)."""
     if not cfg.writes_o:
         return 0.0
-    rows = wl.batch * wl.heads * wl.seq_len
-    partials = rows * splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1)
-    spill = vmax(partials - hw.l2_bytes, 0.0) - rows * wl.v_head_dim * out_bytes(wl.dtype_bytes)
+    spill = vmax(_partials_bytes(wl, splits) - hw.l2_bytes, 0.0) - _out_bytes(wl)
     return where(splits > 1, spill, 0.0)
+
+
+def _partials_bytes(wl, splits):
+    """Every split's partial O and log-sum-exp of every query row, in fp32."""
+    return wl.batch * wl.heads * wl.seq_len * splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1)
+
+
+def _out_bytes(wl):
+    """The call's O, in its output dtype."""
+    return wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * out_bytes(wl.dtype_bytes)
 
 
 def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
@@ -505,9 +513,7 @@ def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     combine_attn_seqk_parallel) loads each split into the same register fragment it then accumulates from, in a
     loop of runtime length: 2 in flight, what a compile of the same loop shape issued (nvcc 13.0, 2026-12-04; FA2's
     own SASS not read), and what FlashInfer's FA2 v2.4.2 decode lines agree with. None: the bytes alone."""
-    rows = wl.batch * wl.heads * wl.seq_len
-    moved = rows * (splits * SPLIT_PARTIAL_BYTES * (wl.v_head_dim + 1) + wl.v_head_dim * out_bytes(wl.dtype_bytes))
-    seconds = moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    seconds = (_partials_bytes(wl, splits) + _out_bytes(wl)) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
     if in_flight:
         trips = combine_round_trips(splits, in_flight)
         seconds = vmax(seconds, trips * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)

@@ -23,11 +23,7 @@ class TileOps:
     tensor_per_row: float  # per query row per key tile (the row-tile and O-element-tile Einsums)
     sfu_per_row: float
     fp32_per_row: float
-    exp_per_score: float = -1.0  # of the MUFU ops, the exponentials (an FMA polynomial may run them); -1: all
-
-    def __post_init__(self):
-        if self.exp_per_score < 0:
-            object.__setattr__(self, "exp_per_score", self.sfu_per_score)
+    exp_per_score: float  # of the MUFU ops per score, the exponentials (an FMA polynomial may run them)
 
     def fp32_poly(self, poly: float, emulated_ops: float) -> float:
         """FP32 per score when a share ``poly`` of the exponentials is an FMA polynomial of ``emulated_ops``."""
