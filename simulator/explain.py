@@ -178,6 +178,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
     if spec.family == FI_PREFILL:
         lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q))
+    if spec.family == "flash4" and cfg.tensor_path == "wgmma":
+        order = "longest first: SingleTileLPTScheduler" if cfg.longest_first else "in order: SingleTileScheduler"
+        lines.append("FA4's Hopper kernel (flash_attn/cute/flash_fwd_sm90.py): FA3's warp-specialised wgmma pipeline, "
+                     f"one CTA per work tile (not persistent; {order}), no split over the keys"
+                     + (", the KV head's query heads packed into the tile's rows" if cfg.pack_gqa else ""))
     held = det.get("resident_ctas", det["ctas_per_sm"])
     lone = not cfg.overlap and cfg.warps * held <= tc.SUB_PARTITIONS
     if not is_columns(held) and held < det["ctas_per_sm"]:

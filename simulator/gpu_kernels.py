@@ -26,9 +26,12 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
 # it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py
-# (tcgen05 and tensor memory): Blackwell datacenter parts.
+# (tcgen05 and tensor memory) on Blackwell datacenter parts and flash_fwd_sm90.py on Hopper (interface.py dispatches
+# sm_8x, sm_9x, sm_10x/11x and sm_12x; attnsim models the Hopper and Blackwell paths: FAMILY_UNMODELLED).
 # FA1 (flash-attention 1.x, last at 4f285b35^, setup.py): SASS for sm_80, and sm_90 with CUDA 11.8+; nothing newer.
-FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (100, 103)}
+FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103)}
+# Architectures a family's real kernels build for that attnsim does not model: (low, high, what runs there)
+FAMILY_UNMODELLED = {"flash4": (80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80")}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
@@ -151,6 +154,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
         # FA4 runs any window as local (interface.py _resolve_causal_local_window drops no side)
         local = bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
+        if sm_number(hw.arch) < 100:  # its Hopper path (flash_fwd_sm90.py)
+            return kc.fa4_sm90(d, dv, b, pattern_causal(wl), local, group)
         return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
@@ -326,6 +331,9 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
     if low <= n <= high:
         return None
     runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi and f != "flash1"] or ["flash2"]
+    if family in FAMILY_UNMODELLED and FAMILY_UNMODELLED[family][0] <= n <= FAMILY_UNMODELLED[family][1]:
+        return (f"algorithm {family!r} on {hw_name} ({arch}) runs {FAMILY_UNMODELLED[family][2]}, which attnsim "
+                f"does not model (it models sm_{low}..sm_{high}); use {' or '.join(runs)}")
     return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 

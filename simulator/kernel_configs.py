@@ -362,6 +362,51 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
                         q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
 
 
+def _fa4_sm90_tiles(d: int, dv: int, causal: bool, local: bool) -> tuple[int, int, bool]:
+    """(tile_m, tile_n, P in registers) of FA4 on Hopper (flash_attn/cute/interface.py _tile_size_fwd_sm90,
+    "adjusted for the Python kernel's different register/smem tradeoffs"): d <= 64 192 x 128; <= 96 192 x 144 (causal
+    or local 192 x 128), P through smem ("RS is catastrophic with 192x tiles"); <= 128 128 x 128; <= 192 128 x 128
+    (dv above 128: 112 keys; local: 96); 256 128 x 80 (local: 64)."""
+    if d <= 64:
+        return 192, 128, True
+    if d <= 96:
+        return 192, 128 if causal or local else 144, False
+    if d <= 128:
+        return 128, 128, True
+    if d <= 192:
+        return 128, 96 if local else 128 if dv <= 128 else 112, True
+    return 128, 64 if local else 80, True
+
+
+def fa4_sm90_block_kv(d: int, dv: int, causal: bool, local: bool) -> int:
+    """FA4's key tile on Hopper: the page size it loads a paged cache by TMA at (interface.py: paged_kv_non_tma =
+    page_size not in [None, tile_n])."""
+    return _fa4_sm90_tiles(d, dv, causal and not local, local)[1]
+
+
+@lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
+def fa4_sm90(d: int, dv: int, b: int, causal: bool, local: bool, group: int) -> KernelConfig:
+    """FlashAttention-4 on Hopper (flash_attn/cute/flash_fwd_sm90.py, FlashAttentionForwardSm90, at Dao-AILab/
+    flash-attention 0251105a): FA3's design in CuTe DSL: tile_m / 64 consumer warpgroups issuing wgmma (Q, K and V
+    through smem, P in registers unless the tile says otherwise), a producer warpgroup loading Q, K and V by TMA,
+    2-stage K and V pipelines (interface.py: num_stages=2), the softmax of one key block beside the PV GEMM of the
+    previous (intra_wg_overlap, on for every head dim) and the warpgroups' GEMMs ordered by a named barrier
+    (use_scheduler_barrier), setmaxnreg 240/24 for two consumer warpgroups (256/56 one, 160/32 three); O written
+    through Q's smem (sO = storage.sQ); Softmax (not SoftmaxSm100): no exp2 polynomial, O rescaled every block.
+    Unlike FA3 it is not persistent: one CTA per work tile (``is_persistent=False``: SingleTileScheduler, or
+    SingleTileLPTScheduler, longest first, when causal or local), and it does not split over the keys ("SplitKV not
+    supported on SM 9.0"). GQA heads packed whenever there are several per KV head (pack_gqa default
+    ``qhead_per_kvhead > 1``). Head dims padded to 16 (tile_hdim)."""
+    causal = causal and not local  # _resolve_causal_local_window: a causal window is local, not causal
+    br, bc, p_in_regs = _fa4_sm90_tiles(d, dv, causal, local)
+    d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
+    wgs = br // WGMMA_ROWS
+    smem = (br * max(d16, dv16) + FA3_STAGES * bc * (d16 + dv16) + (0 if p_in_regs else br * bc)) * b
+    return KernelConfig("flash4", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
+                        causal or local, group > 1, p_through_smem=not p_in_regs, kv_stages=FA3_STAGES,
+                        persistent=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
+
+
 FA4_SPLIT_O_BYTES = 4  # a split call's partial O is fp32 (interface.py: "SplitKV uses float32 partial output")
 
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
-from simulator.kernel_configs import fa4_hd256
+from simulator.kernel_configs import fa4_hd256, fa4_sm90_block_kv
 from simulator.tiles import grid_call
 
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
@@ -65,19 +65,31 @@ LIMITS = {
 
 
 FA4_SHAPES = ((192, 128), (256, 256), (64, 512))  # (head dim, value head dim) FA4 runs beyond 128, and (d, 512)
+# FA4 on Hopper (flash_fwd_sm90.py): _validate_head_dims' is_sm90_range, head dim and value head dim 8..256 divisible
+# by 16 / element size, and no FP8 ("FP8 is only supported on SM100 ... for FA4 CuTe")
+FA4_SM90_LIMITS = FamilyLimits(("fp16", "bf16"), 256, {"fp16": 8, "bf16": 8},
+                               FA4_API + " on Hopper; its FP8 kernels are Blackwell's")
+
+
+def hopper_fa4(hw, algo: str) -> bool:
+    """Whether the call runs FA4's Hopper path (flash_fwd_sm90.py) rather than its Blackwell one."""
+    return algo == "flash4" and hw.arch.startswith("sm_9")
 
 
 def kernel_error(hw, algo: str, wl) -> str | None:
     """Why kernel family ``algo`` cannot run workload ``wl`` on ``hw`` (None if it can)."""
-    if wl.page_size is not None and (why := _page_error(hw, algo, wl.page_size)):
+    if wl.page_size is not None and (why := _page_error(hw, algo, wl.page_size, wl)):
         return why
     if wl.varlen and (why := varlen_error(hw, algo, wl)):
         return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
-    limits = LIMITS.get(algo)
+    limits = FA4_SM90_LIMITS if hopper_fa4(hw, algo) else LIMITS.get(algo)
     if limits is None:
         return None
+    if hopper_fa4(hw, algo) and grid_call(wl):
+        return (f"--pattern {wl.pattern}: on Hopper a neighborhood-attention grid runs NATTEN's Hopper kernel, which "
+                "attnsim models as flash3 (NATTEN's Hopper FNA is FA3's schedule); use flash3")
     if algo in ("flashinfer-prefill", "flashinfer-prefill-fa2"):
         from simulator.flashinfer_sm90 import error
 
@@ -89,19 +101,20 @@ def kernel_error(hw, algo: str, wl) -> str | None:
     if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512 and hw.arch.startswith("sm_9"):
         return (f"--v-head-dim {wl.v_head_dim}: flash3 runs head dims up to 64 with V up to 512 (its MLA decode "
                 "kernel, (64, 512): two warpgroups across V, q_v beside Q) on Hopper, which attnsim does not model")
+    blackwell_fa4 = algo == "flash4" and not hopper_fa4(hw, algo)  # Hopper's runs every pair in one kernel
     for option, d in (("--head-dim", wl.head_dim), ("--v-head-dim", wl.v_head_dim)):
-        special = algo == "flash4" and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)
+        special = blackwell_fa4 and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)
         if d % multiple or (limits.max_head_dim and d > limits.max_head_dim and not special):
+            shapes = " (and (192, 128), (256, 256), (64, 512), (512, 512))" if blackwell_fa4 else ""
             return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
-                    f"{' (and (192, 128), (256, 256), (64, 512), (512, 512))' if algo == 'flash4' else ''} ({limits.source}); "
-                    f"got {option} {d}")
-    if algo == "flash4" and fa4_hd256(wl.head_dim, wl.v_head_dim) and (
+                    f"{shapes}{' on ' + hw.name if algo == 'flash4' else ''} ({limits.source}); got {option} {d}")
+    if blackwell_fa4 and fa4_hd256(wl.head_dim, wl.v_head_dim) and (
             wl.sparsity or (wl.pattern or "causal").replace(" ", "") not in ("causal", "full")):
         what = f"--pattern {wl.pattern!r}" if wl.pattern else f"--sparsity {wl.sparsity:g}"
         return (f"{what}: flash4 runs head dim 256 in its dedicated kernel (flash_attn/cute/"
                 "sm100_hd256_2cta_fmha_forward.py), which takes full or causal attention only (no window, mask_mod "
                 "or block sparsity); use flash2, or a head dim up to 192")
-    if algo == "flash4" and wl.v_head_dim == 512:
+    if blackwell_fa4 and wl.v_head_dim == 512:
         return ("--v-head-dim 512: flash4 runs (64, 512) and (512, 512) in its MLA kernel (flash_attn/cute/"
                 "flash_fwd_mla_sm100.py, FlashAttentionMLAForwardSm100), which attnsim does not model")
     if wl.block_size and algo == "flash1":
@@ -150,7 +163,7 @@ FA2_PAGE_MULTIPLE = 256  # flash_api.cpp: "Paged KV cache block size must be div
 FA4_TMA_PAGE = 128  # interface.py: paged_kv_non_tma = page_size not in [None, tile_n]
 
 
-def _page_error(hw, algo: str, page: int) -> str | None:
+def _page_error(hw, algo: str, page: int, wl) -> str | None:
     """Why ``algo`` cannot read a paged KV cache of ``page``-token pages (None if it can)."""
     if hw.kind == "accelerator":
         return f"--page-size {page}: a paged KV cache is a GPU serving engine's; {hw.name} is an accelerator: drop it"
@@ -160,9 +173,16 @@ def _page_error(hw, algo: str, page: int) -> str | None:
         return (f"--page-size {page}: {algo} reads a paged cache in pages of a multiple of {FA2_PAGE_MULTIPLE} tokens "
                 f"(flash-attention csrc/flash_attn/flash_api.cpp: \"Paged KV cache block size must be divisible by "
                 f"256\"); use 256, 512, ..., or flash3 / flashinfer-decode")
-    if algo == "flash4" and page != FA4_TMA_PAGE:
-        return (f"--page-size {page}: flash4 loads pages by TMA at {FA4_TMA_PAGE} tokens; other page sizes take its "
-                "cp.async path (flash_attn/cute/interface.py paged_kv_non_tma), which attnsim does not model")
+    tma_page = FA4_TMA_PAGE
+    if hopper_fa4(hw, algo):  # the key tile of FA4's Hopper kernel for this call
+        from simulator.gpu_kernels import pattern_causal, pattern_leaves
+
+        local = bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
+        tma_page = fa4_sm90_block_kv(wl.head_dim, wl.v_head_dim, pattern_causal(wl), local)
+    if algo == "flash4" and page != tma_page:
+        return (f"--page-size {page}: flash4 loads pages by TMA at its key tile, {tma_page} tokens here; other page "
+                "sizes take its cp.async path (flash_attn/cute/interface.py paged_kv_non_tma), which attnsim does not "
+                "model")
     return None
 
 

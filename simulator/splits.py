@@ -155,7 +155,10 @@ def fa4_layout(hw, wl, cfg):
     splits again where it has at least 64 key blocks, and does not split otherwise; a split call sizes its K/V
     ring for its own tile and fp32 O (``fa4_split_ring``). The (256, 256) kernel
     (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split. FA4's own benchmark asks for
-    the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto")."""
+    the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto"). On Hopper
+    (flash_fwd_sm90.py) FA4 never splits: interface.py asserts "SplitKV not supported on SM 9.0"."""
+    if sm_number(hw.arch) < 100:
+        return 1, cfg
     decode = fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl))
     if is_columns(decode):
         if decode.any():
