@@ -152,8 +152,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
-        # FA4 runs any window as local (interface.py _resolve_causal_local_window drops no side)
-        local = bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
+        local = fa4_local(wl)
         if sm_number(hw.arch) < 100:  # its Hopper path (flash_fwd_sm90.py)
             return kc.fa4_sm90(d, dv, b, pattern_causal(wl), local, group)
         return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local)
@@ -336,6 +335,11 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
                 f"does not model (it models sm_{low}..sm_{high}); use {' or '.join(runs)}")
     return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
+
+
+def fa4_local(wl) -> bool:
+    """Whether FA4 runs the call as local: any window (interface.py _resolve_causal_local_window drops no side)."""
+    return bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
 
 
 def positions_per_tile(cfg, wl):

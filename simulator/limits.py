@@ -175,10 +175,9 @@ def _page_error(hw, algo: str, page: int, wl) -> str | None:
                 f"256\"); use 256, 512, ..., or flash3 / flashinfer-decode")
     tma_page = FA4_TMA_PAGE
     if hopper_fa4(hw, algo):  # the key tile of FA4's Hopper kernel for this call
-        from simulator.gpu_kernels import pattern_causal, pattern_leaves
+        from simulator.gpu_kernels import fa4_local, pattern_causal
 
-        local = bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))
-        tma_page = fa4_sm90_block_kv(wl.head_dim, wl.v_head_dim, pattern_causal(wl), local)
+        tma_page = fa4_sm90_block_kv(wl.head_dim, wl.v_head_dim, pattern_causal(wl), fa4_local(wl))
     if algo == "flash4" and page != tma_page:
         return (f"--page-size {page}: flash4 loads pages by TMA at its key tile, {tma_page} tokens here; other page "
                 "sizes take its cp.async path (flash_attn/cute/interface.py paged_kv_non_tma), which attnsim does not "
