@@ -164,6 +164,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         return "\n".join(lines + _flashinfer_lines(hw, result.detail) + _roof_lines(result))
     if spec.family == "flash1":
         return "\n".join(lines + _fa1_lines(hw, wl, result.detail) + _mask_lines(result.detail) + _roof_lines(result))
+    if spec.family == "flashmla":
+        return "\n".join(lines + _flashmla_lines(hw, wl, result.detail) + _roof_lines(result))
     if spec.cascade:
         lines += _einsum_lines(spec.cascade, wl)
     if result.detail.get("state_kernel"):
@@ -276,6 +278,28 @@ def _fa1_lines(hw, wl, det: dict) -> list[str]:
             f"{det['q_wait_cycles']:,.0f} per step, shared by an SM's CTAs",
             f"  + per key block: K/V load and latency {det['key_block_cycles']:,.0f}; {det['ctas_per_sm']} resident "
             f"CTA(s) share each phase's unit"]
+
+
+def _flashmla_lines(hw, wl, det: dict) -> list[str]:
+    """FlashMLA's dense decoding (simulator.flashmla): its rows, SM parts, per-part work and tile."""
+    from simulator.flashmla import FIXED_OVERHEAD_BLOCKS
+
+    us = 1e6 / det["clock_hz"]
+    rows = wl.seq_len * wl.group
+    busy = [b for b in det["part_blocks"] if b]
+    return [
+        f"FlashMLA dense decoding (MLA's absorbed form, V = K's first {wl.v_head_dim} columns: K rows only from memory): "
+        f"{rows} packed rows a KV head (s_q x query heads) in {det['m_blocks']} tile(s) of 64, 64-key blocks, one "
+        f"CTA of two warpgroups per SM",
+        f"grid: {det['m_blocks']} x {wl.kv_heads} KV head(s) x {det['sm_parts']} SM parts (SMs / KV heads / tiles); "
+        f"each part takes ceil(total / parts) + {FIXED_OVERHEAD_BLOCKS} of the batch's blocks, a request costing its "
+        f"blocks + {FIXED_OVERHEAD_BLOCKS} (get_mla_metadata): {len(busy)} parts busy, {min(busy, default=0)}-"
+        f"{max(busy, default=0)} blocks each, {det['split_segments']} split request piece(s), up to {det['splits']} "
+        "part(s) a request" + (" (the combine kernel merges them)" if det["split_segments"] else ""),
+        f"tile (64 rows x 64 keys at d={wl.head_dim}/{wl.v_head_dim}) = {det['tile_cycles']:,.0f} SM cycles "
+        f"[{det['tile_bound']}], a request's start and end {det['segment_cycles']:,.0f} (block-table read and first "
+        f"K block: two round trips; the first softmax; O out); longest part {det['longest_part_cycles']:,.0f} cycles "
+        f"= {det['longest_part_cycles'] * us:.2f} us"]
 
 
 def _flashinfer_lines(hw, det: dict) -> list[str]:

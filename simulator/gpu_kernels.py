@@ -22,14 +22,16 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
                 "flashinfer-single-prefill",  # ... and its prefill kernel on a prefill call (flashinfer_tc)
                 "flashinfer-prefill",  # FlashInfer's batch prefill: fa3 backend on Hopper (flashinfer_sm90), fa2 else
                 "flashinfer-prefill-fa2",  # ... with backend="fa2" on any GPU (flashinfer_tc)
-                "nsa-select", "nsa-select@kv-outer")  # NSA's selected attention and its KV-outer order (nsa_select)
+                "nsa-select", "nsa-select@kv-outer",  # NSA's selected attention and its KV-outer order (nsa_select)
+                "flashmla")  # FlashMLA's dense decoding: MLA's absorbed form on Hopper (flashmla)
 # The architectures each family's kernels build for (sm numbers, inclusive); absent: every GPU.
 # FA3: flash-attention hopper/setup.py builds sm_90a and, without wgmma, sm_80 (its SM80 path); on sm_100
 # it would select sm_90a kernels that are not built for it. FA4: flash_attn/cute/flash_fwd_sm100.py
 # (tcgen05 and tensor memory) on Blackwell datacenter parts and flash_fwd_sm90.py on Hopper (interface.py dispatches
 # sm_8x, sm_9x, sm_10x/11x and sm_12x; attnsim models the Hopper and Blackwell paths: FAMILY_UNMODELLED).
 # FA1 (flash-attention 1.x, last at 4f285b35^, setup.py): SASS for sm_80, and sm_90 with CUDA 11.8+; nothing newer.
-FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103)}
+FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103),
+                "flashmla": (90, 90)}  # FlashMLA dense_decode.h: "only supported on SM90a"
 # Architectures a family's real kernels build for that attnsim does not model: (low, high, what runs there)
 FAMILY_UNMODELLED = {"flash4": (80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80")}
 WARP_THREADS = 32
@@ -98,14 +100,22 @@ class KernelConfig:
     # FlashInfer's fa3 backend (hopper/utils.cuh get_swa_begin_kv_tile_idx's "- 1"): a sliding window starts one key
     # tile early, a masked tile more for each query tile whose window starts past the first (flashinfer_sm90)
     window_extra_tile: bool = False
+    # multi-head latent attention's absorbed form (FlashMLA): V is the first dv columns of each K row, so a tile's
+    # load from memory is its K rows alone, while its MMAs still read K and V (the same smem) as operands
+    v_in_k: bool = False
 
     def mma_dims(self, d: int, dv: int) -> tuple:
         """The head dims the kernel's MMAs and smem tiles span for a call of head dims ``d``, ``dv``."""
         return self.head_dims or (d, dv)
 
     def kv_width(self, d: int, dv: int) -> int:
-        """Elements of one key row the pass loads: its K row, and its V row when it reads V."""
+        """Elements of one key row the pass's MMAs read: its K row, and its V row when it reads V."""
         return d + (dv if self.loads_v else 0)
+
+    def kv_load_width(self, d: int, dv: int) -> int:
+        """Elements of one key row the pass loads from memory: ``kv_width``, less V where V is K's own columns
+        (``v_in_k``)."""
+        return d if self.v_in_k else self.kv_width(d, dv)
 
     def qo_bytes(self, d: int, dv: int, b: int) -> int:
         """Bytes of one query row the pass moves: its Q row in at ``b`` bytes an element, and its O row out when

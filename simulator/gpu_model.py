@@ -65,6 +65,13 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         from simulator.nsa_select import simulate
 
         return simulate(hw, algo, wl)
+    if algo == "flashmla":
+        from simulator import flashmla
+
+        if cascade:
+            raise UserError("flashmla (FlashMLA's decoding kernel) runs its own attention; map a cascade onto "
+                            "flash2, flash3, flash4 or flash-decoding")
+        return flashmla.simulate(hw, wl)
     if algo.startswith("flashinfer") and algo not in (FI_PREFILL, FI_PREFILL_FA2):
         from simulator.flashinfer_decode import flashinfer_decode
         from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES, flashinfer_tc_decode

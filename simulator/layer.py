@@ -33,7 +33,8 @@ def check_scope(hw, wl) -> None:
 def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     """Seconds of each kernel the layer adds, and the change in launch cost of the family's own kernels."""
     check_scope(hw, wl)
-    width = (wl.head_dim + wl.v_head_dim) * wl.dtype_bytes
+    # one K and one V row per new token (MLA's absorbed form, flashmla: the one latent row V is part of)
+    width = (wl.head_dim + (0 if algo == "flashmla" else wl.v_head_dim)) * wl.dtype_bytes
     appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}

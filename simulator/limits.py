@@ -58,6 +58,8 @@ LIMITS = {
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
+    # FlashMLA's dense decoding: bf16 or fp16 (dense_decode.h); its head dims (576 or 512, V 512) in flashmla.error
+    "flashmla": FamilyLimits(("bf16", "fp16"), None, {}, "deepseek-ai/FlashMLA csrc/api/dense_decode.h"),
     # Triton kernels in fp16/bf16; one K tile of at most 256 channels (checked per machine in nsa_select)
     **dict.fromkeys(("nsa-select", "nsa-select@kv-outer"), FamilyLimits(
         ("fp16", "bf16"), 256, {}, "fla-org native-sparse-attention ops/parallel.py, parallel_nsa_fwd")),
@@ -94,6 +96,11 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         from simulator.flashinfer_sm90 import error
 
         if why := error(hw, wl, algo):
+            return why
+    if algo == "flashmla":
+        from simulator.flashmla import error
+
+        if why := error(hw, wl):
             return why
     if wl.dtype not in limits.dtypes:
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"

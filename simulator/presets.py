@@ -163,14 +163,24 @@ def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
 
 
 MLA_NOTE = ("multi-head latent attention: its prefill form (K and V expanded per head, head dims {dims}); decode "
-            "runs the absorbed form (one latent KV head, FlashMLA), which attnsim does not model")
+            "runs the absorbed form, one latent KV head whose V is K's first {latent} columns: on Hopper "
+            "--algo flashmla --kv-heads 1 --head-dim {absorbed} --v-head-dim {latent} (FlashMLA)")
+
+
+def mla_absorbed(attn: dict) -> tuple[int, int]:
+    """(head dim, value head dim) of MLA's absorbed form: kv_lora_rank + qk_rope_head_dim, and kv_lora_rank
+    (DeepSeek-V3: 512 + 64 = 576 and 512); DeepSeek-V3's where the config does not say."""
+    lora, rope = attn.get("kv_lora_rank"), attn.get("qk_rope_head_dim")
+    if type(lora) is int and type(rope) is int and lora > 0 and rope >= 0:
+        return lora + rope, lora
+    return 576, 512
 
 
 def config_notes(name: str) -> list[str]:
     """What the call ``--model NAME`` sets leaves out of the model's attention (a HuggingFace config's layer mix,
     MLA's decode form); none for a bundled preset."""
     if not (name.endswith(".json") or "/" in name):
-        return [MLA_NOTE.format(dims="192/128")] if name.lower() == "deepseek-v3" else []
+        return [MLA_NOTE.format(dims="192/128", absorbed=576, latent=512)] if name.lower() == "deepseek-v3" else []
     import json
 
     config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
@@ -179,7 +189,8 @@ def config_notes(name: str) -> list[str]:
     notes = []
     mla = mla_dims(attn, name)
     if mla:
-        notes.append(MLA_NOTE.format(dims=f"{mla[0]}/{mla[1]}"))
+        absorbed, latent = mla_absorbed(attn)
+        notes.append(MLA_NOTE.format(dims=f"{mla[0]}/{mla[1]}", absorbed=absorbed, latent=latent))
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)

@@ -76,11 +76,12 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     ops = ops_of(cfg, kd, kdv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
     tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
     kv_tile = bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
+    kv_fill = bc * cfg.kv_load_width(kd, kdv) * b / cfg.kv_share  # what TMA / cp.async writes (MLA: K alone)
     smem_read = cfg.readers * kv_tile + (br * kd * b if cfg.q_from_smem else 0)
     p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
     v_transpose = 2 * bc * kdv * b if cfg.transpose_v else 0  # FA3 fp8: V read (LDSM.T) and written back (STSM)
-    smem = (smem_read + kv_tile + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
-    load = (bc * cfg.kv_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
+    smem = (smem_read + kv_fill + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
+    load = (bc * cfg.kv_load_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_poly(poly) + br * ops.sfu_per_row) / sfu_rate
     fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + (MASK_FP32_PER_SCORE if partial else 0))
@@ -132,7 +133,7 @@ def prologue_parts(cfg, hw, wl, rows, tile: TileCost, ctas_per_sm: int) -> dict:
     correction warps have read this tile's O out of tensor memory and stored it, flash_fwd_sm100.py mma()).
     """
     d, dv, b = wl.head_dim, wl.v_head_dim, wl.dtype_bytes
-    io = (rows * cfg.qo_bytes(d, dv, b) + cfg.block_kv * cfg.kv_width(d, dv) * b) / (
+    io = (rows * cfg.qo_bytes(d, dv, b) + cfg.block_kv * cfg.kv_load_width(d, dv) * b) / (
         hw.l2_bw_bytes_s / hw.sms / hw.sustained_clock_hz)
     fill = tile.hidden if cfg.overlap else 0.0
     latency = 0.0 if cfg.persistent and cfg.q_prefetch else hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm

@@ -1,0 +1,111 @@
+"""``flashmla``: FlashMLA's dense decoding kernel (deepseek-ai/FlashMLA csrc/sm90/decode/dense), MLA's absorbed form
+on Hopper: one latent KV head of 576 columns whose first 512 are V, 64-row tiles of packed query rows, 64-key pages,
+the get_mla_metadata split of a batch's blocks over SM parts, and the combine kernel."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from simulator.api import evaluate, hardware
+from simulator.flashmla import FIXED_OVERHEAD_BLOCKS, schedule
+from simulator.limits import kernel_error
+from simulator.workload import Workload
+from test_bad_inputs_review import one_line_error
+
+H100, H20 = hardware("h100"), hardware("h20")
+
+
+def mla(**kw):
+    return Workload(**{**dict(batch=128, heads=128, kv_heads=1, head_dim=576, v_head_dim=512, seq_len=1,
+                              kv_len=4096, dtype="bf16"), **kw})
+
+
+def test_schedule_is_get_mla_metadatas_greedy_split():
+    parts, splits = schedule(128, 64, 66)  # 128 requests of 64 blocks over 66 parts: payload 139 = 2 requests + 1
+    assert [p[0] for p in parts] == [128] * 64 + [0, 0] and splits == 1
+    assert all(p[2] == 0 for p in parts)
+    parts, splits = schedule(1, 64, 132)  # one request: payload ceil(69 / 132) + 5 = 6, one block a part
+    assert [p[0] for p in parts[:64]] == [1] * 64 and all(p[0] == 0 for p in parts[64:]) and splits == 64
+    for batch, blocks, n in ((7, 33, 20), (300, 2, 132), (5, 1000, 132)):  # every block lands on one part
+        parts, _ = schedule(batch, blocks, n)
+        assert sum(p[0] for p in parts) == batch * blocks
+        payload = -(-batch * (blocks + FIXED_OVERHEAD_BLOCKS) // n) + FIXED_OVERHEAD_BLOCKS
+        assert all(p[0] + p[1] * FIXED_OVERHEAD_BLOCKS <= payload for p in parts)
+
+
+def test_v_costs_no_bytes_of_its_own():
+    r = evaluate(H100, "flashmla", mla(heads=16))
+    k = 128 * 4096 * 576 * 2
+    assert k <= r.cost.hbm_bytes < 1.01 * k  # K once, Q and O and the block table a sliver; no V stream
+    assert r.bound == "hbm" and r.detail["m_blocks"] == 1 and r.detail["sm_parts"] == 132
+
+
+def test_65_packed_rows_take_two_tiles_and_halve_the_sm_parts():
+    """FlashMLA issue #30's H20 step: 16 heads x 4 queries fill one 64-row tile, x 5 take two, so num_sm_parts
+    halves and each K block is read by two CTAs: the call takes twice as long."""
+    four, five = (evaluate(H20, "flashmla", mla(heads=16, seq_len=n)) for n in (4, 5))
+    assert (four.detail["m_blocks"], five.detail["m_blocks"]) == (1, 2)
+    assert (four.detail["sm_parts"], five.detail["sm_parts"]) == (78, 39)
+    assert 1.8 < five.time_s / four.time_s < 2.1
+
+
+def test_a_split_request_pays_the_combine():
+    one = evaluate(H100, "flashmla", mla(batch=1, kv_len=65536))
+    assert one.detail["splits"] > 1 and one.times["combine"] > 0 and one.cost.launches == 2
+    full = evaluate(H100, "flashmla", mla(batch=132, heads=64))
+    assert full.detail["split_segments"] == 0 and full.times["combine"] == 0
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(head_dim=192, v_head_dim=128), "absorbed form"),
+    (dict(page_size=16), "64-token blocks only"),
+    (dict(pattern="window(1k)"), "dense decoding kernel"),
+    (dict(seq_len=8192, kv_len=4096), "--kv-len >= --seq-len"),
+])
+def test_what_flashmla_does_not_run_is_refused(kw, needle):
+    assert needle in kernel_error(H100, "flashmla", mla(**kw))
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--hw", "a100"], "does not build for a100"),
+    (["--hw", "h100", "--dtype", "fp8"], "has no fp8 kernel"),
+    (["--hw", "h100", "--varlen"], "not flashmla's"),
+])
+def test_cli_refuses_in_one_line(args, needle):
+    assert needle in one_line_error("simulate", "--algo", "flashmla", "--heads", "128", "--kv-heads", "1",
+                                    "--head-dim", "576", "--v-head-dim", "512", "--seq-len", "1", "--kv-len", "4k",
+                                    *args)
+
+
+def test_cli_explains_the_schedule():
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flashmla", "--heads", "128", "--kv-heads", "1",
+                                 "--head-dim", "576", "--v-head-dim", "512", "--seq-len", "1", "--kv-len", "4k",
+                                 "--batch", "128", "--explain"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "FlashMLA dense decoding" in r.output and "66 SM parts" in r.output
+
+
+def test_the_layers_cache_append_is_the_latent_row():
+    from simulator.layer import APPEND_PASSES
+
+    layer = evaluate(H100, "flashmla", mla(batch=64, heads=16, scope="layer"))
+    appended = APPEND_PASSES * 64 * 1 * 1 * 576 * 2  # one 576-wide row a new token: V is inside it
+    expected = H100.graph_launch_s + H100.hbm_latency_s + appended / (H100.hbm_bw_bytes_s * H100.hbm_efficiency)
+    assert layer.detail["layer_kernels"]["kv_append"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_model_note_points_decode_at_flashmla():
+    r = CliRunner().invoke(cli, ["simulate", "--model", "deepseek-v3", "--seq-len", "1", "--kv-len", "4k"])
+    assert "--algo flashmla --kv-heads 1 --head-dim 576 --v-head-dim 512" in r.output
+
+
+def test_memory_bound_published_calls_within_2_percent():
+    """Held out (in no fit): FlashMLA's first kernel on an H100, memory-bound (the new kernel's schedule changed the
+    compute-bound calls, not these)."""
+    result = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashmla-achatbot-pr123-h100.json",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    errors = [p["error"] for p in json.loads(result.output)["points"]]
+    assert len(errors) == 5 and all(abs(e) < 0.02 for e in errors), errors
