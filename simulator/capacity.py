@@ -36,7 +36,13 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     out_b = out_bytes(b)  # the fp8 kernels (FA3, FA4) write O in 16 bits
     parts = {"Q": rows * wl.head_dim * b, "K": keys * wl.head_dim * b, "V": keys * wl.v_head_dim * b,
              "O": rows * wl.v_head_dim * out_b}
-    if algo == NAIVE:
+    if algo == "flashmla":  # MLA's absorbed form: V is the first v_head_dim columns of each cached K row
+        del parts["V"]
+        parts["LSE"] = rows * FP32_BYTES
+        # out_accum and lse_accum, allocated for total_num_splits = batch + num_sm_parts splits of every query head's
+        # rows whether or not a request splits (dense_decode.h); ``splits`` is that total here (_footprint)
+        parts["split partials"] = float(splits) * wl.heads * wl.seq_len * (wl.v_head_dim + 1) * FP32_BYTES
+    elif algo == NAIVE:
         scores = rows * wl.kv_len * b
         parts.update(S=scores, P=scores)
         if wl.mask_expr:
@@ -67,7 +73,8 @@ def need(hw, result):
 
 def _footprint(result) -> dict:
     """The result's tensors and their bytes (columns where the result's sizes are)."""
-    return footprint(result.algorithm, result.workload, result.detail.get("splits", 1))
+    splits = result.detail.get("total_num_splits" if result.algorithm == "flashmla" else "splits", 1)
+    return footprint(result.algorithm, result.workload, splits)
 
 
 def describe(hw, result) -> str:

@@ -183,7 +183,7 @@ def simulate(hw, wl):
     times["combine"] = combine
     times["writeback"] = cold_l2_writeback_bytes(hw, wl, reads) / bw
     detail = dict(schedule=FAMILY, block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True, ctas_per_sm=1,
-                  splits=splits, m_blocks=m_blocks, sm_parts=parts, split_segments=split_segments,
+                  splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts, split_segments=split_segments,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
                   segment_cycles=segment_cycles(False), longest_part_cycles=longest, clock_hz=clock,
                   tile_fill=rows / (m_blocks * BLOCK_M))

@@ -109,3 +109,13 @@ def test_memory_bound_published_calls_within_2_percent():
     assert result.exit_code == 0, result.output
     errors = [p["error"] for p in json.loads(result.output)["points"]]
     assert len(errors) == 5 and all(abs(e) < 0.02 for e in errors), errors
+
+
+def test_the_footprint_holds_k_alone_and_the_accumulators_flashmla_allocates():
+    from simulator.capacity import _footprint
+
+    r = evaluate(H100, "flashmla", mla(batch=64))
+    parts = _footprint(r)
+    assert "V" not in parts and parts["K"] == 64 * 4096 * 576 * 2
+    # out_accum / lse_accum: batch + num_sm_parts splits of every query head's rows, fp32 (dense_decode.h)
+    assert parts["split partials"] == (64 + 66) * 128 * 1 * 513 * 4
