@@ -41,7 +41,6 @@ from simulator.cost import Cost
 from simulator.tile_cost import ops_of, tile_cycles
 
 FAMILY = "flashmla"
-SOURCE = "deepseek-ai/FlashMLA csrc/sm90/decode/dense (splitkv_mla.cuh) @ 9241ae3e"
 BLOCK_M = 64  # Config::BLOCK_SIZE_M: packed query rows per CTA
 BLOCK_N = 64  # Config::PAGE_BLOCK_SIZE: keys per block, and the only page size
 HEAD_DIMS_K = (576, 512)  # dense_attn_decode_interface: head_size_k == 576 or 512
@@ -52,7 +51,6 @@ FIXED_OVERHEAD_BLOCKS = 5  # get_decoding_sched_meta: a request's fixed cost, in
 KV_STAGES = 2  # sK0 and sK1: two K blocks in flight
 DEPENDENT_LOADS = 2  # a request's block-table entry, then its first K block (Q is prefetched)
 PARTIAL_BYTES = 4  # oaccum and lse_accum are fp32
-DTYPES = ("bf16", "fp16")
 
 
 def error(hw, wl) -> str | None:
@@ -183,7 +181,8 @@ def simulate(hw, wl):
     times["combine"] = combine
     times["writeback"] = cold_l2_writeback_bytes(hw, wl, reads) / bw
     detail = dict(schedule=FAMILY, block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True, ctas_per_sm=1,
-                  splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts, split_segments=split_segments,
+                  splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
+                  split_segments=split_segments,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
                   segment_cycles=segment_cycles(False), longest_part_cycles=longest, clock_hz=clock,
                   tile_fill=rows / (m_blocks * BLOCK_M))
