@@ -162,9 +162,26 @@ def expand_points(opts: dict) -> list[dict]:
         for point in points:
             if point["kv_heads"] is None and point["heads"] == shape.get("heads"):
                 point["kv_heads"] = shape["kv_heads"]
+    if shape and any(point["algorithm"] == "flashmla" for point in points):
+        _absorbed(opts, points)
     if method:
         _fill_method(method, points, opts)
     return points
+
+
+def _absorbed(opts: dict, points: list[dict]) -> None:
+    """A --model with multi-head latent attention run by flashmla: its absorbed form (one latent KV head, K of the
+    latent and RoPE columns, V the latent), where the command line does not set those fields itself."""
+    from simulator.presets import absorbed_shape
+
+    absorbed = absorbed_shape(opts["model"])
+    if absorbed is None:
+        return
+    for point in points:
+        if point["algorithm"] == "flashmla":
+            for key, value in absorbed.items():
+                if opts.get(key) is None:
+                    point[key] = value
 
 
 def _fill_method(name: str, points: list[dict], opts: dict) -> None:

@@ -164,7 +164,8 @@ def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
 
 MLA_NOTE = ("multi-head latent attention: its prefill form (K and V expanded per head, head dims {dims}); decode "
             "runs the absorbed form, one latent KV head whose V is K's first {latent} columns: on Hopper "
-            "--algo flashmla --kv-heads 1 --head-dim {absorbed} --v-head-dim {latent} (FlashMLA)")
+            "--algo flashmla (FlashMLA), which takes it from the model (--kv-heads 1 --head-dim {absorbed} "
+            "--v-head-dim {latent})")
 
 
 def mla_absorbed(attn: dict) -> tuple[int, int]:
@@ -174,6 +175,22 @@ def mla_absorbed(attn: dict) -> tuple[int, int]:
     if type(lora) is int and type(rope) is int and lora > 0 and rope >= 0:
         return lora + rope, lora
     return 576, 512
+
+
+def absorbed_shape(name: str) -> dict | None:
+    """The absorbed form of a multi-head latent attention model (head dim, value head dim, one KV head), the shape
+    its decode runs through FlashMLA (``--algo flashmla``); None for a model without MLA."""
+    if not (name.endswith(".json") or "/" in name):
+        return dict(head_dim=576, v_head_dim=512, kv_heads=1) if name.lower() == "deepseek-v3" else None
+    import json
+
+    config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
+    text = config.get("text_config")
+    attn = {**config, **text} if isinstance(text, dict) else config
+    if not mla_dims(attn, name):
+        return None
+    head_dim, v_head_dim = mla_absorbed(attn)
+    return dict(head_dim=head_dim, v_head_dim=v_head_dim, kv_heads=1)
 
 
 def config_notes(name: str) -> list[str]:

@@ -98,7 +98,27 @@ def test_the_layers_cache_append_is_the_latent_row():
 
 def test_the_model_note_points_decode_at_flashmla():
     r = CliRunner().invoke(cli, ["simulate", "--model", "deepseek-v3", "--seq-len", "1", "--kv-len", "4k"])
-    assert "--algo flashmla --kv-heads 1 --head-dim 576 --v-head-dim 512" in r.output
+    assert "--algo flashmla (FlashMLA)" in r.output and "--head-dim 576 --v-head-dim 512" in r.output
+
+
+def test_an_mla_model_runs_its_absorbed_form_on_flashmla(tmp_path):
+    """--model gives MLA's prefill form (192/128 over 128 KV heads); flashmla takes the absorbed form from it,
+    where the command line does not set the fields; other families keep the prefill form."""
+    r = CliRunner().invoke(cli, ["simulate", "--model", "deepseek-v3", "--hw", "h100", "--algo", "flashmla,flash3",
+                                 "--seq-len", "1", "--kv-len", "4k", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = {row["algorithm"]: row for row in json.loads(r.stdout)}
+    assert (rows["flashmla"]["head_dim"], rows["flashmla"]["v_head_dim"], rows["flashmla"]["kv_heads"]) == (576, 512, 1)
+    assert (rows["flash3"]["head_dim"], rows["flash3"]["v_head_dim"], rows["flash3"]["kv_heads"]) == (192, 128, 128)
+    config = tmp_path / "config.json"  # a DeepSeek-V2-Lite-like config: kv_lora_rank 512, rope 64
+    config.write_text(json.dumps({"architectures": ["DeepseekV2ForCausalLM"], "num_attention_heads": 16,
+                                  "num_key_value_heads": 16, "hidden_size": 2048, "kv_lora_rank": 512,
+                                  "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}))
+    r = CliRunner().invoke(cli, ["simulate", "--model", str(config), "--hw", "h100", "--algo", "flashmla",
+                                 "--seq-len", "1", "--kv-len", "4k", "--head-dim", "512", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)[0]
+    assert (row["head_dim"], row["v_head_dim"], row["kv_heads"]) == (512, 512, 1)  # --head-dim given: kept
 
 
 def test_memory_bound_published_calls_within_2_percent():
