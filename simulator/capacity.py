@@ -36,8 +36,9 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     out_b = out_bytes(b)  # the fp8 kernels (FA3, FA4) write O in 16 bits
     parts = {"Q": rows * wl.head_dim * b, "K": keys * wl.head_dim * b, "V": keys * wl.v_head_dim * b,
              "O": rows * wl.v_head_dim * out_b}
-    if algo == "flashmla":  # MLA's absorbed form: V is the first v_head_dim columns of each cached K row
-        del parts["V"]
+    if algo in ("flashmla", "flash3") and (wl.head_dim, wl.v_head_dim) == (576, 512):
+        del parts["V"]  # MLA's absorbed form: V is the first v_head_dim columns of each cached K row
+    if algo == "flashmla":
         parts["LSE"] = rows * FP32_BYTES
         # out_accum and lse_accum, allocated for total_num_splits = batch + num_sm_parts splits of every query head's
         # rows whether or not a request splits (dense_decode.h); ``splits`` is that total here (_footprint)

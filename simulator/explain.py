@@ -35,7 +35,8 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
     ``masked``: every tile applies the mask (FA2's local calls, KernelConfig.masks_local_tiles)."""
     kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
     kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
-    smem_terms = (readers + 1) * kv_smem + (Br * kd * b if cfg.q_from_smem else 0) + \
+    kv_fill = Bc * kd * b / cfg.kv_share if cfg.v_in_k else kv_smem  # MLA's absorbed form: V is K's columns
+    smem_terms = readers * kv_smem + kv_fill + (Br * kd * b if cfg.q_from_smem else 0) + \
         (2 * Br * Bc * b if cfg.p_through_smem else 0) + (2 * Bc * kdv * b if cfg.transpose_v else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
     # the exponentials a polynomial may run: all MUFU ops of the plain softmax (X_s); of a cascade with other MUFU
@@ -46,7 +47,7 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
         "smem": smem_terms / B_smem,
         "exp": ((X_s - poly * exps) * Br * Bc + X_r * Br) / R_sfu,
         "fma": ((P_s + (M_s if masked else 0) + poly * exps * tc.EXP_POLY_FP32_OPS) * Br * Bc + P_r * Br) / R_fp32,
-        "l2": Bc * (d + dv) * b / cfg.kv_share / B_l2,
+        "l2": Bc * (d if cfg.v_in_k else d + dv) * b / cfg.kv_share / B_l2,
         "latency": L / (stages * k),  # k resident CTAs, stages loads in flight each (Little's law)
     }
 

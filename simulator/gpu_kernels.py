@@ -382,8 +382,8 @@ def padded_head_dim(hw, family: str, wl) -> int | None:
     if d == dv or family not in ("flash1", "flash2", "flash-decoding", "flash3"):
         return None
     if family == "flash3" and sm_number(hw.arch) >= 90 and ((128 < d <= 192 and 96 < dv <= 128)
-                                                            or (d <= 64 and dv <= 512)):
-        return None
+                                                            or (d <= 64 and dv <= 512) or (d, dv) == (576, 512)):
+        return None  # (576, 512): MLA's absorbed form, the qv path (kernel_configs.fa3_mla)
     return max(d, dv)
 
 
@@ -406,6 +406,8 @@ def fa3_block_q(arch: str, head_dim: int, v_head_dim: int | None = None) -> int:
     (64, 192] the kernel itself runs the (64, 256) template's 128-row tile (kernel_configs), the host still 192."""
     if sm_number(arch) < 90:
         return 128
+    if (head_dim, v_head_dim) == (576, 512):  # MLA's absorbed form: the host sees head dim 64 and V 512
+        return 64
     if head_dim <= 64 and v_head_dim is not None and v_head_dim > 192:
         return 128 if v_head_dim <= 256 else 64
     return 192 if head_dim <= 96 else 128

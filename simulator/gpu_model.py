@@ -424,7 +424,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     d, dv, b, bc = wl.head_dim, wl.v_head_dim, wl.dtype_bytes, cfg.block_kv
     heads = visited / vmax(tiles.visited * 1.0, 1.0)
     ctas = heads * tiles.n_rows
-    kv_tile = bc * cfg.kv_width(d, dv) * b / cfg.kv_share
+    kv_tile = bc * cfg.kv_load_width(d, dv) * b / cfg.kv_share
     q_o = rows * cfg.qo_bytes(d, dv, b) * ctas
     partial_o = where(splits > 1, SPLIT_PARTIAL_BYTES * rows * (dv + 1) * ctas * splits, 0.0)
     scores = visited * cfg.block_q * bc  # whole tiles (_tile_cost)
@@ -432,7 +432,8 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     ops = ops_of(cfg, kd, kdv)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
-        onchip_bytes=visited * (cfg.readers + 1) * bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share,
+        onchip_bytes=visited * (cfg.readers * cfg.kv_width(kd, kdv) + cfg.kv_load_width(kd, kdv)) * bc * b
+        / cfg.kv_share,
         tensor_flops=scores * ops.tensor_per_score + visited * cfg.block_q * ops.tensor_per_row,
         fma_ops=scores * ops.fp32_poly(cfg.exp_poly_fraction, EXP_POLY_FP32_OPS)
         + visited * cfg.block_q * ops.fp32_per_row,
@@ -450,7 +451,7 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     block comes from HBM once; beyond, once per wave of that head's CTAs (or
     the L2 hit-rate estimate, if lower).
     """
-    width = cfg.kv_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes  # one row of K (and V)
+    width = cfg.kv_load_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes  # one row of K (and V)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
     kv_head_bytes = kv_read * width
     q_o = 1.0 * wl.batch * wl.heads * wl.seq_len * cfg.qo_bytes(wl.head_dim, wl.v_head_dim, wl.dtype_bytes)

@@ -139,6 +139,8 @@ def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
     rounded up (round_up_headdim); a value head dim of its own only on sm90, d <= 64 with dv in (64, 256] -> 256,
     above -> 512, d in (128, 192] with dv <= 128 -> 128; else the kernel's V is as wide as its K (mha_fwd refuses
     the pairs it has no kernel for: those calls arrive zero-padded, gpu_kernels.padded_head_dim)."""
+    if sm90 and fa3_mla(d, dv):
+        return d, dv
     kd = _round_up(d, FA3_HEAD_DIMS)
     if dv == d:
         return kd, kd
@@ -210,8 +212,37 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
 _FA3_FP8_2024_TILES = {64: (192, 128, False), 128: (128, 256, False), 256: (128, 128, False)}
 
 
+# MLA's absorbed form as FA3 runs it (flash_attn_with_kvcache(q_rope, k_rope, v=latent, qv=q_nope): head dim 64, qv
+# and V 512; hopper/flash_fwd_launch_template.h HasQv = kHeadDim == 64 && kHeadDimV >= 256, not fp8): attnsim states
+# it as (576, 512), the 64 RoPE columns and the 512-column latent that is also V
+FA3_MLA_DIMS = (576, 512)
+FA3_MLA_ROPE = 64
+
+
+def fa3_mla(d: int, dv: int) -> bool:
+    """Whether (d, dv) is MLA's absorbed form, which FA3 runs on Hopper through its qv path."""
+    return (d, dv) == FA3_MLA_DIMS
+
+
+def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
+    """FA3's MLA decode path on Hopper (hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp with HasQv and LargeHeadDimV,
+    kHeadDimV 512 > 256; tile_size_fwd_sm90(64, 512): 64 x 64, PV SS, no intra-warpgroup overlap): two MMA
+    warpgroups, the first computing S = Q K_rope^T + Qv V^T (tiled_mma_qv: the latent V read again as the qv GEMM's
+    B operand), the softmax and its half of O, the second the other half of O once P is in shared memory (the
+    PFull / PEmpty named barriers), so the second's PV runs beside the first's next QK and softmax. Q and Qv stay in
+    shared memory; K (64 wide) and V (512) are loaded by TMA, 576 columns a key, V standing also for the qv GEMM's
+    K (v_in_k); P goes through shared memory. Persistent, as FA3 is."""
+    d, dv = FA3_MLA_DIMS
+    br = bc = 64
+    smem = (br * d + FA3_STAGES * bc * d + br * bc) * b
+    return KernelConfig("flash3", br, bc, 8, 1, 4, "wgmma", True, True, smem, CONSUMER_REGS[2], causal, False,
+                        p_through_smem=True, kv_stages=FA3_STAGES, persistent=True, v_in_k=True)
+
+
 @lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
 def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
+    if fa3_mla(d, dv):
+        return _fa3_mla_sm90(b, causal, paged)
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
     elif paper and b == 1 and not local and not paged and max(d, dv) <= 256:
@@ -237,6 +268,8 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
     ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160). A 16-bit head dim up
     to 64 with a wider value head dim takes its own tile first, whatever the mask: dv_rounded 256 128 x 96 (P in
     registers), 512 64 x 64 (P through smem)."""
+    if fa3_mla(d, dv):  # the qv path: tile_size_fwd_sm90(64, 512)
+        return 64, 64, True
     if not fp8 and d <= 64 and (kdv := fa3_head_dims(d, dv)[1]) in (256, 512):
         return (128, 96, False) if kdv == 256 else (64, 64, True)
     if not fp8 and (local or (paged and d <= 192)):

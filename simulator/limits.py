@@ -106,8 +106,16 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
     multiple = limits.head_dim_multiple.get(wl.dtype, 1)
     if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512 and hw.arch.startswith("sm_9"):
-        return (f"--v-head-dim {wl.v_head_dim}: flash3 runs head dims up to 64 with V up to 512 (its MLA decode "
-                "kernel, (64, 512): two warpgroups across V, q_v beside Q) on Hopper, which attnsim does not model")
+        return (f"--v-head-dim {wl.v_head_dim}: flash3 runs head dim 64 with V 512 as MLA's absorbed form (its qv "
+                "path: q_rope and k_rope 64 wide, qv and the latent V 512), which attnsim states as --head-dim 576 "
+                "--v-head-dim 512 (the 64 RoPE and 512 latent columns of K, V its latent)")
+    if algo == "flash3" and (wl.head_dim, wl.v_head_dim) == (576, 512):
+        if not hw.arch.startswith("sm_9"):
+            return ("--head-dim 576 --v-head-dim 512: flash3 runs MLA's absorbed form through its qv path on Hopper "
+                    f"only (hopper/flash_fwd_launch_template.h HasQv: Arch == 90); {hw.name} is {hw.arch}")
+        if wl.dtype not in ("fp16", "bf16"):
+            return f"--dtype {wl.dtype}: flash3's MLA (qv) path is fp16/bf16 only (HasQv: !Is_FP8)"
+        return None  # the pair is its own kernel: no head-dim limit of the others applies
     blackwell_fa4 = algo == "flash4" and not hopper_fa4(hw, algo)  # Hopper's runs every pair in one kernel
     for option, d in (("--head-dim", wl.head_dim), ("--v-head-dim", wl.v_head_dim)):
         special = blackwell_fa4 and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)

@@ -165,7 +165,7 @@ def layer_mix(attn: dict, path: str) -> tuple[str | None, str | None]:
 MLA_NOTE = ("multi-head latent attention: its prefill form (K and V expanded per head, head dims {dims}); decode "
             "runs the absorbed form, one latent KV head whose V is K's first {latent} columns: on Hopper "
             "--algo flashmla (FlashMLA), which takes it from the model (--kv-heads 1 --head-dim {absorbed} "
-            "--v-head-dim {latent})")
+            "--v-head-dim {latent}), or flash3 with those options (FA3's qv path)")
 
 
 def mla_absorbed(attn: dict) -> tuple[int, int]:

@@ -139,3 +139,20 @@ def test_the_footprint_holds_k_alone_and_the_accumulators_flashmla_allocates():
     assert "V" not in parts and parts["K"] == 64 * 4096 * 576 * 2
     # out_accum / lse_accum: batch + num_sm_parts splits of every query head's rows, fp32 (dense_decode.h)
     assert parts["split partials"] == (64 + 66) * 128 * 1 * 513 * 4
+
+
+def test_fa3_runs_the_absorbed_form_through_its_qv_path_on_hopper():
+    """flash3 at (576, 512): hopper/ HasQv with LargeHeadDimV, tile_size_fwd_sm90(64, 512) = 64 x 64 with P through
+    smem, two MMA warpgroups; K rope (64) and the latent V (512) loaded once, 576 columns a key."""
+    from simulator.gpu_kernels import kernel_config
+
+    cfg = kernel_config("flash3", H100, mla())
+    assert (cfg.block_q, cfg.block_kv, cfg.warps) == (64, 64, 8) and cfg.p_through_smem and cfg.v_in_k
+    r = evaluate(H100, "flash3", mla(heads=16))
+    k = 128 * 4096 * 576 * 2
+    assert k <= r.cost.hbm_bytes < 1.02 * k
+    fmla = evaluate(H100, "flashmla", mla(heads=16))
+    assert 0.85 < r.time_s / fmla.time_s < 1.15  # the same bytes, memory-bound both
+    assert "qv path" in kernel_error(H100, "flash3", mla(head_dim=64))  # FA3's own (64, 512) spelling
+    assert "Hopper only" in kernel_error(hardware("a100"), "flash3", mla())
+    assert "fp16/bf16 only" in kernel_error(H100, "flash3", mla(dtype="fp8"))
