@@ -35,8 +35,9 @@ def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
     ``masked``: every tile applies the mask (FA2's local calls, KernelConfig.masks_local_tiles)."""
     kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
     kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
-    kv_fill = Bc * kd * b / cfg.kv_share if cfg.v_in_k else kv_smem  # MLA's absorbed form: V is K's columns
-    smem_terms = readers * kv_smem + kv_fill + (Br * kd * b if cfg.q_from_smem else 0) + \
+    # the MMAs' reads and the tile's fill; MLA's absorbed form (v_in_k) fills K alone, V being K's columns
+    kv_terms = readers * kv_smem + Bc * kd * b / cfg.kv_share if cfg.v_in_k else (readers + 1) * kv_smem
+    smem_terms = kv_terms + (Br * kd * b if cfg.q_from_smem else 0) + \
         (2 * Br * Bc * b if cfg.p_through_smem else 0) + (2 * Bc * kdv * b if cfg.transpose_v else 0)
     poly = f_poly if cfg.exp_poly_fraction else 0
     # the exponentials a polynomial may run: all MUFU ops of the plain softmax (X_s); of a cascade with other MUFU
