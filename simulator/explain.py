@@ -495,12 +495,16 @@ def _mask_lines(det: dict) -> list[str]:
 
 def _naive_lines(result) -> list[str]:
     det = result.detail
+    absorbed = "layout" not in det["kernel_seconds"]
     out = ["PyTorch's kernels in turn, each max(tensor, hbm, exp) + its launches; score matrix in HBM"
            f" (softmax row on chip: {det['softmax_row_on_chip']}):"]
+    if absorbed:
+        out.append("MLA's absorbed form as DeepSeek-V3's reference runs it (inference/model.py, attn_impl \"absorb\"): "
+                   "einsums over the cached latent and RoPE key broadcast over the query heads, no layout copies")
     for name, t in det["kernel_seconds"].items():
         out.append(f"  {name:<10} {t * 1e3:10.4f} ms  [{det['kernel_bounds'][name]}]")
     if dirty := det.get("cold_l2_writeback_bytes"):
-        out.append(_writeback_line(dirty, "by the layout copies' reads"))
+        out.append(_writeback_line(dirty, "by the first GEMM's reads" if absorbed else "by the layout copies' reads"))
     return out + _roof_lines(result)
 
 

@@ -569,6 +569,15 @@ def _naive(hw, wl) -> Result:
     # Q read and written per query head; K and V read once per KV head and written per query head (repeat_kv's
     # expand-and-copy reads the shared source once: its other query heads' reads of it hit L2)
     copies = (2 * heads * wl.seq_len * d + (wl.batch * wl.kv_heads + heads) * wl.kv_len * (d + dv)) * b
+    absorbed = (int(d), int(dv)) == (576, 512)
+    if absorbed:  # MLA's absorbed form: DeepSeek-V3's own reference (deepseek-ai/DeepSeek-V3
+        # inference/model.py, MLA.forward with attn_impl "absorb": einsum("bshc,btc->bsht", q_nope, kv_cache) +
+        # einsum("bshr,btr->bsht", q_pe, pe_cache), softmax, einsum("bsht,btc->bshc", scores, kv_cache)) broadcasts
+        # the cached latent and RoPE key over the query heads: no layout copies, the cache read once per request
+        cache = wl.batch * wl.kv_heads * wl.kv_len
+        qk = (heads * wl.seq_len + cache) * d * b
+        vo = (cache + heads * wl.seq_len) * dv * b
+        copies = 0.0
     kernels = {  # every byte a kernel moves passes through L2 on its way to or from HBM
         "layout": Cost(hbm_bytes=copies, l2_bytes=copies, launches=3),
         "gemm_qk": Cost(hbm_bytes=qk + s_bytes, l2_bytes=qk + s_bytes, tensor_flops=FMA_FLOPS * d * scores, launches=1),
@@ -583,6 +592,8 @@ def _naive(hw, wl) -> Result:
                    "mask": Cost(hbm_bytes=2 * s_bytes + mask_bytes, l2_bytes=3 * s_bytes, launches=1)}
         order = ("layout", "gemm_qk", "mask_build", "mask", "softmax", "gemm_pv")  # the order attention_pytorch runs them
         kernels = {name: {**kernels, **masking}[name] for name in order}
+    if absorbed:  # MLA's absorbed reference: no layout kernel
+        del kernels["layout"]
     clock = hw.sustained_clock_hz
     hbm_bw = hw.hbm_bw_bytes_s * hw.unfused_hbm_efficiency
     tensor_rate = hw.sms * hw.tensor_flops_per_clk_sm[tensor_dtype(hw, wl)] * clock * hw.gemm_efficiency
@@ -590,10 +601,11 @@ def _naive(hw, wl) -> Result:
     per_kernel, bounds = {}, {}
     strided_bw = hw.hbm_bw_bytes_s * hw.strided_efficiency
     # a flushed L2 (--scope kernel) is full of dirty lines: the first kernel's reads evict them (cold_l2_writeback_bytes)
-    dirty = cold_l2_writeback_bytes(hw, wl, kernels["layout"].hbm_bytes)
+    first = next(iter(kernels))  # the layout copies, or the first GEMM of MLA's absorbed reference
+    dirty = cold_l2_writeback_bytes(hw, wl, kernels[first].hbm_bytes)
     for name, c in kernels.items():
         bw = strided_bw if name in STRIDED_KERNELS else hbm_bw
-        moved = c.hbm_bytes + (dirty if name == "layout" else 0.0)
+        moved = c.hbm_bytes + (dirty if name == first else 0.0)
         parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": moved / bw, "exp": c.exp_ops / sfu_rate}
         per_kernel[name] = vmax(*parts.values()) + c.launches * hw.launch_overhead_s
         bounds[name] = argname(parts)

@@ -156,3 +156,15 @@ def test_fa3_runs_the_absorbed_form_through_its_qv_path_on_hopper():
     assert "qv path" in kernel_error(H100, "flash3", mla(head_dim=64))  # FA3's own (64, 512) spelling
     assert "Hopper only" in kernel_error(hardware("a100"), "flash3", mla())
     assert "fp16/bf16 only" in kernel_error(H100, "flash3", mla(dtype="fp8"))
+
+
+def test_the_naive_baseline_of_the_absorbed_form_is_deepseeks_reference():
+    """At (576, 512) naive is DeepSeek-V3's reference (inference/model.py, attn_impl "absorb"): einsums over the
+    cached latent broadcast over the heads, no repeat_kv copies; the cache is read once a request by each GEMM."""
+    r = evaluate(H100, "naive", mla(batch=64))
+    assert "layout" not in r.detail["kernel_seconds"]
+    cache = 64 * 4096
+    scores = 64 * 128 * 4096 * 2
+    assert r.cost.hbm_bytes < (cache * (576 + 512) * 2 + 4 * scores) * 1.05  # no per-head K or V
+    flashmla = evaluate(H100, "flashmla", mla(batch=64))
+    assert 1.5 < r.time_s / flashmla.time_s < 6  # a fused kernel's gain, not repeat_kv's 600x
