@@ -13,6 +13,7 @@ from simulator._numpy import np
 
 from simulator.columns import is_columns
 from simulator.gpu_kernels import out_bytes
+from simulator.workload import mla_absorbed
 
 FP32_BYTES = 4
 # FlashAttention allocates softmax_lse (batch, heads, seqlen_q) in fp32, and with num_splits > 1
@@ -36,7 +37,7 @@ def footprint(algo: str, wl, splits=1) -> dict[str, object]:
     out_b = out_bytes(b)  # the fp8 kernels (FA3, FA4) write O in 16 bits
     parts = {"Q": rows * wl.head_dim * b, "K": keys * wl.head_dim * b, "V": keys * wl.v_head_dim * b,
              "O": rows * wl.v_head_dim * out_b}
-    if algo in ("flashmla", "flash3", NAIVE) and (wl.head_dim, wl.v_head_dim) == (576, 512):
+    if algo in ("flashmla", "flash3", NAIVE) and mla_absorbed(wl.head_dim, wl.v_head_dim):
         del parts["V"]  # MLA's absorbed form: V is the first v_head_dim columns of each cached K row
     if algo == "flashmla":
         parts["LSE"] = rows * FP32_BYTES

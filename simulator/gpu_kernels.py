@@ -15,6 +15,7 @@ from typing import NamedTuple
 from einsum_cascades.errors import UserError
 from simulator._numpy import np
 from simulator.columns import is_columns, vmax, vmin
+from simulator.workload import mla_absorbed
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
                 "flashinfer-decode", "flashinfer-single-decode",  # FlashInfer 0.0.1's CUDA-core decode (flashinfer_decode)
@@ -382,8 +383,8 @@ def padded_head_dim(hw, family: str, wl) -> int | None:
     if d == dv or family not in ("flash1", "flash2", "flash-decoding", "flash3"):
         return None
     if family == "flash3" and sm_number(hw.arch) >= 90 and ((128 < d <= 192 and 96 < dv <= 128)
-                                                            or (d <= 64 and dv <= 512) or (d, dv) == (576, 512)):
-        return None  # (576, 512): MLA's absorbed form, the qv path (kernel_configs.fa3_mla)
+                                                            or (d <= 64 and dv <= 512) or mla_absorbed(d, dv)):
+        return None  # MLA's absorbed form runs FA3's qv path (kernel_configs._fa3_mla_sm90)
     return max(d, dv)
 
 
@@ -406,7 +407,7 @@ def fa3_block_q(arch: str, head_dim: int, v_head_dim: int | None = None) -> int:
     (64, 192] the kernel itself runs the (64, 256) template's 128-row tile (kernel_configs), the host still 192."""
     if sm_number(arch) < 90:
         return 128
-    if (head_dim, v_head_dim) == (576, 512):  # MLA's absorbed form: the host sees head dim 64 and V 512
+    if v_head_dim is not None and mla_absorbed(head_dim, v_head_dim):  # the host sees head dim 64 and V 512
         return 64
     if head_dim <= 64 and v_head_dim is not None and v_head_dim > 192:
         return 128 if v_head_dim <= 256 else 64

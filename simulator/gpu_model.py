@@ -35,7 +35,7 @@ from simulator.multipass import fused_passes
 from simulator.plans import plan
 from simulator.state_kernel import state_cost
 from simulator.tile_ops import softmax_ops
-from simulator.workload import FMA_FLOPS, with_head_dims
+from simulator.workload import FMA_FLOPS, mla_absorbed, with_head_dims
 
 SPLIT_PARTIAL_BYTES = 4  # split-KV partial outputs and log-sum-exp are written in fp32
 FA3_COMBINE_STAGES = 4  # hopper/flash_fwd_combine_kernel.h: kStages of partial-O loads (kStages - 1 in flight)
@@ -569,7 +569,7 @@ def _naive(hw, wl) -> Result:
     # Q read and written per query head; K and V read once per KV head and written per query head (repeat_kv's
     # expand-and-copy reads the shared source once: its other query heads' reads of it hit L2)
     copies = (2 * heads * wl.seq_len * d + (wl.batch * wl.kv_heads + heads) * wl.kv_len * (d + dv)) * b
-    absorbed = (int(d), int(dv)) == (576, 512)
+    absorbed = mla_absorbed(d, dv)
     if absorbed:  # MLA's absorbed form: DeepSeek-V3's own reference (deepseek-ai/DeepSeek-V3
         # inference/model.py, MLA.forward with attn_impl "absorb": einsum("bshc,btc->bsht", q_nope, kv_cache) +
         # einsum("bshr,btr->bsht", q_pe, pe_cache), softmax, einsum("bsht,btc->bshc", scores, kv_cache)) broadcasts

@@ -13,6 +13,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from simulator.gpu_kernels import KernelConfig
+from simulator.workload import MLA_ABSORBED, mla_absorbed
 
 MAX_REGS_PER_THREAD = 255  # ptxas cap; FA2 forward kernels are compiled against it (launch_bounds)
 WGMMA_ROWS = 64  # wgmma.m64nNk16: 64 rows per warpgroup instruction (PTX ISA); FA3: one consumer WG per 64 rows
@@ -139,7 +140,7 @@ def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
     rounded up (round_up_headdim); a value head dim of its own only on sm90, d <= 64 with dv in (64, 256] -> 256,
     above -> 512, d in (128, 192] with dv <= 128 -> 128; else the kernel's V is as wide as its K (mha_fwd refuses
     the pairs it has no kernel for: those calls arrive zero-padded, gpu_kernels.padded_head_dim)."""
-    if sm90 and fa3_mla(d, dv):
+    if sm90 and mla_absorbed(d, dv):
         return d, dv
     kd = _round_up(d, FA3_HEAD_DIMS)
     if dv == d:
@@ -214,14 +215,7 @@ _FA3_FP8_2024_TILES = {64: (192, 128, False), 128: (128, 256, False), 256: (128,
 
 # MLA's absorbed form as FA3 runs it (flash_attn_with_kvcache(q_rope, k_rope, v=latent, qv=q_nope): head dim 64, qv
 # and V 512; hopper/flash_fwd_launch_template.h HasQv = kHeadDim == 64 && kHeadDimV >= 256, not fp8): attnsim states
-# it as (576, 512), the 64 RoPE columns and the 512-column latent that is also V
-FA3_MLA_DIMS = (576, 512)
-FA3_MLA_ROPE = 64
-
-
-def fa3_mla(d: int, dv: int) -> bool:
-    """Whether (d, dv) is MLA's absorbed form, which FA3 runs on Hopper through its qv path."""
-    return (d, dv) == FA3_MLA_DIMS
+# it as workload.MLA_ABSORBED (576, 512), the 64 RoPE columns and the 512-column latent that is also V
 
 
 def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
@@ -232,7 +226,7 @@ def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
     PFull / PEmpty named barriers), so the second's PV runs beside the first's next QK and softmax. Q and Qv stay in
     shared memory; K (64 wide) and V (512) are loaded by TMA, 576 columns a key, V standing also for the qv GEMM's
     K (v_in_k); P goes through shared memory. Persistent, as FA3 is."""
-    d, dv = FA3_MLA_DIMS
+    d, dv = MLA_ABSORBED
     br = bc = 64
     smem = (br * d + FA3_STAGES * bc * d + br * bc) * b
     return KernelConfig("flash3", br, bc, 8, 1, 4, "wgmma", True, True, smem, CONSUMER_REGS[2], causal, False,
@@ -241,7 +235,7 @@ def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
 def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
-    if fa3_mla(d, dv):
+    if mla_absorbed(d, dv):
         return _fa3_mla_sm90(b, causal, paged)
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
@@ -268,7 +262,7 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
     ``is_local || paged_kv_non_TMA`` together; d=256 keeps 128 x 80; e4m3 d=128: 128 x 160). A 16-bit head dim up
     to 64 with a wider value head dim takes its own tile first, whatever the mask: dv_rounded 256 128 x 96 (P in
     registers), 512 64 x 64 (P through smem)."""
-    if fa3_mla(d, dv):  # the qv path: tile_size_fwd_sm90(64, 512)
+    if mla_absorbed(d, dv):  # the qv path: tile_size_fwd_sm90(64, 512)
         return 64, 64, True
     if not fp8 and d <= 64 and (kdv := fa3_head_dims(d, dv)[1]) in (256, 512):
         return (128, 96, False) if kdv == 256 else (64, 64, True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from einsum_cascades.errors import UserError
 from simulator.kernel_configs import fa4_hd256, fa4_sm90_block_kv
 from simulator.tiles import grid_call
+from simulator.workload import mla_absorbed
 
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
 FA3_API = "flash-attention hopper/flash_api.cpp, mha_fwd"
@@ -109,7 +110,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return (f"--v-head-dim {wl.v_head_dim}: flash3 runs head dim 64 with V 512 as MLA's absorbed form (its qv "
                 "path: q_rope and k_rope 64 wide, qv and the latent V 512), which attnsim states as --head-dim 576 "
                 "--v-head-dim 512 (the 64 RoPE and 512 latent columns of K, V its latent)")
-    if algo == "flash3" and (wl.head_dim, wl.v_head_dim) == (576, 512):
+    if algo == "flash3" and mla_absorbed(wl.head_dim, wl.v_head_dim):
         if not hw.arch.startswith("sm_9"):
             return ("--head-dim 576 --v-head-dim 512: flash3 runs MLA's absorbed form through its qv path on Hopper "
                     f"only (hopper/flash_fwd_launch_template.h HasQv: Arch == 90); {hw.name} is {hw.arch}")

@@ -168,7 +168,7 @@ MLA_NOTE = ("multi-head latent attention: its prefill form (K and V expanded per
             "--v-head-dim {latent}), or flash3 with those options (FA3's qv path)")
 
 
-def mla_absorbed(attn: dict) -> tuple[int, int]:
+def absorbed_dims(attn: dict) -> tuple[int, int]:
     """(head dim, value head dim) of MLA's absorbed form: kv_lora_rank + qk_rope_head_dim, and kv_lora_rank
     (DeepSeek-V3: 512 + 64 = 576 and 512); DeepSeek-V3's where the config does not say."""
     lora, rope = attn.get("kv_lora_rank"), attn.get("qk_rope_head_dim")
@@ -182,15 +182,20 @@ def absorbed_shape(name: str) -> dict | None:
     its decode runs through FlashMLA (``--algo flashmla``); None for a model without MLA."""
     if not (name.endswith(".json") or "/" in name):
         return dict(head_dim=576, v_head_dim=512, kv_heads=1) if name.lower() == "deepseek-v3" else None
+    attn = _config_attention(name)
+    if not mla_dims(attn, name):
+        return None
+    head_dim, v_head_dim = absorbed_dims(attn)
+    return dict(head_dim=head_dim, v_head_dim=v_head_dim, kv_heads=1)
+
+
+def _config_attention(name: str) -> dict:
+    """The attention fields of a config.json: the top level, with a multimodal config's text_config over it."""
     import json
 
     config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
     text = config.get("text_config")
-    attn = {**config, **text} if isinstance(text, dict) else config
-    if not mla_dims(attn, name):
-        return None
-    head_dim, v_head_dim = mla_absorbed(attn)
-    return dict(head_dim=head_dim, v_head_dim=v_head_dim, kv_heads=1)
+    return {**config, **text} if isinstance(text, dict) else config
 
 
 def config_notes(name: str) -> list[str]:
@@ -198,15 +203,11 @@ def config_notes(name: str) -> list[str]:
     MLA's decode form); none for a bundled preset."""
     if not (name.endswith(".json") or "/" in name):
         return [MLA_NOTE.format(dims="192/128", absorbed=576, latent=512)] if name.lower() == "deepseek-v3" else []
-    import json
-
-    config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
-    text = config.get("text_config")
-    attn = {**config, **text} if isinstance(text, dict) else config
+    attn = _config_attention(name)
     notes = []
     mla = mla_dims(attn, name)
     if mla:
-        absorbed, latent = mla_absorbed(attn)
+        absorbed, latent = absorbed_dims(attn)
         notes.append(MLA_NOTE.format(dims=f"{mla[0]}/{mla[1]}", absorbed=absorbed, latent=latent))
     note = layer_mix(attn, name)[1]
     if note:

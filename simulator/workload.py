@@ -6,6 +6,14 @@ from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
+# Multi-head latent attention's absorbed form (DeepSeek-V2/V3 decode): one latent KV head whose K row is the
+# 512-column compressed latent and the 64-column RoPE key, and whose V is that latent, K's first 512 columns
+MLA_ABSORBED = (576, 512)
+
+
+def mla_absorbed(head_dim, v_head_dim) -> bool:
+    """Whether (head dim, value head dim) is MLA's absorbed form, whose V is K's own first columns."""
+    return (int(head_dim), int(v_head_dim)) == MLA_ABSORBED
 # What is timed: the family's kernels as a benchmark that flushes L2 before each call times them ("kernel"), or
 # one that repeats the call without a flush ("kernel-warm": no dirty lines to write back), or a serving engine's
 # attention layer call (simulator.layer)
