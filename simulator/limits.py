@@ -117,12 +117,17 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         if wl.dtype not in ("fp16", "bf16"):
             return f"--dtype {wl.dtype}: flash3's MLA (qv) path is fp16/bf16 only (HasQv: !Is_FP8)"
         return None  # the pair is its own kernel: no head-dim limit of the others applies
+    if mla_absorbed(wl.head_dim, wl.v_head_dim) and algo not in ("flash3", "flashmla", "naive"):
+        return (f"--head-dim {wl.head_dim} --v-head-dim {wl.v_head_dim} is MLA's absorbed form (V the latent part of "
+                f"K): attnsim runs it with flashmla or flash3 on Hopper, and naive; {algo} has no kernel for it "
+                "(its MLA decode kernels, where it has some, are not modelled)")
     blackwell_fa4 = algo == "flash4" and not hopper_fa4(hw, algo)  # Hopper's runs every pair in one kernel
     for option, d in (("--head-dim", wl.head_dim), ("--v-head-dim", wl.v_head_dim)):
         special = blackwell_fa4 and ((wl.head_dim, wl.v_head_dim) in FA4_SHAPES or wl.v_head_dim == 512 == wl.head_dim)
         if d % multiple or (limits.max_head_dim and d > limits.max_head_dim and not special):
             shapes = " (and (192, 128), (256, 256), (64, 512), (512, 512))" if blackwell_fa4 else ""
-            return (f"{algo} runs {wl.dtype} head dims that are multiples of {multiple} up to {limits.max_head_dim}"
+            which = f"that are multiples of {multiple} " if multiple > 1 else ""
+            return (f"{algo} runs {wl.dtype} head dims {which}up to {limits.max_head_dim}"
                     f"{shapes}{' on ' + hw.name if algo == 'flash4' else ''} ({limits.source}); got {option} {d}")
     if blackwell_fa4 and fa4_hd256(wl.head_dim, wl.v_head_dim) and (
             wl.sparsity or (wl.pattern or "causal").replace(" ", "") not in ("causal", "full")):

@@ -168,3 +168,8 @@ def test_the_naive_baseline_of_the_absorbed_form_is_deepseeks_reference():
     assert r.cost.hbm_bytes < (cache * (576 + 512) * 2 + 4 * scores) * 1.05  # no per-head K or V
     flashmla = evaluate(H100, "flashmla", mla(batch=64))
     assert 1.5 < r.time_s / flashmla.time_s < 6  # a fused kernel's gain, not repeat_kv's 600x
+
+
+@pytest.mark.parametrize("algo", ["flash2", "flash-decoding", "flashinfer-decode", "flash1"])
+def test_other_families_say_the_absorbed_form_is_not_theirs(algo):
+    assert "MLA's absorbed form" in kernel_error(H100, algo, mla())
