@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from einsum_cascades.errors import UserError
 from simulator.columns import is_columns, vmax
+from simulator.workload import mla_absorbed
 
 SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a scheduler kernel first
 APPEND_PASSES = 2  # the new K and V are read once and written once into the cache
@@ -33,8 +34,8 @@ def check_scope(hw, wl) -> None:
 def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     """Seconds of each kernel the layer adds, and the change in launch cost of the family's own kernels."""
     check_scope(hw, wl)
-    # one K and one V row per new token (MLA's absorbed form, flashmla: the one latent row V is part of)
-    width = (wl.head_dim + (0 if algo == "flashmla" else wl.v_head_dim)) * wl.dtype_bytes
+    # one K and one V row per new token (MLA's absorbed form: the one latent row V is part of)
+    width = (wl.head_dim + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else wl.v_head_dim)) * wl.dtype_bytes
     appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
