@@ -6,10 +6,12 @@ In the absorbed form every query head attends one latent KV head: K is the 512-c
 token and V costs no bytes of its own. deepseek-ai/FlashMLA (read at 9241ae3e, csrc/api/dense_decode.h,
 csrc/sm90/decode/dense/{config.h,traits.h,splitkv_mla.cuh}, csrc/smxx/decode/{get_decoding_sched_meta,combine}):
 
-- sm_90a only ("Dense decode MLA is only supported on SM90a"), bf16 or fp16, head_size_k 576 (or 512),
-  head_size_v 512, pages of 64 tokens ("Currently page_block_size must be 64"), any number of query heads per KV
-  head; a call's s_q queries of a KV head and its query heads are packed into rows (q_seq_per_hk = s_q x h_q /
-  h_k), 64 rows a CTA (BLOCK_SIZE_M), num_m_block = ceil(q_seq_per_hk / 64) CTAs per KV head;
+- sm_90a only ("Dense decode MLA is only supported on SM90a"), bf16 or fp16, head_size_k 576 and head_size_v
+  512 (the interface also lets head_size_k 512 through, but the sm90 kernel's launcher, splitkv_mla.cuh
+  run_flash_splitkv_mla_kernel, asserts params.d == Config::HEAD_DIM_K, 576, and exits otherwise), pages of 64
+  tokens ("Currently page_block_size must be 64"), any number of query heads per KV head; a call's s_q queries
+  of a KV head and its query heads are packed into rows (q_seq_per_hk = s_q x h_q / h_k), 64 rows a CTA
+  (BLOCK_SIZE_M), num_m_block = ceil(q_seq_per_hk / 64) CTAs per KV head;
 - one CTA per SM (launch_bounds 256 threads, 1 block: two warpgroups; Q 64 x 576, two 64 x 576 K buffers and
   P in shared memory, ~226 KiB), grid (num_m_block, h_k, num_sm_parts) with num_sm_parts = max(SMs / h_k /
   num_m_block, 1);
@@ -43,8 +45,8 @@ from simulator.tile_cost import ops_of, tile_cycles
 FAMILY = "flashmla"
 BLOCK_M = 64  # Config::BLOCK_SIZE_M: packed query rows per CTA
 BLOCK_N = 64  # Config::PAGE_BLOCK_SIZE: keys per block, and the only page size
-HEAD_DIMS_K = (576, 512)  # dense_attn_decode_interface: head_size_k == 576 or 512
-HEAD_DIM_V = 512
+HEAD_DIM_K = 576  # Config::HEAD_DIM_K: what run_flash_splitkv_mla_kernel asserts params.d is, and its tiles' width
+HEAD_DIM_V = 512  # Config::HEAD_DIM_V
 WARPS = 8  # Traits::NUM_THREADS = 256: two warpgroups
 REGS = 255  # __launch_bounds__(256, 1): the whole register file for one CTA, capped per thread
 FIXED_OVERHEAD_BLOCKS = 5  # get_decoding_sched_meta: a request's fixed cost, in blocks
@@ -55,10 +57,10 @@ PARTIAL_BYTES = 4  # oaccum and lse_accum are fp32
 
 def error(hw, wl) -> str | None:
     """Why FlashMLA's dense decoding kernel cannot run the call (None if it can)."""
-    if wl.head_dim not in HEAD_DIMS_K or wl.v_head_dim != HEAD_DIM_V:
-        return (f"{FAMILY} runs MLA's absorbed form: --head-dim 576 (512 latent + 64 RoPE columns; or 512) with "
-                f"--v-head-dim 512, V being K's first 512 columns (FlashMLA dense_decode.h): got --head-dim "
-                f"{wl.head_dim} --v-head-dim {wl.v_head_dim}")
+    if (wl.head_dim, wl.v_head_dim) != (HEAD_DIM_K, HEAD_DIM_V):
+        return (f"{FAMILY} runs MLA's absorbed form: --head-dim {HEAD_DIM_K} (512 latent + 64 RoPE columns) with "
+                f"--v-head-dim {HEAD_DIM_V}, V being K's first 512 columns (FlashMLA's sm90 kernel asserts both, "
+                f"splitkv_mla.cuh): got --head-dim {wl.head_dim} --v-head-dim {wl.v_head_dim}")
     if wl.page_size is not None and wl.page_size != BLOCK_N:
         return (f"--page-size {wl.page_size}: {FAMILY} reads a paged cache of {BLOCK_N}-token blocks only "
                 "(\"Currently page_block_size must be 64\"); use 64 or drop it")

@@ -59,7 +59,7 @@ LIMITS = {
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
-    # FlashMLA's dense decoding: bf16 or fp16 (dense_decode.h); its head dims (576 or 512, V 512) in flashmla.error
+    # FlashMLA's dense decoding: bf16 or fp16 (dense_decode.h); its head dims (576, V 512) in flashmla.error
     "flashmla": FamilyLimits(("bf16", "fp16"), None, {}, "deepseek-ai/FlashMLA csrc/api/dense_decode.h"),
     # Triton kernels in fp16/bf16; one K tile of at most 256 channels (checked per machine in nsa_select)
     **dict.fromkeys(("nsa-select", "nsa-select@kv-outer"), FamilyLimits(

@@ -60,6 +60,7 @@ def test_a_split_request_pays_the_combine():
 
 @pytest.mark.parametrize("kw, needle", [
     (dict(head_dim=192, v_head_dim=128), "absorbed form"),
+    (dict(head_dim=512), "asserts both"),  # dense_decode.h lets 512 through; the sm90 launcher asserts 576
     (dict(page_size=16), "64-token blocks only"),
     (dict(pattern="window(1k)"), "dense decoding kernel"),
     (dict(seq_len=8192, kv_len=4096), "--kv-len >= --seq-len"),
@@ -115,10 +116,10 @@ def test_an_mla_model_runs_its_absorbed_form_on_flashmla(tmp_path):
                                   "num_key_value_heads": 16, "hidden_size": 2048, "kv_lora_rank": 512,
                                   "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}))
     r = CliRunner().invoke(cli, ["simulate", "--model", str(config), "--hw", "h100", "--algo", "flashmla",
-                                 "--seq-len", "1", "--kv-len", "4k", "--head-dim", "512", "--format", "json"])
+                                 "--seq-len", "1", "--kv-len", "4k", "--kv-heads", "2", "--format", "json"])
     assert r.exit_code == 0, r.output
     row = json.loads(r.stdout)[0]
-    assert (row["head_dim"], row["v_head_dim"], row["kv_heads"]) == (512, 512, 1)  # --head-dim given: kept
+    assert (row["head_dim"], row["v_head_dim"], row["kv_heads"]) == (576, 512, 2)  # --kv-heads given: kept
 
 
 def test_memory_bound_published_calls_within_2_percent():
