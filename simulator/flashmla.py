@@ -13,7 +13,7 @@ csrc/sm90/decode/dense/{config.h,traits.h,splitkv_mla.cuh}, csrc/smxx/decode/{ge
   of a KV head and its query heads are packed into rows (q_seq_per_hk = s_q x h_q / h_k), 64 rows a CTA
   (BLOCK_SIZE_M), num_m_block = ceil(q_seq_per_hk / 64) CTAs per KV head;
 - one CTA per SM (launch_bounds 256 threads, 1 block: two warpgroups; Q 64 x 576, two 64 x 576 K buffers and
-  P in shared memory, ~226 KiB), grid (num_m_block, h_k, num_sm_parts) with num_sm_parts = max(SMs / h_k /
+  P in shared memory, ~225 KiB), grid (num_m_block, h_k, num_sm_parts) with num_sm_parts = max(SMs / h_k /
   num_m_block, 1);
 - the scheduler metadata (get_mla_metadata_kernel) hands each SM part a run of (request, 64-key block) work: it
   counts every request's blocks plus 5 blocks of fixed overhead (fixed_overhead_num_blocks), gives each part
@@ -53,6 +53,11 @@ FIXED_OVERHEAD_BLOCKS = 5  # get_decoding_sched_meta: a request's fixed cost, in
 KV_STAGES = 2  # sK0 and sK1: two K blocks in flight
 DEPENDENT_LOADS = 2  # a request's block-table entry, then its first K block (Q is prefetched)
 PARTIAL_BYTES = 4  # oaccum and lse_accum are fp32
+# traits.h SharedMemoryPlan beside sQ, sK0, sK1 and sP0: fp32 per row sM, sL_reduction_wksp (2), sScale0, sScale1;
+# barriers_K0 and barriers_K1 (HEAD_DIM_K / 64 each) and barrier_Q, 64-bit mbarriers (TMABarrier = cutlass::arch::ClusterTransactionBarrier)
+ROW_STAT_FLOATS = 5
+TMA_BARRIERS = 2 * HEAD_DIM_K // 64 + 1
+BARRIER_BYTES = 8
 
 
 def error(hw, wl) -> str | None:
@@ -81,7 +86,8 @@ def config(b: int) -> KernelConfig:
     warpgroup (the consumer threads issue the TMA loads), each block's K and V read once by the MMAs (one
     warpgroup's QK, the two halves of V), Q re-read from shared memory every block, one P a block through shared
     memory, V inside K."""
-    smem = (BLOCK_M * 576 + KV_STAGES * BLOCK_N * 576 + BLOCK_M * BLOCK_N) * b + 6 * BLOCK_M * 4
+    smem = ((BLOCK_M * HEAD_DIM_K + KV_STAGES * BLOCK_N * HEAD_DIM_K + BLOCK_M * BLOCK_N) * b
+            + ROW_STAT_FLOATS * BLOCK_M * 4 + TMA_BARRIERS * BARRIER_BYTES)
     return KernelConfig(FAMILY, BLOCK_M, BLOCK_N, WARPS, 1, 0, "wgmma", True, True, smem, REGS, False, True,
                         p_through_smem=True, kv_stages=KV_STAGES, persistent=True, v_in_k=True)
 

@@ -218,7 +218,7 @@ _FA3_FP8_2024_TILES = {64: (192, 128, False), 128: (128, 256, False), 256: (128,
 # it as workload.MLA_ABSORBED (576, 512), the 64 RoPE columns and the 512-column latent that is also V
 
 
-def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
+def _fa3_mla_sm90(b: int, causal: bool) -> KernelConfig:
     """FA3's MLA decode path on Hopper (hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp with HasQv and LargeHeadDimV,
     kHeadDimV 512 > 256; tile_size_fwd_sm90(64, 512): 64 x 64, PV SS, no intra-warpgroup overlap): two MMA
     warpgroups, the first computing S = Q K_rope^T + Qv V^T (tiled_mma_qv: the latent V read again as the qv GEMM's
@@ -236,7 +236,7 @@ def _fa3_mla_sm90(b: int, causal: bool, paged: bool) -> KernelConfig:
 @lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
 def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
     if mla_absorbed(d, dv):
-        return _fa3_mla_sm90(b, causal, paged)
+        return _fa3_mla_sm90(b, causal)
     if paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
     elif paper and b == 1 and not local and not paged and max(d, dv) <= 256:

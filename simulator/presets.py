@@ -7,6 +7,7 @@ their published weights. ``--model ./config.json`` reads the same from a Hugging
 
 from einsum_cascades.errors import UserError, read_user_text
 from einsum_cascades.units import MAX_SIZE, short_repr
+from simulator.workload import MLA_ABSORBED
 
 # FuseMax paper workloads (Nayak et al., MICRO 2024, Sec. 6 "Workloads"): batch 64, encoder attention.
 # LLM shapes from the models' published configs (num_attention_heads, num_key_value_heads, head_dim).
@@ -174,14 +175,14 @@ def absorbed_dims(attn: dict) -> tuple[int, int]:
     lora, rope = attn.get("kv_lora_rank"), attn.get("qk_rope_head_dim")
     if type(lora) is int and type(rope) is int and lora > 0 and rope >= 0:
         return lora + rope, lora
-    return 576, 512
+    return MLA_ABSORBED
 
 
 def absorbed_shape(name: str) -> dict | None:
     """The absorbed form of a multi-head latent attention model (head dim, value head dim, one KV head), the shape
     its decode runs through FlashMLA (``--algo flashmla``); None for a model without MLA."""
     if not (name.endswith(".json") or "/" in name):
-        return dict(head_dim=576, v_head_dim=512, kv_heads=1) if name.lower() == "deepseek-v3" else None
+        return dict(zip(("head_dim", "v_head_dim"), MLA_ABSORBED), kv_heads=1) if name.lower() == "deepseek-v3" else None
     attn = _config_attention(name)
     if not mla_dims(attn, name):
         return None
@@ -202,7 +203,10 @@ def config_notes(name: str) -> list[str]:
     """What the call ``--model NAME`` sets leaves out of the model's attention (a HuggingFace config's layer mix,
     MLA's decode form); none for a bundled preset."""
     if not (name.endswith(".json") or "/" in name):
-        return [MLA_NOTE.format(dims="192/128", absorbed=576, latent=512)] if name.lower() == "deepseek-v3" else []
+        if name.lower() != "deepseek-v3":
+            return []
+        preset, (absorbed, latent) = MODELS["deepseek-v3"], MLA_ABSORBED
+        return [MLA_NOTE.format(dims=f"{preset['head_dim']}/{preset['v_head_dim']}", absorbed=absorbed, latent=latent)]
     attn = _config_attention(name)
     notes = []
     mla = mla_dims(attn, name)
