@@ -204,7 +204,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, a100-pcie, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, a100-pcie, a800, a800-pcie, b200, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 
@@ -304,6 +304,25 @@ def test_h800_is_the_h100_sxm5_in_every_figure_the_model_uses():
     shape = dict(batch=2, heads=16, head_dim=128, seq_len=8192, causal=True)
     for algo in ("flash2", "flash3"):
         assert simulate("h800", algo, **shape)["time_s"] == simulate("h100", algo, **shape)["time_s"]
+
+
+@pytest.mark.parametrize("a800, a100", [("a800", "a100"), ("a800-pcie", "a100-pcie")])
+def test_a800_is_its_a100_in_every_figure_the_model_uses(a800, a100):
+    """The A800 is the A100 cut for export in NVLink (400 GB/s for 600), which attnsim does not model: NVIDIA calls it
+    an alternative to the A100, its users print the A100's 80 GB and power caps, so every figure, and so every
+    prediction, is its A100's (the SXM4 80GB's for the SXM part, the PCIe 80GB's for the PCIe card)."""
+    from simulator.api import simulate
+
+    twin, base = load_hardware(a800), load_hardware(a100)
+    figures = [f.name for f in dataclasses.fields(GPUSpec) if f.name not in ("name", "display_name", "description",
+                                                                            "sources")]
+    assert {k: getattr(twin, k) for k in figures} == {k: getattr(base, k) for k in figures}
+    assert "A800" in twin.display_name and twin.sources["sms"].count("NVLink") >= 1
+    for k in ("mma_sync_efficiency", "mma_sync_softmax_exposed"):  # bench/check_calibration.py re-runs their command
+        assert twin.sources[k].split("fitted by", 1)[1] == base.sources[k].split("fitted by", 1)[1]
+    shape = dict(batch=2, heads=16, head_dim=128, seq_len=8192, causal=True)
+    for algo in ("flash2", "flash3"):
+        assert simulate(a800, algo, **shape)["time_s"] == simulate(a100, algo, **shape)["time_s"]
 
 
 def test_hopper_mma_sync_runs_at_its_own_ceiling_below_the_tensor_peak():

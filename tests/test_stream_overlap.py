@@ -109,7 +109,7 @@ def test_the_loss_must_be_a_fraction(value):
 
 
 def test_every_gpu_with_fused_kernels_carries_a_cited_loss():
-    for name in ("a100", "a100-40gb", "a100-pcie", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200"):
+    for name in ("a100", "a100-40gb", "a100-pcie", "a800", "a800-pcie", "h100", "h100-pcie", "h20", "h200", "h800", "b200", "gb200"):
         hw = hardware(name)
         assert 0 < hw.stream_overlap_loss < 1, name
         assert "attnsim calibrate --kernels" in hw.sources["stream_overlap_loss"], name

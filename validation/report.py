@@ -29,7 +29,8 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # ('H20' is in 'NVIDIA H200' too). None: a device whose name holds a bundled one's but that no model fits (the
 # H20-3e, an HBM3e part whose memory the H20's model, 96 GB of HBM3, does not describe; the H800 PCIe and the
 # H800 NVL, PCIe cards the H800 SXM5's model, 132 SMs and 80 GB of HBM3 at 3.35 TB/s, does not describe; the
-# H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own)
+# H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own; an A800
+# other than the 80GB SXM4 and 80GB PCIe, the A100s' export twins: the A800 40GB PCIe and 40GB Active)
 # (needle, model): the first needle the device name holds; None: a part attnsim has no model of (an error, not another
 # part's prediction). MIG: a slice of a GPU's SMs and memory (torch prints 'NVIDIA H100 80GB HBM3 MIG 1g.10gb');
 # A100-PCIE-40GB: HBM2 at 1,555 GB/s like the SXM4 40GB, at 250 W (not the 80GB SXM4's 2,039 GB/s; NVIDIA A100
@@ -37,7 +38,8 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 _DEVICE_HW = (("MIG", None), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
               ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
-              ("A100 80GB PCIe", "a100-pcie"), ("A100-PCIE", None), ("40GB PCIe", None), ("A100", "a100"))
+              ("A100 80GB PCIe", "a100-pcie"), ("A100-PCIE", None), ("40GB PCIe", None), ("A100", "a100"),
+              ("A800-SXM4-80GB", "a800"), ("A800 80GB PCIe", "a800-pcie"), ("A800", None))
 
 
 def load_results(path: str) -> dict:
@@ -138,6 +140,8 @@ def device_hardware(name) -> str | None:
 
 
 _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
+                 "A800": "an A800 other than the 80GB SXM4 (a800) and 80GB PCIe (a800-pcie), the A100s' export twins: "
+                         "the 40GB cards have other memory and power",
                  **dict.fromkeys(("A100-PCIE", "40GB PCIe"), "the A100 PCIe 40GB: HBM2 at 1,555 GB/s and 250 W, unlike "
                                                            "the bundled A100s; a100-40gb has its memory, a100-pcie a "
                                                            "PCIe card's power")}
