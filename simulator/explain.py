@@ -524,7 +524,7 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
     if (ov := result.detail.get("overlap")) and ov["body_s"] >= 1.001 * ov["larger_s"]:  # a blend that shows
         out.append(f"compute C and HBM stream S (hbm + stream_fill + writeback) blended: (C^p + S^p)^(1/p), "
                    f"p = {ov['exponent']:.2f} (stream_overlap_loss {ov['loss']:g}), C {ov['compute_s'] * 1e3:.4f} ms, "
-                   f"S {ov['stream_s'] * 1e3:.4f} ms: {ov['body_s'] * 1e3:.4f} ms, "
+                   f"S {ov['stream_s'] * 1e3:.4f} ms{_blend_weight_note(result, ov)}: {ov['body_s'] * 1e3:.4f} ms, "
                    f"{ov['body_s'] / ov['larger_s'] - 1:+.1%} over the larger")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
@@ -544,6 +544,16 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
                    "pair around one call after a flush holds and the model does not; compare with a CUDA graph's "
                    "or a profiler's per-kernel time where you can")
     return out
+
+
+def _blend_weight_note(result, ov: dict) -> str:
+    """Where the blend is not taken whole, by what (gpu_model.blend_weight)."""
+    w = ov.get("weight", 1.0)
+    if result.detail.get("loads_in_mma_warps") and result.workload.seq_len == 1:
+        return " (whole at one query: the MMA warps issue and wait for their own loads)"
+    if w < 1:
+        return f", weighted by the tile's rows holding queries, {w:.3g}"
+    return ""
 
 
 def explain_accel(hw, algo: str, wl, result) -> str:

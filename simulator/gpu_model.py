@@ -214,6 +214,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family)), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra, "tile_fill": rows / cfg.block_q,
+              "loads_in_mma_warps": cfg.tensor_path == "mma_sync",  # no TMA producer (blend_weight)
               "every_tile_masked": every_tile_masked,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     if not is_columns(splits):  # one point: the kernels its launches count, in order (--explain names them)
@@ -300,7 +301,7 @@ STREAM_BIAS_RANGE = {"16-bit": (-0.27, 0.02), "fp8": (-0.45, -0.22)}
 SHORT_CALL_S = 20e-6  # bench/short_call_bias.py: flushed calls predicted under this run longer than predicted, by
 # the quartiles (and median) of their measured - predicted time in microseconds over every published flushed call
 # predicted under it (python3 bench/short_call_bias.py; tests/test_short_call_bias.py recomputes them)
-SHORT_CALL_GAP_US = (1.5, 3.8, 4.9)  # lower quartile, median, upper quartile (21 calls, 2026-12-05)
+SHORT_CALL_GAP_US = (1.5, 3.7, 4.4)  # lower quartile, median, upper quartile (21 calls, 2026-12-05)
 
 
 def holds_its_stream(detail) -> bool:
@@ -323,20 +324,19 @@ def overlapped(hw, wl, detail, compute, stream):
     least where neither dominates (published calls at a stream of half their compute or more ran 7-32% longer than
     the larger of the two; docs/kernels.md N).
 
-    Weighted by the share of the query tile's rows that hold queries (``tile_fill``; without it, 1 for a call of
-    more than one query and 0 for one): a decode call's tiles are mostly padding and its SM time is its loads'
-    latency chain, the stream itself (the published decode calls follow the larger of the two: a full blend put
-    TileOPs' FA3 decode calls from 7.6% to 17% off), and the weight takes the blend from there to a prefill's
-    continuously, so that two queries do not cost a step more than one. Never where the family computed its own
-    stream (FlashInfer's kernels, ``stream_s``), whose time already waits for its bytes in flight."""
+    Weighted (``blend_weight``) by the share of the query tile's rows that hold queries in a kernel whose loads
+    run apart from its MMA warps (a TMA producer: FA3 and FA4 on Hopper, FA4 on Blackwell, FlashMLA): a decode
+    call's tiles there are mostly padding and its SM time is its loads' latency chain, the stream itself (the
+    published decode calls follow the larger of the two: a full blend put TileOPs' FA3 decode calls from 7.6% to
+    17% off), and the weight takes the blend from there to a prefill's continuously, so that two queries do not
+    cost a step more than one. Never where the family computed its own stream (FlashInfer's kernels,
+    ``stream_s``), whose time already waits for its bytes in flight."""
     p = overlap_exponent(hw)
     top = vmax(compute, stream)
     if math.isinf(p) or holds_its_stream(detail):
         return top
     low = vmin(compute, stream)
-    fill = detail.get("tile_fill")
-    if fill is None:
-        fill = where(wl.seq_len > 1, 1.0, 0.0)
+    fill = blend_weight(wl, detail)
     if not is_columns(top) and not is_columns(fill):
         fill = float(fill)
         return top + fill * (_blend(float(top), float(low), p) - top) if fill > 0 else top
@@ -347,6 +347,18 @@ def overlapped(hw, wl, detail, compute, stream):
     blended = np.fromiter(map(_blend, top.ravel().tolist(), low.ravel().tolist(), (p,) * top.size), float,
                           top.size).reshape(top.shape)
     return top + fill * (blended - top)
+
+
+def blend_weight(wl, detail):
+    """How much of the compute/stream blend a fused call takes (``overlapped``): 1 where the kernel's MMA warps issue
+    their own loads and wait for them (the mma.sync kernels: FA1, FA2 and its split-KV decode, FA3's SM80 path; their
+    mainloops cp.async each K/V tile and cp_async_wait + __syncthreads before its GEMM, so a late tile stalls the
+    MMAs of a decode call as of a prefill); elsewhere the share of the query tile's rows holding queries
+    (``tile_fill``; without it, 1 for a call of more than one query and 0 for one)."""
+    if detail.get("loads_in_mma_warps"):
+        return 1.0
+    fill = detail.get("tile_fill")
+    return where(wl.seq_len > 1, 1.0, 0.0) if fill is None else fill
 
 
 def _blend(top: float, low: float, p: float) -> float:
@@ -656,6 +668,7 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
         body = vmax(overlapped(hw, wl, detail, times["compute"], stream), times["l2"])
         if not is_columns(body) and body > larger:  # --explain shows the blend
             detail = {**detail, "overlap": dict(exponent=overlap_exponent(hw), loss=hw.stream_overlap_loss,
+                                                weight=float(blend_weight(wl, detail)),
                                                 compute_s=float(times["compute"]), stream_s=float(stream),
                                                 body_s=float(body), larger_s=float(larger))}
         time_s = body + launch + times.get("combine", 0.0) + times.get("permute", 0.0) + times.get("prepare", 0.0)

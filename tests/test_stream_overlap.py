@@ -61,6 +61,31 @@ def test_decode_and_families_with_their_own_stream_take_the_larger():
     assert base <= r.time_s <= base * (1 + 0.5 * r.detail["tile_fill"])
 
 
+def test_kernels_whose_mma_warps_issue_their_own_loads_blend_whole_at_one_query():
+    """FA2's split-KV decode and FA3's SM80 path cp.async each K/V tile from the warps that run the MMAs and wait for
+    it (cp_async_wait + __syncthreads) before its GEMM: a decode call's padded MMAs and its stream contend as a
+    prefill's do, so they take the whole blend; FA3 on Hopper, whose TMA producer loads apart from the MMA warps,
+    keeps the tile's share of real rows (the published TileOPs and attention-tests decode calls)."""
+    hw = replace(H100, stream_overlap_loss=0.5)
+    assert overlapped(hw, DECODE, {"tile_fill": 0.01, "loads_in_mma_warps": True}, 1.0, 1.0) == pytest.approx(1.5)
+    assert overlapped(hw, DECODE, {"tile_fill": 0.01, "loads_in_mma_warps": False}, 1.0, 1.0) == pytest.approx(1.005)
+    wl = W(batch=16, heads=32, seq_len=1, kv_len=32768, page_size=256)
+    for name, algo, whole in (("h100", "flash-decoding", True), ("a100", "flash3", True), ("h100", "flash3", False)):
+        spec = hardware(name)
+        r = evaluate(spec, algo, wl)
+        assert r.detail["loads_in_mma_warps"] is whole, (name, algo)
+        none = evaluate(replace(spec, stream_overlap_loss=0.0), algo, wl).time_s
+        compute, stream = r.times["compute"], r.times["hbm"] + r.times["stream_fill"] + r.times["writeback"]
+        p = overlap_exponent(spec)
+        lo, hi = sorted((compute, stream))
+        full = hi * (1 + (lo / hi) ** p) ** (1 / p) - hi  # what the whole blend adds
+        added = r.time_s - none
+        assert added == pytest.approx(full, rel=1e-6, abs=1e-12) if whole else added < 0.05 * full + 1e-12, (name, algo)
+    # --explain says why the blend is whole at one query
+    text = explain_gpu(hardware("a100"), "flash3", wl, evaluate(hardware("a100"), "flash3", wl))
+    assert "whole at one query: the MMA warps issue and wait for their own" in " ".join(text.split())
+
+
 def test_the_blend_rises_with_the_rows_a_tile_holds_not_at_two_queries():
     """GQA decode on FA3 packs the group's query heads into its tile: 1, 2, 4 ... 32 queries fill 4 to 128 of its
     128 rows, and the time rises smoothly through them (it stepped by 6.5% from one query to two when the blend
