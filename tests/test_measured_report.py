@@ -187,7 +187,7 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     ("NVIDIA H20", "h20"), ("NVIDIA H20-3e", None), ("NVIDIA H100 NVL", None), ("NVIDIA H200 NVL", None),
     ("NVIDIA GH200 480GB", None), ("NVIDIA GeForce RTX 4090", None),
     ("NVIDIA A800-SXM4-80GB", "a800"), ("NVIDIA A800 80GB PCIe", "a800-pcie"),  # the A100s' export twins
-    ("NVIDIA A800 40GB Active", None), ("NVIDIA A800-SXM4-80GB MIG 3g.40gb", None),
+    ("NVIDIA A800 40GB Active", None), ("NVIDIA A800 40GB PCIe", None), ("NVIDIA A800-SXM4-80GB MIG 3g.40gb", None),
     ("NVIDIA A100 80GB PCIe", "a100-pcie"), ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA A100-SXM4-40GB", "a100-40gb"),
     ("NVIDIA A100-PCIE-40GB", None),  # 1,555 GB/s at 250 W: neither the 80GB SXM4 (2,039 GB/s) nor the 40GB SXM4
     ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", None), ("NVIDIA A100-SXM4-80GB MIG 3g.40gb", None),  # a slice of the SMs

@@ -37,9 +37,9 @@ _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 # Tensor Core GPU datasheet, 2021, the A100 40GB PCIe and 80GB SXM columns).
 _DEVICE_HW = (("MIG", None), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
-              ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A100-SXM4-40GB", "a100-40gb"),
-              ("A100 80GB PCIe", "a100-pcie"), ("A100-PCIE", None), ("40GB PCIe", None), ("A100", "a100"),
-              ("A800-SXM4-80GB", "a800"), ("A800 80GB PCIe", "a800-pcie"), ("A800", None))
+              ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A800-SXM4-80GB", "a800"),
+              ("A800 80GB PCIe", "a800-pcie"), ("A800", None), ("A100-SXM4-40GB", "a100-40gb"),
+              ("A100 80GB PCIe", "a100-pcie"), ("A100-PCIE", None), ("40GB PCIe", None), ("A100", "a100"))
 
 
 def load_results(path: str) -> dict:
