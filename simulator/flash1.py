@@ -72,7 +72,7 @@ def flash1(hw, wl) -> Result:
     detail = dict(block_q=rows, block_kv=bc, packed_gqa=False, ctas_per_sm=occupancy, resident_ctas=k, splits=1,
                   tile_cycles=full_t,
                   partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock, key_block_cycles=block_fill,
-                  q_wait_cycles=wait, schedule="fa1")
+                  q_wait_cycles=wait, schedule="fa1", loads_in_mma_warps=True)  # no producer (gpu_model.blend_weight)
     return _finish(hw, "flash1", wl, cost, times, dominant, tiles, detail)
 
 

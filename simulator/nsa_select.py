@@ -126,7 +126,8 @@ def simulate(hw, algo: str, wl):
     attended = pairs * block - wl.seq_len * (block - 1) / 2  # the own block is causal
     tiles = _Tiles(attended, pairs / (wl.seq_len * math.ceil(wl.kv_len / block)))
     detail.update(selected_blocks=k, select_block=block, extra_kernels=extra,
-                  loop="kv-outer" if kv_outer else "q-outer")
+                  loop="kv-outer" if kv_outer else "q-outer",
+                  loads_in_mma_warps=True)  # a Triton kernel's warps load their own blocks (gpu_model.blend_weight)
     return _finish(hw, algo, wl, cost, times, main["bound"], tiles, detail)
 
 
