@@ -11,12 +11,14 @@ cuda_core, those points are, and among the points that command's fit takes: vali
 fit_points on the file's hardware), `fit k/n` where k of the n were, `dev` for the issue's development sets
 no figure is fitted from (the mechanisms were built against them), `held out` for the rest. A point attnsim
 cannot run (an algorithm it does not model yet, a shape it rejects) is skipped, and the reason printed.
-Prints figures, asserts nothing.
+After the table, every point pooled by its row's role: the model's and the roofline's median |error| and how
+many points each puts within 10%. Prints figures, asserts nothing.
 """
 
 import argparse
 import json
 import re
+import statistics
 import sys
 import tomllib
 from pathlib import Path
@@ -66,9 +68,31 @@ def accuracy(path: Path, fits: set = frozenset()) -> dict:
     for p in points:
         by_algo.setdefault(p["algorithm"], []).append(p)
     used = _fit_counts(path.name, doc, fits)
-    rows = [{"algorithm": algo, **_row(point_stats(ps)), "role": _role(path.name, used.get(algo, 0), len(ps))}
+    rows = [{"algorithm": algo, **_row(point_stats(ps)), "role": _role(path.name, used.get(algo, 0), len(ps)),
+             "errors": [(p["error"], p["roofline_error"]) for p in ps]}
             for algo, ps in by_algo.items()]
     return {"file": path.name, "rows": rows, "skipped": skipped}
+
+
+def overall(results: list[dict]) -> list[dict]:
+    """Every point's |error| pooled by its row's role (a row partly fitted counts as fitted): per role n, the
+    model's and the roofline's median |error| over the points that have both, and how many points each puts
+    within 10%."""
+    pooled: dict = {}
+    for r in results:
+        for row in r["rows"]:
+            role = "fit" if row["role"].startswith("fit") else row["role"]
+            pooled.setdefault(role, []).extend(e for e in row["errors"] if e[1] is not None)
+    out = []
+    for role in ("held out", "dev", "fit"):
+        pts = pooled.get(role, [])
+        if pts:
+            model, roof = sorted(abs(m) for m, _ in pts), sorted(abs(r) for _, r in pts)
+            out.append({"role": role, "n": len(pts), "model_median_abs_error": statistics.median(model),
+                        "roofline_median_abs_error": statistics.median(roof),
+                        "model_within_10pct": sum(m <= 0.1 for m in model),
+                        "roofline_within_10pct": sum(r <= 0.1 for r in roof)})
+    return out
 
 
 def _fit_counts(name: str, doc: dict, fits: set) -> dict:
@@ -109,6 +133,11 @@ def print_table(results: list[dict]) -> None:
     for line in (header, *lines):
         cells = (x.ljust(w) if i in (0, 1, 5, 6) else x.rjust(w) for i, (x, w) in enumerate(zip(line, widths)))
         print("  ".join(cells).rstrip())
+    print("all points pooled by role (|predicted / measured - 1|):")
+    for o in overall(results):
+        print(f"  {o['role']:<8}  {o['n']:4d} points  model median {_pct(o['model_median_abs_error'])}, "
+              f"{o['model_within_10pct']} within 10%;  roofline median {_pct(o['roofline_median_abs_error'])}, "
+              f"{o['roofline_within_10pct']} within 10%")
     for r in results:
         reasons = {}
         for s in r["skipped"]:
@@ -133,6 +162,9 @@ def main(argv=None) -> None:
     fits = fitted()
     results = [accuracy(p, fits) for p in files]
     if args.json:
+        for r in results:
+            for row in r["rows"]:
+                row.pop("errors")
         print(json.dumps(results, indent=2))
     else:
         print_table(results)

@@ -342,6 +342,17 @@ def test_accuracy_bench_says_which_points_a_bundled_figure_was_fitted_from():
     assert rows[("flashinfer-append-h100.json", "flash2")] == "held out"
 
 
+def test_accuracy_bench_pools_every_point_by_role(tmp_path):
+    """The table ends with every point pooled by its row's role, the model's and the roofline's medians over the
+    same points, recomputed here from the rows the JSON gives."""
+    out = bench(str(ROOT / "validation" / "published" / "fa3-paper-h100.json")).stdout
+    line = next(l for l in out.splitlines() if l.strip().startswith("fit "))
+    n = int(line.split()[1])
+    rows = json.loads(bench("--json", str(ROOT / "validation" / "published" / "fa3-paper-h100.json")).stdout)[0]["rows"]
+    assert n == sum(row["n"] for row in rows)
+    assert "model median" in line and "roofline median" in line and "within 10%" in line
+
+
 def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
     doc = json.loads((ROOT / "validation" / "published" / "fa3-paper-h100.json").read_text())
     doc["points"] = doc["points"][:3]
