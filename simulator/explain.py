@@ -187,6 +187,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         lines.append("FA4's Hopper kernel (flash_attn/cute/flash_fwd_sm90.py): FA3's warp-specialised wgmma pipeline, "
                      f"one CTA per work tile (not persistent; {order}), no split over the keys"
                      + (", the KV head's query heads packed into the tile's rows" if cfg.pack_gqa else ""))
+    fill = det.get("tile_fill")
+    if fill is not None and not is_columns(fill) and fill < 1:  # a decode or short call: the tile's rows mostly padding
+        rows = round(fill * det["block_q"])
+        what = "packed query heads" if det.get("packed_gqa") else "queries"
+        lines.append(f"{rows} of the tile's {det['block_q']} rows hold {what} ({fill:.0%}): the MMAs and the softmax "
+                     "run on every row, so the padded rows cost compute as real ones")
     held = det.get("resident_ctas", det["ctas_per_sm"])
     lone = not cfg.overlap and cfg.warps * held <= tc.SUB_PARTITIONS
     if not is_columns(held) and held < det["ctas_per_sm"]:

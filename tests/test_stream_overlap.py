@@ -175,3 +175,14 @@ def test_the_loss_is_not_fitted_from_calls_that_cannot_tell_it(tmp_path):
                                         "compute"):
         kernel_fit.calibrate_kernels([path], only=("overlap",))
     assert "overlap" in kernel_fit.fit_points(json.loads(open(_file(tmp_path, H100, LONG + SHORT)).read()), H100)
+
+
+def test_explain_says_how_many_of_a_decode_tiles_rows_hold_queries():
+    """A decode call's tile is mostly padding that costs compute as real rows do: --explain says how much (FA2's GQA
+    decode on an A100, the group's 4 query heads in a 128-row tile), and says nothing of the kind for a prefill."""
+    wl = W(batch=64, heads=32, kv_heads=8, seq_len=1, kv_len=8192)
+    a100 = hardware("a100")
+    text = " ".join(explain_gpu(a100, "flash-decoding", wl, evaluate(a100, "flash-decoding", wl)).split())
+    assert "4 of the tile's 128 rows hold packed query heads (3%)" in text
+    prefill = W(seq_len=8192)
+    assert "rows hold" not in explain_gpu(H100, "flash3", prefill, evaluate(H100, "flash3", prefill))
