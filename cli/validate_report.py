@@ -21,7 +21,8 @@ from cli._params import not_empty
 @click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
               callback=lambda ctx, param, value: _finite_clock(value),
               help="The SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks=MHZ,MHZ): "
-                   "predict with the SMs at it (HBM keeps its bandwidth), up to the GPU's highest clock; the same "
+                   "predict with the SMs at it (HBM keeps its bandwidth, the L2 its bytes per clock), up to the "
+                   "GPU's highest clock; the same "
                    "as --hw NAME:MHZ. Default: the file's device clock_locked_mhz, else free clocks (the model's "
                    "sustained clock).")
 def report(results, hw, fmt, output, clock_mhz):

@@ -302,7 +302,10 @@ MIN_LOCKED_CLOCK_MHZ = 100  # below any clock nvidia-smi --lock-gpu-clocks offer
 
 def locked_clock(spec, mhz: float, given: str | None = None):
     """``spec`` with its SMs locked at ``mhz`` (``nvidia-smi --lock-gpu-clocks``): every cycle count becomes time at
-    that clock (``sustained_clock_hz``); HBM keeps its bandwidth and the fitted efficiencies their fractions.
+    that clock (``sustained_clock_hz``); HBM keeps its bandwidth, the L2 its bytes per clock (it runs in the GPU's
+    clock domain: the H100 SXM5's L2 figure is measured per clock, 4807.7 B/clk by clock64 in Luo et al.'s suite,
+    and the A100's, H100 PCIe's and GH200's measured in TB/s give 35-38 B/clk/SM at clocks from 1410 to 1980 MHz),
+    and the fitted efficiencies their fractions.
     Named ``<name>:<mhz>``; a lock above the highest clock the machine's figures give is an error (naming
     ``given``, the text the user wrote, where there is one)."""
     given = given or f"{spec.name}:{mhz:g}"
@@ -316,7 +319,8 @@ def locked_clock(spec, mhz: float, given: str | None = None):
     source = (f"locked by the user ({spec.name}:{mhz:g}, nvidia-smi --lock-gpu-clocks); free-running: "
               f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
     return replace(spec, name=f"{spec.name}:{mhz:g}", display_name=f"{spec.display_name}, SMs locked at {mhz:g} MHz",
-                   sustained_clock_hz=mhz * 1e6, sources={**spec.sources, "sustained_clock_hz": source})
+                   sustained_clock_hz=mhz * 1e6, l2_bw_bytes_s=spec.l2_bw_bytes_s * mhz * 1e6 / spec.sustained_clock_hz,
+                   sources={**spec.sources, "sustained_clock_hz": source})
 
 
 def _is_number(value) -> bool:

@@ -1,5 +1,5 @@
 """``--hw NAME:MHZ``: a GPU with its SMs locked at a clock (nvidia-smi --lock-gpu-clocks), as benchmarks that lock
-clocks run it. Every cycle count becomes time at that clock; HBM keeps its bandwidth."""
+clocks run it. Every cycle count becomes time at that clock; HBM keeps its bandwidth, the L2 its bytes per clock."""
 
 import json
 
@@ -112,3 +112,16 @@ def test_plots_label_a_locked_gpu_as_its_part_at_the_clock_in_a_lighter_shade():
     assert len({free, locked, slower}) == 3
     brightness = [sum(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (free, locked, slower)]
     assert brightness == sorted(brightness)  # the lower the clock, the lighter
+
+
+def test_a_locked_clock_keeps_the_l2_bytes_per_clock_and_the_hbm_bytes_per_second():
+    """The L2 runs in the GPU's clock domain (the H100 SXM5's L2 figure is measured per clock), HBM in its own: at
+    1500 MHz an H200's L2 moves 1500/1830 of its free-clock bytes per second and its HBM the same."""
+    from gpu_models.spec import locked_clock
+
+    h200 = load_hardware("h200")
+    locked = locked_clock(h200, 1500.0)
+    assert locked.l2_bw_bytes_s == pytest.approx(h200.l2_bw_bytes_s * 1500 / 1830)
+    assert locked.l2_bw_bytes_s / locked.sms / locked.sustained_clock_hz == pytest.approx(
+        h200.l2_bw_bytes_s / h200.sms / h200.sustained_clock_hz)
+    assert locked.hbm_bw_bytes_s == h200.hbm_bw_bytes_s
