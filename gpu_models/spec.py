@@ -320,7 +320,10 @@ def locked_clock(spec, mhz: float, given: str | None = None):
               f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
     return replace(spec, name=f"{spec.name}:{mhz:g}", display_name=f"{spec.display_name}, SMs locked at {mhz:g} MHz",
                    sustained_clock_hz=mhz * 1e6, l2_bw_bytes_s=spec.l2_bw_bytes_s * mhz * 1e6 / spec.sustained_clock_hz,
-                   sources={**spec.sources, "sustained_clock_hz": source})
+                   sources={**spec.sources, "sustained_clock_hz": source,
+                            "l2_bw_bytes_s": f"the free-running figure's bytes per clock at {mhz:g} MHz (the L2 runs in "
+                                             f"the GPU's clock domain); free-running: {spec.l2_bw_bytes_s / 1e12:g} TB/s, "
+                                             f"{spec.sources.get('l2_bw_bytes_s', '')}"})
 
 
 def _is_number(value) -> bool:
