@@ -41,12 +41,14 @@ from simulator.cta_work import DenseCall
 from simulator.gpu_kernels import KernelConfig, pattern_causal
 from simulator.cost import Cost
 from simulator.tile_cost import ops_of, tile_cycles
+from simulator.workload import MLA_ABSORBED, mla_absorbed
 
 FAMILY = "flashmla"
 BLOCK_M = 64  # Config::BLOCK_SIZE_M: packed query rows per CTA
 BLOCK_N = 64  # Config::PAGE_BLOCK_SIZE: keys per block, and the only page size
-HEAD_DIM_K = 576  # Config::HEAD_DIM_K: what run_flash_splitkv_mla_kernel asserts params.d is, and its tiles' width
-HEAD_DIM_V = 512  # Config::HEAD_DIM_V
+# Config::HEAD_DIM_K (what run_flash_splitkv_mla_kernel asserts params.d is, and its tiles' width) and
+# Config::HEAD_DIM_V: MLA's absorbed form, 576 and 512
+HEAD_DIM_K, HEAD_DIM_V = MLA_ABSORBED
 WARPS = 8  # Traits::NUM_THREADS = 256: two warpgroups
 REGS = 255  # __launch_bounds__(256, 1): the whole register file for one CTA, capped per thread
 FIXED_OVERHEAD_BLOCKS = 5  # get_decoding_sched_meta: a request's fixed cost, in blocks
@@ -62,7 +64,7 @@ BARRIER_BYTES = 8
 
 def error(hw, wl) -> str | None:
     """Why FlashMLA's dense decoding kernel cannot run the call (None if it can)."""
-    if (wl.head_dim, wl.v_head_dim) != (HEAD_DIM_K, HEAD_DIM_V):
+    if not mla_absorbed(wl.head_dim, wl.v_head_dim):
         return (f"{FAMILY} runs MLA's absorbed form: --head-dim {HEAD_DIM_K} (512 latent + 64 RoPE columns) with "
                 f"--v-head-dim {HEAD_DIM_V}, V being K's first 512 columns (FlashMLA's sm90 kernel asserts both, "
                 f"splitkv_mla.cuh): got --head-dim {wl.head_dim} --v-head-dim {wl.v_head_dim}")

@@ -81,8 +81,7 @@ def hf_config(path: str) -> dict:
         raise UserError(f"--model {path!r}: not valid JSON") from None
     if not isinstance(config, dict):
         raise UserError(f"--model {path!r}: expected a JSON object (a HuggingFace config.json)")
-    text = config.get("text_config")
-    attn = {**config, **text} if isinstance(text, dict) else config
+    attn = _attention(config)
     heads = _count(attn, "num_attention_heads", path)
     kv_heads = _count(attn, "num_key_value_heads", path) if attn.get("num_key_value_heads") is not None else heads
     mla = mla_dims(attn, path)
@@ -194,7 +193,11 @@ def _config_attention(name: str) -> dict:
     """The attention fields of a config.json: the top level, with a multimodal config's text_config over it."""
     import json
 
-    config = json.loads(read_user_text(name, "--model"))  # hf_config has read it already: valid
+    return _attention(json.loads(read_user_text(name, "--model")))  # hf_config has read it already: valid
+
+
+def _attention(config: dict) -> dict:
+    """A config's attention fields: the top level, with a multimodal config's text_config over it."""
     text = config.get("text_config")
     return {**config, **text} if isinstance(text, dict) else config
 
