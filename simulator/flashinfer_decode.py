@@ -231,17 +231,25 @@ def row_cycles(cfg: DecodeConfig, hw) -> float:
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
     other = cfg.bdx * (SMEM_LOADS_PER_ROW + ITERATION_OPS / (cfg.tile * cfg.bdy))
-    fp32_pipe = cfg.bdx * (cfg.vec * FMAS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW)
+    fp32_pipe = cfg.bdx * lane_fp32_pipe_ops(cfg)
     issue = ISSUE_LANES * hw.issue_efficiency
     return max((fp32 + shuffles + exps + other) / issue, fp32_pipe / hw.fp32_fma_per_clk_sm,
                shuffles / SHUFFLES_PER_CLK_SM, exps / hw.sfu_ops_per_clk_sm)
 
 
 def lane_fp32_ops(cfg: DecodeConfig) -> float:
-    """FP32-pipe instructions of one lane per (K/V row, query head): its elements' conversions and FMAs, an FADD
-    per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
+    """Arithmetic instructions of one lane per (K/V row, query head), whatever pipe runs them: its elements'
+    conversions and FMAs, an FADD per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
     convert = 2 * BF16_CONVERT_EXTRA if cfg.bf16 else 0.0  # per element of K and of V
     return cfg.vec * (OPS_PER_ELEMENT + convert) + math.log2(cfg.bdx) + OPS_PER_ROW
+
+
+def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
+    """Those of ``lane_fp32_ops`` the FP32 pipe runs (``GPUSpec.fp32_fma_per_clk_sm`` lanes a clock): the two
+    FFMAs per element, the reduction's FADDs and the row's bookkeeping; not the conversions (fp16's HADD2.F32 is a
+    16-bit instruction, bf16's shifts and PRMT integer ones). The call's ``fma`` roof counts these, so the time,
+    which the issue width or this pipe bounds (``row_cycles``), never undercuts it."""
+    return cfg.vec * FMAS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
 def flashinfer_decode(hw, family: str, wl) -> Result:
@@ -284,7 +292,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
     cost = Cost(hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
-                fma_ops=lane_rows * lane_fp32_ops(cfg),
+                fma_ops=lane_rows * lane_fp32_pipe_ops(cfg),
                 exp_ops=lane_rows, launches=2 if split else 1)
     times = _roof_times(hw, wl, cost, "mma_sync")
     times["launch"] = hw.launch_overhead_s

@@ -254,3 +254,21 @@ def test_the_quoted_gqa_gap_is_the_published_points_today():
               if p["algorithm"] == SINGLE and p["kv_heads"] == 4]
     assert len(errors) == 10 and all(e < 0 for e in errors)
     assert (round(-max(errors), 2), round(-min(errors), 2)) == SINGLE_GQA_FAST, errors
+
+
+@pytest.mark.parametrize("hw_name", ["a100", "a100-pcie", "a800", "h100", "h20", "h200"])
+@pytest.mark.parametrize("family", [BATCH, SINGLE])
+@pytest.mark.parametrize("heads, kv_heads, d, dtype", [(32, 32, 128, "fp16"), (64, 8, 128, "fp16"),
+                                                        (32, 8, 256, "bf16"), (32, 4, 64, "fp16")])
+def test_cuda_core_decode_never_beats_its_roofs(hw_name, family, heads, kv_heads, d, dtype):
+    """The ``fma`` roof counts the instructions the FP32 pipe runs (the FFMAs, the reduction's FADDs, the row's
+    bookkeeping), the same ones ``row_cycles`` prices at that pipe's width. It once counted the fp16/bf16
+    conversions too, which run elsewhere, and an A100's group-8 decode (64 FP32 lanes a clock per SM) came out 10%
+    faster than its own fma roof."""
+    hw = hardware(hw_name)
+    for batch, kv in ((1, 65536), (16, 16384), (128, 4096)):
+        wl = _decode(batch=batch if family == BATCH else 1, heads=heads, kv_heads=kv_heads, head_dim=d, kv_len=kv,
+                     dtype=dtype)
+        r = evaluate(hw, family, wl)
+        for unit in ("tensor", "exp", "fma", "hbm", "l2", "launch"):
+            assert r.time_s >= r.times[unit] * (1 - 1e-9), (unit, batch, kv, r.time_s, r.times[unit])
