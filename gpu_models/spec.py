@@ -95,6 +95,11 @@ class GPUSpec:
     # shuffle chains, __syncthreads and cp.async waits leave slots empty. No datasheet gives it; None: every slot
     # issues (1).
     cuda_core_issue_efficiency: float | None = None
+    # The SM clock a kernel without tensor work holds, free-running (FlashInfer's CUDA-core decode: FFMAs, shuffles
+    # and cp.async, no MMA): GPU Boost runs such a kernel at the clock NVIDIA quotes the FP32 peak at where the
+    # board's power allows it, above the clock the tensor peak is quoted at (sustained_clock_hz). A clock lock
+    # (locked_clock) replaces it. None: sustained_clock_hz.
+    cuda_core_clock_hz: float | None = None
     # How much longer than the larger of the two a fused prefill kernel runs when its compute and its HBM stream
     # take equal time: 0, the stream hidden wholly behind the SMs' work (the larger of the two); 1, not at all (their
     # sum). Between, the call takes (C^p + S^p)^(1/p) with 2^(1/p) = 1 + this (simulator.gpu_model.overlapped): an
@@ -124,6 +129,12 @@ class GPUSpec:
                                     "measured stream")
         if self.cuda_core_issue_efficiency is not None:
             _check_fraction(self, "cuda_core_issue_efficiency", self.cuda_core_issue_efficiency)
+        if self.cuda_core_clock_hz is not None:
+            _check_positive(self, ("cuda_core_clock_hz",))
+            if self.cuda_core_clock_hz > max(self.boost_clock_hz, self.sustained_clock_hz):
+                raise HardwareError(f"{self.name}: cuda_core_clock_hz ({self.cuda_core_clock_hz / 1e6:g} MHz) exceeds "
+                                    f"the highest clock its figures give ({max(self.boost_clock_hz, self.sustained_clock_hz) / 1e6:g} "
+                                    "MHz): GPU Boost does not run the SMs above it")
         if self.stream_overlap_loss is not None:
             _check_fraction(self, "stream_overlap_loss", self.stream_overlap_loss, zero_ok=True)
         if self.unfused_hbm_efficiency > self.hbm_efficiency:
@@ -200,6 +211,11 @@ class GPUSpec:
     def strided_efficiency(self) -> float:
         """HBM fraction of PyTorch's element-wise kernels on strided or broadcast operands."""
         return self.unfused_hbm_efficiency if self.unfused_strided_efficiency is None else self.unfused_strided_efficiency
+
+    @property
+    def cuda_core_clock(self) -> float:
+        """The SM clock a kernel without tensor work runs at here (``cuda_core_clock_hz``, else the sustained one)."""
+        return self.sustained_clock_hz if self.cuda_core_clock_hz is None else self.cuda_core_clock_hz
 
     @property
     def issue_efficiency(self) -> float:
@@ -319,7 +335,8 @@ def locked_clock(spec, mhz: float, given: str | None = None):
     source = (f"locked by the user ({spec.name}:{mhz:g}, nvidia-smi --lock-gpu-clocks); free-running: "
               f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
     return replace(spec, name=f"{spec.name}:{mhz:g}", display_name=f"{spec.display_name}, SMs locked at {mhz:g} MHz",
-                   sustained_clock_hz=mhz * 1e6, l2_bw_bytes_s=spec.l2_bw_bytes_s * mhz * 1e6 / spec.sustained_clock_hz,
+                   sustained_clock_hz=mhz * 1e6, cuda_core_clock_hz=None,
+                   l2_bw_bytes_s=spec.l2_bw_bytes_s * mhz * 1e6 / spec.sustained_clock_hz,
                    sources={**spec.sources, "sustained_clock_hz": source,
                             "l2_bw_bytes_s": f"the free-running figure's bytes per clock at {mhz:g} MHz (the L2 runs in "
                                              f"the GPU's clock domain); free-running: {spec.l2_bw_bytes_s / 1e12:g} TB/s, "

@@ -322,8 +322,8 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
              f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
              f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
-             f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues: "
-             f"{det['cuda_core_s'] * us:.2f} us",
+             f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues, "
+             f"at {det['clock_hz'] / 1e6:g} MHz{_cuda_core_clock_note(hw)}: {det['cuda_core_s'] * us:.2f} us",
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
              _writeback_line(det["cold_l2_writeback_bytes"])]
@@ -332,9 +332,16 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
 
         lo, hi = SINGLE_GQA_FAST
         lines.append(f"note: the one published set of this kernel on GQA calls (the FlashInfer post's Fig. 8, 32/4 "
-                     f"heads) ran {lo * 100:.0f}-{hi:.0%} longer than predicted on the H100 and the A100 PCIe: the per-key "
-                     "cost the model's, 8-19 us a call more (docs/kernels.md D1; not modelled)")
+                     f"heads) ran {lo * 100:.0f}-{hi:.0%} longer than predicted on the H100 and the A100 PCIe, 3-15 us a call "
+                     "(docs/kernels.md D1; not modelled)")
     return lines
+
+
+def _cuda_core_clock_note(hw) -> str:
+    """Why the CUDA-core loop runs at the clock it does (GPUSpec.cuda_core_clock)."""
+    if hw.cuda_core_clock_hz is not None:
+        return " (no tensor work: the clock the FP32 peak is quoted at, cuda_core_clock_hz)"
+    return ""
 
 
 def _flashinfer_tc_lines(hw, det: dict) -> list[str]:

@@ -64,6 +64,12 @@ ISSUE_LANES = SUB_PARTITIONS * 32
 # scaled every product by sm_scale: an FMUL more per K element.)
 OPS_PER_ELEMENT = 1 + 1 + 1 + 1
 FMAS_PER_ELEMENT = 2  # of which on the FP32 pipe: the two FFMAs (HADD2.F32 is a 16-bit instruction, bf16's a shift and PRMT)
+# FlashInfer 0.0.1 (decode.cuh @ 9f49803b compute_qk: ``s[j] += q_vec[i] * k_vec[i] * sm_scale``, which nvcc keeps
+# as written, (q * k) * sm_scale then the add): an FMUL more per K element, on the FP32 pipe. Its SASS (nvcc 13.0,
+# sm_90a) has 68.58 and 62.54 instructions per lane and row at GQA groups 4 and 8 where 0.6.16 has 61.83 and
+# 55.85: the FMUL (vec_size = 8 at d = 128) and an iteration of ITERATION_OPS_001.
+OPS_PER_ELEMENT_001 = OPS_PER_ELEMENT + 1
+FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + 1
 BF16_CONVERT_EXTRA = 0.5
 # Per row and lane, besides: one FADD per shuffle step, the scale (one FMUL by sm_scale_log2 after the reduction),
 # the bound check's compare and select, the running max, s - m and d += s in compute_qk, and the two LDS.128 that
@@ -77,6 +83,7 @@ SMEM_LOADS_PER_ROW = 2
 # decode.cuh built for sm_90a (nvcc 13.0, cuobjdump: 61.83 and 55.85 instructions per lane and row at fp16, d=128;
 # 0.0.1's 68.58 and 62.54 give 48.8).
 ITERATION_OPS = 47.8
+ITERATION_OPS_001 = 48.8
 # Registers per thread of each decode kernel, fp16 / bf16 / 8-bit K/V (e4m3 with fp16 Q), by (kernel, head dim,
 # GQA group): ptxas -v for sm_90a (nvcc 13.0) of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and
 # SingleDecodeWithKVCacheDispatched (include/flashinfer/attention/decode.cuh, instantiated as its JIT templates
@@ -94,11 +101,14 @@ DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA group
     (SINGLE, 128): ((90, 91, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (61, 63, 72)),
     (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
 }
+# Where the blog's 0.0.1 (decode.cuh @ 9f49803b, ptxas -v for sm_90a, nvcc 13.0) differs at fp16: the batch kernel at
+# d = 128 holds 63 registers at GQA group 4 and 70 at group 8 (docs/kernels.md D1)
+DECODE_REGS_001 = {(BATCH, 128, 4): 63, (BATCH, 128, 8): 70}
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 # How much faster than measured the model predicts the single-request kernel on a GQA group: the lowest and highest
 # of the FlashInfer post's Fig. 8 CUDA-core calls (32/4 heads, flashinfer-decode-{h100,a100-pcie}.json), which
 # --explain quotes (tests/test_flashinfer_decode.py recomputes them; docs/kernels.md D1)
-SINGLE_GQA_FAST = (0.10, 0.24)
+SINGLE_GQA_FAST = (0.05, 0.24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,15 @@ class DecodeConfig:
     smem_bytes: int
     bf16: bool = False  # bf16 K/V (converted to fp32 in more instructions than fp16)
     fp8: bool = False  # 8-bit K/V
+    build: str = "0.6.16"  # the FlashInfer build whose loop runs (simulator.flashinfer_tc FLASHINFER_BUILDS)
+
+    @property
+    def loop_ops(self) -> tuple[float, float, float]:
+        """(instructions per element, of them on the FP32 pipe, fixed instructions per iteration) of the build's
+        decode loop: 0.0.1 scales each product by sm_scale (an FMUL per K element), 0.6.16 after the reduction."""
+        if self.build == "0.0.1":
+            return OPS_PER_ELEMENT_001, FMAS_PER_ELEMENT_001, ITERATION_OPS_001
+        return OPS_PER_ELEMENT, FMAS_PER_ELEMENT, ITERATION_OPS
 
     @property
     def threads(self) -> int:
@@ -129,6 +148,8 @@ class DecodeConfig:
         """Registers per thread as allocated (DECODE_REGS rounded up to REG_ALLOC_PER_THREAD)."""
         by_group = DECODE_REGS[(self.family, self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
         used = by_group[2 if self.fp8 else 1 if self.bf16 else 0]
+        if self.build == "0.0.1" and not (self.fp8 or self.bf16):
+            used = DECODE_REGS_001.get((self.family, self.vec * self.bdx, self.bdy), used)
         return -(-used // REG_ALLOC_PER_THREAD) * REG_ALLOC_PER_THREAD
 
     def ctas_per_sm(self, hw) -> int:
@@ -144,8 +165,9 @@ def page_size(wl) -> int:
     return wl.page_size or PAGE_SIZE
 
 
-def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -> DecodeConfig:
-    """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters."""
+def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, build: str | None = None) -> DecodeConfig:
+    """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters (``build``: the
+    FlashInfer build, default the one predictions run as, ``flashinfer_tc.current_build``)."""
     vec = max(CP_ASYNC_BYTES // b, d // 32)
     bdx, bdy = d // vec, group
     if family == SINGLE:  # get_heuristic_num_threads: 512 (256 at 8 bits) for group 8, else 128
@@ -160,7 +182,11 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False) -
         smem = stages + 2 * bdy * bdz * 4  # smem_md: m and d per (ty, tz)
     else:
         smem = stages + max(tile * threads * 8, 2 * bdy * bdz * 4)  # K page pointers, or m/d
-    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1)
+    if build is None:
+        from simulator.flashinfer_tc import current_build  # flashinfer_tc imports this module
+
+        build = current_build()
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build)
 
 
 def check(family: str, hw, wl) -> None:
@@ -230,7 +256,7 @@ def row_cycles(cfg: DecodeConfig, hw) -> float:
     shuffles = cfg.bdx * math.log2(cfg.bdx)  # compute_qk: the xor-shuffle reduction over bdx lanes
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
-    other = cfg.bdx * (SMEM_LOADS_PER_ROW + ITERATION_OPS / (cfg.tile * cfg.bdy))
+    other = cfg.bdx * (SMEM_LOADS_PER_ROW + cfg.loop_ops[2] / (cfg.tile * cfg.bdy))
     fp32_pipe = cfg.bdx * lane_fp32_pipe_ops(cfg)
     issue = ISSUE_LANES * hw.issue_efficiency
     return max((fp32 + shuffles + exps + other) / issue, fp32_pipe / hw.fp32_fma_per_clk_sm,
@@ -241,7 +267,7 @@ def lane_fp32_ops(cfg: DecodeConfig) -> float:
     """Arithmetic instructions of one lane per (K/V row, query head), whatever pipe runs them: its elements'
     conversions and FMAs, an FADD per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
     convert = 2 * BF16_CONVERT_EXTRA if cfg.bf16 else 0.0  # per element of K and of V
-    return cfg.vec * (OPS_PER_ELEMENT + convert) + math.log2(cfg.bdx) + OPS_PER_ROW
+    return cfg.vec * (cfg.loop_ops[0] + convert) + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
 def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
@@ -249,7 +275,7 @@ def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
     FFMAs per element, the reduction's FADDs and the row's bookkeeping; not the conversions (fp16's HADD2.F32 is a
     16-bit instruction, bf16's shifts and PRMT integer ones). The call's ``fma`` roof counts these, so the time,
     which the issue width or this pipe bounds (``row_cycles``), never undercuts it."""
-    return cfg.vec * FMAS_PER_ELEMENT + math.log2(cfg.bdx) + OPS_PER_ROW
+    return cfg.vec * cfg.loop_ops[1] + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
 def flashinfer_decode(hw, family: str, wl) -> Result:
@@ -262,7 +288,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                         f"{hw.name} has {hw.smem_per_sm_bytes:,} B per SM")
     n_chunks, chunk = chunks(family, hw, wl, cfg)
     split = n_chunks > 1 or (family == SINGLE and wl.kv_len > SINGLE_MIN_CHUNK)
-    clock, d, b = hw.sustained_clock_hz, wl.head_dim, wl.dtype_bytes
+    clock, d, b = hw.cuda_core_clock, wl.head_dim, wl.dtype_bytes  # no tensor work: the SMs' non-tensor clock
     ctas = wl.batch * wl.kv_heads * n_chunks
     slots = hw.sms * k
     row_bytes = 2 * d * b  # one K row and one V row
@@ -284,7 +310,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     # the paged kernel reads request_indices, then indptr, then the page indices into smem, before it can issue its
     # first K/V load (0.6.16; 0.0.1 read no request_indices; the Q load overlaps them; the single-request kernel
     # issues its K/V right away); then the first K/V round trip
-    dependent = 3 if family == BATCH else 0
+    dependent = (2 if cfg.build == "0.0.1" else 3) if family == BATCH else 0
     startup = (dependent + 1) * dram_latency(hw, family)
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = max(stream, cuda)

@@ -272,3 +272,52 @@ def test_cuda_core_decode_never_beats_its_roofs(hw_name, family, heads, kv_heads
         r = evaluate(hw, family, wl)
         for unit in ("tensor", "exp", "fma", "hbm", "l2", "launch"):
             assert r.time_s >= r.times[unit] * (1 - 1e-9), (unit, batch, kv, r.time_s, r.times[unit])
+
+
+@pytest.mark.parametrize("group, sass_001, sass_0616", [(8, 62.54, 55.85), (4, 68.58, 61.83)])
+def test_flashinfer_0_0_1s_loop_scales_every_product_by_sm_scale(group, sass_001, sass_0616):
+    """0.0.1's compute_qk (decode.cuh @ 9f49803b) writes ``s[j] += q_vec[i] * k_vec[i] * sm_scale``: an FMUL more
+    per K element, on the FP32 pipe, than v0.1.0 and later (which scale the reduced score). Its per-lane count per
+    (row, query head) matches 0.0.1's SASS within 2%, as 0.6.16's matches its own; a published file's
+    ``flashinfer_build`` picks the loop."""
+    from simulator.flashinfer_decode import lane_fp32_pipe_ops, row_cycles
+    from simulator.flashinfer_tc import flashinfer_build
+
+    hw = replace(hardware("h100"), cuda_core_issue_efficiency=None)
+    old, new = (decode_config(BATCH, 128, group, 2, build=b) for b in ("0.0.1", "0.6.16"))
+    for cfg, sass in ((old, sass_001), (new, sass_0616)):
+        assert row_cycles(cfg, hw) * hw.fp32_fma_per_clk_sm / cfg.bdx == pytest.approx(sass, rel=0.02)
+    assert lane_fp32_pipe_ops(old) - lane_fp32_pipe_ops(new) == old.vec  # one FMUL per K element
+    # and its registers (ptxas, sm_90a): 70 at group 8 (allocated 72: 7 CTAs an SM, not 8), 63 at group 4 (8, not 9)
+    assert (old.ctas_per_sm(hw), new.ctas_per_sm(hw)) == ((7, 8) if group == 8 else (8, 9))
+    with flashinfer_build("0.0.1"):
+        assert decode_config(BATCH, 128, group, 2).build == "0.0.1"
+    assert decode_config(BATCH, 128, group, 2).build == "0.6.16"
+
+
+def test_the_blog_posts_cuda_core_files_say_they_ran_flashinfer_0_0_1():
+    """Every published file read off the FlashInfer introduction post (early 2024) names build 0.0.1, so its
+    CUDA-core points run 0.0.1's loop; today's benchmarks (TheRainstorm/attention_tests, TileOPs) name none."""
+    for path in sorted((ROOT / "validation" / "published").glob("*.json")):
+        doc = json.loads(path.read_text())
+        if "introduce-flashinfer" in doc.get("source", ""):
+            assert doc.get("flashinfer_build") == "0.0.1", path.name
+        elif path.name.startswith(("attention-tests", "tileops")):
+            assert "flashinfer_build" not in doc, path.name
+
+
+def test_a_cuda_core_loop_runs_at_the_fp32_clock_where_the_board_holds_it_and_a_lock_replaces_it():
+    """No tensor work: on a 700 W Hopper SXM module the loop runs at the clock NVIDIA quotes the FP32 peak at (1980
+    MHz, H100 whitepaper Table 3), not the tensor peak's 1830 (cuda_core_clock_hz); the H100 PCIe (350 W) and the
+    A100s keep their sustained clock; a locked clock replaces it. The CUDA-core time scales with the clock."""
+    from validation.report import at_clock
+
+    wl = _decode(batch=64, heads=32, kv_heads=4, kv_len=8192)
+    free, locked = evaluate(hardware("h100"), BATCH, wl), evaluate(at_clock(hardware("h100"), 1830), BATCH, wl)
+    assert free.detail["clock_hz"] == 1980e6 and locked.detail["clock_hz"] == 1830e6
+    assert locked.detail["cuda_core_s"] / free.detail["cuda_core_s"] == pytest.approx(1980 / 1830, rel=1e-3)
+    for name in ("h100-pcie", "a100", "a100-pcie"):
+        hw = hardware(name)
+        assert hw.cuda_core_clock == hw.sustained_clock_hz and evaluate(hw, BATCH, wl).detail["clock_hz"] == hw.sustained_clock_hz
+    for name in ("h200", "h800", "h20"):
+        assert hardware(name).cuda_core_clock == 1980e6
