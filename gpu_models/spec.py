@@ -200,7 +200,16 @@ class GPUSpec:
         eff, exposed = getattr(self, f"{path}_efficiency"), getattr(self, f"{path}_softmax_exposed")
         if eff is None:
             raise UserError(f"{self.name} ({self.arch}) has no {path} tensor-core path")
+        if self.tensor_capped:  # a chip-level cap holds the tensor rate: no kernel's MMAs outrun the share of the
+            eff = min(eff, self.gemm_efficiency)  # cap a large GEMM measures (the H20: 96.1%)
         return eff, exposed
+
+    @property
+    def tensor_capped(self) -> bool:
+        """Whether a chip-level cap holds the tensor rate below the SM's own (``uncapped_tensor_flops_per_clk_sm``
+        above ``tensor_flops_per_clk_sm`` in some dtype): the H20."""
+        uncapped = self.uncapped_tensor_flops_per_clk_sm or {}
+        return any(rate > self.tensor_flops_per_clk_sm.get(dtype, rate) for dtype, rate in uncapped.items())
 
     def tile_turnaround(self, path: str) -> float:
         """SM cycles a kernel on MMA path ``path`` loses per work tile at the hand-offs between its warp roles

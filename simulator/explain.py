@@ -245,8 +245,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     if capped < 1:  # tile_cost._tile_cost: the exposure is the SM's, its GEMMs at the SM's own rate
         rule = (f"max(G, max(G_sm, S) + {exposed:.3g}*min(G_sm, S), l2, latency{chain}), G = max(tensor, smem), "
                 f"G_sm = max({capped:.3g}*tensor, smem) (the GEMMs at the SM's uncapped rate), S = max(exp, fma)")
+    held = (" (the share of the capped rate a large GEMM measures, gemm_efficiency)"
+            if hw.tensor_capped and eff_of(hw, cfg) == hw.gemm_efficiency else "")
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
-                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
+                 f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}{held} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
                  f"softmax exposed {exposed:.3g}):")
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")
     if "work_tile_parts" in det:  # tile_cost.prologue_parts: the terms this kernel pays

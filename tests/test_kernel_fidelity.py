@@ -978,3 +978,19 @@ def test_a_split_prefill_writes_its_partials_and_spills_what_l2_cannot_hold():
     assert d.detail["splits"] > 1
     assert _split_partials(kernel_config("flash-decoding", a100, decode), a100, decode, d.detail["splits"]) < 0  # O saved
     assert _split_partials(kernel_config("flash2", a100, wl), a100, wl, 1) == 0.0
+
+
+def test_on_a_capped_part_no_kernels_mmas_outrun_the_gemm_measured_under_the_cap():
+    """The H20's tensor rate is capped at the chip (148 TFLOP/s); a large torch.matmul reaches 96.1% of it
+    (gemm_efficiency, measured). An attention kernel's MMAs there run at the lower of its path's fitted efficiency
+    (the H100's wgmma 1.0) and that share: FA3's tensor-bound tiles take 1/0.961 as long. An uncapped part (the
+    H100, or the H20 with its cap lifted) keeps its path's figure."""
+    h20, h100 = hardware("h20"), hardware("h100")
+    assert h20.tensor_capped and not h100.tensor_capped
+    assert h20.mma_path("wgmma")[0] == h20.gemm_efficiency == 0.961
+    assert h100.mma_path("wgmma")[0] == h100.wgmma_efficiency
+    lifted = replace(h20, uncapped_tensor_flops_per_clk_sm=dict(h20.tensor_flops_per_clk_sm))
+    assert not lifted.tensor_capped and lifted.mma_path("wgmma")[0] == h20.wgmma_efficiency
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    capped, free = evaluate(h20, "flash3", wl), evaluate(replace(h20, gemm_efficiency=1.0), "flash3", wl)
+    assert capped.time_s / free.time_s == pytest.approx(1 / 0.961, rel=0.01)
