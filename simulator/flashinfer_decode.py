@@ -2,7 +2,9 @@
 (flashinfer-ai/flashinfer @ 9f49803b, 2024-01-24: include/flashinfer/decode.cuh, cascade.cuh;
 src/bench_single_decode.cu, src/bench_batch_decode.cu), the loop's instructions, registers and dependent loads as
 0.6.16 compiles them (include/flashinfer/attention/decode.cuh @ 8da13a29; the batch kernel's launch shape and split
-rule are unchanged since 0.0.1). docs/kernels.md section D has the source lines.
+rule are unchanged since 0.0.1), or as 0.0.1 does where a published file names that build (``flashinfer_build``:
+an FMUL more per K element, its registers at GQA 4 and 8, two dependent loads). docs/kernels.md section D has the
+source lines.
 
 Two families: ``flashinfer-single-decode`` (``SingleDecodeWithKVCache``: one request, contiguous K/V) and
 ``flashinfer-decode`` (``BatchDecodeWithPagedKVCacheWrapper``: a batch on a paged KV cache, the call a serving
@@ -18,7 +20,8 @@ Time: the dependent loads before K/V can stream (the paged kernel's request inde
 the stream, wave by wave, at the lower of HBM bandwidth and what the waves' CTAs keep in flight over the loaded
 latency (Little's law), or the CUDA cores' instruction time where that is longer (a large GQA group: the loop's
 instructions at the share of issue slots it fills, ``cuda_core_issue_efficiency``, fitted), then the last
-tile's compute; one launch, plus the merge kernel when split. FlashInfer times its kernels with nvbench's
+tile's compute; one launch, plus the merge kernel when split. The loop runs at the SMs' clock for work without
+tensor instructions (``GPUSpec.cuda_core_clock``: the FP32 peak's clock on the Hopper SXM parts). FlashInfer times its kernels with nvbench's
 'cold' measurement, which fills L2 with a memset just before the timed launch, so the kernel's loads also
 evict (write back) up to an L2 of dirty lines: counted under ``--scope kernel``, not in a serving layer.
 """
