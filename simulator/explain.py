@@ -316,7 +316,10 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
     """FlashInfer's CUDA-core decode (simulator.flashinfer_decode): its thread block, split, stream and tail."""
     bdx, bdy, bdz = det["block"]
     us = 1e6
-    lines = [f"thread block (bdx, bdy, bdz) = ({bdx}, {bdy}, {bdz}), vec_size {det['vec_size']}, tile_size_per_bdx "
+    per_k = "an FMUL by sm_scale on every K element" if det["build"] == "0.0.1" else "the scale once per row"
+    lines = [f"FlashInfer {det['build']}'s CUDA-core loop ({per_k}): {det['lane_ops']:.0f} arithmetic instructions "
+             "a lane per (K/V row, query head)",
+             f"thread block (bdx, bdy, bdz) = ({bdx}, {bdy}, {bdz}), vec_size {det['vec_size']}, tile_size_per_bdx "
              f"{det['tile_size_per_bdx']}: {det['rows_per_stage']} K/V rows per stage, {det['smem_bytes']:,} B smem, "
              f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
              f"grid: {det['ctas']} CTAs = requests x KV heads x {det['splits']} chunk(s) of {det['chunk_keys']} keys, "

@@ -321,3 +321,17 @@ def test_a_cuda_core_loop_runs_at_the_fp32_clock_where_the_board_holds_it_and_a_
         assert hw.cuda_core_clock == hw.sustained_clock_hz and evaluate(hw, BATCH, wl).detail["clock_hz"] == hw.sustained_clock_hz
     for name in ("h200", "h800", "h20"):
         assert hardware(name).cuda_core_clock == 1980e6
+
+
+def test_explain_says_which_builds_loop_it_priced():
+    """--explain names the FlashInfer build whose CUDA-core loop it counted (a published file's flashinfer_build)
+    and that loop's arithmetic per lane and row: 0.0.1 an FMUL more per K element (vec_size 8 at d = 128)."""
+    from simulator.explain import explain_gpu as explain
+    from simulator.flashinfer_tc import flashinfer_build
+
+    hw, wl = hardware("h100"), _decode(batch=64, kv_heads=4, kv_len=8192)
+    today = explain(hw, BATCH, wl, evaluate(hw, BATCH, wl))
+    with flashinfer_build("0.0.1"):
+        old = explain(hw, BATCH, wl, evaluate(hw, BATCH, wl))
+    assert "FlashInfer 0.6.16's CUDA-core loop (the scale once per row): 42 arithmetic" in " ".join(today.split())
+    assert "FlashInfer 0.0.1's CUDA-core loop (an FMUL by sm_scale on every K element): 50 arithmetic" in " ".join(old.split())
