@@ -337,8 +337,8 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
 
         lo, hi = SINGLE_GQA_FAST
         lines.append(f"note: the one published set of this kernel on GQA calls (the FlashInfer post's Fig. 8, 32/4 "
-                     f"heads) ran {lo * 100:.0f}-{hi:.0%} longer than predicted on the H100 and the A100 PCIe, 3-15 us a call "
-                     "(docs/kernels.md D1; not modelled)")
+                     f"heads) ran from {-lo:.0%} shorter to {hi:.0%} longer than predicted on the H100 and the A100 PCIe, "
+                     "its short calls 2-9 us longer (docs/kernels.md D1; not modelled)")
     return lines
 
 

@@ -109,10 +109,11 @@ def test_flashinfer_points_of_the_published_set_within_8_percent_median():
     points = [p for p in predict(doc, None, []) if p["algorithm"] in (SINGLE, BATCH)]
     assert len(points) == 27
     assert statistics.median(abs(p["error"]) for p in points) < 0.08
-    # Fig. 8's GQA single decode (added 2026-12-05) is fast by a per-call cost the model lacks (docs/kernels.md D1):
-    # pinned, so that a change that explains it, or widens it, shows here
+    # Fig. 8's GQA single decode (added 2026-12-05): the long calls within 3% since the loop's time blends its
+    # stream and its CUDA-core time (_loop_time), the 4k call still 21% fast by a per-call cost the model lacks
+    # (docs/kernels.md D1): pinned, so that a change that explains it, or widens it, shows here
     gqa = [p["error"] for p in points if p["algorithm"] == SINGLE and p["kv_heads"] == 4]
-    assert len(gqa) == 4 and all(-0.30 < e < -0.05 for e in gqa), gqa
+    assert len(gqa) == 4 and -0.25 < gqa[0] < -0.15 and all(abs(e) < 0.08 for e in gqa[1:]), gqa
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -252,7 +253,7 @@ def test_the_quoted_gqa_gap_is_the_published_points_today():
     errors = [p["error"] for name in ("flashinfer-decode-h100.json", "flashinfer-decode-a100-pcie.json")
               for p in predict(load(str(ROOT / "validation" / "published" / name)), None, [])
               if p["algorithm"] == SINGLE and p["kv_heads"] == 4]
-    assert len(errors) == 10 and all(e < 0 for e in errors)
+    assert len(errors) == 10
     assert (round(-max(errors), 2), round(-min(errors), 2)) == SINGLE_GQA_FAST, errors
 
 
@@ -335,3 +336,15 @@ def test_explain_says_which_builds_loop_it_priced():
         old = explain(hw, BATCH, wl, evaluate(hw, BATCH, wl))
     assert "FlashInfer 0.6.16's CUDA-core loop (the scale once per row): 42 arithmetic" in " ".join(today.split())
     assert "FlashInfer 0.0.1's CUDA-core loop (an FMUL by sm_scale on every K element): 50 arithmetic" in " ".join(old.split())
+
+
+def test_the_loop_blends_its_stream_and_its_cuda_core_time():
+    """The decode warps compute and also issue and wait for the next stages' cp.async, so the loop takes
+    (C^p + S^p)^(1/p) of its CUDA-core time C and its stream S (the GPU's stream_overlap_loss: at C = S, 1 + that
+    loss times either), the larger of the two where no loss is given."""
+    from simulator.flashinfer_decode import _loop_time
+
+    hw = hardware("h100")
+    assert _loop_time(hw, 1.0, 1.0) == pytest.approx(1.0 + hw.stream_overlap_loss)
+    assert 1.0 < _loop_time(hw, 1.0, 0.4) < 1.03
+    assert _loop_time(replace(hw, stream_overlap_loss=None), 1.0, 1.0) == 1.0
