@@ -329,6 +329,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
              f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues, "
              f"at {det['clock_hz'] / 1e6:g} MHz{_cuda_core_clock_note(hw)}: {det['cuda_core_s'] * us:.2f} us",
+             _loop_line(hw, det),
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
              _writeback_line(det["cold_l2_writeback_bytes"])]
@@ -340,6 +341,15 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
                      f"heads) ran from {-lo:.0%} shorter to {hi:.0%} longer than predicted on the H100 and the A100 PCIe, "
                      "its short calls 2-9 us longer (docs/kernels.md D1; not modelled)")
     return lines
+
+
+def _loop_line(hw, det: dict) -> str:
+    """How the CUDA-core decode loop's stream and instruction time combine (flashinfer_decode._loop_time)."""
+    p, us = gm.overlap_exponent(hw), 1e6
+    if math.isinf(p):
+        return f"loop = max(stream, CUDA cores) = {det['loop_s'] * us:.2f} us"
+    return (f"loop = (C^p + S^p)^(1/p), p = {p:.2f} (stream_overlap_loss {hw.stream_overlap_loss:.4g}: the warps that "
+            f"compute also issue and wait for the next stages' loads) = {det['loop_s'] * us:.2f} us")
 
 
 def _cuda_core_clock_note(hw) -> str:

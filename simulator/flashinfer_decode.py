@@ -333,7 +333,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     times["combine"] = merge
     times["writeback"] = writeback / bw  # on the K/V it reads (the Little's-law stream above carries them too)
     compute_bound = "fma" if cuda > stream else bound
-    detail = dict(schedule="flashinfer-decode", build=cfg.build, lane_ops=lane_fp32_ops(cfg), block=(cfg.bdx, cfg.bdy, cfg.bdz), vec_size=cfg.vec,
+    detail = dict(schedule="flashinfer-decode", build=cfg.build, lane_ops=lane_fp32_ops(cfg), loop_s=body,
+                  block=(cfg.bdx, cfg.bdy, cfg.bdz), vec_size=cfg.vec,
                   tile_size_per_bdx=cfg.tile, rows_per_stage=cfg.rows_per_stage, smem_bytes=cfg.smem_bytes,
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, waves=math.ceil(ctas / slots),
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,

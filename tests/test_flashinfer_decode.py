@@ -335,6 +335,7 @@ def test_explain_says_which_builds_loop_it_priced():
     with flashinfer_build("0.0.1"):
         old = explain(hw, BATCH, wl, evaluate(hw, BATCH, wl))
     assert "FlashInfer 0.6.16's CUDA-core loop (the scale once per row): 42 arithmetic" in " ".join(today.split())
+    assert "loop = (C^p + S^p)^(1/p), p = 3.00" in " ".join(today.split())  # the stream and loop blend (_loop_time)
     assert "FlashInfer 0.0.1's CUDA-core loop (an FMUL by sm_scale on every K element): 49 arithmetic" in " ".join(old.split())
 
 
