@@ -67,15 +67,9 @@ ISSUE_LANES = SUB_PARTITIONS * 32
 # scaled every product by sm_scale: an FMUL more per K element.)
 OPS_PER_ELEMENT = 1 + 1 + 1 + 1
 FMAS_PER_ELEMENT = 2  # of which on the FP32 pipe: the two FFMAs (HADD2.F32 is a 16-bit instruction, bf16's a shift and PRMT)
-# FlashInfer 0.0.1 (decode.cuh @ 9f49803b compute_qk: ``s[j] += q_vec[i] * k_vec[i] * sm_scale``, which nvcc keeps
-# as written, (q * k) * sm_scale then the add): an FMUL more per K element, on the FP32 pipe. Its SASS (nvcc 13.0,
-# sm_90a) has 68.58 and 62.54 instructions per lane and row at GQA groups 4 and 8 where 0.6.16 has 61.83 and
-# 55.85: the FMUL (vec_size = 8 at d = 128) and an iteration of ITERATION_OPS_001.
-# Per element that is (62.54 - 55.85 - (ITERATION_OPS_001 - ITERATION_OPS) / 8) / 8 = 0.82 more (68.58 - 61.83 at
-# group 4 gives 0.81): the FMULs, less the few nvcc folds into the row's first products.
-FMUL_001 = 0.82
-OPS_PER_ELEMENT_001 = OPS_PER_ELEMENT + FMUL_001
-FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + FMUL_001
+# Instructions per lane and (K/V row, query head) at fp16, d = 128, GQA groups 4 and 8, in the SASS of each build's
+# decode.cuh for sm_90a (nvcc 13.0, cuobjdump): 0.6.16 @ 8da13a29 and 0.0.1 @ 9f49803b
+SASS_LANE_ROW = {"0.6.16": (61.83, 55.85), "0.0.1": (68.58, 62.54)}
 BF16_CONVERT_EXTRA = 0.5
 # Per row and lane, besides: one FADD per shuffle step, the scale (one FMUL by sm_scale_log2 after the reduction),
 # the bound check's compare and select, the running max, s - m and d += s in compute_qk, and the two LDS.128 that
@@ -86,10 +80,17 @@ SMEM_LOADS_PER_ROW = 2
 # exp2 of the max's change and d's rescale, 4 __syncthreads, the K and V cp.async with their commits and waits,
 # the page offsets' refresh (uint_fastdiv) and the address and loop arithmetic. 47.8 instructions: the difference
 # of the per-row counts at GQA groups 4 and 8 (4 and 8 rows per lane and iteration) in the SASS of 0.6.16's
-# decode.cuh built for sm_90a (nvcc 13.0, cuobjdump: 61.83 and 55.85 instructions per lane and row at fp16, d=128;
-# 0.0.1's 68.58 and 62.54 give 48.8).
+# decode.cuh built for sm_90a (SASS_LANE_ROW: (61.83 - 55.85) x 8 = 47.84).
 ITERATION_OPS = 47.8
-ITERATION_OPS_001 = 48.8
+# FlashInfer 0.0.1 (decode.cuh @ 9f49803b compute_qk: ``s[j] += q_vec[i] * k_vec[i] * sm_scale``, which nvcc keeps
+# as written, (q * k) * sm_scale then the add): an FMUL more per K element, on the FP32 pipe. From its SASS: an
+# iteration of (68.58 - 62.54) x 8 = 48.32, and per element what the group-8 count holds beyond 0.6.16's and beyond
+# the longer iteration's eighth, over vec_size 8: 0.83 (the FMULs, less the few nvcc folds; group 4 gives the same).
+_SASS_001, _SASS_0616 = SASS_LANE_ROW["0.0.1"], SASS_LANE_ROW["0.6.16"]
+ITERATION_OPS_001 = (_SASS_001[0] - _SASS_001[1]) * 8
+FMUL_001 = ((_SASS_001[1] - _SASS_0616[1]) - (ITERATION_OPS_001 - ITERATION_OPS) / 8) / 8
+OPS_PER_ELEMENT_001 = OPS_PER_ELEMENT + FMUL_001
+FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + FMUL_001
 # Registers per thread of each decode kernel, fp16 / bf16 / 8-bit K/V (e4m3 with fp16 Q), by (kernel, head dim,
 # GQA group): ptxas -v for sm_90a (nvcc 13.0) of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and
 # SingleDecodeWithKVCacheDispatched (include/flashinfer/attention/decode.cuh, instantiated as its JIT templates

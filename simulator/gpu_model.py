@@ -330,7 +330,8 @@ def overlapped(hw, wl, detail, compute, stream):
     published decode calls follow the larger of the two: a full blend put TileOPs' FA3 decode calls from 7.6% to
     17% off), and the weight takes the blend from there to a prefill's continuously, so that two queries do not
     cost a step more than one. Never where the family computed its own stream (FlashInfer's kernels,
-    ``stream_s``), whose time already waits for its bytes in flight."""
+    ``stream_s``), whose time already waits for its bytes in flight (the CUDA-core decode blends its own loop,
+    ``flashinfer_decode._loop_time``)."""
     p = overlap_exponent(hw)
     top = vmax(compute, stream)
     if math.isinf(p) or holds_its_stream(detail):

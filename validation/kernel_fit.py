@@ -358,7 +358,7 @@ def _meaning(name: str) -> str:
                 "(C^p + S^p)^(1/p) with 2^(1/p) = 1 + this")
     if name == "cuda_core_issue_efficiency":
         return ("share of the SM's issue slots (one instruction per lane per clock) FlashInfer's CUDA-core decode loop "
-                "fills (0.6.16's decode.cuh, its instructions counted from its SASS)")
+                "fills (the timed build's decode.cuh, its instructions counted from its SASS)")
     if name == "unfused_strided_efficiency":
         return ("HBM fraction PyTorch's non-vectorized element-wise kernels reach (the layout copies of strided "
                 "views, the add of a broadcast mask: CUDALoops.cuh gpu_kernel_impl_nocast)")
