@@ -321,7 +321,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     startup = (dependent + 1) * dram_latency(hw, family)
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = _loop_time(hw, stream, cuda)
-    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
     lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
     cost = Cost(hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
@@ -373,8 +373,27 @@ def _stream_seconds(ctas: int, slots: int, cta_bytes: float, in_flight: float, l
     return total, max(limited, key=limited.get)
 
 
-def _merge_seconds(hw, wl, partial_bytes: float) -> float:
+MERGE_THREADS = 128  # cascade.cuh MergeStates / VariableLengthMergeStates: num_threads = 128 a CTA (one query head)
+MERGE_STAGES = 4  # num_smem_stages: cp.async groups of bdy chunks' partial O in flight
+PARTIAL_O_BYTES = 2  # tmp's partial O is DTypeOut (fp16 / bf16, fp8 calls included): 16 / its size = 8 a vector
+
+
+def merge_rounds(n_chunks: int, v_head_dim: int) -> int:
+    """Dependent round trips of MergeStatesLargeNumIndexSetsKernel (0.0.1 and later) and
+    VariableLengthMergeStatesKernel (cascade.cuh, the same loop): each CTA of ``MERGE_THREADS`` threads reads bdy =
+    MERGE_THREADS / bdx chunks' partial rows an iteration (bdx = head dim / vec_size, vec_size = max(16 / 2 bytes,
+    head dim / 32)), keeping ``MERGE_STAGES`` iterations' cp.async groups in flight; iteration i waits for group i,
+    issued when iteration i - MERGE_STAGES ended, so the last of ceil(chunks / bdy) groups lands after
+    ceil(iterations / MERGE_STAGES) round trips (d = 128: 32 chunks a round trip)."""
+    vec = max(16 // PARTIAL_O_BYTES, v_head_dim // 32)
+    bdy = max(MERGE_THREADS // max(v_head_dim // vec, 1), 1)
+    return max(math.ceil(math.ceil(n_chunks / bdy) / MERGE_STAGES), 1)
+
+
+def _merge_seconds(hw, wl, partial_bytes: float, n_chunks: int) -> float:
     """MergeStates / VariableLengthMergeStates (cascade.cuh): a second launch that reads every chunk's partial O
-    and log-sum-exp (one dependent round trip) and writes O (one row per query and head)."""
+    and log-sum-exp (``merge_rounds`` dependent round trips: one up to 32 chunks at d = 128) and writes O (one row
+    per query and head)."""
     moved = partial_bytes + wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * wl.dtype_bytes
-    return hw.launch_overhead_s + hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    rounds = merge_rounds(int(n_chunks), int(wl.v_head_dim))
+    return hw.launch_overhead_s + rounds * hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)

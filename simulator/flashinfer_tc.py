@@ -467,7 +467,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     hbm, little = reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight
     stream, stream_bound = (hbm, "hbm") if hbm >= little else (little, "latency")
     tail = full.cycles / clock
-    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
     tiles_run = sum(n for n, _ in work) * wl.kv_heads
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * tiles_run  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
@@ -545,7 +545,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     # the page indices first
     dependent = PLAN_DEPENDENT_LOADS if family == BATCH_FAMILY else 1 if tile.build == "0.0.1" else 0
     startup = (dependent + 1) * dram_latency(hw, family)
-    merge = _merge_seconds(hw, wl, partial) if split else 0.0
+    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,

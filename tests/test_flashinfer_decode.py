@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from simulator import Workload, evaluate, hardware
-from simulator.flashinfer_decode import BATCH, SINGLE, _stream_seconds, decode_config
+from simulator.flashinfer_decode import BATCH, SINGLE, _merge_seconds, _stream_seconds, decode_config, merge_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -60,6 +60,18 @@ def test_batch_split_changes_the_ctas_only_when_the_grid_is_short():
     pages = math.ceil(4096 / 24)  # 171 pages per chunk
     assert short.detail["splits"] == math.ceil(4096 / pages) == 24 and short.detail["ctas"] == 24 * 32
     assert short.cost.launches == 2 and short.detail["merge_s"] > 0
+
+
+@pytest.mark.parametrize("head_dim, per_round", [(64, 64), (128, 32), (256, 16)])
+def test_merge_kernel_waits_a_round_trip_per_four_iterations(head_dim, per_round):
+    """cascade.cuh MergeStatesLargeNumIndexSetsKernel: 128 threads, bdx = d / 8 lanes a row (vec_size 8 for the
+    fp16 partials), bdy = 128 / bdx chunks an iteration, 4 cp.async stages in flight: per_round chunks land per
+    dependent round trip; the last partial chunk costs a whole round."""
+    assert merge_rounds(1, head_dim) == merge_rounds(per_round, head_dim) == 1
+    assert merge_rounds(per_round + 1, head_dim) == 2 and merge_rounds(3 * per_round + 1, head_dim) == 4
+    hw, wl = hardware("h100"), _decode(kv_len=65536, head_dim=head_dim)
+    assert _merge_seconds(hw, wl, 0.0, 3 * per_round + 1) - _merge_seconds(hw, wl, 0.0, per_round) == \
+        pytest.approx(3 * hw.dram_latency_s)
 
 
 def test_time_per_byte_falls_as_the_bytes_in_flight_rise_until_hbm_bounds_it():
