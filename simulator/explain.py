@@ -331,7 +331,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"at {det['clock_hz'] / 1e6:g} MHz{_cuda_core_clock_note(hw)}: {det['cuda_core_s'] * us:.2f} us",
              _loop_line(hw, det),
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
-             + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
+             + _merge_text(det),
              _writeback_line(det["cold_l2_writeback_bytes"])]
     if det["block"][1] > 1 and det["page_size"] is None:  # the single-request kernel (no pages) on a GQA group (bdy)
         from simulator.flashinfer_decode import SINGLE_GQA_FAST
@@ -430,8 +430,18 @@ def _tc_end_lines(det: dict) -> list[str]:
     """The prefill kernel's first loads, last tile and merge kernel, and the cold L2's write-backs."""
     us = 1e6
     return [f"+ {_tc_startup(det)}, one DRAM round trip each {det['startup_s'] * us:.2f} us + "
-            + f"last tile {det['tail_s'] * us:.2f} us" + (f" + merge kernel {det['merge_s'] * us:.2f} us" if det["merge_s"] else ""),
+            + f"last tile {det['tail_s'] * us:.2f} us" + _merge_text(det),
             _writeback_line(det["cold_l2_writeback_bytes"])]
+
+
+def _merge_text(det: dict) -> str:
+    """The merge kernel after a KV split (flashinfer_decode._merge_seconds): its time and the dependent round trips its
+    cp.async pipeline waits (merge_rounds); empty without a split."""
+    if not det["merge_s"]:
+        return ""
+    rounds = det.get("merge_rounds", 1)
+    return (f" + merge kernel {det['merge_s'] * 1e6:.2f} us (a launch, {rounds} DRAM round trip{'s' if rounds != 1 else ''}"
+            f" for {det['splits']} chunks' partials)")
 
 
 def _writeback_line(dirty: float, where: str = "in the stream above") -> str:

@@ -339,7 +339,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   tile_size_per_bdx=cfg.tile, rows_per_stage=cfg.rows_per_stage, smem_bytes=cfg.smem_bytes,
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, waves=math.ceil(ctas / slots),
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
-                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback,
+                  startup_s=startup, tail_s=tail, merge_s=merge,
+                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback,
                   page_size=page_size(wl) if family == BATCH else None, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
 

@@ -43,7 +43,7 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _merge_seconds, _stream_seconds, page_size
+from simulator.flashinfer_decode import _merge_seconds, _stream_seconds, merge_rounds, page_size
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -484,7 +484,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, prologue_cycles=pro,
                   paged_tile_cycles=paged, sm_s=sm_time,
-                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock,
+                  startup_s=startup, tail_s=tail, merge_s=merge,
+                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback, clock_hz=clock,
                   **extra)
     q_tiles = len(work) // (n_chunks * wl.batch)
     density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (wl.batch * q_tiles * wl.kv_len))  # key tiles
@@ -560,5 +561,6 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   waves=math.ceil(ctas / (hw.sms * k)), in_flight_bytes_per_cta=in_flight, stream_s=stream,
                   stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, prologue_cycles=pro,
                   paged_tile_cycles=paged, sm_s=sm_time,
-                  startup_s=startup, tail_s=tail, merge_s=merge, cold_l2_writeback_bytes=writeback, clock_hz=clock)
+                  startup_s=startup, tail_s=tail, merge_s=merge,
+                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
