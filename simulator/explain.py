@@ -435,11 +435,11 @@ def _tc_end_lines(det: dict) -> list[str]:
 
 
 def _merge_text(det: dict) -> str:
-    """The merge kernel after a KV split (flashinfer_decode._merge_seconds): its time and the dependent round trips its
+    """The merge kernel after a KV split (flashinfer_decode.merge_kernel): its time and the dependent round trips its
     cp.async pipeline waits (merge_rounds); empty without a split."""
     if not det["merge_s"]:
         return ""
-    rounds = det.get("merge_rounds", 1)
+    rounds = det["merge_rounds"]
     return (f" + merge kernel {det['merge_s'] * 1e6:.2f} us (a launch, {rounds} DRAM round trip{'s' if rounds != 1 else ''}"
             f" for {det['splits']} chunks' partials)")
 

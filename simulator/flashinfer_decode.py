@@ -321,7 +321,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     startup = (dependent + 1) * dram_latency(hw, family)
     tail = cfg.rows_per_stage * per_row / clock  # the last stage's compute after its data lands
     body = _loop_time(hw, stream, cuda)
-    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
+    merge, merge_trips = merge_kernel(hw, wl, partial, n_chunks, split)
     lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
     cost = Cost(hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
@@ -340,7 +340,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   ctas_per_sm=k, ctas=ctas, splits=n_chunks, chunk_keys=chunk, waves=math.ceil(ctas / slots),
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
                   startup_s=startup, tail_s=tail, merge_s=merge,
-                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback,
+                  merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback,
                   page_size=page_size(wl) if family == BATCH else None, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
 
@@ -391,10 +391,12 @@ def merge_rounds(n_chunks: int, v_head_dim: int) -> int:
     return max(math.ceil(math.ceil(n_chunks / bdy) / MERGE_STAGES), 1)
 
 
-def _merge_seconds(hw, wl, partial_bytes: float, n_chunks: int) -> float:
-    """MergeStates / VariableLengthMergeStates (cascade.cuh): a second launch that reads every chunk's partial O
-    and log-sum-exp (``merge_rounds`` dependent round trips: one up to 32 chunks at d = 128) and writes O (one row
-    per query and head)."""
+def merge_kernel(hw, wl, partial_bytes: float, n_chunks: int, split: bool) -> tuple[float, int]:
+    """MergeStates / VariableLengthMergeStates (cascade.cuh) after a KV split: (seconds, dependent round trips). A
+    second launch that reads every chunk's partial O and log-sum-exp (``merge_rounds`` round trips: one up to 32
+    chunks at d = 128) and writes O (one row per query and head); (0, 0) without a split."""
+    if not split:
+        return 0.0, 0
     moved = partial_bytes + wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * wl.dtype_bytes
     rounds = merge_rounds(int(n_chunks), int(wl.v_head_dim))
-    return hw.launch_overhead_s + rounds * hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    return hw.launch_overhead_s + rounds * hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency), rounds

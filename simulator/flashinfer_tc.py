@@ -43,7 +43,7 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _merge_seconds, _stream_seconds, merge_rounds, page_size
+from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -467,7 +467,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     hbm, little = reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight
     stream, stream_bound = (hbm, "hbm") if hbm >= little else (little, "latency")
     tail = full.cycles / clock
-    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
+    merge, merge_trips = merge_kernel(hw, wl, partial, n_chunks, split)
     tiles_run = sum(n for n, _ in work) * wl.kv_heads
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * tiles_run  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
@@ -485,7 +485,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
                   stream_bound=stream_bound, tile_cycles=full.cycles, tile_bound=full.bound, prologue_cycles=pro,
                   paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge,
-                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback, clock_hz=clock,
+                  merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock,
                   **extra)
     q_tiles = len(work) // (n_chunks * wl.batch)
     density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (wl.batch * q_tiles * wl.kv_len))  # key tiles
@@ -546,7 +546,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     # the page indices first
     dependent = PLAN_DEPENDENT_LOADS if family == BATCH_FAMILY else 1 if tile.build == "0.0.1" else 0
     startup = (dependent + 1) * dram_latency(hw, family)
-    merge = _merge_seconds(hw, wl, partial, n_chunks) if split else 0.0
+    merge, merge_trips = merge_kernel(hw, wl, partial, n_chunks, split)
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
@@ -562,5 +562,5 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, prologue_cycles=pro,
                   paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge,
-                  merge_rounds=merge_rounds(n_chunks, int(wl.v_head_dim)) if split else 0, cold_l2_writeback_bytes=writeback, clock_hz=clock)
+                  merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock)
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from simulator import Workload, evaluate, hardware
-from simulator.flashinfer_decode import BATCH, SINGLE, _merge_seconds, _stream_seconds, decode_config, merge_rounds
+from simulator.flashinfer_decode import BATCH, SINGLE, _stream_seconds, decode_config, merge_kernel, merge_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -70,7 +70,7 @@ def test_merge_kernel_waits_a_round_trip_per_four_iterations(head_dim, per_round
     assert merge_rounds(1, head_dim) == merge_rounds(per_round, head_dim) == 1
     assert merge_rounds(per_round + 1, head_dim) == 2 and merge_rounds(3 * per_round + 1, head_dim) == 4
     hw, wl = hardware("h100"), _decode(kv_len=65536, head_dim=head_dim)
-    assert _merge_seconds(hw, wl, 0.0, 3 * per_round + 1) - _merge_seconds(hw, wl, 0.0, per_round) == \
+    assert merge_kernel(hw, wl, 0.0, 3 * per_round + 1, True)[0] - merge_kernel(hw, wl, 0.0, per_round, True)[0] == \
         pytest.approx(3 * hw.dram_latency_s)
 
 
