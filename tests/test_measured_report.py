@@ -198,6 +198,27 @@ def test_device_names_map_to_the_bundled_model_of_that_part(device, model):
     assert device_hardware(device) == model
 
 
+@pytest.mark.parametrize("device, model", [
+    ("h100", "h100"), ("a100-pcie", "a100-pcie"), ("h100-pcie", "h100-pcie"), ("a800", "a800"),  # --hw's names
+    ("nvidia h100 80gb hbm3", "h100"), ("H100-PCIe", "h100-pcie"), ("nvidia_a100_80gb_pcie", "a100-pcie"),
+    ("  NVIDIA H200 ", "h200"), ("nvidia h20-3e", None), ("nvidia a100-pcie-40gb", None),
+    ("A100-PCIE", None),  # upper case is a part name: the start of nvidia-smi's A100 PCIe 40GB, no model
+])
+def test_device_names_in_any_case_or_spelling_and_model_names(device, model):
+    """A user's device column in lower case, with hyphens or underscores between words, or naming the model
+    itself as --hw does, finds the same model (until 2026-12-06 'h100' was 'no bundled model', and 'H100-PCIe' the
+    SXM5's)."""
+    from validation.report import device_hardware
+
+    assert device_hardware(device) == model
+
+
+def test_a_lower_case_device_column_reports(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("algorithm,heads,head_dim,seq_len,measured_ms,device\nflash3,16,128,8192,1.0,h100\n")
+    assert report_json(path)["points"][0]["hardware"] == "h100"
+
+
 def test_hw_option_predicts_every_row_on_that_model(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text(HEADER + "h100,flash2,1,32,32,128,4k,false,1.0,,\n")

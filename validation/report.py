@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from einsum_cascades.errors import UserError, read_user_text
+from gpu_models.loader import bundled_names
 from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
@@ -134,9 +135,27 @@ def hardware_for(doc: dict, hw: str | None) -> str:
 
 
 def device_hardware(name) -> str | None:
-    """The bundled model of a device name as torch or nvidia-smi print it ('NVIDIA GB200', 'NVIDIA H100 PCIe');
-    None for a device attnsim has no model of."""
-    return next((hw_name for needle, hw_name in _DEVICE_HW if needle in str(name or "")), None)
+    """The bundled model of a device name as torch or nvidia-smi print it ('NVIDIA GB200', 'NVIDIA H100 PCIe'),
+    in any case ('nvidia h100 80gb hbm3'), or a bundled model's own name as --hw spells it ('a100-pcie',
+    'h100-pcie'; 'A100-PCIE' is the start of nvidia-smi's name for the A100 PCIe 40GB, which has no model); None
+    for a device attnsim has no model of."""
+    text = str(name or "").strip()
+    if text in bundled_names():  # the model's name, which the part-name rules below would misread
+        return text
+    return next((hw_name for needle, hw_name in _DEVICE_HW if _holds(text, needle)), None)
+
+
+def _device_needle(name) -> str | None:
+    """The first part name of ``_DEVICE_HW`` that ``name`` holds."""
+    return next((n for n, m in _DEVICE_HW if _holds(name, n)), None)
+
+
+def _holds(name, part: str) -> bool:
+    """Whether a device name holds a part name, in any case and with '-', '_' or ' ' between words
+    ('H100-PCIe' holds 'H100 PCIe')."""
+    def norm(text) -> str:
+        return " ".join(str(text or "").upper().replace("-", " ").replace("_", " ").split())
+    return norm(part) in norm(name)
 
 
 _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
@@ -149,7 +168,7 @@ _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
 
 def no_model_error(device: str) -> str:
     """Why a device name has no bundled model, and what to do, in one line."""
-    needle = next((n for n, m in _DEVICE_HW if n in str(device or "")), None)
+    needle = _device_needle(device)
     why = (_NO_MODEL_WHY.get(needle, f"the {needle}, another part than any bundled model: its SMs, clocks or "
                                      "memory differ")
            if needle else f"the bundled models fit names holding {', '.join(n for n, m in _DEVICE_HW if m)}")
