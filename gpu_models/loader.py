@@ -55,8 +55,11 @@ def spec_path(name_or_path: str) -> Path:
                 "" if not path.exists() else ": not a regular file; give a .toml file"))
         return path
     if name_or_path.lower() not in bundled_names():
+        from gpu_models.devices import device_hint  # devices reads bundled_names from here
+
         raise HardwareError(f"unknown hardware {name_or_path!r}: allowed {', '.join(bundled_names())} "
-                            "or a path to a .toml file, either with :MHZ for SMs locked at that clock (h100:1500)")
+                            "or a path to a .toml file, either with :MHZ for SMs locked at that clock (h100:1500)"
+                            + device_hint(name_or_path))
     return Path(str(resources.files("gpu_models").joinpath("specs", f"{name_or_path.lower()}.toml")))
 
 

@@ -211,3 +211,20 @@ def test_a_dollar_in_a_results_file_s_names_is_text(tmp_path):
     path.write_text(json.dumps(doc))
     r = CliRunner().invoke(cli, ["plot", "validation", str(path), "--hw", "h100", "-o", str(tmp_path / "v.png")])
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("device, says", [
+    ("NVIDIA H100 80GB HBM3", "is the device of the h100 model: --hw h100"),  # torch.cuda.get_device_name()
+    ("NVIDIA A100 80GB PCIe", "--hw a100-pcie"),
+    ("NVIDIA H100 NVL", "no bundled model of device 'NVIDIA H100 NVL' (the H100 NVL"),  # a part with no model: why
+])
+def test_a_device_name_given_as_hw_names_its_model_and_is_not_taken(device, says):
+    """A pasted device name is an error (no silent substitution) whose one line names the model to give instead,
+    or why none fits."""
+    line = fails("simulate", "--hw", device, "--algo", "flash2")
+    assert f"unknown hardware {device!r}" in line and says in line
+
+
+def test_a_name_that_is_no_gpu_gets_no_device_hint():
+    line = fails("simulate", "--hw", "tpu-v5", "--algo", "flash2")
+    assert "device" not in line and "allowed a100" in line
