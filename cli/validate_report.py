@@ -12,8 +12,9 @@ from cli._params import not_empty
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--hw", default=None, callback=not_empty,
               help="Hardware model (name or TOML) to predict every point with; default: the file's device, "
-                   "or each row's hardware column, else the model its device column names (NVIDIA GB200, H100 PCIe, ...; "
-                   "a device with no bundled model is an error), else h100.")
+                   "or each row's hardware column, else the model its device column names (NVIDIA GB200, H100 PCIe, ... in "
+                   "any case, or a model's own name such as h100-pcie; a device with no bundled model is an error), "
+                   "else h100.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
               help="table (default on a terminal) or json.")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
