@@ -64,8 +64,8 @@ def no_model_error(device: str) -> str:
 
 def device_hint(name: str) -> str:
     """What an unknown --hw that is a GPU's device name is ('NVIDIA H100 80GB HBM3', pasted from torch or
-    nvidia-smi): '; that device is the h100 model: --hw h100', why no model fits it, or '' for any other name."""
+    nvidia-smi): '; ... is the device of the h100 model: use h100', why no model fits it, or '' for any other name."""
     hw_name = device_hardware(name)
     if hw_name:
-        return f"; {name.strip()!r} is the device of the {hw_name} model: --hw {hw_name}"
+        return f"; {name.strip()!r} is the device of the {hw_name} model: use {hw_name}"
     return f"; {no_model_error(name)}" if _device_needle(name) else ""

@@ -214,8 +214,8 @@ def test_a_dollar_in_a_results_file_s_names_is_text(tmp_path):
 
 
 @pytest.mark.parametrize("device, says", [
-    ("NVIDIA H100 80GB HBM3", "is the device of the h100 model: --hw h100"),  # torch.cuda.get_device_name()
-    ("NVIDIA A100 80GB PCIe", "--hw a100-pcie"),
+    ("NVIDIA H100 80GB HBM3", "is the device of the h100 model: use h100"),  # torch.cuda.get_device_name()
+    ("NVIDIA A100 80GB PCIe", "use a100-pcie"),
     ("NVIDIA H100 NVL", "no bundled model of device 'NVIDIA H100 NVL' (the H100 NVL"),  # a part with no model: why
 ])
 def test_a_device_name_given_as_hw_names_its_model_and_is_not_taken(device, says):
@@ -228,3 +228,8 @@ def test_a_device_name_given_as_hw_names_its_model_and_is_not_taken(device, says
 def test_a_name_that_is_no_gpu_gets_no_device_hint():
     line = fails("simulate", "--hw", "tpu-v5", "--algo", "flash2")
     assert "device" not in line and "allowed a100" in line
+
+
+def test_hw_show_given_a_device_name_names_the_model():
+    line = fails("hw", "show", "NVIDIA H200")
+    assert "unknown hardware 'NVIDIA H200'" in line and "is the device of the h200 model: use h200" in line
