@@ -65,6 +65,8 @@ def no_model_error(device: str) -> str:
 def device_hint(name: str) -> str:
     """What an unknown --hw that is a GPU's device name is ('NVIDIA H100 80GB HBM3', pasted from torch or
     nvidia-smi): '; ... is the device of the h100 model: use h100', why no model fits it, or '' for any other name."""
+    if ":" in name:  # NAME:MHZ with a bad clock ('h100:abc'), not a device name: no device prints a ':'
+        return ""
     hw_name = device_hardware(name)
     if hw_name:
         return f"; {name.strip()!r} is the device of the {hw_name} model: use {hw_name}"

@@ -213,6 +213,16 @@ def test_device_names_in_any_case_or_spelling_and_model_names(device, model):
     assert device_hardware(device) == model
 
 
+def test_a_device_with_a_locked_clock_is_an_error_not_a_free_clock(tmp_path):
+    """'h100:1500' in the device column would otherwise be the h100 at free clocks, the lock silently dropped."""
+    path = tmp_path / "mine.csv"
+    path.write_text("algorithm,seq_len,measured_ms,device\nflash3,8192,1.0,h100:1500\n")
+    result = run("validate", "report", str(path))
+    assert result.exit_code == 2 and "device 'h100:1500' holds a ':'" in result.output
+    path.write_text("algorithm,seq_len,measured_ms,hardware\nflash3,8192,1.0,h100:1500\n")
+    assert report_json(path)["points"][0]["predicted_s"] > 0
+
+
 def test_a_lower_case_device_column_reports(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("algorithm,heads,head_dim,seq_len,measured_ms,device\nflash3,16,128,8192,1.0,h100\n")

@@ -165,6 +165,9 @@ def _row_model(p: dict) -> str:
     if p.get("hardware"):
         return p["hardware"]
     if p.get("device"):
+        if ":" in str(p["device"]):  # no GPU's name holds one: NAME:MHZ, a locked clock, is the hardware column's
+            raise UserError(f"device {p['device']!r} holds a ':', which no GPU's name does: give a locked clock as "
+                            "the row's hardware (h100:1500) or --clock-locked MHZ")
         hw_name = device_hardware(p["device"])
         if hw_name is None:
             raise UserError(f"{no_model_error(p['device'])}: give the row a hardware column (a model name or a TOML "
