@@ -54,6 +54,9 @@ def read_csv(p: Path, label: str = "") -> list[dict]:
         twice = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
         if twice is not None:  # DictReader would keep the last of them silently
             raise UserError(f"{label}{p}: column {short_repr(twice)} appears twice in the header; give each column once")
+        if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
+            raise UserError(f"{label}{p}: the header is one column, {short_repr(header[0])}: separate the columns "
+                            f"with commas, not {sep!r}")
         return list(reader)
     except csv.Error as err:
         raise UserError(f"{label}{p}: not a CSV file ({err})") from None

@@ -234,3 +234,14 @@ def test_a_name_that_is_no_gpu_gets_no_device_hint(name):
 def test_hw_show_given_a_device_name_names_the_model():
     line = fails("hw", "show", "NVIDIA H200")
     assert "unknown hardware 'NVIDIA H200'" in line and "is the device of the h200 model: use h200" in line
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_csv_separated_by_other_than_commas_says_so(tmp_path, sep):
+    """A semicolon (European spreadsheet export) or tab CSV reads as one column; the error says why, where it
+    said 'no measured_ms' or 'unknown column'."""
+    path = tmp_path / "mine.csv"
+    path.write_text(sep.join(("algorithm", "seq_len", "measured_ms")) + "\n" + sep.join(("flash3", "4k", "1")) + "\n")
+    for args in (("validate", "report", str(path)), ("simulate", "--from", str(path))):
+        line = fails(*args)
+        assert "the header is one column" in line and f"not {sep!r}" in line
