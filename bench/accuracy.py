@@ -4,7 +4,9 @@ roofline's (run: python bench/accuracy.py [--json]).
 For every file in validation/published/ (published figures, not measured by attnsim), every point
 is predicted on the file's hardware model, as `attnsim validate report` does, and by the one-line
 roofline (validation/roofline.py): max(FLOPs / 60% of the tensor peak, Q/K/V/O bytes / 90% of HBM).
-Per file and algorithm: n, both median |predicted / measured - 1|, which is lower, and the points' role:
+Per file and algorithm: n, both median |predicted / measured - 1|, the model's bias (the signed median of
+predicted / measured - 1: + where it predicts longer than measured, - shorter), which median is lower, and the
+points' role:
 `fit` where a bundled hardware figure was fitted from them (a figure whose source in gpu_models/specs names
 the file in its `attnsim calibrate --kernels` command, of the kind, mma_sync, wgmma, tcgen05, unfused or
 cuda_core, those points are, and among the points that command's fit takes: validation.kernel_fit's
@@ -68,7 +70,8 @@ def accuracy(path: Path, fits: set = frozenset()) -> dict:
     for p in points:
         by_algo.setdefault(p["algorithm"], []).append(p)
     used = _fit_counts(path.name, doc, fits)
-    rows = [{"algorithm": algo, **_row(point_stats(ps)), "role": _role(path.name, used.get(algo, 0), len(ps)),
+    rows = [{"algorithm": algo, **_row(point_stats(ps)), "model_median_error": statistics.median(p["error"] for p in ps),
+             "role": _role(path.name, used.get(algo, 0), len(ps)),
              "errors": [(p["error"], p["roofline_error"]) for p in ps]}
             for algo, ps in by_algo.items()]
     return {"file": path.name, "rows": rows, "skipped": skipped}
@@ -125,13 +128,15 @@ def _row(stats: dict) -> dict:
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("file", "algorithm", "n", "model", "roofline", "wins", "role")
+    header = ("file", "algorithm", "n", "model", "bias", "roofline", "wins", "role")
     lines = [(r["file"], row["algorithm"], str(row["n"]), _pct(row["model_median_abs_error"]),
-              _pct(row["roofline_median_abs_error"]), row["wins"], row["role"]) for r in results for row in r["rows"]]
+              f"{row['model_median_error']:+.1%}", _pct(row["roofline_median_abs_error"]), row["wins"], row["role"])
+             for r in results for row in r["rows"]]
     widths = [max(len(x) for x in column) for column in zip(header, *lines)]
-    print("median |predicted / measured - 1| per published set and algorithm")
+    print("median |predicted / measured - 1| per published set and algorithm (bias: the model's signed median, "
+          "+ slow, - fast)")
     for line in (header, *lines):
-        cells = (x.ljust(w) if i in (0, 1, 5, 6) else x.rjust(w) for i, (x, w) in enumerate(zip(line, widths)))
+        cells = (x.ljust(w) if i in (0, 1, 6, 7) else x.rjust(w) for i, (x, w) in enumerate(zip(line, widths)))
         print("  ".join(cells).rstrip())
     print("all points pooled by role (|predicted / measured - 1|):")
     for o in overall(results):

@@ -356,6 +356,24 @@ def test_accuracy_bench_covers_every_published_file():
         for row in r["rows"]:
             model, roof = row["model_median_abs_error"], row["roofline_median_abs_error"]
             assert row["wins"] == ("tie" if abs(model - roof) < 0.0005 else "model" if model < roof else "roofline")
+            assert isinstance(row["model_median_error"], float)  # the bias (checked below)
+
+
+def test_accuracy_bench_bias_is_the_signed_median_error():
+    """The bias column: the signed median of predicted / measured - 1 over the row's points (+ the model slow,
+    - fast), recomputed here from `validate report`'s own predictions of the file."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    path = ROOT / "validation" / "published" / "flashinfer-prefill-h100.json"
+    rows = {row["algorithm"]: row for row in json.loads(bench("--json", str(path)).stdout)[0]["rows"]}
+    points = predict(load(str(path)), None, [])
+    for algo, row in rows.items():
+        errors = [p["error"] for p in points if p["algorithm"] == algo]
+        assert row["model_median_error"] == pytest.approx(statistics.median(errors))
+        assert row["model_median_abs_error"] == pytest.approx(statistics.median(abs(e) for e in errors))
+    out = bench(str(path)).stdout
+    assert "bias" in out.splitlines()[1] and f"{rows['flash2']['model_median_error']:+.1%}" in out
 
 
 def test_accuracy_bench_says_which_points_a_bundled_figure_was_fitted_from():
