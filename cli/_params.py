@@ -37,6 +37,9 @@ class SizeListType(click.ParamType):
             return value
         out = []
         for part in str(value).split(","):
+            if ":" in part:  # no size holds one: Python's 1k:64k, or a float range's :N on a size range
+                raise UserError(f"bad {_label(param)} {short_repr(part)}: a size range is LOW..HIGH, doubling from LOW "
+                                "(1k..1m), with no step; list other sizes with commas (1k,3k,5k)")
             out.extend(_size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))])
         too_big = [v for v in out if self.limit and v > self.limit]
         if too_big:

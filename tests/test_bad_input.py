@@ -245,3 +245,11 @@ def test_a_csv_separated_by_other_than_commas_says_so(tmp_path, sep):
     for args in (("validate", "report", str(path)), ("simulate", "--from", str(path))):
         line = fails(*args)
         assert "the header is one column" in line and f"not {sep!r}" in line
+
+
+@pytest.mark.parametrize("value", ["1k:64k", "1k:64k:x2", "1k..1m:5"])
+def test_a_size_range_in_another_syntax_names_the_range_syntax(value):
+    """Python's slice syntax, or a fraction range's :N step on sizes, said only 'use a positive integer'."""
+    for cmd in (("sweep", "-o", "x.csv"), ("simulate",)):
+        line = fails(*cmd, "--seq-len", value)
+        assert f"bad --seq-len {value!r}" in line and "LOW..HIGH" in line and "1k..1m" in line
