@@ -74,3 +74,35 @@ def test_every_roof_a_breakdown_draws_has_a_name_and_a_colour_of_its_own(algo, k
     r = evaluate(hardware("h100"), algo, Workload(heads=32, head_dim=128, **kw))
     assert set(r.times) <= set(GPU_RESOURCES) and set(GPU_RESOURCES) == set(RESOURCE_COLORS)
     assert len(set(RESOURCE_COLORS.values())) == len(RESOURCE_COLORS)
+
+
+def _time_axis_labels(lo: float, hi: float) -> list[tuple[str, object]]:
+    """(label, window extent) of every labelled tick on a square log axis of seconds from lo to hi, as the
+    validation scatter draws it (7 x 6 inches, equal aspect)."""
+    from cli.plots.style import seconds_axis
+
+    fig, ax = plt.subplots(figsize=(7.0, 6.0))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.plot([lo, hi], [lo, hi])
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    seconds_axis(ax.xaxis)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    out = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.xaxis.get_majorticklabels()
+           + ax.xaxis.get_minorticklabels() if t.get_text() and t.get_visible()]
+    plt.close(fig)
+    return out
+
+
+@pytest.mark.parametrize("lo, hi", [(150e-6, 5e-3), (8e-6, 600e-6), (150e-6, 1.1e-3), (1e-6, 1.0)])
+def test_time_tick_labels_on_the_validation_scatter_never_overlap(lo, hi):
+    """A 1.5-decade scatter labelled 200, 300, 400 and 600 us beside the decades, and '300 us' ran into
+    '400 us' (2026-12-06); now 2 and 5 within two decades, 2, 3, 4 and 6 within one."""
+    labels = _time_axis_labels(lo, hi)
+    assert len(labels) >= 3  # still labelled where the points are
+    boxes = sorted((box.x0, box.x1, text) for text, box in labels)
+    for (x0, x1, a), (y0, _, b) in zip(boxes, boxes[1:]):
+        assert x1 <= y0, f"{a!r} overlaps {b!r}"
