@@ -44,8 +44,10 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
 def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, _version) -> Algorithm:
     name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
     if not _is_cascade(name):
-        raise UserError(f"unknown algorithm {algo!r}: allowed {', '.join(families)}, a bundled cascade "
-                        f"({', '.join(_cascade_names())}) or a .cascade file, optionally @MAPPING")
+        hint = suggest(algo, families)
+        raise UserError(f"unknown algorithm {algo!r}{f' (did you mean {hint}?)' if hint else ''}: allowed "
+                        f"{', '.join(families)}, a bundled cascade ({', '.join(_cascade_names())}) or a .cascade "
+                        "file, optionally @MAPPING")
     _check_attention(name)
     if at and not mapping:
         raise UserError(f"bad algorithm {algo!r}: nothing after '@': give a mapping ({', '.join(mappings(kind))}) "
@@ -129,3 +131,29 @@ def _aligned_chunks(cascade_name: str, _version) -> bool:
     key_coarse = [v for v, f in fam.items() if f == "m" and v[-1:].isdigit() and not v.endswith("0")]
     return any(set(e.vars) & set(parts) and not set(e.vars) & set(coarse) and set(e.vars) & set(key_coarse)
                for e in cascade.einsums)
+
+
+# what people call the kernels (FA3, flash_attn, FlashAttention-2, eager attention), letters and digits only,
+# lower case -> attnsim's family; a suggestion in the error, never taken in its place
+_COMMON_NAMES = {
+    **dict.fromkeys(("fa1", "flashattention1", "flashattn1"), "flash1"),  # unnumbered FlashAttention: no guess
+    **dict.fromkeys(("fa2", "flashattention2", "flashattn", "flashattn2"), "flash2"),
+    **dict.fromkeys(("fa3", "flashattention3", "flashattn3", "flashattninterface", "hopper"), "flash3"),
+    **dict.fromkeys(("fa4", "flashattention4", "flashattn4", "flashattncute", "cute"), "flash4"),
+    **dict.fromkeys(("flashdecoding", "splitkv", "flashattndecode"), "flash-decoding"),
+    **dict.fromkeys(("eager", "standard", "vanilla", "pytorch", "torch", "manual"), "naive"),
+    "flashinfer": "flashinfer-decode, flashinfer-prefill or another flashinfer-* family",
+}
+
+
+def suggest(algo: str, families: tuple) -> str | None:
+    """The family an unknown ``--algo`` most likely means: a common name for it (fa3, FlashAttention-2, eager), or
+    the closest family name (difflib), or None."""
+    import difflib
+
+    key = "".join(c for c in algo.lower() if c.isalnum())
+    if key in _COMMON_NAMES and (_COMMON_NAMES[key] in families or key == "flashinfer"):
+        return _COMMON_NAMES[key]
+    close = difflib.get_close_matches(algo.lower(), families, n=1, cutoff=0.75)
+    return close[0] if close else None
+

@@ -253,3 +253,20 @@ def test_a_size_range_in_another_syntax_names_the_range_syntax(value):
     for cmd in (("sweep", "-o", "x.csv"), ("simulate",)):
         line = fails(*cmd, "--seq-len", value)
         assert f"bad --seq-len {value!r}" in line and "LOW..HIGH" in line and "1k..1m" in line
+
+
+@pytest.mark.parametrize("algo, family", [("fa3", "flash3"), ("FlashAttention-2", "flash2"), ("flash_attn", "flash2"),
+                                          ("FA4", "flash4"), ("flsh3", "flash3"), ("eager", "naive"),
+                                          ("flash_decoding", "flash-decoding")])
+def test_an_unknown_algorithm_suggests_the_family_it_likely_means(algo, family):
+    """What people call the kernels (FA3, flash_attn, eager attention) or a typo: the one-line error names the
+    family, and the call is not run as it (no silent substitution)."""
+    line = fails("simulate", "--algo", algo)
+    assert f"unknown algorithm {algo!r} (did you mean {family}?)" in line
+
+
+@pytest.mark.parametrize("algo", ["sdpa", "FlashAttention", "xyz"])
+def test_an_algorithm_with_no_clear_family_gets_no_guess(algo):
+    """torch SDPA dispatches to several kernels, unnumbered FlashAttention is any of four: no guess."""
+    line = fails("simulate", "--algo", algo)
+    assert f"unknown algorithm {algo!r}:" in line and "did you mean" not in line
