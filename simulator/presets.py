@@ -49,6 +49,24 @@ DECODER_MODEL_TYPES = frozenset({"llama", "llama4_text", "mistral", "mixtral", "
                                  "opt", "bloom"})
 
 
+def _letters_digits(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+# Llama 3.1 and 3.3 keep Llama 3's attention at 8B and 70B (meta-llama configs: 32/8 and 64/8 heads, head dim 128)
+_SAME_SHAPE = {"llama31": "llama3", "llama33": "llama3"}
+
+
+def same_shape_preset(name: str) -> str | None:
+    """The preset an unknown model name spells another way (llama-3-8b, Llama_3_8B) or names a release of with
+    the same attention shape (llama3.1-8b: llama3-8b); None otherwise (a close but other model, llama3-405b, is no
+    suggestion: its heads differ)."""
+    key = _letters_digits(name)
+    for old, new in _SAME_SHAPE.items():
+        key = key.replace(old, new, 1) if key.startswith(old) else key
+    return next((m for m in MODELS if _letters_digits(m) == key), None)
+
+
 def model_preset(name: str) -> dict:
     """Shape and call fields of a named model or a HuggingFace-style ``config.json``; UserError naming the
     allowed names."""
@@ -56,7 +74,9 @@ def model_preset(name: str) -> dict:
         return hf_config(name)
     key = name.lower()
     if key not in MODELS:
-        raise UserError(f"unknown model {name!r}: allowed {', '.join(MODELS)} or a path to a config.json")
+        hint = same_shape_preset(key)
+        hint = f" (did you mean {hint}, the same attention shape?)" if hint else ""
+        raise UserError(f"unknown model {name!r}{hint}: allowed {', '.join(MODELS)} or a path to a config.json")
     return {**MODELS[key], **CALLS.get(key, {})}
 
 

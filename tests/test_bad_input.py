@@ -270,3 +270,17 @@ def test_an_algorithm_with_no_clear_family_gets_no_guess(algo):
     """torch SDPA dispatches to several kernels, unnumbered FlashAttention is any of four: no guess."""
     line = fails("simulate", "--algo", algo)
     assert f"unknown algorithm {algo!r}:" in line and "did you mean" not in line
+
+
+@pytest.mark.parametrize("model, preset", [("llama-3-8b", "llama3-8b"), ("llama3.1-8b", "llama3-8b"),
+                                           ("Llama-3.3-70B", "llama3-70b"), ("Mistral_7B", "mistral-7b")])
+def test_an_unknown_model_spelled_otherwise_names_its_preset(model, preset):
+    line = fails("simulate", "--model", model)
+    assert f"unknown model {model!r} (did you mean {preset}, the same attention shape?)" in line
+
+
+@pytest.mark.parametrize("model", ["llama3-405b", "deepseek-v2", "mixtral"])
+def test_a_model_of_another_shape_gets_no_suggestion(model):
+    """llama3-405b is close in spelling to llama3-70b but has 128 heads: no suggestion."""
+    line = fails("simulate", "--model", model)
+    assert f"unknown model {model!r}:" in line and "did you mean" not in line
