@@ -2,6 +2,8 @@
 them ('h100-pcie', 'H100-PCIe'), or a part attnsim has no model of (an error naming why, never another part's model).
 Used by `attnsim validate report` for a measured file's device column and by --hw for a pasted device name."""
 
+from functools import lru_cache
+
 from gpu_models.loader import bundled_names
 
 # device name (as torch / nvidia-smi print it) -> hardware model; first match wins, so the longer names come first
@@ -27,9 +29,15 @@ def device_hardware(name) -> str | None:
     'h100-pcie'; 'A100-PCIE' is the start of nvidia-smi's name for the A100 PCIe 40GB, which has no model); None
     for a device attnsim has no model of."""
     text = str(name or "").strip()
-    if text in bundled_names():  # the model's name, which the part-name rules below would misread
+    if text in _models():  # the model's name, which the part-name rules below would misread
         return text
     return next((hw_name for needle, hw_name in _DEVICE_HW if _holds(text, needle)), None)
+
+
+@lru_cache(maxsize=1)
+def _models() -> frozenset:
+    """The bundled models' names (a directory listing: read once, as a measured file calls this per row)."""
+    return frozenset(bundled_names())
 
 
 def _device_needle(name) -> str | None:
