@@ -10,6 +10,12 @@ class UserError(ValueError):
     """Bad input from a user; ``str(err)`` is a complete one-line explanation."""
 
 
+def name_key(text: str) -> str:
+    """A name as suggestions compare it: lower case, letters and digits only ('FlashAttention-2' -> 'flashattention2',
+    'Llama-3.1-8B' -> 'llama318b')."""
+    return "".join(c for c in str(text).lower() if c.isalnum())
+
+
 MAX_INPUT_BYTES = 256 << 20  # a points, results or cascade file past 256 MiB is refused before it is read
 
 

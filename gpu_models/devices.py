@@ -31,7 +31,8 @@ def device_hardware(name) -> str | None:
     text = str(name or "").strip()
     if text in _models():  # the model's name, which the part-name rules below would misread
         return text
-    return next((hw_name for needle, hw_name in _DEVICE_HW if _holds(text, needle)), None)
+    part = _device_part(text)
+    return part[1] if part else None
 
 
 @lru_cache(maxsize=1)
@@ -40,17 +41,18 @@ def _models() -> frozenset:
     return frozenset(bundled_names())
 
 
-def _device_needle(name) -> str | None:
-    """The first part name of ``_DEVICE_HW`` that ``name`` holds."""
-    return next((n for n, m in _DEVICE_HW if _holds(name, n)), None)
+def _words(text) -> str:
+    """A name in capitals with one space between words, '-' and '_' read as spaces ('H100-PCIe' -> 'H100 PCIE')."""
+    return " ".join(str(text or "").upper().replace("-", " ").replace("_", " ").split())
 
 
-def _holds(name, part: str) -> bool:
-    """Whether a device name holds a part name, in any case and with '-', '_' or ' ' between words
-    ('H100-PCIe' holds 'H100 PCIe')."""
-    def norm(text) -> str:
-        return " ".join(str(text or "").upper().replace("-", " ").replace("_", " ").split())
-    return norm(part) in norm(name)
+_PARTS = tuple((_words(needle), needle, hw_name) for needle, hw_name in _DEVICE_HW)
+
+
+def _device_part(name) -> tuple[str, str | None] | None:
+    """(needle, model) of the first part name of ``_DEVICE_HW`` that ``name`` holds, in any case and spelling."""
+    words = _words(name)
+    return next(((needle, hw_name) for key, needle, hw_name in _PARTS if key in words), None)
 
 
 _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
@@ -63,7 +65,7 @@ _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
 
 def no_model_error(device: str) -> str:
     """Why a device name has no bundled model, and what to do, in one line."""
-    needle = _device_needle(device)
+    needle = (_device_part(device) or (None, None))[0]
     why = (_NO_MODEL_WHY.get(needle, f"the {needle}, another part than any bundled model: its SMs, clocks or "
                                      "memory differ")
            if needle else f"the bundled models fit names holding {', '.join(n for n, m in _DEVICE_HW if m)}")
@@ -78,4 +80,4 @@ def device_hint(name: str) -> str:
     hw_name = device_hardware(name)
     if hw_name:
         return f"; {name.strip()!r} is the device of the {hw_name} model: use {hw_name}"
-    return f"; {no_model_error(name)}" if _device_needle(name) else ""
+    return f"; {no_model_error(name)}" if _device_part(name) else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, name_key
 from einsum_cascades.library import cascade_version, file_version
 
 ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax")  # simulator.accel_model runs them
@@ -134,7 +134,7 @@ def _aligned_chunks(cascade_name: str, _version) -> bool:
 
 
 # what people call the kernels (FA3, flash_attn, FlashAttention-2, eager attention), letters and digits only,
-# lower case -> attnsim's family; a suggestion in the error, never taken in its place
+# lower case (errors.name_key) -> attnsim's family; a suggestion in the error, never taken in its place
 _COMMON_NAMES = {
     **dict.fromkeys(("fa1", "flashattention1", "flashattn1"), "flash1"),  # unnumbered FlashAttention: no guess
     **dict.fromkeys(("fa2", "flashattention2", "flashattn", "flashattn2"), "flash2"),
@@ -151,9 +151,8 @@ def suggest(algo: str, families: tuple) -> str | None:
     the closest family name (difflib), or None."""
     import difflib
 
-    key = "".join(c for c in algo.lower() if c.isalnum())
-    if key in _COMMON_NAMES and (_COMMON_NAMES[key] in families or key == "flashinfer"):
-        return _COMMON_NAMES[key]
+    if (common := _COMMON_NAMES.get(name_key(algo))) is not None:
+        return common
     close = difflib.get_close_matches(algo.lower(), families, n=1, cutoff=0.75)
     return close[0] if close else None
 

@@ -5,7 +5,7 @@ model's attention call: LLM decoders are causal, carry their sliding window and 
 their published weights. ``--model ./config.json`` reads the same from a HuggingFace-style config.
 """
 
-from einsum_cascades.errors import UserError, read_user_text
+from einsum_cascades.errors import UserError, name_key, read_user_text
 from einsum_cascades.units import MAX_SIZE, short_repr
 from simulator.workload import MLA_ABSORBED
 
@@ -49,10 +49,6 @@ DECODER_MODEL_TYPES = frozenset({"llama", "llama4_text", "mistral", "mixtral", "
                                  "opt", "bloom"})
 
 
-def _letters_digits(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum())
-
-
 # Llama 3.1 and 3.3 keep Llama 3's attention at 8B and 70B (meta-llama configs: 32/8 and 64/8 heads, head dim 128)
 _SAME_SHAPE = {"llama31": "llama3", "llama33": "llama3"}
 
@@ -61,10 +57,10 @@ def same_shape_preset(name: str) -> str | None:
     """The preset an unknown model name spells another way (llama-3-8b, Llama_3_8B) or names a release of with
     the same attention shape (llama3.1-8b: llama3-8b); None otherwise (a close but other model, llama3-405b, is no
     suggestion: its heads differ)."""
-    key = _letters_digits(name)
+    key = name_key(name)
     for old, new in _SAME_SHAPE.items():
         key = key.replace(old, new, 1) if key.startswith(old) else key
-    return next((m for m in MODELS if _letters_digits(m) == key), None)
+    return next((m for m in MODELS if name_key(m) == key), None)
 
 
 def model_preset(name: str) -> dict:
