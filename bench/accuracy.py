@@ -19,112 +19,13 @@ many points each puts within 10%. Prints figures, asserts nothing.
 
 import argparse
 import json
-import re
-import statistics
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
-from cli._measured_file import load  # noqa: E402  (after the path set-up above)
-from einsum_cascades.errors import UserError  # noqa: E402
-from simulator.api import hardware  # noqa: E402
-from validation.kernel_fit import fit_points  # noqa: E402
-from validation.report import (BUILD_KEYS, MEASURED_FORMAT, hardware_for, locked_clock_mhz, point_stats,  # noqa: E402
-                               predict)
-
-PUBLISHED = ROOT / "validation" / "published"
-SPECS = ROOT / "gpu_models" / "specs"
-TIE = 0.0005  # medians closer than this (0.05 points of error) print as a tie
-DEVELOPMENT = ("flashinfer-decode-h100.json",)  # issue 10's development sets that no figure is fitted from
-KINDS = ("mma_sync", "wgmma", "tcgen05", "unfused", "cuda_core")  # kernel_fit's targets, a figure's name prefix
-FIT_COMMAND = re.compile(r"fitted by `attnsim calibrate --kernels([^`]*)`")
-
-
-def fitted() -> set:
-    """(file name, kind) of every bundled figure fitted by ``attnsim calibrate --kernels``."""
-    out = set()
-    for toml in SPECS.glob("*.toml"):
-        for name, entry in tomllib.loads(toml.read_text()).items():
-            source = entry.get("source", "") if isinstance(entry, dict) else ""
-            kind = next((k for k in KINDS if name.startswith(k + "_")), None)
-            for command in FIT_COMMAND.findall(source):
-                words = command.split()
-                only = words[words.index("--only") + 1].split(",") if "--only" in words else KINDS
-                if kind in only:
-                    out |= {(Path(w).name, kind) for w in words if w.startswith("validation/published/")}
-    return out
-
-
-def accuracy(path: Path, fits: set = frozenset()) -> dict:
-    """One file's rows (per algorithm) and skipped points; a file attnsim cannot read at all is skipped whole."""
-    skipped = []
-    try:
-        doc = load(str(path))
-        points = predict(doc, None, skipped)
-    except UserError as err:
-        return {"file": path.name, "rows": [], "skipped": [{"point": "all", "reason": str(err)}]}
-    by_algo = {}
-    for p in points:
-        by_algo.setdefault(p["algorithm"], []).append(p)
-    used = _fit_counts(path.name, doc, fits)
-    rows = [{"algorithm": algo, **_row(point_stats(ps)), "model_median_error": statistics.median(p["error"] for p in ps),
-             "role": _role(path.name, used.get(algo, 0), len(ps)),
-             "errors": [(p["error"], p["roofline_error"]) for p in ps]}
-            for algo, ps in by_algo.items()]
-    return {"file": path.name, "rows": rows, "skipped": skipped}
-
-
-def overall(results: list[dict]) -> list[dict]:
-    """Every point's |error| pooled by its row's role (a row partly fitted counts as fitted): per role n, the
-    model's and the roofline's median |error| over the points that have both, and how many points each puts
-    within 10%."""
-    pooled: dict = {}
-    for r in results:
-        for row in r["rows"]:
-            role = "fit" if row["role"].startswith("fit") else row["role"]
-            pooled.setdefault(role, []).extend(e for e in row["errors"] if e[1] is not None)
-    out = []
-    for role in ("held out", "dev", "fit"):
-        pts = pooled.get(role, [])
-        if pts:
-            model, roof = sorted(abs(m) for m, _ in pts), sorted(abs(r) for _, r in pts)
-            out.append({"role": role, "n": len(pts), "model_median_abs_error": statistics.median(model),
-                        "roofline_median_abs_error": statistics.median(roof),
-                        "model_within_10pct": sum(m <= 0.1 for m in model),
-                        "roofline_within_10pct": sum(r <= 0.1 for r in roof)})
-    return out
-
-
-def _fit_counts(name: str, doc: dict, fits: set) -> dict:
-    """Algorithm -> how many of the file's points a bundled figure's fit took."""
-    kinds = tuple(kind for file, kind in fits if file == name)
-    if not kinds or doc.get("format") == MEASURED_FORMAT:
-        return {}
-    builds = {k: doc.get(k) for k in BUILD_KEYS}
-    points = {**doc, "points": [{**p, **builds, "clock_locked_mhz": locked_clock_mhz(doc)} for p in doc["points"]]}
-    counts: dict = {}
-    for taken in fit_points(points, hardware(hardware_for(doc, None)), kinds).values():
-        for point in taken:
-            counts[point[1]] = counts.get(point[1], 0) + 1
-    return counts
-
-
-def _role(name: str, used: int, n: int) -> str:
-    if used:
-        return "fit" if used >= n else f"fit {used}/{n}"
-    return "dev" if name in DEVELOPMENT else "held out"
-
-
-def _row(stats: dict) -> dict:
-    model, roof = stats["median_abs_error"], stats["roofline_median_abs_error"]
-    if roof is None:
-        wins = "-"
-    else:
-        wins = "tie" if abs(model - roof) < TIE else "model" if model < roof else "roofline"
-    return {"n": stats["n"], "model_median_abs_error": model, "roofline_median_abs_error": roof, "wins": wins}
+from validation.evidence import accuracy, fitted, overall, published_files  # noqa: E402  (after the path set-up)
 
 
 def print_table(results: list[dict]) -> None:
@@ -163,7 +64,7 @@ def main(argv=None) -> None:
                         "validation/published/)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
-    files = args.files or sorted(p for p in PUBLISHED.iterdir() if p.suffix.lower() in (".json", ".csv"))
+    files = args.files or published_files()
     fits = fitted()
     results = [accuracy(p, fits) for p in files]
     if args.json:

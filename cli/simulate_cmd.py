@@ -37,7 +37,7 @@ def simulate(from_file, explain, fmt, **opts):
         points, defaults = read_points(from_file), default_point(opts)
         rows = _run_rows(points, defaults, from_file)
     else:
-        points = expand_points(opts)
+        points, defaults = expand_points(opts), {}
         if len(points) > SAY_POINTS:
             click.echo(f"attnsim: simulating {len(points):,} points; nothing prints until all are done "
                        "(attnsim sweep ... -o FILE streams rows with progress, on every core)", err=True)
@@ -51,7 +51,8 @@ def simulate(from_file, explain, fmt, **opts):
         from cli._explain import explain_point
         from cli._wrap import echo_fitted
 
-        echo_fitted(explain_point(rows[0]))
+        # the machine as given (a TOML's path: the row holds only its name)
+        echo_fitted(explain_point(rows[0], points[0].get("hardware") or defaults.get("hardware")))
         return
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
 

@@ -4,6 +4,7 @@ import click
 
 from cli._files import check_target
 from cli._params import not_empty
+from cli.validate_evidence import evidence
 from cli.validate_report import report
 from einsum_cascades.errors import UserError
 
@@ -11,7 +12,8 @@ from einsum_cascades.errors import UserError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def validate():
     """Measure attention on a GPU and compare the model with it (results format: validation/FORMAT.md),
-    or with your own measurements from any benchmark (a CSV or JSON: see `validate report --help`).
+    or with your own measurements from any benchmark (a CSV or JSON: see `validate report --help`);
+    `validate evidence` says how well the model knows each kernel family on each GPU.
 
     \b
     Examples:
@@ -19,6 +21,7 @@ def validate():
       attnsim validate report validation/published/fa3-paper-h100.json
       attnsim validate report results.json --hw my-h100.toml --format json
       attnsim validate report my-benchmark.csv
+      attnsim validate evidence --hw h100 --algo flash3
     """
 
 
@@ -109,3 +112,4 @@ def _with_progress(work):
 
 
 validate.add_command(report)
+validate.add_command(evidence)

@@ -74,6 +74,7 @@ COMMANDS = [
     (["method", "show", "nsa"], {"@": "name"}),
     (["validate", "report", "{fixture}"], {"@": "file", "--hw": "name", "--format": "choice", "-o": "output:png",
                                            "--clock-locked": "float"}),
+    (["validate", "evidence", "--format", "csv"], {"--hw": "name", "--algo": "name", "--format": "choice"}),
     (["validate", "merge", "{fixture}", "-o", "{tmp}/m.json"], {"@": "file", "-o": "output:json"}),
     (["validate", "run", "-o", "{tmp}/run.json"], {"--hw": "name", "--only": "parts", "-o": "output:json"}),
     (["calibrate", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "-o": "output:toml", "--hw": "name"}),

@@ -1,0 +1,127 @@
+"""``attnsim validate evidence``: how well the model knows each kernel family on each GPU, from the bundled
+published timings (validation/evidence.py)."""
+
+import json
+import sys
+
+import click
+
+from cli._params import NameListType, not_empty
+from einsum_cascades.errors import UserError
+from einsum_cascades.units import short_repr
+
+FORMATS = ("table", "json", "csv")
+CSV_FIELDS = ("hardware", "algorithm", "n", "model_median_abs_error", "model_median_error", "model_max_abs_error",
+              "model_within_10pct", "roofline_median_abs_error", "sets", "fitted_points", "fitted_sets")
+
+
+def _bundled():
+    from gpu_models.loader import bundled_names
+
+    return bundled_names()
+
+
+@click.command("evidence", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--hw", "hardware", type=NameListType(_bundled), default=None, callback=not_empty,
+              help="Only these bundled hardware models (comma list), e.g. h100,b200. Default: every one with "
+                   "published timings.")
+@click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
+              help="Only these kernel families (comma list), e.g. flash3,flashinfer-decode. Default: every one.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="table (default on a terminal), json, or csv (default when piped).")
+def evidence(hardware, algorithms, fmt):
+    """How far to trust a prediction: the model's errors on the published timings bundled with attnsim.
+
+    Per hardware model and kernel family, over the points of validation/published/ that no bundled figure was
+    fitted from (a fitted point shows the fit, not the model's reach): how many, the median |predicted /
+    measured - 1|, the bias (the signed median: + the model predicts longer than measured, - shorter), the
+    worst, how many fall within 10%, the one-line roofline's median on the same points, and the sets they come
+    from; the points a figure was fitted from are counted apart. A family and GPU with no row have no published
+    timing: there the prediction rests on the kernel's mechanisms and the GPU's figures alone. Per set and
+    family: python3 bench/accuracy.py; point by point: attnsim validate report FILE.
+
+    \b
+    Examples:
+      attnsim validate evidence
+      attnsim validate evidence --hw h100 --algo flash3
+      attnsim validate evidence --algo flashinfer-decode --format json
+    """
+    from simulator.api import ALGORITHMS
+    from simulator.algorithms import suggest
+    from validation.evidence import evidence as rows_of
+
+    bundled = set(_bundled())
+    for name in hardware or ():
+        if name not in bundled:
+            raise UserError(f"unknown hardware model {short_repr(name)}: the evidence is per bundled model: "
+                            f"{', '.join(sorted(bundled))}")
+    every = rows_of()
+    known = set(ALGORITHMS) | {r["algorithm"] for r in every}
+    for name in algorithms or ():
+        if name not in known:
+            hint = suggest(name, ALGORITHMS)
+            raise UserError(f"unknown algorithm {short_repr(name)}{f' (did you mean {hint}?)' if hint else ''}: allowed "
+                            f"{', '.join(ALGORITHMS)}")
+    rows = [r for r in every if (not hardware or r["hardware"] in hardware)
+            and (not algorithms or r["algorithm"] in algorithms)]
+    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+    elif fmt == "csv":
+        _csv(rows)
+    else:
+        _table(rows, hardware, algorithms)
+
+
+def _csv(rows: list[dict]) -> None:
+    import csv
+
+    out = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
+    out.writeheader()
+    for r in rows:
+        out.writerow({**r, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
+
+
+def _table(rows: list[dict], hardware, algorithms) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+
+    from cli._fit import print_fitted
+
+    console = Console()
+    if not rows:
+        console.print(none_line(hardware, algorithms), highlight=False)
+        return
+    cells = [[r["hardware"], escape(r["algorithm"]), str(r["n"]), _pct(r["model_median_abs_error"]),
+              _signed(r["model_median_error"]), _pct(r["model_max_abs_error"]),
+              f"{r['model_within_10pct']}/{r['n']}" if r["n"] else "-", _pct(r["roofline_median_abs_error"]),
+              str(len(r["sets"])), str(r["fitted_points"])] for r in rows]
+    print_fitted(("hw", "algorithm", "points", "median", "bias", "worst", "in 10%", "roofline", "sets", "fitted"),
+                 cells, names=("algorithm",), text=("algorithm",),
+                 right=("points", "median", "bias", "worst", "in 10%", "roofline", "sets", "fitted"),
+                 shared=("hw", "algorithm"), drop=("roofline", "sets", "worst"),
+                 dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
+                 collapse_padding=True, header_style="bold", caption_justify="left",
+                 caption="points: published timings no bundled figure was fitted from; median, bias, worst: "
+                         "predicted / measured - 1 on them; fitted: points a figure was fitted from, not counted")
+    gaps = [(h, a) for h in (hardware or ()) for a in (algorithms or ()) if not any(
+        r["hardware"] == h and r["algorithm"] == a for r in rows)]
+    for h, a in gaps:
+        console.print(none_line((h,), (a,)), highlight=False)
+
+
+def none_line(hardware, algorithms) -> str:
+    """What to say where the bundled sets hold no timing of these families on these GPUs."""
+    what = " or ".join(algorithms) if algorithms else "any family"
+    where = " or ".join(hardware) if hardware else "any GPU"
+    return (f"no published timing of {what} on {where} in attnsim's sets: the prediction rests on the kernel's "
+            "mechanisms and the GPU's figures alone (attnsim validate evidence lists what there is)")
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _signed(x) -> str:
+    return "-" if x is None else f"{x:+.1%}"

@@ -1,0 +1,127 @@
+"""`attnsim validate evidence` and the `--explain` line that quotes it: the model's errors on the bundled published
+timings per hardware model and family, the points a bundled figure was fitted from counted apart."""
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli._measured_file import load
+from cli.main import cli
+from validation.evidence import evidence, published_results
+from validation.report import predict
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = ROOT / "validation" / "published"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def rows_json(*args) -> list[dict]:
+    r = run("validate", "evidence", "--format", "json", *args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def test_a_row_pools_the_sets_points_as_validate_report_predicts_them():
+    """Recomputed from `validate report`'s own predictions of the row's sets: the same points, median, bias,
+    worst and count within 10%."""
+    row = rows_json("--hw", "h100", "--algo", "flashinfer-decode")[0]
+    assert row["n"] >= 20 and len(row["sets"]) >= 2
+    errors = [p["error"] for name in row["sets"] for p in predict(load(str(PUBLISHED / name)), None, [])
+              if p["algorithm"] == "flashinfer-decode" and p["hardware"] == "h100"]
+    assert len(errors) == row["n"]
+    assert row["model_median_abs_error"] == pytest.approx(statistics.median(abs(e) for e in errors))
+    assert row["model_median_error"] == pytest.approx(statistics.median(errors))
+    assert row["model_max_abs_error"] == pytest.approx(max(abs(e) for e in errors))
+    assert row["model_within_10pct"] == sum(abs(e) <= 0.1 for e in errors)
+
+
+def test_points_a_figure_was_fitted_from_are_not_evidence():
+    """b200.toml's mma_sync figures are fitted from every B200 flash2 set (their sources name the calibrate
+    command): those points count apart, and the row holds no evidence of its own."""
+    row = rows_json("--hw", "b200", "--algo", "flash2")[0]
+    assert row["n"] == 0 and row["model_median_abs_error"] is None
+    assert row["fitted_points"] >= 30 and "tritonbench-pr171-b200.json" in row["fitted_sets"]
+    # every point of every row is either evidence or fitted, and each set's rows agree with bench/accuracy's roles
+    for r in published_results():
+        for file_row in r["rows"]:
+            ev = evidence((file_row["hardware"],), (file_row["algorithm"],))[0]
+            target = ev["fitted_sets"] if file_row["role"].startswith("fit") else ev["sets"]
+            assert r["file"] in target
+
+
+def test_filters_do_not_change_the_figures():
+    every = {(r["hardware"], r["algorithm"]): r for r in evidence()}
+    for r in evidence(("h100", "a100-pcie"), ("flash3", "flashinfer-decode")):
+        assert r == every[(r["hardware"], r["algorithm"])]
+    assert {r["hardware"] for r in rows_json("--hw", "h100,h200")} == {"h100", "h200"}
+
+
+def test_csv_and_table():
+    r = run("validate", "evidence", "--hw", "h100", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert rows and all(row["hardware"] == "h100" for row in rows)
+    assert any(row["algorithm"] == "flash3" and int(row["n"]) > 0 for row in rows)
+    r = run("validate", "evidence", "--hw", "h100", "--algo", "flash3", "--format", "table")
+    assert r.exit_code == 0 and "flash3" in r.output and "Traceback" not in r.output
+
+
+def test_no_timing_is_an_answer_not_an_error():
+    r = run("validate", "evidence", "--hw", "h800", "--algo", "flash3", "--format", "table")
+    assert r.exit_code == 0, r.output
+    assert "no published timing of flash3 on h800" in " ".join(r.output.split())
+    assert rows_json("--hw", "h800", "--algo", "flash3") == []
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--hw", "h100x"), "unknown hardware model 'h100x'"),
+    (("--hw", "h100:1500"), "unknown hardware model 'h100:1500'"),
+    (("--algo", "fa3"), "did you mean flash3?"),
+    (("--algo", ""), "empty"),
+    (("--format", "xml"), "xml"),
+])
+def test_bad_input_is_one_line(args, says):
+    r = run("validate", "evidence", *args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in r.output, r.output
+
+
+def _explain(*args) -> str:
+    r = run("simulate", *args, "--explain")
+    assert r.exit_code == 0, r.output
+    return " ".join(r.output.split())
+
+
+def test_explain_quotes_the_evidence():
+    row = evidence(("h100",), ("flash3",))[0]
+    text = _explain("--hw", "h100", "--algo", "flash3")
+    assert (f"published evidence (attnsim validate evidence --hw h100 --algo flash3): {row['n']} timings of flash3 "
+            f"on h100 in {len(row['sets'])} sets, none used in a fit: median |error| "
+            f"{row['model_median_abs_error']:.1%}") in text
+    assert "only the" in _explain("--hw", "b200", "--algo", "flash2")  # fitted points only
+    assert "no timing of flash3 on h800" in _explain("--hw", "h800", "--algo", "flash3")
+    assert "published evidence (attnsim validate evidence --hw h100 --algo flash3)" in _explain("--hw", "h100:1500",
+                                                                                                "--algo", "flash3")
+    assert "published evidence" not in _explain("--hw", "fusemax")  # accelerators: no published kernel timings
+
+
+def test_explain_on_a_machine_given_as_a_toml(tmp_path):
+    """--explain re-runs the point on the machine as given: a TOML's path, not its name (which no bundled model
+    has), and says no published timing is of a model of the user's own."""
+    toml = tmp_path / "mine.toml"
+    toml.write_text((ROOT / "gpu_models" / "specs" / "h100.toml").read_text().replace('name = "h100"',
+                                                                                       'name = "my-h100"', 1))
+    text = _explain("--hw", str(toml), "--seq-len", "2k")
+    assert "published evidence: none for a model of your own (my-h100)" in text
+    points = tmp_path / "p.csv"
+    points.write_text("seq_len\n2k\n")
+    assert "my-h100" in _explain("--from", str(points), "--hw", str(toml))
