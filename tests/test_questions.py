@@ -1,0 +1,110 @@
+"""validation/questions.py, the prepared GPU questions, checked without a GPU: the command line, each question's
+Python run to its end against a stand-in CuPy that launches nothing (so a lent GPU's minutes are not spent on a
+typo), and its CUDA source compiled with nvcc where this machine has it."""
+
+import re
+import shutil
+import subprocess
+import sys
+import types
+
+import pytest
+
+from validation import questions as Q
+
+
+class _Array:
+    """An array that holds no data: sizes and slicing only."""
+
+    def __init__(self, n, itemsize=4):
+        self.size, self.nbytes = int(n), int(n) * itemsize
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __mul__(self, other):
+        return self
+
+    __rmul__ = __add__ = __radd__ = __mul__
+
+    def fill(self, value):
+        pass
+
+    def sum(self):
+        return 0
+
+
+def _fake_cupy() -> types.ModuleType:
+    cp = types.ModuleType("cupy")
+    sizes = {"float32": 4, "int64": 8, "int32": 4, "uint8": 1}
+    for name in sizes:
+        setattr(cp, name, lambda v, name=name: v)
+    cp.zeros = cp.empty = cp.ones = lambda n, dtype=None: _Array(n, sizes.get(getattr(dtype, "__name__", ""), 4))
+    cp.empty_like = lambda a: _Array(a.size)
+    cp.arange = lambda n, dtype=None: _Array(n, 8)
+
+    class Kernel:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, *args, **kwargs):
+            return None
+
+        def get_function(self, name):
+            return Kernel()
+
+    cp.ElementwiseKernel = cp.RawKernel = cp.RawModule = Kernel
+
+    class Event:
+        def record(self):
+            pass
+
+        def synchronize(self):
+            pass
+
+    cuda = types.SimpleNamespace(
+        Device=lambda: types.SimpleNamespace(attributes={"MultiProcessorCount": 132, "L2CacheSize": 50 << 20}),
+        Event=Event, get_elapsed_time=lambda a, b: 0.01,
+        Stream=types.SimpleNamespace(null=types.SimpleNamespace(synchronize=lambda: None)),
+        runtime=types.SimpleNamespace(getDeviceProperties=lambda i: {"name": b"Fake GPU"}))
+    cp.cuda = cuda
+    return cp
+
+
+@pytest.mark.parametrize("question", Q.QUESTIONS, ids=lambda q: q.name)
+def test_each_question_runs_to_its_end(question, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy())
+    exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert out.startswith("Fake GPU") and out.count("\n") >= 1
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed on this machine")
+@pytest.mark.parametrize("question", Q.QUESTIONS, ids=lambda q: q.name)
+def test_each_questions_cuda_compiles(question, tmp_path):
+    """Every CUDA source a question hands NVRTC compiles for sm_90 (a raw string in the program, or the module's)."""
+    sources = re.findall(r"r'''(.*?)'''", question.source, re.S)
+    sources += [Q.INFLIGHT_KERNELS] if "INFLIGHT_KERNELS" in question.source or "read1" in question.source else []
+    for i, src in enumerate(sources):
+        cu = tmp_path / f"{question.name}{i}.cu"
+        cu.write_text(src)
+        r = subprocess.run(["nvcc", "-std=c++17", "-arch=sm_90", "-c", str(cu), "-o", str(tmp_path / "o.o")],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+
+
+def test_command_line_without_a_gpu():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "validation.questions", *args], capture_output=True, text=True,
+                              timeout=60)
+    listed = run("--list")
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == [
+        q.name for q in Q.QUESTIONS]
+    for args, says in ((("--only", "nope"), "unknown question 'nope'"), (("--only", ","), "unknown question ''")):
+        r = run(*args)
+        assert r.returncode == 2 and says in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None:  # CI: no CuPy, one line and status 2
+        r = run("--out", "/tmp/attnsim-questions-test")
+        assert r.returncode == 2 and "CuPy" in r.stderr and r.stderr.count("\n") == 1, r.stderr

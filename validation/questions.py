@@ -1,0 +1,202 @@
+"""The open questions a lent GPU answers, as one prepared run (validation/RUNNING.md says what each one decides).
+
+    python3 -m validation.questions --out $OUT            # every question, about a minute on an H100
+    python3 -m validation.questions --only short_call,dirty_chain --out $OUT
+    python3 -m validation.questions --list
+
+Each question is a short CuPy program (a few need flash_attn or flashinfer and are skipped without them), run in its
+own process under its own timeout, so one that faults or hangs costs only itself. Its output goes to OUT/NAME.txt,
+and OUT/questions.json records the device (nvidia-smi: name, driver, SM clock and its maximum, power), the CuPy
+and CUDA versions, the date, and per question its exit status, seconds and file. Nothing changes a clock or any
+device setting. Without a GPU or CuPy it exits with status 2 and says so in one line.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    what: str  # one line: what the output decides (RUNNING.md has the whole question)
+    source: str  # a Python program; prints its findings
+    timeout_s: int = 60
+    needs: tuple = ()  # modules beyond CuPy: skipped where one is missing
+
+
+_NAME = 'cp.cuda.runtime.getDeviceProperties(0)["name"].decode()'
+
+SHORT_CALL = f"""
+import cupy as cp, statistics as st
+x = cp.zeros(1 << 14, cp.float32); y = cp.empty_like(x)
+flush = cp.empty(2 * cp.cuda.Device().attributes["L2CacheSize"], cp.uint8)
+k = cp.ElementwiseKernel("float32 a", "float32 b", "b = a * 2", "twice")
+e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+for _ in range(20): k(x, y)
+e0.record(); [k(x, y) for _ in range(200)]; e1.record(); e1.synchronize()
+batch = cp.cuda.get_elapsed_time(e0, e1) / 200 * 1e3
+cold = []
+for _ in range(200):
+    flush.fill(1); cp.cuda.Stream.null.synchronize()
+    e0.record(); k(x, y); e1.record(); e1.synchronize(); cold.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
+print({_NAME}, "batch_us", round(batch, 3), "cold_median_us", round(st.median(cold), 3))
+"""
+
+DIRTY_CHAIN = f"""
+import cupy as cp, statistics as st
+dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]; l2 = dev.attributes["L2CacheSize"]
+n = 256 << 20 >> 3; hops = 64; stride = 16384 >> 3
+nxt = cp.zeros(n, cp.int64); base = cp.arange(sms, dtype=cp.int64) * (n // sms)
+for h in range(hops): nxt[base + h * stride] = base + (h + 1) * stride
+chase = cp.RawKernel(r'''extern "C" __global__ void chase(const long long* nxt, long long* out, int hops, long long n) {{
+  long long i = (long long)blockIdx.x * (n / gridDim.x); for (int h = 0; h < hops; ++h) i = nxt[i];
+  if (threadIdx.x == 0) out[blockIdx.x] = i; }}''', "chase")
+out = cp.empty(sms, cp.int64); flush = cp.empty(2 * l2, cp.uint8); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+def run(prep):
+    t = []
+    for _ in range(50):
+        prep(); cp.cuda.Stream.null.synchronize()
+        e0.record(); chase((sms,), (32,), (nxt, out, cp.int32(hops), cp.int64(n))); e1.record(); e1.synchronize()
+        t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
+    return round(st.median(t), 2)
+print({_NAME}, "dirty_us", run(lambda: flush.fill(1)), "clean_us", run(lambda: flush.sum()),
+      "warm_us", run(lambda: None))
+"""
+
+INFLIGHT_KERNELS = r"""
+template <int ILP> __device__ void body(const float4* __restrict__ a, float* out, long long n) {
+  long long stride = (long long)gridDim.x * blockDim.x; float acc = 0.f;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i + (ILP - 1) * stride < n; i += ILP * stride) {
+    float4 v[ILP];
+#pragma unroll
+    for (int k = 0; k < ILP; ++k) v[k] = a[i + k * stride];
+#pragma unroll
+    for (int k = 0; k < ILP; ++k) acc += v[k].x + v[k].y + v[k].z + v[k].w; }
+  if (acc == 12345.f) out[0] = acc; }
+extern "C" __global__ void read1(const float4* a, float* o, long long n) { body<1>(a, o, n); }
+extern "C" __global__ void read2(const float4* a, float* o, long long n) { body<2>(a, o, n); }
+extern "C" __global__ void read4(const float4* a, float* o, long long n) { body<4>(a, o, n); }
+extern "C" __global__ void read8(const float4* a, float* o, long long n) { body<8>(a, o, n); }
+"""
+
+INFLIGHT = f"""
+import cupy as cp, statistics as st
+mod = cp.RawModule(code={INFLIGHT_KERNELS!r}, name_expressions=["read1", "read2", "read4", "read8"],
+                   options=("-std=c++17",))
+dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]
+a = cp.ones(1 << 30, dtype=cp.float32)  # 4 GiB, read as float4
+n = a.size // 4; out = cp.zeros(1, cp.float32); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+print({_NAME})
+for ilp in (1, 2, 4, 8):
+    k = mod.get_function(f"read{{ilp}}")
+    for threads in (128, 256, 512, 1024):
+        for blocks_per_sm in (1, 2):
+            grid = (sms * blocks_per_sm,); t = []
+            for _ in range(5):
+                e0.record(); k(grid, (threads,), (a, out, cp.int64(n))); e1.record(); e1.synchronize()
+                t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e-3)
+            print("ilp", ilp, "threads", threads, "ctas_per_sm", blocks_per_sm,
+                  "inflight_kib_per_sm", ilp * 16 * threads * blocks_per_sm / 1024,
+                  "GBps", round(a.nbytes / st.median(t) / 1e9))
+"""
+
+QUESTIONS = (
+    Question("short_call", "one event-timed call after an L2 flush against the same kernel back to back "
+             "(RUNNING.md, the short-call question)", SHORT_CALL),
+    Question("dirty_chain", "dependent loads after a dirty flush, a clean one and none (the dirty-L2 chain "
+             "question)", DIRTY_CHAIN),
+    Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120),
+)
+
+
+def by_name(names: str | None) -> list[Question]:
+    """The questions named (comma list), in QUESTIONS order, or all; ValueError naming one that is none."""
+    if not names:
+        return list(QUESTIONS)
+    wanted = [n.strip() for n in names.split(",")]
+    known = {q.name for q in QUESTIONS}
+    bad = [n for n in wanted if n not in known]
+    if bad or not all(wanted):
+        raise ValueError(f"unknown question {(bad or [''])[0]!r}: allowed {', '.join(sorted(known))}")
+    return [q for q in QUESTIONS if q.name in wanted]
+
+
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _smi() -> dict | None:
+    """The device as nvidia-smi prints it (name, driver, SM clock now and at most, power), None without it."""
+    fields = "name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit"
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+    return dict(zip(fields.split(","), (v.strip() for v in out.split(","))))
+
+
+def run(questions: list[Question], out: Path) -> dict:
+    """Each question in its own process; OUT/NAME.txt holds its output, the returned record says how each ran."""
+    import cupy
+
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": _smi(),
+              "cupy": cupy.__version__, "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(),
+              "cuda_driver": cupy.cuda.runtime.driverGetVersion(), "questions": {}}
+    for q in questions:
+        missing = [m for m in q.needs if not _have(m)]
+        if missing:
+            record["questions"][q.name] = {"skipped": f"needs {', '.join(missing)}"}
+            continue
+        path = out / f"{q.name}.txt"
+        start = time.monotonic()
+        with path.open("w") as f:
+            try:
+                rc = subprocess.run([sys.executable, "-c", q.source], stdout=f, stderr=subprocess.STDOUT,
+                                    timeout=q.timeout_s).returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout"
+        record["questions"][q.name] = {"exit": rc, "seconds": round(time.monotonic() - start, 1), "file": path.name}
+        print(f"{q.name}: {rc} in {record['questions'][q.name]['seconds']} s -> {path}", file=sys.stderr)
+    (out / "questions.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("."), help="directory for the outputs (default: here)")
+    parser.add_argument("--only", default=None, help="comma list of questions (default: all; --list names them)")
+    parser.add_argument("--list", action="store_true", help="name each question and what it decides, and stop")
+    args = parser.parse_args(argv)
+    try:
+        questions = by_name(args.only)
+    except ValueError as err:
+        print(f"questions: {err}", file=sys.stderr)
+        return 2
+    if args.list:
+        for q in questions:
+            print(f"{q.name:<12} {q.what}" + (f" (needs {', '.join(q.needs)})" if q.needs else ""))
+        return 0
+    from einsum_cascades.errors import UserError
+    from validation.gpu import require_gpu
+
+    try:
+        require_gpu()
+    except UserError as err:
+        print(f"questions: {err}", file=sys.stderr)
+        return 2
+    run(questions, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
