@@ -2,7 +2,6 @@
 Python run to its end against a stand-in CuPy that launches nothing (so a lent GPU's minutes are not spent on a
 typo), and its CUDA source compiled with nvcc where this machine has it."""
 
-import re
 import shutil
 import subprocess
 import sys
@@ -82,10 +81,9 @@ def test_each_question_runs_to_its_end(question, monkeypatch, capsys):
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed on this machine")
 @pytest.mark.parametrize("question", Q.QUESTIONS, ids=lambda q: q.name)
 def test_each_questions_cuda_compiles(question, tmp_path):
-    """Every CUDA source a question hands NVRTC compiles for sm_90 (a raw string in the program, or the module's)."""
-    sources = re.findall(r"r'''(.*?)'''", question.source, re.S)
-    sources += [Q.INFLIGHT_KERNELS] if "INFLIGHT_KERNELS" in question.source or "read1" in question.source else []
-    for i, src in enumerate(sources):
+    """Every CUDA source a question hands NVRTC compiles for sm_90, and each is in the program it runs."""
+    for i, src in enumerate(question.cuda):
+        assert repr(src) in question.source
         cu = tmp_path / f"{question.name}{i}.cu"
         cu.write_text(src)
         r = subprocess.run(["nvcc", "-std=c++17", "-arch=sm_90", "-c", str(cu), "-o", str(tmp_path / "o.o")],

@@ -28,6 +28,7 @@ class Question:
     source: str  # a Python program; prints its findings
     timeout_s: int = 60
     needs: tuple = ()  # modules beyond CuPy: skipped where one is missing
+    cuda: tuple = ()  # the CUDA sources it hands NVRTC (tests/test_questions.py compiles them with nvcc)
 
 
 _NAME = 'cp.cuda.runtime.getDeviceProperties(0)["name"].decode()'
@@ -48,15 +49,19 @@ for _ in range(200):
 print({_NAME}, "batch_us", round(batch, 3), "cold_median_us", round(st.median(cold), 3))
 """
 
+CHASE_SOURCE = r"""
+extern "C" __global__ void chase(const long long* nxt, long long* out, int hops, long long n) {
+  long long i = (long long)blockIdx.x * (n / gridDim.x); for (int h = 0; h < hops; ++h) i = nxt[i];
+  if (threadIdx.x == 0) out[blockIdx.x] = i; }
+"""
+
 DIRTY_CHAIN = f"""
 import cupy as cp, statistics as st
 dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]; l2 = dev.attributes["L2CacheSize"]
 n = 256 << 20 >> 3; hops = 64; stride = 16384 >> 3
 nxt = cp.zeros(n, cp.int64); base = cp.arange(sms, dtype=cp.int64) * (n // sms)
 for h in range(hops): nxt[base + h * stride] = base + (h + 1) * stride
-chase = cp.RawKernel(r'''extern "C" __global__ void chase(const long long* nxt, long long* out, int hops, long long n) {{
-  long long i = (long long)blockIdx.x * (n / gridDim.x); for (int h = 0; h < hops; ++h) i = nxt[i];
-  if (threadIdx.x == 0) out[blockIdx.x] = i; }}''', "chase")
+chase = cp.RawKernel({CHASE_SOURCE!r}, "chase")
 out = cp.empty(sms, cp.int64); flush = cp.empty(2 * l2, cp.uint8); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
 def run(prep):
     t = []
@@ -106,12 +111,51 @@ for ilp in (1, 2, 4, 8):
                   "GBps", round(a.nbytes / st.median(t) / 1e9))
 """
 
+TWO_KERNELS_SOURCE = r"""
+extern "C" __global__ void touch(float* out, int n) {  // each CTA writes and reads its dynamic shared memory
+  extern __shared__ float s[];
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s[i] = i;
+  __syncthreads();
+  if (threadIdx.x == 0) out[blockIdx.x] = s[n - 1]; }
+"""
+
+TWO_KERNELS = f"""
+import cupy as cp, statistics as st
+dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]
+touch = cp.RawKernel({TWO_KERNELS_SOURCE!r}, "touch")
+out = cp.zeros(8 * sms, cp.float32); flush = cp.empty(2 * dev.attributes["L2CacheSize"], cp.uint8)
+e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+big = (2 * sms, 36864)   # FlashInfer 0.0.1's decode partition kernel: 36,864 B of shared memory, a CTA per (chunk, head)
+small = (32, 8704)       # its merge kernel (MergeStatesLargeNumIndexSetsKernel): 32 CTAs, 8,704 B
+none = (32, 0)
+def launch(kind):
+    grid, smem = kind
+    touch((grid,), (128,), (out, cp.int32(max(1, smem // 4))), shared_mem=smem)
+def timed(kinds, cold):
+    t = []
+    for _ in range(100):
+        if cold: flush.fill(1)
+        cp.cuda.Stream.null.synchronize()
+        e0.record()
+        for k in kinds: launch(k)
+        e1.record(); e1.synchronize(); t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
+    return round(st.median(t), 2)
+print({_NAME})
+for name, kinds in (("big", [big]), ("big+small", [big, small]), ("big+none", [big, none]), ("big+big", [big, big]),
+                    ("none", [none]), ("none+none", [none, none])):
+    print(name, "cold_us", timed(kinds, True), "warm_us", timed(kinds, False))
+"""
+
 QUESTIONS = (
     Question("short_call", "one event-timed call after an L2 flush against the same kernel back to back "
              "(RUNNING.md, the short-call question)", SHORT_CALL),
     Question("dirty_chain", "dependent loads after a dirty flush, a clean one and none (the dirty-L2 chain "
-             "question)", DIRTY_CHAIN),
-    Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120),
+             "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE,)),
+    Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120,
+             cuda=(INFLIGHT_KERNELS,)),
+    Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
+             "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
+             cuda=(TWO_KERNELS_SOURCE,)),
 )
 
 
