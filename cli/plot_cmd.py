@@ -1,4 +1,4 @@
-"""``attnsim plot``: speedup, sparsity, roofline, breakdown and validation figures.
+"""``attnsim plot``: speedup, sparsity, roofline, breakdown, validation and evidence figures.
 
 A thin shell: expand the workload options into points, simulate them, hand
 the rows to ``cli.plots``; the format follows the output's extension.
@@ -6,7 +6,7 @@ the rows to ``cli.plots``; the format follows the output's extension.
 
 import click
 
-from cli._params import not_empty
+from cli._params import NameListType, not_empty
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 
@@ -52,7 +52,7 @@ def _done(output: str) -> None:
 
 @click.group(context_settings=_CTX)
 def plot():
-    """Draw speedup, sparsity, roofline, breakdown or validation figures (PNG, SVG or PDF)."""
+    """Draw speedup, sparsity, roofline, breakdown, validation or evidence figures (PNG, SVG or PDF)."""
 
 
 @plot.command(context_settings=_CTX)
@@ -171,4 +171,31 @@ def validation(results, hw, output):
 
     check_output(output)
     validation_figure(results, hw, output)
+    _done(output)
+
+
+@plot.command(context_settings=_CTX)
+@click.option("--hw", "hardware", type=NameListType(), default=None, callback=not_empty,
+              help="Only these bundled hardware models (comma list). Default: every one with published timings.")
+@click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
+              help="Only these kernel families (comma list). Default: every one.")
+@_output_option
+def evidence(hardware, algorithms, output):
+    """The model's errors on the published timings bundled with attnsim, per GPU model and family.
+
+    One line per hardware model and kernel family, over the points no bundled figure was fitted from (as
+    `attnsim validate evidence` lists them): the median |predicted / measured - 1| (a dot) and its quartiles (a
+    bar), beside the one-line roofline's median (a hollow diamond), on a log axis with 10% marked.
+
+    \b
+    Examples:
+      attnsim plot evidence -o evidence.png
+      attnsim plot evidence --hw h100,h200 -o hopper.png
+    """
+    from cli.plots.evidence import evidence_figure
+    from cli.plots.style import check_output
+    from cli.validate_evidence import select
+
+    check_output(output)
+    evidence_figure(select(hardware, algorithms), output)
     _done(output)

@@ -11,8 +11,9 @@ from einsum_cascades.errors import UserError
 from einsum_cascades.units import short_repr
 
 FORMATS = ("table", "json", "csv")
-CSV_FIELDS = ("hardware", "algorithm", "n", "model_median_abs_error", "model_median_error", "model_max_abs_error",
-              "model_within_10pct", "roofline_median_abs_error", "sets", "fitted_points", "fitted_sets")
+CSV_FIELDS = ("hardware", "algorithm", "n", "model_median_abs_error", "model_abs_error_q1", "model_abs_error_q3",
+              "model_median_error", "model_max_abs_error", "model_within_10pct", "roofline_median_abs_error", "sets",
+              "fitted_points", "fitted_sets")
 
 
 def _bundled():
@@ -46,8 +47,21 @@ def evidence(hardware, algorithms, fmt):
       attnsim validate evidence --hw h100 --algo flash3
       attnsim validate evidence --algo flashinfer-decode --format json
     """
-    from simulator.api import ALGORITHMS
+    rows = select(hardware, algorithms)
+    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+    elif fmt == "csv":
+        _csv(rows)
+    else:
+        _table(rows, hardware, algorithms)
+
+
+def select(hardware, algorithms) -> list[dict]:
+    """The evidence rows of these bundled hardware models and families (None: all); an unknown name is a one-line
+    error naming what is allowed."""
     from simulator.algorithms import suggest
+    from simulator.api import ALGORITHMS
     from validation.evidence import evidence as rows_of
 
     bundled = set(_bundled())
@@ -60,17 +74,10 @@ def evidence(hardware, algorithms, fmt):
     for name in algorithms or ():
         if name not in known:
             hint = suggest(name, ALGORITHMS)
-            raise UserError(f"unknown algorithm {short_repr(name)}{f' (did you mean {hint}?)' if hint else ''}: allowed "
-                            f"{', '.join(ALGORITHMS)}")
-    rows = [r for r in every if (not hardware or r["hardware"] in hardware)
+            raise UserError(f"unknown algorithm {short_repr(name)}{f' (did you mean {hint}?)' if hint else ''}: "
+                            f"allowed {', '.join(ALGORITHMS)}")
+    return [r for r in every if (not hardware or r["hardware"] in hardware)
             and (not algorithms or r["algorithm"] in algorithms)]
-    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=1))
-    elif fmt == "csv":
-        _csv(rows)
-    else:
-        _table(rows, hardware, algorithms)
 
 
 def _csv(rows: list[dict]) -> None:
@@ -79,7 +86,9 @@ def _csv(rows: list[dict]) -> None:
     out = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
     out.writeheader()
     for r in rows:
-        out.writerow({**r, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
+        q1, q3 = r["model_abs_error_quartiles"] or (None, None)
+        out.writerow({**{k: v for k, v in r.items() if k in CSV_FIELDS}, "model_abs_error_q1": q1,
+                      "model_abs_error_q3": q3, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
 
 
 def _table(rows: list[dict], hardware, algorithms) -> None:

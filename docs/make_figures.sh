@@ -10,6 +10,7 @@ attnsim plot breakdown --hw h100 --algo naive,flash2,flash3 --seq-len 16k -o "$o
 attnsim plot speedup --hw fusemax --algo fusemax,fusemax-arch --model bert --seq-len 1k..1m --baseline unfused@flat -o "$out/fusemax-bert.png"
 attnsim plot speedup --hw h100,fusemax --algo attention-3pass,attention-sigmoid,attention-differential,attention-linear,attention-lightning --baseline attention-1pass --seq-len 1k..64k --head-dim 64 -o "$out/cascades.png"
 attnsim plot validation validation/published/fa3-paper-h100.json -o "$out/validation-fa3-paper.png"
+attnsim plot evidence -o "$out/evidence.png"
 attnsim pattern show 'causal&window(8k)|sinks(2k)' --seq-len 128k --png "$out/pattern-window-sinks.png" > /dev/null
 attnsim cascade show attention-1pass --graph "$out/cascade-1pass.png" > /dev/null
 attnsim plot speedup --method minference --hw a100,h100,b200 --seq-len 16k..1m -o "$out/methods-minference.png"

@@ -41,6 +41,8 @@ def test_a_row_pools_the_sets_points_as_validate_report_predicts_them():
     assert row["model_median_error"] == pytest.approx(statistics.median(errors))
     assert row["model_max_abs_error"] == pytest.approx(max(abs(e) for e in errors))
     assert row["model_within_10pct"] == sum(abs(e) <= 0.1 for e in errors)
+    q1, _, q3 = statistics.quantiles([abs(e) for e in errors], n=4, method="inclusive")
+    assert row["model_abs_error_quartiles"] == pytest.approx([q1, q3])
 
 
 def test_points_a_figure_was_fitted_from_are_not_evidence():
@@ -125,3 +127,18 @@ def test_explain_on_a_machine_given_as_a_toml(tmp_path):
     points = tmp_path / "p.csv"
     points.write_text("seq_len\n2k\n")
     assert "my-h100" in _explain("--from", str(points), "--hw", str(toml))
+
+
+def test_plot_evidence(tmp_path):
+    """The figure: one line per row with evidence; a selection with none is a one-line error, not an empty figure."""
+    import matplotlib.image
+
+    out = tmp_path / "evidence.png"
+    r = run("plot", "evidence", "--hw", "h100,h200", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    height, width = matplotlib.image.imread(str(out)).shape[:2]
+    rows = [row for row in evidence(("h100", "h200")) if row["n"]]
+    assert width > 600 and height > 40 * len(rows)  # a line per row, each readable
+    r = run("plot", "evidence", "--hw", "h800", "--algo", "flash3", "-o", str(tmp_path / "none.png"))
+    assert r.exit_code == 2 and "nothing to plot" in r.output and r.output.strip().count("\n") == 0, r.output
+    assert not (tmp_path / "none.png").exists()

@@ -59,6 +59,7 @@ COMMANDS = [
     (["plot", "sparsity", "--seq-len", "4k", "--sparsity", "0,0.5", "-o", "{tmp}/p.png"], FIGURE),
     (["plot", "roofline", "--seq-len", "1k", "-o", "{tmp}/r.png"], FIGURE),
     (["plot", "breakdown", "--seq-len", "1k", "-o", "{tmp}/b.png"], FIGURE),
+    (["plot", "evidence", "--hw", "h100", "-o", "{tmp}/e.png"], {"--hw": "name", "--algo": "name", "-o": "output:png"}),
     (["plot", "validation", "{fixture}", "-o", "{tmp}/v.png"], {"@": "file", "--hw": "name", "-o": "output:png"}),
     (["cascade", "check", "attention-3pass"], {"@": "cascade", "--seq-len": "size", "--kv-len": "size",
                                                "--head-dim": "size", "--seed": "seed", "--tolerance": "tolerance",

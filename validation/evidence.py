@@ -123,7 +123,8 @@ def published_results(hardware: tuple[str, ...] | None = None) -> list[dict]:
 
 def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...] | None = None) -> list[dict]:
     """Per (hardware model, algorithm) of the bundled published sets, optionally only these: the points no bundled
-    figure was fitted from (held out and dev) with the model's median, signed median (bias) and largest |error|,
+    figure was fitted from (held out and dev) with the model's median, quartiles, signed median (bias) and largest
+    |error|,
     how many fall within 10%, the roofline's median |error| on them, the sets they come from, and apart the points
     a figure was fitted from (not evidence of the model's reach). Sorted by hardware, then algorithm."""
     groups: dict = {}
@@ -147,11 +148,22 @@ def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...
                     "model_median_abs_error": statistics.median(abs(m) for m in model) if model else None,
                     "model_median_error": statistics.median(model) if model else None,
                     "model_max_abs_error": max((abs(m) for m in model), default=None),
+                    "model_abs_error_quartiles": _quartiles([abs(m) for m in model]),
                     "model_within_10pct": sum(abs(m) <= 0.1 for m in model),
                     "roofline_median_abs_error": (statistics.median(abs(x) for x in roof)
                                                   if model and None not in roof else None),
                     "sets": g["sets"], "fitted_points": g["fitted"], "fitted_sets": g["fitted_sets"]})
     return out
+
+
+def _quartiles(values: list[float]) -> list[float] | None:
+    """[lower quartile, upper quartile] of ``values`` (the inclusive method: within their range), None if none."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return [values[0], values[0]]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return [q1, q3]
 
 
 def _fit_counts(name: str, doc: dict, fits: set) -> dict:
