@@ -29,7 +29,7 @@ def _bundled():
 @click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
               help="Only these kernel families (comma list), e.g. flash3,flashinfer-decode. Default: every one.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="table (default on a terminal), json, or csv (default when piped).")
+              help="table (default on a terminal), json (default when piped, as simulate and validate report) or csv.")
 def evidence(hardware, algorithms, fmt):
     """How far to trust a prediction: the model's errors on the published timings bundled with attnsim.
 
@@ -48,7 +48,7 @@ def evidence(hardware, algorithms, fmt):
       attnsim validate evidence --algo flashinfer-decode --format json
     """
     rows = select(hardware, algorithms)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif fmt == "csv":
