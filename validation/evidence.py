@@ -17,7 +17,6 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from cli._measured_file import load
 from einsum_cascades.errors import UserError
 from validation.report import BUILD_KEYS, MEASURED_FORMAT, hardware_for, locked_clock_mhz, point_stats, predict
 
@@ -51,6 +50,8 @@ def fitted() -> set:
 
 def accuracy(path: Path, fits: set = frozenset()) -> dict:
     """One file's rows (per algorithm) and skipped points; a file attnsim cannot read at all is skipped whole."""
+    from cli._measured_file import load  # a published set, or measured points in a user's CSV / JSON layout
+
     skipped = []
     try:
         doc = load(str(path))
@@ -107,6 +108,8 @@ def _result(path: Path) -> dict:
 @lru_cache(maxsize=None)
 def _file_hardware(path: Path) -> str | None:
     """The hardware model a published file's points are predicted on (its device's), None for a measured file."""
+    from cli._measured_file import load
+
     try:
         doc = load(str(path))
     except UserError:
