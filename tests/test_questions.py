@@ -106,3 +106,23 @@ def test_command_line_without_a_gpu():
     if importlib.util.find_spec("cupy") is None:  # CI: no CuPy, one line and status 2
         r = run("--out", "/tmp/attnsim-questions-test")
         assert r.returncode == 2 and "CuPy" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_the_run_records_each_question_in_one_file(tmp_path, monkeypatch):
+    """questions.json holds each question's exit, seconds and output; a question past its timeout is recorded as
+    such with what it printed, and one whose module is missing is skipped, not run."""
+    import json
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(
+        __version__="0-test", cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(
+            runtimeGetVersion=lambda: 13000, driverGetVersion=lambda: 13000))))
+    qs = [Q.Question("hello", "prints", "print('hello')"),
+          Q.Question("slow", "sleeps", "import sys, time; print('started', flush=True); time.sleep(30)", timeout_s=2),
+          Q.Question("elsewhere", "needs a module", "print(1)", needs=("no_such_module_here",))]
+    record = Q.run(qs, tmp_path)
+    saved = json.loads((tmp_path / "questions.json").read_text())
+    assert saved == json.loads(json.dumps(record)) and sorted(p.name for p in tmp_path.iterdir()) == ["questions.json"]
+    assert saved["questions"]["hello"]["exit"] == 0 and saved["questions"]["hello"]["output"] == "hello\n"
+    assert saved["questions"]["slow"]["exit"] == "timeout" and "started" in saved["questions"]["slow"]["output"]
+    assert saved["questions"]["elsewhere"] == {"skipped": "needs no_such_module_here"}
+    assert saved["cupy"] == "0-test" and "date" in saved

@@ -4,11 +4,11 @@
     python3 -m validation.questions --only short_call,dirty_chain --out $OUT
     python3 -m validation.questions --list
 
-Each question is a short CuPy program (a few need flash_attn or flashinfer and are skipped without them), run in its
-own process under its own timeout, so one that faults or hangs costs only itself. Its output goes to OUT/NAME.txt,
-and OUT/questions.json records the device (nvidia-smi: name, driver, SM clock and its maximum, power), the CuPy
-and CUDA versions, the date, and per question its exit status, seconds and file. Nothing changes a clock or any
-device setting. Without a GPU or CuPy it exits with status 2 and says so in one line.
+Each question is a short CuPy program (one that needs another module is skipped without it), run in its own process
+under its own timeout, so one that faults or hangs costs only itself. One file, OUT/questions.json, records the
+device (nvidia-smi: name, driver, SM clock and its maximum, power), the CuPy and CUDA versions, the date, and per
+question its exit status, seconds and output (a lent machine sends back a few files only). Nothing changes a clock
+or any device setting. Without a GPU or CuPy it exits with status 2 and says so in one line.
 """
 
 import argparse
@@ -189,7 +189,7 @@ def _smi() -> dict | None:
 
 
 def run(questions: list[Question], out: Path) -> dict:
-    """Each question in its own process; OUT/NAME.txt holds its output, the returned record says how each ran."""
+    """Each question in its own process; the record (also OUT/questions.json) holds how each ran and what it printed."""
     import cupy
 
     out.mkdir(parents=True, exist_ok=True)
@@ -201,18 +201,23 @@ def run(questions: list[Question], out: Path) -> dict:
         if missing:
             record["questions"][q.name] = {"skipped": f"needs {', '.join(missing)}"}
             continue
-        path = out / f"{q.name}.txt"
         start = time.monotonic()
-        with path.open("w") as f:
-            try:
-                rc = subprocess.run([sys.executable, "-c", q.source], stdout=f, stderr=subprocess.STDOUT,
-                                    timeout=q.timeout_s).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timeout"
-        record["questions"][q.name] = {"exit": rc, "seconds": round(time.monotonic() - start, 1), "file": path.name}
-        print(f"{q.name}: {rc} in {record['questions'][q.name]['seconds']} s -> {path}", file=sys.stderr)
-    (out / "questions.json").write_text(json.dumps(record, indent=1) + "\n")
+        try:
+            done = subprocess.run([sys.executable, "-c", q.source], capture_output=True, text=True,
+                                  timeout=q.timeout_s)
+            rc, output = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as err:  # what it printed before the timeout (bytes, whatever text=)
+            printed = err.stdout or b""
+            rc, output = "timeout", printed.decode(errors="replace") if isinstance(printed, bytes) else printed
+        record["questions"][q.name] = {"exit": rc, "seconds": round(time.monotonic() - start, 1), "output": output}
+        print(f"{q.name}: exit {rc} in {record['questions'][q.name]['seconds']} s", file=sys.stderr)
+        _save(record, out)  # after each question: a call stopped later keeps these
+    _save(record, out)
     return record
+
+
+def _save(record: dict, out: Path) -> None:
+    (out / "questions.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 def main(argv=None) -> int:
