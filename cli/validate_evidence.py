@@ -67,7 +67,9 @@ def select(hardware, algorithms) -> list[dict]:
     bundled = set(_bundled())
     for name in hardware or ():
         if name not in bundled:
-            raise UserError(f"unknown hardware model {short_repr(name)}: the evidence is per bundled model: "
+            base = name.partition(":")[0]
+            hint = f" (evidence is per model, whatever clock its sets ran at: use {base})" if base in bundled else ""
+            raise UserError(f"unknown hardware model {short_repr(name)}{hint}: the evidence is per bundled model: "
                             f"{', '.join(sorted(bundled))}")
     every = rows_of()
     known = set(ALGORITHMS) | {r["algorithm"] for r in every}
