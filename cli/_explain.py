@@ -44,4 +44,4 @@ def evidence_line(hw_name: str, algorithm: str) -> str:
         return (f"published evidence ({command}): only the {row['fitted_points']} timings of {algorithm} on {base} "
                 "that its figures were fitted from, none held out")
     return (f"published evidence: no timing of {algorithm} on {base} in attnsim's sets; the prediction rests on "
-            "the mechanisms and figures above (attnsim validate evidence lists what there is)")
+            "the kernel's mechanisms and the GPU's figures alone (attnsim validate evidence lists what there is)")

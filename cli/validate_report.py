@@ -32,7 +32,9 @@ def report(results, hw, fmt, output, clock_mhz):
     Per point and per algorithm and kernel (median and max |predicted/measured - 1|, and
     beside it the median |error| of the one-line roofline, max(FLOPs / 60% of the tensor
     peak, Q/K/V/O bytes / 90% of HBM), on the same points), and for predicted speedups
-    (fused vs naive, sparse vs dense).
+    (fused vs naive, sparse vs dense). For a file of your own, the table ends with what the
+    published timings bundled with attnsim say of the same families on the same GPU models
+    (`attnsim validate evidence`), to set your errors beside.
 
     RESULTS is a file of `attnsim validate run` (validation/FORMAT.md) or your own
     measurements from any benchmark: a CSV with a header line, a JSON list of objects or
@@ -67,11 +69,32 @@ def report(results, hw, fmt, output, clock_mhz):
         click.echo(json.dumps(data, indent=2))
     else:
         _print(data)
+        if not _bundled_set(results):  # a user's timings: what the published sets say of the same kernels
+            _evidence(data)
     if output is not None:
         from cli.plots.validation import validation_scatter
 
         validation_scatter(data, results, output)
         click.echo(f"wrote {output}", err=True)
+
+
+def _bundled_set(path: str) -> bool:
+    """Whether ``path`` is one of the published sets bundled with attnsim (their evidence would quote themselves)."""
+    from pathlib import Path
+
+    from validation.evidence import PUBLISHED
+
+    return Path(path).resolve().parent == PUBLISHED
+
+
+def _evidence(data: dict) -> None:
+    """For each (hardware model, family) of the points: how well the bundled published timings know it."""
+    from cli._explain import evidence_line
+    from cli._wrap import echo_fitted
+
+    pairs = dict.fromkeys((p["hardware"], p["algorithm"]) for p in data["points"])
+    if pairs:
+        echo_fitted("\n".join(evidence_line(hw, algo) for hw, algo in pairs))
 
 
 def _finite_clock(value):

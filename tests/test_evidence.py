@@ -142,3 +142,19 @@ def test_plot_evidence(tmp_path):
     r = run("plot", "evidence", "--hw", "h800", "--algo", "flash3", "-o", str(tmp_path / "none.png"))
     assert r.exit_code == 2 and "nothing to plot" in r.output and r.output.strip().count("\n") == 0, r.output
     assert not (tmp_path / "none.png").exists()
+
+
+def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_path):
+    """A user's file: after the summary, a line per (model, family) of its points; a bundled set: none (it would
+    quote itself)."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,causal,measured_ms\n"
+                    "h100,flash3,2,32,8,128,4k,true,0.45\nh800,flash3,1,32,32,128,4k,true,0.5\n")
+    r = run("validate", "report", str(mine), "--format", "table")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    row = evidence(("h100",), ("flash3",))[0]
+    assert f"{row['n']} timings of flash3 on h100" in text and "no timing of flash3 on h800" in text
+    r = run("validate", "report", str(PUBLISHED / "fa3-paper-h100.json"), "--format", "table")
+    assert r.exit_code == 0 and "published evidence" not in r.output
+    assert "published evidence" not in run("validate", "report", str(mine), "--format", "json").output
