@@ -114,6 +114,12 @@ def test_explain_quotes_the_evidence():
     assert "published evidence (attnsim validate evidence --hw h100 --algo flash3)" in _explain("--hw", "h100:1500",
                                                                                                 "--algo", "flash3")
     assert "published evidence" not in _explain("--hw", "fusemax")  # accelerators: no published kernel timings
+    # a cascade with no timing of its own: the family it runs on, said as such
+    assert (f"published evidence: none of attention-sigmoid itself; of the family it runs on, flash3 (attnsim "
+            f"validate evidence --hw h100 --algo flash3): {row['n']} timings of flash3") in _explain(
+                "--hw", "h100", "--algo", "attention-sigmoid")
+    assert "only the 6 timings of attention-nosoftmax@flash2 on a100" in _explain(
+        "--hw", "a100", "--algo", "attention-nosoftmax@flash2")
 
 
 def test_explain_on_a_machine_given_as_a_toml(tmp_path):
