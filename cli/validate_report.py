@@ -91,10 +91,12 @@ def _evidence(data: dict) -> None:
     """For each (hardware model, family) of the points: how well the bundled published timings know it."""
     from cli._explain import evidence_line
     from cli._wrap import echo_fitted
+    from simulator.api import hardware, resolve_algorithm
 
     pairs = dict.fromkeys((p["hardware"], p["algorithm"]) for p in data["points"])
     if pairs:
-        echo_fitted("\n".join(evidence_line(hw, algo) for hw, algo in pairs))
+        lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family) for hw, algo in pairs)
+        echo_fitted("\n".join(dict.fromkeys(lines)))  # h100 and h100:1500 share the h100 model's evidence
 
 
 def _finite_clock(value):
