@@ -6,12 +6,7 @@ is predicted on the file's hardware model, as `attnsim validate report` does, an
 roofline (validation/roofline.py): max(FLOPs / 60% of the tensor peak, Q/K/V/O bytes / 90% of HBM).
 Per file and algorithm: n, both median |predicted / measured - 1|, the model's bias (the signed median of
 predicted / measured - 1: + where it predicts longer than measured, - shorter), which median is lower, and the
-points' role:
-`fit` where a bundled hardware figure was fitted from them (a figure whose source in gpu_models/specs names
-the file in its `attnsim calibrate --kernels` command, of the kind, mma_sync, wgmma, tcgen05, unfused or
-cuda_core, those points are, and among the points that command's fit takes: validation.kernel_fit's
-fit_points on the file's hardware), `fit k/n` where k of the n were, `dev` for the issue's development sets
-no figure is fitted from (the mechanisms were built against them), `held out` for the rest. A point attnsim
+points' role, `fit`, `fit k/n`, `dev` or `held out` (validation/evidence.py says how each is told). A point attnsim
 cannot run (an algorithm it does not model yet, a shape it rejects) is skipped, and the reason printed.
 After the table, every point pooled by its row's role: the model's and the roofline's median |error| and how
 many points each puts within 10%. Prints figures, asserts nothing.

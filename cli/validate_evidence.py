@@ -124,10 +124,50 @@ def _table(rows: list[dict], hardware, algorithms) -> None:
 
 def none_line(hardware, algorithms) -> str:
     """What to say where the bundled sets hold no timing of these families on these GPUs."""
-    what = " or ".join(algorithms) if algorithms else "any family"
-    where = " or ".join(hardware) if hardware else "any GPU"
-    return (f"no published timing of {what} on {where} in attnsim's sets: the prediction rests on the kernel's "
-            "mechanisms and the GPU's figures alone (attnsim validate evidence lists what there is)")
+    return "no published " + _rests_on(" or ".join(algorithms) if algorithms else "any family",
+                                       " or ".join(hardware) if hardware else "any GPU")
+
+
+def _rests_on(what: str, where: str) -> str:
+    return (f"timing of {what} on {where} in attnsim's sets; the prediction rests on the kernel's mechanisms and the "
+            "GPU's figures alone (attnsim validate evidence lists what there is)")
+
+
+def evidence_line(hw_name: str, algorithm: str, family: str | None = None) -> str:
+    """How well the bundled published timings know this family on this GPU model (validation.evidence): the
+    points no figure was fitted from, or that there are none; for a cascade with none of its own, those of the
+    ``family`` it runs on."""
+    from gpu_models.loader import bundled_names
+    from validation.evidence import evidence
+
+    base = hw_name.partition(":")[0]  # NAME:MHZ is the model NAME at a locked clock
+    if base not in bundled_names():
+        return (f"published evidence: none for a model of your own ({hw_name}); attnsim validate evidence lists "
+                "the bundled models' errors")
+    row = next(iter(evidence((base,), (algorithm,))), None)
+    if row is None and family and family != algorithm:
+        of_family = next(iter(evidence((base,), (family,))), None)
+        if of_family and of_family["n"]:
+            return (f"published evidence: none of {algorithm} itself; of the family it runs on, {family} "
+                    f"({_command(base, family)}): {_summary(of_family, family, base)}")
+    if row and row["n"]:
+        return f"published evidence ({_command(base, algorithm)}): {_summary(row, algorithm, base)}"
+    if row:
+        return (f"published evidence ({_command(base, algorithm)}): only the {row['fitted_points']} timings of "
+                f"{algorithm} on {base} that its figures were fitted from, none held out")
+    return f"published evidence: no {_rests_on(algorithm, base)}"
+
+
+def _command(base: str, algorithm: str) -> str:
+    return f"attnsim validate evidence --hw {base} --algo {algorithm}"
+
+
+def _summary(row: dict, algorithm: str, base: str) -> str:
+    """An evidence row with points, in words."""
+    n, sets = row["n"], len(row["sets"])
+    return (f"{n} timing{'s' * (n != 1)} of {algorithm} on {base} in {sets} set{'s' * (sets != 1)}, none used in a "
+            f"fit: median |error| {row['model_median_abs_error']:.1%}, bias {row['model_median_error']:+.1%}, "
+            f"{row['model_within_10pct']} within 10%, worst {row['model_max_abs_error']:.0%}")
 
 
 def _pct(x) -> str:

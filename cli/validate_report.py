@@ -89,7 +89,7 @@ def _bundled_set(path: str) -> bool:
 
 def _evidence(data: dict) -> None:
     """For each (hardware model, family) of the points: how well the bundled published timings know it."""
-    from cli._explain import evidence_line
+    from cli.validate_evidence import evidence_line
     from cli._wrap import echo_fitted
     from simulator.api import hardware, resolve_algorithm
 
