@@ -33,20 +33,41 @@ class Question:
 
 _NAME = 'cp.cuda.runtime.getDeviceProperties(0)["name"].decode()'
 
+# A kernel that keeps the GPU busy while Python enqueues what follows it (nvbench's blocking kernel does this, and
+# Triton's do_bench gets it from zeroing its 256 MB flush buffer): without it an event pair times CuPy's host launch
+# latency (several to tens of microseconds a launch), not the GPU's. ``hold`` spins one thread for some SM clocks.
+HOLD_SOURCE = r"""
+extern "C" __global__ void hold(long long cycles) {
+  long long t0 = clock64(); while (clock64() - t0 < cycles) { } }
+"""
+
+# the hold before one timed call (about 0.3 ms at 1.5-2 GHz: room for a few Python launches) and before a batch of
+# 200 (about 10 ms: CuPy takes 10-20 us of Python a launch)
+_HOLD = f"""hold = cp.RawKernel({HOLD_SOURCE!r}, "hold")
+def held(cycles=1 << 19): hold((1,), (1,), (cp.int64(cycles),))
+"""
+
 SHORT_CALL = f"""
 import cupy as cp, statistics as st
-x = cp.zeros(1 << 14, cp.float32); y = cp.empty_like(x)
+{_HOLD}x = cp.zeros(1 << 14, cp.float32); y = cp.empty_like(x)
 flush = cp.empty(2 * cp.cuda.Device().attributes["L2CacheSize"], cp.uint8)
 k = cp.ElementwiseKernel("float32 a", "float32 b", "b = a * 2", "twice")
 e0, e1 = cp.cuda.Event(), cp.cuda.Event()
 for _ in range(20): k(x, y)
-e0.record(); [k(x, y) for _ in range(200)]; e1.record(); e1.synchronize()
+held(1 << 24); e0.record(); [k(x, y) for _ in range(200)]; e1.record(); e1.synchronize()
 batch = cp.cuda.get_elapsed_time(e0, e1) / 200 * 1e3
-cold = []
-for _ in range(200):
-    flush.fill(1); cp.cuda.Stream.null.synchronize()
-    e0.record(); k(x, y); e1.record(); e1.synchronize(); cold.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
-print({_NAME}, "batch_us", round(batch, 3), "cold_median_us", round(st.median(cold), 3))
+def one(prep, hold_first):
+    t = []
+    for _ in range(200):
+        prep()
+        if hold_first: held()
+        else: cp.cuda.Stream.null.synchronize()
+        e0.record(); k(x, y); e1.record(); e1.synchronize(); t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
+    return round(st.median(t), 3)
+# cold: flushed, launched while the GPU holds (what nvbench's cold time and do_bench see); warm: the same unflushed;
+# cold_host: flushed, then an idle GPU waits for Python's launch (the host's latency, for comparison)
+print({_NAME}, "batch_us", round(batch, 3), "cold_us", one(lambda: flush.fill(1), True),
+      "warm_us", one(lambda: None, True), "cold_host_us", one(lambda: flush.fill(1), False))
 """
 
 CHASE_SOURCE = r"""
@@ -57,7 +78,7 @@ extern "C" __global__ void chase(const long long* nxt, long long* out, int hops,
 
 DIRTY_CHAIN = f"""
 import cupy as cp, statistics as st
-dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]; l2 = dev.attributes["L2CacheSize"]
+{_HOLD}dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]; l2 = dev.attributes["L2CacheSize"]
 n = 256 << 20 >> 3; hops = 64; stride = 16384 >> 3
 nxt = cp.zeros(n, cp.int64); base = cp.arange(sms, dtype=cp.int64) * (n // sms)
 for h in range(hops): nxt[base + h * stride] = base + (h + 1) * stride
@@ -66,7 +87,7 @@ out = cp.empty(sms, cp.int64); flush = cp.empty(2 * l2, cp.uint8); e0, e1 = cp.c
 def run(prep):
     t = []
     for _ in range(50):
-        prep(); cp.cuda.Stream.null.synchronize()
+        prep(); held()  # the chase is enqueued while the GPU holds, so no host latency is timed
         e0.record(); chase((sms,), (32,), (nxt, out, cp.int32(hops), cp.int64(n))); e1.record(); e1.synchronize()
         t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
     return round(st.median(t), 2)
@@ -121,7 +142,7 @@ extern "C" __global__ void touch(float* out, int n) {  // each CTA writes and re
 
 TWO_KERNELS = f"""
 import cupy as cp, statistics as st
-dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]
+{_HOLD}dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]
 touch = cp.RawKernel({TWO_KERNELS_SOURCE!r}, "touch")
 out = cp.zeros(8 * sms, cp.float32); flush = cp.empty(2 * dev.attributes["L2CacheSize"], cp.uint8)
 e0, e1 = cp.cuda.Event(), cp.cuda.Event()
@@ -135,7 +156,7 @@ def timed(kinds, cold):
     t = []
     for _ in range(100):
         if cold: flush.fill(1)
-        cp.cuda.Stream.null.synchronize()
+        held()  # the timed launches are enqueued while the GPU holds: back to back, as nvbench runs them
         e0.record()
         for k in kinds: launch(k)
         e1.record(); e1.synchronize(); t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
@@ -148,14 +169,14 @@ for name, kinds in (("big", [big]), ("big+small", [big, small]), ("big+none", [b
 
 QUESTIONS = (
     Question("short_call", "one event-timed call after an L2 flush against the same kernel back to back "
-             "(RUNNING.md, the short-call question)", SHORT_CALL),
+             "(RUNNING.md, the short-call question)", SHORT_CALL, cuda=(HOLD_SOURCE,)),
     Question("dirty_chain", "dependent loads after a dirty flush, a clean one and none (the dirty-L2 chain "
-             "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE,)),
+             "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE, HOLD_SOURCE)),
     Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120,
              cuda=(INFLIGHT_KERNELS,)),
     Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
              "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
-             cuda=(TWO_KERNELS_SOURCE,)),
+             cuda=(TWO_KERNELS_SOURCE, HOLD_SOURCE)),
 )
 
 
