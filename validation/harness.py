@@ -1,5 +1,5 @@
-"""Timing on the GPU: CUDA events per iteration, warm-up, an L2 flush outside the timed window,
-median and 20th/80th percentiles; and the record of the device the times were taken on.
+"""Timing on the GPU: CUDA events per iteration, warm-up, an L2 flush and a hold kernel outside the timed
+window, median and 20th/80th percentiles; and the record of the device the times were taken on.
 
 Nothing here changes a clock or any device setting: clocks, power and the driver are read with
 ``nvidia-smi --query-gpu`` (when it is on PATH), sampled in the background while kernels run.
@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 FLUSH_BYTES = 256 << 20  # written before each timed iteration: several times the 50-60 MB L2 of H100/H200
+# SM clocks of the hold kernel queued before each timed call (about 0.3 ms at 1.5-2 GHz): while it spins, the host
+# queues the call, so a call of several launches is timed on the GPU, not at CuPy's launch rate (microseconds of
+# Python a launch). The flush alone gives that room only for as long as its write takes (~80 us on an H100).
+HOLD_CYCLES = 1 << 19
 TARGET_S = 0.25  # timed iterations add up to about this much GPU time ...
 MIN_ITERS, MAX_ITERS = 5, 50  # ... within these bounds
 SMI_PERIOD_MS = 200
@@ -46,6 +50,9 @@ class Timer:
         self._flush = cupy.empty(FLUSH_BYTES, dtype=cupy.uint8)
         self._start, self._end = cupy.cuda.Event(), cupy.cuda.Event()
         self._flushes = 0
+        from validation import gpu  # the kernels' module needs CuPy, which a Timer has
+
+        self._hold = gpu.kernel("micro", "hold")
 
     def flush_l2(self) -> None:
         """Overwrite the flush buffer so the next kernel starts from a cold L2."""
@@ -53,13 +60,16 @@ class Timer:
         self._flush.fill(self._flushes & 0xFF)
 
     def once(self, fn, flush: bool = True, before=None) -> float:
-        """Seconds of one call, between events recorded around it. The L2 flush (or ``before``) runs
-        first, outside the events; while the GPU works on it the host queues the call, so calls of
-        several short launches are timed on the GPU rather than at the host's launch rate."""
+        """Seconds of one call, between events recorded around it. The L2 flush (if asked) and then
+        ``before`` or else the hold kernel run first, outside the events; while the GPU works on them the
+        host queues the call, so calls of several short launches are timed on the GPU rather than at the
+        host's launch rate (as nvbench's blocking kernel does), warm calls included."""
         if flush:
             self.flush_l2()
         if before is not None:
             before()
+        else:
+            self._hold((1,), (1,), (np.int64(HOLD_CYCLES),))
         self._start.record()
         fn()
         self._end.record()
