@@ -113,7 +113,7 @@ extern "C" __global__ void read8(const float4* a, float* o, long long n) { body<
 
 INFLIGHT = f"""
 import cupy as cp, statistics as st
-mod = cp.RawModule(code={INFLIGHT_KERNELS!r}, name_expressions=["read1", "read2", "read4", "read8"],
+{_HOLD}mod = cp.RawModule(code={INFLIGHT_KERNELS!r}, name_expressions=["read1", "read2", "read4", "read8"],
                    options=("-std=c++17",))
 dev = cp.cuda.Device(); sms = dev.attributes["MultiProcessorCount"]
 a = cp.ones(1 << 30, dtype=cp.float32)  # 4 GiB, read as float4
@@ -125,7 +125,7 @@ for ilp in (1, 2, 4, 8):
         for blocks_per_sm in (1, 2):
             grid = (sms * blocks_per_sm,); t = []
             for _ in range(5):
-                e0.record(); k(grid, (threads,), (a, out, cp.int64(n))); e1.record(); e1.synchronize()
+                held(); e0.record(); k(grid, (threads,), (a, out, cp.int64(n))); e1.record(); e1.synchronize()
                 t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e-3)
             print("ilp", ilp, "threads", threads, "ctas_per_sm", blocks_per_sm,
                   "inflight_kib_per_sm", ilp * 16 * threads * blocks_per_sm / 1024,
@@ -173,7 +173,7 @@ QUESTIONS = (
     Question("dirty_chain", "dependent loads after a dirty flush, a clean one and none (the dirty-L2 chain "
              "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE, HOLD_SOURCE)),
     Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120,
-             cuda=(INFLIGHT_KERNELS,)),
+             cuda=(INFLIGHT_KERNELS, HOLD_SOURCE)),
     Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
              "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
              cuda=(TWO_KERNELS_SOURCE, HOLD_SOURCE)),
