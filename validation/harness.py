@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 FLUSH_BYTES = 256 << 20  # written before each timed iteration: several times the 50-60 MB L2 of H100/H200
-# SM clocks of the hold kernel queued before each timed call (about 0.3 ms at 1.5-2 GHz): while it spins, the host
-# queues the call, so a call of several launches is timed on the GPU, not at CuPy's launch rate (microseconds of
-# Python a launch). The flush alone gives that room only for as long as its write takes (~80 us on an H100).
-HOLD_CYCLES = 1 << 19
+# SM clocks of the hold kernel queued before each timed call (about 0.5-0.7 ms at 1.5-2 GHz): while it spins, the
+# host queues the call, so a call of several launches (PyTorch's eager standard attention: a dozen, each some
+# microseconds of Python) is timed on the GPU, not at the host's launch rate. The flush alone gives that room only
+# for as long as its write takes (~80 us on an H100).
+HOLD_CYCLES = 1 << 20
 TARGET_S = 0.25  # timed iterations add up to about this much GPU time ...
 MIN_ITERS, MAX_ITERS = 5, 50  # ... within these bounds
 SMI_PERIOD_MS = 200
