@@ -265,6 +265,24 @@ def test_a_warm_run_times_without_the_flush_and_records_its_scope(fake_gpu, monk
     assert [p["scope"] for p in report["points"]] == ["kernel-warm"] * 2
 
 
+def test_every_timed_call_is_queued_behind_the_hold_kernel(fake_gpu, monkeypatch):
+    """Timer.once: the flush (if any), then the hold kernel (unless the caller queues its own busy kernel), then
+    the start event, the call and the end event, in that order, so the events time the GPU, not the host's
+    launch latency; warm (unflushed) calls too."""
+    order = []
+    timer = harness.Timer(fake_gpu)
+    monkeypatch.setattr(timer, "flush_l2", lambda: order.append("flush"))
+    monkeypatch.setattr(timer, "_hold", lambda grid, block, args: order.append(("hold", int(args[0]))))
+    monkeypatch.setattr(timer, "_start", types.SimpleNamespace(record=lambda: order.append("start")))
+    monkeypatch.setattr(timer, "_end", types.SimpleNamespace(record=lambda: order.append("end"),
+                                                              synchronize=lambda: None))
+    hold = ("hold", harness.HOLD_CYCLES)
+    for flush, before in ((True, None), (False, None), (False, lambda: order.append("busy"))):
+        order.clear()
+        timer.once(lambda: order.append("call"), flush=flush, before=before)
+        assert order == ["flush"] * flush + ([hold] if before is None else ["busy"]) + ["start", "call", "end"]
+
+
 def _run(args):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
