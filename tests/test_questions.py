@@ -33,7 +33,10 @@ class _Array:
         return 0
 
 
-def _fake_cupy() -> types.ModuleType:
+def _fake_cupy(log: list | None = None) -> types.ModuleType:
+    """A stand-in CuPy; with ``log``, each kernel launch appends ("launch", name) and each event record
+    ("record", the event's creation index)."""
+    log = [] if log is None else log
     cp = types.ModuleType("cupy")
     sizes = {"float32": 4, "int64": 8, "int32": 4, "uint8": 1}
     for name in sizes:
@@ -44,19 +47,24 @@ def _fake_cupy() -> types.ModuleType:
 
     class Kernel:
         def __init__(self, *args, **kwargs):
-            pass
+            self.name = args[1] if len(args) > 1 else kwargs.get("name", "kernel")
 
         def __call__(self, *args, **kwargs):
-            return None
+            log.append(("launch", self.name))
 
         def get_function(self, name):
-            return Kernel()
+            return Kernel(None, name)
 
     cp.ElementwiseKernel = cp.RawKernel = cp.RawModule = Kernel
 
     class Event:
+        made = 0
+
+        def __init__(self):
+            self.index, Event.made = Event.made, Event.made + 1
+
         def record(self):
-            pass
+            log.append(("record", self.index))
 
         def synchronize(self):
             pass
@@ -76,6 +84,21 @@ def test_each_question_runs_to_its_end(question, monkeypatch, capsys):
     exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
     out = capsys.readouterr().out
     assert out.startswith("Fake GPU") and out.count("\n") >= 1
+
+
+@pytest.mark.parametrize("question", Q.QUESTIONS, ids=lambda q: q.name)
+def test_each_timed_launch_is_queued_behind_the_hold(question, monkeypatch, capsys):
+    """Every start event a question records follows a launch of the hold kernel (the GPU busy while Python queues
+    the timed work, as nvbench's blocking kernel), except short_call's cold_host reading, which shows the host's
+    latency on purpose: one of its three single-call readings."""
+    log = []
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(log))
+    exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
+    capsys.readouterr()
+    starts = [i for i, e in enumerate(log) if e == ("record", 0)]
+    held = [i for i in starts if i > 0 and log[i - 1] == ("launch", "hold")]
+    unheld = len(starts) - len(held)
+    assert starts and unheld == (200 if question.name == "short_call" else 0), (len(starts), unheld)
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed on this machine")
