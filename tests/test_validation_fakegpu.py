@@ -339,6 +339,17 @@ def test_selftest_groups_pass_and_a_wrong_kernel_fails_its_group(fake_gpu, monke
     assert "FAIL" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name", sorted(micro.BENCHMARKS))
+def test_no_microbenchmark_flushes_the_l2(fake_gpu, monkeypatch, name):
+    """A flush writes 256 MB: the dirty lines it leaves would charge an HBM pass their write-back, which the model
+    adds apart for flushed calls only, so the rates calibrate fits are measured without one."""
+    flushes = []
+    monkeypatch.setattr(harness.Timer, "flush_l2", lambda self: flushes.append(name))
+    dev = micro.Device(sms=2, l2_bytes=1 << 20, quick=True)
+    micro.BENCHMARKS[name](fake_gpu, harness.Timer(fake_gpu), dev)
+    assert not flushes
+
+
 @pytest.mark.parametrize("name, floor_s", [("tensor_mma_sync_fp16", 5e-4), ("sfu_exp2", 5e-4), ("fp32_fma", 5e-4),
                                            ("l2_read", 5e-4), ("smem_read", 2e-4)])
 def test_compute_benchmarks_run_far_longer_than_a_launch_at_h100_peak(fake_gpu, name, floor_s):

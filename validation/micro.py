@@ -48,8 +48,12 @@ def _entry(name, value, unit, timing, config) -> dict:
     return {"name": name, "value": value, "unit": unit, "config": config, **timing.fields()}
 
 
-def _sweep(timer, name, unit, work, run, blocks_per_sm, dev, flush=True, **config) -> dict:
-    """Time ``run(grid)`` for each occupancy; the entry of the fastest, with the sweep in config."""
+def _sweep(timer, name, unit, work, run, blocks_per_sm, dev, flush=False, **config) -> dict:
+    """Time ``run(grid)`` for each occupancy; the entry of the fastest, with the sweep in config. No L2 flush by
+    default: the HBM benchmarks' buffers are 20-40 times the L2, so a pass finds nothing of the last one there,
+    and a flush (256 MB written) would leave the L2 full of dirty lines whose write-back the pass would be
+    charged, 2.5-5% of a 1-2 GiB read, which the model adds apart, for a flushed call only
+    (gpu_model.cold_l2_writeback_bytes)."""
     runs = []
     for bps in blocks_per_sm:
         t = timer.time(lambda: run(dev.sms * bps), flush=flush)
@@ -129,7 +133,7 @@ def tensor_mma_sync_fp16(cp, timer, dev) -> dict:
 def tensor_cublas_fp16(cp, timer, dev) -> dict:
     a, b = (gpu.random16(cp, (GEMM_N, GEMM_N), "fp16", seed) for seed in (1, 2))
     c = cp.empty((GEMM_N, GEMM_N), dtype=cp.float16)
-    t = timer.time(lambda: cp.matmul(a, b, out=c))
+    t = timer.time(lambda: cp.matmul(a, b, out=c), flush=False)  # as GEMM benchmarks run: back to back, no flush
     return _entry("tensor_cublas_fp16", 2.0 * GEMM_N ** 3 / t.median_s, "FLOP/s", t,
                   {"m": GEMM_N, "n": GEMM_N, "k": GEMM_N, "dtype": "fp16", "call": "cupy.matmul (2-D)"})
 
