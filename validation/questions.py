@@ -168,8 +168,8 @@ for name, kinds in (("big", [big]), ("big+small", [big, small]), ("big+none", [b
 """
 
 QUESTIONS = (
-    Question("short_call", "one event-timed call after an L2 flush against the same kernel back to back "
-             "(RUNNING.md, the short-call question)", SHORT_CALL, cuda=(HOLD_SOURCE,)),
+    Question("short_call", "one event-timed call, flushed and not, against the same kernel back to back and "
+             "launched onto an idle GPU (RUNNING.md, the short-call question)", SHORT_CALL, cuda=(HOLD_SOURCE,)),
     Question("dirty_chain", "dependent loads after a dirty flush, a clean one and none (the dirty-L2 chain "
              "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE, HOLD_SOURCE)),
     Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120,
