@@ -86,6 +86,7 @@ def test_every_kernel_python_launches_exists(tmp_path):
     assert fa2 <= names["fa2"]
     assert decode <= names["decode"]
     assert {f"{k}_{dt}" for k in ("softmax_rows", "mask_add") for dt in gpu.DTYPES} <= names["naive"]
+    assert names["timing"] == {"hold"}
 
 
 def test_fa2_shared_memory_needs_the_opt_in_only_for_d128():

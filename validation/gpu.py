@@ -16,7 +16,7 @@ COMMON_INCLUDE = '#include "common.cuh"'
 NVRTC_OPTIONS = ("-std=c++17",)  # no --use_fast_math: every exp is an explicit ex2.approx
 DEFAULT_SMEM_LIMIT = 48 * 1024  # dynamic shared memory above this needs an explicit opt-in
 DTYPES = ("fp16", "bf16")
-KERNEL_FILES = ("micro", "naive", "fa2", "decode")
+KERNEL_FILES = ("timing", "micro", "naive", "fa2", "decode")
 NEEDS_GPU = "validate run needs a CUDA GPU and CuPy (pip install 'attnsim[gpu]': cupy-cuda13x, for CUDA 13)"
 
 

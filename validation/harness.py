@@ -53,7 +53,7 @@ class Timer:
         self._flushes = 0
         from validation import gpu  # the kernels' module needs CuPy, which a Timer has
 
-        self._hold = gpu.kernel("micro", "hold")
+        self._hold = gpu.kernel("timing", "hold")
 
     def flush_l2(self) -> None:
         """Overwrite the flush buffer so the next kernel starts from a cold L2."""

@@ -237,11 +237,3 @@ extern "C" __global__ void __launch_bounds__(OVL_BOUNDS) mma_exp_mixed(float* si
 
 // Launch overhead: nothing to do.
 extern "C" __global__ void empty_kernel() {}
-
-// The timer's hold (validation/harness.py Timer.once): one thread spins for `cycles` SM clocks so that the host
-// queues the timed call behind it and the CUDA events time the GPU, not the host's launch latency.
-extern "C" __global__ void hold(long long cycles) {
-    const long long start = clock64();
-    while (clock64() - start < cycles) {
-    }
-}
