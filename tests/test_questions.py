@@ -33,10 +33,11 @@ class _Array:
         return 0
 
 
-def _fake_cupy(log: list | None = None) -> types.ModuleType:
+def _fake_cupy(log: list | None = None, calls: list | None = None) -> types.ModuleType:
     """A stand-in CuPy; with ``log``, each kernel launch appends ("launch", name) and each event record
-    ("record", the event's creation index)."""
+    ("record", the event's creation index); with ``calls``, each launch appends (name, args, kwargs)."""
     log = [] if log is None else log
+    calls = [] if calls is None else calls
     cp = types.ModuleType("cupy")
     sizes = {"float32": 4, "int64": 8, "int32": 4, "uint8": 1}
     for name in sizes:
@@ -51,6 +52,7 @@ def _fake_cupy(log: list | None = None) -> types.ModuleType:
 
         def __call__(self, *args, **kwargs):
             log.append(("launch", self.name))
+            calls.append((self.name, args, kwargs))
 
         def get_function(self, name):
             return Kernel(None, name)
@@ -99,6 +101,19 @@ def test_each_timed_launch_is_queued_behind_the_hold(question, monkeypatch, caps
     held = [i for i in starts if i > 0 and log[i - 1] == ("launch", "hold")]
     unheld = len(starts) - len(held)
     assert starts and unheld == (200 if question.name == "short_call" else 0), (len(starts), unheld)
+
+
+def test_two_kernels_touches_no_shared_memory_past_what_it_asks_for(monkeypatch, capsys):
+    """touch(out, n) writes and reads floats 0..n-1 of its dynamic shared memory: every launch asks for n floats'
+    bytes at least (the 0-byte launches with n = 0; an access past the allocation faults the context)."""
+    calls = []
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(calls=calls))
+    question = next(q for q in Q.QUESTIONS if q.name == "two_kernels")
+    exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
+    capsys.readouterr()
+    touches = [(int(args[2][1]), kwargs.get("shared_mem", 0)) for name, args, kwargs in calls if name == "touch"]
+    assert touches and {smem for _, smem in touches} >= {0, 8704, 36864}
+    assert all(4 * n <= smem for n, smem in touches), sorted(set(touches))
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed on this machine")
