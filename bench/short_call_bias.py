@@ -13,7 +13,6 @@ also holds"). `--explain` quotes the quartiles on such a call. Prints figures, a
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
 from bench._published import predicted_points  # noqa: E402  (after the path set-up above)
 from simulator.gpu_model import SHORT_CALL_S  # noqa: E402
+from validation.evidence import quartiles  # noqa: E402  (the inclusive quartiles evidence rows carry)
 
 
 def short_points(under_s: float = SHORT_CALL_S) -> list[dict]:
@@ -29,14 +29,6 @@ def short_points(under_s: float = SHORT_CALL_S) -> list[dict]:
     gap (measured - predicted, seconds)."""
     return [{**p, "gap_s": p["measured_s"] - p["predicted_s"]} for p in predicted_points()
             if p.get("predicted_s") is not None and p["scope"] == "kernel" and p["predicted_s"] < under_s]
-
-
-def quartiles(gaps: list[float]) -> tuple[float, float, float]:
-    """(lower quartile, median, upper quartile) of the gaps (the 'inclusive' method: within the data's range)."""
-    if len(gaps) == 1:
-        return gaps[0], gaps[0], gaps[0]
-    q1, q2, q3 = statistics.quantiles(gaps, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def summary(points: list[dict]) -> dict:

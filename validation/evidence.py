@@ -147,26 +147,27 @@ def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...
     for (hw, algo), g in sorted(groups.items()):
         model = [m for m, _ in g["errors"]]
         roof = [x for _, x in g["errors"]]
+        size = [abs(m) for m in model]
+        q1, _, q3 = quartiles(size) if model else (None, None, None)
         out.append({"hardware": hw, "algorithm": algo, "n": len(model),
-                    "model_median_abs_error": statistics.median(abs(m) for m in model) if model else None,
+                    "model_median_abs_error": statistics.median(size) if model else None,
                     "model_median_error": statistics.median(model) if model else None,
-                    "model_max_abs_error": max((abs(m) for m in model), default=None),
-                    "model_abs_error_quartiles": _quartiles([abs(m) for m in model]),
-                    "model_within_10pct": sum(abs(m) <= 0.1 for m in model),
+                    "model_max_abs_error": max(size, default=None),
+                    "model_abs_error_quartiles": [q1, q3] if model else None,
+                    "model_within_10pct": sum(m <= 0.1 for m in size),
                     "roofline_median_abs_error": (statistics.median(abs(x) for x in roof)
                                                   if model and None not in roof else None),
                     "sets": g["sets"], "fitted_points": g["fitted"], "fitted_sets": g["fitted_sets"]})
     return out
 
 
-def _quartiles(values: list[float]) -> list[float] | None:
-    """[lower quartile, upper quartile] of ``values`` (the inclusive method: within their range), None if none."""
-    if not values:
-        return None
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(lower quartile, median, upper quartile) of ``values`` (the 'inclusive' method: within their range); one value
+    is all three."""
     if len(values) == 1:
-        return [values[0], values[0]]
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return [q1, q3]
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
 
 
 def _fit_counts(name: str, doc: dict, fits: set) -> dict:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from validation import gpu
+
 FLUSH_BYTES = 256 << 20  # written before each timed iteration: several times the 50-60 MB L2 of H100/H200
 # SM clocks of the hold kernel queued before each timed call (about 0.5-0.7 ms at 1.5-2 GHz): while it spins, the
 # host queues the call, so a call of several launches (PyTorch's eager standard attention: a dozen, each some
@@ -51,8 +53,6 @@ class Timer:
         self._flush = cupy.empty(FLUSH_BYTES, dtype=cupy.uint8)
         self._start, self._end = cupy.cuda.Event(), cupy.cuda.Event()
         self._flushes = 0
-        from validation import gpu  # the kernels' module needs CuPy, which a Timer has
-
         self._hold = gpu.kernel("timing", "hold")
 
     def flush_l2(self) -> None:

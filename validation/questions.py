@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from validation.gpu import kernel_source
+from validation.harness import HOLD_CYCLES
+
 
 @dataclass(frozen=True)
 class Question:
@@ -33,18 +36,14 @@ class Question:
 
 _NAME = 'cp.cuda.runtime.getDeviceProperties(0)["name"].decode()'
 
-# A kernel that keeps the GPU busy while Python enqueues what follows it (nvbench's blocking kernel does this, and
-# Triton's do_bench gets it from zeroing its 256 MB flush buffer): without it an event pair times CuPy's host launch
-# latency (several to tens of microseconds a launch), not the GPU's. ``hold`` spins one thread for some SM clocks.
-HOLD_SOURCE = r"""
-extern "C" __global__ void hold(long long cycles) {
-  long long t0 = clock64(); while (clock64() - t0 < cycles) { } }
-"""
-
-# the hold before one timed call (about 0.3 ms at 1.5-2 GHz: room for a few Python launches) and before a batch of
-# 200 (about 10 ms: CuPy takes 10-20 us of Python a launch)
+# The timer's hold kernel (validation/kernels/timing.cu) before each timed launch: while it spins, Python queues
+# what follows it, as nvbench's blocking kernel and the flush of Triton's do_bench give it room to; without it an
+# event pair times CuPy's host launch latency (several to tens of microseconds a launch), not the GPU's. ``held``
+# spins validate run's HOLD_CYCLES (about 0.6 ms at 1.5-2 GHz); short_call's batch of 200 launches holds 2^24
+# clocks (about 10 ms: CuPy takes 10-20 us of Python a launch).
+HOLD_SOURCE = kernel_source("timing")
 _HOLD = f"""hold = cp.RawKernel({HOLD_SOURCE!r}, "hold")
-def held(cycles=1 << 19): hold((1,), (1,), (cp.int64(cycles),))
+def held(cycles={HOLD_CYCLES}): hold((1,), (1,), (cp.int64(cycles),))
 """
 
 SHORT_CALL = f"""
