@@ -128,8 +128,8 @@ REGS_BATCH = {
 # from it, where BatchPrefillWithRaggedKVCacheKernel steps one pointer. Counted in the loop bodies (the back edge's
 # span holding the HMMAs) of both kernels at nightly-v0.6.16-20260730, csrc/batch_prefill_{paged,ragged}_kernel_inst
 # .jinja instantiated at fp16, MaskMode::kCausal, nvcc 13.0 -arch=sm_90a -O3 -use_fast_math -DNDEBUG (the JIT's flags,
-# flashinfer/jit/core.py), disassembled by nvdisasm (`python3
-# bench/count_paged_sass.py --flashinfer DIR --cccl DIR` prints this table; no GPU needed): e.g. d=128,
+# flashinfer/jit/core.py), disassembled by nvdisasm, no GPU needed (attnsim commits no build of FlashInfer's code:
+# the counts are cited, not re-run): e.g. d=128,
 # 128 x 64 tile, 1,255 against 1,092 instructions a warp (4 LDGs of page indices). The page size does not enter:
 # the divmod and the index load run per row for any page size (v0.2.0's loop is the same).
 PAGED_TILE_INSTRUCTIONS = {
