@@ -333,6 +333,15 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"+ dependent loads before the stream {det['startup_s'] * us:.2f} us + last stage {det['tail_s'] * us:.2f} us"
              + _merge_text(det),
              _writeback_line(det["cold_l2_writeback_bytes"])]
+    if det.get("window_left") is not None:
+        from simulator.flashinfer_decode import window_ops
+
+        family = "flashinfer-decode" if det["page_size"] else "flashinfer-single-decode"
+        per_row, per_iteration = window_ops(family)
+        lines.append(f"window_left {det['window_left']:,}: the kernel still loads and scores every cached key, masking "
+                     f"those before the window (decode.cuh: each chunk starts at its own offset, not at the window), "
+                     f"+{per_row:.2g} instructions a lane per (row, query head) and +{per_iteration:.2g} an iteration "
+                     "(use_sliding_window's SASS); flashinfer-decode-tc (the prefill kernel) skips them")
     if det["block"][1] > 1 and det["page_size"] is None:  # the single-request kernel (no pages) on a GQA group (bdy)
         from simulator.flashinfer_decode import SINGLE_GQA_FAST
 
@@ -372,11 +381,15 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"grid: {det['ctas']} CTAs = " + ("requests x " if det["page_size"] else "") + f"KV heads x query tiles x "
             f"{det['splits']} chunk(s) of {det['chunk_keys']} keys ({det['iterations']} iteration(s)), {det['waves']} "
             f"wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else "")
-            + (f"; {det['launched_ctas']} launched (a CUDA graph's padded grid)" if det["launched_ctas"] != det["ctas"]
-               else ""),
+            + (f"; {det['launched_ctas']} launched ("
+               + ("a CUDA graph's padded grid" if det.get("graph") else "the window's planned chunks past its last "
+                  "key exit at once") + ")" if det["launched_ctas"] != det["ctas"] else ""),
             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
+            *([f"window_left {det['window_left']:,}: each request's chunks start at the window's first key "
+               f"(kv_start_idx), so the kernel reads its {det['window_keys']:,} keys; the plan splits "
+               "ceil((window_left + CTA_TILE_Q) / page size) pages"] if det.get("window_left") is not None else []),
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} x iterations + "
             f"{_tc_prologue(det)}, "
             f"resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us", *_tc_end_lines(det)]

@@ -116,6 +116,53 @@ REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 # lowest and highest of the FlashInfer post's Fig. 8 CUDA-core calls (32/4 heads, flashinfer-decode-{h100,a100-pcie}.json), which
 # --explain quotes (tests/test_flashinfer_decode.py recomputes them; docs/kernels.md D1)
 SINGLE_GQA_FAST = (-0.01, 0.22)
+# A sliding window (``window_left``, flashinfer-ai/flashinfer PR #406, 28cffd36, 2024-07-29; not in 0.0.1): the
+# CUDA-core decode kernels compile DefaultAttention with use_sliding_window, whose LogitsMask keeps a key when
+# kv_idx + qo_len + window_left >= kv_len + qo_idx, but they still load and score every key of the request's range
+# (decode.cuh @ 8da13a29: BatchDecodeWithPagedKVCacheDevice and SingleDecodeWithKVCacheDevice start each chunk at
+# kv_chunk_idx x chunk size, the keys before the window masked to -inf in compute_qk; the decode plan,
+# DecodePlan in scheduler.cuh, splits the whole request), so a windowed call moves the bytes of a full one and
+# issues a little more. The loop body's SASS instructions (a lane; ``#pragma unroll 2``: two iterations of tile x
+# GQA group rows), at GQA groups 8 and 4 (d = 128, fp16, 2 smem stages), without and with use_sliding_window,
+# instantiated as csrc/{batch,single}_decode_kernel_inst.jinja does, nvcc 13.0 -arch=sm_90a -O3 -use_fast_math
+# -DNDEBUG, nvdisasm 13.5 (the loop: the back edge whose span holds the FFMAs; counted 2026-12-06). The same
+# difference of groups that gives ITERATION_OPS gives per (row, query head) (c8 - c4) / 8 and per iteration
+# (2 c4 - c8) / 2: the window adds an IADD3 and an ISETP a row (1.9 and 2.0 instructions: the compare against
+# the window's first key and its AND with the chunk's bound check) and 6.0 and 1.0 an iteration.
+WINDOW_LOOP_SASS = {BATCH: ((919, 520), (961, 547)), SINGLE: ((877, 474), (911, 492))}
+
+
+def window_ops(family: str) -> tuple[float, float]:
+    """(instructions a lane per (K/V row, query head), per loop iteration) that use_sliding_window adds to the
+    CUDA-core decode loop (WINDOW_LOOP_SASS)."""
+    (c8, c4), (w8, w4) = WINDOW_LOOP_SASS[family]
+    return ((w8 - w4) - (c8 - c4)) / 8, ((2 * w4 - w8) - (2 * c4 - c8)) / 2
+
+
+def window_left(family: str, wl) -> int | None:
+    """FlashInfer's ``window_left`` for a decode call's ``--pattern``: keys from kv_len - 1 - window_left on (FA's
+    left side: ``window(w)`` is w - 1, ``window(l, r)`` l; a decode query has no keys to its right); None without
+    a window (dense or causal: one query sees every cached key). Exit 2 for any other mask, a block sparsity, or
+    a window on 0.0.1, whose decode took no mask."""
+    from simulator.gpu_kernels import pattern_shape, window_sides
+
+    if wl.sparsity:
+        raise UserError(f"{family} attends every cached key or a sliding window of them: got --sparsity "
+                        f"{wl.sparsity:g}; drop it")
+    if not wl.pattern or wl.pattern in ("full", "causal"):
+        return None
+    shape = pattern_shape(wl.pattern)
+    windows = [leaf for leaf in shape.leaves if leaf.name == "window"]
+    other = {leaf.name for leaf in shape.leaves} - {"window", "causal", "full"}
+    if shape.union or other or len(windows) != 1:
+        raise UserError(f"{family} takes every cached key or a sliding window over them (window_left: window(w) or "
+                        f"window(l, r)): got --pattern {wl.pattern}; use flash3 for other masks")
+    from simulator.flashinfer_tc import current_build  # flashinfer_tc imports this module
+
+    if current_build() == "0.0.1":
+        raise UserError(f"{family}: FlashInfer 0.0.1's decode takes no mask (window_left came with PR #406, "
+                        f"2024-07-29): got --pattern {wl.pattern}; drop it")
+    return int(window_sides(windows[0])[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +179,7 @@ class DecodeConfig:
     bf16: bool = False  # bf16 K/V (converted to fp32 in more instructions than fp16)
     fp8: bool = False  # 8-bit K/V
     build: str = "0.6.16"  # the FlashInfer build whose loop runs (simulator.flashinfer_tc FLASHINFER_BUILDS)
+    window: bool = False  # use_sliding_window: the loop masks keys before window_left (WINDOW_LOOP_SASS)
 
     @property
     def loop_ops(self) -> tuple[float, float, float]:
@@ -172,9 +220,11 @@ def page_size(wl) -> int:
     return wl.page_size or PAGE_SIZE
 
 
-def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, build: str | None = None) -> DecodeConfig:
+def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, build: str | None = None,
+                  window: bool = False) -> DecodeConfig:
     """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters (``build``: the
-    FlashInfer build, default the one predictions run as, ``flashinfer_tc.current_build``)."""
+    FlashInfer build, default the one predictions run as, ``flashinfer_tc.current_build``; ``window``: the
+    use_sliding_window variant)."""
     vec = max(CP_ASYNC_BYTES // b, d // 32)
     bdx, bdy = d // vec, group
     if family == SINGLE:  # get_heuristic_num_threads: 512 (256 at 8 bits) for group 8, else 128
@@ -193,7 +243,7 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, b
         from simulator.flashinfer_tc import current_build  # flashinfer_tc imports this module
 
         build = current_build()
-    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build)
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build, window)
 
 
 def check(family: str, hw, wl) -> None:
@@ -210,10 +260,7 @@ def check(family: str, hw, wl) -> None:
                         f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim "
                         f"{wl.head_dim} "
                         f"--v-head-dim {wl.v_head_dim}")
-    if wl.sparsity or (wl.pattern and wl.pattern != "full"):  # causal: one query sees every cached key
-        given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
-        raise UserError(f"{family} attends every cached key (FlashInfer 0.0.1 decode takes no mask): got {given}; "
-                        "drop it")
+    window_left(family, wl)  # dense, causal (one query sees every cached key) or a sliding window
     if family == SINGLE and wl.batch != 1:
         raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
                         f"{BATCH} for a batch")
@@ -264,6 +311,9 @@ def row_cycles(cfg: DecodeConfig, hw) -> float:
     exps = cfg.bdx  # ptx_exp2 per row in every lane
     fp32 = cfg.bdx * lane_fp32_ops(cfg)
     other = cfg.bdx * (SMEM_LOADS_PER_ROW + cfg.loop_ops[2] / (cfg.tile * cfg.bdy))
+    if cfg.window:  # the window's integer compare a row and its per-iteration set-up: issue slots, not the FP32 pipe
+        per_row, per_iteration = window_ops(cfg.family)
+        other += cfg.bdx * (per_row + per_iteration / (cfg.tile * cfg.bdy))
     fp32_pipe = cfg.bdx * lane_fp32_pipe_ops(cfg)
     issue = ISSUE_LANES * hw.issue_efficiency
     return max((fp32 + shuffles + exps + other) / issue, fp32_pipe / hw.fp32_fma_per_clk_sm,
@@ -288,7 +338,8 @@ def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
 def flashinfer_decode(hw, family: str, wl) -> Result:
     """Predict one FlashInfer decode call (see the module docstring)."""
     check(family, hw, wl)
-    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16")
+    left = window_left(family, wl)
+    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None)
     k = cfg.ctas_per_sm(hw)
     if k < 1:
         raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "
@@ -341,8 +392,9 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
                   startup_s=startup, tail_s=tail, merge_s=merge,
                   merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback,
-                  page_size=page_size(wl) if family == BATCH else None, clock_hz=clock)
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
+                  page_size=page_size(wl) if family == BATCH else None, clock_hz=clock, window_left=left)
+    attended = wl.kv_len if left is None else min(wl.kv_len, left + 1)  # the rest are loaded, scored and masked
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), 1.0), detail)
 
 
 def _loop_time(hw, stream: float, cuda: float) -> float:

@@ -43,7 +43,7 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size
+from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size, window_left
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -277,14 +277,19 @@ def kernel_config(tile: PrefillTile, group: int) -> KernelConfig:
                         pack_gqa=group > 1, kv_stages=1.0)
 
 
-def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None) -> tuple[int, int, bool, int]:
+def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None,
+         left: int | None = None) -> tuple[int, int, bool, int]:
     """PrefillSplitQOKVIndptr for ``batch`` requests of ``seq_len`` queries and ``kv_len`` keys on ``page``-token
     pages (default ``page_size(wl)``; 1 for a ragged cache, as BatchPrefillWithRaggedKVCacheWrapper plans it):
     (KV chunks per request, keys per chunk, split, CTAs launched per KV head). The smallest chunk (in pages, at
     least 128 tokens' worth) whose work items fit ``max_batch_size_if_split`` = 2 x SMs / KV heads; split when that
-    chunk is shorter than the request, or always under a CUDA graph, whose grid is padded to that size."""
+    chunk is shorter than the request, or always under a CUDA graph, whose grid is padded to that size. With a
+    sliding window (``left``: window_left) the plan splits each request's effective pages, min(ceil((window_left +
+    CTA_TILE_Q) / page), pages) ("the actual needed CTA when considering sliding window")."""
     page = page or page_size(wl)
     pages = max(math.ceil(wl.kv_len / page), 1)
+    if left is not None:
+        pages = min(math.ceil((left + tile.cta_tile_q) / page), pages)
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
     fit = PLAN_CTAS_PER_SM * hw.sms // wl.kv_heads
     low, high = max(PLAN_MIN_CHUNK_TOKENS // page, 1), pages
@@ -328,9 +333,12 @@ def check(hw, family: str, wl) -> None:
         raise UserError(f"{family} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
                         f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
     _check_head_dims(family, wl)
-    if wl.sparsity or (wl.pattern and wl.pattern != "full"):
-        given = f"--pattern {wl.pattern}" if wl.pattern and wl.pattern != "full" else f"--sparsity {wl.sparsity}"
-        raise UserError(f"{family} is modelled for a decode call that attends every cached key: got {given}; drop it")
+    left = window_left(family, wl)
+    if left is not None and family == FAMILY:
+        raise UserError(f"{family} with a sliding window runs the single prefill kernel, which loads and computes "
+                        "the keys before the window and masks them (prefill.cuh SinglePrefillWithKVCacheDevice: chunks "
+                        f"from key 0, window_iteration), which attnsim does not model: got --pattern {wl.pattern}; use "
+                        f"{BATCH_FAMILY} (which skips them) or flashinfer-single-decode")
     dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
 
 
@@ -513,13 +521,21 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     cfg = kernel_config(tile, int(wl.group))
     k = tile.ctas_per_sm(hw)
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
+    # a sliding window (the batch kernel only: check): BatchPrefillWithPagedKVCacheDevice starts the request's
+    # chunks at kv_start_idx = kv_len - qo_len - window_left ("skip out-of-window kv tile"), so it reads the
+    # window's window_left + 1 keys, in chunks the plan sized for its effective pages (plan)
+    left = window_left(family, wl)
+    keys = int(wl.kv_len) if left is None else min(int(wl.kv_len), left + 1)
     if family == BATCH_FAMILY:
-        n_chunks, chunk, split, launched = plan(hw, wl, tile, graph=wl.scope == "layer")
-        ctas = wl.batch * q_tiles * n_chunks * wl.kv_heads  # work items with work (a padded grid's rest exit at once)
+        n_chunks, chunk, split, launched = plan(hw, wl, tile, graph=wl.scope == "layer", left=left)
+        chunk = min(chunk, keys)
+        busy = min(n_chunks, math.ceil(keys / chunk))  # a window's last planned chunk may start past the last key
+        ctas = wl.batch * q_tiles * busy * wl.kv_heads  # work items with work (a padded grid's rest exit at once)
         launched *= wl.kv_heads
     else:
         n_chunks, chunk = chunks(hw, wl, tile)
         split = n_chunks > 1
+        busy = n_chunks
         ctas = launched = wl.kv_heads * q_tiles * n_chunks
     resident = resident_ctas(hw, k, ctas)
     cost_tile = tile_cycles(cfg, hw, wl, partial=False, resident=resident)
@@ -527,15 +543,15 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     cost_tile = cost_tile._replace(cycles=cost_tile.cycles + paged)
     iterations = math.ceil(chunk / tile.cta_tile_kv)
     row_bytes = 2 * d * b  # one K row and one V row
-    kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
+    kv = wl.batch * wl.kv_heads * keys * row_bytes
     q_o = 2 * wl.batch * wl.heads * d * b
     partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
-    page_table = wl.batch * math.ceil(wl.kv_len / page_size(wl)) * 4 if family == BATCH_FAMILY else 0
+    page_table = wl.batch * math.ceil(keys / page_size(wl)) * 4 if family == BATCH_FAMILY else 0
     reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits (a short chunk: all)
-    cta_bytes = wl.kv_len / n_chunks * row_bytes
+    cta_bytes = keys / busy * row_bytes
     stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
                                     1.0 + writeback / reads)
     pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * int(wl.group)), cost_tile, resident)
@@ -562,5 +578,6 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   stream_bound=bound, tile_cycles=cost_tile.cycles, tile_bound=cost_tile.bound, prologue_cycles=pro,
                   paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge,
-                  merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock)
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(wl.kv_len), 1.0), detail)
+                  merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock, window_left=left,
+                  window_keys=keys if left is not None else None, graph=family == BATCH_FAMILY and wl.scope == "layer")
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(keys), keys / wl.kv_len), detail)

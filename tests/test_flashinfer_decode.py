@@ -134,7 +134,7 @@ def test_flashinfer_points_of_the_published_set_within_8_percent_median():
     (["--algo", BATCH, "--seq-len", "1", "--head-dim", "96"], "--head-dim 96"),
     (["--algo", BATCH, "--seq-len", "8"], "--seq-len 8"),
     (["--algo", SINGLE, "--seq-len", "1", "--batch", "4"], "--batch 4"),
-    (["--algo", BATCH, "--seq-len", "1", "--pattern", "window(1k)"], "--pattern window(1k)"),
+    (["--algo", BATCH, "--seq-len", "1", "--pattern", "sinks(4)&window(1k)"], "--pattern sinks(4)&window(1k)"),
     (["--algo", BATCH, "--seq-len", "1", "--block-size", "64"], "--block-size 64"),
     (["--algo", BATCH, "--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
 ])
