@@ -400,6 +400,12 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
     us = 1e6
     mask = ("causal: each query tile stops at its last query's key (bottom-right) and masks from its first query's"
             if det["causal"] else "dense")
+    if det.get("window_left") is not None:
+        mask += (f"; window_left {det['window_left']:,}: " + (
+            "each query tile's chunks start at its first query's window (kv_start_idx), the tiles its last query's "
+            "window cuts masked" if det.get("window_skips") else
+            "the single kernel loads and computes the keys before each tile's window from key 0 and masks them "
+            "(window_iteration)"))
     batch = det.get("requests")  # flashinfer-prefill off Hopper: the batch kernel of its fa2 backend
     how = "backend=\"fa2\"" if det["schedule"] == FI_PREFILL_FA2 else "FlashInfer's \"auto\" off Hopper"
     what = (f"batch prefill, fa2 backend ({how}), {batch} request(s) of "

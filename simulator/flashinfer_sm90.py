@@ -101,11 +101,9 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
         if d != dv or d not in HEAD_DIMS:
             return (f"{family_here} runs head dims 64, 128 and 256 with V of the same width (FlashInfer utils.cuh "
                     f"DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
-        if wl.sparsity or (wl.pattern and wl.pattern not in ("full", "causal")):
-            given = f"--pattern {wl.pattern}" if wl.sparsity == 0 else f"--sparsity {wl.sparsity:g}"
-            return (f"{given}: {family_here} is modelled for dense and causal calls (a sliding window on Hopper only, "
-                    f"{FAMILY}'s fa3 backend)")
-        return None
+        if wl.sparsity:
+            return f"--sparsity {wl.sparsity:g}: {family_here} attends dense, causal or a left sliding window; drop it"
+        return window_error(wl, family_here)
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
                 f"modelled: got --dtype {wl.dtype}")
@@ -119,11 +117,17 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
                 f"is_fa3_prefill_head_dim_supported); got --head-dim {d} --v-head-dim {dv}")
     if wl.sparsity:
         return f"--sparsity {wl.sparsity:g}: {FAMILY} attends dense, causal or a left sliding window; drop it"
+    return window_error(wl, FAMILY)
+
+
+def window_error(wl, family: str) -> str | None:
+    """Why the call's mask is not one FlashInfer's prefill takes: dense, causal or a window over past keys
+    (window_left, run with the causal mask); None if it is."""
     if wl.pattern and wl.pattern not in ("full", "causal"):
         sides = fa_window_sides(wl, fa3=True)
         other = {leaf.name for leaf in pattern_shape(wl.pattern).leaves} - {"window", "causal", "full"}
-        if sides is None or sides[1] > 0 or other:  # a strided or block mask needs a custom mask: not fa3's
-            return (f"--pattern {wl.pattern}: {FAMILY} takes dense, causal, or a window over past keys "
+        if sides is None or sides[1] > 0 or other:  # a strided or block mask needs a custom mask: not FlashInfer's
+            return (f"--pattern {wl.pattern}: {family} takes dense, causal, or a window over past keys "
                     "(window_left: window(w) or window(l, 0), with or without --causal); use flash3 for others")
     return None
 

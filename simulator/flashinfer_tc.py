@@ -356,9 +356,13 @@ def check_prefill(hw, wl) -> bool:
     if wl.batch != 1:
         raise UserError(f"{family} serves one request (single_prefill_with_kv_cache): got --batch {wl.batch}; "
                         "use 1, or flash2/flash3 for a batch")
-    if wl.sparsity or (wl.pattern not in (None, "full", "causal")):
-        given = f"--pattern {wl.pattern}" if wl.pattern not in (None, "full", "causal") else f"--sparsity {wl.sparsity}"
-        raise UserError(f"{family} is modelled for a dense or causal call: got {given}; drop it")
+    from simulator.flashinfer_sm90 import window_error
+
+    if wl.sparsity:
+        raise UserError(f"{family} attends dense, causal or a left sliding window: got --sparsity {wl.sparsity:g}; "
+                        "drop it")
+    if why := window_error(wl, family):  # dense, causal or a window over past keys, as the batch prefill
+        raise UserError(why)
     causal = _prefill_causal(family, wl)
     _check_head_dims(family, wl)
     if wl.varlen or wl.scope == "layer":
@@ -369,42 +373,80 @@ def check_prefill(hw, wl) -> bool:
     return causal
 
 
-def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int) -> tuple[int, int]:
+def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int, left: int | None = None,
+               skip: bool = False, split: bool = True) -> tuple[int, int]:
     """(key tiles, masked key tiles) of query tile ``j`` over KV chunk ``c``: a query tile of a causal call stops
     at its last query's key, bottom-right aligned (the kernel's num_iterations), and masks the tiles from its first
-    query's (mask_iteration); a non-causal call masks a chunk's partial last tile."""
-    group, rows = int(wl.group), tile.cta_tile_q
-    start, end = c * chunk, min((c + 1) * chunk, wl.kv_len)
-    q_lo, q_hi = j * rows // group, min(((j + 1) * rows - 1) // group, wl.seq_len - 1)
-    limit = wl.kv_len - wl.seq_len + q_hi + 1 if causal else wl.kv_len
+    query's (mask_iteration); a non-causal call masks a chunk's partial last tile. With a sliding window
+    (``left``: window_left) the tiles before its last query's window are masked too (window_iteration); the batch
+    kernels (``skip``) start the tile's chunks at its first query's window (kv_start_idx, "skip out-of-window kv
+    tile"), the single one at key 0 (it loads and computes them). ``split``: the KV range is partitioned."""
+    group, rows, n, keys = int(wl.group), tile.cta_tile_q, int(wl.seq_len), int(wl.kv_len)
+    first_key = max(0, keys + j * rows // group - n - left) if skip and left is not None else 0
+    start = min(c * chunk + first_key, keys)
+    end = min((c + 1) * chunk + first_key, keys) if split else keys
+    q_lo, q_hi = j * rows // group, min(((j + 1) * rows - 1) // group, n - 1)
+    limit = keys - n + q_hi + 1 if causal else keys
     span = max(0, min(end, limit) - start)
     tiles = math.ceil(span / tile.cta_tile_kv)
-    first = (max(wl.kv_len - wl.seq_len + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
+    first = (max(keys - n + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
         else span // tile.cta_tile_kv
-    return tiles, max(0, tiles - first)
+    masked = max(0, tiles - first)
+    if left is not None:  # window_iteration: tiles holding a key before the tile's last query's window
+        window = min(math.ceil(max(0, keys - n + math.ceil((j + 1) * rows / group) - left - start)
+                               / tile.cta_tile_kv), tiles)
+        masked += max(0, min(window, first))  # those not already masked by the causal edge
+    return tiles, min(masked, tiles)
 
 
 def _prefill_causal(family: str, wl) -> bool:
-    """Whether a prefill call is causal; a causal one needs as many keys as queries (FlashInfer's check)."""
-    causal = bool(wl.causal) or wl.pattern == "causal"
+    """Whether a prefill call is causal (a window over past keys runs causal: FlashInfer's window_left with its
+    causal mask); a causal one needs as many keys as queries (FlashInfer's check)."""
+    from simulator.flashinfer_sm90 import causal as fi_causal
+
+    causal = fi_causal(wl)
     if causal and wl.kv_len < wl.seq_len:
         raise UserError(f"{family} with --causal needs --kv-len >= --seq-len (FlashInfer: 'When causal is true, "
                         f"kv_len must be greater than or equal to qo_len'): got {wl.seq_len} queries, {wl.kv_len} keys")
     return causal
 
 
-def _prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
+def _prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool,
+                  left: int | None = None) -> list[tuple[int, int]]:
     """(key tiles, masked key tiles) of each CTA of one KV head in launch order (query tile fastest, then chunk:
     SinglePrefillWithKVCacheDispatched's dim3(num_blocks_x, num_chunks, num_kv_heads))."""
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
-    return [_tile_work(wl, tile, chunk, causal, c, j) for c in range(n_chunks) for j in range(q_tiles)]
+    return [_tile_work(wl, tile, chunk, causal, c, j, left, split=n_chunks > 1) for c in range(n_chunks)
+            for j in range(q_tiles)]
 
 
-def _batch_prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool) -> list[tuple[int, int]]:
+def _batch_prefill_work(wl, tile: PrefillTile, n_chunks: int, chunk: int, causal: bool,
+                        left: int | None = None) -> list[tuple[int, int]]:
     """The same per work item of one KV head in the plan's order (PrefillSplitQOKVIndptr: request, then query
-    tile, KV chunk fastest), the requests alike."""
+    tile, KV chunk fastest), the requests alike; a window's chunks start at each query tile's window."""
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
-    return [_tile_work(wl, tile, chunk, causal, c, j) for j in range(q_tiles) for c in range(n_chunks)] * wl.batch
+    return [_tile_work(wl, tile, chunk, causal, c, j, left, skip=True, split=n_chunks > 1) for j in range(q_tiles)
+            for c in range(n_chunks)] * wl.batch
+
+
+def prefill_window(wl) -> int | None:
+    """FlashInfer's ``window_left`` for a prefill call's ``--pattern`` (FA's left side: ``window(w)`` is w - 1; a
+    window no narrower than the keys is none), None without one."""
+    if not wl.pattern or wl.pattern in ("full", "causal"):
+        return None
+    from simulator.gpu_kernels import fa_window_sides
+
+    sides = fa_window_sides(wl, fa3=True)
+    return sides[0] if sides is not None and sides[0] >= 0 else None
+
+
+def _attended(n: int, keys: int, causal: bool, left: int | None) -> float:
+    """Scores a call attends: query q (bottom-right aligned) sees keys up to keys - n + q when causal, and from
+    keys - n + q - left on with a window."""
+    q = np.arange(n, dtype=np.float64)
+    hi = keys - n + q + 1 if causal else np.full(n, float(keys))
+    lo = np.maximum(keys - n + q - left, 0) if left is not None else np.zeros(n)
+    return float(np.maximum(hi - lo, 0).sum())
 
 
 def flashinfer_single_prefill(hw, wl) -> Result:
@@ -417,8 +459,10 @@ def flashinfer_single_prefill(hw, wl) -> Result:
                         rows=int(wl.seq_len) * int(wl.group), causal=causal)
     n_chunks, chunk = chunks(hw, wl, tile)
     startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
-    return _prefill_call(hw, wl, family, tile, causal, n_chunks, chunk, _prefill_work(wl, tile, n_chunks, chunk, causal),
-                         startup, dict(page_size=None))
+    left = prefill_window(wl)  # the single kernel loads and computes the keys before a window and masks them
+    return _prefill_call(hw, wl, family, tile, causal, n_chunks, chunk,
+                         _prefill_work(wl, tile, n_chunks, chunk, causal, left), startup,
+                         dict(page_size=None, window_left=left, window_skips=False))
 
 
 def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
@@ -434,12 +478,14 @@ def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
                         rows=int(wl.seq_len) * int(wl.group), causal=causal)
     paged = paged_cache(wl)
-    n_chunks, chunk, _, _ = plan(hw, wl, tile, graph=False, page=page_size(wl) if paged else 1)
+    left = prefill_window(wl)  # the batch kernels start each query tile's chunks at its window (kv_start_idx)
+    n_chunks, chunk, _, _ = plan(hw, wl, tile, graph=False, page=page_size(wl) if paged else 1, left=left)
     dependent = PLAN_DEPENDENT_LOADS if paged else PLAN_DEPENDENT_LOADS - 1  # no page indices in a ragged cache
     startup = (dependent + 1) * dram_latency(hw, family)
-    work = _batch_prefill_work(wl, tile, n_chunks, chunk, causal)
+    work = _batch_prefill_work(wl, tile, n_chunks, chunk, causal, left)
     return _prefill_call(hw, wl, family, tile, causal, n_chunks, chunk, work, startup,
-                         dict(page_size=page_size(wl) if paged else None, requests=int(wl.batch), backend="fa2"))
+                         dict(page_size=page_size(wl) if paged else None, requests=int(wl.batch), backend="fa2",
+                              window_left=left, window_skips=True))
 
 
 def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks: int, chunk: int, work: list,
@@ -463,7 +509,11 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     period = np.array([(n - m) * full.cycles + m * masked.cycles + pro for n, m in work])
     sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
     row_bytes = 2 * d * b  # one K row and one V row
-    kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
+    n, keys = int(wl.seq_len), int(wl.kv_len)
+    left = extra.get("window_left")
+    # the keys some query tile loads: a batch kernel skips those before the first query's window
+    read_keys = min(keys, n + left) if left is not None and extra.get("window_skips") else keys
+    kv = wl.batch * wl.kv_heads * read_keys * row_bytes
     q_o = 2 * wl.batch * wl.heads * wl.seq_len * d * b
     partial = wl.batch * wl.heads * wl.seq_len * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
     reads = kv + q_o / 2
@@ -497,9 +547,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
                   **extra)
     q_tiles = len(work) // (n_chunks * wl.batch)
     density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (wl.batch * q_tiles * wl.kv_len))  # key tiles
-    n, keys = int(wl.seq_len), int(wl.kv_len)
-    attended = n * (keys - n) + n * (n + 1) / 2 if causal else float(n * keys)  # bottom-right: query q sees keys-n+q+1
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), density), detail)
+    attended = _attended(n, keys, causal, left)  # bottom-right: query q sees keys - n + q + 1 (causal)
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(attended, density), detail)
 
 
 def _times(hw, wl, cost, compute: float, fill: float, merge: float, writeback: float) -> dict:

@@ -66,7 +66,8 @@ def test_causal_costs_about_half_and_time_grows_with_the_call():
 @pytest.mark.parametrize("args, needle", [
     (["--batch", "2"], "serves one request"),
     (["--seq-len", "4k", "--kv-len", "1k", "--causal"], "--kv-len >= --seq-len"),
-    (["--pattern", "window(512)"], "dense or causal call"),
+    (["--pattern", "strided(64)"], "window over past keys"),
+    (["--sparsity", "0.5"], "--sparsity 0.5"),
     (["--head-dim", "96"], "runs head dims 64, 128, 256"),
     (["--scope", "layer"], "one request's kernel call"),
     (["--varlen"], "--varlen"),

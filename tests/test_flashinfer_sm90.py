@@ -78,7 +78,7 @@ def test_layer_scope_reads_the_engines_pages():
 
 @pytest.mark.parametrize("args, needle", [
     (["--hw", "b200"], "needs b200's dram_latency_s"),
-    (["--hw", "a100", "--pattern", "window(256)"], "a sliding window on Hopper only, flashinfer-prefill's fa3 backend"),
+    (["--hw", "a100", "--pattern", "window(256,16)"], "flashinfer-prefill on a100 (its fa2 backend) takes dense, causal"),
     (["--pattern", "strided(64)"], "window over past keys"),  # a custom mask: not the fa3 backend's
     (["--pattern", "causal&strided(64)"], "window over past keys"),
     (["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128"], "(its fa2 backend) runs head dims 64, 128 and 256"),

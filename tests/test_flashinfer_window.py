@@ -93,3 +93,62 @@ def test_explain_says_what_the_window_does(family, needle):
     r = CliRunner().invoke(cli, ["simulate", "--algo", family, "--seq-len", "1", "--kv-len", "32k", "--batch", "16",
                                  "--heads", "64", "--kv-heads", "8", "--pattern", "window(128)", "--explain"])
     assert r.exit_code == 0 and needle in " ".join(r.output.split()), r.output
+
+
+# The fa2 prefill kernels (FlashInfer's batch prefill off Hopper, flashinfer-prefill-fa2, and the single prefill)
+
+from simulator.flashinfer_tc import PrefillTile, _attended, _tile_work  # noqa: E402
+
+A100 = hardware("a100")
+TILE = PrefillTile("0.6.16", 128, 64, 4, 1, 0, 256)  # 128 query rows x 64 keys
+
+
+def _prefill(**sizes) -> Workload:
+    return Workload(**{"batch": 2, "heads": 32, "kv_heads": 8, "head_dim": 128, "seq_len": 16384, **sizes})
+
+
+def test_a_query_tile_of_the_batch_kernel_starts_at_its_window():
+    """Queries 1280-1407 of 4k, window_left 255: keys 1025-1407 in six 64-key tiles, the two its diagonal cuts and
+    the two before its last query's window (1152) masked; the single kernel walks from key 0 and masks the tiles
+    before the window too."""
+    wl = Workload(heads=1, kv_heads=1, head_dim=128, seq_len=4096, causal=True)
+    assert _tile_work(wl, TILE, 4096, True, 0, 10, left=255, skip=True, split=False) == (6, 4)
+    tiles, masked = _tile_work(wl, TILE, 4096, True, 0, 10, left=255, skip=False, split=False)
+    # every tile up to the diagonal; window_iteration = ceil((1408 - 255) / 64) = 19 (the kernel counts from one past
+    # the tile's last query, (bx + 1) x CTA_TILE_Q), so tiles 0-18 and the diagonal's two: all but one masked
+    assert tiles == 22 and masked == 21
+    assert _tile_work(wl, TILE, 4096, True, 0, 10) == (22, 2)  # causal alone
+
+
+def test_attended_scores_follow_the_window():
+    assert _attended(4, 4, True, None) == 10 and _attended(4, 4, True, 1) == 7 and _attended(4, 4, False, None) == 16
+
+
+def test_fa2_batch_prefill_skips_what_the_window_leaves_out():
+    causal = evaluate(A100, "flashinfer-prefill", _prefill(causal=True))
+    windowed = evaluate(A100, "flashinfer-prefill", _prefill(pattern="window(1k)"))
+    assert windowed.time_s < causal.time_s / 5 and windowed.cost.l2_bytes < causal.cost.l2_bytes / 5
+    assert windowed.cost.hbm_bytes == causal.cost.hbm_bytes  # a prefill's windows cover every key between them
+    assert windowed.flops == pytest.approx(causal.flops * (1024 * 16384 - 1024 * 1023 / 2) / (16384 * 16385 / 2))
+    wide = evaluate(A100, "flashinfer-prefill", _prefill(pattern="window(16k)"))  # no narrower than the keys
+    assert wide.time_s == causal.time_s
+
+
+def test_the_single_prefill_pays_for_the_keys_before_its_window():
+    wl = dict(batch=1)
+    causal = evaluate(A100, "flashinfer-single-prefill", _prefill(causal=True, **wl))
+    windowed = evaluate(A100, "flashinfer-single-prefill", _prefill(pattern="window(1k)", **wl))
+    assert windowed.time_s >= causal.time_s and windowed.cost.hbm_bytes == causal.cost.hbm_bytes
+    assert windowed.flops < causal.flops / 5  # the useful work is the window's
+
+
+@pytest.mark.parametrize("algo, hw, pattern, ok", [
+    ("flashinfer-prefill", "a100", "window(1k)", True),
+    ("flashinfer-prefill-fa2", "h100", "window(2k,0)", True),
+    ("flashinfer-single-prefill", "h100", "window(1k)", True),
+    ("flashinfer-prefill", "a100", "window(1k,16)", False),
+    ("flashinfer-single-prefill", "a100", "chunked(1k)", False),
+])
+def test_the_prefill_families_take_a_window_over_past_keys(algo, hw, pattern, ok):
+    r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo, "--seq-len", "4k", "--pattern", pattern])
+    assert (r.exit_code == 0) == ok and (ok or "window over past keys" in r.output), r.output
