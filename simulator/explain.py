@@ -387,12 +387,24 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
-            *([f"window_left {det['window_left']:,}: each request's chunks start at the window's first key "
-               f"(kv_start_idx), so the kernel reads its {det['window_keys']:,} keys; the plan splits "
-               "ceil((window_left + CTA_TILE_Q) / page size) pages"] if det.get("window_left") is not None else []),
+            *_tc_window_lines(det),
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} x iterations + "
             f"{_tc_prologue(det)}, "
             f"resident CTAs sharing an SM: {det['sm_s'] * us:.2f} us", *_tc_end_lines(det)]
+
+
+def _tc_window_lines(det: dict) -> list[str]:
+    """A sliding window on a one-query call of the prefill kernel: the batch decode's skip (window_keys), or a
+    prefill family's (its batch kernels skip, its single kernel masks)."""
+    if det.get("window_left") is None:
+        return []
+    if det.get("window_keys") is not None:  # flashinfer-decode-tc
+        return [f"window_left {det['window_left']:,}: each request's chunks start at the window's first key "
+                f"(kv_start_idx), so the kernel reads its {det['window_keys']:,} keys; the plan splits "
+                "ceil((window_left + CTA_TILE_Q) / page size) pages"]
+    return [f"window_left {det['window_left']:,}: " + (
+        "the chunks start at the window's first key (kv_start_idx)" if det.get("window_skips") else
+        "the single kernel loads and computes the keys before the window and masks them (window_iteration)")]
 
 
 def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:

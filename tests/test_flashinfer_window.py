@@ -152,3 +152,12 @@ def test_the_single_prefill_pays_for_the_keys_before_its_window():
 def test_the_prefill_families_take_a_window_over_past_keys(algo, hw, pattern, ok):
     r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo, "--seq-len", "4k", "--pattern", pattern])
     assert (r.exit_code == 0) == ok and (ok or "window over past keys" in r.output), r.output
+
+
+@pytest.mark.parametrize("algo, needle", [("flashinfer-single-prefill", "masks them"),
+                                          ("flashinfer-prefill-fa2", "start at the window's first key")])
+def test_explain_of_a_one_query_prefill_with_a_window(algo, needle):
+    """A prefill family on one query prints the decode layout; its window line is the prefill's (no window_keys)."""
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", algo, "--seq-len", "1", "--kv-len", "32k",
+                                 "--heads", "32", "--kv-heads", "8", "--pattern", "window(128)", "--explain"])
+    assert r.exit_code == 0 and needle in " ".join(r.output.split()), r.output
