@@ -204,6 +204,41 @@ def _given(opts: dict, preset: dict, key: str, default):
     return value if value is not None else preset.get(key, default)
 
 
+def skips_refused(points: list[dict]) -> bool:
+    """Whether the points are a matrix of kernels and shapes: several (machine, kernel) pairs crossed with several
+    shapes. As a machine a kernel does not run on is left out of a matrix (``_runnable_pairs``), so is a shape its
+    kernel refuses there (a decode kernel at 2k queries, FlashInfer at head dim 96): the cell is left out with a
+    note on stderr, and it is an error only if no point runs. A single kernel asked for a shape it refuses, or one
+    shape for kernels of which one refuses it, stays an error."""
+    if len(points) < 4:
+        return False
+    pairs = {(p["hardware"], p["algorithm"]) for p in points}
+    shapes = {tuple((k, repr(v)) for k, v in sorted(p.items()) if k not in ("hardware", "algorithm", "baseline"))
+              for p in points}
+    return len(pairs) > 1 and len(shapes) > 1
+
+
+def run_listed(points: list[dict]) -> list[dict]:
+    """The rows of the command line's points: all of them, or, in a matrix (``skips_refused``), those whose kernel
+    runs their shape, with one note on stderr for the rest; an error if none runs."""
+    from simulator.api import run_points, run_points_skipping
+
+    if not skips_refused(points):
+        return run_points(points)
+    rows, refused = run_points_skipping(points)
+    if not rows:
+        raise UserError(refused[0])
+    echo_refused(refused, len(points))
+    return rows
+
+
+def echo_refused(refused: list[str], total: int) -> None:
+    """One stderr line for the points of a matrix left out because their kernel refused their shape."""
+    if refused:
+        click.echo(f"attnsim: skipping {len(refused)} of {total} points, their kernel refuses their shape: "
+                   f"{refused[0]}" + (" (and others)" if len(set(refused)) > 1 else ""), err=True)
+
+
 def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
     """The (hardware, algorithm) pairs that can run, machine by machine.
 

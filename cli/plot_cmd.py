@@ -21,11 +21,11 @@ def _output_option(func):
 def _rows(opts: dict, output: str, field: str) -> tuple[list[dict], str]:
     """Check the output path, simulate every point of the options; the rows with ``field`` and a note
     (also on stderr) on the points left out because they, or their baselines, do not fit in memory."""
+    from cli._workload_opts import run_listed
     from cli.plots.style import check_output
-    from simulator.api import run_points
 
     check_output(output)
-    return _usable(run_points(expand_points(opts)), field)
+    return _usable(run_listed(expand_points(opts)), field)
 
 
 def _usable(rows: list[dict], field: str) -> tuple[list[dict], str]:

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from cli._workload_opts import default_point, expand_points, workload_options
+from cli._workload_opts import default_point, expand_points, run_listed, workload_options
 from einsum_cascades.errors import UserError
 
 
@@ -29,8 +29,6 @@ def simulate(from_file, explain, fmt, **opts):
       attnsim simulate --hw fusemax --model bert --seq-len 1k..1m --format csv
       attnsim simulate --hw h100 --model llama3-8b --seq-len 1 --kv-len 128k --algo flash-decoding
     """
-    from simulator.api import run_points
-
     if from_file is not None:
         from cli._points_file import read_points
 
@@ -41,7 +39,7 @@ def simulate(from_file, explain, fmt, **opts):
         if len(points) > SAY_POINTS:
             click.echo(f"attnsim: simulating {len(points):,} points; nothing prints until all are done "
                        "(attnsim sweep ... -o FILE streams rows with progress, on every core)", err=True)
-        rows = run_points(points)
+        rows = run_listed(points)
     from cli._output import report_unfit, write_rows
 
     report_unfit(rows)

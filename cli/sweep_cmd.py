@@ -19,7 +19,8 @@ import click
 
 from cli._files import check_target, finish, temp_beside, user_mode
 from cli._output import echo_notes
-from cli._workload_opts import expand_points, workload_options
+from cli._workload_opts import echo_refused, expand_points, skips_refused, workload_options
+from einsum_cascades.errors import UserError
 
 PROGRESS_AFTER_S = 1.0  # show a progress bar only for sweeps that run longer than this
 LOG_EVERY_S = 10.0  # without a terminal, a progress line this often
@@ -34,6 +35,7 @@ TASKS_PER_JOB = 4  # the rest is cut into about this many tasks per worker (poin
 MAX_JOBS = 256
 _POINTS: list = []  # the sweep's points, inherited by forked workers (never pickled)
 _ENCODE = None  # the output stream's row encoder, inherited by the workers
+_SKIP = False  # a matrix of kernels and shapes: a point its kernel refuses is left out (cli._workload_opts.skips_refused)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,15 +58,17 @@ def sweep(output, quiet, jobs, **opts):
       attnsim sweep --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:20 -o sparsity.json
       attnsim sweep --hw fusemax,flat --model bert --seq-len 1k..1m --baseline unfused@flat -o fusemax.csv
     """
+    global _SKIP
     target = check_target(output, (".csv", ".json"))
     points = expand_points(opts)
+    _SKIP = skips_refused(points)
     writer = _CsvStream if target.suffix.lower() == ".csv" else _JsonStream
     fd, tmp = temp_beside(target)
-    done, notes = 0, []
+    done, notes, refused = 0, [], []
     with os.fdopen(fd, "w", newline="") as fh:
         stream = writer(fh)
         try:
-            for note in _evaluate(points, stream, quiet, jobs or usable_cores()):
+            for note in _evaluate(points, stream, quiet, jobs or usable_cores(), refused):
                 done += 1
                 if note:
                     notes.append(note)
@@ -74,12 +78,17 @@ def sweep(output, quiet, jobs, **opts):
                 os.unlink(tmp)
                 raise
             user_mode(tmp)
-            click.echo(f"attnsim: interrupted after {done} of {len(points)} points; finished rows are in {tmp}", err=True)
+            click.echo(f"attnsim: interrupted after {done + len(refused)} of {len(points)} points; finished rows are in "
+                       f"{tmp}", err=True)
             sys.exit(130)
         stream.close()
+    if refused and done == 0:  # no point of the matrix runs: the first refusal is the error
+        os.unlink(tmp)
+        raise UserError(refused[0])
     finish(tmp, target)
-    echo_notes(notes, len(points))
-    click.echo(f"wrote {len(points)} rows to {target}", err=True)
+    echo_refused(refused, len(points))
+    echo_notes(notes, done)
+    click.echo(f"wrote {done} rows to {target}", err=True)
 
 
 def _interrupt(err: BaseException) -> bool:
@@ -96,11 +105,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _evaluate(points, stream, quiet, jobs=1):
-    """Yield each evaluated point's note (None for most); a progress bar appears if the sweep outlasts
+def _evaluate(points, stream, quiet, jobs=1, refused=None):
+    """Yield each written point's note (None for most); a progress bar appears if the sweep outlasts
     PROGRESS_AFTER_S, and the rest of the points go to ``jobs`` forked workers once the sweep has run, or its rest
-    would run, longer than PARALLEL_AFTER_S."""
-    from simulator.api import run_points
+    would run, longer than PARALLEL_AFTER_S. In a matrix (``_SKIP``) a point its kernel refuses is not written:
+    why goes to ``refused``."""
+    refused = [] if refused is None else refused
 
     start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()
@@ -115,6 +125,9 @@ def _evaluate(points, stream, quiet, jobs=1):
                 workers = _parallel(points, first, chunk, jobs, bar, stream.encode)
                 for rows, done in workers:
                     for note, encoded in rows:
+                        if encoded is None:  # refused: the note is why
+                            refused.append(note)
+                            continue
                         stream.write_encoded(encoded)
                         yield note
                     if bar is not None:
@@ -123,7 +136,10 @@ def _evaluate(points, stream, quiet, jobs=1):
                         log.update(done)
                 break
             began = time.perf_counter()
-            for row in run_points(points[first:first + chunk]):
+            for row in _rows(points[first:first + chunk]):
+                if isinstance(row, str):  # refused
+                    refused.append(row)
+                    continue
                 stream.write(row)
                 yield row["note"]
             first += chunk
@@ -222,10 +238,17 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_task(members: list[int]) -> list[tuple]:
-    from simulator.api import run_points
+def _rows(points: list) -> list:
+    """The points' rows; in a matrix (``_SKIP``), a refused point's place holds why (a str)."""
+    from simulator.api import run_points, run_points_or_refusals
 
-    return [(row["note"], _ENCODE(row)) for row in run_points([_POINTS[i] for i in members])]
+    return run_points_or_refusals(points) if _SKIP else run_points(points)
+
+
+def _run_task(members: list[int]) -> list[tuple]:
+    """(note, encoded row) per member, in order; (why, None) for a point its kernel refused (``_rows``)."""
+    return [(row, None) if isinstance(row, str) else (row["note"], _ENCODE(row))
+            for row in _rows([_POINTS[i] for i in members])]
 
 
 def _start_bar(total: int, fork_first: bool = False):

@@ -254,6 +254,35 @@ def run_points(points, **defaults) -> list[dict]:
         return rows
 
 
+def run_points_skipping(points, **defaults) -> tuple[list[dict], list[str]]:
+    """``run_points`` for a matrix of kernels and shapes (the command line's lists, ``cli._workload_opts.
+    skips_refused``): the rows of the points that run, in input order, and, for each other point, why its kernel
+    refused its shape (``run_points_or_refusals``)."""
+    out = run_points_or_refusals(points, **defaults)
+    return [r for r in out if isinstance(r, dict)], [r for r in out if isinstance(r, str)]
+
+
+def run_points_or_refusals(points, **defaults) -> list:
+    """Per point, in input order, its row, or why its kernel refused its shape (the UserError it raised alone). A
+    value no kernel takes still raises: when some point fails, every point's workload is checked first, as it would
+    be alone."""
+    try:
+        return run_points(points, **defaults)
+    except UserError:
+        pass
+    _check_fields(points, defaults)
+    for point in points:  # a bad size, head dim or mode raises here (Workload checks each value)
+        merged = _merged(point, defaults)
+        Workload(**{k: merged[k] for k in WORKLOAD_FIELDS if k in merged})
+    out = []
+    for point in points:
+        try:
+            out.extend(run_points([point], **defaults))
+        except UserError as err:
+            out.append(str(err))
+    return out
+
+
 class _CollectorPaused:
     """The garbage collector paused, then restored as it was (also on error): while the columns' rows are built,
     it would walk the young ones every few hundred dicts and free nothing (they hold no cycles), about a tenth

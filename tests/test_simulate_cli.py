@@ -127,6 +127,36 @@ def test_lists_of_machines_and_algorithms_skip_the_pairs_that_cannot_run(tmp_pat
     assert r.output.count("skipping") == 5
 
 
+MATRIX = ["--hw", "h100", "--algo", "flashinfer-decode,flash3", "--seq-len", "1,2k", "--kv-len", "4k"]
+
+
+def test_a_matrix_of_kernels_and_shapes_leaves_out_the_shapes_a_kernel_refuses(tmp_path):
+    """As a machine a kernel does not run on is left out of a matrix, so is a shape its kernel refuses there: the
+    decode kernel at 2k queries, with one stderr line; the rest run."""
+    r = CliRunner().invoke(cli, ["simulate", *MATRIX, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [(row["algorithm"], row["seq_len"]) for row in rows] == [("flashinfer-decode", 1), ("flash3", 1),
+                                                                     ("flash3", 2048)]
+    assert "skipping 1 of 4 points, their kernel refuses their shape: flashinfer-decode is a decode kernel" in r.output
+    out = tmp_path / "m.csv"
+    r = CliRunner().invoke(cli, ["sweep", *MATRIX, "-o", str(out)])
+    assert r.exit_code == 0 and "wrote 3 rows" in r.output and len(out.read_text().splitlines()) == 4, r.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--hw", "h100", "--algo", "flashinfer-decode", "--seq-len", "1,2k", "--kv-len", "4k"],  # one kernel: an error
+    ["--hw", "h100", "--algo", "flashinfer-decode,flashinfer-decode-tc", "--seq-len", "2k,4k"],  # nothing runs
+    ["--hw", "h100", "--algo", "flash2,flash3", "--seq-len", "1k,2k", "--heads", "32,30", "--kv-heads", "8"],  # a bad value
+])
+def test_outside_a_matrix_or_with_nothing_to_run_a_refusal_is_still_an_error(args, tmp_path):
+    out = tmp_path / "s.csv"
+    for command in (["simulate", *args], ["sweep", *args, "-o", str(out)]):
+        r = CliRunner().invoke(cli, command)
+        assert r.exit_code == 2 and "attnsim: error:" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        assert not out.exists()
+
+
 @pytest.mark.parametrize("hw, algo", [("b200", "flash3"), ("b200,h100", "flash3"), ("h100", "flash2,fusemax")])
 def test_an_algorithm_that_cannot_run_on_a_machine_asked_for_is_an_error(hw, algo):
     r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo])
