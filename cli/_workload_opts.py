@@ -232,10 +232,13 @@ def run_listed(points: list[dict]) -> list[dict]:
 
 
 def echo_refused(refused: list[str], total: int) -> None:
-    """One stderr line for the points of a matrix left out because their kernel refused their shape."""
+    """One stderr line, once the command succeeds, for the points of a matrix left out because their kernel refused
+    their shape."""
+    from cli._notes import later
+
     if refused:
-        click.echo(f"attnsim: skipping {len(refused)} of {total} points, their kernel refuses their shape: "
-                   f"{refused[0]}" + (" (and others)" if len(set(refused)) > 1 else ""), err=True)
+        later(f"skipping {len(refused)} of {total} points, their kernel refuses their shape: {refused[0]}"
+              + (" (and others)" if len(set(refused)) > 1 else ""))
 
 
 def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
@@ -253,9 +256,11 @@ def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
     matrix = len(hardware) > 1 and len(algorithms) > 1
     if not runnable or (not matrix and len(runnable) < len(reasons)):
         raise UserError(next(why for why in reasons.values() if why))
+    from cli._notes import later
+
     for (h, a), why in reasons.items():
         if why:
-            click.echo(f"attnsim: skipping {a} on {h}: {why}", err=True)
+            later(f"skipping {a} on {h}: {why}")  # printed once the command succeeds: a failing one prints its error alone
     return runnable
 
 

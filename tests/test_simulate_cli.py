@@ -148,6 +148,8 @@ def test_a_matrix_of_kernels_and_shapes_leaves_out_the_shapes_a_kernel_refuses(t
     ["--hw", "h100", "--algo", "flashinfer-decode", "--seq-len", "1,2k", "--kv-len", "4k"],  # one kernel: an error
     ["--hw", "h100", "--algo", "flashinfer-decode,flashinfer-decode-tc", "--seq-len", "2k,4k"],  # nothing runs
     ["--hw", "h100", "--algo", "flash2,flash3", "--seq-len", "1k,2k", "--heads", "32,30", "--kv-heads", "8"],  # a bad value
+    # nothing runs, and the machine left out of the matrix is not noted before the error: its one line alone
+    ["--hw", "h100,fusemax", "--algo", "flashinfer-single-decode,flash3", "--seq-len", "1,2", "--head-dim", "576"],
 ])
 def test_outside_a_matrix_or_with_nothing_to_run_a_refusal_is_still_an_error(args, tmp_path):
     out = tmp_path / "s.csv"
