@@ -333,12 +333,7 @@ def check(hw, family: str, wl) -> None:
         raise UserError(f"{family} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
                         f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
     _check_head_dims(family, wl)
-    left = window_left(family, wl)
-    if left is not None and family == FAMILY:
-        raise UserError(f"{family} with a sliding window runs the single prefill kernel, which loads and computes "
-                        "the keys before the window and masks them (prefill.cuh SinglePrefillWithKVCacheDevice: chunks "
-                        f"from key 0, window_iteration), which attnsim does not model: got --pattern {wl.pattern}; use "
-                        f"{BATCH_FAMILY} (which skips them) or flashinfer-single-decode")
+    window_left(family, wl)  # every cached key or a sliding window (0.6.16: window_left)
     dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
 
 
@@ -570,11 +565,13 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     cfg = kernel_config(tile, int(wl.group))
     k = tile.ctas_per_sm(hw)
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
-    # a sliding window (the batch kernel only: check): BatchPrefillWithPagedKVCacheDevice starts the request's
-    # chunks at kv_start_idx = kv_len - qo_len - window_left ("skip out-of-window kv tile"), so it reads the
-    # window's window_left + 1 keys, in chunks the plan sized for its effective pages (plan)
+    # a sliding window: the batch kernel (BatchPrefillWithPagedKVCacheDevice) starts the request's chunks at
+    # kv_start_idx = kv_len - qo_len - window_left ("skip out-of-window kv tile"), so it reads the window's
+    # window_left + 1 keys, in chunks the plan sized for its effective pages (plan); the single kernel
+    # (SinglePrefillWithKVCacheDevice) starts at key 0 and masks the tiles before the window (window_iteration)
     left = window_left(family, wl)
-    keys = int(wl.kv_len) if left is None else min(int(wl.kv_len), left + 1)
+    attended = int(wl.kv_len) if left is None else min(int(wl.kv_len), left + 1)
+    keys = attended if family == BATCH_FAMILY else int(wl.kv_len)  # the keys the kernel reads
     if family == BATCH_FAMILY:
         n_chunks, chunk, split, launched = plan(hw, wl, tile, graph=wl.scope == "layer", left=left)
         chunk = min(chunk, keys)
@@ -604,7 +601,13 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
                                     1.0 + writeback / reads)
     pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * int(wl.group)), cost_tile, resident)
-    sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles + pro) * resident / clock
+    if left is not None and family == FAMILY:  # per chunk, its tiles before the window at their masked cost
+        masked = tile_cycles(cfg, hw, wl, partial=True, resident=resident).cycles
+        period = np.array([(its - w) * cost_tile.cycles + w * masked + pro
+                           for its, w in _single_window_tiles(wl, tile, n_chunks, chunk, left)])
+        sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
+    else:
+        sm_time = uniform_makespan(ctas, hw.sms * resident, iterations * cost_tile.cycles + pro) * resident / clock
     tail = cost_tile.cycles / clock  # the last tile's compute after its data lands
     # the first K/V round trip (as the CUDA-core kernels count it, flashinfer_decode), after the dependent loads before
     # it: 0.0.1 waits for Q before it issues them; the batch kernel reads its work item, the request's page range and
@@ -628,5 +631,19 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   paged_tile_cycles=paged, sm_s=sm_time,
                   startup_s=startup, tail_s=tail, merge_s=merge,
                   merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock, window_left=left,
-                  window_keys=keys if left is not None else None, graph=family == BATCH_FAMILY and wl.scope == "layer")
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(keys), keys / wl.kv_len), detail)
+                  window_keys=keys if left is not None and family == BATCH_FAMILY else None,
+                  graph=family == BATCH_FAMILY and wl.scope == "layer")
+    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), keys / wl.kv_len), detail)
+
+
+def _single_window_tiles(wl, tile: PrefillTile, n_chunks: int, chunk: int, left: int) -> list[tuple[int, int]]:
+    """(key tiles, those masked) of each chunk of the single kernel's one-query call under a window: the chunk's
+    tiles up to window_iteration = ceil((kv_len + ceil(CTA_TILE_Q / group) - 1 - window_left - chunk_start) /
+    CTA_TILE_KV) (prefill.cuh SinglePrefillWithKVCacheDevice, qo_len 1, the first query tile) take the mask."""
+    keys, out = int(wl.kv_len), []
+    for c in range(n_chunks):
+        start = c * chunk
+        its = math.ceil(max(0, min(chunk, keys - start)) / tile.cta_tile_kv)
+        edge = keys + math.ceil(tile.cta_tile_q / int(wl.group)) - 1 - left - start
+        out.append((its, min(math.ceil(max(0, edge) / tile.cta_tile_kv), its)))
+    return out

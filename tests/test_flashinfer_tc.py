@@ -128,7 +128,7 @@ def test_the_blog_file_predicts_its_tensor_core_points_as_0_0_1(tmp_path):
     (["--seq-len", "1", "--head-dim", "96"], "--head-dim 96"),
     (["--seq-len", "1", "--dtype", "fp8"], "fp8"),
     (["--seq-len", "1", "--page-size", "16"], "--page-size 16"),
-    (["--seq-len", "1", "--pattern", "window(64)"], "--pattern window(64)"),
+    (["--seq-len", "1", "--pattern", "strided(64)"], "--pattern strided(64)"),
     (["--seq-len", "1", "--block-size", "64"], "--block-size 64"),
     (["--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
 ])

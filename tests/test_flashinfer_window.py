@@ -56,6 +56,26 @@ def test_tensor_core_batch_decode_reads_only_the_window():
     assert windowed.time_s < evaluate(H100, TC_BATCH, _decode()).time_s / 4
 
 
+def test_tensor_core_single_decode_computes_the_keys_before_its_window():
+    """The single prefill kernel on one query starts at key 0: a window leaves its bytes and its time (masked tiles
+    cost at least full ones) as they were, and its useful work the window's."""
+    dense = evaluate(H100, TC_SINGLE, _decode(batch=1))
+    windowed = evaluate(H100, TC_SINGLE, _decode(batch=1, pattern="window(128)"))
+    assert windowed.cost.hbm_bytes == dense.cost.hbm_bytes and windowed.time_s >= dense.time_s
+    assert windowed.flops == pytest.approx(dense.flops * 128 / 32768)
+
+
+def test_the_single_kernels_masked_tiles_per_chunk():
+    """window_iteration per chunk: 32k keys in 4 chunks of 8k, 128-key tiles, window_left 127, GQA 8 (ceil(16 / 8)
+    = 2): every tile of the first three chunks and the last chunk's tiles up to key 32,642 take the mask."""
+    from simulator.flashinfer_tc import _single_window_tiles
+
+    tile = PrefillTile("0.6.16", 16, 128, 1, 4, 0, 168)
+    wl = _decode(batch=1)
+    assert _single_window_tiles(wl, tile, 4, 8192, 127) == [(64, 64), (64, 64), (64, 64), (64, 64)]
+    assert _single_window_tiles(wl, tile, 4, 8192, 8191) == [(64, 64), (64, 64), (64, 64), (64, 1)]
+
+
 def test_a_window_over_every_key_is_the_dense_call():
     assert evaluate(H100, TC_BATCH, _decode(kv_len=4096, pattern="window(8192,0)")).time_s == \
         evaluate(H100, TC_BATCH, _decode(kv_len=4096)).time_s
@@ -70,7 +90,6 @@ def test_the_plan_splits_the_windows_pages():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--algo", TC_SINGLE, "--pattern", "window(128)"], "skips them"),
     (["--algo", BATCH, "--pattern", "strided(8)"], "--pattern strided(8)"),
     (["--algo", TC_BATCH, "--pattern", "window(64)|sinks(4)"], "--pattern window(64)|sinks(4)"),
     (["--algo", BATCH, "--pattern", "chunked(1k)"], "--pattern chunked(1k)"),
