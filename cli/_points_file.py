@@ -66,7 +66,10 @@ def check_ragged(row: dict, where: str) -> None:
     """Refuse a CSV row with more or fewer values than the header has columns."""
     for key, value in row.items():
         if key is None:  # csv.DictReader's key for the values beyond the header
-            raise UserError(f"{where}: more values than the header has columns")
+            comma = any("(" in str(v) and ")" not in str(v) for v in row.values() if isinstance(v, str))
+            raise UserError(f"{where}: more values than the header has columns"
+                            + ("; a value with a comma, such as a pattern window(4k,0), needs double quotes"
+                               if comma else ""))
         if value is SHORT_ROW:
             raise UserError(f"{where}: fewer values than the header has columns (no value for {key!r})")
 

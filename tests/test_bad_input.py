@@ -83,6 +83,7 @@ def test_a_results_file_of_the_wrong_shape_is_refused(tmp_path, change, says):
 
 @pytest.mark.parametrize("text, says", [("seq_len,heads,batch\n4k,32\n", "row 1: fewer values than the header"),
                                         ("seq_len,heads\n4k,32,1\n", "row 1: more values than the header"),
+                                        ("seq_len,pattern\n4k,window(1k,0)\n", "needs double quotes"),
                                         ("", "no points"), ("seq_len,heads\n", "no points")])
 def test_a_points_csv_row_is_never_filled_in_and_an_empty_file_is_an_error(tmp_path, text, says):
     path = tmp_path / "points.csv"
