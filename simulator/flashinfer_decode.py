@@ -108,6 +108,19 @@ DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA group
     (SINGLE, 128): ((90, 91, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (61, 63, 72)),
     (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
 }
+# The sliding-window variant (use_sliding_window, WINDOW_LOOP_SASS) holds more registers: ptxas --resource-usage of the
+# same instantiations with use_sliding_window true (8da13a29, nvcc 13.0 sm_90a, -O3 -use_fast_math -DNDEBUG, CCCL
+# 571f2fc3; 2026-12-06), by (kernel, head dim): (fp16, bf16, e4m3) at GQA groups 1, 2, 3, 4, 8. Its window-free
+# builds reproduce DECODE_REGS in 70 of 90 entries (78 in allocation units). The window costs a group-4 fp16 batch
+# kernel a CTA an SM (61 registers, 64 allocated: 8 CTAs where 56 gave 9), so its split and its bytes in flight move too.
+DECODE_REGS_WINDOW = {
+    (BATCH, 64): ((72, 71, 72), (56, 56, 72), (60, 56, 72), (61, 61, 80), (68, 64, 80)),
+    (BATCH, 128): ((72, 72, 86), (56, 56, 72), (60, 56, 72), (61, 56, 80), (64, 56, 80)),
+    (BATCH, 256): ((72, 72, 85), (56, 56, 72), (56, 56, 72), (64, 60, 80), (63, 64, 80)),
+    (SINGLE, 64): ((90, 88, 69), (48, 48, 64), (56, 56, 72), (56, 56, 71), (62, 56, 72)),
+    (SINGLE, 128): ((92, 90, 70), (48, 48, 71), (55, 56, 72), (56, 58, 70), (62, 56, 72)),
+    (SINGLE, 256): ((90, 90, 72), (48, 48, 71), (56, 56, 72), (56, 56, 64), (64, 56, 72)),
+}
 # Where the blog's 0.0.1 (decode.cuh @ 9f49803b, ptxas -v for sm_90a, nvcc 13.0) differs at fp16: the batch kernel at
 # d = 128 holds 63 registers at GQA group 4 and 70 at group 8 (docs/kernels.md D1)
 DECODE_REGS_001 = {(BATCH, 128, 4): 63, (BATCH, 128, 8): 70}
@@ -200,8 +213,10 @@ class DecodeConfig:
 
     @property
     def regs(self) -> int:
-        """Registers per thread as allocated (DECODE_REGS rounded up to REG_ALLOC_PER_THREAD)."""
-        by_group = DECODE_REGS[(self.family, self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
+        """Registers per thread as allocated (DECODE_REGS, or DECODE_REGS_WINDOW for the sliding-window variant, rounded
+        up to REG_ALLOC_PER_THREAD)."""
+        table = DECODE_REGS_WINDOW if self.window else DECODE_REGS
+        by_group = table[(self.family, self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
         used = by_group[2 if self.fp8 else 1 if self.bf16 else 0]
         if self.build == "0.0.1" and not (self.fp8 or self.bf16):
             used = DECODE_REGS_001.get((self.family, self.vec * self.bdx, self.bdy), used)

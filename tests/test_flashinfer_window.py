@@ -180,3 +180,12 @@ def test_explain_of_a_one_query_prefill_with_a_window(algo, needle):
     r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", algo, "--seq-len", "1", "--kv-len", "32k",
                                  "--heads", "32", "--kv-heads", "8", "--pattern", "window(128)", "--explain"])
     assert r.exit_code == 0 and needle in " ".join(r.output.split()), r.output
+
+
+def test_the_window_variant_holds_its_own_registers():
+    """ptxas of the use_sliding_window build: the group-4 fp16 batch kernel at d = 128 holds 61 registers (64
+    allocated), a CTA an SM fewer than the 56 of the window-free build; group 8 stays at 64 allocated."""
+    plain, masked = decode_config(BATCH, 128, 4, 2), decode_config(BATCH, 128, 4, 2, window=True)
+    assert (plain.regs, masked.regs) == (56, 64)
+    assert (plain.ctas_per_sm(H100), masked.ctas_per_sm(H100)) == (9, 8)
+    assert decode_config(BATCH, 128, 8, 2).regs == decode_config(BATCH, 128, 8, 2, window=True).regs == 64
