@@ -109,8 +109,8 @@ DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA group
     (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
 }
 # The sliding-window variant (use_sliding_window, WINDOW_LOOP_SASS) holds more registers: ptxas --resource-usage of the
-# same instantiations with use_sliding_window true (8da13a29, nvcc 13.0 sm_90a, -O3 -use_fast_math -DNDEBUG, CCCL
-# 571f2fc3; 2026-12-06), by (kernel, head dim): (fp16, bf16, e4m3) at GQA groups 1, 2, 3, 4, 8. Its window-free
+# same instantiations with use_sliding_window true (8da13a29 with its pinned 3rdparty/cccl 876867684f, nvcc 13.0 sm_90a,
+# -O3 -use_fast_math -DNDEBUG; 2026-12-06; CCCL 571f2fc3 gives the same), by (kernel, head dim): (fp16, bf16, e4m3) at GQA groups 1, 2, 3, 4, 8. Its window-free
 # builds reproduce DECODE_REGS in 70 of 90 entries (78 in allocation units). The window costs a group-4 fp16 batch
 # kernel a CTA an SM (61 registers, 64 allocated: 8 CTAs where 56 gave 9), so its split and its bytes in flight move too.
 DECODE_REGS_WINDOW = {
@@ -137,8 +137,8 @@ SINGLE_GQA_FAST = (-0.01, 0.22)
 # DecodePlan in scheduler.cuh, splits the whole request), so a windowed call moves the bytes of a full one and
 # issues a little more. The loop body's SASS instructions (a lane; ``#pragma unroll 2``: two iterations of tile x
 # GQA group rows), at GQA groups 8 and 4 (d = 128, fp16, 2 smem stages), without and with use_sliding_window,
-# instantiated as csrc/{batch,single}_decode_kernel_inst.jinja does, nvcc 13.0 -arch=sm_90a -O3 -use_fast_math
-# -DNDEBUG, nvdisasm 13.5 (the loop: the back edge whose span holds the FFMAs; counted 2026-12-06). The same
+# instantiated as csrc/{batch,single}_decode_kernel_inst.jinja does, with FlashInfer's pinned CCCL 876867684f, nvcc 13.0
+# -arch=sm_90a -O3 -use_fast_math -DNDEBUG, nvdisasm 13.5 (the loop: the back edge whose span holds the FFMAs; counted 2026-12-06). The same
 # difference of groups that gives ITERATION_OPS gives per (row, query head) (c8 - c4) / 8 and per iteration
 # (2 c4 - c8) / 2: the window adds an IADD3 and an ISETP a row (1.9 and 2.0 instructions: the compare against
 # the window's first key and its AND with the chunk's bound check) and 6.0 and 1.0 an iteration.
