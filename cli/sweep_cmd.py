@@ -105,12 +105,11 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _evaluate(points, stream, quiet, jobs=1, refused=None):
+def _evaluate(points, stream, quiet, jobs, refused: list):
     """Yield each written point's note (None for most); a progress bar appears if the sweep outlasts
     PROGRESS_AFTER_S, and the rest of the points go to ``jobs`` forked workers once the sweep has run, or its rest
     would run, longer than PARALLEL_AFTER_S. In a matrix (``_SKIP``) a point its kernel refuses is not written:
     why goes to ``refused``."""
-    refused = [] if refused is None else refused
 
     start, bar, task, workers = time.perf_counter(), None, None, None
     show = not quiet and sys.stderr.isatty()

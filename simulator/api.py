@@ -254,18 +254,11 @@ def run_points(points, **defaults) -> list[dict]:
         return rows
 
 
-def run_points_skipping(points, **defaults) -> tuple[list[dict], list[str]]:
-    """``run_points`` for a matrix of kernels and shapes (the command line's lists, ``cli._workload_opts.
-    skips_refused``): the rows of the points that run, in input order, and, for each other point, why its kernel
-    refused its shape (``run_points_or_refusals``)."""
-    out = run_points_or_refusals(points, **defaults)
-    return [r for r in out if isinstance(r, dict)], [r for r in out if isinstance(r, str)]
-
-
 def run_points_or_refusals(points, **defaults) -> list:
-    """Per point, in input order, its row, or why its kernel refused its shape (the UserError it raised alone). A
-    value no kernel takes still raises: when some point fails, every point's workload is checked first, as it would
-    be alone."""
+    """``run_points`` for a matrix of kernels and shapes (the command line's lists, ``cli._workload_opts.
+    skips_refused``): per point, in input order, its row, or why its kernel refused its shape (the UserError it
+    raised alone). A value no kernel takes still raises: when some point fails, every point's workload is checked
+    first, as it would be alone."""
     try:
         return run_points(points, **defaults)
     except UserError:

@@ -334,10 +334,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              + _merge_text(det),
              _writeback_line(det["cold_l2_writeback_bytes"])]
     if det.get("window_left") is not None:
-        from simulator.flashinfer_decode import window_ops
-
-        family = "flashinfer-decode" if det["page_size"] else "flashinfer-single-decode"
-        per_row, per_iteration = window_ops(family)
+        per_row, per_iteration = det["window_ops"]
         lines.append(f"window_left {det['window_left']:,}: the kernel still loads and scores every cached key, masking "
                      f"those before the window (decode.cuh: each chunk starts at its own offset, not at the window), "
                      f"+{per_row:.2g} instructions a lane per (row, query head) and +{per_iteration:.2g} an iteration "

@@ -261,8 +261,9 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, b
     return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build, window)
 
 
-def check(family: str, hw, wl) -> None:
-    """What FlashInfer 0.0.1's decode kernels refuse: exit 2 with the allowed values."""
+def check(family: str, hw, wl) -> int | None:
+    """What FlashInfer's decode kernels refuse: exit 2 with the allowed values. Returns the call's window_left
+    (``window_left``), None without a window."""
     if wl.seq_len != 1:
         raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
                         "or flash2/flash3 for more queries")
@@ -275,11 +276,12 @@ def check(family: str, hw, wl) -> None:
                         f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim "
                         f"{wl.head_dim} "
                         f"--v-head-dim {wl.v_head_dim}")
-    window_left(family, wl)  # dense, causal (one query sees every cached key) or a sliding window
+    left = window_left(family, wl)  # dense, causal (one query sees every cached key) or a sliding window
     if family == SINGLE and wl.batch != 1:
         raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
                         f"{BATCH} for a batch")
     dram_latency(hw, family)
+    return left
 
 
 def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:
@@ -352,8 +354,7 @@ def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
 
 def flashinfer_decode(hw, family: str, wl) -> Result:
     """Predict one FlashInfer decode call (see the module docstring)."""
-    check(family, hw, wl)
-    left = window_left(family, wl)
+    left = check(family, hw, wl)
     cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None)
     k = cfg.ctas_per_sm(hw)
     if k < 1:
@@ -407,7 +408,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   in_flight_bytes_per_cta=in_flight, stream_s=stream, cuda_core_s=cuda, row_head_cycles=per_row / cfg.bdy,
                   startup_s=startup, tail_s=tail, merge_s=merge,
                   merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback,
-                  page_size=page_size(wl) if family == BATCH else None, clock_hz=clock, window_left=left)
+                  page_size=page_size(wl) if family == BATCH else None, clock_hz=clock, window_left=left,
+                  window_ops=window_ops(family) if left is not None else None)
     attended = wl.kv_len if left is None else min(wl.kv_len, left + 1)  # the rest are loaded, scored and masked
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), 1.0), detail)
 

@@ -321,8 +321,9 @@ def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
     return (count, math.ceil(wl.kv_len / count)) if count > 1 else (1, wl.kv_len)
 
 
-def check(hw, family: str, wl) -> None:
-    """What the tensor-core decode path refuses or attnsim does not model: exit 2 with the allowed values."""
+def check(hw, family: str, wl) -> int | None:
+    """What the tensor-core decode path refuses or attnsim does not model: exit 2 with the allowed values. Returns
+    the call's window_left (``flashinfer_decode.window_left``), None without a window."""
     if wl.seq_len != 1:
         raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
                         "or flash2/flash3 for more queries")
@@ -333,8 +334,9 @@ def check(hw, family: str, wl) -> None:
         raise UserError(f"{family} is modelled for GQA groups up to {MAX_GROUP} (the 16- and 64-row query tiles): "
                         f"got --heads {wl.heads} --kv-heads {wl.kv_heads} (group {wl.group})")
     _check_head_dims(family, wl)
-    window_left(family, wl)  # every cached key or a sliding window (0.6.16: window_left)
+    left = window_left(family, wl)  # every cached key or a sliding window (0.6.16: window_left)
     dram_latency(hw, family)  # the merge kernel's dependent read (and the batch kernel's, and 0.0.1's Q wait)
+    return left
 
 
 def _check_head_dims(family: str, wl) -> None:
@@ -387,11 +389,17 @@ def _tile_work(wl, tile: PrefillTile, chunk: int, causal: bool, c: int, j: int, 
     first = (max(keys - n + q_lo + 1, start) - start) // tile.cta_tile_kv if causal \
         else span // tile.cta_tile_kv
     masked = max(0, tiles - first)
-    if left is not None:  # window_iteration: tiles holding a key before the tile's last query's window
-        window = min(math.ceil(max(0, keys - n + math.ceil((j + 1) * rows / group) - left - start)
-                               / tile.cta_tile_kv), tiles)
-        masked += max(0, min(window, first))  # those not already masked by the causal edge
+    if left is not None:  # the window's masked tiles, those not already masked by the causal edge
+        masked += max(0, min(_window_iteration(wl, tile, j, left, start), tiles, first))
     return tiles, min(masked, tiles)
+
+
+def _window_iteration(wl, tile: PrefillTile, j: int, left: int, start: int) -> int:
+    """window_iteration of query tile ``j``'s chunk from key ``start`` (prefill.cuh): its key tiles holding a key
+    before the window of the tile's last query, counted as the kernel counts, from one past it:
+    ceil((kv_len + ceil((j + 1) x CTA_TILE_Q / group) - qo_len - window_left - start) / CTA_TILE_KV)."""
+    edge = int(wl.kv_len) + math.ceil((j + 1) * tile.cta_tile_q / int(wl.group)) - int(wl.seq_len) - left - start
+    return math.ceil(max(0, edge) / tile.cta_tile_kv)
 
 
 def _prefill_causal(family: str, wl) -> bool:
@@ -559,7 +567,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     is the same kernel on a prefill call (``flashinfer_single_prefill``)."""
     if family == PREFILL_FAMILY:
         return flashinfer_single_prefill(hw, wl)
-    check(hw, family, wl)
+    left = check(hw, family, wl)
     d, b, clock = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz
     tile = prefill_tile(hw, d, int(wl.group), b, family)
     cfg = kernel_config(tile, int(wl.group))
@@ -569,7 +577,6 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     # kv_start_idx = kv_len - qo_len - window_left ("skip out-of-window kv tile"), so it reads the window's
     # window_left + 1 keys, in chunks the plan sized for its effective pages (plan); the single kernel
     # (SinglePrefillWithKVCacheDevice) starts at key 0 and masks the tiles before the window (window_iteration)
-    left = window_left(family, wl)
     attended = int(wl.kv_len) if left is None else min(int(wl.kv_len), left + 1)
     keys = attended if family == BATCH_FAMILY else int(wl.kv_len)  # the keys the kernel reads
     if family == BATCH_FAMILY:
@@ -638,12 +645,10 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
 
 def _single_window_tiles(wl, tile: PrefillTile, n_chunks: int, chunk: int, left: int) -> list[tuple[int, int]]:
     """(key tiles, those masked) of each chunk of the single kernel's one-query call under a window: the chunk's
-    tiles up to window_iteration = ceil((kv_len + ceil(CTA_TILE_Q / group) - 1 - window_left - chunk_start) /
-    CTA_TILE_KV) (prefill.cuh SinglePrefillWithKVCacheDevice, qo_len 1, the first query tile) take the mask."""
+    tiles up to its window_iteration (``_window_iteration``, the first query tile; SinglePrefillWithKVCacheDevice)
+    take the mask."""
     keys, out = int(wl.kv_len), []
     for c in range(n_chunks):
-        start = c * chunk
-        its = math.ceil(max(0, min(chunk, keys - start)) / tile.cta_tile_kv)
-        edge = keys + math.ceil(tile.cta_tile_q / int(wl.group)) - 1 - left - start
-        out.append((its, min(math.ceil(max(0, edge) / tile.cta_tile_kv), its)))
+        its = math.ceil(max(0, min(chunk, keys - c * chunk)) / tile.cta_tile_kv)
+        out.append((its, min(_window_iteration(wl, tile, 0, left, c * chunk), its)))
     return out
