@@ -127,6 +127,11 @@ def _bundled_cascade(algo: str) -> bool:
 
 
 def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
+    if hw.kind == "gpu" and spec.family.startswith("flashinfer") and wl.pattern:
+        from simulator.flashinfer_chunks import virtual_batches, with_chunks
+
+        if (virtual := virtual_batches(spec.family, wl)) is not None:  # chunked: the engine's one request per chunk
+            return with_chunks(_evaluate(hw, spec, virtual, timed), wl, virtual)
     check_kernel(hw, spec.family, wl)
     if spec.cascade and (why := chunk_error(spec.cascade, wl)):
         raise UserError(why)

@@ -168,8 +168,9 @@ def window_left(family: str, wl) -> int | None:
     windows = [leaf for leaf in shape.leaves if leaf.name == "window"]
     other = {leaf.name for leaf in shape.leaves} - {"window", "causal", "full"}
     if shape.union or other or len(windows) != 1:
-        raise UserError(f"{family} takes every cached key or a sliding window over them (window_left: window(w) or "
-                        f"window(l, r)): got --pattern {wl.pattern}; use flash3 for other masks")
+        raise UserError(f"{family} takes every cached key, a sliding window over them (window_left: window(w) or "
+                        f"window(l, r)) or chunked(w) alone or with causal (the query's chunk): got --pattern "
+                        f"{wl.pattern}; use flash3 for other masks")
     from simulator.flashinfer_tc import current_build  # flashinfer_tc imports this module
 
     if current_build() == "0.0.1":

@@ -127,8 +127,9 @@ def window_error(wl, family: str) -> str | None:
         sides = fa_window_sides(wl, fa3=True)
         other = {leaf.name for leaf in pattern_shape(wl.pattern).leaves} - {"window", "causal", "full"}
         if sides is None or sides[1] > 0 or other:  # a strided or block mask needs a custom mask: not FlashInfer's
-            return (f"--pattern {wl.pattern}: {family} takes dense, causal, or a window over past keys "
-                    "(window_left: window(w) or window(l, 0), with or without --causal); use flash3 for others")
+            return (f"--pattern {wl.pattern}: {family} takes dense, causal, a window over past keys "
+                    "(window_left: window(w) or window(l, 0), with or without --causal) or chunked(w) alone or with "
+                    "causal (an engine's one request per chunk); use flash3 for others")
     return None
 
 

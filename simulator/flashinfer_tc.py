@@ -524,7 +524,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits
     longest = max(n for n, _ in work)
-    cta_bytes = longest * tile.cta_tile_kv * row_bytes  # the longest CTA's K/V, one tile pair in flight
+    # the longest CTA's K/V, one tile pair in flight: a round trip an iteration (a chunk shorter than the tile: one)
+    cta_bytes = longest * min(tile.cta_tile_kv, chunk) * row_bytes
     hbm, little = reads * (1.0 + writeback / reads) / bw, cta_bytes * hw.hbm_latency_s / in_flight
     stream, stream_bound = (hbm, "hbm") if hbm >= little else (little, "latency")
     tail = full.cycles / clock

@@ -118,3 +118,14 @@ def test_explain_says_which_backend_it_is_on_hopper():
     ampere = CliRunner().invoke(cli, [*args, "--hw", "a100"]).output
     assert "prefill kernel on 4,096 queries (causal" in hopper.replace("\n    ", " ")
     assert "fa3 one" in hopper and "fa3 one" not in ampere
+
+
+@pytest.mark.parametrize("family", ["flashinfer-prefill-fa2", "flashinfer-single-prefill"])
+def test_a_call_shorter_than_a_key_tile_is_one_round_trip(family):
+    """A chunk of fewer keys than CTA_TILE_KV is one iteration: its stream waits one DRAM round trip, not a whole
+    tile's bytes over the few keys in flight (which put a 1-key call at 133 us, 15 times a 1,025-key one)."""
+    a100 = hardware("a100")
+    times = [evaluate(a100, family, Workload(seq_len=1, kv_len=n, heads=32, kv_heads=8)).time_s
+             for n in (1, 16, 64, 128, 129, 1025)]
+    assert times == sorted(times)
+    assert times[0] < 2 * a100.hbm_latency_s + 10e-6

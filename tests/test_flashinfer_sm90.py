@@ -85,7 +85,7 @@ def test_layer_scope_reads_the_engines_pages():
     (["--dtype", "fp8"], "fp8 kernels (hopper/quantization/) are not modelled"),
     (["--head-dim", "96"], "runs head dims 64, 128 and 256"),
     (["--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "takes equal head dims"),
-    (["--pattern", "chunked(1k)"], "window over past keys"),
+    (["--pattern", "chunked(1k)|sinks(4)"], "or chunked(w) alone or with causal"),  # a lone chunk: pieces (D6)
     (["--pattern", "window(256,16)"], "window over past keys"),
     (["--sparsity", "0.5"], "--sparsity 0.5"),
     (["--block-size", "64"], "FlashInfer's own tiles (prefill_sm90.cuh)"),

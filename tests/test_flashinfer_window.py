@@ -92,7 +92,7 @@ def test_the_plan_splits_the_windows_pages():
 @pytest.mark.parametrize("args, needle", [
     (["--algo", BATCH, "--pattern", "strided(8)"], "--pattern strided(8)"),
     (["--algo", TC_BATCH, "--pattern", "window(64)|sinks(4)"], "--pattern window(64)|sinks(4)"),
-    (["--algo", BATCH, "--pattern", "chunked(1k)"], "--pattern chunked(1k)"),
+    (["--algo", BATCH, "--pattern", "chunked(1k)&window(64)"], "--pattern chunked(1k)&window(64)"),
     (["--algo", BATCH, "--sparsity", "0.5"], "--sparsity 0.5"),
 ])
 def test_masks_the_decode_kernels_do_not_take_are_one_line_exit_2(args, needle):
@@ -166,7 +166,7 @@ def test_the_single_prefill_pays_for_the_keys_before_its_window():
     ("flashinfer-prefill-fa2", "h100", "window(2k,0)", True),
     ("flashinfer-single-prefill", "h100", "window(1k)", True),
     ("flashinfer-prefill", "a100", "window(1k,16)", False),
-    ("flashinfer-single-prefill", "a100", "chunked(1k)", False),
+    ("flashinfer-single-prefill", "a100", "chunked(1k)|sinks(4)", False),  # a lone chunk: D6's pieces
 ])
 def test_the_prefill_families_take_a_window_over_past_keys(algo, hw, pattern, ok):
     r = CliRunner().invoke(cli, ["simulate", "--hw", hw, "--algo", algo, "--seq-len", "4k", "--pattern", pattern])
