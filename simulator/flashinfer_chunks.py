@@ -20,7 +20,7 @@ case only. The engine's host-side slicing (cumulative lengths, the block table o
 
 from dataclasses import replace
 
-from einsum_cascades.errors import UserError
+from simulator.limits import Unsupported
 
 ENGINE = "vLLM make_local_attention_virtual_batches"
 DECODE = ("flashinfer-decode", "flashinfer-single-decode", "flashinfer-decode-tc", "flashinfer-single-decode-tc")
@@ -58,16 +58,16 @@ def virtual_batches(family: str, wl):
     elif first % w == 0 and wl.kv_len % w == 0:  # whole chunks: seq_len / w pieces per request
         batch, queries, keys = wl.batch * (wl.seq_len // w), w, w
     else:
-        raise UserError(
+        raise Unsupported(
             f"--pattern {wl.pattern}: FlashInfer runs chunked attention as an engine's virtual batches, one request "
             f"per chunk ({ENGINE}); attnsim states them when they are alike: every query in one chunk, or queries "
             f"and keys on chunk boundaries (--seq-len and --kv-len multiples of {w}); got {wl.seq_len} queries "
             f"over {wl.kv_len} keys")
     if wl.page_size is not None and w % wl.page_size:
-        raise UserError(f"--pattern {wl.pattern} over --page-size {wl.page_size}: an engine cuts the pages at the "
+        raise Unsupported(f"--pattern {wl.pattern} over --page-size {wl.page_size}: an engine cuts the pages at the "
                         f"chunks (vLLM asserts attn_chunk_size % block_size == 0): use a page size that divides {w}")
     if family in ONE_REQUEST and batch != wl.batch:
-        raise UserError(
+        raise Unsupported(
             f"--pattern {wl.pattern}: an engine runs chunked attention as {wl.seq_len // w} requests per request, one "
             f"per chunk ({ENGINE}); {family} serves one request: use {BATCH_FOR[family]}")
     return replace(wl, batch=batch, seq_len=queries, kv_len=keys, pattern=None, causal=pattern_causal(wl))
