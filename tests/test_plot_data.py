@@ -160,3 +160,19 @@ def test_the_caption_names_a_value_head_dim_a_kv_length_and_a_page_size_that_dif
     row = {**_row(), "seq_len": 1, "kv_len": 8192, "v_head_dim": 128, "head_dim": 192, "page_size": 16}
     assert caption([row]) == "B=1  H=32  d=192/128  N=1/8k  fp16  dense  pages of 16"
     assert caption([_row()]) == "B=1  H=32  d=128  N=4k  fp16  dense"
+
+
+def test_a_series_another_lies_on_is_drawn_wider_so_both_show():
+    """FlashInfer's fa3 backend and FA3 price a chunked call alike: the first line drawn gets a wider line and larger
+    markers per series drawn on top of it, a different one stays as the style sets it."""
+    from cli.plots.lines import _lines
+
+    rows = [_row(algo=a, n=n, speedup=n / 1024 * k) for a, k in (("flashinfer-prefill", 1.0), ("flash3", 1.004),
+                                                                 ("flash2", 0.5)) for n in (1024, 2048)]
+    fig, ax = _lines(line_series(rows, "seq_len"), ideal=False)
+    under, over, apart = ax.get_lines()[:3]
+    assert under.get_markersize() > over.get_markersize() == apart.get_markersize()
+    assert under.get_linewidth() > over.get_linewidth() == apart.get_linewidth()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -11,6 +11,8 @@ LOG_TICKS = (1.0, 2.0, 5.0)  # labelled ticks per decade on a log speedup axis
 LOG_TICKS_NARROW = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # ... on an axis spanning under NARROW_SPAN (about 2 decades),
 NARROW_SPAN = 100  # so that every curve has labelled ticks beside it (the decode plot spans 0.2x to 5x)
 LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
+SAME_LINE = 0.01  # series within this relative distance at every point would hide each other
+HALO_MARKER, HALO_WIDTH = 3.5, 2.4  # points of marker and line width a hidden series gains per series over it
 
 
 def speedup_figure(rows: list[dict], note: str, output: str) -> None:
@@ -67,13 +69,17 @@ def _lines(series: list[Series], ideal: bool):
     variants = list(dict.fromkeys(s.variant for s in series))
     shared_baseline = baseline_text(series) is not None
     ys = []
-    for s in series:
+    rc = plt.rcParams
+    for i, s in enumerate(series):
         color = style.hw_color(s.hardware) if by_hw else style.algo_color(s.algorithm)
         label = f"{style.hw_label(s.hardware)} {s.algorithm}" + (f", {s.variant_text()}" if s.variant else "")
         if not shared_baseline:
             label += f" (vs {series_baseline(s)})"
+        over = _covering(s, series[i + 1:])  # drawn wider, so the series drawn on it leave it showing around them
         ax.plot(s.x, s.speedup, color=color, marker=style.algo_marker(s.algorithm),
-                linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label)
+                linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label,
+                markersize=rc["lines.markersize"] + HALO_MARKER * over,
+                linewidth=rc["lines.linewidth"] + HALO_WIDTH * over)
         ys.extend(s.speedup)
         if ideal:
             ax.plot(s.x, s.ideal, color=IDEAL_COLOR, linestyle="--", linewidth=1.0, zorder=4)  # on top: often on the data
@@ -84,6 +90,13 @@ def _lines(series: list[Series], ideal: bool):
     _speedup_axis(ax, ys, log=ideal)
     ax.legend(**_legend_place(len(series) + ideal))
     return fig, ax
+
+
+def _covering(s: Series, later: list[Series]) -> int:
+    """How many series drawn after ``s`` lie on it (the same x, speedups within SAME_LINE): two kernels the model
+    prices alike (FlashInfer's fa3 backend and FA3 on a chunked call) would otherwise show as one line."""
+    return sum(t.x == s.x and all(abs(a - b) <= SAME_LINE * max(abs(b), 1e-12) for a, b in zip(t.speedup, s.speedup))
+               for t in later)
 
 
 def _speedup_axis(ax, ys, log: bool) -> None:
