@@ -37,6 +37,10 @@ from simulator.result import Result
 from simulator.tile_cost import SUB_PARTITIONS
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
+# the same wrappers with use_tensor_cores=True (the prefill kernel: any group up to flashinfer_tc.MAX_GROUP), which
+# vLLM's FlashInfer backend asks for above 4 query heads per KV head (vllm/v1/attention/backends/flashinfer.py
+# @ 5314c90d, _get_decode_wrapper: ``use_tensor_cores = ... or (num_qo_heads // num_kv_heads > 4)``)
+TC_FOR = {BATCH: "flashinfer-decode-tc", SINGLE: "flashinfer-single-decode-tc"}
 FAMILIES = (BATCH, SINGLE)
 # The GQA group sizes the CUDA-core decode kernels compile: FlashInfer 0.6.16 include/flashinfer/utils.cuh
 # DISPATCH_GQA_GROUP_SIZE (1, 2, 3, 4, 8; 0.0.1's SWITCH_GQA_GROUP_SIZE had 1, 4, 8)
@@ -271,7 +275,8 @@ def check(family: str, hw, wl) -> int | None:
     if wl.group not in GROUP_SIZES:
         raise UserError(f"{family} runs GQA groups of {', '.join(map(str, GROUP_SIZES))} query heads per KV head "
                         f"(FlashInfer 0.6.16 utils.cuh, DISPATCH_GQA_GROUP_SIZE): got --heads {wl.heads} "
-                        f"--kv-heads {wl.kv_heads} (group {wl.group})")
+                        f"--kv-heads {wl.kv_heads} (group {wl.group}); use {TC_FOR[family]} (use_tensor_cores=True: groups "
+                        "up to 64; vLLM's FlashInfer backend picks it above 4 query heads per KV head)")
     if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
         raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
                         f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim "

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware
 from simulator.flashinfer_decode import BATCH, SINGLE, _stream_seconds, decode_config, merge_kernel, merge_rounds
 
@@ -361,3 +362,12 @@ def test_the_loop_blends_its_stream_and_its_cuda_core_time():
     assert _loop_time(hw, 1.0, 1.0) == pytest.approx(1.0 + hw.stream_overlap_loss)
     assert 1.0 < _loop_time(hw, 1.0, 0.4) < 1.03
     assert _loop_time(replace(hw, stream_overlap_loss=None), 1.0, 1.0) == 1.0
+
+
+def test_a_group_the_cuda_core_kernel_lacks_names_the_tensor_core_path():
+    """Llama 4's 40 query over 8 KV heads (group 5): DISPATCH_GQA_GROUP_SIZE has no 5; the refusal names the family
+    that runs it (use_tensor_cores=True), and that family does."""
+    wl = Workload(batch=8, heads=40, kv_heads=8, head_dim=128, seq_len=1, kv_len=8192)
+    with pytest.raises(UserError, match="use flashinfer-decode-tc"):
+        evaluate(hardware("h100"), "flashinfer-decode", wl)
+    assert evaluate(hardware("h100"), "flashinfer-decode-tc", wl).time_s > 0
