@@ -611,9 +611,9 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
         lo, mid, hi = gm.SHORT_CALL_GAP_US
         out.append(f"note: a call this short is mostly fixed costs; published timings of calls predicted under "
                    f"{gm.SHORT_CALL_S * 1e6:g} us, each after an L2 flush, ran {lo:g}-{hi:g} us longer than attnsim "
-                   f"predicts (quartiles, median {mid:g} us: python3 bench/short_call_bias.py), time that an event "
-                   "pair around one call after a flush holds and the model does not; compare with a CUDA graph's "
-                   "or a profiler's per-kernel time where you can")
+                   f"predicts (quartiles, median {mid:g} us: python3 bench/short_call_bias.py), time a cold call's timed "
+                   "span holds (an event pair around it, cold instruction and TLB caches) and the model does not; "
+                   "a CUDA graph's per-kernel time holds less of it")
     return out
 
 
