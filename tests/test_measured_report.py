@@ -59,6 +59,9 @@ def test_roofline_causal_halves_the_flops_and_not_the_bytes():
     assert roofline_flops(causal) == roofline_flops(dense) / 2
     assert roofline_bytes(causal) == roofline_bytes(dense)
     assert roofline_time_s(ROUND, causal) == pytest.approx(roofline_time_s(ROUND, dense) / 2)
+    # a causal term of the pattern is causal too; the rest of the mask is not the one-liner's
+    assert roofline_flops(Workload(seq_len=8192, pattern="causal&chunked(1k)")) == roofline_flops(causal)
+    assert roofline_flops(Workload(seq_len=8192, pattern="chunked(1k)")) == roofline_flops(dense)
 
 
 def test_roofline_memory_bound_decode_is_the_compulsory_bytes_over_90_percent_of_hbm():

@@ -18,10 +18,13 @@ def roofline_flops(wl: Workload) -> float:
     (2 x (d + dv) with a value head dim of its own).
 
     Source: flash-attention benchmarks/benchmark_flash_attention.py, ``flops()``. Masks other than
-    causal are ignored: the one-liner knows only dense and causal.
+    causal are ignored: the one-liner knows only dense and causal. Causal is ``--causal`` or a causal term of the
+    pattern (``causal&chunked(8k)``), as the kernels take it (``pattern_causal``).
     """
+    from simulator.gpu_kernels import pattern_causal
+
     dense = wl.flops_per_score() * wl.batch * wl.heads * wl.seq_len * wl.kv_len
-    return dense * (CAUSAL_FLOP_FRACTION if wl.causal else 1.0)
+    return dense * (CAUSAL_FLOP_FRACTION if pattern_causal(wl) else 1.0)
 
 
 def roofline_bytes(wl: Workload) -> float:
