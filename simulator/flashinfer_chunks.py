@@ -38,7 +38,7 @@ def chunk_width(wl) -> int | None:
 
     shape = pattern_shape(wl.pattern)
     names = [leaf.name for leaf in shape.leaves]
-    if shape.union or names.count("chunked") != 1 or set(names) - {"chunked", "causal"}:
+    if shape.union or names.count("chunked") != 1 or set(names) - {"chunked", "causal", "full"}:
         return None
     return int(next(leaf.args[0] for leaf in shape.leaves if leaf.name == "chunked"))
 

@@ -68,6 +68,7 @@ def test_chunks_without_causal_are_bidirectional_pieces():
 
 def test_only_a_lone_chunk_is_cut():
     assert chunk_width(Workload(pattern="causal&chunked(8k)")) == 8192
+    assert chunk_width(Workload(pattern="full&chunked(2k)")) == 2048
     assert chunk_width(Workload(pattern="chunked(8k)|sinks(4)")) is None
     assert chunk_width(Workload(pattern="window(128)&chunked(8k)")) is None
     assert chunk_width(Workload(pattern="window(128)")) is None
