@@ -65,7 +65,7 @@ def virtual_batches(family: str, wl):
             f"over {wl.kv_len} keys")
     if wl.page_size is not None and w % wl.page_size:
         raise Unsupported(f"--pattern {wl.pattern} over --page-size {wl.page_size}: an engine cuts the pages at the "
-                        f"chunks (vLLM asserts attn_chunk_size % block_size == 0): use a page size that divides {w}")
+                          f"chunks (vLLM asserts attn_chunk_size % block_size == 0): use a page size that divides {w}")
     if family in ONE_REQUEST and batch != wl.batch:
         raise Unsupported(
             f"--pattern {wl.pattern}: an engine runs chunked attention as {wl.seq_len // w} requests per request, one "
