@@ -4,6 +4,7 @@ wrappers on them. The chunked call must cost what those pieces cost, be reported
 refused in one line where the pieces differ in length or a one-request kernel would get several."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -120,3 +121,21 @@ def test_the_pages_must_divide_the_chunk():
 def test_a_decode_kernel_refuses_a_prefill_in_the_callers_words(family):
     with pytest.raises(UserError, match="got --seq-len 16384"):
         evaluate(H100, family, Workload(seq_len=16384, pattern="causal&chunked(8k)", **HEADS))
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=st.sampled_from([256, 1024, 3000, 8192]), chunks=st.integers(1, 4), extra=st.integers(0, 3),
+       decode=st.booleans(), tail=st.integers(0, 8191))
+def test_alike_pieces_cost_their_plain_call(w, chunks, extra, decode, tail):
+    """Whole chunks after ``extra`` chunks of cache, or one query anywhere in a chunk: the chunked call costs the
+    plain call of its pieces, its block density is the attended share of the caller's grid, at most 1."""
+    if decode:
+        wl = Workload(seq_len=1, kv_len=extra * w + 1 + tail % w, pattern=f"causal&chunked({w})", **HEADS)
+        family, keys = "flashinfer-decode", 1 + tail % w
+        plain = Workload(seq_len=1, kv_len=keys, **HEADS)
+    else:
+        wl = Workload(seq_len=chunks * w, kv_len=(chunks + extra) * w, pattern=f"causal&chunked({w})", **HEADS)
+        family, plain = "flashinfer-prefill-fa2", Workload(batch=chunks, seq_len=w, causal=True, **HEADS)
+    chunked = evaluate(A100, family, wl)
+    assert chunked.time_s == evaluate(A100, family, plain).time_s
+    assert 0 < chunked.block_density <= 1
