@@ -1,11 +1,12 @@
 """Chunked local attention (``chunked(w)``, ``causal&chunked(w)``: Llama 4's local layers) through FlashInfer.
 
-FlashInfer's kernels take no chunk mask (their masks are causal and ``window_left``), so a serving engine runs a
-chunked layer as "virtual batches": each request is cut at the chunk boundaries into one request per chunk, the
-queries of a chunk against that chunk's keys, causal inside it when the layer is, and the pieces go to the batch
-wrappers as a batch of their own (vLLM ``vllm/v1/attention/backends/utils.py``
-``make_local_attention_virtual_batches`` @ 00bd1493, which its ``ChunkedLocalAttention`` layer applies over whichever
-attention backend runs, FlashInfer's included; its pieces are causal, ``causal=True``, and a non-causal
+FlashInfer's kernels take no chunk mask (their masks are causal and ``window_left``; flashinfer-ai/flashinfer issue
+#1004, its maintainer on Llama 4: "just separate different chunk into different instances in the batch"), so a
+serving engine runs a chunked layer as "virtual batches": each request is cut at the chunk boundaries into one
+request per chunk, the queries of a chunk against that chunk's keys, causal inside it when the layer is, and the
+pieces go to the batch wrappers as a batch of their own (vLLM ``vllm/v1/attention/backends/utils.py``
+``make_local_attention_virtual_batches`` @ 00bd1493, which its ``ChunkedLocalAttention`` layer applies over
+whichever attention backend runs, FlashInfer's included; its pieces are causal, ``causal=True``, and a non-causal
 ``chunked(w)`` is taken as the same cut with non-causal pieces). attnsim evaluates that call when its pieces are
 alike, which it can state:
 
