@@ -176,3 +176,13 @@ def test_a_series_another_lies_on_is_drawn_wider_so_both_show():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_kernel_another_lies_on_is_marked_larger_on_the_roofline():
+    from cli.plots.roofline import _covering
+
+    a = [("8k", 100.0, 6e14), ("32k", 100.0, 6.2e14)]
+    same = [("8k", 100.2, 6.01e14), ("32k", 100.0, 6.2e14)]
+    apart = [("8k", 100.0, 3e14), ("32k", 100.0, 6.2e14)]
+    assert _covering(a, [same]) == 1 and _covering(a, [same, same]) == 2
+    assert _covering(a, [apart]) == 0 and _covering(a, [same[:1]]) == 0
