@@ -186,3 +186,13 @@ def test_a_kernel_another_lies_on_is_marked_larger_on_the_roofline():
     apart = [("8k", 100.0, 3e14), ("32k", 100.0, 6.2e14)]
     assert _covering(a, [same]) == 1 and _covering(a, [same, same]) == 2
     assert _covering(a, [apart]) == 0 and _covering(a, [same[:1]]) == 0
+
+
+def test_every_gpu_kernel_family_has_a_look_of_its_own():
+    """Colour and marker per family: the name hash the unlisted ones fell back to gave flash4 and flashinfer-decode
+    the same colour and the same marker."""
+    from cli.plots.style import algo_color, algo_marker
+    from simulator.api import GPU_FAMILIES
+
+    looks = [(algo_color(a), algo_marker(a)) for a in GPU_FAMILIES if "@" not in a]
+    assert len(set(looks)) == len(looks)

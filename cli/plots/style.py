@@ -19,9 +19,18 @@ HW_COLORS = {"a100": "#1f77b4", "h100": "#2ca02c", "h200": "#9467bd", "b200": "#
              "fusemax": "#ff7f0e", "flat": "#8c564b"}
 ALGO_COLORS = {"naive": "#7f7f7f", "flash1": "#17becf", "flash2": "#1f77b4", "flash3": "#d62728",
                "flash-decoding": "#9467bd", "unfused": "#7f7f7f", "flat": "#8c564b",
-               "fusemax-cascade": "#bcbd22", "fusemax-arch": "#e377c2", "fusemax": "#ff7f0e"}
+               "fusemax-cascade": "#bcbd22", "fusemax-arch": "#e377c2", "fusemax": "#ff7f0e",
+               # the other kernel families, each its own (the name hash gave flash4 and flashinfer-decode one look)
+               "flash4": "#e6ab02", "flashmla": "#393b79",
+               "flashinfer-decode": "#8c6d31", "flashinfer-single-decode": "#bd9e39",
+               "flashinfer-decode-tc": "#843c39", "flashinfer-single-decode-tc": "#ad494a",
+               "flashinfer-prefill": "#637939", "flashinfer-prefill-fa2": "#7b4173",
+               "flashinfer-single-prefill": "#a55194"}
 ALGO_MARKERS = {"naive": "x", "flash1": "v", "flash2": "o", "flash3": "s", "flash-decoding": "D",
                 "unfused": "x", "flat": "v", "fusemax-cascade": "^", "fusemax-arch": "D", "fusemax": "s",
+                "flash4": "*", "flashmla": "H", "flashinfer-decode": "p", "flashinfer-single-decode": "8",
+                "flashinfer-decode-tc": "d", "flashinfer-single-decode-tc": "H", "flashinfer-prefill": "p",
+                "flashinfer-prefill-fa2": "d", "flashinfer-single-prefill": "8",
                 # the bundled cascades (a cascade @MAPPING takes its cascade's marker)
                 "attention-1pass": "s", "attention-2pass": "<", "attention-3pass": "x", "attention-3pass-deferred": ">",
                 "attention-naive": "X", "attention-decode-splitkv": "h", "attention-sigmoid": "^",
