@@ -23,9 +23,9 @@ ALGO_COLORS = {"naive": "#7f7f7f", "flash1": "#17becf", "flash2": "#1f77b4", "fl
                # the other kernel families, each its own (the name hash gave flash4 and flashinfer-decode one look)
                "flash4": "#e6ab02", "flashmla": "#393b79",
                "flashinfer-decode": "#8c6d31", "flashinfer-single-decode": "#bd9e39",
-               "flashinfer-decode-tc": "#843c39", "flashinfer-single-decode-tc": "#ad494a",
-               "flashinfer-prefill": "#637939", "flashinfer-prefill-fa2": "#7b4173",
-               "flashinfer-single-prefill": "#a55194"}
+               "flashinfer-decode-tc": "#1b9e77", "flashinfer-single-decode-tc": "#66a61e",
+               "flashinfer-prefill": "#e7298a", "flashinfer-prefill-fa2": "#7b4173",
+               "flashinfer-single-prefill": "#d95f02"}
 ALGO_MARKERS = {"naive": "x", "flash1": "v", "flash2": "o", "flash3": "s", "flash-decoding": "D",
                 "unfused": "x", "flat": "v", "fusemax-cascade": "^", "fusemax-arch": "D", "fusemax": "s",
                 "flash4": "*", "flashmla": "H", "flashinfer-decode": "p", "flashinfer-single-decode": "8",
