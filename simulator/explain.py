@@ -152,10 +152,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
              f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}{' varlen' if wl.varlen else ''}"]
     spec = resolve_algorithm(hw, algo)
     if pieces := result.detail.get("virtual_batches"):  # FlashInfer's chunked call (simulator.flashinfer_chunks)
-        from simulator.flashinfer_chunks import explain_line
+        from simulator.flashinfer_chunks import explain_line, pieces_call
 
         lines.append(explain_line(wl, pieces))
-        wl = replace(wl, batch=pieces[0], seq_len=pieces[1], kv_len=pieces[2], pattern=None, causal=pieces[3])
+        wl = pieces_call(wl, pieces)
     if pad := result.detail.get("padded_head_dim"):
         lines.append(f"runs as d={pad} dv={pad}: {spec.family} has no V head dim of its own for {wl.head_dim}/"
                      f"{wl.v_head_dim} (FA1/FA2 one head dim; FA3 other pairs on Hopper only), so Q, K and V are "

@@ -21,13 +21,15 @@ case only. The engine's host-side slicing (cumulative lengths, the block table o
 
 from dataclasses import replace
 
+from simulator import flashinfer_decode as cuda_core, flashinfer_tc as tensor_core
+from simulator.flashinfer_sm90 import FA2_FAMILY, FAMILY as PREFILL
 from simulator.limits import Unsupported
 
 ENGINE = "vLLM make_local_attention_virtual_batches"
-DECODE = ("flashinfer-decode", "flashinfer-single-decode", "flashinfer-decode-tc", "flashinfer-single-decode-tc")
-ONE_REQUEST = ("flashinfer-single-decode", "flashinfer-single-decode-tc", "flashinfer-single-prefill")
-BATCH_FOR = {"flashinfer-single-prefill": "flashinfer-prefill or flashinfer-prefill-fa2",
-             "flashinfer-single-decode": "flashinfer-decode", "flashinfer-single-decode-tc": "flashinfer-decode-tc"}
+DECODE = (*cuda_core.FAMILIES, tensor_core.BATCH_FAMILY, tensor_core.FAMILY)
+# a one-request kernel, and the batch family an engine's pieces go to instead
+BATCH_FOR = {cuda_core.SINGLE: cuda_core.BATCH, tensor_core.FAMILY: tensor_core.BATCH_FAMILY,
+             tensor_core.PREFILL_FAMILY: f"{PREFILL} or {FA2_FAMILY}"}
 
 
 def chunk_width(wl) -> int | None:
@@ -67,11 +69,17 @@ def virtual_batches(family: str, wl):
     if wl.page_size is not None and w % wl.page_size:
         raise Unsupported(f"--pattern {wl.pattern} over --page-size {wl.page_size}: an engine cuts the pages at the "
                           f"chunks (vLLM asserts attn_chunk_size % block_size == 0): use a page size that divides {w}")
-    if family in ONE_REQUEST and batch != wl.batch:
+    if family in BATCH_FOR and batch != wl.batch:
         raise Unsupported(
             f"--pattern {wl.pattern}: an engine runs chunked attention as {wl.seq_len // w} requests per request, one "
             f"per chunk ({ENGINE}); {family} serves one request: use {BATCH_FOR[family]}")
-    return replace(wl, batch=batch, seq_len=queries, kv_len=keys, pattern=None, causal=pattern_causal(wl))
+    return pieces_call(wl, (batch, queries, keys, pattern_causal(wl)))
+
+
+def pieces_call(wl, pieces: tuple):
+    """``wl`` as the pieces' plain call: (batch, queries, keys, causal) as ``with_chunks`` keeps them in the detail."""
+    batch, queries, keys, causal = pieces
+    return replace(wl, batch=batch, seq_len=queries, kv_len=keys, pattern=None, causal=causal)
 
 
 def with_chunks(result, wl, virtual):

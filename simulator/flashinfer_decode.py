@@ -183,6 +183,11 @@ def window_left(family: str, wl) -> int | None:
     return int(window_sides(windows[0])[0])
 
 
+def window_keys(kv_len: int, left: int | None) -> int:
+    """The keys a decode query attends: the last window_left + 1 of the cache, or all of them without a window."""
+    return kv_len if left is None else min(kv_len, left + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeConfig:
     """The thread block a FlashInfer decode kernel launches for a head dim, GQA group and element size."""
@@ -416,7 +421,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback,
                   page_size=page_size(wl) if family == BATCH else None, clock_hz=clock, window_left=left,
                   window_ops=window_ops(family) if left is not None else None)
-    attended = wl.kv_len if left is None else min(wl.kv_len, left + 1)  # the rest are loaded, scored and masked
+    attended = window_keys(int(wl.kv_len), left)  # the rest are loaded, scored and masked
     return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), 1.0), detail)
 
 

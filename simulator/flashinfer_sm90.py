@@ -101,8 +101,6 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
         if d != dv or d not in HEAD_DIMS:
             return (f"{family_here} runs head dims 64, 128 and 256 with V of the same width (FlashInfer utils.cuh "
                     f"DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
-        if wl.sparsity:
-            return f"--sparsity {wl.sparsity:g}: {family_here} attends dense, causal or a left sliding window; drop it"
         return window_error(wl, family_here)
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
@@ -115,14 +113,15 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
     if not ((d == dv and d in RAGGED_TILES) or (d, dv) == MLA_SHAPE):
         return (f"{FAMILY} runs head dims 64, 128 and 256 (V as wide) and (192, 128) (flashinfer/utils.py "
                 f"is_fa3_prefill_head_dim_supported); got --head-dim {d} --v-head-dim {dv}")
-    if wl.sparsity:
-        return f"--sparsity {wl.sparsity:g}: {FAMILY} attends dense, causal or a left sliding window; drop it"
     return window_error(wl, FAMILY)
 
 
 def window_error(wl, family: str) -> str | None:
     """Why the call's mask is not one FlashInfer's prefill takes: dense, causal or a window over past keys
-    (window_left, run with the causal mask); None if it is."""
+    (window_left, run with the causal mask), no block sparsity; None if it is. (A lone chunk never gets here: the
+    engine's pieces, simulator.flashinfer_chunks, are plain calls.)"""
+    if wl.sparsity:
+        return f"--sparsity {wl.sparsity:g}: {family} attends dense, causal or a left sliding window; drop it"
     if wl.pattern and wl.pattern not in ("full", "causal"):
         sides = fa_window_sides(wl, fa3=True)
         other = {leaf.name for leaf in pattern_shape(wl.pattern).leaves} - {"window", "causal", "full"}

@@ -43,7 +43,7 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size, window_left
+from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size, window_keys, window_left
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -355,9 +355,6 @@ def check_prefill(hw, wl) -> bool:
                         "use 1, or flash2/flash3 for a batch")
     from simulator.flashinfer_sm90 import window_error
 
-    if wl.sparsity:
-        raise UserError(f"{family} attends dense, causal or a left sliding window: got --sparsity {wl.sparsity:g}; "
-                        "drop it")
     if why := window_error(wl, family):  # dense, causal or a window over past keys, as the batch prefill
         raise UserError(why)
     causal = _prefill_causal(family, wl)
@@ -578,7 +575,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     # kv_start_idx = kv_len - qo_len - window_left ("skip out-of-window kv tile"), so it reads the window's
     # window_left + 1 keys, in chunks the plan sized for its effective pages (plan); the single kernel
     # (SinglePrefillWithKVCacheDevice) starts at key 0 and masks the tiles before the window (window_iteration)
-    attended = int(wl.kv_len) if left is None else min(int(wl.kv_len), left + 1)
+    attended = window_keys(int(wl.kv_len), left)
     keys = attended if family == BATCH_FAMILY else int(wl.kv_len)  # the keys the kernel reads
     if family == BATCH_FAMILY:
         n_chunks, chunk, split, launched = plan(hw, wl, tile, graph=wl.scope == "layer", left=left)

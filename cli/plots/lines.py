@@ -11,7 +11,6 @@ LOG_TICKS = (1.0, 2.0, 5.0)  # labelled ticks per decade on a log speedup axis
 LOG_TICKS_NARROW = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # ... on an axis spanning under NARROW_SPAN (about 2 decades),
 NARROW_SPAN = 100  # so that every curve has labelled ticks beside it (the decode plot spans 0.2x to 5x)
 LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
-SAME_LINE = 0.01  # series within this relative distance at every point would hide each other
 HALO_MARKER, HALO_WIDTH = 3.5, 2.4  # points of marker and line width a hidden series gains per series over it
 
 
@@ -93,10 +92,9 @@ def _lines(series: list[Series], ideal: bool):
 
 
 def _covering(s: Series, later: list[Series]) -> int:
-    """How many series drawn after ``s`` lie on it (the same x, speedups within SAME_LINE): two kernels the model
+    """How many series drawn after ``s`` lie on it (the same x, speedups ``style.same``): two kernels the model
     prices alike (FlashInfer's fa3 backend and FA3 on a chunked call) would otherwise show as one line."""
-    return sum(t.x == s.x and all(abs(a - b) <= SAME_LINE * max(abs(b), 1e-12) for a, b in zip(t.speedup, s.speedup))
-               for t in later)
+    return sum(t.x == s.x and all(style.same(a, b) for a, b in zip(t.speedup, s.speedup)) for t in later)
 
 
 def _speedup_axis(ax, ys, log: bool) -> None:

@@ -16,7 +16,6 @@ TERA = 1e12
 MARGIN = 4.0  # how far the x axis reaches beyond the outermost point or ridge
 MARKER_PT = 7
 HALO_PT = 4  # a kernel's markers grow by this per kernel drawn on the same points (the two price alike)
-SAME_POINT = 0.01  # points this close (relative, in x and y) would hide each other
 # Where a point's label may go, in points from the marker: close first, then farther out.
 LABEL_OFFSETS = ((7, 5), (7, -6), (-7, 5), (-7, -6), (0, 11), (0, -12), (7, 15), (7, -16), (-7, 15), (-7, -16),
                  (0, 22), (0, -23), (18, 0), (-18, 0))
@@ -102,14 +101,12 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
 
 
 def _covering(pts: list[tuple], later: list[list[tuple]]) -> int:
-    """How many kernels drawn after these points lie on every one of them (the same labels, x and y within
-    SAME_POINT): FlashInfer's fa3 backend under FA3 would otherwise not show."""
-    def near(a, b):
-        return abs(a - b) <= SAME_POINT * max(abs(b), 1e-30)
-
+    """How many kernels drawn after these points lie on every one of them (the same labels, x and y
+    ``style.same``): FlashInfer's fa3 backend under FA3 would otherwise not show."""
     mine = {label: (x, y) for label, x, y in pts}
-    return sum(len(other) == len(pts) and all(label in mine and near(x, mine[label][0]) and near(y, mine[label][1])
-                                              for label, x, y in other) for other in later)
+    return sum(len(other) == len(pts) and all(label in mine and style.same(x, mine[label][0])
+                                              and style.same(y, mine[label][1]) for label, x, y in other)
+               for other in later)
 
 
 def binding_roofs(rows: list[dict]) -> dict[str, list[tuple]]:

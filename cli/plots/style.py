@@ -129,6 +129,14 @@ def algo_color(name: str) -> str:
     return ALGO_COLORS.get(name, _fallback(name))
 
 
+SAME = 0.01  # values this close (relative) draw on top of each other: the lower mark is drawn larger (lines, roofline)
+
+
+def same(a: float, b: float) -> bool:
+    """Whether two plotted values would hide one another (within SAME of ``b``)."""
+    return abs(a - b) <= SAME * max(abs(b), 1e-30)
+
+
 def algo_marker(name: str) -> str:
     """A marker per algorithm; a cascade with a mapping takes its cascade's, a user's file a stable one."""
     base = name if name in ALGO_MARKERS else name.rpartition("@")[0] or name
