@@ -95,25 +95,31 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
     """Why the backend the family runs here cannot run the call as attnsim models it (None if it can)."""
     d, dv = int(wl.head_dim), int(wl.v_head_dim)
     if runs_fa2(hw, family):  # its dtypes are LIMITS'; the kernel's causal rule is flashinfer_tc's
-        from simulator.flashinfer_tc import HEAD_DIMS
+        from simulator.flashinfer_tc import head_dims_error
 
         family_here = f"{family} on {hw.name} (its fa2 backend)" if family == FAMILY else family
-        if d != dv or d not in HEAD_DIMS:
-            return (f"{family_here} runs head dims 64, 128 and 256 with V of the same width (FlashInfer utils.cuh "
-                    f"DISPATCH_HEAD_DIM): got --head-dim {d} --v-head-dim {dv}")
+        if why := head_dims_error(family_here, d, dv, prefill=True):
+            return why
+        if paged_cache(wl) and d != dv:
+            return _paged_pair_error(wl, family_here, "a paged cache holds one head dim for K and V (page.cuh "
+                                     "paged_kv_t)")
         return window_error(wl, family_here)
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
                 f"modelled: got --dtype {wl.dtype}")
     if paged_cache(wl) and d != dv:
-        paged = f"--page-size {wl.page_size}" if wl.page_size is not None else "--scope layer: the engine's pages"
-        return (f"--v-head-dim {dv}: {FAMILY} over a paged cache ({paged}) takes equal head dims "
-                "(BatchPrefillWithPagedKVCacheDispatched returns cudaErrorNotSupported otherwise); use a ragged "
-                "call or equal head dims")
+        return _paged_pair_error(wl, FAMILY, "BatchPrefillWithPagedKVCacheDispatched returns cudaErrorNotSupported "
+                                 "otherwise")
     if not ((d == dv and d in RAGGED_TILES) or (d, dv) == MLA_SHAPE):
         return (f"{FAMILY} runs head dims 64, 128 and 256 (V as wide) and (192, 128) (flashinfer/utils.py "
                 f"is_fa3_prefill_head_dim_supported); got --head-dim {d} --v-head-dim {dv}")
     return window_error(wl, FAMILY)
+
+
+def _paged_pair_error(wl, family: str, why: str) -> str:
+    paged = f"--page-size {wl.page_size}" if wl.page_size is not None else "--scope layer: the engine's pages"
+    return (f"--v-head-dim {wl.v_head_dim}: {family} over a paged cache ({paged}) takes equal head dims ({why}); use "
+            "a ragged call or equal head dims")
 
 
 def window_error(wl, family: str) -> str | None:

@@ -60,6 +60,13 @@ PLAN_CTAS_PER_SM = 2  # PrefillPlanImpl: num_blocks_per_sm = 2; max_batch_size_i
 PLAN_MIN_CHUNK_TOKENS = 128  # PrefillSplitQOKVIndptr: min_kv_chunk_size = max(128 / page_size, 1) pages
 PLAN_DEPENDENT_LOADS = 3  # work item -> the request's indptr and last page -> page indices, before K(0)
 HEAD_DIMS = (64, 128, 256)  # utils.cuh DISPATCH_HEAD_DIM (512 runs a VO-split layout not modelled here)
+# (head dim, value head dim) pairs the prefill families also run: DeepSeek's MHA-form prefill. The fa2 kernels take
+# HEAD_DIM_QK and HEAD_DIM_VO as two template parameters (prefill.cuh SinglePrefillWithKVCacheDispatched,
+# BatchPrefillWithRaggedKVCacheDispatched; the JIT builds a module per pair), and FlashInfer's own
+# tests/attention/test_deepseek_mla.py runs single_prefill_with_kv_cache and BatchPrefillWithRaggedKVCacheWrapper at
+# head_dim_qk 192, head_dim_vo 128 on backend "fa2". A paged cache holds one head dim (page.cuh paged_kv_t), so the
+# paged kernels are not offered them.
+PREFILL_PAIRS = ((192, 128),)
 MAX_GROUP = 64  # packed rows of one decode call up to 64 run the 16- and 64-row tiles (FA2DetermineCtaTileQ)
 MMA_ROWS = 16  # one m16n8k16 MMA's rows (and keys per NUM_MMA_KV / num_frags_z step)
 WARPS = 4  # NUM_WARPS_Q x NUM_WARPS_KV = 4 (0.6.16, heads below 512); num_warps = 4 (0.0.1)
@@ -111,6 +118,17 @@ REGS_CAUSAL = {
     (256, 16, 1): 248, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 251, (256, 64, 8): 255,
 }
+# Head dim 192 with V 128 (PREFILL_PAIRS), keyed ((192, 128), CTA_TILE_Q, NUM_MMA_KV): the same compile at
+# HEAD_DIM_QK 192, HEAD_DIM_VO 128 (single_prefill_kernel_inst.jinja rendered for that pair), MaskMode::kNone and
+# kCausal; the d = 128 entries above came out of the same harness unchanged (no spills at 128 rows)
+REGS.update({((192, 128), 16, 1): 154, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 192,
+             ((192, 128), 16, 8): 255, ((192, 128), 64, 1): 146, ((192, 128), 64, 2): 163,
+             ((192, 128), 64, 4): 168, ((192, 128), 64, 8): 254, ((192, 128), 128, 1): 245,
+             ((192, 128), 128, 2): 247, ((192, 128), 128, 4): 255})
+REGS_CAUSAL.update({((192, 128), 16, 1): 156, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 207,
+                    ((192, 128), 16, 8): 255, ((192, 128), 64, 1): 147, ((192, 128), 64, 2): 163,
+                    ((192, 128), 64, 4): 168, ((192, 128), 64, 8): 254, ((192, 128), 128, 1): 245,
+                    ((192, 128), 128, 2): 247, ((192, 128), 128, 4): 255})
 # The batch (paged) kernel, BatchPrefillWithPagedKVCacheKernel of the same build and the same way
 # (csrc/batch_prefill_paged_kernel_inst.jinja): it holds more registers than the single one at 16 rows (182 against
 # 168 at d=128), so two CTAs per SM instead of three.
@@ -203,15 +221,25 @@ def cta_tile_q(packed: int, d: int) -> int:
 
 
 def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int | None = None,
-                 causal: bool = False) -> PrefillTile:
+                 causal: bool = False, dv: int | None = None) -> PrefillTile:
     """The prefill kernel's template choice for ``rows`` packed rows (query length x ``group``; one query's by
     default) of ``group`` query heads a KV head (Single- or BatchPrefillWithPagedKVCacheDispatched: the same rule,
-    their own registers; ``causal``: the causal mask mode's)."""
+    their own registers; ``causal``: the causal mask mode's) at head dim ``d`` and value head dim ``dv`` (default
+    ``d``)."""
     if family == BATCH_FAMILY and current_build() != FLASHINFER_BUILDS[0]:
         raise UserError(f"{BATCH_FAMILY} is modelled as FlashInfer {FLASHINFER_BUILDS[0]} plans and runs it, not "
                         f"{current_build()} (flashinfer_build)")
-    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, group,
+    dv = d if dv is None else dv
+    if dv != d and current_build() != FLASHINFER_BUILDS[0]:
+        raise UserError(f"FlashInfer {current_build()}'s prefill kernel has one head dim for Q, K and V; head dims "
+                        f"{d}/{dv} are modelled as {FLASHINFER_BUILDS[0]} runs them (flashinfer_build)")
+    return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, dv, group,
                          group if rows is None else rows, b, family == BATCH_FAMILY, causal)
+
+
+def _dims(d: int, dv: int):
+    """The register tables' head-dim key: the head dim, or (head dim, value head dim) where they differ."""
+    return d if d == dv else (d, dv)
 
 
 def paged_tile_cycles(tile: PrefillTile, d: int) -> int:
@@ -225,16 +253,16 @@ def _alloc(regs: int) -> int:
 
 
 @lru_cache(maxsize=64)
-def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, group: int, rows: int,
-                  b: int, batch: bool, causal: bool) -> PrefillTile:
+def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, dv: int, group: int,
+                  rows: int, b: int, batch: bool, causal: bool) -> PrefillTile:
     if build == "0.0.1":
         return _prefill_tile_001(name, smem_per_sm, d, group, rows, b, causal)
-    tile_q = cta_tile_q(rows, d)
+    tile_q = cta_tile_q(rows, dv)  # FA2DetermineCtaTileQ(packed_qo_len, HEAD_DIM_VO)
     warps_q = 1 if tile_q <= 16 else 4  # get_num_warps_q
     warps_kv = WARPS // warps_q
     mma_q = 2 if tile_q > 64 else 1  # get_num_mma_q
     fixed = tile_q * d * b  # the Q tile
-    per_mma_kv = 2 * d * MMA_ROWS * warps_kv * b  # K and V rows of one NUM_MMA_KV step
+    per_mma_kv = (d + dv) * MMA_ROWS * warps_kv * b  # K and V rows of one NUM_MMA_KV step (kKVSmemPerMmaKV)
     sizing = SIZING_CTAS if smem_per_sm >= SIZING_CTAS * (fixed + per_mma_kv) else 1
     budget = min(smem_per_sm // sizing, smem_per_block)
     max_mma_kv = min((budget - fixed) // per_mma_kv, 8 // mma_q)
@@ -243,10 +271,10 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
                         f"{name} allows {budget:,} B per CTA")
     mma_kv = next(s for s in MMA_KV_STEPS if s <= max_mma_kv)
     tile_kv = mma_kv * MMA_ROWS * warps_kv
-    qkv = fixed + 2 * tile_kv * d * b
-    sync = (warps_kv * tile_q * d * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
-    smem = max(qkv, sync, tile_q * d * b)  # SharedStorageQKVO: a union of these
-    regs = (REGS_BATCH if batch else REGS_CAUSAL if causal else REGS)[(d, tile_q, mma_kv)]
+    qkv = fixed + tile_kv * (d + dv) * b
+    sync = (warps_kv * tile_q * dv * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
+    smem = max(qkv, sync, tile_q * dv * b)  # SharedStorageQKVO: a union of these (smem_o)
+    regs = (REGS_BATCH if batch else REGS_CAUSAL if causal else REGS)[(_dims(d, dv), tile_q, mma_kv)]
     return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 
@@ -339,11 +367,19 @@ def check(hw, family: str, wl) -> int | None:
     return left
 
 
+def head_dims_error(family: str, d: int, dv: int, prefill: bool) -> str | None:
+    """Why the fa2 kernel does not run head dims ``d``/``dv`` as attnsim models it (None if it does): 64, 128, 256
+    with V as wide, and for a prefill family (``prefill``: a ragged or contiguous cache) PREFILL_PAIRS."""
+    if d == dv and d in HEAD_DIMS or prefill and (d, dv) in PREFILL_PAIRS:
+        return None
+    pairs = " and (192, 128) (DeepSeek's prefill)" if prefill else ""
+    return (f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width{pairs} (FlashInfer "
+            f"utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {d} --v-head-dim {dv}")
+
+
 def _check_head_dims(family: str, wl) -> None:
-    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
-        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
-                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {wl.head_dim} "
-                        f"--v-head-dim {wl.v_head_dim}")
+    if why := head_dims_error(family, int(wl.head_dim), int(wl.v_head_dim), family == PREFILL_FAMILY):
+        raise UserError(why)
 
 
 def check_prefill(hw, wl) -> bool:
@@ -456,7 +492,7 @@ def flashinfer_single_prefill(hw, wl) -> Result:
     causal = check_prefill(hw, wl)
     family = PREFILL_FAMILY
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), family,
-                        rows=int(wl.seq_len) * int(wl.group), causal=causal)
+                        rows=int(wl.seq_len) * int(wl.group), causal=causal, dv=int(wl.v_head_dim))
     n_chunks, chunk = chunks(hw, wl, tile)
     startup = (2 if tile.build == "0.0.1" else 1) * dram_latency(hw, family)
     left = prefill_window(wl)  # the single kernel loads and computes the keys before a window and masks them
@@ -476,7 +512,7 @@ def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
     causal = _prefill_causal(family, wl)  # dtypes, head dims and masks: flashinfer_sm90.error
     dram_latency(hw, family)
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
-                        rows=int(wl.seq_len) * int(wl.group), causal=causal)
+                        rows=int(wl.seq_len) * int(wl.group), causal=causal, dv=int(wl.v_head_dim))
     paged = paged_cache(wl)
     left = prefill_window(wl)  # the batch kernels start each query tile's chunks at its window (kv_start_idx)
     n_chunks, chunk, _, _ = plan(hw, wl, tile, graph=False, page=page_size(wl) if paged else 1, left=left)
@@ -493,7 +529,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     """The prefill kernel's call: ``work`` (key tiles, masked ones) per CTA of one KV head in launch order, the KV
     heads after one another; the K/V stream or the SMs' time, the first loads (``startup``), the last tile, and
     the merge kernel when split."""
-    d, b, clock, group = int(wl.head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz, int(wl.group)
+    d, dv, b, clock, group = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz, \
+        int(wl.group)
     cfg = kernel_config(tile, group)
     k = tile.ctas_per_sm(hw)
     split = n_chunks > 1
@@ -508,15 +545,16 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * group), full, resident)
     period = np.array([(n - m) * full.cycles + m * masked.cycles + pro for n, m in work])
     sm_time = grid_makespan(period, int(wl.kv_heads), hw.sms * resident) * resident / clock
-    row_bytes = 2 * d * b  # one K row and one V row
+    row_bytes = (d + dv) * b  # one K row and one V row
     n, keys = int(wl.seq_len), int(wl.kv_len)
     left = extra.get("window_left")
     # the keys some query tile loads: a batch kernel skips those before the first query's window
     read_keys = min(keys, n + left) if left is not None and extra.get("window_skips") else keys
     kv = wl.batch * wl.kv_heads * read_keys * row_bytes
-    q_o = 2 * wl.batch * wl.heads * wl.seq_len * d * b
-    partial = wl.batch * wl.heads * wl.seq_len * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
-    reads = kv + q_o / 2
+    q_bytes, o_bytes = (1.0 * wl.batch * wl.heads * wl.seq_len * width * b for width in (d, dv))
+    q_o = q_bytes + o_bytes
+    partial = wl.batch * wl.heads * wl.seq_len * n_chunks * (dv * b + PARTIAL_LSE_BYTES) if split else 0
+    reads = kv + q_bytes
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits
@@ -528,10 +566,10 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     tail = full.cycles / clock
     merge, merge_trips = merge_kernel(hw, wl, partial, n_chunks, split)
     tiles_run = sum(n for n, _ in work) * wl.kv_heads
-    flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * tiles_run  # whole tiles: QK^T and PV
+    flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * (d + dv) * tiles_run  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
     streamed = tiles_run * tile.cta_tile_kv * row_bytes  # every CTA's K/V tiles through L2 (the first from HBM)
-    cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=streamed + q_o + 2 * partial,
+    cost = Cost(tensor_flops=flops, hbm_bytes=reads + o_bytes + partial, l2_bytes=streamed + q_o + 2 * partial,
                 onchip_bytes=streamed * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
                 launches=2 if split else 1)
     times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)

@@ -129,3 +129,47 @@ def test_a_call_shorter_than_a_key_tile_is_one_round_trip(family):
              for n in (1, 16, 64, 128, 129, 1025)]
     assert times == sorted(times)
     assert times[0] < 2 * a100.hbm_latency_s + 10e-6
+
+
+A100 = hardware("a100")
+
+
+def test_deepseeks_192_128_prefill_takes_its_own_tile_and_bytes():
+    """HEAD_DIM_QK 192, HEAD_DIM_VO 128 (FlashInfer's tests/attention/test_deepseek_mla.py runs it on fa2): the
+    128-row tile (FA2DetermineCtaTileQ of HEAD_DIM_VO), K/V smem of (192 + 128) x 16 x NUM_WARPS_KV a NUM_MMA_KV
+    step beside a 128 x 192 Q tile: on an A100 half of 164 KB holds 3 steps, DISPATCH_NUM_MMA_KV takes 2, 32 keys;
+    its own registers (248 allocated), two CTAs an SM."""
+    tile = prefill_tile(A100, 192, 1, 2, PREFILL_FAMILY, rows=4096, causal=True, dv=128)
+    assert (tile.cta_tile_q, tile.cta_tile_kv, tile.regs) == (128, 32, 248)
+    assert tile.smem_bytes == 128 * 192 * 2 + 32 * (192 + 128) * 2 and tile.ctas_per_sm(A100) == 2
+    assert prefill_tile(A100, 192, 1, 2, PREFILL_FAMILY, rows=4096, dv=128).regs == 248  # non-causal: 247
+    pair = Workload(heads=16, head_dim=192, v_head_dim=128, seq_len=4096, causal=True)
+    for family in (PREFILL_FAMILY, "flashinfer-prefill", "flashinfer-prefill-fa2"):
+        r = evaluate(A100, family, pair)
+        assert r.detail["cta_tile_q"] == 128 and r.detail["cta_tile_kv"] == 32
+        # K and V rows of 192 and 128, Q of 192, O of 128: what the call moves
+        q_k_v_o = 16 * 4096 * (192 + 192 + 128 + 128) * 2
+        assert r.cost.hbm_bytes == pytest.approx(q_k_v_o)
+        assert r.time_s >= max(r.times["tensor"], r.times["hbm"])  # no time beats a roof
+    # between its neighbours: more work than 128/128, less than 256/256
+    times = [evaluate(A100, PREFILL_FAMILY, Workload(heads=16, head_dim=d, v_head_dim=dv, seq_len=4096,
+                                                      causal=True)).time_s for d, dv in ((128, 128), (192, 128),
+                                                                                         (256, 256))]
+    assert times == sorted(times)
+
+
+@pytest.mark.parametrize("algo, args, needle", [
+    (PREFILL_FAMILY, ["--head-dim", "192", "--v-head-dim", "96"], "and (192, 128) (DeepSeek's prefill)"),
+    ("flashinfer-single-decode-tc", ["--seq-len", "1", "--kv-len", "4k", "--head-dim", "192", "--v-head-dim", "128"],
+     "with V of the same width (FlashInfer"),
+    ("flashinfer-prefill", ["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128", "--scope", "layer"],
+     "takes equal head dims (a paged cache holds one head dim"),
+])
+def test_pairs_the_fa2_kernels_do_not_take_are_one_line_errors(algo, args, needle):
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", algo, "--seq-len", "2k", *args])
+    assert r.exit_code == 2 and needle in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_the_2024_build_has_one_head_dim():
+    with flashinfer_build("0.0.1"), pytest.raises(UserError, match="one head dim for Q, K and V"):
+        prefill_tile(A100, 192, 1, 2, PREFILL_FAMILY, rows=4096, dv=128)
