@@ -101,8 +101,7 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
         if why := head_dims_error(family_here, d, dv, prefill=True):
             return why
         if paged_cache(wl) and d != dv:
-            return _paged_pair_error(wl, family_here, "a paged cache holds one head dim for K and V (page.cuh "
-                                     "paged_kv_t)")
+            return _paged_pair_error(wl, family_here, "page.cuh paged_kv_t has one head dim for K and V")
         return window_error(wl, family_here)
     if wl.dtype not in DTYPES:
         return (f"{FAMILY} models the fp16/bf16 kernel ({SOURCE}); its fp8 kernels (hopper/quantization/) are not "
@@ -118,8 +117,9 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
 
 def _paged_pair_error(wl, family: str, why: str) -> str:
     paged = f"--page-size {wl.page_size}" if wl.page_size is not None else "--scope layer: the engine's pages"
-    return (f"--v-head-dim {wl.v_head_dim}: {family} over a paged cache ({paged}) takes equal head dims ({why}); use "
-            "a ragged call or equal head dims")
+    ragged = "drop --page-size" if wl.page_size is not None else "use --scope kernel"
+    return (f"--v-head-dim {wl.v_head_dim}: {family} over a paged cache ({paged}) takes equal head dims ({why}); "
+            f"{ragged} for a ragged call, or equal head dims")
 
 
 def window_error(wl, family: str) -> str | None:

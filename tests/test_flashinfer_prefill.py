@@ -163,7 +163,7 @@ def test_deepseeks_192_128_prefill_takes_its_own_tile_and_bytes():
     ("flashinfer-single-decode-tc", ["--seq-len", "1", "--kv-len", "4k", "--head-dim", "192", "--v-head-dim", "128"],
      "with V of the same width (FlashInfer"),
     ("flashinfer-prefill", ["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128", "--scope", "layer"],
-     "takes equal head dims (a paged cache holds one head dim"),
+     "takes equal head dims (page.cuh paged_kv_t has one head dim"),
 ])
 def test_pairs_the_fa2_kernels_do_not_take_are_one_line_errors(algo, args, needle):
     r = CliRunner().invoke(cli, ["simulate", "--hw", "a100", "--algo", algo, "--seq-len", "2k", *args])

@@ -82,7 +82,7 @@ def test_layer_scope_reads_the_engines_pages():
     (["--pattern", "strided(64)"], "window over past keys"),  # a custom mask: not the fa3 backend's
     (["--pattern", "causal&strided(64)"], "window over past keys"),
     (["--hw", "a100", "--head-dim", "160", "--v-head-dim", "128"], "(its fa2 backend) runs head dims 64, 128, 256"),
-    (["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "(page.cuh paged_kv_t)"),
+    (["--hw", "a100", "--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "(page.cuh paged_kv_t has one head dim for K and V)"),
     (["--dtype", "fp8"], "fp8 kernels (hopper/quantization/) are not modelled"),
     (["--head-dim", "96"], "runs head dims 64, 128 and 256"),
     (["--head-dim", "192", "--v-head-dim", "128", "--page-size", "16"], "takes equal head dims"),
