@@ -1,6 +1,7 @@
 """Parsing mask expressions (never ``eval``): ``causal&window(4k)|sinks(128)``, ``&`` binding tighter than ``|``."""
 
 import re
+from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import GRIDS, PATTERN_NAMES, SELECTORS, Pattern, PatternError
@@ -33,6 +34,12 @@ def parse_pattern(text: str) -> Pattern:
         raise PatternError(f"empty pattern expression; {_ALLOWED}")
     if len(text) > MAX_CHARS:
         raise PatternError(f"bad pattern {short_repr(text)}: {len(text):,} characters; at most {MAX_CHARS:,}")
+    return _parse(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str) -> Pattern:
+    """The parse of a checked string (a Pattern is frozen, so one parse serves every point of a sweep)."""
     tokens = _tokenize(text)
     _check_size(tokens, text)
     pattern, pos = _or(tokens, 0, text)
