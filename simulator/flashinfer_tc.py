@@ -138,7 +138,47 @@ REGS_BATCH = {
     (128, 64, 1): 128, (128, 64, 2): 156, (128, 64, 4): 168, (128, 64, 8): 255,
     (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
     (256, 64, 1): 239, (256, 64, 2): 240, (256, 64, 4): 244, (256, 64, 8): 255,
+    (64, 128, 2): 165, (64, 128, 4): 224, (64, 128, 8): 255, (128, 128, 1): 242, (128, 128, 2): 244, (128, 128, 4): 255,
 }
+# The batch prefill's own kernels (2026-12-06; until then flashinfer-prefill-fa2 took the single kernel's registers),
+# compiled the same way from csrc/batch_prefill_{ragged,paged}_kernel_inst.jinja with the batch config
+# (batch_prefill_customize_config.jinja), fp16; the harness reproduces REGS_BATCH above entry for entry. The ragged
+# kernel (BatchPrefillWithRaggedKVCacheKernel) by mask mode, and the paged one's causal mask mode (its kNone is
+# REGS_BATCH). They differ from the single kernel's where few rows are packed: at d = 128 and 16 rows, NUM_MMA_KV 1,
+# 163 registers against 127 (three CTAs an SM, not four).
+REGS_RAGGED = {
+    (64, 16, 2): 117, (64, 16, 4): 148, (64, 16, 8): 216, (64, 64, 2): 122, (64, 64, 4): 128, (64, 64, 8): 168,
+    (64, 128, 2): 170, (64, 128, 4): 240, (64, 128, 8): 255,
+    (128, 16, 1): 163, (128, 16, 2): 172, (128, 16, 4): 188, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 164,
+    (128, 64, 4): 165, (128, 64, 8): 255, (128, 128, 1): 244, (128, 128, 2): 255, (128, 128, 4): 255,
+    (256, 16, 1): 249, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 242, (256, 64, 2): 254,
+    (256, 64, 4): 244, (256, 64, 8): 255,
+    ((192, 128), 16, 1): 158, ((192, 128), 16, 2): 174, ((192, 128), 16, 4): 255, ((192, 128), 16, 8): 255,
+    ((192, 128), 64, 1): 152, ((192, 128), 64, 2): 164, ((192, 128), 64, 4): 210, ((192, 128), 64, 8): 255,
+    ((192, 128), 128, 1): 249, ((192, 128), 128, 2): 255, ((192, 128), 128, 4): 255,
+}
+REGS_RAGGED_CAUSAL = {
+    (64, 16, 2): 128, (64, 16, 4): 156, (64, 16, 8): 216, (64, 64, 2): 127, (64, 64, 4): 138, (64, 64, 8): 168,
+    (64, 128, 2): 168, (64, 128, 4): 238, (64, 128, 8): 255,
+    (128, 16, 1): 163, (128, 16, 2): 168, (128, 16, 4): 190, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 161,
+    (128, 64, 4): 166, (128, 64, 8): 255, (128, 128, 1): 244, (128, 128, 2): 255, (128, 128, 4): 255,
+    (256, 16, 1): 250, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 239, (256, 64, 2): 252,
+    (256, 64, 4): 242, (256, 64, 8): 255,
+    ((192, 128), 16, 1): 158, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 192, ((192, 128), 16, 8): 255,
+    ((192, 128), 64, 1): 150, ((192, 128), 64, 2): 164, ((192, 128), 64, 4): 210, ((192, 128), 64, 8): 255,
+    ((192, 128), 128, 1): 249, ((192, 128), 128, 2): 255, ((192, 128), 128, 4): 255,
+}
+REGS_PAGED_CAUSAL = {
+    (64, 16, 2): 142, (64, 16, 4): 204, (64, 16, 8): 255, (64, 64, 2): 102, (64, 64, 4): 138, (64, 64, 8): 196,
+    (64, 128, 2): 164, (64, 128, 4): 224, (64, 128, 8): 255,
+    (128, 16, 1): 156, (128, 16, 2): 182, (128, 16, 4): 255, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 156,
+    (128, 64, 4): 168, (128, 64, 8): 255, (128, 128, 1): 246, (128, 128, 2): 244, (128, 128, 4): 255,
+    (256, 16, 1): 251, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 240, (256, 64, 2): 240,
+    (256, 64, 4): 255, (256, 64, 8): 255,
+}
+# Which table a kernel's registers come from: (kernel, causal)
+KERNEL_REGS = {("single", False): REGS, ("single", True): REGS_CAUSAL, ("ragged", False): REGS_RAGGED,
+               ("ragged", True): REGS_RAGGED_CAUSAL, ("paged", False): REGS_BATCH, ("paged", True): REGS_PAGED_CAUSAL}
 # The paged kernels' page arithmetic, SASS instructions a warp issues per key tile beyond the ragged kernel's, by
 # (head dim, CTA_TILE_Q, NUM_MMA_KV): BatchPrefillWithPagedKVCacheKernel's loop (prefill.cuh) recomputes, for each of
 # the NUM_MMA_KV x 4 / NUM_WARPS_Q K/V rows a thread loads next, its page (page_size.divmod), the page index (an
@@ -221,11 +261,12 @@ def cta_tile_q(packed: int, d: int) -> int:
 
 
 def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int | None = None,
-                 causal: bool = False, dv: int | None = None) -> PrefillTile:
+                 causal: bool = False, dv: int | None = None, kernel: str | None = None) -> PrefillTile:
     """The prefill kernel's template choice for ``rows`` packed rows (query length x ``group``; one query's by
     default) of ``group`` query heads a KV head (Single- or BatchPrefillWithPagedKVCacheDispatched: the same rule,
     their own registers; ``causal``: the causal mask mode's) at head dim ``d`` and value head dim ``dv`` (default
-    ``d``)."""
+    ``d``). ``kernel`` names whose registers: ``single`` (SinglePrefillWithKVCacheKernel), ``ragged`` or ``paged``
+    (the batch prefill's kernels); by default the paged one for the batch decode family, else the single one."""
     if family == BATCH_FAMILY and current_build() != FLASHINFER_BUILDS[0]:
         raise UserError(f"{BATCH_FAMILY} is modelled as FlashInfer {FLASHINFER_BUILDS[0]} plans and runs it, not "
                         f"{current_build()} (flashinfer_build)")
@@ -233,8 +274,9 @@ def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int
     if dv != d and current_build() != FLASHINFER_BUILDS[0]:
         raise UserError(f"FlashInfer {current_build()}'s prefill kernel has one head dim for Q, K and V; head dims "
                         f"{d}/{dv} are modelled as {FLASHINFER_BUILDS[0]} runs them (flashinfer_build)")
+    kernel = kernel or ("paged" if family == BATCH_FAMILY else "single")
     return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, dv, group,
-                         group if rows is None else rows, b, family == BATCH_FAMILY, causal)
+                         group if rows is None else rows, b, kernel, causal)
 
 
 def _dims(d: int, dv: int):
@@ -254,7 +296,7 @@ def _alloc(regs: int) -> int:
 
 @lru_cache(maxsize=64)
 def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, dv: int, group: int,
-                  rows: int, b: int, batch: bool, causal: bool) -> PrefillTile:
+                  rows: int, b: int, kernel: str, causal: bool) -> PrefillTile:
     if build == "0.0.1":
         return _prefill_tile_001(name, smem_per_sm, d, group, rows, b, causal)
     tile_q = cta_tile_q(rows, dv)  # FA2DetermineCtaTileQ(packed_qo_len, HEAD_DIM_VO)
@@ -274,7 +316,7 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     qkv = fixed + tile_kv * (d + dv) * b
     sync = (warps_kv * tile_q * dv * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
     smem = max(qkv, sync, tile_q * dv * b)  # SharedStorageQKVO: a union of these (smem_o)
-    regs = (REGS_BATCH if batch else REGS_CAUSAL if causal else REGS)[(_dims(d, dv), tile_q, mma_kv)]
+    regs = KERNEL_REGS[(kernel, causal)][(_dims(d, dv), tile_q, mma_kv)]
     return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 
@@ -511,9 +553,10 @@ def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
     (and, paged, the page indices); VariableLengthMergeStates after a split."""
     causal = _prefill_causal(family, wl)  # dtypes, head dims and masks: flashinfer_sm90.error
     dram_latency(hw, family)
-    tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
-                        rows=int(wl.seq_len) * int(wl.group), causal=causal, dv=int(wl.v_head_dim))
     paged = paged_cache(wl)
+    tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
+                        rows=int(wl.seq_len) * int(wl.group), causal=causal, dv=int(wl.v_head_dim),
+                        kernel="paged" if paged else "ragged")
     left = prefill_window(wl)  # the batch kernels start each query tile's chunks at its window (kv_start_idx)
     n_chunks, chunk, _, _ = plan(hw, wl, tile, graph=False, page=page_size(wl) if paged else 1, left=left)
     dependent = PLAN_DEPENDENT_LOADS if paged else PLAN_DEPENDENT_LOADS - 1  # no page indices in a ragged cache

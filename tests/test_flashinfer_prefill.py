@@ -173,3 +173,18 @@ def test_pairs_the_fa2_kernels_do_not_take_are_one_line_errors(algo, args, needl
 def test_the_2024_build_has_one_head_dim():
     with flashinfer_build("0.0.1"), pytest.raises(UserError, match="one head dim for Q, K and V"):
         prefill_tile(A100, 192, 1, 2, PREFILL_FAMILY, rows=4096, dv=128)
+
+
+def test_the_batch_prefill_takes_its_own_kernels_registers():
+    """BatchPrefillWith{Ragged,Paged}KVCacheKernel hold their own registers (ptxas, batch_prefill_*_kernel_inst.jinja),
+    not the single kernel's: 4 queries of GQA 4/1 (16 packed rows, 16 x 128 tiles) at d = 128, causal, take 168
+    (ragged) or 182 (paged) where SinglePrefillWithKVCacheKernel takes 178; three CTAs an SM on an H100, not two."""
+    single, ragged, paged = (prefill_tile(H100, 128, 4, 2, PREFILL_FAMILY, rows=16, causal=True, kernel=k)
+                             for k in ("single", "ragged", "paged"))
+    assert (single.regs, ragged.regs, paged.regs) == (184, 168, 184)  # allocated in 8s: 178, 168, 182
+    assert (single.ctas_per_sm(H100), ragged.ctas_per_sm(H100)) == (2, 3)
+    wl = Workload(batch=4, heads=32, kv_heads=8, seq_len=4, kv_len=1024, causal=True)
+    assert evaluate(H100, "flashinfer-prefill-fa2", wl).detail["regs"] == ragged.regs
+    from dataclasses import replace
+    assert evaluate(H100, "flashinfer-prefill-fa2", replace(wl, page_size=16)).detail["regs"] == paged.regs
+    assert evaluate(H100, PREFILL_FAMILY, replace(wl, batch=1)).detail["regs"] == single.regs
