@@ -45,7 +45,9 @@ FAMILIES = (BATCH, SINGLE)
 # The GQA group sizes the CUDA-core decode kernels compile: FlashInfer 0.6.16 include/flashinfer/utils.cuh
 # DISPATCH_GQA_GROUP_SIZE (1, 2, 3, 4, 8; 0.0.1's SWITCH_GQA_GROUP_SIZE had 1, 4, 8)
 GROUP_SIZES = (1, 2, 3, 4, 8)
-HEAD_DIMS = (64, 128, 256)  # utils.cuh SWITCH_HEAD_DIM
+# The head dims of every FlashInfer kernel attnsim models (decode.cuh and prefill.cuh; utils.cuh DISPATCH_HEAD_DIM,
+# 0.0.1's SWITCH_HEAD_DIM): V as wide as K; 0.6.16's 512 runs a VO-split layout not modelled here
+HEAD_DIMS = (64, 128, 256)
 NUM_STAGES = 2  # num_stages_smem = 2U (SingleDecodeWithKVCache, BatchDecodeWithPagedKVCacheDispatched)
 IN_FLIGHT_GROUPS = 2 * NUM_STAGES  # cp.async groups (K or V of one stage) pending while a CTA waits: wait_group<3>
 CP_ASYNC_BYTES = 16  # vec_size = max(16 / sizeof(DTypeIn), HEAD_DIM / 32): one 16-byte cp.async per lane
@@ -282,17 +284,25 @@ def check(family: str, hw, wl) -> int | None:
                         f"(FlashInfer 0.6.16 utils.cuh, DISPATCH_GQA_GROUP_SIZE): got --heads {wl.heads} "
                         f"--kv-heads {wl.kv_heads} (group {wl.group}); use {TC_FOR[family]} (use_tensor_cores=True: groups "
                         "up to 64; vLLM's FlashInfer backend picks it above 4 query heads per KV head)")
-    if wl.head_dim not in HEAD_DIMS or wl.v_head_dim != wl.head_dim:
-        raise UserError(f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width "
-                        f"(FlashInfer utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim "
-                        f"{wl.head_dim} "
-                        f"--v-head-dim {wl.v_head_dim}")
+    if why := head_dims_error(family, int(wl.head_dim), int(wl.v_head_dim)):
+        raise UserError(why)
     left = window_left(family, wl)  # dense, causal (one query sees every cached key) or a sliding window
     if family == SINGLE and wl.batch != 1:
         raise UserError(f"{SINGLE} serves one request (SingleDecodeWithKVCache): got --batch {wl.batch}; use "
                         f"{BATCH} for a batch")
     dram_latency(hw, family)
     return left
+
+
+def head_dims_error(family: str, d: int, dv: int, pairs: dict | None = None) -> str | None:
+    """Why a FlashInfer kernel does not run head dims ``d``/``dv`` as attnsim models it (None if it does): HEAD_DIMS
+    with V as wide, and ``pairs`` ((head dim, value head dim) -> what runs it: the prefill families' own pairs)."""
+    pairs = pairs or {}
+    if d == dv and d in HEAD_DIMS or (d, dv) in pairs:
+        return None
+    also = "".join(f" and {pair} ({what})" for pair, what in pairs.items())
+    return (f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width{also} (FlashInfer "
+            f"utils.cuh DISPATCH_HEAD_DIM; 0.6.16's 512 is not modelled): got --head-dim {d} --v-head-dim {dv}")
 
 
 def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:

@@ -95,10 +95,11 @@ def error(hw, wl, family: str = FAMILY) -> str | None:
     """Why the backend the family runs here cannot run the call as attnsim models it (None if it can)."""
     d, dv = int(wl.head_dim), int(wl.v_head_dim)
     if runs_fa2(hw, family):  # its dtypes are LIMITS'; the kernel's causal rule is flashinfer_tc's
-        from simulator.flashinfer_tc import head_dims_error
+        from simulator.flashinfer_decode import head_dims_error
+        from simulator.flashinfer_tc import PREFILL_PAIRS
 
         family_here = f"{family} on {hw.name} (its fa2 backend)" if family == FAMILY else family
-        if why := head_dims_error(family_here, d, dv, prefill=True):
+        if why := head_dims_error(family_here, d, dv, PREFILL_PAIRS):
             return why
         if paged_cache(wl) and d != dv:
             return _paged_pair_error(wl, family_here, "page.cuh paged_kv_t has one head dim for K and V")

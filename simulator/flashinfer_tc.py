@@ -43,7 +43,8 @@ from functools import lru_cache
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
-from simulator.flashinfer_decode import _stream_seconds, merge_kernel, page_size, window_keys, window_left
+from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge_kernel, page_size, window_keys,
+                                        window_left)
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -59,14 +60,13 @@ FAMILIES = (FAMILY, BATCH_FAMILY, PREFILL_FAMILY)
 PLAN_CTAS_PER_SM = 2  # PrefillPlanImpl: num_blocks_per_sm = 2; max_batch_size_if_split = 2 x SMs / KV heads
 PLAN_MIN_CHUNK_TOKENS = 128  # PrefillSplitQOKVIndptr: min_kv_chunk_size = max(128 / page_size, 1) pages
 PLAN_DEPENDENT_LOADS = 3  # work item -> the request's indptr and last page -> page indices, before K(0)
-HEAD_DIMS = (64, 128, 256)  # utils.cuh DISPATCH_HEAD_DIM (512 runs a VO-split layout not modelled here)
 # (head dim, value head dim) pairs the prefill families also run: DeepSeek's MHA-form prefill. The fa2 kernels take
 # HEAD_DIM_QK and HEAD_DIM_VO as two template parameters (prefill.cuh SinglePrefillWithKVCacheDispatched,
 # BatchPrefillWithRaggedKVCacheDispatched; the JIT builds a module per pair), and FlashInfer's own
 # tests/attention/test_deepseek_mla.py runs single_prefill_with_kv_cache and BatchPrefillWithRaggedKVCacheWrapper at
 # head_dim_qk 192, head_dim_vo 128 on backend "fa2". A paged cache holds one head dim (page.cuh paged_kv_t), so the
 # paged kernels are not offered them.
-PREFILL_PAIRS = ((192, 128),)
+PREFILL_PAIRS = {(192, 128): "DeepSeek's prefill"}
 MAX_GROUP = 64  # packed rows of one decode call up to 64 run the 16- and 64-row tiles (FA2DetermineCtaTileQ)
 MMA_ROWS = 16  # one m16n8k16 MMA's rows (and keys per NUM_MMA_KV / num_frags_z step)
 WARPS = 4  # NUM_WARPS_Q x NUM_WARPS_KV = 4 (0.6.16, heads below 512); num_warps = 4 (0.0.1)
@@ -409,18 +409,10 @@ def check(hw, family: str, wl) -> int | None:
     return left
 
 
-def head_dims_error(family: str, d: int, dv: int, prefill: bool) -> str | None:
-    """Why the fa2 kernel does not run head dims ``d``/``dv`` as attnsim models it (None if it does): 64, 128, 256
-    with V as wide, and for a prefill family (``prefill``: a ragged or contiguous cache) PREFILL_PAIRS."""
-    if d == dv and d in HEAD_DIMS or prefill and (d, dv) in PREFILL_PAIRS:
-        return None
-    pairs = " and (192, 128) (DeepSeek's prefill)" if prefill else ""
-    return (f"{family} runs head dims {', '.join(map(str, HEAD_DIMS))} with V of the same width{pairs} (FlashInfer "
-            f"utils.cuh DISPATCH_HEAD_DIM; 512 is not modelled): got --head-dim {d} --v-head-dim {dv}")
-
-
 def _check_head_dims(family: str, wl) -> None:
-    if why := head_dims_error(family, int(wl.head_dim), int(wl.v_head_dim), family == PREFILL_FAMILY):
+    """The head dims of the tensor-core families: the prefill one also runs PREFILL_PAIRS (a contiguous cache)."""
+    pairs = PREFILL_PAIRS if family == PREFILL_FAMILY else None
+    if why := head_dims_error(family, int(wl.head_dim), int(wl.v_head_dim), pairs):
         raise UserError(why)
 
 
@@ -572,8 +564,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     """The prefill kernel's call: ``work`` (key tiles, masked ones) per CTA of one KV head in launch order, the KV
     heads after one another; the K/V stream or the SMs' time, the first loads (``startup``), the last tile, and
     the merge kernel when split."""
-    d, dv, b, clock, group = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), hw.sustained_clock_hz, \
-        int(wl.group)
+    d, dv, b, group = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), int(wl.group)
+    clock = hw.sustained_clock_hz
     cfg = kernel_config(tile, group)
     k = tile.ctas_per_sm(hw)
     split = n_chunks > 1

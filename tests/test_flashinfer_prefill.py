@@ -3,6 +3,7 @@ prefill kernel on a prefill call (simulator.flashinfer_tc.flashinfer_single_pref
 
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,5 @@ def test_the_batch_prefill_takes_its_own_kernels_registers():
     assert (single.ctas_per_sm(H100), ragged.ctas_per_sm(H100)) == (2, 3)
     wl = Workload(batch=4, heads=32, kv_heads=8, seq_len=4, kv_len=1024, causal=True)
     assert evaluate(H100, "flashinfer-prefill-fa2", wl).detail["regs"] == ragged.regs
-    from dataclasses import replace
     assert evaluate(H100, "flashinfer-prefill-fa2", replace(wl, page_size=16)).detail["regs"] == paged.regs
     assert evaluate(H100, PREFILL_FAMILY, replace(wl, batch=1)).detail["regs"] == single.regs
