@@ -43,7 +43,8 @@ from simulator.gpu_kernels import sm_number
 # L2 hit latency in SM cycles: the plateau of a pointer chase whose footprint fits L2 (RRZE-HPC/gpu-benches
 # @ 1038c5d0, gpu-latency/a100_80.txt: 205.7 cycles from 0.5 to 16 MB at 1410 MHz; gh200.txt, the 132-SM
 # GH100: 280.4 cycles from 0.5 to 25 MB at 1980 MHz). That suite publishes no Blackwell chase: sm_100 takes
-# Hopper's (an assumption). Keyed by the lowest sm each applies to.
+# Hopper's, as another suite reads the two alike (markdewing/AI_kernels latency/data/{b200,h100sxm}.dat @ b6bc563: L2
+# plateaus of 292.8-299 and 290.4-295 cycles, within 1%; docs/kernels.md D7). Keyed by the lowest sm each applies to.
 L2_HIT_CYCLES = {80: 205.7, 90: 280.4}
 # L1 hit latency, the same chases' plateau below the L1 size (a100_80.txt: 33.0 cycles; gh200.txt: 32.0 cycles).
 L1_HIT_CYCLES = {80: 33.0, 90: 32.0}

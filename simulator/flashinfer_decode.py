@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
+from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
 from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
 from simulator.result import Result
 from simulator.tile_cost import SUB_PARTITIONS
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
+KERNEL_KIND = {BATCH: "batch", SINGLE: "single"}  # the register tables' key (flashinfer_regs)
 # the same wrappers with use_tensor_cores=True (the prefill kernel: any group up to flashinfer_tc.MAX_GROUP), which
 # vLLM's FlashInfer backend asks for above 4 query heads per KV head (vllm/v1/attention/backends/flashinfer.py
 # @ 5314c90d, _get_decode_wrapper: ``use_tensor_cores = ... or (num_qo_heads // num_kv_heads > 4)``)
@@ -97,38 +99,16 @@ ITERATION_OPS_001 = (_SASS_001[0] - _SASS_001[1]) * 8
 FMUL_001 = ((_SASS_001[1] - _SASS_0616[1]) - (ITERATION_OPS_001 - ITERATION_OPS) / 8) / 8
 OPS_PER_ELEMENT_001 = OPS_PER_ELEMENT + FMUL_001
 FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + FMUL_001
-# Registers per thread of each decode kernel, fp16 / bf16 / 8-bit K/V (e4m3 with fp16 Q), by (kernel, head dim,
-# GQA group): ptxas -v for sm_90a (nvcc 13.0) of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and
-# SingleDecodeWithKVCacheDispatched (include/flashinfer/attention/decode.cuh, instantiated as its JIT templates
-# csrc/*_decode_kernel_inst.jinja do, DefaultAttention, 2 smem stages on sm90), the FlashInfer a benchmark runs
-# today (the TileOPs H200 set's). The blog's 0.0.1 (decode.cuh @ 9f49803b) differs at a few shapes: batch fp16
-# group 8 at d=128 70, single group 1 88-92. The occupancy query the split heuristics ask
-# (cudaOccupancyMaxActiveBlocksPerMultiprocessor) counts registers as allocated, per warp in 256-register units
-# (8 per thread): batch 8-bit kernels hold 72 (7 CTAs of 128 threads), the 512-thread single kernel at group 8
-# two CTAs.
-DECODE_REGS = {  # (kernel, head dim): (fp16, bf16, e4m3) registers at GQA groups 1, 2, 3, 4, 8
-    (BATCH, 64): ((70, 68, 79), (50, 52, 72), (56, 56, 72), (56, 56, 72), (60, 56, 72)),
-    (BATCH, 128): ((70, 68, 72), (50, 52, 72), (56, 56, 72), (56, 56, 72), (63, 56, 72)),
-    (BATCH, 256): ((70, 68, 72), (50, 52, 72), (54, 48, 72), (58, 58, 72), (56, 56, 72)),
-    (SINGLE, 64): ((90, 90, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (63, 63, 72)),
-    (SINGLE, 128): ((90, 91, 70), (48, 48, 64), (48, 48, 64), (48, 55, 64), (61, 63, 72)),
-    (SINGLE, 256): ((89, 91, 70), (48, 48, 71), (48, 48, 71), (48, 48, 64), (61, 63, 72)),
-}
-# The sliding-window variant (use_sliding_window, WINDOW_LOOP_SASS) holds more registers: ptxas --resource-usage of the
-# same instantiations with use_sliding_window true (8da13a29 with its pinned 3rdparty/cccl 876867684f, nvcc 13.0 sm_90a,
-# -O3 -use_fast_math -DNDEBUG; 2026-12-06; CCCL 571f2fc3 gives the same), by (kernel, head dim): (fp16, bf16, e4m3) at GQA groups 1, 2, 3, 4, 8. Its window-free
-# builds reproduce DECODE_REGS in 70 of 90 entries (78 in allocation units). The window costs a group-4 fp16 batch
-# kernel a CTA an SM (61 registers, 64 allocated: 8 CTAs where 56 gave 9), so its split and its bytes in flight move too.
-DECODE_REGS_WINDOW = {
-    (BATCH, 64): ((72, 71, 72), (56, 56, 72), (60, 56, 72), (61, 61, 80), (68, 64, 80)),
-    (BATCH, 128): ((72, 72, 86), (56, 56, 72), (60, 56, 72), (61, 56, 80), (64, 56, 80)),
-    (BATCH, 256): ((72, 72, 85), (56, 56, 72), (56, 56, 72), (64, 60, 80), (63, 64, 80)),
-    (SINGLE, 64): ((90, 88, 69), (48, 48, 64), (56, 56, 72), (56, 56, 71), (62, 56, 72)),
-    (SINGLE, 128): ((92, 90, 70), (48, 48, 71), (55, 56, 72), (56, 58, 70), (62, 56, 72)),
-    (SINGLE, 256): ((90, 90, 72), (48, 48, 71), (56, 56, 72), (56, 56, 64), (64, 56, 72)),
-}
-# Where the blog's 0.0.1 (decode.cuh @ 9f49803b, ptxas -v for sm_90a, nvcc 13.0) differs at fp16: the batch kernel at
-# d = 128 holds 63 registers at GQA group 4 and 70 at group 8 (docs/kernels.md D1)
+# Registers per thread of each decode kernel: simulator.flashinfer_regs (DECODE_REGS, DECODE_REGS_WINDOW: ptxas -v
+# of FlashInfer 0.6.16's BatchDecodeWithPagedKVCacheDispatched and SingleDecodeWithKVCacheDispatched, instantiated
+# as its JIT templates csrc/*_decode_kernel_inst.jinja do, for each architecture the JIT builds for). The occupancy
+# query the split heuristics ask (cudaOccupancyMaxActiveBlocksPerMultiprocessor) counts registers as allocated, per
+# warp in 256-register units (8 per thread): on sm_90a batch 8-bit kernels hold 72 (7 CTAs of 128 threads), the
+# 512-thread single kernel at group 8 two CTAs; on sm_100a the single kernel at group 1 holds 145 where sm_90a's
+# holds 90 (d = 128). Where the blog's 0.0.1 (decode.cuh @ 9f49803b, ptxas -v for sm_90a, nvcc 13.0) differs at
+# fp16: the batch kernel at d = 128 holds 63 registers at GQA group 4 and 70 at group 8 (docs/kernels.md D1). That
+# build's registers are its sm_90a compile's (over the sm_90a 0.6.16 table) on every GPU, its A100 PCIe panels' too:
+# an sm_80 compile holds 65 and 66 there (both 72 allocated, against 64 and 72), not tabulated.
 DECODE_REGS_001 = {(BATCH, 128, 4): 63, (BATCH, 128, 8): 70}
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 # How much faster than measured the model predicts the single-request kernel on a GQA group (negative: slower): the
@@ -205,6 +185,7 @@ class DecodeConfig:
     fp8: bool = False  # 8-bit K/V
     build: str = "0.6.16"  # the FlashInfer build whose loop runs (simulator.flashinfer_tc FLASHINFER_BUILDS)
     window: bool = False  # use_sliding_window: the loop masks keys before window_left (WINDOW_LOOP_SASS)
+    sm: int = 90  # the architecture the JIT builds it for (flashinfer_regs.ARCHES): whose registers it holds
 
     @property
     def loop_ops(self) -> tuple[float, float, float]:
@@ -225,10 +206,11 @@ class DecodeConfig:
 
     @property
     def regs(self) -> int:
-        """Registers per thread as allocated (DECODE_REGS, or DECODE_REGS_WINDOW for the sliding-window variant, rounded
+        """Registers per thread as allocated (DECODE_REGS, or DECODE_REGS_WINDOW for the sliding-window variant, at the
+        build's architecture, rounded
         up to REG_ALLOC_PER_THREAD)."""
-        table = DECODE_REGS_WINDOW if self.window else DECODE_REGS
-        by_group = table[(self.family, self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
+        table = (DECODE_REGS_WINDOW if self.window else DECODE_REGS)[self.sm]
+        by_group = table[(KERNEL_KIND[self.family], self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
         used = by_group[2 if self.fp8 else 1 if self.bf16 else 0]
         if self.build == "0.0.1" and not (self.fp8 or self.bf16):
             used = DECODE_REGS_001.get((self.family, self.vec * self.bdx, self.bdy), used)
@@ -248,10 +230,10 @@ def page_size(wl) -> int:
 
 
 def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, build: str | None = None,
-                  window: bool = False) -> DecodeConfig:
+                  window: bool = False, *, sm: int) -> DecodeConfig:
     """SingleDecodeWithKVCache / BatchDecodeWithPagedKVCacheDispatched's template parameters (``build``: the
     FlashInfer build, default the one predictions run as, ``flashinfer_tc.current_build``; ``window``: the
-    use_sliding_window variant)."""
+    use_sliding_window variant; ``sm``: the architecture it is built for, flashinfer_regs.regs_arch)."""
     vec = max(CP_ASYNC_BYTES // b, d // 32)
     bdx, bdy = d // vec, group
     if family == SINGLE:  # get_heuristic_num_threads: 512 (256 at 8 bits) for group 8, else 128
@@ -270,7 +252,9 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, b
         from simulator.flashinfer_tc import current_build  # flashinfer_tc imports this module
 
         build = current_build()
-    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build, window)
+    if build == "0.0.1":  # the blog's build: its registers are its sm_90a compile's on every GPU (DECODE_REGS_001)
+        sm = 90
+    return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build, window, sm)
 
 
 def check(family: str, hw, wl) -> int | None:
@@ -376,7 +360,8 @@ def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
 def flashinfer_decode(hw, family: str, wl) -> Result:
     """Predict one FlashInfer decode call (see the module docstring)."""
     left = check(family, hw, wl)
-    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None)
+    cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None,
+                        sm=regs_arch(hw, family))
     k = cfg.ctas_per_sm(hw)
     if k < 1:
         raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "

@@ -45,6 +45,7 @@ from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge_kernel, page_size, window_keys,
                                         window_left)
+from simulator.flashinfer_regs import PREFILL_REGS, regs_arch
 from simulator.gpu_kernels import KernelConfig, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
@@ -91,94 +92,10 @@ MIN_CHUNK_001 = 128  # 0.0.1: num_chunks = min(grid, kv_len / 128)
 MMA_KV_STEPS = (8, 4, 2, 1)  # 0.6.16 DISPATCH_NUM_MMA_KV: the largest of these at most max_mma_kv
 FRAGS_Z_001 = (4, 2)  # 0.0.1 SWITCH_NUM_FRAGS_Z: exactly 4 or 2
 GROUPS_001 = (1, 4, 8)  # 0.0.1 SWITCH_GQA_GROUP_SIZE
-# Registers per thread of SinglePrefillWithKVCacheKernel, fp16 and bf16 alike: ptxas -v for sm_90a (nvcc 13.0, with the
-# JIT's -use_fast_math -DNDEBUG, flashinfer/jit/core.py; five entries of the 0.6.16 tables, REGS_BATCH's included, moved
-# by 1-22 registers when those flags were added on 2026-12-05, none enough to change CTAs per SM at 64K registers).
-# 0.6.16: by (head dim, CTA_TILE_Q, NUM_MMA_KV), instantiated as csrc/single_prefill_kernel_inst.jinja does
-# (MaskMode::kNone, PosEncodingMode::kNone, DefaultAttention, no fp16 QK reduction). 0.0.1: the partition_kv kernel
-# the occupancy query asks about, by (GQA group, head dim, num_frags_z) at num_frags_x = 1 (a decode call's rows),
-# non-causal, NHD, no RoPE, half. Taken for every architecture.
-REGS = {
-    (64, 16, 2): 95, (64, 16, 4): 128, (64, 16, 8): 196, (64, 64, 2): 120, (64, 64, 4): 128, (64, 64, 8): 167,
-    (128, 16, 1): 127, (128, 16, 2): 168, (128, 16, 4): 184, (128, 16, 8): 255,
-    (128, 64, 1): 126, (128, 64, 2): 161, (128, 64, 4): 166, (128, 64, 8): 255,
-    (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
-    (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 248, (256, 64, 8): 255,
-}
-# 128-row tiles (NUM_MMA_Q 2: more than 64 packed rows, a prefill call's), the same kernel and compile, fp16
-REGS.update({(64, 128, 2): 162, (64, 128, 4): 230, (64, 128, 8): 255,
-             (128, 128, 1): 240, (128, 128, 2): 242, (128, 128, 4): 255})
-# MaskMode::kCausal (flashinfer-single-prefill with --causal), the same compile with the mask mode changed
-REGS_CAUSAL = {
-    (64, 16, 2): 96, (64, 16, 4): 144, (64, 16, 8): 198, (64, 64, 2): 96, (64, 64, 4): 128, (64, 64, 8): 168,
-    (64, 128, 2): 166, (64, 128, 4): 230, (64, 128, 8): 255,
-    (128, 16, 1): 126, (128, 16, 2): 178, (128, 16, 4): 184, (128, 16, 8): 255,
-    (128, 64, 1): 126, (128, 64, 2): 161, (128, 64, 4): 164, (128, 64, 8): 255,
-    (128, 128, 1): 240, (128, 128, 2): 244, (128, 128, 4): 255,
-    (256, 16, 1): 248, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
-    (256, 64, 1): 251, (256, 64, 2): 249, (256, 64, 4): 251, (256, 64, 8): 255,
-}
-# Head dim 192 with V 128 (PREFILL_PAIRS), keyed ((192, 128), CTA_TILE_Q, NUM_MMA_KV): the same compile at
-# HEAD_DIM_QK 192, HEAD_DIM_VO 128 (single_prefill_kernel_inst.jinja rendered for that pair), MaskMode::kNone and
-# kCausal; the d = 128 entries above came out of the same harness unchanged (no spills at 128 rows)
-REGS.update({((192, 128), 16, 1): 154, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 192,
-             ((192, 128), 16, 8): 255, ((192, 128), 64, 1): 146, ((192, 128), 64, 2): 163,
-             ((192, 128), 64, 4): 168, ((192, 128), 64, 8): 254, ((192, 128), 128, 1): 245,
-             ((192, 128), 128, 2): 247, ((192, 128), 128, 4): 255})
-REGS_CAUSAL.update({((192, 128), 16, 1): 156, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 207,
-                    ((192, 128), 16, 8): 255, ((192, 128), 64, 1): 147, ((192, 128), 64, 2): 163,
-                    ((192, 128), 64, 4): 168, ((192, 128), 64, 8): 254, ((192, 128), 128, 1): 245,
-                    ((192, 128), 128, 2): 247, ((192, 128), 128, 4): 255})
-# The batch (paged) kernel, BatchPrefillWithPagedKVCacheKernel of the same build and the same way
-# (csrc/batch_prefill_paged_kernel_inst.jinja): it holds more registers than the single one at 16 rows (182 against
-# 168 at d=128), so two CTAs per SM instead of three.
-REGS_BATCH = {
-    (64, 16, 2): 139, (64, 16, 4): 206, (64, 16, 8): 255, (64, 64, 2): 99, (64, 64, 4): 128, (64, 64, 8): 178,
-    (128, 16, 1): 128, (128, 16, 2): 182, (128, 16, 4): 255, (128, 16, 8): 255,
-    (128, 64, 1): 128, (128, 64, 2): 156, (128, 64, 4): 168, (128, 64, 8): 255,
-    (256, 16, 1): 254, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255,
-    (256, 64, 1): 239, (256, 64, 2): 240, (256, 64, 4): 244, (256, 64, 8): 255,
-    (64, 128, 2): 165, (64, 128, 4): 224, (64, 128, 8): 255, (128, 128, 1): 242, (128, 128, 2): 244, (128, 128, 4): 255,
-}
-# The batch prefill's own kernels (2026-12-06; until then flashinfer-prefill-fa2 took the single kernel's registers),
-# compiled the same way from csrc/batch_prefill_{ragged,paged}_kernel_inst.jinja with the batch config
-# (batch_prefill_customize_config.jinja), fp16; the harness reproduces REGS_BATCH above entry for entry. The ragged
-# kernel (BatchPrefillWithRaggedKVCacheKernel) by mask mode, and the paged one's causal mask mode (its kNone is
-# REGS_BATCH). They differ from the single kernel's where few rows are packed: at d = 128 and 16 rows, NUM_MMA_KV 1,
-# 163 registers against 127 (three CTAs an SM, not four).
-REGS_RAGGED = {
-    (64, 16, 2): 117, (64, 16, 4): 148, (64, 16, 8): 216, (64, 64, 2): 122, (64, 64, 4): 128, (64, 64, 8): 168,
-    (64, 128, 2): 170, (64, 128, 4): 240, (64, 128, 8): 255,
-    (128, 16, 1): 163, (128, 16, 2): 172, (128, 16, 4): 188, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 164,
-    (128, 64, 4): 165, (128, 64, 8): 255, (128, 128, 1): 244, (128, 128, 2): 255, (128, 128, 4): 255,
-    (256, 16, 1): 249, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 242, (256, 64, 2): 254,
-    (256, 64, 4): 244, (256, 64, 8): 255,
-    ((192, 128), 16, 1): 158, ((192, 128), 16, 2): 174, ((192, 128), 16, 4): 255, ((192, 128), 16, 8): 255,
-    ((192, 128), 64, 1): 152, ((192, 128), 64, 2): 164, ((192, 128), 64, 4): 210, ((192, 128), 64, 8): 255,
-    ((192, 128), 128, 1): 249, ((192, 128), 128, 2): 255, ((192, 128), 128, 4): 255,
-}
-REGS_RAGGED_CAUSAL = {
-    (64, 16, 2): 128, (64, 16, 4): 156, (64, 16, 8): 216, (64, 64, 2): 127, (64, 64, 4): 138, (64, 64, 8): 168,
-    (64, 128, 2): 168, (64, 128, 4): 238, (64, 128, 8): 255,
-    (128, 16, 1): 163, (128, 16, 2): 168, (128, 16, 4): 190, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 161,
-    (128, 64, 4): 166, (128, 64, 8): 255, (128, 128, 1): 244, (128, 128, 2): 255, (128, 128, 4): 255,
-    (256, 16, 1): 250, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 239, (256, 64, 2): 252,
-    (256, 64, 4): 242, (256, 64, 8): 255,
-    ((192, 128), 16, 1): 158, ((192, 128), 16, 2): 168, ((192, 128), 16, 4): 192, ((192, 128), 16, 8): 255,
-    ((192, 128), 64, 1): 150, ((192, 128), 64, 2): 164, ((192, 128), 64, 4): 210, ((192, 128), 64, 8): 255,
-    ((192, 128), 128, 1): 249, ((192, 128), 128, 2): 255, ((192, 128), 128, 4): 255,
-}
-REGS_PAGED_CAUSAL = {
-    (64, 16, 2): 142, (64, 16, 4): 204, (64, 16, 8): 255, (64, 64, 2): 102, (64, 64, 4): 138, (64, 64, 8): 196,
-    (64, 128, 2): 164, (64, 128, 4): 224, (64, 128, 8): 255,
-    (128, 16, 1): 156, (128, 16, 2): 182, (128, 16, 4): 255, (128, 16, 8): 255, (128, 64, 1): 128, (128, 64, 2): 156,
-    (128, 64, 4): 168, (128, 64, 8): 255, (128, 128, 1): 246, (128, 128, 2): 244, (128, 128, 4): 255,
-    (256, 16, 1): 251, (256, 16, 2): 255, (256, 16, 4): 255, (256, 16, 8): 255, (256, 64, 1): 240, (256, 64, 2): 240,
-    (256, 64, 4): 255, (256, 64, 8): 255,
-}
-# Which table a kernel's registers come from: (kernel, causal)
-KERNEL_REGS = {("single", False): REGS, ("single", True): REGS_CAUSAL, ("ragged", False): REGS_RAGGED,
-               ("ragged", True): REGS_RAGGED_CAUSAL, ("paged", False): REGS_BATCH, ("paged", True): REGS_PAGED_CAUSAL}
+# Registers per thread: the 0.6.16 kernels' by architecture in simulator.flashinfer_regs (PREFILL_REGS). The 0.0.1
+# build's below (REGS_001): ptxas -v for sm_90a (nvcc 13.0, -use_fast_math -DNDEBUG) of the partition_kv
+# SinglePrefillWithKVCacheKernel the occupancy query asks about (9f49803b), by (GQA group, head dim, num_frags_z),
+# NHD, no RoPE, half; taken for the A100 PCIe panels of the blog too (no sm_80 table of that build).
 # The paged kernels' page arithmetic, SASS instructions a warp issues per key tile beyond the ragged kernel's, by
 # (head dim, CTA_TILE_Q, NUM_MMA_KV): BatchPrefillWithPagedKVCacheKernel's loop (prefill.cuh) recomputes, for each of
 # the NUM_MMA_KV x 4 / NUM_WARPS_Q K/V rows a thread loads next, its page (page_size.divmod), the page index (an
@@ -264,7 +181,8 @@ def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int
                  causal: bool = False, dv: int | None = None, kernel: str | None = None) -> PrefillTile:
     """The prefill kernel's template choice for ``rows`` packed rows (query length x ``group``; one query's by
     default) of ``group`` query heads a KV head (Single- or BatchPrefillWithPagedKVCacheDispatched: the same rule,
-    their own registers; ``causal``: the causal mask mode's) at head dim ``d`` and value head dim ``dv`` (default
+    their own registers, as the JIT builds them for ``hw``'s architecture (flashinfer_regs); ``causal``: the causal
+    mask mode's) at head dim ``d`` and value head dim ``dv`` (default
     ``d``). ``kernel`` names whose registers: ``single`` (SinglePrefillWithKVCacheKernel), ``ragged`` or ``paged``
     (the batch prefill's kernels); by default the paged one for the batch decode family, else the single one."""
     if family == BATCH_FAMILY and current_build() != FLASHINFER_BUILDS[0]:
@@ -275,8 +193,9 @@ def prefill_tile(hw, d: int, group: int, b: int, family: str = FAMILY, rows: int
         raise UserError(f"FlashInfer {current_build()}'s prefill kernel has one head dim for Q, K and V; head dims "
                         f"{d}/{dv} are modelled as {FLASHINFER_BUILDS[0]} runs them (flashinfer_build)")
     kernel = kernel or ("paged" if family == BATCH_FAMILY else "single")
+    sm = regs_arch(hw, family) if current_build() == FLASHINFER_BUILDS[0] else None
     return _prefill_tile(current_build(), hw.name, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, d, dv, group,
-                         group if rows is None else rows, b, kernel, causal)
+                         group if rows is None else rows, b, kernel, causal, sm)
 
 
 def _dims(d: int, dv: int):
@@ -296,7 +215,7 @@ def _alloc(regs: int) -> int:
 
 @lru_cache(maxsize=64)
 def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, d: int, dv: int, group: int,
-                  rows: int, b: int, kernel: str, causal: bool) -> PrefillTile:
+                  rows: int, b: int, kernel: str, causal: bool, sm: int | None) -> PrefillTile:
     if build == "0.0.1":
         return _prefill_tile_001(name, smem_per_sm, d, group, rows, b, causal)
     tile_q = cta_tile_q(rows, dv)  # FA2DetermineCtaTileQ(packed_qo_len, HEAD_DIM_VO)
@@ -316,7 +235,7 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     qkv = fixed + tile_kv * (d + dv) * b
     sync = (warps_kv * tile_q * dv * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
     smem = max(qkv, sync, tile_q * dv * b)  # SharedStorageQKVO: a union of these (smem_o)
-    regs = KERNEL_REGS[(kernel, causal)][(_dims(d, dv), tile_q, mma_kv)]
+    regs = PREFILL_REGS[sm][(kernel, causal)][(_dims(d, dv), tile_q, mma_kv)]  # as the JIT builds it for sm_<sm>
     return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
 
 

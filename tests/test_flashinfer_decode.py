@@ -3,6 +3,7 @@ split heuristics as closed forms, and the time's mechanisms as properties that c
 
 import json
 import math
+import re
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,7 @@ def _decode(**sizes) -> Workload:
     (BATCH, 8, (16, 8, 1), 1, 2 * 2 * 8 * 128 * 2 + 1 * 128 * 8),
 ])
 def test_thread_blocks_follow_the_launch_code(family, group, block, tile, smem):
-    cfg = decode_config(family, 128, group, 2)
+    cfg = decode_config(family, 128, group, 2, sm=90)
     assert (cfg.bdx, cfg.bdy, cfg.bdz) == block and cfg.vec == 8 and cfg.tile == tile and cfg.smem_bytes == smem
 
 
@@ -41,7 +42,7 @@ def test_single_request_split_follows_its_heuristic():
     """max_grid = 3 CTAs/SM x 132 (64 KiB of stages each); chunks of max(ceil(n / (max_grid // Hkv)), 256) keys;
     no split (and no merge kernel) at 256 keys or fewer."""
     hw = hardware("h100")
-    assert decode_config(SINGLE, 128, 1, 2).ctas_per_sm(hw) == 3
+    assert decode_config(SINGLE, 128, 1, 2, sm=90).ctas_per_sm(hw) == 3
     for kv_len in (1024, 65536):
         chunk = max(math.ceil(kv_len / (3 * 132 // 32)), 256)
         r = evaluate(hw, SINGLE, _decode(kv_len=kv_len))
@@ -137,10 +138,24 @@ def test_flashinfer_points_of_the_published_set_within_8_percent_median():
     (["--algo", SINGLE, "--seq-len", "1", "--batch", "4"], "--batch 4"),
     (["--algo", BATCH, "--seq-len", "1", "--pattern", "sinks(4)&window(1k)"], "--pattern sinks(4)&window(1k)"),
     (["--algo", BATCH, "--seq-len", "1", "--block-size", "64"], "--block-size 64"),
-    (["--algo", BATCH, "--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
 ])
 def test_what_flashinfer_does_not_dispatch_is_one_line_exit_2(args, needle):
     r = CliRunner().invoke(cli, ["simulate", "--kv-len", "4k", *args])
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("base, edit, needle", [
+    ("h100", lambda text: re.sub(r"(?m)^dram_latency_s = .*\n", "", text), "dram_latency_s"),
+    ("a100", lambda text: text.replace('arch = "sm_80"', 'arch = "sm_86"'), "tabulated for sm_80, sm_90 and sm_100"),
+])
+@pytest.mark.parametrize("algo", [BATCH, "flashinfer-decode-tc"])
+def test_flashinfer_on_a_gpu_it_is_not_modelled_for_is_one_line_exit_2(tmp_path, base, edit, needle, algo):
+    """A GPU model without a pointer-chase latency, or of an architecture whose builds' registers are not tabulated
+    (flashinfer_regs), gets one line naming what is missing; the bundled GPUs have both."""
+    toml = tmp_path / "mine.toml"
+    text = edit((ROOT / "gpu_models" / "specs" / f"{base}.toml").read_text())
+    toml.write_text(text.replace(f'name = "{base}"', 'name = "mine"'))
+    r = CliRunner().invoke(cli, ["simulate", "--kv-len", "4k", "--seq-len", "1", "--algo", algo, "--hw", str(toml)])
     assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
@@ -170,12 +185,12 @@ def test_cuda_core_instructions_per_lane_and_row_match_the_kernels_sass(group, b
     from simulator.flashinfer_decode import lane_fp32_ops, row_cycles
 
     hw = replace(hardware("h100"), cuda_core_issue_efficiency=None)  # every issue slot filled
-    cfg = decode_config(BATCH, 128, group, 2, bf16)
+    cfg = decode_config(BATCH, 128, group, 2, bf16, sm=90)
     per_lane_row = row_cycles(cfg, hw) * hw.fp32_fma_per_clk_sm / cfg.bdx
     assert per_lane_row == pytest.approx(sass, rel=0.02)
     fitted = hardware("h100")  # the loop fills a fitted share of the slots: its cycles grow by 1 / that share
     assert row_cycles(cfg, fitted) == pytest.approx(row_cycles(cfg, hw) / fitted.cuda_core_issue_efficiency)
-    assert lane_fp32_ops(cfg) - lane_fp32_ops(decode_config(BATCH, 128, group, 2)) == (8 if bf16 else 0)
+    assert lane_fp32_ops(cfg) - lane_fp32_ops(decode_config(BATCH, 128, group, 2, sm=90)) == (8 if bf16 else 0)
 
 
 def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_cuda_cores_bind():
@@ -185,7 +200,7 @@ def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_
     from validation.report import at_clock
 
     hw = at_clock(hardware("h200"), 1500)
-    assert decode_config(BATCH, 128, 8, 2).ctas_per_sm(hw) == 8
+    assert decode_config(BATCH, 128, 8, 2, sm=90).ctas_per_sm(hw) == 8
     wl = Workload(batch=16, heads=64, kv_heads=8, head_dim=128, seq_len=1, kv_len=4096)
     fp16, bf16 = (evaluate(hw, BATCH, replace(wl, dtype=t)) for t in ("fp16", "bf16"))
     assert fp16.detail["cuda_core_s"] > fp16.detail["stream_s"]
@@ -205,7 +220,7 @@ def test_registers_hold_a_batch_decode_sm_to_eight_ctas_and_bf16_is_slower_when_
 def test_occupancy_counts_each_kernels_registers_as_allocated(family, d, group, dtype, ctas):
     """cudaOccupancyMaxActiveBlocksPerMultiprocessor, which the split heuristics ask, counts registers per warp in
     256-register units; each kernel's count is ptxas's for FlashInfer 0.6.16's decode.cuh (sm_90a)."""
-    cfg = decode_config(family, d, group, 1 if dtype == "fp8" else 2, dtype == "bf16")
+    cfg = decode_config(family, d, group, 1 if dtype == "fp8" else 2, dtype == "bf16", sm=90)
     assert cfg.ctas_per_sm(hardware("h100")) == ctas
 
 
@@ -214,7 +229,7 @@ def test_groups_2_and_3_run_as_flashinfer_0_6_16_dispatches_them(group):
     """DISPATCH_GQA_GROUP_SIZE (0.6.16) compiles groups 1, 2, 3, 4 and 8: bdy = group rows of one KV head's query
     heads, 128 threads (group 3: 120 or 96, bdz = 128 // (bdx x 3)), the registers ptxas gives those kernels."""
     hw = hardware("h100")
-    cfg = decode_config(BATCH, 128, group, 2)
+    cfg = decode_config(BATCH, 128, group, 2, sm=90)
     assert (cfg.bdx, cfg.bdy, cfg.bdz, cfg.regs) == (16, group, {2: 4, 3: 2}[group], {2: 56, 3: 56}[group])
     r = evaluate(hw, BATCH, Workload(batch=16, heads=8 * group, kv_heads=8, seq_len=1, kv_len=4096))
     assert r.time_s > 0 and r.detail["ctas_per_sm"] == cfg.ctas_per_sm(hw)
@@ -238,7 +253,7 @@ def test_the_issue_width_is_the_schedulers_and_only_fp32_instructions_wait_for_a
     issue-bound there as on Hopper, not twice as slow."""
     from simulator.flashinfer_decode import row_cycles
 
-    cfg = decode_config(BATCH, 128, 8, 2)
+    cfg = decode_config(BATCH, 128, 8, 2, sm=90)
     a100, h100 = hardware("a100"), hardware("h100")
     assert row_cycles(cfg, a100) == pytest.approx(row_cycles(cfg, h100) * h100.issue_efficiency / a100.issue_efficiency)
     fp32_only = cfg.bdx * (cfg.vec * 2 + math.log2(cfg.bdx) + 6) / a100.fp32_fma_per_clk_sm
@@ -298,15 +313,15 @@ def test_flashinfer_0_0_1s_loop_scales_every_product_by_sm_scale(group, sass_001
     from simulator.flashinfer_tc import flashinfer_build
 
     hw = replace(hardware("h100"), cuda_core_issue_efficiency=None)
-    old, new = (decode_config(BATCH, 128, group, 2, build=b) for b in ("0.0.1", "0.6.16"))
+    old, new = (decode_config(BATCH, 128, group, 2, build=b, sm=90) for b in ("0.0.1", "0.6.16"))
     for cfg, sass in ((old, sass_001), (new, sass_0616)):
         assert row_cycles(cfg, hw) * hw.fp32_fma_per_clk_sm / cfg.bdx == pytest.approx(sass, rel=0.02)
     assert lane_fp32_pipe_ops(old) - lane_fp32_pipe_ops(new) == pytest.approx(old.vec * FMUL_001)  # the FMULs
     # and its registers (ptxas, sm_90a): 70 at group 8 (allocated 72: 7 CTAs an SM, not 8), 63 at group 4 (8, not 9)
     assert (old.ctas_per_sm(hw), new.ctas_per_sm(hw)) == ((7, 8) if group == 8 else (8, 9))
     with flashinfer_build("0.0.1"):
-        assert decode_config(BATCH, 128, group, 2).build == "0.0.1"
-    assert decode_config(BATCH, 128, group, 2).build == "0.6.16"
+        assert decode_config(BATCH, 128, group, 2, sm=90).build == "0.0.1"
+    assert decode_config(BATCH, 128, group, 2, sm=90).build == "0.6.16"
 
 
 def test_the_blog_posts_cuda_core_files_say_they_ran_flashinfer_0_0_1():

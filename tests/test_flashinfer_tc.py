@@ -28,7 +28,7 @@ def _decode(kv_len, heads=32, kv_heads=4, d=128, dtype="fp16"):
     ("h100", 64, 8, 16, 256, 67584, 128, 3),
     ("h100", 256, 8, 16, 64, 73728, 256, 2),
     ("h100", 128, 32, 64, 128, 81920, 256, 2),  # 32 packed rows: the 64-row tile, four warps on the rows, NUM_MMA_KV 8
-    ("a100", 128, 8, 16, 128, 69632, 168, 2),  # 164 KiB of smem: two CTAs
+    ("a100", 128, 8, 16, 128, 69632, 136, 2),  # 164 KiB of smem: two CTAs; sm_80's build holds 134 registers
 ])
 def test_the_tile_follows_the_dispatch(hw_name, d, group, tile_q, tile_kv, smem, regs, ctas):
     hw = hardware(hw_name)
@@ -130,7 +130,6 @@ def test_the_blog_file_predicts_its_tensor_core_points_as_0_0_1(tmp_path):
     (["--seq-len", "1", "--page-size", "16"], "--page-size 16"),
     (["--seq-len", "1", "--pattern", "strided(64)"], "--pattern strided(64)"),
     (["--seq-len", "1", "--block-size", "64"], "--block-size 64"),
-    (["--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
 ])
 def test_what_the_tensor_core_path_does_not_run_is_one_line_exit_2(args, needle):
     r = CliRunner().invoke(cli, ["simulate", "--algo", FAMILY, "--kv-len", "8k", *args])
@@ -141,7 +140,6 @@ def test_what_the_tensor_core_path_does_not_run_is_one_line_exit_2(args, needle)
     (["--seq-len", "2"], "--seq-len 2"),
     (["--seq-len", "1", "--heads", "96", "--kv-heads", "1"], "group 96"),
     (["--seq-len", "1", "--dtype", "fp8"], "fp8"),
-    (["--seq-len", "1", "--hw", "b200"], "dram_latency_s"),
 ])
 def test_what_the_batch_tensor_core_path_does_not_run_is_one_line_exit_2(args, needle):
     r = CliRunner().invoke(cli, ["simulate", "--algo", "flashinfer-decode-tc", "--batch", "8", "--kv-len", "8k", *args])

@@ -29,7 +29,7 @@ def test_window_instructions_come_from_the_loop_counts():
 
 
 def test_the_window_adds_issue_cycles_not_fp32_work():
-    plain, masked = decode_config(BATCH, 128, 8, 2), decode_config(BATCH, 128, 8, 2, window=True)
+    plain, masked = decode_config(BATCH, 128, 8, 2, sm=90), decode_config(BATCH, 128, 8, 2, window=True, sm=90)
     extra = row_cycles(masked, H100) - row_cycles(plain, H100)
     per_row, per_iteration = window_ops(BATCH)
     issue = 4 * 32 * H100.issue_efficiency
@@ -185,7 +185,7 @@ def test_explain_of_a_one_query_prefill_with_a_window(algo, needle):
 def test_the_window_variant_holds_its_own_registers():
     """ptxas of the use_sliding_window build: the group-4 fp16 batch kernel at d = 128 holds 61 registers (64
     allocated), a CTA an SM fewer than the 56 of the window-free build; group 8 stays at 64 allocated."""
-    plain, masked = decode_config(BATCH, 128, 4, 2), decode_config(BATCH, 128, 4, 2, window=True)
+    plain, masked = decode_config(BATCH, 128, 4, 2, sm=90), decode_config(BATCH, 128, 4, 2, window=True, sm=90)
     assert (plain.regs, masked.regs) == (56, 64)
     assert (plain.ctas_per_sm(H100), masked.ctas_per_sm(H100)) == (9, 8)
-    assert decode_config(BATCH, 128, 8, 2).regs == decode_config(BATCH, 128, 8, 2, window=True).regs == 64
+    assert decode_config(BATCH, 128, 8, 2, sm=90).regs == decode_config(BATCH, 128, 8, 2, window=True, sm=90).regs == 64
