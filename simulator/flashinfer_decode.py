@@ -70,15 +70,20 @@ ISSUE_LANES = SUB_PARTITIONS * 32
 # the FlashInfer people run today and the one whose registers DECODE_REGS holds), per element a lane handles, per
 # (K/V row, query head): compute_qk converts the K element to fp32 and computes s += q * k (FFMA); update_local_state
 # converts the V element and does o += s * v (FFMA). A 16-bit pair converts in one instruction per element (fp16:
-# HADD2.F32); bf16 takes 1.5 (__bfloat1622float2 on sm_90: a shift for the low half, a byte permute and a shift for
-# the high half), so bf16 adds half an instruction per K and per V element. (0.0.1 @ 9f49803b, the blog's build,
+# HADD2.F32); bf16 takes 1.5 on sm_90a and sm_100a (__bfloat1622float2: a shift for the low half, a byte permute
+# and a shift for the high half), so bf16 adds half an instruction per K and per V element there, and none on
+# sm_80, where nvcc builds each conversion as one PRMT (BF16_CONVERT_EXTRA). (0.0.1 @ 9f49803b, the blog's build,
 # scaled every product by sm_scale: an FMUL more per K element.)
 OPS_PER_ELEMENT = 1 + 1 + 1 + 1
 FMAS_PER_ELEMENT = 2  # of which on the FP32 pipe: the two FFMAs (HADD2.F32 is a 16-bit instruction, bf16's a shift and PRMT)
 # Instructions per lane and (K/V row, query head) at fp16, d = 128, GQA groups 4 and 8, in the SASS of each build's
 # decode.cuh for sm_90a (nvcc 13.0, cuobjdump): 0.6.16 @ 8da13a29 and 0.0.1 @ 9f49803b
 SASS_LANE_ROW = {"0.6.16": (61.83, 55.85), "0.0.1": (68.58, 62.54)}
-BF16_CONVERT_EXTRA = 0.5
+# bf16's extra conversion instructions per element, by the architecture the JIT builds for: the batch kernel's loop
+# at d = 128, group 8 (nvcc 13.0, the JIT's flags, nvdisasm; 2026-12-06) is 1,049 instructions in bf16 against 919 in
+# fp16 on sm_90a (193 SHF, 128 PRMT, 80 IMAD where fp16 has 256 HADD2) and 1,040 against 911 on sm_100a, 914 against
+# 915 on sm_80 (256 PRMT)
+BF16_CONVERT_EXTRA = {80: 0.0, 90: 0.5, 100: 0.5}
 # Per row and lane, besides: one FADD per shuffle step, the scale (one FMUL by sm_scale_log2 after the reduction),
 # the bound check's compare and select, the running max, s - m and d += s in compute_qk, and the two LDS.128 that
 # read the row's K and V vectors from shared memory; each lane computes the row's exp2 (MUFU) itself.
@@ -345,7 +350,7 @@ def row_cycles(cfg: DecodeConfig, hw) -> float:
 def lane_fp32_ops(cfg: DecodeConfig) -> float:
     """Arithmetic instructions of one lane per (K/V row, query head), whatever pipe runs them: its elements'
     conversions and FMAs, an FADD per shuffle step of the row's reduction, and the row's softmax bookkeeping."""
-    convert = 2 * BF16_CONVERT_EXTRA if cfg.bf16 else 0.0  # per element of K and of V
+    convert = 2 * BF16_CONVERT_EXTRA[cfg.sm] if cfg.bf16 else 0.0  # per element of K and of V
     return cfg.vec * (cfg.loop_ops[0] + convert) + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
