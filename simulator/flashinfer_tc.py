@@ -106,14 +106,35 @@ GROUPS_001 = (1, 4, 8)  # 0.0.1 SWITCH_GQA_GROUP_SIZE
 # flashinfer/jit/core.py), disassembled by nvdisasm, no GPU needed (attnsim commits no build of FlashInfer's code:
 # the counts are cited, not re-run): e.g. d=128,
 # 128 x 64 tile, 1,255 against 1,092 instructions a warp (4 LDGs of page indices). The page size does not enter:
-# the divmod and the index load run per row for any page size (v0.2.0's loop is the same).
+# the divmod and the index load run per row for any page size (v0.2.0's loop is the same). By the architecture the
+# JIT builds for (2026-12-06, the same count over sm_80 and sm_100a builds with FlashInfer's pinned CCCL, whose sm_90a
+# build gives the sm_90a table entry for entry): Ampere's and Blackwell's loops carry fewer (the 128 x 64 tile at
+# d = 128: 100 on sm_80, 99 on sm_100a, against 163).
 PAGED_TILE_INSTRUCTIONS = {
-    (64, 16, 2): 238, (64, 16, 4): 516, (64, 16, 8): 1119, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
-    (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 315,
-    (128, 16, 1): 162, (128, 16, 2): 278, (128, 16, 4): 510, (128, 16, 8): 982, (128, 64, 1): 61, (128, 64, 2): 100,
-    (128, 64, 4): 181, (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 114, (128, 128, 4): 163,
-    (256, 16, 1): 175, (256, 16, 2): 300, (256, 16, 4): 543, (256, 16, 8): 1100, (256, 64, 1): 81, (256, 64, 2): 115,
-    (256, 64, 4): 181, (256, 64, 8): 347,
+    80: {
+        (64, 16, 2): 186, (64, 16, 4): 446, (64, 16, 8): 985, (64, 64, 2): 44, (64, 64, 4): 119, (64, 64, 8): 287,
+        (64, 128, 2): 25, (64, 128, 4): 104, (64, 128, 8): 262, (128, 16, 1): 105, (128, 16, 2): 195,
+        (128, 16, 4): 413, (128, 16, 8): 862, (128, 64, 1): 28, (128, 64, 2): 46, (128, 64, 4): 107,
+        (128, 64, 8): 204, (128, 128, 1): 28, (128, 128, 2): 50, (128, 128, 4): 100, (256, 16, 1): 108,
+        (256, 16, 2): 201, (256, 16, 4): 443, (256, 16, 8): 1008, (256, 64, 1): 28, (256, 64, 2): 50,
+        (256, 64, 4): 113, (256, 64, 8): 184
+    },
+    90: {
+        (64, 16, 2): 238, (64, 16, 4): 516, (64, 16, 8): 1119, (64, 64, 2): 84, (64, 64, 4): 156, (64, 64, 8): 353,
+        (64, 128, 2): 92, (64, 128, 4): 206, (64, 128, 8): 315, (128, 16, 1): 162, (128, 16, 2): 278,
+        (128, 16, 4): 510, (128, 16, 8): 982, (128, 64, 1): 61, (128, 64, 2): 100, (128, 64, 4): 181,
+        (128, 64, 8): 306, (128, 128, 1): 69, (128, 128, 2): 114, (128, 128, 4): 163, (256, 16, 1): 175,
+        (256, 16, 2): 300, (256, 16, 4): 543, (256, 16, 8): 1100, (256, 64, 1): 81, (256, 64, 2): 115,
+        (256, 64, 4): 181, (256, 64, 8): 347
+    },
+    100: {
+        (64, 16, 2): 196, (64, 16, 4): 320, (64, 16, 8): 871, (64, 64, 2): 59, (64, 64, 4): 108, (64, 64, 8): 192,
+        (64, 128, 2): 62, (64, 128, 4): 106, (64, 128, 8): 229, (128, 16, 1): 108, (128, 16, 2): 198,
+        (128, 16, 4): 366, (128, 16, 8): 976, (128, 64, 1): 37, (128, 64, 2): 73, (128, 64, 4): 82,
+        (128, 64, 8): 196, (128, 128, 1): 58, (128, 128, 2): 70, (128, 128, 4): 99, (256, 16, 1): 118,
+        (256, 16, 2): 221, (256, 16, 4): 391, (256, 16, 8): 1010, (256, 64, 1): 58, (256, 64, 2): 98,
+        (256, 64, 4): 127, (256, 64, 8): 184
+    },
 }
 # By (num_frags_x, causal): num_frags_x 2 past 64 packed rows (a prefill call's), and the CAUSAL-true kernels
 # (flashinfer-single-prefill --causal), each compiled the same way
@@ -159,6 +180,7 @@ class PrefillTile:
     warps_kv: int  # warps splitting the keys
     smem_bytes: int  # dynamic shared memory per CTA
     regs: int  # per thread, as allocated
+    sm: int | None = None  # the architecture the JIT built it for (0.6.16; flashinfer_regs.ARCHES)
 
     @property
     def threads(self) -> int:
@@ -206,7 +228,7 @@ def _dims(d: int, dv: int):
 def paged_tile_cycles(tile: PrefillTile, d: int) -> int:
     """SM cycles the paged kernel adds to each key tile: its page arithmetic (PAGED_TILE_INSTRUCTIONS), issued by each
     of the CTA's four warps on its own scheduler, one instruction a cycle, beside the tile's GEMMs and softmax."""
-    return PAGED_TILE_INSTRUCTIONS[(d, tile.cta_tile_q, tile.cta_tile_kv // (MMA_ROWS * tile.warps_kv))]
+    return PAGED_TILE_INSTRUCTIONS[tile.sm][(d, tile.cta_tile_q, tile.cta_tile_kv // (MMA_ROWS * tile.warps_kv))]
 
 
 def _alloc(regs: int) -> int:
@@ -236,7 +258,7 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     sync = (warps_kv * tile_q * dv * 4 + warps_kv * tile_q * 8) if warps_kv > 1 else 0  # cta_sync_o/md_smem
     smem = max(qkv, sync, tile_q * dv * b)  # SharedStorageQKVO: a union of these (smem_o)
     regs = PREFILL_REGS[sm][(kernel, causal)][(_dims(d, dv), tile_q, mma_kv)]  # as the JIT builds it for sm_<sm>
-    return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs))
+    return PrefillTile(build, tile_q, tile_kv, warps_q, warps_kv, smem, _alloc(regs), sm)
 
 
 def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int, b: int,
