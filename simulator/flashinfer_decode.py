@@ -113,7 +113,7 @@ FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + FMUL_001
 # holds 90 (d = 128). Where the blog's 0.0.1 (decode.cuh @ 9f49803b, ptxas -v for sm_90a, nvcc 13.0) differs at
 # fp16: the batch kernel at d = 128 holds 63 registers at GQA group 4 and 70 at group 8 (docs/kernels.md D1). That
 # build's registers are its sm_90a compile's (over the sm_90a 0.6.16 table) on every GPU, its A100 PCIe panels' too:
-# an sm_80 compile holds 65 and 66 there (both 72 allocated, against 64 and 72), not tabulated.
+# at their shapes (groups 1 and 8) an sm_80 compile allocates the same or is held by shared memory (docs D7).
 DECODE_REGS_001 = {(BATCH, 128, 4): 63, (BATCH, 128, 8): 70}
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 # How much faster than measured the model predicts the single-request kernel on a GQA group (negative: slower): the

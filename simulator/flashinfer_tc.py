@@ -95,7 +95,8 @@ GROUPS_001 = (1, 4, 8)  # 0.0.1 SWITCH_GQA_GROUP_SIZE
 # Registers per thread: the 0.6.16 kernels' by architecture in simulator.flashinfer_regs (PREFILL_REGS). The 0.0.1
 # build's below (REGS_001): ptxas -v for sm_90a (nvcc 13.0, -use_fast_math -DNDEBUG) of the partition_kv
 # SinglePrefillWithKVCacheKernel the occupancy query asks about (9f49803b), by (GQA group, head dim, num_frags_z),
-# NHD, no RoPE, half; taken for the A100 PCIe panels of the blog too (no sm_80 table of that build).
+# NHD, no RoPE, half; taken for the A100 PCIe panels of the blog too (an sm_80 compile gives the same at their shapes:
+# docs/kernels.md D7).
 # The paged kernels' page arithmetic, SASS instructions a warp issues per key tile beyond the ragged kernel's, by
 # (head dim, CTA_TILE_Q, NUM_MMA_KV): BatchPrefillWithPagedKVCacheKernel's loop (prefill.cuh) recomputes, for each of
 # the NUM_MMA_KV x 4 / NUM_WARPS_Q K/V rows a thread loads next, its page (page_size.divmod), the page index (an
