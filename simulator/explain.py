@@ -443,7 +443,10 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             *_tc_end_lines(det),
             *(["note: on Hopper FlashInfer's default backend (\"auto\") is its fa3 one (hopper/prefill_sm90.cuh), "
                "whose kernel attnsim models through the batch entry point (flashinfer-prefill, --batch 1 for one "
-               "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" and not batch else [])]
+               "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" and not batch else []),
+            *(["note: on Blackwell FlashInfer's default backend (\"auto\") is this fa2 one, on mma.sync "
+               "(determine_attention_backend); its cutlass and trtllm-gen backends, on tcgen05, are not modelled: "
+               "flash4 is attnsim's Blackwell FMHA"] if hw.arch == "sm_100" else [])]
 
 
 def _tc_paged(det: dict) -> str:

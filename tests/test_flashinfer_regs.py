@@ -83,3 +83,16 @@ def test_bf16_conversions_cost_what_each_architectures_build_issues(sm, extra):
 
     bf16, fp16 = (decode_config(BATCH, 128, 8, 2, b, sm=sm) for b in (True, False))
     assert lane_fp32_ops(bf16) - lane_fp32_ops(fp16) == extra
+
+
+def test_explain_says_what_auto_runs_on_blackwell():
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "b200", "--algo", "flashinfer-prefill", "--seq-len", "4k",
+                                 "--batch", "4", "--causal", "--explain"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "on Blackwell FlashInfer's default backend (\"auto\") is this fa2 one" in text and "flash4" in text
+    assert "mma.sync" in text and "registers" in text
