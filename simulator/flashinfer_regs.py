@@ -266,10 +266,9 @@ DECODE_REGS_WINDOW = {
 
 
 def regs_arch(hw, family: str) -> int:
-    """The register tables' key for ``hw`` (its sm number), or exit 2 where FlashInfer's kernels are not tabulated."""
-    from simulator.gpu_kernels import sm_number
-
-    sm = sm_number(hw.arch)
+    """The register tables' key for ``hw`` (its sm number: ``sm_90a`` -> 90), or exit 2 where FlashInfer's kernels are
+    not tabulated."""
+    sm = int(hw.arch[3:].rstrip("a"))
     if sm not in ARCHES:
         raise UserError(f"{family}: FlashInfer's kernel registers are tabulated for sm_80, sm_90 and sm_100 (ptxas of "
                         f"the builds its JIT makes there); {hw.name} is {hw.arch}")
