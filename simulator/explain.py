@@ -445,8 +445,9 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
                "whose kernel attnsim models through the batch entry point (flashinfer-prefill, --batch 1 for one "
                "request); this is the call with backend=\"fa2\""] if hw.arch == "sm_90" and not batch else []),
             *(["note: on Blackwell FlashInfer's default backend (\"auto\") is this fa2 one, on mma.sync "
-               "(determine_attention_backend); its cutlass and trtllm-gen backends, on tcgen05, are not modelled: "
-               "flash4 is attnsim's Blackwell FMHA"] if hw.arch == "sm_100" else [])]
+               "(0.6.16's determine_attention_backend; since flashinfer-ai/flashinfer PR #5133, 2026-09, the ragged "
+               "wrapper's \"auto\" tries cuDNN, then CUTLASS first); its cudnn, cutlass and trtllm-gen backends, on "
+               "tcgen05, are not modelled: flash4 is attnsim's Blackwell FMHA"] if hw.arch == "sm_100" else [])]
 
 
 def _tc_paged(det: dict) -> str:
