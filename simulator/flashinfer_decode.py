@@ -77,7 +77,8 @@ ISSUE_LANES = SUB_PARTITIONS * 32
 OPS_PER_ELEMENT = 1 + 1 + 1 + 1
 FMAS_PER_ELEMENT = 2  # of which on the FP32 pipe: the two FFMAs (HADD2.F32 is a 16-bit instruction, bf16's a shift and PRMT)
 # Instructions per lane and (K/V row, query head) at fp16, d = 128, GQA groups 4 and 8, in the SASS of each build's
-# decode.cuh for sm_90a (nvcc 13.0, cuobjdump): 0.6.16 @ 8da13a29 and 0.0.1 @ 9f49803b
+# decode.cuh for sm_90a (nvcc 13.0, cuobjdump): 0.6.16 @ 8da13a29 and 0.0.1 @ 9f49803b; taken on every architecture,
+# the sm_80 and sm_100a builds' fp16 loops being within 1% of sm_90a's (docs/kernels.md D7)
 SASS_LANE_ROW = {"0.6.16": (61.83, 55.85), "0.0.1": (68.58, 62.54)}
 # bf16's extra conversion instructions per element, by the architecture the JIT builds for: the batch kernel's loop
 # at d = 128, group 8 (nvcc 13.0, the JIT's flags, nvdisasm; 2026-12-06) is 1,049 instructions in bf16 against 919 in
