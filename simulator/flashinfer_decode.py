@@ -33,6 +33,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
+from simulator.gpu_kernels import ctas_by_smem
 from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
 from simulator.result import Result
 from simulator.tile_cost import SUB_PARTITIONS
@@ -226,7 +227,7 @@ class DecodeConfig:
         """Resident CTAs per SM (what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns), from shared memory,
         registers as allocated (the kernels set no launch bound), threads and the CTA cap."""
         by_regs = hw.regs_per_sm // (self.threads * self.regs)
-        return min(hw.smem_per_sm_bytes // self.smem_bytes, by_regs, hw.max_threads_per_sm // self.threads,
+        return min(ctas_by_smem(hw, self.smem_bytes), by_regs, hw.max_threads_per_sm // self.threads,
                    hw.max_ctas_per_sm)
 
 

@@ -46,7 +46,7 @@ from simulator.cta_work import DenseCall
 from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge_kernel, page_size, window_keys,
                                         window_left)
 from simulator.flashinfer_regs import PREFILL_REGS, regs_arch
-from simulator.gpu_kernels import KernelConfig, paged_cache
+from simulator.gpu_kernels import KernelConfig, ctas_by_smem, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
@@ -189,7 +189,7 @@ class PrefillTile:
 
     def ctas_per_sm(self, hw) -> int:
         """cudaOccupancyMaxActiveBlocksPerMultiprocessor: shared memory, registers, threads and the CTA cap."""
-        return min(hw.smem_per_sm_bytes // self.smem_bytes, hw.regs_per_sm // (self.threads * self.regs),
+        return min(ctas_by_smem(hw, self.smem_bytes), hw.regs_per_sm // (self.threads * self.regs),
                    hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
 
 

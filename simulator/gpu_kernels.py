@@ -37,6 +37,20 @@ FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103),
 FAMILY_UNMODELLED = {"flash4": (80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80")}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
+# Shared memory the occupancy query charges a CTA (CUDA 13.0 include/cuda_occupancy.h,
+# cudaOccMaxBlocksPerSMSmemLimit): its static and dynamic bytes plus the driver's reservedSharedMemPerBlock ("starting
+# Ampere, CUDA driver reserves additional shared memory per block": 1 KB, the gap between the CUDA C++ Programming
+# Guide's shared memory per SM and per block, 164/163 KB on sm_80, 228/227 KB on sm_90 and sm_100), rounded up to the
+# allocation granularity (cudaOccSMemAllocationGranularity: 128 B from compute capability 8); an SM holds
+# floor(its shared memory / that) CTAs.
+RESERVED_SMEM_PER_CTA = 1024
+SMEM_GRANULARITY = 128
+
+
+def ctas_by_smem(hw, smem_bytes: int) -> int:
+    """CTAs an SM's shared memory holds by the occupancy query's count (RESERVED_SMEM_PER_CTA, SMEM_GRANULARITY)."""
+    charged = -(-(max(int(smem_bytes), 0) + RESERVED_SMEM_PER_CTA) // SMEM_GRANULARITY) * SMEM_GRANULARITY
+    return hw.smem_per_sm_bytes // charged
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
 OUT_MIN_BYTES = 2  # no kernel writes an 8-bit O (out_bytes)
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
@@ -127,7 +141,7 @@ class KernelConfig:
         """Resident CTAs per SM, limited by smem, registers, threads and the CTA cap."""
         threads = (self.warps + self.producer_warps) * WARP_THREADS
         regs = (self.warps * self.regs_per_thread + self.producer_warps * PRODUCER_REGS) * WARP_THREADS
-        by_smem = hw.smem_per_sm_bytes // max(self.smem_bytes, 1)
+        by_smem = ctas_by_smem(hw, self.smem_bytes)
         by_regs = hw.regs_per_sm // regs
         by_threads = hw.max_threads_per_sm // threads
         k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm, self.max_ctas_per_sm)

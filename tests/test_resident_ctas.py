@@ -88,3 +88,14 @@ def test_fa3_combine_waits_one_l2_round_trip_per_three_splits():
     r = evaluate(b200, "flash4", wl)
     trip = l2_hit_cycles(b200.arch) / b200.sustained_clock_hz
     assert r.detail["splits"] > 3 and r.times["combine"] == pytest.approx((1 + -(-r.detail["splits"] // 3)) * trip)
+
+
+def test_the_occupancy_query_charges_each_cta_the_drivers_reserved_shared_memory():
+    """cuda_occupancy.h (cudaOccMaxBlocksPerSMSmemLimit): a CTA's shared memory plus the 1 KB the driver reserves per
+    block from Ampere on, rounded up to 128 B; 228 KiB on an H100 hold three CTAs of 75 KiB, two of 76 KiB."""
+    from simulator.gpu_kernels import ctas_by_smem
+
+    h100, a100 = hardware("h100"), hardware("a100")
+    assert (ctas_by_smem(h100, 75 * 1024), ctas_by_smem(h100, 76 * 1024)) == (3, 2)
+    assert ctas_by_smem(h100, 75 * 1024 + 1) == 2  # 128-byte granularity: one byte more is 128 more
+    assert (ctas_by_smem(a100, 81 * 1024), ctas_by_smem(a100, 82 * 1024)) == (2, 1)  # 164 KiB: 2 x 82 fits, not 2 x 83
