@@ -87,6 +87,10 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
+    if algo.startswith("flashinfer") and wl.scope == "layer" and int(hw.arch[3:].rstrip("a")) >= 100:
+        return (f"--scope layer: on Blackwell a serving engine's FlashInfer backend runs FlashInfer's trtllm-gen kernels "
+                "(vLLM use_trtllm_attention: prefill with a 16-bit KV cache, decode batches up to 256 tokens), which "
+                f"attnsim does not model; use --scope kernel for {algo} as FlashInfer's backend=\"auto\" runs it")
     limits = FA4_SM90_LIMITS if hopper_fa4(hw, algo) else LIMITS.get(algo)
     if limits is None:
         return None

@@ -96,3 +96,19 @@ def test_explain_says_what_auto_runs_on_blackwell():
     text = " ".join(r.output.split())
     assert "on Blackwell FlashInfer's default backend (\"auto\") is this fa2 one" in text and "flash4" in text
     assert "mma.sync" in text and "registers" in text
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_serving_engines_flashinfer_layer_on_blackwell_is_a_one_line_error(family):
+    """vLLM's FlashInfer backend on sm_100 runs FlashInfer's trtllm-gen kernels for a 16-bit cache's prefill and
+    decode batches up to 256 tokens (use_trtllm_attention), which attnsim does not model: --scope layer says so;
+    --scope kernel prices FlashInfer's own fa2 kernels, and Hopper's layer runs as before."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    args = ["simulate", "--algo", family, "--seq-len", "1" if "decode" in family else "2k", "--kv-len", "4k",
+            "--heads", "32", "--kv-heads", "8"] + ([] if family.startswith("flashinfer-single") else ["--batch", "4"])
+    r = CliRunner().invoke(cli, args + ["--hw", "b200", "--scope", "layer"])
+    assert r.exit_code == 2 and "trtllm-gen" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert CliRunner().invoke(cli, args + ["--hw", "b200", "--scope", "kernel"]).exit_code == 0
