@@ -23,8 +23,9 @@ from einsum_cascades.errors import UserError
 
 ARCHES = (80, 90, 100)  # sm_80 (A100, A800), sm_90a (H100, H200, H20, H800), sm_100a (B200, GB200)
 
-# PREFILL_REGS[sm][(kernel, causal)][(head dim, CTA_TILE_Q, NUM_MMA_KV)]: kernel 'single' (SinglePrefillWithKVCacheKernel),
-# 'ragged' or 'paged' (BatchPrefillWith{Ragged,Paged}KVCacheKernel), causal the MaskMode::kCausal build
+# PREFILL_REGS[sm][(kernel, causal)][(head dim, CTA_TILE_Q, NUM_MMA_KV)]: kernel 'single'
+# (SinglePrefillWithKVCacheKernel), 'ragged' or 'paged' (BatchPrefillWith{Ragged,Paged}KVCacheKernel), causal the
+# MaskMode::kCausal build
 PREFILL_REGS = {
     80: {
         ('single', False): {
@@ -213,9 +214,9 @@ PREFILL_REGS = {
         },
     },
 }
-# DECODE_REGS[sm][(kernel, head dim)][GQA group index][dtype index]: kernel 'batch' (BatchDecodeWithPagedKVCacheKernel) or
-# 'single' (SingleDecodeWithKVCacheKernel); groups 1, 2, 3, 4, 8; dtypes fp16, bf16, e4m3. DECODE_REGS_WINDOW: the same
-# with use_sliding_window
+# DECODE_REGS[sm][(kernel, head dim)][GQA group index][dtype index]: kernel 'batch'
+# (BatchDecodeWithPagedKVCacheKernel) or 'single' (SingleDecodeWithKVCacheKernel); groups 1, 2, 3, 4, 8; dtypes fp16,
+# bf16, e4m3. DECODE_REGS_WINDOW: the same with use_sliding_window
 DECODE_REGS = {
     80: {
         ('batch', 64): ((72, 72, 80), (56, 56, 80), (65, 68, 80), (58, 59, 80), (64, 66, 86)),
