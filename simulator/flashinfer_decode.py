@@ -214,8 +214,7 @@ class DecodeConfig:
     @property
     def regs(self) -> int:
         """Registers per thread as allocated (DECODE_REGS, or DECODE_REGS_WINDOW for the sliding-window variant, at the
-        build's architecture, rounded
-        up to REG_ALLOC_PER_THREAD)."""
+        build's architecture, rounded up to REG_ALLOC_PER_THREAD)."""
         table = (DECODE_REGS_WINDOW if self.window else DECODE_REGS)[self.sm]
         by_group = table[(KERNEL_KIND[self.family], self.vec * self.bdx)][GROUP_SIZES.index(self.bdy)]
         used = by_group[2 if self.fp8 else 1 if self.bf16 else 0]

@@ -20,6 +20,7 @@ another arch gets a one-line error from the FlashInfer families (``regs_arch``).
 """
 
 from einsum_cascades.errors import UserError
+from simulator.gpu_kernels import sm_number
 
 ARCHES = (80, 90, 100)  # sm_80 (A100, A800), sm_90a (H100, H200, H20, H800), sm_100a (B200, GB200)
 
@@ -272,9 +273,8 @@ DECODE_REGS_WINDOW = {
 
 
 def regs_arch(hw, family: str) -> int:
-    """The register tables' key for ``hw`` (its sm number: ``sm_90a`` -> 90), or exit 2 where FlashInfer's kernels are
-    not tabulated."""
-    sm = int(hw.arch[3:].rstrip("a"))
+    """The register tables' key for ``hw`` (its sm number), or exit 2 where FlashInfer's kernels are not tabulated."""
+    sm = sm_number(hw.arch)
     if sm not in ARCHES:
         raise UserError(f"{family}: FlashInfer's kernel registers are tabulated for sm_80, sm_90 and sm_100 (ptxas of "
                         f"the builds its JIT makes there); {hw.name} is {hw.arch}")

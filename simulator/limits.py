@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
+from simulator.gpu_kernels import sm_number
 from simulator.kernel_configs import fa4_hd256, fa4_sm90_block_kv
 from simulator.tiles import grid_call
 from simulator.workload import mla_absorbed
@@ -87,7 +88,7 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
-    if algo.startswith("flashinfer") and wl.scope == "layer" and int(hw.arch[3:].rstrip("a")) >= 100:
+    if algo.startswith("flashinfer") and wl.scope == "layer" and sm_number(hw.arch) >= 100:
         return (f"--scope layer: on Blackwell a serving engine's FlashInfer backend runs FlashInfer's trtllm-gen kernels "
                 "(vLLM use_trtllm_attention: prefill with a 16-bit KV cache, decode batches up to 256 tokens), which "
                 f"attnsim does not model; use --scope kernel for {algo} as FlashInfer's backend=\"auto\" runs it")
@@ -166,7 +167,7 @@ def varlen_error(hw, algo: str, wl=None) -> str | None:
     if hw.kind == "accelerator":
         return f"--varlen: a GPU kernel's variable-length entry point; {hw.name} is an accelerator: drop it"
     if algo.rpartition("@")[2] not in VARLEN_FAMILIES:
-        from simulator.gpu_kernels import FAMILY_ARCHS, sm_number
+        from simulator.gpu_kernels import FAMILY_ARCHS
 
         low, high = FAMILY_ARCHS["flash3"]
         instead = "flash3" if low <= sm_number(hw.arch) <= high else "flash2"
