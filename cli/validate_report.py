@@ -44,8 +44,9 @@ def report(results, hw, fmt, output, clock_mhz):
     missing column takes simulate's default) plus the time per call in exactly one of measured_ms, measured_us or measured_s, and
     optionally device and kernel (free text: what ran, on what). A {"points": [...]} JSON may
     also say which kernel builds it timed: fa3_build (current, 2024-07), fa2_build (current,
-    2.4.2: FA2 before v2.5.7, which splits over the SM count) and flashinfer_build (0.6.16,
-    0.0.1); absent, today's code.
+    2.4.2: FA2 before v2.5.7, which splits over the SM count), flashinfer_build (0.6.16,
+    0.0.1) and flashmla_build (2025-04, 2025-02: FlashMLA's first release); absent, today's
+    code.
 
     \b
     Examples:

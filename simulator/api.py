@@ -26,6 +26,7 @@ from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_
 from simulator.result import Result
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.flashinfer_tc import current_build as current_flashinfer_build
+from simulator.flashmla import current_build as current_flashmla_build
 from simulator.kernel_configs import current_fa2_build, current_fa3_build
 from simulator.layer import check_scope, with_layer
 from simulator.point_groups import ColumnPlan, column_groups, has_mask
@@ -195,8 +196,8 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
 
 
 def current_builds() -> tuple:
-    """The FA3, FA2 and FlashInfer builds predictions run as here (a key for caches of results)."""
-    return current_fa3_build(), current_fa2_build(), current_flashinfer_build()
+    """The FA3, FA2, FlashInfer and FlashMLA builds predictions run as here (a key for caches of results)."""
+    return current_fa3_build(), current_fa2_build(), current_flashinfer_build(), current_flashmla_build()
 
 
 @lru_cache(maxsize=4096)

@@ -32,14 +32,26 @@ The tile is priced by the fused kernels' tile model (simulator.tile_cost) with F
 same instruction, the softmax beside the other warpgroup's GEMMs); the SM parts' work by the metadata's own
 greedy split; the stream by K's bytes once (the num_m_block CTAs of a part walk the same blocks together, so L2
 serves all but the first).
+
+``flashmla_build("2025-02")`` (a published file's ``flashmla_build``) prices the first release instead
+(414a2f3 to b31bfe7, February 2025; csrc/flash_fwd_mla_kernel.h ``compute_attn_1rowblock_splitkv_mla`` and
+``run_flash_splitkv_fwd_mla`` @ 4edea86), whose scheduler, tiles, one CTA per SM and dependent loads are the same:
+per block warpgroup 0 issues Q K^T and waits for it (``flash::gemm`` with wg_wait 0), masks, runs the softmax,
+stores P and the rescale factors to shared memory and signals SReady, and only then do both warpgroups multiply P by
+their half of V, while warpgroup 1 loads the next K block with cp.async and meets warpgroup 0 at __syncthreads:
+nothing overlaps a block's softmax, so a block costs its GEMMs plus its softmax; and the combine kernel is launched
+after every call with a plain launch (no programmatic dependent launch), returning at once where no request was
+split.
 """
 
 import math
+from contextvars import ContextVar
 
 from einsum_cascades.errors import UserError
 from simulator.cta_work import DenseCall
 from simulator.gpu_kernels import KernelConfig, pattern_causal
 from simulator.cost import Cost
+from simulator.kernel_configs import build_switch
 from simulator.tile_cost import ops_of, tile_cycles
 from simulator.workload import MLA_ABSORBED, mla_absorbed
 
@@ -58,8 +70,23 @@ PARTIAL_BYTES = 4  # oaccum and lse_accum are fp32
 # traits.h SharedMemoryPlan beside sQ, sK0, sK1 and sP0: fp32 per row sM, sL_reduction_wksp (2), sScale0, sScale1;
 # barriers_K0 and barriers_K1 (HEAD_DIM_K / 64 each) and barrier_Q, 64-bit mbarriers (TMABarrier = cutlass::arch::ClusterTransactionBarrier)
 ROW_STAT_FLOATS = 5
+# FlashMLA by build: "2025-04", the kernel of the 2025-04-22 performance update (c2067be) and later, as read at
+# 9241ae3e; "2025-02", the first release (the module docstring says what differs)
+FLASHMLA_BUILDS = ("2025-04", "2025-02")
+_build: ContextVar[str] = ContextVar("flashmla_build", default=FLASHMLA_BUILDS[0])
 TMA_BARRIERS = 2 * HEAD_DIM_K // 64 + 1
 BARRIER_BYTES = 8
+
+
+def current_build() -> str:
+    """The FlashMLA build predictions run as here."""
+    return _build.get()
+
+
+def flashmla_build(build: str | None):
+    """Predict FlashMLA as the given build runs inside this block (a published file's ``flashmla_build``); None
+    keeps today's kernel."""
+    return build_switch(_build, FLASHMLA_BUILDS, "flashmla_build", build)
 
 
 def error(hw, wl) -> str | None:
@@ -147,6 +174,9 @@ def simulate(hw, wl):
     blocks = math.ceil(wl.kv_len / BLOCK_N)
     per_part, splits = schedule(wl.batch, blocks, parts)
     tile = tile_cycles(cfg, hw, wl, partial=False, resident=1)
+    first_release = current_build() == "2025-02"
+    if first_release:  # a block's GEMMs, then its softmax: nothing hides the softmax, the first block's included
+        tile = tile._replace(cycles=max(tile.cycles, tile.gemm + tile.softmax), hidden=0.0)
     split_segments = sum(p[2] for p in per_part)
     rows = wl.seq_len * wl.group  # real rows of a KV head's tiles
     tile_rows = min(rows, BLOCK_M)  # the rows a CTA stores (store_o writes num_valid_seq_q of them)
@@ -179,18 +209,20 @@ def simulate(hw, wl):
                 tensor_flops=scores * ops.tensor_per_score + tiles_run * BLOCK_M * ops.tensor_per_row,
                 fma_ops=scores * ops.fp32_poly(0.0, 0) + tiles_run * BLOCK_M * ops.fp32_per_row,
                 exp_ops=scores * ops.sfu_poly(0.0) + tiles_run * BLOCK_M * ops.sfu_per_row,
-                launches=2 if split_segments else 1)
+                launches=2 if split_segments or first_release else 1)
     times = _roof_times(hw, wl, cost, "wgmma")
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     # the combine kernel (smxx/decode/combine): launched under programmatic dependent launch, so its launch hides
     # behind the main kernel's end; it reads the split requests' partials (one round trip) and writes their O
     combine = (latency + 2 * partial / bw) if split_segments else 0.0
+    if first_release:  # a plain launch after every call; where nothing was split it reads the split counts and exits
+        combine = hw.launch_overhead_s + latency + 2 * partial / bw
     times["launch"] = hw.launch_overhead_s
     times["compute"] = compute
     times["stream_fill"] = hw.hbm_latency_s + tile.cycles / clock
     times["combine"] = combine
     times["writeback"] = cold_l2_writeback_bytes(hw, wl, reads) / bw
-    detail = dict(schedule=FAMILY, block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True, ctas_per_sm=1,
+    detail = dict(schedule=FAMILY, build=current_build(), block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True, ctas_per_sm=1,
                   splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
                   split_segments=split_segments,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,

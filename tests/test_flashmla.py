@@ -3,18 +3,20 @@ on Hopper: one latent KV head of 576 columns whose first 512 are V, 64-row tiles
 the get_mla_metadata split of a batch's blocks over SM parts, and the combine kernel."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
 from simulator.api import evaluate, hardware
-from simulator.flashmla import FIXED_OVERHEAD_BLOCKS, schedule
+from simulator.flashmla import FIXED_OVERHEAD_BLOCKS, flashmla_build, schedule
 from simulator.limits import kernel_error
 from simulator.workload import Workload
 from test_bad_inputs_review import one_line_error
 
 H100, H20 = hardware("h100"), hardware("h20")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def mla(**kw):
@@ -174,3 +176,34 @@ def test_the_naive_baseline_of_the_absorbed_form_is_deepseeks_reference():
 @pytest.mark.parametrize("algo", ["flash2", "flash-decoding", "flashinfer-decode", "flash1"])
 def test_other_families_say_the_absorbed_form_is_not_theirs(algo):
     assert "MLA's absorbed form" in kernel_error(H100, algo, mla())
+
+
+def test_the_first_release_pays_each_blocks_softmax_and_a_combine_launch():
+    """flashmla_build("2025-02"): nothing overlaps a block's softmax (compute_attn_1rowblock_splitkv_mla: QK^T, wait,
+    softmax, then PV), and the combine is launched after every call without PDL; a memory-bound call keeps its
+    stream."""
+    compute_bound = mla(batch=16, heads=16, kv_len=65536, page_size=64)
+    today = evaluate(H100, "flashmla", compute_bound)
+    with flashmla_build("2025-02"):
+        first = evaluate(H100, "flashmla", compute_bound)
+    assert first.detail["build"] == "2025-02" and today.detail["build"] == "2025-04"
+    assert first.detail["tile_cycles"] > today.detail["tile_cycles"]
+    tile = first.detail["tile_cycles"]
+    with flashmla_build("2025-02"):
+        unsplit = evaluate(H100, "flashmla", mla(batch=132, heads=64, kv_len=256, page_size=64))
+    assert unsplit.detail["split_segments"] == 0 and unsplit.cost.launches == 2  # the combine runs anyway
+    assert tile > 0 and first.time_s > today.time_s
+    with pytest.raises(Exception, match="bad flashmla_build '2025-03': allowed 2025-04, 2025-02"):
+        with flashmla_build("2025-03"):
+            pass
+
+
+def test_the_published_sets_of_the_first_release_say_so():
+    """The three sets that timed FlashMLA's February 2025 kernel name it, and the report predicts them as built."""
+    for name in ("flashmla-achatbot-pr123-h100.json", "flashmla-issue30-h20.json", "flashmla-etap-h20.json"):
+        doc = json.loads((ROOT / "validation" / "published" / name).read_text())
+        assert doc["flashmla_build"] == "2025-02" and doc["flashmla_build_why"], name
+    r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashmla-issue30-h20.json", "--format",
+                                 "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["builds"]["flashmla_build"] == "2025-02"
+
