@@ -20,6 +20,7 @@ from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES, padded_note
+from simulator.tiles import grid_call
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_error
@@ -402,12 +403,21 @@ def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | Non
     return record, mark_columns(record, spec, result, base_spec, base, n)
 
 
+# A neighborhood grid on FA2's tiles is no kernel NATTEN runs: on Ampere NATTEN runs its own fused kernel (backends/fna.py,
+# CUTLASS Sm80 FnaForward), which attnsim does not model (docs/kernels.md G)
+AMPERE_NATTEN_NOTE = ("a neighborhood grid on FA2's tiles is not NATTEN's Ampere kernel (FNA), which attnsim does not model: "
+                      "NATTEN 0.20's profiler page times that kernel 2.5-6.3x longer than this on a 3-D call "
+                      "(validation/published/natten-docs-profiler-a100.json)")
+
+
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
     """The JSON/CSV record of one point (keys as DESIGN.md lists them, plus a few more); ``base`` None: the
     baseline cannot run, ``note`` says why, and the speedup is empty."""
     wl = r.workload
     if pad := r.detail.get("padded_head_dim"):
         note = "; ".join(filter(None, (padded_note(pad, wl), note)))
+    if r.algorithm == "flash2" and wl.pattern and grid_call(wl):
+        note = "; ".join(filter(None, (AMPERE_NATTEN_NOTE, note)))
     if base is None:
         return {**to_row(r, r), "baseline": None, "baseline_time_s": None, "speedup": None,
                 "baseline_energy_j": None, "note": note}
