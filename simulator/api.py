@@ -20,11 +20,11 @@ from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES, padded_note
-from simulator.tiles import grid_call
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_error
 from simulator.result import Result
+from simulator.tiles import grid_call
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.flashinfer_tc import current_build as current_flashinfer_build
 from simulator.flashmla import current_build as current_flashmla_build
@@ -403,10 +403,10 @@ def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | Non
     return record, mark_columns(record, spec, result, base_spec, base, n)
 
 
-# A neighborhood grid on FA2's tiles is no kernel NATTEN runs: on Ampere NATTEN runs its own fused kernel (backends/fna.py,
-# CUTLASS Sm80 FnaForward), which attnsim does not model (docs/kernels.md G)
-AMPERE_NATTEN_NOTE = ("a neighborhood grid on FA2's tiles is not NATTEN's Ampere kernel (FNA), which attnsim does not model: "
-                      "NATTEN 0.20's profiler page times that kernel 2.5-6.3x longer than this on a 3-D call "
+# A neighborhood grid on FA2's tiles is no kernel NATTEN runs: on Ampere NATTEN runs its own fused kernel
+# (backends/fna.py, CUTLASS Sm80 FnaForward), which attnsim does not model (docs/kernels.md G)
+AMPERE_NATTEN_NOTE = ("a neighborhood grid on FA2's tiles is not NATTEN's Ampere kernel (FNA), which attnsim does not "
+                      "model: NATTEN 0.20's profiler page times that kernel 2.5-6.3x longer than this on a 3-D call "
                       "(validation/published/natten-docs-profiler-a100.json)")
 
 

@@ -70,12 +70,12 @@ PARTIAL_BYTES = 4  # oaccum and lse_accum are fp32
 # traits.h SharedMemoryPlan beside sQ, sK0, sK1 and sP0: fp32 per row sM, sL_reduction_wksp (2), sScale0, sScale1;
 # barriers_K0 and barriers_K1 (HEAD_DIM_K / 64 each) and barrier_Q, 64-bit mbarriers (TMABarrier = cutlass::arch::ClusterTransactionBarrier)
 ROW_STAT_FLOATS = 5
+TMA_BARRIERS = 2 * HEAD_DIM_K // 64 + 1
+BARRIER_BYTES = 8
 # FlashMLA by build: "2025-04", the kernel of the 2025-04-22 performance update (c2067be) and later, as read at
 # 9241ae3e; "2025-02", the first release (the module docstring says what differs)
 FLASHMLA_BUILDS = ("2025-04", "2025-02")
 _build: ContextVar[str] = ContextVar("flashmla_build", default=FLASHMLA_BUILDS[0])
-TMA_BARRIERS = 2 * HEAD_DIM_K // 64 + 1
-BARRIER_BYTES = 8
 
 
 def current_build() -> str:
@@ -222,7 +222,8 @@ def simulate(hw, wl):
     times["stream_fill"] = hw.hbm_latency_s + tile.cycles / clock
     times["combine"] = combine
     times["writeback"] = cold_l2_writeback_bytes(hw, wl, reads) / bw
-    detail = dict(schedule=FAMILY, build=current_build(), block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True, ctas_per_sm=1,
+    detail = dict(schedule=FAMILY, build=current_build(), block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True,
+                  ctas_per_sm=1,
                   splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
                   split_segments=split_segments,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
