@@ -108,6 +108,9 @@ class KernelConfig:
     # Mask::apply_mask's Need_masking includes Is_local, and compute_attn_1rowblock's loop after the masking
     # steps still calls it; FA3 and FA4 run their middle tiles unmasked)
     masks_local_tiles: bool = False
+    # NATTEN's Hopper FNA on a neighborhood that is not fully block-sparse: instructions a consumer thread issues a
+    # score to mask every tile, after the QK wgmma's wait and before the softmax (kernel_configs.natten_mask_issue)
+    mask_issue_per_score: float = 0.0
     # FA2 (flash_fwd_kernel.h compute_attn_1rowblock and its split-KV twin): a K/V load is issued one GEMM ahead of
     # its use, V(n) after waiting for K(n) and before QK(n), K(n-1) after waiting for V(n) and before the softmax and
     # PV(n), so a CTA alone on its SM waits max(QK, L) + max(softmax + PV, L) a tile (tile_cost._tile_cost)

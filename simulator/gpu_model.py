@@ -24,7 +24,7 @@ from simulator.schedule import resident_ctas
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
-from simulator.kernel_configs import natten_sm90
+from simulator.kernel_configs import natten_mask_issue, natten_sm90
 from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, runs_fa2, window_extra_tiles
 from simulator.limits import Unsupported
 from simulator.result import Result
@@ -169,6 +169,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         parts = [replace(p, tiles=window_extra_tiles(p.tiles, wl, block_q, cfg.block_kv)) for p in parts]
     tiles = parts[0].tiles
     heads = sum(p.heads for p in parts)
+    if natten_hopper(hw, algo, wl) and not wl.block_size:  # NATTEN masks every tile unless the call is fully block-sparse
+        cfg = replace(cfg, mask_issue_per_score=natten_mask_issue(wl, [np.sum(p.tiles.row_partial) for p in parts]))
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
         if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl, kvcache=bool(wl.varlen)):
@@ -215,7 +217,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra, "tile_fill": rows / cfg.block_q,
               "loads_in_mma_warps": cfg.tensor_path == "mma_sync",  # no TMA producer (blend_weight)
-              "every_tile_masked": every_tile_masked,
+              "every_tile_masked": every_tile_masked, "mask_issue_per_score": cfg.mask_issue_per_score,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}
     if not is_columns(splits):  # one point: the kernels its launches count, in order (--explain names them)
         copies = list(detail_extra.get("permute_bytes", {}))  # NATTEN's: permute_* before, unpermute_* after
@@ -274,9 +276,14 @@ def fused_config(hw, algo, wl):
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         return _with_block(cfg, wl.block_size)
-    if algo == "flash3" and sm_number(hw.arch) >= 90 and tile_source.grid_call(wl):
+    if natten_hopper(hw, algo, wl):
         return natten_sm90(cfg, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     return cfg
+
+
+def natten_hopper(hw, algo: str, wl) -> bool:
+    """Whether the call is a neighborhood grid run by NATTEN's Hopper FNA (flash3 on sm_90)."""
+    return algo == "flash3" and sm_number(hw.arch) >= 90 and tile_source.grid_call(wl)
 
 
 def cold_l2_writeback_bytes(hw, wl, hbm_bytes):

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from dataclasses import replace
 from functools import lru_cache
 
+from simulator._numpy import np
+
 from simulator.gpu_kernels import KernelConfig
 from simulator.workload import MLA_ABSORBED, mla_absorbed
 
@@ -294,6 +296,24 @@ def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
 # __init__.py @ 8c8729f4): d = 32, 64: 64 x 128 NonPersistent; 128: 128 x 128 WarpSpecializedCooperative;
 # 256: 128 x 64 WarpSpecializedCooperative. A head dim NATTEN has no kernel for takes the next larger one's.
 NATTEN_SM90_TILES = {32: (64, 128, False), 64: (64, 128, False), 128: (128, 128, True), 256: (128, 64, True)}
+# NATTEN's Hopper FNA masks every tile of a call that is not fully block-sparse (fna_collective_softmax.hpp
+# step: ``if (not is_fully_block_sparse) Fusion{}.apply_mask(...)``; fna_fusion.hpp NeighborhoodAttentionMaskSm90:
+# per row the window's start and end on each axis, then per score the key's grid coordinate, two comparisons an
+# axis and a select), in its consumer loop after ``warpgroup_wait<0>()`` on the QK GEMM and before the softmax
+# (fna_collective_tma_warpspecialized.hpp), so nothing overlaps it. Its SASS, instructions a consumer thread issues a
+# score (NATTEN 8c8729f, KernelForward<half_t, non-causal, 128 x 128 x 128, WSCooperative> at (16, 8) x (16, 8) tiles
+# in 2-D and (4, 4, 8) x (4, 4, 8) in 3-D, nvcc 13.0 -arch=sm_90a -O3 -use_fast_math -DNDEBUG against CUTLASS 6b3e607,
+# nvdisasm, counted 2026-12-06, not re-run by attnsim): the loop's masked branch is 385 and 489 instructions a thread
+# over the 64 scores a thread holds of a 128 x 128 tile (docs/kernels.md G)
+NATTEN_SM90_MASK_ISSUE = {2: 385 / 64, 3: 489 / 64}
+
+
+def natten_mask_issue(wl, tiles_partial) -> float:
+    """Instructions a consumer thread issues a score to mask NATTEN's Hopper tiles (NATTEN_SM90_MASK_ISSUE): where
+    any visited tile is partial the call is not fully block-sparse and every tile is masked; 0 where none is."""
+    if not np.any(np.asarray(tiles_partial) > 0):
+        return 0.0
+    return NATTEN_SM90_MASK_ISSUE[3 if "window3d" in wl.pattern else 2]
 
 
 def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:

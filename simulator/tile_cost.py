@@ -84,7 +84,8 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     load = (bc * cfg.kv_load_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_poly(poly) + br * ops.sfu_per_row) / sfu_rate
-    fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + (MASK_FP32_PER_SCORE if partial else 0))
+    mask = MASK_FP32_PER_SCORE if partial and not cfg.mask_issue_per_score else 0  # NATTEN's mask: issued apart
+    fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + mask)
     fp32 = (fp32_ops + br * ops.fp32_per_row) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
     core = max(gemm, softmax) + exposed * min(gemm, softmax)
@@ -93,6 +94,9 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
         gemm_sm = max(tensor * capped, smem)
         core = max(gemm, max(gemm_sm, softmax) + exposed * min(gemm_sm, softmax))
         hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
+    # a mask the kernel issues between its QK wait and its softmax (NATTEN's Hopper FNA, on every tile): its
+    # instructions in series, one warp-instruction a cycle on each of the SM's schedulers
+    core += cfg.mask_issue_per_score * scores / (SUB_PARTITIONS * 32)
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
     if cfg.gemm_ahead_loads and resident == 1:
         waits["latency"] = max(waits["latency"], lone_chain_cycles(gemm, softmax, latency, kd, kdv))

@@ -69,3 +69,28 @@ def test_a_mix_permutes_only_its_grid_groups_heads():
     whole = run("h100", "flash3", seq_len=4096, pattern="window2d(64,64,7,7)")
     half = run("h100", "flash3", seq_len=4096, pattern="heads(16: window2d(64,64,7,7), 16: full)")
     assert {k: v / 2 for k, v in whole.detail["permute_bytes"].items()} == half.detail["permute_bytes"]
+
+
+def test_nattens_hopper_kernel_masks_every_tile_of_a_call_not_fully_block_sparse():
+    """fna_collective_softmax.hpp: ``if (not is_fully_block_sparse) apply_mask`` on every QK tile, after the QK wait:
+    the mask's counted SASS (NATTEN_SM90_MASK_ISSUE) in series, at one warp-instruction a cycle per scheduler; a
+    strided neighborhood whose visited tiles are all whole is not masked; Blackwell's kernel is not priced so."""
+    from simulator.kernel_configs import NATTEN_SM90_MASK_ISSUE
+
+    h100 = hardware("h100")
+
+    def call(pattern, n=65536, hw=h100, algo="flash3"):
+        return evaluate(hw, algo, Workload(batch=1, heads=24, head_dim=128, seq_len=n, kv_len=n, pattern=pattern,
+                                           scope="kernel-warm"))
+
+    plain, strided = call("window2d(256,256,80,80)"), call("window2d(256,256,80,80,stride=(16,16))")
+    assert strided.detail["partial_tile_cycles"] == strided.detail["tile_cycles"]  # no partial tile
+    added = NATTEN_SM90_MASK_ISSUE[2] * 128 * 128 / 128  # scores of a 128 x 128 tile over 128 lanes a cycle
+    assert math.isclose(plain.detail["tile_cycles"] - strided.detail["tile_cycles"], added, rel_tol=1e-9)
+    assert math.isclose(plain.detail["partial_tile_cycles"], plain.detail["tile_cycles"])  # every tile alike
+    cube = call("window3d(30,48,80,18,24,24)", n=115200)
+    assert math.isclose(cube.detail["tile_cycles"] - strided.detail["tile_cycles"],
+                        NATTEN_SM90_MASK_ISSUE[3] * 128, rel_tol=1e-9)
+    b200 = hardware("b200")
+    assert call("window2d(256,256,80,80)", hw=b200, algo="flash4").detail["tile_cycles"] == \
+        call("window2d(256,256,80,80,stride=(16,16))", hw=b200, algo="flash4").detail["tile_cycles"]
