@@ -26,7 +26,7 @@ T_s, X_s, P_s, T_r, X_r, P_r = sp.symbols("T_s X_s P_s T_r X_r P_r", nonnegative
 X_e = sp.Symbol("X_e", nonnegative=True)  # of the MUFU ops per score, the exponentials (FA4's polynomial takes a share)
 # The head dims the kernel is compiled for, where the call's are smaller (its MMAs and smem tiles span them)
 dk, dvk = sp.symbols("d_k dv_k", positive=True)
-M_s = sp.Symbol("M_s", nonnegative=True)  # FP32 ops per score of a masked tile (index compare + select)
+M_s = sp.Symbol("M_s", nonnegative=True)  # CUDA-core ops per score of a masked tile (index compares + select)
 
 
 def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
@@ -76,7 +76,7 @@ def tile_values(hw, algo: str, wl, cascade: str | None = None, **pass_fields) ->
             stages: cfg.kv_stages, k: cfg.ctas_per_sm(hw), f_poly: cfg.exp_poly_fraction, T_s: ops.tensor_per_score,
             X_s: ops.sfu_per_score, X_e: ops.exp_per_score, P_s: ops.fp32_per_score, T_r: ops.tensor_per_row,
             X_r: ops.sfu_per_row,
-            P_r: ops.fp32_per_row, M_s: tc.MASK_FP32_PER_SCORE}, cfg
+            P_r: ops.fp32_per_row, M_s: tc.mask_ops(cfg)}, cfg
 
 
 UNIT_NAMES = {"mufu": "sfu (not exp)"}  # the walker's units as --explain names them: MUFU ops other than exponentials
@@ -229,8 +229,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      "bytes do not")
     lines += _cascade_lines(cfg, values)
     masked = bool(det.get("every_tile_masked"))
-    lines.append("per-tile SM cycles" + (f" (a local call: FA2 masks every tile, M_s = {tc.MASK_FP32_PER_SCORE:g} "
-                                         "FP32 ops per score)" if masked else "") + ":")
+    lines.append("per-tile SM cycles" + (f" (a local call: FA2 masks every tile, M_s = {tc.mask_ops(cfg):.3g} "
+                                         "instructions per score, counted from its SASS)" if masked else "") + ":")
     tile = {}
     for unit, expr in tile_formulas(cfg, masked).items():
         tile[unit] = float(expr.subs(values))

@@ -111,6 +111,9 @@ class KernelConfig:
     # NATTEN's Hopper FNA on a neighborhood that is not fully block-sparse: instructions a consumer thread issues a
     # score to mask every tile, after the QK wgmma's wait and before the softmax (kernel_configs.natten_mask_issue)
     mask_issue_per_score: float = 0.0
+    # instructions a thread issues a score to mask a tile, on the CUDA cores with the softmax (None: the generic
+    # tile_cost.MASK_FP32_PER_SCORE); FA2's counted from its SASS (kernel_configs.fa2_mask_ops)
+    mask_ops_per_score: float | None = None
     # FA2 (flash_fwd_kernel.h compute_attn_1rowblock and its split-KV twin): a K/V load is issued one GEMM ahead of
     # its use, V(n) after waiting for K(n) and before QK(n), K(n-1) after waiting for V(n) and before the softmax and
     # PV(n), so a CTA alone on its SM waits max(QK, L) + max(softmax + PV, L) a tile (tile_cost._tile_cost)
@@ -165,8 +168,9 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
-        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
-                      fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)))
+        cfg = kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
+                     fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)))
+        return replace(cfg, mask_ops_per_score=kc.fa2_mask_ops(sm_number(hw.arch), fa2_window_call(wl)))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:

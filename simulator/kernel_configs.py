@@ -171,6 +171,27 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
                         masks_local_tiles=True, gemm_ahead_loads=True)
 
 
+# FA2's mask in instructions a thread issues a score, counted from its SASS (docs/kernels.md G): Mask::apply_mask
+# (csrc/flash_attn/src/mask.h: per row the window's column limits, per score one integer compare a side and a select)
+# on the (4, 2, 8) accumulator a thread holds of the 128 x 64 tile FA2 runs at d = 128 with 4 warps, called as
+# compute_attn_1rowblock calls it (local: Is_local with Is_even_MN false, as run_flash_fwd instantiates it; causal:
+# Causal_mask on a diagonal tile), minus the same kernel without the call, over the thread's 64 scores.
+# flash-attention 0251105a (csrc/flash_attn/src) with its pinned CUTLASS 7127592, nvcc 13.0 -O3 --use_fast_math
+# -DNDEBUG at the gencodes FA2's setup.py builds (sm_80, sm_90, compute_100f -> sm_100), cuobjdump -sass; counted
+# 2026-12-06, not re-run by attnsim. The whole loop agrees: FA2's local kernel issues 1,173 instructions a thread a
+# tile on sm_90 against 918 for its unmasked causal loop and 947 for the dense one.
+FA2_MASK_OPS = {"local": {80: 242 / 64, 90: 234 / 64, 100: 296 / 64},
+                "causal": {80: 163 / 64, 90: 162 / 64, 100: 162 / 64}}
+
+
+def fa2_mask_ops(sm: int, local: bool) -> float:
+    """Instructions an FA2 thread issues a score to mask a tile on an ``sm`` GPU (FA2_MASK_OPS: the build for the
+    newest counted arch at or below it): a local call's window mask, which it applies to every tile, or else the
+    causal mask of a diagonal tile."""
+    table = FA2_MASK_OPS["local" if local else "causal"]
+    return table[max((k for k in table if k <= sm), default=min(table))]
+
+
 def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
     """(Br, Bc, warps), run_mha_fwd_hdim{32..256}, non-dropout, not sm86/89."""
     if d <= 64:

@@ -14,7 +14,7 @@ from einsum_cascades.errors import UserError
 from simulator.columns import is_columns
 from simulator.tile_ops import tile_ops
 
-MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA2 mask.h, FA3 mask.h Mask::apply)
+MASK_FP32_PER_SCORE = 2.0  # index compare + select, only on partial tiles (FA3 mask.h Mask::apply; FA2 counts its own)
 # An exponential as a polynomial on the FP32 pipes (FA4, flash_attn/cute/utils.py ex2_emulation_2 and
 # combine_int_frac_ex2): per element 1 FMNMX (clamp), 1.5 FADD2 slots (round down, subtract), 1.5 FFMA2
 # slots (degree-3 Horner, POLY_EX2) and 2 integer ops (shift and add the exponent) instead of one MUFU.EX2.
@@ -84,7 +84,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     load = (bc * cfg.kv_load_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_poly(poly) + br * ops.sfu_per_row) / sfu_rate
-    mask = MASK_FP32_PER_SCORE if partial and not cfg.mask_issue_per_score else 0  # NATTEN's mask: issued apart
+    mask = mask_ops(cfg) if partial and not cfg.mask_issue_per_score else 0  # NATTEN's mask: issued apart
     fp32_ops = scores * (ops.fp32_poly(poly, EXP_POLY_FP32_OPS) + mask)
     fp32 = (fp32_ops + br * ops.fp32_per_row) / fp32_rate
     gemm, softmax = max(tensor, smem), max(sfu, fp32)
@@ -105,6 +105,12 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     if waits[wait] >= core:
         return TileCost(waits[wait], wait, gemm, softmax, hidden)
     return TileCost(core, max(parts, key=parts.get), gemm, softmax, hidden)
+
+
+def mask_ops(cfg) -> float:
+    """Instructions a thread issues a score to mask a partial tile, with the softmax: the kernel's own count where
+    it has one (FA2's, from its SASS), else MASK_FP32_PER_SCORE."""
+    return MASK_FP32_PER_SCORE if cfg.mask_ops_per_score is None else cfg.mask_ops_per_score
 
 
 def lone_chain_cycles(gemm: float, softmax: float, latency: float, kd: int, kdv: int) -> float:

@@ -1,10 +1,13 @@
 """The launch heuristics of the real kernels (split-KV counts, GQA packing) and what block-sparse kernels load."""
 
+from dataclasses import replace
+
 import pytest
 import numpy as np
 
 from simulator import Workload, evaluate, hardware, run_points, simulate
 from simulator.gpu_kernels import should_pack_gqa
+from simulator.gpu_model import fused_config
 
 LLAMA_DECODE = dict(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=131072)
 
@@ -127,6 +130,36 @@ def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
     refit = evaluate(hw, "flash2", Workload(pattern="window(1k)", sparsity=0.8, **shape))
     assert not refit.detail["every_tile_masked"]
     assert fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
+
+
+def test_fa2_masks_at_the_instruction_count_of_its_sass():
+    """FA2's mask costs what its SASS counts (kernel_configs.FA2_MASK_OPS): a local call's window mask on every
+    tile, more instructions a score than a causal call's diagonal mask, each by the build of the GPU's arch;
+    FA3 keeps the generic count. The local tile's CUDA-core time carries exactly the counted instructions."""
+    from simulator.kernel_configs import FA2_MASK_OPS, fa2_mask_ops
+    from simulator.tile_cost import MASK_FP32_PER_SCORE, tile_cycles
+
+    assert fa2_mask_ops(90, True) == 234 / 64 and fa2_mask_ops(90, False) == 162 / 64
+    assert fa2_mask_ops(86, True) == FA2_MASK_OPS["local"][80]  # sm_86 runs FA2's sm_80 build
+    assert fa2_mask_ops(103, True) == FA2_MASK_OPS["local"][100]
+    shape = dict(batch=1, heads=64, kv_heads=8, head_dim=128, seq_len=16384, causal=True)
+    for name, sm in (("a100", 80), ("h100", 90), ("b200", 100)):
+        hw = hardware(name)
+        local_wl, causal_wl = Workload(pattern="window(1024)", **shape), Workload(**shape)
+        local = fused_config(hw, "flash2", local_wl)
+        assert local.mask_ops_per_score == FA2_MASK_OPS["local"][sm]
+        assert fused_config(hw, "flash2", causal_wl).mask_ops_per_score == FA2_MASK_OPS["causal"][sm]
+        if sm < 100:  # FA3 runs on sm80 and sm90 only
+            assert fused_config(hw, "flash3", local_wl).mask_ops_per_score is None
+    # on the A100 the tile's softmax is its FP32 work, which carries the counted instructions a score exactly
+    hw, wl = hardware("a100"), Workload(pattern="window(1024)", **shape)
+    local = fused_config(hw, "flash2", wl)
+    masked = tile_cycles(local, hw, wl, partial=True).softmax
+    unmasked = tile_cycles(replace(local, mask_ops_per_score=0.0), hw, wl, partial=True).softmax
+    generic = tile_cycles(replace(local, mask_ops_per_score=None), hw, wl, partial=True).softmax
+    scores = local.block_q * local.block_kv
+    assert masked - unmasked == pytest.approx(FA2_MASK_OPS["local"][80] * scores / hw.fp32_fma_per_clk_sm)
+    assert generic - unmasked == pytest.approx(MASK_FP32_PER_SCORE * scores / hw.fp32_fma_per_clk_sm)
 
 
 @pytest.mark.parametrize("pattern, causal, seq_len, kv_len, fa2, fa3", [
