@@ -168,9 +168,9 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
-        cfg = kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
-                     fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)))
-        return replace(cfg, mask_ops_per_score=kc.fa2_mask_ops(sm_number(hw.arch), fa2_window_call(wl)))
+        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
+                      fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)),
+                      kc.fa2_mask_ops(sm_number(hw.arch), fa2_window_call(wl)))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
