@@ -255,12 +255,14 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"  schedule ({'softmax overlapped with GEMMs' if cfg.overlap else 'softmax after GEMMs'}; "
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}{held} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
                  f"softmax exposed {exposed:.3g}):")
-    if issue := det.get("mask_issue_per_score"):  # tile_cost._tile_cost: NATTEN's Hopper mask, in series
+    if issue := det.get("mask_issue_per_score"):  # tile_cost._tile_cost: NATTEN's FNA mask, in series
         added = issue * cfg.block_q * cfg.block_kv / (tc.SUB_PARTITIONS * 32)
         lines.append(f"  mask    = M_i*Bc*Br/(4 schedulers x 32 lanes), M_i = {issue:.3g} instructions a score  "
                      f"= {added:,.0f}")
-        lines.append("    (NATTEN's Hopper FNA masks every tile of a call not fully block-sparse, after its QK wait:"
-                     " added to the tile)")
+        where = ("Blackwell FNA masks every tile of a call not fully block-sparse, in its softmax warps after the S"
+                 " load" if cfg.family == "flash4" else
+                 "Hopper FNA masks every tile of a call not fully block-sparse, after its QK wait")
+        lines.append(f"    (NATTEN's {where}: added to the tile)")
         rule = rule.replace("max(max(G, S)", "max(max(G, S) + mask", 1).replace("max(G, max(G_sm, S)",
                                                                                 "max(G, max(G_sm, S) + mask", 1)
     lines.append(f"  tile = {rule} = {det['tile_cycles']:,.0f}  [{det['tile_bound']}]")

@@ -108,8 +108,9 @@ class KernelConfig:
     # Mask::apply_mask's Need_masking includes Is_local, and compute_attn_1rowblock's loop after the masking
     # steps still calls it; FA3 and FA4 run their middle tiles unmasked)
     masks_local_tiles: bool = False
-    # NATTEN's Hopper FNA on a neighborhood that is not fully block-sparse: instructions a consumer thread issues a
-    # score to mask every tile, after the QK wgmma's wait and before the softmax (kernel_configs.natten_mask_issue)
+    # NATTEN's FNA on a neighborhood that is not fully block-sparse: instructions a thread issues a score to mask
+    # every tile, before the softmax (Hopper: after the QK wgmma's wait; Blackwell: after the S load from tensor
+    # memory), in series with the tile (kernel_configs.natten_mask_issue)
     mask_issue_per_score: float = 0.0
     # instructions a thread issues a score to mask a tile, on the CUDA cores with the softmax (None: the generic
     # tile_cost.MASK_FP32_PER_SCORE); FA2's counted from its SASS (kernel_configs.fa2_mask_ops)

@@ -169,8 +169,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         parts = [replace(p, tiles=window_extra_tiles(p.tiles, wl, block_q, cfg.block_kv)) for p in parts]
     tiles = parts[0].tiles
     heads = sum(p.heads for p in parts)
-    if natten_hopper(hw, algo, wl) and not wl.block_size:  # NATTEN masks every tile unless the call is fully block-sparse
-        cfg = replace(cfg, mask_issue_per_score=natten_mask_issue(wl, [np.sum(p.tiles.row_partial) for p in parts]))
+    if natten_fna(hw, algo, wl) and not wl.block_size:  # NATTEN masks every tile unless the call is fully block-sparse
+        cfg = replace(cfg, mask_issue_per_score=natten_mask_issue(wl, [np.sum(p.tiles.row_partial) for p in parts],
+                                                                  sm_number(hw.arch)))
     if cfg.split_kernel:
         splits = fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
         if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl, kvcache=bool(wl.varlen)):
@@ -284,6 +285,13 @@ def fused_config(hw, algo, wl):
 def natten_hopper(hw, algo: str, wl) -> bool:
     """Whether the call is a neighborhood grid run by NATTEN's Hopper FNA (flash3 on sm_90)."""
     return algo == "flash3" and sm_number(hw.arch) >= 90 and tile_source.grid_call(wl)
+
+
+def natten_fna(hw, algo: str, wl) -> bool:
+    """Whether the call is a neighborhood grid run by NATTEN's Hopper FNA (flash3 on sm_90) or its Blackwell FNA
+    (flash4 on sm_100, FA4's schedule at NATTEN's 256 x 128 tile)."""
+    blackwell = algo == "flash4" and sm_number(hw.arch) >= 100 and tile_source.grid_call(wl)
+    return blackwell or natten_hopper(hw, algo, wl)
 
 
 def cold_l2_writeback_bytes(hw, wl, hbm_bytes):

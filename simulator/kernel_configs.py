@@ -328,14 +328,25 @@ NATTEN_SM90_TILES = {32: (64, 128, False), 64: (64, 128, False), 128: (128, 128,
 # nvdisasm, counted 2026-12-06, not re-run by attnsim): the loop's masked branch is 385 and 489 instructions a thread
 # over the 64 scores a thread holds of a 128 x 128 tile (docs/kernels.md G)
 NATTEN_SM90_MASK_ISSUE = {2: 385 / 64, 3: 489 / 64}
+# NATTEN's Blackwell FNA the same way (fna_blackwell/collective/sm100_fna_fwd_mainloop_tma_warpspecialized.hpp
+# softmax_step: ``if (not is_fully_block_sparse) Mask{}.apply_mask(...)`` on the S a softmax thread has just loaded
+# from tensor memory, one row of 128 scores a thread, before its row max; fna_fusion.hpp NeighborhoodAttentionMask):
+# its masked branch is 607 instructions a thread in 2-D (384 FSEL, 64 ISETP, 59 IMAD, ...) and 691 in 3-D, over a
+# thread's 128 scores (NATTEN 8c8729f KernelForward<half_t, non-causal, 256 x 128 x 128, not persistent> at NATTEN's
+# default Blackwell tiles, (16, 16) x (16, 8) and (8, 4, 8) x (4, 4, 8); nvcc 13.0 -arch=sm_100a -O3 -use_fast_math
+# -DNDEBUG against CUTLASS 6b3e607, cuobjdump -sass; counted 2026-12-06, not re-run by attnsim; docs/kernels.md G).
+# The softmax warps issue it in their own instruction stream, on the SM's schedulers the softmax already holds
+# (FA4's schedule is softmax-bound), so the model adds it to the tile in series as on Hopper.
+NATTEN_SM100_MASK_ISSUE = {2: 607 / 128, 3: 691 / 128}
 
 
-def natten_mask_issue(wl, tiles_partial) -> float:
-    """Instructions a consumer thread issues a score to mask NATTEN's Hopper tiles (NATTEN_SM90_MASK_ISSUE): where
-    any visited tile is partial the call is not fully block-sparse and every tile is masked; 0 where none is."""
+def natten_mask_issue(wl, tiles_partial, sm: int = 90) -> float:
+    """Instructions a thread issues a score to mask NATTEN's FNA tiles on an ``sm`` GPU (NATTEN_SM90_MASK_ISSUE,
+    NATTEN_SM100_MASK_ISSUE): where any visited tile is partial the call is not fully block-sparse and every tile
+    is masked; 0 where none is."""
     if not np.any(np.asarray(tiles_partial) > 0):
         return 0.0
-    return NATTEN_SM90_MASK_ISSUE[3 if "window3d" in wl.pattern else 2]
+    return (NATTEN_SM100_MASK_ISSUE if sm >= 100 else NATTEN_SM90_MASK_ISSUE)[3 if "window3d" in wl.pattern else 2]
 
 
 def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:

@@ -74,8 +74,9 @@ def test_a_mix_permutes_only_its_grid_groups_heads():
 def test_nattens_hopper_kernel_masks_every_tile_of_a_call_not_fully_block_sparse():
     """fna_collective_softmax.hpp: ``if (not is_fully_block_sparse) apply_mask`` on every QK tile, after the QK wait:
     the mask's counted SASS (NATTEN_SM90_MASK_ISSUE) in series, at one warp-instruction a cycle per scheduler; a
-    strided neighborhood whose visited tiles are all whole is not masked; Blackwell's kernel is not priced so."""
-    from simulator.kernel_configs import NATTEN_SM90_MASK_ISSUE
+    strided neighborhood whose visited tiles are all whole is not masked. Blackwell's FNA (softmax_step's
+    ``if (not is_fully_block_sparse) apply_mask``) at its own count, on FA4's 256 x 128 tile."""
+    from simulator.kernel_configs import NATTEN_SM100_MASK_ISSUE, NATTEN_SM90_MASK_ISSUE
 
     h100 = hardware("h100")
 
@@ -92,5 +93,10 @@ def test_nattens_hopper_kernel_masks_every_tile_of_a_call_not_fully_block_sparse
     assert math.isclose(cube.detail["tile_cycles"] - strided.detail["tile_cycles"],
                         NATTEN_SM90_MASK_ISSUE[3] * 128, rel_tol=1e-9)
     b200 = hardware("b200")
-    assert call("window2d(256,256,80,80)", hw=b200, algo="flash4").detail["tile_cycles"] == \
-        call("window2d(256,256,80,80,stride=(16,16))", hw=b200, algo="flash4").detail["tile_cycles"]
+    bw_plain = call("window2d(256,256,80,80)", hw=b200, algo="flash4")
+    bw_strided = call("window2d(256,256,80,80,stride=(16,16))", hw=b200, algo="flash4")
+    assert bw_strided.detail["mask_issue_per_score"] == 0.0
+    assert math.isclose(bw_plain.detail["tile_cycles"] - bw_strided.detail["tile_cycles"],
+                        NATTEN_SM100_MASK_ISSUE[2] * 256 * 128 / 128, rel_tol=1e-9)  # a 256 x 128 tile
+    bw_cube = call("window3d(30,48,80,18,24,24)", n=115200, hw=b200, algo="flash4")
+    assert bw_cube.detail["mask_issue_per_score"] == NATTEN_SM100_MASK_ISSUE[3]
