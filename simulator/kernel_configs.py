@@ -172,7 +172,7 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
                         masks_local_tiles=True, gemm_ahead_loads=True, mask_ops_per_score=mask_ops)
 
 
-# FA2's mask in instructions a thread issues a score, counted from its SASS (docs/kernels.md G): Mask::apply_mask
+# FA2's mask in instructions a thread issues a score, counted from its SASS (docs/kernels.md C): Mask::apply_mask
 # (csrc/flash_attn/src/mask.h: per row the window's column limits, per score one integer compare a side and a select)
 # on the (4, 2, 8) accumulator a thread holds of the 128 x 64 tile FA2 runs at d = 128 with 4 warps, called as
 # compute_attn_1rowblock calls it (local: Is_local with Is_even_MN false, as run_flash_fwd instantiates it; causal:
@@ -180,7 +180,8 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
 # flash-attention 0251105a (csrc/flash_attn/src) with its pinned CUTLASS 7127592, nvcc 13.0 -O3 --use_fast_math
 # -DNDEBUG at the gencodes FA2's setup.py builds (sm_80, sm_90, compute_100f -> sm_100), cuobjdump -sass; counted
 # 2026-12-06, not re-run by attnsim. The whole loop agrees: FA2's local kernel issues 1,173 instructions a thread a
-# tile on sm_90 against 918 for its unmasked causal loop and 947 for the dense one.
+# tile on sm_90 against 918 for its unmasked causal loop and 947 for the dense one. Taken for every FA2 tile and head
+# dim: the compares and selects are a score's, only the per-row limits (a few a row) depend on the tile.
 FA2_MASK_OPS = {"local": {80: 242 / 64, 90: 234 / 64, 100: 296 / 64},
                 "causal": {80: 163 / 64, 90: 162 / 64, 100: 162 / 64}}
 
@@ -335,8 +336,9 @@ NATTEN_SM90_MASK_ISSUE = {2: 385 / 64, 3: 489 / 64}
 # thread's 128 scores (NATTEN 8c8729f KernelForward<half_t, non-causal, 256 x 128 x 128, not persistent> at NATTEN's
 # default Blackwell tiles, (16, 16) x (16, 8) and (8, 4, 8) x (4, 4, 8); nvcc 13.0 -arch=sm_100a -O3 -use_fast_math
 # -DNDEBUG against CUTLASS 6b3e607, cuobjdump -sass; counted 2026-12-06, not re-run by attnsim; docs/kernels.md G).
-# The softmax warps issue it in their own instruction stream, on the SM's schedulers the softmax already holds
-# (FA4's schedule is softmax-bound), so the model adds it to the tile in series as on Hopper.
+# The softmax warps issue it in their own instruction stream between the S load and the row max, and the model adds
+# it to the tile in series as on Hopper: B200's profiler figures (docs G) ask for 1.46 times the strided tile, this
+# gives 1.39.
 NATTEN_SM100_MASK_ISSUE = {2: 607 / 128, 3: 691 / 128}
 
 
