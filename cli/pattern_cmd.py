@@ -19,7 +19,8 @@ def pattern():
     global(n), strided(s), vertical_slash(v,s[,place=log|even]), random_blocks(density[,seed]),
     topk(k[,seed]), budget(n[,seed]), full (or dense);
     window2d(H,W,kh,kw[,stride=(sh,sw)]) and
-    window3d(T,H,W,kt,kh,kw[,stride=(st,sh,sw)]) alone (a grid of seq-len tokens);
+    window3d(T,H,W,kt,kh,kw[,stride=(st,sh,sw)]) alone (a grid of seq-len tokens;
+    NATTEN's tile shapes with q_tile=(...),kv_tile=(...) after the sizes);
     join them with & (binds tighter) and |, group with ( );
     per-head groups heads(n1: P1, n2: P2, ...) (& and | distribute over them).
     """

@@ -75,6 +75,7 @@ def test_new_terms_show_their_closed_form_counts():
     (("window2d(64,64,8,8)", "--seq-len", "8k"), "holds 4096 tokens"),
     (("window2d(8,8,9,3)", "--seq-len", "64"), "kh=9 is larger than the grid"),
     (("causal&window2d(8,8,3,3)", "--seq-len", "64"), "nothing but full"),
+    (("window2d(64,64,8,8,q_tile=(8,8),kv_tile=(8,8))", "--seq-len", "4k"), "the kernel's tile is 128"),
     (("budget(8)|budget(9)", "--seq-len", "1k"), "one budget"),
     (("causal&windw(4k)", "--seq-len", "1k"), "windw"),
     (("causal&", "--seq-len", "1k"), "ends early"),

@@ -147,6 +147,11 @@ def test_kernel_as_large_as_the_grid_is_dense():
     ("window3d(2,8,8,3,3,3)", "kt=3 is larger than the grid (T=2)"), ("window2d(8,8,3)", "takes 4 argument"),
     ("window2d(8,8,3,3,stride=(1))", "stride takes 2 numbers"), ("window2d(8,8,0,3)", "positive sizes"),
     ("window2d(8,8,3,3,strid=(1,1))", "'strid'"), ("window2d(8,8,3,3,stride=1)", "expected stride=("),
+    ("window2d(8,8,3,3,q_tile=(4,4))", "q_tile=(...) and kv_tile=(...) together"),
+    ("window3d(8,8,8,3,3,3,q_tile=(2,8),kv_tile=(2,8,8))", "q_tile takes 3 numbers"),
+    ("window2d(8,8,3,3,q_tile=(0,4),kv_tile=(4,4))", "q_tile=(qh,qw) of positive integers"),
+    ("window2d(8,8,3,3,q_tile=(4,4),q_tile=(4,4))", "q_tile=(...) given twice"),
+    ("window2d(8,8,3,3,q_tile=(4,4) kv_tile=(4,4))", "expected ',' or ')' after q_tile"),
 ])
 def test_bad_grid_arguments_are_one_line_errors(text, needle):
     with pytest.raises(PatternError) as err:
@@ -163,6 +168,27 @@ def test_bad_grid_arguments_are_one_line_errors(text, needle):
 def test_grid_must_hold_the_sequence_and_stand_alone(text, seq_len, kv_len, needle):
     with pytest.raises(PatternError, match=needle.replace("(", r"\(")):
         tile_counts(parse_pattern(text), seq_len, kv_len, 64, 64)
+
+
+def test_stated_tile_shapes_tile_the_grid_and_must_fill_the_kernels_tile():
+    """q_tile=(...), kv_tile=(...) (NATTEN's q_tile_shape / kv_tile_shape, its profiler's --q-tile / --kv-tile):
+    the grid is lowered on those patches, in any keyword order with the stride, printed back in canonical order;
+    patches of other sizes than the kernel's tile are a one-line error."""
+    text = "window3d(30,48,80,18,24,24,kv_tile=(2,8,8),stride=(16,8,8),q_tile=(2,8,8))"
+    p, n = parse_pattern(text), 30 * 48 * 80
+    assert str(p) == "window3d(30,48,80,18,24,24,stride=(16,8,8),q_tile=(2,8,8),kv_tile=(2,8,8))"
+    assert parse_pattern(str(p)) == p
+    tc = tile_counts(p, n, n, 128, 128)
+    assert (tc.layout.q_tile, tc.layout.kv_tile, tc.layout.stride) == ((2, 8, 8), (2, 8, 8), (16, 8, 8))
+    assert tc.partial == 0  # the stride NATTEN's profiler page chose with these tiles: fully block-sparse
+    default = tile_counts(parse_pattern("window3d(30,48,80,18,24,24,stride=(16,8,8))"), n, n, 128, 128)
+    assert default.layout.q_tile == (4, 4, 8) and default.partial > 0  # NATTEN's default tiles cut windows
+    stated = parse_pattern("window2d(64,64,7,7,q_tile=(16,8),kv_tile=(16,8))")
+    assert tile_counts(stated, 4096, 4096, 128, 128) == tile_counts(parse_pattern("window2d(64,64,7,7)"),
+                                                                     4096, 4096, 128, 128)  # the default, stated
+    assert element_density(stated, 4096, 4096) == element_density(parse_pattern("window2d(64,64,7,7)"), 4096, 4096)
+    with pytest.raises(PatternError, match=r"holds 128 tokens and its kv_tile 128, but the kernel's tile is 256"):
+        tile_counts(p, n, n, 256, 128)
 
 
 def test_full_simplifies_around_a_grid():

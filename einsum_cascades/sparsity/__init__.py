@@ -33,8 +33,10 @@ query q sits on key q + off, and ``back = q + off - k`` is how far key k lies be
   Blocks are the lowering tile, like random_blocks' coins (``_select``)
 - ``window2d(H, W, kh, kw[, stride=(sh, sw)])``, ``window3d(T, H, W, kt, kh, kw[, stride=(st, sh, sw)])``:
   NATTEN's neighborhood attention on a row-major grid of seq_len tokens (window shifted at the
-  borders, GNA stride), lowered on grid patches as NATTEN's kernels tile it; it stands alone
-  (``_grid``; ``TileCounts.layout`` says how the tokens are permuted into tiles)
+  borders, GNA stride), lowered on grid patches as NATTEN's kernels tile it (its default tile shapes, or
+  the ones stated as ``q_tile=(...), kv_tile=(...)``, NATTEN's q_tile_shape / kv_tile_shape, whose sizes
+  must be the kernel's tile); it stands alone (``_grid``; ``TileCounts.layout`` says how the tokens are
+  permuted into tiles)
 - ``full`` (alias ``dense``): everything
 - ``heads(n1: P1, n2: P2, ...)``: per-head groups, the first n1 query heads use P1, the next n2 P2, ...
   (DuoAttention's full and streaming heads); not one mask: ``head_groups`` splits it into groups, ``&`` and

@@ -47,10 +47,14 @@ class Pattern:
             return f"{self.name}({sizes}" + (f",place={self.args[2]})" if self.args[2] != "log" else ")")
         if self.name in SELECTORS:  # the seed prints as a plain number
             return f"{self.name}({','.join([format_size(self.args[0])] + [str(a) for a in self.args[1:]])})"
-        if self.name in GRIDS:  # sizes, then the stride when it is not all ones
+        if self.name in GRIDS:  # sizes, then the stride when it is not all ones, then the tiles if stated
             rank = GRIDS[self.name]
-            text, stride = ",".join(format_size(a) for a in self.args[:2 * rank]), self.args[2 * rank:]
-            return f"{self.name}({text}" + (f",stride=({','.join(map(str, stride))}))" if set(stride) != {1} else ")")
+            text, stride = ",".join(format_size(a) for a in self.args[:2 * rank]), self.args[2 * rank:3 * rank]
+            tiles = self.args[3 * rank:]
+            extra = ([f"stride=({','.join(map(str, stride))})"] if set(stride) != {1} else []) + \
+                ([f"q_tile=({','.join(map(str, tiles[:rank]))})", f"kv_tile=({','.join(map(str, tiles[rank:]))})"]
+                 if tiles else [])
+            return f"{self.name}({','.join([text] + extra)})"
         return f"{self.name}({','.join(format_size(a) for a in self.args)})" if self.args else self.name
 
     def leaves(self):

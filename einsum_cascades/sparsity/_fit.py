@@ -28,7 +28,8 @@ def scaled(p: Pattern, alpha: float) -> Pattern:
         rank = GRIDS[p.name]
         grid = p.args[:rank]
         kernel = tuple(min(g, max(1, round(k * alpha))) for g, k in zip(grid, p.args[rank:2 * rank]))
-        return Pattern(p.name, grid + kernel + tuple(min(s, k) for s, k in zip(p.args[2 * rank:], kernel)))
+        return Pattern(p.name, grid + kernel + tuple(min(s, k) for s, k in zip(p.args[2 * rank:3 * rank], kernel))
+                       + p.args[3 * rank:])  # stated tiles stay
     return Pattern(p.name, tuple(0 if a == 0 else max(1, round(a * alpha)) for a in p.args))
 
 

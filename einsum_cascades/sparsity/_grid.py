@@ -133,12 +133,20 @@ def tiling(leaf, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Grid
     """The grid tiling of a window2d / window3d leaf at (block_q, block_kv)-token tiles; PatternError when
     the grid does not hold exactly the queries and the keys."""
     rank = GRIDS[leaf.name]
-    grid, kernel, stride = leaf.args[:rank], leaf.args[rank:2 * rank], leaf.args[2 * rank:]
+    grid, kernel, stride = leaf.args[:rank], leaf.args[rank:2 * rank], leaf.args[2 * rank:3 * rank]
     tokens = math.prod(grid)
     if seq_len != tokens or kv_len != tokens:
         raise PatternError(f"pattern {leaf}: its grid {'x'.join(map(str, grid))} holds {tokens} tokens, but seq-len is "
                            f"{seq_len} and kv-len {kv_len}; both must be {tokens}")
-    return GridTiling(grid, kernel, stride, tile_shape(rank, block_q), tile_shape(rank, block_kv))
+    stated = leaf.args[3 * rank:]
+    if not stated:
+        return GridTiling(grid, kernel, stride, tile_shape(rank, block_q), tile_shape(rank, block_kv))
+    q_tile, kv_tile = stated[:rank], stated[rank:]
+    if math.prod(q_tile) != block_q or math.prod(kv_tile) != block_kv:
+        raise PatternError(f"pattern {leaf}: its q_tile holds {math.prod(q_tile)} tokens and its kv_tile "
+                           f"{math.prod(kv_tile)}, but the kernel's tile is {block_q} queries x {block_kv} keys; "
+                           f"allowed: tile shapes of {block_q} and {block_kv} tokens (NATTEN fills its kernel's tile)")
+    return GridTiling(grid, kernel, stride, q_tile, kv_tile)
 
 
 def window_start(i, length: int, kernel: int, stride: int):
@@ -150,7 +158,7 @@ def window_start(i, length: int, kernel: int, stride: int):
 
 def grid_mask(args, rank: int, q, k):
     """Element mask of window2d / window3d on row-major token indices q and k."""
-    grid, kernel, stride = args[:rank], args[rank:2 * rank], args[2 * rank:]
+    grid, kernel, stride = args[:rank], args[rank:2 * rank], args[2 * rank:3 * rank]
     out = np.ones((), dtype=bool)
     for axis in range(rank - 1, -1, -1):  # the last axis varies fastest in row-major order
         length = grid[axis]

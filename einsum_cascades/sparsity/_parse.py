@@ -130,7 +130,7 @@ def _atom(tokens, pos, text):
         raise PatternError(f"bad pattern {text!r}: {token[1]} at column {token[2] + 1} takes {need} argument(s), "
                            f"got {len(args)}")
     if name in GRIDS:
-        return Pattern(name, _check_grid(name, args, stride, text)), pos
+        return Pattern(name, _check_grid(name, args, stride or {}, text)), pos
     if name == VSLASH:
         return Pattern(name, _check_args(name, args, text) + (place,)), pos
     return Pattern(name, _check_args(name, args, text)), pos
@@ -167,20 +167,34 @@ def _mix(tokens, pos, text):
             return Pattern(MIX, tuple(counts), tuple(parts)), pos + 1
 
 
+GRID_KEYWORDS = ("stride", "q_tile", "kv_tile")  # window2d / window3d's keyword tuples, after their numbers
+
+
 def _args(tokens, pos, text, name):
-    """The numbers inside ``name(...)`` and, for a grid, the numbers of a last ``stride=(...)`` (for vertical_slash,
-    the name of a last ``place=...``); none when no '(' follows."""
+    """The numbers inside ``name(...)`` and, for a grid, the numbers of its last keyword tuples (``stride=(...)``,
+    ``q_tile=(...)``, ``kv_tile=(...)``, each at most once, in any order: a dict by keyword); for vertical_slash, the
+    name of a last ``place=...``; none when no '(' follows."""
     if not _at(tokens, pos) or tokens[pos][1] != "(":
         return [], None, pos
     args, pos = [], pos + 1
     while True:
         token = _at(tokens, pos)
-        if name in GRIDS and token is not None and token[1] == "stride":
-            stride, pos = _stride(tokens, pos + 1, text, name)
-            token = _at(tokens, pos)
-            if token is None or token[1] != ")":
-                _fail(text, token, f"expected ')' after stride=(...) in {name}(...)")
-            return args, stride, pos + 1
+        if name in GRIDS and token is not None and token[1] in GRID_KEYWORDS:
+            keywords = {}
+            while True:
+                key = token[1]
+                if key in keywords:
+                    _fail(text, token, f"{key}=(...) given twice in {name}(...)")
+                keywords[key], pos = _stride(tokens, pos + 1, text, name, key)
+                token = _at(tokens, pos)
+                if token is None or token[1] not in ",)":
+                    _fail(text, token, f"expected ',' or ')' after {key}=(...) in {name}(...)")
+                if token[1] == ")":
+                    return args, keywords, pos + 1
+                token = _at(tokens, pos + 1)
+                if token is None or token[1] not in GRID_KEYWORDS:
+                    _fail(text, token, f"expected {'=(...), '.join(GRID_KEYWORDS)}=(...) in {name}(...)")
+                pos += 1
         if name == VSLASH and token is not None and token[1] == "place":
             value = _at(tokens, pos + 2)
             if _at(tokens, pos + 1) is None or tokens[pos + 1][1] != "=" or value is None or value[0] != "name":
@@ -189,7 +203,8 @@ def _args(tokens, pos, text, name):
                 _fail(text, _at(tokens, pos + 3), f"expected ')' after place=... in {name}(...)")
             return args, [value[1]], pos + 4
         if token is None or token[0] != "num":
-            _fail(text, token, f"{name}( expects a number" + (" or stride=(...)" if name in GRIDS else "")
+            _fail(text, token, f"{name}( expects a number" + (" or stride=(...), q_tile=(...), kv_tile=(...)"
+                                                               if name in GRIDS else "")
                   + (" or place=..." if name == VSLASH else ""))
         args.append(token[1])
         token = _at(tokens, pos + 1)
@@ -200,22 +215,22 @@ def _args(tokens, pos, text, name):
             return args, None, pos
 
 
-def _stride(tokens, pos, text, name):
-    """The numbers of ``=(a, b, ...)`` after ``stride``."""
+def _stride(tokens, pos, text, name, key="stride"):
+    """The numbers of ``=(a, b, ...)`` after ``key`` (stride, q_tile or kv_tile)."""
     for want in "=(":
         token = _at(tokens, pos)
         if token is None or token[1] != want:
-            _fail(text, token, f"expected stride=(...) in {name}(...)")
+            _fail(text, token, f"expected {key}=(...) in {name}(...)")
         pos += 1
     values = []
     while True:
         token = _at(tokens, pos)
         if token is None or token[0] != "num":
-            _fail(text, token, f"stride=( in {name} expects a number")
+            _fail(text, token, f"{key}=( in {name} expects a number")
         values.append(token[1])
         token = _at(tokens, pos + 1)
         if token is None or token[1] not in ",)":
-            _fail(text, token, "expected ',' or ')' in stride=(...)")
+            _fail(text, token, f"expected ',' or ')' in {key}=(...)")
         pos += 2
         if token[1] == ")":
             return values, pos
@@ -246,19 +261,27 @@ def _check_args(name, args, text):
     return (density,) + (_seed(name, text, args[1]) if len(args) > 1 else ())
 
 
-def _check_grid(name, args, stride, text):
+def _check_grid(name, args, keywords, text):
     """Grid sizes, kernel sizes and stride of window2d / window3d, checked as NATTEN checks them: a kernel
     no larger than its grid axis, a stride no larger than its kernel (natten/utils/checks.py,
-    check_args_against_input)."""
+    check_args_against_input); then the query and key tile shapes where the call states them (NATTEN's
+    ``q_tile_shape`` / ``kv_tile_shape``, its profiler's --q-tile / --kv-tile), both or neither: a pattern's
+    arguments are grid + kernel + stride (+ q_tile + kv_tile)."""
     rank = GRIDS[name]
     dims = ("T", "H", "W")[3 - rank:]
     grid, kernel = _sizes(name, args[:rank], text), _sizes(name, args[rank:], text)
-    if stride is None:
-        stride = (1,) * rank
-    else:
-        stride = _sizes(name, stride, text, f"stride=({','.join('s' + d.lower() for d in dims)}) of positive integers")
-    if len(stride) != rank:
-        raise PatternError(f"bad pattern {text!r}: {name} stride takes {rank} numbers, got {len(stride)}")
+    given = {}
+    for key in GRID_KEYWORDS:
+        if key in keywords:
+            letter = {"stride": "s", "q_tile": "q", "kv_tile": "kv"}[key]
+            given[key] = _sizes(name, keywords[key], text, f"{key}=({','.join(letter + d.lower() for d in dims)}) "
+                                                           "of positive integers")
+            if len(given[key]) != rank:
+                raise PatternError(f"bad pattern {text!r}: {name} {key} takes {rank} numbers, got {len(given[key])}")
+    if ("q_tile" in given) != ("kv_tile" in given):
+        raise PatternError(f"bad pattern {text!r}: {name} takes q_tile=(...) and kv_tile=(...) together (NATTEN's "
+                           "query and key tile shapes), or neither (NATTEN's default tiles)")
+    stride = given.get("stride", (1,) * rank)
     for d, g, k, s in zip(dims, grid, kernel, stride):
         if k > g:
             raise PatternError(f"bad pattern {text!r}: {name} kernel k{d.lower()}={k} is larger than the grid "
@@ -266,4 +289,4 @@ def _check_grid(name, args, stride, text):
         if s > k:
             raise PatternError(f"bad pattern {text!r}: {name} stride s{d.lower()}={s} is larger than its kernel "
                                f"(k{d.lower()}={k}); allowed 1..{k}")
-    return grid + kernel + stride
+    return grid + kernel + stride + given.get("q_tile", ()) + given.get("kv_tile", ())
