@@ -58,6 +58,21 @@ def test_grid_tiles_equal_the_element_mask_reduced_over_patches(g, bq, bkv):
 
 
 @QUICK
+@given(g=grids(), data=st.data())
+def test_stated_tile_shapes_lower_as_the_element_mask_reduced_over_their_patches(g, data):
+    """Any q_tile / kv_tile a call states (NATTEN's q_tile_shape / kv_tile_shape): the closed forms on those patches
+    equal the element mask reduced over them, padding included."""
+    q_tile = tuple(data.draw(st.integers(1, n + 2)) for n in g[0])
+    kv_tile = tuple(data.draw(st.integers(1, n + 2)) for n in g[0])
+    tiles = f",q_tile=({','.join(map(str, q_tile))}),kv_tile=({','.join(map(str, kv_tile))}))"
+    p, n = parse_pattern(grid_expr(*g)[:-1] + tiles), math.prod(g[0])
+    bq, bkv = math.prod(q_tile), math.prod(kv_tile)
+    fast, slow = tile_counts(p, n, n, bq, bkv), brute_force_counts(p, n, n, bq, bkv)
+    assert (fast.layout.q_tile, fast.layout.kv_tile) == (q_tile, kv_tile)
+    assert fast.row_full.tolist() == slow.row_full.tolist() and fast.row_partial.tolist() == slow.row_partial.tolist()
+
+
+@QUICK
 @given(g=grids(), bq=st.sampled_from([1, 4, 8, 16, 64]), bkv=st.sampled_from([1, 4, 8, 64]), pool=st.integers(2, 5))
 def test_grid_tile_states_pool_by_max(g, bq, bkv, pool):
     p, n = parse_pattern(grid_expr(*g)), math.prod(g[0])
