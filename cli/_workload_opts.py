@@ -52,7 +52,8 @@ _OPTIONS = [
     click.option("--pattern", default=None,
                  help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
                       "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s[,place=log|even]), "
-                      "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw), joined with & and |; per-head groups "
+                      "window2d(H,W,kh,kw), window3d(T,H,W,kt,kh,kw) (each with optional stride=(...), and NATTEN's tile "
+                      "shapes as q_tile=(...),kv_tile=(...)), joined with & and |; per-head groups "
                       "heads(n1: P1, n2: P2, ...) with counts summing to --heads."),
     click.option("--estimate", default=None, shell_complete=lambda ctx, param, incomplete: [
                      e for e in ESTIMATES if e.startswith(incomplete)],
