@@ -405,6 +405,31 @@ def test_accuracy_bench_pools_every_point_by_role(tmp_path):
     assert "model median" in line and "roofline median" in line and "within 10%" in line
 
 
+def test_accuracy_bench_pools_the_held_out_points_per_family():
+    """After the roles, the held-out points pooled per kernel family over every set, worst first: each family's n
+    and medians recomputed here from `validate report`'s own predictions of the two held-out files given, the
+    family over the 10% bar marked, and a fitted row (the FA3 paper's) pooled nowhere in it."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    names = ("flashinfer-prefill-h100.json", "flashinfer-v02-prefill-h100.json", "fa3-paper-h100.json")
+    paths = [str(ROOT / "validation" / "published" / n) for n in names]
+    out = bench(*paths).stdout.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("held-out points pooled by kernel family"))
+    lines = {line.split()[0]: line for line in out[start + 1:] if line.startswith("  ")}
+    errors = {}
+    for path in paths[:2]:
+        for p in predict(load(path), None, []):
+            errors.setdefault(p["algorithm"], []).append(abs(p["error"]))
+    assert set(lines) == set(errors)  # flash3 and naive come only from the fitted FA3 paper set
+    medians = {algo: statistics.median(e) for algo, e in errors.items()}
+    assert list(lines) == sorted(medians, key=lambda a: -medians[a])
+    for algo, e in errors.items():
+        assert f"{len(e):4d} points  model median {medians[algo]:>5.1%}," in lines[algo]
+        assert f"{sum(x <= 0.1 for x in e):3d} within 10%;" in lines[algo]
+        assert lines[algo].endswith("over 10%") == (medians[algo] > 0.1)
+
+
 def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
     doc = json.loads((ROOT / "validation" / "published" / "fa3-paper-h100.json").read_text())
     doc["points"] = doc["points"][:3]

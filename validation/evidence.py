@@ -90,6 +90,26 @@ def overall(results: list[dict]) -> list[dict]:
     return out
 
 
+def by_family(results: list[dict], role: str = "held out") -> list[dict]:
+    """The points of the rows of one pooled role (``pooled_role``), pooled per kernel family over every set: n, the
+    model's and the roofline's median |error| over the points that have both, and how many each puts within 10%;
+    the family with the highest model median first. Issue 10's bar for held-out sets is per family (10%)."""
+    pooled: dict = {}
+    for r in results:
+        for row in r["rows"]:
+            if pooled_role(row) == role:
+                pooled.setdefault(row["algorithm"], []).extend(e for e in row["errors"] if e[1] is not None)
+    out = []
+    for algo, pts in pooled.items():
+        if pts:
+            model, roof = [abs(m) for m, _ in pts], [abs(r) for _, r in pts]
+            out.append({"algorithm": algo, "n": len(pts), "model_median_abs_error": statistics.median(model),
+                        "roofline_median_abs_error": statistics.median(roof),
+                        "model_within_10pct": sum(m <= 0.1 for m in model),
+                        "roofline_within_10pct": sum(r <= 0.1 for r in roof)})
+    return sorted(out, key=lambda o: (-o["model_median_abs_error"], o["algorithm"]))
+
+
 def pooled_role(row: dict) -> str:
     """A row's role when points are pooled: a row partly fitted counts as fitted."""
     return "fit" if row["role"].startswith("fit") else row["role"]
