@@ -43,7 +43,7 @@ def print_table(results: list[dict]) -> None:
     families = by_family(results)
     if families:
         width = max(len(f["algorithm"]) for f in families)
-        print("held-out points pooled by kernel family over every set (the bar: 10% per family):")
+        print("held-out points pooled by kernel family over the sets above (the bar: 10% per family):")
         for f in families:
             mark = "  over 10%" if f["model_median_abs_error"] > 0.1 else ""
             print(f"  {f['algorithm']:<{width}}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
