@@ -256,7 +256,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                  f"{cfg.tensor_path}: efficiency {eff_of(hw, cfg):.3g}{held} of R_tc = {values[R_tc]:,.0f} flop/clk/SM, "
                  f"softmax exposed {exposed:.3g}):")
     if issue := det.get("mask_issue_per_score"):  # tile_cost._tile_cost: NATTEN's FNA mask, in series
-        added = issue * cfg.block_q * cfg.block_kv / (tc.SUB_PARTITIONS * 32)
+        added = tc.mask_issue_cycles(issue, cfg.block_q * cfg.block_kv)
         lines.append(f"  mask    = M_i*Bc*Br/(4 schedulers x 32 lanes), M_i = {issue:.3g} instructions a score  "
                      f"= {added:,.0f}")
         where = ("Blackwell FNA masks every tile of a call not fully block-sparse, in its softmax warps after the S"

@@ -94,9 +94,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
         gemm_sm = max(tensor * capped, smem)
         core = max(gemm, max(gemm_sm, softmax) + exposed * min(gemm_sm, softmax))
         hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
-    # a mask the kernel issues between its QK wait and its softmax (NATTEN's Hopper FNA, on every tile): its
-    # instructions in series, one warp-instruction a cycle on each of the SM's schedulers
-    core += cfg.mask_issue_per_score * scores / (SUB_PARTITIONS * 32)
+    core += mask_issue_cycles(cfg.mask_issue_per_score, scores)
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
     if cfg.gemm_ahead_loads and resident == 1:
         waits["latency"] = max(waits["latency"], lone_chain_cycles(gemm, softmax, latency, kd, kdv))
@@ -105,6 +103,13 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     if waits[wait] >= core:
         return TileCost(waits[wait], wait, gemm, softmax, hidden)
     return TileCost(core, max(parts, key=parts.get), gemm, softmax, hidden)
+
+
+def mask_issue_cycles(per_score: float, scores) -> float:
+    """SM cycles a tile of ``scores`` adds for a mask the kernel issues between its QK wait and its softmax,
+    ``per_score`` instructions a thread a score (NATTEN's FNA, ``KernelConfig.mask_issue_per_score``; 0 for every
+    other kernel): in series, one warp-instruction a cycle on each of the SM's schedulers."""
+    return per_score * scores / (SUB_PARTITIONS * 32)
 
 
 def mask_ops(cfg) -> float:

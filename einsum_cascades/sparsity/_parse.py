@@ -185,7 +185,7 @@ def _args(tokens, pos, text, name):
                 key = token[1]
                 if key in keywords:
                     _fail(text, token, f"{key}=(...) given twice in {name}(...)")
-                keywords[key], pos = _stride(tokens, pos + 1, text, name, key)
+                keywords[key], pos = _keyword_numbers(tokens, pos + 1, text, name, key)
                 token = _at(tokens, pos)
                 if token is None or token[1] not in ",)":
                     _fail(text, token, f"expected ',' or ')' after {key}=(...) in {name}(...)")
@@ -215,7 +215,7 @@ def _args(tokens, pos, text, name):
             return args, None, pos
 
 
-def _stride(tokens, pos, text, name, key="stride"):
+def _keyword_numbers(tokens, pos, text, name, key):
     """The numbers of ``=(a, b, ...)`` after ``key`` (stride, q_tile or kv_tile)."""
     for want in "=(":
         token = _at(tokens, pos)
