@@ -1,15 +1,18 @@
-"""Read MagiAttention's kernel-level bar charts off their PNGs, as the `magiattention-blog-*-h100.json` sets were read.
+"""Read MagiAttention's kernel-level bar charts off their PNGs, as the `magiattention-blog-*.json` sets were read.
 
-The PNGs are the H100 forward panels of the post 'Long-Context Attention Benchmark: From Kernel Efficiency to
+The PNGs are the forward panels of the post 'Long-Context Attention Benchmark: From Kernel Efficiency to
 Distributed Scalability' (SandAI-org/MagiAttention docs/source/blog/cp_benchmark.md), in that repository at
-assets/magi_attn/exp/kernel/h100/{full_mask,causal_mask,sw_causal_mask}/fwd/flops_report.png (added in 09fc31b2,
-2026-02-28; git blobs 775b732e, 533526e7 and 8a08db35). Fetch one, then:
+assets/magi_attn/exp/kernel/{h100,b200}/{full_mask,causal_mask,sw_causal_mask}/fwd/flops_report.png (added in
+09fc31b2, 2026-02-28; the H100 ones git blobs 775b732e, 533526e7 and 8a08db35, the B200 ones ae6d72e7, a4f34f0e and
+0bd236cb). Fetch one, then:
 
-    python3 validation/published/read_magi_bars.py flops_report.png
+    python3 validation/published/read_magi_bars.py flops_report.png                   # an H100 panel
+    python3 validation/published/read_magi_bars.py flops_report.png --grid-step 200   # a B200 panel
 
-prints, per series attnsim has a family for (fa2, fa3) and per bar from left to right (1k ... 32k tokens), the
-TFLOP/s the bar's marker centre and its flat top stand at. How: the y axis is the light-grey gridlines (every 100
-TFLOP/s; those the legend hides are not needed) fitted to a line, 0 one spacing below the lowest; a bar is a run of
+prints, per series attnsim has a family for (fa2 and fa3 on the H100 panels, fa4 on the B200 ones) and per bar
+from left to right (1k ... 32k tokens), the TFLOP/s the bar's marker centre and its flat top stand at. How: the y
+axis is the light-grey gridlines (every 100 TFLOP/s on the H100 panels, 200 on the B200 ones, as their labels read;
+those the legend hides are not needed) fitted to a line, 0 one spacing below the lowest; a bar is a run of
 columns whose lowest run of the series' colour (other series' lines across it bridged) stands on the axis; its top
 is the most common top row over its columns; its marker (a white-faced 'D' centred on the value) is a white blob
 closed in on every side on the bar's middle column near its top, its centre the blob's mean row. Prints figures,
@@ -26,9 +29,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_flashinfer_plots import _runs  # noqa: E402  (the sibling reader's runs of adjacent pixel indices)
 
-SERIES = {"fa2": (187, 172, 209), "fa3": (199, 95, 133)}  # the charts' colours for the two FA kernels
+SERIES = {"fa2": (187, 172, 209), "fa3": (199, 95, 133), "fa4": (218, 136, 129)}  # the charts' colours for the FA kernels
 GRID = (234, 234, 234)
-GRID_STEP = 100  # TFLOP/s between gridlines
+GRID_STEP = 100  # TFLOP/s between gridlines on the H100 panels (the B200 ones: 200, --grid-step 200)
 LENGTHS = ("1k", "2k", "4k", "8k", "16k", "32k")  # the x labels, left to right
 MIN_BAR_PX = 40  # a bar is at least this many columns wide
 FOOT_PX = 80  # a bar's run of its colour ends this near the row of 0 (the axis line and others' lines over its foot)
@@ -39,20 +42,21 @@ MARKER_MIN_PX = 50  # its white face holds at least this many pixels
 MARKER_MAX_PX = 60  # and spans fewer rows and columns than this (the charts' faces: about 30)
 
 
-def scale(im):
-    """(row of 0 TFLOP/s, pixels per TFLOP/s) from the gridlines: rows of the grid colour across much of the plot,
-    each assigned its multiple of GRID_STEP by its distance from the lowest, fitted to a line."""
+def scale(im, step=GRID_STEP):
+    """(row of 0 TFLOP/s, pixels per TFLOP/s) from the gridlines ``step`` TFLOP/s apart (as the panel's y labels
+    read): rows of the grid colour across much of the plot, each assigned its multiple of ``step`` by its distance
+    from the lowest, fitted to a line."""
     grid = (np.abs(im - np.array(GRID)).sum(axis=2) < 6).sum(axis=1) > im.shape[1] * 0.15
     rows = np.array([(a + b) / 2 for a, b in _runs(np.where(grid)[0])])
     if len(rows) < 3:
-        raise SystemExit(f"expected gridlines every {GRID_STEP} TFLOP/s, found {len(rows)}")
+        raise SystemExit(f"expected gridlines every {step} TFLOP/s, found {len(rows)}")
     rows = rows[::-1]  # bottom first
-    step = np.median(np.diff(rows))  # negative: rows count down the image as values go up
-    index = np.round((rows - rows[0]) / step)
+    spacing = np.median(np.diff(rows))  # negative: rows count down the image as values go up
+    index = np.round((rows - rows[0]) / spacing)
     slope, first = np.polyfit(index, rows, 1)  # row = first + slope * index
-    # the lowest detected line is 1 x GRID_STEP when the next gridline down would be at the axis (0 is drawn by
-    # the frame, not the grid colour)
-    per_unit = -slope / GRID_STEP
+    # the lowest detected line is 1 x step, the next gridline down being the axis (0 is drawn by the frame, not the
+    # grid colour)
+    per_unit = -slope / step
     zero = first - slope  # one step below the lowest line
     return zero, per_unit
 
@@ -126,13 +130,15 @@ def marker_centre(im, top, centre, reach=MARKER_REACH_PX):
     return min(found, key=lambda row: abs(row - top)) if found else None
 
 
-def read(path):
+def read(path, step=GRID_STEP):
     """{series: [(length, TFLOP/s at the marker centre or None, TFLOP/s at the bar top)]} for one PNG."""
     im = np.array(Image.open(path).convert("RGB")).astype(int)
-    zero, per_unit = scale(im)
+    zero, per_unit = scale(im, step)
     out = {}
     for name, colour in SERIES.items():
         found = bars(im, colour, zero)
+        if not found:  # the H100 panels draw fa2 and fa3, the B200 ones fa4
+            continue
         if len(found) != len(LENGTHS):
             raise SystemExit(f"{path}: series {name}: expected {len(LENGTHS)} bars, found {len(found)}")
         rows = []
@@ -145,10 +151,13 @@ def read(path):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: read_magi_bars.py flops_report.png", file=sys.stderr)
+    step = GRID_STEP
+    if len(argv) == 3 and argv[1] == "--grid-step" and argv[2].isdigit() and int(argv[2]) > 0:
+        step = int(argv[2])
+    elif len(argv) != 1:
+        print("usage: read_magi_bars.py flops_report.png [--grid-step TFLOPS]  (200 for the B200 panels)", file=sys.stderr)
         return 2
-    zero, per_unit, series = read(argv[0])
+    zero, per_unit, series = read(argv[0], step)
     print(f"y: 0 at row {zero:.1f}, {per_unit:.4f} px per TFLOP/s")
     for name, rows in series.items():
         for length, mark, top in rows:
