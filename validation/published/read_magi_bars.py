@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_flashinfer_plots import _runs  # noqa: E402  (the sibling reader's runs of adjacent pixel indices)
 
-SERIES = {"fa2": (187, 172, 209), "fa3": (199, 95, 133), "fa4": (218, 136, 129)}  # the charts' colours for the FA kernels
+SERIES = {"fa2": (187, 172, 209), "fa3": (199, 95, 133), "fa4": (218, 136, 129)}  # the charts' FA colours
 GRID = (234, 234, 234)
 GRID_STEP = 100  # TFLOP/s between gridlines on the H100 panels (the B200 ones: 200, --grid-step 200)
 LENGTHS = ("1k", "2k", "4k", "8k", "16k", "32k")  # the x labels, left to right
@@ -155,7 +155,8 @@ def main(argv=None) -> int:
     if len(argv) == 3 and argv[1] == "--grid-step" and argv[2].isdigit() and int(argv[2]) > 0:
         step = int(argv[2])
     elif len(argv) != 1:
-        print("usage: read_magi_bars.py flops_report.png [--grid-step TFLOPS]  (200 for the B200 panels)", file=sys.stderr)
+        print("usage: read_magi_bars.py flops_report.png [--grid-step TFLOPS]  (200 for the B200 panels)",
+              file=sys.stderr)
         return 2
     zero, per_unit, series = read(argv[0], step)
     print(f"y: 0 at row {zero:.1f}, {per_unit:.4f} px per TFLOP/s")
