@@ -11,11 +11,7 @@ SPEC = importlib.util.spec_from_file_location("read_magi_bars", Path("validation
 R = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(R)
 
-ZERO, PER_UNIT = 1500, 2.0  # the drawn chart: 0 TFLOP/s at row 1500, 2 px per TFLOP/s
-
-
-def _row(value):
-    return ZERO - value * PER_UNIT
+ZERO, PER_UNIT = 1500, 2.0  # the drawn chart: 0 TFLOP/s at row 1500, 2 px per TFLOP/s (by default)
 
 
 def _chart(values, step=100, per_unit=PER_UNIT):
