@@ -31,9 +31,12 @@ def shape(r: dict) -> str:
 
 
 def lengths(r: dict) -> str:
-    """The query length, / the KV length where it differs, and ' varlen' for a variable-length call: '1/32k'."""
+    """The query length, / the KV length where it differs, ' varlen' for a variable-length call and the KV splits
+    a call asks for (--num-splits): '1/32k', '1/32k 4 splits'."""
     kv = "" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}"
-    return human_size(r["seq_len"]) + kv + (" varlen" if r.get("varlen") else "")
+    n = r.get("num_splits")
+    return (human_size(r["seq_len"]) + kv + (" varlen" if r.get("varlen") else "")
+            + (f" {n} split{'s' * (n != 1)}" if n else ""))
 
 
 def human_bytes(n: float) -> str:

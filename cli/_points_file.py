@@ -8,7 +8,8 @@ from pathlib import Path
 from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
 from einsum_cascades.units import parse_size, short_repr
 
-_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size")
+_INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size",
+        "num_splits")
 _FLOAT = ("sparsity",)
 _BOOL = ("causal", "varlen")
 _TEXT = ("hardware", "algorithm", "baseline", "dtype", "pattern", "scope", "estimate", "method")
@@ -16,7 +17,7 @@ COLUMNS = _TEXT + _INT + _FLOAT + _BOOL  # every column a point may name
 # Columns a results file carries; accepted on input (so results can be fed back) and ignored.
 _OUTPUT_ONLY = {"block_density", "time_s", "baseline_time_s", "speedup", "bound", "flops", "tflops", "hbm_bytes",
                 "onchip_bytes", "energy_j", "baseline_energy_j", "utilization", "tensor_flops", "exp_ops", "fma_ops",
-                "note", "tile", "lowered_pattern", "fits", "memory_bytes", "baseline_fits", "estimate_s"}
+                "note", "tile", "lowered_pattern", "splits", "fits", "memory_bytes", "baseline_fits", "estimate_s"}
 SHORT_ROW = object()  # csv.DictReader's value for a header column the row has no value for
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 

@@ -15,7 +15,7 @@ from simulator.gpu_kernels import GPU_FAMILIES
 from simulator.estimate import ESTIMATES
 from simulator.methods import METHODS
 from simulator.presets import MODELS
-from simulator.workload import MAX_SIZES
+from simulator.workload import MAX_NUM_SPLITS, MAX_SIZES
 
 class AlgoListType(NameListType):
     """``--algo``: names as NameListType, completed with the families, the bundled cascades and, after a
@@ -73,6 +73,13 @@ _OPTIONS = [
                       "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
                       "kernel. flash1, flash2 and flash3 only. Default: off (--scope layer calls are varlen "
                       "whatever it says)."),
+    click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS), default=None,
+                 help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
+                      "flash3 and flash4 on decode calls; 1 alone is FlashInfer's plan(disable_split_kv=True) for "
+                      "flashinfer-decode-tc, flashinfer-prefill and flashinfer-prefill-fa2). FA3 takes N as a cap "
+                      "on each sequence's own count. 1 is what batch-invariant serving sets. Lists 1,4 or ranges "
+                      "1..64. Default: the kernel's own choice (its split heuristic; the column splits says what "
+                      "it ran)."),
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
                  help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None,
@@ -114,7 +121,7 @@ _OPTIONS = [
 MAX_POINTS = 1_000_000  # points one call may expand to (about 10 minutes of dense points)
 _DEFAULT_SHAPE = dict(batch=1, heads=32, head_dim=128, sparsity=0.0)
 _LIST_KEYS = ("hardware", "algorithm", "seq_len", "kv_len", "sparsity", "batch", "heads", "kv_heads", "head_dim",
-              "v_head_dim")
+              "v_head_dim", "num_splits")
 
 
 def workload_options(func):

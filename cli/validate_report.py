@@ -40,7 +40,7 @@ def report(results, hw, fmt, output, clock_mhz):
     measurements from any benchmark: a CSV with a header line, a JSON list of objects or
     {"points": [...]}, one point per row, with the columns of `attnsim simulate --from`
     (hardware, algorithm, batch, heads, kv_heads, head_dim, v_head_dim, seq_len, kv_len,
-    causal, dtype, pattern, sparsity, block_size, scope, page_size, varlen; sizes like 4k; a
+    causal, dtype, pattern, sparsity, block_size, scope, page_size, varlen, num_splits; sizes like 4k; a
     missing column takes simulate's default) plus the time per call in exactly one of measured_ms, measured_us or measured_s, and
     optionally device and kernel (free text: what ran, on what). A {"points": [...]} JSON may
     also say which kernel builds it timed: fa3_build (current, 2024-07), fa2_build (current,

@@ -22,7 +22,7 @@ from simulator.decisions import decisions
 from simulator.gpu_kernels import GPU_FAMILIES, padded_note
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
-from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, varlen_error
+from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, splits_error, varlen_error
 from simulator.result import Result
 from simulator.tiles import grid_call
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
@@ -35,7 +35,7 @@ from simulator.workload import Workload
 
 ALGORITHMS = GPU_FAMILIES + ACCEL_FAMILIES
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen")
+                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen", "num_splits")
 # what a point (or run_points' defaults) may name: the workload, the machine, the kernels and a method preset
 POINT_FIELDS = frozenset(WORKLOAD_FIELDS + ("hardware", "algorithm", "baseline", "method"))
 _NONE = type(None)
@@ -190,6 +190,8 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
         wl = replace(wl, page_size=None)
     if wl.varlen and varlen_error(spec, resolve_algorithm(spec, algo).family):  # standard attention runs the batch
         wl = replace(wl, varlen=False)  # padded, as the baseline does
+    if wl.num_splits is not None and splits_error(spec, resolve_algorithm(spec, algo).family, wl):
+        wl = replace(wl, num_splits=None)  # a baseline without a split count runs as its entry point defaults
     try:
         return (_named_evaluate(name, algo, wl, current_builds()) if name else evaluate(spec, algo, wl)), None
     except Unsupported as err:
@@ -427,7 +429,7 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         "batch": wl.batch, "heads": wl.heads, "kv_heads": wl.kv_heads, "head_dim": wl.head_dim,
         "v_head_dim": wl.v_head_dim,
         "seq_len": wl.seq_len, "kv_len": wl.kv_len, "causal": wl.causal, "dtype": wl.dtype, "scope": wl.scope,
-        "page_size": wl.page_size, "varlen": wl.varlen,
+        "page_size": wl.page_size, "varlen": wl.varlen, "num_splits": wl.num_splits,
         "pattern": wl.pattern, "sparsity": wl.sparsity, "block_size": wl.block_size, "method": None,
         "estimate": wl.estimate,
         "estimate_s": r.times.get("estimate"),

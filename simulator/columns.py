@@ -86,7 +86,8 @@ def workload_columns(head_dim: int, dtype: str, block_size, v_head_dim=None, sco
         return None
     wl = object.__new__(Workload)
     for name, value in dict(cols, head_dim=head_dim, v_head_dim=v_head_dim or head_dim, scope=scope, causal=False, dtype=dtype, pattern=None, sparsity=0.0,
-                            block_size=block_size, estimate=None, page_size=None, varlen=False).items():
+                            block_size=block_size, estimate=None, page_size=None, varlen=False,
+                            num_splits=None).items():
         object.__setattr__(wl, name, value)
     return wl
 

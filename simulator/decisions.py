@@ -5,6 +5,7 @@ tile; the expression that was lowered (``causal&window(3.2k)``) is what the time
 """
 
 from dataclasses import replace
+from numbers import Integral
 
 from simulator import tiles as tile_source
 from simulator.gpu_kernels import kernel_config, padded_head_dim, positions_per_tile
@@ -13,15 +14,21 @@ from simulator.splits import fa3_layout, fa4_layout
 
 
 def decisions(hw, result) -> dict:
-    """``tile`` ('128x176': query rows x keys of the kernel's tile, None where the kernel does not tile) and
-    ``lowered_pattern`` (the mask expression after solving for --sparsity, None unless one was solved)."""
+    """``tile`` ('128x176': query rows x keys of the kernel's tile, None where the kernel does not tile),
+    ``lowered_pattern`` (the mask expression after solving for --sparsity, None unless one was solved) and
+    ``splits`` (the KV splits the kernel runs, its heuristic's or --num-splits'; None where it has no such count)."""
     det, wl = result.detail, result.workload
     tile = (f"{det['block_q']}x{det['block_kv']}" if "block_q" in det
             else f"{det['cta_tile_q']}x{det['cta_tile_kv']}" if "cta_tile_q" in det else None)  # FlashInfer's prefill tile
     lowered = None
     if hw.kind == "gpu" and wl.pattern and wl.sparsity and not _is_columns(wl):
         lowered = _lowered(hw, result.algorithm, wl)
-    return {"tile": tile, "lowered_pattern": lowered}
+    splits = det.get("splits")
+    if isinstance(splits, Integral):
+        splits = int(splits)
+    elif getattr(getattr(splits, "dtype", None), "kind", "") not in ("i", "u"):  # a column of counts stays one
+        splits = None
+    return {"tile": tile, "lowered_pattern": lowered, "splits": splits}
 
 
 def _lowered(hw, algo: str, wl) -> str | None:

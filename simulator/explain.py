@@ -16,6 +16,7 @@ from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
 from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
 from simulator.workload import with_head_dims
+from simulator import splits as splits_mod
 from simulator import tile_cost as tc
 from simulator.tile_ops import other_mufu
 
@@ -149,7 +150,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
 
     dv = f" dv={wl.v_head_dim}" if wl.v_head_dim != wl.head_dim else ""
     lines = [f"{hw.display_name}: {algo}, B={wl.batch} H={wl.heads}/{wl.kv_heads} d={wl.head_dim}{dv} "
-             f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}{' varlen' if wl.varlen else ''}"]
+             f"Nq={wl.seq_len} Nkv={wl.kv_len} {wl.dtype}{' causal' if wl.causal else ''}{' varlen' if wl.varlen else ''}"
+             f"{f' num_splits={wl.num_splits}' if wl.num_splits else ''}"]
     spec = resolve_algorithm(hw, algo)
     if pieces := result.detail.get("virtual_batches"):  # FlashInfer's chunked call (simulator.flashinfer_chunks)
         from simulator.flashinfer_chunks import explain_line, pieces_call
@@ -213,6 +215,17 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")
         lines.append(f"paged KV cache, {pages}: {how}")
+    if (spec.family == "flash3" and not wl.num_splits and not is_columns(det["splits"])
+            and (engine := splits_mod.engine_num_splits(wl))):
+        lines.append(f"num_splits {engine}: what vLLM passes FA3 for a graph-captured batch (its flash_attn backend's "
+                     f"max_num_splits; --num-splits states another), a cap: {det['splits']} run")
+    if wl.num_splits and not is_columns(det["splits"]) and det["splits"] != wl.num_splits:
+        why = ("a cap: FA3's scheduler kernel gives each sequence ceil(key blocks / blocks per SM), at most the cap "
+               "(flash_prepare_scheduler.cu: \"user expects num_splits_static to mean upper bound on splits\")"
+               if spec.family == "flash3" else "a split call with its own V head dim narrows its key tile to 64 and "
+               "re-runs the split heuristic where it has 64 key blocks or more, else runs unsplit (flash_attn/cute/"
+               "interface.py _get_fwd_config)")
+        lines.append(f"num_splits {wl.num_splits} asked, {det['splits']} run: {why}")
     if not is_columns(det["splits"]) and det["splits"] > 1:
         how = ("each takes a 1/splits share of the whole key range (FA2's split-KV kernel), so a window's tiles fall "
                "in the few splits its keys lie in" if cfg.split_kernel else "each takes ceil(n/splits) of its "

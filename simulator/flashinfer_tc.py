@@ -297,7 +297,9 @@ def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None,
     least 128 tokens' worth) whose work items fit ``max_batch_size_if_split`` = 2 x SMs / KV heads; split when that
     chunk is shorter than the request, or always under a CUDA graph, whose grid is padded to that size. With a
     sliding window (``left``: window_left) the plan splits each request's effective pages, min(ceil((window_left +
-    CTA_TILE_Q) / page), pages) ("the actual needed CTA when considering sliding window")."""
+    CTA_TILE_Q) / page), pages) ("the actual needed CTA when considering sliding window"). ``--num-splits 1``
+    is plan(disable_split_kv=True): one chunk of the effective pages a request, never split, the graph's grid
+    still padded (PrefillSplitQOKVIndptr, since PR #1675 "Batch-size invariant FA2 Prefill & Decode")."""
     page = page or page_size(wl)
     pages = max(math.ceil(wl.kv_len / page), 1)
     if left is not None:
@@ -311,12 +313,16 @@ def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None,
             low = mid + 1
         else:
             high = mid
+    disabled = getattr(wl, "num_splits", None) == 1  # plan(disable_split_kv=True): one KV chunk a request, no
+    if disabled:  # merge, under a CUDA graph too (kv_chunk_size = max; split_kv stays false)
+        low = pages
     count = math.ceil(pages / low)
     items = wl.batch * q_tiles * count
     # a graph's plan sizes its grid for any query lengths of the same total (uniform_q_len is 0 for one query a
     # request: decode.py): total_num_tiles_q = ceil(rows x group / CTA_TILE_Q) + batch - 1
     graph_tiles = math.ceil(wl.batch * wl.seq_len * wl.group / tile.cta_tile_q) + wl.batch - 1
-    return count, min(low * page, wl.kv_len), graph or low < pages, max(fit, graph_tiles) if graph else items
+    split = not disabled and (graph or low < pages)
+    return count, min(low * page, wl.kv_len), split, max(fit, graph_tiles) if graph else items
 
 
 def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:

@@ -86,6 +86,8 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return why
     if wl.varlen and (why := varlen_error(hw, algo, wl)):
         return why
+    if wl.num_splits is not None and (why := splits_error(hw, algo, wl)):
+        return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
     if algo.startswith("flashinfer") and wl.scope == "layer" and sm_number(hw.arch) >= 100:
@@ -176,6 +178,59 @@ def varlen_error(hw, algo: str, wl=None) -> str | None:
     if wl is not None and grid_call(wl):
         return (f"--varlen with {wl.pattern}: NATTEN's neighborhood-attention kernels take a token grid, not "
                 "cu_seqlens (no variable-length entry point); drop --varlen")
+    return None
+
+
+# --num-splits: the families whose entry point takes a KV split count, and the most each takes (FA2's
+# set_params_splitkv: "num_splits > 128 not supported"; FA3's mha_fwd: "num_splits > 256 not supported"; FA4's
+# interface.py checks none, so the workload's bound), and FlashInfer's, whose plan() takes disable_split_kv
+# (scheduler.cuh PrefillSplitQOKVIndptr: one KV chunk a request) but a split size, not a count, otherwise
+SPLIT_COUNT_FAMILIES = {"flash-decoding": 128, "flash3": 256, "flash4": 256}
+SPLIT_OFF_FAMILIES = ("flashinfer-decode-tc", "flashinfer-prefill", "flashinfer-prefill-fa2")
+
+
+def splits_error(hw, algo: str, wl) -> str | None:
+    """Why ``algo`` cannot take ``--num-splits wl.num_splits`` here (None if it can)."""
+    n = wl.num_splits
+    if hw.kind == "accelerator":
+        return f"--num-splits: a GPU kernel's KV split count; {hw.name} is an accelerator: drop it"
+    family = algo.rpartition("@")[2]
+    if family in SPLIT_OFF_FAMILIES:
+        if n == 1:
+            return None
+        return (f"--num-splits {n}: FlashInfer's plan() takes disable_split_kv=True (--num-splits 1: one KV chunk a "
+                "request, no merge) or a split size in pages (fixed_split_size), not a count; use 1 or leave it out")
+    if family == "flash2":
+        return ("--num-splits: flash2 is FA2's flash_attn_func, which takes no split count (its heuristic splits); "
+                "FA2's flash_attn_with_kvcache(num_splits=N) is flash-decoding: drop it, or use flash-decoding")
+    if family not in SPLIT_COUNT_FAMILIES:
+        return (f"--num-splits: attnsim models the num_splits argument of {', '.join(SPLIT_COUNT_FAMILIES)} "
+                f"(flash_attn_with_kvcache, FA4's flash_attn_func) and FlashInfer's disable_split_kv (1) for "
+                f"{', '.join(SPLIT_OFF_FAMILIES)}; {algo} takes no split count: drop it")
+    if n > SPLIT_COUNT_FAMILIES[family]:
+        return f"--num-splits {n}: {family} takes at most {SPLIT_COUNT_FAMILIES[family]} splits"
+    if n == 1:
+        return None
+    from simulator.gpu_kernels import paged_cache
+    from simulator.kernel_configs import current_fa3_build
+    from simulator.splits import _fa3_decode, fa4_decode
+
+    if family == "flash4" and hopper_fa4(hw, family):
+        return f"--num-splits {n}: FA4 on Hopper has no split-KV (flash_attn/cute/interface.py: \"SplitKV not " \
+               "supported on SM 9.0\"); use 1 or leave it out"
+    if family == "flash4" and fa4_hd256(wl.head_dim, wl.v_head_dim):
+        return (f"--num-splits {n}: FA4 runs head dim 256 in its dedicated kernel, which has no split-KV "
+                "(sm100_hd256_2cta_fmha_forward.py: assert not is_split_kv); use 1 or leave it out")
+    if family == "flash3" and wl.varlen and (not paged_cache(wl) or current_fa3_build() == "2024-07"):
+        return (f"--num-splits {n}: attnsim prices FA3's varlen call on a contiguous cache (flash_attn_varlen_func), "
+                "and any varlen call of the 2024 builds (no Split with VarSeqLen), unsplit; use 1 or leave it out")
+    decode = (fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl)) if family == "flash4"
+              else _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl)) if family == "flash3" else True)
+    if not decode:
+        what = ("queries of a KV head, packed, fit one 128-row tile, against a longer or paged cache"
+                if family == "flash4" else "new queries against a longer (--kv-len) or paged (--page-size) cache")
+        return (f"--num-splits {n}: attnsim prices {family}'s KV split on decode calls only ({what}), the calls its "
+                f"split heuristic serves; this one runs unsplit: use 1 or leave it out")
     return None
 
 

@@ -156,6 +156,8 @@ def _typed(fields: _Fields) -> list[bool]:
         keep = [k and p is None for k, p in zip(keep, fields["page_size"])]
     if fields.types("varlen") != {bool} or any(fields["varlen"]):  # varlen: evaluated alone (no column plan reads it)
         keep = [k and v is False for k, v in zip(keep, fields["varlen"])]
+    if fields.types("num_splits") != {_NONE}:  # a split count: evaluated alone (the column plans take the heuristic's)
+        keep = [k and n is None for k, n in zip(keep, fields["num_splits"])]
     return keep
 
 
@@ -236,7 +238,8 @@ _WORKLOAD = {f.name: f.default for f in fields(Workload)}
 _UNGIVEN = dict(hardware="h100", algorithm=None, baseline=None, head_dim=_WORKLOAD["head_dim"], v_head_dim=None,
                 dtype=_WORKLOAD["dtype"], block_size=None, scope=_WORKLOAD["scope"], batch=_WORKLOAD["batch"],
                 heads=_WORKLOAD["heads"], kv_heads=0, seq_len=_WORKLOAD["seq_len"], kv_len=0, causal=None,
-                sparsity=None, pattern=None, estimate=None, page_size=None, varlen=False)
+                sparsity=None, pattern=None, estimate=None, page_size=None, varlen=False,
+                num_splits=None)
 _INT64 = range(-1 << 63, 1 << 63)
 _NAME_FIELDS = ("hardware", "algorithm", "baseline", "head_dim", "v_head_dim", "dtype", "block_size", "scope")
 

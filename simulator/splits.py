@@ -166,7 +166,7 @@ def fa4_layout(hw, wl, cfg):
         return 1, cfg
     if not decode or fa4_hd256(wl.head_dim, wl.v_head_dim):  # the hd256 kernel has no split-KV
         return 1, cfg
-    splits = _fa4_splits(hw, wl, cfg.block_kv)
+    splits = wl.num_splits or _fa4_splits(hw, wl, cfg.block_kv)  # _get_fwd_config: the heuristic when < 1
     block_kv = cfg.block_kv
     if splits > 1 and wl.head_dim != wl.v_head_dim:
         if math.ceil(_fa4_loaded(wl) / cfg.block_kv) < FA4_SPLIT_DIFF_DIM_BLOCKS:
@@ -215,6 +215,24 @@ def _fa3_sm80_varlen(wl, split: bool):
                     paged_cache(wl), varlen=True, split=split)
 
 
+# vLLM's FlashAttention backend under full CUDA graphs (vllm/v1/attention/backends/flash_attn.py @ 0084b783, docs
+# E's VB; since 8acb4bade, 2025-07-01): FlashAttentionMetadataBuilder sets max_num_splits =
+# _DEFAULT_MAX_NUM_SPLITS_FOR_CUDA_GRAPH (16) and passes it as FA3's num_splits for a batch of at most
+# max_cudagraph_size tokens (the largest capture size, 512 by default), else 0 (FA3's heuristic); newer vLLM makes it
+# the config flash_attn_max_num_splits_for_cuda_graph (32 by 2026: --num-splits 32 states that), and
+# VLLM_BATCH_INVARIANT sets 1 (--num-splits 1)
+VLLM_GRAPH_NUM_SPLITS = 16
+VLLM_MAX_CUDAGRAPH_TOKENS = 512
+
+
+def engine_num_splits(wl) -> int | None:
+    """The num_splits a serving engine passes FA3 for this call (--scope layer): vLLM's graph-captured one for a
+    batch of at most VLLM_MAX_CUDAGRAPH_TOKENS new tokens; None for a larger (eager) one, and outside --scope layer."""
+    if wl.scope == "layer" and wl.batch * wl.seq_len <= VLLM_MAX_CUDAGRAPH_TOKENS:
+        return VLLM_GRAPH_NUM_SPLITS
+    return None
+
+
 def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
     """(the split heuristic's count, each sequence's split count) of an FA3 decode call. mha_fwd's get_num_splits
     runs the heuristic over the key blocks a local call loads, ``seqlen_k_loaded`` = min(seqlen_k, right + left +
@@ -232,8 +250,12 @@ def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
         loaded = max(0, min(wl.kv_len, right + left + 1 + cfg.block_q))
     dynamic = current_fa3_build() != "2024-07"
     m_blocks = _m_blocks(wl, cfg.block_q)
-    cap = _num_splits(hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads * m_blocks,
-                      math.ceil(loaded / cfg.block_kv), FA3_MIN_SPLIT_BLOCKS)
+    # num_splits = N (flash_attn_with_kvcache) is the cap itself: mha_fwd runs get_num_splits only for N <= 0, and
+    # prepare_varlen_num_blocks takes N as "an upper bound on splits" (flash_prepare_scheduler.cu); a serving
+    # engine's graph-captured call passes its own N (engine_num_splits)
+    cap = wl.num_splits or engine_num_splits(wl) or _num_splits(
+        hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads * m_blocks, math.ceil(loaded / cfg.block_kv),
+        FA3_MIN_SPLIT_BLOCKS)
     if cap == 1 or not dynamic:
         return cap, cap
     per_sm = math.ceil(float(np.float32(wl.batch * m_blocks * n_blocks) * np.float32(1.1) * np.float32(wl.kv_heads)

@@ -24,6 +24,9 @@ HEAD_DIM_MULTIPLE = 8  # FlashAttention's head dims are multiples of 8 (16-byte 
 MAX_SIZES = {"batch": 1 << 20, "heads": 1 << 16, "kv_heads": 1 << 16, "head_dim": 1 << 16, "v_head_dim": 1 << 16,
              "seq_len": 1 << 30, "kv_len": 1 << 30, "block_size": 1 << 30, "page_size": 1 << 30}
 MAX_TENSOR_BYTES = 1 << 60  # one Q, K, V or O tensor: an exbibyte
+# The most KV splits any modelled kernel takes when asked for a count (FA3's mha_fwd: "num_splits > 256 not
+# supported"; FA2's mha_fwd_kvcache caps at 128, checked per family in simulator.limits.splits_error)
+MAX_NUM_SPLITS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,9 @@ class Workload:
     # the call goes through the kernels' variable-length entry point (flash_attn_varlen_func: the batch's sequences
     # packed along one token axis with cu_seqlens; all of seq_len / kv_len here), as a serving engine's prefill does
     varlen: bool = False
+    # the KV split count the caller passes (flash_attn_with_kvcache(num_splits=N), FlashInfer's plan(disable_split_kv=
+    # True) as 1); None: the kernel's own choice (its split heuristic, or none), as each entry point defaults
+    num_splits: int | None = None
 
     def __post_init__(self):
         if self.kv_heads is None:
@@ -76,6 +82,10 @@ class Workload:
             _check_size("block_size", self.block_size)
         if self.page_size is not None:
             _check_size("page_size", self.page_size)
+        if self.num_splits is not None and (type(self.num_splits) is not int
+                                            or not 0 < self.num_splits <= MAX_NUM_SPLITS):
+            raise UserError(f"bad num-splits {self.num_splits!r}: an integer from 1 to {MAX_NUM_SPLITS} (the KV splits "
+                            "the call asks for; leave it out for the kernel's own choice)")
         if self.heads % self.kv_heads:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:

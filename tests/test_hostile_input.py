@@ -47,7 +47,8 @@ def _files(tmp: Path) -> list[str]:
 SIMULATE = ["simulate", "--seq-len", "1k"]
 WORKLOAD = {"--hw": "name", "--algo": "name", "--seq-len": "size", "--kv-len": "size", "--sparsity": "float",
             "--pattern": "pattern", "--batch": "size", "--heads": "size", "--kv-heads": "kv_heads", "--head-dim": "head_dim",
-            "--v-head-dim": "head_dim", "--block-size": "block", "--page-size": "page", "--dtype": "choice",
+            "--v-head-dim": "head_dim", "--block-size": "block", "--page-size": "page", "--num-splits": "splits",
+            "--dtype": "choice",
             "--model": "model",
             "--baseline": "name", "--scope": "choice", "--estimate": "name", "--method": "name"}
 FIGURE = {**WORKLOAD, "-o": "output:png"}
@@ -83,7 +84,9 @@ COMMANDS = [
 ]
 KINDS = {"size": BAD_SIZES, "float": BAD_FLOATS, "name": BAD_NAMES, "pattern": BAD_PATTERNS, "heavy": HEAVY_PATTERNS,
          "kv_heads": ["0", "3", "-2", "x"], "head_dim": ["0", "7", "264", "x", "2m"], "block": ["0", "3", "100", "1m"],
-         "block_size": ["0", "-1", "x", "", "1.5"], "page": ["0", "-1", "x", "", "1.5", "2g"], "mix_heads": ["0", "-1", "x", "3", "33", ""],
+         "block_size": ["0", "-1", "x", "", "1.5"], "page": ["0", "-1", "x", "", "1.5", "2g"],
+         "splits": ["0", "-1", "x", "", "1.5", "257", "2k", "1..512", "4"],  # 4: flash3 on a prefill call
+         "mix_heads": ["0", "-1", "x", "3", "33", ""],
          "choice": ["", "fp32", "xml", "int8", "cluster"], "seed": ["-1", "x", "1e3", "99999999999999999999999"],
          "jobs": ["0", "-1", "x", "1.5", "", "257", "99999999999999999999999"],
          "tolerance": ["nan", "-1", "inf", "x", ""], "cascade": ["", "nosuch", "/etc/passwd", "{tmp}"],

@@ -58,7 +58,7 @@ _LOO_POLISH = 12  # Nelder-Mead iterations of each leave-one-out refit (it start
 # 0.161 and 0.157 against 0.159 here (least squares: 0.150).
 LOSS_SCALE = 0.1
 _WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                  "pattern", "sparsity", "scope", "page_size", "varlen")
+                  "pattern", "sparsity", "scope", "page_size", "varlen", "num_splits")
 
 
 @dataclass(frozen=True, slots=True)

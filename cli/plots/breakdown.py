@@ -14,7 +14,7 @@ from cli.plots.series import variant_text, varying_keys
 from einsum_cascades.errors import UserError
 
 WORKLOAD_FIELDS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "dtype",
-                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen")
+                   "pattern", "sparsity", "block_size", "scope", "estimate", "page_size", "varlen", "num_splits")
 GPU_RESOURCES = {"tensor": "tensor cores", "exp": "exp (SFU)", "fma": "FP32 FMA", "smem": "shared memory",
                  "l2": "L2", "hbm": "HBM", "launch": "kernel launch", "compute": "on-chip schedule",
                  "combine": "combine (split-KV, partials)", "stream_fill": "HBM first byte + last tile",
@@ -103,7 +103,7 @@ def breakdown_figure(groups: list[Group], output: str, note: str = "") -> None:
     fig, ax = plt.subplots(figsize=(max(7.5, INCHES_PER_GROUP * len(groups) + 3.5), 5.2))
     rows = [_fields(g) for g in groups]
     machines = ", ".join(dict.fromkeys(g.spec.display_name for g in groups))
-    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope", "page_size", "varlen")
+    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope", "page_size", "varlen", "num_splits")
     if groups[0].spec.kind == "gpu":
         _gpu(ax, groups)
         what = "bars: time each resource alone would need; black: predicted time"

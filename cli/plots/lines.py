@@ -34,7 +34,7 @@ def sparsity_figure(rows: list[dict], note: str, output: str) -> None:
     fig, ax = _lines(series, ideal=True)
     ax.set_xlabel("sparsity (fraction of empty tiles)")
     ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
-    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "scope", "page_size", "varlen")
+    keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "scope", "page_size", "varlen", "num_splits")
     style.set_title(ax, f"{_over(series)} vs sparsity: {_machines(rows)}",
                     f"{style.caption(rows, keys)}  {_sparse_mask(rows)}", note)
     style.save(fig, output)

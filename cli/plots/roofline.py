@@ -87,7 +87,7 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     ys = [y / TERA for pts in points.values() for _, _, y in pts]
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
-    keys = ("batch", "heads", "head_dim", "dtype", "mask", "scope", "page_size", "varlen")
+    keys = ("batch", "heads", "head_dim", "dtype", "mask", "scope", "page_size", "varlen", "num_splits")
     marks = "bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score)" \
         if spec.kind == "accelerator" else ""
     style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), marks, note)

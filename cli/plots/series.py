@@ -6,9 +6,10 @@ No matplotlib here, so the numbers behind a figure can be tested on their own.
 from dataclasses import dataclass
 
 # Workload fields that may vary across the rows of one figure; each one that does splits the lines.
-SPLIT_KEYS = ("seq_len", "sparsity", "batch", "heads", "kv_heads", "head_dim", "kv_len", "causal", "pattern")
+SPLIT_KEYS = ("seq_len", "sparsity", "batch", "heads", "kv_heads", "head_dim", "kv_len", "causal", "pattern",
+              "num_splits")
 SHORT_NAMES = {"seq_len": "N", "sparsity": "s", "batch": "B", "heads": "H", "kv_heads": "Hkv", "head_dim": "d",
-          "kv_len": "Nkv", "causal": "causal", "pattern": "mask"}
+          "kv_len": "Nkv", "causal": "causal", "pattern": "mask", "num_splits": "splits"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def line_series(rows: list[dict], x_key: str) -> list[Series]:
     split = varying_keys(rows, exclude=x_key)
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        key = (row["hardware"], row["algorithm"], tuple((k, row[k]) for k in split))
+        key = (row["hardware"], row["algorithm"], tuple((k, row.get(k)) for k in split))
         groups.setdefault(key, []).append(row)
     out = []
     for (hw, algo, variant), members in groups.items():
@@ -124,7 +125,7 @@ def varying_keys(rows: list[dict], exclude: str) -> list[str]:
             continue
         if key == "kv_heads" and all(r["kv_heads"] == r["heads"] for r in rows):
             continue
-        if len({r[key] for r in rows}) > 1:
+        if len({r.get(key) for r in rows}) > 1:
             keys.append(key)
     return keys
 

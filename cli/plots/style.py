@@ -208,10 +208,10 @@ def seconds_axis(axis) -> None:
 
 
 def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope",
-                                    "page_size", "varlen")) -> str:
+                                    "page_size", "varlen", "num_splits")) -> str:
     """The workload fields all rows share, e.g. 'B=1  H=32  d=128  fp16  dense' (the value head dim and the KV
     length where they differ, 'd=192/128', 'N=1/8k'; the scope when it is not the default kernel, 'scope
-    kernel-warm'; a paged cache's 'pages of 16'; a varlen call's 'varlen')."""
+    kernel-warm'; a paged cache's 'pages of 16'; a varlen call's 'varlen'; a split count asked for, '4 splits')."""
     parts = []
     for key in keys:
         values = {_caption_value(r, key) for r in rows}
@@ -232,6 +232,9 @@ def _caption_value(row: dict, key: str) -> str:
         return f"pages of {row['page_size']}" if row.get("page_size") else ""
     if key == "varlen":
         return "varlen" if row.get("varlen") else ""
+    if key == "num_splits":
+        n = row.get("num_splits")
+        return f"{n} split{'s' * (n != 1)}" if n else ""
     if key == "head_dim":
         dv = row.get("v_head_dim")
         return f"d={row['head_dim']}" + (f"/{dv}" if dv and dv != row["head_dim"] else "")

@@ -1,0 +1,166 @@
+"""--num-splits: the KV split count a call asks for (flash_attn_with_kvcache(num_splits=N), FlashInfer's
+plan(disable_split_kv=True)), in place of the kernel's own split heuristic."""
+
+import csv
+import io
+import json
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades.errors import UserError
+from simulator.api import evaluate, hardware, run_points, simulate
+from simulator.workload import MAX_NUM_SPLITS, Workload
+
+
+def _decode(**kw):
+    return Workload(**{**dict(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=16384), **kw})
+
+
+@pytest.mark.parametrize("bad", [0, -1, MAX_NUM_SPLITS + 1, 1.5, True, "4"])
+def test_a_bad_count_is_a_user_error(bad):
+    with pytest.raises(UserError, match="num-splits"):
+        Workload(num_splits=bad)
+
+
+@pytest.mark.parametrize("hw, algo, wl", [
+    ("h100", "flash-decoding", _decode()),
+    ("a100", "flash-decoding", _decode(batch=1, kv_len=65536)),
+    ("h100", "flash3", _decode()),
+    ("a100", "flash3", _decode(kv_len=8192)),
+    ("b200", "flash4", _decode(batch=1)),
+    ("h100", "flash-decoding", _decode(page_size=256)),
+])
+def test_asking_for_the_heuristic_s_own_count_changes_nothing(hw, algo, wl):
+    """The count is the only thing the heuristic decides: the same count given runs the same call."""
+    spec = hardware(hw)
+    auto = evaluate(spec, algo, wl)
+    given = evaluate(spec, algo, replace(wl, num_splits=auto.detail["splits"]))
+    assert auto.detail["splits"] > 1 or algo == "flash3" and hw == "a100"
+    assert given.time_s == pytest.approx(auto.time_s, rel=1e-12)
+    assert given.detail["splits"] == auto.detail["splits"]
+
+
+def test_fa2_runs_the_count_it_is_given_and_its_regular_kernel_at_one():
+    """set_params_splitkv: num_splits >= 1 skips num_splits_heuristic; run_mha_fwd runs the regular kernel at one
+    split on a contiguous cache (no combine), the split-KV kernel on a paged one (force_split_kernel)."""
+    spec = hardware("h100")
+    one, four = (evaluate(spec, "flash-decoding", _decode(num_splits=n)) for n in (1, 4))
+    assert one.detail["splits"] == 1 and "combine" not in one.times and one.cost.launches == 1
+    assert four.detail["splits"] == 4 and four.times["combine"] > 0 and four.cost.launches == 2
+    assert one.detail["block_q"] == 128 and four.detail["block_q"] == 64  # the split-KV kernel's 64-row tile
+    paged = evaluate(spec, "flash-decoding", _decode(num_splits=1, page_size=256))
+    assert paged.detail["block_q"] == 64 and paged.detail["splits"] == 1
+    assert one.time_s > four.time_s  # 8 CTAs stream all 16k keys each: the reason the split exists
+    with pytest.raises(UserError, match="at most 128"):
+        evaluate(spec, "flash-decoding", _decode(num_splits=129))
+
+
+def test_fa3_takes_the_count_as_a_cap_on_each_sequence_s_own():
+    """flash_prepare_scheduler.cu: num_splits_dynamic = clamp(ceil(key blocks / blocks per SM), 1, num_splits)."""
+    spec = hardware("h100")
+    auto = evaluate(spec, "flash3", _decode(batch=4))
+    capped = evaluate(spec, "flash3", _decode(batch=4, num_splits=64))
+    assert capped.detail["splits"] == auto.detail["splits"] < 64
+    one = evaluate(spec, "flash3", _decode(batch=4, num_splits=1))
+    assert one.detail["splits"] == 1 and "combine" not in one.detail["kernels"]
+    assert "combine" in auto.detail["kernels"] and one.time_s > auto.time_s
+    two = evaluate(spec, "flash3", _decode(batch=4, num_splits=2))
+    assert two.detail["splits"] == 2 and one.time_s > two.time_s > auto.time_s
+
+
+def test_fa4_runs_the_count_and_narrows_its_tile_for_192_128():
+    spec = hardware("b200")
+    eight = evaluate(spec, "flash4", _decode(batch=1, num_splits=8))
+    assert eight.detail["splits"] == 8
+    # _get_fwd_config: a split call with its own V head dim re-runs the heuristic at 64-key tiles where it has 64
+    # key blocks, else runs one split (4k keys: 32 blocks of 128)
+    mla = evaluate(spec, "flash4", _decode(batch=1, head_dim=192, v_head_dim=128, kv_len=4096, num_splits=8))
+    assert mla.detail["splits"] == 1
+
+
+@pytest.mark.parametrize("hw, algo, wl, match", [
+    ("h100", "flash3", Workload(seq_len=4096, num_splits=2), "decode calls only"),
+    ("h100", "flash3", _decode(varlen=True, num_splits=2), "varlen"),
+    ("h100", "flash4", _decode(num_splits=2), "SM 9.0"),
+    ("b200", "flash4", _decode(head_dim=256, num_splits=2), "head dim 256"),
+    ("b200", "flash4", Workload(seq_len=4096, num_splits=2), "decode calls only"),
+    ("h100", "flash2", _decode(num_splits=1), "flash-decoding"),
+    ("h100", "flashinfer-decode", _decode(num_splits=1), "takes no split count"),
+    ("h100", "flashmla", _decode(heads=16, kv_heads=1, head_dim=576, v_head_dim=512, num_splits=1),
+     "takes no split count"),
+    ("h100", "flashinfer-decode-tc", _decode(num_splits=2), "disable_split_kv"),
+    ("h100", "naive", _decode(num_splits=1), "takes no split count"),
+    ("fusemax", "fusemax", Workload(num_splits=1), "accelerator"),
+])
+def test_calls_without_such_a_count_are_refused(hw, algo, wl, match):
+    with pytest.raises(UserError, match=match):
+        evaluate(hardware(hw), algo, wl)
+
+
+def test_one_split_is_flashinfer_s_disable_split_kv():
+    """PrefillSplitQOKVIndptr with disable_split_kv: one KV chunk a request, no merge, a CUDA graph's too."""
+    spec = hardware("h100")
+    for algo, wl in (("flashinfer-decode-tc", _decode(batch=1)), ("flashinfer-decode-tc", _decode(scope="layer")),
+                     ("flashinfer-prefill-fa2", Workload(seq_len=128, kv_len=65536, causal=True))):
+        auto, off = evaluate(spec, algo, wl), evaluate(spec, algo, replace(wl, num_splits=1))
+        assert auto.detail["splits"] > 1 and off.detail["splits"] == 1, algo
+        assert off.times["combine"] == 0 < auto.times["combine"] and off.cost.launches == 1 < auto.cost.launches
+        assert off.time_s > auto.time_s
+
+
+def test_simulate_and_run_points_agree_and_baselines_drop_the_count():
+    points = [dict(hardware="h100", algorithm="flash-decoding", seq_len=1, kv_len=n, heads=32, kv_heads=8,
+                   num_splits=s) for n in (4096, 65536) for s in (1, 8)]
+    rows = run_points(points)
+    for p, row in zip(points, rows):
+        alone = simulate(p["hardware"], p["algorithm"], None, **{k: v for k, v in p.items()
+                                                                 if k not in ("hardware", "algorithm")})
+        assert row == alone
+        assert row["num_splits"] == row["splits"] == p["num_splits"] and row["speedup"] is not None
+
+
+def test_the_cli_lists_counts_and_prints_the_splits_run():
+    runner = CliRunner()
+    out = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "1", "--kv-len", "32k",
+                              "--kv-heads", "8", "--num-splits", "1,2,256", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    assert [(r["num_splits"], r["splits"]) for r in rows][:2] == [("1", "1"), ("2", "2")]
+    assert int(rows[2]["splits"]) < 256  # the cap: each sequence's own count
+    table = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash-decoding", "--seq-len", "1",
+                                "--kv-len", "32k", "--num-splits", "1,8", "--format", "table"])
+    assert table.exit_code == 0 and "32k 1 split " in table.output and "32k 8 splits" in table.output
+    bad = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash2", "--num-splits", "1"])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "--num-splits" in bad.output
+
+
+def test_validate_report_predicts_each_point_at_its_count(tmp_path):
+    """A measured file's num_splits (attnsim's own split-KV decode kernel records it) is the count predicted."""
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"points": [
+        {"hardware": "h100", "algorithm": "flash-decoding", "heads": 32, "kv_heads": 8, "seq_len": 1,
+         "kv_len": 65536, "num_splits": s, "measured_ms": 0.1} for s in (1, 32)]}))
+    out = CliRunner().invoke(cli, ["validate", "report", str(path), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    one, many = json.loads(out.output)["points"]
+    assert one["num_splits"] == 1 and many["num_splits"] == 32
+    assert one["predicted_s"] > 3 * many["predicted_s"]
+
+
+def test_a_layer_call_passes_fa3_what_vllm_passes_under_cuda_graphs():
+    """vLLM's flash_attn backend: num_splits = max_num_splits (16) for a graph-captured batch of at most 512 tokens,
+    0 (FA3's heuristic) for a larger one; --num-splits states another."""
+    from simulator.splits import VLLM_GRAPH_NUM_SPLITS, VLLM_MAX_CUDAGRAPH_TOKENS, engine_num_splits
+
+    spec = hardware("h100")
+    mqa = Workload(heads=128, kv_heads=1, seq_len=1, kv_len=65536)
+    kernel, layer = evaluate(spec, "flash3", replace(mqa, page_size=16)), evaluate(spec, "flash3", replace(
+        mqa, scope="layer"))
+    assert kernel.detail["splits"] > VLLM_GRAPH_NUM_SPLITS == layer.detail["splits"]
+    assert evaluate(spec, "flash3", replace(mqa, scope="layer", num_splits=32)).detail["splits"] == 32
+    assert engine_num_splits(replace(mqa, scope="layer", batch=VLLM_MAX_CUDAGRAPH_TOKENS)) == VLLM_GRAPH_NUM_SPLITS
+    assert engine_num_splits(replace(mqa, scope="layer", seq_len=VLLM_MAX_CUDAGRAPH_TOKENS + 1)) is None  # eager
+    assert engine_num_splits(replace(mqa, page_size=16)) is None
