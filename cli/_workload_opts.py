@@ -76,7 +76,8 @@ _OPTIONS = [
     click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS), default=None,
                  help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
                       "flash3 and flash4 on decode calls; 1 alone is FlashInfer's plan(disable_split_kv=True) for "
-                      "flashinfer-decode-tc, flashinfer-prefill and flashinfer-prefill-fa2). FA3 takes N as a cap "
+                      "flashinfer-decode-tc, flashinfer-prefill and flashinfer-prefill-fa2, and its single-request "
+                      "kernels called without a tmp buffer). FA3 takes N as a cap "
                       "on each sequence's own count. 1 is what batch-invariant serving sets. Lists 1,4 or ranges "
                       "1..64. Default: the kernel's own choice (its split heuristic; the column splits says what "
                       "it ran)."),

@@ -297,9 +297,13 @@ def head_dims_error(family: str, d: int, dv: int, pairs: dict | None = None) -> 
 
 def chunks(family: str, hw, wl, cfg: DecodeConfig) -> tuple[int, int]:
     """(KV chunks per request, keys per chunk) by the kernel's own heuristic; 1 chunk: no split, no merge kernel
-    (except the single-request kernel, which merges whenever kv_len > 256)."""
+    (except the single-request kernel, which merges whenever kv_len > 256 and it has a tmp buffer: without one,
+    ``--num-splits 1``, decode.cuh SingleDecodeWithKVCacheDispatched runs ``if (seq_len <= 256 || tmp == nullptr)``
+    one CTA a KV head over all its keys)."""
     max_grid = cfg.ctas_per_sm(hw) * hw.sms
     n = wl.kv_len
+    if family == SINGLE and wl.num_splits == 1:  # SingleDecodeWithKVCache(..., tmp = nullptr): no partition
+        return 1, n
     if family == SINGLE:  # SingleDecodeWithKVCache
         if n <= SINGLE_MIN_CHUNK:
             return 1, n
@@ -373,7 +377,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
         raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "
                         f"{hw.name} has {hw.smem_per_sm_bytes:,} B per SM")
     n_chunks, chunk = chunks(family, hw, wl, cfg)
-    split = n_chunks > 1 or (family == SINGLE and wl.kv_len > SINGLE_MIN_CHUNK)
+    split = n_chunks > 1 or (family == SINGLE and wl.kv_len > SINGLE_MIN_CHUNK and wl.num_splits != 1)
     clock, d, b = hw.cuda_core_clock, wl.head_dim, wl.dtype_bytes  # no tensor work: the SMs' non-tensor clock
     ctas = wl.batch * wl.kv_heads * n_chunks
     slots = hw.sms * k

@@ -326,7 +326,11 @@ def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None,
 
 
 def chunks(hw, wl, tile: PrefillTile) -> tuple[int, int]:
-    """(KV chunks, keys per chunk): the split SinglePrefillWithKVCacheDispatched picks (1: no split, no merge)."""
+    """(KV chunks, keys per chunk): the split SinglePrefillWithKVCacheDispatched picks (1: no split, no merge); one
+    without a tmp buffer (``--num-splits 1``: ``if (num_chunks <= 1 || tmp == nullptr)``, prefill.cuh, and 0.0.1's
+    likewise) runs unsplit."""
+    if wl.num_splits == 1:
+        return 1, wl.kv_len
     q_tiles = math.ceil(wl.seq_len * wl.group / tile.cta_tile_q)
     max_chunks = tile.ctas_per_sm(hw) * hw.sms // (wl.kv_heads * q_tiles)
     if tile.build == "0.0.1":

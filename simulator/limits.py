@@ -187,6 +187,9 @@ def varlen_error(hw, algo: str, wl=None) -> str | None:
 # (scheduler.cuh PrefillSplitQOKVIndptr: one KV chunk a request) but a split size, not a count, otherwise
 SPLIT_COUNT_FAMILIES = {"flash-decoding": 128, "flash3": 256, "flash4": 256}
 SPLIT_OFF_FAMILIES = ("flashinfer-decode-tc", "flashinfer-prefill", "flashinfer-prefill-fa2")
+# and FlashInfer's single-request kernels called from C++ without a tmp buffer (SinglePrefillWithKVCache /
+# SingleDecodeWithKVCache with tmp = nullptr run unsplit; the Python entry points always pass one)
+SPLIT_OFF_CPP_FAMILIES = ("flashinfer-single-decode", "flashinfer-single-decode-tc", "flashinfer-single-prefill")
 
 
 def splits_error(hw, algo: str, wl) -> str | None:
@@ -203,10 +206,16 @@ def splits_error(hw, algo: str, wl) -> str | None:
     if family == "flash2":
         return ("--num-splits: flash2 is FA2's flash_attn_func, which takes no split count (its heuristic splits); "
                 "FA2's flash_attn_with_kvcache(num_splits=N) is flash-decoding: drop it, or use flash-decoding")
+    if family in SPLIT_OFF_CPP_FAMILIES:
+        if n == 1:
+            return None
+        return (f"--num-splits {n}: FlashInfer's single-request kernels split by their own heuristic, or not at all "
+                "when called from C++ without a tmp buffer (--num-splits 1); they take no count: use 1 or leave it out")
     if family not in SPLIT_COUNT_FAMILIES:
         return (f"--num-splits: attnsim models the num_splits argument of {', '.join(SPLIT_COUNT_FAMILIES)} "
-                f"(flash_attn_with_kvcache, FA4's flash_attn_func) and FlashInfer's disable_split_kv (1) for "
-                f"{', '.join(SPLIT_OFF_FAMILIES)}; {algo} takes no split count: drop it")
+                f"(flash_attn_with_kvcache, FA4's flash_attn_func), FlashInfer's disable_split_kv (1) for "
+                f"{', '.join(SPLIT_OFF_FAMILIES)}, and its single-request kernels without a tmp buffer (1); {algo} "
+                "takes no split count: drop it")
     if n > SPLIT_COUNT_FAMILIES[family]:
         return f"--num-splits {n}: {family} takes at most {SPLIT_COUNT_FAMILIES[family]} splits"
     if n == 1:

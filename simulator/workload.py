@@ -58,8 +58,9 @@ class Workload:
     # the call goes through the kernels' variable-length entry point (flash_attn_varlen_func: the batch's sequences
     # packed along one token axis with cu_seqlens; all of seq_len / kv_len here), as a serving engine's prefill does
     varlen: bool = False
-    # the KV split count the caller passes (flash_attn_with_kvcache(num_splits=N), FlashInfer's plan(disable_split_kv=
-    # True) as 1); None: the kernel's own choice (its split heuristic, or none), as each entry point defaults
+    # the KV split count the caller passes (flash_attn_with_kvcache(num_splits=N); as 1, FlashInfer's
+    # plan(disable_split_kv=True) or its single-request kernels without a tmp buffer); None: the kernel's own choice
+    # (its split heuristic, or none), as each entry point defaults
     num_splits: int | None = None
 
     def __post_init__(self):

@@ -164,3 +164,27 @@ def test_a_layer_call_passes_fa3_what_vllm_passes_under_cuda_graphs():
     assert engine_num_splits(replace(mqa, scope="layer", batch=VLLM_MAX_CUDAGRAPH_TOKENS)) == VLLM_GRAPH_NUM_SPLITS
     assert engine_num_splits(replace(mqa, scope="layer", seq_len=VLLM_MAX_CUDAGRAPH_TOKENS + 1)) is None  # eager
     assert engine_num_splits(replace(mqa, page_size=16)) is None
+
+
+@pytest.mark.parametrize("algo, wl", [
+    ("flashinfer-single-decode", _decode(batch=1)),
+    ("flashinfer-single-decode-tc", _decode(batch=1)),
+    ("flashinfer-single-prefill", Workload(seq_len=128, kv_len=65536)),
+])
+def test_flashinfer_s_single_request_kernels_without_a_tmp_buffer_run_unsplit(algo, wl):
+    """prefill.cuh / decode.cuh Single*Dispatched: ``tmp == nullptr`` -> one CTA per KV head (and query tile) over
+    every key, no merge; the post's 'w/o split-kv' lines (flashinfer-append-*.json) are such calls."""
+    spec = hardware("h100")
+    auto, off = evaluate(spec, algo, wl), evaluate(spec, algo, replace(wl, num_splits=1))
+    assert auto.detail["splits"] > 1 == off.detail["splits"]
+    assert off.cost.launches == 1 < auto.cost.launches and off.time_s > auto.time_s
+    with pytest.raises(UserError, match="tmp buffer"):
+        evaluate(spec, algo, replace(wl, num_splits=2))
+
+
+def test_the_unsplit_append_lines_are_held_out_flashinfer_points():
+    from bench._published import predicted_points
+
+    points = [p for p in predicted_points() if p.get("kernel") == "flashinfer-0.0.1-append-no-split"]
+    assert len(points) == 23 and all(p["algorithm"] == "flashinfer-single-prefill" for p in points)
+    assert all(p["num_splits"] == 1 for p in points)
