@@ -14,7 +14,7 @@ from simulator import gpu_model as gm
 from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, runs_fa2
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache
+from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache, sm_number, vllm_one_mma_wg
 from simulator.workload import with_head_dims
 from simulator import splits as splits_mod
 from simulator import tile_cost as tc
@@ -215,6 +215,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")
         lines.append(f"paged KV cache, {pages}: {how}")
+    if spec.family == "flash3" and vllm_one_mma_wg(wl) and sm_number(hw.arch) >= 90:
+        lines.append(f"vLLM's FA3 (vllm_flash_attn) on a decode batch of {wl.seq_len * wl.group} packed rows: one MMA "
+                     f"warpgroup on a {cfg.block_q}-row tile (hopper/heuristics.h use_one_mma_wg), where upstream "
+                     "FA3 runs two on 128")
     if (spec.family == "flash3" and not wl.num_splits and not is_columns(det["splits"])
             and (engine := splits_mod.engine_num_splits(wl))):
         lines.append(f"num_splits {engine}: what vLLM passes FA3 for a graph-captured batch (its flash_attn backend's "

@@ -175,7 +175,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
-            cfg = kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=fa3_pages_without_tma(hw, wl))
+            cfg = kc.fa3_sm90(d, dv, b, causal, windowed(wl), paged=fa3_pages_without_tma(hw, wl),
+                              one_wg=vllm_one_mma_wg(wl))
             # the 2024 builds run a varlen call on the single-tile scheduler, one CTA per work tile (hopper/
             # flash_fwd_launch_template.h @ 478ee666: ``Seqlen_traits::UseVarSeqLen ? SingleTileScheduler``); today's
             # on its persistent varlen scheduler (VarlenDynamicPersistentTileScheduler)
@@ -196,6 +197,16 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
 
         return flashinfer_sm90.kernel_config(hw, wl)
     raise UserError(f"unknown GPU kernel family {family!r}: allowed {', '.join(GPU_FAMILIES)}")
+
+
+def vllm_one_mma_wg(wl) -> bool:
+    """Whether a serving engine's FA3 call (--scope layer: vLLM's vllm_flash_attn) runs its one-MMA-warpgroup decode
+    variant (kernel_configs.VLLM_ONE_WG_TILES; hopper/heuristics.h use_one_mma_wg: head dim 64 or 128, the same V
+    head dim, no window, seqlen_q x group <= 64). Upstream FA3 has no such variant. Columns hold no layer calls."""
+    if wl.scope != "layer" or is_columns(wl.seq_len) or is_columns(wl.group):
+        return False
+    return (wl.head_dim in (64, 128) and wl.v_head_dim == wl.head_dim and not windowed(wl)
+            and wl.seq_len * wl.group <= 64)
 
 
 def fa3_keeps_causal(wl) -> bool:

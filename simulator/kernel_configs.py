@@ -219,7 +219,8 @@ def _fa2_splitkv_tiles(d: int) -> tuple[int, int, int]:
     return 64, 256 if d <= 64 else 128 if d <= 128 else 64, 4
 
 
-def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: bool = False) -> KernelConfig:
+def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: bool = False,
+             one_wg: bool = False) -> KernelConfig:
     """FlashAttention-3 on Hopper: Br/64 consumer warpgroups issuing wgmma (K, V and Q through smem
     descriptors; P through smem where the tile's PV MMA is SS), a TMA producer warpgroup, 2-stage K and V
     pipelines, the softmax of block n beside the PV GEMM of block n-1 and the other warpgroups' GEMMs.
@@ -229,8 +230,27 @@ def fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     at 192 x 128, and FP8 at the first public FP8 kernel's tiles (5018ac6a). ``paged``: K/V gathered from a
     paged KV cache whose page size is not a multiple of kBlockN
     (a serving engine's 16-token blocks or 1-token pages: hopper/flash_api.cpp get_pagedkv_tma false), which
-    loads them with cp.async instead of TMA and takes tile_size_fwd_sm90's paged_kv_non_TMA tiles."""
-    return _fa3_sm90(d, dv, b, bool(causal), bool(local), bool(paged), _fa3_build.get() == "2024-07")
+    loads them with cp.async instead of TMA and takes tile_size_fwd_sm90's paged_kv_non_TMA tiles. ``one_wg``:
+    vLLM's fork's decode variant, one MMA warpgroup on a 64-row tile (``VLLM_ONE_WG_TILES``)."""
+    return _fa3_sm90(d, dv, b, bool(causal), bool(local), bool(paged), _fa3_build.get() == "2024-07", bool(one_wg))
+
+
+# vLLM's FA3 (vllm-project/flash-attention, the vllm_flash_attn vLLM builds; since 13d0fd9c, "FA3 Decode Perf - Use
+# single mma warp group for decode batches", 2025-04-21; read at ed4b7342, the commit vLLM pins in
+# cmake/external_projects/vllm_flash_attn.cmake by 2026-07): hopper/heuristics.h use_one_mma_wg -- sm90, head dim 64
+# or 128 (and the same V head dim: flash_fwd_launch_template.h), no window, seqlen_q x (h / h_k) <= 64 -- runs one
+# MMA warpgroup on a 64-row tile (hopper/tile_size.h tile_size_fwd_sm90 with use_one_mma_wg, P in registers, intra-
+# warpgroup overlap): (kBlockN for the 16-bit causal / local / paged-without-TMA column, otherwise; fp8)
+VLLM_ONE_WG_ROWS = 64
+VLLM_ONE_WG_TILES = {64: (192, 192, 128), 128: (128, 176, 96)}
+
+
+def vllm_one_wg_block_kv(d: int, causal: bool, local: bool, paged: bool, fp8: bool) -> int:
+    """kBlockN of vLLM's one-warpgroup FA3 tile (tile_size_fwd_sm90, use_one_mma_wg) at head dim 64 or 128."""
+    narrow, wide, e4m3 = VLLM_ONE_WG_TILES[d]
+    if fp8:
+        return e4m3
+    return narrow if d == 128 and (causal or local or paged) else wide
 
 
 # FA3's first public FP8 kernel (flash-attention 5018ac6a, 2024-07-30, hopper/flash_fwd_launch_template.h
@@ -259,10 +279,13 @@ def _fa3_mla_sm90(b: int, causal: bool) -> KernelConfig:
 
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape and build: built once, not once per point
-def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool) -> KernelConfig:
+def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, paper: bool,
+              one_wg: bool = False) -> KernelConfig:
     if mla_absorbed(d, dv):
         return _fa3_mla_sm90(b, causal)
-    if paper and d <= 64 and b == 2 and not local:
+    if one_wg:
+        br, bc, p_in_smem = VLLM_ONE_WG_ROWS, vllm_one_wg_block_kv(d, causal, local, paged, b == 1), False
+    elif paper and d <= 64 and b == 2 and not local:
         br, bc, p_in_smem = 192, 128, False
     elif paper and b == 1 and not local and not paged and max(d, dv) <= 256:
         br, bc, p_in_smem = _FA3_FP8_2024_TILES[next(k for k in _FA3_FP8_2024_TILES if max(d, dv) <= k)]

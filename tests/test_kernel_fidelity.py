@@ -994,3 +994,17 @@ def test_on_a_capped_part_no_kernels_mmas_outrun_the_gemm_measured_under_the_cap
     wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
     capped, free = evaluate(h20, "flash3", wl), evaluate(replace(h20, gemm_efficiency=1.0), "flash3", wl)
     assert capped.time_s / free.time_s == pytest.approx(1 / 0.961, rel=0.01)
+
+
+def test_a_layer_call_runs_vllm_s_one_warpgroup_fa3_decode_tile():
+    """vllm_flash_attn hopper/heuristics.h use_one_mma_wg: head dim 64/128, no window, seqlen_q x group <= 64 ->
+    one MMA warpgroup on 64 rows (tile_size_fwd_sm90); upstream FA3 (--scope kernel) keeps 128."""
+    spec = hardware("h20")
+    wl = Workload(batch=256, heads=64, kv_heads=8, seq_len=1, kv_len=8192)
+    layer, kernel = evaluate(spec, "flash3", replace(wl, scope="layer")), evaluate(spec, "flash3", replace(
+        wl, page_size=16))
+    assert (layer.detail["block_q"], layer.detail["block_kv"]) == (64, 128) and kernel.detail["block_q"] == 128
+    assert layer.bound == "tensor" and layer.time_s < 0.6 * kernel.time_s  # half the padded rows' MMAs
+    for other in (replace(wl, scope="layer", head_dim=256), replace(wl, scope="layer", seq_len=9),
+                  replace(wl, scope="layer", pattern="window(1k)")):
+        assert evaluate(spec, "flash3", other).detail["block_q"] == 128, other

@@ -188,3 +188,4 @@ def test_the_unsplit_append_lines_are_held_out_flashinfer_points():
     points = [p for p in predicted_points() if p.get("kernel") == "flashinfer-0.0.1-append-no-split"]
     assert len(points) == 23 and all(p["algorithm"] == "flashinfer-single-prefill" for p in points)
     assert all(p["num_splits"] == 1 for p in points)
+
