@@ -203,7 +203,9 @@ def vllm_one_mma_wg(wl) -> bool:
     """Whether a serving engine's FA3 call (--scope layer: vLLM's vllm_flash_attn) runs its one-MMA-warpgroup decode
     variant (kernel_configs.VLLM_ONE_WG_TILES; hopper/heuristics.h use_one_mma_wg: head dim 64 or 128, the same V
     head dim, no window, seqlen_q x group <= 64). Upstream FA3 has no such variant. Columns hold no layer calls."""
-    if wl.scope != "layer" or is_columns(wl.seq_len) or is_columns(wl.group):
+    from simulator.kernel_configs import current_fa3_build
+
+    if wl.scope != "layer" or is_columns(wl.seq_len) or is_columns(wl.group) or current_fa3_build() == "2024-07":
         return False
     return (wl.head_dim in (64, 128) and wl.v_head_dim == wl.head_dim and not windowed(wl)
             and wl.seq_len * wl.group <= 64)
