@@ -616,6 +616,9 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
         out.append("scope layer: the serving engine's call adds (seconds; graph_launches replaces each stream "
                    "launch by a CUDA-graph launch):")
         out += [f"  {name:<15} {t * 1e3:+10.4f} ms" for name, t in layer.items()]
+        if result.algorithm.rpartition("@")[2] == "flash3":
+            out.append("  (no scheduler kernel: vLLM computes FA3's scheduler metadata once a step, "
+                       "get_scheduler_metadata, and passes it to every layer's call)")
     if kernels := result.detail.get("kernels"):
         out.append(f"kernels launched ({len(kernels)}, the launch roof): " + ", ".join(kernels))
     out.append("roofs (seconds if that unit alone bound the whole call):")

@@ -147,7 +147,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     if algo == "flash3":
         splits, cfg, split_launch = fa3_layout(hw, wl, cfg)
         prepare = fa3_prepares(wl, cfg)
-        fill = fa3_zeroes_semaphore(hw, wl, splits, prepare)
+        fill = fa3_zeroes_semaphore(hw, wl, splits, prepare, split_launch)
     elif algo == "flash4":
         splits, cfg = fa4_layout(hw, wl, cfg)
         if wl.page_size is not None and wl.page_size != cfg.block_kv:  # a split (192, 128) call's 64-key tile

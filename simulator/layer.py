@@ -2,9 +2,9 @@
 
 Per call, beside the kernel family's own kernels (and its split-KV combine), a serving engine writes the
 call's new K and V into the KV cache (vLLM csrc/cache_kernels.cu ``reshape_and_cache_flash``: one CTA per
-new token reads its K and V and writes them into the paged pool), FA3's varlen path runs its scheduler
-kernel first (hopper/flash_prepare_scheduler.cu ``prepare_varlen_num_blocks``), as FA4's does when it splits
-(flash_attn/cute/prepare_scheduler.py), and every kernel is
+new token reads its K and V and writes them into the paged pool), FA4's varlen call runs its scheduler kernel
+first when it splits (flash_attn/cute/prepare_scheduler.py) while FA3's gets the metadata the engine computed once
+for the step (simulator.splits.engine_scheduler_metadata: no prepare_varlen_num_blocks a call), and every kernel is
 replayed from a CUDA graph, so each costs a graph launch instead of a stream launch. docs/kernels.md
 (section E) has the sources.
 """
@@ -15,7 +15,6 @@ from einsum_cascades.errors import UserError
 from simulator.columns import is_columns, vmax
 from simulator.workload import mla_absorbed
 
-SCHEDULER_FAMILIES = ("flash3",)  # families whose varlen call launches a scheduler kernel first
 APPEND_PASSES = 2  # the new K and V are read once and written once into the cache
 
 
@@ -39,9 +38,8 @@ def layer_kernels(hw, algo: str, wl, result) -> dict[str, float]:
     appended = APPEND_PASSES * wl.batch * wl.kv_heads * wl.seq_len * width  # the call's new tokens
     small_kernel = hw.graph_launch_s + hw.hbm_latency_s  # a kernel too small to stream: launch + one round trip
     out = {"kv_append": small_kernel + appended / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)}
-    if algo in SCHEDULER_FAMILIES and "prepare" not in result.times:  # a decode call has it at kernel scope already
-        out["scheduler"] = small_kernel
-    elif algo == "flash4" and not is_columns(splits := result.detail.get("splits", 1)) and splits > 1:
+    # FA3's scheduler kernel: none a call, vLLM computing the metadata once a step (splits.engine_scheduler_metadata)
+    if algo == "flash4" and not is_columns(splits := result.detail.get("splits", 1)) and splits > 1:
         # FA4's varlen call builds scheduler metadata only when it splits (flash_attn/cute/interface.py
         # _flash_attn_fwd: ``is_split_kv and is_varlen_q`` -> _get_scheduler_metadata, FlashPrepareScheduler);
         # columns hold no split FA4 call

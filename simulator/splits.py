@@ -38,7 +38,20 @@ def fa3_prepares(wl, cfg) -> bool:
     decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
     if current_fa3_build() == "2024-07":  # prepare_varlen_num_blocks came in 6752d62a (2025-02-24)
         return False
+    if engine_scheduler_metadata(wl):  # the engine computed it once for the step: the call skips it
+        return False
     return (not is_columns(decode) and bool(decode)) or fa3_varlen_today(wl)
+
+
+def engine_scheduler_metadata(wl) -> bool:
+    """Whether a serving engine hands today's FA3 its scheduler metadata (--scope layer): vLLM's flash_attn backend
+    (``aot_schedule``: FA3) calls get_scheduler_metadata once a step in FlashAttentionMetadataBuilder.build and passes
+    it to every layer's call (``scheduler_metadata=``), so mha_fwd sets skip_scheduler_metadata_computation and
+    run_mha_fwd launches no prepare_varlen_num_blocks (hopper/flash_fwd_launch_template.h: ``if (Varlen &&
+    !params.skip_scheduler_metadata_computation)``); one kernel a step over all the layers, which attnsim leaves out
+    of a layer's call. The counter is then zeroed by the combine of a split call, else by a fill (mha_fwd:
+    ``else if (scheduler_needs_semaphore && params.skip_scheduler_metadata_computation) zero_``)."""
+    return wl.scope == "layer" and current_fa3_build() != "2024-07"
 
 
 def fa3_varlen_today(wl) -> bool:
@@ -51,15 +64,20 @@ def fa3_varlen_today(wl) -> bool:
     return varlen_call(wl) and current_fa3_build() != "2024-07" and not grid_call(wl)
 
 
-def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool) -> bool:
+def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool, split_launch: bool = False) -> bool:
     """Whether an FA3 call zeroes its tile scheduler's semaphore with a fill kernel of its own before the attention
     kernel. The dynamic persistent scheduler hands out work tiles through an atomic counter, which mha_fwd zeroes
     with ``tile_count_semaphore.zero_()`` when the call needs one and has no scheduler kernel to do it
     (hopper/flash_api.cpp mha_fwd: ``scheduler_needs_semaphore`` = on sm90 (causal or local) and one split, or
     varlen; on sm80 causal and not varlen; ``if (scheduler_needs_semaphore && !use_prepare_varlen) zero_()``). The
     July 2024 builds allocate it with ``torch::zeros`` when causal (hopper/flash_api.cpp @ 74b0761f mha_fwd).
-    A serving engine's call (--scope layer) is varlen: its scheduler kernel (simulator.layer) zeroes the counter
-    (flash_prepare_scheduler.cu: ``if (threadIdx.x == 0 && tile_count_semaphore) { *tile_count_semaphore = 0; }``)."""
+    A varlen call's scheduler kernel zeroes the counter (flash_prepare_scheduler.cu: ``if (threadIdx.x == 0 &&
+    tile_count_semaphore) { *tile_count_semaphore = 0; }``); a serving engine's call, which passes the step's
+    scheduler metadata (``engine_scheduler_metadata``), has it zeroed by its combine when the call launches the
+    Split kernel (``split_launch``) and by a fill otherwise, on sm90 (where a varlen call always needs the
+    counter; on sm80 only a split one does)."""
+    if engine_scheduler_metadata(wl) and not is_columns(splits):
+        return sm_number(hw.arch) >= 90 and not split_launch
     if prepare or varlen_call(wl) or is_columns(splits) or splits > 1 or grid_call(wl):  # a grid: NATTEN's
         return False  # (a 2024 varlen call: the single-tile scheduler, no counter)
     mode = fa_mask_mode(wl, fa3=True)
