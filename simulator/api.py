@@ -407,6 +407,14 @@ def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | Non
 
 # A neighborhood grid on FA2's tiles is no kernel NATTEN runs: on Ampere NATTEN runs its own fused kernel
 # (backends/fna.py, CUTLASS Sm80 FnaForward), which attnsim does not model (docs/kernels.md G)
+# vLLM's FlashInfer backend builds its decode wrapper with tensor cores whatever the GQA group
+# (vllm/v1/attention/backends/flashinfer.py: BatchDecodeWithPagedKVCacheWrapper(..., use_tensor_cores=True), "the perf
+# would be at least as good as cuda cores for all attention ops in latest gpus"; a 2026-07 vLLM tree); SGLang's takes
+# tensor cores for a 16-bit cache from a GQA group of 4 (python/sglang/srt/layers/attention/flashinfer_backend.py
+# should_use_tensor_core: gqa_group_size >= 4; > 4 in older trees) and always for an 8-bit one
+VLLM_TC_DECODE_NOTE = ("vLLM's FlashInfer backend decodes with tensor cores (use_tensor_cores=True): its layer call is "
+                       "flashinfer-decode-tc; this is the CUDA-core decode, as SGLang's FlashInfer backend runs it on "
+                       "a 16-bit cache with GQA groups under 4 (should_use_tensor_core)")
 AMPERE_NATTEN_NOTE = ("a neighborhood grid on FA2's tiles is not NATTEN's Ampere kernel (FNA), which attnsim does not "
                       "model: NATTEN 0.20's profiler page times that kernel 2.5-6.3x longer than this on a 3-D call "
                       "(validation/published/natten-docs-profiler-a100.json)")
@@ -420,6 +428,8 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         note = "; ".join(filter(None, (padded_note(pad, wl), note)))
     if r.algorithm == "flash2" and wl.pattern and grid_call(wl):
         note = "; ".join(filter(None, (AMPERE_NATTEN_NOTE, note)))
+    if r.algorithm == "flashinfer-decode" and wl.scope == "layer":
+        note = "; ".join(filter(None, (VLLM_TC_DECODE_NOTE, note)))
     if base is None:
         return {**to_row(r, r), "baseline": None, "baseline_time_s": None, "speedup": None,
                 "baseline_energy_j": None, "note": note}

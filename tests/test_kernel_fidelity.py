@@ -1017,3 +1017,9 @@ def test_a_layer_call_runs_vllm_s_one_warpgroup_fa3_decode_tile():
     for other in (replace(wl, scope="layer", head_dim=256), replace(wl, scope="layer", seq_len=9),
                   replace(wl, scope="layer", pattern="window(1k)")):
         assert evaluate(spec, "flash3", other).detail["block_q"] == 128, other
+
+
+def test_a_layer_call_of_the_cuda_core_flashinfer_decode_says_vllm_runs_tensor_cores():
+    row = simulate("h100", "flashinfer-decode", None, heads=32, kv_heads=8, seq_len=1, kv_len=8192, scope="layer")
+    assert "use_tensor_cores=True" in row["note"] and "flashinfer-decode-tc" in row["note"]
+    assert not simulate("h100", "flashinfer-decode", None, heads=32, kv_heads=8, seq_len=1, kv_len=8192)["note"]
