@@ -189,3 +189,18 @@ def test_the_unsplit_append_lines_are_held_out_flashinfer_points():
     assert len(points) == 23 and all(p["algorithm"] == "flashinfer-single-prefill" for p in points)
     assert all(p["num_splits"] == 1 for p in points)
 
+
+
+def test_a_points_file_states_the_count_per_row(tmp_path):
+    """--from: a num_splits column, empty for the kernel's own choice; a bad count names its row."""
+    good = tmp_path / "p.csv"
+    good.write_text("hardware,algorithm,heads,kv_heads,seq_len,kv_len,num_splits\n"
+                    "h100,flash-decoding,32,8,1,32k,1\nh100,flash-decoding,32,8,1,32k,\n")
+    out = CliRunner().invoke(cli, ["simulate", "--from", str(good), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    one, auto = json.loads(out.output)
+    assert (one["num_splits"], one["splits"]) == (1, 1) and auto["num_splits"] is None and auto["splits"] > 1
+    bad = tmp_path / "b.csv"
+    bad.write_text("hardware,algorithm,seq_len,kv_len,num_splits\nh100,flash-decoding,1,32k,0\n")
+    out = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
+    assert out.exit_code == 2 and "num" in out.output and out.output.count("\n") == 1
