@@ -204,3 +204,16 @@ def test_a_points_file_states_the_count_per_row(tmp_path):
     bad.write_text("hardware,algorithm,seq_len,kv_len,num_splits\nh100,flash-decoding,1,32k,0\n")
     out = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
     assert out.exit_code == 2 and "num" in out.output and out.output.count("\n") == 1
+
+
+def test_a_split_point_pairs_with_standard_attention_of_its_shape():
+    from validation.report import speedup_errors
+
+    shape = dict(hardware="h100", batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=4096, causal=False,
+                 pattern=None, sparsity=0.0, page_size=None, varlen=False, dtype="fp16")
+    naive = {**shape, "kernel": "torch-standard", "algorithm": "naive", "num_splits": None,
+             "measured_s": 2e-4, "predicted_s": 2.2e-4}
+    split = {**shape, "kernel": "attnsim-decode-splitkv", "algorithm": "flash-decoding", "num_splits": 8,
+             "measured_s": 2e-5, "predicted_s": 2.1e-5}
+    pairs = speedup_errors([naive, split])
+    assert [(s["kind"], s["kernel"]) for s in pairs] == [("fused_vs_naive", "attnsim-decode-splitkv")]

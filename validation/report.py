@@ -256,8 +256,8 @@ def speedup_errors(points: list[dict]) -> list[dict]:
     out = []
     for p in points:
         if p["algorithm"] != "naive":
-            # standard attention has no varlen entry: a varlen call's baseline ran the batch padded
-            out += [_pair("fused_vs_naive", p, base) for base in naive.get(key(p, varlen=False), ())]
+            # standard attention has no varlen entry (a varlen call's baseline ran the batch padded) and no split count
+            out += [_pair("fused_vs_naive", p, base) for base in naive.get(key(p, varlen=False, num_splits=None), ())]
         twin = dense.get((p["kernel"], key(p, sparsity=0.0, pattern=None)))
         if (p.get("sparsity") or p.get("pattern")) and twin:
             out.append(_pair("sparse_vs_dense", p, twin))
