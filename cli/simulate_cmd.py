@@ -28,6 +28,7 @@ def simulate(from_file, explain, fmt, **opts):
       attnsim simulate --hw a100,h100 --seq-len 1k,8k,64k --causal
       attnsim simulate --hw fusemax --model bert --seq-len 1k..1m --format csv
       attnsim simulate --hw h100 --model llama3-8b --seq-len 1 --kv-len 128k --algo flash-decoding
+      attnsim simulate --hw h100 --model llama3-8b --seq-len 1 --kv-len 32k --algo flash3 --num-splits 1,16
     """
     if from_file is not None:
         from cli._points_file import read_points
