@@ -32,11 +32,12 @@ def shape(r: dict) -> str:
 
 def lengths(r: dict) -> str:
     """The query length, / the KV length where it differs, ' varlen' for a variable-length call and the KV splits
-    a call asks for (--num-splits): '1/32k', '1/32k 4 splits'."""
+    a call asks for (--num-splits), with the count run where that differs (FA3 takes it as a cap): '1/32k',
+    '1/32k 4 splits', '1/32k 16 splits (15 run)'."""
     kv = "" if r["kv_len"] == r["seq_len"] else f"/{human_size(r['kv_len'])}"
-    n = r.get("num_splits")
-    return (human_size(r["seq_len"]) + kv + (" varlen" if r.get("varlen") else "")
-            + (f" {n} split{'s' * (n != 1)}" if n else ""))
+    n, ran = r.get("num_splits"), r.get("splits")
+    asked = f" {n} split{'s' * (n != 1)}" + (f" ({ran} run)" if ran is not None and ran != n else "") if n else ""
+    return human_size(r["seq_len"]) + kv + (" varlen" if r.get("varlen") else "") + asked
 
 
 def human_bytes(n: float) -> str:

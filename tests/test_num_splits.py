@@ -4,6 +4,7 @@ plan(disable_split_kv=True)), in place of the kernel's own split heuristic."""
 import csv
 import io
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -133,6 +134,9 @@ def test_the_cli_lists_counts_and_prints_the_splits_run():
     table = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash-decoding", "--seq-len", "1",
                                 "--kv-len", "32k", "--num-splits", "1,8", "--format", "table"])
     assert table.exit_code == 0 and "32k 1 split " in table.output and "32k 8 splits" in table.output
+    capped = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "1", "--kv-len", "32k",
+                                 "--kv-heads", "8", "--num-splits", "64", "--format", "table"])
+    assert capped.exit_code == 0 and re.search(r"64 splits \(\d+ run\)", capped.output), capped.output
     bad = runner.invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash2", "--num-splits", "1"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "--num-splits" in bad.output
 
