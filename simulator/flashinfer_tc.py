@@ -313,7 +313,7 @@ def plan(hw, wl, tile: PrefillTile, graph: bool, page: int | None = None,
             low = mid + 1
         else:
             high = mid
-    disabled = getattr(wl, "num_splits", None) == 1  # plan(disable_split_kv=True): one KV chunk a request, no
+    disabled = wl.num_splits == 1  # plan(disable_split_kv=True): one KV chunk a request, no
     if disabled:  # merge, under a CUDA graph too (kv_chunk_size = max; split_kv stays false)
         low = pages
     count = math.ceil(pages / low)

@@ -355,7 +355,7 @@ def fa2_splits(hw, wl, kvcache: bool = False):
     from simulator.kernel_configs import fa2_split_block_n
     from simulator.splits import fa2_num_splits
 
-    if kvcache and getattr(wl, "num_splits", None):  # flash_attn_with_kvcache(num_splits=N): no heuristic
+    if kvcache and wl.num_splits:  # flash_attn_with_kvcache(num_splits=N): no heuristic
         return wl.num_splits
     swapped = fa2_swapped(wl, kvcache or bool(wl.varlen))  # mha_varlen_fwd tests the swap before it drops the sides
     if wl.varlen and not swapped:  # mha_varlen_fwd sizes splits only for a swapped (decode) or paged call

@@ -173,7 +173,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         cfg = replace(cfg, mask_issue_per_score=natten_mask_issue(wl, [np.sum(p.tiles.row_partial) for p in parts],
                                                                   sm_number(hw.arch)))
     if cfg.split_kernel:  # flash_attn_with_kvcache(num_splits=N) skips the heuristic (set_params_splitkv)
-        splits = getattr(wl, "num_splits", None) or fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
+        splits = wl.num_splits or fa2_num_splits(hw, heads * tiles.n_rows, tiles.n_kv_blocks)
         if algo == "flash2" and paged_cache(wl) and not fa2_swapped(wl, kvcache=bool(wl.varlen)):
             splits = 1  # mha_varlen_fwd over a block table: "num_splits > 1 is not supported for varlen paged KV"
     resident = resident_ctas(hw, k, heads * tiles.n_rows * splits)

@@ -250,7 +250,7 @@ def vllm_one_wg_block_kv(d: int, causal: bool, local: bool, paged: bool, fp8: bo
     narrow, wide, e4m3 = VLLM_ONE_WG_TILES[d]
     if fp8:
         return e4m3
-    return narrow if d == 128 and (causal or local or paged) else wide
+    return narrow if causal or local or paged else wide
 
 
 # FA3's first public FP8 kernel (flash-attention 5018ac6a, 2024-07-30, hopper/flash_fwd_launch_template.h

@@ -8,10 +8,10 @@ import math
 from dataclasses import dataclass
 
 from einsum_cascades.errors import UserError
-from simulator.gpu_kernels import sm_number
+from simulator.gpu_kernels import paged_cache, sm_number
 from simulator.kernel_configs import fa4_hd256, fa4_sm90_block_kv
 from simulator.tiles import grid_call
-from simulator.workload import mla_absorbed
+from simulator.workload import MAX_NUM_SPLITS, mla_absorbed
 
 FA2_API = "flash-attention csrc/flash_attn/flash_api.cpp, mha_fwd"
 FA3_API = "flash-attention hopper/flash_api.cpp, mha_fwd"
@@ -185,7 +185,7 @@ def varlen_error(hw, algo: str, wl=None) -> str | None:
 # set_params_splitkv: "num_splits > 128 not supported"; FA3's mha_fwd: "num_splits > 256 not supported"; FA4's
 # interface.py checks none, so the workload's bound), and FlashInfer's, whose plan() takes disable_split_kv
 # (scheduler.cuh PrefillSplitQOKVIndptr: one KV chunk a request) but a split size, not a count, otherwise
-SPLIT_COUNT_FAMILIES = {"flash-decoding": 128, "flash3": 256, "flash4": 256}
+SPLIT_COUNT_FAMILIES = {"flash-decoding": 128, "flash3": 256, "flash4": MAX_NUM_SPLITS}
 SPLIT_OFF_FAMILIES = ("flashinfer-decode-tc", "flashinfer-prefill", "flashinfer-prefill-fa2")
 # and FlashInfer's single-request kernels called from C++ without a tmp buffer (SinglePrefillWithKVCache /
 # SingleDecodeWithKVCache with tmp = nullptr run unsplit; the Python entry points always pass one)
@@ -220,7 +220,6 @@ def splits_error(hw, algo: str, wl) -> str | None:
         return f"--num-splits {n}: {family} takes at most {SPLIT_COUNT_FAMILIES[family]} splits"
     if n == 1:
         return None
-    from simulator.gpu_kernels import paged_cache
     from simulator.kernel_configs import current_fa3_build
     from simulator.splits import _fa3_decode, fa4_decode
 

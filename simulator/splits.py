@@ -245,8 +245,9 @@ VLLM_MAX_CUDAGRAPH_TOKENS = 512
 
 def engine_num_splits(wl) -> int | None:
     """The num_splits a serving engine passes FA3 for this call (--scope layer): vLLM's graph-captured one for a
-    batch of at most VLLM_MAX_CUDAGRAPH_TOKENS new tokens; None for a larger (eager) one, and outside --scope layer."""
-    if wl.scope == "layer" and wl.batch * wl.seq_len <= VLLM_MAX_CUDAGRAPH_TOKENS:
+    batch of at most VLLM_MAX_CUDAGRAPH_TOKENS new tokens; None for a larger (eager) one, outside --scope layer, and
+    for the 2024 builds (vLLM ran FA3 from 2025)."""
+    if engine_scheduler_metadata(wl) and wl.batch * wl.seq_len <= VLLM_MAX_CUDAGRAPH_TOKENS:
         return VLLM_GRAPH_NUM_SPLITS
     return None
 
@@ -270,8 +271,8 @@ def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
     m_blocks = _m_blocks(wl, cfg.block_q)
     # num_splits = N (flash_attn_with_kvcache) is the cap itself: mha_fwd runs get_num_splits only for N <= 0, and
     # prepare_varlen_num_blocks takes N as "an upper bound on splits" (flash_prepare_scheduler.cu); a serving
-    # engine's graph-captured call passes its own N (engine_num_splits; vLLM's FA3 is of 2025 on, not the 2024 builds)
-    cap = wl.num_splits or (engine_num_splits(wl) if dynamic else None) or _num_splits(
+    # engine's graph-captured call passes its own N (engine_num_splits)
+    cap = wl.num_splits or engine_num_splits(wl) or _num_splits(
         hw.sms, (1 if dynamic else wl.batch) * wl.kv_heads * m_blocks, math.ceil(loaded / cfg.block_kv),
         FA3_MIN_SPLIT_BLOCKS)
     if cap == 1 or not dynamic:
