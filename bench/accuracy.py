@@ -10,7 +10,8 @@ points' role, `fit`, `fit k/n`, `dev` or `held out` (validation/evidence.py says
 cannot run (an algorithm it does not model yet, a shape it rejects) is skipped, and the reason printed.
 After the table, every point pooled by its row's role: the model's and the roofline's median |error| and how
 many points each puts within 10%; then the held-out points pooled by kernel family over every set (issue 10 asks
-held-out sets within 10% per family), the worst family first. Prints figures, asserts nothing.
+held-out sets within 10% per family), the worst family first, and by phase (decode or prefill calls). Prints
+figures, asserts nothing.
 """
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
-from validation.evidence import accuracy, by_family, fitted, overall, published_files  # noqa: E402  (after the path set-up)
+from validation.evidence import DECODE_MAX_QUERIES, accuracy, by_family, by_phase, fitted, overall, published_files  # noqa: E402  (after the path set-up)
 
 
 def print_table(results: list[dict]) -> None:
@@ -49,6 +50,13 @@ def print_table(results: list[dict]) -> None:
             print(f"  {f['algorithm']:<{width}}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
                   f"{f['model_within_10pct']:3d} within 10%;  roofline median {_pct(f['roofline_median_abs_error']):>6}, "
                   f"{f['roofline_within_10pct']:3d} within 10%{mark}")
+    phases = by_phase(results)
+    if phases:
+        print(f"held-out points pooled by phase (decode: at most {DECODE_MAX_QUERIES} queries a request; prefill: more):")
+        for f in phases:
+            print(f"  {f['phase']:<8}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
+                  f"{f['model_within_10pct']:3d} within 10%;  roofline median {_pct(f['roofline_median_abs_error']):>6}, "
+                  f"{f['roofline_within_10pct']:3d} within 10%")
     for r in results:
         reasons = {}
         for s in r["skipped"]:

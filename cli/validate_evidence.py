@@ -9,9 +9,10 @@ import click
 from cli._params import NameListType, not_empty
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import short_repr
+from validation.evidence import DECODE_MAX_QUERIES, PHASES
 
 FORMATS = ("table", "json", "csv")
-CSV_FIELDS = ("hardware", "algorithm", "n", "model_median_abs_error", "model_abs_error_q1", "model_abs_error_q3",
+CSV_FIELDS = ("hardware", "algorithm", "phase", "n", "model_median_abs_error", "model_abs_error_q1", "model_abs_error_q3",
               "model_median_error", "model_max_abs_error", "model_within_10pct", "roofline_median_abs_error", "sets",
               "fitted_points", "fitted_sets")
 
@@ -28,9 +29,12 @@ def _bundled():
                    "published timings.")
 @click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
               help="Only these kernel families (comma list), e.g. flash3,flashinfer-decode. Default: every one.")
+@click.option("--phase", type=click.Choice(PHASES), default=None,
+              help=f"Only decode calls (at most {DECODE_MAX_QUERIES} queries a request) or only prefill calls (more): "
+                   "the two bind on different units, so evidence for one says little of the other. Default: both.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="table (default on a terminal), json (default when piped, as simulate and validate report) or csv.")
-def evidence(hardware, algorithms, fmt):
+def evidence(hardware, algorithms, phase, fmt):
     """How far to trust a prediction: the model's errors on the published timings bundled with attnsim.
 
     Per hardware model and kernel family, over the points of validation/published/ that no bundled figure was
@@ -45,21 +49,22 @@ def evidence(hardware, algorithms, fmt):
     Examples:
       attnsim validate evidence
       attnsim validate evidence --hw h100 --algo flash3
+      attnsim validate evidence --hw h200 --phase decode
       attnsim validate evidence --algo flashinfer-decode --format json
     """
-    rows = select(hardware, algorithms)
+    rows = select(hardware, algorithms, phase)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif fmt == "csv":
         _csv(rows)
     else:
-        _table(rows, hardware, algorithms)
+        _table(rows, hardware, algorithms, phase)
 
 
-def select(hardware, algorithms) -> list[dict]:
-    """The evidence rows of these bundled hardware models and families (None: all); an unknown name is a one-line
-    error naming what is allowed."""
+def select(hardware, algorithms, phase=None) -> list[dict]:
+    """The evidence rows of these bundled hardware models and families (None: all), of one phase's calls if given;
+    an unknown name is a one-line error naming what is allowed."""
     from simulator.algorithms import suggest
     from simulator.api import ALGORITHMS
     from validation.evidence import evidence as rows_of
@@ -71,7 +76,7 @@ def select(hardware, algorithms) -> list[dict]:
             hint = f" (evidence is per model, whatever clock its sets ran at: use {base})" if base in bundled else ""
             raise UserError(f"unknown hardware model {short_repr(name)}{hint}: the evidence is per bundled model: "
                             f"{', '.join(sorted(bundled))}")
-    every = rows_of()
+    every = rows_of(phase=phase)
     known = set(ALGORITHMS) | {r["algorithm"] for r in every}
     for name in algorithms or ():
         if name not in known:
@@ -93,7 +98,7 @@ def _csv(rows: list[dict]) -> None:
                       "model_abs_error_q3": q3, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
 
 
-def _table(rows: list[dict], hardware, algorithms) -> None:
+def _table(rows: list[dict], hardware, algorithms, phase=None) -> None:
     from rich import box
     from rich.console import Console
     from rich.markup import escape
@@ -102,7 +107,7 @@ def _table(rows: list[dict], hardware, algorithms) -> None:
 
     console = Console()
     if not rows:
-        console.print(none_line(hardware, algorithms), highlight=False)
+        console.print(none_line(hardware, algorithms, phase), highlight=False)
         return
     cells = [[r["hardware"], escape(r["algorithm"]), str(r["n"]), _pct(r["model_median_abs_error"]),
               _signed(r["model_median_error"]), _pct(r["model_max_abs_error"]),
@@ -114,18 +119,23 @@ def _table(rows: list[dict], hardware, algorithms) -> None:
                  shared=("hw", "algorithm"), drop=("roofline", "sets", "worst"),
                  dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
                  collapse_padding=True, header_style="bold", caption_justify="left",
-                 caption="points: published timings no bundled figure was fitted from; median, bias, worst: "
-                         "predicted / measured - 1 on them; fitted: points a figure was fitted from, not counted")
+                 caption=f"points: published timings{_of_calls(phase)} no bundled figure was fitted from; median, "
+                         "bias, worst: predicted / measured - 1 on them; fitted: points a figure was fitted from, not "
+                         "counted")
     gaps = [(h, a) for h in (hardware or ()) for a in (algorithms or ()) if not any(
         r["hardware"] == h and r["algorithm"] == a for r in rows)]
     for h, a in gaps:
-        console.print(none_line((h,), (a,)), highlight=False)
+        console.print(none_line((h,), (a,), phase), highlight=False)
 
 
-def none_line(hardware, algorithms) -> str:
-    """What to say where the bundled sets hold no timing of these families on these GPUs."""
-    return "no published " + _rests_on(" or ".join(algorithms) if algorithms else "any family",
+def none_line(hardware, algorithms, phase=None) -> str:
+    """What to say where the bundled sets hold no timing of these families on these GPUs (of one phase's calls)."""
+    return "no published " + _rests_on((" or ".join(algorithms) if algorithms else "any family") + _of_calls(phase),
                                        " or ".join(hardware) if hardware else "any GPU")
+
+
+def _of_calls(phase) -> str:
+    return f" ({phase} calls)" if phase else ""
 
 
 def _rests_on(what: str, where: str) -> str:
@@ -133,10 +143,11 @@ def _rests_on(what: str, where: str) -> str:
             "GPU's figures alone (attnsim validate evidence lists what there is)")
 
 
-def evidence_line(hw_name: str, algorithm: str, family: str | None = None) -> str:
+def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase: str | None = None) -> str:
     """How well the bundled published timings know this family on this GPU model (validation.evidence): the
     points no figure was fitted from, or that there are none; for a cascade with none of its own, those of the
-    ``family`` it runs on."""
+    ``family`` it runs on. With a ``phase`` (a call's, validation.evidence.phase_of) that phase's points, and where
+    the sets hold none of them, says so before quoting the other phase's."""
     from gpu_models.loader import bundled_names
     from validation.evidence import evidence
 
@@ -148,25 +159,50 @@ def evidence_line(hw_name: str, algorithm: str, family: str | None = None) -> st
     if row is None and family and family != algorithm:
         of_family = next(iter(evidence((base,), (family,))), None)
         if of_family and of_family["n"]:
-            return (f"published evidence: none of {algorithm} itself; of the family it runs on, {family} "
-                    f"({_command(base, family)}): {_summary(of_family, family, base)}")
-    if row and row["n"]:
-        return f"published evidence ({_command(base, algorithm)}): {_summary(row, algorithm, base)}"
-    if row:
-        return (f"published evidence ({_command(base, algorithm)}): only the {row['fitted_points']} timings of "
-                f"{algorithm} on {base} that its figures were fitted from, none held out")
-    return f"published evidence: no {_rests_on(algorithm, base)}"
+            return (f"published evidence: none of {algorithm} itself; of the family it runs on, "
+                    + _phased(base, family, of_family, phase, lead=f"{family} "))
+    if row is None:
+        return f"published evidence: no {_rests_on(algorithm, base)}"
+    return "published evidence " + _phased(base, algorithm, row, phase)
 
 
-def _command(base: str, algorithm: str) -> str:
-    return f"attnsim validate evidence --hw {base} --algo {algorithm}"
+def _phased(base: str, algorithm: str, row: dict, phase: str | None, lead: str = "") -> str:
+    """The evidence of ``row`` (every phase's), narrowed to ``phase``'s points where it has some held out; where it
+    has none, what it has of them (fitted points, or none) and then what the other phase has."""
+    from validation.evidence import PHASES, evidence
+
+    if phase:
+        mine = next(iter(evidence((base,), (algorithm,), phase)), None)
+        if mine and mine["n"]:
+            return f"{lead}({_command(base, algorithm, phase)}): {_summary(mine, algorithm, base, phase)}"
+        other = next(p for p in PHASES if p != phase)
+        theirs = next(iter(evidence((base,), (algorithm,), other)), None)
+        head = _fitted_only(mine, algorithm, base, phase) if mine else f"none of {phase} calls"
+        if theirs is None:
+            return f"{lead}({_command(base, algorithm, phase)}): {head}"
+        tail = _summary(theirs, algorithm, base, other) if theirs["n"] else _fitted_only(theirs, algorithm, base, other)
+        return f"{lead}({_command(base, algorithm, other if theirs['n'] else None)}): {head}; {tail}"
+    if row["n"]:
+        return f"{lead}({_command(base, algorithm)}): {_summary(row, algorithm, base)}"
+    return f"{lead}({_command(base, algorithm)}): {_fitted_only(row, algorithm, base)}"
 
 
-def _summary(row: dict, algorithm: str, base: str) -> str:
+def _fitted_only(row: dict, algorithm: str, base: str, phase: str | None = None) -> str:
+    kind = f"{phase} " if phase else ""
+    return (f"only the {row['fitted_points']} {kind}timings of {algorithm} on {base} that its figures were fitted "
+            "from, none held out")
+
+
+def _command(base: str, algorithm: str, phase: str | None = None) -> str:
+    return f"attnsim validate evidence --hw {base} --algo {algorithm}" + (f" --phase {phase}" if phase else "")
+
+
+def _summary(row: dict, algorithm: str, base: str, phase: str | None = None) -> str:
     """An evidence row with points, in words."""
     n, sets = row["n"], len(row["sets"])
-    return (f"{n} timing{'s' * (n != 1)} of {algorithm} on {base} in {sets} set{'s' * (sets != 1)}, none used in a "
-            f"fit: median |error| {row['model_median_abs_error']:.1%}, bias {row['model_median_error']:+.1%}, "
+    kind = f"{phase} " if phase else ""
+    return (f"{n} {kind}timing{'s' * (n != 1)} of {algorithm} on {base} in {sets} set{'s' * (sets != 1)}, none used "
+            f"in a fit: median |error| {row['model_median_abs_error']:.1%}, bias {row['model_median_error']:+.1%}, "
             f"{row['model_within_10pct']} within 10%, worst {row['model_max_abs_error']:.0%}")
 
 

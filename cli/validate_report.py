@@ -89,14 +89,18 @@ def _bundled_set(path: str) -> bool:
 
 
 def _evidence(data: dict) -> None:
-    """For each (hardware model, family) of the points: how well the bundled published timings know it."""
+    """For each (hardware model, family, phase) of the points: how well the bundled published timings know it in
+    calls of that phase (decode or prefill)."""
     from cli.validate_evidence import evidence_line
     from cli._wrap import echo_fitted
     from simulator.api import hardware, resolve_algorithm
 
-    pairs = dict.fromkeys((p["hardware"], p["algorithm"]) for p in data["points"])
+    from validation.evidence import phase_of
+
+    pairs = dict.fromkeys((p["hardware"], p["algorithm"], phase_of(p["seq_len"])) for p in data["points"])
     if pairs:
-        lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family) for hw, algo in pairs)
+        lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family, phase)
+                 for hw, algo, phase in pairs)
         echo_fitted("\n".join(dict.fromkeys(lines)))  # h100 and h100:1500 share the h100 model's evidence
 
 

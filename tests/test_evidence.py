@@ -104,22 +104,63 @@ def _explain(*args) -> str:
 
 
 def test_explain_quotes_the_evidence():
-    row = evidence(("h100",), ("flash3",))[0]
+    row = evidence(("h100",), ("flash3",), "prefill")[0]
     text = _explain("--hw", "h100", "--algo", "flash3")
-    assert (f"published evidence (attnsim validate evidence --hw h100 --algo flash3): {row['n']} timings of flash3 "
-            f"on h100 in {len(row['sets'])} sets, none used in a fit: median |error| "
+    assert (f"published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill): {row['n']} "
+            f"prefill timings of flash3 on h100 in {len(row['sets'])} sets, none used in a fit: median |error| "
             f"{row['model_median_abs_error']:.1%}") in text
     assert "only the" in _explain("--hw", "b200", "--algo", "flash2")  # fitted points only
     assert "no timing of flash3 on h800" in _explain("--hw", "h800", "--algo", "flash3")
-    assert "published evidence (attnsim validate evidence --hw h100 --algo flash3)" in _explain("--hw", "h100:1500",
-                                                                                                "--algo", "flash3")
+    assert "published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill)" in _explain(
+        "--hw", "h100:1500", "--algo", "flash3")
     assert "published evidence" not in _explain("--hw", "fusemax")  # accelerators: no published kernel timings
     # a cascade with no timing of its own: the family it runs on, said as such
     assert (f"published evidence: none of attention-sigmoid itself; of the family it runs on, flash3 (attnsim "
-            f"validate evidence --hw h100 --algo flash3): {row['n']} timings of flash3") in _explain(
-                "--hw", "h100", "--algo", "attention-sigmoid")
-    assert "only the 6 timings of attention-nosoftmax@flash2 on a100" in _explain(
+            f"validate evidence --hw h100 --algo flash3 --phase prefill): {row['n']} prefill timings of flash3") in (
+                _explain("--hw", "h100", "--algo", "attention-sigmoid"))
+    assert "only the 6 prefill timings of attention-nosoftmax@flash2 on a100" in _explain(
         "--hw", "a100", "--algo", "attention-nosoftmax@flash2")
+
+
+def test_explain_quotes_the_evidence_of_the_calls_phase():
+    """A decode call quotes the decode timings of its family on its GPU, a prefill call the prefill ones; where the
+    sets hold none of its phase, the line says so before it quotes the other phase's."""
+    decode = evidence(("h200",), ("flash3",), "decode")[0]
+    prefill = evidence(("h200",), ("flash3",), "prefill")[0]
+    assert decode["n"] and prefill["n"] and decode["n"] + prefill["n"] == evidence(("h200",), ("flash3",))[0]["n"]
+    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase decode): {decode['n']} decode timings of "
+            f"flash3 on h200") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "1", "--kv-len", "8k")
+    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase prefill): {prefill['n']} prefill timings"
+            ) in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "2k")
+    assert not evidence(("h100",), ("flash3",), "decode")  # every h100 flash3 timing is a prefill call
+    assert ("(attnsim validate evidence --hw h100 --algo flash3 --phase prefill): none of decode calls; "
+            ) in _explain("--hw", "h100", "--algo", "flash3", "--seq-len", "1", "--kv-len", "8k")
+    assert ("(attnsim validate evidence --hw b200 --algo flash2): none of decode calls; only the 32 prefill timings "
+            ) in _explain("--hw", "b200", "--algo", "flash2", "--seq-len", "1", "--kv-len", "8k")
+
+
+def test_phase_splits_each_rows_points():
+    """--phase keeps the decode calls (at most 16 queries a request) or the prefill calls: per (GPU, family) the two
+    partition the row's points, held out and fitted alike, and each row says its phase."""
+    every = {(r["hardware"], r["algorithm"]): r for r in rows_json()}
+    halves = {ph: {(r["hardware"], r["algorithm"]): r for r in rows_json("--phase", ph)} for ph in ("decode", "prefill")}
+    assert {r["phase"] for r in every.values()} == {"all"}
+    assert all(r["phase"] == ph for ph, rows in halves.items() for r in rows.values())
+    for key, row in every.items():
+        parts = [halves[ph].get(key) for ph in ("decode", "prefill")]
+        assert sum(p["n"] for p in parts if p) == row["n"], key
+        assert sum(p["fitted_points"] for p in parts if p) == row["fitted_points"], key
+    assert len(halves["decode"]) > 10 and len(halves["prefill"]) > 10
+    # a decode row is recomputed from validate report's own predictions of its sets' one-query calls
+    row = halves["decode"][("h200", "flash3")]
+    errors = [p["error"] for name in row["sets"] for p in predict(load(str(PUBLISHED / name)), None, [])
+              if p["algorithm"] == "flash3" and p["hardware"] == "h200" and p["seq_len"] <= 16]
+    assert len(errors) == row["n"] and row["model_median_abs_error"] == pytest.approx(
+        statistics.median(abs(e) for e in errors))
+    r = run("validate", "evidence", "--hw", "h800", "--algo", "flash3", "--phase", "decode", "--format", "table")
+    assert r.exit_code == 0 and "no published timing of flash3 (decode calls) on h800" in " ".join(r.output.split())
+    r = run("validate", "evidence", "--phase", "training")
+    assert r.exit_code == 2 and "'training' is not one of 'decode', 'prefill'" in r.output
 
 
 def test_explain_on_a_machine_given_as_a_toml(tmp_path):
@@ -154,13 +195,16 @@ def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_
     """A user's file: after the summary, a line per (model, family) of its points; a bundled set: none (it would
     quote itself)."""
     mine = tmp_path / "mine.csv"
-    mine.write_text("hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,causal,measured_ms\n"
-                    "h100,flash3,2,32,8,128,4k,true,0.45\nh800,flash3,1,32,32,128,4k,true,0.5\n")
+    mine.write_text("hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,kv_len,causal,measured_ms\n"
+                    "h100,flash3,2,32,8,128,4k,4k,true,0.45\nh800,flash3,1,32,32,128,4k,4k,true,0.5\n"
+                    "h200,flash3,64,32,8,128,1,8k,false,0.3\n")
     r = run("validate", "report", str(mine), "--format", "table")
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    row = evidence(("h100",), ("flash3",))[0]
-    assert f"{row['n']} timings of flash3 on h100" in text and "no timing of flash3 on h800" in text
+    row = evidence(("h100",), ("flash3",), "prefill")[0]
+    assert f"{row['n']} prefill timings of flash3 on h100" in text and "no timing of flash3 on h800" in text
+    decode = evidence(("h200",), ("flash3",), "decode")[0]  # a decode call: the decode timings of its GPU and family
+    assert f"--phase decode): {decode['n']} decode timings of flash3 on h200" in text
     r = run("validate", "report", str(PUBLISHED / "fa3-paper-h100.json"), "--format", "table")
     assert r.exit_code == 0 and "published evidence" not in r.output
     assert "published evidence" not in run("validate", "report", str(mine), "--format", "json").output

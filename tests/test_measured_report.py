@@ -416,7 +416,7 @@ def test_accuracy_bench_pools_the_held_out_points_per_family():
     paths = [str(ROOT / "validation" / "published" / n) for n in names]
     out = bench(*paths).stdout.splitlines()
     start = next(i for i, line in enumerate(out) if line.startswith("held-out points pooled by kernel family"))
-    lines = {line.split()[0]: line for line in out[start + 1:] if line.startswith("  ")}
+    lines = {line.split()[0]: line for line in _indented(out[start + 1:])}
     errors = {}
     for path in paths[:2]:
         for p in predict(load(path), None, []):
@@ -428,6 +428,37 @@ def test_accuracy_bench_pools_the_held_out_points_per_family():
         assert f"{len(e):4d} points  model median {medians[algo]:>5.1%}," in lines[algo]
         assert f"{sum(x <= 0.1 for x in e):3d} within 10%;" in lines[algo]
         assert lines[algo].endswith("over 10%") == (medians[algo] > 0.1)
+
+
+def _indented(lines: list[str]) -> list[str]:
+    """The lines of one block: those indented under its heading, up to the next heading."""
+    out = []
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        out.append(line)
+    return out
+
+
+def test_accuracy_bench_pools_the_held_out_points_per_phase():
+    """Last, the held-out points pooled by phase: decode calls (at most 16 queries a request) and prefill calls,
+    recomputed here from `validate report`'s predictions of a held-out decode set and a held-out prefill set."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    names = ("flashinfer-prefill-h100.json", "attention-tests-decode-h20.json", "fa3-paper-h100.json")
+    paths = [str(ROOT / "validation" / "published" / n) for n in names]
+    out = bench(*paths).stdout.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("held-out points pooled by phase"))
+    lines = {line.split()[0]: line for line in _indented(out[start + 1:])}
+    errors = {}
+    for path in paths[:2]:
+        for p in predict(load(path), None, []):
+            errors.setdefault("decode" if p["seq_len"] <= 16 else "prefill", []).append(abs(p["error"]))
+    assert list(lines) == ["decode", "prefill"] and set(errors) == set(lines)
+    for phase, e in errors.items():
+        assert f"{len(e):4d} points  model median {statistics.median(e):>5.1%}," in lines[phase]
+        assert f"{sum(x <= 0.1 for x in e):3d} within 10%;" in lines[phase]
 
 
 def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):

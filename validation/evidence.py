@@ -26,6 +26,19 @@ TIE = 0.0005  # medians closer than this (0.05 points of error) print as a tie
 DEVELOPMENT = ("flashinfer-decode-h100.json",)  # issue 10's development sets that no figure is fitted from
 KINDS = ("mma_sync", "wgmma", "tcgen05", "unfused", "cuda_core")  # kernel_fit's targets, a figure's name prefix
 FIT_COMMAND = re.compile(r"fitted by `attnsim calibrate --kernels([^`]*)`")
+DECODE_MAX_QUERIES = 16  # a call of at most this many queries a request is a decode step (speculative ones included)
+PHASES = ("decode", "prefill")
+
+
+def phase_of(seq_len: int) -> str:
+    """``decode`` for a call of at most DECODE_MAX_QUERIES queries a request (one generation step, or a speculative
+    one's few), ``prefill`` for more: the two regimes bind on different units (the KV stream against the tiles'
+    compute), so evidence for one says little of the other.
+
+    >>> phase_of(1), phase_of(16), phase_of(17)
+    ('decode', 'decode', 'prefill')
+    """
+    return "decode" if seq_len <= DECODE_MAX_QUERIES else "prefill"
 
 
 def published_files() -> list[Path]:
@@ -65,7 +78,7 @@ def accuracy(path: Path, fits: set = frozenset()) -> dict:
     rows = [{"algorithm": algo, "hardware": ",".join(dict.fromkeys(p["hardware"] for p in ps)),
              **_row(point_stats(ps)), "model_median_error": statistics.median(p["error"] for p in ps),
              "role": _role(path.name, used.get(algo, 0), len(ps)),
-             "errors": [(p["error"], p["roofline_error"]) for p in ps]}
+             "errors": [(p["error"], p["roofline_error"]) for p in ps], "phases": [phase_of(p["seq_len"]) for p in ps]}
             for algo, ps in by_algo.items()]
     return {"file": path.name, "rows": rows, "skipped": skipped}
 
@@ -110,6 +123,27 @@ def by_family(results: list[dict], role: str = "held out") -> list[dict]:
     return sorted(out, key=lambda o: (-o["model_median_abs_error"], o["algorithm"]))
 
 
+def by_phase(results: list[dict], role: str = "held out") -> list[dict]:
+    """The points of the rows of one pooled role, pooled per phase (``phase_of``) over every set and family: n, the
+    model's and the roofline's median |error| over the points that have both, and how many each puts within 10%."""
+    pooled: dict = {}
+    for r in results:
+        for row in r["rows"]:
+            if pooled_role(row) == role:
+                for e, ph in zip(row["errors"], row["phases"]):
+                    if e[1] is not None:
+                        pooled.setdefault(ph, []).append(e)
+    out = []
+    for ph in PHASES:
+        if pts := pooled.get(ph):
+            model, roof = [abs(m) for m, _ in pts], [abs(x) for _, x in pts]
+            out.append({"phase": ph, "n": len(pts), "model_median_abs_error": statistics.median(model),
+                        "roofline_median_abs_error": statistics.median(roof),
+                        "model_within_10pct": sum(m <= 0.1 for m in model),
+                        "roofline_within_10pct": sum(x <= 0.1 for x in roof)})
+    return out
+
+
 def pooled_role(row: dict) -> str:
     """A row's role when points are pooled: a row partly fitted counts as fitted."""
     return "fit" if row["role"].startswith("fit") else row["role"]
@@ -144,24 +178,30 @@ def published_results(hardware: tuple[str, ...] | None = None) -> list[dict]:
             if not hardware or _file_hardware(p) is None or _file_hardware(p) in hardware]
 
 
-def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...] | None = None) -> list[dict]:
+def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...] | None = None,
+             phase: str | None = None) -> list[dict]:
     """Per (hardware model, algorithm) of the bundled published sets, optionally only these: the points no bundled
     figure was fitted from (held out and dev) with the model's median, quartiles, signed median (bias) and largest
     |error|,
     how many fall within 10%, the roofline's median |error| on them, the sets they come from, and apart the points
-    a figure was fitted from (not evidence of the model's reach). Sorted by hardware, then algorithm."""
+    a figure was fitted from (not evidence of the model's reach). ``phase`` (``phase_of``: decode or prefill) keeps
+    only that phase's points, and a pair with none of them has no row; every row says its phase (``all`` without
+    one). Sorted by hardware, then algorithm."""
     groups: dict = {}
     for r in published_results(hardware):
         for row in r["rows"]:
             if (hardware and row["hardware"] not in hardware) or (algorithms and row["algorithm"] not in algorithms):
                 continue
+            keep = [i for i, ph in enumerate(row["phases"]) if phase in (None, ph)]
+            if not keep:
+                continue
             g = groups.setdefault((row["hardware"], row["algorithm"]), {"errors": [], "sets": [], "fitted": 0,
                                                                         "fitted_sets": []})
             if pooled_role(row) == "fit":
-                g["fitted"] += row["n"]
+                g["fitted"] += len(keep)
                 g["fitted_sets"].append(r["file"])
             else:
-                g["errors"] += row["errors"]
+                g["errors"] += [row["errors"][i] for i in keep]
                 g["sets"].append(r["file"])
     out = []
     for (hw, algo), g in sorted(groups.items()):
@@ -169,7 +209,7 @@ def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...
         roof = [x for _, x in g["errors"]]
         size = [abs(m) for m in model]
         q1, _, q3 = quartiles(size) if model else (None, None, None)
-        out.append({"hardware": hw, "algorithm": algo, "n": len(model),
+        out.append({"hardware": hw, "algorithm": algo, "phase": phase or "all", "n": len(model),
                     "model_median_abs_error": statistics.median(size) if model else None,
                     "model_median_error": statistics.median(model) if model else None,
                     "model_max_abs_error": max(size, default=None),
