@@ -179,8 +179,10 @@ def validation(results, hw, output):
               help="Only these bundled hardware models (comma list). Default: every one with published timings.")
 @click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
               help="Only these kernel families (comma list). Default: every one.")
+@click.option("--phase", type=click.Choice(("decode", "prefill")), default=None,
+              help="Only decode calls (at most 16 queries a request) or only prefill calls (more). Default: both.")
 @_output_option
-def evidence(hardware, algorithms, output):
+def evidence(hardware, algorithms, phase, output):
     """The model's errors on the published timings bundled with attnsim, per GPU model and family.
 
     One line per hardware model and kernel family, over the points no bundled figure was fitted from (as
@@ -191,11 +193,12 @@ def evidence(hardware, algorithms, output):
     Examples:
       attnsim plot evidence -o evidence.png
       attnsim plot evidence --hw h100,h200 -o hopper.png
+      attnsim plot evidence --phase decode -o decode.png
     """
     from cli.plots.evidence import evidence_figure
     from cli.plots.style import check_output
     from cli.validate_evidence import select
 
     check_output(output)
-    evidence_figure(select(hardware, algorithms), output)
+    evidence_figure(select(hardware, algorithms, phase), output, phase)
     _done(output)

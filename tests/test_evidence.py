@@ -189,6 +189,14 @@ def test_plot_evidence(tmp_path):
     r = run("plot", "evidence", "--hw", "h800", "--algo", "flash3", "-o", str(tmp_path / "none.png"))
     assert r.exit_code == 2 and "nothing to plot" in r.output and r.output.strip().count("\n") == 0, r.output
     assert not (tmp_path / "none.png").exists()
+    # one phase's calls: fewer rows (the H100 sets hold fewer families with decode calls), and none is an error
+    decode = tmp_path / "decode.png"
+    assert run("plot", "evidence", "--hw", "h100,h200", "--phase", "decode", "-o", str(decode)).exit_code == 0
+    decode_rows = [row for row in evidence(("h100", "h200"), phase="decode") if row["n"]]
+    assert 0 < len(decode_rows) < len(rows)
+    assert matplotlib.image.imread(str(decode)).shape[0] < height
+    r = run("plot", "evidence", "--hw", "h100", "--algo", "flash3", "--phase", "decode", "-o", str(tmp_path / "n.png"))
+    assert r.exit_code == 2 and "in decode calls" in r.output and r.output.strip().count("\n") == 0, r.output
 
 
 def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_path):
