@@ -409,18 +409,8 @@ def test_accuracy_bench_pools_the_held_out_points_per_family():
     """After the roles, the held-out points pooled per kernel family over every set, worst first: each family's n
     and medians recomputed here from `validate report`'s own predictions of the two held-out files given, the
     family over the 10% bar marked, and a fitted row (the FA3 paper's) pooled nowhere in it."""
-    from cli._measured_file import load
-    from validation.report import predict
-
-    names = ("flashinfer-prefill-h100.json", "flashinfer-v02-prefill-h100.json", "fa3-paper-h100.json")
-    paths = [str(ROOT / "validation" / "published" / n) for n in names]
-    out = bench(*paths).stdout.splitlines()
-    start = next(i for i, line in enumerate(out) if line.startswith("held-out points pooled by kernel family"))
-    lines = {line.split()[0]: line for line in _indented(out[start + 1:])}
-    errors = {}
-    for path in paths[:2]:
-        for p in predict(load(path), None, []):
-            errors.setdefault(p["algorithm"], []).append(abs(p["error"]))
+    lines, errors = _pooled_block(("flashinfer-prefill-h100.json", "flashinfer-v02-prefill-h100.json"),
+                                  "held-out points pooled by kernel family", lambda p: p["algorithm"])
     assert set(lines) == set(errors)  # flash3 and naive come only from the fitted FA3 paper set
     medians = {algo: statistics.median(e) for algo, e in errors.items()}
     assert list(lines) == sorted(medians, key=lambda a: -medians[a])
@@ -430,31 +420,34 @@ def test_accuracy_bench_pools_the_held_out_points_per_family():
         assert lines[algo].endswith("over 10%") == (medians[algo] > 0.1)
 
 
-def _indented(lines: list[str]) -> list[str]:
-    """The lines of one block: those indented under its heading, up to the next heading."""
-    out = []
-    for line in lines:
+def _pooled_block(held_out: tuple, heading: str, key) -> tuple[dict, dict]:
+    """bench/accuracy.py run on the ``held_out`` files and the FA3 paper's fitted set: the lines of the block under
+    ``heading`` by their first word, and the |errors| of `validate report`'s own predictions of the held-out
+    files' points, grouped by ``key(point)``."""
+    from cli._measured_file import load
+    from validation.report import predict
+
+    paths = [str(ROOT / "validation" / "published" / n) for n in (*held_out, "fa3-paper-h100.json")]
+    out = bench(*paths).stdout.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith(heading))
+    lines = {}
+    for line in out[start + 1:]:  # indented under the heading, up to the next one
         if not line.startswith("  "):
             break
-        out.append(line)
-    return out
+        lines[line.split()[0]] = line
+    errors = {}
+    for path in paths[:-1]:
+        for p in predict(load(path), None, []):
+            errors.setdefault(key(p), []).append(abs(p["error"]))
+    return lines, errors
 
 
 def test_accuracy_bench_pools_the_held_out_points_per_phase():
     """Last, the held-out points pooled by phase: decode calls (at most 16 queries a request) and prefill calls,
     recomputed here from `validate report`'s predictions of a held-out decode set and a held-out prefill set."""
-    from cli._measured_file import load
-    from validation.report import predict
-
-    names = ("flashinfer-prefill-h100.json", "attention-tests-decode-h20.json", "fa3-paper-h100.json")
-    paths = [str(ROOT / "validation" / "published" / n) for n in names]
-    out = bench(*paths).stdout.splitlines()
-    start = next(i for i, line in enumerate(out) if line.startswith("held-out points pooled by phase"))
-    lines = {line.split()[0]: line for line in _indented(out[start + 1:])}
-    errors = {}
-    for path in paths[:2]:
-        for p in predict(load(path), None, []):
-            errors.setdefault("decode" if p["seq_len"] <= 16 else "prefill", []).append(abs(p["error"]))
+    lines, errors = _pooled_block(("flashinfer-prefill-h100.json", "attention-tests-decode-h20.json"),
+                                  "held-out points pooled by phase",
+                                  lambda p: "decode" if p["seq_len"] <= 16 else "prefill")
     assert list(lines) == ["decode", "prefill"] and set(errors) == set(lines)
     for phase, e in errors.items():
         assert f"{len(e):4d} points  model median {statistics.median(e):>5.1%}," in lines[phase]
