@@ -47,16 +47,13 @@ def print_table(results: list[dict]) -> None:
         print("held-out points pooled by kernel family over the sets above (the bar: 10% per family):")
         for f in families:
             mark = "  over 10%" if f["model_median_abs_error"] > 0.1 else ""
-            print(f"  {f['algorithm']:<{width}}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
-                  f"{f['model_within_10pct']:3d} within 10%;  roofline median {_pct(f['roofline_median_abs_error']):>6}, "
-                  f"{f['roofline_within_10pct']:3d} within 10%{mark}")
+            print(_pooled(f["algorithm"], width, f) + mark)
     phases = by_phase(results)
     if phases:
-        print(f"held-out points pooled by phase (decode: at most {DECODE_MAX_QUERIES} queries a request; prefill: more):")
+        print(f"held-out points pooled by phase (decode: at most {DECODE_MAX_QUERIES} queries a request; "
+              "prefill: more):")
         for f in phases:
-            print(f"  {f['phase']:<8}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
-                  f"{f['model_within_10pct']:3d} within 10%;  roofline median {_pct(f['roofline_median_abs_error']):>6}, "
-                  f"{f['roofline_within_10pct']:3d} within 10%")
+            print(_pooled(f["phase"], 8, f))
     for r in results:
         reasons = {}
         for s in r["skipped"]:
@@ -65,6 +62,13 @@ def print_table(results: list[dict]) -> None:
             kernels = ", ".join(dict.fromkeys(str(s.get("kernel")) for s in points))
             what = "the whole file" if points[0]["point"] == "all" else f"{len(points)} point{'s' * (len(points) != 1)} of kernel {kernels}"
             print(f"skipped {r['file']}, {what}: {reason}")
+
+
+def _pooled(label: str, width: int, f: dict) -> str:
+    """One pooled line: n, the model's and the roofline's median |error| and how many each puts within 10%."""
+    return (f"  {label:<{width}}  {f['n']:4d} points  model median {_pct(f['model_median_abs_error']):>5}, "
+            f"{f['model_within_10pct']:3d} within 10%;  roofline median {_pct(f['roofline_median_abs_error']):>6}, "
+            f"{f['roofline_within_10pct']:3d} within 10%")
 
 
 def _pct(x) -> str:

@@ -12,9 +12,9 @@ from einsum_cascades.units import short_repr
 from validation.evidence import DECODE_MAX_QUERIES, PHASES
 
 FORMATS = ("table", "json", "csv")
-CSV_FIELDS = ("hardware", "algorithm", "phase", "n", "model_median_abs_error", "model_abs_error_q1", "model_abs_error_q3",
-              "model_median_error", "model_max_abs_error", "model_within_10pct", "roofline_median_abs_error", "sets",
-              "fitted_points", "fitted_sets")
+CSV_FIELDS = ("hardware", "algorithm", "phase", "n", "model_median_abs_error", "model_abs_error_q1",
+              "model_abs_error_q3", "model_median_error", "model_max_abs_error", "model_within_10pct",
+              "roofline_median_abs_error", "sets", "fitted_points", "fitted_sets")
 
 
 def _bundled():

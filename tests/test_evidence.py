@@ -143,7 +143,8 @@ def test_phase_splits_each_rows_points():
     """--phase keeps the decode calls (at most 16 queries a request) or the prefill calls: per (GPU, family) the two
     partition the row's points, held out and fitted alike, and each row says its phase."""
     every = {(r["hardware"], r["algorithm"]): r for r in rows_json()}
-    halves = {ph: {(r["hardware"], r["algorithm"]): r for r in rows_json("--phase", ph)} for ph in ("decode", "prefill")}
+    halves = {ph: {(r["hardware"], r["algorithm"]): r for r in rows_json("--phase", ph)}
+              for ph in ("decode", "prefill")}
     assert {r["phase"] for r in every.values()} == {"all"}
     assert all(r["phase"] == ph for ph, rows in halves.items() for r in rows.values())
     for key, row in every.items():
