@@ -10,8 +10,8 @@ points' role, `fit`, `fit k/n`, `dev` or `held out` (validation/evidence.py says
 cannot run (an algorithm it does not model yet, a shape it rejects) is skipped, and the reason printed.
 After the table, every point pooled by its row's role: the model's and the roofline's median |error| and how
 many points each puts within 10%; then the held-out points pooled by kernel family over every set (issue 10 asks
-held-out sets within 10% per family), the worst family first, and by phase (decode or prefill calls). Prints
-figures, asserts nothing.
+held-out sets within 10% per family), the worst family first, by phase (decode or prefill calls) and by input
+width (8- or 16-bit). Prints figures, asserts nothing.
 """
 
 import argparse
@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
 
-from validation.evidence import DECODE_MAX_QUERIES, accuracy, by_family, by_phase, fitted, overall, published_files  # noqa: E402  (after the path set-up)
+from validation.evidence import (  # noqa: E402  (after the path set-up)
+    DECODE_MAX_QUERIES, accuracy, by_family, by_phase, by_precision, fitted, overall, published_files)
 
 
 def print_table(results: list[dict]) -> None:
@@ -54,6 +55,11 @@ def print_table(results: list[dict]) -> None:
               "prefill: more):")
         for f in phases:
             print(_pooled(f["phase"], 8, f))
+    widths = by_precision(results)
+    if widths:
+        print("held-out points pooled by input width (8-bit: fp8; 16-bit: fp16 and bf16):")
+        for f in widths:
+            print(_pooled(f["precision"], 8, f))
     for r in results:
         reasons = {}
         for s in r["skipped"]:

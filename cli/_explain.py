@@ -23,7 +23,7 @@ def explain_point(row: dict, machine: str | None = None) -> str:
         return text
     from cli.validate_evidence import evidence_line
     from simulator.api import resolve_algorithm
-    from validation.evidence import phase_of
+    from validation.evidence import phase_of, precision_of
 
     return text + "\n" + evidence_line(hw.name, result.algorithm, resolve_algorithm(hw, row["algorithm"]).family,
-                                       phase_of(wl.seq_len))
+                                       phase_of(wl.seq_len), precision_of(wl.dtype))

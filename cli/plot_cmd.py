@@ -181,8 +181,10 @@ def validation(results, hw, output):
               help="Only these kernel families (comma list). Default: every one.")
 @click.option("--phase", type=click.Choice(("decode", "prefill")), default=None,
               help="Only decode calls (at most 16 queries a request) or only prefill calls (more). Default: both.")
+@click.option("--precision", type=click.Choice(("8-bit", "16-bit", "32-bit")), default=None,
+              help="Only calls of 8-bit (fp8), 16-bit (fp16, bf16) or 32-bit inputs. Default: every width.")
 @_output_option
-def evidence(hardware, algorithms, phase, output):
+def evidence(hardware, algorithms, phase, precision, output):
     """The model's errors on the published timings bundled with attnsim, per GPU model and family.
 
     One line per hardware model and kernel family, over the points no bundled figure was fitted from (as
@@ -197,8 +199,8 @@ def evidence(hardware, algorithms, phase, output):
     """
     from cli.plots.evidence import evidence_figure
     from cli.plots.style import check_output
-    from cli.validate_evidence import select
+    from cli.validate_evidence import _calls, select
 
     check_output(output)
-    evidence_figure(select(hardware, algorithms, phase), output, phase)
+    evidence_figure(select(hardware, algorithms, phase, precision), output, _calls(phase, precision))
     _done(output)

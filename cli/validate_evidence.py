@@ -9,10 +9,10 @@ import click
 from cli._params import NameListType, not_empty
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import short_repr
-from validation.evidence import DECODE_MAX_QUERIES, PHASES
+from validation.evidence import DECODE_MAX_QUERIES, PHASES, PRECISIONS
 
 FORMATS = ("table", "json", "csv")
-CSV_FIELDS = ("hardware", "algorithm", "phase", "n", "model_median_abs_error", "model_abs_error_q1",
+CSV_FIELDS = ("hardware", "algorithm", "phase", "precision", "n", "model_median_abs_error", "model_abs_error_q1",
               "model_abs_error_q3", "model_median_error", "model_max_abs_error", "model_within_10pct",
               "roofline_median_abs_error", "sets", "fitted_points", "fitted_sets")
 
@@ -32,9 +32,12 @@ def _bundled():
 @click.option("--phase", type=click.Choice(PHASES), default=None,
               help=f"Only decode calls (at most {DECODE_MAX_QUERIES} queries a request) or only prefill calls (more): "
                    "the two bind on different units, so evidence for one says little of the other. Default: both.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="Only calls of 8-bit (fp8), 16-bit (fp16, bf16) or 32-bit inputs: 8-bit inputs run other kernels. "
+                   "Default: every width.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="table (default on a terminal), json (default when piped, as simulate and validate report) or csv.")
-def evidence(hardware, algorithms, phase, fmt):
+def evidence(hardware, algorithms, phase, precision, fmt):
     """How far to trust a prediction: the model's errors on the published timings bundled with attnsim.
 
     Per hardware model and kernel family, over the points of validation/published/ that no bundled figure was
@@ -50,21 +53,22 @@ def evidence(hardware, algorithms, phase, fmt):
       attnsim validate evidence
       attnsim validate evidence --hw h100 --algo flash3
       attnsim validate evidence --hw h200 --phase decode
+      attnsim validate evidence --hw h100 --algo flash3 --phase prefill --precision 16-bit
       attnsim validate evidence --algo flashinfer-decode --format json
     """
-    rows = select(hardware, algorithms, phase)
+    rows = select(hardware, algorithms, phase, precision)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif fmt == "csv":
         _csv(rows)
     else:
-        _table(rows, hardware, algorithms, phase)
+        _table(rows, hardware, algorithms, _calls(phase, precision))
 
 
-def select(hardware, algorithms, phase=None) -> list[dict]:
-    """The evidence rows of these bundled hardware models and families (None: all), of one phase's calls if given;
-    an unknown name is a one-line error naming what is allowed."""
+def select(hardware, algorithms, phase=None, precision=None) -> list[dict]:
+    """The evidence rows of these bundled hardware models and families (None: all), of one phase's and one input
+    width's calls if given; an unknown name is a one-line error naming what is allowed."""
     from simulator.algorithms import suggest
     from simulator.api import ALGORITHMS
     from validation.evidence import evidence as rows_of
@@ -76,7 +80,7 @@ def select(hardware, algorithms, phase=None) -> list[dict]:
             hint = f" (evidence is per model, whatever clock its sets ran at: use {base})" if base in bundled else ""
             raise UserError(f"unknown hardware model {short_repr(name)}{hint}: the evidence is per bundled model: "
                             f"{', '.join(sorted(bundled))}")
-    every = rows_of(phase=phase)
+    every = rows_of(phase=phase, precision=precision)
     known = set(ALGORITHMS) | {r["algorithm"] for r in every}
     for name in algorithms or ():
         if name not in known:
@@ -98,7 +102,7 @@ def _csv(rows: list[dict]) -> None:
                       "model_abs_error_q3": q3, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
 
 
-def _table(rows: list[dict], hardware, algorithms, phase=None) -> None:
+def _table(rows: list[dict], hardware, algorithms, calls: str = "") -> None:
     from rich import box
     from rich.console import Console
     from rich.markup import escape
@@ -107,7 +111,7 @@ def _table(rows: list[dict], hardware, algorithms, phase=None) -> None:
 
     console = Console()
     if not rows:
-        console.print(none_line(hardware, algorithms, phase), highlight=False)
+        console.print(none_line(hardware, algorithms, calls), highlight=False)
         return
     cells = [[r["hardware"], escape(r["algorithm"]), str(r["n"]), _pct(r["model_median_abs_error"]),
               _signed(r["model_median_error"]), _pct(r["model_max_abs_error"]),
@@ -119,23 +123,29 @@ def _table(rows: list[dict], hardware, algorithms, phase=None) -> None:
                  shared=("hw", "algorithm"), drop=("roofline", "sets", "worst"),
                  dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
                  collapse_padding=True, header_style="bold", caption_justify="left",
-                 caption=f"points: published timings{_of_calls(phase)} no bundled figure was fitted from; median, "
+                 caption=f"points: published timings{_of_calls(calls)} no bundled figure was fitted from; median, "
                          "bias, worst: predicted / measured - 1 on them; fitted: points a figure was fitted from, not "
                          "counted")
     gaps = [(h, a) for h in (hardware or ()) for a in (algorithms or ()) if not any(
         r["hardware"] == h and r["algorithm"] == a for r in rows)]
     for h, a in gaps:
-        console.print(none_line((h,), (a,), phase), highlight=False)
+        console.print(none_line((h,), (a,), calls), highlight=False)
 
 
-def none_line(hardware, algorithms, phase=None) -> str:
-    """What to say where the bundled sets hold no timing of these families on these GPUs (of one phase's calls)."""
-    return "no published " + _rests_on((" or ".join(algorithms) if algorithms else "any family") + _of_calls(phase),
+def none_line(hardware, algorithms, calls: str = "") -> str:
+    """What to say where the bundled sets hold no timing of these families on these GPUs (of these ``calls``:
+    ``_calls``' words, or all)."""
+    return "no published " + _rests_on((" or ".join(algorithms) if algorithms else "any family") + _of_calls(calls),
                                        " or ".join(hardware) if hardware else "any GPU")
 
 
-def _of_calls(phase) -> str:
-    return f" ({phase} calls)" if phase else ""
+def _calls(phase: str | None, precision: str | None) -> str:
+    """The calls a selection keeps, in words: 'decode 16-bit', 'prefill', '' (all)."""
+    return " ".join(x for x in (phase, precision) if x)
+
+
+def _of_calls(calls: str) -> str:
+    return f" ({calls} calls)" if calls else ""
 
 
 def _rests_on(what: str, where: str) -> str:
@@ -143,11 +153,13 @@ def _rests_on(what: str, where: str) -> str:
             "GPU's figures alone (attnsim validate evidence lists what there is)")
 
 
-def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase: str | None = None) -> str:
+def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase: str | None = None,
+                  precision: str | None = None) -> str:
     """How well the bundled published timings know this family on this GPU model (validation.evidence): the
     points no figure was fitted from, or that there are none; for a cascade with none of its own, those of the
-    ``family`` it runs on. With a ``phase`` (a call's, validation.evidence.phase_of) that phase's points, and where
-    the sets hold none of them, says so before quoting the other phase's."""
+    ``family`` it runs on. With a ``phase`` and a ``precision`` (a call's: validation.evidence.phase_of,
+    precision_of), the points of calls like it, and where the sets hold none, says so before quoting the nearest
+    that they do hold (the same phase, then the same precision, then all)."""
     from gpu_models.loader import bundled_names
     from validation.evidence import evidence
 
@@ -160,47 +172,53 @@ def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase
         of_family = next(iter(evidence((base,), (family,))), None)
         if of_family and of_family["n"]:
             return (f"published evidence: none of {algorithm} itself; of the family it runs on, "
-                    + _phased(base, family, of_family, phase, lead=f"{family} "))
+                    + _narrowed(base, family, phase, precision, lead=f"{family} "))
     if row is None:
         return f"published evidence: no {_rests_on(algorithm, base)}"
-    return "published evidence " + _phased(base, algorithm, row, phase)
+    return "published evidence " + _narrowed(base, algorithm, phase, precision)
 
 
-def _phased(base: str, algorithm: str, row: dict, phase: str | None, lead: str = "") -> str:
-    """The evidence of ``row`` (every phase's), narrowed to ``phase``'s points where it has some held out; where it
-    has none, what it has of them (fitted points, or none) and then what the other phase has."""
-    from validation.evidence import PHASES, evidence
+def _narrowed(base: str, algorithm: str, phase: str | None, precision: str | None, lead: str = "") -> str:
+    """The evidence of the calls like this one (``phase``, ``precision``); where the sets hold none of them held
+    out, what they hold of them (fitted points, or none) and then the nearest selection that has some: the same
+    phase, the same precision, every call."""
+    from validation.evidence import evidence
 
-    if phase:
-        mine = next(iter(evidence((base,), (algorithm,), phase)), None)
-        if mine and mine["n"]:
-            return f"{lead}({_command(base, algorithm, phase)}): {_summary(mine, algorithm, base, phase)}"
-        other = next(p for p in PHASES if p != phase)
-        theirs = next(iter(evidence((base,), (algorithm,), other)), None)
-        head = _fitted_only(mine, algorithm, base, phase) if mine else f"none of {phase} calls"
-        if theirs is None:
-            return f"{lead}({_command(base, algorithm, phase)}): {head}"
-        tail = _summary(theirs, algorithm, base, other) if theirs["n"] else _fitted_only(theirs, algorithm, base, other)
-        return f"{lead}({_command(base, algorithm, other if theirs['n'] else None)}): {head}; {tail}"
-    if row["n"]:
-        return f"{lead}({_command(base, algorithm)}): {_summary(row, algorithm, base)}"
-    return f"{lead}({_command(base, algorithm)}): {_fitted_only(row, algorithm, base)}"
+    wanted = (phase, precision)
+    selections = list(dict.fromkeys([wanted, (phase, None), (None, precision), (None, None)]))
+    rows = {sel: next(iter(evidence((base,), (algorithm,), *sel)), None) for sel in selections}
+    mine = rows[wanted]
+    if mine and mine["n"]:
+        return f"{lead}({_command(base, algorithm, *wanted)}): {_summary(mine, algorithm, base, _calls(*wanted))}"
+    if wanted == (None, None):
+        return f"{lead}({_command(base, algorithm)}): {_fitted_only(mine, algorithm, base, '')}"
+    head = _fitted_only(mine, algorithm, base, _calls(*wanted)) if mine else f"none of {_calls(*wanted)} calls"
+    broader = next((sel for sel in selections[1:] if rows[sel] and rows[sel]["n"]), None)
+    if broader is not None:
+        return (f"{lead}({_command(base, algorithm, *broader)}): {head}; "
+                f"{_summary(rows[broader], algorithm, base, _calls(*broader))}")
+    fitted = next((sel for sel in selections[1:] if rows[sel]), None)
+    if fitted is None or mine:
+        return f"{lead}({_command(base, algorithm)}): {head}"
+    tail = _fitted_only(rows[fitted], algorithm, base, _calls(*fitted))
+    return f"{lead}({_command(base, algorithm)}): {head}; {tail}"
 
 
-def _fitted_only(row: dict, algorithm: str, base: str, phase: str | None = None) -> str:
-    kind = f"{phase} " if phase else ""
+def _fitted_only(row: dict, algorithm: str, base: str, calls: str) -> str:
+    kind = f"{calls} " if calls else ""
     return (f"only the {row['fitted_points']} {kind}timings of {algorithm} on {base} that its figures were fitted "
             "from, none held out")
 
 
-def _command(base: str, algorithm: str, phase: str | None = None) -> str:
-    return f"attnsim validate evidence --hw {base} --algo {algorithm}" + (f" --phase {phase}" if phase else "")
+def _command(base: str, algorithm: str, phase: str | None = None, precision: str | None = None) -> str:
+    return (f"attnsim validate evidence --hw {base} --algo {algorithm}" + (f" --phase {phase}" if phase else "")
+            + (f" --precision {precision}" if precision else ""))
 
 
-def _summary(row: dict, algorithm: str, base: str, phase: str | None = None) -> str:
-    """An evidence row with points, in words."""
+def _summary(row: dict, algorithm: str, base: str, calls: str = "") -> str:
+    """An evidence row with points, in words (``calls``: which calls it holds, ``_calls``' words)."""
     n, sets = row["n"], len(row["sets"])
-    kind = f"{phase} " if phase else ""
+    kind = f"{calls} " if calls else ""
     return (f"{n} {kind}timing{'s' * (n != 1)} of {algorithm} on {base} in {sets} set{'s' * (sets != 1)}, none used "
             f"in a fit: median |error| {row['model_median_abs_error']:.1%}, bias {row['model_median_error']:+.1%}, "
             f"{row['model_within_10pct']} within 10%, worst {row['model_max_abs_error']:.0%}")

@@ -89,18 +89,19 @@ def _bundled_set(path: str) -> bool:
 
 
 def _evidence(data: dict) -> None:
-    """For each (hardware model, family, phase) of the points: how well the bundled published timings know it in
-    calls of that phase (decode or prefill)."""
+    """For each (hardware model, family, phase, input width) of the points: how well the bundled published timings
+    know it in calls like those (decode or prefill, 8- or 16-bit)."""
     from cli.validate_evidence import evidence_line
     from cli._wrap import echo_fitted
     from simulator.api import hardware, resolve_algorithm
 
-    from validation.evidence import phase_of
+    from validation.evidence import phase_of, precision_of
 
-    pairs = dict.fromkeys((p["hardware"], p["algorithm"], phase_of(p["seq_len"])) for p in data["points"])
+    pairs = dict.fromkeys((p["hardware"], p["algorithm"], phase_of(p["seq_len"]), precision_of(p["dtype"]))
+                          for p in data["points"])
     if pairs:
-        lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family, phase)
-                 for hw, algo, phase in pairs)
+        lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family, phase, precision)
+                 for hw, algo, phase, precision in pairs)
         echo_fitted("\n".join(dict.fromkeys(lines)))  # h100 and h100:1500 share the h100 model's evidence
 
 

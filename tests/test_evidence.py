@@ -104,44 +104,58 @@ def _explain(*args) -> str:
 
 
 def test_explain_quotes_the_evidence():
-    row = evidence(("h100",), ("flash3",), "prefill")[0]
+    row = evidence(("h100",), ("flash3",), "prefill", "16-bit")[0]
     text = _explain("--hw", "h100", "--algo", "flash3")
-    assert (f"published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill): {row['n']} "
-            f"prefill timings of flash3 on h100 in {len(row['sets'])} sets, none used in a fit: median |error| "
-            f"{row['model_median_abs_error']:.1%}") in text
+    assert (f"published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill --precision "
+            f"16-bit): {row['n']} prefill 16-bit timings of flash3 on h100 in {len(row['sets'])} sets, none used in "
+            f"a fit: median |error| {row['model_median_abs_error']:.1%}") in text
     assert "only the" in _explain("--hw", "b200", "--algo", "flash2")  # fitted points only
     assert "no timing of flash3 on h800" in _explain("--hw", "h800", "--algo", "flash3")
-    assert "published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill)" in _explain(
-        "--hw", "h100:1500", "--algo", "flash3")
+    assert ("published evidence (attnsim validate evidence --hw h100 --algo flash3 --phase prefill --precision 16-bit)"
+            in _explain("--hw", "h100:1500", "--algo", "flash3"))
     assert "published evidence" not in _explain("--hw", "fusemax")  # accelerators: no published kernel timings
     # a cascade with no timing of its own: the family it runs on, said as such
     assert (f"published evidence: none of attention-sigmoid itself; of the family it runs on, flash3 (attnsim "
-            f"validate evidence --hw h100 --algo flash3 --phase prefill): {row['n']} prefill timings of flash3") in (
-                _explain("--hw", "h100", "--algo", "attention-sigmoid"))
-    assert "only the 6 prefill timings of attention-nosoftmax@flash2 on a100" in _explain(
+            f"validate evidence --hw h100 --algo flash3 --phase prefill --precision 16-bit): {row['n']} prefill "
+            f"16-bit timings of flash3") in _explain("--hw", "h100", "--algo", "attention-sigmoid")
+    assert "only the 6 prefill 16-bit timings of attention-nosoftmax@flash2 on a100" in _explain(
         "--hw", "a100", "--algo", "attention-nosoftmax@flash2")
 
 
-def test_explain_quotes_the_evidence_of_the_calls_phase():
-    """A decode call quotes the decode timings of its family on its GPU, a prefill call the prefill ones; where the
-    sets hold none of its phase, the line says so before it quotes the other phase's."""
+def test_explain_quotes_the_evidence_of_calls_like_its_own():
+    """A call quotes the timings of calls like it (its phase, decode or prefill, and its input width) of its family
+    on its GPU; where the sets hold none, the line says so before it quotes the nearest they do hold: the same
+    phase, then the same width, then every call."""
     decode = evidence(("h200",), ("flash3",), "decode")[0]
     prefill = evidence(("h200",), ("flash3",), "prefill")[0]
     assert decode["n"] and prefill["n"] and decode["n"] + prefill["n"] == evidence(("h200",), ("flash3",))[0]["n"]
-    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase decode): {decode['n']} decode timings of "
-            f"flash3 on h200") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "1", "--kv-len", "8k")
-    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase prefill): {prefill['n']} prefill timings"
-            ) in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "2k")
-    assert not evidence(("h100",), ("flash3",), "decode")  # every h100 flash3 timing is a prefill call
-    assert ("(attnsim validate evidence --hw h100 --algo flash3 --phase prefill): none of decode calls; "
-            ) in _explain("--hw", "h100", "--algo", "flash3", "--seq-len", "1", "--kv-len", "8k")
-    assert ("(attnsim validate evidence --hw b200 --algo flash2): none of decode calls; only the 32 prefill timings "
-            ) in _explain("--hw", "b200", "--algo", "flash2", "--seq-len", "1", "--kv-len", "8k")
+    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase decode --precision 16-bit): {decode['n']} "
+            f"decode 16-bit timings of flash3 on h200") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len",
+                                                                     "1", "--kv-len", "8k", "--dtype", "bf16")
+    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase prefill --precision 16-bit): "
+            f"{prefill['n']} prefill 16-bit timings") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "2k")
+    # no 8-bit decode call of flash3 on the H200: its decode calls, every width
+    assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase decode): none of decode 8-bit calls; "
+            f"{decode['n']} decode timings") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len", "1",
+                                                         "--kv-len", "8k", "--dtype", "fp8")
+    # no decode call of flash3 on the H100 at all: its 16-bit calls (all prefill)
+    assert not evidence(("h100",), ("flash3",), "decode")
+    sixteen = evidence(("h100",), ("flash3",), None, "16-bit")[0]
+    assert (f"(attnsim validate evidence --hw h100 --algo flash3 --precision 16-bit): none of decode 16-bit calls; "
+            f"{sixteen['n']} 16-bit timings") in _explain("--hw", "h100", "--algo", "flash3", "--seq-len", "1",
+                                                          "--kv-len", "8k")
+    # the H100's FA3 FP8 set: an 8-bit call quotes it alone, a 16-bit call leaves it out (worst 50% against 27%)
+    eight = evidence(("h100",), ("flash3",), "prefill", "8-bit")[0]
+    assert eight["n"] == 24 and eight["model_median_abs_error"] > 2 * sixteen["model_median_abs_error"]
+    assert f"{eight['n']} prefill 8-bit timings" in _explain("--hw", "h100", "--algo", "flash3", "--dtype", "fp8")
+    assert ("(attnsim validate evidence --hw b200 --algo flash2): none of decode 16-bit calls; only the 32 16-bit "
+            "timings ") in _explain("--hw", "b200", "--algo", "flash2", "--seq-len", "1", "--kv-len", "8k")
 
 
-def test_phase_splits_each_rows_points():
-    """--phase keeps the decode calls (at most 16 queries a request) or the prefill calls: per (GPU, family) the two
-    partition the row's points, held out and fitted alike, and each row says its phase."""
+def test_phase_and_precision_split_each_rows_points():
+    """--phase keeps the decode calls (at most 16 queries a request) or the prefill calls, --precision the calls of
+    one input width: per (GPU, family) each partitions the row's points, held out and fitted alike, and each row
+    says its phase and precision."""
     every = {(r["hardware"], r["algorithm"]): r for r in rows_json()}
     halves = {ph: {(r["hardware"], r["algorithm"]): r for r in rows_json("--phase", ph)}
               for ph in ("decode", "prefill")}
@@ -152,6 +166,11 @@ def test_phase_splits_each_rows_points():
         assert sum(p["n"] for p in parts if p) == row["n"], key
         assert sum(p["fitted_points"] for p in parts if p) == row["fitted_points"], key
     assert len(halves["decode"]) > 10 and len(halves["prefill"]) > 10
+    widths = {pr: {(r["hardware"], r["algorithm"]): r for r in rows_json("--precision", pr)}
+              for pr in ("8-bit", "16-bit")}
+    assert {r["precision"] for r in every.values()} == {"all"}
+    for key, row in every.items():  # the published sets hold 8- and 16-bit calls only
+        assert sum(w[key]["n"] for w in widths.values() if key in w) == row["n"], key
     # a decode row is recomputed from validate report's own predictions of its sets' one-query calls
     row = halves["decode"][("h200", "flash3")]
     errors = [p["error"] for name in row["sets"] for p in predict(load(str(PUBLISHED / name)), None, [])
@@ -198,6 +217,12 @@ def test_plot_evidence(tmp_path):
     assert matplotlib.image.imread(str(decode)).shape[0] < height
     r = run("plot", "evidence", "--hw", "h100", "--algo", "flash3", "--phase", "decode", "-o", str(tmp_path / "n.png"))
     assert r.exit_code == 2 and "in decode calls" in r.output and r.output.strip().count("\n") == 0, r.output
+    eight = tmp_path / "eight.png"  # one input width: the 8-bit calls' few rows
+    assert run("plot", "evidence", "--precision", "8-bit", "-o", str(eight)).exit_code == 0
+    assert 0 < len([row for row in evidence(precision="8-bit") if row["n"]]) < len(rows)
+    assert matplotlib.image.imread(str(eight)).shape[0] < height
+    r = run("plot", "evidence", "--precision", "32-bit", "-o", str(tmp_path / "n.png"))
+    assert r.exit_code == 2 and "in 32-bit calls" in r.output, r.output
 
 
 def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_path):
@@ -210,10 +235,10 @@ def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_
     r = run("validate", "report", str(mine), "--format", "table")
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    row = evidence(("h100",), ("flash3",), "prefill")[0]
-    assert f"{row['n']} prefill timings of flash3 on h100" in text and "no timing of flash3 on h800" in text
-    decode = evidence(("h200",), ("flash3",), "decode")[0]  # a decode call: the decode timings of its GPU and family
-    assert f"--phase decode): {decode['n']} decode timings of flash3 on h200" in text
+    row = evidence(("h100",), ("flash3",), "prefill", "16-bit")[0]
+    assert f"{row['n']} prefill 16-bit timings of flash3 on h100" in text and "no timing of flash3 on h800" in text
+    decode = evidence(("h200",), ("flash3",), "decode", "16-bit")[0]  # a decode call: its GPU's and family's decode
+    assert f"--phase decode --precision 16-bit): {decode['n']} decode 16-bit timings of flash3 on h200" in text
     r = run("validate", "report", str(PUBLISHED / "fa3-paper-h100.json"), "--format", "table")
     assert r.exit_code == 0 and "published evidence" not in r.output
     assert "published evidence" not in run("validate", "report", str(mine), "--format", "json").output

@@ -454,6 +454,17 @@ def test_accuracy_bench_pools_the_held_out_points_per_phase():
         assert f"{sum(x <= 0.1 for x in e):3d} within 10%;" in lines[phase]
 
 
+def test_accuracy_bench_pools_the_held_out_points_per_input_width():
+    """Then by input width: 8-bit (fp8) and 16-bit (fp16, bf16) calls, recomputed from `validate report`'s
+    predictions of a held-out set of both (FlashInfer's 8-bit decode) and a 16-bit one."""
+    lines, errors = _pooled_block(("flashinfer-decode-fp8-h100.json", "flashinfer-prefill-h100.json"),
+                                  "held-out points pooled by input width",
+                                  lambda p: "8-bit" if p["dtype"] == "fp8" else "16-bit")
+    assert list(lines) == ["8-bit", "16-bit"] and set(errors) == set(lines)
+    for width, e in errors.items():
+        assert f"{len(e):4d} points  model median {statistics.median(e):>5.1%}," in lines[width]
+
+
 def test_accuracy_bench_skips_points_it_cannot_run_and_says_why(tmp_path):
     doc = json.loads((ROOT / "validation" / "published" / "fa3-paper-h100.json").read_text())
     doc["points"] = doc["points"][:3]

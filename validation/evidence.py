@@ -28,6 +28,7 @@ KINDS = ("mma_sync", "wgmma", "tcgen05", "unfused", "cuda_core")  # kernel_fit's
 FIT_COMMAND = re.compile(r"fitted by `attnsim calibrate --kernels([^`]*)`")
 DECODE_MAX_QUERIES = 16  # a call of at most this many queries a request is a decode step (speculative ones included)
 PHASES = ("decode", "prefill")
+PRECISIONS = ("8-bit", "16-bit", "32-bit")  # of the inputs: fp8; fp16 and bf16; fp32
 
 
 def phase_of(seq_len: int) -> str:
@@ -39,6 +40,18 @@ def phase_of(seq_len: int) -> str:
     ('decode', 'decode', 'prefill')
     """
     return "decode" if seq_len <= DECODE_MAX_QUERIES else "prefill"
+
+
+def precision_of(dtype: str) -> str:
+    """The inputs' width, ``8-bit`` (fp8), ``16-bit`` (fp16, bf16) or ``32-bit``: 8-bit inputs run other kernels
+    (FA3's fp8 path, FlashInfer's 8-bit caches) and halve the bytes, so their errors are not a 16-bit call's.
+
+    >>> precision_of("bf16"), precision_of("fp8")
+    ('16-bit', '8-bit')
+    """
+    from simulator.workload import DTYPE_BYTES
+
+    return f"{8 * DTYPE_BYTES[dtype]}-bit"
 
 
 def published_files() -> list[Path]:
@@ -78,7 +91,8 @@ def accuracy(path: Path, fits: set = frozenset()) -> dict:
     rows = [{"algorithm": algo, "hardware": ",".join(dict.fromkeys(p["hardware"] for p in ps)),
              **_row(point_stats(ps)), "model_median_error": statistics.median(p["error"] for p in ps),
              "role": _role(path.name, used.get(algo, 0), len(ps)),
-             "errors": [(p["error"], p["roofline_error"]) for p in ps], "phases": [phase_of(p["seq_len"]) for p in ps]}
+             "errors": [(p["error"], p["roofline_error"]) for p in ps], "phases": [phase_of(p["seq_len"]) for p in ps],
+             "precisions": [precision_of(p["dtype"]) for p in ps]}
             for algo, ps in by_algo.items()]
     return {"file": path.name, "rows": rows, "skipped": skipped}
 
@@ -126,18 +140,27 @@ def by_family(results: list[dict], role: str = "held out") -> list[dict]:
 def by_phase(results: list[dict], role: str = "held out") -> list[dict]:
     """The points of the rows of one pooled role, pooled per phase (``phase_of``) over every set and family: n, the
     model's and the roofline's median |error| over the points that have both, and how many each puts within 10%."""
+    return _pooled_by(results, role, "phases", "phase", PHASES)
+
+
+def by_precision(results: list[dict], role: str = "held out") -> list[dict]:
+    """As ``by_phase``, per input width (``precision_of``)."""
+    return _pooled_by(results, role, "precisions", "precision", PRECISIONS)
+
+
+def _pooled_by(results: list[dict], role: str, field: str, name: str, order: tuple) -> list[dict]:
     pooled: dict = {}
     for r in results:
         for row in r["rows"]:
             if pooled_role(row) == role:
-                for e, ph in zip(row["errors"], row["phases"]):
+                for e, key in zip(row["errors"], row[field]):
                     if e[1] is not None:
-                        pooled.setdefault(ph, []).append(e)
+                        pooled.setdefault(key, []).append(e)
     out = []
-    for ph in PHASES:
-        if pts := pooled.get(ph):
+    for key in order:
+        if pts := pooled.get(key):
             model, roof = [abs(m) for m, _ in pts], [abs(x) for _, x in pts]
-            out.append({"phase": ph, "n": len(pts), "model_median_abs_error": statistics.median(model),
+            out.append({name: key, "n": len(pts), "model_median_abs_error": statistics.median(model),
                         "roofline_median_abs_error": statistics.median(roof),
                         "model_within_10pct": sum(m <= 0.1 for m in model),
                         "roofline_within_10pct": sum(x <= 0.1 for x in roof)})
@@ -179,20 +202,22 @@ def published_results(hardware: tuple[str, ...] | None = None) -> list[dict]:
 
 
 def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...] | None = None,
-             phase: str | None = None) -> list[dict]:
+             phase: str | None = None, precision: str | None = None) -> list[dict]:
     """Per (hardware model, algorithm) of the bundled published sets, optionally only these: the points no bundled
     figure was fitted from (held out and dev) with the model's median, quartiles, signed median (bias) and largest
     |error|,
     how many fall within 10%, the roofline's median |error| on them, the sets they come from, and apart the points
-    a figure was fitted from (not evidence of the model's reach). ``phase`` (``phase_of``: decode or prefill) keeps
-    only that phase's points, and a pair with none of them has no row; every row says its phase (``all`` without
-    one). Sorted by hardware, then algorithm."""
+    a figure was fitted from (not evidence of the model's reach). ``phase`` (``phase_of``: decode or prefill) and
+    ``precision`` (``precision_of``: 8-bit, 16-bit or 32-bit inputs) keep only those points, and a pair with none
+    of them has no row; every row says its phase and precision (``all`` where not asked). Sorted by hardware, then
+    algorithm."""
     groups: dict = {}
     for r in published_results(hardware):
         for row in r["rows"]:
             if (hardware and row["hardware"] not in hardware) or (algorithms and row["algorithm"] not in algorithms):
                 continue
-            keep = [i for i, ph in enumerate(row["phases"]) if phase in (None, ph)]
+            keep = [i for i, (ph, pr) in enumerate(zip(row["phases"], row["precisions"]))
+                    if phase in (None, ph) and precision in (None, pr)]
             if not keep:
                 continue
             g = groups.setdefault((row["hardware"], row["algorithm"]), {"errors": [], "sets": [], "fitted": 0,
@@ -209,7 +234,8 @@ def evidence(hardware: tuple[str, ...] | None = None, algorithms: tuple[str, ...
         roof = [x for _, x in g["errors"]]
         size = [abs(m) for m in model]
         q1, _, q3 = quartiles(size) if model else (None, None, None)
-        out.append({"hardware": hw, "algorithm": algo, "phase": phase or "all", "n": len(model),
+        out.append({"hardware": hw, "algorithm": algo, "phase": phase or "all", "precision": precision or "all",
+                    "n": len(model),
                     "model_median_abs_error": statistics.median(size) if model else None,
                     "model_median_error": statistics.median(model) if model else None,
                     "model_max_abs_error": max(size, default=None),

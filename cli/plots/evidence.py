@@ -8,16 +8,16 @@ BAND = 0.10  # the reference line: within 10 %
 FLOOR = 0.001  # errors below 0.1 % are drawn at it (a log axis has no 0)
 
 
-def evidence_figure(rows: list[dict], output: str, phase: str | None = None) -> None:
+def evidence_figure(rows: list[dict], output: str, calls: str = "") -> None:
     """One line per (hardware, family) row with points no figure was fitted from: the model's median |error| (a
     dot) and its quartiles (a bar), the roofline's median (a hollow diamond), on a log axis of |predicted /
-    measured - 1|; ``phase``: the rows hold that phase's calls only (validate_evidence.select), said in the
-    subtitle."""
+    measured - 1|; ``calls``: the rows hold only such calls ('decode', 'prefill 16-bit': validate_evidence.select),
+    said in the subtitle."""
     style.check_output(output)
     rows = [r for r in rows if r["n"]]
     if not rows:
-        calls = f" in {phase} calls" if phase else ""
-        raise UserError(f"nothing to plot: no published timing of these families on these GPUs{calls} that no bundled "
+        where = f" in {calls} calls" if calls else ""
+        raise UserError(f"nothing to plot: no published timing of these families on these GPUs{where} that no bundled "
                         "figure was fitted from (attnsim validate evidence lists what there is)")
     plt = style.pyplot()
     fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.27 * len(rows) + 1.6)))
@@ -53,6 +53,6 @@ def evidence_figure(rows: list[dict], output: str, phase: str | None = None) -> 
               fontsize=7.5, frameon=False)
     n = sum(r["n"] for r in rows)
     style.set_title(ax, "attnsim against published timings, per GPU model and family",
-                    f"{n} {phase} calls no figure was fitted from (counts in brackets)" if phase else
+                    f"{n} {calls} calls no figure was fitted from (counts in brackets)" if calls else
                     f"{n} points no bundled figure was fitted from (counts in brackets)")
     style.save(fig, output)
