@@ -45,8 +45,9 @@ def evidence(hardware, algorithms, phase, precision, fmt):
     measured - 1|, the bias (the signed median: + the model predicts longer than measured, - shorter), the
     worst, how many fall within 10%, the one-line roofline's median on the same points, and the sets they come
     from; the points a figure was fitted from are counted apart. A family and GPU with no row have no published
-    timing: there the prediction rests on the kernel's mechanisms and the GPU's figures alone. Per set and
-    family: python3 bench/accuracy.py; point by point: attnsim validate report FILE.
+    timing: there the prediction rests on the kernel's mechanisms and the GPU's figures alone. --phase and
+    --precision keep the calls like yours, as `attnsim simulate --explain` quotes them. Per set and family:
+    python3 bench/accuracy.py; point by point: attnsim validate report FILE.
 
     \b
     Examples:
