@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cli._measured_file import load
+from validation.measured_file import load
 from einsum_cascades.errors import UserError
 from validation.report import predict
 

@@ -31,7 +31,7 @@ def simulate(from_file, explain, fmt, **opts):
       attnsim simulate --hw h100 --model llama3-8b --seq-len 1 --kv-len 32k --algo flash3 --num-splits 1,16
     """
     if from_file is not None:
-        from cli._points_file import read_points
+        from simulator.points_file import read_points
 
         points, defaults = read_points(from_file), default_point(opts)
         rows = _run_rows(points, defaults, from_file)

@@ -55,7 +55,7 @@ def report(results, hw, fmt, output, clock_mhz):
       attnsim validate report my-benchmark.csv     # hardware,algorithm,seq_len,causal,measured_ms
       attnsim validate report my-benchmark.csv --clock-locked 1755
     """
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import report_doc
 
     if output is not None:

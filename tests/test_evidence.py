@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli._measured_file import load
+from validation.measured_file import load
 from cli.main import cli
 from validation.evidence import evidence, published_results
 from validation.report import predict

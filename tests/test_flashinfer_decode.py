@@ -116,7 +116,7 @@ def test_nvbench_cold_write_back_is_counted_for_the_kernel_not_the_layer():
 def test_flashinfer_points_of_the_published_set_within_8_percent_median():
     """FlashInfer's own decode figures (blog Figs. 5, 6 and Fig. 8's CUDA-core line): the published file's
     CUDA-core FlashInfer points."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     doc = load(str(ROOT / "validation" / "published" / "flashinfer-decode-h100.json"))
@@ -274,7 +274,7 @@ def test_explain_notes_the_single_kernel_gqa_gap(algo, batch, kv_heads, noted):
 
 def test_the_quoted_gqa_gap_is_the_published_points_today():
     """SINGLE_GQA_FAST, which --explain quotes, is the range of the Fig. 8 CUDA-core GQA calls' errors in both files."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from simulator.flashinfer_decode import SINGLE_GQA_FAST
     from validation.report import predict
 

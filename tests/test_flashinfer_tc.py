@@ -92,7 +92,7 @@ def test_time_grows_with_the_cache():
 
 def test_the_published_tensor_core_points_within_8_percent_median_on_today_s_build():
     """TileOPs' H200 nightly times FlashInfer 0.6.16's tensor-core single decode (8 points, 1k-256k keys)."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     doc = load(str(ROOT / "validation" / "published" / "tileops-nightly-2026-09-07-h200.json"))
@@ -103,7 +103,7 @@ def test_the_published_tensor_core_points_within_8_percent_median_on_today_s_bui
 
 
 def test_the_blog_file_predicts_its_tensor_core_points_as_0_0_1(tmp_path):
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     path = ROOT / "validation" / "published" / "flashinfer-decode-h100.json"
@@ -215,7 +215,7 @@ def test_the_batch_tensor_core_kernel_streams_where_the_cuda_core_one_is_bound_b
 
 def test_the_issue_1572_opener_s_decode_benchmark_within_10_percent_for_fa3_and_the_tensor_core_path():
     """A held-out set (in no fit): FA3 and FlashInfer's tensor-core path on the H100 PCIe and the H20."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     for name in ("attention-tests-decode-h100-pcie.json", "attention-tests-decode-h20.json"):

@@ -365,7 +365,7 @@ def test_accuracy_bench_covers_every_published_file():
 def test_accuracy_bench_bias_is_the_signed_median_error():
     """The bias column: the signed median of predicted / measured - 1 over the row's points (+ the model slow,
     - fast), recomputed here from `validate report`'s own predictions of the file."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     path = ROOT / "validation" / "published" / "flashinfer-prefill-h100.json"
@@ -424,7 +424,7 @@ def _pooled_block(held_out: tuple, heading: str, key) -> tuple[dict, dict]:
     """bench/accuracy.py run on the ``held_out`` files and the FA3 paper's fitted set: the lines of the block under
     ``heading`` by their first word, and the |errors| of `validate report`'s own predictions of the held-out
     files' points, grouped by ``key(point)``."""
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     paths = [str(ROOT / "validation" / "published" / n) for n in (*held_out, "fa3-paper-h100.json")]

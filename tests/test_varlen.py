@@ -53,7 +53,7 @@ def test_fa2_s_varlen_call_does_not_split():
 
 
 def test_the_h20_varlen_points_of_issue_1310_within_5_percent():
-    from cli._measured_file import load
+    from validation.measured_file import load
     from validation.report import predict
 
     doc = load(str(ROOT / "validation" / "published" / "flash-attention-issue1310-h20.json"))

@@ -76,7 +76,7 @@ def fitted() -> set:
 
 def accuracy(path: Path, fits: set = frozenset()) -> dict:
     """One file's rows (per algorithm) and skipped points; a file attnsim cannot read at all is skipped whole."""
-    from cli._measured_file import load  # a published set, or measured points in a user's CSV / JSON layout
+    from validation.measured_file import load  # a published set, or measured points in a user's CSV / JSON layout
 
     skipped = []
     try:
@@ -185,7 +185,7 @@ def _result(path: Path) -> dict:
 @lru_cache(maxsize=None)
 def _file_hardware(path: Path) -> str | None:
     """The hardware model a published file's points are predicted on (its device's), None for a measured file."""
-    from cli._measured_file import load
+    from validation.measured_file import load
 
     try:
         doc = load(str(path))

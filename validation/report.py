@@ -24,7 +24,7 @@ from validation.roofline import roofline_time_s
 WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "pattern",
                  "sparsity", "page_size", "varlen", "num_splits")
 SAME_CALL = ("hardware", *WORKLOAD_KEYS, "dtype")  # points that agree on these timed the same call
-MEASURED_FORMAT = "attnsim-measured-points"  # a user's own CSV/JSON, read by cli/_measured_file.py
+MEASURED_FORMAT = "attnsim-measured-points"  # a user's own CSV/JSON, read by validation/measured_file.py
 DEFAULT_HARDWARE = "h100"  # attnsim simulate's default (DESIGN.md), for measured points without one
 _WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload))
 

@@ -26,8 +26,8 @@ def median_abs_error(points: list[dict]) -> float:
 
 def validation_figure(results: str, hw: str | None, output: str) -> None:
     """Scatter every usable point of ``results`` (predicted with ``hw``, else the file's device model);
-    ``results`` is a validation file or a user's measured points (cli/_measured_file.py)."""
-    from cli._measured_file import load
+    ``results`` is a validation file or a user's measured points (validation/measured_file.py)."""
+    from validation.measured_file import load
     from validation.report import report_doc
 
     style.check_output(output)

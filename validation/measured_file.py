@@ -2,7 +2,7 @@
 
 A user's file holds measured points from any benchmark: a CSV with a header line, a JSON list of
 objects, or ``{"points": [...]}``. Columns are ``attnsim simulate --from``'s (read by the same code,
-``cli._points_file``) plus exactly one of ``measured_ms`` / ``measured_us`` / ``measured_s`` and, optionally, ``device``
+``simulator.points_file``) plus exactly one of ``measured_ms`` / ``measured_us`` / ``measured_s`` and, optionally, ``device``
 and ``kernel`` (free text). It is read into the results file's shape (validation/FORMAT.md), marked
 ``MEASURED_FORMAT`` so that each row is predicted on its own ``hardware``.
 """
@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from cli._points_file import check_ragged, convert_row, read_csv, read_text
+from simulator.points_file import check_ragged, convert_row, read_csv, read_text
 from einsum_cascades.errors import UserError
 from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, parse_json
 
