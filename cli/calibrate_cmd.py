@@ -14,8 +14,9 @@ from einsum_cascades.errors import UserError
 @click.option("--kernels", is_flag=True,
               help="Fit the kernel figures (per tensor-core path: achieved MMA efficiency and the softmax share left "
                    "exposed; the standard-attention kernels' HBM fraction) from the kernel timings in RESULTS, pooled "
-                   "over the files, instead of the hardware rates from microbenchmarks. Prints each fit with its "
-                   "leave-one-out error.")
+                   "over the files, instead of the hardware rates from microbenchmarks. RESULTS may be results files "
+                   "or your own measured points (a CSV or JSON as `attnsim validate report` reads them, each row "
+                   "naming its GPU by a hardware or device column). Prints each fit with its leave-one-out error.")
 @click.option("--only", default=None, callback=not_empty, metavar="TARGETS",
               help="With --kernels: fit only these targets (comma list of mma_sync, wgmma, tcgen05, unfused, "
                    "cuda_core, overlap); the file's other points are left out. Default: every target the points allow.")
@@ -48,6 +49,7 @@ def calibrate(results, output, hw, kernels, only):
       attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
       attnsim calibrate --kernels --only cuda_core validation/published/tileops-nightly-2026-09-07-h200.json -o h200-fit.toml
       attnsim calibrate --kernels --only overlap validation/published/fa3-paper-h100.json -o h100-overlap.toml
+      attnsim calibrate --kernels my-h100.csv -o my-h100-fit.toml   # your own timings (validate report's CSV)
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml

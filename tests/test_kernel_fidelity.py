@@ -385,6 +385,9 @@ def test_unfused_kernels_never_stream_faster_than_the_measured_stream():
         replace(hw, unfused_hbm_efficiency=hw.hbm_efficiency + 0.01)
 
 
+from validation.report import at_clock  # noqa: E402
+
+
 def _synthetic_file(tmp_path, spec, points) -> str:
     doc = {"format": "attnsim-validation/1", "source": "synthetic: the model's own predictions",
            "device": {"name": "synthetic", "attnsim_hw": "h100"}, "micro": [], "points": []}
@@ -459,6 +462,41 @@ def test_calibrate_kernels_cli_prints_the_fit_and_writes_a_loadable_toml(tmp_pat
     from gpu_models import load_hardware
 
     assert load_hardware(str(out)).mma_sync_efficiency == pytest.approx(0.5, abs=0.02)
+
+
+def test_calibrate_kernels_fits_a_users_own_measured_csv(tmp_path):
+    """A user's own timings in `validate report`'s CSV (the simulate --from columns, measured_ms, a device or
+    hardware column per row) fit back the figures that made them, a row's NAME:MHZ hardware at its locked clock;
+    a row that names no GPU, or rows of two GPUs, are one-line errors."""
+    truth = replace(hardware("h100"), wgmma_efficiency=0.62, wgmma_softmax_exposed=0.35)
+    shapes = [Workload(batch=2, heads=16, head_dim=d, seq_len=n, causal=c)
+              for d in (64, 128, 256) for n in (2048, 8192) for c in (False, True)]
+    rows = ["algorithm,batch,heads,head_dim,seq_len,causal,hardware,device,measured_ms"]
+    for i, wl in enumerate(shapes):
+        locked = i % 2 == 0  # every other call timed with the SMs locked at 1500 MHz
+        spec = at_clock(truth, 1500) if locked else truth
+        ms = evaluate(spec, "flash3", wl).time_s * 1e3
+        where = "h100:1500," if locked else ",NVIDIA H100 80GB HBM3"  # hardware, device
+        rows.append(f"flash3,{wl.batch},{wl.heads},{wl.head_dim},{wl.seq_len},{str(wl.causal).lower()},{where},{ms!r}")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "mine.toml"
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(mine), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    from gpu_models import load_hardware
+
+    fitted = load_hardware(str(out))
+    assert fitted.wgmma_efficiency == pytest.approx(0.62, abs=0.01)
+    assert fitted.wgmma_softmax_exposed == pytest.approx(0.35, abs=0.03)
+    assert f"attnsim calibrate --kernels {mine}" in out.read_text()
+    nameless = tmp_path / "nameless.csv"
+    nameless.write_text("algorithm,seq_len,measured_ms\nflash3,4k,1.0\n")
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(nameless), "-o", str(out)])
+    assert r.exit_code == 2 and "row 1: no hardware or device column" in r.output and len(r.output.splitlines()) == 1
+    two = tmp_path / "two.csv"
+    two.write_text("algorithm,seq_len,hardware,measured_ms\nflash3,4k,h100,1.0\nflash3,4k,h200,1.0\n")
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(two), "-o", str(out)])
+    assert r.exit_code == 2 and "one GPU at a time" in r.output and len(r.output.splitlines()) == 1
 
 
 def test_calibrate_kernels_without_usable_points_is_one_line_exit_2(tmp_path):

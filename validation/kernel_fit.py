@@ -295,16 +295,16 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
                       only: tuple[str, ...] | None = None) -> tuple[dict, list[Fit]]:
     """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
     The files' points are pooled; they must all be of one hardware model, and ``hw_name`` (--hw) of the
-    architecture their devices name. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None)."""
+    architecture their devices name. A file is a published or validation results file, or a user's own measured
+    points (a CSV or JSON, validation.measured_file), each row on its own hardware or device as `validate report`
+    reads it. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None)."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml
-    from validation.report import hardware_for, load_results, locked_clock_mhz
 
-    docs = [load_results(path) for path in results_paths]
-    refs = {hardware_for(doc, hw_name) for doc in docs}
-    if len(refs) > 1:
-        raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(refs))}")
-    hw_ref = refs.pop()
+    points, models = _file_points(results_paths, hw_name)
+    if len(models) > 1:
+        raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(models))}")
+    hw_ref = models.pop()
     hw = hardware(hw_ref)
     if hw.kind != "gpu":
         raise UserError(f"calibrate --kernels fits GPUs; {hw.name} is an {hw.kind}")
@@ -312,17 +312,12 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     if missing:
         raise UserError(f"--only {missing[0]}: {hw.name} ({hw.arch}) has no {missing[0]} tensor-core path")
     if hw_name:  # per-architecture figures are fitted from that architecture's timings only
-        for path, doc in zip(results_paths, docs):
-            try:
-                own = hardware(hardware_for(doc, None))
-            except UserError:  # a device attnsim has no model of: --hw says what it was
-                continue
+        for path, own in _own_models(results_paths):
+            own = hardware(own)
             if own.arch != hw.arch:
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
                                 f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
-    fits = fit_kernels({"points": [{**p, **{k: doc.get(k) for k in BUILD_KEYS},
-                                    "clock_locked_mhz": locked_clock_mhz(doc)}
-                                   for doc in docs for p in doc["points"]]}, hw, say, only)
+    fits = fit_kernels({"points": points}, hw, say, only)
     if not fits:
         kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"
         if only and OVERLAP in only:
@@ -341,6 +336,51 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
             toml[name] = {"value": round(value) if cycles else round(value, 4), "unit": "clk" if cycles else "fraction",
                           "source": f"{how}: {_meaning(name)}"}
     return toml, fits
+
+
+def _file_points(results_paths: list[str], hw_name: str | None) -> tuple[list[dict], set]:
+    """Every point of the files with its file's kernel builds and the SM clock it ran at, and the hardware models
+    they were timed on (--hw for all, else each file's, else each measured row's own: a NAME:MHZ row ran at MHZ)."""
+    from gpu_models.loader import split_clock
+    from validation.measured_file import load
+    from validation.report import MEASURED_FORMAT, _row_model, hardware_for, locked_clock_mhz
+
+    points, models = [], set()
+    for path in results_paths:
+        doc = load(path)
+        builds = {k: doc.get(k) for k in BUILD_KEYS}
+        if doc.get("format") != MEASURED_FORMAT or hw_name:
+            models.add(hardware_for(doc, hw_name))
+            points += [{**p, **builds, "clock_locked_mhz": locked_clock_mhz(doc)} for p in doc["points"]]
+            continue
+        for p in doc["points"]:
+            if not (p.get("hardware") or p.get("device")):  # a fit is of one GPU: no row's is taken for granted
+                raise UserError(f"{path} row {p.get('row')}: no hardware or device column says which GPU timed it: "
+                                "give one, or pass --hw NAME")
+            try:
+                model, mhz = split_clock(_row_model(p))
+            except UserError as err:
+                raise UserError(f"{path} row {p.get('row')}: {err}") from None
+            models.add(model)
+            points.append({**p, **builds, "clock_locked_mhz": mhz})
+    return points, models
+
+
+def _own_models(results_paths: list[str]):
+    """(file, the hardware model it says it was timed on) for each file, and each measured row, that names one
+    attnsim has a model of (a device without one is what --hw is for)."""
+    from gpu_models.loader import split_clock
+    from validation.measured_file import load
+    from validation.report import MEASURED_FORMAT, _row_model, hardware_for
+
+    for path in results_paths:
+        doc = load(path)
+        rows = doc["points"] if doc.get("format") == MEASURED_FORMAT else [None]
+        for p in rows:
+            try:
+                yield path, split_clock(_row_model(p) if p is not None else hardware_for(doc, None))[0]
+            except UserError:
+                continue
 
 
 def _in_cycles(name: str) -> bool:
