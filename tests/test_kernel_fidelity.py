@@ -489,6 +489,12 @@ def test_calibrate_kernels_fits_a_users_own_measured_csv(tmp_path):
     assert fitted.wgmma_efficiency == pytest.approx(0.62, abs=0.01)
     assert fitted.wgmma_softmax_exposed == pytest.approx(0.35, abs=0.03)
     assert f"attnsim calibrate --kernels {mine}" in out.read_text()
+    # a machine of its own: a table of both tells them apart, and --explain quotes no bundled model's evidence for it
+    assert fitted.name == "h100-calibrated"
+    r = CliRunner().invoke(cli, ["simulate", "--hw", f"h100,{out}", "--format", "csv"])
+    assert [line.split(",")[0] for line in r.output.splitlines()[1:]] == ["h100", "h100-calibrated"]
+    r = CliRunner().invoke(cli, ["simulate", "--hw", str(out), "--explain"])
+    assert "published evidence: none for a model of your own (h100-calibrated)" in " ".join(r.output.split())
     nameless = tmp_path / "nameless.csv"
     nameless.write_text("algorithm,seq_len,measured_ms\nflash3,4k,1.0\n")
     r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(nameless), "-o", str(out)])

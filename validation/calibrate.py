@@ -63,9 +63,24 @@ def calibrate(results_path: str, hw_name: str | None = None) -> tuple[dict, list
     for field, (value, unit, how) in _fits(micro, hw, clock_hz).items():
         toml[field] = _figure(value, unit, f"{cite}: {how}", toml.get(field))
         replaced.append(field)
-    toml["name"] = f"{toml['name']}-calibrated"
+    toml["name"] = calibrated_name(toml["name"])
     toml["description"] = f"{toml.get('description', '')} Calibrated from {Path(results_path).name}.".strip()
     return toml, replaced
+
+
+CALIBRATED = "-calibrated"
+
+
+def calibrated_name(name: str) -> str:
+    """The name of a machine calibrated from ``name``'s: its own, so that a table of both tells them apart and no
+    bundled model's published evidence is quoted for it; within the 64 characters a machine's name may have.
+
+    >>> calibrated_name("h100"), calibrated_name("h100-calibrated")
+    ('h100-calibrated', 'h100-calibrated')
+    """
+    if name.endswith(CALIBRATED):
+        return name
+    return name[:64 - len(CALIBRATED)] + CALIBRATED
 
 
 def _figure(value, unit, source, old):

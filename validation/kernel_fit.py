@@ -299,7 +299,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     points (a CSV or JSON, validation.measured_file), each row on its own hardware or device as `validate report`
     reads it. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None)."""
     from simulator.api import hardware
-    from validation.calibrate import bundled_toml
+    from validation.calibrate import bundled_toml, calibrated_name
 
     points, models = _file_points(results_paths, hw_name)
     if len(models) > 1:
@@ -327,7 +327,9 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
                         f"{', '.join(results_paths)}" + (f" for --only {','.join(only)}" if only else "")
                         + ": nothing to fit")
     toml = bundled_toml(hw_ref)
+    toml["name"] = calibrated_name(toml["name"])
     command = "attnsim calibrate --kernels " + (f"--only {','.join(only)} " if only else "") + " ".join(results_paths)
+    toml["description"] = f"{toml.get('description', '')} Kernel figures fitted by `{command}`.".strip()
     for fit in fits:
         how = (f"fitted by `{command}` ({fit.n} {'/'.join(fit.families)} points; leave-one-out median |error| "
                f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
