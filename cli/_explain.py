@@ -26,4 +26,15 @@ def explain_point(row: dict, machine: str | None = None) -> str:
     from validation.evidence import phase_of, precision_of
 
     return text + "\n" + evidence_line(hw.name, result.algorithm, resolve_algorithm(hw, row["algorithm"]).family,
-                                       phase_of(wl.seq_len), precision_of(wl.dtype))
+                                       phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
+
+
+def _own_figures(hw) -> bool:
+    """Whether ``hw`` (a TOML given as --hw) bears a bundled model's name with figures of its own: the published
+    evidence of that model is not evidence of these figures."""
+    from gpu_models.loader import bundled_names, split_clock
+    from simulator.api import hardware
+
+    if split_clock(hw.name)[0] not in bundled_names():
+        return False  # evidence_line says a model of the user's own
+    return hw != hardware(hw.name)  # the bundled model of that name, at the same lock

@@ -261,6 +261,7 @@ def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
     """
     from simulator.api import hardware as load, unsupported
 
+    _distinct_names(hardware, load)
     reasons = {(h, a): unsupported(load(h), a) for h in hardware for a in algorithms}
     runnable = [pair for pair, why in reasons.items() if why is None]
     matrix = len(hardware) > 1 and len(algorithms) > 1
@@ -272,6 +273,18 @@ def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
         if why:
             later(f"skipping {a} on {h}: {why}")  # printed once the command succeeds: a failing one prints its error alone
     return runnable
+
+
+def _distinct_names(hardware: list, load) -> None:
+    """Two --hw entries that load machines of one name (a copied or calibrated TOML keeping a bundled model's
+    ``name``) would print rows no reader could tell apart: a one-line error naming both."""
+    seen = {}
+    for given in dict.fromkeys(hardware):
+        name = load(given).name
+        if name in seen:
+            raise UserError(f"--hw {seen[name]} and {given} are both machines named {name!r}: rows of the two could "
+                            f"not be told apart; give the TOML a name of its own (its `name` line)")
+        seen[name] = given
 
 
 def default_point(opts: dict) -> dict:
