@@ -82,6 +82,8 @@ def test_kernel_points_are_intensity_and_throughput():
     assert kernel_points(rows) == {"flash2": [("8k", 8e12 / 2e9, 8e12 / 0.01), ("1k", 1e11 / 1e8, 1e11 / 1e-3)]}
     rows[1]["head_dim"] = 64
     assert [label for label, _, _ in kernel_points(rows)["flash2"]] == ["8k, d=128", "1k, d=64"]
+    rows[1]["seq_len"] = rows[1]["kv_len"] = 8192  # N shared, d varying: the labels leave N to the caption
+    assert [label for label, _, _ in kernel_points(rows)["flash2"]] == ["d=128", "d=64"]
 
 
 def test_gpu_bars_keep_resource_order_and_drop_zero_resources():

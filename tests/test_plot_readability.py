@@ -106,3 +106,30 @@ def test_time_tick_labels_on_the_validation_scatter_never_overlap(lo, hi):
     boxes = sorted((box.x0, box.x1, text) for text, box in labels)
     for (x0, x1, a), (y0, _, b) in zip(boxes, boxes[1:]):
         assert x1 <= y0, f"{a!r} overlaps {b!r}"
+
+
+def test_roofline_point_labels_never_overlap_and_say_how_many_were_left_out(tmp_path, monkeypatch):
+    """A decode sweep stacks every point at one intensity: each label that finds no free spot is left out (a label
+    drawn over another reads as neither), the ends of each kernel's series are placed first, the count left out is
+    written on the plot, and N, which every point shares, is in the caption instead of every label."""
+    from cli.plots import roofline, style
+    from simulator import hardware
+
+    kept = {}
+    monkeypatch.setattr(style, "save", lambda fig, output: kept.setdefault("fig", fig))
+    rows = run_points([dict(hardware="h100", algorithm=a, heads=32, kv_heads=8, seq_len=1, kv_len=n)
+                       for a in ("flash3", "flashinfer-decode", "flash-decoding") for n in (1024 << i for i in range(8))])
+    roofline.roofline_figure(hardware("h100"), rows, "", str(tmp_path / "r.png"))
+    fig = kept["fig"]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().startswith("Nkv=")]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    notes = [t.get_text() for t in ax.texts if "left out" in t.get_text()]
+    assert len(labels) + int(notes[0].split()[0]) == len(rows) if notes else len(labels) == len(rows)
+    for algo in ("flash3", "flashinfer-decode", "flash-decoding"):  # every series keeps its two ends
+        texts = [t.get_text() for t in labels if t.get_color() == style.algo_color(algo)]
+        assert {"Nkv=1k", "Nkv=128k"} <= set(texts), (algo, texts)
+    assert "N=1" in ax.get_title() and "labels: Nkv" in ax.get_legend().get_title().get_text()
+    plt.close(fig)

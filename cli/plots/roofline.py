@@ -52,13 +52,24 @@ def roofs(spec, dtype: str, head_dims) -> list[Roof]:
 
 
 def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
-    """algorithm -> [(label, FLOP per byte, FLOP/s)] in input order; the label is N plus any other field that varies."""
+    """algorithm -> [(label, FLOP per byte, FLOP/s)] in input order; the label is N plus any other field that varies
+    (N alone where nothing else does; without N where it does not vary and something else does: a decode sweep's
+    'Nkv=32k', its one query in the caption)."""
     others = varying_keys(rows, exclude="seq_len")
+    with_n = not others or len({r["seq_len"] for r in rows}) > 1
     out: dict[str, list[tuple]] = {}
     for r in rows:
-        label = ", ".join([style.size_label(r["seq_len"]), variant_text(tuple((k, r[k]) for k in others))]).rstrip(", ")
+        parts = [style.size_label(r["seq_len"])] if with_n else []
+        label = ", ".join(parts + [variant_text(tuple((k, r[k]) for k in others))]).strip(", ")
         out.setdefault(r["algorithm"], []).append((label, r["flops"] / r["hbm_bytes"], r["flops"] / r["time_s"]))
     return out
+
+
+def label_names(rows: list[dict]) -> str:
+    """What a point's label holds, for the legend's title: 'N', 'N, d', or 'Nkv' where N does not vary."""
+    others = [SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len")]
+    with_n = not others or len({r["seq_len"] for r in rows}) > 1
+    return ", ".join((["N"] if with_n else []) + others)
 
 
 def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
@@ -88,11 +99,12 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask", "scope", "page_size", "varlen", "num_splits")
+    if len({r["seq_len"] for r in rows}) == 1 and varying_keys(rows, exclude="seq_len"):
+        keys = ("batch", "heads", "head_dim", "queries", *keys[3:])  # N is no label's: the caption says it
     marks = "bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score)" \
         if spec.kind == "accelerator" else ""
     style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), marks, note)
-    named = ", ".join(["N", *(SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len"))])
-    legend = ax.legend(loc="best", title=f"kernel (labels: {named})")
+    legend = ax.legend(loc="best", title=f"kernel (labels: {label_names(rows)})")
     style.literal_text(fig)
     fig.tight_layout()  # the label angles and collisions below are measured on the final layout
     _label_slopes(ax, slopes)
@@ -191,9 +203,25 @@ def _label_points(ax, points, avoid) -> None:
         for _, x, y in pts:
             cx, cy = ax.transData.transform((x, y / TERA))
             taken.append(Bbox.from_bounds(cx - px / 2, cy - px / 2, px, px))
-    for algo, pts in points.items():
-        for label, x, y in pts:
-            taken.append(_place(ax, renderer, label, (x, y / TERA), style.algo_color(algo), taken))
+    left_out = 0
+    for algo, i in _label_order(points):  # each kernel's first and last points first, then the ones between
+        label, x, y = points[algo][i]
+        box = _place(ax, renderer, label, (x, y / TERA), style.algo_color(algo), taken)
+        if box is None:
+            left_out += 1
+        else:
+            taken.append(box)
+    if left_out:
+        many = left_out != 1
+        ax.text(0.99, 0.01, f"{left_out} point label{'s' * many} left out where {'they' if many else 'it'} would "
+                "overlap", transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.35")
+
+
+def _label_order(points: dict) -> list[tuple]:
+    """(algorithm, index) of every point: the ends of each kernel's series first (a sweep's range stays readable
+    when its middle labels find no room), then the rest in order."""
+    ends = [(a, i) for a, pts in points.items() for i in dict.fromkeys((0, len(pts) - 1))]
+    return ends + [(a, i) for a, pts in points.items() for i in range(1, len(pts) - 1)]
 
 
 def _diagonal_boxes(box, n: int) -> list:
@@ -207,19 +235,16 @@ def _diagonal_boxes(box, n: int) -> list:
 
 
 def _place(ax, renderer, text, xy, colour, taken):
-    """Try LABEL_OFFSETS in turn; keep the first free one (or the least crowded); return its box."""
-    best = None
+    """Try LABEL_OFFSETS in turn and keep the first spot free of text, markers and the legend, inside the axes;
+    return its box, or None (no label) where every spot would overlap one: a label drawn over another reads as
+    neither."""
+    axes = ax.get_window_extent(renderer)
     for dx, dy in LABEL_OFFSETS:
         ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", fontsize=7.5, color=colour,
                           ha="left" if dx >= 0 else "right", va="center")
         box = ann.get_window_extent(renderer)
-        hits = sum(box.overlaps(b) for b in taken)
-        if best is None or hits < best[0]:
-            if best:
-                best[1].remove()
-            best = (hits, ann, box)
-        else:
-            ann.remove()
-        if hits == 0:
-            break
-    return best[2]
+        inside = axes.x0 <= box.x0 and box.x1 <= axes.x1 and axes.y0 <= box.y0 and box.y1 <= axes.y1
+        if inside and not any(box.overlaps(b) for b in taken):
+            return box
+        ann.remove()
+    return None

@@ -238,6 +238,8 @@ def _caption_value(row: dict, key: str) -> str:
     if key == "head_dim":
         dv = row.get("v_head_dim")
         return f"d={row['head_dim']}" + (f"/{dv}" if dv and dv != row["head_dim"] else "")
+    if key == "queries":  # the query length alone, where the KV length is a label's
+        return f"N={size_label(row['seq_len'])}"
     if key == "seq_len":
         kv = row.get("kv_len")
         return f"N={size_label(row['seq_len'])}" + (f"/{size_label(kv)}" if kv and kv != row["seq_len"] else "")
