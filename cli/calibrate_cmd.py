@@ -17,10 +17,15 @@ from einsum_cascades.errors import UserError
                    "over the files, instead of the hardware rates from microbenchmarks. RESULTS may be results files "
                    "or your own measured points (a CSV or JSON as `attnsim validate report` reads them, each row "
                    "naming its GPU by a hardware or device column). Prints each fit with its leave-one-out error.")
+@click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
+              callback=lambda ctx, param, value: _finite_clock(value),
+              help="With --kernels: the SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks), "
+                   "for every point, as `validate report --clock-locked` takes it: the fit is then per clock. "
+                   "Default: each file's device clock_locked_mhz, or a row's NAME:MHZ hardware, else free clocks.")
 @click.option("--only", default=None, callback=not_empty, metavar="TARGETS",
               help="With --kernels: fit only these targets (comma list of mma_sync, wgmma, tcgen05, unfused, "
                    "cuda_core, overlap); the file's other points are left out. Default: every target the points allow.")
-def calibrate(results, output, hw, kernels, only):
+def calibrate(results, output, hw, kernels, clock_mhz, only):
     """Fit a hardware TOML, derived from the bundled one, to measurements.
 
     Without --kernels: the achieved rates (HBM, L2, cuBLAS GEMM, exp, smem, FP32, launch, clock) from
@@ -63,6 +68,9 @@ def calibrate(results, output, hw, kernels, only):
         spec_path(hw)
     if only is not None and not kernels:
         raise UserError(f"--only {only}: it picks the targets of a kernel fit; add --kernels")
+    if clock_mhz is not None and not kernels:
+        raise UserError(f"--clock-locked {clock_mhz:g}: it states the clock kernel timings ran at; add --kernels (a "
+                        "microbenchmark file records its own SM clock)")
     if kernels:
         from validation.kernel_fit import KERNEL_TARGETS, calibrate_kernels, fit_table
 
@@ -74,7 +82,7 @@ def calibrate(results, output, hw, kernels, only):
                 what = "an empty target" if not bad[0] else f"unknown target {bad[0]!r}"
                 raise UserError(f"--only {only!r}: {what}: allowed {', '.join(KERNEL_TARGETS)} (comma list)")
         data, fits = calibrate_kernels(list(results), hw, say=lambda text: click.echo(f"attnsim: {text}", err=True),
-                                       only=chosen)
+                                       only=chosen, clock_mhz=clock_mhz)
         click.echo(fit_table(fits))
         replaced = [name for f in fits for name in f.values]
     elif len(results) > 1:
@@ -84,3 +92,10 @@ def calibrate(results, output, hw, kernels, only):
         data, replaced = fit(results[0], hw)
     write_text(output, to_toml(data), (".toml",))
     click.echo(f"wrote {output}: replaced {', '.join(replaced)}", err=True)
+
+
+def _finite_clock(value):
+    """FloatRange lets nan through (every comparison with it is false)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a clock: give the locked SM clock in MHz, 100 to 5000")
+    return value

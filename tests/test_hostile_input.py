@@ -82,7 +82,8 @@ COMMANDS = [
     (["validate", "merge", "{fixture}", "-o", "{tmp}/m.json"], {"@": "file", "-o": "output:json"}),
     (["validate", "run", "-o", "{tmp}/run.json"], {"--hw": "name", "--only": "parts", "-o": "output:json"}),
     (["calibrate", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "-o": "output:toml", "--hw": "name"}),
-    (["calibrate", "--kernels", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "--hw": "name", "--only": "parts"}),
+    (["calibrate", "--kernels", "{fixture}", "-o", "{tmp}/c.toml"], {"@": "file", "--hw": "name", "--only": "parts",
+                                                                      "--clock-locked": "float"}),
 ]
 KINDS = {"size": BAD_SIZES, "float": BAD_FLOATS, "name": BAD_NAMES, "pattern": BAD_PATTERNS, "heavy": HEAVY_PATTERNS,
          "kv_heads": ["0", "3", "-2", "x"], "head_dim": ["0", "7", "264", "x", "2m"], "block": ["0", "3", "100", "1m"],

@@ -505,6 +505,31 @@ def test_calibrate_kernels_fits_a_users_own_measured_csv(tmp_path):
     assert r.exit_code == 2 and "one GPU at a time" in r.output and len(r.output.splitlines()) == 1
 
 
+def test_calibrate_kernels_clock_locked_states_the_clock_of_every_point(tmp_path):
+    """--clock-locked F, as validate report takes it: every point ran at F, so the figures come out per clock; a row
+    or file that states another lock, or the option without --kernels, is a one-line error."""
+    truth = replace(hardware("h100"), mma_sync_efficiency=0.55, mma_sync_softmax_exposed=0.6)
+    shapes = [Workload(batch=2, heads=16, head_dim=d, seq_len=n) for d in (64, 128) for n in (1024, 4096, 16384)]
+    rows = ["algorithm,batch,heads,head_dim,seq_len,device,measured_ms"]
+    rows += [f"flash2,{wl.batch},{wl.heads},{wl.head_dim},{wl.seq_len},NVIDIA H100 80GB HBM3,"
+             f"{evaluate(at_clock(truth, 1200), 'flash2', wl).time_s * 1e3!r}" for wl in shapes]
+    mine, out = tmp_path / "locked.csv", tmp_path / "locked.toml"
+    mine.write_text("\n".join(rows) + "\n")
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(mine), "--clock-locked", "1200", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    from gpu_models import load_hardware
+
+    assert load_hardware(str(out)).mma_sync_efficiency == pytest.approx(0.55, abs=0.01)
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(mine), "-o", str(out)])  # taken as free clocks
+    assert r.exit_code == 0 and load_hardware(str(out)).mma_sync_efficiency < 0.5
+    clash = tmp_path / "clash.csv"
+    clash.write_text("algorithm,seq_len,hardware,measured_ms\nflash2,4k,h100:1500,1.0\n")
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(clash), "--clock-locked", "1600", "-o", str(out)])
+    assert r.exit_code == 2 and "1500 MHz and --clock-locked 1600" in r.output and len(r.output.splitlines()) == 1
+    r = CliRunner().invoke(cli, ["calibrate", str(clash), "--clock-locked", "1600", "-o", str(out)])
+    assert r.exit_code == 2 and "add --kernels" in r.output and len(r.output.splitlines()) == 1
+
+
 def test_calibrate_kernels_without_usable_points_is_one_line_exit_2(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"device": {"attnsim_hw": "h100"}, "points": []}))

@@ -292,16 +292,17 @@ def _around(center: float, step: float, bounds: tuple[float, float]) -> list[flo
 
 
 def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=None,
-                      only: tuple[str, ...] | None = None) -> tuple[dict, list[Fit]]:
+                      only: tuple[str, ...] | None = None, clock_mhz: float | None = None) -> tuple[dict, list[Fit]]:
     """The bundled TOML of the files' GPU with every fitted figure replaced, and the fits.
     The files' points are pooled; they must all be of one hardware model, and ``hw_name`` (--hw) of the
     architecture their devices name. A file is a published or validation results file, or a user's own measured
     points (a CSV or JSON, validation.measured_file), each row on its own hardware or device as `validate report`
-    reads it. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None)."""
+    reads it. ``say``: as ``fit_kernels``; ``only``: the fit targets to fit (all if None); ``clock_mhz``: the SM
+    clock every point ran at (--clock-locked), where a file or row does not say another."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml, calibrated_name
 
-    points, models = _file_points(results_paths, hw_name)
+    points, models = _file_points(results_paths, hw_name, clock_mhz)
     if len(models) > 1:
         raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(models))}")
     hw_ref = models.pop()
@@ -340,9 +341,11 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     return toml, fits
 
 
-def _file_points(results_paths: list[str], hw_name: str | None) -> tuple[list[dict], set]:
-    """Every point of the files with its file's kernel builds and the SM clock it ran at, and the hardware models
-    they were timed on (--hw for all, else each file's, else each measured row's own: a NAME:MHZ row ran at MHZ)."""
+def _file_points(results_paths: list[str], hw_name: str | None, clock_mhz: float | None = None
+                 ) -> tuple[list[dict], set]:
+    """Every point of the files with its file's kernel builds and the SM clock it ran at (its file's device lock or
+    its row's NAME:MHZ, else ``clock_mhz``; two that differ are an error), and the hardware models they were timed
+    on (--hw for all, else each file's, else each measured row's own)."""
     from gpu_models.loader import split_clock
     from validation.measured_file import load
     from validation.report import MEASURED_FORMAT, _row_model, hardware_for, locked_clock_mhz
@@ -353,7 +356,8 @@ def _file_points(results_paths: list[str], hw_name: str | None) -> tuple[list[di
         builds = {k: doc.get(k) for k in BUILD_KEYS}
         if doc.get("format") != MEASURED_FORMAT or hw_name:
             models.add(hardware_for(doc, hw_name))
-            points += [{**p, **builds, "clock_locked_mhz": locked_clock_mhz(doc)} for p in doc["points"]]
+            lock = _one_clock(locked_clock_mhz(doc), clock_mhz, path)
+            points += [{**p, **builds, "clock_locked_mhz": lock} for p in doc["points"]]
             continue
         for p in doc["points"]:
             if not (p.get("hardware") or p.get("device")):  # a fit is of one GPU: no row's is taken for granted
@@ -364,8 +368,16 @@ def _file_points(results_paths: list[str], hw_name: str | None) -> tuple[list[di
             except UserError as err:
                 raise UserError(f"{path} row {p.get('row')}: {err}") from None
             models.add(model)
-            points.append({**p, **builds, "clock_locked_mhz": mhz})
+            points.append({**p, **builds, "clock_locked_mhz": _one_clock(mhz, clock_mhz, f"{path} row {p.get('row')}")})
     return points, models
+
+
+def _one_clock(stated: float | None, given: float | None, where: str) -> float | None:
+    """The clock a point ran at: the one its file or row states, else --clock-locked's; both, differing, an error."""
+    if stated is not None and given is not None and float(stated) != float(given):
+        raise UserError(f"{where} states a locked clock of {float(stated):g} MHz and --clock-locked {float(given):g}: "
+                        "give one")
+    return stated if stated is not None else given
 
 
 def _own_models(results_paths: list[str]):
