@@ -35,9 +35,12 @@ def _bundled():
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Only calls of 8-bit (fp8), 16-bit (fp16, bf16) or 32-bit inputs: 8-bit inputs run other kernels. "
                    "Default: every width.")
+@click.option("--split", is_flag=True,
+              help="A row per phase and input width (decode 16-bit, prefill 8-bit, ...) of each GPU and family, "
+                   "instead of one per GPU and family: how the model does in each regime, in one table.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="table (default on a terminal), json (default when piped, as simulate and validate report) or csv.")
-def evidence(hardware, algorithms, phase, precision, fmt):
+def evidence(hardware, algorithms, phase, precision, split, fmt):
     """How far to trust a prediction: the model's errors on the published timings bundled with attnsim.
 
     Per hardware model and kernel family, over the points of validation/published/ that no bundled figure was
@@ -55,16 +58,23 @@ def evidence(hardware, algorithms, phase, precision, fmt):
       attnsim validate evidence --hw h100 --algo flash3
       attnsim validate evidence --hw h200 --phase decode
       attnsim validate evidence --hw h100 --algo flash3 --phase prefill --precision 16-bit
+      attnsim validate evidence --hw h100,h200 --split
       attnsim validate evidence --algo flashinfer-decode --format json
     """
-    rows = select(hardware, algorithms, phase, precision)
+    if split:
+        rows = [r for ph in ([phase] if phase else PHASES) for pr in ([precision] if precision else PRECISIONS)
+                for r in select(hardware, algorithms, ph, pr)]
+        rows.sort(key=lambda r: (r["hardware"], r["algorithm"], PHASES.index(r["phase"]),
+                                 PRECISIONS.index(r["precision"])))
+    else:
+        rows = select(hardware, algorithms, phase, precision)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif fmt == "csv":
         _csv(rows)
     else:
-        _table(rows, hardware, algorithms, _calls(phase, precision))
+        _table(rows, hardware, algorithms, _calls(phase, precision), split)
 
 
 def select(hardware, algorithms, phase=None, precision=None) -> list[dict]:
@@ -103,7 +113,7 @@ def _csv(rows: list[dict]) -> None:
                       "model_abs_error_q3": q3, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
 
 
-def _table(rows: list[dict], hardware, algorithms, calls: str = "") -> None:
+def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool = False) -> None:
     from rich import box
     from rich.console import Console
     from rich.markup import escape
@@ -114,14 +124,17 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "") -> None:
     if not rows:
         console.print(none_line(hardware, algorithms, calls), highlight=False)
         return
-    cells = [[r["hardware"], escape(r["algorithm"]), str(r["n"]), _pct(r["model_median_abs_error"]),
-              _signed(r["model_median_error"]), _pct(r["model_max_abs_error"]),
-              f"{r['model_within_10pct']}/{r['n']}" if r["n"] else "-", _pct(r["roofline_median_abs_error"]),
-              str(len(r["sets"])), str(r["fitted_points"])] for r in rows]
-    print_fitted(("hw", "algorithm", "points", "median", "bias", "worst", "in 10%", "roofline", "sets", "fitted"),
+    regime = ["calls"] if split else []
+    cells = [[r["hardware"], escape(r["algorithm"])] + ([_calls(r["phase"], r["precision"])] if split else [])
+             + [str(r["n"]), _pct(r["model_median_abs_error"]), _signed(r["model_median_error"]),
+                _pct(r["model_max_abs_error"]), f"{r['model_within_10pct']}/{r['n']}" if r["n"] else "-",
+                _pct(r["roofline_median_abs_error"]), str(len(r["sets"])), str(r["fitted_points"])] for r in rows]
+    print_fitted(("hw", "algorithm", *regime, "points", "median", "bias", "worst", "in 10%", "roofline", "sets",
+                  "fitted"),
                  cells, names=("algorithm",), text=("algorithm",),
                  right=("points", "median", "bias", "worst", "in 10%", "roofline", "sets", "fitted"),
-                 shared=("hw", "algorithm"), drop=("roofline", "sets", "worst"),
+                 shared=("hw", "algorithm", *regime),
+                 drop=("roofline", "sets", "worst", *(("fitted", "bias") if split else ())),
                  dropped_hint="--format json has every field", console=console, box=box.SIMPLE_HEAD, pad_edge=False,
                  collapse_padding=True, header_style="bold", caption_justify="left",
                  caption=f"points: published timings{_of_calls(calls)} no bundled figure was fitted from; median, "

@@ -179,6 +179,17 @@ def test_phase_and_precision_split_each_rows_points():
         statistics.median(abs(e) for e in errors))
     r = run("validate", "evidence", "--hw", "h800", "--algo", "flash3", "--phase", "decode", "--format", "table")
     assert r.exit_code == 0 and "no published timing of flash3 (decode calls) on h800" in " ".join(r.output.split())
+    # --split: a row per phase and width of each GPU and family, partitioning the row of every call
+    split = rows_json("--split")
+    assert {(r["phase"], r["precision"]) for r in split} <= {(ph, pr) for ph in ("decode", "prefill")
+                                                             for pr in ("8-bit", "16-bit")}
+    for key, row in every.items():
+        parts = [r for r in split if (r["hardware"], r["algorithm"]) == key]
+        assert sum(r["n"] for r in parts) == row["n"] and sum(r["fitted_points"] for r in parts) == row["fitted_points"]
+    assert [r["phase"] for r in rows_json("--split", "--hw", "h200", "--algo", "flash3")] == ["decode", "prefill"]
+    assert {r["phase"] for r in rows_json("--split", "--phase", "decode")} == {"decode"}
+    r = run("validate", "evidence", "--split", "--hw", "h100", "--format", "table")
+    assert r.exit_code == 0 and "prefill 8-bit" in r.output and "prefill 16-bit" in r.output
     r = run("validate", "evidence", "--phase", "training")
     assert r.exit_code == 2 and "'training' is not one of 'decode', 'prefill'" in r.output
 
