@@ -34,3 +34,13 @@ def test_no_tracked_file_cites_notes_users_do_not_have():
     bad = [str(p.relative_to(ROOT)) for p in tracked_text_files() if p.is_file() and p.resolve() != this
            and NOTES.search(p.read_text(errors="replace"))]
     assert not bad, f"cites shared/reference notes: {', '.join(bad)}"
+
+
+def test_every_link_to_a_readme_section_finds_its_heading():
+    """README's contents line and its other #links point at headings that exist (GitHub's anchors: the heading
+    lower-cased, punctuation but '-' dropped, spaces as '-')."""
+    text = (ROOT / "README.md").read_text()
+    anchors = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+               for line in text.splitlines() if line.startswith("#")}
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 10 and not [link for link in links if link not in anchors]
