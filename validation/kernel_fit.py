@@ -302,7 +302,10 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     from simulator.api import hardware
     from validation.calibrate import bundled_toml, calibrated_name
 
-    points, models = _file_points(results_paths, hw_name, clock_mhz)
+    from validation.measured_file import load
+
+    docs = [(path, load(path)) for path in results_paths]
+    points, models = _file_points(docs, hw_name, clock_mhz)
     if len(models) > 1:
         raise UserError(f"calibrate --kernels fits one GPU at a time; the files are of {', '.join(sorted(models))}")
     hw_ref = models.pop()
@@ -313,7 +316,7 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     if missing:
         raise UserError(f"--only {missing[0]}: {hw.name} ({hw.arch}) has no {missing[0]} tensor-core path")
     if hw_name:  # per-architecture figures are fitted from that architecture's timings only
-        for path, own in _own_models(results_paths):
+        for path, own in _own_models(docs):
             own = hardware(own)
             if own.arch != hw.arch:
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
@@ -341,18 +344,15 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     return toml, fits
 
 
-def _file_points(results_paths: list[str], hw_name: str | None, clock_mhz: float | None = None
-                 ) -> tuple[list[dict], set]:
+def _file_points(docs: list[tuple], hw_name: str | None, clock_mhz: float | None = None) -> tuple[list[dict], set]:
     """Every point of the files with its file's kernel builds and the SM clock it ran at (its file's device lock or
     its row's NAME:MHZ, else ``clock_mhz``; two that differ are an error), and the hardware models they were timed
     on (--hw for all, else each file's, else each measured row's own)."""
     from gpu_models.loader import split_clock
-    from validation.measured_file import load
-    from validation.report import MEASURED_FORMAT, _row_model, hardware_for, locked_clock_mhz
+    from validation.report import MEASURED_FORMAT, hardware_for, locked_clock_mhz, row_model
 
     points, models = [], set()
-    for path in results_paths:
-        doc = load(path)
+    for path, doc in docs:
         builds = {k: doc.get(k) for k in BUILD_KEYS}
         if doc.get("format") != MEASURED_FORMAT or hw_name:
             models.add(hardware_for(doc, hw_name))
@@ -364,7 +364,7 @@ def _file_points(results_paths: list[str], hw_name: str | None, clock_mhz: float
                 raise UserError(f"{path} row {p.get('row')}: no hardware or device column says which GPU timed it: "
                                 "give one, or pass --hw NAME")
             try:
-                model, mhz = split_clock(_row_model(p))
+                model, mhz = split_clock(row_model(p))
             except UserError as err:
                 raise UserError(f"{path} row {p.get('row')}: {err}") from None
             models.add(model)
@@ -380,19 +380,17 @@ def _one_clock(stated: float | None, given: float | None, where: str) -> float |
     return stated if stated is not None else given
 
 
-def _own_models(results_paths: list[str]):
+def _own_models(docs: list[tuple]):
     """(file, the hardware model it says it was timed on) for each file, and each measured row, that names one
     attnsim has a model of (a device without one is what --hw is for)."""
     from gpu_models.loader import split_clock
-    from validation.measured_file import load
-    from validation.report import MEASURED_FORMAT, _row_model, hardware_for
+    from validation.report import MEASURED_FORMAT, hardware_for, row_model
 
-    for path in results_paths:
-        doc = load(path)
+    for path, doc in docs:
         rows = doc["points"] if doc.get("format") == MEASURED_FORMAT else [None]
         for p in rows:
             try:
-                yield path, split_clock(_row_model(p) if p is not None else hardware_for(doc, None))[0]
+                yield path, split_clock(row_model(p) if p is not None else hardware_for(doc, None))[0]
             except UserError:
                 continue
 

@@ -157,10 +157,10 @@ def _model_chooser(doc: dict, hw: str | None):
     if hw or doc.get("format") != MEASURED_FORMAT:
         name = hardware_for(doc, hw)
         return lambda p: name
-    return _row_model
+    return row_model
 
 
-def _row_model(p: dict) -> str:
+def row_model(p: dict) -> str:
     """A measured row's model: its hardware column, else the model its device column names (a device attnsim
     has no model of is an error, never another GPU's prediction), else simulate's default."""
     if p.get("hardware"):
