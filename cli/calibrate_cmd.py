@@ -44,8 +44,12 @@ def calibrate(results, output, hw, kernels, clock_mhz, only):
     the fused prefill points, where 3 or more have a stream of half their compute or more, each target with
     the others held as bundled, by a robust
     (soft-L1, 10% scale) loss on log time over one or more files of one GPU, so that a few points the model
-    does not describe (a small call's host-side gap) do not set a figure; everything else stays. Judge the result on
-    other data than the files it was fitted to.
+    does not describe (a small call's host-side gap) do not set a figure; everything else stays. RESULTS may be
+    published or validation results files, or your own timings as `attnsim validate report` reads them (a CSV or
+    JSON, each row naming its GPU). Judge the result on other data than the files it was fitted to.
+
+    Either way the TOML written is a machine of its own, named <model>-calibrated, so that `--hw h100,OUTPUT` sets
+    the two side by side.
 
     \b
     Examples:
