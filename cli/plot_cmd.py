@@ -183,8 +183,10 @@ def validation(results, hw, output):
               help="Only decode calls (at most 16 queries a request) or only prefill calls (more). Default: both.")
 @click.option("--precision", type=click.Choice(("8-bit", "16-bit", "32-bit")), default=None,
               help="Only calls of 8-bit (fp8), 16-bit (fp16, bf16) or 32-bit inputs. Default: every width.")
+@click.option("--split", is_flag=True,
+              help="A line per phase and input width (decode 16-bit, prefill 8-bit, ...) of each GPU and family.")
 @_output_option
-def evidence(hardware, algorithms, phase, precision, output):
+def evidence(hardware, algorithms, phase, precision, split, output):
     """The model's errors on the published timings bundled with attnsim, per GPU model and family.
 
     One line per hardware model and kernel family, over the points no bundled figure was fitted from (as
@@ -196,11 +198,12 @@ def evidence(hardware, algorithms, phase, precision, output):
       attnsim plot evidence -o evidence.png
       attnsim plot evidence --hw h100,h200 -o hopper.png
       attnsim plot evidence --phase decode -o decode.png
+      attnsim plot evidence --hw h100 --split -o h100-regimes.png
     """
     from cli.plots.evidence import evidence_figure
     from cli.plots.style import check_output
     from cli.validate_evidence import _calls, select
 
     check_output(output)
-    evidence_figure(select(hardware, algorithms, phase, precision), output, _calls(phase, precision))
+    evidence_figure(select(hardware, algorithms, phase, precision, split), output, _calls(phase, precision), split)
     _done(output)

@@ -61,13 +61,7 @@ def evidence(hardware, algorithms, phase, precision, split, fmt):
       attnsim validate evidence --hw h100,h200 --split
       attnsim validate evidence --algo flashinfer-decode --format json
     """
-    if split:
-        rows = [r for ph in ([phase] if phase else PHASES) for pr in ([precision] if precision else PRECISIONS)
-                for r in select(hardware, algorithms, ph, pr)]
-        rows.sort(key=lambda r: (r["hardware"], r["algorithm"], PHASES.index(r["phase"]),
-                                 PRECISIONS.index(r["precision"])))
-    else:
-        rows = select(hardware, algorithms, phase, precision)
+    rows = select(hardware, algorithms, phase, precision, split)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
@@ -77,9 +71,15 @@ def evidence(hardware, algorithms, phase, precision, split, fmt):
         _table(rows, hardware, algorithms, _calls(phase, precision), split)
 
 
-def select(hardware, algorithms, phase=None, precision=None) -> list[dict]:
+def select(hardware, algorithms, phase=None, precision=None, split=False) -> list[dict]:
     """The evidence rows of these bundled hardware models and families (None: all), of one phase's and one input
-    width's calls if given; an unknown name is a one-line error naming what is allowed."""
+    width's calls if given, with ``split`` a row per phase and width of each; an unknown name is a one-line error
+    naming what is allowed."""
+    if split:
+        rows = [r for ph in ([phase] if phase else PHASES) for pr in ([precision] if precision else PRECISIONS)
+                for r in select(hardware, algorithms, ph, pr)]
+        return sorted(rows, key=lambda r: (r["hardware"], r["algorithm"], PHASES.index(r["phase"]),
+                                           PRECISIONS.index(r["precision"])))
     from simulator.algorithms import suggest
     from simulator.api import ALGORITHMS
     from validation.evidence import evidence as rows_of

@@ -242,6 +242,12 @@ def test_plot_evidence(tmp_path):
     assert run("plot", "evidence", "--precision", "8-bit", "-o", str(eight)).exit_code == 0
     assert 0 < len([row for row in evidence(precision="8-bit") if row["n"]]) < len(rows)
     assert matplotlib.image.imread(str(eight)).shape[0] < height
+    # --split: a row per phase and width of each GPU and family (the H100's FA3 and FlashInfer single decode hold
+    # 8- and 16-bit calls, so the figure has more rows than without it)
+    whole, regimes = tmp_path / "whole.png", tmp_path / "regimes.png"
+    assert run("plot", "evidence", "--hw", "h100", "-o", str(whole)).exit_code == 0
+    assert run("plot", "evidence", "--hw", "h100", "--split", "-o", str(regimes)).exit_code == 0
+    assert matplotlib.image.imread(str(regimes)).shape[0] > matplotlib.image.imread(str(whole)).shape[0]
     r = run("plot", "evidence", "--precision", "32-bit", "-o", str(tmp_path / "n.png"))
     assert r.exit_code == 2 and "in 32-bit calls" in r.output, r.output
 

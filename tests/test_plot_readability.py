@@ -133,3 +133,22 @@ def test_roofline_point_labels_never_overlap_and_say_how_many_were_left_out(tmp_
         assert {"Nkv=1k", "Nkv=128k"} <= set(texts), (algo, texts)
     assert "N=1" in ax.get_title() and "labels: Nkv" in ax.get_legend().get_title().get_text()
     plt.close(fig)
+
+
+def test_a_title_over_axes_pushed_aside_by_long_labels_is_wrapped_to_stay_on_the_figure(tmp_path, monkeypatch):
+    """Long tick labels push the axes, and the title centred over them, to one side: save wraps it again to the room
+    left, so no line runs off the figure (the evidence plot's --split labels did)."""
+    from cli.plots import style
+
+    fig, ax = plt.subplots(figsize=(7.5, 3))
+    ax.barh(range(3), [1, 2, 3])
+    ax.set_yticks(range(3))
+    ax.set_yticklabels(["h100  flashinfer-single-decode-tc  decode 16-bit (6)"] * 3)
+    style.set_title(ax, "attnsim against published timings, per GPU model and family, phase and input width",
+                    "282 points no bundled figure was fitted from (counts in brackets)")
+    kept = {}
+    monkeypatch.setattr(fig, "savefig", lambda *a, **k: kept.setdefault("box", ax.title.get_window_extent(
+        fig.canvas.get_renderer())))
+    style.save(fig, str(tmp_path / "t.png"))
+    box = kept["box"]
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and ax.get_title().count("\n") >= 2

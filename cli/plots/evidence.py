@@ -8,11 +8,11 @@ BAND = 0.10  # the reference line: within 10 %
 FLOOR = 0.001  # errors below 0.1 % are drawn at it (a log axis has no 0)
 
 
-def evidence_figure(rows: list[dict], output: str, calls: str = "") -> None:
+def evidence_figure(rows: list[dict], output: str, calls: str = "", split: bool = False) -> None:
     """One line per (hardware, family) row with points no figure was fitted from: the model's median |error| (a
     dot) and its quartiles (a bar), the roofline's median (a hollow diamond), on a log axis of |predicted /
     measured - 1|; ``calls``: the rows hold only such calls ('decode', 'prefill 16-bit': validate_evidence.select),
-    said in the subtitle."""
+    said in the subtitle; ``split``: a row per phase and width, named so."""
     style.check_output(output)
     rows = [r for r in rows if r["n"]]
     if not rows:
@@ -36,7 +36,8 @@ def evidence_figure(rows: list[dict], output: str, calls: str = "") -> None:
     ax.set_xlim(FLOOR, 3.0)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}" if x >= 0.01 else f"{x:.1%}"))
     ax.set_yticks(list(ys))
-    ax.set_yticklabels([style.literal(f"{r['hardware']}  {r['algorithm']} ({r['n']})") for r in rows],
+    regime = (lambda r: f"  {r['phase']} {r['precision']}") if split else (lambda r: "")
+    ax.set_yticklabels([style.literal(f"{r['hardware']}  {r['algorithm']}{regime(r)} ({r['n']})") for r in rows],
                        fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(axis="y", visible=False)
@@ -52,7 +53,8 @@ def evidence_figure(rows: list[dict], output: str, calls: str = "") -> None:
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=4.2, ncol=3,
               fontsize=7.5, frameon=False)
     n = sum(r["n"] for r in rows)
-    style.set_title(ax, "attnsim against published timings, per GPU model and family",
+    style.set_title(ax, "attnsim against published timings, per GPU model and family"
+                    + (", phase and input width" if split else ""),
                     f"{n} {calls} calls no figure was fitted from (counts in brackets)" if calls else
                     f"{n} points no bundled figure was fitted from (counts in brackets)")
     style.save(fig, output)

@@ -94,21 +94,51 @@ def save(fig, path: str) -> None:
     fmt = Path(path).suffix.lower()[1:]
     literal_text(fig)
     fig.tight_layout()
+    if _fit_titles(fig):
+        fig.tight_layout()
     try:
         with atomic_path(path, FORMATS) as tmp:
             fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
     except OSError as err:
         raise UserError(f"cannot write {path!r}: {err.strerror or err}") from None
     finally:
+        for ax in fig.axes:
+            _TITLES.pop(id(ax), None)
         plt.close(fig)
 
 
 def set_title(ax, *lines: str) -> None:
-    """Title the axes with ``lines``, each wrapped to the figure's width so none is cut off."""
+    """Title the axes with ``lines``, each wrapped to the figure's width so none is cut off (``save`` wraps them
+    again, narrower, where long tick labels push the axes, over which the title is centred, to one side)."""
+    _TITLES[id(ax)] = [line for line in lines if line]
+    _fill_title(ax, int(ax.figure.get_figwidth() * TITLE_CHARS_PER_INCH))
+
+
+_TITLES: dict = {}  # id(axes) -> the title's lines as given, for save to wrap again
+
+
+def _fill_title(ax, width: int) -> None:
     import textwrap
 
-    width = int(ax.figure.get_figwidth() * TITLE_CHARS_PER_INCH)
-    ax.set_title("\n".join(textwrap.fill(line, width) for line in lines if line))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in _TITLES[id(ax)]))
+
+
+def _fit_titles(fig) -> bool:
+    """Wrap each title that runs past the figure's edge to the room its axes' centre leaves; whether any was."""
+    renderer = fig.canvas.get_renderer()
+    inches, changed = fig.get_figwidth(), False
+    for ax in fig.axes:
+        if id(ax) not in _TITLES:
+            continue
+        box = ax.title.get_window_extent(renderer)
+        if box.x0 >= 0 and box.x1 <= fig.bbox.width:
+            continue
+        position = ax.get_position()
+        centre = (position.x0 + position.x1) / 2 * inches
+        room = 2 * min(centre, inches - centre)
+        _fill_title(ax, max(20, int(room * TITLE_CHARS_PER_INCH * 0.95)))
+        changed = True
+    return changed
 
 
 def hw_color(name: str) -> str:
