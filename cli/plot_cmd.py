@@ -9,6 +9,7 @@ import click
 from cli._params import NameListType, not_empty
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
+from validation.evidence import DECODE_MAX_QUERIES, PHASES, PRECISIONS
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
@@ -179,9 +180,10 @@ def validation(results, hw, output):
               help="Only these bundled hardware models (comma list). Default: every one with published timings.")
 @click.option("--algo", "algorithms", type=NameListType(), default=None, callback=not_empty,
               help="Only these kernel families (comma list). Default: every one.")
-@click.option("--phase", type=click.Choice(("decode", "prefill")), default=None,
-              help="Only decode calls (at most 16 queries a request) or only prefill calls (more). Default: both.")
-@click.option("--precision", type=click.Choice(("8-bit", "16-bit", "32-bit")), default=None,
+@click.option("--phase", type=click.Choice(PHASES), default=None,
+              help=f"Only decode calls (at most {DECODE_MAX_QUERIES} queries a request) or only prefill calls (more). "
+                   "Default: both.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Only calls of 8-bit (fp8), 16-bit (fp16, bf16) or 32-bit inputs. Default: every width.")
 @click.option("--split", is_flag=True,
               help="A line per phase and input width (decode 16-bit, prefill 8-bit, ...) of each GPU and family.")
@@ -202,8 +204,8 @@ def evidence(hardware, algorithms, phase, precision, split, output):
     """
     from cli.plots.evidence import evidence_figure
     from cli.plots.style import check_output
-    from cli.validate_evidence import _calls, select
+    from cli.validate_evidence import calls_words, select
 
     check_output(output)
-    evidence_figure(select(hardware, algorithms, phase, precision, split), output, _calls(phase, precision), split)
+    evidence_figure(select(hardware, algorithms, phase, precision, split), output, calls_words(phase, precision), split)
     _done(output)

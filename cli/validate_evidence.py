@@ -68,7 +68,7 @@ def evidence(hardware, algorithms, phase, precision, split, fmt):
     elif fmt == "csv":
         _csv(rows)
     else:
-        _table(rows, hardware, algorithms, _calls(phase, precision), split)
+        _table(rows, hardware, algorithms, calls_words(phase, precision), split)
 
 
 def select(hardware, algorithms, phase=None, precision=None, split=False) -> list[dict]:
@@ -125,7 +125,7 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
         console.print(none_line(hardware, algorithms, calls), highlight=False)
         return
     regime = ["calls"] if split else []
-    cells = [[r["hardware"], escape(r["algorithm"])] + ([_calls(r["phase"], r["precision"])] if split else [])
+    cells = [[r["hardware"], escape(r["algorithm"])] + ([calls_words(r["phase"], r["precision"])] if split else [])
              + [str(r["n"]), _pct(r["model_median_abs_error"]), _signed(r["model_median_error"]),
                 _pct(r["model_max_abs_error"]), f"{r['model_within_10pct']}/{r['n']}" if r["n"] else "-",
                 _pct(r["roofline_median_abs_error"]), str(len(r["sets"])), str(r["fitted_points"])] for r in rows]
@@ -148,12 +148,12 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
 
 def none_line(hardware, algorithms, calls: str = "") -> str:
     """What to say where the bundled sets hold no timing of these families on these GPUs (of these ``calls``:
-    ``_calls``' words, or all)."""
+    ``calls_words``' words, or all)."""
     return "no published " + _rests_on((" or ".join(algorithms) if algorithms else "any family") + _of_calls(calls),
                                        " or ".join(hardware) if hardware else "any GPU")
 
 
-def _calls(phase: str | None, precision: str | None) -> str:
+def calls_words(phase: str | None, precision: str | None) -> str:
     """The calls a selection keeps, in words: 'decode 16-bit', 'prefill', '' (all)."""
     return " ".join(x for x in (phase, precision) if x)
 
@@ -205,20 +205,20 @@ def _narrowed(base: str, algorithm: str, phase: str | None, precision: str | Non
     wanted = (phase, precision)
     selections = list(dict.fromkeys([wanted, (phase, None), (None, precision), (None, None)]))
     rows = {sel: next(iter(evidence((base,), (algorithm,), *sel)), None) for sel in selections}
-    mine = rows[wanted]
+    mine, calls = rows[wanted], calls_words(*wanted)
     if mine and mine["n"]:
-        return f"{lead}({_command(base, algorithm, *wanted)}): {_summary(mine, algorithm, base, _calls(*wanted))}"
+        return f"{lead}({_command(base, algorithm, *wanted)}): {_summary(mine, algorithm, base, calls)}"
     if wanted == (None, None):
         return f"{lead}({_command(base, algorithm)}): {_fitted_only(mine, algorithm, base, '')}"
-    head = _fitted_only(mine, algorithm, base, _calls(*wanted)) if mine else f"none of {_calls(*wanted)} calls"
+    head = _fitted_only(mine, algorithm, base, calls) if mine else f"none of {calls} calls"
     broader = next((sel for sel in selections[1:] if rows[sel] and rows[sel]["n"]), None)
     if broader is not None:
         return (f"{lead}({_command(base, algorithm, *broader)}): {head}; "
-                f"{_summary(rows[broader], algorithm, base, _calls(*broader))}")
+                f"{_summary(rows[broader], algorithm, base, calls_words(*broader))}")
     fitted = next((sel for sel in selections[1:] if rows[sel]), None)
     if fitted is None or mine:
         return f"{lead}({_command(base, algorithm)}): {head}"
-    tail = _fitted_only(rows[fitted], algorithm, base, _calls(*fitted))
+    tail = _fitted_only(rows[fitted], algorithm, base, calls_words(*fitted))
     return f"{lead}({_command(base, algorithm)}): {head}; {tail}"
 
 
@@ -234,7 +234,7 @@ def _command(base: str, algorithm: str, phase: str | None = None, precision: str
 
 
 def _summary(row: dict, algorithm: str, base: str, calls: str = "") -> str:
-    """An evidence row with points, in words (``calls``: which calls it holds, ``_calls``' words)."""
+    """An evidence row with points, in words (``calls``: which calls it holds, ``calls_words``' words)."""
     n, sets = row["n"], len(row["sets"])
     kind = f"{calls} " if calls else ""
     return (f"{n} {kind}timing{'s' * (n != 1)} of {algorithm} on {base} in {sets} set{'s' * (sets != 1)}, none used "

@@ -94,7 +94,6 @@ def _evidence(data: dict) -> None:
     from cli.validate_evidence import evidence_line
     from cli._wrap import echo_fitted
     from simulator.api import hardware, resolve_algorithm
-
     from validation.evidence import phase_of, precision_of
 
     pairs = dict.fromkeys((p["hardware"], p["algorithm"], phase_of(p["seq_len"]), precision_of(p["dtype"]))

@@ -105,16 +105,7 @@ def overall(results: list[dict]) -> list[dict]:
     for r in results:
         for row in r["rows"]:
             pooled.setdefault(pooled_role(row), []).extend(e for e in row["errors"] if e[1] is not None)
-    out = []
-    for role in ("held out", "dev", "fit"):
-        pts = pooled.get(role, [])
-        if pts:
-            model, roof = sorted(abs(m) for m, _ in pts), sorted(abs(r) for _, r in pts)
-            out.append({"role": role, "n": len(pts), "model_median_abs_error": statistics.median(model),
-                        "roofline_median_abs_error": statistics.median(roof),
-                        "model_within_10pct": sum(m <= 0.1 for m in model),
-                        "roofline_within_10pct": sum(r <= 0.1 for r in roof)})
-    return out
+    return [{"role": role, **_pooled_stats(pooled[role])} for role in ("held out", "dev", "fit") if pooled.get(role)]
 
 
 def by_family(results: list[dict], role: str = "held out") -> list[dict]:
@@ -126,14 +117,7 @@ def by_family(results: list[dict], role: str = "held out") -> list[dict]:
         for row in r["rows"]:
             if pooled_role(row) == role:
                 pooled.setdefault(row["algorithm"], []).extend(e for e in row["errors"] if e[1] is not None)
-    out = []
-    for algo, pts in pooled.items():
-        if pts:
-            model, roof = [abs(m) for m, _ in pts], [abs(r) for _, r in pts]
-            out.append({"algorithm": algo, "n": len(pts), "model_median_abs_error": statistics.median(model),
-                        "roofline_median_abs_error": statistics.median(roof),
-                        "model_within_10pct": sum(m <= 0.1 for m in model),
-                        "roofline_within_10pct": sum(r <= 0.1 for r in roof)})
+    out = [{"algorithm": algo, **_pooled_stats(pts)} for algo, pts in pooled.items() if pts]
     return sorted(out, key=lambda o: (-o["model_median_abs_error"], o["algorithm"]))
 
 
@@ -156,15 +140,16 @@ def _pooled_by(results: list[dict], role: str, field: str, name: str, order: tup
                 for e, key in zip(row["errors"], row[field]):
                     if e[1] is not None:
                         pooled.setdefault(key, []).append(e)
-    out = []
-    for key in order:
-        if pts := pooled.get(key):
-            model, roof = [abs(m) for m, _ in pts], [abs(x) for _, x in pts]
-            out.append({name: key, "n": len(pts), "model_median_abs_error": statistics.median(model),
-                        "roofline_median_abs_error": statistics.median(roof),
-                        "model_within_10pct": sum(m <= 0.1 for m in model),
-                        "roofline_within_10pct": sum(x <= 0.1 for x in roof)})
-    return out
+    return [{name: key, **_pooled_stats(pooled[key])} for key in order if pooled.get(key)]
+
+
+def _pooled_stats(pts: list[tuple]) -> dict:
+    """n, the model's and the roofline's median |error|, and how many each puts within 10%, of (model, roofline)
+    error pairs."""
+    model, roof = [abs(m) for m, _ in pts], [abs(x) for _, x in pts]
+    return {"n": len(pts), "model_median_abs_error": statistics.median(model),
+            "roofline_median_abs_error": statistics.median(roof), "model_within_10pct": sum(m <= 0.1 for m in model),
+            "roofline_within_10pct": sum(x <= 0.1 for x in roof)}
 
 
 def pooled_role(row: dict) -> str:

@@ -301,7 +301,6 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     clock every point ran at (--clock-locked), where a file or row does not say another."""
     from simulator.api import hardware
     from validation.calibrate import bundled_toml, calibrated_name
-
     from validation.measured_file import load
 
     docs = [(path, load(path)) for path in results_paths]

@@ -56,7 +56,7 @@ def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
     (N alone where nothing else does; without N where it does not vary and something else does: a decode sweep's
     'Nkv=32k', its one query in the caption)."""
     others = varying_keys(rows, exclude="seq_len")
-    with_n = not others or len({r["seq_len"] for r in rows}) > 1
+    with_n = _labels_hold_n(rows)
     out: dict[str, list[tuple]] = {}
     for r in rows:
         parts = [style.size_label(r["seq_len"])] if with_n else []
@@ -68,8 +68,13 @@ def kernel_points(rows: list[dict]) -> dict[str, list[tuple]]:
 def label_names(rows: list[dict]) -> str:
     """What a point's label holds, for the legend's title: 'N', 'N, d', or 'Nkv' where N does not vary."""
     others = [SHORT_NAMES[k] for k in varying_keys(rows, exclude="seq_len")]
-    with_n = not others or len({r["seq_len"] for r in rows}) > 1
-    return ", ".join((["N"] if with_n else []) + others)
+    return ", ".join((["N"] if _labels_hold_n(rows) else []) + others)
+
+
+def _labels_hold_n(rows: list[dict]) -> bool:
+    """Whether the point labels give N: unless every point shares it and another field varies (the caption then
+    gives it)."""
+    return len({r["seq_len"] for r in rows}) > 1 or not varying_keys(rows, exclude="seq_len")
 
 
 def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
@@ -99,7 +104,7 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     top = max(r.flops for r in the_roofs if r.flops) / TERA
     ax.set_ylim(min(ys + [top]) / MARGIN, top * 1.8)
     keys = ("batch", "heads", "head_dim", "dtype", "mask", "scope", "page_size", "varlen", "num_splits")
-    if len({r["seq_len"] for r in rows}) == 1 and varying_keys(rows, exclude="seq_len"):
+    if not _labels_hold_n(rows):
         keys = ("batch", "heads", "head_dim", "queries", *keys[3:])  # N is no label's: the caption says it
     marks = "bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score)" \
         if spec.kind == "accelerator" else ""

@@ -102,25 +102,20 @@ def save(fig, path: str) -> None:
     except OSError as err:
         raise UserError(f"cannot write {path!r}: {err.strerror or err}") from None
     finally:
-        for ax in fig.axes:
-            _TITLES.pop(id(ax), None)
         plt.close(fig)
 
 
 def set_title(ax, *lines: str) -> None:
     """Title the axes with ``lines``, each wrapped to the figure's width so none is cut off (``save`` wraps them
     again, narrower, where long tick labels push the axes, over which the title is centred, to one side)."""
-    _TITLES[id(ax)] = [line for line in lines if line]
+    ax.attnsim_title_lines = [line for line in lines if line]  # as given, for save to wrap again
     _fill_title(ax, int(ax.figure.get_figwidth() * TITLE_CHARS_PER_INCH))
-
-
-_TITLES: dict = {}  # id(axes) -> the title's lines as given, for save to wrap again
 
 
 def _fill_title(ax, width: int) -> None:
     import textwrap
 
-    ax.set_title("\n".join(textwrap.fill(line, width) for line in _TITLES[id(ax)]))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in ax.attnsim_title_lines))
 
 
 def _fit_titles(fig) -> bool:
@@ -128,7 +123,7 @@ def _fit_titles(fig) -> bool:
     renderer = fig.canvas.get_renderer()
     inches, changed = fig.get_figwidth(), False
     for ax in fig.axes:
-        if id(ax) not in _TITLES:
+        if not hasattr(ax, "attnsim_title_lines"):
             continue
         box = ax.title.get_window_extent(renderer)
         if box.x0 >= 0 and box.x1 <= fig.bbox.width:
