@@ -66,6 +66,7 @@ def report(results, hw, fmt, output, clock_mhz):
     if clock_mhz is not None:
         doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}
     data = report_doc(doc, hw)
+    _floor_notes(data["points"])
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -102,6 +103,21 @@ def _evidence(data: dict) -> None:
         lines = (evidence_line(hw, algo, resolve_algorithm(hardware(hw), algo).family, phase, precision)
                  for hw, algo, phase, precision in pairs)
         echo_fitted("\n".join(dict.fromkeys(lines)))  # h100 and h100:1500 share the h100 model's evidence
+
+
+def _floor_notes(points: list[dict]) -> None:
+    """A note per point measured faster than any kernel can run it (validation.roofline.floor_time_s): a wrong
+    shape, time unit or device in the file, whose error would otherwise read as the model's."""
+    from cli._output import human_time, lengths, shape
+    from cli._notes import later
+
+    for p in points:
+        if p.get("below_floor"):
+            where = f"row {p['row']}" if "row" in p else f"{p['kernel']} {shape(p)} N={lengths(p)}"
+            what = ("every FLOP at the tensor peak" if p["floor_bound"] == "tensor"
+                    else "reading Q, K and V once at the datasheet HBM bandwidth")
+            later(f"{where}: measured {human_time(p['measured_s'])} is under the {human_time(p['floor_s'])} no "
+                 f"kernel can beat on {p['hardware']} ({what}): check its shape, time unit and device")
 
 
 def _finite_clock(value):

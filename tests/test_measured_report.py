@@ -222,7 +222,7 @@ def test_a_device_with_a_locked_clock_is_an_error_not_a_free_clock(tmp_path):
     path.write_text("algorithm,seq_len,measured_ms,device\nflash3,8192,1.0,h100:1500\n")
     result = run("validate", "report", str(path))
     assert result.exit_code == 2 and "device 'h100:1500' holds a ':'" in result.output
-    path.write_text("algorithm,seq_len,measured_ms,hardware\nflash3,8192,1.0,h100:1500\n")
+    path.write_text("algorithm,seq_len,measured_ms,hardware\nflash3,8192,2.0,h100:1500\n")
     assert report_json(path)["points"][0]["predicted_s"] > 0
 
 

@@ -320,6 +320,8 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
             if own.arch != hw.arch:
                 raise UserError(f"--hw {hw_name}: {path} was timed on {own.name} ({own.arch}), and {hw.name} is "
                                 f"{hw.arch}: its kernel figures cannot be fitted from another architecture's timings")
+    for path, doc in docs:
+        _above_floor(doc["points"], hw, path)
     fits = fit_kernels({"points": points}, hw, say, only)
     if not fits:
         kinds = f"{', '.join(FUSED_FAMILIES)}, naive, or CUDA-core-bound {' / '.join(CUDA_CORE_FAMILIES)}"
@@ -369,6 +371,26 @@ def _file_points(docs: list[tuple], hw_name: str | None, clock_mhz: float | None
             models.add(model)
             points.append({**p, **builds, "clock_locked_mhz": _one_clock(mhz, clock_mhz, f"{path} row {p.get('row')}")})
     return points, models
+
+
+def _above_floor(points: list[dict], hw, path: str) -> None:
+    """A point measured faster than any kernel can run it (validation.roofline.floor_time_s) is a wrong shape, unit
+    or device in its file: refused, since a fit to it would hold figures no GPU has."""
+    from simulator.workload import Workload
+    from validation.report import _WORKLOAD_FIELDS
+    from validation.roofline import FLOOR_MARGIN, floor_time_s
+
+    for i, p in enumerate(points):
+        if not p.get("measured_s") or not p.get("ok", True):
+            continue
+        try:
+            floor = floor_time_s(hw, Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}))
+        except (UserError, TypeError, ValueError):  # a point the fit cannot run is skipped there, with its reason
+            continue
+        if floor is not None and p["measured_s"] < FLOOR_MARGIN * floor[0]:
+            where = f"{path} row {p['row']}" if "row" in p else f"{path} point {i}"
+            raise UserError(f"{where}: measured {p['measured_s'] * 1e6:.3g} us is under the {floor[0] * 1e6:.3g} us no "
+                            f"kernel can beat on {hw.name}: check its shape, time unit and device")
 
 
 def _one_clock(stated: float | None, given: float | None, where: str) -> float | None:

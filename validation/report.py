@@ -19,7 +19,7 @@ from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.flashmla import FLASHMLA_BUILDS, flashmla_build
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
-from validation.roofline import roofline_time_s
+from validation.roofline import FLOOR_MARGIN, floor_time_s, roofline_time_s
 
 WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "pattern",
                  "sparsity", "page_size", "varlen", "num_splits")
@@ -232,13 +232,16 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
     result = evaluate(spec, algo, wl)
     predicted = result.time_s
     roofline = roofline_time_s(spec, wl) if spec.kind == "gpu" else None
+    floor = floor_time_s(spec, wl) if spec.kind == "gpu" else None
     measured = p["measured_s"]
     labels = {k: p[k] for k in ("device", "row") if k in p}
     return {"kernel": p.get("kernel") or algo, "algorithm": algo, "hardware": hw_name,
             **{k: getattr(wl, k) for k in (*WORKLOAD_KEYS, "dtype", "scope")}, **labels,
             "measured_s": measured, "predicted_s": predicted, "error": predicted / measured - 1.0,
             "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0,
-            "stream_ratio": stream_ratio(result) if spec.kind == "gpu" else None}
+            "stream_ratio": stream_ratio(result) if spec.kind == "gpu" else None,
+            "floor_s": floor and floor[0], "floor_bound": floor and floor[1],
+            "below_floor": bool(floor) and measured < FLOOR_MARGIN * floor[0]}
 
 
 def speedup_errors(points: list[dict]) -> list[dict]:

@@ -45,3 +45,34 @@ def roofline_time_s(hw, wl: Workload) -> float:
     compute = roofline_flops(wl) / (TENSOR_FRACTION * hw.tensor_peak_flops(dtype))
     memory = roofline_bytes(wl) / (HBM_FRACTION * hw.hbm_bw_bytes_s)
     return max(compute, memory)
+
+
+FLOOR_MARGIN = 0.99  # a measured time under this share of the floor is flagged (published peaks are rounded)
+
+
+def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
+    """The least time any kernel could take for this call on GPU ``hw``, and what sets it ("tensor" or "hbm");
+    None where no floor is sure (a mask other than causal, ``--sparsity``: the call may skip keys).
+
+    Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
+    unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate (the SM's own
+    where a chip cap holds the part below it: ``uncapped_tensor_flops_per_clk_sm``) and the highest clock the
+    model gives the GPU, the causal half of the scores (a little under the exact count), and the reads of Q,
+    K and V once at the datasheet HBM bandwidth (O may stay in L2 until the call ends; MLA's absorbed V is K's
+    own columns; a call timed without an L2 flush, ``kernel-warm`` or ``layer``, may find what fits in L2 there).
+    """
+    from simulator.workload import mla_absorbed
+
+    if wl.sparsity or (wl.pattern and wl.pattern.strip() not in ("full", "causal")):
+        return None
+    dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
+    per_clk = max(hw.tensor_flops_per_clk_sm[dtype], (hw.uncapped_tensor_flops_per_clk_sm or {}).get(dtype, 0))
+    clock = max(hw.boost_clock_hz, hw.tensor_clock_hz, hw.sustained_clock_hz)
+    compute = roofline_flops(wl) / (hw.sms * per_clk * clock)
+    q = wl.batch * wl.heads * wl.seq_len * wl.head_dim
+    k, v = (wl.batch * wl.kv_heads * wl.kv_len * dim for dim in (wl.head_dim, wl.v_head_dim))
+    reads = (q + k + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else v)) * wl.dtype_bytes
+    if wl.scope != "kernel":
+        reads = max(0.0, reads - hw.l2_bytes)
+    memory = reads / hw.hbm_bw_bytes_s
+    return (compute, "tensor") if compute >= memory else (memory, "hbm")

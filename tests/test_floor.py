@@ -1,0 +1,109 @@
+"""The floor (validation.roofline.floor_time_s): a time no kernel can beat. Every published timing lies above it,
+no prediction of any family falls under it, and `validate report` names a user's point measured under it."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from gpu_models.loader import bundled_names
+from simulator.api import evaluate, hardware
+from einsum_cascades.errors import UserError
+from simulator.gpu_kernels import GPU_FAMILIES
+from simulator.workload import Workload
+from validation.report import _WORKLOAD_FIELDS, hardware_for
+from validation.roofline import FLOOR_MARGIN, floor_time_s, roofline_flops
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "validation" / "published"
+GPUS = [name for name in bundled_names() if hardware(name).kind == "gpu"]
+CALLS = {  # prefill (tensor-bound floor), decode (HBM-bound), MHA at d=256, MLA's absorbed decode, a warm decode
+    "prefill": Workload(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=8192, causal=True),
+    "decode": Workload(batch=64, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=8192),
+    "mha256": Workload(batch=4, heads=8, kv_heads=8, head_dim=256, seq_len=4096),
+    "mla": Workload(batch=32, heads=128, kv_heads=1, head_dim=576, v_head_dim=512, seq_len=1, kv_len=4096,
+                    page_size=64),
+    "warm-decode": Workload(batch=8, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768,
+                            scope="kernel-warm"),
+}
+
+
+def test_every_published_timing_lies_above_its_floor():
+    checked = 0
+    for path in sorted(PUBLISHED.glob("*.json")):
+        doc = json.loads(path.read_text())
+        for p in doc["points"]:
+            if not p.get("measured_s"):
+                continue
+            spec = hardware(p.get("hardware") or hardware_for(doc, None))
+            if spec.kind != "gpu":
+                continue
+            floor = floor_time_s(spec, Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}))
+            if floor is not None:
+                checked += 1
+                assert p["measured_s"] >= FLOOR_MARGIN * floor[0], (path.name, p.get("kernel"), floor)
+    assert checked > 900  # most published points are dense or causal
+
+
+@pytest.mark.parametrize("gpu", GPUS)
+def test_no_family_predicts_under_the_floor(gpu):
+    spec, ran = hardware(gpu), 0
+    for name, wl in CALLS.items():
+        floor, bound = floor_time_s(spec, wl)
+        for family in GPU_FAMILIES:
+            try:
+                t = evaluate(spec, family, wl).time_s
+            except UserError:  # the family does not run this call or GPU
+                continue
+            ran += 1
+            assert t >= floor, (gpu, family, name, t, floor, bound)
+    assert ran >= 5
+
+
+def test_what_sets_the_floor():
+    h100 = hardware("h100")
+    t, bound = floor_time_s(h100, CALLS["prefill"])
+    assert bound == "tensor"  # every FLOP at 4096 flop/clk/SM and the 1980 MHz boost clock, above the 1830 of the peak
+    assert t == pytest.approx(roofline_flops(CALLS["prefill"]) / (132 * 4096 * 1980e6))
+    t, bound = floor_time_s(h100, CALLS["decode"])
+    kv = 2 * 64 * 8 * 8192 * 128 * 2
+    assert bound == "hbm" and t == pytest.approx((kv + 64 * 32 * 128 * 2) / 3.35e12)
+    mla = CALLS["mla"]  # V is K's own first 512 columns: read once
+    assert floor_time_s(h100, mla)[0] == pytest.approx((32 * 4096 * 576 + 32 * 128 * 576) * 2 / 3.35e12)
+    cold = floor_time_s(h100, replace(CALLS["warm-decode"], scope="kernel"))[0]
+    warm = floor_time_s(h100, CALLS["warm-decode"])[0]  # up to the L2's 50 MiB may be there already
+    assert warm == pytest.approx(cold - 50 * 2**20 / 3.35e12)
+
+
+def test_a_mask_that_may_skip_keys_has_no_floor():
+    h100 = hardware("h100")
+    for given in ({"pattern": "window(1k)"}, {"sparsity": 0.5}, {"pattern": "causal&chunked(1k)"}):
+        assert floor_time_s(h100, Workload(seq_len=8192, **given)) is None
+    assert floor_time_s(h100, Workload(seq_len=8192, pattern="causal")) is not None
+
+
+def test_report_names_a_point_measured_under_the_floor(tmp_path):
+    csv = tmp_path / "mine.csv"  # row 2: 64 requests of 4k keys read 1.07 GB, 321 us at 3.35 TB/s
+    csv.write_text("hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,kv_len,measured_ms\n"
+                   "h100,flash-decoding,64,32,8,128,1,4k,0.40\n"
+                   "h100,flash-decoding,64,32,8,128,1,4k,0.12\n")
+    r = CliRunner().invoke(cli, ["validate", "report", str(csv), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    notes = [line for line in r.output.splitlines() if line.startswith("attnsim: note:")]
+    assert len(notes) == 1 and "row 2: measured 120 us is under the 321 us" in notes[0], notes
+    points = json.loads(r.output[:r.output.index("attnsim: note:")])["points"]
+    assert [p["below_floor"] for p in points] == [False, True]
+    assert points[0]["floor_bound"] == "hbm" and points[0]["floor_s"] == pytest.approx(321e-6, rel=0.01)
+
+
+def test_calibrate_refuses_a_point_measured_under_the_floor(tmp_path):
+    csv = tmp_path / "mine.csv"
+    csv.write_text("hardware,algorithm,batch,heads,kv_heads,head_dim,seq_len,kv_len,measured_ms\n"
+                   + "h100,flash-decoding,64,32,8,128,1,4k,0.40\n" * 3 + "h100,flash-decoding,64,32,8,128,1,4k,0.12\n")
+    r = CliRunner().invoke(cli, ["calibrate", "--kernels", str(csv), "-o", str(tmp_path / "fit.toml")])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.output.strip().splitlines() == [f"attnsim: error: {csv} row 4: measured 120 us is under the 321 us no "
+                                             "kernel can beat on h100: check its shape, time unit and device"]
+    assert not (tmp_path / "fit.toml").exists()
