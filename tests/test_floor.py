@@ -107,3 +107,20 @@ def test_calibrate_refuses_a_point_measured_under_the_floor(tmp_path):
     assert r.output.strip().splitlines() == [f"attnsim: error: {csv} row 4: measured 120 us is under the 321 us no "
                                              "kernel can beat on h100: check its shape, time unit and device"]
     assert not (tmp_path / "fit.toml").exists()
+
+
+def test_the_scatter_rings_a_point_measured_under_the_floor(tmp_path, monkeypatch):
+    from cli.plots import style, validation
+
+    saved = []
+    monkeypatch.setattr(style, "save", lambda fig, output: saved.append(fig))
+    point = {"kernel": "mine", "algorithm": "flash-decoding", "causal": False, "measured_s": 1.2e-4,
+             "predicted_s": 4.7e-4, "error": 2.9}
+    data = {"hardware": "h100", "device": {"name": "mine.csv"},
+            "points": [{**point, "below_floor": True}, {**point, "measured_s": 4e-4, "error": 0.18}]}
+    validation.validation_scatter(data, "mine.csv", str(tmp_path / "v.png"))
+    labels = [t.get_text() for t in saved[0].axes[0].get_legend().get_texts()]
+    assert "measured under the floor no kernel can beat (1): check the row" in labels
+    data["points"][0]["below_floor"] = False
+    validation.validation_scatter(data, "mine.csv", str(tmp_path / "v.png"))
+    assert not any("floor" in t.get_text() for t in saved[1].axes[0].get_legend().get_texts())

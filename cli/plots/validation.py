@@ -53,6 +53,11 @@ def validation_scatter(data: dict, results: str, output: str) -> None:
                 ax.scatter([p["measured_s"] for p in mine], [p["predicted_s"] for p in mine], color=colour,
                            marker=marker, s=28, alpha=0.85, edgecolor="white", linewidth=0.4, zorder=3,
                            label=f"{kernel} ({algo}){', causal' if causal else ''}")
+    under = [p for p in points if p.get("below_floor")]
+    if under:  # measured faster than any kernel can run the call (validation.roofline.floor_time_s): the row is wrong
+        ax.scatter([p["measured_s"] for p in under], [p["predicted_s"] for p in under], marker="o", s=110,
+                   facecolor="none", edgecolor="black", linewidth=1.0, zorder=4,
+                   label=f"measured under the floor no kernel can beat ({len(under)}): check the row")
     _identity(ax, points)
     style.seconds_axis(ax.xaxis)
     style.seconds_axis(ax.yaxis)
@@ -62,7 +67,7 @@ def validation_scatter(data: dict, results: str, output: str) -> None:
     style.set_title(ax, f"Predicted vs measured: {data['device'].get('name', '?')}",
                     f"median |error| {median_abs_error(points):.1%} over {len(points)} point{'s' * (len(points) != 1)}, "
                     f"max {worst:.1%}")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="best", fontsize=8)  # the corner that hides the fewest points (both halves hold some)
     style.save(fig, output)
 
 
