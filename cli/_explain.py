@@ -21,12 +21,29 @@ def explain_point(row: dict, machine: str | None = None) -> str:
         text += f"\nbaseline {row['baseline']}: {row['baseline_time_s'] * 1e3:.4f} ms -> speedup {row['speedup']:.2f}x"
     if hw.kind != "gpu":
         return text
+    text += _floor_line(hw, wl, result.time_s)
     from cli.validate_evidence import evidence_line
     from simulator.api import resolve_algorithm
     from validation.evidence import phase_of, precision_of
 
     return text + "\n" + evidence_line(hw.name, result.algorithm, resolve_algorithm(hw, row["algorithm"]).family,
                                        phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
+
+
+def _floor_line(hw, wl, time_s: float) -> str:
+    """The call's floor on this GPU (validation.roofline.floor_time_s) and the prediction's share of that speed of
+    light; nothing where a mask or --sparsity may skip keys (no floor is sure)."""
+    from validation.roofline import floor_clock_hz, floor_time_s
+
+    floor = floor_time_s(hw, wl)
+    if floor is None or not time_s:
+        return ""
+    seconds, bound = floor
+    clock = floor_clock_hz(hw) / 1e6
+    what = (f"every FLOP at the tensor peak at {clock:g} MHz" if bound == "tensor"
+            else "the Q/K/V reads at the datasheet HBM bandwidth")
+    return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
+            f"this prediction runs at {seconds / time_s:.0%} of that speed")
 
 
 def _own_figures(hw) -> bool:

@@ -124,3 +124,21 @@ def test_the_scatter_rings_a_point_measured_under_the_floor(tmp_path, monkeypatc
     data["points"][0]["below_floor"] = False
     validation.validation_scatter(data, "mine.csv", str(tmp_path / "v.png"))
     assert not any("floor" in t.get_text() for t in saved[1].axes[0].get_legend().get_texts())
+
+
+def test_explain_prints_the_floor_and_the_predictions_share_of_it():
+    def explain(*args):
+        r = CliRunner().invoke(cli, ["simulate", *args, "--explain"], env={"COLUMNS": "1000"})
+        assert r.exit_code == 0, r.output
+        return [line for line in r.output.splitlines() if line.startswith("floor:")]
+
+    wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    t, _ = floor_time_s(hardware("h100"), wl)
+    share = t / evaluate(hardware("h100"), "flash3", wl).time_s
+    assert explain("--hw", "h100", "--algo", "flash3", "--batch", "2", "--heads", "16", "--seq-len", "8k") == [
+        f"floor: {t * 1e3:.4f} ms, which no kernel beats on this GPU (every FLOP at the tensor peak at 1980 MHz); "
+        f"this prediction runs at {share:.0%} of that speed"]
+    decode = explain("--hw", "h100", "--algo", "flash-decoding", "--batch", "64", "--seq-len", "1", "--kv-len", "8k")
+    assert len(decode) == 1 and "(the Q/K/V reads at the datasheet HBM bandwidth)" in decode[0]
+    assert explain("--hw", "h100", "--seq-len", "8k", "--pattern", "window(1k)") == []  # it may skip keys
+    assert explain("--hw", "fusemax", "--seq-len", "8k") == []  # a GPU's floor

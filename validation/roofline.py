@@ -55,9 +55,9 @@ def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
     None where no floor is sure (a mask other than causal, ``--sparsity``: the call may skip keys).
 
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
-    unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate (the SM's own
-    where a chip cap holds the part below it: ``uncapped_tensor_flops_per_clk_sm``) and the highest clock the
-    model gives the GPU, the causal half of the scores (a little under the exact count), and the reads of Q,
+    unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
+    cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the model gives the GPU
+    (``floor_clock_hz``), the causal half of the scores (a little under the exact count), and the reads of Q,
     K and V once at the datasheet HBM bandwidth (O may stay in L2 until the call ends; MLA's absorbed V is K's
     own columns; a call timed without an L2 flush, ``kernel-warm`` or ``layer``, may find what fits in L2 there).
     """
@@ -66,9 +66,7 @@ def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
     if wl.sparsity or (wl.pattern and wl.pattern.strip() not in ("full", "causal")):
         return None
     dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
-    per_clk = max(hw.tensor_flops_per_clk_sm[dtype], (hw.uncapped_tensor_flops_per_clk_sm or {}).get(dtype, 0))
-    clock = max(hw.boost_clock_hz, hw.tensor_clock_hz, hw.sustained_clock_hz)
-    compute = roofline_flops(wl) / (hw.sms * per_clk * clock)
+    compute = roofline_flops(wl) / (hw.sms * hw.tensor_flops_per_clk_sm[dtype] * floor_clock_hz(hw))
     q = wl.batch * wl.heads * wl.seq_len * wl.head_dim
     k, v = (wl.batch * wl.kv_heads * wl.kv_len * dim for dim in (wl.head_dim, wl.v_head_dim))
     reads = (q + k + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else v)) * wl.dtype_bytes
@@ -76,3 +74,8 @@ def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
         reads = max(0.0, reads - hw.l2_bytes)
     memory = reads / hw.hbm_bw_bytes_s
     return (compute, "tensor") if compute >= memory else (memory, "hbm")
+
+
+def floor_clock_hz(hw) -> float:
+    """The highest clock the GPU model states (its boost clock; a locked model's clock where that is higher)."""
+    return max(hw.boost_clock_hz, hw.tensor_clock_hz, hw.sustained_clock_hz)
