@@ -21,7 +21,7 @@ def explain_point(row: dict, machine: str | None = None) -> str:
         text += f"\nbaseline {row['baseline']}: {row['baseline_time_s'] * 1e3:.4f} ms -> speedup {row['speedup']:.2f}x"
     if hw.kind != "gpu":
         return text
-    text += _floor_line(hw, wl, result.time_s)
+    text += _floor_line(hw, wl, row["algorithm"], result.time_s)
     from cli.validate_evidence import evidence_line
     from simulator.api import resolve_algorithm
     from validation.evidence import phase_of, precision_of
@@ -30,12 +30,12 @@ def explain_point(row: dict, machine: str | None = None) -> str:
                                        phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
 
 
-def _floor_line(hw, wl, time_s: float) -> str:
+def _floor_line(hw, wl, algorithm: str, time_s: float) -> str:
     """The call's floor on this GPU (validation.roofline.floor_time_s) and the prediction's share of that speed of
-    light; nothing where a mask or --sparsity may skip keys (no floor is sure)."""
+    light; nothing where a mask or --sparsity may skip keys or a cascade computes other work (no floor is sure)."""
     from validation.roofline import floor_clock_hz, floor_time_s
 
-    floor = floor_time_s(hw, wl)
+    floor = floor_time_s(hw, wl, algorithm)
     if floor is None or not time_s:
         return ""
     seconds, bound = floor

@@ -40,7 +40,8 @@ def test_every_published_timing_lies_above_its_floor():
             spec = hardware(p.get("hardware") or hardware_for(doc, None))
             if spec.kind != "gpu":
                 continue
-            floor = floor_time_s(spec, Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}))
+            wl = Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None})
+            floor = floor_time_s(spec, wl, p.get("algorithm") or "flash2")  # cuDNN and Triton compute softmax attention too
             if floor is not None:
                 checked += 1
                 assert p["measured_s"] >= FLOOR_MARGIN * floor[0], (path.name, p.get("kernel"), floor)
@@ -51,8 +52,8 @@ def test_every_published_timing_lies_above_its_floor():
 def test_no_family_predicts_under_the_floor(gpu):
     spec, ran = hardware(gpu), 0
     for name, wl in CALLS.items():
-        floor, bound = floor_time_s(spec, wl)
         for family in GPU_FAMILIES:
+            floor, bound = floor_time_s(spec, wl, family)
             try:
                 t = evaluate(spec, family, wl).time_s
             except UserError:  # the family does not run this call or GPU
@@ -64,24 +65,32 @@ def test_no_family_predicts_under_the_floor(gpu):
 
 def test_what_sets_the_floor():
     h100 = hardware("h100")
-    t, bound = floor_time_s(h100, CALLS["prefill"])
+    t, bound = floor_time_s(h100, CALLS["prefill"], "flash3")
     assert bound == "tensor"  # every FLOP at 4096 flop/clk/SM and the 1980 MHz boost clock, above the 1830 of the peak
     assert t == pytest.approx(roofline_flops(CALLS["prefill"]) / (132 * 4096 * 1980e6))
-    t, bound = floor_time_s(h100, CALLS["decode"])
+    t, bound = floor_time_s(h100, CALLS["decode"], "flash-decoding")
     kv = 2 * 64 * 8 * 8192 * 128 * 2
     assert bound == "hbm" and t == pytest.approx((kv + 64 * 32 * 128 * 2) / 3.35e12)
     mla = CALLS["mla"]  # V is K's own first 512 columns: read once
-    assert floor_time_s(h100, mla)[0] == pytest.approx((32 * 4096 * 576 + 32 * 128 * 576) * 2 / 3.35e12)
-    cold = floor_time_s(h100, replace(CALLS["warm-decode"], scope="kernel"))[0]
-    warm = floor_time_s(h100, CALLS["warm-decode"])[0]  # up to the L2's 50 MiB may be there already
+    assert floor_time_s(h100, mla, "flashmla")[0] == pytest.approx((32 * 4096 * 576 + 32 * 128 * 576) * 2 / 3.35e12)
+    cold = floor_time_s(h100, replace(CALLS["warm-decode"], scope="kernel"), "flash3")[0]
+    warm = floor_time_s(h100, CALLS["warm-decode"], "flash3")[0]  # up to the L2's 50 MiB may be there already
     assert warm == pytest.approx(cold - 50 * 2**20 / 3.35e12)
 
 
 def test_a_mask_that_may_skip_keys_has_no_floor():
     h100 = hardware("h100")
     for given in ({"pattern": "window(1k)"}, {"sparsity": 0.5}, {"pattern": "causal&chunked(1k)"}):
-        assert floor_time_s(h100, Workload(seq_len=8192, **given)) is None
-    assert floor_time_s(h100, Workload(seq_len=8192, pattern="causal")) is not None
+        assert floor_time_s(h100, Workload(seq_len=8192, **given), "flash3") is None
+    assert floor_time_s(h100, Workload(seq_len=8192, pattern="causal"), "flash3") is not None
+
+
+def test_a_cascade_has_no_floor():
+    """A cascade may compute other work than Q K^T and P V over every score: linear attention none of it, and its
+    predicted time lies far under softmax attention's floor."""
+    h100, wl = hardware("h100"), Workload(seq_len=8192)
+    assert floor_time_s(h100, wl, "attention-linear") is None
+    assert evaluate(h100, "attention-linear", wl).time_s < floor_time_s(h100, wl, "flash3")[0] / 5
 
 
 def test_report_names_a_point_measured_under_the_floor(tmp_path):
@@ -133,7 +142,7 @@ def test_explain_prints_the_floor_and_the_predictions_share_of_it():
         return [line for line in r.output.splitlines() if line.startswith("floor:")]
 
     wl = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
-    t, _ = floor_time_s(hardware("h100"), wl)
+    t, _ = floor_time_s(hardware("h100"), wl, "flash3")
     share = t / evaluate(hardware("h100"), "flash3", wl).time_s
     assert explain("--hw", "h100", "--algo", "flash3", "--batch", "2", "--heads", "16", "--seq-len", "8k") == [
         f"floor: {t * 1e3:.4f} ms, which no kernel beats on this GPU (every FLOP at the tensor peak at 1980 MHz); "
@@ -142,3 +151,4 @@ def test_explain_prints_the_floor_and_the_predictions_share_of_it():
     assert len(decode) == 1 and "(the Q/K/V reads at the datasheet HBM bandwidth)" in decode[0]
     assert explain("--hw", "h100", "--seq-len", "8k", "--pattern", "window(1k)") == []  # it may skip keys
     assert explain("--hw", "fusemax", "--seq-len", "8k") == []  # a GPU's floor
+    assert explain("--hw", "h100", "--algo", "attention-linear", "--seq-len", "8k") == []  # a cascade's work differs

@@ -376,6 +376,7 @@ def _file_points(docs: list[tuple], hw_name: str | None, clock_mhz: float | None
 def _above_floor(points: list[dict], hw, path: str) -> None:
     """A point measured faster than any kernel can run it (validation.roofline.floor_time_s) is a wrong shape, unit
     or device in its file: refused, since a fit to it would hold figures no GPU has."""
+    from simulator.api import default_algorithm
     from simulator.workload import Workload
     from validation.report import _WORKLOAD_FIELDS
     from validation.roofline import FLOOR_MARGIN, floor_time_s
@@ -384,7 +385,8 @@ def _above_floor(points: list[dict], hw, path: str) -> None:
         if not p.get("measured_s") or not p.get("ok", True):
             continue
         try:
-            floor = floor_time_s(hw, Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None}))
+            wl = Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None})
+            floor = floor_time_s(hw, wl, p.get("algorithm") or default_algorithm(hw))
         except (UserError, TypeError, ValueError):  # a point the fit cannot run is skipped there, with its reason
             continue
         if floor is not None and p["measured_s"] < FLOOR_MARGIN * floor[0]:

@@ -50,9 +50,11 @@ def roofline_time_s(hw, wl: Workload) -> float:
 FLOOR_MARGIN = 0.99  # a measured time under this share of the floor is flagged (published peaks are rounded)
 
 
-def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
-    """The least time any kernel could take for this call on GPU ``hw``, and what sets it ("tensor" or "hbm");
-    None where no floor is sure (a mask other than causal, ``--sparsity``: the call may skip keys).
+def floor_time_s(hw, wl: Workload, algorithm: str) -> tuple[float, str] | None:
+    """The least time any kernel could take for this softmax-attention call on GPU ``hw``, and what sets it
+    ("tensor" or "hbm"); None where no floor is sure: a mask other than causal or ``--sparsity`` (the call may
+    skip keys), or an ``algorithm`` that is not one of the GPU kernel families (a cascade may compute other
+    work than Q K^T and P V over every score: linear attention none of it).
 
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
     unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
@@ -61,9 +63,10 @@ def floor_time_s(hw, wl: Workload) -> tuple[float, str] | None:
     K and V once at the datasheet HBM bandwidth (O may stay in L2 until the call ends; MLA's absorbed V is K's
     own columns; a call timed without an L2 flush, ``kernel-warm`` or ``layer``, may find what fits in L2 there).
     """
+    from simulator.gpu_kernels import GPU_FAMILIES
     from simulator.workload import mla_absorbed
 
-    if wl.sparsity or (wl.pattern and wl.pattern.strip() not in ("full", "causal")):
+    if algorithm not in GPU_FAMILIES or wl.sparsity or (wl.pattern and wl.pattern.strip() not in ("full", "causal")):
         return None
     dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
     compute = roofline_flops(wl) / (hw.sms * hw.tensor_flops_per_clk_sm[dtype] * floor_clock_hz(hw))
