@@ -21,7 +21,7 @@ def explain_point(row: dict, machine: str | None = None) -> str:
         text += f"\nbaseline {row['baseline']}: {row['baseline_time_s'] * 1e3:.4f} ms -> speedup {row['speedup']:.2f}x"
     if hw.kind != "gpu":
         return text
-    text += _floor_line(hw, wl, row["algorithm"], result.time_s)
+    text += _floor_line(hw, wl, row["algorithm"], result)
     from cli.validate_evidence import evidence_line
     from simulator.api import resolve_algorithm
     from validation.evidence import phase_of, precision_of
@@ -30,18 +30,21 @@ def explain_point(row: dict, machine: str | None = None) -> str:
                                        phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
 
 
-def _floor_line(hw, wl, algorithm: str, time_s: float) -> str:
-    """The call's floor on this GPU (validation.roofline.floor_time_s) and the prediction's share of that speed of
-    light; nothing where a mask or --sparsity may skip keys or a cascade computes other work (no floor is sure)."""
-    from validation.roofline import floor_clock_hz, floor_time_s
+def _floor_line(hw, wl, algorithm: str, result) -> str:
+    """The call's floor on this GPU (validation.roofline.floor_time_s, at the FLOPs of the scores its mask keeps) and
+    the prediction's share of that speed of light; nothing for a cascade, whose work may be other (no floor is
+    sure)."""
+    from validation.roofline import floor_clock_hz, floor_time_s, reads_every_key
 
-    floor = floor_time_s(hw, wl, algorithm)
+    floor, time_s = floor_time_s(hw, wl, algorithm, result.flops), result.time_s
     if floor is None or not time_s:
         return ""
     seconds, bound = floor
     clock = floor_clock_hz(hw) / 1e6
-    what = (f"every FLOP at the tensor peak at {clock:g} MHz" if bound == "tensor"
-            else "the Q/K/V reads at the datasheet HBM bandwidth")
+    every_key = reads_every_key(wl)
+    what = (f"every FLOP{'' if every_key else ' of the scores the mask keeps'} at the tensor peak at {clock:g} MHz"
+            if bound == "tensor" else "the Q/K/V reads at the datasheet HBM bandwidth" if every_key
+            else "the reads of Q and of the keys a query keeps at the datasheet HBM bandwidth")
     return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
             f"this prediction runs at {seconds / time_s:.0%} of that speed")
 

@@ -27,6 +27,10 @@ CALLS = {  # prefill (tensor-bound floor), decode (HBM-bound), MHA at d=256, MLA
                     page_size=64),
     "warm-decode": Workload(batch=8, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768,
                             scope="kernel-warm"),
+    "window": Workload(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=32768, pattern="causal&window(4k)"),
+    "window-decode": Workload(batch=32, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536,
+                              pattern="sinks(64)|window(4k)"),
+    "sparse": Workload(batch=1, heads=32, head_dim=128, seq_len=16384, sparsity=0.9),
 }
 
 
@@ -48,18 +52,28 @@ def test_every_published_timing_lies_above_its_floor():
     assert checked > 900  # most published points are dense or causal
 
 
+def test_no_published_timing_lies_under_the_floor_of_its_predicted_call():
+    """As `validate report` sees them: at the FLOPs of the scores each call's mask keeps, windows and sparse calls too."""
+    from bench._published import predicted_points
+
+    points = predicted_points()
+    masked = [p for p in points if p["floor_s"] and (p["pattern"] not in (None, "causal", "full") or p["sparsity"])]
+    assert len(points) > 900 and len(masked) > 50
+    assert [(p["file"], p["kernel"]) for p in points if p["below_floor"]] == []
+
+
 @pytest.mark.parametrize("gpu", GPUS)
 def test_no_family_predicts_under_the_floor(gpu):
     spec, ran = hardware(gpu), 0
     for name, wl in CALLS.items():
         for family in GPU_FAMILIES:
-            floor, bound = floor_time_s(spec, wl, family)
             try:
-                t = evaluate(spec, family, wl).time_s
+                result = evaluate(spec, family, wl)
             except UserError:  # the family does not run this call or GPU
                 continue
+            floor, bound = floor_time_s(spec, wl, family, result.flops)
             ran += 1
-            assert t >= floor, (gpu, family, name, t, floor, bound)
+            assert result.time_s >= floor, (gpu, family, name, result.time_s, floor, bound)
     assert ran >= 5
 
 
@@ -83,6 +97,22 @@ def test_a_mask_that_may_skip_keys_has_no_floor():
     for given in ({"pattern": "window(1k)"}, {"sparsity": 0.5}, {"pattern": "causal&chunked(1k)"}):
         assert floor_time_s(h100, Workload(seq_len=8192, **given), "flash3") is None
     assert floor_time_s(h100, Workload(seq_len=8192, pattern="causal"), "flash3") is not None
+
+
+def test_under_a_mask_the_floor_counts_the_kept_scores_and_the_keys_a_query_keeps():
+    h100 = hardware("h100")
+    wl = Workload(batch=32, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536, pattern="window(4k)")
+    result = evaluate(h100, "flash3", wl)
+    t, bound = floor_time_s(h100, wl, "flash3", result.flops)
+    assert result.flops == pytest.approx(4 * 128 * 4096 * 32 * 32)  # a decode query keeps its window's 4096 keys
+    assert bound == "hbm" and t == pytest.approx((32 * 32 * 128 + 32 * 8 * 4096 * 256) * 2 / 3.35e12)
+    assert result.time_s >= t
+    prefill = Workload(seq_len=32768, pattern="causal&window(4k)")
+    result = evaluate(h100, "flash3", prefill)
+    assert floor_time_s(h100, prefill, "flash3", result.flops)[0] == pytest.approx(
+        result.flops / (132 * 4096 * 1980e6))
+    assert floor_time_s(h100, prefill, "flash3", result.flops)[0] < floor_time_s(h100, Workload(seq_len=32768,
+                                                                                            causal=True), "flash3")[0]
 
 
 def test_a_cascade_has_no_floor():
@@ -149,6 +179,7 @@ def test_explain_prints_the_floor_and_the_predictions_share_of_it():
         f"this prediction runs at {share:.0%} of that speed"]
     decode = explain("--hw", "h100", "--algo", "flash-decoding", "--batch", "64", "--seq-len", "1", "--kv-len", "8k")
     assert len(decode) == 1 and "(the Q/K/V reads at the datasheet HBM bandwidth)" in decode[0]
-    assert explain("--hw", "h100", "--seq-len", "8k", "--pattern", "window(1k)") == []  # it may skip keys
+    window = explain("--hw", "h100", "--seq-len", "8k", "--pattern", "window(1k)")  # the FLOPs of the kept scores
+    assert len(window) == 1 and "(every FLOP of the scores the mask keeps at the tensor peak" in window[0]
     assert explain("--hw", "fusemax", "--seq-len", "8k") == []  # a GPU's floor
     assert explain("--hw", "h100", "--algo", "attention-linear", "--seq-len", "8k") == []  # a cascade's work differs

@@ -232,7 +232,7 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
     result = evaluate(spec, algo, wl)
     predicted = result.time_s
     roofline = roofline_time_s(spec, wl) if spec.kind == "gpu" else None
-    floor = floor_time_s(spec, wl, algo) if spec.kind == "gpu" else None
+    floor = floor_time_s(spec, wl, algo, result.flops) if spec.kind == "gpu" else None
     measured = p["measured_s"]
     labels = {k: p[k] for k in ("device", "row") if k in p}
     return {"kernel": p.get("kernel") or algo, "algorithm": algo, "hardware": hw_name,

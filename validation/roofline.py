@@ -50,33 +50,46 @@ def roofline_time_s(hw, wl: Workload) -> float:
 FLOOR_MARGIN = 0.99  # a measured time under this share of the floor is flagged (published peaks are rounded)
 
 
-def floor_time_s(hw, wl: Workload, algorithm: str) -> tuple[float, str] | None:
+def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -> tuple[float, str] | None:
     """The least time any kernel could take for this softmax-attention call on GPU ``hw``, and what sets it
-    ("tensor" or "hbm"); None where no floor is sure: a mask other than causal or ``--sparsity`` (the call may
-    skip keys), or an ``algorithm`` that is not one of the GPU kernel families (a cascade may compute other
-    work than Q K^T and P V over every score: linear attention none of it).
+    ("tensor" or "hbm"); None where no floor is sure: an ``algorithm`` that is not one of the GPU kernel
+    families (a cascade may compute other work than Q K^T and P V over every score: linear attention none of
+    it), or, without ``flops``, a mask other than causal or ``--sparsity`` (the call may skip keys).
 
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
     unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
     cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the model gives the GPU
-    (``floor_clock_hz``), the causal half of the scores (a little under the exact count), and the reads of Q,
-    K and V once at the datasheet HBM bandwidth (O may stay in L2 until the call ends; MLA's absorbed V is K's
-    own columns; a call timed without an L2 flush, ``kernel-warm`` or ``layer``, may find what fits in L2 there).
+    (``floor_clock_hz``), and the reads of Q, K and V once at the datasheet HBM bandwidth (O may stay in L2
+    until the call ends; MLA's absorbed V is K's own columns; a call timed without an L2 flush,
+    ``kernel-warm`` or ``layer``, may find what fits in L2 there). The FLOPs are ``flops``, a prediction's
+    (``Result.flops``: 2 (d + dv) a score the mask keeps, exactly), else the one-line roofline's (the causal
+    half, a little under the exact count). Under a mask that may skip keys the keys read are at least those a
+    query keeps on average (a windowed decode reads its window).
     """
     from simulator.gpu_kernels import GPU_FAMILIES
     from simulator.workload import mla_absorbed
 
-    if algorithm not in GPU_FAMILIES or wl.sparsity or (wl.pattern and wl.pattern.strip() not in ("full", "causal")):
+    every_key = reads_every_key(wl)
+    if algorithm not in GPU_FAMILIES or (flops is None and not every_key):
         return None
     dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
-    compute = roofline_flops(wl) / (hw.sms * hw.tensor_flops_per_clk_sm[dtype] * floor_clock_hz(hw))
+    flops = roofline_flops(wl) if flops is None else flops
+    compute = flops / (hw.sms * hw.tensor_flops_per_clk_sm[dtype] * floor_clock_hz(hw))
     q = wl.batch * wl.heads * wl.seq_len * wl.head_dim
-    k, v = (wl.batch * wl.kv_heads * wl.kv_len * dim for dim in (wl.head_dim, wl.v_head_dim))
-    reads = (q + k + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else v)) * wl.dtype_bytes
+    # keys read per KV head: all of them when the mask keeps every key (the last query sees each), else at least the
+    # keys a query keeps on average (no query keeps more keys than the call reads)
+    keys = wl.kv_len if every_key else min(wl.kv_len, flops / (wl.flops_per_score() * wl.batch * wl.heads * wl.seq_len))
+    row = wl.head_dim + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else wl.v_head_dim)
+    reads = (q + wl.batch * wl.kv_heads * keys * row) * wl.dtype_bytes
     if wl.scope != "kernel":
         reads = max(0.0, reads - hw.l2_bytes)
     memory = reads / hw.hbm_bw_bytes_s
     return (compute, "tensor") if compute >= memory else (memory, "hbm")
+
+
+def reads_every_key(wl: Workload) -> bool:
+    """Whether the call's mask keeps a score of every key (dense or causal): its floor then holds K's and V's reads."""
+    return not wl.sparsity and (not wl.pattern or wl.pattern.strip() in ("full", "causal"))
 
 
 def floor_clock_hz(hw) -> float:
