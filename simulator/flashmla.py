@@ -14,7 +14,7 @@ csrc/sm90/decode/dense/{config.h,traits.h,splitkv_mla.cuh}, csrc/smxx/decode/{ge
   (BLOCK_SIZE_M), num_m_block = ceil(q_seq_per_hk / 64) CTAs per KV head;
 - one CTA per SM (launch_bounds 256 threads, 1 block: two warpgroups; Q 64 x 576, two 64 x 576 K buffers and
   P in shared memory, ~225 KiB), grid (num_m_block, h_k, num_sm_parts) with num_sm_parts = max(SMs / h_k /
-  num_m_block, 1);
+  num_m_block, 1), so a grid of more tiles and KV heads than SMs runs in waves;
 - the scheduler metadata (get_mla_metadata_kernel) hands each SM part a run of (request, 64-key block) work: it
   counts every request's blocks plus 5 blocks of fixed overhead (fixed_overhead_num_blocks), gives each part
   ceil(total / parts) + 5 of them, and splits a request wherever a part's share ends; the split requests'
@@ -192,7 +192,10 @@ def simulate(hw, wl):
     part_cycles = [got * tile.cycles + (seg - split) * segment_cycles(False) + split * segment_cycles(True)
                    for got, seg, split in per_part]
     longest = max(part_cycles)
-    compute = longest / clock
+    # one CTA an SM: a grid of more CTAs than SMs (parts = 1 once the tiles and KV heads outnumber the SMs, s_q x h_q
+    # / h_k over 64 x SMs rows) runs in waves, each CTA its part's whole run (the m-blocks of a KV head run alike)
+    waves = -(-m_blocks * wl.kv_heads * parts // hw.sms)
+    compute = waves * longest / clock
     heads_k = wl.batch * wl.kv_heads
     k_bytes = heads_k * wl.kv_len * d * b  # V is K's first dv columns: no bytes of its own
     q_bytes = wl.batch * wl.heads * wl.seq_len * d * b
@@ -227,7 +230,7 @@ def simulate(hw, wl):
                   splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
                   split_segments=split_segments,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
-                  segment_cycles=segment_cycles(False), longest_part_cycles=longest, clock_hz=clock,
+                  segment_cycles=segment_cycles(False), longest_part_cycles=longest, waves=waves, clock_hz=clock,
                   tile_fill=rows / (m_blocks * BLOCK_M))
     bound = "hbm" if tile.bound == "latency" else tile.bound
     causal = pattern_causal(wl) and wl.seq_len > 1

@@ -53,6 +53,19 @@ def test_65_packed_rows_take_two_tiles_and_halve_the_sm_parts():
     assert 1.8 < five.time_s / four.time_s < 2.1
 
 
+def test_more_tiles_and_kv_heads_than_sms_run_in_waves():
+    """A grid of num_m_block x h_k x num_sm_parts CTAs, one an SM: once the packed rows' tiles and the KV heads
+    outnumber the SMs, num_sm_parts is 1 and the CTAs run in waves, each its part's whole run. (The model once
+    took one wave, and 64 tiles x 16 KV heads came out under its own tensor roof.)"""
+    many = evaluate(H100, "flashmla", mla(batch=16, heads=64, kv_heads=16, seq_len=1024, kv_len=2048))
+    det = many.detail
+    assert (det["m_blocks"], det["sm_parts"], det["waves"]) == (64, 1, 8)  # 1,024 CTAs over 132 SMs
+    assert many.times["compute"] == pytest.approx(8 * det["longest_part_cycles"] / det["clock_hz"])
+    assert many.time_s >= max(many.times[unit] for unit in ("tensor", "smem", "l2", "hbm"))
+    one = evaluate(H100, "flashmla", mla(heads=16, seq_len=4))  # 64 rows, 132 parts: one wave
+    assert one.detail["waves"] == 1
+
+
 def test_a_split_request_pays_the_combine():
     one = evaluate(H100, "flashmla", mla(batch=1, kv_len=65536))
     assert one.detail["splits"] > 1 and one.times["combine"] > 0 and one.cost.launches == 2

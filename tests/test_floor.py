@@ -31,6 +31,8 @@ CALLS = {  # prefill (tensor-bound floor), decode (HBM-bound), MHA at d=256, MLA
     "window-decode": Workload(batch=32, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536,
                               pattern="sinks(64)|window(4k)"),
     "sparse": Workload(batch=1, heads=32, head_dim=128, seq_len=16384, sparsity=0.9),
+    "mla-waves": Workload(batch=16, heads=64, kv_heads=16, head_dim=576, v_head_dim=512, seq_len=1024, kv_len=2048,
+                          page_size=64),  # FlashMLA's grid of 1,024 CTAs: eight waves on an H100
 }
 
 
