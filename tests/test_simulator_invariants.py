@@ -308,3 +308,38 @@ def _grows_at_each_split_count(hw_name: str, shape, n: int) -> None:
         for (s0, t0), (s1, t1) in zip(runs, runs[1:]):
             if s0 == s1:
                 assert t1 >= t0, (algo, runs)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hw_name=st.sampled_from(ALL_GPUS), hk=st.sampled_from([(8, 8), (32, 8), (64, 16), (128, 1), (16, 4)]),
+       dims=st.sampled_from([(64, 64), (128, 128), (256, 256), (192, 128), (576, 512)]),
+       batch=st.sampled_from([1, 4, 16, 128]), queries=st.sampled_from([1, 2, 7, 512, 1024, 4096]),
+       extra_keys=st.sampled_from([0, 5, 4096, 65536]), causal=st.booleans(),
+       mask=st.sampled_from([None, None, "window(1k)", "sinks(64)|window(512)", "causal&chunked(2k)"]),
+       paged=st.sampled_from([None, 16, 64]), scope=st.sampled_from(["kernel", "kernel-warm", "layer"]))
+def test_no_family_predicts_under_its_floor_or_a_roof(hw_name, hk, dims, batch, queries, extra_keys, causal, mask,
+                                                       paged, scope):
+    """Random shapes, masks, pages and scopes on every family: the time is never under the floor no kernel can beat
+    (validation.roofline.floor_time_s, at the FLOPs of the scores the mask keeps) nor under any unit's roof. A fuzz
+    of this kind found FlashMLA at 64 tiles x 16 KV heads (1,024 CTAs of one an SM) priced in one wave, under its
+    own tensor roof."""
+    from einsum_cascades.errors import UserError
+    from simulator.gpu_kernels import GPU_FAMILIES
+    from validation.roofline import floor_time_s
+
+    hw = hardware(hw_name)
+    try:
+        wl = Workload(batch=batch, heads=hk[0], kv_heads=hk[1], head_dim=dims[0], v_head_dim=dims[1],
+                      seq_len=queries, kv_len=queries + extra_keys, causal=causal, pattern=mask, page_size=paged,
+                      scope=scope)
+    except UserError:
+        return
+    for algo in GPU_FAMILIES:
+        try:
+            r = evaluate(hw, algo, wl)
+        except UserError:  # the family refuses the call in one line
+            continue
+        floor = floor_time_s(hw, wl, algo, r.flops)
+        assert floor is None or r.time_s >= floor[0], (algo, wl, r.time_s, floor)
+        for unit in ("tensor", "exp", "fma", "smem", "l2", "hbm"):
+            assert r.time_s >= r.times.get(unit, 0.0) * (1 - 1e-9), (algo, wl, unit, r.time_s, r.times[unit])
