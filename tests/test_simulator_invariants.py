@@ -346,18 +346,21 @@ def test_no_family_predicts_under_its_floor_or_a_roof(hw_name, hk, dims, batch, 
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pair=st.sampled_from([("h200", "h100"), ("h800", "h100"), ("gb200", "b200"), ("a100", "a100-40gb"),
-                             ("a800", "a100"), ("h100", "h100-pcie")]),
+@given(pair=st.sampled_from([("h200", "h100"), ("h800", "h100"), ("a100", "a100-40gb"), ("a800", "a100"),
+                             ("a100", "a100-pcie")]),
        hk=st.sampled_from([(8, 8), (32, 8), (64, 16), (128, 1)]), d=st.sampled_from([64, 128, 256]),
        batch=st.sampled_from([1, 4, 32, 128]), queries=st.sampled_from([1, 4, 512, 4096]),
        extra_keys=st.sampled_from([0, 2048, 65536]), causal=st.booleans(), paged=st.sampled_from([None, 64]),
        scope=st.sampled_from(["kernel", "kernel-warm", "layer"]))
 def test_a_part_with_as_much_of_everything_is_never_slower(pair, hk, d, batch, queries, extra_keys, causal, paged,
                                                            scope):
-    """The H200 (the H100's SM, more and faster HBM), the H800 (the H100 with NVLink cut), the GB200 (the B200's die
-    with more SMs at a higher clock), the A100 80GB against the 40GB, the A800 against the A100, the H100 SXM against
-    the PCIe card: the first never takes longer, at the same split count (a split heuristic counts SMs). The GB200
-    was up to 2.5% slower on calls that wait on memory while its HBM latency was derived from its SM count."""
+    """Parts of one SM count, the first with as much of everything: the H200 (the H100's SMs, more and faster HBM), the
+    H800 (the H100 with NVLink cut), the A100 80GB against the 40GB and the PCIe card, the A800 against the A100: the
+    first never takes longer, at the same split count. Parts of different SM counts are left out: the stream model
+    runs a grid of more CTAs than slots wave by wave (a full wave at the HBM rate, a tail at its own latency), so a
+    part with more slots can put more bytes in its first wave and end a little later (FlashInfer's CUDA-core decode,
+    1,024 CTAs: 104.1 us on the GB200 against 102.0 on the B200); a continuous dispatch (the HBM busy until the last
+    slots' worth of CTAs) has no such step, but took the held-out decode sets from 3.8% to 4.1% (tried 2026-12-06)."""
     from einsum_cascades.errors import UserError
     from simulator.gpu_kernels import GPU_FAMILIES
 
@@ -373,4 +376,17 @@ def test_a_part_with_as_much_of_everything_is_never_slower(pair, hk, d, batch, q
         except UserError:
             continue
         if a.detail.get("splits") == b.detail.get("splits"):
-            assert a.time_s <= b.time_s * (1 + 1e-9), (pair, algo, wl, a.time_s, b.time_s)
+            assert a.time_s <= b.time_s * (1 + 1e-3), (pair, algo, wl, a.time_s, b.time_s)  # the figures' 3 digits
+
+
+def test_the_gb200_never_waits_longer_on_memory_than_the_b200_in_one_wave():
+    """The same die and HBM3e with more SMs at a higher clock: where the grid fits one wave, no call takes longer.
+    Its HBM latency was once derived from its SM count (1.40 us against the B200's 1.37), and these came out 1-2.5%
+    slower."""
+    gb200, b200 = hardware("gb200"), hardware("b200")
+    calls = [("flash4", Workload(batch=32, heads=8, kv_heads=4, head_dim=256, seq_len=4, kv_len=131072, dtype="fp8")),
+             ("flash4", Workload(batch=1, heads=16, head_dim=256, seq_len=1, kv_len=131072, dtype="bf16", scope="layer")),
+             ("flash2", Workload(batch=1, heads=16, kv_heads=16, head_dim=256, seq_len=1, kv_len=131072, scope="layer")),
+             ("flash2", Workload(batch=1, heads=16, kv_heads=1, head_dim=64, seq_len=2, kv_len=2048, scope="layer"))]
+    for algo, wl in calls:
+        assert evaluate(gb200, algo, wl).time_s <= evaluate(b200, algo, wl).time_s, (algo, wl)
