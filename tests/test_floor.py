@@ -185,3 +185,10 @@ def test_explain_prints_the_floor_and_the_predictions_share_of_it():
     assert len(window) == 1 and "(every FLOP of the scores the mask keeps at the tensor peak" in window[0]
     assert explain("--hw", "fusemax", "--seq-len", "8k") == []  # a GPU's floor
     assert explain("--hw", "h100", "--algo", "attention-linear", "--seq-len", "8k") == []  # a cascade's work differs
+
+
+def test_a_locked_gpus_floor_is_at_its_lock():
+    wl = Workload(seq_len=8192)
+    free, locked = (floor_time_s(hardware(name), wl, "flash3")[0] for name in ("h100", "h100:1500"))
+    assert locked == pytest.approx(free * 1980 / 1500)  # the SMs run no faster than the lock
+    assert evaluate(hardware("h100:1500"), "flash3", wl).time_s >= locked

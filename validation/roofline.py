@@ -58,8 +58,8 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
 
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
     unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
-    cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the model gives the GPU
-    (``floor_clock_hz``), and the reads of Q, K and V once at the datasheet HBM bandwidth (O may stay in L2
+    cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the SMs can run at (a lock's,
+    else the model's boost clock: ``floor_clock_hz``), and the reads of Q, K and V once at the datasheet HBM bandwidth (O may stay in L2
     until the call ends; MLA's absorbed V is K's own columns; a call timed without an L2 flush,
     ``kernel-warm`` or ``layer``, may find what fits in L2 there). The FLOPs are ``flops``, a prediction's
     (``Result.flops``: 2 (d + dv) a score the mask keeps, exactly), else the one-line roofline's (the causal
@@ -93,5 +93,10 @@ def reads_every_key(wl: Workload) -> bool:
 
 
 def floor_clock_hz(hw) -> float:
-    """The highest clock the GPU model states (its boost clock; a locked model's clock where that is higher)."""
+    """The highest clock the SMs can run at: a locked model's lock (``h100:1500``, nvidia-smi --lock-gpu-clocks), else
+    the highest clock the GPU model states (its boost clock)."""
+    from gpu_models.loader import split_clock
+
+    if split_clock(hw.name)[1] is not None:
+        return hw.sustained_clock_hz
     return max(hw.boost_clock_hz, hw.tensor_clock_hz, hw.sustained_clock_hz)
