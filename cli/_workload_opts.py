@@ -160,6 +160,12 @@ def expand_points(opts: dict) -> list[dict]:
         if value is None:
             value = [preset.get(key, _DEFAULT_SHAPE.get(key))]
         lists[key] = value
+    if fixed["pattern"] and 0 in lists["sparsity"] and any(lists["sparsity"]):
+        from cli._notes import later
+
+        later(f"--sparsity 0 with --pattern {fixed['pattern']} is the pattern as written, not sized to sparsity 0 as "
+              "the other values size it: its own block density is in the block_density column (plot sparsity draws "
+              "it at the sparsity it has)")
     count = math.prod(len(v) for v in lists.values())
     if count > MAX_POINTS:
         raise UserError(f"the options expand to {count:,} points; at most {MAX_POINTS:,}: shorten a list or range")

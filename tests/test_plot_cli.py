@@ -94,3 +94,20 @@ def test_breakdown_refuses_gpus_and_accelerators_together(tmp_path):
 def test_missing_validation_file_exits_2(tmp_path):
     r = run("validation", str(tmp_path / "nope.json"), "-o", str(tmp_path / "v.png"))
     assert r.exit_code == 2 and "nope.json" in r.output
+
+
+def test_a_pattern_at_sparsity_0_beside_sized_ones_is_named_as_written(tmp_path):
+    """`--pattern topk(4) --sparsity 0..0.9`: the 0 point is topk(4) as written, the others topk sized to each
+    sparsity; the command says so once (simulate and plot alike), and says nothing without a 0 or without a pattern."""
+    def notes(*args):
+        r = CliRunner().invoke(cli, list(args))
+        assert r.exit_code == 0, r.output
+        return [line for line in r.output.splitlines() if "is the pattern as written" in line]
+
+    sized = ("--hw", "h100", "--algo", "flash3", "--seq-len", "16k")
+    assert len(notes("simulate", *sized, "--pattern", "topk(4)", "--sparsity", "0,0.5", "--format", "csv")) == 1
+    assert len(notes("plot", "sparsity", *sized, "--pattern", "topk(4)", "--sparsity", "0,0.5",
+                     "-o", str(tmp_path / "s.png"))) == 1
+    assert notes("simulate", *sized, "--pattern", "topk(4)", "--sparsity", "0.3,0.5", "--format", "csv") == []
+    assert notes("simulate", *sized, "--sparsity", "0,0.5", "--format", "csv") == []
+    assert notes("simulate", *sized, "--pattern", "topk(4)", "--format", "csv") == []

@@ -60,6 +60,18 @@ def test_sparsity_rows_compare_with_the_dense_run_and_make_causal_density_relati
     assert series.ideal[1] == pytest.approx(rows[0]["block_density"] / rows[1]["block_density"])
 
 
+def test_a_pattern_at_sparsity_0_is_drawn_at_the_sparsity_it_has():
+    """--sparsity 0 with --pattern is the pattern as written (topk(4) keeps 4 of 47 key blocks), not sized to 0 as
+    the other values size it: on the sparsity axis it sits at its own sparsity, where it once sat at 0 with a 9.5x
+    speedup beside the 0.1 point's 1.1x."""
+    rows = sparsity_rows([_point(algorithm="flash3", seq_len=131072, kv_len=8192, pattern="topk(4)", sparsity=s)
+                          for s in (0.0, 0.5, 0.9)])
+    (series,) = line_series(rows, "sparsity")
+    assert series.x[:2] == (0.5, 0.9) and 0.9 < series.x[2] < 0.93  # the as-written point last, at 1 - 4/47
+    assert series.x[2] == pytest.approx(1 - rows[0]["block_density"])
+    assert series.speedup == tuple(r["speedup"] for r in rows[1:] + rows[:1])
+
+
 def test_h100_roofs_closed_form():
     h = hardware("h100")
     tensor, exp, hbm, l2 = roofs(h, "fp16", [128])

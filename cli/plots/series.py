@@ -58,11 +58,19 @@ def line_series(rows: list[dict], x_key: str) -> list[Series]:
         groups.setdefault(key, []).append(row)
     out = []
     for (hw, algo, variant), members in groups.items():
-        members.sort(key=lambda r: r[x_key])
+        members.sort(key=lambda r: _x(r, x_key))
         out.append(Series(hw, algo, variant, tuple(dict.fromkeys(r["baseline"] for r in members)),
-                          tuple(r[x_key] for r in members), tuple(r["speedup"] for r in members),
+                          tuple(_x(r, x_key) for r in members), tuple(r["speedup"] for r in members),
                           tuple(r["block_density"] / r.get("dense_block_density", 1.0) for r in members)))
     return out
+
+
+def _x(row: dict, x_key: str):
+    """The row's place on the x axis: its ``x_key`` value, but on a sparsity axis a --pattern at sparsity 0, the
+    pattern as written (not sized to 0), at the sparsity it has: 1 - its block density relative to the dense run."""
+    if x_key == "sparsity" and row.get("pattern") and not row["sparsity"]:
+        return 1.0 - row["block_density"] / row.get("dense_block_density", 1.0)
+    return row[x_key]
 
 
 def sparsity_rows(points: list[dict]) -> list[dict]:
