@@ -47,6 +47,9 @@ def _no_baseline(opts: dict, figure: str) -> None:
                         "baseline; leave the option out (plot speedup and plot sparsity take one)")
 
 
+DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # plot sparsity without --sparsity
+
+
 def _done(output: str) -> None:
     click.echo(f"wrote {output}", err=True)
 
@@ -81,7 +84,7 @@ def speedup(output, **opts):
 def sparsity(output, **opts):
     """Speedup vs sparsity, with the ideal dashed.
 
-    The ideal is 1 / block density (relative to the dense run). The baseline is the dense run of the same algorithm unless --baseline says otherwise.
+    The ideal is 1 / block density (relative to the dense run). The baseline is the dense run of the same algorithm unless --baseline says otherwise. Without --sparsity the axis runs 0..0.9; a --pattern is sized to each sparsity (at 0, as written, drawn at the sparsity it has).
 
     \b
     Example:
@@ -92,6 +95,14 @@ def sparsity(output, **opts):
     from cli.plots.style import check_output
 
     check_output(output)
+    if opts.get("sparsity") is None:  # a sparsity axis needs sparsities: the range the examples use
+        from cli._notes import later
+
+        opts["sparsity"] = list(DEFAULT_SPARSITIES)
+        later("--sparsity 0..0.9 (plot sparsity's default range; --sparsity names others)")
+    elif len(set(opts["sparsity"])) < 2:
+        raise UserError(f"bad --sparsity {opts['sparsity'][0]:g}: plot sparsity draws speedup against sparsity, so it "
+                        "needs two values or more (a list, or a range such as 0..0.9)")
     sparsity_figure(*_usable(sparsity_rows(expand_points(opts)), "speedup"), output)
     _done(output)
 

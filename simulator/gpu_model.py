@@ -129,7 +129,14 @@ def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE, timed: bool = True) -> Re
 
 
 def _state(hw, algo, wl, cfg) -> Result:
-    """A cascade with no score element (linear attention): simulator.state_kernel."""
+    """A cascade with no score element (linear attention): simulator.state_kernel. A mask has no score to act on:
+    causal linear attention is another algorithm (a running state, or chunks), and a pattern or --sparsity no tile to
+    skip, so each is refused rather than priced as the dense call."""
+    if wl.causal or wl.pattern or wl.sparsity:
+        given = "--causal (or a --model preset's)" if wl.causal else (
+            f"--pattern {wl.pattern}" if wl.pattern else f"--sparsity {wl.sparsity:g}")
+        raise UserError(f"{given}: {cfg.cascade} has no score tensor (it multiplies K^T by V before Q), so a mask has no "
+                        "score to act on; attnsim prices its dense (non-causal) form only: leave the mask out")
     cost = state_cost(cfg.cascade, wl)
     times = _roof_times(hw, wl, cost, cfg.tensor_path)
     times["compute"] = max(times["tensor"], times["exp"], times["fma"])

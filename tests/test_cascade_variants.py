@@ -172,3 +172,18 @@ def test_lightning_attention_needs_queries_as_long_as_keys():
                                  "--kv-len", "4k"])
     assert r.exit_code == 2 and "needs --kv-len equal to --seq-len" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("algo", ["attention-linear", "attention-lightning"])
+@pytest.mark.parametrize("mask", [["--causal"], ["--pattern", "window(1k)"], ["--sparsity", "0.9"]])
+def test_a_state_cascade_refuses_a_mask_rather_than_price_the_dense_call(algo, mask):
+    """A cascade with no score tensor (K^T V before Q) has no score for a mask to act on: causal linear attention is
+    another algorithm, and a pattern or sparsity skips nothing. attnsim once priced each as the dense call (a 0.9
+    sparsity at a 1.0x speedup, with no word); now one line names the option."""
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", algo, "--seq-len", "16k", *mask])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = r.output.strip().splitlines()
+    assert line.startswith(f"attnsim: error: {mask[0]}") and f"{algo} has no score tensor" in line
+    with pytest.raises(UserError, match="no score tensor"):
+        evaluate(hardware("h100"), algo, Workload(seq_len=16384, causal=True))
+    assert evaluate(hardware("h100"), algo, Workload(seq_len=16384)).time_s > 0  # the dense form runs

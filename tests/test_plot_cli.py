@@ -111,3 +111,15 @@ def test_a_pattern_at_sparsity_0_beside_sized_ones_is_named_as_written(tmp_path)
     assert notes("simulate", *sized, "--pattern", "topk(4)", "--sparsity", "0.3,0.5", "--format", "csv") == []
     assert notes("simulate", *sized, "--sparsity", "0,0.5", "--format", "csv") == []
     assert notes("simulate", *sized, "--pattern", "topk(4)", "--format", "csv") == []
+
+
+def test_plot_sparsity_takes_a_range_by_default_and_refuses_one_value(tmp_path):
+    """A sparsity axis of one point (plot sparsity without --sparsity drew a lone dot at 0) says nothing: the default
+    is 0..0.9, said in a note, and one value is a one-line error."""
+    out = tmp_path / "s.png"
+    r = run("sparsity", "--hw", "h100", "--seq-len", "8k", "-o", str(out))
+    assert r.exit_code == 0 and "--sparsity 0..0.9 (plot sparsity's default range" in r.output, r.output
+    r = run("sparsity", "--hw", "h100", "--seq-len", "8k", "--sparsity", "0.5", "-o", str(out))
+    assert r.exit_code == 2 and r.output.strip().splitlines() == [
+        "attnsim: error: bad --sparsity 0.5: plot sparsity draws speedup against sparsity, so it needs two values or "
+        "more (a list, or a range such as 0..0.9)"]

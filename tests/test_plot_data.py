@@ -210,3 +210,17 @@ def test_every_gpu_kernel_family_has_a_look_of_its_own():
 
     looks = [(algo_color(a), algo_marker(a)) for a in GPU_FAMILIES if "@" not in a]
     assert len(set(looks)) == len(looks)
+
+
+def test_many_series_on_one_line_grow_their_rings_only_so_far():
+    """Ten series the model prices alike (the same x and speedups) once drew the first with markers 35 points wide."""
+    from cli.plots.lines import HALO_MARKER, MAX_HALOS, _lines
+
+    rows = [_row(algo="flash3", n=n, speedup=1.0, s=s) for s in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+            for n in (1024, 2048)]
+    fig, ax = _lines(line_series(rows, "seq_len"), ideal=False)
+    sizes = [line.get_markersize() for line in ax.get_lines() if len(line.get_xdata())]
+    assert max(sizes) - min(sizes) == pytest.approx(HALO_MARKER * MAX_HALOS)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -12,6 +12,7 @@ LOG_TICKS_NARROW = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # ... on an axis spanning und
 NARROW_SPAN = 100  # so that every curve has labelled ticks beside it (the decode plot spans 0.2x to 5x)
 LEGEND_INSIDE_MAX = 3  # more legend entries than this go outside the axes, on the right
 HALO_MARKER, HALO_WIDTH = 3.5, 2.4  # points of marker and line width a hidden series gains per series over it
+MAX_HALOS = 3  # at most that many rings: ten series on one line once drew markers a tenth of the plot wide
 
 
 def speedup_figure(rows: list[dict], note: str, output: str) -> None:
@@ -74,7 +75,7 @@ def _lines(series: list[Series], ideal: bool):
         label = f"{style.hw_label(s.hardware)} {s.algorithm}" + (f", {s.variant_text()}" if s.variant else "")
         if not shared_baseline:
             label += f" (vs {series_baseline(s)})"
-        over = _covering(s, series[i + 1:])  # drawn wider, so the series drawn on it leave it showing around them
+        over = min(_covering(s, series[i + 1:]), MAX_HALOS)  # drawn wider: the series drawn on it leave it showing
         ax.plot(s.x, s.speedup, color=color, marker=style.algo_marker(s.algorithm),
                 linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label,
                 markersize=rc["lines.markersize"] + HALO_MARKER * over,
