@@ -235,6 +235,10 @@ def config_notes(name: str) -> list[str]:
     note = layer_mix(attn, name)[1]
     if note:
         notes.append(note)
+    dtype = attn.get("torch_dtype")
+    if dtype is not None and not (isinstance(dtype, str) and dtype in HF_DTYPES):
+        notes.append(f"torch_dtype {short_repr(dtype)} is how its weights are stored, not a 16-bit attention dtype: "
+                     "without --dtype the call runs fp16")
     cap = attn.get("attn_logit_softcapping")
     if type(cap) in (int, float) and cap > 0:  # Gemma 2: c tanh(s / c) on every score
         notes.append(f"its attention logits are soft-capped at {cap:g} (attn_logit_softcapping); this is the "

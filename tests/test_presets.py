@@ -203,3 +203,17 @@ def test_a_soft_capped_config_points_to_the_softcap_cascade(tmp_path):
     path = _config(tmp_path, num_attention_heads=16, num_key_value_heads=8, head_dim=256, attn_logit_softcapping=50.0)
     r = CliRunner().invoke(cli, ["model", "show", path])
     assert r.exit_code == 0 and "soft-capped at 50" in r.stderr and "attention-softcap@" in r.stderr
+
+
+@pytest.mark.parametrize("dtype, note", [("float32", True), ("float8_e4m3fn", True), ("bfloat16", False),
+                                         ("float16", False)])
+def test_a_weights_dtype_that_is_no_attention_dtype_is_said_not_taken(tmp_path, dtype, note):
+    """A config's torch_dtype float32 (BERT's) is how its weights are stored: the call runs fp16, and the command
+    says so where it once took fp16 without a word."""
+    path = _config(tmp_path, num_attention_heads=32, hidden_size=4096, torch_dtype=dtype)
+    r = CliRunner().invoke(cli, ["model", "show", path])
+    assert r.exit_code == 0, r.output
+    said = f"torch_dtype '{dtype}' is how its weights are stored, not a 16-bit attention dtype: without --dtype the " \
+           "call runs fp16"
+    assert (said in r.stderr) is note
+    assert hf_config(path).get("dtype") == {"bfloat16": "bf16", "float16": "fp16"}.get(dtype)  # else fp16, unset
