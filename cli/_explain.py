@@ -34,17 +34,13 @@ def _floor_line(hw, wl, algorithm: str, result) -> str:
     """The call's floor on this GPU (validation.roofline.floor_time_s, at the FLOPs of the scores its mask keeps) and
     the prediction's share of that speed of light; nothing for a cascade, whose work may be other (no floor is
     sure)."""
-    from validation.roofline import floor_clock_hz, floor_time_s, reads_every_key
+    from validation.roofline import floor_clock_hz, floor_reason, floor_time_s, reads_every_key
 
     floor, time_s = floor_time_s(hw, wl, algorithm, result.flops), result.time_s
     if floor is None or not time_s:
         return ""
     seconds, bound = floor
-    clock = floor_clock_hz(hw) / 1e6
-    every_key = reads_every_key(wl)
-    what = (f"every FLOP{'' if every_key else ' of the scores the mask keeps'} at the tensor peak at {clock:g} MHz"
-            if bound == "tensor" else "the Q/K/V reads at the datasheet HBM bandwidth" if every_key
-            else "the reads of Q and of the keys a query keeps at the datasheet HBM bandwidth")
+    what = floor_reason(bound, reads_every_key(wl.pattern, wl.sparsity), floor_clock_hz(hw))
     return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
             f"this prediction runs at {seconds / time_s:.0%} of that speed")
 

@@ -47,7 +47,7 @@ def _no_baseline(opts: dict, figure: str) -> None:
                         "baseline; leave the option out (plot speedup and plot sparsity take one)")
 
 
-DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # plot sparsity without --sparsity
+DEFAULT_SPARSITY_RANGE = "0..0.9"  # plot sparsity without --sparsity: the values --sparsity 0..0.9 gives
 
 
 def _done(output: str) -> None:
@@ -98,8 +98,10 @@ def sparsity(output, **opts):
     if opts.get("sparsity") is None:  # a sparsity axis needs sparsities: the range the examples use
         from cli._notes import later
 
-        opts["sparsity"] = list(DEFAULT_SPARSITIES)
-        later("--sparsity 0..0.9 (plot sparsity's default range; --sparsity names others)")
+        from cli._params import FLOAT_LIST
+
+        opts["sparsity"] = FLOAT_LIST.convert(DEFAULT_SPARSITY_RANGE, None, None)
+        later(f"--sparsity {DEFAULT_SPARSITY_RANGE} (plot sparsity's default range; --sparsity names others)")
     elif len(set(opts["sparsity"])) < 2:
         raise UserError(f"bad --sparsity {opts['sparsity'][0]:g}: plot sparsity draws speedup against sparsity, so it "
                         "needs two values or more (a list, or a range such as 0..0.9)")

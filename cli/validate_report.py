@@ -110,12 +110,12 @@ def _floor_notes(points: list[dict]) -> None:
     shape, time unit or device in the file, whose error would otherwise read as the model's."""
     from cli._output import human_time, lengths, shape
     from cli._notes import later
+    from validation.roofline import floor_reason, reads_every_key
 
     for p in points:
         if p.get("below_floor"):
             where = f"row {p['row']}" if "row" in p else f"{p['kernel']} {shape(p)} N={lengths(p)}"
-            what = ("every FLOP at the tensor peak" if p["floor_bound"] == "tensor"
-                    else "reading Q, K and V once at the datasheet HBM bandwidth")
+            what = floor_reason(p["floor_bound"], reads_every_key(p["pattern"], p["sparsity"]))
             later(f"{where}: measured {human_time(p['measured_s'])} is under the {human_time(p['floor_s'])} no "
                  f"kernel can beat on {p['hardware']} ({what}): check its shape, time unit and device")
 

@@ -379,7 +379,7 @@ def _above_floor(points: list[dict], hw, path: str) -> None:
     from simulator.api import default_algorithm
     from simulator.workload import Workload
     from validation.report import _WORKLOAD_FIELDS
-    from validation.roofline import FLOOR_MARGIN, floor_time_s
+    from validation.roofline import floor_time_s, under_floor
 
     for i, p in enumerate(points):
         if not p.get("measured_s") or not p.get("ok", True):
@@ -387,9 +387,9 @@ def _above_floor(points: list[dict], hw, path: str) -> None:
         try:
             wl = Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None})
             floor = floor_time_s(hw, wl, p.get("algorithm") or default_algorithm(hw))
-        except (UserError, TypeError, ValueError):  # a point the fit cannot run is skipped there, with its reason
+        except (TypeError, ValueError):  # (UserError is one) a point the fit cannot run is skipped there, with its reason
             continue
-        if floor is not None and p["measured_s"] < FLOOR_MARGIN * floor[0]:
+        if under_floor(p["measured_s"], floor):
             where = f"{path} row {p['row']}" if "row" in p else f"{path} point {i}"
             raise UserError(f"{where}: measured {p['measured_s'] * 1e6:.3g} us is under the {floor[0] * 1e6:.3g} us no "
                             f"kernel can beat on {hw.name}: check its shape, time unit and device")

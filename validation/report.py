@@ -19,7 +19,7 @@ from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.flashmla import FLASHMLA_BUILDS, flashmla_build
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
-from validation.roofline import FLOOR_MARGIN, floor_time_s, roofline_time_s
+from validation.roofline import floor_time_s, roofline_time_s, under_floor
 
 WORKLOAD_KEYS = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "causal", "pattern",
                  "sparsity", "page_size", "varlen", "num_splits")
@@ -241,7 +241,7 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
             "roofline_s": roofline, "roofline_error": None if roofline is None else roofline / measured - 1.0,
             "stream_ratio": stream_ratio(result) if spec.kind == "gpu" else None,
             "floor_s": floor and floor[0], "floor_bound": floor and floor[1],
-            "below_floor": bool(floor) and measured < FLOOR_MARGIN * floor[0]}
+            "below_floor": under_floor(measured, floor)}
 
 
 def speedup_errors(points: list[dict]) -> list[dict]:

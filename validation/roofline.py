@@ -69,7 +69,7 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
     from simulator.gpu_kernels import GPU_FAMILIES
     from simulator.workload import mla_absorbed
 
-    every_key = reads_every_key(wl)
+    every_key = reads_every_key(wl.pattern, wl.sparsity)
     if algorithm not in GPU_FAMILIES or (flops is None and not every_key):
         return None
     dtype = wl.dtype if wl.dtype in hw.tensor_flops_per_clk_sm else "fp16"
@@ -87,9 +87,24 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
     return (compute, "tensor") if compute >= memory else (memory, "hbm")
 
 
-def reads_every_key(wl: Workload) -> bool:
-    """Whether the call's mask keeps a score of every key (dense or causal): its floor then holds K's and V's reads."""
-    return not wl.sparsity and (not wl.pattern or wl.pattern.strip() in ("full", "causal"))
+def reads_every_key(pattern: str | None, sparsity: float) -> bool:
+    """Whether a call's mask keeps a score of every key (dense or causal): its floor then holds K's and V's reads."""
+    return not sparsity and (not pattern or pattern.strip() in ("full", "causal"))
+
+
+def under_floor(measured_s: float, floor: tuple[float, str] | None) -> bool:
+    """Whether a measured time lies under ``floor`` (``floor_time_s``'s; None: no floor), beyond the margin."""
+    return floor is not None and measured_s < FLOOR_MARGIN * floor[0]
+
+
+def floor_reason(bound: str, every_key: bool, clock_hz: float | None = None) -> str:
+    """What sets a floor, in words: its FLOPs at the tensor peak (at ``clock_hz`` where given), or its reads at the
+    datasheet bandwidth; under a mask (not ``every_key``) those of the scores and keys it keeps."""
+    if bound == "tensor":
+        at = f" at {clock_hz / 1e6:g} MHz" if clock_hz else ""
+        return f"every FLOP{'' if every_key else ' of the scores the mask keeps'} at the tensor peak{at}"
+    return ("the Q/K/V reads at the datasheet HBM bandwidth" if every_key
+            else "the reads of Q and of the keys a query keeps at the datasheet HBM bandwidth")
 
 
 def floor_clock_hz(hw) -> float:
