@@ -96,6 +96,9 @@ def _derived(spec) -> dict[str, tuple[float, str, str]]:
     out["fp32_peak_flops"] = (spec.fp32_peak_flops(), "FLOP/s", "2 x sms x fp32_fma_per_clk_sm x boost_clock_hz")
     out["sfu_peak_ops"] = (spec.sfu_peak_ops(), "op/s", "sms x sfu_ops_per_clk_sm x sustained_clock_hz")
     out["hbm_achievable_bw"] = (spec.hbm_achievable_bw, "B/s", "hbm_bw_bytes_s x hbm_efficiency")
+    if spec.cp_async_hbm_efficiency is not None:  # the cp.async path's own read ceiling (FA2, FlashInfer's fa2)
+        out["cp_async_achievable_bw"] = (spec.stream_bw(cp_async=True), "B/s",
+                                         "hbm_bw_bytes_s x cp_async_hbm_efficiency")
     return out
 
 

@@ -17,6 +17,7 @@ _GPU = {
     "l2_bytes": "bytes", "l2_bw_bytes_s": "bandwidth", "hbm_bytes": "bytes", "hbm_bw_bytes_s": "bandwidth",
     "hbm_efficiency": "fraction", "gemm_efficiency": "fraction", "unfused_hbm_efficiency": "fraction", "unfused_strided_efficiency": "fraction",
     "cuda_core_issue_efficiency": "fraction", "cuda_core_clock_hz": "frequency", "stream_overlap_loss": "fraction",
+    "cp_async_hbm_efficiency": "fraction",
     "mma_sync_efficiency": "fraction",
     "mma_sync_softmax_exposed": "fraction", "wgmma_efficiency": "fraction", "wgmma_softmax_exposed": "fraction",
     "tcgen05_efficiency": "fraction", "tcgen05_softmax_exposed": "fraction", "hbm_latency_s": "time",
@@ -34,10 +35,11 @@ TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm":
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
             "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround", "mma_sync_flops_per_clk_sm",
             "uncapped_tensor_flops_per_clk_sm", "unfused_strided_efficiency", "cuda_core_issue_efficiency",
-            "cuda_core_clock_hz", "stream_overlap_loss")  # the MMA paths an architecture
+            "cuda_core_clock_hz", "stream_overlap_loss", "cp_async_hbm_efficiency")  # the MMA paths an architecture
 # lacks (GPUSpec checks which) and figures with a default (no pointer-chase latency published; no turnaround: 0;
 # no mma.sync ceiling below the tensor peak; no chip-level tensor cap; strided element-wise kernels as the rest;
-# CUDA-core loops issuing every clock, at the sustained clock; a fused kernel's HBM stream hidden wholly behind its compute)
+# CUDA-core loops issuing every clock, at the sustained clock; a fused kernel's HBM stream hidden wholly behind its compute;
+# cp.async streams at hbm_efficiency)
 # 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
 ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes",
                 "tcgen05_tile_turnaround", "stream_overlap_loss")

@@ -106,6 +106,10 @@ class GPUSpec:
     # SM whose next K/V tiles are late idles, and the shared HBM serves the SMs' loads unevenly, so the loss peaks
     # where neither side dominates. No datasheet gives it; None: 0.
     stream_overlap_loss: float | None = None
+    # The read fraction of hbm_bw_bytes_s a stream of cp.async (LDGSTS) loads into shared memory reaches, where it
+    # is measured apart from the one hbm_efficiency holds (TMA or plain loads): the loads FA2's kernels, FA3's SM80
+    # and paged non-TMA paths and FlashInfer's fa2 kernels stream K/V with. None: hbm_efficiency.
+    cp_async_hbm_efficiency: float | None = None
     description: str = ""
     energy: None = None  # no cited per-action GPU energies: energy_j is null for GPUs
     sources: dict = field(default_factory=dict, compare=False)  # field (or "table.key") -> source text
@@ -137,6 +141,8 @@ class GPUSpec:
                                     "MHz): GPU Boost does not run the SMs above it")
         if self.stream_overlap_loss is not None:
             _check_fraction(self, "stream_overlap_loss", self.stream_overlap_loss, zero_ok=True)
+        if self.cp_async_hbm_efficiency is not None:
+            _check_fraction(self, "cp_async_hbm_efficiency", self.cp_async_hbm_efficiency)
         if self.unfused_hbm_efficiency > self.hbm_efficiency:
             raise HardwareError(f"{self.name}: unfused_hbm_efficiency ({self.unfused_hbm_efficiency}) exceeds "
                                 f"hbm_efficiency ({self.hbm_efficiency}): no kernel streams faster than the measured stream")
@@ -235,6 +241,13 @@ class GPUSpec:
     def hbm_achievable_bw(self) -> float:
         """HBM B/s a well-fed streaming kernel reaches."""
         return self.hbm_bw_bytes_s * self.hbm_efficiency
+
+    def stream_bw(self, cp_async: bool = False) -> float:
+        """HBM B/s a well-fed stream reaches on its load path: ``cp_async``, loads by cp.async (LDGSTS) into shared
+        memory, at ``cp_async_hbm_efficiency`` where this part has one; else ``hbm_achievable_bw``."""
+        if cp_async and self.cp_async_hbm_efficiency is not None:
+            return self.hbm_bw_bytes_s * self.cp_async_hbm_efficiency
+        return self.hbm_achievable_bw
 
 
 @dataclass(frozen=True, slots=True)

@@ -388,7 +388,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     page_table = wl.batch * math.ceil(wl.kv_len / page_size(wl)) * 4 if family == BATCH else 0  # int32 page indices
     reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)  # the dirty lines nvbench's cold L2 flush leaves
-    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    bw = hw.stream_bw(cp_async=True)  # decode.cuh loads K/V rows by cp_async::pred_load
     in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
     cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
     stream, bound = _stream_seconds(ctas, slots, cta_bytes, in_flight, hw.hbm_latency_s, bw, 1.0 + writeback / reads)
@@ -410,7 +410,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
                 fma_ops=lane_rows * lane_fp32_pipe_ops(cfg),
                 exp_ops=lane_rows, launches=2 if split else 1)
-    times = _roof_times(hw, wl, cost, "mma_sync")
+    times = _roof_times(hw, wl, cost, "mma_sync", cp_async=True)
     times["launch"] = hw.launch_overhead_s
     times["compute"] = startup + body + tail
     times["stream_fill"] = startup + tail

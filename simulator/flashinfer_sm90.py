@@ -64,7 +64,7 @@ def config(d: int, dv: int, b: int, causal: bool, paged: bool) -> KernelConfig:
     smem = (br * d + FA3_STAGES * bc * d + max(FA3_STAGES * bc * dv, br * dv)) * b
     return KernelConfig(FAMILY, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         True, False, cascade=FUSED_CASCADE, kv_stages=FA3_STAGES, persistent=True,
-                        window_extra_tile=True)
+                        window_extra_tile=True, cp_async_loads=paged)  # SparseCollectiveMainloop: cp.async
 
 
 def causal(wl) -> bool:

@@ -543,7 +543,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     partial = wl.batch * wl.heads * wl.seq_len * n_chunks * (dv * b + PARTIAL_LSE_BYTES) if split else 0
     reads = kv + q_bytes
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
-    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    bw = hw.stream_bw(cp_async=True)  # prefill.cuh produce_kv: cp_async::pred_load
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits
     longest = max(n for n, _ in work)
     # the longest CTA's K/V, one tile pair in flight: a round trip an iteration (a chunk shorter than the tile: one)
@@ -580,7 +580,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
 def _times(hw, wl, cost, compute: float, fill: float, merge: float, writeback: float) -> dict:
     """The roofs, one launch, the call's compute (first loads, stream or SM time, last tile), the merge kernel and
     the cold L2's write-backs, as gpu_model._finish combines them."""
-    times = _roof_times(hw, wl, cost, "mma_sync")
+    times = _roof_times(hw, wl, cost, "mma_sync", cp_async=True)
     times.update(launch=hw.launch_overhead_s, compute=compute, stream_fill=fill, combine=merge, writeback=writeback)
     return times
 
@@ -625,7 +625,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     page_table = wl.batch * math.ceil(keys / page_size(wl)) * 4 if family == BATCH_FAMILY else 0
     reads = kv + q_o / 2 + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)
-    bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
+    bw = hw.stream_bw(cp_async=True)  # prefill.cuh produce_kv: cp_async::pred_load
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits (a short chunk: all)
     cta_bytes = keys / busy * row_bytes
     stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,

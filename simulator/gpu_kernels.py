@@ -125,6 +125,10 @@ class KernelConfig:
     # multi-head latent attention's absorbed form (FlashMLA): V is the first dv columns of each K row, so a tile's
     # load from memory is its K rows alone, while its MMAs still read K and V (the same smem) as operands
     v_in_k: bool = False
+    # K/V tiles loaded by cp.async (LDGSTS) rather than TMA: FA2's kernels (csrc/flash_attn/src/kernel_traits.h
+    # GmemTiledCopyQKV, SM80_CP_ASYNC_CACHEGLOBAL), FA3's SM80 path and its paged non-TMA gather; their stream
+    # reaches the part's cp.async read fraction (GPUSpec.stream_bw), where one is measured apart
+    cp_async_loads: bool = False
 
     def mma_dims(self, d: int, dv: int) -> tuple:
         """The head dims the kernel's MMAs and smem tiles span for a call of head dims ``d``, ``dv``."""

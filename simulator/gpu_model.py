@@ -214,7 +214,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
                    launches=where(splits > 1, 2, 1) + (split_launch and splits == 1) + prepare + fill)
-    times = _roof_times(hw, wl, cost, cfg.tensor_path)
+    times = _roof_times(hw, wl, cost, cfg.tensor_path, cfg.cp_async_loads)
     times["compute"] = compute_cycles / clock
     if prepare:  # FA3's scheduler kernel: its launch (counted above), then one dependent read of the lengths
         times["prepare"] = hw.hbm_latency_s
@@ -657,8 +657,9 @@ def _naive(hw, wl) -> Result:
 
 # ---------------------------------------------------------------- shared
 
-def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
-    """Seconds each unit needs for the whole call at its own achievable peak."""
+def _roof_times(hw, wl, cost: Cost, path: str, cp_async: bool = False) -> dict[str, float]:
+    """Seconds each unit needs for the whole call at its own achievable peak; ``cp_async``: the kernel streams its
+    K/V by cp.async, at that load path's read fraction where the part has one (GPUSpec.stream_bw)."""
     clock = hw.sustained_clock_hz
     eff = hw.gemm_efficiency if path == "cublas" else hw.mma_path(path)[0]
     if isinstance(cost.tensor_flops, (int, float)) and cost.tensor_flops == 0:
@@ -671,7 +672,7 @@ def _roof_times(hw, wl, cost: Cost, path: str) -> dict[str, float]:
         "fma": cost.fma_ops / (hw.sms * hw.fp32_fma_per_clk_sm * clock),
         "smem": cost.onchip_bytes / (hw.sms * hw.smem_bytes_per_clk_sm * clock),
         "l2": cost.l2_bytes / hw.l2_bw_bytes_s,
-        "hbm": cost.hbm_bytes / (hw.hbm_bw_bytes_s * hw.hbm_efficiency),
+        "hbm": cost.hbm_bytes / hw.stream_bw(cp_async),
         "launch": cost.launches * hw.launch_overhead_s,
     }
 

@@ -169,7 +169,7 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                         False, swapped, split_kernel=split, head_dims=compiled_head_dims(d, dv, kd, kdv),
-                        masks_local_tiles=True, gemm_ahead_loads=True, mask_ops_per_score=mask_ops)
+                        masks_local_tiles=True, gemm_ahead_loads=True, mask_ops_per_score=mask_ops, cp_async_loads=True)
 
 
 # FA2's mask in instructions a thread issues a score, counted from its SASS (docs/kernels.md C): Mask::apply_mask
@@ -299,7 +299,8 @@ def _fa3_sm90(d: int, dv: int, b: int, causal: bool, local: bool, paged: bool, p
     # transpose_V: LDSM.T, byte permutes, STSM from the TMA-loaded sVt into sV)
     return KernelConfig("flash3", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         (causal or local) and not paper, False, p_through_smem=p_in_smem, kv_stages=FA3_STAGES,
-                        persistent=True, transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
+                        persistent=True, transpose_v=b == 1, head_dims=compiled_head_dims(d, dv, kd, kdv),
+                        cp_async_loads=paged)
 
 
 def _fa3_tiles(d: int, dv: int, causal: bool, fp8: bool, local: bool = False,
@@ -411,7 +412,8 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
     return KernelConfig("flash3", FA3_SM80_BLOCK_Q, bc, warps, warps, 0, "mma_sync", False, not q_in_regs, smem,
                         MAX_REGS_PER_THREAD, persistent and (causal or local), True, kv_stages=stages,
                         persistent=persistent,
-                        max_ctas_per_sm=2 if warps == 4 else 1, head_dims=compiled_head_dims(d, dv, kd, kdv))
+                        max_ctas_per_sm=2 if warps == 4 else 1, head_dims=compiled_head_dims(d, dv, kd, kdv),
+                        cp_async_loads=True)
 
 
 def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False,

@@ -120,6 +120,8 @@ def test_variants_via_replace_keep_sources_and_rescale_peaks():
     ("h100", dict(kind="accelerator"), "kind must be 'gpu'"),
     ("h100", dict(cuda_core_clock_hz=2100e6), "cuda_core_clock_hz .2100 MHz. exceeds the highest clock"),
     ("h100", dict(cuda_core_clock_hz=0), "cuda_core_clock_hz must be a positive"),
+    ("b200", dict(cp_async_hbm_efficiency=1.2), "cp_async_hbm_efficiency must be a fraction"),
+    ("b200", dict(cp_async_hbm_efficiency=0), "cp_async_hbm_efficiency must be a fraction"),
     ("fusemax", dict(exp_cost={"exp": 1}), "exp"),  # FuseMax has no exp unit to spend an exp op on
     ("fusemax", dict(pe2d_ops=("mac", "fma")), "pe2d_ops"),
     ("flat", dict(pe1d_ops=("max", "add", "mac", "exp")), "no PE array executes 'div'"),
