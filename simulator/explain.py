@@ -215,6 +215,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")
         lines.append(f"paged KV cache, {pages}: {how}")
+    if cfg.cp_async_loads and hw.cp_async_hbm_efficiency is not None:
+        lines.append(_cp_async_line(hw))
     if spec.family == "flash3" and vllm_one_mma_wg(wl) and sm_number(hw.arch) >= 90:
         lines.append(f"vLLM's FA3 (vllm_flash_attn) on a decode batch of {wl.seq_len * wl.group} packed rows: one MMA "
                      f"warpgroup on a {cfg.block_q}-row tile (hopper/heuristics.h use_one_mma_wg), where upstream "
@@ -358,7 +360,7 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
              f"grid: {det['ctas']} CTAs = requests x KV heads x {det['splits']} chunk(s) of {det['chunk_keys']} keys, "
              f"{det['waves']} wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else ""),
-             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
+             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), CTA bytes x L_loaded / in flight), "
              f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
              f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
              f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues, "
@@ -415,7 +417,7 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             + (f"; {det['launched_ctas']} launched ("
                + ("a CUDA graph's padded grid" if det.get("graph") else "the window's planned chunks past its last "
                   "key exit at once") + ")" if det["launched_ctas"] != det["ctas"] else ""),
-            f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*eff), CTA bytes x L_loaded / in flight), "
+            f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             *_tc_window_lines(det),
@@ -462,7 +464,7 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
                                               if batch else "KV heads x query tiles") +
             f" x {det['splits']} chunk(s) of {det['chunk_keys']} keys (up to {det['iterations']} iteration(s)), "
             f"{det['waves']} wave(s){pages}",
-            f"stream = max(bytes x (1 + write-back share) / (B_hbm*eff), the longest CTA's bytes x L_loaded / in "
+            f"stream = max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), the longest CTA's bytes x L_loaded / in "
             f"flight), in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} (masked ones at "
@@ -700,3 +702,16 @@ def _accel_mapping(det: dict) -> str:
     chunks = det["query_chunks"]
     return f"query chunks {chunks}" if isinstance(chunks, int) else \
         "query chunks " + ", ".join(f"{k} {v}" for k, v in chunks.items())
+
+
+def _stream_eff(hw) -> str:
+    """The read fraction FlashInfer's cp.async streams take here: ``eff`` (hbm_efficiency), or this GPU's own
+    cp.async figure where it has one (docs/kernels.md Q)."""
+    if hw.cp_async_hbm_efficiency is None:
+        return "eff"
+    return f"{hw.cp_async_hbm_efficiency:g}, the cp.async read fraction"
+
+
+def _cp_async_line(hw) -> str:
+    return (f"K/V by cp.async: the HBM stream at {hw.cp_async_hbm_efficiency:g} of the peak, this GPU's cp.async read "
+            f"fraction (cp_async_hbm_efficiency), where TMA loads reach {hw.hbm_efficiency:g}")

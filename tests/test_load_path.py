@@ -82,3 +82,18 @@ def test_flashinfer_s_per_wave_stream_takes_the_cp_async_rate_too(family, wl):
     plain = replace(b200, cp_async_hbm_efficiency=None)
     slow, fast = (simulate(hw, family, Workload(**wl)).times["compute"] for hw in (b200, plain))
     assert fast * 1.05 < slow <= fast * 0.946 / 0.872 * 1.0001
+
+
+def test_explain_names_the_cp_async_read_fraction_where_a_part_has_one():
+    from simulator.explain import explain_gpu
+
+    def text(hw, family, wl):
+        return explain_gpu(hw, family, wl, simulate(hw, family, wl))
+
+    b200, h100 = load_hardware("b200"), load_hardware("h100")
+    decode = Workload(batch=64, heads=32, kv_heads=8, seq_len=1, kv_len=32768)
+    fa2 = " ".join(text(b200, "flash-decoding", decode).split())
+    assert "K/V by cp.async: the HBM stream at 0.872 of the peak" in fa2 and "TMA loads reach 0.946" in fa2
+    assert "B_hbm*0.872, the cp.async read fraction" in " ".join(text(b200, "flashinfer-decode-tc", decode).split())
+    assert "cp.async read fraction" not in " ".join(text(h100, "flashinfer-decode-tc", decode).split())
+    assert "cp.async read fraction" not in " ".join(text(b200, "flash4", Workload(seq_len=4096)).split())
