@@ -72,7 +72,10 @@ def _fake_cupy(log: list | None = None, calls: list | None = None) -> types.Modu
             pass
 
     cuda = types.SimpleNamespace(
-        Device=lambda: types.SimpleNamespace(attributes={"MultiProcessorCount": 132, "L2CacheSize": 50 << 20}),
+        Device=lambda: types.SimpleNamespace(attributes={
+            "MultiProcessorCount": 132, "L2CacheSize": 50 << 20, "ComputeCapabilityMajor": 9,
+            "ComputeCapabilityMinor": 0, "MaxSharedMemoryPerMultiprocessor": 233472,
+            "MaxSharedMemoryPerBlockOptin": 232448}),
         Event=Event, get_elapsed_time=lambda a, b: 0.01,
         Stream=types.SimpleNamespace(null=types.SimpleNamespace(synchronize=lambda: None)),
         runtime=types.SimpleNamespace(getDeviceProperties=lambda i: {"name": b"Fake GPU"}))
@@ -114,6 +117,33 @@ def test_two_kernels_touches_no_shared_memory_past_what_it_asks_for(monkeypatch,
     touches = [(int(args[2][1]), kwargs.get("shared_mem", 0)) for name, args, kwargs in calls if name == "touch"]
     assert touches and {smem for _, smem in touches} >= {0, 8704, 36864}
     assert all(4 * n <= smem for n, smem in touches), sorted(set(touches))
+
+
+def test_load_paths_asks_for_the_shared_memory_each_kernel_fills(monkeypatch, capsys):
+    """cpasyncS keeps S 16-byte slots a thread, bulkS S chunks of its chunk's float4s: each launch asks for exactly
+    that much dynamic shared memory, within what an H100 grants a CTA and an SM, and never more than 2048 threads an SM;
+    both paths are swept from under 16 KiB in flight an SM to 64 KiB and more."""
+    calls = []
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(calls=calls))
+    question = next(q for q in Q.QUESTIONS if q.name == "load_paths")
+    exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    seen = {"cpasync": [], "bulk": []}
+    for name, args, kwargs in calls:
+        if name.startswith("cpasync"):
+            (grid,), (threads,), smem = args[0], args[1], kwargs["shared_mem"]
+            assert smem == int(name[len("cpasync"):]) * threads * 16
+        elif name.startswith("bulk"):
+            (grid,), (threads,), smem = args[0], args[1], kwargs["shared_mem"]
+            assert smem == int(name[len("bulk"):]) * int(args[2][3]) * 16 and threads == 128
+        else:
+            continue
+        ctas = grid // 132
+        assert smem <= 232448 and ctas * (smem + 1024) <= 233472 and ctas * threads <= 2048
+        seen[name.rstrip("0123456789")].append(ctas * smem)
+    for path, inflight in seen.items():
+        assert min(inflight) < 16 * 1024 and max(inflight) >= 64 * 1024, (path, sorted(set(inflight)))
+    assert 5 * out.count("cp.async stages") == len(seen["cpasync"]) and 5 * out.count("bulk stages") == len(seen["bulk"])
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed on this machine")

@@ -1,6 +1,6 @@
 """The open questions a lent GPU answers, as one prepared run (validation/RUNNING.md says what each one decides).
 
-    python3 -m validation.questions --out $OUT            # every question, about a minute on an H100
+    python3 -m validation.questions --out $OUT            # every question, one to two minutes on an H100
     python3 -m validation.questions --only short_call,dirty_chain --out $OUT
     python3 -m validation.questions --list
 
@@ -131,6 +131,132 @@ for ilp in (1, 2, 4, 8):
                   "GBps", round(a.nbytes / st.median(t) / 1e9))
 """
 
+LOAD_PATH_KERNELS = r"""
+// cp.async: each thread keeps S 16-byte cp.async.cg loads in flight into its own shared-memory slots (a ring of S
+// stages, one commit group a stage), consuming the oldest after cp.async.wait_group S - 1, as FA2's and FlashInfer's
+// K/V loads do. bulk: one thread a CTA keeps S cp.async.bulk copies (TMA's 1-D form, sm_90 and later) of `chunk`
+// float4s in flight, each completing on its stage's mbarrier, as FA3's and FA4's producer warps do.
+template <int S> __device__ void cpa(const float4* __restrict__ a, float* out, long long n) {
+  extern __shared__ float4 ring[];
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  float acc = 0.f;
+#pragma unroll
+  for (int s = 0; s < S; ++s) {
+    long long i = first + s * stride;
+    unsigned dst = (unsigned)__cvta_generic_to_shared(&ring[s * blockDim.x + threadIdx.x]);
+    if (i < n) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(dst), "l"(a + i) : "memory");
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+  }
+  int slot = 0;
+  for (long long i = first; i < n; i += stride) {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(S - 1) : "memory");
+    float4 v = ring[slot * blockDim.x + threadIdx.x];
+    acc += v.x + v.y + v.z + v.w;
+    long long j = i + S * stride;
+    unsigned dst = (unsigned)__cvta_generic_to_shared(&ring[slot * blockDim.x + threadIdx.x]);
+    if (j < n) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(dst), "l"(a + j) : "memory");
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    slot = slot + 1 == S ? 0 : slot + 1;
+  }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  if (acc == 12345.f) out[0] = acc;
+}
+extern "C" __global__ void cpasync1(const float4* a, float* o, long long n) { cpa<1>(a, o, n); }
+extern "C" __global__ void cpasync2(const float4* a, float* o, long long n) { cpa<2>(a, o, n); }
+extern "C" __global__ void cpasync4(const float4* a, float* o, long long n) { cpa<4>(a, o, n); }
+extern "C" __global__ void cpasync8(const float4* a, float* o, long long n) { cpa<8>(a, o, n); }
+
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+__device__ void bulk_issue(unsigned bar, unsigned dst, const float4* src, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(bar), "r"(bytes) : "memory");
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+               :: "r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
+}
+__device__ void bulk_wait(unsigned bar, unsigned phase) {
+  unsigned done = 0;
+  while (!done)
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done) : "r"(bar), "r"(phase) : "memory");
+}
+#endif
+template <int S> __device__ void bulk(const float4* __restrict__ a, float* out, long long n, int chunk) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+  extern __shared__ __align__(128) float4 ring[];  // S chunks
+  __shared__ __align__(8) unsigned long long bars[S];
+  const long long chunks = n / chunk;
+  const unsigned bytes = (unsigned)chunk * 16u;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < S; ++s)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" :: "r"((unsigned)__cvta_generic_to_shared(&bars[s]))
+                   : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (threadIdx.x == 0)
+    for (int s = 0; s < S; ++s) {
+      long long c = blockIdx.x + (long long)s * gridDim.x;
+      if (c < chunks)
+        bulk_issue((unsigned)__cvta_generic_to_shared(&bars[s]),
+                   (unsigned)__cvta_generic_to_shared(&ring[(long long)s * chunk]), a + c * chunk, bytes);
+    }
+  float acc = 0.f;
+  int slot = 0;
+  unsigned phase = 0;
+  for (long long c = blockIdx.x; c < chunks; c += gridDim.x) {
+    bulk_wait((unsigned)__cvta_generic_to_shared(&bars[slot]), phase);
+    float4 v = ring[(long long)slot * chunk + threadIdx.x % chunk];
+    acc += v.x + v.y + v.z + v.w;
+    __syncthreads();  // every thread has read the stage before it is loaded again
+    long long next = c + (long long)S * gridDim.x;
+    if (threadIdx.x == 0 && next < chunks)
+      bulk_issue((unsigned)__cvta_generic_to_shared(&bars[slot]),
+                 (unsigned)__cvta_generic_to_shared(&ring[(long long)slot * chunk]), a + next * chunk, bytes);
+    if (++slot == S) { slot = 0; phase ^= 1u; }
+  }
+  if (acc == 12345.f) out[0] = acc;
+#endif
+}
+extern "C" __global__ void bulk1(const float4* a, float* o, long long n, int c) { bulk<1>(a, o, n, c); }
+extern "C" __global__ void bulk2(const float4* a, float* o, long long n, int c) { bulk<2>(a, o, n, c); }
+extern "C" __global__ void bulk4(const float4* a, float* o, long long n, int c) { bulk<4>(a, o, n, c); }
+"""
+
+LOAD_PATHS = f"""
+import cupy as cp, statistics as st
+{_HOLD}mod = cp.RawModule(code={LOAD_PATH_KERNELS!r}, options=("-std=c++17",))
+dev = cp.cuda.Device(); at = dev.attributes; sms = at["MultiProcessorCount"]
+smem_sm, smem_cta = at["MaxSharedMemoryPerMultiprocessor"], at["MaxSharedMemoryPerBlockOptin"]
+a = cp.ones(1 << 30, dtype=cp.float32)  # 4 GiB, read as float4
+n = a.size // 4; out = cp.zeros(1, cp.float32); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+def rate(k, ctas, threads, args, smem):
+    k.max_dynamic_shared_size_bytes = smem; t = []
+    for _ in range(5):
+        held(); e0.record(); k((sms * ctas,), (threads,), args, shared_mem=smem); e1.record(); e1.synchronize()
+        t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e-3)
+    return round(a.nbytes / st.median(t) / 1e9)
+print({_NAME}, "cc", at["ComputeCapabilityMajor"], at["ComputeCapabilityMinor"])
+for stages in (1, 2, 4, 8):
+    k = mod.get_function(f"cpasync{{stages}}")
+    for threads in (128, 256, 512):
+        smem = stages * threads * 16
+        for ctas in (1, 2, 4):
+            if smem > smem_cta or ctas * (smem + 1024) > smem_sm or ctas * threads > 2048:
+                continue
+            print("cp.async stages", stages, "threads", threads, "ctas_per_sm", ctas,
+                  "inflight_kib_per_sm", ctas * smem / 1024, "GBps", rate(k, ctas, threads, (a, out, cp.int64(n)), smem))
+if at["ComputeCapabilityMajor"] >= 9:
+    for stages in (1, 2, 4):
+        k = mod.get_function(f"bulk{{stages}}")
+        for chunk_kib in (4, 8, 16, 32):
+            smem = stages * chunk_kib * 1024
+            for ctas in (1, 2):
+                if smem > smem_cta - 1024 or ctas * (smem + 1024) > smem_sm:
+                    continue
+                print("bulk stages", stages, "chunk_kib", chunk_kib, "ctas_per_sm", ctas, "inflight_kib_per_sm",
+                      ctas * smem / 1024, "GBps", rate(k, ctas, 128, (a, out, cp.int64(n), cp.int32(chunk_kib * 64)), smem))
+"""
+
 TWO_KERNELS_SOURCE = r"""
 extern "C" __global__ void touch(float* out, int n) {  // each CTA writes and reads its n floats of dynamic smem
   extern __shared__ float s[];                            // (none at n = 0: no access past the allocation)
@@ -173,6 +299,9 @@ QUESTIONS = (
              "question)", DIRTY_CHAIN, cuda=(CHASE_SOURCE, HOLD_SOURCE)),
     Question("inflight", "HBM read rate against bytes in flight an SM (the bytes-in-flight question)", INFLIGHT, 120,
              cuda=(INFLIGHT_KERNELS, HOLD_SOURCE)),
+    Question("load_paths", "HBM read rate of cp.async (FA2's, FlashInfer's loads) and of TMA bulk copies (FA3's, FA4's) "
+             "against bytes in flight an SM (the load-path question)", LOAD_PATHS, 180,
+             cuda=(LOAD_PATH_KERNELS, HOLD_SOURCE)),
     Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
              "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
              cuda=(TWO_KERNELS_SOURCE, HOLD_SOURCE)),
