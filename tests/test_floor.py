@@ -180,7 +180,7 @@ def test_explain_prints_the_floor_and_the_predictions_share_of_it():
         f"floor: {t * 1e3:.4f} ms, which no kernel beats on this GPU (every FLOP at the tensor peak at 1980 MHz); "
         f"this prediction runs at {share:.0%} of that speed"]
     decode = explain("--hw", "h100", "--algo", "flash-decoding", "--batch", "64", "--seq-len", "1", "--kv-len", "8k")
-    assert len(decode) == 1 and "(the Q/K/V reads at the datasheet HBM bandwidth)" in decode[0]
+    assert len(decode) == 1 and "(the Q/K/V reads at the peak HBM bandwidth)" in decode[0]
     window = explain("--hw", "h100", "--seq-len", "8k", "--pattern", "window(1k)")  # the FLOPs of the kept scores
     assert len(window) == 1 and "(every FLOP of the scores the mask keeps at the tensor peak" in window[0]
     assert explain("--hw", "fusemax", "--seq-len", "8k") == []  # a GPU's floor

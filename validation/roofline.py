@@ -9,7 +9,7 @@ with the peaks straight from the hardware TOML. ``validate report`` and
 from simulator.workload import Workload
 
 TENSOR_FRACTION = 0.6  # of the datasheet tensor peak (the baseline's definition, not a measurement)
-HBM_FRACTION = 0.9  # of the datasheet HBM bandwidth (likewise)
+HBM_FRACTION = 0.9  # of the peak HBM bandwidth, hbm_bw_bytes_s (likewise)
 CAUSAL_FLOP_FRACTION = 0.5  # causal: half the score elements, the FA benchmarks' convention
 
 
@@ -59,7 +59,7 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
     unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
     cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the SMs can run at (a lock's,
-    else the model's boost clock: ``floor_clock_hz``), and the reads of Q, K and V once at the datasheet HBM bandwidth (O may stay in L2
+    else the model's boost clock: ``floor_clock_hz``), and the reads of Q, K and V once at the peak HBM bandwidth, ``hbm_bw_bytes_s`` (O may stay in L2
     until the call ends; MLA's absorbed V is K's own columns; a call timed without an L2 flush,
     ``kernel-warm`` or ``layer``, may find what fits in L2 there). The FLOPs are ``flops``, a prediction's
     (``Result.flops``: 2 (d + dv) a score the mask keeps, exactly), else the one-line roofline's (the causal
@@ -99,12 +99,12 @@ def under_floor(measured_s: float, floor: tuple[float, str] | None) -> bool:
 
 def floor_reason(bound: str, every_key: bool, clock_hz: float | None = None) -> str:
     """What sets a floor, in words: its FLOPs at the tensor peak (at ``clock_hz`` where given), or its reads at the
-    datasheet bandwidth; under a mask (not ``every_key``) those of the scores and keys it keeps."""
+    peak HBM bandwidth; under a mask (not ``every_key``) those of the scores and keys it keeps."""
     if bound == "tensor":
         at = f" at {clock_hz / 1e6:g} MHz" if clock_hz else ""
         return f"every FLOP{'' if every_key else ' of the scores the mask keeps'} at the tensor peak{at}"
-    return ("the Q/K/V reads at the datasheet HBM bandwidth" if every_key
-            else "the reads of Q and of the keys a query keeps at the datasheet HBM bandwidth")
+    return ("the Q/K/V reads at the peak HBM bandwidth" if every_key
+            else "the reads of Q and of the keys a query keeps at the peak HBM bandwidth")
 
 
 def floor_clock_hz(hw) -> float:
