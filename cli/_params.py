@@ -145,3 +145,10 @@ def not_empty(ctx, param, value):
     if isinstance(value, str) and not value.strip():
         raise UserError(f"bad {_label(param)} {value!r}: empty; leave it out for the default or give a value")
     return value
+
+
+def finite_clock(ctx, param, value):
+    """Click callback of a --clock-locked FloatRange: it lets nan through (every comparison with it is false)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a clock: give the locked SM clock in MHz, 100 to 5000")
+    return value

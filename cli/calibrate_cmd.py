@@ -2,7 +2,7 @@
 
 import click
 
-from cli._params import not_empty
+from cli._params import finite_clock, not_empty
 from einsum_cascades.errors import UserError
 
 
@@ -18,7 +18,7 @@ from einsum_cascades.errors import UserError
                    "or your own measured points (a CSV or JSON as `attnsim validate report` reads them, each row "
                    "naming its GPU by a hardware or device column). Prints each fit with its leave-one-out error.")
 @click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
-              callback=lambda ctx, param, value: _finite_clock(value),
+              callback=finite_clock,
               help="With --kernels: the SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks), "
                    "for every point, as `validate report --clock-locked` takes it: the fit is then per clock. "
                    "Default: each file's device clock_locked_mhz, or a row's NAME:MHZ hardware, else free clocks.")
@@ -96,10 +96,3 @@ def calibrate(results, output, hw, kernels, clock_mhz, only):
         data, replaced = fit(results[0], hw)
     write_text(output, to_toml(data), (".toml",))
     click.echo(f"wrote {output}: replaced {', '.join(replaced)}", err=True)
-
-
-def _finite_clock(value):
-    """FloatRange lets nan through (every comparison with it is false)."""
-    if value is not None and value != value:
-        raise click.BadParameter("nan is not a clock: give the locked SM clock in MHz, 100 to 5000")
-    return value

@@ -6,7 +6,7 @@ the rows to ``cli.plots``; the format follows the output's extension.
 
 import click
 
-from cli._params import NameListType, not_empty
+from cli._params import FLOAT_LIST, NameListType, not_empty
 from cli._workload_opts import expand_points, workload_options
 from einsum_cascades.errors import UserError
 from validation.evidence import DECODE_MAX_QUERIES, PHASES, PRECISIONS
@@ -97,8 +97,6 @@ def sparsity(output, **opts):
     check_output(output)
     if opts.get("sparsity") is None:  # a sparsity axis needs sparsities: the range the examples use
         from cli._notes import later
-
-        from cli._params import FLOAT_LIST
 
         opts["sparsity"] = FLOAT_LIST.convert(DEFAULT_SPARSITY_RANGE, None, None)
         later(f"--sparsity {DEFAULT_SPARSITY_RANGE} (plot sparsity's default range; --sparsity names others)")

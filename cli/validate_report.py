@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from cli._params import not_empty
+from cli._params import finite_clock, not_empty
 
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +20,7 @@ from cli._params import not_empty
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Also draw the predicted-vs-measured scatter to this PNG/SVG/PDF.")
 @click.option("--clock-locked", "clock_mhz", type=click.FloatRange(100, 5000), default=None, metavar="MHZ",
-              callback=lambda ctx, param, value: _finite_clock(value),
+              callback=finite_clock,
               help="The SM clock your benchmark locked the GPU at (nvidia-smi --lock-gpu-clocks=MHZ,MHZ): "
                    "predict with the SMs at it (HBM keeps its bandwidth, the L2 its bytes per clock), up to the "
                    "GPU's highest clock; the same "
@@ -118,13 +118,6 @@ def _floor_notes(points: list[dict]) -> None:
             what = floor_reason(p["floor_bound"], reads_every_key(p["pattern"], p["sparsity"]))
             later(f"{where}: measured {human_time(p['measured_s'])} is under the {human_time(p['floor_s'])} no "
                  f"kernel can beat on {p['hardware']} ({what}): check its shape, time unit and device")
-
-
-def _finite_clock(value):
-    """FloatRange lets nan through (every comparison with it is false)."""
-    if value is not None and value != value:
-        raise click.BadParameter("nan is not a clock: give the locked SM clock in MHz, 100 to 5000")
-    return value
 
 
 def _print(data: dict) -> None:

@@ -360,7 +360,8 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
              f"{det['ctas_per_sm']} CTA(s) per SM, {hw.sms} SMs",
              f"grid: {det['ctas']} CTAs = requests x KV heads x {det['splits']} chunk(s) of {det['chunk_keys']} keys, "
              f"{det['waves']} wave(s)" + (f"; paged KV, page size {det['page_size']}" if det["page_size"] else ""),
-             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), CTA bytes x L_loaded / in flight), "
+             f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), "
+             "CTA bytes x L_loaded / in flight), "
              f"in flight per CTA = 2 stages of K and V = {det['in_flight_bytes_per_cta']:,} B: {det['stream_s'] * us:.2f} us",
              f"CUDA cores = {det['row_head_cycles']:.2f} SM cycles per (row, query head) (lane instructions / "
              f"(R_fp32 x issue {hw.issue_efficiency:.3g})) x rows x group x ceil(CTAs / SMs) CTAs an SM issues, "
@@ -417,7 +418,8 @@ def _flashinfer_tc_lines(hw, det: dict) -> list[str]:
             + (f"; {det['launched_ctas']} launched ("
                + ("a CUDA graph's padded grid" if det.get("graph") else "the window's planned chunks past its last "
                   "key exit at once") + ")" if det["launched_ctas"] != det["ctas"] else ""),
-            f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), CTA bytes x L_loaded / in flight), "
+            f"stream = per wave max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), "
+            "CTA bytes x L_loaded / in flight), "
             f"in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             *_tc_window_lines(det),
@@ -464,7 +466,8 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
                                               if batch else "KV heads x query tiles") +
             f" x {det['splits']} chunk(s) of {det['chunk_keys']} keys (up to {det['iterations']} iteration(s)), "
             f"{det['waves']} wave(s){pages}",
-            f"stream = max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), the longest CTA's bytes x L_loaded / in "
+            f"stream = max(bytes x (1 + write-back share) / (B_hbm*{_stream_eff(hw)}), "
+            "the longest CTA's bytes x L_loaded / in "
             f"flight), in flight per CTA = the next K and V tiles = {det['in_flight_bytes_per_cta']:,} B: "
             f"{det['stream_s'] * us:.2f} us ({det['stream_bound']})",
             f"tiles = {det['tile_cycles']:,.0f} SM cycles each [{det['tile_bound']}]{_tc_paged(det)} (masked ones at "

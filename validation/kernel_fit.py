@@ -377,15 +377,13 @@ def _above_floor(points: list[dict], hw, path: str) -> None:
     """A point measured faster than any kernel can run it (validation.roofline.floor_time_s) is a wrong shape, unit
     or device in its file: refused, since a fit to it would hold figures no GPU has."""
     from simulator.api import default_algorithm
-    from simulator.workload import Workload
-    from validation.report import _WORKLOAD_FIELDS
     from validation.roofline import floor_time_s, under_floor
 
     for i, p in enumerate(points):
         if not p.get("measured_s") or not p.get("ok", True):
             continue
         try:
-            wl = Workload(**{k: p[k] for k in _WORKLOAD_FIELDS if p.get(k) is not None})
+            wl = Workload(**{k: p[k] for k in _WORKLOAD_KEYS if p.get(k) is not None})  # as _points builds it
             floor = floor_time_s(hw, wl, p.get("algorithm") or default_algorithm(hw))
         except (TypeError, ValueError):  # (UserError is one) a point the fit cannot run is skipped there, with its reason
             continue

@@ -59,9 +59,9 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
     Unlike the one-line roofline, a bound no kernel can beat, so a measured time under it is a wrong shape,
     unit or device, not a fast kernel: every FLOP on the tensor cores at the datasheet rate per clock (a chip
     cap's where one holds the part: the H20's 148 TFLOP/s) and the highest clock the SMs can run at (a lock's,
-    else the model's boost clock: ``floor_clock_hz``), and the reads of Q, K and V once at the peak HBM bandwidth, ``hbm_bw_bytes_s`` (O may stay in L2
-    until the call ends; MLA's absorbed V is K's own columns; a call timed without an L2 flush,
-    ``kernel-warm`` or ``layer``, may find what fits in L2 there). The FLOPs are ``flops``, a prediction's
+    else the model's boost clock: ``floor_clock_hz``), and the reads of Q, K and V once at the peak HBM bandwidth,
+    ``hbm_bw_bytes_s`` (O may stay in L2 until the call ends; MLA's absorbed V is K's own columns; a call timed
+    without an L2 flush, ``kernel-warm`` or ``layer``, may find what fits in L2 there). The FLOPs are ``flops``, a prediction's
     (``Result.flops``: 2 (d + dv) a score the mask keeps, exactly), else the one-line roofline's (the causal
     half, a little under the exact count). Under a mask that may skip keys the keys read are at least those a
     query keeps on average (a windowed decode reads its window).
