@@ -179,7 +179,27 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
+    if note := tile_change_note(row, base_spec, base):
+        row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]
+
+
+TILE_CHANGE_SLACK = 0.02  # a speedup beating 1/block density by more than this is explained when the tiles differ
+
+
+def tile_change_note(row: dict, base_hw, base: Result | None) -> str | None:
+    """Why a masked call's speedup beats 1/block density, where the reason is the kernel's own tile choice: the
+    same kernel family, run dense as the baseline, picks another tile without the mask (FA3 at head dim 64 on
+    Hopper: 192 x 128 with P in registers for causal and local calls, 192 x 192 with P through shared memory
+    otherwise, hopper/tile_size.h tile_size_fwd_sm90), so the two calls' costs per score differ. None otherwise."""
+    if base is None or base.algorithm != row["algorithm"] or not row.get("speedup") or not row["block_density"]:
+        return None
+    beats = row["speedup"] * row["block_density"] - 1
+    base_tile = decisions(base_hw, base)["tile"]
+    if beats <= TILE_CHANGE_SLACK or not row["tile"] or not base_tile or base_tile == row["tile"]:
+        return None
+    return (f"beats 1/block density by {beats:.0%}: {row['algorithm']} runs this mask at a {row['tile']} tile and "
+            f"its dense baseline at {base_tile} (the kernel picks its tile by mask), so their costs per score differ")
 
 
 def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | None, str | None]:
