@@ -345,7 +345,11 @@ def _flashmla_lines(hw, wl, det: dict) -> list[str]:
         f"K block: two round trips; the first softmax; O out); longest part {det['longest_part_cycles']:,.0f} cycles "
         f"= {det['longest_part_cycles'] * us:.2f} us" + (
             f", run {det['waves']} times: {det['m_blocks'] * wl.kv_heads * det['sm_parts']:,} CTAs of one an SM in "
-            f"{det['waves']} waves of {hw.sms}" if det["waves"] > 1 else "")]
+            f"{det['waves']} waves of {hw.sms}" if det["waves"] > 1 else "")] + ([
+        f"combine: {det['split_requests']} split request(s), their {det['partial_bytes'] / 1e6:.1f} MB of fp32 partial O "
+        f"and LSE written to L2 ({det['partial_spill_bytes'] / 1e6:.1f} MB past its {hw.l2_bytes / 2**20:.0f} MiB to "
+        f"HBM), read once by the combine kernel, which writes their O: {det['combine_s'] * 1e6:.2f} us at HBM bandwidth "
+        "(launched under PDL)"] if det["split_segments"] else [])
 
 
 def _flashinfer_lines(hw, det: dict) -> list[str]:

@@ -132,9 +132,19 @@ def schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, 
     of requests of ``blocks`` key blocks each: payload = ceil(total / parts) + 5 units a part, a request costing
     its blocks + 5, split where a part's payload ends (a part keeps a request's remaining blocks only when the
     payload covers them and the 5); and the most parts one request spans (its splits)."""
+    out, most, _ = _schedule(batch, blocks, parts)
+    return out, most
+
+
+def split_requests(batch: int, blocks: int, parts: int) -> int:
+    """How many of the batch's requests ``schedule`` splits over more than one part (their O is the combine's)."""
+    return _schedule(batch, blocks, parts)[2]
+
+
+def _schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, int]], int, int]:
     total = batch * (blocks + FIXED_OVERHEAD_BLOCKS)
     payload = -(-total // parts) + FIXED_OVERHEAD_BLOCKS
-    req, done, out, pieces, most = 0, 0, [], 0, 1
+    req, done, out, pieces, most, tails = 0, 0, [], 0, 1, 0
     for _ in range(parts):
         remain, got, segments, split = payload, 0, 0, 0
         while req < batch:
@@ -143,6 +153,7 @@ def schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, 
                 got += left
                 segments += 1
                 split += done > 0  # the request's tail: it started on an earlier part
+                tails += done > 0
                 most = max(most, pieces + 1)
                 remain -= left + FIXED_OVERHEAD_BLOCKS
                 req, done, pieces = req + 1, 0, 0
@@ -156,7 +167,7 @@ def schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, 
                     pieces += 1
                 break
         out.append((got, segments, split))
-    return out, most
+    return out, most, tails
 
 
 def simulate(hw, wl):
@@ -203,11 +214,16 @@ def simulate(hw, wl):
     partial = split_segments * wl.kv_heads * rows * (dv + 1) * PARTIAL_BYTES  # the valid rows' O and LSE
     table = wl.batch * blocks * 4  # int32 block-table entries
     reads = k_bytes + q_bytes + table
-    hbm = reads + o_bytes + 2 * partial  # partials written by the main kernel, read by the combine
+    # the main kernel writes O (bf16) of the requests it does not split and the split ones' fp32 partials, which
+    # stay in L2 for the combine while they fit (as the fused families' split partials, gpu_model._split_partials);
+    # the combine reads them and writes the split requests' O (its time below)
+    o_split = o_bytes * min(split_requests(wl.batch, blocks, parts), wl.batch) / wl.batch
+    spill = max(partial - hw.l2_bytes, 0.0)
+    hbm = reads + o_bytes - o_split + spill
     tiles_run = wl.kv_heads * m_blocks * wl.batch * blocks
     scores = tiles_run * BLOCK_M * BLOCK_N  # whole tiles, as the MMAs run them
     ops = ops_of(cfg, d, dv)
-    cost = Cost(hbm_bytes=hbm, l2_bytes=m_blocks * k_bytes + q_bytes + o_bytes + 2 * partial + table,
+    cost = Cost(hbm_bytes=hbm, l2_bytes=m_blocks * k_bytes + q_bytes + o_bytes - o_split + partial + table,
                 onchip_bytes=tiles_run * BLOCK_N * (cfg.kv_width(d, dv) + cfg.kv_load_width(d, dv)) * b,
                 tensor_flops=scores * ops.tensor_per_score + tiles_run * BLOCK_M * ops.tensor_per_row,
                 fma_ops=scores * ops.fp32_poly(0.0, 0) + tiles_run * BLOCK_M * ops.fp32_per_row,
@@ -216,10 +232,12 @@ def simulate(hw, wl):
     times = _roof_times(hw, wl, cost, "wgmma")
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     # the combine kernel (smxx/decode/combine): launched under programmatic dependent launch, so its launch hides
-    # behind the main kernel's end; it reads the split requests' partials (one round trip) and writes their O
-    combine = (latency + 2 * partial / bw) if split_segments else 0.0
+    # behind the main kernel's end; it reads the split requests' partials (one round trip) and writes their O, its
+    # bytes at HBM bandwidth, as the fused families' combine (gpu_model._combine_seconds)
+    merge = latency + (partial + o_split) / bw
+    combine = merge if split_segments else 0.0
     if first_release:  # a plain launch after every call; where nothing was split it reads the split counts and exits
-        combine = hw.launch_overhead_s + latency + 2 * partial / bw
+        combine = hw.launch_overhead_s + merge
     times["launch"] = hw.launch_overhead_s
     times["compute"] = compute
     times["stream_fill"] = hw.hbm_latency_s + tile.cycles / clock
@@ -228,7 +246,8 @@ def simulate(hw, wl):
     detail = dict(schedule=FAMILY, build=current_build(), block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True,
                   ctas_per_sm=1,
                   splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
-                  split_segments=split_segments,
+                  split_segments=split_segments, split_requests=split_requests(wl.batch, blocks, parts),
+                  partial_bytes=partial, partial_spill_bytes=spill, combine_s=combine,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
                   segment_cycles=segment_cycles(False), longest_part_cycles=longest, waves=waves, clock_hz=clock,
                   tile_fill=rows / (m_blocks * BLOCK_M))

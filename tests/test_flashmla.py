@@ -219,3 +219,22 @@ def test_the_published_sets_of_the_first_release_say_so():
     r = CliRunner().invoke(cli, ["validate", "report", "validation/published/flashmla-issue30-h20.json", "--format",
                                  "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["builds"]["flashmla_build"] == "2025-02"
+
+
+def test_split_partials_are_counted_once_and_stay_in_l2_while_they_fit():
+    """A split request's fp32 partial O and LSE go to L2 (22 MB here, under the H100's 50 MiB) and the combine reads
+    them once and writes the split requests' O (dense_decode.h o_accum; smxx/decode/combine). The model once put
+    them in the main kernel's HBM bytes twice (written and read) and again in the combine's time, so 32 requests
+    took 18% longer than 64 (62 against 53 us)."""
+    call = dict(heads=32, seq_len=4, kv_len=1024)
+    r = evaluate(H100, "flashmla", mla(batch=32, **call))
+    det = r.detail
+    assert det["split_requests"] == 32 and det["partial_bytes"] > 20e6 and det["partial_spill_bytes"] == 0
+    k_q_table = 32 * 1024 * 576 * 2 + 32 * 32 * 4 * 576 * 2 + 32 * 16 * 4
+    assert r.cost.hbm_bytes == pytest.approx(k_q_table)  # O is all the combine's: every request is split
+    bw = H100.hbm_bw_bytes_s * H100.hbm_efficiency
+    o = 32 * 32 * 4 * 512 * 2
+    assert r.times["combine"] == pytest.approx(det["combine_s"])
+    assert det["combine_s"] * bw == pytest.approx(det["partial_bytes"] + o, rel=0.1)  # plus one round trip
+    times = [evaluate(H100, "flashmla", mla(batch=b, **call)).time_s for b in (8, 16, 32, 48, 64, 96, 128)]
+    assert times == sorted(times), times
