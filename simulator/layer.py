@@ -55,4 +55,10 @@ def with_layer(hw, algo: str, wl, result):
         return result
     extra = layer_kernels(hw, algo, wl, result)
     time_s = vmax(result.time_s + sum(extra.values()), 0.0)
-    return replace(result, time_s=time_s, detail={**result.detail, "layer_kernels": extra})
+    times = dict(result.times)
+    if "launch" in times:  # the launch roof as the layer runs it: each kernel a graph launch, the added ones too
+        added = len(extra) - 1  # every entry but graph_launches is a kernel of its own
+        times["launch"] = times["launch"] + extra["graph_launches"] + added * hw.graph_launch_s
+    if "kernel_seconds" in result.detail:  # standard attention's kernels in turn: its compute holds their launches
+        times["compute"] = times["compute"] + extra["graph_launches"]
+    return replace(result, time_s=time_s, times=times, detail={**result.detail, "layer_kernels": extra})

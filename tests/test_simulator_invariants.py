@@ -412,3 +412,22 @@ def test_the_tile_note_needs_the_same_family_as_baseline():
     row = simulate("h100", "flash3", baseline="flash2", head_dim=64, seq_len=4096, batch=8, heads=16, kv_heads=4,
                    dtype="bf16", pattern="chunked(4k)")
     assert row["baseline"] == "flash2" and row["speedup"] * row["block_density"] > 1.02 and row["note"] is None
+
+
+@pytest.mark.parametrize("hw_name, algo, kw", [
+    ("h100", "naive", dict(batch=4, heads=1, kv_heads=1, seq_len=1, kv_len=512)),  # its launch roof was 24 us over 17
+    ("h20", "naive", dict(batch=4, heads=16, kv_heads=2, seq_len=2, kv_len=16384)),  # its compute held stream launches
+    ("gb200", "naive", dict(batch=1, heads=8, kv_heads=1, seq_len=4, kv_len=1024, causal=True)),
+    ("h100", "flash3", dict(batch=16, heads=32, kv_heads=8, seq_len=1, kv_len=4096)),
+    ("b200", "flash4", dict(batch=1, heads=32, kv_heads=8, seq_len=1, kv_len=32768)),
+    ("h100", "flashinfer-decode", dict(batch=64, heads=32, kv_heads=8, seq_len=1, kv_len=4096, page_size=16)),
+    ("h100", "flashmla", dict(batch=32, heads=32, kv_heads=1, head_dim=576, v_head_dim=512, seq_len=4, kv_len=1024)),
+])
+def test_a_layer_call_is_no_faster_than_any_of_its_roofs(hw_name, algo, kw):
+    """--scope layer replays every kernel from a CUDA graph: the launch roof (and standard attention's kernels in
+    turn, whose compute holds their launches) is the graph's, so the time, which takes graph launches, stays at or
+    above every roof it prints (it once printed a stream-launch roof above the time)."""
+    r = evaluate(hardware(hw_name), algo, Workload(scope="layer", dtype="bf16", **kw))
+    assert r.detail["layer_kernels"]["graph_launches"] < 0
+    for unit, t in r.times.items():
+        assert r.time_s >= t * (1 - 1e-9), (unit, r.time_s, t)
