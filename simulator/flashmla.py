@@ -232,9 +232,9 @@ def simulate(hw, wl):
     times = _roof_times(hw, wl, cost, "wgmma")
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     # the combine kernel (smxx/decode/combine): launched under programmatic dependent launch, so its launch hides
-    # behind the main kernel's end; it reads the split requests' partials (one round trip) and writes their O, its
-    # bytes at HBM bandwidth, as the fused families' combine (gpu_model._combine_seconds)
-    merge = latency + (partial + o_split) / bw
+    # behind the main kernel's end; it reads the split requests' partials (one round trip), at L2 bandwidth as far
+    # as L2 holds them, and writes their O, as the fused families' combine (gpu_model._combine_seconds)
+    merge = latency + (partial - spill) / hw.l2_bw_bytes_s + (spill + o_split) / bw
     combine = merge if split_segments else 0.0
     if first_release:  # a plain launch after every call; where nothing was split it reads the split counts and exits
         combine = hw.launch_overhead_s + merge

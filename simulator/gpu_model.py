@@ -319,7 +319,7 @@ PREFILL_FAMILIES = ("flash1", "flash2", "flash3", "flash4")  # the fused prefill
 STREAM_BIAS_RATIO = 0.5  # bench/stream_bias.py: published prefill calls at or above this ratio are the model's least sure
 # predicted / measured - 1 there: the lowest and highest bin median at or above the ratio, with the compute and the
 # stream blended (stream_overlap_loss; python3 bench/stream_bias.py; tests/test_stream_bias.py recomputes both)
-STREAM_BIAS_RANGE = {"16-bit": (-0.24, 0.01), "fp8": (-0.45, -0.22)}
+STREAM_BIAS_RANGE = {"16-bit": (-0.24, 0.0), "fp8": (-0.45, -0.22)}
 SHORT_CALL_S = 20e-6  # bench/short_call_bias.py: flushed calls predicted under this run longer than predicted, by
 # the quartiles (and median) of their measured - predicted time in microseconds over every published flushed call
 # predicted under it (python3 bench/short_call_bias.py; tests/test_short_call_bias.py recomputes them)
@@ -548,15 +548,18 @@ def _out_bytes(wl):
 
 def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     """The log-sum-exp combine kernel: read every split's partial O and LSE, write O (its launch is the split
-    call's second, in ``Cost.launches``): its bytes at HBM bandwidth, or, where longer, its chain of L2 round trips
-    (the attention kernel has just written the partials): the LSEs' read, then the splits' partial O ``in_flight``
+    call's second, in ``Cost.launches``): its bytes, the partials at L2 bandwidth as far as L2 holds them (the
+    attention kernel has just written them there, ``_split_partials``) and the rest and O at HBM bandwidth, or,
+    where longer, its chain of L2 round trips: the LSEs' read, then the splits' partial O ``in_flight``
     at a time, 1 + ceil(splits / in_flight) trips. FA3's combine (hopper/flash_fwd_combine_kernel.h, kStages = 4;
     FA4's flash_attn/cute/flash_fwd_combine.py the same) keeps kStages - 1 = 3 cp.async loads in flight
     (cp_async_wait<kStages - 1> each split); FA2's (csrc/flash_attn/src/flash_fwd_kernel.h,
     combine_attn_seqk_parallel) loads each split into the same register fragment it then accumulates from, in a
     loop of runtime length: 2 in flight, what a compile of the same loop shape issued (nvcc 13.0, 2026-12-04; FA2's
     own SASS not read), and what FlashInfer's FA2 v2.4.2 decode lines agree with. None: the bytes alone."""
-    seconds = (_partials_bytes(wl, splits) + _out_bytes(wl)) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    partials = _partials_bytes(wl, splits)
+    in_l2 = vmin(partials, hw.l2_bytes)
+    seconds = in_l2 / hw.l2_bw_bytes_s + (partials - in_l2 + _out_bytes(wl)) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
     if in_flight:
         trips = combine_round_trips(splits, in_flight)
         seconds = vmax(seconds, trips * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)

@@ -235,6 +235,7 @@ def test_split_partials_are_counted_once_and_stay_in_l2_while_they_fit():
     bw = H100.hbm_bw_bytes_s * H100.hbm_efficiency
     o = 32 * 32 * 4 * 512 * 2
     assert r.times["combine"] == pytest.approx(det["combine_s"])
-    assert det["combine_s"] * bw == pytest.approx(det["partial_bytes"] + o, rel=0.1)  # plus one round trip
+    bytes_s = det["partial_bytes"] / H100.l2_bw_bytes_s + o / bw  # the partials from L2, O to HBM
+    assert bytes_s < det["combine_s"] < bytes_s + 2e-6  # plus one round trip
     times = [evaluate(H100, "flashmla", mla(batch=b, **call)).time_s for b in (8, 16, 32, 48, 64, 96, 128)]
     assert times == sorted(times), times

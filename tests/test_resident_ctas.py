@@ -99,3 +99,22 @@ def test_the_occupancy_query_charges_each_cta_the_drivers_reserved_shared_memory
     assert (ctas_by_smem(h100, 75 * 1024), ctas_by_smem(h100, 76 * 1024)) == (3, 2)
     assert ctas_by_smem(h100, 75 * 1024 + 1) == 2  # 128-byte granularity: one byte more is 128 more
     assert (ctas_by_smem(a100, 81 * 1024), ctas_by_smem(a100, 82 * 1024)) == (2, 1)  # 164 KiB: 2 x 82 fits, not 2 x 83
+
+
+def test_a_combine_reads_the_partials_l2_holds_at_l2_bandwidth():
+    """The attention kernel has just written the splits' fp32 partials, which stay in L2 while they fit
+    (gpu_model._split_partials): the combine reads those at L2 bandwidth, any rest and O at HBM's. An H800 FA2
+    call of 64 heads x 128 queries at d = 256 splits twice (128 CTAs under 0.8 x 264): 16.8 MB of partials, so
+    the bytes outlast the round trips."""
+    from simulator.gpu_model import _combine_seconds
+
+    hw = hardware("h800")
+    wl = Workload(batch=1, heads=64, kv_heads=8, head_dim=256, seq_len=128, dtype="bf16")
+    partials = 64 * 128 * 2 * (256 + 1) * 4
+    o = 64 * 128 * 256 * 2
+    assert partials < hw.l2_bytes
+    expected = partials / hw.l2_bw_bytes_s + o / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    assert _combine_seconds(hw, wl, 2) == pytest.approx(expected)
+    assert _combine_seconds(hw, wl, 2, 2) == pytest.approx(expected)  # the chain is shorter
+    r = evaluate(hw, "flash2", wl)
+    assert r.detail["splits"] == 2 and r.times["combine"] == pytest.approx(expected)

@@ -1,0 +1,171 @@
+"""Random calls against the invariants every prediction must keep (run: python bench/fuzz_invariants.py [--seed S]
+[--points N] [--json]).
+
+Draws ``--points`` random calls (GPU, kernel family, head dims, heads, batch, prefill or decode, mask, dtype, pages,
+scope) with a seeded generator, skips those the kernels refuse (a one-line UserError), and checks each call that
+runs against the invariants no kernel can break:
+
+- ``finite``: the time is a positive finite number (or empty only where the call does not fit in memory);
+- ``roofs``: the time is at or above every roof the model prints for it (``--explain``'s "roofs" lines);
+- ``floor``: the time is at or above the floor no kernel beats (``validation.roofline.floor_time_s``);
+- ``row``: the row's speedup is baseline time / time and its TFLOP/s its FLOPs / time; its block density in [0, 1];
+- ``density``: a masked call beats 1/block density over a dense baseline of its own family by at most list
+  scheduling's slack unless its note says why (``api.density_note``: the kernel runs the mask at another tile, or
+  reads its keys from the window's start, a key at a time).
+
+It then walks each of a few calls along the batch (1 to 64), and reports where the time falls by more than 3% as
+the batch grows. Those are not errors by themselves: a kernel's own split or scheduling heuristic may fill the GPU
+better at a larger batch, as the real kernels do (FA4's split count at batch 1 against 2, FlashInfer's chunk
+search), so they are listed for a reader to check against the kernel's source (a FlashMLA batch sweep found a
+double-counted combine this way, docs/kernels.md O). Exit status 1 when an invariant above fails, else 0.
+Prints figures; the test suite runs a short seeded sweep (tests/test_fuzz_invariants.py).
+"""
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, against this checkout
+
+from einsum_cascades.errors import UserError  # noqa: E402  (after the path set-up above)
+from simulator import Workload, evaluate, hardware, simulate  # noqa: E402
+from validation.roofline import floor_time_s  # noqa: E402
+
+GPUS = ("a100", "a100-pcie", "a800", "h100", "h100-pcie", "h200", "h20", "h800", "b200", "gb200")
+FAMILIES = ("flash1", "flash2", "flash3", "flash4", "flash-decoding", "flashinfer-decode", "flashinfer-decode-tc",
+            "flashinfer-single-decode", "flashinfer-single-decode-tc", "flashinfer-prefill", "flashinfer-prefill-fa2",
+            "flashinfer-single-prefill", "flashmla", "nsa-select", "naive")
+PATTERNS = (None, None, None, "window(512,0)", "causal&window(1k)", "causal&chunked(2k)", "chunked(4k)",
+            "window(256,256)", "causal&window(4k)|sinks(128)")
+SLACK = 0.10  # list scheduling's slack over 1/block density (tests/test_simulator_invariants.py bounds it by waves)
+BATCH_DROP = 0.03  # a batch step whose time falls by more than this is listed
+
+
+def draw(rng: random.Random) -> tuple[str, str, dict]:
+    """One random call: (GPU, family, simulate's workload keywords)."""
+    hw, algo = rng.choice(GPUS), rng.choice(FAMILIES)
+    d = rng.choice((64, 96, 128, 128, 256))
+    dv = d
+    if rng.random() < 0.1:
+        d, dv = 192, 128  # DeepSeek's prefill form
+    if algo == "flashmla" or rng.random() < 0.03:
+        d, dv = 576, 512  # MLA's absorbed form
+    kv_heads = 1 if d == 576 else rng.choice((1, 2, 4, 8, 32))
+    heads = kv_heads * rng.choice((1, 4, 8, 16))
+    batch = 1 if "single" in algo else rng.choice((1, 2, 8, 32, 128))
+    kw = dict(batch=batch, heads=heads, kv_heads=kv_heads, head_dim=d, v_head_dim=dv,
+              dtype=rng.choice(("fp16", "bf16", "bf16", "fp8")), scope=rng.choice(("kernel", "kernel-warm", "layer")))
+    n = rng.choice((128, 1000, 1024, 4096, 16384, 65536))
+    if rng.random() < 0.5:
+        kw.update(seq_len=rng.choice((1, 1, 2, 4, 16)), kv_len=n)
+    else:
+        kw.update(seq_len=n)
+    if pattern := rng.choice(PATTERNS):
+        kw["pattern"] = pattern
+    elif rng.random() < 0.5:
+        kw["causal"] = True
+    if rng.random() < 0.15:
+        kw["sparsity"] = rng.choice((0.3, 0.75, 0.95))
+    if rng.random() < 0.25 and "single" not in algo:
+        kw["page_size"] = rng.choice((1, 16, 64, 128, 256))
+    return hw, algo, kw
+
+
+def check(hw: str, algo: str, kw: dict) -> list[str] | None:
+    """The invariants this call breaks (empty: none); None where the kernel refuses the call."""
+    try:
+        row = simulate(hw=hw, algo=algo, **kw)
+        result = evaluate(hardware(hw), algo, Workload(**kw))
+    except UserError:
+        return None
+    broken = []
+    t = row["time_s"]
+    if t is None:
+        return [] if row.get("fits") is False else ["finite: no time for a call that fits"]
+    if not (t > 0 and math.isfinite(t)):
+        return [f"finite: time {t!r}"]
+    for unit, roof in result.times.items():
+        if roof is not None and t < roof * (1 - 1e-9):
+            broken.append(f"roofs: {t * 1e6:.3f} us under its {unit} roof {roof * 1e6:.3f} us")
+    floor = floor_time_s(hardware(hw), result.workload, algo, row["flops"])
+    if floor and t < floor[0] * (1 - 1e-9):
+        broken.append(f"floor: {t * 1e6:.3f} us under the {floor[1]} floor {floor[0] * 1e6:.3f} us")
+    if row.get("speedup") is not None and not math.isclose(row["speedup"], row["baseline_time_s"] / t, rel_tol=1e-9):
+        broken.append("row: speedup is not baseline time / time")
+    if row.get("tflops") is not None and not math.isclose(row["tflops"], row["flops"] / t / 1e12, rel_tol=1e-6):
+        broken.append("row: TFLOP/s is not FLOPs / time")
+    density = row["block_density"]
+    if density is not None and not 0 <= density <= 1:
+        broken.append(f"row: block density {density}")
+    if (row.get("speedup") and row["baseline"] == algo and density and row["speedup"] * density > 1 + SLACK
+            and "beats 1/block density" not in (row["note"] or "")):
+        broken.append(f"density: {row['speedup']:.3f}x at block density {density:.4f}, unexplained")
+    return broken
+
+
+def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float]] | None:
+    """(batch, next batch, time ratio) where the time falls by more than BATCH_DROP as the batch doubles; None
+    where the kernel refuses the call at some batch or a point does not fit."""
+    if "single" in algo:
+        return []
+    times = []
+    for b in (1, 2, 4, 8, 16, 32, 64):
+        try:
+            t = simulate(hw=hw, algo=algo, **{**kw, "batch": b})["time_s"]
+        except UserError:
+            return None
+        if t is None:
+            return None
+        times.append((b, t))
+    return [(b0, b1, t1 / t0) for (b0, t0), (b1, t1) in zip(times, times[1:]) if t1 < (1 - BATCH_DROP) * t0]
+
+
+def run(seed: int, points: int, walks: int) -> dict:
+    """Check ``points`` random calls and walk ``walks`` of those that run along the batch."""
+    rng = random.Random(seed)
+    checked, refused, failures, drops = 0, 0, [], []
+    for _ in range(points):
+        hw, algo, kw = draw(rng)
+        broken = check(hw, algo, kw)
+        if broken is None:
+            refused += 1
+            continue
+        checked += 1
+        failures += [dict(hw=hw, algo=algo, workload=kw, broken=b) for b in broken]
+        if walks and rng.random() < 0.5:
+            walks -= 1
+            for b0, b1, ratio in batch_drops(hw, algo, kw) or []:
+                drops.append(dict(hw=hw, algo=algo, workload={k: v for k, v in kw.items() if k != "batch"},
+                                  batch=[b0, b1], ratio=ratio))
+    return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, batch_drops=drops)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--points", type=int, default=2000, help="random calls drawn (refused ones included)")
+    ap.add_argument("--walks", type=int, default=40, help="calls walked along the batch")
+    ap.add_argument("--json", action="store_true", help="the report as JSON")
+    args = ap.parse_args(argv)
+    report = run(args.seed, args.points, args.walks)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"seed {report['seed']}: {report['drawn']} calls drawn, {report['checked']} run, "
+              f"{report['refused']} refused by their kernels (a one-line error each)")
+        print(f"invariants broken: {len(report['failures'])}")
+        for f in report["failures"]:
+            print(f"  {f['hw']} {f['algo']} {f['workload']}: {f['broken']}")
+        print(f"batch steps where the time falls by more than {BATCH_DROP:.0%} (a heuristic's doing, or a "
+              f"mechanism to check): {len(report['batch_drops'])}")
+        for d in report["batch_drops"]:
+            print(f"  {d['hw']} {d['algo']} batch {d['batch'][0]} -> {d['batch'][1]}: x{d['ratio']:.3f}  {d['workload']}")
+    return 1 if report["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
