@@ -13,9 +13,10 @@ runs against the invariants no kernel can break:
   scheduling's slack unless its note says why (``api.density_note``: the kernel runs the mask at another tile, or
   reads its keys from the window's start, a key at a time).
 
-It then walks each of a few calls along the batch (1 to 64), and reports where the time falls by more than 3% as
-the batch grows. Those are not errors by themselves: a kernel's own split or scheduling heuristic may fill the GPU
-better at a larger batch, as the real kernels do (FA4's split count at batch 1 against 2, FlashInfer's chunk
+It then walks each of a few calls along one axis (``--axis``: the batch, 1 to 64, by default; the query heads; the
+keys of a decode call; the queries of a prefill call), doubling it, and reports where the time falls by more than
+3% as the work grows. Those are not errors by themselves: a kernel's own split or scheduling heuristic may fill the GPU
+better at a larger size, as the real kernels do (FA4's split count at batch 1 against 2, FlashInfer's chunk
 search), so they are listed for a reader to check against the kernel's source (a FlashMLA batch sweep found a
 double-counted combine this way, docs/kernels.md O). Exit status 1 when an invariant above fails, else 0.
 Prints figures; the test suite runs a short seeded sweep (tests/test_fuzz_invariants.py).
@@ -125,27 +126,46 @@ def scheduling_slack(hw: str, algo: str, kw: dict) -> float:
     return max(SLACK, 2 * slots / ctas) if ctas else SLACK
 
 
-def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float]] | None:
-    """(batch, next batch, time ratio) where the time falls by more than BATCH_DROP as the batch doubles; None
-    where the kernel refuses the call at some batch or a point does not fit."""
-    if "single" in algo:
+WALKS = {  # each axis's values, doubling (heads: multiples of the call's KV heads)
+    "batch": (1, 2, 4, 8, 16, 32, 64),
+    "heads": (1, 2, 4, 8, 16),
+    "kv_len": (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536),
+    "seq_len": (256, 512, 1024, 2048, 4096, 8192, 16384, 32768),
+}
+
+
+def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, int, float]] | None:
+    """(value, next value, time ratio) where the time falls by more than BATCH_DROP as ``axis`` doubles (the work
+    grows); None where the kernel refuses the call at some value or a point does not fit, and an empty list for an
+    axis the call does not walk (the batch of a single-request kernel, the keys of a prefill call, the queries of a
+    decode call, and a length under a mask solved for its --sparsity)."""
+    decode = kw.get("kv_len") is not None
+    if (axis == "batch" and "single" in algo) or (axis == "kv_len" and not decode) or (axis == "seq_len" and decode):
         return []
+    if kw.get("pattern") and kw.get("sparsity") and axis in ("kv_len", "seq_len"):
+        return []  # --pattern with --sparsity solves the mask's sizes anew at each length: not the same mask
+    values = [v * kw["kv_heads"] for v in WALKS["heads"]] if axis == "heads" else WALKS[axis]
     times = []
-    for b in (1, 2, 4, 8, 16, 32, 64):
+    for v in values:
         try:
-            t = simulate(hw=hw, algo=algo, **{**kw, "batch": b})["time_s"]
+            t = simulate(hw=hw, algo=algo, **{**kw, axis: v})["time_s"]
         except UserError:
             return None
         if t is None:
             return None
-        times.append((b, t))
-    return [(b0, b1, t1 / t0) for (b0, t0), (b1, t1) in zip(times, times[1:]) if t1 < (1 - BATCH_DROP) * t0]
+        times.append((v, t))
+    return [(v0, v1, t1 / t0) for (v0, t0), (v1, t1) in zip(times, times[1:]) if t1 < (1 - BATCH_DROP) * t0]
 
 
-def run(seed: int, points: int, walks: int) -> dict:
-    """Check ``points`` random calls and walk ``walks`` of those that run along the batch."""
+def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float]] | None:
+    """``drops`` along the batch."""
+    return drops(hw, algo, kw, "batch")
+
+
+def run(seed: int, points: int, walks: int, axis: str = "batch") -> dict:
+    """Check ``points`` random calls and walk ``walks`` of those that run along ``axis`` (WALKS)."""
     rng = random.Random(seed)
-    checked, refused, failures, drops = 0, 0, [], []
+    checked, refused, failures, falls = 0, 0, [], []
     for _ in range(points):
         hw, algo, kw = draw(rng)
         broken = check(hw, algo, kw)
@@ -156,20 +176,22 @@ def run(seed: int, points: int, walks: int) -> dict:
         failures += [dict(hw=hw, algo=algo, workload=kw, broken=b) for b in broken]
         if walks and rng.random() < 0.5:
             walks -= 1
-            for b0, b1, ratio in batch_drops(hw, algo, kw) or []:
-                drops.append(dict(hw=hw, algo=algo, workload={k: v for k, v in kw.items() if k != "batch"},
-                                  batch=[b0, b1], ratio=ratio))
-    return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, batch_drops=drops)
+            for v0, v1, ratio in drops(hw, algo, kw, axis) or []:
+                falls.append(dict(hw=hw, algo=algo, workload={k: v for k, v in kw.items() if k != axis},
+                                  axis=axis, values=[v0, v1], ratio=ratio))
+    return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, axis=axis, drops=falls)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--points", type=int, default=2000, help="random calls drawn (refused ones included)")
-    ap.add_argument("--walks", type=int, default=40, help="calls walked along the batch")
+    ap.add_argument("--walks", type=int, default=40, help="calls walked along --axis")
+    ap.add_argument("--axis", choices=sorted(WALKS), default="batch",
+                    help="what the walks double: the batch, the query heads, the keys (decode), the queries (prefill)")
     ap.add_argument("--json", action="store_true", help="the report as JSON")
     args = ap.parse_args(argv)
-    report = run(args.seed, args.points, args.walks)
+    report = run(args.seed, args.points, args.walks, args.axis)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -178,10 +200,11 @@ def main(argv=None) -> int:
         print(f"invariants broken: {len(report['failures'])}")
         for f in report["failures"]:
             print(f"  {f['hw']} {f['algo']} {f['workload']}: {f['broken']}")
-        print(f"batch steps where the time falls by more than {BATCH_DROP:.0%} (a heuristic's doing, or a "
-              f"mechanism to check): {len(report['batch_drops'])}")
-        for d in report["batch_drops"]:
-            print(f"  {d['hw']} {d['algo']} batch {d['batch'][0]} -> {d['batch'][1]}: x{d['ratio']:.3f}  {d['workload']}")
+        print(f"{report['axis']} steps where the time falls by more than {BATCH_DROP:.0%} (a heuristic's doing, or a "
+              f"mechanism to check): {len(report['drops'])}")
+        for d in report["drops"]:
+            print(f"  {d['hw']} {d['algo']} {d['axis']} {d['values'][0]} -> {d['values'][1]}: x{d['ratio']:.3f}  "
+                  f"{d['workload']}")
     return 1 if report["failures"] else 0
 
 
