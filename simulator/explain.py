@@ -240,9 +240,8 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         if "combine" in result.times and (flight := gm.COMBINE_IN_FLIGHT.get(cfg.family)):
             trips = gm.combine_round_trips(int(det["splits"]), flight)
             lines.append(f"combine: {det['splits']} splits' partial O and LSE, {flight} loads in flight: 1 + "
-                         f"ceil(splits/{flight}) = {trips} L2 round trips, max(that, its bytes: the partials from L2, O to "
-                         f"HBM) = "
-                         f"{result.times['combine'] * 1e6:.2f} us")
+                         f"ceil(splits/{flight}) = {trips} L2 round trips, max(that, its bytes: the partials from "
+                         f"L2, O to HBM) = {result.times['combine'] * 1e6:.2f} us")
     if cfg.head_dims:
         lines.append(f"head dims {wl.head_dim}/{wl.v_head_dim} run in the kernel compiled for {cfg.head_dims[0]}/"
                      f"{cfg.head_dims[1]} (d_k/dv_k): its MMAs and smem tiles span those, zero-filled; HBM and L2 "
@@ -347,10 +346,11 @@ def _flashmla_lines(hw, wl, det: dict) -> list[str]:
         f"= {det['longest_part_cycles'] * us:.2f} us" + (
             f", run {det['waves']} times: {det['m_blocks'] * wl.kv_heads * det['sm_parts']:,} CTAs of one an SM in "
             f"{det['waves']} waves of {hw.sms}" if det["waves"] > 1 else "")] + ([
-        f"combine: {det['split_requests']} split request(s), their {det['partial_bytes'] / 1e6:.1f} MB of fp32 partial O "
-        f"and LSE written to L2 ({det['partial_spill_bytes'] / 1e6:.1f} MB past its {hw.l2_bytes / 2**20:.0f} MiB to "
-        f"HBM), read once by the combine kernel, which writes their O: {det['combine_s'] * 1e6:.2f} us (one round trip, "
-        "the partials at L2 bandwidth, the rest and O at HBM's; launched under PDL)"] if det["split_segments"] else [])
+        f"combine: {det['split_requests']} split request(s), their {det['partial_bytes'] / 1e6:.1f} MB of fp32 "
+        f"partial O and LSE written to L2 ({det['partial_spill_bytes'] / 1e6:.1f} MB past its "
+        f"{hw.l2_bytes / 2**20:.0f} MiB to HBM), read once by the combine kernel, which writes their O: "
+        f"{det['combine_s'] * 1e6:.2f} us (one round trip, the partials at L2 bandwidth, the rest and O at HBM's; "
+        "launched under PDL)"] if det["split_segments"] else [])
 
 
 def _flashinfer_lines(hw, det: dict) -> list[str]:

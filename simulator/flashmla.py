@@ -217,7 +217,8 @@ def simulate(hw, wl):
     # the main kernel writes O (bf16) of the requests it does not split and the split ones' fp32 partials, which
     # stay in L2 for the combine while they fit (as the fused families' split partials, gpu_model._split_partials);
     # the combine reads them and writes the split requests' O (its time below)
-    o_split = o_bytes * min(split_requests(wl.batch, blocks, parts), wl.batch) / wl.batch
+    n_split = split_requests(wl.batch, blocks, parts)
+    o_split = o_bytes * n_split / wl.batch
     spill = max(partial - hw.l2_bytes, 0.0)
     hbm = reads + o_bytes - o_split + spill
     tiles_run = wl.kv_heads * m_blocks * wl.batch * blocks
@@ -246,7 +247,7 @@ def simulate(hw, wl):
     detail = dict(schedule=FAMILY, build=current_build(), block_q=BLOCK_M, block_kv=BLOCK_N, packed_gqa=True,
                   ctas_per_sm=1,
                   splits=splits, total_num_splits=wl.batch + parts, m_blocks=m_blocks, sm_parts=parts,
-                  split_segments=split_segments, split_requests=split_requests(wl.batch, blocks, parts),
+                  split_segments=split_segments, split_requests=n_split,
                   partial_bytes=partial, partial_spill_bytes=spill, combine_s=combine,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
                   segment_cycles=segment_cycles(False), longest_part_cycles=longest, waves=waves, clock_hz=clock,
