@@ -134,8 +134,8 @@ WALKS = {  # each axis's values, doubling (heads: multiples of the call's KV hea
 }
 
 
-def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, int, float]] | None:
-    """(value, next value, time ratio) where the time falls by more than BATCH_DROP as ``axis`` doubles (the work
+def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, int, float, str]] | None:
+    """(value, next value, time ratio, what the kernel decided differently) where the time falls by more than BATCH_DROP as ``axis`` doubles (the work
     grows); None where the kernel refuses the call at some value or a point does not fit, and an empty list for an
     axis the call does not walk (the batch of a single-request kernel, the keys of a prefill call, the queries of a
     decode call, and a length under a mask solved for its --sparsity)."""
@@ -145,19 +145,27 @@ def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, 
     if kw.get("pattern") and kw.get("sparsity") and axis in ("kv_len", "seq_len"):
         return []  # --pattern with --sparsity solves the mask's sizes anew at each length: not the same mask
     values = [v * kw["kv_heads"] for v in WALKS["heads"]] if axis == "heads" else WALKS[axis]
-    times = []
+    rows = []
     for v in values:
         try:
-            t = simulate(hw=hw, algo=algo, **{**kw, axis: v})["time_s"]
+            row = simulate(hw=hw, algo=algo, **{**kw, axis: v})
         except UserError:
             return None
-        if t is None:
+        if row["time_s"] is None:
             return None
-        times.append((v, t))
-    return [(v0, v1, t1 / t0) for (v0, t0), (v1, t1) in zip(times, times[1:]) if t1 < (1 - BATCH_DROP) * t0]
+        rows.append((v, row))
+    return [(v0, v1, r1["time_s"] / r0["time_s"], _changed(r0, r1)) for (v0, r0), (v1, r1) in zip(rows, rows[1:])
+            if r1["time_s"] < (1 - BATCH_DROP) * r0["time_s"]]
 
 
-def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float]] | None:
+def _changed(before: dict, after: dict) -> str:
+    """What the kernel decided differently at the larger size (its split count, its tile), where anything: the
+    usual reason the time falls."""
+    return ", ".join(f"{key} {before[key]} -> {after[key]}" for key in ("splits", "tile")
+                     if before.get(key) != after.get(key))
+
+
+def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float, str]] | None:
     """``drops`` along the batch."""
     return drops(hw, algo, kw, "batch")
 
@@ -176,9 +184,9 @@ def run(seed: int, points: int, walks: int, axis: str = "batch") -> dict:
         failures += [dict(hw=hw, algo=algo, workload=kw, broken=b) for b in broken]
         if walks and rng.random() < 0.5:
             walks -= 1
-            for v0, v1, ratio in drops(hw, algo, kw, axis) or []:
+            for v0, v1, ratio, changed in drops(hw, algo, kw, axis) or []:
                 falls.append(dict(hw=hw, algo=algo, workload={k: v for k, v in kw.items() if k != axis},
-                                  axis=axis, values=[v0, v1], ratio=ratio))
+                                  axis=axis, values=[v0, v1], ratio=ratio, changed=changed))
     return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, axis=axis, drops=falls)
 
 
@@ -203,8 +211,8 @@ def main(argv=None) -> int:
         print(f"{report['axis']} steps where the time falls by more than {BATCH_DROP:.0%} (a heuristic's doing, or a "
               f"mechanism to check): {len(report['drops'])}")
         for d in report["drops"]:
-            print(f"  {d['hw']} {d['algo']} {d['axis']} {d['values'][0]} -> {d['values'][1]}: x{d['ratio']:.3f}  "
-                  f"{d['workload']}")
+            print(f"  {d['hw']} {d['algo']} {d['axis']} {d['values'][0]} -> {d['values'][1]}: x{d['ratio']:.3f}"
+                  f"{' (' + d['changed'] + ')' if d['changed'] else ''}  {d['workload']}")
     return 1 if report["failures"] else 0
 
 
