@@ -96,8 +96,9 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
         hidden = min(softmax, gemm - gemm_sm + (1 - exposed) * min(gemm_sm, softmax))
     core += mask_issue_cycles(cfg.mask_issue_per_score, scores)
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
-    if cfg.gemm_ahead_loads and resident == 1:
-        waits["latency"] = max(waits["latency"], lone_chain_cycles(gemm, softmax, latency, kd, kdv))
+    if cfg.gemm_ahead_loads:  # each CTA's own chain, its loads one GEMM ahead; k CTAs share the SM's cycles
+        chain = lone_chain_cycles(gemm, softmax, latency * resident, kd, kdv) / resident
+        waits["latency"] = max(waits["latency"], chain)
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
     wait = max(waits, key=waits.get)
     if waits[wait] >= core:

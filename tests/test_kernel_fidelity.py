@@ -295,7 +295,9 @@ def test_fa2_hdim256_tile_depends_on_the_smem_per_sm():
 
 def test_few_ctas_are_held_to_the_memory_latency_of_their_loads_in_flight():
     """Little's law per CTA: a call with one CTA per KV head streams no faster than its pipeline's K/V
-    stages per loaded-memory latency, whatever the HBM roof says; CTAs sharing an SM each have their own."""
+    stages per loaded-memory latency, whatever the HBM roof says; CTAs sharing an SM each have their own, and
+    each waits its own chain: FA2's split-KV loop waits for K(n), then for V(n) (each issued one GEMM ahead,
+    tests/test_fa2_chain.py), two latencies a tile where the GEMMs are short."""
     hw = replace(hardware("h100"), hbm_latency_s=20e-6)  # a memory slow enough that its latency binds
     wl = Workload(heads=8, kv_heads=8, head_dim=128, seq_len=1, kv_len=65536)
     r = evaluate(hw, "flash-decoding", wl)
@@ -303,8 +305,9 @@ def test_few_ctas_are_held_to_the_memory_latency_of_their_loads_in_flight():
     tiles_per_cta = math.ceil(65536 // cfg.block_kv / r.detail["splits"])
     latency_bound = tiles_per_cta * hw.hbm_latency_s / cfg.kv_stages
     assert r.time_s >= latency_bound
-    # two of these CTAs share an SM, each with its own stages in flight: not twice the one CTA's wait
-    assert cfg.ctas_per_sm(hw) == 2 and r.time_s < 1.25 * latency_bound
+    # two of these CTAs share an SM, each with its own loads in flight and its own chain of two waits a tile:
+    # the two overlap (not four waits a tile), and neither beats its chain (until 2026-12-06 the model gave one)
+    assert cfg.ctas_per_sm(hw) == 2 and 2 * latency_bound <= r.time_s < 1.25 * 2 * latency_bound
     faster = evaluate(replace(hw, hbm_latency_s=hw.hbm_latency_s / 2), "flash-decoding", wl)
     assert faster.time_s < 0.75 * r.time_s  # the latency binds, so halving it nearly halves the time
 
