@@ -165,11 +165,6 @@ def _changed(before: dict, after: dict) -> str:
                      if before.get(key) != after.get(key))
 
 
-def batch_drops(hw: str, algo: str, kw: dict) -> list[tuple[int, int, float, str]] | None:
-    """``drops`` along the batch."""
-    return drops(hw, algo, kw, "batch")
-
-
 def run(seed: int, points: int, walks: int, axis: str = "batch") -> dict:
     """Check ``points`` random calls and walk ``walks`` of those that run along ``axis`` (WALKS)."""
     rng = random.Random(seed)

@@ -257,12 +257,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     exposed = 1.0 if lone else hw.mma_path(cfg.tensor_path)[1]
     chain = ""
     if cfg.gemm_ahead_loads:  # tile_cost._tile_cost: each CTA's chain of waits, the SM's cycles shared by k
-        value = tc.lone_chain_cycles(max(tile["tensor"], tile["smem"]), max(tile["exp"], tile["fma"]), values[L],
-                                     *cfg.mma_dims(wl.head_dim, wl.v_head_dim)) / values[k]
-        shared = "" if values[k] == 1 else " / k"
-        open_, close = ("", "") if values[k] == 1 else ("(", ")")
-        lines.append(f"  chain   = {open_}max(QK, L) + max(S + PV, L){close}{shared}, QK = G*d/(d + dv), PV = G - QK"
-                     f"   = {value:,.0f}")
+        value = tc.chain_cycles(max(tile["tensor"], tile["smem"]), max(tile["exp"], tile["fma"]), values[L],
+                                *cfg.mma_dims(wl.head_dim, wl.v_head_dim)) / values[k]
+        formula = "max(QK, L) + max(S + PV, L)" if values[k] == 1 else "(max(QK, L) + max(S + PV, L)) / k"
+        lines.append(f"  chain   = {formula}, QK = G*d/(d + dv), PV = G - QK   = {value:,.0f}")
         lines.append("    (an FA2 CTA issues each K/V load one GEMM ahead: V(n) before QK(n), K(n-1) before the "
                      "softmax and PV(n)" + (")" if values[k] == 1 else f"; its {int(values[k])} CTAs share the SM's "
                                             "cycles, each still waits its own chain)"))

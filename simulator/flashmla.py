@@ -136,12 +136,9 @@ def schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, 
     return out, most
 
 
-def split_requests(batch: int, blocks: int, parts: int) -> int:
-    """How many of the batch's requests ``schedule`` splits over more than one part (their O is the combine's)."""
-    return _schedule(batch, blocks, parts)[2]
-
-
 def _schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """``schedule``'s parts and most parts a request spans, and how many requests it splits over more than one part
+    (their O is the combine's)."""
     total = batch * (blocks + FIXED_OVERHEAD_BLOCKS)
     payload = -(-total // parts) + FIXED_OVERHEAD_BLOCKS
     req, done, out, pieces, most, tails = 0, 0, [], 0, 1, 0
@@ -172,7 +169,7 @@ def _schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int,
 
 def simulate(hw, wl):
     """Predict one FlashMLA dense decoding call (see the module docstring)."""
-    from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
+    from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, merge_bytes_seconds
 
     if why := error(hw, wl):
         raise UserError(why)
@@ -183,7 +180,7 @@ def simulate(hw, wl):
     clock, b, d, dv = hw.sustained_clock_hz, wl.dtype_bytes, wl.head_dim, wl.v_head_dim
     m_blocks, parts = sm_parts(hw, wl)
     blocks = math.ceil(wl.kv_len / BLOCK_N)
-    per_part, splits = schedule(wl.batch, blocks, parts)
+    per_part, splits, n_split = _schedule(wl.batch, blocks, parts)
     tile = tile_cycles(cfg, hw, wl, partial=False, resident=1)
     first_release = current_build() == "2025-02"
     if first_release:  # a block's GEMMs, then its softmax: nothing hides the softmax, the first block's included
@@ -217,7 +214,6 @@ def simulate(hw, wl):
     # the main kernel writes O (bf16) of the requests it does not split and the split ones' fp32 partials, which
     # stay in L2 for the combine while they fit (as the fused families' split partials, gpu_model._split_partials);
     # the combine reads them and writes the split requests' O (its time below)
-    n_split = split_requests(wl.batch, blocks, parts)
     o_split = o_bytes * n_split / wl.batch
     spill = max(partial - hw.l2_bytes, 0.0)
     hbm = reads + o_bytes - o_split + spill
@@ -235,7 +231,7 @@ def simulate(hw, wl):
     # the combine kernel (smxx/decode/combine): launched under programmatic dependent launch, so its launch hides
     # behind the main kernel's end; it reads the split requests' partials (one round trip), at L2 bandwidth as far
     # as L2 holds them, and writes their O, as the fused families' combine (gpu_model._combine_seconds)
-    merge = latency + (partial - spill) / hw.l2_bw_bytes_s + (spill + o_split) / bw
+    merge = latency + merge_bytes_seconds(hw, partial, o_split)
     combine = merge if split_segments else 0.0
     if first_release:  # a plain launch after every call; where nothing was split it reads the split counts and exits
         combine = hw.launch_overhead_s + merge

@@ -557,13 +557,18 @@ def _combine_seconds(hw, wl, splits, in_flight: int | None = None) -> float:
     combine_attn_seqk_parallel) loads each split into the same register fragment it then accumulates from, in a
     loop of runtime length: 2 in flight, what a compile of the same loop shape issued (nvcc 13.0, 2026-12-04; FA2's
     own SASS not read), and what FlashInfer's FA2 v2.4.2 decode lines agree with. None: the bytes alone."""
-    partials = _partials_bytes(wl, splits)
-    in_l2 = vmin(partials, hw.l2_bytes)
-    seconds = in_l2 / hw.l2_bw_bytes_s + (partials - in_l2 + _out_bytes(wl)) / (hw.hbm_bw_bytes_s * hw.hbm_efficiency)
+    seconds = merge_bytes_seconds(hw, _partials_bytes(wl, splits), _out_bytes(wl))
     if in_flight:
         trips = combine_round_trips(splits, in_flight)
         seconds = vmax(seconds, trips * block_sparse.l2_hit_cycles(hw.arch) / hw.sustained_clock_hz)
     return seconds
+
+
+def merge_bytes_seconds(hw, partials, out):
+    """Seconds a merge kernel's bytes take: the ``partials`` the attention kernel has just written, from L2 as far as
+    L2 holds them, the rest of them and the merged ``out`` at the HBM bandwidth a stream reaches."""
+    in_l2 = vmin(partials, hw.l2_bytes)
+    return in_l2 / hw.l2_bw_bytes_s + (partials - in_l2 + out) / hw.hbm_achievable_bw
 
 
 def combine_round_trips(splits, in_flight: int):

@@ -97,7 +97,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     core += mask_issue_cycles(cfg.mask_issue_per_score, scores)
     waits = {"l2": load, "latency": latency / cfg.kv_stages}
     if cfg.gemm_ahead_loads:  # each CTA's own chain, its loads one GEMM ahead; k CTAs share the SM's cycles
-        chain = lone_chain_cycles(gemm, softmax, latency * resident, kd, kdv) / resident
+        chain = chain_cycles(gemm, softmax, latency * resident, kd, kdv) / resident
         waits["latency"] = max(waits["latency"], chain)
     parts = {"tensor": tensor, "smem": smem, "exp": sfu, "fma": fp32}
     wait = max(waits, key=waits.get)
@@ -119,8 +119,8 @@ def mask_ops(cfg) -> float:
     return MASK_FP32_PER_SCORE if cfg.mask_ops_per_score is None else cfg.mask_ops_per_score
 
 
-def lone_chain_cycles(gemm: float, softmax: float, latency: float, kd: int, kdv: int) -> float:
-    """A lone FA2 CTA's chain of waits a tile, max(QK, L) + max(S + PV, L): it issues each K/V load one GEMM
+def chain_cycles(gemm: float, softmax: float, latency: float, kd: int, kdv: int) -> float:
+    """An FA2 CTA's own chain of waits a tile, max(QK, L) + max(S + PV, L): it issues each K/V load one GEMM
     ahead (V(n) before QK(n), K(n-1) before the softmax and PV(n)), the GEMMs split by their head dims."""
     qk = gemm * kd / (kd + kdv)
     return max(qk, latency) + max(softmax + gemm - qk, latency)
