@@ -209,7 +209,30 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
     if result.detail.get("window_skips"):
         reasons.append("FlashInfer starts each query tile's keys at its first query's window, a key at a time "
                        "(kv_start_idx), not at a tile boundary, so it reads fewer keys than the tiles the mask touches")
+    if share := _ragged_share(result, row["block_density"]):
+        wl, bkv = result.workload, result.detail["block_kv"]
+        reasons.append(f"the last key tile holds {wl.kv_len % bkv} of its {bkv} keys, all the kernel loads there, and "
+                       f"the mask keeps that tile in a larger share of its tiles than the dense call: in keys loaded "
+                       f"it keeps {share:.4f} of the dense call's (1/share {1 / share:.1f}x)")
     return f"beats 1/block density by {beats:.0%}: " + "; ".join(reasons) if reasons else None
+
+
+def _ragged_share(result: Result, block_density: float) -> float | None:
+    """Where the key length is not a multiple of the kernel's key tile: the mask's share of the keys the dense call
+    loads, counting each tile of the ragged last key column by the keys it holds (``tiles.last_column_tiles``), if
+    below the block density; None otherwise, and for head mixes and grid patterns. The row's block density counts
+    the tiles the kernel visits (FlashInfer's extra window tile included), so the share starts from it."""
+    wl, det = result.workload, result.detail
+    bq, bkv = det.get("block_q"), det.get("block_kv")
+    if not (bq and bkv) or tile_source.head_groups(wl) or grid_call(wl):
+        return None
+    last = tile_source.last_column_tiles(tile_source.tile_rows(wl, bq, bkv).pattern, wl.seq_len, wl.kv_len, bq, bkv)
+    if not last:
+        return None
+    rows, cols = -(-wl.seq_len // bq), -(-wl.kv_len // bkv)
+    empty = 1.0 - (wl.kv_len % bkv) / bkv  # the share of a last-column tile past the last key
+    share = (block_density * rows * cols - last * empty) / (rows * (cols - empty))
+    return share if share < block_density * (1 - 1e-9) else None
 
 
 def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | None, str | None]:

@@ -156,8 +156,11 @@ def window_extra_tiles(tiles, wl, block_q: int, block_kv: int):
     if extra is None or not extra.any():
         return tiles
     visited = int(tiles.visited + extra.sum())
+    # the first query tile's extra tile lies before every key its window, or a later tile's, reaches: a block
+    # loaded that no row of the mask reads (a later tile's extra one is its predecessor's window, already read)
+    blocks_read = min(tiles.kv_blocks_read + int(extra[0]), tiles.n_kv_blocks)
     return replace(tiles, row_partial=np.asarray(tiles.row_partial) + extra, visited=visited, uniform=False,
-                   block_density=tiles.block_density * visited / max(tiles.visited, 1))
+                   block_density=tiles.block_density * visited / max(tiles.visited, 1), kv_blocks_read=blocks_read)
 
 
 def explain_lines(wl, cfg, n_rows: int) -> list[str]:

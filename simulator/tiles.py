@@ -39,6 +39,9 @@ class TileRows:
     # window2d / window3d: tiles are grid patches (einsum_cascades.sparsity.GridTiling); the kernel runs on
     # tokens permuted into tile order (Q, K, V in; O and its LSE back out), padded to whole patches
     layout: object = None
+    # keys a whole last key tile holds past the last key, where a mask reads that ragged block but not every block:
+    # loads stop at the last key, so the keys read are kv_blocks_read * block_kv less these (_ragged_unread)
+    ragged_unread: int = 0
 
 
 def tile_rows(wl, block_q: int, block_kv: int) -> TileRows:
@@ -148,8 +151,10 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     row_full, row_partial = np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64)
     uniform = bool(row_partial.max() == 0 and row_full.min() == row_full.max())
     visited = int(row_full.sum() + row_partial.sum())
+    blocks_read = _kv_blocks_read(pat, tc, visited)
     return TileRows(row_full, row_partial, n_kv, attended, tc.block_density, str(pat),
-                    int(row_full.size), visited, uniform, _kv_blocks_read(pat, tc, visited), tc.layout)
+                    int(row_full.size), visited, uniform, blocks_read, tc.layout,
+                    _ragged_unread(pat, tc, blocks_read))
 
 
 _sparsities: list = [()]  # the --sparsity values (without a pattern) of the points being evaluated
@@ -214,6 +219,22 @@ def split_counts(pattern: str, nq: int, nkv: int, bq: int, bkv: int, splits: int
     return np.pad(full, ((0, 0), (0, pad))), np.pad(partial, ((0, 0), (0, pad)))
 
 
+def last_column_tiles(pattern: str | None, nq: int, nkv: int, bq: int, bkv: int) -> int | None:
+    """How many tiles of the last key column the lowered ``pattern`` visits, where the key length is not a multiple
+    of the key tile: those tiles hold ``nkv % bkv`` keys, all a kernel loads there (TMA and predicated cp.async
+    fetch nothing past the last key). None when the length is a multiple of the tile, for a grid pattern's
+    permuted tiles, and where the tile map would be too large."""
+    from einsum_cascades.sparsity import parse_pattern, tile_grid, tile_states
+
+    if not nkv % bkv or not pattern:
+        return None
+    p = parse_pattern(pattern)
+    n_rows, n_kv, layout = tile_grid(p, nq, nkv, bq, bkv)
+    if layout is not None or n_rows * n_kv > SPLIT_MAP_CELLS:
+        return None
+    return int((np.asarray(tile_states(p, nq, nkv, bq, bkv))[:, -1] != 0).sum())
+
+
 def _kv_blocks_read(pat, tc, visited: int) -> int:
     """Key blocks that some query row visits: with one query-block row (decode), its visited tiles; else
     the key blocks the mask can reach at all (exact for boxes such as windows and sinks, and for grids; at
@@ -223,6 +244,25 @@ def _kv_blocks_read(pat, tc, visited: int) -> int:
     if tc.n_q_blocks == 1:
         return visited
     return min(visited, key_blocks_reached(pat, tc.seq_len, tc.kv_len, tc.block_kv, 0, tc.block_q))
+
+
+def _ragged_unread(pat, tc, blocks_read: int) -> int:
+    """Keys a whole last key tile would hold past the last key, where the mask reads that (ragged) block but not
+    every block: a kernel's loads stop at the last key (TMA and predicated cp.async fetch nothing past it), so the
+    keys it reads are ``blocks_read * block_kv`` less these. 0 when the key length is a multiple of the tile, when
+    every block is read (the keys read are then capped at the length), on a grid and for vertical-slash (not
+    worked out there). One query tile (decode) reads its visited tiles, so its own last tile is looked up; more
+    reach the last block where some query may attend a key of it (exact for boxes)."""
+    from einsum_cascades.sparsity import last_key_block_reached, tile_states
+
+    ragged = tc.kv_len % tc.block_kv
+    if not ragged or tc.layout is not None or blocks_read >= tc.n_kv_blocks:
+        return 0
+    if tc.n_q_blocks == 1:
+        reached = bool(np.asarray(tile_states(pat, tc.seq_len, tc.kv_len, tc.block_q, tc.block_kv))[0, -1])
+    else:
+        reached = last_key_block_reached(pat, tc.seq_len, tc.kv_len, tc.block_kv)
+    return tc.block_kv - ragged if reached else 0
 
 
 def _full_area(row_full, nq, nkv, bq, bkv) -> float:

@@ -438,3 +438,35 @@ def test_the_density_note_is_for_a_masked_call_against_its_own_kernel_on_the_sam
     mask: no note (it once said the call beat 1/block density by 108%)."""
     row = simulate("h100", "flash2", baseline="flash2@a100", heads=1, head_dim=64, seq_len=11009)
     assert row["speedup"] > 2 and row["note"] is None
+
+
+def test_a_mask_that_keeps_the_ragged_last_key_tile_says_what_it_loads():
+    """Over 64k keys in 192-key tiles the last tile holds 64 keys, all a kernel loads there. A decode window keeps
+    that tile in 1 of its 4 (FlashInfer's extra window tile counted), the dense call in 1 of 342, so an HBM-bound
+    windowed call beats 1/block density (by 15%) and stays within the share of keys it loads: the note says so,
+    with that share. At 65,472 keys (341 whole tiles) the same call has no ragged tile, stays within 1/block
+    density and has no note (it once ran 41% past it: FlashInfer's extra tile was computed but not loaded)."""
+    kw = dict(batch=32, heads=32, kv_heads=32, head_dim=128, dtype="bf16", scope="kernel-warm", seq_len=1,
+              pattern="window(256,256)")
+    row = simulate("h100-pcie", "flashinfer-prefill", kv_len=65536, **kw)
+    assert row["baseline"] == "flashinfer-prefill" and row["speedup"] * row["block_density"] > 1.1
+    assert "the last key tile holds 64 of its 192 keys" in row["note"]
+    share = float(row["note"].split("it keeps ")[1].split(" ")[0])
+    assert share == pytest.approx((4 - 128 / 192) / (342 - 128 / 192), abs=1e-4)
+    assert row["speedup"] * share <= 1.1
+    whole = simulate("h100-pcie", "flashinfer-prefill", kv_len=341 * 192, **kw)
+    assert whole["speedup"] * whole["block_density"] <= 1.1 and whole["note"] is None
+
+
+@pytest.mark.parametrize("kv_len, keys", [(65536, 3 * 192 + 64), (341 * 192, 3 * 192)])
+def test_a_decode_window_reads_the_keys_its_tiles_hold(kv_len, keys):
+    """FlashInfer's fa3 backend loads a decode window's key tiles, the one before the window included
+    (get_swa_begin_kv_tile_idx's - 1), and its TMA fetches nothing past the last key: window(256) over 64k keys in
+    192-key tiles reads 3 whole tiles and the last one's 64 keys; over 341 whole tiles, 3 tiles. The HBM roof
+    against the dense call's (every key) says so."""
+    hw = hardware("h100-pcie")
+    kw = dict(batch=32, heads=32, kv_heads=32, head_dim=128, dtype="bf16", scope="kernel-warm", seq_len=1,
+              kv_len=kv_len)
+    masked = evaluate(hw, "flashinfer-prefill", Workload(pattern="window(256,256)", **kw))
+    dense = evaluate(hw, "flashinfer-prefill", Workload(**kw))
+    assert masked.times["hbm"] / dense.times["hbm"] == pytest.approx(keys / kv_len, rel=0.01)

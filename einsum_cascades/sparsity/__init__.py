@@ -52,8 +52,10 @@ from einsum_cascades.sparsity._fit import fit_pattern
 from einsum_cascades.sparsity._grid import GridTiling
 from einsum_cascades.sparsity._heads import declared_heads, head_groups, head_groups_text, is_mix
 from einsum_cascades.sparsity._lowering import (TileCounts, brute_force_counts, element_density, key_blocks_reached,
-                                               random_tile_counts, tile_counts, tile_grid, tile_states)
+                                               last_key_block_reached, random_tile_counts, tile_counts, tile_grid,
+                                               tile_states)
 
 __all__ = ["PATTERN_NAMES", "GridTiling", "Pattern", "PatternError", "TileCounts", "brute_force_counts",
            "declared_heads", "element_density", "fit_pattern", "head_groups", "head_groups_text", "is_mix",
-           "key_blocks_reached", "parse_pattern", "random_tile_counts", "tile_counts", "tile_grid", "tile_states"]
+           "key_blocks_reached", "last_key_block_reached", "parse_pattern", "random_tile_counts", "tile_counts",
+           "tile_grid", "tile_states"]

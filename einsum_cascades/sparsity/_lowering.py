@@ -172,6 +172,23 @@ def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query:
         return grid.reached(layout, first_query // math.prod(layout.q_tile))
     if vs is not None:
         return vslash.reached(vs, seq_len, kv_len, block_kv, first_query, block_q or block_kv)
+    return _union_size(*_reached_ranges(p, seq_len, kv_len, block_kv, first_query))
+
+
+def last_key_block_reached(p, seq_len: int, kv_len: int, block_kv: int) -> bool | None:
+    """Whether some query may attend a key of the last key block (the ragged one where ``kv_len`` is not a
+    multiple of ``block_kv``): exact for boxes, as ``key_blocks_reached``; None on a grid (window2d / window3d)
+    or a vertical-slash pattern, whose reach is not worked out per block here."""
+    p, layout, vs = _plan(p, seq_len, kv_len, block_kv, block_kv)
+    if layout is not None or vs is not None:
+        return None
+    _, lasts = _reached_ranges(p, seq_len, kv_len, block_kv, 0)
+    return bool(lasts.size) and int(lasts.max()) == (kv_len - 1) // block_kv
+
+
+def _reached_ranges(p, seq_len: int, kv_len: int, block_kv: int, first_query: int) -> tuple:
+    """(first, last) key block of each box some query from ``first_query`` on may attend, for a planned pattern
+    of boxes (not a grid, not vertical-slash)."""
     terms, _ = conj_terms(dnf(p), seq_len, kv_len)
     firsts, lasts = [], []
     for t in terms:
@@ -189,7 +206,7 @@ def key_blocks_reached(p, seq_len: int, kv_len: int, block_kv: int, first_query:
         keep = (q_lo <= q_hi) & (k0 <= k1)
         firsts.append(k0[keep] // block_kv)
         lasts.append(k1[keep] // block_kv)
-    return _union_size(np.concatenate(firsts or [[]]), np.concatenate(lasts or [[]]))
+    return np.concatenate(firsts or [[]]), np.concatenate(lasts or [[]])
 
 
 def _union_size(first: np.ndarray, last: np.ndarray) -> int:
