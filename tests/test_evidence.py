@@ -127,8 +127,10 @@ def test_explain_quotes_the_evidence_of_calls_like_its_own():
     on its GPU; where the sets hold none, the line says so before it quotes the nearest they do hold: the same
     phase, then the same width, then every call."""
     decode = evidence(("h200",), ("flash3",), "decode")[0]
-    prefill = evidence(("h200",), ("flash3",), "prefill")[0]
-    assert decode["n"] and prefill["n"] and decode["n"] + prefill["n"] == evidence(("h200",), ("flash3",))[0]["n"]
+    prefill = evidence(("h200",), ("flash3",), "prefill", "16-bit")[0]
+    prefill8 = evidence(("h200",), ("flash3",), "prefill", "8-bit")[0]
+    assert decode["n"] and prefill["n"] and prefill8["n"]
+    assert decode["n"] + prefill["n"] + prefill8["n"] == evidence(("h200",), ("flash3",))[0]["n"]
     assert (f"(attnsim validate evidence --hw h200 --algo flash3 --phase decode --precision 16-bit): {decode['n']} "
             f"decode 16-bit timings of flash3 on h200") in _explain("--hw", "h200", "--algo", "flash3", "--seq-len",
                                                                      "1", "--kv-len", "8k", "--dtype", "bf16")
@@ -186,7 +188,8 @@ def test_phase_and_precision_split_each_rows_points():
     for key, row in every.items():
         parts = [r for r in split if (r["hardware"], r["algorithm"]) == key]
         assert sum(r["n"] for r in parts) == row["n"] and sum(r["fitted_points"] for r in parts) == row["fitted_points"]
-    assert [r["phase"] for r in rows_json("--split", "--hw", "h200", "--algo", "flash3")] == ["decode", "prefill"]
+    assert [(r["phase"], r["precision"]) for r in rows_json("--split", "--hw", "h200", "--algo", "flash3")] == [
+        ("decode", "16-bit"), ("prefill", "8-bit"), ("prefill", "16-bit")]
     assert {r["phase"] for r in rows_json("--split", "--phase", "decode")} == {"decode"}
     r = run("validate", "evidence", "--split", "--hw", "h100", "--format", "table")
     assert r.exit_code == 0 and "prefill 8-bit" in r.output and "prefill 16-bit" in r.output
