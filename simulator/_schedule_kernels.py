@@ -93,3 +93,35 @@ def _merge(state, a, queue, qh, ql):
         else:
             state[out] = queue[cell]
             y += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def plan_totals(est, true, repeats, slots):
+    """A host plan's per-CTA lists (``schedule.planned_makespan``): ``repeats`` copies of the items (``est``,
+    ``true``), each given to the CTA whose estimated total is the least (ties to the lower index), its estimate
+    added there; returns each CTA's true total. A binary heap of (estimate, index) whose root is replaced."""
+    cost = np.zeros(slots)
+    idx = np.arange(slots)
+    tot = np.zeros(slots)
+    for _ in range(repeats):
+        for i in range(est.size):
+            c = idx[0]
+            tot[c] += true[i]
+            new = cost[0] + est[i]
+            pos = 0
+            while True:
+                child = 2 * pos + 1
+                if child >= slots:
+                    break
+                right = child + 1
+                if right < slots and (cost[right] < cost[child] or (cost[right] == cost[child] and idx[right] < idx[child])):
+                    child = right
+                if cost[child] < new or (cost[child] == new and idx[child] < c):
+                    cost[pos] = cost[child]
+                    idx[pos] = idx[child]
+                    pos = child
+                else:
+                    break
+            cost[pos] = new
+            idx[pos] = c
+    return tot

@@ -80,18 +80,19 @@ def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: lis
 
 
 def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, full_t, part_t, pro_t, per_split,
-                   row_extra) -> float:
+                   row_extra, planned=None) -> float:
     """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
 
     ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
     partial)`` per index style: the fixed cycles a row of an indexed part pays besides its tiles (its block index
-    reads)."""
+    reads); ``planned(row_work, grids, slots)``: the makespan of a kernel whose host plans each CTA's work list
+    (``KernelConfig.host_plan``), for one part's rows unsplit."""
     def extra(part):
         return row_extra[part.indexed] if part.indexed else _no_extra
 
     if len(parts_) == 1:
         part = parts_[0]
-        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part))
+        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part), planned)
     works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
                                     p.heads) for p in parts_])
     return grid_makespan(works, 1, slots, longest_first=longest_first)
@@ -112,7 +113,7 @@ def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np
     return np.repeat(work, splits)
 
 
-def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra) -> float:
+def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra, planned=None) -> float:
     """One mask for every head: the closed form when every CTA has the same work, else the rows once (sorted
     once when longest first, since every head repeats them)."""
     tiles, heads = part.tiles, part.heads
@@ -131,6 +132,8 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         return uniform_makespan(n_ctas, slots, pro_t + blocks * full_t)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits
+    if planned is not None and splits == 1:
+        return planned(row_work, heads, slots)
     return grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
 
 

@@ -188,7 +188,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
     if spec.family == FI_PREFILL:
-        lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q))
+        lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q), det.get("host_plan"))
     if spec.family == "flash4" and cfg.tensor_path == "wgmma":
         order = "longest first: SingleTileLPTScheduler" if cfg.longest_first else "in order: SingleTileScheduler"
         lines.append("FA4's Hopper kernel (flash_attn/cute/flash_fwd_sm90.py): FA3's warp-specialised wgmma pipeline, "

@@ -18,8 +18,9 @@ flashinfer-ai/flashinfer tag nightly-v0.6.16-20260730 (4b964ec4):
   128 x 96, 128 x 32, and no (192, 128) (``cudaErrorNotSupported``);
 - no GQA packing: a work tile is CTA_Q queries of one query head (scheduler.cuh ``PrefillSM90Plan``: "our current
   FA3 implementation do not fuse query and group heads"), so K/V of a KV head is streamed once per query head;
-- one persistent CTA per SM running a work list the host balances heaviest first (``PrefillSM90Plan``'s
-  min-heap over CTAs; tile_scheduler.cuh ``BatchPrefillPersistentTileScheduler``);
+- one persistent CTA per SM running the work list the host planned for it (``PrefillSM90Plan``'s min-heap over
+  CTAs on its own cost estimates, which do not see a window; tile_scheduler.cuh
+  ``BatchPrefillPersistentTileScheduler`` walks the list, no stealing): ``plan_makespan``;
 - no KV split, no merge kernel, no scheduler kernel: one launch per ``run()``;
 - a sliding window (``window_left``) starts one key tile early: ``get_swa_begin_kv_tile_idx`` (hopper/utils.cuh)
   takes ``(q_tile * CTA_Q + kv_len - qo_len - window_left) / CTA_KV - 1``, so every query tile whose window
@@ -64,7 +65,50 @@ def config(d: int, dv: int, b: int, causal: bool, paged: bool) -> KernelConfig:
     smem = (br * d + FA3_STAGES * bc * d + max(FA3_STAGES * bc * dv, br * dv)) * b
     return KernelConfig(FAMILY, br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         True, False, cascade=FUSED_CASCADE, kv_stages=FA3_STAGES, persistent=True,
-                        window_extra_tile=True, cp_async_loads=paged)  # SparseCollectiveMainloop: cp.async
+                        window_extra_tile=True, cp_async_loads=paged,  # SparseCollectiveMainloop: cp.async
+                        host_plan=True)  # PrefillSM90Plan's static lists (plan_makespan)
+
+
+PLAN_SAME_SCHEDULE_WORKS = 4096  # PrefillSM90Plan: past this many work items a head, one plan serves every head
+
+
+def plan_makespan(wl, block_q: int, record: dict | None = None):
+    """The makespan of the persistent kernel's static work lists, as a function of the query-block rows' true
+    works (slot-cycles, first row first), the grids (batch x query heads) and the slots: what
+    ``cta_work.compute_cycles`` takes for such a kernel. ``PrefillSM90Plan`` (scheduler.cuh, read at 0.2.0 and
+    0.6.16) walks the query heads, then the requests longest first, then each request's query tiles last to first,
+    and gives each tile to the CTA whose estimated total is the least (a min-heap over the SMs' CTAs), estimating
+    a tile at ``cost_function(CTA_Q, kv)`` = 2 x CTA_Q + the keys up to its causal end (``packed_causal_kv_end``;
+    every key without the causal mask). The estimate does not see ``window_left``, so under a window the tiles
+    that the plan thinks long and short cost alike, and the lists it balances in estimate run unequal in time.
+    Each CTA runs its list back to back (``BatchPrefillPersistentTileScheduler``: no stealing). Past
+    ``PLAN_SAME_SCHEDULE_WORKS`` work items a head (``same_schedule_for_all_heads``) the plan covers one head and
+    the grid holds a copy of the lists per query head, dispatched in order. ``record``, if given, gets the
+    makespan beside a longest-first schedule's of the same works (``--explain`` prints the two)."""
+    from simulator.schedule import grid_makespan, plan_totals
+
+    qo, kv, batch = int(wl.seq_len), int(wl.kv_len), int(wl.batch)
+    n_rows = -(-qo // block_q)
+    rows = np.arange(n_rows)
+    if causal(wl):
+        end = np.where(rows + 1 == n_rows, kv, np.clip(kv - qo + (rows + 1) * block_q, 0, kv))
+    else:
+        end = np.full(n_rows, kv)
+    est = (2.0 * block_q + end)[::-1]  # the plan's order: last query tile first
+    same = -(-batch * qo // block_q) + batch - 1 > PLAN_SAME_SCHEDULE_WORKS
+
+    def makespan(row_work, heads: int, slots: int) -> float:
+        true = np.asarray(row_work, dtype=np.float64)[::-1]
+        if same:
+            span = grid_makespan(plan_totals(est, true, batch, slots), int(wl.heads), slots)
+        else:
+            span = float(plan_totals(est, true, heads, slots).max())
+        if record is not None:
+            record.update(planned=span, longest_first=grid_makespan(true, heads, slots, longest_first=True),
+                          same_schedule=same)
+        return span
+
+    return makespan
 
 
 def causal(wl) -> bool:
@@ -163,16 +207,22 @@ def window_extra_tiles(tiles, wl, block_q: int, block_kv: int):
                    block_density=tiles.block_density * visited / max(tiles.visited, 1), kv_blocks_read=blocks_read)
 
 
-def explain_lines(wl, cfg, n_rows: int) -> list[str]:
+def explain_lines(wl, cfg, n_rows: int, plan: dict | None = None) -> list[str]:
     """What ``--explain`` says of the kernel beside the tile formulas."""
     loads = ("paged KV cache (BatchPrefillWithPagedKVCacheWrapper): K/V by cp.async through the page table "
              "(SparseCollectiveMainloop), any page size" if paged_cache(wl) else
              "ragged K/V (BatchPrefillWithRaggedKVCacheWrapper) by TMA (CollectiveMainloop)")
     lines = [f"FlashInfer's batch prefill, fa3 backend (sm90, {SOURCE}): {loads}; one query head a tile (no GQA "
-             "packing); one persistent CTA per SM over the host's heaviest-first work list; one kernel (no KV split, "
-             "no merge)"]
+             "packing); one persistent CTA per SM over the work list the host planned for it; one kernel (no KV "
+             "split, no merge)"]
     extra = extra_tiles(wl, cfg.block_q, cfg.block_kv, n_rows)
     if extra is not None and extra.any():
         lines.append(f"window_left: {int(extra.sum())} of {n_rows} query tiles also load and compute the masked key "
                      "tile before their window (get_swa_begin_kv_tile_idx's - 1)")
+    if plan:
+        window = " (the window not seen)" if extra is not None else ""
+        lines.append(f"host plan (PrefillSM90Plan): each CTA's work list fixed before the launch, a query tile "
+                     f"estimated at 2 x {cfg.block_q} + the keys to its causal end{window}; the longest list "
+                     f"{plan['planned'] / max(plan['longest_first'], 1e-30) - 1:+.1%} over a longest-first schedule "
+                     "of the same tiles" + (", one plan for every head" if plan["same_schedule"] else ""))
     return lines

@@ -108,6 +108,9 @@ class KernelConfig:
     # Mask::apply_mask's Need_masking includes Is_local, and compute_attn_1rowblock's loop after the masking
     # steps still calls it; FA3 and FA4 run their middle tiles unmasked)
     masks_local_tiles: bool = False
+    # the host builds each persistent CTA's work list before the launch from its own cost estimates (FlashInfer's
+    # PrefillSM90Plan): the makespan is the longest list in true work, not a dynamic scheduler's
+    host_plan: bool = False
     # NATTEN's FNA on a neighborhood that is not fully block-sparse: instructions a thread issues a score to mask
     # every tile, before the softmax (Hopper: after the QK wgmma's wait; Blackwell: after the S load from tensor
     # memory), in series with the tile (kernel_configs.natten_mask_issue)

@@ -25,7 +25,8 @@ from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_mask_issue, natten_sm90
-from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, runs_fa2, window_extra_tiles
+from simulator.flashinfer_sm90 import (FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, plan_makespan as fi_plan_makespan,
+                                       runs_fa2, window_extra_tiles)
 from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
@@ -202,8 +203,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)
     for kind in {p.indexed for p in parts if p.indexed}:
         row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind)
+    plan_info = {}
+    planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
-                                             pro_t, per_split, row_index) * resident if timed else np.nan
+                                             pro_t, per_split, row_index, planned) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes) + _split_partials(cfg, hw, wl, splits)
@@ -224,6 +227,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family)), 0.0)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
               "work_tile_parts": pro, **detail_extra, "tile_fill": rows / cfg.block_q,
+              **({"host_plan": plan_info} if plan_info else {}),
               "loads_in_mma_warps": cfg.tensor_path == "mma_sync",  # no TMA producer (blend_weight)
               "every_tile_masked": every_tile_masked, "mask_issue_per_score": cfg.mask_issue_per_score,
               **_mask_detail(cfg, hw, wl, parts, row_index, index)}

@@ -129,6 +129,31 @@ def _heap_dispatch(works: list, repeats: int, slots: int) -> float:
     return max(heap)
 
 
+def plan_totals(est: np.ndarray, true: np.ndarray, repeats: int, slots: int) -> np.ndarray:
+    """Each CTA's true work under static per-CTA lists a host plan builds (FlashInfer's PrefillSM90Plan):
+    ``repeats`` copies of the items, in the given order, each appended to the list of the CTA whose *estimated*
+    total (``est``) is the least, ties to the lower CTA; a CTA then runs its list back to back, so its time is
+    the sum of its items' *true* works (``true``, slot-time). Where the estimates are proportional to the true
+    works this is greedy list scheduling in that order; where they are not (a window the plan does not see),
+    some lists run long.
+
+    >>> plan_totals(np.array([2.0, 1.0]), np.array([2.0, 1.0]), repeats=2, slots=2).tolist()  # (2, 1), (1, 2)
+    [3.0, 3.0]
+    >>> plan_totals(np.array([1.0, 1.0]), np.array([4.0, 1.0]), repeats=2, slots=2).tolist()  # (4, 4), (1, 1)
+    [8.0, 2.0]
+    """
+    est, true = np.asarray(est, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if _use_numba(est.size * repeats):
+        return _kernel("plan_totals")(est, true, int(repeats), int(slots))
+    heap, tot = [(0.0, c) for c in range(slots)], [0.0] * slots
+    for _ in range(repeats):
+        for e, w in zip(est.tolist(), true.tolist()):
+            cost, c = heap[0]
+            tot[c] += w
+            heapq.heapreplace(heap, (cost + e, c))
+    return np.array(tot)
+
+
 @lru_cache(maxsize=1024)
 def _runs_makespan(values: bytes, counts: bytes, slots: int, n: int) -> float:
     """Longest first: runs of equal works (descending ``values``, each ``counts`` times)."""

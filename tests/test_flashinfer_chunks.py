@@ -31,11 +31,13 @@ def test_whole_chunks_cost_the_batch_of_their_pieces(hw, family):
 
 
 def test_the_chunked_prefill_costs_what_flash3s_chunk_mask_does():
-    """FA3 takes the chunk as a mask (attention_chunk); FlashInfer's pieces hold the same tiles and bytes."""
+    """FA3 takes the chunk as a mask (attention_chunk); FlashInfer's pieces hold the same tiles and bytes. The times
+    differ by the schedulers only: FA3's dynamic longest-first one against FlashInfer's host-planned static lists
+    (flashinfer_sm90.plan_makespan), 1.3% apart here."""
     wl = Workload(seq_len=32768, pattern="causal&chunked(8k)", **HEADS)
     fi, fa3 = evaluate(H100, "flashinfer-prefill", wl), evaluate(H100, "flash3", wl)
     assert fi.flops == fa3.flops
-    assert fi.time_s == pytest.approx(fa3.time_s, rel=0.01)
+    assert fi.time_s == pytest.approx(fa3.time_s, rel=0.03)
 
 
 @pytest.mark.parametrize("family", ["flashinfer-decode", "flashinfer-single-decode", "flashinfer-decode-tc",

@@ -5,6 +5,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -183,3 +184,33 @@ def test_the_paged_fa2_kernel_pays_its_page_arithmetic_each_tile():
                                  "--format", "json"])
     points = [p for p in json.loads(r.output)["points"] if p["kernel"] == "flashinfer-0.2-fa2-paged-page1"]
     assert len(points) == 5 and all(-0.08 < p["error"] < 0 for p in points)
+
+
+def test_the_host_plan_is_blind_to_the_window():
+    """PrefillSM90Plan estimates a query tile at 2 x CTA_Q + the keys to its causal end, whatever window_left says:
+    under a window the tiles it thinks short and long cost alike, so its lists run longer than a longest-first
+    schedule of the same tiles (17% at 2 x 2k tokens, 32/8 heads, window 1024 on the H200), and --explain says so.
+    Without a mask every tile costs the same and the plan loses nothing."""
+    wl = Workload(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=2048, pattern="window(1024,0)", dtype="bf16")
+    plan = evaluate(H200, FAMILY, wl).detail["host_plan"]
+    assert plan["planned"] > 1.15 * plan["longest_first"] and not plan["same_schedule"]
+    dense = evaluate(H200, FAMILY, replace(wl, pattern=None)).detail
+    assert "host_plan" not in dense or dense["host_plan"]["planned"] == pytest.approx(dense["host_plan"]["longest_first"])
+    r = CliRunner().invoke(cli, ["simulate", "--hw", "h200", "--algo", FAMILY, "--batch", "2", "--heads", "32",
+                                 "--kv-heads", "8", "--seq-len", "2k", "--pattern", "window(1024,0)", "--explain"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "host plan (PrefillSM90Plan)" in text and "(the window not seen)" in text
+
+
+def test_the_plan_orders_heads_then_requests_then_tiles_last_first():
+    """plan_makespan hands the plan its estimates last query tile first (a causal 4 x 128 request: estimates 768,
+    640, 512, 384 on 128-row tiles) and returns the longest list in true work."""
+    from simulator.flashinfer_sm90 import plan_makespan
+
+    wl = Workload(batch=1, heads=1, kv_heads=1, head_dim=128, seq_len=512, causal=True)
+    record = {}
+    span = plan_makespan(wl, 128, record)(np.array([1.0, 2.0, 3.0, 4.0]), 2, 3)
+    # items in order (est, true): (768, 4), (640, 3), (512, 2), (384, 1), twice; each to the least estimate, ties
+    # to the lower CTA: c0 768+640+384 (true 4+3+1), c1 640+768 (3+4), c2 512+384+512 (2+1+2); longest first
+    # would deal 4, 4, 3 | 3, 2, 2 | 1, 1 for 7
+    assert span == 8.0 and record["planned"] == 8.0 and record["longest_first"] == 7.0

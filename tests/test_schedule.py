@@ -156,3 +156,36 @@ def test_the_sparse_sweep_grids_switch_to_extrapolation():
         got = schedule.grid_makespan(period, 4 * exact, 264)
     want = reference_makespan(period, 4 * exact, 264)
     assert 0 < abs(got - want) <= 1e-5 * want
+
+
+def reference_plan(est, true, repeats, slots):
+    """A host plan built item by item: each to the CTA with the least estimated total (the lowest index on a
+    tie), its true work added to that CTA's list; the longest list."""
+    est_tot, true_tot = [0.0] * slots, [0.0] * slots
+    for _ in range(repeats):
+        for e, w in zip(est, true):
+            c = min(range(slots), key=lambda i: (est_tot[i], i))
+            est_tot[c] += e
+            true_tot[c] += w
+    return max(true_tot)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(1, 9), st.floats(0.0, 50.0)), min_size=1, max_size=12),
+       repeats=st.integers(1, 6), slots=st.integers(1, 9))
+def test_plan_totals_build_the_plans_lists(rows, repeats, slots):
+    """plan_totals (heapq, and the numba kernel past NUMBA_MIN_CTAS items) gives each CTA the items the plan
+    hands it on estimates and sums their true works, as the item-by-item oracle does."""
+    est, true = np.array([r[0] for r in rows], float), np.array([r[1] for r in rows], float)
+    expected = reference_plan(est.tolist(), true.tolist(), repeats, slots)
+    assert schedule.plan_totals(est, true, repeats, slots).max() == pytest.approx(expected)
+    with patch.object(schedule, "_use_numba", lambda n: True):
+        assert schedule.plan_totals(est, true, repeats, slots).max() == pytest.approx(expected)
+
+
+def test_a_plan_blind_to_the_true_works_runs_longer_than_longest_first():
+    """Equal estimates, unequal works: the plan deals the items round-robin, so one CTA gets every long one,
+    where longest first would spread them."""
+    est, true = np.ones(2), np.array([4.0, 1.0])
+    assert schedule.plan_totals(est, true, 2, 2).max() == 8.0
+    assert schedule.grid_makespan(true, 2, 2, longest_first=True) == 5.0
