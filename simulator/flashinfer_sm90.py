@@ -75,8 +75,8 @@ PLAN_SAME_SCHEDULE_WORKS = 4096  # PrefillSM90Plan: past this many work items a 
 def plan_makespan(wl, block_q: int, record: dict | None = None):
     """The makespan of the persistent kernel's static work lists, as a function of the query-block rows' true
     works (slot-cycles, first row first), the grids (batch x query heads) and the slots: what
-    ``cta_work.compute_cycles`` takes for such a kernel. ``PrefillSM90Plan`` (scheduler.cuh, read at 0.2.0 and
-    0.6.16) walks the query heads, then the requests longest first, then each request's query tiles last to first,
+    ``cta_work.compute_cycles`` takes for such a kernel. ``PrefillSM90Plan`` (scheduler.cuh, read at 0.2.0 and in a
+    2026 version with ``MinHeap`` and ``packed_causal_kv_end``: the same walk) walks the query heads, then the requests longest first, then each request's query tiles last to first,
     and gives each tile to the CTA whose estimated total is the least (a min-heap over the SMs' CTAs), estimating
     a tile at ``cost_function(CTA_Q, kv)`` = 2 x CTA_Q + the keys up to its causal end (``packed_causal_kv_end``;
     every key without the causal mask). The estimate does not see ``window_left``, so under a window the tiles
