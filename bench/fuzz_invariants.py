@@ -10,8 +10,8 @@ runs against the invariants no kernel can break:
 - ``floor``: the time is at or above the floor no kernel beats (``validation.roofline.floor_time_s``);
 - ``row``: the row's speedup is baseline time / time and its TFLOP/s its FLOPs / time; its block density in [0, 1];
 - ``density``: a masked call beats 1/block density over a dense baseline of its own family by at most list
-  scheduling's slack unless its note says why (``api.density_note``: the kernel runs the mask at another tile, or
-  reads its keys from the window's start, a key at a time).
+  scheduling's slack unless its note says why (``api.density_note``: the kernel runs the mask at another tile,
+  reads its keys from the window's start, a key at a time, or the mask keeps the ragged last key tile).
 
 It then walks each of a few calls along one axis (``--axis``: the batch, 1 to 64, by default; the query heads; the
 keys of a decode call; the queries of a prefill call), doubling it, and reports where the time falls by more than

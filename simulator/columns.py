@@ -102,6 +102,7 @@ class DenseTiles:
     attended: np.ndarray
     kv_blocks_read: np.ndarray
     block_density: float = 1.0
+    ragged_unread: int = 0  # dense: every key block read, the keys capped at the length (TileRows.ragged_unread)
     pattern: None = None  # dense: no mask
     uniform: bool = True
 

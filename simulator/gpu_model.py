@@ -525,7 +525,7 @@ def _kv_keys_read(wl, tiles, block_kv: int):
     """Keys of one KV head that the kernel loads: those in key blocks some query row visits (all of them
     when dense); a block-sparse kernel never loads a block no query visits (a sliding window in decode), and
     loads a ragged last block only up to the last key (``TileRows.ragged_unread``)."""
-    return vmin(tiles.kv_blocks_read * block_kv - getattr(tiles, "ragged_unread", 0), wl.kv_len)
+    return vmin(tiles.kv_blocks_read * block_kv - tiles.ragged_unread, wl.kv_len)
 
 
 def _split_partials(cfg, hw, wl, splits):

@@ -190,12 +190,12 @@ def test_the_host_plan_is_blind_to_the_window():
     """PrefillSM90Plan estimates a query tile at 2 x CTA_Q + the keys to its causal end, whatever window_left says:
     under a window the tiles it thinks short and long cost alike, so its lists run longer than a longest-first
     schedule of the same tiles (17% at 2 x 2k tokens, 32/8 heads, window 1024 on the H200), and --explain says so.
-    Without a mask every tile costs the same and the plan loses nothing."""
+    Without a mask every tile costs the same: the model takes its closed-form waves there, no plan."""
     wl = Workload(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=2048, pattern="window(1024,0)", dtype="bf16")
     plan = evaluate(H200, FAMILY, wl).detail["host_plan"]
     assert plan["planned"] > 1.15 * plan["longest_first"] and not plan["same_schedule"]
     dense = evaluate(H200, FAMILY, replace(wl, pattern=None)).detail
-    assert "host_plan" not in dense or dense["host_plan"]["planned"] == pytest.approx(dense["host_plan"]["longest_first"])
+    assert "host_plan" not in dense
     r = CliRunner().invoke(cli, ["simulate", "--hw", "h200", "--algo", FAMILY, "--batch", "2", "--heads", "32",
                                  "--kv-heads", "8", "--seq-len", "2k", "--pattern", "window(1024,0)", "--explain"])
     text = " ".join(r.output.split())
