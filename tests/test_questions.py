@@ -40,8 +40,10 @@ def _fake_cupy(log: list | None = None, calls: list | None = None) -> types.Modu
     calls = [] if calls is None else calls
     cp = types.ModuleType("cupy")
     sizes = {"float32": 4, "int64": 8, "int32": 4, "uint8": 1}
-    for name in sizes:
-        setattr(cp, name, lambda v, name=name: v)
+    for name in sizes:  # a dtype is its own scalar constructor; its name gives cp.zeros(n, dtype) its item size
+        dtype = lambda v: v  # noqa: E731
+        dtype.__name__ = name
+        setattr(cp, name, dtype)
     cp.zeros = cp.empty = cp.ones = lambda n, dtype=None: _Array(n, sizes.get(getattr(dtype, "__name__", ""), 4))
     cp.empty_like = lambda a: _Array(a.size)
     cp.arange = lambda n, dtype=None: _Array(n, 8)
@@ -117,6 +119,29 @@ def test_two_kernels_touches_no_shared_memory_past_what_it_asks_for(monkeypatch,
     touches = [(int(args[2][1]), kwargs.get("shared_mem", 0)) for name, args, kwargs in calls if name == "touch"]
     assert touches and {smem for _, smem in touches} >= {0, 8704, 36864}
     assert all(4 * n <= smem for n, smem in touches), sorted(set(touches))
+
+
+def test_tail_grids_fit_their_buffers_and_ask_for_fa2s_shared_memory(monkeypatch, capsys):
+    """tail launches fa2.cu's dense d = 128 kernel on grids of 1 to 8 CTAs an SM (one 64-row query block per head,
+    every head on one KV head): each launch asks for the kernel's own dynamic shared memory (validation.attention's
+    fa2_smem_bytes, which the kernel indexes), and Q and O hold every head's 64 x 128 fp16 rows and K and V the
+    keys the launch names (a launch past a buffer faults the context)."""
+    from validation.attention import fa2_smem_bytes
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(calls=calls))
+    question = next(q for q in Q.QUESTIONS if q.name == "tail")
+    exec(compile(question.source, question.name, "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    launches = [(args, kwargs) for name, args, kwargs in calls if name == "fa2_dense_d128_fp16"]
+    grids = sorted({args[0] for args, _ in launches})
+    assert grids == [(1, j * 132, 1) for j in range(1, 9)], grids
+    for args, kwargs in launches:
+        q, k, v, o, rows, keys, heads, kv_heads = args[2][:8]
+        assert kwargs["shared_mem"] == fa2_smem_bytes(128) and rows == 64 and kv_heads == 1
+        assert q.nbytes >= 2 * heads * rows * 128 and o.nbytes >= 2 * heads * rows * 128
+        assert k.nbytes >= 2 * keys * 128 and v.nbytes >= 2 * keys * 128
+    assert [line.split()[1] for line in out.splitlines()[1:]] == [str(j) for j in range(1, 9)]
 
 
 def test_load_paths_asks_for_the_shared_memory_each_kernel_fills(monkeypatch, capsys):

@@ -292,6 +292,34 @@ for name, kinds in (("big", [big]), ("big+small", [big, small]), ("big+none", [b
     print(name, "cold_us", timed(kinds, True), "warm_us", timed(kinds, False))
 """
 
+# The tail question: attnsim's own FA2-style kernel (validation/kernels/fa2.cu: 4 warps, 64 query rows, 64-key tiles,
+# d = 128, 69,632 B of shared memory) on grids of j CTAs an SM for j = 1..8, every CTA the same work (one query
+# block of 64 rows against 8,192 keys of one shared KV head, so K and V stay in L2 and the tiles are compute-bound).
+# Up to the occupancy k the whole grid is one wave of j CTAs an SM; at k + 1 the last CTA of each SM runs alone.
+FA2_SOURCE = kernel_source("fa2")
+
+TAIL = f"""
+import cupy as cp, statistics as st
+{_HOLD}dev = cp.cuda.Device(); at = dev.attributes; sms = at["MultiProcessorCount"]
+fa2 = cp.RawModule(code={FA2_SOURCE!r}, options=("-std=c++17",)).get_function("fa2_dense_d128_fp16")
+smem = 2 * 2 * 64 * (128 + 8) * 2; fa2.max_dynamic_shared_size_bytes = smem
+rows, keys, d = 64, 8192, 128
+k_, v_ = cp.zeros(2 * keys * d, cp.uint8), cp.zeros(2 * keys * d, cp.uint8)  # fp16 zeros, one KV head
+top = 8 * sms; q = cp.zeros(2 * top * rows * d, cp.uint8); o = cp.zeros(2 * top * rows * d, cp.uint8)
+z = cp.zeros(1, cp.int32); zb = cp.zeros(1, cp.uint8); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+def timed(heads):
+    args = (q, k_, v_, o, cp.int32(rows), cp.int32(keys), cp.int32(heads), cp.int32(1), cp.float32(0.1275),
+            cp.int32(0), z, z, z, zb)
+    t = []
+    for _ in range(20):
+        held(); e0.record(); fa2((1, heads, 1), (128,), args, shared_mem=smem); e1.record(); e1.synchronize()
+        t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e3)
+    return round(st.median(t), 2)
+print({_NAME}, "sms", sms, "smem_per_cta", smem, "smem_per_sm", at["MaxSharedMemoryPerMultiprocessor"])
+for j in range(1, 9):
+    print("ctas_per_sm", j, "us", timed(j * sms))
+"""
+
 QUESTIONS = (
     Question("short_call", "one event-timed call, flushed and not, against the same kernel back to back and "
              "launched onto an idle GPU (RUNNING.md, the short-call question)", SHORT_CALL, cuda=(HOLD_SOURCE,)),
@@ -305,6 +333,9 @@ QUESTIONS = (
     Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
              "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
              cuda=(TWO_KERNELS_SOURCE, HOLD_SOURCE)),
+    Question("tail", "an FA2-style kernel's time on grids of 1 to 8 equal CTAs an SM: whether the CTAs left alone "
+             "on their SMs after the last full wave run at a lone CTA's rate (the tail question)", TAIL,
+             cuda=(FA2_SOURCE, HOLD_SOURCE)),
 )
 
 
