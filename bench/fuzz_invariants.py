@@ -135,8 +135,8 @@ WALKS = {  # each axis's values, doubling (heads: multiples of the call's KV hea
 
 
 def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, int, float, str]] | None:
-    """(value, next value, time ratio, what the kernel decided differently) where the time falls by more than BATCH_DROP as ``axis`` doubles (the work
-    grows); None where the kernel refuses the call at some value or a point does not fit, and an empty list for an
+    """(value, next value, time ratio, what the kernel decided differently) where the time falls by more than
+    BATCH_DROP as ``axis`` doubles (the work grows); None where the kernel refuses the call at some value or a point does not fit, and an empty list for an
     axis the call does not walk (the batch of a single-request kernel, the keys of a prefill call, the queries of a
     decode call, and a length under a mask solved for its --sparsity)."""
     decode = kw.get("kv_len") is not None

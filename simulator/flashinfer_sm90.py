@@ -69,7 +69,9 @@ def config(d: int, dv: int, b: int, causal: bool, paged: bool) -> KernelConfig:
                         host_plan=True)  # PrefillSM90Plan's static lists (plan_makespan)
 
 
-PLAN_SAME_SCHEDULE_WORKS = 4096  # PrefillSM90Plan: past this many work items a head, one plan serves every head
+# PrefillSM90Plan (scheduler.cuh): max_num_works_per_head = ceil_div(total_num_rows, cta_tile_q) + batch_size - 1;
+# same_schedule_for_all_heads = max_num_works_per_head > 4096: past this many work items a head, one plan serves every head
+PLAN_SAME_SCHEDULE_WORKS = 4096
 
 
 def plan_makespan(wl, block_q: int, record: dict | None = None):

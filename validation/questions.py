@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from validation.attention import FA_BLOCK_Q, fa2_smem_bytes
 from validation.gpu import kernel_source
 from validation.harness import HOLD_CYCLES
 
@@ -302,8 +303,8 @@ TAIL = f"""
 import cupy as cp, statistics as st
 {_HOLD}dev = cp.cuda.Device(); at = dev.attributes; sms = at["MultiProcessorCount"]
 fa2 = cp.RawModule(code={FA2_SOURCE!r}, options=("-std=c++17",)).get_function("fa2_dense_d128_fp16")
-smem = 2 * 2 * 64 * (128 + 8) * 2; fa2.max_dynamic_shared_size_bytes = smem
-rows, keys, d = 64, 8192, 128
+smem = {fa2_smem_bytes(128)}; fa2.max_dynamic_shared_size_bytes = smem  # validation.attention.fa2_smem_bytes
+rows, keys, d = {FA_BLOCK_Q}, 8192, 128  # one query block of fa2.cu (FA_BLOCK_Q rows)
 k_, v_ = cp.zeros(2 * keys * d, cp.uint8), cp.zeros(2 * keys * d, cp.uint8)  # fp16 zeros, one KV head
 top = 8 * sms; q = cp.zeros(2 * top * rows * d, cp.uint8); o = cp.zeros(2 * top * rows * d, cp.uint8)
 z = cp.zeros(1, cp.int32); zb = cp.zeros(1, cp.uint8); e0, e1 = cp.cuda.Event(), cp.cuda.Event()
