@@ -488,7 +488,7 @@ def _flashinfer_prefill_lines(hw, det: dict, layout: str) -> list[str]:
             *(["note: on Blackwell FlashInfer's default backend (\"auto\") is this fa2 one, on mma.sync "
                "(0.6.16's determine_attention_backend; since flashinfer-ai/flashinfer PR #5133, 2026-09, the ragged "
                "wrapper's \"auto\" tries cuDNN, then CUTLASS first); its cudnn, cutlass and trtllm-gen backends, on "
-               "tcgen05, are not modelled: flash4 is attnsim's Blackwell FMHA"] if hw.arch == "sm_100" else [])]
+               "tcgen05, are not modelled: flash4 is attnsim's Blackwell FMHA"] if sm_number(hw.arch) >= 100 else [])]
 
 
 def _tc_paged(det: dict) -> str:

@@ -275,6 +275,8 @@ DECODE_REGS_WINDOW = {
 def regs_arch(hw, family: str) -> int:
     """The register tables' key for ``hw`` (its sm number), or exit 2 where FlashInfer's kernels are not tabulated."""
     sm = sm_number(hw.arch)
+    if sm == 103:  # the B300: assumed to hold the registers of the sm_100a build (no sm_103a table was compiled)
+        sm = 100
     if sm not in ARCHES:
         raise UserError(f"{family}: FlashInfer's kernel registers are tabulated for sm_80, sm_90 and sm_100 (ptxas of "
                         f"the builds its JIT makes there); {hw.name} is {hw.arch}")

@@ -34,6 +34,9 @@ GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding
 FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103),
                 "flashmla": (90, 90)}  # FlashMLA dense_decode.h: "only supported on SM90a"
 # Architectures a family's real kernels build for that attnsim does not model: (low, high, what runs there)
+# FA4 emulates no exp2 from sm_103 on (flash_fwd_sm100.py: is_sm103 = arch.is_family_of(Arch.sm_103f), "sm_103 (B300)
+# has fast hardware ex2 and later Blackwell variants are assumed to inherit this")
+FA4_FAST_EX2_SM = 103
 FAMILY_UNMODELLED = {"flash4": (80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80")}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
@@ -196,7 +199,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         local = fa4_local(wl)
         if sm_number(hw.arch) < 100:  # its Hopper path (flash_fwd_sm90.py)
             return kc.fa4_sm90(d, dv, b, pattern_causal(wl), local, group)
-        return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local)
+        return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local,
+                      fast_ex2=sm_number(hw.arch) >= FA4_FAST_EX2_SM)
     if family == "flash1":
         return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
     if family == "flashinfer-prefill":

@@ -438,7 +438,7 @@ def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False,
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group: int,
-        local: bool = False) -> KernelConfig:
+        local: bool = False, fast_ex2: bool = False) -> KernelConfig:
     """FlashAttention-4 on Blackwell (flash_fwd_sm100.py): 128 x 128 tiles, two 128-row query tiles per CTA
     when the packed query length exceeds 128 (q_stage), tcgen05 MMAs reading Q, K and V through smem
     descriptors (no LSU reads) into S, P and O in tensor memory, the softmax of one query tile beside the
@@ -447,7 +447,11 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     (dense non-causal d in {128, 192}, dv = 128, packed queries over 256; always at d = 256) splits each
     K/V tile over a CTA pair. Dense non-causal calls run persistent; causal and ``local`` ones longest first
     (SingleTileLPTScheduler for is_causal or is_local). Q has no second
-    buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch)."""
+    buffer across work tiles: the next tile's Q is loaded once this tile's key loop releases it (q_prefetch).
+    ``fast_ex2``: the part is sm_103 or later (``Arch.sm_103f``, the B300), whose MUFU.EX2 runs at twice the B200's
+    rate, and FA4 emulates no exponential there (``_default_enable_ex2_emu`` is ``... and not is_sm103`` and every
+    is_sm103 tuning entry has ex2_emu_freq 0), except in the head-dim-256 kernel, which has no sm103 variant
+    (sm100_hd256_2cta_fmha_forward.py: ``_tune_key = (True, is_causal, 256, False)``)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     causal = causal and not local  # _resolve_causal_local_window: a causal window is local, not causal
     hd256 = fa4_hd256(d, dv)
@@ -461,7 +465,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
         kv_stages = FA4_HD256_KV_STAGE / 4
         smem = q_o + 2 * stage
     pack = group > 1 and not hd256  # interface.py: "pack_gqa is an auto-selected optimization; disable it for hd256"
-    poly = fa4_exp_poly_fraction(two_cta, causal, local, d16, b == 1, pack)
+    poly = 0.0 if fast_ex2 and not hd256 else fa4_exp_poly_fraction(two_cta, causal, local, d16, b == 1, pack)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
                         smem, FA4_REGS, (causal or local) and not hd256, pack,
                         exp_poly_fraction=poly, fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,

@@ -220,6 +220,25 @@ def test_fa4_runs_head_dim_256_in_its_dedicated_kernel():
             evaluate(b200, "flash4", Workload(head_dim=256, seq_len=8192, **bad))
 
 
+def test_fa4_on_the_b300_runs_every_exponential_on_its_doubled_mufu():
+    """sm_103 (the B300): MUFU.EX2 at twice the B200's rate, and FA4 emulates no exp2 there (is_sm103 turns the
+    tuning table's emulation off), except in the head-dim-256 kernel, which keys its tuning as sm_100. At d = 64,
+    where the B200's tile waits on its exponentials, the B300 runs more than its higher clock faster; the
+    B300's MMAs are the B200's, so a call bound by them gains about the clock alone."""
+    b200, b300 = hardware("b200"), hardware("b300")
+    assert (b300.arch, b300.sfu_ops_per_clk_sm, b200.sfu_ops_per_clk_sm) == ("sm_103", 32, 16)
+    wl128 = Workload(batch=2, heads=16, head_dim=128, seq_len=8192)
+    assert kernel_config("flash4", b200, wl128).exp_poly_fraction > 0
+    assert kernel_config("flash4", b300, wl128).exp_poly_fraction == 0
+    wl256 = Workload(heads=16, head_dim=256, seq_len=8192, causal=True)
+    assert kernel_config("flash4", b300, wl256).exp_poly_fraction == kernel_config("flash4", b200, wl256).exp_poly_fraction > 0
+    clock = b300.sustained_clock_hz / b200.sustained_clock_hz
+    wl64 = Workload(batch=2, heads=32, head_dim=64, seq_len=16384)
+    assert evaluate(b200, "flash4", wl64).time_s / evaluate(b300, "flash4", wl64).time_s > 1.3 * clock
+    with pytest.raises(UserError, match="use flash4"):
+        evaluate(b300, "flash3", wl128)
+
+
 def test_fa4_runs_a_causal_window_as_local():
     """_resolve_causal_local_window: causal with a window is local (is_causal False), so at (192, 128) one CTA
     emulates no exponential; plain causal keeps its 6.25%."""
