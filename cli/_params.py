@@ -29,8 +29,9 @@ class SizeListType(click.ParamType):
 
     name = "SIZES"
 
-    def __init__(self, limit: int | None = None):
+    def __init__(self, limit: int | None = None, zero: bool = False):
         self.limit = limit  # the largest size allowed, if below parse_size's
+        self.zero = zero  # whether a plain 0 is a value (--num-splits 0: the kernel's split heuristic)
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):
@@ -40,6 +41,9 @@ class SizeListType(click.ParamType):
             if ":" in part:  # no size holds one: Python's 1k:64k, or a float range's :N on a size range
                 raise UserError(f"bad {_label(param)} {short_repr(part)}: a size range is LOW..HIGH, doubling from LOW "
                                 "(1k..1m), with no step; list other sizes with commas (1k,3k,5k)")
+            if self.zero and part.strip() == "0":
+                out.append(0)
+                continue
             out.extend(_size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))])
         too_big = [v for v in out if self.limit and v > self.limit]
         if too_big:

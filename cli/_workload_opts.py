@@ -73,9 +73,10 @@ _OPTIONS = [
                       "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
                       "kernel. flash1, flash2 and flash3 only. Default: off (--scope layer calls are varlen "
                       "whatever it says)."),
-    click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS), default=None,
+    click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS, zero=True), default=None,
                  help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
-                      "flash3 and flash4 on decode calls; 1 alone is FlashInfer's plan(disable_split_kv=True) for "
+                      "flash3 on decode calls, flash4 on any call on Blackwell; 0 asks for the kernel's split "
+                      "heuristic, as num_splits=0 does, which FA4's flash_attn_func runs only when asked; 1 alone is FlashInfer's plan(disable_split_kv=True) for "
                       "flashinfer-decode-tc, flashinfer-prefill and flashinfer-prefill-fa2, and its single-request "
                       "kernels called without a tmp buffer). FA3 takes N as a cap "
                       "on each sequence's own count. 1 is what batch-invariant serving sets. Lists 1,4 or ranges "

@@ -198,6 +198,9 @@ def splits_error(hw, algo: str, wl) -> str | None:
     if hw.kind == "accelerator":
         return f"--num-splits: a GPU kernel's KV split count; {hw.name} is an accelerator: drop it"
     family = algo.rpartition("@")[2]
+    if n == 0 and family not in SPLIT_COUNT_FAMILIES:
+        return (f"--num-splits 0: the split heuristic num_splits=0 asks for is an argument of "
+                f"{', '.join(SPLIT_COUNT_FAMILIES)}; {family} runs its own choice: drop it")
     if family in SPLIT_OFF_FAMILIES:
         if n == 1:
             return None
@@ -234,6 +237,8 @@ def splits_error(hw, algo: str, wl) -> str | None:
                 "and any varlen call of the 2024 builds (no Split with VarSeqLen), unsplit; use 1 or leave it out")
     decode = (fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl)) if family == "flash4"
               else _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl)) if family == "flash3" else True)
+    if family == "flash4":  # FA4's split (flash_fwd_sm100.py is_split_kv) serves any call on sm_100, prefill too
+        return None
     if not decode:
         what = ("queries of a KV head, packed, fit one 128-row tile, against a longer or paged cache"
                 if family == "flash4" else "new queries against a longer (--kv-len) or paged (--page-size) cache")

@@ -168,7 +168,9 @@ def fa4_layout(hw, wl, cfg):
     """FA4's split count and config. Its flash_attn_func defaults to one split; a decode call (``fa4_decode``: the
     queries of a KV head, packed, fit one query tile, against a longer or paged cache) is taken to ask for the
     heuristic, as FA4's own benchmark does (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
-    fewer, else min(SMs // m-blocks, 128, key blocks)). A split call with a V head dim of its own (192/128)
+    fewer, else min(SMs // m-blocks, 128, key blocks)); a call that passes a count runs it, and one that passes 0
+    (``--num-splits 0``: num_splits=0, as NVIDIA/cudnn-frontend's SDPA benchmark has passed since its PR #607)
+    runs the heuristic, prefill calls too (the split-KV kernel serves any call on sm_100). A split call with a V head dim of its own (192/128)
     would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
     splits again where it has at least 64 key blocks, and does not split otherwise; a split call sizes its K/V
     ring for its own tile and fp32 O (``fa4_split_ring``). The (256, 256) kernel
@@ -182,8 +184,8 @@ def fa4_layout(hw, wl, cfg):
         if decode.any():
             raise ValueError("a column of FA4 points holds decode calls")
         return 1, cfg
-    if not decode or fa4_hd256(wl.head_dim, wl.v_head_dim):  # the hd256 kernel has no split-KV
-        return 1, cfg
+    if fa4_hd256(wl.head_dim, wl.v_head_dim) or not (decode or wl.num_splits is not None):
+        return 1, cfg  # the hd256 kernel has no split-KV; flash_attn_func's default is one split
     splits = wl.num_splits or _fa4_splits(hw, wl, cfg.block_kv)  # _get_fwd_config: the heuristic when < 1
     block_kv = cfg.block_kv
     if splits > 1 and wl.head_dim != wl.v_head_dim:

@@ -59,8 +59,9 @@ class Workload:
     # packed along one token axis with cu_seqlens; all of seq_len / kv_len here), as a serving engine's prefill does
     varlen: bool = False
     # the KV split count the caller passes (flash_attn_with_kvcache(num_splits=N); as 1, FlashInfer's
-    # plan(disable_split_kv=True) or its single-request kernels without a tmp buffer); None: the kernel's own choice
-    # (its split heuristic, or none), as each entry point defaults
+    # plan(disable_split_kv=True) or its single-request kernels without a tmp buffer; 0, the kernel's split heuristic,
+    # which FA4's flash_attn_func runs only when asked: num_splits=0); None: the kernel's own choice (its split
+    # heuristic, or none), as each entry point defaults
     num_splits: int | None = None
 
     def __post_init__(self):
@@ -84,9 +85,10 @@ class Workload:
         if self.page_size is not None:
             _check_size("page_size", self.page_size)
         if self.num_splits is not None and (type(self.num_splits) is not int
-                                            or not 0 < self.num_splits <= MAX_NUM_SPLITS):
-            raise UserError(f"bad num-splits {self.num_splits!r}: an integer from 1 to {MAX_NUM_SPLITS} (the KV splits "
-                            "the call asks for; leave it out for the kernel's own choice)")
+                                            or not 0 <= self.num_splits <= MAX_NUM_SPLITS):
+            raise UserError(f"bad num-splits {self.num_splits!r}: an integer from 0 to {MAX_NUM_SPLITS} (the KV splits "
+                            "the call asks for, 0 for the kernel's split heuristic as num_splits=0 asks; leave it out "
+                            "for the entry point's default)")
         if self.heads % self.kv_heads:
             raise UserError(f"bad kv-heads {self.kv_heads}: must divide heads ({self.heads})")
         if self.dtype not in DTYPE_BYTES:

@@ -20,7 +20,7 @@ def _decode(**kw):
     return Workload(**{**dict(batch=2, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=16384), **kw})
 
 
-@pytest.mark.parametrize("bad", [0, -1, MAX_NUM_SPLITS + 1, 1.5, True, "4"])
+@pytest.mark.parametrize("bad", [-1, MAX_NUM_SPLITS + 1, 1.5, True, "4"])
 def test_a_bad_count_is_a_user_error(bad):
     with pytest.raises(UserError, match="num-splits"):
         Workload(num_splits=bad)
@@ -87,7 +87,10 @@ def test_fa4_runs_the_count_and_narrows_its_tile_for_192_128():
     ("h100", "flash3", _decode(varlen=True, num_splits=2), "varlen"),
     ("h100", "flash4", _decode(num_splits=2), "SM 9.0"),
     ("b200", "flash4", _decode(head_dim=256, num_splits=2), "head dim 256"),
-    ("b200", "flash4", Workload(seq_len=4096, num_splits=2), "decode calls only"),
+    ("b200", "flash4", _decode(head_dim=256, num_splits=0), "head dim 256"),
+    ("h100", "flashinfer-decode-tc", _decode(num_splits=0), "num_splits=0"),
+    ("h100", "flashinfer-single-prefill", Workload(seq_len=4096, num_splits=0), "num_splits=0"),
+    ("h100", "flash3", Workload(seq_len=4096, num_splits=0), "decode calls only"),
     ("h100", "flash2", _decode(num_splits=1), "flash-decoding"),
     ("h100", "flashinfer-decode", _decode(num_splits=1), "takes no split count"),
     ("h100", "flashmla", _decode(heads=16, kv_heads=1, head_dim=576, v_head_dim=512, num_splits=1),
@@ -205,7 +208,7 @@ def test_a_points_file_states_the_count_per_row(tmp_path):
     one, auto = json.loads(out.output)
     assert (one["num_splits"], one["splits"]) == (1, 1) and auto["num_splits"] is None and auto["splits"] > 1
     bad = tmp_path / "b.csv"
-    bad.write_text("hardware,algorithm,seq_len,kv_len,num_splits\nh100,flash-decoding,1,32k,0\n")
+    bad.write_text("hardware,algorithm,seq_len,kv_len,num_splits\nh100,flash-decoding,1,32k,-1\n")
     out = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
     assert out.exit_code == 2 and "num" in out.output and out.output.count("\n") == 1
 
@@ -221,3 +224,33 @@ def test_a_split_point_pairs_with_standard_attention_of_its_shape():
              "measured_s": 2e-5, "predicted_s": 2.1e-5}
     pairs = speedup_errors([naive, split])
     assert [(s["kind"], s["kernel"]) for s in pairs] == [("fused_vs_naive", "attnsim-decode-splitkv")]
+
+
+def test_fa4_on_blackwell_splits_a_prefill_call_when_asked_and_zero_runs_its_heuristic():
+    """FA4's flash_attn_func runs one split unless asked (num_splits=1 by default); num_splits=0 runs
+    interface.py's num_splits_heuristic, min(SMs // m-blocks, 128, key blocks), for any call, which NVIDIA's
+    cudnn-frontend SDPA benchmark asks for (PR #607): 9 heads of 985 queries (q_stage 2: 4 m-blocks of 256 rows)
+    against 62,208 keys on a GB200 (152 SMs) fill 36 CTAs and split 152 // 36 = 4 ways; 8k queries fill the SMs
+    (288 m-blocks) and run one. Split, the call runs faster than unsplit; a count runs that count."""
+    spec = hardware("gb200")
+    short = Workload(heads=9, head_dim=128, seq_len=985, kv_len=62208, dtype="bf16")
+    alone, auto = evaluate(spec, "flash4", short), evaluate(spec, "flash4", replace(short, num_splits=0))
+    assert (alone.detail["splits"], auto.detail["splits"]) == (1, 4)
+    assert auto.time_s < 0.5 * alone.time_s
+    assert evaluate(spec, "flash4", replace(short, num_splits=3)).detail["splits"] == 3
+    full = replace(short, seq_len=8192, num_splits=0)
+    assert evaluate(spec, "flash4", full).detail["splits"] == 1
+    # the FA2 KV-cache entry point's heuristic is what it runs unasked: 0 changes nothing there
+    dec = _decode(batch=2)
+    assert evaluate(hardware("h100"), "flash-decoding", replace(dec, num_splits=0)).time_s == \
+        evaluate(hardware("h100"), "flash-decoding", dec).time_s
+
+
+def test_the_cli_takes_num_splits_0_as_the_heuristic():
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "gb200", "--algo", "flash4", "--heads", "9", "--seq-len", "985",
+                                   "--kv-len", "62208", "--num-splits", "0", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)[0]
+    assert (row["num_splits"], row["splits"]) == (0, 4)
+    out = CliRunner().invoke(cli, ["simulate", "--hw", "gb200", "--algo", "flash4", "--num-splits", "0,1,2"])
+    assert out.exit_code == 0, out.output
