@@ -35,7 +35,7 @@ length N and sparsity s, what bounds it, and how much faster than the baseline?
 
 Attention algorithms are Einsum cascades (3-pass, 2-pass, 1-pass softmax,
 FlashAttention, split-KV decode, block-sparse masks) compiled to an IO/roofline
-model of GPUs (A100, A800, H100, H200, H20, H800, B200, GB200, B300: attnsim hw list)
+model of GPUs (A100, A800, H100, H200, H20, H800, B200, GB200, B300, GB300: attnsim hw list)
 and FuseMax-style accelerators, and checked against real GPU runs.
 
 \b

@@ -12,10 +12,10 @@ from gpu_models.loader import bundled_names
 # PCIe and H800 NVL, PCIe cards the H800 SXM5's model (132 SMs, 80 GB of HBM3 at 3.35 TB/s) does not describe; the
 # H100 NVL and H200 NVL, PCIe cards with their own memory, clocks and power; the GH200, whose HBM is its own; an A800
 # other than the 80GB SXM4 and 80GB PCIe (the A800 40GB PCIe and 40GB Active); a MIG slice of a GPU's SMs and memory
-# (torch prints 'NVIDIA H100 80GB HBM3 MIG 1g.10gb'); the GB300, whose SM count no published device query gives; the A100-PCIE-40GB, HBM2 at 1,555 GB/s like the SXM4 40GB, at
+# (torch prints 'NVIDIA H100 80GB HBM3 MIG 1g.10gb'); the A100-PCIE-40GB, HBM2 at 1,555 GB/s like the SXM4 40GB, at
 # 250 W (not the 80GB SXM4's 2,039 GB/s; NVIDIA A100 Tensor Core GPU datasheet, 2021, the A100 40GB PCIe and 80GB
 # SXM columns).
-_DEVICE_HW = (("MIG", None), ("GB300", None), ("B300", "b300"), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
+_DEVICE_HW = (("MIG", None), ("GB300", "gb300"), ("B300", "b300"), ("GB200", "gb200"), ("B200", "b200"), ("GH200", None), ("H200 NVL", None), ("H200", "h200"),
               ("H20-3e", None), ("H20", "h20"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100"),
               ("H800 PCIe", None), ("H800 NVL", None), ("H800", "h800"), ("A800-SXM4-80GB", "a800"),
               ("A800 80GB PCIe", "a800-pcie"), ("A800", None), ("A100-SXM4-40GB", "a100-40gb"),

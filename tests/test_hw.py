@@ -208,7 +208,7 @@ def test_bad_toml_and_unknown_names_are_one_line_errors(tmp_path):
         load_hardware(str(broken))
     with pytest.raises(HardwareError, match="no such hardware file"):
         load_hardware(str(tmp_path / "absent.toml"))
-    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, a100-pcie, a800, a800-pcie, b200, b300, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800"):
+    with pytest.raises(HardwareError, match="'h1000': allowed a100, a100-40gb, a100-pcie, a800, a800-pcie, b200, b300, flat, fusemax, gb200, gb300, h100, h100-pcie, h20, h200, h800"):
         load_hardware("h1000")
     assert load_hardware("H100").name == "h100"
 
@@ -372,17 +372,21 @@ def test_an_uncapped_rate_below_the_capped_one_is_an_error():
         replace(h20, uncapped_tensor_flops_per_clk_sm=low)
 
 
-def test_the_b300_takes_the_b200s_kernel_fits_and_cites_their_command():
-    """No published attention timing on a B300 exists to fit: its tcgen05, mma.sync and unfused figures are the
-    B200's, their sources say so and cite the B200's command (bench/check_calibration.py re-runs it), and its own
-    figures are the part's: sm_103, MUFU.EX2 at twice the B200's rate, its 2032 MHz."""
-    b200, b300 = load_hardware("b200"), load_hardware("b300")
+def test_the_blackwell_ultra_parts_take_the_b200s_kernel_fits_and_cite_their_command():
+    """No sm_103 fit is carried (docs/kernels.md S: fitted to the GB300's FA4 timings, the tcgen05 figures jump
+    between basins and miss the held-out local calls): the B300's and GB300's tcgen05, mma.sync and unfused figures
+    are the B200's, their sources say so and cite the B200's command (bench/check_calibration.py re-runs it). Their
+    own figures are the part's: sm_103, MUFU.EX2 at twice the B200's rate, the B300's 2032 MHz, the GB300's 152
+    SMs at 2070."""
+    b200, b300, gb300 = load_hardware("b200"), load_hardware("b300"), load_hardware("gb300")
     for k in ("tcgen05_efficiency", "tcgen05_softmax_exposed", "tcgen05_tile_turnaround", "mma_sync_efficiency",
               "mma_sync_softmax_exposed", "unfused_hbm_efficiency"):
-        assert getattr(b300, k) == getattr(b200, k)
-        assert b300.sources[k].startswith("the B200's fit")
-        assert b300.sources[k].split("fitted by", 1)[1] == b200.sources[k].split("fitted by", 1)[1]
+        for part in (b300, gb300):
+            assert getattr(part, k) == getattr(b200, k)
+            assert part.sources[k].startswith("the B200's fit")
+            assert part.sources[k].split("fitted by", 1)[1] == b200.sources[k].split("fitted by", 1)[1]
     assert (b300.arch, b300.sfu_ops_per_clk_sm, b300.sustained_clock_hz) == ("sm_103", 2 * b200.sfu_ops_per_clk_sm,
                                                                             2032e6)
-    assert b300.mma_sync_flops_per_clk_sm == b200.mma_sync_flops_per_clk_sm
+    assert (gb300.arch, gb300.sms, gb300.sustained_clock_hz) == ("sm_103", 152, 2070e6)
+    assert b300.mma_sync_flops_per_clk_sm == b200.mma_sync_flops_per_clk_sm == gb300.mma_sync_flops_per_clk_sm
     assert "QuickRunCUDA" in b300.sources["sms"] and "QuickRunCUDA" in b300.sources["mma_sync_flops_per_clk_sm.fp16"]

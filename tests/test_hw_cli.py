@@ -59,7 +59,7 @@ def test_show_takes_a_path_to_a_users_toml(tmp_path):
 
 
 @pytest.mark.parametrize("arg, needles", [
-    ("z80", ("'z80'", "allowed a100, a100-40gb, a100-pcie, a800, a800-pcie, b200, b300, flat, fusemax, gb200, h100, h100-pcie, h20, h200, h800")),
+    ("z80", ("'z80'", "allowed a100, a100-40gb, a100-pcie, a800, a800-pcie, b200, b300, flat, fusemax, gb200, gb300, h100, h100-pcie, h20, h200, h800")),
     ("./missing.toml", ("missing.toml",)),
 ])
 def test_a_bad_name_is_one_line_and_exit_2(arg, needles):

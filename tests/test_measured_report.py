@@ -194,7 +194,7 @@ def test_a_device_with_no_bundled_model_is_an_error_not_another_gpus_prediction(
     ("NVIDIA A100 80GB PCIe", "a100-pcie"), ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA A100-SXM4-40GB", "a100-40gb"),
     ("NVIDIA A100-PCIE-40GB", None),  # 1,555 GB/s at 250 W: neither the 80GB SXM4 (2,039 GB/s) nor the 40GB SXM4
     ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", None), ("NVIDIA A100-SXM4-80GB MIG 3g.40gb", None),  # a slice of the SMs
-    ("NVIDIA B300 SXM6 AC", "b300"), ("NVIDIA GB300", None),  # the GB300 holds 'B300': no model of its SMs
+    ("NVIDIA B300 SXM6 AC", "b300"), ("NVIDIA GB300", "gb300"),  # the GB300 holds 'B300': its own model
     ("NVIDIA GB200", "gb200"), ("NVIDIA B200", "b200"),
 ])
 def test_device_names_map_to_the_bundled_model_of_that_part(device, model):
