@@ -537,13 +537,19 @@ def _fa4_ring(q_stage: int, d16: int, dv16: int, b: int, block_kv: int, cta_grou
     return q_o, stage, ring, smem
 
 
-def fa4_split_ring(cfg: KernelConfig, d: int, dv: int, b: int, block_kv: int) -> KernelConfig:
+def fa4_split_ring(cfg: KernelConfig, d: int, dv: int, b: int, block_kv: int, fast_ex2: bool = False) -> KernelConfig:
     """``cfg`` as a split call runs it: its fp32 partial O in shared memory and its (possibly narrowed) key tile
-    re-size the K/V ring (_setup_attributes runs on the split kernel's own tile and O type)."""
+    re-size the K/V ring (_setup_attributes runs on the split kernel's own tile and O type). A split call runs no
+    2-CTA MMA (interface.py: ``use_2cta_instrs = ... and not is_split_kv``): each CTA loads its whole K/V tiles,
+    and the exponentials take the 1-CTA tuning entry (``fast_ex2`` as for ``fa4``)."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
-    _, _, ring, smem = _fa4_ring(cfg.block_q // FA4_TILE, d16, dv16, b, block_kv, cfg.kv_share, split=True)
+    poly = cfg.exp_poly_fraction
+    if cfg.kv_share > 1:  # a 2-CTA config is dense, non-causal, not local, not hd256 (which never splits)
+        poly = 0.0 if fast_ex2 else fa4_exp_poly_fraction(False, False, False, d16, b == 1, cfg.pack_gqa)
+    _, _, ring, smem = _fa4_ring(cfg.block_q // FA4_TILE, d16, dv16, b, block_kv, 1, split=True)
     # and runs one CTA per (split, query block): interface.py is_static_persistent requires ``not is_split_kv``
-    return replace(cfg, block_kv=block_kv, kv_stages=ring / 2, smem_bytes=smem, persistent=False)
+    return replace(cfg, block_kv=block_kv, kv_stages=ring / 2, smem_bytes=smem, persistent=False, kv_share=1,
+                   exp_poly_fraction=poly)
 
 
 # FA4's dedicated (256, 256) kernel (flash_attn/cute/sm100_hd256_2cta_fmha_forward.py,

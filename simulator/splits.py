@@ -9,7 +9,7 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from simulator.columns import is_columns
-from simulator.gpu_kernels import (fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
+from simulator.gpu_kernels import (FA4_FAST_EX2_SM, fa3_always_packs, fa3_block_q, fa3_pages_without_tma, fa_mask_mode,
                                    fa_window_sides, pack_gqa_columns, pattern_causal, pattern_leaves, pattern_shape,
                                    paged_cache, should_pack_gqa, sm_number, varlen_call, window_sides, windowed)
 from simulator.kernel_configs import current_fa2_build, current_fa3_build, fa4_hd256, fa4_split_ring
@@ -170,13 +170,13 @@ def fa4_layout(hw, wl, cfg):
     heuristic, as FA4's own benchmark does (flash_attn/cute/interface.py, num_splits_heuristic: none for 4 key blocks or
     fewer, else min(SMs // m-blocks, 128, key blocks)); a call that passes a count runs it, and one that passes 0
     (``--num-splits 0``: num_splits=0, as NVIDIA/cudnn-frontend's SDPA benchmark has passed since its PR #607)
-    runs the heuristic, prefill calls too (the split-KV kernel serves any call on sm_100). A split call with a V head dim of its own (192/128)
-    would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows its key tile to 64 and
-    splits again where it has at least 64 key blocks, and does not split otherwise; a split call sizes its K/V
-    ring for its own tile and fp32 O (``fa4_split_ring``). The (256, 256) kernel
-    (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split. FA4's own benchmark asks for
-    the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto"). On Hopper
-    (flash_fwd_sm90.py) FA4 never splits: interface.py asserts "SplitKV not supported on SM 9.0"."""
+    runs the heuristic, prefill calls too (the split-KV kernel serves any call on sm_100). A split call with a V
+    head dim of its own (192/128) would overflow shared memory with its fp32 partial O, so _get_fwd_config narrows
+    its key tile to 64 and splits again where it has at least 64 key blocks, and does not split otherwise; a split
+    call sizes its K/V ring for its own tile and fp32 O, and runs no 2-CTA MMA (``fa4_split_ring``). The (256,
+    256) kernel (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split. FA4's own benchmark
+    asks for the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto"). On
+    Hopper (flash_fwd_sm90.py) FA4 never splits: interface.py asserts "SplitKV not supported on SM 9.0"."""
     if sm_number(hw.arch) < 100:
         return 1, cfg
     decode = fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl))
@@ -197,7 +197,8 @@ def fa4_layout(hw, wl, cfg):
         return 1, cfg
     if splits == 1:  # the narrowed tile, unsplit after all: O in the input dtype
         return 1, replace(cfg, block_kv=block_kv)
-    return splits, fa4_split_ring(cfg, int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), block_kv)
+    return splits, fa4_split_ring(cfg, int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), block_kv,
+                                  fast_ex2=sm_number(hw.arch) >= FA4_FAST_EX2_SM)
 
 
 FA4_SPLIT_DIFF_DIM_BLOCKS, FA4_SPLIT_DIFF_DIM_TILE = 64, 64  # _get_fwd_config: "num_n_blocks >= 64", "tile_n = 64"

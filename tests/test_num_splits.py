@@ -254,3 +254,24 @@ def test_the_cli_takes_num_splits_0_as_the_heuristic():
     assert (row["num_splits"], row["splits"]) == (0, 4)
     out = CliRunner().invoke(cli, ["simulate", "--hw", "gb200", "--algo", "flash4", "--num-splits", "0,1,2"])
     assert out.exit_code == 0, out.output
+
+
+@pytest.mark.parametrize("hw", ["b200", "gb300"])
+def test_a_split_fa4_call_runs_the_one_cta_kernel(hw):
+    """interface.py: ``use_2cta_instrs = ... and not is_split_kv``. A dense non-causal d = 128 call with more than 256
+    packed queries runs the 2-CTA MMA unsplit (each CTA of a pair loads half of each K/V tile) but not split: there
+    each CTA loads whole tiles and its exponentials take the 1-CTA tuning entry on sm_100 (the default frequency 16,
+    not the (2-CTA, non-causal, 128) entry's 10); sm_103 emulates none either way."""
+    from simulator.gpu_kernels import kernel_config
+    from simulator.kernel_configs import fa4_exp_poly_fraction
+    from simulator.splits import fa4_layout
+
+    spec = hardware(hw)
+    wl = Workload(heads=9, head_dim=128, seq_len=2048, kv_len=62208, dtype="bf16")
+    unsplit = fa4_layout(spec, wl, kernel_config("flash4", spec, wl))
+    split = fa4_layout(spec, replace(wl, num_splits=2), kernel_config("flash4", spec, replace(wl, num_splits=2)))
+    assert (unsplit[0], unsplit[1].kv_share, split[0], split[1].kv_share) == (1, 2, 2, 1)
+    one_cta = fa4_exp_poly_fraction(False, False, False, 128, False, False)
+    expected = (0.0, 0.0) if hw == "gb300" else (fa4_exp_poly_fraction(True, False, False, 128, False, False), one_cta)
+    assert (unsplit[1].exp_poly_fraction, split[1].exp_poly_fraction) == expected
+    assert one_cta != fa4_exp_poly_fraction(True, False, False, 128, False, False)
