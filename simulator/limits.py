@@ -227,8 +227,15 @@ def splits_error(hw, algo: str, wl) -> str | None:
     from simulator.splits import _fa3_decode, fa4_decode
 
     if family == "flash4" and hopper_fa4(hw, family):
-        return f"--num-splits {n}: FA4 on Hopper has no split-KV (flash_attn/cute/interface.py: \"SplitKV not " \
-               "supported on SM 9.0\"); use 1 or leave it out"
+        from simulator.gpu_kernels import kernel_config
+        from simulator.splits import fa4_sm90_splits
+
+        if n == 0 and (k := fa4_sm90_splits(hw, wl, kernel_config(family, hw, wl))) == 1:
+            return None  # the heuristic picks one split: the call runs unsplit
+        why = (f"num_splits=0 runs interface.py's split heuristic, which gives {k} splits for this call, and"
+               if n == 0 else "flash_attn/cute/interface.py")
+        return (f"--num-splits {n}: FA4 on Hopper has no split-KV ({why} asserts \"SplitKV not supported on SM "
+                "9.0\": the call fails); use 1 or leave it out")
     if family == "flash4" and fa4_hd256(wl.head_dim, wl.v_head_dim):
         return (f"--num-splits {n}: FA4 runs head dim 256 in its dedicated kernel, which has no split-KV "
                 "(sm100_hd256_2cta_fmha_forward.py: assert not is_split_kv); use 1 or leave it out")

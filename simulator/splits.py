@@ -176,7 +176,8 @@ def fa4_layout(hw, wl, cfg):
     call sizes its K/V ring for its own tile and fp32 O, and runs no 2-CTA MMA (``fa4_split_ring``). The (256,
     256) kernel (sm100_hd256_2cta_fmha_forward.py: ``assert not is_split_kv``) runs one split. FA4's own benchmark
     asks for the heuristic by default (benchmarks/benchmark_attn.py: ``--num-splits`` default 0, "0 = auto"). On
-    Hopper (flash_fwd_sm90.py) FA4 never splits: interface.py asserts "SplitKV not supported on SM 9.0"."""
+    Hopper (flash_fwd_sm90.py) FA4 never splits: interface.py asserts "SplitKV not supported on SM 9.0", so 0 runs
+    there where its heuristic gives 1 (``fa4_sm90_splits``) and is refused where it would fail."""
     if sm_number(hw.arch) < 100:
         return 1, cfg
     decode = fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl))
@@ -212,7 +213,18 @@ def _fa4_splits(hw, wl, block_kv: int) -> int:
     return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
 
 
-def _fa4_loaded(wl) -> int:
+def fa4_sm90_splits(hw, wl, cfg) -> int:
+    """What num_splits=0 resolves to on FA4's Hopper path: interface.py's _get_fwd_config runs num_splits_heuristic
+    on sm_90 too, over query blocks of the sm90 tile (q_stage 1) and key blocks of its tile_n; the sm90 branch then
+    asserts ``not is_split_kv`` ("SplitKV not supported on SM 9.0"), so a count above 1 is a failed call. ``cfg`` is
+    the call's ``fa4_sm90`` config."""
+    rows = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
+    m_blocks = wl.batch * wl.kv_heads * -(-rows // cfg.block_q)
+    n_blocks = math.ceil(_fa4_loaded(wl, cfg.block_q) / cfg.block_kv)
+    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
+
+
+def _fa4_loaded(wl, tile_m: int = FA4_DECODE_ROWS) -> int:
     """The keys FA4's split heuristic counts: a local call's ``seqlen_k_loaded`` = min(seqlen_k, (right or
     seqlen_k) + (left or seqlen_k) + 1 + tile_m) (flash_attn/cute/interface.py _get_fwd_config; Python's ``or``
     reads a side of 0, such as a causal window's right = 0, as the whole sequence). window(w) is FA's (w - 1, 0);
@@ -222,7 +234,7 @@ def _fa4_loaded(wl) -> int:
         return wl.kv_len
     left, right = window_sides(windows[0])
     right = 0 if pattern_causal(wl) else right  # _resolve_causal_local_window: causal sets right = 0
-    return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + FA4_DECODE_ROWS))
+    return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + tile_m))
 
 
 def _fa3_sm80_varlen(wl, split: bool):

@@ -86,6 +86,7 @@ def test_fa4_runs_the_count_and_narrows_its_tile_for_192_128():
     ("h100", "flash3", Workload(seq_len=4096, num_splits=2), "decode calls only"),
     ("h100", "flash3", _decode(varlen=True, num_splits=2), "varlen"),
     ("h100", "flash4", _decode(num_splits=2), "SM 9.0"),
+    ("h200", "flash4", Workload(heads=9, seq_len=128, kv_len=62208, num_splits=0), "gives 14 splits"),
     ("b200", "flash4", _decode(head_dim=256, num_splits=2), "head dim 256"),
     ("b200", "flash4", _decode(head_dim=256, num_splits=0), "head dim 256"),
     ("h100", "flashinfer-decode-tc", _decode(num_splits=0), "num_splits=0"),
@@ -275,3 +276,13 @@ def test_a_split_fa4_call_runs_the_one_cta_kernel(hw):
     expected = (0.0, 0.0) if hw == "gb300" else (fa4_exp_poly_fraction(True, False, False, 128, False, False), one_cta)
     assert (unsplit[1].exp_poly_fraction, split[1].exp_poly_fraction) == expected
     assert one_cta != fa4_exp_poly_fraction(True, False, False, 128, False, False)
+
+
+def test_fa4_on_hopper_runs_num_splits_0_where_its_heuristic_gives_one():
+    """interface.py runs num_splits_heuristic on sm_90 too (over the sm90 tile's query blocks, q_stage 1), then the
+    sm90 branch asserts not is_split_kv. NVIDIA's cudnn-frontend benchmark passes 0 on its H200: 9 heads of 985
+    queries (8 blocks of 128) against 62,208 keys fill 72 of 132 SMs, 132 // 72 = 1 split, so the call runs, and
+    as the unsplit call; 128 queries (9 blocks) would split 14 ways and fail (refused above)."""
+    spec = hardware("h200")
+    call = Workload(heads=9, seq_len=985, kv_len=62208, dtype="bf16")
+    assert evaluate(spec, "flash4", replace(call, num_splits=0)).time_s == evaluate(spec, "flash4", call).time_s
