@@ -36,7 +36,7 @@ from einsum_cascades.errors import UserError  # noqa: E402  (after the path set-
 from simulator import Workload, evaluate, hardware, simulate  # noqa: E402
 from validation.roofline import floor_time_s  # noqa: E402
 
-GPUS = ("a100", "a100-pcie", "a800", "h100", "h100-pcie", "h200", "h20", "h800", "b200", "gb200", "b300")
+GPUS = ("a100", "a100-pcie", "a800", "h100", "h100-pcie", "h200", "h20", "h800", "b200", "gb200", "b300", "gb300")
 FAMILIES = ("flash1", "flash2", "flash3", "flash4", "flash-decoding", "flashinfer-decode", "flashinfer-decode-tc",
             "flashinfer-single-decode", "flashinfer-single-decode-tc", "flashinfer-prefill", "flashinfer-prefill-fa2",
             "flashinfer-single-prefill", "flashmla", "nsa-select", "naive")
