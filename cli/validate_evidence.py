@@ -192,8 +192,32 @@ def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase
             return (f"published evidence: none of {algorithm} itself; of the family it runs on, "
                     + _narrowed(base, family, phase, precision, lead=f"{family} "))
     if row is None:
-        return f"published evidence: no {_rests_on(algorithm, base)}"
+        sibling = _same_arch(base, algorithm, phase, precision)
+        if sibling is None:
+            return f"published evidence: no {_rests_on(algorithm, base)}"
+        name, arch = sibling
+        return (f"published evidence: no timing of {algorithm} on {base} in attnsim's sets; on {name}, another {arch} "
+                "part " + _narrowed(name, algorithm, phase, precision))
     return "published evidence " + _narrowed(base, algorithm, phase, precision)
+
+
+def _same_arch(base: str, algorithm: str, phase: str | None, precision: str | None) -> tuple[str, str] | None:
+    """(name, arch) of the bundled GPU model of ``base``'s architecture (another part with the same SM: the B300's
+    GB300, the H800's H100) with the most held-out timings of ``algorithm`` in calls like this one (``phase``,
+    ``precision``), else in any; None where no other part of it has any."""
+    from gpu_models.loader import bundled_names
+    from simulator.api import hardware
+    from validation.evidence import evidence
+
+    spec = hardware(base)
+    if spec.kind != "gpu":
+        return None
+    others = [n for n in bundled_names() if n != base and hardware(n).kind == "gpu" and hardware(n).arch == spec.arch]
+    for selection in ((phase, precision), (None, None)):
+        rows = [r for n in others for r in evidence((n,), (algorithm,), *selection) if r["n"]]
+        if rows:
+            return max(rows, key=lambda r: (r["n"], r["hardware"]))["hardware"], spec.arch
+    return None
 
 
 def _narrowed(base: str, algorithm: str, phase: str | None, precision: str | None, lead: str = "") -> str:

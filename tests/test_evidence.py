@@ -122,6 +122,21 @@ def test_explain_quotes_the_evidence():
         "--hw", "a100", "--algo", "attention-nosoftmax@flash2")
 
 
+def test_a_part_without_timings_quotes_another_part_of_its_architecture():
+    """No published FA4 timing of a B300 exists; the GB300 (the same sm_103 SM) has some: --explain says there are none
+    on the B300, then quotes the GB300's, named as another part. A family no part of its architecture has timings
+    of still rests on its mechanisms alone."""
+    row = evidence(("gb300",), ("flash4",), "prefill", "16-bit")[0]
+    text = _explain("--hw", "b300", "--algo", "flash4", "--batch", "2", "--seq-len", "8k", "--dtype", "bf16")
+    assert ("published evidence: no timing of flash4 on b300 in attnsim's sets; on gb300, another sm_103 part "
+            "(attnsim validate evidence --hw gb300 --algo flash4 --phase prefill --precision 16-bit): "
+            f"{row['n']} prefill 16-bit timings of flash4 on gb300") in text
+    h800 = _explain("--hw", "h800", "--algo", "flash3")
+    assert "no timing of flash3 on h800 in attnsim's sets; on h" in h800 and "another sm_90 part" in h800
+    alone = _explain("--hw", "b300", "--algo", "flashinfer-prefill-fa2", "--seq-len", "4k", "--dtype", "bf16")
+    assert "the prediction rests on the kernel's mechanisms" in alone and "another" not in alone
+
+
 def test_explain_quotes_the_evidence_of_calls_like_its_own():
     """A call quotes the timings of calls like it (its phase, decode or prefill, and its input width) of its family
     on its GPU; where the sets hold none, the line says so before it quotes the nearest they do hold: the same
