@@ -237,8 +237,15 @@ def splits_error(hw, algo: str, wl) -> str | None:
         return (f"--num-splits {n}: FA4 on Hopper has no split-KV ({why} asserts \"SplitKV not supported on SM "
                 "9.0\": the call fails); use 1 or leave it out")
     if family == "flash4" and fa4_hd256(wl.head_dim, wl.v_head_dim):
-        return (f"--num-splits {n}: FA4 runs head dim 256 in its dedicated kernel, which has no split-KV "
-                "(sm100_hd256_2cta_fmha_forward.py: assert not is_split_kv); use 1 or leave it out")
+        from simulator.kernel_configs import FA4_TILE
+        from simulator.splits import _fa4_splits
+
+        # interface.py picks the count before it picks the kernel: the heuristic over packed query blocks
+        if n == 0 and (k := _fa4_splits(hw, wl, FA4_TILE)) == 1:
+            return None  # one split (or none: SMs // blocks = 0): the dedicated kernel runs
+        why = f"num_splits=0 runs interface.py's split heuristic, which gives {k} splits here, and " if n == 0 else ""
+        return (f"--num-splits {n}: FA4 runs head dim 256 in its dedicated kernel, which has no split-KV ({why}"
+                "sm100_hd256_2cta_fmha_forward.py asserts not is_split_kv); use 1 or leave it out")
     if family == "flash3" and wl.varlen and (not paged_cache(wl) or current_fa3_build() == "2024-07"):
         return (f"--num-splits {n}: attnsim prices FA3's varlen call on a contiguous cache (flash_attn_varlen_func), "
                 "and any varlen call of the 2024 builds (no Split with VarSeqLen), unsplit; use 1 or leave it out")

@@ -110,6 +110,14 @@ def _size(key: str, value):
     return parse_size(value if isinstance(value, (int, str)) else str(value), key)
 
 
+def _splits(key: str, value):
+    """A split count, or 0 for the kernel's split heuristic (num_splits=0, as --num-splits 0)."""
+    if (isinstance(value, int) and not isinstance(value, bool) and value == 0) or (
+            isinstance(value, str) and value.strip() == "0"):
+        return 0
+    return _size(key, value)
+
+
 def _float(key: str, value):
     try:
         return float(value)
@@ -147,4 +155,4 @@ def _dtype(key: str, value):
 
 
 _CONVERTERS = {**dict.fromkeys(_INT, _size), **dict.fromkeys(_FLOAT, _float), **dict.fromkeys(_BOOL, _bool),
-               **dict.fromkeys(_TEXT, _text), "dtype": _dtype}
+               **dict.fromkeys(_TEXT, _text), "dtype": _dtype, "num_splits": _splits}

@@ -286,3 +286,28 @@ def test_fa4_on_hopper_runs_num_splits_0_where_its_heuristic_gives_one():
     spec = hardware("h200")
     call = Workload(heads=9, seq_len=985, kv_len=62208, dtype="bf16")
     assert evaluate(spec, "flash4", replace(call, num_splits=0)).time_s == evaluate(spec, "flash4", call).time_s
+
+
+def test_fa4_s_head_dim_256_kernel_runs_num_splits_0_where_its_heuristic_gives_one():
+    """interface.py picks the split count (num_splits_heuristic over packed query blocks: pack_gqa is on for 32/2
+    heads when the count is picked) before it picks the dedicated (256, 256) kernel, which asserts not is_split_kv:
+    Qwen3.5's 2k-token causal call (2 KV heads x 2048 x 16 packed rows = 256 query blocks of 256, 148 // 256 = 0 on
+    a B200) runs; a decode call the heuristic would split is refused (above)."""
+    spec = hardware("gb200")
+    call = Workload(heads=32, kv_heads=2, head_dim=256, seq_len=2048, causal=True, dtype="bf16")
+    assert evaluate(spec, "flash4", replace(call, num_splits=0)).time_s == evaluate(spec, "flash4", call).time_s
+
+
+def test_a_points_file_takes_0_as_the_split_heuristic(tmp_path):
+    """A CSV or JSON row's num_splits 0 is --num-splits 0 (the kernel's heuristic), as NVIDIA's benchmark passes it;
+    a negative count is a one-line error naming the row."""
+    good = tmp_path / "good.csv"
+    good.write_text("hardware,algorithm,heads,head_dim,seq_len,kv_len,dtype,num_splits\n"
+                    "gb200,flash4,9,128,985,62208,bf16,0\n")
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(good), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["splits"] == 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hardware,algorithm,seq_len,num_splits\nh100,flash3,4k,-1\n")
+    r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
+    assert r.exit_code == 2 and "row 1: bad num_splits '-1'" in r.output
