@@ -123,6 +123,8 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
     console = Console()
     if not rows:
         console.print(none_line(hardware, algorithms, calls), highlight=False)
+        for h, a in ((h, a) for h in (hardware or ()) for a in (algorithms or ())):
+            _print_sibling(console, h, a)
         return
     regime = ["calls"] if split else []
     cells = [[r["hardware"], escape(r["algorithm"])] + ([calls_words(r["phase"], r["precision"])] if split else [])
@@ -144,6 +146,19 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
         r["hardware"] == h and r["algorithm"] == a for r in rows)]
     for h, a in gaps:
         console.print(none_line((h,), (a,), calls), highlight=False)
+        _print_sibling(console, h, a)
+
+
+def _print_sibling(console, hw_name: str, algorithm: str) -> None:
+    """Where another part of ``hw_name``'s architecture has held-out timings of ``algorithm``, the command that
+    lists them (``_same_arch``)."""
+    from gpu_models.loader import bundled_names
+
+    if hw_name not in bundled_names():
+        return
+    sibling = _same_arch(hw_name, algorithm, None, None)
+    if sibling is not None:
+        console.print(f"  another {sibling[1]} part has some: {_command(sibling[0], algorithm)}", highlight=False)
 
 
 def none_line(hardware, algorithms, calls: str = "") -> str:

@@ -287,3 +287,12 @@ def test_validate_report_sets_a_users_timings_beside_the_published_evidence(tmp_
     r = run("validate", "report", str(PUBLISHED / "fa3-paper-h100.json"), "--format", "table")
     assert r.exit_code == 0 and "published evidence" not in r.output
     assert "published evidence" not in run("validate", "report", str(mine), "--format", "json").output
+
+
+def test_the_evidence_table_points_to_another_part_of_the_architecture():
+    """`validate evidence --hw b300 --algo flash4` finds no row; it says so and names the command for the GB300's."""
+    r = run("validate", "evidence", "--hw", "b300", "--algo", "flash4", "--format", "table")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "no published timing of flash4 on b300" in text
+    assert "another sm_103 part has some: attnsim validate evidence --hw gb300 --algo flash4" in text
