@@ -111,11 +111,14 @@ def _size(key: str, value):
 
 
 def _splits(key: str, value):
-    """A split count, or 0 for the kernel's split heuristic (num_splits=0, as --num-splits 0)."""
-    if (isinstance(value, int) and not isinstance(value, bool) and value == 0) or (
-            isinstance(value, str) and value.strip() == "0"):
-        return 0
-    return _size(key, value)
+    """A split count, or 0 for the kernel's split heuristic (num_splits=0, as --num-splits 0); the count's upper
+    bound is the workload's (MAX_NUM_SPLITS)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip()
+    if isinstance(value, str) and text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text)
+    raise UserError(f"bad {key} {short_repr(value)}: use 0 (the kernel's split heuristic) or a split count, e.g. 4")
 
 
 def _float(key: str, value):

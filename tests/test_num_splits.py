@@ -311,3 +311,8 @@ def test_a_points_file_takes_0_as_the_split_heuristic(tmp_path):
     bad.write_text("hardware,algorithm,seq_len,num_splits\nh100,flash3,4k,-1\n")
     r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
     assert r.exit_code == 2 and "row 1: bad num_splits '-1'" in r.output
+    for value in ("2.5", "true", "[2]"):  # a JSON count that is no whole number, never a silent one
+        bad = tmp_path / "bad.json"
+        bad.write_text('[{"hardware": "h100", "algorithm": "flash-decoding", "seq_len": 1, "num_splits": %s}]' % value)
+        r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
+        assert r.exit_code == 2 and "bad num_splits" in r.output and "use 0" in r.output, (value, r.output)
