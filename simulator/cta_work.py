@@ -15,7 +15,7 @@ from typing import NamedTuple
 from simulator._numpy import np
 
 from simulator import tiles as tile_source
-from simulator.columns import is_columns, where
+from simulator.columns import is_columns, vceil, vmin, where
 from simulator.schedule import grid_makespan, uniform_makespan
 
 
@@ -80,19 +80,22 @@ def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: lis
 
 
 def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, full_t, part_t, pro_t, per_split,
-                   row_extra, planned=None) -> float:
+                   row_extra, planned=None, tail=None) -> float:
     """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
 
     ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
     partial)`` per index style: the fixed cycles a row of an indexed part pays besides its tiles (its block index
     reads); ``planned(row_work, grids, slots)``: the makespan of a kernel whose host plans each CTA's work list
-    (``KernelConfig.host_plan``), for one part's rows unsplit."""
+    (``KernelConfig.host_plan``), for one part's rows unsplit. ``tail``: (SMs, CTAs per SM k, work(m)) where
+    work(m) is (tile cycles, prologue cycles) of a CTA with m resident on its SM: a uniform grid's last, partial
+    wave runs at the rate of the CTAs it leaves on each SM (``_tail_span``)."""
     def extra(part):
         return row_extra[part.indexed] if part.indexed else _no_extra
 
     if len(parts_) == 1:
         part = parts_[0]
-        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part), planned)
+        return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part), planned,
+                         tail)
     works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
                                     p.heads) for p in parts_])
     return grid_makespan(works, 1, slots, longest_first=longest_first)
@@ -113,7 +116,8 @@ def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np
     return np.repeat(work, splits)
 
 
-def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra, planned=None) -> float:
+def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra, planned=None,
+              tail=None) -> float:
     """One mask for every head: the closed form when every CTA has the same work, else the rows once (sorted
     once when longest first, since every head repeats them)."""
     tiles, heads = part.tiles, part.heads
@@ -129,12 +133,38 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         per_row = tiles.visited // tiles.n_rows
         n_ctas = tiles.n_rows * heads * splits
         blocks = where(n_ctas <= slots, -(-per_row // splits), per_row / splits)
-        return uniform_makespan(n_ctas, slots, pro_t + blocks * full_t)
+        span = uniform_makespan(n_ctas, slots, pro_t + blocks * full_t)
+        return span if tail is None else _tail_span(span, n_ctas, slots, pro_t + blocks * full_t, blocks, tail)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits
     if planned is not None and splits == 1:
         return planned(row_work, heads, slots)
     return grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
+
+
+def _tail_span(span, n_ctas, slots, work, blocks, tail):
+    """A uniform grid's makespan (slot-cycles) with its last, partial wave at its own occupancy. After the full
+    waves every slot frees at once, and the block scheduler spreads the r CTAs left over the SMs before it stacks
+    them (``schedule.resident_ctas``): m = ceil(r / SMs) an SM, each CTA at the rate of a CTA with m resident
+    (its tile and prologue at m: a lone FA2 CTA's 4 warps hide no softmax behind another's GEMMs, and its loads
+    in flight are its own) rather than keeping 1/k of the SM as the full waves do: full waves x work + m x
+    work(m) / k slot-cycles (the caller multiplies by k). Where r fills every slot (m = k) nothing changes."""
+    sms, k, work_at = tail
+    n_full = n_ctas // slots
+    left = n_ctas - n_full * slots
+    m = vceil(left / sms)
+    if not is_columns(m):  # one point: plain Python (a dense point imports no numpy)
+        if left <= 0 or m >= k:
+            return span
+        tile_m, pro_m = work_at(int(m))
+        return min(span, n_full * work + m * (pro_m + blocks * tile_m) / k)
+    for one in sorted({int(x) for x in np.ravel(m)}):
+        if one < 1:
+            continue
+        tile_m, pro_m = work_at(one)
+        tail_span = n_full * work + one * (pro_m + blocks * tile_m) / k
+        span = where((m == one) & (left > 0) & (one < k), vmin(span, tail_span), span)
+    return span
 
 
 def weighted(wl, parts_: list[Part], block_q: int, block_kv: int):

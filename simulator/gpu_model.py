@@ -205,8 +205,14 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind)
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
+    def work_at(m):  # a CTA's tile and prologue cycles with m CTAs resident on its SM (a grid's last wave)
+        tile = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m)
+        return (_resident_tile(cfg, hw, wl, every_tile_masked, m, tile, rows)[0],
+                sum(prologue_parts(cfg, hw, wl, rows, tile, m).values()))
+
+    tail = (hw.sms, resident, work_at) if not cfg.persistent else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
-                                             pro_t, per_split, row_index, planned) * resident if timed else np.nan
+                                             pro_t, per_split, row_index, planned, tail) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes) + _split_partials(cfg, hw, wl, splits)

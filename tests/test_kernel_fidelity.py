@@ -1114,3 +1114,15 @@ def test_a_layer_call_of_the_cuda_core_flashinfer_decode_says_vllm_runs_tensor_c
     row = simulate("h100", "flashinfer-decode", None, heads=32, kv_heads=8, seq_len=1, kv_len=8192, scope="layer")
     assert "use_tensor_cores=True" in row["note"] and "flashinfer-decode-tc" in row["note"]
     assert not simulate("h100", "flashinfer-decode", None, heads=32, kv_heads=8, seq_len=1, kv_len=8192)["note"]
+
+
+def test_a_uniform_grid_s_last_wave_runs_at_its_own_occupancy():
+    """NVIDIA cudnn-frontend's A100 PCIe FA2 calls (held out): 9 heads of 2k, 4k and 8k queries against 62,208 keys
+    run 144, 288 and 576 CTAs on 108 SMs x 2 slots, measured 1 : 1.57 : 3.07. At 4k the 72 CTAs left after the full
+    wave run alone on 72 SMs (the block scheduler spreads before it stacks), each at a lone CTA's rate, so the call
+    takes well under two full waves; at 8k the 144 left fill 36 SMs twice and 72 once, and the 2k call is one
+    wave: those keep their slots. The old slots gave 1 : 2 : 3."""
+    spec = hardware("a100-pcie")
+    t = [evaluate(spec, "flash2", Workload(heads=9, seq_len=q, kv_len=62208, dtype="bf16")).time_s
+         for q in (2048, 4096, 8192)]
+    assert 1.4 < t[1] / t[0] < 1.7 and abs(t[2] / t[0] - 3.0) < 0.05
