@@ -187,6 +187,11 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     det = result.detail
     lines.append(f"tile Br x Bc = {det['block_q']} x {det['block_kv']}, {det['ctas_per_sm']} CTA(s) per SM, "
                  f"{hw.sms} SMs, clock {hw.sustained_clock_hz / 1e6:.0f} MHz, splits {det['splits']}")
+    if last := det.get("last_wave"):
+        lines.append(f"grid: {last['full_waves']} full wave(s) of {hw.sms} x {det['ctas_per_sm']} CTAs (a tile "
+                     f"{det['tile_cycles']:,.0f} SM cycles), then the {last['ctas']} left, {last['per_sm']} an SM, at "
+                     f"their own occupancy (a tile {last['tile_cycles']:,.0f} SM cycles for {last['per_sm']}: "
+                     "cta_work._tail_span)")
     if spec.family == FI_PREFILL:
         lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q), det.get("host_plan"))
     if spec.family == "flash4" and cfg.tensor_path == "wgmma":

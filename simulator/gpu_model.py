@@ -231,7 +231,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family)), 0.0)
+    last = _last_wave(hw, parts, heads * tiles.n_rows * splits, resident, tail, work_at, row_index, splits)
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
+              **({"last_wave": last} if last else {}),
               "work_tile_parts": pro, **detail_extra, "tile_fill": rows / cfg.block_q,
               **({"host_plan": plan_info} if plan_info else {}),
               "loads_in_mma_warps": cfg.tensor_path == "mma_sync",  # no TMA producer (blend_weight)
@@ -438,6 +440,20 @@ def _resident_tile(cfg, hw, wl, partial, resident, tile, rows) -> tuple:
         cost = tile_cycles(cfg, hw, wl, partial, resident=int(r))
         cycles[resident == r], bound[resident == r] = cost.cycles, cost.bound
     return cycles, bound
+
+
+def _last_wave(hw, parts, n_ctas, resident, tail, work_at, row_index, splits) -> dict | None:
+    """For --explain, one point's uniform grid whose last, partial wave runs at its own occupancy
+    (cta_work._tail_span): its full waves, the CTAs left, how many an SM and their tile cycles; else None."""
+    if (tail is None or len(parts) != 1 or row_index or is_columns(n_ctas) or is_columns(resident)
+            or is_columns(splits) or not parts[0].tiles.uniform):
+        return None
+    slots = hw.sms * resident
+    left = int(n_ctas) % slots
+    per_sm = -(-left // hw.sms)
+    if not left or per_sm >= resident:
+        return None
+    return {"full_waves": int(n_ctas) // slots, "ctas": left, "per_sm": per_sm, "tile_cycles": work_at(per_sm)[0]}
 
 
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:

@@ -1126,3 +1126,14 @@ def test_a_uniform_grid_s_last_wave_runs_at_its_own_occupancy():
     t = [evaluate(spec, "flash2", Workload(heads=9, seq_len=q, kv_len=62208, dtype="bf16")).time_s
          for q in (2048, 4096, 8192)]
     assert 1.4 < t[1] / t[0] < 1.7 and abs(t[2] / t[0] - 3.0) < 0.05
+
+
+def test_explain_names_a_grid_s_last_wave():
+    """--explain says when a grid's last wave runs at its own occupancy, and says nothing where it fills its slots."""
+    def explain(q):
+        r = CliRunner().invoke(cli, ["simulate", "--hw", "a100-pcie", "--algo", "flash2", "--heads", "9", "--seq-len",
+                                     str(q), "--kv-len", "62208", "--dtype", "bf16", "--explain"])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.split())
+    assert "grid: 1 full wave(s) of 108 x 2 CTAs" in explain(4096) and "the 72 left, 1 an SM" in explain(4096)
+    assert "grid:" not in explain(8192)
