@@ -142,6 +142,14 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     return grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
 
 
+def last_wave(n_ctas, slots: int, sms: int):
+    """(full waves, CTAs left after them, CTAs each SM holds of those) of a grid of equal CTAs on ``slots`` slots: the
+    block scheduler spreads the CTAs left over the SMs before it stacks them (schedule.resident_ctas)."""
+    n_full = n_ctas // slots
+    left = n_ctas - n_full * slots
+    return n_full, left, vceil(left / sms)
+
+
 def _tail_span(span, n_ctas, slots, work, blocks, tail):
     """A uniform grid's makespan (slot-cycles) with its last, partial wave at its own occupancy. After the full
     waves every slot frees at once, and the block scheduler spreads the r CTAs left over the SMs before it stacks
@@ -150,9 +158,7 @@ def _tail_span(span, n_ctas, slots, work, blocks, tail):
     in flight are its own) rather than keeping 1/k of the SM as the full waves do: full waves x work + m x
     work(m) / k slot-cycles (the caller multiplies by k). Where r fills every slot (m = k) nothing changes."""
     sms, k, work_at = tail
-    n_full = n_ctas // slots
-    left = n_ctas - n_full * slots
-    m = vceil(left / sms)
+    n_full, left, m = last_wave(n_ctas, slots, sms)
     if not is_columns(m):  # one point: plain Python (a dense point imports no numpy)
         if left <= 0 or m >= k:
             return span

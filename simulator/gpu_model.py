@@ -12,6 +12,7 @@ HBM. Every constant below names the instruction or datasheet figure it is.
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 from simulator._numpy import np
 
@@ -205,6 +206,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind)
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
+    @lru_cache(maxsize=None)  # the schedule and --explain's last-wave line ask for the same m
     def work_at(m):  # a CTA's tile and prologue cycles with m CTAs resident on its SM (a grid's last wave)
         tile = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m)
         return (_resident_tile(cfg, hw, wl, every_tile_masked, m, tile, rows)[0],
@@ -448,12 +450,10 @@ def _last_wave(hw, parts, n_ctas, resident, tail, work_at, row_index, splits) ->
     if (tail is None or len(parts) != 1 or row_index or is_columns(n_ctas) or is_columns(resident)
             or is_columns(splits) or not parts[0].tiles.uniform):
         return None
-    slots = hw.sms * resident
-    left = int(n_ctas) % slots
-    per_sm = -(-left // hw.sms)
+    n_full, left, per_sm = cta_work.last_wave(int(n_ctas), hw.sms * resident, hw.sms)
     if not left or per_sm >= resident:
         return None
-    return {"full_waves": int(n_ctas) // slots, "ctas": left, "per_sm": per_sm, "tile_cycles": work_at(per_sm)[0]}
+    return {"full_waves": n_full, "ctas": left, "per_sm": per_sm, "tile_cycles": work_at(per_sm)[0]}
 
 
 def _detail(cfg, k, splits, full_t, part_t, dominant, clock) -> dict:

@@ -116,6 +116,7 @@ def _splits(key: str, value):
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     text = str(value).strip()
+    # six digits: a count past the workload's bound is refused there, with it; a longer string is no count at all
     if isinstance(value, str) and text.isascii() and text.isdigit() and len(text) <= 6:
         return int(text)
     raise UserError(f"bad {key} {short_repr(value)}: use 0 (the kernel's split heuristic) or a split count, e.g. 4")

@@ -205,12 +205,18 @@ def fa4_layout(hw, wl, cfg):
 FA4_SPLIT_DIFF_DIM_BLOCKS, FA4_SPLIT_DIFF_DIM_TILE = 64, 64  # _get_fwd_config: "num_n_blocks >= 64", "tile_n = 64"
 
 
+def _fa4_heuristic(sms: int, m_blocks: int, n_blocks: int) -> int:
+    """flash_attn/cute/interface.py num_splits_heuristic: none for 4 key blocks or fewer, else min(SMs // m-blocks,
+    128, key blocks), at least one."""
+    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(sms // m_blocks, MAX_SPLITS, n_blocks))
+
+
 def _fa4_splits(hw, wl, block_kv: int) -> int:
     """num_splits_heuristic over total_mblocks = batch x KV heads x query blocks of q_stage x 128 packed rows."""
     packed = wl.seq_len * wl.group
     n_blocks = math.ceil(_fa4_loaded(wl) / block_kv)
     m_blocks = wl.batch * wl.kv_heads * _m_blocks(wl, (2 if packed > FA4_DECODE_ROWS else 1) * FA4_DECODE_ROWS)
-    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
+    return _fa4_heuristic(hw.sms, m_blocks, n_blocks)
 
 
 def fa4_sm90_splits(hw, wl, cfg) -> int:
@@ -220,8 +226,7 @@ def fa4_sm90_splits(hw, wl, cfg) -> int:
     the call's ``fa4_sm90`` config."""
     rows = wl.seq_len * (wl.group if cfg.pack_gqa else 1)
     m_blocks = wl.batch * wl.kv_heads * -(-rows // cfg.block_q)
-    n_blocks = math.ceil(_fa4_loaded(wl, cfg.block_q) / cfg.block_kv)
-    return 1 if n_blocks <= FA3_MIN_SPLIT_BLOCKS else max(1, min(hw.sms // m_blocks, MAX_SPLITS, n_blocks))
+    return _fa4_heuristic(hw.sms, m_blocks, math.ceil(_fa4_loaded(wl, cfg.block_q) / cfg.block_kv))
 
 
 def _fa4_loaded(wl, tile_m: int = FA4_DECODE_ROWS) -> int:
