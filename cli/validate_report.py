@@ -45,8 +45,8 @@ def report(results, hw, fmt, output, clock_mhz):
     optionally device and kernel (free text: what ran, on what). A {"points": [...]} JSON may
     also say which kernel builds it timed: fa3_build (current, 2024-07), fa2_build (current,
     2.4.2: FA2 before v2.5.7, which splits over the SM count), flashinfer_build (0.6.16,
-    0.0.1) and flashmla_build (2025-04, 2025-02: FlashMLA's first release); absent, today's
-    code.
+    0.0.1), flashmla_build (2025-04, 2025-02: FlashMLA's first release) and natten_build
+    (current, 0.20: NATTEN's token permutation as PyTorch copies); absent, today's code.
 
     \b
     Examples:

@@ -28,6 +28,7 @@ from simulator.tiles import grid_call
 from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
 from simulator.flashinfer_tc import current_build as current_flashinfer_build
 from simulator.flashmla import current_build as current_flashmla_build
+from simulator.permute import current_build as current_natten_build
 from simulator.kernel_configs import current_fa2_build, current_fa3_build
 from simulator.layer import check_scope, with_layer
 from simulator.point_groups import ColumnPlan, column_groups, has_mask
@@ -253,8 +254,9 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
 
 
 def current_builds() -> tuple:
-    """The FA3, FA2, FlashInfer and FlashMLA builds predictions run as here (a key for caches of results)."""
-    return current_fa3_build(), current_fa2_build(), current_flashinfer_build(), current_flashmla_build()
+    """The FA3, FA2, FlashInfer, FlashMLA and NATTEN builds predictions run as here (a key for caches of results)."""
+    return (current_fa3_build(), current_fa2_build(), current_flashinfer_build(), current_flashmla_build(),
+            current_natten_build())
 
 
 @lru_cache(maxsize=4096)

@@ -587,15 +587,23 @@ def _index_lines(det: dict) -> list[str]:
 
 
 def _permute_lines(hw, det: dict) -> list[str]:
-    """NATTEN's token permutation copies around a grid call: bytes and seconds of each kernel."""
-    from simulator.permute import copy_seconds
+    """NATTEN's token permutation copies around a grid call: bytes, seconds and kind of each kernel."""
+    from simulator.permute import current_build
 
-    copies = det.get("permute_bytes")
+    copies = det.get("permute_copies")
     if not copies:
         return []
-    out = ["token permutation (NATTEN hopper/blackwell_fna.py: copy kernels before and after the call; bytes read + "
-           "written / (HBM x unfused_hbm_efficiency) + HBM latency, launches counted with the call's):"]
-    out += [f"  {name:<13} {moved / 1e6:12.3f} MB {copy_seconds(hw, moved) * 1e3:10.4f} ms" for name, moved in copies.items()]
+    moved = det["permute_bytes"]
+    if current_build() == "0.20":
+        head = ("token permutation (NATTEN 0.20 token_permute.py: PyTorch copies before and after the call, a strided "
+                "copy the longer of its instructions at the issue rate and its bytes at the strided fraction of HBM, "
+                "torch_copy; launches counted with the call's):")
+    else:
+        head = ("token permutation (NATTEN hopper/blackwell_fna.py: copy kernels before and after the call; bytes read "
+                "+ written / (HBM x unfused_hbm_efficiency) + HBM latency, launches counted with the call's):")
+    out = [head]
+    for name, (seconds, kernel) in copies.items():
+        out.append(f"  {name:<13} {moved[name] / 1e6:12.3f} MB {seconds * 1e3:10.4f} ms  {kernel}")
     return out
 
 
@@ -617,7 +625,8 @@ def _mask_lines(det: dict) -> list[str]:
 def _naive_lines(result) -> list[str]:
     det = result.detail
     absorbed = "layout" not in det["kernel_seconds"]
-    out = ["PyTorch's kernels in turn, each max(tensor, hbm, exp) + its launches; score matrix in HBM"
+    out = ["PyTorch's kernels in turn, each max(tensor, hbm, exp) + its launches (the layout copies also their "
+           "offset arithmetic at the issue rate, issue: simulator/torch_copy.py); score matrix in HBM"
            f" (softmax row on chip: {det['softmax_row_on_chip']}):"]
     if absorbed:
         out.append("MLA's absorbed form as DeepSeek-V3's reference runs it (inference/model.py, attn_impl \"absorb\"): "

@@ -17,7 +17,7 @@ from functools import lru_cache
 from simulator._numpy import np
 
 from einsum_cascades.errors import UserError
-from simulator import block_sparse, cta_work, permute
+from simulator import block_sparse, cta_work, permute, torch_copy
 from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
@@ -268,12 +268,16 @@ def _permutation(hw, algo, wl, parts, cost, times) -> tuple:
     layout = next((p.tiles.layout for p in parts if getattr(p.tiles, "layout", None) is not None), None)
     if not permute.permutes(algo, sm_number(hw.arch), layout):
         return cost, {}
-    copies = permute.copy_bytes(wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
-    times["permute"] = sum(permute.copy_seconds(hw, moved) for moved in copies.values())
-    moved = sum(copies.values())
-    cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=len(copies))
+    copies = permute.copies(hw, wl, layout, sum(p.q_heads for p in parts if getattr(p.tiles, "layout", None)))
+    if not copies:  # NATTEN 0.20 on tiles of whole rows: every reshape a view
+        return cost, {}
+    times["permute"] = sum(c.seconds for c in copies.values())
+    moved = sum(c.moved for c in copies.values())
+    launches = sum(2 if name.startswith("pad_") else 1 for name in copies)  # a pad: its fill, then its copy
+    cost = cost + Cost(hbm_bytes=moved, l2_bytes=moved, launches=launches)
     times["launch"] = cost.launches * hw.launch_overhead_s
-    return cost, {"permute_bytes": copies}
+    return cost, {"permute_bytes": {name: c.moved for name, c in copies.items()},
+                  "permute_copies": {name: (c.seconds, c.kernel) for name, c in copies.items()}}
 
 
 def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
@@ -606,6 +610,9 @@ def combine_round_trips(splits, in_flight: int):
 # ---------------------------------------------------------------- naive
 
 STRIDED_KERNELS = ("layout", "mask")  # standard attention's element-wise kernels on strided or broadcast operands
+# TensorIterator dimensions of each layout copy at batch 1 (one more above): rearrange(q, 'b t h d -> (b h) t d')
+# from the packed QKV keeps d, t and h apart (t's input stride 3hd, h's d), so do K's '(b h) d s' and einsum's V
+LAYOUT_COPY_DIMS = 3
 
 
 def _naive(hw, wl) -> Result:
@@ -639,6 +646,7 @@ def _naive(hw, wl) -> Result:
     # Q read and written per query head; K and V read once per KV head and written per query head (repeat_kv's
     # expand-and-copy reads the shared source once: its other query heads' reads of it hit L2)
     copies = (2 * heads * wl.seq_len * d + (wl.batch * wl.kv_heads + heads) * wl.kv_len * (d + dv)) * b
+    layout_elements = heads * (wl.seq_len * d + wl.kv_len * (d + dv))  # what the copies write, an element a thread
     absorbed = mla_absorbed(d, dv)
     if absorbed:  # MLA's absorbed form: DeepSeek-V3's own reference (deepseek-ai/DeepSeek-V3
         # inference/model.py, MLA.forward with attn_impl "absorb": einsum("bshc,btc->bsht", q_nope, kv_cache) +
@@ -677,6 +685,8 @@ def _naive(hw, wl) -> Result:
         bw = strided_bw if name in STRIDED_KERNELS else hbm_bw
         moved = c.hbm_bytes + (dirty if name == first else 0.0)
         parts = {"tensor": c.tensor_flops / tensor_rate, "hbm": moved / bw, "exp": c.exp_ops / sfu_rate}
+        if name == "layout":  # PyTorch's strided copy issues its offset arithmetic per element (torch_copy)
+            parts["issue"] = torch_copy.issue_seconds(hw, layout_elements, LAYOUT_COPY_DIMS + (wl.batch > 1))
         per_kernel[name] = vmax(*parts.values()) + c.launches * hw.launch_overhead_s
         bounds[name] = argname(parts)
     total = sum(per_kernel.values())

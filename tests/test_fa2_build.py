@@ -89,7 +89,7 @@ def test_the_report_says_which_builds_it_predicted_as():
     path = str(ROOT / "validation" / "published" / "flashinfer-append-h100.json")
     data = json.loads(CliRunner().invoke(cli, ["validate", "report", path, "--format", "json"]).stdout)
     assert data["builds"] == {"fa3_build": "current", "fa2_build": "2.4.2", "flashinfer_build": "0.0.1",
-                              "flashmla_build": "2025-04"}
+                              "flashmla_build": "2025-04", "natten_build": "current"}
     table = CliRunner().invoke(cli, ["validate", "report", path, "--format", "table"], env={"COLUMNS": "120"}).stdout
     assert "kernels predicted as built then: FA2 as 2.4.2, FlashInfer as 0.0.1" in table
     own = CliRunner().invoke(cli, ["validate", "report", "tests/data/synthetic-h100-results.json", "--format", "table"])

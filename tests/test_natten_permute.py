@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from einsum_cascades.errors import UserError
 from simulator import Workload, evaluate, hardware
 
 GRID = "window2d(100,60,7,7)"  # 6000 tokens: pads to 112 x 64 on (16, 8) query patches, 112 x 64 on (16, 8) keys
@@ -100,3 +101,105 @@ def test_nattens_hopper_kernel_masks_every_tile_of_a_call_not_fully_block_sparse
                         NATTEN_SM100_MASK_ISSUE[2] * 256 * 128 / 128, rel_tol=1e-9)  # a 256 x 128 tile
     bw_cube = call("window3d(30,48,80,18,24,24)", n=115200, hw=b200, algo="flash4")
     assert bw_cube.detail["mask_issue_per_score"] == NATTEN_SM100_MASK_ISSUE[3]
+
+
+def test_tensoriterator_coalesces_a_permuted_copy_to_its_tile_dimensions():
+    """NATTEN 0.20's token_permute: (batch, r0, t0, r1, t1, heads x dim) permuted to (batch, r1, r0, t1, t0, hd);
+    no two of t0, t1, r0, r1 stay contiguous in both tensors, so a 2-D grid keeps 5 dimensions and a 3-D one 7
+    (batch above 1: one more); tiles of whole rows, or one axis, are the token order itself (1: a view); a pad of
+    the outermost axis at batch 1 is contiguous (a memcpy), of an inner axis not."""
+    from simulator.permute import _pad_dims, _permute_dims, _unpermute_dims
+    from simulator.torch_copy import coalesced_dims, contiguous_strides
+
+    assert _permute_dims(1, 3072, (16, 8), (16, 32)) == _unpermute_dims(1, 3072, (16, 8), (16, 32)) == 5
+    assert _permute_dims(2, 3072, (16, 8), (16, 32)) == 6
+    assert _permute_dims(1, 3072, (2, 8, 8), (15, 6, 10)) == _unpermute_dims(1, 3072, (2, 8, 8), (15, 6, 10)) == 7
+    assert _permute_dims(1, 3072, (1, 256), (256, 1)) == 1 and _permute_dims(1, 3072, (8,), (10,)) == 1
+    assert _pad_dims(1, 3072, (30, 48, 80), (32, 48, 80)) == 1
+    assert _pad_dims(1, 3072, (30, 48, 80), (30, 48, 88)) == 2 and _pad_dims(2, 3072, (30, 48, 80), (32, 48, 80)) == 2
+    sizes = [4, 3, 2]
+    assert coalesced_dims(sizes, contiguous_strides(sizes), contiguous_strides(sizes)) == 1
+    assert coalesced_dims(sizes, contiguous_strides(sizes), [1, 8, 24]) == 2  # a row gap: the outer two merge
+    assert coalesced_dims(sizes, contiguous_strides(sizes), [3, 1, 12]) == 3  # the inner two swapped
+    assert coalesced_dims([1, 5, 1], [1, 1, 5], [7, 1, 99]) == 1  # size-1 dimensions dropped
+
+
+def test_natten_020_permutes_with_pytorch_copies_bound_by_their_instructions():
+    """natten_build 0.20: four strided elementwise_kernel copies (Q, K, V in, O out; no log-sum-exp), each the
+    longer of its SASS instructions per element at the SMs' issue rate and its bytes at the strided HBM fraction;
+    on a B200 the 5-dimension copy is issue-bound, so it runs about as fast as on an H100 whose HBM is 2.3x
+    slower (NATTEN's profiler page: 2.24-2.28 ms against 2.40-2.69 ms for FLUX's four copies)."""
+    from simulator.permute import natten_build
+    from simulator.torch_copy import copy_instructions, issue_seconds
+
+    wl = Workload(batch=1, heads=24, head_dim=128, seq_len=65536, pattern="window2d(256,256,80,80)",
+                  scope="kernel-warm")
+    today = run("b200", "flash4", **{k: getattr(wl, k) for k in ("batch", "heads", "head_dim", "seq_len", "pattern",
+                                                                   "scope")})
+    b200, h100 = hardware("b200"), hardware("h100")
+    with natten_build("0.20"):
+        old = evaluate(b200, "flash4", wl)
+        old_h100 = evaluate(h100, "flash3", wl)
+    assert list(old.detail["permute_copies"]) == ["permute_q", "permute_k", "permute_v", "unpermute_o"]
+    elements = 65536 * 24 * 128
+    assert copy_instructions(b200.arch, 5) == 18 + 12 * 5 and copy_instructions("sm_80", 5) == 15 + 9 * 5
+    rate = b200.sms * 128 * b200.cuda_core_clock * b200.issue_efficiency
+    assert issue_seconds(b200, elements, 5) == pytest.approx(elements * 78 / rate, rel=1e-12)
+    assert old.times["permute"] == pytest.approx(4 * (issue_seconds(b200, elements, 5) + b200.hbm_latency_s))
+    assert all("issue-bound" in kernel for _, kernel in old.detail["permute_copies"].values())
+    assert old.cost.launches == today.cost.launches - 1  # no log-sum-exp copy
+    assert old.times["permute"] > today.times["permute"]  # PyTorch's copies are slower than the CUTLASS kernel
+    assert 0.8 < old.times["permute"] / old_h100.times["permute"] < 1.0  # not the 1 / 2.3 of the HBM
+    cube = "window3d(30,48,80,18,24,24,q_tile=(2,8,8),kv_tile=(2,8,8))"
+    with natten_build("0.20"):
+        three = evaluate(h100, "flash3", Workload(batch=1, heads=24, head_dim=128, seq_len=115200, pattern=cube,
+                                                  scope="kernel-warm"))
+    assert {k: kernel.split(",")[1].strip() for k, (_, kernel) in three.detail["permute_copies"].items()} == {
+        k: "7 dims" for k in ("permute_q", "permute_k", "permute_v", "unpermute_o")}
+
+
+def test_natten_020_pads_a_tile_the_axis_does_not_divide_before_it_permutes():
+    """maybe_pad: torch.nn.functional.pad fills the padded tensor and copies the real tokens in (a memcpy at batch
+    1 when only the outermost axis grows); the permute then copies the padded tensor."""
+    from simulator.permute import natten_build
+
+    with natten_build("0.20"):
+        r = evaluate(hardware("b200"), "flash4", Workload(
+            batch=1, heads=24, head_dim=128, seq_len=115200, scope="kernel-warm",
+            pattern="window3d(30,48,80,18,24,24,stride=(16,8,8),q_tile=(4,8,8),kv_tile=(2,8,8))"))
+    copies = r.detail["permute_copies"]
+    assert list(copies) == ["pad_q", "permute_q", "permute_k", "permute_v", "unpermute_o"]  # T = 30 pads to 32 on Q
+    assert copies["pad_q"][1] == "PyTorch fill + memcpy"
+    b = 2
+    real, padded = 115200 * 24 * 128, 32 * 48 * 80 * 24 * 128
+    assert r.detail["permute_bytes"]["pad_q"] == (padded + 2 * real) * b
+    assert r.detail["permute_bytes"]["permute_q"] == 2 * padded * b and r.detail["permute_bytes"]["permute_k"] == 2 * real * b
+    with pytest.raises(UserError, match="natten_build"):
+        with natten_build("0.19"):
+            pass
+
+
+def test_a_published_file_names_the_natten_it_timed():
+    import json
+
+    from validation.report import report_doc
+
+    doc = json.load(open("validation/published/natten-docs-profiler-h100.json"))
+    assert doc["natten_build"] == "0.20"
+    out = report_doc(doc)
+    assert out["builds"]["natten_build"] == "0.20"
+    strided = [p for p in out["points"] if p["kernel"] == "natten-hopper-fna-flux-gna"]
+    assert len(strided) == 1 and strided[0]["predicted_s"] > 0
+
+
+def test_standard_attentions_layout_copies_take_the_longer_of_bytes_and_instructions():
+    """The naive's rearrange copies are the same elementwise_kernel: on a B200 without a flushed L2 their offset
+    arithmetic (3 dimensions at batch 1, 4 above) outlasts their bytes at the strided HBM fraction."""
+    from simulator.torch_copy import issue_seconds
+
+    b200 = hardware("b200")
+    r = evaluate(b200, "naive", Workload(batch=2, heads=32, head_dim=64, seq_len=8192, scope="kernel-warm"))
+    assert r.detail["kernel_bounds"]["layout"] == "issue"
+    elements = 2 * 32 * 8192 * (64 + 64 + 64)
+    assert r.detail["kernel_seconds"]["layout"] == pytest.approx(
+        issue_seconds(b200, elements, 4) + 3 * b200.launch_overhead_s, rel=1e-12)

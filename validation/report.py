@@ -17,6 +17,7 @@ from einsum_cascades.errors import UserError, read_user_text
 from gpu_models.devices import device_hardware, no_model_error
 from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.flashmla import FLASHMLA_BUILDS, flashmla_build
+from simulator.permute import NATTEN_BUILDS, natten_build
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
 from validation.roofline import floor_time_s, roofline_time_s, under_floor
@@ -177,10 +178,11 @@ def row_model(p: dict) -> str:
     return DEFAULT_HARDWARE
 
 
-BUILD_KEYS = ("fa3_build", "fa2_build", "flashinfer_build", "flashmla_build")  # a published file's kernel builds
-BUILD_LABELS = {"fa3_build": "FA3", "fa2_build": "FA2", "flashinfer_build": "FlashInfer", "flashmla_build": "FlashMLA"}
+BUILD_KEYS = ("fa3_build", "fa2_build", "flashinfer_build", "flashmla_build", "natten_build")  # a file's kernel builds
+BUILD_LABELS = {"fa3_build": "FA3", "fa2_build": "FA2", "flashinfer_build": "FlashInfer", "flashmla_build": "FlashMLA",
+                "natten_build": "NATTEN"}
 BUILD_DEFAULTS = {"fa3_build": FA3_BUILDS[0], "fa2_build": FA2_BUILDS[0], "flashinfer_build": FLASHINFER_BUILDS[0],
-                  "flashmla_build": FLASHMLA_BUILDS[0]}
+                  "flashmla_build": FLASHMLA_BUILDS[0], "natten_build": NATTEN_BUILDS[0]}
 
 
 @contextmanager
@@ -188,7 +190,8 @@ def as_built(builds: dict):
     """Predict inside this block as the kernels named in ``builds`` (a published file, or a dict of its
     ``BUILD_KEYS``) were built; a key that is absent keeps today's code."""
     with fa3_build(builds.get("fa3_build")), fa2_build(builds.get("fa2_build")), \
-            flashinfer_build(builds.get("flashinfer_build")), flashmla_build(builds.get("flashmla_build")):
+            flashinfer_build(builds.get("flashinfer_build")), flashmla_build(builds.get("flashmla_build")), \
+            natten_build(builds.get("natten_build")):
         yield
 
 
