@@ -25,7 +25,7 @@ from simulator.schedule import resident_ctas
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
-from simulator.kernel_configs import natten_mask_issue, natten_sm90
+from simulator.kernel_configs import natten_mask_issue, natten_sm90, natten_sm100
 from simulator.flashinfer_sm90 import (FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, plan_makespan as fi_plan_makespan,
                                        runs_fa2, window_extra_tiles)
 from simulator.limits import Unsupported
@@ -298,12 +298,15 @@ def _mask_detail(cfg, hw, wl, parts, row_index, index_bytes) -> dict:
 
 def fused_config(hw, algo, wl):
     """The family's kernel configuration for the call: its own tiles, or ``--block-size``; a grid pattern
-    (window2d / window3d) on Hopper runs at NATTEN's Hopper FNA tile (FA4's tile is NATTEN's Blackwell one)."""
+    (window2d / window3d) on Hopper runs at NATTEN's Hopper FNA tile (FA4's tile is NATTEN's Blackwell one, with
+    NATTEN's own softmax: ``natten_sm100``)."""
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
         return _with_block(cfg, wl.block_size)
     if natten_hopper(hw, algo, wl):
         return natten_sm90(cfg, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
+    if natten_fna(hw, algo, wl):
+        return natten_sm100(cfg)
     return cfg
 
 

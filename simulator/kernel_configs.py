@@ -375,6 +375,16 @@ def natten_mask_issue(wl, tiles_partial, sm: int = 90) -> float:
     return (NATTEN_SM100_MASK_ISSUE if sm >= 100 else NATTEN_SM90_MASK_ISSUE)[3 if "window3d" in wl.pattern else 2]
 
 
+def natten_sm100(cfg: KernelConfig) -> KernelConfig:
+    """NATTEN's Blackwell FNA on FA4's schedule and 256 x 128 tile (CUTLASS's sm100 FMHA, which NATTEN forks), with
+    its own softmax (SHI-Labs/NATTEN @ 8c8729f4, csrc/include/natten/cuda/fna_blackwell/collective/
+    sm100_fna_fwd_mainloop_tma_warpspecialized.hpp): ``softmax_step`` takes every exponential on MUFU
+    (``::exp2f`` after a packed FFMA, no polynomial: ``exp_poly_fraction`` 0, where FA4 emulates a share), and
+    the correction warps rescale O whenever a row's max grew (``scale != 1.0f``, ``__any_sync`` over a warp's 32
+    rows; FA4 only past a jump of 2^8): ``rescale_fraction`` 1."""
+    return replace(cfg, exp_poly_fraction=0.0, rescale_fraction=1.0)
+
+
 def natten_sm90(cfg: KernelConfig, d: int, dv: int, b: int) -> KernelConfig:
     """FA3's Hopper schedule (wgmma warpgroups of 64 rows, a TMA producer, two K/V stages, softmax beside the
     GEMMs) at NATTEN's Hopper FNA tile for the head dim: the kernel a window2d / window3d call runs there

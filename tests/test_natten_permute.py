@@ -203,3 +203,23 @@ def test_standard_attentions_layout_copies_take_the_longer_of_bytes_and_instruct
     elements = 2 * 32 * 8192 * (64 + 64 + 64)
     assert r.detail["kernel_seconds"]["layout"] == pytest.approx(
         issue_seconds(b200, elements, 4) + 3 * b200.launch_overhead_s, rel=1e-12)
+
+
+def test_nattens_blackwell_kernel_takes_every_exponential_on_mufu_and_rescales_on_any_new_max():
+    """sm100_fna_fwd_mainloop softmax_step: ::exp2f on every score (no FA4 polynomial), and the correction warps
+    rescale O whenever a warp's row max grew (no 2^8 threshold): the grid's tile prices all exponentials on MUFU;
+    the same shape as FA4's own dense call emulates a share."""
+    from simulator.gpu_model import fused_config
+
+    b200 = hardware("b200")
+    grid = Workload(heads=24, head_dim=128, seq_len=65536, pattern="window2d(256,256,80,80,stride=(16,16))")
+    cfg = fused_config(b200, "flash4", grid)
+    assert (cfg.block_q, cfg.block_kv, cfg.exp_poly_fraction, cfg.rescale_fraction) == (256, 128, 0.0, 1.0)
+    dense = fused_config(b200, "flash4", Workload(heads=24, head_dim=128, seq_len=4096, causal=True))
+    assert dense.exp_poly_fraction > 0 and dense.rescale_fraction == 0.0
+    from simulator.tile_cost import tile_cycles
+
+    tile = tile_cycles(cfg, b200, grid, partial=False)
+    sfu = (256 * 128 + 256) / b200.sfu_ops_per_clk_sm  # a MUFU exponential a score and one a row (its rescale)
+    assert tile.softmax == pytest.approx(sfu, rel=1e-9)  # the softmax is its MUFU time (FP32 work is shorter)
+    assert evaluate(b200, "flash4", grid).detail["tile_cycles"] == pytest.approx(tile.cycles, rel=1e-12)
