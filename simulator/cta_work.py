@@ -134,7 +134,15 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         n_ctas = tiles.n_rows * heads * splits
         blocks = where(n_ctas <= slots, -(-per_row // splits), per_row / splits)
         span = uniform_makespan(n_ctas, slots, pro_t + blocks * full_t)
-        return span if tail is None else _tail_span(span, n_ctas, slots, pro_t + blocks * full_t, blocks, tail)
+        return span if tail is None else _tail_span(span, n_ctas, slots, pro_t + blocks * full_t, blocks, 0, tail)
+    if row_extra is _no_extra and planned is None and equal_rows(tiles, splits):
+        # a masked grid whose rows all visit the same full and partial tiles (one query block a head, a strided
+        # neighbourhood): every CTA the same work, as a dense grid's, its last wave at its own occupancy too
+        full, partial = int(tiles.row_full.flat[0]), int(tiles.row_partial.flat[0])
+        n_ctas = tiles.n_rows * heads
+        work = pro_t + full * full_t + partial * part_t
+        span = uniform_makespan(n_ctas, slots, work)
+        return span if tail is None else _tail_span(span, n_ctas, slots, work, full, partial, tail)
     row_work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                        + tiles.row_partial * part_t) / splits
     if planned is not None and splits == 1:
@@ -150,25 +158,36 @@ def last_wave(n_ctas, slots: int, sms: int):
     return n_full, left, vceil(left / sms)
 
 
-def _tail_span(span, n_ctas, slots, work, blocks, tail):
+def equal_rows(tiles, splits=1) -> bool:
+    """Whether every CTA of one head's grid has the same work: a dense grid, or a masked one unsplit whose rows
+    all visit the same full and partial tiles."""
+    if tiles.uniform:
+        return True
+    if is_columns(splits) or splits != 1 or tiles.row_full is None or not tiles.row_full.size:
+        return False
+    return bool(tiles.row_full.min() == tiles.row_full.max() and tiles.row_partial.min() == tiles.row_partial.max())
+
+
+def _tail_span(span, n_ctas, slots, work, blocks, partial, tail):
     """A uniform grid's makespan (slot-cycles) with its last, partial wave at its own occupancy. After the full
     waves every slot frees at once, and the block scheduler spreads the r CTAs left over the SMs before it stacks
     them (``schedule.resident_ctas``): m = ceil(r / SMs) an SM, each CTA at the rate of a CTA with m resident
     (its tile and prologue at m: a lone FA2 CTA's 4 warps hide no softmax behind another's GEMMs, and its loads
     in flight are its own) rather than keeping 1/k of the SM as the full waves do: full waves x work + m x
-    work(m) / k slot-cycles (the caller multiplies by k). Where r fills every slot (m = k) nothing changes."""
+    work(m) / k slot-cycles (the caller multiplies by k). Where r fills every slot (m = k) nothing changes.
+    ``blocks`` full and ``partial`` masked tiles a CTA; work(m) is (tile, prologue, masked tile) cycles at m."""
     sms, k, work_at = tail
     n_full, left, m = last_wave(n_ctas, slots, sms)
     if not is_columns(m):  # one point: plain Python (a dense point imports no numpy)
         if left <= 0 or m >= k:
             return span
-        tile_m, pro_m = work_at(int(m))
-        return min(span, n_full * work + m * (pro_m + blocks * tile_m) / k)
+        tile_m, pro_m, part_m = work_at(int(m))
+        return min(span, n_full * work + m * (pro_m + blocks * tile_m + partial * part_m) / k)
     for one in sorted({int(x) for x in np.ravel(m)}):
         if one < 1:
             continue
-        tile_m, pro_m = work_at(one)
-        tail_span = n_full * work + one * (pro_m + blocks * tile_m) / k
+        tile_m, pro_m, part_m = work_at(one)
+        tail_span = n_full * work + one * (pro_m + blocks * tile_m + partial * part_m) / k
         span = where((m == one) & (left > 0) & (one < k), vmin(span, tail_span), span)
     return span
 

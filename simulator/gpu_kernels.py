@@ -202,7 +202,7 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         return kc.fa4(d, dv, b, pattern_causal(wl), bool(not wl.is_sparse), seq_len * group, group, local,
                       fast_ex2=sm_number(hw.arch) >= FA4_FAST_EX2_SM)
     if family == "flash1":
-        return kc.fa1(d, dv, b, int(np.max(wl.kv_len)))
+        return kc.fa1(d, dv, b, int(np.max(wl.kv_len)), sm_number(hw.arch))
     if family == "flashinfer-prefill":
         from simulator import flashinfer_sm90
 

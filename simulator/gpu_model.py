@@ -207,10 +207,11 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
     @lru_cache(maxsize=None)  # the schedule and --explain's last-wave line ask for the same m
-    def work_at(m):  # a CTA's tile and prologue cycles with m CTAs resident on its SM (a grid's last wave)
+    def work_at(m):  # a CTA's tile, prologue and partial-tile cycles with m CTAs resident on its SM (a last wave)
         tile = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m)
-        return (_resident_tile(cfg, hw, wl, every_tile_masked, m, tile, rows)[0],
-                sum(prologue_parts(cfg, hw, wl, rows, tile, m).values()))
+        full_m = _resident_tile(cfg, hw, wl, every_tile_masked, m, tile, rows)[0]
+        part_m = full_m if uniform else _resident_tile(cfg, hw, wl, True, m, None, None)[0]
+        return full_m, sum(prologue_parts(cfg, hw, wl, rows, tile, m).values()), part_m
 
     tail = (hw.sms, resident, work_at) if not cfg.persistent else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
@@ -455,7 +456,7 @@ def _last_wave(hw, parts, n_ctas, resident, tail, work_at, row_index, splits) ->
     """For --explain, one point's uniform grid whose last, partial wave runs at its own occupancy
     (cta_work._tail_span): its full waves, the CTAs left, how many an SM and their tile cycles; else None."""
     if (tail is None or len(parts) != 1 or row_index or is_columns(n_ctas) or is_columns(resident)
-            or is_columns(splits) or not parts[0].tiles.uniform):
+            or is_columns(splits) or not cta_work.equal_rows(parts[0].tiles, splits)):
         return None
     n_full, left, per_sm = cta_work.last_wave(int(n_ctas), hw.sms * resident, hw.sms)
     if not left or per_sm >= resident:

@@ -585,12 +585,17 @@ FA1_WARPS = 4
 FA1_HEAD_DIMS = (16, 32, 64, 128)  # run_fmha_fp16_sm80 has kernels for these head dims only
 
 
-def fa1(d: int, dv: int, b: int, kv_len: int) -> KernelConfig:
-    """FlashAttention-1's kernel traits for head dim ``d`` (rounded up to a compiled one) and ``kv_len`` keys.
+def fa1(d: int, dv: int, b: int, kv_len: int, sm: int = 80) -> KernelConfig:
+    """FlashAttention-1's kernel traits for head dim ``d`` (rounded up to a compiled one) and ``kv_len`` keys on
+    sm_``sm``. mha_fwd (csrc/flash_attn/fmha_api.cpp @ 765741c) rounds the longest key sequence up to 128 when it
+    is at most 128 (the params' ``s``), and run_fmha_fp16_sm80 takes S = 128 keys a block when ``s == 128``,
+    else 256, but for D = 128 off sm_8x (``dprops->major == 8``, no dropout: FMHA_kernel_traits<256, 128, 16, 1,
+    4, 0x18u>, K read from smem), where it runs <128, 128, 16, 1, 4, 0x08u> (K in registers) at every length.
     Shared memory (fmha_fprop_kernel_1xN.h, Gemm_Q_K::SMEM_BYTES): Q in two buffers, one K/V buffer of S keys
     or the O-reduction tile (16 rows x D fp32 per warp) where larger, and the cross-warp max and sum."""
     dk = next((h for h in FA1_HEAD_DIMS if h >= max(d, dv)), FA1_HEAD_DIMS[-1])
-    bc = 128 if kv_len == 128 else 256
+    bc = 128 if kv_len <= 128 or (dk == 128 and sm // 10 != 8) else 256
     smem = 2 * FA1_STEP * dk * b + max(bc * dk * b, FA1_STEP * dk * 4 * FA1_WARPS) + FA1_STEP * FA1_WARPS * 4 * 2
     return KernelConfig("flash1", FA1_STEP, bc, FA1_WARPS, 0, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
-                        False, False, k_in_regs=dk <= 64, head_dims=compiled_head_dims(d, dv, dk, dk))
+                        False, False, k_in_regs=not (dk == 128 and bc == 256),
+                        head_dims=compiled_head_dims(d, dv, dk, dk))

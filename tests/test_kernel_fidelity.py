@@ -637,6 +637,29 @@ def test_flash1_runs_fa1s_kernel_traits():
     assert kernel_config("flash1", a100, Workload(head_dim=64, seq_len=128)).block_kv == 128
 
 
+def test_flash1_runs_its_128_key_kernel_on_any_call_of_at_most_128_keys():
+    """mha_fwd (fmha_api.cpp @ 765741c) rounds max_seq_len <= 128 up to 128, and run_fmha_fp16_sm80 takes the
+    S = 128 traits (K in registers, 0x08u) for it: 1 to 128 keys run one 128-key block, not a 256-key one (a
+    127-key call cost twice a 128-key one until 2026-12-07); D = 128 off sm_8x runs the 128-key traits at every
+    length ("Need to use the same block size as backward")."""
+    from simulator.gpu_kernels import kernel_config
+
+    a100, h100 = hardware("a100"), hardware("h100")
+    for kv in (1, 64, 127, 128):
+        cfg = kernel_config("flash1", a100, Workload(head_dim=128, seq_len=kv, kv_len=kv))
+        assert (cfg.block_kv, cfg.k_in_regs) == (128, True)
+    assert kernel_config("flash1", a100, Workload(head_dim=128, seq_len=129, kv_len=129)).block_kv == 256
+    long = kernel_config("flash1", h100, Workload(head_dim=128, seq_len=4096))
+    assert (long.block_kv, long.k_in_regs) == (128, True)
+    assert kernel_config("flash1", h100, Workload(head_dim=64, seq_len=4096)).block_kv == 256
+
+    def time(kv):
+        return evaluate(a100, "flash1", Workload(batch=4, heads=64, kv_heads=8, head_dim=128, seq_len=kv,
+                                                 kv_len=kv)).time_s
+
+    assert time(127) <= time(128) < time(129)
+
+
 def test_flash1_steps_run_their_phases_in_turn():
     """A step's GEMMs, shared-memory reductions and softmax are separated by barriers: the step costs their sum,
     and more shared memory per step (K re-read at head dim 128) lengthens it by exactly its bytes."""
@@ -1126,6 +1149,29 @@ def test_a_uniform_grid_s_last_wave_runs_at_its_own_occupancy():
     t = [evaluate(spec, "flash2", Workload(heads=9, seq_len=q, kv_len=62208, dtype="bf16")).time_s
          for q in (2048, 4096, 8192)]
     assert 1.4 < t[1] / t[0] < 1.7 and abs(t[2] / t[0] - 3.0) < 0.05
+
+
+def test_a_masked_grid_of_equal_ctas_runs_its_last_wave_as_a_dense_one():
+    """A causal call of one query block a head (128 tokens on FA2's 128-row tile) has equal CTAs, each a full and a
+    diagonal tile: its last wave runs at its own occupancy like the dense call's, so the causal call costs the dense
+    one plus its mask, not the slots' full rate (a causal 128-token A100 call came out 18% dearer than the dense
+    one until 2026-12-07); a grid of unequal rows (4k causal) keeps the slots."""
+    from simulator.cta_work import equal_rows
+    from simulator.gpu_model import fused_config
+    from simulator.tiles import tile_rows
+
+    a100 = hardware("a100")
+
+    def call(**kw):
+        return evaluate(a100, "flash2", Workload(batch=4, heads=64, kv_heads=8, head_dim=64, dtype="bf16", **kw))
+
+    causal, dense = call(seq_len=128, causal=True), call(seq_len=128)
+    assert causal.detail["last_wave"]["ctas"] == dense.detail["last_wave"]["ctas"] == 4 * 64 - 216
+    mask = causal.detail["partial_tile_cycles"] / causal.detail["tile_cycles"]
+    assert dense.time_s < causal.time_s < dense.time_s * mask
+    cfg = fused_config(a100, "flash2", Workload(seq_len=4096, causal=True))
+    assert not equal_rows(tile_rows(Workload(seq_len=4096, causal=True), cfg.block_q, cfg.block_kv))
+    assert "last_wave" not in call(seq_len=4096, causal=True).detail
 
 
 def test_explain_names_a_grid_s_last_wave():
