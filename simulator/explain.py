@@ -192,6 +192,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      f"{det['tile_cycles']:,.0f} SM cycles), then the {last['ctas']} left, {last['per_sm']} an SM, at "
                      f"their own occupancy (a tile {last['tile_cycles']:,.0f} SM cycles for {last['per_sm']}: "
                      "cta_work._tail_span)")
+    elif (grid := det.get("grid")) and not det.get("host_plan"):
+        waves = grid["work_tiles"] / grid["slots"]
+        how = ("persistent CTAs, one a slot, loop over them" if grid["persistent"] else
+               f"one CTA each, {waves:.2f} wave(s)")
+        lines.append(f"grid: {grid['work_tiles']:,} work tiles (heads x query blocks x splits) on {hw.sms} x "
+                     f"{det['ctas_per_sm']} CTA slots: {how}")
     if spec.family == FI_PREFILL:
         lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q), det.get("host_plan"))
     if spec.family == "flash4" and cfg.tensor_path == "wgmma":

@@ -234,9 +234,12 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     times["stream_fill"] = _stream_fill(hw, full_t)
     if is_columns(splits) or splits > 1:
         times["combine"] = where(splits > 1, _combine_seconds(hw, wl, splits, COMBINE_IN_FLIGHT.get(cfg.family)), 0.0)
-    last = _last_wave(hw, parts, heads * tiles.n_rows * splits, resident, tail, work_at, row_index, splits)
+    n_work = heads * tiles.n_rows * splits
+    last = _last_wave(hw, parts, n_work, resident, tail, work_at, row_index, splits)
+    grid = ({"work_tiles": int(n_work), "slots": int(hw.sms * resident), "persistent": bool(cfg.persistent)}
+            if not (is_columns(n_work) or is_columns(resident)) else None)  # --explain's grid line
     detail = {**_detail(cfg, k, splits, full_t, part_t, full_dom, clock), "resident_ctas": resident,
-              **({"last_wave": last} if last else {}),
+              **({"last_wave": last} if last else {}), **({"grid": grid} if grid else {}),
               "work_tile_parts": pro, **detail_extra, "tile_fill": rows / cfg.block_q,
               **({"host_plan": plan_info} if plan_info else {}),
               "loads_in_mma_warps": cfg.tensor_path == "mma_sync",  # no TMA producer (blend_weight)

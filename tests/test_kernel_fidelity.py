@@ -1182,4 +1182,9 @@ def test_explain_names_a_grid_s_last_wave():
         assert r.exit_code == 0, r.output
         return " ".join(r.output.split())
     assert "grid: 1 full wave(s) of 108 x 2 CTAs" in explain(4096) and "the 72 left, 1 an SM" in explain(4096)
-    assert "grid:" not in explain(8192)
+    assert "full wave(s)" not in explain(8192)  # its 144 left fill 36 SMs twice: the slots' rate
+    assert "grid: 576 work tiles (heads x query blocks x splits) on 108 x 2 CTA slots: one CTA each, 2.67 wave(s)" \
+        in explain(8192)
+    persistent = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "8k",
+                                          "--explain"]).output
+    assert "persistent CTAs, one a slot, loop over them" in " ".join(persistent.split())
