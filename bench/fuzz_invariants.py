@@ -13,6 +13,12 @@ runs against the invariants no kernel can break:
   scheduling's slack unless its note says why (``api.density_note``: the kernel runs the mask at another tile,
   reads its keys from the window's start, a key at a time, or the mask keeps the ragged last key tile).
 
+It also runs the causal form of each dense prefill call it checked (its queries its own keys) and lists where it
+costs more than CAUSAL_OVER above the full one (fused kernels; standard attention's causal form adds its mask
+kernels): a causal call visits at most the full call's tiles, its diagonal
+ones masked, so only a call of a tile or two a head comes near (an A100 FA2 causal call of 128 tokens cost 18%
+more than the full one until 2026-12-07, the schedule's last wave taken at the wrong occupancy, docs/kernels.md M).
+
 It then walks each of a few calls along one axis (``--axis``: the batch, 1 to 64, by default; the query heads; the
 keys of a decode call; the queries of a prefill call), doubling it, and reports where the time falls by more than
 3% as the work grows. Those are not errors by themselves: a kernel's own split or scheduling heuristic may fill the GPU
@@ -44,6 +50,7 @@ PATTERNS = (None, None, None, "window(512,0)", "causal&window(1k)", "causal&chun
             "window(256,256)", "causal&window(4k)|sinks(128)")
 SLACK = 0.10  # list scheduling's slack over 1/block density (tests/test_simulator_invariants.py bounds it by waves)
 BATCH_DROP = 0.03  # a batch step whose time falls by more than this is listed
+CAUSAL_OVER = 0.10  # a causal prefill call costing more than this above the same full call is listed
 
 
 def draw(rng: random.Random) -> tuple[str, str, dict]:
@@ -158,6 +165,21 @@ def drops(hw: str, algo: str, kw: dict, axis: str = "batch") -> list[tuple[int, 
             if r1["time_s"] < (1 - BATCH_DROP) * r0["time_s"]]
 
 
+def causal_over(hw: str, algo: str, kw: dict) -> float | None:
+    """The causal form's time over the full call's, for a dense prefill call whose queries are its keys (None for
+    any other call, or where either form is refused or does not fit)."""
+    if (algo == "naive" or kw.get("seq_len", 1) <= 1 or kw.get("kv_len") not in (None, kw.get("seq_len"))
+            or kw.get("pattern") or kw.get("sparsity") or kw.get("causal")):
+        return None  # standard attention's causal form adds PyTorch's mask build and add (gpu_model._naive)
+    try:
+        full, causal = simulate(hw=hw, algo=algo, **kw), simulate(hw=hw, algo=algo, **{**kw, "causal": True})
+    except UserError:
+        return None
+    if full["time_s"] is None or causal["time_s"] is None:
+        return None
+    return causal["time_s"] / full["time_s"]
+
+
 def _changed(before: dict, after: dict) -> str:
     """What the kernel decided differently at the larger size (its split count, its tile), where anything: the
     usual reason the time falls."""
@@ -168,7 +190,7 @@ def _changed(before: dict, after: dict) -> str:
 def run(seed: int, points: int, walks: int, axis: str = "batch") -> dict:
     """Check ``points`` random calls and walk ``walks`` of those that run along ``axis`` (WALKS)."""
     rng = random.Random(seed)
-    checked, refused, failures, falls = 0, 0, [], []
+    checked, refused, failures, falls, causal = 0, 0, [], [], []
     for _ in range(points):
         hw, algo, kw = draw(rng)
         broken = check(hw, algo, kw)
@@ -177,12 +199,15 @@ def run(seed: int, points: int, walks: int, axis: str = "batch") -> dict:
             continue
         checked += 1
         failures += [dict(hw=hw, algo=algo, workload=kw, broken=b) for b in broken]
+        if (ratio := causal_over(hw, algo, kw)) is not None and ratio > 1 + CAUSAL_OVER:
+            causal.append(dict(hw=hw, algo=algo, workload=kw, ratio=ratio))
         if walks and rng.random() < 0.5:
             walks -= 1
             for v0, v1, ratio, changed in drops(hw, algo, kw, axis) or []:
                 falls.append(dict(hw=hw, algo=algo, workload={k: v for k, v in kw.items() if k != axis},
                                   axis=axis, values=[v0, v1], ratio=ratio, changed=changed))
-    return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, axis=axis, drops=falls)
+    return dict(seed=seed, drawn=points, checked=checked, refused=refused, failures=failures, axis=axis, drops=falls,
+                causal_over=causal)
 
 
 def main(argv=None) -> int:
@@ -208,6 +233,10 @@ def main(argv=None) -> int:
         for d in report["drops"]:
             print(f"  {d['hw']} {d['algo']} {d['axis']} {d['values'][0]} -> {d['values'][1]}: x{d['ratio']:.3f}"
                   f"{' (' + d['changed'] + ')' if d['changed'] else ''}  {d['workload']}")
+        print(f"dense prefill calls whose causal form costs more than {CAUSAL_OVER:.0%} above them: "
+              f"{len(report['causal_over'])}")
+        for c in report["causal_over"]:
+            print(f"  {c['hw']} {c['algo']}: causal x{c['ratio']:.3f}  {c['workload']}")
     return 1 if report["failures"] else 0
 
 

@@ -43,3 +43,18 @@ def test_the_command_line_exits_1_on_a_failure(monkeypatch, capsys):
     monkeypatch.setattr("bench.fuzz_invariants.check", lambda *a: ["roofs: made up"])
     assert main(["--seed", "3", "--points", "5", "--walks", "0"]) == 1
     assert "invariants broken: 5" in capsys.readouterr().out
+
+
+def test_the_sweep_lists_a_causal_call_dearer_than_its_full_one(monkeypatch):
+    """A causal call visits at most the full call's tiles: the A100's 128-token FA2 call is within the listing's
+    margin (18% over until its last wave took the right occupancy), and a schedule that charged the causal grid
+    the slots' rate again would be listed; other calls are not compared (None)."""
+    import simulator.cta_work as cta_work
+    from bench.fuzz_invariants import CAUSAL_OVER, causal_over
+
+    call = dict(batch=4, heads=64, kv_heads=8, head_dim=64, dtype="bf16", seq_len=128)
+    assert 1.0 < causal_over("a100", "flash2", call) < 1 + CAUSAL_OVER
+    assert causal_over("a100", "flash2", {**call, "seq_len": 1, "kv_len": 4096}) is None
+    assert causal_over("a100", "naive", call) is None
+    monkeypatch.setattr(cta_work, "equal_rows", lambda tiles, splits=1: bool(tiles.uniform))
+    assert causal_over("a100", "flash2", call) > 1 + CAUSAL_OVER
