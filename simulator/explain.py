@@ -211,6 +211,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         what = "packed query heads" if det.get("packed_gqa") else "queries"
         lines.append(f"{rows} of the tile's {det['block_q']} rows hold {what} ({fill:.0%}): the MMAs and the softmax "
                      "run on every row, so the padded rows cost compute as real ones")
+    if (spec.family in ("flash2", "flash-decoding") and not is_columns(wl.seq_len) and wl.seq_len == 1
+            and wl.group > 1 and not det.get("packed_gqa")):  # gpu_kernels.fa2_swapped said no
+        lines.append("the KV head's query heads are not packed into the tile's rows: FA2 swaps a one-query call's "
+                     "heads into rows (flash_api.cpp seqlenq_ngroups_swapped) only where no window side is left "
+                     "(mha_fwd_kvcache tests the sides as given, so any window stops it; mha_fwd drops a side "
+                     "longer than the cache first), so each query head runs its own mostly empty tile")
     held = det.get("resident_ctas", det["ctas_per_sm"])
     lone = not cfg.overlap and cfg.warps * held <= tc.SUB_PARTITIONS
     if not is_columns(held) and held < det["ctas_per_sm"]:
@@ -226,6 +232,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         how = ("the split-KV kernel even at one split (paged: force_split_kernel)" if spec.family != "flash3" else
                "K/V by cp.async, not TMA (get_pagedkv_tma)" if fa3_pages_without_tma(hw, wl) else "K/V by TMA")
         lines.append(f"paged KV cache, {pages}: {how}")
+        if (spec.family == "flash2" and not det.get("packed_gqa") and not wl.num_splits
+                and not is_columns(det["splits"]) and det["splits"] == 1):
+            lines.append("one split: flash_attn_varlen_func over a block table runs mha_varlen_fwd, which splits only "
+                         "a swapped one-query GQA call (\"num_splits > 1 is not supported for varlen paged KV\")")
     if cfg.cp_async_loads and hw.cp_async_hbm_efficiency is not None:
         lines.append(_cp_async_line(hw))
     if spec.family == "flash3" and vllm_one_mma_wg(wl) and sm_number(hw.arch) >= 90:

@@ -198,3 +198,19 @@ def test_a_paged_cache_picks_the_kernel_path_and_is_a_column(tmp_path):
                          (["--hw", "fusemax", "--page-size", "16"], "accelerator")):
         result = CliRunner().invoke(cli, ["simulate", "--hw", "h100", *args])
         assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output
+
+
+def test_explain_says_why_an_fa2_decode_call_does_not_pack_or_split():
+    """A windowed one-query GQA call loses FA2's head swap, and a paged MHA decode through the varlen entry runs one
+    split: --explain says why, not only that (a sweep found both cliffs unexplained)."""
+    def explain(*args):
+        r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--batch", "16", "--heads", "32", "--head-dim", "128",
+                                     "--seq-len", "1", "--kv-len", "32768", "--explain", *args])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.split())
+
+    windowed = explain("--algo", "flash-decoding", "--kv-heads", "8", "--causal", "--pattern", "causal&window(65536)")
+    assert "query heads are not packed into the tile's rows" in windowed and "seqlenq_ngroups_swapped" in windowed
+    assert "not packed" not in explain("--algo", "flash-decoding", "--kv-heads", "8")
+    paged = explain("--algo", "flash2", "--kv-heads", "32", "--page-size", "256")
+    assert "num_splits > 1 is not supported for varlen paged KV" in paged

@@ -471,3 +471,20 @@ def test_a_decode_window_reads_the_keys_its_tiles_hold(kv_len, keys):
     masked = evaluate(hw, "flashinfer-prefill", Workload(pattern="window(256,256)", **kw))
     dense = evaluate(hw, "flashinfer-prefill", Workload(**kw))
     assert masked.times["hbm"] / dense.times["hbm"] == pytest.approx(keys / kv_len, rel=0.01)
+
+
+def test_a_window_over_a_ragged_cache_counts_its_real_keys():
+    """A 129-key window over 2,049 cached keys visits two whole tiles, the last holding one key: its FLOPs are 129
+    keys a query (the mask's element density), not two whole tiles (they were, until 2026-12-07, which put FA4's
+    time under the floor no kernel beats)."""
+    from validation.roofline import floor_time_s
+
+    h100 = hardware("h100")
+    wl = Workload(batch=64, heads=32, kv_heads=8, head_dim=128, dtype="bf16", seq_len=1, kv_len=2049, causal=True,
+                  pattern="causal&window(129)")
+    r = evaluate(h100, "flash3", wl)
+    assert r.flops == pytest.approx(64 * 32 * 129 * 2 * (128 + 128), rel=1e-9)
+    fa4 = Workload(batch=128, heads=32, kv_heads=32, head_dim=256, dtype="bf16", seq_len=1, kv_len=2049, causal=True,
+                   pattern="window(128,64)")
+    r4 = evaluate(h100, "flash4", fa4)
+    assert r4.time_s >= floor_time_s(h100, r4.workload, "flash4", r4.flops)[0]
