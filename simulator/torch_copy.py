@@ -13,11 +13,12 @@ dimension is contiguous on both sides: ``reshape`` returns a view and nothing ru
 tensors is a memcpy.
 
 Its SASS, counted 2026-12-07 (not re-run by attnsim): a replica of that kernel and OffsetCalculator<2> for a 2-byte
-element (PyTorch's loop, divider and offset code, the lambda reduced to the load and store), compiled with nvcc 13.0
-``-O3`` for sm_80, sm_90a and sm_100a and disassembled with cuobjdump 13.5 (PyTorch's own binaries were not
-disassembled). On sm_90a and sm_100a each dimension issues 12 instructions (the test and branch, IMAD.HI, SHF,
-IADD3 and IMAD of the divmod, two IMADs of the offsets, the uniform loads of the divisor, magic number, shift and
-strides, a zeroed register) and each element 18 more (its index test, the dims test, two 64-bit addresses, LDG,
+element (PyTorch's loop, divider and offset code, the lambda reduced to the load and store:
+bench/data/sass/torch_copy_replica.cu, which says how), compiled with nvcc 13.0 ``-O3`` for sm_80, sm_90a and
+sm_100a and disassembled with cuobjdump 13.5 (PyTorch's own binaries were not disassembled). On sm_90a and
+sm_100a each dimension issues 12 instructions (the test and branch, IMAD.HI, SHF, IADD3 and IMAD of the divmod,
+two IMADs of the offsets, the uniform loads of the divisor, magic number, shift and strides, a zeroed register)
+and each element 18 more (its index test, the dims test, two 64-bit addresses, LDG,
 STG, the index step, the convergence barrier); on sm_80, whose IMADs read the constant bank directly, 9 and 15.
 Each element's load waits for the previous element's store (the pointers may alias), so the loop is issue- and
 latency-bound, not bandwidth-bound: NATTEN 0.20's profiler page (docs/sample-outputs, held out) timed its
