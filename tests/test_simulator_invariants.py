@@ -488,3 +488,23 @@ def test_a_window_over_a_ragged_cache_counts_its_real_keys():
                    pattern="window(128,64)")
     r4 = evaluate(h100, "flash4", fa4)
     assert r4.time_s >= floor_time_s(h100, r4.workload, "flash4", r4.flops)[0]
+
+
+def test_a_cold_estimate_reads_the_calls_tensors_from_hbm_whatever_their_size():
+    """Under --scope kernel (L2 flushed before the call) Quest's page bounds come from HBM at 48k keys as at 64k, so
+    the estimate grows with the cache instead of stepping up 2.7x where the bounds outgrow L2; a warm call keeps
+    the small ones in L2."""
+    from simulator.estimate import kernel_seconds, kernels
+
+    h100 = hardware("h100")
+
+    def first(kv, scope):
+        wl = Workload(batch=1, heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=kv, pattern="budget(4k)",
+                      estimate="quest", scope=scope)
+        k = kernels(h100, wl)[0]
+        return kernel_seconds(h100, wl, k, cold=scope == "kernel")
+
+    (t48, b48), (t64, b64) = first(49152, "kernel"), first(65536, "kernel")
+    assert b48 == b64 == "hbm" and t64 / t48 == pytest.approx(65536 / 49152, rel=0.1)
+    warm, bound = first(49152, "kernel-warm")
+    assert bound != "hbm" and warm < t48
