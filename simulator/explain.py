@@ -563,9 +563,15 @@ def _nsa_lines(det: dict) -> list[str]:
     how = ("per (token, KV head): the query group's heads as rows, the token's own blocks streamed from L2"
            if det["loop"] == "q-outer" else "per (block, query head): the tokens that chose it gathered as rows, "
            "fp32 partial outputs merged after")
+    if det.get("moba_calls"):  # nsa_select._moba_calls
+        how = ("MoBA's FlashAttention-2 varlen calls (moba_efficient.py): each chunk's own queries over it, causal"
+               + (", then each chunk's gathered later queries over it, not causal, the two outputs merged"
+                  if det["moba_calls"] == 2 else "; no token selects an earlier chunk, so that one causal call is "
+                  "all (no gate, no merge)") + f": {det['moba_ctas']:,} CTAs")
     out = [f"selection: each token keeps topk({det['selected_blocks']}) blocks of {det['select_block']} keys "
            f"(its own and the rest drawn among its earlier blocks); loop {det['loop']}: {how}",
-           f"tile {det['block_q']} x {det['block_kv']} (mma.sync), {det['ctas_per_sm']} CTA(s) per SM, "
+           f"tile {det['block_q']} x {det['block_kv']} (mma.sync{', FA2' if det.get('moba_calls') else ''}), "
+           f"{det['ctas_per_sm']} CTA(s) per SM, "
            f"{det['tile_cycles']:,.0f} cycles per tile [{det['tile_bound']}]"]
     out += [f"  then {name}: {t * 1e3:.4f} ms" for name, t in det["extra_kernels"].items()]
     return out

@@ -162,10 +162,40 @@ def _q_outer(hw, wl, tokens, kept, selectors, block):
         packed_gqa=True)
 
 
+def _moba_calls(hw, wl, tokens, selectors, block):
+    """MoBA's two FlashAttention-2 varlen calls (MoonshotAI/MoBA @ 61e456bc, moba/moba_efficient.py,
+    ``MixedAttention.forward``): each chunk's own queries over that chunk, causal (``self_attn_cu_seqlen`` = the
+    chunks, ``causal=True``), then each chunk's gathered queries from later chunks over the whole chunk, not causal;
+    a log-sum-exp merge of the two outputs after. Where no token selects an earlier chunk (one chunk, or topk(1):
+    ``need_moba_attn`` false) ``moba_attn_varlen`` returns one causal ``flash_attn_varlen_func`` call, no gate, no
+    merge. Both run FA2's own kernel for the head dims (``kernel_config``: its tile, warps and occupancy).
+    Returns (the kernel's config, the CTAs' key tiles, own and gathered, the query tiles of each)."""
+    from dataclasses import replace
+
+    from simulator.gpu_kernels import kernel_config
+
+    cfg = kernel_config("flash2", hw, replace(wl, pattern=None, sparsity=0.0, block_size=None, causal=True,
+                                             estimate=None, varlen=True))
+    q_tile, kv = cfg.block_q, cfg.block_kv
+    n_blocks = tokens.size
+    chunk_len = np.minimum(block, wl.kv_len - np.arange(n_blocks, dtype=np.int64) * block)
+    own = []  # key tiles of each own-chunk CTA: its rows' causal reach into the chunk
+    for c in np.flatnonzero(tokens):
+        first = int(chunk_len[c] - tokens[c])  # the chunk's first query (its keys before are the cache's)
+        ends = np.minimum(np.arange(first + q_tile, first + int(tokens[c]) + q_tile, q_tile), chunk_len[c])
+        own.append(np.ceil(ends / kv).astype(np.int64))
+    own_tiles = np.concatenate(own) if own else np.zeros(0, np.int64)
+    gathered = np.ceil(np.maximum(selectors - tokens, 0) / q_tile).astype(np.int64)  # later chunks' queries
+    other_tiles = np.repeat(np.ceil(chunk_len / kv).astype(np.int64), gathered)
+    return cfg, own_tiles, other_tiles
+
+
 def _kv_outer(hw, wl, tokens, kept, selectors, block):
-    """FSA's loop (or MoBA's varlen call past 128-key blocks): per (block, query head) the tokens that chose it."""
+    """FSA's loop (or MoBA's varlen calls past 128-key blocks): per (block, query head) the tokens that chose it."""
     b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
     fsa = block <= 128
+    if not fsa:
+        return _moba(hw, wl, tokens, kept, selectors, block)
     q_tile, per_cta = (FSA_Q_TILE, FSA_Q_TILES_PER_CTA) if fsa else (VARLEN_Q_TILE, 1)
     kv = block if fsa else KV_TILE
     cfg = config(hw, wl, q_tile, kv)
@@ -201,6 +231,36 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1, tile_cycles=tile.cycles,
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
+
+
+def _moba(hw, wl, tokens, kept, selectors, block):
+    """MoBA's calls (``_moba_calls``) on every query head: the CTAs' key tiles at FA2's tile, the merge after."""
+    b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
+    cfg, own_tiles, other_tiles = _moba_calls(hw, wl, tokens, selectors, block)
+    q_tile, kv = cfg.block_q, cfg.block_kv
+    heads = wl.batch * wl.heads
+    works_tiles = np.concatenate([own_tiles, other_tiles])
+    occupancy = cfg.ctas_per_sm(hw)
+    slots_per_sm = resident_ctas(hw, occupancy, int(works_tiles.size) * heads)
+    tile = tile_cycles(cfg, hw, wl, partial=True, resident=slots_per_sm)
+    pro = prologue_cycles(cfg, hw, wl, q_tile, tile, slots_per_sm)
+    cycles = _schedule(pro + works_tiles * tile.cycles, None, heads, hw.sms * slots_per_sm) * slots_per_sm
+    n_tiles = float(np.sum(works_tiles)) * heads
+    ctas = float(works_tiles.size) * heads
+    kv_loads = n_tiles * kv * (d + dv) * b
+    mixed = other_tiles.size > 0  # gathered queries: the second call and the merge
+    gathered = float(np.sum(np.maximum(selectors - tokens, 0))) * heads if mixed else 0.0
+    q_loads = (heads * wl.seq_len + gathered) * d * b
+    partial = (heads * wl.seq_len + gathered) * (dv + 2) * PARTIAL_BYTES if mixed else 0.0
+    l2 = kv_loads + q_loads + partial
+    compulsory = wl.batch * wl.kv_heads * wl.kv_len * (d + dv) * b + heads * wl.seq_len * (d + dv) * b
+    hbm = compulsory + (gathered * d * b + partial if mixed else 0.0)  # gathered Q and the partials: no reuse
+    cost = _work(cfg, wl, n_tiles * q_tile * kv, n_tiles, q_tile, l2, hbm)
+    extra = {"merge partials": _stream(hw, 2 * partial + heads * wl.seq_len * dv * b)} if mixed else {}
+    return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
+        block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1,
+        tile_cycles=tile.cycles, partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock,
+        packed_gqa=False, moba_ctas=int(ctas), moba_calls=2 if mixed else 1)
 
 
 EXACT_CTAS = 1 << 20  # past this many CTAs the grid is scheduled in waves of its longest CTA

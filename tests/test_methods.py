@@ -105,3 +105,21 @@ def test_a_from_file_row_may_name_its_method(tmp_path):
         "minference", "vertical_slash(1000,6096)", True, "minference-vs", "flash2")
     assert second["estimate"] == "minference-block"
     assert plain["method"] is None and plain["estimate"] is None
+
+
+def test_moba_runs_its_own_chunk_causal_and_one_chunk_as_plain_causal_attention():
+    """moba_efficient.py @ 61e456bc: each chunk's own queries over it causally, the gathered later queries over it
+    not, both FA2 varlen calls at FA2's own tile; with one chunk (4k tokens, 4096-key chunks) moba_attn_varlen
+    returns one causal flash_attn_varlen_func before the gate. A sweep found MoBA's own chunk priced whole and
+    not causal (twice FA2's causal call on one chunk)."""
+    from simulator import Workload, evaluate, hardware
+    from simulator.api import run_points
+
+    h100 = hardware("h100")
+    fa2 = evaluate(h100, "flash2", Workload(heads=32, head_dim=128, seq_len=4096, causal=True, varlen=True))
+    (one,) = run_points([dict(hardware="h100", method="moba", seq_len=4096)])
+    assert one["estimate_s"] == 0.0 and one["time_s"] == pytest.approx(fa2.time_s, rel=0.02)
+    (two,) = run_points([dict(hardware="h100", method="moba", seq_len=8192)])
+    causal8k = evaluate(h100, "flash2", Workload(heads=32, head_dim=128, seq_len=8192, causal=True, varlen=True))
+    kernel = two["time_s"] - two["estimate_s"]
+    assert causal8k.time_s < kernel < 1.25 * causal8k.time_s  # top-3 of 2 chunks: every key, causal, then a merge
