@@ -49,8 +49,9 @@ _SKIP = False  # a matrix of kernels and shapes: a point its kernel refuses is l
 def sweep(output, quiet, jobs, **opts):
     """Evaluate every combination of the workload options, one row per point.
 
-    Every workload option takes a single value, a comma list, or a range:
-    sizes 1k..1m (powers of two), floats 0..0.99 (10 even steps) or 0..0.99:n.
+    --hw, --algo, the sizes (--seq-len, --kv-len, --batch, --heads, --kv-heads, --head-dim, --v-head-dim),
+    --num-splits and --sparsity take a single value, a comma list, or a range: sizes 1k..1m (powers of two),
+    floats 0..0.99 (10 even steps) or 0..0.99:n; every other option takes one value (a sweep for each).
 
     \b
     Examples:
