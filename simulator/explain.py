@@ -674,6 +674,9 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
     out.append("roofs (seconds if that unit alone bound the whole call):")
     for unit, t in result.times.items():
         if unit == "writeback" and not t:  # none (--scope layer), or a family that streams its own write-backs
+            if result.workload.scope != "kernel" and gpu:
+                out.append(f"  (no cold-L2 write-back: --scope {result.workload.scope} is not timed right after a "
+                           "benchmark's L2 flush, whose dirty lines a --scope kernel call writes back)")
             continue
         out.append(f"  {unit:<11} {t * 1e3:12.4f} ms")
     if (ov := result.detail.get("overlap")) and ov["body_s"] >= 1.001 * ov["larger_s"]:  # a blend that shows

@@ -214,3 +214,15 @@ def test_explain_says_why_an_fa2_decode_call_does_not_pack_or_split():
     assert "not packed" not in explain("--algo", "flash-decoding", "--kv-heads", "8")
     paged = explain("--algo", "flash2", "--kv-heads", "32", "--page-size", "256")
     assert "num_splits > 1 is not supported for varlen paged KV" in paged
+
+
+def test_explain_says_why_a_warm_call_has_no_write_back_roof():
+    """Under --scope layer or kernel-warm the cold L2's write-back roof is absent, and --explain says why."""
+    def explain(scope):
+        r = CliRunner().invoke(cli, ["simulate", "--hw", "h100", "--algo", "flash3", "--seq-len", "1", "--kv-len", "8k",
+                                     "--scope", scope, "--explain"])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.split())
+
+    assert "no cold-L2 write-back: --scope layer" in explain("layer")
+    assert "no cold-L2 write-back" not in explain("kernel") and "writeback" in explain("kernel")
