@@ -443,6 +443,16 @@ def padded_note(pad: int, wl) -> str:
 
 
 @lru_cache(maxsize=64)
+def at_block(cfg: KernelConfig, block: int) -> KernelConfig:
+    """``cfg`` at a ``--block-size`` tile of ``block`` rows and keys. FA2's kernels at 64 rows run 4 warps where
+    their 128-row tile takes 8 (every ``Flash_fwd_kernel_traits<d, 64, ...>`` in csrc/flash_attn/src/
+    flash_fwd_launch_template.h has 4, and the vertical-slash sparse kernel MInference runs is <d, 64, 64, 4> at
+    every head dim, vllm-project/flash-attention flash_fwd_sparse_launch_template.h): 16 rows a warp either way."""
+    if cfg.tensor_path == "mma_sync" and cfg.readers == 8 and block == 64:
+        cfg = replace(cfg, warps=4, readers=4)
+    return replace(cfg, block_q=block, block_kv=block)
+
+
 def sm_number(arch: str) -> int:
     """``sm_90a`` -> 90."""
     return int(arch[3:].rstrip("a"))

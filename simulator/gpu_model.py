@@ -488,7 +488,9 @@ def _tiles(wl, block_q, block_kv):
 
 
 def _with_block(cfg, block: int):
-    return replace(cfg, block_q=block, block_kv=block)
+    from simulator.gpu_kernels import at_block
+
+    return at_block(cfg, block)
 
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:

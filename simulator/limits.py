@@ -322,10 +322,10 @@ def row_multiple(cfg) -> int:
 
 def _block_error(hw, algo: str, wl) -> str | None:
     """A --block-size tile must split evenly into the kernel's MMA rows per warp (group) and fit shared memory."""
-    from simulator.gpu_kernels import kernel_config
+    from simulator.gpu_kernels import at_block, kernel_config
 
     cfg = kernel_config(algo, hw, wl)
-    rows = row_multiple(cfg)
+    rows = row_multiple(at_block(cfg, wl.block_size))
     if wl.block_size % rows:
         who = {"wgmma": f"{cfg.readers} warpgroups of 64-row wgmma steps", "tcgen05": "128-row tcgen05 MMAs"}.get(
             cfg.tensor_path, f"{cfg.readers} warps of 16-row mma.sync steps")

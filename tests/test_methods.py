@@ -123,3 +123,19 @@ def test_moba_runs_its_own_chunk_causal_and_one_chunk_as_plain_causal_attention(
     causal8k = evaluate(h100, "flash2", Workload(heads=32, head_dim=128, seq_len=8192, causal=True, varlen=True))
     kernel = two["time_s"] - two["estimate_s"]
     assert causal8k.time_s < kernel < 1.25 * causal8k.time_s  # top-3 of 2 chunks: every key, causal, then a merge
+
+
+def test_minference_runs_its_64x64_four_warp_kernel_at_every_head_dim():
+    """vllm-project/flash-attention's sparse kernel is Flash_fwd_kernel_traits<d, 64, 64, 4> at every head dim
+    (flash_fwd_sparse_launch_template.h), and FA2's 64-row tiles all run 4 warps: a 64-row --block-size on FA2's
+    8-warp head dims (160, 192) takes 4 warps, where it was refused ('a multiple of 128') until 2026-12-07."""
+    from simulator import Workload, hardware
+    from simulator.api import run_points
+    from simulator.gpu_model import fused_config
+
+    h100 = hardware("h100")
+    cfg = fused_config(h100, "flash2", Workload(head_dim=192, seq_len=16384, block_size=64))
+    assert (cfg.block_q, cfg.block_kv, cfg.warps) == (64, 64, 4)
+    assert fused_config(h100, "flash2", Workload(head_dim=192, seq_len=16384, block_size=128)).warps == 8
+    rows = run_points([dict(hardware="h100", method="minference", head_dim=d, seq_len=16384) for d in (128, 192)])
+    assert all(r["time_s"] > 0 and r["tile"] == "64x64" for r in rows)
