@@ -36,7 +36,7 @@ from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
 from simulator.gpu_kernels import ctas_by_smem
 from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
 from simulator.result import Result
-from simulator.tile_cost import SUB_PARTITIONS
+from simulator.tile_cost import ISSUE_LANES
 
 SINGLE, BATCH = "flashinfer-single-decode", "flashinfer-decode"
 KERNEL_KIND = {BATCH: "batch", SINGLE: "single"}  # the register tables' key (flashinfer_regs)
@@ -63,10 +63,9 @@ PARTIAL_LSE_BYTES = 4  # tmp: per chunk and query head, O in DTypeOut and the lo
 # CUDA C++ Programming Guide, 'Arithmetic Instructions' throughput table: warp shuffle, 32 results per clock per
 # SM for compute capability 5.0 to 9.0.
 SHUFFLES_PER_CLK_SM = 32
-# The issue width: 4 warp schedulers per SM, each issuing one warp instruction a clock (CUDA C++ Programming Guide,
-# compute capabilities 8.x, 9.0, 10.0; simulator.tile_cost SUB_PARTITIONS): 128 lane-instructions a clock, whatever the
+# The issue width, simulator.tile_cost ISSUE_LANES: 4 warp schedulers per SM, each issuing one warp instruction a
+# clock (CUDA C++ Programming Guide, compute capabilities 8.x, 9.0, 10.0): 128 lane-instructions a clock, whatever the
 # width of the pipe an instruction runs on
-ISSUE_LANES = SUB_PARTITIONS * 32
 # CUDA-core instructions of FlashInfer 0.6.16's decode loop (include/flashinfer/attention/decode.cuh @ 8da13a29,
 # the FlashInfer people run today and the one whose registers DECODE_REGS holds), per element a lane handles, per
 # (K/V row, query head): compute_qk converts the K element to fp32 and computes s += q * k (FFMA); update_local_state

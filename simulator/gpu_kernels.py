@@ -442,7 +442,6 @@ def padded_note(pad: int, wl) -> str:
             f"own for them, so Q, K and V are zero-padded to {pad} as serving engines call it (--explain)")
 
 
-@lru_cache(maxsize=64)
 def at_block(cfg: KernelConfig, block: int) -> KernelConfig:
     """``cfg`` at a ``--block-size`` tile of ``block`` rows and keys. FA2's kernels at 64 rows run 4 warps where
     their 128-row tile takes 8 (every ``Flash_fwd_kernel_traits<d, 64, ...>`` in csrc/flash_attn/src/
@@ -453,6 +452,7 @@ def at_block(cfg: KernelConfig, block: int) -> KernelConfig:
     return replace(cfg, block_q=block, block_kv=block)
 
 
+@lru_cache(maxsize=64)
 def sm_number(arch: str) -> int:
     """``sm_90a`` -> 90."""
     return int(arch[3:].rstrip("a"))

@@ -22,7 +22,7 @@ from simulator import tiles as tile_source
 from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vmax, vmin, where
 from simulator.cost import Cost
 from simulator.schedule import resident_ctas
-from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, fa2_swapped, fa2_window_call, kernel_config,
+from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, at_block, fa2_swapped, fa2_window_call, kernel_config,
                                    out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_mask_issue, natten_sm90, natten_sm100
@@ -306,7 +306,7 @@ def fused_config(hw, algo, wl):
     NATTEN's own softmax: ``natten_sm100``)."""
     cfg = kernel_config(algo, hw, wl)
     if wl.block_size:
-        return _with_block(cfg, wl.block_size)
+        return at_block(cfg, wl.block_size)
     if natten_hopper(hw, algo, wl):
         return natten_sm90(cfg, wl.head_dim, wl.v_head_dim, wl.dtype_bytes)
     if natten_fna(hw, algo, wl):
@@ -485,12 +485,6 @@ def _tiles(wl, block_q, block_kv):
     if is_columns(wl.seq_len):
         return dense_tiles(wl.seq_len, wl.kv_len, block_q, block_kv)
     return tile_source.tile_rows(wl, block_q, block_kv)
-
-
-def _with_block(cfg, block: int):
-    from simulator.gpu_kernels import at_block
-
-    return at_block(cfg, block)
 
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:

@@ -15,10 +15,10 @@ the current block score 1). Not a tile mask: tokens of one query tile select dif
   chose it are gathered into tiles of 32 rows, 8 tiles per CTA sharing one load of the block's K/V
   (``qkv_kernel_cuda``: BLOCK_SIZE_Q 32, num_q_blocks 8); ``qk_kernel`` first computes every tile's row maxima
   (a QK pass); each (token, block, head) writes an fp32 partial output with its max and sum, and ``reduce_kernel``
-  merges a token's k partials. With blocks past 128 keys (MoBA's 4096-key chunks) the kernel is a FlashAttention
-  varlen call over each chunk's gathered queries (MoBA @ 61e456bc, moba/moba_efficient.py,
-  ``_flash_attn_varlen_forward``: 128-row query tiles streaming the chunk in 64-key tiles) and the partials are
-  merged by the same log-sum-exp combine.
+  merges a token's k partials. With blocks past 128 keys (MoBA's 4096-key chunks) the kernels are MoBA's two
+  FlashAttention-2 varlen calls (MoBA @ 61e456bc, moba/moba_efficient.py, ``_flash_attn_varlen_forward``): each
+  chunk's own queries over it causally, and each chunk's gathered later queries over it, at FA2's own tile, the
+  two outputs merged by a log-sum-exp combine (``_moba_calls``).
 
 A token's k - 1 other blocks are drawn evenly among its earlier blocks (attnsim draws; a model's scores pick
 them): a block's expected selectors give the KV-outer tiles, and tokens in flight miss L2 as their union of
@@ -43,7 +43,6 @@ WARPS = 4  # the autotuner's largest num_warps (1, 2, 4)
 STAGES = 3  # triton.Config's default num_stages
 REGS = 128  # registers per thread a small Triton attention kernel takes
 FSA_Q_TILE, FSA_Q_TILES_PER_CTA = 32, 8  # FSA qkv_kernel_cuda: BLOCK_SIZE_Q, num_q_blocks
-VARLEN_Q_TILE, KV_TILE = 128, 64  # FlashAttention-2's d <= 128 tile for a chunk's gathered queries (MoBA)
 PARTIAL_BYTES = 4  # fp32 partial outputs, maxima and sums
 TRITON_LIMIT = {80: 128, 90: 256}  # BK = min(128, next_pow2(K)) below sm90, 256 from it; one K tile (NK == 1)
 
@@ -169,7 +168,7 @@ def _moba_calls(hw, wl, tokens, selectors, block):
     a log-sum-exp merge of the two outputs after. Where no token selects an earlier chunk (one chunk, or topk(1):
     ``need_moba_attn`` false) ``moba_attn_varlen`` returns one causal ``flash_attn_varlen_func`` call, no gate, no
     merge. Both run FA2's own kernel for the head dims (``kernel_config``: its tile, warps and occupancy).
-    Returns (the kernel's config, the CTAs' key tiles, own and gathered, the query tiles of each)."""
+    Returns (that config, the key tiles of each own-chunk CTA, the key tiles of each gathered-query CTA)."""
     from dataclasses import replace
 
     from simulator.gpu_kernels import kernel_config
@@ -191,13 +190,12 @@ def _moba_calls(hw, wl, tokens, selectors, block):
 
 
 def _kv_outer(hw, wl, tokens, kept, selectors, block):
-    """FSA's loop (or MoBA's varlen calls past 128-key blocks): per (block, query head) the tokens that chose it."""
+    """FSA's loop: per (block, query head) the tokens that chose it (MoBA's varlen calls past 128-key blocks:
+    ``_moba``)."""
+    if block > 128:
+        return _moba(hw, wl, tokens, selectors, block)
     b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
-    fsa = block <= 128
-    if not fsa:
-        return _moba(hw, wl, tokens, kept, selectors, block)
-    q_tile, per_cta = (FSA_Q_TILE, FSA_Q_TILES_PER_CTA) if fsa else (VARLEN_Q_TILE, 1)
-    kv = block if fsa else KV_TILE
+    q_tile, per_cta, kv = FSA_Q_TILE, FSA_Q_TILES_PER_CTA, block
     cfg = config(hw, wl, q_tile, kv)
     q_tiles = np.ceil(selectors / q_tile).astype(np.int64)
     ctas = -(-q_tiles // per_cta)
@@ -212,7 +210,7 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     cycles = _schedule(pro + work * kv_tiles * tile.cycles, None, heads, hw.sms * slots_per_sm) * slots_per_sm
     pairs = float(np.dot(tokens, kept)) * heads  # (token, head, block) partial outputs
     n_tiles = float(np.sum(q_tiles)) * heads * kv_tiles
-    kv_loads = float(np.sum(ctas)) * heads * (1 if fsa else kv_tiles) * kv * (d + dv) * b
+    kv_loads = float(np.sum(ctas)) * heads * kv * (d + dv) * b  # one load of the block a CTA
     q_loads = pairs * d * b
     partial = pairs * (dv + 2) * PARTIAL_BYTES
     l2 = kv_loads + q_loads + partial
@@ -221,19 +219,19 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     scores = n_tiles * q_tile * kv
     cost = _work(cfg, wl, scores, n_tiles, q_tile, l2, hbm)
     extra = {"merge partials": _stream(hw, 2 * partial + heads * wl.seq_len * dv * b)}
-    if fsa:  # qk_kernel: each tile's row maxima before the main pass
-        flops = n_tiles * q_tile * kv * 2 * cfg.mma_dims(d, dv)[0]
-        rate = hw.sms * hw.path_flops_per_clk_sm("mma_sync", tensor_dtype(hw, wl)) * clock * hw.mma_path("mma_sync")[0]
-        extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
-                                           + hw.launch_overhead_s)
-        most = float(np.max(kept[tokens > 0]))
-        extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
+    # qk_kernel: each tile's row maxima before the main pass
+    flops = n_tiles * q_tile * kv * 2 * cfg.mma_dims(d, dv)[0]
+    rate = hw.sms * hw.path_flops_per_clk_sm("mma_sync", tensor_dtype(hw, wl)) * clock * hw.mma_path("mma_sync")[0]
+    extra["row maxima (qk_kernel)"] = (max(flops / rate, (kv_loads + q_loads) / hw.l2_bw_bytes_s)
+                                       + hw.launch_overhead_s)
+    most = float(np.max(kept[tokens > 0]))
+    extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1, tile_cycles=tile.cycles,
         partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
 
 
-def _moba(hw, wl, tokens, kept, selectors, block):
+def _moba(hw, wl, tokens, selectors, block):
     """MoBA's calls (``_moba_calls``) on every query head: the CTAs' key tiles at FA2's tile, the merge after."""
     b, d, dv, clock = wl.dtype_bytes, wl.head_dim, wl.v_head_dim, hw.sustained_clock_hz
     cfg, own_tiles, other_tiles = _moba_calls(hw, wl, tokens, selectors, block)

@@ -21,6 +21,7 @@ not); an axis the tile does not divide is padded first (``maybe_pad``: ``torch.n
 padded tensor and a copy of the real tokens into it), and the permute and unpermute move the padded tensors.
 """
 
+import math
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -99,16 +100,16 @@ def _torch_copies(hw, wl, layout, q_heads) -> dict[str, Copy]:
     for name, heads, per_batch, d, tile, rest, tokens in tensors:
         padded = [t * r for t, r in zip(tile, rest)]
         if padded != list(layout.grid):
-            out[f"pad_{name}"] = _pad(hw, heads * tokens * d, heads * _prod(padded) * d, b,
+            out[f"pad_{name}"] = _pad(hw, heads * tokens * d, heads * math.prod(padded) * d, b,
                                       _pad_dims(wl.batch, per_batch * d, layout.grid, padded))
         dims = _permute_dims(wl.batch, per_batch * d, tile, rest)
         if dims > 1:
-            elements = heads * _prod(padded) * d
+            elements = heads * math.prod(padded) * d
             out[f"permute_{name}"] = _strided(hw, elements, dims, 2 * elements * b)
     padded = [t * r for t, r in zip(layout.q_tile, layout.q_tiles_per_axis)]
     dims = _unpermute_dims(wl.batch, wl.heads * wl.v_head_dim, layout.q_tile, layout.q_tiles_per_axis)
     if dims > 1:
-        elements = q_heads * _prod(padded) * wl.v_head_dim
+        elements = q_heads * math.prod(padded) * wl.v_head_dim
         out["unpermute_o"] = _strided(hw, elements, dims, 2 * elements * b)
     return out
 
@@ -131,13 +132,6 @@ def _pad(hw, real: float, padded: float, b: int, dims: int) -> Copy:
     return Copy((padded + 2 * real) * b, fill + copy, f"PyTorch fill + {how}")
 
 
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= x
-    return out
-
-
 def _token_strides(hd: int, grid) -> list[int]:
     """Element strides of each axis of a token layout [batch, *grid, heads, dim] (row-major: the last axis
     fastest), heads x dim taken as one contiguous dimension of ``hd``."""
@@ -155,7 +149,7 @@ def _permute_dims(batch: int, hd: int, tile, rest) -> int:
     axis = _token_strides(hd, grid)
     n = len(grid)
     sizes = [hd] + list(tile) + list(rest) + [batch]  # the output's order, innermost first: t0 .. t_n-1, r0 .. r_n-1
-    src = [1] + [axis[j] for j in range(n)] + [axis[j] * tile[j] for j in range(n)] + [hd * _prod(grid)]
+    src = [1] + [axis[j] for j in range(n)] + [axis[j] * tile[j] for j in range(n)] + [hd * math.prod(grid)]
     return coalesced_dims(sizes, contiguous_strides(sizes), src)
 
 
@@ -174,7 +168,7 @@ def _unpermute_dims(batch: int, hd: int, tile, rest) -> int:
 def _pad_dims(batch: int, hd: int, grid, padded) -> int:
     """Coalesced dimensions of the pad's copy of the real tokens into the narrowed padded tensor."""
     sizes = [hd] + list(reversed(grid)) + [batch]
-    dst = [1] + _token_strides(hd, padded)[::-1] + [hd * _prod(padded)]
+    dst = [1] + _token_strides(hd, padded)[::-1] + [hd * math.prod(padded)]
     return coalesced_dims(sizes, dst, contiguous_strides(sizes))
 
 

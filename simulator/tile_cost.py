@@ -24,6 +24,7 @@ EXP_POLY_FP32_OPS = 6
 # hides it only behind another warp's GEMMs on the same scheduler: the fitted exposure holds from 2 warps per
 # scheduler, a lone 4-warp CTA on its SM exposes all of it.
 SUB_PARTITIONS = 4
+ISSUE_LANES = SUB_PARTITIONS * 32  # lane-instructions an SM issues a clock: one warp instruction a scheduler
 
 
 class TileCost(NamedTuple):

@@ -27,9 +27,8 @@ latency-bound, not bandwidth-bound: NATTEN 0.20's profiler page (docs/sample-out
 """
 
 from simulator.gpu_kernels import sm_number
-from simulator.tile_cost import SUB_PARTITIONS
+from simulator.tile_cost import ISSUE_LANES
 
-WARP = 32
 # instructions a thread issues per element of a 2-byte strided copy: (fixed, per coalesced dimension), by the SM's
 # major version (the replica's SASS above; sm_100a counted, sm_10x/12x taken as it)
 COPY_INSTRUCTIONS = {8: (15, 9), 9: (18, 12), 10: (18, 12)}
@@ -73,7 +72,7 @@ def issue_seconds(hw, elements: float, dims: int) -> float:
     """Seconds the SMs take to issue a strided copy of ``elements`` through ``dims`` dimensions: its instructions
     at one warp-instruction a clock on each of the SM's schedulers, at the clock of kernels without tensor work and
     the share of issue slots an issue-bound loop fills (``cuda_core_issue_efficiency``)."""
-    rate = hw.sms * SUB_PARTITIONS * WARP * hw.cuda_core_clock * hw.issue_efficiency
+    rate = hw.sms * ISSUE_LANES * hw.cuda_core_clock * hw.issue_efficiency
     return elements * copy_instructions(hw.arch, dims) / rate
 
 
