@@ -381,7 +381,11 @@ def _flashinfer_lines(hw, det: dict) -> list[str]:
     bdx, bdy, bdz = det["block"]
     us = 1e6
     per_k = "an FMUL by sm_scale on every K element" if det["build"] == "0.0.1" else "the scale once per row"
-    lines = [f"FlashInfer {det['build']}'s CUDA-core loop ({per_k}): {det['lane_ops']:.0f} arithmetic instructions "
+    quest = ([f"Quest's page-sparse decode (mit-han-lab/Quest approx_attn.cu): its fork of FlashInfer's batch decode "
+              f"over the {det['quest_keys']:,} keys of the budget({det['quest_budget']:,})'s compacted page list, one "
+              "per head (decode_handler.cuh), not over the whole cache"] if "quest_budget" in det else [])
+    lines = quest + [
+             f"FlashInfer {det['build']}'s CUDA-core loop ({per_k}): {det['lane_ops']:.0f} arithmetic instructions "
              "a lane per (K/V row, query head)",
              f"thread block (bdx, bdy, bdz) = ({bdx}, {bdy}, {bdz}), vec_size {det['vec_size']}, tile_size_per_bdx "
              f"{det['tile_size_per_bdx']}: {det['rows_per_stage']} K/V rows per stage, {det['smem_bytes']:,} B smem, "

@@ -366,8 +366,57 @@ def lane_fp32_pipe_ops(cfg: DecodeConfig) -> float:
     return cfg.vec * cfg.loop_ops[1] + math.log2(cfg.bdx) + OPS_PER_ROW
 
 
+# Quest's page-sparse decode (mit-han-lab/Quest @ ade6f7c, its fork of FlashInfer's batch decode): the estimate picks
+# ``budget / 16`` pages per head (quest/ops/csrc/topk.cu), and the attention runs BatchDecodeWithPagedKVCache over
+# that compacted page list (quest/ops/csrc/approx_attn.cu: paged_kv_indices of (num_qo_heads, page_budget), one
+# request: ``constexpr size_t batch_size = 1``), FlashInfer 0.0.1's loop (kernels/include/decode/decode_attn.cuh
+# compute_qk scales each product by sm_scale) and its KV partition (decode_handler.cuh BeginForward ->
+# BatchDecodeWithPagedKVCacheWorkEstimation); one page list per query head, so BeginForward asserts
+# ``num_qo_heads == num_kv_heads`` ("Need to modify page layout for general cases"). Pages of QUEST_PAGE tokens.
+
+
+def quest_budget(family: str, wl) -> int | None:
+    """The token budget of a ``budget(n)`` decode call that ``family`` runs as Quest's fork does, None for any other
+    call; exit 2 where Quest's kernels do not run it (GQA, several requests, another FlashInfer kernel)."""
+    if not wl.pattern or "budget" not in wl.pattern:
+        return None
+    from einsum_cascades.sparsity import parse_pattern
+
+    tree = parse_pattern(wl.pattern)
+    leaves = list(tree.leaves())
+    if not any(leaf.name == "budget" for leaf in leaves):
+        return None
+    if family != BATCH or tree.name != "budget" and not (
+            tree.name == "&" and {leaf.name for leaf in leaves} <= {"budget", "causal", "full"}):
+        raise UserError(f"{family} takes a page budget only as Quest runs it: flashinfer-decode with --pattern "
+                        f"budget(n) alone (a compacted page list per head): got --algo {family} --pattern "
+                        f"{wl.pattern}; use flash-decoding or flash3 for a block-sparse budget")
+    if wl.heads != wl.kv_heads or wl.batch != 1:
+        raise UserError(f"{family} runs budget(n) as Quest's fork of FlashInfer does, one request of MHA heads "
+                        "(mit-han-lab/Quest decode_handler.cuh: assert(num_qo_heads == num_kv_heads); approx_attn.cu: "
+                        f"batch_size = 1): got --batch {wl.batch} --heads {wl.heads} --kv-heads {wl.kv_heads}; use "
+                        "--batch 1 and --kv-heads equal to --heads (--model llama2-7b), or --algo flash-decoding for "
+                        "a block-sparse budget on FA2's split-KV kernel")
+    leaf = next(leaf for leaf in leaves if leaf.name == "budget")
+    return int(leaf.args[0])
+
+
 def flashinfer_decode(hw, family: str, wl) -> Result:
-    """Predict one FlashInfer decode call (see the module docstring)."""
+    """Predict one FlashInfer decode call (see the module docstring); a ``budget(n)`` call as Quest runs it: the
+    kernel over its compacted pages (``quest_budget``)."""
+    budget = quest_budget(family, wl) if wl.seq_len == 1 else None
+    if budget is not None:
+        from dataclasses import replace
+
+        from simulator.estimate_kernels import QUEST_PAGE
+        from simulator.flashinfer_tc import flashinfer_build
+
+        keys = min(budget, int(wl.kv_len))
+        with flashinfer_build("0.0.1"):
+            inner = flashinfer_decode(hw, family, replace(wl, kv_len=keys, pattern=None, page_size=QUEST_PAGE))
+        return Result(inner.hardware, inner.algorithm, wl, inner.time_s, inner.bound, inner.cost, inner.times,
+                      inner.utilization, inner.flops, keys / wl.kv_len, inner.energy_j,
+                      {**inner.detail, "quest_budget": budget, "quest_keys": keys})
     left = check(family, hw, wl)
     cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None,
                         sm=regs_arch(hw, family))

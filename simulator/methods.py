@@ -67,10 +67,10 @@ METHODS = {
         source="MoBA, Lu et al. arXiv 2502.13189 (chunks of 4096, top-3 including the current); MoonshotAI/MoBA "
                "moba_efficient.py (gate, then FlashAttention varlen per chunk over its gathered queries, merged)"),
     "quest": Method(
-        "budget(4k)", causal=False, estimate="quest", algorithm="flash-decoding",
+        "budget(4k)", causal=False, estimate="quest", algorithm="flashinfer-decode",
         source="Quest, Tang et al. arXiv 2406.10774; mit-han-lab/Quest estimate.cu, topk.cu (a 4096-token budget, "
-               "the largest of its evaluation)",
-        note="decode: --seq-len 1 --kv-len N"),
+               "the largest of its evaluation), approx_attn.cu (FlashInfer's batch decode over the chosen pages)",
+        note="decode of one MHA request: --seq-len 1 --kv-len N --batch 1 (--model llama2-7b)"),
 }
 
 

@@ -15,7 +15,7 @@ WHOLE = {  # command -> values that must each appear unbroken on one line
     ("hw", "show", "h100"): ["tensor_flops_per_clk_sm.fp16", "4096 flop/clk/SM", "hbm_achievable_bw", "1830 MHz"],
     ("hw", "show", "fusemax"): ["pe2d_rows", "940 MHz", "peak_2d_macs"],
     ("model", "list"): ["mistral-7b", "window(4096)", "gpt3-175b"],
-    ("method", "list"): ["seerattention", "nsa-select@kv-outer", "flash-decoding", "minference-vs", "2410.13276",
+    ("method", "list"): ["seerattention", "nsa-select@kv-outer", "flashinfer-decode", "minference-vs", "2410.13276",
                          "sinks(64)|window(256))", "vertical_slash(1000,6096),"],
     ("cascade", "list"): ["attention-3pass-deferred", "attention-decode-splitkv"],
     ("cascade", "show", "attention-1pass"): ["mac=E*M0*M1*P", "BQK[m1,m0,p]"],

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from cli._workload_opts import expand_points
 from cli.main import cli
+from simulator import simulate
 from simulator.methods import METHODS, fill_pattern
 
 
@@ -73,7 +74,8 @@ def test_bad_methods_exit_2_with_one_line(args, match):
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_method_runs_on_every_gpu(hw, name):
     lengths = ["--seq-len", "1", "--kv-len", "64k"] if name == "quest" else ["--seq-len", "64k"]
-    shape = ["--heads", "64", "--kv-heads", "4"] if name == "nsa" else ["--model", "llama3-8b"]
+    shape = (["--heads", "64", "--kv-heads", "4"] if name == "nsa" else
+             ["--model", "llama2-7b"] if name == "quest" else ["--model", "llama3-8b"])  # Quest's kernels: MHA
     result = CliRunner().invoke(cli, ["simulate", "--method", name, "--hw", hw, *lengths, *shape, "--format", "json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)  # a row's note goes to stderr
@@ -139,3 +141,24 @@ def test_minference_runs_its_64x64_four_warp_kernel_at_every_head_dim():
     assert fused_config(h100, "flash2", Workload(head_dim=192, seq_len=16384, block_size=128)).warps == 8
     rows = run_points([dict(hardware="h100", method="minference", head_dim=d, seq_len=16384) for d in (128, 192)])
     assert all(r["time_s"] > 0 and r["tile"] == "64x64" for r in rows)
+
+
+def test_quest_runs_its_kernel_over_the_compacted_pages():
+    """Quest's attention is its FlashInfer fork over the budget's pages alone (approx_attn.cu): the attention's time
+    does not move with the cache behind it, and Quest's kernels refuse GQA and several requests in one line."""
+    def attention(kv):
+        row = simulate(hw="h100", algo="flashinfer-decode", pattern="budget(4k)", batch=1, heads=32, kv_heads=32,
+                       head_dim=128, seq_len=1, kv_len=kv, dtype="fp16")
+        return row["time_s"], row["block_density"]
+
+    times = [attention(kv) for kv in (64 << 10, 96 << 10, 160 << 10, 1 << 20)]
+    assert max(t for t, _ in times) == pytest.approx(min(t for t, _ in times), rel=1e-9)
+    assert [d for _, d in times] == pytest.approx([4 / 64, 4 / 96, 4 / 160, 4 / 1024])
+    dense = simulate(hw="h100", algo="flashinfer-decode", batch=1, heads=32, kv_heads=32, head_dim=128, seq_len=1,
+                     kv_len=4096, dtype="fp16", page_size=16)["time_s"]
+    assert times[0][0] != dense  # Quest's fork runs FlashInfer 0.0.1's loop, not today's
+    for extra in (["--kv-heads", "8"], ["--batch", "2"]):
+        r = CliRunner().invoke(cli, ["simulate", "--method", "quest", "--model", "llama2-7b", "--seq-len", "1",
+                                     "--kv-len", "64k", *extra])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+        assert "num_qo_heads == num_kv_heads" in r.output
