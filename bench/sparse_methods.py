@@ -19,7 +19,7 @@ from simulator.methods import METHODS
 GPUS = ("a100", "h100", "b200")
 LENGTHS = (16384, 65536, 262144, 1048576)  # squares, for NATTEN's grid
 LIMIT_S = 0.2
-SHAPES = {"nsa": dict(heads=[64], kv_heads=[4], head_dim=[128]),  # NSA's 27B model: 64 heads in 4 GQA groups
+SHAPES = {"nsa": {},  # the method's own model (NSA's 27B: 64 heads in 4 GQA groups, d_k 192, d_v 128)
           "quest": dict(model="llama2-7b")}  # Quest's kernels run MHA alone (its paper's LongChat-7B: Llama-2-7B)
 LLAMA = dict(model="llama3-8b")
 

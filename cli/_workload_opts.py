@@ -136,7 +136,7 @@ def workload_options(func):
 def expand_points(opts: dict) -> list[dict]:
     """The cartesian product of the list options, with --method, --model and defaults filled in (explicit options
     win, then the method, then the model)."""
-    from simulator.methods import preset_fields
+    from simulator.methods import preset_fields, shape_defaults
     from simulator.presets import model_preset
 
     for key in ("model", "baseline", "pattern", "estimate", "method"):
@@ -150,7 +150,8 @@ def expand_points(opts: dict) -> list[dict]:
         for note in config_notes(opts["model"]):
             later(f"--model {opts['model']}: {note}")  # printed once the command has succeeded
     method = opts.get("method")
-    preset = {**shape, **(preset_fields(method) if method else {})}
+    own_shape = shape_defaults(method, opts) if method else {}  # the method's model where no shape is given
+    preset = {**own_shape, **shape, **(preset_fields(method) if method else {})}
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),
              "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
              "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "page_size": opts.get("page_size"),

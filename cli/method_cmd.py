@@ -45,7 +45,7 @@ def show(name, as_json):
     from simulator.methods import method as get, preset_fields
 
     m = get(name)
-    fields = {**preset_fields(name), "source": m.source, "note": m.note}
+    fields = {**preset_fields(name), **({"shape": m.shape} if m.shape else {}), "source": m.source, "note": m.note}
     if as_json:
         click.echo(json.dumps(fields, indent=2))
     else:

@@ -26,6 +26,7 @@ class Method:
     sparsity: float | None = None
     note: str = ""
     params: dict = field(default_factory=dict)
+    shape: dict = field(default_factory=dict)  # the model the method was published on: used when no shape is given
 
 
 METHODS = {
@@ -41,7 +42,9 @@ METHODS = {
         source="Native Sparse Attention, Yuan et al. arXiv 2502.11089 (selection block 64, 16 blocks); "
                "fla-org/native-sparse-attention parallel_nsa (block_size=64, block_counts=16)",
         note="compression and selection branches; the sliding-window branch (a FlashAttention call, window 512) "
-             "is not included"),
+             "is not included; without --heads, --kv-heads, --head-dim, --v-head-dim or --model, the paper's 27B "
+             "model: 64 query heads in 4 GQA groups, d_k 192, d_v 128 (arXiv 2502.11089, Sec. 4.1)",
+        shape=dict(heads=64, kv_heads=4, head_dim=192, v_head_dim=128)),
     "duoattention": Method(
         "heads({full}: full, {stream}: sinks(64)|window(256))", algorithm="flash2",
         params=dict(streaming=0.5, streaming_pattern="sinks(64)|window(256)"),
@@ -88,12 +91,28 @@ def preset_fields(name: str) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+SHAPE_KEYS = ("heads", "kv_heads", "head_dim", "v_head_dim")
+
+
+def shape_defaults(name: str, given: dict) -> dict:
+    """The shape of the model method ``name`` was published on (``Method.shape``) where ``given`` (the command's
+    options or a point's fields) names no head count or head dim and no ``model``; else nothing: a shape is taken
+    whole, never mixed with the user's."""
+    m = method(name)
+    if not m.shape or given.get("model") or any(given.get(k) is not None for k in SHAPE_KEYS):
+        return {}
+    return dict(m.shape)
+
+
 def with_method(name: str, defaults: dict, point: dict) -> dict:
-    """A point of method ``name``: its own values, then the preset's, then ``defaults``; the preset's pattern filled
-    for the point, and dense FlashAttention as the baseline unless one is named."""
+    """A point of method ``name``: its own values, then the preset's, then ``defaults`` (or, where neither names a
+    shape, the method's own model's: ``shape_defaults``); the preset's pattern filled for the point, and dense
+    FlashAttention as the baseline unless one is named."""
     from simulator.api import default_algorithm, hardware
 
-    merged = {**defaults, **preset_fields(name), **{k: v for k, v in point.items() if v is not None}}
+    own = {k: v for k, v in point.items() if v is not None}
+    shape = shape_defaults(name, {**defaults, **own})
+    merged = {**defaults, **shape, **preset_fields(name), **own}
     merged.setdefault("heads", 32)
     if merged.get("pattern") and not point.get("pattern"):
         merged["pattern"] = fill_pattern(name, merged["pattern"], {"seq_len": 4096, **merged})

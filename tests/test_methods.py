@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cli._workload_opts import expand_points
 from cli.main import cli
-from simulator import simulate
+from simulator import run_points, simulate
 from simulator.methods import METHODS, fill_pattern
 
 
@@ -162,3 +162,21 @@ def test_quest_runs_its_kernel_over_the_compacted_pages():
                                      "--kv-len", "64k", *extra])
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
         assert "num_qo_heads == num_kv_heads" in r.output
+
+
+@pytest.mark.parametrize("extra, shape", [
+    ([], (64, 4, 192, 128)),  # NSA's 27B model (arXiv 2502.11089 Sec. 4.1)
+    (["--model", "llama3-8b"], (32, 8, 128, 128)),  # a model's call wins over the method's model
+    (["--heads", "32"], (32, 32, 128, 128)),  # a given shape is never mixed with the method's
+])
+def test_a_method_runs_on_its_papers_model_unless_a_shape_is_given(extra, shape):
+    r = CliRunner().invoke(cli, ["simulate", "--method", "nsa", "--hw", "h100", "--seq-len", "16k", *extra,
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.stdout)
+    assert (row["heads"], row["kv_heads"], row["head_dim"], row["v_head_dim"]) == shape
+    if "--model" in extra:  # the Python API takes no model: a call's fields
+        return
+    given = {k.lstrip("-").replace("-", "_"): int(v) for k, v in zip(extra[::2], extra[1::2])}
+    (api,) = run_points([{"hardware": "h100", "method": "nsa", "seq_len": 16384, **given}])
+    assert (api["heads"], api["kv_heads"], api["head_dim"], api["v_head_dim"]) == shape
