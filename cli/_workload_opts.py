@@ -85,9 +85,9 @@ _OPTIONS = [
     click.option("--batch", type=SizeListType(MAX_SIZES["batch"]), default=None,
                  help="Batch size (default 1, or the --model's)."),
     click.option("--heads", type=SizeListType(MAX_SIZES["heads"]), default=None,
-                 help="Query heads (default 32, or the --model's)."),
+                 help="Query heads (default 32, or the --model's, or a --method's own model: NSA 64/4)."),
     click.option("--kv-heads", type=SizeListType(MAX_SIZES["kv_heads"]), default=None,
-                 help="KV heads for GQA/MQA (default: --heads)."),
+                 help="KV heads for GQA/MQA (default: --heads, or the --model's or --method's)."),
     click.option("--head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None,
                  help="Head dimension (default 128, or the --model's)."),
     click.option("--v-head-dim", type=SizeListType(MAX_SIZES["head_dim"]), default=None,
@@ -113,7 +113,8 @@ _OPTIONS = [
     click.option("--method", default=None, shell_complete=lambda ctx, param, incomplete: [
                      m for m in METHODS if m.startswith(incomplete)],
                  help=f"A published sparse method: {', '.join(METHODS)} (attnsim method list). Sets its pattern, "
-                      "estimate and kernel, and dense FlashAttention as the baseline; options given explicitly win."),
+                      "estimate and kernel, and dense FlashAttention as the baseline; options given explicitly win, "
+                      "and any head count, head dim or --model replaces the method's own model whole."),
     click.option("--baseline", default=None,
                  shell_complete=lambda ctx, param, incomplete: completions(ALGORITHMS, incomplete),
                  help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
@@ -296,5 +297,13 @@ def _distinct_names(hardware: list, load) -> None:
 
 
 def default_point(opts: dict) -> dict:
-    """Single values from the command line for --from rows: first of each list."""
-    return {k: v for k, v in expand_points(opts)[0].items() if v is not None}
+    """Single values from the command line for --from rows: first of each list. A --method is passed on by name, for
+    each row that names none to apply itself (a row's own method takes none of the command line's preset), and a
+    head count or head dim only where given (or by --model): a method's own model fills a row that names no shape
+    (methods.shape_defaults)."""
+    from simulator.methods import SHAPE_KEYS
+
+    point = {k: v for k, v in expand_points({**opts, "method": None})[0].items() if v is not None}
+    if not opts.get("model"):
+        point = {k: v for k, v in point.items() if k not in SHAPE_KEYS or opts.get(k) is not None}
+    return {**point, **({"method": opts["method"]} if opts.get("method") else {})}

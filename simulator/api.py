@@ -484,8 +484,11 @@ def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
         note = "; ".join(filter(None, (padded_note(pad, wl), note)))
     if r.algorithm == "flash2" and wl.pattern and grid_call(wl):
         note = "; ".join(filter(None, (AMPERE_NATTEN_NOTE, note)))
-    if r.algorithm == "flashinfer-decode" and wl.scope == "layer":
-        note = "; ".join(filter(None, (VLLM_TC_DECODE_NOTE, note)))
+    if r.algorithm == "flashinfer-decode" and wl.scope == "layer" and "quest_budget" not in r.detail:
+        note = "; ".join(filter(None, (VLLM_TC_DECODE_NOTE, note)))  # Quest's fork is no engine's backend
+    if "quest_budget" in r.detail and base is not None and base.algorithm != r.algorithm:
+        note = "; ".join(filter(None, (note, f"Quest's kernel (its FlashInfer fork) against {base.algorithm}: the "
+                                       "speedup holds the two kernels' difference as well as the budget's")))
     if base is None:
         return {**to_row(r, r), "baseline": None, "baseline_time_s": None, "speedup": None,
                 "baseline_energy_j": None, "note": note}

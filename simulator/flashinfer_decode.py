@@ -397,6 +397,16 @@ def quest_budget(family: str, wl) -> int | None:
                         f"batch_size = 1): got --batch {wl.batch} --heads {wl.heads} --kv-heads {wl.kv_heads}; use "
                         "--batch 1 and --kv-heads equal to --heads (--model llama2-7b), or --algo flash-decoding for "
                         "a block-sparse budget on FA2's split-KV kernel")
+    from simulator.estimate_kernels import QUEST_PAGE
+
+    if wl.sparsity:
+        raise UserError(f"{family}: a budget(n) call's keys are its budget's pages, which no --sparsity resizes: "
+                        f"got --sparsity {wl.sparsity:g} (a sparsity sweep or plot sets one); drop it, or sweep "
+                        "the budget (--pattern 'budget(n)')")
+    if wl.page_size is not None and wl.page_size != QUEST_PAGE:
+        raise UserError(f"{family} runs budget(n) on Quest's {QUEST_PAGE}-token pages (quest/utils/controller.py "
+                        f"page_size=16, the page its min/max bounds are kept for): got --page-size {wl.page_size}; "
+                        f"use {QUEST_PAGE} or leave it out")
     leaf = next(leaf for leaf in leaves if leaf.name == "budget")
     return int(leaf.args[0])
 
@@ -411,7 +421,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
         from simulator.estimate_kernels import QUEST_PAGE
         from simulator.flashinfer_tc import flashinfer_build
 
-        keys = min(budget, int(wl.kv_len))
+        keys = min(-(-budget // QUEST_PAGE) * QUEST_PAGE, int(wl.kv_len))  # whole pages: topk picks pages
         with flashinfer_build("0.0.1"):
             inner = flashinfer_decode(hw, family, replace(wl, kv_len=keys, pattern=None, page_size=QUEST_PAGE))
         return Result(inner.hardware, inner.algorithm, wl, inner.time_s, inner.bound, inner.cost, inner.times,

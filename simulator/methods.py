@@ -43,8 +43,10 @@ METHODS = {
                "fla-org/native-sparse-attention parallel_nsa (block_size=64, block_counts=16)",
         note="compression and selection branches; the sliding-window branch (a FlashAttention call, window 512) "
              "is not included; without --heads, --kv-heads, --head-dim, --v-head-dim or --model, the paper's 27B "
-             "model: 64 query heads in 4 GQA groups, d_k 192, d_v 128 (arXiv 2502.11089, Sec. 4.1)",
-        shape=dict(heads=64, kv_heads=4, head_dim=192, v_head_dim=128)),
+             "model's 64 query heads in 4 GQA groups (arXiv 2502.11089, Sec. 4.1) at head dim 128 (its d_k 192 / "
+             "d_v 128: --heads 64 --kv-heads 4 --head-dim 192 --v-head-dim 128, on Hopper and later: the Triton "
+             "kernel's K tile holds at most 128 channels on an A100)",
+        shape=dict(heads=64, kv_heads=4)),
     "duoattention": Method(
         "heads({full}: full, {stream}: sinks(64)|window(256))", algorithm="flash2",
         params=dict(streaming=0.5, streaming_pattern="sinks(64)|window(256)"),

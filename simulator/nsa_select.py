@@ -56,6 +56,10 @@ def selection(wl) -> tuple[int, int]:
     if names != ["causal", "topk"] or "|" in wl.mask_expr or "heads" in wl.mask_expr:
         raise UserError(f"bad pattern {wl.mask_expr or '(none)'} for nsa-select: each token attends the topk(k) "
                         f"blocks it selects, causally; use --causal --pattern 'topk(16)' (NSA: 16 blocks of 64)")
+    if np.any(wl.sparsity):
+        raise UserError(f"nsa-select keeps the topk(k) blocks of its pattern a token, which no --sparsity resizes: got "
+                        f"--sparsity {float(np.max(wl.sparsity)):g} (a sparsity sweep or plot sets one); drop it and set k in "
+                        "--pattern 'topk(k)'")
     block = wl.block_size or NSA_BLOCK
     if block < MMA_MIN_ROWS or block & (block - 1):
         raise UserError(f"bad block-size {block} for nsa-select: Triton blocks are powers of two of at least 16")
@@ -79,6 +83,14 @@ def counts(wl, k: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     share = tokens * np.where(start > 0, (kept - 1) / np.maximum(np.arange(n_blocks), 1), 0.0)  # per earlier block
     later = np.concatenate([np.cumsum(share[::-1])[::-1][1:], [0.0]])  # summed over the tokens of later blocks
     return tokens, kept, tokens + later
+
+
+def touched_keys(wl, selectors, block: int) -> float:
+    """Keys of one KV head's cache whose block some query token reads: each block with at least one expected
+    selector read whole, one with fewer in that share (a decode step's one token reads its own block and k - 1 of
+    the earlier ones, not the cache; a prefill's tokens between them read every block)."""
+    start = np.arange(selectors.size, dtype=np.int64) * block
+    return float(np.dot(np.minimum(1.0, selectors), np.minimum(start + block, wl.kv_len) - start))
 
 
 def _pow2(x: int) -> int:
@@ -150,8 +162,9 @@ def _q_outer(hw, wl, tokens, kept, selectors, block):
     pairs = float(np.dot(tokens, kept)) * programs  # (token, KV head, block) loads
     kv_tile = block * (d + dv) * b
     l2 = pairs * kv_tile + programs * wl.seq_len * wl.group * (d + dv) * b
-    compulsory = wl.batch * (wl.heads * wl.seq_len * (d + dv) + wl.kv_heads * wl.kv_len * (d + dv)) * b
-    working_set = wl.kv_len * (d + dv) * b  # tokens in flight are consecutive tokens of one KV head
+    keys = touched_keys(wl, selectors, block)
+    compulsory = wl.batch * (wl.heads * wl.seq_len * (d + dv) + wl.kv_heads * keys * (d + dv)) * b
+    working_set = keys * (d + dv) * b  # tokens in flight are consecutive tokens of one KV head
     hbm = compulsory + max(0.0, 1.0 - hw.l2_bytes / working_set) * max(l2 - compulsory, 0.0)
     scores = pairs * rows * block
     cost = _work(cfg, wl, scores, pairs, rows, l2, hbm)
@@ -214,7 +227,7 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     q_loads = pairs * d * b
     partial = pairs * (dv + 2) * PARTIAL_BYTES
     l2 = kv_loads + q_loads + partial
-    compulsory = wl.batch * wl.kv_heads * wl.kv_len * (d + dv) * b
+    compulsory = wl.batch * wl.kv_heads * touched_keys(wl, selectors, block) * (d + dv) * b
     hbm = compulsory + q_loads + partial  # gathered Q and the partials have no reuse L2 can hold
     scores = n_tiles * q_tile * kv
     cost = _work(cfg, wl, scores, n_tiles, q_tile, l2, hbm)

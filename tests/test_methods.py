@@ -165,7 +165,7 @@ def test_quest_runs_its_kernel_over_the_compacted_pages():
 
 
 @pytest.mark.parametrize("extra, shape", [
-    ([], (64, 4, 192, 128)),  # NSA's 27B model (arXiv 2502.11089 Sec. 4.1)
+    ([], (64, 4, 128, 128)),  # NSA's 27B model's heads and groups (arXiv 2502.11089 Sec. 4.1), on every GPU
     (["--model", "llama3-8b"], (32, 8, 128, 128)),  # a model's call wins over the method's model
     (["--heads", "32"], (32, 32, 128, 128)),  # a given shape is never mixed with the method's
 ])
@@ -180,3 +180,43 @@ def test_a_method_runs_on_its_papers_model_unless_a_shape_is_given(extra, shape)
     given = {k.lstrip("-").replace("-", "_"): int(v) for k, v in zip(extra[::2], extra[1::2])}
     (api,) = run_points([{"hardware": "h100", "method": "nsa", "seq_len": 16384, **given}])
     assert (api["heads"], api["kv_heads"], api["head_dim"], api["v_head_dim"]) == shape
+
+
+def test_quest_prices_whole_pages_and_refuses_what_its_kernels_do_not_run():
+    """topk picks 16-token pages: budget(17) reads two; another page size, or a --sparsity (a sweep sets one), is
+    refused in one line naming it."""
+    def keys(budget):
+        row = simulate(hw="h100", algo="flashinfer-decode", pattern=f"budget({budget})", seq_len=1, kv_len=32768)
+        return row["block_density"] * 32768
+
+    assert keys(17) == pytest.approx(32) and keys(16) == pytest.approx(16) and keys(1) == pytest.approx(16)
+    for extra, says in ((["--page-size", "64"], "--page-size 64"), (["--sparsity", "0.5"], "--sparsity 0.5")):
+        r = CliRunner().invoke(cli, ["simulate", "--method", "quest", "--seq-len", "1", "--kv-len", "32k", *extra])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and says in r.output, r.output
+
+
+def test_nsa_refuses_a_sparsity_and_a_decode_step_reads_its_selected_blocks():
+    r = CliRunner().invoke(cli, ["simulate", "--method", "nsa", "--seq-len", "64k", "--sparsity", "0.5"])
+    assert r.exit_code == 2 and "topk(k)" in r.output and len(r.output.strip().splitlines()) == 1
+    # one token reads its own block and 15 earlier ones, however long the cache behind them
+    rows = [simulate(hw="h100", algo="nsa-select", pattern="topk(16)", causal=True, block_size=64, heads=64,
+                     kv_heads=4, seq_len=1, kv_len=kv) for kv in (8192, 65536, 1 << 20)]
+    assert max(r["hbm_bytes"] for r in rows) == pytest.approx(min(r["hbm_bytes"] for r in rows), rel=1e-6)
+    assert rows[0]["hbm_bytes"] < 4 * 16 * 64 * 256 * 2 * 1.1  # K and V of 16 blocks a KV head, Q and O besides
+
+
+def test_rows_of_a_file_take_their_own_method_and_no_other_preset(tmp_path):
+    """--from: a row naming a method gets that method's model where it names no shape, and none of the command
+    line's method's settings (its block size, here) leak into it."""
+    f = tmp_path / "rows.csv"
+    f.write_text("method,seq_len,kv_len\nnsa,16384,\nquest,1,32768\n")
+    r = CliRunner().invoke(cli, ["simulate", "--method", "nsa", "--from", str(f), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    nsa, quest = json.loads(r.stdout)
+    assert (nsa["heads"], nsa["kv_heads"], nsa["block_size"]) == (64, 4, 64)
+    assert (quest["algorithm"], quest["heads"], quest["kv_heads"], quest["block_size"]) == ("flashinfer-decode", 32,
+                                                                                          32, None)
+    f.write_text("seq_len,heads\n16384,32\n")  # a row's shape is taken whole
+    r = CliRunner().invoke(cli, ["simulate", "--method", "nsa", "--from", str(f), "--format", "json"])
+    (row,) = json.loads(r.stdout)
+    assert (row["heads"], row["kv_heads"]) == (32, 32)
