@@ -3,9 +3,9 @@
 A line wider than the terminal breaks at the best place that fits and leaves at least half a line:
 after ', ', '; ' or ': ' outside brackets, then before ' = ', ' + ' or ' -> ' outside brackets, then the
 same inside brackets, then at a space between two words. A break never falls inside a token or a quoted
-name, nor between a number and its unit (a space with a digit on either side is never a break). The rest
-of the line goes on lines indented four spaces past the line's own indent. Only line breaks and indents
-change; the words stay as they were.
+name, nor between a number and its unit, nor before a number (a word ending in a digit, flash2, is a word).
+The rest of the line goes on lines indented four spaces past the line's own indent. Only line breaks and
+indents change; the words stay as they were.
 """
 
 import re
@@ -15,7 +15,8 @@ HANG = 4  # a continuation line's indent past its line's own
 MIN_FILL = 0.5  # a break leaves at least this share of a line, where a place that does fits
 _AFTER = re.compile(r"[,;:] ")  # break after these: the line ends with the mark
 _BEFORE = re.compile(r" (?=(?:=|\+|->) )")  # break before these: the next line starts with the operator
-_SPACE = re.compile(r"(?<=[^\d\s]) +(?=[^\d\s])")  # between two words: never beside a number
+_SPACE = re.compile(r"(?<=\S) +(?=[^\d\s])")  # a space before a word: not after a number (its unit), below
+_NUMBER = re.compile(r"[(\[~+-]*[\d.,]*\d[\d.,]*[%x]?")  # a token that is a number (flash2 is a word)
 _QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)")  # a quoted name: 'Q's' is an apostrophe, not a quote
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -69,5 +70,6 @@ def _cuts(line: str):
     quoted = [m.span() for m in _QUOTED.finditer(line)]
     places = [(m.end(), 0 if depth[m.start()] == 0 else 2) for m in _AFTER.finditer(line)]
     places += [(m.start(), 1 if depth[m.start()] == 0 else 3) for m in _BEFORE.finditer(line)]
-    places += [(m.start(), 4) for m in _SPACE.finditer(line)]
+    places += [(m.start(), 4) for m in _SPACE.finditer(line)
+               if not _NUMBER.fullmatch(line[:m.start()].rsplit(" ", 1)[-1])]  # a number keeps its unit
     return [(cut, rank) for cut, rank in places if not any(a < cut < b for a, b in quoted)]

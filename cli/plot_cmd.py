@@ -100,6 +100,8 @@ def sparsity(output, **opts):
 
         opts["sparsity"] = FLOAT_LIST.convert(DEFAULT_SPARSITY_RANGE, None, None)
         later(f"--sparsity {DEFAULT_SPARSITY_RANGE} (plot sparsity's default range; --sparsity names others)")
+    elif bad := [x for x in opts["sparsity"] if not 0 <= x < 1]:  # NaN fails both: [0, 1) first, then the count
+        raise UserError(f"bad sparsity {bad[0]:g}: must be in [0, 1)")
     elif len(set(opts["sparsity"])) < 2:
         raise UserError(f"bad --sparsity {opts['sparsity'][0]:g}: plot sparsity draws speedup against sparsity, so it "
                         "needs two values or more (a list, or a range such as 0..0.9)")

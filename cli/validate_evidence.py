@@ -68,7 +68,7 @@ def evidence(hardware, algorithms, phase, precision, split, fmt):
     elif fmt == "csv":
         _csv(rows)
     else:
-        _table(rows, hardware, algorithms, calls_words(phase, precision), split)
+        _table(rows, hardware, algorithms, calls_words(phase, precision), split, (phase, precision))
 
 
 def select(hardware, algorithms, phase=None, precision=None, split=False) -> list[dict]:
@@ -113,7 +113,8 @@ def _csv(rows: list[dict]) -> None:
                       "model_abs_error_q3": q3, "sets": ";".join(r["sets"]), "fitted_sets": ";".join(r["fitted_sets"])})
 
 
-def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool = False) -> None:
+def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool = False,
+           selection: tuple = (None, None)) -> None:
     from rich import box
     from rich.console import Console
     from rich.markup import escape
@@ -124,7 +125,7 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
     if not rows:
         console.print(none_line(hardware, algorithms, calls), highlight=False)
         for h, a in ((h, a) for h in (hardware or ()) for a in (algorithms or ())):
-            _print_sibling(console, h, a)
+            _print_sibling(console, h, a, *selection)
         return
     regime = ["calls"] if split else []
     cells = [[r["hardware"], escape(r["algorithm"])] + ([calls_words(r["phase"], r["precision"])] if split else [])
@@ -146,19 +147,31 @@ def _table(rows: list[dict], hardware, algorithms, calls: str = "", split: bool 
         r["hardware"] == h and r["algorithm"] == a for r in rows)]
     for h, a in gaps:
         console.print(none_line((h,), (a,), calls), highlight=False)
-        _print_sibling(console, h, a)
+        _print_sibling(console, h, a, *selection)
 
 
-def _print_sibling(console, hw_name: str, algorithm: str) -> None:
+def _print_sibling(console, hw_name: str, algorithm: str, phase: str | None = None,
+                   precision: str | None = None) -> None:
     """Where another part of ``hw_name``'s architecture has held-out timings of ``algorithm``, the command that
-    lists them (``_same_arch``)."""
+    lists them (``_same_arch``): of calls like these (``phase``, ``precision``) where it has some, else of any,
+    saying so."""
     from gpu_models.loader import bundled_names
+    from validation.evidence import evidence
 
     if hw_name not in bundled_names():
         return
-    sibling = _same_arch(hw_name, algorithm, None, None)
-    if sibling is not None:
-        console.print(f"  another {sibling[1]} part has some: {_command(sibling[0], algorithm)}", highlight=False)
+    sibling = _same_arch(hw_name, algorithm, phase, precision)
+    if sibling is None:
+        return
+    name, arch = sibling
+    if (phase or precision) and any(r["n"] for r in evidence((name,), (algorithm,), phase, precision)):
+        console.print(f"  another {arch} part has some: {_command(name, algorithm, phase, precision)}",
+                      highlight=False)
+    elif phase or precision:
+        console.print(f"  no {arch} part has any of these calls; another has {algorithm} timings of other calls: "
+                      f"{_command(name, algorithm)}", highlight=False)
+    else:
+        console.print(f"  another {arch} part has some: {_command(name, algorithm)}", highlight=False)
 
 
 def none_line(hardware, algorithms, calls: str = "") -> str:

@@ -67,6 +67,7 @@ def report(results, hw, fmt, output, clock_mhz):
         doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}
     data = report_doc(doc, hw)
     _floor_notes(data["points"])
+    _repeat_notes(data["points"])
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -112,12 +113,37 @@ def _floor_notes(points: list[dict]) -> None:
     from cli._notes import later
     from validation.roofline import floor_reason, reads_every_key
 
+    under = [p for p in points if p.get("below_floor")]
+    for p in under[:NOTES_SHOWN]:
+        where = f"row {p['row']}" if "row" in p else f"{p['kernel']} {shape(p)} N={lengths(p)}"
+        what = floor_reason(p["floor_bound"], reads_every_key(p["pattern"], p["sparsity"]))
+        later(f"{where}: measured {human_time(p['measured_s'])} is under the {human_time(p['floor_s'])} no "
+              f"kernel can beat on {p['hardware']} ({what}): check its shape, time unit and device")
+    if len(under) > NOTES_SHOWN:
+        later(f"{len(under) - NOTES_SHOWN:,} more rows measured under that floor (--format json marks each: "
+              "below_floor)")
+
+
+NOTES_SHOWN = 10  # notes of one kind printed for a file's rows; the rest counted in one line
+
+
+def _repeat_notes(points: list[dict]) -> None:
+    """One note where several rows time the same call (kernel and shape): each is a point of the medians, and the
+    speedups pair the call once, by its first row (validation.report.speedup_errors)."""
+    from cli._notes import later
+    from validation.report import SAME_CALL
+
+    rows = {}
     for p in points:
-        if p.get("below_floor"):
-            where = f"row {p['row']}" if "row" in p else f"{p['kernel']} {shape(p)} N={lengths(p)}"
-            what = floor_reason(p["floor_bound"], reads_every_key(p["pattern"], p["sparsity"]))
-            later(f"{where}: measured {human_time(p['measured_s'])} is under the {human_time(p['floor_s'])} no "
-                 f"kernel can beat on {p['hardware']} ({what}): check its shape, time unit and device")
+        rows.setdefault((p["kernel"], *(p.get(k) for k in SAME_CALL)), []).append(p)
+    repeated = [ps for ps in rows.values() if len(ps) > 1]
+    if repeated:
+        first = repeated[0]
+        which = (f"rows {', '.join(str(p['row']) for p in first[:5])}" if all("row" in p for p in first)
+                 else f"{len(first)} rows")
+        later(f"{len(repeated):,} call(s) timed in more than one row ({which}: {first[0]['kernel']} on "
+              f"{first[0]['hardware']}, the same shape): each row is a point of the medians; the speedups pair a "
+              "call once, by its first row")
 
 
 def _print(data: dict) -> None:

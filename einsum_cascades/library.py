@@ -33,6 +33,8 @@ def load_cascade(name_or_path: str):
     if name_or_path in _names():
         return _bundled(name_or_path)
     version = file_version(name_or_path)
+    if version is None and name_or_path.endswith(SUFFIX):
+        raise UserError(f"cascade file {name_or_path!r}: no such file")
     if version is None:
         raise UserError(f"unknown cascade {name_or_path!r}: allowed {', '.join(cascade_names())}, "
                         f"or a path to a {SUFFIX} file")

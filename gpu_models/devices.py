@@ -76,6 +76,8 @@ def device_hint(name: str) -> str:
     nvidia-smi): '; ... is the device of the h100 model: use h100', why no model fits it, or '' for any other name."""
     if ":" in name:  # NAME:MHZ with a bad clock ('h100:abc'), not a device name: no device prints a ':'
         return ""
+    if "," in name:  # a comma list where one machine is taken: no device prints a ','
+        return "; this option takes one machine, not a comma list"
     hw_name = device_hardware(name)
     if hw_name:
         return f"; {name.strip()!r} is the device of the {hw_name} model: use {hw_name}"

@@ -30,7 +30,7 @@ def run(*args):
 def report_json(path, *extra) -> dict:
     r = run("validate", "report", str(path), "--format", "json", *extra)
     assert r.exit_code == 0, r.output
-    return json.loads(r.output)
+    return json.loads(r.stdout)  # notes go to stderr
 
 
 def one_line_error(path, *extra) -> str:

@@ -83,6 +83,10 @@ def test_a_line_breaks_after_punctuation_outside_brackets_first():
 def test_a_number_keeps_its_unit_and_a_token_wider_than_the_terminal_stays_whole():
     assert wrap_line("x" * 30 + " 1.5 ms", 32) == ["x" * 30 + " 1.5 ms"]  # no place: a space beside a digit
     assert wrap_line("time " + "y" * 40, 20) == ["time", "    " + "y" * 40]
+    # a word that ends in a digit is a word: a line may break after it (it overflowed a 40-column table before)
+    assert wrap_line("of attention-3pass@flash2 itself; of the family", 30) == [
+        "of attention-3pass@flash2", "    itself; of the family"]
+    assert any("2,816 cycles" in part for part in wrap_line("a tile of 2,816 cycles and more", 18))
 
 
 def test_lines_that_fit_are_left_as_they_are():

@@ -23,7 +23,7 @@ per-tile cost, the unfused kernels' bandwidth and how the fused kernels' compute
 
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from einsum_cascades.errors import UserError
 from gpu_models.spec import MMA_PATHS
@@ -73,6 +73,7 @@ class Fit:
     loo_median_abs_error: float  # each point predicted by a fit that did not see it
     loo_max_abs_error: float
     families: tuple[str, ...]
+    held: dict = field(default_factory=dict)  # figure -> why the points could not tell it (held, not fitted)
 
 
 def targets(hw) -> dict[str, dict[str, tuple[float, float]]]:
@@ -96,8 +97,31 @@ def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) ->
             continue
         if say is not None:
             say(f"fitting {target} to {len(points)} points, then {len(points)} leave-one-out refits")
-        fits.append(_fit(hw, target, _identifiable(ranges[target], points), points))
+        allowed = _identifiable(ranges[target], points)
+        fit = _fit(hw, target, allowed, points)
+        fit = replace(fit, held={name: ("its points are of one head dim, which cannot tell it from the efficiency"
+                                        if name.endswith("_softmax_exposed") else "its points are of one length")
+                                 for name in fit.values
+                                 if allowed[name][0] == allowed[name][1] and ranges[target][name][0] != ranges[target][name][1]})
+        fits.append(fit)
+        if say is not None:
+            for text in _range_notes(fit, allowed):
+                say(text)
     return fits
+
+
+def _range_notes(fit: "Fit", allowed: dict) -> list[str]:
+    """What the fit could not tell: a figure the points leave undetermined, held (``_identifiable``), and one that
+    landed on a bound of its range, where the points do not pin it."""
+    out = []
+    for name, value in fit.values.items():
+        lo, hi = allowed[name]
+        if name in fit.held:
+            out.append(f"note: {name} held at {value:g}, not fitted: {fit.held[name]}")
+        elif hi > lo and min(value - lo, hi - value) <= 1e-3 * (hi - lo):
+            out.append(f"note: {name} = {value:.4g} sits at the bound of its range [{lo:g}, {hi:g}]: the points do "
+                       "not pin it; read the leave-one-out errors before using the TOML")
+    return out
 
 
 def fit_points(doc: dict, hw, only: tuple[str, ...] | None = None) -> dict[str, list]:
@@ -303,6 +327,14 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
     from validation.calibrate import bundled_toml, calibrated_name
     from validation.measured_file import load
 
+    from pathlib import Path
+
+    seen = {}
+    for path in results_paths:
+        if (key := Path(path).resolve()) in seen:
+            raise UserError(f"{path}: given twice ({seen[key]}): its points would count twice, and each "
+                            "leave-one-out refit would still hold the left-out point's twin")
+        seen[key] = path
     docs = [(path, load(path)) for path in results_paths]
     points, models = _file_points(docs, hw_name, clock_mhz)
     if len(models) > 1:
@@ -340,8 +372,10 @@ def calibrate_kernels(results_paths: list[str], hw_name: str | None = None, say=
                f"{fit.loo_median_abs_error:.1%}, max {fit.loo_max_abs_error:.1%})")
         for name, value in fit.values.items():
             cycles = _in_cycles(name)
+            source = (f"held at {value:g}, not fitted, by `{command}` ({fit.held[name]})" if name in fit.held
+                      else how)
             toml[name] = {"value": round(value) if cycles else round(value, 4), "unit": "clk" if cycles else "fraction",
-                          "source": f"{how}: {_meaning(name)}"}
+                          "source": f"{source}: {_meaning(name)}"}
     return toml, fits
 
 
@@ -458,5 +492,5 @@ def fit_table(fits: list[Fit]) -> str:
             tail = (f"  {f.n:>3}  {f.median_abs_error:11.1%}  {f.loo_median_abs_error:10.1%}  "
                     f"{f.loo_max_abs_error:7.1%}" if i == 0 else "")
             shown = f"{value:8.0f}" if _in_cycles(name) else f"{value:8.4f}"
-            lines.append(f"  {name:<{width}} {shown}{tail}")
+            lines.append(f"  {name:<{width}} {shown}{tail}" + ("  held" if name in f.held else ""))
     return "\n".join(lines)

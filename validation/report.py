@@ -34,12 +34,15 @@ def load_results(path: str) -> dict:
     """A validation results file; UserError if it is missing or not the documented format."""
     if not Path(path).is_file():
         raise UserError(f"no such results file {path!r}")
+    text = read_user_text(path, "results file")
     try:
-        doc = parse_json(read_user_text(path, "results file"))
+        doc = parse_json(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
+    except UserError as err:  # NaN, Infinity or 1e999 (parse_json): which file
+        raise UserError(f"{path}: {err}") from None
     return check_results(doc, path)
 
 
@@ -249,7 +252,8 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
 
 def speedup_errors(points: list[dict]) -> list[dict]:
     """Predicted vs measured speedups: each fused point over each naive kernel of its shape (attnsim's own
-    and PyTorch's standard attention, where both ran), each sparse point over its dense twin."""
+    and PyTorch's standard attention, where both ran), each sparse point over its dense twin. A call timed in
+    several rows (the same kernel and shape) pairs once, by its first row: repeats are no more speedups."""
     def key(p, **override):
         q = {**{k: p.get(k) for k in SAME_CALL}, **override}
         return tuple(q[k] for k in SAME_CALL)
@@ -257,10 +261,17 @@ def speedup_errors(points: list[dict]) -> list[dict]:
     naive = {}
     for p in points:
         if p["algorithm"] == "naive":
-            naive.setdefault(key(p), []).append(p)
-    dense = {(p["kernel"], key(p)): p for p in points if not p.get("sparsity") and not p.get("pattern")}
-    out = []
+            naive.setdefault(key(p), {}).setdefault(p["kernel"], p)
+    naive = {k: list(v.values()) for k, v in naive.items()}
+    dense = {}
     for p in points:
+        if not p.get("sparsity") and not p.get("pattern"):
+            dense.setdefault((p["kernel"], key(p)), p)
+    out, seen = [], set()
+    for p in points:
+        if (p["kernel"], key(p)) in seen:
+            continue
+        seen.add((p["kernel"], key(p)))
         if p["algorithm"] != "naive":
             # standard attention has no varlen entry (a varlen call's baseline ran the batch padded) and no split count
             out += [_pair("fused_vs_naive", p, base) for base in naive.get(key(p, varlen=False, num_splits=None), ())]
