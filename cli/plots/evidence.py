@@ -41,7 +41,9 @@ def evidence_figure(rows: list[dict], output: str, calls: str = "", split: bool 
                        fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("|predicted / measured - 1|")
+    clipped = any(min(x for x in (r["model_abs_error_quartiles"][0], r["model_median_abs_error"],
+                                  r["roofline_median_abs_error"]) if x is not None) < FLOOR for r in rows)
+    ax.set_xlabel("|predicted / measured - 1|" + (f" (under {FLOOR:.1%} drawn at {FLOOR:.1%})" if clipped else ""))
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color="0.3", marker="o", linestyle="-", linewidth=2.2, alpha=0.7,
