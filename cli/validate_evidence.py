@@ -61,6 +61,8 @@ def evidence(hardware, algorithms, phase, precision, split, fmt):
       attnsim validate evidence --hw h100,h200 --split
       attnsim validate evidence --algo flashinfer-decode --format json
     """
+    bundled = set(_bundled())
+    hardware = tuple(h.lower() if h.lower() in bundled else h for h in hardware or ()) or hardware  # as hw show
     rows = select(hardware, algorithms, phase, precision, split)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":

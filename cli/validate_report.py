@@ -67,6 +67,7 @@ def report(results, hw, fmt, output, clock_mhz):
         doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}
     data = report_doc(doc, hw)
     _floor_notes(data["points"])
+    _slow_notes(data["points"])
     _repeat_notes(data["points"])
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
         click.echo(json.dumps(data, indent=2))
@@ -125,6 +126,24 @@ def _floor_notes(points: list[dict]) -> None:
 
 
 NOTES_SHOWN = 10  # notes of one kind printed for a file's rows; the rest counted in one line
+SLOW_RATIO = 20  # a row measured this many times the prediction or more: more likely a unit than a kernel
+
+
+def _slow_notes(points: list[dict]) -> None:
+    """A note per row of a user's measured file (a CSV or JSON of rows; not a results file of attnsim's own
+    runner, whose CuPy kernels are no production kernel's speed) measured SLOW_RATIO times the prediction or more (a
+    time in the wrong unit, a shape or device mistyped), at most NOTES_SHOWN: the error would otherwise read as the
+    model's."""
+    from cli._notes import later
+    from cli._output import human_time
+
+    slow = [p for p in points if "row" in p and p["predicted_s"] * SLOW_RATIO <= p["measured_s"]]
+    for p in slow[:NOTES_SHOWN]:
+        where = f"row {p['row']}"
+        later(f"{where}: measured {human_time(p['measured_s'])}, {p['measured_s'] / p['predicted_s']:,.0f} times the "
+              f"{human_time(p['predicted_s'])} predicted: check its time unit, shape and device")
+    if len(slow) > NOTES_SHOWN:
+        later(f"{len(slow) - NOTES_SHOWN:,} more rows measured {SLOW_RATIO} or more times their prediction")
 
 
 def _repeat_notes(points: list[dict]) -> None:

@@ -33,6 +33,8 @@ def load_cascade(name_or_path: str):
     if name_or_path in _names():
         return _bundled(name_or_path)
     version = file_version(name_or_path)
+    if version is None and name_or_path.lower() in _names():  # names are case-blind, as hardware names are
+        return _bundled(name_or_path.lower())
     if version is None and name_or_path.endswith(SUFFIX):
         raise UserError(f"cascade file {name_or_path!r}: no such file")
     if version is None:

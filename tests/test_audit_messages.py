@@ -44,3 +44,26 @@ def test_the_sibling_hint_keeps_the_calls_asked_for():
     r = run("validate", "evidence", "--hw", "h100", "--algo", "flash3", "--phase", "decode", "--precision", "8-bit",
             "--format", "table")
     assert "no sm_90 part has any of these calls" in " ".join(r.output.split())
+
+
+def test_a_row_whose_hardware_and_device_disagree_is_refused(tmp_path):
+    f = tmp_path / "m.csv"
+    f.write_text("hardware,device,algorithm,seq_len,measured_ms\nh100,NVIDIA A100-SXM4-80GB,flash2,4k,1.5\n")
+    line = one_line(run("validate", "report", str(f)))
+    assert "row 1: hardware 'h100' and device 'NVIDIA A100-SXM4-80GB' (the a100 model) disagree" in line
+    f.write_text("hardware,device,algorithm,seq_len,measured_ms\nh100,NVIDIA H100 80GB HBM3,flash2,4k,1.5\n")
+    assert run("validate", "report", str(f)).exit_code == 0  # agreeing columns are fine
+
+
+def test_names_are_case_blind_as_hw_show_is():
+    assert run("validate", "evidence", "--hw", "H100", "--algo", "flash3", "--format", "json").exit_code == 0
+    r = run("validate", "evidence", "--hw", "H100", "--algo", "flash3", "--format", "table")
+    assert "no published timing" not in r.output
+    assert run("cascade", "show", "ATTENTION-1PASS").exit_code == 0
+
+
+def test_a_row_measured_far_over_its_prediction_gets_a_note(tmp_path):
+    f = tmp_path / "slow.csv"  # 500 ms for a 4k-token FA3 call: milliseconds written for microseconds
+    f.write_text("hardware,algorithm,seq_len,measured_ms\nh100,flash3,4k,500\n")
+    r = CliRunner().invoke(cli, ["validate", "report", str(f), "--format", "json"])
+    assert r.exit_code == 0 and "row 1: measured 500 ms, 1,102 times the" in r.stderr

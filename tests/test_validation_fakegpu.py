@@ -243,7 +243,7 @@ def test_validate_run_writes_a_complete_file_that_report_reads(fake_gpu, monkeyp
     assert [p["ok"] for p in doc["points"]] == [True] * len(TINY)  # the torch point is skipped without torch
     assert "1 PyTorch reference points skipped" in doc["source"]
     r = CliRunner().invoke(cli, ["validate", "report", str(out), "--format", "json"])
-    assert r.exit_code == 0 and len(json.loads(r.output)["points"]) == len(TINY)
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["points"]) == len(TINY)
 
 
 def test_a_warm_run_times_without_the_flush_and_records_its_scope(fake_gpu, monkeypatch, tmp_path):
@@ -261,7 +261,7 @@ def test_a_warm_run_times_without_the_flush_and_records_its_scope(fake_gpu, monk
     assert [p.get("scope") for p in docs["warm"]["points"]] == ["kernel-warm"] * 2
     assert all("scope" not in p for p in docs["cold"]["points"])
     assert "--warm" in docs["warm"]["source"] and "--warm" not in docs["cold"]["source"]
-    report = json.loads(_run(["validate", "report", str(warm), "--format", "json"]).output)
+    report = json.loads(_run(["validate", "report", str(warm), "--format", "json"]).stdout)
     assert [p["scope"] for p in report["points"]] == ["kernel-warm"] * 2
 
 
@@ -307,7 +307,7 @@ def test_a_run_in_parts_merges_into_the_file_of_a_whole_run(fake_gpu, monkeypatc
     assert sorted(p["kernel"] for p in whole["points"]) == sorted(p.kernel for p in TINY)
     out = tmp_path / "whole.json"
     runner.save(str(out), whole)
-    assert len(json.loads(_run(["validate", "report", str(out), "--format", "json"]).output)["points"]) == len(TINY)
+    assert len(json.loads(_run(["validate", "report", str(out), "--format", "json"]).stdout)["points"]) == len(TINY)
     _run(["calibrate", str(out), "-o", str(tmp_path / "cal.toml")])
 
 

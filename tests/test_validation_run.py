@@ -148,7 +148,7 @@ def test_a_file_in_the_runners_shape_feeds_report_and_calibrate(tmp_path):
     path.write_text(json.dumps(doc))
     r = CliRunner().invoke(cli, ["validate", "report", str(path), "--format", "json"])
     assert r.exit_code == 0, r.output
-    assert len(json.loads(r.output)["points"]) == len(points) - 1
+    assert len(json.loads(r.stdout)["points"]) == len(points) - 1
     r = CliRunner().invoke(cli, ["calibrate", str(path), "-o", str(tmp_path / "cal.toml")])
     assert r.exit_code == 0, r.output
 

@@ -168,6 +168,11 @@ def row_model(p: dict) -> str:
     """A measured row's model: its hardware column, else the model its device column names (a device attnsim
     has no model of is an error, never another GPU's prediction), else simulate's default."""
     if p.get("hardware"):
+        named = device_hardware(str(p["device"])) if p.get("device") and ":" not in str(p["device"]) else None
+        base = str(p["hardware"]).partition(":")[0]
+        if named and not base.lower().endswith(".toml") and base != named:
+            raise UserError(f"hardware {p['hardware']!r} and device {p['device']!r} (the {named} model) disagree: "
+                            "keep the one the row was timed on, or give a TOML of your own as its hardware")
         return p["hardware"]
     if p.get("device"):
         if ":" in str(p["device"]):  # no GPU's name holds one: NAME:MHZ, a locked clock, is the hardware column's
