@@ -11,8 +11,15 @@ def later(text: str) -> None:
 
 
 def flush() -> None:
+    """The notes, each one line for a script or log (grep-able), folded to the terminal where stderr is one."""
+    import sys
+
+    fold = sys.stderr.isatty()
+    if fold:
+        from cli._wrap import fit_lines, terminal_width
     for text in dict.fromkeys(_PENDING):
-        click.echo(f"attnsim: note: {text}", err=True)
+        line = f"attnsim: note: {text}"
+        click.echo(fit_lines(line, terminal_width()) if fold else line, err=True)
     _PENDING.clear()
 
 

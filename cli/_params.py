@@ -38,6 +38,8 @@ class SizeListType(click.ParamType):
             return value
         out = []
         for part in str(value).split(","):
+            if not part.strip():
+                raise UserError(f"bad {_label(param)} {short_repr(str(value))}: an empty item in the comma list")
             if ":" in part:  # no size holds one: Python's 1k:64k, or a float range's :N on a size range
                 raise UserError(f"bad {_label(param)} {short_repr(part)}: a size range is LOW..HIGH, doubling from LOW "
                                 "(1k..1m), with no step; list other sizes with commas (1k,3k,5k)")
@@ -74,6 +76,9 @@ def _capped(values: list, text, param) -> list:
 def _size_range(text: str, label: str) -> list[int]:
     """``1k..1m``: every power of two from the first to the last size, both included."""
     lo_text, hi_text = text.split("..", 1)
+    if not lo_text.strip() or not hi_text.strip() or ".." in hi_text:
+        raise UserError(f"bad {label} range {short_repr(text)}: a range is LOW..HIGH, both given, doubling from LOW "
+                        "(1k..1m)")
     lo, hi = parse_size(lo_text, label), parse_size(hi_text, label)
     if lo > hi or lo & (lo - 1):
         raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH with LOW a power of two <= HIGH, e.g. 1k..1m")

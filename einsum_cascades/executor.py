@@ -90,7 +90,8 @@ def _extents(cascade, env: dict, given: dict) -> dict:
                 _fix(cascade, acc.tensor, idx, size, ext, origin)
     missing = sorted(ranks - set(ext))
     if missing:
-        raise UserError(f"{cascade.name}: extent of rank {missing[0]} is unknown: pass it, e.g. {missing[0]}=4")
+        raise UserError(f"{cascade.name}: the extent of rank {missing[0].lower()} is unknown: give it in an "
+                        f"'# extents:' line (e.g. # extents: {missing[0]}=4)")
     return ext
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, read_user_text
 
 SUFFIX = ".cascade"
 
@@ -86,10 +86,7 @@ def pinned_versions():
 @lru_cache(maxsize=64)
 def _file(name_or_path: str, mtime_ns: int, size: int):
     path = Path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read cascade file {name_or_path!r}: {err}") from None
+    text = read_user_text(path, "cascade file")  # size-capped, UTF-8 (a byte-order mark dropped), one-line errors
     from einsum_cascades.cascade import parse_cascade
 
     return parse_cascade(text, path.stem, source=name_or_path)

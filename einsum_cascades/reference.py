@@ -95,7 +95,33 @@ def run_only(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -
     return _run(cascade, seq_len, kv_len, head_dim, seed)[3]
 
 
+ATTENTION_INPUTS = {"Q": "Q[e,p]", "K": "K[e,m]", "V": "V[f,m]"}  # features first, then positions
+
+
+def undefined_input(cascade) -> str | None:
+    """Why an attention cascade's inputs are not Q, K and V as attnsim feeds them, pointing at the line: a tensor
+    read that no line computes (most often a name mistyped, or a line left out), or Q, K or V read with other than
+    two indices (features, then positions: the executor's random inputs and the compiler's extents take them so);
+    None where they are."""
+    where = getattr(cascade, "source", None) or cascade.name
+    extra = [t for t in cascade.inputs if t not in ATTENTION_INPUTS]
+    if extra:
+        line = next(e.line for e in cascade.einsums if any(a.tensor == extra[0] for a in e.reads))
+        return (f"{where}:{line.lineno}: {extra[0]} is read but never computed (a cascade's inputs are Q, K and V): "
+                f"define it, or fix the name in '{line.text.strip()}'")
+    for e in cascade.einsums:
+        for acc in e.reads:
+            if acc.tensor in ATTENTION_INPUTS and len(acc.indices) != 2:
+                count = f"{len(acc.indices)} {'index' if len(acc.indices) == 1 else 'indices'}"
+                return (f"{where}:{e.line.lineno}: {acc} reads the attention input {acc.tensor} with {count}: it is "
+                        f"{ATTENTION_INPUTS[acc.tensor]}, features then positions (a rank split goes inside an "
+                        "index: Q[g*E0 + e0, p])")
+    return None
+
+
 def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
+    if why := undefined_input(cascade):
+        raise UserError(why)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
                         f"{', '.join(cascade.inputs) or 'nothing'} and writes {', '.join(cascade.outputs) or 'nothing (every result is read by another Einsum)'}")

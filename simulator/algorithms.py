@@ -101,7 +101,11 @@ def _check_attention(name: str) -> None:
     from einsum_cascades import load_cascade
     from einsum_cascades.passes import families
 
+    from einsum_cascades.reference import undefined_input
+
     cascade = load_cascade(name)
+    if why := undefined_input(cascade):
+        raise UserError(why)
     fam = families(cascade)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "

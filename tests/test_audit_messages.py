@@ -67,3 +67,28 @@ def test_a_row_measured_far_over_its_prediction_gets_a_note(tmp_path):
     f.write_text("hardware,algorithm,seq_len,measured_ms\nh100,flash3,4k,500\n")
     r = CliRunner().invoke(cli, ["validate", "report", str(f), "--format", "json"])
     assert r.exit_code == 0 and "row 1: measured 500 ms, 1,102 times the" in r.stderr
+
+
+def test_a_user_cascade_is_refused_where_its_inputs_are_not_q_k_v_as_fed(tmp_path):
+    """simulate priced Q[e,p,x] with an invented extent, and Q[e] as if whole; both commands now point at the line."""
+    good = open("docs/examples/softmax-online-2tile.cascade").read()
+    assert "Q[e,p]" in good and "GM[p]" in good
+    for text, says in ((good.replace("Q[e,p]", "Q[e,p,x]", 1), "Q[e,p,x] reads the attention input Q with 3 indices"),
+                       (good.replace("Q[e,p]", "Q[e]", 1), "Q[e] reads the attention input Q with 1 index"),
+                       (good.replace("- GM[p]", "- GMM[p]", 1), "GMM is read but never computed")):
+        f = tmp_path / "c.cascade"
+        f.write_text(text)
+        for args in (["simulate", "--algo", f"{f}@flash2", "--seq-len", "4k"], ["cascade", "check", str(f)]):
+            line = one_line(run(*args))
+            assert says in line and f"{f}:" in line, line
+
+
+def test_size_ranges_name_what_was_given():
+    assert "range '1k..'" in one_line(run("sweep", "--seq-len", "1k..", "-o", "x.csv"))
+    assert "an empty item" in one_line(run("sweep", "--seq-len", "1k,,2k", "-o", "x.csv"))
+
+
+def test_a_binary_cascade_file_is_named_not_a_codec_trace(tmp_path):
+    f = tmp_path / "b.cascade"
+    f.write_bytes(b"\xff\xfe\x00binary")
+    assert "not UTF-8 text (byte 0 is 0xff)" in one_line(run("cascade", "check", str(f)))

@@ -93,7 +93,7 @@ def test_bad_inputs_are_user_errors(inputs, extents, message):
 
 
 def test_open_extents_and_two_iterative_ranks_are_user_errors():
-    with pytest.raises(UserError, match="extent of rank P is unknown"):
+    with pytest.raises(UserError, match="extent of rank p is unknown: give it in an .# extents:. line"):
         parse_cascade("X[p] = 3").run({})
     two = parse_cascade("A[0,p] = 0\nA[i+1,p] = A[i,p] + X[i,p]\nB[0,p] = 0\nB[j+1,p] = B[j,p] + X[j,p]")
     with pytest.raises(UserError, match="one iterative rank"):
