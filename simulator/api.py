@@ -14,6 +14,7 @@ from functools import lru_cache
 from operator import methodcaller
 
 from einsum_cascades.errors import UserError
+from einsum_cascades.units import short_repr
 from simulator.capacity import cannot_fit, column_marks, mark_columns, mark_rows
 from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
@@ -43,9 +44,29 @@ _NONE = type(None)
 _METHOD = methodcaller("get", "method")  # a point's method: run_points asks every point (map: no generator)
 
 
+def hardware(name):
+    """A bundled machine by name, or a user's TOML by path (a str or a path object; NAME:MHZ or PATH:MHZ for SMs
+    locked at MHZ), cached; a TOML by its file as it is now (its resolved path, modification time and size: another
+    directory's file of the same name, or the file edited, is loaded afresh)."""
+    import os
+
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if type(name) is not str:
+        raise UserError(f"bad hardware {short_repr(name)}: a machine's name (h100, attnsim hw list), NAME:MHZ, or a "
+                        "path to a TOML file")
+    path, _, clock = name.rpartition(":") if name.rpartition(":")[0].lower().endswith(".toml") else (name, "", "")
+    if path.lower().endswith(".toml") and os.path.isfile(path):
+        st = os.stat(path)
+        return _hardware(name, (os.path.realpath(path), st.st_mtime_ns, st.st_size))
+    return _hardware(name, None)
+
+
+hardware.cache_clear = lambda: _hardware.cache_clear()  # as when hardware itself was the lru_cache
+
+
 @lru_cache(maxsize=64)
-def hardware(name: str):
-    """A bundled machine by name, or a user's TOML by path (cached)."""
+def _hardware(name: str, version):
     from gpu_models import load_hardware
 
     return load_hardware(name)
@@ -161,12 +182,15 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
     if unknown := sorted(set(workload).difference(WORKLOAD_FIELDS)):
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
                         f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
+    for key, value in (("algo", algo), ("baseline", baseline)):
+        if value is not None and type(value) is not str:
+            raise UserError(f"bad {key} {short_repr(value)}: a string (a family such as flash3, or a cascade)")
     return _simulate(hw, algo, baseline, workload)
 
 
 def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dict:
     """``simulate`` for workload fields already checked (run_points checks a call's points once, in _check_fields)."""
-    spec = hardware(hw) if isinstance(hw, str) else hw
+    spec = hw if hasattr(hw, "kind") else hardware(hw)  # a loaded spec, or a name or path to load
     wl = Workload(**workload)
     algo = algo or default_algorithm(spec)
     result = evaluate(spec, algo, wl, timed=not cannot_fit(spec, wl))  # mark_rows empties the time of one that cannot
@@ -273,7 +297,7 @@ COLUMNS_FROM = 64
 
 
 def run_points(points, **defaults) -> list[dict]:
-    """Evaluate many points (dicts of DESIGN column names) in input order.
+    """Evaluate many points (dicts of the CSV columns: hardware=, algorithm=, seq_len=, ...) in input order.
 
     Dense GPU points that share hardware, algorithm, baseline, head dim and
     dtype are evaluated together over columns of sizes (the same model code,
@@ -281,6 +305,10 @@ def run_points(points, **defaults) -> list[dict]:
     the error is the one a point-by-point run raises, though not necessarily
     for the first bad point (callers that must name the row re-run one by one).
     """
+    if points is None or isinstance(points, (dict, str, bytes)):
+        raise UserError(f"run_points: points is {type(points).__name__}; pass a list of point dicts "
+                        "([dict(seq_len=4096), ...])")
+    points = points if type(points) is list else list(points)  # a generator or tuple: its points, once
     _check_fields(points, defaults)
     rows = [None] * len(points)
     methods = {}
@@ -360,7 +388,25 @@ class _CollectorPaused:
 
 def _check_fields(points, defaults) -> None:
     """A point or default naming a field the model does not read is a mistake (``hw=`` for ``hardware=``), not a
-    value to drop: a UserError (a ValueError) naming the field and those allowed, rather than a row for the default machine."""
+    value to drop: a UserError (a ValueError) naming the field and those allowed, rather than a row for the default
+    machine. A causal that is no bool ('false', 0) is refused here too, as Workload refuses it: the columns' path
+    would read it as a truth value."""
+    if set(map(type, points)) - {dict}:
+        i, p = next((i, p) for i, p in enumerate(points) if type(p) is not dict)
+        raise UserError(f"run_points: point {i} is {type(p).__name__} {short_repr(p)}: each point is a dict of "
+                        "fields (seq_len=..., hardware=...); pass a list of them")
+    named = set().union(*points, defaults)  # the fields some point or default gives: only those are checked
+    for key in named.intersection(("algorithm", "baseline", "method")):
+        kinds = set(map(type, map(methodcaller("get", key), points))) | {type(defaults.get(key))}
+        if kinds - {str, _NONE}:
+            bad = next(v for v in (*(p.get(key) for p in points), defaults.get(key)) if type(v) not in (str, _NONE))
+            raise UserError(f"bad {key} {short_repr(bad)}: a string (a family such as flash3, a cascade, or a method)")
+    flags = (set(map(type, map(methodcaller("get", "causal"), points))) | {type(defaults.get("causal"))}
+             if "causal" in named else set())
+    for kind in flags - {bool, _NONE}:
+        if not (kind.__module__ == "numpy" and kind.__name__ == "bool"):  # np.True_ is a truth value too
+            bad = next(v for v in (*(p.get("causal") for p in points), defaults.get("causal")) if type(v) is kind)
+            raise UserError(f"bad causal {bad!r}: true or false")
     if POINT_FIELDS.issuperset(defaults) and all(map(POINT_FIELDS.issuperset, points)):
         return
     for where, fields in (("defaults", defaults), *((f"point {i}", p) for i, p in enumerate(points))):
@@ -477,7 +523,7 @@ AMPERE_NATTEN_NOTE = ("a neighborhood grid on FA2's tiles is not NATTEN's Ampere
 
 
 def to_row(r: Result, base: Result | None, note: str | None = None) -> dict:
-    """The JSON/CSV record of one point (keys as DESIGN.md lists them, plus a few more); ``base`` None: the
+    """The JSON/CSV record of one point (the columns `attnsim simulate --format csv` prints); ``base`` None: the
     baseline cannot run, ``note`` says why, and the speedup is empty."""
     wl = r.workload
     if pad := r.detail.get("padded_head_dim"):

@@ -65,12 +65,22 @@ class Workload:
     num_splits: int | None = None
 
     def __post_init__(self):
+        for name in _NAMES:
+            value = getattr(self, name)
+            if type(value).__module__ == "numpy" and _is_numpy(value):  # np.int64(4096), np.float64(0.5), np.True_:
+                object.__setattr__(self, name, value.item())  # the Python number they hold
+        if type(self.causal) is not bool:
+            raise UserError(f"bad causal {self.causal!r}: true or false")
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
         if self.v_head_dim is None:
             object.__setattr__(self, "v_head_dim", self.head_dim)
         if self.kv_len is None:
             object.__setattr__(self, "kv_len", self.seq_len)
+        for name in ("pattern", "dtype", "scope", "estimate"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not str:
+                raise UserError(f"bad {name} {value!r}: a string")
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
         for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
@@ -144,6 +154,14 @@ class Workload:
     def flops_per_score(self) -> int:
         """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
         return FMA_FLOPS * (self.head_dim + self.v_head_dim)
+
+
+_NAMES = tuple(f.name for f in fields(Workload))
+
+
+def _is_numpy(value) -> bool:
+    """A NumPy scalar (what np.arange, np.linspace and arrays' items give), without importing NumPy."""
+    return type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0
 
 
 def with_head_dims(wl: Workload, head_dim: int, v_head_dim: int) -> Workload:
