@@ -55,11 +55,7 @@ def hardware(name):
     if type(name) is not str:
         raise UserError(f"bad hardware {short_repr(name)}: a machine's name (h100, attnsim hw list), NAME:MHZ, or a "
                         "path to a TOML file")
-    path, _, clock = name.rpartition(":") if name.rpartition(":")[0].lower().endswith(".toml") else (name, "", "")
-    if path.lower().endswith(".toml") and os.path.isfile(path):
-        st = os.stat(path)
-        return _hardware(name, (os.path.realpath(path), st.st_mtime_ns, st.st_size))
-    return _hardware(name, None)
+    return _hardware(name, _file_version(name))
 
 
 hardware.cache_clear = lambda: _hardware.cache_clear()  # as when hardware itself was the lru_cache
@@ -272,7 +268,8 @@ def _baseline(spec, algo: str, wl, name: str | None = None) -> tuple[Result | No
     if wl.num_splits is not None and splits_error(spec, resolve_algorithm(spec, algo).family, wl):
         wl = replace(wl, num_splits=None)  # a baseline without a split count runs as its entry point defaults
     try:
-        return (_named_evaluate(name, algo, wl, current_builds()) if name else evaluate(spec, algo, wl)), None
+        return (_named_evaluate(name, algo, wl, current_builds(), _file_version(name)) if name
+                else evaluate(spec, algo, wl)), None
     except Unsupported as err:
         return None, f"no baseline: {err}"
 
@@ -284,9 +281,10 @@ def current_builds() -> tuple:
 
 
 @lru_cache(maxsize=4096)
-def _named_evaluate(hw_name: str, algo: str, wl: Workload, builds: tuple) -> Result:
+def _named_evaluate(hw_name: str, algo: str, wl: Workload, builds: tuple, version=None) -> Result:
     """``evaluate`` on a bundled or file machine named ``hw_name``, cached: the sparse points of a sweep share
-    their dense baseline (``builds``: the kernel builds the result was predicted as, ``current_builds``)."""
+    their dense baseline (``builds``: the kernel builds the result was predicted as, ``current_builds``; ``version``:
+    the TOML file's, ``_file_version``)."""
     return evaluate(hardware(hw_name), algo, wl)
 
 
@@ -460,10 +458,31 @@ def share_key(point: dict) -> tuple | None:
     return tuple(sorted((k, repr(v)) for k, v in point.items() if k not in _SHARE_FREE))
 
 
-@lru_cache(maxsize=1024)
 def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype, block, scope) -> ColumnPlan | None:
     """The plan of dense points of these names and head dims when they and their baseline run on columns; None
-    otherwise (or on bad input)."""
+    otherwise (or on bad input). Cached with the versions of the TOML files the names are (``_file_version``)."""
+    return _cached_plan(hw_name, algo, baseline, head_dim, v_head_dim, dtype, block, scope,
+                        _file_version(hw_name), _file_version(split_baseline(baseline)[1] if type(baseline) is str
+                                                              else None))
+
+
+def _file_version(name) -> tuple | None:
+    """(resolved path, mtime, size) of a TOML machine named by path (NAME.toml or NAME.toml:MHZ), None for a bundled
+    name: what ``hardware`` caches a TOML by."""
+    import os
+
+    if type(name) is not str or ".toml" not in name.lower():
+        return None
+    path = name.rpartition(":")[0] if name.rpartition(":")[0].lower().endswith(".toml") else name
+    if not os.path.isfile(path):
+        return None
+    st = os.stat(path)
+    return os.path.realpath(path), st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=1024)
+def _cached_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype, block, scope, version,
+                 base_version) -> ColumnPlan | None:
     try:
         spec = hardware(hw_name)
         algo = algo or default_algorithm(spec)

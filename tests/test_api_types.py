@@ -61,4 +61,9 @@ def test_a_toml_is_loaded_by_its_file_not_its_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "two")
     assert simulate(hw="my.toml")["algorithm"] == "flash2"  # the other directory's file: Ampere
     assert simulate(hw=pathlib.Path("my.toml"))["algorithm"] == "flash2"
+    monkeypatch.chdir(tmp_path / "one")
+    many = [dict(seq_len=1024 * (i + 1), hardware="my.toml") for i in range(100)]  # the columns' path, cached plans
+    assert run_points(many)[0]["algorithm"] == "flash3"
+    monkeypatch.chdir(tmp_path / "two")
+    assert run_points(many)[0]["algorithm"] == "flash2"
     assert os.path.basename(os.getcwd()) == "two"
