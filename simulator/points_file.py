@@ -7,6 +7,7 @@ from pathlib import Path
 
 from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
 from einsum_cascades.units import parse_size, short_repr
+from simulator.workload import DTYPE_ALIASES
 
 _INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size",
         "num_splits")
@@ -142,15 +143,6 @@ def _bool(key: str, value) -> bool:
     if text in _FALSE:
         return False
     raise UserError(f"bad {key} {value!r}: use true or false")
-
-
-# dtype cells as benchmarks print them (str(torch.bfloat16), numpy's names) -> attnsim's; any other text is kept, and
-# Workload names it and the allowed ones if it is none of them
-DTYPE_ALIASES = {**dict.fromkeys(("float16", "half", "f16", "torch.float16", "torch.half"), "fp16"),
-                 **dict.fromkeys(("bfloat16", "torch.bfloat16"), "bf16"),
-                 **dict.fromkeys(("float32", "float", "f32", "torch.float32", "torch.float"), "fp32"),
-                 **dict.fromkeys(("e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "float8_e4m3fn", "float8_e5m2",
-                                  "torch.float8_e4m3fn", "torch.float8_e5m2"), "fp8")}
 
 
 def _dtype(key: str, value):

@@ -5,6 +5,13 @@ from dataclasses import dataclass, fields
 from einsum_cascades.errors import UserError
 
 DTYPE_BYTES = {"fp16": 2, "bf16": 2, "fp8": 1, "fp32": 4}
+# dtype names as benchmarks print them (str(torch.bfloat16), numpy's names) -> attnsim's, in a --from file's cells and
+# the Python API alike; any other text is kept, and Workload names it and the allowed ones if it is none of them
+DTYPE_ALIASES = {**dict.fromkeys(("float16", "half", "f16", "torch.float16", "torch.half"), "fp16"),
+                 **dict.fromkeys(("bfloat16", "torch.bfloat16"), "bf16"),
+                 **dict.fromkeys(("float32", "float", "f32", "torch.float32", "torch.float"), "fp32"),
+                 **dict.fromkeys(("e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "float8_e4m3fn", "float8_e5m2",
+                                  "torch.float8_e4m3fn", "torch.float8_e5m2"), "fp8")}
 FMA_FLOPS = 2  # one multiply-accumulate = 2 FLOPs (the convention of every published TFLOP/s figure)
 # Multi-head latent attention's absorbed form (DeepSeek-V2/V3 decode): one latent KV head whose K row is the
 # 512-column compressed latent and the 64-column RoPE key, and whose V is that latent, K's first 512 columns
@@ -81,6 +88,8 @@ class Workload:
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 raise UserError(f"bad {name} {value!r}: a string")
+        if self.dtype not in DTYPE_BYTES and type(self.dtype) is str and self.dtype.strip().lower() in DTYPE_ALIASES:
+            object.__setattr__(self, "dtype", DTYPE_ALIASES[self.dtype.strip().lower()])  # torch's names, as --from
         if self.pattern in ("", "none", "dense", "full"):
             object.__setattr__(self, "pattern", None)
         for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):

@@ -67,3 +67,11 @@ def test_a_toml_is_loaded_by_its_file_not_its_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "two")
     assert run_points(many)[0]["algorithm"] == "flash2"
     assert os.path.basename(os.getcwd()) == "two"
+
+
+def test_dtype_names_as_torch_prints_them_are_attnsims_as_in_a_from_file():
+    assert simulate(dtype="bfloat16")["dtype"] == "bf16" and simulate(dtype="torch.float16")["dtype"] == "fp16"
+    many = run_points([dict(seq_len=1024 * (i + 1), dtype="bfloat16") for i in range(100)])  # the columns' path
+    assert {r["dtype"] for r in many} == {"bf16"}
+    with pytest.raises(UserError, match="bad dtype 'int8'"):
+        simulate(dtype="int8")
