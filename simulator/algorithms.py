@@ -44,6 +44,9 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
 def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, _version) -> Algorithm:
     name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
     if not _is_cascade(name):
+        if at and name in families:  # flash2@nosuch: a family and an '@' past which no machine is named
+            raise UserError(f"bad {algo!r}: {mapping!r} after '@' is no machine (attnsim hw list, or a TOML path) and "
+                            f"{name} takes no mapping: write {name}@MACHINE for a baseline on another machine")
         hint = suggest(algo, families)
         raise UserError(f"unknown algorithm {algo!r}{f' (did you mean {hint}?)' if hint else ''}: allowed "
                         f"{', '.join(families)}, a bundled cascade ({', '.join(_cascade_names())}) or a .cascade "

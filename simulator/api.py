@@ -179,8 +179,9 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
                         f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
     for key, value in (("algo", algo), ("baseline", baseline)):
-        if value is not None and type(value) is not str:
-            raise UserError(f"bad {key} {short_repr(value)}: a string (a family such as flash3, or a cascade)")
+        if value is not None and (type(value) is not str or not value.strip()):
+            raise UserError(f"bad {key} {short_repr(value)}: a non-empty string (a family such as flash3, or a "
+                            "cascade); leave it out for the machine's default")
     return _simulate(hw, algo, baseline, workload)
 
 
@@ -396,9 +397,11 @@ def _check_fields(points, defaults) -> None:
     named = set().union(*points, defaults)  # the fields some point or default gives: only those are checked
     for key in named.intersection(("algorithm", "baseline", "method")):
         kinds = set(map(type, map(methodcaller("get", key), points))) | {type(defaults.get(key))}
-        if kinds - {str, _NONE}:
-            bad = next(v for v in (*(p.get(key) for p in points), defaults.get(key)) if type(v) not in (str, _NONE))
-            raise UserError(f"bad {key} {short_repr(bad)}: a string (a family such as flash3, a cascade, or a method)")
+        values = (*map(methodcaller("get", key), points), defaults.get(key))
+        if kinds - {str, _NONE} or "" in values:
+            bad = next(v for v in values if type(v) not in (str, _NONE) or v == "")
+            raise UserError(f"bad {key} {short_repr(bad)}: a non-empty string (a family such as flash3, a cascade, or "
+                            "a method); leave it out for the default")
     flags = (set(map(type, map(methodcaller("get", "causal"), points))) | {type(defaults.get("causal"))}
              if "causal" in named else set())
     for kind in flags - {bool, _NONE}:

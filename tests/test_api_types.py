@@ -75,3 +75,11 @@ def test_dtype_names_as_torch_prints_them_are_attnsims_as_in_a_from_file():
     assert {r["dtype"] for r in many} == {"bf16"}
     with pytest.raises(UserError, match="bad dtype 'int8'"):
         simulate(dtype="int8")
+
+
+@pytest.mark.parametrize("kw", [dict(algo=""), dict(baseline="")])
+def test_an_empty_kernel_name_is_refused_not_the_default(kw):
+    with pytest.raises(UserError, match="non-empty string"):
+        simulate(**kw)
+    with pytest.raises(UserError, match="non-empty string"):
+        run_points([dict(seq_len=1024, **{"algorithm" if "algo" in kw else "baseline": ""})])

@@ -92,3 +92,8 @@ def test_a_binary_cascade_file_is_named_not_a_codec_trace(tmp_path):
     f = tmp_path / "b.cascade"
     f.write_bytes(b"\xff\xfe\x00binary")
     assert "not UTF-8 text (byte 0 is 0xff)" in one_line(run("cascade", "check", str(f)))
+
+
+def test_a_family_with_an_at_that_names_no_machine_says_so():
+    line = one_line(run("simulate", "--baseline", "flash2@nosuch", "--seq-len", "4k"))
+    assert "'nosuch' after '@' is no machine" in line
