@@ -150,11 +150,11 @@ def _repeat_notes(points: list[dict]) -> None:
     """One note where several rows time the same call (kernel and shape): each is a point of the medians, and the
     speedups pair the call once, by its first row (validation.report.speedup_errors)."""
     from cli._notes import later
-    from validation.report import SAME_CALL
+    from validation.report import call_key
 
     rows = {}
     for p in points:
-        rows.setdefault((p["kernel"], *(p.get(k) for k in SAME_CALL)), []).append(p)
+        rows.setdefault(call_key(p), []).append(p)
     repeated = [ps for ps in rows.values() if len(ps) > 1]
     if repeated:
         first = repeated[0]

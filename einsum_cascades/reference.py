@@ -98,7 +98,7 @@ def run_only(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -
 ATTENTION_INPUTS = {"Q": "Q[e,p]", "K": "K[e,m]", "V": "V[f,m]"}  # features first, then positions
 
 
-def undefined_input(cascade) -> str | None:
+def attention_input_error(cascade) -> str | None:
     """Why an attention cascade's inputs are not Q, K and V as attnsim feeds them, pointing at the line: a tensor
     read that no line computes (most often a name mistyped, or a line left out), or Q, K or V read with other than
     two indices (features, then positions: the executor's random inputs and the compiler's extents take them so);
@@ -120,7 +120,7 @@ def undefined_input(cascade) -> str | None:
 
 
 def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
-    if why := undefined_input(cascade):
+    if why := attention_input_error(cascade):
         raise UserError(why)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "

@@ -104,10 +104,10 @@ def _check_attention(name: str) -> None:
     from einsum_cascades import load_cascade
     from einsum_cascades.passes import families
 
-    from einsum_cascades.reference import undefined_input
+    from einsum_cascades.reference import attention_input_error
 
     cascade = load_cascade(name)
-    if why := undefined_input(cascade):
+    if why := attention_input_error(cascade):
         raise UserError(why)
     fam = families(cascade)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):

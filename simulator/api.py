@@ -58,9 +58,6 @@ def hardware(name):
     return _hardware(name, _file_version(name))
 
 
-hardware.cache_clear = lambda: _hardware.cache_clear()  # as when hardware itself was the lru_cache
-
-
 @lru_cache(maxsize=64)
 def _hardware(name: str, version):
     from gpu_models import load_hardware
@@ -179,9 +176,8 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
                         f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
     for key, value in (("algo", algo), ("baseline", baseline)):
-        if value is not None and (type(value) is not str or not value.strip()):
-            raise UserError(f"bad {key} {short_repr(value)}: a non-empty string (a family such as flash3, or a "
-                            "cascade); leave it out for the machine's default")
+        if _bad_name(value):
+            raise UserError(f"bad {key} {short_repr(value)}: {NAME_RULE}")
     return _simulate(hw, algo, baseline, workload)
 
 
@@ -385,6 +381,14 @@ class _CollectorPaused:
             gc.enable()
 
 
+NAME_RULE = "a non-empty string (a family such as flash3, a cascade, or a method); leave it out for the default"
+
+
+def _bad_name(value) -> bool:
+    """Whether an algorithm, baseline or method given is no name: not a string, or an empty one (None: not given)."""
+    return value is not None and (type(value) is not str or not value.strip())
+
+
 def _check_fields(points, defaults) -> None:
     """A point or default naming a field the model does not read is a mistake (``hw=`` for ``hardware=``), not a
     value to drop: a UserError (a ValueError) naming the field and those allowed, rather than a row for the default
@@ -396,18 +400,14 @@ def _check_fields(points, defaults) -> None:
                         "fields (seq_len=..., hardware=...); pass a list of them")
     named = set().union(*points, defaults)  # the fields some point or default gives: only those are checked
     for key in named.intersection(("algorithm", "baseline", "method")):
-        kinds = set(map(type, map(methodcaller("get", key), points))) | {type(defaults.get(key))}
         values = (*map(methodcaller("get", key), points), defaults.get(key))
-        if kinds - {str, _NONE} or "" in values:
-            bad = next(v for v in values if type(v) not in (str, _NONE) or v == "")
-            raise UserError(f"bad {key} {short_repr(bad)}: a non-empty string (a family such as flash3, a cascade, or "
-                            "a method); leave it out for the default")
-    flags = (set(map(type, map(methodcaller("get", "causal"), points))) | {type(defaults.get("causal"))}
-             if "causal" in named else set())
-    for kind in flags - {bool, _NONE}:
-        if not (kind.__module__ == "numpy" and kind.__name__ == "bool"):  # np.True_ is a truth value too
-            bad = next(v for v in (*(p.get("causal") for p in points), defaults.get("causal")) if type(v) is kind)
-            raise UserError(f"bad causal {bad!r}: true or false")
+        if set(map(type, values)) - {str, _NONE} or "" in values:
+            raise UserError(f"bad {key} {short_repr(next(filter(_bad_name, values)))}: {NAME_RULE}")
+    if "causal" in named:
+        values = (*map(methodcaller("get", "causal"), points), defaults.get("causal"))
+        for kind in set(map(type, values)) - {bool, _NONE}:
+            if not (kind.__module__ == "numpy" and kind.__name__ == "bool"):  # np.True_ is a truth value too
+                raise UserError(f"bad causal {next(v for v in values if type(v) is kind)!r}: true or false")
     if POINT_FIELDS.issuperset(defaults) and all(map(POINT_FIELDS.issuperset, points)):
         return
     for where, fields in (("defaults", defaults), *((f"point {i}", p) for i, p in enumerate(points))):
@@ -471,16 +471,17 @@ def _column_plan(hw_name, algo, baseline, head_dim: int, v_head_dim: int, dtype,
 
 def _file_version(name) -> tuple | None:
     """(resolved path, mtime, size) of a TOML machine named by path (NAME.toml or NAME.toml:MHZ), None for a bundled
-    name: what ``hardware`` caches a TOML by."""
+    name: what ``hardware`` caches a TOML by (``file_version``, the cascades' own, and the path resolved)."""
     import os
+
+    from einsum_cascades.library import file_version
 
     if type(name) is not str or ".toml" not in name.lower():
         return None
-    path = name.rpartition(":")[0] if name.rpartition(":")[0].lower().endswith(".toml") else name
-    if not os.path.isfile(path):
-        return None
-    st = os.stat(path)
-    return os.path.realpath(path), st.st_mtime_ns, st.st_size
+    head = name.rpartition(":")[0]
+    path = head if head.lower().endswith(".toml") else name
+    version = file_version(path)
+    return None if version is None else (os.path.realpath(path), *version)
 
 
 @lru_cache(maxsize=1024)

@@ -35,6 +35,7 @@ from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
 from simulator.gpu_kernels import ctas_by_smem
 from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
+from simulator.estimate_kernels import QUEST_PAGE
 from simulator.result import Result
 from simulator.tile_cost import ISSUE_LANES
 
@@ -397,8 +398,6 @@ def quest_budget(family: str, wl) -> int | None:
                         f"batch_size = 1): got --batch {wl.batch} --heads {wl.heads} --kv-heads {wl.kv_heads}; use "
                         "--batch 1 and --kv-heads equal to --heads (--model llama2-7b), or --algo flash-decoding for "
                         "a block-sparse budget on FA2's split-KV kernel")
-    from simulator.estimate_kernels import QUEST_PAGE
-
     if wl.sparsity:
         raise UserError(f"{family}: a budget(n) call's keys are its budget's pages, which no --sparsity resizes: "
                         f"got --sparsity {wl.sparsity:g} (a sparsity sweep or plot sets one); drop it, or sweep "
@@ -418,15 +417,13 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     if budget is not None:
         from dataclasses import replace
 
-        from simulator.estimate_kernels import QUEST_PAGE
         from simulator.flashinfer_tc import flashinfer_build
 
         keys = min(-(-budget // QUEST_PAGE) * QUEST_PAGE, int(wl.kv_len))  # whole pages: topk picks pages
         with flashinfer_build("0.0.1"):
             inner = flashinfer_decode(hw, family, replace(wl, kv_len=keys, pattern=None, page_size=QUEST_PAGE))
-        return Result(inner.hardware, inner.algorithm, wl, inner.time_s, inner.bound, inner.cost, inner.times,
-                      inner.utilization, inner.flops, keys / wl.kv_len, inner.energy_j,
-                      {**inner.detail, "quest_budget": budget, "quest_keys": keys})
+        return replace(inner, workload=wl, block_density=keys / wl.kv_len,
+                       detail={**inner.detail, "quest_budget": budget, "quest_keys": keys})
     left = check(family, hw, wl)
     cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None,
                         sm=regs_arch(hw, family))

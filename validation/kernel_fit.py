@@ -98,11 +98,7 @@ def fit_kernels(doc: dict, hw, say=None, only: tuple[str, ...] | None = None) ->
         if say is not None:
             say(f"fitting {target} to {len(points)} points, then {len(points)} leave-one-out refits")
         allowed = _identifiable(ranges[target], points)
-        fit = _fit(hw, target, allowed, points)
-        fit = replace(fit, held={name: ("its points are of one head dim, which cannot tell it from the efficiency"
-                                        if name.endswith("_softmax_exposed") else "its points are of one length")
-                                 for name in fit.values
-                                 if allowed[name][0] == allowed[name][1] and ranges[target][name][0] != ranges[target][name][1]})
+        fit = replace(_fit(hw, target, allowed, points), held=_held(ranges[target], allowed))
         fits.append(fit)
         if say is not None:
             for text in _range_notes(fit, allowed):
@@ -140,6 +136,13 @@ def fit_points(doc: dict, hw, only: tuple[str, ...] | None = None) -> dict[str, 
         if sum(_stream_ratio(hw, p) >= OVERLAP_MIN_RATIO for p in prefill) >= MIN_POINTS:
             by_target[OVERLAP] = prefill
     return by_target
+
+
+def _held(ranges: dict, allowed: dict) -> dict:
+    """Figure -> why ``_identifiable`` held it (its allowed range one value where the full one is not)."""
+    return {name: ("its points are of one head dim, which cannot tell it from the efficiency"
+                   if name.endswith("_softmax_exposed") else "its points are of one length")
+            for name, (lo, hi) in allowed.items() if lo == hi and ranges[name][0] != ranges[name][1]}
 
 
 def _identifiable(ranges: dict, points: list) -> dict:

@@ -29,16 +29,13 @@ def load(path: str) -> dict:
         raise UserError(f"no such results file {path!r}")
     if p.suffix.lower() == ".csv":
         return _measured(path, read_csv(p), None)
-    text = read_text(p)
     try:
-        doc = parse_json(text)
+        doc = parse_json(read_text(p), path)
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); "
                         "a CSV of measured points must end in .csv") from None
-    except UserError as err:  # NaN, Infinity or 1e999 (parse_json): which file
-        raise UserError(f"{path}: {err}") from None
     if isinstance(doc, dict) and ("format" in doc or isinstance(doc.get("device"), dict)):
         return check_results(doc, path)
     if isinstance(doc, list):

@@ -34,21 +34,22 @@ def load_results(path: str) -> dict:
     """A validation results file; UserError if it is missing or not the documented format."""
     if not Path(path).is_file():
         raise UserError(f"no such results file {path!r}")
-    text = read_user_text(path, "results file")
     try:
-        doc = parse_json(text)
+        doc = parse_json(read_user_text(path, "results file"), path)
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
     except RecursionError:
         raise UserError(f"{path}: JSON nested too deeply") from None
-    except UserError as err:  # NaN, Infinity or 1e999 (parse_json): which file
-        raise UserError(f"{path}: {err}") from None
     return check_results(doc, path)
 
 
-def parse_json(text: str):
-    """JSON as results files hold it: finite numbers only (NaN, Infinity and 1e999 are UserErrors)."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+def parse_json(text: str, path: str | None = None):
+    """JSON as results files hold it: finite numbers only (NaN, Infinity and 1e999 are UserErrors, naming ``path``
+    where given)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except UserError as err:
+        raise (UserError(f"{path}: {err}") if path else err) from None
 
 
 def _no_constant(name: str):
@@ -255,6 +256,11 @@ def _predict_point(p: dict, hw_name: str, clock_mhz: float | None = None) -> dic
             "below_floor": under_floor(measured, floor)}
 
 
+def call_key(p: dict) -> tuple:
+    """What one timed call is: its kernel and the fields of SAME_CALL (rows with equal keys timed the same call)."""
+    return (p["kernel"], *(p.get(k) for k in SAME_CALL))
+
+
 def speedup_errors(points: list[dict]) -> list[dict]:
     """Predicted vs measured speedups: each fused point over each naive kernel of its shape (attnsim's own
     and PyTorch's standard attention, where both ran), each sparse point over its dense twin. A call timed in
@@ -274,9 +280,9 @@ def speedup_errors(points: list[dict]) -> list[dict]:
             dense.setdefault((p["kernel"], key(p)), p)
     out, seen = [], set()
     for p in points:
-        if (p["kernel"], key(p)) in seen:
+        if call_key(p) in seen:
             continue
-        seen.add((p["kernel"], key(p)))
+        seen.add(call_key(p))
         if p["algorithm"] != "naive":
             # standard attention has no varlen entry (a varlen call's baseline ran the batch padded) and no split count
             out += [_pair("fused_vs_naive", p, base) for base in naive.get(key(p, varlen=False, num_splits=None), ())]
