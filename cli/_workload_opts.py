@@ -238,10 +238,10 @@ def skips_refused(points: list[dict]) -> bool:
 def run_listed(points: list[dict]) -> list[dict]:
     """The rows of the command line's points: all of them, or, in a matrix (``skips_refused``), those whose kernel
     runs their shape, with one note on stderr for the rest; an error if none runs."""
-    from simulator.api import run_points, run_points_or_refusals
+    from simulator.api import rows_of, run_points_or_refusals
 
     if not skips_refused(points):
-        return run_points(points)
+        return rows_of(points, {})
     out = run_points_or_refusals(points)
     rows, refused = [r for r in out if isinstance(r, dict)], [r for r in out if isinstance(r, str)]
     if not rows:

@@ -57,16 +57,14 @@ def simulate(from_file, explain, fmt, **opts):
 
 
 def _run_rows(points, defaults, path) -> list[dict]:
-    """All rows at once (fast); on bad input, again one by one to name the first bad row."""
-    from simulator.api import run_points
+    """All rows at once (fast); on bad input, the first bad row's own error, named (found by bisection)."""
+    from simulator.api import first_bad_point, rows_of
 
     try:
-        return run_points(points, **defaults)
+        return rows_of(points, defaults)
     except UserError:
-        pass
-    for i, point in enumerate(points, start=1):
-        try:
-            run_points([point], **defaults)
-        except UserError as err:
-            raise UserError(f"{path} row {i}: {err}") from None
-    raise AssertionError("run_points failed on the whole file but on no single row")
+        found = first_bad_point(points, defaults)
+        if found is None:
+            raise
+    i, err = found
+    raise UserError(f"{path} row {i + 1}: {err}") from None

@@ -240,9 +240,9 @@ def _ignore_interrupts() -> None:
 
 def _rows(points: list) -> list:
     """The points' rows; in a matrix (``_SKIP``), a refused point's place holds why (a str)."""
-    from simulator.api import run_points, run_points_or_refusals
+    from simulator.api import rows_of, run_points_or_refusals
 
-    return run_points_or_refusals(points) if _SKIP else run_points(points)
+    return run_points_or_refusals(points) if _SKIP else rows_of(points, {})
 
 
 def _run_task(members: list[int]) -> list[tuple]:

@@ -297,13 +297,74 @@ def run_points(points, **defaults) -> list[dict]:
     Dense GPU points that share hardware, algorithm, baseline, head dim and
     dtype are evaluated together over columns of sizes (the same model code,
     see ``simulator.columns``); every other point one at a time. On bad input
-    the error is the one a point-by-point run raises, though not necessarily
-    for the first bad point (callers that must name the row re-run one by one).
+    the error (a UserError, a ValueError) is the first bad point's own, named
+    by its index: ``run_points: point 7 of 20 (seq_len=0): bad seq-len 0: ...``.
     """
+    points = _point_list(points)
+    try:
+        return rows_of(points, defaults)
+    except UserError as err:
+        if len(points) < 2 or str(err).startswith("run_points: point "):
+            raise
+        first = first_bad_point(points, defaults)
+        if first is None:  # no point fails alone: the whole call's error, as it was
+            raise
+        i, own = first
+        where = f"point {i} of {len(points)} ({_point_text(points[i])})"
+        if i == 0 and defaults and _fails_alone(defaults) == str(own):  # every point fails: the defaults do
+            where = f"the defaults ({_point_text(defaults)})"
+        own.args = (f"run_points: {where}: {own}", *own.args[1:])
+        raise own from None
+
+
+def _fails_alone(defaults: dict) -> str | None:
+    """The error of a point that gives nothing of its own under these defaults, if it fails."""
+    try:
+        rows_of([{}], defaults)
+    except UserError as err:
+        return str(err)
+    return None
+
+
+def _point_list(points) -> list:
     if points is None or isinstance(points, (dict, str, bytes)):
         raise UserError(f"run_points: points is {type(points).__name__}; pass a list of point dicts "
                         "([dict(seq_len=4096), ...])")
-    points = points if type(points) is list else list(points)  # a generator or tuple: its points, once
+    return points if type(points) is list else list(points)  # a generator or tuple: its points, once
+
+
+def first_bad_point(points: list, defaults: dict) -> tuple[int, UserError] | None:
+    """The first point that fails on its own and its error, by bisection over the whole runs (a point's row does not
+    depend on its neighbours): about two runs of the points, spent only when some point is bad."""
+    lo, hi = 0, len(points)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            rows_of(points[lo:mid], defaults)
+        except UserError:
+            hi = mid
+        else:
+            lo = mid
+    try:
+        rows_of(points[lo:hi], defaults)
+    except UserError as err:
+        return lo, err
+    return None
+
+
+def _point_text(point) -> str:
+    """A point's fields as ``key=value, ...``, cut so that the error stays one line."""
+    if type(point) is not dict:
+        return short_repr(point)
+    text = ", ".join(f"{k}={v!r}" if type(v) is str else f"{k}={v}" for k, v in point.items() if v is not None)
+    return text if len(text) <= 80 else text[:76] + " ..."
+
+
+def rows_of(points: list, defaults: dict) -> list[dict]:
+    """``run_points`` without naming the bad point on error: the error a point-by-point run raises, though not
+    necessarily for the first bad point. The command line's callers name their own rows (a file's row, a list's
+    values), or re-run one by one to do so."""
+    points = _point_list(points)
     _check_fields(points, defaults)
     rows = [None] * len(points)
     methods = {}
@@ -348,7 +409,7 @@ def run_points_or_refusals(points, **defaults) -> list:
     raised alone). A value no kernel takes still raises: when some point fails, every point's workload is checked
     first, as it would be alone."""
     try:
-        return run_points(points, **defaults)
+        return rows_of(points, defaults)
     except UserError:
         pass
     _check_fields(points, defaults)
@@ -358,7 +419,7 @@ def run_points_or_refusals(points, **defaults) -> list:
     out = []
     for point in points:
         try:
-            out.extend(run_points([point], **defaults))
+            out.extend(rows_of([point], defaults))
         except UserError as err:
             out.append(str(err))
     return out

@@ -83,3 +83,26 @@ def test_an_empty_kernel_name_is_refused_not_the_default(kw):
         simulate(**kw)
     with pytest.raises(UserError, match="non-empty string"):
         run_points([dict(seq_len=1024, **{"algorithm" if "algo" in kw else "baseline": ""})])
+
+
+def test_run_points_names_the_first_bad_point_with_its_own_error():
+    from einsum_cascades.sparsity import PatternError
+
+    good = [dict(seq_len=1024 * (i + 1)) for i in range(100)]  # enough for the columns' path
+    points = good[:37] + [dict(seq_len=2048, head_dim=100)] + good[37:80] + [dict(seq_len=0)] + good[80:]
+    with pytest.raises(UserError) as err:
+        run_points(points, hardware="h100")
+    assert str(err.value) == ("run_points: point 37 of 102 (seq_len=2048, head_dim=100): bad head-dim 100: must be "
+                              "a multiple of 8")
+    with pytest.raises(PatternError, match=r"^run_points: point 1 of 2 \(seq_len=1024, pattern='window\('\): bad "):
+        run_points([dict(seq_len=1024), dict(seq_len=1024, pattern="window(")])  # the error keeps its type
+    with pytest.raises(UserError, match=r"^run_points: point 1 of 2 \(seq_len=5, causal='no'\): bad causal 'no'"):
+        run_points([dict(seq_len=5), dict(seq_len=5, causal="no")])
+
+
+def test_run_points_names_defaults_that_no_point_can_run_under():
+    with pytest.raises(UserError, match=r"^run_points: the defaults \(hardware='b200', algorithm='flash3'\): "
+                                        r"algorithm 'flash3' does not build for b200"):
+        run_points([dict(seq_len=1024), dict(seq_len=2048)], hardware="b200", algorithm="flash3")
+    with pytest.raises(UserError, match=r"^bad seq-len 0"):  # one point: its error as it is
+        run_points([dict(seq_len=0)])

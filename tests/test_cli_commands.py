@@ -110,7 +110,7 @@ def test_a_sweep_worker_that_dies_ends_the_sweep_with_one_line(tmp_path, monkeyp
 
     import simulator.api
 
-    monkeypatch.setattr(simulator.api, "run_points", lambda points: os._exit(9))  # as a SIGKILL leaves it
+    monkeypatch.setattr(simulator.api, "rows_of", lambda points, defaults: os._exit(9))  # as a SIGKILL leaves it
     r, out = _parallel_sweep(tmp_path, monkeypatch, "dead.csv", "--jobs", "2")
     assert r.exit_code == 1 and "worker" in r.output and len(r.output.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))

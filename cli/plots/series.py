@@ -79,19 +79,19 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     Each row also gets ``dense_block_density``: the block density of the same point without pattern or
     sparsity (causal kept), which ``line_series`` divides by so the ideal speedup is 1 at sparsity 0.
     """
-    from simulator.api import default_algorithm, hardware, run_points
+    from simulator.api import default_algorithm, hardware, rows_of
 
     points = [dict(p) for p in points]
     for p in points:
         p["algorithm"] = p["algorithm"] or default_algorithm(hardware(p["hardware"]))
         p["baseline"] = p["baseline"] or p["algorithm"]
-    rows = run_points(points)
+    rows = rows_of(points, {})
     dense: dict[tuple, float] = {}
     for p, row in zip(points, rows):
         twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None}
         key = tuple(sorted(twin.items()))
         if key not in dense:
-            dense[key] = run_points([twin])[0]["block_density"]
+            dense[key] = rows_of([twin], {})[0]["block_density"]
         row["dense_block_density"] = dense[key]
     return rows
 
