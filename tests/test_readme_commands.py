@@ -86,3 +86,15 @@ def test_the_readme_output_is_what_the_command_prints(command, shown, tmp_path, 
     missing = next(w for w in expected if w not in _words(printed))
     pytest.fail(f"README's output of `{command}` is not what it prints today (first word not found in order: "
                 f"{missing!r}); regenerate the block from the command")
+
+
+def test_the_prose_quotes_the_pooled_accuracy_the_readme_prints():
+    """The sentence that reads the pooled held-out line of `python3 bench/accuracy.py` in words quotes the numbers of
+    that line as the README's own block prints it (the block itself is checked against a run above)."""
+    text = (ROOT / "README.md").read_text()
+    line = re.search(r"held out +(\d+) points +model median ([\d.]+%), (\d+) within 10%; +roofline median ([\d.]+%), "
+                     r"(\d+) within 10%", text)
+    n, median, within, roof, roof_within = line.groups()
+    prose = " ".join(text.split())
+    assert (f"the {n} held-out points come out at a {median} median |error|, {within} of them within 10%, where the "
+            f"roofline's median is {roof} ({roof_within} within 10%)") in prose
