@@ -186,7 +186,8 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
     spec = hw if hasattr(hw, "kind") else hardware(hw)  # a loaded spec, or a name or path to load
     wl = Workload(**workload)
     algo = algo or default_algorithm(spec)
-    result = evaluate(spec, algo, wl, timed=not cannot_fit(spec, wl))  # mark_rows empties the time of one that cannot
+    fits = not cannot_fit(spec, wl)
+    result = evaluate(spec, algo, wl, timed=fits)  # mark_rows empties the time of one that cannot, and its note
     if baseline:
         base_algo, base_hw = split_baseline(baseline)
         base_spec = hardware(base_hw) if base_hw else spec
@@ -197,7 +198,7 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
-    if note := density_note(row, result, base_spec, base):
+    if fits and (note := density_note(row, result, base_spec, base)):  # a row that does not fit says only that
         row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]
 
@@ -243,13 +244,18 @@ def _ragged_share(result: Result, block_density: float) -> float | None:
     the tiles the kernel visits (FlashInfer's extra window tile included), so the share starts from it."""
     wl, det = result.workload, result.detail
     bq, bkv = det.get("block_q"), det.get("block_kv")
-    if not (bq and bkv) or tile_source.head_groups(wl) or grid_call(wl):
+    if not (bq and bkv) or tile_source.head_groups(wl) or grid_call(wl) or not wl.kv_len % bkv:
+        return None
+    rows, cols = -(-wl.seq_len // bq), -(-wl.kv_len // bkv)
+    empty = 1.0 - (wl.kv_len % bkv) / bkv  # the share of a last-column tile past the last key
+    # at most every last-column tile kept: if even that lifts the mask's keys against its tiles by less than half the
+    # note's slack, the ragged tile is no reason, and its column is not mapped (a random mask's map of millions of
+    # tiles took half a second a point of a sweep)
+    if block_density * (cols - empty) / (block_density * cols - empty) - 1 < DENSITY_NOTE_SLACK / 2:
         return None
     last = tile_source.last_column_tiles(tile_source.tile_rows(wl, bq, bkv).pattern, wl.seq_len, wl.kv_len, bq, bkv)
     if not last:
         return None
-    rows, cols = -(-wl.seq_len // bq), -(-wl.kv_len // bkv)
-    empty = 1.0 - (wl.kv_len % bkv) / bkv  # the share of a last-column tile past the last key
     share = (block_density * rows * cols - last * empty) / (rows * (cols - empty))
     return share if share < block_density * (1 - 1e-9) else None
 
