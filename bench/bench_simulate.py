@@ -105,6 +105,9 @@ SPARSE_SWEEP = ["--hw", "h100,h200", "--algo", "flash2,flash3", "--seq-len", "1k
                 "--batch", "64,1,8,2,32", "--heads", "16,8,4"]  # 2 x 2 x 11 x 11 x 5 x 3 = 7,260 sparse points
 
 
+SPARSE_TO_DENSE = 0.008  # the sparse sweep's points/s against run_points' dense ones below which a slowdown is likely
+
+
 def bench_sparse_sweep(*extra):
     """Points/s of the 7,260-point sparse `attnsim sweep` to CSV, start-up included (numba's cache warm); on every
     usable core unless ``extra`` says --jobs 1."""
@@ -176,8 +179,12 @@ if __name__ == "__main__":
     print(f"dense points/s via run_points (20,000 distinct points, 5 runs): median {median_rate:,.0f}, "
           f"best {best_rate:,.0f}")
     print(f"masked points/s via run_points (2,000 distinct causal / windowed points): {bench_masked():,.0f}")
-    print(f"sparse points/s via `attnsim sweep` to CSV (7,260 points, incl. start-up): {bench_sparse_sweep():,.0f} "
+    sparse_rate = bench_sparse_sweep()
+    print(f"sparse points/s via `attnsim sweep` to CSV (7,260 points, incl. start-up): {sparse_rate:,.0f} "
           f"(--jobs 1: {bench_sparse_sweep('--jobs', '1'):,.0f})")
+    if sparse_rate < SPARSE_TO_DENSE * median_rate:  # both move with the machine's speed; their ratio hardly does
+        print(f"  CHECK: the sparse sweep runs at {sparse_rate / median_rate:.2%} of the dense rate, under "
+              f"{SPARSE_TO_DENSE:.0%}: 1.8% on 2026-12-07, 0.19% while a speedup note mapped every tile (2897f3c)")
     dense_s, masked_s = bench_latency()
     print(f"one point, whole process, warm: dense {dense_s:.2f} s, masked (README's first command) {masked_s:.2f} s")
     readme_s, periodic_s, method_s, large_s, large_again_s = bench_cold()
