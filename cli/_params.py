@@ -63,6 +63,8 @@ class FloatListType(click.ParamType):
             return value
         out = []
         for part in str(value).split(","):
+            if not part.strip():
+                raise UserError(f"bad {_label(param)} {short_repr(str(value))}: an empty item in the comma list")
             out.extend(_float_range(part, _label(param)) if ".." in part else [_float(part, _label(param))])
         return _capped(out, value, param)
 
@@ -102,7 +104,8 @@ def _float_range(text: str, label: str) -> list[float]:
         raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH or LOW..HIGH:N with LOW <= HIGH and N >= 2")
     if n > MAX_VALUES:
         raise UserError(f"bad {label} range {short_repr(text)}: {n:,} values; at most {MAX_VALUES:,}")
-    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+    # the ends as given, the steps between them to 12 digits (0.05, not 0.049999999999999996; never past HIGH)
+    return [lo, *(float(f"{lo + (hi - lo) * i / (n - 1):.12g}") for i in range(1, n - 1)), hi]
 
 
 def _float(text: str, label: str) -> float:

@@ -28,6 +28,22 @@ class AlgoListType(NameListType):
         prefix = f"{done}," if done else ""
         return [CompletionItem(prefix + n) for n in completions(ALGORITHMS, last)]
 
+    def convert(self, value, param, ctx):
+        return [_known_case(name) for name in super().convert(value, param, ctx)]
+
+
+def _known_case(name: str) -> str:
+    """A family, bundled cascade or mapping named in another case (FLASH3, Attention-1pass@Flash3) as attnsim spells
+    it, as --hw takes H100; a .cascade file's path and a TOML's keep theirs."""
+    base, at, mapping = name.partition("@")
+    known = set(ALGORITHMS) | set(cascade_names())
+    if base.lower() in known and base not in known:
+        base = base.lower()
+    if at and mapping.lower() in set(ALGORITHMS) | set(bundled_names()) | set(mappings("gpu")) | set(
+            mappings("accelerator")) and not mapping.lower().endswith(".toml"):
+        mapping = mapping.lower()
+    return base + at + mapping
+
 
 # option name -> (list-capable, help)
 _OPTIONS = [
@@ -71,7 +87,7 @@ _OPTIONS = [
                       "sequences packed with cu_seqlens, each of --seq-len), as a serving engine's prefill does: "
                       "FA3's varlen scheduler (today's builds: its scheduler kernel and packed GQA; 2024's: one "
                       "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
-                      "kernel. flash1, flash2 and flash3 only. Default: off (--scope layer calls are varlen "
+                      "kernel. flash1, flash2, flash3, flashinfer-prefill and flashinfer-prefill-fa2 only. Default: off (--scope layer calls are varlen "
                       "whatever it says)."),
     click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS, zero=True), default=None,
                  help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
@@ -101,7 +117,7 @@ _OPTIONS = [
                       "that repeats the call without a flush (kernel-warm), or a serving engine's attention "
                       "layer call (layer: adds the KV-cache append, FA3's scheduler kernel and CUDA-graph "
                       "launches; --explain lists them)."),
-    click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"]), default=None,
+    click.option("--dtype", type=click.Choice(["fp16", "bf16", "fp8"], case_sensitive=False), default=None,
                  help="Element type (default: fp16, or the --model's)."),
     click.option("--model", default=None, shell_complete=lambda ctx, param, incomplete: [
                      m for m in MODELS if m.startswith(incomplete)],
@@ -115,7 +131,8 @@ _OPTIONS = [
                  help=f"A published sparse method: {', '.join(METHODS)} (attnsim method list). Sets its pattern, "
                       "estimate and kernel, and dense FlashAttention as the baseline; options given explicitly win, "
                       "and any head count, head dim or --model replaces the method's own model whole."),
-    click.option("--baseline", default=None,
+    click.option("--baseline", default=None, callback=lambda ctx, param, value: value if value is None else
+                 _known_case(value),
                  shell_complete=lambda ctx, param, incomplete: completions(ALGORITHMS, incomplete),
                  help="Algorithm to compare against. Default: the dense run of the same algorithm when the "
                       "workload is sparse, else naive (GPU) / unfused (accelerator)."),

@@ -58,7 +58,7 @@ def calibrate(results, output, hw, kernels, clock_mhz, only):
       attnsim calibrate --kernels validation/published/fa3-paper-h100.json -o h100-fit.toml
       attnsim calibrate --kernels --only cuda_core validation/published/tileops-nightly-2026-09-07-h200.json -o h200-fit.toml
       attnsim calibrate --kernels --only overlap validation/published/fa3-paper-h100.json -o h100-overlap.toml
-      attnsim calibrate --kernels my-h100.csv -o my-h100-fit.toml   # your own timings (validate report's CSV)
+      attnsim calibrate --kernels my-h100.csv -o my-h100-fit.toml   # your own timings (a CSV as validate report reads it)
       attnsim simulate --hw my-h100.toml --seq-len 32k
     """
     from validation.calibrate import calibrate as fit, to_toml

@@ -111,14 +111,16 @@ def _print(c) -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
               help="Seed of the random inputs (0 .. 2**64 - 1).")
 @click.option("--tolerance", type=float, default=1e-9, show_default=True, help="Largest max |error| that passes (>= 0).")
-@click.option("--reference", type=click.Choice(["softmax", "sigmoid", "linear", "softcap", "none"]), default=None,
+@click.option("--reference", type=click.Choice(["softmax", "sigmoid", "linear", "softcap", "unnormalised",
+                                               "differential", "lightning", "none"]), default=None,
               help="What to compare with (default: the file's '# reference:' line, else softmax); none only runs it.")
 def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
     """Run NAME on random inputs with the numpy oracle; compare with its reference.
 
     Exit status 1 when the max error is above the tolerance, so a cascade you
     wrote can be checked in a script. The oracle evaluates each Einsum over its whole
-    iteration space, so sizes are small: at most 2**24 elements per Einsum (e.g. P = M = 1k, E = 16).
+    iteration space, so sizes are small: at most 2**24 elements per Einsum and 2**28
+    over the whole run (attention-1pass: P = M = 2k, E = 16 runs; 4k does not).
     """
     import math
 

@@ -19,7 +19,7 @@ from einsum_cascades.errors import UserError
 _COMMANDS = {
     "simulate": ("cli.simulate_cmd", "simulate", "Predict time, bound and speedup of an attention kernel on a machine."),
     "sweep": ("cli.sweep_cmd", "sweep", "Evaluate the cartesian product of workload lists and ranges to CSV/JSON."),
-    "plot": ("cli.plot_cmd", "plot", "Draw speedup, sparsity, roofline, breakdown or validation figures."),
+    "plot": ("cli.plot_cmd", "plot", "Draw speedup, sparsity, roofline, breakdown, validation or evidence figures."),
     "cascade": ("cli.cascade_cmd", "cascade", "List, show, draw and check Einsum cascades."),
     "pattern": ("cli.pattern_cmd", "pattern", "Show densities and tile counts of a sparsity pattern."),
     "hw": ("cli.hw_cmd", "hw", "List and show hardware models (GPUs and accelerators)."),

@@ -28,7 +28,7 @@ def validate():
 @validate.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quick", is_flag=True, help="A few minutes: the microbenchmarks and one shape of every kernel.")
 @click.option("--hw", default=None, callback=not_empty, help="Hardware model to record for `validate report` (name or TOML).")
-@click.option("--only", default=None, metavar="PARTS",
+@click.option("--only", default=None, callback=not_empty, metavar="PARTS",
               help="Run only these parts (comma-separated): micro, attention, decode, torch. Join the files with `validate merge`.")
 @click.option("--warm", is_flag=True,
               help="Time the attention points without the L2 flush between calls (recorded as scope kernel-warm; "

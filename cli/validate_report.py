@@ -62,6 +62,14 @@ def report(results, hw, fmt, output, clock_mhz):
         from cli.plots.style import check_output
 
         check_output(output)
+    if hw is not None:  # a bad --hw is the option's, not the file's first row's
+        from einsum_cascades.errors import UserError
+        from simulator.api import hardware
+
+        try:
+            hardware(hw)
+        except UserError as err:
+            raise UserError(f"--hw: {err}") from None
     doc = load(results)
     if clock_mhz is not None:
         doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}

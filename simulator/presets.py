@@ -258,6 +258,9 @@ def config_notes(name: str) -> list[str]:
 
 def _count(config: dict, key: str, path: str) -> int:
     value = config.get(key)
+    if key not in config:
+        raise UserError(f"--model {path!r}: the config has no {key}; a model's config.json gives it as a positive "
+                        "integer")
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_SIZE:
         raise UserError(f"--model {path!r}: {key} must be a positive integer up to {MAX_SIZE} (1024g), "
                         f"got {short_repr(value)}")

@@ -111,3 +111,13 @@ def test_help_stays_light():
     code = "import sys; from cli.main import cli; print(sorted({'sympy', 'networkx', 'matplotlib'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_check_offers_every_reference_the_library_names():
+    """`cascade check --reference` takes each reference a cascade's '# reference:' line may name (the bundled
+    attention-differential, -lightning and -nosoftmax default to theirs), and none."""
+    from cli.cascade_cmd import check
+    from einsum_cascades.reference import REFERENCES
+
+    choice = next(p for p in check.params if p.name == "reference").type.choices
+    assert set(choice) == set(REFERENCES) | {"none"}

@@ -189,3 +189,20 @@ def test_calibrate_writes_a_loadable_toml_citing_the_measurements(tmp_path):
     assert "synthetic-h100-results.json" in spec.sources["gemm_efficiency"]
     sim = json.loads(run("simulate", "--hw", str(out), "--seq-len", "8k", "--format", "json").output)
     assert sim[0]["hardware"] == "h100-calibrated"
+
+
+def test_names_in_another_case_and_empty_list_items():
+    """--algo, --baseline and --dtype take names in another case as --hw does (FLASH3, FLASH2@H100, FP16); a float
+    list's empty item says so, as a size list's does; a range's steps are the decimals they mean."""
+    from cli._params import _float_range
+
+    r = CliRunner().invoke(cli, ["simulate", "--algo", "FLASH3", "--baseline", "Flash2@H100", "--dtype", "BF16",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)[0]
+    assert (row["algorithm"], row["baseline"], row["dtype"]) == ("flash3", "flash2", "bf16")
+    r = CliRunner().invoke(cli, ["simulate", "--sparsity", "0.5,"])
+    assert r.exit_code == 2 and "bad --sparsity '0.5,': an empty item in the comma list" in r.stderr
+    assert _float_range("0..0.95:20", "--sparsity")[1:3] == [0.05, 0.1] and _float_range("0..0.95:20", "x")[-1] == 0.95
+    r = CliRunner().invoke(cli, ["validate", "report", "validation/published/fa3-paper-h100.json", "--hw", "h999"])
+    assert r.exit_code == 2 and r.stderr.startswith("attnsim: error: --hw: unknown hardware 'h999'")
