@@ -41,6 +41,8 @@ def _floor_line(hw, wl, algorithm: str, result) -> str:
         return ""
     seconds, bound = floor
     what = floor_reason(bound, reads_every_key(wl.pattern, wl.sparsity), floor_clock_hz(hw))
+    if bound == "hbm" and wl.scope != "kernel":  # floor_time_s: a call timed without a flush may find them in L2
+        what += f", less the {hw.l2_bytes / 2**20:.0f} MiB of L2 a call timed without an L2 flush may find them in"
     return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
             f"this prediction runs at {seconds / time_s:.0%} of that speed")
 

@@ -365,7 +365,9 @@ def _flashmla_lines(hw, wl, det: dict) -> list[str]:
         "part(s) a request" + (" (the combine kernel merges them)" if det["split_segments"] else ""),
         f"tile (64 rows x 64 keys at d={wl.head_dim}/{wl.v_head_dim}) = {det['tile_cycles']:,.0f} SM cycles "
         f"[{det['tile_bound']}], a request's start and end {det['segment_cycles']:,.0f} (block-table read and first "
-        f"K block: two round trips; the first softmax; O out); longest part {det['longest_part_cycles']:,.0f} cycles "
+        f"K block: two round trips; the first softmax; O out" + (
+            f"; {det['split_segment_cycles']:,.0f} for a split piece, its O out in fp32" if det["split_segments"]
+            else "") + f"); longest part {det['longest_part_cycles']:,.0f} cycles "
         f"= {det['longest_part_cycles'] * us:.2f} us" + (
             f", run {det['waves']} times: {det['m_blocks'] * wl.kv_heads * det['sm_parts']:,} CTAs of one an SM in "
             f"{det['waves']} waves of {hw.sms}" if det["waves"] > 1 else "")] + ([

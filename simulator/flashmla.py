@@ -246,7 +246,8 @@ def simulate(hw, wl):
                   split_segments=split_segments, split_requests=n_split,
                   partial_bytes=partial, partial_spill_bytes=spill, combine_s=combine,
                   part_blocks=[p[0] for p in per_part], tile_cycles=tile.cycles, tile_bound=tile.bound,
-                  segment_cycles=segment_cycles(False), longest_part_cycles=longest, waves=waves, clock_hz=clock,
+                  segment_cycles=segment_cycles(False), split_segment_cycles=segment_cycles(True),
+                  longest_part_cycles=longest, waves=waves, clock_hz=clock,
                   tile_fill=rows / (m_blocks * BLOCK_M))
     bound = "hbm" if tile.bound == "latency" else tile.bound
     causal = pattern_causal(wl) and wl.seq_len > 1

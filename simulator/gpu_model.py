@@ -32,7 +32,7 @@ from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
                               fa4_layout)
-from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, tensor_dtype, tile_cycles
+from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, smem_tile_bytes, tensor_dtype, tile_cycles
 from simulator.multipass import fused_passes
 from simulator.plans import plan
 from simulator.state_kernel import state_cost
@@ -500,8 +500,7 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     ops = ops_of(cfg, kd, kdv)
     return Cost(
         l2_bytes=visited * kv_tile + q_o + partial_o,
-        onchip_bytes=visited * (cfg.readers * cfg.kv_width(kd, kdv) + cfg.kv_load_width(kd, kdv)) * bc * b
-        / cfg.kv_share,
+        onchip_bytes=visited * smem_tile_bytes(cfg, kd, kdv, b),  # each tile's, as its smem term counts them
         tensor_flops=scores * ops.tensor_per_score + visited * cfg.block_q * ops.tensor_per_row,
         fma_ops=scores * ops.fp32_poly(cfg.exp_poly_fraction, EXP_POLY_FP32_OPS)
         + visited * cfg.block_q * ops.fp32_per_row,

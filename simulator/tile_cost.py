@@ -76,12 +76,7 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     kd, kdv = cfg.mma_dims(d, dv)  # the MMAs and smem tiles span the compiled head dims, the loads the call's
     ops = ops_of(cfg, kd, kdv)  # the cascade's work per score and per row of the tile (1-pass: QK^T and PV)
     tensor = (ops.tensor_per_score * br * bc + ops.tensor_per_row * br) / tensor_rate
-    kv_tile = bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share  # a CTA pair (2-CTA MMA) loads half each
-    kv_fill = bc * cfg.kv_load_width(kd, kdv) * b / cfg.kv_share  # what TMA / cp.async writes (MLA: K alone)
-    smem_read = cfg.readers * kv_tile + (br * kd * b if cfg.q_from_smem else 0)
-    p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
-    v_transpose = 2 * bc * kdv * b if cfg.transpose_v else 0  # FA3 fp8: V read (LDSM.T) and written back (STSM)
-    smem = (smem_read + kv_fill + p_round_trip + v_transpose) / smem_bw  # reads by the MMAs + the tile's fill
+    smem = smem_tile_bytes(cfg, kd, kdv, b) / smem_bw  # reads by the MMAs + the tile's fill
     load = (bc * cfg.kv_load_width(d, dv) * b / cfg.kv_share + extra_load) / l2_bw
     scores = br * bc
     sfu = (scores * ops.sfu_poly(poly) + br * ops.sfu_per_row) / sfu_rate
@@ -105,6 +100,20 @@ def _tile_cost(cfg, rates, d, dv, b, partial, extra_load) -> TileCost:
     if waits[wait] >= core:
         return TileCost(waits[wait], wait, gemm, softmax, hidden)
     return TileCost(core, max(parts, key=parts.get), gemm, softmax, hidden)
+
+
+def smem_tile_bytes(cfg, kd: int, kdv: int, b: int) -> float:
+    """Shared-memory bytes one tile moves at compiled head dims ``kd``/``kdv``: the K/V tile read by each of its
+    ``readers`` (a CTA pair of a 2-CTA MMA loads half each), Q re-read where the kernel takes it from smem each
+    tile, the K/V fill TMA or cp.async writes (MLA: K alone), P's round trip where the PV MMA reads it from smem,
+    and FA3 fp8's in-smem V transpose (LDSM.T and STSM). The tile's smem term and the call's smem roof both."""
+    br, bc = cfg.block_q, cfg.block_kv
+    kv_tile = bc * cfg.kv_width(kd, kdv) * b / cfg.kv_share
+    kv_fill = bc * cfg.kv_load_width(kd, kdv) * b / cfg.kv_share
+    smem_read = cfg.readers * kv_tile + (br * kd * b if cfg.q_from_smem else 0)
+    p_round_trip = 2 * br * bc * b if cfg.p_through_smem else 0  # P stored, then read by the PV MMA
+    v_transpose = 2 * bc * kdv * b if cfg.transpose_v else 0  # V read (LDSM.T) and written back (STSM)
+    return smem_read + kv_fill + p_round_trip + v_transpose
 
 
 def mask_issue_cycles(per_score: float, scores) -> float:

@@ -529,3 +529,23 @@ def test_a_ragged_tile_too_small_to_matter_is_not_mapped(monkeypatch):
     with pytest.raises(AssertionError, match="last_column_tiles called"):
         simulate("h100-pcie", "flashinfer-prefill", batch=32, heads=32, kv_heads=32, head_dim=128, dtype="bf16",
                  scope="kernel-warm", seq_len=1, kv_len=65536, pattern="window(256,256)")
+
+
+@pytest.mark.parametrize("kw", [dict(head_dim=64), dict(dtype="fp8")])  # P through smem; fp8's V transpose
+def test_the_smem_roof_counts_what_the_tile_counts(kw):
+    """The smem roof (seconds if shared memory alone bound the call) is the call's tiles at the bytes each tile's smem
+    term moves (Q re-read, P's round trip, fp8's V transpose included): on FA3's smem-bound tiles at head dim 64 and
+    in fp8 it is the tiles times the tile's smem cycles, and above the tensor and exp roofs. It once left those terms
+    out, so --explain named smem the bound while its roof table put smem 25-34% below tensor and exp (found by an
+    audit of --explain's arithmetic)."""
+    from simulator.gpu_kernels import kernel_config
+    from simulator.tile_cost import tile_cycles
+
+    hw, wl = hardware("h100"), Workload(seq_len=4096, **kw)
+    r = evaluate(hw, "flash3", wl)
+    cfg = kernel_config("flash3", hw, wl)
+    tile = tile_cycles(cfg, hw, wl, partial=False)
+    tiles = wl.heads * -(-4096 // cfg.block_q) * -(-4096 // cfg.block_kv)
+    assert r.bound == "smem" and tile.bound == "smem"
+    assert r.times["smem"] * hw.sms * hw.sustained_clock_hz / tiles == pytest.approx(tile.gemm, rel=1e-9)
+    assert r.times["smem"] > max(r.times["tensor"], r.times["exp"])
