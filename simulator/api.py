@@ -251,7 +251,8 @@ def _ragged_share(result: Result, block_density: float) -> float | None:
     # at most every last-column tile kept: if even that lifts the mask's keys against its tiles by less than half the
     # note's slack, the ragged tile is no reason, and its column is not mapped (a random mask's map of millions of
     # tiles took half a second a point of a sweep)
-    if block_density * (cols - empty) / (block_density * cols - empty) - 1 < DENSITY_NOTE_SLACK / 2:
+    most = block_density * cols - empty  # the tiles a row keeps, less the ragged tile's empty share, at the least
+    if most > 0 and block_density * (cols - empty) / most - 1 < DENSITY_NOTE_SLACK / 2:
         return None
     last = tile_source.last_column_tiles(tile_source.tile_rows(wl, bq, bkv).pattern, wl.seq_len, wl.kv_len, bq, bkv)
     if not last:
