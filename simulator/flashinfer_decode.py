@@ -125,7 +125,7 @@ SINGLE_GQA_FAST = (-0.01, 0.22)
 # A sliding window (``window_left``, flashinfer-ai/flashinfer PR #406, 28cffd36, 2024-07-29; not in 0.0.1): the
 # CUDA-core decode kernels compile DefaultAttention with use_sliding_window, whose LogitsMask keeps a key when
 # kv_idx + qo_len + window_left >= kv_len + qo_idx, but they still load and score every key of the request's range
-# (decode.cuh @ 8da13a29: BatchDecodeWithPagedKVCacheDevice and SingleDecodeWithKVCacheDevice start each chunk at
+# (decode.cuh @ 8da13a29: BatchDecodeWithPagedKVCacheDevice and SingleDecodeWithKVCacheKernel start each chunk at
 # kv_chunk_idx x chunk size, the keys before the window masked to -inf in compute_qk; the decode plan,
 # DecodePlan in scheduler.cuh, splits the whole request), so a windowed call moves the bytes of a full one and
 # issues a little more. The loop body's SASS instructions (a lane; ``#pragma unroll 2``: two iterations of tile x

@@ -268,7 +268,7 @@ def _prefill_tile_001(name: str, smem_per_sm: int, d: int, group: int, rows: int
     if group not in GROUPS_001:
         raise UserError(f"FlashInfer 0.0.1's prefill kernel runs GQA groups of {', '.join(map(str, GROUPS_001))} "
                         f"(utils.cuh SWITCH_GQA_GROUP_SIZE): got group {group}")
-    frags_x = 2 if rows > 64 else 1  # DISPATCH_NUM_FRAGS_X((qo_len * GROUP_SIZE > 64 ? 2 : 1), ...)
+    frags_x = 2 if rows > 64 else 1  # 9f49803b prefill.cuh SWITCH_NUM_FRAGS_X((qo_len * GROUP_SIZE > 64 ? 2 : 1), ...)
     per_row_block = MMA_ROWS * d * b
     frags_z = min(((smem_per_sm // SIZING_CTAS) // per_row_block - frags_x * WARPS) // 2, FRAGS_Z_001[0])
     if frags_z not in FRAGS_Z_001:
