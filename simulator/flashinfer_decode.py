@@ -33,7 +33,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
-from simulator.gpu_kernels import ctas_by_smem
+from simulator.gpu_kernels import ctas_by_smem, out_bytes
 from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
 from simulator.estimate_kernels import QUEST_PAGE
 from simulator.result import Result
@@ -438,10 +438,11 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     slots = hw.sms * k
     row_bytes = 2 * d * b  # one K row and one V row
     kv = wl.batch * wl.kv_heads * wl.kv_len * row_bytes
-    q_o = 2 * wl.batch * wl.heads * d * b
+    q_bytes = wl.batch * wl.heads * d * b
+    o_bytes = wl.batch * wl.heads * d * out_bytes(b)  # O in 16 bits over an 8-bit cache (the post's Fig. 11: half)
     partial = wl.batch * wl.heads * n_chunks * (d * b + PARTIAL_LSE_BYTES) if split else 0
     page_table = wl.batch * math.ceil(wl.kv_len / page_size(wl)) * 4 if family == BATCH else 0  # int32 page indices
-    reads = kv + q_o / 2 + page_table
+    reads = kv + q_bytes + page_table
     writeback = cold_l2_writeback_bytes(hw, wl, reads)  # the dirty lines nvbench's cold L2 flush leaves
     bw = hw.stream_bw(cp_async=True)  # decode.cuh loads K/V rows by cp_async::pred_load
     in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
@@ -461,7 +462,7 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     body = _loop_time(hw, stream, cuda)
     merge, merge_trips = merge_kernel(hw, wl, partial, n_chunks, split)
     lane_rows = wl.batch * wl.heads * wl.kv_len * cfg.bdx  # (K/V row, query head) pairs x the lanes of a row
-    cost = Cost(hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
+    cost = Cost(hbm_bytes=reads + o_bytes + partial, l2_bytes=reads + o_bytes + 2 * partial,
                 onchip_bytes=kv * (1.0 + cfg.bdy),  # cp.async writes each K/V row, the bdy query heads read it
                 fma_ops=lane_rows * lane_fp32_pipe_ops(cfg),
                 exp_ops=lane_rows, launches=2 if split else 1)
@@ -537,6 +538,6 @@ def merge_kernel(hw, wl, partial_bytes: float, n_chunks: int, split: bool) -> tu
     chunks at d = 128) and writes O (one row per query and head); (0, 0) without a split."""
     if not split:
         return 0.0, 0
-    moved = partial_bytes + wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * wl.dtype_bytes
+    moved = partial_bytes + wl.batch * wl.heads * wl.seq_len * wl.v_head_dim * out_bytes(wl.dtype_bytes)
     rounds = merge_rounds(int(n_chunks), int(wl.v_head_dim))
     return hw.launch_overhead_s + rounds * hw.dram_latency_s + moved / (hw.hbm_bw_bytes_s * hw.hbm_efficiency), rounds

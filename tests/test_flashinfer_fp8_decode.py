@@ -47,3 +47,13 @@ def test_the_posts_fp8_decode_is_held_out_within_ten_percent(name):
     points = predict(doc, None, [])
     assert len(points) == 5 and all(p["dtype"] == "fp8" for p in points)
     assert statistics.median(abs(p["error"]) for p in points) < 0.10
+
+
+def test_an_8_bit_cache_writes_its_output_in_16_bits():
+    """FlashInfer's CUDA-core decode over an fp8 cache writes O in half (the post's Fig. 11 benchmark): the call's
+    HBM bytes are its K/V and Q at one byte and O at two (a field audit found O counted at one byte)."""
+    from simulator import simulate
+
+    r = simulate("h100", "flashinfer-single-decode", heads=32, seq_len=1, kv_len=2048, dtype="fp8", num_splits=1)
+    k_v, q, o = 2 * 32 * 2048 * 128, 32 * 128, 32 * 128 * 2
+    assert r["hbm_bytes"] == k_v + q + o
