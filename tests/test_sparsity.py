@@ -140,3 +140,25 @@ def test_fit_pattern_says_what_is_reachable():
         fit_pattern("causal&sinks(10)", 0.1, 4096, 4096, 128, 128)
     with pytest.raises(UserError, match="no size"):
         fit_pattern("causal", 0.5, 4096, 4096, 128, 128)
+
+
+def test_global_positions_align_as_causal_does():
+    """global(n): the first n positions attend everything and are attended by all; with fewer queries than keys the
+    queries are the last positions (as causal aligns them), so a one-query decode over 8k keys is no global query: it
+    keeps the first 64 keys, as sinks(64) does (it kept every key, the query taken as position 0). Prefill (queries =
+    keys) is unchanged, and the element mask (the oracle) and the tile lowering agree."""
+    import numpy as np
+
+    from einsum_cascades.sparsity import brute_force_counts, parse_pattern, tile_counts
+    from simulator import simulate
+
+    rows = [simulate("h100", "flash-decoding", heads=8, seq_len=1, kv_len=8192, pattern=p) for p in ("global(64)",
+                                                                                                   "sinks(64)")]
+    assert rows[0]["block_density"] == rows[1]["block_density"] < 0.02 and rows[0]["flops"] == rows[1]["flops"]
+    p = parse_pattern("global(100)|window(256)")
+    for nq, nkv in ((1, 4096), (300, 4096), (4096, 4096), (130, 200)):
+        fast, brute = tile_counts(p, nq, nkv, 64, 64), brute_force_counts(p, nq, nkv, 64, 64)
+        assert np.array_equal(np.asarray(fast.row_full), np.asarray(brute.row_full))
+        assert np.array_equal(np.asarray(fast.row_partial), np.asarray(brute.row_partial))
+    mask = p.mask(np.arange(300)[:, None], np.arange(4096)[None, :], 300, 4096, (64, 64))
+    assert not mask[:, 100:3541].any() and mask[:, :100].all()  # no query of the last 300 positions is global

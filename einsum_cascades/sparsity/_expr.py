@@ -116,8 +116,8 @@ def _primitive_mask(name, a, q, k, seq_len, kv_len, block):
         return grid_mask(a, GRIDS[name], q, k)
     if name == "sinks":
         return k < a[0]
-    if name == "global":
-        return (q < a[0]) | (k < a[0])
+    if name == "global":  # the first n positions, a query's aligned as causal's (the queries end the sequence)
+        return (q + (kv_len - seq_len) < a[0]) | (k < a[0])
     if name == "strided":
         return back % a[0] == 0
     if name == "vertical_slash":

@@ -74,8 +74,8 @@ def term(conj, seq_len, kv_len, coin_block, coins, tables=None) -> list[int] | N
             chunk[0] = _finer_chunk(chunk[0], args[0])
         elif name in ("sinks", "k<"):
             bound("k", 0, args[0] - 1)
-        elif name == "q<":
-            bound("q", 0, args[0] - 1)
+        elif name == "q<":  # a global query: its aligned position q + off is one of the first n
+            bound("q", 0, args[0] - 1 - off)
         elif name == "strided":
             period["d"] = math.lcm(period["d"], args[0])
         elif name == "vertical":
