@@ -52,7 +52,7 @@ from simulator.kernel_configs import build_switch
 from simulator.result import Result
 from simulator._numpy import np
 from simulator.schedule import grid_makespan, resident_ctas, uniform_makespan
-from simulator.tile_cost import prologue_cycles, tile_cycles
+from simulator.tile_cost import prologue_cycles, smem_tile_bytes, tile_cycles
 
 FAMILY = "flashinfer-single-decode-tc"
 BATCH_FAMILY = "flashinfer-decode-tc"
@@ -557,7 +557,7 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
     streamed = tiles_run * tile.cta_tile_kv * row_bytes  # every CTA's K/V tiles through L2 (the first from HBM)
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + o_bytes + partial, l2_bytes=streamed + q_o + 2 * partial,
-                onchip_bytes=streamed * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
+                onchip_bytes=tiles_run * smem_tile_bytes(cfg, *cfg.mma_dims(d, dv), b), exp_ops=scores, fma_ops=3 * scores,
                 launches=2 if split else 1)
     times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = full.bound if sm_time > stream else stream_bound
@@ -648,8 +648,8 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     flops = 2 * tile.cta_tile_q * tile.cta_tile_kv * 2 * d * iterations * ctas  # whole tiles: QK^T and PV
     scores = tile.cta_tile_q * tile.cta_tile_kv * iterations * ctas
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + q_o / 2 + partial, l2_bytes=reads + q_o / 2 + 2 * partial,
-                onchip_bytes=kv * (1 + tile.warps_q), exp_ops=scores, fma_ops=3 * scores,
-                launches=2 if split else 1)
+                onchip_bytes=iterations * ctas * smem_tile_bytes(cfg, *cfg.mma_dims(d, int(wl.v_head_dim)), b),
+                exp_ops=scores, fma_ops=3 * scores, launches=2 if split else 1)  # each tile's smem, as its term
     times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = cost_tile.bound if sm_time > stream else bound
     detail = dict(schedule=family, build=tile.build, launched_ctas=launched,
