@@ -34,15 +34,15 @@ def _floor_line(hw, wl, algorithm: str, result) -> str:
     """The call's floor on this GPU (validation.roofline.floor_time_s, at the FLOPs of the scores its mask keeps) and
     the prediction's share of that speed of light; nothing for a cascade, whose work may be other (no floor is
     sure)."""
-    from validation.roofline import floor_clock_hz, floor_reason, floor_time_s, reads_every_key
+    from validation.roofline import floor_clock_hz, floor_reason, floor_time_s, l2_held_bytes, reads_every_key
 
     floor, time_s = floor_time_s(hw, wl, algorithm, result.flops), result.time_s
     if floor is None or not time_s:
         return ""
     seconds, bound = floor
     what = floor_reason(bound, reads_every_key(wl.pattern, wl.sparsity), floor_clock_hz(hw))
-    if bound == "hbm" and wl.scope != "kernel":  # floor_time_s: a call timed without a flush may find them in L2
-        what += f", less the {hw.l2_bytes / 2**20:.0f} MiB of L2 a call timed without an L2 flush may find them in"
+    if bound == "hbm" and (held := l2_held_bytes(hw, wl)):  # as floor_time_s takes them
+        what += f", less the {held / 2**20:.0f} MiB of L2 a call timed without an L2 flush may find them in"
     return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
             f"this prediction runs at {seconds / time_s:.0%} of that speed")
 

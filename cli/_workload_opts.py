@@ -87,8 +87,8 @@ _OPTIONS = [
                       "sequences packed with cu_seqlens, each of --seq-len), as a serving engine's prefill does: "
                       "FA3's varlen scheduler (today's builds: its scheduler kernel and packed GQA; 2024's: one "
                       "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
-                      "kernel. flash1, flash2, flash3, flashinfer-prefill and flashinfer-prefill-fa2 only. Default: off (--scope layer calls are varlen "
-                      "whatever it says)."),
+                      "kernel. flash1, flash2, flash3, flashinfer-prefill and flashinfer-prefill-fa2 only. Default: "
+                      "off (--scope layer calls are varlen whatever it says)."),
     click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS, zero=True), default=None,
                  help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
                       "flash3 on decode calls, flash4 on any call on Blackwell; 0 asks for the kernel's split "

@@ -557,8 +557,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     scores = tile.cta_tile_q * tile.cta_tile_kv * tiles_run
     streamed = tiles_run * tile.cta_tile_kv * row_bytes  # every CTA's K/V tiles through L2 (the first from HBM)
     cost = Cost(tensor_flops=flops, hbm_bytes=reads + o_bytes + partial, l2_bytes=streamed + q_o + 2 * partial,
-                onchip_bytes=tiles_run * smem_tile_bytes(cfg, *cfg.mma_dims(d, dv), b), exp_ops=scores, fma_ops=3 * scores,
-                launches=2 if split else 1)
+                onchip_bytes=tiles_run * smem_tile_bytes(cfg, *cfg.mma_dims(d, dv), b),  # each tile's, as its term
+                exp_ops=scores, fma_ops=3 * scores, launches=2 if split else 1)
     times = _times(hw, wl, cost, startup + max(stream, sm_time) + tail, startup + tail, merge, writeback / bw)
     compute_bound = full.bound if sm_time > stream else stream_bound
     detail = dict(schedule=family, build=tile.build, launched_ctas=ctas, queries=int(wl.seq_len),

@@ -32,7 +32,8 @@ from simulator.limits import Unsupported
 from simulator.result import Result
 from simulator.splits import (fa2_num_splits, fa3_layout, fa3_prepares, fa3_row_range_splits, fa3_zeroes_semaphore,
                               fa4_layout)
-from simulator.tile_cost import EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, smem_tile_bytes, tensor_dtype, tile_cycles
+from simulator.tile_cost import (EXP_POLY_FP32_OPS, ops_of, column_tile, prologue_parts, smem_tile_bytes, tensor_dtype,
+                                 tile_cycles)
 from simulator.multipass import fused_passes
 from simulator.plans import plan
 from simulator.state_kernel import state_cost

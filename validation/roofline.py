@@ -81,10 +81,15 @@ def floor_time_s(hw, wl: Workload, algorithm: str, flops: float | None = None) -
     keys = wl.kv_len if every_key else min(wl.kv_len, flops / (wl.flops_per_score() * wl.batch * wl.heads * wl.seq_len))
     row = wl.head_dim + (0 if mla_absorbed(wl.head_dim, wl.v_head_dim) else wl.v_head_dim)
     reads = (q + wl.batch * wl.kv_heads * keys * row) * wl.dtype_bytes
-    if wl.scope != "kernel":
-        reads = max(0.0, reads - hw.l2_bytes)
+    reads = max(0.0, reads - l2_held_bytes(hw, wl))
     memory = reads / hw.hbm_bw_bytes_s
     return (compute, "tensor") if compute >= memory else (memory, "hbm")
+
+
+def l2_held_bytes(hw, wl) -> float:
+    """Bytes of a call's inputs its floor takes as already in L2: none after a benchmark's flush (scope kernel), else
+    up to the L2's size (kernel-warm, layer: the call may find them there)."""
+    return 0.0 if wl.scope == "kernel" else float(hw.l2_bytes)
 
 
 def reads_every_key(pattern: str | None, sparsity: float) -> bool:
