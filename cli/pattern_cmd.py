@@ -117,10 +117,13 @@ def _print_table(data: dict, tc) -> None:
     table = Table("", "value", title=f"{data['pattern']}: {data['seq_len']:,} queries x {data['kv_len']:,} keys, "
                                      f"{block}x{block} tiles{over}")
     _density_rows(table, data)
-    total = data["full_blocks"] + data["partial_blocks"] + data["empty_blocks"]
+    grid = data["q_blocks"] * data["kv_blocks"] * (data["heads"] if over else 1)
     for state in ("full", "partial", "empty"):
         n = data[f"{state}_blocks"]
-        table.add_row(f"{state} tiles" + (" (all heads)" if over else ""), f"{n:,} ({n / total:.2%})")
+        table.add_row(f"{state} tiles" + (" (all heads)" if over else ""), f"{n:,} ({n / grid:.2%})")
+    if (run := data["full_blocks"] + data["partial_blocks"]) > grid:  # vertical_slash only (_lowering._counts)
+        table.add_row("tiles run", f"{run:,}: {run / grid - 1:.2%} more than the grid's {grid:,} (MInference's "
+                      "kernel starts its blocks where slash ranges start, unaligned, and adds gathered column strips)")
     table.add_row("tiles per head", f"{data['q_blocks'] * data['kv_blocks']:,} ({data['q_blocks']:,} x "
                                     f"{data['kv_blocks']:,})")
     for i, g in enumerate(data.get("groups", ())):
@@ -133,4 +136,6 @@ def _print_table(data: dict, tc) -> None:
 def _density_rows(table, data: dict) -> None:
     weighted = " (head-weighted)" if "groups" in data else ""
     table.add_row("element density" + weighted, f"{data['element_density']:.6f}")
-    table.add_row("block density" + weighted, f"{data['block_density']:.6f}  (sparsity {1 - data['block_density']:.4f})")
+    density = data["block_density"]
+    table.add_row("block density" + weighted, f"{density:.6f}  " + (f"(sparsity {1 - density:.4f})" if density <= 1
+                                                                    else "(more tiles than a dense call)"))

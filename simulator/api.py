@@ -405,8 +405,10 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
         else:
             for i, row in zip(indices, dense_rows):
                 rows[i] = row
-        for i, name in methods.items():
+        for i, (name, note) in methods.items():
             rows[i]["method"] = name
+            if note:
+                rows[i]["note"] = "; ".join(filter(None, (note, rows[i]["note"])))
         return rows
 
 
@@ -487,15 +489,15 @@ def _check_fields(points, defaults) -> None:
 
 def _with_methods(points, defaults) -> tuple[list, dict]:
     """Points whose method (their own or the command line's) fills what they leave out, before the command line's
-    values; and each such point's method by index."""
-    from simulator.methods import with_method
+    values; and each such point's method, and why its code runs dense there (or None), by index."""
+    from simulator.methods import dense_reason, with_method
 
     out, methods = [], {}
     for i, point in enumerate(points):
         name = point.get("method") or defaults.get("method")
         if name:
-            methods[i] = name
             point = with_method(name, defaults, point)
+            methods[i] = name, dense_reason(name, point)
         out.append(point)
     return out, methods
 

@@ -109,18 +109,67 @@ def shape_defaults(name: str, given: dict) -> dict:
 def with_method(name: str, defaults: dict, point: dict) -> dict:
     """A point of method ``name``: its own values, then the preset's, then ``defaults`` (or, where neither names a
     shape, the method's own model's: ``shape_defaults``); the preset's pattern filled for the point, and dense
-    FlashAttention as the baseline unless one is named."""
+    FlashAttention as the baseline unless one is named. Where the method's own code runs dense attention for the
+    point (``dense_reason``), the preset's mask, estimate and kernel give way to the dense call it makes."""
     from simulator.api import default_algorithm, hardware
 
     own = {k: v for k, v in point.items() if v is not None}
     shape = shape_defaults(name, {**defaults, **own})
-    merged = {**defaults, **shape, **preset_fields(name), **own}
+    preset = preset_fields(name)
+    merged = {**defaults, **shape, **preset, **own}
     merged.setdefault("heads", 32)
+    if dense := dense_call(name, merged):
+        for key, value in preset.items():  # the preset's values (the command line passes them on as its own)
+            if key != "causal" and merged.get(key) == value:
+                merged.pop(key)
+        # the dense call's fields, where the point gives no other value of its own (varlen: the command line always
+        # gives one, and the method's call is varlen or not whatever the user's default)
+        merged.update({k: v for k, v in dense[1].items() if k == "varlen" or own.get(k, preset.get(k)) == preset.get(k)})
     if merged.get("pattern") and not point.get("pattern"):
         merged["pattern"] = fill_pattern(name, merged["pattern"], {"seq_len": 4096, **merged})
     if not merged.get("baseline"):
         merged["baseline"] = default_algorithm(hardware(merged.get("hardware", "h100")))
     return merged
+
+
+def dense_reason(name: str, point: dict) -> str | None:
+    """``dense_call``'s reason, or None."""
+    dense = dense_call(name, point)
+    return dense and dense[0]
+
+
+def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
+    """Why method ``name``'s own code runs plain dense attention for ``point``, and that call's fields (FlashAttention
+    2's flash_attn_func or flash_attn_varlen_func); None where it runs its sparse kernels; a UserError where its
+    dense call is a kernel attnsim does not model.
+
+    MInference, MoBA and SeerAttention prune prefill only: MInference's ``minfer_attn_forward`` (microsoft/MInference
+    minference/modules/minference_forward.py) returns ``dense(q, k, v)``, flash_attn_func, at ``q_len == 1``; MoBA's
+    ``moba_layer`` (MoonshotAI/MoBA moba/wrapper.py) calls flash_attn_func (causal) where ``q_len != kv_len``, and
+    ``moba_attn_varlen`` (moba/moba_efficient.py) flash_attn_varlen_func (causal) where no sequence has a chunk
+    before its last (``moba_topk = min(moba_topk - 1, num_filtered_chunk)`` is 0: prompts no longer than a chunk);
+    SeerAttention's ``sparse_flash_attention_forward`` (microsoft/SeerAttention seer_attn/modules/
+    attention_forward.py) decodes (``query_length == 1``) with its own dense Triton kernel, flash_decode_leftpad."""
+    seq_len, kv_len = point.get("seq_len", 4096), point.get("kv_len") or point.get("seq_len", 4096)
+    if name == "minference" and seq_len == 1:
+        return ("MInference prunes prefill only: at one query its code runs dense FlashAttention 2 "
+                "(minference_forward.py minfer_attn_forward: q_len == 1 returns flash_attn_func)",
+                dict(algorithm="flash2", causal=False))
+    if name == "moba" and seq_len != kv_len:
+        return ("MoBA prunes prefill only: where the queries are not the keys (decode) its code runs dense "
+                "FlashAttention 2, causal (moba/wrapper.py moba_layer: flash_attn_func)",
+                dict(algorithm="flash2", causal=True))
+    chunk = point.get("block_size") or METHODS["moba"].block_size
+    if name == "moba" and seq_len <= chunk:
+        return (f"MoBA's gate has no chunk to choose in a prompt of one {chunk}-token chunk: its code runs dense "
+                "FlashAttention 2, causal (moba_efficient.py moba_attn_varlen: flash_attn_varlen_func)",
+                dict(algorithm="flash2", causal=True, varlen=True))
+    if name == "seerattention" and seq_len == 1:
+        raise UserError("bad seq-len 1 for --method seerattention: its gate prunes prefill only, and it decodes dense "
+                        "with its own Triton kernel (seer_attn/modules/attention_forward.py: query_length 1 runs "
+                        "flash_decode_leftpad), which attnsim does not model; time a dense decode with --algo "
+                        "flash-decoding")
+    return None
 
 
 def fill_pattern(name: str, pattern: str, point: dict) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cli._workload_opts import expand_points
 from cli.main import cli
 from simulator import run_points, simulate
+from einsum_cascades.errors import UserError
 from simulator.methods import METHODS, fill_pattern
 
 
@@ -120,7 +121,8 @@ def test_moba_runs_its_own_chunk_causal_and_one_chunk_as_plain_causal_attention(
     h100 = hardware("h100")
     fa2 = evaluate(h100, "flash2", Workload(heads=32, head_dim=128, seq_len=4096, causal=True, varlen=True))
     (one,) = run_points([dict(hardware="h100", method="moba", seq_len=4096)])
-    assert one["estimate_s"] == 0.0 and one["time_s"] == pytest.approx(fa2.time_s, rel=0.02)
+    assert (one["algorithm"], one["estimate"], one["pattern"], one["varlen"]) == ("flash2", None, None, True)
+    assert one["time_s"] == fa2.time_s and "flash_attn_varlen_func" in one["note"]
     (two,) = run_points([dict(hardware="h100", method="moba", seq_len=8192)])
     causal8k = evaluate(h100, "flash2", Workload(heads=32, head_dim=128, seq_len=8192, causal=True, varlen=True))
     kernel = two["time_s"] - two["estimate_s"]
@@ -220,3 +222,29 @@ def test_rows_of_a_file_take_their_own_method_and_no_other_preset(tmp_path):
     r = CliRunner().invoke(cli, ["simulate", "--method", "nsa", "--from", str(f), "--format", "json"])
     (row,) = json.loads(r.stdout)
     assert (row["heads"], row["kv_heads"]) == (32, 32)
+
+
+def test_prefill_methods_run_what_their_code_runs_at_decode():
+    """MInference (minfer_attn_forward: q_len == 1 returns dense flash_attn_func) and MoBA (moba_layer: q_len !=
+    kv_len calls flash_attn_func, causal) prune prefill only; SeerAttention decodes with a Triton kernel attnsim
+    does not model. Until 2026-12-07 a one-query MInference call ran its vertical-slash mask (block density 1.69)
+    and estimate (7 ms) at a speedup of 0.01, and SeerAttention a gate and 90% sparsity it never runs."""
+    from simulator.api import run_points
+    from simulator.workload import Workload
+    from simulator import evaluate, hardware
+
+    h100 = hardware("h100")
+    dense = evaluate(h100, "flash2", Workload(heads=32, kv_heads=8, head_dim=128, seq_len=1, kv_len=32768))
+    for name in ("minference", "moba"):
+        (row,) = run_points([dict(method=name, seq_len=1, kv_len=32768, heads=32, kv_heads=8)], hardware="h100")
+        assert (row["algorithm"], row["pattern"], row["estimate"], row["block_density"]) == ("flash2", None, None, 1)
+        assert row["time_s"] == dense.time_s and "prefill only" in row["note"] and row["method"] == name
+    # the user's own values stay: a named kernel and mask are kept, only the preset's give way
+    (own,) = run_points([dict(method="minference", seq_len=1, kv_len=32768, algorithm="flash-decoding")])
+    assert own["algorithm"] == "flash-decoding"
+    (prefill,) = run_points([dict(method="minference", seq_len=8192)])
+    assert prefill["pattern"] == "vertical_slash(1000,6096)" and prefill["note"] is None
+    with pytest.raises(UserError, match="flash_decode_leftpad"):
+        run_points([dict(method="seerattention", seq_len=1, kv_len=32768)])
+    result = CliRunner().invoke(cli, ["simulate", "--method", "seerattention", "--seq-len", "1", "--kv-len", "8k"])
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -133,3 +133,23 @@ def test_a_distance_map_past_a_gibibyte_is_refused():
     """The chains' map holds one int32 per key distance: 512m keys (2 GiB) are refused before it is allocated."""
     with pytest.raises(UserError, match="268,435,456"):
         tile_counts(parse_pattern("causal&vertical_slash(1,1)"), 1 << 29, 1 << 29, 64, 64)
+
+
+def test_a_row_running_more_tiles_than_it_has_counts_none_empty_and_says_so():
+    """MInference's kernel starts its blocks where slash ranges start (unaligned) and adds gathered column strips,
+    so a row may run more tiles than it has: until 2026-12-07 such a row counted negative empty tiles and
+    `pattern show` printed "empty tiles -1 (-0.39%)" and "sparsity -0.0039"."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    p = parse_pattern("causal&vertical_slash(1000,6096)")
+    tc = tile_counts(p, 1, 32768, 128, 128)
+    assert tc.full + tc.partial > tc.total and tc.empty == 0
+    result = CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "32k"])
+    assert result.exit_code == 0 and "-0." not in result.output and "more than the grid" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "32k",
+                                               "--json"]).output)
+    assert data["empty_blocks"] == 0 and data["block_density"] > 1

@@ -327,7 +327,9 @@ def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -
 def _counts(seq_len, kv_len, block_q, block_kv, row_full, row_partial, layout=None) -> TileCounts:
     full, partial = int(row_full.sum()), int(row_partial.sum())
     n_kv = math.prod(layout.kv_tiles_per_axis) if layout else math.ceil(kv_len / block_kv)
-    empty = row_full.size * n_kv - full - partial
+    # tiles a row leaves out; MInference's vertical-slash kernel may run more tiles than a row has (its blocks start
+    # where slash ranges start, unaligned, and its gathered column strips come on top): none empty in such a row
+    empty = int(np.maximum(n_kv - row_full - row_partial, 0).sum())
     return TileCounts(seq_len, kv_len, block_q, block_kv, full, partial, empty, row_full, row_partial, layout)
 
 
