@@ -407,8 +407,7 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
                 rows[i] = row
         for i, (name, note) in methods.items():
             rows[i]["method"] = name
-            if note:
-                rows[i]["note"] = "; ".join(filter(None, (note, rows[i]["note"])))
+            rows[i]["note"] = "; ".join(filter(None, (note, rows[i]["note"], kernels_note(name, rows[i])))) or None
         return rows
 
 
@@ -500,6 +499,17 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
             methods[i] = name, dense_reason(name, point)
         out.append(point)
     return out, methods
+
+
+def kernels_note(method: str, row: dict) -> str | None:
+    """Why a method's speedup is not its mask's alone: its kernel is another than the dense baseline (MInference's
+    and DuoAttention's FA2-based kernels against FA3 on Hopper, NSA's Triton kernel), unless the row says so."""
+    algo, base = row["algorithm"], row.get("baseline")
+    if not base or base == algo or f"against {base}" in (row["note"] or ""):
+        return None
+    like = (f"; --baseline {algo} compares on one kernel" if algo in ("flash2", "flash3", "flash4")
+            and "@" not in base else "")
+    return f"{method} runs {algo} against {base}: the speedup holds the two kernels' difference as well as the method's{like}"
 
 
 def _merged(point: dict, defaults: dict) -> dict:

@@ -46,6 +46,7 @@ split.
 
 import math
 from contextvars import ContextVar
+from dataclasses import replace
 
 from einsum_cascades.errors import UserError
 from simulator.cta_work import DenseCall
@@ -227,6 +228,8 @@ def simulate(hw, wl):
                 exp_ops=scores * ops.sfu_poly(0.0) + tiles_run * BLOCK_M * ops.sfu_per_row,
                 launches=2 if split_segments or first_release else 1)
     times = _roof_times(hw, wl, cost, "wgmma")
+    # the combine's bytes (its seconds below): the split requests' O, and the partials L2 did not hold read back
+    cost = replace(cost, hbm_bytes=hbm + o_split + spill)
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
     # the combine kernel (smxx/decode/combine): launched under programmatic dependent launch, so its launch hides
     # behind the main kernel's end; it reads the split requests' partials (one round trip), at L2 bandwidth as far

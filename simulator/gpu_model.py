@@ -253,6 +253,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                              + ["attention" + (" (split-KV)" if splits > 1 or split_launch else "")]
                              + ["combine"] * (splits > 1 or split_launch)
                              + [c for c in copies if c.startswith("un")])
+    if cfg.writes_o:  # a split call's combine kernel (its seconds: times["combine"]) writes O and reads back the
+        # partials L2 did not hold: bytes of the call, and lines that evict the flush's dirty ones (the write-backs)
+        combine_bytes = _out_bytes(wl) + vmax(_partials_bytes(wl, splits) - hw.l2_bytes, 0.0)
+        cost = replace(cost, hbm_bytes=cost.hbm_bytes + where(splits > 1, combine_bytes, 0.0))
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
 

@@ -164,6 +164,11 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
         return (f"MoBA's gate has no chunk to choose in a prompt of one {chunk}-token chunk: its code runs dense "
                 "FlashAttention 2, causal (moba_efficient.py moba_attn_varlen: flash_attn_varlen_func)",
                 dict(algorithm="flash2", causal=True, varlen=True))
+    if name == "duoattention":
+        kv = point.get("kv_heads") or point.get("heads", 32)
+        if round(METHODS[name].params["streaming"] * kv) == 0:
+            return (f"DuoAttention's half of {kv} KV head streaming rounds to none: every head a retrieval head, "
+                    "dense (FA2, as its retrieval heads run)", dict(algorithm="flash2"))
     if name == "seerattention" and seq_len == 1:
         raise UserError("bad seq-len 1 for --method seerattention: its gate prunes prefill only, and it decodes dense "
                         "with its own Triton kernel (seer_attn/modules/attention_forward.py: query_length 1 runs "

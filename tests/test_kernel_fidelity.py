@@ -1101,6 +1101,11 @@ def test_a_split_prefill_writes_its_partials_and_spills_what_l2_cannot_hold():
     assert d.detail["splits"] > 1
     assert _split_partials(kernel_config("flash-decoding", a100, decode), a100, decode, d.detail["splits"]) < 0  # O saved
     assert _split_partials(kernel_config("flash2", a100, wl), a100, wl, 1) == 0.0
+    # the call's bytes count the combine's too: it writes O and reads back the spilled partials (until 2026-12-07 a
+    # split call reported its Q, K and V without O, the combine's seconds in its time but not its bytes)
+    unsplit = evaluate(a100, "flash-decoding", replace(decode, num_splits=1))
+    assert d.cost.hbm_bytes == unsplit.cost.hbm_bytes == 32 * 2 * 128 * 2 + 32 * 32768 * 128 * 2 * 2
+    assert r.cost.hbm_bytes == pytest.approx(4 * rows * 256 * 2 + 2 * (partials - a100.l2_bytes))  # Q, K, V, O
 
 
 def test_on_a_capped_part_no_kernels_mmas_outrun_the_gemm_measured_under_the_cap():

@@ -243,8 +243,21 @@ def test_prefill_methods_run_what_their_code_runs_at_decode():
     (own,) = run_points([dict(method="minference", seq_len=1, kv_len=32768, algorithm="flash-decoding")])
     assert own["algorithm"] == "flash-decoding"
     (prefill,) = run_points([dict(method="minference", seq_len=8192)])
-    assert prefill["pattern"] == "vertical_slash(1000,6096)" and prefill["note"] is None
+    assert prefill["pattern"] == "vertical_slash(1000,6096)" and "prefill only" not in prefill["note"]
+    # a method on another kernel than its dense baseline says so; on its baseline's kernel it says nothing
+    assert prefill["note"].startswith("minference runs flash2 against flash3: the speedup holds the two kernels'")
+    (streaming,) = run_points([dict(method="streamingllm", seq_len=8192)])
+    assert streaming["algorithm"] == streaming["baseline"] == "flash3" and streaming["note"] is None
     with pytest.raises(UserError, match="flash_decode_leftpad"):
         run_points([dict(method="seerattention", seq_len=1, kv_len=32768)])
     result = CliRunner().invoke(cli, ["simulate", "--method", "seerattention", "--seq-len", "1", "--kv-len", "8k"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_duoattention_with_one_kv_head_says_it_has_no_streaming_head():
+    """Half of one KV head rounds to no streaming head: the call is dense on DuoAttention's FA2, and says so (the
+    output-field audit found the mask gone without a word)."""
+    (one,) = run_points([dict(method="duoattention", seq_len=8192, kv_heads=1)])
+    assert (one["algorithm"], one["pattern"]) == ("flash2", None) and "rounds to none" in one["note"]
+    (two,) = run_points([dict(method="duoattention", seq_len=8192, kv_heads=2)])
+    assert two["pattern"] == "heads(16: full, 16: sinks(64)|window(256))" and "rounds" not in two["note"]
