@@ -45,7 +45,8 @@ def show(name, as_json):
     from simulator.methods import method as get, preset_fields
 
     m = get(name)
-    fields = {**preset_fields(name), **({"shape": m.shape} if m.shape else {}), "source": m.source, "note": m.note}
+    fields = {**preset_fields(name), **({"shape": m.shape} if m.shape else {}), "source": m.source, "note": m.note,
+              **({"stand_in": m.stand_in} if m.stand_in else {})}
     if as_json:
         click.echo(json.dumps(fields, indent=2))
     else:
@@ -56,7 +57,8 @@ def show(name, as_json):
         wrap = lambda text, first="  ": textwrap.fill(text, width, initial_indent=first, subsequent_indent="  ",
                                                        break_long_words=False, break_on_hyphens=False)
         click.echo("\n".join([wrap(f"{name}: {_mask(m)}, estimate {m.estimate or '-'}, kernel {_kernel(m)}", ""),
-                               wrap(m.source), *([wrap(m.note)] if m.note else [])]))
+                               wrap(m.source), *([wrap(m.note)] if m.note else []),
+                               *([wrap(m.stand_in)] if m.stand_in else [])]))
 
 
 def _mask(m) -> str:

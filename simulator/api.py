@@ -407,7 +407,9 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
                 rows[i] = row
         for i, (name, note) in methods.items():
             rows[i]["method"] = name
-            rows[i]["note"] = "; ".join(filter(None, (note, rows[i]["note"], kernels_note(name, rows[i])))) or None
+            stand_in = _method_stand_in(name) if not note else ""  # a dense fallback runs the code's own dense call
+            rows[i]["note"] = "; ".join(filter(None, (note, stand_in, rows[i]["note"],
+                                                      kernels_note(name, rows[i])))) or None
         return rows
 
 
@@ -499,6 +501,12 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
             methods[i] = name, dense_reason(name, point)
         out.append(point)
     return out, methods
+
+
+def _method_stand_in(name: str) -> str:
+    from simulator.methods import method
+
+    return method(name).stand_in
 
 
 def kernels_note(method: str, row: dict) -> str | None:

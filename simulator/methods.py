@@ -26,6 +26,7 @@ class Method:
     sparsity: float | None = None
     note: str = ""
     params: dict = field(default_factory=dict)
+    stand_in: str = ""  # where attnsim runs another kernel than the method's code does: said in every row's note
     shape: dict = field(default_factory=dict)  # the model the method was published on: used when no shape is given
 
 
@@ -56,8 +57,13 @@ METHODS = {
     "seerattention": Method(
         None, estimate="seer-gate", algorithm="flash2", block_size=64, sparsity=0.9,
         source="SeerAttention, Gao et al. arXiv 2410.13276 (64-token gate blocks; its speedups at 90% block "
-               "sparsity); microsoft/SeerAttention attn_gate.py, block_sparse_attention (FA2-based, 64x64)",
-        note="90% of the causal 64x64 blocks empty, the kept ones drawn at random"),
+               "sparsity); microsoft/SeerAttention @ aba03e3 attn_gate.py (the gate), modules/attention_forward.py "
+               "(sparse_flash_attention_forward: repeat_kv, then kernels/block_sparse_attn.py block_sparse_triton_fn, "
+               "a Triton kernel of 64x64 blocks, 4 warps, 2 stages, walking every causal block's mask bit)",
+        note="90% of the causal 64x64 blocks empty, the kept ones drawn at random",
+        stand_in="SeerAttention's own kernel is Triton (block_sparse_triton_fn, 64x64, after repeat_kv copies GQA's "
+                 "K/V per query head); attnsim runs FA2's block-sparse kernel at 64x64 tiles in its place, without "
+                 "that copy or the Triton kernel's walk over every empty block's mask bit"),
     "streamingllm": Method(
         "sinks(4)|window(2000)",
         source="StreamingLLM, Xiao et al. arXiv 2309.17453; mit-han-lab/streaming-llm run_streaming_llama.py "

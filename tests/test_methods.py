@@ -261,3 +261,14 @@ def test_duoattention_with_one_kv_head_says_it_has_no_streaming_head():
     assert (one["algorithm"], one["pattern"]) == ("flash2", None) and "rounds to none" in one["note"]
     (two,) = run_points([dict(method="duoattention", seq_len=8192, kv_heads=2)])
     assert two["pattern"] == "heads(16: full, 16: sinks(64)|window(256))" and "rounds" not in two["note"]
+
+
+def test_a_method_run_on_a_stand_in_kernel_says_so_in_every_row():
+    """SeerAttention's prefill runs its own Triton kernel (block_sparse_triton_fn after repeat_kv, microsoft/
+    SeerAttention @ aba03e3 modules/attention_forward.py); attnsim runs FA2's block-sparse tiles in its place, and
+    every row says so, as `method show` does (the preset had cited an FA2-based kernel as SeerAttention's own)."""
+    (row,) = run_points([dict(method="seerattention", seq_len=16384)])
+    assert row["note"].startswith("SeerAttention's own kernel is Triton") and "FA2's block-sparse" in row["note"]
+    shown = CliRunner().invoke(cli, ["method", "show", "seerattention", "--json"])
+    assert json.loads(shown.output)["stand_in"] == METHODS["seerattention"].stand_in
+    assert not any(m.stand_in for name, m in METHODS.items() if name != "seerattention")
