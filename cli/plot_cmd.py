@@ -100,13 +100,40 @@ def sparsity(output, **opts):
 
         opts["sparsity"] = FLOAT_LIST.convert(DEFAULT_SPARSITY_RANGE, None, None)
         later(f"--sparsity {DEFAULT_SPARSITY_RANGE} (plot sparsity's default range; --sparsity names others)")
+        rows = _reachable_rows(opts)
     elif bad := [x for x in opts["sparsity"] if not 0 <= x < 1]:  # NaN fails both: [0, 1) first, then the count
         raise UserError(f"bad sparsity {bad[0]:g}: must be in [0, 1)")
     elif len(set(opts["sparsity"])) < 2:
         raise UserError(f"bad --sparsity {opts['sparsity'][0]:g}: plot sparsity draws speedup against sparsity, so it "
                         "needs two values or more (a list, or a range such as 0..0.9)")
-    sparsity_figure(*_usable(sparsity_rows(expand_points(opts)), "speedup"), output)
+    else:
+        rows = sparsity_rows(expand_points(opts))
+    sparsity_figure(*_usable(rows, "speedup"), output)
     _done(output)
+
+
+def _reachable_rows(opts: dict) -> list[dict]:
+    """The default range's rows at the sparsities the call's mask reaches: a --pattern or --method mask (causal
+    StreamingLLM's sinks and window: 0.50 to 0.99 at 32k) is sized to each value, and a value out of its reach
+    is left out with a note rather than failing the default; all out of reach is the error a named one gives."""
+    from cli._notes import later
+    from cli.plots.series import sparsity_rows
+
+    values, rows, refused = opts["sparsity"], [], []
+    for value in values:
+        try:
+            rows += sparsity_rows(expand_points({**opts, "sparsity": [value]}))
+        except UserError as err:
+            if "cannot reach sparsity" not in str(err) or value == values[-1] and not rows:
+                raise
+            refused.append((value, str(err)))
+    if refused:
+        if not {r["sparsity"] for r in rows} - {0.0}:
+            raise UserError(refused[-1][1])
+        reach = refused[-1][1].rsplit(": ", 1)[-1]
+        later(f"the default range's sparsities {', '.join(f'{v:g}' for v, _ in refused)} left out: the mask "
+              f"cannot reach them ({reach})")
+    return rows
 
 
 @plot.command(context_settings=_CTX)

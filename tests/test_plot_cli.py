@@ -123,3 +123,15 @@ def test_plot_sparsity_takes_a_range_by_default_and_refuses_one_value(tmp_path):
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
         "attnsim: error: bad --sparsity 0.5: plot sparsity draws speedup against sparsity, so it needs two values or "
         "more (a list, or a range such as 0..0.9)"]
+
+
+def test_the_default_range_keeps_the_sparsities_a_method_mask_reaches(tmp_path):
+    """StreamingLLM's causal sinks and window reach block sparsity 0.50-0.99 at 32k: the default 0..0.9 leaves out
+    0.1-0.4 with a note (it failed whole at 0.1); a named value out of reach stays an error."""
+    out = tmp_path / "m.png"
+    r = run("sparsity", "--hw", "h100", "--method", "streamingllm", "--seq-len", "32k", "-o", str(out))
+    assert r.exit_code == 0 and out.exists(), r.output
+    assert "sparsities 0.1, 0.2, 0.3, 0.4 left out: the mask cannot reach them" in r.output
+    r = run("sparsity", "--hw", "h100", "--method", "streamingllm", "--seq-len", "32k", "--sparsity", "0.2,0.6",
+            "-o", str(out))
+    assert r.exit_code == 2 and "cannot reach sparsity 0.2" in r.output and "Traceback" not in r.output

@@ -224,3 +224,32 @@ def test_many_series_on_one_line_grow_their_rings_only_so_far():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_causal_pattern_as_written_sits_on_the_axis_its_sized_points_use():
+    """--sparsity sizes a causal pattern to a fraction of all tiles empty (the causal half counted), so the
+    pattern as written sits at 1 - its block density too; it sat at 1 - its density relative to the causal run
+    (0.865 for StreamingLLM's sinks and window at 32k), left of the 0.9 point it is sparser than. The dense twin
+    is the plain call: no method preset refilling its mask, no estimate (a --method's twin had kept its mask)."""
+    rows = sparsity_rows([_point(method="streamingllm", seq_len=32768, causal=True, sparsity=s) for s in (0.0, 0.9)])
+    assert 0.5 < rows[0]["dense_block_density"] < 0.51  # causal: the twin lost the method's window
+    (series,) = line_series(rows, "sparsity")
+    assert series.x[0] == 0.9 and series.x[1] == pytest.approx(1 - rows[0]["block_density"]) and series.x[1] > 0.93
+    assert series.speedup[1] > series.speedup[0]  # sparser, faster
+
+
+def test_the_ideal_follows_the_baseline_and_each_line_draws_its_own_where_they_differ():
+    """Over another baseline than the kernel's own dense run (naive), the ideal is 1 / block density times that
+    run's speedup over the baseline: it was drawn from 1x under a curve starting at 4.6x. Kernels whose ideals
+    differ (other tiles) each draw theirs in their colour, where one black line had stood for all."""
+    from cli.plots.lines import _one_ideal
+
+    rows = sparsity_rows([_point(algorithm="flash3", baseline="naive", sparsity=s) for s in (0.0, 0.5)])
+    (series,) = line_series(rows, "sparsity")
+    assert series.speedup[0] > 4 and series.ideal[0] == pytest.approx(series.speedup[0])
+    assert series.ideal[1] == pytest.approx(series.speedup[0] * rows[0]["block_density"] / rows[1]["block_density"])
+    mixed = sparsity_rows([_point(hardware=hw, algorithm=algo, causal=True, pattern="causal&window(1k)", sparsity=s)
+                           for hw, algo in (("h100", "flash2"), ("b200", "flash4")) for s in (0.5, 0.95)])
+    assert not _one_ideal(line_series(mixed, "sparsity"))
+    same = sparsity_rows([_point(algorithm=algo, sparsity=s) for algo in ("flash2", "flash3") for s in (0.0, 0.5)])
+    assert _one_ideal(line_series(same, "sparsity"))  # random empty tiles: 1 / (1 - s) for both

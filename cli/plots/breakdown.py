@@ -114,6 +114,22 @@ def breakdown_figure(groups: list[Group], output: str, note: str = "") -> None:
     style.save(fig, output)
 
 
+TICK_CHARS = 16  # characters a group's tick line holds beside its neighbours' (INCHES_PER_GROUP at the tick font)
+
+
+def _tick(label: str) -> str:
+    """A group's tick label, broken into lines that fit its width: before a cascade's @MAPPING, then at hyphens and
+    path separators (attention-softcap@flash2 beside flashinfer-single-prefill once ran into one another)."""
+    import re
+    import textwrap
+
+    lines = []
+    for part in re.split(r"(?=@)", label):
+        lines += textwrap.wrap(part.replace("/", "/\u200b"), TICK_CHARS, break_on_hyphens=True,
+                               break_long_words=True) or [part]
+    return style.literal("\n".join(line.replace("\u200b", "") for line in lines))
+
+
 def _gpu(ax, groups: list[Group]) -> None:
     resources = gpu_bars(groups)
     from matplotlib.patches import Patch
@@ -131,7 +147,7 @@ def _gpu(ax, groups: list[Group]) -> None:
     ax.set_ylim(bottom=10.0 ** math.floor(math.log10(shortest)))
     style.seconds_axis(ax.yaxis)
     ax.set_ylabel("time (log scale)")
-    ax.set_xticks(range(len(groups)), [style.literal(g.label) for g in groups])
+    ax.set_xticks(range(len(groups)), [_tick(g.label) for g in groups])
     ax.grid(axis="x", visible=False)
     handles = [Patch(color=RESOURCE_COLORS.get(r, "0.6"), label=GPU_RESOURCES.get(r, r)) for r in resources]
     ax.legend(handles=[line, *handles], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)

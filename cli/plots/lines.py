@@ -34,7 +34,7 @@ def sparsity_figure(rows: list[dict], note: str, output: str) -> None:
     series = line_series(rows, "sparsity")
     fig, ax = _lines(series, ideal=True)
     ax.set_xlabel("sparsity (fraction of empty tiles)")
-    ax.set_xlim(left=min(0.0, *[x for s in series for x in s.x]) - 0.02)
+    ax.set_xlim(left=min(x for s in series for x in s.x) - 0.02)  # from the first value drawn (0.5..0.95: 0.48)
     keys = ("batch", "heads", "head_dim", "seq_len", "dtype", "scope", "page_size", "varlen", "num_splits")
     style.set_title(ax, f"{_over(series)} vs sparsity: {_machines(rows)}",
                     f"{style.caption(rows, keys)}  {_sparse_mask(rows)}", note)
@@ -81,15 +81,27 @@ def _lines(series: list[Series], ideal: bool):
                 markersize=rc["lines.markersize"] + HALO_MARKER * over,
                 linewidth=rc["lines.linewidth"] + HALO_WIDTH * over)
         ys.extend(s.speedup)
-        if ideal:
-            ax.plot(s.x, s.ideal, color=IDEAL_COLOR, linestyle="--", linewidth=1.0, zorder=4)  # on top: often on the data
-            ys.extend(s.ideal)
+    shared = ideal and _one_ideal(series)  # one dashed black line where every series has the same ideal
     if ideal:
-        ax.plot([], [], color=IDEAL_COLOR, linestyle="--", linewidth=1.0, label="ideal: 1 / block density")
+        for s in series[:1] if shared else series:  # else each in its series' colour: tiles and baselines differ
+            color = IDEAL_COLOR if shared else style.hw_color(s.hardware) if by_hw else style.algo_color(s.algorithm)
+            marker = {} if shared else dict(marker=style.algo_marker(s.algorithm), markersize=3.5, fillstyle="none")
+            ax.plot(s.x, s.ideal, color=color, linestyle="--", linewidth=1.0, zorder=4, **marker)  # on top
+            ys.extend(s.ideal)
+        what = "1 / block density" + ("" if all(k == 1.0 for s in series for k in s.dense_speedup)
+                                      else " x dense speedup")
+        ax.plot([], [], color=IDEAL_COLOR if shared else "0.4", linestyle="--", linewidth=1.0,
+                label=f"ideal: {what}" if shared else f"dashed: each line's ideal\n({what})")
     ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
     _speedup_axis(ax, ys, log=ideal)
     ax.legend(**_legend_place(len(series) + ideal))
     return fig, ax
+
+
+def _one_ideal(series: list[Series]) -> bool:
+    """Whether every series has the same ideal line (the same x and values)."""
+    first = series[0]
+    return all(s.x == first.x and all(style.same(a, b) for a, b in zip(s.ideal, first.ideal)) for s in series[1:])
 
 
 def _covering(s: Series, later: list[Series]) -> int:

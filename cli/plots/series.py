@@ -23,11 +23,14 @@ class Series:
     x: tuple
     speedup: tuple
     block_density: tuple  # fraction of tiles computed, relative to the dense run (1 / the ideal speedup)
+    dense_speedup: tuple = ()  # the kernel's own dense run over the baseline (1 where the baseline is that run)
 
     @property
     def ideal(self) -> tuple:
-        """Speedup of a kernel whose time falls exactly with the tiles it skips: 1 / block density."""
-        return tuple(1.0 / d for d in self.block_density)
+        """Speedup of a kernel whose time falls exactly with the tiles it skips: 1 / block density, over its own
+        dense run; over another baseline, times that run's speedup over it."""
+        scale = self.dense_speedup or (1.0,) * len(self.block_density)
+        return tuple(k / d for k, d in zip(scale, self.block_density))
 
     def variant_text(self) -> str:
         return variant_text(self.variant)
@@ -61,15 +64,23 @@ def line_series(rows: list[dict], x_key: str) -> list[Series]:
         members.sort(key=lambda r: _x(r, x_key))
         out.append(Series(hw, algo, variant, tuple(dict.fromkeys(r["baseline"] for r in members)),
                           tuple(_x(r, x_key) for r in members), tuple(r["speedup"] for r in members),
-                          tuple(r["block_density"] / r.get("dense_block_density", 1.0) for r in members)))
+                          tuple(r["block_density"] / r.get("dense_block_density", 1.0) for r in members),
+                          tuple(_dense_speedup(r) for r in members)))
     return out
+
+
+def _dense_speedup(row: dict) -> float:
+    """The row's kernel's dense run over the row's baseline (``sparsity_rows`` gives its time; 1 without it)."""
+    dense, base = row.get("dense_time_s"), row.get("baseline_time_s")
+    return base / dense if dense and base else 1.0
 
 
 def _x(row: dict, x_key: str):
     """The row's place on the x axis: its ``x_key`` value, but on a sparsity axis a --pattern at sparsity 0, the
-    pattern as written (not sized to 0), at the sparsity it has: 1 - its block density relative to the dense run."""
+    pattern as written (not sized to 0), at the sparsity it has: 1 - its block density, the fraction of all tiles
+    empty, as --sparsity sizes the others (a causal pattern's too: its sized points count the causal half empty)."""
     if x_key == "sparsity" and row.get("pattern") and not row["sparsity"]:
-        return 1.0 - row["block_density"] / row.get("dense_block_density", 1.0)
+        return 1.0 - row["block_density"]
     return row[x_key]
 
 
@@ -77,7 +88,8 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     """Simulate points against the dense run of their own algorithm (unless a baseline is given).
 
     Each row also gets ``dense_block_density``: the block density of the same point without pattern or
-    sparsity (causal kept), which ``line_series`` divides by so the ideal speedup is 1 at sparsity 0.
+    sparsity (causal kept), which ``line_series`` divides by so the ideal speedup is 1 at sparsity 0; and that
+    run's time (``dense_time_s``), which scales the ideal to another baseline than the dense run.
     """
     from simulator.api import default_algorithm, hardware, rows_of
 
@@ -88,11 +100,13 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     rows = rows_of(points, {})
     dense: dict[tuple, float] = {}
     for p, row in zip(points, rows):
-        twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None}
+        # the dense call: no mask, no method preset to fill one back in, no index-building step
+        twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None, "method": None, "estimate": None}
         key = tuple(sorted(twin.items()))
         if key not in dense:
-            dense[key] = rows_of([twin], {})[0]["block_density"]
-        row["dense_block_density"] = dense[key]
+            twin_row = rows_of([twin], {})[0]
+            dense[key] = twin_row["block_density"], twin_row["time_s"]
+        row["dense_block_density"], row["dense_time_s"] = dense[key]
     return rows
 
 
