@@ -253,3 +253,18 @@ def test_the_ideal_follows_the_baseline_and_each_line_draws_its_own_where_they_d
     assert not _one_ideal(line_series(mixed, "sparsity"))
     same = sparsity_rows([_point(algorithm=algo, sparsity=s) for algo in ("flash2", "flash3") for s in (0.0, 0.5)])
     assert _one_ideal(line_series(same, "sparsity"))  # random empty tiles: 1 / (1 - s) for both
+
+
+def test_every_bundled_machine_has_its_own_colour_and_a_thick_line_names_what_lies_on_it():
+    """Ten machines took hashed colours that met the fixed ones (H200 and B300 one purple; three parts one grey in
+    plot evidence); and a line drawn wide because another lies on it (the A800 on the A100) now says so."""
+    from pathlib import Path
+
+    from cli.plots.lines import _covering_labels
+    from cli.plots.series import Series
+    from cli.plots.style import HW_COLORS
+
+    bundled = {p.stem for p in (Path(__file__).resolve().parent.parent / "gpu_models" / "specs").glob("*.toml")}
+    assert bundled <= set(HW_COLORS) and len(set(HW_COLORS.values())) == len(HW_COLORS)
+    a, b = (Series(hw, "flash2", (), ("naive",), (1024, 2048), (2.8, 2.6), (1.0, 1.0)) for hw in ("a100", "a800"))
+    assert _covering_labels(a, [b]) == ["A800 flash2"]

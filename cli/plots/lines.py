@@ -76,6 +76,8 @@ def _lines(series: list[Series], ideal: bool):
         if not shared_baseline:
             label += f" (vs {series_baseline(s)})"
         over = min(_covering(s, series[i + 1:]), MAX_HALOS)  # drawn wider: the series drawn on it leave it showing
+        if over:  # and said: a thick line is one that others lie on, not a wider kind
+            label += f" (= {', '.join(_covering_labels(s, series[i + 1:]))})"
         ax.plot(s.x, s.speedup, color=color, marker=style.algo_marker(s.algorithm),
                 linestyle=LINESTYLES[variants.index(s.variant) % len(LINESTYLES)], label=label,
                 markersize=rc["lines.markersize"] + HALO_MARKER * over,
@@ -96,6 +98,13 @@ def _lines(series: list[Series], ideal: bool):
     _speedup_axis(ax, ys, log=ideal)
     ax.legend(**_legend_place(len(series) + ideal))
     return fig, ax
+
+
+def _covering_labels(s: Series, later: list[Series]) -> list[str]:
+    """The short names of the series drawn after ``s`` that lie on it (at most MAX_HALOS, then '...')."""
+    names = [f"{style.hw_label(t.hardware)} {t.algorithm}" + (f", {t.variant_text()}" if t.variant else "")
+             for t in later if t.x == s.x and all(style.same(a, b) for a, b in zip(t.speedup, s.speedup))]
+    return names[:MAX_HALOS] + (["..."] if len(names) > MAX_HALOS else [])
 
 
 def _one_ideal(series: list[Series]) -> bool:

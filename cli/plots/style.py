@@ -16,7 +16,12 @@ FIGSIZE = (7.5, 4.8)
 TITLE_CHARS_PER_INCH = 11  # characters of the 10.5 pt title font per inch of figure width
 
 HW_COLORS = {"a100": "#1f77b4", "h100": "#2ca02c", "h200": "#9467bd", "b200": "#d62728",
-             "fusemax": "#ff7f0e", "flat": "#8c564b"}
+             "fusemax": "#ff7f0e", "flat": "#8c564b",
+             # every other bundled machine its own colour, a variant near its family's (the name hash gave H200 and
+             # B300 one purple, and three parts one grey in plot evidence)
+             "a100-40gb": "#6baed6", "a100-pcie": "#08519c", "a800": "#17becf", "a800-pcie": "#0e7c86",
+             "h100-pcie": "#74c476", "h800": "#006d2c", "h20": "#bcbd22", "gb200": "#fb6a4a", "b300": "#e377c2",
+             "gb300": "#7f2704"}
 ALGO_COLORS = {"naive": "#7f7f7f", "flash1": "#17becf", "flash2": "#1f77b4", "flash3": "#d62728",
                "flash-decoding": "#9467bd", "unfused": "#7f7f7f", "flat": "#8c564b",
                "fusemax-cascade": "#bcbd22", "fusemax-arch": "#e377c2", "fusemax": "#ff7f0e",
