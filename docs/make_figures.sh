@@ -14,7 +14,7 @@ attnsim plot evidence -o "$out/evidence.png"
 attnsim pattern show 'causal&window(8k)|sinks(2k)' --seq-len 128k --png "$out/pattern-window-sinks.png" > /dev/null
 attnsim cascade show attention-1pass --graph "$out/cascade-1pass.png" > /dev/null
 attnsim plot speedup --method minference --hw a100,h100,b200 --seq-len 16k..1m -o "$out/methods-minference.png"
-attnsim plot speedup --method duoattention --model llama3-8b --hw a100,h100,b200 --seq-len 4k..256k -o "$out/methods-duoattention.png"
+attnsim plot speedup --algo flash2 --causal --pattern 'heads(16: full, 16: sinks(64)|window(256))' --model llama3-8b --hw a100,h100,b200 --seq-len 4k..256k -o "$out/methods-duoattention.png"
 attnsim pattern show 'window2d(64,64,13,13)' --seq-len 4k --block-size 128 --png "$out/methods-natten-tiles.png" > /dev/null
 attnsim plot breakdown --method nsa --hw h100 --algo nsa-select,nsa-select@kv-outer --heads 64 --kv-heads 4 --seq-len 64k -o "$out/methods-nsa-breakdown.png"
 echo "figures written to $out"

@@ -40,6 +40,14 @@ def check_estimate(name, wl) -> None:
     if name == "quest" and wl.seq_len != 1:
         raise UserError(f"bad estimate 'quest' at seq-len {wl.seq_len}: Quest estimates each decode step; use "
                         f"--seq-len 1 (and --kv-len for the cache)")
+    # prefill methods' index steps, which their code skips where it runs dense (simulator.methods.dense_call)
+    if name.startswith("minference") and wl.seq_len == 1:
+        raise UserError(f"bad estimate {name!r} at seq-len 1: MInference builds its index at prefill only (at one "
+                        "query minfer_attn_forward runs dense flash_attn_func, no estimate); leave --estimate out")
+    if name == "moba-gate" and wl.seq_len != wl.kv_len:
+        raise UserError(f"bad estimate 'moba-gate' at seq-len {wl.seq_len}, kv-len {wl.kv_len}: MoBA gates prefill "
+                        "only (where queries and keys differ, moba_layer runs dense flash_attn_func); leave --estimate "
+                        "out, or give --kv-len equal to --seq-len")
 
 
 def kernels(hw, wl) -> list:

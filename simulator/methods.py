@@ -52,8 +52,14 @@ METHODS = {
         "heads({full}: full, {stream}: sinks(64)|window(256))", algorithm="flash2",
         params=dict(streaming=0.5, streaming_pattern="sinks(64)|window(256)"),
         source="DuoAttention, Xiao et al. arXiv 2410.10819; mit-han-lab/duo-attention README (sink_size=64, "
-               "recent_size=256, sparsity=0.5: half the KV heads streaming), streaming heads on Block-Sparse-"
-               "Attention (streaming_attn_implementation 'blocksparse', FA2-based)"),
+               "recent_size=256, sparsity=0.5: half the KV heads streaming); duo_attn/patch/llama.py: inference "
+               "prefills a prompt with flash_attn_func on every head, and decodes with two flash_attn_func calls "
+               "(retrieval heads over the cache, streaming heads over sink and recent keys); the streaming heads "
+               "on Block-Sparse-Attention (streaming_attn_implementation 'blocksparse', FA2-based) are its training "
+               "path",
+        note="the heads(...) mask is the method's mask (--pattern with --algo flash2 runs it on Block-Sparse-"
+             "Attention's kernel); --method duoattention runs what its inference code runs: a prompt dense, and "
+             "decode refused until attnsim combines its two calls"),
     "seerattention": Method(
         None, estimate="seer-gate", algorithm="flash2", block_size=64, sparsity=0.9,
         source="SeerAttention, Gao et al. arXiv 2410.13276 (64-token gate blocks; its speedups at 90% block "
@@ -125,8 +131,10 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
     merged = {**defaults, **shape, **preset, **own}
     merged.setdefault("heads", 32)
     if dense := dense_call(name, merged):
-        for key, value in preset.items():  # the preset's values (the command line passes them on as its own)
-            if key != "causal" and merged.get(key) == value:
+        for key, value in preset.items():  # the preset's values (the command line passes them on as its own,
+            # its pattern filled for the point: cli._workload_opts._fill_method)
+            filled = _filled(name, value, merged) if key == "pattern" else value
+            if key != "causal" and merged.get(key) in (value, filled):
                 merged.pop(key)
         # the dense call's fields, where the point gives no other value of its own (varlen: the command line always
         # gives one, and the method's call is varlen or not whatever the user's default)
@@ -155,7 +163,9 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
     ``moba_attn_varlen`` (moba/moba_efficient.py) flash_attn_varlen_func (causal) where no sequence has a chunk
     before its last (``moba_topk = min(moba_topk - 1, num_filtered_chunk)`` is 0: prompts no longer than a chunk);
     SeerAttention's ``sparse_flash_attention_forward`` (microsoft/SeerAttention seer_attn/modules/
-    attention_forward.py) decodes (``query_length == 1``) with its own dense Triton kernel, flash_decode_leftpad."""
+    attention_forward.py) decodes (``query_length == 1``) with its own dense Triton kernel, flash_decode_leftpad.
+    DuoAttention's inference (mit-han-lab/duo-attention duo_attn/patch/llama.py) prefills a prompt with
+    flash_attn_func on every head and decodes with two flash_attn_func calls (not combined here: refused)."""
     seq_len, kv_len = point.get("seq_len", 4096), point.get("kv_len") or point.get("seq_len", 4096)
     if name == "minference" and seq_len == 1:
         return ("MInference prunes prefill only: at one query its code runs dense FlashAttention 2 "
@@ -172,15 +182,35 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
                 dict(algorithm="flash2", causal=True, varlen=True))
     if name == "duoattention":
         kv = point.get("kv_heads") or point.get("heads", 32)
+        if seq_len != kv_len:
+            raise UserError(
+                f"bad seq-len {seq_len} with kv-len {kv_len} for --method duoattention: where queries and keys differ "
+                "(decode, chunked prefill) its code makes two flash_attn_func calls, its retrieval heads over the "
+                "whole cache and its streaming heads over their sink and recent keys (mit-han-lab/duo-attention "
+                "duo_attn/patch/llama.py, llama_duo_attention_forward_one_way_reordered), which attnsim does not "
+                "combine yet: time the two with --algo flash2, one at the retrieval heads (--heads, --kv-heads) and "
+                f"--kv-len {kv_len}, one at the streaming heads and --kv-len {64 + 256 + seq_len}")
         if round(METHODS[name].params["streaming"] * kv) == 0:
             return (f"DuoAttention's half of {kv} KV head streaming rounds to none: every head a retrieval head, "
                     "dense (FA2, as its retrieval heads run)", dict(algorithm="flash2"))
+        return ("DuoAttention prefills a prompt dense: with queries and keys one sequence its code calls "
+                "flash_attn_func(causal=True) on every head (duo_attn/patch/llama.py, "
+                "llama_duo_attention_forward_one_way_reordered; its streaming heads' block-sparse kernel is its "
+                "training path)", dict(algorithm="flash2", causal=True))
     if name == "seerattention" and seq_len == 1:
         raise UserError("bad seq-len 1 for --method seerattention: its gate prunes prefill only, and it decodes dense "
                         "with its own Triton kernel (seer_attn/modules/attention_forward.py: query_length 1 runs "
                         "flash_decode_leftpad), which attnsim does not model; time a dense decode with --algo "
                         "flash-decoding")
     return None
+
+
+def _filled(name: str, pattern: str, point: dict) -> str | None:
+    """The preset's pattern as ``fill_pattern`` fills it for ``point``, or None where it cannot be."""
+    try:
+        return fill_pattern(name, pattern, {"seq_len": 4096, **point})
+    except (UserError, KeyError, ValueError):
+        return None
 
 
 def fill_pattern(name: str, pattern: str, point: dict) -> str:

@@ -126,7 +126,7 @@ def _tick(label: str) -> str:
     lines = []
     for part in re.split(r"(?=@)", label):
         lines += textwrap.wrap(part.replace("/", "/\u200b"), TICK_CHARS, break_on_hyphens=True,
-                               break_long_words=True) or [part]
+                               break_long_words=False) or [part]
     return style.literal("\n".join(line.replace("\u200b", "") for line in lines))
 
 
