@@ -11,6 +11,8 @@ def explain_point(row: dict, machine: str | None = None) -> str:
     from simulator.workload import Workload
 
     hw = hardware(machine or row["hardware"])
+    if row.get("method") and (calls := _method_calls(row)):
+        return _explain_calls(hw, row, *calls)
     wl = Workload(**{f.name: row[f.name] for f in fields(Workload) if f.name in row})
     result = evaluate(hw, row["algorithm"], wl)
     text = explain_gpu(hw, row["algorithm"], wl, result) if hw.kind == "gpu" else explain_accel(hw, row["algorithm"], wl, result)
@@ -28,6 +30,33 @@ def explain_point(row: dict, machine: str | None = None) -> str:
 
     return text + "\n" + evidence_line(hw.name, result.algorithm, resolve_algorithm(hw, row["algorithm"]).family,
                                        phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
+
+
+def _method_calls(row: dict):
+    """A method row's several kernel calls (``simulator.methods.method_calls``), or None where it is one call."""
+    from simulator.methods import method_calls
+
+    return method_calls(row["method"], row)
+
+
+def _explain_calls(hw, row: dict, note: str, calls: list[dict]) -> str:
+    """Each of a method's kernel calls explained in turn, then their sum and the speedup over the baseline."""
+    from simulator.api import evaluate
+    from simulator.explain import explain_gpu
+    from simulator.workload import Workload
+
+    parts, total = [note], 0.0
+    for i, call in enumerate(calls, 1):
+        wl = Workload(**{f.name: call[f.name] for f in fields(Workload) if f.name in call})
+        result = evaluate(hw, call["algorithm"], wl)
+        total += result.time_s
+        parts.append(f"\ncall {i} of {len(calls)} ({wl.heads} query heads, {wl.kv_len:,} keys):\n"
+                     + explain_gpu(hw, call["algorithm"], wl, result))
+    parts.append(f"\ntime = {total * 1e3:.4f} ms, the calls summed")
+    if row.get("speedup") is not None:
+        parts.append(f"baseline {row['baseline']} (every head, dense): {row['baseline_time_s'] * 1e3:.4f} ms -> "
+                     f"speedup {row['speedup']:.2f}x")
+    return "\n".join(parts)
 
 
 def _floor_line(hw, wl, algorithm: str, result) -> str:

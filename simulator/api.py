@@ -406,6 +406,10 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
             for i, row in zip(indices, dense_rows):
                 rows[i] = row
         for i, (name, note) in methods.items():
+            if type(note) is tuple:  # several kernel calls: their summed row, which carries the calls' note
+                text, calls, merged = note
+                rows[i] = _summed_row(name, merged, defaults, text, calls)
+                note, rows[i]["note"] = text, None
             rows[i]["method"] = name
             stand_in = _method_stand_in(name) if not note else ""  # a dense fallback runs the code's own dense call
             rows[i]["note"] = "; ".join(filter(None, (note, stand_in, rows[i]["note"],
@@ -491,7 +495,7 @@ def _check_fields(points, defaults) -> None:
 def _with_methods(points, defaults) -> tuple[list, dict]:
     """Points whose method (their own or the command line's) fills what they leave out, before the command line's
     values; and each such point's method, and why its code runs dense there (or None), by index."""
-    from simulator.methods import dense_reason, with_method
+    from simulator.methods import dense_reason, method_calls, with_method
 
     out, methods = [], {}
     for i, point in enumerate(points):
@@ -499,8 +503,46 @@ def _with_methods(points, defaults) -> tuple[list, dict]:
         if name:
             point = with_method(name, defaults, point)
             methods[i] = name, dense_reason(name, point)
+            if calls := method_calls(name, point):  # several kernel calls: run apart, their row summed (rows_of)
+                methods[i] = name, (*calls, point)
+                point = calls[1][0]  # a stand-in to keep the batch's order; its row is replaced
         out.append(point)
     return out, methods
+
+
+SUMMED = ("time_s", "flops", "hbm_bytes", "onchip_bytes", "tensor_flops", "exp_ops", "fma_ops", "memory_bytes",
+          "energy_j")  # the fields a method's several calls add up to
+
+
+def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[dict]) -> dict:  # noqa: ARG001
+    """One row for a method point whose code makes several kernel calls (``methods.method_calls``): the calls run
+    as points of their own and their times, work and bytes add up; the baseline is the dense call of every head;
+    the bound and tile are the longest call's, the utilization time-weighted, the block density the share of the
+    call's scores they compute."""
+    parts = rows_of(calls, defaults)
+    base_point = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity",
+                                                                "block_size", "baseline")}
+    base_point["algorithm"] = point.get("baseline") or default_algorithm(hardware(point.get("hardware", "h100")))
+    (base,) = rows_of([{**base_point, "baseline": base_point["algorithm"]}], defaults)
+    longest = max(parts, key=lambda r: r["time_s"] or 0.0)
+    row = dict(longest)
+    for key in SUMMED:
+        values = [r[key] for r in parts]
+        row[key] = None if any(v is None for v in values) else sum(values)
+    scores = [r["heads"] * r["kv_len"] * r["block_density"] for r in parts]
+    row.update(heads=sum(r["heads"] for r in parts), kv_heads=sum(r["kv_heads"] for r in parts),
+               kv_len=point.get("kv_len") or point.get("seq_len"), pattern=point.get("pattern"),
+               baseline=base["algorithm"], baseline_time_s=base["time_s"], baseline_energy_j=base["energy_j"],
+               baseline_fits=base["fits"], fits=all(r["fits"] is not False for r in parts) and parts[0]["fits"],
+               note=note)
+    row["block_density"] = sum(scores) / (row["heads"] * row["kv_len"])
+    time = row["time_s"]
+    row["tflops"] = row["flops"] / time / 1e12 if time else None
+    row["speedup"] = base["time_s"] / time if time and base["time_s"] else None
+    if time and all(r["utilization"] for r in parts):
+        row["utilization"] = {u: sum(r["utilization"][u] * r["time_s"] for r in parts) / time
+                              for u in parts[0]["utilization"]}
+    return row
 
 
 def _method_stand_in(name: str) -> str:

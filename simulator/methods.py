@@ -165,7 +165,7 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
     SeerAttention's ``sparse_flash_attention_forward`` (microsoft/SeerAttention seer_attn/modules/
     attention_forward.py) decodes (``query_length == 1``) with its own dense Triton kernel, flash_decode_leftpad.
     DuoAttention's inference (mit-han-lab/duo-attention duo_attn/patch/llama.py) prefills a prompt with
-    flash_attn_func on every head and decodes with two flash_attn_func calls (not combined here: refused)."""
+    flash_attn_func on every head (and decodes with two calls: ``method_calls``)."""
     seq_len, kv_len = point.get("seq_len", 4096), point.get("kv_len") or point.get("seq_len", 4096)
     if name == "minference" and seq_len == 1:
         return ("MInference prunes prefill only: at one query its code runs dense FlashAttention 2 "
@@ -183,13 +183,7 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
     if name == "duoattention":
         kv = point.get("kv_heads") or point.get("heads", 32)
         if seq_len != kv_len:
-            raise UserError(
-                f"bad seq-len {seq_len} with kv-len {kv_len} for --method duoattention: where queries and keys differ "
-                "(decode, chunked prefill) its code makes two flash_attn_func calls, its retrieval heads over the "
-                "whole cache and its streaming heads over their sink and recent keys (mit-han-lab/duo-attention "
-                "duo_attn/patch/llama.py, llama_duo_attention_forward_one_way_reordered), which attnsim does not "
-                "combine yet: time the two with --algo flash2, one at the retrieval heads (--heads, --kv-heads) and "
-                f"--kv-len {kv_len}, one at the streaming heads and --kv-len {64 + 256 + seq_len}")
+            return None  # its two calls: method_calls
         if round(METHODS[name].params["streaming"] * kv) == 0:
             return (f"DuoAttention's half of {kv} KV head streaming rounds to none: every head a retrieval head, "
                     "dense (FA2, as its retrieval heads run)", dict(algorithm="flash2"))
@@ -203,6 +197,39 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
                         "flash_decode_leftpad), which attnsim does not model; time a dense decode with --algo "
                         "flash-decoding")
     return None
+
+
+DUO_SINK, DUO_RECENT = 64, 256  # duo-attention README: sink_size=64, recent_size=256 (the streaming heads' cache)
+
+
+def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
+    """The kernel calls method ``name``'s code makes for ``point`` where it makes several, and a note saying so;
+    None where it makes one. DuoAttention where queries and keys differ (decode, chunked prefill; mit-han-lab/
+    duo-attention duo_attn/patch/llama.py, llama_duo_attention_forward_one_way_reordered): flash_attn_func(causal=True)
+    on its retrieval heads' query heads over the whole cache, and again on its streaming heads' over their own cache,
+    the sink and recent keys (DUO_SINK + DUO_RECENT, compress_and_replace_streaming_kv) and the new tokens.
+    ``point`` is the method's point (``with_method``); each call is a plain FA2 point of its own heads."""
+    if name != "duoattention":
+        return None
+    seq_len = point.get("seq_len", 4096)
+    kv_len = point.get("kv_len") or seq_len
+    if seq_len == kv_len:
+        return None
+    heads, kv = point.get("heads", 32), point.get("kv_heads") or point.get("heads", 32)
+    group = heads // kv if heads % kv == 0 else 1
+    stream_kv = round(METHODS[name].params["streaming"] * kv)
+    full_kv = kv - stream_kv
+    plain = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity", "block_size")}
+    plain.update(algorithm="flash2", causal=True, baseline="flash2")
+    calls = [{**plain, "heads": full_kv * group, "kv_heads": full_kv}] if full_kv else []
+    cache = min(kv_len, DUO_SINK + DUO_RECENT + seq_len)
+    if stream_kv:
+        calls.append({**plain, "heads": stream_kv * group, "kv_heads": stream_kv, "kv_len": cache})
+    note = (f"DuoAttention's {'decode' if seq_len == 1 else 'chunked prefill'} is {len(calls)} flash_attn_func "
+            f"call{'s' if len(calls) > 1 else ''}, summed: {full_kv * group} retrieval heads over {kv_len:,} keys"
+            + (f", {stream_kv * group} streaming heads over {cache:,} (sink {DUO_SINK} + recent {DUO_RECENT} + new)"
+               if stream_kv else "") + " (duo_attn/patch/llama.py)")
+    return note, calls
 
 
 def _filled(name: str, pattern: str, point: dict) -> str | None:
