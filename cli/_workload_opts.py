@@ -64,7 +64,8 @@ _OPTIONS = [
                  help="Key/value length (default: --seq-len)."),
     click.option("--sparsity", type=FLOAT_LIST, default=None,
                  help="Fraction of empty tiles in [0, 1) (default 0): alone, random empty tiles at the kernel's "
-                      "tile size; with --pattern, the pattern's size is solved to reach it."),
+                      "tile size (with --causal, that fraction of the causal tiles); with --pattern, the pattern's "
+                      "size is solved to reach it (of all tiles: a causal pattern counts its empty half)."),
     click.option("--pattern", default=None,
                  help="Mask expression: full, causal, window(w), window(l,r), chunked(w), sinks(n), strided(s), "
                       "global(n), random_blocks(d), topk(k), budget(n), vertical_slash(v,s[,place=log|even]), "
