@@ -301,18 +301,20 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
     if shape:
         windows = [leaf for leaf in shape.leaves if leaf.name == "window"]
         chunked = any(leaf.name == "chunked" for leaf in shape.leaves)
-        if (windows or chunked) and (shape.union or len(windows) > 1 or chunked or wl.sparsity):
-            return None
+        if (windows or chunked) and (shape.union or chunked or wl.sparsity):
+            return None  # windows under & intersect into one: window(1k)&window(2k) is window(1k), FA's own call
     causal = pattern_causal(wl)
     if is_columns(wl.seq_len) or is_columns(wl.kv_len):  # columns hold no pattern (simulator.point_groups)
         return (-1, 0) if causal else (-1, -1)
     seq_len, kv_len = int(wl.seq_len), int(wl.kv_len)
     left = right = -1
     for leaf in shape.leaves if shape else ():
-        if leaf.name == "window":
-            left, right = window_sides(leaf)
-            left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
-            right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
+        if leaf.name == "window":  # several under &: their intersection, each side the tightest (-1: unbounded)
+            own_left, own_right = window_sides(leaf)
+            left = own_left if left < 0 else min(left, own_left)
+            right = own_right if right < 0 else min(right, own_right)
+    left = -1 if left >= (kv_len - 1 if fa3 else kv_len) else left
+    right = -1 if right >= (seq_len - 1 if fa3 else kv_len) else right
     if seq_len == 1 and (not fa3 or (left < 0 and right < 0)):
         causal = causal and fa3 and 64 < wl.head_dim <= 128 and paged_cache(wl)
     return (left, 0) if causal else (left, right)

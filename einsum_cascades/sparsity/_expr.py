@@ -26,11 +26,11 @@ class Pattern:
     args: tuple = ()
     parts: tuple = ()
 
-    def __and__(self, other):
-        return Pattern("&", parts=(self, other))
+    def __and__(self, other):  # A & A is A: the same mask, so the same kernel path (causal&causal ran apart)
+        return self if self == other else Pattern("&", parts=(self, other))
 
-    def __or__(self, other):
-        return Pattern("|", parts=(self, other))
+    def __or__(self, other):  # A | A is A
+        return self if self == other else Pattern("|", parts=(self, other))
 
     def __str__(self):
         if self.name in ("&", "|"):  # operators associate left: a right operand of the same or lower rank needs ()
