@@ -295,8 +295,8 @@ def window_sides(leaf) -> tuple:
 def fa_window_sides(wl, fa3: bool) -> tuple | None:
     """FA's (window_size_left, window_size_right) for the call after mha_fwd's normalization, -1 for a side that
     bounds nothing, right = 0 when it stays causal (``fa_mask_mode``); None for a mask FA cannot take as one
-    window: a chunk, a window under a union or a heads(...) mix, several windows, or a window whose size
-    --sparsity rescales (simulator.tiles fits it)."""
+    window: a chunk, a window under a union or a heads(...) mix, or a window whose size --sparsity rescales
+    (simulator.tiles fits it). Several windows under & are their intersection, one window."""
     shape = pattern_shape(wl.pattern) if wl.pattern else None
     if shape:
         windows = [leaf for leaf in shape.leaves if leaf.name == "window"]

@@ -305,7 +305,7 @@ def _fa3_decode_splits(hw, wl, cfg) -> tuple[int, int]:
 def _fa3_local_sides(wl) -> tuple | None:
     """FA3's window sides of a local call as the kernel receives them: a dropped side bounds at the sequence
     (left seqlen_k - 1, right seqlen_q - 1) and ``attention_chunk`` clips both to chunk - 1 (hopper/flash_api.cpp
-    mha_fwd). None for a mask of several windows or chunks, or a union."""
+    mha_fwd). None for a mask of several chunks, a chunk beside a window, or a union."""
     sides = fa_window_sides(wl, fa3=True)
     chunk = None
     if sides is None:  # a chunk, alone or with causal
