@@ -29,9 +29,10 @@ class SizeListType(click.ParamType):
 
     name = "SIZES"
 
-    def __init__(self, limit: int | None = None, zero: bool = False):
+    def __init__(self, limit: int | None = None, zero: bool = False, why: str = ""):
         self.limit = limit  # the largest size allowed, if below parse_size's
         self.zero = zero  # whether a plain 0 is a value (--num-splits 0: the kernel's split heuristic)
+        self.why = why  # what the limit is (said after it)
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):
@@ -49,7 +50,9 @@ class SizeListType(click.ParamType):
             out.extend(_size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))])
         too_big = [v for v in out if self.limit and v > self.limit]
         if too_big:
-            raise UserError(f"bad {_label(param)} {format_size(too_big[0])}: at most {format_size(self.limit)} ({self.limit})")
+            limit = format_size(self.limit)
+            limit += "" if limit == str(self.limit) else f" ({self.limit})"  # '256 (256)' said the number twice
+            raise UserError(f"bad {_label(param)} {format_size(too_big[0])}: at most {limit}{self.why}")
         return _capped(out, value, param)
 
 

@@ -90,7 +90,9 @@ _OPTIONS = [
                       "CTA per tile, not persistent), no split on a contiguous cache, FA2 without its split-KV "
                       "kernel. flash1, flash2, flash3, flashinfer-prefill and flashinfer-prefill-fa2 only. Default: "
                       "off (--scope layer calls are varlen whatever it says)."),
-    click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS, zero=True), default=None,
+    click.option("--num-splits", type=SizeListType(MAX_NUM_SPLITS, zero=True,
+                                                   why=" (FA3's and FA4's limit; flash-decoding takes 128)"),
+                 default=None,
                  help="KV splits the call asks for (flash_attn_with_kvcache(num_splits=N): flash-decoding up to 128, "
                       "flash3 on decode calls, flash4 on any call on Blackwell; 0 asks for the kernel's split "
                       "heuristic, as num_splits=0 does, which FA4's flash_attn_func runs only when asked; 1 alone is FlashInfer's plan(disable_split_kv=True) for "

@@ -387,7 +387,10 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
                                   and type(p["sparsity"]) is float and p["sparsity"] > 0 and not p.get("pattern"))
     try:
         for i, merged in alone.items():
-            rows[i] = _simulate_point(merged)
+            try:
+                rows[i] = _simulate_point(merged)
+            except UserError as err:
+                raise _method_context(err, methods.get(i), merged) from None
     finally:
         tile_source.expect_sparsities(())
     with _CollectorPaused():  # the dense points' rows (the scalar ones above may leave cycles to collect)
@@ -543,6 +546,21 @@ def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[d
         row["utilization"] = {u: sum(r["utilization"][u] * r["time_s"] for r in parts) / time
                               for u in parts[0]["utilization"]}
     return row
+
+
+def _method_context(err: UserError, method, point: dict) -> UserError:
+    """``err`` of a method point whose block size is the preset's, where another kernel refuses it: said to be the
+    method's (--method minference --algo flash3 said 'bad block-size 64', a value the user never gave)."""
+    from simulator.methods import METHODS
+
+    if not method or "block-size" not in str(err):
+        return err
+    m = METHODS[method[0]]
+    if m.block_size is None or point.get("block_size") != m.block_size or point.get("algorithm") == m.algorithm:
+        return err
+    err.args = (f"{err} (the block size is --method {method[0]}'s, for its {m.algorithm} kernel: give --block-size "
+                f"for {point.get('algorithm')}, or leave --algo out)", *err.args[1:])
+    return err
 
 
 def _method_stand_in(name: str) -> str:

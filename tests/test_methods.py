@@ -295,3 +295,14 @@ def test_a_method_run_on_a_stand_in_kernel_says_so_in_every_row():
     shown = CliRunner().invoke(cli, ["method", "show", "seerattention", "--json"])
     assert json.loads(shown.output)["stand_in"] == METHODS["seerattention"].stand_in
     assert not any(m.stand_in for name, m in METHODS.items() if name != "seerattention")
+
+
+def test_a_preset_block_size_another_kernel_refuses_is_named_as_the_preset_s():
+    """--method minference --algo flash3 said 'bad block-size 64', a value the user never gave: it is the preset's,
+    for MInference's FA2-based kernel, and the error now says so and what to do."""
+    result = CliRunner().invoke(cli, ["simulate", "--method", "minference", "--algo", "flash3", "--seq-len", "32k"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "the block size is --method minference's, for its flash2 kernel" in result.output
+    result = CliRunner().invoke(cli, ["simulate", "--algo", "flash-decoding", "--num-splits", "1000", "--seq-len", "1",
+                                      "--kv-len", "32k"])
+    assert result.exit_code == 2 and "at most 256 (FA3's and FA4's limit" in result.output
