@@ -15,7 +15,7 @@ from operator import methodcaller
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import short_repr
-from simulator.capacity import cannot_fit, column_marks, mark_columns, mark_rows
+from simulator.capacity import TIME_FIELDS, cannot_fit, capacity_bytes, column_marks, mark_columns, mark_rows
 from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
@@ -411,8 +411,7 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
         for i, (name, note) in methods.items():
             if type(note) is tuple:  # several kernel calls: their summed row, which carries the calls' note
                 text, calls, merged = note
-                rows[i] = _summed_row(name, merged, defaults, text, calls)
-                note, rows[i]["note"] = text, None
+                rows[i], note = _summed_row(name, merged, defaults, text, calls), None
             rows[i]["method"] = name
             stand_in = _method_stand_in(name) if not note else ""  # a dense fallback runs the code's own dense call
             rows[i]["note"] = "; ".join(filter(None, (note, stand_in, rows[i]["note"],
@@ -517,28 +516,42 @@ SUMMED = ("time_s", "flops", "hbm_bytes", "onchip_bytes", "tensor_flops", "exp_o
           "energy_j")  # the fields a method's several calls add up to
 
 
-def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[dict]) -> dict:  # noqa: ARG001
+def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[dict]) -> dict:
     """One row for a method point whose code makes several kernel calls (``methods.method_calls``): the calls run
     as points of their own and their times, work and bytes add up; the baseline is the dense call of every head;
     the bound and tile are the longest call's, the utilization time-weighted, the block density the share of the
     call's scores they compute."""
-    parts = rows_of(calls, defaults)
+    # the calls and the baseline are plain points: no default may put a method, mask or estimate back on them
+    # (a default method= recursed here without end; a default pattern= ran on both calls)
+    plain = {k: v for k, v in defaults.items() if k not in ("method", "pattern", "sparsity", "estimate", "block_size")}
+    parts = rows_of(calls, plain)
     base_point = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity",
                                                                 "block_size", "baseline")}
     base_point["algorithm"] = point.get("baseline") or default_algorithm(hardware(point.get("hardware", "h100")))
-    (base,) = rows_of([{**base_point, "baseline": base_point["algorithm"]}], defaults)
+    (base,) = rows_of([{**base_point, "baseline": base_point["algorithm"]}], plain)
     longest = max(parts, key=lambda r: r["time_s"] or 0.0)
     row = dict(longest)
     for key in SUMMED:
         values = [r[key] for r in parts]
         row[key] = None if any(v is None for v in values) else sum(values)
     scores = [r["heads"] * r["kv_len"] * r["block_density"] for r in parts]
+    notes = dict.fromkeys(n for r in (*parts, base) for n in (r["note"] or "").split("; ") if n)  # in order, once
+    from simulator.methods import METHODS, fill_pattern
+
+    mask = fill_pattern(name, METHODS[name].pattern, point) if METHODS[name].pattern else None  # the method's mask
     row.update(heads=sum(r["heads"] for r in parts), kv_heads=sum(r["kv_heads"] for r in parts),
-               kv_len=point.get("kv_len") or point.get("seq_len"), pattern=point.get("pattern"),
+               kv_len=point.get("kv_len") or point.get("seq_len"), pattern=mask,
                baseline=base["algorithm"], baseline_time_s=base["time_s"], baseline_energy_j=base["energy_j"],
-               baseline_fits=base["fits"], fits=all(r["fits"] is not False for r in parts) and parts[0]["fits"],
-               note=note)
+               baseline_fits=base["fits"], note="; ".join((note, *notes)))
     row["block_density"] = sum(scores) / (row["heads"] * row["kv_len"])
+    have = capacity_bytes(hardware(point.get("hardware", "h100")))  # the calls' tensors are in memory together
+    row["fits"] = None if have is None else bool(row["memory_bytes"] <= have)
+    if row["fits"] is False:
+        row.update(dict.fromkeys(TIME_FIELDS), utilization={},
+                   note=f"does not fit: the {len(parts)} calls need {row['memory_bytes'] / 1e9:.3g} GB of HBM together "
+                        f"({', '.join(_gb(r['memory_bytes']) for r in parts)}); "
+                        f"{hardware(point.get('hardware', 'h100')).display_name} has {have / 1e9:.3g} GB")
+        return row
     time = row["time_s"]
     row["tflops"] = row["flops"] / time / 1e12 if time else None
     row["speedup"] = base["time_s"] / time if time and base["time_s"] else None
@@ -546,6 +559,10 @@ def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[d
         row["utilization"] = {u: sum(r["utilization"][u] * r["time_s"] for r in parts) / time
                               for u in parts[0]["utilization"]}
     return row
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.3g} GB"
 
 
 def _method_context(err: UserError, method, point: dict) -> UserError:

@@ -59,7 +59,7 @@ METHODS = {
                "path",
         note="the heads(...) mask is the method's mask (--pattern with --algo flash2 runs it on Block-Sparse-"
              "Attention's kernel); --method duoattention runs what its inference code runs: a prompt dense, and "
-             "decode refused until attnsim combines its two calls"),
+             "decode or a chunk as its two flash_attn_func calls, summed"),
     "seerattention": Method(
         None, estimate="seer-gate", algorithm="flash2", block_size=64, sparsity=0.9,
         source="SeerAttention, Gao et al. arXiv 2410.13276 (64-token gate blocks; its speedups at 90% block "
@@ -130,12 +130,21 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
     preset = preset_fields(name)
     merged = {**defaults, **shape, **preset, **own}
     merged.setdefault("heads", 32)
-    if dense := dense_call(name, merged):
+    dense = dense_call(name, merged)
+    if dense or several_calls(name, merged):
         for key, value in preset.items():  # the preset's values (the command line passes them on as its own,
             # its pattern filled for the point: cli._workload_opts._fill_method)
             filled = _filled(name, value, merged) if key == "pattern" else value
             if key != "causal" and merged.get(key) in (value, filled):
                 merged.pop(key)
+        # a mask, sparsity, estimate or block size of the user's own: no call the method's code makes here runs it
+        given = [f"--{k.replace('_', '-')} {merged[k]}" for k in ("pattern", "sparsity", "estimate", "block_size")
+                 if merged.get(k)]
+        if given:
+            what = dense[0].split(":")[0] if dense else "its code makes plain flash_attn_func calls here"
+            raise UserError(f"bad {given[0]} for --method {name} at seq-len {merged.get('seq_len')}: {what}, "
+                            "none of which runs it; drop it, or drop --method to run it on a kernel of your choice")
+    if dense:
         # the dense call's fields, where the point gives no other value of its own (varlen: the command line always
         # gives one, and the method's call is varlen or not whatever the user's default)
         merged.update({k: v for k, v in dense[1].items() if k == "varlen" or own.get(k, preset.get(k)) == preset.get(k)})
@@ -147,9 +156,20 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
 
 
 def dense_reason(name: str, point: dict) -> str | None:
-    """``dense_call``'s reason, or None."""
+    """``dense_call``'s reason, or None; where the point runs another kernel or causality than that call (the user's
+    --algo or --no-causal), said after it."""
     dense = dense_call(name, point)
-    return dense and dense[0]
+    if not dense:
+        return None
+    asked = [f"{'on ' + point[k] if k == 'algorithm' else 'causal' if point[k] else 'not causal'}" for k, v in dense[1].items()
+             if k in ("algorithm", "causal") and k in point and point[k] != v]
+    return dense[0] + (f" (run here {' and '.join(asked)}, as asked)" if asked else "")
+
+
+def several_calls(name: str, point: dict) -> bool:
+    """Whether method ``name``'s code makes several kernel calls for ``point`` (``method_calls``)."""
+    seq_len = point.get("seq_len", 4096)
+    return name == "duoattention" and seq_len != (point.get("kv_len") or seq_len)
 
 
 def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
@@ -172,7 +192,7 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
                 "(minference_forward.py minfer_attn_forward: q_len == 1 returns flash_attn_func)",
                 dict(algorithm="flash2", causal=False))
     if name == "moba" and seq_len != kv_len:
-        return ("MoBA prunes prefill only: where the queries are not the keys (decode) its code runs dense "
+        return ("MoBA prunes prefill only: where the queries are not the keys (decode, chunked prefill) its code runs dense "
                 "FlashAttention 2, causal (moba/wrapper.py moba_layer: flash_attn_func)",
                 dict(algorithm="flash2", causal=True))
     chunk = point.get("block_size") or METHODS["moba"].block_size
@@ -220,7 +240,8 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
     stream_kv = round(METHODS[name].params["streaming"] * kv)
     full_kv = kv - stream_kv
     plain = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity", "block_size")}
-    plain.update(algorithm="flash2", causal=True, baseline="flash2")
+    algo = point.get("algorithm") or "flash2"  # flash_attn_func, unless --algo asks for another kernel
+    plain.update(algorithm=algo, causal=point.get("causal", True), baseline=algo)
     calls = [{**plain, "heads": full_kv * group, "kv_heads": full_kv}] if full_kv else []
     cache = min(kv_len, DUO_SINK + DUO_RECENT + seq_len)
     if stream_kv:
@@ -228,7 +249,9 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
     note = (f"DuoAttention's {'decode' if seq_len == 1 else 'chunked prefill'} is {len(calls)} flash_attn_func "
             f"call{'s' if len(calls) > 1 else ''}, summed: {full_kv * group} retrieval heads over {kv_len:,} keys"
             + (f", {stream_kv * group} streaming heads over {cache:,} (sink {DUO_SINK} + recent {DUO_RECENT} + new)"
-               if stream_kv else "") + " (duo_attn/patch/llama.py)")
+               if stream_kv else "") + " (duo_attn/patch/llama.py)"
+            + (f" (run here on {algo}, as asked)" if algo != "flash2" else "")
+            + (" (run here not causal, as asked)" if not plain["causal"] else ""))
     return note, calls
 
 

@@ -306,3 +306,30 @@ def test_a_preset_block_size_another_kernel_refuses_is_named_as_the_preset_s():
     result = CliRunner().invoke(cli, ["simulate", "--algo", "flash-decoding", "--num-splits", "1000", "--seq-len", "1",
                                       "--kv-len", "32k"])
     assert result.exit_code == 2 and "at most 256 (FA3's and FA4's limit" in result.output
+
+
+def test_duoattention_calls_survive_defaults_options_and_memory(tmp_path):
+    """The second audit of the two-call rows: a method given as a default recursed without end (the calls took it
+    back from the defaults), a default --pattern ran on both calls and on the 'dense' baseline, the calls' notes were
+    dropped (a point that does not fit said only the calls' note), fits was each call's alone though the calls are
+    in memory together, and explicit options were dropped without a word."""
+    (row,) = run_points([dict(seq_len=1, kv_len=65536, kv_heads=8)], method="duoattention", pattern="window(1k)")
+    (same,) = run_points([dict(method="duoattention", seq_len=1, kv_len=65536, kv_heads=8)])
+    assert row["time_s"] == same["time_s"] and row["baseline_time_s"] == same["baseline_time_s"]
+    assert row["pattern"] == "heads(16: full, 16: sinks(64)|window(256))"
+    (big,) = run_points([dict(method="duoattention", hardware="a100", seq_len=32768, kv_len=524288, batch=60,
+                              kv_heads=8, dtype="bf16")])
+    assert big["fits"] is False and big["time_s"] is None and big["memory_bytes"] > 85.9e9
+    assert big["note"].startswith("does not fit: the 2 calls need 101 GB of HBM together")
+    (flash3,) = run_points([dict(method="duoattention", seq_len=1, kv_len=65536, kv_heads=8, algorithm="flash3")])
+    assert flash3["algorithm"] == "flash3" and "(run here on flash3, as asked)" in flash3["note"]
+    for key, value in (("sparsity", 0.5), ("pattern", "window(1k)"), ("estimate", "quest"), ("block_size", 128)):
+        with pytest.raises(UserError, match=f"bad --{key.replace('_', '-')} .* none of which runs it"):
+            run_points([dict(method="duoattention", seq_len=1, kv_len=65536, **{key: value})])
+    out = tmp_path / "b.png"
+    result = CliRunner().invoke(cli, ["plot", "breakdown", "--method", "duoattention", "--seq-len", "1", "--kv-len",
+                                      "64k", "-o", str(out)])
+    assert result.exit_code == 2 and "is several: DuoAttention's decode is 2 flash_attn_func calls" in result.output
+    result = CliRunner().invoke(cli, ["plot", "breakdown", "--method", "minference", "--seq-len", "1", "--kv-len",
+                                      "64k", "-o", str(out)])
+    assert result.exit_code == 0, result.output  # its dense call, where it had refused its own preset's estimate

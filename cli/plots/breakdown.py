@@ -45,8 +45,16 @@ def evaluate_points(points: list[dict]) -> list[Group]:
     from simulator.api import default_algorithm, evaluate, hardware
     from simulator.workload import Workload
 
+    from simulator.methods import method_calls, with_method
+
     groups = []
     for p in points:
+        if p.get("method"):  # what the method's code runs at this shape (simulate's rows_of does the same)
+            p = with_method(p["method"], {}, {k: v for k, v in p.items() if v is not None})
+            if calls := method_calls(p["method"], p):
+                raise UserError(f"plot breakdown draws one kernel call a bar group, and --method {p['method']} at "
+                                f"seq-len {p['seq_len']} is several: {calls[0]}; plot the calls as --algo points, or "
+                                "see each with simulate --explain")
         spec = hardware(p["hardware"])
         algo = p["algorithm"] or default_algorithm(spec)
         wl = Workload(**{k: p[k] for k in WORKLOAD_FIELDS if p.get(k) is not None})
