@@ -149,6 +149,17 @@ def _class(e, key_ranks: set) -> str | None:
     return "key" if ranks & key_ranks else None
 
 
+def _read_class(access, key_ranks: set) -> str | None:
+    """The class of the elements an operand access reads: ``_class`` of the ranks its indices use (a running sum
+    read at its last key tile, RD[m2, M1, p], is per split and row; a sum over a tile's keys is per row and tile,
+    though its Einsum iterates per score)."""
+    ranks = {v for idx in access.indices for v in idx.vars()}
+    fine = ranks & (key_ranks - _tile_ranks(key_ranks))
+    if "p" in ranks:  # as _class reads ranks (a chunked cascade's p0 is a key-class point there)
+        return "score" if fine else "row_tile" if ranks & key_ranks else "row"
+    return "key" if ranks & key_ranks else None
+
+
 def _tile_ranks(key_ranks: set) -> set:
     """The key-tile rank of a partitioned key family (m1 of m1, m0), none for a plain m."""
     numbered = sorted(r for r in key_ranks if r[-1:].isdigit())
@@ -173,7 +184,12 @@ def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: s
             producer = _producer(cascade, a)
             if producer is not None and not _is_copy(producer) and (
                     producer.output not in contraction or _class(producer, key_ranks) == "score"):
-                costs.append((lowering.convert, _per_class_extent(producer, key_ranks, written=True), None))
+                # its elements converted to the MMA's input type once each, in the producer's own class: P per
+                # score, a scaled Q per query row, a scaled K per key (a Q*c fed to QK was charged its whole row
+                # per score: E converts a score)
+                own = _read_class(a, key_ranks)
+                costs.append((lowering.convert, _per_class_extent(producer, key_ranks, written=True),
+                              None if own == cls else own))
     else:
         _expr_costs(e.line.expr, lowering, contraction, cascade, e, per_point, key_ranks, costs)
         if e.reduction:
@@ -191,7 +207,7 @@ def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: s
 def _expr_costs(node, lowering, contraction, cascade, e, per_point, key_ranks, costs) -> None:
     if not isinstance(node, Op):
         return
-    if node.name == "+" and any(_producer_is(cascade, a, contraction) for a in node.args):
+    if node.name == "+" and any(_accumulated(cascade, a, contraction, key_ranks) for a in node.args):
         costs.append((lowering.accumulate, per_point, None))  # O += P V: the MMA accumulates
     elif node.name == "/":
         costs.append((lowering.ops["/"], per_point, None))
@@ -249,6 +265,14 @@ def _producer(cascade, node):
     if isinstance(node, Access) and node.tensor in cascade.graph.nodes and "einsum" in cascade.graph.nodes[node.tensor]:
         return cascade.einsum(node.tensor)
     return None
+
+
+def _accumulated(cascade, node, contraction: set, key_ranks: set) -> bool:
+    """Whether ``node`` is a contraction over keys (P V over a key tile), whose sum the MMA accumulates into the
+    running output for free; a contraction over features (Q K^T's scores) added to something is an FADD (S +
+    sigmoid(S), a bias on the scores were taken as free)."""
+    producer = _producer(cascade, node)
+    return producer is not None and producer.output in contraction and bool(set(producer.reduced) & key_ranks)
 
 
 def _producer_is(cascade, node, outputs: set) -> bool:

@@ -1,5 +1,7 @@
 """The walker places each Einsum's ops by the ranks it iterates and lowers them with a per-op table."""
 
+from pathlib import Path
+
 import pytest
 
 from einsum_cascades import load_cascade
@@ -117,3 +119,28 @@ def test_fa4_polynomial_runs_a_share_of_the_exponentials_only():
     # call's exponentials left to the MUFU
     tanh = cap.exp_ops - plain.exp_ops  # one a visited score
     assert tanh > 0 and cap.fma_ops - plain.fma_ops < tanh  # one FMUL a score more, no polynomial for tanh
+
+
+def test_an_operand_is_converted_once_per_element_and_a_score_add_is_no_accumulate(tmp_path):
+    """From the cascade audit: Q * c fed to QK^T was charged its whole converted row per score (E converts a score:
+    3-pass on FA2 at 16k went from 25 to 41 ms), and S + sigmoid(S) was taken as the MMA's free accumulate (only a
+    sum over keys, P V, accumulates in the MMA). Now a producer's elements convert once each in the class they are
+    read at, and a + with Q K^T's scores is an FP32 add per score."""
+    from einsum_cascades import load_cascade
+    from simulator.api import run_points
+
+    base = (Path(__file__).resolve().parent.parent / "einsum_cascades" / "library" / "attention-3pass.cascade")
+    text = base.read_text()
+    scaled = tmp_path / "qscale.cascade"
+    scaled.write_text(text.replace("QK[m,p] = Q[e,p] * K[e,m]", "QS[e,p] = Q[e,p] * 0.5\nQK[m,p] = QS[e,p] * K[e,m]"))
+    one, two = run_points([dict(algorithm=a, seq_len=16384) for a in ("attention-3pass@flash2",
+                                                                       f"{scaled}@flash2")])
+    assert "QS" in scaled.read_text() and two["time_s"] == pytest.approx(one["time_s"], rel=1e-3)
+    assert two["fma_ops"] == pytest.approx(one["fma_ops"], rel=1e-2)
+    add = tmp_path / "addsig.cascade"
+    add.write_text("S[m,p]  = Q[e,p] * K[e,m]\nG[m,p]  = sigmoid(S[m,p])\nH[m,p]  = S[m,p] + G[m,p]\n"
+                   "AV[f,p] = H[m,p] * V[f,m]\n")
+    sig = tmp_path / "sig.cascade"
+    sig.write_text("S[m,p]  = Q[e,p] * K[e,m]\nG[m,p]  = sigmoid(S[m,p])\nAV[f,p] = G[m,p] * V[f,m]\n")
+    plain, added = (cascade_work(load_cascade(str(path))) for path in (sig, add))
+    assert added.passes[0].count("score", "fp32", 128, 128) == plain.passes[0].count("score", "fp32", 128, 128) + 1
