@@ -233,6 +233,9 @@ def _result(hw, wl, s, r, algo, run: _Run, compute, detail, latency_s=None) -> R
         times["compute"] = compute / hw.clock_hz
         latency_s = max(times["compute"], times["dram"])
     bound = max(("array2d", "array1d", "dram"), key=times.get)
+    stall = detail.get("stall_cycles", 0.0) / hw.clock_hz  # +Architecture's fill/drain stalls on the critical path
+    if latency_s == times.get("compute") and stall > times[bound]:
+        bound = "stall"  # the arrays wait on the pipeline's fill and drain more than any unit works (fusemax-arch)
     by_array = {"array2d": {}, "array1d": {}}
     for m in run.maps:
         for cls, n in run.actions[m.name].items():

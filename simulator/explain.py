@@ -692,6 +692,9 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
                    f"{ov['body_s'] / ov['larger_s'] - 1:+.1%} over the larger")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
+    if result.bound == "stall":  # an accelerator's pipeline (accel_model._result)
+        out.append("  (stall: the arrays' fill and drain on the critical path, the stall term of compute above, "
+                   "outlast the busiest unit's work)")
     ratio = gm.stream_ratio(result)
     if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
             and result.workload.seq_len > 1):

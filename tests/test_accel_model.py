@@ -237,3 +237,14 @@ def test_explain_prints_energy_per_component_beside_the_latency_terms(algo, hw):
     for component, joules in r.detail["energy_breakdown_j"].items():
         assert f"{component} {joules:.4g} J" in energy_line
     assert f"{r.detail['einsum_cycles']['AV']:,.0f} cycles" in text and "combination" in text and "traffic" in text
+
+
+def test_a_stall_bound_accelerator_call_says_stall():
+    """+Architecture's pipeline spends more of BERT's 64k call in fill and drain (13.7 of 24.5 s) than its busiest
+    array works (7.4 s): the audit found it named array1d-bound at 0.30 utilisation. +Binding stays array-bound."""
+    from simulator.api import run_points
+
+    arch, binding = run_points([dict(hardware="fusemax", algorithm=a, batch=64, heads=12, head_dim=64,
+                                     seq_len=65536) for a in ("fusemax-arch", "fusemax")])
+    assert arch["bound"] == "stall" and max(arch["utilization"].values()) < 0.5
+    assert binding["bound"] == "array1d"
