@@ -173,8 +173,11 @@ def breakdown(output, **opts):
     \b
     Examples:
       attnsim plot breakdown --hw h100 --algo naive,flash2,flash3 --seq-len 16k -o breakdown.png
-      attnsim plot breakdown --hw fusemax --algo flat,fusemax-cascade,fusemax-arch,fusemax --model bert \\
+      attnsim plot breakdown --hw flat,fusemax --algo flat,fusemax-cascade,fusemax-arch,fusemax --model bert \\
           --seq-len 64k -o breakdown_fm.png
+
+    (The FuseMax paper's ablation runs FLAT and +Cascade on FLAT's hardware, +Architecture and +Binding on
+    FuseMax's: --hw flat,fusemax draws those, and FLAT's dataflows on FuseMax's hardware beside them.)
     """
     from cli.plots import breakdown_figure, evaluate_points
     from cli.plots.breakdown import fitting
