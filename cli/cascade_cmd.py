@@ -47,6 +47,11 @@ def show(name, as_json, graph):
 
         check_output(graph)
     c = load_cascade(name)
+    from einsum_cascades.errors import UserError
+    from einsum_cascades.reference import attention_input_error
+
+    if why := attention_input_error(c):  # as check and simulate refuse it: a tensor no line computes, Q/K/V misread
+        raise UserError(why)
     if graph is not None:
         from cli.cascade_graph import draw
 

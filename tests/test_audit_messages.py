@@ -78,7 +78,8 @@ def test_a_user_cascade_is_refused_where_its_inputs_are_not_q_k_v_as_fed(tmp_pat
                        (good.replace("- GM[p]", "- GMM[p]", 1), "GMM is read but never computed")):
         f = tmp_path / "c.cascade"
         f.write_text(text)
-        for args in (["simulate", "--algo", f"{f}@flash2", "--seq-len", "4k"], ["cascade", "check", str(f)]):
+        for args in (["simulate", "--algo", f"{f}@flash2", "--seq-len", "4k"], ["cascade", "check", str(f)],
+                     ["cascade", "show", str(f)]):  # show drew the table of a cascade the others refuse (audit)
             line = one_line(run(*args))
             assert says in line and f"{f}:" in line, line
 
