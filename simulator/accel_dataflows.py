@@ -105,6 +105,11 @@ def _integer(rank: str, value: float, cascade_name: str) -> int:
 def _split(fam: dict, family: str, cascade_name: str) -> tuple:
     ranks = sorted((v for v, f in fam.items() if f == family), key=lambda v: (v[-1:].isdigit(), v))
     if len(ranks) > 2:
+        parts = [v for v in ranks if v != family]
+        if family in ranks and len(parts) == 2:  # the tiles, and Einsums on the untiled rank as well
+            raise UserError(f"{cascade_name}: accelerator mappings run every Einsum on one tiling of the {family} "
+                            f"rank ({', '.join(sorted(parts, reverse=True))}); this cascade also uses {family} "
+                            f"untiled (before its partition): apply that Einsum to the tiles instead")
         raise UserError(f"{cascade_name}: accelerator mappings tile the {family} rank once ({family}1, {family}0); "
                         f"this cascade splits it into {', '.join(ranks)}")
     if len(ranks) == 2:

@@ -248,3 +248,22 @@ def test_a_stall_bound_accelerator_call_says_stall():
                                      seq_len=65536) for a in ("fusemax-arch", "fusemax")])
     assert arch["bound"] == "stall" and max(arch["utilization"].values()) < 0.5
     assert binding["bound"] == "array1d"
+
+
+def test_a_cascade_using_the_key_rank_untiled_beside_its_tiles_is_told_so(tmp_path):
+    """A V scaled before its partition (VS[f,m] = V[f,m] * c, then BV from VS) uses m untiled beside m1, m0: the
+    accelerator mappings refuse it, and said 'this cascade splits it into m, m0, m1', which it does not."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    text = (Path(__file__).resolve().parent.parent / "einsum_cascades" / "library" / "attention-1pass.cascade")
+    body = text.read_text().replace("BV[f,m1,m0]   = V[f, m1*M0 + m0]",
+                                    "VS[f,m]       = V[f,m] * 1.0\nBV[f,m1,m0]   = VS[f, m1*M0 + m0]")
+    assert "VS[f,m]" in body
+    path = tmp_path / "vscale.cascade"
+    path.write_text(body)
+    result = CliRunner().invoke(cli, ["simulate", "--hw", "fusemax", "--algo", f"{path}@fusemax", "--seq-len", "1k"])
+    assert result.exit_code == 2 and "also uses m untiled (before its partition)" in result.output, result.output
