@@ -112,7 +112,7 @@ def _check_attention(name: str) -> None:
     fam = families(cascade)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "
-                        f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)} over ranks "
+                        f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)}, and its ranks are "
                         f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
                         "partitions p1, p0 and m1, m0)")
 
