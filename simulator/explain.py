@@ -692,6 +692,11 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
                    f"{ov['body_s'] / ov['larger_s'] - 1:+.1%} over the larger")
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
+    if result.bound == "grid" and (grid := result.detail.get("grid")):  # gpu_model._fused_pass
+        busiest = max(result.utilization, key=result.utilization.get)
+        out.append(f"  (grid: {grid['work_tiles']:,} CTAs for {grid['slots']:,} slots, one partial wave: the call "
+                   f"waits on its CTAs' own chains, its busiest unit, {busiest}, working "
+                   f"{result.utilization[busiest]:.0%} of the time)")
     if result.bound == "stall":  # an accelerator's pipeline (accel_model._result)
         out.append("  (stall: the arrays' fill and drain on the critical path, the stall term of compute above, "
                    "outlast the busiest unit's work)")

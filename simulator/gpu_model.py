@@ -258,7 +258,26 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         combine_bytes = _out_bytes(wl) + vmax(_partials_bytes(wl, splits) - hw.l2_bytes, 0.0)
         cost = replace(cost, hbm_bytes=cost.hbm_bytes + where(splits > 1, combine_bytes, 0.0))
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
-    return _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+    result = _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
+    # fewer CTAs than the SMs hold: no unit is anywhere near its throughput, the call waits on its CTAs' own
+    # chains (a 512-token FA3 call of 8 heads: 32 CTAs on 132 SMs, 'tensor-bound' at 5% of the tensor roof)
+    # (a partial wave whose unit still runs near its roof, a long decode's HBM stream, keeps that unit's name)
+    slots, bound, util = hw.sms * resident, result.bound, result.utilization
+    if not (is_columns(n_work) or is_columns(bound) or is_columns(slots)):
+        if n_work < slots and bound in GRID_LIMITED and util.get(bound, 1.0) < GRID_UTILIZATION:
+            result = replace(result, bound="grid")
+        return result
+    used = 0.0
+    for unit in GRID_LIMITED:
+        used = where(bound == unit, util.get(unit, 1.0), used)
+    few = (n_work < slots) & (used > 0) & (used < GRID_UTILIZATION)
+    if np.any(few):
+        result = replace(result, bound=where(few, "grid", bound))
+    return result
+
+
+GRID_LIMITED = ("tensor", "smem", "exp", "fma", "l2", "hbm")  # the units a partial wave's bound renames "grid"
+GRID_UTILIZATION = 0.5  # ... where that unit works under half the call's time
 
 
 def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes) -> float:

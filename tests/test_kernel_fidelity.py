@@ -1208,3 +1208,21 @@ def test_one_mask_written_two_ways_runs_one_way(algo):
     assert time("causal|causal") == time("causal&causal") == time("causal")
     assert time("window(1k)&window(2k)") == time("window(1k)&window(1k)") == time("window(1k)")
     assert time("window(512,512)&window(1k)") == time("window(512,0)")
+
+
+def test_a_call_too_small_to_fill_the_gpu_is_grid_bound_not_unit_bound():
+    """A 512-token causal FA3 call of 8 heads runs 32 CTAs on 132 SMs: it was 'tensor-bound' at 5% of the tensor roof.
+    A partial wave whose unit still works near its roof (a long decode's HBM stream) keeps that unit's name; the
+    column path (a sweep) names it as the scalar path does."""
+    from simulator.api import run_points
+
+    small, decode = run_points([dict(hardware="h100", algorithm="flash3", seq_len=512, heads=8, causal=True),
+                                dict(hardware="h100", algorithm="flash3", seq_len=1, kv_len=131072, kv_heads=8,
+                                     dtype="bf16")])
+    assert small["bound"] == "grid" and max(small["utilization"].values()) < 0.5
+    assert decode["bound"] == "hbm"
+    points = [dict(hardware="h100", algorithm="flash3", seq_len=n, heads=8, causal=True) for n in (512, 1024, 65536)
+              for _ in range(30)]  # enough for the column path
+    rows = run_points(points)
+    alone = [run_points([p])[0]["bound"] for p in points[::30]]
+    assert [r["bound"] for r in rows[::30]] == alone and alone[0] == "grid" and alone[-1] != "grid"
