@@ -264,7 +264,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     # (a partial wave whose unit still runs near its roof, a long decode's HBM stream, keeps that unit's name)
     slots, bound, util = hw.sms * resident, result.bound, result.utilization
     if not (is_columns(n_work) or is_columns(bound) or is_columns(slots)):
-        if n_work < slots and bound in GRID_LIMITED and util.get(bound, 1.0) < GRID_UTILIZATION:
+        if n_work < slots and bound in GRID_LIMITED and 0 < util.get(bound, 1.0) < GRID_UTILIZATION:  # as columns
             result = replace(result, bound="grid")
         return result
     used = 0.0
