@@ -376,6 +376,8 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
     rows = [None] * len(points)
     methods = {}
     if defaults.get("method") or any(map(_METHOD, points)):
+        from simulator.methods import method
+
         points, methods = _with_methods(points, defaults)
     if len(points) >= COLUMNS_FROM or len(points) > 1 and "numpy" in sys.modules:
         groups, alone = column_groups(points, defaults, _column_plan)
@@ -408,12 +410,12 @@ def rows_of(points: list, defaults: dict) -> list[dict]:
         else:
             for i, row in zip(indices, dense_rows):
                 rows[i] = row
-        for i, (name, note) in methods.items():
+        for i, (name, note) in methods.items():  # (simulator.methods is loaded: _with_methods imported it)
             if type(note) is tuple:  # several kernel calls: their summed row, which carries the calls' note
                 text, calls, merged = note
                 rows[i], note = _summed_row(name, merged, defaults, text, calls), None
             rows[i]["method"] = name
-            stand_in = _method_stand_in(name) if not note else ""  # a dense fallback runs the code's own dense call
+            stand_in = method(name).stand_in if not note else ""  # a dense fallback runs the code's own dense call
             rows[i]["note"] = "; ".join(filter(None, (note, stand_in, rows[i]["note"],
                                                       kernels_note(name, rows[i])))) or None
         return rows
@@ -544,13 +546,13 @@ def _summed_row(name: str, point: dict, defaults: dict, note: str, calls: list[d
                baseline=base["algorithm"], baseline_time_s=base["time_s"], baseline_energy_j=base["energy_j"],
                baseline_fits=base["fits"], note="; ".join((note, *notes)))
     row["block_density"] = sum(scores) / (row["heads"] * row["kv_len"])
-    have = capacity_bytes(hardware(point.get("hardware", "h100")))  # the calls' tensors are in memory together
+    spec = hardware(point.get("hardware", "h100"))
+    have = capacity_bytes(spec)  # the calls' tensors are in memory together
     row["fits"] = None if have is None else bool(row["memory_bytes"] <= have)
     if row["fits"] is False:
         row.update(dict.fromkeys(TIME_FIELDS), utilization={},
-                   note=f"does not fit: the {len(parts)} calls need {row['memory_bytes'] / 1e9:.3g} GB of HBM together "
-                        f"({', '.join(_gb(r['memory_bytes']) for r in parts)}); "
-                        f"{hardware(point.get('hardware', 'h100')).display_name} has {have / 1e9:.3g} GB")
+                   note=f"does not fit: the {len(parts)} calls need {_gb(row['memory_bytes'])} of HBM together "
+                        f"({', '.join(_gb(r['memory_bytes']) for r in parts)}); {spec.display_name} has {_gb(have)}")
         return row
     time = row["time_s"]
     row["tflops"] = row["flops"] / time / 1e12 if time else None
@@ -578,12 +580,6 @@ def _method_context(err: UserError, method, point: dict) -> UserError:
     err.args = (f"{err} (the block size is --method {method[0]}'s, for its {m.algorithm} kernel: give --block-size "
                 f"for {point.get('algorithm')}, or leave --algo out)", *err.args[1:])
     return err
-
-
-def _method_stand_in(name: str) -> str:
-    from simulator.methods import method
-
-    return method(name).stand_in
 
 
 def kernels_note(method: str, row: dict) -> str | None:

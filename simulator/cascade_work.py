@@ -155,22 +155,20 @@ def _recompute(cascade, crossing: tuple, k: int, per_einsum: dict, level: dict, 
 
 def _class(e, key_ranks: set) -> str | None:
     """Where an Einsum's points sit: per score, per row and key tile, per row, per key (None: neither)."""
-    ranks = set(e.vars)
-    fine = ranks & (key_ranks - _tile_ranks(key_ranks))
-    if "p" in ranks:
-        if fine:
-            return "score"
-        return "row_tile" if ranks & key_ranks else "row"
-    return "key" if ranks & key_ranks else None
+    return _ranks_class(set(e.vars), key_ranks)
 
 
 def _read_class(access, key_ranks: set) -> str | None:
-    """The class of the elements an operand access reads: ``_class`` of the ranks its indices use (a running sum
-    read at its last key tile, RD[m2, M1, p], is per split and row; a sum over a tile's keys is per row and tile,
-    though its Einsum iterates per score)."""
-    ranks = {v for idx in access.indices for v in idx.vars()}
+    """The class of the elements an operand access reads: that of the ranks its indices use (a running sum read at
+    its last key tile, RD[m2, M1, p], is per split and row; a sum over a tile's keys is per row and tile, though its
+    Einsum iterates per score)."""
+    return _ranks_class({v for idx in access.indices for v in idx.vars()}, key_ranks)
+
+
+def _ranks_class(ranks: set, key_ranks: set) -> str | None:
+    """The class of points over ``ranks`` (a chunked cascade's p0 is no query rank here: its points are per key)."""
     fine = ranks & (key_ranks - _tile_ranks(key_ranks))
-    if "p" in ranks:  # as _class reads ranks (a chunked cascade's p0 is a key-class point there)
+    if "p" in ranks:
         return "score" if fine else "row_tile" if ranks & key_ranks else "row"
     return "key" if ranks & key_ranks else None
 

@@ -229,12 +229,10 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
     on its retrieval heads' query heads over the whole cache, and again on its streaming heads' over their own cache,
     the sink and recent keys (DUO_SINK + DUO_RECENT, compress_and_replace_streaming_kv) and the new tokens.
     ``point`` is the method's point (``with_method``); each call is a plain FA2 point of its own heads."""
-    if name != "duoattention":
+    if not several_calls(name, point):
         return None
     seq_len = point.get("seq_len", 4096)
     kv_len = point.get("kv_len") or seq_len
-    if seq_len == kv_len:
-        return None
     heads, kv = point.get("heads", 32), point.get("kv_heads") or point.get("heads", 32)
     group = heads // kv if heads % kv == 0 else 1
     stream_kv = round(METHODS[name].params["streaming"] * kv)

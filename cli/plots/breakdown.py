@@ -132,10 +132,10 @@ def _tick(label: str) -> str:
     import textwrap
 
     lines = []
-    for part in re.split(r"(?=@)", label):
-        lines += textwrap.wrap(part.replace("/", "/\u200b"), TICK_CHARS, break_on_hyphens=True,
-                               break_long_words=False) or [part]
-    return style.literal("\n".join(line.replace("\u200b", "") for line in lines))
+    for part in re.split(r"(?=@)", label):  # a space after each slash is a place textwrap may break, taken out after
+        lines += [line.replace("/ ", "/") for line in textwrap.wrap(part.replace("/", "/ "), TICK_CHARS,
+                                                                     break_on_hyphens=True, break_long_words=False)]
+    return style.literal("\n".join(lines))
 
 
 def _gpu(ax, groups: list[Group]) -> None:

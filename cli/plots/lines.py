@@ -103,7 +103,7 @@ def _lines(series: list[Series], ideal: bool):
 def _covering_labels(s: Series, later: list[Series]) -> list[str]:
     """The short names of the series drawn after ``s`` that lie on it (at most MAX_HALOS, then '...')."""
     names = [f"{style.hw_label(t.hardware)} {t.algorithm}" + (f", {t.variant_text()}" if t.variant else "")
-             for t in later if t.x == s.x and all(style.same(a, b) for a, b in zip(t.speedup, s.speedup))]
+             for t in _lying_on(s, later)]
     return names[:MAX_HALOS] + (["..."] if len(names) > MAX_HALOS else [])
 
 
@@ -116,7 +116,12 @@ def _one_ideal(series: list[Series]) -> bool:
 def _covering(s: Series, later: list[Series]) -> int:
     """How many series drawn after ``s`` lie on it (the same x, speedups ``style.same``): two kernels the model
     prices alike (FlashInfer's fa3 backend and FA3 on a chunked call) would otherwise show as one line."""
-    return sum(t.x == s.x and all(style.same(a, b) for a, b in zip(t.speedup, s.speedup)) for t in later)
+    return len(_lying_on(s, later))
+
+
+def _lying_on(s: Series, later: list[Series]) -> list[Series]:
+    """The series drawn after ``s`` that lie on it: the same x, speedups ``style.same``."""
+    return [t for t in later if t.x == s.x and all(style.same(a, b) for a, b in zip(t.speedup, s.speedup))]
 
 
 def _speedup_axis(ax, ys, log: bool) -> None:
