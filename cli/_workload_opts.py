@@ -226,10 +226,16 @@ def _fill_method(name: str, points: list[dict], opts: dict) -> None:
     """Per point: the preset's pattern for its heads or length, and dense FlashAttention (the machine's best family,
     at its own tiles) as the baseline unless --baseline names one."""
     from simulator.api import default_algorithm, hardware
-    from simulator.methods import fill_pattern
+    from simulator.methods import MASK_FIELDS, dense_call, fill_pattern, several_calls
 
     for point in points:
         point["method"] = name
+        if dense_call(name, point) or several_calls(name, point):
+            # the method's code runs none of its preset's mask here: leave what the user did not give to the API,
+            # which tells the preset's values from the user's by their absence (methods.with_method)
+            for key in MASK_FIELDS:
+                if opts.get(key) is None:
+                    point[key] = None
         if point["pattern"] and opts.get("pattern") is None:
             point["pattern"] = fill_pattern(name, point["pattern"], point)
         if point["baseline"] is None:

@@ -105,6 +105,7 @@ def preset_fields(name: str) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+MASK_FIELDS = ("pattern", "sparsity", "estimate", "block_size")  # what a method's preset prunes with
 SHAPE_KEYS = ("heads", "kv_heads", "head_dim", "v_head_dim")
 
 
@@ -132,14 +133,12 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
     merged.setdefault("heads", 32)
     dense = dense_call(name, merged)
     if dense or several_calls(name, merged):
-        for key, value in preset.items():  # the preset's values (the command line passes them on as its own,
-            # its pattern filled for the point: cli._workload_opts._fill_method)
-            filled = _filled(name, value, merged) if key == "pattern" else value
-            if key != "causal" and merged.get(key) in (value, filled):
+        for key in preset:  # the preset's values (over the defaults') where the point gives none of its own
+            if key != "causal" and own.get(key) is None:
                 merged.pop(key)
-        # a mask, sparsity, estimate or block size of the user's own: no call the method's code makes here runs it
-        given = [f"--{k.replace('_', '-')} {merged[k]}" for k in ("pattern", "sparsity", "estimate", "block_size")
-                 if merged.get(k)]
+        # a mask, sparsity, estimate or block size of the user's own, even the preset's own value: no call the
+        # method's code makes here runs it
+        given = [f"--{k.replace('_', '-')} {merged[k]}" for k in MASK_FIELDS if merged.get(k)]
         if given:
             what = dense[0].split(":")[0] if dense else "its code makes plain flash_attn_func calls here"
             raise UserError(f"bad {given[0]} for --method {name} at seq-len {merged.get('seq_len')}: {what}, "
@@ -251,14 +250,6 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
             + (f" (run here on {algo}, as asked)" if algo != "flash2" else "")
             + (" (run here not causal, as asked)" if not plain["causal"] else ""))
     return note, calls
-
-
-def _filled(name: str, pattern: str, point: dict) -> str | None:
-    """The preset's pattern as ``fill_pattern`` fills it for ``point``, or None where it cannot be."""
-    try:
-        return fill_pattern(name, pattern, {"seq_len": 4096, **point})
-    except (UserError, KeyError, ValueError):
-        return None
 
 
 def fill_pattern(name: str, pattern: str, point: dict) -> str:

@@ -333,3 +333,25 @@ def test_duoattention_calls_survive_defaults_options_and_memory(tmp_path):
     result = CliRunner().invoke(cli, ["plot", "breakdown", "--method", "minference", "--seq-len", "1", "--kv-len",
                                       "64k", "-o", str(out)])
     assert result.exit_code == 0, result.output  # its dense call, where it had refused its own preset's estimate
+
+
+def test_method_preset_value_given_explicitly_is_the_users():
+    """A mask field the user gives is theirs even where it equals the preset's: at one query MInference's code runs
+    dense FA2, so --estimate minference-vs is refused as --estimate moba-gate is (the command line had passed the
+    preset's values on as its own, so the API could not tell them apart and dropped the explicit one silently)."""
+    base = ["simulate", "--method", "minference", "--seq-len", "1", "--kv-len", "32k", "--model", "llama3-8b"]
+    for estimate in ("minference-vs", "moba-gate"):
+        result = CliRunner().invoke(cli, [*base, "--estimate", estimate])
+        assert result.exit_code == 2 and f"bad --estimate {estimate} for --method minference" in result.output
+    result = CliRunner().invoke(cli, [*base, "--block-size", "64"])
+    assert result.exit_code == 2 and "bad --block-size 64" in result.output
+    result = CliRunner().invoke(cli, [*base, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output[result.output.index("["):])
+    assert row["algorithm"] == "flash2" and row["estimate"] is None and row["pattern"] is None
+    with pytest.raises(UserError, match="bad --estimate minference-vs"):
+        run_points([dict(method="minference", seq_len=1, kv_len=32768, estimate="minference-vs")])
+    # the preset's own values on its prefill points, given or not, run as before
+    (given,) = run_points([dict(method="minference", seq_len=32768, estimate="minference-vs")])
+    (preset,) = run_points([dict(method="minference", seq_len=32768)])
+    assert given["time_s"] == preset["time_s"] and given["estimate"] == "minference-vs"
