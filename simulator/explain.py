@@ -573,7 +573,7 @@ def _nsa_lines(det: dict) -> list[str]:
         how = ("MoBA's FlashAttention-2 varlen calls (moba_efficient.py): each chunk's own queries over it, causal"
                + (", then each chunk's gathered later queries over it, not causal, the two outputs merged"
                   if det["moba_calls"] == 2 else "; no token selects an earlier chunk, so that one causal call is "
-                  "all (no gate, no merge)") + f": {det['moba_ctas']:,} CTAs")
+                  "all (no gate, no merge)") + f": {det['ctas']:,} CTAs")
     out = [f"selection: each token keeps topk({det['selected_blocks']}) blocks of {det['select_block']} keys "
            f"(its own and the rest drawn among its earlier blocks); loop {det['loop']}: {how}",
            f"tile {det['block_q']} x {det['block_kv']} (mma.sync{', FA2' if det.get('moba_calls') else ''}), "

@@ -22,7 +22,7 @@ from dataclasses import replace
 from einsum_cascades.errors import UserError
 from simulator import tiles as tile_source
 from simulator.gpu_kernels import kernel_config
-from simulator.gpu_model import _fused_cost, _finish, _kv_keys_read, _roof_times, dram_latency
+from simulator.gpu_model import _fused_cost, _finish, _kv_keys_read, _roof_times, dram_latency, grid_bound
 from simulator.result import Result
 from simulator.schedule import resident_ctas, uniform_makespan
 from simulator.tile_cost import MASK_FP32_PER_SCORE, ops_of, tensor_dtype
@@ -73,7 +73,7 @@ def flash1(hw, wl) -> Result:
                   tile_cycles=full_t,
                   partial_tile_cycles=part_t, tile_bound=dominant, clock_hz=clock, key_block_cycles=block_fill,
                   q_wait_cycles=wait, schedule="fa1", loads_in_mma_warps=True)  # no producer (gpu_model.blend_weight)
-    return _finish(hw, "flash1", wl, cost, times, dominant, tiles, detail)
+    return grid_bound(_finish(hw, "flash1", wl, cost, times, dominant, tiles, detail), heads, hw.sms * k)
 
 
 def step_smem_bytes(cfg, wl) -> float:

@@ -34,7 +34,8 @@ from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
 from simulator.gpu_kernels import ctas_by_smem, out_bytes
-from simulator.gpu_model import _blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, overlap_exponent
+from simulator.gpu_model import (_blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound,
+                                 overlap_exponent)
 from simulator.estimate_kernels import QUEST_PAGE
 from simulator.result import Result
 from simulator.tile_cost import ISSUE_LANES
@@ -483,7 +484,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                   page_size=page_size(wl) if family == BATCH else None, clock_hz=clock, window_left=left,
                   window_ops=window_ops(family) if left is not None else None)
     attended = window_keys(int(wl.kv_len), left)  # the rest are loaded, scored and masked
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), 1.0), detail)
+    return grid_bound(_finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), 1.0), detail),
+                      ctas, slots)
 
 
 def _loop_time(hw, stream: float, cuda: float) -> float:

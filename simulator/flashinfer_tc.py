@@ -47,7 +47,7 @@ from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge
                                         window_left)
 from simulator.flashinfer_regs import PREFILL_REGS, regs_arch
 from simulator.gpu_kernels import KernelConfig, ctas_by_smem, paged_cache
-from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency
+from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
 from simulator._numpy import np
@@ -574,7 +574,8 @@ def _prefill_call(hw, wl, family: str, tile: PrefillTile, causal: bool, n_chunks
     q_tiles = len(work) // (n_chunks * wl.batch)
     density = min(1.0, sum(n for n, _ in work) * tile.cta_tile_kv / (wl.batch * q_tiles * wl.kv_len))  # key tiles
     attended = _attended(n, keys, causal, left)  # bottom-right: query q sees keys - n + q + 1 (causal)
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(attended, density), detail)
+    return grid_bound(_finish(hw, family, wl, cost, times, compute_bound, DenseCall(attended, density), detail),
+                      ctas, hw.sms * k)
 
 
 def _times(hw, wl, cost, compute: float, fill: float, merge: float, writeback: float) -> dict:
@@ -663,7 +664,8 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
                   merge_rounds=merge_trips, cold_l2_writeback_bytes=writeback, clock_hz=clock, window_left=left,
                   window_keys=keys if left is not None and family == BATCH_FAMILY else None,
                   graph=family == BATCH_FAMILY and wl.scope == "layer")
-    return _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), keys / wl.kv_len), detail)
+    result = _finish(hw, family, wl, cost, times, compute_bound, DenseCall(float(attended), keys / wl.kv_len), detail)
+    return grid_bound(result, ctas, hw.sms * k)
 
 
 def _single_window_tiles(wl, tile: PrefillTile, n_chunks: int, chunk: int, left: int) -> list[tuple[int, int]]:

@@ -170,7 +170,8 @@ def _schedule(batch: int, blocks: int, parts: int) -> tuple[list[tuple[int, int,
 
 def simulate(hw, wl):
     """Predict one FlashMLA dense decoding call (see the module docstring)."""
-    from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, merge_bytes_seconds
+    from simulator.gpu_model import (_finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound,
+                                     merge_bytes_seconds)
 
     if why := error(hw, wl):
         raise UserError(why)
@@ -255,4 +256,5 @@ def simulate(hw, wl):
     bound = "hbm" if tile.bound == "latency" else tile.bound
     causal = pattern_causal(wl) and wl.seq_len > 1
     attended = wl.seq_len * wl.kv_len - (wl.seq_len * (wl.seq_len - 1) / 2 if causal else 0)
-    return _finish(hw, FAMILY, wl, cost, times, bound, DenseCall(float(attended), 1.0), detail)
+    result = _finish(hw, FAMILY, wl, cost, times, bound, DenseCall(float(attended), 1.0), detail)
+    return grid_bound(result, m_blocks * wl.kv_heads * parts, hw.sms)  # one CTA an SM

@@ -259,18 +259,28 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         cost = replace(cost, hbm_bytes=cost.hbm_bytes + where(splits > 1, combine_bytes, 0.0))
     mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
     result = _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
-    # fewer CTAs than the SMs hold: no unit is anywhere near its throughput, the call waits on its CTAs' own
-    # chains (a 512-token FA3 call of 8 heads: 32 CTAs on 132 SMs, 'tensor-bound' at 5% of the tensor roof)
-    # (a partial wave whose unit still runs near its roof, a long decode's HBM stream, keeps that unit's name)
-    slots, bound, util = hw.sms * resident, result.bound, result.utilization
+    return grid_bound(result, n_work, hw.sms * resident)
+
+
+def grid_bound(result: Result, n_work, slots) -> Result:
+    """``result`` with its bound named "grid" where its ``n_work`` CTAs (or persistent work tiles) fill at most
+    GRID_FILL of the ``slots`` the SMs hold and the unit it names works under GRID_UTILIZATION of the call: no unit
+    is anywhere near its throughput, the call waits on its CTAs' own chains (a 512-token FA3 call of 8 heads: 32
+    CTAs on 132 SMs, 'tensor-bound' at 5% of the tensor roof). A partial wave whose unit still runs near its roof
+    (a long decode's HBM stream) keeps that unit's name, as does a grid of nearly a wave (more CTAs would not make
+    it much faster: a unit the model's work counts understate, such as FlashInfer's CUDA-core loop, whose issue
+    slots hold more than its FMAs, named "fma" at a third of their rate) and a bound no unit names (launch,
+    latency). Every GPU family's result passes here; the scalar point's detail gets the counts --explain prints."""
+    bound, util = result.bound, result.utilization
     if not (is_columns(n_work) or is_columns(bound) or is_columns(slots)):
-        if n_work < slots and bound in GRID_LIMITED and 0 < util.get(bound, 1.0) < GRID_UTILIZATION:  # as columns
-            result = replace(result, bound="grid")
+        if n_work <= GRID_FILL * slots and bound in GRID_LIMITED and 0 < util.get(bound, 1.0) < GRID_UTILIZATION:
+            grid = result.detail.get("grid") or {"work_tiles": int(n_work), "slots": int(slots), "persistent": False}
+            return replace(result, bound="grid", detail={**result.detail, "grid": grid})
         return result
     used = 0.0
     for unit in GRID_LIMITED:
         used = where(bound == unit, util.get(unit, 1.0), used)
-    few = (n_work < slots) & (used > 0) & (used < GRID_UTILIZATION)
+    few = (n_work <= GRID_FILL * slots) & (used > 0) & (used < GRID_UTILIZATION)  # as one point
     if np.any(few):
         result = replace(result, bound=where(few, "grid", bound))
     return result
@@ -278,6 +288,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
 
 GRID_LIMITED = ("tensor", "smem", "exp", "fma", "l2", "hbm")  # the units a partial wave's bound renames "grid"
 GRID_UTILIZATION = 0.5  # ... where that unit works under half the call's time
+GRID_FILL = 0.5  # ... and the grid fills at most half the slots
 
 
 def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes) -> float:

@@ -120,7 +120,7 @@ def check(hw, wl) -> None:
 
 def simulate(hw, algo: str, wl):
     """The call's Result (``gpu_model._finish``): the main kernel under its roofs, the extra kernels after it."""
-    from simulator.gpu_model import _finish, _roof_times, _stream_fill
+    from simulator.gpu_model import _finish, _roof_times, _stream_fill, grid_bound
 
     check(hw, wl)
     k, block = selection(wl)
@@ -139,7 +139,8 @@ def simulate(hw, algo: str, wl):
     detail.update(selected_blocks=k, select_block=block, extra_kernels=extra,
                   loop="kv-outer" if kv_outer else "q-outer",
                   loads_in_mma_warps=True)  # a Triton kernel's warps load their own blocks (gpu_model.blend_weight)
-    return _finish(hw, algo, wl, cost, times, main["bound"], tiles, detail)
+    return grid_bound(_finish(hw, algo, wl, cost, times, main["bound"], tiles, detail), detail["ctas"],
+                      hw.sms * detail["resident_ctas"])
 
 
 class _Tiles:
@@ -171,7 +172,7 @@ def _q_outer(hw, wl, tokens, kept, selectors, block):
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), {}, dict(
         block_q=rows, block_kv=block, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1,
         tile_cycles=tile.cycles, partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=hw.sustained_clock_hz,
-        packed_gqa=True)
+        packed_gqa=True, ctas=int(np.sum(tokens)) * programs)
 
 
 def _moba_calls(hw, wl, tokens, selectors, block):
@@ -241,7 +242,8 @@ def _kv_outer(hw, wl, tokens, kept, selectors, block):
     extra["block -> tokens"] = _stream(hw, wl.batch * wl.kv_heads * wl.seq_len * most * 8)
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1, tile_cycles=tile.cycles,
-        partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False)
+        partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock, packed_gqa=False,
+        ctas=int(np.sum(ctas)) * heads)
 
 
 def _moba(hw, wl, tokens, selectors, block):
@@ -271,7 +273,7 @@ def _moba(hw, wl, tokens, selectors, block):
     return dict(cost=cost, cycles=cycles, tile=tile.cycles, bound=tile.bound), extra, dict(
         block_q=q_tile, block_kv=kv, ctas_per_sm=occupancy, resident_ctas=slots_per_sm, splits=1,
         tile_cycles=tile.cycles, partial_tile_cycles=tile.cycles, tile_bound=tile.bound, clock_hz=clock,
-        packed_gqa=False, moba_ctas=int(ctas), moba_calls=2 if mixed else 1)
+        packed_gqa=False, moba_calls=2 if mixed else 1, ctas=int(ctas))
 
 
 EXACT_CTAS = 1 << 20  # past this many CTAs the grid is scheduled in waves of its longest CTA
