@@ -448,7 +448,8 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     bw = hw.stream_bw(cp_async=True)  # decode.cuh loads K/V rows by cp_async::pred_load
     in_flight = IN_FLIGHT_GROUPS * cfg.rows_per_stage * d * b  # bytes one CTA keeps requested while it waits
     cta_bytes = wl.kv_len / n_chunks * row_bytes  # a request's keys over its chunks (the last may be short)
-    stream, bound = _stream_seconds(ctas, slots, cta_bytes, in_flight, hw.hbm_latency_s, bw, 1.0 + writeback / reads)
+    stream, bound = _stream_seconds(ctas, slots, cta_bytes, chunk * row_bytes, in_flight, hw.hbm_latency_s, bw,
+                                    1.0 + writeback / reads)
     per_row = row_cycles(cfg, hw) * cfg.bdy
     # the loop's instructions are SM throughput: an SM issues its CTAs' rows at its rate however many it holds at
     # once, so it takes ceil(CTAs / SMs) CTAs' work; a last partial wave of r CTAs shares each SM among ceil(r / SMs)
@@ -499,18 +500,20 @@ def _loop_time(hw, stream: float, cuda: float) -> float:
     return top if math.isinf(p) else _blend(top, low, p)
 
 
-def _stream_seconds(ctas: int, slots: int, cta_bytes: float, in_flight: float, latency: float, bw: float,
-                    traffic: float) -> tuple[float, str]:
-    """Seconds to stream every CTA's K/V, wave by wave: a wave of A resident CTAs moves its bytes (times
-    ``traffic``, the write-backs they cause) at the lower of HBM bandwidth and A x ``in_flight`` bytes per loaded
-    ``latency`` (Little's law). Returns the seconds and 'hbm' or 'latency', whichever bounded more of them."""
+def _stream_seconds(ctas: int, slots: int, cta_bytes: float, longest: float, in_flight: float, latency: float,
+                    bw: float, traffic: float) -> tuple[float, str]:
+    """Seconds to stream every CTA's K/V, wave by wave: a wave of A resident CTAs, ``cta_bytes`` each on average,
+    moves its bytes (times ``traffic``, the write-backs they cause) at HBM bandwidth, and no faster than its longest
+    CTA's ``longest`` bytes at ``in_flight`` bytes per loaded ``latency`` (Little's law: the CTAs run side by side,
+    so a short last chunk does not shorten the others). Returns the seconds and 'hbm' or 'latency', whichever
+    bounded more of them."""
     full, last = divmod(ctas, slots)
     total, limited = 0.0, {"hbm": 0.0, "latency": 0.0}
     for active, waves in ((slots, full), (last, 1 if last else 0)):
         if not waves:
             continue
         by_bw = active * cta_bytes * traffic / bw
-        by_latency = cta_bytes * latency / in_flight
+        by_latency = longest * latency / in_flight
         seconds = waves * max(by_bw, by_latency)
         total += seconds
         limited["hbm" if by_bw >= by_latency else "latency"] += seconds

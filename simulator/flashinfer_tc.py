@@ -629,7 +629,7 @@ def flashinfer_tc_decode(hw, family: str, wl) -> Result:
     bw = hw.stream_bw(cp_async=True)  # prefill.cuh produce_kv: cp_async::pred_load
     in_flight = min(tile.cta_tile_kv, chunk) * row_bytes  # K(i+1) and V(i+1) while the CTA waits (a short chunk: all)
     cta_bytes = keys / busy * row_bytes
-    stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, in_flight, hw.hbm_latency_s, bw,
+    stream, bound = _stream_seconds(ctas, hw.sms * k, cta_bytes, chunk * row_bytes, in_flight, hw.hbm_latency_s, bw,
                                     1.0 + writeback / reads)
     pro = prologue_cycles(cfg, hw, wl, min(tile.cta_tile_q, int(wl.seq_len) * int(wl.group)), cost_tile, resident)
     if left is not None and family == FAMILY:  # per chunk, its tiles before the window at their masked cost

@@ -80,7 +80,7 @@ def test_time_per_byte_falls_as_the_bytes_in_flight_rise_until_hbm_bounds_it():
     """Little's law: a wave whose CTAs keep few bytes requested waits a loaded latency per in-flight window."""
     hw = hardware("h100")
     bw = hw.hbm_bw_bytes_s * hw.hbm_efficiency
-    times = [_stream_seconds(64, 792, 1 << 20, in_flight, hw.hbm_latency_s, bw, 1.0)[0]
+    times = [_stream_seconds(64, 792, 1 << 20, 1 << 20, in_flight, hw.hbm_latency_s, bw, 1.0)[0]
              for in_flight in (4 * KIB, 8 * KIB, 16 * KIB, 64 * KIB, 1 << 20)]
     assert times == sorted(times, reverse=True) and times[0] == pytest.approx(2 * times[1])
     assert times[-1] == pytest.approx(64 * (1 << 20) / bw)  # enough in flight: HBM bounds it
@@ -390,3 +390,15 @@ def test_a_group_the_cuda_core_kernel_lacks_names_the_tensor_core_path():
     with pytest.raises(UserError, match="use flashinfer-decode-tc"):
         evaluate(hardware("h100"), "flashinfer-decode", wl)
     assert evaluate(hardware("h100"), "flashinfer-decode-tc", wl).time_s > 0
+
+
+def test_a_longer_cache_never_decodes_faster_across_a_chunk_boundary():
+    """The CTAs of a split call run side by side, so the stream's latency term is the longest chunk's, not the mean
+    chunk's: 272 keys (chunks of 256 and 16) had decoded 16% faster than 256 (one chunk), 528 faster than 512."""
+    from simulator import simulate
+
+    for algo in ("flashinfer-single-decode", "flashinfer-decode", "flashinfer-decode-tc",
+                 "flashinfer-single-decode-tc"):
+        times = [simulate(hw="h100", algo=algo, heads=32, kv_heads=8, seq_len=1, kv_len=kv)["time_s"]
+                 for kv in range(256, 1100, 16)]
+        assert all(b >= a * (1 - 1e-9) for a, b in zip(times, times[1:])), algo
