@@ -134,7 +134,9 @@ def simulate(hw, algo: str, wl):
     cost = main["cost"] + Cost(launches=len(extra))
     times["launch"] = cost.launches * hw.launch_overhead_s
     pairs = float(np.dot(tokens, kept))  # (token, block) pairs of one head
-    attended = pairs * block - wl.seq_len * (block - 1) / 2  # the own block is causal
+    # the own block is causal, for each token that has one (bottom-right: of more queries than keys, the first see
+    # none; counting every query had made a 4,096-query call over 256 keys attend a negative number of keys)
+    attended = pairs * block - float(np.sum(tokens)) * (block - 1) / 2
     tiles = _Tiles(attended, pairs / (wl.seq_len * math.ceil(wl.kv_len / block)))
     detail.update(selected_blocks=k, select_block=block, extra_kernels=extra,
                   loop="kv-outer" if kv_outer else "q-outer",

@@ -250,13 +250,13 @@ def _ragged_unread(pat, tc, blocks_read: int) -> int:
     """Keys a whole last key tile would hold past the last key, where the mask reads that (ragged) block but not
     every block: a kernel's loads stop at the last key (TMA and predicated cp.async fetch nothing past it), so the
     keys it reads are ``blocks_read * block_kv`` less these. 0 when the key length is a multiple of the tile, when
-    every block is read (the keys read are then capped at the length), on a grid and for vertical-slash (not
-    worked out there). One query tile (decode) reads its visited tiles, so its own last tile is looked up; more
+    every block is read (the keys read are then capped at the length) or none is (a random mask that kept no block of
+    a one-key call had read -127 keys: negative HBM bytes), on a grid and for vertical-slash (not worked out there). One query tile (decode) reads its visited tiles, so its own last tile is looked up; more
     reach the last block where some query may attend a key of it (exact for boxes)."""
     from einsum_cascades.sparsity import last_key_block_reached, tile_states
 
     ragged = tc.kv_len % tc.block_kv
-    if not ragged or tc.layout is not None or blocks_read >= tc.n_kv_blocks:
+    if not ragged or tc.layout is not None or not 0 < blocks_read < tc.n_kv_blocks:
         return 0
     if tc.n_q_blocks == 1:
         reached = bool(np.asarray(tile_states(pat, tc.seq_len, tc.kv_len, tc.block_q, tc.block_kv))[0, -1])

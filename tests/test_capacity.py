@@ -112,3 +112,17 @@ def test_plots_leave_out_points_that_do_not_fit_and_say_so(tmp_path, kind):
     r = _cli("plot", kind, "--algo", algos, "--seq-len", "4k,128k", "-o", str(tmp_path / "f.png"))
     assert r.exit_code == 0, r.output
     assert "points left out" in r.stderr and "does not fit in H100 memory" in r.stderr
+
+
+def test_an_absorbed_mla_call_near_capacity_is_timed_or_marked_never_nan():
+    """MLA's absorbed form keeps no V of its own: the pre-check that skips timing an unfittable call counted one,
+    so a flash3 call between the two sizes (batch 603 at 4k keys on an H100: 45.5 GB, 86.0 GB with a V) came back
+    untimed yet marked as fitting, its time nan. Found by a fuzz audit."""
+    import math
+
+    for algo in ("flash3", "flashmla"):
+        rows = run_points([dict(hardware="h100", algorithm=algo, batch=b, heads=16, head_dim=576,
+                                v_head_dim=512, seq_len=1, kv_len=4096, dtype="bf16") for b in (602, 603, 1300)])
+        for row in rows[:2]:
+            assert row["fits"] is True and row["time_s"] > 0 and not math.isnan(row["time_s"]), (algo, row["batch"])
+        assert rows[2]["fits"] is False and rows[2]["time_s"] is None

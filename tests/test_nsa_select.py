@@ -72,3 +72,13 @@ def test_the_baseline_is_dense_flashattention():
 def test_bad_calls_are_refused(hw, kwargs, match):
     with pytest.raises(UserError, match=match):
         evaluate(hardware(hw), "nsa-select", Workload(seq_len=4096, **{**NSA, **kwargs}))
+
+
+def test_more_queries_than_keys_attend_no_negative_keys():
+    """Bottom-right causal: of 4,096 queries over 256 keys only the last 256 see any; the own block's causal half
+    was taken off every query, so the call attended a negative number of keys (flops -1.4e9). Fuzz audit."""
+    short = simulate(hw="h100", algo="nsa-select", seq_len=4096, kv_len=256, causal=True, pattern="topk(16)")
+    assert short["flops"] > 0 and short["tflops"] > 0
+    # the 256 queries that see keys attend as the same 256 queries of a 256-token call do
+    alone = simulate(hw="h100", algo="nsa-select", seq_len=256, kv_len=256, causal=True, pattern="topk(16)")
+    assert short["flops"] == pytest.approx(alone["flops"])
