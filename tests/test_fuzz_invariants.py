@@ -57,4 +57,7 @@ def test_the_sweep_lists_a_causal_call_dearer_than_its_full_one(monkeypatch):
     assert causal_over("a100", "flash2", {**call, "seq_len": 1, "kv_len": 4096}) is None
     assert causal_over("a100", "naive", call) is None
     monkeypatch.setattr(cta_work, "equal_rows", lambda tiles, splits=1: bool(tiles.uniform))
+    # as an unequal grid, dispatched CTA by CTA at each SM's occupancy (cta_work.occupancy_span): the same figure
+    assert causal_over("a100", "flash2", call) < 1 + CAUSAL_OVER
+    monkeypatch.setattr(cta_work, "OCCUPANCY_CTAS_PER_SLOT", 0)  # every CTA at the slots' rate
     assert causal_over("a100", "flash2", call) > 1 + CAUSAL_OVER
