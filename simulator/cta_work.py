@@ -182,7 +182,6 @@ def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bo
     since = [0.0] * sms  # when each SM's shares were last brought up to date
     version = [0] * sms
     heap: list = []
-    by_count = [set(range(sms))] + [set() for _ in range(k)]  # SMs by the CTAs they hold
 
     def advance(s, now):
         m = len(held[s])
@@ -196,45 +195,37 @@ def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bo
         if m:
             heapq.heappush(heap, (since[s] + min(c[1] * m * work[m][c[0]] for c in held[s]), s, version[s]))
 
-    def place(now, changed):
-        while order_at[0] < len(order):
-            count = next((c for c in range(k) if by_count[c]), None)
-            if count is None:
-                return
-            s = min(by_count[count])
-            if s not in changed:
-                advance(s, now)
-                changed.add(s)
-            by_count[count].discard(s)
-            by_count[count + 1].add(s)
-            held[s].append([order[order_at[0]], 1.0])
-            order_at[0] += 1
-
-    order_at = [0]
-    changed: set = set()
-    place(0.0, changed)
-    for s in changed:
+    # the first CTAs spread over the SMs before they stack (CTA i on SM i mod SMs); while CTAs wait, every SM but
+    # those a CTA has just left holds k, so each next CTA goes to the emptiest of those
+    first = min(len(order), sms * k)
+    for i in range(first):
+        held[i % sms].append([order[i], 1.0])
+    queued = first  # the next CTA to dispatch
+    for s in range(min(first, sms)):
         plan(s)
     end = 0.0
     while heap:
         now, s, ver = heapq.heappop(heap)
         if ver != version[s]:
             continue
-        done = {s}
+        done = [s]
         while heap and heap[0][0] <= now * (1 + 1e-12):  # every SM a CTA leaves at this time, before any is refilled
             _, s2, v2 = heapq.heappop(heap)
             if v2 == version[s2]:
-                done.add(s2)
+                done.append(s2)
         for s2 in done:
             advance(s2, now)
-            before = len(held[s2])
             held[s2] = [c for c in held[s2] if c[1] > 1e-9]
-            by_count[before].discard(s2)
-            by_count[len(held[s2])].add(s2)
         end = now
-        changed = set(done)
-        place(now, changed)
-        for s2 in changed:
+        room = [(len(held[x]), x) for x in done if len(held[x]) < k] if queued < len(order) else []
+        heapq.heapify(room)
+        while room and queued < len(order):  # the emptiest first, the lowest SM of equals
+            count, s2 = heapq.heappop(room)
+            held[s2].append([order[queued], 1.0])
+            queued += 1
+            if count + 1 < k:
+                heapq.heappush(room, (count + 1, s2))
+        for s2 in done:
             plan(s2)
     return end
 
