@@ -6,7 +6,8 @@ The paper's 24 points (BERT, TrXL, T5, XLM; 1K-1M tokens; batch 64) x 5 configur
 FLAT, +Cascade, +Architecture, +Binding = FuseMax) are simulated and compared with the latency and
 energy the artifact publishes (FPSG-UIUC/micro24-fusemax-artifact at f543beb,
 workspace/outputs/pregenerated/results/attn-*.csv, copied unchanged to bench/data/fusemax-artifact/;
-published, not measured). Prints per-configuration median and max |error| and the headline
+published, not measured). Prints per-configuration median and max |error| of latency, energy and
+DRAM traffic (two configurations' traffic differs, for reasons the footnote names) and the headline
 averages beside the artifact's and the paper's (FuseMax, MICRO 2024, abstract: 6.7x faster than
 FLAT on 79% of its energy, 10x faster than Unfused); ``--points`` adds every point.
 """
@@ -15,6 +16,7 @@ import argparse
 import csv
 import statistics
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -32,15 +34,19 @@ CONFIGS = {"unfused": ("flat", "attn-unfused"), "flat": ("flat", "attn-flat"),
 ARTIFACT_NAMES = {"bert": "BERT", "trxl": "TrXL", "t5": "T5", "xlm": "XLM"}
 PAPER = {"speedup_flat": 6.7, "speedup_unfused": 10.0, "energy_flat": 0.79}  # FuseMax paper, abstract
 PJ = 1e-12
+TRAFFIC_NOTE = ("DRAM traffic: +Cascade's from 16K tokens is the artifact's FlatPEProposal sizing its query chunks for a "
+                "16 MiB buffer on FLAT's 32 MiB (it re-reads K and V twice as often as attnsim; docs/kernels.md T); FLAT's comes "
+                "from its Timeloop mapper's pregenerated mappings, not a closed form")
 
 
 def published() -> dict:
-    """(configuration, model, length) -> (latency s, energy J) from the artifact's result files."""
+    """(configuration, model, length) -> (latency s, energy J, DRAM bytes) from the artifact's result files."""
     out = {}
     for algo, (_, name) in CONFIGS.items():
         with open(DATA / f"{name}.csv", newline="") as fh:
             for row in csv.DictReader(fh):
-                out[algo, row["model"], row["seq_len"]] = (float(row["latency"]), float(row["energy"]) * PJ)
+                out[algo, row["model"], row["seq_len"]] = (float(row["latency"]), float(row["energy"]) * PJ,
+                                                           float(row["traffic"]))
     return out
 
 
@@ -53,7 +59,7 @@ def start_up() -> float:
 
 
 def simulated() -> tuple[dict, float]:
-    """(configuration, model, length) -> (latency s, energy J) from attnsim, and the seconds it took."""
+    """(configuration, model, length) -> (latency s, energy J, DRAM bytes) from attnsim, and the seconds it took."""
     t = time.perf_counter()
     out = {}
     for algo, (hw, _) in CONFIGS.items():
@@ -61,7 +67,7 @@ def simulated() -> tuple[dict, float]:
         for model in PAPER_MODELS:
             for label, n in LENGTHS.items():
                 r = evaluate(spec, algo, Workload(seq_len=n, **MODELS[model]))
-                out[algo, ARTIFACT_NAMES[model], label] = (r.time_s, r.energy_j)
+                out[algo, ARTIFACT_NAMES[model], label] = (r.time_s, r.energy_j, r.cost.hbm_bytes)
     return out, time.perf_counter() - t
 
 
@@ -76,11 +82,11 @@ def headline(results: dict) -> dict:
 
 
 def errors(ours: dict, theirs: dict) -> dict:
-    """configuration -> (latency errors, energy errors), signed, one per point."""
+    """configuration -> (latency errors, energy errors, DRAM traffic errors), signed, one per point."""
     out = {}
     for algo in CONFIGS:
         keys = [k for k in theirs if k[0] == algo]
-        out[algo] = tuple([ours[k][i] / theirs[k][i] - 1 for k in keys] for i in (0, 1))
+        out[algo] = tuple([ours[k][i] / theirs[k][i] - 1 for k in keys] for i in (0, 1, 2))
     return out
 
 
@@ -89,22 +95,24 @@ def main(argv) -> None:
     first = start_up()
     ours, seconds = simulated()
     print(f"{len(ours)} points simulated in {seconds:.3f} s (after {first:.2f} s of start-up: imports, cascades parsed)")
-    print(f"{'configuration':<16}{'latency error':>26}{'energy error':>26}")
-    print(f"{'':<16}{'median':>13}{'max':>13}{'median':>13}{'max':>13}")
-    for algo, (lat, en) in errors(ours, theirs).items():
-        cells = [f"{100 * f([abs(e) for e in errs]):12.2f}%" for errs in (lat, en) for f in (statistics.median, max)]
-        print(f"{algo:<16}" + " ".join(cells))
+    print(f"{'configuration':<16}{'latency error':>20}{'energy error':>20}{'DRAM traffic error':>20}")
+    print(f"{'':<16}" + f"{'median':>10}{'max':>10}" * 3)
+    for algo, errs in errors(ours, theirs).items():
+        cells = [f"{100 * f([abs(e) for e in one]):9.2f}%" for one in errs for f in (statistics.median, max)]
+        print(f"{algo:<16}" + "".join(cells))
+    print(textwrap.fill(TRAFFIC_NOTE, 76, break_on_hyphens=False))
     h_ours, h_theirs = headline(ours), headline(theirs)
     print(f"\n{'mean over the 24 points':<34}{'attnsim':>10}{'artifact':>10}{'paper':>8}")
     for key, what in (("speedup_flat", "FuseMax speedup over FLAT"), ("speedup_unfused", "FuseMax speedup over Unfused"),
                       ("energy_flat", "FuseMax energy / FLAT energy")):
         print(f"{what:<34}{h_ours[key]:10.3f}{h_theirs[key]:10.3f}{PAPER[key]:8.2f}")
     if "--points" in argv:
-        print(f"\n{'configuration':<16}{'model':<6}{'N':>5}{'latency s':>13}{'error':>9}{'energy J':>12}{'error':>9}")
+        print(f"\n{'configuration':<16}{'model':<6}{'N':>5}{'latency s':>13}{'error':>9}{'energy J':>12}{'error':>9}"
+              f"{'DRAM bytes':>12}{'error':>9}")
         for key in theirs:
-            (lat, en), (lat0, en0) = ours[key], theirs[key]
+            (lat, en, dram), (lat0, en0, dram0) = ours[key], theirs[key]
             print(f"{key[0]:<16}{key[1]:<6}{key[2]:>5}{lat:13.5g}{100 * (lat / lat0 - 1):8.2f}%"
-                  f"{en:12.5g}{100 * (en / en0 - 1):8.2f}%")
+                  f"{en:12.5g}{100 * (en / en0 - 1):8.2f}%{dram:12.4g}{100 * (dram / dram0 - 1):8.2f}%")
 
 
 if __name__ == "__main__":
