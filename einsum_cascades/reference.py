@@ -125,6 +125,14 @@ def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
                         f"{', '.join(cascade.inputs) or 'nothing'} and writes {', '.join(cascade.outputs) or 'nothing (every result is read by another Einsum)'}")
+    from einsum_cascades.executor import MAX_SPACE
+
+    # an Einsum reading Q[e,p] or K[e,m] spans at least their elements: refuse before drawing them (a 1g-token
+    # check had asked numpy for 128 GiB of inputs before the executor's own size check ran)
+    if (largest := head_dim * max(seq_len, kv_len)) > MAX_SPACE:
+        raise UserError(f"{cascade.name}: its inputs hold {largest:,} elements (head dim {head_dim} x "
+                        f"{max(seq_len, kv_len):,} positions); the numpy oracle holds at most {MAX_SPACE:,} (2**24) "
+                        "an Einsum: use smaller sizes")
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((head_dim, seq_len))
     k = rng.standard_normal((head_dim, kv_len))

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import sys
 from dataclasses import replace
 from functools import lru_cache
@@ -234,7 +235,20 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
         reasons.append(f"the last key tile holds {wl.kv_len % bkv} of its {bkv} keys, all the kernel loads there, and "
                        f"the mask keeps that tile in a larger share of its tiles than the dense call: in keys loaded "
                        f"it keeps {share:.4f} of the dense call's (1/share {1 / share:.1f}x)")
+    splits, base_splits = result.detail.get("splits"), base.detail.get("splits")
+    if splits and base_splits and splits != base_splits:
+        reasons.append(f"the kernel splits the masked call's keys {splits} way(s) and the dense call's {base_splits} "
+                       "(its split heuristic reads the keys each query tile visits), so their grids differ")
+    if (grid := base.detail.get("grid")) and grid["slots"]:
+        waves = grid["work_tiles"] / grid["slots"]
+        if waves > 1 and math.ceil(waves) - waves >= LAST_WAVE_IDLE:
+            reasons.append(f"the dense call's {grid['work_tiles']:,} CTAs fill {waves:.2f} waves of its "
+                           f"{grid['slots']:,} slots, so it runs {math.ceil(waves)}, the last part-empty, where the "
+                           "masked call's shorter or fewer CTAs need not")
     return f"beats 1/block density by {beats:.0%}: " + "; ".join(reasons) if reasons else None
+
+
+LAST_WAVE_IDLE = 0.1  # a dense baseline's last wave this share of a wave short of full is a reason density_note names
 
 
 def _ragged_share(result: Result, block_density: float) -> float | None:

@@ -121,3 +121,11 @@ def test_check_offers_every_reference_the_library_names():
 
     choice = next(p for p in check.params if p.name == "reference").type.choices
     assert set(choice) == set(REFERENCES) | {"none"}
+
+
+def test_check_refuses_inputs_past_the_oracle_before_drawing_them():
+    """`cascade check --seq-len 1g` drew 128 GiB of random inputs (a MemoryError traceback) before the executor's
+    size check could refuse the run: now one line, exit 2, as at 64k."""
+    for n in ("1g", "64k"):
+        result = CliRunner().invoke(cli, ["cascade", "check", "attention-1pass", "--seq-len", n])
+        assert result.exit_code == 2 and "numpy oracle" in result.output and "Traceback" not in result.output

@@ -153,3 +153,14 @@ def test_a_row_running_more_tiles_than_it_has_counts_none_empty_and_says_so():
     data = json.loads(CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "32k",
                                                "--json"]).output)
     assert data["empty_blocks"] == 0 and data["block_density"] > 1
+
+
+def test_even_lines_past_the_length_are_never_drawn():
+    """A sparsity target scales a vertical-slash's counts up to 2**20 times; place=even drew every scaled position
+    before keeping those under the length (16,384 slashes: 2**34 int64, a MemoryError traceback from the CLI), and
+    the scaled counts now stop at the keys, so the pattern reaches its target."""
+    from simulator import simulate
+
+    assert vs._even(1 << 34, 1, 5000).size == 5000
+    row = simulate(hw="gb300", seq_len=5000, pattern="vertical_slash(16,16384,place=even)", causal=True, sparsity=0.9)
+    assert row["time_s"] > 0 and row["block_density"] <= 1

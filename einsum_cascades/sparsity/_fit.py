@@ -1,5 +1,7 @@
 """Solving an expression's size parameters for a target block sparsity."""
 
+import math
+
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern
 from einsum_cascades.sparsity._limits import check_pattern
@@ -11,17 +13,19 @@ FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile'
 FIT_CALLS = 32  # lowerings a fit takes, for its work bound (24 to 37 measured on typical masks)
 
 
-def scaled(p: Pattern, alpha: float) -> Pattern:
+def scaled(p: Pattern, alpha: float, lines: int | None = None) -> Pattern:
     """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1;
-    a window side of 0 stays 0, seeds and grids stay."""
+    a window side of 0 stays 0, seeds and grids stay; vertical-slash line counts stop at ``lines`` (the keys:
+    more lines than keys is every line, and 16,384 slashes scaled 2**20 times had asked for 2**34)."""
     if p.name in ("&", "|"):
-        return Pattern(p.name, parts=tuple(scaled(x, alpha) for x in p.parts))
+        return Pattern(p.name, parts=tuple(scaled(x, alpha, lines) for x in p.parts))
     if p.name == "random_blocks":
         return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
     if p.name == "strided":
         return Pattern(p.name, (max(1, round(p.args[0] / alpha)),))
     if p.name == "vertical_slash":  # the line counts grow, the placement stays
-        return Pattern(p.name, tuple(max(1, round(a * alpha)) for a in p.args[:2]) + p.args[2:])
+        return Pattern(p.name, tuple(min(lines or math.inf, max(1, round(a * alpha))) for a in p.args[:2])
+                       + p.args[2:])
     if p.name in SELECTORS:  # the count grows, the seed stays
         return Pattern(p.name, (max(1, round(p.args[0] * alpha)),) + p.args[1:])
     if p.name in GRIDS:  # the kernel grows up to the grid; the grid stays, the stride stays within the kernel
@@ -48,11 +52,11 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
     if not _has_size(base):
         raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
                         f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
-    check_pattern(scaled(base, 2.0 ** LOG2_SCALE_RANGE), seq_len, kv_len, block_q, block_kv, calls=FIT_CALLS)
+    check_pattern(scaled(base, 2.0 ** LOG2_SCALE_RANGE, kv_len), seq_len, kv_len, block_q, block_kv, calls=FIT_CALLS)
     target, memo = 1.0 - sparsity, {}
 
     def lowered(log2_alpha):
-        p = scaled(base, 2.0 ** log2_alpha)
+        p = scaled(base, 2.0 ** log2_alpha, kv_len)
         if p not in memo:
             memo[p] = tile_counts(p, seq_len, kv_len, block_q, block_kv)
         return p, memo[p]

@@ -56,7 +56,9 @@ def diagonals(s: int, seq_len: int, kv_len: int, place: str) -> np.ndarray:
 
 
 def _even(count: int, spacing: int, length: int) -> np.ndarray:
-    pos = np.arange(count, dtype=np.int64) * spacing
+    """``count`` positions ``spacing`` apart from 0, those before ``length`` (never more than fit: a sparsity
+    target scales the count up to 2**20 times, which had asked numpy for 2**34 positions)."""
+    pos = np.arange(min(count, -(-length // max(spacing, 1))), dtype=np.int64) * spacing
     return pos[pos < length]
 
 
