@@ -138,19 +138,20 @@ def test_a_distance_map_past_a_gibibyte_is_refused():
 def test_a_row_running_more_tiles_than_it_has_counts_none_empty_and_says_so():
     """MInference's kernel starts its blocks where slash ranges start (unaligned) and adds gathered column strips,
     so a row may run more tiles than it has: until 2026-12-07 such a row counted negative empty tiles and
-    `pattern show` printed "empty tiles -1 (-0.39%)" and "sparsity -0.0039"."""
+    `pattern show` printed "empty tiles -1 (-0.39%)" and "sparsity -0.0039". (The example changed when the ranges
+    were cut at the last key, as vLLM's index cuts them: one query over 32k keys no longer runs more.)"""
     import json
 
     from click.testing import CliRunner
 
     from cli.main import cli
 
-    p = parse_pattern("causal&vertical_slash(1000,6096)")
-    tc = tile_counts(p, 1, 32768, 128, 128)
+    p = parse_pattern("causal&vertical_slash(2048,255)")
+    tc = tile_counts(p, 1, 4096, 128, 128)
     assert tc.full + tc.partial > tc.total and tc.empty == 0
-    result = CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "32k"])
+    result = CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "4k"])
     assert result.exit_code == 0 and "-0." not in result.output and "more than the grid" in result.output
-    data = json.loads(CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "32k",
+    data = json.loads(CliRunner().invoke(cli, ["pattern", "show", str(p), "--seq-len", "1", "--kv-len", "4k",
                                                "--json"]).output)
     assert data["empty_blocks"] == 0 and data["block_density"] > 1
 
@@ -164,3 +165,13 @@ def test_even_lines_past_the_length_are_never_drawn():
     assert vs._even(1 << 34, 1, 5000).size == 5000
     row = simulate(hw="gb300", seq_len=5000, pattern="vertical_slash(16,16384,place=even)", causal=True, sparsity=0.9)
     assert row["time_s"] > 0 and row["block_density"] <= 1
+
+
+def test_ranges_stop_at_the_last_key():
+    """vLLM's convert_vertical_slash_indexes cuts each range at kv_seqlen (save_blocks); MInference's own index,
+    written for queries = keys, did not, so a one-query call over 32k keys at 128 x 128 had visited 257 tiles of
+    256 (a fuzz audit: block density above 1 at fewer queries than a tile's rows)."""
+    p = parse_pattern("causal&vertical_slash(1000,6096)")
+    for args in ((1, 32768, 128, 128), (1, 32768, 64, 64), (5, 1024, 16, 128)):
+        tc = tile_counts(p, *args)
+        assert tc.full + tc.partial <= tc.total, args

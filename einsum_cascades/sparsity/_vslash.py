@@ -141,8 +141,30 @@ def index_counts(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> tuple
     cols, x, chain_of, chain_start, suffix, last_db, cover = _chains(vs, seq_len, kv_len, m, n)
     _check_work(vs, seq_len, m, chain_start, x.size)
     n_rows = math.ceil(seq_len / m)
-    return _index_code(x, chain_start, n_rows).row_counts(x, chain_of, chain_start, suffix, last_db, cover, cols,
-                                                          n_rows, m, n, kv_len - seq_len)
+    blocks, kept = _index_code(x, chain_start, n_rows).row_counts(x, chain_of, chain_start, suffix, last_db, cover,
+                                                                  cols, n_rows, m, n, kv_len - seq_len)
+    # a row's last range may reach m keys past its end key (i + 1) m + kv_len - seq_len: the last rows' ranges can
+    # pass the last key (a short last row block's end lies past it already)
+    first = max(0, seq_len // m - 1)  # the first row whose end + m can pass kv_len
+    if first < n_rows:
+        blocks = blocks.copy()
+        for i in range(first, n_rows):
+            blocks[i] = _clipped_blocks(x, cols, (i + 1) * m + kv_len - seq_len, m, n, kv_len)
+    return blocks, kept
+
+
+def _clipped_blocks(x, cols, end: int, m: int, n: int, kv_len: int) -> int:
+    """Slash blocks of the row block ending at key ``end``, its ranges cut at the last key as vLLM's
+    ``convert_vertical_slash_indexes`` cuts them (``save_blocks``: a range starting at or past kv_seqlen saves no
+    block, one reaching past it stops there); MInference's own index, written for queries = keys, does not, and a
+    row block of fewer queries than its rows (a decode step, or a short last block) had visited more tiles than the
+    dense call ("25 of 8 tiles")."""
+    from einsum_cascades.sparsity._lowering import kernel
+
+    ranges = np.zeros((x.size + 1, 2), np.int64)
+    r, _ = kernel("row_index", "vslash_kernels")(x, cols, end, m, n, ranges)
+    a, b = ranges[:r, 0], np.minimum(ranges[:r, 1], kv_len)
+    return int(np.sum(np.where(a < kv_len, -(-(b - a) // n), 0)))
 
 
 class _Kernels:
@@ -192,7 +214,8 @@ def row_tiles(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> tuple[np
 
 
 def brute_force_rows(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(slash blocks, kept columns) per row from the kernel's own loop, row by row (the reference)."""
+    """(slash blocks, kept columns) per row from the kernel's own loop, row by row (the reference), each range cut at
+    the last key as vLLM's ``save_blocks`` cuts it (``_clipped_blocks``)."""
     from einsum_cascades.sparsity._lowering import kernel
 
     cols, diags = vs.lines(seq_len, kv_len)
@@ -202,7 +225,8 @@ def brute_force_rows(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> t
     blocks, kept = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
     for i in range(rows):
         r, kept[i] = kernel("row_index", "vslash_kernels")(x, cols, (i + 1) * m + kv_len - seq_len, m, n, ranges)
-        blocks[i] = int(np.sum(-(-(ranges[:r, 1] - ranges[:r, 0]) // n)))
+        a, b = ranges[:r, 0], np.minimum(ranges[:r, 1], kv_len)
+        blocks[i] = int(np.sum(np.where(a < kv_len, -(-(b - a) // n), 0)))
     return blocks, kept
 
 
