@@ -189,7 +189,7 @@ def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bo
     order = list(range(rows)) * repeats
     if longest_first:
         order.sort(key=lambda r: -by_m[k][r])
-    work = {m: by_m[m].tolist() for m in by_m}
+    work = {m: np.maximum(by_m[m], 1e-9).tolist() for m in by_m}  # a CTA of no work ends at once, not at 0 / 0
     held = [[] for _ in range(sms)]  # per SM: [row, share of its work left]
     since = [0.0] * sms  # when each SM's shares were last brought up to date
     version = [0] * sms
