@@ -86,3 +86,10 @@ def test_the_numpy_stand_in_imports_numpy_on_first_use_and_then_steps_aside():
     code = ("from simulator import columns, gpu_model\nassert 'numpy' not in sys.modules\n"
             "assert columns.np.int64(3) == 3\nimport numpy\nassert columns.np is numpy and gpu_model.np is numpy")
     assert "numpy" in loaded_after(code)
+
+
+def test_a_minference_point_counts_its_last_rows_without_numba():
+    """The vertical-slash index cuts the last rows' ranges at the last key (_vslash._clipped_blocks); it had called
+    the numba kernel for them, so a first MInference point compiled the kernels on a fresh install (3.6 s)."""
+    code = "from simulator import run_points; run_points([dict(method='minference', seq_len=32768)])"
+    assert "numba" not in loaded_after(code)

@@ -159,11 +159,15 @@ def _clipped_blocks(x, cols, end: int, m: int, n: int, kv_len: int) -> int:
     block, one reaching past it stops there); MInference's own index, written for queries = keys, does not, and a
     row block of fewer queries than its rows (a decode step, or a short last block) had visited more tiles than the
     dense call ("25 of 8 tiles")."""
-    from einsum_cascades.sparsity._lowering import kernel
+    if VSLASH_KERNELS in sys.modules:
+        from einsum_cascades.sparsity._lowering import kernel
 
-    ranges = np.zeros((x.size + 1, 2), np.int64)
-    r, _ = kernel("row_index", "vslash_kernels")(x, cols, end, m, n, ranges)
-    a, b = ranges[:r, 0], np.minimum(ranges[:r, 1], kv_len)
+        ranges = np.zeros((x.size + 1, 2), np.int64)
+        r, _ = kernel("row_index", "vslash_kernels")(x, cols, end, m, n, ranges)
+        ranges = ranges[:r]
+    else:  # the same ranges without loading numba (a first MInference point had compiled the kernels: 3.6 s)
+        ranges = np.array(vslash_rows.row_ranges(x.tolist(), end, m), np.int64).reshape(-1, 2)
+    a, b = ranges[:, 0], np.minimum(ranges[:, 1], kv_len)
     return int(np.sum(np.where(a < kv_len, -(-(b - a) // n), 0)))
 
 

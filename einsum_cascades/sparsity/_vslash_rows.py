@@ -111,3 +111,25 @@ def _later_cover(cover, rest, rows, ends, v, m: int) -> np.ndarray:
         mine = run_chain >= rest[i]
         out[i] = np.sum(_columns_in(v, ends[i] - y[stop[mine] - 1], ends[i] - y[start[mine]] + 1))
     return out
+
+
+def row_ranges(x: list, e: int, m: int) -> list:
+    """As ``_vslash_kernels.row_index``'s ranges, in Python: the row ending at key e, its slashes x (descending)
+    taken in order, each s = max(e - x, m) starting a new range [s - m, s) past the open one's end by more than m or
+    extending it by m past its end; the ranges as keys [a, b)."""
+    j = 0
+    while j < len(x) and x[j] >= e:
+        j += 1
+    if j == len(x):
+        return []
+    b = max(e - x[j], m)
+    a, out = b - m, []
+    for xj in x[j + 1:]:
+        sb = max(e - xj, m)
+        if sb > b + m:
+            out.append((a, b))
+            a, b = sb - m, sb
+        elif sb > b:
+            b += m
+    out.append((a, b))
+    return out
