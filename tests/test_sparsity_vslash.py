@@ -175,3 +175,20 @@ def test_ranges_stop_at_the_last_key():
     for args in ((1, 32768, 128, 128), (1, 32768, 64, 64), (5, 1024, 16, 128)):
         tc = tile_counts(p, *args)
         assert tc.full + tc.partial <= tc.total, args
+
+
+def test_the_python_range_loop_is_the_kernels():
+    """_vslash_rows.row_ranges (the last rows' ranges without numba) gives the kernel's own row_index ranges."""
+    from einsum_cascades.sparsity._lowering import kernel
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        kv = int(rng.integers(1, 3000))
+        seq, m, n = int(rng.integers(1, kv + 1)), int(rng.choice([16, 64, 128])), int(rng.choice([16, 64, 128]))
+        call = vs.VSlash(int(rng.integers(1, 300)), int(rng.integers(1, 500)), str(rng.choice(vs.PLACES)))
+        cols, diags = call.lines(seq, kv)
+        x = np.ascontiguousarray(diags[::-1])
+        for e in (seq + kv - seq, (-(-seq // m)) * m + kv - seq):
+            ranges = np.zeros((x.size + 1, 2), np.int64)
+            r, _ = kernel("row_index", "vslash_kernels")(x, cols, e, m, n, ranges)
+            assert [tuple(z) for z in ranges[:r].tolist()] == vslash_rows.row_ranges(x.tolist(), e, m)
