@@ -215,7 +215,9 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
     starts each query tile's keys at its first query's window, a key at a time (FlashInfer's window_left:
     kv_start_idx), so it reads fewer keys than the tiles the mask touches; or the mask keeps the ragged last key
     tile, which holds fewer keys than a whole one, in a larger share of its tiles than the dense call
-    (``_ragged_share``). None otherwise, and where the speedup keeps within the slack."""
+    (``_ragged_share``); or the two calls' grids differ: the split heuristic splits their keys differently, or the
+    dense call's CTAs leave its last of several waves part-empty (LAST_WAVE_IDLE), which the masked call's shorter
+    or fewer CTAs need not. None otherwise, and where the speedup keeps within the slack."""
     if (base is None or base.algorithm != row["algorithm"] or base.hardware != result.hardware
             or not (row["pattern"] or row["sparsity"]) or not row.get("speedup") or not row["block_density"]):
         return None  # only a masked call against its own kernel run dense on the same GPU
