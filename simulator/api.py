@@ -199,8 +199,9 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
-    if fits and (note := density_note(row, result, base_spec, base)):  # a row that does not fit says only that
-        row["note"] = "; ".join(filter(None, (row["note"], note)))
+    for note in (density_note(row, result, base_spec, base), sparsity_note(row, result)) if fits else ():
+        if note:  # a row that does not fit says only that
+            row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]
 
 
@@ -251,6 +252,31 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
 
 
 LAST_WAVE_IDLE = 0.1  # a dense baseline's last wave this share of a wave short of full is a reason density_note names
+
+
+def sparsity_note(row: dict, result: Result) -> str | None:
+    """Where a --sparsity target (a coin per tile: random_blocks) lands far from the share of tiles asked because the
+    call visits few tiles without it: how many it visits and how many the coins kept. None for a pattern, for calls
+    of more than COIN_NOTE_TILES tiles (the coins' share then lies near the target) and within COIN_NOTE_SLACK."""
+    s, det = row.get("sparsity") or 0.0, result.detail
+    if not s or row.get("pattern") or not (det.get("block_q") and det.get("block_kv")) or row.get("block_density") is None:
+        return None
+    wl = result.workload
+    if tile_source.head_groups(wl) or grid_call(wl) or -(-wl.seq_len // det["block_q"]) > COIN_NOTE_TILES:
+        return None  # a grid of more query tiles is not lowered a second time to be checked (a cost bound only)
+    plain = tile_source.tile_rows(replace(wl, sparsity=0.0), det["block_q"], det["block_kv"])
+    if not plain.visited or plain.visited > COIN_NOTE_TILES or not plain.block_density:
+        return None
+    kept = row["block_density"] / plain.block_density
+    if abs(kept - (1.0 - s)) <= COIN_NOTE_SLACK:
+        return None
+    return (f"--sparsity {s:g} flips a coin per tile: of the {plain.visited} tile(s) this call visits without it the "
+            f"coins kept {round(kept * plain.visited)}, sparsity {1.0 - kept:.2f}, not {s:g} (few tiles miss the "
+            "target; a pattern with a size, such as causal&window(...), meets it)")
+
+
+COIN_NOTE_TILES = 64  # a --sparsity call visiting at most this many tiles unmasked is checked against its target
+COIN_NOTE_SLACK = 0.1  # ... and named where the share of tiles its coins keep misses 1 - sparsity by more
 
 
 def _ragged_share(result: Result, block_density: float) -> float | None:

@@ -560,3 +560,15 @@ def test_a_speedup_past_one_over_density_names_the_dense_calls_last_wave():
     row = simulate(hw="gb300", heads=1, batch=2, seq_len=65536, pattern="window(1m)")
     assert row["speedup"] * row["block_density"] > 1.05
     assert "fill 3.37 waves of its 152 slots, so it runs 4" in row["note"]
+
+
+def test_a_sparsity_target_few_tiles_miss_says_so():
+    """A fuzz audit: --sparsity 0.3 on a causal call that visits one tile (4,096 queries over 128 keys, 256 x 256
+    tiles) kept none, block density 0, with no word; a long call meets its target and says nothing."""
+    from simulator import simulate
+
+    few = simulate(hw="h100-pcie", heads=2, kv_heads=1, batch=16, seq_len=4096, kv_len=128, causal=True,
+                   sparsity=0.3, block_size=256, dtype="fp8")
+    assert few["block_density"] == 0.0 and "of the 1 tile(s) this call visits without it the coins kept 0" in few["note"]
+    many = simulate(hw="h100", seq_len=32768, causal=True, sparsity=0.5)
+    assert "flips a coin" not in (many["note"] or "")
