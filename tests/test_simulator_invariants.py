@@ -572,3 +572,17 @@ def test_a_sparsity_target_few_tiles_miss_says_so():
     assert few["block_density"] == 0.0 and "of the 1 tile(s) this call visits without it the coins kept 0" in few["note"]
     many = simulate(hw="h100", seq_len=32768, causal=True, sparsity=0.5)
     assert "flips a coin" not in (many["note"] or "")
+
+
+def test_grid_names_a_call_whose_ctas_fill_at_most_half_the_slots_in_every_family():
+    """gpu_model.grid_bound: a tiny call is 'grid' in every GPU family (FlashInfer's single prefill at 256 tokens
+    had been 'tensor' at 2% of the roof), and a grid of nearly a wave keeps its unit's name (FlashInfer's CUDA-core
+    decode at 1,024 CTAs for 1,056 slots: 'fma')."""
+    from simulator import simulate
+
+    for algo in ("flash3", "flashinfer-prefill", "flashinfer-single-prefill", "flash1"):
+        row = simulate(hw="h100", algo=algo, seq_len=256, heads=4)
+        assert row["bound"] == "grid", algo
+    full = simulate(hw="h100", algo="flashinfer-decode", seq_len=1, kv_len=32768, batch=16, heads=64, kv_heads=8,
+                    pattern="window(4k,0)")
+    assert full["bound"] == "fma"
