@@ -103,13 +103,7 @@ def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, 
             and all(extra(p) is _no_extra for p in parts_)):
         # a heads(...) mix: its parts' CTAs in grid order, at their SMs' occupancy as one part's are (a mix that
         # is nearly dense had come out 26% slower than dense: FA2, 8 heads of 5,000 tokens on an H100)
-        sms, k, work_at = tail
-        if k > 1:
-            at = {m: work_at(m) for m in range(1, k)}
-            at[k] = (full_t, pro_t, part_t)
-            by_m = {m: np.concatenate([np.tile(p_ + q.tiles.row_full * f + q.tiles.row_partial * r, q.heads)
-                                       for q in parts_]) for m, (f, p_, r) in at.items()}
-            return min(span, occupancy_span(by_m, 1, sms, k, longest_first) / k)
+        return _at_occupancy(span, [(p.tiles, p.heads) for p in parts_], full_t, pro_t, part_t, tail, longest_first)
     return span
 
 
@@ -162,13 +156,26 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     span = grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
     if (tail is not None and row_extra is _no_extra and not is_columns(splits) and splits == 1
             and tiles.n_rows * heads <= OCCUPANCY_CTAS_PER_SLOT * slots):
-        sms, k, work_at = tail
-        if k > 1:
-            works = {m: work_at(m) for m in range(1, k)}
-            works[k] = (full_t, pro_t, part_t)
-            by_m = {m: p + tiles.row_full * f + tiles.row_partial * q for m, (f, p, q) in works.items()}
-            return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
+        return _at_occupancy(span, [(tiles, heads)], full_t, pro_t, part_t, tail, longest_first)
     return span
+
+
+def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first: bool):
+    """The lesser of ``span`` (every CTA at the full SM's rate, slot-cycles) and ``occupancy_span`` of the grid whose
+    rows are each group's (tiles, heads) in turn, each CTA's work at m resident from ``tail``'s work(m) (at k the
+    call's own tile, prologue and masked-tile cycles)."""
+    sms, k, work_at = tail
+    if k <= 1:
+        return span
+    at = {m: work_at(m) for m in range(1, k)}
+    at[k] = (full_t, pro_t, part_t)
+    if len(groups) == 1:  # one mask: its rows, repeated per head
+        (tiles, heads), = groups
+        by_m = {m: p + tiles.row_full * f + tiles.row_partial * q for m, (f, p, q) in at.items()}
+        return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
+    by_m = {m: np.concatenate([np.tile(p + t.row_full * f + t.row_partial * q, h) for t, h in groups])
+            for m, (f, p, q) in at.items()}
+    return min(span, occupancy_span(by_m, 1, sms, k, longest_first) / k)
 
 
 # a grid of unequal CTAs up to this many a slot is dispatched CTA by CTA at each SM's own occupancy (occupancy_span);

@@ -167,6 +167,11 @@ def _clipped_blocks(x, cols, end: int, m: int, n: int, kv_len: int) -> int:
         ranges = ranges[:r]
     else:  # the same ranges without loading numba (a first MInference point had compiled the kernels: 3.6 s)
         ranges = np.array(vslash_rows.row_ranges(x.tolist(), end, m), np.int64).reshape(-1, 2)
+    return _cut_blocks(ranges, n, kv_len)
+
+
+def _cut_blocks(ranges, n: int, kv_len: int) -> int:
+    """Blocks of n keys the ranges [a, b) save once cut at the last key (``save_blocks``)."""
     a, b = ranges[:, 0], np.minimum(ranges[:, 1], kv_len)
     return int(np.sum(np.where(a < kv_len, -(-(b - a) // n), 0)))
 
@@ -229,8 +234,7 @@ def brute_force_rows(vs: VSlash, seq_len: int, kv_len: int, m: int, n: int) -> t
     blocks, kept = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
     for i in range(rows):
         r, kept[i] = kernel("row_index", "vslash_kernels")(x, cols, (i + 1) * m + kv_len - seq_len, m, n, ranges)
-        a, b = ranges[:r, 0], np.minimum(ranges[:r, 1], kv_len)
-        blocks[i] = int(np.sum(np.where(a < kv_len, -(-(b - a) // n), 0)))
+        blocks[i] = _cut_blocks(ranges[:r], n, kv_len)
     return blocks, kept
 
 
