@@ -58,6 +58,8 @@ def show(expr, seq_len, kv_len, block_size, heads, as_json, png):
         from cli.plots.style import check_output
 
         check_output(png)
+    if expr == "none":  # what simulate --pattern none means: no mask (simulator.workload)
+        expr = "full"
     p = parse_pattern(expr)
     kv_len = kv_len or seq_len
     if not is_mix(p):

@@ -33,6 +33,11 @@ def test_kv_len_and_default_block_size():
     assert data["block_size"] == 128 and data["full_blocks"] == 8192 and data["element_density"] == 1.0
 
 
+def test_none_is_no_mask_as_simulate_reads_it():
+    data = show_json("none", "--seq-len", "1k")  # simulate --pattern none: every tile full
+    assert data["full_blocks"] == 64 and data["element_density"] == 1.0 and data["empty_blocks"] == 0
+
+
 def test_random_blocks_coins_follow_the_block_size():
     data = show_json("random_blocks(0.3)", "--seq-len", "4k", "--block-size", "64")
     assert data["partial_blocks"] == 0  # one coin per 64x64 tile: kept tiles are whole
