@@ -295,14 +295,15 @@ def window_sides(leaf) -> tuple:
 def fa_window_sides(wl, fa3: bool) -> tuple | None:
     """FA's (window_size_left, window_size_right) for the call after mha_fwd's normalization, -1 for a side that
     bounds nothing, right = 0 when it stays causal (``fa_mask_mode``); None for a mask FA cannot take as one
-    window: a chunk, a window under a union or a heads(...) mix, or a window whose size --sparsity rescales
-    (simulator.tiles fits it). Several windows under & are their intersection, one window."""
+    window: a chunk, a window under a union with another mask or a heads(...) mix, or a window whose size
+    --sparsity rescales (simulator.tiles fits it). Windows joined by & or | are one window already (the parse
+    writes their intersection or union as one band: ``Pattern.__and__``, ``__or__``)."""
     shape = pattern_shape(wl.pattern) if wl.pattern else None
     if shape:
         windows = [leaf for leaf in shape.leaves if leaf.name == "window"]
         chunked = any(leaf.name == "chunked" for leaf in shape.leaves)
         if (windows or chunked) and (shape.union or chunked or wl.sparsity):
-            return None  # windows under & intersect into one: window(1k)&window(2k) is window(1k), FA's own call
+            return None  # a window beside another mask under | (sinks(128)|window(1k)): not FA's own call
     causal = pattern_causal(wl)
     if is_columns(wl.seq_len) or is_columns(wl.kv_len):  # columns hold no pattern (simulator.point_groups)
         return (-1, 0) if causal else (-1, -1)

@@ -1208,6 +1208,9 @@ def test_one_mask_written_two_ways_runs_one_way(algo):
     assert time("causal|causal") == time("causal&causal") == time("causal")
     assert time("window(1k)&window(2k)") == time("window(1k)&window(1k)") == time("window(1k)")
     assert time("window(512,512)&window(1k)") == time("window(512,0)")
+    # and a union of windows is the window of the wider sides, FA's own call (it had run FA2's block-sparse path)
+    assert time("window(1k)|window(2k)") == time("window(2k)")
+    assert time("window(1k)|window(512,512)") == time("window(1023,512)")
 
 
 def test_a_call_too_small_to_fill_the_gpu_is_grid_bound_not_unit_bound():

@@ -23,7 +23,7 @@ def test_a_400_deep_expression_is_refused_not_a_recursion_error():
 
 
 def test_primitives_and_characters_are_capped():
-    union = "|".join(f"window({i + 1})" for i in range(MAX_TERMS))
+    union = "|".join(f"sinks({i + 1})" for i in range(MAX_TERMS))
     assert parse_pattern(union).name == "|"
     with pytest.raises(UserError, match=f"{MAX_TERMS + 1} primitives; at most {MAX_TERMS}"):
         parse_pattern(union + "|causal")

@@ -62,6 +62,21 @@ def test_window_w_is_window_w_minus_one_and_zero(w):
     assert tile_counts(a, n, n, b, b) == tile_counts(c, n, n, b, b)
 
 
+@given(st.integers(1, 300), st.integers(0, 300), st.integers(0, 300), st.integers(1, 300), st.integers(0, 300))
+@QUICK
+def test_windows_under_and_or_are_one_window_of_the_same_mask(w, l, r, n, shift):
+    """Two bands about the diagonal intersect and unite into one band: the parse writes one window, whose mask
+    is the element-wise & and | of the two."""
+    a, b = f"window({w})", f"window({l},{r})"
+    nkv = n + shift
+    for op, combine in (("&", np.logical_and), ("|", np.logical_or)):
+        merged = parse_pattern(f"{a}{op}{b}")
+        assert merged.name == "window", (op, str(merged))
+        q, k = np.arange(n)[:, None], np.arange(nkv)[None, :]
+        expected = combine(mask_of(a, n, nkv, (16, 16)), mask_of(b, n, nkv, (16, 16)))
+        assert (merged.mask(q, k, n, nkv) == expected).all(), (op, str(merged))
+
+
 @pytest.mark.parametrize("n, l, r", [(1000, 3, 5), (4096, 100, 0), (777, 0, 300), (50, 49, 49)])
 def test_two_sided_window_element_count_in_closed_form(n, l, r):
     """Each query sees l + r + 1 keys but for the l(l+1)/2 cut at the start and r(r+1)/2 at the end."""

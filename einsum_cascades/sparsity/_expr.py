@@ -27,9 +27,13 @@ class Pattern:
     parts: tuple = ()
 
     def __and__(self, other):  # A & A is A: the same mask, so the same kernel path (causal&causal ran apart)
+        if self.name == other.name == "window":  # two bands about the diagonal: the band of the tighter sides
+            return _window_band(self, other, min)
         return self if self == other else Pattern("&", parts=(self, other))
 
     def __or__(self, other):  # A | A is A
+        if self.name == other.name == "window":  # two bands about the diagonal: the band of the wider sides, one
+            return _window_band(self, other, max)  # window FlashAttention runs as its own (not a union's kernel)
         return self if self == other else Pattern("|", parts=(self, other))
 
     def __str__(self):
@@ -95,6 +99,16 @@ class Pattern:
         if self.name in SELECTORS:  # the key blocks chosen for it, in the order the leaves come
             return np.broadcast_to(next(picks), shape)
         return np.broadcast_to(_primitive_mask(self.name, self.args, q, k, seq_len, kv_len, block), shape)
+
+
+def _window_band(a: "Pattern", b: "Pattern", pick) -> "Pattern":
+    """``a & b`` (pick min) or ``a | b`` (pick max) of two windows as one window: each is the band of keys from l
+    before the query's aligned position to r after it, ``window(w)`` being (w - 1, 0), and both hold the diagonal,
+    so their intersection and their union are bands too, of the tighter and of the wider sides."""
+    if len(a.args) == len(b.args) == 1:
+        return Pattern("window", (pick(a.args[0], b.args[0]),))
+    (la, ra), (lb, rb) = (p.args if len(p.args) == 2 else (p.args[0] - 1, 0) for p in (a, b))
+    return Pattern("window", (pick(la, lb), pick(ra, rb)))
 
 
 def _primitive_mask(name, a, q, k, seq_len, kv_len, block):
