@@ -6,6 +6,8 @@ plus one move per finish time later than t. The time just popped stays below the
 are not negative), so the scan for t's place needs no bounds check.
 """
 
+import heapq
+
 import numpy as np
 
 from einsum_cascades._numba import numba
@@ -125,3 +127,83 @@ def plan_totals(est, true, repeats, slots):
             cost[pos] = new
             idx[pos] = c
     return tot
+
+
+@numba.njit(cache=True, nogil=True)
+def occupancy_events(order, work, sms, k):
+    """``cta_work.occupancy_span``'s event loop: CTAs ``order`` (rows of ``work[m]``, the work of a row when m CTAs
+    share an SM; works > 0) dispatched to the SM holding the fewest, an SM's m CTAs each at 1 / (m x work[m, row]);
+    returns when the last ends. The same steps as the Python loop there, on arrays: per SM its CTAs' rows and shares
+    left, a heap of (next end, SM, version) whose stale entries are skipped."""
+    n = order.size
+    held_row = np.zeros((sms, k), dtype=np.int64)
+    held_left = np.zeros((sms, k))
+    held_n = np.zeros(sms, dtype=np.int64)
+    since = np.zeros(sms)
+    version = np.zeros(sms, dtype=np.int64)
+    heap = [(0.0, 0, 0)]
+    heap.pop()
+    first = min(n, sms * k)
+    for i in range(first):
+        s = i % sms
+        held_row[s, held_n[s]] = order[i]
+        held_left[s, held_n[s]] = 1.0
+        held_n[s] += 1
+    queued = first
+    for s in range(min(first, sms)):
+        _plan(s, held_row, held_left, held_n, since, version, work, heap)
+    end = 0.0
+    done = np.empty(sms, dtype=np.int64)
+    room = [(0, 0)]
+    while heap:
+        now, s, ver = heapq.heappop(heap)
+        if ver != version[s]:
+            continue
+        nd = 1
+        done[0] = s
+        while heap and heap[0][0] <= now * (1 + 1e-12):
+            _, s2, v2 = heapq.heappop(heap)
+            if v2 == version[s2]:
+                done[nd] = s2
+                nd += 1
+        for j in range(nd):
+            s2 = done[j]
+            m = held_n[s2]
+            kept = 0
+            for c in range(m):
+                left = held_left[s2, c] - (now - since[s2]) / (m * work[m, held_row[s2, c]])
+                if left > 1e-9 and left * m * work[m, held_row[s2, c]] > 1e-12 * now:
+                    held_row[s2, kept] = held_row[s2, c]
+                    held_left[s2, kept] = left
+                    kept += 1
+            held_n[s2] = kept
+            since[s2] = now
+        end = now
+        room.clear()
+        if queued < n:
+            for j in range(nd):
+                if held_n[done[j]] < k:
+                    room.append((held_n[done[j]], done[j]))
+            heapq.heapify(room)
+        while room and queued < n:
+            count, s2 = heapq.heappop(room)
+            held_row[s2, held_n[s2]] = order[queued]
+            held_left[s2, held_n[s2]] = 1.0
+            held_n[s2] += 1
+            queued += 1
+            if count + 1 < k:
+                heapq.heappush(room, (count + 1, s2))
+        for j in range(nd):
+            _plan(done[j], held_row, held_left, held_n, since, version, work, heap)
+    return end
+
+
+@numba.njit(cache=True, nogil=True)
+def _plan(s, held_row, held_left, held_n, since, version, work, heap):
+    version[s] += 1
+    m = held_n[s]
+    if m:
+        soonest = np.inf
+        for c in range(m):
+            soonest = min(soonest, held_left[s, c] * m * work[m, held_row[s, c]])
+        heapq.heappush(heap, (since[s] + soonest, s, version[s]))

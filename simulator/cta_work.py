@@ -9,6 +9,7 @@ head outermost: FA2's grid (m_block, b, h)), or sorts them all for a longest-fir
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -181,6 +182,9 @@ def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first
 # a grid of unequal CTAs up to this many a slot is dispatched CTA by CTA at each SM's own occupancy (occupancy_span);
 # past it the tail is a small share of the call, and every CTA runs at the full SM's rate (grid_makespan)
 OCCUPANCY_CTAS_PER_SLOT = 4
+# the event loop runs in numba (simulator._schedule_kernels.occupancy_events) once numba is loaded, or from this
+# many CTAs, which pay for loading it; below, in Python (a first small causal point does not load numba)
+OCCUPANCY_NUMBA_CTAS = 4096
 
 
 def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bool = False) -> float:
@@ -193,9 +197,17 @@ def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bo
     import heapq
 
     rows = by_m[k].size
-    order = list(range(rows)) * repeats
-    if longest_first:
-        order.sort(key=lambda r: -by_m[k][r])
+    order = np.tile(np.arange(rows), repeats)
+    if longest_first:  # stable: equal works keep their order
+        order = order[np.argsort(-np.asarray(by_m[k], dtype=float)[order], kind="stable")]
+    if order.size >= OCCUPANCY_NUMBA_CTAS or "numba" in sys.modules:
+        from simulator.schedule import _kernel
+
+        table = np.ones((k + 1, rows))
+        for m in range(1, k + 1):
+            table[m] = np.maximum(by_m[m], 1e-9)
+        return float(_kernel("occupancy_events")(order, table, int(sms), int(k)))
+    order = order.tolist()
     work = {m: np.maximum(by_m[m], 1e-9).tolist() for m in by_m}  # a CTA of no work ends at once, not at 0 / 0
     held = [[] for _ in range(sms)]  # per SM: [row, share of its work left]
     since = [0.0] * sms  # when each SM's shares were last brought up to date
@@ -234,7 +246,8 @@ def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bo
                 done.append(s2)
         for s2 in done:
             advance(s2, now)
-            held[s2] = [c for c in held[s2] if c[1] > 1e-9]
+            m = len(held[s2])  # a share whose time left is below the clock's rounding ends now (a CTA of 1e-9 cycles
+            held[s2] = [c for c in held[s2] if c[1] > 1e-9 and c[1] * m * work[m][c[0]] > 1e-12 * now]  # late on)
         end = now
         room = [(len(held[x]), x) for x in done if len(held[x]) < k] if queued < len(order) else []
         heapq.heapify(room)
