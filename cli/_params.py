@@ -37,7 +37,7 @@ class SizeListType(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, list):
             return value
-        out = []
+        out, given = [], {}  # the sizes, and the item each came from (an error names what the user typed)
         for part in str(value).split(","):
             if not part.strip():
                 raise UserError(f"bad {_label(param)} {short_repr(str(value))}: an empty item in the comma list")
@@ -47,12 +47,16 @@ class SizeListType(click.ParamType):
             if self.zero and part.strip() == "0":
                 out.append(0)
                 continue
-            out.extend(_size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))])
+            sizes = _size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))]
+            out.extend(sizes)
+            given.update((v, part.strip()) for v in sizes if v not in given)
         too_big = [v for v in out if self.limit and v > self.limit]
         if too_big:
             limit = format_size(self.limit)
             limit += "" if limit == str(self.limit) else f" ({self.limit})"  # '256 (256)' said the number twice
-            raise UserError(f"bad {_label(param)} {format_size(too_big[0])}: at most {limit}{self.why}")
+            item = given[too_big[0]]
+            shown = item if ".." not in item else f"{format_size(too_big[0])} (of {item})"
+            raise UserError(f"bad {_label(param)} {shown}: at most {limit}{self.why}")
         return _capped(out, value, param)
 
 

@@ -8,6 +8,7 @@ table that still does not fit is printed as one block of ``key: value`` lines pe
 from dataclasses import dataclass
 
 from cli._output import human_bytes, human_time, lengths, shape
+from simulator.gpu_kernels import pattern_shape
 
 GAP = 2  # spaces between columns
 EDGES = 2  # rich's table pads the first and last column by one space
@@ -48,7 +49,8 @@ def mask(r: dict) -> str:
     if r.get("lowered_pattern"):
         parts = [r["lowered_pattern"]]
     else:
-        parts = (["causal"] if r["causal"] else []) + ([r["pattern"]] if r["pattern"] else [])
+        causal = r["causal"] and not (r["pattern"] and pattern_shape(r["pattern"]).causal)  # causal&X says it once
+        parts = (["causal"] if causal else []) + ([r["pattern"]] if r["pattern"] else [])
     if r["sparsity"]:
         parts.append(f"s={r['sparsity']:g}")
     return " ".join(parts) or "dense"

@@ -204,7 +204,19 @@ def expand_points(opts: dict) -> list[dict]:
         _absorbed(opts, points)
     if method:
         _fill_method(method, points, opts)
+    elif opts["baseline"] is None and 0 in lists["sparsity"] and any(lists["sparsity"]):
+        _dense_at_zero(points)
     return points
+
+
+def _dense_at_zero(points: list[dict]) -> None:
+    """A --sparsity list from 0: its dense points take the baseline the sparse ones take, the same kernel run dense
+    (speedup 1), not the unfused kernel a lone dense point is compared with, so the column keeps one meaning."""
+    from simulator.api import default_algorithm, hardware
+
+    for point in points:
+        if not point["sparsity"] and not point["pattern"] and not point["estimate"]:
+            point["baseline"] = point["algorithm"] or default_algorithm(hardware(point["hardware"]))
 
 
 def _absorbed(opts: dict, points: list[dict]) -> None:

@@ -26,11 +26,11 @@ def terminal_width() -> int:
     return shutil.get_terminal_size().columns
 
 
-def echo_fitted(text: str) -> None:
-    """``text`` on stdout, its lines folded to the terminal's width."""
+def echo_fitted(text: str, err: bool = False) -> None:
+    """``text`` on stdout (stderr: ``err``), its lines folded to the terminal's width."""
     import click
 
-    click.echo(fit_lines(text, terminal_width()))
+    click.echo(fit_lines(text, terminal_width()), err=err)
 
 
 def fit_lines(text: str, width: int) -> str:

@@ -139,11 +139,12 @@ def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
 
     c = load_cascade(name)
     sizes = f"P={seq_len} M={kv_len or seq_len} E=F={head_dim}"
-    if reference == "none":
+    if (reference or c.reference) == "none":  # --reference none, or the file's '# reference: none'
         from einsum_cascades.reference import run_only
 
         run_only(c, seq_len, kv_len or seq_len, head_dim, seed)
-        echo_fitted(f"{c.name}: ran on random inputs, {sizes}; no reference compared (--reference none)")
+        said = "--reference none" if reference else "its '# reference: none' line"
+        echo_fitted(f"{c.name}: ran on random inputs, {sizes}; no reference compared ({said})")
         return
     used = reference_name(c, reference)
     why = "" if reference or c.reference else " (no '# reference:' line: softmax assumed; --reference chooses)"

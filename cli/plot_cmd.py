@@ -34,7 +34,12 @@ def _usable(rows: list[dict], field: str) -> tuple[list[dict], str]:
 
     kept, note = plottable(rows, field)
     if not kept:
-        raise UserError(f"nothing to plot: {note}")
+        hint = ""
+        if field == "speedup" and any(r["baseline"] in ("naive", "unfused") and r.get("baseline_fits") is False
+                                      for r in rows):  # standard attention's N x N scores: a fused kernel still fits
+            hint = ("; --baseline names one that fits, e.g. the machine's FlashAttention (--baseline flash2 on an "
+                    "A100, flash3 on Hopper, flash4 on Blackwell)")
+        raise UserError(f"nothing to plot: {note}{hint}")
     if note:
         click.echo(f"attnsim: note: {note}", err=True)
     return kept, note

@@ -16,7 +16,8 @@ SAY_POINTS = 20_000  # above this many points (tens of seconds, masked), simulat
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
               help="CSV or JSON with one point per row (columns as the JSON keys); missing columns take "
                    "the command-line values. Results come back in input order.")
-@click.option("--explain", is_flag=True, help="For one point: the cost formulas with numbers and the binding roof.")
+@click.option("--explain", is_flag=True, help="For one point: the cost formulas with numbers and the binding roof "
+              "(with --format json or csv on stderr, the row in that format on stdout).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default: table on a terminal, json otherwise).")
 def simulate(from_file, explain, fmt, **opts):
@@ -50,9 +51,12 @@ def simulate(from_file, explain, fmt, **opts):
         from cli._explain import explain_point
         from cli._wrap import echo_fitted
 
-        # the machine as given (a TOML's path: the row holds only its name)
-        echo_fitted(explain_point(rows[0], points[0].get("hardware") or defaults.get("hardware")))
-        return
+        # the machine as given (a TOML's path: the row holds only its name); a script asking for a format gets its
+        # row on stdout and the explanation beside it on stderr
+        echo_fitted(explain_point(rows[0], points[0].get("hardware") or defaults.get("hardware")),
+                    err=fmt in ("json", "csv"))
+        if fmt not in ("json", "csv"):
+            return
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
 
 

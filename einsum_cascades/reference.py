@@ -66,6 +66,8 @@ def lightning_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarr
     return v @ ((q.T @ k) * decay).T
 
 
+CAUSAL_REFERENCES = frozenset(("lightning",))  # references causal by construction (each query sees keys m <= p)
+
 REFERENCES = {"softmax": softmax_attention, "linear": linear_attention, "sigmoid": sigmoid_attention,
               "softcap": softcap_attention,
               "unnormalised": unnormalised_attention,
@@ -79,7 +81,8 @@ def reference_name(cascade, override: str | None = None) -> str:
     """The reference a check uses: ``override``, else the cascade's ``# reference:`` header, else softmax."""
     name = override or cascade.reference or DEFAULT_REFERENCE
     if name not in REFERENCES:
-        raise UserError(f"{cascade.name}: unknown reference {name!r}: allowed {', '.join(REFERENCES)}")
+        raise UserError(f"{cascade.name}: unknown reference {name!r}: allowed {', '.join(REFERENCES)}, or none "
+                        "(run only)")
     return name
 
 

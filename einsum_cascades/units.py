@@ -4,7 +4,7 @@ import re
 
 from einsum_cascades.errors import UserError
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kKmMgG]?)\s*$")
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmMgG]?)\s*$")  # ASCII digits only: "３２k" is refused, not read as 32k
 _SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MAX_SIZE = 1 << 40  # 1024g: far beyond any sequence, batch or head count, and safe in int64 products
 MAX_DIGITS = 20  # longer digit strings are refused before int() (Python caps int() at 4300 digits)

@@ -49,9 +49,10 @@ _PARTS = tuple((_words(needle), needle, hw_name) for needle, hw_name in _DEVICE_
 
 
 def _device_part(name) -> tuple[str, str | None] | None:
-    """(needle, model) of the first part name of ``_DEVICE_HW`` that ``name`` holds, in any case and spelling."""
-    words = _words(name)
-    return next(((needle, hw_name) for key, needle, hw_name in _PARTS if key in words), None)
+    """(needle, model) of the first part name of ``_DEVICE_HW`` that ``name`` holds as whole words, in any case and
+    spelling ('A100' is in 'NVIDIA A100-SXM4-80GB', not in 'A1000', another GPU)."""
+    words = f" {_words(name)} "
+    return next(((needle, hw_name) for key, needle, hw_name in _PARTS if f" {key} " in words), None)
 
 
 _NO_MODEL_WHY = {"MIG": "a MIG instance: a slice of the GPU's SMs and memory",
@@ -81,4 +82,9 @@ def device_hint(name: str) -> str:
     hw_name = device_hardware(name)
     if hw_name:
         return f"; {name.strip()!r} is the device of the {hw_name} model: use {hw_name}"
-    return f"; {no_model_error(name)}" if _device_part(name) else ""
+    if _device_part(name):
+        return f"; {no_model_error(name)}"
+    import difflib
+
+    close = difflib.get_close_matches(name.strip().lower(), sorted(_models()), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -51,7 +51,10 @@ def simulate_accel(hw, algo: str, wl, cascade: str | None = None) -> Result:
     if reason := family_error(hw, algo):
         raise UserError(reason)
     if wl.is_sparse or wl.causal:
-        raise UserError(f"{hw.name} models dense encoder attention (as the FuseMax paper does); drop --causal/--pattern/--sparsity")
+        options = (("--pattern", wl.pattern), ("--sparsity", wl.sparsity), ("--estimate", wl.estimate))
+        given = ("a causal mask (--causal, or an LLM --model's: --no-causal drops it)" if not wl.is_sparse
+                 else f"a mask ({', '.join(k for k, v in options if v)})")
+        raise UserError(f"{hw.name} models dense encoder attention (as the FuseMax paper does), not {given}: drop it")
     if wl.kv_heads != wl.heads:
         raise UserError(f"{hw.name} models multi-head attention; --kv-heads must equal --heads ({wl.heads})")
     r = roles(cascade or CASCADES[algo])

@@ -117,6 +117,39 @@ def _check_attention(name: str) -> None:
                         "partitions p1, p0 and m1, m0)")
 
 
+REFERENCE_NOTE_TOLERANCE = 1e-6  # a user's cascade off its reference by more (float64, small random inputs) says so
+
+
+def reference_note(cascade_name: str | None) -> str | None:
+    """Where a cascade file (not a bundled cascade) does not compute its reference (its '# reference:' line, else
+    softmax) on `attnsim cascade check`'s small random inputs: a row's note saying so, since its cost is still
+    predicted; None for a bundled cascade, one that matches, and '# reference: none'."""
+    if not cascade_name or cascade_name in _cascade_names():
+        return None
+    from einsum_cascades.library import cascade_version
+
+    return _reference_note(cascade_name, cascade_version(cascade_name))
+
+
+@lru_cache(maxsize=64)
+def _reference_note(cascade_name: str, _version) -> str | None:
+    from einsum_cascades import load_cascade
+    from einsum_cascades.reference import check, reference_name
+
+    cascade = load_cascade(cascade_name)
+    if cascade.reference == "none":
+        return None
+    used = reference_name(cascade)
+    try:
+        err = check(cascade, 64, 64, 16)
+    except (UserError, ValueError, FloatingPointError, ZeroDivisionError):
+        return None  # what a check cannot run it says itself (attnsim cascade check)
+    if err <= REFERENCE_NOTE_TOLERANCE:
+        return None
+    return (f"{cascade.name} does not compute its reference, {used} attention (max |error| {err:.3g} on random "
+            f"inputs: attnsim cascade check {cascade_name}); its cost is predicted as written")
+
+
 def chunk_error(cascade_name: str, wl) -> str | None:
     """Why a cascade that takes its queries' chunks from the keys' (lightning attention: S[m1,m0,p0] reads the
     queries of key chunk m1) cannot run a workload whose query and key lengths differ (None if it can)."""

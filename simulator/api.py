@@ -21,13 +21,13 @@ from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
-from simulator.gpu_kernels import GPU_FAMILIES, padded_note
+from simulator.gpu_kernels import GPU_FAMILIES, padded_note, pattern_causal
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, splits_error, varlen_error
 from simulator.result import Result
 from simulator.tiles import grid_call
-from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, resolve
+from simulator.algorithms import ACCEL_FAMILIES, Algorithm, chunk_error, reference_note, resolve
 from simulator.flashinfer_tc import current_build as current_flashinfer_build
 from simulator.flashmla import current_build as current_flashmla_build
 from simulator.permute import current_build as current_natten_build
@@ -86,8 +86,11 @@ def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
 
 @lru_cache(maxsize=4096)
 def dense(wl, block_size=True) -> Workload:
-    """The call without its mask, sparsity target and estimate (and its tile when ``block_size`` is False)."""
-    return replace(wl, pattern=None, sparsity=0.0, estimate=None, block_size=wl.block_size if block_size else None)
+    """The call without its mask, sparsity target and estimate (and its tile when ``block_size`` is False); causal
+    if the mask is (``causal`` one of its top-level & terms, as --causal: causal&window(4k) against dense causal
+    attention, as --causal --pattern window(4k) is)."""
+    return replace(wl, pattern=None, sparsity=0.0, estimate=None, block_size=wl.block_size if block_size else None,
+                   causal=pattern_causal(wl))
 
 
 def unsupported(hw, algo: str | None) -> str | None:
@@ -199,7 +202,8 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
-    for note in (density_note(row, result, base_spec, base), sparsity_note(row, result)) if fits else ():
+    for note in (reference_note(resolve_algorithm(spec, algo).cascade), density_note(row, result, base_spec, base),
+                 sparsity_note(row, result)) if fits else ():
         if note:  # a row that does not fit says only that
             row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]

@@ -469,6 +469,10 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
                 fma_ops=lane_rows * lane_fp32_pipe_ops(cfg),
                 exp_ops=lane_rows, launches=2 if split else 1)
     times = _roof_times(hw, wl, cost, "mma_sync", cp_async=True)
+    # the loop's every lane instruction, not only its FP32 ones, takes an issue slot of the CUDA-core pipe: its roof
+    # (and the 'fma' bound's utilization) is that issue time over every SM, not the FP32 operations' alone (``cuda``
+    # is the busiest SM's: its ceil(CTAs / SMs) CTAs; the GPU's pipe holds CTAs / SMs of them on average)
+    times["fma"] = max(times["fma"], cuda * ctas / (hw.sms * math.ceil(ctas / hw.sms)))
     times["launch"] = hw.launch_overhead_s
     times["compute"] = startup + body + tail
     times["stream_fill"] = startup + tail

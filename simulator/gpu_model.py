@@ -131,13 +131,26 @@ def _fused(hw, algo, wl, cascade: str = FUSED_CASCADE, timed: bool = True) -> Re
     return _fused_pass(hw, algo, wl, cfg, timed=timed)
 
 
+def _causal_by_construction(cascade: str) -> bool:
+    """Whether a cascade computes a causal attention whatever the mask (its reference is: lightning attention)."""
+    from einsum_cascades import load_cascade
+    from einsum_cascades.reference import CAUSAL_REFERENCES
+
+    return load_cascade(cascade).reference in CAUSAL_REFERENCES
+
+
 def _state(hw, algo, wl, cfg) -> Result:
     """A cascade with no score element (linear attention): simulator.state_kernel. A mask has no score to act on:
     causal linear attention is another algorithm (a running state, or chunks), and a pattern or --sparsity no tile to
     skip, so each is refused rather than priced as the dense call."""
-    if wl.causal or wl.pattern or wl.sparsity:
-        given = "--causal (or a --model preset's)" if wl.causal else (
+    causal_form = _causal_by_construction(cfg.cascade)
+    if (wl.causal and not causal_form) or wl.pattern or wl.sparsity:
+        given = "--causal (or a --model preset's)" if wl.causal and not causal_form else (
             f"--pattern {wl.pattern}" if wl.pattern else f"--sparsity {wl.sparsity:g}")
+        if causal_form:  # lightning attention: causal by its decay mask and its state, with no score tile to skip
+            raise UserError(f"{given}: {cfg.cascade} is causal by construction (its reference, each query sees the keys "
+                            "before it) and priced as its chunked running-state kernel, which skips no score tile: "
+                            "leave the mask out (--causal is what it computes already)")
         raise UserError(f"{given}: {cfg.cascade} has no score tensor (it multiplies K^T by V before Q), so a mask has no "
                         "score to act on; attnsim prices its dense (non-causal) form only: leave the mask out")
     cost = state_cost(cfg.cascade, wl)
@@ -764,6 +777,7 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
     launch = times["launch"]
     if serial:  # naive: kernel times already include their own roofs and launches
         time_s = times["compute"]
+        detail = {**detail, "serial": True}  # --explain: no body + launch sum to show
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
         if "writeback" not in times:  # a family that counts its write-backs on other bytes sets its own

@@ -1,6 +1,7 @@
 """What the user asks about: one attention call's shape, dtype and mask."""
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 
@@ -91,7 +92,12 @@ class Workload:
         if self.dtype not in DTYPE_BYTES and type(self.dtype) is str and self.dtype.strip().lower() in DTYPE_ALIASES:
             object.__setattr__(self, "dtype", DTYPE_ALIASES[self.dtype.strip().lower()])  # torch's names, as --from
         if self.pattern in ("", "none", "dense", "full"):
+            if self.sparsity and self.pattern in ("dense", "full"):  # as full&full is: refused, not random tiles
+                raise UserError(f"pattern {self.pattern!r} has no size to solve for sparsity {self.sparsity:g}: "
+                                "leave --pattern out for random tiles at that sparsity, or give a pattern with a size")
             object.__setattr__(self, "pattern", None)
+        elif self.pattern and not self.sparsity and not self.estimate:
+            self._plain_mask()
         for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
             value = getattr(self, name)
             if type(value) is not int or not 0 < value <= MAX_SIZES[name]:  # the common case needs no message
@@ -130,6 +136,16 @@ class Workload:
 
             check_estimate(self.estimate, self)
 
+    def _plain_mask(self):
+        """A pattern that is causal or full attention however it is written (causal&causal, full|causal, causal&full)
+        is --causal or no pattern: the same call, so the same baseline (a masked call's is the kernel run dense)."""
+        from einsum_cascades.sparsity import parse_pattern
+
+        text = str(parse_pattern(self.pattern))
+        if text in ("causal", "full"):
+            object.__setattr__(self, "causal", self.causal or text == "causal")
+            object.__setattr__(self, "pattern", None)
+
     def _check_head_mix(self):
         """A heads(...) mix's counts sum to --heads; its groups' sizes are its own (no --sparsity to solve)."""
         from einsum_cascades.sparsity import head_groups_text
@@ -155,14 +171,26 @@ class Workload:
 
     @property
     def mask_expr(self) -> str | None:
-        """The full mask expression: the pattern, intersected with causal when asked."""
+        """The full mask expression: the pattern, intersected with causal when asked (unless it is already: a
+        method's causal preset with the user's causal&topk(16) is causal&topk(16))."""
         if self.causal and self.pattern:
-            return f"causal&({self.pattern})"
+            return self.pattern if _causal_term(self.pattern) else f"causal&({self.pattern})"
         return "causal" if self.causal else self.pattern
 
     def flops_per_score(self) -> int:
         """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
         return FMA_FLOPS * (self.head_dim + self.v_head_dim)
+
+
+@lru_cache(maxsize=1024)
+def _causal_term(pattern: str) -> bool:
+    """Whether ``causal`` is the pattern or one of its top-level & terms."""
+    from einsum_cascades.sparsity import parse_pattern
+
+    def conjuncts(node):
+        return [c for part in node.parts for c in conjuncts(part)] if node.name == "&" else [node]
+
+    return any(c.name == "causal" for c in conjuncts(parse_pattern(pattern)))
 
 
 _NAMES = tuple(f.name for f in fields(Workload))

@@ -10,6 +10,7 @@ from einsum_cascades.units import format_size
 PATTERN_NAMES = ("causal", "window", "chunked", "sinks", "global", "strided", "vertical_slash", "random_blocks",
                  "topk", "budget", "window2d", "window3d", "full", "dense")
 SELECTORS = ("topk", "budget")  # keep key blocks chosen per query-block row (``_select``)
+FULL = ("full", "dense")  # every key: the unit of & and the zero of |
 GRIDS = {"window2d": 2, "window3d": 3}  # neighborhood attention over a token grid of this rank (``_grid``)
 DEFAULT_RANDOM_BLOCK = (128, 128)  # coin block of random_blocks when an element mask is asked without a tile shape
 
@@ -27,11 +28,15 @@ class Pattern:
     parts: tuple = ()
 
     def __and__(self, other):  # A & A is A: the same mask, so the same kernel path (causal&causal ran apart)
+        if self.name in FULL or other.name in FULL:  # full & A is A
+            return other if self.name in FULL else self
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the tighter sides
             return _window_band(self, other, min)
         return self if self == other else Pattern("&", parts=(self, other))
 
     def __or__(self, other):  # A | A is A
+        if self.name in FULL or other.name in FULL:  # full | A is full
+            return self if self.name in FULL else other
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the wider sides, one
             return _window_band(self, other, max)  # window FlashAttention runs as its own (not a union's kernel)
         return self if self == other else Pattern("|", parts=(self, other))
