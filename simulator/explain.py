@@ -690,13 +690,14 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
                    f"p = {ov['exponent']:.2f} (stream_overlap_loss {ov['loss']:g}), C {ov['compute_s'] * 1e3:.4f} ms, "
                    f"S {ov['stream_s'] * 1e3:.4f} ms{_blend_weight_note(result, ov)}: {ov['body_s'] * 1e3:.4f} ms, "
                    f"{ov['body_s'] / ov['larger_s'] - 1:+.1%} over the larger")
-    added = [(unit, result.times[unit]) for unit in ("launch", "combine", "permute", "prepare")
+    added = [(unit, result.times[unit]) for unit in ("launch", "combine", "permute", "prepare", "estimate")
              if result.times.get(unit)]
+    added += [(name, t) for name, t in (result.detail.get("layer_kernels") or {}).items() if t]  # --scope layer
     if gpu and added and "compute" in result.times and not result.detail.get("serial"):
         body = result.time_s - sum(t for _, t in added)  # gpu_model._finish: the body, then the serial terms
         if body > 0 and sum(t for _, t in added) >= 1e-4 * result.time_s:
-            out.append(f"time = body {body * 1e3:.4f} ms (the larger of the blend and l2) + "
-                       + " + ".join(f"{unit} {t * 1e3:.4f} ms" for unit, t in added))
+            out.append(f"time = body {body * 1e3:.4f} ms (the larger of the blend and l2) "
+                       + " ".join(f"{'+' if t >= 0 else '-'} {unit} {abs(t) * 1e3:.4f} ms" for unit, t in added))
     out.append(f"time = {result.time_s * 1e3:.4f} ms, bound: {result.bound}, "
                f"{result.tflops:.1f} TFLOP/s")
     if result.bound == "grid" and (grid := result.detail.get("grid")):  # gpu_model._fused_pass

@@ -104,6 +104,10 @@ def test_explain_shows_the_terms_after_the_body():
     assert "time = body " in r.output and "+ launch " in r.output
     naive = run("simulate", "--hw", "h100", "--seq-len", "1k", "--algo", "naive", "--explain")
     assert "time = body " not in naive.output  # its kernels' times hold their own launches
+    method = run("simulate", "--hw", "h100", "--method", "minference", "--seq-len", "4k", "--explain")
+    assert "+ estimate " in " ".join(method.output.split())  # the index step before the kernel, not in its body
+    layer = run("simulate", "--hw", "h100", "--seq-len", "1", "--kv-len", "8k", "--scope", "layer", "--explain")
+    assert "- graph_launches " in " ".join(layer.output.split())
 
 
 @pytest.mark.parametrize("typo, model", [("a1000", "a100"), ("h2000", "h200"), ("b2000", "b200"), ("hh100", "h100")])
