@@ -35,6 +35,7 @@ def simulate(from_file, explain, fmt, **opts):
         from simulator.points_file import read_points
 
         points, defaults = read_points(from_file), default_point(opts)
+        _say_shadowed(points, opts, from_file)
         rows = _run_rows(points, defaults, from_file)
     else:
         points, defaults = expand_points(opts), {}
@@ -58,6 +59,23 @@ def simulate(from_file, explain, fmt, **opts):
         if fmt not in ("json", "csv"):
             return
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))
+
+
+def _say_shadowed(points: list[dict], opts: dict, path: str) -> None:
+    """A note where an option given on the command line is a column every --from row fills: the rows' values win
+    (missing columns take the command line's), so the option changes nothing."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    names = {p.name: p.opts[0] for p in ctx.command.params}
+    given = [name for name in opts if name in names and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    shadowed = [names[n] for n in given if points and all(p.get(n) is not None for p in points)]
+    if shadowed:
+        from cli._notes import later
+
+        verb = "changes" if len(shadowed) == 1 else "change"
+        later(f"--from {path}: every row gives its own {', '.join(o.lstrip('-') for o in shadowed)}, so the command "
+              f"line's {', '.join(shadowed)} {verb} nothing (only columns a row leaves out take the command line's)")
 
 
 def _run_rows(points, defaults, path) -> list[dict]:

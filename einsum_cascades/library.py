@@ -38,8 +38,14 @@ def load_cascade(name_or_path: str):
     if version is None and name_or_path.endswith(SUFFIX):
         raise UserError(f"cascade file {name_or_path!r}: no such file")
     if version is None:
-        raise UserError(f"unknown cascade {name_or_path!r}: allowed {', '.join(cascade_names())}, "
-                        f"or a path to a {SUFFIX} file")
+        if os.path.isdir(name_or_path):
+            raise UserError(f"cascade {name_or_path!r} is a directory: name a {SUFFIX} file in it, or a bundled "
+                            f"cascade ({', '.join(cascade_names())})")
+        import difflib
+
+        close = difflib.get_close_matches(name_or_path.lower(), _names(), n=1, cutoff=0.75)
+        raise UserError(f"unknown cascade {name_or_path!r}" + (f" (did you mean {close[0]}?)" if close else "")
+                        + f": allowed {', '.join(cascade_names())}, or a path to a {SUFFIX} file")
     return _file(name_or_path, *version)
 
 

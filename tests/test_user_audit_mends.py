@@ -226,3 +226,13 @@ def test_fusemax_is_compared_with_unfused_on_its_own_architecture_by_default():
     named = simulate(hw="fusemax", seq_len=1024, batch=64, heads=12, head_dim=64, baseline="unfused@flat")
     assert row["baseline"] == "unfused@flat" and row["speedup"] == named["speedup"] and 8 < row["speedup"] < 14
     assert simulate(hw="flat", seq_len=1024, batch=64, heads=12, head_dim=64)["baseline"] == "unfused"
+
+
+def test_a_command_line_option_every_from_row_overrides_is_said(tmp_path):
+    path = tmp_path / "pts.csv"
+    path.write_text("hardware,seq_len\nh100,4096\na100,8192\n")
+    r = run("simulate", "--from", str(path), "--seq-len", "1k", "--heads", "16", "--format", "csv")
+    assert r.exit_code == 0 and "so the command line's --seq-len changes nothing" in r.stderr
+    assert "--heads" not in r.stderr  # a column the rows leave out: the command line's value is used
+    quiet = run("simulate", "--from", str(path), "--heads", "16", "--format", "csv")
+    assert "changes nothing" not in quiet.stderr
