@@ -205,5 +205,7 @@ def test_load_by_path_and_unknown_name(tmp_path):
     assert (c.name, c.summary, c.reference) == ("mine", "my bilinear", "softmax")
     with pytest.raises(UserError, match="unknown cascade 'nope': allowed attention-1pass"):
         load_cascade("nope")
-    with pytest.raises(UserError, match="unknown cascade"):
+    with pytest.raises(UserError, match="is a directory: name a .cascade file in it"):
         load_cascade(str(tmp_path))  # a directory is not a cascade file
+    with pytest.raises(UserError, match=r"unknown cascade 'attention-1pas' \(did you mean attention-1pass\?\)"):
+        load_cascade("attention-1pas")
