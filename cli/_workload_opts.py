@@ -154,9 +154,10 @@ def workload_options(func):
     return func
 
 
-def expand_points(opts: dict) -> list[dict]:
+def expand_points(opts: dict, one_baseline: bool = True) -> list[dict]:
     """The cartesian product of the list options, with --method, --model and defaults filled in (explicit options
-    win, then the method, then the model)."""
+    win, then the method, then the model); ``one_baseline``: a --sparsity list's dense points take the sparse points'
+    baseline (``_dense_at_zero``; not for --from's defaults, which are no points of their own)."""
     from simulator.methods import preset_fields, shape_defaults
     from simulator.presets import model_preset
 
@@ -204,7 +205,7 @@ def expand_points(opts: dict) -> list[dict]:
         _absorbed(opts, points)
     if method:
         _fill_method(method, points, opts)
-    elif opts["baseline"] is None and 0 in lists["sparsity"] and any(lists["sparsity"]):
+    elif one_baseline and opts["baseline"] is None and 0 in lists["sparsity"] and any(lists["sparsity"]):
         _dense_at_zero(points)
     return points
 
@@ -216,7 +217,9 @@ def _dense_at_zero(points: list[dict]) -> None:
 
     for point in points:
         if not point["sparsity"] and not point["pattern"] and not point["estimate"]:
-            point["baseline"] = point["algorithm"] or default_algorithm(hardware(point["hardware"]))
+            spec = hardware(point["hardware"])
+            if spec.kind == "gpu":  # an accelerator runs no sparse point: its dense one keeps its own baseline
+                point["baseline"] = point["algorithm"] or default_algorithm(spec)
 
 
 def _absorbed(opts: dict, points: list[dict]) -> None:
@@ -341,7 +344,12 @@ def default_point(opts: dict) -> dict:
     (methods.shape_defaults)."""
     from simulator.methods import SHAPE_KEYS
 
-    point = {k: v for k, v in expand_points({**opts, "method": None})[0].items() if v is not None}
+    lists = [f"--{k.replace('_', '-')} {','.join(map(str, v))}" for k, v in opts.items()
+             if k in _LIST_KEYS and isinstance(v, list) and len(v) > 1]
+    if lists:  # refused, not cut to its first value: the file's rows are the points
+        raise UserError(f"bad {lists[0]} with --from: one value (a default for the columns the file's rows leave "
+                        "out); the rows are the points, so list the values in the file")
+    point = {k: v for k, v in expand_points({**opts, "method": None}, one_baseline=False)[0].items() if v is not None}
     if not opts.get("model"):
         point = {k: v for k, v in point.items() if k not in SHAPE_KEYS or opts.get(k) is not None}
     return {**point, **({"method": opts["method"]} if opts.get("method") else {})}

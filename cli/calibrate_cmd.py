@@ -93,6 +93,10 @@ def calibrate(results, output, hw, kernels, clock_mhz, only):
         raise UserError(f"calibrate takes one results file for microbenchmarks (got {len(results)}); "
                         "--kernels pools several")
     else:
+        if results[0].lower().endswith(".csv"):  # a CSV is a user's own timings, which only --kernels fits
+            raise UserError(f"{results[0]}: calibrate without --kernels fits the microbenchmarks of a `validate run` "
+                            "results file (JSON); your own kernel timings (a CSV as validate report reads it) fit "
+                            "with --kernels")
         data, replaced = fit(results[0], hw)
     write_text(output, to_toml(data), (".toml",))
     click.echo(f"wrote {output}: replaced {', '.join(replaced)}", err=True)

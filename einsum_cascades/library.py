@@ -30,6 +30,9 @@ def _names() -> tuple[str, ...]:
 def load_cascade(name_or_path: str):
     """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else. A file is
     parsed once while it is unchanged (same modification time and size): a plan is made once per cascade."""
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise UserError(f"bad cascade {name_or_path!r}: a bundled cascade's name or a path to a {SUFFIX} file")
+    name_or_path = os.fspath(name_or_path)
     if name_or_path in _names():
         return _bundled(name_or_path)
     version = file_version(name_or_path)

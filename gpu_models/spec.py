@@ -356,10 +356,13 @@ def locked_clock(spec, mhz: float, given: str | None = None):
                             f"{MIN_LOCKED_CLOCK_MHZ} to {top:g} MHz (its highest clock in {spec.name}'s figures)")
     source = (f"locked by the user ({spec.name}:{mhz:g}, nvidia-smi --lock-gpu-clocks); free-running: "
               f"{spec.sustained_clock_hz / 1e6:g} MHz, {spec.sources.get('sustained_clock_hz', '')}")
+    every = f"locked by the user ({spec.name}:{mhz:g}): every SM clock, so the peaks quoted at it (hw show)"
     return replace(spec, name=f"{spec.name}:{mhz:g}", display_name=f"{spec.display_name}, SMs locked at {mhz:g} MHz",
-                   sustained_clock_hz=mhz * 1e6, cuda_core_clock_hz=None,
+                   sustained_clock_hz=mhz * 1e6, cuda_core_clock_hz=None, boost_clock_hz=mhz * 1e6,
+                   tensor_clock_hz=mhz * 1e6,
                    l2_bw_bytes_s=spec.l2_bw_bytes_s * mhz * 1e6 / spec.sustained_clock_hz,
-                   sources={**spec.sources, "sustained_clock_hz": source,
+                   sources={**spec.sources, "sustained_clock_hz": source, "boost_clock_hz": every,
+                            "tensor_clock_hz": every,
                             "l2_bw_bytes_s": f"the free-running figure's bytes per clock at {mhz:g} MHz (the L2 runs in "
                                              f"the GPU's clock domain); free-running: {spec.l2_bw_bytes_s / 1e12:g} TB/s, "
                                              f"{spec.sources.get('l2_bw_bytes_s', '')}"})

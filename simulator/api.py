@@ -21,7 +21,7 @@ from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
-from simulator.gpu_kernels import GPU_FAMILIES, padded_note, pattern_causal
+from simulator.gpu_kernels import GPU_FAMILIES, padded_note, within_causal
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, splits_error, varlen_error
@@ -84,18 +84,19 @@ def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
     """Dense run of the same algorithm for sparse workloads (no estimate), else the machine's unfused baseline."""
     if algo.startswith("nsa-select"):  # a selection kernel has no dense run: dense FlashAttention at its own tiles
         return default_algorithm(hw), dense(wl, block_size=False)
-    if wl.is_sparse:
-        return algo, dense(wl)
+    if wl.is_sparse:  # at the kernel's own tiles, as a named baseline runs (--block-size is the sparse kernel's)
+        return algo, dense(wl, block_size=False)
     return ("naive" if hw.kind == "gpu" else "unfused"), wl
 
 
 @lru_cache(maxsize=4096)
 def dense(wl, block_size=True) -> Workload:
     """The call without its mask, sparsity target and estimate (and its tile when ``block_size`` is False); causal
-    if the mask is (``causal`` one of its top-level & terms, as --causal: causal&window(4k) against dense causal
-    attention, as --causal --pattern window(4k) is)."""
+    if the mask is, however written (--causal, or a pattern that attends no key ahead: causal&window(4k), window(4k),
+    heads(16: causal, 16: window(1k)), all against dense causal attention, as --causal --pattern window(4k) is)."""
+    causal = wl.causal or bool(wl.pattern and within_causal(wl.pattern))
     return replace(wl, pattern=None, sparsity=0.0, estimate=None, block_size=wl.block_size if block_size else None,
-                   causal=pattern_causal(wl))
+                   causal=causal)
 
 
 def unsupported(hw, algo: str | None) -> str | None:
@@ -131,9 +132,11 @@ def resolve_algorithm(hw, algo: str) -> Algorithm:
 
 
 def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
-    """One algorithm (a family, or a cascade @ a mapping) on one machine for one workload; ``timed`` False: the
-    caller shows no time (the point cannot fit the machine's memory), so a single-pass fused kernel skips
-    scheduling its CTAs and its time is NaN (every other field as when timed)."""
+    """One algorithm (a family, or a cascade @ a mapping) on one machine (a loaded spec, or a name or TOML path) for
+    one workload; ``timed`` False: the caller shows no time (the point cannot fit the machine's memory), so a
+    single-pass fused kernel skips scheduling its CTAs and its time is NaN (every other field as when timed)."""
+    if type(algo) is not str or type(wl) is not Workload or not hasattr(hw, "kind"):
+        hw = _checked_call(hw, algo, wl)
     if algo in ALGORITHMS:
         return _evaluate(hw, Algorithm(algo, None, algo), wl, timed)
     if _bundled_cascade(algo):
@@ -142,6 +145,17 @@ def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
 
     with pinned_versions():  # a cascade file is looked at once per evaluation
         return _evaluate(hw, resolve_algorithm(hw, algo), wl, timed)
+
+
+def _checked_call(hw, algo, wl):
+    """``evaluate``'s arguments named where they are not a machine, an algorithm's name and a Workload (a UserError,
+    not an AttributeError from deep inside); the machine loaded where it is given by name."""
+    if type(algo) is not str or not algo.strip():
+        raise UserError(f"evaluate: bad algo {short_repr(algo)}: a family such as flash3 or a cascade")
+    if type(wl) is not Workload:
+        raise UserError(f"evaluate: the workload is {type(wl).__name__} {short_repr(wl)}: a Workload "
+                        "(simulator.Workload(seq_len=..., ...)); simulate(hw, algo, **fields) takes the fields")
+    return hw if hasattr(hw, "kind") else hardware(hw)
 
 
 @lru_cache(maxsize=256)
@@ -179,14 +193,19 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
     return result if spec.text == spec.family else result.named(spec.text)
 
 
-def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, **workload) -> dict:
-    """Predict one point and its speedup over the baseline; returns a row (see ``to_row``)."""
+def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, method: str | None = None,
+             **workload) -> dict:
+    """Predict one point and its speedup over the baseline; returns a row (see ``to_row``). ``method``: a published
+    sparse method's preset (its mask, estimate, kernel and baseline), as --method and run_points(method=...)."""
     if unknown := sorted(set(workload).difference(WORKLOAD_FIELDS)):
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
-                        f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw= and the algorithm algo=")
-    for key, value in (("algo", algo), ("baseline", baseline)):
+                        f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw=, the algorithm algo=, a method method=")
+    for key, value in (("algo", algo), ("baseline", baseline), ("method", method)):
         if _bad_name(value):
             raise UserError(f"bad {key} {short_repr(value)}: {NAME_RULE}")
+    if method is not None:
+        given = {k: v for k, v in (("algorithm", algo), ("baseline", baseline)) if v is not None}
+        return run_points([dict(hardware=hw, method=method, **given, **workload)])[0]
     return _simulate(hw, algo, baseline, workload)
 
 
@@ -234,7 +253,8 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
     if (base is None or base.algorithm != row["algorithm"] or base.hardware != result.hardware
             or not (row["pattern"] or row["sparsity"]) or not row.get("speedup") or not row["block_density"]):
         return None  # only a masked call against its own kernel run dense on the same GPU
-    beats = row["speedup"] * row["block_density"] - 1
+    base_density = base.block_density or 1.0  # a causal dense baseline visits about half the tiles
+    beats = row["speedup"] * row["block_density"] / base_density - 1
     if beats <= DENSITY_NOTE_SLACK:
         return None
     reasons = []
@@ -260,7 +280,9 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
             reasons.append(f"the dense call's {grid['work_tiles']:,} CTAs fill {waves:.2f} waves of its "
                            f"{grid['slots']:,} slots, so it runs {math.ceil(waves)}, the last part-empty, where the "
                            "masked call's shorter or fewer CTAs need not")
-    return f"beats 1/block density by {beats:.0%}: " + "; ".join(reasons) if reasons else None
+    ideal = "1/block density" if base_density == 1.0 else (f"{base_density:.4g}/block density (its dense causal "
+                                                            "baseline's share of tiles over this call's)")
+    return f"beats {ideal} by {beats:.0%}: " + "; ".join(reasons) if reasons else None
 
 
 LAST_WAVE_IDLE = 0.1  # a dense baseline's last wave this share of a wave short of full is a reason density_note names
@@ -359,19 +381,19 @@ def run_points(points, **defaults) -> list[dict]:
     dtype are evaluated together over columns of sizes (the same model code,
     see ``simulator.columns``); every other point one at a time. On bad input
     the error (a UserError, a ValueError) is the first bad point's own, named
-    by its index: ``run_points: point 7 of 20 (seq_len=0): bad seq-len 0: ...``.
+    by its index: ``run_points: points[7] of 20 (seq_len=0): bad seq-len 0: ...``.
     """
     points = _point_list(points)
     try:
         return rows_of(points, defaults)
     except UserError as err:
-        if len(points) < 2 or str(err).startswith("run_points: point "):
+        if len(points) < 2 or str(err).startswith("run_points: points["):
             raise
         first = first_bad_point(points, defaults)
         if first is None:  # no point fails alone: the whole call's error, as it was
             raise
         i, own = first
-        where = f"point {i} of {len(points)} ({_point_text(points[i])})"
+        where = f"points[{i}] of {len(points)} ({_point_text(points[i])})"  # a Python index, from 0
         if i == 0 and defaults and _fails_alone(defaults) == str(own):  # every point fails: the defaults do
             where = f"the defaults ({_point_text(defaults)})"
         own.args = (f"run_points: {where}: {own}", *own.args[1:])
@@ -529,7 +551,7 @@ def _check_fields(points, defaults) -> None:
     would read it as a truth value."""
     if set(map(type, points)) - {dict}:
         i, p = next((i, p) for i, p in enumerate(points) if type(p) is not dict)
-        raise UserError(f"run_points: point {i} is {type(p).__name__} {short_repr(p)}: each point is a dict of "
+        raise UserError(f"run_points: points[{i}] is {type(p).__name__} {short_repr(p)}: each point is a dict of "
                         "fields (seq_len=..., hardware=...); pass a list of them")
     named = set().union(*points, defaults)  # the fields some point or default gives: only those are checked
     for key in named.intersection(("algorithm", "baseline", "method")):
@@ -543,7 +565,7 @@ def _check_fields(points, defaults) -> None:
                 raise UserError(f"bad causal {next(v for v in values if type(v) is kind)!r}: true or false")
     if POINT_FIELDS.issuperset(defaults) and all(map(POINT_FIELDS.issuperset, points)):
         return
-    for where, fields in (("defaults", defaults), *((f"point {i}", p) for i, p in enumerate(points))):
+    for where, fields in (("defaults", defaults), *((f"points[{i}]", p) for i, p in enumerate(points))):
         unknown = sorted(set(fields) - POINT_FIELDS)
         if unknown:
             raise UserError(f"run_points: {where} names {', '.join(map(repr, unknown))}, which attnsim does not "

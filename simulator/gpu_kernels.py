@@ -321,6 +321,25 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
     return (left, 0) if causal else (left, right)
 
 
+@lru_cache(maxsize=256)
+def within_causal(text: str) -> bool:
+    """Whether a mask expression attends no key after its query's aligned position, whatever the lengths: causal, a
+    window reaching no key ahead (window(w), window(l, 0)), an & with such a term, a | or heads(...) mix of such
+    terms only. (A pattern that holds future keys at some length, sinks or chunked alone, is not.)"""
+    from einsum_cascades.sparsity import parse_pattern
+
+    def inside(node) -> bool:
+        if node.name == "&":
+            return any(inside(part) for part in node.parts)
+        if node.name in ("|", "heads"):
+            return all(inside(part) for part in node.parts)
+        if node.name == "window":
+            return len(node.args) == 1 or node.args[1] == 0
+        return node.name == "causal"
+
+    return inside(parse_pattern(text))
+
+
 def pattern_causal(wl) -> bool:
     """Whether the call is causal as FlashAttention is called: ``--causal``, or ``causal`` as the pattern or one of
     its top-level ``&`` terms (``full|causal`` is full attention, not causal)."""

@@ -111,6 +111,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         if why := error(hw, wl):
             return why
     if wl.dtype not in limits.dtypes:
+        if wl.dtype == "fp32":  # attnsim prices no fp32 attention (PyTorch's standard attention does run in it)
+            return (f"{algo} is priced in {' and '.join(limits.dtypes)} only ({limits.source}), not fp32: use "
+                    f"{' or '.join(limits.dtypes)}")
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
     multiple = limits.head_dim_multiple.get(wl.dtype, 1)
     if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512 and hw.arch.startswith("sm_9"):

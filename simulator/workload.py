@@ -92,11 +92,8 @@ class Workload:
         if self.dtype not in DTYPE_BYTES and type(self.dtype) is str and self.dtype.strip().lower() in DTYPE_ALIASES:
             object.__setattr__(self, "dtype", DTYPE_ALIASES[self.dtype.strip().lower()])  # torch's names, as --from
         if self.pattern in ("", "none", "dense", "full"):
-            if self.sparsity and self.pattern in ("dense", "full"):  # as full&full is: refused, not random tiles
-                raise UserError(f"pattern {self.pattern!r} has no size to solve for sparsity {self.sparsity:g}: "
-                                "leave --pattern out for random tiles at that sparsity, or give a pattern with a size")
             object.__setattr__(self, "pattern", None)
-        elif self.pattern and not self.sparsity and not self.estimate:
+        elif self.pattern and not self.estimate:
             self._plain_mask()
         for name in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len"):
             value = getattr(self, name)
@@ -137,11 +134,16 @@ class Workload:
             check_estimate(self.estimate, self)
 
     def _plain_mask(self):
-        """A pattern that is causal or full attention however it is written (causal&causal, full|causal, causal&full)
-        is --causal or no pattern: the same call, so the same baseline (a masked call's is the kernel run dense)."""
+        """A pattern that is causal or full attention however it is written (causal&causal, full|causal, causal&full,
+        heads(32: causal)) is --causal or no pattern: the same call, so the same baseline (a masked call's is the
+        kernel run dense), and with --sparsity the same random tiles (--causal --sparsity, or --sparsity alone)."""
         from einsum_cascades.sparsity import parse_pattern
 
-        text = str(parse_pattern(self.pattern))
+        parsed = parse_pattern(self.pattern)
+        if parsed.name == "heads" and len(parsed.parts) == 1 and parsed.args[0] == self.heads:
+            parsed = parsed.parts[0]  # one group of every head is its pattern (a count other than --heads is refused)
+            object.__setattr__(self, "pattern", str(parsed))
+        text = str(parsed)
         if text in ("causal", "full"):
             object.__setattr__(self, "causal", self.causal or text == "causal")
             object.__setattr__(self, "pattern", None)

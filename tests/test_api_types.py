@@ -92,11 +92,11 @@ def test_run_points_names_the_first_bad_point_with_its_own_error():
     points = good[:37] + [dict(seq_len=2048, head_dim=100)] + good[37:80] + [dict(seq_len=0)] + good[80:]
     with pytest.raises(UserError) as err:
         run_points(points, hardware="h100")
-    assert str(err.value) == ("run_points: point 37 of 102 (seq_len=2048, head_dim=100): bad head-dim 100: must be "
+    assert str(err.value) == ("run_points: points[37] of 102 (seq_len=2048, head_dim=100): bad head-dim 100: must be "
                               "a multiple of 8")
-    with pytest.raises(PatternError, match=r"^run_points: point 1 of 2 \(seq_len=1024, pattern='window\('\): bad "):
+    with pytest.raises(PatternError, match=r"^run_points: points\[1\] of 2 \(seq_len=1024, pattern='window\('\): bad "):
         run_points([dict(seq_len=1024), dict(seq_len=1024, pattern="window(")])  # the error keeps its type
-    with pytest.raises(UserError, match=r"^run_points: point 1 of 2 \(seq_len=5, causal='no'\): bad causal 'no'"):
+    with pytest.raises(UserError, match=r"^run_points: points\[1\] of 2 \(seq_len=5, causal='no'\): bad causal 'no'"):
         run_points([dict(seq_len=5), dict(seq_len=5, causal="no")])
 
 

@@ -75,7 +75,7 @@ def test_a_bad_point_among_good_ones_raises_its_own_error(bad, message):
         run_points(points)
 
 
-@pytest.mark.parametrize("point, defaults, where", [(dict(hw="a100", seq_len=1024), {}, "point 1 names 'hw'"),
+@pytest.mark.parametrize("point, defaults, where", [(dict(hw="a100", seq_len=1024), {}, r"points\[1\] names 'hw'"),
                                                      (dict(hardware="a100", seq_len=1024), dict(algo="flash2"), "defaults names 'algo'")])
 def test_a_field_the_model_does_not_read_is_an_error_not_the_default(point, defaults, where):
     """hw= for hardware= once gave the H100's row for an A100 point; a misspelt field names itself instead."""

@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from einsum_cascades.errors import UserError
 from simulator import simulate
 from simulator.workload import Workload
 
@@ -40,10 +39,14 @@ def test_a_pattern_that_is_causal_or_full_however_written_is_the_flag_or_nothing
     assert Workload(pattern="causal&window(4k)").pattern == "causal&window(4k)"
 
 
-def test_full_with_a_sparsity_is_refused_as_full_and_full_is():
-    with pytest.raises(UserError, match="'full' has no size to solve for sparsity 0.9"):
-        Workload(pattern="full", sparsity=0.9)
-    assert "has no size to solve" in fails("simulate", "--pattern", "full", "--sparsity", "0.9")
+def test_a_pattern_that_is_causal_or_full_with_a_sparsity_is_the_flag_with_it():
+    """--pattern full --sparsity 0.9 had been random tiles while full&full was refused; now both are --sparsity 0.9
+    alone, and --pattern causal --sparsity 0.9 is --causal --sparsity 0.9."""
+    plain, full = simulate(hw="h100", seq_len=32768, sparsity=0.9), simulate(hw="h100", seq_len=32768,
+                                                                              pattern="full&full", sparsity=0.9)
+    assert plain == full
+    flag = simulate(hw="h100", seq_len=32768, causal=True, sparsity=0.9)
+    assert flag == simulate(hw="h100", seq_len=32768, pattern="causal", sparsity=0.9)
 
 
 def test_a_causal_mask_is_compared_with_dense_causal_attention_however_its_causality_is_written():
@@ -236,3 +239,73 @@ def test_a_command_line_option_every_from_row_overrides_is_said(tmp_path):
     assert "--heads" not in r.stderr  # a column the rows leave out: the command line's value is used
     quiet = run("simulate", "--from", str(path), "--heads", "16", "--format", "csv")
     assert "changes nothing" not in quiet.stderr
+
+
+# ---------------------------------------------------------------- the second round of audits
+
+def test_a_mask_that_attends_no_key_ahead_is_compared_with_dense_causal_attention():
+    """Whether the dense baseline is causal is read from the mask, not from how it is written: window(4k) alone
+    (FA's (w-1, 0)) had doubled its speedup against dense non-causal attention."""
+    shape = dict(hw="h100", seq_len=32768)
+    flag = simulate(**shape, causal=True, pattern="window(4k)")
+    for text in ("window(4k)", "causal&window(4k)", "causal&window(4k)|causal&window(2k)", "window(4k)|window(2k,0)"):
+        row = simulate(**shape, pattern=text)
+        assert (row["time_s"], row["baseline_time_s"]) == (flag["time_s"], flag["baseline_time_s"]), text
+    mix = simulate(hw="a100", algo="flash2", seq_len=16384, pattern="heads(16: causal, 16: causal&window(1k))")
+    causal_mix = simulate(hw="a100", algo="flash2", seq_len=16384, causal=True,
+                          pattern="heads(16: full, 16: window(1k))")
+    assert mix["baseline_time_s"] == causal_mix["baseline_time_s"]
+    two_sided = simulate(**shape, pattern="window(4k,4k)")
+    assert two_sided["baseline_time_s"] == simulate(**shape, baseline="flash3")["time_s"]  # looks ahead: non-causal
+
+
+def test_the_default_and_the_named_same_kernel_baseline_agree_under_block_size():
+    a = simulate(hw="a100", algo="flash2", seq_len=16384, sparsity=0.9, block_size=64)
+    b = simulate(hw="a100", algo="flash2", seq_len=16384, sparsity=0.9, block_size=64, baseline="flash2")
+    assert a["speedup"] == b["speedup"]
+
+
+def test_from_refuses_a_list_option_and_gives_each_row_its_own_baseline(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("hardware,seq_len\nh100,8192\na100,8192\n")
+    assert "with --from: one value" in fails("simulate", "--from", str(path), "--sparsity", "0,0.9")
+    r = run("simulate", "--from", str(path), "--sparsity", "0.9", "--format", "json")
+    assert [row["baseline"] for row in json.loads(r.stdout)] == ["flash3", "flash2"]
+
+
+def test_evaluate_names_a_wrong_argument():
+    from simulator.api import evaluate, hardware
+
+    from einsum_cascades.errors import UserError
+
+    assert evaluate("h100", "flash3", Workload()).time_s == evaluate(hardware("h100"), "flash3", Workload()).time_s
+    with pytest.raises(UserError, match="bad algo 'None'"):
+        evaluate(hardware("h100"), None, Workload())
+    with pytest.raises(UserError, match="the workload is dict"):
+        evaluate(hardware("h100"), "flash3", dict(seq_len=4096))
+    from einsum_cascades import load_cascade
+
+    with pytest.raises(UserError, match="bad cascade None"):
+        load_cascade(None)
+
+
+def test_simulate_takes_a_method():
+    from simulator.api import run_points
+
+    one = simulate(hw="h100", method="minference", seq_len=65536)
+    assert one == run_points([dict(hardware="h100", method="minference", seq_len=65536)])[0]
+
+
+def test_hw_show_at_a_locked_clock_shows_the_peaks_at_that_clock():
+    r = run("hw", "show", "h100:1500", "--json")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    text = json.dumps(shown)
+    assert "811" in text or "8.11e+14" in text or "811008000000000" in text
+
+
+def test_a_mis_cased_measured_column_is_named(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("algorithm,MEASURED_MS\nflash3,6.9\n")
+    assert "unknown column 'MEASURED_MS'" in fails("validate", "report", str(path))
+    assert "fit with --kernels" in fails("calibrate", str(path), "-o", str(tmp_path / "x.toml"))

@@ -67,6 +67,9 @@ def _point(row, where: str, number: int) -> dict:
     check_ragged(row, where)
     row = {key.strip() if isinstance(key, str) else key: value for key, value in row.items()}
     given = [k for k in SECONDS_PER if not _blank(row.get(k))]
+    if not given and (near := [k for k in row if isinstance(k, str) and k != k.lower() and k.lower() in SECONDS_PER]):
+        raise UserError(f"{where}: unknown column {near[0]!r}: the measured time is {near[0].lower()} (column names "
+                        "are lower case)")
     if len(given) != 1:
         raise UserError(f"{where}: give exactly one of the columns measured_ms, measured_us, measured_s "
                         f"(this row has {'none' if not given else ' and '.join(given)})")

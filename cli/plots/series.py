@@ -92,6 +92,7 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     run's time (``dense_time_s``), which scales the ideal to another baseline than the dense run.
     """
     from simulator.api import default_algorithm, hardware, rows_of
+    from simulator.gpu_kernels import within_causal
 
     points = [dict(p) for p in points]
     for p in points:
@@ -100,8 +101,11 @@ def sparsity_rows(points: list[dict]) -> list[dict]:
     rows = rows_of(points, {})
     dense: dict[tuple, float] = {}
     for p, row in zip(points, rows):
-        # the dense call: no mask, no method preset to fill one back in, no index-building step
-        twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None, "method": None, "estimate": None}
+        # the dense call: no mask, no method preset to fill one back in, no index-building step, the kernel's own
+        # tiles, causal where the mask is (as the row's own dense baseline is: api.dense)
+        twin = {**p, "pattern": None, "sparsity": 0.0, "baseline": None, "method": None, "estimate": None,
+                "block_size": None, "causal": bool(p.get("causal")) or bool(row.get("pattern") and
+                                                                           within_causal(row["pattern"]))}
         key = tuple(sorted(twin.items()))
         if key not in dense:
             twin_row = rows_of([twin], {})[0]

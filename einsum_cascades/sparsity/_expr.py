@@ -32,6 +32,8 @@ class Pattern:
             return other if self.name in FULL else self
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the tighter sides
             return _window_band(self, other, min)
+        if other.name == "|" and self in other.parts or self.name == "|" and other in self.parts:
+            return self if other.name == "|" else other  # absorption: A & (A | B) is A
         return self if self == other else Pattern("&", parts=(self, other))
 
     def __or__(self, other):  # A | A is A
@@ -39,6 +41,12 @@ class Pattern:
             return self if self.name in FULL else other
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the wider sides, one
             return _window_band(self, other, max)  # window FlashAttention runs as its own (not a union's kernel)
+        if other.name == "&" and self in other.parts or self.name == "&" and other in self.parts:
+            return self if other.name == "&" else other  # absorption: A | (A & B) is A
+        if self.name == other.name == "&" and (common := [x for x in self.parts if x in other.parts]):
+            a = common[0]  # A & B | A & C is A & (B | C): causal&window(4k)|causal&window(2k) is causal&window(4k)
+            rest = [next(x for x in p.parts if x != a) if p.parts.count(a) == 1 else a for p in (self, other)]
+            return a & (rest[0] | rest[1])
         return self if self == other else Pattern("|", parts=(self, other))
 
     def __str__(self):
