@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from einsum_cascades.sparsity import (PatternError, brute_force_counts, element_density, key_blocks_reached,
                                       parse_pattern, tile_counts, tile_states)
 from simulator.workload import Workload
+from einsum_cascades.sparsity._expr import Pattern
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -258,3 +259,29 @@ def test_bad_arguments_are_one_line_errors(text, needle):
 def test_selectors_and_chunks_that_cannot_combine_say_so(text, needle):
     with pytest.raises(PatternError, match=needle):
         tile_counts(parse_pattern(text), 64, 64, 8, 8)
+
+
+# ---------------------------------------------------------------- the parse's algebra keeps every mask
+
+_LEAVES = st.one_of(st.just(Pattern("causal")), st.just(Pattern("full")),
+                    st.integers(1, 12).map(lambda w: Pattern("window", (w,))),
+                    st.tuples(st.integers(0, 8), st.integers(0, 8)).map(lambda lr: Pattern("window", lr)),
+                    st.integers(1, 6).map(lambda n: Pattern("sinks", (n,))),
+                    st.integers(1, 6).map(lambda n: Pattern("global", (n,))),
+                    st.integers(2, 6).map(lambda s: Pattern("strided", (s,))),
+                    st.integers(2, 9).map(lambda w: Pattern("chunked", (w,))))
+_TREES = st.recursive(_LEAVES, lambda inner: st.tuples(st.sampled_from("&|"), inner, inner).map(
+    lambda t: Pattern(t[0], parts=(t[1], t[2]))), max_leaves=7)
+
+
+@QUICK
+@given(tree=_TREES, nq=st.integers(1, 30), shift=st.integers(0, 20))
+def test_the_parse_writes_an_expression_as_the_same_mask(tree, nq, shift):
+    """full as the unit of & and zero of |, window unions and intersections, absorption and factoring rewrite the
+    expression the user wrote (``Pattern.__and__`` / ``__or__``): the mask, element by element, stays the one the
+    tree as written holds (``tree`` is built without the rewrites), at queries fewer or more than the keys."""
+    nkv = nq + shift
+    q, k = np.arange(nq)[:, None], np.arange(nkv)[None, :]
+    written = tree._mask(q, k, nq, nkv, (4, 4), iter(()))
+    parsed = parse_pattern(str(tree))
+    assert (parsed.mask(q, k, nq, nkv, (4, 4)) == written).all(), (str(tree), str(parsed))

@@ -32,7 +32,8 @@ class Pattern:
             return other if self.name in FULL else self
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the tighter sides
             return _window_band(self, other, min)
-        if other.name == "|" and self in other.parts or self.name == "|" and other in self.parts:
+        absorbs = other.name == "|" and self in other.parts or self.name == "|" and other in self.parts
+        if absorbs and _plain(self, other):
             return self if other.name == "|" else other  # absorption: A & (A | B) is A
         return self if self == other else Pattern("&", parts=(self, other))
 
@@ -41,9 +42,11 @@ class Pattern:
             return self if self.name in FULL else other
         if self.name == other.name == "window":  # two bands about the diagonal: the band of the wider sides, one
             return _window_band(self, other, max)  # window FlashAttention runs as its own (not a union's kernel)
-        if other.name == "&" and self in other.parts or self.name == "&" and other in self.parts:
+        absorbs = other.name == "&" and self in other.parts or self.name == "&" and other in self.parts
+        if absorbs and _plain(self, other):
             return self if other.name == "&" else other  # absorption: A | (A & B) is A
-        if self.name == other.name == "&" and (common := [x for x in self.parts if x in other.parts]):
+        common = [x for x in self.parts if x in other.parts] if self.name == other.name == "&" else []
+        if common and _plain(self, other):
             a = common[0]  # A & B | A & C is A & (B | C): causal&window(4k)|causal&window(2k) is causal&window(4k)
             rest = [next(x for x in p.parts if x != a) if p.parts.count(a) == 1 else a for p in (self, other)]
             return a & (rest[0] | rest[1])
@@ -112,6 +115,13 @@ class Pattern:
         if self.name in SELECTORS:  # the key blocks chosen for it, in the order the leaves come
             return np.broadcast_to(next(picks), shape)
         return np.broadcast_to(_primitive_mask(self.name, self.args, q, k, seq_len, kv_len, block), shape)
+
+
+def _plain(*patterns) -> bool:
+    """Whether no topk or budget is in the patterns: which key blocks a selector draws depends on what it is
+    intersected with, so the rewrites that move terms (absorption, factoring) leave an expression holding one as
+    written."""
+    return not any(leaf.name in SELECTORS for p in patterns for leaf in p.leaves())
 
 
 def _window_band(a: "Pattern", b: "Pattern", pick) -> "Pattern":
