@@ -640,7 +640,11 @@ def _mask_lines(det: dict) -> list[str]:
     groups = det.get("head_groups")
     if not groups:
         return []
-    out = [f"mask tiles per head ({det['block_q']} x {det['block_kv']} tiles; each group lowered once):"]
+    out = []
+    if solved := det.get("solved_window"):
+        out.append(f"--sparsity sizes the window to {solved}, which the kernel runs as its own window_size call, "
+                   "as it runs that window written (gpu_model._solved_window)")
+    out.append(f"mask tiles per head ({det['block_q']} x {det['block_kv']} tiles; each group lowered once):")
     for i, g in enumerate(groups):
         total = g["rows"] * g["kv_blocks"]
         mask = g["mask"] or "seeded random empty tiles (--sparsity alone)"  # no expression: None said nothing

@@ -296,7 +296,8 @@ def fa_window_sides(wl, fa3: bool) -> tuple | None:
     """FA's (window_size_left, window_size_right) for the call after mha_fwd's normalization, -1 for a side that
     bounds nothing, right = 0 when it stays causal (``fa_mask_mode``); None for a mask FA cannot take as one
     window: a chunk, a window under a union with another mask or a heads(...) mix, or a window whose size
-    --sparsity rescales (simulator.tiles fits it). Windows joined by & or | are one window already (the parse
+    --sparsity rescales (simulator.tiles fits it; gpu_model._solved_window runs the FA families on the solved
+    window written instead). Windows joined by & or | are one window already (the parse
     writes their intersection or union as one band: ``Pattern.__and__``, ``__or__``)."""
     shape = pattern_shape(wl.pattern) if wl.pattern else None
     if shape:

@@ -23,7 +23,7 @@ from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vma
 from simulator.cost import Cost
 from simulator.schedule import resident_ctas
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, at_block, fa2_swapped, fa2_window_call, kernel_config,
-                                   out_bytes, paged_cache, padded_head_dim, positions_per_tile, sm_number,
+                                   out_bytes, paged_cache, padded_head_dim, pattern_shape, positions_per_tile, sm_number,
                                    tiles_per_position)
 from simulator.kernel_configs import natten_mask_issue, natten_sm90, natten_sm100
 from simulator.flashinfer_sm90 import (FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, plan_makespan as fi_plan_makespan,
@@ -62,6 +62,9 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
         raise UserError(reason)
     if pad := padded_head_dim(hw, algo, wl):
         return _padded(simulate_gpu(hw, algo, with_head_dims(wl, pad, pad), cascade, timed), wl, pad)
+    if solved := _solved_window(hw, algo, wl):  # the window --sparsity sizes, run as FA runs it written
+        result = simulate_gpu(hw, algo, replace(wl, pattern=solved, sparsity=0.0), cascade, timed)
+        return replace(result, workload=wl, detail={**result.detail, "solved_window": solved})
     if algo == "naive":
         return _naive(hw, wl)
     if algo.startswith("nsa-select"):
@@ -94,6 +97,26 @@ def simulate_gpu(hw, algo: str, wl, cascade: str | None = None, timed: bool = Tr
 
         return flashinfer_batch_prefill(hw, wl, algo)
     return _fused(hw, algo, wl, cascade or FUSED_CASCADE, timed)
+
+
+WINDOW_FAMILIES = ("flash2", "flash3", "flash4", "flash-decoding")  # FlashAttention's own window_size (fa_window_sides)
+
+
+def _solved_window(hw, algo: str, wl) -> str | None:
+    """A sliding window (with causal, or windows under &) whose size --sparsity solves: the solved window, which the
+    kernel then runs as its own window_size call, as it runs that window written (FA2's local kernel masking every
+    tile, FA3's and FA4's local tiles and scheduler), where it had been priced as a mask FA cannot take as one
+    window; solved at the tile the call's tiles are lowered at (decisions._lowered, which the row's lowered_pattern
+    shows). None for any other call."""
+    if algo not in WINDOW_FAMILIES or not wl.sparsity or not wl.pattern or is_columns(wl.seq_len):
+        return None
+    shape = pattern_shape(wl.pattern)
+    names = {leaf.name for leaf in shape.leaves}
+    if shape.union or "window" not in names or not names <= {"window", "causal", "full", "dense"}:
+        return None
+    from simulator.decisions import _lowered
+
+    return _lowered(hw, algo, wl)
 
 
 def _padded(result: Result, wl, pad: int) -> Result:
