@@ -129,10 +129,14 @@ def test_fit_pattern_keeps_seeds_grids_and_zero_sides():
     assert abs(0.1 - tc.block_density) == best and square.args[2] == square.args[3]
 
 
-def test_fit_pattern_scales_every_size_together():
-    p, _ = fit_pattern("causal&window(1k)|sinks(64)", 0.9, 32768, 32768, 128, 128)
-    window, sinks = p.parts[0].parts[1].args[0], p.parts[1].args[0]
-    assert window / sinks == pytest.approx(1024 / 64, rel=0.02)
+def test_fit_pattern_scales_every_size_together_but_the_anchor_tokens():
+    """One factor scales every size but sink and global token counts, which a method fixes beside the window it
+    sizes (StreamingLLM's sinks; --method streamingllm --sparsity 0.9 had solved to sinks(13)); alone, they scale."""
+    p, _ = fit_pattern("causal&window(1k)|sinks(64)|strided(512)", 0.9, 32768, 32768, 128, 128)
+    window, sinks, strided = p.parts[0].parts[0].parts[1].args[0], p.parts[0].parts[1].args[0], p.parts[1].args[0]
+    assert sinks == 64 and window / 1024 == pytest.approx(512 / strided, rel=0.05)
+    alone, _ = fit_pattern("sinks(64)", 0.5, 32768, 32768, 128, 128)
+    assert alone.name == "sinks" and alone.args[0] > 64
 
 
 def test_fit_pattern_says_what_is_reachable():

@@ -14,12 +14,18 @@ FIT_STEPS = 60  # bisection steps on log2 of the scale (stops early once a tile'
 FIT_CALLS = 32  # lowerings a fit takes, for its work bound (24 to 37 measured on typical masks)
 
 
-def scaled(p: Pattern, alpha: float, lines: int | None = None) -> Pattern:
+ANCHORS = ("sinks", "global")  # token counts a method fixes (StreamingLLM's 4 sinks, BigBird's global tokens)
+
+
+def scaled(p: Pattern, alpha: float, lines: int | None = None, fixed: tuple = ()) -> Pattern:
     """Every size of ``p`` times ``alpha``: widths and counts grow, strides shrink, densities cap at 1;
     a window side of 0 stays 0, seeds and grids stay; vertical-slash line counts stop at ``lines`` (the keys:
-    more lines than keys is every line, and 16,384 slashes scaled 2**20 times had asked for 2**34)."""
+    more lines than keys is every line, and 16,384 slashes scaled 2**20 times had asked for 2**34); the primitives
+    named in ``fixed`` stay as written."""
+    if p.name in fixed:
+        return p
     if p.name in ("&", "|"):
-        return Pattern(p.name, parts=tuple(scaled(x, alpha, lines) for x in p.parts))
+        return Pattern(p.name, parts=tuple(scaled(x, alpha, lines, fixed) for x in p.parts))
     if p.name == "random_blocks":
         return Pattern(p.name, (min(1.0, p.args[0] * alpha),) + p.args[1:])
     if p.name == "strided":
@@ -38,14 +44,18 @@ def scaled(p: Pattern, alpha: float, lines: int | None = None) -> Pattern:
     return Pattern(p.name, tuple(0 if a == 0 else max(1, round(a * alpha)) for a in p.args))
 
 
-def _has_size(p: Pattern) -> bool:
-    return any(_has_size(x) for x in p.parts) if p.parts else bool(p.args)
+def _has_size(p: Pattern, skip: tuple = ()) -> bool:
+    if p.name in skip:
+        return False
+    return any(_has_size(x, skip) for x in p.parts) if p.parts else bool(p.args)
 
 
 def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: int,
                 block_kv: int) -> tuple[Pattern, TileCounts]:
     """Scale every size in ``text`` by one factor so the block sparsity (1 - block density) gets as
-    close as it can to ``sparsity``; bisection on the factor (block density grows with it).
+    close as it can to ``sparsity``; bisection on the factor (block density grows with it). Sink and global token
+    counts stay as written where another size is there to scale (a method fixes them: StreamingLLM's sinks beside
+    the window it sizes); alone, they are the size.
 
     UserError if the expression has no size, or the target lies outside the reachable range (named).
     """
@@ -53,14 +63,15 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
     if not _has_size(base):
         raise UserError(f"pattern {text!r} has no size to solve for sparsity {sparsity}: "
                         f"give it one, e.g. causal&window(4k), sinks(128)|window(1k), random_blocks(0.1)")
+    fixed = ANCHORS if _has_size(base, skip=ANCHORS) else ()  # the anchors stay where another size scales
     if vslash.resolve(base) is None:  # causal&vertical_slash(...) alone is MInference's index, not periodic terms:
         # tile_counts bounds its rows itself (check_rows), as for the pattern given
-        check_pattern(scaled(base, 2.0 ** LOG2_SCALE_RANGE, kv_len), seq_len, kv_len, block_q, block_kv,
+        check_pattern(scaled(base, 2.0 ** LOG2_SCALE_RANGE, kv_len, fixed), seq_len, kv_len, block_q, block_kv,
                       calls=FIT_CALLS)
     target, memo = 1.0 - sparsity, {}
 
     def lowered(log2_alpha):
-        p = scaled(base, 2.0 ** log2_alpha, kv_len)
+        p = scaled(base, 2.0 ** log2_alpha, kv_len, fixed)
         if p not in memo:
             memo[p] = tile_counts(p, seq_len, kv_len, block_q, block_kv)
         return p, memo[p]
