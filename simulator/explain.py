@@ -697,7 +697,8 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
     added = [(unit, result.times[unit]) for unit in ("launch", "combine", "permute", "prepare", "estimate")
              if result.times.get(unit)]
     added += [(name, t) for name, t in (result.detail.get("layer_kernels") or {}).items() if t]  # --scope layer
-    if gpu and added and "compute" in result.times and not result.detail.get("serial"):
+    # standard attention's kernels in turn hold their own launches (kernel_seconds, as simulator.layer reads it)
+    if gpu and added and "compute" in result.times and "kernel_seconds" not in result.detail:
         body = result.time_s - sum(t for _, t in added)  # gpu_model._finish: the body, then the serial terms
         if body > 0 and sum(t for _, t in added) >= 1e-4 * result.time_s:
             out.append(f"time = body {body * 1e3:.4f} ms (the larger of the blend and l2) "

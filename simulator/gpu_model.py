@@ -800,7 +800,6 @@ def _finish(hw, algo, wl, cost, times, compute_bound, tiles, detail, serial=Fals
     launch = times["launch"]
     if serial:  # naive: kernel times already include their own roofs and launches
         time_s = times["compute"]
-        detail = {**detail, "serial": True}  # --explain: no body + launch sum to show
         bound = where(launch < 0.5 * time_s, compute_bound, "launch")
     else:
         if "writeback" not in times:  # a family that counts its write-backs on other bytes sets its own

@@ -1,7 +1,6 @@
 """What the user asks about: one attention call's shape, dtype and mask."""
 
 from dataclasses import dataclass, fields
-from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 
@@ -176,23 +175,14 @@ class Workload:
         """The full mask expression: the pattern, intersected with causal when asked (unless it is already: a
         method's causal preset with the user's causal&topk(16) is causal&topk(16))."""
         if self.causal and self.pattern:
-            return self.pattern if _causal_term(self.pattern) else f"causal&({self.pattern})"
+            from simulator.gpu_kernels import pattern_shape  # gpu_kernels imports this module
+
+            return self.pattern if pattern_shape(self.pattern).causal else f"causal&({self.pattern})"
         return "causal" if self.causal else self.pattern
 
     def flops_per_score(self) -> int:
         """Tensor FLOPs per attended score element: S = Q K^T (2*d) and O = P V (2*dv)."""
         return FMA_FLOPS * (self.head_dim + self.v_head_dim)
-
-
-@lru_cache(maxsize=1024)
-def _causal_term(pattern: str) -> bool:
-    """Whether ``causal`` is the pattern or one of its top-level & terms."""
-    from einsum_cascades.sparsity import parse_pattern
-
-    def conjuncts(node):
-        return [c for part in node.parts for c in conjuncts(part)] if node.name == "&" else [node]
-
-    return any(c.name == "causal" for c in conjuncts(parse_pattern(pattern)))
 
 
 _NAMES = tuple(f.name for f in fields(Workload))
