@@ -255,5 +255,7 @@ def _result(hw, wl, s, r, algo, run: _Run, compute, detail, latency_s=None) -> R
               **detail, "energy_breakdown_j": energy,
               "accesses_words": {"reads": run.traffic.reads, "writes": run.traffic.writes}}
     scores = any(c == "score" for c in r.cls.values())
-    flops = 4 * s.E * float(s.P) * s.M * s.heads if scores else cost.tensor_flops
+    # Q K^T (2 E a score) and P V (2 F a score), as a GPU call counts them (``Workload.flops_per_score``): 4 E a score
+    # overstated a --v-head-dim below the head dim past the arrays' peak
+    flops = 2 * (s.E + s.F) * float(s.P) * s.M * s.heads if scores else cost.tensor_flops
     return Result(hw.name, algo, wl, latency_s, bound, cost, times, util, flops, 1.0, sum(energy.values()), detail)

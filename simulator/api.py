@@ -21,7 +21,7 @@ from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
-from simulator.gpu_kernels import GPU_FAMILIES, padded_note, within_causal
+from simulator.gpu_kernels import GPU_FAMILIES, ahead_only_by_sinks, padded_note, within_causal
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, splits_error, varlen_error
@@ -230,7 +230,7 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = {**to_row(result, base, why), **decisions(spec, result)}
     for note in (reference_note(resolve_algorithm(spec, algo).cascade), density_note(row, result, base_spec, base),
-                 sparsity_note(row, result)) if fits else ():
+                 sparsity_note(row, result), sinks_baseline_note(wl, base)) if fits else ():
         if note:  # a row that does not fit says only that
             row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]
@@ -283,6 +283,18 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
     ideal = "1/block density" if base_density == 1.0 else (f"{base_density:.4g}/block density (its dense causal "
                                                             "baseline's share of tiles over this call's)")
     return f"beats {ideal} by {beats:.0%}: " + "; ".join(reasons) if reasons else None
+
+
+def sinks_baseline_note(wl: Workload, base: Result | None) -> str | None:
+    """Where the baseline is dense non-causal attention only because the mask's sink tokens lie ahead of its first
+    queries (``causal&window(4k)|sinks(128)``): the kernel's time is the causal mask's, the speedup is over a dense
+    call of about twice the work; say so, and how to compare with dense causal attention. None otherwise."""
+    if base is None or not wl.pattern or wl.causal or base.workload.causal:
+        return None
+    if not (n := ahead_only_by_sinks(wl.pattern)):
+        return None
+    return (f"baseline dense non-causal: sinks({n}) lets queries 0-{n - 2} attend keys ahead of them, so the mask is "
+            "not causal as written; --causal (or causal&(...)) compares with dense causal attention")
 
 
 LAST_WAVE_IDLE = 0.1  # a dense baseline's last wave this share of a wave short of full is a reason density_note names

@@ -341,6 +341,30 @@ def within_causal(text: str) -> bool:
     return inside(parse_pattern(text))
 
 
+@lru_cache(maxsize=256)
+def ahead_only_by_sinks(text: str) -> int:
+    """The sink count of a mask that ``within_causal`` refuses only for its sink tokens (``causal&window(4k)|
+    sinks(128)``: queries 0..126 also see sinks ahead of them), its largest if several; 0 for any other mask. The
+    dense baseline of such a call is non-causal (``api.dense``), which ``api.sinks_baseline_note`` says."""
+    from einsum_cascades.sparsity import parse_pattern
+
+    counts, causal = [], []
+
+    def inside(node) -> bool:  # within_causal's walk with a sinks term inside too
+        if node.name == "&":
+            return any(inside(part) for part in node.parts)
+        if node.name in ("|", "heads"):
+            return all(inside(part) for part in node.parts)
+        if node.name == "sinks":
+            counts.append(int(node.args[0]))
+            return True
+        causal.append(node.name == "causal" or node.name == "window" and (len(node.args) == 1 or node.args[1] == 0))
+        return causal[-1]
+
+    # sinks alone are no causal mask with sinks: at least one causal term beside them
+    return max(counts) if inside(parse_pattern(text)) and counts and any(causal) and not within_causal(text) else 0
+
+
 def pattern_causal(wl) -> bool:
     """Whether the call is causal as FlashAttention is called: ``--causal``, or ``causal`` as the pattern or one of
     its top-level ``&`` terms (``full|causal`` is full attention, not causal)."""
