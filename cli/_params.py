@@ -6,18 +6,18 @@ Conversion errors are ``UserError`` so they end as one line and exit 2.
 import click
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.units import format_size, parse_size, short_repr
+from einsum_cascades.units import format_size, parse_count, short_repr
 
 
 class SizeType(click.ParamType):
-    """A size such as 4096, 4k or 1m."""
+    """A size such as 4096, 4k or 1m (or 4096.0, the integral float a table may hold)."""
 
     name = "SIZE"
 
     def convert(self, value, param, ctx):
         if isinstance(value, int):
             return value
-        return parse_size(value, _label(param))
+        return parse_count(value, _label(param))
 
 
 DEFAULT_RANGE_POINTS = 10  # `0..0.99` without `:n` gives 10 evenly spaced values
@@ -44,10 +44,10 @@ class SizeListType(click.ParamType):
             if ":" in part:  # no size holds one: Python's 1k:64k, or a float range's :N on a size range
                 raise UserError(f"bad {_label(param)} {short_repr(part)}: a size range is LOW..HIGH, doubling from LOW "
                                 "(1k..1m), with no step; list other sizes with commas (1k,3k,5k)")
-            if self.zero and part.strip() == "0":
+            if self.zero and part.strip() in ("0", "0.0"):  # 0.0 as parse_count reads 4.0
                 out.append(0)
                 continue
-            sizes = _size_range(part, _label(param)) if ".." in part else [parse_size(part, _label(param))]
+            sizes = _size_range(part, _label(param)) if ".." in part else [parse_count(part, _label(param))]
             out.extend(sizes)
             given.update((v, part.strip()) for v in sizes if v not in given)
         too_big = [v for v in out if self.limit and v > self.limit]
@@ -88,7 +88,7 @@ def _size_range(text: str, label: str) -> list[int]:
     if not lo_text.strip() or not hi_text.strip() or ".." in hi_text:
         raise UserError(f"bad {label} range {short_repr(text)}: a range is LOW..HIGH, both given, doubling from LOW "
                         "(1k..1m)")
-    lo, hi = parse_size(lo_text, label), parse_size(hi_text, label)
+    lo, hi = parse_count(lo_text, label), parse_count(hi_text, label)
     if lo > hi or lo & (lo - 1):
         raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH with LOW a power of two <= HIGH, e.g. 1k..1m")
     if hi & (hi - 1):  # the range doubles from LOW: a HIGH off its steps would be silently left out

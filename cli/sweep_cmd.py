@@ -2,7 +2,8 @@
 
 Rows go to a temporary file beside the target and are moved into place only
 when the sweep finishes, so an interrupted sweep never leaves a half-written
-target; it says where the rows it did finish are. A sweep still running after
+target; it says where the rows it did finish are (``-o -`` streams them to
+standard output, notes and progress to stderr). A sweep still running after
 PARALLEL_AFTER_S (or whose rest would) continues on every usable core: forked
 workers that inherit the warm caches and compiled kernels, each point of one
 lowered grid in the same worker, rows still written in input order.
@@ -40,13 +41,16 @@ _SKIP = False  # a matrix of kernels and shapes: a point its kernel refuses is l
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @workload_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the rows: FILE.csv or FILE.json (columns as simulate --format json keys).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Where to write the rows: FILE.csv or FILE.json (columns as simulate --format json keys), or - "
+                   "for standard output (notes and progress go to stderr).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
+              help="csv or json [default: the -o file's extension; csv for -o -].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--jobs", "-j", type=click.IntRange(1, MAX_JOBS), default=None,
               help="Worker processes for a sweep that outlasts a second [default: the usable CPU cores; 1: no "
                    "workers].")
-def sweep(output, quiet, jobs, **opts):
+def sweep(output, fmt, quiet, jobs, **opts):
     """Evaluate every combination of the workload options, one row per point.
 
     --hw, --algo, the sizes (--seq-len, --kv-len, --batch, --heads, --kv-heads, --head-dim, --v-head-dim),
@@ -58,38 +62,61 @@ def sweep(output, quiet, jobs, **opts):
       attnsim sweep --hw a100,h100,h200,b200 --seq-len 1k..1m -o scaling.csv
       attnsim sweep --hw h100 --algo flash2,flash3 --seq-len 32k --sparsity 0..0.95:20 -o sparsity.json
       attnsim sweep --hw fusemax,flat --model bert --seq-len 1k..1m --baseline unfused@flat -o fusemax.csv
+      attnsim sweep --hw h100 --seq-len 1k..64k -o - --format json | jq '.[].time_s'
     """
     global _SKIP
-    target = check_target(output, (".csv", ".json"))
+    target = None if output == "-" else check_target(output, (".csv", ".json"))
+    kind = (fmt or "csv") if target is None else _file_format(target, fmt)
     points = expand_points(opts)
     _SKIP = skips_refused(points)
-    writer = _CsvStream if target.suffix.lower() == ".csv" else _JsonStream
-    fd, tmp = temp_beside(target)
-    done, notes, refused = 0, [], []
-    with os.fdopen(fd, "w", newline="") as fh:
-        stream = writer(fh)
-        try:
-            for note in _evaluate(points, stream, quiet, jobs or usable_cores(), refused):
-                done += 1
-                if note:
-                    notes.append(note)
-        except BaseException as err:
-            stream.close()
-            if not _interrupt(err):
-                os.unlink(tmp)
-                raise
-            user_mode(tmp)
-            click.echo(f"attnsim: interrupted after {done + len(refused)} of {len(points)} points; finished rows are in "
-                       f"{tmp}", err=True)
-            sys.exit(130)
-        stream.close()
+    jobs = jobs or usable_cores()
+    if target is None:  # rows as they are evaluated; an interrupted sweep's are what was written
+        done, notes, refused = _write(points, _STREAMS[kind](sys.stdout), quiet, jobs, None)
+    else:
+        fd, tmp = temp_beside(target)
+        with os.fdopen(fd, "w", newline="") as fh:
+            done, notes, refused = _write(points, _STREAMS[kind](fh), quiet, jobs, tmp)
     if refused and done == 0:  # no point of the matrix runs: the first refusal is the error
-        os.unlink(tmp)
+        if target is not None:
+            os.unlink(tmp)
         raise UserError(refused[0])
-    finish(tmp, target)
+    if target is not None:
+        finish(tmp, target)
     echo_refused(refused, len(points))
     echo_notes(notes, done)
-    click.echo(f"wrote {done} rows to {target}", err=True)
+    click.echo(f"wrote {done} row{'' if done == 1 else 's'} to {target or 'standard output'}", err=True)
+
+
+def _file_format(target, fmt: str | None) -> str:
+    """The format of an -o file, its extension's; a --format that names another is a mistake, not a choice."""
+    kind = target.suffix.lower().lstrip(".")
+    if fmt is not None and fmt != kind:
+        raise UserError(f"bad --format {fmt}: -o {target} is a .{kind} file; leave --format out or name a .{fmt} file")
+    return kind
+
+
+def _write(points, stream, quiet: bool, jobs: int, tmp: str | None) -> tuple[int, list, list]:
+    """Evaluate the points into ``stream``: (rows written, their notes, why points were refused). Ctrl-C ends
+    the sweep with status 130, saying where the finished rows are (``tmp``, or standard output)."""
+    done, notes, refused = 0, [], []
+    try:
+        for note in _evaluate(points, stream, quiet, jobs, refused):
+            done += 1
+            if note:
+                notes.append(note)
+    except BaseException as err:
+        stream.close()
+        if not _interrupt(err):
+            if tmp is not None:
+                os.unlink(tmp)
+            raise
+        if tmp is not None:
+            user_mode(tmp)
+        click.echo(f"attnsim: interrupted after {done + len(refused)} of {len(points)} points; finished rows are in "
+                   f"{tmp or 'standard output'}", err=True)
+        sys.exit(130)
+    stream.close()
+    return done, notes, refused
 
 
 def _interrupt(err: BaseException) -> bool:
@@ -122,6 +149,7 @@ def _evaluate(points, stream, quiet, jobs, refused: list):
             if parallel and (time.perf_counter() - start > PARALLEL_AFTER_S or projected > PARALLEL_AFTER_S):
                 if show and bar is None:  # the bar's refresh thread starts after the fork
                     bar, task = _start_bar(len(points), fork_first=True)
+                stream.fh.flush()  # a forked worker that flushes its copy of stdout's buffer would write it twice
                 workers = _parallel(points, first, chunk, jobs, bar, stream.encode)
                 for rows, done in workers:
                     for note, encoded in rows:
@@ -313,3 +341,6 @@ class _JsonStream:
             self.fh.write("\n]\n")
             self.fh.flush()
             self.closed = True
+
+
+_STREAMS = {"csv": _CsvStream, "json": _JsonStream}

@@ -40,8 +40,8 @@ def report(results, hw, fmt, output, clock_mhz):
     measurements from any benchmark: a CSV with a header line, a JSON list of objects or
     {"points": [...]}, one point per row, with the columns of `attnsim simulate --from`
     (hardware, algorithm, batch, heads, kv_heads, head_dim, v_head_dim, seq_len, kv_len,
-    causal, dtype, pattern, sparsity, block_size, scope, page_size, varlen, num_splits; sizes like 4k; a
-    missing column takes simulate's default) plus the time per call in exactly one of measured_ms, measured_us or measured_s, and
+    causal, dtype, pattern, sparsity, block_size, scope, page_size, varlen, num_splits; sizes like 4k; seq_len
+    is required, another missing column takes simulate's default) plus the time per call in exactly one of measured_ms, measured_us or measured_s, and
     optionally device and kernel (free text: what ran, on what). A {"points": [...]} JSON may
     also say which kernel builds it timed: fa3_build (current, 2024-07), fa2_build (current,
     2.4.2: FA2 before v2.5.7, which splits over the SM count), flashinfer_build (0.6.16,
@@ -71,6 +71,8 @@ def report(results, hw, fmt, output, clock_mhz):
         except UserError as err:
             raise UserError(f"--hw: {err}") from None
     doc = load(results)
+    if hw is not None:
+        override_note(doc, hw)
     if clock_mhz is not None:
         doc["device"] = {**(doc.get("device") or {}), "clock_locked_mhz": clock_mhz}
     data = report_doc(doc, hw)
@@ -88,6 +90,20 @@ def report(results, hw, fmt, output, clock_mhz):
 
         validation_scatter(data, results, output)
         click.echo(f"wrote {output}", err=True)
+
+
+def override_note(doc: dict, hw: str) -> None:
+    """One note when --hw replaces the hardware or device some rows of a measured file name: their times were taken
+    on another GPU than the one they are now predicted on."""
+    from cli._notes import later
+    from validation.report import rows_overridden
+
+    count = rows_overridden(doc, hw)
+    if count:
+        one = count == 1
+        later(f"--hw {hw} overrode the hardware or device column of {count:,} row{'' if one else 's'} (of "
+              f"{len(doc['points']):,}): {'it is' if one else 'they are'} predicted on {hw}, not on the GPU "
+              f"{'it names' if one else 'they name'}")
 
 
 def _bundled_set(path: str) -> bool:

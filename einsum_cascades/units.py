@@ -5,6 +5,7 @@ import re
 from einsum_cascades.errors import UserError
 
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmMgG]?)\s*$")  # ASCII digits only: "３２k" is refused, not read as 32k
+_ZERO_FRACTION = re.compile(r"^\s*([0-9]+)\.0+\s*$")  # 4096.0: how pandas writes an int column that has blanks
 _SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MAX_SIZE = 1 << 40  # 1024g: far beyond any sequence, batch or head count, and safe in int64 products
 MAX_DIGITS = 20  # longer digit strings are refused before int() (Python caps int() at 4300 digits)
@@ -32,6 +33,20 @@ def parse_size(text: str | int, what: str = "size") -> int:
     if value > MAX_SIZE:
         raise UserError(f"bad {what} {short_repr(text)}: at most {format_size(MAX_SIZE)} ({MAX_SIZE})")
     return value
+
+
+def parse_count(value, what: str = "size") -> int:
+    """``parse_size``, and a count written as an integral float: 4096.0, or the text '4096.0' (a CSV column of
+    ints with a blank cell, as pandas writes it); 4096.5 and 1.5k are refused as ``parse_size`` refuses them.
+
+    >>> parse_count(4096.0), parse_count("4096.0"), parse_count("4k")
+    (4096, 4096, 4096)
+    """
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and (match := _ZERO_FRACTION.match(value)):
+        value = match.group(1)
+    return parse_size(value if isinstance(value, (int, str)) else str(value), what)
 
 
 def short_repr(text, limit: int = 40) -> str:

@@ -422,9 +422,9 @@ def _fails_alone(defaults: dict) -> str | None:
 
 
 def _point_list(points) -> list:
-    if points is None or isinstance(points, (dict, str, bytes)):
-        raise UserError(f"run_points: points is {type(points).__name__}; pass a list of point dicts "
-                        "([dict(seq_len=4096), ...])")
+    if points is None or isinstance(points, (dict, str, bytes)) or not hasattr(points, "__iter__"):
+        raise UserError(f"run_points: points is {type(points).__name__}; pass a list (or another sequence) of point "
+                        "dicts ([dict(seq_len=4096), ...])")
     return points if type(points) is list else list(points)  # a generator or tuple: its points, once
 
 

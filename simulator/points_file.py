@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
-from einsum_cascades.units import parse_size, short_repr
+from einsum_cascades.units import parse_count, short_repr
+from gpu_models.loader import split_clock
 from simulator.workload import DTYPE_ALIASES
 
 _INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size",
@@ -31,7 +32,24 @@ def read_points(path: str) -> list[dict]:
     raw = _read_json(p) if p.suffix.lower() == ".json" else read_csv(p, "--from ")
     if not raw:
         raise UserError(f"--from {path}: no points (a header line and one row per point, or a JSON list of objects)")
-    return [convert_row(row, f"{path} row {i}") for i, row in enumerate(raw, start=1)]
+    return [toml_beside(convert_row(row, f"{path} row {i}"), p.parent, f"{path} row {i}")
+            for i, row in enumerate(raw, start=1)]
+
+
+def toml_beside(point: dict, folder: Path, where: str) -> dict:
+    """``point`` with a relative hardware TOML path found beside its file (in ``folder``), as a file's own paths
+    are; else in the current directory, as they were before. Found in neither: a UserError naming both."""
+    name = point.get("hardware")
+    machine = split_clock(name)[0] if name else ""
+    if not (machine.endswith(".toml") or "/" in machine) or Path(machine).expanduser().is_absolute():
+        return point  # a bundled model, or a path that names one place
+    tried = list(dict.fromkeys((folder / machine, Path(machine))))  # one place when the file is in the cwd
+    found = next((path for path in tried if path.exists()), None)
+    if found is None:
+        places = (f"{tried[0].absolute()} (beside the file, in the current directory)" if len(tried) == 1 else
+                  f"{tried[0].absolute()} (beside the file) and {tried[1].absolute()} (the current directory)")
+        raise UserError(f"{where}: no such hardware file {machine!r}: tried {places}")
+    return {**point, "hardware": str(found) + name.strip()[len(machine):]}  # with its :MHZ, if it has one
 
 
 def read_text(p: Path, label: str = "") -> str:
@@ -64,8 +82,32 @@ def read_csv(p: Path, label: str = "") -> list[dict]:
         raise UserError(f"{label}{p}: not a CSV file ({err})") from None
 
 
+class _KeyTwice(dict):
+    """A JSON object that gives a key twice: json.loads keeps the last value silently, so the object carries the key
+    for ``check_ragged`` to refuse it by its row (as ``read_csv`` refuses a header that names a column twice)."""
+
+    twice: str
+
+
+def json_object(pairs: list) -> dict:
+    """``object_pairs_hook`` for json.loads: the object, marked with the first key it gives twice, if any."""
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        keys = [key for key, _ in pairs]
+        out = _KeyTwice(out)
+        out.twice = next(key for i, key in enumerate(keys) if key in keys[:i])
+    return out
+
+
+def key_twice(obj) -> str | None:
+    """The key a JSON object read with ``json_object`` gives twice, or None."""
+    return obj.twice if type(obj) is _KeyTwice else None
+
+
 def check_ragged(row: dict, where: str) -> None:
-    """Refuse a CSV row with more or fewer values than the header has columns."""
+    """Refuse a CSV row with more or fewer values than the header has columns, or a JSON object giving a key twice."""
+    if type(row) is _KeyTwice:
+        raise UserError(f"{where}: key {short_repr(row.twice)} appears twice in the object; give each column once")
     for key, value in row.items():
         if key is None:  # csv.DictReader's key for the values beyond the header
             comma = any("(" in str(v) and ")" not in str(v) for v in row.values() if isinstance(v, str))
@@ -78,7 +120,7 @@ def check_ragged(row: dict, where: str) -> None:
 
 def _read_json(p: Path) -> list[dict]:
     try:
-        data = json.loads(read_text(p, "--from "))
+        data = json.loads(read_text(p, "--from "), object_pairs_hook=json_object)
     except RecursionError:
         raise UserError(f"--from {p}: JSON nested too deeply") from None
     except json.JSONDecodeError as err:
@@ -108,15 +150,18 @@ def convert_row(row: dict, where: str, extra: tuple = ()) -> dict:
 
 
 def _size(key: str, value):
-    return parse_size(value if isinstance(value, (int, str)) else str(value), key)
+    return parse_count(value, key)  # 4096.0 too: pandas writes an int column with a blank cell as floats
 
 
 def _splits(key: str, value):
     """A split count, or 0 for the kernel's split heuristic (num_splits=0, as --num-splits 0); the count's upper
     bound is the workload's (MAX_NUM_SPLITS)."""
+    if type(value) is float and value.is_integer():  # 4.0, as _size takes it
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     text = str(value).strip()
+    text = text.removesuffix(".0")  # '4.0', as _size takes it
     # six digits: a count past the workload's bound is refused there, with it; a longer string is no count at all
     if isinstance(value, str) and text.isascii() and text.isdigit() and len(text) <= 6:
         return int(text)

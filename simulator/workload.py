@@ -76,6 +76,10 @@ class Workload:
             value = getattr(self, name)
             if type(value).__module__ == "numpy" and _is_numpy(value):  # np.int64(4096), np.float64(0.5), np.True_:
                 object.__setattr__(self, name, value.item())  # the Python number they hold
+        for name in _INTEGERS:
+            value = getattr(self, name)
+            if type(value) is float and value.is_integer():  # 4096.0 (np.float64's, or a table's float column)
+                object.__setattr__(self, name, int(value))  # is the count it holds; 4096.5 is refused below
         if type(self.causal) is not bool:
             raise UserError(f"bad causal {self.causal!r}: true or false")
         if self.kv_heads is None:
@@ -186,6 +190,7 @@ class Workload:
 
 
 _NAMES = tuple(f.name for f in fields(Workload))
+_INTEGERS = (*MAX_SIZES, "num_splits")  # the fields that hold counts
 
 
 def _is_numpy(value) -> bool:

@@ -55,7 +55,8 @@ FIGURE = {**WORKLOAD, "-o": "output:png"}
 RESULTS = "tests/data/synthetic-h100-results.json"
 COMMANDS = [
     (SIMULATE, {**WORKLOAD, "--from": "file", "--format": "choice"}),
-    (["sweep", "--seq-len", "1k", "-o", "{tmp}/s.csv"], {**WORKLOAD, "-o": "output:csv", "--jobs": "jobs"}),
+    (["sweep", "--seq-len", "1k", "-o", "{tmp}/s.csv"], {**WORKLOAD, "-o": "output:csv", "--jobs": "jobs",
+                                                        "--format": "choice"}),
     (["plot", "speedup", "--seq-len", "1k,2k", "-o", "{tmp}/p.png"], FIGURE),
     (["plot", "sparsity", "--seq-len", "4k", "--sparsity", "0,0.5", "-o", "{tmp}/p.png"], FIGURE),
     (["plot", "roofline", "--seq-len", "1k", "-o", "{tmp}/r.png"], FIGURE),

@@ -121,7 +121,7 @@ def test_json_lists_and_points_objects_read_like_the_csv(tmp_path):
 
 def test_missing_columns_take_the_simulate_defaults_and_seconds_are_seconds(tmp_path):
     path = tmp_path / "bare.json"
-    path.write_text(json.dumps([{"measured_s": 0.002}]))
+    path.write_text(json.dumps([{"seq_len": 4096, "measured_s": 0.002}]))  # seq_len is required: the rest default
     p = report_json(path)["points"][0]
     assert (p["hardware"], p["algorithm"], p["batch"], p["heads"], p["head_dim"], p["seq_len"]) == (
         "h100", "flash3", 1, 32, 128, 4096)
@@ -259,14 +259,14 @@ def test_speedups_pair_points_of_one_hardware_only(tmp_path):
     ("negative.csv", "seq_len,measured_ms\n4k,1\n8k,-3\n", ("row 2", "measured_ms", "-3", "positive")),
     ("zero.json", '[{"measured_s": 0}]', ("row 1", "measured_s", "positive")),
     ("text.json", '[{"measured_s": "fast"}]', ("row 1", "fast", "positive number of seconds")),
-    ("hardware.csv", "hardware,measured_ms\nh100,1\nz80,1\n", ("row 2", "unknown hardware 'z80'", "h100")),
-    ("algorithm.csv", "algorithm,measured_ms\nflash9,1\n", ("row 1", "unknown algorithm 'flash9'", "flash2")),
-    ("cannot-run.csv", "hardware,algorithm,measured_ms\nh100,fusemax,1\n", ("row 1", "'fusemax'", "h100")),
+    ("hardware.csv", "hardware,seq_len,measured_ms\nh100,4k,1\nz80,4k,1\n", ("row 2", "unknown hardware 'z80'", "h100")),
+    ("algorithm.csv", "algorithm,seq_len,measured_ms\nflash9,4k,1\n", ("row 1", "unknown algorithm 'flash9'", "flash2")),
+    ("cannot-run.csv", "hardware,algorithm,seq_len,measured_ms\nh100,fusemax,4k,1\n", ("row 1", "'fusemax'", "h100")),
     ("size.csv", "seq_len,measured_ms\n4q,1\n", ("row 1", "seq_len", "4q", "4k")),
-    ("shape.csv", "heads,kv_heads,measured_ms\n32,5,1\n", ("row 1", "kv-heads", "divide")),
+    ("shape.csv", "heads,kv_heads,seq_len,measured_ms\n32,5,4k,1\n", ("row 1", "kv-heads", "divide")),
     ("wide.csv", "seq_len,measured_ms\n4k,1,7\n", ("row 1", "more values than the header")),
     ("scalars.json", "[1, 2]", ("row 1", "object")),
-    ("nested.json", '{"points": [{"measured_s": 1}, [4096]]}', ("row 2", "object")),
+    ("nested.json", '{"points": [{"seq_len": 4096, "measured_s": 1}, [4096]]}', ("row 2", "object")),
     ("extra.json", '{"points": [], "gpu": "x"}', ("unknown top-level key 'gpu'", "points, source")),
     ("empty.json", "[]", ("no measured points",)),
     ("broken.json", "[{", ("not valid JSON", ".csv")),

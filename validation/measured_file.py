@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from simulator.points_file import check_ragged, convert_row, read_csv, read_text
+from simulator.points_file import check_ragged, convert_row, read_csv, read_text, toml_beside
 from einsum_cascades.errors import UserError
 from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, parse_json
 
@@ -52,7 +52,8 @@ def load(path: str) -> dict:
 
 
 def _measured(path: str, rows: list, source) -> dict:
-    points = [_point(row, f"{path} row {i}", i) for i, row in enumerate(rows, start=1)]
+    points = [toml_beside(_point(row, f"{path} row {i}", i), Path(path).parent, f"{path} row {i}")
+              for i, row in enumerate(rows, start=1)]
     if not points:
         raise UserError(f"{path}: no measured points (one row or object per point)")
     devices = ", ".join(dict.fromkeys(p["device"] for p in points if p.get("device")))
@@ -75,8 +76,12 @@ def _point(row, where: str, number: int) -> dict:
                         f"(this row has {'none' if not given else ' and '.join(given)})")
     seconds = _time(given[0], row[given[0]], where) * SECONDS_PER[given[0]]
     labels = {k: str(row[k]).strip() for k in LABELS if not _blank(row.get(k))}
-    rest = {k: v for k, v in row.items() if k not in COLUMNS}
-    return {**convert_row(rest, where, extra=COLUMNS), **labels, "measured_s": seconds, "row": number}
+    point = convert_row({k: v for k, v in row.items() if k not in COLUMNS}, where, extra=COLUMNS)
+    if "seq_len" not in point:  # a length no one timed: the other sizes default to simulate's, as FORMAT.md says
+        raise UserError(f"{where}: no seq_len{'' if 'seq_len' in row else ' column'}: a measured point needs "
+                        "seq_len (the query length it timed) and one measured time; the other sizes default to "
+                        "attnsim simulate's (validation/FORMAT.md)")
+    return {**point, **labels, "measured_s": seconds, "row": number}
 
 
 def _blank(value) -> bool:

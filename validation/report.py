@@ -18,6 +18,7 @@ from gpu_models.devices import device_hardware, no_model_error
 from simulator.flashinfer_tc import FLASHINFER_BUILDS, flashinfer_build
 from simulator.flashmla import FLASHMLA_BUILDS, flashmla_build
 from simulator.permute import NATTEN_BUILDS, natten_build
+from simulator.points_file import json_object, key_twice
 from simulator.kernel_configs import FA2_BUILDS, FA3_BUILDS, fa2_build, fa3_build
 from simulator.workload import Workload
 from validation.roofline import floor_time_s, roofline_time_s, under_floor
@@ -45,11 +46,15 @@ def load_results(path: str) -> dict:
 
 def parse_json(text: str, path: str | None = None):
     """JSON as results files hold it: finite numbers only (NaN, Infinity and 1e999 are UserErrors, naming ``path``
-    where given)."""
+    where given), each key once at the top level (a point giving a key twice is refused by its number, where it is
+    read)."""
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=json_object)
     except UserError as err:
         raise (UserError(f"{path}: {err}") if path else err) from None
+    if key_twice(doc) is not None:
+        raise UserError(f"{path or 'JSON'}: key {key_twice(doc)!r} appears twice at the top level; give each key once")
+    return doc
 
 
 def _no_constant(name: str):
@@ -90,6 +95,8 @@ def _check_entries(path: str, doc: dict) -> None:
     for i, p in enumerate(doc["points"]):
         if not isinstance(p, dict):
             raise UserError(f"{path}: point {i} is {type(p).__name__}, not an object (validation/FORMAT.md)")
+        if key_twice(p) is not None:
+            raise UserError(f"{path}: point {i}: key {key_twice(p)!r} appears twice; give each field once")
         wrong = next((k for k, kinds in _TYPES.items() if not isinstance(p.get(k), kinds)), None)
         if wrong:
             raise UserError(f"{path}: point {i}: {wrong} must be {_TYPE_NAMES[wrong]} or null, not {p[wrong]!r:.40}")
@@ -185,6 +192,16 @@ def row_model(p: dict) -> str:
                             "path), or pass --hw")
         return hw_name
     return DEFAULT_HARDWARE
+
+
+def rows_overridden(doc: dict, hw: str) -> int:
+    """How many measured rows ``--hw`` predicts on another model than their own: a hardware column, or a device that
+    names a bundled model, other than ``hw`` (a device with no model has none of its own to override)."""
+    if doc.get("format") != MEASURED_FORMAT:
+        return 0
+    own = (str(p["hardware"]) if p.get("hardware") else device_hardware(str(p["device"])) if p.get("device") else None
+           for p in doc["points"])
+    return sum(1 for name in own if name is not None and name.lower() != hw.lower())
 
 
 BUILD_KEYS = ("fa3_build", "fa2_build", "flashinfer_build", "flashmla_build", "natten_build")  # a file's kernel builds

@@ -31,7 +31,12 @@ def validation_figure(results: str, hw: str | None, output: str) -> None:
     from validation.report import report_doc
 
     style.check_output(output)
-    validation_scatter(report_doc(load(results), hw), results, output)
+    doc = load(results)
+    if hw is not None:
+        from cli.validate_report import override_note
+
+        override_note(doc, hw)
+    validation_scatter(report_doc(doc, hw), results, output)
 
 
 def validation_scatter(data: dict, results: str, output: str) -> None:
