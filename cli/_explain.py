@@ -3,14 +3,13 @@
 from dataclasses import fields
 
 
-def explain_point(row: dict, machine: str | None = None) -> str:
-    """``machine``: the --hw the row was simulated on as given (a TOML's path), where it differs from the row's
-    ``hardware``, the machine's name."""
+def explain_point(row: dict) -> str:
+    """The row's ``hardware`` is the machine as given (a TOML's path: simulator.api._as_given), so it loads again."""
     from simulator.api import evaluate, hardware
     from simulator.explain import explain_accel, explain_gpu
     from simulator.workload import Workload
 
-    hw = hardware(machine or row["hardware"])
+    hw = hardware(row["hardware"])
     if row.get("method") and (calls := _method_calls(row)):
         return _explain_calls(hw, row, *calls)
     wl = Workload(**{f.name: row[f.name] for f in fields(Workload) if f.name in row})
@@ -29,7 +28,7 @@ def explain_point(row: dict, machine: str | None = None) -> str:
     from validation.evidence import phase_of, precision_of
 
     return text + "\n" + evidence_line(hw.name, result.algorithm, resolve_algorithm(hw, row["algorithm"]).family,
-                                       phase_of(wl.seq_len), precision_of(wl.dtype), own=_own_figures(hw))
+                                       phase_of(wl.seq_len), precision_of(wl.dtype))
 
 
 def _method_calls(row: dict):
@@ -74,14 +73,3 @@ def _floor_line(hw, wl, algorithm: str, result) -> str:
         what += f", less the {held / 2**20:.0f} MiB of L2 a call timed without an L2 flush may find them in"
     return (f"\nfloor: {seconds * 1e3:.4f} ms, which no kernel beats on this GPU ({what}); "
             f"this prediction runs at {seconds / time_s:.0%} of that speed")
-
-
-def _own_figures(hw) -> bool:
-    """Whether ``hw`` (a TOML given as --hw) bears a bundled model's name with figures of its own: the published
-    evidence of that model is not evidence of these figures."""
-    from gpu_models.loader import bundled_names, split_clock
-    from simulator.api import hardware
-
-    if split_clock(hw.name)[0] not in bundled_names():
-        return False  # evidence_line says a model of the user's own
-    return hw != hardware(hw.name)  # the bundled model of that name, at the same lock

@@ -52,10 +52,8 @@ def simulate(from_file, explain, fmt, **opts):
         from cli._explain import explain_point
         from cli._wrap import echo_fitted
 
-        # the machine as given (a TOML's path: the row holds only its name); a script asking for a format gets its
-        # row on stdout and the explanation beside it on stderr
-        echo_fitted(explain_point(rows[0], points[0].get("hardware") or defaults.get("hardware")),
-                    err=fmt in ("json", "csv"))
+        # a script asking for a format gets its row on stdout and the explanation beside it on stderr
+        echo_fitted(explain_point(rows[0]), err=fmt in ("json", "csv"))
         if fmt not in ("json", "csv"):
             return
     write_rows(rows, fmt or ("table" if sys.stdout.isatty() else "json"))

@@ -198,20 +198,17 @@ def _rests_on(what: str, where: str) -> str:
 
 
 def evidence_line(hw_name: str, algorithm: str, family: str | None = None, phase: str | None = None,
-                  precision: str | None = None, own: bool = False) -> str:
+                  precision: str | None = None) -> str:
     """How well the bundled published timings know this family on this GPU model (validation.evidence): the
     points no figure was fitted from, or that there are none; for a cascade with none of its own, those of the
     ``family`` it runs on. With a ``phase`` and a ``precision`` (a call's: validation.evidence.phase_of,
     precision_of), the points of calls like it, and where the sets hold none, says so before quoting the nearest
-    that they do hold (the same phase, then the same precision, then all). ``own``: a machine bearing a bundled
-    model's name with figures of its own (a TOML edited from it), whose evidence is not that model's."""
+    that they do hold (the same phase, then the same precision, then all). A TOML bearing a bundled model's
+    name is refused as it loads (gpu_models.loader), so a bundled name here is that model."""
     from gpu_models.loader import bundled_names
     from validation.evidence import evidence
 
     base = hw_name.partition(":")[0]  # NAME:MHZ is the model NAME at a locked clock
-    if own:
-        return (f"published evidence: none for a model of your own ({hw_name}, with figures other than the bundled "
-                f"{base}'s); attnsim validate evidence lists the bundled models' errors")
     if base not in bundled_names():
         return (f"published evidence: none for a model of your own ({hw_name}); attnsim validate evidence lists "
                 "the bundled models' errors")

@@ -11,7 +11,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from gpu_models.schema import OPTIONAL, SCHEMAS, TABLES, ZERO_ALLOWED
+from gpu_models.schema import OPTIONAL, PLAUSIBLE, SCHEMAS, TABLES, ZERO_ALLOWED
 from gpu_models.spec import HardwareError, locked_clock
 from gpu_models.units import MAX_STORED, MIN_STORED, UNITLESS, UNITS, to_stored, units_of
 
@@ -78,12 +78,25 @@ def load_hardware(name_or_path: str):
         raise HardwareError(f"{path.name}: cannot read it ({err})") from None
     except tomllib.TOMLDecodeError as err:
         raise HardwareError(f"{path.name}: not valid TOML ({err})") from None
-    return _build(path.name, raw)
+    spec = _build(path.name, raw)
+    _check_own_name(name_or_path, path, spec.name)
+    return spec
+
+
+def _check_own_name(given: str, path: Path, name: str) -> None:
+    """A user's TOML bearing a bundled model's name is refused: its rows would read as that model's (hardware=a100
+    with an H100's numbers), and a row fed back by name (--from) would price the bundled model instead."""
+    if name.lower() not in bundled_names() or path.resolve() == spec_path(name.lower()).resolve():
+        return  # a name of its own, or the bundled model's own file
+    raise HardwareError(f"hardware file {given!r} is named {name!r}, the name of a bundled model: pick another name "
+                        f"for it (its `name` line, e.g. name = \"my-{name.lower()}\")")
 
 
 def _build(fname: str, raw: dict):
     """The spec a parsed TOML document describes; ``fname`` names it in errors."""
-    kind = raw.get("kind")
+    if "kind" not in raw:  # as any other missing key (an empty file too): the kind picks which keys the rest are
+        raise HardwareError(f"{fname}: missing key kind ('gpu' or 'accelerator')")
+    kind = raw["kind"]
     if kind not in SCHEMAS:
         raise HardwareError(f"{fname}: kind must be 'gpu' or 'accelerator', got {kind!r}")
     cls, schema = SCHEMAS[kind]
@@ -171,7 +184,20 @@ def _figure(fname: str, key: str, entry, dim: str, sources: dict) -> int | float
     if stored > top or 0 < stored < MIN_STORED:
         raise HardwareError(f"{fname}: {key} = {value!r} {unit} is out of range: between {MIN_STORED:g} and "
                             f"{top:.4g} {_stored_unit(dim)}")
+    _check_plausible(fname, key, value, unit, stored)
     return stored
+
+
+def _check_plausible(fname: str, key: str, value, unit: str, stored) -> None:
+    """A figure past what any machine can have (``schema.PLAUSIBLE``) is a slip of the unit, named with the bound."""
+    bound = PLAUSIBLE.get(key.partition(".")[0])
+    if bound is None:
+        return
+    text, why = bound
+    top, top_unit = text.split()
+    if stored > to_stored(int(top), top_unit):
+        raise HardwareError(f"{fname}: {key} = {value!r} {unit} is past any machine: allowed at most "
+                            f"{text.removesuffix(' count')} ({why})")
 
 
 def _stored_unit(dim: str) -> str:

@@ -48,3 +48,32 @@ ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_so
 def dimension(kind: str, key: str) -> str:
     """The dimension of ``key`` (a field, or a table's name) in a spec of ``kind``."""
     return SCHEMAS[kind][1][key]
+
+
+# The most a figure of a real machine can be, written as a TOML writes it, with why: far past every bundled machine
+# (10x or more) so that no design is refused, yet a value past it is a slip of the unit (228 GiB of shared memory
+# per SM for 228 KiB, 1830 GHz for MHz), not a machine. A table's entries take its bound (tensor_flops_per_clk_sm.fp8).
+PLAUSIBLE = {
+    "sms": ("4096 count", "the bundled GPUs have 78 to 152 SMs"),
+    **dict.fromkeys(("boost_clock_hz", "tensor_clock_hz", "sustained_clock_hz", "cuda_core_clock_hz", "clock_hz"),
+                    ("10 GHz", "GPUs and accelerators clock at 0.9 to 2.1 GHz")),
+    **dict.fromkeys(("smem_per_sm_bytes", "smem_per_block_bytes"),
+                    ("4 MiB", "an H100 or B200 SM has 228 KiB of shared memory")),
+    "regs_per_sm": ("1048576 count", "every bundled SM has 65536 registers"),
+    "max_threads_per_sm": ("65536 count", "every bundled SM holds 2048 threads"),
+    "max_ctas_per_sm": ("4096 count", "every bundled SM holds 32 CTAs"),
+    "smem_bytes_per_clk_sm": ("8192 B/clk/SM", "a Hopper or Blackwell SM moves 128 B/clk"),
+    **dict.fromkeys(("tensor_flops_per_clk_sm", "mma_sync_flops_per_clk_sm", "uncapped_tensor_flops_per_clk_sm"),
+                    ("1048576 flop/clk/SM", "a B200 SM does 16384 fp8 flop/clk")),
+    **dict.fromkeys(("fp32_fma_per_clk_sm", "sfu_ops_per_clk_sm"), ("8192 ops/clk/SM", "an SM has 128 FP32 lanes")),
+    "l2_bytes": ("4 GiB", "a B200 has 126.5 MiB of L2"),
+    **dict.fromkeys(("l2_bw_bytes_s", "hbm_bw_bytes_s", "dram_bw_bytes_s"),
+                    ("1000 TB/s", "a B300's HBM streams 7.7 TB/s, its L2 11")),
+    "hbm_bytes": ("16384 GiB", "a B300 has 288 GB of HBM"),
+    **dict.fromkeys(("hbm_latency_s", "dram_latency_s"), ("1 ms", "DRAM answers in about 1 us")),
+    **dict.fromkeys(("launch_overhead_s", "graph_launch_s"), ("100 ms", "a kernel launches in about 2 us")),
+    **dict.fromkeys(("global_buffer_bytes", "staging_buffer_bytes"), ("64 GiB", "FuseMax's global buffer is 16 MiB")),
+    **dict.fromkeys(("pe2d_rows", "pe2d_cols"), ("65536 count", "FuseMax's 2D array is 256 x 256")),
+    "pe1d_count": ("1048576 count", "FuseMax has 256 1D PEs"),
+    "word_bytes": ("16 B", "FuseMax's words are 2 bytes"),
+}

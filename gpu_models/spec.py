@@ -23,6 +23,7 @@ ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_
 _ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit")
 _STAGING_ENERGY = ("staging_read", "staging_write")  # per 16-bit access; required iff the machine has one
 _ARCH = re.compile(r"sm_\d+a?")
+MIN_ARCH = min(MMA_PATHS.values())  # sm_80: before it no tensor-core path attnsim models (Turing's sm_75 has none)
 
 
 class HardwareError(UserError):
@@ -116,11 +117,16 @@ class GPUSpec:
 
     def __post_init__(self):
         _check_text(self, "gpu", ("name", "display_name"))
+        # the architecture first: every MMA path's figures below are required or refused by it
         if not isinstance(self.arch, str) or not _ARCH.fullmatch(self.arch):
-            raise HardwareError(f"{self.name}: arch must look like 'sm_90', got {self.arch!r}")
+            raise HardwareError(f"{self.name}: arch must look like 'sm_90' ({_ARCHS_ALLOWED}), got {self.arch!r}")
+        if arch_number(self.arch) < MIN_ARCH:
+            raise HardwareError(f"{self.name}: arch {self.arch!r} is not modelled: allowed {_ARCHS_ALLOWED}, the "
+                                "architectures with a tensor-core path attnsim models (mma.sync, wgmma, tcgen05)")
         _check_positive(self, ("boost_clock_hz", "tensor_clock_hz", "sustained_clock_hz", "fp32_fma_per_clk_sm",
                                "sfu_ops_per_clk_sm", "smem_bytes_per_clk_sm", "l2_bytes", "l2_bw_bytes_s", "hbm_bytes",
                                "hbm_bw_bytes_s", "hbm_latency_s", "launch_overhead_s", "graph_launch_s"))
+        _check_boost_clock(self)
         _check_positive(self, ("sms", "smem_per_sm_bytes", "smem_per_block_bytes", "regs_per_sm", "max_threads_per_sm",
                                "max_ctas_per_sm"), integer=True)
         for name in ("hbm_efficiency", "gemm_efficiency", "unfused_hbm_efficiency"):
@@ -135,10 +141,10 @@ class GPUSpec:
             _check_fraction(self, "cuda_core_issue_efficiency", self.cuda_core_issue_efficiency)
         if self.cuda_core_clock_hz is not None:
             _check_positive(self, ("cuda_core_clock_hz",))
-            if self.cuda_core_clock_hz > max(self.boost_clock_hz, self.sustained_clock_hz):
+            if self.cuda_core_clock_hz > self.boost_clock_hz:  # the highest clock (_check_boost_clock)
                 raise HardwareError(f"{self.name}: cuda_core_clock_hz ({self.cuda_core_clock_hz / 1e6:g} MHz) exceeds "
-                                    f"the highest clock its figures give ({max(self.boost_clock_hz, self.sustained_clock_hz) / 1e6:g} "
-                                    "MHz): GPU Boost does not run the SMs above it")
+                                    f"the highest clock its figures give, boost_clock_hz ({self.boost_clock_hz / 1e6:g} "
+                                    "MHz): GPU Boost does not run the SMs above it; allowed: at most boost_clock_hz")
         if self.stream_overlap_loss is not None:
             _check_fraction(self, "stream_overlap_loss", self.stream_overlap_loss, zero_ok=True)
         if self.cp_async_hbm_efficiency is not None:
@@ -314,6 +320,20 @@ def has_mma_path(arch: str, path: str) -> bool:
     """Whether GPUs of ``arch`` have the tensor-core instruction family ``path``."""
     n = arch_number(arch)
     return MMA_PATHS[path] <= n <= MMA_PATH_LAST.get(path, n)
+
+
+_ARCHS_ALLOWED = f"sm_{MIN_ARCH} or later, such as sm_80, sm_86, sm_89, sm_90, sm_90a, sm_100, sm_103"
+
+
+def _check_boost_clock(spec) -> None:
+    """The boost clock (the FP32 peak's) is the highest the SMs run at: the tensor peak's clock and the sustained
+    clock are at most it (every bundled GPU's are; a lock sets all three to one clock)."""
+    above = [name for name in ("tensor_clock_hz", "sustained_clock_hz") if getattr(spec, name) > spec.boost_clock_hz]
+    if above:
+        given = " and ".join(f"{name} ({getattr(spec, name) / 1e6:g} MHz)" for name in above)
+        raise HardwareError(f"{spec.name}: boost_clock_hz ({spec.boost_clock_hz / 1e6:g} MHz) is below {given}: the "
+                            "boost clock is the highest the SMs run at; allowed: boost_clock_hz at least "
+                            "tensor_clock_hz and sustained_clock_hz")
 
 
 def _check_fraction(spec, name: str, value, zero_ok: bool = False) -> None:

@@ -126,6 +126,29 @@ def split_baseline(text: str) -> tuple[str, str]:
     return text, ""
 
 
+def _as_given(row: dict, hw, baseline) -> dict:
+    """``row`` naming a machine given as a TOML by the path given (``hardware``, and the machine of an
+    ``ALGO@MACHINE`` baseline), not by the name inside the file: a row fed back (simulate --from, run_points)
+    runs on the same file. A bundled model keeps its own name (``h100``, ``h100:1500``)."""
+    import os
+
+    hw = os.fspath(hw) if isinstance(hw, os.PathLike) else hw
+    if _file_machine(hw):
+        row["hardware"] = hw
+    base_algo, base_hw = split_baseline(baseline) if type(baseline) is str else ("", "")
+    if _file_machine(base_hw) and "@" in (row.get("baseline") or ""):
+        row["baseline"] = f"{base_algo}@{base_hw}"
+    return row
+
+
+def _file_machine(name) -> bool:
+    """Whether ``name`` is a machine given as a file (``gpu_models.spec_path``'s rule), optionally ``:MHZ``."""
+    from gpu_models.loader import split_clock
+
+    machine = split_clock(name)[0] if type(name) is str else None
+    return type(machine) is str and (machine.endswith(".toml") or "/" in machine)
+
+
 def resolve_algorithm(hw, algo: str) -> Algorithm:
     """``algo`` as the family that runs and the cascade it runs (simulator.algorithms)."""
     return resolve(hw, algo, ALGORITHMS, default_algorithm(hw))
@@ -228,7 +251,7 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
     else:
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
-    row = {**to_row(result, base, why), **decisions(spec, result)}
+    row = _as_given({**to_row(result, base, why), **decisions(spec, result)}, hw, baseline)
     for note in (reference_note(resolve_algorithm(spec, algo).cascade), density_note(row, result, base_spec, base),
                  sparsity_note(row, result), sinks_baseline_note(wl, base)) if fits else ():
         if note:  # a row that does not fit says only that
@@ -775,7 +798,8 @@ def _simulate_columns(names: tuple, sizes: dict) -> tuple[dict, list[int]] | Non
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl))
     n = len(result.time_s)
-    record = {**to_row(result, base, why), **decisions(spec, result), **column_marks(spec, result, base_spec, base, n)}
+    record = {**_as_given(to_row(result, base, why), hw_name, baseline), **decisions(spec, result),
+              **column_marks(spec, result, base_spec, base, n)}
     return record, mark_columns(record, spec, result, base_spec, base, n)
 
 

@@ -67,7 +67,8 @@ def test_a_config_without_architectures_is_causal_when_its_model_type_is_a_decod
 def test_a_tile_past_the_machines_per_block_shared_memory_is_refused(tmp_path):
     toml = (Path(__file__).resolve().parent.parent / "gpu_models/specs/h100.toml").read_text()
     small = tmp_path / "small-smem.toml"
-    small.write_text(toml.replace("smem_per_block_bytes = { value = 227,", "smem_per_block_bytes = { value = 0.5,"))
+    small.write_text(toml.replace("smem_per_block_bytes = { value = 227,", "smem_per_block_bytes = { value = 0.5,")
+                     .replace('name = "h100"', 'name = "small-smem"'))
     for algo in ("flash2", "flash3"):
         line = one_line_error("simulate", "--hw", str(small), "--algo", algo)
         assert "B of shared memory" in line and "allows 512 per CTA" in line

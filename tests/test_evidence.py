@@ -223,16 +223,17 @@ def test_explain_on_a_machine_given_as_a_toml(tmp_path):
     points = tmp_path / "p.csv"
     points.write_text("seq_len\n2k\n")
     assert "my-h100" in _explain("--from", str(points), "--hw", str(toml))
-    # a copy that keeps the bundled name: its own evidence if its figures are its own, the model's if they are not
+    # a copy that keeps the bundled name is refused as it loads (its rows would read as the bundled model's); two
+    # files of one name of their own are refused side by side: notes naming the machine could not tell them apart
     bundled = (ROOT / "gpu_models" / "specs" / "h100.toml").read_text()
-    same, edited = tmp_path / "same.toml", tmp_path / "edited.toml"
+    same = tmp_path / "same.toml"
     same.write_text(bundled)
-    edited.write_text(bundled.replace("wgmma_efficiency = { value = 1.0,", "wgmma_efficiency = { value = 0.9,", 1))
-    assert "published evidence (attnsim validate evidence --hw h100" in _explain("--hw", str(same))
-    assert ("published evidence: none for a model of your own (h100, with figures other than the bundled h100's)"
-            in _explain("--hw", str(edited)))
-    r = run("simulate", "--hw", f"h100,{edited}")  # two machines of one name: rows no reader could tell apart
-    assert r.exit_code == 2 and "both machines named 'h100'" in r.output and len(r.output.splitlines()) == 1
+    r = run("simulate", "--hw", str(same), "--explain")
+    assert r.exit_code == 2 and "is named 'h100', the name of a bundled model: pick another name" in r.output
+    twin = tmp_path / "twin.toml"
+    twin.write_text(toml.read_text())
+    r = run("simulate", "--hw", f"{toml},{twin}")
+    assert r.exit_code == 2 and "both machines named 'my-h100'" in r.output and len(r.output.splitlines()) == 1
 
 
 def test_plot_evidence(tmp_path):

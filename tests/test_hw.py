@@ -136,8 +136,9 @@ def test_variants_via_replace_are_checked_again(name, change, needle):
 
 def _edit(tmp_path, name: str, edits: dict) -> str:
     """A copy of a bundled TOML with the line of each key (``sms``, ``energy_pj.exp``) replaced by
-    ``edits[key]`` (None deletes it)."""
+    ``edits[key]`` (None deletes it), named ``mine-<name>`` unless ``edits`` names it (a bundled name is refused)."""
     lines = spec_path(name).read_text().splitlines()
+    edits = {"name": f'name = "mine-{name}"', **edits}
     for key, new in edits.items():
         section, _, sub = key.rpartition(".")
         start = lines.index(f"[{section}]") if section else 0
