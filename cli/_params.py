@@ -3,6 +3,8 @@
 Conversion errors are ``UserError`` so they end as one line and exit 2.
 """
 
+import re
+
 import click
 
 from einsum_cascades.errors import UserError
@@ -55,7 +57,7 @@ class SizeListType(click.ParamType):
             limit = format_size(self.limit)
             limit += "" if limit == str(self.limit) else f" ({self.limit})"  # '256 (256)' said the number twice
             item = given[too_big[0]]
-            shown = item if ".." not in item else f"{format_size(too_big[0])} (of {item})"
+            shown = short_repr(item) if ".." not in item else f"{format_size(too_big[0])!r} (of {item!r})"
             raise UserError(f"bad {_label(param)} {shown}: at most {limit}{self.why}")
         return _capped(out, value, param)
 
@@ -144,6 +146,36 @@ class NameListType(click.ParamType):
         if not all(parts):
             raise UserError(f"bad {_label(param)} {short_repr(value)}: empty name; give a name or a comma list of names")
         return _capped(parts, value, param)
+
+
+# The model names a bad workload value by its field, as the Python API takes it ("bad v-head-dim 100: ..."); on the
+# command line that value came from an option, so it is named as the option parsers name theirs (below)
+_OPTION_FIELDS = ("batch", "heads", "kv-heads", "head-dim", "v-head-dim", "seq-len", "kv-len", "block-size",
+                  "page-size", "num-splits", "sparsity", "dtype", "scope", "pattern", "estimate", "method")
+_FIELD_ERROR = re.compile(rf"bad ({'|'.join(_OPTION_FIELDS)}) ('[^']*'|\"[^\"]*\"|[^\s:'\"(][^\s:]*)(?=[:\s])")
+
+
+def option_wording(message: str, typed) -> str:
+    """A model error naming a workload field whose option the command line holds (``typed``: the options it gives,
+    ``typed_options``) as that option: 'bad v-head-dim 100: ...' as "bad --v-head-dim '100': ...", the form of
+    every option's own parse errors. A value from elsewhere (a --model config's head dim, a --from file) keeps the
+    field's name; any other message is as it is."""
+    m = _FIELD_ERROR.match(message)
+    if not m or f"--{m[1]}" not in typed:
+        return message
+    value = m[2] if m[2][0] in "'\"" else f"'{m[2]}'"
+    return f"bad --{m[1]} {value}{message[m.end():]}"
+
+
+def typed_options(args) -> set[str]:
+    """The long options the command line gives: among its ``args`` (``--head-dim 64`` and ``--head-dim=64`` both
+    give --head-dim), or, of a click context, those its command's parameters took from the command line."""
+    if isinstance(args, click.Context):
+        from click.core import ParameterSource
+
+        return {max(p.opts, key=len) for p in args.command.params
+                if p.opts and args.get_parameter_source(p.name) is ParameterSource.COMMANDLINE}
+    return {str(a).partition("=")[0] for a in args if str(a).startswith("--")}
 
 
 def _label(param) -> str:

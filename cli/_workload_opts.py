@@ -295,9 +295,11 @@ def echo_refused(refused: list[str], total: int) -> None:
     """One stderr line, once the command succeeds, for the points of a matrix left out because their kernel refused
     their shape."""
     from cli._notes import later
+    from cli._params import option_wording, typed_options
 
     if refused:
-        later(f"skipping {len(refused)} of {total} points, their kernel refuses their shape: {refused[0]}"
+        why = option_wording(refused[0], typed_options(click.get_current_context()))
+        later(f"skipping {len(refused)} of {total} points, their kernel refuses their shape: {why}"
               + (" (and others)" if len(set(refused)) > 1 else ""))
 
 
@@ -326,8 +328,9 @@ def _runnable_pairs(hardware: list, algorithms: list) -> list[tuple]:
 
 
 def _distinct_names(hardware: list, load) -> None:
-    """Two --hw entries that load machines of one name (a copied or calibrated TOML keeping a bundled model's
-    ``name``) would print rows no reader could tell apart: a one-line error naming both."""
+    """Two --hw entries that load machines of one name (two copies of a user's TOML keeping its ``name``; one bearing
+    a bundled model's name is refused as it loads) would print notes and labels no reader could tell apart: a
+    one-line error naming both."""
     seen = {}
     for given in dict.fromkeys(hardware):
         name = load(given).name
@@ -344,7 +347,7 @@ def default_point(opts: dict) -> dict:
     (methods.shape_defaults)."""
     from simulator.methods import SHAPE_KEYS
 
-    lists = [f"--{k.replace('_', '-')} {','.join(map(str, v))}" for k, v in opts.items()
+    lists = [f"--{k.replace('_', '-')} {','.join(map(str, v))!r}" for k, v in opts.items()
              if k in _LIST_KEYS and isinstance(v, list) and len(v) > 1]
     if lists:  # refused, not cut to its first value: the file's rows are the points
         raise UserError(f"bad {lists[0]} with --from: one value (a default for the columns the file's rows leave "

@@ -68,7 +68,8 @@ class _LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Run the command; turn every user error into one stderr line and exit 2."""
-        nul = next((a for a in (sys.argv[1:] if args is None else args) if "\x00" in a), None)
+        args = list(sys.argv[1:] if args is None else args)
+        nul = next((a for a in args if "\x00" in a), None)
         if nul is not None:  # no shell passes one; a caller that does gets the one line, not open()'s ValueError
             _fail(f"bad argument {nul!r}: contains a NUL byte")
         from cli import _notes
@@ -77,8 +78,10 @@ class _LazyGroup(click.Group):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except UserError as err:
+            from cli._params import option_wording, typed_options
+
             _notes.drop()
-            _fail(str(err))
+            _fail(option_wording(str(err), typed_options(args)))
         except click.exceptions.NoArgsIsHelpError as err:
             click.echo(err.ctx.get_help(), err=True)
             sys.exit(2)

@@ -107,9 +107,9 @@ def sparsity(output, **opts):
         later(f"--sparsity {DEFAULT_SPARSITY_RANGE} (plot sparsity's default range; --sparsity names others)")
         rows = _reachable_rows(opts)
     elif bad := [x for x in opts["sparsity"] if not 0 <= x < 1]:  # NaN fails both: [0, 1) first, then the count
-        raise UserError(f"bad sparsity {bad[0]:g}: must be in [0, 1)")
+        raise UserError(f"bad --sparsity '{bad[0]:g}': must be in [0, 1)")
     elif len(set(opts["sparsity"])) < 2:
-        raise UserError(f"bad --sparsity {opts['sparsity'][0]:g}: plot sparsity draws speedup against sparsity, so it "
+        raise UserError(f"bad --sparsity '{opts['sparsity'][0]:g}': plot sparsity draws speedup against sparsity, so it "
                         "needs two values or more (a list, or a range such as 0..0.9)")
     else:
         rows = sparsity_rows(expand_points(opts))

@@ -195,7 +195,12 @@ def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
 
         if (virtual := virtual_batches(spec.family, wl)) is not None:  # chunked: the engine's one request per chunk
             return with_chunks(_evaluate(hw, spec, virtual, timed), wl, virtual)
-    check_kernel(hw, spec.family, wl)
+    try:
+        check_kernel(hw, spec.family, wl)
+    except Unsupported as err:  # a cascade's refusal names the kernel it runs as, which the user may not have named
+        if spec.text == spec.family:
+            raise
+        raise Unsupported(f"{spec.text} runs as {spec.family} on {hw.name}: {err}") from None
     if spec.cascade and (why := chunk_error(spec.cascade, wl)):
         raise UserError(why)
     if hw.kind == "gpu":

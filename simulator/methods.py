@@ -138,7 +138,7 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
                 merged.pop(key)
         # a mask, sparsity, estimate or block size of the user's own, even the preset's own value: no call the
         # method's code makes here runs it
-        given = [f"--{k.replace('_', '-')} {merged[k]}" for k in MASK_FIELDS if merged.get(k)]
+        given = [f"--{k.replace('_', '-')} '{merged[k]}'" for k in MASK_FIELDS if merged.get(k)]
         if given:
             what = dense[0].split(":")[0] if dense else "its code makes plain flash_attn_func calls here"
             raise UserError(f"bad {given[0]} for --method {name} at seq-len {merged.get('seq_len')}: {what}, "

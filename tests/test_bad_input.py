@@ -30,8 +30,8 @@ def test_a_list_with_an_empty_name_is_refused():
 
 def test_a_size_past_the_bound_names_the_bound():
     assert "at most 1024g" in fails("simulate", "--seq-len", "99999999999999999999999k")
-    assert "bad --seq-len 2g: at most 1g" in fails("simulate", "--seq-len", "2g")
-    assert "bad --batch 2m: at most 1m" in fails("simulate", "--batch", "2m")
+    assert "bad --seq-len '2g': at most 1g" in fails("simulate", "--seq-len", "2g")
+    assert "bad --batch '2m': at most 1m" in fails("simulate", "--batch", "2m")
 
 
 def test_a_tensor_past_an_exbibyte_is_refused():

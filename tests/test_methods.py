@@ -60,10 +60,10 @@ def test_natten_lays_the_tokens_on_a_square_grid():
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--method", "bogus"], "bad method 'bogus': allowed " + ", ".join(METHODS)),
-    (["--method", "natten", "--seq-len", "128k"], "bad seq-len 131072 for --method natten"),
+    (["--method", "bogus"], "bad --method 'bogus': allowed " + ", ".join(METHODS)),
+    (["--method", "natten", "--seq-len", "128k"], "bad --seq-len '131072' for --method natten"),
     (["--method", "quest", "--seq-len", "4k"], "Quest estimates each decode step"),
-    (["--method", "minference", "--estimate", "bogus"], "bad estimate 'bogus'"),
+    (["--method", "minference", "--estimate", "bogus"], "bad --estimate 'bogus'"),
 ])
 def test_bad_methods_exit_2_with_one_line(args, match):
     result = CliRunner().invoke(cli, ["simulate", *args])
@@ -342,14 +342,14 @@ def test_method_preset_value_given_explicitly_is_the_users():
     base = ["simulate", "--method", "minference", "--seq-len", "1", "--kv-len", "32k", "--model", "llama3-8b"]
     for estimate in ("minference-vs", "moba-gate"):
         result = CliRunner().invoke(cli, [*base, "--estimate", estimate])
-        assert result.exit_code == 2 and f"bad --estimate {estimate} for --method minference" in result.output
+        assert result.exit_code == 2 and f"bad --estimate '{estimate}' for --method minference" in result.output
     result = CliRunner().invoke(cli, [*base, "--block-size", "64"])
-    assert result.exit_code == 2 and "bad --block-size 64" in result.output
+    assert result.exit_code == 2 and "bad --block-size '64'" in result.output
     result = CliRunner().invoke(cli, [*base, "--format", "json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output[result.output.index("["):])
     assert row["algorithm"] == "flash2" and row["estimate"] is None and row["pattern"] is None
-    with pytest.raises(UserError, match="bad --estimate minference-vs"):
+    with pytest.raises(UserError, match="bad --estimate 'minference-vs'"):
         run_points([dict(method="minference", seq_len=1, kv_len=32768, estimate="minference-vs")])
     # the preset's own values on its prefill points, given or not, run as before
     (given,) = run_points([dict(method="minference", seq_len=32768, estimate="minference-vs")])

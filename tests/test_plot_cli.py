@@ -121,7 +121,7 @@ def test_plot_sparsity_takes_a_range_by_default_and_refuses_one_value(tmp_path):
     assert r.exit_code == 0 and "--sparsity 0..0.9 (plot sparsity's default range" in r.output, r.output
     r = run("sparsity", "--hw", "h100", "--seq-len", "8k", "--sparsity", "0.5", "-o", str(out))
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
-        "attnsim: error: bad --sparsity 0.5: plot sparsity draws speedup against sparsity, so it needs two values or "
+        "attnsim: error: bad --sparsity '0.5': plot sparsity draws speedup against sparsity, so it needs two values or "
         "more (a list, or a range such as 0..0.9)"]
 
 

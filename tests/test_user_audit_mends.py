@@ -131,8 +131,8 @@ def test_sizes_are_ascii_digits(args):
 
 
 def test_a_size_past_its_limit_is_named_as_typed():
-    assert "bad --seq-len 1000000000000: at most 1g" in fails("simulate", "--seq-len", "1000000000000")
-    assert "bad --seq-len 2g (of 1k..4g)" in fails("simulate", "--seq-len", "1k..4g")
+    assert "bad --seq-len '1000000000000': at most 1g" in fails("simulate", "--seq-len", "1000000000000")
+    assert "bad --seq-len '2g' (of '1k..4g')" in fails("simulate", "--seq-len", "1k..4g")
 
 
 def test_an_accelerator_names_the_mask_it_refuses():
