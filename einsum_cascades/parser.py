@@ -21,6 +21,7 @@ The parser checks syntax only; ``validate`` checks that the lines make sense tog
 
 import ast
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -179,8 +180,9 @@ def parse_lines(text: str, source: str = "<string>") -> tuple[list[Line], Header
 
 
 def _header(comments: list, source: str) -> Header:
-    """Summary (the first comment that is not a directive), reference and default extents."""
-    summary, reference, extents = "", None, {}
+    """Summary (the first sentence of the first comment that is not a directive, read on over the comment lines
+    right below it: a sentence the file wraps is whole), reference and default extents."""
+    reference, extents, paragraph = None, {}, []
     for lineno, col, comment in comments:
         key, sep, value = comment.partition(":")
         key = key.strip().lower()
@@ -188,9 +190,35 @@ def _header(comments: list, source: str) -> Header:
             reference = value.strip()
         elif sep and key == "extents":
             extents.update(_extents(value, f"{source}:{lineno}:{col}"))
-        elif not summary:
-            summary = comment
-    return Header(summary, reference, tuple(extents.items()))
+        elif not paragraph or paragraph[-1][0] == lineno - 1:  # the summary's lines, up to a gap or a directive
+            paragraph.append((lineno, comment))
+    return Header(summary_of(" ".join(c for _, c in paragraph)), reference, tuple(extents.items()))
+
+
+SUMMARY_CHARS = 160  # a first sentence longer than this is cut at a clause (listings print it in a table cell)
+# a '.' ending these words ends no sentence ("Nayak et al. (2024)", "Sec. 2", "Eq. 1")
+_ABBREVIATIONS = ("al", "Sec", "Eq", "Eqs", "Fig", "Figs", "e.g", "i.e", "cf", "vs", "No")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def summary_of(text: str) -> str:
+    """The first sentence of ``text``; past ``SUMMARY_CHARS``, cut at its last clause (after a ',', ';' or ':', or
+    before a '(' outside parentheses) that fits, with '...'."""
+    text = " ".join(text.split())
+    end = next((m.end() for m in _SENTENCE_END.finditer(text)
+                if not text[:m.start()].endswith(_ABBREVIATIONS)), len(text))
+    sentence = text[:end]
+    if len(sentence) <= SUMMARY_CHARS:
+        return sentence
+    cuts, depth = [], 0
+    for i, ch in enumerate(sentence[:SUMMARY_CHARS]):
+        if ch == "(" and depth == 0 and i:
+            cuts.append(i)
+        depth += (ch == "(") - (ch == ")")
+        if ch in ",;:" and depth == 0:
+            cuts.append(i + 1)
+    cut = cuts[-1] if cuts else sentence.rfind(" ", 0, SUMMARY_CHARS)
+    return sentence[:cut if cut > 0 else SUMMARY_CHARS].rstrip(" ,;:") + " ..."
 
 
 def _extents(value: str, where: str) -> dict[str, int]:
