@@ -76,7 +76,7 @@ def _headline(spec) -> tuple[str, ...]:
     from gpu_models.spec import FMA_FLOPS
 
     return ("accelerator", spec.display_name, f"{FMA_FLOPS * spec.peak_2d_macs / 1e12:.1f} TFLOP/s",
-            f"{spec.dram_bw_bytes_s / 2**30:g} GiB/s DRAM", f"{spec.pe2d_rows}x{spec.pe2d_cols}+{spec.pe1d_count} PEs")
+            f"{spec.dram_bw_bytes_s / 1e9:.0f} GB/s DRAM", f"{spec.pe2d_rows}x{spec.pe2d_cols}+{spec.pe1d_count} PEs")
 
 
 def _derived(spec) -> dict[str, tuple[float, str, str]]:
@@ -121,8 +121,8 @@ def _human(dim: str, v) -> str:
         return f"{v / 1e6:g} MHz"
     if dim == "bytes":
         return _bytes(v)
-    if dim == "bandwidth":
-        return f"{v / 2**30:g} GiB/s" if v % 2**30 == 0 else f"{v / 1e12:.4g} TB/s"
+    if dim == "bandwidth":  # decimal, as every listing and plot (400 GiB/s is 429.5 GB/s)
+        return f"{v / 1e12:.4g} TB/s" if v >= 1e12 else f"{v / 1e9:.4g} GB/s"
     if dim == "time":
         return f"{v * 1e6:g} us"
     if dim == "energy":

@@ -19,7 +19,7 @@ def test_list_shows_every_bundled_machine_with_its_peaks():
     for name in list_hardware():
         assert name in r.output
     assert "989.4 TFLOP/s" in r.output and "3.35 TB/s HBM" in r.output and "132 SMs" in r.output
-    assert "400 GiB/s DRAM" in r.output and "256x256+256 PEs" in r.output
+    assert "429 GB/s DRAM" in r.output and "256x256+256 PEs" in r.output
 
 
 def test_show_prints_every_figure_with_a_human_unit_and_its_source():

@@ -11,7 +11,7 @@ from cli.main import cli
 
 FIXTURE = "tests/data/synthetic-h100-results.json"
 WHOLE = {  # command -> values that must each appear unbroken on one line
-    ("hw", "list"): ["a100-40gb", "fusemax", "2250.0 TFLOP/s", "400 GiB/s DRAM", "256x256+256 PEs", "132 SMs"],
+    ("hw", "list"): ["a100-40gb", "fusemax", "2250.0 TFLOP/s", "429 GB/s DRAM", "256x256+256 PEs", "132 SMs"],
     ("hw", "show", "h100"): ["tensor_flops_per_clk_sm.fp16", "4096 flop/clk/SM", "hbm_achievable_bw", "1830 MHz"],
     ("hw", "show", "fusemax"): ["pe2d_rows", "940 MHz", "peak_2d_macs"],
     ("model", "list"): ["mistral-7b", "window(4096)", "gpt3-175b"],

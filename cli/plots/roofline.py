@@ -83,6 +83,8 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     ax.set_xscale("log")
     ax.set_yscale("log")
+    style.plain_log_axis(ax.xaxis)  # 200 TFLOP/s, not 2 x 10^2
+    style.plain_log_axis(ax.yaxis)
     the_roofs = roofs(spec, rows[0]["dtype"], sorted({r["head_dim"] for r in rows}))
     if spec.kind == "accelerator":  # each configuration runs its own 1D ops per score: its roofs are marked per point
         the_roofs = [r for r in the_roofs if not r.label.startswith("1D")]

@@ -43,6 +43,10 @@ ALGO_MARKERS = {"naive": "x", "flash1": "v", "flash2": "o", "flash3": "s", "flas
 _FALLBACK_MARKERS = ("o", "*", "p", "d", "8", "H")
 _FALLBACK = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 _HW_LABELS = {"fusemax": "FuseMax", "flat": "FLAT"}
+# one colour per line where lines share a machine and a kernel (a --batch or --head-dim list): matplotlib's tab10,
+# then the darker halves of tab20b, so that up to 16 lines differ in colour before any repeats
+SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                 "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 
 _RC = {
     "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
@@ -155,6 +159,11 @@ def hw_color(name: str) -> str:
     return to_hex([c + (1.0 - c) * t for c in to_rgb(hw_color(machine))])
 
 
+def series_color(i: int) -> str:
+    """The colour of the ``i``-th of several lines that share a machine and a kernel."""
+    return SERIES_COLORS[i % len(SERIES_COLORS)]
+
+
 def algo_color(name: str) -> str:
     return ALGO_COLORS.get(name, _fallback(name))
 
@@ -208,11 +217,16 @@ def log2_size_axis(ax, sizes) -> None:
 # minor ticks labelled on a log time axis, by its span in decades: 2, 3, 4 and 6 within one decade, 2 and 5 within
 # two (2, 3, 4 and 6 there crowd into each other: '300 us400 us' on a square validation scatter), none beyond
 MINOR_LABELS = ((1.0, (2, 3, 4, 6)), (2.0, (2, 5)))
+# wider, the decades are labelled, and 2 and 5 in the part of a decade beyond the first or last one in view (points
+# at 0.2-0.5 ms below a 1 ms tick had no label beside them), where their label keeps this far from the decade's:
+# a label's width across an x axis (6 characters of 9 pt and a gap), its height and a gap up a y axis
+EDGE_LABEL_ROOM_IN = {"x": 0.6, "y": 0.3}
 
 
 def seconds_axis(axis) -> None:
     """Tick labels in human time units (1 ms, 10 us) on a log axis of seconds: the decades, and on an axis spanning
-    up to two decades some minor ticks (MINOR_LABELS), so a narrow range reads '400 us', not '4 x 10^-4'."""
+    up to two decades some minor ticks (MINOR_LABELS), so a narrow range reads '400 us', not '4 x 10^-4'; wider,
+    2 and 5 beyond the outermost decades (EDGE_LABEL_ROOM_IN)."""
     import math
 
     from matplotlib.ticker import Formatter, LogFormatter
@@ -229,12 +243,43 @@ def seconds_axis(axis) -> None:
             if x <= 0 or lo <= 0:
                 return ""
             span = math.log10(hi / lo)
-            labelled = next((digits for most, digits in MINOR_LABELS if span <= most), ())
             digit = x / 10 ** math.floor(math.log10(x) + 1e-9)
+            labelled = next((digits for most, digits in MINOR_LABELS if span <= most), None)
+            if labelled is None:
+                labelled = (2, 5) if _beyond_decades(self.axis, x, lo, hi, span) else ()
             return human_time(x) if any(abs(digit - d) < 1e-6 for d in labelled) else ""
 
     axis.set_major_formatter(HumanTime())
     axis.set_minor_formatter(HumanTimeMinor())
+
+
+def _beyond_decades(axis, x: float, lo: float, hi: float, span: float) -> bool:
+    """Whether ``x`` lies below the first decade in view or above the last, with room for its label beside that
+    decade's (EDGE_LABEL_ROOM_IN, at the axis's length in inches)."""
+    import math
+
+    first, last = math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9)
+    place = math.log10(x)
+    gap = first - place if place < first else place - last if place > last else 0.0
+    box = axis.axes.get_position()
+    fig_w, fig_h = axis.figure.get_size_inches()
+    inches = box.width * fig_w if axis.axis_name == "x" else box.height * fig_h
+    return gap > 0 and gap * inches / span >= EDGE_LABEL_ROOM_IN[axis.axis_name]
+
+
+def plain_log_axis(axis) -> None:
+    """Tick labels as plain numbers (200, 1,000, 0.5) on a log axis, where matplotlib writes 2 x 10^2: on the same
+    ticks it labels (the decades, and some minor ticks on a narrow axis)."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class Plain(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            if not super().__call__(x, pos):
+                return ""
+            return f"{x:,.0f}" if x >= 1 else f"{x:.3g}"
+
+    axis.set_major_formatter(Plain())
+    axis.set_minor_formatter(Plain(labelOnlyBase=False))
 
 
 def caption(rows: list[dict], keys=("batch", "heads", "head_dim", "seq_len", "dtype", "mask", "scope",
