@@ -2,7 +2,6 @@
 own GPUs, run_points on no list, integral floats as counts, ``sweep -o -``, and hardware TOMLs beside a points file."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +205,9 @@ def test_sweep_of_one_point_says_one_row(tmp_path):
 def _points_beside_toml(tmp_path, text: str) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
-    shutil.copy(H100_TOML, folder / "mine.toml")
+    text_toml = H100_TOML.read_text().replace('name = "h100"', 'name = "mine"', 1)
+    assert 'name = "mine"' in text_toml  # a file keeping a bundled model's name is refused
+    (folder / "mine.toml").write_text(text_toml)
     path = folder / "p.csv"
     path.write_text(text)
     return path
@@ -218,7 +219,7 @@ def test_a_relative_toml_in_a_points_file_is_found_beside_the_file(tmp_path, mon
     r = run("simulate", "--from", "data/p.csv", "--format", "json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
-    assert rows[0]["time_s"] == simulate(hw=str(H100_TOML), seq_len=4096)["time_s"]
+    assert rows[0]["time_s"] == simulate(hw=str(H100_TOML), seq_len=4096)["time_s"]  # the same figures
     assert rows[1]["hardware"].endswith(":1500")
     measured = path.with_name("m.csv")
     measured.write_text("hardware,seq_len,measured_ms\nmine.toml,4k,0.5\n")
