@@ -189,11 +189,24 @@ def _bundled_cascade(algo: str) -> bool:
     return (algo.rpartition("@")[0] if "@" in algo else algo) in cascade_names()
 
 
+# FA2's kernels take no chunk mask either (FA3 has attention_chunk, FA4 its mask): an engine's virtual batches, as
+# FlashInfer's (simulator.flashinfer_chunks); a chunked call they cannot state runs as a block list, as before
+# (Block-Sparse-Attention: 128-row tiles of one query each for a decode step, 4x its chunk's dense decode)
+FA2_CHUNK_FAMILIES = ("flash2", "flash-decoding")
+
+
 def _evaluate(hw, spec: Algorithm, wl: Workload, timed: bool) -> Result:
-    if hw.kind == "gpu" and spec.family.startswith("flashinfer") and wl.pattern:
+    if hw.kind == "gpu" and wl.pattern and "chunked" in wl.pattern and (
+            spec.family.startswith("flashinfer") or spec.family in FA2_CHUNK_FAMILIES):
         from simulator.flashinfer_chunks import virtual_batches, with_chunks
 
-        if (virtual := virtual_batches(spec.family, wl)) is not None:  # chunked: the engine's one request per chunk
+        try:
+            virtual = virtual_batches(spec.family, wl)
+        except Unsupported:
+            if spec.family not in FA2_CHUNK_FAMILIES:
+                raise
+            virtual = None  # pieces of unequal lengths: FA2 runs the mask as a block list (simulator.block_sparse)
+        if virtual is not None:  # chunked: the engine's one request per chunk
             return with_chunks(_evaluate(hw, spec, virtual, timed), wl, virtual)
     try:
         check_kernel(hw, spec.family, wl)

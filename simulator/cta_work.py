@@ -112,12 +112,21 @@ def _no_extra(full, partial):
     return 0.0
 
 
+def _split_prologue(full, partial, pro_t):
+    """A split CTA's fixed cycles: its prologue (Q, the first K/V, their latency) where the split holds a tile; none
+    where the mask leaves it none, since the kernel returns before loading anything (FA2's
+    compute_attn_1rowblock_splitkv: n_block_min >= n_block_max, "We exit early and write 0 to gOaccum and -inf to
+    gLSEaccum"; its few hundred cycles of zero stores are left out)."""
+    return np.where(full + partial > 0, pro_t, 0.0)
+
+
 def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np.ndarray:
     """Work of each CTA of one head's grid: rows in order, each row's splits together."""
     split_tiles = per_split(tiles) if splits > 1 and tiles.pattern else None
     if split_tiles is not None:
         full, partial = split_tiles
-        return (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
+        return (_split_prologue(full, partial, pro_t) + row_extra(full, partial) + full * full_t
+                + partial * part_t).ravel()
     work = pro_t + row_extra(tiles.row_full, tiles.row_partial) + (tiles.row_full * full_t
                                                                    + tiles.row_partial * part_t) / splits
     return np.repeat(work, splits)
@@ -131,8 +140,21 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     split_tiles = None if is_columns(splits) or splits <= 1 or not tiles.pattern else per_split(tiles)
     if split_tiles is not None:
         full, partial = split_tiles
-        works = (pro_t + row_extra(full, partial) + full * full_t + partial * part_t).ravel()
-        return grid_makespan(works, heads, slots, longest_first=longest_first)
+        works = (_split_prologue(full, partial, pro_t) + row_extra(full, partial) + full * full_t
+                 + partial * part_t).ravel()
+        span = grid_makespan(works, heads, slots, longest_first=longest_first)
+        if tail is None or row_extra is not _no_extra or works.size * heads > OCCUPANCY_CTAS_PER_SLOT * slots:
+            return span
+        # at each SM's own occupancy, as an unsplit masked grid's: a window's few busy splits share their SMs with
+        # splits that exit at once, not with CTAs as long as themselves (FA2, a window(4k) decode over 32k keys:
+        # 5 splits had come out 1.7x 4 splits, the same 32 tiles a busy CTA)
+        sms, k, work_at = tail
+        if k <= 1:
+            return span
+        at = {m: work_at(m) for m in range(1, k)}
+        at[k] = (full_t, pro_t, part_t)
+        by_m = {m: (_split_prologue(full, partial, p) + full * f + partial * q).ravel() for m, (f, p, q) in at.items()}
+        return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
     if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
         # a split takes ceil(n / splits) of a row's n key blocks (FA2's n_blocks_per_split, FA3's and FA4's
         # get_n_block_min_max), the last ones fewer: in one wave the longest sets the time, over more waves the

@@ -80,3 +80,40 @@ def test_no_sinks_note_where_the_baseline_follows_the_mask(pattern):
 
     row = simulate("h100", "flash3", seq_len=32768, pattern=pattern)
     assert "baseline dense non-causal" not in (row["note"] or "")
+
+
+@pytest.mark.parametrize("algo", ["flash2", "flash-decoding"])
+@pytest.mark.parametrize("hw_name", ["h100", "a100"])
+def test_fa2_runs_a_chunked_decode_step_as_its_chunk_dense(algo, hw_name):
+    """FA2 takes no chunk mask: an engine sends its chunked layers as one request per chunk (vLLM's virtual
+    batches, as to FlashInfer), so a decode step over 12k keys in 8k chunks is the dense step over its chunk's 4k;
+    as a block list it had run 128-row tiles of one query each, 4x slower."""
+    from simulator.api import simulate
+
+    shape = dict(seq_len=1, batch=32, heads=40, kv_heads=8, head_dim=128)
+    chunked = simulate(hw_name, algo, kv_len=12288, pattern="causal&chunked(8k)", **shape)
+    dense = simulate(hw_name, algo, kv_len=4096, **shape)
+    assert chunked["time_s"] == pytest.approx(dense["time_s"], rel=1e-9)
+
+
+def test_fa2_runs_a_chunked_prefill_of_whole_chunks_as_a_batch_of_causal_chunks():
+    from simulator.api import simulate
+
+    chunked = simulate("h100", "flash2", seq_len=32768, heads=40, kv_heads=8, pattern="causal&chunked(8k)")
+    batch = simulate("h100", "flash2", seq_len=8192, batch=4, heads=40, kv_heads=8, causal=True)
+    assert chunked["time_s"] == pytest.approx(batch["time_s"], rel=1e-9)
+    # pieces of unequal lengths: the block list it ran before, not refused
+    cut = simulate("h100", "flash2", seq_len=30720, heads=40, kv_heads=8, pattern="causal&chunked(8k)")
+    assert 0 < cut["time_s"] < chunked["time_s"]
+
+
+@pytest.mark.parametrize("splits", [4, 5, 7])
+def test_a_window_decodes_busy_splits_do_not_share_their_sms_with_empty_ones(splits):
+    """FA2 splits the whole cache: a window(4k) over 32k keys leaves its keys in one split a head, and the others
+    return before loading anything. 5 splits (160 CTAs on 132 SMs) had run the busy CTAs at half their SM, 1.7x
+    the 4 splits that hold the same 32 tiles a busy CTA."""
+    from simulator.api import simulate
+
+    shape = dict(seq_len=1, kv_len=32768, heads=32, kv_heads=8, head_dim=128, pattern="window(4k)")
+    four = simulate("h100", "flash-decoding", num_splits=4, **shape)["time_s"]
+    assert simulate("h100", "flash-decoding", num_splits=splits, **shape)["time_s"] == pytest.approx(four, rel=0.02)
