@@ -73,16 +73,21 @@ METHODS = {
     "streamingllm": Method(
         "sinks(4)|window(2000)",
         source="StreamingLLM, Xiao et al. arXiv 2309.17453; mit-han-lab/streaming-llm run_streaming_llama.py "
-               "(start_size=4, recent_size=2000)"),
+               "(start_size=4, recent_size=2000)",
+        note="a prompt as the sink-and-window mask; a decode step or chunk over the cache StreamingLLM keeps "
+             "(StartRecentKVCache evicts all but the 4 sinks and the 2,000 recent tokens): dense over those"),
     "natten": Method(
         "window2d({side},{side},7,7)", causal=False,
         source="Neighborhood Attention, Hassani et al. (NAT, CVPR 2023: 7x7 kernels); SHI-Labs/NATTEN fused kernels "
                "(Hopper/Blackwell FNA tiles and token permutation)",
         note="a square grid of seq-len tokens"),
     "moba": Method(
-        "topk(3)", estimate="moba-gate", algorithm="nsa-select@kv-outer", block_size=4096,
-        source="MoBA, Lu et al. arXiv 2502.13189 (chunks of 4096, top-3 including the current); MoonshotAI/MoBA "
-               "moba_efficient.py (gate, then FlashAttention varlen per chunk over its gathered queries, merged)"),
+        "topk(12)", estimate="moba-gate", algorithm="nsa-select@kv-outer", block_size=4096,
+        source="MoBA, Lu et al. arXiv 2502.13189, Sec. 3.3: Llama-8B-1M-MoBA, 'block size to 4096 and the top-K "
+               "parameter to 12' (95.31% sparse at 1M), the model its Fig. 2a 6.5x at 1M is timed on, as "
+               "MoonshotAI/MoBA examples/llama.py defaults (--moba-chunk-size 4096, --moba-topk 12; the current chunk "
+               "one of the 12); moba_efficient.py (gate, then FlashAttention varlen per chunk over its gathered "
+               "queries, merged)"),
     "quest": Method(
         "budget(4k)", causal=False, estimate="quest", algorithm="flashinfer-decode",
         source="Quest, Tang et al. arXiv 2406.10774; mit-han-lab/Quest estimate.cu, topk.cu (a 4096-token budget, "
@@ -166,9 +171,10 @@ def dense_reason(name: str, point: dict) -> str | None:
 
 
 def several_calls(name: str, point: dict) -> bool:
-    """Whether method ``name``'s code makes several kernel calls for ``point`` (``method_calls``)."""
+    """Whether method ``name``'s code makes its own kernel calls for ``point`` (``method_calls``): DuoAttention's two
+    and StreamingLLM's one over its evicted cache, where the queries are not the keys (decode, chunked prefill)."""
     seq_len = point.get("seq_len", 4096)
-    return name == "duoattention" and seq_len != (point.get("kv_len") or seq_len)
+    return name in ("duoattention", "streamingllm") and seq_len != (point.get("kv_len") or seq_len)
 
 
 def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
@@ -232,6 +238,8 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
         return None
     seq_len = point.get("seq_len", 4096)
     kv_len = point.get("kv_len") or seq_len
+    if name == "streamingllm":
+        return _streaming_call(point, seq_len, kv_len)
     heads, kv = point.get("heads", 32), point.get("kv_heads") or point.get("heads", 32)
     group = heads // kv if heads % kv == 0 else 1
     stream_kv = round(METHODS[name].params["streaming"] * kv)
@@ -250,6 +258,29 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
             + (f" (run here on {algo}, as asked)" if algo != "flash2" else "")
             + (" (run here not causal, as asked)" if not plain["causal"] else ""))
     return note, calls
+
+
+STREAM_START, STREAM_RECENT = 4, 2000  # streaming-llm run_streaming_llama.py: start_size=4, recent_size=2000
+
+
+def _streaming_call(point: dict, seq_len: int, kv_len: int) -> tuple[str, list[dict]]:
+    """StreamingLLM where the queries are not the keys: its cache (streaming_llm/kv_cache.py StartRecentKVCache)
+    keeps the first STREAM_START and the last STREAM_RECENT tokens and evicts the rest, making room for the coming
+    ones first (``evict_for_space``: the cache and the new tokens together at most start + recent), so a decode step
+    or a chunk attends that many keys, dense, causal (the machine's FlashAttention: a plain attention call over the
+    cache), not the whole sequence under a mask; the baseline is the dense call over every key."""
+    from simulator.api import default_algorithm, hardware
+
+    cache = min(kv_len, max(STREAM_START + STREAM_RECENT, seq_len))
+    algo = point.get("algorithm") or default_algorithm(hardware(point.get("hardware", "h100")))
+    plain = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity", "block_size")}
+    plain.update(algorithm=algo, causal=point.get("causal", True), baseline=algo, kv_len=cache)
+    step = "decode step" if seq_len == 1 else f"{seq_len:,}-token chunk"
+    note = (f"StreamingLLM keeps {STREAM_START} sink and {STREAM_RECENT:,} recent tokens and evicts the rest "
+            f"(run_streaming_llama.py: StartRecentKVCache, start_size {STREAM_START}, recent_size {STREAM_RECENT}): "
+            f"its {step} is dense attention over {cache:,} keys, not {kv_len:,} under a mask"
+            + (" (run here not causal, as asked)" if not plain["causal"] else ""))
+    return note, [plain]
 
 
 def fill_pattern(name: str, pattern: str, point: dict) -> str:
