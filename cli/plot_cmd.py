@@ -100,6 +100,7 @@ def sparsity(output, **opts):
     from cli.plots.style import check_output
 
     check_output(output)
+    _sparsity_resizes(opts)
     if opts.get("sparsity") is None:  # a sparsity axis needs sparsities: the range the examples use
         from cli._notes import later
 
@@ -115,6 +116,17 @@ def sparsity(output, **opts):
         rows = sparsity_rows(expand_points(opts))
     sparsity_figure(*_usable(rows, "speedup"), output)
     _done(output)
+
+
+def _sparsity_resizes(opts: dict) -> None:
+    """Refuse a selection kernel (nsa-select: NSA's and MoBA's presets), whose topk(k) no --sparsity resizes, before
+    the axis's points run: the first of them had failed on its dense form ('bad pattern causal for nsa-select')."""
+    for point in expand_points({**opts, "sparsity": [0.5]}):
+        if (point.get("algorithm") or "").startswith("nsa-select"):
+            what = f"--method {opts['method']}" if opts.get("method") else f"--algo {point['algorithm']}"
+            raise UserError(f"plot sparsity: {what} runs nsa-select, which keeps the topk(k) blocks of its pattern a "
+                            "token, and no --sparsity resizes k; set k in --pattern 'topk(k)' and compare runs of "
+                            "attnsim simulate or attnsim sweep")
 
 
 def _reachable_rows(opts: dict) -> list[dict]:

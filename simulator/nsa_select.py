@@ -55,7 +55,8 @@ def selection(wl) -> tuple[int, int]:
     names = sorted(leaf.name for leaf in leaves)
     if names != ["causal", "topk"] or "|" in wl.mask_expr or "heads" in wl.mask_expr:
         raise UserError(f"bad pattern {wl.mask_expr or '(none)'} for nsa-select: each token attends the topk(k) "
-                        f"blocks it selects, causally; use --causal --pattern 'topk(16)' (NSA: 16 blocks of 64)")
+                        f"blocks it selects, causally; use --causal --pattern 'topk(k)' (NSA: topk(16) of 64-key blocks; "
+                        f"MoBA: topk(12) of 4096-key chunks)")
     if np.any(wl.sparsity):
         raise UserError(f"nsa-select keeps the topk(k) blocks of its pattern a token, which no --sparsity resizes: got "
                         f"--sparsity {float(np.max(wl.sparsity)):g} (a sparsity sweep or plot sets one); drop it and set k in "

@@ -150,3 +150,30 @@ def test_streamingllm_decodes_over_the_cache_it_keeps(seq_len, kv_len, keys):
     (full,) = run_points([dict(hardware="a100", algorithm="flash2", heads=32, kv_heads=8, seq_len=seq_len,
                                kv_len=kv_len, causal=True)])
     assert row["speedup"] == pytest.approx(full["time_s"] / dense["time_s"], rel=1e-6)
+
+
+def test_sparsity_solves_minferences_vertical_slash_at_128k_and_past():
+    """The solver's top probe (vertical_slash(131072,131072)) passed the lowering's work limit, and a --sparsity
+    the preset itself sits near had failed on a pattern the user never wrote; the search now caps its sizes where
+    they lower, and a target past them says the range with that cap."""
+    from einsum_cascades.errors import UserError
+    from simulator.api import run_points
+
+    (row,) = run_points([dict(hardware="h100", method="minference", seq_len=131072, sparsity=0.6)])
+    assert row["block_density"] == pytest.approx(0.4, abs=0.01)
+    assert row["lowered_pattern"].startswith("causal&vertical_slash(")
+    with pytest.raises(UserError, match="cannot reach sparsity 0.5 .* capped where lowering them passes the work"):
+        run_points([dict(hardware="h100", method="minference", seq_len=1 << 20, sparsity=0.5)])
+
+
+@pytest.mark.parametrize("method", ["nsa", "moba"])
+def test_plot_sparsity_of_a_selection_kernel_says_no_sparsity_resizes_it(method, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    r = CliRunner().invoke(cli, ["plot", "sparsity", "--method", method, "--seq-len", "32k", "-o",
+                                 str(tmp_path / "x.png")])
+    assert r.exit_code == 2
+    line = r.output.strip().splitlines()[-1]
+    assert f"--method {method} runs nsa-select" in line and "no --sparsity resizes k" in line

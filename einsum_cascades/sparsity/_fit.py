@@ -3,7 +3,7 @@
 import math
 
 from einsum_cascades.errors import UserError
-from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern
+from einsum_cascades.sparsity._expr import GRIDS, SELECTORS, Pattern, PatternError
 from einsum_cascades.sparsity import _vslash as vslash
 from einsum_cascades.sparsity._limits import check_pattern
 from einsum_cascades.sparsity._lowering import TileCounts, tile_counts
@@ -50,6 +50,28 @@ def _has_size(p: Pattern, skip: tuple = ()) -> bool:
     return any(_has_size(x, skip) for x in p.parts) if p.parts else bool(p.args)
 
 
+def _lowerable_top(lowered, lo: float, hi: float) -> float | None:
+    """None where the largest scale lowers; else the largest scale between ``lo`` and ``hi`` that does, by bisection
+    (MInference's vertical_slash at 128k queries: the search's top probe, vertical_slash(131072,131072), walks more
+    lines than a lowering may, and the user's --sparsity had failed on a pattern they never wrote). ``lo``
+    failing too: its own error, the pattern as scaled there."""
+    try:
+        lowered(hi)
+        return None
+    except PatternError:
+        pass
+    lowered(lo)  # raises if even the smallest scale cannot lower: nothing to solve over
+    good, bad = lo, hi
+    for _ in range(FIT_STEPS):
+        mid = (good + bad) / 2
+        try:
+            lowered(mid)
+            good = mid
+        except PatternError:
+            bad = mid
+    return good
+
+
 def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: int,
                 block_kv: int) -> tuple[Pattern, TileCounts]:
     """Scale every size in ``text`` by one factor so the block sparsity (1 - block density) gets as
@@ -77,11 +99,15 @@ def fit_pattern(text: str, sparsity: float, seq_len: int, kv_len: int, block_q: 
         return p, memo[p]
 
     lo, hi = -LOG2_SCALE_RANGE, LOG2_SCALE_RANGE
+    capped = _lowerable_top(lowered, lo, hi)  # the search's own top probe may pass a lowering's work limit
+    hi = capped if capped is not None else hi
     d_lo, d_hi = lowered(lo)[1].block_density, lowered(hi)[1].block_density
     tile = 1.0 / lowered(lo)[1].total
     if not d_lo - tile / 2 <= target <= d_hi + tile / 2:
         raise UserError(f"pattern {text!r} cannot reach sparsity {sparsity} at seq-len {seq_len}, kv-len {kv_len}, "
-                        f"{block_q}x{block_kv} tiles: its block sparsity ranges over [{1 - d_hi:.4f}, {1 - d_lo:.4f}]")
+                        f"{block_q}x{block_kv} tiles: its block sparsity ranges over [{1 - d_hi:.4f}, {1 - d_lo:.4f}]"
+                        + (" (its sizes capped where lowering them passes the work limit)" if capped is not None
+                           else ""))
     for _ in range(FIT_STEPS):
         mid = (lo + hi) / 2
         if lowered(mid)[1].block_density < target:
