@@ -50,9 +50,11 @@ METHODS = {
         shape=dict(heads=64, kv_heads=4)),
     "duoattention": Method(
         "heads({full}: full, {stream}: sinks(64)|window(256))", algorithm="flash2",
-        params=dict(streaming=0.5, streaming_pattern="sinks(64)|window(256)"),
+        params=dict(streaming=0.5, streaming_mha=0.75, streaming_pattern="sinks(64)|window(256)"),
         source="DuoAttention, Xiao et al. arXiv 2410.10819; mit-han-lab/duo-attention README (sink_size=64, "
-               "recent_size=256, sparsity=0.5: half the KV heads streaming); duo_attn/patch/llama.py: inference "
+               "recent_size=256; 'a 25% retrieval head ratio for Llama-2-7B (MHA) and 50% for Llama-3-8B (GQA)', "
+               "its efficiency figures: three quarters of an MHA model's KV heads streaming, half of a GQA "
+               "model's); duo_attn/patch/llama.py: inference "
                "prefills a prompt with flash_attn_func on every head, and decodes with two flash_attn_func calls "
                "(retrieval heads over the cache, streaming heads over sink and recent keys); the streaming heads "
                "on Block-Sparse-Attention (streaming_attn_implementation 'blocksparse', FA2-based) are its training "
@@ -170,6 +172,15 @@ def dense_reason(name: str, point: dict) -> str | None:
     return dense[0] + (f" (run here {' and '.join(asked)}, as asked)" if asked else "")
 
 
+def streaming_share(point: dict) -> float:
+    """The share of DuoAttention's KV heads that stream: its README's efficiency setting, a 25% retrieval head ratio
+    for an MHA model (Llama-2-7B) and 50% for a GQA one (Llama-3-8B)."""
+    params = METHODS["duoattention"].params
+    heads = point.get("heads", 32)
+    kv = point.get("kv_heads") or heads
+    return params["streaming_mha"] if kv == heads else params["streaming"]
+
+
 def several_calls(name: str, point: dict) -> bool:
     """Whether method ``name``'s code makes its own kernel calls for ``point`` (``method_calls``): DuoAttention's two
     and StreamingLLM's one over its evicted cache, where the queries are not the keys (decode, chunked prefill)."""
@@ -209,8 +220,9 @@ def dense_call(name: str, point: dict) -> tuple[str, dict] | None:
         kv = point.get("kv_heads") or point.get("heads", 32)
         if seq_len != kv_len:
             return None  # its two calls: method_calls
-        if round(METHODS[name].params["streaming"] * kv) == 0:
-            return (f"DuoAttention's half of {kv} KV head streaming rounds to none: every head a retrieval head, "
+        if round(streaming_share(point) * kv) == 0:
+            return (f"DuoAttention's {streaming_share(point):.0%} of {kv} KV head streaming rounds to none: every head a "
+                    "retrieval head, "
                     "dense (FA2, as its retrieval heads run)", dict(algorithm="flash2"))
         return ("DuoAttention prefills a prompt dense: with queries and keys one sequence its code calls "
                 "flash_attn_func(causal=True) on every head (duo_attn/patch/llama.py, "
@@ -242,7 +254,7 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
         return _streaming_call(point, seq_len, kv_len)
     heads, kv = point.get("heads", 32), point.get("kv_heads") or point.get("heads", 32)
     group = heads // kv if heads % kv == 0 else 1
-    stream_kv = round(METHODS[name].params["streaming"] * kv)
+    stream_kv = round(streaming_share(point) * kv)
     full_kv = kv - stream_kv
     plain = {k: v for k, v in point.items() if k not in ("method", "pattern", "estimate", "sparsity", "block_size")}
     algo = point.get("algorithm") or "flash2"  # flash_attn_func, unless --algo asks for another kernel
@@ -296,7 +308,7 @@ def fill_pattern(name: str, pattern: str, point: dict) -> str:
                             f"use a square such as 16k (128^2), 64k, 256k or 1m")
         return pattern.format(side=side)
     heads, kv = point["heads"], point.get("kv_heads") or point["heads"]
-    stream_kv = round(m.params["streaming"] * kv)
+    stream_kv = round(streaming_share(point) * kv)
     group = heads // kv if heads % kv == 0 else 1
     if stream_kv == 0 or stream_kv == kv:  # one kind of head only
         return "full" if stream_kv == 0 else m.params["streaming_pattern"]

@@ -45,12 +45,13 @@ def test_explicit_options_win_over_the_preset():
 
 
 @pytest.mark.parametrize("heads, kv_heads, expected", [
-    (32, 32, "heads(16: full, 16: sinks(64)|window(256))"),
+    (32, 32, "heads(8: full, 24: sinks(64)|window(256))"),  # MHA: a 25% retrieval ratio (the README's Llama-2-7B)
     (32, 8, "heads(16: full, 16: sinks(64)|window(256))"),  # 4 of 8 KV heads streaming, 4 query heads each
     (64, 2, "heads(32: full, 32: sinks(64)|window(256))"),
     (8, 1, "full"),  # half of one KV head rounds to none
 ])
-def test_duoattention_streams_half_the_kv_heads(heads, kv_heads, expected):
+def test_duoattention_streams_half_a_gqa_models_kv_heads_and_three_quarters_of_an_mha_models(heads, kv_heads,
+                                                                                             expected):
     assert fill_pattern("duoattention", METHODS["duoattention"].pattern,
                         dict(heads=heads, kv_heads=kv_heads)) == expected
 
@@ -277,10 +278,10 @@ def test_duoattention_runs_what_its_inference_code_runs():
     assert dec["baseline_time_s"] == base["time_s"] and dec["speedup"] == pytest.approx(base["time_s"] / dec["time_s"])
     assert dec["note"].startswith("DuoAttention's decode is 2 flash_attn_func calls") and dec["speedup"] > 1
     (chunk,) = run_points([dict(method="duoattention", seq_len=4096, kv_len=65536)])  # chunked prefill: 320 + 4096
-    assert "16 streaming heads over 4,416" in chunk["note"]
+    assert "24 streaming heads over 4,416" in chunk["note"]  # MHA (32 / 32 by default): three quarters streaming
     text = CliRunner().invoke(cli, ["simulate", "--method", "duoattention", "--seq-len", "1", "--kv-len", "32k",
                                     "--explain"])
-    assert text.exit_code == 0 and "call 2 of 2 (16 query heads, 321 keys)" in text.output, text.output
+    assert text.exit_code == 0 and "call 2 of 2 (24 query heads, 321 keys)" in text.output, text.output
     result = CliRunner().invoke(cli, ["simulate", "--method", "duoattention", "--model", "llama3-8b", "--hw", "a100",
                                       "--seq-len", "128k", "--format", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["pattern"] is None, result.output

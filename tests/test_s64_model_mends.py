@@ -177,3 +177,13 @@ def test_plot_sparsity_of_a_selection_kernel_says_no_sparsity_resizes_it(method,
     assert r.exit_code == 2
     line = r.output.strip().splitlines()[-1]
     assert f"--method {method} runs nsa-select" in line and "no --sparsity resizes k" in line
+
+
+def test_duoattention_streams_three_quarters_of_an_mha_models_kv_heads():
+    """The README's efficiency setting: a 25% retrieval head ratio for Llama-2-7B (MHA), 50% for Llama-3-8B (GQA);
+    the preset had streamed half of every model's heads."""
+    from simulator.methods import streaming_share
+
+    assert streaming_share(dict(heads=32, kv_heads=32)) == 0.75
+    assert streaming_share(dict(heads=32)) == 0.75
+    assert streaming_share(dict(heads=32, kv_heads=8)) == 0.5
