@@ -99,13 +99,15 @@ def run_only(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int = 0) -
 
 
 ATTENTION_INPUTS = {"Q": "Q[e,p]", "K": "K[e,m]", "V": "V[f,m]"}  # features first, then positions
+POSITION_RANKS = {"Q": "p", "K": "m", "V": "m"}  # the family of each input's positions index: the workload's P or M
 
 
 def attention_input_error(cascade) -> str | None:
     """Why an attention cascade's inputs are not Q, K and V as attnsim feeds them, pointing at the line: a tensor
-    read that no line computes (most often a name mistyped, or a line left out), or Q, K or V read with other than
-    two indices (features, then positions: the executor's random inputs and the compiler's extents take them so);
-    None where they are."""
+    read that no line computes (most often a name mistyped, or a line left out), Q, K or V read with other than
+    two indices (features, then positions: the executor's random inputs and the compiler's extents take them so),
+    or with a rank the workload does not bind there (a positions index takes the query ranks p or the key ranks m,
+    a features index no position rank: ``V[f,z]`` would otherwise be priced with Z = F); None where they are."""
     where = getattr(cascade, "source", None) or cascade.name
     extra = [t for t in cascade.inputs if t not in ATTENTION_INPUTS]
     if extra:
@@ -119,6 +121,33 @@ def attention_input_error(cascade) -> str | None:
                 return (f"{where}:{e.line.lineno}: {acc} reads the attention input {acc.tensor} with {count}: it is "
                         f"{ATTENTION_INPUTS[acc.tensor]}, features then positions (a rank split goes inside an "
                         "index: Q[g*E0 + e0, p])")
+    return _unbound_rank_error(cascade, where)
+
+
+def _unbound_rank_error(cascade, where: str) -> str | None:
+    """A Q, K or V read whose positions index walks other than the query (Q) or key (K, V) ranks, or whose features
+    index walks a position rank: the extents of every rank the cost model prices come from these reads."""
+    from einsum_cascades.passes import families
+
+    fam = families(cascade)
+    for e in cascade.einsums:
+        for acc in e.reads:
+            if acc.tensor not in ATTENTION_INPUTS:
+                continue
+            (features, positions), want = acc.indices, POSITION_RANKS[acc.tensor]
+            what = "query" if want == "p" else "key"
+            bad = next((v for v in positions.vars() if fam.get(v) != want), None)
+            if bad is not None:
+                return (f"{where}:{e.line.lineno}: {acc} reads the attention input {acc.tensor} with rank {bad} at its "
+                        f"positions, which the workload does not bind: it is {ATTENTION_INPUTS[acc.tensor]}, features "
+                        f"then positions, and the positions index takes the {what} rank {want} or a partition of it "
+                        f"({want}1*{want.upper()}0 + {want}0)")
+            bad = next((v for v in features.vars() if fam.get(v) in POSITION_RANKS.values()), None)
+            if bad is not None:
+                return (f"{where}:{e.line.lineno}: {acc} reads the attention input {acc.tensor} with the position rank "
+                        f"{bad} among its features: it is {ATTENTION_INPUTS[acc.tensor]}, features then positions, and "
+                        f"the features index takes a feature rank ({ATTENTION_INPUTS[acc.tensor][2]}, or a split such "
+                        f"as g*E0 + e0), not a rank of the p or m families")
     return None
 
 

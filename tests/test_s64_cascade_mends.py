@@ -1,0 +1,74 @@
+"""Mends of a user audit's cascade findings (s64): a Q, K or V read with a rank the workload does not bind is
+refused where the cascade is loaded (``V[f,z]`` had been priced with Z = F)."""
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from einsum_cascades import load_cascade
+
+SOFTMAX = ("QK[m,p] = Q[e,p] * K[e,m]\nGM[p] = max(QK[m,p])\nSN[m,p] = exp(QK[m,p] - GM[p])\n"
+           "SD[p] = sum(SN[m,p])\nA[m,p] = SN[m,p] / SD[p]\nAV[f,p] = A[m,p] * V[f,m]\n")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_line_error(*args) -> str:
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.output, r.output
+    return lines[0]
+
+
+def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+# 1. a rank the workload does not bind
+
+
+@pytest.mark.parametrize("command", [("cascade", "show"), ("simulate", "--hw", "fusemax", "--algo"),
+                                     ("simulate", "--hw", "h100", "--algo"), ("cascade", "check")])
+def test_a_typoed_key_rank_on_v_is_refused_naming_tensor_rank_and_ranks_allowed(tmp_path, command):
+    """AV[f,p] = QK[m,p] * V[f,z] showed mac=F*M*P*Z and was simulated with Z = F (100x FuseMax's cost)."""
+    path = _file(tmp_path, "# reference: none\nQK[m,p] = Q[e,p] * K[e,m]\nAV[f,p] = QK[m,p] * V[f,z]\n")
+    line = one_line_error(*command, path)
+    assert ":3: V[f,z] reads the attention input V with rank z at its positions" in line
+    assert "it is V[f,m], features then positions" in line and "the key rank m or a partition of it" in line
+
+
+def test_a_query_rank_at_the_keys_positions_is_refused(tmp_path):
+    line = one_line_error("cascade", "show", _file(tmp_path, SOFTMAX.replace("K[e,m]", "K[e,p]")))
+    assert "K[e,p] reads the attention input K with rank p at its positions" in line and "key rank m" in line
+
+
+def test_a_position_rank_among_the_features_is_refused(tmp_path):
+    line = one_line_error("cascade", "show", _file(tmp_path, SOFTMAX.replace("V[f,m]", "V[p,m]")))
+    assert "V[p,m] reads the attention input V with the position rank p among its features" in line
+
+
+def test_the_same_wording_as_a_miscounted_input():
+    """The three-index read refused before reads as the new refusal does: the read, the input, what it is."""
+    from einsum_cascades import parse_cascade
+    from einsum_cascades.reference import attention_input_error
+
+    three = attention_input_error(parse_cascade(SOFTMAX.replace("Q[e,p]", "Q[e,p,m]"), "mine"))
+    unbound = attention_input_error(parse_cascade(SOFTMAX.replace("Q[e,p]", "Q[e,z]"), "mine"))
+    assert "Q[e,p,m] reads the attention input Q with 3 indices: it is Q[e,p], features then positions" in three
+    assert "Q[e,z] reads the attention input Q with rank z at its positions" in unbound
+    assert "it is Q[e,p], features then positions" in unbound and "the query rank p" in unbound
+
+
+def test_bundled_cascades_and_partitions_still_load():
+    """Partitions of p and m (lightning's p1*P0 + p0, split-KV's m2*M1*M0 + ...) and a split feature rank
+    (differential's g*E0 + e0) are bound ranks."""
+    from einsum_cascades import cascade_names
+
+    for name in cascade_names():
+        load_cascade(name)
+
