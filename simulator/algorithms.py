@@ -115,6 +115,22 @@ def _check_attention(name: str) -> None:
                         f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)}, and its ranks are "
                         f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
                         "partitions p1, p0 and m1, m0)")
+    if (passes := cascade.passes().get("p", 1)) > 1:
+        raise UserError(_query_passes_error(name, cascade, passes))
+
+
+def _query_passes_error(name: str, cascade, passes: int) -> str:
+    """Why a cascade with passes over the queries cannot be costed: both compilers walk each query tile's keys, so
+    a reduction over the queries read back over them (a softmax over p) would be priced as one pass."""
+    from einsum_cascades.passes import families
+
+    fam = families(cascade)
+    first = next(e for e in cascade.einsums if any(fam[v] == "p" for v in e.reduced)
+                 and not any(fam[v] == "p" for v in e.out_vars))
+    return (f"cascade {name!r}: {passes} passes over the query rank p are not modelled ({first.output} reduces over "
+            f"the queries in '{first.text}' and a later Einsum reads it back over p): attnsim costs cascades that "
+            "make one pass over the queries, each query's passes over the keys m (reductions over m, as a softmax "
+            "over the keys)")
 
 
 REFERENCE_NOTE_TOLERANCE = 1e-6  # a user's cascade off its reference by more (float64, small random inputs) says so

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from einsum_cascades import load_cascade
+from einsum_cascades.errors import UserError
 
 SOFTMAX = ("QK[m,p] = Q[e,p] * K[e,m]\nGM[p] = max(QK[m,p])\nSN[m,p] = exp(QK[m,p] - GM[p])\n"
            "SD[p] = sum(SN[m,p])\nA[m,p] = SN[m,p] / SD[p]\nAV[f,p] = A[m,p] * V[f,m]\n")
@@ -71,4 +72,33 @@ def test_bundled_cascades_and_partitions_still_load():
 
     for name in cascade_names():
         load_cascade(name)
+
+
+# 2. passes over the query rank
+
+
+COLUMN_SOFTMAX = ("# reference: none\nQK[m,p] = Q[e,p] * K[e,m]\nGM[m] = max(QK[m,p])\nSN[m,p] = exp(QK[m,p] - GM[m])\n"
+                  "SD[m] = sum(SN[m,p])\nA[m,p] = SN[m,p] / SD[m]\nAV[f,p] = A[m,p] * V[f,m]\n")
+
+
+@pytest.mark.parametrize("hw", ["h100", "fusemax"])
+def test_passes_over_the_queries_are_refused_where_costed(tmp_path, hw):
+    """A softmax over the queries (passes: m=1, p=3) was priced as one pass: 7.19 ms on an H100 where the 3-pass
+    softmax over the keys takes 11.5 ms, 19.9 ms on FuseMax against 161 ms."""
+    path = _file(tmp_path, COLUMN_SOFTMAX)
+    line = one_line_error("simulate", "--hw", hw, "--algo", path, "--seq-len", "16k", "--head-dim", "64")
+    assert "3 passes over the query rank p are not modelled" in line
+    assert "GM[m] = max(QK[m,p])" in line and "one pass over the queries" in line
+
+
+def test_passes_over_the_queries_are_refused_by_the_python_api(tmp_path):
+    from simulator import simulate
+
+    with pytest.raises(UserError, match="passes over the query rank p are not modelled"):
+        simulate(hw="fusemax", algo=_file(tmp_path, COLUMN_SOFTMAX), seq_len=1024)
+
+
+def test_cascade_show_still_shows_passes_over_the_queries(tmp_path):
+    r = run("cascade", "show", _file(tmp_path, COLUMN_SOFTMAX))
+    assert r.exit_code == 0 and "passes: e=1, f=1, m=1, p=3" in r.output
 
