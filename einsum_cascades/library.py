@@ -28,8 +28,9 @@ def _names() -> tuple[str, ...]:
 
 
 def load_cascade(name_or_path: str):
-    """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else. A file is
-    parsed once while it is unchanged (same modification time and size): a plan is made once per cascade."""
+    """A bundled cascade by name, or a user's cascade file by path; ``UserError`` for anything else, a cascade whose
+    inputs are not Q, K and V as attnsim feeds them included. A file is parsed once while it is unchanged (same
+    modification time and size): a plan is made once per cascade."""
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise UserError(f"bad cascade {name_or_path!r}: a bundled cascade's name or a path to a {SUFFIX} file")
     name_or_path = os.fspath(name_or_path)
@@ -98,14 +99,24 @@ def _file(name_or_path: str, mtime_ns: int, size: int):
     text = read_user_text(path, "cascade file")  # size-capped, UTF-8 (a byte-order mark dropped), one-line errors
     from einsum_cascades.cascade import parse_cascade
 
-    return parse_cascade(text, path.stem, source=name_or_path)
+    return _attention(parse_cascade(text, path.stem, source=name_or_path))
 
 
 @lru_cache(maxsize=None)
 def _bundled(name: str):
     from einsum_cascades.cascade import parse_cascade
 
-    return parse_cascade(_library_dir().joinpath(f"{name}{SUFFIX}").read_text(encoding="utf-8"), name)
+    return _attention(parse_cascade(_library_dir().joinpath(f"{name}{SUFFIX}").read_text(encoding="utf-8"), name))
+
+
+def _attention(cascade):
+    """The cascade, once its inputs are Q, K and V read as attnsim feeds them (``attention_input_error``): what
+    ``cascade show``, ``check`` and ``simulate`` refuse, ``load_cascade`` refuses too."""
+    from einsum_cascades.reference import attention_input_error
+
+    if why := attention_input_error(cascade):
+        raise UserError(why)
+    return cascade
 
 
 def list_cascades() -> list[tuple[str, str]]:

@@ -104,11 +104,7 @@ def _check_attention(name: str) -> None:
     from einsum_cascades import load_cascade
     from einsum_cascades.passes import families
 
-    from einsum_cascades.reference import attention_input_error
-
-    cascade = load_cascade(name)
-    if why := attention_input_error(cascade):
-        raise UserError(why)
+    cascade = load_cascade(name)  # refuses a tensor no line computes and Q, K or V misread
     fam = families(cascade)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "

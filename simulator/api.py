@@ -157,7 +157,10 @@ def resolve_algorithm(hw, algo: str) -> Algorithm:
 def evaluate(hw, algo: str, wl: Workload, timed: bool = True) -> Result:
     """One algorithm (a family, or a cascade @ a mapping) on one machine (a loaded spec, or a name or TOML path) for
     one workload; ``timed`` False: the caller shows no time (the point cannot fit the machine's memory), so a
-    single-pass fused kernel skips scheduling its CTAs and its time is NaN (every other field as when timed)."""
+    single-pass fused kernel skips scheduling its CTAs and its time is NaN (every other field as when timed). A
+    Cascade that ``load_cascade`` gave is costed as its name or file (``cascade_algo``)."""
+    if type(algo) is not str:
+        algo = cascade_algo(algo)
     if type(algo) is not str or type(wl) is not Workload or not hasattr(hw, "kind"):
         hw = _checked_call(hw, algo, wl)
     if algo in ALGORITHMS:
@@ -174,11 +177,33 @@ def _checked_call(hw, algo, wl):
     """``evaluate``'s arguments named where they are not a machine, an algorithm's name and a Workload (a UserError,
     not an AttributeError from deep inside); the machine loaded where it is given by name."""
     if type(algo) is not str or not algo.strip():
-        raise UserError(f"evaluate: bad algo {short_repr(algo)}: a family such as flash3 or a cascade")
+        raise UserError(f"evaluate: bad algo {short_repr(algo)}: a family such as flash3, or a cascade's name or "
+                        "file path (or the Cascade load_cascade gives)")
     if type(wl) is not Workload:
         raise UserError(f"evaluate: the workload is {type(wl).__name__} {short_repr(wl)}: a Workload "
                         "(simulator.Workload(seq_len=..., ...)); simulate(hw, algo, **fields) takes the fields")
     return hw if hasattr(hw, "kind") else hardware(hw)
+
+
+def cascade_algo(algo):
+    """The name or file path a Cascade object is costed as: the one ``load_cascade`` loaded it from, while that
+    still gives this cascade (the cost model plans a cascade by its name, once per file version); any other value
+    as it is. A UserError for a Cascade parsed from text, or one whose file has changed since."""
+    from einsum_cascades.cascade import Cascade
+
+    if not isinstance(algo, Cascade):
+        return algo
+    from einsum_cascades import load_cascade
+
+    try:
+        loaded = load_cascade(algo.source)
+    except UserError:
+        loaded = None
+    if loaded is not algo and str(loaded) != str(algo):
+        raise UserError(f"bad algo: Cascade {algo.name!r} is not what load_cascade({algo.source!r}) gives now (parsed "
+                        "from text, or its file changed since): pass the cascade's name or file path, not a Cascade "
+                        "object, or a Cascade from load_cascade")
+    return algo.source
 
 
 @lru_cache(maxsize=256)
@@ -241,6 +266,7 @@ def simulate(hw="h100", algo: str | None = None, baseline: str | None = None, me
     if unknown := sorted(set(workload).difference(WORKLOAD_FIELDS)):
         raise UserError(f"simulate: {', '.join(map(repr, unknown))} is not a workload field (allowed: "
                         f"{', '.join(WORKLOAD_FIELDS)}); the machine is hw=, the algorithm algo=, a method method=")
+    algo, baseline = cascade_algo(algo), cascade_algo(baseline)
     for key, value in (("algo", algo), ("baseline", baseline), ("method", method)):
         if _bad_name(value):
             raise UserError(f"bad {key} {short_repr(value)}: {NAME_RULE}")

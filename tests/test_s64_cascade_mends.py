@@ -102,3 +102,50 @@ def test_cascade_show_still_shows_passes_over_the_queries(tmp_path):
     r = run("cascade", "show", _file(tmp_path, COLUMN_SOFTMAX))
     assert r.exit_code == 0 and "passes: e=1, f=1, m=1, p=3" in r.output
 
+
+# 3. the Python API: a Cascade object, and load_cascade's checks
+
+
+def test_evaluate_costs_a_cascade_load_cascade_gave_as_its_name():
+    """evaluate(hardware("fusemax"), load_cascade("attention-1pass"), W) said "bad algo '# Cascade 5, ...'"."""
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    wl = Workload(seq_len=4096, head_dim=64)
+    for hw in ("fusemax", "h100"):
+        by_object = evaluate(hardware(hw), load_cascade("attention-1pass"), wl)
+        assert by_object.time_s == evaluate(hardware(hw), "attention-1pass", wl).time_s
+
+
+def test_evaluate_costs_a_loaded_cascade_file_as_its_path(tmp_path):
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    path, wl = _file(tmp_path, SOFTMAX), Workload(seq_len=4096, head_dim=64)
+    assert evaluate(hardware("h100"), load_cascade(path), wl).time_s == evaluate(hardware("h100"), path, wl).time_s
+
+
+def test_simulate_takes_a_loaded_cascade_too():
+    from simulator import simulate
+
+    row = simulate(hw="fusemax", algo=load_cascade("attention-1pass"), seq_len=4096)
+    assert row["algorithm"] == "attention-1pass" and row["time_s"] == simulate(
+        hw="fusemax", algo="attention-1pass", seq_len=4096)["time_s"]
+
+
+def test_a_cascade_parsed_from_text_says_to_pass_its_name_or_path():
+    from einsum_cascades import parse_cascade
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    with pytest.raises(UserError, match="pass the cascade's name or file path, not a Cascade object"):
+        evaluate(hardware("fusemax"), parse_cascade(SOFTMAX, "mine"), Workload(seq_len=1024))
+
+
+def test_load_cascade_refuses_what_cascade_show_refuses(tmp_path):
+    """load_cascade on a file reading an undefined tensor (SDD) succeeded in Python; cascade show refused it."""
+    path = _file(tmp_path, SOFTMAX.replace("/ SD[p]", "/ SDD[p]"))
+    with pytest.raises(UserError, match="SDD is read but never computed"):
+        load_cascade(path)
+    assert "SDD is read but never computed" in one_line_error("cascade", "show", path)
+
