@@ -39,7 +39,8 @@ def load_cascade(name_or_path: str):
     version = file_version(name_or_path)
     if version is None and name_or_path.lower() in _names():  # names are case-blind, as hardware names are
         return _bundled(name_or_path.lower())
-    if version is None and name_or_path.endswith(SUFFIX):
+    if version is None and (name_or_path.endswith(SUFFIX) or os.sep in name_or_path or "/" in name_or_path) \
+            and not os.path.exists(name_or_path):  # a path: no name a typo of a bundled one
         raise UserError(f"cascade file {name_or_path!r}: no such file")
     if version is None:
         if os.path.isdir(name_or_path):

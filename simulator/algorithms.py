@@ -9,6 +9,7 @@ The built-in families are themselves mappings of library cascades: ``flash3`` is
 ``attention-3pass@flat`` on an accelerator.
 """
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,12 @@ def resolve(hw, algo: str, families: tuple, default: str) -> Algorithm:
 @lru_cache(maxsize=256)
 def _resolve(kind: str, hw_name: str, algo: str, families: tuple, default: str, _version) -> Algorithm:
     name, at, mapping = algo.rpartition("@") if "@" in algo else (algo, "", "")
+    if not _is_cascade(name) and (name.endswith(".cascade") or "/" in name or os.sep in name):
+        if not os.path.isfile(name):  # a path, not a family misspelt: what is wrong with it (none there, a directory)
+            from einsum_cascades import load_cascade
+
+            load_cascade(name)
+        raise UserError(f"cascade file {name!r}: --algo takes a cascade file whose name ends in .cascade")
     if not _is_cascade(name):
         if at and name in families:  # flash2@nosuch: a family and an '@' past which no machine is named
             raise UserError(f"bad {algo!r}: {mapping!r} after '@' is no machine (attnsim hw list, or a TOML path) and "

@@ -70,7 +70,7 @@ def test_linear_attention_is_far_faster_than_softmax_attention_at_64k():
 @pytest.mark.parametrize("algo, needle", [
     ("attention-1pass@fusemax", "accelerator configuration"),
     ("attention-1pass@bogus", "bad mapping 'bogus'"),
-    ("bogus.cascade@flash3", "unknown algorithm"),
+    ("bogus.cascade@flash3", "cascade file 'bogus.cascade': no such file"),
     ("attention-sigmoid@unfused", "the unfused GPU mapping runs standard attention"),
 ])
 def test_bad_mappings_are_one_line_exit_2(algo, needle):

@@ -1,5 +1,7 @@
 """Mends of a user audit's cascade findings (s64): a Q, K or V read with a rank the workload does not bind is
-refused where the cascade is loaded (``V[f,z]`` had been priced with Z = F)."""
+refused where the cascade is loaded (``V[f,z]`` had been priced with Z = F); passes over the query rank are refused
+where a cascade is costed; evaluate takes a Cascade load_cascade gave, and load_cascade checks what cascade show
+does; a missing cascade file is named as such."""
 
 import pytest
 from click.testing import CliRunner
@@ -149,3 +151,23 @@ def test_load_cascade_refuses_what_cascade_show_refuses(tmp_path):
         load_cascade(path)
     assert "SDD is read but never computed" in one_line_error("cascade", "show", path)
 
+
+# 4. a cascade file that is not there
+
+
+@pytest.mark.parametrize("algo", ["missing.cascade", "missing.cascade@flash3", "nodir/x.cascade", "./nodir/x"])
+def test_simulate_names_a_missing_cascade_file(algo):
+    """simulate --algo missing.cascade listed 600 characters of families instead of saying the file is missing."""
+    line = one_line_error("simulate", "--hw", "h100", "--algo", algo)
+    name = algo.partition("@")[0]
+    assert line == f"attnsim: error: cascade file {name!r}: no such file"
+
+
+def test_a_file_not_named_cascade_is_named_as_such(tmp_path):
+    path = _file(tmp_path, SOFTMAX, "mine.txt")
+    line = one_line_error("simulate", "--hw", "h100", "--algo", path)
+    assert f"cascade file {path!r}: --algo takes a cascade file whose name ends in .cascade" in line
+
+
+def test_a_misspelt_family_still_lists_the_families():
+    assert "unknown algorithm 'flash9' (did you mean flash4?)" in one_line_error("simulate", "--algo", "flash9")
