@@ -11,6 +11,7 @@ from dataclasses import replace
 import sympy as sp
 
 from simulator import gpu_model as gm
+from simulator.accel_model import UNIT_SHARE
 from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, runs_fa2
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
@@ -710,9 +711,15 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
         out.append(f"  (grid: {grid['work_tiles']:,} CTAs for {grid['slots']:,} slots, one partial wave: the call "
                    f"waits on its CTAs' own chains, its busiest unit, {busiest}, working "
                    f"{result.utilization[busiest]:.0%} of the time)")
-    if result.bound == "stall":  # an accelerator's pipeline (accel_model._result)
+    if result.bound == "stall":  # an accelerator's pipeline (accel_model._bound)
         out.append("  (stall: the arrays' fill and drain on the critical path, the stall term of compute above, "
                    "outlast the busiest unit's work)")
+    if result.bound == "compute":  # an accelerator's arrays in series (accel_model._bound)
+        out.append("  (compute: the arrays' work in series, the combination above, takes longer than any one unit's "
+                   "roof would)")
+    if (phases := result.detail.get("phase_seconds")) and result.times[result.bound] < result.time_s * UNIT_SHARE:
+        longest = max(phases, key=phases.get)  # unfused: no unit's roof makes the time (accel_model._bound)
+        out.append(f"  ({result.bound}: the bound of the longest phase, {longest}; the phases run one after another)")
     ratio = gm.stream_ratio(result)
     if (ratio is not None and ratio >= gm.STREAM_BIAS_RATIO and result.algorithm in gm.PREFILL_FAMILIES
             and result.workload.seq_len > 1):
@@ -761,7 +768,8 @@ def explain_accel(hw, algo: str, wl, result) -> str:
     if "crossing" in det:
         lines.append(f"  score tensors a later pass reads: {det['crossing']}")
     if "phase_seconds" in det:
-        lines.append("  " + ", ".join(f"{k} {v * 1e3:.4f} ms" for k, v in det["phase_seconds"].items()))
+        lines.append("  " + ", ".join(f"{k} {v * 1e3:.4f} ms [{det['phase_bounds'][k]}]"
+                                      for k, v in det["phase_seconds"].items()))
     acc = det["accesses_words"]
     lines.append("traffic (words): " + ", ".join(f"{lv} {acc['reads'].get(lv, 0):.4g} read / "
                                                   f"{acc['writes'].get(lv, 0):.4g} written" for lv in acc["reads"]))

@@ -5,6 +5,10 @@ from dataclasses import dataclass, field
 from simulator.cost import Cost
 from simulator.workload import Workload
 
+# bounds that are no one unit's roof: an accelerator's arrays' work in series, or its pipeline's fill and drain
+# outlasting every unit's work (simulator.accel_model._bound); the time is that work
+SERIAL_BOUNDS = ("compute", "stall")
+
 
 @dataclass(frozen=True, slots=True)
 class Result:

@@ -171,3 +171,60 @@ def test_a_file_not_named_cascade_is_named_as_such(tmp_path):
 
 def test_a_misspelt_family_still_lists_the_families():
     assert "unknown algorithm 'flash9' (did you mean flash4?)" in one_line_error("simulate", "--algo", "flash9")
+
+
+# 5. the bound of an accelerator call whose arrays work in series
+
+LIN2 = ("# reference: none\nK2[e,m] = K[e,m] * 1.0\nQ2[e,p] = Q[e,p] * 1.0\nKV[e,f] = K2[e,m] * V[f,m]\n"
+        "KS[e] = sum(K2[e,m])\nNUM[f,p] = Q2[e,p] * KV[e,f]\nDEN[p] = Q2[e,p] * KS[e]\nAV[f,p] = NUM[f,p] / DEN[p]\n")
+
+
+def _accel(algo: str, seq_len: int = 16384, head_dim: int = 64, hw: str = "fusemax"):
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    return evaluate(hardware(hw), algo, Workload(seq_len=seq_len, head_dim=head_dim))
+
+
+def test_arrays_in_series_past_every_roof_are_compute_bound(tmp_path):
+    """lin2 on FuseMax: roofs dram 0.625 ms, 1D 0.558 ms, the arrays in series 0.839 ms; it said bound: dram."""
+    r = _accel(_file(tmp_path, LIN2))
+    assert r.time_s == r.times["compute"] and max(r.times[u] for u in ("array2d", "array1d", "dram")) < 0.8 * r.time_s
+    assert r.bound == "compute"
+
+
+def test_fusemax_arch_past_its_roofs_is_compute_bound_and_stall_keeps_its_meaning():
+    """+Architecture at 16k, d=128: 90.6 ms where its 1D roof is 37.4 ms and its stalls 35.7 ms said array1d; at
+    d=64 its stalls (35.7 ms) outlast every unit (19.4 ms) and it stays stall-bound; +Binding stays array-bound."""
+    arch = _accel("fusemax-arch", head_dim=128)
+    assert arch.bound == "compute" and arch.times["array1d"] < 0.5 * arch.time_s
+    assert _accel("fusemax-arch").bound == "stall"
+    assert _accel("fusemax", head_dim=128).bound == "array1d"
+
+
+def test_the_explanation_says_what_compute_means(tmp_path):
+    r = run("simulate", "--hw", "fusemax", "--algo", "fusemax-arch", "--seq-len", "16k", "--head-dim", "128",
+            "--explain")
+    assert r.exit_code == 0 and "bound: compute" in r.output and "(compute: the arrays' work in series" in r.output
+
+
+def test_unfused_names_its_longest_phases_bound():
+    """FLAT's Unfused: phases QK 40.6 ms [dram], softmax 142.8 ms [array1d], AV 40.6 ms [dram] in series (224 ms);
+    no roof makes 90% of it (DRAM's, 161 ms, had named it): the softmax's array, as a GPU's naive names its
+    longest kernel's bound."""
+    r = _accel("unfused", head_dim=128, hw="flat")
+    assert r.detail["phase_bounds"] == {"QK": "dram", "softmax": "array1d", "AV": "dram"}
+    assert r.bound == "array1d" and r.time_s == sum(r.detail["phase_seconds"].values())
+    out = run("simulate", "--hw", "flat", "--algo", "unfused", "--seq-len", "16k", "--head-dim", "128",
+              "--explain").output
+    assert "softmax 142.7848 ms [array1d]" in out and "the bound of the longest phase, softmax" in out
+
+
+def test_the_roofline_marks_a_compute_bound_point_on_its_own_throughput():
+    from cli.plots.roofline import binding_roofs
+    from simulator import simulate
+
+    row = simulate(hw="fusemax", algo="fusemax-arch", seq_len=16384, head_dim=128)
+    assert row["bound"] == "compute"
+    (x, y), = binding_roofs([row])["fusemax-arch"]
+    assert y == pytest.approx(row["flops"] / row["time_s"])

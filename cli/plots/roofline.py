@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from cli.plots import style
 from cli.plots.series import SHORT_NAMES, variant_text, varying_keys
+from simulator.result import SERIAL_BOUNDS
 from simulator.workload import FMA_FLOPS
 
 TERA = 1e12
@@ -108,7 +109,8 @@ def roofline_figure(spec, rows: list[dict], note: str, output: str) -> None:
     keys = ("batch", "heads", "head_dim", "dtype", "mask", "scope", "page_size", "varlen", "num_splits")
     if not _labels_hold_n(rows):
         keys = ("batch", "heads", "head_dim", "queries", *keys[3:])  # N is no label's: the caption says it
-    marks = "bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score)" \
+    marks = ("bars: each point's binding roof (1D-array roofs depend on the configuration's ops per score; "
+             "compute- or stall-bound: the arrays' work in series, at the point)") \
         if spec.kind == "accelerator" else ""
     style.set_title(ax, f"Roofline: {spec.display_name}", style.caption(rows, keys), marks, note)
     legend = ax.legend(loc="best", title=f"kernel (labels: {label_names(rows)})")
@@ -130,10 +132,12 @@ def _covering(pts: list[tuple], later: list[list[tuple]]) -> int:
 
 def binding_roofs(rows: list[dict]) -> dict[str, list[tuple]]:
     """algorithm -> [(FLOP per byte, FLOP/s)]: the throughput each point would reach if the unit that binds it
-    were all there was (its attention FLOPs over that unit's time alone). A point sits on or under it."""
+    were all there was (its attention FLOPs over that unit's time alone). A point sits on or under it; one bound
+    by the arrays' work in series (compute, stall: accel_model._bound) sits on it, that work being its time."""
     out: dict[str, list[tuple]] = {}
     for r in rows:
-        busy = r["utilization"].get(r["bound"])  # the bound unit's time alone / the point's time
+        # the bound unit's time alone / the point's time
+        busy = 1.0 if r["bound"] in SERIAL_BOUNDS else r["utilization"].get(r["bound"])
         if busy:
             out.setdefault(r["algorithm"], []).append((r["flops"] / r["hbm_bytes"], r["flops"] / (busy * r["time_s"])))
     return out
@@ -146,7 +150,7 @@ def _mark_binding_roofs(ax, rows) -> None:
         ax.plot([x for x, _ in marks], [y / TERA for _, y in marks], linestyle="none", marker="_", markersize=22,
                 markeredgewidth=2.2, color=style.algo_color(algo), zorder=2)
     ax.plot([], [], linestyle="none", marker="_", markersize=14, markeredgewidth=2.2, color="0.3",
-            label="roof of the unit binding the point")
+            label="binding roof (a unit's, or the arrays' work in series)")
 
 
 def _x_range(the_roofs, points) -> tuple[float, float]:
