@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cli.plots.breakdown import _part_style, einsum_palette  # noqa: E402
+from cli.plots.breakdown import _part_colour, einsum_palette  # noqa: E402
 from cli.plots.lines import _speedup_axis  # noqa: E402
 from cli.plots.roofline import binding_roofs  # noqa: E402
 from simulator import run_points  # noqa: E402
@@ -45,8 +45,8 @@ def test_accelerator_points_sit_on_or_under_their_binding_roof():
 def test_eighteen_einsums_get_eighteen_distinct_looks():
     palette = einsum_palette()
     colours: dict = {}
-    looks = [_part_style(f"E{i}", colours, palette) for i in range(18)]
-    assert len(set(looks)) == 18 and all(c != _part_style("DRAM", colours, palette)[0] for c, _ in looks)
+    looks = [_part_colour(f"E{i}", colours, palette) for i in range(18)]
+    assert len(set(looks)) == 18 and all(c != _part_colour("DRAM", colours, palette) for c in looks)
 
 
 def test_a_latency_above_every_bar_names_the_stall_it_holds():

@@ -228,3 +228,69 @@ def test_the_roofline_marks_a_compute_bound_point_on_its_own_throughput():
     assert row["bound"] == "compute"
     (x, y), = binding_roofs([row])["fusemax-arch"]
     assert y == pytest.approx(row["flops"] / row["time_s"])
+
+
+# 6. the accelerator breakdown's colours, hatching and legend
+
+FOUR = ("attention-1pass", "sig", "lin", "p_4pass")
+FOUR_TEXT = {
+    "sig": "# reference: sigmoid\nS[m,p] = Q[e,p] * K[e,m]\nG[m,p] = sigmoid(S[m,p])\nAV[f,p] = G[m,p] * V[f,m]\n",
+    "lin": ("# reference: none\nKV[e,f] = K[e,m] * V[f,m]\nKS[e] = sum(K[e,m])\nNUM[f,p] = Q[e,p] * KV[e,f]\n"
+            "DEN[p] = Q[e,p] * KS[e]\nAV[f,p] = NUM[f,p] / DEN[p]\n"),
+    "p_4pass": "# reference: none\n" + SOFTMAX.replace("AV[f,p] = A[m,p] * V[f,m]\n", "AM[p] = max(A[m,p])\n"
+                                                        "A2[m,p] = A[m,p] / AM[p]\nAV[f,p] = A2[m,p] * V[f,m]\n")}
+
+
+def _four_groups(tmp_path):
+    from cli.plots.breakdown import evaluate_points
+
+    algos = [a if a not in FOUR_TEXT else _file(tmp_path, FOUR_TEXT[a], f"{a}.cascade") for a in FOUR]
+    return evaluate_points([dict(hardware="fusemax", algorithm=a, seq_len=16384, head_dim=64) for a in algos])
+
+
+def test_the_einsums_of_four_cascades_take_a_colour_each(tmp_path):
+    """Past 20 Einsum names the palette came round again: p_4pass's QK took attention-1pass's BQK colour."""
+    import matplotlib.pyplot as plt
+
+    from cli.plots.breakdown import _accel
+
+    fig, ax = plt.subplots()
+    _accel(ax, _four_groups(tmp_path))
+    handles, labels = ax.get_legend_handles_labels()
+    colours = {label: tuple(h.patches[0].get_facecolor()) for h, label in zip(handles, labels) if hasattr(h, "patches")}
+    plt.close(fig)
+    assert len(colours) == 26 and len(set(colours.values())) == len(colours)  # 25 Einsum names and DRAM
+
+
+def test_past_the_palette_colours_stay_distinct_and_never_drams():
+    from cli.plots.breakdown import _part_colour, einsum_palette
+
+    colours: dict = {}
+    looks = [_part_colour(f"E{i}", colours, einsum_palette()) for i in range(80)]
+    assert len(set(map(tuple, (matplotlib_rgb(c) for c in looks)))) == 80
+    assert matplotlib_rgb(_part_colour("DRAM", colours, einsum_palette())) not in {matplotlib_rgb(c) for c in looks}
+
+
+def matplotlib_rgb(colour) -> tuple:
+    from matplotlib.colors import to_rgb
+
+    return tuple(round(v, 6) for v in to_rgb(colour))
+
+
+def test_no_bar_is_hatched_and_the_legend_stays_on_the_figure(tmp_path):
+    """Light shades had been cross-hatched, which meant nothing; the one-column legend of 27 entries ran off the
+    figure's bottom."""
+    import matplotlib.pyplot as plt
+
+    from cli.plots.breakdown import _accel
+
+    fig, ax = plt.subplots(figsize=(11, 5.2))
+    _accel(ax, _four_groups(tmp_path))
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend, whole = ax.get_legend().get_window_extent(renderer), fig.bbox
+    hatches = {p.get_hatch() for p in ax.patches}
+    plt.close(fig)
+    assert hatches == {None}
+    assert whole.x0 <= legend.x0 and legend.x1 <= whole.x1 + 1 and whole.y0 <= legend.y0 and legend.y1 <= whole.y1

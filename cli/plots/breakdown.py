@@ -27,8 +27,9 @@ RESOURCE_COLORS = {"tensor": "#d62728", "exp": "#ff7f0e", "fma": "#bcbd22", "sme
                    "stream_fill": "#7b4173"}
 GIGA = 1e9
 INCHES_PER_GROUP = 1.9  # the figure widens with the number of algorithms so labels never collide
-HUES = 9  # distinct hues of the Einsum palette (tab20's ten less grey) before light shades repeat them
-GREY_PAIR = 14  # tab20's grey pair
+GREY_PAIR = 14  # tab20's grey pair (grey is DRAM's)
+TAB20C_GREYS = 16  # tab20c's last four colours are greys
+DRAM_COLOR = "0.55"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +175,8 @@ def _accel(ax, groups: list[Group]) -> None:
             x, bottom = i + (j - 1) * 0.27, 0.0
             for name, cycles in parts:
                 first = name not in colours
-                colour, hatch = _part_style(name, colours, palette)
-                ax.bar(x, cycles / GIGA, 0.25, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
-                       linewidth=0.5, label=name if first else None)
+                ax.bar(x, cycles / GIGA, 0.25, bottom=bottom, color=_part_colour(name, colours, palette),
+                       edgecolor="white", linewidth=0.5, label=name if first else None)
                 bottom += cycles / GIGA
             ticks.append(x)
             names.append(f"{bar.split()[0]}\n{_human(bottom * GIGA / g.spec.clock_hz)}")
@@ -189,7 +189,33 @@ def _accel(ax, groups: list[Group]) -> None:
                     ha="center", va="top", fontweight="bold", fontsize=8.5)
     ax.set_ylabel(f"cycles (×10⁹) at {groups[0].spec.clock_hz / 1e6:.0f} MHz")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    _legend_beside(ax)
+
+
+LEGEND_FONT_PT = 8.5
+LEGEND_PAD_IN = 0.15  # between the axes and the legend
+
+
+def _legend_beside(ax) -> None:
+    """The legend right of the axes in as many columns as keep it within the axes' height (four cascades' 25
+    Einsums and DRAM ran off the figure's bottom in one), the figure widened by its width so that the bars keep
+    theirs."""
+    import math
+
+    fig = ax.figure
+    fig.tight_layout()  # the axes' height as the figure will give it
+    renderer = fig.canvas.get_renderer()
+    room = ax.get_window_extent(renderer).height
+    count = len(ax.get_legend_handles_labels()[1])
+    for ncol in range(1, count + 1):
+        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.0, ncol=ncol,
+                           fontsize=LEGEND_FONT_PT, columnspacing=1.0)
+        box = legend.get_window_extent(renderer)
+        if box.height <= room or math.ceil(count / ncol) == 1:
+            break
+    legend.set_bbox_to_anchor((1.0 + LEGEND_PAD_IN * fig.dpi / ax.get_window_extent(renderer).width, 1.0))
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width + box.width / fig.dpi + LEGEND_PAD_IN, height)
 
 
 def _accel_text(g: Group) -> str:
@@ -200,21 +226,29 @@ def _accel_text(g: Group) -> str:
 
 
 def einsum_palette() -> list:
-    """tab20 pairs each hue dark and light: every dark first, then every light; grey is left to DRAM."""
+    """54 distinct colours, none grey (DRAM's): tab20's nine dark hues, then their light shades, then tab20b's
+    and tab20c's hues shade by shade (a fourth cascade's Einsums had taken the first ones' colours again)."""
     import matplotlib
 
     pairs = matplotlib.colormaps["tab20"].colors
     hues = [i for i in range(0, len(pairs), 2) if i != GREY_PAIR]
-    return [pairs[i] for i in hues] + [pairs[i + 1] for i in hues]
+    b, c = matplotlib.colormaps["tab20b"].colors, matplotlib.colormaps["tab20c"].colors
+    return ([pairs[i] for i in hues] + [pairs[i + 1] for i in hues]
+            + [b[hue + shade] for shade in range(4) for hue in range(0, 20, 4)]
+            + [c[hue + shade] for shade in range(4) for hue in range(0, TAB20C_GREYS, 4)])
 
 
-def _part_style(name: str, colours: dict, palette) -> tuple:
-    """(colour, hatch) of one stacked part: DRAM hatched grey; Einsums take the palette's nine distinct hues
-    first, then their light shades cross-hatched, so no two legend entries look alike."""
+def _part_colour(name: str, colours: dict, palette) -> object:
+    """The colour of one stacked part, the same for an Einsum name in every group: DRAM grey; Einsums the
+    palette's colours in order of first appearance, past its end hues around the colour wheel (golden-angle
+    steps), so that no two legend entries share a colour."""
+    import colorsys
+
     if name not in colours:
-        fixed = {"DRAM": ("0.55", "//")}
         i = sum(n != "DRAM" for n in colours)
-        colours[name] = fixed.get(name, (palette[i % len(palette)], "xx" if i % len(palette) >= HUES else None))
+        beyond = i - len(palette)
+        colours[name] = DRAM_COLOR if name == "DRAM" else palette[i] if beyond < 0 else \
+            colorsys.hls_to_rgb((beyond * 0.381966) % 1.0, 0.45 + 0.2 * (beyond % 2), 0.65)
     return colours[name]
 
 
