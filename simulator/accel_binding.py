@@ -20,8 +20,10 @@ Homes (levels outer to inner, "" = the PEs' registers), by style:
   over the key tiles: attention-3pass's AV);
 - ``cascade`` (no staging buffer): as ``fusemax``, but the 1D array takes what the 2D array drains only if it
   needs nothing else first (else the tensor waits in the buffer), and the 2D array reads 1D results from it;
-- ``flat`` (scores on chip): inputs streamed from DRAM, every intermediate in the buffer, a reduction of the
-  tensor made just before it on the same array fused with its producer;
+- ``flat`` (scores on chip): inputs streamed from DRAM (one that two Einsums of a pass read staged through the
+  buffer by the first, read from it by the second: linear attention's K, read by K^T V and by the sum of K),
+  every intermediate in the buffer, a reduction of the tensor made just before it on the same array fused with
+  its producer;
 - ``offchip`` and ``unfused`` (phases split at the contractions): a contraction reads inputs staged through
   the buffer (``offchip``: only those with a query rank; the others stream into the PEs) and intermediates
   from DRAM, and writes its result to DRAM (the final output: staged); the row-wise phases read a phase
@@ -194,10 +196,13 @@ def _read_home(r: Roles, on: dict, style: str, n: str, t: str, held: bool) -> st
     if style in ("offchip", "unfused"):
         return _phase_read(r, on, style, n, t)
     if t in r.inputs:  # staged once a pass: a later reader in the pass finds it in the buffer
-        if style == "flat":
-            return "dram"
         earlier = r.names[:r.names.index(n)]
-        return "gb" if any(t in r.reads[o] and r.level[o] == r.level[n] for o in earlier) else IO
+        if any(t in r.reads[o] and r.level[o] == r.level[n] for o in earlier):
+            return "gb"
+        if style == "flat":  # streamed into the PEs, unless a later reader in the pass reads it again
+            later = r.names[r.names.index(n) + 1:]
+            return IO if any(t in r.reads[o] and r.level[o] == r.level[n] for o in later) else "dram"
+        return IO
     if style == "flat":
         return "" if _fused(r, on, n, t) else "gb"
     if t in r.crossing and r.level[t] < r.level[n]:

@@ -1,7 +1,9 @@
 """Mends of a user audit's cascade findings (s64): a Q, K or V read with a rank the workload does not bind is
 refused where the cascade is loaded (``V[f,z]`` had been priced with Z = F); passes over the query rank are refused
 where a cascade is costed; evaluate takes a Cascade load_cascade gave, and load_cascade checks what cascade show
-does; a missing cascade file is named as such."""
+does; a missing cascade file is named as such; an accelerator call whose arrays work in series says bound
+compute; the accelerator breakdown gives each Einsum a colour and keeps its legend on the figure; FLAT fetches an
+input two Einsums of a pass read once."""
 
 import pytest
 from click.testing import CliRunner
@@ -294,3 +296,34 @@ def test_no_bar_is_hatched_and_the_legend_stays_on_the_figure(tmp_path):
     plt.close(fig)
     assert hatches == {None}
     assert whole.x0 <= legend.x0 and legend.x1 <= whole.x1 + 1 and whole.y0 <= legend.y0 and legend.y1 <= whole.y1
+
+
+# 7. FLAT fetches an input two Einsums of a pass read once
+
+LIN = FOUR_TEXT["lin"]
+
+
+def test_flat_fetches_an_input_two_einsums_read_once(tmp_path):
+    """lin.cascade on FLAT read K (K^T V and sum K) and Q (numerator and denominator) from DRAM twice each: adding
+    identity copies (lin2: K2 = K * 1.0, Q2 = Q * 1.0) made it 32% faster. Now the first reader stages the input
+    through the buffer and the second reads it there: DRAM reads are Q, K and V once (and what spills)."""
+    from simulator.accel_binding import binding, roles
+    from simulator.api import hardware
+
+    lin, lin2 = _file(tmp_path, LIN, "lin.cascade"), _file(tmp_path, LIN2, "lin2.cascade")
+    table = binding(hardware("flat"), roles(lin), "flat", "flat").table
+    assert table["KV"][0]["K"] == "dram gb" and table["KS"][0]["K"] == "gb"
+    assert table["NUM"][0]["Q"] == "dram gb" and table["DEN"][0]["Q"] == "gb"
+    one, copied = _accel(f"{lin}@flat", hw="flat"), _accel(f"{lin2}@flat", hw="flat")
+    words = 32 * 3 * 16384 * 64  # Q, K and V of 32 heads, once
+    assert words <= one.detail["accesses_words"]["reads"]["dram"] < 1.02 * words
+    assert one.time_s <= copied.time_s
+
+
+def test_an_input_one_einsum_reads_still_streams_from_dram():
+    """attention-3pass on FLAT (the FuseMax paper's FLAT baseline): Q, K, V each read by one Einsum, streamed."""
+    from simulator.accel_binding import binding, roles
+    from simulator.api import hardware
+
+    table = binding(hardware("flat"), roles("attention-3pass"), "flat", "flat").table
+    assert table["QK"][0] == {"Q": "dram", "K": "dram"} and table["AV"][0]["V"] == "dram"
