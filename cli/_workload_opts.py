@@ -178,6 +178,10 @@ def expand_points(opts: dict, one_baseline: bool = True) -> list[dict]:
              "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
              "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "page_size": opts.get("page_size"),
              "varlen": bool(opts.get("varlen")), "estimate": _given(opts, preset, "estimate", None)}
+    if method == "minference" and opts.get("pattern") and opts.get("estimate") is None:
+        from simulator.methods import minference_estimate
+
+        fixed["estimate"] = minference_estimate(opts["pattern"])  # the index MInference builds for that mask
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

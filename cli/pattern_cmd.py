@@ -116,7 +116,8 @@ def _print_table(data: dict, tc) -> None:
 
     block = data["block_size"]
     over = f", {data['heads']} heads" if "groups" in data else ""
-    table = Table("", "value", title=f"{data['pattern']}: {data['seq_len']:,} queries x {data['kv_len']:,} keys, "
+    table = Table("", "value", title=f"{data['pattern']}: {data['seq_len']:,} quer{'y' if data['seq_len'] == 1 else 'ies'} x "
+                  f"{data['kv_len']:,} key{'' if data['kv_len'] == 1 else 's'}, "
                                      f"{block}x{block} tiles{over}")
     _density_rows(table, data)
     grid = data["q_blocks"] * data["kv_blocks"] * (data["heads"] if over else 1)

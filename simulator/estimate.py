@@ -67,10 +67,13 @@ def kernels(hw, wl) -> list:
         return ek.nsa_compress(wl, wl.block_size or ek.NSA_BLOCK, _leaf_args(wl, "topk", (ek.NSA_COUNT,))[0])
     if name == "quest":
         return ek.quest(wl, _leaf_args(wl, "budget", (QUEST_BUDGET,))[0])
-    chunk, k = wl.block_size or ek.MOBA_CHUNK, _leaf_args(wl, "topk", (3,))[0]
+    chunk, k = wl.block_size or ek.MOBA_CHUNK, _leaf_args(wl, "topk", (MOBA_TOPK,))[0]
     if -(-wl.kv_len // chunk) <= 1 or k <= 1:  # moba_attn_varlen: no earlier chunk to select (need_moba_attn
         return []  # false) returns one causal flash_attn_varlen_func before the gate
     return ek.moba_gate(wl, chunk, k)
+
+
+MOBA_TOPK = 12  # the MoBA paper's 1M model and examples/llama.py's --moba-topk (simulator.methods' preset)
 
 
 def _leaf_args(wl, name: str, default: tuple) -> tuple:

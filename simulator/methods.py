@@ -150,6 +150,8 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
             what = dense[0].split(":")[0] if dense else "its code makes plain flash_attn_func calls here"
             raise UserError(f"bad {given[0]} for --method {name} at seq-len {merged.get('seq_len')}: {what}, "
                             "none of which runs it; drop it, or drop --method to run it on a kernel of your choice")
+    if name == "minference" and own.get("pattern") and own.get("estimate") is None:
+        merged["estimate"] = minference_estimate(own["pattern"])
     if dense:
         # the dense call's fields, where the point gives no other value of its own (varlen: the command line always
         # gives one, and the method's call is varlen or not whatever the user's default)
@@ -159,6 +161,16 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
     if not merged.get("baseline"):
         merged["baseline"] = default_algorithm(hardware(merged.get("hardware", "h100")))
     return merged
+
+
+def minference_estimate(pattern: str) -> str | None:
+    """The index MInference builds for a pattern of the user's own: its vertical-slash search for vertical_slash,
+    its block search (``_build_block_index``) for a top-k block pattern, none for a static mask (its A-shape
+    heads: sinks and a window, which need no search); the preset's vertical-slash search had been priced for
+    every mask (--pattern 'topk(16)': bound by an estimate of (1000, 6096) lines it never builds)."""
+    if "vertical_slash" in pattern:
+        return "minference-vs"
+    return "minference-block" if "topk" in pattern else None
 
 
 def dense_reason(name: str, point: dict) -> str | None:

@@ -187,3 +187,20 @@ def test_duoattention_streams_three_quarters_of_an_mha_models_kv_heads():
     assert streaming_share(dict(heads=32, kv_heads=32)) == 0.75
     assert streaming_share(dict(heads=32)) == 0.75
     assert streaming_share(dict(heads=32, kv_heads=8)) == 0.5
+
+
+@pytest.mark.parametrize("pattern, estimate", [("topk(16)", "minference-block"), ("sinks(64)|window(1k)", None),
+                                               ("vertical_slash(500,3000)", "minference-vs")])
+def test_minference_with_a_mask_of_the_users_prices_the_index_it_builds_for_it(pattern, estimate):
+    """MInference's block pattern builds its index with _build_block_index, its A-shape heads build none; the preset's
+    vertical-slash search had been priced for every mask given with --method minference."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from simulator.api import run_points
+
+    (row,) = run_points([dict(method="minference", pattern=pattern, seq_len=131072)])
+    assert row["estimate"] == estimate
+    r = CliRunner().invoke(cli, ["simulate", "--method", "minference", "--pattern", pattern, "--seq-len", "128k",
+                                 "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["estimate"] == estimate
