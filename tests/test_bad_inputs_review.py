@@ -10,16 +10,7 @@ from click.testing import CliRunner
 from cli.main import cli
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(*args) -> str:
-    r = run(*args)
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in r.output, r.output
-    return lines[0]
+from cli_runner import one_line_error, run  # noqa: E402  (tests/cli_runner.py)
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -6,9 +6,7 @@ compute; the accelerator breakdown gives each Einsum a colour and keeps its lege
 input two Einsums of a pass read once."""
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
 from einsum_cascades import load_cascade
 from einsum_cascades.errors import UserError
 
@@ -16,16 +14,7 @@ SOFTMAX = ("QK[m,p] = Q[e,p] * K[e,m]\nGM[p] = max(QK[m,p])\nSN[m,p] = exp(QK[m,
            "SD[p] = sum(SN[m,p])\nA[m,p] = SN[m,p] / SD[p]\nAV[f,p] = A[m,p] * V[f,m]\n")
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(*args) -> str:
-    r = run(*args)
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in r.output, r.output
-    return lines[0]
+from cli_runner import one_line_error, run  # noqa: E402  (tests/cli_runner.py)
 
 
 def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:

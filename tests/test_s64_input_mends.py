@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
 from einsum_cascades.errors import UserError
 from einsum_cascades.units import parse_count
 from simulator.api import run_points, simulate
@@ -19,16 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 H100_TOML = ROOT / "gpu_models" / "specs" / "h100.toml"
 
 
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(*args) -> str:
-    r = run(*args)
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in r.output, r.output
-    return lines[0]
+from cli_runner import one_line_error, run  # noqa: E402  (tests/cli_runner.py)
 
 
 # ---------------------------------------------------------------- 1a: a JSON key given twice
