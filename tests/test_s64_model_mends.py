@@ -22,15 +22,7 @@ def test_accelerator_flops_count_the_value_head_dim(hw_name, v_head_dim):
     assert r.flops / r.time_s <= 2 * hw.peak_2d_macs * (1 + 1e-9)
 
 
-def _synthetic_file(tmp_path, truth, points) -> str:
-    doc = {"format": "attnsim-validation/1", "source": "synthetic: the model's own predictions",
-           "device": {"name": "synthetic", "attnsim_hw": "h100"}, "micro": [],
-           "points": [{"kernel": algo, "algorithm": algo, **{k: getattr(wl, k) for k in (
-               "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype")},
-               "measured_s": evaluate(truth, algo, wl).time_s, "ok": True} for algo, wl in points]}
-    path = tmp_path / "synthetic.json"
-    path.write_text(json.dumps(doc))
-    return str(path)
+from synthetic import synthetic_file as _synthetic_file  # noqa: E402  (tests/synthetic.py)
 
 
 def test_calibrate_fits_its_targets_jointly_and_the_written_toml_keeps_the_printed_errors(tmp_path):

@@ -140,15 +140,7 @@ def test_every_gpu_with_fused_kernels_carries_a_cited_loss():
         assert "attnsim calibrate --kernels" in hw.sources["stream_overlap_loss"], name
 
 
-def _file(tmp_path, truth, points):
-    doc = {"format": "attnsim-validation/1", "source": "synthetic: the model's own predictions",
-           "device": {"name": "synthetic", "attnsim_hw": "h100"}, "micro": [],
-           "points": [{"kernel": algo, "algorithm": algo, **{k: getattr(wl, k) for k in (
-               "batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "causal", "dtype")},
-               "measured_s": evaluate(truth, algo, wl).time_s, "ok": True} for algo, wl in points]}
-    path = tmp_path / "synthetic.json"
-    path.write_text(json.dumps(doc))
-    return str(path)
+from synthetic import synthetic_file as _file  # noqa: E402  (tests/synthetic.py)
 
 
 def test_calibrate_recovers_the_loss_that_made_the_timings(tmp_path):
