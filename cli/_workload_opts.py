@@ -173,15 +173,11 @@ def expand_points(opts: dict, one_baseline: bool = True) -> list[dict]:
             later(f"--model {opts['model']}: {note}")  # printed once the command has succeeded
     method = opts.get("method")
     own_shape = shape_defaults(method, opts) if method else {}  # the method's model where no shape is given
-    preset = {**own_shape, **shape, **(preset_fields(method) if method else {})}
+    preset = {**own_shape, **shape, **(preset_fields(method, opts.get("pattern")) if method else {})}
     fixed = {"causal": _given(opts, preset, "causal", False), "dtype": _given(opts, preset, "dtype", "fp16"),
              "pattern": _given(opts, preset, "pattern", None), "block_size": _given(opts, preset, "block_size", None),
              "baseline": opts["baseline"], "scope": opts.get("scope", "kernel"), "page_size": opts.get("page_size"),
              "varlen": bool(opts.get("varlen")), "estimate": _given(opts, preset, "estimate", None)}
-    if method == "minference" and opts.get("pattern") and opts.get("estimate") is None:
-        from simulator.methods import minference_estimate
-
-        fixed["estimate"] = minference_estimate(opts["pattern"])  # the index MInference builds for that mask
     lists = {}
     for key in _LIST_KEYS:
         value = opts.get(key)

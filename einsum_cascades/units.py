@@ -35,17 +35,24 @@ def parse_size(text: str | int, what: str = "size") -> int:
     return value
 
 
+def integral(value):
+    """A count written as an integral float as the count it holds: 4096.0 as 4096, the text '4096.0' as '4096' (a
+    CSV column of ints with a blank cell, as pandas writes it); any other value as it is."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and (match := _ZERO_FRACTION.match(value)):
+        return match.group(1)
+    return value
+
+
 def parse_count(value, what: str = "size") -> int:
-    """``parse_size``, and a count written as an integral float: 4096.0, or the text '4096.0' (a CSV column of
-    ints with a blank cell, as pandas writes it); 4096.5 and 1.5k are refused as ``parse_size`` refuses them.
+    """``parse_size`` of an ``integral`` value: 4096.0 and '4096.0' too; 4096.5 and 1.5k are refused as
+    ``parse_size`` refuses them.
 
     >>> parse_count(4096.0), parse_count("4096.0"), parse_count("4k")
     (4096, 4096, 4096)
     """
-    if type(value) is float and value.is_integer():
-        value = int(value)
-    elif isinstance(value, str) and (match := _ZERO_FRACTION.match(value)):
-        value = match.group(1)
+    value = integral(value)
     return parse_size(value if isinstance(value, (int, str)) else str(value), what)
 
 

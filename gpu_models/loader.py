@@ -40,13 +40,18 @@ def is_machine(text: str) -> bool:
     return machine.lower() in bundled_names() or machine.endswith(".toml")
 
 
+def is_path(name: str) -> bool:
+    """Whether a machine name is a user's TOML path (it ends in .toml or holds a /), not a bundled model's name."""
+    return name.endswith(".toml") or "/" in name
+
+
 def spec_path(name_or_path: str) -> Path:
     """The TOML behind a bundled name (any case) or a user's path (ends in .toml or holds a /)."""
     machine, mhz = split_clock(name_or_path)
     if mhz is not None and is_machine(machine):
         raise HardwareError(f"{name_or_path!r} is {machine} with its SMs locked at {mhz:g} MHz, a machine to predict "
                             f"on; here give the machine's own name or TOML ({machine})")
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
+    if is_path(name_or_path):
         path = Path(name_or_path).expanduser()
         if path.is_dir():
             raise HardwareError(f"hardware file {name_or_path!r} is a directory: give a .toml file")

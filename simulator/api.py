@@ -142,11 +142,11 @@ def _as_given(row: dict, hw, baseline) -> dict:
 
 
 def _file_machine(name) -> bool:
-    """Whether ``name`` is a machine given as a file (``gpu_models.spec_path``'s rule), optionally ``:MHZ``."""
-    from gpu_models.loader import split_clock
+    """Whether ``name`` is a machine given as a file (``gpu_models.loader.is_path``), optionally ``:MHZ``."""
+    from gpu_models.loader import is_path, split_clock
 
     machine = split_clock(name)[0] if type(name) is str else None
-    return type(machine) is str and (machine.endswith(".toml") or "/" in machine)
+    return type(machine) is str and is_path(machine)
 
 
 def resolve_algorithm(hw, algo: str) -> Algorithm:

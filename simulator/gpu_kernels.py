@@ -329,40 +329,41 @@ def within_causal(text: str) -> bool:
     terms only. (A pattern that holds future keys at some length, sinks or chunked alone, is not.)"""
     from einsum_cascades.sparsity import parse_pattern
 
-    def inside(node) -> bool:
-        if node.name == "&":
-            return any(inside(part) for part in node.parts)
-        if node.name in ("|", "heads"):
-            return all(inside(part) for part in node.parts)
-        if node.name == "window":
-            return len(node.args) == 1 or node.args[1] == 0
-        return node.name == "causal"
+    return _inside_causal(parse_pattern(text))
 
-    return inside(parse_pattern(text))
+
+def _inside_causal(node, sinks: list | None = None) -> bool:
+    """``within_causal`` of a parsed mask; with ``sinks`` a list, a sinks term counts as inside too and its count is
+    appended there (``ahead_only_by_sinks``)."""
+    if node.name == "&":
+        return any(_inside_causal(part, sinks) for part in node.parts)
+    if node.name in ("|", "heads"):
+        return all(_inside_causal(part, sinks) for part in node.parts)
+    if node.name == "sinks" and sinks is not None:
+        sinks.append(int(node.args[0]))
+        return True
+    return _causal_leaf(node)
+
+
+def _causal_leaf(node) -> bool:
+    """causal, or a window reaching no key ahead (window(w), window(l, 0))."""
+    return node.name == "causal" or node.name == "window" and (len(node.args) == 1 or node.args[1] == 0)
 
 
 @lru_cache(maxsize=256)
 def ahead_only_by_sinks(text: str) -> int:
     """The sink count of a mask that ``within_causal`` refuses only for its sink tokens (``causal&window(4k)|
-    sinks(128)``: queries 0..126 also see sinks ahead of them), its largest if several; 0 for any other mask. The
-    dense baseline of such a call is non-causal (``api.dense``), which ``api.sinks_baseline_note`` says."""
+    sinks(128)``: queries 0..126 also see sinks ahead of them), its largest if several; 0 for any other mask, sinks
+    alone included (no causal term beside them). The dense baseline of such a call is non-causal (``api.dense``),
+    which ``api.sinks_baseline_note`` says."""
     from einsum_cascades.sparsity import parse_pattern
 
-    counts, causal = [], []
-
-    def inside(node) -> bool:  # within_causal's walk with a sinks term inside too
-        if node.name == "&":
-            return any(inside(part) for part in node.parts)
-        if node.name in ("|", "heads"):
-            return all(inside(part) for part in node.parts)
-        if node.name == "sinks":
-            counts.append(int(node.args[0]))
-            return True
-        causal.append(node.name == "causal" or node.name == "window" and (len(node.args) == 1 or node.args[1] == 0))
-        return causal[-1]
-
-    # sinks alone are no causal mask with sinks: at least one causal term beside them
-    return max(counts) if inside(parse_pattern(text)) and counts and any(causal) and not within_causal(text) else 0
+    if within_causal(text):
+        return 0
+    tree, counts = parse_pattern(text), []
+    if not _inside_causal(tree, counts) or not any(_causal_leaf(leaf) for leaf in tree.leaves()):
+        return 0
+    return max(counts)
 
 
 def pattern_causal(wl) -> bool:

@@ -30,6 +30,8 @@ class Method:
     shape: dict = field(default_factory=dict)  # the model the method was published on: used when no shape is given
 
 
+STREAM_START, STREAM_RECENT = 4, 2000  # streaming-llm run_streaming_llama.py: start_size=4, recent_size=2000
+
 METHODS = {
     "minference": Method(
         "vertical_slash(1000,6096)", estimate="minference-vs", algorithm="flash2", block_size=64,
@@ -73,7 +75,7 @@ METHODS = {
                  "K/V per query head); attnsim runs FA2's block-sparse kernel at 64x64 tiles in its place, without "
                  "that copy or the Triton kernel's walk over every empty block's mask bit"),
     "streamingllm": Method(
-        "sinks(4)|window(2000)",
+        f"sinks({STREAM_START})|window({STREAM_RECENT})",
         source="StreamingLLM, Xiao et al. arXiv 2309.17453; mit-han-lab/streaming-llm run_streaming_llama.py "
                "(start_size=4, recent_size=2000)",
         note="a prompt as the sink-and-window mask; a decode step or chunk over the cache StreamingLLM keeps "
@@ -104,11 +106,12 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
-def preset_fields(name: str) -> dict:
-    """What a preset sets besides its per-point pattern: causal, estimate, block size, sparsity, algorithm."""
+def preset_fields(name: str, pattern: str | None = None) -> dict:
+    """What a preset sets besides its per-point pattern: causal, estimate, block size, sparsity, algorithm; with the
+    user's own ``pattern``, the estimate the method builds for it (``method_estimate``)."""
     m = method(name)
-    out = {"causal": m.causal, "estimate": m.estimate, "block_size": m.block_size, "sparsity": m.sparsity,
-           "algorithm": m.algorithm, "pattern": m.pattern}
+    out = {"causal": m.causal, "estimate": method_estimate(name, pattern), "block_size": m.block_size,
+           "sparsity": m.sparsity, "algorithm": m.algorithm, "pattern": m.pattern}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -135,7 +138,7 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
 
     own = {k: v for k, v in point.items() if v is not None}
     shape = shape_defaults(name, {**defaults, **own})
-    preset = preset_fields(name)
+    preset = preset_fields(name, own.get("pattern"))
     merged = {**defaults, **shape, **preset, **own}
     merged.setdefault("heads", 32)
     dense = dense_call(name, merged)
@@ -150,8 +153,6 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
             what = dense[0].split(":")[0] if dense else "its code makes plain flash_attn_func calls here"
             raise UserError(f"bad {given[0]} for --method {name} at seq-len {merged.get('seq_len')}: {what}, "
                             "none of which runs it; drop it, or drop --method to run it on a kernel of your choice")
-    if name == "minference" and own.get("pattern") and own.get("estimate") is None:
-        merged["estimate"] = minference_estimate(own["pattern"])
     if dense:
         # the dense call's fields, where the point gives no other value of its own (varlen: the command line always
         # gives one, and the method's call is varlen or not whatever the user's default)
@@ -163,11 +164,14 @@ def with_method(name: str, defaults: dict, point: dict) -> dict:
     return merged
 
 
-def minference_estimate(pattern: str) -> str | None:
-    """The index MInference builds for a pattern of the user's own: its vertical-slash search for vertical_slash,
-    its block search (``_build_block_index``) for a top-k block pattern, none for a static mask (its A-shape
-    heads: sinks and a window, which need no search); the preset's vertical-slash search had been priced for
-    every mask (--pattern 'topk(16)': bound by an estimate of (1000, 6096) lines it never builds)."""
+def method_estimate(name: str, pattern: str | None = None) -> str | None:
+    """The index method ``name`` builds: its preset's; for MInference with a pattern of the user's own, the one it
+    builds for that mask: its vertical-slash search for vertical_slash, its block search (``_build_block_index``)
+    for a top-k block pattern, none for a static mask (its A-shape heads: sinks and a window, which need no
+    search); the preset's vertical-slash search had been priced for every mask (--pattern 'topk(16)': bound by an
+    estimate of (1000, 6096) lines it never builds)."""
+    if name != "minference" or not pattern:
+        return method(name).estimate
     if "vertical_slash" in pattern:
         return "minference-vs"
     return "minference-block" if "topk" in pattern else None
@@ -282,9 +286,6 @@ def method_calls(name: str, point: dict) -> tuple[str, list[dict]] | None:
             + (f" (run here on {algo}, as asked)" if algo != "flash2" else "")
             + (" (run here not causal, as asked)" if not plain["causal"] else ""))
     return note, calls
-
-
-STREAM_START, STREAM_RECENT = 4, 2000  # streaming-llm run_streaming_llama.py: start_size=4, recent_size=2000
 
 
 def _streaming_call(point: dict, seq_len: int, kv_len: int) -> tuple[str, list[dict]]:

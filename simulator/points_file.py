@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from einsum_cascades.errors import MAX_INPUT_BYTES, UserError
-from einsum_cascades.units import parse_count, short_repr
-from gpu_models.loader import split_clock
+from einsum_cascades.units import integral, parse_count, short_repr
+from gpu_models.loader import is_path, split_clock
 from simulator.workload import DTYPE_ALIASES
 
 _INT = ("batch", "heads", "kv_heads", "head_dim", "v_head_dim", "seq_len", "kv_len", "block_size", "page_size",
@@ -41,7 +41,7 @@ def toml_beside(point: dict, folder: Path, where: str) -> dict:
     are; else in the current directory, as they were before. Found in neither: a UserError naming both."""
     name = point.get("hardware")
     machine = split_clock(name)[0] if name else ""
-    if not (machine.endswith(".toml") or "/" in machine) or Path(machine).expanduser().is_absolute():
+    if not is_path(machine) or Path(machine).expanduser().is_absolute():
         return point  # a bundled model, or a path that names one place
     tried = list(dict.fromkeys((folder / machine, Path(machine))))  # one place when the file is in the cwd
     found = next((path for path in tried if path.exists()), None)
@@ -156,12 +156,10 @@ def _size(key: str, value):
 def _splits(key: str, value):
     """A split count, or 0 for the kernel's split heuristic (num_splits=0, as --num-splits 0); the count's upper
     bound is the workload's (MAX_NUM_SPLITS)."""
-    if type(value) is float and value.is_integer():  # 4.0, as _size takes it
-        value = int(value)
+    value = integral(value)  # 4.0 and '4.0', as _size takes them
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     text = str(value).strip()
-    text = text.removesuffix(".0")  # '4.0', as _size takes it
     # six digits: a count past the workload's bound is refused there, with it; a longer string is no count at all
     if isinstance(value, str) and text.isascii() and text.isdigit() and len(text) <= 6:
         return int(text)
