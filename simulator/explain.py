@@ -34,7 +34,8 @@ M_s = sp.Symbol("M_s", nonnegative=True)  # CUDA-core ops per score of a masked 
 def tile_formulas(cfg, masked: bool = False) -> dict[str, sp.Expr]:
     """Per-tile SM cycles of the fused kernel ``cfg``, by unit (see tile_cost._tile_cost): whole Br x Bc
     tiles, with the terms this kernel has (Q re-read from smem, P through smem, polynomial exponentials);
-    ``masked``: every tile applies the mask (FA2's local calls, KernelConfig.masks_local_tiles)."""
+    ``masked``: every tile applies the mask (FA2's local calls, KernelConfig.masks_local_tiles; FA4 on Hopper's
+    causal and local calls, KernelConfig.masks_every_tile)."""
     kd, kdv = (dk, dvk) if cfg.head_dims else (d, dv)
     kv_smem = Bc * (kd + kdv) * b / cfg.kv_share
     # the MMAs' reads and the tile's fill; MLA's absorbed form (v_in_k) fills K alone, V being K's columns
@@ -270,8 +271,12 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      "bytes do not")
     lines += _cascade_lines(cfg, values)
     masked = bool(det.get("every_tile_masked"))
-    lines.append("per-tile SM cycles" + (f" (a local call: FA2 masks every tile, M_s = {tc.mask_ops(cfg):.3g} "
-                                         "instructions per score, counted from its SASS)" if masked else "") + ":")
+    if cfg.masks_every_tile:  # FA4 on Hopper
+        why = f"a causal or local call: FA4's Hopper mainloop masks every tile, M_s = {tc.mask_ops(cfg):.3g} per score"
+    else:
+        why = (f"a local call: FA2 masks every tile, M_s = {tc.mask_ops(cfg):.3g} instructions per score, counted "
+               "from its SASS")
+    lines.append("per-tile SM cycles" + (f" ({why})" if masked else "") + ":")
     tile = {}
     for unit, expr in tile_formulas(cfg, masked).items():
         tile[unit] = float(expr.subs(values))

@@ -111,6 +111,10 @@ class KernelConfig:
     # Mask::apply_mask's Need_masking includes Is_local, and compute_attn_1rowblock's loop after the masking
     # steps still calls it; FA3 and FA4 run their middle tiles unmasked)
     masks_local_tiles: bool = False
+    # a causal or local call masks every tile it visits (FA4 on Hopper: flash_fwd_sm90.py's mainloop binds mask_fn
+    # with mask_causal=self.is_causal and mask_local=self.is_local, and passes it to "The remaining iterations have
+    # no masking" loop too, so AttentionMask.apply_mask's causal or local branch runs on every key block)
+    masks_every_tile: bool = False
     # the host builds each persistent CTA's work list before the launch from its own cost estimates (FlashInfer's
     # PrefillSM90Plan): the makespan is the longest list in true work, not a dynamic scheduler's
     host_plan: bool = False

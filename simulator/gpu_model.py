@@ -225,7 +225,9 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     resident = resident_ctas(hw, k, heads * tiles.n_rows * splits)
     # FA2 masks every tile of a local call (KernelConfig.masks_local_tiles): one window, FA2's own window_size; a
     # union or a heads(...) mix runs another kernel (simulator.block_sparse), as does a call walking a block index
-    every_tile_masked = cfg.masks_local_tiles and not any(p.indexed for p in parts) and fa2_window_call(wl)
+    # FA4 on Hopper masks every tile of a causal or local call (KernelConfig.masks_every_tile)
+    every_tile_masked = not any(p.indexed for p in parts) and (
+        (cfg.masks_local_tiles and fa2_window_call(wl)) or cfg.masks_every_tile)
     full = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=None if is_columns(resident) else resident)
     full_t, full_dom = _resident_tile(cfg, hw, wl, every_tile_masked, resident, full, rows)
     uniform = all(p.tiles.uniform for p in parts)

@@ -525,7 +525,8 @@ def fa4_sm90(d: int, dv: int, b: int, causal: bool, local: bool, group: int) -> 
     smem = (br * max(d16, dv16) + FA3_STAGES * bc * (d16 + dv16) + (0 if p_in_regs else br * bc)) * b
     return KernelConfig("flash4", br, bc, wgs * 4, wgs, 4, "wgmma", True, True, smem, CONSUMER_REGS[wgs],
                         causal or local, group > 1, p_through_smem=not p_in_regs, kv_stages=FA3_STAGES,
-                        persistent=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
+                        persistent=False, head_dims=compiled_head_dims(d, dv, d16, dv16),
+                        masks_every_tile=causal or local)
 
 
 FA4_SPLIT_O_BYTES = 4  # a split call's partial O is fp32 (interface.py: "SplitKV uses float32 partial output")

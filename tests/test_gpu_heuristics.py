@@ -135,6 +135,24 @@ def test_fa2_masks_every_tile_of_a_local_call_and_fa3_only_the_edges():
     assert fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
 
 
+def test_fa4_on_hopper_masks_every_tile_of_a_causal_or_local_call():
+    """FA4's Hopper mainloop (flash_fwd_sm90.py) passes its mask_fn, bound with mask_causal and mask_local, to the
+    "remaining iterations have no masking" loop too: a causal or local call pays the mask's FP32 work on every
+    tile it visits, where FA3 and FA4 on Blackwell mask only the diagonal's (or the window edges') tiles, and a
+    non-causal call masks none but its last partial key block."""
+    hw = hardware("h100")
+    shape = dict(batch=2, heads=16, head_dim=256, seq_len=8192)
+    causal = evaluate(hw, "flash4", Workload(causal=True, **shape))
+    assert causal.detail["every_tile_masked"]
+    assert causal.detail["tile_cycles"] == causal.detail["partial_tile_cycles"]
+    local = evaluate(hw, "flash4", Workload(causal=True, pattern="window(1024)", **shape))
+    assert local.detail["every_tile_masked"]
+    assert not evaluate(hw, "flash4", Workload(**shape)).detail["every_tile_masked"]
+    fa3 = evaluate(hw, "flash3", Workload(causal=True, **shape))
+    assert not fa3.detail["every_tile_masked"] and fa3.detail["tile_cycles"] < fa3.detail["partial_tile_cycles"]
+    assert not evaluate(hardware("b200"), "flash4", Workload(causal=True, **shape)).detail["every_tile_masked"]
+
+
 def test_fa2_masks_at_the_instruction_count_of_its_sass():
     """FA2's mask costs what its SASS counts (kernel_configs.FA2_MASK_OPS): a local call's window mask on every
     tile, more instructions a score than a causal call's diagonal mask, each by the build of the GPU's arch;
