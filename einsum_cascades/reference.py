@@ -107,7 +107,8 @@ def attention_input_error(cascade) -> str | None:
     read that no line computes (most often a name mistyped, or a line left out), Q, K or V read with other than
     two indices (features, then positions: the executor's random inputs and the compiler's extents take them so),
     or with a rank the workload does not bind there (a positions index takes the query ranks p or the key ranks m,
-    a features index no position rank: ``V[f,z]`` would otherwise be priced with Z = F); None where they are."""
+    a features index no position rank: ``V[f,z]`` would otherwise be priced with Z = F), or multiplied as two
+    separate sums (``Q[e,p] * K[x,m]``); None where they are."""
     where = getattr(cascade, "source", None) or cascade.name
     extra = [t for t in cascade.inputs if t not in ATTENTION_INPUTS]
     if extra:
@@ -121,7 +122,15 @@ def attention_input_error(cascade) -> str | None:
                 return (f"{where}:{e.line.lineno}: {acc} reads the attention input {acc.tensor} with {count}: it is "
                         f"{ATTENTION_INPUTS[acc.tensor]}, features then positions (a rank split goes inside an "
                         "index: Q[g*E0 + e0, p])")
-    return _unbound_rank_error(cascade, where)
+    return _unbound_rank_error(cascade, where) or _separate_sums_error(cascade, where)
+
+
+def _separate_sums_error(cascade, where: str) -> str | None:
+    """An Einsum multiplying two sums over ranks each factor reads alone (``Q[e,p] * K[x,m]``: x is bound to E and
+    priced as a second feature loop): almost always a mistyped rank."""
+    from einsum_cascades.validate import separate_sums_error
+
+    return next((why for e in cascade.einsums if (why := separate_sums_error(e.line, where))), None)
 
 
 def _unbound_rank_error(cascade, where: str) -> str | None:

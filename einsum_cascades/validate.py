@@ -14,11 +14,13 @@ file is rejected up front instead of failing later inside the executor.
 - a tensor reads itself only as the previous step of its iterative rank;
 - a partition is mixed-radix: in ``m2*M1*M0 + m1*M0 + m0`` each rank's stride is the
   product of the extents of the ranks after it.
+
+``separate_sums_error`` is a rule ``load_cascade`` applies to attention cascades, after their Q, K and V reads.
 """
 
 from dataclasses import dataclass
 
-from einsum_cascades.parser import Access, CascadeParseError, Line
+from einsum_cascades.parser import Access, CascadeParseError, Index, Line, Op, Rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +159,66 @@ def _check_arity(lines: list[Line], source: str) -> None:
             if len(seen.indices) != len(acc.indices):
                 raise _error(source, line, acc, f"{acc} has {len(acc.indices)} indices but {seen} has "
                                                 f"{len(seen.indices)}: a tensor keeps its rank count")
+
+
+def separate_sums_error(line: Line, source: str) -> str | None:
+    """Why a product (or quotient) is two independent sums multiplied: ``Q[e,p] * K[x,m]`` sums e over Q alone and
+    x over K alone, a mistyped rank (``K[e,m]`` meant); None where at most one factor sums a rank no other factor
+    reads: ``A[m,p] * C[p]`` (C times the sum of A) is exact and allowed."""
+    out = {v for idx in line.output.indices for v in idx.vars()}
+    factors = _factors(line.expr)
+    alone = []
+    for k, factor in enumerate(factors):
+        others = {v for j, f in enumerate(factors) if j != k for v in _ranks(f)}
+        own = [v for v in dict.fromkeys(_ranks(factor)) if v not in out and v not in others]
+        if own:
+            alone.append((factor, own[0]))
+    if len(alone) < 2:
+        return None
+    (first, kept), (second, typo) = alone[0], alone[1]
+    a, b = _reading(first, kept), _reading(second, typo)
+    return (f"{source}:{line.lineno}:{b.col or 1}: {line.output.tensor} sums {kept} over {a} alone and {typo} over "
+            f"{b} alone, a product of separate sums: did you mean {_renamed(b, typo, kept)} (or {_renamed(a, kept, typo)})? A "
+            "product contracts a rank both factors read; write separate sums as Einsums of their own")
+
+
+def _factors(expr) -> list:
+    """The operands of a product or quotient chain (``A * B / C`` -> A, B, C), unary minus looked through."""
+    if isinstance(expr, Op) and expr.name in ("*", "/", "neg"):
+        return [f for arg in expr.args for f in _factors(arg)]
+    return [expr]
+
+
+def _ranks(expr) -> list[str]:
+    """The ranks an expression walks: its tensor reads' indices and its bare rank values (not extents)."""
+    if isinstance(expr, Access):
+        return [v for idx in expr.indices for v in idx.vars()]
+    if isinstance(expr, Rank):
+        return [] if expr.is_extent else [expr.name]
+    if isinstance(expr, Op):
+        return [v for arg in expr.args for v in _ranks(arg)]
+    return []
+
+
+def _reading(expr, rank: str) -> Access:
+    """The first tensor read in ``expr`` that walks ``rank``."""
+    stack = [expr]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, Access) and rank in _ranks(node):
+            return node
+        if isinstance(node, Op):
+            stack.extend(node.args)
+    raise AssertionError(f"no read of {rank} in {expr}")
+
+
+def _renamed(acc: Access, old: str, new: str) -> Access:
+    """``acc`` with rank ``old`` written as ``new`` (K[x,m] -> K[e,m])."""
+    def index(idx: Index) -> Index:
+        if idx.kind in ("var", "next"):
+            return Index(idx.kind, new if idx.value == old else idx.value)
+        if idx.kind == "affine":
+            return Index("affine", tuple((new if v == old else v, strides) for v, strides in idx.value))
+        return idx
+
+    return Access(acc.tensor, tuple(index(i) for i in acc.indices), acc.col)
