@@ -6,7 +6,9 @@ reduces over one of its ranks and keeps none on its output. Reading, over a
 family rank, anything that depends on a full reduction of that family starts a
 new pass; element-wise producers, reductions over a partition and updates
 through an iterative rank stay in the same pass. A family's pass count is that
-of its finest rank (the one that walks the original elements).
+of its finest rank (the one that walks the original elements). An Einsum whose
+readers all run in a later pass runs there too where that holds nothing more
+(scores recomputed where they are used, not held across the boundary).
 """
 
 import re
@@ -57,7 +59,13 @@ def _finest(cascade, members: set[str]) -> str:
 
 
 def pass_levels(cascade, fam: str, fam_of: dict) -> dict[str, int]:
-    """Pass level of every Einsum over family ``fam`` (0 if it does not walk the family)."""
+    """Pass level of every Einsum over family ``fam`` (0 if it does not walk the family): its earliest pass, or
+    later where that holds less (``_latest``)."""
+    return _latest(cascade, _earliest(cascade, fam, fam_of), fam, fam_of)
+
+
+def _earliest(cascade, fam: str, fam_of: dict) -> dict[str, int]:
+    """The first pass each Einsum can run in: after every full reduction it depends on."""
     level, done = {}, {}
     for e in cascade.einsums:
         inputs = [a.tensor for a in e.reads if a.tensor in level and a.tensor != e.output]
@@ -70,6 +78,39 @@ def pass_levels(cascade, fam: str, fam_of: dict) -> dict[str, int]:
             level[e.output] = 0
         done[e.output] = max(level[e.output] if _fully_reduces(e, fam, fam_of) else 0, after)
     return level
+
+
+def _latest(cascade, level: dict, fam: str, fam_of: dict) -> dict[str, int]:
+    """``level`` with each Einsum that need not run early placed in the pass of its first reader: one whose
+    readers all sit in later passes and whose query-dependent operands go there with it (or are per-row values,
+    inputs, or key-side tensors re-read at no hold). Recomputing the scores in the pass that uses them
+    (QK2[m,p] = Q[e,p] * K[e,m] read only in pass 2) then holds no fiber of M scores per query across the pass
+    boundary. A full reduction stays put (its readers wait for it), as do iterative tensors."""
+    readers = {e.output: [o.output for o in cascade.einsums if o is not e and any(a.tensor == e.output
+                                                                                 for a in o.reads)]
+               for e in cascade.einsums}
+    movable = {e.output for e in cascade.einsums if level[e.output] and readers[e.output] and not e.step_rank
+               and not _fully_reduces(e, fam, fam_of)}
+    while True:  # each round pins one Einsum whose operands stay behind it, until none is left
+        placed = dict(level)
+        for e in reversed(cascade.einsums):  # readers first
+            if e.output in movable:
+                placed[e.output] = max(level[e.output], min(placed[r] for r in readers[e.output]))
+        stuck = next((e.output for e in cascade.einsums if placed[e.output] > level[e.output]
+                      and any(placed[t] < placed[e.output] for t in _held_reads(cascade, e, level, fam, fam_of))),
+                     None)
+        if stuck is None:
+            return placed
+        movable.discard(stuck)
+
+
+def _held_reads(cascade, e, level: dict, fam: str, fam_of: dict) -> list[str]:
+    """The tensors ``e`` reads that would be held per query across a pass boundary were they read in a later
+    pass: computed over the family and a query rank (QK[m,p], LM[m1,p]), not inputs, copies of K or V, per-row
+    results of full reductions or tensors before the passes."""
+    return [a.tensor for a in e.reads if a.tensor != e.output and level.get(a.tensor, 0)
+            and _carries(cascade, a.tensor, fam, fam_of)
+            and any(fam_of.get(v) == fam_of.get("p", "p") for v in cascade.einsum(a.tensor).out_vars)]
 
 
 def _fully_reduces(e, fam: str, fam_of: dict) -> bool:

@@ -86,11 +86,10 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
     work = {k: {} for k in range(1, n_passes + 1)}
     reads_v = {k: False for k in work}
     per_einsum = {}
-    at = _placed(cascade, level, classes)
     for e in cascade.einsums:
         if _is_copy(e) or classes[e.output] is None:
             continue
-        lv = max(at.get(e.output, level[e.output]), 1)
+        lv = max(level[e.output], 1)  # a per-key Einsum (a V scaled for P V) sits in its readers' pass already
         per_einsum[e.output] = {k: sp.sympify(n).subs(subs) for k, n in
                                 _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade).items()}
         _add(work[lv], per_einsum[e.output])
@@ -102,20 +101,6 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
                             len({t for t, made, _ in crossing if made == k})) for k in work)
     return CascadeWork(cascade.name, passes, crossing, {e.output: (classes[e.output], level[e.output])
                                                        for e in cascade.einsums}, _expand_all(per_einsum))
-
-
-def _placed(cascade, level: dict, classes: dict) -> dict:
-    """Where a per-key Einsum's work goes: into the first pass that reads it, where the keys it needs stream anyway
-    (a V scaled for P V runs in the pass of P V; the pass analysis puts it in pass 1, which then streamed V as well:
-    a 3-pass cascade 11% slower on FA3 for a per-key multiply)."""
-    out = {}
-    for e in cascade.einsums:
-        if classes.get(e.output) != "key":
-            continue
-        readers = [level[o.output] for o in cascade.einsums if any(a.tensor == e.output for a in o.reads)]
-        if readers and min(readers) > level[e.output]:
-            out[e.output] = min(readers)
-    return out
 
 
 def _add(into: dict, work: dict) -> None:

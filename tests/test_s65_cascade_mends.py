@@ -65,3 +65,97 @@ def test_no_bundled_cascade_multiplies_separate_sums():
     for name in cascade_names():
         assert all(separate_sums_error(e.line, name) is None for e in load_cascade(name).einsums), name
 
+
+
+# 2. recompute instead of hold
+
+RECOMPUTE = DEFERRED.replace("SN[m,p] = exp(QK[m,p] - GM[p])",
+                             "QK2[m,p] = Q[e,p] * K[e,m]\nSN[m,p] = exp(QK2[m,p] - GM[p])")
+
+
+def test_scores_recomputed_in_the_pass_that_reads_them_are_placed_there(tmp_path):
+    """QK2 had been put in pass 1 (each Einsum at its earliest pass) and priced as M scores held per query."""
+    from einsum_cascades.passes import einsum_passes
+    from einsum_cascades.ops import extent
+
+    c = load_cascade(_file(tmp_path, RECOMPUTE))
+    level = einsum_passes(c, "m")
+    assert (level["QK"], level["GM"], level["QK2"], level["SN"]) == (1, 1, 2, 2)
+    assert c.passes()["m"] == 2
+    assert c.footprint("m") == extent("f") + 2  # SNV's row and GM, SD: the running state, no fiber of scores
+
+
+def test_show_prints_the_recompute_in_pass_2_and_no_held_fiber(tmp_path):
+    r = run("cascade", "show", _file(tmp_path, RECOMPUTE))
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if "QK2[m,p]" in line)
+    assert row.split()[1] == "2", row
+    assert "live footprint per query row over m: F + 2" in r.output
+
+
+def test_a_gpu_prices_the_recompute_as_the_deferred_cascade_recomputing_its_scores(tmp_path):
+    """Two QK GEMMs and PV: the time attention-3pass-deferred takes when it recomputes its scores (before, QK2 ran
+    in pass 1 and was recomputed in pass 2 again: three QK GEMMs)."""
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    path, wl = _file(tmp_path, RECOMPUTE), Workload(seq_len=4096)
+    for family in ("flash3", "flash2"):
+        mine = evaluate(hardware("h100"), f"{path}@{family}", wl)
+        deferred = evaluate(hardware("h100"), f"attention-3pass-deferred@{family}", wl)
+        assert mine.time_s == pytest.approx(deferred.detail["multipass_seconds"]["recompute"], rel=1e-12)
+        assert mine.detail["multipass_seconds"]["store"] == mine.detail["multipass_seconds"]["recompute"]
+
+
+def test_fusemax_charges_the_second_qk_and_holds_no_scores(tmp_path):
+    """At 64k keys the deferred cascade's QK spills to DRAM; the recompute cascade's QK2 runs in pass 2 instead."""
+    from simulator.api import evaluate, hardware
+    from simulator.workload import Workload
+
+    wl = Workload(seq_len=65536)
+    mine = evaluate(hardware("fusemax"), _file(tmp_path, RECOMPUTE), wl)
+    deferred = evaluate(hardware("fusemax"), "attention-3pass-deferred", wl)
+    cycles = mine.detail["einsum_cycles"]
+    assert cycles["QK2"] == cycles["QK"] == deferred.detail["einsum_cycles"]["QK"] > 0
+    assert "crossing" not in mine.detail and deferred.detail["crossing"] == "spilled to DRAM"
+    assert mine.detail["rule"].endswith("then QK2+SN+SD+SNV")
+    assert mine.cost.hbm_bytes < deferred.cost.hbm_bytes / 10
+
+
+def test_a_chain_of_recomputed_tensors_moves_together(tmp_path):
+    """QK2 read only by X, X only in pass 2: both move (X alone would make QK2 cross instead)."""
+    from einsum_cascades.passes import einsum_passes
+
+    text = RECOMPUTE.replace("SN[m,p] = exp(QK2[m,p] - GM[p])",
+                             "X[m,p] = QK2[m,p] * 0.5\nSN[m,p] = exp(X[m,p] - GM[p])")
+    level = einsum_passes(load_cascade(_file(tmp_path, text)), "m")
+    assert (level["QK2"], level["X"], level["SN"]) == (2, 2, 2)
+
+
+@pytest.mark.parametrize("text, stays", [
+    # X reads the scores pass 1 needs: moving X would hold QK across the boundary in its place
+    (DEFERRED.replace("SN[m,p] = exp(QK[m,p] - GM[p])", "X[m,p] = QK[m,p] * 0.5\nSN[m,p] = exp(X[m,p] - GM[p])"),
+     "X"),
+    # LM2 (M1 per query) reads BQK (M per query), which pass 1 needs: it stays, so M1 values cross, not M
+    (str(load_cascade("attention-2pass")).replace("CF[m1,p]     = exp(LM[m1,p] - GM[p])",
+                                                  "LM2[m1,p] = max(BQK[m1,m0,p])\nCF[m1,p] = exp(LM2[m1,p] - GM[p])"),
+     "LM2"),
+])
+def test_an_einsum_whose_operands_stay_behind_stays_with_them(tmp_path, text, stays):
+    from einsum_cascades.passes import einsum_passes
+
+    assert f"{stays}[m" in text  # the replacement took
+    assert einsum_passes(load_cascade(_file(tmp_path, text)), "m")[stays] == 1
+
+
+def test_bundled_cascades_move_nothing_but_a_copy_of_v():
+    """Every bundled cascade runs each computing Einsum in its earliest pass already; only attention-2pass's BV
+    (a view of V, read in pass 2) is placed with its reader."""
+    from einsum_cascades.passes import _earliest, einsum_passes, families
+
+    for name in cascade_names():
+        c = load_cascade(name)
+        fam = families(c)
+        early, late = _earliest(c, "m", fam), einsum_passes(c, "m")
+        moved = {n: (early[n], late[n]) for n in early if early[n] != late[n]}
+        assert moved == ({"BV": (1, 2)} if name == "attention-2pass" else {}), name
