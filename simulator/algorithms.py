@@ -125,15 +125,16 @@ def _check_attention(name: str) -> None:
 def _query_passes_error(name: str, cascade, passes: int) -> str:
     """Why a cascade with passes over the queries cannot be costed: both compilers walk each query tile's keys, so
     a reduction over the queries read back over them (a softmax over p) would be priced as one pass."""
-    from einsum_cascades.passes import families
+    from einsum_cascades.passes import einsum_passes, families
 
-    fam = families(cascade)
+    fam, level = families(cascade), einsum_passes(cascade, "p")
     first = next(e for e in cascade.einsums if any(fam[v] == "p" for v in e.reduced)
                  and not any(fam[v] == "p" for v in e.out_vars))
+    second = next(e for e in cascade.einsums if level[e.output] == 2)
     return (f"cascade {name!r}: {passes} passes over the query rank p are not modelled ({first.output} reduces over "
-            f"the queries in '{first.text}' and a later Einsum reads it back over p): attnsim costs cascades that "
-            "make one pass over the queries, each query's passes over the keys m (reductions over m, as a softmax "
-            "over the keys)")
+            f"the queries in '{' '.join(first.text.split())}', so {second.output} needs a second pass over them): "
+            "attnsim costs cascades that make one pass over the queries, each query's passes over the keys m "
+            "(reductions over m, as a softmax over the keys)")
 
 
 REFERENCE_NOTE_TOLERANCE = 1e-6  # a user's cascade off its reference by more (float64, small random inputs) says so

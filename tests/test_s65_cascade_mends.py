@@ -159,3 +159,35 @@ def test_bundled_cascades_move_nothing_but_a_copy_of_v():
         early, late = _earliest(c, "m", fam), einsum_passes(c, "m")
         moved = {n: (early[n], late[n]) for n in early if early[n] != late[n]}
         assert moved == ({"BV": (1, 2)} if name == "attention-2pass" else {}), name
+
+
+# 3. passes over the query rank
+
+COLUMN_SOFTMAX = DEFERRED.replace("# reference: softmax", "# reference: none").replace("GM[p]", "GM[m]").replace(
+    "SD[p]", "SD[m]")
+
+
+@pytest.mark.parametrize("command", [("simulate", "--hw", "h100", "--algo"), ("simulate", "--hw", "flat", "--algo"),
+                                     ("sweep", "--hw", "fusemax", "--seq-len", "1k,2k", "-o", "OUT", "--algo"),
+                                     ("simulate", "--hw", "h100", "--algo", "flash3", "--baseline")])
+def test_passes_over_the_queries_are_refused_in_one_line_naming_both_einsums(tmp_path, command):
+    command = [tmp_path / "out.csv" if a == "OUT" else a for a in command]  # a sweep writes nothing: it is refused
+    line = one_line_error(*command, _file(tmp_path, COLUMN_SOFTMAX))
+    assert "3 passes over the query rank p are not modelled" in line
+    assert "GM reduces over the queries in 'GM[m] = max(QK[m,p])', so SN needs a second pass over them" in line
+    assert "attnsim costs cascades that make one pass over the queries" in line
+
+
+def test_a_points_file_row_with_passes_over_the_queries_is_refused_naming_the_row(tmp_path):
+    points = tmp_path / "points.csv"
+    points.write_text(f"hardware,algorithm,seq_len\nh100,flash3,4096\nh100,{_file(tmp_path, COLUMN_SOFTMAX)},4096\n")
+    line = one_line_error("simulate", "--from", points)
+    assert "points.csv row 2:" in line and "so SN needs a second pass over them" in line
+
+
+def test_cascade_check_still_runs_passes_over_the_queries(tmp_path):
+    """Only costing is refused: the oracle runs it, and a softmax over the queries is not softmax attention."""
+    r = run("cascade", "check", _file(tmp_path, COLUMN_SOFTMAX))
+    assert r.exit_code == 0 and "ran on random inputs" in r.output, r.output
+    r = run("cascade", "check", _file(tmp_path, COLUMN_SOFTMAX.replace("# reference: none", "# reference: softmax")))
+    assert r.exit_code == 1 and "FAIL" in r.output, r.output
