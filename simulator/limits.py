@@ -5,7 +5,7 @@ something else), so it is an error naming the limit and its source, never a sile
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
 from simulator.gpu_kernels import paged_cache, sm_number
@@ -27,8 +27,13 @@ class FamilyLimits:
     max_head_dim: int | None  # None: no limit of its own
     head_dim_multiple: dict  # dtype -> required multiple of the head dim (default 1)
     source: str
+    # dtypes the real kernels run that attnsim does not price, with what runs them (the refusal says so rather
+    # than that no kernel exists)
+    unmodelled: dict = field(default_factory=dict)
 
 
+FLASHINFER_FP8 = ("FlashInfer runs an fp8 KV cache under 16-bit queries (DTypeKV e4m3/e5m2) and, on Hopper, fp8 "
+                  "prefill kernels")
 LIMITS = {
     # TORCH_CHECK(q_dtype == kFloat16 || kBFloat16); head_size <= 256; head_size % 8 == 0
     "flash2": FamilyLimits(("fp16", "bf16"), 256, {"fp16": 8, "bf16": 8}, FA2_API),
@@ -50,13 +55,16 @@ LIMITS = {
     # and that module on a prefill call (single_prefill_with_kv_cache(..., backend="fa2"));
     # fp16 and bf16 modelled (the single kernel's registers read at both, the batch kernel's at fp16); head dims
     # checked in flashinfer_tc
+    # FlashInfer's fp8 there (an fp8 KV cache under 16-bit queries, DTypeKV e4m3/e5m2; the fa3 backend's fp8
+    # kernels) is not priced
     **dict.fromkeys(("flashinfer-decode-tc", "flashinfer-single-decode-tc", "flashinfer-single-prefill"), FamilyLimits(
-        ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)")),
+        ("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/prefill.cuh (0.6.16)",
+        {"fp8": FLASHINFER_FP8})),
     # FlashInfer's batch prefill on Hopper (fa3 backend): fp16/bf16; head dims checked in flashinfer_sm90.error
     "flashinfer-prefill": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/"
-                                       "hopper/prefill_sm90.cuh and prefill.cuh (0.6.16)"),
+                                       "hopper/prefill_sm90.cuh and prefill.cuh (0.6.16)", {"fp8": FLASHINFER_FP8}),
     "flashinfer-prefill-fa2": FamilyLimits(("fp16", "bf16"), 256, {}, "flashinfer include/flashinfer/attention/"
-                                           "prefill.cuh (0.6.16)"),
+                                           "prefill.cuh (0.6.16)", {"fp8": FLASHINFER_FP8}),
     # Standard attention (FA1 paper, Algorithm 0) as PyTorch runs it: torch.matmul and softmax have no
     # float8 kernels (fp8 GEMMs go through torch._scaled_mm), so there is no fp8 standard attention.
     "naive": FamilyLimits(("fp16", "bf16"), None, {}, "PyTorch's standard attention: matmul, softmax, matmul"),
@@ -114,6 +122,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         if wl.dtype == "fp32":  # attnsim prices no fp32 attention (PyTorch's standard attention does run in it)
             return (f"{algo} is priced in {' and '.join(limits.dtypes)} only ({limits.source}), not fp32: use "
                     f"{' or '.join(limits.dtypes)}")
+        if wl.dtype in limits.unmodelled:
+            return (f"--dtype {wl.dtype}: {limits.unmodelled[wl.dtype]}, which attnsim does not model for {algo}; "
+                    f"use {' or '.join(limits.dtypes)}")
         return f"{algo} has no {wl.dtype} kernel ({limits.source}): use {' or '.join(limits.dtypes)}"
     multiple = limits.head_dim_multiple.get(wl.dtype, 1)
     if algo == "flash3" and wl.head_dim <= 64 and 256 < wl.v_head_dim <= 512 and hw.arch.startswith("sm_9"):

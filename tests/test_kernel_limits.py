@@ -67,6 +67,15 @@ def test_the_main_kernel_is_an_error_and_a_baseline_that_cannot_run_leaves_no_sp
     assert row["time_s"] > 0 and row["speedup"] is None and row["note"].startswith("no baseline: naive has no fp8")
 
 
+@pytest.mark.parametrize("algo", ["flashinfer-decode-tc", "flashinfer-single-decode-tc", "flashinfer-single-prefill",
+                                  "flashinfer-prefill-fa2"])
+def test_flashinfers_fp8_is_refused_as_unmodelled_not_as_missing(algo):
+    """FlashInfer runs an fp8 KV cache under 16-bit queries with tensor cores (and fp8 prefill on Hopper): the
+    refusal says attnsim does not model it, not that FlashInfer has no fp8 kernel."""
+    why = kernel_error(hardware("a100"), algo, Workload(dtype="fp8", seq_len=1, kv_len=4096, heads=32, kv_heads=8))
+    assert "does not model" in why and "no fp8 kernel" not in why and why.endswith("use fp16 or bf16")
+
+
 def test_fa3s_mla_decode_kernel_is_named_and_its_spelling_given():
     """FA3 runs d <= 64 with V up to 512 on Hopper (mha_fwd; run_mha_fwd_<..., 64, 512>) as MLA's absorbed form
     through its qv path, which attnsim states as (576, 512): the error says how, rather than that FA3 stops at 256."""
