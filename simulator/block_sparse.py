@@ -118,9 +118,11 @@ class RowIndexCost:
         return self.fixed + n * self.per_tile + skipped * self.skip_step
 
 
-def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int, kind: str = "") -> RowIndexCost:
+def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int, kind: str = "",
+               packing=None) -> RowIndexCost:
     """The fixed SM cycles of a row of an index-reading call (stalls count 1/ctas_per_sm: the SM's other CTAs
-    fill them; a skipped step's softmax does not hide); ``kind`` 'vs': MInference's vertical-slash kernel."""
+    fill them; a skipped step's softmax does not hide); ``kind`` 'vs': MInference's vertical-slash kernel;
+    ``packing`` (``tiles.Packing``): the rows are a packed kernel's tiles."""
     lat = l2_hit_cycles(hw.arch)
     if kind == "vs":  # counts and first offset before the first load; each next index after the QK GEMM
         return RowIndexCost(VS_ROW_READS * lat / ctas_per_sm, l2_hit_cycles(hw.arch, L1_HIT_CYCLES) / ctas_per_sm)
@@ -134,7 +136,7 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
     per_tile = max(0.0, lat - tile.gemm * kd / (kd + kdv))  # beyond the QK GEMM
     diagonal = None
     if wl.causal:
-        diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv).row_partial
+        diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv, packing).row_partial
     return RowIndexCost(search / ctas_per_sm, per_tile / ctas_per_sm,
                         tile.softmax + hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm,
                         masking_steps(cfg, wl, block_q), diagonal, max(n_kv_blocks, 1))

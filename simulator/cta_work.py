@@ -33,20 +33,22 @@ class Part:
     # (simulator.block_sparse: 'fa2', 'ws', 'vs')
 
 
-def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower, indexed) -> list[Part]:
-    """The call's head groups at the kernel's tile (``block_q`` query positions x ``block_kv`` keys); ``lower`` is
-    the one-mask lowering (the workload's own tiles), ``indexed(mask, sparsity)`` whether the kernel reads a
-    block index for a mask. A packed tile holds every query head of its KV head, so when a KV head's query
-    heads fall in different groups, its tiles are those of the union of their masks (the kernel visits every
-    tile some of its rows attend; the mask makes the others' elements partial)."""
+def parts(wl, pack_gqa: bool, block_q: int, block_kv: int, lower, indexed, packing=None) -> list[Part]:
+    """The call's head groups at the kernel's tile (``block_q`` query positions x ``block_kv`` keys, the rows of
+    ``packing``'s packed tiles where it is given: ``tiles.packed_rows``); ``lower(wl, block_q, block_kv,
+    packing)`` is the one-mask lowering (the workload's own tiles), ``indexed(mask, sparsity)`` whether the
+    kernel reads a block index for a mask. A packed tile holds every query head of its KV head, so when a KV
+    head's query heads fall in different groups, its tiles are those of the union of their masks (the kernel
+    visits every tile some of its rows attend; the mask makes the others' elements partial)."""
     groups = tile_source.head_groups(wl)
     if groups is None:
         heads = wl.batch * (wl.kv_heads if pack_gqa else wl.heads)
-        return [Part(lower(wl, block_q, block_kv), heads, wl.batch * wl.heads, wl.mask_expr,
+        return [Part(lower(wl, block_q, block_kv, packing), heads, wl.batch * wl.heads, wl.mask_expr,
                      indexed(wl.mask_expr, wl.sparsity))]
     if pack_gqa:
-        return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n_kv,
-                     wl.batch * n_kv * wl.group, mask, indexed(mask, 0.0)) for n_kv, mask in kv_units(wl)]
+        return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv, packing),
+                     wl.batch * n_kv, wl.batch * n_kv * wl.group, mask, indexed(mask, 0.0))
+                for n_kv, mask in kv_units(wl)]
     return [Part(tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv), wl.batch * n, wl.batch * n,
                  mask, indexed(mask, 0.0)) for n, mask in groups]
 
@@ -67,7 +69,7 @@ def kv_units(wl) -> list[tuple[int, str]]:
     return units
 
 
-def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: list[Part]) -> list[tuple]:
+def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: list[Part], packing=None) -> list[tuple]:
     """(workload of its heads, tiles, CTA grids) per run of KV heads with the same needs, for the HBM traffic:
     the call itself without a mix."""
     if tile_source.head_groups(wl) is None:
@@ -75,7 +77,7 @@ def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: lis
     out = []
     for n_kv, mask in kv_units(wl):
         sub = replace(wl, heads=n_kv * wl.group, kv_heads=n_kv, pattern=None, causal=False)
-        tiles = tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv)
+        tiles = tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv, packing)
         out.append((sub, tiles, wl.batch * n_kv * (1 if pack_gqa else wl.group)))
     return out
 
@@ -326,17 +328,19 @@ def _tail_span(span, n_ctas, slots, work, blocks, partial, tail):
     return span
 
 
-def weighted(wl, parts_: list[Part], block_q: int, block_kv: int):
+def weighted(wl, parts_: list[Part], block_q: int, block_kv: int, packing=None):
     """The call's attended elements and block density per query head: the query head groups' own (not the unions
-    a packed tile visits), weighted by their heads; the one part's tiles without a mix."""
+    a packed tile visits; at ``packing``'s tiles where given), weighted by their heads; the one part's tiles
+    without a mix."""
     groups = tile_source.head_groups(wl)
     if groups is None:
         return parts_[0].tiles
-    return _weighted(wl, groups, block_q, block_kv)
+    return _weighted(wl, groups, block_q, block_kv, packing)
 
 
-def _weighted(wl, groups, block_q, block_kv):
-    lowered = [(n, tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv)) for n, mask in groups]
+def _weighted(wl, groups, block_q, block_kv, packing=None):
+    lowered = [(n, tile_source.group_rows(mask, wl.seq_len, wl.kv_len, block_q, block_kv, packing))
+               for n, mask in groups]
     return _Mix(sum(n * t.attended for n, t in lowered) / wl.heads,
                 sum(n * t.block_density for n, t in lowered) / wl.heads)
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from einsum_cascades.errors import UserError
 from simulator._numpy import np
 from simulator.columns import is_columns, vmax, vmin
+from simulator.tiles import Packing
 from simulator.workload import mla_absorbed
 
 GPU_FAMILIES = ("naive", "flash1", "flash2", "flash3", "flash4", "flash-decoding",
@@ -454,17 +455,36 @@ def fa4_local(wl) -> bool:
 
 
 def positions_per_tile(cfg, wl):
-    """Query positions one CTA tile holds: its rows over the query heads it packs (a KV head's, when the kernel
-    packs GQA), at least one: where a KV head packs more query heads than a tile has rows (71 per KV head on
-    FA2's 64-row split tile, MQA with 256 heads on FA3's 128), each position takes ``tiles_per_position``."""
+    """Query positions a row of the lowered mask holds: a CTA tile's rows over the query heads it packs (a KV head's,
+    when the kernel packs GQA), at least one. Where the group does not divide the rows, FA3's and FA4's packed tiles
+    run across positions and take their rows from rows lowered here (``query_packing``); FA2's swap (a KV head's
+    query heads as the query length, one position) gives each position ``tiles_per_position``."""
     return vmax(cfg.block_q // (wl.group if cfg.pack_gqa else 1), 1)
 
 
 def tiles_per_position(cfg, wl):
     """CTA tiles one query position's packed query heads fill: ceil(group / rows), 1 unless the KV head packs
     more query heads than a tile has rows (FA2's swap, seqlenq_ngroups_swapped, makes the group the query
-    length, ceil(group / kBlockM) blocks; FA3 and FA4 count ceil(seqlen_q x group / kBlockM) m-blocks)."""
-    return vmax(-(-wl.group // cfg.block_q), 1) if cfg.pack_gqa else 1
+    length, ceil(group / kBlockM) blocks). 1 for FA3 and FA4, whose tiles count ceil(seqlen_q x group / kBlockM)
+    m-blocks (``query_packing``)."""
+    return vmax(-(-wl.group // cfg.block_q), 1) if cfg.pack_gqa and cfg.family not in PACKED_ROW_FAMILIES else 1
+
+
+# Families whose packed tiles take the (position, query head) rows of a KV head in runs of kBlockM across position
+# boundaries: FA3 hopper/flash_fwd_launch_template.h @ 0251105a, num_blocks_m = ceil_div(seqlen_q * qhead_per_khead,
+# kBlockM) (line 149); FA4 flash_attn/cute/interface.py, seqlen_q_packgqa = seqlen_q * qhead_per_kvhead (line 342)
+PACKED_ROW_FAMILIES = ("flash3", "flash4")
+
+
+def query_packing(cfg, wl) -> Packing | None:
+    """How the kernel's packed tiles cut a KV head's query rows (``tiles.Packing``: ceil(seq_len x group /
+    block_q) tiles), where they run across positions; None where a tile holds whole positions: no packing, a group
+    that divides the tile's rows (block_q / group positions a tile, as lowered), FA2's swap."""
+    if not cfg.pack_gqa or cfg.family not in PACKED_ROW_FAMILIES:
+        return None
+    if not is_columns(wl.group) and cfg.block_q % wl.group == 0:
+        return None
+    return Packing(wl.group, cfg.block_q)
 
 
 def padded_head_dim(hw, family: str, wl) -> int | None:

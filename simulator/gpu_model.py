@@ -23,8 +23,8 @@ from simulator.columns import argname, dense_tiles, is_columns, pick, vceil, vma
 from simulator.cost import Cost
 from simulator.schedule import resident_ctas
 from simulator.gpu_kernels import (FUSED_CASCADE, GPU_FAMILIES, arch_error, at_block, fa2_swapped, fa2_window_call, kernel_config,
-                                   out_bytes, paged_cache, padded_head_dim, pattern_shape, positions_per_tile, sm_number,
-                                   tiles_per_position)
+                                   out_bytes, paged_cache, padded_head_dim, pattern_shape, positions_per_tile,
+                                   query_packing, sm_number, tiles_per_position)
 from simulator.kernel_configs import natten_mask_issue, natten_sm90, natten_sm100
 from simulator.flashinfer_sm90 import (FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, plan_makespan as fi_plan_makespan,
                                        runs_fa2, window_extra_tiles)
@@ -205,9 +205,10 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     slots = hw.sms * k
     rows = _rows(cfg, wl)
     block_q = positions_per_tile(cfg, wl)
+    packing = query_packing(cfg, wl)  # FA3's and FA4's packed tiles: ceil(seq_len x group / block_q) a KV head
     parts = cta_work.parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, _tiles,
                            lambda mask, sparsity: block_sparse.index_style(cfg, mask)
-                           if block_sparse.reads_index(cfg, hw.arch, mask, sparsity) else None)
+                           if block_sparse.reads_index(cfg, hw.arch, mask, sparsity) else None, packing)
     stack = tiles_per_position(cfg, wl)
     if is_columns(stack) or stack > 1:  # a position's packed heads fill more than one tile
         parts = [replace(p, heads=p.heads * stack) for p in parts]
@@ -242,7 +243,8 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
 
     row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)
     for kind in {p.indexed for p in parts if p.indexed}:
-        row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind)
+        row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind,
+                                                  packing)
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
     @lru_cache(maxsize=None)  # the schedule and --explain's last-wave line ask for the same m
@@ -257,11 +259,12 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                                              pro_t, per_split, row_index, planned, tail) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
-    hbm = _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes) + _split_partials(cfg, hw, wl, splits)
+    hbm = (_parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes, packing)
+           + _split_partials(cfg, hw, wl, splits))
     index = sum(block_sparse.index_bytes(cfg, p.tiles, p.heads * splits) for p in parts if p.indexed)
     # a stored score tensor is written and read as whole tiles (the kernel stores every visited tile, masked
     # elements too): the visited tiles' area, block density x Nq x Nkv, not the attended elements
-    visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv).block_density * wl.seq_len * wl.kv_len
+    visited_area = cta_work.weighted(wl, parts, block_q, cfg.block_kv, packing).block_density * wl.seq_len * wl.kv_len
     scores_stored = stored * wl.batch * wl.heads * visited_area * wl.dtype_bytes
     cost = replace(cost, hbm_bytes=hbm + index + scores_stored, l2_bytes=cost.l2_bytes + index + scores_stored,
                    launches=where(splits > 1, 2, 1) + (split_launch and splits == 1) + prepare + fill)
@@ -295,7 +298,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         # partials L2 did not hold: bytes of the call, and lines that evict the flush's dirty ones (the write-backs)
         combine_bytes = _out_bytes(wl) + vmax(_partials_bytes(wl, splits) - hw.l2_bytes, 0.0)
         cost = replace(cost, hbm_bytes=cost.hbm_bytes + where(splits > 1, combine_bytes, 0.0))
-    mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv)
+    mix = cta_work.weighted(wl, parts, block_q, cfg.block_kv, packing)
     result = _finish(hw, algo, wl, cost, times, full_dom, mix, detail)
     return grid_bound(result, n_work, hw.sms * resident)
 
@@ -329,14 +332,14 @@ GRID_UTILIZATION = 0.5  # ... where that unit works under half the call's time
 GRID_FILL = 0.5  # ... and the grid fills at most half the slots
 
 
-def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes) -> float:
+def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes, packing=None) -> float:
     """HBM bytes of the call; under a heads(...) mix, K/V per run of KV heads with the same needs, each run as if
     alone in L2 while its CTAs run."""
     if len(parts) == 1:
         return _fused_hbm(cfg, hw, wl, l2_bytes, slots, parts[0].tiles, parts[0].heads, splits)
     return sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
                           slots, t, h, splits)
-               for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts))
+               for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts, packing))
 
 
 def _permutation(hw, algo, wl, parts, cost, times) -> tuple:
@@ -553,11 +556,12 @@ def _rows(cfg, wl) -> int:
     return vmin(cfg.block_q, per_head)
 
 
-def _tiles(wl, block_q, block_kv):
-    """The mask lowered at the tile shape; closed-form counts for columns of dense sizes."""
+def _tiles(wl, block_q, block_kv, packing=None):
+    """The mask lowered at the tile shape (``packing``'s packed tiles where given); closed-form counts for columns
+    of dense sizes."""
     if is_columns(wl.seq_len):
-        return dense_tiles(wl.seq_len, wl.kv_len, block_q, block_kv)
-    return tile_source.tile_rows(wl, block_q, block_kv)
+        return dense_tiles(wl.seq_len, wl.kv_len, block_q, block_kv, packing)
+    return tile_source.tile_rows(wl, block_q, block_kv, packing)
 
 
 def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
@@ -601,7 +605,9 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     heads_in_flight = vmin(heads / stack, vceil(slots / ctas_per_head) + 1)
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     per_tile = positions_per_tile(cfg, wl)
-    rows_in_flight = vmin(tiles.n_rows, slots) * per_tile
+    rows_in_flight = vmin(tiles.n_rows, slots) * per_tile  # the query positions the CTAs in flight hold
+    if query_packing(cfg, wl) is not None:  # block_q / group a packed tile that runs across positions
+        rows_in_flight = vceil(vmin(tiles.n_rows, slots) * cfg.block_q / wl.group)
     reach_bytes = vmin(_kv_keys_reached(wl, tiles, per_tile, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
     # Too big for L2: the CTAs of a head that run in the same wave start together and walk the K/V
