@@ -196,8 +196,8 @@ def test_a_cuda_core_decode_is_bound_where_its_utilization_says():
 
 def test_the_occupancy_loop_in_numba_is_the_python_loop():
     """cta_work.occupancy_span runs _schedule_kernels.occupancy_events once numba is loaded: the same steps on
-    arrays, so the same span, zero-work rows and long spans included (a CTA of 1e-9 cycles had never ended at
-    1e7: its share stayed under the clock's rounding)."""
+    arrays, so the same span, zero-work rows, long spans and near-equal works (the tie rule) included (a CTA of 1e-9
+    cycles had never ended at 1e7: its share stayed under the clock's rounding)."""
     code = r"""
 import sys, json
 import numpy as np
@@ -211,6 +211,8 @@ for trial in range(60):
     base = rng.random(rows) * 100 + (1e7 if trial % 7 == 0 else 0)
     if trial % 5 == 0:
         base[rng.random(rows) < 0.3] = 0.0
+    if trial % 3 == 0:  # near-equal works, one work by the tie rule (cta_work.OCCUPANCY_TIE), and a row apart
+        base = 50.0 * (1 + 1e-4 * rng.random(rows)) + 20.0 * (np.arange(rows) == 0)
     out.append(cw.occupancy_span({m: base * (1 + 0.3 * m) for m in range(1, k + 1)}, rep, sms, k, bool(trial % 2)))
 print(json.dumps([out, "numba" in sys.modules]))
 """
