@@ -461,7 +461,9 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     ``fast_ex2``: the part is sm_103 or later (``Arch.sm_103f``, the B300), whose MUFU.EX2 runs at twice the B200's
     rate, and FA4 emulates no exponential there (``_default_enable_ex2_emu`` is ``... and not is_sm103`` and every
     is_sm103 tuning entry has ex2_emu_freq 0), except in the head-dim-256 kernel, which has no sm103 variant
-    (sm100_hd256_2cta_fmha_forward.py: ``_tune_key = (True, is_causal, 256, False)``)."""
+    (sm100_hd256_2cta_fmha_forward.py: ``_tune_key = (True, is_causal, 256, False)``). That kernel's correction
+    warps rescale all of O every key block, with no threshold (its ``correction_rescale``: a packed FMUL over each
+    row's 256 columns between PV(j-1) and PV(j)), so it keeps the per-tile rescale."""
     d16, dv16 = math.ceil(d / 16) * 16, math.ceil(dv / 16) * 16
     causal = causal and not local  # _resolve_causal_local_window: a causal window is local, not causal
     hd256 = fa4_hd256(d, dv)
@@ -478,7 +480,7 @@ def fa4(d: int, dv: int, b: int, causal: bool, dense: bool, packed_q: int, group
     poly = 0.0 if fast_ex2 and not hd256 else fa4_exp_poly_fraction(two_cta, causal, local, d16, b == 1, pack)
     return KernelConfig("flash4", q_stage * FA4_TILE, FA4_TILE, FA4_WARPS, 0, 0, "tcgen05", True, False,
                         smem, FA4_REGS, (causal or local) and not hd256, pack,
-                        exp_poly_fraction=poly, fp32_packing=FA4_FP32_PACKING, rescale_fraction=0.0,
+                        exp_poly_fraction=poly, fp32_packing=FA4_FP32_PACKING, rescale_fraction=1.0 if hd256 else 0.0,
                         kv_stages=kv_stages, persistent=dense and not causal and not hd256, kv_share=cta_group,
                         q_prefetch=False, head_dims=compiled_head_dims(d, dv, d16, dv16))
 

@@ -212,6 +212,10 @@ def test_fa4_runs_head_dim_256_in_its_dedicated_kernel():
     cfg = kernel_config("flash4", b200, Workload(heads=32, kv_heads=8, head_dim=256, seq_len=8192, causal=True))
     assert (cfg.pack_gqa, cfg.persistent, cfg.longest_first, cfg.kv_stages, cfg.kv_share) == (False, False, False,
                                                                                               1.0, 2)
+    # its correction warps rescale all of O every key block (correction_rescale, no threshold), where the d = 128
+    # kernel rescales only when a row max grows past 2^8
+    assert cfg.rescale_fraction == 1.0
+    assert kernel_config("flash4", b200, Workload(heads=32, head_dim=128, seq_len=8192)).rescale_fraction == 0.0
     decode = evaluate(b200, "flash4", Workload(heads=16, head_dim=256, seq_len=1, kv_len=32768))
     assert decode.detail["splits"] == 1
     assert evaluate(b200, "flash4", Workload(heads=16, head_dim=128, seq_len=1, kv_len=32768)).detail["splits"] > 1
