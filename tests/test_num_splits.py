@@ -316,3 +316,15 @@ def test_a_points_file_takes_0_as_the_split_heuristic(tmp_path):
         bad.write_text('[{"hardware": "h100", "algorithm": "flash-decoding", "seq_len": 1, "num_splits": %s}]' % value)
         r = CliRunner().invoke(cli, ["simulate", "--from", str(bad)])
         assert r.exit_code == 2 and "bad num_splits" in r.output and "use 0" in r.output, (value, r.output)
+
+
+@pytest.mark.parametrize("kv_len, says", [("568", True), ("567", False)])
+def test_explain_says_fa3_prices_keys_past_queries_as_a_kv_cache_call(kv_len, says):
+    """A call whose keys outnumber its queries is priced as flash_attn_with_kvcache (its scheduler kernel, num_splits
+    0); --explain says so, since flash_attn_func over the same lengths launches neither (a fuzz found the 13% step
+    between 567 and 568 keys of 567 queries)."""
+    result = CliRunner().invoke(cli, ["simulate", "--hw", "h200", "--algo", "flash3", "--seq-len", "567", "--kv-len",
+                                      kv_len, "--batch", "5", "--heads", "16", "--kv-heads", "8", "--head-dim", "64",
+                                      "--explain"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert ("priced as flash_attn_with_kvcache" in result.output) is says
