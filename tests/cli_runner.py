@@ -16,3 +16,10 @@ def one_line_error(*args) -> str:
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.output, r.output
     return lines[0]
+
+
+def user_file(tmp_path, text: str, name: str = "mine.cascade") -> str:
+    """A user's file (a cascade by default) written under ``tmp_path``; its path as the CLI takes it."""
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)

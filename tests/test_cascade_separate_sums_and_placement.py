@@ -8,16 +8,10 @@ import pytest
 from einsum_cascades import cascade_names, load_cascade
 from einsum_cascades.errors import UserError
 
-from cli_runner import one_line_error, run  # tests/cli_runner.py
+from cli_runner import one_line_error, run, user_file  # tests/cli_runner.py
 
 DEFERRED = ("# reference: softmax\nQK[m,p] = Q[e,p] * K[e,m]\nGM[p] = max(QK[m,p])\nSN[m,p] = exp(QK[m,p] - GM[p])\n"
             "SD[p] = sum(SN[m,p])\nSNV[f,p] = SN[m,p] * V[f,m]\nAV[f,p] = SNV[f,p] / SD[p]\n")
-
-
-def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 # 1. a product of separate sums
@@ -28,13 +22,13 @@ def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:
 def test_a_mistyped_feature_rank_is_refused_naming_the_einsum_and_the_rank_meant(tmp_path, command):
     """Q[e,p] * K[x,m] bound x to E and summed e over Q, x over K: cascade check failed it (max |error| 2.96) while
     simulate priced an E*E*M*P product."""
-    line = one_line_error(*command, _file(tmp_path, DEFERRED.replace("K[e,m]", "K[x,m]")))
+    line = one_line_error(*command, user_file(tmp_path, DEFERRED.replace("K[e,m]", "K[x,m]")))
     assert ":2:" in line and "QK sums e over Q[e,p] alone and x over K[x,m] alone" in line
     assert "did you mean K[e,m] (or Q[x,p])?" in line
 
 
 def test_a_mistyped_key_rank_between_computed_tensors_is_refused(tmp_path):
-    path = _file(tmp_path, DEFERRED.replace("SN[m,p] * V[f,m]", "SN[n,p] * V[f,m]"))
+    path = user_file(tmp_path, DEFERRED.replace("SN[m,p] * V[f,m]", "SN[n,p] * V[f,m]"))
     with pytest.raises(UserError, match=r"SNV sums n over SN\[n,p\] alone and m over V\[f,m\] alone.*"
                                         r"did you mean V\[f,n\] \(or SN\[m,p\]\)"):
         load_cascade(path)
@@ -43,19 +37,19 @@ def test_a_mistyped_key_rank_between_computed_tensors_is_refused(tmp_path):
 def test_a_partitioned_read_is_renamed_in_the_suggestion(tmp_path):
     text = str(load_cascade("attention-1pass")).replace("Q[e,p] * BK[e,m1,m0]", "Q[e,p] * BK[x,m1,m0]")
     with pytest.raises(UserError, match=r"did you mean BK\[e,m1,m0\]"):
-        load_cascade(_file(tmp_path, text))
+        load_cascade(user_file(tmp_path, text))
 
 
 def test_one_factor_summing_a_rank_alone_is_allowed(tmp_path):
     """sum over m of SN[m,p] * W[p] is W times the sum of SN: exact, so loaded, shown and checked."""
     text = DEFERRED.replace("SD[p] = sum(SN[m,p])", "W[p] = GM[p] * 0 + 1\nSD[p] = sum(SN[m,p] * W[p])")
-    r = run("cascade", "check", _file(tmp_path, text))
+    r = run("cascade", "check", user_file(tmp_path, text))
     assert r.exit_code == 0 and "ok" in r.output, r.output
 
 
 def test_a_rank_the_workload_does_not_bind_keeps_its_own_message(tmp_path):
     """V[f,z] is also a separate sum (z over V alone): the more specific refusal names it."""
-    line = one_line_error("cascade", "show", _file(tmp_path, DEFERRED.replace("V[f,m]", "V[f,z]")))
+    line = one_line_error("cascade", "show", user_file(tmp_path, DEFERRED.replace("V[f,m]", "V[f,z]")))
     assert "V[f,z] reads the attention input V with rank z at its positions" in line
 
 
@@ -78,7 +72,7 @@ def test_scores_recomputed_in_the_pass_that_reads_them_are_placed_there(tmp_path
     from einsum_cascades.passes import einsum_passes
     from einsum_cascades.ops import extent
 
-    c = load_cascade(_file(tmp_path, RECOMPUTE))
+    c = load_cascade(user_file(tmp_path, RECOMPUTE))
     level = einsum_passes(c, "m")
     assert (level["QK"], level["GM"], level["QK2"], level["SN"]) == (1, 1, 2, 2)
     assert c.passes()["m"] == 2
@@ -86,7 +80,7 @@ def test_scores_recomputed_in_the_pass_that_reads_them_are_placed_there(tmp_path
 
 
 def test_show_prints_the_recompute_in_pass_2_and_no_held_fiber(tmp_path):
-    r = run("cascade", "show", _file(tmp_path, RECOMPUTE))
+    r = run("cascade", "show", user_file(tmp_path, RECOMPUTE))
     assert r.exit_code == 0, r.output
     row = next(line for line in r.output.splitlines() if "QK2[m,p]" in line)
     assert row.split()[1] == "2", row
@@ -99,7 +93,7 @@ def test_a_gpu_prices_the_recompute_as_the_deferred_cascade_recomputing_its_scor
     from simulator.api import evaluate, hardware
     from simulator.workload import Workload
 
-    path, wl = _file(tmp_path, RECOMPUTE), Workload(seq_len=4096)
+    path, wl = user_file(tmp_path, RECOMPUTE), Workload(seq_len=4096)
     for family in ("flash3", "flash2"):
         mine = evaluate(hardware("h100"), f"{path}@{family}", wl)
         deferred = evaluate(hardware("h100"), f"attention-3pass-deferred@{family}", wl)
@@ -113,7 +107,7 @@ def test_fusemax_charges_the_second_qk_and_holds_no_scores(tmp_path):
     from simulator.workload import Workload
 
     wl = Workload(seq_len=65536)
-    mine = evaluate(hardware("fusemax"), _file(tmp_path, RECOMPUTE), wl)
+    mine = evaluate(hardware("fusemax"), user_file(tmp_path, RECOMPUTE), wl)
     deferred = evaluate(hardware("fusemax"), "attention-3pass-deferred", wl)
     cycles = mine.detail["einsum_cycles"]
     assert cycles["QK2"] == cycles["QK"] == deferred.detail["einsum_cycles"]["QK"] > 0
@@ -128,7 +122,7 @@ def test_a_chain_of_recomputed_tensors_moves_together(tmp_path):
 
     text = RECOMPUTE.replace("SN[m,p] = exp(QK2[m,p] - GM[p])",
                              "X[m,p] = QK2[m,p] * 0.5\nSN[m,p] = exp(X[m,p] - GM[p])")
-    level = einsum_passes(load_cascade(_file(tmp_path, text)), "m")
+    level = einsum_passes(load_cascade(user_file(tmp_path, text)), "m")
     assert (level["QK2"], level["X"], level["SN"]) == (2, 2, 2)
 
 
@@ -145,7 +139,7 @@ def test_an_einsum_whose_operands_stay_behind_stays_with_them(tmp_path, text, st
     from einsum_cascades.passes import einsum_passes
 
     assert f"{stays}[m" in text  # the replacement took
-    assert einsum_passes(load_cascade(_file(tmp_path, text)), "m")[stays] == 1
+    assert einsum_passes(load_cascade(user_file(tmp_path, text)), "m")[stays] == 1
 
 
 def test_bundled_cascades_move_nothing_but_a_copy_of_v():
@@ -172,7 +166,7 @@ COLUMN_SOFTMAX = DEFERRED.replace("# reference: softmax", "# reference: none").r
                                      ("simulate", "--hw", "h100", "--algo", "flash3", "--baseline")])
 def test_passes_over_the_queries_are_refused_in_one_line_naming_both_einsums(tmp_path, command):
     command = [tmp_path / "out.csv" if a == "OUT" else a for a in command]  # a sweep writes nothing: it is refused
-    line = one_line_error(*command, _file(tmp_path, COLUMN_SOFTMAX))
+    line = one_line_error(*command, user_file(tmp_path, COLUMN_SOFTMAX))
     assert "3 passes over the query rank p are not modelled" in line
     assert "GM reduces over the queries in 'GM[m] = max(QK[m,p])', so SN needs a second pass over them" in line
     assert "attnsim costs cascades that make one pass over the queries" in line
@@ -180,14 +174,14 @@ def test_passes_over_the_queries_are_refused_in_one_line_naming_both_einsums(tmp
 
 def test_a_points_file_row_with_passes_over_the_queries_is_refused_naming_the_row(tmp_path):
     points = tmp_path / "points.csv"
-    points.write_text(f"hardware,algorithm,seq_len\nh100,flash3,4096\nh100,{_file(tmp_path, COLUMN_SOFTMAX)},4096\n")
+    points.write_text(f"hardware,algorithm,seq_len\nh100,flash3,4096\nh100,{user_file(tmp_path, COLUMN_SOFTMAX)},4096\n")
     line = one_line_error("simulate", "--from", points)
     assert "points.csv row 2:" in line and "so SN needs a second pass over them" in line
 
 
 def test_cascade_check_still_runs_passes_over_the_queries(tmp_path):
     """Only costing is refused: the oracle runs it, and a softmax over the queries is not softmax attention."""
-    r = run("cascade", "check", _file(tmp_path, COLUMN_SOFTMAX))
+    r = run("cascade", "check", user_file(tmp_path, COLUMN_SOFTMAX))
     assert r.exit_code == 0 and "ran on random inputs" in r.output, r.output
-    r = run("cascade", "check", _file(tmp_path, COLUMN_SOFTMAX.replace("# reference: none", "# reference: softmax")))
+    r = run("cascade", "check", user_file(tmp_path, COLUMN_SOFTMAX.replace("# reference: none", "# reference: softmax")))
     assert r.exit_code == 1 and "FAIL" in r.output, r.output

@@ -14,13 +14,7 @@ SOFTMAX = ("QK[m,p] = Q[e,p] * K[e,m]\nGM[p] = max(QK[m,p])\nSN[m,p] = exp(QK[m,
            "SD[p] = sum(SN[m,p])\nA[m,p] = SN[m,p] / SD[p]\nAV[f,p] = A[m,p] * V[f,m]\n")
 
 
-from cli_runner import one_line_error, run  # noqa: E402  (tests/cli_runner.py)
-
-
-def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
+from cli_runner import one_line_error, run, user_file  # noqa: E402  (tests/cli_runner.py)
 
 
 # 1. a rank the workload does not bind
@@ -30,19 +24,19 @@ def _file(tmp_path, text: str, name: str = "mine.cascade") -> str:
                                      ("simulate", "--hw", "h100", "--algo"), ("cascade", "check")])
 def test_a_typoed_key_rank_on_v_is_refused_naming_tensor_rank_and_ranks_allowed(tmp_path, command):
     """AV[f,p] = QK[m,p] * V[f,z] showed mac=F*M*P*Z and was simulated with Z = F (100x FuseMax's cost)."""
-    path = _file(tmp_path, "# reference: none\nQK[m,p] = Q[e,p] * K[e,m]\nAV[f,p] = QK[m,p] * V[f,z]\n")
+    path = user_file(tmp_path, "# reference: none\nQK[m,p] = Q[e,p] * K[e,m]\nAV[f,p] = QK[m,p] * V[f,z]\n")
     line = one_line_error(*command, path)
     assert ":3: V[f,z] reads the attention input V with rank z at its positions" in line
     assert "it is V[f,m], features then positions" in line and "the key rank m or a partition of it" in line
 
 
 def test_a_query_rank_at_the_keys_positions_is_refused(tmp_path):
-    line = one_line_error("cascade", "show", _file(tmp_path, SOFTMAX.replace("K[e,m]", "K[e,p]")))
+    line = one_line_error("cascade", "show", user_file(tmp_path, SOFTMAX.replace("K[e,m]", "K[e,p]")))
     assert "K[e,p] reads the attention input K with rank p at its positions" in line and "key rank m" in line
 
 
 def test_a_position_rank_among_the_features_is_refused(tmp_path):
-    line = one_line_error("cascade", "show", _file(tmp_path, SOFTMAX.replace("V[f,m]", "V[p,m]")))
+    line = one_line_error("cascade", "show", user_file(tmp_path, SOFTMAX.replace("V[f,m]", "V[p,m]")))
     assert "V[p,m] reads the attention input V with the position rank p among its features" in line
 
 
@@ -78,7 +72,7 @@ COLUMN_SOFTMAX = ("# reference: none\nQK[m,p] = Q[e,p] * K[e,m]\nGM[m] = max(QK[
 def test_passes_over_the_queries_are_refused_where_costed(tmp_path, hw):
     """A softmax over the queries (passes: m=1, p=3) was priced as one pass: 7.19 ms on an H100 where the 3-pass
     softmax over the keys takes 11.5 ms, 19.9 ms on FuseMax against 161 ms."""
-    path = _file(tmp_path, COLUMN_SOFTMAX)
+    path = user_file(tmp_path, COLUMN_SOFTMAX)
     line = one_line_error("simulate", "--hw", hw, "--algo", path, "--seq-len", "16k", "--head-dim", "64")
     assert "3 passes over the query rank p are not modelled" in line
     assert "GM[m] = max(QK[m,p])" in line and "one pass over the queries" in line
@@ -88,11 +82,11 @@ def test_passes_over_the_queries_are_refused_by_the_python_api(tmp_path):
     from simulator import simulate
 
     with pytest.raises(UserError, match="passes over the query rank p are not modelled"):
-        simulate(hw="fusemax", algo=_file(tmp_path, COLUMN_SOFTMAX), seq_len=1024)
+        simulate(hw="fusemax", algo=user_file(tmp_path, COLUMN_SOFTMAX), seq_len=1024)
 
 
 def test_cascade_show_still_shows_passes_over_the_queries(tmp_path):
-    r = run("cascade", "show", _file(tmp_path, COLUMN_SOFTMAX))
+    r = run("cascade", "show", user_file(tmp_path, COLUMN_SOFTMAX))
     assert r.exit_code == 0 and "passes: e=1, f=1, m=1, p=3" in r.output
 
 
@@ -114,7 +108,7 @@ def test_evaluate_costs_a_loaded_cascade_file_as_its_path(tmp_path):
     from simulator.api import evaluate, hardware
     from simulator.workload import Workload
 
-    path, wl = _file(tmp_path, SOFTMAX), Workload(seq_len=4096, head_dim=64)
+    path, wl = user_file(tmp_path, SOFTMAX), Workload(seq_len=4096, head_dim=64)
     assert evaluate(hardware("h100"), load_cascade(path), wl).time_s == evaluate(hardware("h100"), path, wl).time_s
 
 
@@ -137,7 +131,7 @@ def test_a_cascade_parsed_from_text_says_to_pass_its_name_or_path():
 
 def test_load_cascade_refuses_what_cascade_show_refuses(tmp_path):
     """load_cascade on a file reading an undefined tensor (SDD) succeeded in Python; cascade show refused it."""
-    path = _file(tmp_path, SOFTMAX.replace("/ SD[p]", "/ SDD[p]"))
+    path = user_file(tmp_path, SOFTMAX.replace("/ SD[p]", "/ SDD[p]"))
     with pytest.raises(UserError, match="SDD is read but never computed"):
         load_cascade(path)
     assert "SDD is read but never computed" in one_line_error("cascade", "show", path)
@@ -155,7 +149,7 @@ def test_simulate_names_a_missing_cascade_file(algo):
 
 
 def test_a_file_not_named_cascade_is_named_as_such(tmp_path):
-    path = _file(tmp_path, SOFTMAX, "mine.txt")
+    path = user_file(tmp_path, SOFTMAX, "mine.txt")
     line = one_line_error("simulate", "--hw", "h100", "--algo", path)
     assert f"cascade file {path!r}: --algo takes a cascade file whose name ends in .cascade" in line
 
@@ -179,7 +173,7 @@ def _accel(algo: str, seq_len: int = 16384, head_dim: int = 64, hw: str = "fusem
 
 def test_arrays_in_series_past_every_roof_are_compute_bound(tmp_path):
     """lin2 on FuseMax: roofs dram 0.625 ms, 1D 0.558 ms, the arrays in series 0.839 ms; it said bound: dram."""
-    r = _accel(_file(tmp_path, LIN2))
+    r = _accel(user_file(tmp_path, LIN2))
     assert r.time_s == r.times["compute"] and max(r.times[u] for u in ("array2d", "array1d", "dram")) < 0.8 * r.time_s
     assert r.bound == "compute"
 
@@ -235,7 +229,7 @@ FOUR_TEXT = {
 def _four_groups(tmp_path):
     from cli.plots.breakdown import evaluate_points
 
-    algos = [a if a not in FOUR_TEXT else _file(tmp_path, FOUR_TEXT[a], f"{a}.cascade") for a in FOUR]
+    algos = [a if a not in FOUR_TEXT else user_file(tmp_path, FOUR_TEXT[a], f"{a}.cascade") for a in FOUR]
     return evaluate_points([dict(hardware="fusemax", algorithm=a, seq_len=16384, head_dim=64) for a in algos])
 
 
@@ -299,7 +293,7 @@ def test_flat_fetches_an_input_two_einsums_read_once(tmp_path):
     from simulator.accel_binding import binding, roles
     from simulator.api import hardware
 
-    lin, lin2 = _file(tmp_path, LIN, "lin.cascade"), _file(tmp_path, LIN2, "lin2.cascade")
+    lin, lin2 = user_file(tmp_path, LIN, "lin.cascade"), user_file(tmp_path, LIN2, "lin2.cascade")
     table = binding(hardware("flat"), roles(lin), "flat", "flat").table
     assert table["KV"][0]["K"] == "dram gb" and table["KS"][0]["K"] == "gb"
     assert table["NUM"][0]["Q"] == "dram gb" and table["DEN"][0]["Q"] == "gb"
