@@ -110,6 +110,8 @@ class DenseTiles:
 def dense_tiles(nq, nkv, bq, bkv, packing=None) -> DenseTiles:
     """Columns of dense tile counts at ``bq`` query positions a row, or with ``packing`` (``tiles.Packing``, its
     group maybe a column) ceil(nq x group / block_rows) packed rows (``tiles.packed_count``)."""
-    n_rows = -(-nq // bq) if packing is None else -(-(nq * packing.group) // packing.block_rows)
+    from simulator.tiles import packed_count
+
+    n_rows = -(-nq // bq) if packing is None else packed_count(nq, packing)
     n_kv = -(-nkv // bkv)
     return DenseTiles(n_rows, n_kv, n_rows * n_kv, nq.astype(np.float64) * nkv, n_kv)

@@ -336,9 +336,9 @@ def _parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, l2_bytes, packi
     """HBM bytes of the call; under a heads(...) mix, K/V per run of KV heads with the same needs, each run as if
     alone in L2 while its CTAs run."""
     if len(parts) == 1:
-        return _fused_hbm(cfg, hw, wl, l2_bytes, slots, parts[0].tiles, parts[0].heads, splits)
+        return _fused_hbm(cfg, hw, wl, l2_bytes, slots, parts[0].tiles, parts[0].heads, splits, packing)
     return sum(_fused_hbm(cfg, hw, sub, _fused_cost(cfg, hw, sub, rows, t.visited * 1.0 * h, t, splits).l2_bytes,
-                          slots, t, h, splits)
+                          slots, t, h, splits, packing)
                for sub, t, h in cta_work.kv_parts(wl, cfg.pack_gqa, block_q, cfg.block_kv, parts, packing))
 
 
@@ -586,14 +586,15 @@ def _fused_cost(cfg, hw, wl, rows, visited: float, tiles, splits: int) -> Cost:
     )
 
 
-def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, splits: int) -> float:
+def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, splits: int, packing=None) -> float:
     """HBM bytes: compulsory Q, K, V, O plus the K/V re-reads that L2 does not catch.
 
     CTAs are dispatched head by head, a head's query blocks in order; the K/V
     that the CTAs in flight reach form L2's working set (a whole KV head when
     dense, a window's span under a sliding window). While it fits, each K/V
     block comes from HBM once; beyond, once per wave of that head's CTAs (or
-    the L2 hit-rate estimate, if lower).
+    the L2 hit-rate estimate, if lower). ``packing``: the kernel's packed tiles
+    that run across positions (``gpu_kernels.query_packing``), if any.
     """
     width = cfg.kv_load_width(wl.head_dim, wl.v_head_dim) * wl.dtype_bytes  # one row of K (and V)
     kv_read = _kv_keys_read(wl, tiles, cfg.block_kv)
@@ -606,7 +607,7 @@ def _fused_hbm(cfg, hw, wl, l2_bytes: float, slots: int, tiles, heads: int, spli
     group = wl.group if cfg.pack_gqa else 1  # query heads per tile
     per_tile = positions_per_tile(cfg, wl)
     rows_in_flight = vmin(tiles.n_rows, slots) * per_tile  # the query positions the CTAs in flight hold
-    if query_packing(cfg, wl) is not None:  # block_q / group a packed tile that runs across positions
+    if packing is not None:  # block_q / group a packed tile that runs across positions
         rows_in_flight = vceil(vmin(tiles.n_rows, slots) * cfg.block_q / wl.group)
     reach_bytes = vmin(_kv_keys_reached(wl, tiles, per_tile, cfg.block_kv, rows_in_flight), kv_read) * width
     working_set = vceil(heads_in_flight * group / wl.group) * reach_bytes  # KV heads in flight
