@@ -210,9 +210,9 @@ OCCUPANCY_CTAS_PER_SLOT = 4
 # many CTAs, which pay for loading it; below, in Python (a first small causal point does not load numba)
 OCCUPANCY_NUMBA_CTAS = 4096
 # rows whose works are within this part of one another are one work (``_near_equal_as_one``; docs/kernels.md U, the tie
-# rule): above the 2-8e-4 by which a masked tile's issue moves a one-tile CTA whose tile another unit bounds (a B300
-# FA2 grid's partial and full CTAs), below one key tile of a causal row of up to 512 tiles (schedule.TAIL_BOUND's)
-OCCUPANCY_TIE = 1 / 512
+# rule): above the 2e-4 to 7e-3 by which a masked tile's own cost moves a one-tile CTA (a B300 FA2 grid's partial and
+# full CTAs), below one key tile of a causal row of up to 128 tiles
+OCCUPANCY_TIE = 1 / 128
 
 
 def occupancy_span(by_m: dict, repeats: int, sms: int, k: int, longest_first: bool = False) -> float:
