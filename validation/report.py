@@ -108,9 +108,10 @@ def _check_entries(path: str, doc: dict) -> None:
             raise UserError(f"{path}: point {i}: measured_s (>= 0) and the sizes must be numbers")
 
 
-_TYPES = {"causal": (bool, type(None)), **{k: (str, type(None)) for k in ("pattern", "dtype", "hardware", "scope")}}
-_TYPE_NAMES = {"causal": "true or false", "pattern": "a string", "dtype": "a string", "hardware": "a string",
-               "scope": "a string"}
+_TYPES = {"causal": (bool, type(None)), "host_in_window": (bool, type(None)),
+          **{k: (str, type(None)) for k in ("pattern", "dtype", "hardware", "scope")}}
+_TYPE_NAMES = {"causal": "true or false", "host_in_window": "true or false", "pattern": "a string",
+               "dtype": "a string", "hardware": "a string", "scope": "a string"}
 _NUMBERS = ("batch", "heads", "kv_heads", "head_dim", "seq_len", "kv_len", "sparsity", "block_q", "block_kv")
 
 
