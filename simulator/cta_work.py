@@ -83,7 +83,7 @@ def kv_parts(wl, pack_gqa: bool, block_q: int, block_kv: int, compute_parts: lis
 
 
 def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, full_t, part_t, pro_t, per_split,
-                   row_extra, planned=None, tail=None) -> float:
+                   row_extra, planned=None, tail=None, row_extra_at=None) -> float:
     """SM-slot makespan of every CTA, in slot-cycles (times the CTAs per SM gives SM cycles).
 
     ``per_split(tiles)``: a masked split call's (full, partial) tiles per row and split, or None; ``row_extra(full,
@@ -91,14 +91,16 @@ def compute_cycles(parts_: list[Part], splits, slots: int, longest_first: bool, 
     reads); ``planned(row_work, grids, slots)``: the makespan of a kernel whose host plans each CTA's work list
     (``KernelConfig.host_plan``), for one part's rows unsplit. ``tail``: (SMs, CTAs per SM k, work(m)) where
     work(m) is (tile cycles, prologue cycles) of a CTA with m resident on its SM: a uniform grid's last, partial
-    wave runs at the rate of the CTAs it leaves on each SM (``_tail_span``)."""
+    wave runs at the rate of the CTAs it leaves on each SM (``_tail_span``). ``row_extra_at(kind, m)``: ``row_extra``'s
+    cycles of that index style with m CTAs resident on the SM, so that an indexed grid runs at its SMs' occupancy too."""
     def extra(part):
         return row_extra[part.indexed] if part.indexed else _no_extra
 
     if len(parts_) == 1:
         part = parts_[0]
+        extra_at = (lambda m: row_extra_at(part.indexed, m)) if part.indexed and row_extra_at is not None else None
         return _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, extra(part), planned,
-                         tail)
+                         tail, extra_at)
     works = np.concatenate([np.tile(_row_works(p.tiles, splits, full_t, part_t, pro_t, per_split, extra(p)),
                                     p.heads) for p in parts_])
     span = grid_makespan(works, 1, slots, longest_first=longest_first)
@@ -135,7 +137,7 @@ def _row_works(tiles, splits, full_t, part_t, pro_t, per_split, row_extra) -> np
 
 
 def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_split, row_extra, planned=None,
-              tail=None) -> float:
+              tail=None, extra_at=None) -> float:
     """One mask for every head: the closed form when every CTA has the same work, else the rows once (sorted
     once when longest first, since every head repeats them)."""
     tiles, heads = part.tiles, part.heads
@@ -179,16 +181,20 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     if planned is not None and splits == 1:
         return planned(row_work, heads, slots)
     span = grid_makespan(row_work, heads, slots, splits, longest_first)  # no CTA list (simulator.schedule)
-    if (tail is not None and row_extra is _no_extra and not is_columns(splits) and splits == 1
-            and tiles.n_rows * heads <= OCCUPANCY_CTAS_PER_SLOT * slots):
-        return _at_occupancy(span, [(tiles, heads)], full_t, pro_t, part_t, tail, longest_first)
+    if (tail is not None and (row_extra is _no_extra or extra_at is not None) and not is_columns(splits)
+            and splits == 1 and tiles.n_rows * heads <= OCCUPANCY_CTAS_PER_SLOT * slots):
+        # an indexed part's rows too, each with its index cycles at m (a block-sparse call under one wave had kept
+        # every CTA at the full SM's rate while its dense baseline ran at its SMs' occupancy: 10% of empty tiles
+        # cost 31% more than none)
+        return _at_occupancy(span, [(tiles, heads)], full_t, pro_t, part_t, tail, longest_first, row_extra, extra_at)
     return span
 
 
-def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first: bool):
+def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first: bool, row_extra=_no_extra,
+                  extra_at=None):
     """The lesser of ``span`` (every CTA at the full SM's rate, slot-cycles) and ``occupancy_span`` of the grid whose
     rows are each group's (tiles, heads) in turn, each CTA's work at m resident from ``tail``'s work(m) (at k the
-    call's own tile, prologue and masked-tile cycles)."""
+    call's own tile, prologue and masked-tile cycles), and one group's ``row_extra`` at m from ``extra_at(m)``."""
     sms, k, work_at = tail
     if k <= 1:
         return span
@@ -196,7 +202,10 @@ def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first
     at[k] = (full_t, pro_t, part_t)
     if len(groups) == 1:  # one mask: its rows, repeated per head
         (tiles, heads), = groups
-        by_m = {m: p + tiles.row_full * f + tiles.row_partial * q for m, (f, p, q) in at.items()}
+        extras = {m: extra_at(m) if extra_at is not None else _no_extra for m in range(1, k)}
+        extras[k] = row_extra
+        by_m = {m: p + extras[m](tiles.row_full, tiles.row_partial) + tiles.row_full * f + tiles.row_partial * q
+                for m, (f, p, q) in at.items()}
         return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
     by_m = {m: np.concatenate([np.tile(p + t.row_full * f + t.row_partial * q, h) for t, h in groups])
             for m, (f, p, q) in at.items()}

@@ -254,9 +254,14 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
         part_m = full_m if uniform else _resident_tile(cfg, hw, wl, True, m, None, None)[0]
         return full_m, sum(prologue_parts(cfg, hw, wl, rows, tile, m).values()), part_m
 
+    def index_at(kind, m):  # a row's index cycles of that style with m CTAs resident on its SM (a last wave)
+        return block_sparse.row_cycles(cfg, hw, wl, tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m), m,
+                                       tiles.n_kv_blocks, block_q, kind, packing)
+
     tail = (hw.sms, resident, work_at) if not cfg.persistent else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
-                                             pro_t, per_split, row_index, planned, tail) * resident if timed else np.nan
+                                             pro_t, per_split, row_index, planned, tail,
+                                             index_at) * resident if timed else np.nan
     cost = sum((_fused_cost(cfg, hw, wl, rows, p.tiles.visited * 1.0 * p.heads, p.tiles, splits) for p in parts[1:]),
                _fused_cost(cfg, hw, wl, rows, tiles.visited * 1.0 * parts[0].heads, tiles, splits))
     hbm = (_parts_hbm(cfg, hw, wl, rows, slots, parts, block_q, splits, cost.l2_bytes, packing)
