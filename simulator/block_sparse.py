@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from simulator._numpy import np
 
 from simulator import tiles as tile_source
+from simulator.columns import is_columns
 from simulator.gpu_kernels import sm_number
 
 # L2 hit latency in SM cycles: the plateau of a pointer chase whose footprint fits L2 (RRZE-HPC/gpu-benches
@@ -107,22 +108,31 @@ class RowIndexCost:
     masking_steps: int = 0
     diagonal: object = None
     n_kv_blocks: int = 1
+    split_diagonal: object = None  # FA2's split-KV kernel: each split's own diagonal tiles [rows, splits]
+    split_blocks: object = None  # and its own key blocks [splits]: its loop's masked steps are its own
 
     def __call__(self, full, partial):
         n = full + partial
+        split = np.ndim(partial) == 2 and self.split_blocks is not None  # [rows, splits]
         if self.diagonal is not None:
-            diagonal = self.diagonal if np.ndim(partial) < 2 else self.diagonal[:, None]  # [rows, splits]
+            diagonal = self.diagonal if np.ndim(partial) < 2 else (
+                self.split_diagonal if split else self.diagonal[:, None])
             skipped = np.maximum(diagonal - partial, 0)
+        elif split:
+            blocks = self.split_blocks
+            skipped = np.minimum(self.masking_steps, blocks) * (1.0 - np.minimum(n / np.maximum(blocks, 1), 1.0))
         else:
             skipped = min(self.masking_steps, self.n_kv_blocks) * (1.0 - np.minimum(n / self.n_kv_blocks, 1.0))
         return self.fixed + n * self.per_tile + skipped * self.skip_step
 
 
 def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: int, kind: str = "",
-               packing=None) -> RowIndexCost:
+               packing=None, splits=1) -> RowIndexCost:
     """The fixed SM cycles of a row of an index-reading call (stalls count 1/ctas_per_sm: the SM's other CTAs
     fill them; a skipped step's softmax does not hide); ``kind`` 'vs': MInference's vertical-slash kernel;
-    ``packing`` (``tiles.Packing``): the rows are a packed kernel's tiles."""
+    ``packing`` (``tiles.Packing``): the rows are a packed kernel's tiles; ``splits``: FA2's split-KV kernel's
+    splits of the whole key range, each CTA a split of a row whose loop runs its own masked steps (the diagonal
+    tiles that fall in the split; else the one step on the split's last key block), not its row's."""
     lat = l2_hit_cycles(hw.arch)
     if kind == "vs":  # counts and first offset before the first load; each next index after the QK GEMM
         return RowIndexCost(VS_ROW_READS * lat / ctas_per_sm, l2_hit_cycles(hw.arch, L1_HIT_CYCLES) / ctas_per_sm)
@@ -134,12 +144,19 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
     search = (math.ceil(math.log2(max(n_kv_blocks, 1))) + 1) * lat  # max_no_larger, then the first mask_val
     kd, kdv = cfg.mma_dims(wl.head_dim, wl.v_head_dim)  # the GEMMs run at the compiled head dims
     per_tile = max(0.0, lat - tile.gemm * kd / (kd + kdv))  # beyond the QK GEMM
-    diagonal = None
+    diagonal = split_diagonal = split_blocks = None
     if wl.causal:
         diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv, packing).row_partial
+    if cfg.split_kernel and not is_columns(splits) and splits > 1:  # tiles.split_counts' pieces of the key range
+        piece = -(-max(n_kv_blocks, 1) // splits)
+        split_blocks = np.clip(max(n_kv_blocks, 1) - np.arange(splits) * piece, 0, piece)
+        if wl.causal:
+            counts = tile_source.split_counts("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv, splits)
+            split_diagonal = None if counts is None else counts[1]
+            split_blocks = None if counts is None else split_blocks
     return RowIndexCost(search / ctas_per_sm, per_tile / ctas_per_sm,
                         tile.softmax + hw.hbm_latency_s * hw.sustained_clock_hz / ctas_per_sm,
-                        masking_steps(cfg, wl, block_q), diagonal, max(n_kv_blocks, 1))
+                        masking_steps(cfg, wl, block_q), diagonal, max(n_kv_blocks, 1), split_diagonal, split_blocks)
 
 
 def masking_steps(cfg, wl, block_q: int) -> int:

@@ -244,7 +244,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
     row_index = {}  # per index style, the fixed cycles of a row that walks a block index (simulator.block_sparse)
     for kind in {p.indexed for p in parts if p.indexed}:
         row_index[kind] = block_sparse.row_cycles(cfg, hw, wl, full, resident, tiles.n_kv_blocks, block_q, kind,
-                                                  packing)
+                                                  packing, splits)
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
     @lru_cache(maxsize=None)  # the schedule and --explain's last-wave line ask for the same m
@@ -256,7 +256,7 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
 
     def index_at(kind, m):  # a row's index cycles of that style with m CTAs resident on its SM (a last wave)
         return block_sparse.row_cycles(cfg, hw, wl, tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m), m,
-                                       tiles.n_kv_blocks, block_q, kind, packing)
+                                       tiles.n_kv_blocks, block_q, kind, packing, splits)
 
     tail = (hw.sms, resident, work_at) if not cfg.persistent else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,
