@@ -147,17 +147,22 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
         works = (_split_prologue(full, partial, pro_t) + row_extra(full, partial) + full * full_t
                  + partial * part_t).ravel()
         span = grid_makespan(works, heads, slots, longest_first=longest_first)
-        if tail is None or row_extra is not _no_extra or works.size * heads > OCCUPANCY_CTAS_PER_SLOT * slots:
+        if (tail is None or (row_extra is not _no_extra and extra_at is None)
+                or works.size * heads > OCCUPANCY_CTAS_PER_SLOT * slots):
             return span
         # at each SM's own occupancy, as an unsplit masked grid's: a window's few busy splits share their SMs with
         # splits that exit at once, not with CTAs as long as themselves (FA2, a window(4k) decode over 32k keys:
-        # 5 splits had come out 1.7x 4 splits, the same 32 tiles a busy CTA)
+        # 5 splits had come out 1.7x 4 splits, the same 32 tiles a busy CTA); an indexed part's splits too, each
+        # with its index cycles at m, as its dense baseline's splits run
         sms, k, work_at = tail
         if k <= 1:
             return span
         at = {m: work_at(m) for m in range(1, k)}
         at[k] = (full_t, pro_t, part_t)
-        by_m = {m: (_split_prologue(full, partial, p) + full * f + partial * q).ravel() for m, (f, p, q) in at.items()}
+        extras = {m: extra_at(m) if extra_at is not None else _no_extra for m in range(1, k)}
+        extras[k] = row_extra
+        by_m = {m: (_split_prologue(full, partial, p) + extras[m](full, partial) + full * f + partial * q).ravel()
+                for m, (f, p, q) in at.items()}
         return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
     if tiles.uniform and row_extra is _no_extra:  # dense: every CTA has the same work, closed-form waves
         # a split takes ceil(n / splits) of a row's n key blocks (FA2's n_blocks_per_split, FA3's and FA4's
