@@ -131,8 +131,9 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
     """The fixed SM cycles of a row of an index-reading call (stalls count 1/ctas_per_sm: the SM's other CTAs
     fill them; a skipped step's softmax does not hide); ``kind`` 'vs': MInference's vertical-slash kernel;
     ``packing`` (``tiles.Packing``): the rows are a packed kernel's tiles; ``splits``: FA2's split-KV kernel's
-    splits of the whole key range, each CTA a split of a row whose loop runs its own masked steps (the diagonal
-    tiles that fall in the split; else the one step on the split's last key block), not its row's."""
+    splits of the whole key range (and FA3's of a row's own range, the whole range without causal), each CTA a split
+    of a row whose loop runs its own masked steps (the diagonal tiles that fall in the split; else the one step on
+    the split's last key block), not its row's."""
     lat = l2_hit_cycles(hw.arch)
     if kind == "vs":  # counts and first offset before the first load; each next index after the QK GEMM
         return RowIndexCost(VS_ROW_READS * lat / ctas_per_sm, l2_hit_cycles(hw.arch, L1_HIT_CYCLES) / ctas_per_sm)
@@ -147,7 +148,8 @@ def row_cycles(cfg, hw, wl, tile, ctas_per_sm: int, n_kv_blocks: int, block_q: i
     diagonal = split_diagonal = split_blocks = None
     if wl.causal:
         diagonal = tile_source.group_rows("causal", wl.seq_len, wl.kv_len, block_q, cfg.block_kv, packing).row_partial
-    if cfg.split_kernel and not is_columns(splits) and splits > 1:  # tiles.split_counts' pieces of the key range
+    if (cfg.split_kernel or not wl.causal) and not is_columns(splits) and splits > 1:  # pieces of the key range
+        # (FA3's and FA4's of each row's own range, which is the whole range without causal)
         piece = -(-max(n_kv_blocks, 1) // splits)
         split_blocks = np.clip(max(n_kv_blocks, 1) - np.arange(splits) * piece, 0, piece)
         if wl.causal:
