@@ -35,6 +35,7 @@ _USAGE = {"exp": "one argument", "elu1": "one argument", "sigmoid": "one argumen
 MAX_DEPTH = 64  # deeper syntax trees are rejected, so no later recursion can hit Python's limit
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _ECHO = 60  # characters of source text quoted in an error message
+MAX_NAME = 64  # characters of a tensor, rank, extent or reference name (every later error quotes names whole)
 
 
 class CascadeParseError(UserError):
@@ -188,6 +189,9 @@ def _header(comments: list, source: str) -> Header:
         key = key.strip().lower()
         if sep and key == "reference":
             reference = value.strip()
+            if len(reference) > MAX_NAME:
+                raise CascadeParseError(f"{source}:{lineno}:{col}: reference {reference[:_ECHO]!r}... is "
+                                        f"{len(reference):,} characters long; a name has at most {MAX_NAME}")
         elif sep and key == "extents":
             extents.update(_extents(value, f"{source}:{lineno}:{col}"))
         elif not paragraph or paragraph[-1][0] == lineno - 1:  # the summary's lines, up to a gap or a directive
@@ -226,9 +230,10 @@ def _extents(value: str, where: str) -> dict[str, int]:
     out = {}
     for part in filter(None, (p.strip() for p in value.split(","))):
         name, sep, number = (s.strip() for s in part.partition("="))
-        if not (sep and name.isidentifier() and name.isascii() and name[0].isupper() and number.isdigit()
-                and int(number) > 0):
-            raise CascadeParseError(f"{where}: bad extent {part[:_ECHO]!r}: write NAME=positive integer, e.g. M0=4")
+        if not (sep and name.isidentifier() and name.isascii() and name[0].isupper() and len(name) <= MAX_NAME
+                and number.isdigit() and int(number) > 0):
+            raise CascadeParseError(f"{where}: bad extent {part[:_ECHO]!r}: write NAME=positive integer, e.g. M0=4 "
+                                    f"(a NAME of at most {MAX_NAME} characters)")
         out[name] = int(number)
     return out
 
@@ -276,6 +281,9 @@ def _parse_expr(text: str, at: _At) -> ast.AST:
         raise CascadeParseError(f"{at.source}:{at.lineno}:{at.col0}: expression nested too deeply") from None
     if _depth(node) > MAX_DEPTH:
         raise at.error(node, f"expression nested more than {MAX_DEPTH} levels deep")
+    long = next((n for n in ast.walk(node) if isinstance(n, ast.Name) and len(n.id) > MAX_NAME), None)
+    if long is not None:
+        raise at.error(long, f"name {long.id[:_ECHO]!r}... is {len(long.id):,} characters long; at most {MAX_NAME}")
     return node
 
 

@@ -66,6 +66,11 @@ def test_notation_of_the_issue_parses_to_structured_lines():
     ("X[p] = " + "(" * 300 + "Q[p]" + ")" * 300, "t:1:", "nested"),
     ("X[p] = " + "-" * 5000 + "Q[p]", "t:1:8", "nested too deeply"),
     ("X[p] = " + "+".join(["Q[p]"] * 500), "t:1:8", "nested"),
+    # a name past MAX_NAME characters: later errors quote names whole, so a 1 MB name made a 1 MB error line
+    ("X[p] = " + "Y" * 100_000 + "[e,p]", "t:1:8", "is 100,000 characters long; at most 64"),
+    ("X[" + "r" * 65 + ",p] = Q[p]", "t:1:3", "is 65 characters long; at most 64"),
+    ("# reference: " + "z" * 1000 + "\nX[p] = Q[p]", "t:1:1", "reference 'zzz"),
+    ("# extents: " + "Z" * 1000 + "=4\nX[p] = Q[p]", "t:1:1", "a NAME of at most 64 characters"),
 ])
 def test_malformed_text_names_file_line_and_column(text, where, message):
     with pytest.raises(CascadeParseError) as err:
