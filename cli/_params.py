@@ -105,10 +105,11 @@ def _size_range(text: str, label: str) -> list[int]:
 
 def _float_range(text: str, label: str) -> list[float]:
     """``0..0.99`` (10 values) or ``0..0.99:n``: n evenly spaced values, ends included."""
-    span, _, count = text.partition(":")
+    span, colon, count = text.partition(":")
     lo_text, hi_text = span.split("..", 1)
     lo, hi = _float(lo_text, label), _float(hi_text, label)
-    n = DEFAULT_RANGE_POINTS if not count else int(count) if count.strip().isdigit() and len(count) <= 20 else 0
+    # no ':' is the default count; a ':' with nothing after it is a malformed range, not the default
+    n = DEFAULT_RANGE_POINTS if not colon else int(count) if count.strip().isdigit() and len(count) <= 20 else 0
     if n < 2 or not lo <= hi:
         raise UserError(f"bad {label} range {short_repr(text)}: use LOW..HIGH or LOW..HIGH:N with LOW <= HIGH and N >= 2")
     if n > MAX_VALUES:

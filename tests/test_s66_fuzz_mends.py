@@ -13,3 +13,10 @@ def test_a_megabyte_tensor_name_is_refused_in_a_short_line(tmp_path, command):
     line = one_line_error(*command, path)
     assert "is 1,000,000 characters long; at most 64" in line and len(line) < 300
 
+
+@pytest.mark.parametrize("command", [("simulate",), ("sweep", "-o", "-")])
+def test_a_float_range_with_an_empty_count_is_refused(command):
+    """'0..0.99:' ran as '0..0.99' (10 values): the ':' with no N after it was read as no ':' at all."""
+    line = one_line_error(*command, "--sparsity", "0..0.99:")
+    assert "bad --sparsity range '0..0.99:'" in line and "LOW..HIGH:N" in line and "N >= 2" in line
+
