@@ -20,3 +20,26 @@ def test_a_float_range_with_an_empty_count_is_refused(command):
     line = one_line_error(*command, "--sparsity", "0..0.99:")
     assert "bad --sparsity range '0..0.99:'" in line and "LOW..HIGH:N" in line and "N >= 2" in line
 
+
+@pytest.mark.parametrize("row, says", [('{"seq_len": 4096, "measured_ms": 1e308}', "bad measured_ms 1e+308: 1e+305 s"),
+                                       ('{"seq_len": 4096, "measured_ms": 1e-300}', "bad measured_ms 1e-300: 1e-303 s"),
+                                       ('{"seq_len": 4096, "measured_s": 100000}', "bad measured_s 100000: 100000 s")])
+@pytest.mark.parametrize("command", [("validate", "report"), ("plot", "validation")])
+def test_a_measured_time_past_a_day_or_under_a_nanosecond_is_refused(tmp_path, row, says, command):
+    """1e308 ms ended plot validation in an OverflowError traceback (its log axis) and validate report in a
+    300-digit note; 1e-300 ms in an error of 1e299 %."""
+    path = user_file(tmp_path, f"[{row}]", "mine.json")
+    out = ["-o", str(tmp_path / "v.png")] if command[0] == "plot" else []
+    line = one_line_error(*command, path, *out)
+    assert says in line and "from 1 ns to a day" in line
+
+
+def test_a_results_file_measured_time_past_a_day_is_refused(tmp_path):
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).parent / "data" / "synthetic-h100-results.json").read_text())
+    doc["points"][0]["measured_s"] = 1e300
+    path = user_file(tmp_path, json.dumps(doc), "results.json")
+    line = one_line_error("plot", "validation", path, "-o", str(tmp_path / "v.png"))
+    assert "point 0: bad measured_s 1e+300" in line and "from 1 ns to a day" in line

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from simulator.points_file import check_ragged, convert_row, read_csv, read_text, toml_beside
 from einsum_cascades.errors import UserError
-from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, parse_json
+from validation.report import BUILD_KEYS, MEASURED_FORMAT, check_results, measured_s_error, parse_json
 
 SECONDS_PER = {"measured_ms": 1e-3, "measured_us": 1e-6, "measured_s": 1.0}  # the spellings of the measured time
 UNIT_NAMES = {"measured_ms": "milliseconds", "measured_us": "microseconds", "measured_s": "seconds"}
@@ -96,4 +96,6 @@ def _time(key: str, value, where: str) -> float:
         t = math.nan
     if not (math.isfinite(t) and t > 0):
         raise UserError(f"{where}: bad {key} {value!r}: use a positive number of {UNIT_NAMES[key]}")
+    if why := measured_s_error(t * SECONDS_PER[key]):
+        raise UserError(f"{where}: bad {key} {value!r}: {why}")
     return t

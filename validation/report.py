@@ -106,6 +106,19 @@ def _check_entries(path: str, doc: dict) -> None:
         measured = p.get("measured_s")
         if not _number_or_none(measured) or (measured or 0) < 0 or not all(_number_or_none(p.get(k)) for k in _NUMBERS):
             raise UserError(f"{path}: point {i}: measured_s (>= 0) and the sizes must be numbers")
+        if measured and (why := measured_s_error(measured)):
+            raise UserError(f"{path}: point {i}: bad measured_s {measured!r}: {why} (or 0: not timed)")
+
+
+# a measured call's time in seconds: 1 ns to a day. Past either end it is a unit slip, not a timing, and its ratio
+# to the prediction overflows (an error of 1e299 %, a plot's log axis past a float)
+MEASURED_S_RANGE = (1e-9, 86_400.0)
+
+
+def measured_s_error(value: float) -> str | None:
+    """Why a positive measured time in seconds is out of ``MEASURED_S_RANGE``; None when it is in it."""
+    lo, hi = MEASURED_S_RANGE
+    return None if lo <= value <= hi else f"{value:g} s is not a call's time: it must be from 1 ns to a day ({hi:,.0f} s)"
 
 
 _TYPES = {"causal": (bool, type(None)), "host_in_window": (bool, type(None)),
