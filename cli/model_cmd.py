@@ -35,9 +35,16 @@ def list_():
 @click.option("--json", "as_json", is_flag=True, help="The fields --model sets, as JSON.")
 def show(name, as_json):
     """The fields --model NAME sets (NAME: a preset or a HuggingFace config.json)."""
+    from einsum_cascades.errors import UserError
     from simulator.presets import config_notes, describe, model_preset
+    from simulator.workload import Workload
 
     preset = model_preset(name)
+    try:  # a config's shape --model refuses (KV heads that do not divide the heads, an odd head dim) is no preset
+        Workload(seq_len=1, **{k: preset[k] for k in ("batch", "heads", "kv_heads", "head_dim", "v_head_dim")
+                               if k in preset})
+    except UserError as err:
+        raise UserError(f"--model {name!r}: {err}") from None
     click.echo(json.dumps(preset, indent=2) if as_json else f"{name}: {describe(name)}")
     for note in config_notes(name):
         click.echo(f"attnsim: note: {note}", err=True)

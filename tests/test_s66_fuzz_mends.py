@@ -43,3 +43,16 @@ def test_a_results_file_measured_time_past_a_day_is_refused(tmp_path):
     path = user_file(tmp_path, json.dumps(doc), "results.json")
     line = one_line_error("plot", "validation", path, "-o", str(tmp_path / "v.png"))
     assert "point 0: bad measured_s 1e+300" in line and "from 1 ns to a day" in line
+
+
+@pytest.mark.parametrize("config, says", [({"num_attention_heads": 32, "num_key_value_heads": 5, "hidden_size": 4096},
+                                           "bad kv-heads 5: must divide heads (32)"),
+                                          ({"num_attention_heads": 32, "hidden_size": 4096, "head_dim": 3},
+                                           "bad head-dim 3: must be a multiple of 8")])
+def test_model_show_refuses_a_config_whose_shape_model_refuses(tmp_path, config, says):
+    """model show printed 'H=32/5' for a config that simulate --model refuses: a shape no call can have."""
+    import json
+
+    path = user_file(tmp_path, json.dumps(config), "config.json")
+    line = one_line_error("model", "show", path)
+    assert f"--model {path!r}: {says}" in line
