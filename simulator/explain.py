@@ -321,7 +321,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
         terms = [names[k] + (f" {v:,.0f}" if k == "turnaround" else "") for k, v in parts.items() if v or k == "io"]
         lines.append(f"  + per work tile (a CTA's query block): {', '.join(terms)} = {sum(parts.values()):,.0f}")
     lines += _mask_lines(det)
-    lines += _index_lines(det)
+    lines += _index_lines(det, cfg.family)
     lines += _permute_lines(hw, det)
     lines += estimate_lines(det)
     lines += _roof_lines(result)
@@ -601,7 +601,7 @@ def estimate_lines(det: dict) -> list[str]:
     return out
 
 
-def _index_lines(det: dict) -> list[str]:
+def _index_lines(det: dict, family: str = "") -> list[str]:
     """The block index's fixed costs of a row (simulator.block_sparse), for the groups that read one."""
     index = det.get("index")
     if not index:
@@ -611,7 +611,10 @@ def _index_lines(det: dict) -> list[str]:
     for style, c in {index["style"]: index["cost"], **index.get("others", {})}.items():
         how = {"ws": "producer warp: counts, then the first index, before the first K load",
                "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
-               }.get(style, "Block-Sparse-Attention: binary search before Q, one read per tile")
+               }.get(style, "FA2's split-KV kernel walking Block-Sparse-Attention's index (a pairing no library ships: "
+                            "flash2 runs that index in Block-Sparse-Attention's own kernel, unsplit): binary search "
+                            "before Q, one read per tile" if family == "flash-decoding" else
+                     "Block-Sparse-Attention: binary search before Q, one read per tile")
         out.append(f"  {how}: per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}")
         if c.masking_steps:
             out.append(f"    + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "

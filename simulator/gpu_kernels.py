@@ -181,6 +181,14 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
     if reason := arch_error(hw.arch, hw.name, family):
         raise UserError(reason)
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
+    if family == "flash2" and fa2_block_sparse(wl):  # Block-Sparse-Attention's kernel: one launch, never split
+        if max(d, dv) > BS_HEAD_DIMS[-1]:
+            raise UserError(f"bad head-dim {max(d, dv)} for flash2 with this mask: it runs Block-Sparse-Attention's "
+                            f"kernel, built for head dims of at most {BS_HEAD_DIMS[-1]} "
+                            "(csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH: 32, 64, 128); use flash3 or "
+                            "flash4, whose block sparsity takes it")
+        return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, False, False,
+                      kc.fa2_mask_ops(sm_number(hw.arch), False), compiled=BS_HEAD_DIMS)
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
@@ -259,6 +267,30 @@ def windowed(wl) -> bool:
 def fa_local(wl, fa3: bool) -> bool:
     """Whether FlashAttention runs the call as local (``Is_local``): ``fa_mask_mode``."""
     return fa_mask_mode(wl, fa3) == "local"
+
+
+# The head dims Block-Sparse-Attention's forward is compiled for (mit-han-lab/Block-Sparse-Attention @ 49d6c39e,
+# csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH and its flash_fwd_block_hdim{32,64,128}_*_sm80.cu)
+BS_HEAD_DIMS = (32, 64, 128)
+# The primitives FA2 states itself (its causal flag and one window_size) or another kernel runs: MInference's
+# vertical-slash kernel, a neighborhood grid's (simulator.block_sparse COMPUTED)
+_FA2_OWN = frozenset({"full", "causal", "window"})
+_NOT_BS = frozenset({"vertical_slash", "window2d", "window3d"})
+
+
+def fa2_block_sparse(wl) -> bool:
+    """Whether ``flash2`` runs the call on Block-Sparse-Attention's kernel (simulator.block_sparse; FA2 2.4.2's
+    kernel with a block mask or streaming heads, docs/kernels.md F): a mask FA2's causal flag and one window cannot
+    state (sinks, strided, global tokens, random blocks, top-k, a union or a heads(...) mix, --sparsity alone), not
+    MInference's vertical-slash nor a neighborhood grid. That kernel has no split-KV path and no one-query GQA swap:
+    mha_varlen_fwd_block calls run_mha_fwd_block, one launch over (num_m_block, b, h) (flash_api.cpp @ 49d6c39e)."""
+    if not wl.pattern:
+        return bool(wl.sparsity)  # random empty tiles: a block list
+    shape = pattern_shape(wl.pattern)
+    names = {leaf.name for leaf in shape.leaves}
+    if names & _NOT_BS:
+        return False
+    return shape.union or not names <= _FA2_OWN
 
 
 def fa2_window_call(wl) -> bool:

@@ -157,15 +157,16 @@ def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int, split: bool,
-        swapped: bool, mask_ops: float | None = None) -> KernelConfig:
+        swapped: bool, mask_ops: float | None = None, compiled: tuple = FA2_HEAD_DIMS) -> KernelConfig:
     """FlashAttention-2: 4 or 8 warps stacked along the query rows, mma.sync with K, V (and Q, re-read
     every tile) through ldmatrix, one K and one V buffer, the softmax in the same warps after the QK GEMM
     (compute_attn_1rowblock). Not persistent. ``split``: its split-KV kernel (``flash-decoding``, and
     ``flash2`` calls its heuristic splits); ``swapped``: a one-query GQA call whose query heads of a KV
     head are the tile's rows (flash_api.cpp, seqlenq_ngroups_swapped); ``mask_ops``: the instructions a thread
-    issues a score to mask a tile on the call's GPU (``fa2_mask_ops``)."""
+    issues a score to mask a tile on the call's GPU (``fa2_mask_ops``); ``compiled``: the head dims the kernel is
+    built for (Block-Sparse-Attention's: gpu_kernels.BS_HEAD_DIMS)."""
     br, bc, warps = _fa2_splitkv_tiles(d) if split else _fa2_tiles(d, smem_per_sm, smem_per_block)
-    kd, kdv = _round_up(d, FA2_HEAD_DIMS), _round_up(dv, FA2_HEAD_DIMS)
+    kd, kdv = _round_up(d, compiled), _round_up(dv, compiled)
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                         False, swapped, split_kernel=split, head_dims=compiled_head_dims(d, dv, kd, kdv),

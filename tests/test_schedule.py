@@ -266,12 +266,12 @@ def test_a_block_sparse_grid_takes_its_sms_occupancy_as_its_dense_baseline_does(
 
 def test_a_block_sparse_split_grid_takes_its_sms_occupancy_as_its_dense_baseline_does():
     """The split grid too (cta_work._one_part's split path): an index-reading call's splits at each SM's own
-    occupancy, each split's index cycles at m, as its dense baseline's masked splits run. A100 FA2 causal, 2 heads
-    of 4k tokens, 3 splits (384 CTAs on 216 slots): 77.5 us dense had become 83.4 us with 5% and 10% of its tiles
-    empty (every sparse split at the full SM's rate)."""
+    occupancy, each split's index cycles at m, as its dense baseline's masked splits run. A100 FA2 split-KV
+    (flash-decoding) causal, 2 heads of 4k tokens, 3 splits (384 CTAs on 216 slots): 77.5 us dense had become 83.4 us
+    with 5% and 10% of its tiles empty (every sparse split at the full SM's rate)."""
     from simulator import simulate
 
-    shape = dict(hw="a100", algo="flash2", batch=1, heads=2, seq_len=4096, causal=True)
+    shape = dict(hw="a100", algo="flash-decoding", batch=1, heads=2, seq_len=4096, causal=True)
     runs = [simulate(**shape, sparsity=s) for s in (0.0, 0.05, 0.1, 0.3, 0.5)]
     assert {r["splits"] for r in runs} == {3}
     times = [r["time_s"] for r in runs]
