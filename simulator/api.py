@@ -296,8 +296,9 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         base_spec = spec
         base, why = _baseline(spec, *default_baseline(spec, algo, wl), name=hw if isinstance(hw, str) else None)
     row = _as_given({**to_row(result, base, why), **decisions(spec, result)}, hw, baseline)
-    for note in (reference_note(resolve_algorithm(spec, algo).cascade), density_note(row, result, base_spec, base),
-                 sparsity_note(row, result), sinks_baseline_note(wl, base)) if fits else ():
+    notes = (reference_note(resolve_algorithm(spec, algo).cascade), density_note(row, result, base_spec, base),
+             sparsity_note(row, result), sinks_baseline_note(wl, base), unsplit_note(row, result, base))
+    for note in notes if fits else ():
         if note:  # a row that does not fit says only that
             row["note"] = "; ".join(filter(None, (row["note"], note)))
     return mark_rows([row], spec, result, base_spec, base)[0]
@@ -350,6 +351,23 @@ def density_note(row: dict, result: Result, base_hw, base: Result | None) -> str
     ideal = "1/block density" if base_density == 1.0 else (f"{base_density:.4g}/block density (its dense causal "
                                                             "baseline's share of tiles over this call's)")
     return f"beats {ideal} by {beats:.0%}: " + "; ".join(reasons) if reasons else None
+
+
+def unsplit_note(row: dict, result: Result, base: Result | None) -> str | None:
+    """Where ``flash2`` runs the mask on Block-Sparse-Attention's kernel, which never splits its keys
+    (gpu_kernels.fa2_block_sparse), and its dense baseline splits them: the two grids differ by the kernel's design.
+    None otherwise."""
+    from simulator.gpu_kernels import fa2_block_sparse
+
+    if (base is None or row["algorithm"] != "flash2" or base.algorithm != "flash2"
+            or not fa2_block_sparse(result.workload) or (base.detail.get("splits") or 1) <= 1):
+        return None
+    grid = result.detail.get("grid") or {}
+    fill = (f": its {grid['work_tiles']:,} CTAs fill {grid['work_tiles'] / grid['slots']:.2f} of a wave"
+            if grid.get("slots") else "")
+    return (f"flash2 runs this mask on Block-Sparse-Attention's kernel, one CTA a query block and head with no "
+            f"split-KV path{fill}, where its dense baseline (FA2's own kernel) splits the keys "
+            f"{base.detail['splits']} ways")
 
 
 def sinks_baseline_note(wl: Workload, base: Result | None) -> str | None:

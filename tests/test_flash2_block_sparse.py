@@ -60,3 +60,13 @@ def test_explain_says_flash_decoding_walks_an_index_no_library_ships():
     for algo, says in (("flash-decoding", True), ("flash2", False)):
         text = " ".join(explain_gpu(H100, algo, wl, evaluate(H100, algo, wl)).split())
         assert ("a pairing no library ships" in text) is says and "binary search before Q" in text
+
+
+def test_simulate_notes_why_the_block_sparse_call_is_slower_than_its_split_dense_baseline():
+    from simulator.api import simulate
+
+    row = simulate("h100", "flash2", heads=32, kv_heads=8, seq_len=128, kv_len=32768, sparsity=0.5)
+    assert row["speedup"] < 1 and "no split-KV path: its 32 CTAs fill 0.24 of a wave" in row["note"]
+    assert "splits the keys 4 ways" in row["note"]
+    long = simulate("h100", "flash2", heads=32, seq_len=8192, sparsity=0.5)  # neither splits: no note
+    assert "split-KV" not in (long["note"] or "")
