@@ -15,7 +15,8 @@ from simulator.accel_model import UNIT_SHARE
 from simulator.flashinfer_sm90 import FA2_FAMILY as FI_PREFILL_FA2, FAMILY as FI_PREFILL, explain_lines as fi_prefill_lines, runs_fa2
 from simulator.flashinfer_tc import FAMILIES as TC_FAMILIES
 from simulator.columns import is_columns
-from simulator.gpu_kernels import fa2_forces_split, fa3_pages_without_tma, paged_cache, sm_number, vllm_one_mma_wg
+from simulator.gpu_kernels import (fa2_block_sparse, fa2_forces_split, fa3_pages_without_tma, paged_cache, sm_number,
+                                   vllm_one_mma_wg)
 from simulator.workload import with_head_dims
 from simulator import splits as splits_mod
 from simulator import tile_cost as tc
@@ -202,6 +203,10 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
                      f"{det['ctas_per_sm']} CTA slots: {how}")
     if spec.family == FI_PREFILL:
         lines += fi_prefill_lines(wl, cfg, math.ceil(wl.seq_len / cfg.block_q), det.get("host_plan"))
+    if spec.family == "flash2" and fa2_block_sparse(wl):
+        lines.append("Block-Sparse-Attention's kernel (mit-han-lab/Block-Sparse-Attention, FA2 2.4.2's loop with a block "
+                     "mask or streaming heads: FA2's causal flag and one window cannot state this mask): one launch over "
+                     "query blocks x heads, no split over the keys, head dims 32, 64, 128")
     if spec.family == "flash4" and cfg.tensor_path == "wgmma":
         order = "longest first: SingleTileLPTScheduler" if cfg.longest_first else "in order: SingleTileScheduler"
         lines.append("FA4's Hopper kernel (flash_attn/cute/flash_fwd_sm90.py): FA3's warp-specialised wgmma pipeline, "

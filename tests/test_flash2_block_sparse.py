@@ -60,6 +60,7 @@ def test_explain_says_flash_decoding_walks_an_index_no_library_ships():
     for algo, says in (("flash-decoding", True), ("flash2", False)):
         text = " ".join(explain_gpu(H100, algo, wl, evaluate(H100, algo, wl)).split())
         assert ("a pairing no library ships" in text) is says and "binary search before Q" in text
+        assert ("one launch over query blocks x heads, no split over the keys" in text) is not says
 
 
 def test_simulate_notes_why_the_block_sparse_call_is_slower_than_its_split_dense_baseline():
