@@ -159,8 +159,7 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
             return span
         at = {m: work_at(m) for m in range(1, k)}
         at[k] = (full_t, pro_t, part_t)
-        extras = {m: extra_at(m) if extra_at is not None else _no_extra for m in range(1, k)}
-        extras[k] = row_extra
+        extras = _extras_at(k, row_extra, extra_at)
         by_m = {m: (_split_prologue(full, partial, p) + extras[m](full, partial) + full * f + partial * q).ravel()
                 for m, (f, p, q) in at.items()}
         return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)
@@ -195,6 +194,12 @@ def _one_part(part, splits, slots, longest_first, full_t, part_t, pro_t, per_spl
     return span
 
 
+def _extras_at(k: int, row_extra, extra_at) -> dict:
+    """m -> a row's index cycles with m CTAs resident on its SM, m = 1..k: ``extra_at(m)`` below k (none without
+    it), ``row_extra`` (the call's own) at k."""
+    return {**{m: extra_at(m) if extra_at is not None else _no_extra for m in range(1, k)}, k: row_extra}
+
+
 def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first: bool, row_extra=_no_extra,
                   extra_at=None):
     """The lesser of ``span`` (every CTA at the full SM's rate, slot-cycles) and ``occupancy_span`` of the grid whose
@@ -207,8 +212,7 @@ def _at_occupancy(span, groups: list, full_t, pro_t, part_t, tail, longest_first
     at[k] = (full_t, pro_t, part_t)
     if len(groups) == 1:  # one mask: its rows, repeated per head
         (tiles, heads), = groups
-        extras = {m: extra_at(m) if extra_at is not None else _no_extra for m in range(1, k)}
-        extras[k] = row_extra
+        extras = _extras_at(k, row_extra, extra_at)
         by_m = {m: p + extras[m](tiles.row_full, tiles.row_partial) + tiles.row_full * f + tiles.row_partial * q
                 for m, (f, p, q) in at.items()}
         return min(span, occupancy_span(by_m, heads, sms, k, longest_first) / k)

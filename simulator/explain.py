@@ -18,6 +18,7 @@ from simulator.columns import is_columns
 from simulator.gpu_kernels import (fa2_block_sparse, fa2_forces_split, fa3_pages_without_tma, paged_cache, sm_number,
                                    vllm_one_mma_wg)
 from simulator.workload import with_head_dims
+from simulator import kernel_configs as kc
 from simulator import splits as splits_mod
 from simulator import tile_cost as tc
 from simulator.tile_ops import other_mufu
@@ -206,7 +207,7 @@ def explain_gpu(hw, algo: str, wl, result) -> str:
     if spec.family == "flash2" and fa2_block_sparse(wl):
         lines.append("Block-Sparse-Attention's kernel (mit-han-lab/Block-Sparse-Attention, FA2 2.4.2's loop with a block "
                      "mask or streaming heads: FA2's causal flag and one window cannot state this mask): one launch over "
-                     "query blocks x heads, no split over the keys, head dims 32, 64, 128")
+                     f"query blocks x heads, no split over the keys, head dims {', '.join(map(str, kc.BS_HEAD_DIMS))}")
     if spec.family == "flash4" and cfg.tensor_path == "wgmma":
         order = "longest first: SingleTileLPTScheduler" if cfg.longest_first else "in order: SingleTileScheduler"
         lines.append("FA4's Hopper kernel (flash_attn/cute/flash_fwd_sm90.py): FA3's warp-specialised wgmma pipeline, "
@@ -606,20 +607,20 @@ def estimate_lines(det: dict) -> list[str]:
     return out
 
 
-def _index_lines(det: dict, family: str = "") -> list[str]:
+def _index_lines(det: dict, family: str) -> list[str]:
     """The block index's fixed costs of a row (simulator.block_sparse), for the groups that read one."""
     index = det.get("index")
     if not index:
         return []
     out = [f"block index (L2 hit {index['l2_hit_cycles']:.0f} cycles; stalls / CTAs per SM): "
            f"{index['bytes'] / 1e6:.3f} MB read"]
+    fa2_style = ("FA2's split-KV kernel walking Block-Sparse-Attention's index (a pairing no library ships: flash2 "
+                 "runs that index in Block-Sparse-Attention's own kernel, unsplit)" if family == "flash-decoding" else
+                 "Block-Sparse-Attention") + ": binary search before Q, one read per tile"
     for style, c in {index["style"]: index["cost"], **index.get("others", {})}.items():
         how = {"ws": "producer warp: counts, then the first index, before the first K load",
                "vs": "MInference's vertical-slash kernel: counts and first offset, then an index (L1) before each load",
-               }.get(style, "FA2's split-KV kernel walking Block-Sparse-Attention's index (a pairing no library ships: "
-                            "flash2 runs that index in Block-Sparse-Attention's own kernel, unsplit): binary search "
-                            "before Q, one read per tile" if family == "flash-decoding" else
-                     "Block-Sparse-Attention: binary search before Q, one read per tile")
+               }.get(style, fa2_style)
         out.append(f"  {how}: per row {c.fixed:,.0f} cycles + per tile {c.per_tile:,.0f}")
         if c.masking_steps:
             out.append(f"    + {c.skip_step:,.0f} per skipped masked step ({c.masking_steps} step(s) per row "

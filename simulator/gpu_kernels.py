@@ -182,13 +182,13 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
         raise UserError(reason)
     d, dv, b = int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes)  # plain ints: the configs are cached by them
     if family == "flash2" and fa2_block_sparse(wl):  # Block-Sparse-Attention's kernel: one launch, never split
-        if max(d, dv) > BS_HEAD_DIMS[-1]:
+        if max(d, dv) > kc.BS_HEAD_DIMS[-1]:
             raise UserError(f"bad head-dim {max(d, dv)} for flash2 with this mask: it runs Block-Sparse-Attention's "
-                            f"kernel, built for head dims of at most {BS_HEAD_DIMS[-1]} "
-                            "(csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH: 32, 64, 128); use flash3 or "
-                            "flash4, whose block sparsity takes it")
+                            f"kernel, built for head dims of at most {kc.BS_HEAD_DIMS[-1]} "
+                            f"(csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH: "
+                            f"{', '.join(map(str, kc.BS_HEAD_DIMS))}); use flash3 or flash4, whose block sparsity takes it")
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, False, False,
-                      kc.fa2_mask_ops(sm_number(hw.arch), False), compiled=BS_HEAD_DIMS)
+                      kc.fa2_mask_ops(sm_number(hw.arch), False), compiled=kc.BS_HEAD_DIMS)
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
@@ -269,9 +269,6 @@ def fa_local(wl, fa3: bool) -> bool:
     return fa_mask_mode(wl, fa3) == "local"
 
 
-# The head dims Block-Sparse-Attention's forward is compiled for (mit-han-lab/Block-Sparse-Attention @ 49d6c39e,
-# csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH and its flash_fwd_block_hdim{32,64,128}_*_sm80.cu)
-BS_HEAD_DIMS = (32, 64, 128)
 # The primitives FA2 states itself (its causal flag and one window_size) or another kernel runs: MInference's
 # vertical-slash kernel, a neighborhood grid's (simulator.block_sparse COMPUTED)
 _FA2_OWN = frozenset({"full", "causal", "window"})

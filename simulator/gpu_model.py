@@ -247,16 +247,19 @@ def _fused_pass(hw, algo, wl, cfg, stored: int = 0, timed: bool = True) -> Resul
                                                   packing, splits)
     plan_info = {}
     planned = fi_plan_makespan(wl, block_q, plan_info) if cfg.host_plan and len(parts) == 1 else None
+    @lru_cache(maxsize=None)  # work_at and index_at ask for the same m
+    def tile_at(m):  # the call's tile with m CTAs resident on its SM (a last wave)
+        return tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m)
+
     @lru_cache(maxsize=None)  # the schedule and --explain's last-wave line ask for the same m
     def work_at(m):  # a CTA's tile, prologue and partial-tile cycles with m CTAs resident on its SM (a last wave)
-        tile = tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m)
+        tile = tile_at(m)
         full_m = _resident_tile(cfg, hw, wl, every_tile_masked, m, tile, rows)[0]
         part_m = full_m if uniform else _resident_tile(cfg, hw, wl, True, m, None, None)[0]
         return full_m, sum(prologue_parts(cfg, hw, wl, rows, tile, m).values()), part_m
 
     def index_at(kind, m):  # a row's index cycles of that style with m CTAs resident on its SM (a last wave)
-        return block_sparse.row_cycles(cfg, hw, wl, tile_cycles(cfg, hw, wl, partial=every_tile_masked, resident=m), m,
-                                       tiles.n_kv_blocks, block_q, kind, packing, splits)
+        return block_sparse.row_cycles(cfg, hw, wl, tile_at(m), m, tiles.n_kv_blocks, block_q, kind, packing, splits)
 
     tail = (hw.sms, resident, work_at) if not cfg.persistent else None
     compute_cycles = cta_work.compute_cycles(parts, splits, hw.sms * resident, cfg.longest_first, full_t, part_t,

@@ -124,6 +124,10 @@ def fa4_exp_poly_fraction(two_cta: bool, causal: bool, local: bool, d16: int, fp
 # 192, 256) and the value head dim run_mha_fwd_constexpr dispatches (fa3_head_dims); FA4
 # flash_attn/cute/interface.py pads to 16 (ceil(head_dim / 16) * 16).
 FA2_HEAD_DIMS = (32, 64, 96, 128, 192, 256)
+# Block-Sparse-Attention's forward (mit-han-lab/Block-Sparse-Attention @ 49d6c39e, csrc/block_sparse_attn/src/
+# static_switch.h HEADDIM_SWITCH and its flash_fwd_block_hdim{32,64,128}_*_sm80.cu): flash2's kernel for a mask FA2
+# cannot state (gpu_kernels.fa2_block_sparse)
+BS_HEAD_DIMS = (32, 64, 128)
 FA3_HEAD_DIMS = (64, 96, 128, 192, 256)
 FA3_HEAD_DIMS_V = (64, 96, 128, 192, 256, 512)
 
@@ -164,7 +168,7 @@ def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: 
     ``flash2`` calls its heuristic splits); ``swapped``: a one-query GQA call whose query heads of a KV
     head are the tile's rows (flash_api.cpp, seqlenq_ngroups_swapped); ``mask_ops``: the instructions a thread
     issues a score to mask a tile on the call's GPU (``fa2_mask_ops``); ``compiled``: the head dims the kernel is
-    built for (Block-Sparse-Attention's: gpu_kernels.BS_HEAD_DIMS)."""
+    built for (Block-Sparse-Attention's: BS_HEAD_DIMS)."""
     br, bc, warps = _fa2_splitkv_tiles(d) if split else _fa2_tiles(d, smem_per_sm, smem_per_block)
     kd, kdv = _round_up(d, compiled), _round_up(dv, compiled)
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
