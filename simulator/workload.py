@@ -140,12 +140,17 @@ class Workload:
         """A pattern that is causal or full attention however it is written (causal&causal, full|causal, causal&full,
         heads(32: causal)) is --causal or no pattern: the same call, so the same baseline (a masked call's is the
         kernel run dense), and with --sparsity the same random tiles (--causal --sparsity, or --sparsity alone)."""
-        from einsum_cascades.sparsity import parse_pattern
+        from einsum_cascades.sparsity import PatternError, head_groups, is_mix, parse_pattern
 
         parsed = parse_pattern(self.pattern)
-        if parsed.name == "heads" and len(parsed.parts) == 1 and parsed.args[0] == self.heads:
-            parsed = parsed.parts[0]  # one group of every head is its pattern (a count other than --heads is refused)
-            object.__setattr__(self, "pattern", str(parsed))
+        if is_mix(parsed) and type(self.heads) is int and self.heads > 0:
+            try:
+                groups = head_groups(parsed, self.heads)
+            except PatternError:  # counts that do not sum to --heads: _check_head_mix refuses them
+                groups = ()
+            if len(groups) == 1:  # one group of every head is its pattern, however the mix is written: heads(16: A,
+                parsed = groups[0][1]  # 16: A) and causal&heads(32: A) are A, the same mask and kernel path
+                object.__setattr__(self, "pattern", str(parsed))
         text = str(parsed)
         if text in ("causal", "full"):
             object.__setattr__(self, "causal", self.causal or text == "causal")
