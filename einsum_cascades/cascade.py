@@ -73,6 +73,7 @@ class Cascade:
     def __init__(self, name: str, pairs: list[tuple[Line, Line | None]], header: Header = Header(),
                  source: str | None = None):
         self.name, self.source = name, source or name
+        self._passes = None
         self.summary, self.reference, self.default_extents = header.summary, header.reference, dict(header.extents)
         einsums = [Einsum(line, init, tuple(line.accesses())) for line, init in pairs]
         self.graph = _graph(einsums)
@@ -132,7 +133,9 @@ class Cascade:
         """rank -> number of passes over it (FuseMax paper, arXiv 2406.10491), for every rank the cascade walks."""
         from einsum_cascades.passes import count_passes
 
-        return count_passes(self)
+        if self._passes is None:  # counted once: a listing labels every Einsum's pass with it
+            self._passes = count_passes(self)
+        return dict(self._passes)
 
     def footprint(self, rank: str = "m"):
         """Values that must stay live per query row while walking ``rank`` (a sympy expression)."""

@@ -86,9 +86,11 @@ def _latest(cascade, level: dict, fam: str, fam_of: dict) -> dict[str, int]:
     inputs, or key-side tensors re-read at no hold). Recomputing the scores in the pass that uses them
     (QK2[m,p] = Q[e,p] * K[e,m] read only in pass 2) then holds no fiber of M scores per query across the pass
     boundary. A full reduction stays put (its readers wait for it), as do iterative tensors."""
-    readers = {e.output: [o.output for o in cascade.einsums if o is not e and any(a.tensor == e.output
-                                                                                 for a in o.reads)]
-               for e in cascade.einsums}
+    readers = {e.output: [] for e in cascade.einsums}
+    for o in cascade.einsums:
+        for t in dict.fromkeys(a.tensor for a in o.reads):
+            if t in readers and t != o.output:
+                readers[t].append(o.output)
     movable = {e.output for e in cascade.einsums if level[e.output] and readers[e.output] and not e.step_rank
                and not _fully_reduces(e, fam, fam_of)}
     while True:  # each round pins one Einsum whose operands stay behind it, until none is left
@@ -151,7 +153,7 @@ def einsum_passes(cascade, rank: str = "m") -> dict[str, int]:
 
 def pass_label(cascade, level: int, rank: str = "m") -> str:
     """'2' for a pass within ``rank``'s count, else the family ranks it walks: '2 (m2)' for split-KV's combine."""
-    passes = count_passes(cascade)
+    passes = cascade.passes()
     if level <= passes.get(rank, 0):
         return str(level)
     fam_of = families(cascade)

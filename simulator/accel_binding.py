@@ -102,20 +102,20 @@ def _roles(cascade_name: str, version) -> Roles:
     import networkx as nx  # a cascade's plan is made once per version; a dense GPU point never loads networkx
 
     names = tuple(e.output for e in computing)
-    graph = cascade.graph
+    graph, ops, fam = cascade.graph, cascade.op_counts(), families(cascade)  # once: not once per Einsum
     return Roles(
         name=cascade_name, version=version, names=names,
         cls={n: work.placement[n][0] for n in names}, level={n: max(work.placement[n][1], 1) for n in names},
         reads=reads, ranks={e.output: tuple(e.vars) for e in computing},
         out_ranks={e.output: frozenset(e.out_vars) for e in computing},
-        ops={e.output: frozenset(cascade.op_counts()[e.output]) for e in computing},
+        ops={e.output: frozenset(ops[e.output]) for e in computing},
         inputs=frozenset(cascade.inputs) | copies,
         state=frozenset(e.output for e in computing if e.step_rank),
         contraction=frozenset(e.output for e in computing if _is_contraction(e)),
-        crossing=frozenset(t for t, _, _ in work.crossing), final=cascade.outputs[0], family=families(cascade),
+        crossing=frozenset(t for t, _, _ in work.crossing), final=cascade.outputs[0], family=fam,
         ancestors={n: frozenset(nx.ancestors(graph, n)) & set(names) for n in names},
         reduction={e.output: bool(e.reduced) for e in computing},
-        tile=frozenset(e.output for e in computing if _over_tile(e.vars, families(cascade))),
+        tile=frozenset(e.output for e in computing if _over_tile(e.vars, fam)),
     )
 
 

@@ -1,0 +1,52 @@
+"""User cascades a property fuzz of the cascade path (show, check, simulate on GPUs and accelerators) found handled
+badly: each now compiles to a cost, or is refused with exit status 2 and one line, in seconds."""
+
+import time
+
+from cli_runner import one_line_error, run, user_file  # noqa: E402  (tests/cli_runner.py)
+
+
+def _chain(n: int) -> str:
+    """A cascade of n Einsums, each reading the one before it."""
+    return ("X0[m,p] = Q[e,p] * K[e,m]\n" + "".join(f"X{i + 1}[m,p] = X{i}[m,p] + 1\n" for i in range(n - 2))
+            + f"AV[f,p] = X{n - 2}[m,p] * V[f,m]\n")
+
+
+def test_cascade_show_counts_the_passes_once(tmp_path, monkeypatch):
+    """show labelled each Einsum's pass by counting every family's passes again (pass_label -> count_passes), each
+    count quadratic in the Einsums: a 400-line cascade took 80 s, a 2000-line one never ended."""
+    import einsum_cascades.passes as passes
+
+    calls = []
+    counted = passes.count_passes
+    monkeypatch.setattr(passes, "count_passes", lambda c: calls.append(c) or counted(c))
+    r = run("cascade", "show", user_file(tmp_path, _chain(40)))
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1
+
+
+def test_an_accelerator_plan_counts_the_ops_once_per_plan(tmp_path, monkeypatch):
+    """The accelerator binding's roles took the whole cascade's op counts once per Einsum (quadratic): a 2000-line
+    cascade on fusemax took 83 s. The calls no longer grow with the cascade's length."""
+    from einsum_cascades.cascade import Cascade
+
+    calls = []
+    counted = Cascade.op_counts
+    monkeypatch.setattr(Cascade, "op_counts", lambda self: calls.append(self) or counted(self))
+    made = []
+    for n in (5, 10, 40):  # the first call also plans the bundled baseline
+        calls.clear()
+        path = user_file(tmp_path, _chain(n), f"chain{n}.cascade")
+        r = run("simulate", "--hw", "fusemax", "--algo", path + "@fusemax", "--format", "json")
+        assert r.exit_code == 0, r.output
+        made.append(len(calls))
+    assert made[1] == made[2]
+
+
+def test_a_thousand_line_cascade_is_shown_and_priced_in_seconds(tmp_path):
+    path = user_file(tmp_path, _chain(1000))
+    for args in (("cascade", "show", path), ("simulate", "--hw", "fusemax", "--algo", path + "@fusemax")):
+        start = time.perf_counter()
+        r = run(*args)
+        assert r.exit_code == 0, r.output
+        assert time.perf_counter() - start < 20
