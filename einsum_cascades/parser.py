@@ -36,6 +36,7 @@ MAX_DEPTH = 64  # deeper syntax trees are rejected, so no later recursion can hi
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _ECHO = 60  # characters of source text quoted in an error message
 MAX_NAME = 64  # characters of a tensor, rank, extent or reference name (every later error quotes names whole)
+MAX_LINES = 1000  # Einsum lines of a cascade (the bundled ones have at most 25): past it, planning one takes minutes
 
 
 class CascadeParseError(UserError):
@@ -172,6 +173,9 @@ def parse_lines(text: str, source: str = "<string>") -> tuple[list[Line], Header
     for lineno, raw in enumerate(text.splitlines(), start=1):
         code, hash_, comment = raw.partition("#")
         if code.strip():
+            if len(lines) == MAX_LINES:
+                raise CascadeParseError(f"{source}:{lineno}:1: more than {MAX_LINES:,} Einsum lines; a cascade has at "
+                                        f"most {MAX_LINES:,}")
             lines.append(_parse_line(code.rstrip(), source, lineno))
         elif hash_ and comment.strip():
             comments.append((lineno, raw.index("#") + 1, comment.strip()))

@@ -50,3 +50,10 @@ def test_a_thousand_line_cascade_is_shown_and_priced_in_seconds(tmp_path):
         r = run(*args)
         assert r.exit_code == 0, r.output
         assert time.perf_counter() - start < 20
+
+
+def test_a_cascade_past_a_thousand_lines_is_refused(tmp_path):
+    """A 10,000-line cascade took a minute on fusemax; past 1,000 Einsum lines one is refused, naming the line."""
+    path = user_file(tmp_path, _chain(1001))
+    line = one_line_error("simulate", "--hw", "fusemax", "--algo", path + "@fusemax")
+    assert f"{path}:1001:1: more than 1,000 Einsum lines; a cascade has at most 1,000" in line
