@@ -40,6 +40,7 @@ from einsum_cascades.errors import UserError
 from einsum_cascades.library import cascade_version
 from einsum_cascades.passes import families
 from simulator.lowering import accel_actions
+from simulator.rank_extents import value_features
 
 IO = "dram gb"  # an operand staged through the global buffer
 STYLES = {"fusemax": "fusemax", "fusemax-arch": "fusemax", "fusemax-cascade": "cascade"}
@@ -67,6 +68,7 @@ class Roles:
     ancestors: dict  # Einsum -> the Einsums it depends on (loop-carried reads not counted)
     reduction: dict  # Einsum -> True when it reduces ranks
     tile: frozenset  # Einsums over a query and a key of the tile (a score element: BQK, SLN, ...)
+    v_features: frozenset  # the ranks of V's features (f, whatever the cascade names it)
 
     def producer(self, tensor: str) -> str | None:
         return tensor if tensor in self.cls else None
@@ -76,7 +78,7 @@ class Roles:
 
     def has_f(self, name: str) -> bool:
         """Whether the Einsum walks V's feature rank (the product with V and the output's updates)."""
-        return any(self.family.get(r) == self.family.get("f", "f") for r in self.ranks[name])
+        return any(r in self.v_features for r in self.ranks[name])
 
 
 def roles(cascade_name: str) -> Roles:
@@ -115,7 +117,7 @@ def _roles(cascade_name: str, version) -> Roles:
         crossing=frozenset(t for t, _, _ in work.crossing), final=cascade.outputs[0], family=fam,
         ancestors={n: frozenset(nx.ancestors(graph, n)) & set(names) for n in names},
         reduction={e.output: bool(e.reduced) for e in computing},
-        tile=frozenset(e.output for e in computing if _over_tile(e.vars, fam)),
+        tile=frozenset(e.output for e in computing if _over_tile(e.vars, fam)), v_features=value_features(cascade),
     )
 
 

@@ -21,7 +21,7 @@ from einsum_cascades.ops import extent
 from einsum_cascades.parser import Access, Num, Op
 from einsum_cascades.passes import einsum_passes, families
 from simulator.lowering import GPU, Lowering, OpCost
-from simulator.rank_extents import substitutions
+from simulator.rank_extents import substitutions, value_features
 
 CLASSES = ("score", "row_tile", "output_tile", "row", "key")
 UNITS = ("tensor", "sfu", "fp32", "cvt", "mufu")
@@ -79,6 +79,7 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
     fam_of = families(cascade)
     subs = substitutions(cascade)  # split feature ranks in E and F (differential attention: E0 = E/2)
     key_ranks = {v for v, f in fam_of.items() if f == fam_of.get("m", "m")}
+    v_features = value_features(cascade)
     level = einsum_passes(cascade, "m")
     classes = {e.output: _class(e, key_ranks) for e in cascade.einsums}
     contraction = {e.output for e in cascade.einsums if _is_contraction(e)}
@@ -91,7 +92,8 @@ def _walk(cascade, lowering: Lowering) -> CascadeWork:
             continue
         lv = max(level[e.output], 1)  # a per-key Einsum (a V scaled for P V) sits in its readers' pass already
         per_einsum[e.output] = {k: sp.sympify(n).subs(subs) for k, n in
-                                _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade).items()}
+                                _einsum_work(e, classes[e.output], lowering, contraction, key_ranks, cascade,
+                                             v_features).items()}
         _add(work[lv], per_einsum[e.output])
         reads_v[lv] |= any(_source(cascade, a.tensor) == "V" for a in e.reads)
     crossing = _crossing(cascade, level, key_ranks)
@@ -172,7 +174,8 @@ def _is_contraction(e) -> bool:
     return bool(e.reduced) and isinstance(e.line.expr, Op) and e.line.expr.name == "*"
 
 
-def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: set, cascade) -> dict:
+def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: set, cascade,
+                 v_features: frozenset) -> dict:
     """(class, unit) -> count per point of the Einsum's class."""
     per_point = _per_class_extent(e, key_ranks)
     costs: list[tuple[OpCost, object, str | None]] = []  # (cost, count per point of the class, class if other)
@@ -194,7 +197,7 @@ def _einsum_work(e, cls: str, lowering: Lowering, contraction: set, key_ranks: s
             costs.append((lowering.ops["reduce_max" if e.reduction == "max" else "reduce_sum"], per_point, None))
     out = {}
     for cost, n, other in costs:
-        target = other or ("output_tile" if cls == "row_tile" and "f" in e.vars else cls)
+        target = other or ("output_tile" if cls == "row_tile" and v_features & set(e.vars) else cls)
         for unit in UNITS:
             c = getattr(cost, unit)
             if c:

@@ -52,6 +52,13 @@ def _solve(name: str, text: str) -> tuple:
     return tuple((v, known[v]) for v in sorted(features))
 
 
+def value_features(cascade) -> frozenset:
+    """The ranks of the families V's features index walks: f, or the name the cascade gives it (``V[d,m]``)."""
+    fam = families(cascade)
+    walked = {fam[v] for e in cascade.einsums for a in e.reads if a.tensor == "V" for v in a.indices[0].vars()}
+    return frozenset(v for v, f in fam.items() if f in walked)
+
+
 def substitutions(cascade) -> dict:
     """Extent symbol -> expression in E and F, for substituting into op counts (E0 -> E/2)."""
     from einsum_cascades.ops import extent
