@@ -162,7 +162,10 @@ def _reference_note(cascade_name: str, _version) -> str | None:
     used = reference_name(cascade)
     try:
         err = check(cascade, 64, 64, 16)
-    except (UserError, ValueError, FloatingPointError, ZeroDivisionError):
+    except UserError as why:  # an output other than AV[f,p], an index past its rank's extent: said, not priced silently
+        return (f"{cascade.name} cannot be checked against its reference, {used} attention ({why}: attnsim cascade "
+                f"check {cascade_name}); its cost is predicted as written")
+    except (ValueError, FloatingPointError, ZeroDivisionError):
         return None  # what a check cannot run it says itself (attnsim cascade check)
     if err <= REFERENCE_NOTE_TOLERANCE:
         return None

@@ -83,3 +83,18 @@ def test_naming_vs_features_rank_otherwise_changes_no_time(tmp_path, hw, cascade
     renamed = user_file(tmp_path, "\n".join(line if line.startswith("#") else re.sub(r"\bf\b", "g9", line)
                                             for line in text.splitlines()))
     assert _time("--hw", hw, "--algo", f"{renamed}@{mapping}") == _time("--hw", hw, "--algo", f"{cascade}@{mapping}")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("AV[f,p] = Q[e,p] * K[e,m] * V[f,m] + Q[99999,p]\n", "an index is past the extent of its rank"),
+    ("QK[m,p] = Q[e,p] * K[e,m]\nAV[f] = QK[m,p] * V[f,m]\n", "output AV has shape (16,)")])
+def test_a_cascade_its_check_refuses_is_priced_with_a_note(tmp_path, text, says):
+    """A cascade whose check refuses it (an index past its rank's extent, an output other than AV[f,p]) was priced
+    with no note at all, as if it computed attention; its row now says why it cannot be checked."""
+    import json
+
+    path = user_file(tmp_path, text)
+    r = run("simulate", "--hw", "h100", "--algo", path + "@flash2", "--format", "json")
+    assert r.exit_code == 0, r.output
+    note = json.loads(r.stdout)[0]["note"] or ""
+    assert "cannot be checked against its reference, softmax attention" in note and says in note
