@@ -147,14 +147,25 @@ def _evaluate(e, env: dict, ext: dict, fixed) -> None:
     try:
         value = np.broadcast_to(_value(e.line.expr, env, grid, ext), tuple(g.size for g in grid.values()))
     except IndexError:  # a fixed position past a rank's extent (A[2,m,p] of two maps)
-        raise UserError(f"{e.output}: an index is past the extent of its rank in {e.text!r}") from None
+        raise UserError(f"{e.output}: {_past_extent(e, env)} in {e.text!r}") from None
     axes = tuple(i for i, v in enumerate(e.vars) if v in e.reduced)
     if axes:
         value = (np.max if e.reduction == "max" else np.sum)(value, axis=axes, keepdims=True)
     try:
         env[e.output][_index_arrays(e.line.output, grid, ext)] = value
     except IndexError:  # a fixed position past a rank's extent (A[2,m,p] of two maps)
-        raise UserError(f"{e.output}: an index is past the extent of its rank in {e.text!r}") from None
+        raise UserError(f"{e.output}: {_past_extent(e, env)} in {e.text!r}") from None
+
+
+def _past_extent(e, env: dict) -> str:
+    """Which fixed index of the Einsum lies past its axis (Q[99999,p] of 16 features), for the refusal's message."""
+    for acc in (*e.reads, e.line.output):
+        shape = env[acc.tensor].shape if acc.tensor in env else ()
+        for axis, idx in enumerate(acc.indices):
+            if idx.kind == "const" and axis < len(shape) and not 0 <= idx.value < shape[axis]:
+                return (f"index {idx.value} of {acc.tensor}'s axis {axis + 1} is past its extent, {shape[axis]} "
+                        f"at this size (0..{shape[axis] - 1})")
+    return "an index is past the extent of its rank"
 
 
 def _allocate(e, ext: dict) -> np.ndarray:

@@ -149,7 +149,7 @@ def test_a_fixed_position_picks_one_slice_of_a_rank():
 
 def test_a_fixed_position_past_the_rank_is_a_user_error():
     c = parse_cascade("S[g,m,p] = Q[g,p] * K[g,m]\nD[m,p] = S[2,m,p]\n", "t")
-    with pytest.raises(UserError, match="past the extent"):
+    with pytest.raises(UserError, match="index 2 of S.s axis 1 is past its extent, 2 at this size"):
         c.run({"Q": np.ones((2, 3)), "K": np.ones((2, 3))})
 
 

@@ -86,7 +86,7 @@ def test_naming_vs_features_rank_otherwise_changes_no_time(tmp_path, hw, cascade
 
 
 @pytest.mark.parametrize("text, says", [
-    ("AV[f,p] = Q[e,p] * K[e,m] * V[f,m] + Q[99999,p]\n", "an index is past the extent of its rank"),
+    ("AV[f,p] = Q[e,p] * K[e,m] * V[f,m] + Q[99999,p]\n", "index 99999 of Q's axis 1 is past its extent, 16"),
     ("QK[m,p] = Q[e,p] * K[e,m]\nAV[f] = QK[m,p] * V[f,m]\n", "output AV has shape (16,)")])
 def test_a_cascade_its_check_refuses_is_priced_with_a_note(tmp_path, text, says):
     """A cascade whose check refuses it (an index past its rank's extent, an output other than AV[f,p]) was priced
