@@ -133,6 +133,13 @@ def check(name, seq_len, kv_len, head_dim, seed, tolerance, reference):
     from einsum_cascades.reference import check as run_check, reference_name
 
     c = load_cascade(name)
+    from types import SimpleNamespace
+
+    from simulator.algorithms import chunk_error
+
+    chunked = chunk_error(name, SimpleNamespace(seq_len=seq_len, kv_len=kv_len or seq_len))
+    if chunked:  # lightning's query chunks are the keys' (simulate refuses the same sizes so)
+        raise UserError(chunked)
     sizes = f"P={seq_len} M={kv_len or seq_len} E=F={head_dim}"
     if (reference or c.reference) == "none":  # --reference none, or the file's '# reference: none'
         from einsum_cascades.reference import run_only

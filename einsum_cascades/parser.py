@@ -260,9 +260,14 @@ def _parse_line(code: str, source: str, lineno: int) -> Line:
     if bad is not None:
         raise CascadeParseError(f"{source}:{lineno}:{bad + 1}: character {code[bad]!r} not allowed: "
                                 f"cascades are plain ASCII")
-    if code.count("=") != 1:
+    if code.count("=") == 0:
         raise CascadeParseError(f"{source}:{lineno}:1: expected one '=' in {code.strip()[:_ECHO]!r} "
                                 f"(an Einsum is OUT[ranks] = expression)")
+    if code.count("=") > 1:
+        second = code.index("=", code.index("=") + 1)
+        raise CascadeParseError(f"{source}:{lineno}:{second + 1}: a second '=' in {code.strip()[:_ECHO]!r}: an Einsum "
+                                f"is OUT[ranks] = expression, whose expression takes no keyword argument (key=1), "
+                                f"assignment (:=) or comparison (==, <=, >=, !=)")
     lhs_text, rhs_text = code.split("=")
     lhs_at = _At(source, lineno, len(lhs_text) - len(lhs_text.lstrip()) + 1)
     lhs = _parse_expr(lhs_text.strip(), lhs_at)

@@ -43,7 +43,10 @@ def test_notation_of_the_issue_parses_to_structured_lines():
     ("X[p] = exp(Q[p], K[p])", "t:1:8", "exp() takes one argument"),
     ("X[p] =   Q[1.5]", "t:1:12", "bad index '1.5'"),
     ("X[m1*M0] = Q[m]", "t:1:3", "bad index"),  # a left side may write a whole partition back, not a stride
-    ("X[p] = Q[p] == 1", "t:1:1", "expected one '='"),
+    ("X[p] = Q[p] == 1", "t:1:13", "a second '='"),
+    ("X[p] = max(Q[p], key=1)", "t:1:21", "no keyword argument (key=1)"),
+    ("X[p] = Q[p] <= 1", "t:1:14", "comparison (==, <=, >=, !=)"),
+    ("X[p] Q[p]", "t:1:1", "expected one '='"),
     ("Xé[p] = Q[p]", "t:1:2", "plain ASCII"),
     ("X[p] = Q[m+1,p]", "t:1:8", "bad index m+1"),
     ("X[p] = Q[M,p]", "t:1:8", "bad index M"),

@@ -98,3 +98,12 @@ def test_a_cascade_its_check_refuses_is_priced_with_a_note(tmp_path, text, says)
     assert r.exit_code == 0, r.output
     note = json.loads(r.stdout)[0]["note"] or ""
     assert "cannot be checked against its reference, softmax attention" in note and says in note
+
+
+def test_check_refuses_lightning_at_unequal_lengths_as_simulate_does():
+    """attention-lightning takes its query chunks from the keys': check at P != M had failed deep in the oracle with
+    'an index is past the extent of its rank'; it now says what simulate says, in one line, exit 2."""
+    r = run("cascade", "check", "attention-lightning", "--seq-len", "48", "--kv-len", "80")
+    assert r.exit_code == 2
+    assert "needs --kv-len equal to --seq-len (48), got 80" in r.output and len(r.output.strip().splitlines()) == 1
+    assert run("cascade", "check", "attention-lightning", "--seq-len", "48").exit_code == 0
