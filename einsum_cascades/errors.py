@@ -16,6 +16,17 @@ def name_key(text: str) -> str:
     return "".join(c for c in str(text).lower() if c.isalnum())
 
 
+def listed(names, at_most: int = 8, empty: str = "nothing") -> str:
+    """Names for a one-line message: 'A, B, C', or the first ``at_most`` and how many in all ('O0, ..., O7, ... (300
+    in all)'), so a message about a user's file of a thousand outputs stays one readable line."""
+    names = [str(n) for n in names]
+    if not names:
+        return empty
+    if len(names) <= at_most:
+        return ", ".join(names)
+    return f"{', '.join(names[:at_most])}, ... ({len(names):,} in all)"
+
+
 MAX_INPUT_BYTES = 256 << 20  # a points, results or cascade file past 256 MiB is refused before it is read
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, listed
 from einsum_cascades.parser import Access, Num, Rank
 
 # The oracle evaluates an Einsum over its whole iteration space at once: bound that space (memory: 8 bytes an
@@ -27,7 +27,7 @@ def run(cascade, inputs: dict, extents: dict) -> dict:
     """Execute ``cascade`` on ``inputs`` (name -> array); returns every tensor by name."""
     missing = [t for t in cascade.inputs if t not in inputs]
     if missing:
-        raise UserError(f"{cascade.name}: missing input {missing[0]!r}: the cascade reads {', '.join(cascade.inputs)}")
+        raise UserError(f"{cascade.name}: missing input {missing[0]!r}: the cascade reads {listed(cascade.inputs)}")
     env = {k: np.asarray(inputs[k], dtype=np.float64) for k in cascade.inputs}
     ext = _extents(cascade, env, extents)
     _check_size(cascade, ext)
@@ -65,7 +65,7 @@ def _schedule(cascade) -> list[tuple[str | None, list]]:
     if not ranks:
         return [(None, cascade.einsums)]
     if len(ranks) > 1:
-        raise UserError(f"{cascade.name}: the executor runs one iterative rank, this cascade has {', '.join(ranks)}")
+        raise UserError(f"{cascade.name}: the executor runs one iterative rank, this cascade has {listed(ranks)}")
     before, inside, after = cascade.phases()
     return [(None, before), (ranks[0], inside), (None, after)]
 
@@ -75,7 +75,7 @@ def _extents(cascade, env: dict, given: dict) -> dict:
     ranks = {v.upper() for e in cascade.einsums for v in e.vars}
     unknown = sorted(set(given) - ranks)
     if unknown:
-        raise UserError(f"{cascade.name}: unknown extent {unknown[0]!r}: its ranks are {', '.join(sorted(ranks))}")
+        raise UserError(f"{cascade.name}: unknown extent {unknown[0]!r}: its ranks are {listed(sorted(ranks))}")
     bad = next((k for k, v in given.items() if not (isinstance(v, (int, np.integer)) and v > 0)), None)
     if bad:
         raise UserError(f"{cascade.name}: extent {bad}={given[bad]!r} must be a positive integer")

@@ -13,7 +13,7 @@ readers all run in a later pass runs there too where that holds nothing more
 
 import re
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, listed
 
 
 def families(cascade) -> dict[str, str]:
@@ -176,7 +176,7 @@ def live_footprint(cascade, rank: str = "m"):
     fam_of = families(cascade)
     fam = _family(fam_of, rank)
     if fam is None:
-        raise UserError(f"{cascade.name}: no rank {rank!r}: its ranks are {', '.join(sorted(fam_of))}")
+        raise UserError(f"{cascade.name}: no rank {rank!r}: its ranks are {listed(sorted(fam_of))}")
     level = pass_levels(cascade, fam, fam_of)
     crossing = [_per_query(cascade.einsum(a.tensor)) for e in cascade.einsums for a in e.reads
                 if 0 < level.get(a.tensor, 0) < level[e.output] and _carries(cascade, a.tensor, fam, fam_of)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from einsum_cascades.errors import UserError
+from einsum_cascades.errors import UserError, listed
 
 
 def softmax_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -165,7 +165,8 @@ def _run(cascade, seq_len: int, kv_len: int, head_dim: int, seed: int):
         raise UserError(why)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1:
         raise UserError(f"{cascade.name}: a checked cascade reads Q, K, V and writes one output; it reads "
-                        f"{', '.join(cascade.inputs) or 'nothing'} and writes {', '.join(cascade.outputs) or 'nothing (every result is read by another Einsum)'}")
+                        f"{listed(cascade.inputs)} and writes "
+                        f"{listed(cascade.outputs, empty='nothing (every result is read by another Einsum)')}")
     from einsum_cascades.executor import MAX_SPACE
 
     # an Einsum reading Q[e,p] or K[e,m] spans at least their elements: refuse before drawing them (a 1g-token

@@ -20,6 +20,7 @@ file is rejected up front instead of failing later inside the executor.
 
 from dataclasses import dataclass
 
+from einsum_cascades.errors import listed
 from einsum_cascades.parser import Access, CascadeParseError, Index, Line, Op, Rank
 
 
@@ -134,7 +135,7 @@ def _check_values(line: Line, ranks: set, source: str) -> None:
         if value.name not in known:
             what = "ranks" if not value.is_extent else "rank extents"
             raise CascadeParseError(f"{source}:{line.lineno}:{value.col or 1}: bare name {value.name!r}: not one of "
-                                    f"the {what} here ({', '.join(sorted(known)) or 'none'}); write a tensor with "
+                                    f"the {what} here ({listed(sorted(known), empty='none')}); write a tensor with "
                                     f"its indices, e.g. {value.name}[m,p], a rank of this Einsum (its index value) "
                                     f"or an extent such as M0")
 

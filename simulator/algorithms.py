@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from einsum_cascades.errors import UserError, name_key
+from einsum_cascades.errors import UserError, listed, name_key
 from einsum_cascades.library import cascade_version, file_version
 
 ACCEL_FAMILIES = ("unfused", "flat", "fusemax-cascade", "fusemax-arch", "fusemax")  # simulator.accel_model runs them
@@ -115,8 +115,8 @@ def _check_attention(name: str) -> None:
     fam = families(cascade)
     if set(cascade.inputs) != {"Q", "K", "V"} or len(cascade.outputs) != 1 or not {"p", "m"} <= set(fam.values()):
         raise UserError(f"cascade {name!r} does not produce an attention output from Q, K, V: it reads "
-                        f"{', '.join(cascade.inputs)}, writes {', '.join(cascade.outputs)}, and its ranks are "
-                        f"{', '.join(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
+                        f"{listed(cascade.inputs)}, writes {listed(cascade.outputs)}, and its ranks are "
+                        f"{listed(sorted(fam))} (attnsim maps query rank p and key rank m, or their "
                         "partitions p1, p0 and m1, m0)")
     if (passes := cascade.passes().get("p", 1)) > 1:
         raise UserError(_query_passes_error(name, cascade, passes))

@@ -107,3 +107,12 @@ def test_check_refuses_lightning_at_unequal_lengths_as_simulate_does():
     assert r.exit_code == 2
     assert "needs --kv-len equal to --seq-len (48), got 80" in r.output and len(r.output.strip().splitlines()) == 1
     assert run("cascade", "check", "attention-lightning", "--seq-len", "48").exit_code == 0
+
+
+def test_a_cascade_of_many_outputs_is_refused_in_one_readable_line(tmp_path):
+    """check and simulate had listed every output of a user's cascade in their refusal (300 names on one line)."""
+    text = "QK[m,p] = Q[e,p] * K[e,m]\n" + "".join(f"O{i}[f,p] = QK[m,p] * V[f,m]\n" for i in range(300))
+    path = user_file(tmp_path, text)
+    for args in (("cascade", "check", path), ("simulate", "--algo", path + "@flash2")):
+        line = one_line_error(*args)
+        assert "O0, O1, O2, O3, O4, O5, O6, O7, ... (300 in all)" in line and "O8," not in line and len(line) < 400
