@@ -10,6 +10,7 @@ since then each tile is settled element row by element row.
 """
 
 import math
+from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 from einsum_cascades.sparsity._fields import AD, AK, CW, DHI, DLO, KHI, KLO, NC
@@ -87,16 +88,22 @@ def check_pattern(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, cal
                   elements: bool = False) -> None:
     """Refuse lowering ``p`` (``calls`` times, for a fit) when its estimated steps pass MAX_STEPS; checked
     before anything is drawn or allocated, and naming what would fit."""
-    from einsum_cascades.sparsity._terms import conj_terms, dnf
-
-    terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))  # selectors left out: counted apart
-    coin_terms = sum(t[NC] > 0 for t in terms) + len(_selectors(p))
-    steps = (lowering_steps(terms, seq_len, kv_len, block_q, block_kv, elements, coin_terms)
-             + selector_steps(p, seq_len, kv_len, block_q, block_kv, coin_terms >= 2)) * calls
+    steps = _pattern_steps(p, seq_len, kv_len, block_q, block_kv, elements) * calls
     if steps > MAX_STEPS:
         raise UserError(f"pattern {_short(p)} at {seq_len:,} x {kv_len:,} tokens in {block_q}x{block_kv} tiles "
                         f"needs about {steps:.2g} lowering steps; at most {MAX_STEPS:.2g} (2**28, a few seconds): "
                         f"use larger tiles or shorter sequences")
+
+
+@lru_cache(maxsize=1024)  # a point's lowering checks its pattern at each step, and its baseline's again
+def _pattern_steps(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, elements: bool) -> float:
+    """Estimated steps of lowering ``p`` once: its terms' sweep and its selectors' draws."""
+    from einsum_cascades.sparsity._terms import pattern_terms
+
+    terms, _ = pattern_terms(p, seq_len, kv_len, (block_q, block_kv))  # selectors left out: counted apart
+    coin_terms = sum(t[NC] > 0 for t in terms) + len(_selectors(p))
+    return (lowering_steps(terms, seq_len, kv_len, block_q, block_kv, elements, coin_terms)
+            + selector_steps(p, seq_len, kv_len, block_q, block_kv, coin_terms >= 2))
 
 
 def _short(pattern) -> str:

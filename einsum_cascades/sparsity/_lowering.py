@@ -33,7 +33,7 @@ from einsum_cascades.sparsity._expr import PatternError
 from einsum_cascades.sparsity._fields import CW, DHI, DLO, KHI, KLO, QHI, QLO
 from einsum_cascades.sparsity._heads import is_mix
 from einsum_cascades.sparsity._limits import check_pattern, check_rows
-from einsum_cascades.sparsity._terms import conj_terms, dnf, workspace
+from einsum_cascades.sparsity._terms import pattern_terms, workspace
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,14 +125,15 @@ def _stale_checked():
 def compile_terms(p, seq_len: int, kv_len: int, coin_block=DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """Kernel arrays of pattern ``p``: terms (n x N_FIELDS) and coins, with its selectors' tables at the
     coin block."""
-    drawn = None
     if any(leaf.name in SELECTORS for leaf in p.leaves()):
         from einsum_cascades.sparsity._select import tables
+        from einsum_cascades.sparsity._terms import conj_terms, dnf
 
-        drawn = tables(p, seq_len, kv_len, tuple(coin_block))
-    return conj_terms(dnf(p), seq_len, kv_len, coin_block, drawn)
+        return conj_terms(dnf(p), seq_len, kv_len, coin_block, tables(p, seq_len, kv_len, tuple(coin_block)))
+    return pattern_terms(p, seq_len, kv_len, tuple(coin_block))
 
 
+@lru_cache(maxsize=1024)  # a lowering plans its pattern at each step (tile counts, element count, keys reached)
 def _plan(p, seq_len, kv_len, block_q, block_kv):
     """(expression to lower on 1-D tiles, None, None), (None, grid tiling, None) for window2d / window3d (alone, or
     with full around it), or (None, None, vertical-slash call) for causal&vertical_slash(...) alone, lowered as
@@ -189,24 +190,28 @@ def last_key_block_reached(p, seq_len: int, kv_len: int, block_kv: int) -> bool 
 def _reached_ranges(p, seq_len: int, kv_len: int, block_kv: int, first_query: int) -> tuple:
     """(first, last) key block of each box some query from ``first_query`` on may attend, for a planned pattern
     of boxes (not a grid, not vertical-slash)."""
-    terms, _ = conj_terms(dnf(p), seq_len, kv_len)
+    terms, _ = pattern_terms(p, seq_len, kv_len)
     firsts, lasts = [], []
-    for t in terms:
+    for t in terms.tolist():  # Python ints: a box or two a term, where numpy's calls cost more than the sums
         q0, q1 = max(t[QLO], first_query, 0), min(t[QHI], seq_len - 1)
         if q0 > q1:
             continue
-        q_lo, q_hi, k_lo, k_hi = np.array([q0]), np.array([q1]), t[KLO], t[KHI]
-        if t[CW]:  # one box per chunk the rows meet
-            w, off = int(t[CW]), kv_len - seq_len
-            chunk = np.arange((q0 + off) // w, (q1 + off) // w + 1, dtype=np.int64)
-            q_lo, q_hi = np.maximum(q0, chunk * w - off), np.minimum(q1, chunk * w + w - 1 - off)
-            k_lo, k_hi = np.maximum(k_lo, chunk * w), np.minimum(k_hi, chunk * w + w - 1)
+        if not t[CW]:
+            k0, k1 = max(t[KLO], q0 + t[DLO], 0), min(t[KHI], q1 + t[DHI], kv_len - 1)
+            if k0 <= k1:
+                firsts.append(k0 // block_kv)
+                lasts.append(k1 // block_kv)
+            continue
+        w, off = t[CW], kv_len - seq_len  # one box per chunk the rows meet
+        chunk = np.arange((q0 + off) // w, (q1 + off) // w + 1, dtype=np.int64)
+        q_lo, q_hi = np.maximum(q0, chunk * w - off), np.minimum(q1, chunk * w + w - 1 - off)
+        k_lo, k_hi = np.maximum(t[KLO], chunk * w), np.minimum(t[KHI], chunk * w + w - 1)
         k0 = np.maximum(np.maximum(k_lo, q_lo + t[DLO]), 0)
         k1 = np.minimum(np.minimum(k_hi, q_hi + t[DHI]), kv_len - 1)
         keep = (q_lo <= q_hi) & (k0 <= k1)
-        firsts.append(k0[keep] // block_kv)
-        lasts.append(k1[keep] // block_kv)
-    return np.concatenate(firsts or [[]]), np.concatenate(lasts or [[]])
+        firsts.extend((k0[keep] // block_kv).tolist())
+        lasts.extend((k1[keep] // block_kv).tolist())
+    return np.array(firsts, dtype=np.int64), np.array(lasts, dtype=np.int64)
 
 
 def _union_size(first: np.ndarray, last: np.ndarray) -> int:
@@ -280,7 +285,7 @@ def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
     if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()) or \
             any(leaf.name in SELECTORS for leaf in p.leaves()):  # a selector's table is a coin: not lone
         return None
-    terms, _ = conj_terms(dnf(p), seq_len, kv_len, (block_q, block_kv))
+    terms, _ = pattern_terms(p, seq_len, kv_len, (block_q, block_kv))
     return terms if chunk_rows.supported(terms, seq_len, block_q) else None
 
 
@@ -307,7 +312,7 @@ def _by_numpy(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_
 
 def _numpy_lowering(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> box_runs.Runs | None:
     block = (block_q, block_kv)
-    terms, coins = conj_terms(dnf(p), seq_len, kv_len, block)  # selectors left out: they bound what is drawn
+    terms, coins = pattern_terms(p, seq_len, kv_len, block)  # selectors left out: they bound what is drawn
     selectors = any(leaf.name in SELECTORS for leaf in p.leaves())
     if not selectors and box_runs.supported(terms, coins, block_q, block_kv):
         runs = box_runs.lower(terms, coins, seq_len, kv_len, block_q, block_kv)

@@ -8,6 +8,7 @@ selection tables of topk and budget (``_select``), one per selector of the expre
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -97,6 +98,14 @@ def term(conj, seq_len, kv_len, coin_block, coins, tables=None) -> list[int] | N
     ad = period["d"] if period["d"] <= max(seq_len, kv_len) else max(seq_len, kv_len) + 1
     ak = min(period["k"], kv_len)
     return [lo["d"], hi["d"], lo["k"], hi["k"], lo["q"], hi["q"], ad, ak, len(coins) - first_coin, first_coin, chunk[0]]
+
+
+@lru_cache(maxsize=1024)
+def pattern_terms(p, seq_len: int, kv_len: int, coin_block: tuple = DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """``conj_terms(dnf(p), ...)`` without selector tables, cached: one lowering asks for them at each of its steps
+    (the step estimate, the tile counts, the element count, the keys reached). The arrays are shared: never write
+    to them."""
+    return conj_terms(dnf(p), seq_len, kv_len, coin_block)
 
 
 def _finer_chunk(a: int, b: int) -> int:
