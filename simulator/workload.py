@@ -1,6 +1,7 @@
 """What the user asks about: one attention call's shape, dtype and mask."""
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from einsum_cascades.errors import UserError
 
@@ -140,18 +141,10 @@ class Workload:
         """A pattern that is causal or full attention however it is written (causal&causal, full|causal, causal&full,
         heads(32: causal)) is --causal or no pattern: the same call, so the same baseline (a masked call's is the
         kernel run dense), and with --sparsity the same random tiles (--causal --sparsity, or --sparsity alone)."""
-        from einsum_cascades.sparsity import PatternError, head_groups, is_mix, parse_pattern
-
-        parsed = parse_pattern(self.pattern)
-        if is_mix(parsed) and type(self.heads) is int and self.heads > 0:
-            try:
-                groups = head_groups(parsed, self.heads)
-            except PatternError:  # counts that do not sum to --heads: _check_head_mix refuses them
-                groups = ()
-            if len(groups) == 1:  # one group of every head is its pattern, however the mix is written: heads(16: A,
-                parsed = groups[0][1]  # 16: A) and causal&heads(32: A) are A, the same mask and kernel path
-                object.__setattr__(self, "pattern", str(parsed))
-        text = str(parsed)
+        heads = self.heads if type(self.heads) is int and self.heads > 0 else None
+        one_group, text = _plain_text(self.pattern, heads)
+        if one_group:
+            object.__setattr__(self, "pattern", text)
         if text in ("causal", "full"):
             object.__setattr__(self, "causal", self.causal or text == "causal")
             object.__setattr__(self, "pattern", None)
@@ -196,6 +189,24 @@ class Workload:
 
 _NAMES = tuple(f.name for f in fields(Workload))
 _INTEGERS = (*MAX_SIZES, "num_splits")  # the fields that hold counts
+
+
+@lru_cache(maxsize=1024)  # every Workload of a sweep's pattern (and each replace of one) asks again
+def _plain_text(pattern: str, heads: int | None) -> tuple[bool, str]:
+    """(whether ``pattern`` is a heads(...) mix whose one group spans every one of ``heads`` heads, the pattern's
+    text: that group's, else the whole expression's, as parsed), for ``Workload._plain_mask``; ``heads`` None when
+    it is no positive int (the mix is then left to _check_head_mix)."""
+    from einsum_cascades.sparsity import PatternError, head_groups, is_mix, parse_pattern
+
+    parsed = parse_pattern(pattern)
+    if heads is not None and is_mix(parsed):
+        try:
+            groups = head_groups(parsed, heads)
+        except PatternError:  # counts that do not sum to --heads: _check_head_mix refuses them
+            groups = ()
+        if len(groups) == 1:  # one group of every head is its pattern, however the mix is written: heads(16: A,
+            return True, str(groups[0][1])  # 16: A) and causal&heads(32: A) are A, the same mask and kernel path
+    return False, str(parsed)
 
 
 def _is_numpy(value) -> bool:

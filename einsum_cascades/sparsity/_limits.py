@@ -100,7 +100,7 @@ def _pattern_steps(p, seq_len: int, kv_len: int, block_q: int, block_kv: int, el
     """Estimated steps of lowering ``p`` once: its terms' sweep and its selectors' draws."""
     from einsum_cascades.sparsity._terms import pattern_terms
 
-    terms, _ = pattern_terms(p, seq_len, kv_len, (block_q, block_kv))  # selectors left out: counted apart
+    terms = pattern_terms(p, seq_len, kv_len, (block_q, block_kv))[0].tolist()  # selectors left out: counted apart
     coin_terms = sum(t[NC] > 0 for t in terms) + len(_selectors(p))
     return (lowering_steps(terms, seq_len, kv_len, block_q, block_kv, elements, coin_terms)
             + selector_steps(p, seq_len, kv_len, block_q, block_kv, coin_terms >= 2))

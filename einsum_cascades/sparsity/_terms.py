@@ -101,7 +101,8 @@ def term(conj, seq_len, kv_len, coin_block, coins, tables=None) -> list[int] | N
 
 
 @lru_cache(maxsize=1024)
-def pattern_terms(p, seq_len: int, kv_len: int, coin_block: tuple = DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def pattern_terms(p, seq_len: int, kv_len: int,
+                  coin_block: tuple = DEFAULT_RANDOM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """``conj_terms(dnf(p), ...)`` without selector tables, cached: one lowering asks for them at each of its steps
     (the step estimate, the tile counts, the element count, the keys reached). The arrays are shared: never write
     to them."""
