@@ -93,8 +93,12 @@ def _einsum_lines(cascade: str, wl) -> list[str]:
     from einsum_cascades import load_cascade
     from simulator.cascade_work import E, F, cascade_work
 
-    work = cascade_work(load_cascade(cascade))
+    c = load_cascade(cascade)
+    work = cascade_work(c)
     out = [f"cascade {cascade}: Einsum, per-point class, pass over the keys, work per point (GPU lowering)"]
+    if c.default_extents:  # '# extents: M0=4': the oracle's chunk sizes, not the kernel's
+        out.append("  (its '# extents: " + ", ".join(f"{k}={v}" for k, v in c.default_extents.items())
+                   + "' sizes the chunks attnsim cascade check runs; the kernel walks its own key tiles)")
     for name, (cls, level) in work.placement.items():
         units = work.einsums.get(name)
         if not units:

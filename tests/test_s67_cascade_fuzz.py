@@ -116,3 +116,12 @@ def test_a_cascade_of_many_outputs_is_refused_in_one_readable_line(tmp_path):
     for args in (("cascade", "check", path), ("simulate", "--algo", path + "@flash2")):
         line = one_line_error(*args)
         assert "O0, O1, O2, O3, O4, O5, O6, O7, ... (300 in all)" in line and "O8," not in line and len(line) < 400
+
+
+def test_explain_says_a_cascades_extents_size_the_check_not_the_kernel(tmp_path):
+    """'# extents: M0=4' sizes the oracle's chunks; a GPU mapping walks its own key tiles, so a cascade priced with
+    M0=99999999 costs what M0=4 costs: --explain says so where the user reads the Einsums."""
+    r = run("simulate", "--hw", "h100", "--algo", "attention-2pass@flash2", "--seq-len", "4k", "--explain")
+    assert r.exit_code == 0, r.output
+    assert "its '# extents: M0=4' sizes the chunks attnsim cascade check runs; the kernel walks its own key tiles" \
+        in " ".join(r.output.split())
