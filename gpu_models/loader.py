@@ -102,8 +102,8 @@ def _build(fname: str, raw: dict):
     if "kind" not in raw:  # as any other missing key (an empty file too): the kind picks which keys the rest are
         raise HardwareError(f"{fname}: missing key kind ('gpu' or 'accelerator')")
     kind = raw["kind"]
-    if kind not in SCHEMAS:
-        raise HardwareError(f"{fname}: kind must be 'gpu' or 'accelerator', got {kind!r}")
+    if not isinstance(kind, str) or kind not in SCHEMAS:  # a table or list is no kind (and unhashable)
+        raise HardwareError(f"{fname}: kind must be 'gpu' or 'accelerator', got {kind!r:.50}")
     cls, schema = SCHEMAS[kind]
     _check_keys(fname, raw, schema)
     values, sources = {}, {}

@@ -1,0 +1,25 @@
+"""Regressions from the s67 fuzz of users' hardware TOMLs: each bad file is one line naming the file and what is
+allowed (exit 2), never a traceback."""
+
+import pytest
+
+from gpu_models import spec_path
+from tests.cli_runner import one_line_error
+
+
+def _copy(tmp_path, name: str, edits: dict, fname: str = "mine.toml") -> str:
+    """A copy of bundled ``name`` named ``mine-<name>`` with the line of each top-level key replaced by ``edits[key]``."""
+    lines = spec_path(name).read_text().splitlines()
+    for key, new in {"name": f'name = "mine-{name}"', **edits}.items():
+        i = next(i for i, line in enumerate(lines) if line.startswith(f"{key} = "))
+        lines[i] = new
+    path = tmp_path / fname
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ['{ value = "gpu" }', '["gpu"]'])
+def test_a_kind_written_as_a_table_or_list_is_one_line_naming_the_key(tmp_path, kind):
+    # was a TypeError traceback (unhashable type: 'dict'), from `kind not in SCHEMAS`
+    line = one_line_error("hw", "show", _copy(tmp_path, "h100", {"kind": f"kind = {kind}"}))
+    assert "mine.toml: kind must be 'gpu' or 'accelerator'" in line
