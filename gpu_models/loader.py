@@ -83,6 +83,8 @@ def load_hardware(name_or_path: str):
         raise HardwareError(f"{path.name}: cannot read it ({err})") from None
     except tomllib.TOMLDecodeError as err:
         raise HardwareError(f"{path.name}: not valid TOML ({err})") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise HardwareError(f"{path.name}: not valid TOML (arrays or tables nested too deeply)") from None
     spec = _build(path.name, raw)
     _check_own_name(name_or_path, path, spec.name)
     return spec

@@ -23,3 +23,10 @@ def test_a_kind_written_as_a_table_or_list_is_one_line_naming_the_key(tmp_path, 
     # was a TypeError traceback (unhashable type: 'dict'), from `kind not in SCHEMAS`
     line = one_line_error("hw", "show", _copy(tmp_path, "h100", {"kind": f"kind = {kind}"}))
     assert "mine.toml: kind must be 'gpu' or 'accelerator'" in line
+
+
+def test_a_toml_nested_past_the_parser_s_depth_is_one_line(tmp_path):
+    # was a RecursionError traceback out of tomllib
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "deep.toml: not valid TOML (arrays or tables nested too deeply)" in one_line_error("hw", "show", str(path))
