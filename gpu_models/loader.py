@@ -78,7 +78,7 @@ def load_hardware(name_or_path: str):
         return locked_clock(load_hardware(machine), mhz, name_or_path.strip())
     path = spec_path(name_or_path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark dropped
     except (OSError, UnicodeDecodeError) as err:
         raise HardwareError(f"{path.name}: cannot read it ({err})") from None
     except tomllib.TOMLDecodeError as err:

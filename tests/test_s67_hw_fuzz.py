@@ -1,9 +1,11 @@
 """Regressions from the s67 fuzz of users' hardware TOMLs: each bad file is one line naming the file and what is
 allowed (exit 2), never a traceback."""
 
+from pathlib import Path
+
 import pytest
 
-from gpu_models import spec_path
+from gpu_models import load_hardware, spec_path
 from tests.cli_runner import one_line_error
 
 
@@ -30,3 +32,16 @@ def test_a_toml_nested_past_the_parser_s_depth_is_one_line(tmp_path):
     path = tmp_path / "deep.toml"
     path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
     assert "deep.toml: not valid TOML (arrays or tables nested too deeply)" in one_line_error("hw", "show", str(path))
+
+
+def test_a_toml_saved_with_a_byte_order_mark_loads_as_without_one(tmp_path):
+    # was 'mine.toml: not valid TOML (Invalid statement (at line 1, column 1))' for a file an editor saved with a BOM
+    from simulator.api import simulate
+
+    path = _copy(tmp_path, "h100", {})
+    plain = simulate(path, "flash3", seq_len=4096)["time_s"]
+    text = Path(path).read_text()
+    bom = tmp_path / "bom.toml"
+    bom.write_text("\ufeff" + text.replace('name = "mine-h100"', 'name = "bom-h100"'), encoding="utf-8")
+    assert load_hardware(str(bom)).name == "bom-h100"
+    assert simulate(str(bom), "flash3", seq_len=4096)["time_s"] == plain == simulate("h100", "flash3", seq_len=4096)["time_s"]
