@@ -33,7 +33,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
-from simulator.gpu_kernels import ctas_by_smem, out_bytes
+from simulator.gpu_kernels import ctas_by_smem, cta_limit_error, out_bytes
 from simulator.gpu_model import (_blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound,
                                  overlap_exponent)
 from simulator.estimate_kernels import QUEST_PAGE
@@ -429,6 +429,9 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
     cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None,
                         sm=regs_arch(hw, family))
     k = cfg.ctas_per_sm(hw)
+    who = f"{family} at head dim {wl.head_dim}"
+    if k < 1 and (why := cta_limit_error(hw, who, cfg.threads * cfg.regs, cfg.threads)):
+        raise UserError(why)
     if k < 1:
         raise UserError(f"{family} at head dim {wl.head_dim} needs {cfg.smem_bytes:,} B of shared memory per CTA; "
                         f"{hw.name} has {hw.smem_per_sm_bytes:,} B per SM")

@@ -46,7 +46,7 @@ from simulator.cta_work import DenseCall
 from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge_kernel, page_size, window_keys,
                                         window_left)
 from simulator.flashinfer_regs import PREFILL_REGS, regs_arch
-from simulator.gpu_kernels import KernelConfig, ctas_by_smem, paged_cache
+from simulator.gpu_kernels import KernelConfig, ctas_by_smem, cta_limit_error, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
@@ -188,9 +188,16 @@ class PrefillTile:
         return WARPS * 32
 
     def ctas_per_sm(self, hw) -> int:
-        """cudaOccupancyMaxActiveBlocksPerMultiprocessor: shared memory, registers, threads and the CTA cap."""
-        return min(ctas_by_smem(hw, self.smem_bytes), hw.regs_per_sm // (self.threads * self.regs),
-                   hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+        """cudaOccupancyMaxActiveBlocksPerMultiprocessor: shared memory, registers, threads and the CTA cap; a
+        UserError naming the limit where not one CTA is resident."""
+        k = min(ctas_by_smem(hw, self.smem_bytes), hw.regs_per_sm // (self.threads * self.regs),
+                hw.max_threads_per_sm // self.threads, hw.max_ctas_per_sm)
+        if k < 1:
+            tile = f"FlashInfer's prefill kernel, tile {self.cta_tile_q}x{self.cta_tile_kv},"
+            raise UserError(cta_limit_error(hw, tile, self.threads * self.regs, self.threads) or
+                            f"{tile} needs {self.smem_bytes:,} B of shared memory per CTA; {hw.name} has "
+                            f"{hw.smem_per_sm_bytes:,} B per SM")
+        return k
 
 
 def cta_tile_q(packed: int, d: int) -> int:

@@ -55,6 +55,19 @@ def ctas_by_smem(hw, smem_bytes: int) -> int:
     """CTAs an SM's shared memory holds by the occupancy query's count (RESERVED_SMEM_PER_CTA, SMEM_GRANULARITY)."""
     charged = -(-(max(int(smem_bytes), 0) + RESERVED_SMEM_PER_CTA) // SMEM_GRANULARITY) * SMEM_GRANULARITY
     return hw.smem_per_sm_bytes // charged
+
+
+def cta_limit_error(hw, who: str, regs: int, threads: int) -> str | None:
+    """Why no CTA of ``who`` (``regs`` registers, ``threads`` threads a CTA) is resident on an SM of ``hw`` by its
+    registers or threads, naming the TOML key; None where they hold one (shared memory is each kernel's message)."""
+    if regs > hw.regs_per_sm:
+        return f"{who} needs {regs:,} registers per CTA; {hw.name} has {hw.regs_per_sm:,} per SM (regs_per_sm)"
+    if threads > hw.max_threads_per_sm:
+        return (f"{who} runs {threads:,} threads per CTA; {hw.name} allows {hw.max_threads_per_sm:,} per SM "
+                "(max_threads_per_sm)")
+    return None
+
+
 FUSED_CASCADE = "attention-1pass"  # what every fused family computes: FuseMax's Cascade 5 (simulator.tile_ops)
 OUT_MIN_BYTES = 2  # no kernel writes an 8-bit O (out_bytes)
 PACK_GQA_FILL = 0.9  # FA3 packs GQA heads when unpacked tiles are under 90% as full as packed ones (hopper/heuristics.h, should_pack_gqa)
@@ -167,6 +180,9 @@ class KernelConfig:
         by_regs = hw.regs_per_sm // regs
         by_threads = hw.max_threads_per_sm // threads
         k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm, self.max_ctas_per_sm)
+        tile = f"{self.family} tile {self.block_q}x{self.block_kv}"
+        if k < 1 and self.smem_bytes <= hw.smem_per_block_bytes and (why := cta_limit_error(hw, tile, regs, threads)):
+            raise UserError(why)
         if k < 1 or self.smem_bytes > hw.smem_per_block_bytes:  # a CTA may not hold more than the per-block cap
             raise UserError(f"{self.family} tile {self.block_q}x{self.block_kv} needs {self.smem_bytes} B of shared memory; {hw.name} allows {hw.smem_per_block_bytes} per CTA")
         return k

@@ -45,3 +45,18 @@ def test_a_toml_saved_with_a_byte_order_mark_loads_as_without_one(tmp_path):
     bom.write_text("\ufeff" + text.replace('name = "mine-h100"', 'name = "bom-h100"'), encoding="utf-8")
     assert load_hardware(str(bom)).name == "bom-h100"
     assert simulate(str(bom), "flash3", seq_len=4096)["time_s"] == plain == simulate("h100", "flash3", seq_len=4096)["time_s"]
+
+
+@pytest.mark.parametrize("key, line, needle", [
+    ("regs_per_sm", 'regs_per_sm = { value = 8192, unit = "count", source = "x" }',
+     "registers per CTA; mine-h100 has 8,192 per SM (regs_per_sm)"),
+    ("max_threads_per_sm", 'max_threads_per_sm = { value = 64, unit = "count", source = "x" }',
+     "threads per CTA; mine-h100 allows 64 per SM (max_threads_per_sm)"),
+])
+@pytest.mark.parametrize("algo", ["flash2", "flash3", "flashinfer-decode", "flashinfer-decode-tc", "flashinfer-prefill-fa2"])
+def test_a_cta_past_the_sms_registers_or_threads_names_that_limit(tmp_path, key, line, needle, algo):
+    # the FlashInfer tensor-core kernels died with ZeroDivisionError (no CTA resident); the others blamed shared
+    # memory the tile fits in ('flash2 tile 64x128 needs 81920 B of shared memory; ... allows 232448 per CTA')
+    why = one_line_error("simulate", "--hw", _copy(tmp_path, "h100", {key: line}), "--algo", algo,
+                         "--seq-len", "1", "--kv-len", "4k")
+    assert needle in why and "shared memory" not in why
