@@ -23,6 +23,9 @@ ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_
 _ENERGY_REQUIRED = ("mac", "add", "max", "div", "dram_per_64bit", "gb_read_per_4096bit", "gb_write_per_4096bit")
 _STAGING_ENERGY = ("staging_read", "staging_write")  # per 16-bit access; required iff the machine has one
 _ARCH = re.compile(r"sm_\d+a?")
+# the element sizes of the dtypes attnsim prices (simulator.workload.DTYPE_BYTES): fp8, fp16 and bf16, fp32; an
+# accelerator's words are one of them, or no call could run on it
+WORD_BYTES = (1, 2, 4)
 MIN_ARCH = min(MMA_PATHS.values())  # sm_80: before it no tensor-core path attnsim models (Turing's sm_75 has none)
 
 
@@ -282,6 +285,9 @@ class AcceleratorSpec:
         _check_text(self, "accelerator", ("name", "display_name"))
         _check_positive(self, ("clock_hz", "global_buffer_bytes", "dram_bw_bytes_s"))
         _check_positive(self, ("pe2d_rows", "pe2d_cols", "pe1d_count", "word_bytes"), integer=True)
+        if self.word_bytes not in WORD_BYTES:
+            raise HardwareError(f"{self.name}: word_bytes must be 1, 2 or 4 B (the elements of fp8, fp16 and bf16, "
+                                f"fp32: the dtypes attnsim prices), got {_shown(self.word_bytes)}")
         for name in ("pe2d_ops", "pe1d_ops"):
             ops = getattr(self, name)
             bad = [op for op in ops if op not in OP_CLASSES]

@@ -60,3 +60,18 @@ def test_a_cta_past_the_sms_registers_or_threads_names_that_limit(tmp_path, key,
     why = one_line_error("simulate", "--hw", _copy(tmp_path, "h100", {key: line}), "--algo", algo,
                          "--seq-len", "1", "--kv-len", "4k")
     assert needle in why and "shared memory" not in why
+
+
+@pytest.mark.parametrize("words", [3, 16])
+def test_an_accelerator_word_no_dtype_has_is_refused_where_it_is_loaded(tmp_path, words):
+    # was loaded, and every simulate then ended 'modelled with 128-bit words ...: dtype fp16 is not; use ' (no dtype)
+    path = _copy(tmp_path, "fusemax", {"word_bytes": f'word_bytes = {{ value = {words}, unit = "B", source = "x" }}'})
+    line = one_line_error("hw", "show", path)
+    assert "mine.toml: mine-fusemax: word_bytes must be 1, 2 or 4 B" in line and line.endswith(f"got {words}")
+
+
+def test_the_word_sizes_an_accelerator_may_have_are_the_dtypes_element_sizes():
+    from gpu_models.spec import WORD_BYTES
+    from simulator.workload import DTYPE_BYTES
+
+    assert set(WORD_BYTES) == set(DTYPE_BYTES.values())
