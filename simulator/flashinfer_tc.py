@@ -258,8 +258,8 @@ def _prefill_tile(build: str, name: str, smem_per_sm: int, smem_per_block: int, 
     budget = min(smem_per_sm // sizing, smem_per_block)
     max_mma_kv = min((budget - fixed) // per_mma_kv, 8 // mma_q)
     if max_mma_kv < 1:
-        raise UserError(f"{FAMILY} at head dim {d} needs {fixed + per_mma_kv:,} B of shared memory per CTA; "
-                        f"{name} allows {budget:,} B per CTA")
+        raise UserError(f"FlashInfer's prefill kernel at head dim {d} needs {fixed + per_mma_kv:,} B of shared memory "
+                        f"per CTA; {name} allows {budget:,} B per CTA")
     mma_kv = next(s for s in MMA_KV_STEPS if s <= max_mma_kv)
     tile_kv = mma_kv * MMA_ROWS * warps_kv
     qkv = fixed + tile_kv * (d + dv) * b

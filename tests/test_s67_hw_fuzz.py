@@ -75,3 +75,12 @@ def test_the_word_sizes_an_accelerator_may_have_are_the_dtypes_element_sizes():
     from simulator.workload import DTYPE_BYTES
 
     assert set(WORD_BYTES) == set(DTYPE_BYTES.values())
+
+
+@pytest.mark.parametrize("algo", ["flashinfer-prefill-fa2", "flashinfer-single-prefill", "flashinfer-decode-tc"])
+def test_a_flashinfer_prefill_tile_past_shared_memory_names_no_other_family(tmp_path, algo):
+    # named 'flashinfer-single-decode-tc at head dim 128 needs ...' whichever of the family's kernels was asked for
+    path = _copy(tmp_path, "h100", {"smem_per_block_bytes": 'smem_per_block_bytes = { value = 8, unit = "KiB", source = "x" }'})
+    why = one_line_error("simulate", "--hw", path, "--algo", algo, "--seq-len", "1" if "decode" in algo else "2k",
+                         "--kv-len", "4k")
+    assert why.startswith("attnsim: error: FlashInfer's prefill kernel at head dim 128 needs") and "8,192 B per CTA" in why
