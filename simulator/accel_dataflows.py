@@ -277,6 +277,7 @@ def chunked(hw, s: Shape, build, whole: frozenset = frozenset()) -> tuple[list[M
     total = math.ceil(s.P / hw.pe2d_rows)
     for chunks in (c for c in range(1, total + 1) if total % c == 0):
         maps = build(chunks, total // chunks)
-        if footprint(maps, s.w, whole) <= hw.global_buffer_bytes:
+        if (held := footprint(maps, s.w, whole)) <= hw.global_buffer_bytes:
             return maps, chunks
-    raise UserError(f"{hw.name}: the global buffer cannot hold one {hw.pe2d_rows}-query tile at head dim {s.E}")
+    raise UserError(f"{hw.name}: the global buffer cannot hold one {hw.pe2d_rows}-query tile at head dim {s.E}: it "
+                    f"needs {held:,.0f} B, global_buffer_bytes is {hw.global_buffer_bytes:,.0f} B")

@@ -84,3 +84,12 @@ def test_a_flashinfer_prefill_tile_past_shared_memory_names_no_other_family(tmp_
     why = one_line_error("simulate", "--hw", path, "--algo", algo, "--seq-len", "1" if "decode" in algo else "2k",
                          "--kv-len", "4k")
     assert why.startswith("attnsim: error: FlashInfer's prefill kernel at head dim 128 needs") and "8,192 B per CTA" in why
+
+
+def test_a_global_buffer_too_small_for_one_tile_says_what_the_tile_needs(tmp_path):
+    # said only 'the global buffer cannot hold one 256-query tile at head dim 128', not how much or which key
+    path = _copy(tmp_path, "fusemax", {"global_buffer_bytes":
+                                       'global_buffer_bytes = { value = 1, unit = "KiB", source = "x" }'})
+    why = one_line_error("simulate", "--hw", path, "--algo", "fusemax", "--seq-len", "1k")
+    assert why.endswith("cannot hold one 256-query tile at head dim 128: it needs 263,168 B, global_buffer_bytes is "
+                        "1,024 B")
