@@ -180,8 +180,8 @@ class KernelConfig:
         by_regs = hw.regs_per_sm // regs
         by_threads = hw.max_threads_per_sm // threads
         k = min(by_smem, by_regs, by_threads, hw.max_ctas_per_sm, self.max_ctas_per_sm)
-        tile = f"{self.family} tile {self.block_q}x{self.block_kv}"
-        if k < 1 and self.smem_bytes <= hw.smem_per_block_bytes and (why := cta_limit_error(hw, tile, regs, threads)):
+        if k < 1 and self.smem_bytes <= hw.smem_per_block_bytes and (why := cta_limit_error(
+                hw, f"{self.family} tile {self.block_q}x{self.block_kv}", regs, threads)):
             raise UserError(why)
         if k < 1 or self.smem_bytes > hw.smem_per_block_bytes:  # a CTA may not hold more than the per-block cap
             raise UserError(f"{self.family} tile {self.block_q}x{self.block_kv} needs {self.smem_bytes} B of shared memory; {hw.name} allows {hw.smem_per_block_bytes} per CTA")
