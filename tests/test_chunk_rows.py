@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from einsum_cascades.sparsity import parse_pattern
-from einsum_cascades.sparsity._lowering import _lone_chunk, brute_force_counts, element_density, tile_counts
+from einsum_cascades.sparsity._lowering import _lone_box, brute_force_counts, element_density, tile_counts
 
 FORMS = ("chunked({w})", "causal&chunked({w})", "chunked({w})&window({a})", "causal&chunked({w})&window({a})",
          "chunked({w})&window({a},{b})", "chunked({w})&causal&sinks({g})")
@@ -22,7 +22,7 @@ FORMS = ("chunked({w})", "causal&chunked({w})", "chunked({w})&window({a})", "cau
 def test_chunked_closed_form_matches_the_element_mask(form, w, a, b, g, n, kv, bq, bk):
     kv = n if kv is None else kv
     p = parse_pattern(form.format(w=w, a=a, b=b, g=g))
-    assert _lone_chunk(p, n, kv, bq, bk) is not None
+    assert _lone_box(p, n, kv, bq, bk) is not None
     got, ref = tile_counts(p, n, kv, bq, bk), brute_force_counts(p, n, kv, bq, bk)
     assert (got.full, got.partial) == (ref.full, ref.partial)
     mask = p.mask(np.arange(n)[:, None], np.arange(kv)[None, :], n, kv, (bq, bk))
@@ -32,7 +32,7 @@ def test_chunked_closed_form_matches_the_element_mask(form, w, a, b, g, n, kv, b
 def test_a_union_or_a_period_with_chunks_is_left_to_the_kernels():
     for text in ("chunked(64)|window(8)", "chunked(64)&strided(4)", "chunked(64)&random_blocks(0.5)",
                  "chunked(64)&topk(3)", "causal&chunked(64)&budget(100)"):  # a selector's table is a coin
-        assert _lone_chunk(parse_pattern(text), 4096, 4096, 128, 128) is None
+        assert _lone_box(parse_pattern(text), 4096, 4096, 128, 128) is None
 
 
 def test_a_chunked_point_compiles_no_kernel():

@@ -1,4 +1,5 @@
-"""A lone chunked conjunction (``chunked(w)``, ``causal&chunked(w)``, a window inside chunks ...) without numba.
+"""A lone conjunction of boxes (``window(w)``, ``causal&window(w)``, ``sinks(n)``, ``chunked(w)``, a window inside
+chunks ...) without numba, in closed form.
 
 Over the queries of one query-block row, ``k // w == (q + off) // w`` splits the row into segments, one per chunk
 the row meets (``_chunks.expand_chunks`` does the same inside the kernels), and inside a segment the term is a
@@ -6,7 +7,8 @@ box: keys in ``[max(klo, c*w), min(khi, c*w + w - 1)]`` within ``[q + dlo, q + d
 key interval grow by at most one per query and its emptiness is concave in q, so a segment's keys form one run
 ``[lo(first non-empty q), hi(last non-empty q)]``: the row's visited tiles are the union of its segments' tile
 runs. A tile is full only when one segment covers the whole row and every query of it reaches the tile's keys.
-Everything is per (row, segment) in numpy: O(rows x (block_q / w + 2)), no compile.
+Everything is per (row, segment) in numpy: O(rows x (block_q / w + 2)), no compile. A conjunction without chunks
+(width 0) is one segment per row; a union of those: ``_box_rows``.
 """
 
 import numpy as np
@@ -17,17 +19,18 @@ MAX_CELLS = 1 << 24  # (row, segment) pairs handled here at most; more go to the
 
 
 def supported(terms: np.ndarray, seq_len: int, block_q: int) -> bool:
-    """One chunked term without periods or coins, on few enough (row, segment) pairs."""
-    if terms.shape[0] != 1:
+    """One term without periods or coins (chunked or not), on few enough (row, segment) pairs."""
+    if terms.shape[0] != 1 or not _boxes(terms):
         return False
-    t = terms[0]
-    if t[CW] <= 0 or t[AD] != 1 or t[AK] != 1 or t[NC] != 0:
-        return False
-    return -(-seq_len // block_q) * _segments(block_q, int(t[CW])) <= MAX_CELLS
+    return -(-seq_len // block_q) * _segments(block_q, int(terms[0, CW])) <= MAX_CELLS
+
+
+def _boxes(terms: np.ndarray) -> bool:
+    return not (np.any(terms[:, CW] < 0) or np.any(terms[:, [AD, AK]] != 1) or np.any(terms[:, NC]))
 
 
 def _segments(block_q: int, w: int) -> int:
-    return -(-block_q // w) + 1
+    return 1 if w == 0 else -(-block_q // w) + 1
 
 
 def _segment_boxes(t, seq_len: int, kv_len: int, block_q: int):
@@ -38,11 +41,15 @@ def _segment_boxes(t, seq_len: int, kv_len: int, block_q: int):
     q0 = np.arange(0, seq_len, block_q, dtype=np.int64)[:, None]
     q1 = np.minimum(q0 + block_q, seq_len) - 1
     qa0, qb0 = np.maximum(q0, int(t[QLO])), np.minimum(q1, int(t[QHI]))
-    c = np.floor_divide(qa0 + off, w) + np.arange(_segments(block_q, w), dtype=np.int64)[None, :]
-    qa = np.maximum(qa0, c * w - off)
-    qb = np.minimum(qb0, c * w + w - 1 - off)
-    kl = np.maximum(np.maximum(int(t[KLO]), c * w), 0)
-    kh = np.minimum(np.minimum(int(t[KHI]), c * w + w - 1), kv_len - 1)
+    if w == 0:  # no chunks: the row is one segment, its keys the term's
+        qa, qb = qa0, qb0
+        kl, kh = np.full_like(q0, max(int(t[KLO]), 0)), np.full_like(q0, min(int(t[KHI]), kv_len - 1))
+    else:
+        c = np.floor_divide(qa0 + off, w) + np.arange(_segments(block_q, w), dtype=np.int64)[None, :]
+        qa = np.maximum(qa0, c * w - off)
+        qb = np.minimum(qb0, c * w + w - 1 - off)
+        kl = np.maximum(np.maximum(int(t[KLO]), c * w), 0)
+        kh = np.minimum(np.minimum(int(t[KHI]), c * w + w - 1), kv_len - 1)
     qs = np.maximum(qa, kl - dhi)  # a query's interval is non-empty from here ...
     qe = np.minimum(qb, kh - dlo)  # ... to here
     ok = (qa0 <= qb0) & (qa <= qb) & (qs <= qe) & (kl <= kh) & (dlo <= dhi)

@@ -8,9 +8,10 @@ closed form (``_grid``). Until a process has loaded those kernels, masks of boxe
 in numpy (``_box_runs``), and everything else on grids of moderate size (periodic sets: strided, evenly
 placed vertical-slash lines; chunks in unions; selectors: topk, budget) tile by tile in closed form
 (``_tile_sums``), with the same counts: a one-off point then
-neither loads numba nor, on a fresh install, compiles its kernels. A lone chunked conjunction
-(``chunked(w)``, ``causal&chunked(w)``, a window inside chunks) is always counted in closed form
-(``_chunk_rows``).
+neither loads numba nor, on a fresh install, compiles its kernels. A lone conjunction of boxes
+(``window(w)``, ``causal&window(w)``, ``sinks(n)``, ``chunked(w)``, a window inside chunks) is always
+lowered in closed form (``_chunk_rows``), and so is a union of boxes without chunks (``window(w)|sinks(n)``,
+``global(n)``: ``_box_rows``).
 """
 
 import importlib
@@ -23,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from einsum_cascades.errors import UserError
+from einsum_cascades.sparsity import _box_rows as box_rows
 from einsum_cascades.sparsity import _box_runs as box_runs
 from einsum_cascades.sparsity import _chunk_rows as chunk_rows
 from einsum_cascades.sparsity import _grid as grid
@@ -87,6 +89,7 @@ NUMPY_SECONDS = 0.25  # numpy lowering a process does before it loads the kernel
 COLD_NUMPY_SECONDS = 2.0
 NUMPY_ROWS = 1 << 18  # query rows from which a process that has imported numba lowers with the kernels
 _numpy_seconds = [0.0]
+UNION_KERNEL_ROWS = 512  # query-block rows below which loaded kernels lower a union of boxes (``_box_rows``: ~0.2 ms)
 # random_blocks flips one coin per tile (about 0.15 ns each): 2**32 tiles is 4M tokens at 64 x 64 tiles, ~0.6 s
 COIN_TILE_LIMIT = 1 << 32
 
@@ -238,10 +241,16 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if vs is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *vslash.row_tiles(vs, seq_len, kv_len, block_q, block_kv))
     check_pattern(p, seq_len, kv_len, block_q, block_kv)  # before numpy too: its per-row arrays scale alike
-    chunked = _lone_chunk(p, seq_len, kv_len, block_q, block_kv)
-    if chunked is not None:
-        return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(chunked, seq_len, kv_len, block_q,
+    box = _lone_box(p, seq_len, kv_len, block_q, block_kv)
+    if box is not None:
+        return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(box, seq_len, kv_len, block_q,
                                                                                 block_kv))
+    union = _box_union(p, seq_len, kv_len, block_q, block_kv)
+    if KERNELS in sys.modules and math.ceil(seq_len / block_q) < UNION_KERNEL_ROWS:
+        union = None  # the loaded kernels, about 0.5 us a row, are quicker than numpy's calls
+    rows = None if union is None else box_rows.row_tiles(union, seq_len, kv_len, block_q, block_kv)
+    if rows is not None:
+        return _counts(seq_len, kv_len, block_q, block_kv, *rows)
     lowered = _by_numpy(p, seq_len, kv_len, block_q, block_kv)
     if lowered is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *lowered.row_counts())
@@ -278,15 +287,27 @@ def causal_rows(seq_len: int, kv_len: int, block_q: int, block_kv: int):
     return full.astype(np.int64), (visited - full).astype(np.int64)
 
 
-def _lone_chunk(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
-    """The term array of a pattern that is one chunked conjunction without periods or coins (``_chunk_rows``
-    counts it in closed form, no kernels to compile), else None. The caller has checked the work
+@lru_cache(maxsize=1024)  # asked at each step of a lowering, as _plan
+def _lone_box(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
+    """The term array of a pattern that is one conjunction of boxes (chunked or not) without periods or coins
+    (``_chunk_rows`` lowers it in closed form, no kernels to compile), else None. The caller has checked the work
     (``check_pattern``)."""
-    if p is None or not any(leaf.name == "chunked" for leaf in p.leaves()) or \
-            any(leaf.name in SELECTORS for leaf in p.leaves()):  # a selector's table is a coin: not lone
+    terms = _box_terms(p, seq_len, kv_len, block_q, block_kv)
+    return terms if terms is not None and chunk_rows.supported(terms, seq_len, block_q) else None
+
+
+@lru_cache(maxsize=1024)
+def _box_union(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
+    """The term array of a pattern that is a union of boxes without chunks, periods or coins (``_box_rows``
+    lowers it in closed form), else None."""
+    terms = _box_terms(p, seq_len, kv_len, block_q, block_kv)
+    return terms if terms is not None and box_rows.supported(terms) else None
+
+
+def _box_terms(p, seq_len: int, kv_len: int, block_q: int, block_kv: int):
+    if p is None or any(leaf.name in SELECTORS for leaf in p.leaves()):  # a selector's table is a coin: no box
         return None
-    terms, _ = pattern_terms(p, seq_len, kv_len, (block_q, block_kv))
-    return terms if chunk_rows.supported(terms, seq_len, block_q) else None
+    return pattern_terms(p, seq_len, kv_len, (block_q, block_kv))[0]
 
 
 @lru_cache(maxsize=64)
@@ -383,7 +404,7 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
     ``random_block`` tile.
 
     Boxes alone (causal, window, sinks, global) are summed over all rows at once: a row's count is
-    piecewise linear in the row. Periodic terms (strided, vertical_slash) and chunks are counted query
+    piecewise linear in the row (a union by inclusion-exclusion, ``_box_rows.union_elements``). Periodic terms (strided, vertical_slash) and chunks are counted query
     block by query block in closed form (inclusion-exclusion over the terms): O(seq_len x terms); with
     random_blocks, coin blocks the terms cover only in part are counted row by row, so
     strided&random_blocks at 1M tokens takes seconds. A grid pattern: every query sees prod(kernel) keys.
@@ -399,9 +420,12 @@ def element_density(p, seq_len: int, kv_len: int, random_block=DEFAULT_RANDOM_BL
         behind = max(0, kv_len - seq_len)
         return (kv_len * (kv_len + 1) // 2 - behind * (behind + 1) // 2) / (float(seq_len) * kv_len)
     check_pattern(p, seq_len, kv_len, *random_block, elements=True)
-    chunked = _lone_chunk(p, seq_len, kv_len, *random_block)
-    if chunked is not None:
-        return chunk_rows.elements(chunked, seq_len, kv_len, random_block[0]) / (float(seq_len) * kv_len)
+    union = _box_union(p, seq_len, kv_len, *random_block)
+    if union is not None:
+        return box_rows.union_elements(union, seq_len, kv_len) / (float(seq_len) * kv_len)
+    box = _lone_box(p, seq_len, kv_len, *random_block)
+    if box is not None:
+        return chunk_rows.elements(box, seq_len, kv_len, random_block[0]) / (float(seq_len) * kv_len)
     lowered = _by_numpy(p, seq_len, kv_len, *random_block)
     if lowered is not None:
         return lowered.elements() / (float(seq_len) * kv_len)
