@@ -245,9 +245,9 @@ def tile_counts(p, seq_len: int, kv_len: int, block_q: int, block_kv: int) -> Ti
     if box is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *chunk_rows.row_tiles(box, seq_len, kv_len, block_q,
                                                                                 block_kv))
-    union = _box_union(p, seq_len, kv_len, block_q, block_kv)
-    if KERNELS in sys.modules and math.ceil(seq_len / block_q) < UNION_KERNEL_ROWS:
-        union = None  # the loaded kernels, about 0.5 us a row, are quicker than numpy's calls
+    # a union of boxes in closed form, but where loaded kernels (about 0.5 us a row) are quicker than numpy's calls
+    kernels_quicker = KERNELS in sys.modules and math.ceil(seq_len / block_q) < UNION_KERNEL_ROWS
+    union = None if kernels_quicker else _box_union(p, seq_len, kv_len, block_q, block_kv)
     rows = None if union is None else box_rows.row_tiles(union, seq_len, kv_len, block_q, block_kv)
     if rows is not None:
         return _counts(seq_len, kv_len, block_q, block_kv, *rows)
