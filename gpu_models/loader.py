@@ -8,6 +8,7 @@ the spec it builds.
 import math
 import re
 import tomllib
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -117,6 +118,8 @@ def _build(fname: str, raw: dict):
             values[key] = {sub: _figure(fname, f"{key}.{sub}", fig, dim, sources) for sub, fig in _table(fname, key, entry)}
         elif dim == "ops":
             values[key] = tuple(_ops(fname, key, entry, sources))
+        elif dim == "machine":
+            values[key] = _machine(fname, key, entry, sources)
         else:
             values[key] = _figure(fname, key, entry, dim, sources)
     try:
@@ -173,6 +176,25 @@ def _entry(fname: str, key: str, entry, sources: dict):
         raise HardwareError(f"{fname}: {key} needs a source (datasheet, paper table, or 'assumed: <why>')")
     sources[key] = source
     return entry["value"]
+
+
+def _machine(fname: str, key: str, entry, sources: dict) -> str:
+    """A bundled accelerator's name (``baseline_machine``: where this machine's default baseline runs). A file is not
+    taken here: a row names its baseline machine by name, and a user's own FLAT file is --baseline unfused@FILE."""
+    value = _entry(fname, key, entry, sources)
+    accelerators = [n for n in bundled_names() if _bundled_kind(n) == "accelerator"]
+    if "unit" in entry or not isinstance(value, str) or value.lower() not in accelerators:
+        raise HardwareError(f"{fname}: {key} must be {{ value = NAME, source = ... }} with NAME a bundled accelerator "
+                            f"({', '.join(accelerators)}), got {value!r:.50}; for a machine of your own, leave "
+                            f"{key} out and pass --baseline unfused@FILE.toml")
+    return value.lower()
+
+
+@lru_cache(maxsize=None)
+def _bundled_kind(name: str):
+    """The ``kind`` line of a bundled spec, read without building it (a baseline machine names another spec)."""
+    raw = tomllib.loads(spec_path(name).read_text(encoding="utf-8-sig"))
+    return raw.get("kind")
 
 
 def _figure(fname: str, key: str, entry, dim: str, sources: dict) -> int | float:

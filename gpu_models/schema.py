@@ -28,6 +28,7 @@ _ACCELERATOR = {
     "clock_hz": "frequency", "pe2d_rows": "count", "pe2d_cols": "count", "pe1d_count": "count",
     "pe2d_ops": "ops", "pe1d_ops": "ops", "global_buffer_bytes": "bytes", "dram_bw_bytes_s": "bandwidth",
     "word_bytes": "bytes", "staging_buffer_bytes": "bytes", "exp_cost": "count", "energy_pj": "energy",
+    "baseline_machine": "machine",
 }
 SCHEMAS = {"gpu": (GPUSpec, _GPU), "accelerator": (AcceleratorSpec, _ACCELERATOR)}
 TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm": TENSOR_DTYPES,
@@ -35,11 +36,11 @@ TABLES = {"tensor_flops_per_clk_sm": TENSOR_DTYPES, "mma_sync_flops_per_clk_sm":
 OPTIONAL = ("description", "wgmma_efficiency", "wgmma_softmax_exposed", "tcgen05_efficiency",
             "tcgen05_softmax_exposed", "dram_latency_s", "tcgen05_tile_turnaround", "mma_sync_flops_per_clk_sm",
             "uncapped_tensor_flops_per_clk_sm", "unfused_strided_efficiency", "cuda_core_issue_efficiency",
-            "cuda_core_clock_hz", "stream_overlap_loss", "cp_async_hbm_efficiency")  # the MMA paths an architecture
+            "cuda_core_clock_hz", "stream_overlap_loss", "cp_async_hbm_efficiency", "baseline_machine")  # the MMA paths an architecture
 # lacks (GPUSpec checks which) and figures with a default (no pointer-chase latency published; no turnaround: 0;
 # no mma.sync ceiling below the tensor peak; no chip-level tensor cap; strided element-wise kernels as the rest;
 # CUDA-core loops issuing every clock, at the sustained clock; a fused kernel's HBM stream hidden wholly behind its compute;
-# cp.async streams at hbm_efficiency)
+# cp.async streams at hbm_efficiency; an accelerator's unfused baseline on itself)
 # 0 is a real value here, not a missing one: a softmax fully hidden, no staging buffer
 ZERO_ALLOWED = ("mma_sync_softmax_exposed", "wgmma_softmax_exposed", "tcgen05_softmax_exposed", "staging_buffer_bytes",
                 "tcgen05_tile_turnaround", "stream_overlap_loss")

@@ -279,6 +279,7 @@ class AcceleratorSpec:
     exp_cost: dict  # op class -> PE ops per exp(a - b), the subtraction not included (the cascade counts it)
     energy_pj: dict  # action (ENERGY_ACTIONS) -> pJ
     description: str = ""
+    baseline_machine: str = ""  # a bundled accelerator its default (unfused) baseline runs on; "": on itself
     sources: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):

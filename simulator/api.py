@@ -75,11 +75,6 @@ def default_algorithm(hw) -> str:
     return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
 
 
-# where a machine's default baseline runs on another: FuseMax's Unfused baseline is the FLAT/Unfused architecture's
-# (the FuseMax paper's iso-area comparison: 32 MiB global buffer, an exp unit in the 1D array), not FuseMax's own
-BASELINE_MACHINE = {"fusemax": "flat"}
-
-
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:
     """Dense run of the same algorithm for sparse workloads (no estimate), else the machine's unfused baseline."""
     if algo.startswith("nsa-select"):  # a selection kernel has no dense run: dense FlashAttention at its own tiles
@@ -289,7 +284,7 @@ def _simulate(hw, algo: str | None, baseline: str | None, workload: dict) -> dic
         # a sparse call's named baseline runs dense at its own tiles (--block-size is the sparse kernel's)
         base_wl = dense(wl, block_size=False) if wl.is_sparse else wl
         base, why = _baseline(base_spec, base_algo, base_wl)
-    elif (own := BASELINE_MACHINE.get(spec.name)) is not None:  # the paper's Unfused runs on its own architecture
+    elif own := getattr(spec, "baseline_machine", ""):  # the TOML's own line: FuseMax's Unfused runs on FLAT's
         base_spec = hardware(own)
         base, why = _baseline(base_spec, *default_baseline(base_spec, algo, wl), name=own)
     else:

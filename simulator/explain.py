@@ -701,11 +701,11 @@ def _roof_lines(result, gpu: bool = True) -> list[str]:
     if kernels := result.detail.get("kernels"):
         out.append(f"kernels launched ({len(kernels)}, the launch roof): " + ", ".join(kernels))
         from simulator.gpu_kernels import paged_cache
-        from simulator.splits import _fa3_decode
+        from simulator.splits import fa3_kv_cache_call
 
         wl = result.workload
         if (result.algorithm.rpartition("@")[2] == "flash3" and not wl.varlen and not paged_cache(wl)
-                and _fa3_decode(wl.seq_len, wl.kv_len) and any(k.startswith("scheduler") for k in kernels)):
+                and fa3_kv_cache_call(wl.seq_len, wl.kv_len) and any(k.startswith("scheduler") for k in kernels)):
             out.append("  (keys outnumber queries: priced as flash_attn_with_kvcache, new queries against a cache "
                        "(cache_seqlens makes mha_fwd varlen: the scheduler kernel, num_splits 0 by default); "
                        "flash_attn_func over the same lengths launches neither)")

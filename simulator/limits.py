@@ -238,7 +238,7 @@ def splits_error(hw, algo: str, wl) -> str | None:
     if n == 1:
         return None
     from simulator.kernel_configs import current_fa3_build
-    from simulator.splits import _fa3_decode, fa4_decode
+    from simulator.splits import fa3_kv_cache_call, fa4_decode
 
     if family == "flash4" and hopper_fa4(hw, family):
         from simulator.gpu_kernels import kernel_config
@@ -264,7 +264,7 @@ def splits_error(hw, algo: str, wl) -> str | None:
         return (f"--num-splits {n}: attnsim prices FA3's varlen call on a contiguous cache (flash_attn_varlen_func), "
                 "and any varlen call of the 2024 builds (no Split with VarSeqLen), unsplit; use 1 or leave it out")
     decode = (fa4_decode(wl.seq_len, wl.group, wl.kv_len, paged_cache(wl)) if family == "flash4"
-              else _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl)) if family == "flash3" else True)
+              else fa3_kv_cache_call(wl.seq_len, wl.kv_len, paged_cache(wl)) if family == "flash3" else True)
     if family == "flash4":  # FA4's split (flash_fwd_sm100.py is_split_kv) serves any call on sm_100, prefill too
         return None
     if not decode:

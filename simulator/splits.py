@@ -35,7 +35,7 @@ def fa3_prepares(wl, cfg) -> bool:
     makes it varlen (hopper/flash_api.cpp mha_fwd: is_varlen includes seqused_k; use_prepare_varlen = is_varlen),
     so prepare_varlen_num_blocks runs before the attention kernel (hopper/flash_prepare_scheduler.cu) to size each
     sequence's split. Columns of sizes hold no decode calls."""
-    decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
+    decode = fa3_kv_cache_call(wl.seq_len, wl.kv_len, paged_cache(wl))
     if current_fa3_build() == "2024-07":  # prepare_varlen_num_blocks came in 6752d62a (2025-02-24)
         return False
     if engine_scheduler_metadata(wl):  # the engine computed it once for the step: the call skips it
@@ -89,14 +89,14 @@ def fa3_zeroes_semaphore(hw, wl, splits, prepare: bool, split_launch: bool = Fal
 def fa3_layout(hw, wl, cfg):
     """FA3's split count, GQA packing and whether it launches its split kernel (and the combine after it):
     (splits, cfg, split_launch). A decode call (new queries against a longer or paged KV cache,
-    ``_fa3_decode``) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
+    ``fa3_kv_cache_call``) goes through FA3's KV-cache entry point, whose num_splits = 0 asks for the split heuristic
     (hopper/flash_api.cpp get_num_splits, with the group's query heads packed: a split call always packs
     them); any other call is flash_attn_func's, num_splits = 1. The heuristic's count picks the kernel (Split)
     and the combine; the scheduler kernel then splits each sequence by its own count (``_fa3_decode_splits``).
     Unsplit calls pack by should_pack_gqa, but a serving engine's call (--scope layer: K/V from a paged cache
     without TMA) and any call below sm_90 always pack (flash_api.cpp get_pack_gqa).
     Columns of sizes hold no decode calls (run_points sends those one by one)."""
-    decode = _fa3_decode(wl.seq_len, wl.kv_len, paged_cache(wl))
+    decode = fa3_kv_cache_call(wl.seq_len, wl.kv_len, paged_cache(wl))
     # flash_attn_varlen_func takes no page table and defaults to num_splits = 1; the 2024 builds' varlen call had no
     # split at all (flash_fwd_launch_template.h @ 478ee666: static_assert(!(Is_split && UseVarSeqLen)))
     unsplit = bool(wl.varlen) and (not paged_cache(wl) or current_fa3_build() == "2024-07")
@@ -153,7 +153,7 @@ def fa3_column_pack(arch: str, head_dim: int, block_size, seq_len, heads, kv_hea
     split its KV range): those are evaluated one by one. For columns of sizes, a column of them."""
     block_q = block_size or fa3_block_q(arch, head_dim, v_head_dim)
     group = heads // kv_heads
-    decode = _fa3_decode(seq_len, kv_len, scope == "layer")  # no --page-size in columns
+    decode = fa3_kv_cache_call(seq_len, kv_len, scope == "layer")  # no --page-size in columns
     if is_columns(decode):
         pack = (group > 1) & (fa3_always_packs(arch) | pack_gqa_columns(seq_len, group, block_q))
         return np.where(decode, None, pack)
@@ -333,7 +333,7 @@ def fa3_row_range_splits(row_full, row_partial, splits: int):
     return tiles * full_share, tiles * (1 - full_share)
 
 
-def _fa3_decode(seq_len, kv_len, paged: bool = False):
+def fa3_kv_cache_call(seq_len, kv_len, paged: bool = False):
     """A call through FA3's KV-cache entry point: new queries against a longer KV cache, or a paged one
     (flash_attn_with_kvcache, num_splits = 0: get_num_splits has no condition on the query length, so 9 or 64
     speculative or chunked queries split as one does). A call whose keys are its own
