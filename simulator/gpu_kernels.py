@@ -204,13 +204,15 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
                             f"(csrc/block_sparse_attn/src/static_switch.h HEADDIM_SWITCH: "
                             f"{', '.join(map(str, kc.BS_HEAD_DIMS))}); use flash3 or flash4, whose block sparsity takes it")
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, False, False,
-                      kc.fa2_mask_ops(sm_number(hw.arch), False), compiled=kc.BS_HEAD_DIMS)
+                      kc.fa2_mask_ops(sm_number(hw.arch), False), compiled=kc.BS_HEAD_DIMS,
+                      sm86_or_89_causal=fa2_sm8x_causal(hw.arch, wl))
     if family in ("flash2", "flash-decoding"):
         # a column's points agree on splitting (simulator.point_groups groups them by it)
         split = fa2_forces_split(wl) or _any_above_one(fa2_splits(hw, wl, kvcache=family == "flash-decoding"))
         return kc.fa2(family, d, dv, b, hw.smem_per_sm_bytes, hw.smem_per_block_bytes, split,
                       fa2_swapped(wl, kvcache=family == "flash-decoding" or bool(wl.varlen)),
-                      kc.fa2_mask_ops(sm_number(hw.arch), fa2_window_call(wl)))
+                      kc.fa2_mask_ops(sm_number(hw.arch), fa2_window_call(wl)),
+                      sm86_or_89_causal=None if split else fa2_sm8x_causal(hw.arch, wl))
     if family == "flash3":
         causal = fa3_keeps_causal(wl)
         if sm_number(hw.arch) >= 90:
@@ -221,7 +223,8 @@ def kernel_config(family: str, hw, wl) -> KernelConfig:
             # on its persistent varlen scheduler (VarlenDynamicPersistentTileScheduler)
             return _single_tile(cfg) if varlen_call(wl) and kc.current_fa3_build() == "2024-07" else cfg
         # a serving engine's call is varlen: unsplit, it runs the single-tile scheduler, not the persistent one
-        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=varlen_call(wl))
+        return kc.fa3_sm80(d, dv, b, causal, windowed(wl), paged_cache(wl), varlen=varlen_call(wl),
+                           sm86_or_89=fa3_sm86_or_89(hw.arch))
     if family == "flash4":
         # a column's points share fa4_layout_key (run_points groups them by it), so its first point's config is theirs
         group, seq_len = (int(np.ravel(x)[0]) if is_columns(x) else int(x) for x in (wl.group, wl.seq_len))
@@ -573,6 +576,20 @@ def at_block(cfg: KernelConfig, block: int) -> KernelConfig:
 def sm_number(arch: str) -> int:
     """``sm_90a`` -> 90."""
     return int(arch[3:].rstrip("a"))
+
+
+def fa2_sm8x_causal(arch: str, wl) -> bool | None:
+    """On an sm_8x GPU past sm_80 (FA2's ``is_sm8x = cc_major == 8 && cc_minor > 0``: sm_86, sm_87, sm_89), whether
+    FA2 runs the call causal, which picks its hdim96 / hdim128 tile there (flash_fwd_launch_template.h); None on
+    other GPUs, where the tile does not depend on it."""
+    n = sm_number(arch)
+    return fa_mask_mode(wl, fa3=False) == "causal" if 80 < n < 90 else None
+
+
+def fa3_sm86_or_89(arch: str) -> bool:
+    """FA3's SM80 path on an sm_86 or sm_89 GPU (hopper/flash_api.cpp: ``params.arch == 86 || params.arch == 89``
+    into tile_size_fwd_sm8x: 8 warps at head dims 65-128, one stage, narrower tiles at 256; sm_87 takes sm_80's)."""
+    return sm_number(arch) in (86, 89)
 
 
 def fa3_block_q(arch: str, head_dim: int, v_head_dim: int | None = None) -> int:

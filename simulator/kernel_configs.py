@@ -161,16 +161,20 @@ def fa3_head_dims(d: int, dv: int, sm90: bool = True) -> tuple[int, int]:
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa2(family: str, d: int, dv: int, b: int, smem_per_sm: int, smem_per_block: int, split: bool,
-        swapped: bool, mask_ops: float | None = None, compiled: tuple = FA2_HEAD_DIMS) -> KernelConfig:
+        swapped: bool, mask_ops: float | None = None, compiled: tuple = FA2_HEAD_DIMS,
+        sm86_or_89_causal: bool | None = None) -> KernelConfig:
     """FlashAttention-2: 4 or 8 warps stacked along the query rows, mma.sync with K, V (and Q, re-read
     every tile) through ldmatrix, one K and one V buffer, the softmax in the same warps after the QK GEMM
     (compute_attn_1rowblock). Not persistent. ``split``: its split-KV kernel (``flash-decoding``, and
     ``flash2`` calls its heuristic splits); ``swapped``: a one-query GQA call whose query heads of a KV
     head are the tile's rows (flash_api.cpp, seqlenq_ngroups_swapped); ``mask_ops``: the instructions a thread
     issues a score to mask a tile on the call's GPU (``fa2_mask_ops``); ``compiled``: the head dims the kernel is
-    built for (Block-Sparse-Attention's: BS_HEAD_DIMS)."""
-    br, bc, warps = _fa2_splitkv_tiles(d) if split else _fa2_tiles(d, smem_per_sm, smem_per_block)
+    built for (Block-Sparse-Attention's: BS_HEAD_DIMS); ``sm86_or_89_causal``: None on sm_80 and sm_90+, else on an
+    sm_86 / sm_87 / sm_89 GPU whether the kernel runs causal (its Is_causal, ``fa_mask_mode``), which picks the
+    tile there. The tile follows the head dim the kernel is built for (run_mha_fwd's HEADDIM_SWITCH)."""
     kd, kdv = _round_up(d, compiled), _round_up(dv, compiled)
+    br, bc, warps = (_fa2_splitkv_tiles(d) if split
+                     else _fa2_tiles(kd, smem_per_sm, smem_per_block, sm86_or_89_causal))
     smem = (br * kd + bc * (kd + kdv)) * b  # Q tile + one K and one V tile (kSmemSize), kHeadDim wide
     return KernelConfig(family, br, bc, warps, warps, 0, "mma_sync", False, True, smem, MAX_REGS_PER_THREAD,
                         False, swapped, split_kernel=split, head_dims=compiled_head_dims(d, dv, kd, kdv),
@@ -199,10 +203,16 @@ def fa2_mask_ops(sm: int, local: bool) -> float:
     return table[max((k for k in table if k <= sm), default=min(table))]
 
 
-def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int) -> tuple[int, int, int]:
-    """(Br, Bc, warps), run_mha_fwd_hdim{32..256}, non-dropout, not sm86/89."""
+def _fa2_tiles(d: int, smem_per_sm: int, smem_per_block: int,
+               sm86_or_89_causal: bool | None = None) -> tuple[int, int, int]:
+    """(Br, Bc, warps), run_mha_fwd_hdim{32..256}, non-dropout. On sm_86 / sm_89 (``sm86_or_89_causal`` not None:
+    whether the call is causal) hdim96 and hdim128 take their ``is_sm8x`` branch (cc_major == 8 && cc_minor > 0):
+    "For sm86 or sm89, 64 x 64 is the fastest for causal (because it's square), and 128 x 32 (48 KB smem) is the
+    fastest for non-causal since we get 2 CTAs per SM" (hdim128; hdim96 keeps 128 x 64 when not causal)."""
     if d <= 64:
         return 128, 128, 4
+    if sm86_or_89_causal is not None and d <= 128:
+        return (64, 64, 4) if sm86_or_89_causal else (128, 64 if d <= 96 else 32, 4)
     if d <= 128:
         return 128, 64, 4
     if d <= 192:
@@ -411,15 +421,16 @@ FA3_SM80_BLOCK_Q = 128
 
 @lru_cache(maxsize=512)  # a frozen config per distinct shape: built once, not once per point
 def fa3_sm80(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: bool = False, varlen: bool = False,
-             split: bool = False) -> KernelConfig:
+             split: bool = False, sm86_or_89: bool = False) -> KernelConfig:
     """FlashAttention-3's SM80 path (hopper/ built for sm_80; flash_attn_func on an A100 runs it):
     mma.sync with 4 or 8 warps along the rows, no warp specialisation, the softmax after the QK GEMM in the
     same warps (mainloop_fwd_sm80.hpp fwd_step), GQA always packed. Tiles of tile_size_fwd_sm8x (``local``, a
     ``paged`` cache, and a ``varlen`` call that ``split``s over its keys, such as a decode call through
-    flash_attn_with_kvcache). Persistent when causal and not varlen, or varlen and split
+    flash_attn_with_kvcache; ``sm86_or_89``: the GPU is sm_86 or sm_89, ``params.arch == 86 || params.arch == 89``).
+    Persistent when causal and not varlen, or varlen and split
     (flash_fwd_launch_template.h UsePersistentScheduler), whose dynamic scheduler takes causal and local tiles
     longest first (LPT); the single-tile scheduler of the rest runs them in order."""
-    bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d, local, paged, varlen and split)
+    bc, warps, stages, q_in_regs = _fa3_sm80_tiles(d, local, paged, varlen and split, sm86_or_89)
     kd, kdv = fa3_head_dims(d, dv, sm90=False)
     q_smem = 0 if q_in_regs else FA3_SM80_BLOCK_Q * kd  # Share_QV_Smem = Q_in_regs
     smem = (q_smem + stages * bc * (kd + kdv)) * b
@@ -431,23 +442,27 @@ def fa3_sm80(d: int, dv: int, b: int, causal: bool, local: bool = False, paged: 
                         cp_async_loads=True)
 
 
-def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False,
-                    varlen_split: bool = False) -> tuple[int, int, int, bool]:
-    """(kBlockN, warps, stages, Q in registers) of tile_size_fwd_sm8x on sm80 (kBlockM 128; not sm86/89, no
-    append): d <= 64 112 keys (local 96, varlen split 80); <= 96 64 (local or varlen split 48); <= 128 64 with 4
-    warps (local 48), 8 warps and 112 keys when a varlen call splits (local 96); <= 192 96 keys, 2 stages, Q in
-    registers (local, paged or varlen split: 64 keys, Q in smem); 256 96 keys (local or varlen split 64)."""
+def _fa3_sm80_tiles(d: int, local: bool = False, paged: bool = False, varlen_split: bool = False,
+                    sm86_or_89: bool = False) -> tuple[int, int, int, bool]:
+    """(kBlockN, warps, stages, Q in registers) of tile_size_fwd_sm8x (hopper/tile_size.h; kBlockM 128, no append):
+    d <= 64 112 keys (local 96, varlen split 80); <= 96 64 (local or varlen split 48); <= 128 64 with 4 warps
+    (local 48), 8 warps and 112 keys when a varlen call splits (local 96); <= 192 96 keys, 2 stages, Q in registers
+    (local, paged or varlen split: 64 keys, Q in smem); 256 96 keys (local or varlen split 64). On sm_86 / sm_89
+    (``sm86_or_89``, the smaller shared memory): d <= 128 always 8 warps with Q in registers, 128 keys (local 96,
+    varlen split 112 or local 96); d <= 192 one stage; 256 64 keys (local or varlen split 48), Q in registers."""
     if d <= 64:
         return (80 if varlen_split else 96 if local else 112), 4, 1, False
     if d <= 96:
         return (48 if varlen_split or local else 64), 4, 1, False
     if d <= 128:
-        if varlen_split:
-            return (96 if local else 112), 8, 1, True
+        if varlen_split or sm86_or_89:
+            return (96 if local else 112 if varlen_split else 128), 8, 1, True
         return (48 if local else 64), 4, 1, False
     if d <= 192:
         narrow = local or paged or varlen_split
-        return (64 if narrow else 96), 8, 2, not narrow
+        return (64 if narrow else 96), 8, 1 if sm86_or_89 else 2, not narrow
+    if sm86_or_89:
+        return (48 if varlen_split or local else 64), 8, 1, True
     return (64 if varlen_split or local else 96), 8, 1, False
 
 

@@ -108,9 +108,9 @@ def fa3_layout(hw, wl, cfg):
     elif unsplit:
         splits = 1
     elif decode and sm_number(hw.arch) < 90 and not wl.block_size:  # the sm80 tile follows the Split kernel
-        split_tile = _fa3_sm80_varlen(wl, split=True)  # get_num_splits sizes with it; a split call runs it
+        split_tile = _fa3_sm80_varlen(hw, wl, split=True)  # get_num_splits sizes with it; a split call runs it
         cap, splits = _fa3_decode_splits(hw, wl, split_tile)
-        cfg = _with_tile(cfg, split_tile if cap > 1 else _fa3_sm80_varlen(wl, split=False))
+        cfg = _with_tile(cfg, split_tile if cap > 1 else _fa3_sm80_varlen(hw, wl, split=False))
     elif decode:
         cap, splits = _fa3_decode_splits(hw, wl, cfg)
     else:
@@ -242,15 +242,15 @@ def _fa4_loaded(wl, tile_m: int = FA4_DECODE_ROWS) -> int:
     return max(0, min(wl.kv_len, (right or wl.kv_len) + (left or wl.kv_len) + 1 + tile_m))
 
 
-def _fa3_sm80_varlen(wl, split: bool):
+def _fa3_sm80_varlen(hw, wl, split: bool):
     """FA3's sm80 config of a decode call (varlen: flash_attn_with_kvcache passes cache_seqlens). get_num_splits
     sizes its heuristic with the varlen tile (hopper/flash_api.cpp: "we need to pass in (varlen &&
     params.num_splits > 1) but num_splits has not been set here"); the kernel then runs the split or unsplit one."""
-    from simulator.gpu_kernels import fa3_keeps_causal, paged_cache
+    from simulator.gpu_kernels import fa3_keeps_causal, fa3_sm86_or_89, paged_cache
     from simulator.kernel_configs import fa3_sm80
 
     return fa3_sm80(int(wl.head_dim), int(wl.v_head_dim), int(wl.dtype_bytes), fa3_keeps_causal(wl), windowed(wl),
-                    paged_cache(wl), varlen=True, split=split)
+                    paged_cache(wl), varlen=True, split=split, sm86_or_89=fa3_sm86_or_89(hw.arch))
 
 
 # vLLM's FlashAttention backend under full CUDA graphs (vllm/v1/attention/backends/flash_attn.py @ 0084b783, docs
