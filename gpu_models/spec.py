@@ -15,7 +15,11 @@ FMA_FLOPS = 2  # one fused multiply-add counts as two FLOPs
 # Tensor-core instruction families and the first architecture that has each (PTX ISA: mma.sync from
 # sm_80 here; wgmma.mma_async sm_90a only; tcgen05.mma sm_100a and later).
 MMA_PATHS = {"mma_sync": 80, "wgmma": 90, "tcgen05": 100}
-MMA_PATH_LAST = {"wgmma": 90}  # wgmma exists on sm_90 alone (Blackwell drops it for tcgen05)
+# wgmma exists on sm_90 alone (Blackwell drops it for tcgen05); tcgen05 on the sm_10x and sm_11x families alone (PTX
+# ISA, tcgen05 "Target ISA Notes": sm_100a, sm_101a renamed sm_110a, sm_100f / sm_110f "or higher in the same
+# family"): consumer Blackwell, sm_120 and sm_121 (RTX 50, RTX PRO 6000, DGX Spark), has no tensor memory and runs
+# mma.sync (flash-attention flash_attn/cute/flash_fwd_sm120.py: "SM120 uses the same SM80-era MMA instructions")
+MMA_PATH_LAST = {"wgmma": 90, "tcgen05": 119}
 TENSOR_DTYPES = ("fp16", "bf16", "fp8", "tf32")
 OP_CLASSES = ("mac", "add", "max", "exp", "div")  # the operator classes of einsum_cascades.ops
 ENERGY_ACTIONS = ("mac", "add", "max", "div", "exp", "dram_per_64bit", "gb_read_per_4096bit",
@@ -329,7 +333,7 @@ def has_mma_path(arch: str, path: str) -> bool:
     return MMA_PATHS[path] <= n <= MMA_PATH_LAST.get(path, n)
 
 
-_ARCHS_ALLOWED = f"sm_{MIN_ARCH} or later, such as sm_80, sm_86, sm_89, sm_90, sm_90a, sm_100, sm_103"
+_ARCHS_ALLOWED = f"sm_{MIN_ARCH} or later, such as sm_80, sm_86, sm_89, sm_90, sm_90a, sm_100, sm_103, sm_120"
 
 
 def _check_boost_clock(spec) -> None:

@@ -1,0 +1,63 @@
+"""Session 68: GPUs attnsim does not bundle, modelled as a user does (a bundled TOML copied and edited): what each
+kernel family refuses or runs on an sm_86/sm_89 part (L40S, RTX 4090, A10), consumer Blackwell's sm_120 (RTX 5090,
+RTX PRO 6000) and Thor's sm_110, and what such a file may say. Each test failed before its mend."""
+
+from pathlib import Path
+
+import pytest
+
+from cli_runner import one_line_error, user_file  # noqa: E402  (tests/cli_runner.py)
+from gpu_models import load_hardware
+from gpu_models.spec import HardwareError
+from simulator import simulate
+
+SPECS = Path(__file__).resolve().parents[1] / "gpu_models" / "specs"
+
+
+def _lines(name: str) -> list[str]:
+    return (SPECS / f"{name}.toml").read_text().splitlines(keepends=True)
+
+
+def _blackwell(tmp_path, arch: str, keep_tcgen05: bool = False) -> str:
+    """A B200 file moved to ``arch`` as a user with an RTX 5090 (sm_120) or a Thor (sm_110) writes it: sm_120 has no
+    tcgen05, so its figures go; the rest (SMs, clocks, memory) does not matter to what these tests check."""
+    lines = [line.replace('name = "b200"', f'name = "my-{arch}"').replace('arch = "sm_100"', f'arch = "{arch}"')
+             for line in _lines("b200")
+             if keep_tcgen05 or not line.startswith("tcgen05_")]
+    return user_file(tmp_path, "".join(lines), f"my-{arch}.toml")
+
+
+def _ada(tmp_path, fp8: bool = True) -> str:
+    """An A100 file moved to sm_89 as an L40S user writes it: 100 KB of shared memory an SM, and an fp8 tensor rate
+    (Ada's fourth-generation tensor cores run e4m3 at twice fp16)."""
+    out = []
+    for line in _lines("a100"):
+        line = line.replace('name = "a100"', 'name = "my-l40s"').replace('arch = "sm_80"', 'arch = "sm_89"')
+        if line.startswith("smem_per_sm_bytes"):
+            line = line.replace("value = 164,", "value = 100,")
+        if line.startswith("smem_per_block_bytes"):
+            line = line.replace("value = 163,", "value = 99,")
+        out.append(line)
+        if fp8 and line.startswith("bf16 = ") and "2048" in line:
+            out.append('fp8 = { value = 4096, unit = "flop/clk/SM", source = "user: twice fp16" }\n')
+    return user_file(tmp_path, "".join(out), "my-l40s.toml")
+
+
+# --- consumer Blackwell has no tcgen05 (PTX ISA: tcgen05 on the sm_10x and sm_11x families only) ---------------
+
+def test_an_sm120_file_without_tcgen05_figures_loads(tmp_path):
+    """It had been refused: 'sm_120 needs tcgen05_efficiency and tcgen05_softmax_exposed' (every arch from sm_100 was
+    taken to have tcgen05)."""
+    hw = load_hardware(_blackwell(tmp_path, "sm_120"))
+    assert hw.arch == "sm_120" and hw.tcgen05_efficiency is None
+
+
+def test_an_sm120_file_with_tcgen05_figures_is_refused(tmp_path):
+    with pytest.raises(HardwareError, match="sm_120 has no tcgen05 path"):
+        load_hardware(_blackwell(tmp_path, "sm_120", keep_tcgen05=True))
+
+
+def test_thor_sm110_keeps_its_tcgen05_path(tmp_path):
+    with pytest.raises(HardwareError, match="sm_110 needs tcgen05_efficiency"):
+        load_hardware(_blackwell(tmp_path, "sm_110"))
+    assert load_hardware(_blackwell(tmp_path, "sm_110", keep_tcgen05=True)).tcgen05_efficiency is not None
