@@ -38,7 +38,16 @@ FAMILY_ARCHS = {"flash1": (80, 90), "flash3": (80, 90), "flash4": (90, 103),
 # FA4 emulates no exp2 from sm_103 on (flash_fwd_sm100.py: is_sm103 = arch.is_family_of(Arch.sm_103f), "sm_103 (B300)
 # has fast hardware ex2 and later Blackwell variants are assumed to inherit this")
 FA4_FAST_EX2_SM = 103
-FAMILY_UNMODELLED = {"flash4": (80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80")}
+# FA4's interface.py (_flash_attn_fwd: arch // 10 in [8, 9, 10, 11, 12]) runs FlashAttentionForwardSm80 on sm_8x,
+# FlashAttentionForwardSm100 on sm_10x and sm_11x ("Only SM 10.x and 11.x are supported"; on sm_110 without sm_103's
+# hardware ex2 or tcgen05.ld.red, is_sm103 = arch.is_family_of(Arch.sm_103f), and without FP8: "FP8 is only
+# supported on SM100 (compute capability 10.x)"), and FlashAttentionForwardSm120 on sm_12x (flash_fwd_sm120.py:
+# the SM80 kernel, mma.sync, 4 warps, 99 KB of shared memory)
+FAMILY_UNMODELLED = {"flash4": ((80, 89, "its sm80 path, flash_attn/cute/flash_fwd.py FlashAttentionForwardSm80"),
+                                (110, 119, "its sm100 path without sm_103's hardware ex2 and FP8 (flash_fwd_sm100.py "
+                                 "FlashAttentionForwardSm100 on Thor)"),
+                                (120, 129, "its sm120 path, flash_attn/cute/flash_fwd_sm120.py "
+                                 "FlashAttentionForwardSm120 (FA2-style mma.sync tiles)"))}
 WARP_THREADS = 32
 PRODUCER_REGS = 24  # FA3's TMA producer warpgroup after setmaxnreg (hopper/flash_fwd_kernel_sm90.h)
 # Shared memory the occupancy query charges a CTA (CUDA 13.0 include/cuda_occupancy.h,
@@ -490,9 +499,10 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
     if low <= n <= high:
         return None
     runs = [f for f, (lo, hi) in FAMILY_ARCHS.items() if lo <= n <= hi and f != "flash1"] or ["flash2"]
-    if family in FAMILY_UNMODELLED and FAMILY_UNMODELLED[family][0] <= n <= FAMILY_UNMODELLED[family][1]:
-        return (f"algorithm {family!r} on {hw_name} ({arch}) runs {FAMILY_UNMODELLED[family][2]}, which attnsim "
-                f"does not model (it models sm_{low}..sm_{high}); use {' or '.join(runs)}")
+    for lo, hi, what in FAMILY_UNMODELLED.get(family, ()):
+        if lo <= n <= hi:
+            return (f"algorithm {family!r} on {hw_name} ({arch}) runs {what}, which attnsim does not model (it "
+                    f"models sm_{low}..sm_{high}); use {' or '.join(runs)}")
     return (f"algorithm {family!r} does not build for {hw_name} ({arch}): it needs sm_{low}"
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 

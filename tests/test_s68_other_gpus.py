@@ -61,3 +61,14 @@ def test_thor_sm110_keeps_its_tcgen05_path(tmp_path):
     with pytest.raises(HardwareError, match="sm_110 needs tcgen05_efficiency"):
         load_hardware(_blackwell(tmp_path, "sm_110"))
     assert load_hardware(_blackwell(tmp_path, "sm_110", keep_tcgen05=True)).tcgen05_efficiency is not None
+
+
+# --- FA4 where attnsim does not model the kernel it runs ------------------------------------------------------
+
+@pytest.mark.parametrize("arch, keep, path", [("sm_120", False, "FlashAttentionForwardSm120"),
+                                              ("sm_110", True, "FlashAttentionForwardSm100 on Thor")])
+def test_flash4_on_sm120_and_sm110_names_the_path_fa4_runs_there(tmp_path, arch, keep, path):
+    """FA4's interface.py runs FlashAttentionForwardSm120 on sm_12x and its sm100 kernel on sm_11x; the refusal had
+    said flash4 'does not build' there."""
+    line = one_line_error("simulate", "--hw", _blackwell(tmp_path, arch, keep_tcgen05=keep), "--algo", "flash4")
+    assert path in line and "does not model" in line and "use flash2" in line and "does not build" not in line
