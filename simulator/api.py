@@ -21,7 +21,7 @@ from simulator import tiles as tile_source
 from simulator.column_rows import to_rows
 from simulator.columns import workload_columns
 from simulator.decisions import decisions
-from simulator.gpu_kernels import GPU_FAMILIES, ahead_only_by_sinks, padded_note, within_causal
+from simulator.gpu_kernels import GPU_FAMILIES, ahead_only_by_sinks, arch_error, padded_note, sm_number, within_causal
 from simulator.gpu_model import COLUMN_FAMILIES, simulate_gpu
 from simulator.gpu_model import family_error as gpu_family_error
 from simulator.limits import CONTIGUOUS_ONLY, Unsupported, check_kernel, splits_error, varlen_error
@@ -71,8 +71,14 @@ def default_algorithm(hw) -> str:
     fusemax / flat)."""
     if hw.kind == "accelerator":
         return "fusemax" if "max" in hw.pe2d_ops else "flat"
-    arch = int(hw.arch[3:].rstrip("a"))
-    return "flash4" if arch >= 100 else "flash3" if arch >= 90 else "flash2"
+    # flash4 where attnsim models its Blackwell path (sm_100..sm_103), not on every arch past sm_100: consumer
+    # Blackwell (sm_120, sm_121) runs FA4's mma.sync path and Thor (sm_110) an sm100 path attnsim does not model,
+    # so there the best modelled family is FA2's (setup.py builds it for sm_110 and sm_120); FA3 builds for sm_80 and
+    # sm_90 only (gpu_kernels.FAMILY_ARCHS)
+    arch = sm_number(hw.arch)
+    if arch >= 100 and arch_error(hw.arch, hw.name, "flash4") is None:
+        return "flash4"
+    return "flash3" if arch == 90 else "flash2"
 
 
 def default_baseline(hw, algo: str, wl: Workload) -> tuple[str, Workload]:

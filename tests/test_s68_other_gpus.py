@@ -72,3 +72,14 @@ def test_flash4_on_sm120_and_sm110_names_the_path_fa4_runs_there(tmp_path, arch,
     said flash4 'does not build' there."""
     line = one_line_error("simulate", "--hw", _blackwell(tmp_path, arch, keep_tcgen05=keep), "--algo", "flash4")
     assert path in line and "does not model" in line and "use flash2" in line and "does not build" not in line
+
+
+# --- the default family where FA4's Blackwell path is not modelled ---------------------------------------------
+
+@pytest.mark.parametrize("arch, keep", [("sm_120", False), ("sm_110", True)])
+def test_the_default_algorithm_on_sm120_and_sm110_is_flash2(tmp_path, arch, keep):
+    """simulate without --algo (and every --method, whose baseline is the default family) had failed there: the
+    default was flash4 from sm_100 on, which attnsim models on sm_100..sm_103 only."""
+    row = simulate(_blackwell(tmp_path, arch, keep_tcgen05=keep), seq_len=4096)
+    assert row["algorithm"] == "flash2" and row["time_s"] > 0
+    assert simulate("b200", seq_len=4096)["algorithm"] == "flash4"  # bundled Blackwell unchanged
