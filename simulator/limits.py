@@ -118,6 +118,14 @@ def kernel_error(hw, algo: str, wl) -> str | None:
 
         if why := error(hw, wl):
             return why
+    if algo == "flash3" and wl.dtype == "fp8" and sm_number(hw.arch) < 90:
+        # hopper/flash_api.cpp mha_fwd: "if (dprops->major < 9) TORCH_CHECK(q_type == Half || BFloat16, 'FlashAttention
+        # on Ampere/Ada cards only supports fp16 and bf16 data type')"; setup.py compiles e4m3 only into the _sm90.cu
+        # instantiations (DTYPE_FWD_SM90; DTYPE_FWD_SM80 is bf16 and fp16): the SM80 path an sm_8x GPU runs has no fp8
+        # kernel, whatever fp8 tensor rate the GPU (an L40S, an RTX 4090) has
+        return (f"--dtype fp8: flash3 on Ampere/Ada runs fp16 and bf16 only (hopper/flash_api.cpp mha_fwd: "
+                f"'FlashAttention on Ampere/Ada cards only supports fp16 and bf16'); {hw.name} is {hw.arch}: use fp16 "
+                "or bf16")
     if wl.dtype not in limits.dtypes:
         if wl.dtype == "fp32":  # attnsim prices no fp32 attention (PyTorch's standard attention does run in it)
             return (f"{algo} is priced in {' and '.join(limits.dtypes)} only ({limits.source}), not fp32: use "

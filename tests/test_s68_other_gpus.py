@@ -83,3 +83,15 @@ def test_the_default_algorithm_on_sm120_and_sm110_is_flash2(tmp_path, arch, keep
     row = simulate(_blackwell(tmp_path, arch, keep_tcgen05=keep), seq_len=4096)
     assert row["algorithm"] == "flash2" and row["time_s"] > 0
     assert simulate("b200", seq_len=4096)["algorithm"] == "flash4"  # bundled Blackwell unchanged
+
+
+# --- FA3's fp8 kernels are Hopper's -----------------------------------------------------------------------------
+
+def test_flash3_fp8_is_refused_below_sm90(tmp_path):
+    """An sm_89 file with an fp8 tensor rate had run flash3 --dtype fp8 on FA3's SM80 path at that rate (417 TFLOP/s
+    on an L40S); hopper/setup.py builds e4m3 only for sm90, so the real call has no kernel there."""
+    mine = _ada(tmp_path)
+    line = one_line_error("simulate", "--hw", mine, "--algo", "flash3", "--dtype", "fp8")
+    assert "fp8" in line and "sm_89" in line and "use fp16 or bf16" in line
+    assert simulate(mine, algo="flash3", dtype="bf16", seq_len=4096)["time_s"] > 0
+    assert simulate("h100", algo="flash3", dtype="fp8", seq_len=4096)["time_s"] > 0  # Hopper keeps its fp8 kernels
