@@ -504,6 +504,8 @@ def flashinfer_batch_prefill(hw, wl, family: str) -> Result:
     (and, paged, the page indices); VariableLengthMergeStates after a split."""
     causal = _prefill_causal(family, wl)  # dtypes, head dims and masks: flashinfer_sm90.error
     dram_latency(hw, family)
+    if current_build() == FLASHINFER_BUILDS[0]:  # an arch without registers: refused naming the family asked for,
+        regs_arch(hw, family)  # not the single prefill's whose tile rule prefill_tile takes below
     paged = paged_cache(wl)
     tile = prefill_tile(hw, int(wl.head_dim), int(wl.group), int(wl.dtype_bytes), PREFILL_FAMILY,
                         rows=int(wl.seq_len) * int(wl.group), causal=causal, dv=int(wl.v_head_dim),

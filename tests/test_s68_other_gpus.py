@@ -95,3 +95,12 @@ def test_flash3_fp8_is_refused_below_sm90(tmp_path):
     assert "fp8" in line and "sm_89" in line and "use fp16 or bf16" in line
     assert simulate(mine, algo="flash3", dtype="bf16", seq_len=4096)["time_s"] > 0
     assert simulate("h100", algo="flash3", dtype="fp8", seq_len=4096)["time_s"] > 0  # Hopper keeps its fp8 kernels
+
+
+# --- FlashInfer off its tabulated architectures ------------------------------------------------------------------
+
+@pytest.mark.parametrize("algo", ["flashinfer-prefill", "flashinfer-prefill-fa2"])
+def test_flashinfer_batch_prefill_refusal_names_the_family_asked_for(tmp_path, algo):
+    """It had named flashinfer-single-prefill, the kernel whose tile rule the batch prefill takes."""
+    line = one_line_error("simulate", "--hw", _ada(tmp_path), "--algo", algo, "--causal")
+    assert line.startswith(f"attnsim: error: {algo}: FlashInfer's kernel registers") and "sm_89" in line
