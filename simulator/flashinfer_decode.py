@@ -118,6 +118,7 @@ FMAS_PER_ELEMENT_001 = FMAS_PER_ELEMENT + FMUL_001
 # build's registers are its sm_90a compile's (over the sm_90a 0.6.16 table) on every GPU, its A100 PCIe panels' too:
 # at their shapes (groups 1 and 8) an sm_80 compile allocates the same or is held by shared memory (docs D7).
 DECODE_REGS_001 = {(BATCH, 128, 4): 63, (BATCH, 128, 8): 70}
+DECODE_001_SM = 90  # the register table 0.0.1 takes on every GPU: its sm_90a compile (above)
 REG_ALLOC_PER_THREAD = 8  # a warp's registers come in units of 256
 # How much faster than measured the model predicts the single-request kernel on a GQA group (negative: slower): the
 # lowest and highest of the FlashInfer post's Fig. 8 CUDA-core calls (32/4 heads, flashinfer-decode-{h100,a100-pcie}.json), which
@@ -260,7 +261,7 @@ def decode_config(family: str, d: int, group: int, b: int, bf16: bool = False, b
 
         build = current_build()
     if build == "0.0.1":  # the blog's build: its registers are its sm_90a compile's on every GPU (DECODE_REGS_001)
-        sm = 90
+        sm = DECODE_001_SM
     return DecodeConfig(family, vec, bdx, bdy, bdz, tile, smem, bf16, b == 1, build, window, sm)
 
 
@@ -426,8 +427,14 @@ def flashinfer_decode(hw, family: str, wl) -> Result:
         return replace(inner, workload=wl, block_density=keys / wl.kv_len,
                        detail={**inner.detail, "quest_budget": budget, "quest_keys": keys})
     left = check(family, hw, wl)
+    # the 0.6.16 build's registers are its JIT's compile for this arch (flashinfer_regs), the 0.0.1 build's its sm_90a
+    # compile's on every GPU (decode_config), so only the former refuses an arch whose compile is not tabulated, as
+    # flashinfer_tc.prefill_tile does (Quest's fork, 0.0.1, runs on an sm_86 or sm_89 GPU as on an A100)
+    from simulator.flashinfer_tc import FLASHINFER_BUILDS, current_build
+
+    sm = regs_arch(hw, family) if current_build() == FLASHINFER_BUILDS[0] else DECODE_001_SM
     cfg = decode_config(family, wl.head_dim, wl.group, wl.dtype_bytes, wl.dtype == "bf16", window=left is not None,
-                        sm=regs_arch(hw, family))
+                        sm=sm)
     k = cfg.ctas_per_sm(hw)
     who = f"{family} at head dim {wl.head_dim}"
     if k < 1 and (why := cta_limit_error(hw, who, cfg.threads * cfg.regs, cfg.threads)):

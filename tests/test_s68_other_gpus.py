@@ -104,3 +104,12 @@ def test_flashinfer_batch_prefill_refusal_names_the_family_asked_for(tmp_path, a
     """It had named flashinfer-single-prefill, the kernel whose tile rule the batch prefill takes."""
     line = one_line_error("simulate", "--hw", _ada(tmp_path), "--algo", algo, "--causal")
     assert line.startswith(f"attnsim: error: {algo}: FlashInfer's kernel registers") and "sm_89" in line
+
+
+def test_quest_runs_on_sm89_as_on_an_a100(tmp_path):
+    """Quest runs FlashInfer 0.0.1's decode, whose registers attnsim takes from its sm_90a compile on every GPU; the
+    0.6.16 build's arch check had refused it on sm_86/sm_89 all the same."""
+    row = simulate(_ada(tmp_path), method="quest", seq_len=1, kv_len=32768)
+    assert row["algorithm"] == "flashinfer-decode" and row["time_s"] > 0
+    line = one_line_error("simulate", "--hw", _ada(tmp_path), "--algo", "flashinfer-decode", "--seq-len", "1")
+    assert "registers are tabulated" in line  # today's build still has no sm_89 registers
