@@ -98,7 +98,9 @@ def kernel_error(hw, algo: str, wl) -> str | None:
         return why
     if hw.kind == "accelerator":
         return _accelerator_error(hw, algo, wl)
-    if algo.startswith("flashinfer") and wl.scope == "layer" and sm_number(hw.arch) >= 100:
+    # vLLM's FlashInfer backend runs trtllm-gen on the sm_10x family (vllm/utils/flashinfer.py
+    # supports_trtllm_attention: current_platform.is_device_capability_family(100)), not on sm_110 or sm_12x
+    if algo.startswith("flashinfer") and wl.scope == "layer" and sm_number(hw.arch) // 10 == 10:
         return (f"--scope layer: on Blackwell a serving engine's FlashInfer backend runs FlashInfer's trtllm-gen kernels "
                 "(vLLM use_trtllm_attention: prefill with a 16-bit KV cache, decode batches up to 256 tokens), which "
                 f"attnsim does not model; use --scope kernel for {algo} as FlashInfer's backend=\"auto\" runs it")

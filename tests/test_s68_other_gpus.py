@@ -113,3 +113,13 @@ def test_quest_runs_on_sm89_as_on_an_a100(tmp_path):
     assert row["algorithm"] == "flashinfer-decode" and row["time_s"] > 0
     line = one_line_error("simulate", "--hw", _ada(tmp_path), "--algo", "flashinfer-decode", "--seq-len", "1")
     assert "registers are tabulated" in line  # today's build still has no sm_89 registers
+
+
+def test_flashinfer_layer_call_on_sm120_is_not_said_to_run_trtllm_gen(tmp_path):
+    """vLLM runs trtllm-gen on the sm_10x family only (supports_trtllm_attention: is_device_capability_family(100));
+    on sm_120 the refusal had said trtllm-gen and pointed at --scope kernel, which was refused in turn."""
+    line = one_line_error("simulate", "--hw", _blackwell(tmp_path, "sm_120"), "--algo", "flashinfer-decode-tc",
+                          "--seq-len", "1", "--kv-len", "8k", "--scope", "layer")
+    assert "trtllm" not in line and "sm_120" in line
+    assert "trtllm" in one_line_error("simulate", "--hw", "b200", "--algo", "flashinfer-decode-tc", "--seq-len", "1",
+                                      "--kv-len", "8k", "--scope", "layer")
