@@ -123,3 +123,14 @@ def test_flashinfer_layer_call_on_sm120_is_not_said_to_run_trtllm_gen(tmp_path):
     assert "trtllm" not in line and "sm_120" in line
     assert "trtllm" in one_line_error("simulate", "--hw", "b200", "--algo", "flashinfer-decode-tc", "--seq-len", "1",
                                       "--kv-len", "8k", "--scope", "layer")
+
+
+def test_flashmla_off_hopper_points_at_naive(tmp_path):
+    """The refusal had said 'use flash3' on an sm_8x GPU and 'use flash4' on Blackwell, and each of those refuses MLA's
+    absorbed form there in turn (flash3's qv path is Hopper's; FA4's MLA kernel is not modelled)."""
+    mla = ("--head-dim", "576", "--v-head-dim", "512", "--heads", "128", "--kv-heads", "1", "--seq-len", "1",
+           "--kv-len", "8k", "--dtype", "bf16")
+    for hw in (_ada(tmp_path), "b200"):
+        assert one_line_error("simulate", "--hw", hw, "--algo", "flashmla", *mla).endswith("use naive")
+    assert simulate(_ada(tmp_path), algo="naive", head_dim=576, v_head_dim=512, heads=128, kv_heads=1, seq_len=1,
+                    kv_len=8192, dtype="bf16")["time_s"] > 0
