@@ -32,6 +32,9 @@ class _Array:
     def sum(self):
         return 0
 
+    def get(self):
+        return [1] * self.size
+
 
 def _fake_cupy(log: list | None = None, calls: list | None = None) -> types.ModuleType:
     """A stand-in CuPy; with ``log``, each kernel launch appends ("launch", name) and each event record

@@ -321,6 +321,61 @@ for j in range(1, 9):
     print("ctas_per_sm", j, "us", timed(j * sms))
 """
 
+# The per-SM L2 question: k CTAs, one an SM (each asks for more than half an SM's shared memory), read one
+# L2-resident buffer over and over with 16-byte ld.global.cg loads (L2, not L1), 4 in flight a thread; each CTA times
+# its own reads with clock64, so the rate comes out in bytes a clock an SM whatever clock the SMs ran at. k = 1
+# gives what one SM's path to L2 delivers alone; k = all SMs the chip's L2 rate, as gpu-benches' gpu-l2-cache.
+L2_SM_SOURCE = r"""
+extern "C" __global__ void l2read(const float4* __restrict__ a, long long n, int reps, float* out,
+                                  long long* cycles) {
+  extern __shared__ float pad[];  // asked for only to keep a second CTA off this SM
+  float acc = 0.f;
+  __syncthreads();
+  const long long t0 = clock64();
+  for (int r = 0; r < reps; ++r)
+    for (long long i = threadIdx.x; i < n; i += 4LL * blockDim.x) {
+      float4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const long long j = i + (long long)u * blockDim.x;
+        v[u] = j < n ? __ldcg(a + j) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+#pragma unroll
+      for (int u = 0; u < 4; ++u) acc += v[u].x + v[u].y + v[u].z + v[u].w;
+    }
+  __syncthreads();
+  const long long t1 = clock64();
+  if (threadIdx.x == 0) cycles[blockIdx.x] = t1 - t0;
+  if (acc == 12345.f) out[0] = acc + pad[0];
+}
+"""
+
+L2_SM = f"""
+import cupy as cp, statistics as st
+{_HOLD}dev = cp.cuda.Device(); at = dev.attributes; sms = at["MultiProcessorCount"]
+k = cp.RawKernel({L2_SM_SOURCE!r}, "l2read")
+smem = at["MaxSharedMemoryPerMultiprocessor"] // 2 + 1024  # more than half an SM's: one CTA an SM
+k.max_dynamic_shared_size_bytes = smem
+a = cp.ones(1 << 20, dtype=cp.float32)  # 4 MiB, read as float4: L2-resident on every GPU attnsim models
+n = a.size // 4; reps = 64; out = cp.zeros(1, cp.float32); cycles = cp.zeros(sms, cp.int64)
+e0, e1 = cp.cuda.Event(), cp.cuda.Event()
+print({_NAME}, "sms", sms, "l2_bytes", at["L2CacheSize"])
+for threads in (256, 512, 1024):
+    for ctas in sorted({{1, 2, 4, 8, 16, 32, 64, sms // 2, sms}}):
+        if ctas > sms:
+            continue
+        k((ctas,), (threads,), (a, cp.int64(n), cp.int32(1), out, cycles), shared_mem=smem)  # warm L2
+        t, per_clk = [], []
+        for _ in range(5):
+            held(); e0.record()
+            k((ctas,), (threads,), (a, cp.int64(n), cp.int32(reps), out, cycles), shared_mem=smem)
+            e1.record(); e1.synchronize(); t.append(cp.cuda.get_elapsed_time(e0, e1) * 1e-3)
+            c = [int(x) for x in cycles.get()[:ctas]]
+            per_clk.append(a.nbytes * reps / max(st.median(c), 1))
+        print("threads", threads, "ctas", ctas, "bytes_per_clk_per_sm", round(st.median(per_clk), 1),
+              "chip_GBps", round(ctas * a.nbytes * reps / st.median(t) / 1e9))
+"""
+
 QUESTIONS = (
     Question("short_call", "one event-timed call, flushed and not, against the same kernel back to back and "
              "launched onto an idle GPU (RUNNING.md, the short-call question)", SHORT_CALL, cuda=(HOLD_SOURCE,)),
@@ -334,6 +389,8 @@ QUESTIONS = (
     Question("two_kernels", "what a second, dependent kernel adds to one event-timed call, cold and warm, with and "
              "without a change of shared-memory size (the split-call question)", TWO_KERNELS,
              cuda=(TWO_KERNELS_SOURCE, HOLD_SOURCE)),
+    Question("l2_sm", "L2 read rate an SM against how many SMs read (one CTA an SM, 1 to all): what one SM's path "
+             "to L2 delivers when most SMs idle (the per-SM L2 question)", L2_SM, 120, cuda=(L2_SM_SOURCE, HOLD_SOURCE)),
     Question("tail", "an FA2-style kernel's time on grids of 1 to 8 equal CTAs an SM: whether the CTAs left alone "
              "on their SMs after the last full wave run at a lone CTA's rate (the tail question)", TAIL,
              cuda=(FA2_SOURCE, HOLD_SOURCE)),
