@@ -194,6 +194,19 @@ def _kernels():
     return _schedule_kernels
 
 
+def load_kernels() -> bool:
+    """Load the numba dispatch kernels now, where numba's in-tree cache holds them: a process with many masked
+    points ahead (a sweep's worker) then dispatches every grid in numba from its first CTA. A fresh install, whose
+    kernels numba has yet to compile, leaves it to the first process whose CTAs call for them, as before. Whether
+    it loaded them."""
+    from pathlib import Path
+
+    if not any((Path(__file__).parent / "__pycache__").glob("_schedule_kernels.*.nbi")):
+        return False
+    _kernels()
+    return True
+
+
 def _kernel(name: str):
     """A jitted dispatch kernel, saying first if numba must compile it."""
     from einsum_cascades.compiling import notify_if_cold
