@@ -195,6 +195,8 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     n_kv = tc.n_kv_blocks
     if tc.partial == 0 and tc.layout is None and nkv % bkv == 0:  # every visited tile whole: the full tiles' area
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
+    elif sparsity > 0 and not pattern and not causal and tc.partial == 0:  # coins alone, the last key tile ragged
+        attended = _coin_elements(pat, np.asarray(tc.row_full), nq, nkv, bq, bkv) / (float(nq) * nkv) * nq * nkv
     else:
         attended = element_density(pat, nq, nkv, (bq, bkv)) * nq * nkv
     row_full, row_partial = np.asarray(tc.row_full, dtype=np.int64), np.asarray(tc.row_partial, dtype=np.int64)
@@ -312,6 +314,26 @@ def _ragged_unread(pat, tc, blocks_read: int) -> int:
     else:
         reached = last_key_block_reached(pat, tc.seq_len, tc.kv_len, tc.block_kv)
     return tc.block_kv - ragged if reached else 0
+
+
+def _coin_elements(pat, row_kept, nq: int, nkv: int, bq: int, bkv: int) -> int:
+    """Elements of ``pat``, random_blocks alone at its coin tile (``bq`` x ``bkv``), from the tiles each row keeps
+    (``row_kept``): a coin keeps a whole tile, the ragged last key tile with its ``nkv % bkv`` keys, so a row holds
+    its kept tiles' keys less the keys that tile lacks where its coin keeps it, times the row's real height. The
+    count ``element_density`` gets by hashing every coin again (numba's count_elements: 18 ms a 1M-token call at
+    FA3's 128 x 176 tiles, every --sparsity of a sweep apart), from one hash a row; the coin is the lowering's own
+    (its term's seed and threshold, hashed by ``_expr.keep_below``, the numba kernels' splitmix64)."""
+    from einsum_cascades.sparsity._expr import keep_below
+    from einsum_cascades.sparsity._terms import pattern_terms
+
+    _, coins = pattern_terms(pat, nq, nkv, (bq, bkv))
+    (seed, threshold, _, _), = coins.tolist()
+    n_rows, n_cols = row_kept.size, -(-nkv // bkv)
+    last_kept = keep_below(np.arange(n_rows, dtype=np.int64), n_cols - 1, seed, threshold)
+    heights = np.full(n_rows, bq, dtype=np.int64)
+    heights[-1] = nq - bq * (n_rows - 1)
+    keys = row_kept.astype(np.int64) * bkv - last_kept * (n_cols * bkv - nkv)
+    return int((heights * keys).sum())
 
 
 def _full_area(row_full, nq, nkv, bq, bkv) -> float:
