@@ -33,7 +33,7 @@ from einsum_cascades.errors import UserError
 from simulator.cost import Cost
 from simulator.cta_work import DenseCall
 from simulator.flashinfer_regs import DECODE_REGS, DECODE_REGS_WINDOW, regs_arch
-from simulator.gpu_kernels import ctas_by_smem, cta_limit_error, out_bytes
+from simulator.gpu_kernels import alternatives, ctas_by_smem, cta_limit_error, out_bytes
 from simulator.gpu_model import (_blend, _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound,
                                  overlap_exponent)
 from simulator.estimate_kernels import QUEST_PAGE
@@ -270,7 +270,7 @@ def check(family: str, hw, wl) -> int | None:
     (``window_left``), None without a window."""
     if wl.seq_len != 1:
         raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
-                        "or flash2/flash3 for more queries")
+                        f"or {alternatives(hw, ('flash2', 'flash3', 'flash4'))} for more queries")
     if wl.group not in GROUP_SIZES:
         raise UserError(f"{family} runs GQA groups of {', '.join(map(str, GROUP_SIZES))} query heads per KV head "
                         f"(FlashInfer 0.6.16 utils.cuh, DISPATCH_GQA_GROUP_SIZE): got --heads {wl.heads} "

@@ -46,7 +46,7 @@ from simulator.cta_work import DenseCall
 from simulator.flashinfer_decode import (_stream_seconds, head_dims_error, merge_kernel, page_size, window_keys,
                                         window_left)
 from simulator.flashinfer_regs import PREFILL_REGS, regs_arch
-from simulator.gpu_kernels import KernelConfig, ctas_by_smem, cta_limit_error, paged_cache
+from simulator.gpu_kernels import KernelConfig, alternatives, ctas_by_smem, cta_limit_error, paged_cache
 from simulator.gpu_model import _finish, _roof_times, cold_l2_writeback_bytes, dram_latency, grid_bound
 from simulator.kernel_configs import build_switch
 from simulator.result import Result
@@ -355,7 +355,7 @@ def check(hw, family: str, wl) -> int | None:
     the call's window_left (``flashinfer_decode.window_left``), None without a window."""
     if wl.seq_len != 1:
         raise UserError(f"{family} is a decode kernel (one query per request): got --seq-len {wl.seq_len}; use 1, "
-                        "or flash2/flash3 for more queries")
+                        f"or {alternatives(hw, ('flash2', 'flash3', 'flash4'))} for more queries")
     if family == FAMILY and wl.batch != 1:
         raise UserError(f"{family} serves one request (single_decode_with_kv_cache): got --batch {wl.batch}; use "
                         f"{BATCH_FAMILY} for a batch")

@@ -509,6 +509,18 @@ def arch_error(arch: str, hw_name: str, family: str) -> str | None:
             f"{f'..sm_{high}' if high != low else ''}; use {' or '.join(runs)}")
 
 
+def alternatives(hw, families: tuple) -> str:
+    """Which of ``families`` a message may point a user to on ``hw``: those whose kernels build there and that
+    attnsim models there (FlashInfer's where its registers are tabulated), joined by ' / '; the first of them where
+    none is, so a message still names one."""
+    from simulator.flashinfer_regs import ARCHES
+
+    n = sm_number(hw.arch)
+    fit = [f for f in families if arch_error(hw.arch, hw.name, f) is None
+           and (not f.startswith("flashinfer") or (100 if n == 103 else n) in ARCHES)]
+    return " / ".join(fit or families[:1])
+
+
 def fa4_local(wl) -> bool:
     """Whether FA4 runs the call as local: any window (interface.py _resolve_causal_local_window drops no side)."""
     return bool(wl.pattern) and any(leaf.name == "window" for leaf in pattern_leaves(wl.pattern))

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from einsum_cascades.errors import UserError
-from simulator.gpu_kernels import paged_cache, sm_number
+from simulator.gpu_kernels import alternatives, paged_cache, sm_number
 from simulator.kernel_configs import fa4_hd256, fa4_sm90_block_kv
 from simulator.tiles import grid_call
 from simulator.workload import MAX_NUM_SPLITS, mla_absorbed
@@ -304,7 +304,7 @@ def _page_error(hw, algo: str, page: int, wl) -> str | None:
     if algo in ("flash2", "flash-decoding") and page % FA2_PAGE_MULTIPLE:
         return (f"--page-size {page}: {algo} reads a paged cache in pages of a multiple of {FA2_PAGE_MULTIPLE} tokens "
                 f"(flash-attention csrc/flash_attn/flash_api.cpp: \"Paged KV cache block size must be divisible by "
-                f"256\"); use 256, 512, ..., or flash3 / flashinfer-decode")
+                f"256\"); use 256, 512, ..., or {alternatives(hw, ('flash3', 'flashinfer-decode'))}")
     tma_page = FA4_TMA_PAGE
     if hopper_fa4(hw, algo):  # the key tile of FA4's Hopper kernel for this call
         from simulator.gpu_kernels import fa4_local, pattern_causal

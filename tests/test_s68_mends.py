@@ -76,3 +76,15 @@ def test_fa3_sm80_path_on_sm89_takes_tile_size_fwd_sm8x_sm86_or_89_tiles(tmp_pat
     wl = dict(head_dim=d, seq_len=4096, causal=True, pattern=pattern)
     assert simulate(_sm8x(tmp_path, "sm_89"), algo="flash3", **wl)["tile"] == tile
     assert simulate(_sm8x(tmp_path, "sm_87"), algo="flash3", **wl)["tile"] == simulate("a100", algo="flash3", **wl)["tile"]
+
+
+@pytest.mark.parametrize("hw, more, pages", [("b200", "flash2 / flash4", "or flashinfer-decode"),
+                                             ("h100", "flash2 / flash3 / flash4", "or flash3 / flashinfer-decode"),
+                                             ("a100", "flash2 / flash3", "or flash3 / flashinfer-decode")])
+def test_refusals_point_to_families_that_run_on_the_gpu(hw, more, pages):
+    """A decode kernel's --seq-len refusal and FA2's page-size refusal named flash3 on a B200, where it does not
+    build (and FA4 takes pages at its key tile only, so it is no choice for 16-token pages)."""
+    assert f"use 1, or {more} for more queries" in one_line_error("simulate", "--hw", hw, "--algo", "flashinfer-decode",
+                                                                  "--seq-len", "4")
+    assert one_line_error("simulate", "--hw", hw, "--algo", "flash-decoding", "--seq-len", "1", "--kv-len", "4k",
+                          "--page-size", "16").endswith(f"use 256, 512, ..., {pages}")
