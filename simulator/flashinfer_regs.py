@@ -272,12 +272,18 @@ DECODE_REGS_WINDOW = {
 }
 
 
-def regs_arch(hw, family: str) -> int:
-    """The register tables' key for ``hw`` (its sm number), or exit 2 where FlashInfer's kernels are not tabulated."""
+def tabulated_arch(hw) -> int | None:
+    """The register tables' key for ``hw`` (its sm number), None where FlashInfer's kernels are not tabulated."""
     sm = sm_number(hw.arch)
     if sm == 103:  # the B300: assumed to hold the registers of the sm_100a build (no sm_103a table was compiled)
         sm = 100
-    if sm not in ARCHES:
+    return sm if sm in ARCHES else None
+
+
+def regs_arch(hw, family: str) -> int:
+    """The register tables' key for ``hw`` (its sm number), or exit 2 where FlashInfer's kernels are not tabulated."""
+    sm = tabulated_arch(hw)
+    if sm is None:
         raise UserError(f"{family}: FlashInfer's kernel registers are tabulated for sm_80, sm_90 and sm_100 (ptxas of "
                         f"the builds its JIT makes there); {hw.name} is {hw.arch}")
     return sm

@@ -513,11 +513,10 @@ def alternatives(hw, families: tuple) -> str:
     """Which of ``families`` a message may point a user to on ``hw``: those whose kernels build there and that
     attnsim models there (FlashInfer's where its registers are tabulated), joined by ' / '; the first of them where
     none is, so a message still names one."""
-    from simulator.flashinfer_regs import ARCHES
+    from simulator.flashinfer_regs import tabulated_arch
 
-    n = sm_number(hw.arch)
     fit = [f for f in families if arch_error(hw.arch, hw.name, f) is None
-           and (not f.startswith("flashinfer") or (100 if n == 103 else n) in ARCHES)]
+           and (not f.startswith("flashinfer") or tabulated_arch(hw) is not None)]
     return " / ".join(fit or families[:1])
 
 

@@ -196,6 +196,7 @@ def _masked(mask_expr, pattern, causal, sparsity, nq, nkv, bq, bkv) -> TileRows:
     if tc.partial == 0 and tc.layout is None and nkv % bkv == 0:  # every visited tile whole: the full tiles' area
         attended = float(_full_area(np.asarray(tc.row_full), nq, nkv, bq, bkv))
     elif sparsity > 0 and not pattern and not causal and tc.partial == 0:  # coins alone, the last key tile ragged
+        # through the density and back, as the element_density path below rounds it: the same float to the last bit
         attended = _coin_elements(pat, np.asarray(tc.row_full), nq, nkv, bq, bkv) / (float(nq) * nkv) * nq * nkv
     else:
         attended = element_density(pat, nq, nkv, (bq, bkv)) * nq * nkv
